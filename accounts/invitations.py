@@ -1,0 +1,37 @@
+"""Inviting a colleague into a client company's portal."""
+
+from __future__ import annotations
+
+from django.contrib.auth.tokens import default_token_generator
+from django.db import transaction
+from django.urls import reverse
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+
+from accounts.models import User
+
+
+def invite_member(
+    *, invited_by: User, host: str, secure: bool, email: str, first_name: str, last_name: str, role: str
+) -> User:
+    """Create the colleague without a password and e-mail a link to choose one (via Celery)."""
+    from accounts.tasks import send_invitation
+
+    with transaction.atomic():
+        user = User(username=email, email=email, first_name=first_name, last_name=last_name, role=role)
+        user.set_unusable_password()
+        user.full_clean()
+        user.save()
+        link = invitation_link(user=user, host=host, secure=secure)
+        transaction.on_commit(
+            lambda: send_invitation.delay(user_id=user.pk, link=link, invited_by=invited_by.get_full_name())
+        )
+    return user
+
+
+def invitation_link(*, user: User, host: str, secure: bool) -> str:
+    uid = urlsafe_base64_encode(force_bytes(user.pk))
+    token = default_token_generator.make_token(user)
+    path = reverse("password_reset_confirm", kwargs={"uidb64": uid, "token": token})
+    return f"{'https' if secure else 'http'}://{host}{path}"
+

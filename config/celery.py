@@ -1,0 +1,84 @@
+"""The tenant-aware Celery app: a task sent inside a tenant's schema runs in that schema."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+
+from celery import Task
+from celery.signals import worker_ready, worker_shutdown
+from tenant_schemas_celery.app import CeleryApp
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+app = CeleryApp("config")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+HEARTBEAT_SECONDS = 5.0
+_stop_heartbeat = threading.Event()
+
+
+class TenantRequiredTask(app.Task):  # type: ignore[name-defined]
+    """A task that only makes sense inside a client company's schema.
+
+    tenant-schemas-celery falls back to public when the schema header is missing; this
+    refuses to run there instead of reading or writing the platform's tables by mistake.
+    """
+
+    abstract = True
+
+    def __call__(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN204
+        from django.db import connection
+
+        if connection.schema_name == "public":
+            raise RuntimeError(f"{self.name} must be sent from inside a client company's schema")
+        return super().__call__(*args, **kwargs)
+
+
+def tenant_task(*args, **kwargs) -> Task:  # noqa: ANN002, ANN003
+    """``@tenant_task`` for tasks that run in the schema of the tenant that sent them."""
+    kwargs.setdefault("base", TenantRequiredTask)
+    return app.task(*args, **kwargs)
+
+
+def _heartbeat_key() -> str:
+    from django.conf import settings
+
+    return settings.CELERY_WORKER_HEARTBEAT_KEY
+
+
+def _beat_forever(hostname: str) -> None:
+    import redis
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    while not _stop_heartbeat.is_set():
+        try:
+            client.zadd(_heartbeat_key(), {hostname: time.time()})
+        except redis.RedisError:
+            pass  # the broker is down; /healthz will say so
+        _stop_heartbeat.wait(HEARTBEAT_SECONDS)
+    try:
+        client.zrem(_heartbeat_key(), hostname)
+    except redis.RedisError:
+        pass
+
+
+@worker_ready.connect
+def _start_heartbeat(sender=None, **kwargs) -> None:  # noqa: ANN001, ANN003
+    """Each worker marks itself alive in Redis: /healthz reads one sorted set, no broadcast."""
+    hostname = getattr(sender, "hostname", None) or f"worker@{socket.gethostname()}:{os.getpid()}"
+    threading.Thread(target=_beat_forever, args=(hostname,), daemon=True, name="heartbeat").start()
+
+
+@worker_shutdown.connect
+def _stop(**kwargs) -> None:  # noqa: ANN003
+    _stop_heartbeat.set()
+
+
+def live_workers(client, within: float = 3 * HEARTBEAT_SECONDS) -> int:  # noqa: ANN001
+    """How many workers beat within the last ``within`` seconds."""
+    return int(client.zcount(_heartbeat_key(), time.time() - within, "+inf"))

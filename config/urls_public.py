@@ -1,0 +1,17 @@
+"""URLs of the platform host (public schema)."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+from config.health import healthz
+from tenants.views import platform
+
+admin.site.site_header = "Contact center platform admin"
+
+urlpatterns = [
+    path("", platform.landing, name="landing"),
+    path("staff/", platform.staff_home, name="home"),
+    path("admin/", admin.site.urls),
+    path("healthz", healthz, name="healthz"),
+    path("", include("config.urls_auth")),
+]

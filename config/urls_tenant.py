@@ -1,0 +1,13 @@
+"""URLs of a client company's host (its own schema)."""
+
+from django.urls import include, path
+
+from config.health import healthz
+from tenants.views import portal
+
+urlpatterns = [
+    path("", portal.home, name="home"),
+    path("team/", portal.team, name="team"),
+    path("healthz", healthz, name="healthz"),
+    path("", include("config.urls_auth")),
+]

@@ -1,0 +1,91 @@
+"""``python manage.py run``: the whole product in the foreground (web, worker, beat); Ctrl-C stops it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand
+
+from config import embedded
+from tenants.management.commands.demo import describe
+
+
+def _pump(name: str, stream, out) -> None:  # noqa: ANN001
+    for line in iter(stream.readline, ""):
+        out.write(f"{name:>6} | {line}")
+        out.flush()
+
+
+class Command(BaseCommand):
+    help = "Migrate, create the demo, then run web (ASGI), Celery worker and beat until Ctrl-C."
+
+    def add_arguments(self, parser) -> None:  # noqa: ANN001
+        parser.add_argument("--host", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument("--no-demo", action="store_true")
+
+    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+        call_command("migrate_schemas", interactive=False, verbosity=0)
+        if not options["no_demo"]:
+            call_command("demo", verbosity=0)
+        env = self._child_env()
+        python = sys.executable
+        commands = {
+            "web": [python, "-m", "uvicorn", "config.asgi:application", "--host", options["host"],
+                    "--port", str(options["port"]), "--no-access-log", "--lifespan", "off"],
+            "worker": [python, "-m", "celery", "-A", "config", "worker", "-l", "INFO", "--concurrency", "2"],
+            "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "INFO",
+                     "--schedule", str(embedded.data_dir() / "celerybeat-schedule")],
+        }  # fmt: skip
+        children: dict[str, subprocess.Popen] = {}
+        for name, command in commands.items():
+            child = subprocess.Popen(
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                cwd=settings.BASE_DIR, start_new_session=True,
+            )  # fmt: skip
+            threading.Thread(target=_pump, args=(name, child.stdout, self.stdout), daemon=True).start()
+            children[name] = child
+        self.stdout.write(self.style.SUCCESS("\nThe platform is starting. Press Ctrl-C to stop.\n"))
+        self.stdout.write(describe(port=options["port"]) + "\n")
+        stopping = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+        try:
+            while not stopping.is_set():
+                dead = [name for name, child in children.items() if child.poll() is not None]
+                if dead:
+                    self.stderr.write(f"{', '.join(dead)} stopped on its own; stopping the rest.")
+                    break
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            pass
+        self._stop(children)
+
+    def _child_env(self) -> dict[str, str]:
+        """Children read the same environment; without URLs they attach to the embedded servers."""
+        env = dict(os.environ)
+        env.setdefault("DJANGO_ENV", settings.DJANGO_ENV)
+        return env
+
+    def _stop(self, children: dict[str, subprocess.Popen]) -> None:
+        self.stdout.write("\nStopping web, worker and beat…")
+        for child in children.values():
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for child in children.values():
+            try:
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        stopped = embedded.stop(only=frozenset(embedded.started_here)) if embedded.started_here else []
+        if stopped:
+            self.stdout.write(f"Stopped the embedded {' and '.join(stopped)}.")
+        self.stdout.write(self.style.SUCCESS("Stopped cleanly."))
