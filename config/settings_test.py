@@ -3,5 +3,10 @@
 import os
 
 os.environ.setdefault("DJANGO_ENV", "test")
+# Each pytest-xdist process gets its own four Redis databases (broker, cache, channel layer,
+# results), so a test's Celery worker never takes another process's tasks.
+_worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+_slot = int(_worker[2:]) + 1 if _worker.startswith("gw") else 3
+os.environ["REDIS_DB_BASE"] = str(4 * (_slot % 4))
 
 from config.settings import *  # noqa: E402, F403

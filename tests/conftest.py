@@ -1,0 +1,215 @@
+"""Shared fixtures: a platform with two standing client companies, real servers, a real browser.
+
+Two kinds of tests:
+- ``db`` tests run in a transaction that is rolled back (fast, most tests);
+- ``committed`` tests write for real, because another process must see the rows (the ASGI
+  server, the Celery worker, the browser). They create their own uniquely named data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client as HttpClient
+from django_tenants.utils import tenant_context
+
+from accounts.models import Role, User
+from tenants.clients import client_create, ensure_platform
+from tenants.models import Client
+
+ROOT = Path(__file__).resolve().parent.parent
+PASSWORD = "correct-horse-battery"
+
+
+@dataclass
+class Tenants:
+    alpha: Client
+    beta: Client
+
+
+@pytest.fixture(scope="session")
+def tenants(django_db_setup, django_db_blocker) -> Tenants:  # noqa: ANN001
+    """Two client companies, committed once for the whole session: any test can use both."""
+    with django_db_blocker.unblock():
+        ensure_platform()
+        found = {c.slug: c for c in Client.objects.filter(slug__in=["alpha", "beta"])}
+        alpha = found.get("alpha") or client_create(slug="alpha", name="Alpha Ltd", status=Client.Status.ACTIVE)
+        beta = found.get("beta") or client_create(slug="beta", name="Beta GmbH", status=Client.Status.ACTIVE)
+    return Tenants(alpha=alpha, beta=beta)
+
+
+@pytest.fixture(autouse=True)
+def _public_schema_around_each_test() -> Iterator[None]:
+    """Every test starts and ends in the public schema, as a request does."""
+    yield
+    connection.set_schema_to_public()
+
+
+@pytest.fixture
+def committed(tenants: Tenants, django_db_blocker) -> Iterator[None]:  # noqa: ANN001
+    """Database access that commits, for tests where another process reads what was written."""
+    with django_db_blocker.unblock():
+        yield
+        connection.set_schema_to_public()
+
+
+def make_user(tenant: Client | None, *, role: str, username: str | None = None, **fields: object) -> User:
+    """A user in the tenant's schema (or the public one for platform staff)."""
+    username = username or f"{role}-{uuid.uuid4().hex[:8]}"
+
+    def create() -> User:
+        user = User(username=username, role=role, email=f"{username}@example.com", **fields)
+        user.set_password(PASSWORD)
+        user.save()
+        return user
+
+    if tenant is None:
+        return create()
+    with tenant_context(tenant):
+        return create()
+
+
+def http(tenant: Client | None) -> HttpClient:
+    """A test client that talks to the tenant's host (the platform host for None)."""
+    host = tenant.host if tenant is not None else settings.PLATFORM_HOST
+    return HttpClient(HTTP_HOST=host)
+
+
+def logged_in(tenant: Client | None, user: User) -> HttpClient:
+    client = http(tenant)
+    response = client.post("/login/", {"username": user.username, "password": PASSWORD})
+    assert response.status_code == 302, response.content[:500]
+    return client
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}")
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"nothing listened on {port} within {timeout} s")
+
+
+def child_env() -> dict[str, str]:
+    """Environment for a server process that must use this test process's database and Redis."""
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="config.settings_test",
+        DATABASE_NAME=connection.settings_dict["NAME"],
+        PYTHONPATH=str(ROOT),
+    )
+    return env
+
+
+@dataclass
+class Server:
+    port: int
+    process: subprocess.Popen
+
+    def url(self, tenant: Client | None = None, path: str = "/") -> str:
+        host = tenant.host if tenant is not None else settings.PLATFORM_HOST
+        return f"http://{host}:{self.port}{path}"
+
+
+@pytest.fixture(scope="session")
+def asgi_server(tenants: Tenants) -> Iterator[Server]:
+    """The real ASGI application under uvicorn, on the test database."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port),
+         "--host", "127.0.0.1", "--no-access-log", "--lifespan", "off"],
+        env=child_env(), cwd=ROOT,
+    )  # fmt: skip
+    try:
+        _wait_port(port, process)
+        yield Server(port=port, process=process)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def celery_worker(tenants: Tenants) -> Iterator[subprocess.Popen]:
+    """A real Celery worker process on this test process's database and broker."""
+    import redis
+
+    from config.celery import live_workers
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-l", "WARNING",
+         "--without-mingle", "--without-gossip", "-n", f"test-{uuid.uuid4().hex[:6]}@%h"],
+        env=child_env(), cwd=ROOT,
+    )  # fmt: skip
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    deadline = time.monotonic() + 60
+    while live_workers(client) == 0:
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("the Celery worker did not start")
+        time.sleep(0.2)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def chromium_path() -> str | None:
+    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Chromium (Debian's) driven by Playwright; CI must have it, a laptop may not."""
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("CI"):
+            pytest.fail("Chromium is required in CI (apt-get install chromium)")
+        pytest.skip("no Chromium on this machine (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=path,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )  # fmt: skip
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator[object]:  # noqa: ANN001
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def platform_admin(db, tenants: Tenants) -> User:  # noqa: ANN001
+    return make_user(None, role=Role.PLATFORM_ADMIN, is_staff=True, is_superuser=True)
