@@ -7,6 +7,7 @@ answers exist, of what type, with which options). Nothing is ever passed to ``ev
 from __future__ import annotations
 
 import datetime as dt
+import operator
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -109,6 +110,10 @@ class _Node:
     options: tuple[str, ...] = ()
     literal: Any = MISSING
     label: str = ""
+
+
+_NUMBERS = (int, float)
+_OPERATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
 def _const(value: Any) -> Evaluator:
@@ -326,6 +331,14 @@ class _Parser:
                 f"'{op}' compares numbers or dates, not a {kind} ({left.label or right.label})",
             )
         lf, rf = left.fn, right.fn
+        if kind in {NUMBER, DATE} and ANY not in {left.type, right.type}:
+            types = _NUMBERS if kind == NUMBER else (str,)
+            return _Node(
+                BOOL,
+                lambda a, c, lf=lf, rf=rf, t=types, cmp=_OPERATORS[op]: (
+                    type(x := lf(a, c)) in t and type(y := rf(a, c)) in t and cmp(x, y)
+                ),
+            )
         return _Node(BOOL, lambda a, c, lf=lf, rf=rf, op=op: _order(op, lf(a, c), rf(a, c)))
 
     def mismatch(self, op: str, left: _Node, right: _Node) -> ExpressionError:
