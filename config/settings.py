@@ -55,6 +55,7 @@ SHARED_APPS = [
     "tenants",  # before django_tenants: its migrate_schemas also keeps the base schema current
     "django_tenants",
     "accounts",
+    "telephony",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -188,6 +189,10 @@ STATIC_ROOT = BASE_DIR / "var" / "static"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media")))
 MEDIA_URL = "media/"
+# Uploads over this size are refused by the order form (draft scripts).
+ORDER_UPLOAD_MAX_BYTES = env.int("ORDER_UPLOAD_MAX_BYTES", default=2 * 1024 * 1024)
+# Days a closed client company's numbers stay reserved before they return to the pool.
+NUMBER_RELEASE_GRACE_DAYS = env.int("NUMBER_RELEASE_GRACE_DAYS", default=30)
 
 EMAIL_BACKEND = env.str(
     "EMAIL_BACKEND",

@@ -65,7 +65,7 @@ class Client(TenantMixin):
     def host(self) -> str:
         return host_for(self.slug) if not self.is_platform else settings.PLATFORM_HOST
 
-    def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):  # noqa: ANN001, ANN201
+    def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
         """Clone the prepared base schema; fall back to running migrations without one."""
         from tenants import schemas
 

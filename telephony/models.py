@@ -1,0 +1,77 @@
+"""Phone numbers (the platform's pool, R7) and queues, in the public schema: routing sees all tenants."""
+
+from __future__ import annotations
+
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+
+E164 = r"^\+[1-9][0-9]{6,14}$"
+
+
+class PhoneNumber(models.Model):
+    """A number of the pool; it belongs to at most one client company at a time.
+
+    available: in the pool, no tenant. assigned: answers for its tenant (politely refusing while
+    the tenant is suspended). releasing: its tenant closed; held until ``release_after``.
+    """
+
+    class State(models.TextChoices):
+        AVAILABLE = "available", "Available"
+        ASSIGNED = "assigned", "Assigned"
+        RELEASING = "releasing", "Releasing"
+
+    number = models.CharField(
+        max_length=16, unique=True, validators=[RegexValidator(E164, "A number in E.164 form: +15550100.")]
+    )
+    tenant = models.ForeignKey(
+        "tenants.Client", null=True, blank=True, on_delete=models.PROTECT, related_name="phone_numbers"
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.AVAILABLE)
+    assigned_at = models.DateTimeField(null=True, blank=True)
+    released_at = models.DateTimeField(null=True, blank=True, help_text="When its tenant closed.")
+    release_after = models.DateTimeField(null=True, blank=True, help_text="End of the grace period.")
+    label = models.CharField(max_length=80, blank=True)
+
+    class Meta:
+        ordering = ["number"]
+        constraints = [
+            models.CheckConstraint(condition=Q(number__regex=E164), name="phone_number_e164"),
+            models.CheckConstraint(
+                condition=(Q(state="available") & Q(tenant__isnull=True))
+                | (Q(state="assigned") & Q(tenant__isnull=False))
+                | (Q(state="releasing") & Q(tenant__isnull=False) & Q(release_after__isnull=False)),
+                name="phone_number_state_matches_tenant",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def in_service(self) -> bool:
+        """Whether calls to it reach the tenant's queue (False: play the polite 'suspended' message)."""
+        return (
+            self.state == self.State.ASSIGNED and self.tenant is not None and self.tenant.status == "active"
+        )
+
+
+class Queue(models.Model):
+    """Where a tenant's calls wait for an operator; routing extends it later."""
+
+    tenant = models.ForeignKey("tenants.Client", on_delete=models.PROTECT, related_name="queues")
+    name = models.CharField(max_length=80)
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["tenant", "-is_default", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="queue_name_unique_per_tenant"),
+            models.UniqueConstraint(
+                fields=["tenant"], condition=Q(is_default=True), name="queue_one_default_per_tenant"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} · {self.name}"

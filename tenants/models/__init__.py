@@ -1,0 +1,25 @@
+"""Public-schema models of the tenants app: client companies, the catalogue, orders, contracts, audit."""
+
+from tenants.models.audit import AuditEvent
+from tenants.models.catalogue import Rounding, Service, Tariff
+from tenants.models.clients import RESERVED_SLUGS, SLUG_PATTERN, Client, Domain, host_for, schema_name_for
+from tenants.models.contracts import Acceptance, Contract, ContractVersion, Payment
+from tenants.models.orders import Order
+
+__all__ = [
+    "RESERVED_SLUGS",
+    "SLUG_PATTERN",
+    "Acceptance",
+    "AuditEvent",
+    "Client",
+    "Contract",
+    "ContractVersion",
+    "Domain",
+    "Order",
+    "Payment",
+    "Rounding",
+    "Service",
+    "Tariff",
+    "host_for",
+    "schema_name_for",
+]
