@@ -55,7 +55,7 @@ class Compiled:
     def __call__(self, answers: Mapping[str, Any], contact: Mapping[str, Any]) -> bool:
         try:
             return self.fn(answers, contact) is True
-        except Exception:  # noqa: BLE001 - a condition over odd stored data is simply false
+        except Exception:  # a condition over odd stored data is simply false
             return False
 
 
@@ -280,13 +280,16 @@ class _Parser:
         return left
 
     def check_option(self, field_node: _Node, literal: _Node) -> None:
-        if field_node.options and isinstance(literal.literal, str):
-            if literal.literal not in field_node.options:
-                raise ExpressionError(
-                    "not_an_option",
-                    f"{literal.literal!r} is not an option of {field_node.label} "
-                    f"(options: {', '.join(field_node.options)})",
-                )
+        if (
+            field_node.options
+            and isinstance(literal.literal, str)
+            and literal.literal not in field_node.options
+        ):
+            raise ExpressionError(
+                "not_an_option",
+                f"{literal.literal!r} is not an option of {field_node.label} "
+                f"(options: {', '.join(field_node.options)})",
+            )
 
     def compare(self, op: str, left: _Node, right: _Node) -> _Node:
         lt, rt = left.type, right.type
@@ -295,7 +298,7 @@ class _Parser:
             if isinstance(lit.literal, str) and not _is_date(lit.literal):
                 raise ExpressionError(
                     "type_mismatch",
-                    f"{lit.literal!r} is not a date; write dates as \"YYYY-MM-DD\"",
+                    f'{lit.literal!r} is not a date; write dates as "YYYY-MM-DD"',
                 )
             if lit.literal is MISSING:
                 raise self.mismatch(op, left, right)
@@ -366,7 +369,7 @@ class _Parser:
             return _Node(BOOL, lambda a, c, f=f, g=g: _contains(g(a, c), f(a, c)))
         raise ExpressionError(
             "type_mismatch",
-            "'in' tests an answer against a list like answers.x in [\"a\", \"b\"], "
+            '\'in\' tests an answer against a list like answers.x in ["a", "b"], '
             'or a word in a multiple choice answer like "a" in answers.x; '
             f"{container.label or 'the right side'} is a {container.type}",
         )
@@ -401,9 +404,7 @@ class _Parser:
         while True:
             tok = self.take()
             if tok.kind != "string":
-                raise ExpressionError(
-                    "bad_expression", 'a list holds quoted words, like ["yes", "maybe"]'
-                )
+                raise ExpressionError("bad_expression", 'a list holds quoted words, like ["yes", "maybe"]')
             values.append(_ESCAPE.sub(r"\1", tok.text[1:-1]))
             if self.accept("]"):
                 break
@@ -479,7 +480,7 @@ class Template:
             source = contact if part[0] == "contact" else answers
             try:
                 out.append(_display(source.get(part[1])))
-            except Exception:  # noqa: BLE001 - odd contact data must not break a call
+            except Exception:  # odd contact data must not break a call
                 out.append("")
         return "".join(out)
 

@@ -176,15 +176,17 @@ def _fast_schema_check() -> Callable[[Any], bool]:
                 kind = str if "Length" in key else (list if "Items" in key else dict)
                 low = key.startswith("min")
                 checks.append(
-                    lambda x, k=kind, n=value, lo=low: not isinstance(x, k)
-                    or (len(x) >= n if lo else len(x) <= n)
+                    lambda x, k=kind, n=value, lo=low: (
+                        not isinstance(x, k) or (len(x) >= n if lo else len(x) <= n)
+                    )
                 )
             elif key == "minimum":
                 checks.append(lambda x, n=value: not _TYPES["number"](x) or x >= n)
             elif key == "uniqueItems":
                 checks.append(
-                    lambda x: not isinstance(x, list)
-                    or (all(type(i) is str for i in x) and len(set(x)) == len(x))
+                    lambda x: (
+                        not isinstance(x, list) or (all(type(i) is str for i in x) and len(set(x)) == len(x))
+                    )
                 )
             elif key == "items":
                 item = build(value)
@@ -249,7 +251,7 @@ def compile_graph(graph: Any) -> CompiledGraph:
         return _Checker(graph).run()
     except RecursionError:
         empty.problems = [Problem(None, "schema", "the script is nested too deeply to be read")]
-    except Exception as exc:  # noqa: BLE001 - the validator must answer, not crash the editor
+    except Exception as exc:  # the validator must answer, not crash the editor
         empty.problems = [Problem(None, "internal_error", f"the script could not be checked: {exc!r}")]
     return empty
 
@@ -510,8 +512,7 @@ class _Checker:
                         self.add(
                             nid,
                             "unknown_field",
-                            f"{{{{answers.{key}}}}}: there is no question or automatic node "
-                            f"called {key!r}",
+                            f"{{{{answers.{key}}}}}: there is no question or automatic node called {key!r}",
                         )
                     else:
                         uses.append((node, key, f"{{{{answers.{key}}}}}"))
@@ -610,8 +611,7 @@ class _Checker:
                 self.add(
                     node.id,
                     "answer_too_early",
-                    f"{where} uses the answer to {key!r}, but {key!r} is never asked before "
-                    "this point",
+                    f"{where} uses the answer to {key!r}, but {key!r} is never asked before this point",
                 )
 
     def ancestors(self) -> dict[str, int]:

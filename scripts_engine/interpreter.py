@@ -26,7 +26,9 @@ NO_INPUT = None
 _ACKNOWLEDGED = frozenset({"say", "handover"})
 _YES = frozenset({"yes", "y", "true", "1", "ja", "oui", "si", "sí"})
 _NO = frozenset({"no", "n", "false", "0", "nein", "non"})
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
 _NUMBER = re.compile(r"[+-]?\d{1,15}(?:\.\d{1,15})?")
 _PHONE_CHARS = re.compile(r"^\+?[0-9 ()./-]+$")
 _WORDS = re.compile(r"[^\W_]+", re.UNICODE)
@@ -170,9 +172,7 @@ class Interpreter:
             for nid, n in self.nodes.items()
             if n.kind == "automatic"
         }
-        self._patterns = {
-            nid: re.compile(s.pattern) for nid, s in self._specs.items() if s and s.pattern
-        }
+        self._patterns = {nid: re.compile(s.pattern) for nid, s in self._specs.items() if s and s.pattern}
         self._limit = len(self.nodes) + 1
 
     def step(
@@ -219,9 +219,7 @@ class Interpreter:
             if node_id == reopen:
                 return self._make(node, mode, path, contact, answers)
             if kind == "question":
-                if answers.get(node_id) is not None or (
-                    node_id in answers and not required[node_id]
-                ):
+                if answers.get(node_id) is not None or (node_id in answers and not required[node_id]):
                     node_id = node.next
                     continue
             elif kind == "automatic":
@@ -234,12 +232,13 @@ class Interpreter:
                     if target is not None:
                         node_id = target
                         continue
-            elif kind in _ACKNOWLEDGED or (kind == "transfer" and node.next is not None):
-                if node_id in seen:
-                    if kind == "handover":
-                        mode = OPERATOR
-                    node_id = node.next
-                    continue
+            elif node_id in seen and (
+                kind in _ACKNOWLEDGED or (kind == "transfer" and node.next is not None)
+            ):
+                if kind == "handover":
+                    mode = OPERATOR
+                node_id = node.next
+                continue
             return self._make(node, mode, path, contact, answers)
         return self._make(nodes[node_id], mode, path, contact, answers)
 
@@ -279,11 +278,7 @@ class Interpreter:
         seen: Collection[str] = (),
     ) -> Step:
         """The step before ``current`` on its path, reopened; keep its ``node`` as ``reopen``."""
-        earlier = [
-            nid
-            for nid in current.path[:-1]
-            if nid in self.nodes and self.nodes[nid].kind != "branch"
-        ]
+        earlier = [nid for nid in current.path[:-1] if nid in self.nodes and self.nodes[nid].kind != "branch"]
         if not earlier:
             return current
         return self.step(contact=contact, answers=answers, seen=seen, reopen=earlier[-1])
@@ -321,9 +316,7 @@ class Interpreter:
         except (TypeError, ValueError, OverflowError, RecursionError):
             return Answer(False, "This answer cannot be read.")
 
-    def match(
-        self, node_id: str, *, digits: str | None = None, speech: str | None = None
-    ) -> Answer:
+    def match(self, node_id: str, *, digits: str | None = None, speech: str | None = None) -> Answer:
         """The option of an automatic node chosen by keypad ``digits`` or recognised ``speech``."""
         node = self.nodes.get(node_id) if isinstance(node_id, str) else None
         if node is None or node.kind != "automatic":
@@ -551,8 +544,6 @@ class Run:
 
     def back(self) -> Step:
         """Go back one step; answers stay, and the path is recomputed when one changes."""
-        step = self.interpreter.back(
-            self.current, contact=self.contact, answers=self.answers, seen=self.seen
-        )
+        step = self.interpreter.back(self.current, contact=self.contact, answers=self.answers, seen=self.seen)
         self.reopen = step.node
         return step

@@ -232,8 +232,10 @@ SURVEY_BROKEN = [
     ),
     (
         "option_without_digits_or_speech",
-        lambda g: g["nodes"]["recommend"]["options"][0].pop("digits")
-        and g["nodes"]["recommend"]["options"][0].pop("speech"),
+        lambda g: (
+            g["nodes"]["recommend"]["options"][0].pop("digits")
+            and g["nodes"]["recommend"]["options"][0].pop("speech")
+        ),
         "recommend",
         "schema",
     ),
