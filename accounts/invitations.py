@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from django.contrib.auth.tokens import default_token_generator
-from django.db import transaction
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django_tenants.utils import tenant_context
 
 from accounts.models import User
 
@@ -17,15 +18,22 @@ def invite_member(
     """Create the colleague without a password and e-mail a link to choose one (via Celery)."""
     from accounts.tasks import send_invitation
 
+    # The commit may come after the caller left this schema (an outer transaction opened on the
+    # platform host): the task is sent from this tenant's context, or it would run in public.
+    tenant = connection.tenant
     with transaction.atomic():
         user = User(username=email, email=email, first_name=first_name, last_name=last_name, role=role)
         user.set_unusable_password()
         user.full_clean()
         user.save()
         link = invitation_link(user=user, host=host, secure=secure)
-        transaction.on_commit(
-            lambda: send_invitation.delay(user_id=user.pk, link=link, invited_by=invited_by.get_full_name())
-        )
+        inviter = invited_by.get_full_name()
+
+        def send() -> None:
+            with tenant_context(tenant):
+                send_invitation.delay(user_id=user.pk, link=link, invited_by=inviter)
+
+        transaction.on_commit(send)
     return user
 
 
@@ -34,4 +42,3 @@ def invitation_link(*, user: User, host: str, secure: bool) -> str:
     token = default_token_generator.make_token(user)
     path = reverse("password_reset_confirm", kwargs={"uidb64": uid, "token": token})
     return f"{'https' if secure else 'http'}://{host}{path}"
-

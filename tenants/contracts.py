@@ -1,0 +1,189 @@
+"""Contract text: the default terms drafted from an order, and the PDF rendering (ReportLab).
+
+The PDF is rendered with ``invariant=1`` (no timestamps or random ids in the file), so one
+version always renders to the same bytes and its SHA-256 identifies the document.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+from decimal import Decimal
+from xml.sax.saxutils import escape
+
+from django.conf import settings
+from reportlab.lib import colors
+from reportlab.lib.enums import TA_CENTER
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from tenants.models import ContractVersion, Order, Tariff
+
+DEFAULT_SL_PERCENT = 80
+DEFAULT_SL_SECONDS = 20
+DEFAULT_TERM_MONTHS = 12
+DEFAULT_NOTICE_DAYS = 30
+
+
+def default_terms(*, order: Order) -> dict[str, object]:
+    """The template's terms for an order: parties, coverage, service level, term and notice."""
+    coverage = (
+        "24 hours a day, 7 days a week, 365 days a year"
+        if order.coverage == Order.Coverage.ALWAYS
+        else f"Business hours: {order.coverage_hours or 'Monday to Friday, 09:00-18:00'}"
+    )
+    return {
+        "provider": {"name": settings.PLATFORM_NAME, "host": settings.PLATFORM_HOST},
+        "client": {
+            "legal_name": order.legal_name,
+            "registration_number": order.registration_number,
+            "tax_number": order.tax_number,
+            "address": order.address,
+            "contact": order.contact_name,
+            "email": order.contact_email,
+            "phone": order.contact_phone,
+        },
+        "coverage": coverage,
+        "time_zone": order.time_zone,
+        "languages": list(order.languages),
+        "calls_per_month": order.calls_per_month,
+        "peak_hour_calls": order.peak_hour_calls,
+        "numbers": order.numbers_wanted,
+        "start_date": order.start_date.isoformat(),
+        "sl_percent": DEFAULT_SL_PERCENT,
+        "sl_seconds": DEFAULT_SL_SECONDS,
+        "term_months": DEFAULT_TERM_MONTHS,
+        "notice_days": DEFAULT_NOTICE_DAYS,
+    }
+
+
+def tariffs_for(*, order: Order, on: datetime.date | None = None) -> list[dict[str, str]]:
+    """The prices in force today for each ordered service, copied as strings."""
+    lines = []
+    for service in order.services.order_by("position", "name"):
+        tariff: Tariff | None = service.current_tariff(on)
+        if tariff is not None:
+            lines.append(tariff.as_terms())
+    return lines
+
+
+def monthly_total(tariffs: list[dict[str, str]]) -> dict[str, Decimal]:
+    """Sum of monthly fees per currency (the first invoice's amount before usage)."""
+    totals: dict[str, Decimal] = {}
+    for line in tariffs:
+        totals[line["currency"]] = totals.get(line["currency"], Decimal("0")) + Decimal(line["monthly_fee"])
+    return totals
+
+
+def _p(text: object, style: ParagraphStyle) -> Paragraph:
+    return Paragraph(escape(str(text)).replace("\n", "<br/>"), style)
+
+
+def render_pdf(*, version: ContractVersion) -> bytes:
+    """The version as a PDF document; the same version always gives the same bytes."""
+    terms = version.terms
+    contract = version.contract
+    styles = getSampleStyleSheet()
+    body = ParagraphStyle("body", parent=styles["BodyText"], fontName="Helvetica", fontSize=10, leading=14)
+    heading = ParagraphStyle("h", parent=styles["Heading2"], fontName="Helvetica-Bold", fontSize=12)
+    title = ParagraphStyle("t", parent=styles["Title"], fontName="Helvetica-Bold", alignment=TA_CENTER)
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        invariant=1,
+        leftMargin=20 * mm,
+        rightMargin=20 * mm,
+        title=f"Service contract {contract.reference} v{version.number}",
+        author=settings.PLATFORM_NAME,
+        creator=settings.PLATFORM_NAME,
+        subject="Contact center services",
+    )
+    client = terms["client"]
+    story: list[object] = [
+        _p("Contact center service contract", title),
+        _p(f"Reference {contract.reference}, version {version.number}", body),
+        Spacer(1, 6 * mm),
+        _p("1. Parties", heading),
+        _p(
+            f"The provider: {terms['provider']['name']}, operator of the contact center platform "
+            f"at {terms['provider']['host']}.",
+            body,
+        ),
+        _p(
+            f"The client: {client['legal_name']}, registration number {client['registration_number']}, "
+            f"tax number {client['tax_number']}, {client['address']}; represented by {client['contact']} "
+            f"({client['email']}, {client['phone']}).",
+            body,
+        ),
+        _p("2. Services and prices", heading),
+    ]
+    rows = [["Service", "Monthly fee", "Per minute", "Per call", "Rounding"]]
+    for line in version.tariffs:
+        currency = line["currency"]
+        rows.append(
+            [
+                line["service"],
+                f"{line['monthly_fee']} {currency}",
+                f"{line['per_minute']} {currency}",
+                f"{line['per_call']} {currency}",
+                line["rounding_label"],
+            ]
+        )
+    table = Table(rows, repeatRows=1, colWidths=[55 * mm, 28 * mm, 26 * mm, 26 * mm, 35 * mm])
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 9),
+                ("FONT", (0, 1), (-1, -1), "Helvetica", 9),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
+                ("LINEBELOW", (0, 1), (-1, -1), 0.3, colors.grey),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    story += [
+        table,
+        Spacer(1, 3 * mm),
+        _p(
+            "Prices exclude taxes. Call durations are rounded as stated per service; these prices are fixed "
+            "by this version of the contract and are not affected by later changes of the catalogue.",
+            body,
+        ),
+        _p("3. Coverage and volumes", heading),
+        _p(
+            f"Coverage: {terms['coverage']} (time zone {terms['time_zone']}). Languages: "
+            f"{', '.join(terms['languages']) or 'as agreed'}. Expected volume: {terms['calls_per_month']} "
+            f"calls per month, {terms['peak_hour_calls']} in the peak hour. "
+            f"Dedicated numbers: {terms['numbers']}.",
+            body,
+        ),
+        _p("4. Service level", heading),
+        _p(
+            f"The provider answers {terms['sl_percent']}% of offered calls "
+            f"within {terms['sl_seconds']} seconds, "
+            "measured per calendar month, excluding calls abandoned within 5 seconds.",
+            body,
+        ),
+        _p("5. Term and notice", heading),
+        _p(
+            f"Service starts on {terms['start_date']} for {terms['term_months']} months "
+            f"and renews for the same term unless either party gives {terms['notice_days']} days' "
+            "written notice.",
+            body,
+        ),
+    ]
+    if version.body.strip():
+        story += [_p("6. Special conditions", heading), _p(version.body.strip(), body)]
+    story += [
+        Spacer(1, 8 * mm),
+        _p(
+            "The client accepts this contract in the client portal; the acceptance records the person, the "
+            "time, the network address and the SHA-256 fingerprint of this document.",
+            body,
+        ),
+    ]
+    document.build(story)
+    return buffer.getvalue()

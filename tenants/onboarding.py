@@ -1,0 +1,535 @@
+"""How a client company becomes a live tenant: order → contract → acceptance → payment → provisioning.
+
+Every function writes inside ``transaction.atomic()`` and records an audit event in the same
+transaction; e-mails and tasks go out on commit.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from decimal import Decimal
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from accounts.invitations import invite_member
+from accounts.models import Role, User
+from telephony.models import PhoneNumber, Queue
+from tenants import contracts
+from tenants.audit import record_event
+from tenants.clients import client_create
+from tenants.exports import export_client_data
+from tenants.models import Acceptance, Client, Contract, ContractVersion, Order, Payment, Service
+
+DEFAULT_QUEUE_NAME = "Main"
+
+
+class OnboardingError(Exception):
+    """A step asked in the wrong state (e.g. accepting a superseded version); the message says why."""
+
+
+class NumberPoolExhausted(OnboardingError):
+    """Not enough available numbers in the pool to provision a client company."""
+
+
+def _portal_host(client: Client, port: int | None) -> str:
+    return client.host + (f":{port}" if port and port not in (80, 443) else "")
+
+
+# Orders
+
+
+def order_submit(
+    *,
+    token: str,
+    services: list[Service],
+    fields: dict[str, object],
+    draft_script: UploadedFile | None = None,
+    ip: str | None = None,
+) -> tuple[Order, bool]:
+    """Save an order once per form token; a resubmission returns the first order and ``False``."""
+    existing = Order.objects.filter(token=token).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():
+            order = Order(token=token, submitted_ip=ip, **fields)
+            order.full_clean(exclude=["draft_script", "client"])
+            order.save()
+            order.services.set(services)
+            if draft_script is not None:
+                order.draft_script.save(draft_script.name, draft_script, save=True)
+            record_event(actor=None, action="order.submitted", obj=order, after={"state": order.state}, ip=ip)
+            transaction.on_commit(lambda: _send_order_confirmation(order.pk))
+    except IntegrityError:
+        # Two requests with the same token raced (a double click): the other one won.
+        order = Order.objects.filter(token=token).first()
+        if order is None:
+            raise
+        return order, False
+    return order, True
+
+
+def _send_order_confirmation(order_id: int) -> None:
+    order = Order.objects.prefetch_related("services").get(pk=order_id)
+    services = "\n".join(f"- {s.name}" for s in order.services.all())
+    send_mail(
+        subject=f"{settings.PLATFORM_NAME}: we received your order",
+        message=(
+            f"Hello {order.contact_first_name},\n\nthank you for your order for {order.legal_name}.\n"
+            f"Services:\n{services}\n\nAn account manager will prepare your contract and send you an "
+            f"invitation to your portal at {order.portal_slug}.{settings.PLATFORM_HOST}.\n\n"
+            f"Your order number: {order.pk}\n"
+        ),
+        from_email=None,
+        recipient_list=[order.contact_email],
+    )
+
+
+def order_reject(*, order: Order, by: User, reason: str) -> Order:
+    """Close an order that will not become a contract."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        if order.state not in (Order.State.SUBMITTED, Order.State.DRAFTING):
+            raise OnboardingError("Only an order whose contract was not sent can be rejected.")
+        before = order.state
+        order.state = Order.State.REJECTED
+        order.save(update_fields=["state", "updated_at"])
+        record_event(
+            actor=by,
+            action="order.rejected",
+            obj=order,
+            before={"state": before},
+            after={"state": order.state, "reason": reason},
+        )
+    return order
+
+
+# Contracts
+
+
+def contract_draft(*, order: Order, by: User) -> Contract:
+    """Draft the contract of an order from the template (version 1), or return the existing one."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        existing = Contract.objects.filter(order=order).first()
+        if existing is not None:
+            return existing
+        if order.state != Order.State.SUBMITTED:
+            raise OnboardingError(f"An order in state {order.get_state_display()!r} cannot get a contract.")
+        contract = Contract.objects.create(order=order)
+        version = ContractVersion.objects.create(
+            contract=contract,
+            number=1,
+            terms=contracts.default_terms(order=order),
+            tariffs=contracts.tariffs_for(order=order),
+            created_by_name=by.get_full_name() or by.username,
+        )
+        order.state = Order.State.DRAFTING
+        order.save(update_fields=["state", "updated_at"])
+        record_event(
+            actor=by,
+            action="order.drafting",
+            obj=order,
+            before={"state": "submitted"},
+            after={"state": order.state, "contract": contract.pk},
+        )
+        record_event(actor=by, action="contract.drafted", obj=contract, after={"version": version.number})
+    return contract
+
+
+def contract_revise(*, contract: Contract, by: User, terms: dict[str, object], body: str) -> ContractVersion:
+    """Save an edit as a new draft version; sent and accepted versions are never changed."""
+    with transaction.atomic():
+        contract = Contract.objects.select_for_update().get(pk=contract.pk)
+        latest = contract.latest
+        merged = {**latest.terms, **terms}
+        version = ContractVersion.objects.create(
+            contract=contract,
+            number=latest.number + 1,
+            terms=merged,
+            tariffs=latest.tariffs,
+            body=body,
+            created_by_name=by.get_full_name() or by.username,
+        )
+        before = contract.state
+        if contract.state == Contract.State.SENT:
+            contract.state = Contract.State.DRAFT
+            contract.save(update_fields=["state"])
+        record_event(
+            actor=by,
+            action="contract.revised",
+            obj=contract,
+            client=contract.client,
+            before={"state": before, "version": latest.number},
+            after={
+                "state": contract.state,
+                "version": version.number,
+                "changed": sorted(k for k in merged if merged[k] != latest.terms.get(k))
+                + (["body"] if body != latest.body else []),
+            },
+        )
+    return version
+
+
+def contract_send(
+    *, contract: Contract, by: User, secure: bool = False, port: int | None = None
+) -> ContractVersion:
+    """Freeze the latest draft (its PDF bytes and SHA-256) and send it to the client's portal.
+
+    The first send creates the client company as a prospect and invites the order's contact as
+    its client admin.
+    """
+    with transaction.atomic():
+        contract = Contract.objects.select_for_update().get(pk=contract.pk)
+        order = Order.objects.select_for_update().get(pk=contract.order_id)
+        version = contract.latest
+        if version.state != ContractVersion.State.DRAFT:
+            raise OnboardingError(
+                f"Version {version.number} was already sent; edit the contract for a new one."
+            )
+        version.pdf = contracts.render_pdf(version=version)
+        version.pdf_sha256 = hashlib.sha256(version.pdf).hexdigest()
+        version.state = ContractVersion.State.SENT
+        version.sent_at = timezone.now()
+        version.sent_by_name = by.get_full_name() or by.username
+        version.save()
+        ContractVersion.objects.filter(contract=contract, state=ContractVersion.State.SENT).exclude(
+            pk=version.pk
+        ).update(state=ContractVersion.State.SUPERSEDED)
+        client = contract.client
+        if client is None:
+            client = client_create(
+                slug=order.portal_slug, name=order.legal_name, status=Client.Status.PROSPECT
+            )
+            record_event(
+                actor=by,
+                action="client.created",
+                obj=client,
+                client=client,
+                after={"status": client.status, "slug": client.slug},
+            )
+            contract.client = client
+            order.client = client
+            with tenant_context(client):
+                invite_member(
+                    invited_by=by,
+                    host=_portal_host(client, port),
+                    secure=secure,
+                    email=order.contact_email,
+                    first_name=order.contact_first_name,
+                    last_name=order.contact_last_name,
+                    role=Role.CLIENT_ADMIN,
+                )
+        before = contract.state
+        contract.state = Contract.State.SENT if contract.in_force is None else Contract.State.ACCEPTED
+        contract.save(update_fields=["state", "client"])
+        if order.state in (Order.State.SUBMITTED, Order.State.DRAFTING):
+            record_event(
+                actor=by,
+                action="order.sent",
+                obj=order,
+                client=client,
+                before={"state": order.state},
+                after={"state": Order.State.SENT},
+            )
+            order.state = Order.State.SENT
+        order.save(update_fields=["state", "client", "updated_at"])
+        record_event(
+            actor=by,
+            action="contract.sent",
+            obj=contract,
+            client=client,
+            before={"state": before},
+            after={"state": contract.state, "version": version.number, "sha256": version.pdf_sha256},
+        )
+    return version
+
+
+def contract_accept(
+    *, version: ContractVersion, user: User, ip: str | None, user_agent: str = ""
+) -> Acceptance:
+    """The client admin accepts a sent version; with payment recorded, this provisions the client."""
+    if not user.has_role(Role.CLIENT_ADMIN):
+        raise OnboardingError("Only your company's admins can accept the contract.")
+    with transaction.atomic():
+        contract = Contract.objects.select_for_update().get(pk=version.contract_id)
+        version = ContractVersion.objects.select_for_update().get(pk=version.pk)
+        if version.state != ContractVersion.State.SENT or contract.latest.pk != version.pk:
+            raise OnboardingError(f"Version {version.number} is not the one awaiting your acceptance.")
+        sha256 = hashlib.sha256(bytes(version.pdf)).hexdigest()
+        acceptance = Acceptance.objects.create(
+            version=version,
+            client=contract.client,
+            user_id=user.pk,
+            user_name=user.get_full_name() or user.username,
+            user_email=user.email,
+            ip=ip,
+            user_agent=user_agent[:300],
+            pdf_sha256=sha256,
+        )
+        if contract.in_force is not None:
+            ContractVersion.objects.filter(pk=contract.in_force_id).update(
+                state=ContractVersion.State.SUPERSEDED
+            )
+        version.state = ContractVersion.State.ACCEPTED
+        version.save(update_fields=["state"])
+        before = contract.state
+        contract.state = Contract.State.ACCEPTED
+        contract.in_force = version
+        contract.save(update_fields=["state", "in_force"])
+        record_event(
+            actor=user,
+            action="contract.accepted",
+            obj=contract,
+            client=contract.client,
+            ip=ip,
+            before={"state": before},
+            after={"state": contract.state, "version": version.number, "sha256": sha256},
+        )
+        order = Order.objects.select_for_update().get(pk=contract.order_id)
+        if order.state == Order.State.SENT:
+            order.state = Order.State.ACCEPTED
+            order.save(update_fields=["state", "updated_at"])
+            record_event(
+                actor=user,
+                action="order.accepted",
+                obj=order,
+                client=contract.client,
+                before={"state": Order.State.SENT},
+                after={"state": order.state},
+            )
+        if contract.is_paid:
+            client_provision(contract=contract, actor=user)
+    return acceptance
+
+
+def payment_record(
+    *, contract: Contract, by: User, amount: Decimal, currency: str, paid_on: datetime.date, reference: str
+) -> Payment:
+    """Record the first invoice's payment; with the contract accepted, this provisions the client."""
+    with transaction.atomic():
+        contract = Contract.objects.select_for_update().get(pk=contract.pk)
+        if contract.client_id is None:
+            raise OnboardingError("Send the contract before recording a payment.")
+        payment = Payment(
+            contract=contract,
+            amount=amount,
+            currency=currency.upper(),
+            paid_on=paid_on,
+            reference=reference,
+            recorded_by_name=by.get_full_name() or by.username,
+        )
+        payment.full_clean()
+        payment.save()
+        record_event(
+            actor=by,
+            action="contract.paid",
+            obj=contract,
+            client=contract.client,
+            after={
+                "amount": str(amount),
+                "currency": payment.currency,
+                "reference": reference,
+                "paid_on": paid_on.isoformat(),
+            },
+        )
+        if contract.in_force_id is not None:
+            client_provision(contract=contract, actor=by)
+    return payment
+
+
+# The client company's life
+
+
+def client_provision(*, contract: Contract, actor: User) -> Client:
+    """Make an accepted and paid client live, in one transaction: numbers, default queue, admin, active.
+
+    Numbers are taken with ``SKIP LOCKED``: concurrent provisionings take different numbers.
+    Idempotent: a client that is no longer a prospect is returned as it is.
+    """
+    with transaction.atomic():
+        contract = Contract.objects.select_for_update().get(pk=contract.pk)
+        client = Client.objects.select_for_update().get(pk=contract.client_id)
+        if client.status != Client.Status.PROSPECT:
+            return client
+        if contract.in_force_id is None or not contract.is_paid:
+            raise OnboardingError("A client is provisioned once its contract is accepted and paid.")
+        order = contract.order
+        wanted = order.numbers_wanted
+        numbers = list(
+            PhoneNumber.objects.select_for_update(skip_locked=True)
+            .filter(state=PhoneNumber.State.AVAILABLE, tenant__isnull=True)
+            .order_by("number")[:wanted]
+        )
+        if len(numbers) < wanted:
+            raise NumberPoolExhausted(f"The pool has {len(numbers)} free numbers; {wanted} are needed.")
+        now = timezone.now()
+        for number in numbers:
+            number.tenant, number.state, number.assigned_at = client, PhoneNumber.State.ASSIGNED, now
+            number.save(update_fields=["tenant", "state", "assigned_at"])
+        Queue.objects.get_or_create(tenant=client, is_default=True, defaults={"name": DEFAULT_QUEUE_NAME})
+        with tenant_context(client):
+            has_admin = User.objects.filter(role=Role.CLIENT_ADMIN, is_active=True).exists()
+            if not has_admin:
+                invite_member(
+                    invited_by=actor,
+                    host=client.host,
+                    secure=settings.HTTPS,
+                    email=order.contact_email,
+                    first_name=order.contact_first_name,
+                    last_name=order.contact_last_name,
+                    role=Role.CLIENT_ADMIN,
+                )
+        client.status = Client.Status.ACTIVE
+        client.save(update_fields=["status", "updated_at"])
+        order.state = Order.State.ACTIVE
+        order.save(update_fields=["state", "updated_at"])
+        record_event(
+            actor=actor,
+            action="client.provisioned",
+            obj=client,
+            client=client,
+            before={"status": Client.Status.PROSPECT},
+            after={
+                "status": client.status,
+                "numbers": [n.number for n in numbers],
+                "queue": DEFAULT_QUEUE_NAME,
+            },
+        )
+        record_event(
+            actor=actor,
+            action="order.active",
+            obj=order,
+            client=client,
+            before={"state": Order.State.ACCEPTED},
+            after={"state": order.state},
+        )
+    return client
+
+
+def _client_transition(
+    *, client: Client, by: User, allowed: set[str], to: str, action: str, **after: object
+) -> Client:
+    with transaction.atomic():
+        client = Client.objects.select_for_update().get(pk=client.pk)
+        if client.status not in allowed:
+            raise OnboardingError(
+                f"A {client.get_status_display().lower()} client company cannot be {action}."
+            )
+        before = client.status
+        client.status = to
+        client.save(update_fields=["status", "updated_at"])
+        record_event(
+            actor=by,
+            action=f"client.{action}",
+            obj=client,
+            client=client,
+            before={"status": before},
+            after={"status": to, **after},
+        )
+    return client
+
+
+def client_suspend(*, client: Client, by: User, reason: str = "") -> Client:
+    """Stop service, keep the data; its numbers stay assigned and answer with a polite message."""
+    return _client_transition(
+        client=client,
+        by=by,
+        allowed={Client.Status.ACTIVE},
+        to=Client.Status.SUSPENDED,
+        action="suspended",
+        reason=reason,
+    )
+
+
+def client_resume(*, client: Client, by: User) -> Client:
+    """Restore service of a suspended client company."""
+    return _client_transition(
+        client=client, by=by, allowed={Client.Status.SUSPENDED}, to=Client.Status.ACTIVE, action="resumed"
+    )
+
+
+def client_close(*, client: Client, by: User, now: datetime.datetime | None = None) -> Path:
+    """Close a client company: export its data, put its numbers in their grace period. Returns the export."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Client.objects.select_for_update().get(pk=client.pk)
+        if locked.status not in (Client.Status.ACTIVE, Client.Status.SUSPENDED, Client.Status.PROSPECT):
+            raise OnboardingError("This client company is already closed.")
+        export = export_client_data(client=locked)
+        release_after = now + datetime.timedelta(days=settings.NUMBER_RELEASE_GRACE_DAYS)
+        numbers = list(
+            PhoneNumber.objects.select_for_update().filter(tenant=locked, state=PhoneNumber.State.ASSIGNED)
+        )
+        PhoneNumber.objects.filter(pk__in=[n.pk for n in numbers]).update(
+            state=PhoneNumber.State.RELEASING, released_at=now, release_after=release_after
+        )
+        _client_transition(
+            client=locked,
+            by=by,
+            allowed={locked.status},
+            to=Client.Status.CLOSED,
+            action="closed",
+            export=str(export.relative_to(settings.MEDIA_ROOT)),
+            releasing=[n.number for n in numbers],
+            release_after=release_after.isoformat(),
+        )
+    return export
+
+
+def numbers_release_due(*, now: datetime.datetime | None = None) -> list[str]:
+    """Return to the pool the numbers whose grace period is over; safe to run any time, twice."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(
+            PhoneNumber.objects.select_for_update(skip_locked=True).filter(
+                state=PhoneNumber.State.RELEASING, release_after__lte=now
+            )
+        )
+        for number in due:
+            record_event(
+                actor=None,
+                action="number.released",
+                obj=number,
+                client=number.tenant,
+                before={"state": number.state, "tenant": number.tenant_id},
+                after={"state": PhoneNumber.State.AVAILABLE},
+            )
+            number.state, number.tenant, number.assigned_at, number.release_after = (
+                "available",
+                None,
+                None,
+                None,
+            )
+            number.save(update_fields=["state", "tenant", "assigned_at", "release_after"])
+    return [n.number for n in due]
+
+
+def check_draft_script(upload: UploadedFile) -> None:
+    """Refuse uploads that are too big or not a text/document format we can read."""
+    allowed = {".txt", ".md", ".pdf", ".docx", ".odt", ".json"}
+    suffix = Path(upload.name).suffix.lower()
+    if suffix not in allowed:
+        raise ValidationError(f"Please upload one of: {', '.join(sorted(allowed))}.")
+    if upload.size > settings.ORDER_UPLOAD_MAX_BYTES:
+        raise ValidationError(
+            f"The file is larger than {settings.ORDER_UPLOAD_MAX_BYTES // 1024 // 1024} MB."
+        )
+    head = upload.read(8)
+    upload.seek(0)
+    if suffix == ".pdf" and not head.startswith(b"%PDF"):
+        raise ValidationError("This file is not a PDF document.")
+    if suffix in {".docx", ".odt"} and not head.startswith(b"PK"):
+        raise ValidationError("This file is not a valid document.")
+    if suffix in {".txt", ".md", ".json"} and b"\x00" in upload.read(4096):
+        upload.seek(0)
+        raise ValidationError("This file is not a text file.")
+    upload.seek(0)
