@@ -27,13 +27,14 @@ class PortalConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         team = await in_tenant(tenant, _team)()
-        await self.send_json({"type": "hello", "company": tenant.name, "user": user.username, "team": team})
-        await self.channel_layer.group_send(self.group, {"type": "presence", "user": user.username, "online": True})
+        self.label = user.get_full_name() or user.username
+        await self.send_json({"type": "hello", "company": tenant.name, "user": self.label, "team": team})
+        await self.channel_layer.group_send(self.group, {"type": "presence", "user": self.label, "online": True})
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):
             await self.channel_layer.group_send(
-                self.group, {"type": "presence", "user": self.scope["user"].username, "online": False}
+                self.group, {"type": "presence", "user": self.label, "online": False}
             )
             await self.channel_layer.group_discard(self.group, self.channel_name)
 

@@ -1,0 +1,43 @@
+"""A person in a real browser: logs in on a tenant host and sees the live portal."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from accounts.models import Role
+from tests.conftest import PASSWORD, make_user
+
+pytestmark = pytest.mark.browser
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
+
+
+def _log_in(page, url: str, username: str) -> None:
+    page.goto(url + "login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+def test_client_user_logs_in_on_the_tenant_host_and_sees_the_live_portal(committed, tenants, asgi_server, page):
+    user = make_user(tenants.alpha, role=Role.CLIENT_ADMIN, first_name="Ann", last_name="Lee")
+    _log_in(page, asgi_server.url(tenants.alpha), user.username)
+
+    page.get_by_role("heading", name="Alpha Ltd").wait_for()
+    # The WebSocket greeted us: the "Online now" list shows ourselves.
+    page.locator("#online li", has_text="Ann Lee").wait_for()
+    page.screenshot(path=os.environ.get("SCREENSHOT_DIR", "/tmp") + "/portal-home.png")
+
+    page.goto(asgi_server.url(tenants.beta))  # another company's host: not logged in there
+    assert "/login/" in page.url
+    assert "Log in to Beta GmbH" in page.content()
+
+
+def test_wrong_password_is_refused_with_a_message(committed, tenants, asgi_server, page):
+    user = make_user(tenants.alpha, role=Role.CLIENT_VIEWER)
+    page.goto(asgi_server.url(tenants.alpha, "/login/"))
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill("wrong")
+    page.get_by_role("button", name="Log in").click()
+    assert page.get_by_role("alert").inner_text().startswith("Please enter a correct username and password")
