@@ -11,6 +11,7 @@ admin.site.site_header = "Contact center platform admin"
 urlpatterns = [
     path("", platform.landing, name="landing"),
     path("staff/", platform.staff_home, name="home"),
+    path("", include("tenants.urls_platform")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("", include("config.urls_auth")),

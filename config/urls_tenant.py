@@ -8,6 +8,7 @@ from tenants.views import portal
 urlpatterns = [
     path("", portal.home, name="home"),
     path("team/", portal.team, name="team"),
+    path("", include("tenants.urls_portal")),
     path("healthz", healthz, name="healthz"),
     path("", include("config.urls_auth")),
 ]

@@ -7,20 +7,24 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from accounts import invitations
+from accounts import invitations, members
 from accounts.models import CLIENT_ROLES, Role, User
+from telephony.models import PhoneNumber
+from tenants import onboarding
+from tenants.contracts import render_pdf
+from tenants.forms import MemberForm
+from tenants.models import Contract, ContractVersion
+from tenants.views.public import client_ip
 
 
 class InviteForm(forms.Form):
     email = forms.EmailField(label="E-mail")
     first_name = forms.CharField(label="First name", max_length=150)
     last_name = forms.CharField(label="Last name", max_length=150, required=False)
-    role = forms.ChoiceField(
-        label="Role", choices=[(r.value, r.label) for r in Role if r in CLIENT_ROLES]
-    )
+    role = forms.ChoiceField(label="Role", choices=[(r.value, r.label) for r in Role if r in CLIENT_ROLES])
 
     def clean_email(self) -> str:
         email = self.cleaned_data["email"].lower()
@@ -56,5 +60,112 @@ def team(request: HttpRequest) -> HttpResponse:
             )
             messages.success(request, f"Invitation sent to {invited.email}.")
             return redirect("team")
-    members = User.objects.order_by("last_name", "first_name", "username")
-    return render(request, "portal/team.html", {"members": members, "form": form})
+    team_members = User.objects.order_by("last_name", "first_name", "username")
+    roles = [(r.value, r.label) for r in Role if r in CLIENT_ROLES]
+    return render(request, "portal/team.html", {"members": team_members, "form": form, "roles": roles})
+
+
+def _client_admin(request: HttpRequest) -> User:
+    user = _client_member(request)
+    if user.role != Role.CLIENT_ADMIN:
+        raise PermissionDenied("Only your company's admins can do this.")
+    return user
+
+
+@login_required
+@require_http_methods(["POST"])
+def member(request: HttpRequest, pk: int) -> HttpResponse:
+    """A client admin changes a colleague's role or (de)activates them; never their own access."""
+    admin = _client_admin(request)
+    colleague = get_object_or_404(User, pk=pk)
+    form = MemberForm(request.POST)
+    if colleague.pk == admin.pk:
+        messages.error(request, "You cannot change your own role or access.")
+    elif not form.is_valid():
+        messages.error(request, "Choose a valid role.")
+    else:
+        try:
+            members.member_update(member=colleague, by=admin, **form.cleaned_data)
+        except PermissionError as error:
+            messages.error(request, str(error))
+        else:
+            messages.success(request, f"{colleague.get_full_name() or colleague.username} updated.")
+    return redirect("team")
+
+
+def access_contract(request: HttpRequest) -> Contract | None:
+    """The contract of this host's client company, or None: never another company's."""
+    return Contract.objects.filter(client_id=request.tenant.pk).select_related("in_force").first()
+
+
+def access_sent_version(request: HttpRequest, number: int) -> ContractVersion:
+    """A version of this company's contract that was sent to it (drafts are the center's business)."""
+    return get_object_or_404(
+        ContractVersion.objects.select_related("contract"),
+        contract__client_id=request.tenant.pk,
+        number=number,
+        sent_at__isnull=False,
+    )
+
+
+def pdf_response(version: ContractVersion) -> HttpResponse:
+    """The stored bytes of a sent version (the ones hashed at acceptance), or a fresh render of a draft."""
+    data = bytes(version.pdf) if version.pdf else render_pdf(version=version)
+    response = HttpResponse(data, content_type="application/pdf")
+    name = f"{version.contract.reference}-v{version.number}.pdf"
+    response["Content-Disposition"] = f'inline; filename="{name}"'
+    return response
+
+
+@login_required
+def contract(request: HttpRequest) -> HttpResponse:
+    _client_member(request)
+    found = access_contract(request)
+    versions = (
+        found.versions.filter(sent_at__isnull=False).select_related("acceptance").order_by("-number")
+        if found
+        else []
+    )
+    return render(request, "portal/contract.html", {"contract": found, "versions": versions})
+
+
+@login_required
+def contract_version(request: HttpRequest, number: int) -> HttpResponse:
+    _client_member(request)
+    version = access_sent_version(request, number)
+    return render(request, "portal/contract_version.html", {"version": version, "contract": version.contract})
+
+
+@login_required
+def contract_version_pdf(request: HttpRequest, number: int) -> HttpResponse:
+    _client_member(request)
+    return pdf_response(access_sent_version(request, number))
+
+
+@login_required
+@require_http_methods(["POST"])
+def contract_accept(request: HttpRequest, number: int) -> HttpResponse:
+    user = _client_admin(request)
+    version = access_sent_version(request, number)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the box to confirm that you accept the contract.")
+        return redirect("contract_version", number=number)
+    try:
+        onboarding.contract_accept(
+            version=version,
+            user=user,
+            ip=client_ip(request),
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
+    except onboarding.OnboardingError as error:
+        messages.error(request, str(error))
+        return redirect("contract_version", number=number)
+    messages.success(request, f"Thank you: version {version.number} of the contract is accepted.")
+    return redirect("contract")
+
+
+@login_required
+def numbers(request: HttpRequest) -> HttpResponse:
+    _client_member(request)
+    found = PhoneNumber.objects.filter(tenant_id=request.tenant.pk).order_by("number")
+    return render(request, "portal/numbers.html", {"numbers": found})

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
+import uuid
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from accounts.models import Role, User
-from tenants.clients import client_create, ensure_platform
-from tenants.models import Client
+from telephony.pool import fake_numbers, pool_add
+from tenants import onboarding
+from tenants.catalogue import seed_catalogue
+from tenants.clients import ensure_platform
+from tenants.contracts import monthly_total
+from tenants.models import Client, Order, Service
 
 DEMO_PASSWORD = "demo-pass-2026"
 
@@ -28,11 +35,15 @@ COMPANIES = [
     ("globex", "Globex Corporation", "#1f6f43"),
     ("initech", "Initech", "#3b4cc0"),
 ]
+# The client admin is the order's contact, invited by the onboarding itself; these join later.
 CLIENT_STAFF = [
-    ("admin", "Alex", Role.CLIENT_ADMIN),
     ("editor", "Erin", Role.CLIENT_EDITOR),
     ("viewer", "Victor", Role.CLIENT_VIEWER),
 ]
+DEMO_SERVICES = ["inbound", "ivr", "recording", "coverage-24x7"]
+PENDING_ORDER = ("umbrella", "Umbrella Corporation")
+# Order tokens derived from the slug: running the demo twice submits each order once.
+DEMO_NAMESPACE = uuid.UUID("6b1f3c1e-5d0a-4a53-9f3e-2b7c8e9d0a11")
 
 
 @functools.cache
@@ -51,8 +62,83 @@ def _user(username: str, first: str, last: str, role: str, email: str) -> None:
         user.save()
 
 
+def _order(slug: str, name: str, manager: User) -> Order:
+    """Submit the demo company's order, as its contact would on the order form (idempotent)."""
+    today = timezone.localdate()
+    order, _ = onboarding.order_submit(
+        token=str(uuid.uuid5(DEMO_NAMESPACE, slug)),
+        services=list(Service.objects.filter(code__in=DEMO_SERVICES)),
+        fields={
+            "legal_name": name,
+            "registration_number": f"REG-{slug.upper()}-001",
+            "tax_number": f"TAX-{slug.upper()}",
+            "address": f"1 {name.split()[0]} Plaza, Springfield",
+            "portal_slug": slug,
+            "contact_first_name": "Alex",
+            "contact_last_name": name.split()[0],
+            "contact_email": f"admin@{slug}.example",
+            "contact_phone": "+1 202 555 0199",
+            "calls_per_month": 3000,
+            "peak_hour_calls": 60,
+            "coverage": Order.Coverage.ALWAYS,
+            "time_zone": "America/New_York",
+            "languages": ["en", "es"],
+            "start_date": today + datetime.timedelta(days=7),
+            "numbers_wanted": 1,
+        },
+    )
+    return order
+
+
+def _onboard(slug: str, name: str, manager: User, port: int | None) -> Client:
+    """Walk one company through order → contract → send → accept → pay, resuming where it stopped."""
+    order = _order(slug, name, manager)
+    if order.state == Order.State.SUBMITTED:
+        onboarding.contract_draft(order=order, by=manager)
+        order.refresh_from_db()
+    contract = order.contract
+    if order.state == Order.State.DRAFTING:
+        onboarding.contract_send(contract=contract, by=manager, port=port)
+        order.refresh_from_db()
+        contract.refresh_from_db()
+    client = order.client
+    if order.state == Order.State.SENT:
+        with tenant_context(client):
+            contact = User.objects.get(email=order.contact_email)
+            if not contact.has_usable_password():  # what the contact does with the invitation link
+                contact.password = _demo_password_hash()
+                contact.save(update_fields=["password"])
+            onboarding.contract_accept(
+                version=contract.latest, user=contact, ip="127.0.0.1", user_agent="demo"
+            )
+        order.refresh_from_db()
+        contract.refresh_from_db()
+    if not contract.is_paid:
+        currency, amount = next(iter(monthly_total(contract.latest.tariffs).items()))
+        onboarding.payment_record(
+            contract=contract,
+            by=manager,
+            amount=amount,
+            currency=currency,
+            paid_on=timezone.localdate(),
+            reference=f"DEMO-{slug.upper()}-1",
+        )
+    client.refresh_from_db()
+    return client
+
+
+def _schedule_number_release() -> None:
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    every_hour, _ = IntervalSchedule.objects.get_or_create(every=1, period=IntervalSchedule.HOURS)
+    PeriodicTask.objects.get_or_create(
+        name="Release numbers after their grace period",
+        defaults={"task": "tenants.tasks.release_numbers", "interval": every_hour},
+    )
+
+
 class Command(BaseCommand):
-    help = "Create the demo: three client companies with their users, and platform staff."
+    help = "Create the demo: platform staff, three client companies onboarded end to end, one pending order."
 
     def add_arguments(self, parser) -> None:  # noqa: ANN001
         parser.add_argument("--port", type=int, default=None, help="the port to show in the URLs")
@@ -61,16 +147,26 @@ class Command(BaseCommand):
         ensure_platform()
         for username, first, last, role in PLATFORM_STAFF:
             _user(username, first, last, role, f"{username}@{settings.PLATFORM_HOST}")
+        seed_catalogue()
+        pool_add(numbers=fake_numbers(area="202", count=30), label="demo pool")
+        _schedule_number_release()
+        manager = User.objects.get(username="manager")
         for slug, name, color in COMPANIES:
-            client = Client.objects.filter(slug=slug).first() or client_create(
-                slug=slug, name=name, status=Client.Status.ACTIVE
-            )
+            legacy = Client.objects.filter(slug=slug, order__isnull=True).first()
+            if legacy is not None:
+                self.stderr.write(
+                    f"{slug}: created before onboarding existed; left as it is (no order, no number)."
+                )
+                client = legacy
+            else:
+                client = _onboard(slug, name, manager, options.get("port"))
             if client.brand_color != color:
                 client.brand_color = color
                 client.save(update_fields=["brand_color"])
             with tenant_context(client):
                 for suffix, first, role in CLIENT_STAFF:
                     _user(f"{slug}-{suffix}", first, name.split()[0], role, f"{suffix}@{slug}.example")
+        _order(*PENDING_ORDER, manager)
         if options["verbosity"] > 0:
             self.stdout.write(self.style.SUCCESS("Demo ready."))
             self.stdout.write(describe(port=options.get("port")))
@@ -85,7 +181,11 @@ def describe(port: int | None = None) -> str:
         "  logins: " + ", ".join(u for u, *_ in PLATFORM_STAFF),
     ]
     for slug, name, _ in COMPANIES:
-        lines.append(f"{name + ':':22} http://{slug}.{host}{suffix}/   logins: {slug}-admin, {slug}-editor, {slug}-viewer")
+        lines.append(
+            f"{name + ':':22} http://{slug}.{host}{suffix}/   "
+            f"logins: admin@{slug}.example, {slug}-editor, {slug}-viewer"
+        )
+    lines.append(f"Pending order awaiting a contract: {PENDING_ORDER[1]} (back office: /staff/orders/)")
     lines.append(f"Password for every demo login: {DEMO_PASSWORD}")
     lines.append(f"Health: http://{host}{suffix}/healthz")
     return "\n".join(lines)

@@ -1,0 +1,162 @@
+"""Forms of the order page, the back office and the portal: strict checks, friendly messages."""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+import zoneinfo
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from accounts.models import CLIENT_ROLES, Role
+from tenants.models import RESERVED_SLUGS, Client, Order, Service
+from tenants.onboarding import check_draft_script
+
+LANGUAGES = [
+    ("en", "English"), ("fr", "French"), ("de", "German"), ("es", "Spanish"), ("it", "Italian"),
+    ("ru", "Russian"), ("ka", "Georgian"), ("vi", "Vietnamese"), ("uk", "Ukrainian"), ("pl", "Polish"),
+]  # fmt: skip
+PHONE_CHARS = set("+0123456789 -().")
+
+
+class OrderForm(forms.ModelForm):
+    """The public order form (R3); ``token`` makes a resubmission of the same form one order."""
+
+    token = forms.UUIDField(widget=forms.HiddenInput)
+    services = forms.ModelMultipleChoiceField(
+        queryset=Service.objects.filter(is_active=True),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one service."},
+    )
+    languages = forms.MultipleChoiceField(
+        choices=LANGUAGES,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose a language."},
+    )
+    time_zone = forms.ChoiceField(choices=[])
+    start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    draft_script = forms.FileField(
+        required=False, label="Draft call script (optional)",
+        help_text="A .txt, .md, .pdf, .docx, .odt or .json file of up to 2 MB.",
+    )  # fmt: skip
+
+    class Meta:
+        model = Order
+        fields = [
+            "services", "legal_name", "registration_number", "tax_number", "address", "portal_slug",
+            "contact_first_name", "contact_last_name", "contact_email", "contact_phone", "calls_per_month",
+            "peak_hour_calls", "coverage", "coverage_hours", "time_zone", "languages", "start_date",
+            "numbers_wanted", "notes",
+        ]  # fmt: skip
+        labels = {
+            "portal_slug": "Portal address",
+            "contact_first_name": "Contact's first name",
+            "contact_last_name": "Contact's last name",
+            "contact_email": "Contact's e-mail",
+            "contact_phone": "Contact's phone",
+            "calls_per_month": "Expected calls per month",
+            "peak_hour_calls": "Expected calls in the peak hour",
+            "numbers_wanted": "Phone numbers wanted",
+        }
+        help_texts = {"portal_slug": "Your portal will live at <name>.<our address>, e.g. acme."}
+        widgets = {"address": forms.Textarea(attrs={"rows": 3}), "notes": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        zones = sorted(zoneinfo.available_timezones() - {"localtime", "Factory"})
+        self.fields["time_zone"].choices = [("", "Choose…")] + [(z, z) for z in zones]
+        if not self.is_bound:
+            self.initial.setdefault("token", uuid.uuid4())
+
+    def clean_portal_slug(self) -> str:
+        slug = self.cleaned_data["portal_slug"].strip().lower()
+        if slug in RESERVED_SLUGS:
+            raise ValidationError("This address is reserved; please choose another.")
+        taken = (
+            Client.objects.filter(slug=slug).exists()
+            or Order.objects.filter(portal_slug=slug)
+            .exclude(state=Order.State.REJECTED)
+            .exclude(token=self.data.get("token"))
+            .exists()
+        )
+        if taken:
+            raise ValidationError("This address is already taken; please choose another.")
+        return slug
+
+    def clean_contact_phone(self) -> str:
+        phone = self.cleaned_data["contact_phone"].strip()
+        digits = sum(c.isdigit() for c in phone)
+        if not set(phone) <= PHONE_CHARS or not 7 <= digits <= 15:
+            raise ValidationError("Enter a phone number with 7 to 15 digits, e.g. +1 555 010 0000.")
+        return phone
+
+    def clean_start_date(self) -> datetime.date:
+        start = self.cleaned_data["start_date"]
+        today = timezone.localdate()
+        if start < today:
+            raise ValidationError("The start date cannot be in the past.")
+        if start > today + datetime.timedelta(days=366):
+            raise ValidationError("Choose a start date within the next year.")
+        return start
+
+    def clean_draft_script(self) -> object:
+        upload = self.cleaned_data.get("draft_script")
+        if upload:
+            check_draft_script(upload)
+        return upload
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        month, peak = data.get("calls_per_month"), data.get("peak_hour_calls")
+        if month and peak and peak > month:
+            self.add_error("peak_hour_calls", "The peak hour cannot have more calls than the whole month.")
+        if data.get("coverage") == Order.Coverage.BUSINESS and not data.get("coverage_hours"):
+            self.add_error("coverage_hours", "Tell us your business hours, e.g. Mon-Fri 09:00-18:00.")
+        return data
+
+    def order_fields(self) -> dict[str, object]:
+        """The cleaned values that are the order's own columns."""
+        skip = {"services", "token", "draft_script"}
+        return {k: v for k, v in self.cleaned_data.items() if k not in skip}
+
+
+class ContractTermsForm(forms.Form):
+    """What an account manager may change in a draft; each save is a new version."""
+
+    sl_percent = forms.IntegerField(label="Service level: % of calls answered", min_value=50, max_value=100)
+    sl_seconds = forms.IntegerField(label="…within seconds", min_value=5, max_value=300)
+    term_months = forms.IntegerField(label="Term (months)", min_value=1, max_value=60)
+    notice_days = forms.IntegerField(label="Notice (days)", min_value=0, max_value=365)
+    start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    coverage = forms.CharField(max_length=200)
+    body = forms.CharField(
+        label="Special conditions",
+        required=False,
+        max_length=10_000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+    )
+
+    def terms(self) -> dict[str, object]:
+        data = dict(self.cleaned_data)
+        data.pop("body")
+        data["start_date"] = data["start_date"].isoformat()
+        return data
+
+
+class PaymentForm(forms.Form):
+    amount = forms.DecimalField(min_value=Decimal("0.01"), max_digits=12, decimal_places=2)
+    currency = forms.RegexField(
+        regex=r"^[A-Za-z]{3}$", max_length=3, error_messages={"invalid": "Like EUR or USD."}
+    )
+    paid_on = forms.DateField(label="Paid on", widget=forms.DateInput(attrs={"type": "date"}))
+    reference = forms.CharField(max_length=80, help_text="The bank transfer's reference.")
+
+
+class MemberForm(forms.Form):
+    """A client admin changes a colleague's role or deactivates them."""
+
+    role = forms.ChoiceField(choices=[(r.value, r.label) for r in Role if r in CLIENT_ROLES])
+    is_active = forms.BooleanField(label="Active", required=False)

@@ -1,0 +1,13 @@
+"""Celery entry points for client companies' life: thin, idempotent."""
+
+from __future__ import annotations
+
+from config.celery import app
+
+
+@app.task(acks_late=True)
+def release_numbers() -> list[str]:
+    """Return numbers whose grace period ended to the pool (run by beat, e.g. hourly)."""
+    from tenants.onboarding import numbers_release_due
+
+    return numbers_release_due()

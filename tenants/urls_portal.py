@@ -1,0 +1,14 @@
+"""Onboarding pages of a client company's portal: its contract, its numbers, its team."""
+
+from django.urls import path
+
+from tenants.views import portal
+
+urlpatterns = [
+    path("team/<int:pk>/", portal.member, name="member"),
+    path("contract/", portal.contract, name="contract"),
+    path("contract/v/<int:number>/", portal.contract_version, name="contract_version"),
+    path("contract/v/<int:number>/pdf/", portal.contract_version_pdf, name="contract_pdf"),
+    path("contract/v/<int:number>/accept/", portal.contract_accept, name="contract_accept"),
+    path("numbers/", portal.numbers, name="numbers"),
+]

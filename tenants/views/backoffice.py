@@ -1,0 +1,212 @@
+"""The back office on the platform host: orders, contracts, payments, client companies (R4).
+
+Account managers and platform admins only; every action calls one domain function.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.models import Role
+from tenants import onboarding
+from tenants.audit import events_for
+from tenants.contracts import monthly_total
+from tenants.forms import ContractTermsForm, PaymentForm
+from tenants.models import AuditEvent, Client, Contract, ContractVersion, Order
+from tenants.views.portal import pdf_response
+
+BACK_OFFICE_ROLES = (Role.ACCOUNT_MANAGER, Role.PLATFORM_ADMIN)
+
+
+def account_manager_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Logged in, and an account manager or platform admin: anyone else gets 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+        if not request.user.has_role(*BACK_OFFICE_ROLES):
+            raise PermissionDenied("Account managers only.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+@account_manager_required
+def orders(request: HttpRequest) -> HttpResponse:
+    state = request.GET.get("state", "")
+    queryset = Order.objects.select_related("client").prefetch_related("services")
+    if state in Order.State.values:
+        queryset = queryset.filter(state=state)
+    counts = dict(Order.objects.values_list("state").annotate(n=Count("id")))
+    tabs = [(value, label, counts.get(value, 0)) for value, label in Order.State.choices]
+    return render(request, "backoffice/orders.html", {"orders": queryset[:200], "state": state, "tabs": tabs})
+
+
+@account_manager_required
+def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(Order.objects.prefetch_related("services"), pk=pk)
+    contract = Contract.objects.filter(order=order).first()
+    context = {"order": order, "contract": contract, "events": events_for(order, contract, order.client)}
+    return render(request, "backoffice/order.html", context)
+
+
+@require_POST
+@account_manager_required
+def order_draft_contract(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(Order, pk=pk)
+    try:
+        contract = onboarding.contract_draft(order=order, by=request.user)
+    except onboarding.OnboardingError as error:
+        messages.error(request, str(error))
+        return redirect("bo_order", pk=order.pk)
+    messages.success(request, "Contract drafted from the order.")
+    return redirect("bo_contract", pk=contract.pk)
+
+
+@require_POST
+@account_manager_required
+def order_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    order = get_object_or_404(Order, pk=pk)
+    try:
+        onboarding.order_reject(order=order, by=request.user, reason=request.POST.get("reason", "")[:500])
+        messages.success(request, "Order rejected.")
+    except onboarding.OnboardingError as error:
+        messages.error(request, str(error))
+    return redirect("bo_order", pk=order.pk)
+
+
+@account_manager_required
+@require_http_methods(["GET", "POST"])
+def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    contract = get_object_or_404(Contract.objects.select_related("order", "client", "in_force"), pk=pk)
+    latest = contract.latest
+    initial = {**latest.terms, "body": latest.body}
+    form = ContractTermsForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        version = onboarding.contract_revise(
+            contract=contract, by=request.user, terms=form.terms(), body=form.cleaned_data["body"]
+        )
+        messages.success(request, f"Saved as version {version.number} (draft).")
+        return redirect("bo_contract", pk=contract.pk)
+    context = {
+        "contract": contract,
+        "latest": latest,
+        "versions": contract.versions.select_related("acceptance").order_by("-number"),
+        "form": form,
+        "payment_form": PaymentForm(initial=_payment_initial(latest)),
+        "payments": contract.payments.all(),
+        "events": events_for(contract.order, contract, contract.client),
+        "totals": monthly_total(latest.tariffs),
+    }
+    return render(request, "backoffice/contract.html", context, status=400 if form.is_bound else 200)
+
+
+def _payment_initial(version: ContractVersion) -> dict[str, object]:
+    totals = monthly_total(version.tariffs)
+    if len(totals) == 1:
+        currency, amount = next(iter(totals.items()))
+        return {"currency": currency, "amount": amount}
+    return {}
+
+
+@account_manager_required
+def contract_version(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    version = get_object_or_404(
+        ContractVersion.objects.select_related("contract"), contract_id=pk, number=number
+    )
+    return render(
+        request, "backoffice/contract_version.html", {"version": version, "contract": version.contract}
+    )
+
+
+@account_manager_required
+def contract_version_pdf(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    version = get_object_or_404(
+        ContractVersion.objects.select_related("contract"), contract_id=pk, number=number
+    )
+    return pdf_response(version)
+
+
+@require_POST
+@account_manager_required
+def contract_send(request: HttpRequest, pk: int) -> HttpResponse:
+    contract = get_object_or_404(Contract, pk=pk)
+    try:
+        version = onboarding.contract_send(
+            contract=contract, by=request.user, secure=request.is_secure(), port=int(request.get_port() or 80)
+        )
+    except onboarding.OnboardingError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(
+            request, f"Version {version.number} sent; the client's contact was invited to the portal."
+        )
+    return redirect("bo_contract", pk=contract.pk)
+
+
+@require_POST
+@account_manager_required
+def contract_payment(request: HttpRequest, pk: int) -> HttpResponse:
+    contract = get_object_or_404(Contract, pk=pk)
+    form = PaymentForm(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            messages.error(request, f"Payment not recorded: {field}: {' '.join(errors)}")
+        return redirect("bo_contract", pk=contract.pk)
+    try:
+        onboarding.payment_record(contract=contract, by=request.user, **form.cleaned_data)
+    except (onboarding.OnboardingError, ValidationError) as error:
+        text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+        messages.error(request, f"Payment not recorded: {text}")
+    else:
+        messages.success(request, "Payment recorded.")
+    return redirect("bo_contract", pk=contract.pk)
+
+
+@account_manager_required
+def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_object_or_404(Client.objects.exclude(schema_name="public"), pk=pk)
+    context = {
+        "client": client,
+        "numbers": client.phone_numbers.all(),
+        "queues": client.queues.all(),
+        "contracts": client.contracts.all(),
+        "events": AuditEvent.objects.filter(client=client)[:100],
+    }
+    return render(request, "backoffice/client.html", context)
+
+
+@require_POST
+@account_manager_required
+def client_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    client = get_object_or_404(Client.objects.exclude(schema_name="public"), pk=pk)
+    try:
+        if action == "suspend":
+            onboarding.client_suspend(
+                client=client, by=request.user, reason=request.POST.get("reason", "")[:500]
+            )
+        elif action == "resume":
+            onboarding.client_resume(client=client, by=request.user)
+        elif action == "close":
+            onboarding.client_close(client=client, by=request.user)
+        else:
+            raise PermissionDenied("Unknown action.")
+        messages.success(request, f"{client.name}: {action} done.")
+    except onboarding.OnboardingError as error:
+        messages.error(request, str(error))
+    return redirect("bo_client", pk=client.pk)
+
+
+@account_manager_required
+def audit(request: HttpRequest) -> HttpResponse:
+    events = AuditEvent.objects.select_related("client")[:300]
+    return render(request, "backoffice/audit.html", {"events": events})

@@ -1,0 +1,44 @@
+"""Public pages of the platform host: the service catalogue and the order form (no login)."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from tenants import onboarding
+from tenants.forms import OrderForm
+from tenants.models import Order, Service, host_for
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The peer address. X-Forwarded-For is not trusted: a proxy in front must set REMOTE_ADDR."""
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def catalogue(request: HttpRequest) -> HttpResponse:
+    services = Service.objects.filter(is_active=True).prefetch_related("tariffs")
+    rows = [(service, service.current_tariff()) for service in services]
+    return render(request, "public/catalogue.html", {"rows": rows})
+
+
+@require_http_methods(["GET", "POST"])
+def order(request: HttpRequest) -> HttpResponse:
+    form = OrderForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        placed, _created = onboarding.order_submit(
+            token=str(form.cleaned_data["token"]),
+            services=list(form.cleaned_data["services"]),
+            fields=form.order_fields(),
+            draft_script=form.cleaned_data.get("draft_script") or None,
+            ip=client_ip(request),
+        )
+        return redirect("order_thanks", token=placed.token)
+    return render(request, "public/order.html", {"form": form}, status=400 if form.is_bound else 200)
+
+
+def order_thanks(request: HttpRequest, token: str) -> HttpResponse:
+    placed = get_object_or_404(Order, token=token)
+    return render(
+        request, "public/order_thanks.html", {"order": placed, "portal_host": host_for(placed.portal_slug)}
+    )
