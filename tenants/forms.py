@@ -117,7 +117,7 @@ class OrderForm(forms.ModelForm):
             self.add_error("coverage_hours", "Tell us your business hours, e.g. Mon-Fri 09:00-18:00.")
         return data
 
-    def order_fields(self) -> dict[str, object]:
+    def order_columns(self) -> dict[str, object]:
         """The cleaned values that are the order's own columns."""
         skip = {"services", "token", "draft_script"}
         return {k: v for k, v in self.cleaned_data.items() if k not in skip}

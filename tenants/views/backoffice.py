@@ -90,7 +90,7 @@ def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contract = get_object_or_404(Contract.objects.select_related("order", "client", "in_force"), pk=pk)
     latest = contract.latest
     initial = {**latest.terms, "body": latest.body}
-    form = ContractTermsForm(request.POST or None, initial=initial)
+    form = ContractTermsForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         version = onboarding.contract_revise(
             contract=contract, by=request.user, terms=form.terms(), body=form.cleaned_data["body"]

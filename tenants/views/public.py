@@ -24,12 +24,13 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def order(request: HttpRequest) -> HttpResponse:
-    form = OrderForm(request.POST or None, request.FILES or None)
+    bound = request.method == "POST"
+    form = OrderForm(request.POST if bound else None, request.FILES if bound else None)
     if request.method == "POST" and form.is_valid():
         placed, _created = onboarding.order_submit(
             token=str(form.cleaned_data["token"]),
             services=list(form.cleaned_data["services"]),
-            fields=form.order_fields(),
+            fields=form.order_columns(),
             draft_script=form.cleaned_data.get("draft_script") or None,
             ip=client_ip(request),
         )
