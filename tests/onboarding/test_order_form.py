@@ -13,7 +13,9 @@ from tests.onboarding.helpers import order_post, unique_slug
 def test_the_catalogue_shows_services_with_prices(db, tenants):
     order_post(unique_slug())  # seeds the catalogue
     page = http(None).get("/services/").content.decode()
-    assert "Inbound hotline" in page and "490.00 EUR" in page and "6/6" in page
+    assert "Inbound hotline" in page
+    assert "490.00 EUR" in page
+    assert "6/6" in page
 
 
 def test_a_valid_order_is_saved_confirmed_by_email_and_audited(
@@ -22,9 +24,12 @@ def test_a_valid_order_is_saved_confirmed_by_email_and_audited(
     slug = unique_slug()
     with django_capture_on_commit_callbacks(execute=True):
         response = http(None).post("/order/", order_post(slug))
-    assert response.status_code == 302 and "/order/thanks/" in response["Location"]
+    assert response.status_code == 302
+    assert "/order/thanks/" in response["Location"]
     order = Order.objects.get(portal_slug=slug)
-    assert order.state == "submitted" and order.services.count() == 2 and order.languages == ["en", "de"]
+    assert order.state == "submitted"
+    assert order.services.count() == 2
+    assert order.languages == ["en", "de"]
     assert [m.to for m in mail.outbox] == [[f"cora@{slug}.example"]]
     assert "we received your order" in mail.outbox[0].subject
     assert AuditEvent.objects.filter(
