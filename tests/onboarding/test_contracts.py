@@ -1,0 +1,139 @@
+"""Contracts (R4, R5): drafted from the order, versioned, frozen once sent, accepted with a fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django_tenants.utils import tenant_context
+
+from accounts.models import Role, User
+from tenants import onboarding
+from tenants.contracts import render_pdf
+from tenants.models import Acceptance, AuditEvent, Client, Contract, ContractVersion, Tariff
+from tests.onboarding.helpers import accept, contact, manager, sent_contract, submit_order
+
+
+def test_a_contract_is_drafted_from_the_order_with_its_services_and_current_prices(db, tenants):
+    order = submit_order()
+    contract = onboarding.contract_draft(order=order, by=manager())
+    version = contract.latest
+    assert version.number == 1
+    assert version.state == "draft"
+    assert version.terms["client"]["legal_name"] == order.legal_name
+    assert {line["service_code"] for line in version.tariffs} == {"inbound", "recording"}
+    inbound = next(line for line in version.tariffs if line["service_code"] == "inbound")
+    assert inbound == {**inbound, "currency": "EUR", "monthly_fee": "490.00", "rounding": "6/6"}
+    order.refresh_from_db()
+    assert order.state == "drafting"
+    assert onboarding.contract_draft(order=order, by=manager()) == contract  # idempotent
+
+
+def test_a_later_price_change_never_alters_a_drafted_contract(db, tenants):
+    order = submit_order()
+    contract = onboarding.contract_draft(order=order, by=manager())
+    tariff = Tariff.objects.filter(service__code="inbound").latest("valid_from")
+    tariff.monthly_fee = Decimal("999.00")
+    tariff.save()
+    version = onboarding.contract_revise(contract=contract, by=manager(), terms={"notice_days": 60}, body="")
+    assert next(x for x in version.tariffs if x["service_code"] == "inbound")["monthly_fee"] == "490.00"
+
+
+def test_each_save_of_the_draft_is_a_new_version_and_old_versions_are_kept(db, tenants):
+    by = manager()
+    contract = onboarding.contract_draft(order=submit_order(), by=by)
+    onboarding.contract_revise(contract=contract, by=by, terms={"notice_days": 60}, body="Clause A")
+    onboarding.contract_revise(contract=contract, by=by, terms={"term_months": 24}, body="Clause A")
+    versions = {v.number: v for v in contract.versions.all()}
+    assert sorted(versions) == [1, 2, 3]
+    assert versions[1].terms["notice_days"] == 30
+    assert versions[3].terms["notice_days"] == 60
+    assert versions[3].terms["term_months"] == 24
+    assert versions[3].body == "Clause A"
+
+
+def test_sending_creates_the_prospect_and_invites_the_contact_as_client_admin(db, tenants):
+    contract, client = sent_contract()
+    assert client.status == Client.Status.PROSPECT
+    assert client.host == f"{client.slug}.localhost"
+    assert contract.state == "sent"
+    assert contract.order.state == "sent"
+    with tenant_context(client):
+        invited = User.objects.get(email=contract.order.contact_email)
+        assert invited.role == Role.CLIENT_ADMIN
+        assert not invited.has_usable_password()
+    version = contract.latest
+    assert version.state == "sent"
+    assert version.pdf_sha256 == hashlib.sha256(bytes(version.pdf)).hexdigest()
+    actions = set(AuditEvent.objects.filter(client=client).values_list("action", flat=True))
+    assert {"client.created", "contract.sent", "order.sent"} <= actions
+
+
+def test_a_version_renders_to_the_same_pdf_bytes_every_time(db, tenants):
+    contract, _ = sent_contract()
+    version = contract.latest
+    first, second = render_pdf(version=version), render_pdf(version=version)
+    assert first.startswith(b"%PDF")
+    assert first == second == bytes(version.pdf)
+
+
+def test_acceptance_records_who_when_where_and_the_fingerprint_of_the_sent_bytes(db, tenants):
+    contract, client = sent_contract()
+    accept(contract)
+    acceptance = Acceptance.objects.get(version=contract.latest)
+    assert acceptance.user_email == contact(client).email
+    assert acceptance.ip == "192.0.2.10"
+    assert acceptance.pdf_sha256 == hashlib.sha256(bytes(contract.latest.pdf)).hexdigest()
+    contract.refresh_from_db()
+    assert contract.state == "accepted"
+    assert contract.in_force == contract.latest
+
+
+def test_an_accepted_contract_cannot_be_edited_a_new_version_is_needed(db, tenants):
+    contract, _client = sent_contract()
+    accept(contract)
+    accepted = ContractVersion.objects.get(contract=contract, state="accepted")
+    accepted.body = "Sneaky change"
+    with pytest.raises(ValidationError, match="cannot change"):
+        accepted.save()
+    accepted.refresh_from_db()
+    assert accepted.body == ""
+
+    by = manager()
+    amendment = onboarding.contract_revise(contract=contract, by=by, terms={"notice_days": 90}, body="")
+    assert amendment.number == 2
+    assert amendment.state == "draft"
+    contract.refresh_from_db()
+    assert contract.in_force == accepted  # still governed by the accepted text until v2 is accepted
+    onboarding.contract_send(contract=contract, by=by)
+    accept(contract)
+    contract.refresh_from_db()
+    assert contract.in_force.number == 2
+    assert ContractVersion.objects.get(pk=accepted.pk).state == "superseded"
+
+
+def test_a_sent_version_cannot_be_sent_again_nor_an_old_version_accepted(db, tenants):
+    by = manager()
+    contract, client = sent_contract(by=by)
+    with pytest.raises(onboarding.OnboardingError):
+        onboarding.contract_send(contract=contract, by=by)
+    old = contract.latest
+    onboarding.contract_revise(contract=contract, by=by, terms={"notice_days": 45}, body="")
+    onboarding.contract_send(contract=contract, by=by)
+    user = contact(client)
+    with tenant_context(client), pytest.raises(onboarding.OnboardingError):
+        onboarding.contract_accept(version=old, user=user, ip=None)
+    assert ContractVersion.objects.get(pk=old.pk).state == "superseded"
+
+
+def test_only_a_client_admin_can_accept(db, tenants):
+    contract, client = sent_contract()
+    with tenant_context(client):
+        for role in (Role.CLIENT_EDITOR, Role.CLIENT_VIEWER):
+            user = User.objects.create(username=f"u-{role}", role=role)
+            with pytest.raises(onboarding.OnboardingError):
+                onboarding.contract_accept(version=contract.latest, user=user, ip=None)
+    assert not Acceptance.objects.exists()
+    assert Contract.objects.get(pk=contract.pk).state == "sent"
