@@ -1,4 +1,4 @@
-"""Provisioning (R7): accepted and paid → active, numbers from the pool, a default queue; and the tenant's life."""
+"""Provisioning (R7): accepted and paid → active, numbers, a default queue; then suspend, resume, close."""
 
 from __future__ import annotations
 
