@@ -9,7 +9,7 @@ from accounts.models import Role, User
 from telephony.models import PhoneNumber
 from tenants import onboarding
 from tenants.models import ContractVersion
-from tests.conftest import http, logged_in, make_user
+from tests.conftest import PASSWORD, http, logged_in, make_user
 from tests.onboarding.helpers import accept, add_numbers, contact, manager, pay, sent_contract, submit_order
 
 BACK_OFFICE_GETS = [
