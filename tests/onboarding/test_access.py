@@ -212,9 +212,7 @@ def test_a_client_admin_changes_roles_and_deactivates_colleagues_but_not_themsel
     portal.post(f"/team/{colleague.pk}/", {"role": "client_editor"})
     with tenant_context(client):
         assert not User.objects.get(pk=colleague.pk).is_active
-    response = http(client).post(
-        "/login/", {"username": colleague.username, "password": "correct-horse-battery"}
-    )
+    response = http(client).post("/login/", {"username": colleague.username, "password": PASSWORD})
     assert response.status_code == 200  # deactivated: cannot log in
     portal.post(f"/team/{admin.pk}/", {"role": "client_viewer", "is_active": "on"})
     with tenant_context(client):
