@@ -10,7 +10,7 @@ from config.celery import tenant_task
 
 
 @tenant_task(bind=True, max_retries=5, default_retry_delay=30)
-def send_invitation(self, *, user_id: int, link: str, invited_by: str) -> dict[str, object]:  # noqa: ANN001
+def send_invitation(self, *, user_id: int, link: str, invited_by: str) -> dict[str, object]:
     """E-mail an invited colleague the link to choose a password, from the tenant's schema."""
     user = User.objects.filter(pk=user_id).first()
     if user is None or user.has_usable_password():

@@ -8,9 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-BENCHES = sorted(
-    p.stem for p in Path(__file__).parent.glob("*.py") if not p.stem.startswith("_")
-)
+BENCHES = sorted(p.stem for p in Path(__file__).parent.glob("*.py") if not p.stem.startswith("_"))
 
 
 def main(argv: list[str] | None = None) -> int:

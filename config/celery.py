@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import threading
@@ -30,7 +31,7 @@ class TenantRequiredTask(app.Task):  # type: ignore[name-defined]
 
     abstract = True
 
-    def __call__(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN204
+    def __call__(self, *args, **kwargs):
         from django.db import connection
 
         if connection.schema_name == "public":
@@ -38,7 +39,7 @@ class TenantRequiredTask(app.Task):  # type: ignore[name-defined]
         return super().__call__(*args, **kwargs)
 
 
-def tenant_task(*args, **kwargs) -> Task:  # noqa: ANN002, ANN003
+def tenant_task(*args, **kwargs) -> Task:
     """``@tenant_task`` for tasks that run in the schema of the tenant that sent them."""
     kwargs.setdefault("base", TenantRequiredTask)
     return app.task(*args, **kwargs)
@@ -56,29 +57,25 @@ def _beat_forever(hostname: str) -> None:
 
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
     while not _stop_heartbeat.is_set():
-        try:
+        with contextlib.suppress(redis.RedisError):  # the broker is down; /healthz will say so
             client.zadd(_heartbeat_key(), {hostname: time.time()})
-        except redis.RedisError:
-            pass  # the broker is down; /healthz will say so
         _stop_heartbeat.wait(HEARTBEAT_SECONDS)
-    try:
+    with contextlib.suppress(redis.RedisError):
         client.zrem(_heartbeat_key(), hostname)
-    except redis.RedisError:
-        pass
 
 
 @worker_ready.connect
-def _start_heartbeat(sender=None, **kwargs) -> None:  # noqa: ANN001, ANN003
+def _start_heartbeat(sender=None, **kwargs) -> None:
     """Each worker marks itself alive in Redis: /healthz reads one sorted set, no broadcast."""
     hostname = getattr(sender, "hostname", None) or f"worker@{socket.gethostname()}:{os.getpid()}"
     threading.Thread(target=_beat_forever, args=(hostname,), daemon=True, name="heartbeat").start()
 
 
 @worker_shutdown.connect
-def _stop(**kwargs) -> None:  # noqa: ANN003
+def _stop(**kwargs) -> None:
     _stop_heartbeat.set()
 
 
-def live_workers(client, within: float = 3 * HEARTBEAT_SECONDS) -> int:  # noqa: ANN001
+def live_workers(client, within: float = 3 * HEARTBEAT_SECONDS) -> int:
     """How many workers beat within the last ``within`` seconds."""
     return int(client.zcount(_heartbeat_key(), time.time() - within, "+inf"))

@@ -13,10 +13,10 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = BASE_DIR / "var"

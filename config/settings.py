@@ -123,10 +123,7 @@ WSGI_APPLICATION = None
 ASGI_APPLICATION = "config.asgi.application"
 
 # Databases: DATABASE_URL, or the embedded PostgreSQL.
-if env.str("DATABASE_URL", default=""):
-    _db = env.db("DATABASE_URL")
-else:
-    _db = {**embedded.postgres().settings()}
+_db = env.db("DATABASE_URL") if env.str("DATABASE_URL", default="") else embedded.postgres().settings()
 _db.update(ENGINE="django_tenants.postgresql_backend", CONN_MAX_AGE=env.int("DB_CONN_MAX_AGE", 60))
 _db["CONN_HEALTH_CHECKS"] = True
 if env.str("DATABASE_NAME", default=""):  # a worker started by the tests joins the test database
@@ -211,9 +208,7 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"tenant_context": {"()": "django_tenants.log.TenantContextFilter"}},
-    "formatters": {
-        "tenant": {"format": "%(asctime)s %(levelname)s [%(schema_name)s] %(name)s: %(message)s"}
-    },
+    "formatters": {"tenant": {"format": "%(asctime)s %(levelname)s [%(schema_name)s] %(name)s: %(message)s"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",

@@ -29,7 +29,9 @@ class PortalConsumer(AsyncJsonWebsocketConsumer):
         team = await in_tenant(tenant, _team)()
         self.label = user.get_full_name() or user.username
         await self.send_json({"type": "hello", "company": tenant.name, "user": self.label, "team": team})
-        await self.channel_layer.group_send(self.group, {"type": "presence", "user": self.label, "online": True})
+        await self.channel_layer.group_send(
+            self.group, {"type": "presence", "user": self.label, "online": True}
+        )
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "group"):

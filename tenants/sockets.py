@@ -63,7 +63,7 @@ class TenantAuthMiddleware(BaseMiddleware):
     An unknown host closes the socket before any consumer sees it.
     """
 
-    async def __call__(self, scope, receive, send):  # noqa: ANN001, ANN204
+    async def __call__(self, scope, receive, send):
         tenant, user = await _resolve(_header(scope, b"host"), _header(scope, b"cookie"))
         if tenant is None:
             await send({"type": "websocket.close", "code": 4404})

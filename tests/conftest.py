@@ -40,12 +40,14 @@ class Tenants:
 
 
 @pytest.fixture(scope="session")
-def tenants(django_db_setup, django_db_blocker) -> Tenants:  # noqa: ANN001
+def tenants(django_db_setup, django_db_blocker) -> Tenants:
     """Two client companies, committed once for the whole session: any test can use both."""
     with django_db_blocker.unblock():
         ensure_platform()
         found = {c.slug: c for c in Client.objects.filter(slug__in=["alpha", "beta"])}
-        alpha = found.get("alpha") or client_create(slug="alpha", name="Alpha Ltd", status=Client.Status.ACTIVE)
+        alpha = found.get("alpha") or client_create(
+            slug="alpha", name="Alpha Ltd", status=Client.Status.ACTIVE
+        )
         beta = found.get("beta") or client_create(slug="beta", name="Beta GmbH", status=Client.Status.ACTIVE)
     return Tenants(alpha=alpha, beta=beta)
 
@@ -58,7 +60,7 @@ def _public_schema_around_each_test() -> Iterator[None]:
 
 
 @pytest.fixture
-def committed(tenants: Tenants, django_db_blocker) -> Iterator[None]:  # noqa: ANN001
+def committed(tenants: Tenants, django_db_blocker) -> Iterator[None]:
     """Database access that commits, for tests where another process reads what was written."""
     with django_db_blocker.unblock():
         yield
@@ -202,7 +204,7 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser) -> Iterator[object]:  # noqa: ANN001
+def page(browser) -> Iterator[object]:
     context = browser.new_context()
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -211,5 +213,5 @@ def page(browser) -> Iterator[object]:  # noqa: ANN001
 
 
 @pytest.fixture
-def platform_admin(db, tenants: Tenants) -> User:  # noqa: ANN001
+def platform_admin(db, tenants: Tenants) -> User:
     return make_user(None, role=Role.PLATFORM_ADMIN, is_staff=True, is_superuser=True)

@@ -71,7 +71,7 @@ class Client(TenantMixin):
 
         if sync_schema and schemas.clone_base_schema(self.schema_name, check_if_exists=check_if_exists):
             return
-        super().create_schema(check_if_exists=check_if_exists, sync_schema=sync_schema, verbosity=verbosity)
+        super().create_schema(check_if_exists=check_if_exists, sync_schema=sync_schema, verbosity=0)
 
 
 class Domain(DomainMixin):

@@ -20,7 +20,9 @@ def _log_in(page, url: str, username: str) -> None:
     page.get_by_role("button", name="Log in").click()
 
 
-def test_client_user_logs_in_on_the_tenant_host_and_sees_the_live_portal(committed, tenants, asgi_server, page):
+def test_client_user_logs_in_on_the_tenant_host_and_sees_the_live_portal(
+    committed, tenants, asgi_server, page
+):
     user = make_user(tenants.alpha, role=Role.CLIENT_ADMIN, first_name="Ann", last_name="Lee")
     _log_in(page, asgi_server.url(tenants.alpha), user.username)
 

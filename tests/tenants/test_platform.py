@@ -61,7 +61,9 @@ def test_a_bad_slug_is_refused_and_creates_nothing(db, tenants, slug):
     assert not Client.objects.filter(name="Bad").exists()
 
 
-def test_healthz_is_200_on_every_host_when_database_redis_and_a_worker_are_up(committed, tenants, celery_worker):
+def test_healthz_is_200_on_every_host_when_database_redis_and_a_worker_are_up(
+    committed, tenants, celery_worker
+):
     for tenant in (None, tenants.alpha, tenants.beta):
         response = http(tenant).get("/healthz")
         assert response.status_code == 200
@@ -94,8 +96,9 @@ def test_healthz_is_503_when_redis_is_down(db, tenants):
 
 def _settings_in_subprocess(env: dict[str, str], code: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items() if k not in {"DJANGO_ENV", "SECRET_KEY", "DJANGO_DEBUG"}}
+    clean["DJANGO_SETTINGS_MODULE"] = "config.settings"
     return subprocess.run(
-        [sys.executable, "-c", f"import django, os; os.environ['DJANGO_SETTINGS_MODULE']='config.settings'; {code}"],
+        [sys.executable, "-c", f"import django; {code}"],
         env={**clean, **env}, cwd=ROOT, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
 
@@ -132,11 +135,15 @@ def test_staff_home_lists_client_companies_for_staff_only(db, tenants):
     assert "Alpha Ltd" in page and "alpha.localhost" in page and "Beta GmbH" in page
 
 
-def test_a_client_admin_invites_a_colleague_who_chooses_a_password_and_logs_in(db, tenants, django_capture_on_commit_callbacks):
+def test_a_client_admin_invites_a_colleague_who_chooses_a_password_and_logs_in(
+    db, tenants, django_capture_on_commit_callbacks
+):
     admin = make_user(tenants.alpha, role=Role.CLIENT_ADMIN)
     client = logged_in(tenants.alpha, admin)
     with django_capture_on_commit_callbacks() as callbacks:
-        response = client.post("/team/", {"email": "Zoe@Alpha.example", "first_name": "Zoe", "role": "client_editor"})
+        response = client.post(
+            "/team/", {"email": "Zoe@Alpha.example", "first_name": "Zoe", "role": "client_editor"}
+        )
     assert response.status_code == 302
     assert len(callbacks) == 1  # the e-mail goes out only once the user is committed
 
@@ -150,9 +157,16 @@ def test_a_client_admin_invites_a_colleague_who_chooses_a_password_and_logs_in(d
     form = fresh.get(path, follow=True)
     assert b"Choose your password" in form.content
     set_url = form.redirect_chain[-1][0]
-    done = fresh.post(set_url, {"new_password1": "a-long-new-secret-9", "new_password2": "a-long-new-secret-9"})
+    done = fresh.post(
+        set_url, {"new_password1": "a-long-new-secret-9", "new_password2": "a-long-new-secret-9"}
+    )
     assert done.status_code == 302
-    assert fresh.post("/login/", {"username": "zoe@alpha.example", "password": "a-long-new-secret-9"}).status_code == 302
+    assert (
+        fresh.post(
+            "/login/", {"username": "zoe@alpha.example", "password": "a-long-new-secret-9"}
+        ).status_code
+        == 302
+    )
     assert b"Zoe" in fresh.get("/team/").content
 
 
@@ -163,7 +177,9 @@ def test_the_invitation_task_sends_the_link_by_email(db, tenants):
     user_pk = user.pk
     with tenant_context(tenants.alpha):
         User.objects.filter(pk=user_pk).update(password="!unusable")
-        result = send_invitation.apply(kwargs={"user_id": user_pk, "link": "http://x/reset/a/b/", "invited_by": "Al"}).get()
+        result = send_invitation.apply(
+            kwargs={"user_id": user_pk, "link": "http://x/reset/a/b/", "invited_by": "Al"}
+        ).get()
     assert result["sent"] is True
     assert mail.outbox[-1].to == [user.email]
     assert "http://x/reset/a/b/" in mail.outbox[-1].body and "Alpha Ltd" in mail.outbox[-1].subject

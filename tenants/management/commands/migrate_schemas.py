@@ -7,7 +7,7 @@ from tenants import schemas
 
 
 class Command(MigrateSchemasCommand):
-    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **options) -> None:
         super().handle(*args, **options)
         if self.sync_tenant and not options.get("schema_name"):
             schemas.ensure_base_schema()

@@ -17,7 +17,7 @@ from config import embedded
 from tenants.management.commands.demo import describe
 
 
-def _pump(name: str, stream, out) -> None:  # noqa: ANN001
+def _pump(name: str, stream, out) -> None:
     for line in iter(stream.readline, ""):
         out.write(f"{name:>6} | {line}")
         out.flush()
@@ -26,12 +26,12 @@ def _pump(name: str, stream, out) -> None:  # noqa: ANN001
 class Command(BaseCommand):
     help = "Migrate, create the demo, then run web (ASGI), Celery worker and beat until Ctrl-C."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-demo", action="store_true")
 
-    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **options) -> None:
         call_command("migrate_schemas", interactive=False, verbosity=0)
         if not options["no_demo"]:
             call_command("demo", verbosity=0)
