@@ -12,6 +12,7 @@ urlpatterns = [
     path("", platform.landing, name="landing"),
     path("staff/", platform.staff_home, name="home"),
     path("", include("tenants.urls_platform")),
+    path("backoffice/scripts/", include("scripts_engine.urls_backoffice")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("", include("config.urls_auth")),

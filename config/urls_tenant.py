@@ -9,6 +9,7 @@ urlpatterns = [
     path("", portal.home, name="home"),
     path("team/", portal.team, name="team"),
     path("", include("tenants.urls_portal")),
+    path("", include("scripts_engine.urls_portal")),
     path("healthz", healthz, name="healthz"),
     path("", include("config.urls_auth")),
 ]

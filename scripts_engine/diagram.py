@@ -1,0 +1,147 @@
+"""The flow of a script as a server-rendered SVG, layered by distance from the start (no JS, no CDN)."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping
+from html import escape
+from typing import Any
+
+from scripts_engine.editing import nodes_of
+
+BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 184, 58, 28, 70, 24
+COLORS = {
+    "say": ("#e8f1fb", "#1f5fa8"),
+    "question": ("#eef7ea", "#1d6b36"),
+    "branch": ("#fff6e0", "#8a5a00"),
+    "transfer": ("#f3ecfa", "#6a3d9a"),
+    "automatic": ("#e6f6f6", "#0b6b6b"),
+    "handover": ("#f1f1f1", "#444c56"),
+    "end": ("#fbe9ea", "#8f1d24"),
+}
+
+
+def edges_of(node: Any) -> list[tuple[str, str]]:
+    """``(target, label)`` for every arrow leaving a raw node."""
+    if not isinstance(node, Mapping):
+        return []
+    found: list[tuple[str, str]] = []
+    for key, label in (("next", ""), ("otherwise", "otherwise"), ("timeout_next", "no input")):
+        if isinstance(node.get(key), str):
+            found.append((node[key], label))
+    for case in node.get("cases") or []:
+        if isinstance(case, Mapping) and isinstance(case.get("next"), str):
+            found.append((case["next"], str(case.get("when", ""))))
+    if node.get("kind") == "automatic":
+        for option in node.get("options") or []:
+            if isinstance(option, Mapping) and isinstance(option.get("next"), str):
+                found.append((option["next"], str(option.get("value") or option.get("digits") or "")))
+    if node.get("kind") == "transfer" and "next" in node:
+        found = [(t, "if it fails" if t == node["next"] and not lbl else lbl) for t, lbl in found]
+    return found
+
+
+def layers(graph: Any) -> list[list[str]]:
+    """Node ids by breadth-first depth from the start; unreachable nodes form the last layer."""
+    nodes = nodes_of(graph)
+    start = graph.get("start") if isinstance(graph, Mapping) else None
+    depth: dict[str, int] = {}
+    if isinstance(start, str) and start in nodes:
+        depth[start] = 0
+        queue = deque([start])
+        while queue:
+            nid = queue.popleft()
+            for target, _ in edges_of(nodes[nid]):
+                if target in nodes and target not in depth:
+                    depth[target] = depth[nid] + 1
+                    queue.append(target)
+    rows: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+    for nid, d in depth.items():
+        rows[d].append(nid)
+    lost = [nid for nid in nodes if nid not in depth]
+    if lost:
+        rows.append(lost)
+    return rows
+
+
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render_svg(graph: Any, *, problems: Mapping[str | None, list[Any]] | None = None) -> str:
+    """An SVG drawing of the graph; nodes with problems get a red border and a count."""
+    nodes = nodes_of(graph)
+    problems = problems or {}
+    rows = layers(graph)
+    widest = max((len(r) for r in rows), default=1)
+    width = max(2 * MARGIN + widest * (BOX_W + GAP_X) - GAP_X, 320) + 120
+    height = 2 * MARGIN + len(rows) * (BOX_H + GAP_Y) - GAP_Y if rows else 120
+    where: dict[str, tuple[float, float]] = {}
+    for r, row in enumerate(rows):
+        row_width = len(row) * (BOX_W + GAP_X) - GAP_X
+        left = (width - 120 - row_width) / 2
+        for c, nid in enumerate(row):
+            where[nid] = (left + c * (BOX_W + GAP_X), MARGIN + r * (BOX_H + GAP_Y))
+    start = graph.get("start") if isinstance(graph, Mapping) else None
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="flow" viewBox="0 0 {width:.0f} {height:.0f}" '
+        f'width="{width:.0f}" height="{height:.0f}" role="img" aria-labelledby="flow-title">',
+        '<title id="flow-title">Flow of the script, from the start at the top</title>',
+        '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+        'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#56606c"/></marker></defs>',
+    ]
+    labels: list[str] = []
+    for nid, node in nodes.items():
+        if nid not in where:
+            continue
+        x, y = where[nid]
+        for n, (target, label) in enumerate(edges_of(node)):
+            if target not in where:
+                continue
+            tx, ty = where[target]
+            if ty > y:
+                x1, y1, x2, y2 = x + BOX_W / 2, y + BOX_H, tx + BOX_W / 2, ty
+                path = f"M{x1:.0f},{y1:.0f} C{x1:.0f},{y1 + 30:.0f} {x2:.0f},{y2 - 30:.0f} {x2:.0f},{y2:.0f}"
+                lx, ly = (x1 + x2) / 2, (y1 + y2) / 2
+            else:  # back or sideways arrow: round the right-hand side
+                bend = width - 100 + 8 * (n % 4)
+                x1, y1, x2, y2 = x + BOX_W, y + BOX_H / 2, tx + BOX_W, ty + BOX_H / 2
+                path = f"M{x1:.0f},{y1:.0f} C{bend:.0f},{y1:.0f} {bend:.0f},{y2:.0f} {x2:.0f},{y2:.0f}"
+                lx, ly = bend - 20, (y1 + y2) / 2
+            out.append(f'<path d="{path}" class="edge" marker-end="url(#arrow)"/>')
+            if label:
+                text = escape(_short(label, 26))
+                labels.append(
+                    f'<text x="{lx:.0f}" y="{ly:.0f}" class="edge-label" text-anchor="middle">'
+                    f"<title>{escape(label)}</title>{text}</text>"
+                )
+    out.extend(labels)
+    for nid, node in nodes.items():
+        x, y = where[nid]
+        kind = node.get("kind") if isinstance(node, Mapping) else None
+        fill, stroke = COLORS.get(kind if isinstance(kind, str) else "", ("#ffffff", "#56606c"))
+        found = problems.get(nid, [])
+        klass = "node problem" if found else "node"
+        width_stroke = 3 if nid == start else 1.5
+        text = ""
+        if isinstance(node, Mapping):
+            raw = node.get("text") or node.get("prompt") or node.get("disposition") or ""
+            text = raw if isinstance(raw, str) else ""
+        out.append(
+            f'<g class="{klass}" data-node="{escape(nid)}"><title>{escape(nid)} ({escape(str(kind))}): '
+            f"{escape(text)}</title>"
+            f'<rect x="{x:.0f}" y="{y:.0f}" width="{BOX_W}" height="{BOX_H}" rx="8" fill="{fill}" '
+            f'stroke="{"#a1141b" if found else stroke}" stroke-width="{3 if found else width_stroke}"/>'
+            f'<text x="{x + 10:.0f}" y="{y + 20:.0f}" class="node-id">{escape(_short(nid, 20))}</text>'
+            f'<text x="{x + BOX_W - 10:.0f}" y="{y + 20:.0f}" class="node-kind" text-anchor="end" '
+            f'fill="{stroke}">{escape(str(kind))}</text>'
+            f'<text x="{x + 10:.0f}" y="{y + 42:.0f}" class="node-text">{escape(_short(text, 28))}</text>'
+        )
+        if found:
+            out.append(
+                f'<text x="{x + BOX_W - 10:.0f}" y="{y + 42:.0f}" class="node-bad" text-anchor="end">'
+                f"⚠ {len(found)}</text>"
+            )
+        out.append("</g>")
+    out.append("</svg>")
+    return "".join(out)
