@@ -151,6 +151,10 @@ def contract_revise(*, contract: Contract, by: User, terms: dict[str, object], b
         contract = Contract.objects.select_for_update().get(pk=contract.pk)
         latest = contract.latest
         merged = {**latest.terms, **terms}
+        # An unsent draft is replaced by the new one; it stays listed, never to be sent.
+        ContractVersion.objects.filter(contract=contract, state=ContractVersion.State.DRAFT).update(
+            state=ContractVersion.State.SUPERSEDED
+        )
         version = ContractVersion.objects.create(
             contract=contract,
             number=latest.number + 1,

@@ -86,7 +86,9 @@ class ContractVersion(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["contract", "number"], name="contract_version_number_unique"),
             models.CheckConstraint(
-                condition=Q(state="draft") | (Q(sent_at__isnull=False) & ~Q(pdf_sha256="")),
+                condition=Q(state="draft")
+                | Q(state="superseded", sent_at__isnull=True)
+                | (Q(sent_at__isnull=False) & ~Q(pdf_sha256="")),
                 name="contract_version_sent_has_document",
             ),
         ]
