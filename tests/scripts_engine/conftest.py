@@ -20,10 +20,14 @@ def seed_lists(tenant: Client, graph: dict[str, Any]) -> None:
         for code in graph.get("dispositions", []):
             Disposition.objects.get_or_create(code=code, defaults={"label": code.replace("_", " ").title()})
         for n, key in enumerate(graph.get("specialists", [])):
-            Specialist.objects.get_or_create(key=key, defaults={"name": key.title(), "phone": f"+4930123450{n:02d}"})
+            Specialist.objects.get_or_create(
+                key=key, defaults={"name": key.title(), "phone": f"+4930123450{n:02d}"}
+            )
 
 
-def active_script(tenant: Client, sample: str = "hotline", name: str = "Hotline") -> tuple[ScriptVersion, User]:
+def active_script(
+    tenant: Client, sample: str = "hotline", name: str = "Hotline"
+) -> tuple[ScriptVersion, User]:
     """A script whose v1 (the sample) is approved and active; returns it and its editor."""
     graph = load_sample(sample)
     seed_lists(tenant, graph)

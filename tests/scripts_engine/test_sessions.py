@@ -13,13 +13,15 @@ from tests.scripts_engine.conftest import active_script
 
 @pytest.fixture
 def hotline(db, tenants):
-    version, admin = active_script(tenants.alpha)
+    version, _admin = active_script(tenants.alpha)
     with tenant_context(tenants.alpha):
         yield version
 
 
 def _start(version) -> ScriptSession:
-    return sessions.session_start(script=version.script, kind="call", contact={"first_name": "Ann", "x": "dropped"})
+    return sessions.session_start(
+        script=version.script, kind="call", contact={"first_name": "Ann", "x": "dropped"}
+    )
 
 
 def test_a_session_pins_the_active_version_and_keeps_only_declared_contact_fields(hotline):
@@ -33,7 +35,9 @@ def test_answers_are_stored_as_given_and_the_step_moves_on(hotline):
     session = _start(hotline)
     step, error = sessions.session_ack(session=session, node_id="greeting")
     assert error is None and step.node == "topic"
-    step, error = sessions.session_answer(session=session, node_id="topic", raw="Delivery Status", by_name="Olga")
+    step, error = sessions.session_answer(
+        session=session, node_id="topic", raw="Delivery Status", by_name="Olga"
+    )
     assert error is None and step.node == "order_no"
     logged = list(ScriptAnswer.objects.filter(session=session).values_list("node_id", "value", "by_name"))
     assert logged == [("topic", "delivery status", "Olga")]
