@@ -137,3 +137,22 @@ def test_only_a_client_admin_can_accept(db, tenants):
                 onboarding.contract_accept(version=contract.latest, user=user, ip=None)
     assert not Acceptance.objects.exists()
     assert Contract.objects.get(pk=contract.pk).state == "sent"
+
+
+def test_the_invitation_task_is_sent_from_the_new_tenants_schema_after_commit(
+    db, tenants, monkeypatch, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+
+    from accounts.tasks import send_invitation
+
+    sent: list[tuple[str, dict]] = []
+    monkeypatch.setattr(
+        send_invitation, "delay", lambda **kwargs: sent.append((connection.schema_name, kwargs))
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        _, client = sent_contract()
+    assert connection.schema_name == "public"
+    ((schema, kwargs),) = sent
+    assert schema == client.schema_name  # tenant-schemas-celery sends the schema it is called in
+    assert kwargs["link"].startswith(f"http://{client.host}/reset/")
