@@ -57,12 +57,37 @@ class PhoneNumber(models.Model):
 
 
 class Queue(models.Model):
-    """Where a tenant's calls wait for an operator; routing extends it later."""
+    """Where a tenant's calls wait for an operator, with its routing settings (R13, R17, R20)."""
 
     tenant = models.ForeignKey("tenants.Client", on_delete=models.PROTECT, related_name="queues")
     name = models.CharField(max_length=80)
     is_default = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+    ring_timeout = models.PositiveIntegerField(
+        default=20, help_text="Seconds an offer rings on an operator's console before it goes to another."
+    )
+    overflow_after = models.PositiveIntegerField(
+        default=30,
+        help_text="Seconds of waiting after which the next skill tier (and then the overflow queue's "
+        "operators) may take the call; 0 admits every tier at once.",
+    )
+    max_wait = models.PositiveIntegerField(
+        default=600, help_text="Seconds before the caller is offered voicemail or a callback."
+    )
+    max_length = models.PositiveIntegerField(
+        default=50, help_text="Calls waiting at most; more are not queued."
+    )
+    service_level_seconds = models.PositiveIntegerField(
+        default=20, help_text="Service-level threshold: answered within this many seconds."
+    )
+    overflow_queue = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="overflow_sources",
+        help_text="Whose operators (the overflow group) may take this queue's calls after the overflow time.",
+    )
 
     class Meta:
         ordering = ["tenant", "-is_default", "name"]
@@ -71,7 +96,22 @@ class Queue(models.Model):
             models.UniqueConstraint(
                 fields=["tenant"], condition=Q(is_default=True), name="queue_one_default_per_tenant"
             ),
+            models.CheckConstraint(condition=Q(ring_timeout__gte=1), name="queue_ring_timeout_positive"),
+            models.CheckConstraint(
+                condition=~Q(overflow_queue=models.F("id")), name="queue_overflow_not_itself"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.tenant} · {self.name}"
+
+
+from telephony.routing_models import (  # noqa: E402  (the router's tables, in the public schema)
+    OperatorEvent,
+    OperatorProfile,
+    Reservation,
+    Skill,
+    WaitingCall,
+)
+
+__all__ = ["OperatorEvent", "OperatorProfile", "PhoneNumber", "Queue", "Reservation", "Skill", "WaitingCall"]

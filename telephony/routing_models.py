@@ -1,0 +1,178 @@
+"""The router's live state, in the public schema (operators are shared by every client company).
+
+Imported by ``telephony.models``; kept apart so the number pool stays readable.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+
+class OperatorState(models.TextChoices):
+    OFFLINE = "offline", "Offline"
+    AVAILABLE = "available", "Available"
+    RESERVED = "reserved", "Reserved (an offer is ringing)"
+    ON_CALL = "on_call", "On a call"
+    WRAP_UP = "wrap_up", "Wrap-up"
+    BREAK = "break", "Break"
+
+
+class OperatorProfile(models.Model):
+    """An operator's routing state (R15, R16): one per platform user with the operator role."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="operator_profile"
+    )
+    state = models.CharField(max_length=16, choices=OperatorState.choices, default=OperatorState.OFFLINE)
+    break_reason = models.CharField(max_length=40, blank=True)
+    state_since = models.DateTimeField()
+    idle_since = models.DateTimeField(help_text="Fairness: the longest idle operator of a tier goes first.")
+    missed_offers = models.PositiveIntegerField(default=0, help_text="Consecutive offers not answered.")
+    languages = ArrayField(models.CharField(max_length=8), default=list, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state"], name="operator_profile_state")]
+        constraints = [
+            models.CheckConstraint(condition=Q(state__in=OperatorState.values), name="operator_state_known"),
+            models.CheckConstraint(
+                condition=Q(state="break") | Q(break_reason=""), name="operator_break_reason_only_on_break"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.state})"
+
+
+class Skill(models.Model):
+    """An operator may take a queue's calls; tier 1 is the best (R11, R14, R20)."""
+
+    operator = models.ForeignKey(OperatorProfile, on_delete=models.CASCADE, related_name="skills")
+    queue = models.ForeignKey("telephony.Queue", on_delete=models.CASCADE, related_name="skills")
+    tier = models.PositiveSmallIntegerField(default=1)
+    languages = ArrayField(
+        models.CharField(max_length=8), default=list, blank=True, help_text="Empty: the operator's own."
+    )
+
+    class Meta:
+        ordering = ["queue", "tier"]
+        constraints = [
+            models.UniqueConstraint(fields=["operator", "queue"], name="skill_one_per_operator_queue"),
+            models.CheckConstraint(condition=Q(tier__gte=1) & Q(tier__lte=9), name="skill_tier_1_to_9"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.operator_id} → {self.queue_id} (tier {self.tier})"
+
+
+class OperatorEvent(models.Model):
+    """Every state change and action of an operator, with its time (R15, R16)."""
+
+    operator = models.ForeignKey(OperatorProfile, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=32)  # state, offered, accepted, rejected, expired, cancelled…
+    state = models.CharField(max_length=16, blank=True, help_text="The state after the event.")
+    reason = models.CharField(max_length=80, blank=True)
+    call_sid = models.CharField(max_length=64, blank=True)
+    tenant_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["operator", "at"], name="operator_event_by_time")]
+
+    def __str__(self) -> str:
+        return f"{self.operator_id} {self.kind} at {self.at:%H:%M:%S}"
+
+
+class WaitingCall(models.Model):
+    """A call waiting in a queue (one row per CallSid); its ``enqueued_at`` is its place in line."""
+
+    class State(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        RESERVED = "reserved", "Offered to an operator"
+        BRIDGED = "bridged", "Bridged to an operator"
+        LEFT = "left", "Left the queue"
+
+    tenant = models.ForeignKey("tenants.Client", on_delete=models.PROTECT, related_name="waiting_calls")
+    queue = models.ForeignKey("telephony.Queue", on_delete=models.PROTECT, related_name="waiting_calls")
+    call_sid = models.CharField(max_length=64, unique=True)
+    priority = models.SmallIntegerField(default=0, help_text="Higher first (VIP contacts, callbacks).")
+    language = models.CharField(max_length=8, blank=True)
+    enqueued_at = models.DateTimeField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.WAITING)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    left_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=32, blank=True)
+    operator = models.ForeignKey(
+        OperatorProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="answered_calls"
+    )
+    reservation_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-priority", "enqueued_at", "id"]
+        indexes = [
+            models.Index(fields=["queue", "state"], name="waiting_call_queue_state"),
+            models.Index(
+                fields=["queue", "answered_at"],
+                condition=Q(answered_at__isnull=False),
+                name="waiting_call_answered",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(state__in=["waiting", "reserved", "bridged", "left"]), name="waiting_call_state"
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="bridged") | Q(answered_at__isnull=False, operator__isnull=False),
+                name="waiting_call_bridged_has_operator",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.call_sid} ({self.state})"
+
+
+LIVE_RESERVATION = Q(state__in=["offered", "accepted"])
+
+
+class Reservation(models.Model):
+    """A waiting call offered to one operator; at most one live per call and per operator (DB-enforced)."""
+
+    class State(models.TextChoices):
+        OFFERED = "offered", "Offered"
+        ACCEPTED = "accepted", "Accepted (the call is the operator's)"
+        COMPLETED = "completed", "Completed (the call ended)"
+        REJECTED = "rejected", "Rejected"
+        EXPIRED = "expired", "Not answered in time"
+        CANCELLED = "cancelled", "Cancelled"
+
+    call = models.ForeignKey(WaitingCall, on_delete=models.CASCADE, related_name="reservations")
+    operator = models.ForeignKey(OperatorProfile, on_delete=models.CASCADE, related_name="reservations")
+    offered_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    state = models.CharField(max_length=16, choices=State.choices, default=State.OFFERED)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    reason = models.CharField(max_length=80, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["expires_at"], condition=Q(state="offered"), name="reservation_offered_expiry"
+            )
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["call"], condition=LIVE_RESERVATION, name="reservation_one_live_per_call"
+            ),
+            models.UniqueConstraint(
+                fields=["operator"], condition=LIVE_RESERVATION, name="reservation_one_live_per_operator"
+            ),
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("offered_at")), name="reservation_expires_later"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.call_id} → {self.operator_id} ({self.state})"
