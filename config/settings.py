@@ -71,6 +71,7 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "accounts",
     "scripts_engine",
+    "telephony.calls",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -169,6 +170,14 @@ CELERY_WORKER_HEARTBEAT_KEY = "cc:celery:workers"
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
 
+# Twilio. Webhooks are refused (403) unless signed with TWILIO_AUTH_TOKEN over the URL Twilio
+# called: TWILIO_WEBHOOK_BASE_URL (e.g. https://cc.example.com) when a proxy rewrites the host or
+# scheme. TWILIO_API_BASE_URL points the REST client at a local mock of Twilio's API in tests.
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="AC" + "0" * 32)
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="" if PRODUCTION else "development-auth-token")
+TWILIO_WEBHOOK_BASE_URL = env.str("TWILIO_WEBHOOK_BASE_URL", default="").rstrip("/")
+TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="").rstrip("/")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -184,7 +193,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "var" / "static"
+STATIC_ROOT = env.str("STATIC_ROOT", default="") or None  # only for `collectstatic` deployments
 STATICFILES_DIRS = [BASE_DIR / "static"]
 # Served by WhiteNoise from the app and project folders (no collectstatic step to forget).
 WHITENOISE_USE_FINDERS = True

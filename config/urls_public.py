@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("tenants.urls_platform")),
     path("backoffice/scripts/", include("scripts_engine.urls_backoffice")),
     path("admin/", admin.site.urls),
+    path("twilio/voice/", include("telephony.urls")),
     path("healthz", healthz, name="healthz"),
     path("", include("config.urls_auth")),
 ]

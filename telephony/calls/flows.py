@@ -1,0 +1,311 @@
+"""What a caller hears next: the call flow from the first ring to the queue, the IVR and the exits.
+
+Each function runs inside the tenant's schema (the webhook switched to it by the dialled number),
+records what happened on the call, and returns the TwiML to play.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from django.db import transaction
+from django.utils import timezone
+from twilio.twiml.voice_response import VoiceResponse
+
+from scripts_engine.interpreter import Step
+from scripts_engine.models import Script, ScriptSession
+from scripts_engine.sessions import SessionError, interpreter_for, session_ack, session_answer, session_start
+from telephony import twiml
+from telephony.calls.models import Call, Callback, TelephonySettings
+from telephony.calls.records import add_event, book_callback, set_outcome
+from tenants.models import Client
+
+MAX_NO_MATCH = 2  # unrecognised IVR answers before we treat it as no input
+
+
+def voice_of(settings: TelephonySettings) -> twiml.Voice:
+    return twiml.Voice(voice=settings.voice, language=settings.language)
+
+
+def is_open(settings: TelephonySettings, now: dt.datetime) -> bool:
+    """Business hours and holidays in the client company's own time zone; no hours means 24/7."""
+    try:
+        local = now.astimezone(zoneinfo.ZoneInfo(settings.timezone or "UTC"))
+    except zoneinfo.ZoneInfoNotFoundError:
+        local = now
+    if local.date().isoformat() in set(settings.holidays or []):
+        return False
+    hours = settings.business_hours or {}
+    if not hours:
+        return True
+    clock = local.strftime("%H:%M")
+    return any(start <= clock < end for start, end in hours.get(str(local.weekday()), []))
+
+
+def _inbound_script() -> Script | None:
+    return (
+        Script.objects.filter(purpose=Script.Purpose.INBOUND, versions__state="active").order_by("pk").first()
+    )
+
+
+def first_step(*, tenant: Client, call: Call, now: dt.datetime | None = None) -> VoiceResponse:
+    """The answer to the incoming-call webhook (also to its replays: same call, same answer)."""
+    now = now or timezone.now()
+    settings = TelephonySettings.current()
+    voice = voice_of(settings)
+    if call.outcome:
+        return twiml.goodbye("", voice)
+    if not is_open(settings, now):
+        return _after_hours(call=call, settings=settings, now=now)
+    script = _inbound_script()
+    if call.script_session_id is None and script is not None:
+        try:
+            session = session_start(
+                script=script, kind=ScriptSession.Kind.CALL, contact=_contact_fields(call)
+            )
+        except SessionError:
+            session = None
+        if session is not None:
+            Call.objects.filter(pk=call.pk, script_session__isnull=True).update(script_session=session)
+            call.refresh_from_db(fields=["script_session"])
+    if call.script_session_id is not None:
+        session = call.script_session
+        step = interpreter_for(session.version).step(
+            contact=session.contact, answers=session.answers, seen=session.seen, reopen=session.reopen or None
+        )
+        if step.mode == "automatic" or step.kind == "automatic":
+            if call.ivr_started_at is None:
+                Call.objects.filter(pk=call.pk).update(ivr_started_at=now)
+                call.ivr_started_at = now
+                add_event(call, "ivr_started", dedupe="ivr_started", at=now, node=step.node)
+            return _play_step(call=call, step=step, voice=voice, greeting=settings.greeting, now=now)
+    return to_queue(tenant=tenant, call=call, voice=voice, text=settings.greeting, now=now)
+
+
+def _contact_fields(call: Call) -> dict[str, str]:
+    return call.contact.as_fields() if call.contact else {"phone": call.from_number}
+
+
+def _play_step(
+    *, call: Call, step: Step, voice: twiml.Voice, greeting: str = "", now: dt.datetime
+) -> VoiceResponse:
+    """Play automatic steps until one needs the caller or an operator."""
+    session = call.script_session
+    spoken: list[str] = [greeting] if greeting else []
+    for _ in range(100):  # a valid script always reaches a stop; this only bounds a bad one
+        if step.kind == "automatic":
+            hints = [word for option in step.options for word in option.speech]
+            response = twiml.gather(
+                voice=voice,
+                prompt=" ".join([*spoken, step.text]),
+                action=twiml.url("twilio-gather", node=step.node),
+                digits_max=max([len(o.digits or "") for o in step.options] + [1]),
+                hints=hints,
+            )
+            return response
+        if step.kind == "say":
+            spoken.append(step.text)
+            step, _ = session_ack(session=session, node_id=step.node)
+            continue
+        if step.kind == "handover":
+            step, _ = session_ack(session=session, node_id=step.node)
+            add_event(call, "ivr_handover", dedupe="ivr_handover", at=now)
+            return to_queue(
+                tenant=_tenant(), call=call, voice=voice, text=" ".join([*spoken, step.text]), now=now
+            )
+        if step.kind == "end":
+            set_outcome(call, Call.Outcome.COMPLETED_IN_IVR, at=now, disposition=step.disposition)
+            Call.objects.filter(pk=call.pk).update(disposition=step.disposition or "")
+            return twiml.goodbye(" ".join([*spoken, step.text, "Goodbye."]), voice)
+        if step.kind == "transfer":
+            return _transfer(call=call, step=step, voice=voice, now=now)
+        # An operator step reached without a handover: the validator forbids it; hand over anyway.
+        return to_queue(tenant=_tenant(), call=call, voice=voice, text=" ".join(spoken), now=now)
+    return to_queue(tenant=_tenant(), call=call, voice=voice, text="", now=now)
+
+
+def _tenant() -> Client:
+    """The client company whose schema this flow runs in (set by the webhook's tenant_context)."""
+    from django.db import connection
+
+    return connection.tenant
+
+
+def _transfer(*, call: Call, step: Step, voice: twiml.Voice, now: dt.datetime) -> VoiceResponse:
+    from scripts_engine.models import Specialist
+
+    specialist = Specialist.objects.filter(key=step.specialist).first()
+    if specialist is None:
+        return to_queue(tenant=_tenant(), call=call, voice=voice, text="", now=now)
+    Call.objects.filter(pk=call.pk).update(transferred_to=specialist.key)
+    add_event(call, "transfer", dedupe=f"transfer:{specialist.key}", at=now, to=specialist.phone)
+    return twiml.transfer(
+        voice=voice,
+        number=specialist.phone,
+        name=specialist.name,
+        caller_id=call.to_number,
+        action=twiml.url("twilio-dial-result", leg="specialist"),
+    )
+
+
+def after_gather(
+    *, call: Call, node: str, digits: str, speech: str, now: dt.datetime | None = None
+) -> VoiceResponse:
+    """The caller answered an automatic node (keys or words), or said nothing."""
+    now = now or timezone.now()
+    settings = TelephonySettings.current()
+    voice = voice_of(settings)
+    session = call.script_session
+    if session is None or call.outcome:
+        return twiml.goodbye("", voice)
+    interpreter = interpreter_for(session.version)
+    if digits or speech:
+        match = interpreter.match(node, digits=digits or None, speech=speech or None)
+        if not match.ok:
+            misses = add_event(call, "ivr_no_match", at=now, node=node, digits=digits, speech=speech)
+            count = call.events.filter(kind="ivr_no_match", data__node=node).count() if misses else 0
+            if count < MAX_NO_MATCH:
+                step = interpreter.step(contact=session.contact, answers=session.answers, seen=session.seen)
+                if step.node == node:
+                    return _play_step(
+                        call=call, step=step, voice=voice, greeting="Sorry, I did not get that.", now=now
+                    )
+            value = None
+        else:
+            value = match.value
+    else:
+        value = None
+    step, error = session_answer(session=session, node_id=node, raw=value, by_name="IVR")
+    add_event(call, "ivr_answer", at=now, node=node, value=value, refused=error)
+    return _play_step(call=call, step=step, voice=voice, now=now)
+
+
+def to_queue(*, tenant: Client, call: Call, voice: twiml.Voice, text: str, now: dt.datetime) -> VoiceResponse:
+    """Put the call in the tenant's default queue, to wait for an operator (R13)."""
+    from telephony import routing
+    from telephony.models import Queue
+
+    queue = Queue.objects.filter(tenant=tenant, is_default=True).first()
+    if queue is None:
+        add_event(call, "no_queue", dedupe="no_queue", at=now)
+        settings = TelephonySettings.current()
+        return voicemail(call=call, voice=voice, message=settings.after_hours_message)
+    priority = 1 if call.contact and call.contact.vip else 0
+    with transaction.atomic():
+        updated = Call.objects.filter(pk=call.pk, queued_at__isnull=True).update(
+            queued_at=now, queue_id=queue.pk, queue_name=queue.name
+        )
+        if updated:
+            add_event(call, "queued", dedupe="queued", at=now, queue=queue.name, priority=priority)
+        routing.enqueue(tenant=tenant, queue=queue, call_sid=call.call_sid, priority=priority, now=now)
+    return twiml.enqueue(
+        voice=voice,
+        text=text,
+        queue_name=f"{tenant.schema_name}-{queue.pk}",
+        wait_url=twiml.url("twilio-wait"),
+        action=twiml.url("twilio-queue-result"),
+    )
+
+
+def wait_turn(*, call: Call, waited: int, now: dt.datetime | None = None) -> VoiceResponse:
+    """One wait-URL request: tell the caller where they stand (R18), or leave past the max wait."""
+    from telephony import routing
+    from telephony.models import Queue
+
+    settings = TelephonySettings.current()
+    voice = voice_of(settings)
+    queue = Queue.objects.filter(pk=call.queue_id).first()
+    max_wait = getattr(queue, "max_wait_seconds", 600) if queue else 600
+    if waited >= max_wait:
+        add_event(call, "max_wait_reached", dedupe="max_wait", waited=waited)
+        return twiml.leave_queue()
+    position, seconds = routing.expected_wait(call_sid=call.call_sid)
+    minutes = max(1, round(seconds / 60))
+    text = (
+        f"You are number {position} in line. The expected wait is about {minutes} "
+        f"minute{'s' if minutes != 1 else ''}. To be called back or leave a message, press star."
+    )
+    return twiml.wait_message(
+        voice=voice,
+        text=text,
+        hold_music_url=settings.hold_music_url,
+        options_action=twiml.url("twilio-wait-key"),
+    )
+
+
+def queue_result(*, call: Call, result: str, now: dt.datetime | None = None) -> VoiceResponse:
+    """The caller left the queue: bridged (nothing to do), hung up, or asked to leave (options)."""
+    now = now or timezone.now()
+    voice = voice_of(TelephonySettings.current())
+    add_event(call, "queue_result", dedupe=f"queue_result:{result}", at=now, result=result)
+    if result in {"bridged", "redirected"}:
+        return VoiceResponse()
+    if result == "hangup":
+        return VoiceResponse()
+    from telephony import routing
+
+    routing.leave(call_sid=call.call_sid, outcome="left")
+    return twiml.leave_options(voice=voice, action=twiml.url("twilio-leave-choice"))
+
+
+def leave_choice(*, call: Call, digits: str, speech: str, now: dt.datetime | None = None) -> VoiceResponse:
+    """After leaving the queue: 1 = callback, 2 = voicemail; nothing = voicemail (never dropped)."""
+    now = now or timezone.now()
+    settings = TelephonySettings.current()
+    voice = voice_of(settings)
+    wants_callback = digits == "1" or "call" in speech.lower()
+    if wants_callback:
+        book_callback(call=call, reason=Callback.Reason.REQUESTED, now=now, priority=7)
+        set_outcome(call, Call.Outcome.CALLBACK_REQUESTED, at=now)
+        return twiml.goodbye(
+            "Thank you. We will call you back as soon as an operator is free. Goodbye.", voice
+        )
+    return voicemail(call=call, voice=voice, message="Please leave your message after the tone.")
+
+
+def voicemail(*, call: Call, voice: twiml.Voice, message: str) -> VoiceResponse:
+    return twiml.voicemail(
+        voice=voice,
+        message=message,
+        action=twiml.url("twilio-voicemail"),
+        recording_callback=twiml.url("twilio-recording"),
+    )
+
+
+def voicemail_done(
+    *, call: Call, recording_url: str, seconds: int | None, now: dt.datetime | None = None
+) -> VoiceResponse:
+    now = now or timezone.now()
+    voice = voice_of(TelephonySettings.current())
+    if recording_url:
+        Call.objects.filter(pk=call.pk).update(recording_url=recording_url, recording_seconds=seconds)
+        set_outcome(call, Call.Outcome.VOICEMAIL, at=now, seconds=seconds)
+        return twiml.goodbye("Thank you for your message. Goodbye.", voice)
+    return twiml.goodbye("Goodbye.", voice)
+
+
+def _after_hours(*, call: Call, settings: TelephonySettings, now: dt.datetime) -> VoiceResponse:
+    voice = voice_of(settings)
+    Call.objects.filter(pk=call.pk).update(after_hours=True)
+    add_event(call, "after_hours", dedupe="after_hours", at=now, behaviour=settings.after_hours)
+    if settings.after_hours == TelephonySettings.AfterHours.QUEUE:
+        return to_queue(tenant=_tenant(), call=call, voice=voice, text=settings.after_hours_message, now=now)
+    if settings.after_hours == TelephonySettings.AfterHours.CALLBACK:
+        book_callback(call=call, reason=Callback.Reason.AFTER_HOURS, now=now)
+        set_outcome(call, Call.Outcome.CALLBACK_REQUESTED, at=now)
+        return twiml.goodbye(settings.after_hours_message + " We will call you back. Goodbye.", voice)
+    return voicemail(call=call, voice=voice, message=settings.after_hours_message)
+
+
+def caller_left_queue(*, call: Call, now: dt.datetime) -> None:
+    """The caller hung up while waiting: free its place; in business hours we owe a callback."""
+    if call.queued_at is None:
+        return
+    from telephony import routing
+
+    routing.leave(call_sid=call.call_sid, outcome="abandoned")
+    settings = TelephonySettings.current()
+    waited = (now - call.queued_at).total_seconds()
+    if waited > settings.short_abandon_seconds and is_open(settings, now) and not call.after_hours:
+        book_callback(call=call, reason=Callback.Reason.ABANDONED, now=now)

@@ -1,0 +1,216 @@
+"""A client company's calls, their events, the contacts they matched, and callbacks (tenant schema)."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+E164 = r"^\+[1-9][0-9]{6,14}$"
+
+
+class Contact(models.Model):
+    """A caller or callee of this client company: the screen pop's card (R19)."""
+
+    phone = models.CharField(max_length=16, unique=True)
+    first_name = models.CharField(max_length=100, blank=True)
+    last_name = models.CharField(max_length=100, blank=True)
+    email = models.EmailField(blank=True)
+    company = models.CharField(max_length=200, blank=True)
+    language = models.CharField(max_length=16, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)
+    vip = models.BooleanField(default=False, help_text="VIP callers go first in the queue.")
+    notes = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["last_name", "first_name", "phone"]
+        constraints = [models.CheckConstraint(condition=Q(phone__regex=E164), name="contact_phone_e164")]
+
+    def __str__(self) -> str:
+        return self.name or self.phone
+
+    @property
+    def name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    def as_fields(self) -> dict[str, str]:
+        """The contact fields a script may use (``{{contact.first_name}}``)."""
+        return {
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "name": self.name,
+            "phone": self.phone,
+            "email": self.email,
+            "company": self.company,
+        }
+
+
+class Call(models.Model):
+    """One call, inbound or outbound, from its first webhook to its single outcome."""
+
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", "Inbound"
+        OUTBOUND = "outbound", "Outbound"
+
+    class Status(models.TextChoices):
+        # Twilio's call statuses, in the order a call moves through them.
+        QUEUED = "queued", "Queued"
+        RINGING = "ringing", "Ringing"
+        IN_PROGRESS = "in-progress", "In progress"
+        COMPLETED = "completed", "Completed"
+        BUSY = "busy", "Busy"
+        NO_ANSWER = "no-answer", "No answer"
+        CANCELED = "canceled", "Canceled"
+        FAILED = "failed", "Failed"
+
+    class Outcome(models.TextChoices):
+        HANDLED = "handled", "Handled by an operator"
+        COMPLETED_IN_IVR = "completed_in_ivr", "Completed in the IVR"
+        VOICEMAIL = "voicemail", "Voicemail"
+        CALLBACK_REQUESTED = "callback_requested", "Callback requested"
+        ABANDONED = "abandoned", "Abandoned"
+        FAILED = "failed", "Failed"
+
+    call_sid = models.CharField(max_length=64, unique=True)
+    direction = models.CharField(max_length=8, choices=Direction.choices)
+    from_number = models.CharField(max_length=32)
+    to_number = models.CharField(max_length=32)
+    contact = models.ForeignKey(
+        Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RINGING)
+    queue_id = models.IntegerField(null=True, blank=True, help_text="The platform queue (public schema).")
+    queue_name = models.CharField(max_length=80, blank=True)
+    script_session = models.OneToOneField(
+        "scripts_engine.ScriptSession", null=True, blank=True, on_delete=models.PROTECT, related_name="call"
+    )
+    started_at = models.DateTimeField()
+    ivr_started_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(null=True, blank=True)
+    offered_at = models.DateTimeField(null=True, blank=True)
+    answered_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    wrapup_ended_at = models.DateTimeField(null=True, blank=True)
+    wait_seconds = models.PositiveIntegerField(null=True, blank=True)
+    talk_seconds = models.PositiveIntegerField(null=True, blank=True)
+    hold_seconds = models.PositiveIntegerField(default=0)
+    wrapup_seconds = models.PositiveIntegerField(null=True, blank=True)
+    duration_seconds = models.PositiveIntegerField(null=True, blank=True, help_text="Twilio's CallDuration.")
+    operator_id = models.IntegerField(null=True, blank=True, help_text="Platform user id (public schema).")
+    operator_name = models.CharField(max_length=150, blank=True)
+    disposition = models.CharField(max_length=64, blank=True)
+    transferred_to = models.CharField(max_length=64, blank=True)
+    recording_sid = models.CharField(max_length=64, blank=True)
+    recording_url = models.URLField(blank=True)
+    recording_seconds = models.PositiveIntegerField(null=True, blank=True)
+    outcome = models.CharField(max_length=24, choices=Outcome.choices, blank=True)
+    outcome_at = models.DateTimeField(null=True, blank=True)
+    after_hours = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [
+            models.Index(fields=["started_at"]),
+            models.Index(fields=["outcome", "started_at"]),
+            models.Index(fields=["from_number"]),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(outcome="") | Q(outcome_at__isnull=False), name="call_outcome_has_time"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.direction} {self.from_number} → {self.to_number} ({self.call_sid})"
+
+
+class CallEvent(models.Model):
+    """Everything that happened to a call, in order (R9, R16, R26).
+
+    ``dedupe_key`` makes a replayed webhook a no-op: Twilio signs no timestamp, so the same
+    request can arrive twice and must not be recorded twice.
+    """
+
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=40)
+    data = models.JSONField(default=dict, blank=True)
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} at {self.at:%H:%M:%S}"
+
+
+class Callback(models.Model):
+    """A call back owed to a caller: asked for in the queue, or an abandoned call in business hours."""
+
+    class Reason(models.TextChoices):
+        REQUESTED = "requested", "Requested by the caller"
+        ABANDONED = "abandoned", "Abandoned in the queue"
+        AFTER_HOURS = "after_hours", "Called after hours"
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        DIALING = "dialing", "Dialing"
+        DONE = "done", "Done"
+        CANCELLED = "cancelled", "Cancelled"
+
+    call = models.OneToOneField(Call, on_delete=models.CASCADE, related_name="callback")
+    phone = models.CharField(max_length=32)
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    queue_id = models.IntegerField(null=True, blank=True)
+    priority = models.PositiveSmallIntegerField(default=5)
+    due_at = models.DateTimeField()
+    state = models.CharField(max_length=12, choices=State.choices, default=State.OPEN)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["state", "-priority", "due_at"]
+
+    def __str__(self) -> str:
+        return f"callback {self.phone} ({self.get_reason_display()})"
+
+
+class TelephonySettings(models.Model):
+    """How this client company's calls sound and when they are served (one row per tenant)."""
+
+    class AfterHours(models.TextChoices):
+        VOICEMAIL = "voicemail", "Play the message, then take a voicemail"
+        CALLBACK = "callback", "Play the message and book a callback"
+        QUEUE = "queue", "Queue the call anyway"
+
+    greeting = models.CharField(max_length=500, default="Thank you for calling.")
+    language = models.CharField(max_length=16, default="en-US")
+    voice = models.CharField(max_length=40, default="alice")
+    hold_music_url = models.URLField(
+        default="http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
+    )
+    timezone = models.CharField(max_length=64, default="UTC")
+    business_hours = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Per weekday 0-6 (Monday = 0): [["09:00", "18:00"], …]. Empty: open 24/7.',
+    )
+    holidays = models.JSONField(default=list, blank=True, help_text='Closed dates: ["2026-12-25", …].')
+    after_hours_message = models.CharField(
+        max_length=500, default="We are closed now. Please leave a message after the tone."
+    )
+    after_hours = models.CharField(max_length=12, choices=AfterHours.choices, default=AfterHours.VOICEMAIL)
+    record_calls = models.BooleanField(default=False, help_text="Bought the call recording service (R21).")
+    short_abandon_seconds = models.PositiveSmallIntegerField(default=5)
+
+    class Meta:
+        verbose_name_plural = "telephony settings"
+
+    def __str__(self) -> str:
+        return "Telephony settings"
+
+    @classmethod
+    def current(cls) -> TelephonySettings:
+        settings, _ = cls.objects.get_or_create(pk=1)
+        return settings

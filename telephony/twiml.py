@@ -1,0 +1,140 @@
+"""TwiML builders: every voice response the platform gives, built with ``twilio.twiml`` only."""
+
+from __future__ import annotations
+
+from django.http import HttpResponse
+from django.urls import reverse
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+SUSPENDED_MESSAGE = (
+    "Thank you for calling. This service is temporarily unavailable. Please try again later. Goodbye."
+)
+UNKNOWN_NUMBER_MESSAGE = "We are sorry, this number is not in service. Goodbye."
+SORRY_MESSAGE = "We are sorry, something went wrong. Please leave a message after the tone."
+
+
+class Voice:
+    """The tenant's voice and language for every <Say>."""
+
+    def __init__(self, *, voice: str = "alice", language: str = "en-US") -> None:
+        self.voice, self.language = voice, language
+
+    def say(self, parent: VoiceResponse | Gather, text: str) -> None:
+        if text:
+            parent.say(text, voice=self.voice, language=self.language)
+
+
+def response(twiml: VoiceResponse) -> HttpResponse:
+    return HttpResponse(str(twiml), content_type="text/xml")
+
+
+def url(name: str, **query: object) -> str:
+    """A webhook path on the platform host carrying the tenant's schema (``t``).
+
+    Twilio signs the whole URL, so ``t`` cannot be changed by whoever replays a request.
+    """
+    from urllib.parse import urlencode
+
+    from django.db import connection
+
+    if connection.schema_name != "public":
+        query = {"t": connection.schema_name, **query}
+    path = reverse(name, urlconf="config.urls_public")
+    return f"{path}?{urlencode(query)}" if query else path
+
+
+def goodbye(message: str, voice: Voice | None = None) -> VoiceResponse:
+    twiml = VoiceResponse()
+    (voice or Voice()).say(twiml, message)
+    twiml.hangup()
+    return twiml
+
+
+def gather(*, voice: Voice, prompt: str, action: str, digits_max: int = 1, hints: list[str]) -> VoiceResponse:
+    """An automatic script node: DTMF and speech, then back to ``action`` with what was heard."""
+    twiml = VoiceResponse()
+    g = twiml.gather(
+        input="dtmf speech",
+        action=action,
+        method="POST",
+        num_digits=digits_max,
+        timeout=6,
+        speech_timeout="auto",
+        language=voice.language,
+        hints=", ".join(hints) if hints else None,
+        action_on_empty_result=True,
+    )
+    voice.say(g, prompt)
+    return twiml
+
+
+def enqueue(*, voice: Voice, text: str, queue_name: str, wait_url: str, action: str) -> VoiceResponse:
+    twiml = VoiceResponse()
+    voice.say(twiml, text)
+    twiml.enqueue(queue_name, wait_url=wait_url, wait_url_method="POST", action=action, method="POST")
+    return twiml
+
+
+def wait_message(*, voice: Voice, text: str, hold_music_url: str, options_action: str) -> VoiceResponse:
+    """One wait-URL turn: position and expected wait, a key to leave, then a stretch of music."""
+    twiml = VoiceResponse()
+    g = twiml.gather(input="dtmf", num_digits=1, timeout=1, action=options_action, method="POST")
+    voice.say(g, text)
+    twiml.play(hold_music_url)
+    return twiml
+
+
+def leave_queue() -> VoiceResponse:
+    twiml = VoiceResponse()
+    twiml.leave()
+    return twiml
+
+
+def leave_options(*, voice: Voice, action: str) -> VoiceResponse:
+    twiml = VoiceResponse()
+    g = twiml.gather(input="dtmf speech", num_digits=1, timeout=8, action=action, method="POST",
+                     hints="callback, message", language=voice.language)  # fmt: skip
+    voice.say(g, "To be called back as soon as an operator is free, press 1. To leave a message, press 2.")
+    twiml.redirect(action, method="POST")
+    return twiml
+
+
+def voicemail(*, voice: Voice, message: str, action: str, recording_callback: str) -> VoiceResponse:
+    twiml = VoiceResponse()
+    voice.say(twiml, message)
+    twiml.record(
+        action=action,
+        method="POST",
+        max_length=120,
+        play_beep=True,
+        finish_on_key="#",
+        recording_status_callback=recording_callback,
+        recording_status_callback_method="POST",
+    )
+    voice.say(twiml, "We did not receive a message. Goodbye.")
+    twiml.hangup()
+    return twiml
+
+
+def dial_operator(*, identity: str, record: bool, recording_callback: str, action: str) -> VoiceResponse:
+    """Bridge the caller to the operator's browser phone (Twilio Voice SDK client)."""
+    twiml = VoiceResponse()
+    dial = twiml.dial(
+        action=action,
+        method="POST",
+        answer_on_bridge=True,
+        record="record-from-answer-dual" if record else None,
+        recording_status_callback=recording_callback if record else None,
+        recording_status_callback_method="POST" if record else None,
+    )
+    dial.client(identity)
+    return twiml
+
+
+def transfer(*, voice: Voice, number: str, name: str, caller_id: str, action: str) -> VoiceResponse:
+    """Hand the call to the client company's own specialist (R8)."""
+    twiml = VoiceResponse()
+    voice.say(twiml, f"Please hold, we are connecting you to {name}.")
+    dial = twiml.dial(action=action, method="POST", caller_id=caller_id, timeout=25, answer_on_bridge=True)
+    dial.number(number)
+    return twiml

@@ -1,0 +1,20 @@
+"""Twilio's voice webhooks, mounted at /twilio/voice/ on the platform host."""
+
+from django.urls import path
+
+from telephony import webhooks
+
+urlpatterns = [
+    path("incoming", webhooks.incoming, name="twilio-incoming"),
+    path("status", webhooks.status, name="twilio-status"),
+    path("gather", webhooks.gather, name="twilio-gather"),
+    path("wait", webhooks.wait, name="twilio-wait"),
+    path("wait-key", webhooks.wait_key, name="twilio-wait-key"),
+    path("queue-result", webhooks.queue_result, name="twilio-queue-result"),
+    path("leave-choice", webhooks.leave_choice, name="twilio-leave-choice"),
+    path("voicemail", webhooks.voicemail, name="twilio-voicemail"),
+    path("recording", webhooks.recording, name="twilio-recording"),
+    path("dial-result", webhooks.dial_result, name="twilio-dial-result"),
+    path("fallback", webhooks.fallback, name="twilio-fallback"),
+    path("fallback-done", webhooks.fallback_done, name="twilio-fallback-done"),
+]

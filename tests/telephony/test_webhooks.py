@@ -1,0 +1,277 @@
+"""Twilio's voice webhooks: signatures, TwiML, idempotency, order of callbacks, IVR, exits."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from django.test import override_settings
+from django_tenants.utils import tenant_context
+
+from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
+from telephony.models import PhoneNumber
+from tests.scripts_engine.conftest import active_script
+from tests.twilio_kit import check_twiml, signed_post, verbs
+
+_sids = itertools.count(1)
+
+
+def new_sid() -> str:
+    return f"CA{next(_sids):032d}"
+
+
+@pytest.fixture
+def alpha_number(db, tenants) -> str:
+    number, _ = PhoneNumber.objects.get_or_create(
+        number="+15550199001", defaults={"tenant": tenants.alpha, "state": PhoneNumber.State.ASSIGNED}
+    )
+    return number.number
+
+
+def incoming(to: str, sid: str | None = None, caller: str = "+14155550100", **extra: str):
+    params = {
+        "AccountSid": "AC" + "1" * 32, "ApiVersion": "2010-04-01", "CallSid": sid or new_sid(),
+        "CallStatus": "ringing", "Direction": "inbound", "From": caller, "To": to, "Caller": caller,
+        "Called": to, "FromCountry": "US", **extra,
+    }  # fmt: skip
+    return signed_post("/twilio/voice/incoming", params), params
+
+
+# Twilio's own vectors (twilio-python's validator tests), through Django's test client.
+VECTOR_PARAMS = {
+    "CallSid": "CA1234567890ABCDE", "Digits": "1234", "From": "+14158675309",
+    "To": "+18005551212", "Caller": "+14158675309",
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("url", "signature"),
+    [
+        ("https://mycompany.com/myapp.php?foo=1&bar=2", "RSOYDt4T1cUTdK1PDd93/VVr8B8="),
+        ("https://mycompany.com:443/myapp.php?foo=1&bar=2", "kvajT1Ptam85bY51eRf/AJRuM3w="),
+    ],
+)
+def test_twilios_published_signature_vectors_validate(rf, url, signature):
+    from telephony.signatures import is_signed
+
+    request = rf.post(
+        "/myapp.php?foo=1&bar=2", VECTOR_PARAMS, secure=True, HTTP_HOST="mycompany.com",
+        HTTP_X_TWILIO_SIGNATURE=signature,
+    )  # fmt: skip
+    with override_settings(
+        TWILIO_AUTH_TOKEN="12345", TWILIO_WEBHOOK_BASE_URL="", ALLOWED_HOSTS=["mycompany.com"]
+    ):
+        assert is_signed(request)
+        tampered = rf.post(
+            "/myapp.php?foo=1&bar=2", {**VECTOR_PARAMS, "Digits": "1235"}, secure=True,
+            HTTP_HOST="mycompany.com", HTTP_X_TWILIO_SIGNATURE=signature,
+        )  # fmt: skip
+        assert not is_signed(tampered)
+        plain_http = rf.post("/myapp.php?foo=1&bar=2", VECTOR_PARAMS, HTTP_HOST="mycompany.com",
+                             HTTP_X_TWILIO_SIGNATURE=signature)  # fmt: skip
+        assert not is_signed(plain_http)
+    with override_settings(TWILIO_AUTH_TOKEN="54321", ALLOWED_HOSTS=["mycompany.com"]):
+        assert not is_signed(request)
+
+
+def test_behind_a_proxy_the_configured_public_url_is_what_is_signed(rf):
+    from telephony.signatures import is_signed
+
+    request = rf.post("/myapp.php?foo=1&bar=2", VECTOR_PARAMS, HTTP_HOST="internal:8000",
+                      HTTP_X_TWILIO_SIGNATURE="RSOYDt4T1cUTdK1PDd93/VVr8B8=")  # fmt: skip
+    with override_settings(TWILIO_AUTH_TOKEN="12345", TWILIO_WEBHOOK_BASE_URL="https://mycompany.com",
+                           ALLOWED_HOSTS=["internal"]):  # fmt: skip
+        assert is_signed(request)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["missing_header", "changed_parameter", "added_parameter", "wrong_url", "wrong_token"],
+)
+def test_every_webhook_refuses_a_badly_signed_request(db, tenants, alpha_number, tamper):
+    params = {"CallSid": new_sid(), "From": "+14155550100", "To": alpha_number, "CallStatus": "ringing"}
+    paths = ["/twilio/voice/incoming", "/twilio/voice/status", "/twilio/voice/gather", "/twilio/voice/wait",
+             "/twilio/voice/recording", "/twilio/voice/fallback"]  # fmt: skip
+    for path in paths:
+        if tamper == "missing_header":
+            response = signed_post(path, params, signature="")
+        elif tamper == "wrong_token":
+            response = signed_post(path, params, token="not-the-token")
+        else:
+            from django.conf import settings
+            from twilio.request_validator import RequestValidator
+
+            url = f"http://{settings.PLATFORM_HOST}{path}"
+            signed_over = {**params, "To": "+15550000000"} if tamper == "changed_parameter" else params
+            if tamper == "wrong_url":
+                url = url.replace("http://", "https://")
+            sig = RequestValidator(settings.TWILIO_AUTH_TOKEN).compute_signature(url, signed_over)
+            sent = {**params, "Extra": "1"} if tamper == "added_parameter" else params
+            response = signed_post(path, sent, signature=sig)
+        assert response.status_code == 403, path
+    with tenant_context(tenants.alpha):
+        assert not Call.objects.filter(call_sid=params["CallSid"]).exists()
+
+
+def test_a_webhook_is_post_only(db, tenants):
+    from tests.conftest import http
+
+    assert http(None).get("/twilio/voice/incoming").status_code == 405
+
+
+def test_an_unknown_number_gets_a_polite_message_and_no_call_record(db, tenants):
+    response, _ = incoming("+15559999999")
+    assert response.status_code == 200
+    assert verbs(response.content) == ["Say", "Hangup"]
+    assert "not in service" in response.content.decode()
+
+
+def test_incoming_call_to_a_suspended_client_is_refused_politely_and_recorded(db, tenants, alpha_number):
+    from tenants.models import Client
+
+    Client.objects.filter(pk=tenants.alpha.pk).update(status=Client.Status.SUSPENDED)
+    try:
+        response, params = incoming(alpha_number)
+    finally:
+        Client.objects.filter(pk=tenants.alpha.pk).update(status=Client.Status.ACTIVE)
+    assert verbs(response.content) == ["Say", "Hangup"]
+    assert "temporarily unavailable" in response.content.decode()
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=params["CallSid"])
+        assert call.outcome == Call.Outcome.FAILED
+        assert call.events.filter(kind="refused_not_in_service").exists()
+
+
+def test_the_same_incoming_webhook_twice_makes_one_call_and_the_same_answer(db, tenants, alpha_number):
+    active_script(tenants.alpha, sample="survey", name="Survey IVR")
+    sid = new_sid()
+    first, _ = incoming(alpha_number, sid=sid)
+    again, _ = incoming(alpha_number, sid=sid)
+    assert first.content == again.content
+    with tenant_context(tenants.alpha):
+        assert Call.objects.filter(call_sid=sid).count() == 1
+        call = Call.objects.get(call_sid=sid)
+        assert call.events.filter(kind="incoming").count() == 1
+        assert call.contact.phone == "+14155550100"
+
+
+def test_status_callbacks_out_of_order_never_move_a_call_backwards(db, tenants, alpha_number):
+    active_script(tenants.alpha, sample="survey", name="Survey IVR")
+    _, params = incoming(alpha_number)
+    sid = params["CallSid"]
+
+    def status(value: str, **extra: str) -> None:
+        response = signed_post(
+            "/twilio/voice/status", {"CallSid": sid, "To": alpha_number, "CallStatus": value, **extra}
+        )
+        assert response.status_code == 204
+
+    status("completed", CallDuration="42")
+    status("in-progress")
+    status("ringing")
+    status("completed", CallDuration="42")
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=sid)
+        assert call.status == "completed" and call.duration_seconds == 42
+        assert call.outcome == Call.Outcome.ABANDONED  # hung up in the IVR
+        assert CallEvent.objects.filter(call=call, kind="status:completed").count() == 1
+
+
+def test_ivr_survey_runs_as_gather_and_completes_in_the_ivr(db, tenants, alpha_number):
+    active_script(tenants.alpha, sample="survey", name="Survey IVR")
+    response, params = incoming(alpha_number)
+    root = check_twiml(response.content)
+    gather = root.find("Gather")
+    assert gather is not None and gather.get("input") == "dtmf speech"
+    action = gather.get("action")
+    assert action.startswith("/twilio/voice/gather?") and f"t={tenants.alpha.schema_name}" in action
+
+    def answer(action: str, **heard: str):
+        reply = signed_post(action, {"CallSid": params["CallSid"], "To": alpha_number, **heard})
+        assert reply.status_code == 200
+        return check_twiml(reply.content)
+
+    step = answer(action, Digits="5")  # rating: 5 → recommend
+    step = answer(step.find("Gather").get("action"), SpeechResult="yes")  # recommend: yes by voice
+    assert [el.tag for el in step] == ["Say", "Hangup"]
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=params["CallSid"])
+        assert call.outcome == Call.Outcome.COMPLETED_IN_IVR and call.disposition == "survey_done"
+        assert call.script_session.answers == {"rating": "5", "recommend": "yes"}
+        assert call.ivr_started_at is not None
+
+
+def test_ivr_reprompts_on_an_unknown_key_then_follows_the_timeout(db, tenants, alpha_number):
+    active_script(tenants.alpha, sample="survey", name="Survey IVR")
+    response, params = incoming(alpha_number)
+    action = check_twiml(response.content).find("Gather").get("action")
+    again = check_twiml(
+        signed_post(action, {"CallSid": params["CallSid"], "To": alpha_number, "Digits": "9"}).content
+    )
+    assert "did not get that" in again.find("Gather").find("Say").text
+    silent = check_twiml(signed_post(action, {"CallSid": params["CallSid"], "To": alpha_number}).content)
+    with tenant_context(tenants.alpha):
+        session = Call.objects.get(call_sid=params["CallSid"]).script_session
+        assert session.answers.get("rating") is None and "rating" in session.answers
+    assert silent.tag == "Response"
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "expected_verbs", "outcome"),
+    [
+        ("voicemail", ["Say", "Record", "Say", "Hangup"], ""),
+        ("callback", ["Say", "Hangup"], Call.Outcome.CALLBACK_REQUESTED),
+    ],
+)
+def test_after_hours_callers_get_the_configured_behaviour(
+    db, tenants, alpha_number, behaviour, expected_verbs, outcome
+):
+    with tenant_context(tenants.alpha):
+        settings = TelephonySettings.current()
+        settings.business_hours = {str(d): [] for d in range(7)}  # closed every day
+        settings.after_hours = behaviour
+        settings.save()
+    response, params = incoming(alpha_number)
+    assert verbs(response.content) == expected_verbs
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=params["CallSid"])
+        assert call.after_hours and call.outcome == outcome
+        if behaviour == "callback":
+            assert Callback.objects.get(call=call).reason == Callback.Reason.AFTER_HOURS
+
+
+def test_a_voicemail_recording_gives_the_call_its_outcome(db, tenants, alpha_number):
+    with tenant_context(tenants.alpha):
+        settings = TelephonySettings.current()
+        settings.holidays = ["2000-01-01"]
+        settings.business_hours = {str(d): [] for d in range(7)}
+        settings.save()
+    response, params = incoming(alpha_number)
+    record = check_twiml(response.content).find("Record")
+    recorded = {"RecordingUrl": "https://api.twilio.com/rec/RE1", "RecordingDuration": "17"}
+    reply = signed_post(record.get("action"), {"CallSid": params["CallSid"], "To": alpha_number, **recorded})
+    assert verbs(reply.content) == ["Say", "Hangup"]
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=params["CallSid"])
+        assert call.outcome == Call.Outcome.VOICEMAIL and call.recording_seconds == 17
+
+
+def test_the_fallback_url_still_takes_a_message_without_touching_the_database(
+    db, tenants, django_assert_num_queries
+):
+    with django_assert_num_queries(0):
+        response = signed_post("/twilio/voice/fallback", {"CallSid": new_sid(), "To": "+15550000000"})
+    assert verbs(response.content) == ["Say", "Record", "Say", "Hangup"]
+
+
+def test_another_tenants_calls_stay_invisible(db, tenants, alpha_number):
+    active_script(tenants.alpha, sample="survey", name="Survey IVR")
+    _, params = incoming(alpha_number)
+    with tenant_context(tenants.beta):
+        assert not Call.objects.filter(call_sid=params["CallSid"]).exists()
+    # A webhook that names beta's schema cannot reach alpha's call.
+    reply = signed_post(f"/twilio/voice/gather?t={tenants.beta.schema_name}&node=rating",
+                        {"CallSid": params["CallSid"], "Digits": "5"})  # fmt: skip
+    assert "went wrong" in reply.content.decode()
+    with tenant_context(tenants.alpha):
+        assert Call.objects.get(call_sid=params["CallSid"]).script_session.answers == {}
