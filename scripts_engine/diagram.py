@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Mapping
 from html import escape
 from typing import Any
@@ -26,9 +25,8 @@ def edges_of(node: Any) -> list[tuple[str, str]]:
     if not isinstance(node, Mapping):
         return []
     found: list[tuple[str, str]] = []
-    for key, label in (("next", ""), ("otherwise", "otherwise"), ("timeout_next", "no input")):
-        if isinstance(node.get(key), str):
-            found.append((node[key], label))
+    if isinstance(node.get("next"), str):
+        found.append((node["next"], ""))
     for case in node.get("cases") or []:
         if isinstance(case, Mapping) and isinstance(case.get("next"), str):
             found.append((case["next"], str(case.get("when", ""))))
@@ -36,32 +34,84 @@ def edges_of(node: Any) -> list[tuple[str, str]]:
         for option in node.get("options") or []:
             if isinstance(option, Mapping) and isinstance(option.get("next"), str):
                 found.append((option["next"], str(option.get("value") or option.get("digits") or "")))
+    for key, label in (("otherwise", "otherwise"), ("timeout_next", "no input")):
+        if isinstance(node.get(key), str):
+            found.append((node[key], label))
     if node.get("kind") == "transfer" and "next" in node:
         found = [(t, "if it fails" if t == node["next"] and not lbl else lbl) for t, lbl in found]
     return found
 
 
 def layers(graph: Any) -> list[list[str]]:
-    """Node ids by breadth-first depth from the start; unreachable nodes form the last layer."""
+    """Node ids in layers: each node below all nodes that lead to it, loops aside.
+
+    Arrows that close a loop (found by a depth-first walk) are set aside, then each node goes one
+    layer below its lowest predecessor, so ends sit at the bottom and arrows point down. Within a
+    layer, nodes are ordered by where their predecessors are. Unreachable nodes form the last layer.
+    """
     nodes = nodes_of(graph)
     start = graph.get("start") if isinstance(graph, Mapping) else None
-    depth: dict[str, int] = {}
-    if isinstance(start, str) and start in nodes:
-        depth[start] = 0
-        queue = deque([start])
-        while queue:
-            nid = queue.popleft()
-            for target, _ in edges_of(nodes[nid]):
-                if target in nodes and target not in depth:
-                    depth[target] = depth[nid] + 1
-                    queue.append(target)
+    succ = {nid: [t for t, _ in edges_of(node) if t in nodes] for nid, node in nodes.items()}
+    if not isinstance(start, str) or start not in nodes:
+        return [list(nodes)] if nodes else []
+    order: list[str] = []  # reverse post-order of the forward graph
+    state: dict[str, int] = {start: 1}
+    back: set[tuple[str, str]] = set()
+    stack: list[tuple[str, int]] = [(start, 0)]
+    while stack:
+        nid, i = stack.pop()
+        if i < len(succ[nid]):
+            stack.append((nid, i + 1))
+            target = succ[nid][i]
+            if state.get(target) == 1:
+                back.add((nid, target))
+            elif target not in state:
+                state[target] = 1
+                stack.append((target, 0))
+        else:
+            state[nid] = 2
+            order.append(nid)
+    order.reverse()
+    depth = dict.fromkeys(order, 0)
+    for nid in order:
+        for target in succ[nid]:
+            if (nid, target) not in back:
+                depth[target] = max(depth[target], depth[nid] + 1)
     rows: list[list[str]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
-    for nid, d in depth.items():
-        rows[d].append(nid)
+    for nid in order:
+        rows[depth[nid]].append(nid)
+    seen_at = {nid: i for i, nid in enumerate(_breadth_first(start, succ))}
+    position: dict[str, float] = {}
+    preds: dict[str, list[str]] = {}
+    for nid in order:
+        for target in succ[nid]:
+            if (nid, target) not in back:
+                preds.setdefault(target, []).append(nid)
+    for row in rows:
+
+        def weight(nid: str) -> float:
+            placed = [position[p] for p in preds.get(nid, []) if p in position]
+            return sum(placed) / len(placed) if placed else 0.0
+
+        row.sort(key=lambda nid: (weight(nid), seen_at.get(nid, 0)))
+        for index, nid in enumerate(row):
+            position[nid] = index - (len(row) - 1) / 2
     lost = [nid for nid in nodes if nid not in depth]
     if lost:
         rows.append(lost)
     return rows
+
+
+def _breadth_first(start: str, succ: Mapping[str, list[str]]) -> list[str]:
+    found, index = [start], 0
+    known = {start}
+    while index < len(found):
+        for target in succ[found[index]]:
+            if target not in known:
+                known.add(target)
+                found.append(target)
+        index += 1
+    return found
 
 
 def _short(text: str, limit: int) -> str:
@@ -102,7 +152,7 @@ def render_svg(graph: Any, *, problems: Mapping[str | None, list[Any]] | None = 
             if ty > y:
                 x1, y1, x2, y2 = x + BOX_W / 2, y + BOX_H, tx + BOX_W / 2, ty
                 path = f"M{x1:.0f},{y1:.0f} C{x1:.0f},{y1 + 30:.0f} {x2:.0f},{y2 - 30:.0f} {x2:.0f},{y2:.0f}"
-                lx, ly = (x1 + x2) / 2, (y1 + y2) / 2
+                lx, ly = (x1 + 3 * x2) / 4, y2 - 10
             else:  # back or sideways arrow: round the right-hand side
                 bend = width - 100 + 8 * (n % 4)
                 x1, y1, x2, y2 = x + BOX_W, y + BOX_H / 2, tx + BOX_W, ty + BOX_H / 2

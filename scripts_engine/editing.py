@@ -237,3 +237,33 @@ def blank_graph(title: str, disposition: str | None = None) -> dict[str, Any]:
             "goodbye": end,
         },
     }
+
+
+_TOP_ORDER = ("format", "title", "description", "start", "fields", "dispositions", "specialists", "nodes")
+_NODE_ORDER = (
+    "kind", "text", "prompt", "type", "required", "options", "min", "max", "integer",
+    "min_length", "max_length", "pattern", "cases", "otherwise", "specialist", "disposition",
+    "next", "timeout_next", "note",
+)  # fmt: skip
+
+
+def canonical_graph(graph: Any, order: list[str] | None = None) -> Any:
+    """The graph with settings and node keys in reading order (the database keeps no key order).
+
+    ``order`` lists node ids in the order to write them (e.g. the diagram's layers).
+    """
+    if not isinstance(graph, dict):
+        return graph
+
+    def ranked(mapping: dict[str, Any], preferred: tuple[str, ...]) -> dict[str, Any]:
+        rank = {k: i for i, k in enumerate(preferred)}
+        return {k: mapping[k] for k in sorted(mapping, key=lambda k: (rank.get(k, len(rank)), k))}
+
+    result = ranked(graph, _TOP_ORDER)
+    nodes = graph.get("nodes")
+    if isinstance(nodes, dict):
+        ids = [n for n in (order or []) if n in nodes] + sorted(n for n in nodes if n not in (order or []))
+        result["nodes"] = {
+            n: ranked(nodes[n], _NODE_ORDER) if isinstance(nodes[n], dict) else nodes[n] for n in ids
+        }
+    return result

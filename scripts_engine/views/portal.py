@@ -13,8 +13,8 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from scripts_engine import lifecycle
-from scripts_engine.diagram import render_svg
-from scripts_engine.editing import blank_graph, nodes_of, problems_by_node, split_words
+from scripts_engine.diagram import layers, render_svg
+from scripts_engine.editing import blank_graph, canonical_graph, nodes_of, problems_by_node, split_words
 from scripts_engine.forms import (
     DispositionForm,
     ImportForm,
@@ -74,6 +74,7 @@ def _version_context(request: HttpRequest, version: ScriptVersion) -> dict[str, 
     problems = lifecycle.version_problems(graph=version.graph)
     grouped = problems_by_node(problems)
     nodes = nodes_of(version.graph)
+    ordered = [nid for row in layers(version.graph) for nid in row]
     graph = version.graph if isinstance(version.graph, dict) else {}
     editable = version.editable and can_edit(request.user)
     settings_form = SettingsForm(
@@ -90,7 +91,7 @@ def _version_context(request: HttpRequest, version: ScriptVersion) -> dict[str, 
         "version": version,
         "script": version.script,
         "graph": graph,
-        "nodes": [(nid, node, grouped.get(nid, [])) for nid, node in nodes.items()],
+        "nodes": [(nid, nodes[nid], grouped.get(nid, [])) for nid in ordered],
         "problems": problems,
         "general_problems": grouped.get(None, []),
         "editable": editable,
@@ -167,7 +168,8 @@ def version_import(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def version_export(request: HttpRequest, pk: int) -> HttpResponse:
     version = access_version(request, pk)
-    body = json.dumps(version.graph, indent=2, ensure_ascii=False)
+    order = [nid for row in layers(version.graph) for nid in row]
+    body = json.dumps(canonical_graph(version.graph, order), indent=2, ensure_ascii=False)
     response = HttpResponse(body, content_type="application/json; charset=utf-8")
     safe_name = "".join(c if c.isalnum() else "-" for c in version.script.name).strip("-") or "script"
     response["Content-Disposition"] = f'attachment; filename="{safe_name}-v{version.number}.json"'

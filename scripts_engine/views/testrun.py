@@ -40,6 +40,17 @@ def testrun_start(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("script_testrun", pk=session.pk)
 
 
+def shown_value(value: object) -> str:
+    """An answer as the operator reads it: yes/no, lists with commas, "(no input)" for nothing."""
+    if value is None:
+        return "(no input)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
 def _raw_answer(request: HttpRequest, step_question: dict | None) -> object:
     if step_question and step_question.get("type") == "multi_choice":
         return request.POST.getlist("answer")
@@ -70,7 +81,7 @@ def testrun(request: HttpRequest, pk: int) -> HttpResponse:
         if error is None:
             return redirect("script_testrun", pk=pk)
     step = sessions.session_step(session=session)
-    log = session.answer_log.all()
+    log = [(a.node_id, shown_value(a.value), a.answered_at) for a in session.answer_log.all()]
     context = {
         "session": session,
         "version": session.version,
