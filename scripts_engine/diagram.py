@@ -8,7 +8,7 @@ from typing import Any
 
 from scripts_engine.editing import nodes_of
 
-BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 184, 58, 28, 70, 24
+BOX_W, BOX_H, GAP_X, GAP_Y, MARGIN = 200, 58, 26, 70, 24
 COLORS = {
     "say": ("#e8f1fb", "#1f5fa8"),
     "question": ("#eef7ea", "#1d6b36"),
@@ -173,6 +173,7 @@ def render_svg(graph: Any, *, problems: Mapping[str | None, list[Any]] | None = 
         found = problems.get(nid, [])
         klass = "node problem" if found else "node"
         width_stroke = 3 if nid == start else 1.5
+        id_room = int((BOX_W - 28 - 7 * len(str(kind))) / 7.8)
         text = ""
         if isinstance(node, Mapping):
             raw = node.get("text") or node.get("prompt") or node.get("disposition") or ""
@@ -182,10 +183,10 @@ def render_svg(graph: Any, *, problems: Mapping[str | None, list[Any]] | None = 
             f"{escape(text)}</title>"
             f'<rect x="{x:.0f}" y="{y:.0f}" width="{BOX_W}" height="{BOX_H}" rx="8" fill="{fill}" '
             f'stroke="{"#a1141b" if found else stroke}" stroke-width="{3 if found else width_stroke}"/>'
-            f'<text x="{x + 10:.0f}" y="{y + 20:.0f}" class="node-id">{escape(_short(nid, 20))}</text>'
+            f'<text x="{x + 10:.0f}" y="{y + 20:.0f}" class="node-id">{escape(_short(nid, id_room))}</text>'
             f'<text x="{x + BOX_W - 10:.0f}" y="{y + 20:.0f}" class="node-kind" text-anchor="end" '
             f'fill="{stroke}">{escape(str(kind))}</text>'
-            f'<text x="{x + 10:.0f}" y="{y + 42:.0f}" class="node-text">{escape(_short(text, 28))}</text>'
+            f'<text x="{x + 10:.0f}" y="{y + 42:.0f}" class="node-text">{escape(_short(text, 30))}</text>'
         )
         if found:
             out.append(

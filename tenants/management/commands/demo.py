@@ -13,6 +13,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from accounts.models import Role, User
+from scripts_engine.demo import seed_demo_scripts
 from telephony.pool import fake_numbers, pool_add
 from tenants import onboarding
 from tenants.catalogue import seed_catalogue
@@ -166,6 +167,7 @@ class Command(BaseCommand):
             with tenant_context(client):
                 for suffix, first, role in CLIENT_STAFF:
                     _user(f"{slug}-{suffix}", first, name.split()[0], role, f"{suffix}@{slug}.example")
+            seed_demo_scripts(client=client, approver=manager)
         _order(*PENDING_ORDER, manager)
         if options["verbosity"] > 0:
             self.stdout.write(self.style.SUCCESS("Demo ready."))
