@@ -178,6 +178,64 @@ def celery_worker(tenants: Tenants) -> Iterator[subprocess.Popen]:
         process.wait(timeout=30)
 
 
+PRISM_DIR = ROOT / "var" / "node"
+TWILIO_SPEC = ROOT.parent / "shared" / "twilio" / "twilio_api_v2010.prism-encoding.json"
+
+
+def _require_tool(name: str, hint: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{name} is required in CI ({hint})")
+    pytest.skip(f"no {name} on this machine ({hint})")
+
+
+@pytest.fixture(scope="session")
+def twilio_api(tmp_path_factory) -> Iterator[str]:  # noqa: ANN001
+    """Prism serving Twilio's own OpenAPI spec: it answers like Twilio and validates each request.
+
+    Installed from the npm registry into var/node on first use (one process at a time).
+    """
+    import fcntl
+
+    if shutil.which("npm") is None:
+        _require_tool("npm", "Node.js and npm, to run Prism")
+    if not TWILIO_SPEC.exists():
+        _require_tool(str(TWILIO_SPEC), "the shared Twilio spec beside the repository")
+    prism = PRISM_DIR / "node_modules" / ".bin" / "prism"
+    PRISM_DIR.mkdir(parents=True, exist_ok=True)
+    with open(PRISM_DIR / ".install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not prism.exists():
+            subprocess.run(
+                ["npm", "install", "--prefix", str(PRISM_DIR), "--no-audit", "--no-fund", "@stoplight/prism-cli@5"],
+                check=True, capture_output=True, timeout=600,
+            )  # fmt: skip
+    port = _free_port()
+    log = open(tmp_path_factory.mktemp("prism") / "prism.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [str(prism), "mock", "-h", "127.0.0.1", "-p", str(port), str(TWILIO_SPEC)], stdout=log, stderr=log
+    )
+    try:
+        _wait_port(port, process, timeout=120)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+        log.close()
+
+
+@pytest.fixture
+def twilio_mock(twilio_api: str) -> Iterator[str]:
+    """Point the platform's ``twilio`` client at Prism for one test."""
+    from django.test import override_settings
+
+    from telephony import gateway
+
+    gateway.client.cache_clear()
+    with override_settings(TWILIO_API_BASE_URL=twilio_api):
+        yield twilio_api
+    gateway.client.cache_clear()
+
+
 def chromium_path() -> str | None:
     return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
 
