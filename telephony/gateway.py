@@ -28,7 +28,7 @@ class RedirectingHttpClient(TwilioHttpClient):
         super().__init__(**kwargs)
         self.base_url = base_url.rstrip("/")
 
-    def request(self, method, url, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def request(self, method, url, *args, **kwargs):
         if self.base_url and url.startswith(TWILIO_API):
             url = self.base_url + url[len(TWILIO_API) :]
         return super().request(method, url, *args, **kwargs)

@@ -179,6 +179,7 @@ def celery_worker(tenants: Tenants) -> Iterator[subprocess.Popen]:
 
 
 PRISM_DIR = ROOT / "var" / "node"
+PRISM_PACKAGE = "@stoplight/prism-cli@5.14.2"
 TWILIO_SPEC = ROOT.parent / "shared" / "twilio" / "twilio_api_v2010.prism-encoding.json"
 
 
@@ -189,7 +190,7 @@ def _require_tool(name: str, hint: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def twilio_api(tmp_path_factory) -> Iterator[str]:  # noqa: ANN001
+def twilio_api(tmp_path_factory) -> Iterator[str]:
     """Prism serving Twilio's own OpenAPI spec: it answers like Twilio and validates each request.
 
     Installed from the npm registry into var/node on first use (one process at a time).
@@ -205,10 +206,8 @@ def twilio_api(tmp_path_factory) -> Iterator[str]:  # noqa: ANN001
     with open(PRISM_DIR / ".install.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not prism.exists():
-            subprocess.run(
-                ["npm", "install", "--prefix", str(PRISM_DIR), "--no-audit", "--no-fund", "@stoplight/prism-cli@5"],
-                check=True, capture_output=True, timeout=600,
-            )  # fmt: skip
+            npm = ["npm", "install", "--prefix", str(PRISM_DIR), "--no-audit", "--no-fund"]
+            subprocess.run([*npm, PRISM_PACKAGE], check=True, capture_output=True, timeout=600)
     port = _free_port()
     log = open(tmp_path_factory.mktemp("prism") / "prism.log", "w")  # noqa: SIM115
     process = subprocess.Popen(
