@@ -1,0 +1,181 @@
+"""The operator state machine (R15, R16): offline, available, reserved, on call, wrap-up, break.
+
+``reserved`` and ``on_call`` are set by the router only (an offer, an accepted offer); everything
+else is the operator's own choice or their console's connection. Every change is an event.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Role
+from telephony.pushes import push_on_commit
+from telephony.routing_models import (
+    OperatorEvent,
+    OperatorProfile,
+    OperatorState,
+    Reservation,
+    WaitingCall,
+)
+
+S = OperatorState
+# What an operator (or their console) may ask for, from each state.
+ALLOWED = {
+    S.OFFLINE: {S.AVAILABLE, S.BREAK, S.OFFLINE},
+    S.AVAILABLE: {S.AVAILABLE, S.BREAK, S.OFFLINE},
+    S.RESERVED: {S.AVAILABLE, S.BREAK, S.OFFLINE},
+    S.ON_CALL: {S.ON_CALL, S.WRAP_UP, S.OFFLINE},
+    S.WRAP_UP: {S.WRAP_UP, S.AVAILABLE, S.BREAK, S.OFFLINE},
+    S.BREAK: {S.BREAK, S.AVAILABLE, S.OFFLINE},
+}
+AWAY_REASON = "missed offers"
+
+
+class InvalidTransition(ValueError):
+    pass
+
+
+def misses_before_away() -> int:
+    """Consecutive unanswered offers after which the operator is set on a break (away)."""
+    return getattr(settings, "ROUTING_MISSES_BEFORE_AWAY", 3)
+
+
+def profile_for(user) -> OperatorProfile:
+    """The operator's routing profile, created offline on first use; operators only."""
+    if getattr(user, "role", None) != Role.OPERATOR:
+        raise PermissionError("Only operators take calls.")
+    now = timezone.now()
+    profile, _ = OperatorProfile.objects.get_or_create(
+        user=user, defaults={"state_since": now, "idle_since": now}
+    )
+    return profile
+
+
+def record(
+    *,
+    operator_id: int,
+    kind: str,
+    state: str = "",
+    reason: str = "",
+    call_sid: str = "",
+    tenant_id: int | None = None,
+    now: datetime,
+    save: bool = True,
+) -> OperatorEvent:
+    event = OperatorEvent(
+        operator_id=operator_id, at=now, kind=kind, state=state, reason=reason, call_sid=call_sid,
+        tenant_id=tenant_id,
+    )  # fmt: skip
+    if save:
+        event.save()
+    return event
+
+
+def _rematch_on_commit(*, queue_id: int | None = None, operator_id: int | None = None) -> None:
+    from telephony.routing import match
+
+    if queue_id is not None:
+        transaction.on_commit(lambda: match(queue_ids=[queue_id]))
+    if operator_id is not None:
+        transaction.on_commit(lambda: match(operator_ids=[operator_id]))
+
+
+def cancel_offer(
+    *,
+    reservation: Reservation,
+    call: WaitingCall,
+    operator: OperatorProfile,
+    reason: str,
+    now: datetime,
+    state: str = Reservation.State.CANCELLED,
+    release_operator: bool = True,
+) -> None:
+    """Close a ringing offer (rows locked by the caller): the call keeps its place in line.
+
+    The operator becomes available again (or away after repeated misses) unless
+    ``release_operator`` is False (the caller sets their next state itself).
+    """
+    reservation.state, reservation.closed_at, reservation.reason = state, now, reason
+    reservation.save(update_fields=["state", "closed_at", "reason"])
+    record(operator_id=operator.pk, kind=str(state), reason=reason, call_sid=call.call_sid,
+           tenant_id=call.tenant_id, now=now)  # fmt: skip
+    push_on_commit(
+        user_id=operator.user_id,
+        message={"type": "offer_cancelled", "reservation": reservation.pk, "reason": reason},
+    )
+    if call.state == WaitingCall.State.RESERVED:
+        call.state = WaitingCall.State.WAITING
+        call.save(update_fields=["state"])
+        _rematch_on_commit(queue_id=call.queue_id)
+    if operator.state != S.RESERVED or not release_operator:
+        return
+    if state == Reservation.State.EXPIRED:
+        operator.missed_offers += 1
+        if operator.missed_offers >= misses_before_away():
+            _set(operator, S.BREAK, AWAY_REASON, now)
+            return
+        operator.idle_since = now
+    elif state == Reservation.State.REJECTED:
+        operator.missed_offers = 0
+        operator.idle_since = now  # to the back of the line: other idle operators get it first
+    _set(operator, S.AVAILABLE, "", now)
+    _rematch_on_commit(operator_id=operator.pk)
+
+
+def _set(profile: OperatorProfile, state: str, reason: str, now: datetime) -> None:
+    if profile.state != state or profile.break_reason != reason:
+        profile.state, profile.break_reason, profile.state_since = state, reason, now
+    profile.save(update_fields=["state", "break_reason", "state_since", "idle_since", "missed_offers"])
+    record(operator_id=profile.pk, kind="state", state=state, reason=reason, now=now)
+    push_on_commit(user_id=profile.user_id, message={"type": "state", "state": state, "reason": reason})
+
+
+def operator_set_state(
+    *, operator, state: str, reason: str = "", now: datetime | None = None
+) -> OperatorProfile:
+    """The operator (or their console) asks for a state; a ringing offer is re-routed (R16).
+
+    ``operator`` is the platform user (role operator). Leaving ``on_call`` closes the accepted
+    reservation (the operator is done with that call).
+    """
+    return profile_set_state(profile_id=profile_for(operator).pk, state=state, reason=reason, now=now)
+
+
+def profile_set_state(
+    *, profile_id: int, state: str, reason: str = "", now: datetime | None = None
+) -> OperatorProfile:
+    """``operator_set_state`` by profile id: never reads the user table, so safe in any schema."""
+    now = now or timezone.now()
+    state = S(state)
+    with transaction.atomic():
+        live = Reservation.objects.filter(operator_id=profile_id, state=Reservation.State.OFFERED).first()
+        call = WaitingCall.objects.select_for_update().get(pk=live.call_id) if live else None
+        profile = OperatorProfile.objects.select_for_update().get(pk=profile_id)
+        if state not in ALLOWED[S(profile.state)]:
+            raise InvalidTransition(f"{profile.state} → {state}")
+        if profile.state == S.RESERVED:
+            if state == S.AVAILABLE:
+                return profile
+            if live is not None:
+                live = Reservation.objects.select_for_update().filter(pk=live.pk, state="offered").first()
+            if live is not None and call is not None:
+                cancel_offer(reservation=live, call=call, operator=profile, reason=str(state), now=now,
+                             release_operator=False)  # fmt: skip
+        if profile.state == S.ON_CALL and state != S.ON_CALL:
+            Reservation.objects.filter(operator=profile, state=Reservation.State.ACCEPTED).update(
+                state=Reservation.State.COMPLETED, closed_at=now, reason=str(state)
+            )
+        was = profile.state
+        if state == S.AVAILABLE and was != S.AVAILABLE:
+            profile.idle_since = now
+            profile.missed_offers = 0 if was == S.BREAK else profile.missed_offers
+        if was == state and profile.break_reason == (reason if state == S.BREAK else ""):
+            return profile
+        _set(profile, state, reason if state == S.BREAK else "", now)
+        if state == S.AVAILABLE:
+            _rematch_on_commit(operator_id=profile.pk)
+    return profile

@@ -1,0 +1,374 @@
+"""The router: waiting calls of every client company meet the shared pool of operators (R11, R14-R17, R20).
+
+Cross-tenant by design, so it lives in the public schema and in this one module. Every write is in
+``transaction.atomic()`` with its operator events; pushes to consoles and the bridge go on commit.
+
+Lock order, wherever a function waits for a lock: the waiting call, then the operator profile, then
+the reservation. ``match`` never waits: it takes rows with ``SKIP LOCKED`` (operators first, then
+calls) and, when it skipped rows another transaction held, runs again once that one is done. The
+partial unique constraints on ``Reservation`` make a double assignment impossible even so.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from telephony import matching
+from telephony.models import OperatorProfile, Queue, Reservation, Skill, WaitingCall
+from telephony.operators import cancel_offer, operator_set_state, profile_set_state, record
+from telephony.pushes import push_on_commit
+from telephony.routing_models import LIVE_RESERVATION, OperatorState
+
+__all__ = [
+    "accept",
+    "enqueue",
+    "expected_wait",
+    "expire_reservations",
+    "leave",
+    "match",
+    "operator_set_state",
+    "queue_full",
+    "reject",
+]
+
+MATCH_ATTEMPTS = 8
+DEFAULT_HANDLE_SECONDS = 180.0
+ANSWER_WINDOW = timedelta(minutes=60)
+
+
+def queue_full(*, queue: Queue) -> bool:
+    """Whether the queue holds ``max_length`` calls already (then offer voicemail or a callback)."""
+    return (
+        WaitingCall.objects.filter(queue=queue, state__in=["waiting", "reserved"]).count() >= queue.max_length
+    )
+
+
+def enqueue(
+    *, tenant, queue: Queue, call_sid: str, priority: int = 0, language: str = "", now: datetime | None = None
+) -> WaitingCall:
+    """Put a call in line (idempotent on ``call_sid``) and try to match it once this commits.
+
+    Safe inside a tenant's schema (the router's tables exist in public only). It does not refuse a
+    full queue: ask ``queue_full`` first.
+    """
+    if queue.tenant_id != tenant.pk:
+        raise ValueError("The queue belongs to another client company.")
+    now = now or timezone.now()
+    with transaction.atomic():
+        existing = WaitingCall.objects.filter(call_sid=call_sid).first()
+        if existing is not None:
+            return existing
+        call, created = WaitingCall.objects.get_or_create(
+            call_sid=call_sid,
+            defaults={
+                "tenant": tenant,
+                "queue": queue,
+                "priority": priority,
+                "language": language,
+                "enqueued_at": now,
+            },
+        )
+    if created:
+        transaction.on_commit(lambda: match(queue_ids=[queue.pk], now=now))
+    return call
+
+
+def leave(*, call_sid: str, outcome: str, now: datetime | None = None) -> None:
+    """The call left the queue (hung up, voicemail, callback, or ended after the bridge)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        call = WaitingCall.objects.select_for_update().filter(call_sid=call_sid).first()
+        if call is None or call.state == WaitingCall.State.LEFT:
+            return
+        live = (
+            Reservation.objects.select_related("operator")
+            .select_for_update(of=("self",))
+            .filter(LIVE_RESERVATION, call=call)
+            .first()
+        )
+        if live is not None:
+            operator = OperatorProfile.objects.select_for_update().get(pk=live.operator_id)
+            if live.state == Reservation.State.OFFERED:
+                cancel_offer(reservation=live, call=call, operator=operator, reason=outcome, now=now)
+            else:
+                live.state, live.closed_at, live.reason = Reservation.State.COMPLETED, now, outcome
+                live.save(update_fields=["state", "closed_at", "reason"])
+                if operator.state == OperatorState.ON_CALL:
+                    profile_set_state(profile_id=operator.pk, state=OperatorState.WRAP_UP, now=now)
+        call.state, call.left_at, call.outcome = WaitingCall.State.LEFT, now, outcome
+        call.save(update_fields=["state", "left_at", "outcome"])
+
+
+def match(
+    *, queue_ids: list[int] | None = None, operator_ids: list[int] | None = None, now: datetime | None = None
+) -> list[Reservation]:
+    """Reserve the best available operators for the waiting calls of these queues (all when None).
+
+    ``operator_ids`` narrows the operators considered (one who just became free). Safe under any
+    number of concurrent callers: rows are locked with SKIP LOCKED, and a pass that skipped rows
+    held by another transaction runs again (bounded; the periodic tick covers the rest).
+    """
+    made: list[Reservation] = []
+    for attempt in range(MATCH_ATTEMPTS):
+        reservations, skipped = _match_once(queue_ids, operator_ids, now or timezone.now())
+        made.extend(reservations)
+        if not skipped:
+            break
+        time.sleep(random.uniform(0.001, 0.004) * (attempt + 1))  # let the other transaction commit
+    return made
+
+
+def _match_once(
+    queue_ids: list[int] | None, operator_ids: list[int] | None, now: datetime
+) -> tuple[list[Reservation], bool]:
+    with transaction.atomic():
+        operators = OperatorProfile.objects.filter(state=OperatorState.AVAILABLE)
+        if operator_ids is not None:
+            operators = operators.filter(id__in=operator_ids)
+        if queue_ids is not None:
+            served = set(queue_ids) | set(
+                Queue.objects.filter(id__in=queue_ids, overflow_queue__isnull=False).values_list(
+                    "overflow_queue_id", flat=True
+                )
+            )
+            operators = operators.filter(
+                id__in=Skill.objects.filter(queue_id__in=served).values("operator_id")
+            )
+        locked = list(
+            operators.select_for_update(skip_locked=True)
+            .order_by("id")
+            .values_list("id", "user_id", "idle_since", "languages")
+        )
+        if not locked:
+            return [], False  # whoever holds them matches them, and sees every committed call
+        skills: dict[int, dict[int, matching.SkillIn]] = {}
+        own_languages = {op_id: frozenset(langs) for op_id, _, _, langs in locked}
+        for op_id, queue_id, tier, langs in Skill.objects.filter(operator_id__in=own_languages).values_list(
+            "operator_id", "queue_id", "tier", "languages"
+        ):
+            skills.setdefault(op_id, {})[queue_id] = matching.SkillIn(
+                tier, frozenset(langs) or own_languages[op_id]
+            )
+        skill_queues = {q for per in skills.values() for q in per}
+        call_queues = skill_queues | set(
+            Queue.objects.filter(overflow_queue_id__in=skill_queues).values_list("id", flat=True)
+        )
+        if queue_ids is not None and operator_ids is None:
+            call_queues &= set(queue_ids)
+        calls = list(
+            WaitingCall.objects.filter(state=WaitingCall.State.WAITING, queue_id__in=call_queues)
+            .select_for_update(skip_locked=True)
+            .order_by("id")
+            .values_list("id", "queue_id", "enqueued_at", "priority", "language", "call_sid", "tenant_id")
+        )
+        queues = {
+            row[0]: row
+            for row in Queue.objects.filter(id__in={c[1] for c in calls}).values_list(
+                "id", "overflow_after", "overflow_queue_id", "ring_timeout", "name", "tenant__name"
+            )
+        }
+        rules = {q: matching.QueueRule(float(row[1]), row[2]) for q, row in queues.items()}
+        stamp = now.timestamp()
+        found = matching.pairs(
+            [matching.CallIn(c[0], c[1], c[2].timestamp(), c[3], c[4]) for c in calls],
+            [
+                matching.OperatorIn(op_id, idle.timestamp(), skills.get(op_id, {}))
+                for op_id, _, idle, _ in locked
+            ],
+            rules,
+            stamp,
+        )
+        reservations = _reserve(found, {c[0]: c for c in calls}, {o[0]: o[1] for o in locked}, queues, now)
+        used_ops = {op for _, op in found}
+        used_calls = {c for c, _ in found}
+        # Rows another transaction held were skipped: a call left here may suit an operator it
+        # holds, and an operator left here may suit a call it holds. Then look again.
+        skipped = False
+        if len(used_calls) < len(calls):
+            skipped = operators.exclude(id__in=[o[0] for o in locked]).exists()
+        if not skipped and len(used_ops) < len(locked):
+            skipped = (
+                WaitingCall.objects.filter(state=WaitingCall.State.WAITING, queue_id__in=call_queues)
+                .exclude(id__in=[c[0] for c in calls])
+                .exists()
+            )
+        return reservations, skipped
+
+
+def _reserve(found, calls, user_ids, queues, now: datetime) -> list[Reservation]:
+    if not found:
+        return []
+    reservations = []
+    for call_id, operator_id in found:
+        ring = queues[calls[call_id][1]][3]
+        reservations.append(
+            Reservation(
+                call_id=call_id,
+                operator_id=operator_id,
+                offered_at=now,
+                expires_at=now + timedelta(seconds=ring),
+            )
+        )
+    Reservation.objects.bulk_create(reservations)
+    WaitingCall.objects.filter(id__in=[c for c, _ in found]).update(
+        state=WaitingCall.State.RESERVED, reservation_count=F("reservation_count") + 1
+    )
+    OperatorProfile.objects.filter(id__in=[o for _, o in found]).update(
+        state=OperatorState.RESERVED, state_since=now
+    )
+    events = []
+    for reservation in reservations:
+        call = calls[reservation.call_id]
+        queue = queues[call[1]]
+        events.append(
+            record(
+                operator_id=reservation.operator_id,
+                kind="offered",
+                state=OperatorState.RESERVED,
+                call_sid=call[5],
+                tenant_id=call[6],
+                now=now,
+                save=False,
+            )
+        )
+        push_on_commit(
+            user_id=user_ids[reservation.operator_id],
+            message=offer_message(
+                reservation=reservation,
+                call_sid=call[5],
+                enqueued_at=call[2],
+                queue=queue[4],
+                tenant=queue[5],
+            ),
+        )
+    from telephony.models import OperatorEvent
+
+    OperatorEvent.objects.bulk_create(events)
+    return reservations
+
+
+def offer_message(*, reservation: Reservation, call_sid: str, enqueued_at: datetime, queue: str, tenant: str):
+    """The ``offer`` a console receives (also re-sent on connect)."""
+    return {
+        "type": "offer",
+        "reservation": reservation.pk,
+        "tenant": tenant,
+        "queue": queue,
+        "call_sid": call_sid,
+        "waited": round((reservation.offered_at - enqueued_at).total_seconds(), 1),
+        "expires_at": reservation.expires_at.isoformat(),
+    }
+
+
+def _offer_for_operator(reservation_id: int, operator) -> tuple[Reservation, WaitingCall, OperatorProfile]:
+    """Lock the call, the operator and the reservation (in that order) of an offer to ``operator``."""
+    call_id = Reservation.objects.filter(pk=reservation_id).values_list("call_id", flat=True).first()
+    if call_id is None:
+        raise Reservation.DoesNotExist(reservation_id)
+    call = WaitingCall.objects.select_for_update().get(pk=call_id)
+    profile = OperatorProfile.objects.select_for_update().get(user=operator)
+    reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
+    if reservation.operator_id != profile.pk:
+        raise PermissionError("This offer was made to another operator.")
+    return reservation, call, profile
+
+
+def accept(*, reservation_id: int, operator, now: datetime | None = None) -> WaitingCall:
+    """The operator takes the offered call; it is bridged to them once this commits."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        reservation, call, profile = _offer_for_operator(reservation_id, operator)
+        if reservation.state != Reservation.State.OFFERED:
+            raise ValueError(f"The offer is {reservation.state}.")
+        reservation.state, reservation.closed_at = Reservation.State.ACCEPTED, now
+        reservation.save(update_fields=["state", "closed_at"])
+        call.state, call.answered_at, call.operator = WaitingCall.State.BRIDGED, now, profile
+        call.save(update_fields=["state", "answered_at", "operator"])
+        profile.state, profile.state_since, profile.missed_offers = OperatorState.ON_CALL, now, 0
+        profile.save(update_fields=["state", "state_since", "missed_offers"])
+        record(operator_id=profile.pk, kind="accepted", state=profile.state, call_sid=call.call_sid,
+               tenant_id=call.tenant_id, now=now)  # fmt: skip
+        push_on_commit(
+            user_id=profile.user_id, message={"type": "state", "state": profile.state, "reason": ""}
+        )
+        from telephony.bridge import bridge_accepted
+
+        call_id = call.pk
+        transaction.on_commit(lambda: bridge_accepted(call_id))
+    return call
+
+
+def reject(*, reservation_id: int, operator, now: datetime | None = None) -> None:
+    """The operator declines the offer: the call keeps its place and goes to the next best operator."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        reservation, call, profile = _offer_for_operator(reservation_id, operator)
+        if reservation.state != Reservation.State.OFFERED:
+            return
+        cancel_offer(reservation=reservation, call=call, operator=profile, reason="rejected", now=now,
+                     state=Reservation.State.REJECTED)  # fmt: skip
+
+
+def expire_reservations(*, now: datetime | None = None) -> int:
+    """Offers past their ring timeout: cancelled, the call keeps its place, misses are counted."""
+    now = now or timezone.now()
+    due = list(
+        Reservation.objects.filter(state=Reservation.State.OFFERED, expires_at__lte=now).values_list(
+            "id", "call_id"
+        )
+    )
+    expired = 0
+    for reservation_id, call_id in due:
+        with transaction.atomic():
+            call = WaitingCall.objects.select_for_update(skip_locked=True).filter(pk=call_id).first()
+            if call is None:
+                continue  # being accepted or left right now; the next tick looks again
+            reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
+            if reservation.state != Reservation.State.OFFERED:
+                continue
+            operator = OperatorProfile.objects.select_for_update().get(pk=reservation.operator_id)
+            cancel_offer(reservation=reservation, call=call, operator=operator, reason="no answer", now=now,
+                         state=Reservation.State.EXPIRED)  # fmt: skip
+            expired += 1
+    return expired
+
+
+def expected_wait(*, call_sid: str, now: datetime | None = None) -> tuple[int, int]:
+    """``(position, seconds)`` for the caller waiting as ``call_sid`` (R18).
+
+    position: 1 + the calls of the same queue served before it (higher priority, or the same
+    priority and enqueued earlier). seconds = ceil(position / staffed) * handle, where staffed is
+    the operators with a skill on the queue who are logged in and not on a break, and handle is
+    the mean time from answer to end of the queue's calls ended in the last hour (180 s without
+    any). With nobody staffed, the queue's maximum wait: the caller will be offered a callback.
+    """
+    now = now or timezone.now()
+    call = WaitingCall.objects.select_related("queue").get(call_sid=call_sid)
+    if call.state not in (WaitingCall.State.WAITING, WaitingCall.State.RESERVED):
+        return 0, 0
+    ahead = (
+        WaitingCall.objects.filter(queue_id=call.queue_id, state__in=["waiting", "reserved"])
+        .filter(Q(priority__gt=call.priority) | Q(priority=call.priority, enqueued_at__lt=call.enqueued_at))
+        .count()
+    )
+    position = ahead + 1
+    staffed = (
+        OperatorProfile.objects.filter(skills__queue_id=call.queue_id)
+        .exclude(state__in=[OperatorState.OFFLINE, OperatorState.BREAK])
+        .count()
+    )
+    if staffed == 0:
+        return position, call.queue.max_wait
+    ended = WaitingCall.objects.filter(
+        queue_id=call.queue_id, answered_at__isnull=False, left_at__gte=now - ANSWER_WINDOW
+    ).values_list("answered_at", "left_at")
+    handles = [(left - answered).total_seconds() for answered, left in ended]
+    handle = sum(handles) / len(handles) if handles else DEFAULT_HANDLE_SECONDS
+    rounds = -(-position // staffed)
+    return position, round(rounds * handle)

@@ -1,0 +1,43 @@
+"""Factories for router tests: queues and operators with skills, in the public schema."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.utils import timezone
+
+from accounts.models import Role
+from telephony.models import OperatorProfile, Queue, Skill
+from tests.conftest import make_user
+
+T0 = timezone.now().replace(microsecond=0) - dt.timedelta(hours=1)
+
+
+def at(seconds: float) -> dt.datetime:
+    return T0 + dt.timedelta(seconds=seconds)
+
+
+def make_queue(tenant, **settings) -> Queue:
+    settings.setdefault("overflow_after", 0)
+    return Queue.objects.create(tenant=tenant, name=f"q-{uuid.uuid4().hex[:8]}", **settings)
+
+
+def make_operator(
+    skills: dict[Queue, int] | None = None,
+    *,
+    state: str = "available",
+    idle: float = 0.0,
+    languages: list[str] | None = None,
+) -> OperatorProfile:
+    user = make_user(None, role=Role.OPERATOR)
+    profile = OperatorProfile.objects.create(
+        user=user, state=state, state_since=at(idle), idle_since=at(idle), languages=languages or []
+    )
+    for queue, tier in (skills or {}).items():
+        Skill.objects.create(operator=profile, queue=queue, tier=tier)
+    return profile
+
+
+def sid() -> str:
+    return "CA" + uuid.uuid4().hex
