@@ -192,6 +192,9 @@ def to_queue(*, tenant: Client, call: Call, voice: twiml.Voice, text: str, now: 
         settings = TelephonySettings.current()
         return voicemail(call=call, voice=voice, message=settings.after_hours_message)
     priority = 1 if call.contact and call.contact.vip else 0
+    if call.queued_at is None and routing.queue_full(queue=queue):
+        add_event(call, "queue_full", dedupe="queue_full", at=now, queue=queue.name)
+        return twiml.leave_options(voice=voice, action=twiml.url("twilio-leave-choice"))
     with transaction.atomic():
         updated = Call.objects.filter(pk=call.pk, queued_at__isnull=True).update(
             queued_at=now, queue_id=queue.pk, queue_name=queue.name
@@ -216,8 +219,7 @@ def wait_turn(*, call: Call, waited: int, now: dt.datetime | None = None) -> Voi
     settings = TelephonySettings.current()
     voice = voice_of(settings)
     queue = Queue.objects.filter(pk=call.queue_id).first()
-    max_wait = getattr(queue, "max_wait_seconds", 600) if queue else 600
-    if waited >= max_wait:
+    if queue is None or waited >= queue.max_wait:
         add_event(call, "max_wait_reached", dedupe="max_wait", waited=waited)
         return twiml.leave_queue()
     position, seconds = routing.expected_wait(call_sid=call.call_sid)

@@ -1,0 +1,125 @@
+"""The caller's wait: enqueue, expected wait, leaving by choice or past the maximum, abandoning."""
+
+from __future__ import annotations
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from telephony.calls.models import Call, Callback
+from telephony.models import Queue, WaitingCall
+from tests.telephony.test_webhooks import alpha_number, incoming  # noqa: F401  (fixture)
+from tests.twilio_kit import check_twiml, signed_post, verbs
+
+
+@pytest.fixture
+def queue(db, tenants) -> Queue:
+    queue, _ = Queue.objects.get_or_create(tenant=tenants.alpha, is_default=True, defaults={"name": "Main"})
+    return queue
+
+
+def _post(path: str, sid: str, to: str, **fields: str):
+    response = signed_post(path, {"CallSid": sid, "To": to, **fields})
+    assert response.status_code == 200, response.content
+    return response
+
+
+def test_without_an_automatic_script_the_call_is_enqueued_once(db, tenants, queue, alpha_number):
+    sid = "CA" + "e" * 32
+    first, _ = incoming(alpha_number, sid=sid)
+    again, _ = incoming(alpha_number, sid=sid)
+    root = check_twiml(first.content)
+    enqueue = root.find("Enqueue")
+    assert enqueue.text == f"{tenants.alpha.schema_name}-{queue.pk}"
+    assert enqueue.get("waitUrl").startswith("/twilio/voice/wait?t=")
+    assert enqueue.get("action").startswith("/twilio/voice/queue-result?t=")
+    assert first.content == again.content
+    assert WaitingCall.objects.filter(call_sid=sid).count() == 1
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=sid)
+        assert call.queued_at is not None and call.queue_id == queue.pk
+        assert call.events.filter(kind="queued").count() == 1
+
+
+def test_each_wait_turn_tells_position_and_expected_wait_then_plays_music(db, tenants, queue, alpha_number):
+    _, params = incoming(alpha_number)
+    root = check_twiml(
+        _post("/twilio/voice/wait?t=t_alpha", params["CallSid"], alpha_number, QueueTime="12").content
+    )
+    said = root.find("Gather").find("Say").text
+    assert said.startswith("You are number 1 in line. The expected wait is about")
+    assert [el.tag for el in root] == ["Gather", "Play"]
+
+
+def test_past_the_maximum_wait_the_caller_leaves_and_chooses_a_callback(db, tenants, queue, alpha_number):
+    Queue.objects.filter(pk=queue.pk).update(max_wait=60)
+    _, params = incoming(alpha_number)
+    sid = params["CallSid"]
+    assert verbs(_post("/twilio/voice/wait?t=t_alpha", sid, alpha_number, QueueTime="61").content) == [
+        "Leave"
+    ]
+    options = check_twiml(
+        _post("/twilio/voice/queue-result?t=t_alpha", sid, alpha_number, QueueResult="leave").content
+    )
+    assert options.find("Gather") is not None and options.find("Redirect") is not None  # silence never drops
+    done = _post(options.find("Gather").get("action"), sid, alpha_number, Digits="1")
+    assert verbs(done.content) == ["Say", "Hangup"]
+    assert WaitingCall.objects.get(call_sid=sid).state == WaitingCall.State.LEFT
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=sid)
+        assert call.outcome == Call.Outcome.CALLBACK_REQUESTED
+        assert Callback.objects.get(call=call).reason == Callback.Reason.REQUESTED
+
+
+def test_a_key_during_the_wait_leads_to_voicemail(db, tenants, queue, alpha_number):
+    _, params = incoming(alpha_number)
+    sid = params["CallSid"]
+    assert verbs(_post("/twilio/voice/wait-key?t=t_alpha", sid, alpha_number, Digits="*").content) == [
+        "Leave"
+    ]
+    options = check_twiml(
+        _post("/twilio/voice/queue-result?t=t_alpha", sid, alpha_number, QueueResult="leave").content
+    )
+    record = check_twiml(_post(options.find("Gather").get("action"), sid, alpha_number, Digits="2").content)
+    assert record.find("Record") is not None
+
+
+def test_hanging_up_in_the_queue_is_an_abandon_with_a_callback_in_business_hours(
+    db, tenants, queue, alpha_number
+):
+    from datetime import timedelta
+
+    _, params = incoming(alpha_number)
+    sid = params["CallSid"]
+    with tenant_context(tenants.alpha):
+        Call.objects.filter(call_sid=sid).update(
+            queued_at=Call.objects.get(call_sid=sid).queued_at - timedelta(seconds=30)
+        )
+    response = signed_post(
+        "/twilio/voice/status", {"CallSid": sid, "To": alpha_number, "CallStatus": "completed"}
+    )
+    assert response.status_code == 204
+    assert WaitingCall.objects.get(call_sid=sid).state == WaitingCall.State.LEFT
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=sid)
+        assert call.outcome == Call.Outcome.ABANDONED and call.wait_seconds >= 30
+        assert Callback.objects.get(call=call).reason == Callback.Reason.ABANDONED
+
+
+def test_a_short_abandon_books_no_callback(db, tenants, queue, alpha_number):
+    _, params = incoming(alpha_number)
+    signed_post(
+        "/twilio/voice/status", {"CallSid": params["CallSid"], "To": alpha_number, "CallStatus": "completed"}
+    )
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=params["CallSid"])
+        assert call.outcome == Call.Outcome.ABANDONED
+        assert not Callback.objects.filter(call=call).exists()
+
+
+def test_a_full_queue_offers_callback_or_voicemail_instead_of_busy(db, tenants, queue, alpha_number):
+    Queue.objects.filter(pk=queue.pk).update(max_length=1)
+    incoming(alpha_number)
+    response, params = incoming(alpha_number, caller="+14155550111")
+    root = check_twiml(response.content)
+    assert root.find("Enqueue") is None and root.find("Gather") is not None
+    assert not WaitingCall.objects.filter(call_sid=params["CallSid"]).exists()
