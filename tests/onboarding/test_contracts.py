@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import tenant_context
 
 from accounts.models import Role, User
@@ -100,6 +101,14 @@ def test_an_accepted_contract_cannot_be_edited_a_new_version_is_needed(db, tenan
         accepted.save()
     accepted.refresh_from_db()
     assert accepted.body == ""
+    with pytest.raises(IntegrityError, match="cannot change"), transaction.atomic():  # nor around the model
+        ContractVersion.objects.filter(pk=accepted.pk).update(body="Sneaky change")
+    with (
+        pytest.raises(IntegrityError, match="cannot be deleted"),
+        transaction.atomic(),
+        connection.cursor() as sql,
+    ):
+        sql.execute("DELETE FROM tenants_contractversion WHERE id = %s", [accepted.pk])
 
     by = manager()
     amendment = onboarding.contract_revise(contract=contract, by=by, terms={"notice_days": 90}, body="")
@@ -142,7 +151,6 @@ def test_only_a_client_admin_can_accept(db, tenants):
 def test_the_invitation_task_is_sent_from_the_new_tenants_schema_after_commit(
     db, tenants, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from django.db import connection
 
     from accounts.tasks import send_invitation
 

@@ -68,16 +68,16 @@ def test_provisioning_is_all_or_nothing_when_the_pool_is_short(db, tenants):
 
 def test_a_number_belongs_to_one_tenant_only_in_the_database(db, tenants):
     (number,) = add_numbers(1)
-    with transaction.atomic(), pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError), transaction.atomic():
         PhoneNumber.objects.create(number=number)
-    with transaction.atomic(), pytest.raises(IntegrityError):  # assigned needs a tenant; available has none
+    with pytest.raises(IntegrityError), transaction.atomic():  # assigned needs a tenant; available has none
         PhoneNumber.objects.filter(number=number).update(state="assigned")
-    with transaction.atomic(), pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError), transaction.atomic():
         PhoneNumber.objects.filter(number=number).update(tenant=tenants.alpha)
-    with transaction.atomic(), pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError), transaction.atomic():
         PhoneNumber.objects.create(number="+1 202 555 0100")  # not E.164
     Queue.objects.create(tenant=tenants.alpha, name="First", is_default=True)
-    with transaction.atomic(), pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError), transaction.atomic():
         Queue.objects.create(tenant=tenants.alpha, name="Second", is_default=True)
 
 
