@@ -7,7 +7,7 @@ from django_tenants.utils import tenant_context
 
 from telephony.calls.models import Call, Callback
 from telephony.models import Queue, WaitingCall
-from tests.telephony.test_webhooks import alpha_number, incoming  # noqa: F401  (fixture)
+from tests.telephony.calls_kit import incoming
 from tests.twilio_kit import check_twiml, signed_post, verbs
 
 

@@ -2,40 +2,14 @@
 
 from __future__ import annotations
 
-import itertools
-
 import pytest
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
 from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
-from telephony.models import PhoneNumber
 from tests.scripts_engine.conftest import active_script
+from tests.telephony.calls_kit import incoming, new_sid
 from tests.twilio_kit import check_twiml, signed_post, verbs
-
-_sids = itertools.count(1)
-
-
-def new_sid() -> str:
-    return f"CA{next(_sids):032d}"
-
-
-@pytest.fixture
-def alpha_number(db, tenants) -> str:
-    number, _ = PhoneNumber.objects.get_or_create(
-        number="+15550199001", defaults={"tenant": tenants.alpha, "state": PhoneNumber.State.ASSIGNED}
-    )
-    return number.number
-
-
-def incoming(to: str, sid: str | None = None, caller: str = "+14155550100", **extra: str):
-    params = {
-        "AccountSid": "AC" + "1" * 32, "ApiVersion": "2010-04-01", "CallSid": sid or new_sid(),
-        "CallStatus": "ringing", "Direction": "inbound", "From": caller, "To": to, "Caller": caller,
-        "Called": to, "FromCountry": "US", **extra,
-    }  # fmt: skip
-    return signed_post("/twilio/voice/incoming", params), params
-
 
 # Twilio's own vectors (twilio-python's validator tests), through Django's test client.
 VECTOR_PARAMS = {
