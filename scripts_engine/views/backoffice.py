@@ -5,10 +5,13 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 
 from scripts_engine import lifecycle
+from scripts_engine.diagram import render_svg
+from scripts_engine.editing import problems_by_node
 from scripts_engine.forms import RejectForm
 from scripts_engine.lifecycle import LifecycleError
 from scripts_engine.models import ScriptVersion
@@ -35,16 +38,25 @@ def review(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     with tenant_context(client):
         version = get_object_or_404(ScriptVersion.objects.select_related("script", "submitted_by"), pk=pk)
         active = version.script.active_version
+        others = version.script.versions.exclude(pk=version.pk).order_by("-number")
+        against = active
+        wanted = request.GET.get("against", "")
+        if wanted.isdigit():
+            against = others.filter(number=int(wanted)).first() or active
         problems = lifecycle.version_problems(graph=version.graph)
-        old_name = f"v{active.number} (active)" if active else "nothing active"
+        old_name = f"v{against.number} ({against.get_state_display().lower()})" if against else "nothing"
         diff = graph_diff(
-            active.graph if active else {}, version.graph, old_name=old_name, new_name=f"v{version.number}"
+            against.graph if against else {}, version.graph, old_name=old_name, new_name=f"v{version.number}"
         )
+        grouped = problems_by_node(problems)
         context = {
             "client": client,
             "version": version,
             "script": version.script,
             "active": active,
+            "against": against,
+            "others": others,
+            "diagram": mark_safe(render_svg(version.graph, problems=grouped)),  # noqa: S308 - escaped
             "diff": diff,
             "problems": problems,
             "reject_form": RejectForm(),

@@ -99,6 +99,16 @@ def test_editor_drafts_edits_sees_live_problems_fixes_test_runs_and_submits(
     page.get_by_role("button", name="Submit for approval").click()
     expect(page.locator("h1 .state")).to_have_text("Submitted for approval")
 
+    # The account manager reviews it on the platform host and puts it on calls.
+    manager = make_user(None, role=Role.ACCOUNT_MANAGER, first_name="Max", last_name="Manager")
+    _log_in(page, asgi_server.url(None), manager.username)
+    page.goto(asgi_server.url(None, "/backoffice/scripts/"))
+    page.locator("tr[data-client='alpha']", has_text=name).get_by_role("link").click()
+    expect(page.get_by_role("heading", name="Added nodes")).to_be_visible()
+    page.screenshot(path=f"{SHOTS}/script-review.png", full_page=True)
+    page.get_by_role("button", name="Approve and use on calls").click()
+    expect(page.locator(".message")).to_contain_text("approved and active")
+
 
 def test_another_company_cannot_open_the_editor_by_url(committed, tenants, asgi_server, page):
     alpha_user = make_user(tenants.alpha, role=Role.CLIENT_ADMIN)

@@ -52,7 +52,9 @@ def test_review_shows_the_diff_against_the_active_version_and_approval_activates
         v2 = lifecycle.version_create_draft(script=v1.script, graph=graph, by=admin)
         lifecycle.version_submit(version=v2, by=admin)
     page = manager_client.get(f"/backoffice/scripts/alpha/{v2.pk}/").content.decode()
-    assert "We are open around the clock." in page and "v1 (active)" in page
+    assert "We are open around the clock." in page and "v1 (active)" in page and "<svg" in page
+    assert manager_client.get(f"/backoffice/scripts/alpha/{v2.pk}/?against=99").status_code == 200
+    assert manager_client.get(f"/backoffice/scripts/alpha/{v2.pk}/?against=x%00").status_code == 200
     diff = graph_diff(v1.graph, graph)
     assert diff.added == ["thanks"] and diff.removed == ["request"]
     assert diff.changed == ["hours", "label_sent", "route"]
