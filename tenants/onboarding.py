@@ -71,8 +71,10 @@ def order_submit(
     except IntegrityError:
         # Two requests with the same token raced (a double click): the other one won.
         order = Order.objects.filter(token=token).first()
-        if order is None:
-            raise
+        if order is None:  # the other request took the portal address
+            raise ValidationError(
+                {"portal_slug": "This address is already taken; please choose another."}
+            ) from None
         return order, False
     return order, True
 
@@ -210,6 +212,10 @@ def contract_send(
         ).update(state=ContractVersion.State.SUPERSEDED)
         client = contract.client
         if client is None:
+            if Client.objects.filter(slug=order.portal_slug).exists():
+                raise OnboardingError(
+                    f"The portal address {order.portal_slug!r} is taken; change it on the order."
+                )
             client = client_create(
                 slug=order.portal_slug, name=order.legal_name, status=Client.Status.PROSPECT
             )

@@ -81,6 +81,12 @@ class Order(models.Model):
             models.CheckConstraint(
                 condition=Q(peak_hour_calls__lte=models.F("calls_per_month")), name="order_peak_within_month"
             ),
+            models.UniqueConstraint(
+                fields=["portal_slug"],
+                condition=~Q(state="rejected"),
+                name="order_portal_slug_unique_when_open",
+                violation_error_message="This portal address is already taken; please choose another.",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
@@ -27,14 +28,18 @@ def order(request: HttpRequest) -> HttpResponse:
     bound = request.method == "POST"
     form = OrderForm(request.POST if bound else None, request.FILES if bound else None)
     if request.method == "POST" and form.is_valid():
-        placed, _created = onboarding.order_submit(
-            token=str(form.cleaned_data["token"]),
-            services=list(form.cleaned_data["services"]),
-            fields=form.order_columns(),
-            draft_script=form.cleaned_data.get("draft_script") or None,
-            ip=client_ip(request),
-        )
-        return redirect("order_thanks", token=placed.token)
+        try:
+            placed, _created = onboarding.order_submit(
+                token=str(form.cleaned_data["token"]),
+                services=list(form.cleaned_data["services"]),
+                fields=form.order_columns(),
+                draft_script=form.cleaned_data.get("draft_script") or None,
+                ip=client_ip(request),
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            return redirect("order_thanks", token=placed.token)
     return render(request, "public/order.html", {"form": form}, status=400 if form.is_bound else 200)
 
 

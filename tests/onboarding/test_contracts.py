@@ -13,7 +13,7 @@ from django_tenants.utils import tenant_context
 from accounts.models import Role, User
 from tenants import onboarding
 from tenants.contracts import render_pdf
-from tenants.models import Acceptance, AuditEvent, Client, Contract, ContractVersion, Tariff
+from tenants.models import Acceptance, AuditEvent, Client, Contract, ContractVersion, Order, Tariff
 from tests.onboarding.helpers import accept, contact, manager, sent_contract, submit_order
 
 
@@ -164,3 +164,20 @@ def test_the_invitation_task_is_sent_from_the_new_tenants_schema_after_commit(
     ((schema, kwargs),) = sent
     assert schema == client.schema_name  # tenant-schemas-celery sends the schema it is called in
     assert kwargs["link"].startswith(f"http://{client.host}/reset/")
+
+
+def test_a_portal_address_is_promised_to_one_open_order_only(db, tenants):
+    order = submit_order()
+    with pytest.raises(ValidationError, match="already taken"):
+        submit_order(order.portal_slug)
+    onboarding.order_reject(order=order, by=manager(), reason="duplicate")
+    assert submit_order(order.portal_slug).portal_slug == order.portal_slug
+
+
+def test_sending_refuses_a_portal_address_taken_meanwhile(db, tenants):
+    order = submit_order("alpha-like")
+    contract = onboarding.contract_draft(order=order, by=manager())
+    Order.objects.filter(pk=order.pk).update(portal_slug="alpha")  # e.g. edited in the admin
+    with pytest.raises(onboarding.OnboardingError, match="taken"):
+        onboarding.contract_send(contract=contract, by=manager())
+    assert Contract.objects.get(pk=contract.pk).latest.state == "draft"
