@@ -2,8 +2,10 @@
 
 from django.urls import path
 
+from telephony.consumers import OperatorConsumer
 from tenants.consumers import PortalConsumer
 
 websocket_urlpatterns = [
     path("ws/portal/", PortalConsumer.as_asgi()),
+    path("ws/operator/", OperatorConsumer.as_asgi()),
 ]

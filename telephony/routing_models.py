@@ -32,6 +32,9 @@ class OperatorProfile(models.Model):
     idle_since = models.DateTimeField(help_text="Fairness: the longest idle operator of a tier goes first.")
     missed_offers = models.PositiveIntegerField(default=0, help_text="Consecutive offers not answered.")
     languages = ArrayField(models.CharField(max_length=8), default=list, blank=True)
+    consoles = models.PositiveIntegerField(
+        default=0, help_text="Open console sockets; the last to close = offline."
+    )
 
     class Meta:
         indexes = [models.Index(fields=["state"], name="operator_profile_state")]

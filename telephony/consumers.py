@@ -1,0 +1,135 @@
+"""The operator's console socket: offers pushed by the router, answers sent back (R15, R16, R19).
+
+``/ws/operator/`` on the PLATFORM host only, for authenticated users with the operator role
+(anyone else: closed with 4403). Each socket joins ``operator.<user id>``, derived from its own
+session: there is no way to subscribe to another operator's group. The database is the truth and
+the channel layer is at-most-once, so on connect the console gets the current state and any
+ringing offer, and should reconnect (and re-read) whenever the socket drops.
+
+Server → console (JSON, ``type`` first):
+- ``{"type": "state", "state": "offline|available|reserved|on_call|wrap_up|break", "reason": ""}``
+- ``{"type": "offer", "reservation": id, "tenant": name, "queue": name, "call_sid": sid,
+  "waited": seconds, "expires_at": ISO 8601}``
+- ``{"type": "offer_cancelled", "reservation": id, "reason": "no answer|rejected|abandoned|…"}``
+- ``{"type": "accepted", "reservation": id, "call_sid": sid}`` (the bridge follows)
+- ``{"type": "error", "error": text, "request": the message's type}``
+
+Console → server:
+- ``{"type": "set_state", "state": "available|break|wrap_up|offline", "reason": "lunch"}``
+- ``{"type": "accept", "reservation": id}``
+- ``{"type": "reject", "reservation": id}``
+
+Closing the operator's last open socket sets them offline; a ringing offer is re-routed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.db.models import F
+
+from accounts.models import Role
+from telephony import routing
+from telephony.operators import InvalidTransition, profile_for, profile_set_state
+from telephony.pushes import operator_group
+from telephony.routing_models import OperatorProfile, OperatorState, Reservation
+from tenants.sockets import in_tenant
+
+
+def _open(user) -> list[dict[str, Any]]:
+    """Count this console and return what it must show now: the state, and a ringing offer."""
+    profile = profile_for(user)
+    OperatorProfile.objects.filter(pk=profile.pk).update(consoles=F("consoles") + 1)
+    messages: list[dict[str, Any]] = [
+        {"type": "state", "state": profile.state, "reason": profile.break_reason}
+    ]
+    offer = (
+        Reservation.objects.select_related("call__queue__tenant")
+        .filter(operator=profile, state=Reservation.State.OFFERED)
+        .first()
+    )
+    if offer is not None:
+        call = offer.call
+        messages.append(
+            routing.offer_message(
+                reservation=offer,
+                call_sid=call.call_sid,
+                enqueued_at=call.enqueued_at,
+                queue=call.queue.name,
+                tenant=call.queue.tenant.name,
+            )
+        )
+    return messages
+
+
+def _close(user_id: int) -> None:
+    """One console fewer; the last one closing sets the operator offline (R16)."""
+    profile = OperatorProfile.objects.filter(user_id=user_id).first()
+    if profile is None:
+        return
+    OperatorProfile.objects.filter(pk=profile.pk, consoles__gt=0).update(consoles=F("consoles") - 1)
+    profile.refresh_from_db(fields=["consoles", "state"])
+    if profile.consoles == 0 and profile.state != OperatorState.OFFLINE:
+        profile_set_state(profile_id=profile.pk, state=OperatorState.OFFLINE, reason="disconnected")
+
+
+def _handle(user, content: dict[str, Any]) -> dict[str, Any] | None:
+    kind = content.get("type")
+    if kind == "set_state":
+        state = str(content.get("state", ""))
+        if state not in {
+            OperatorState.AVAILABLE,
+            OperatorState.BREAK,
+            OperatorState.WRAP_UP,
+            OperatorState.OFFLINE,
+        }:
+            raise ValueError("Unknown state.")
+        routing.operator_set_state(operator=user, state=state, reason=str(content.get("reason", ""))[:40])
+        return None
+    reservation_id = content.get("reservation")
+    if not isinstance(reservation_id, int):
+        raise ValueError("A reservation id is required.")
+    if kind == "accept":
+        call = routing.accept(reservation_id=reservation_id, operator=user)
+        return {"type": "accepted", "reservation": reservation_id, "call_sid": call.call_sid}
+    if kind == "reject":
+        routing.reject(reservation_id=reservation_id, operator=user)
+        return None
+    raise ValueError("Unknown message type.")
+
+
+class OperatorConsumer(AsyncJsonWebsocketConsumer):
+    """One operator's console; see the module docstring for the protocol."""
+
+    async def connect(self) -> None:
+        tenant, user = self.scope["tenant"], self.scope["user"]
+        if not tenant.is_platform or not user.is_authenticated or not user.has_role(Role.OPERATOR):
+            await self.close(code=4403)
+            return
+        self.tenant, self.user = tenant, user
+        self.group = operator_group(user.pk)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+        for message in await in_tenant(tenant, _open)(user):
+            await self.send_json(message)
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "group"):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await in_tenant(self.tenant, _close)(self.user.pk)
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        if not isinstance(content, dict):
+            await self.send_json({"type": "error", "error": "A JSON object is expected.", "request": None})
+            return
+        try:
+            reply = await in_tenant(self.tenant, _handle)(self.user, content)
+        except (ValueError, InvalidTransition, PermissionError, Reservation.DoesNotExist) as refused:
+            await self.send_json({"type": "error", "error": str(refused), "request": content.get("type")})
+            return
+        if reply is not None:
+            await self.send_json(reply)
+
+    async def operator_push(self, event: dict[str, Any]) -> None:
+        await self.send_json(event["message"])

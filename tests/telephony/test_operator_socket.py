@@ -1,0 +1,134 @@
+"""The operator console socket on a real ASGI server: offers pushed, accepted; nobody else's (R15, R16)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.conf import settings
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from accounts.models import Role
+from telephony import routing
+from telephony.models import OperatorProfile, Reservation, WaitingCall
+from tests.conftest import logged_in, make_user
+from tests.sockets import open_socket, receive_json
+from tests.telephony.helpers import make_operator, make_queue, sid
+
+pytestmark = pytest.mark.slow
+
+
+def session_of(tenant, user) -> str:
+    return logged_in(tenant, user).cookies["sessionid"].value
+
+
+def console(server, profile):
+    return open_socket(server.port, settings.PLATFORM_HOST, "/ws/operator/", session_of(None, profile.user))
+
+
+def until(ws, kind: str, timeout: float = 10) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        message = receive_json(ws, timeout=max(0.1, deadline - time.monotonic()))
+        if message["type"] == kind:
+            return message
+
+
+def eventually(check, timeout: float = 10):
+    deadline = time.monotonic() + timeout
+    while not (result := check()):
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+    return result
+
+
+def test_an_operator_gets_the_offer_pushed_and_accepts_it(committed, tenants, asgi_server):
+    queue = make_queue(tenants.alpha)
+    operator = make_operator({queue: 1}, state="offline")
+    with console(asgi_server, operator) as ws:
+        assert receive_json(ws) == {"type": "state", "state": "offline", "reason": ""}
+        ws.send('{"type": "set_state", "state": "available"}')
+        assert until(ws, "state")["state"] == "available"
+        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid())
+        offer = until(ws, "offer")
+        assert (offer["tenant"], offer["queue"], offer["call_sid"]) == (
+            tenants.alpha.name,
+            queue.name,
+            call.call_sid,
+        )
+        ws.send(f'{{"type": "accept", "reservation": {offer["reservation"]}}}')
+        assert until(ws, "accepted")["call_sid"] == call.call_sid
+    call.refresh_from_db()
+    assert call.state == "bridged" and call.operator_id == operator.pk
+
+
+def test_a_reconnecting_console_gets_its_ringing_offer_again(committed, tenants, asgi_server):
+    queue = make_queue(tenants.alpha)
+    operator = make_operator({queue: 1})
+    call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid())
+    with console(asgi_server, operator) as ws:
+        assert receive_json(ws)["state"] == "reserved"
+        assert receive_json(ws)["call_sid"] == call.call_sid
+
+
+def refused(port: int, host: str, session: str | None) -> bool:
+    """Refused at the handshake or closed before anything is sent."""
+    try:
+        with open_socket(port, host, "/ws/operator/", session) as ws:
+            ws.recv(timeout=10)
+    except (InvalidStatus, ConnectionClosed):
+        return True
+    return False
+
+
+def test_only_operators_on_the_platform_host_may_open_a_console(committed, tenants, asgi_server):
+    port = asgi_server.port
+    client_admin = make_user(tenants.alpha, role=Role.CLIENT_ADMIN)
+    supervisor = make_user(None, role=Role.SUPERVISOR)
+    operator = make_operator({})
+    assert refused(port, tenants.alpha.host, session_of(tenants.alpha, client_admin))
+    assert refused(port, settings.PLATFORM_HOST, session_of(tenants.alpha, client_admin))
+    assert refused(port, settings.PLATFORM_HOST, session_of(None, supervisor))
+    assert refused(port, settings.PLATFORM_HOST, None)
+    assert refused(
+        port, tenants.alpha.host, session_of(None, operator.user)
+    )  # a platform session, tenant host
+
+
+def test_an_operator_never_sees_or_takes_another_operators_offer(committed, tenants, asgi_server):
+    queue = make_queue(tenants.beta)
+    other_queue = make_queue(tenants.alpha)
+    skilled = make_operator({queue: 1})
+    bystander = make_operator({other_queue: 1})
+    with console(asgi_server, skilled) as ws_skilled, console(asgi_server, bystander) as ws_other:
+        receive_json(ws_skilled), receive_json(ws_other)
+        routing.enqueue(tenant=tenants.beta, queue=queue, call_sid=sid())
+        offer = until(ws_skilled, "offer")
+        ws_other.send(f'{{"type": "accept", "reservation": {offer["reservation"]}}}')
+        error = receive_json(ws_other)  # its own error: never the offer
+        assert error["type"] == "error" and error["request"] == "accept"
+    assert Reservation.objects.get(pk=offer["reservation"]).operator_id == skilled.pk
+
+
+def test_closing_the_last_console_sets_offline_and_reroutes_the_offer(committed, tenants, asgi_server):
+    queue = make_queue(tenants.alpha)
+    dropping = make_operator({queue: 1}, idle=0)
+    other = make_operator({queue: 1}, idle=10)
+    other.state = "offline"
+    other.save()
+    with console(asgi_server, dropping) as ws:
+        receive_json(ws)
+        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid())
+        until(ws, "offer")
+        OperatorProfile.objects.filter(pk=other.pk).update(state="available")
+    eventually(lambda: OperatorProfile.objects.get(pk=dropping.pk).state == "offline")
+    eventually(lambda: Reservation.objects.filter(call=call, operator=other, state="offered").exists())
+    assert WaitingCall.objects.get(pk=call.pk).reservation_count == 2
+
+
+def test_only_operators_have_a_routing_profile(db, tenants):
+    """(Also makes pytest-django create the test database when this module runs alone.)"""
+    from telephony.operators import profile_for
+
+    with pytest.raises(PermissionError):
+        profile_for(make_user(None, role=Role.SUPERVISOR))
