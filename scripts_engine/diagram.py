@@ -20,6 +20,10 @@ COLORS = {
 }
 
 
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def edges_of(node: Any) -> list[tuple[str, str]]:
     """``(target, label)`` for every arrow leaving a raw node."""
     if not isinstance(node, Mapping):
@@ -27,11 +31,11 @@ def edges_of(node: Any) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     if isinstance(node.get("next"), str):
         found.append((node["next"], ""))
-    for case in node.get("cases") or []:
+    for case in _list(node.get("cases")):
         if isinstance(case, Mapping) and isinstance(case.get("next"), str):
             found.append((case["next"], str(case.get("when", ""))))
     if node.get("kind") == "automatic":
-        for option in node.get("options") or []:
+        for option in _list(node.get("options")):
             if isinstance(option, Mapping) and isinstance(option.get("next"), str):
                 found.append((option["next"], str(option.get("value") or option.get("digits") or "")))
     for key, label in (("otherwise", "otherwise"), ("timeout_next", "no input")):

@@ -76,6 +76,48 @@ def nodes_of(graph: Any) -> dict[str, Any]:
     return nodes if isinstance(nodes, dict) else {}
 
 
+def contact_fields(graph: Any) -> list[str]:
+    """The contact fields a graph declares (an empty list when the setting is missing or odd)."""
+    fields = graph.get("fields") if isinstance(graph, Mapping) else None
+    declared = fields.get("contact") if isinstance(fields, Mapping) else None
+    return [f for f in declared if isinstance(f, str)] if isinstance(declared, list) else []
+
+
+def node_summary(node: Any) -> dict[str, Any]:
+    """What the node list shows of a node, as plain texts and lists whatever the JSON holds."""
+    node = node if isinstance(node, Mapping) else {}
+
+    def text(key: str) -> str:
+        value = node.get(key)
+        return value if isinstance(value, str) else ""
+
+    def items(key: str) -> list[Mapping[str, Any]]:
+        value = node.get(key)
+        return [x for x in value if isinstance(x, Mapping)] if isinstance(value, list) else []
+
+    options = node.get("options") if isinstance(node.get("options"), list) else []
+    kind = text("kind") or "unknown"
+    return {
+        "kind": kind,
+        "text": text("text") or text("prompt"),
+        "type": text("type"),
+        "optional": node.get("required") is False,
+        "choices": [str(o) for o in options if isinstance(o, (str, int, float))]
+        if kind == "question"
+        else [],
+        "next": text("next"),
+        "cases": [(str(c.get("when", "")), str(c.get("next", ""))) for c in items("cases")],
+        "otherwise": text("otherwise"),
+        "menu": [
+            (str(o.get("digits") or ""), str(o.get("value") or o.get("digits") or ""), str(o.get("next", "")))
+            for o in (items("options") if kind == "automatic" else [])
+        ],
+        "timeout_next": text("timeout_next"),
+        "specialist": text("specialist"),
+        "disposition": text("disposition"),
+    }
+
+
 def node_to_fields(node: Mapping[str, Any]) -> dict[str, str]:
     """The form fields of a node, as text."""
     fields: dict[str, str] = {}

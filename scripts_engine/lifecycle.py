@@ -86,6 +86,12 @@ def version_problems(*, graph: Any) -> list[Problem]:
     return problems
 
 
+def _check_size(graph: Any) -> None:
+    nodes = graph.get("nodes") if isinstance(graph, dict) else None
+    if isinstance(nodes, dict) and len(nodes) > MAX_GRAPH_NODES:
+        raise LifecycleError(f"A script may have at most {MAX_GRAPH_NODES} nodes.")
+
+
 def script_create(*, name: str, purpose: str, graph: dict[str, Any], by: User) -> ScriptVersion:
     """A new script with its first draft."""
     _require(can_edit(by), "Only editors and admins create scripts.")
@@ -97,6 +103,7 @@ def script_create(*, name: str, purpose: str, graph: dict[str, Any], by: User) -
 def version_create_draft(*, script: Script, graph: dict[str, Any], by: User) -> ScriptVersion:
     """The script's next version number, as a draft holding ``graph``."""
     _require(can_edit(by), "Only editors and admins write drafts.")
+    _check_size(graph)
     with transaction.atomic():
         Script.objects.select_for_update().get(pk=script.pk)
         number = (script.versions.aggregate(n=Max("number"))["n"] or 0) + 1
@@ -106,6 +113,7 @@ def version_create_draft(*, script: Script, graph: dict[str, Any], by: User) -> 
 def version_update_draft(*, version: ScriptVersion, graph: dict[str, Any], by: User) -> list[Problem]:
     """Save a draft's new graph (even a broken one: it is work in progress); return its problems."""
     _require(can_edit(by), "Only editors and admins edit drafts.")
+    _check_size(graph)
     with transaction.atomic():
         locked = ScriptVersion.objects.select_for_update().get(pk=version.pk)
         if locked.state != ScriptVersion.State.DRAFT:

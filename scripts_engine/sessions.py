@@ -14,6 +14,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from scripts_engine.editing import contact_fields
 from scripts_engine.interpreter import Interpreter, Step
 from scripts_engine.models import Script, ScriptAnswer, ScriptSession, ScriptVersion
 
@@ -49,7 +50,7 @@ def interpreter_for(version: ScriptVersion) -> Interpreter:
 
 def _clean_contact(version: ScriptVersion, contact: Any) -> dict[str, str]:
     """Only the contact fields the script declares, as short texts."""
-    fields = (version.graph.get("fields") or {}).get("contact") or []
+    fields = contact_fields(version.graph)
     contact = contact if isinstance(contact, dict) else {}
     return {
         f: str(contact[f])[:200] for f in fields if isinstance(f, str) and contact.get(f) not in (None, "")

@@ -14,7 +14,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from scripts_engine import lifecycle
 from scripts_engine.diagram import layers, render_svg
-from scripts_engine.editing import blank_graph, canonical_graph, nodes_of, problems_by_node, split_words
+from scripts_engine.editing import (
+    NODE_ID,
+    blank_graph,
+    canonical_graph,
+    contact_fields,
+    node_summary,
+    nodes_of,
+    problems_by_node,
+    split_words,
+)
 from scripts_engine.forms import (
     DispositionForm,
     ImportForm,
@@ -70,6 +79,10 @@ def script_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
+def _strings(value: object) -> list[str]:
+    return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
+
+
 def _version_context(request: HttpRequest, version: ScriptVersion) -> dict[str, object]:
     problems = lifecycle.version_problems(graph=version.graph)
     grouped = problems_by_node(problems)
@@ -82,16 +95,19 @@ def _version_context(request: HttpRequest, version: ScriptVersion) -> dict[str, 
             "title": graph.get("title", ""),
             "description": graph.get("description", ""),
             "start": graph.get("start", ""),
-            "contact_fields": ", ".join(str(f) for f in (graph.get("fields") or {}).get("contact") or []),
-            "dispositions": graph.get("dispositions") or [],
-            "specialists": graph.get("specialists") or [],
+            "contact_fields": ", ".join(contact_fields(graph)),
+            "dispositions": _strings(graph.get("dispositions")),
+            "specialists": _strings(graph.get("specialists")),
         }
     )
     return {
         "version": version,
         "script": version.script,
         "graph": graph,
-        "nodes": [(nid, nodes[nid], grouped.get(nid, [])) for nid in ordered],
+        "nodes": [
+            (nid, node_summary(nodes[nid]), grouped.get(nid, []), bool(NODE_ID.match(nid))) for nid in ordered
+        ],
+        "contact_fields": contact_fields(graph),
         "problems": problems,
         "general_problems": grouped.get(None, []),
         "editable": editable,

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from scripts_engine import sessions
+from scripts_engine.editing import contact_fields
 from scripts_engine.interpreter import InvalidScript
 from scripts_engine.models import ScriptSession, Specialist
 from scripts_engine.sessions import SessionError
@@ -19,9 +20,7 @@ from scripts_engine.views.access import access_test_session, access_version
 @require_POST
 def testrun_start(request: HttpRequest, pk: int) -> HttpResponse:
     version = access_version(request, pk)
-    fields = (
-        (version.graph.get("fields") or {}).get("contact") or [] if isinstance(version.graph, dict) else []
-    )
+    fields = contact_fields(version.graph)
     contact = {f: request.POST.get(f"contact_{f}", "") for f in fields if isinstance(f, str)}
     try:
         session = sessions.session_start(

@@ -90,6 +90,7 @@ def test_nodes_are_added_and_deleted(editor_client, tenants):
         ('{"nodes": 5}', "must be an object of nodes"),
         ("[" * 100_000, "not valid JSON"),
         ('{"a": "' + "x" * 300_000 + '"}', "too large"),
+        (json.dumps({"nodes": {f"n{i}": {} for i in range(2001)}}), "at most 2000 nodes"),
     ],
 )
 def test_bad_json_imports_get_a_clear_error_never_a_500(editor_client, tenants, text, message):
@@ -173,3 +174,38 @@ def test_another_company_cannot_read_export_or_run_a_script_by_guessing_urls(db,
     assert beta.post(f"{base}/test/").status_code == 404
     assert beta.post(session_url, {"action": "ack", "node": "greeting"}).status_code == 404
     assert "Hotline" not in beta.get("/scripts/").content.decode()
+
+
+ODD_GRAPHS = [
+    {},
+    {"nodes": {}},
+    {"start": 5, "fields": ["first_name"], "dispositions": "x", "specialists": [1, None], "nodes": {}},
+    {"start": "a/b", "nodes": {"a/b": {"kind": "say", "next": "../x"}, "ok": {"kind": 7}}},
+    {"start": "q", "nodes": {"q": {"kind": "question", "options": "red", "cases": 5, "next": ["x"]}}},
+    {"start": "b", "nodes": {"b": {"kind": "branch", "cases": [{"when": 1}, "x"], "otherwise": {}}}},
+    {"start": "a", "nodes": {"a": {"kind": "automatic", "options": [{"speech": "hi"}, 3], "prompt": None}}},
+    {"title": "<script>alert(1)</script>", "start": "x", "nodes": {"x": {"kind": "end", "text": "</svg>"}}},
+]
+
+
+@pytest.mark.parametrize("graph", ODD_GRAPHS)
+def test_odd_imported_graphs_render_everywhere_without_a_500(editor_client, tenants, graph):
+    with tenant_context(tenants.alpha):
+        version = _create(editor_client, source="import", json_text=json.dumps(graph))
+    base = f"/scripts/versions/{version.pk}"
+    paths = [f"{base}/", f"{base}/diagram/", f"{base}/export/", "/scripts/", f"/scripts/{version.script_id}/"]
+    paths += [f"{base}/nodes/{nid}/" for nid in graph.get("nodes", {}) if "/" not in nid]
+    for path in paths:
+        response = editor_client.get(path)
+        assert response.status_code in (200, 404), path
+        if response["Content-Type"].startswith("text/html"):
+            assert b"<script>alert(1)" not in response.content
+    for nid in graph.get("nodes", {}):
+        if "/" not in nid:
+            editor_client.post(f"{base}/nodes/{nid}/check/", {"next": "x", "cases": "a -> b"})
+            editor_client.post(f"{base}/nodes/{nid}/", {"text": "hello"})
+    assert editor_client.post(f"{base}/test/").status_code == 302
+    assert editor_client.post(f"{base}/submit/").status_code == 302
+    assert (
+        editor_client.post(f"{base}/settings/", {"start": "x", "contact_fields": "a, b"}).status_code == 302
+    )
