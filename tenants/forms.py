@@ -6,14 +6,16 @@ import datetime
 import uuid
 import zoneinfo
 from decimal import Decimal
+from pathlib import Path
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 
 from accounts.models import CLIENT_ROLES, Role
 from tenants.models import RESERVED_SLUGS, Client, Order, Service
-from tenants.onboarding import check_draft_script
 
 LANGUAGES = [
     ("en", "English"), ("fr", "French"), ("de", "German"), ("es", "Spanish"), ("it", "Italian"),
@@ -121,6 +123,31 @@ class OrderForm(forms.ModelForm):
         """The cleaned values that are the order's own columns."""
         skip = {"services", "token", "draft_script"}
         return {k: v for k, v in self.cleaned_data.items() if k not in skip}
+
+
+DRAFT_SCRIPT_SUFFIXES = {".txt", ".md", ".pdf", ".docx", ".odt", ".json"}
+
+
+def check_draft_script(upload: UploadedFile) -> None:
+    """Refuse uploads that are too big or not a text/document format we can read."""
+    allowed = DRAFT_SCRIPT_SUFFIXES
+    suffix = Path(upload.name).suffix.lower()
+    if suffix not in allowed:
+        raise ValidationError(f"Please upload one of: {', '.join(sorted(allowed))}.")
+    if upload.size > settings.ORDER_UPLOAD_MAX_BYTES:
+        raise ValidationError(
+            f"The file is larger than {settings.ORDER_UPLOAD_MAX_BYTES // 1024 // 1024} MB."
+        )
+    head = upload.read(8)
+    upload.seek(0)
+    if suffix == ".pdf" and not head.startswith(b"%PDF"):
+        raise ValidationError("This file is not a PDF document.")
+    if suffix in {".docx", ".odt"} and not head.startswith(b"PK"):
+        raise ValidationError("This file is not a valid document.")
+    if suffix in {".txt", ".md", ".json"} and b"\x00" in upload.read(4096):
+        upload.seek(0)
+        raise ValidationError("This file is not a text file.")
+    upload.seek(0)
 
 
 class ContractTermsForm(forms.Form):

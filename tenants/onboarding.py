@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime
 import hashlib
 from decimal import Decimal
-from pathlib import Path
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -25,7 +24,6 @@ from telephony.models import PhoneNumber, Queue
 from tenants import contracts
 from tenants.audit import record_event
 from tenants.clients import client_create
-from tenants.exports import export_client_data
 from tenants.models import Acceptance, Client, Contract, ContractVersion, Order, Payment, Service
 
 DEFAULT_QUEUE_NAME = "Main"
@@ -423,123 +421,3 @@ def client_provision(*, contract: Contract, actor: User) -> Client:
             after={"state": order.state},
         )
     return client
-
-
-def _client_transition(
-    *, client: Client, by: User, allowed: set[str], to: str, action: str, **after: object
-) -> Client:
-    with transaction.atomic():
-        client = Client.objects.select_for_update().get(pk=client.pk)
-        if client.status not in allowed:
-            raise OnboardingError(
-                f"A {client.get_status_display().lower()} client company cannot be {action}."
-            )
-        before = client.status
-        client.status = to
-        client.save(update_fields=["status", "updated_at"])
-        record_event(
-            actor=by,
-            action=f"client.{action}",
-            obj=client,
-            client=client,
-            before={"status": before},
-            after={"status": to, **after},
-        )
-    return client
-
-
-def client_suspend(*, client: Client, by: User, reason: str = "") -> Client:
-    """Stop service, keep the data; its numbers stay assigned and answer with a polite message."""
-    return _client_transition(
-        client=client,
-        by=by,
-        allowed={Client.Status.ACTIVE},
-        to=Client.Status.SUSPENDED,
-        action="suspended",
-        reason=reason,
-    )
-
-
-def client_resume(*, client: Client, by: User) -> Client:
-    """Restore service of a suspended client company."""
-    return _client_transition(
-        client=client, by=by, allowed={Client.Status.SUSPENDED}, to=Client.Status.ACTIVE, action="resumed"
-    )
-
-
-def client_close(*, client: Client, by: User, now: datetime.datetime | None = None) -> Path:
-    """Close a client company: export its data, put its numbers in their grace period. Returns the export."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        locked = Client.objects.select_for_update().get(pk=client.pk)
-        if locked.status not in (Client.Status.ACTIVE, Client.Status.SUSPENDED, Client.Status.PROSPECT):
-            raise OnboardingError("This client company is already closed.")
-        export = export_client_data(client=locked)
-        release_after = now + datetime.timedelta(days=settings.NUMBER_RELEASE_GRACE_DAYS)
-        numbers = list(
-            PhoneNumber.objects.select_for_update().filter(tenant=locked, state=PhoneNumber.State.ASSIGNED)
-        )
-        PhoneNumber.objects.filter(pk__in=[n.pk for n in numbers]).update(
-            state=PhoneNumber.State.RELEASING, released_at=now, release_after=release_after
-        )
-        _client_transition(
-            client=locked,
-            by=by,
-            allowed={locked.status},
-            to=Client.Status.CLOSED,
-            action="closed",
-            export=str(export.relative_to(settings.MEDIA_ROOT)),
-            releasing=[n.number for n in numbers],
-            release_after=release_after.isoformat(),
-        )
-    return export
-
-
-def numbers_release_due(*, now: datetime.datetime | None = None) -> list[str]:
-    """Return to the pool the numbers whose grace period is over; safe to run any time, twice."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        due = list(
-            PhoneNumber.objects.select_for_update(skip_locked=True).filter(
-                state=PhoneNumber.State.RELEASING, release_after__lte=now
-            )
-        )
-        for number in due:
-            record_event(
-                actor=None,
-                action="number.released",
-                obj=number,
-                client=number.tenant,
-                before={"state": number.state, "tenant": number.tenant_id},
-                after={"state": PhoneNumber.State.AVAILABLE},
-            )
-            number.state, number.tenant, number.assigned_at, number.release_after = (
-                "available",
-                None,
-                None,
-                None,
-            )
-            number.save(update_fields=["state", "tenant", "assigned_at", "release_after"])
-    return [n.number for n in due]
-
-
-def check_draft_script(upload: UploadedFile) -> None:
-    """Refuse uploads that are too big or not a text/document format we can read."""
-    allowed = {".txt", ".md", ".pdf", ".docx", ".odt", ".json"}
-    suffix = Path(upload.name).suffix.lower()
-    if suffix not in allowed:
-        raise ValidationError(f"Please upload one of: {', '.join(sorted(allowed))}.")
-    if upload.size > settings.ORDER_UPLOAD_MAX_BYTES:
-        raise ValidationError(
-            f"The file is larger than {settings.ORDER_UPLOAD_MAX_BYTES // 1024 // 1024} MB."
-        )
-    head = upload.read(8)
-    upload.seek(0)
-    if suffix == ".pdf" and not head.startswith(b"%PDF"):
-        raise ValidationError("This file is not a PDF document.")
-    if suffix in {".docx", ".odt"} and not head.startswith(b"PK"):
-        raise ValidationError("This file is not a valid document.")
-    if suffix in {".txt", ".md", ".json"} and b"\x00" in upload.read(4096):
-        upload.seek(0)
-        raise ValidationError("This file is not a text file.")
-    upload.seek(0)

@@ -8,6 +8,6 @@ from config.celery import app
 @app.task(acks_late=True)
 def release_numbers() -> list[str]:
     """Return numbers whose grace period ended to the pool (run by beat, e.g. hourly)."""
-    from tenants.onboarding import numbers_release_due
+    from tenants.lifecycle import numbers_release_due
 
     return numbers_release_due()

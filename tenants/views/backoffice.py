@@ -17,7 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import Role
-from tenants import onboarding
+from tenants import lifecycle, onboarding
 from tenants.audit import events_for
 from tenants.contracts import monthly_total
 from tenants.forms import ContractTermsForm, PaymentForm
@@ -191,13 +191,13 @@ def client_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     client = get_object_or_404(Client.objects.exclude(schema_name="public"), pk=pk)
     try:
         if action == "suspend":
-            onboarding.client_suspend(
+            lifecycle.client_suspend(
                 client=client, by=request.user, reason=request.POST.get("reason", "")[:500]
             )
         elif action == "resume":
-            onboarding.client_resume(client=client, by=request.user)
+            lifecycle.client_resume(client=client, by=request.user)
         elif action == "close":
-            onboarding.client_close(client=client, by=request.user)
+            lifecycle.client_close(client=client, by=request.user)
         else:
             raise PermissionDenied("Unknown action.")
         messages.success(request, f"{client.name}: {action} done.")

@@ -13,7 +13,7 @@ from django_tenants.utils import tenant_context
 
 from accounts.models import Role, User
 from telephony.models import PhoneNumber, Queue
-from tenants import onboarding
+from tenants import lifecycle, onboarding
 from tenants.models import AuditEvent, Client, Order
 from tenants.tasks import release_numbers
 from tests.onboarding.helpers import accept, add_numbers, manager, pay, sent_contract
@@ -137,15 +137,15 @@ def test_suspend_keeps_data_and_numbers_resume_restores_service(db, tenants):
     contract, client = sent_contract(by=by)
     accept(contract)
     pay(contract, by)
-    onboarding.client_suspend(client=client, by=by, reason="unpaid invoice")
+    lifecycle.client_suspend(client=client, by=by, reason="unpaid invoice")
     number = PhoneNumber.objects.get(tenant=client)
     assert number.state == "assigned"
     assert not number.in_service  # telephony answers it with the polite message
     with tenant_context(client):
         assert User.objects.filter(role=Role.CLIENT_ADMIN).exists()
     with pytest.raises(onboarding.OnboardingError):
-        onboarding.client_suspend(client=client, by=by)
-    onboarding.client_resume(client=client, by=by)
+        lifecycle.client_suspend(client=client, by=by)
+    lifecycle.client_resume(client=client, by=by)
     assert PhoneNumber.objects.get(tenant=client).in_service
     actions = list(AuditEvent.objects.filter(client=client).values_list("action", flat=True))
     assert "client.suspended" in actions
@@ -160,7 +160,7 @@ def test_close_exports_the_data_and_releases_numbers_after_the_grace_period(db, 
     accept(contract)
     pay(contract, by)
     now = timezone.now()
-    export = onboarding.client_close(client=client, by=by, now=now)
+    export = lifecycle.client_close(client=client, by=by, now=now)
     assert export.parent == tmp_path / "exports" / client.schema_name
     document = json.loads(export.read_text())
     assert any(row["role"] == "client_admin" for row in document["tables"]["accounts_user"])
@@ -168,9 +168,9 @@ def test_close_exports_the_data_and_releases_numbers_after_the_grace_period(db, 
     assert client.status == "closed"
     number = PhoneNumber.objects.get(tenant=client)
     assert number.state == "releasing"
-    assert onboarding.numbers_release_due(now=now + datetime.timedelta(days=1)) == []
+    assert lifecycle.numbers_release_due(now=now + datetime.timedelta(days=1)) == []
     later = now + datetime.timedelta(days=settings.NUMBER_RELEASE_GRACE_DAYS, seconds=1)
-    assert onboarding.numbers_release_due(now=later) == [number.number]
+    assert lifecycle.numbers_release_due(now=later) == [number.number]
     number.refresh_from_db()
     assert number.state == "available"
     assert number.tenant is None

@@ -141,10 +141,10 @@ def _schedule_number_release() -> None:
 class Command(BaseCommand):
     help = "Create the demo: platform staff, three client companies onboarded end to end, one pending order."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--port", type=int, default=None, help="the port to show in the URLs")
 
-    def handle(self, *args, **options) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **options) -> None:
         ensure_platform()
         for username, first, last, role in PLATFORM_STAFF:
             _user(username, first, last, role, f"{username}@{settings.PLATFORM_HOST}")
