@@ -25,6 +25,15 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 SHOTS = os.environ.get("SCREENSHOT_DIR", "/tmp")
 
 
+def test_the_public_pages_the_journey_starts_from_render(db, tenants):
+    """Also makes pytest-django set up the test database when this module runs alone."""
+    from tests.conftest import http
+
+    seed_catalogue()
+    for path in ("/", "/services/", "/order/"):
+        assert http(None).get(path).status_code == 200
+
+
 def _log_in(page, url: str, username: str, password: str) -> None:
     page.goto(url)
     page.fill("#id_username", username)
@@ -32,7 +41,7 @@ def _log_in(page, url: str, username: str, password: str) -> None:
     page.click("main button[type=submit]")
 
 
-def test_order_to_active_client_in_the_browser(committed, tenants, asgi_server, page):
+def test_order_to_active_client_in_the_browser(on_test_database, tenants, asgi_server, page):
     seed_catalogue()
     add_numbers(3)
     slug = unique_slug()

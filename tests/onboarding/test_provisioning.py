@@ -96,7 +96,7 @@ def test_an_assigned_number_is_not_given_to_the_next_client(db, tenants):
     assert not PhoneNumber.objects.filter(tenant=second_client).exists()
 
 
-def test_two_concurrent_provisionings_never_get_the_same_number(committed, tenants):
+def test_two_concurrent_provisionings_never_get_the_same_number(on_test_database, tenants):
     by = manager()
     add_numbers(8)
     contracts = []
