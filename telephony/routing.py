@@ -124,6 +124,37 @@ def match(
     return made
 
 
+QUEUE_RULES_SECONDS = 5.0
+_queue_rows: dict[int, tuple] = {}
+_overflow_sources: dict[int, set[int]] = {}
+_queue_rows_loaded = 0.0
+
+
+def queue_rows(ids: set[int] | list[int]) -> dict[int, tuple]:
+    """``id → (id, overflow_after, overflow_queue_id, ring_timeout, name, tenant name)``.
+
+    Read for all queues at once and kept for ``QUEUE_RULES_SECONDS`` in each process (queue
+    settings change rarely; a new queue is loaded on first sight), so a match reads no queue row.
+    """
+    global _queue_rows_loaded
+    if time.monotonic() - _queue_rows_loaded > QUEUE_RULES_SECONDS or not set(ids) <= _queue_rows.keys():
+        rows = Queue.objects.order_by().values_list(
+            "id", "overflow_after", "overflow_queue_id", "ring_timeout", "name", "tenant__name"
+        )
+        _queue_rows.clear()
+        _overflow_sources.clear()
+        for row in rows:
+            _queue_rows[row[0]] = row
+            if row[2] is not None:
+                _overflow_sources.setdefault(row[2], set()).add(row[0])
+        _queue_rows_loaded = time.monotonic()
+    return {q: _queue_rows[q] for q in ids if q in _queue_rows}
+
+
+def queue_rules(ids: list[int]) -> dict[int, matching.QueueRule]:
+    return {q: matching.QueueRule(float(row[1]), row[2]) for q, row in queue_rows(ids).items()}
+
+
 def _match_once(
     queue_ids: list[int] | None, operator_ids: list[int] | None, now: datetime
 ) -> tuple[list[Reservation], bool]:
@@ -132,11 +163,10 @@ def _match_once(
         if operator_ids is not None:
             operators = operators.filter(id__in=operator_ids)
         if queue_ids is not None:
-            served = set(queue_ids) | set(
-                Queue.objects.filter(id__in=queue_ids, overflow_queue__isnull=False).values_list(
-                    "overflow_queue_id", flat=True
-                )
-            )
+            rules_now = queue_rules(queue_ids)
+            served = set(queue_ids) | {rules_now[q].overflow_queue for q in queue_ids if q in rules_now} - {
+                None
+            }
             operators = operators.filter(
                 id__in=Skill.objects.filter(queue_id__in=served).values("operator_id")
             )
@@ -156,9 +186,8 @@ def _match_once(
                 tier, frozenset(langs) or own_languages[op_id]
             )
         skill_queues = {q for per in skills.values() for q in per}
-        call_queues = skill_queues | set(
-            Queue.objects.filter(overflow_queue_id__in=skill_queues).values_list("id", flat=True)
-        )
+        queue_rows(skill_queues)  # also refreshes the overflow sources
+        call_queues = skill_queues | {q for s in skill_queues for q in _overflow_sources.get(s, ())}
         if queue_ids is not None and operator_ids is None:
             call_queues &= set(queue_ids)
         calls = list(
@@ -167,12 +196,7 @@ def _match_once(
             .order_by("id")
             .values_list("id", "queue_id", "enqueued_at", "priority", "language", "call_sid", "tenant_id")
         )
-        queues = {
-            row[0]: row
-            for row in Queue.objects.filter(id__in={c[1] for c in calls}).values_list(
-                "id", "overflow_after", "overflow_queue_id", "ring_timeout", "name", "tenant__name"
-            )
-        }
+        queues = queue_rows({c[1] for c in calls})
         rules = {q: matching.QueueRule(float(row[1]), row[2]) for q, row in queues.items()}
         stamp = now.timestamp()
         found = matching.pairs(
