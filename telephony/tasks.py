@@ -22,20 +22,9 @@ def match_queues(queue_ids: list[int]) -> int:
     return len(routing.match(queue_ids=queue_ids))
 
 
-@app.task(acks_late=True, ignore_result=True)
-def bridge_call(waiting_call_id: int) -> None:
-    """Connect an accepted call to its operator.
+@app.task(acks_late=True, ignore_result=True, autoretry_for=(ConnectionError,), retry_backoff=True)
+def bridge_call(waiting_call_id: int) -> bool:
+    """Connect an accepted call to its operator: call record first, then Twilio's REST update."""
+    from telephony.calls.bridging import bridge
 
-    For now this only records the request as an operator event; the Twilio REST update (dequeue
-    the caller into the operator's client) belongs to ``telephony.gateway``.
-    """
-    from django.utils import timezone
-
-    from telephony.models import WaitingCall
-    from telephony.operators import record
-
-    call = WaitingCall.objects.filter(pk=waiting_call_id, operator__isnull=False).first()
-    if call is None:
-        return
-    record(operator_id=call.operator_id, kind="bridge_requested", call_sid=call.call_sid,
-           tenant_id=call.tenant_id, now=timezone.now())  # fmt: skip
+    return bridge(waiting_call_id=waiting_call_id)

@@ -8,6 +8,7 @@ Two kinds of tests:
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -114,13 +115,30 @@ def _wait_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> N
     raise RuntimeError(f"nothing listened on {port} within {timeout} s")
 
 
+@dataclass(frozen=True)
+class Ports:
+    web: int  # the ASGI server
+    twilio_rest: int  # where the simulator plays Twilio's REST API
+
+
+@functools.cache
+def ports() -> Ports:
+    """Chosen once per test process, so every server it starts agrees on them."""
+    return Ports(web=_free_port(), twilio_rest=_free_port())
+
+
 def child_env() -> dict[str, str]:
-    """Environment for a server process that must use this test process's database and Redis."""
+    """Environment for a server process that must use this test process's database and Redis.
+
+    Its Twilio REST calls go to the simulator's port, and it knows the URL Twilio signs.
+    """
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings_test",
         DATABASE_NAME=connection.settings_dict["NAME"],
         PYTHONPATH=str(ROOT),
+        TWILIO_API_BASE_URL=f"http://127.0.0.1:{ports().twilio_rest}",
+        TWILIO_WEBHOOK_BASE_URL=f"http://{settings.PLATFORM_HOST}:{ports().web}",
     )
     return env
 
@@ -138,7 +156,7 @@ class Server:
 @pytest.fixture(scope="session")
 def asgi_server(tenants: Tenants) -> Iterator[Server]:
     """The real ASGI application under uvicorn, on the test database."""
-    port = _free_port()
+    port = ports().web
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port),
          "--host", "127.0.0.1", "--no-access-log", "--lifespan", "off"],
@@ -157,8 +175,9 @@ def celery_worker(tenants: Tenants) -> Iterator[subprocess.Popen]:
     """A real Celery worker process on this test process's database and broker."""
     import redis
 
-    from config.celery import live_workers
+    from config.celery import app, live_workers
 
+    app.control.purge()  # tasks left in this process's broker database by an earlier session
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-l", "WARNING",
          "--without-mingle", "--without-gossip", "-n", f"test-{uuid.uuid4().hex[:6]}@%h"],

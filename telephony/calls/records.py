@@ -142,14 +142,24 @@ def finish(call: Call, *, now: dt.datetime, duration: int | None, failed: bool) 
         until = call.answered_at or call.ended_at
         call.wait_seconds = max(0, int((until - call.queued_at).total_seconds()))
     if call.outcome:
+        _release(call, now)
         return
     if failed and not call.queued_at and not call.ivr_started_at:
         set_outcome(call, Call.Outcome.FAILED, at=now)
     elif call.answered_at:
         set_outcome(call, Call.Outcome.HANDLED, at=now)
+        _release(call, now)
     else:
         set_outcome(call, Call.Outcome.ABANDONED, at=now, waited=call.wait_seconds)
         flows.caller_left_queue(call=call, now=now)
+
+
+def _release(call: Call, now: dt.datetime) -> None:
+    """The caller is gone: the router frees the call's place and sends its operator to wrap-up."""
+    if call.queued_at is not None:
+        from telephony import routing
+
+        routing.leave(call_sid=call.call_sid, outcome=call.outcome or "ended", now=now)
 
 
 def book_callback(*, call: Call, reason: str, now: dt.datetime, priority: int = 5) -> Callback:

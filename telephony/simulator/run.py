@@ -1,0 +1,93 @@
+"""A simulation: operators on their consoles, callers arriving at a rate, outcomes and KPIs at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import statistics
+import time
+import uuid
+from dataclasses import dataclass
+
+from telephony.simulator.operators import Behaviour, SimulatedOperator
+from telephony.simulator.twilio_side import CallRecord, Profile, Twilio
+
+
+@dataclass
+class Plan:
+    base_url: str  # the platform as Twilio reaches it, e.g. http://localhost:8000
+    connect: str  # where the server listens, e.g. 127.0.0.1:8000
+    auth_token: str
+    numbers: list[str]  # the client companies' numbers to call
+    operators: list[tuple[str, str]]  # (username, session key)
+    calls: int = 20
+    rate: float = 1.0  # calls per second (Poisson arrivals)
+    seed: int = 7
+    profile: Profile | None = None
+    behaviour: Behaviour | None = None
+    service_level_seconds: float = 20.0
+    forever: bool = False
+    rest_port: int = 0  # where the platform's TWILIO_API_BASE_URL points (0: any free port)
+
+
+def kpis(records: list[CallRecord], threshold: float) -> dict[str, object]:
+    """What the caller experienced, by outcome, with service level and ASA over offered calls."""
+    outcomes: dict[str, int] = {}
+    for record in records:
+        outcomes[record.result or "unfinished"] = outcomes.get(record.result or "unfinished", 0) + 1
+    offered = [r for r in records if r.enqueued_at is not None]
+    answered = [r for r in offered if r.bridged_at is not None]
+    waits = [r.bridged_at - r.enqueued_at for r in answered]
+    within = sum(1 for w in waits if w <= threshold)
+    return {
+        "calls": len(records),
+        "outcomes": dict(sorted(outcomes.items())),
+        "offered": len(offered),
+        "answered": len(answered),
+        "abandoned": sum(1 for r in offered if r.result == "abandoned"),
+        "service_level": round(within / len(offered), 3) if offered else None,
+        "asa_seconds": round(statistics.mean(waits), 2) if waits else None,
+        "errors": [step for r in records for step in r.steps if step.startswith("error")][:5],
+    }
+
+
+async def simulate(plan: Plan) -> dict[str, object]:
+    rng = random.Random(plan.seed)
+    profile, behaviour = plan.profile or Profile(), plan.behaviour or Behaviour()
+    stop = asyncio.Event()
+    async with Twilio(base_url=plan.base_url, connect=plan.connect, auth_token=plan.auth_token,
+                      rng=rng, profile=profile, rest_port=plan.rest_port) as twilio:  # fmt: skip
+        operators = [
+            SimulatedOperator(
+                username=name,
+                session=key,
+                base_url=plan.base_url,
+                connect_to=plan.connect,
+                rng=random.Random(rng.random()),
+                behaviour=behaviour,
+            )  # fmt: skip
+            for name, key in plan.operators
+        ]
+        consoles = [asyncio.create_task(op.run(stop)) for op in operators]
+        await asyncio.sleep(0.5)  # let the consoles log in
+        calls: list[asyncio.Task] = []
+        started = time.monotonic()
+        placed = 0
+        while plan.forever or placed < plan.calls:
+            sid = "CA" + uuid.uuid4().hex  # unique across runs: a replayed CallSid is the same call
+            caller = f"+1415555{rng.randrange(0, 10_000):04d}"
+            calls.append(
+                asyncio.create_task(twilio.place_call(sid=sid, to=rng.choice(plan.numbers), caller=caller))
+            )
+            placed += 1
+            await asyncio.sleep(rng.expovariate(plan.rate))
+        await asyncio.gather(*calls)
+        stop.set()
+        await asyncio.gather(*consoles, return_exceptions=True)
+        return {
+            **kpis(twilio.records, plan.service_level_seconds),
+            "seconds": round(time.monotonic() - started, 1),
+            "operators": [vars(op.stats) | {"calls": len(op.stats.calls)} for op in operators],
+            "rest_url": twilio.rest_url,
+            "trace": [{"sid": r.sid, "result": r.result, "steps": r.steps} for r in twilio.records[:50]],
+        }

@@ -1,0 +1,281 @@
+"""Twilio's side of whole calls, played against a running server.
+
+A simulated call posts signed webhooks and follows the TwiML it gets back (gather, enqueue and
+wait, leave, record, dial, hang up), then posts the status callback. The same process serves the
+small part of Twilio's REST API the platform uses (updating a live call with new TwiML), so a
+call the router bridges is taken out of its queue exactly as Twilio would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import aiohttp
+from aiohttp import web
+from twilio.request_validator import RequestValidator
+
+
+def parse(twiml: str) -> ET.Element:
+    """TwiML from the platform under test (our own server, not untrusted input)."""
+    return ET.fromstring(twiml)  # noqa: S314
+
+
+@dataclass
+class Profile:
+    """How simulated callers behave."""
+
+    patience: tuple[float, float] = (20.0, 90.0)  # seconds a caller waits before hanging up
+    talk: tuple[float, float] = (3.0, 10.0)  # seconds of conversation once bridged
+    wait_turn: float = 2.0  # seconds of hold music between two wait-URL requests
+    press_key: float = 0.05  # chance, per wait turn, that the caller asks to leave the queue
+    want_callback: float = 0.5  # when leaving: callback (else voicemail)
+
+
+@dataclass
+class CallRecord:
+    """What the simulator saw of one call: the figures its KPIs are computed from."""
+
+    sid: str
+    tenant_number: str
+    placed_at: float
+    enqueued_at: float | None = None
+    bridged_at: float | None = None
+    ended_at: float | None = None
+    result: str = ""  # handled, ivr, abandoned, callback, voicemail, refused, error
+    steps: list[str] = field(default_factory=list)
+
+
+class Twilio:
+    """The webhooks' caller and the REST API's server, for one platform base URL."""
+
+    def __init__(self, *, base_url: str, connect: str, auth_token: str, rng: random.Random, profile: Profile,
+                 rest_port: int = 0) -> None:  # fmt: skip
+        self.base_url = base_url.rstrip("/")  # what the platform thinks Twilio called
+        self.connect = "http://" + connect.removeprefix("http://").rstrip("/")  # where it listens
+        self.validator = RequestValidator(auth_token)
+        self.rng, self.profile = rng, profile
+        self.redirects: dict[str, asyncio.Future[str]] = {}
+        self.records: list[CallRecord] = []
+        self.session: aiohttp.ClientSession | None = None
+        self._runner: web.AppRunner | None = None
+        self.rest_url = ""
+        self.rest_port = rest_port
+
+    async def __aenter__(self) -> Twilio:
+        self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        app = web.Application()
+        app.router.add_post("/2010-04-01/Accounts/{account}/Calls/{sid}.json", self._update_call)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.rest_port)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        self.rest_url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.session:
+            await self.session.close()
+        if self._runner:
+            await self._runner.cleanup()
+
+    async def _update_call(self, request: web.Request) -> web.Response:
+        """``client.calls(sid).update(twiml=…)``: the live call leaves whatever it was doing."""
+        sid = request.match_info["sid"]
+        form = await request.post()
+        future = self.redirects.get(sid)
+        if future is None:
+            return web.json_response(
+                {"code": 20404, "message": "The requested resource was not found", "status": 404}, status=404
+            )
+        if future.done():
+            return web.json_response(
+                {"code": 21220, "message": "Call is not in-progress", "status": 400}, status=400
+            )
+        if form.get("Status") == "completed":
+            future.set_result("<Response><Hangup/></Response>")
+        else:
+            future.set_result(str(form.get("Twiml", "<Response/>")))
+        return web.json_response(
+            {"sid": sid, "status": "in-progress", "account_sid": request.match_info["account"]}
+        )
+
+    async def post(self, url: str, params: dict[str, str]) -> str:
+        """A signed POST to the platform, the way Twilio sends webhooks."""
+        parts = urlsplit(url)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        signed_url = self.base_url + path
+        headers = {
+            "X-Twilio-Signature": self.validator.compute_signature(signed_url, params),
+            "Host": urlsplit(self.base_url).netloc,
+            "User-Agent": "TwilioProxy/1.1",
+        }
+        assert self.session is not None
+        async with self.session.post(self.connect + path, data=params, headers=headers) as response:
+            text = await response.text()
+            if response.status >= 400:
+                raise RuntimeError(f"{path} answered {response.status}: {text[:200]}")
+            return text
+
+    async def place_call(self, *, sid: str, to: str, caller: str) -> CallRecord:
+        """One inbound call from the first ring to the status callback."""
+        record = CallRecord(sid=sid, tenant_number=to, placed_at=time.monotonic())
+        self.records.append(record)
+        # Like Twilio's, the call can be redirected by REST from its first ring to its hang-up.
+        self.redirects[sid] = asyncio.get_running_loop().create_future()
+        call = _Call(self, record, caller)
+        try:
+            await call.run()
+        except Exception as exc:  # the simulator reports a broken call; it never stops the others
+            record.result = record.result or "error"
+            record.steps.append(f"error: {exc}")
+        finally:
+            future = self.redirects.pop(sid)
+            if not future.done():
+                future.cancel()
+        record.ended_at = record.ended_at or time.monotonic()
+        return record
+
+
+class _Call:
+    def __init__(self, twilio: Twilio, record: CallRecord, caller: str) -> None:
+        self.twilio, self.record, self.caller = twilio, record, caller
+        self.rng, self.profile = twilio.rng, twilio.profile
+        self.patience = self.rng.uniform(*self.profile.patience)
+        self.params = {
+            "AccountSid": "AC" + "0" * 32, "ApiVersion": "2010-04-01", "CallSid": record.sid,
+            "From": caller, "To": record.tenant_number, "Caller": caller, "Called": record.tenant_number,
+            "Direction": "inbound", "CallStatus": "ringing",
+        }  # fmt: skip
+        self.over = False
+
+    async def run(self) -> None:
+        twiml = await self.twilio.post("/twilio/voice/incoming", self.params)
+        await self.follow(twiml)
+        if not self.over:
+            await self.hang_up()
+
+    async def send(self, url: str, **fields: str) -> str:
+        return await self.twilio.post(url, {**self.params, "CallStatus": "in-progress", **fields})
+
+    async def follow(self, twiml: str) -> None:
+        """Play a TwiML document verb by verb, as Twilio does."""
+        for verb in parse(twiml):
+            if self.over:
+                return
+            self.record.steps.append(verb.tag)
+            if verb.tag in {"Say", "Play", "Pause"}:
+                continue
+            if verb.tag == "Hangup":
+                await self.hang_up()
+                return
+            if verb.tag == "Gather":
+                await self.follow(await self.send(verb.get("action"), **self._answer(verb)))
+                return
+            if verb.tag == "Enqueue":
+                await self.wait_in_queue(verb)
+                return
+            if verb.tag == "Record":
+                self.record.result = self.record.result or "voicemail"
+                await self.follow(
+                    await self.send(
+                        verb.get("action"),
+                        RecordingUrl=f"https://api.twilio.com/rec/RE{self.record.sid[2:]}",
+                        RecordingDuration="9",
+                        Digits="#",
+                    )
+                )
+                return
+            if verb.tag == "Redirect":
+                await self.follow(await self.send(verb.text or ""))
+                return
+            if verb.tag == "Dial":
+                await self.dial(verb)
+                return
+        # The end of a document hangs up.
+
+    def _answer(self, gather: ET.Element) -> dict[str, str]:
+        """Press one of the keys the prompt offers (or stay silent now and then)."""
+        said = " ".join(el.text or "" for el in gather.iter("Say"))
+        if "press 1" in said.lower() and "press 2" in said.lower() and "called back" in said:
+            if self.rng.random() < self.profile.want_callback:
+                self.record.result = "callback"
+                return {"Digits": "1"}
+            return {"Digits": "2"}
+        if self.rng.random() < 0.1:
+            return {}
+        digits = [d for d in "123456789" if f"{d}" in said]
+        return {"Digits": self.rng.choice(digits or ["1"])}
+
+    async def wait_in_queue(self, enqueue: ET.Element) -> None:
+        record = self.record
+        record.enqueued_at = time.monotonic()
+        future = self.twilio.redirects[record.sid]
+        result = "hangup"
+        while True:
+            waited = time.monotonic() - record.enqueued_at
+            if waited >= self.patience:
+                break
+            turn = await self.send(
+                enqueue.get("waitUrl"), QueueTime=str(int(waited)), QueueSid="QU" + "0" * 32
+            )
+            root = parse(turn)
+            if root.find("Leave") is not None:
+                result = "leave"
+                break
+            if root.find("Gather") is not None and self.rng.random() < self.profile.press_key:
+                key_reply = parse(await self.send(root.find("Gather").get("action"), Digits="*"))
+                if key_reply.find("Leave") is not None:
+                    result = "leave"
+                    break
+            timeout = min(self.profile.wait_turn, max(0.05, self.patience - waited))
+            try:
+                await asyncio.wait_for(asyncio.shield(future), timeout)
+                result = "redirected"
+                break
+            except TimeoutError:
+                continue
+        waited = str(int(time.monotonic() - record.enqueued_at))
+        after = await self.send(enqueue.get("action"), QueueResult=result, QueueTime=waited)
+        if result == "redirected":
+            record.bridged_at = time.monotonic()
+            await self.follow(future.result())
+        elif result == "hangup":
+            record.result = "abandoned"
+            await self.hang_up()
+        else:
+            await self.follow(after)
+
+    async def dial(self, dial: ET.Element) -> None:
+        """The operator (or specialist) answers; they talk; the caller hangs up."""
+        talk = self.rng.uniform(*self.profile.talk)
+        await asyncio.sleep(talk)
+        self.record.result = "handled"
+        dialled = f"CA{self.rng.getrandbits(128):032x}"
+        await self.follow(
+            await self.send(
+                dial.get("action"),
+                DialCallStatus="completed",
+                DialCallDuration=str(int(talk)),
+                DialCallSid=dialled,
+            )
+        )
+
+    async def hang_up(self) -> None:
+        if self.over:
+            return
+        self.over = True
+        duration = str(int(time.monotonic() - self.record.placed_at))
+        await self.twilio.post(
+            "/twilio/voice/status", {**self.params, "CallStatus": "completed", "CallDuration": duration}
+        )
+        self.record.ended_at = time.monotonic()
+        if not self.record.result:
+            self.record.result = (
+                "ivr" if "Gather" in self.record.steps and "Enqueue" not in self.record.steps else "ended"
+            )

@@ -1,0 +1,70 @@
+"""Whole calls, end to end: the simulator plays Twilio and the operators against the real stack."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+from django.conf import settings
+from django_tenants.utils import tenant_context
+
+from telephony.calls.models import Call
+from telephony.models import PhoneNumber, Queue, WaitingCall
+from telephony.simulator.operators import Behaviour
+from telephony.simulator.run import Plan, simulate
+from telephony.simulator.setup import simulated_operators
+from telephony.simulator.twilio_side import Profile
+from tenants.clients import client_create
+from tenants.models import Client
+from tests.conftest import ports
+
+pytestmark = pytest.mark.slow
+
+
+def _fresh_company() -> tuple[Client, str]:
+    """A client company of its own, with a number and a queue: no other test's operators serve it."""
+    slug = f"sim-{random.randrange(10**8)}"
+    company = client_create(slug=slug, name=f"Simulated {slug}", status=Client.Status.ACTIVE)
+    number = f"+1555{random.randrange(10**6, 10**7)}"
+    PhoneNumber.objects.create(number=number, tenant=company, state=PhoneNumber.State.ASSIGNED)
+    Queue.objects.create(tenant=company, is_default=True, name="Main")
+    return company, number
+
+
+def _plan(numbers: list[str], operators: list[tuple[str, str]], **overrides) -> Plan:
+    return Plan(
+        base_url=f"http://{settings.PLATFORM_HOST}:{ports().web}",
+        connect=f"127.0.0.1:{ports().web}",
+        auth_token=settings.TWILIO_AUTH_TOKEN,
+        numbers=numbers,
+        operators=operators,
+        rest_port=ports().twilio_rest,
+        profile=Profile(talk=(0.3, 1.0), patience=(60.0, 90.0), wait_turn=0.3, press_key=0.0),
+        behaviour=Behaviour(answer_delay=(0.05, 0.2), wrap_up=(0.1, 0.3)),
+        **overrides,
+    )
+
+
+def test_simulated_calls_are_answered_by_operators_and_recorded_once(
+    committed, tenants, asgi_server, celery_worker
+):
+    company, number = _fresh_company()
+    operators = simulated_operators(count=2, slugs=[company.slug], prefix=f"{company.slug}-op")
+
+    result = asyncio.run(simulate(_plan([number], operators, calls=6, rate=3.0, seed=11)))
+
+    assert result["errors"] == []
+    assert result["outcomes"] == {"handled": 6}, result["trace"]
+    with tenant_context(company):
+        calls = Call.objects.filter(to_number=number)
+        assert calls.count() == 6
+        for call in calls:
+            assert call.outcome == Call.Outcome.HANDLED
+            assert call.answered_at and call.operator_name and call.wait_seconds is not None
+            assert call.events.filter(kind="bridged").count() == 1
+            assert call.events.filter(kind="outcome").count() == 1
+        sids = list(calls.values_list("call_sid", flat=True))
+    waiting = WaitingCall.objects.filter(call_sid__in=sids)
+    assert set(waiting.values_list("state", flat=True)) == {WaitingCall.State.LEFT}
+    assert sum(op["accepted"] for op in result["operators"]) == 6
