@@ -65,7 +65,7 @@ async def simulate(plan: Plan) -> dict[str, object]:
                 connect_to=plan.connect,
                 rng=random.Random(rng.random()),
                 behaviour=behaviour,
-            )  # fmt: skip
+            )
             for name, key in plan.operators
         ]
         consoles = [asyncio.create_task(op.run(stop)) for op in operators]
