@@ -84,8 +84,10 @@ def node_edit(request: HttpRequest, pk: int, node_id: str) -> HttpResponse:
                 messages.error(request, str(error))
             else:
                 mine = [p for p in problems if p.node == node_id]
-                note = f" It has {len(mine)} problem(s) to fix." if mine else ""
-                messages.success(request, f"Node “{node_id}” saved.{note}")
+                if mine:
+                    messages.warning(request, f"Node “{node_id}” saved with {len(mine)} problem(s) to fix.")
+                else:
+                    messages.success(request, f"Node “{node_id}” saved.")
             return _redirect_to_version(version, node_id)
         node = new_node
     own, others = _node_problems(version, version.graph, node_id)

@@ -163,8 +163,10 @@ def _save_draft(request: HttpRequest, version: ScriptVersion, graph: dict, done:
     except LifecycleError as error:
         messages.error(request, str(error))
     else:
-        count = f" The script has {len(problems)} problem(s) to fix." if problems else ""
-        messages.success(request, done + count)
+        if problems:
+            messages.warning(request, f"{done} The script has {len(problems)} problem(s) to fix.")
+        else:
+            messages.success(request, done)
     return redirect("script_version", pk=version.pk)
 
 
