@@ -91,6 +91,8 @@ def testrun(request: HttpRequest, pk: int) -> HttpResponse:
         "submitted_list": submitted if isinstance(submitted, list) else [],
         "log": log,
         "specialist": Specialist.objects.filter(key=step.specialist).first() if step.specialist else None,
-        "contact": session.contact,
+        "contact": {
+            f: session.contact[f] for f in contact_fields(session.version.graph) if f in session.contact
+        },
     }
     return render(request, "scripts/testrun.html", context, status=200)

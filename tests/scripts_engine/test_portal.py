@@ -209,3 +209,24 @@ def test_odd_imported_graphs_render_everywhere_without_a_500(editor_client, tena
     assert (
         editor_client.post(f"{base}/settings/", {"start": "x", "contact_fields": "a, b"}).status_code == 302
     )
+
+
+def test_a_test_run_of_the_automatic_survey_takes_keys_words_and_timeouts(db, tenants):
+    version, admin = active_script(tenants.alpha, sample="survey", name="Survey")
+    client = logged_in(tenants.alpha, admin)
+    url = client.post(f"/scripts/versions/{version.pk}/test/")["Location"]
+    assert "phone menu" in client.get(url).content.decode()
+    refused = client.post(url, {"action": "answer", "node": "rating", "answer": "9"})
+    assert "No option matches this input." in refused.content.decode()
+    client.post(url, {"action": "answer", "node": "rating", "answer": "2"})
+    client.post(url, {"action": "answer", "node": "low_reason", "answer": "the waiting time was long"})
+    client.post(url, {"action": "no_input", "node": "recommend"})
+    page = client.get(url).content.decode()
+    assert "we will look into it" in page and "survey_done" in page
+    with tenant_context(tenants.alpha):
+        answers = ScriptAnswer.objects.filter(session__pk=int(url.rstrip("/").split("/")[-1]))
+        assert list(answers.values_list("node_id", "value")) == [
+            ("rating", "2"),
+            ("low_reason", "waiting_time"),
+            ("recommend", None),
+        ]
