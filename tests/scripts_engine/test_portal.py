@@ -8,6 +8,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from accounts.models import Role
+from scripts_engine import lifecycle
 from scripts_engine.models import ScriptAnswer, ScriptSession, ScriptVersion
 from scripts_engine.samples import load_sample
 from tests.conftest import logged_in, make_user
@@ -230,3 +231,19 @@ def test_a_test_run_of_the_automatic_survey_takes_keys_words_and_timeouts(db, te
             ("low_reason", "waiting_time"),
             ("recommend", None),
         ]
+
+
+def test_a_client_admin_puts_an_approved_version_on_calls_and_an_editor_may_not(db, tenants):
+    v1, admin = active_script(tenants.alpha)
+    manager = make_user(None, role=Role.ACCOUNT_MANAGER)
+    editor = logged_in(tenants.alpha, make_user(tenants.alpha, role=Role.CLIENT_EDITOR))
+    draft_url = editor.post(f"/scripts/versions/{v1.pk}/new-draft/")["Location"]
+    v2_pk = int(draft_url.rstrip("/").split("/")[-1])
+    editor.post(f"/scripts/versions/{v2_pk}/submit/")
+    with tenant_context(tenants.alpha):
+        lifecycle.version_approve(version=ScriptVersion.objects.get(pk=v2_pk), by=manager)
+    assert editor.post(f"/scripts/versions/{v2_pk}/activate/").status_code == 403
+    logged_in(tenants.alpha, admin).post(f"/scripts/versions/{v2_pk}/activate/")
+    with tenant_context(tenants.alpha):
+        assert ScriptVersion.objects.get(pk=v2_pk).state == "active"
+        assert ScriptVersion.objects.get(pk=v1.pk).state == "retired"

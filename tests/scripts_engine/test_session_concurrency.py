@@ -1,0 +1,42 @@
+"""Two consoles answering the same question at once: the row lock lets exactly one answer in."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+
+from django.db import connection
+from django_tenants.utils import tenant_context
+
+from scripts_engine import sessions
+from scripts_engine.models import ScriptAnswer, ScriptSession
+from tests.scripts_engine.conftest import active_script
+
+
+def test_simultaneous_answers_to_one_question_store_exactly_one(committed, tenants):
+    version, _ = active_script(tenants.alpha, name=f"Hotline {uuid.uuid4().hex[:6]}")
+    with tenant_context(tenants.alpha):
+        session = sessions.session_start(script=version.script, kind="call")
+        sessions.session_ack(session=session, node_id="greeting")
+    barrier = threading.Barrier(4)
+    errors: list[str | None] = []
+
+    def answer(value: str) -> None:
+        try:
+            with tenant_context(tenants.alpha):
+                mine = ScriptSession.objects.get(pk=session.pk)
+                barrier.wait()
+                _, error = sessions.session_answer(session=mine, node_id="topic", raw=value)
+                errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=answer, args=(v,)) for v in ("billing", "returns", "other", "billing")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors.count(None) == 1
+    assert all("no longer the current step" in e for e in errors if e is not None)
+    with tenant_context(tenants.alpha):
+        assert ScriptAnswer.objects.filter(session_id=session.pk, node_id="topic").count() == 1
