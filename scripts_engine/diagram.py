@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from html import escape
 from typing import Any
 
@@ -122,8 +122,13 @@ def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def render_svg(graph: Any, *, problems: Mapping[str | None, list[Any]] | None = None) -> str:
-    """An SVG drawing of the graph; nodes with problems get a red border and a count."""
+def render_svg(
+    graph: Any,
+    *,
+    problems: Mapping[str | None, list[Any]] | None = None,
+    href: Callable[[str], str | None] | None = None,
+) -> str:
+    """An SVG drawing of the graph; nodes with problems get a red border, ``href`` makes nodes links."""
     nodes = nodes_of(graph)
     problems = problems or {}
     rows = layers(graph)
@@ -182,6 +187,9 @@ def render_svg(graph: Any, *, problems: Mapping[str | None, list[Any]] | None = 
         if isinstance(node, Mapping):
             raw = node.get("text") or node.get("prompt") or node.get("disposition") or ""
             text = raw if isinstance(raw, str) else ""
+        link = href(nid) if href else None
+        if link:
+            out.append(f'<a href="{escape(link)}" aria-label="{escape(nid)}: open the node">')
         out.append(
             f'<g class="{klass}" data-node="{escape(nid)}"><title>{escape(nid)} ({escape(str(kind))}): '
             f"{escape(text)}</title>"
@@ -197,6 +205,6 @@ def render_svg(graph: Any, *, problems: Mapping[str | None, list[Any]] | None = 
                 f'<text x="{x + BOX_W - 10:.0f}" y="{y + 42:.0f}" class="node-bad" text-anchor="end">'
                 f"⚠ {len(found)}</text>"
             )
-        out.append("</g>")
+        out.append("</g></a>" if link else "</g>")
     out.append("</svg>")
     return "".join(out)

@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -83,6 +84,10 @@ def _strings(value: object) -> list[str]:
     return [v for v in value if isinstance(v, str)] if isinstance(value, list) else []
 
 
+def _node_url(version: ScriptVersion, node_id: str) -> str | None:
+    return reverse("script_node", args=[version.pk, node_id]) if NODE_ID.match(node_id) else None
+
+
 def _version_context(request: HttpRequest, version: ScriptVersion) -> dict[str, object]:
     problems = lifecycle.version_problems(graph=version.graph)
     grouped = problems_by_node(problems)
@@ -116,7 +121,7 @@ def _version_context(request: HttpRequest, version: ScriptVersion) -> dict[str, 
         "settings_form": settings_form,
         "add_form": NodeAddForm(),
         "import_form": ImportForm(),
-        "diagram": mark_safe(render_svg(graph, problems=grouped)),  # noqa: S308 - built with html.escape
+        "diagram": mark_safe(render_svg(graph, problems=grouped, href=lambda nid: _node_url(version, nid))),  # noqa: S308
     }
 
 
