@@ -43,7 +43,8 @@ def _client_member(request: HttpRequest) -> User:
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
     _client_member(request)
-    return render(request, "portal/home.html")
+    awaiting = ContractVersion.objects.filter(contract__client_id=request.tenant.pk, state="sent").first()
+    return render(request, "portal/home.html", {"awaiting": awaiting})
 
 
 @login_required

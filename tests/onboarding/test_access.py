@@ -233,3 +233,14 @@ def test_the_numbers_page_lists_only_the_companys_own_numbers(db, tenants):
     assert own in logged_in(client, contact(client)).get("/numbers/").content.decode()
     beta_admin = make_user(tenants.beta, role=Role.CLIENT_ADMIN)
     assert own not in logged_in(tenants.beta, beta_admin).get("/numbers/").content.decode()
+
+
+def test_the_portal_home_points_to_the_contract_awaiting_acceptance(db, tenants):
+    contract, client = sent_contract()
+    portal = logged_in(client, contact(client))
+    assert "awaits your acceptance" in portal.get("/").content.decode()
+    accept(contract)
+    assert (
+        "starts once the contract is accepted and the first invoice is paid"
+        in portal.get("/").content.decode()
+    )
