@@ -1,0 +1,144 @@
+"""The incoming-call webhook under concurrent load on a real ASGI server, against /healthz on the
+same server in the same run; then the router's figures (bench/routing.py).
+
+Runs in its own database (``bench_cc``, shared with bench/tenants.py) on the configured server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CONCURRENCY = 32
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _prepare() -> tuple[str, dict[str, str]]:
+    """A client company with a number and a queue, no script: each call goes to the queue."""
+    from bench.tenants import _setup_django
+
+    _setup_django()
+    from django.conf import settings
+    from django.core.management import call_command
+
+    from telephony.models import PhoneNumber, Queue
+    from tenants.clients import client_create, ensure_platform
+    from tenants.models import Client
+
+    call_command("migrate_schemas", interactive=False, verbosity=0)
+    ensure_platform()
+    client = Client.objects.filter(slug="bench-calls").first() or client_create(
+        slug="bench-calls", name="Bench Calls", status=Client.Status.ACTIVE
+    )
+    number, _ = PhoneNumber.objects.get_or_create(
+        number="+15550000999", defaults={"tenant": client, "state": PhoneNumber.State.ASSIGNED}
+    )
+    Queue.objects.get_or_create(tenant=client, is_default=True, defaults={"name": "Main", "max_length": 10**6})
+    env = {
+        **os.environ,
+        "DATABASE_NAME": settings.DATABASES["default"]["NAME"],
+        "DJANGO_ENV": "development",
+        "DJANGO_DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+    }
+    return number.number, env
+
+
+async def _load(url: str, host: str, requests: int, make_body=None) -> dict[str, float]:  # noqa: ANN001
+    """``requests`` requests from CONCURRENCY clients at once: POSTs of ``make_body()``, else GETs."""
+    import aiohttp
+
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    counter = iter(range(requests))
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        for _ in counter:
+            body, headers = make_body() if make_body else (None, {})
+            start = time.perf_counter()
+            method = session.post if make_body else session.get
+            async with method(url, data=body, headers={"Host": host, **headers}) as response:
+                await response.read()
+                statuses[response.status] = statuses.get(response.status, 0) + 1
+            latencies.append(time.perf_counter() - start)
+
+    connector = aiohttp.TCPConnector(limit=CONCURRENCY)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(session) for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "per_second": round(len(latencies) / elapsed, 1),
+        "p50_ms": round(statistics.median(latencies) * 1000, 2),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
+        "statuses": statuses,
+    }
+
+
+def _webhooks(quick: bool) -> dict[str, object]:
+    from django.conf import settings
+    from twilio.request_validator import RequestValidator
+
+    number, env = _prepare()
+    port = _free_port()
+    host = f"{settings.PLATFORM_HOST}:{port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port), "--no-access-log",
+         "--lifespan", "off", "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    try:
+        for _ in range(300):
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.1)
+        validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
+        incoming_url = f"http://{host}/twilio/voice/incoming"
+
+        def incoming_body() -> tuple[dict[str, str], dict[str, str]]:
+            params = {"CallSid": "CA" + uuid.uuid4().hex, "From": "+14155550100", "To": number,
+                      "CallStatus": "ringing", "Direction": "inbound", "AccountSid": "AC" + "0" * 32}  # fmt: skip
+            return params, {"X-Twilio-Signature": validator.compute_signature(incoming_url, params)}
+
+        requests = 600 if quick else 3000
+        base = f"http://127.0.0.1:{port}"
+        asyncio.run(_load(f"{base}/healthz", host, 100))  # warm up
+        health = asyncio.run(_load(f"{base}/healthz", host, requests))
+        incoming = asyncio.run(_load(f"{base}/twilio/voice/incoming", host, requests, incoming_body))
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    return {
+        "concurrency": CONCURRENCY,
+        "healthz": health,
+        "incoming": incoming,
+        "throughput_ratio": round(incoming["per_second"] / health["per_second"], 3),
+        "goal_incoming_p99_ms": 50,
+        "goal_throughput_ratio": 0.5,
+    }
+
+
+def run(quick: bool) -> dict[str, object]:
+    result: dict[str, object] = {"webhooks": _webhooks(quick)}
+    try:
+        from bench import routing
+    except ImportError:
+        return result
+    result["routing"] = routing.run(quick=quick)
+    return result
