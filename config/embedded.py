@@ -8,6 +8,7 @@ reused by every later start: the first process starts them, the others attach.
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import signal
 import socket
@@ -77,12 +78,25 @@ def postgres() -> Postgres:
         import pgserver
 
         pidfile = root / "postgres" / "postmaster.pid"
+        _repair_handle_list(root / "postgres" / ".handle_pids.json")
         if not pidfile.exists() or not _pid_alive(pidfile.read_text().split("\n", 1)[0]):
             started_here.add("postgres")
         # cleanup_mode=None: the server outlives this process, so the next start reuses it.
         server = pgserver.get_server(root / "postgres", cleanup_mode=None)
         info = server.get_postmaster_info()
         return Postgres(host=str(info.socket_dir), port=int(info.port or 5432), pid=int(info.pid))
+
+
+def _repair_handle_list(path: Path) -> None:
+    """pgserver rewrites this JSON list on every process exit, unlocked: a process killed mid-write
+    leaves it empty and every later start fails to parse it. With ``cleanup_mode=None`` the list
+    only counts handles (it never stops the server), so an unreadable one is reset."""
+    try:
+        json.loads(path.read_text() or "x")
+    except FileNotFoundError:
+        return
+    except ValueError:
+        path.write_text("[]")
 
 
 def _pid_alive(pid: str) -> bool:
@@ -181,6 +195,7 @@ def stop(only: set[str] | frozenset[str] = frozenset({"postgres", "redis"})) -> 
             if _wait_gone(pid):
                 stopped.append("redis")
         pidfile = root / "postgres" / "postmaster.pid"
+        _repair_handle_list(root / "postgres" / ".handle_pids.json")
         if "postgres" in only and pidfile.exists():
             try:
                 pg_pid = int(pidfile.read_text().splitlines()[0])
