@@ -11,6 +11,7 @@ urlpatterns = [
     path("staff/orders/", backoffice.orders, name="bo_orders"),
     path("staff/orders/<int:pk>/", backoffice.order_detail, name="bo_order"),
     path("staff/orders/<int:pk>/contract/", backoffice.order_draft_contract, name="bo_order_draft"),
+    path("staff/orders/<int:pk>/script/", backoffice.order_draft_script, name="bo_order_script"),
     path("staff/orders/<int:pk>/reject/", backoffice.order_reject, name="bo_order_reject"),
     path("staff/contracts/<int:pk>/", backoffice.contract_detail, name="bo_contract"),
     path("staff/contracts/<int:pk>/send/", backoffice.contract_send, name="bo_contract_send"),

@@ -12,7 +12,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -57,6 +57,16 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contract = Contract.objects.filter(order=order).first()
     context = {"order": order, "contract": contract, "events": events_for(order, contract, order.client)}
     return render(request, "backoffice/order.html", context)
+
+
+@account_manager_required
+def order_draft_script(request: HttpRequest, pk: int) -> FileResponse:
+    """The draft script the client attached to its order, as a download (never rendered inline)."""
+    order = get_object_or_404(Order, pk=pk)
+    if not order.draft_script:
+        raise Http404("No draft script with this order.")
+    name = f"order-{order.pk}-{order.draft_script.name.rsplit('/', 1)[-1]}"
+    return FileResponse(order.draft_script.open("rb"), as_attachment=True, filename=name)
 
 
 @require_POST

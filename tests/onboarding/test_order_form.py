@@ -6,8 +6,8 @@ from django.core import mail
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from tenants.models import AuditEvent, Order
-from tests.conftest import http
-from tests.onboarding.helpers import order_post, unique_slug
+from tests.conftest import http, logged_in
+from tests.onboarding.helpers import manager, order_post, unique_slug
 
 
 def test_the_catalogue_shows_services_with_prices(db, tenants):
@@ -99,6 +99,10 @@ def test_a_draft_script_is_stored_under_the_orders_prefix(db, tenants, settings,
     order = Order.objects.get(token=data["token"])
     assert order.draft_script.name == f"orders/{order.token}/draft-script.txt"
     assert (tmp_path / order.draft_script.name).read_bytes().startswith(b"Operator:")
+    download = logged_in(None, manager()).get(f"/staff/orders/{order.pk}/script/")
+    assert download["Content-Disposition"].startswith("attachment")
+    assert b"".join(download.streaming_content).startswith(b"Operator:")
+    assert http(None).get(f"/staff/orders/{order.pk}/script/").status_code == 302
 
 
 def test_oversized_or_disguised_draft_scripts_are_refused(db, tenants, settings):
