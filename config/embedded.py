@@ -71,26 +71,40 @@ def _quiet_pgserver_logs() -> None:
 
 
 def postgres() -> Postgres:
-    """Start (or attach to) the embedded PostgreSQL and return where it listens."""
+    """Start (or attach to) the embedded PostgreSQL and return where it listens.
+
+    Attaching reads postmaster.pid only: pgserver's own per-process bookkeeping (a JSON list of
+    pids rewritten by every process) is touched just once, by the process that starts the server.
+    """
     root = data_dir()
+    pgdata = root / "postgres"
     _quiet_pgserver_logs()
     with _locked(root):
-        import pgserver
+        from pgserver.utils import PostmasterInfo
 
-        pidfile = root / "postgres" / "postmaster.pid"
-        _repair_handle_list(root / "postgres" / ".handle_pids.json")
-        if not pidfile.exists() or not _pid_alive(pidfile.read_text().split("\n", 1)[0]):
-            started_here.add("postgres")
-        # cleanup_mode=None: the server outlives this process, so the next start reuses it.
-        server = pgserver.get_server(root / "postgres", cleanup_mode=None)
-        info = server.get_postmaster_info()
+        info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.exists() else None
+        if info is None or not info.is_running() or info.status != "ready":
+            info = _start_postgres(pgdata)
         return Postgres(host=str(info.socket_dir), port=int(info.port or 5432), pid=int(info.pid))
 
 
+def _start_postgres(pgdata: Path) -> object:
+    import atexit
+
+    import pgserver
+
+    _repair_handle_list(pgdata / ".handle_pids.json")
+    # cleanup_mode=None: the server outlives this process, so the next start reuses it.
+    server = pgserver.get_server(pgdata, cleanup_mode=None)
+    atexit.unregister(server._cleanup)  # nothing to clean at exit: the server stays up
+    started_here.add("postgres")
+    return server.get_postmaster_info()
+
+
 def _repair_handle_list(path: Path) -> None:
-    """pgserver rewrites this JSON list on every process exit, unlocked: a process killed mid-write
-    leaves it empty and every later start fails to parse it. With ``cleanup_mode=None`` the list
-    only counts handles (it never stops the server), so an unreadable one is reset."""
+    """pgserver rewrites this JSON list of pids without a lock: a process killed mid-write leaves
+    it empty and every later start fails to parse it. With ``cleanup_mode=None`` the list only
+    counts handles (it never stops the server), so an unreadable one is reset."""
     try:
         json.loads(path.read_text() or "x")
     except FileNotFoundError:

@@ -24,18 +24,30 @@ def _pump(name: str, stream, out) -> None:
 
 
 class Command(BaseCommand):
-    help = "Migrate, create the demo, then run web (ASGI), Celery worker and beat until Ctrl-C."
+    help = (
+        "Migrate, create the demo, then run web (ASGI), Celery worker and beat (and simulated calls in "
+        "development) until Ctrl-C."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-demo", action="store_true")
+        parser.add_argument(
+            "--traffic",
+            type=float,
+            default=0.1,
+            help="simulated calls per second to the demo companies, answered by simulated operators "
+            "(0 for none; never in production: Twilio's REST API is then played by the simulator)",
+        )
+        parser.add_argument("--simulator-port", type=int, default=8765)
 
     def handle(self, *args, **options) -> None:
         call_command("migrate_schemas", interactive=False, verbosity=0)
         if not options["no_demo"]:
             call_command("demo", verbosity=0)
-        env = self._child_env()
+        traffic = options["traffic"] if not settings.PRODUCTION and not options["no_demo"] else 0
+        env = self._child_env(options, traffic)
         python = sys.executable
         commands = {
             "web": [python, "-m", "uvicorn", "config.asgi:application", "--host", options["host"],
@@ -44,6 +56,12 @@ class Command(BaseCommand):
             "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "INFO",
                      "--schedule", str(embedded.data_dir() / "celerybeat-schedule")],
         }  # fmt: skip
+        if traffic:
+            commands["calls"] = [
+                python, "manage.py", "simulate", "--forever", "--rate", str(traffic), "--operators", "3",
+                "--url", f"http://{settings.PLATFORM_HOST}:{options['port']}",
+                "--connect", f"127.0.0.1:{options['port']}", "--rest-port", str(options["simulator_port"]),
+            ]  # fmt: skip
         children: dict[str, subprocess.Popen] = {}
         for name, command in commands.items():
             child = subprocess.Popen(
@@ -67,14 +85,21 @@ class Command(BaseCommand):
             pass
         self._stop(children)
 
-    def _child_env(self) -> dict[str, str]:
-        """Children read the same environment; without URLs they attach to the embedded servers."""
+    def _child_env(self, options: dict, traffic: float) -> dict[str, str]:
+        """Children read the same environment; without URLs they attach to the embedded servers.
+
+        With simulated traffic, Twilio's REST API is the simulator's and webhooks are signed for
+        the local URL.
+        """
         env = dict(os.environ)
         env.setdefault("DJANGO_ENV", settings.DJANGO_ENV)
+        if traffic:
+            env["TWILIO_API_BASE_URL"] = f"http://127.0.0.1:{options['simulator_port']}"
+            env["TWILIO_WEBHOOK_BASE_URL"] = f"http://{settings.PLATFORM_HOST}:{options['port']}"
         return env
 
     def _stop(self, children: dict[str, subprocess.Popen]) -> None:
-        self.stdout.write("\nStopping web, worker and beat…")
+        self.stdout.write("\nStopping " + ", ".join(children) + "…")
         for child in children.values():
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
