@@ -4,9 +4,11 @@ Cross-tenant by design, so it lives in the public schema and in this one module.
 ``transaction.atomic()`` with its operator events; pushes to consoles and the bridge go on commit.
 
 Lock order, wherever a function waits for a lock: the waiting call, then the operator profile, then
-the reservation. ``match`` never waits: it takes rows with ``SKIP LOCKED`` (operators first, then
-calls) and, when it skipped rows another transaction held, runs again once that one is done. The
-partial unique constraints on ``Reservation`` make a double assignment impossible even so.
+the reservation. ``match`` never waits: it locks the free operators with ``SKIP LOCKED``, reads the
+waiting calls without locks, runs the pure policy (``telephony.matching``), then locks only the
+chosen calls (``SKIP LOCKED``, re-checking they still wait). When another pass held or took rows,
+it runs again (bounded; the periodic tick covers the rest). The partial unique constraints on
+``Reservation`` make a double assignment impossible even so.
 """
 
 from __future__ import annotations
@@ -158,15 +160,17 @@ def queue_rules(ids: list[int]) -> dict[int, matching.QueueRule]:
 def _match_once(
     queue_ids: list[int] | None, operator_ids: list[int] | None, now: datetime
 ) -> tuple[list[Reservation], bool]:
+    """One pass: lock the free operators, read the waiting calls, lock only the chosen ones.
+
+    Returns the reservations and whether to look again (rows were held by another pass).
+    """
     with transaction.atomic():
         operators = OperatorProfile.objects.filter(state=OperatorState.AVAILABLE)
         if operator_ids is not None:
             operators = operators.filter(id__in=operator_ids)
         if queue_ids is not None:
             rules_now = queue_rules(queue_ids)
-            served = set(queue_ids) | {rules_now[q].overflow_queue for q in queue_ids if q in rules_now} - {
-                None
-            }
+            served = set(queue_ids) | ({rules_now[q].overflow_queue for q in rules_now} - {None})
             operators = operators.filter(
                 id__in=Skill.objects.filter(queue_id__in=served).values("operator_id")
             )
@@ -176,7 +180,8 @@ def _match_once(
             .values_list("id", "user_id", "idle_since", "languages")
         )
         if not locked:
-            return [], False  # whoever holds them matches them, and sees every committed call
+            # Free operators another pass holds may have missed our calls: look again after it.
+            return [], operators.exists()
         skills: dict[int, dict[int, matching.SkillIn]] = {}
         own_languages = {op_id: frozenset(langs) for op_id, _, _, langs in locked}
         for op_id, queue_id, tier, langs in Skill.objects.filter(operator_id__in=own_languages).values_list(
@@ -190,39 +195,41 @@ def _match_once(
         call_queues = skill_queues | {q for s in skill_queues for q in _overflow_sources.get(s, ())}
         if queue_ids is not None and operator_ids is None:
             call_queues &= set(queue_ids)
+        waiting = WaitingCall.objects.filter(state=WaitingCall.State.WAITING, queue_id__in=call_queues)
         calls = list(
-            WaitingCall.objects.filter(state=WaitingCall.State.WAITING, queue_id__in=call_queues)
-            .select_for_update(skip_locked=True)
-            .order_by("id")
-            .values_list("id", "queue_id", "enqueued_at", "priority", "language", "call_sid", "tenant_id")
+            waiting.order_by().values_list(
+                "id", "queue_id", "enqueued_at", "priority", "language", "call_sid", "tenant_id"
+            )
         )
         queues = queue_rows({c[1] for c in calls})
         rules = {q: matching.QueueRule(float(row[1]), row[2]) for q, row in queues.items()}
-        stamp = now.timestamp()
         found = matching.pairs(
             [matching.CallIn(c[0], c[1], c[2].timestamp(), c[3], c[4]) for c in calls],
-            [
-                matching.OperatorIn(op_id, idle.timestamp(), skills.get(op_id, {}))
-                for op_id, _, idle, _ in locked
-            ],
+            [matching.OperatorIn(o, idle.timestamp(), skills.get(o, {})) for o, _, idle, _ in locked],
             rules,
-            stamp,
+            now.timestamp(),
         )
-        reservations = _reserve(found, {c[0]: c for c in calls}, {o[0]: o[1] for o in locked}, queues, now)
-        used_ops = {op for _, op in found}
-        used_calls = {c for c, _ in found}
-        # Rows another transaction held were skipped: a call left here may suit an operator it
-        # holds, and an operator left here may suit a call it holds. Then look again.
-        skipped = False
-        if len(used_calls) < len(calls):
-            skipped = operators.exclude(id__in=[o[0] for o in locked]).exists()
-        if not skipped and len(used_ops) < len(locked):
-            skipped = (
-                WaitingCall.objects.filter(state=WaitingCall.State.WAITING, queue_id__in=call_queues)
-                .exclude(id__in=[c[0] for c in calls])
-                .exists()
+        lost = False
+        if found:
+            # Calls are read without locks; only the chosen ones are locked (and re-checked).
+            got = set(
+                waiting.filter(id__in=[c for c, _ in found])
+                .select_for_update(skip_locked=True)
+                .order_by("id")
+                .values_list("id", flat=True)
             )
-        return reservations, skipped
+            lost = len(got) < len(found)
+            found = [pair for pair in found if pair[0] in got]
+        reservations = _reserve(found, {c[0]: c for c in calls}, {o[0]: o[1] for o in locked}, queues, now)
+        # A call another pass took: look again. A call left here may suit an operator another
+        # pass holds; an operator left here may suit a call committed since we read: look again.
+        if lost:
+            return reservations, True
+        if len(found) < len(calls) and operators.exclude(id__in=[o[0] for o in locked]).exists():
+            return reservations, True
+        if len(found) < len(locked):
+            return reservations, waiting.exclude(id__in=[c[0] for c in calls]).exists()
+        return reservations, False
 
 
 def _reserve(found, calls, user_ids, queues, now: datetime) -> list[Reservation]:
