@@ -169,6 +169,9 @@ class Command(BaseCommand):
                     _user(f"{slug}-{suffix}", first, name.split()[0], role, f"{suffix}@{slug}.example")
             seed_demo_scripts(client=client, approver=manager)
         _order(*PENDING_ORDER, manager)
+        from telephony.demo import seed_operators
+
+        seed_operators()  # the demo operators' skills on the companies' default queues
         if options["verbosity"] > 0:
             self.stdout.write(self.style.SUCCESS("Demo ready."))
             self.stdout.write(describe(port=options.get("port")))
