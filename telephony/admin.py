@@ -1,8 +1,8 @@
-"""Django admin (platform host) for the number pool and queues."""
+"""Django admin (platform host) for the number pool, queues, operators' skills and the live routing state."""
 
 from django.contrib import admin
 
-from telephony.models import PhoneNumber, Queue
+from telephony.models import OperatorProfile, PhoneNumber, Queue, Reservation, Skill, WaitingCall
 
 
 @admin.register(PhoneNumber)
@@ -15,5 +15,42 @@ class PhoneNumberAdmin(admin.ModelAdmin):
 
 @admin.register(Queue)
 class QueueAdmin(admin.ModelAdmin):
-    list_display = ("name", "tenant", "is_default", "created_at")
+    list_display = ("name", "tenant", "is_default", "ring_timeout", "overflow_after", "max_wait")
     list_filter = ("is_default",)
+    search_fields = ("name", "tenant__name")
+
+
+class SkillInline(admin.TabularInline):
+    model = Skill
+    extra = 1
+    autocomplete_fields = ("queue",)
+
+
+@admin.register(OperatorProfile)
+class OperatorProfileAdmin(admin.ModelAdmin):
+    """Skills are edited here; the state is the router's (read-only)."""
+
+    list_display = ("user", "state", "break_reason", "state_since", "missed_offers", "consoles")
+    list_filter = ("state",)
+    search_fields = ("user__username", "user__first_name", "user__last_name")
+    readonly_fields = ("state", "break_reason", "state_since", "idle_since", "missed_offers", "consoles")
+    inlines = [SkillInline]
+
+
+@admin.register(WaitingCall)
+class WaitingCallAdmin(admin.ModelAdmin):
+    list_display = ("call_sid", "tenant", "queue", "state", "priority", "enqueued_at", "reservation_count")
+    list_filter = ("state",)
+    search_fields = ("call_sid",)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Reservation)
+class ReservationAdmin(admin.ModelAdmin):
+    list_display = ("call", "operator", "state", "offered_at", "expires_at", "reason")
+    list_filter = ("state",)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
