@@ -225,7 +225,9 @@ def _match_once(
         # pass holds; an operator left here may suit a call committed since we read: look again.
         if lost:
             return reservations, True
-        if len(found) < len(calls) and operators.exclude(id__in=[o[0] for o in locked]).exists():
+        everyone = operator_ids is not None and len(locked) == len(set(operator_ids))
+        unlocked = operators.exclude(id__in=[o[0] for o in locked])
+        if len(found) < len(calls) and not everyone and unlocked.exists():
             return reservations, True
         if len(found) < len(locked):
             return reservations, waiting.exclude(id__in=[c[0] for c in calls]).exists()

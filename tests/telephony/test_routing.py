@@ -223,3 +223,41 @@ def test_expected_wait_counts_the_calls_ahead_and_the_staffed_operators(db, tena
     assert done.pk
     # 3rd in line, 2 operators: 2 rounds of the 120 s mean handle time.
     assert routing.expected_wait(call_sid=calls[2].call_sid, now=at(130)) == (3, 240)
+
+
+def test_an_operator_cannot_put_themselves_on_a_call_or_reserve(db, tenants):
+    from telephony.operators import InvalidTransition
+
+    operator = make_operator({}, state="offline")
+    for state in ("on_call", "reserved"):
+        with pytest.raises((InvalidTransition, ValueError)):
+            routing.operator_set_state(operator=operator.user, state=state)
+    routing.operator_set_state(operator=operator.user, state="break", reason="lunch")
+    with pytest.raises(InvalidTransition):  # from a break straight to wrap-up
+        routing.operator_set_state(operator=operator.user, state="wrap_up")
+
+
+def test_the_routing_tick_expires_offers_and_opens_overflow_tiers(db, tenants, commit, monkeypatch):
+    from telephony.tasks import routing_tick
+
+    queue = make_queue(tenants.alpha, overflow_after=30)
+    tier2 = make_operator({queue: 2})
+    with commit():
+        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=timezone.now())
+    assert offer_of(call) is None
+    WaitingCall.objects.filter(pk=call.pk).update(enqueued_at=timezone.now() - dt.timedelta(seconds=31))
+    with commit():
+        assert routing_tick() == 1
+    assert offer_of(call).operator == tier2
+
+
+def test_matching_a_freed_operator_takes_a_fixed_number_of_queries(db, tenants, django_assert_num_queries):
+    queue = make_queue(tenants.alpha)
+    for i in range(5):
+        routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(i))
+    operator = make_operator({queue: 1, make_queue(tenants.beta): 2})
+    routing.queue_rows([queue.pk])  # the per-process queue cache, warm
+    # Lock the operator, skills, waiting calls, lock the chosen call, 4 writes, the savepoint pair.
+    with django_assert_num_queries(10):
+        made = routing.match(operator_ids=[operator.pk], now=at(10))
+    assert len(made) == 1
