@@ -51,4 +51,6 @@
 
   form.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(check, 250); });
   form.addEventListener("change", () => { clearTimeout(timer); timer = setTimeout(check, 50); });
+  // Anything typed before this script loaded is checked now.
+  check().then(() => { form.dataset.live = "on"; });
 })();

@@ -14,6 +14,7 @@ from tests.conftest import PASSWORD, make_user
 from tests.scripts_engine.conftest import seed_lists
 
 pytestmark = pytest.mark.browser
+LIVE = 15_000  # ms: the live check is fast, but a busy CI machine is not
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 SHOTS = os.environ.get("SCREENSHOT_DIR", "/tmp")
 
@@ -43,8 +44,11 @@ def test_editor_drafts_edits_sees_live_problems_fixes_test_runs_and_submits(
 
     # A broken edit: the problem appears next to the node while typing, before saving.
     page.get_by_role("link", name="Edit hours").click()
+    page.locator("#node-form[data-live='on']").wait_for()
     page.get_by_label("Next node").fill("nowhere")
-    expect(page.locator("#node-problems")).to_contain_text("leads to 'nowhere', which does not exist")
+    expect(page.locator("#node-problems")).to_contain_text(
+        "leads to 'nowhere', which does not exist", timeout=LIVE
+    )
     page.screenshot(path=f"{SHOTS}/script-node-editor.png", full_page=True)
     page.get_by_role("button", name="Save node").click()
     card = page.locator("#node-hours")
@@ -55,8 +59,9 @@ def test_editor_drafts_edits_sees_live_problems_fixes_test_runs_and_submits(
 
     # Fix it.
     page.get_by_role("link", name="Edit hours").click()
+    page.locator("#node-form[data-live='on']").wait_for()
     page.get_by_label("Next node").fill("goodbye")
-    expect(page.locator("#node-ok")).to_be_visible()
+    expect(page.locator("#node-ok")).to_be_visible(timeout=LIVE)
     page.get_by_role("button", name="Save node").click()
     expect(page.locator("#problem-count")).to_have_text("No problems found.")
 
