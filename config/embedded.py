@@ -22,6 +22,7 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DIR = BASE_DIR / "var"
 REDIS_PORT_RANGE = (6390, 6490)
+MAX_CONNECTIONS = 300
 # The servers this process launched (not merely attached to): `run` stops only those on exit.
 started_here: set[str] = set()
 
@@ -98,7 +99,33 @@ def _start_postgres(pgdata: Path) -> object:
     server = pgserver.get_server(pgdata, cleanup_mode=None)
     atexit.unregister(server._cleanup)  # nothing to clean at exit: the server stays up
     started_here.add("postgres")
-    return server.get_postmaster_info()
+    info = server.get_postmaster_info()
+    if _raise_max_connections(info):
+        from pgserver import _commands
+
+        _commands.pg_ctl(["-w", "restart"], pgdata=pgdata, user=server.system_user, timeout=30)
+        info = server.get_postmaster_info()
+        for _ in range(100):
+            from pgserver.utils import PostmasterInfo
+
+            info = PostmasterInfo.read_from_pgdata(pgdata) or info
+            if info.is_running() and info.status == "ready":
+                break
+            time.sleep(0.1)
+    return info
+
+
+def _raise_max_connections(info: object) -> bool:
+    """A web server, workers, beat and the tests' processes need more than initdb's 100."""
+    import psycopg
+
+    with psycopg.connect(host=str(info.socket_dir), port=int(info.port or 5432), user="postgres",
+                         dbname="postgres", autocommit=True) as conn:  # fmt: skip
+        current = int(conn.execute("SHOW max_connections").fetchone()[0])
+        if current >= MAX_CONNECTIONS:
+            return False
+        conn.execute(f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS}")
+    return True
 
 
 def _repair_handle_list(path: Path) -> None:

@@ -34,6 +34,8 @@ class Profile:
     wait_turn: float = 2.0  # seconds of hold music between two wait-URL requests
     press_key: float = 0.05  # chance, per wait turn, that the caller asks to leave the queue
     want_callback: float = 0.5  # when leaving: callback (else voicemail)
+    duplicate: float = 0.0  # chance Twilio posts a webhook twice (it retries; signatures allow replays)
+    late_status: float = 0.0  # chance earlier status callbacks arrive after "completed"
 
 
 @dataclass
@@ -115,6 +117,13 @@ class Twilio:
             "Host": urlsplit(self.base_url).netloc,
             "User-Agent": "TwilioProxy/1.1",
         }
+        assert self.session is not None
+        replay = self.rng.random() < self.profile.duplicate
+        if replay:  # the same request, concurrently: only one of the answers is followed
+            asyncio.get_running_loop().create_task(self._send(path, params, headers))
+        return await self._send(path, params, headers)
+
+    async def _send(self, path: str, params: dict[str, str], headers: dict[str, str]) -> str:
         assert self.session is not None
         async with self.session.post(self.connect + path, data=params, headers=headers) as response:
             text = await response.text()

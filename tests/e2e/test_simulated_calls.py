@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import random
+import subprocess
+import sys
 
 import pytest
 from django.conf import settings
@@ -17,7 +19,7 @@ from telephony.simulator.setup import simulated_operators
 from telephony.simulator.twilio_side import Profile
 from tenants.clients import client_create
 from tenants.models import Client
-from tests.conftest import ports
+from tests.conftest import ROOT, child_env, ports
 
 pytestmark = pytest.mark.slow
 
@@ -33,6 +35,11 @@ def _fresh_company() -> tuple[Client, str]:
 
 
 def _plan(numbers: list[str], operators: list[tuple[str, str]], **overrides) -> Plan:
+    settings_ = {
+        "profile": Profile(talk=(0.3, 1.0), patience=(60.0, 90.0), wait_turn=0.3, press_key=0.0),
+        "behaviour": Behaviour(answer_delay=(0.05, 0.2), wrap_up=(0.1, 0.3)),
+        **overrides,
+    }
     return Plan(
         base_url=f"http://{settings.PLATFORM_HOST}:{ports().web}",
         connect=f"127.0.0.1:{ports().web}",
@@ -40,9 +47,7 @@ def _plan(numbers: list[str], operators: list[tuple[str, str]], **overrides) -> 
         numbers=numbers,
         operators=operators,
         rest_port=ports().twilio_rest,
-        profile=Profile(talk=(0.3, 1.0), patience=(60.0, 90.0), wait_turn=0.3, press_key=0.0),
-        behaviour=Behaviour(answer_delay=(0.05, 0.2), wrap_up=(0.1, 0.3)),
-        **overrides,
+        **settings_,
     )
 
 
@@ -68,3 +73,72 @@ def test_simulated_calls_are_answered_by_operators_and_recorded_once(
     waiting = WaitingCall.objects.filter(call_sid__in=sids)
     assert set(waiting.values_list("state", flat=True)) == {WaitingCall.State.LEFT}
     assert sum(op["accepted"] for op in result["operators"]) == 6
+
+
+def _start(command: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", *command], env=child_env(), cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+
+def test_soak_with_faults_every_call_ends_in_exactly_one_outcome(
+    committed, tenants, asgi_server, celery_worker, tmp_path
+):
+    """Duplicate and late webhooks, operators who miss offers or drop their console, a worker restart."""
+    company, number = _fresh_company()
+    Queue.objects.filter(tenant=company).update(ring_timeout=2, max_wait=40)
+    operators = simulated_operators(count=3, slugs=[company.slug], prefix=f"{company.slug}-op")
+    beat = _start(["celery", "-A", "config", "beat", "-l", "WARNING", "-s", str(tmp_path / "beat")])
+    worker = _start(
+        [
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "-l",
+            "WARNING",
+            "-n",
+            f"soak-{company.slug}@%h",
+        ]
+    )
+    plan = _plan(
+        [number], operators, calls=24, rate=2.0, seed=5,
+        profile=Profile(talk=(0.3, 1.5), patience=(25.0, 45.0), wait_turn=0.3, press_key=0.05,
+                        duplicate=0.3, late_status=0.3),
+        behaviour=Behaviour(answer_delay=(0.05, 0.3), wrap_up=(0.1, 0.3), miss=0.15, logout=0.1),
+    )  # fmt: skip
+
+    async def with_a_worker_restart() -> dict:
+        simulation = asyncio.create_task(simulate(plan))
+        await asyncio.sleep(6)
+        worker.terminate()  # a warm shutdown: unacknowledged tasks go back to the queue
+        await asyncio.to_thread(worker.wait, 30)
+        replacement = _start(["celery", "-A", "config", "worker", "--pool", "solo", "-l", "WARNING",
+                              "-n", f"soak2-{company.slug}@%h"])  # fmt: skip
+        try:
+            return await simulation
+        finally:
+            replacement.terminate()
+            await asyncio.to_thread(replacement.wait, 30)
+
+    try:
+        result = asyncio.run(with_a_worker_restart())
+    finally:
+        beat.terminate()
+        beat.wait(timeout=30)
+    placed = {t["sid"] for t in result["trace"]}
+    assert result["errors"] == [], result["trace"]
+    assert len(placed) == 24
+    with tenant_context(company):
+        calls = {c.call_sid: c for c in Call.objects.filter(to_number=number)}
+        assert set(calls) == placed  # none lost, none invented
+        for call in calls.values():
+            assert call.outcome, (call.call_sid, list(call.events.values_list("kind", flat=True)))
+            assert call.events.filter(kind="outcome").count() == 1
+        outcomes = {c.outcome for c in calls.values()}
+    assert outcomes <= {"handled", "abandoned", "callback_requested", "voicemail"}
+    assert Call.Outcome.HANDLED in outcomes
+    assert not WaitingCall.objects.filter(call_sid__in=placed).exclude(state=WaitingCall.State.LEFT).exists()
+    with tenant_context(tenants.beta):
+        assert not Call.objects.filter(call_sid__in=placed).exists()
