@@ -17,8 +17,8 @@ import random
 import time
 from datetime import datetime, timedelta
 
-from django.db import transaction
-from django.db.models import F, Q
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from telephony import matching
@@ -234,44 +234,56 @@ def _match_once(
         return reservations, False
 
 
+# One round trip for the four writes of a match: the reservations, the calls and the operators
+# marked reserved, and the operators' "offered" events (the ORM would take four).
+RESERVE_SQL = """
+WITH pairs AS (
+    SELECT * FROM unnest(%(calls)s::bigint[], %(operators)s::bigint[], %(expires)s::timestamptz[],
+                         %(sids)s::varchar[], %(tenants)s::bigint[])
+        AS p(call_id, operator_id, expires_at, call_sid, tenant_id)
+), made AS (
+    INSERT INTO telephony_reservation (call_id, operator_id, offered_at, expires_at, state, reason)
+    SELECT call_id, operator_id, %(now)s, expires_at, 'offered', '' FROM pairs
+    RETURNING id, call_id, operator_id, expires_at
+), calls AS (
+    UPDATE telephony_waitingcall AS w SET state = 'reserved', reservation_count = w.reservation_count + 1
+    FROM pairs WHERE w.id = pairs.call_id
+), operators AS (
+    UPDATE telephony_operatorprofile AS o SET state = 'reserved', state_since = %(now)s
+    FROM pairs WHERE o.id = pairs.operator_id
+), events AS (
+    INSERT INTO telephony_operatorevent (operator_id, at, kind, state, reason, call_sid, tenant_id)
+    SELECT operator_id, %(now)s, 'offered', 'reserved', '', call_sid, tenant_id FROM pairs
+)
+SELECT id, call_id, operator_id, expires_at FROM made
+"""
+
+
 def _reserve(found, calls, user_ids, queues, now: datetime) -> list[Reservation]:
+    """Write the reservations of ``found`` (rows locked by the caller) and push the offers on commit."""
     if not found:
         return []
+    params = {
+        "calls": [c for c, _ in found],
+        "operators": [o for _, o in found],
+        "expires": [now + timedelta(seconds=queues[calls[c][1]][3]) for c, _ in found],
+        "sids": [calls[c][5] for c, _ in found],
+        "tenants": [calls[c][6] for c, _ in found],
+        "now": now,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(RESERVE_SQL, params)
+        rows = cursor.fetchall()
     reservations = []
-    for call_id, operator_id in found:
-        ring = queues[calls[call_id][1]][3]
-        reservations.append(
-            Reservation(
-                call_id=call_id,
-                operator_id=operator_id,
-                offered_at=now,
-                expires_at=now + timedelta(seconds=ring),
-            )
+    for pk, call_id, operator_id, expires_at in rows:
+        reservation = Reservation(
+            pk=pk, call_id=call_id, operator_id=operator_id, offered_at=now, expires_at=expires_at
         )
-    Reservation.objects.bulk_create(reservations)
-    WaitingCall.objects.filter(id__in=[c for c, _ in found]).update(
-        state=WaitingCall.State.RESERVED, reservation_count=F("reservation_count") + 1
-    )
-    OperatorProfile.objects.filter(id__in=[o for _, o in found]).update(
-        state=OperatorState.RESERVED, state_since=now
-    )
-    events = []
-    for reservation in reservations:
-        call = calls[reservation.call_id]
+        reservations.append(reservation)
+        call = calls[call_id]
         queue = queues[call[1]]
-        events.append(
-            record(
-                operator_id=reservation.operator_id,
-                kind="offered",
-                state=OperatorState.RESERVED,
-                call_sid=call[5],
-                tenant_id=call[6],
-                now=now,
-                save=False,
-            )
-        )
         push_on_commit(
-            user_id=user_ids[reservation.operator_id],
+            user_id=user_ids[operator_id],
             message=offer_message(
                 reservation=reservation,
                 call_sid=call[5],
@@ -280,9 +292,6 @@ def _reserve(found, calls, user_ids, queues, now: datetime) -> list[Reservation]
                 tenant=queue[5],
             ),
         )
-    from telephony.models import OperatorEvent
-
-    OperatorEvent.objects.bulk_create(events)
     return reservations
 
 
