@@ -125,7 +125,9 @@ ASGI_APPLICATION = "config.asgi.application"
 
 # Databases: DATABASE_URL, or the embedded PostgreSQL.
 _db = env.db("DATABASE_URL") if env.str("DATABASE_URL", default="") else embedded.postgres().settings()
-_db.update(ENGINE="django_tenants.postgresql_backend", CONN_MAX_AGE=env.int("DB_CONN_MAX_AGE", 60))
+# Under ASGI every request runs its sync code in a thread of its own: a persistent connection
+# would stay behind with each one. Put a session-mode pooler in front for connection reuse.
+_db.update(ENGINE="django_tenants.postgresql_backend", CONN_MAX_AGE=env.int("DB_CONN_MAX_AGE", 0))
 _db["CONN_HEALTH_CHECKS"] = True
 if env.str("DATABASE_NAME", default=""):  # a worker started by the tests joins the test database
     _db["NAME"] = env.str("DATABASE_NAME")

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
@@ -75,9 +77,25 @@ def test_simulated_calls_are_answered_by_operators_and_recorded_once(
     assert sum(op["accepted"] for op in result["operators"]) == 6
 
 
-def _start(command: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", *command], env=child_env(), cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+@contextlib.contextmanager
+def _running(name: str, *command: str) -> Iterator[subprocess.Popen]:
+    """A Celery process for one test, always stopped (warm first, killed if it lingers)."""
+    command = [sys.executable, "-m", "celery", "-A", "config", *command, "-l", "WARNING"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    process = subprocess.Popen(command, env=child_env(), cwd=ROOT, **quiet)
+    try:
+        yield process
+    finally:
+        _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def test_soak_with_faults_every_call_ends_in_exactly_one_outcome(
@@ -87,21 +105,6 @@ def test_soak_with_faults_every_call_ends_in_exactly_one_outcome(
     company, number = _fresh_company()
     Queue.objects.filter(tenant=company).update(ring_timeout=2, max_wait=40)
     operators = simulated_operators(count=3, slugs=[company.slug], prefix=f"{company.slug}-op")
-    beat = _start(["celery", "-A", "config", "beat", "-l", "WARNING", "-s", str(tmp_path / "beat")])
-    worker = _start(
-        [
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "-l",
-            "WARNING",
-            "-n",
-            f"soak-{company.slug}@%h",
-        ]
-    )
     plan = _plan(
         [number], operators, calls=24, rate=2.0, seed=5,
         profile=Profile(talk=(0.3, 1.5), patience=(25.0, 45.0), wait_turn=0.3, press_key=0.05,
@@ -109,24 +112,18 @@ def test_soak_with_faults_every_call_ends_in_exactly_one_outcome(
         behaviour=Behaviour(answer_delay=(0.05, 0.3), wrap_up=(0.1, 0.3), miss=0.15, logout=0.1),
     )  # fmt: skip
 
-    async def with_a_worker_restart() -> dict:
+    async def with_a_worker_restart(worker: subprocess.Popen) -> dict:
         simulation = asyncio.create_task(simulate(plan))
         await asyncio.sleep(6)
-        worker.terminate()  # a warm shutdown: unacknowledged tasks go back to the queue
-        await asyncio.to_thread(worker.wait, 30)
-        replacement = _start(["celery", "-A", "config", "worker", "--pool", "solo", "-l", "WARNING",
-                              "-n", f"soak2-{company.slug}@%h"])  # fmt: skip
-        try:
+        await asyncio.to_thread(_stop, worker)  # a warm shutdown: unacknowledged tasks go back
+        with _running("replacement", "worker", "--pool", "solo", "-n", f"soak2-{company.slug}@%h"):
             return await simulation
-        finally:
-            replacement.terminate()
-            await asyncio.to_thread(replacement.wait, 30)
 
-    try:
-        result = asyncio.run(with_a_worker_restart())
-    finally:
-        beat.terminate()
-        beat.wait(timeout=30)
+    with (
+        _running("beat", "beat", "-s", str(tmp_path / "beat")),
+        _running("worker", "worker", "--pool", "solo", "-n", f"soak-{company.slug}@%h") as worker,
+    ):
+        result = asyncio.run(with_a_worker_restart(worker))
     placed = {t["sid"] for t in result["trace"]}
     assert result["errors"] == [], result["trace"]
     assert len(placed) == 24
