@@ -41,8 +41,24 @@ class Tenants:
 
 
 @pytest.fixture(scope="session")
+def django_db_setup(request, django_test_environment, django_db_blocker, django_db_modify_db_settings):
+    """The test database, always: pytest-django makes one only when a collected test asks for
+    ``db``, and a run of ``committed`` tests alone would otherwise write into the real database."""
+    from django.test.utils import setup_databases, teardown_databases
+
+    with django_db_blocker.unblock():
+        config = setup_databases(
+            verbosity=request.config.option.verbose, interactive=False, aliases={"default"}
+        )
+    yield
+    with django_db_blocker.unblock():
+        teardown_databases(config, verbosity=request.config.option.verbose)
+
+
+@pytest.fixture(scope="session")
 def tenants(django_db_setup, django_db_blocker) -> Tenants:
     """Two client companies, committed once for the whole session: any test can use both."""
+    assert connection.settings_dict["NAME"].startswith("test_"), "tests must never touch the real database"
     with django_db_blocker.unblock():
         ensure_platform()
         found = {c.slug: c for c in Client.objects.filter(slug__in=["alpha", "beta"])}
