@@ -8,7 +8,7 @@ from typing import Any
 from django import forms
 
 from scripts_engine.editing import KIND_LABELS, KINDS, NODE_ID, QUESTION_TYPES
-from scripts_engine.lifecycle import MAX_GRAPH_NODES
+from scripts_engine.lifecycle import storable_problem
 from scripts_engine.models import Disposition, Script, Specialist
 from scripts_engine.samples import SAMPLES
 
@@ -33,8 +33,9 @@ def parse_graph_json(text: str) -> dict[str, Any]:
     ):
         raise forms.ValidationError('"nodes" must be an object of nodes, each under its id.')
     graph.setdefault("nodes", {})
-    if len(graph["nodes"]) > MAX_GRAPH_NODES:
-        raise forms.ValidationError(f"A script may have at most {MAX_GRAPH_NODES} nodes.")
+    problem = storable_problem(graph)
+    if problem:
+        raise forms.ValidationError(problem)
     return graph
 
 

@@ -7,6 +7,7 @@ that was active; sessions already running keep the version they pinned.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -86,10 +87,20 @@ def version_problems(*, graph: Any) -> list[Problem]:
     return problems
 
 
-def _check_size(graph: Any) -> None:
+def storable_problem(graph: Any) -> str | None:
+    """Why the database could not store this graph (too many nodes, a NUL character), or None."""
     nodes = graph.get("nodes") if isinstance(graph, dict) else None
     if isinstance(nodes, dict) and len(nodes) > MAX_GRAPH_NODES:
-        raise LifecycleError(f"A script may have at most {MAX_GRAPH_NODES} nodes.")
+        return f"A script may have at most {MAX_GRAPH_NODES} nodes."
+    if "\\u0000" in json.dumps(graph):
+        return "The script contains a NUL character (\\u0000), which cannot be stored."
+    return None
+
+
+def _check_storable(graph: Any) -> None:
+    problem = storable_problem(graph)
+    if problem:
+        raise LifecycleError(problem)
 
 
 def script_create(*, name: str, purpose: str, graph: dict[str, Any], by: User) -> ScriptVersion:
@@ -103,7 +114,7 @@ def script_create(*, name: str, purpose: str, graph: dict[str, Any], by: User) -
 def version_create_draft(*, script: Script, graph: dict[str, Any], by: User) -> ScriptVersion:
     """The script's next version number, as a draft holding ``graph``."""
     _require(can_edit(by), "Only editors and admins write drafts.")
-    _check_size(graph)
+    _check_storable(graph)
     with transaction.atomic():
         Script.objects.select_for_update().get(pk=script.pk)
         number = (script.versions.aggregate(n=Max("number"))["n"] or 0) + 1
@@ -113,7 +124,7 @@ def version_create_draft(*, script: Script, graph: dict[str, Any], by: User) -> 
 def version_update_draft(*, version: ScriptVersion, graph: dict[str, Any], by: User) -> list[Problem]:
     """Save a draft's new graph (even a broken one: it is work in progress); return its problems."""
     _require(can_edit(by), "Only editors and admins edit drafts.")
-    _check_size(graph)
+    _check_storable(graph)
     with transaction.atomic():
         locked = ScriptVersion.objects.select_for_update().get(pk=version.pk)
         if locked.state != ScriptVersion.State.DRAFT:

@@ -53,7 +53,9 @@ def _clean_contact(version: ScriptVersion, contact: Any) -> dict[str, str]:
     fields = contact_fields(version.graph)
     contact = contact if isinstance(contact, dict) else {}
     return {
-        f: str(contact[f])[:200] for f in fields if isinstance(f, str) and contact.get(f) not in (None, "")
+        f: str(contact[f]).replace("\x00", "")[:200]
+        for f in fields
+        if isinstance(f, str) and contact.get(f) not in (None, "")
     }
 
 
@@ -148,6 +150,8 @@ def session_answer(
         interpreter = interpreter_for(locked.version)
         step = _current(interpreter, locked)
         error = _refusal(locked, step, node_id, ANSWERING_KINDS)
+        if error is None and _has_nul(raw):
+            error = "This answer contains characters that cannot be stored."
         if error is None:
             result = interpreter.answer(node_id, raw)
             if result.ok:
@@ -210,6 +214,12 @@ def _refusal(session: ScriptSession, step: Step, node_id: str, kinds: frozenset[
     if step.kind not in kinds:
         return "This step does not take that input."
     return None
+
+
+def _has_nul(raw: Any) -> bool:
+    if isinstance(raw, str):
+        return "\x00" in raw
+    return isinstance(raw, (list, tuple)) and any(isinstance(x, str) and "\x00" in x for x in raw)
 
 
 def _raw_text(raw: Any) -> str:

@@ -72,8 +72,9 @@ def node_edit(request: HttpRequest, pk: int, node_id: str) -> HttpResponse:
     if request.method == "POST":
         access_version(request, pk, edit=True)
         form = NodeForm(request.POST)
-        form.is_valid()
         new_node, field_errors = node_from_fields(kind, request.POST)
+        if not form.is_valid():
+            field_errors.update({name: errors[0] for name, errors in form.errors.items()})
         if not field_errors:
             if request.POST.get("make_start"):
                 version.graph["start"] = node_id
@@ -121,6 +122,10 @@ def node_check(request: HttpRequest, pk: int, node_id: str) -> JsonResponse:
     if not isinstance(node, dict):
         return JsonResponse({"error": "No such node."}, status=404)
     new_node, field_errors = node_from_fields(str(node.get("kind")), request.POST)
+    form = NodeForm(request.POST)
+    if not form.is_valid():
+        field_errors.update({name: errors[0] for name, errors in form.errors.items()})
+        return JsonResponse({"field_errors": field_errors, "problems": [], "other_problems": []})
     own, others = _node_problems(version, graph_with_node(version.graph, node_id, new_node), node_id)
     return JsonResponse(
         {

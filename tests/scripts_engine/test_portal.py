@@ -247,3 +247,26 @@ def test_a_client_admin_puts_an_approved_version_on_calls_and_an_editor_may_not(
     with tenant_context(tenants.alpha):
         assert ScriptVersion.objects.get(pk=v2_pk).state == "active"
         assert ScriptVersion.objects.get(pk=v1.pk).state == "retired"
+
+
+def test_nul_characters_are_refused_everywhere_never_a_500(editor_client, tenants):
+    with tenant_context(tenants.alpha):
+        version = _create(editor_client)
+    base = f"/scripts/versions/{version.pk}"
+    response = editor_client.post(f"{base}/nodes/hours/", {"text": "bad\x00text", "next": "goodbye"})
+    assert response.status_code == 400
+    assert (
+        editor_client.post(f"{base}/nodes/hours/check/", {"text": "a\x00", "next": "goodbye"}).status_code
+        == 200
+    )
+    graph = load_sample("hotline")
+    graph["title"] = "nul\x00title"
+    bad_import = editor_client.post(f"{base}/import/", {"json_text": json.dumps(graph)})
+    assert bad_import.status_code == 400
+    with tenant_context(tenants.alpha):
+        assert ScriptVersion.objects.get(pk=version.pk).graph == load_sample("hotline")
+    url = editor_client.post(f"{base}/test/", {"contact_first_name": "Ja\x00ne"})["Location"]
+    editor_client.post(url, {"action": "ack", "node": "greeting"})
+    editor_client.post(url, {"action": "answer", "node": "topic", "answer": "other"})
+    refused = editor_client.post(url, {"action": "answer", "node": "request", "answer": "call me\x00 back"})
+    assert refused.status_code == 200 and "cannot be stored" in refused.content.decode()
