@@ -72,6 +72,7 @@ TENANT_APPS = [
     "accounts",
     "scripts_engine",
     "telephony.calls",
+    "reporting",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

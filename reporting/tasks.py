@@ -1,0 +1,41 @@
+"""Celery entry points for statistics and invoices: thin, take ids or ISO dates, safe to run twice."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+from django_tenants.utils import get_public_schema_name, tenant_context
+
+from config.celery import app, tenant_task
+
+
+@app.task(acks_late=True)
+def dispatch_statistics() -> int:
+    """Beat, in public: enqueue each active client company's recent build inside its schema."""
+    from tenants.models import Client
+
+    count = 0
+    clients = Client.objects.exclude(schema_name=get_public_schema_name()).filter(status=Client.Status.ACTIVE)
+    for client in clients:
+        with tenant_context(client):
+            build_recent_statistics.delay()
+        count += 1
+    return count
+
+
+@tenant_task(acks_late=True)
+def build_recent_statistics() -> int:
+    """Yesterday and today (local): late call records of either land in their period."""
+    from reporting import stats
+
+    today = timezone.now().astimezone(stats.local_zone()).date()
+    return stats.build_days(first=today - dt.timedelta(days=1), last=today)
+
+
+@tenant_task(acks_late=True)
+def build_statistics(first: str, last: str) -> int:
+    """On demand, for any local days ``first``..``last`` (ISO dates)."""
+    from reporting import stats
+
+    return stats.build_days(first=dt.date.fromisoformat(first), last=dt.date.fromisoformat(last))
