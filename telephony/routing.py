@@ -157,6 +157,27 @@ def queue_rules(ids: list[int]) -> dict[int, matching.QueueRule]:
     return {q: matching.QueueRule(float(row[1]), row[2]) for q, row in queue_rows(ids).items()}
 
 
+# The hot path's reads in SQL (the ORM's compiling cost more than the queries): the free operators
+# with their skills, locked; the waiting calls, read without locks; the chosen calls, locked.
+LOCK_OPERATORS_SQL = """
+SELECT p.id, p.user_id, p.idle_since, p.languages,
+       COALESCE((SELECT json_agg(json_build_array(s.queue_id, s.tier, s.languages))
+                 FROM telephony_skill s WHERE s.operator_id = p.id), '[]'::json)
+FROM telephony_operatorprofile p
+WHERE p.state = 'available' AND {scope}
+ORDER BY p.id
+FOR UPDATE OF p SKIP LOCKED
+"""
+WAITING_SQL = """
+SELECT id, queue_id, enqueued_at, priority, language, call_sid, tenant_id
+FROM telephony_waitingcall WHERE state = 'waiting' AND queue_id = ANY(%(queues)s)
+"""
+LOCK_CALLS_SQL = """
+SELECT id FROM telephony_waitingcall WHERE id = ANY(%(calls)s) AND state = 'waiting'
+ORDER BY id FOR UPDATE SKIP LOCKED
+"""
+
+
 def _match_once(
     queue_ids: list[int] | None, operator_ids: list[int] | None, now: datetime
 ) -> tuple[list[Reservation], bool]:
@@ -168,56 +189,56 @@ def _match_once(
         operators = OperatorProfile.objects.filter(state=OperatorState.AVAILABLE)
         if operator_ids is not None:
             operators = operators.filter(id__in=operator_ids)
+        served: set[int] = set()
         if queue_ids is not None:
             rules_now = queue_rules(queue_ids)
             served = set(queue_ids) | ({rules_now[q].overflow_queue for q in rules_now} - {None})
             operators = operators.filter(
                 id__in=Skill.objects.filter(queue_id__in=served).values("operator_id")
             )
-        locked = list(
-            operators.select_for_update(skip_locked=True)
-            .order_by("id")
-            .values_list("id", "user_id", "idle_since", "languages")
-        )
+        scope = ["TRUE"]
+        if operator_ids is not None:
+            scope.append("p.id = ANY(%(operators)s)")
+        if queue_ids is not None:
+            scope.append("p.id IN (SELECT operator_id FROM telephony_skill WHERE queue_id = ANY(%(queues)s))")
+        with connection.cursor() as cursor:
+            cursor.execute(
+                LOCK_OPERATORS_SQL.format(scope=" AND ".join(scope)),
+                {
+                    "operators": list(operator_ids or []),
+                    "queues": list(served if queue_ids is not None else []),
+                },
+            )
+            locked = cursor.fetchall()
         if not locked:
             # Free operators another pass holds may have missed our calls: look again after it.
             return [], operators.exists()
         skills: dict[int, dict[int, matching.SkillIn]] = {}
-        own_languages = {op_id: frozenset(langs) for op_id, _, _, langs in locked}
-        for op_id, queue_id, tier, langs in Skill.objects.filter(operator_id__in=own_languages).values_list(
-            "operator_id", "queue_id", "tier", "languages"
-        ):
-            skills.setdefault(op_id, {})[queue_id] = matching.SkillIn(
-                tier, frozenset(langs) or own_languages[op_id]
-            )
+        for op_id, _, _, own, rows in locked:
+            skills[op_id] = {q: matching.SkillIn(tier, frozenset(langs or own)) for q, tier, langs in rows}
         skill_queues = {q for per in skills.values() for q in per}
         queue_rows(skill_queues)  # also refreshes the overflow sources
         call_queues = skill_queues | {q for s in skill_queues for q in _overflow_sources.get(s, ())}
         if queue_ids is not None and operator_ids is None:
             call_queues &= set(queue_ids)
         waiting = WaitingCall.objects.filter(state=WaitingCall.State.WAITING, queue_id__in=call_queues)
-        calls = list(
-            waiting.order_by().values_list(
-                "id", "queue_id", "enqueued_at", "priority", "language", "call_sid", "tenant_id"
-            )
-        )
+        with connection.cursor() as cursor:
+            cursor.execute(WAITING_SQL, {"queues": list(call_queues)})
+            calls = cursor.fetchall()
         queues = queue_rows({c[1] for c in calls})
         rules = {q: matching.QueueRule(float(row[1]), row[2]) for q, row in queues.items()}
         found = matching.pairs(
             [matching.CallIn(c[0], c[1], c[2].timestamp(), c[3], c[4]) for c in calls],
-            [matching.OperatorIn(o, idle.timestamp(), skills.get(o, {})) for o, _, idle, _ in locked],
+            [matching.OperatorIn(o[0], o[2].timestamp(), skills.get(o[0], {})) for o in locked],
             rules,
             now.timestamp(),
         )
         lost = False
         if found:
             # Calls are read without locks; only the chosen ones are locked (and re-checked).
-            got = set(
-                waiting.filter(id__in=[c for c, _ in found])
-                .select_for_update(skip_locked=True)
-                .order_by("id")
-                .values_list("id", flat=True)
-            )
+            with connection.cursor() as cursor:
+                cursor.execute(LOCK_CALLS_SQL, {"calls": [c for c, _ in found]})
+                got = {row[0] for row in cursor.fetchall()}
             lost = len(got) < len(found)
             found = [pair for pair in found if pair[0] in got]
         reservations = _reserve(found, {c[0]: c for c in calls}, {o[0]: o[1] for o in locked}, queues, now)
