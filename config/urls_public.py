@@ -15,6 +15,7 @@ urlpatterns = [
     path("backoffice/scripts/", include("scripts_engine.urls_backoffice")),
     path("admin/", admin.site.urls),
     path("twilio/voice/", include("telephony.urls")),
+    path("console/", include("telephony.urls_console")),
     path("healthz", healthz, name="healthz"),
     path("", include("config.urls_auth")),
 ]

@@ -1,0 +1,259 @@
+// The operator console: one socket for state and offers, JSON endpoints for the call (no framework).
+(function () {
+  "use strict";
+  const root = document.getElementById("console");
+  const base = root.dataset.base;
+  const csrf = root.dataset.csrf;
+  const $ = (id) => document.getElementById(id);
+  const LABELS = { offline: "Offline", available: "Available", reserved: "Ringing", on_call: "On a call", wrap_up: "Wrap-up", break: "Break" };
+  let ws = null, retry = 500, stateSince = Date.now(), shiftStart = null, offerExpires = null;
+  let reservation = null, phase = null, step = null, answeredAt = null, endedAt = null, audio = null;
+
+  function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; }
+  function clock(ms) {
+    const s = Math.max(0, Math.floor(ms / 1000)), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+    return (h ? h + ":" + String(m).padStart(2, "0") : m) + ":" + String(r).padStart(2, "0");
+  }
+  function when(iso) { return new Date(iso).toLocaleString([], { dateStyle: "short", timeStyle: "short" }); }
+  function showError(text) { const e = $("error"); e.textContent = text || ""; e.hidden = !text; }
+
+  async function api(path, body) {
+    const options = body === undefined ? {} : { method: "POST", body: JSON.stringify(body), headers: { "Content-Type": "application/json", "X-CSRFToken": csrf } };
+    const response = await fetch(base + path, Object.assign({ credentials: "same-origin" }, options));
+    const data = await response.json().catch(() => ({}));
+    if (!response.ok) throw new Error(data.error || ("The server answered " + response.status));
+    return data;
+  }
+
+  function setState(state, reason, since) {
+    const pill = $("state");
+    pill.dataset.state = state;
+    pill.textContent = (LABELS[state] || state) + (reason ? " (" + reason + ")" : "");
+    stateSince = since ? Date.parse(since) : Date.now();
+    if (state === "available" && !shiftStart) shiftStart = Date.now();
+  }
+
+  function tick() {
+    $("state-timer").textContent = clock(Date.now() - stateSince);
+    $("shift-timer").textContent = shiftStart ? clock(Date.now() - shiftStart) : "—";
+    if (offerExpires) $("offer-timer").textContent = "Rings for " + Math.max(0, Math.ceil((offerExpires - Date.now()) / 1000)) + " s more";
+    if (answeredAt) $("call-timer").textContent = clock((endedAt || Date.now()) - answeredAt);
+    if (endedAt) $("wrap-timer").textContent = clock(Date.now() - endedAt);
+  }
+
+  function ring(on) {
+    if (!on) { if (audio) { audio.close(); audio = null; } return; }
+    try {
+      audio = new (window.AudioContext || window.webkitAudioContext)();
+      for (let i = 0; i < 3; i++) {
+        const osc = audio.createOscillator(), gain = audio.createGain();
+        osc.frequency.value = 660; gain.gain.value = 0.08;
+        osc.connect(gain).connect(audio.destination);
+        osc.start(audio.currentTime + i * 0.6); osc.stop(audio.currentTime + i * 0.6 + 0.3);
+      }
+    } catch (e) { audio = null; }
+  }
+
+  function renderPop(pop) {
+    root.style.setProperty("--tenant", pop.tenant.brand_color || "");
+    $("pop-company").textContent = pop.tenant.name;
+    $("pop-queue").textContent = "Queue " + pop.queue + " · waited " + clock(pop.waited * 1000);
+    $("pop-greeting").textContent = pop.greeting;
+    const card = $("pop-contact"); card.replaceChildren();
+    const c = pop.contact;
+    const rows = [["Name", c.name || "Unknown caller"], ["Phone", c.phone], ["Company", c.company], ["Email", c.email], ["Language", c.language], ["Notes", c.notes]];
+    for (const [k, v] of rows) if (v) { card.append(el("dt", k), el("dd", v)); }
+    if (c.vip) card.append(el("dt", "Status"), el("dd", "VIP", "vip"));
+    const history = $("pop-history"); history.replaceChildren();
+    for (const h of pop.history) history.append(el("li", when(h.at) + " · " + [h.disposition || h.outcome || "no outcome", h.operator].filter(Boolean).join(" · ")));
+    if (!pop.history.length) history.append(el("li", "First call with this company.", "muted"));
+    const callbacks = $("pop-callbacks"); callbacks.replaceChildren();
+    for (const cb of pop.callbacks) callbacks.append(el("li", cb.reason + " · due " + when(cb.due_at)));
+    if (!pop.callbacks.length) callbacks.append(el("li", "None.", "muted"));
+  }
+
+  async function showOffer(id) {
+    const pop = await api("offers/" + id);
+    if (pop.state !== "offered") return refresh();
+    reservation = id; phase = "offer";
+    renderPop(pop);
+    offerExpires = Date.parse(pop.expires_at);
+    $("pop-kind").textContent = "Incoming call";
+    $("offer-actions").hidden = false;
+    $("pop").classList.add("ringing");
+    $("idle").hidden = true; $("call").hidden = true; $("pop").hidden = false;
+    $("accept").focus();
+    ring(true);
+  }
+
+  function clearCall() {
+    ring(false); reservation = null; phase = null; step = null; offerExpires = null; answeredAt = null; endedAt = null;
+    $("pop").hidden = true; $("call").hidden = true; $("idle").hidden = false;
+    $("pop").classList.remove("ringing");
+  }
+
+  async function showCall(id) {
+    ring(false);
+    const view = await api("calls/" + id);
+    reservation = id; phase = "call"; offerExpires = null;
+    renderPop(view);
+    $("pop-kind").textContent = "On the line";
+    $("offer-actions").hidden = true; $("offer-timer").textContent = "";
+    $("pop").classList.remove("ringing");
+    $("idle").hidden = true; $("pop").hidden = false; $("call").hidden = false;
+    answeredAt = Date.parse(view.call.answered_at);
+    endedAt = view.call.ended_at ? Date.parse(view.call.ended_at) : null;
+    $("call-live").textContent = view.call.live ? "The caller is on the line." : "The call has ended: wrap it up.";
+    $("script-name").textContent = view.script || "No script for this company";
+    fillSelect($("specialist"), view.specialists.map((s) => [s.key, s.name]), "No specialists");
+    fillSelect($("disposition"), view.dispositions.map((d) => [d.code, d.label]), null, "Choose…");
+    const notes = $("notes"); notes.replaceChildren(); for (const n of view.notes) notes.append(el("li", n));
+    renderStep(view.step, view.answers, null);
+  }
+
+  function fillSelect(select, pairs, emptyText, prompt) {
+    const chosen = select.value; select.replaceChildren();
+    if (prompt) select.append(new Option(prompt, ""));
+    for (const [value, label] of pairs) select.append(new Option(label, value));
+    if (!pairs.length && emptyText) select.append(new Option(emptyText, ""));
+    if (chosen) select.value = chosen;
+  }
+
+  function renderStep(s, answers, error) {
+    step = s;
+    const form = $("step"); form.replaceChildren();
+    $("step-error").textContent = error || "";
+    const list = $("answers"); list.replaceChildren();
+    for (const [k, v] of Object.entries(answers || {})) list.append(el("dt", k), el("dd", Array.isArray(v) ? v.join(", ") : String(v)));
+    if (!s) { form.append(el("p", "Talk with the caller, then choose a disposition.", "muted")); return; }
+    form.append(el("p", s.text, "say"));
+    if (s.final) {
+      form.append(el("p", "End of the script. Choose the disposition and finish the call.", "muted"));
+      if (s.disposition) $("disposition").value = s.disposition;
+      $("next").disabled = true;
+      return;
+    }
+    $("next").disabled = false;
+    const q = s.question;
+    if (!(s.kind === "question" || s.kind === "automatic") || !q) return;
+    const name = "answer-" + s.node;
+    if (q.type === "choice" || q.type === "yes_no" || q.type === "multi_choice") {
+      const options = q.type === "yes_no" ? ["yes", "no"] : q.options;
+      const group = el("fieldset"); group.append(el("legend", "Answer"));
+      const wrap = el("div", undefined, "choices");
+      for (const option of options) {
+        const label = el("label", undefined, "choice"), input = el("input");
+        input.type = q.type === "multi_choice" ? "checkbox" : "radio"; input.name = name; input.value = option;
+        if (s.value === option || (Array.isArray(s.value) && s.value.includes(option))) input.checked = true;
+        label.append(input, document.createTextNode(" " + option)); wrap.append(label);
+      }
+      group.append(wrap); form.append(group);
+    } else {
+      const label = el("label", "Answer"); label.htmlFor = name;
+      const input = el("input"); input.id = name; input.name = name;
+      input.type = { number: "number", date: "date", email: "email", phone: "tel" }[q.type] || "text";
+      if (s.value !== null && s.value !== undefined) input.value = s.value;
+      input.required = q.required;
+      input.setAttribute("aria-describedby", "step-error");
+      form.append(label, input);
+      setTimeout(() => input.focus(), 0);
+    }
+  }
+
+  function currentValue() {
+    const q = step.question, name = "answer-" + step.node;
+    if (q.type === "multi_choice") return Array.from(document.querySelectorAll("input[name='" + name + "']:checked")).map((i) => i.value);
+    if (q.type === "choice" || q.type === "yes_no") { const c = document.querySelector("input[name='" + name + "']:checked"); return c ? c.value : null; }
+    const v = $(name).value; return v === "" ? null : v;
+  }
+
+  async function next() {
+    if (!step || step.final || phase !== "call") return;
+    const answering = step.kind === "question" || step.kind === "automatic";
+    const body = answering ? { action: "answer", node: step.node, value: currentValue() } : { action: "ack", node: step.node };
+    try {
+      const result = await api("calls/" + reservation + "/script", body);
+      renderStep(result.step, result.answers, result.error);
+    } catch (e) { showError(e.message); }
+  }
+
+  async function back() {
+    try { const r = await api("calls/" + reservation + "/script", { action: "back" }); renderStep(r.step, r.answers, r.error); } catch (e) { showError(e.message); }
+  }
+
+  async function refresh() {
+    const s = await api("state");
+    setState(s.state, s.reason, s.state_since);
+    if (s.shift_started) shiftStart = Date.parse(s.shift_started);
+    const missed = $("missed");
+    missed.hidden = !s.missed.length;
+    missed.textContent = s.missed.length ? "Missed: " + s.missed.map((m) => m.tenant + " (" + m.queue + ") at " + when(m.at)).join("; ") : "";
+    if (s.phase === "offer") await showOffer(s.reservation);
+    else if (s.phase === "call") await showCall(s.reservation);
+    else clearCall();
+  }
+
+  function send(message) { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(message)); else showError("Not connected; retrying…"); }
+
+  function connect() {
+    ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/operator/");
+    ws.onopen = () => { retry = 500; $("link").textContent = "connected"; $("link").classList.add("up"); showError(""); refresh().catch((e) => showError(e.message)); };
+    ws.onclose = () => {
+      $("link").textContent = "reconnecting…"; $("link").classList.remove("up");
+      setTimeout(connect, retry); retry = Math.min(retry * 2, 10000);
+    };
+    ws.onmessage = (event) => {
+      const m = JSON.parse(event.data);
+      if (m.type === "state") {
+        setState(m.state, m.reason);
+        if ((m.state === "on_call" || m.state === "wrap_up") && reservation) showCall(reservation).catch((e) => showError(e.message));
+        if (m.state === "available" && phase === "call") refresh().catch((e) => showError(e.message));
+      } else if (m.type === "offer") showOffer(m.reservation).catch((e) => showError(e.message));
+      else if (m.type === "offer_cancelled" && m.reservation === reservation && phase === "offer") {
+        clearCall(); const missed = $("missed"); missed.hidden = false; missed.textContent = "The offer was withdrawn (" + m.reason + ").";
+      } else if (m.type === "accepted") showCall(m.reservation).catch((e) => showError(e.message));
+      else if (m.type === "error") showError(m.error);
+    };
+  }
+
+  $("accept").addEventListener("click", () => { if (phase === "offer") send({ type: "accept", reservation: reservation }); });
+  $("reject").addEventListener("click", () => { if (phase === "offer") { send({ type: "reject", reservation: reservation }); clearCall(); } });
+  $("next").addEventListener("click", next);
+  $("back").addEventListener("click", back);
+  $("step").addEventListener("submit", (e) => { e.preventDefault(); next(); });
+  $("state-choice").addEventListener("change", () => { $("break-reason").hidden = $("state-choice").value !== "break"; });
+  $("state-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const state = $("state-choice").value;
+    send({ type: "set_state", state: state, reason: state === "break" ? $("break-reason").value : "" });
+  });
+  $("add-note").addEventListener("click", async () => {
+    const text = $("note").value.trim(); if (!text) return;
+    try { await api("calls/" + reservation + "/script", { action: "note", value: text }); $("notes").append(el("li", text)); $("note").value = ""; } catch (e) { showError(e.message); }
+  });
+  $("transfer").addEventListener("click", async () => {
+    const key = $("specialist").value; if (!key) return;
+    try { await api("calls/" + reservation + "/transfer", { specialist: key }); $("call-live").textContent = "Transferred."; } catch (e) { showError(e.message); }
+  });
+  $("hang-up").addEventListener("click", async () => {
+    try { await api("calls/" + reservation + "/hang-up", {}); await showCall(reservation); } catch (e) { showError(e.message); }
+  });
+  $("wrap").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    if (!$("disposition").value) { showError("Choose a disposition."); $("disposition").focus(); return; }
+    try {
+      await api("calls/" + reservation + "/wrap-up", { disposition: $("disposition").value, note: $("wrap-note").value, available: $("then-available").checked });
+      $("wrap-note").value = ""; showError(""); await refresh();
+    } catch (err) { showError(err.message); }
+  });
+  document.addEventListener("keydown", (e) => {
+    const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
+    if (e.ctrlKey || e.metaKey || e.altKey) return;
+    const key = e.key.toLowerCase();
+    if (key === "a" && !typing && phase === "offer") { e.preventDefault(); $("accept").click(); }
+    else if (key === "n" && !typing && phase === "call") { e.preventDefault(); next(); }
+    else if (key === "d" && !typing && phase === "call") { e.preventDefault(); $("disposition").focus(); }
+  });
+  setInterval(tick, 500);
+  connect();
+})();

@@ -1,0 +1,282 @@
+"""The operator console's reads and writes: screen pop, script runner, wrap-up (R15, R16, R19).
+
+Every function takes the operator and a reservation id, checks that the reservation was made to
+this operator (``access_reservation``), then reads or writes the client company's call inside
+``tenant_context``: an operator only ever sees calls routed to them, from the right schema.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from scripts_engine import sessions
+from scripts_engine.models import Disposition, ScriptAnswer, Specialist
+from telephony import gateway, routing
+from telephony.calls.flows import voice_of
+from telephony.calls.models import Call, Callback, Contact, TelephonySettings
+from telephony.calls.records import add_event
+from telephony.operators import profile_for
+from telephony.routing_models import OperatorEvent, OperatorState, Reservation
+
+HISTORY_LIMIT = 10
+MISSED_WINDOW = timedelta(hours=1)
+
+
+class ConsoleError(ValueError):
+    """The console asked for something this call cannot do now; the message is for the operator."""
+
+
+def access_reservation(*, operator, reservation_id: int) -> Reservation:
+    """The reservation, only if it was offered to ``operator`` (else ``Reservation.DoesNotExist``)."""
+    return Reservation.objects.select_related("call__tenant", "call__queue").get(
+        pk=reservation_id, operator__user=operator
+    )
+
+
+def _contact_card(contact: Contact | None, phone: str) -> dict[str, Any]:
+    if contact is None:
+        return {"known": False, "phone": phone, "name": "", "email": "", "company": "", "vip": False,
+                "notes": "", "language": ""}  # fmt: skip
+    return {
+        "known": True,
+        "phone": contact.phone,
+        "name": contact.name,
+        "email": contact.email,
+        "company": contact.company,
+        "vip": contact.vip,
+        "notes": contact.notes,
+        "language": contact.language,
+    }
+
+
+def _history(call: Call) -> list[dict[str, Any]]:
+    earlier = Call.objects.exclude(pk=call.pk).order_by("-started_at")
+    if call.contact_id:
+        earlier = earlier.filter(contact_id=call.contact_id)
+    else:
+        earlier = earlier.filter(from_number=call.from_number)
+    labels = dict(Disposition.objects.values_list("code", "label"))
+    return [
+        {
+            "at": c.started_at.isoformat(),
+            "outcome": c.get_outcome_display() if c.outcome else "",
+            "disposition": labels.get(c.disposition, c.disposition),
+            "operator": c.operator_name,
+        }
+        for c in earlier[:HISTORY_LIMIT]
+    ]
+
+
+def screen_pop(*, reservation_id: int, operator) -> dict[str, Any]:
+    """What the console shows with an offer (R19): the company, its greeting, the caller, the queue."""
+    reservation = access_reservation(operator=operator, reservation_id=reservation_id)
+    waiting = reservation.call
+    tenant = waiting.tenant
+    pop: dict[str, Any] = {
+        "reservation": reservation.pk,
+        "state": reservation.state,
+        "tenant": {"name": tenant.name, "brand_color": tenant.brand_color},
+        "queue": waiting.queue.name,
+        "waited": round((reservation.offered_at - waiting.enqueued_at).total_seconds()),
+        "offered_at": reservation.offered_at.isoformat(),
+        "expires_at": reservation.expires_at.isoformat(),
+        "call_sid": waiting.call_sid,
+    }
+    with tenant_context(tenant):
+        call = Call.objects.select_related("contact").filter(call_sid=waiting.call_sid).first()
+        pop["greeting"] = TelephonySettings.current().greeting
+        if call is None:
+            pop.update(contact=_contact_card(None, ""), history=[], callbacks=[])
+            return pop
+        pop["contact"] = _contact_card(call.contact, call.from_number)
+        pop["history"] = _history(call)
+        callbacks = Callback.objects.filter(phone=call.from_number, state=Callback.State.OPEN)
+        pop["callbacks"] = [
+            {"due_at": cb.due_at.isoformat(), "reason": cb.get_reason_display()} for cb in callbacks[:5]
+        ]
+    return pop
+
+
+def _live_call(reservation: Reservation) -> Call:
+    """The tenant's call of an accepted reservation, still in the operator's hands (not wrapped up)."""
+    if reservation.state not in (Reservation.State.ACCEPTED, Reservation.State.COMPLETED):
+        raise ConsoleError("This call is not yours to handle.")
+    call = Call.objects.select_related("script_session__version").get(call_sid=reservation.call.call_sid)
+    if call.wrapup_ended_at is not None:
+        raise ConsoleError("This call is wrapped up.")
+    return call
+
+
+def _script(call: Call) -> dict[str, Any]:
+    session = call.script_session
+    if session is None:
+        return {"step": None, "answers": {}}
+    step = sessions.session_step(session=session)
+    return {"step": step.as_dict(), "answers": session.answers, "script": session.version.script.name}
+
+
+def call_view(*, reservation_id: int, operator) -> dict[str, Any]:
+    """The accepted call as the console shows it: pop, script step, answers, dispositions, specialists."""
+    view = screen_pop(reservation_id=reservation_id, operator=operator)
+    reservation = access_reservation(operator=operator, reservation_id=reservation_id)
+    with tenant_context(reservation.call.tenant):
+        call = _live_call(reservation)
+        view.update(_script(call))
+        view["call"] = {
+            "answered_at": (call.answered_at or reservation.closed_at or reservation.offered_at).isoformat(),
+            "ended_at": call.ended_at.isoformat() if call.ended_at else None,
+            "live": reservation.state == Reservation.State.ACCEPTED,
+        }
+        view["dispositions"] = [{"code": d.code, "label": d.label} for d in Disposition.objects.all()]
+        view["specialists"] = [{"key": s.key, "name": s.name} for s in Specialist.objects.all()]
+        view["notes"] = list(call.events.filter(kind="note").values_list("data__text", flat=True))
+    return view
+
+
+def script_act(
+    *, reservation_id: int, operator, action: str, node: str = "", value: Any = None
+) -> dict[str, Any]:
+    """One move in the call's pinned script: ``answer``, ``ack``, ``back`` or ``note``.
+
+    Returns the step to show now, the answers so far and the refusal message (inline validation).
+    """
+    reservation = access_reservation(operator=operator, reservation_id=reservation_id)
+    with tenant_context(reservation.call.tenant):
+        call = _live_call(reservation)
+        if action == "note":
+            text = str(value or "").replace("\x00", "").strip()[:2000]
+            if text:
+                add_event(call, "note", text=text, by=operator.username)
+            return {**_script(call), "error": None, "note": text}
+        session = call.script_session
+        if session is None:
+            raise ConsoleError("This client company has no script for this call.")
+        by = operator.get_full_name() or operator.username
+        if action == "answer":
+            step, error = sessions.session_answer(session=session, node_id=node, raw=value, by_name=by)
+        elif action == "ack":
+            step, error = sessions.session_ack(session=session, node_id=node)
+        elif action == "back":
+            step, error = sessions.session_back(session=session), None
+        else:
+            raise ConsoleError("Unknown script action.")
+        return {"step": step.as_dict(), "answers": session.answers, "error": error}
+
+
+def transfer(*, reservation_id: int, operator, specialist_key: str) -> bool:
+    """Hand the caller to one of the client company's specialists (R8)."""
+    reservation = access_reservation(operator=operator, reservation_id=reservation_id)
+    if reservation.state != Reservation.State.ACCEPTED:
+        raise ConsoleError("The call is over.")
+    with tenant_context(reservation.call.tenant):
+        call = _live_call(reservation)
+        specialist = Specialist.objects.filter(key=specialist_key).first()
+        if specialist is None:
+            raise ConsoleError("Unknown specialist.")
+        voice = voice_of(TelephonySettings.current())
+        done = gateway.transfer_to_specialist(
+            call_sid=call.call_sid, number=specialist.phone, name=specialist.name,
+            caller_id=call.to_number, voice=voice,
+        )  # fmt: skip
+        if done:
+            Call.objects.filter(pk=call.pk).update(transferred_to=specialist.key)
+            add_event(call, "transferred", specialist=specialist.key, by=operator.username)
+    return done
+
+
+def end_call(*, reservation_id: int, operator) -> None:
+    """The operator hangs up: Twilio ends the call, the operator goes to wrap-up."""
+    reservation = access_reservation(operator=operator, reservation_id=reservation_id)
+    if reservation.state != Reservation.State.ACCEPTED:
+        return
+    gateway.hang_up(call_sid=reservation.call.call_sid)
+    routing.leave(call_sid=reservation.call.call_sid, outcome="ended by operator")
+
+
+def wrap_up(
+    *, reservation_id: int, operator, disposition: str, note: str = "", then: str = "available",
+    now: datetime | None = None,
+) -> None:  # fmt: skip
+    """Store the disposition, the note and the wrap-up time on the call; then available or not."""
+    now = now or timezone.now()
+    reservation = access_reservation(operator=operator, reservation_id=reservation_id)
+    if reservation.state == Reservation.State.ACCEPTED:
+        end_call(reservation_id=reservation_id, operator=operator)
+        reservation.refresh_from_db()
+    with tenant_context(reservation.call.tenant), transaction.atomic():
+        call = _live_call(reservation)
+        if not Disposition.objects.filter(code=disposition).exists():
+            raise ConsoleError("Choose a disposition from the list.")
+        started = call.ended_at or reservation.closed_at or now
+        seconds = max(0, int((now - started).total_seconds()))
+        Call.objects.filter(pk=call.pk, wrapup_ended_at__isnull=True).update(
+            disposition=disposition, wrapup_seconds=seconds, wrapup_ended_at=now
+        )
+        add_event(call, "wrap_up", dedupe="wrap_up", at=now, disposition=disposition,
+                  note=note.replace("\x00", "")[:2000], by=operator.username)  # fmt: skip
+    if then == OperatorState.AVAILABLE:
+        routing.operator_set_state(operator=operator, state=OperatorState.AVAILABLE)
+
+
+def _current_reservation(profile) -> Reservation | None:
+    """The offer ringing, the call taken, or the ended call still in wrap-up."""
+    live = (
+        Reservation.objects.select_related("call__tenant", "call__queue")
+        .filter(operator=profile, state__in=["offered", "accepted", "completed"])
+        .order_by("-offered_at")
+        .first()
+    )
+    if live is None or live.state != Reservation.State.COMPLETED:
+        return live
+    with tenant_context(live.call.tenant):
+        wrapped = Call.objects.filter(call_sid=live.call.call_sid, wrapup_ended_at__isnull=False).exists()
+    return None if wrapped else live
+
+
+def console_state(*, operator) -> dict[str, Any]:
+    """Everything the console must show on (re)load, read from the database (R16)."""
+    profile = profile_for(operator)
+    now = timezone.now()
+    shift = (
+        OperatorEvent.objects.filter(operator=profile, kind="state", state="available", at__date=now.date())
+        .order_by("at")
+        .values_list("at", flat=True)
+        .first()
+    )
+    state: dict[str, Any] = {
+        "state": profile.state,
+        "reason": profile.break_reason,
+        "state_since": profile.state_since.isoformat(),
+        "shift_started": shift.isoformat() if shift else None,
+        "now": now.isoformat(),
+        "reservation": None,
+        "phase": None,
+    }
+    current = _current_reservation(profile)
+    if current is not None:
+        state["reservation"] = current.pk
+        state["phase"] = "offer" if current.state == Reservation.State.OFFERED else "call"
+    missed = Reservation.objects.filter(
+        operator=profile, state=Reservation.State.EXPIRED, closed_at__gte=now - MISSED_WINDOW
+    ).select_related("call__tenant", "call__queue")
+    state["missed"] = [
+        {"tenant": r.call.tenant.name, "queue": r.call.queue.name, "at": r.offered_at.isoformat()}
+        for r in missed.order_by("-offered_at")[:5]
+    ]
+    return state
+
+
+def answers_of(call: Call) -> dict[str, Any]:
+    """Every answer given on the call, in order (the stored log, not only the final values)."""
+    if call.script_session_id is None:
+        return {}
+    return dict(
+        ScriptAnswer.objects.filter(session_id=call.script_session_id)
+        .order_by("pk")
+        .values_list("node_id", "value")
+    )

@@ -1,0 +1,137 @@
+"""The operator console's page and JSON endpoints on the platform host (thin: see telephony.console)."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET, require_POST
+from twilio.jwt.access_token import AccessToken
+from twilio.jwt.access_token.grants import VoiceGrant
+
+from accounts.models import Role
+from telephony import console
+from telephony.calls.bridging import operator_identity
+from telephony.routing_models import Reservation
+
+TOKEN_TTL_SECONDS = 3600
+
+
+def operator_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Platform host, logged-in operators only; a reservation of someone else is a 404."""
+
+    @login_required
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.tenant.is_platform or not request.user.has_role(Role.OPERATOR):
+            raise PermissionDenied("The console is for operators.")
+        try:
+            return view(request, *args, **kwargs)
+        except Reservation.DoesNotExist as missing:
+            raise Http404("No such offer for you.") from missing
+        except console.ConsoleError as refused:
+            return JsonResponse({"error": str(refused)}, status=409)
+
+    return wrapped
+
+
+def _body(request: HttpRequest) -> dict[str, Any]:
+    try:
+        data = json.loads(request.body or b"{}")
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise console.ConsoleError("A JSON object is expected.")
+    return data
+
+
+@require_GET
+@operator_only
+def page(request: HttpRequest) -> HttpResponse:
+    return render(request, "console/console.html")
+
+
+@require_GET
+@operator_only
+def state(request: HttpRequest) -> HttpResponse:
+    return JsonResponse(console.console_state(operator=request.user))
+
+
+@require_GET
+@operator_only
+def offer(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    return JsonResponse(console.screen_pop(reservation_id=reservation_id, operator=request.user))
+
+
+@require_GET
+@operator_only
+def call(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    return JsonResponse(console.call_view(reservation_id=reservation_id, operator=request.user))
+
+
+@require_POST
+@operator_only
+def script(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    data = _body(request)
+    result = console.script_act(
+        reservation_id=reservation_id,
+        operator=request.user,
+        action=str(data.get("action", "")),
+        node=str(data.get("node", "")),
+        value=data.get("value"),
+    )
+    return JsonResponse(result)
+
+
+@require_POST
+@operator_only
+def transfer(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    data = _body(request)
+    done = console.transfer(
+        reservation_id=reservation_id, operator=request.user, specialist_key=str(data.get("specialist", ""))
+    )
+    return JsonResponse({"transferred": done})
+
+
+@require_POST
+@operator_only
+def hang_up(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    console.end_call(reservation_id=reservation_id, operator=request.user)
+    return JsonResponse({"ended": True})
+
+
+@require_POST
+@operator_only
+def wrap_up(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    data = _body(request)
+    console.wrap_up(
+        reservation_id=reservation_id,
+        operator=request.user,
+        disposition=str(data.get("disposition", "")),
+        note=str(data.get("note", "")),
+        then="available" if data.get("available") else "wrap_up",
+    )
+    return JsonResponse({"wrapped_up": True})
+
+
+@require_GET
+@operator_only
+def token(request: HttpRequest) -> HttpResponse:
+    """A Twilio Voice access token: the browser becomes the operator's phone (incoming calls only)."""
+    identity = operator_identity(request.user.pk)
+    access = AccessToken(
+        settings.TWILIO_ACCOUNT_SID,
+        settings.TWILIO_API_KEY,
+        settings.TWILIO_API_SECRET,
+        identity=identity,
+        ttl=TOKEN_TTL_SECONDS,
+    )
+    access.add_grant(VoiceGrant(outgoing_application_sid=settings.TWILIO_TWIML_APP_SID, incoming_allow=True))
+    return JsonResponse({"token": access.to_jwt(), "identity": identity, "ttl": TOKEN_TTL_SECONDS})

@@ -1,0 +1,17 @@
+"""The operator console, mounted at /console/ on the platform host."""
+
+from django.urls import path
+
+from telephony import console_views as views
+
+urlpatterns = [
+    path("", views.page, name="console"),
+    path("state", views.state, name="console-state"),
+    path("token", views.token, name="console-token"),
+    path("offers/<int:reservation_id>", views.offer, name="console-offer"),
+    path("calls/<int:reservation_id>", views.call, name="console-call"),
+    path("calls/<int:reservation_id>/script", views.script, name="console-script"),
+    path("calls/<int:reservation_id>/transfer", views.transfer, name="console-transfer"),
+    path("calls/<int:reservation_id>/hang-up", views.hang_up, name="console-hang-up"),
+    path("calls/<int:reservation_id>/wrap-up", views.wrap_up, name="console-wrap-up"),
+]
