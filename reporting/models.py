@@ -5,6 +5,9 @@ from __future__ import annotations
 from django.db import models
 
 from reporting import kpis
+from reporting.billing_models import CreditNote, Invoice, InvoiceLine
+
+__all__ = ["CreditNote", "Invoice", "InvoiceLine", "Statistic"]
 
 
 class Statistic(models.Model):

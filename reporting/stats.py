@@ -21,11 +21,25 @@ from telephony.calls.models import Call, TelephonySettings
 
 INTERVAL = dt.timedelta(minutes=15)
 METRICS = [
-    "calls", "offered", "answered", "answered_within_sl", "abandoned", "short_abandons",
-    "wait_answered_seconds", "handled", "talk_seconds", "hold_seconds", "wrapup_seconds",
-    "ivr_entered", "ivr_contained", "transfers", "callbacks_requested", "voicemails",
-    "outbound_attempts", "outbound_handled",
-]  # fmt: skip
+    "calls",
+    "offered",
+    "answered",
+    "answered_within_sl",
+    "abandoned",
+    "short_abandons",
+    "wait_answered_seconds",
+    "handled",
+    "talk_seconds",
+    "hold_seconds",
+    "wrapup_seconds",
+    "ivr_entered",
+    "ivr_contained",
+    "transfers",
+    "callbacks_requested",
+    "voicemails",
+    "outbound_attempts",
+    "outbound_handled",
+]
 
 
 class QuarterHour(Func):
@@ -123,8 +137,15 @@ def _bucket(granularity: str, zone: dt.tzinfo) -> Func:
     return Trunc("started_at", "day", tzinfo=zone, output_field=DateTimeField())
 
 
-def _build(*, granularity: str, start: dt.datetime, end: dt.datetime, zone: dt.tzinfo,
-           sl_seconds: int, short_abandon_seconds: int) -> int:  # fmt: skip
+def _build(
+    *,
+    granularity: str,
+    start: dt.datetime,
+    end: dt.datetime,
+    zone: dt.tzinfo,
+    sl_seconds: int,
+    short_abandon_seconds: int,
+) -> int:
     calls = Call.objects.filter(started_at__gte=start, started_at__lt=end).order_by()
     metrics = _metrics(sl_seconds=sl_seconds, short_abandon_seconds=short_abandon_seconds)
     bucket = _bucket(granularity, zone)
@@ -145,11 +166,18 @@ def _build(*, granularity: str, start: dt.datetime, end: dt.datetime, zone: dt.t
         for found in grouped.annotate(group_name=Max(name_field), **metrics):
             period = found["period"]
             rows[(dimension, period, found["group_key"])] = Statistic(
-                granularity=granularity, dimension=dimension, period_start=period,
-                day=period.astimezone(zone).date(), key=found["group_key"], name=found["group_name"] or "",
-                sl_seconds=sl_seconds, short_abandon_seconds=short_abandon_seconds, built_at=now,
-                dispositions={}, **{m: found[m] for m in METRICS},
-            )  # fmt: skip
+                granularity=granularity,
+                dimension=dimension,
+                period_start=period,
+                day=period.astimezone(zone).date(),
+                key=found["group_key"],
+                name=found["group_name"] or "",
+                sl_seconds=sl_seconds,
+                short_abandon_seconds=short_abandon_seconds,
+                built_at=now,
+                dispositions={},
+                **{m: found[m] for m in METRICS},
+            )
         by_disposition = (
             scoped.exclude(disposition="")
             .annotate(period=bucket, group_key=key)

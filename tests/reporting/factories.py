@@ -41,3 +41,60 @@ def facts(call: Call) -> CallFacts:
         transferred=bool(call.transferred_to),
         disposition=call.disposition,
     )
+
+
+def contract_in_force(client, *, tariffs: list[dict[str, str]], **terms: object):
+    """An accepted contract for ``client`` with these tariffs (created in the public schema)."""
+    from django.db import connection
+
+    from tenants.models import Contract, ContractVersion, Order
+
+    tenant = connection.tenant
+    connection.set_schema_to_public()
+    try:
+        order = Order.objects.create(
+            legal_name=client.name,
+            registration_number="R1",
+            tax_number="T1",
+            address="1 Main St",
+            portal_slug=f"{client.slug}-billing",
+            contact_first_name="Ann",
+            contact_last_name="Lee",
+            contact_email="ann@example.com",
+            contact_phone="+15550100000",
+            calls_per_month=1000,
+            peak_hour_calls=10,
+            coverage="business",
+            time_zone="UTC",
+            start_date=dt.date(2026, 1, 1),
+            numbers_wanted=1,
+            client=None,
+        )
+        contract = Contract.objects.create(order=order, client=client, state=Contract.State.ACCEPTED)
+        version = ContractVersion.objects.create(
+            contract=contract,
+            number=1,
+            state=ContractVersion.State.ACCEPTED,
+            terms={"sl_seconds": 20, **terms},
+            tariffs=tariffs,
+            created_by_name="AM",
+            sent_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+            pdf_sha256="0" * 64,
+        )
+        Contract.objects.filter(pk=contract.pk).update(in_force=version)
+    finally:
+        connection.set_tenant(tenant)
+    return contract
+
+
+def tariff(code: str, name: str, *, fee="0.00", minute="0.0000", call="0.0000", rounding="1/1", cur="EUR"):
+    return {
+        "service": name,
+        "service_code": code,
+        "currency": cur,
+        "monthly_fee": fee,
+        "per_minute": minute,
+        "per_call": call,
+        "rounding": rounding,
+        "rounding_label": rounding,
+    }

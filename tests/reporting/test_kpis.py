@@ -15,10 +15,26 @@ def call(**kw) -> CallFacts:
 
 SET = [
     # answered in 10 s and 30 s (one within T=20), one handled with hold and wrap-up
-    call(queued=True, answered=True, outcome="handled", wait_seconds=10, talk_seconds=100, hold_seconds=20,
-         wrapup_seconds=30, disposition="sale"),
-    call(queued=True, answered=True, outcome="handled", wait_seconds=30, talk_seconds=200, wrapup_seconds=10,
-         transferred=True, disposition="info"),
+    call(
+        queued=True,
+        answered=True,
+        outcome="handled",
+        wait_seconds=10,
+        talk_seconds=100,
+        hold_seconds=20,
+        wrapup_seconds=30,
+        disposition="sale",
+    ),
+    call(
+        queued=True,
+        answered=True,
+        outcome="handled",
+        wait_seconds=30,
+        talk_seconds=200,
+        wrapup_seconds=10,
+        transferred=True,
+        disposition="info",
+    ),
     # abandoned after 3 s (short), exactly 5 s (short: within 5 s) and 40 s
     call(queued=True, outcome="abandoned", wait_seconds=3),
     call(queued=True, outcome="abandoned", wait_seconds=5),
@@ -28,7 +44,7 @@ SET = [
     call(ivr_entered=True, queued=True, outcome="callback_requested", wait_seconds=60),
     # an outbound call: not offered (never queued), but handled
     call(direction="outbound", answered=True, outcome="handled", talk_seconds=60, wrapup_seconds=0),
-]  # fmt: skip
+]
 
 
 def test_counts_follow_the_definitions():

@@ -23,15 +23,28 @@ def answered(start: dt.datetime, wait: int, *, queue: int = 1, operator: int = 7
     kw.setdefault("talk_seconds", 120)
     kw.setdefault("wrapup_seconds", 15)
     return make_call(
-        start, queued_at=start, answered_at=start + dt.timedelta(seconds=wait), wait_seconds=wait,
-        queue_id=queue, queue_name=f"Queue {queue}", operator_id=operator, operator_name=f"Op {operator}",
-        outcome=Call.Outcome.HANDLED, **kw,
-    )  # fmt: skip
+        start,
+        queued_at=start,
+        answered_at=start + dt.timedelta(seconds=wait),
+        wait_seconds=wait,
+        queue_id=queue,
+        queue_name=f"Queue {queue}",
+        operator_id=operator,
+        operator_name=f"Op {operator}",
+        outcome=Call.Outcome.HANDLED,
+        **kw,
+    )
 
 
 def abandoned(start: dt.datetime, wait: int, *, queue: int = 1) -> Call:
-    return make_call(start, queued_at=start, wait_seconds=wait, queue_id=queue, queue_name=f"Queue {queue}",
-                     outcome=Call.Outcome.ABANDONED)  # fmt: skip
+    return make_call(
+        start,
+        queued_at=start,
+        wait_seconds=wait,
+        queue_id=queue,
+        queue_name=f"Queue {queue}",
+        outcome=Call.Outcome.ABANDONED,
+    )
 
 
 def row(granularity, dimension, key, period) -> Statistic:
@@ -42,8 +55,9 @@ METRICS = stats.METRICS
 
 
 def assert_row_matches(row: Statistic, calls: list[Call]) -> None:
-    expected = totals([facts(c) for c in calls], sl_seconds=row.sl_seconds,
-                      short_abandon_seconds=row.short_abandon_seconds)  # fmt: skip
+    expected = totals(
+        [facts(c) for c in calls], sl_seconds=row.sl_seconds, short_abandon_seconds=row.short_abandon_seconds
+    )
     assert {m: getattr(row, m) for m in METRICS} == {m: getattr(expected, m) for m in METRICS}
     assert row.dispositions == expected.dispositions
 
