@@ -19,7 +19,8 @@ Console → server:
 - ``{"type": "accept", "reservation": id}``
 - ``{"type": "reject", "reservation": id}``
 
-Closing the operator's last open socket sets them offline; a ringing offer is re-routed.
+Closing the operator's last open socket sets them offline (not on a call or in wrap-up: a reload
+must find the call); a ringing offer is re-routed.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from django.db.models import F
 
 from accounts.models import Role
 from telephony import routing
+from telephony.offers import offer_message
 from telephony.operators import InvalidTransition, profile_for, profile_set_state
 from telephony.pushes import operator_group
 from telephony.routing_models import OperatorProfile, OperatorState, Reservation
@@ -52,7 +54,7 @@ def _open(user) -> list[dict[str, Any]]:
     if offer is not None:
         call = offer.call
         messages.append(
-            routing.offer_message(
+            offer_message(
                 reservation=offer,
                 call_sid=call.call_sid,
                 enqueued_at=call.enqueued_at,
@@ -64,13 +66,16 @@ def _open(user) -> list[dict[str, Any]]:
 
 
 def _close(user_id: int) -> None:
-    """One console fewer; the last one closing sets the operator offline (R16)."""
+    """One console fewer; the last one closing sets the operator offline (R16), unless on a call."""
     profile = OperatorProfile.objects.filter(user_id=user_id).first()
     if profile is None:
         return
     OperatorProfile.objects.filter(pk=profile.pk, consoles__gt=0).update(consoles=F("consoles") - 1)
     profile.refresh_from_db(fields=["consoles", "state"])
-    if profile.consoles == 0 and profile.state != OperatorState.OFFLINE:
+    # On a call or in wrap-up the call stays theirs: a reload must find it (a supervisor can log
+    # out a forgotten session).
+    keeps = {OperatorState.OFFLINE, OperatorState.ON_CALL, OperatorState.WRAP_UP}
+    if profile.consoles == 0 and profile.state not in keeps:
         profile_set_state(profile_id=profile.pk, state=OperatorState.OFFLINE, reason="disconnected")
 
 

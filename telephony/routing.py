@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from telephony import matching
 from telephony.models import OperatorProfile, Queue, Reservation, Skill, WaitingCall
+from telephony.offers import reserve_pairs
 from telephony.operators import cancel_offer, operator_set_state, profile_set_state, record
 from telephony.pushes import push_on_commit
 from telephony.routing_models import LIVE_RESERVATION, OperatorState
@@ -241,7 +242,9 @@ def _match_once(
                 got = {row[0] for row in cursor.fetchall()}
             lost = len(got) < len(found)
             found = [pair for pair in found if pair[0] in got]
-        reservations = _reserve(found, {c[0]: c for c in calls}, {o[0]: o[1] for o in locked}, queues, now)
+        reservations = reserve_pairs(
+            found, {c[0]: c for c in calls}, {o[0]: o[1] for o in locked}, queues, now
+        )
         # A call another pass took: look again. A call left here may suit an operator another
         # pass holds; an operator left here may suit a call committed since we read: look again.
         if lost:
@@ -253,80 +256,6 @@ def _match_once(
         if len(found) < len(locked):
             return reservations, waiting.exclude(id__in=[c[0] for c in calls]).exists()
         return reservations, False
-
-
-# One round trip for the four writes of a match: the reservations, the calls and the operators
-# marked reserved, and the operators' "offered" events (the ORM would take four).
-RESERVE_SQL = """
-WITH pairs AS (
-    SELECT * FROM unnest(%(calls)s::bigint[], %(operators)s::bigint[], %(expires)s::timestamptz[],
-                         %(sids)s::varchar[], %(tenants)s::bigint[])
-        AS p(call_id, operator_id, expires_at, call_sid, tenant_id)
-), made AS (
-    INSERT INTO telephony_reservation (call_id, operator_id, offered_at, expires_at, state, reason)
-    SELECT call_id, operator_id, %(now)s, expires_at, 'offered', '' FROM pairs
-    RETURNING id, call_id, operator_id, expires_at
-), calls AS (
-    UPDATE telephony_waitingcall AS w SET state = 'reserved', reservation_count = w.reservation_count + 1
-    FROM pairs WHERE w.id = pairs.call_id
-), operators AS (
-    UPDATE telephony_operatorprofile AS o SET state = 'reserved', state_since = %(now)s
-    FROM pairs WHERE o.id = pairs.operator_id
-), events AS (
-    INSERT INTO telephony_operatorevent (operator_id, at, kind, state, reason, call_sid, tenant_id)
-    SELECT operator_id, %(now)s, 'offered', 'reserved', '', call_sid, tenant_id FROM pairs
-)
-SELECT id, call_id, operator_id, expires_at FROM made
-"""
-
-
-def _reserve(found, calls, user_ids, queues, now: datetime) -> list[Reservation]:
-    """Write the reservations of ``found`` (rows locked by the caller) and push the offers on commit."""
-    if not found:
-        return []
-    params = {
-        "calls": [c for c, _ in found],
-        "operators": [o for _, o in found],
-        "expires": [now + timedelta(seconds=queues[calls[c][1]][3]) for c, _ in found],
-        "sids": [calls[c][5] for c, _ in found],
-        "tenants": [calls[c][6] for c, _ in found],
-        "now": now,
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(RESERVE_SQL, params)
-        rows = cursor.fetchall()
-    reservations = []
-    for pk, call_id, operator_id, expires_at in rows:
-        reservation = Reservation(
-            pk=pk, call_id=call_id, operator_id=operator_id, offered_at=now, expires_at=expires_at
-        )
-        reservations.append(reservation)
-        call = calls[call_id]
-        queue = queues[call[1]]
-        push_on_commit(
-            user_id=user_ids[operator_id],
-            message=offer_message(
-                reservation=reservation,
-                call_sid=call[5],
-                enqueued_at=call[2],
-                queue=queue[4],
-                tenant=queue[5],
-            ),
-        )
-    return reservations
-
-
-def offer_message(*, reservation: Reservation, call_sid: str, enqueued_at: datetime, queue: str, tenant: str):
-    """The ``offer`` a console receives (also re-sent on connect)."""
-    return {
-        "type": "offer",
-        "reservation": reservation.pk,
-        "tenant": tenant,
-        "queue": queue,
-        "call_sid": call_sid,
-        "waited": round((reservation.offered_at - enqueued_at).total_seconds(), 1),
-        "expires_at": reservation.expires_at.isoformat(),
-    }
 
 
 def _offer_for_operator(reservation_id: int, operator) -> tuple[Reservation, WaitingCall, OperatorProfile]:
