@@ -10,6 +10,7 @@ urlpatterns = [
     path("team/", portal.team, name="team"),
     path("", include("tenants.urls_portal")),
     path("", include("scripts_engine.urls_portal")),
+    path("api/v1/", include("reporting.api.urls")),
     path("healthz", healthz, name="healthz"),
     path("", include("config.urls_auth")),
 ]

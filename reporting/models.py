@@ -6,8 +6,9 @@ from django.db import models
 
 from reporting import kpis
 from reporting.billing_models import CreditNote, Invoice, InvoiceLine
+from reporting.keys import ApiKey
 
-__all__ = ["CreditNote", "Invoice", "InvoiceLine", "Statistic"]
+__all__ = ["ApiKey", "CreditNote", "Invoice", "InvoiceLine", "Statistic"]
 
 
 class Statistic(models.Model):

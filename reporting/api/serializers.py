@@ -1,0 +1,157 @@
+"""What the REST API v1 shows of calls, contacts, statistics, invoices and scripts."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from reporting.models import Invoice, InvoiceLine, Statistic
+from scripts_engine.models import Script, ScriptAnswer
+from telephony.calls.models import Call, CallEvent, Contact
+
+CALL_FIELDS = [
+    "id",
+    "call_sid",
+    "direction",
+    "from_number",
+    "to_number",
+    "contact_id",
+    "status",
+    "queue_id",
+    "queue_name",
+    "started_at",
+    "ivr_started_at",
+    "queued_at",
+    "offered_at",
+    "answered_at",
+    "ended_at",
+    "wrapup_ended_at",
+    "wait_seconds",
+    "talk_seconds",
+    "hold_seconds",
+    "wrapup_seconds",
+    "operator_name",
+    "disposition",
+    "transferred_to",
+    "outcome",
+    "outcome_at",
+    "after_hours",
+    "recording_seconds",
+]
+
+
+class CallSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Call
+        fields = CALL_FIELDS
+
+
+class CallEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CallEvent
+        fields = ["at", "kind", "data"]
+
+
+class AnswerSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ScriptAnswer
+        fields = ["node_id", "value", "raw"]
+
+
+class CallDetailSerializer(CallSerializer):
+    events = CallEventSerializer(many=True, read_only=True)
+    answers = serializers.SerializerMethodField()
+
+    class Meta(CallSerializer.Meta):
+        fields = [*CALL_FIELDS, "events", "answers"]
+
+    @extend_schema_field(AnswerSerializer(many=True))
+    def get_answers(self, call: Call) -> list[dict[str, object]]:
+        if call.script_session_id is None:
+            return []
+        answers = ScriptAnswer.objects.filter(session_id=call.script_session_id).order_by("pk")
+        return AnswerSerializer(answers, many=True).data
+
+
+class ContactSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Contact
+        fields = [
+            "id",
+            "phone",
+            "first_name",
+            "last_name",
+            "email",
+            "company",
+            "language",
+            "vip",
+            "updated_at",
+        ]
+
+
+class StatisticSerializer(serializers.ModelSerializer):
+    service_level = serializers.FloatField(read_only=True, allow_null=True, source="rates.service_level")
+    asa_seconds = serializers.FloatField(read_only=True, allow_null=True, source="rates.asa_seconds")
+    aht_seconds = serializers.FloatField(read_only=True, allow_null=True, source="rates.aht_seconds")
+    abandon_rate = serializers.FloatField(read_only=True, allow_null=True, source="rates.abandon_rate")
+    ivr_containment = serializers.FloatField(read_only=True, allow_null=True, source="rates.ivr_containment")
+
+    class Meta:
+        model = Statistic
+        exclude = ["id", "built_at"]
+
+
+class InvoiceLineSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = InvoiceLine
+        fields = [
+            "position",
+            "service_code",
+            "kind",
+            "description",
+            "quantity",
+            "unit_price",
+            "amount",
+            "call_count",
+            "billed_seconds",
+            "rounding",
+        ]
+
+
+class InvoiceSerializer(serializers.ModelSerializer):
+    lines = InvoiceLineSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "id",
+            "number",
+            "period_start",
+            "period_end",
+            "state",
+            "currency",
+            "contract_reference",
+            "subtotal",
+            "tax_percent",
+            "tax",
+            "total",
+            "issued_at",
+            "paid_at",
+            "pdf_sha256",
+            "lines",
+        ]
+
+
+class ScriptSerializer(serializers.ModelSerializer):
+    versions = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Script
+        fields = ["id", "name", "purpose", "created_at", "versions"]
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_versions(self, script: Script) -> list[dict[str, object]]:
+        return [
+            {"number": v.number, "state": v.state, "digest": v.digest, "graph": v.graph}
+            for v in script.versions.order_by("number")
+        ]

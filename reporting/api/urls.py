@@ -1,0 +1,20 @@
+"""``/api/v1/`` on a client company's host."""
+
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from reporting.api import views
+
+router = DefaultRouter(trailing_slash=True)
+router.include_root_view = False
+router.register("calls", views.CallViewSet, basename="api-call")
+router.register("contacts", views.ContactViewSet, basename="api-contact")
+router.register("statistics", views.StatisticViewSet, basename="api-statistic")
+router.register("invoices", views.InvoiceViewSet, basename="api-invoice")
+router.register("scripts", views.ScriptViewSet, basename="api-script")
+
+urlpatterns = [
+    path("schema/", views.SchemaView.as_view(), name="api-schema"),
+    path("docs/", views.DocsView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include(router.urls)),
+]
