@@ -1,0 +1,113 @@
+"""An operator's shift in a real browser: the simulator calls a company, the console pops, the script runs."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import threading
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from accounts.models import Role
+from scripts_engine.models import ScriptAnswer
+from telephony.calls.models import Call, Contact
+from telephony.models import Queue, Skill
+from telephony.operators import profile_for
+from telephony.simulator.twilio_side import Profile, Twilio
+from tests.conftest import PASSWORD, make_user, ports
+from tests.e2e.test_simulated_calls import _fresh_company
+from tests.scripts_engine.conftest import active_script
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
+SHOTS = os.environ.get("SCREENSHOT_DIR", "/tmp")
+CALLER = "+14155550177"
+
+
+def _place_call(number: str, talk: float) -> threading.Thread:
+    """The simulator plays Twilio for one inbound call, in the background."""
+
+    async def run() -> None:
+        async with Twilio(
+            base_url=f"http://{settings.PLATFORM_HOST}:{ports().web}", connect=f"127.0.0.1:{ports().web}",
+            auth_token=settings.TWILIO_AUTH_TOKEN, rng=random.Random(3), rest_port=ports().twilio_rest,
+            profile=Profile(talk=(talk, talk), patience=(90.0, 90.0), wait_turn=0.3, press_key=0.0),
+        ) as twilio:  # fmt: skip
+            await twilio.place_call(sid="CA" + os.urandom(16).hex(), to=number, caller=CALLER)
+
+    thread = threading.Thread(target=lambda: asyncio.run(run()), daemon=True)
+    thread.start()
+    return thread
+
+
+def _company_with_a_known_caller():
+    company, number = _fresh_company()
+    active_script(company)
+    with tenant_context(company):
+        contact = Contact.objects.create(phone=CALLER, first_name="Ann", last_name="Lee", company="Lee & Co")
+        Call.objects.create(
+            call_sid="CA" + os.urandom(16).hex(), direction="inbound", from_number=CALLER, to_number=number,
+            contact=contact, started_at=timezone.now() - timezone.timedelta(days=3), disposition="callback",
+            outcome="handled", outcome_at=timezone.now(), operator_name="Olga",
+        )  # fmt: skip
+    operator = make_user(None, role=Role.OPERATOR, first_name="Oleg", last_name="Petrov")
+    Skill.objects.create(operator=profile_for(operator), queue=Queue.objects.get(tenant=company), tier=1)
+    return company, number, operator
+
+
+def test_an_operator_takes_a_call_walks_the_script_reloads_and_wraps_up(
+    committed, tenants, asgi_server, celery_worker, page
+):
+    company, number, operator = _company_with_a_known_caller()
+    page.goto(asgi_server.url(None, "/login/"))
+    page.get_by_label("Username").fill(operator.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(asgi_server.url(None, "/console/"))
+    page.locator("#link", has_text="connected").wait_for()
+    page.get_by_label("Change state").select_option("available")
+    page.get_by_role("button", name="Set state").click()
+    page.locator("#state", has_text="Available").wait_for()
+
+    caller = _place_call(number, talk=25.0)
+    page.locator("#pop-company", has_text=company.name).wait_for()
+    assert "Ann Lee" in page.locator("#pop-contact").inner_text()
+    assert "Callback" in page.locator("#pop-history").inner_text()
+    assert page.locator("#pop-greeting").inner_text() == "Thank you for calling."
+    page.screenshot(path=f"{SHOTS}/console-offer.png", full_page=True)
+
+    page.keyboard.press("a")
+    page.locator("#step .say", has_text="Good day Ann").wait_for()
+    page.keyboard.press("n")
+    page.get_by_label("delivery status").check()
+    page.get_by_role("button", name="Next").click()
+    page.get_by_label("Answer").fill("12")
+    page.keyboard.press("Enter")
+    page.locator("#step-error", has_text="expected form").wait_for()
+
+    page.reload()  # mid-call: the console comes back at the same step, with the answers given
+    page.locator("#step .say", has_text="order number").wait_for()
+    assert "delivery status" in page.locator("#answers").inner_text()
+    page.get_by_label("Answer").fill("AB123456")
+    page.keyboard.press("Enter")
+    page.locator("#step .say", has_text="Look up order AB123456").wait_for()
+    page.screenshot(path=f"{SHOTS}/console-call.png", full_page=True)
+    page.get_by_role("button", name="Next").click()
+    page.locator("#step", has_text="End of the script").wait_for()
+    assert page.get_by_label("Disposition").input_value() == "resolved"
+    page.get_by_label("Wrap-up note").fill("Parcel arrives tomorrow")
+    page.get_by_role("button", name="Finish call").click()
+    page.locator("#idle").wait_for()
+    page.locator("#state", has_text="Available").wait_for()
+
+    with tenant_context(company):
+        call = Call.objects.get(to_number=number, from_number=CALLER, answered_at__isnull=False)
+        assert call.disposition == "resolved" and call.wrapup_ended_at is not None
+        assert call.events.get(kind="wrap_up").data["note"] == "Parcel arrives tomorrow"
+        given = list(ScriptAnswer.objects.filter(session=call.script_session).values_list("node_id", "value"))
+        assert given == [("topic", "delivery status"), ("order_no", "AB123456")]
+    caller.join(timeout=60)
