@@ -10,3 +10,7 @@ _slot = int(_worker[2:]) + 1 if _worker.startswith("gw") else 3
 os.environ["REDIS_DB_BASE"] = str(4 * (_slot % 4))
 
 from config.settings import *  # noqa: E402, F403
+
+# A test database of this run's own: two runs at once (two terminals, two agents) never drop
+# each other's database. pytest-xdist appends its worker suffix to this name.
+DATABASES["default"]["TEST"] = {"NAME": f"test_cc_{os.getpid()}"}  # noqa: F405

@@ -52,6 +52,12 @@ def django_db_setup(request, django_test_environment, django_db_blocker, django_
         )
     yield
     with django_db_blocker.unblock():
+        # A server process of this session may still hold a connection: end it, then drop.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
         teardown_databases(config, verbosity=request.config.option.verbose)
 
 
@@ -129,6 +135,15 @@ def _wait_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> N
                 return
         time.sleep(0.1)
     raise RuntimeError(f"nothing listened on {port} within {timeout} s")
+
+
+def run_async(coroutine: object) -> object:
+    """``asyncio.run`` in a thread of its own: Playwright's sync API keeps a loop running here."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ class OperatorStats:
     missed: int = 0
     dropped: int = 0
     calls: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
 
 
 class SimulatedOperator:

@@ -21,7 +21,7 @@ from telephony.simulator.setup import simulated_operators
 from telephony.simulator.twilio_side import Profile
 from tenants.clients import client_create
 from tenants.models import Client
-from tests.conftest import ROOT, child_env, ports
+from tests.conftest import ROOT, child_env, ports, run_async
 
 pytestmark = pytest.mark.slow
 
@@ -59,10 +59,10 @@ def test_simulated_calls_are_answered_by_operators_and_recorded_once(
     company, number = _fresh_company()
     operators = simulated_operators(count=2, slugs=[company.slug], prefix=f"{company.slug}-op")
 
-    result = asyncio.run(simulate(_plan([number], operators, calls=6, rate=3.0, seed=11)))
+    result = run_async(simulate(_plan([number], operators, calls=6, rate=3.0, seed=11)))
 
     assert result["errors"] == []
-    assert result["outcomes"] == {"handled": 6}, result["trace"]
+    assert result["outcomes"] == {"handled": 6}, (result["operators"], result["trace"])
     with tenant_context(company):
         calls = Call.objects.filter(to_number=number)
         assert calls.count() == 6
@@ -123,7 +123,7 @@ def test_soak_with_faults_every_call_ends_in_exactly_one_outcome(
         _running("beat", "beat", "-s", str(tmp_path / "beat")),
         _running("worker", "worker", "--pool", "solo", "-n", f"soak-{company.slug}@%h") as worker,
     ):
-        result = asyncio.run(with_a_worker_restart(worker))
+        result = run_async(with_a_worker_restart(worker))
     placed = {t["sid"] for t in result["trace"]}
     assert result["errors"] == [], result["trace"]
     assert len(placed) == 24
