@@ -3,9 +3,11 @@
 from django.urls import path
 
 from telephony.consumers import OperatorConsumer
+from telephony.wallboard_consumer import WallboardConsumer
 from tenants.consumers import PortalConsumer
 
 websocket_urlpatterns = [
     path("ws/portal/", PortalConsumer.as_asgi()),
     path("ws/operator/", OperatorConsumer.as_asgi()),
+    path("ws/wallboard/", WallboardConsumer.as_asgi()),
 ]

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.health import healthz
+from telephony import wallboard_views
 from tenants.views import platform
 
 admin.site.site_header = "Contact center platform admin"
@@ -16,6 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("twilio/voice/", include("telephony.urls")),
     path("console/", include("telephony.urls_console")),
+    path("wallboard/", wallboard_views.page, name="wallboard"),
     path("healthz", healthz, name="healthz"),
     path("", include("config.urls_auth")),
 ]
