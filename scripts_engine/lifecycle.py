@@ -8,6 +8,7 @@ that was active; sessions already running keep the version they pinned.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
@@ -122,13 +123,22 @@ def version_create_draft(*, script: Script, graph: dict[str, Any], by: User) -> 
 
 
 def version_update_draft(*, version: ScriptVersion, graph: dict[str, Any], by: User) -> list[Problem]:
-    """Save a draft's new graph (even a broken one: it is work in progress); return its problems."""
+    """Replace a draft's graph (even with a broken one: it is work in progress); return its problems."""
+    return version_change_draft(version=version, change=lambda _: graph, by=by)
+
+
+def version_change_draft(
+    *, version: ScriptVersion, change: Callable[[Any], dict[str, Any]], by: User
+) -> list[Problem]:
+    """Apply ``change`` to the draft's current graph under a row lock, so concurrent edits of other
+    nodes are kept; ``change`` may raise LifecycleError to refuse. Returns the new graph's problems."""
     _require(can_edit(by), "Only editors and admins edit drafts.")
-    _check_storable(graph)
     with transaction.atomic():
         locked = ScriptVersion.objects.select_for_update().get(pk=version.pk)
         if locked.state != ScriptVersion.State.DRAFT:
             raise LifecycleError("Only drafts can be edited; start a new draft from this version.")
+        graph = change(locked.graph)
+        _check_storable(graph)
         locked.graph = graph
         locked.save(update_fields=["graph", "updated_at"])
     version.graph, version.digest = locked.graph, locked.digest

@@ -39,12 +39,14 @@ def node_add(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, "; ".join(e for errors in form.errors.values() for e in errors))
         return _redirect_to_version(version)
     node_id, kind = form.cleaned_data["node_id"], form.cleaned_data["kind"]
-    if node_id in nodes_of(version.graph):
-        messages.error(request, f"There is a node “{node_id}” already.")
-        return _redirect_to_version(version)
-    graph = graph_with_node(version.graph, node_id, {"kind": kind})
+
+    def add(graph: object) -> dict:
+        if node_id in nodes_of(graph):
+            raise LifecycleError(f"There is a node “{node_id}” already.")
+        return graph_with_node(graph, node_id, {"kind": kind})
+
     try:
-        lifecycle.version_update_draft(version=version, graph=graph, by=request.user)
+        lifecycle.version_change_draft(version=version, change=add, by=request.user)
     except LifecycleError as error:
         messages.error(request, str(error))
         return _redirect_to_version(version)
@@ -76,11 +78,16 @@ def node_edit(request: HttpRequest, pk: int, node_id: str) -> HttpResponse:
         if not form.is_valid():
             field_errors.update({name: errors[0] for name, errors in form.errors.items()})
         if not field_errors:
-            if request.POST.get("make_start"):
-                version.graph["start"] = node_id
-            graph = graph_with_node(version.graph, node_id, new_node)
+            make_start = bool(request.POST.get("make_start"))
+
+            def edit(graph: object) -> dict:
+                changed = graph_with_node(graph, node_id, new_node)
+                if make_start:
+                    changed["start"] = node_id
+                return changed
+
             try:
-                problems = lifecycle.version_update_draft(version=version, graph=graph, by=request.user)
+                problems = lifecycle.version_change_draft(version=version, change=edit, by=request.user)
             except LifecycleError as error:
                 messages.error(request, str(error))
             else:
@@ -142,8 +149,8 @@ def node_delete(request: HttpRequest, pk: int, node_id: str) -> HttpResponse:
     version = access_version(request, pk, edit=True)
     node_id = checked_node_id(node_id)
     try:
-        lifecycle.version_update_draft(
-            version=version, graph=graph_without_node(version.graph, node_id), by=request.user
+        lifecycle.version_change_draft(
+            version=version, change=lambda graph: graph_without_node(graph, node_id), by=request.user
         )
     except LifecycleError as error:
         messages.error(request, str(error))

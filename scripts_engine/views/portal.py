@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -143,28 +144,35 @@ def version_settings(request: HttpRequest, pk: int) -> HttpResponse:
     version = access_version(request, pk, edit=True)
     form = SettingsForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "The settings could not be saved: " + "; ".join(form.errors.get("start", [])))
+        reasons = "; ".join(f"{form.fields[name].label}: {errors[0]}" for name, errors in form.errors.items())
+        messages.error(request, f"The settings could not be saved. {reasons}")
         return redirect("script_version", pk=pk)
-    graph = dict(version.graph) if isinstance(version.graph, dict) else {}
     data = form.cleaned_data
-    graph.update(
-        format=1,
-        start=data["start"].strip(),
-        fields={"contact": split_words(data["contact_fields"])},
-        dispositions=data["dispositions"],
-        specialists=data["specialists"],
-    )
-    for key in ("title", "description"):
-        if data[key].strip():
-            graph[key] = data[key].strip()
-        else:
-            graph.pop(key, None)
-    return _save_draft(request, version, graph, "Settings saved.")
+
+    def apply(current: object) -> dict:
+        graph = dict(current) if isinstance(current, dict) else {}
+        graph.update(
+            format=1,
+            start=data["start"].strip(),
+            fields={"contact": split_words(data["contact_fields"])},
+            dispositions=data["dispositions"],
+            specialists=data["specialists"],
+        )
+        for key in ("title", "description"):
+            if data[key].strip():
+                graph[key] = data[key].strip()
+            else:
+                graph.pop(key, None)
+        return graph
+
+    return _save_draft(request, version, apply, "Settings saved.")
 
 
-def _save_draft(request: HttpRequest, version: ScriptVersion, graph: dict, done: str) -> HttpResponse:
+def _save_draft(
+    request: HttpRequest, version: ScriptVersion, change: Callable[[object], dict], done: str
+) -> HttpResponse:
     try:
-        problems = lifecycle.version_update_draft(version=version, graph=graph, by=request.user)
+        problems = lifecycle.version_change_draft(version=version, change=change, by=request.user)
     except LifecycleError as error:
         messages.error(request, str(error))
     else:
@@ -184,7 +192,8 @@ def version_import(request: HttpRequest, pk: int) -> HttpResponse:
         context = _version_context(request, version)
         context["import_form"] = form
         return render(request, "scripts/version.html", context, status=400)
-    return _save_draft(request, version, form.cleaned_data["graph"], "Imported.")
+    graph = form.cleaned_data["graph"]
+    return _save_draft(request, version, lambda _: graph, "Imported.")
 
 
 @login_required

@@ -135,3 +135,22 @@ def test_rejection_sends_the_version_back_to_draft_with_the_reason(people, draft
         assert draft.state == "draft" and draft.rejection_reason == "Greeting is too long."
         assert draft.rejected_by_name == "Max Manager"
         lifecycle.version_update_draft(version=draft, graph=load_sample("hotline"), by=people["editor"])
+
+
+def test_edits_of_different_nodes_from_stale_copies_are_both_kept(people, draft, tenants):
+    with tenant_context(tenants.alpha):
+        stale = ScriptVersion.objects.get(pk=draft.pk)
+
+        def say(node_id, text):
+            def change(graph):
+                graph["nodes"][node_id]["text"] = text
+                return graph
+
+            return change
+
+        lifecycle.version_change_draft(version=draft, change=say("hours", "Open late."), by=people["editor"])
+        lifecycle.version_change_draft(
+            version=stale, change=say("returns_info", "30 days."), by=people["admin"]
+        )
+        nodes = ScriptVersion.objects.get(pk=draft.pk).graph["nodes"]
+        assert nodes["hours"]["text"] == "Open late." and nodes["returns_info"]["text"] == "30 days."
