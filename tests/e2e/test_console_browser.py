@@ -1,4 +1,5 @@
-"""An operator's shift in a real browser: the simulator calls a company, the console pops, the script runs."""
+"""An operator's shift in a real browser: the simulator calls a company, the console pops, the script
+runs; a supervisor's wallboard shows the call waiting, then answered."""
 
 from __future__ import annotations
 
@@ -59,10 +60,25 @@ def _company_with_a_known_caller():
     return company, number, operator
 
 
+def _wallboard(browser, server):
+    """A supervisor's wallboard, in a browser context of its own."""
+    supervisor = make_user(None, role=Role.SUPERVISOR, first_name="Sue", last_name="Visor")
+    board = browser.new_context().new_page()
+    board.set_default_timeout(15_000)
+    board.goto(server.url(None, "/login/"))
+    board.get_by_label("Username").fill(supervisor.username)
+    board.get_by_label("Password").fill(PASSWORD)
+    board.get_by_role("button", name="Log in").click()
+    board.goto(server.url(None, "/wallboard/"))
+    board.locator("#link", has_text="live").wait_for()
+    return board
+
+
 def test_an_operator_takes_a_call_walks_the_script_reloads_and_wraps_up(
-    committed, tenants, asgi_server, celery_worker, page
+    committed, tenants, asgi_server, celery_worker, page, browser
 ):
     company, number, operator = _company_with_a_known_caller()
+    board = _wallboard(browser, asgi_server)
     page.goto(asgi_server.url(None, "/login/"))
     page.get_by_label("Username").fill(operator.username)
     page.get_by_label("Password").fill(PASSWORD)
@@ -79,6 +95,8 @@ def test_an_operator_takes_a_call_walks_the_script_reloads_and_wraps_up(
     assert "Callback" in page.locator("#pop-history").inner_text()
     assert page.locator("#pop-greeting").inner_text() == "Thank you for calling."
     page.screenshot(path=f"{SHOTS}/console-offer.png", full_page=True)
+    row = board.locator("#queues tr", has_text=company.name)
+    row.locator("td").nth(2).filter(has_text="1").wait_for()  # the call is waiting (ringing)
 
     page.keyboard.press("a")
     page.locator("#step .say", has_text="Good day Ann").wait_for()
@@ -104,6 +122,10 @@ def test_an_operator_takes_a_call_walks_the_script_reloads_and_wraps_up(
     page.locator("#idle").wait_for()
     page.locator("#state", has_text="Available").wait_for()
 
+    row.locator("td").nth(5).filter(has_text="1").wait_for()  # then answered
+    oleg = board.locator("#operators tr", has_text="Oleg Petrov")
+    oleg.locator("td").nth(3).filter(has_text="1").wait_for()  # handled today
+    board.screenshot(path=f"{SHOTS}/wallboard.png", full_page=True)
     with tenant_context(company):
         call = Call.objects.get(to_number=number, from_number=CALLER, answered_at__isnull=False)
         assert call.disposition == "resolved" and call.wrapup_ended_at is not None
