@@ -210,8 +210,9 @@ def wrap_up(
         reservation.refresh_from_db()
     with tenant_context(reservation.call.tenant), transaction.atomic():
         call = _live_call(reservation)
-        if not Disposition.objects.filter(code=disposition).exists():
-            raise ConsoleError("Choose a disposition from the list.")
+        known = Disposition.objects.filter(code=disposition).exists()
+        if not known and (disposition or Disposition.objects.exists()):
+            raise ConsoleError("Choose a disposition from the list.")  # none to choose: none needed
         started = call.ended_at or reservation.closed_at or now
         seconds = max(0, int((now - started).total_seconds()))
         Call.objects.filter(pk=call.pk, wrapup_ended_at__isnull=True).update(

@@ -76,6 +76,7 @@
     const pop = await api("offers/" + id);
     if (pop.state !== "offered") return refresh();
     reservation = id; phase = "offer";
+    if ($("state").dataset.state !== "reserved") setState("reserved", "", pop.offered_at);
     renderPop(pop);
     offerExpires = Date.parse(pop.expires_at);
     $("pop-kind").textContent = "Incoming call";
@@ -240,7 +241,7 @@
   });
   $("wrap").addEventListener("submit", async (e) => {
     e.preventDefault();
-    if (!$("disposition").value) { showError("Choose a disposition."); $("disposition").focus(); return; }
+    if (!$("disposition").value && $("disposition").options.length > 1) { showError("Choose a disposition."); $("disposition").focus(); return; }
     try {
       await api("calls/" + reservation + "/wrap-up", { disposition: $("disposition").value, note: $("wrap-note").value, available: $("then-available").checked });
       $("wrap-note").value = ""; showError(""); await refresh();

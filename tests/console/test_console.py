@@ -162,3 +162,16 @@ def test_the_softphone_token_carries_the_operators_identity_and_a_voice_grant(db
     voice = claims["grants"]["voice"]
     assert voice["incoming"]["allow"] is True
     assert voice["outgoing"]["application_sid"] == settings.TWILIO_TWIML_APP_SID
+
+
+def test_a_company_without_dispositions_can_still_be_wrapped_up(accepted, monkeypatch):
+    monkeypatch.setattr("telephony.gateway.hang_up", lambda call_sid: True)
+    from scripts_engine.models import Disposition
+
+    with tenant_context(accepted.tenant):
+        Disposition.objects.all().delete()
+    client = logged_in(None, accepted.operator.user)
+    response = post(client, f"/console/calls/{accepted.reservation.pk}/wrap-up", {"disposition": ""})
+    assert response.status_code == 200
+    with tenant_context(accepted.tenant):
+        assert Call.objects.get(call_sid=accepted.call_sid).wrapup_ended_at is not None
