@@ -1,8 +1,9 @@
 """Interval (15 min) and daily statistics per queue and per operator, aggregated in the database.
 
-A call counts in the period where it started (``kpis``); a period is rebuilt as a whole, its rows
-upserted on their unique key and rows of queues or operators without calls any more removed,
-so building it twice gives the same rows and a late call record updates its period.
+A call counts in the period where it started (``kpis``); a period is rebuilt as a whole by one
+``INSERT … SELECT … ON CONFLICT DO UPDATE`` per dimension (the calls never leave PostgreSQL), and
+rows of queues or operators without calls any more are removed, so building it twice gives the
+same rows and a late call record updates its period.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ import zoneinfo
 
 from django.db import connection, transaction
 from django.db.models import Count, DateTimeField, F, Func, IntegerField, Max, Q, Sum, Value
-from django.db.models.functions import Coalesce, Trunc
-from django.utils import timezone
+from django.db.models.functions import Coalesce
 
 from reporting import kpis
 from reporting.models import Statistic
@@ -46,6 +46,13 @@ class QuarterHour(Func):
     """PostgreSQL's ``date_bin``: the start of the 15-minute interval (UTC-aligned) of a timestamp."""
 
     template = "date_bin('15 minutes', %(expressions)s, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+    output_field = DateTimeField()
+
+
+class LocalDay(Func):
+    """The start of the local day of a timestamp, as a timestamptz (PostgreSQL 12+ ``date_trunc``)."""
+
+    template = "date_trunc('day', %(expressions)s)"
     output_field = DateTimeField()
 
 
@@ -134,7 +141,7 @@ def build_days(*, first: dt.date, last: dt.date) -> int:
 def _bucket(granularity: str, zone: dt.tzinfo) -> Func:
     if granularity == Statistic.Granularity.INTERVAL:
         return QuarterHour("started_at")
-    return Trunc("started_at", "day", tzinfo=zone, output_field=DateTimeField())
+    return LocalDay("started_at", Value(str(zone)))
 
 
 def _build(
@@ -146,11 +153,10 @@ def _build(
     sl_seconds: int,
     short_abandon_seconds: int,
 ) -> int:
+    """One statement per dimension: aggregate the calls and upsert the rows, all inside PostgreSQL."""
     calls = Call.objects.filter(started_at__gte=start, started_at__lt=end).order_by()
     metrics = _metrics(sl_seconds=sl_seconds, short_abandon_seconds=short_abandon_seconds)
     bucket = _bucket(granularity, zone)
-    now = timezone.now()
-    rows: dict[tuple[str, dt.datetime, int], Statistic] = {}
     keys = {
         Statistic.Dimension.QUEUE: (
             Coalesce("queue_id", Value(0), output_field=IntegerField()),
@@ -158,59 +164,65 @@ def _build(
         ),
         Statistic.Dimension.OPERATOR: (F("operator_id"), "operator_name"),
     }
-    for dimension, (key, name_field) in keys.items():
-        scoped = (
-            calls.filter(operator_id__isnull=False) if dimension == Statistic.Dimension.OPERATOR else calls
-        )
-        grouped = scoped.annotate(period=bucket, group_key=key).values("period", "group_key")
-        for found in grouped.annotate(group_name=Max(name_field), **metrics):
-            period = found["period"]
-            rows[(dimension, period, found["group_key"])] = Statistic(
-                granularity=granularity,
-                dimension=dimension,
-                period_start=period,
-                day=period.astimezone(zone).date(),
-                key=found["group_key"],
-                name=found["group_name"] or "",
-                sl_seconds=sl_seconds,
-                short_abandon_seconds=short_abandon_seconds,
-                built_at=now,
-                dispositions={},
-                **{m: found[m] for m in METRICS},
+    table = Statistic._meta.db_table
+    columns = ", ".join(METRICS)
+    updates = ", ".join(
+        f"{c} = EXCLUDED.{c}"
+        for c in ["day", "name", "sl_seconds", "short_abandon_seconds", "dispositions", "built_at", *METRICS]
+    )
+    written = 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")  # unique per build, even in one transaction
+        stamp = cursor.fetchone()[0]
+        for dimension, (key, name_field) in keys.items():
+            scoped = (
+                calls.filter(operator_id__isnull=False)
+                if dimension == Statistic.Dimension.OPERATOR
+                else calls
             )
-        by_disposition = (
-            scoped.exclude(disposition="")
-            .annotate(period=bucket, group_key=key)
-            .values("period", "group_key", "disposition")
-            .annotate(n=Count("id"))
-        )
-        for found in by_disposition:
-            row = rows[(dimension, found["period"], found["group_key"])]
-            row.dispositions[found["disposition"]] = found["n"]
-    for row in rows.values():
-        row.dispositions = dict(sorted(row.dispositions.items()))
-    existing = Statistic.objects.filter(
-        granularity=granularity, period_start__gte=start, period_start__lt=end
-    )
-    stale = [
-        pk
-        for pk, dimension, period, key in existing.values_list("pk", "dimension", "period_start", "key")
-        if (dimension, period, key) not in rows
-    ]
-    Statistic.objects.filter(pk__in=stale).delete()
-    Statistic.objects.bulk_create(
-        list(rows.values()),
-        batch_size=2000,
-        update_conflicts=True,
-        unique_fields=["granularity", "dimension", "period_start", "key"],
-        update_fields=[
-            "day",
-            "name",
-            "sl_seconds",
-            "short_abandon_seconds",
-            "dispositions",
-            "built_at",
-            *METRICS,
-        ],
-    )
-    return len(rows)
+            grouped = (
+                scoped.annotate(period=bucket, group_key=key)
+                .values("period", "group_key")
+                .annotate(group_name=Max(name_field), **metrics)
+            )
+            by_disposition = (
+                scoped.exclude(disposition="")
+                .annotate(period=bucket, group_key=key)
+                .values("period", "group_key", "disposition")
+                .annotate(n=Count("id"))
+            )
+            agg_sql, agg_params = grouped.query.sql_with_params()
+            disp_sql, disp_params = by_disposition.query.sql_with_params()
+            # Only our table name and ORM-compiled SQL are interpolated; values go as parameters.
+            cursor.execute(
+                f"""
+                WITH agg AS ({agg_sql}),
+                disp AS (SELECT period, group_key, jsonb_object_agg(disposition, n ORDER BY disposition) AS d
+                         FROM ({disp_sql}) AS x GROUP BY period, group_key)
+                INSERT INTO {table} (granularity, dimension, period_start, day, key, name, sl_seconds,
+                                     short_abandon_seconds, {columns}, dispositions, built_at)
+                SELECT %s, %s, agg.period, (agg.period AT TIME ZONE %s)::date, agg.group_key,
+                       COALESCE(agg.group_name, ''), %s, %s, {", ".join("agg." + m for m in METRICS)},
+                       COALESCE(disp.d, '{{}}'::jsonb), %s
+                FROM agg LEFT JOIN disp USING (period, group_key)
+                ON CONFLICT (granularity, dimension, period_start, key) DO UPDATE SET {updates}
+                """,  # noqa: S608
+                [
+                    *agg_params,
+                    *disp_params,
+                    granularity,
+                    dimension,
+                    str(zone),
+                    sl_seconds,
+                    short_abandon_seconds,
+                    stamp,
+                ],
+            )
+            written += cursor.rowcount
+            # Rows of this build carry its stamp; any other row in the range is stale.
+            cursor.execute(
+                f"DELETE FROM {table} WHERE granularity = %s AND dimension = %s AND period_start >= %s"  # noqa: S608
+                " AND period_start < %s AND built_at <> %s",
+                [granularity, dimension, start, end, stamp],
+            )
+    return written
