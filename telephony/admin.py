@@ -2,7 +2,15 @@
 
 from django.contrib import admin
 
-from telephony.models import OperatorProfile, PhoneNumber, Queue, Reservation, Skill, WaitingCall
+from telephony.models import (
+    OperatorProfile,
+    PhoneNumber,
+    Queue,
+    Reservation,
+    Skill,
+    UnservedCall,
+    WaitingCall,
+)
 
 
 @admin.register(PhoneNumber)
@@ -51,6 +59,18 @@ class WaitingCallAdmin(admin.ModelAdmin):
 class ReservationAdmin(admin.ModelAdmin):
     list_display = ("call", "operator", "state", "offered_at", "expires_at", "reason")
     list_filter = ("state",)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(UnservedCall)
+class UnservedCallAdmin(admin.ModelAdmin):
+    list_display = ("at", "from_number", "to_number", "call_sid")
+    search_fields = ("to_number", "from_number", "call_sid")
+
+    def has_add_permission(self, request) -> bool:
+        return False
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -106,6 +106,21 @@ class Queue(models.Model):
         return f"{self.tenant} · {self.name}"
 
 
+class UnservedCall(models.Model):
+    """A call to a number no client company owns: answered politely, and kept here to look into."""
+
+    call_sid = models.CharField(max_length=64, unique=True)
+    from_number = models.CharField(max_length=32)
+    to_number = models.CharField(max_length=32)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.from_number} → {self.to_number}"
+
+
 from telephony.routing_models import (  # noqa: E402  (the router's tables, in the public schema)
     OperatorEvent,
     OperatorProfile,
@@ -114,4 +129,13 @@ from telephony.routing_models import (  # noqa: E402  (the router's tables, in t
     WaitingCall,
 )
 
-__all__ = ["OperatorEvent", "OperatorProfile", "PhoneNumber", "Queue", "Reservation", "Skill", "WaitingCall"]
+__all__ = [
+    "OperatorEvent",
+    "OperatorProfile",
+    "PhoneNumber",
+    "Queue",
+    "Reservation",
+    "Skill",
+    "UnservedCall",
+    "WaitingCall",
+]

@@ -21,7 +21,7 @@ from telephony import twiml
 from telephony.calls import flows
 from telephony.calls.models import Call
 from telephony.calls.records import TwilioCallParams, add_event, record_status, set_outcome, start_inbound
-from telephony.models import PhoneNumber
+from telephony.models import PhoneNumber, UnservedCall
 from telephony.signatures import twilio_signed
 from tenants.models import Client
 
@@ -78,6 +78,10 @@ def incoming(request: HttpRequest) -> HttpResponse:
     number = _number(params.to_number)
     if number is None or number.tenant is None:
         log.warning("call %s to a number we do not serve: %s", params.call_sid, params.to_number)
+        UnservedCall.objects.get_or_create(
+            call_sid=params.call_sid,
+            defaults={"from_number": params.from_number, "to_number": params.to_number},
+        )
         return twiml.response(twiml.goodbye(twiml.UNKNOWN_NUMBER_MESSAGE))
     with tenant_context(number.tenant):
         call, _ = start_inbound(params=params)

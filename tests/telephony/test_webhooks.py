@@ -93,11 +93,16 @@ def test_a_webhook_is_post_only(db, tenants):
     assert http(None).get("/twilio/voice/incoming").status_code == 405
 
 
-def test_an_unknown_number_gets_a_polite_message_and_no_call_record(db, tenants):
-    response, _ = incoming("+15559999999")
+def test_an_unknown_number_gets_a_polite_message_and_an_event(db, tenants):
+    from telephony.models import UnservedCall
+
+    response, params = incoming("+15559999999")
+    incoming("+15559999999", sid=params["CallSid"])
     assert response.status_code == 200
     assert verbs(response.content) == ["Say", "Hangup"]
     assert "not in service" in response.content.decode()
+    unserved = UnservedCall.objects.get(call_sid=params["CallSid"])  # one, although posted twice
+    assert (unserved.from_number, unserved.to_number) == ("+14155550100", "+15559999999")
 
 
 def test_incoming_call_to_a_suspended_client_is_refused_politely_and_recorded(db, tenants, alpha_number):
