@@ -17,6 +17,8 @@ import statistics
 import time
 import uuid
 
+from bench._django import setup
+
 TENANTS = 500
 EXPRESS = 50  # queues that start empty: a call entering one is matched at once
 OPERATORS = 1000
@@ -26,26 +28,7 @@ SKILLS_PER_OPERATOR = 10
 
 
 def _setup_django() -> None:
-    os.environ.setdefault("DJANGO_ENV", "development")
-    os.environ["DATABASE_NAME"] = os.environ.get("BENCH_ROUTING_DATABASE", "bench_routing")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import logging
-
-    import django
-    from django.conf import settings
-
-    settings.LOGGING_CONFIG = None
-    logging.disable(logging.WARNING)
-    from django.db import connection
-    from django.db.utils import OperationalError
-
-    try:
-        django.setup()
-        connection.ensure_connection()
-    except OperationalError:
-        with connection._nodb_cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{settings.DATABASES["default"]["NAME"]}"')
-        connection.close()
+    setup(os.environ.get("BENCH_ROUTING_DATABASE", "bench_routing"))
 
 
 def _floor() -> dict[str, list[int]]:

@@ -30,7 +30,7 @@ def _prepare() -> tuple[str, dict[str, str]]:
     """A client company with a number and a queue, no script: each call goes to the queue."""
     from bench.tenants import _setup_django
 
-    _setup_django()
+    _setup_django()  # the database of bench/tenants.py
     from django.conf import settings
     from django.core.management import call_command
 
@@ -46,7 +46,9 @@ def _prepare() -> tuple[str, dict[str, str]]:
     number, _ = PhoneNumber.objects.get_or_create(
         number="+15550000999", defaults={"tenant": client, "state": PhoneNumber.State.ASSIGNED}
     )
-    Queue.objects.get_or_create(tenant=client, is_default=True, defaults={"name": "Main", "max_length": 10**6})
+    Queue.objects.get_or_create(
+        tenant=client, is_default=True, defaults={"name": "Main", "max_length": 10**6}
+    )
     env = {
         **os.environ,
         "DATABASE_NAME": settings.DATABASES["default"]["NAME"],
@@ -57,7 +59,7 @@ def _prepare() -> tuple[str, dict[str, str]]:
     return number.number, env
 
 
-async def _load(url: str, host: str, requests: int, make_body=None) -> dict[str, float]:  # noqa: ANN001
+async def _load(url: str, host: str, requests: int, make_body=None) -> dict[str, float]:
     """``requests`` requests from CONCURRENCY clients at once: POSTs of ``make_body()``, else GETs."""
     import aiohttp
 
@@ -112,8 +114,14 @@ def _webhooks(quick: bool) -> dict[str, object]:
         incoming_url = f"http://{host}/twilio/voice/incoming"
 
         def incoming_body() -> tuple[dict[str, str], dict[str, str]]:
-            params = {"CallSid": "CA" + uuid.uuid4().hex, "From": "+14155550100", "To": number,
-                      "CallStatus": "ringing", "Direction": "inbound", "AccountSid": "AC" + "0" * 32}  # fmt: skip
+            params = {
+                "CallSid": "CA" + uuid.uuid4().hex,
+                "From": "+14155550100",
+                "To": number,
+                "CallStatus": "ringing",
+                "Direction": "inbound",
+                "AccountSid": "AC" + "0" * 32,
+            }
             return params, {"X-Twilio-Signature": validator.compute_signature(incoming_url, params)}
 
         requests = 600 if quick else 3000

@@ -10,28 +10,11 @@ import statistics
 import time
 import uuid
 
+from bench._django import setup
+
 
 def _setup_django() -> None:
-    os.environ.setdefault("DJANGO_ENV", "development")
-    os.environ["DATABASE_NAME"] = os.environ.get("BENCH_DATABASE", "bench_cc")
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-    from django.conf import settings
-
-    settings.LOGGING_CONFIG = None
-    import logging
-
-    logging.disable(logging.WARNING)
-    from django.db import connection
-    from django.db.utils import OperationalError
-
-    try:
-        django.setup()
-        connection.ensure_connection()
-    except OperationalError:
-        with connection._nodb_cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{settings.DATABASES["default"]["NAME"]}"')
-        connection.close()
+    setup(os.environ.get("BENCH_DATABASE", "bench_cc"))
 
 
 def _ensure_tenants(count: int) -> None:

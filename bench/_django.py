@@ -1,0 +1,28 @@
+"""Django for a benchmark: the configured server, a database of the benchmark's own."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+
+def setup(database: str) -> None:
+    """Configure Django on ``database`` (created if missing), with logging quietened."""
+    os.environ.setdefault("DJANGO_ENV", "development")
+    os.environ["DATABASE_NAME"] = database
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+    from django.conf import settings
+
+    settings.LOGGING_CONFIG = None
+    logging.disable(logging.WARNING)
+    from django.db import connection
+    from django.db.utils import OperationalError
+
+    try:
+        django.setup()
+        connection.ensure_connection()
+    except OperationalError:
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(f'CREATE DATABASE "{settings.DATABASES["default"]["NAME"]}"')
+        connection.close()
