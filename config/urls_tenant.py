@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("tenants.urls_portal")),
     path("", include("scripts_engine.urls_portal")),
     path("api/v1/", include("reporting.api.urls")),
+    path("", include("reporting.urls_portal")),
     path("healthz", healthz, name="healthz"),
     path("", include("config.urls_auth")),
 ]

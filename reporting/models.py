@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.functional import cached_property
 
 from reporting import kpis
 from reporting.billing_models import CreditNote, Invoice, InvoiceLine
@@ -77,6 +78,6 @@ class Statistic(models.Model):
         names = [f.name for f in kpis.Totals.__dataclass_fields__.values()]
         return kpis.Totals(**{name: getattr(self, name) for name in names})
 
-    @property
+    @cached_property
     def rates(self) -> dict[str, float | None]:
         return kpis.rates(self.totals())

@@ -137,3 +137,24 @@ def test_openapi_schema_and_docs_are_served_without_a_cdn(db, tenants):
     assert (
         "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html and "cdn" not in html
     )
+
+
+def test_client_admins_create_and_revoke_keys_in_the_portal_and_see_the_text_once(db, tenants):
+    from accounts.models import Role
+    from reporting.keys import ApiKey
+    from tests.conftest import logged_in, make_user
+
+    admin = logged_in(tenants.alpha, make_user(tenants.alpha, role=Role.CLIENT_ADMIN))
+    page = admin.post("/api-keys/", {"name": "CRM", "scopes": ["read_calls"]})
+    assert page.status_code == 200 and page["Cache-Control"] == "no-store"
+    text = page.context["created"]
+    assert text.startswith("cck_") and text in page.content.decode()
+    assert text not in admin.get("/api-keys/").content.decode()
+    assert get(tenants.alpha, "/api/v1/calls/", text).status_code == 200
+    with tenant_context(tenants.alpha):
+        key = ApiKey.objects.get(name="CRM")
+    assert admin.post(f"/api-keys/{key.pk}/revoke/").status_code == 302
+    assert get(tenants.alpha, "/api/v1/calls/", text).status_code == 401
+    viewer = logged_in(tenants.alpha, make_user(tenants.alpha, role=Role.CLIENT_VIEWER))
+    assert viewer.get("/api-keys/").status_code == 403
+    assert http(tenants.beta).get("/api-keys/").status_code == 302  # another host: its own login
