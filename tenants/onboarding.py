@@ -20,6 +20,7 @@ from django_tenants.utils import tenant_context
 
 from accounts.invitations import invite_member
 from accounts.models import Role, User
+from telephony.calls.setup import settings_from_order
 from telephony.models import PhoneNumber, Queue
 from tenants import contracts
 from tenants.audit import record_event
@@ -384,7 +385,15 @@ def client_provision(*, contract: Contract, actor: User) -> Client:
             number.tenant, number.state, number.assigned_at = client, PhoneNumber.State.ASSIGNED, now
             number.save(update_fields=["tenant", "state", "assigned_at"])
         Queue.objects.get_or_create(tenant=client, is_default=True, defaults={"name": DEFAULT_QUEUE_NAME})
+        kinds = set(order.services.values_list("kind", flat=True))
         with tenant_context(client):
+            settings_from_order(
+                time_zone=order.time_zone,
+                business_hours_only=order.coverage != Order.Coverage.ALWAYS,
+                coverage_hours=order.coverage_hours,
+                languages=order.languages,
+                recording="recording" in kinds,
+            )
             has_admin = User.objects.filter(role=Role.CLIENT_ADMIN, is_active=True).exists()
             if not has_admin:
                 invite_member(
