@@ -89,6 +89,11 @@ class ContactSerializer(serializers.ModelSerializer):
         ]
 
 
+STATISTIC_PLAIN = [
+    f.name for f in Statistic._meta.concrete_fields if f.name not in {"id", "built_at", "period_start", "day"}
+]
+
+
 class StatisticSerializer(serializers.ModelSerializer):
     service_level = serializers.FloatField(read_only=True, allow_null=True, source="rates.service_level")
     asa_seconds = serializers.FloatField(read_only=True, allow_null=True, source="rates.asa_seconds")
@@ -99,6 +104,14 @@ class StatisticSerializer(serializers.ModelSerializer):
     class Meta:
         model = Statistic
         exclude = ["id", "built_at"]
+
+    def to_representation(self, row: Statistic) -> dict[str, object]:
+        """The same fields as declared (they document the schema), without DRF's per-field walk."""
+        data: dict[str, object] = {name: getattr(row, name) for name in STATISTIC_PLAIN}
+        data["period_start"] = row.period_start.isoformat().replace("+00:00", "Z")
+        data["day"] = row.day.isoformat()
+        data.update(row.rates)
+        return data
 
 
 class InvoiceLineSerializer(serializers.ModelSerializer):
