@@ -158,3 +158,27 @@ def test_client_admins_create_and_revoke_keys_in_the_portal_and_see_the_text_onc
     viewer = logged_in(tenants.alpha, make_user(tenants.alpha, role=Role.CLIENT_VIEWER))
     assert viewer.get("/api-keys/").status_code == 403
     assert http(tenants.beta).get("/api-keys/").status_code == 302  # another host: its own login
+
+
+def test_invoices_show_issued_ones_only_with_their_pdf(db, tenants):
+    from reporting import billing
+    from tests.reporting.factories import contract_in_force, tariff
+
+    contract_in_force(tenants.alpha, tariffs=[tariff("inbound", "Inbound", fee="100.00", minute="0.5000")])
+    with tenant_context(tenants.alpha):
+        make_call(
+            T0, queued_at=T0, answered_at=T0, wait_seconds=0, talk_seconds=90, outcome=Call.Outcome.HANDLED
+        )
+        draft = billing.invoice_build(month=dt.date(2026, 3, 1))
+    _, key = key_for(tenants.alpha, "read_reports")
+    assert get(tenants.alpha, "/api/v1/invoices/", key).json()["results"] == []
+    with tenant_context(tenants.alpha):
+        billing.invoice_issue(invoice=draft)
+    listed = get(tenants.alpha, "/api/v1/invoices/", key).json()["results"]
+    assert [i["total"] for i in listed] == ["100.75"] and len(listed[0]["lines"]) == 2
+    pdf = get(tenants.alpha, f"/api/v1/invoices/{draft.pk}/pdf/", key)
+    assert (
+        pdf.status_code == 200
+        and pdf["Content-Type"] == "application/pdf"
+        and pdf.content.startswith(b"%PDF")
+    )
