@@ -8,11 +8,12 @@ Goals (for 1M): statistics ≤ 10 s, invoice ≤ 3 s, API daily stats for a mont
 from __future__ import annotations
 
 import datetime as dt
+import os
 import random
 import statistics
 import time
 
-from bench.tenants import _setup_django
+from bench._django import setup
 
 SLUG = "bench-reporting"
 MONTH = dt.date(2026, 3, 1)
@@ -190,7 +191,7 @@ def _timed(function, repeat: int = 1) -> float:
 
 
 def run(quick: bool) -> dict[str, object]:
-    _setup_django()
+    setup(os.environ.get("BENCH_DATABASE", "bench_cc"))
     from django.core.management import call_command
     from django.test import Client as HttpClient
     from django_tenants.utils import tenant_context
