@@ -20,6 +20,8 @@ from reporting.models import Statistic
 from telephony.calls.models import Call, TelephonySettings
 
 INTERVAL = dt.timedelta(minutes=15)
+# With METRICS: a row is rewritten only when one of these differs (an unchanged period costs no write).
+COMPARED = ["day", "name", "sl_seconds", "short_abandon_seconds", "dispositions"]
 METRICS = [
     "calls",
     "offered",
@@ -123,7 +125,7 @@ def day_bounds(day: dt.date, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]
 
 
 def build_days(*, first: dt.date, last: dt.date) -> int:
-    """(Re)build interval and daily statistics of the local days ``first``..``last``; rows written."""
+    """(Re)build interval and daily statistics of the local days ``first``..``last``; rows there now."""
     zone = local_zone()
     start, _ = day_bounds(first, zone)
     _, end = day_bounds(last, zone)
@@ -170,9 +172,8 @@ def _build(
         f"{c} = EXCLUDED.{c}"
         for c in ["day", "name", "sl_seconds", "short_abandon_seconds", "dispositions", "built_at", *METRICS]
     )
-    written = 0
     with connection.cursor() as cursor:
-        cursor.execute("SELECT clock_timestamp()")  # unique per build, even in one transaction
+        cursor.execute("SELECT clock_timestamp()")
         stamp = cursor.fetchone()[0]
         for dimension, (key, name_field) in keys.items():
             scoped = (
@@ -193,19 +194,32 @@ def _build(
             )
             agg_sql, agg_params = grouped.query.sql_with_params()
             disp_sql, disp_params = by_disposition.query.sql_with_params()
+            changed = " OR ".join(f"{table}.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in [*COMPARED, *METRICS])
             # Only our table name and ORM-compiled SQL are interpolated; values go as parameters.
+            # One statement: upsert the rows that changed, delete those whose queue or operator
+            # has no calls in the range any more (both read the same aggregate; PostgreSQL runs a
+            # data-modifying WITH to completion whether or not the main query reads it).
             cursor.execute(
                 f"""
                 WITH agg AS ({agg_sql}),
                 disp AS (SELECT period, group_key, jsonb_object_agg(disposition, n ORDER BY disposition) AS d
-                         FROM ({disp_sql}) AS x GROUP BY period, group_key)
-                INSERT INTO {table} (granularity, dimension, period_start, day, key, name, sl_seconds,
-                                     short_abandon_seconds, {columns}, dispositions, built_at)
-                SELECT %s, %s, agg.period, (agg.period AT TIME ZONE %s)::date, agg.group_key,
-                       COALESCE(agg.group_name, ''), %s, %s, {", ".join("agg." + m for m in METRICS)},
-                       COALESCE(disp.d, '{{}}'::jsonb), %s
-                FROM agg LEFT JOIN disp USING (period, group_key)
-                ON CONFLICT (granularity, dimension, period_start, key) DO UPDATE SET {updates}
+                         FROM ({disp_sql}) AS x GROUP BY period, group_key),
+                upsert AS (
+                    INSERT INTO {table} (granularity, dimension, period_start, day, key, name, sl_seconds,
+                                         short_abandon_seconds, {columns}, dispositions, built_at)
+                    SELECT %s, %s, agg.period, (agg.period AT TIME ZONE %s)::date, agg.group_key,
+                           COALESCE(agg.group_name, ''), %s, %s, {", ".join("agg." + m for m in METRICS)},
+                           COALESCE(disp.d, '{{}}'::jsonb), %s
+                    FROM agg LEFT JOIN disp USING (period, group_key)
+                    ON CONFLICT (granularity, dimension, period_start, key) DO UPDATE SET {updates}
+                    WHERE {changed}
+                    RETURNING 1
+                )
+                DELETE FROM {table} AS old
+                WHERE old.granularity = %s AND old.dimension = %s AND old.period_start >= %s
+                  AND old.period_start < %s
+                  AND NOT EXISTS (SELECT 1 FROM agg
+                                  WHERE agg.period = old.period_start AND agg.group_key = old.key)
                 """,  # noqa: S608
                 [
                     *agg_params,
@@ -216,13 +230,12 @@ def _build(
                     sl_seconds,
                     short_abandon_seconds,
                     stamp,
+                    granularity,
+                    dimension,
+                    start,
+                    end,
                 ],
             )
-            written += cursor.rowcount
-            # Rows of this build carry its stamp; any other row in the range is stale.
-            cursor.execute(
-                f"DELETE FROM {table} WHERE granularity = %s AND dimension = %s AND period_start >= %s"  # noqa: S608
-                " AND period_start < %s AND built_at <> %s",
-                [granularity, dimension, start, end, stamp],
-            )
-    return written
+    return Statistic.objects.filter(
+        granularity=granularity, period_start__gte=start, period_start__lt=end
+    ).count()
