@@ -182,7 +182,7 @@ TWILIO_WEBHOOK_BASE_URL = env.str("TWILIO_WEBHOOK_BASE_URL", default="").rstrip(
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="").rstrip("/")
 # The operator's browser phone (Twilio Voice JS SDK access tokens, /console/token).
 TWILIO_API_KEY = env.str("TWILIO_API_KEY", default="SK" + "0" * 32)
-TWILIO_API_SECRET = env.str("TWILIO_API_SECRET", default="development-api-secret")
+TWILIO_API_SECRET = env.str("TWILIO_API_SECRET", default="development-api-secret-not-for-production")
 TWILIO_TWIML_APP_SID = env.str("TWILIO_TWIML_APP_SID", default="AP" + "0" * 32)
 
 AUTH_PASSWORD_VALIDATORS = [
