@@ -192,8 +192,11 @@ def _build(
                 .values("period", "group_key", "disposition")
                 .annotate(n=Count("id"))
             )
-            agg_sql, agg_params = grouped.query.sql_with_params()
-            disp_sql, disp_params = by_disposition.query.sql_with_params()
+            if granularity == Statistic.Granularity.DAY:
+                agg_sql, agg_params, disp_sql, disp_params = _days_from_intervals(dimension, start, end, zone)
+            else:
+                agg_sql, agg_params = grouped.query.sql_with_params()
+                disp_sql, disp_params = by_disposition.query.sql_with_params()
             changed = " OR ".join(f"{table}.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in [*COMPARED, *METRICS])
             # Only our table name and ORM-compiled SQL are interpolated; values go as parameters.
             # One statement: upsert the rows that changed, delete those whose queue or operator
@@ -239,3 +242,26 @@ def _build(
     return Statistic.objects.filter(
         granularity=granularity, period_start__gte=start, period_start__lt=end
     ).count()
+
+
+def _days_from_intervals(dimension: str, start: dt.datetime, end: dt.datetime, zone: dt.tzinfo):
+    """Days as sums of their 15-minute rows, just built: every zone's midnight falls on a quarter hour,
+    so this equals aggregating the calls again, at a fraction of the cost."""
+    table = Statistic._meta.db_table
+    where = (
+        f"FROM {table} s WHERE s.granularity = %s AND s.dimension = %s"
+        " AND s.period_start >= %s AND s.period_start < %s"
+    )
+    params = [str(zone), Statistic.Granularity.INTERVAL, dimension, start, end]
+    sums = ", ".join(f"sum(s.{m}) AS {m}" for m in METRICS)
+    agg = (
+        "SELECT date_trunc('day', s.period_start, %s) AS period, s.key AS group_key,"
+        f" max(s.name) AS group_name, {sums} {where} GROUP BY 1, 2"
+    )
+    disp = (
+        "SELECT date_trunc('day', s.period_start, %s) AS period, s.key AS group_key, e.key AS disposition,"  # noqa: S608
+        f" sum(e.value::int) AS n FROM {table} s CROSS JOIN LATERAL jsonb_each_text(s.dispositions) e"
+        " WHERE s.granularity = %s AND s.dimension = %s AND s.period_start >= %s AND s.period_start < %s"
+        " GROUP BY 1, 2, 3"
+    )
+    return agg, params, disp, list(params)
