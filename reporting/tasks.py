@@ -39,3 +39,11 @@ def build_statistics(first: str, last: str) -> int:
     from reporting import stats
 
     return stats.build_days(first=dt.date.fromisoformat(first), last=dt.date.fromisoformat(last))
+
+
+@tenant_task(acks_late=True)
+def build_invoice(month: str) -> int:
+    """Build (or rebuild) the draft invoice of ``month`` (ISO date in it); an issued one stays as it is."""
+    from reporting import billing
+
+    return billing.invoice_build(month=dt.date.fromisoformat(month)).pk

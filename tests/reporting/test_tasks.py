@@ -37,3 +37,13 @@ def test_build_on_demand_for_any_days(db, tenants):
         )
         tasks.build_statistics("2025-12-31", "2025-12-31")
         assert Statistic.objects.get(granularity="day", dimension="queue", key=1).abandoned == 1
+
+
+def test_the_invoice_task_builds_the_months_draft(db, tenants):
+    from reporting.models import Invoice
+    from tests.reporting.factories import contract_in_force, tariff
+
+    contract_in_force(tenants.alpha, tariffs=[tariff("inbound", "Inbound", fee="10.00")])
+    with tenant_context(tenants.alpha):
+        pk = tasks.build_invoice("2026-03-15")
+        assert Invoice.objects.get(pk=pk).total == 10
