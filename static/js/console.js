@@ -77,6 +77,7 @@
     if (pop.state !== "offered") return refresh();
     reservation = id; phase = "offer";
     if ($("state").dataset.state !== "reserved") setState("reserved", "", pop.offered_at);
+    showError("");
     renderPop(pop);
     offerExpires = Date.parse(pop.expires_at);
     $("pop-kind").textContent = "Incoming call";
@@ -117,7 +118,7 @@
     if (prompt) select.append(new Option(prompt, ""));
     for (const [value, label] of pairs) select.append(new Option(label, value));
     if (!pairs.length && emptyText) select.append(new Option(emptyText, ""));
-    if (chosen) select.value = chosen;
+    if (chosen && Array.from(select.options).some((o) => o.value === chosen)) select.value = chosen;
   }
 
   function renderStep(s, answers, error) {
@@ -207,7 +208,7 @@
       const m = JSON.parse(event.data);
       if (m.type === "state") {
         setState(m.state, m.reason);
-        if ((m.state === "on_call" || m.state === "wrap_up") && reservation) showCall(reservation).catch((e) => showError(e.message));
+        if ((m.state === "on_call" || m.state === "wrap_up") && reservation && phase) showCall(reservation).catch((e) => showError(e.message));
         if (m.state === "available" && phase === "call") refresh().catch((e) => showError(e.message));
       } else if (m.type === "offer") showOffer(m.reservation).catch((e) => showError(e.message));
       else if (m.type === "offer_cancelled" && m.reservation === reservation && phase === "offer") {
@@ -244,7 +245,7 @@
     if (!$("disposition").value && $("disposition").options.length > 1) { showError("Choose a disposition."); $("disposition").focus(); return; }
     try {
       await api("calls/" + reservation + "/wrap-up", { disposition: $("disposition").value, note: $("wrap-note").value, available: $("then-available").checked });
-      $("wrap-note").value = ""; showError(""); await refresh();
+      $("wrap-note").value = ""; showError(""); clearCall(); await refresh();
     } catch (err) { showError(err.message); }
   });
   document.addEventListener("keydown", (e) => {

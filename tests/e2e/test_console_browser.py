@@ -145,3 +145,22 @@ def test_an_operator_takes_a_call_walks_the_script_reloads_and_wraps_up(
         given = list(ScriptAnswer.objects.filter(session=call.script_session).values_list("node_id", "value"))
         assert given == [("topic", "delivery status"), ("order_no", "AB123456")]
     caller.join(timeout=60)
+
+    # A second company's call: its own brand colour, its own script, the same operator.
+    other, other_number = _fresh_company()
+    other.brand_color = "#7a1fa8"
+    other.save(update_fields=["brand_color"])
+    active_script(other, sample="sales", name="Coffee offer")
+    Skill.objects.create(operator=profile_for(operator), queue=Queue.objects.get(tenant=other), tier=1)
+    second = _place_call(other_number, talk=3.0)
+    page.locator("#pop-company", has_text=other.name).wait_for()
+    swatch = page.locator("#pop-swatch").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert swatch == "rgb(122, 31, 168)"
+    assert "First call with this company" in page.locator("#pop-history").inner_text()
+    page.keyboard.press("a")
+    page.locator("#step .say", has_text="from BeanCo").wait_for()
+    assert page.locator("#script-name").inner_text() == "Coffee offer"
+    assert page.locator("#error").is_hidden()
+    assert page.get_by_label("Disposition").input_value() == ""  # nothing carried over from the last call
+    page.screenshot(path=f"{SHOTS}/console-second-company.png", full_page=True)
+    second.join(timeout=60)
