@@ -129,7 +129,13 @@ _db = env.db("DATABASE_URL") if env.str("DATABASE_URL", default="") else embedde
 # Under ASGI every request runs its sync code in a thread of its own: a persistent connection
 # would stay behind with each one. Put a session-mode pooler in front for connection reuse.
 _db.update(ENGINE="django_tenants.postgresql_backend", CONN_MAX_AGE=env.int("DB_CONN_MAX_AGE", 0))
-_db["CONN_HEALTH_CHECKS"] = True
+# A pool per process (psycopg_pool) instead: connecting costs more than most requests. Safe with
+# django-tenants: closing a connection forgets its search_path, so the next user sets it again.
+DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=0 if DJANGO_ENV == "test" else 10)
+if DB_POOL_SIZE:
+    _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 10}
+else:
+    _db["CONN_HEALTH_CHECKS"] = True
 if env.str("DATABASE_NAME", default=""):  # a worker started by the tests joins the test database
     _db["NAME"] = env.str("DATABASE_NAME")
 DATABASES = {"default": _db}

@@ -170,6 +170,7 @@ def child_env() -> dict[str, str]:
         PYTHONPATH=str(ROOT),
         TWILIO_API_BASE_URL=f"http://127.0.0.1:{ports().twilio_rest}",
         TWILIO_WEBHOOK_BASE_URL=f"http://{settings.PLATFORM_HOST}:{ports().web}",
+        DB_POOL_SIZE="5",  # the servers run as in production: pooled connections
     )
     return env
 
