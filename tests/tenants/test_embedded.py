@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import uuid
 
 import pytest
 
@@ -43,8 +45,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def test_embedded_servers_start_are_reused_and_stop_cleanly(tmp_path):
-    data_dir = str(tmp_path / "var")
+def test_embedded_servers_start_are_reused_and_stop_cleanly():
+    # Under the project, not /tmp: as root, pgserver runs PostgreSQL as another user, who must be
+    # able to reach the folder (pytest's private temporary folders are closed to others).
+    folder = ROOT / "var" / f"test-embedded-{uuid.uuid4().hex[:8]}"
+    data_dir = str(folder)
     first = json.loads(_run(PROBE, data_dir))
     try:
         assert first["pong"] is True and first["version"].startswith("16")
@@ -64,3 +69,4 @@ def test_embedded_servers_start_are_reused_and_stop_cleanly(tmp_path):
         assert third["started"] == ["postgres", "redis"]
     finally:
         _run("from config import embedded; print(embedded.stop())", data_dir)
+        shutil.rmtree(folder, ignore_errors=True)
