@@ -72,7 +72,10 @@ TENANT_APPS = [
     "accounts",
     "scripts_engine",
     "telephony.calls",
-    "reporting", "rest_framework", "drf_spectacular", "drf_spectacular_sidecar",
+    "reporting",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
