@@ -25,6 +25,28 @@ def _tables(schema: str) -> set[str]:
         return {row[0] for row in cursor.fetchall()}
 
 
+def _shape(schema: str) -> dict[str, set[tuple]]:
+    """Columns (type, nullability, default kind), constraints and indexes of a schema, by name."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT table_name, column_name, data_type, is_nullable, column_default IS NOT NULL, is_identity"
+            " FROM information_schema.columns WHERE table_schema = %s",
+            [schema],
+        )
+        columns = set(cursor.fetchall())
+        cursor.execute(
+            "SELECT conrelid::regclass::text, contype, pg_get_constraintdef(oid) FROM pg_constraint"
+            " WHERE connamespace = %s::regnamespace",
+            [schema],
+        )
+        constraints = {
+            (t.split(".")[-1], kind, d.replace(f"{schema}.", "")) for t, kind, d in cursor.fetchall()
+        }
+        cursor.execute("SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = %s", [schema])
+        indexes = {(t, d.replace(f"{schema}.", "").split(" ON ", 1)[1]) for t, d in cursor.fetchall()}
+    return {"columns": columns, "constraints": constraints, "indexes": indexes}
+
+
 def _applied(schema: str) -> set[tuple[str, str]]:
     with connection.cursor() as cursor:
         cursor.execute(f'SELECT app, name FROM "{schema}".django_migrations')
@@ -39,6 +61,11 @@ def test_a_new_tenant_is_cloned_from_the_current_base_schema(db, tenants):
     assert Domain.objects.get(tenant=client).domain == "clonecheck.localhost"
     assert _tables(client.schema_name) == _tables("tenant_base")
     assert _applied(client.schema_name) == _applied("tenant_base")
+    new, base = _shape(client.schema_name), _shape("tenant_base")
+    assert {(c[0], c[1]) for c in new["columns"]} == {(c[0], c[1]) for c in base["columns"]}
+    assert new["columns"] == {c for c in base["columns"]}  # types, nullability, defaults
+    assert new["constraints"] == base["constraints"]
+    assert new["indexes"] == base["indexes"]
     assert "accounts_user" in _tables(client.schema_name)
     assert "tenants_client" not in _tables(client.schema_name)  # public-only tables stay in public
 
