@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.contrib.auth.tokens import default_token_generator
-from django.db import connection, transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
@@ -25,7 +26,11 @@ def invite_member(
         user = User(username=email, email=email, first_name=first_name, last_name=last_name, role=role)
         user.set_unusable_password()
         user.full_clean()
-        user.save()
+        try:
+            with transaction.atomic():
+                user.save()
+        except IntegrityError as exc:  # the same person invited twice at once: the other won
+            raise ValidationError({"email": "Somebody with this e-mail is already in your team."}) from exc
         link = invitation_link(user=user, host=host, secure=secure)
         inviter = invited_by.get_full_name()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import DisallowedHost
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, HttpResponseNotFound
 from django.template.loader import render_to_string
@@ -15,7 +16,7 @@ class TenantMiddleware(TenantMainMiddleware):
         connection.set_schema_to_public()
         try:
             host = request.get_host()
-        except Exception:  # DisallowedHost: not ours at all
+        except DisallowedHost:  # not ours at all
             return unknown_host(request)
         tenant = client_for_host(host)
         if tenant is None:

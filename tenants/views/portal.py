@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
@@ -56,11 +56,15 @@ def team(request: HttpRequest) -> HttpResponse:
         if user.role != Role.CLIENT_ADMIN:
             raise PermissionDenied("Only your company's admins invite people.")
         if form.is_valid():
-            invited = invitations.invite_member(
-                invited_by=user, host=request.get_host(), secure=request.is_secure(), **form.cleaned_data
-            )
-            messages.success(request, f"Invitation sent to {invited.email}.")
-            return redirect("team")
+            try:
+                invited = invitations.invite_member(
+                    invited_by=user, host=request.get_host(), secure=request.is_secure(), **form.cleaned_data
+                )
+            except ValidationError as exc:  # e.g. a second submit that raced the first
+                form.add_error(None, exc)
+            else:
+                messages.success(request, f"Invitation sent to {invited.email}.")
+                return redirect("team")
     team_members = User.objects.order_by("last_name", "first_name", "username")
     roles = [(r.value, r.label) for r in Role if r in CLIENT_ROLES]
     return render(request, "portal/team.html", {"members": team_members, "form": form, "roles": roles})

@@ -271,3 +271,22 @@ def test_demo_is_idempotent(db, tenants):
         assert set(User.objects.values_list("role", flat=True)) == {
             Role.CLIENT_ADMIN, Role.CLIENT_EDITOR, Role.CLIENT_VIEWER
         }  # fmt: skip
+
+
+def test_an_invitation_that_loses_a_race_is_a_form_error_not_a_500(db, tenants, monkeypatch):
+    from django.db import IntegrityError
+
+    from accounts.models import User as UserModel
+
+    admin = make_user(tenants.alpha, role=Role.CLIENT_ADMIN)
+    client = logged_in(tenants.alpha, admin)
+
+    def collide(self, *args, **kwargs):  # the other request inserted the same username first
+        raise IntegrityError("duplicate key value violates unique constraint")
+
+    monkeypatch.setattr(UserModel, "save", collide)
+    response = client.post(
+        "/team/", {"email": "race@alpha.example", "first_name": "R", "role": "client_viewer"}
+    )
+    assert response.status_code == 200
+    assert "already in your team" in response.content.decode()
