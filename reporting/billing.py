@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from reporting.billing_models import CreditNote, Invoice, InvoiceLine
 from reporting.stats import day_bounds, local_zone
+from reporting.webhooks import emit_invoice_issued
 from telephony.calls.models import Call
 
 CENT = Decimal("0.01")
@@ -256,13 +257,14 @@ def invoice_issue(*, invoice: Invoice) -> Invoice:
     Invoice.objects.filter(pk=invoice.pk, state=Invoice.State.DRAFT).update(
         state=invoice.state, issued_at=invoice.issued_at, pdf=invoice.pdf, pdf_sha256=invoice.pdf_sha256
     )
+    emit_invoice_issued(invoice.pk, invoice.number)  # after commit: the client's webhooks, if any
     return invoice
 
 
 @transaction.atomic
-def invoice_mark_paid(*, invoice: Invoice, at: dt.datetime | None = None) -> Invoice:
+def invoice_mark_paid(*, invoice: Invoice, at: dt.datetime | None = None, reference: str = "") -> Invoice:
     updated = Invoice.objects.filter(pk=invoice.pk, state=Invoice.State.ISSUED).update(
-        state=Invoice.State.PAID, paid_at=at or timezone.now()
+        state=Invoice.State.PAID, paid_at=at or timezone.now(), payment_reference=reference[:100]
     )
     if not updated:
         raise ValidationError("Only an issued invoice can be paid.")

@@ -48,6 +48,11 @@ class Invoice(models.Model):
     built_at = models.DateTimeField()
     issued_at = models.DateTimeField(null=True, blank=True)
     paid_at = models.DateTimeField(null=True, blank=True)
+    payment_reference = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The bank transfer's reference, as recorded by the account manager.",
+    )
     pdf = models.BinaryField(null=True, blank=True, help_text="The exact bytes issued to the client.")
     pdf_sha256 = models.CharField(max_length=64, blank=True)
 

@@ -8,8 +8,19 @@ from django.utils.functional import cached_property
 from reporting import kpis
 from reporting.billing_models import CreditNote, Invoice, InvoiceLine
 from reporting.keys import ApiKey
+from reporting.webhook_models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 
-__all__ = ["ApiKey", "CreditNote", "Invoice", "InvoiceLine", "Statistic"]
+__all__ = [
+    "ApiKey",
+    "CreditNote",
+    "Invoice",
+    "InvoiceLine",
+    "Statistic",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
+]
 
 
 class Statistic(models.Model):

@@ -1,27 +1,30 @@
 """Interval (15 min) and daily statistics per queue and per operator, aggregated in the database.
 
-A call counts in the period where it started (``kpis``); a period is rebuilt as a whole by one
-``INSERT … SELECT … ON CONFLICT DO UPDATE`` per dimension (the calls never leave PostgreSQL), and
-rows of queues or operators without calls any more are removed, so building it twice gives the
-same rows and a late call record updates its period.
+A call counts in the period where it started (``kpis``). A range of local days is rebuilt as a
+whole by one SQL statement (the calls never leave PostgreSQL): it aggregates the calls into the
+15-minute rows, sums those into the daily rows, and compares the result with the rows there:
+changed rows are updated, new ones inserted and rows of queues or operators without calls any more
+deleted. Building a range twice gives the same rows (the second time writes nothing) and a late call
+record updates its period. Builds of one client company take turns (a transaction-level advisory
+lock), so two of them never race on the same rows.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import zoneinfo
 
 from django.db import connection, transaction
-from django.db.models import Count, DateTimeField, F, Func, IntegerField, Max, Q, Sum, Value
+from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import Coalesce
 
 from reporting import kpis
 from reporting.models import Statistic
 from telephony.calls.models import Call, TelephonySettings
 
+logger = logging.getLogger(__name__)
 INTERVAL = dt.timedelta(minutes=15)
-# With METRICS: a row is rewritten only when one of these differs (an unchanged period costs no write).
-COMPARED = ["day", "name", "sl_seconds", "short_abandon_seconds", "dispositions"]
 METRICS = [
     "calls",
     "offered",
@@ -42,20 +45,6 @@ METRICS = [
     "outbound_attempts",
     "outbound_handled",
 ]
-
-
-class QuarterHour(Func):
-    """PostgreSQL's ``date_bin``: the start of the 15-minute interval (UTC-aligned) of a timestamp."""
-
-    template = "date_bin('15 minutes', %(expressions)s, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
-    output_field = DateTimeField()
-
-
-class LocalDay(Func):
-    """The start of the local day of a timestamp, as a timestamptz (PostgreSQL 12+ ``date_trunc``)."""
-
-    template = "date_trunc('day', %(expressions)s)"
-    output_field = DateTimeField()
 
 
 def _sum(field: str, condition: Q) -> Coalesce:
@@ -129,139 +118,209 @@ def build_days(*, first: dt.date, last: dt.date) -> int:
     zone = local_zone()
     start, _ = day_bounds(first, zone)
     _, end = day_bounds(last, zone)
-    options = {
-        "sl_seconds": sl_threshold(),
-        "short_abandon_seconds": TelephonySettings.current().short_abandon_seconds,
+    with transaction.atomic(), connection.cursor() as cursor:
+        # One build of this company's statistics at a time: the plain INSERT below cannot race.
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('reporting.stats'), hashtext(current_schema())),"
+            " current_setting('work_mem')"
+        )
+        work_mem = cursor.fetchone()[1]
+        cursor.execute(
+            f"SELECT disposition FROM {Call._meta.db_table}"  # noqa: S608 (our table name only)
+            " WHERE started_at >= %s AND started_at < %s AND disposition <> ''"
+            " GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT %s",
+            [start, end, INLINE_DISPOSITIONS],
+        )
+        inline = [row[0] for row in cursor.fetchall()]
+        sql, params = _statement(inline)
+        params |= {
+            "start": start,
+            "end": end,
+            "zone": str(zone),
+            "sl_seconds": sl_threshold(),
+            "short_abandon_seconds": TelephonySettings.current().short_abandon_seconds,
+        }
+        # The 15-minute rows of a month per operator fit in memory: no hash batches on disk.
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [BUILD_WORK_MEM])
+        cursor.execute(sql, params)
+        rows, inserted, updated, deleted = cursor.fetchone()
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
+    logger.debug(
+        "statistics %s..%s: %s rows (%s new, %s changed, %s gone)",
+        first,
+        last,
+        rows,
+        inserted,
+        updated,
+        deleted,
+    )
+    return rows
+
+
+# A call's disposition is counted in a column of its own when it is one of the range's most used
+# (operators choose from a short list); any other goes through a (normally empty) side aggregate.
+INLINE_DISPOSITIONS = 12
+BUILD_WORK_MEM = "256MB"
+_BUCKET = "date_bin('15 minutes', started_at, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
+# What the definitions ask of a call, computed once per call (the aggregates below only read them).
+_FLAGS = f"""
+    {_BUCKET} AS period, COALESCE(queue_id, 0) AS queue_key, queue_name, operator_id, operator_name,
+    disposition, outcome, talk_seconds, hold_seconds, wrapup_seconds, transferred_to,
+    COALESCE(wait_seconds, 0) AS wait,
+    queued_at IS NOT NULL AS is_queued,
+    queued_at IS NOT NULL AND answered_at IS NOT NULL AS is_answered,
+    queued_at IS NOT NULL AND outcome = %(abandoned)s AS is_abandoned,
+    outcome = %(handled)s AS is_handled,
+    ivr_started_at IS NOT NULL AS is_ivr,
+    direction = %(outbound)s AS is_outbound"""
+# The kpis definitions as SQL aggregates over one period's flagged calls (``_metrics``: their ORM twin).
+CALL_AGGREGATES = {
+    "calls": "count(*)",
+    "offered": "count(*) FILTER (WHERE is_queued)",
+    "answered": "count(*) FILTER (WHERE is_answered)",
+    "answered_within_sl": "count(*) FILTER (WHERE is_answered AND wait <= %(sl_seconds)s)",
+    "abandoned": "count(*) FILTER (WHERE is_abandoned)",
+    "short_abandons": "count(*) FILTER (WHERE is_abandoned AND wait <= %(short_abandon_seconds)s)",
+    "wait_answered_seconds": "COALESCE(sum(wait) FILTER (WHERE is_answered), 0)",
+    "handled": "count(*) FILTER (WHERE is_handled)",
+    "talk_seconds": "COALESCE(sum(talk_seconds) FILTER (WHERE is_handled), 0)",
+    "hold_seconds": "COALESCE(sum(hold_seconds) FILTER (WHERE is_handled), 0)",
+    "wrapup_seconds": "COALESCE(sum(wrapup_seconds) FILTER (WHERE is_handled), 0)",
+    "ivr_entered": "count(*) FILTER (WHERE is_ivr)",
+    "ivr_contained": "count(*) FILTER (WHERE is_ivr AND outcome = %(completed_in_ivr)s)",
+    "transfers": "count(*) FILTER (WHERE transferred_to <> '')",
+    "callbacks_requested": "count(*) FILTER (WHERE outcome = %(callback_requested)s)",
+    "voicemails": "count(*) FILTER (WHERE outcome = %(voicemail)s)",
+    "outbound_attempts": "count(*) FILTER (WHERE is_outbound)",
+    "outbound_handled": "count(*) FILTER (WHERE is_outbound AND is_handled)",
+}
+assert list(CALL_AGGREGATES) == METRICS
+_KEY = ("granularity", "dimension", "period_start", "key")
+_VALUES = ("day", "name", "sl_seconds", "short_abandon_seconds", *METRICS, "dispositions")
+
+
+def _statement(inline: list[str]) -> tuple[str, dict[str, object]]:
+    """The whole build as one statement (see the module docstring), with its constant parameters.
+
+    Only our table names, column names and the fixed texts above are interpolated; values,
+    dispositions included, go as parameters.
+    """
+    calls, table = Call._meta.db_table, Statistic._meta.db_table
+    params: dict[str, object] = {
+        "abandoned": Call.Outcome.ABANDONED,
+        "handled": Call.Outcome.HANDLED,
+        "completed_in_ivr": Call.Outcome.COMPLETED_IN_IVR,
+        "callback_requested": Call.Outcome.CALLBACK_REQUESTED,
+        "voicemail": Call.Outcome.VOICEMAIL,
+        "outbound": Call.Direction.OUTBOUND,
+        "interval": Statistic.Granularity.INTERVAL,
+        "day": Statistic.Granularity.DAY,
+        "queue": Statistic.Dimension.QUEUE,
+        "operator": Statistic.Dimension.OPERATOR,
+        "inline": inline,
     }
-    written = 0
-    with transaction.atomic():
-        for granularity in Statistic.Granularity:
-            written += _build(granularity=granularity, start=start, end=end, zone=zone, **options)
-    return written
-
-
-def _bucket(granularity: str, zone: dt.tzinfo) -> Func:
-    if granularity == Statistic.Granularity.INTERVAL:
-        return QuarterHour("started_at")
-    return LocalDay("started_at", Value(str(zone)))
-
-
-def _build(
-    *,
-    granularity: str,
-    start: dt.datetime,
-    end: dt.datetime,
-    zone: dt.tzinfo,
-    sl_seconds: int,
-    short_abandon_seconds: int,
-) -> int:
-    """One statement per dimension: aggregate the calls and upsert the rows, all inside PostgreSQL."""
-    calls = Call.objects.filter(started_at__gte=start, started_at__lt=end).order_by()
-    metrics = _metrics(sl_seconds=sl_seconds, short_abandon_seconds=short_abandon_seconds)
-    bucket = _bucket(granularity, zone)
-    keys = {
-        Statistic.Dimension.QUEUE: (
-            Coalesce("queue_id", Value(0), output_field=IntegerField()),
-            "queue_name",
-        ),
-        Statistic.Dimension.OPERATOR: (F("operator_id"), "operator_name"),
-    }
-    table = Statistic._meta.db_table
-    columns = ", ".join(METRICS)
-    updates = ", ".join(
-        f"{c} = EXCLUDED.{c}"
-        for c in ["day", "name", "sl_seconds", "short_abandon_seconds", "dispositions", "built_at", *METRICS]
+    params |= {f"d{i}": code for i, code in enumerate(inline)}
+    counts = [*METRICS, *(f"d{i}" for i in range(len(inline)))]
+    aggregates = ", ".join(
+        [f"{sql} AS {name}" for name, sql in CALL_AGGREGATES.items()]
+        + [f"count(*) FILTER (WHERE disposition = %(d{i})s) AS d{i}" for i in range(len(inline))]
     )
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT clock_timestamp()")
-        stamp = cursor.fetchone()[0]
-        for dimension, (key, name_field) in keys.items():
-            scoped = (
-                calls.filter(operator_id__isnull=False)
-                if dimension == Statistic.Dimension.OPERATOR
-                else calls
-            )
-            grouped = (
-                scoped.annotate(period=bucket, group_key=key)
-                .values("period", "group_key")
-                .annotate(group_name=Max(name_field), **metrics)
-            )
-            by_disposition = (
-                scoped.exclude(disposition="")
-                .annotate(period=bucket, group_key=key)
-                .values("period", "group_key", "disposition")
-                .annotate(n=Count("id"))
-            )
-            if granularity == Statistic.Granularity.DAY:
-                agg_sql, agg_params, disp_sql, disp_params = _days_from_intervals(dimension, start, end, zone)
-            else:
-                agg_sql, agg_params = grouped.query.sql_with_params()
-                disp_sql, disp_params = by_disposition.query.sql_with_params()
-            changed = " OR ".join(f"{table}.{c} IS DISTINCT FROM EXCLUDED.{c}" for c in [*COMPARED, *METRICS])
-            # Only our table name and ORM-compiled SQL are interpolated; values go as parameters.
-            # One statement: upsert the rows that changed, delete those whose queue or operator
-            # has no calls in the range any more (both read the same aggregate; PostgreSQL runs a
-            # data-modifying WITH to completion whether or not the main query reads it).
-            cursor.execute(
-                f"""
-                WITH agg AS ({agg_sql}),
-                disp AS (SELECT period, group_key, jsonb_object_agg(disposition, n ORDER BY disposition) AS d
-                         FROM ({disp_sql}) AS x GROUP BY period, group_key),
-                upsert AS (
-                    INSERT INTO {table} (granularity, dimension, period_start, day, key, name, sl_seconds,
-                                         short_abandon_seconds, {columns}, dispositions, built_at)
-                    SELECT %s, %s, agg.period, (agg.period AT TIME ZONE %s)::date, agg.group_key,
-                           COALESCE(agg.group_name, ''), %s, %s, {", ".join("agg." + m for m in METRICS)},
-                           COALESCE(disp.d, '{{}}'::jsonb), %s
-                    FROM agg LEFT JOIN disp USING (period, group_key)
-                    ON CONFLICT (granularity, dimension, period_start, key) DO UPDATE SET {updates}
-                    WHERE {changed}
-                    RETURNING 1
-                )
-                DELETE FROM {table} AS old
-                WHERE old.granularity = %s AND old.dimension = %s AND old.period_start >= %s
-                  AND old.period_start < %s
-                  AND NOT EXISTS (SELECT 1 FROM agg
-                                  WHERE agg.period = old.period_start AND agg.group_key = old.key)
-                """,  # noqa: S608
-                [
-                    *agg_params,
-                    *disp_params,
-                    granularity,
-                    dimension,
-                    str(zone),
-                    sl_seconds,
-                    short_abandon_seconds,
-                    stamp,
-                    granularity,
-                    dimension,
-                    start,
-                    end,
-                ],
-            )
-    return Statistic.objects.filter(
-        granularity=granularity, period_start__gte=start, period_start__lt=end
-    ).count()
+    in_range = "started_at >= %(start)s AND started_at < %(end)s"
+    inline_sum = " + ".join(["0", *(f"d{i}" for i in range(len(inline)))])
+    inline_json = (
+        "jsonb_strip_nulls(jsonb_build_object("
+        + ", ".join(f"%(d{i})s::text, NULLIF(r.d{i}, 0)" for i in range(len(inline)))
+        + "))"
+        if inline
+        else "'{}'::jsonb"
+    )
 
+    def rows(granularity: str, source: str, others: str) -> str:
+        return f"""
+        SELECT %({granularity})s::text AS granularity, r.dimension, r.period AS period_start, r.key,
+               (r.period AT TIME ZONE %(zone)s)::date AS day, COALESCE(r.name, '') AS name,
+               %(sl_seconds)s::int AS sl_seconds, %(short_abandon_seconds)s::int AS short_abandon_seconds,
+               {", ".join(f"r.{m}" for m in METRICS)},
+               {inline_json} || COALESCE(o.counts, '{{}}'::jsonb) AS dispositions
+        FROM {source} AS r LEFT JOIN (
+            SELECT period, dimension, key, jsonb_object_agg(disposition, n) AS counts
+            FROM {others} GROUP BY 1, 2, 3
+        ) AS o USING (period, dimension, key)"""  # noqa: S608
 
-def _days_from_intervals(dimension: str, start: dt.datetime, end: dt.datetime, zone: dt.tzinfo):
-    """Days as sums of their 15-minute rows, just built: every zone's midnight falls on a quarter hour,
-    so this equals aggregating the calls again, at a fraction of the cost."""
-    table = Statistic._meta.db_table
-    where = (
-        f"FROM {table} s WHERE s.granularity = %s AND s.dimension = %s"
-        " AND s.period_start >= %s AND s.period_start < %s"
+    same = " AND ".join(f"e.{c} = n.{c}" for c in _KEY)
+    changed = " OR ".join(f"e.{c} IS DISTINCT FROM n.{c}" for c in _VALUES)
+    columns = ", ".join([*_KEY, *_VALUES])
+    sql = f"""
+    WITH intervals AS MATERIALIZED (
+        -- OFFSET 0 keeps each call's flags computed once, not inlined into every aggregate.
+        SELECT period, %(queue)s::text AS dimension, queue_key AS key, max(queue_name) AS name,
+               {aggregates}, count(*) FILTER (WHERE disposition <> '') AS disposed
+        FROM (SELECT {_FLAGS} FROM {calls} WHERE {in_range} OFFSET 0) AS c GROUP BY 1, 3
+        UNION ALL
+        SELECT period, %(operator)s::text, operator_id, max(operator_name), {aggregates}, 0
+        FROM (SELECT {_FLAGS} FROM {calls} WHERE {in_range} AND operator_id IS NOT NULL OFFSET 0) AS c
+        GROUP BY 1, 3
+    ),
+    other_calls AS MATERIALIZED (
+        -- Calls with a disposition not counted inline; the scan is skipped when there are none.
+        SELECT {_BUCKET} AS period, COALESCE(queue_id, 0) AS queue_key, operator_id, disposition
+        FROM {calls}
+        WHERE {in_range} AND disposition <> '' AND disposition <> ALL(%(inline)s::text[])
+          AND EXISTS (SELECT FROM intervals WHERE disposed > {inline_sum})
+    ),
+    others AS (
+        SELECT period, %(queue)s::text AS dimension, queue_key AS key, disposition, count(*) AS n
+        FROM other_calls GROUP BY 1, 3, 4
+        UNION ALL
+        SELECT period, %(operator)s::text, operator_id, disposition, count(*)
+        FROM other_calls WHERE operator_id IS NOT NULL GROUP BY 1, 3, 4
+    ),
+    days AS (
+        -- Every zone's midnight falls on a quarter hour: a day is the sum of its 15-minute rows.
+        SELECT date_trunc('day', period, %(zone)s) AS period, dimension, key, max(name) AS name,
+               {", ".join(f"sum({c})::bigint AS {c}" for c in counts)}
+        FROM intervals GROUP BY 1, 2, 3
+    ),
+    other_days AS (
+        SELECT date_trunc('day', period, %(zone)s) AS period, dimension, key, disposition,
+               sum(n)::bigint AS n
+        FROM others GROUP BY 1, 2, 3, 4
+    ),
+    new AS (
+        {rows("interval", "intervals", "others")}
+        UNION ALL
+        {rows("day", "days", "other_days")}
+    ),
+    existing AS (
+        SELECT id, {columns} FROM {table}
+        WHERE granularity IN (%(interval)s, %(day)s) AND dimension IN (%(queue)s, %(operator)s)
+          AND period_start >= %(start)s AND period_start < %(end)s
+    ),
+    plan AS MATERIALIZED (
+        SELECT n.*, e.id AS existing_id, ({changed}) AS changed
+        FROM new AS n FULL JOIN existing AS e ON {same}
+    ),
+    inserted AS (
+        -- Under the lock nobody else writes these keys: a plain INSERT, the cheapest write.
+        INSERT INTO {table} ({columns}, built_at)
+        SELECT {columns}, statement_timestamp() FROM plan WHERE existing_id IS NULL
+        RETURNING 1
+    ),
+    updated AS (
+        -- Rows are found through the unique index, whatever the planner thinks of the table's size.
+        INSERT INTO {table} ({columns}, built_at)
+        SELECT {columns}, statement_timestamp() FROM plan
+        WHERE existing_id IS NOT NULL AND granularity IS NOT NULL AND changed
+        ON CONFLICT ({", ".join(_KEY)}) DO UPDATE SET
+            {", ".join(f"{c} = EXCLUDED.{c}" for c in _VALUES)}, built_at = EXCLUDED.built_at
+        RETURNING 1
+    ),
+    deleted AS (
+        DELETE FROM {table}
+        WHERE id = ANY(ARRAY(SELECT existing_id FROM plan WHERE granularity IS NULL))
+        RETURNING 1
     )
-    params = [str(zone), Statistic.Granularity.INTERVAL, dimension, start, end]
-    sums = ", ".join(f"sum(s.{m}) AS {m}" for m in METRICS)
-    agg = (
-        "SELECT date_trunc('day', s.period_start, %s) AS period, s.key AS group_key,"
-        f" max(s.name) AS group_name, {sums} {where} GROUP BY 1, 2"
-    )
-    disp = (
-        "SELECT date_trunc('day', s.period_start, %s) AS period, s.key AS group_key, e.key AS disposition,"  # noqa: S608
-        f" sum(e.value::int) AS n FROM {table} s CROSS JOIN LATERAL jsonb_each_text(s.dispositions) e"
-        " WHERE s.granularity = %s AND s.dimension = %s AND s.period_start >= %s AND s.period_start < %s"
-        " GROUP BY 1, 2, 3"
-    )
-    return agg, params, disp, list(params)
+    SELECT (SELECT count(*) FROM plan WHERE granularity IS NOT NULL), (SELECT count(*) FROM inserted),
+           (SELECT count(*) FROM updated), (SELECT count(*) FROM deleted)
+    """  # noqa: S608
+    return sql, params

@@ -47,3 +47,27 @@ def build_invoice(month: str) -> int:
     from reporting import billing
 
     return billing.invoice_build(month=dt.date.fromisoformat(month)).pk
+
+
+@tenant_task(acks_late=True)
+def deliver_webhook(delivery_id: int) -> str:
+    """One attempt of an outgoing webhook delivery (a replay or a not-yet-due one does nothing)."""
+    from reporting import webhook_delivery
+
+    delivery = webhook_delivery.deliver(delivery_id=delivery_id)
+    return delivery.state if delivery else "skipped"
+
+
+@app.task(acks_late=True)
+def dispatch_webhook_retries() -> int:
+    """Beat, in public: re-send each client company's overdue webhook deliveries (lost retry messages)."""
+    from reporting import webhook_delivery
+    from tenants.models import Client
+
+    sent = 0
+    for client in Client.objects.exclude(schema_name=get_public_schema_name()):
+        with tenant_context(client):
+            for pk in webhook_delivery.overdue_delivery_ids():
+                deliver_webhook.delay(pk)
+                sent += 1
+    return sent

@@ -68,7 +68,8 @@ class PerKeyRateThrottle(throttling.SimpleRateThrottle):
     def get_cache_key(self, request, view) -> str | None:
         if not isinstance(request.auth, ApiKey):
             return None
-        return f"api-rate:{connection.schema_name}:{request.auth.pk}"
+        # The key's random prefix, not its row id: ids repeat across databases sharing one cache.
+        return f"api-rate:{connection.schema_name}:{request.auth.prefix}"
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):

@@ -168,3 +168,17 @@ class ScriptSerializer(serializers.ModelSerializer):
             {"number": v.number, "state": v.state, "digest": v.digest, "graph": v.graph}
             for v in script.versions.order_by("number")
         ]
+
+
+class ErrorSerializer(serializers.Serializer):
+    """An error answer: what went wrong, in words."""
+
+    detail = serializers.CharField()
+
+
+# A 400 names each refused query parameter with its messages.
+VALIDATION_ERROR = {
+    "type": "object",
+    "additionalProperties": {"type": "array", "items": {"type": "string"}},
+    "example": {"started_after": ["Enter a valid date/time."]},
+}

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import Q
-from django.http import HttpResponse
+from django.http import HttpResponse, JsonResponse
 from django.templatetags.static import static
+from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework import pagination, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.renderers import JSONRenderer
 
 from reporting.api import serializers
@@ -22,13 +29,63 @@ from telephony.calls.models import Call, Contact
 
 
 class Cursor(pagination.CursorPagination):
+    """Cursor pages; a cursor whose position is not a value of the ordering field (a hand-made or
+    corrupted one) is an invalid cursor (404), never a database error."""
+
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
 
+    def paginate_queryset(self, queryset, request, view=None):
+        self.model = queryset.model
+        return super().paginate_queryset(queryset, request, view)
+
+    def decode_cursor(self, request):
+        cursor = super().decode_cursor(request)
+        if cursor is None or cursor.position is None:
+            return cursor
+        field = self.model._meta.get_field(self.ordering[0].lstrip("-"))
+        try:
+            position = field.to_python(cursor.position)
+            if isinstance(position, dt.datetime):
+                if timezone.is_naive(position):
+                    position = timezone.make_aware(position, dt.UTC)
+                position = position.astimezone(dt.UTC)
+        except (ValidationError, ValueError, TypeError, OverflowError):
+            raise NotFound(self.invalid_cursor_message) from None
+        return cursor._replace(position=position)
+
 
 def cursor(*ordering: str) -> type[Cursor]:
     return type("Cursor", (Cursor,), {"ordering": ordering})
+
+
+def error_responses(*, filtered: bool = False) -> dict[int, OpenApiResponse]:
+    """The error answers of an endpoint (``filtered``: a list whose query parameters are checked)."""
+    error = serializers.ErrorSerializer
+    errors = {
+        401: OpenApiResponse(error, description="No, an unknown or a revoked API key."),
+        403: OpenApiResponse(error, description="The key lacks the scope this endpoint needs."),
+        404: OpenApiResponse(error, description="No such object here, or an invalid page cursor."),
+        429: OpenApiResponse(error, description="Over the key's rate limit; see Retry-After."),
+    }
+    if filtered:
+        errors[400] = OpenApiResponse(
+            serializers.VALIDATION_ERROR, description="A query parameter was refused."
+        )
+    return errors
+
+
+class ApiSchema(AutoSchema):
+    """Every operation documents its error answers too, not only its 200."""
+
+    def get_response_serializers(self):
+        documented = super().get_response_serializers()
+        responses = dict(documented) if isinstance(documented, dict) else {200: documented}
+        view = self.view
+        filtered = getattr(view, "filterset_class", None) or getattr(view, "filterset_fields", None)
+        errors = error_responses(filtered=bool(filtered) and getattr(view, "action", None) == "list")
+        return responses | {code: answer for code, answer in errors.items() if code not in responses}
 
 
 class ApiView(viewsets.ReadOnlyModelViewSet):
@@ -40,13 +97,31 @@ class ApiView(viewsets.ReadOnlyModelViewSet):
     renderer_classes = [JSONRenderer]
     filter_backends = [DjangoFilterBackend]
     pagination_class = Cursor
-    schema = AutoSchema()
+    schema = ApiSchema()
     required_scope = Scope.READ_REPORTS
 
 
+class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date-time, given to the database in UTC: any offset Python accepts (up to ±23:59)
+    works, and a moment beyond year 1..9999 once in UTC is refused (400), not a database error."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(dt.UTC)
+        except OverflowError:
+            raise ValidationError("Enter a date/time between the years 1 and 9999.", code="invalid") from None
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
+
+
 class CallFilter(django_filters.FilterSet):
-    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = UtcDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = UtcDateTimeFilter(field_name="started_at", lookup_expr="lt")
     number = django_filters.CharFilter(method="filter_number", help_text="The caller's or callee's number.")
 
     class Meta:
@@ -104,7 +179,8 @@ class InvoiceViewSet(ApiView):
     serializer_class = serializers.InvoiceSerializer
     pagination_class = cursor("-period_start")
 
-    @action(detail=True, methods=["get"])
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY, **error_responses()})
+    @action(detail=True, methods=["get"], schema=ApiSchema())
     def pdf(self, request, pk=None):
         invoice = self.get_object()
         response = HttpResponse(bytes(invoice.pdf), content_type="application/pdf")
@@ -139,3 +215,8 @@ class DocsView(SpectacularSwaggerView):
     @staticmethod
     def _swagger_ui_favicon():
         return static("drf_spectacular_sidecar/swagger-ui-dist/favicon-32x32.png")
+
+
+def not_found(request, *args, **kwargs) -> JsonResponse:
+    """Any other path under /api/v1/ (``calls/0.5/`` included): a JSON 404, as the schema says."""
+    return JsonResponse({"detail": "Not found."}, status=404)

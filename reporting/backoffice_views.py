@@ -1,0 +1,393 @@
+"""Back-office reports on the platform host: platform-wide figures, staffing, client invoices.
+
+Figures and staffing: supervisors, account managers and platform admins. Invoices: account
+managers and platform admins. Every write is POST (CSRF-checked) and goes through
+``reporting.invoicing`` (one transaction, audited).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from functools import wraps
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+from django_tenants.utils import get_public_schema_name, tenant_context
+
+from accounts.models import Role
+from reporting import invoicing, platform
+from reporting.billing_models import Invoice
+from reporting.filters import DAY_LIMITS
+from tenants.models import Client
+
+FIGURES_ROLES = (Role.SUPERVISOR, Role.ACCOUNT_MANAGER, Role.PLATFORM_ADMIN)
+INVOICE_ROLES = (Role.ACCOUNT_MANAGER, Role.PLATFORM_ADMIN)
+MAX_PERIOD_DAYS = 366
+NOTHING = "\u2013"  # an en dash: no call to measure a rate on
+
+
+def roles_required(*roles: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Logged in with one of ``roles``: anyone else gets 403 (the login page when logged out)."""
+
+    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @login_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
+            if not request.user.has_role(*roles):
+                raise PermissionDenied("Not for your role.")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def _today() -> dt.date:
+    return timezone.now().astimezone(platform.platform_zone()).date()
+
+
+class PeriodForm(forms.Form):
+    first = forms.DateField(
+        label="From", widget=forms.DateInput(attrs={"type": "date"}), validators=DAY_LIMITS
+    )
+    last = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}), validators=DAY_LIMITS)
+
+    def clean(self) -> dict:
+        data = super().clean()
+        first, last = data.get("first"), data.get("last")
+        if first and last:
+            if first > last:
+                raise ValidationError("The period ends before it starts.")
+            if (last - first).days >= MAX_PERIOD_DAYS:
+                raise ValidationError(f"Choose at most {MAX_PERIOD_DAYS} days.")
+        return data
+
+
+def _percent(value: float | None) -> str:
+    return NOTHING if value is None else f"{value * 100:.1f} %"
+
+
+def _seconds(value: float | None) -> str:
+    return NOTHING if value is None else f"{value:.0f} s"
+
+
+def figures_row(row: platform.Figures) -> dict[str, object]:
+    """One table row as shown: counts, and rates formatted (a dash where nothing was measured)."""
+    rates, t = row.rates, row.totals
+    return {
+        "client": row.client,
+        "offered": t.offered,
+        "answered": t.answered,
+        "abandoned": t.abandoned,
+        "short_abandons": t.short_abandons,
+        "service_level": _percent(rates["service_level"]),
+        "asa": _seconds(rates["asa_seconds"]),
+        "aht": _seconds(rates["aht_seconds"]),
+        "abandon_rate": _percent(rates["abandon_rate"]),
+        "built_at": row.built_at,
+    }
+
+
+@require_GET
+@roles_required(*FIGURES_ROLES)
+def figures(request: HttpRequest) -> HttpResponse:
+    """Offered, answered, abandoned, SL, ASA, AHT and abandon rate per client company and in total."""
+    today = _today()
+    initial = {"first": today - dt.timedelta(days=6), "last": today}
+    form = PeriodForm(
+        request.GET if "first" in request.GET or "last" in request.GET else None, initial=initial
+    )
+    period = form.cleaned_data if form.is_bound and form.is_valid() else initial
+    clients = platform.reporting_clients()
+    today_rows, today_total = platform.unscoped_figures(first=today, last=today, clients=clients)
+    period_rows, period_total = platform.unscoped_figures(
+        first=period["first"], last=period["last"], clients=clients
+    )
+    context = {
+        "form": form,
+        "today": today,
+        "period": period,
+        "tables": [
+            (
+                "today",
+                f"Today, {today:%d %b %Y}",
+                [figures_row(r) for r in today_rows],
+                figures_row(today_total),
+            ),
+            (
+                "period",
+                f"{period['first']:%d %b %Y} to {period['last']:%d %b %Y}",
+                [figures_row(r) for r in period_rows],
+                figures_row(period_total),
+            ),
+        ],
+    }
+    status = 400 if form.is_bound and form.errors else 200
+    return render(request, "backoffice/reports.html", context, status=status)
+
+
+class StaffingForm(forms.Form):
+    client = forms.ModelChoiceField(
+        queryset=Client.objects.none(), required=False, empty_label="Whole pool", label="Client company"
+    )
+    day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), validators=DAY_LIMITS)
+    sl_percent = forms.IntegerField(
+        label="Target SL %", min_value=1, max_value=99, required=False, help_text="Empty: the contract's."
+    )
+    sl_seconds = forms.IntegerField(
+        label="…within seconds",
+        min_value=1,
+        max_value=600,
+        required=False,
+        help_text="Empty: the contract's.",
+    )
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["client"].queryset = Client.objects.exclude(schema_name=get_public_schema_name()).filter(
+            status__in=[Client.Status.ACTIVE, Client.Status.SUSPENDED]
+        )
+
+
+@require_GET
+@roles_required(*FIGURES_ROLES)
+def staffing_view(request: HttpRequest) -> HttpResponse:
+    """Operators needed by Erlang C per 15 minutes against those logged in."""
+    form = StaffingForm(request.GET if request.GET else None, initial={"day": _today()})
+    result = None
+    if form.is_bound and form.is_valid():
+        data = form.cleaned_data
+        choice = {
+            "client": data["client"],
+            "day": data["day"],
+            "sl": data["sl_percent"],
+            "t": data["sl_seconds"],
+        }
+    elif not form.is_bound:
+        choice = {"client": None, "day": _today(), "sl": None, "t": None}
+    else:
+        choice = None
+    if choice:
+        result = platform.unscoped_staffing(
+            client=choice["client"],
+            day=choice["day"],
+            now=timezone.now(),
+            target_sl_percent=choice["sl"],
+            threshold_seconds=choice["t"],
+        )
+    context = {
+        "form": form,
+        "result": result,
+        "client": choice["client"] if choice else None,
+        "zone": str(platform.platform_zone()),
+    }
+    return render(request, "backoffice/reports_staffing.html", context, status=400 if choice is None else 200)
+
+
+# Invoices
+
+
+class MonthForm(forms.Form):
+    month = forms.CharField(
+        widget=forms.TextInput(attrs={"type": "month", "placeholder": "YYYY-MM"}), help_text="YYYY-MM"
+    )
+
+    def clean_month(self) -> dt.date:
+        try:
+            return dt.datetime.strptime(self.cleaned_data["month"], "%Y-%m").date()
+        except ValueError:
+            raise ValidationError("Enter a month as YYYY-MM.") from None
+
+
+class PaymentForm(forms.Form):
+    paid_on = forms.DateField(label="Paid on", widget=forms.DateInput(attrs={"type": "date"}))
+    reference = forms.CharField(max_length=100, help_text="The transfer's reference.")
+
+
+class CreditForm(forms.Form):
+    amount = forms.DecimalField(
+        label="Amount before tax",
+        max_digits=12,
+        decimal_places=2,
+        min_value=0.01,
+        help_text="Tax at the invoice's rate.",
+    )
+    reason = forms.CharField(max_length=300)
+
+
+def _client(pk: int) -> Client:
+    return get_object_or_404(Client.objects.exclude(schema_name=get_public_schema_name()), pk=pk)
+
+
+def _ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+@require_GET
+@roles_required(*INVOICE_ROLES)
+def invoice_clients(request: HttpRequest) -> HttpResponse:
+    clients = Client.objects.exclude(schema_name=get_public_schema_name()).order_by("name")
+    return render(request, "backoffice/invoices.html", {"clients": clients})
+
+
+def _client_invoices(
+    request: HttpRequest, client: Client, *, month_form: MonthForm, status: int = 200
+) -> HttpResponse:
+    with tenant_context(client):
+        invoices = list(Invoice.objects.defer("pdf").prefetch_related("credit_notes"))
+    context = {"client": client, "invoices": invoices, "month_form": month_form}
+    return render(request, "backoffice/invoices_client.html", context, status=status)
+
+
+@require_GET
+@roles_required(*INVOICE_ROLES)
+def client_invoices(request: HttpRequest, client_pk: int) -> HttpResponse:
+    client = _client(client_pk)
+    today = _today()
+    return _client_invoices(request, client, month_form=MonthForm(initial={"month": f"{today:%Y-%m}"}))
+
+
+@require_POST
+@roles_required(*INVOICE_ROLES)
+def invoice_build(request: HttpRequest, client_pk: int) -> HttpResponse:
+    client = _client(client_pk)
+    form = MonthForm(request.POST)
+    if form.is_valid():
+        try:
+            invoice = invoicing.do_build_draft(
+                client=client, month=form.cleaned_data["month"], actor=request.user, ip=_ip(request)
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Draft {invoice.number} built: {invoice.total} {invoice.currency}.")
+            return redirect("bo_invoice", client_pk=client.pk, pk=invoice.pk)
+    return _client_invoices(request, client, month_form=form, status=400)
+
+
+def _invoice_page(
+    request: HttpRequest, client: Client, pk: int, *, payment=None, credit=None, status: int = 200
+) -> HttpResponse:
+    with tenant_context(client):
+        invoice = Invoice.objects.defer("pdf").filter(pk=pk).first()
+        if invoice is None:
+            raise Http404("No such invoice for this client company.")
+        lines = list(invoice.lines.all())
+        notes = list(invoice.credit_notes.all())
+    context = {
+        "client": client,
+        "invoice": invoice,
+        "lines": lines,
+        "notes": notes,
+        "payment_form": payment or PaymentForm(initial={"paid_on": _today()}),
+        "credit_form": credit or CreditForm(),
+    }
+    return render(request, "backoffice/invoice.html", context, status=status)
+
+
+@require_GET
+@roles_required(*INVOICE_ROLES)
+def invoice_detail(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
+    return _invoice_page(request, _client(client_pk), pk)
+
+
+def _act(
+    request: HttpRequest, client: Client, pk: int, action: Callable[[], object], done: str, **forms_
+) -> HttpResponse:
+    try:
+        action()
+    except Invoice.DoesNotExist:
+        raise Http404("No such invoice for this client company.") from None
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return _invoice_page(request, client, pk, status=400, **forms_)
+    messages.success(request, done)
+    return redirect("bo_invoice", client_pk=client.pk, pk=pk)
+
+
+@require_POST
+@roles_required(*INVOICE_ROLES)
+def invoice_issue(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
+    client = _client(client_pk)
+    return _act(
+        request,
+        client,
+        pk,
+        lambda: invoicing.do_issue(client=client, invoice_id=pk, actor=request.user, ip=_ip(request)),
+        "Invoice issued: it can no longer change.",
+    )
+
+
+@require_POST
+@roles_required(*INVOICE_ROLES)
+def invoice_paid(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
+    client = _client(client_pk)
+    form = PaymentForm(request.POST)
+    if not form.is_valid():
+        return _invoice_page(request, client, pk, payment=form, status=400)
+    data = form.cleaned_data
+    return _act(
+        request,
+        client,
+        pk,
+        lambda: invoicing.do_mark_paid(
+            client=client,
+            invoice_id=pk,
+            paid_on=data["paid_on"],
+            reference=data["reference"],
+            actor=request.user,
+            ip=_ip(request),
+        ),
+        "Payment recorded.",
+        payment=form,
+    )
+
+
+@require_POST
+@roles_required(*INVOICE_ROLES)
+def invoice_credit(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
+    client = _client(client_pk)
+    form = CreditForm(request.POST)
+    if not form.is_valid():
+        return _invoice_page(request, client, pk, credit=form, status=400)
+    data = form.cleaned_data
+    return _act(
+        request,
+        client,
+        pk,
+        lambda: invoicing.do_credit(
+            client=client,
+            invoice_id=pk,
+            subtotal=data["amount"],
+            reason=data["reason"],
+            actor=request.user,
+            ip=_ip(request),
+        ),
+        "Credit note issued.",
+        credit=form,
+    )
+
+
+@require_GET
+@roles_required(*INVOICE_ROLES)
+def invoice_pdf(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
+    """The issued PDF as it was sent; a draft is rendered now and marked as a draft."""
+    from reporting.invoice_pdf import render_pdf
+
+    client = _client(client_pk)
+    with tenant_context(client):
+        invoice = Invoice.objects.filter(pk=pk).first()
+        if invoice is None:
+            raise Http404("No such invoice for this client company.")
+        content = bytes(invoice.pdf) if invoice.pdf else render_pdf(invoice=invoice)
+    suffix = "" if invoice.pdf else "-draft"
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{invoice.number}{suffix}.pdf"'
+    return response

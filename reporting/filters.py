@@ -1,0 +1,106 @@
+"""What a client chooses on the reporting pages: a period of local days, and the call list's filters."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import django_filters
+from django import forms
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db.models import Q, QuerySet
+
+from reporting.stats import day_bounds
+from scripts_engine.models import Disposition
+from telephony.calls.models import Call
+from telephony.models import Queue
+
+MAX_PERIOD_DAYS = 366
+NO_QUEUE = "0"
+DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+# A local day turned into UTC bounds must stay within datetime's range (else a 500, not a 400).
+DAY_LIMITS = [
+    MinValueValidator(dt.date.min + dt.timedelta(days=2)),
+    MaxValueValidator(dt.date.max - dt.timedelta(days=2)),
+]
+NUMBER = RegexValidator(r"^[+0-9 ().-]{1,32}$", "Type digits of the number, e.g. 555 0100 or +1555.")
+
+
+class PeriodForm(forms.Form):
+    """A range of the client company's local days; by default the last 7 days up to today."""
+
+    start = forms.DateField(label="From", widget=DATE, validators=DAY_LIMITS)
+    end = forms.DateField(label="To", widget=DATE, validators=DAY_LIMITS)
+
+    @classmethod
+    def from_query(cls, query: object, *, today: dt.date) -> PeriodForm:
+        data = {"start": (today - dt.timedelta(days=6)).isoformat(), "end": today.isoformat()}
+        data.update({k: query.get(k) for k in ("start", "end") if query.get(k)})
+        return cls(data)
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        start, end = data.get("start"), data.get("end")
+        if start and end:
+            if start > end:
+                raise forms.ValidationError("The first day must not be after the last day.")
+            if (end - start).days >= MAX_PERIOD_DAYS:
+                raise forms.ValidationError(f"Choose at most {MAX_PERIOD_DAYS} days.")
+        return data
+
+
+def queue_choices(tenant_id: int) -> list[tuple[str, str]]:
+    """This client company's queues (platform rows, filtered to its own) and calls that never queued."""
+    queues = Queue.objects.filter(tenant_id=tenant_id).order_by("name").values_list("pk", "name")
+    return [*((str(pk), name) for pk, name in queues), (NO_QUEUE, "No queue (IVR or direct)")]
+
+
+class CallFilter(django_filters.FilterSet):
+    """The call list's filters; days are the client company's local days (``zone``)."""
+
+    start = django_filters.DateFilter(label="From", method="filter_start", widget=DATE, validators=DAY_LIMITS)
+    end = django_filters.DateFilter(label="To", method="filter_end", widget=DATE, validators=DAY_LIMITS)
+    queue = django_filters.ChoiceFilter(label="Queue", method="filter_queue", empty_label="Any queue")
+    direction = django_filters.ChoiceFilter(choices=Call.Direction.choices, empty_label="Both directions")
+    outcome = django_filters.ChoiceFilter(choices=Call.Outcome.choices, empty_label="Any outcome")
+    disposition = django_filters.ChoiceFilter(empty_label="Any disposition")
+    number = django_filters.CharFilter(
+        label="Number contains", method="filter_number", max_length=32, validators=[NUMBER]
+    )
+
+    class Meta:
+        model = Call
+        fields: list[str] = []
+
+    def __init__(self, data: object = None, *, tenant_id: int, zone: dt.tzinfo) -> None:
+        super().__init__(data, queryset=Call.objects.select_related("contact").order_by("-started_at", "-id"))
+        self.zone = zone
+        self.filters["queue"].extra["choices"] = queue_choices(tenant_id)
+        self.filters["disposition"].extra["choices"] = list(Disposition.objects.values_list("code", "label"))
+
+    def clean_period(self) -> None:
+        data = self.form.cleaned_data
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            self.form.add_error("end", "The last day must not be before the first day.")
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        if valid:
+            self.clean_period()
+        return valid and not self.form.errors
+
+    def filter_start(self, queryset: QuerySet[Call], name: str, value: dt.date) -> QuerySet[Call]:
+        return queryset.filter(started_at__gte=day_bounds(value, self.zone)[0])
+
+    def filter_end(self, queryset: QuerySet[Call], name: str, value: dt.date) -> QuerySet[Call]:
+        return queryset.filter(started_at__lt=day_bounds(value, self.zone)[1])
+
+    def filter_queue(self, queryset: QuerySet[Call], name: str, value: str) -> QuerySet[Call]:
+        if value == NO_QUEUE:
+            return queryset.filter(queue_id__isnull=True)
+        return queryset.filter(queue_id=int(value))
+
+    def filter_number(self, queryset: QuerySet[Call], name: str, value: str) -> QuerySet[Call]:
+        digits = "".join(c for c in value if c.isdigit())
+        if not digits:
+            return queryset
+        return queryset.filter(Q(from_number__contains=digits) | Q(to_number__contains=digits))

@@ -1,0 +1,106 @@
+"""Invoices handled from the back office: each action runs in the client company's schema and is
+audited in the platform's log, in one transaction (the audit event and the change commit together).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django_tenants.utils import tenant_context
+
+from reporting import billing
+from reporting.billing_models import CreditNote, Invoice
+from tenants.audit import record_event
+from tenants.models import Client
+
+
+def _invoice(pk: int) -> Invoice:
+    invoice = Invoice.objects.filter(pk=pk).first()
+    if invoice is None:
+        raise Invoice.DoesNotExist(f"No invoice {pk} for this client company.")
+    return invoice
+
+
+def do_build_draft(*, client: Client, month: dt.date, actor: object, ip: str | None = None) -> Invoice:
+    """Build or rebuild the month's draft; refused when that month's invoice was already issued."""
+    with transaction.atomic():
+        with tenant_context(client):
+            existing = Invoice.objects.filter(period_start=month.replace(day=1)).first()
+            if existing and existing.state != Invoice.State.DRAFT:
+                raise ValidationError(f"Invoice {existing.number} was issued: correct it with a credit note.")
+            invoice = billing.invoice_build(month=month)
+        record_event(
+            actor=actor,
+            action="invoice.rebuilt" if existing else "invoice.drafted",
+            obj=invoice,
+            client=client,
+            after={"number": invoice.number, "total": str(invoice.total), "digest": invoice.digest},
+            ip=ip,
+        )
+    return invoice
+
+
+def do_issue(*, client: Client, invoice_id: int, actor: object, ip: str | None = None) -> Invoice:
+    with transaction.atomic():
+        with tenant_context(client):
+            invoice = billing.invoice_issue(invoice=_invoice(invoice_id))
+        record_event(
+            actor=actor,
+            action="invoice.issued",
+            obj=invoice,
+            client=client,
+            before={"state": "draft"},
+            after={"state": invoice.state, "number": invoice.number, "total": str(invoice.total)},
+            ip=ip,
+        )
+    return invoice
+
+
+def do_mark_paid(
+    *, client: Client, invoice_id: int, paid_on: dt.date, reference: str, actor: object, ip: str | None = None
+) -> Invoice:
+    """Record the payment of an issued invoice on ``paid_on`` (noon UTC) with the transfer's reference."""
+    at = dt.datetime.combine(paid_on, dt.time(12), tzinfo=dt.UTC)
+    with transaction.atomic():
+        with tenant_context(client):
+            invoice = _invoice(invoice_id)
+            if invoice.issued_at and paid_on < invoice.issued_at.date():
+                raise ValidationError("An invoice cannot be paid before it was issued.")
+            invoice = billing.invoice_mark_paid(invoice=invoice, at=at, reference=reference.strip())
+        record_event(
+            actor=actor,
+            action="invoice.paid",
+            obj=invoice,
+            client=client,
+            before={"state": "issued"},
+            after={
+                "state": invoice.state,
+                "paid_on": paid_on.isoformat(),
+                "reference": invoice.payment_reference,
+            },
+            ip=ip,
+        )
+    return invoice
+
+
+def do_credit(
+    *, client: Client, invoice_id: int, subtotal: Decimal, reason: str, actor: object, ip: str | None = None
+) -> CreditNote:
+    by = getattr(actor, "get_full_name", lambda: "")() or getattr(actor, "username", "")
+    with transaction.atomic():
+        with tenant_context(client):
+            note = billing.credit_note_create(
+                invoice=_invoice(invoice_id), subtotal=subtotal, reason=reason, by=by
+            )
+        record_event(
+            actor=actor,
+            action="invoice.credited",
+            obj=note,
+            client=client,
+            after={"number": note.number, "invoice": invoice_id, "total": str(note.total), "reason": reason},
+            ip=ip,
+        )
+    return note

@@ -1,0 +1,266 @@
+"""Outgoing event webhooks: a client company's systems hear about its calls and invoices.
+
+This module manages endpoints and records events (once each) with a delivery per subscribed
+endpoint; ``reporting.webhook_delivery`` signs and sends them. Everything runs in the current
+client company's schema.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import secrets
+import urllib.parse
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import connection, transaction
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from reporting.webhook_delivery import enqueue_on_commit, https_required, private_host
+from reporting.webhook_models import (
+    TEST_EVENT,
+    EventType,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+)
+
+log = logging.getLogger(__name__)
+
+
+def new_secret() -> str:
+    return f"whsec_{secrets.token_urlsafe(32)}"
+
+
+def check_url(url: str) -> str:
+    """A URL we may post to: https in production (http too in development and test)."""
+    url = (url or "").strip()
+    schemes = ["https"] if https_required() else ["https", "http"]
+    try:
+        URLValidator(schemes=schemes)(url)
+    except ValidationError:
+        raise ValidationError(
+            "Enter an https:// URL." if https_required() else "Enter an http:// or https:// URL."
+        ) from None
+    parts = urllib.parse.urlsplit(url)
+    if parts.username or parts.password:
+        raise ValidationError("Put no user name or password in the URL; check our signature instead.")
+    if https_required() and private_host(parts.hostname or ""):
+        raise ValidationError("This address is not reachable from the internet.")
+    return url
+
+
+def check_events(events: list[str]) -> list[str]:
+    chosen = sorted(set(events))
+    if not chosen or any(e not in EventType.values for e in chosen):
+        raise ValidationError(f"Choose one or more of: {', '.join(EventType.values)}.")
+    return chosen
+
+
+@transaction.atomic
+def endpoint_create(
+    *, url: str, events: list[str], description: str = "", by: str = ""
+) -> tuple[WebhookEndpoint, str]:
+    """A new endpoint and its secret (returned this once for the page to show)."""
+    secret = new_secret()
+    endpoint = WebhookEndpoint.objects.create(
+        url=check_url(url),
+        events=check_events(events),
+        description=description[:200],
+        secret=secret,
+        created_by_name=by[:150],
+    )
+    return endpoint, secret
+
+
+@transaction.atomic
+def endpoint_update(
+    *, endpoint: WebhookEndpoint, url: str, events: list[str], description: str, active: bool
+) -> WebhookEndpoint:
+    endpoint.url = check_url(url)
+    endpoint.events = check_events(events)
+    endpoint.description = description[:200]
+    endpoint.active = active
+    endpoint.save(update_fields=["url", "events", "description", "active"])
+    return endpoint
+
+
+ROTATION_OVERLAP = dt.timedelta(hours=24)
+
+
+@transaction.atomic
+def endpoint_rotate_secret(*, endpoint: WebhookEndpoint, keep_old: bool = True) -> str:
+    """A new secret from now on (returned once). With ``keep_old`` the old one also signs for
+    ``ROTATION_OVERLAP`` (a second ``v1=``), so the receiver can switch without refusing events;
+    without it (a leaked secret) the old one stops at once."""
+    now = timezone.now()
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    endpoint.previous_secret = endpoint.secret if keep_old else ""
+    endpoint.previous_secret_until = now + ROTATION_OVERLAP if keep_old else None
+    endpoint.secret = new_secret()
+    endpoint.secret_rotated_at = now
+    endpoint.save(update_fields=["secret", "secret_rotated_at", "previous_secret", "previous_secret_until"])
+    return endpoint.secret
+
+
+@transaction.atomic
+def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    endpoint.delete()
+
+
+def _require_tenant() -> None:
+    if connection.schema_name == "public":
+        raise RuntimeError("webhooks belong to a client company: use them inside its schema")
+
+
+def emit(
+    *, type: str, data: dict[str, Any], dedupe_key: str, now: dt.datetime | None = None
+) -> WebhookEvent | None:
+    """Record an event once and a delivery for each active endpoint subscribed to it.
+
+    Nothing is written when nobody listens. A second call with the same ``dedupe_key`` adds no
+    event and no delivery. Deliveries are sent after the transaction commits.
+    """
+    _require_tenant()
+    endpoints = list(WebhookEndpoint.objects.filter(active=True, events__contains=[type]))
+    if not endpoints:
+        return None
+    with transaction.atomic():
+        event, created = WebhookEvent.objects.get_or_create(
+            dedupe_key=dedupe_key[:200],
+            defaults={"type": type, "created": now or timezone.now(), "data": data},
+        )
+        if not created:
+            return event
+        deliveries = WebhookDelivery.objects.bulk_create(
+            [
+                WebhookDelivery(event=event, endpoint=endpoint, next_attempt_at=event.created)
+                for endpoint in endpoints
+            ]
+        )
+        enqueue_on_commit([d.pk for d in deliveries])
+    return event
+
+
+def emit_on_commit(*, type: str, dedupe_key: str, data: Callable[[], dict[str, Any] | None]) -> None:
+    """Emit after the current transaction commits, in this client company's schema.
+
+    ``data`` is called then, so it reads the committed rows; returning None emits nothing. A
+    failure is logged, never raised into the code that made the change (``robust``).
+    """
+    tenant = connection.tenant
+    if connection.schema_name == "public":
+        return
+
+    def send() -> None:
+        with tenant_context(tenant):
+            payload = data()
+            if payload is not None:
+                emit(type=type, data=payload, dedupe_key=dedupe_key)
+
+    transaction.on_commit(send, robust=True)
+
+
+@transaction.atomic
+def send_test(*, endpoint: WebhookEndpoint, by: str = "") -> WebhookDelivery:
+    """A ``webhook.test`` event to this endpoint alone (active or not), sent after commit."""
+    _require_tenant()
+    now = timezone.now()
+    event = WebhookEvent.objects.create(
+        type=TEST_EVENT,
+        created=now,
+        data={"message": "A test event from your contact center.", "sent_by": by},
+        dedupe_key=f"test:{uuid.uuid4()}",
+    )
+    delivery = WebhookDelivery.objects.create(event=event, endpoint=endpoint, next_attempt_at=now)
+    enqueue_on_commit([delivery.pk])
+    return delivery
+
+
+@transaction.atomic
+def delivery_retry(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Try a failed delivery again now (one more attempt, or the usual retries if it never ran out)."""
+    updated = WebhookDelivery.objects.filter(pk=delivery.pk, state=WebhookDelivery.State.FAILED).update(
+        state=WebhookDelivery.State.PENDING,
+        next_attempt_at=timezone.now(),
+        finished_at=None,
+        leased_until=None,
+    )
+    if not updated:
+        raise ValidationError("Only a failed delivery can be sent again.")
+    enqueue_on_commit([delivery.pk])
+    delivery.refresh_from_db()
+    return delivery
+
+
+def call_completed_data(call_id: int) -> dict[str, Any] | None:
+    """The ``data`` of ``call.completed``: the call record as it stands after its outcome."""
+    from telephony.calls.models import Call
+
+    call = Call.objects.filter(pk=call_id).first()
+    if call is None or not call.outcome:
+        return None
+
+    def iso(value: dt.datetime | None) -> str | None:
+        return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z") if value else None
+
+    return {
+        "call_sid": call.call_sid,
+        "direction": call.direction,
+        "from": call.from_number,
+        "to": call.to_number,
+        "queue": call.queue_name,
+        "outcome": call.outcome,
+        "started_at": iso(call.started_at),
+        "queued_at": iso(call.queued_at),
+        "answered_at": iso(call.answered_at),
+        "ended_at": iso(call.ended_at),
+        "outcome_at": iso(call.outcome_at),
+        "wait_seconds": call.wait_seconds,
+        "talk_seconds": call.talk_seconds,
+        "hold_seconds": call.hold_seconds,
+        "disposition": call.disposition,
+        "transferred_to": call.transferred_to,
+    }
+
+
+def emit_call_completed(call_id: int, call_sid: str) -> None:
+    """``call.completed`` once the transaction giving the call its outcome commits."""
+    emit_on_commit(
+        type=EventType.CALL_COMPLETED,
+        dedupe_key=f"call.completed:{call_sid}",
+        data=lambda: call_completed_data(call_id),
+    )
+
+
+def invoice_issued_data(invoice_id: int) -> dict[str, Any] | None:
+    from reporting.billing_models import Invoice
+
+    invoice = Invoice.objects.filter(pk=invoice_id).exclude(state=Invoice.State.DRAFT).first()
+    if invoice is None:
+        return None
+    return {
+        "number": invoice.number,
+        "period_start": invoice.period_start.isoformat(),
+        "period_end": invoice.period_end.isoformat(),
+        "currency": invoice.currency,
+        "subtotal": str(invoice.subtotal),
+        "tax_percent": str(invoice.tax_percent),
+        "tax": str(invoice.tax),
+        "total": str(invoice.total),
+        "issued_at": invoice.issued_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "pdf_sha256": invoice.pdf_sha256,
+    }
+
+
+def emit_invoice_issued(invoice_id: int, number: str) -> None:
+    emit_on_commit(
+        type=EventType.INVOICE_ISSUED,
+        dedupe_key=f"invoice.issued:{number}",
+        data=lambda: invoice_issued_data(invoice_id),
+    )
