@@ -1,0 +1,416 @@
+"""The outbound dialer: free operators meet due outbound work (campaign contacts, callbacks).
+
+Cross-tenant by design, like the router: operators are shared, the work sits in each client
+company's schema. ``unscoped_dial_pass`` reserves at most ONE task per free operator, each in one
+transaction that locks the operator (``SKIP LOCKED``, re-checked ``available``), checks that no
+inbound call the operator could take is waiting (inbound first, blended operators), claims the
+work in the tenant's schema (``due_contacts``/callbacks with ``SKIP LOCKED``, then marked taken)
+and writes the router's rows: a ``WaitingCall`` (never ``waiting``: the router never offers it)
+and an accepted ``Reservation`` (one live per operator, enforced by the database), with the
+operator ``on_call``. The router's row is ``bridged`` to that operator from the start, so it
+neither fills the queue (``queue_full``) nor counts ahead of inbound callers (``expected_wait``).
+Progressive work is dialed at once; preview work waits for the operator's Dial on the console.
+The call record is a ``telephony.calls.Call`` (direction outbound) whose script session runs the
+campaign's script.
+
+Until Twilio gives the call its CallSid, the call record and the router's row carry a
+``pending-…`` placeholder; the webhooks find the call by its id in the (signed) URL.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+from requests.exceptions import RequestException
+from twilio.base.exceptions import TwilioRestException
+
+from outbound import rules
+from outbound.models import Attempt, Campaign, CampaignContact
+from scripts_engine.models import Script, ScriptSession
+from scripts_engine.sessions import SessionError, session_start
+from telephony import gateway, twiml
+from telephony.calls.models import Call, Callback, CallEvent, Contact
+from telephony.calls.records import add_event, contact_for
+from telephony.models import OperatorProfile, Queue, Reservation, Skill, WaitingCall
+from telephony.operators import record
+from telephony.pushes import push_on_commit
+from telephony.routing_models import LIVE_RESERVATION, OperatorState
+from tenants.models import Client
+
+log = logging.getLogger(__name__)
+
+OUTBOUND_PRIORITY = -1000  # marks the router's rows of outbound calls (reports can leave them out)
+PENDING = "pending-"
+RESERVATION_SPAN = dt.timedelta(hours=4)
+RING_SECONDS = 25
+PREVIEW_TIMEOUT = dt.timedelta(minutes=5)
+SKIP_DELAY = dt.timedelta(minutes=30)
+CALLBACK_MAX_ATTEMPTS = 3
+CALLBACK_RETRY = dt.timedelta(minutes=10)
+CALLBACK_PRIORITY_BOOST = True  # callbacks go before campaign contacts
+
+
+class DialError(ValueError):
+    """The dialer cannot do this now; the message is for the operator."""
+
+
+@dataclass(frozen=True)
+class Reserved:
+    """One operator reserved for one outbound task."""
+
+    tenant_id: int
+    call_id: int  # the tenant's Call
+    reservation_id: int
+    operator_id: int  # OperatorProfile
+    user_id: int
+    mode: str  # preview | progressive
+
+
+# --- reading what a call is for -----------------------------------------------------------------
+
+
+def task_of(call: Call) -> dict[str, Any] | None:
+    """The outbound task of a call record (``campaign`` or ``callback``), None for an inbound call."""
+    data = CallEvent.objects.filter(call=call, kind="outbound_task").values_list("data", flat=True).first()
+    return dict(data) if data is not None else None
+
+
+def is_pending(call: Call) -> bool:
+    """Not dialed yet: a preview waiting for the operator, or a progressive call about to be placed."""
+    return call.call_sid.startswith(PENDING)
+
+
+# --- the pass -------------------------------------------------------------------------------------
+
+
+def unscoped_dial_pass(
+    *, operator_ids: list[int] | None = None, now: dt.datetime | None = None
+) -> list[Reserved]:
+    """Reserve free operators for due outbound work across tenants, then dial the progressive ones.
+
+    ``operator_ids`` narrows the operators (one who just became free). Safe under any number of
+    concurrent passes: each operator and each piece of work is taken under a SKIP LOCKED lock and
+    marked taken in the same transaction.
+    """
+    now = now or timezone.now()
+    free = OperatorProfile.objects.filter(state=OperatorState.AVAILABLE)
+    if operator_ids is not None:
+        free = free.filter(pk__in=operator_ids)
+    ordered = list(free.order_by("idle_since", "pk").values_list("pk", flat=True))
+    if not ordered:
+        return []
+    skills: dict[int, set[int]] = {}
+    for operator_id, queue_id in Skill.objects.filter(operator_id__in=ordered).values_list(
+        "operator_id", "queue_id"
+    ):
+        skills.setdefault(operator_id, set()).add(queue_id)
+    queue_tenant = dict(
+        Queue.objects.filter(pk__in={q for qs in skills.values() for q in qs}).values_list("pk", "tenant_id")
+    )
+    tenants = {
+        c.pk: c
+        for c in Client.objects.filter(
+            pk__in=set(queue_tenant.values()), status=Client.Status.ACTIVE
+        ).exclude(schema_name="public")
+    }
+    work = {tenant_id: _work_queues(tenant, now) for tenant_id, tenant in tenants.items()}
+    made: list[Reserved] = []
+    for operator_id in ordered:
+        mine = skills.get(operator_id, set())
+        for tenant_id in sorted({queue_tenant[q] for q in mine if q in queue_tenant}):
+            if tenant_id not in tenants or not (work[tenant_id] & mine):
+                continue
+            reserved = reserve(
+                operator_id=operator_id, tenant=tenants[tenant_id], queues=work[tenant_id] & mine, now=now
+            )
+            if reserved is not None:
+                made.append(reserved)
+                break
+    for reserved in made:
+        if reserved.mode == Campaign.Mode.PROGRESSIVE:
+            try:
+                place_call(tenant=tenants[reserved.tenant_id], call_id=reserved.call_id)
+            except DialError as refused:  # given back already; the others still go out
+                log.info("outbound call %s not placed: %s", reserved.call_id, refused)
+    return made
+
+
+def _work_queues(tenant: Client, now: dt.datetime) -> set[int]:
+    """The queues of this company with outbound work now: running campaigns, callbacks due."""
+    with tenant_context(tenant):
+        queues = set(Campaign.objects.filter(state=Campaign.State.RUNNING).values_list("queue_id", flat=True))
+        due = Callback.objects.filter(state=Callback.State.OPEN, due_at__lte=now)
+        queues |= set(due.exclude(queue_id=None).values_list("queue_id", flat=True))
+        if due.filter(queue_id=None).exists():
+            default = (
+                Queue.objects.filter(tenant=tenant, is_default=True).values_list("pk", flat=True).first()
+            )
+            if default is not None:
+                queues.add(default)
+    return queues
+
+
+def inbound_waiting_for(operator_id: int) -> bool:
+    """Whether an inbound call this operator could serve waits now (then no outbound for them)."""
+    mine = Skill.objects.filter(operator_id=operator_id).values("queue_id")
+    return WaitingCall.objects.filter(
+        Q(queue_id__in=mine) | Q(queue__overflow_queue_id__in=mine), state=WaitingCall.State.WAITING
+    ).exists()
+
+
+def reserve(*, operator_id: int, tenant: Client, queues: set[int], now: dt.datetime) -> Reserved | None:
+    """Take one free operator and one piece of work of ``tenant`` in ``queues``, or nothing."""
+    with transaction.atomic():
+        profile = (
+            OperatorProfile.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("user")
+            .filter(pk=operator_id, state=OperatorState.AVAILABLE)
+            .first()
+        )
+        if profile is None or inbound_waiting_for(profile.pk):
+            return None
+        if Reservation.objects.filter(LIVE_RESERVATION, operator=profile).exists():
+            return None
+        user = profile.user
+        name = user.get_full_name() or user.username
+        with tenant_context(tenant):
+            claim = _claim_callback(tenant, queues, now) or _claim_contact(queues, now, user.pk, name)
+            if claim is None:
+                return None
+            call = _new_call(claim, user.pk, name, now)
+        queue_id = claim["queue_id"]
+        waiting = WaitingCall.objects.create(
+            tenant=tenant, queue_id=queue_id, call_sid=call.call_sid, priority=OUTBOUND_PRIORITY,
+            enqueued_at=now, state=WaitingCall.State.BRIDGED, answered_at=now, operator=profile,
+            reservation_count=1,
+        )  # fmt: skip
+        reservation = Reservation.objects.create(
+            call=waiting, operator=profile, offered_at=now, expires_at=now + RESERVATION_SPAN,
+            state=Reservation.State.ACCEPTED, closed_at=now, reason="outbound",
+        )  # fmt: skip
+        profile.state, profile.state_since, profile.break_reason = OperatorState.ON_CALL, now, ""
+        profile.save(update_fields=["state", "state_since", "break_reason"])
+        record(operator_id=profile.pk, kind="outbound", state=profile.state, call_sid=call.call_sid,
+               tenant_id=tenant.pk, reason=claim["mode"], now=now)  # fmt: skip
+        push_on_commit(user_id=user.pk, message={"type": "state", "state": profile.state, "reason": ""})
+        push_on_commit(
+            user_id=user.pk,
+            message={"type": "outbound", "reservation": reservation.pk, "mode": claim["mode"]},
+        )
+    return Reserved(tenant_id=tenant.pk, call_id=call.pk, reservation_id=reservation.pk,
+                    operator_id=profile.pk, user_id=user.pk, mode=claim["mode"])  # fmt: skip
+
+
+def _claim_callback(tenant: Client, queues: set[int], now: dt.datetime) -> dict[str, Any] | None:
+    """The most urgent callback due in these queues, marked ``dialing`` (callbacks are previewed)."""
+    default = Queue.objects.filter(tenant=tenant, is_default=True).values_list("pk", flat=True).first()
+    scope = Q(queue_id__in=queues)
+    if default in queues:
+        scope |= Q(queue_id=None)
+    for callback in (
+        Callback.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("call")
+        .filter(scope, state=Callback.State.OPEN, due_at__lte=now)
+        .order_by("-priority", "due_at", "pk")[:5]
+    ):
+        if rules.blocked_numbers([callback.phone]):
+            Callback.objects.filter(pk=callback.pk).update(state=Callback.State.CANCELLED)
+            add_event(callback.call, "callback_cancelled", dedupe="callback_dnc", reason="do-not-call")
+            continue
+        Callback.objects.filter(pk=callback.pk).update(
+            state=Callback.State.DIALING, attempts=F("attempts") + 1
+        )
+        return {
+            "task": "callback", "callback": callback.pk, "mode": Campaign.Mode.PREVIEW,
+            "queue_id": callback.queue_id or default, "phone": callback.phone,
+            "caller_id": callback.call.to_number, "contact_id": callback.call.contact_id,
+        }  # fmt: skip
+    return None
+
+
+def _claim_contact(queues: set[int], now: dt.datetime, user_id: int, name: str) -> dict[str, Any] | None:
+    """The next due contact of a running campaign in these queues, with its attempt opened."""
+    for campaign in Campaign.objects.filter(state=Campaign.State.RUNNING, queue_id__in=queues).order_by("pk"):
+        for entry in rules.due_contacts(campaign=campaign, now=now, limit=3):
+            try:
+                attempt = rules.start_attempt(
+                    campaign_contact=entry, now=now, operator_id=user_id, operator_name=name
+                )
+            except rules.NotDialable:
+                continue
+            return {
+                "task": "campaign", "campaign": campaign.pk, "attempt": attempt.pk, "entry": entry.pk,
+                "mode": campaign.mode, "queue_id": campaign.queue_id, "phone": entry.phone,
+                "caller_id": campaign.caller_id, "contact_id": entry.contact_id,
+            }  # fmt: skip
+    return None
+
+
+def _script_for(claim: dict[str, Any]) -> Script | None:
+    if claim["task"] == "campaign":
+        return Campaign.objects.select_related("script").get(pk=claim["campaign"]).script
+    return (
+        Script.objects.filter(purpose=Script.Purpose.INBOUND, versions__state="active").order_by("pk").first()
+    )
+
+
+def _new_call(claim: dict[str, Any], user_id: int, name: str, now: dt.datetime) -> Call:
+    """The call record of the task (not dialed yet), with the script session started."""
+    contact = Contact.objects.filter(pk=claim["contact_id"]).first() or contact_for(claim["phone"])
+    fields = contact.as_fields() if contact else {"phone": claim["phone"]}
+    if claim["task"] == "campaign":
+        entry = CampaignContact.objects.get(pk=claim["entry"])
+        fields = {
+            **{k: str(v) for k, v in (entry.fields or {}).items()},
+            **{k: v for k, v in fields.items() if v},
+        }
+    session = None
+    script = _script_for(claim)
+    if script is not None:
+        try:
+            session = session_start(script=script, kind=ScriptSession.Kind.CALL, contact=fields)
+        except SessionError:
+            session = None
+    queue = Queue.objects.filter(pk=claim["queue_id"]).values_list("name", flat=True).first() or ""
+    call = Call.objects.create(
+        call_sid=f"{PENDING}{uuid.uuid4().hex}", direction=Call.Direction.OUTBOUND,
+        from_number=claim["caller_id"], to_number=claim["phone"], contact=contact,
+        status=Call.Status.QUEUED, started_at=now, queue_id=claim["queue_id"], queue_name=queue,
+        script_session=session, operator_id=user_id, operator_name=name[:150],
+    )  # fmt: skip
+    add_event(call, "outbound_task", dedupe="outbound_task", at=now, **{k: v for k, v in claim.items()})
+    if claim["task"] == "campaign":
+        rules.attach_call(attempt=Attempt.objects.get(pk=claim["attempt"]), call=call)
+    return call
+
+
+# --- placing the call -----------------------------------------------------------------------------
+
+
+def dial_refusal(task: dict[str, Any], phone: str, now: dt.datetime) -> str | None:
+    """Checked again at the moment of dialing: campaign still running, window, both DNC lists."""
+    if rules.blocked_numbers([phone]):
+        return "This number is on a do-not-call list."
+    if task["task"] != "campaign":
+        return None
+    campaign = Campaign.objects.get(pk=task["campaign"])
+    if not campaign.dials:
+        return f"The campaign is {campaign.get_state_display().lower()}."
+    entry = CampaignContact.objects.get(pk=task["entry"])
+    from outbound.windows import Window, in_window
+
+    if not in_window(Window.of(campaign), entry.timezone, now):
+        return "It is outside the contact's calling hours."
+    if entry.state != CampaignContact.State.IN_PROGRESS:
+        return f"This contact is {entry.get_state_display().lower()}."
+    return None
+
+
+def _amd(task: dict[str, Any]) -> dict[str, Any]:
+    """Twilio's answering-machine detection parameters for the campaign (synchronous AMD)."""
+    if task["task"] != "campaign":
+        return {}
+    campaign = Campaign.objects.get(pk=task["campaign"])
+    if not campaign.amd_enabled:
+        return {}
+    leaves_message = campaign.machine_action != Campaign.MachineAction.HANG_UP
+    # DetectMessageEnd waits for the beep, so the message is recorded whole; Enable answers sooner.
+    return {
+        "machine_detection": "DetectMessageEnd" if leaves_message else "Enable",
+        "machine_detection_timeout": 30,
+    }
+
+
+def place_call(*, tenant: Client, call_id: int, now: dt.datetime | None = None) -> bool:
+    """Dial the task's number through Twilio (once: a second call finds it placed and does nothing).
+
+    Refused at dial time (DNC added meanwhile, window closed, campaign paused), the task goes back
+    and the operator is freed; the ``DialError`` message says why.
+    """
+    now = now or timezone.now()
+    with tenant_context(tenant):
+        with transaction.atomic():
+            call = Call.objects.select_for_update().filter(pk=call_id).first()
+            if call is None or not is_pending(call) or call.status != Call.Status.QUEUED:
+                return False
+            task = task_of(call) or {}
+            refusal = dial_refusal(task, call.to_number, now)
+            if refusal is None:
+                Call.objects.filter(pk=call.pk).update(status=Call.Status.RINGING)
+                add_event(call, "dialing", dedupe="dialing", at=now, to=call.to_number)
+            amd = _amd(task)
+        if refusal is not None:
+            from outbound.progress import give_back
+
+            give_back(call=call, reason=refusal, now=now)
+            raise DialError(refusal)
+        params = {
+            "to": call.to_number,
+            "from_": call.from_number,
+            "url": gateway.absolute(twiml.url("outbound-answer", c=call.pk)),
+            "status_callback": gateway.absolute(twiml.url("outbound-status", c=call.pk)),
+            "status_callback_event": ["ringing", "answered", "completed"],
+            "status_callback_method": "POST",
+            "timeout": RING_SECONDS,
+            **amd,
+        }
+        pending = call.call_sid
+        try:
+            created = gateway.client().calls.create(**params)
+        except (TwilioRestException, OSError, RequestException) as exc:
+            # Refused (a bad number, no credit) or Twilio unreachable: the attempt failed, per its rule.
+            log.warning("outbound call %s not placed: %s", call.pk, exc)
+            from outbound.progress import finish_unanswered
+
+            reason = (
+                f"Twilio refused: {exc.code}"
+                if isinstance(exc, TwilioRestException)
+                else "Twilio unreachable"
+            )
+            finish_unanswered(call=call, status="failed", now=now, reason=reason)
+            return False
+        set_sid(pending=pending, call_sid=created.sid)
+    return True
+
+
+def set_sid(*, pending: str, call_sid: str) -> None:
+    """Give the call record and the router's row Twilio's CallSid (idempotent)."""
+    if not call_sid or not pending.startswith(PENDING):
+        return
+    with transaction.atomic():  # readers see both or neither (``console.call_for`` reads twice)
+        Call.objects.filter(call_sid=pending).update(call_sid=call_sid)
+        WaitingCall.objects.filter(call_sid=pending).update(call_sid=call_sid)
+
+
+def release_stale_previews(*, now: dt.datetime | None = None) -> int:
+    """Previews not dialed within ``PREVIEW_TIMEOUT`` go back (the operator did not act); a call
+    that never got its CallSid fails (then its retry rule applies)."""
+    from outbound.progress import finish_unanswered, give_back
+
+    now = now or timezone.now()
+    stale = WaitingCall.objects.filter(
+        priority=OUTBOUND_PRIORITY,
+        state=WaitingCall.State.BRIDGED,
+        call_sid__startswith=PENDING,
+        enqueued_at__lt=now - PREVIEW_TIMEOUT,
+    ).select_related("tenant")
+    released = 0
+    for waiting in stale:
+        with tenant_context(waiting.tenant):
+            call = Call.objects.filter(call_sid=waiting.call_sid).first()
+            if call is None:
+                continue
+            if call.status == Call.Status.QUEUED:
+                give_back(call=call, reason="preview not dialed in time", now=now, delay=SKIP_DELAY)
+            else:  # dialing began but Twilio never gave it a CallSid (a crash in between)
+                finish_unanswered(call=call, status="failed", now=now, reason="never placed")
+            released += 1
+    return released

@@ -1,0 +1,79 @@
+"""Twilio's webhooks of outbound calls, at /twilio/voice/outbound/ on the platform host.
+
+Signed like the inbound ones; each URL carries the schema (``t``) and our call record's id
+(``c``), both covered by the signature, because the first webhook may come before the CallSid
+Twilio returned to ``calls.create`` is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from django_tenants.utils import tenant_context
+
+from outbound import progress
+from outbound.dialer import PENDING
+from telephony import twiml
+from telephony.calls.models import Call
+from telephony.calls.records import TwilioCallParams
+from telephony.signatures import twilio_signed
+from tenants.models import Client
+
+
+def outbound_webhook(
+    view: Callable[[HttpRequest, Call], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """A signed POST about one of our outbound calls: ``view(request, call)`` in the tenant's schema."""
+
+    @csrf_exempt
+    @require_POST
+    @twilio_signed
+    @wraps(view)
+    def wrapper(request: HttpRequest) -> HttpResponse:
+        schema, call_id = request.GET.get("t", ""), request.GET.get("c", "")
+        tenant = Client.objects.exclude(schema_name="public").filter(schema_name=schema).first()
+        if tenant is None or not call_id.isdigit():
+            return twiml.response(twiml.goodbye(""))
+        sid = request.POST.get("CallSid", "")
+        with tenant_context(tenant):
+            call = Call.objects.filter(pk=int(call_id), direction=Call.Direction.OUTBOUND).first()
+            # The CallSid must be this call's (or the call is still waiting to learn it).
+            if call is None or not (call.call_sid == sid or call.call_sid.startswith(PENDING)):
+                return twiml.response(twiml.goodbye(""))
+            return view(request, call)
+
+    return wrapper
+
+
+@outbound_webhook
+def answer(request: HttpRequest, call: Call) -> HttpResponse:
+    """The callee picked up (``AnsweredBy`` when the campaign asked for machine detection)."""
+    return twiml.response(
+        progress.answered(
+            call=call,
+            call_sid=request.POST.get("CallSid", ""),
+            answered_by=request.POST.get("AnsweredBy", ""),
+        )
+    )
+
+
+@outbound_webhook
+def status(request: HttpRequest, call: Call) -> HttpResponse:
+    progress.status(call=call, params=TwilioCallParams.from_post(request.POST))
+    return HttpResponse(status=204)
+
+
+@outbound_webhook
+def dial_result(request: HttpRequest, call: Call) -> HttpResponse:
+    talk = request.POST.get("DialCallDuration", "")
+    return twiml.response(
+        progress.operator_leg_ended(
+            call=call,
+            result=request.POST.get("DialCallStatus", ""),
+            talk=int(talk) if talk.isdigit() else None,
+        )
+    )
