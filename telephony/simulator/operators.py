@@ -5,10 +5,27 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
+import aiohttp
 from websockets.asyncio.client import connect
+
+
+def first_choice(phone: str, step: dict[str, Any]) -> Any:
+    """A plausible answer to a script question: the first option, yes, 1, or a short text."""
+    question = step.get("question") or {}
+    kind = question.get("type")
+    if step.get("options"):
+        return step["options"][0]["value"]
+    if question.get("options"):
+        first = question["options"][0]
+        return [first] if kind == "multi_choice" else first
+    return {"yes_no": "yes", "number": 1, "date": "2030-01-01", "email": "sim@example.com",
+            "phone": "+15550100"}.get(kind, "ok")  # fmt: skip
 
 
 @dataclass
@@ -17,6 +34,8 @@ class Behaviour:
     wrap_up: tuple[float, float] = (0.5, 2.0)  # seconds of wrap-up before available again
     miss: float = 0.0  # chance of letting an offer ring out
     logout: float = 0.0  # chance of dropping the console when an offer comes
+    # Outbound calls: how the person answers each script question (phone, step) → value.
+    answer: Callable[[str, dict[str, Any]], Any] = first_choice
 
 
 @dataclass
@@ -28,6 +47,8 @@ class OperatorStats:
     dropped: int = 0
     calls: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    outbound: int = 0  # outbound tasks given (previews and progressive calls)
+    outbound_talked: int = 0  # outbound calls connected, walked through the script and wrapped up
 
 
 class SimulatedOperator:
@@ -38,8 +59,28 @@ class SimulatedOperator:
         self.stats = OperatorStats(username=username)
         self.session, self.base_url, self.connect_to = session, base_url.rstrip("/"), connect_to
         self.rng, self.behaviour = rng, behaviour
+        self.outbound_tasks: dict[int, asyncio.Task] = {}
+        self.http: aiohttp.ClientSession | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
+        csrf = secrets.token_hex(16)  # 32 characters: Django takes an unmasked secret as the token
+        self.http = aiohttp.ClientSession(
+            headers={
+                "Cookie": f"sessionid={self.session}; csrftoken={csrf}",
+                "X-CSRFToken": csrf,
+                "Host": urlsplit(self.base_url).netloc,
+            },
+            timeout=aiohttp.ClientTimeout(total=20),
+        )
+        try:
+            await self._run(stop)
+        finally:
+            for task in self.outbound_tasks.values():
+                task.cancel()
+            await asyncio.gather(*self.outbound_tasks.values(), return_exceptions=True)
+            await self.http.close()
+
+    async def _run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             try:
                 await self._console(stop)
@@ -58,6 +99,7 @@ class SimulatedOperator:
         connect_host, connect_port = self.connect_to.rsplit(":", 1)
         async with connect(uri, additional_headers=headers, host=connect_host, port=int(connect_port),
                            open_timeout=10) as ws:  # fmt: skip
+            await self._resume()
             await ws.send(json.dumps({"type": "set_state", "state": "available"}))
             while not stop.is_set():
                 try:
@@ -69,6 +111,10 @@ class SimulatedOperator:
                 if kind == "offer":
                     if await self._offer(ws, message) == "dropped":
                         return
+                elif kind == "outbound":
+                    self._take_outbound(message.get("reservation"))
+                elif kind == "state" and message.get("state") == "wrap_up" and self._outbound_busy():
+                    continue  # the outbound flow wraps up itself
                 elif kind == "state" and message.get("state") == "wrap_up":
                     await asyncio.sleep(self.rng.uniform(*self.behaviour.wrap_up))
                     await ws.send(json.dumps({"type": "set_state", "state": "available"}))
@@ -76,6 +122,23 @@ class SimulatedOperator:
                     # Set away by the router after missed offers: come back after a pause.
                     await asyncio.sleep(1.0)
                     await ws.send(json.dumps({"type": "set_state", "state": "available"}))
+
+    async def _resume(self) -> None:
+        """As the console page does on each (re)connect: read the state from the server, so an
+        outbound call reserved while the socket was down (its push lost) is still worked."""
+        try:
+            state = await self._api("state")
+            if state and state.get("phase") == "call" and isinstance(state.get("reservation"), int):
+                view = await self._api(f"calls/{state['reservation']}")
+                if view and view.get("outbound"):
+                    self._take_outbound(state["reservation"])
+        except (aiohttp.ClientError, RuntimeError) as exc:
+            self.stats.errors.append(f"console state: {exc}")
+
+    def _take_outbound(self, reservation: Any) -> None:
+        if isinstance(reservation, int) and reservation not in self.outbound_tasks:
+            self.stats.outbound += 1
+            self.outbound_tasks[reservation] = asyncio.create_task(self._outbound(reservation))
 
     async def _offer(self, ws, offer: dict) -> str:
         self.stats.offers += 1
@@ -93,3 +156,75 @@ class SimulatedOperator:
         self.stats.accepted += 1
         self.stats.calls.append(offer.get("call_sid", ""))
         return "accepted"
+
+    def _outbound_busy(self) -> bool:
+        return any(not task.done() for task in self.outbound_tasks.values())
+
+    async def _api(self, path: str, body: dict[str, Any] | None = None) -> dict[str, Any] | None:
+        """The console's JSON endpoints, as the page calls them; None when refused (call over)."""
+        assert self.http is not None
+        url = f"http://{self.connect_to}/console/{path}"
+        request = self.http.get(url) if body is None else self.http.post(url, json=body)
+        async with request as response:
+            if response.status in (404, 409):
+                return None
+            if response.status >= 400:
+                raise RuntimeError(f"{path} answered {response.status}: {(await response.text())[:200]}")
+            return await response.json()
+
+    async def _outbound(self, reservation: int) -> None:
+        """An outbound task: dial a preview, wait for the person, walk the script, wrap up."""
+        try:
+            view = None
+            for _ in range(30):  # a push can outrun the card being readable: look again briefly
+                view = await self._api(f"calls/{reservation}")
+                if view is not None:
+                    break
+                await asyncio.sleep(0.1)
+            if view is None:
+                self.stats.errors.append(f"outbound {reservation}: the call card never became readable")
+                return
+            if not view.get("outbound"):
+                return
+            if view["outbound"]["phase"] == "preview":
+                await asyncio.sleep(self.rng.uniform(*self.behaviour.answer_delay))  # reads the card
+                if await self._api(f"calls/{reservation}/dial", {}) is None:
+                    return
+            for _ in range(600):
+                view = await self._api(f"calls/{reservation}")
+                if view is None:
+                    return  # not answered: the dialer freed us
+                if view["outbound"]["phase"] == "connected":
+                    break
+                if view["outbound"]["phase"] == "ended":
+                    return
+                await asyncio.sleep(0.1)
+            else:
+                return
+            phone, step = view["contact"]["phone"], view["step"]
+            for _ in range(100):
+                if step is None or step["final"]:
+                    break
+                if step["kind"] in ("question", "automatic"):
+                    body = {
+                        "action": "answer",
+                        "node": step["node"],
+                        "value": self.behaviour.answer(phone, step),
+                    }
+                else:
+                    body = {"action": "ack", "node": step["node"]}
+                result = await self._api(f"calls/{reservation}/script", body)
+                if result is None:
+                    return
+                if result.get("error"):
+                    self.stats.errors.append(f"{step['node']}: {result['error']}")
+                    return
+                step = result["step"]
+            disposition = (step or {}).get("disposition") or ""
+            await asyncio.sleep(self.rng.uniform(*self.behaviour.wrap_up))
+            if await self._api(
+                f"calls/{reservation}/wrap-up", {"disposition": disposition, "available": True}
+            ):
+                self.stats.outbound_talked += 1
+        except (aiohttp.ClientError, TimeoutError, RuntimeError) as exc:
+            self.stats.errors.append(f"outbound {reservation}: {exc}")

@@ -7,9 +7,11 @@ import random
 import statistics
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from telephony.simulator.operators import Behaviour, SimulatedOperator
+from telephony.simulator.outbound_side import Callee
 from telephony.simulator.twilio_side import CallRecord, Profile, Twilio
 
 
@@ -28,6 +30,7 @@ class Plan:
     service_level_seconds: float = 20.0
     forever: bool = False
     rest_port: int = 0  # where the platform's TWILIO_API_BASE_URL points (0: any free port)
+    callee: Callee | None = None  # the people the platform dials (outbound)
 
 
 def kpis(records: list[CallRecord], threshold: float) -> dict[str, object]:
@@ -51,23 +54,28 @@ def kpis(records: list[CallRecord], threshold: float) -> dict[str, object]:
     }
 
 
+def _operators(plan: Plan, rng: random.Random, behaviour: Behaviour) -> list[SimulatedOperator]:
+    """The plan's operators, each with its own random stream drawn from ``rng``."""
+    return [
+        SimulatedOperator(
+            username=name,
+            session=key,
+            base_url=plan.base_url,
+            connect_to=plan.connect,
+            rng=random.Random(rng.random()),
+            behaviour=behaviour,
+        )
+        for name, key in plan.operators
+    ]
+
+
 async def simulate(plan: Plan) -> dict[str, object]:
     rng = random.Random(plan.seed)
     profile, behaviour = plan.profile or Profile(), plan.behaviour or Behaviour()
     stop = asyncio.Event()
-    async with Twilio(base_url=plan.base_url, connect=plan.connect, auth_token=plan.auth_token,
-                      rng=rng, profile=profile, rest_port=plan.rest_port) as twilio:  # fmt: skip
-        operators = [
-            SimulatedOperator(
-                username=name,
-                session=key,
-                base_url=plan.base_url,
-                connect_to=plan.connect,
-                rng=random.Random(rng.random()),
-                behaviour=behaviour,
-            )
-            for name, key in plan.operators
-        ]
+    async with Twilio(base_url=plan.base_url, connect=plan.connect, auth_token=plan.auth_token, rng=rng,
+                      profile=profile, rest_port=plan.rest_port, callee=plan.callee) as twilio:  # fmt: skip
+        operators = _operators(plan, rng, behaviour)
         consoles = [asyncio.create_task(op.run(stop)) for op in operators]
         await asyncio.sleep(0.5)  # let the consoles log in
         calls: list[asyncio.Task] = []
@@ -90,4 +98,42 @@ async def simulate(plan: Plan) -> dict[str, object]:
             "operators": [vars(op.stats) | {"calls": len(op.stats.calls)} for op in operators],
             "rest_url": twilio.rest_url,
             "trace": [{"sid": r.sid, "result": r.result, "steps": r.steps} for r in twilio.records[:50]],
+        }
+
+
+async def simulate_outbound(
+    plan: Plan, *, done: Callable[[], bool], timeout: float = 60.0
+) -> dict[str, object]:
+    """Operators on their consoles while the platform dials (campaigns, callbacks), until ``done()``.
+
+    ``done`` is called in a thread (it may query the database) every half second.
+    """
+    rng = random.Random(plan.seed)
+    behaviour = plan.behaviour or Behaviour()
+    stop = asyncio.Event()
+    async with Twilio(base_url=plan.base_url, connect=plan.connect, auth_token=plan.auth_token, rng=rng,
+                      profile=plan.profile or Profile(), rest_port=plan.rest_port,
+                      callee=plan.callee) as twilio:  # fmt: skip
+        operators = _operators(plan, rng, behaviour)
+        consoles = [asyncio.create_task(op.run(stop)) for op in operators]
+        started = time.monotonic()
+        finished = False
+        while time.monotonic() - started < timeout:
+            if await asyncio.to_thread(done):
+                finished = True
+                break
+            await asyncio.sleep(0.5)
+        stop.set()
+        await asyncio.gather(*consoles, return_exceptions=True)
+        records = twilio.outbound.records
+        return {
+            "finished": finished,
+            "seconds": round(time.monotonic() - started, 1),
+            "operators": [vars(op.stats) | {"calls": len(op.stats.calls)} for op in operators],
+            "outbound": [
+                {"to": r.to, "result": r.result, "answered_by": r.answered_by, "steps": r.steps}
+                for r in records
+            ],
+            "errors": [step for r in records for step in r.steps if step.startswith("error")][:5]
+            + [e for op in operators for e in op.stats.errors][:5],
         }

@@ -2,8 +2,9 @@
 
 A simulated call posts signed webhooks and follows the TwiML it gets back (gather, enqueue and
 wait, leave, record, dial, hang up), then posts the status callback. The same process serves the
-small part of Twilio's REST API the platform uses (updating a live call with new TwiML), so a
-call the router bridges is taken out of its queue exactly as Twilio would.
+small part of Twilio's REST API the platform uses (updating a live call with new TwiML, creating
+an outbound call: see ``outbound_side``), so a call the router bridges is taken out of its queue
+exactly as Twilio would.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
+
+from telephony.simulator.outbound_side import Callee, OutboundCalls
 
 
 def parse(twiml: str) -> ET.Element:
@@ -56,7 +59,7 @@ class Twilio:
     """The webhooks' caller and the REST API's server, for one platform base URL."""
 
     def __init__(self, *, base_url: str, connect: str, auth_token: str, rng: random.Random, profile: Profile,
-                 rest_port: int = 0) -> None:  # fmt: skip
+                 rest_port: int = 0, callee: Callee | None = None) -> None:  # fmt: skip
         self.base_url = base_url.rstrip("/")  # what the platform thinks Twilio called
         self.connect = "http://" + connect.removeprefix("http://").rstrip("/")  # where it listens
         self.validator = RequestValidator(auth_token)
@@ -67,11 +70,13 @@ class Twilio:
         self._runner: web.AppRunner | None = None
         self.rest_url = ""
         self.rest_port = rest_port
+        self.outbound = OutboundCalls(self, callee or Callee())
 
     async def __aenter__(self) -> Twilio:
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account}/Calls/{sid}.json", self._update_call)
+        app.router.add_post("/2010-04-01/Accounts/{account}/Calls.json", self.outbound.create)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.rest_port)
@@ -81,6 +86,9 @@ class Twilio:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        for task in list(self.outbound.tasks):
+            task.cancel()
+        await self.outbound.drain()
         if self.session:
             await self.session.close()
         if self._runner:

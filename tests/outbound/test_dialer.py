@@ -1,0 +1,481 @@
+"""The dialer: free operators get at most one outbound call each, through the real twilio client."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from outbound import dialer, progress
+from outbound.models import Attempt, Campaign, CampaignContact, DoNotCall
+from telephony.calls.models import Call, Callback
+from telephony.models import OperatorProfile, PlatformDoNotCall, Queue, Reservation, WaitingCall
+from tests.conftest import http
+from tests.outbound.dialer_kit import (
+    operators_on,
+    outbound_calls,
+    phone,
+    running_campaign,
+    spy_calls_create,
+    twilio_post,
+)
+from tests.telephony.helpers import make_operator, sid
+from tests.twilio_kit import check_twiml
+
+
+@pytest.fixture
+def created(monkeypatch, twilio_mock):
+    """Every ``calls.create`` the dialer makes, validated by Prism."""
+    return spy_calls_create(monkeypatch)
+
+
+@pytest.fixture
+def dial_pass(db):
+    """``dialer.unscoped_dial_pass`` narrowed to the operators this test makes: the pass is
+    cross-tenant, and a concurrent test's committed operators must neither be taken nor counted."""
+    baseline = OperatorProfile.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+
+    def run(**kwargs):
+        mine = list(OperatorProfile.objects.filter(pk__gt=baseline).values_list("pk", flat=True))
+        return dialer.unscoped_dial_pass(operator_ids=mine, **kwargs)
+
+    return run
+
+
+def test_progressive_dials_one_call_per_free_operator_and_no_more(dial_pass, db, tenants, created):
+    campaign, queue, phones = running_campaign(tenants.alpha, contacts=5)
+    ops = operators_on(queue, 2)
+    busy = make_operator({queue: 1}, state="break")
+
+    made = dial_pass()
+
+    assert len(made) == 2 and {r.operator_id for r in made} == {o.pk for o in ops}
+    assert len(created) == 2
+    calls = outbound_calls(tenants.alpha)
+    assert len(calls) == 2
+    for call in calls:
+        assert call.call_sid.startswith("CA") and call.status == "ringing"
+        assert call.from_number == campaign.caller_id and call.to_number in phones
+        assert call.script_session_id is not None
+    for sent in created:
+        assert sent["from_"] == campaign.caller_id
+        assert sent["url"].startswith("https://localhost/twilio/voice/outbound/answer?t=t_alpha&c=")
+        assert "/twilio/voice/outbound/status?t=t_alpha" in sent["status_callback"]
+        assert "machine_detection" not in sent
+    assert set(
+        OperatorProfile.objects.filter(pk__in=[o.pk for o in ops]).values_list("state", flat=True)
+    ) == {"on_call"}
+    busy.refresh_from_db()
+    assert busy.state == "break"
+    with tenant_context(tenants.alpha):
+        assert CampaignContact.objects.filter(campaign=campaign, state="in_progress").count() == 2
+        assert Attempt.objects.filter(campaign=campaign, call__isnull=False).count() == 2
+    # Nobody is free any more: a second pass dials nothing.
+    assert dial_pass() == []
+    assert len(created) == 2
+
+
+def test_an_operator_is_not_taken_for_outbound_while_an_inbound_call_for_them_waits(
+    dial_pass, db, tenants, created
+):
+    _, queue, _ = running_campaign(tenants.alpha, contacts=2)
+    inbound = Queue.objects.create(tenant=tenants.alpha, name="inbound-" + sid()[-6:])
+    (operator,) = operators_on(queue, 1)
+    operator.skills.create(queue=inbound, tier=1)
+    WaitingCall.objects.create(
+        tenant=tenants.alpha, queue=inbound, call_sid=sid(), enqueued_at=timezone.now()
+    )
+
+    assert dial_pass() == []
+    assert created == []
+    WaitingCall.objects.filter(queue=inbound).update(state="left")
+    assert len(dial_pass()) == 1
+
+
+def test_a_paused_campaign_dials_nothing_at_once(dial_pass, db, tenants, created):
+    campaign, queue, _ = running_campaign(tenants.alpha, contacts=2)
+    operators_on(queue, 1)
+    with tenant_context(tenants.alpha):
+        Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.PAUSED)
+    assert dial_pass() == []
+    assert created == []
+
+
+def test_numbers_on_either_do_not_call_list_are_never_dialed(dial_pass, db, tenants, created):
+    _campaign, queue, phones = running_campaign(tenants.alpha, contacts=3)
+    operators_on(queue, 3)
+    PlatformDoNotCall.objects.create(phone=phones[0])
+    with tenant_context(tenants.alpha):
+        DoNotCall.objects.create(phone=phones[1])
+
+    dial_pass()
+
+    assert [sent["to"] for sent in created] == [phones[2]]
+
+
+def test_a_number_put_on_the_list_while_the_campaign_runs_is_not_dialed(dial_pass, db, tenants, created):
+    """Reserved (preview) before it was listed: the Dial is refused and the operator freed."""
+    campaign, queue, phones = running_campaign(tenants.alpha, contacts=1, mode="preview")
+    (operator,) = operators_on(queue, 1)
+    (reserved,) = dial_pass()
+    assert created == []  # preview: nothing dialed before the operator says so
+    PlatformDoNotCall.objects.create(phone=phones[0])
+
+    with pytest.raises(dialer.DialError, match="do-not-call"):
+        dialer.place_call(tenant=tenants.alpha, call_id=reserved.call_id)
+
+    assert created == []
+    operator.refresh_from_db()
+    assert operator.state == "available"
+    assert Reservation.objects.get(pk=reserved.reservation_id).state == "cancelled"
+    with tenant_context(tenants.alpha):
+        assert CampaignContact.objects.get(phone=phones[0]).state == "dnc"
+        assert not Call.objects.filter(pk=reserved.call_id).exists()  # never rang: no call record
+        assert Attempt.objects.get(campaign=campaign).outcome == "canceled"
+
+
+def test_the_calling_window_is_checked_again_at_dial_time(dial_pass, db, tenants, created):
+    campaign, queue, phones = running_campaign(tenants.alpha, contacts=1, mode="preview")
+    operators_on(queue, 1)
+    (reserved,) = dial_pass()
+    now = timezone.now()
+    with tenant_context(tenants.alpha):
+        # The window closed while the operator read the card (the contact is in Tokyo).
+        CampaignContact.objects.filter(phone=phones[0]).update(timezone="Asia/Tokyo")
+        local = now.astimezone(dt.timezone(dt.timedelta(hours=9)))
+        start = (local + dt.timedelta(hours=2)).time().replace(microsecond=0)
+        end = (local + dt.timedelta(hours=3)).time().replace(microsecond=0)
+        if start < end:
+            Campaign.objects.filter(pk=campaign.pk).update(window_start=start, window_end=end)
+        else:
+            Campaign.objects.filter(pk=campaign.pk).update(window_days=[])
+    with pytest.raises(dialer.DialError):
+        dialer.place_call(tenant=tenants.alpha, call_id=reserved.call_id, now=now)
+    assert created == []
+
+
+def test_answering_machine_hears_the_campaigns_message_and_the_contact_is_retried(
+    dial_pass, db, tenants, created
+):
+    _campaign, queue, phones = running_campaign(
+        tenants.alpha, contacts=1, amd_enabled=True, machine_action="message",
+        machine_message="Hello from Alpha, we will call again.", retry_machine_minutes=60,
+    )  # fmt: skip
+    (operator,) = operators_on(queue, 1)
+    dial_pass()
+    assert created[0]["machine_detection"] == "DetectMessageEnd"
+    (call,) = outbound_calls(tenants.alpha)
+
+    response = twilio_post("answer", tenants.alpha, call, AnsweredBy="machine_end_beep")
+
+    root = check_twiml(response.content)
+    assert [v.tag for v in root] == ["Say", "Hangup"]
+    assert root.find("Say").text == "Hello from Alpha, we will call again."
+    operator.refresh_from_db()
+    assert operator.state == "available"
+    twilio_post("status", tenants.alpha, call, CallStatus="completed", CallDuration="20")
+    with tenant_context(tenants.alpha):
+        entry = CampaignContact.objects.get(phone=phones[0])
+        assert entry.state == "pending" and entry.last_outcome == "machine" and entry.attempts == 1
+        assert entry.next_due_at >= timezone.now() + dt.timedelta(minutes=59)
+        call.refresh_from_db()
+        assert call.outcome == "failed" and call.events.filter(kind="machine_message").exists()
+
+
+def test_a_recorded_message_is_played_to_a_machine(dial_pass, db, tenants, created):
+    running_campaign(
+        tenants.alpha, contacts=1, amd_enabled=True, machine_action="recording",
+        machine_recording_url="https://example.com/message.mp3",
+    )  # fmt: skip
+    queue = Queue.objects.filter(tenant=tenants.alpha).order_by("-pk").first()
+    operators_on(queue, 1)
+    dial_pass()
+    (call,) = outbound_calls(tenants.alpha)
+    root = check_twiml(twilio_post("answer", tenants.alpha, call, AnsweredBy="machine_end_silence").content)
+    assert [v.tag for v in root] == ["Play", "Hangup"]
+    assert root.find("Play").text == "https://example.com/message.mp3"
+
+
+def test_a_person_answering_is_bridged_to_the_reserved_operator(dial_pass, db, tenants, created):
+    campaign, queue, phones = running_campaign(tenants.alpha, contacts=1, amd_enabled=True)
+    (operator,) = operators_on(queue, 1)
+    dial_pass()
+    assert created[0]["machine_detection"] == "Enable"  # nothing to leave: answer sooner
+    (call,) = outbound_calls(tenants.alpha)
+
+    root = check_twiml(twilio_post("answer", tenants.alpha, call, AnsweredBy="human").content)
+
+    dial = root.find("Dial")
+    assert dial.find("Client").text == f"operator-{operator.user_id}"
+    assert "/twilio/voice/outbound/dial-result?t=t_alpha" in dial.get("action")
+    waiting = WaitingCall.objects.get(call_sid=call.call_sid)
+    assert waiting.state == "bridged" and waiting.operator_id == operator.pk
+    twilio_post("dial-result", tenants.alpha, call, DialCallStatus="completed", DialCallDuration="42")
+    twilio_post("status", tenants.alpha, call, CallStatus="completed", CallDuration="50")
+    operator.refresh_from_db()
+    assert operator.state == "wrap_up"
+    with tenant_context(tenants.alpha):
+        call.refresh_from_db()
+        assert call.outcome == "handled" and call.talk_seconds == 42 and call.answered_at
+        entry = CampaignContact.objects.get(phone=phones[0])
+        assert entry.state == "done" and Attempt.objects.get(campaign=campaign).outcome == "answered"
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome", "minutes"), [("busy", "busy", 15), ("no-answer", "no-answer", 120)]
+)
+def test_busy_and_no_answer_free_the_operator_and_retry_per_the_rule(
+    dial_pass, db, tenants, created, status, outcome, minutes
+):
+    campaign, queue, phones = running_campaign(tenants.alpha, contacts=1)
+    (operator,) = operators_on(queue, 1)
+    dial_pass()
+    (call,) = outbound_calls(tenants.alpha)
+
+    twilio_post("status", tenants.alpha, call, CallStatus=status)
+    twilio_post("status", tenants.alpha, call, CallStatus=status)  # Twilio may post twice
+
+    operator.refresh_from_db()
+    assert operator.state == "available"
+    with tenant_context(tenants.alpha):
+        entry = CampaignContact.objects.get(phone=phones[0])
+        assert entry.state == "pending" and entry.last_outcome == outcome and entry.attempts == 1
+        due = entry.next_due_at - timezone.now()
+        assert dt.timedelta(minutes=minutes - 1) < due <= dt.timedelta(minutes=minutes)
+        assert Attempt.objects.filter(campaign=campaign).count() == 1
+        call.refresh_from_db()
+        assert call.outcome == "failed" and call.status == status
+
+
+def test_a_contact_is_never_dialed_more_than_the_maximum(dial_pass, db, tenants, created):
+    _campaign, queue, phones = running_campaign(
+        tenants.alpha, contacts=1, max_attempts=2, retry_busy_minutes=0
+    )
+    (_operator,) = operators_on(queue, 1)
+    for _ in range(4):
+        dial_pass()
+        for call in outbound_calls(tenants.alpha):
+            if not call.outcome:
+                twilio_post("status", tenants.alpha, call, CallStatus="busy")
+    assert len(created) == 2
+    with tenant_context(tenants.alpha):
+        assert CampaignContact.objects.get(phone=phones[0]).state == "exhausted"
+
+
+def test_due_callbacks_are_previewed_first_then_dialed_and_closed(dial_pass, db, tenants, created):
+    _, queue, _ = running_campaign(tenants.alpha, contacts=1)
+    (_operator,) = operators_on(queue, 1)
+    caller = phone()
+    with tenant_context(tenants.alpha):
+        earlier = Call.objects.create(
+            call_sid=sid(), direction="inbound", from_number=caller, to_number="+15550199001",
+            started_at=timezone.now(), outcome="callback_requested", outcome_at=timezone.now(),
+        )  # fmt: skip
+        callback = Callback.objects.create(
+            call=earlier,
+            phone=caller,
+            reason="requested",
+            queue_id=queue.pk,
+            priority=7,
+            due_at=timezone.now(),
+        )
+
+    (reserved,) = dial_pass()
+
+    assert reserved.mode == "preview" and created == []  # the callback came before the campaign
+    with tenant_context(tenants.alpha):
+        assert Callback.objects.get(pk=callback.pk).state == "dialing"
+    assert dialer.place_call(tenant=tenants.alpha, call_id=reserved.call_id)
+    assert created[0]["to"] == caller and created[0]["from_"] == "+15550199001"
+    (call,) = outbound_calls(tenants.alpha)
+    check_twiml(twilio_post("answer", tenants.alpha, call).content)
+    twilio_post("status", tenants.alpha, call, CallStatus="completed", CallDuration="30")
+    with tenant_context(tenants.alpha):
+        callback.refresh_from_db()
+        assert callback.state == "done" and callback.attempts == 1
+
+
+def test_an_unanswered_callback_is_tried_again_later_then_given_up(dial_pass, db, tenants, created):
+    queue = Queue.objects.create(tenant=tenants.alpha, name="cb-" + sid()[-6:])
+    (_operator,) = operators_on(queue, 1)
+    caller = phone()
+    with tenant_context(tenants.alpha):
+        earlier = Call.objects.create(call_sid=sid(), direction="inbound", from_number=caller,
+                                      to_number="+15550199001", started_at=timezone.now())  # fmt: skip
+        callback = Callback.objects.create(call=earlier, phone=caller, reason="abandoned", queue_id=queue.pk,
+                                           due_at=timezone.now())  # fmt: skip
+    for attempt in range(1, progress.CALLBACK_MAX_ATTEMPTS + 1):
+        with tenant_context(tenants.alpha):
+            Callback.objects.filter(pk=callback.pk).update(due_at=timezone.now())
+        (reserved,) = dial_pass()
+        dialer.place_call(tenant=tenants.alpha, call_id=reserved.call_id)
+        with tenant_context(tenants.alpha):
+            call = Call.objects.get(pk=reserved.call_id)
+        twilio_post("status", tenants.alpha, call, CallStatus="no-answer")
+        with tenant_context(tenants.alpha):
+            callback.refresh_from_db()
+        assert callback.attempts == attempt
+    assert callback.state == "cancelled"
+
+
+def test_another_companys_webhook_cannot_touch_the_call(dial_pass, db, tenants, created):
+    _, queue, _ = running_campaign(tenants.alpha, contacts=1)
+    (_operator,) = operators_on(queue, 1)
+    dial_pass()
+    (call,) = outbound_calls(tenants.alpha)
+    with tenant_context(tenants.alpha):
+        before = (Call.objects.values().get(pk=call.pk), list(Attempt.objects.values()), call.events.count())
+    response = twilio_post("answer", tenants.beta, call)  # beta's schema, alpha's call id
+    assert [v.tag for v in check_twiml(response.content)] == ["Hangup"]
+    with tenant_context(tenants.alpha):
+        call.refresh_from_db()
+        assert call.answered_at is None and not call.events.filter(kind="bridged").exists()
+    # The status and dial-result webhooks neither end nor touch alpha's call either.
+    ended = {"CallStatus": "completed", "CallDuration": "30"}
+    for path, fields in (("status", ended), ("dial-result", {"DialCallStatus": "completed"})):
+        response = twilio_post(path, tenants.beta, call, **fields)
+        assert [v.tag for v in check_twiml(response.content)] == ["Hangup"]
+    with tenant_context(tenants.alpha):
+        after = (Call.objects.values().get(pk=call.pk), list(Attempt.objects.values()), call.events.count())
+    assert after == before
+    unsigned = http(None).post(
+        f"/twilio/voice/outbound/answer?t=t_alpha&c={call.pk}", {"CallSid": call.call_sid}
+    )
+    assert unsigned.status_code == 403
+
+
+def test_an_operator_becoming_available_asks_the_dialer_after_the_router(
+    db, tenants, monkeypatch, django_capture_on_commit_callbacks
+):
+    from telephony import routing
+
+    order: list[str] = []
+    monkeypatch.setattr("outbound.tasks.dial_for_operators.delay", lambda ids: order.append(f"dial {ids}"))
+    monkeypatch.setattr(routing, "match", lambda **kwargs: order.append(f"match {kwargs}") or [])
+    operator = make_operator({}, state="break")
+    with django_capture_on_commit_callbacks(execute=True):
+        routing.operator_set_state(operator=operator.user, state="available")
+    assert order == [f"match {{'operator_ids': [{operator.pk}]}}", f"dial [{operator.pk}]"]
+    # An inbound call took the operator: no outbound work is asked for.
+    order.clear()
+    monkeypatch.setattr(routing, "match", lambda **kwargs: order.append("match") or ["an inbound offer"])
+    routing.operator_set_state(operator=operator.user, state="break", reason="Lunch")
+    with django_capture_on_commit_callbacks(execute=True):
+        routing.operator_set_state(operator=operator.user, state="available")
+    assert order == ["match"]
+
+
+def test_a_preview_left_too_long_goes_back_and_frees_the_operator(dial_pass, db, tenants, created):
+    from outbound.tasks import dial_tick
+
+    _, queue, phones = running_campaign(tenants.alpha, contacts=1, mode="preview")
+    (operator,) = operators_on(queue, 1)
+    (reserved,) = dial_pass()
+    WaitingCall.objects.filter(pk=Reservation.objects.get(pk=reserved.reservation_id).call_id).update(
+        enqueued_at=timezone.now() - dialer.PREVIEW_TIMEOUT - dt.timedelta(seconds=1)
+    )
+
+    dial_tick()
+
+    operator.refresh_from_db()
+    assert operator.state == "available"  # and the contact is not due again yet: no new preview
+    assert Reservation.objects.get(pk=reserved.reservation_id).state == "cancelled"
+    with tenant_context(tenants.alpha):
+        entry = CampaignContact.objects.get(phone=phones[0])
+        assert entry.state == "pending" and entry.attempts == 0 and entry.next_due_at > timezone.now()
+        assert not Call.objects.filter(pk=reserved.call_id).exists()
+    assert created == []
+
+
+def test_outbound_calls_neither_fill_the_queue_nor_count_ahead_of_callers(dial_pass, db, tenants, created):
+    from telephony import routing
+
+    _, queue, _ = running_campaign(tenants.alpha, contacts=2, mode="preview")
+    operators_on(queue, 2)
+    Queue.objects.filter(pk=queue.pk).update(max_length=1)
+    queue.refresh_from_db()
+    assert len(dial_pass()) == 2
+
+    assert routing.queue_full(queue=queue) is False
+    caller = WaitingCall.objects.create(
+        tenant=tenants.alpha, queue=queue, call_sid=sid(), enqueued_at=timezone.now()
+    )
+    assert routing.expected_wait(call_sid=caller.call_sid)[0] == 1
+
+
+def test_a_webhook_naming_another_calls_sid_changes_nothing(dial_pass, db, tenants, created):
+    _, queue, _ = running_campaign(tenants.alpha, contacts=2)
+    operators_on(queue, 2)
+    dial_pass()
+    first, second = outbound_calls(tenants.alpha)
+    first.call_sid = second.call_sid  # a replayed request with the other call's CallSid
+    response = twilio_post("answer", tenants.alpha, first)
+    assert [v.tag for v in check_twiml(response.content)] == ["Hangup"]
+    with tenant_context(tenants.alpha):
+        assert not Call.objects.filter(answered_at__isnull=False).exists()
+
+
+def test_a_call_refused_at_dial_time_does_not_stop_the_others(dial_pass, db, tenants, created, monkeypatch):
+    _, queue, phones = running_campaign(tenants.alpha, contacts=2)
+    operators_on(queue, 2)
+    real = dialer.dial_refusal
+    monkeypatch.setattr(
+        dialer,
+        "dial_refusal",
+        lambda task, phone, now: "listed" if phone == phones[0] else real(task, phone, now),
+    )
+    assert len(dial_pass()) == 2
+    assert [c["to"] for c in created] == [phones[1]]
+
+
+def test_twilio_unreachable_fails_the_attempt_and_frees_the_operator(
+    dial_pass, db, tenants, twilio_mock, monkeypatch
+):
+    from requests.exceptions import ConnectionError as Unreachable
+
+    from telephony import gateway
+
+    def down(**kwargs):
+        raise Unreachable("connection refused")
+
+    monkeypatch.setattr(gateway.client().calls, "create", down)
+    _, queue, phones = running_campaign(tenants.alpha, contacts=1, retry_failed_minutes=10)
+    (operator,) = operators_on(queue, 1)
+
+    dial_pass()
+
+    operator.refresh_from_db()
+    assert operator.state == "available"
+    with tenant_context(tenants.alpha):
+        entry = CampaignContact.objects.get(phone=phones[0])
+        assert (
+            entry.state == "pending" and entry.last_outcome == "failed" and entry.next_due_at > timezone.now()
+        )
+        (call,) = Call.objects.filter(direction="outbound")
+        assert call.outcome == "failed"
+
+
+def test_the_wallboard_counts_outbound_calls_in_no_queue_and_only_talked_ones_per_operator(
+    dial_pass, db, tenants, created
+):
+    from telephony import wallboard
+
+    _, queue, _ = running_campaign(tenants.alpha, contacts=2)
+    first, second = operators_on(queue, 2)
+    dial_pass()
+    talked, unanswered = outbound_calls(tenants.alpha)
+    twilio_post("answer", tenants.alpha, talked)
+    twilio_post("status", tenants.alpha, talked, CallStatus="completed", CallDuration="30")
+    twilio_post("status", tenants.alpha, unanswered, CallStatus="no-answer")
+
+    board = wallboard.snapshot()
+
+    assert [q for q in board["queues"] if q["id"] == queue.pk] == []  # listed only with calls offered
+    handled = {o["id"]: o["handled"] for o in board["operators"]}
+    with tenant_context(tenants.alpha):
+        talked.refresh_from_db()
+    by = {first.user_id: first.pk, second.user_id: second.pk}
+    assert handled[by[talked.operator_id]] == 1
+    assert sum(handled[pk] for pk in by.values()) == 1
