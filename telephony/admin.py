@@ -26,6 +26,34 @@ class QueueAdmin(admin.ModelAdmin):
     list_display = ("name", "tenant", "is_default", "ring_timeout", "overflow_after", "max_wait")
     list_filter = ("is_default",)
     search_fields = ("name", "tenant__name")
+    fieldsets = (
+        (None, {"fields": ("tenant", "name", "is_default")}),
+        (
+            "Routing",
+            {
+                "fields": (
+                    "ring_timeout",
+                    "overflow_after",
+                    "overflow_queue",
+                    "max_wait",
+                    "max_length",
+                    "service_level_seconds",
+                )
+            },
+        ),
+        (
+            "Wallboard alerts",
+            {
+                "fields": (
+                    "alert_wait_seconds",
+                    "alert_waiting_calls",
+                    "alert_service_level",
+                    "alert_abandon_rate",
+                ),
+                "description": "The wallboard flags the queue past these; blank turns one off.",
+            },
+        ),
+    )
 
 
 class SkillInline(admin.TabularInline):

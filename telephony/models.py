@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 
@@ -88,6 +88,29 @@ class Queue(models.Model):
         related_name="overflow_sources",
         help_text="Whose operators (the overflow group) may take this queue's calls after the overflow time.",
     )
+    # The wallboard's alerts for this queue (R20); blank turns an alert off.
+    alert_wait_seconds = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Alert when a call has waited longer than this many seconds; blank: the "
+        "service-level threshold.",
+    )
+    alert_service_level = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        default=80,
+        validators=[MaxValueValidator(100)],
+        help_text="Alert when today's service level falls under this percent; blank: no alert.",
+    )
+    alert_abandon_rate = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(100)],
+        help_text="Alert when today's abandon rate rises over this percent; blank: no alert.",
+    )
+    alert_waiting_calls = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Alert when more calls than this wait at once; blank: no alert."
+    )
 
     class Meta:
         ordering = ["tenant", "-is_default", "name"]
@@ -121,6 +144,25 @@ class UnservedCall(models.Model):
         return f"{self.from_number} → {self.to_number}"
 
 
+class PlatformDoNotCall(models.Model):
+    """A number no client company may dial (platform-wide do-not-call list, checked at dial time)."""
+
+    phone = models.CharField(
+        max_length=16, unique=True, validators=[RegexValidator(E164, "A number in E.164 form: +15550100.")]
+    )
+    reason = models.CharField(max_length=200, blank=True)
+    added_by_name = models.CharField(max_length=150, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["phone"]
+        verbose_name = "platform do-not-call number"
+        constraints = [models.CheckConstraint(condition=Q(phone__regex=E164), name="platform_dnc_phone_e164")]
+
+    def __str__(self) -> str:
+        return self.phone
+
+
 from telephony.routing_models import (  # noqa: E402  (the router's tables, in the public schema)
     OperatorEvent,
     OperatorProfile,
@@ -133,6 +175,7 @@ __all__ = [
     "OperatorEvent",
     "OperatorProfile",
     "PhoneNumber",
+    "PlatformDoNotCall",
     "Queue",
     "Reservation",
     "Skill",

@@ -2,47 +2,143 @@
 
 Cross-tenant by design: it reads only the router's public tables (waiting calls, reservations,
 operators, their events), never a company's schema, so one snapshot costs a handful of queries
-whatever the number of companies. Definitions follow DESIGN.md §7, on today's calls (UTC day):
+whatever the number of companies, plus one query for the companies' time zones (cached briefly).
+Definitions follow DESIGN.md §7, on today's calls, where a queue's "today" is its company's local
+day (``TelephonySettings.timezone``) and an operator's is the center's (``TIME_ZONE``):
 - service level: answered within the queue's threshold / (offered - short abandons);
 - abandon rate: (abandoned - short abandons) / (offered - short abandons); abandoned = left the
-  queue unanswered with outcome ``abandoned``, short = waited ≤ ``SHORT_ABANDON_SECONDS``;
+  queue unanswered with outcome ``abandoned``, short = waited ≤ the company's short-abandon time;
 - AHT here: mean time from answer to the end of the call (the wrap-up time lives in each
   company's call records; the reports of ``reporting/`` add it);
 - occupancy: time on a call or in wrap-up / (that + time available), from the operator's events.
+Alerts use each queue's own thresholds (``Queue.alert_*``, edited in the admin with the queue).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import time
+import zoneinfo
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from outbound.dialer import OUTBOUND_PRIORITY
+from telephony.calls.models import TelephonySettings
 from telephony.models import Queue
 from telephony.operators import profile_set_state
 from telephony.routing_models import OperatorEvent, OperatorProfile, OperatorState, Reservation, WaitingCall
 
-SHORT_ABANDON_SECONDS = 5
+SHORT_ABANDON_SECONDS = 5  # when a company has no telephony settings yet
 STATE_ALERT_SECONDS = {OperatorState.WRAP_UP: 120, OperatorState.BREAK: 1800, OperatorState.RESERVED: 60}
 BUSY = {OperatorState.ON_CALL, OperatorState.WRAP_UP}
+COMPANY_SETTINGS_SECONDS = 30.0
 
 
-def _day_start(now: datetime) -> datetime:
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+@dataclass(frozen=True)
+class CompanyDay:
+    tz: dt.tzinfo
+    short_abandon_seconds: int
 
 
-def _queues(now: datetime, since: datetime) -> tuple[list[dict[str, Any]], list[str]]:
+_company_cache: dict[str, tuple[float, CompanyDay]] = {}
+
+
+def forget_company_settings() -> None:
+    """Drop the cached time zones (a changed time zone shows within ``COMPANY_SETTINGS_SECONDS``)."""
+    _company_cache.clear()
+
+
+def _zone(name: str) -> dt.tzinfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.UTC
+
+
+def unscoped_company_days(schemas: set[str]) -> dict[str, CompanyDay]:
+    """Each company's time zone and short-abandon time, read across schemas in one query.
+
+    Cross-tenant on purpose (the wallboard shows every company): one ``UNION ALL`` over the
+    companies' settings tables, cached per process for ``COMPANY_SETTINGS_SECONDS``.
+    """
+    clock = time.monotonic()
+    found = {
+        s: hit[1]
+        for s in schemas
+        if (hit := _company_cache.get(s)) and clock - hit[0] < COMPANY_SETTINGS_SECONDS
+    }
+    missing = sorted(schemas - found.keys())
+    if missing:
+        table = connection.ops.quote_name(TelephonySettings._meta.db_table)
+        # Schema names are the tenants' own (validated by django-tenants), quoted as identifiers.
+        parts = [
+            f"(SELECT %s, timezone, short_abandon_seconds FROM {connection.ops.quote_name(schema)}.{table}"  # noqa: S608
+            " ORDER BY id LIMIT 1)"
+            for schema in missing
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(parts), missing)
+            rows = {schema: (tz, short) for schema, tz, short in cursor.fetchall()}
+        for schema in missing:
+            tz, short = rows.get(schema, ("UTC", SHORT_ABANDON_SECONDS))
+            found[schema] = CompanyDay(tz=_zone(tz), short_abandon_seconds=short)
+            _company_cache[schema] = (clock, found[schema])
+    return found
+
+
+def _day_start(now: datetime, tz: dt.tzinfo | None = None) -> datetime:
+    """Midnight of ``now``'s day in ``tz`` (the center's time zone by default)."""
+    local = timezone.localtime(now, tz)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _queue_alerts(queue: Queue, row: dict[str, Any]) -> list[str]:
+    """The queue's thresholds that today's figures cross (R20); each threshold left blank is off."""
+    alerts = []
+    wait_limit = queue.alert_wait_seconds or row["sl_seconds"]
+    if row["waiting"] and row["longest_wait"] > wait_limit:
+        alerts.append(f"Longest wait {row['longest_wait']} s is over the {wait_limit} s target")
+    if queue.alert_waiting_calls is not None and row["waiting"] > queue.alert_waiting_calls:
+        alerts.append(f"{row['waiting']} waiting, over the limit of {queue.alert_waiting_calls}")
+    if (
+        queue.alert_service_level is not None
+        and row["service_level"] is not None
+        and row["service_level"] < queue.alert_service_level
+    ):
+        alerts.append(f"Service level {row['service_level']}% is under {queue.alert_service_level}%")
+    if (
+        queue.alert_abandon_rate is not None
+        and row["abandon_rate"] is not None
+        and row["abandon_rate"] > queue.alert_abandon_rate
+    ):
+        alerts.append(f"Abandon rate {row['abandon_rate']}% is over {queue.alert_abandon_rate}%")
+    return alerts
+
+
+def _queues(now: datetime) -> tuple[list[dict[str, Any]], list[str]]:
     alerts: list[str] = []
     rows: dict[int, dict[str, Any]] = {}
-    for queue in Queue.objects.select_related("tenant").order_by("tenant__name", "name"):
+    queues = {q.pk: q for q in Queue.objects.select_related("tenant").order_by("tenant__name", "name")}
+    days = unscoped_company_days({q.tenant.schema_name for q in queues.values()})
+    for queue in queues.values():
+        day = days[queue.tenant.schema_name]
         rows[queue.pk] = {
             "id": queue.pk, "tenant": queue.tenant.name, "brand_color": queue.tenant.brand_color,
             "queue": queue.name, "waiting": 0, "longest_wait": 0, "offered": 0, "answered": 0,
             "within": 0, "abandoned": 0, "short": 0, "sl_seconds": queue.service_level_seconds,
-            "max_wait": queue.max_wait,
+            "max_wait": queue.max_wait, "since": _day_start(now, day.tz),
+            "short_seconds": day.short_abandon_seconds,
         }  # fmt: skip
-    today = WaitingCall.objects.filter(Q(enqueued_at__gte=since) | Q(state__in=["waiting", "reserved"]))
+    # The earliest local midnight of all companies: each row then keeps only its own day.
+    earliest = min((row["since"] for row in rows.values()), default=_day_start(now))
+    today = WaitingCall.objects.filter(
+        Q(enqueued_at__gte=earliest) | Q(state__in=["waiting", "reserved"])
+    ).exclude(priority=OUTBOUND_PRIORITY)  # outbound calls are no queue's offered calls
     for queue_id, state, enqueued, answered, left, outcome in today.values_list(
         "queue_id", "state", "enqueued_at", "answered_at", "left_at", "outcome"
     ):
@@ -52,7 +148,7 @@ def _queues(now: datetime, since: datetime) -> tuple[list[dict[str, Any]], list[
         if state in ("waiting", "reserved"):
             row["waiting"] += 1
             row["longest_wait"] = max(row["longest_wait"], int((now - enqueued).total_seconds()))
-        if enqueued < since:
+        if enqueued < row["since"]:
             continue
         row["offered"] += 1
         if answered is not None:
@@ -60,19 +156,17 @@ def _queues(now: datetime, since: datetime) -> tuple[list[dict[str, Any]], list[
             row["within"] += (answered - enqueued).total_seconds() <= row["sl_seconds"]
         elif outcome == "abandoned":
             row["abandoned"] += 1
-            row["short"] += left is not None and (left - enqueued).total_seconds() <= SHORT_ABANDON_SECONDS
+            row["short"] += left is not None and (left - enqueued).total_seconds() <= row["short_seconds"]
     result = []
     for row in rows.values():
         base = row["offered"] - row["short"]
         row["service_level"] = round(100 * row["within"] / base) if base > 0 else None
         row["abandon_rate"] = round(100 * (row["abandoned"] - row["short"]) / base) if base > 0 else None
-        row["alert"] = ""
-        if row["waiting"] and row["longest_wait"] > row["sl_seconds"]:
-            row["alert"] = f"Longest wait {row['longest_wait']} s is over the {row['sl_seconds']} s target"
-        elif row["service_level"] is not None and row["service_level"] < 80:
-            row["alert"] = f"Service level {row['service_level']}% is under 80%"
-        if row["alert"]:
-            alerts.append(f"{row['tenant']} / {row['queue']}: {row['alert']}")
+        crossed = _queue_alerts(queues[row["id"]], row)
+        row["alert"] = "; ".join(crossed)
+        alerts.extend(f"{row['tenant']} / {row['queue']}: {alert}" for alert in crossed)
+        row["since"] = row["since"].isoformat()
+        del row["short_seconds"]
         if row["offered"] or row["waiting"]:
             result.append(row)
     return result, alerts
@@ -140,9 +234,8 @@ def _operators(now: datetime, since: datetime) -> tuple[list[dict[str, Any]], li
 def snapshot(*, now: datetime | None = None) -> dict[str, Any]:
     """Everything the wallboard shows, as JSON-ready data (cross-tenant: supervisors only)."""
     now = now or timezone.now()
-    since = _day_start(now)
-    queues, queue_alerts = _queues(now, since)
-    operators, operator_alerts = _operators(now, since)
+    queues, queue_alerts = _queues(now)
+    operators, operator_alerts = _operators(now, _day_start(now))
     return {
         "type": "snapshot", "at": now.isoformat(), "queues": queues, "operators": operators,
         "alerts": queue_alerts + operator_alerts,
