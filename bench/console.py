@@ -40,7 +40,9 @@ def _operators(count: int) -> tuple[object, object, list[tuple[str, str]]]:
     return client, queue, simulated_operators(count=count, slugs=["bench-calls"], prefix="bench-console-op")
 
 
-async def _measure(port: int, host: str, operators, client, queue, rounds: int) -> tuple[list[float], int]:
+async def _measure(
+    port: int, host: str, operators, client, queue, rounds: int
+) -> tuple[list[float], list[str]]:
     from asgiref.sync import sync_to_async
     from websockets.asyncio.client import connect
 
@@ -72,6 +74,7 @@ async def _measure(port: int, host: str, operators, client, queue, rounds: int) 
 
     latencies: list[float] = []
     lost: list[str] = []
+    why: list[str] = []
     for _ in range(rounds + WARM_UP):
         sid = "CA" + uuid.uuid4().hex
         start = time.perf_counter()
@@ -84,13 +87,25 @@ async def _measure(port: int, host: str, operators, client, queue, rounds: int) 
             latencies.append(arrived - start)
         except TimeoutError:
             lost.append(sid)  # no console got it within 10 s: reported, not hidden
+            why.append(await sync_to_async(_why_lost)(sid))
         await sync_to_async(leave)(sid)
         await asyncio.sleep(0.02)
     del latencies[:WARM_UP]  # the first offers open this process's channel layer connections
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-    return latencies, len(lost)
+    return latencies, why
+
+
+def _why_lost(sid: str) -> str:
+    """What the router did with a call whose offer no console received: for the report."""
+    from telephony.models import Reservation, WaitingCall
+
+    call = WaitingCall.objects.filter(call_sid=sid).first()
+    if call is None:
+        return "no waiting call"
+    offers = list(Reservation.objects.filter(call=call).values_list("state", "operator__state"))
+    return f"call {call.state}; offers (state, operator state): {offers or 'none'}"
 
 
 def run(quick: bool) -> dict[str, object]:
@@ -129,7 +144,8 @@ def run(quick: bool) -> dict[str, object]:
     return {
         "operators": count,
         "rounds": len(latencies),
-        "offers_lost": lost,
+        "offers_lost": len(lost),
+        "offers_lost_why": lost[:5],
         "offer_p50_ms": pct(0.50),
         "offer_p99_ms": pct(0.99),
         "offer_max_ms": round(1000 * latencies[-1], 2),

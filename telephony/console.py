@@ -75,6 +75,11 @@ def _history(call: Call) -> list[dict[str, Any]]:
 def screen_pop(*, reservation_id: int, operator) -> dict[str, Any]:
     """What the console shows with an offer (R19): the company, its greeting, the caller, the queue."""
     reservation = access_reservation(operator=operator, reservation_id=reservation_id)
+    return _pop(reservation)[0]
+
+
+def _pop(reservation: Reservation) -> tuple[dict[str, Any], Call | None]:
+    """The screen pop of a reservation and the tenant's call it was read from (None if gone)."""
     waiting = reservation.call
     tenant = waiting.tenant
     pop: dict[str, Any] = {
@@ -88,25 +93,51 @@ def screen_pop(*, reservation_id: int, operator) -> dict[str, Any]:
         "call_sid": waiting.call_sid,
     }
     with tenant_context(tenant):
-        call = Call.objects.select_related("contact").filter(call_sid=waiting.call_sid).first()
+        call = call_for(reservation)
         pop["greeting"] = TelephonySettings.current().greeting
         if call is None:
             pop.update(contact=_contact_card(None, ""), history=[], callbacks=[])
-            return pop
-        pop["contact"] = _contact_card(call.contact, call.from_number)
+            return pop, None
+        # The other party: the caller of an inbound call, the callee of an outbound one.
+        phone = call.to_number if call.direction == Call.Direction.OUTBOUND else call.from_number
+        pop["direction"] = call.direction
+        pop["contact"] = _contact_card(call.contact, phone)
         pop["history"] = _history(call)
-        callbacks = Callback.objects.filter(phone=call.from_number, state=Callback.State.OPEN)
+        callbacks = Callback.objects.filter(phone=phone, state=Callback.State.OPEN)
         pop["callbacks"] = [
             {"due_at": cb.due_at.isoformat(), "reason": cb.get_reason_display()} for cb in callbacks[:5]
         ]
-    return pop
+    return pop, call
 
 
-def _live_call(reservation: Reservation) -> Call:
-    """The tenant's call of an accepted reservation, still in the operator's hands (not wrapped up)."""
+def call_for(reservation: Reservation) -> Call | None:
+    """The tenant's call of a reservation (inside the tenant's schema).
+
+    An outbound call gets its CallSid after it was reserved (both rows change in one transaction):
+    when the router's row was read before that commit and the call after it, read the row again.
+    """
+    for _ in range(2):
+        call = (
+            Call.objects.select_related("script_session__version", "contact")
+            .filter(call_sid=reservation.call.call_sid)
+            .first()
+        )
+        if call is not None:
+            return call
+        reservation.call.refresh_from_db(fields=["call_sid"])
+    return None
+
+
+def _live_call(reservation: Reservation, call: Call | None = None) -> Call:
+    """The tenant's call of an accepted reservation, still in the operator's hands (not wrapped up).
+
+    ``call``: the call already read for this reservation (else it is read here).
+    """
     if reservation.state not in (Reservation.State.ACCEPTED, Reservation.State.COMPLETED):
         raise ConsoleError("This call is not yours to handle.")
-    call = Call.objects.select_related("script_session__version").get(call_sid=reservation.call.call_sid)
+    call = call or call_for(reservation)
+    if call is None:
+        raise ConsoleError("This call is over.")
     if call.wrapup_ended_at is not None:
         raise ConsoleError("This call is wrapped up.")
     return call
@@ -122,10 +153,10 @@ def _script(call: Call) -> dict[str, Any]:
 
 def call_view(*, reservation_id: int, operator) -> dict[str, Any]:
     """The accepted call as the console shows it: pop, script step, answers, dispositions, specialists."""
-    view = screen_pop(reservation_id=reservation_id, operator=operator)
     reservation = access_reservation(operator=operator, reservation_id=reservation_id)
+    view, call = _pop(reservation)
     with tenant_context(reservation.call.tenant):
-        call = _live_call(reservation)
+        call = _live_call(reservation, call)
         view.update(_script(call))
         view["call"] = {
             "answered_at": (call.answered_at or reservation.closed_at or reservation.offered_at).isoformat(),
@@ -135,6 +166,11 @@ def call_view(*, reservation_id: int, operator) -> dict[str, Any]:
         view["dispositions"] = [{"code": d.code, "label": d.label} for d in Disposition.objects.all()]
         view["specialists"] = [{"key": s.key, "name": s.name} for s in Specialist.objects.all()]
         view["notes"] = list(call.events.filter(kind="note").values_list("data__text", flat=True))
+        from telephony import console_outbound
+
+        view["outbound"] = console_outbound.outbound_view(call)
+        view["call"]["on_hold"] = console_outbound.progress.on_hold(call)
+        view["call"]["connected"] = call.answered_at is not None and call.ended_at is None
     return view
 
 
@@ -193,6 +229,11 @@ def end_call(*, reservation_id: int, operator) -> None:
     """The operator hangs up: Twilio ends the call, the operator goes to wrap-up."""
     reservation = access_reservation(operator=operator, reservation_id=reservation_id)
     if reservation.state != Reservation.State.ACCEPTED:
+        return
+    if reservation.call.call_sid.startswith("pending-"):  # an outbound preview never dialed: skip it
+        from telephony import console_outbound
+
+        console_outbound.skip(reservation_id=reservation_id, operator=operator)
         return
     gateway.hang_up(call_sid=reservation.call.call_sid)
     routing.leave(call_sid=reservation.call.call_sid, outcome="ended by operator")

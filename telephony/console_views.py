@@ -17,7 +17,7 @@ from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VoiceGrant
 
 from accounts.models import Role
-from telephony import console
+from telephony import console, console_outbound
 from telephony.calls.bridging import operator_identity
 from telephony.routing_models import Reservation
 
@@ -55,7 +55,7 @@ def _body(request: HttpRequest) -> dict[str, Any]:
 @require_GET
 @operator_only
 def page(request: HttpRequest) -> HttpResponse:
-    return render(request, "console/console.html")
+    return render(request, "console/console.html", {"softphone": settings.TWILIO_SOFTPHONE})
 
 
 @require_GET
@@ -119,6 +119,34 @@ def wrap_up(request: HttpRequest, reservation_id: int) -> HttpResponse:
         then="available" if data.get("available") else "wrap_up",
     )
     return JsonResponse({"wrapped_up": True})
+
+
+@require_POST
+@operator_only
+def dial(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    return JsonResponse(console_outbound.dial(reservation_id=reservation_id, operator=request.user))
+
+
+@require_POST
+@operator_only
+def skip(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    return JsonResponse(console_outbound.skip(reservation_id=reservation_id, operator=request.user))
+
+
+@require_POST
+@operator_only
+def opt_out(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    return JsonResponse(console_outbound.opt_out(reservation_id=reservation_id, operator=request.user))
+
+
+@require_POST
+@operator_only
+def hold(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    data = _body(request)
+    if not isinstance(data.get("on"), bool):
+        raise console.ConsoleError('Say whether to hold: {"on": true} or {"on": false}.')
+    result = console_outbound.hold(reservation_id=reservation_id, operator=request.user, on=data["on"])
+    return JsonResponse(result)
 
 
 @require_GET

@@ -62,6 +62,11 @@ def _update(call_sid: str, twiml_text: str) -> bool:
     return True
 
 
+def update_twiml(*, call_sid: str, twiml_text: str) -> bool:
+    """Give a live call new TwiML (hold music, back to its operator); False when the call is gone."""
+    return _update(call_sid, twiml_text)
+
+
 def bridge_to_operator(*, call_sid: str, identity: str, record: bool) -> bool:
     """Take the waiting caller out of the queue and ring the operator's browser phone."""
     response = twiml.dial_operator(

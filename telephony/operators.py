@@ -6,6 +6,7 @@ else is the operator's own choice or their console's connection. Every change is
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from django.conf import settings
@@ -21,6 +22,8 @@ from telephony.routing_models import (
     Reservation,
     WaitingCall,
 )
+
+log = logging.getLogger(__name__)
 
 S = OperatorState
 # What an operator (or their console) may ask for, from each state.
@@ -81,7 +84,26 @@ def _rematch_on_commit(*, queue_id: int | None = None, operator_id: int | None =
     if queue_id is not None:
         transaction.on_commit(lambda: match(queue_ids=[queue_id]))
     if operator_id is not None:
-        transaction.on_commit(lambda: match(operator_ids=[operator_id]))
+
+        def inbound_then_outbound() -> None:
+            if not match(operator_ids=[operator_id]):  # an inbound call took them: no outbound
+                _outbound_work(operator_id)
+
+        transaction.on_commit(inbound_then_outbound)
+
+
+def _outbound_work(operator_id: int) -> None:
+    """After inbound had its chance (``match`` made no offer), ask the dialer for outbound work.
+
+    A broker outage must not break the operator's state change: it is logged, and the dialer's
+    periodic tick finds the operator anyway.
+    """
+    from outbound.tasks import dial_for_operators
+
+    try:
+        dial_for_operators.delay([operator_id])
+    except Exception:
+        log.exception("could not ask the dialer for work for operator %s", operator_id)
 
 
 def cancel_offer(

@@ -63,23 +63,28 @@ def enqueue(
     if queue.tenant_id != tenant.pk:
         raise ValueError("The queue belongs to another client company.")
     now = now or timezone.now()
-    with transaction.atomic():
-        existing = WaitingCall.objects.filter(call_sid=call_sid).first()
-        if existing is not None:
-            return existing
-        call, created = WaitingCall.objects.get_or_create(
-            call_sid=call_sid,
-            defaults={
-                "tenant": tenant,
-                "queue": queue,
-                "priority": priority,
-                "language": language,
-                "enqueued_at": now,
-            },
-        )
-    if created:
-        transaction.on_commit(lambda: match(queue_ids=[queue.pk], now=now))
+    # One statement, replays included: the unique CallSid makes a second insert a no-op.
+    with connection.cursor() as cursor:
+        cursor.execute(ENQUEUE_SQL, [tenant.pk, queue.pk, call_sid, priority, language, now])
+        row = cursor.fetchone()
+    if row is None:
+        return WaitingCall.objects.get(call_sid=call_sid)
+    call = WaitingCall(
+        id=row[0], tenant_id=tenant.pk, queue_id=queue.pk, call_sid=call_sid, priority=priority,
+        language=language, enqueued_at=now,
+    )  # fmt: skip
+    call._state.adding, call._state.db = False, "default"
+    transaction.on_commit(lambda: match(queue_ids=[queue.pk], now=now))
     return call
+
+
+ENQUEUE_SQL = """
+INSERT INTO public.telephony_waitingcall
+    (tenant_id, queue_id, call_sid, priority, language, enqueued_at, state, outcome, reservation_count)
+VALUES (%s, %s, %s, %s, %s, %s, 'waiting', '', 0)
+ON CONFLICT (call_sid) DO NOTHING
+RETURNING id
+"""
 
 
 def leave(*, call_sid: str, outcome: str, now: datetime | None = None) -> None:
@@ -117,6 +122,10 @@ def match(
     number of concurrent callers: rows are locked with SKIP LOCKED, and a pass that skipped rows
     held by another transaction runs again (bounded; the periodic tick covers the rest).
     """
+    if queue_ids is not None and operator_ids is None and not _anyone_free(queue_ids):
+        # Most calls arrive when nobody is free: one read instead of a locking pass. An operator
+        # who becomes free after this read matches on their own commit and sees this call.
+        return []
     made: list[Reservation] = []
     for attempt in range(MATCH_ATTEMPTS):
         reservations, skipped = _match_once(queue_ids, operator_ids, now or timezone.now())
@@ -125,6 +134,27 @@ def match(
             break
         time.sleep(random.uniform(0.001, 0.004) * (attempt + 1))  # let the other transaction commit
     return made
+
+
+ANYONE_FREE_SQL = """
+SELECT EXISTS (
+    SELECT 1 FROM telephony_skill s JOIN telephony_operatorprofile p ON p.id = s.operator_id
+    WHERE s.queue_id = ANY(%s) AND p.state = 'available'
+)
+"""
+
+
+def _served(queue_ids: list[int]) -> set[int]:
+    """These queues and the queues they overflow to: whose operators may take their calls."""
+    rules = queue_rules(queue_ids)
+    return set(queue_ids) | ({rule.overflow_queue for rule in rules.values()} - {None})
+
+
+def _anyone_free(queue_ids: list[int]) -> bool:
+    """Whether an available operator has a skill in these queues or the queues they overflow to."""
+    with connection.cursor() as cursor:
+        cursor.execute(ANYONE_FREE_SQL, [list(_served(queue_ids))])
+        return cursor.fetchone()[0]
 
 
 QUEUE_RULES_SECONDS = 5.0
@@ -192,8 +222,7 @@ def _match_once(
             operators = operators.filter(id__in=operator_ids)
         served: set[int] = set()
         if queue_ids is not None:
-            rules_now = queue_rules(queue_ids)
-            served = set(queue_ids) | ({rules_now[q].overflow_queue for q in rules_now} - {None})
+            served = _served(queue_ids)
             operators = operators.filter(
                 id__in=Skill.objects.filter(queue_id__in=served).values("operator_id")
             )

@@ -1,8 +1,12 @@
-"""Celery entry points of the router: thin, idempotent, taking ids (they run in the public schema)."""
+"""Celery entry points of telephony: thin, idempotent, taking ids.
+
+The router's run in the public schema; ``store_recording`` in the call's client company's schema.
+"""
 
 from __future__ import annotations
 
-from config.celery import app
+from config.celery import app, tenant_task
+from telephony.recordings import RecordingNotReady
 
 
 @app.task(acks_late=True, ignore_result=True)
@@ -28,3 +32,19 @@ def bridge_call(waiting_call_id: int) -> bool:
     from telephony.calls.bridging import bridge
 
     return bridge(waiting_call_id=waiting_call_id)
+
+
+@tenant_task(
+    bind=True,
+    acks_late=True,
+    ignore_result=True,
+    max_retries=8,
+    autoretry_for=(RecordingNotReady,),
+    retry_backoff=15,
+    retry_backoff_max=1800,
+)
+def store_recording(self, call_id: int) -> str:
+    """Fetch a finished call recording into the tenant's storage (retried while Twilio can't serve it)."""
+    from telephony import recordings
+
+    return recordings.store_recording(call_id=call_id)

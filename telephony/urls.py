@@ -1,6 +1,6 @@
 """Twilio's voice webhooks, mounted at /twilio/voice/ on the platform host."""
 
-from django.urls import path
+from django.urls import include, path
 
 from telephony import webhooks
 
@@ -17,4 +17,5 @@ urlpatterns = [
     path("dial-result", webhooks.dial_result, name="twilio-dial-result"),
     path("fallback", webhooks.fallback, name="twilio-fallback"),
     path("fallback-done", webhooks.fallback_done, name="twilio-fallback-done"),
+    path("outbound/", include("outbound.urls_twilio")),
 ]

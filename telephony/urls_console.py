@@ -14,4 +14,8 @@ urlpatterns = [
     path("calls/<int:reservation_id>/transfer", views.transfer, name="console-transfer"),
     path("calls/<int:reservation_id>/hang-up", views.hang_up, name="console-hang-up"),
     path("calls/<int:reservation_id>/wrap-up", views.wrap_up, name="console-wrap-up"),
+    path("calls/<int:reservation_id>/dial", views.dial, name="console-dial"),
+    path("calls/<int:reservation_id>/skip", views.skip, name="console-skip"),
+    path("calls/<int:reservation_id>/opt-out", views.opt_out, name="console-opt-out"),
+    path("calls/<int:reservation_id>/hold", views.hold, name="console-hold"),
 ]

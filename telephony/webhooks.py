@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from functools import wraps
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -83,13 +84,23 @@ def incoming(request: HttpRequest) -> HttpResponse:
             defaults={"from_number": params.from_number, "to_number": params.to_number},
         )
         return twiml.response(twiml.goodbye(twiml.UNKNOWN_NUMBER_MESSAGE))
-    with tenant_context(number.tenant):
-        call, _ = start_inbound(params=params)
-        if not number.in_service:
-            add_event(call, "refused_not_in_service", dedupe="not_in_service", state=number.state)
-            set_outcome(call, Call.Outcome.FAILED, reason="service suspended")
-            return twiml.response(twiml.goodbye(twiml.SUSPENDED_MESSAGE))
-        return twiml.response(flows.first_step(tenant=number.tenant, call=call))
+    try:
+        # One transaction (one commit) for the call record and its place in the queue.
+        with tenant_context(number.tenant), transaction.atomic():
+            call, _ = start_inbound(params=params)
+            if not number.in_service:
+                add_event(call, "refused_not_in_service", dedupe="not_in_service", state=number.state)
+                set_outcome(call, Call.Outcome.FAILED, reason="service suspended")
+                return twiml.response(twiml.goodbye(twiml.SUSPENDED_MESSAGE))
+            return twiml.response(flows.first_step(tenant=number.tenant, call=call))
+    except Exception:
+        # Nothing of the failed flow is kept, but the call is: record it again, with the error,
+        # and take a message (a savepoint would cost every call two round trips for this).
+        log.exception("call %s: the first step failed", params.call_sid)
+        with tenant_context(number.tenant), transaction.atomic():
+            call, _ = start_inbound(params=params)
+            add_event(call, "flow_error", dedupe="flow_error")
+        return fallback_response()
 
 
 @csrf_exempt
@@ -150,6 +161,17 @@ def voicemail(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
     )
 
 
+def _store_recording_on_commit(tenant: Client, call_id: int) -> None:
+    """Fetch the audio into the tenant's storage once the call row says where it is (R21)."""
+    from telephony.tasks import store_recording
+
+    def send() -> None:
+        with tenant_context(tenant):
+            store_recording.delay(call_id)
+
+    transaction.on_commit(send)
+
+
 @webhook
 def recording(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
     """Recording status callback: a call recording (R21) or a voicemail is ready."""
@@ -160,6 +182,8 @@ def recording(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
             recording_url=request.POST.get("RecordingUrl", "")[:200],
             recording_seconds=int(seconds) if seconds.isdigit() else None,
         )
+        if request.POST.get("RecordingUrl"):
+            _store_recording_on_commit(tenant, call.pk)
     add_event(
         call,
         "recording",
@@ -201,6 +225,11 @@ def dial_result(request: HttpRequest, tenant: Client, call: Call) -> HttpRespons
 @twilio_signed
 def fallback(request: HttpRequest) -> HttpResponse:
     """Twilio's fallback URL: static TwiML (no database) when a webhook failed or timed out (11205)."""
+    return fallback_response()
+
+
+def fallback_response() -> HttpResponse:
+    """Say sorry and take a message: the caller is never dropped silently."""
     return twiml.response(
         twiml.voicemail(
             voice=twiml.Voice(),

@@ -8,6 +8,7 @@
   const LABELS = { offline: "Offline", available: "Available", reserved: "Ringing", on_call: "On a call", wrap_up: "Wrap-up", break: "Break" };
   let ws = null, retry = 500, stateSince = Date.now(), shiftStart = null, offerExpires = null;
   let reservation = null, phase = null, step = null, answeredAt = null, endedAt = null, audio = null;
+  let outbound = null, onHold = false, connected = false, stepVersion = 0;
 
   function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; }
   function clock(ms) {
@@ -90,12 +91,14 @@
 
   function clearCall() {
     ring(false); reservation = null; phase = null; step = null; offerExpires = null; answeredAt = null; endedAt = null;
+    outbound = null; onHold = false; connected = false; $("preview-actions").hidden = true;
     $("pop").hidden = true; $("call").hidden = true; $("idle").hidden = false;
     $("pop").classList.remove("ringing");
   }
 
   async function showCall(id) {
     ring(false);
+    const seen = stepVersion;
     const view = await api("calls/" + id);
     reservation = id; phase = "call"; offerExpires = null;
     renderPop(view);
@@ -110,7 +113,41 @@
     fillSelect($("specialist"), view.specialists.map((s) => [s.key, s.name]), "No specialists");
     fillSelect($("disposition"), view.dispositions.map((d) => [d.code, d.label]), null, "Choose…");
     const notes = $("notes"); notes.replaceChildren(); for (const n of view.notes) notes.append(el("li", n));
-    renderStep(view.step, view.answers, null);
+    // The operator answered a step while this view was on its way: theirs is newer, keep it.
+    if (stepVersion === seen) renderStep(view.step, view.answers, null);
+    renderOutbound(view);
+  }
+
+  const PHASES = { preview: "Outbound call: read the card, then dial", dialing: "Dialing…", connected: "On the line (outbound)", ended: "The outbound call has ended" };
+
+  function renderOutbound(view) {
+    outbound = view.outbound; onHold = !!view.call.on_hold; connected = !!view.call.connected;
+    const o = outbound, box = $("pop-outbound");
+    box.hidden = !o;
+    $("preview-actions").hidden = !(o && o.phase === "preview");
+    $("opt-out").hidden = !(o && o.phase === "connected");
+    $("hold").hidden = !connected || !view.call.live;
+    $("hold").textContent = onHold ? "Take back from hold" : "Hold";
+    $("hold").setAttribute("aria-pressed", onHold ? "true" : "false");
+    $("hold").append(" ", el("kbd", "H"));
+    $("next").disabled = !!(o && o.phase === "preview"); $("back").disabled = !!(o && o.phase === "preview");
+    document.querySelector(".greeting").hidden = !!o;
+    $("pop-contact-title").textContent = o ? "Person to call" : "Caller";
+    const preview = !!(o && o.phase === "preview");
+    for (const id of ["hang-up", "wrap", "transfer", "specialist", "specialist-label"]) $(id).hidden = preview;
+    if (!o) return;
+    $("pop-kind").textContent = PHASES[o.phase] || "Outbound call";
+    if (o.phase === "dialing") $("call-live").textContent = "Ringing " + view.contact.phone + "…";
+    if (o.phase === "preview") { $("call-live").textContent = "Not dialed yet."; $("dial").focus(); }
+    $("outbound-campaign").textContent = [o.campaign, o.kind].filter(Boolean).join(" · ");
+    $("outbound-attempt").textContent = o.attempt_number ? "Attempt " + o.attempt_number + (o.max_attempts ? " of " + o.max_attempts : "") : "";
+    const list = $("outbound-attempts"); list.replaceChildren();
+    for (const a of o.attempts) list.append(el("li", when(a.at) + " · " + a.outcome));
+  }
+
+  async function outboundAction(path, body) {
+    try { await api("calls/" + reservation + "/" + path, body || {}); showError(""); } catch (e) { showError(e.message); }
+    if (reservation) await showCall(reservation).catch(() => refresh());
   }
 
   function fillSelect(select, pairs, emptyText, prompt) {
@@ -122,7 +159,11 @@
   }
 
   function renderStep(s, answers, error) {
-    step = s;
+    // A re-render of the step on screen (a late push, a reconnect) keeps what the operator has
+    // typed or ticked and not yet sent.
+    let typed = null;
+    try { if (step && s && step.node === s.node && !step.final && step.question) typed = currentValue(); } catch (e) { typed = null; }
+    step = s; stepVersion += 1;
     const form = $("step"); form.replaceChildren();
     $("step-error").textContent = error || "";
     const list = $("answers"); list.replaceChildren();
@@ -146,7 +187,8 @@
       for (const option of options) {
         const label = el("label", undefined, "choice"), input = el("input");
         input.type = q.type === "multi_choice" ? "checkbox" : "radio"; input.name = name; input.value = option;
-        if (s.value === option || (Array.isArray(s.value) && s.value.includes(option))) input.checked = true;
+        const chosen = s.value ?? typed;
+        if (chosen === option || (Array.isArray(chosen) && chosen.includes(option))) input.checked = true;
         label.append(input, document.createTextNode(" " + option)); wrap.append(label);
       }
       group.append(wrap); form.append(group);
@@ -154,7 +196,8 @@
       const label = el("label", "Answer"); label.htmlFor = name;
       const input = el("input"); input.id = name; input.name = name;
       input.type = { number: "number", date: "date", email: "email", phone: "tel" }[q.type] || "text";
-      if (s.value !== null && s.value !== undefined) input.value = s.value;
+      const value = s.value ?? typed;
+      if (value !== null && value !== undefined) input.value = value;
       input.required = q.required;
       input.setAttribute("aria-describedby", "step-error");
       form.append(label, input);
@@ -170,7 +213,7 @@
   }
 
   async function next() {
-    if (!step || step.final || phase !== "call") return;
+    if (!step || step.final || phase !== "call" || (outbound && outbound.phase === "preview")) return;
     const answering = step.kind === "question" || step.kind === "automatic";
     const body = answering ? { action: "answer", node: step.node, value: currentValue() } : { action: "ack", node: step.node };
     try {
@@ -208,12 +251,16 @@
       const m = JSON.parse(event.data);
       if (m.type === "state") {
         setState(m.state, m.reason);
-        if ((m.state === "on_call" || m.state === "wrap_up") && reservation && phase) showCall(reservation).catch((e) => showError(e.message));
+        if ((m.state === "on_call" || m.state === "wrap_up") && reservation && phase && phase !== "finishing") showCall(reservation).catch((e) => showError(e.message));
         if (m.state === "available" && phase === "call") refresh().catch((e) => showError(e.message));
       } else if (m.type === "offer") showOffer(m.reservation).catch((e) => showError(e.message));
       else if (m.type === "offer_cancelled" && m.reservation === reservation && phase === "offer") {
         clearCall(); const missed = $("missed"); missed.hidden = false; missed.textContent = "The offer was withdrawn (" + m.reason + ").";
       } else if (m.type === "accepted") showCall(m.reservation).catch((e) => showError(e.message));
+      else if (m.type === "outbound" || (m.type === "connected" && m.reservation === reservation)) showCall(m.reservation).catch((e) => showError(e.message));
+      else if (m.type === "outbound_ended" && m.reservation === reservation) {
+        clearCall(); const missed = $("missed"); missed.hidden = false; missed.textContent = "The outbound call ended: " + m.reason + ".";
+      }
       else if (m.type === "error") showError(m.error);
     };
   }
@@ -237,16 +284,27 @@
     const key = $("specialist").value; if (!key) return;
     try { await api("calls/" + reservation + "/transfer", { specialist: key }); $("call-live").textContent = "Transferred."; } catch (e) { showError(e.message); }
   });
+  $("dial").addEventListener("click", () => { if (outbound && outbound.phase === "preview") outboundAction("dial"); });
+  $("skip").addEventListener("click", async () => {
+    if (!(outbound && outbound.phase === "preview")) return;
+    try { await api("calls/" + reservation + "/skip", {}); clearCall(); await refresh(); } catch (e) { showError(e.message); }
+  });
+  $("opt-out").addEventListener("click", () => {
+    if (window.confirm("Put this number on the company's do-not-call list?")) outboundAction("opt-out");
+  });
+  $("hold").addEventListener("click", () => { if (connected) outboundAction("hold", { on: !onHold }); });
   $("hang-up").addEventListener("click", async () => {
     try { await api("calls/" + reservation + "/hang-up", {}); await showCall(reservation); } catch (e) { showError(e.message); }
   });
   $("wrap").addEventListener("submit", async (e) => {
     e.preventDefault();
     if (!$("disposition").value && $("disposition").options.length > 1) { showError("Choose a disposition."); $("disposition").focus(); return; }
+    // While the wrap-up is sent, the pushes it causes (wrap-up, available) must not reload this call.
+    const finishing = reservation; phase = "finishing";
     try {
-      await api("calls/" + reservation + "/wrap-up", { disposition: $("disposition").value, note: $("wrap-note").value, available: $("then-available").checked });
+      await api("calls/" + finishing + "/wrap-up", { disposition: $("disposition").value, note: $("wrap-note").value, available: $("then-available").checked });
       $("wrap-note").value = ""; showError(""); clearCall(); await refresh();
-    } catch (err) { showError(err.message); }
+    } catch (err) { phase = "call"; showError(err.message); }
   });
   document.addEventListener("keydown", (e) => {
     const typing = ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
@@ -255,6 +313,8 @@
     if (key === "a" && !typing && phase === "offer") { e.preventDefault(); $("accept").click(); }
     else if (key === "n" && !typing && phase === "call") { e.preventDefault(); next(); }
     else if (key === "d" && !typing && phase === "call") { e.preventDefault(); $("disposition").focus(); }
+    else if (key === "c" && !typing && outbound && outbound.phase === "preview") { e.preventDefault(); $("dial").click(); }
+    else if (key === "h" && !typing && connected) { e.preventDefault(); $("hold").click(); }
   });
   setInterval(tick, 500);
   connect();

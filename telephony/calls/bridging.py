@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -16,19 +17,18 @@ def operator_identity(user_id: int) -> str:
     return f"operator-{user_id}"
 
 
-def bridge(*, waiting_call_id: int) -> bool:
-    """Record the answer in the tenant's call record, then move the caller to the operator.
+def record_answer(*, waiting_call_id: int) -> tuple[WaitingCall, bool] | None:
+    """Write who answered, and when, into the tenant's call record; ``(waiting call, record?)``.
 
-    Safe to run twice: the second time Twilio refuses the update (already dequeued) and we
-    treat that as done. If the caller hung up meanwhile, the router is told the call is gone.
+    Runs as soon as the accept commits, in the process that accepted, so the console's next
+    step (script answers, wrap-up) always finds the answer recorded; and again in the bridge
+    task, where it changes nothing. None when there is nothing to bridge.
     """
-    from telephony import routing
-
     waiting = (
         WaitingCall.objects.select_related("tenant", "operator__user").filter(pk=waiting_call_id).first()
     )
     if waiting is None or waiting.operator is None or waiting.state != WaitingCall.State.BRIDGED:
-        return False
+        return None
     user = waiting.operator.user
     offered = (
         Reservation.objects.filter(call=waiting, operator=waiting.operator).order_by("-offered_at").first()
@@ -37,18 +37,34 @@ def bridge(*, waiting_call_id: int) -> bool:
     with tenant_context(waiting.tenant):
         call = Call.objects.filter(call_sid=waiting.call_sid).first()
         if call is None:
-            return False
-        Call.objects.filter(pk=call.pk, answered_at__isnull=True).update(
-            answered_at=answered,
-            offered_at=offered.offered_at if offered else answered,
-            operator_id=user.pk,
-            operator_name=user.get_full_name() or user.username,
-            wait_seconds=max(0, int((answered - (call.queued_at or answered)).total_seconds())),
-        )
-        add_event(call, "bridged", dedupe=f"bridged:{user.pk}", operator=user.username)
+            return None
+        with transaction.atomic():
+            Call.objects.filter(pk=call.pk, answered_at__isnull=True).update(
+                answered_at=answered,
+                offered_at=offered.offered_at if offered else answered,
+                operator_id=user.pk,
+                operator_name=user.get_full_name() or user.username,
+                wait_seconds=max(0, int((answered - (call.queued_at or answered)).total_seconds())),
+            )
+            add_event(call, "bridged", dedupe=f"bridged:{user.pk}", operator=user.username)
         record = TelephonySettings.current().record_calls
+    return waiting, record
+
+
+def bridge(*, waiting_call_id: int) -> bool:
+    """Record the answer (if the accept has not already), then move the caller to the operator.
+
+    Safe to run twice: the second time Twilio refuses the update (already dequeued) and we
+    treat that as done. If the caller hung up meanwhile, the router is told the call is gone.
+    """
+    from telephony import routing
+
+    answered = record_answer(waiting_call_id=waiting_call_id)
+    if answered is None:
+        return False
+    waiting, record = answered
     delivered = gateway.bridge_to_operator(
-        call_sid=waiting.call_sid, identity=operator_identity(user.pk), record=record
+        call_sid=waiting.call_sid, identity=operator_identity(waiting.operator.user_id), record=record
     )
     if not delivered:
         routing.leave(call_sid=waiting.call_sid, outcome="gone before the bridge")

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
+from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 from twilio.twiml.voice_response import VoiceResponse
 
 from scripts_engine.interpreter import Step
@@ -19,6 +21,7 @@ from scripts_engine.sessions import SessionError, interpreter_for, session_ack, 
 from telephony import twiml
 from telephony.calls.models import Call, Callback, TelephonySettings
 from telephony.calls.records import add_event, book_callback, set_outcome
+from telephony.models import Queue
 from tenants.models import Client
 
 MAX_NO_MATCH = 2  # unrecognised IVR answers before we treat it as no input
@@ -43,23 +46,72 @@ def is_open(settings: TelephonySettings, now: dt.datetime) -> bool:
     return any(start <= clock < end for start, end in hours.get(str(local.weekday()), []))
 
 
-def _inbound_script() -> Script | None:
-    return (
-        Script.objects.filter(purpose=Script.Purpose.INBOUND, versions__state="active").order_by("pk").first()
-    )
+@dataclass(frozen=True)
+class InboundContext:
+    """What the first answer to a call needs, read in one statement: every call starts here."""
+
+    settings: TelephonySettings
+    script_id: int | None
+    queue: Queue | None
+    queue_length: int  # calls waiting or offered in the default queue
+
+
+# The tenant's settings, its active inbound script, its default queue and that queue's length.
+# The ORM would compile and send four queries; this is the hot path of every incoming call.
+INBOUND_CONTEXT_SQL = """
+SELECT
+    (SELECT row_to_json(s) FROM calls_telephonysettings s WHERE s.id = 1),
+    (SELECT sc.id FROM scripts_engine_script sc
+     WHERE sc.purpose = 'inbound' AND EXISTS (
+         SELECT 1 FROM scripts_engine_scriptversion v WHERE v.script_id = sc.id AND v.state = 'active')
+     ORDER BY sc.id LIMIT 1),
+    q.id, q.name, q.max_length, q.max_wait,
+    (SELECT count(*) FROM public.telephony_waitingcall w
+     WHERE w.queue_id = q.id AND w.state IN ('waiting', 'reserved'))
+FROM (SELECT 1) AS one
+LEFT JOIN public.telephony_queue q ON q.tenant_id = %s AND q.is_default
+"""
+
+
+def inbound_context(tenant: Client) -> InboundContext:
+    """Read ``InboundContext`` for ``tenant`` (run in its schema)."""
+    with connection.cursor() as cursor:
+        cursor.execute(INBOUND_CONTEXT_SQL, [tenant.pk])
+        settings_json, script_id, queue_id, name, max_length, max_wait, length = cursor.fetchone()
+    if settings_json is None:
+        settings = TelephonySettings.current()
+    else:
+        fields = TelephonySettings._meta.concrete_fields
+        settings = TelephonySettings.from_db(
+            "default", [f.attname for f in fields], [settings_json[f.column] for f in fields]
+        )
+    queue = None
+    if queue_id is not None:  # only the fields the flow uses; any other loads on access
+        known = {
+            "id": queue_id,
+            "tenant_id": tenant.pk,
+            "name": name,
+            "is_default": True,
+            "max_length": max_length,
+            "max_wait": max_wait,
+        }
+        names = [f.attname for f in Queue._meta.concrete_fields if f.attname in known]  # from_db's order
+        queue = Queue.from_db("default", names, [known[n] for n in names])
+    return InboundContext(settings, script_id, queue, length or 0)
 
 
 def first_step(*, tenant: Client, call: Call, now: dt.datetime | None = None) -> VoiceResponse:
     """The answer to the incoming-call webhook (also to its replays: same call, same answer)."""
     now = now or timezone.now()
-    settings = TelephonySettings.current()
+    context = inbound_context(tenant)
+    settings = context.settings
     voice = voice_of(settings)
     if call.outcome:
         return twiml.goodbye("", voice)
     if not is_open(settings, now):
         return _after_hours(call=call, settings=settings, now=now)
-    script = _inbound_script()
-    if call.script_session_id is None and script is not None:
+    if call.script_session_id is None and context.script_id is not None:
+        script = Script.objects.get(pk=context.script_id)
         try:
             session = session_start(
                 script=script, kind=ScriptSession.Kind.CALL, contact=_contact_fields(call)
@@ -80,7 +132,7 @@ def first_step(*, tenant: Client, call: Call, now: dt.datetime | None = None) ->
                 call.ivr_started_at = now
                 add_event(call, "ivr_started", dedupe="ivr_started", at=now, node=step.node)
             return _play_step(call=call, step=step, voice=voice, greeting=settings.greeting, now=now)
-    return to_queue(tenant=tenant, call=call, voice=voice, text=settings.greeting, now=now)
+    return to_queue(tenant=tenant, call=call, voice=voice, text=settings.greeting, now=now, context=context)
 
 
 def _contact_fields(call: Call) -> dict[str, str]:
@@ -127,8 +179,6 @@ def _play_step(
 
 def _tenant() -> Client:
     """The client company whose schema this flow runs in (set by the webhook's tenant_context)."""
-    from django.db import connection
-
     return connection.tenant
 
 
@@ -181,26 +231,52 @@ def after_gather(
     return _play_step(call=call, step=step, voice=voice, now=now)
 
 
-def to_queue(*, tenant: Client, call: Call, voice: twiml.Voice, text: str, now: dt.datetime) -> VoiceResponse:
+QUEUED_SQL = """
+WITH queued AS (
+    UPDATE calls_call SET queued_at = %(now)s, queue_id = %(queue)s, queue_name = %(name)s
+    WHERE id = %(call)s AND queued_at IS NULL
+    RETURNING id
+)
+INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
+SELECT id, %(now)s, 'queued', %(data)s, %(key)s FROM queued
+"""
+
+
+def to_queue(
+    *,
+    tenant: Client,
+    call: Call,
+    voice: twiml.Voice,
+    text: str,
+    now: dt.datetime,
+    context: InboundContext | None = None,
+) -> VoiceResponse:
     """Put the call in the tenant's default queue, to wait for an operator (R13)."""
     from telephony import routing
-    from telephony.models import Queue
 
-    queue = Queue.objects.filter(tenant=tenant, is_default=True).first()
+    context = context or inbound_context(tenant)
+    queue = context.queue
     if queue is None:
         add_event(call, "no_queue", dedupe="no_queue", at=now)
-        settings = TelephonySettings.current()
-        return voicemail(call=call, voice=voice, message=settings.after_hours_message)
+        return voicemail(call=call, voice=voice, message=context.settings.after_hours_message)
     priority = 1 if call.contact and call.contact.vip else 0
-    if call.queued_at is None and routing.queue_full(queue=queue):
+    if call.queued_at is None and context.queue_length >= queue.max_length:
         add_event(call, "queue_full", dedupe="queue_full", at=now, queue=queue.name)
         return twiml.leave_options(voice=voice, action=twiml.url("twilio-leave-choice"))
-    with transaction.atomic():
-        updated = Call.objects.filter(pk=call.pk, queued_at__isnull=True).update(
-            queued_at=now, queue_id=queue.pk, queue_name=queue.name
-        )
-        if updated:
-            add_event(call, "queued", dedupe="queued", at=now, queue=queue.name, priority=priority)
+    with transaction.atomic(savepoint=False):  # part of the webhook's one transaction
+        # The call is marked queued once (the row lock makes one request win) with its event.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                QUEUED_SQL,
+                {
+                    "call": call.pk,
+                    "now": now,
+                    "queue": queue.pk,
+                    "name": queue.name,
+                    "data": Jsonb({"queue": queue.name, "priority": priority}),
+                    "key": f"{call.call_sid}:queued"[:200],
+                },
+            )
         routing.enqueue(tenant=tenant, queue=queue, call_sid=call.call_sid, priority=priority, now=now)
     return twiml.enqueue(
         voice=voice,
@@ -214,7 +290,6 @@ def to_queue(*, tenant: Client, call: Call, voice: twiml.Voice, text: str, now: 
 def wait_turn(*, call: Call, waited: int, now: dt.datetime | None = None) -> VoiceResponse:
     """One wait-URL request: tell the caller where they stand (R18), or leave past the max wait."""
     from telephony import routing
-    from telephony.models import Queue
 
     settings = TelephonySettings.current()
     voice = voice_of(settings)

@@ -104,6 +104,11 @@ class Call(models.Model):
     recording_sid = models.CharField(max_length=64, blank=True)
     recording_url = models.URLField(blank=True)
     recording_seconds = models.PositiveIntegerField(null=True, blank=True)
+    recording_key = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="Where the audio is kept: recordings/<schema>/<call>/<recording>.mp3.",
+    )
     outcome = models.CharField(max_length=24, choices=Outcome.choices, blank=True)
     outcome_at = models.DateTimeField(null=True, blank=True)
     after_hours = models.BooleanField(default=False)

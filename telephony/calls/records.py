@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from telephony.calls.models import E164, Call, Callback, CallEvent, Contact
 
@@ -55,10 +57,23 @@ class TwilioCallParams:
 
 
 def add_event(
-    call: Call, kind: str, *, dedupe: str | None = None, at: dt.datetime | None = None, **data: Any
+    call: Call,
+    kind: str,
+    *,
+    dedupe: str | None = None,
+    at: dt.datetime | None = None,
+    savepoint: bool = True,
+    **data: Any,
 ) -> bool:
-    """Record a call event; with ``dedupe`` a replay of the same webhook records nothing. True if new."""
+    """Record a call event; with ``dedupe`` a replay of the same webhook records nothing. True if new.
+
+    ``savepoint=False`` saves two round trips where the caller already knows the event is new
+    (it holds the call's row lock, or created the call in this transaction).
+    """
     key = f"{call.call_sid}:{dedupe}"[:200] if dedupe else None
+    if not savepoint:
+        CallEvent.objects.create(call=call, at=at or timezone.now(), kind=kind, data=data, dedupe_key=key)
+        return True
     try:
         with transaction.atomic():
             CallEvent.objects.create(call=call, at=at or timezone.now(), kind=kind, data=data, dedupe_key=key)
@@ -76,28 +91,87 @@ def contact_for(phone: str) -> Contact | None:
 
 
 def start_inbound(*, params: TwilioCallParams, now: dt.datetime | None = None) -> tuple[Call, bool]:
-    """The call record for an incoming-call webhook: ``(call, created)``; a replay returns the same call."""
+    """The call record for an incoming-call webhook: ``(call, created)``; a replay returns the same call.
+
+    The caller's contact (created on the first call from a valid number), the call and its
+    ``incoming`` event are written by one statement: this runs for every call that reaches us.
+    A replay, or the same webhook twice at once, inserts nothing and reads the existing call.
+    """
     now = now or timezone.now()
-    existing = Call.objects.filter(call_sid=params.call_sid).first()
-    if existing is not None:
-        return existing, False
-    try:
-        with transaction.atomic():
-            call = Call.objects.create(
-                call_sid=params.call_sid,
-                direction=Call.Direction.INBOUND,
-                from_number=params.from_number,
-                to_number=params.to_number,
-                contact=contact_for(params.from_number),
-                status=params.status if params.status in STATUS_RANK else Call.Status.RINGING,
-                started_at=now,
-            )
-            add_event(
-                call, "incoming", dedupe="incoming", at=now, From=params.from_number, To=params.to_number
-            )
-    except IntegrityError:  # the same webhook, twice at once: the other request created it
+    status = params.status if params.status in STATUS_RANK else Call.Status.RINGING
+    values = {
+        "call_sid": params.call_sid,
+        "direction": Call.Direction.INBOUND,
+        "from_number": params.from_number,
+        "to_number": params.to_number,
+        "status": status,
+        "started_at": now,
+    }
+    sql, fields, contact_fields = _start_inbound_sql()
+    contact = {"phone": params.from_number, "created_at": now, "updated_at": now}
+    arguments = {
+        "phone": params.from_number,
+        "phone_pattern": E164,
+        "event_at": now,
+        "event_data": Jsonb({"From": params.from_number, "To": params.to_number}),
+        "event_key": f"{params.call_sid}:incoming"[:200],
+    }
+    for field in fields:
+        value = values.get(field.attname, field.get_default())
+        arguments[field.attname] = field.get_db_prep_save(value, connection)
+    for field in contact_fields:
+        value = contact.get(field.attname, field.get_default())
+        arguments[f"contact__{field.attname}"] = field.get_db_prep_save(value, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arguments)
+        row = cursor.fetchone()
+        names = [column.name for column in cursor.description[:-1]] if row else []
+    if row is None:
         return Call.objects.get(call_sid=params.call_sid), False
+    call = Call.from_db("default", names, row[:-1])
+    contact_row = row[-1]
+    if contact_row is not None:  # the flow reads the card (VIP first): hand it over already loaded
+        fields = Contact._meta.concrete_fields
+        contact = Contact.from_db(
+            "default", [f.attname for f in fields], [f.to_python(contact_row[f.column]) for f in fields]
+        )
+        Call.contact.field.set_cached_value(call, contact)
     return call, True
+
+
+@functools.cache
+def _start_inbound_sql() -> tuple[str, list, list]:
+    """The statement of ``start_inbound``, with every column of the contact and the call from the
+    models' own fields and defaults (so a new field needs no change here), and those fields."""
+    fields = [f for f in Call._meta.concrete_fields if not f.primary_key and f.attname != "contact_id"]
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    placeholders = ", ".join(f"%({f.attname})s" for f in fields)
+    contact_fields = [f for f in Contact._meta.concrete_fields if not f.primary_key]
+    contact_values = ", ".join(f"%(contact__{f.attname})s" for f in contact_fields)
+    sql = f"""
+WITH new_contact AS (
+    INSERT INTO calls_contact ({", ".join(f'"{f.column}"' for f in contact_fields)})
+    SELECT {contact_values}
+    WHERE %(phone)s ~ %(phone_pattern)s
+    ON CONFLICT (phone) DO NOTHING
+    RETURNING *
+), contact AS (
+    SELECT * FROM new_contact
+    UNION ALL
+    SELECT * FROM calls_contact WHERE phone = %(phone)s AND %(phone)s ~ %(phone_pattern)s
+    LIMIT 1
+), new_call AS (
+    INSERT INTO calls_call ({columns}, "contact_id")
+    VALUES ({placeholders}, (SELECT id FROM contact))
+    ON CONFLICT (call_sid) DO NOTHING
+    RETURNING *
+), event AS (
+    INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
+    SELECT id, %(event_at)s, 'incoming', %(event_data)s, %(event_key)s FROM new_call
+)
+SELECT new_call.*, (SELECT row_to_json(contact) FROM contact) FROM new_call
+"""  # noqa: S608 (names come from the models, values are parameters)
+    return sql, fields, contact_fields
 
 
 def set_outcome(call: Call, outcome: str, *, at: dt.datetime | None = None, **data: Any) -> bool:
@@ -105,8 +179,11 @@ def set_outcome(call: Call, outcome: str, *, at: dt.datetime | None = None, **da
     at = at or timezone.now()
     updated = Call.objects.filter(pk=call.pk, outcome="").update(outcome=outcome, outcome_at=at)
     if updated:
+        from reporting.webhooks import emit_call_completed
+
         call.outcome, call.outcome_at = outcome, at
         add_event(call, "outcome", dedupe=f"outcome:{outcome}", at=at, outcome=outcome, **data)
+        emit_call_completed(call.pk, call.call_sid)  # after commit: the client's webhooks, if any
     return bool(updated)
 
 
@@ -129,10 +206,33 @@ def record_status(*, params: TwilioCallParams, now: dt.datetime | None = None) -
     return call
 
 
+def hold_started(call: Call) -> dt.datetime | None:
+    """When the caller was put on hold, if they are on hold now (the last hold event is ``hold``)."""
+    last = call.events.filter(kind__in=["hold", "unhold"]).order_by("-at", "-pk").values_list("kind", "at")
+    kind, at = last.first() or (None, None)
+    return at if kind == "hold" else None
+
+
+def on_hold(call: Call) -> bool:
+    """Whether the caller is on hold now."""
+    return hold_started(call) is not None
+
+
+def held_seconds(call: Call, now: dt.datetime) -> int:
+    """Seconds since the caller was last put on hold."""
+    started = call.events.filter(kind="hold").order_by("-at", "-pk").values_list("at", flat=True).first()
+    return max(0, int((now - started).total_seconds())) if started else 0
+
+
 def finish(call: Call, *, now: dt.datetime, duration: int | None, failed: bool) -> None:
     """The caller's leg ended: close the timings and give the call its outcome if it has none yet."""
     from telephony.calls import flows
 
+    held_since = hold_started(call)
+    if held_since is not None:  # the caller hung up while on hold: that time counts as hold (AHT)
+        seconds = max(0, int((now - held_since).total_seconds()))
+        call.hold_seconds = (call.hold_seconds or 0) + seconds
+        add_event(call, "unhold", at=now, seconds=seconds, by="hang-up")
     call.ended_at = call.ended_at or now
     if duration is not None:
         call.duration_seconds = duration

@@ -59,6 +59,36 @@ def test_an_operator_cannot_see_or_act_on_another_operators_offer(offered):
     assert client.get("/console/state").json()["reservation"] is None
 
 
+def test_another_operator_cannot_act_on_a_taken_call(accepted, monkeypatch):
+    hung_up = []
+    monkeypatch.setattr("telephony.gateway.hang_up", lambda call_sid: hung_up.append(call_sid) or True)
+    other = logged_in(None, make_operator({}).user)
+    base = f"/console/calls/{accepted.reservation.pk}"
+    assert other.get(base).status_code == 404
+    assert post(other, base + "/script", {"action": "note", "value": "x"}).status_code == 404
+    assert post(other, base + "/transfer", {"specialist": "billing"}).status_code == 404
+    assert post(other, base + "/hang-up", {}).status_code == 404
+    assert post(other, base + "/wrap-up", {"disposition": "resolved"}).status_code == 404
+    assert hung_up == []
+    assert Reservation.objects.get(pk=accepted.reservation.pk).state == "accepted"
+    with tenant_context(accepted.tenant):
+        call = Call.objects.get(call_sid=accepted.call_sid)
+        assert call.wrapup_ended_at is None and not call.events.filter(kind="note").exists()
+
+
+def test_bad_request_bodies_are_refused_not_a_server_error(accepted):
+    client = logged_in(None, accepted.operator.user)
+    base = f"/console/calls/{accepted.reservation.pk}"
+    for action in ("/script", "/transfer", "/wrap-up", "/hold"):
+        for body in ("{not json", "[1, 2]", "null", "\xff"):
+            response = client.post(base + action, body, content_type="application/json")
+            assert response.status_code == 409, (action, body)
+    odd = {"action": "answer", "node": {"a": 1}, "value": {"b": [1]}}
+    assert post(client, base + "/script", odd).status_code == 200
+    assert post(client, base + "/script", {"action": 3}).status_code == 409
+    assert client.get(f"/console/calls/{10**30}").status_code == 404
+
+
 def test_the_screen_pop_reads_only_the_calling_companys_schema(offered, tenants):
     with tenant_context(tenants.beta):
         Call.objects.create(
@@ -175,3 +205,12 @@ def test_a_company_without_dispositions_can_still_be_wrapped_up(accepted, monkey
     assert response.status_code == 200
     with tenant_context(accepted.tenant):
         assert Call.objects.get(call_sid=accepted.call_sid).wrapup_ended_at is not None
+
+
+def test_the_browser_phone_is_loaded_only_where_it_is_turned_on(db, tenants, settings):
+    operator = make_operator({})
+    off = logged_in(None, operator.user).get("/console/").content.decode()
+    assert 'data-enabled="off"' in off and "twilio-voice/twilio.min.js" not in off
+    settings.TWILIO_SOFTPHONE = True
+    on = logged_in(None, operator.user).get("/console/").content.decode()
+    assert 'data-enabled="on"' in on and "vendor/twilio-voice/twilio.min.js" in on

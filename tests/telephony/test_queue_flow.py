@@ -123,3 +123,28 @@ def test_a_full_queue_offers_callback_or_voicemail_instead_of_busy(db, tenants, 
     root = check_twiml(response.content)
     assert root.find("Enqueue") is None and root.find("Gather") is not None
     assert not WaitingCall.objects.filter(call_sid=params["CallSid"]).exists()
+
+
+def test_the_answer_is_in_the_call_record_when_the_accept_returns(
+    db, tenants, queue, alpha_number, django_capture_on_commit_callbacks, monkeypatch
+):
+    """The bridge's REST request waits for a worker; who answered, and when, does not (the
+    console may wrap up before any worker runs)."""
+    from telephony import routing
+    from telephony.models import Reservation
+    from tests.telephony.helpers import make_operator
+
+    sent = []
+    monkeypatch.setattr("telephony.tasks.bridge_call.delay", sent.append)
+    operator = make_operator({queue: 1})
+    with django_capture_on_commit_callbacks(execute=True):
+        _, params = incoming(alpha_number)
+    offer = Reservation.objects.get(call__call_sid=params["CallSid"], state="offered")
+    with django_capture_on_commit_callbacks(execute=True):
+        waiting = routing.accept(reservation_id=offer.pk, operator=operator.user)
+    assert sent == [waiting.pk]  # the REST request is a worker's job, not done yet
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=params["CallSid"])
+        assert call.answered_at == waiting.answered_at and call.operator_id == operator.user_id
+        assert call.offered_at == offer.offered_at
+        assert call.events.filter(kind="bridged").count() == 1

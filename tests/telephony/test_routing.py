@@ -261,3 +261,20 @@ def test_matching_a_freed_operator_takes_a_fixed_number_of_queries(db, tenants, 
     with django_assert_num_queries(6):
         made = routing.match(operator_ids=[operator.pk], now=at(10))
     assert len(made) == 1
+
+
+def test_a_call_arriving_when_nobody_is_free_costs_one_read(db, tenants, commit, django_assert_num_queries):
+    queue = make_queue(tenants.alpha)
+    overflow = make_queue(tenants.alpha)
+    queue.overflow_queue = overflow
+    queue.save()
+    busy = make_operator({queue: 1}, state="break")
+    call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(0))
+    routing.queue_rows([queue.pk, overflow.pk])  # queue rules are cached per process
+    with django_assert_num_queries(1):
+        assert routing.match(queue_ids=[queue.pk], now=at(1)) == []
+    # An operator of the queue it overflows to is free: the full pass runs and offers the call.
+    make_operator({overflow: 1})
+    with commit():
+        made = routing.match(queue_ids=[queue.pk], now=at(60))
+    assert [r.call_id for r in made] == [call.pk] and busy.pk not in [r.operator_id for r in made]

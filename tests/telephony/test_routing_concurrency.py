@@ -16,7 +16,7 @@ from tests.conftest import ROOT, child_env
 from tests.telephony.helpers import make_operator, make_queue
 
 PROCESSES = 4
-CALLS_PER_PROCESS = 250
+CALLS_PER_PROCESS = 500
 OPERATORS = 40
 
 

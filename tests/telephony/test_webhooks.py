@@ -254,3 +254,75 @@ def test_another_tenants_calls_stay_invisible(db, tenants, alpha_number):
     assert "went wrong" in reply.content.decode()
     with tenant_context(tenants.alpha):
         assert Call.objects.get(call_sid=params["CallSid"]).script_session.answers == {}
+
+
+def test_the_callers_card_is_made_once_reused_and_read_for_the_queue(db, tenants, alpha_number):
+    """The call, its contact and its first event come from one statement: check each part."""
+    from telephony.calls.models import Contact
+    from telephony.models import Queue, WaitingCall
+
+    Queue.objects.get_or_create(tenant=tenants.alpha, is_default=True, defaults={"name": "Main"})
+    with tenant_context(tenants.alpha):
+        Contact.objects.create(phone="+14155550177", first_name="Vera", vip=True)
+    _, new_caller = incoming(alpha_number, caller="+14155550166")
+    _, again = incoming(alpha_number, caller="+14155550166")
+    _, vip = incoming(alpha_number, caller="+14155550177")
+    _, anonymous = incoming(alpha_number, caller="anonymous")
+    with tenant_context(tenants.alpha):
+        calls = {c.call_sid: c for c in Call.objects.select_related("contact")}
+        first, second = calls[new_caller["CallSid"]], calls[again["CallSid"]]
+        assert first.contact is not None and first.contact == second.contact
+        assert Contact.objects.filter(phone="+14155550166").count() == 1
+        assert calls[vip["CallSid"]].contact.first_name == "Vera"
+        assert calls[anonymous["CallSid"]].contact is None
+        assert calls[anonymous["CallSid"]].from_number == "anonymous"
+        for call in calls.values():
+            assert call.direction == Call.Direction.INBOUND and call.status == Call.Status.RINGING
+            assert list(call.events.values_list("kind", flat=True)) == ["incoming", "queued"]
+            assert call.events.get(kind="incoming").data == {"From": call.from_number, "To": alpha_number}
+    priorities = dict(WaitingCall.objects.values_list("call_sid", "priority"))
+    assert priorities[vip["CallSid"]] == 1  # a VIP caller goes first
+    assert priorities[new_caller["CallSid"]] == 0
+
+
+def test_a_failing_first_step_keeps_the_call_and_takes_a_message(db, tenants, alpha_number, monkeypatch):
+    from telephony.calls import flows
+
+    def broken(**kwargs):
+        Call.objects.filter(call_sid=kwargs["call"].call_sid).update(queue_name="half-written")
+        raise RuntimeError("a bug in the flow")
+
+    monkeypatch.setattr(flows, "first_step", broken)
+    response, params = incoming(alpha_number)
+    assert response.status_code == 200
+    assert verbs(response.content)[:2] == ["Say", "Record"]  # sorry, and a message is taken
+    check_twiml(response.content)
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=params["CallSid"])
+        assert call.queue_name == ""  # the flow's half-done work is rolled back, the call stays
+        assert list(call.events.values_list("kind", flat=True)) == ["incoming", "flow_error"]
+
+
+def test_a_caller_hanging_up_on_hold_has_that_time_counted_as_hold(db, tenants, alpha_number):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from telephony.calls.records import add_event
+
+    _, params = incoming(alpha_number)
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=params["CallSid"])
+        Call.objects.filter(pk=call.pk).update(answered_at=timezone.now(), hold_seconds=7)
+        add_event(call, "hold", at=timezone.now() - dt.timedelta(seconds=30), by="op")
+    response = signed_post(
+        "/twilio/voice/status?t=" + tenants.alpha.schema_name,
+        {"CallSid": params["CallSid"], "CallStatus": "completed", "CallDuration": "90"},
+    )
+    assert response.status_code == 204
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(pk=call.pk)
+        assert 37 <= call.hold_seconds <= 39  # 7 earlier + the last 30 s on hold
+        unhold = call.events.get(kind="unhold")
+        assert unhold.data["by"] == "hang-up" and 30 <= unhold.data["seconds"] <= 32
+        assert call.outcome == Call.Outcome.HANDLED
