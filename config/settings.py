@@ -73,6 +73,8 @@ TENANT_APPS = [
     "scripts_engine",
     "telephony.calls",
     "reporting",
+    "quality",
+    "outbound",
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -164,7 +166,10 @@ CACHES = {
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [_redis_db(2)], "prefix": "cc"},
+        # All sockets of one server process share one Redis key, and a group_send to a key past
+        # its capacity is dropped: with hundreds of consoles per process, 100 (the default) lost
+        # offers in bursts. Messages still expire after 60 s.
+        "CONFIG": {"hosts": [_redis_db(2)], "prefix": "cc", "capacity": 5000, "expiry": 60},
     }
 }
 CELERY_BROKER_URL = _redis_db(0)
@@ -193,6 +198,9 @@ TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="").rstrip("/")
 TWILIO_API_KEY = env.str("TWILIO_API_KEY", default="SK" + "0" * 32)
 TWILIO_API_SECRET = env.str("TWILIO_API_SECRET", default="development-api-secret-not-for-production")
 TWILIO_TWIML_APP_SID = env.str("TWILIO_TWIML_APP_SID", default="AP" + "0" * 32)
+# The browser as the operator's phone (Twilio Voice JavaScript SDK). Off where no real Twilio is
+# reachable (demo, tests): there the simulator plays the audio leg.
+TWILIO_SOFTPHONE = env.bool("TWILIO_SOFTPHONE", default=False)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -18,6 +18,9 @@ urlpatterns = [
     path("twilio/voice/", include("telephony.urls")),
     path("console/", include("telephony.urls_console")),
     path("wallboard/", wallboard_views.page, name="wallboard"),
+    path("quality/", include("quality.urls")),
+    path("backoffice/outbound/", include("outbound.urls_backoffice")),
+    path("backoffice/reports/", include("reporting.urls_backoffice")),
     path("healthz", healthz, name="healthz"),
     path("", include("config.urls_auth")),
 ]

@@ -12,6 +12,10 @@ urlpatterns = [
     path("", include("scripts_engine.urls_portal")),
     path("api/v1/", include("reporting.api.urls")),
     path("", include("reporting.urls_portal")),
+    path("reports/", include("reporting.urls_reports")),
+    path("webhooks/", include("reporting.urls_webhooks")),
+    path("campaigns/", include("outbound.urls_portal")),
+    path("recordings/", include("quality.urls_portal")),
     path("healthz", healthz, name="healthz"),
     path("", include("config.urls_auth")),
 ]
