@@ -126,7 +126,7 @@ def _operator_free(floor: dict[str, list[int]], rounds: int) -> list[float]:
         if OperatorProfile.objects.get(pk=profile_id).state != "wrap_up":
             continue
         start = time.perf_counter()
-        profile_set_state(profile_id=profile_id, state="available")  # matches on commit
+        profile_set_state(profile_id=profile_id, state="available")  # offered in the same commit
         samples.append((time.perf_counter() - start) * 1000)
         offer = Reservation.objects.select_related("call", "operator__user").get(
             operator_id=profile_id, state="offered"
@@ -140,6 +140,8 @@ def _operator_free(floor: dict[str, list[int]], rounds: int) -> list[float]:
 
 def _call_arrives(floor: dict[str, list[int]], rounds: int) -> list[float]:
     """A call enters a queue with an idle operator → its reservation (timed)."""
+    from django.db import transaction
+
     from telephony import routing
     from telephony.models import Queue, Reservation, WaitingCall
     from telephony.operators import profile_set_state
@@ -151,7 +153,8 @@ def _call_arrives(floor: dict[str, list[int]], rounds: int) -> list[float]:
         queue = rng.choice(queues)
         call_sid = f"CA{uuid.uuid4().hex}"
         start = time.perf_counter()
-        routing.enqueue(tenant=queue.tenant, queue=queue, call_sid=call_sid)  # matches on commit
+        with transaction.atomic():  # as in the incoming-call webhook: queued and offered in one commit
+            routing.enqueue(tenant=queue.tenant, queue=queue, call_sid=call_sid)
         samples.append((time.perf_counter() - start) * 1000)
         offer = Reservation.objects.select_related("operator__user").filter(
             call=WaitingCall.objects.get(call_sid=call_sid), state="offered"

@@ -7,6 +7,7 @@ else is the operator's own choice or their console's connection. Every change is
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
@@ -84,12 +85,17 @@ def _rematch_on_commit(*, queue_id: int | None = None, operator_id: int | None =
     if queue_id is not None:
         transaction.on_commit(lambda: match(queue_ids=[queue_id]))
     if operator_id is not None:
+        transaction.on_commit(_inbound_then_outbound(operator_id))
 
-        def inbound_then_outbound() -> None:
-            if not match(operator_ids=[operator_id]):  # an inbound call took them: no outbound
-                _outbound_work(operator_id)
 
-        transaction.on_commit(inbound_then_outbound)
+def _inbound_then_outbound(operator_id: int) -> Callable[[], None]:
+    def run() -> None:
+        from telephony.routing import match
+
+        if not match(operator_ids=[operator_id]):  # an inbound call took them: no outbound
+            _outbound_work(operator_id)
+
+    return run
 
 
 def _outbound_work(operator_id: int) -> None:
@@ -199,5 +205,15 @@ def profile_set_state(
             return profile
         _set(profile, state, reason if state == S.BREAK else "", now)
         if state == S.AVAILABLE:
-            _rematch_on_commit(operator_id=profile.pk)
+            _match_freed(profile, now)
     return profile
+
+
+def _match_freed(profile: OperatorProfile, now: datetime) -> None:
+    """An operator just became available: offer them a waiting call in this same transaction (one
+    commit for the state change and the offer). When none is found here, inbound and then outbound
+    work are looked for again once it commits (see ``routing.match_within``)."""
+    from telephony.routing import match_within  # the router imports this module
+
+    if match_within(operator_ids=[profile.pk], now=now, again=_inbound_then_outbound(profile.pk)):
+        profile.state = S.RESERVED

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.db import connection, transaction
@@ -74,7 +75,7 @@ def enqueue(
         language=language, enqueued_at=now,
     )  # fmt: skip
     call._state.adding, call._state.db = False, "default"
-    transaction.on_commit(lambda: match(queue_ids=[queue.pk], now=now))
+    match_within(queue_ids=[queue.pk], now=now)
     return call
 
 
@@ -133,6 +134,36 @@ def match(
         if not skipped:
             break
         time.sleep(random.uniform(0.001, 0.004) * (attempt + 1))  # let the other transaction commit
+    return made
+
+
+def match_within(
+    *,
+    queue_ids: list[int] | None = None,
+    operator_ids: list[int] | None = None,
+    now: datetime | None = None,
+    again: Callable[[], object] | None = None,
+) -> list[Reservation]:
+    """``match`` as part of the caller's transaction: the change that freed an operator (or queued
+    a call) commits together with its reservation, one commit instead of two.
+
+    One pass, no retry (it must not sleep holding the caller's locks). When it reserves nothing, or
+    skipped rows another transaction held, ``again`` (by default the same ``match``) runs once the
+    caller commits: an operator freed (or a call queued) by a transaction committing meanwhile is
+    invisible from here, and that transaction's own look may have come before this one commits; of
+    two such changes, the one committing last then sees the other. Outside a transaction it is
+    plain ``match``.
+    """
+    if not connection.in_atomic_block:
+        return match(queue_ids=queue_ids, operator_ids=operator_ids, now=now)
+    made: list[Reservation] = []
+    skipped = False
+    if queue_ids is None or operator_ids is not None or _anyone_free(queue_ids):
+        made, skipped = _match_pass(queue_ids, operator_ids, now or timezone.now())
+    if not made or skipped:
+        transaction.on_commit(
+            again or (lambda: match(queue_ids=queue_ids, operator_ids=operator_ids, now=now))
+        )
     return made
 
 
@@ -217,74 +248,77 @@ def _match_once(
     Returns the reservations and whether to look again (rows were held by another pass).
     """
     with transaction.atomic():
-        operators = OperatorProfile.objects.filter(state=OperatorState.AVAILABLE)
-        if operator_ids is not None:
-            operators = operators.filter(id__in=operator_ids)
-        served: set[int] = set()
-        if queue_ids is not None:
-            served = _served(queue_ids)
-            operators = operators.filter(
-                id__in=Skill.objects.filter(queue_id__in=served).values("operator_id")
-            )
-        scope = ["TRUE"]
-        if operator_ids is not None:
-            scope.append("p.id = ANY(%(operators)s)")
-        if queue_ids is not None:
-            scope.append("p.id IN (SELECT operator_id FROM telephony_skill WHERE queue_id = ANY(%(queues)s))")
-        with connection.cursor() as cursor:
-            cursor.execute(
-                LOCK_OPERATORS_SQL.format(scope=" AND ".join(scope)),
-                {
-                    "operators": list(operator_ids or []),
-                    "queues": list(served if queue_ids is not None else []),
-                },
-            )
-            locked = cursor.fetchall()
-        if not locked:
-            # Free operators another pass holds may have missed our calls: look again after it.
-            return [], operators.exists()
-        skills: dict[int, dict[int, matching.SkillIn]] = {}
-        for op_id, _, _, own, rows in locked:
-            skills[op_id] = {q: matching.SkillIn(tier, frozenset(langs or own)) for q, tier, langs in rows}
-        skill_queues = {q for per in skills.values() for q in per}
-        queue_rows(skill_queues)  # also refreshes the overflow sources
-        call_queues = skill_queues | {q for s in skill_queues for q in _overflow_sources.get(s, ())}
-        if queue_ids is not None and operator_ids is None:
-            call_queues &= set(queue_ids)
-        waiting = WaitingCall.objects.filter(state=WaitingCall.State.WAITING, queue_id__in=call_queues)
-        with connection.cursor() as cursor:
-            cursor.execute(WAITING_SQL, {"queues": list(call_queues)})
-            calls = cursor.fetchall()
-        queues = queue_rows({c[1] for c in calls})
-        rules = {q: matching.QueueRule(float(row[1]), row[2]) for q, row in queues.items()}
-        found = matching.pairs(
-            [matching.CallIn(c[0], c[1], c[2].timestamp(), c[3], c[4]) for c in calls],
-            [matching.OperatorIn(o[0], o[2].timestamp(), skills.get(o[0], {})) for o in locked],
-            rules,
-            now.timestamp(),
+        return _match_pass(queue_ids, operator_ids, now)
+
+
+def _match_pass(
+    queue_ids: list[int] | None, operator_ids: list[int] | None, now: datetime
+) -> tuple[list[Reservation], bool]:
+    """``_match_once`` in the caller's transaction."""
+    operators = OperatorProfile.objects.filter(state=OperatorState.AVAILABLE)
+    if operator_ids is not None:
+        operators = operators.filter(id__in=operator_ids)
+    served: set[int] = set()
+    if queue_ids is not None:
+        served = _served(queue_ids)
+        operators = operators.filter(id__in=Skill.objects.filter(queue_id__in=served).values("operator_id"))
+    scope = ["TRUE"]
+    if operator_ids is not None:
+        scope.append("p.id = ANY(%(operators)s)")
+    if queue_ids is not None:
+        scope.append("p.id IN (SELECT operator_id FROM telephony_skill WHERE queue_id = ANY(%(queues)s))")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            LOCK_OPERATORS_SQL.format(scope=" AND ".join(scope)),
+            {
+                "operators": list(operator_ids or []),
+                "queues": list(served if queue_ids is not None else []),
+            },
         )
-        lost = False
-        if found:
-            # Calls are read without locks; only the chosen ones are locked (and re-checked).
-            with connection.cursor() as cursor:
-                cursor.execute(LOCK_CALLS_SQL, {"calls": [c for c, _ in found]})
-                got = {row[0] for row in cursor.fetchall()}
-            lost = len(got) < len(found)
-            found = [pair for pair in found if pair[0] in got]
-        reservations = reserve_pairs(
-            found, {c[0]: c for c in calls}, {o[0]: o[1] for o in locked}, queues, now
-        )
-        # A call another pass took: look again. A call left here may suit an operator another
-        # pass holds; an operator left here may suit a call committed since we read: look again.
-        if lost:
-            return reservations, True
-        everyone = operator_ids is not None and len(locked) == len(set(operator_ids))
-        unlocked = operators.exclude(id__in=[o[0] for o in locked])
-        if len(found) < len(calls) and not everyone and unlocked.exists():
-            return reservations, True
-        if len(found) < len(locked):
-            return reservations, waiting.exclude(id__in=[c[0] for c in calls]).exists()
-        return reservations, False
+        locked = cursor.fetchall()
+    if not locked:
+        # Free operators another pass holds may have missed our calls: look again after it.
+        return [], operators.exists()
+    skills: dict[int, dict[int, matching.SkillIn]] = {}
+    for op_id, _, _, own, rows in locked:
+        skills[op_id] = {q: matching.SkillIn(tier, frozenset(langs or own)) for q, tier, langs in rows}
+    skill_queues = {q for per in skills.values() for q in per}
+    queue_rows(skill_queues)  # also refreshes the overflow sources
+    call_queues = skill_queues | {q for s in skill_queues for q in _overflow_sources.get(s, ())}
+    if queue_ids is not None and operator_ids is None:
+        call_queues &= set(queue_ids)
+    waiting = WaitingCall.objects.filter(state=WaitingCall.State.WAITING, queue_id__in=call_queues)
+    with connection.cursor() as cursor:
+        cursor.execute(WAITING_SQL, {"queues": list(call_queues)})
+        calls = cursor.fetchall()
+    queues = queue_rows({c[1] for c in calls})
+    rules = {q: matching.QueueRule(float(row[1]), row[2]) for q, row in queues.items()}
+    found = matching.pairs(
+        [matching.CallIn(c[0], c[1], c[2].timestamp(), c[3], c[4]) for c in calls],
+        [matching.OperatorIn(o[0], o[2].timestamp(), skills.get(o[0], {})) for o in locked],
+        rules,
+        now.timestamp(),
+    )
+    lost = False
+    if found:
+        # Calls are read without locks; only the chosen ones are locked (and re-checked).
+        with connection.cursor() as cursor:
+            cursor.execute(LOCK_CALLS_SQL, {"calls": [c for c, _ in found]})
+            got = {row[0] for row in cursor.fetchall()}
+        lost = len(got) < len(found)
+        found = [pair for pair in found if pair[0] in got]
+    reservations = reserve_pairs(found, {c[0]: c for c in calls}, {o[0]: o[1] for o in locked}, queues, now)
+    # A call another pass took: look again. A call left here may suit an operator another
+    # pass holds; an operator left here may suit a call committed since we read: look again.
+    if lost:
+        return reservations, True
+    everyone = operator_ids is not None and len(locked) == len(set(operator_ids))
+    unlocked = operators.exclude(id__in=[o[0] for o in locked])
+    if len(found) < len(calls) and not everyone and unlocked.exists():
+        return reservations, True
+    if len(found) < len(locked):
+        return reservations, waiting.exclude(id__in=[c[0] for c in calls]).exists()
+    return reservations, False
 
 
 def _offer_for_operator(reservation_id: int, operator) -> tuple[Reservation, WaitingCall, OperatorProfile]:

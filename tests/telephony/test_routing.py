@@ -255,8 +255,9 @@ def test_matching_a_freed_operator_takes_a_fixed_number_of_queries(db, tenants, 
     queue = make_queue(tenants.alpha)
     for i in range(5):
         routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(i))
-    operator = make_operator({queue: 1, make_queue(tenants.beta): 2})
-    routing.queue_rows([queue.pk])  # the per-process queue cache, warm
+    other = make_queue(tenants.beta)
+    operator = make_operator({queue: 1, other: 2})
+    routing.queue_rows([queue.pk, other.pk])  # the per-process queue cache, warm
     # Lock the operator (with its skills), read the calls, lock the chosen one, one write, the savepoints.
     with django_assert_num_queries(6):
         made = routing.match(operator_ids=[operator.pk], now=at(10))

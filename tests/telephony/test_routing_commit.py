@@ -1,0 +1,113 @@
+"""A freed operator or a queued call is matched in the transaction that made the change (one
+commit), and a change committing at the same time as another's is never missed by both."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+from django.db import connection, transaction
+
+from telephony import routing
+from telephony.models import OperatorProfile, Reservation, WaitingCall
+from telephony.operators import profile_set_state
+from tests.telephony.helpers import make_operator, make_queue, sid
+
+
+def offered(call: WaitingCall) -> Reservation | None:
+    return Reservation.objects.filter(call_id=call.pk, state="offered").first()
+
+
+def test_a_freed_operator_gets_the_offer_before_the_state_change_commits(db, tenants):
+    queue = make_queue(tenants.alpha)
+    call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid())
+    operator = make_operator({queue: 1}, state="break")
+    with transaction.atomic():
+        profile = profile_set_state(profile_id=operator.pk, state="available")
+        # Same transaction: the offer is written with the state change, not after its commit.
+        assert offered(call).operator_id == operator.pk
+        assert profile.state == "reserved"
+    operator.refresh_from_db()
+    assert operator.state == "reserved"
+
+
+def test_a_call_queued_with_a_free_operator_is_offered_in_its_own_transaction(db, tenants):
+    queue = make_queue(tenants.alpha)
+    operator = make_operator({queue: 1})
+    with transaction.atomic():
+        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid())
+        assert offered(call).operator_id == operator.pk
+
+
+@pytest.fixture
+def held() -> Iterator[Callable[[Callable[[], object]], None]]:
+    """Run a change in another thread's transaction and hold it open until the test lets it commit."""
+    threads: list[threading.Thread] = []
+    release = threading.Event()
+    errors: list[BaseException] = []
+
+    def hold(change: Callable[[], object]) -> None:
+        written = threading.Event()
+
+        def run() -> None:
+            try:
+                with transaction.atomic():
+                    change()
+                    written.set()
+                    assert release.wait(20), "never released"
+            except BaseException as exc:
+                errors.append(exc)
+                written.set()
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        threads.append(thread)
+        assert written.wait(20)
+
+    hold.commit = lambda: (release.set(), [t.join(20) for t in threads])  # type: ignore[attr-defined]
+    yield hold
+    release.set()
+    for thread in threads:
+        thread.join(20)
+    assert errors == []
+
+
+def _tidy(operator: OperatorProfile, call: WaitingCall) -> None:
+    routing.leave(call_sid=call.call_sid, outcome="abandoned")
+    OperatorProfile.objects.filter(pk=operator.pk).update(state="offline")
+
+
+def test_a_call_queued_while_an_operator_is_being_freed_is_offered_when_that_commits(
+    committed, tenants, held
+):
+    queue = make_queue(tenants.alpha)
+    operator = make_operator({queue: 1}, state="break")
+    held(lambda: profile_set_state(profile_id=operator.pk, state="available"))
+    # The operator's change is not committed: this call's own look finds nobody free.
+    with transaction.atomic():
+        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid())
+    assert offered(call) is None
+    held.commit()
+    try:
+        assert offered(call).operator_id == operator.pk  # the operator's look after its commit
+    finally:
+        _tidy(operator, call)
+
+
+def test_an_operator_freed_while_a_call_is_being_queued_gets_it_when_that_commits(committed, tenants, held):
+    queue = make_queue(tenants.alpha)
+    operator = make_operator({queue: 1}, state="break")
+    sid_ = sid()
+    held(lambda: routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid_))
+    # The call is not committed: the freed operator's own look finds no call.
+    profile_set_state(profile_id=operator.pk, state="available")
+    assert not Reservation.objects.filter(operator=operator, state="offered").exists()
+    held.commit()
+    call = WaitingCall.objects.get(call_sid=sid_)
+    try:
+        assert offered(call).operator_id == operator.pk  # the call's look after its commit
+    finally:
+        _tidy(operator, call)
