@@ -34,7 +34,7 @@ def _prepare() -> tuple[str, dict[str, str]]:
     from django.conf import settings
     from django.core.management import call_command
 
-    from telephony.models import PhoneNumber, Queue
+    from telephony.models import PhoneNumber, Queue, WaitingCall
     from tenants.clients import client_create, ensure_platform
     from tenants.models import Client
 
@@ -49,6 +49,8 @@ def _prepare() -> tuple[str, dict[str, str]]:
     Queue.objects.get_or_create(
         tenant=client, is_default=True, defaults={"name": "Main", "max_length": 10**6}
     )
+    # Every run starts with an empty queue (the calls of earlier runs never left it).
+    WaitingCall.objects.filter(tenant=client).exclude(state="left").update(state="left", outcome="abandoned")
     env = {
         **os.environ,
         "DATABASE_NAME": settings.DATABASES["default"]["NAME"],
