@@ -105,6 +105,16 @@ def test_an_unknown_number_gets_a_polite_message_and_an_event(db, tenants):
     assert (unserved.from_number, unserved.to_number) == ("+14155550100", "+15559999999")
 
 
+def test_a_number_in_the_pool_answers_like_an_unknown_one(db, tenants):
+    from telephony.models import PhoneNumber, UnservedCall
+
+    PhoneNumber.objects.create(number="+15559990001", state=PhoneNumber.State.AVAILABLE)
+    response, params = incoming("+15559990001")
+    assert verbs(response.content) == ["Say", "Hangup"]
+    assert "not in service" in response.content.decode()
+    assert UnservedCall.objects.filter(call_sid=params["CallSid"], to_number="+15559990001").exists()
+
+
 def test_incoming_call_to_a_suspended_client_is_refused_politely_and_recorded(db, tenants, alpha_number):
     from tenants.models import Client
 
