@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 from django_tenants.utils import tenant_context
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from accounts.models import Role
 from outbound import dialer
@@ -88,7 +89,14 @@ def test_an_operator_previews_dials_holds_opts_out_and_walks_the_survey(
         page.locator("#link", has_text="connected").wait_for()
         page.get_by_label("Change state").select_option("available")
         page.get_by_role("button", name="Set state").click()
-        page.locator("#state", has_text="Available").wait_for()
+        # Available, or already past it: the worker can reserve the operator for the preview
+        # within milliseconds, before the page has painted "Available".
+        available = page.locator("#state", has_text="Available")
+        try:
+            available.or_(page.locator("#pop-kind", has_text="read the card")).first.wait_for()
+        except PlaywrightTimeout as late:
+            shown = {k: page.locator(k).inner_text() for k in ("#state", "#link", "#error")}
+            raise AssertionError(f"the console never showed Available nor the card: {shown}") from late
 
         deadline = time.monotonic() + 20
         while profile.state != "on_call":  # the worker reserves them; beat's tick, played here, too
