@@ -9,13 +9,19 @@ from django.db import connection
 from telephony.pushes import push_on_commit
 from telephony.routing_models import Reservation
 
-# One round trip for the four writes of a match: the reservations, the calls and the operators
-# marked reserved, and the operators' "offered" events (the ORM would take four).
+# One round trip for a match's writes: lock the chosen calls (``SKIP LOCKED``, re-checking they
+# still wait: the calls were read without locks), then for those it got, the reservations, the
+# calls and the operators marked reserved, and the operators' "offered" events.
 RESERVE_SQL = """
-WITH pairs AS (
+WITH wanted AS (
     SELECT * FROM unnest(%(calls)s::bigint[], %(operators)s::bigint[], %(expires)s::timestamptz[],
                          %(sids)s::varchar[], %(tenants)s::bigint[])
         AS p(call_id, operator_id, expires_at, call_sid, tenant_id)
+), locked AS (
+    SELECT id FROM telephony_waitingcall WHERE id = ANY(%(calls)s::bigint[]) AND state = 'waiting'
+    ORDER BY id FOR UPDATE SKIP LOCKED
+), pairs AS (
+    SELECT wanted.* FROM wanted JOIN locked ON locked.id = wanted.call_id
 ), made AS (
     INSERT INTO telephony_reservation (call_id, operator_id, offered_at, expires_at, state, reason)
     SELECT call_id, operator_id, %(now)s, expires_at, 'offered', '' FROM pairs
@@ -35,7 +41,8 @@ SELECT id, call_id, operator_id, expires_at FROM made
 
 
 def reserve_pairs(found, calls, user_ids, queues, now: datetime) -> list[Reservation]:
-    """Write the reservations of ``found`` (rows locked by the caller) and push the offers on commit."""
+    """Write the reservations of ``found`` (operators locked by the caller) whose call could be
+    locked and still waits, and push the offers on commit. Fewer back: another pass took a call."""
     if not found:
         return []
     params = {

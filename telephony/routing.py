@@ -220,7 +220,8 @@ def queue_rules(ids: list[int]) -> dict[int, matching.QueueRule]:
 
 
 # The hot path's reads in SQL (the ORM's compiling cost more than the queries): the free operators
-# with their skills, locked; the waiting calls, read without locks; the chosen calls, locked.
+# with their skills, locked; the waiting calls, read without locks (the chosen ones are locked as
+# they are reserved: ``offers.RESERVE_SQL``); calls queued since that read.
 LOCK_OPERATORS_SQL = """
 SELECT p.id, p.user_id, p.idle_since, p.languages,
        COALESCE((SELECT json_agg(json_build_array(s.queue_id, s.tier, s.languages))
@@ -234,9 +235,10 @@ WAITING_SQL = """
 SELECT id, queue_id, enqueued_at, priority, language, call_sid, tenant_id
 FROM telephony_waitingcall WHERE state = 'waiting' AND queue_id = ANY(%(queues)s)
 """
-LOCK_CALLS_SQL = """
-SELECT id FROM telephony_waitingcall WHERE id = ANY(%(calls)s) AND state = 'waiting'
-ORDER BY id FOR UPDATE SKIP LOCKED
+NEWER_CALLS_SQL = """
+SELECT EXISTS (SELECT 1 FROM telephony_waitingcall
+               WHERE state = 'waiting' AND queue_id = ANY(%(queues)s::bigint[])
+                 AND NOT id = ANY(%(seen)s::bigint[]))
 """
 
 
@@ -287,7 +289,6 @@ def _match_pass(
     call_queues = skill_queues | {q for s in skill_queues for q in _overflow_sources.get(s, ())}
     if queue_ids is not None and operator_ids is None:
         call_queues &= set(queue_ids)
-    waiting = WaitingCall.objects.filter(state=WaitingCall.State.WAITING, queue_id__in=call_queues)
     with connection.cursor() as cursor:
         cursor.execute(WAITING_SQL, {"queues": list(call_queues)})
         calls = cursor.fetchall()
@@ -299,15 +300,10 @@ def _match_pass(
         rules,
         now.timestamp(),
     )
-    lost = False
-    if found:
-        # Calls are read without locks; only the chosen ones are locked (and re-checked).
-        with connection.cursor() as cursor:
-            cursor.execute(LOCK_CALLS_SQL, {"calls": [c for c, _ in found]})
-            got = {row[0] for row in cursor.fetchall()}
-        lost = len(got) < len(found)
-        found = [pair for pair in found if pair[0] in got]
+    # Calls are read without locks; only the chosen ones are locked (and re-checked) as they are
+    # reserved, in one statement.
     reservations = reserve_pairs(found, {c[0]: c for c in calls}, {o[0]: o[1] for o in locked}, queues, now)
+    lost = len(reservations) < len(found)
     # A call another pass took: look again. A call left here may suit an operator another
     # pass holds; an operator left here may suit a call committed since we read: look again.
     if lost:
@@ -317,7 +313,9 @@ def _match_pass(
     if len(found) < len(calls) and not everyone and unlocked.exists():
         return reservations, True
     if len(found) < len(locked):
-        return reservations, waiting.exclude(id__in=[c[0] for c in calls]).exists()
+        with connection.cursor() as cursor:
+            cursor.execute(NEWER_CALLS_SQL, {"queues": list(call_queues), "seen": [c[0] for c in calls]})
+            return reservations, cursor.fetchone()[0]
     return reservations, False
 
 

@@ -111,3 +111,20 @@ def test_an_operator_freed_while_a_call_is_being_queued_gets_it_when_that_commit
         assert offered(call).operator_id == operator.pk  # the call's look after its commit
     finally:
         _tidy(operator, call)
+
+
+def test_a_call_another_transaction_holds_is_not_reserved_and_is_matched_once_free(committed, tenants, held):
+    queue = make_queue(tenants.alpha)
+    with transaction.atomic():
+        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid())  # nobody free yet
+    held(lambda: WaitingCall.objects.select_for_update().get(pk=call.pk))  # e.g. the caller hanging up
+    operator = make_operator({queue: 1})
+    try:
+        assert routing.match(operator_ids=[operator.pk]) == []  # looked again a few times, then gave up
+        operator.refresh_from_db()
+        assert operator.state == "available" and not Reservation.objects.filter(call_id=call.pk).exists()
+        held.commit()
+        (made,) = routing.match(operator_ids=[operator.pk])
+        assert (made.call_id, made.operator_id) == (call.pk, operator.pk)
+    finally:
+        _tidy(operator, call)
