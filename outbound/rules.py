@@ -202,8 +202,11 @@ def record_attempt_result(*, attempt: Attempt, outcome: str, now: dt.datetime) -
         locked = Attempt.objects.select_for_update().get(pk=attempt.pk)
         if locked.outcome:
             return locked
+        # The campaign row first (as campaign control locks it before its contacts): settlements of
+        # one campaign take turns, so the last two at once cannot both see the other's contact
+        # still in progress and leave the campaign running with nothing to call.
+        campaign = Campaign.objects.select_for_update().get(pk=locked.campaign_id)
         contact = CampaignContact.objects.select_for_update().get(pk=locked.campaign_contact_id)
-        campaign = Campaign.objects.get(pk=locked.campaign_id)
         locked.outcome = outcome
         locked.ended_at = now
         locked.save(update_fields=["outcome", "ended_at"])
@@ -233,7 +236,10 @@ def _move_on(campaign: Campaign, contact: CampaignContact, outcome: str, now: dt
 
 
 def complete_if_finished(*, campaign: Campaign, now: dt.datetime) -> bool:
-    """Mark a running campaign completed when no contact is left to call (DNC ones are swept first)."""
+    """Mark a running campaign completed when no contact is left to call (DNC ones are swept first).
+
+    Call it with the campaign's row locked (``select_for_update``) in the transaction that moved a
+    contact on, so two settling at once cannot both miss the end."""
     if campaign.state != Campaign.State.RUNNING:
         return False
     sweep_blocked(campaign=campaign)

@@ -156,10 +156,7 @@ def match_within(
     """
     if not connection.in_atomic_block:
         return match(queue_ids=queue_ids, operator_ids=operator_ids, now=now)
-    made: list[Reservation] = []
-    skipped = False
-    if queue_ids is None or operator_ids is not None or _anyone_free(queue_ids):
-        made, skipped = _match_pass(queue_ids, operator_ids, now or timezone.now())
+    made, skipped = _match_pass(queue_ids, operator_ids, now or timezone.now(), again_after_commit=True)
     if not made or skipped:
         transaction.on_commit(
             again or (lambda: match(queue_ids=queue_ids, operator_ids=operator_ids, now=now))
@@ -254,9 +251,13 @@ def _match_once(
 
 
 def _match_pass(
-    queue_ids: list[int] | None, operator_ids: list[int] | None, now: datetime
+    queue_ids: list[int] | None,
+    operator_ids: list[int] | None,
+    now: datetime,
+    again_after_commit: bool = False,
 ) -> tuple[list[Reservation], bool]:
-    """``_match_once`` in the caller's transaction."""
+    """``_match_once`` in the caller's transaction. ``again_after_commit``: the caller looks again
+    after its commit whenever nothing is reserved, so nobody free needs no further read here."""
     operators = OperatorProfile.objects.filter(state=OperatorState.AVAILABLE)
     if operator_ids is not None:
         operators = operators.filter(id__in=operator_ids)
@@ -280,7 +281,7 @@ def _match_pass(
         locked = cursor.fetchall()
     if not locked:
         # Free operators another pass holds may have missed our calls: look again after it.
-        return [], operators.exists()
+        return [], again_after_commit or operators.exists()
     skills: dict[int, dict[int, matching.SkillIn]] = {}
     for op_id, _, _, own, rows in locked:
         skills[op_id] = {q: matching.SkillIn(tier, frozenset(langs or own)) for q, tier, langs in rows}

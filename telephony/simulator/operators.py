@@ -181,11 +181,8 @@ class SimulatedOperator:
                 if view is not None:
                     break
                 await asyncio.sleep(0.1)
-            if view is None:
-                self.stats.errors.append(f"outbound {reservation}: the call card never became readable")
-                return
-            if not view.get("outbound"):
-                return
+            if view is None or not view.get("outbound"):
+                return  # over before it could be read (busy, no answer): the dialer freed us
             if view["outbound"]["phase"] == "preview":
                 await asyncio.sleep(self.rng.uniform(*self.behaviour.answer_delay))  # reads the card
                 if await self._api(f"calls/{reservation}/dial", {}) is None:

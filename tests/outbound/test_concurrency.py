@@ -12,7 +12,7 @@ from django_tenants.utils import tenant_context
 
 from outbound.control import campaign_control
 from outbound.models import CampaignContact
-from outbound.rules import due_contacts
+from outbound.rules import due_contacts, record_attempt_result, start_attempt
 from telephony.calls.models import Contact
 from tests.outbound.kit import add_contact, make_campaign
 
@@ -74,3 +74,53 @@ def test_due_contacts_is_one_query_and_blocked_numbers_two(tenants, django_asser
             assert len(list(due_contacts(campaign=campaign, now=timezone.now(), limit=10))) == 10
         with django_assert_num_queries(2):
             blocked_numbers([f"+1555040{n:04d}" for n in range(20)])
+
+
+def test_the_last_two_attempts_settling_at_once_complete_the_campaign(committed, tenants):
+    """Each settlement asks 'is any contact left?'; two at once must not both see the other's
+    contact still in progress (the campaign would run forever with nothing to call)."""
+    phones = [f"+1555{random.randrange(10**6, 10**7)}" for _ in range(2)]
+    with tenant_context(tenants.alpha):
+        campaign = make_campaign(tenants.alpha, max_attempts=1)
+        contacts = [add_contact(campaign, phone) for phone in phones]
+        campaign_control(campaign=campaign, action="start", now=timezone.now())
+        attempts = [start_attempt(campaign_contact=c, now=timezone.now()) for c in contacts]
+    first_written, release = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def settle(attempt, outcome: str, hold: bool) -> None:
+        try:
+            with tenant_context(tenants.alpha), transaction.atomic():
+                record_attempt_result(attempt=attempt, outcome=outcome, now=timezone.now())
+                if hold:  # written, not committed: the other settles now
+                    first_written.set()
+                    assert release.wait(20)
+        except BaseException as exc:
+            errors.append(exc)
+            first_written.set()
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=settle, args=(attempts[0], "answered", True))
+    second = threading.Thread(target=settle, args=(attempts[1], "busy", False))
+    try:
+        first.start()
+        assert first_written.wait(20)
+        second.start()
+        second.join(1)  # it either waits for the first (the fix) or finishes on its own
+        release.set()
+        first.join(20)
+        second.join(20)
+        assert not errors, errors
+        with tenant_context(tenants.alpha):
+            assert set(CampaignContact.objects.filter(campaign=campaign).values_list("state", flat=True)) == {
+                "done",
+                "exhausted",
+            }
+            campaign.refresh_from_db()
+            assert campaign.state == "completed"
+    finally:
+        release.set()
+        with tenant_context(tenants.alpha):
+            campaign.delete()
+            Contact.objects.filter(phone__in=phones).delete()
