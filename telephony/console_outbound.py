@@ -25,10 +25,16 @@ from telephony.routing_models import Reservation
 ATTEMPTS_SHOWN = 5
 
 
-def phase_of(call: Call) -> str:
-    """preview (not dialed), dialing, connected, or ended."""
+def phase_of(call: Call, task: dict[str, Any] | None = None) -> str:
+    """preview (not dialed, the operator dials), dialing, connected, or ended.
+
+    ``task``: the call's outbound task when already read. A progressive call is placed by the
+    dialer right after its reservation commits: in between it is "dialing", never a preview
+    (the console must not offer a Dial button that would only answer "already dialed").
+    """
     if dialer.is_pending(call) and call.status == Call.Status.QUEUED:
-        return "preview"
+        task = task if task is not None else dialer.task_of(call) or {}
+        return "preview" if task.get("mode") == Campaign.Mode.PREVIEW else "dialing"
     if call.ended_at or call.outcome:
         return "ended"
     if call.answered_at:
@@ -42,7 +48,7 @@ def outbound_view(call: Call) -> dict[str, Any] | None:
     if task is None:
         return None
     view: dict[str, Any] = {
-        "phase": phase_of(call),
+        "phase": phase_of(call, task),
         "task": task["task"],
         "mode": task["mode"],
         "attempts": [],
@@ -85,8 +91,8 @@ def dial(*, reservation_id: int, operator) -> dict[str, Any]:
     reservation = access_reservation(operator=operator, reservation_id=reservation_id)
     tenant = reservation.call.tenant
     with tenant_context(tenant):
-        call, _ = _outbound_call(reservation)
-        if phase_of(call) != "preview":
+        call, task = _outbound_call(reservation)
+        if phase_of(call, task) != "preview":
             raise ConsoleError("This call is already dialed.")
         try:
             placed = dialer.place_call(tenant=tenant, call_id=call.pk)
@@ -99,8 +105,8 @@ def skip(*, reservation_id: int, operator) -> dict[str, Any]:
     """Preview: not this contact now; it goes back (due again later) and the operator is free."""
     reservation = access_reservation(operator=operator, reservation_id=reservation_id)
     with tenant_context(reservation.call.tenant):
-        call, _ = _outbound_call(reservation)
-        if phase_of(call) != "preview":
+        call, task = _outbound_call(reservation)
+        if phase_of(call, task) != "preview":
             raise ConsoleError("A dialed call cannot be skipped; end it instead.")
         progress.give_back(call=call, reason="skipped", now=timezone.now(), delay=dialer.SKIP_DELAY)
     return {"skipped": True}

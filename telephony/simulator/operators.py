@@ -185,8 +185,7 @@ class SimulatedOperator:
                 return  # over before it could be read (busy, no answer): the dialer freed us
             if view["outbound"]["phase"] == "preview":
                 await asyncio.sleep(self.rng.uniform(*self.behaviour.answer_delay))  # reads the card
-                if await self._api(f"calls/{reservation}/dial", {}) is None:
-                    return
+                await self._api(f"calls/{reservation}/dial", {})  # refused: over, or dialed already
             for _ in range(600):
                 view = await self._api(f"calls/{reservation}")
                 if view is None:

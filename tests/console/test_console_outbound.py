@@ -58,6 +58,24 @@ def test_the_preview_card_shows_the_contact_campaign_and_first_script_step(previ
     assert created == []
 
 
+def test_a_progressive_call_reserved_but_not_placed_yet_is_dialing_not_a_preview(db, tenants, created):
+    """The dialer places a progressive call right after the reservation commits; a card read in
+    between must not offer Dial (it could only answer "already dialed") nor Skip."""
+    campaign, queue, _ = running_campaign(tenants.alpha, contacts=1, mode="progressive")
+    (operator,) = operators_on(queue, 1)
+    with tenant_context(tenants.alpha):
+        work = {campaign.queue_id}
+    reserved = dialer.reserve(operator_id=operator.pk, tenant=tenants.alpha, queues=work, now=timezone.now())
+    client = logged_in(None, operator.user)
+
+    view = client.get(f"/console/calls/{reserved.reservation_id}").json()
+
+    assert view["outbound"]["mode"] == "progressive" and view["outbound"]["phase"] == "dialing"
+    assert post(client, f"/console/calls/{reserved.reservation_id}/dial").status_code == 409
+    assert post(client, f"/console/calls/{reserved.reservation_id}/skip").status_code == 409
+    assert created == []  # the console placed nothing; the dialer does
+
+
 def test_dial_places_the_call_from_the_operators_reservation(preview, created):
     _, operator, reserved, phone = preview
     client = logged_in(None, operator.user)
