@@ -2,6 +2,7 @@
 same server in the same run; then the router's figures (bench/routing.py).
 
 Runs in its own database (``bench_cc``, shared with bench/tenants.py) on the configured server.
+One uvicorn process by default; ``BENCH_WEB_WORKERS=N`` runs N, as production would (one per core).
 """
 
 from __future__ import annotations
@@ -106,9 +107,10 @@ def _webhooks(quick: bool) -> dict[str, object]:
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-l", "WARNING"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    workers = os.environ.get("BENCH_WEB_WORKERS", "1")
     server = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port), "--no-access-log",
-         "--lifespan", "off", "--log-level", "warning"],
+         "--lifespan", "off", "--log-level", "warning", "--workers", workers],
         cwd=ROOT, env=env,
     )  # fmt: skip
     try:
