@@ -148,6 +148,7 @@ def _webhooks(quick: bool) -> dict[str, object]:
             process.wait(timeout=20)
     return {
         "concurrency": CONCURRENCY,
+        "web_workers": int(workers),
         "healthz": health,
         "incoming": incoming,
         "throughput_ratio": round(incoming["per_second"] / health["per_second"], 3),
