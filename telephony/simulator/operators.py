@@ -193,6 +193,11 @@ class SimulatedOperator:
                 if view["outbound"]["phase"] == "connected":
                     break
                 if view["outbound"]["phase"] == "ended":
+                    # Still readable: answered, then hung up before we saw it. The call is ours
+                    # to wrap up (an unanswered one is wrapped up by the dialer and unreadable).
+                    codes = [d["code"] for d in view.get("dispositions", [])]
+                    body = {"disposition": codes[0] if codes else "", "available": True}
+                    await self._api(f"calls/{reservation}/wrap-up", body)
                     return
                 await asyncio.sleep(0.1)
             else:
