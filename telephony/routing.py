@@ -9,6 +9,10 @@ waiting calls without locks, runs the pure policy (``telephony.matching``), then
 chosen calls (``SKIP LOCKED``, re-checking they still wait). When another pass held or took rows,
 it runs again (bounded; the periodic tick covers the rest). The partial unique constraints on
 ``Reservation`` make a double assignment impossible even so.
+
+A queued call (``enqueue``) and a freed operator (``operators.profile_set_state``) are matched by
+``match_within``: one pass inside the transaction that made the change, so the change and its
+offer commit together; when that pass offers nothing, ``match`` looks again after the commit.
 """
 
 from __future__ import annotations
