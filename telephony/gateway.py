@@ -46,8 +46,9 @@ def absolute(path: str) -> str:
     return base + path
 
 
-def _update(call_sid: str, twiml_text: str) -> bool:
-    """Redirect a live call to new TwiML; False when the call is gone or was already moved."""
+def update_twiml(*, call_sid: str, twiml_text: str) -> bool:
+    """Give a live call new TwiML (a bridge, hold music, back to its operator); False when the call
+    is gone or was already moved."""
     try:
         client().calls(call_sid).update(twiml=twiml_text)
     except TwilioRestException as exc:
@@ -62,11 +63,6 @@ def _update(call_sid: str, twiml_text: str) -> bool:
     return True
 
 
-def update_twiml(*, call_sid: str, twiml_text: str) -> bool:
-    """Give a live call new TwiML (hold music, back to its operator); False when the call is gone."""
-    return _update(call_sid, twiml_text)
-
-
 def bridge_to_operator(*, call_sid: str, identity: str, record: bool) -> bool:
     """Take the waiting caller out of the queue and ring the operator's browser phone."""
     response = twiml.dial_operator(
@@ -75,7 +71,7 @@ def bridge_to_operator(*, call_sid: str, identity: str, record: bool) -> bool:
         recording_callback=absolute(twiml.url("twilio-recording")),
         action=absolute(twiml.url("twilio-dial-result", leg="operator")),
     )
-    return _update(call_sid, str(response))
+    return update_twiml(call_sid=call_sid, twiml_text=str(response))
 
 
 def transfer_to_specialist(
@@ -89,7 +85,7 @@ def transfer_to_specialist(
         caller_id=caller_id,
         action=absolute(twiml.url("twilio-dial-result", leg="specialist")),
     )
-    return _update(call_sid, str(response))
+    return update_twiml(call_sid=call_sid, twiml_text=str(response))
 
 
 def hang_up(*, call_sid: str) -> bool:

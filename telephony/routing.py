@@ -60,10 +60,11 @@ def queue_full(*, queue: Queue) -> bool:
 def enqueue(
     *, tenant, queue: Queue, call_sid: str, priority: int = 0, language: str = "", now: datetime | None = None
 ) -> WaitingCall:
-    """Put a call in line (idempotent on ``call_sid``) and try to match it once this commits.
+    """Put a call in line (idempotent on ``call_sid``) and try to match it (``match_within``).
 
     Safe inside a tenant's schema (the router's tables exist in public only). It does not refuse a
-    full queue: ask ``queue_full`` first.
+    full queue: the caller checks the length first (``queue_full``, or the incoming-call webhook's
+    ``flows.inbound_context``, which reads it with the rest of what a call needs).
     """
     if queue.tenant_id != tenant.pk:
         raise ValueError("The queue belongs to another client company.")

@@ -62,18 +62,10 @@ def add_event(
     *,
     dedupe: str | None = None,
     at: dt.datetime | None = None,
-    savepoint: bool = True,
     **data: Any,
 ) -> bool:
-    """Record a call event; with ``dedupe`` a replay of the same webhook records nothing. True if new.
-
-    ``savepoint=False`` saves two round trips where the caller already knows the event is new
-    (it holds the call's row lock, or created the call in this transaction).
-    """
+    """Record a call event; with ``dedupe`` a replay of the same webhook records nothing. True if new."""
     key = f"{call.call_sid}:{dedupe}"[:200] if dedupe else None
-    if not savepoint:
-        CallEvent.objects.create(call=call, at=at or timezone.now(), kind=kind, data=data, dedupe_key=key)
-        return True
     try:
         with transaction.atomic():
             CallEvent.objects.create(call=call, at=at or timezone.now(), kind=kind, data=data, dedupe_key=key)
@@ -219,8 +211,8 @@ def on_hold(call: Call) -> bool:
 
 
 def held_seconds(call: Call, now: dt.datetime) -> int:
-    """Seconds since the caller was last put on hold."""
-    started = call.events.filter(kind="hold").order_by("-at", "-pk").values_list("at", flat=True).first()
+    """Seconds the caller has been on hold (0 when not on hold)."""
+    started = hold_started(call)
     return max(0, int((now - started).total_seconds())) if started else 0
 
 
