@@ -14,12 +14,13 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from outbound.dialer import PENDING
 from scripts_engine import sessions
 from scripts_engine.models import Disposition, ScriptAnswer, Specialist
 from telephony import gateway, routing
 from telephony.calls.flows import voice_of
 from telephony.calls.models import Call, Callback, Contact, TelephonySettings
-from telephony.calls.records import add_event
+from telephony.calls.records import add_event, on_hold
 from telephony.operators import profile_for
 from telephony.routing_models import OperatorEvent, OperatorState, Reservation
 
@@ -169,7 +170,7 @@ def call_view(*, reservation_id: int, operator) -> dict[str, Any]:
         from telephony import console_outbound
 
         view["outbound"] = console_outbound.outbound_view(call)
-        view["call"]["on_hold"] = console_outbound.progress.on_hold(call)
+        view["call"]["on_hold"] = on_hold(call)
         view["call"]["connected"] = call.answered_at is not None and call.ended_at is None
     return view
 
@@ -230,7 +231,7 @@ def end_call(*, reservation_id: int, operator) -> None:
     reservation = access_reservation(operator=operator, reservation_id=reservation_id)
     if reservation.state != Reservation.State.ACCEPTED:
         return
-    if reservation.call.call_sid.startswith("pending-"):  # an outbound preview never dialed: skip it
+    if reservation.call.call_sid.startswith(PENDING):  # an outbound preview never dialed: skip it
         from telephony import console_outbound
 
         console_outbound.skip(reservation_id=reservation_id, operator=operator)

@@ -18,7 +18,7 @@ from outbound import dialer, progress, rules
 from outbound.models import Campaign, CampaignContact
 from telephony import gateway
 from telephony.calls.models import Call, Callback
-from telephony.calls.records import add_event
+from telephony.calls.records import add_event, held_seconds, on_hold
 from telephony.console import ConsoleError, access_reservation, call_for
 from telephony.routing_models import Reservation
 
@@ -70,7 +70,7 @@ def outbound_view(call: Call) -> dict[str, Any] | None:
         view["campaign"] = "Callback"
         view["kind"] = callback.get_reason_display() if callback else "Callback"
         view["attempt_number"] = callback.attempts if callback else None
-        view["max_attempts"] = progress.CALLBACK_MAX_ATTEMPTS
+        view["max_attempts"] = dialer.CALLBACK_MAX_ATTEMPTS
     return view
 
 
@@ -118,8 +118,12 @@ def opt_out(*, reservation_id: int, operator) -> dict[str, Any]:
     with tenant_context(reservation.call.tenant):
         call, _ = _outbound_call(reservation)
         by = operator.get_full_name() or operator.username
-        rules.opt_out(phone=call.to_number, by_name=by, reason="Asked during a call")
-        add_event(call, "opted_out", dedupe="opted_out", by=operator.username)
+        with transaction.atomic():  # the list entry and the call's event, together or neither
+            try:
+                rules.opt_out(phone=call.to_number, by_name=by, reason="Asked during a call")
+            except ValueError as refused:  # a number not in E.164 form
+                raise ConsoleError(f"Not listed: {refused}") from refused
+            add_event(call, "opted_out", dedupe="opted_out", by=operator.username)
     return {"opted_out": True}
 
 
@@ -137,7 +141,7 @@ def hold(*, reservation_id: int, operator, on: bool, now: dt.datetime | None = N
         call = call_for(reservation)
         if call is None or call.answered_at is None or call.ended_at is not None:
             raise ConsoleError("Only a call in progress can be put on hold.")
-        if progress.on_hold(call) == on:
+        if on_hold(call) == on:
             return {"on_hold": on}
         text = progress.hold_twiml(call=call) if on else progress.reconnect_twiml(call=call)
         if not gateway.update_twiml(call_sid=call.call_sid, twiml_text=text):
@@ -146,7 +150,7 @@ def hold(*, reservation_id: int, operator, on: bool, now: dt.datetime | None = N
             if on:
                 add_event(call, "hold", at=now, by=operator.username)
             else:
-                seconds = progress.held_seconds(call, now)
+                seconds = held_seconds(call, now)
                 Call.objects.filter(pk=call.pk).update(hold_seconds=F("hold_seconds") + seconds)
                 add_event(call, "unhold", at=now, by=operator.username, seconds=seconds)
     return {"on_hold": on}

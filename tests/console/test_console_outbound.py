@@ -142,6 +142,23 @@ def test_opt_out_during_the_call_puts_the_number_on_the_companys_list(preview, t
         assert not DoNotCall.objects.filter(phone=phone).exists()
 
 
+def test_opt_out_of_a_number_not_in_e164_is_refused_and_writes_nothing(preview, tenants):
+    _, operator, reserved, _ = preview
+    client = logged_in(None, operator.user)
+    post(client, f"/console/calls/{reserved.reservation_id}/dial")
+    call = _call(tenants, reserved)
+    twilio_post("answer", tenants.alpha, call)
+    with tenant_context(tenants.alpha):
+        Call.objects.filter(pk=call.pk).update(to_number="0555 0100")
+
+    response = post(client, f"/console/calls/{reserved.reservation_id}/opt-out")
+
+    assert response.status_code == 409 and "E.164" in response.json()["error"]
+    with tenant_context(tenants.alpha):
+        assert not DoNotCall.objects.exists()
+        assert not CallEvent.objects.filter(call=call, kind="opted_out").exists()
+
+
 def test_hold_plays_music_and_records_the_time_on_hold(preview, tenants):
     _, operator, reserved, _ = preview
     client = logged_in(None, operator.user)
