@@ -5,21 +5,17 @@ from __future__ import annotations
 import datetime as dt
 
 from django import forms
-from django.core.validators import MaxValueValidator
 
 from quality.models import Criterion
+from reporting.filters import DAY_LIMITS
 
 MAX_PERIOD_DAYS = 366
-# The pages look one day past "until": keep that day representable (date.max + 1 day overflows).
-LAST_DAY = dt.date(9998, 12, 31)
 
 
 def day_field(label: str, *, required: bool) -> forms.DateField:
+    """A local day; ``DAY_LIMITS`` keeps the day after it (the pages' end bound) representable."""
     return forms.DateField(
-        required=required,
-        label=label,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        validators=[MaxValueValidator(LAST_DAY)],
+        required=required, label=label, widget=forms.DateInput(attrs={"type": "date"}), validators=DAY_LIMITS
     )
 
 

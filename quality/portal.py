@@ -1,36 +1,29 @@
-"""The client company's own recordings in its portal: listed with a player, streamed to its staff."""
+"""The client company's own recordings in its portal: listed with a player, streamed to its staff
+(``client_staff``: the portal URLs exist on company hosts only)."""
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from accounts.models import CLIENT_ROLES
+from reporting.exports import visible_operator_name
+from reporting.portal_views import client_staff
 from telephony.calls.models import Call
 from telephony.recordings import recording_response
 
 PAGE_SIZE = 50
 
 
-def _company_staff(request: HttpRequest) -> None:
-    if request.tenant.is_platform:
-        raise Http404
-    if not request.user.has_role(*CLIENT_ROLES):
-        raise PermissionDenied("Recordings are for your company's staff.")
-
-
-@login_required
+@client_staff
 def recordings(request: HttpRequest) -> HttpResponse:
-    _company_staff(request)
     calls = Call.objects.exclude(recording_key="").order_by("-started_at")
     page = Paginator(calls, PAGE_SIZE).get_page(request.GET.get("page"))
+    for call in page.object_list:  # the company sees "Jane D.", as on its other portal pages
+        call.operator_shown = visible_operator_name(call.operator_name) if call.operator_name else ""
     return render(request, "quality/portal_recordings.html", {"page": page})
 
 
-@login_required
+@client_staff
 def audio(request: HttpRequest, call_id: int) -> HttpResponse:
-    _company_staff(request)
     return recording_response(get_object_or_404(Call.objects.exclude(recording_key=""), pk=call_id))

@@ -210,8 +210,7 @@ def operator_weekly_scores(
         trend = trends.setdefault(
             row["operator_id"], OperatorTrend(row["operator_id"], row["name"], {}, Decimal(0), 0)
         )
-        week = row["week"].date() if isinstance(row["week"], dt.datetime) else row["week"]
-        trend.weeks[week] = (_percent(row["total"] / row["count"]), row["count"])
+        trend.weeks[row["week"].date()] = (_percent(row["total"] / row["count"]), row["count"])
         trend.count += row["count"]
         totals[row["operator_id"]] = totals.get(row["operator_id"], Decimal(0)) + row["total"]
     for operator_id, trend in trends.items():

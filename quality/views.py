@@ -240,8 +240,10 @@ def scorecard(request: HttpRequest, company: Client) -> HttpResponse:
         for c in (version.criteria.all() if version else [])
     ]
     # Initial rows only for showing: a posted row equal to its initial one must still count.
-    formset = CriterionFormSet(request.POST, prefix="c") if request.method == "POST" else None
-    formset = formset or CriterionFormSet(initial=initial, prefix="c")
+    if request.method == "POST":
+        formset = CriterionFormSet(request.POST, prefix="c")
+    else:
+        formset = CriterionFormSet(initial=initial, prefix="c")
     errors: list[str] = []
     status = 200
     if request.method == "POST":

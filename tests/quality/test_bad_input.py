@@ -82,3 +82,13 @@ def test_a_call_id_past_the_integer_range_is_a_404(supervisor, tenants):
     huge = 10**20
     for page in (f"calls/{huge}/", f"calls/{huge}/audio"):
         assert supervisor.get(f"/quality/{tenants.alpha.slug}/{page}").status_code == 404
+
+
+def test_a_scorecard_posted_without_rows_is_refused_with_the_reason(supervisor, tenants):
+    data = {"c-TOTAL_FORMS": "0", "c-INITIAL_FORMS": "0"}
+    response = supervisor.post(f"/quality/{tenants.alpha.slug}/scorecard/", data)
+    assert (
+        response.status_code == 400
+        and "A scorecard needs at least one criterion." in response.content.decode()
+    )
+    assert _criteria(tenants.alpha) == []

@@ -146,3 +146,10 @@ def test_a_key_outside_the_companys_folder_is_never_served(db, tenants, stored_c
         )
     beta_admin = logged_in(tenants.beta, make_user(tenants.beta, role=Role.CLIENT_ADMIN))
     assert beta_admin.get(f"/recordings/{beta_call.pk}/audio").status_code == 404
+
+
+def test_the_companys_recordings_name_the_operator_by_first_name_and_last_initial(db, tenants, stored_call):
+    """As on the company's other portal pages: platform staff's full names stay on the platform."""
+    viewer = logged_in(tenants.alpha, make_user(tenants.alpha, role=Role.CLIENT_VIEWER))
+    page = viewer.get("/recordings/").content.decode()
+    assert "Olga O." in page and "Olga Operator" not in page
