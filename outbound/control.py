@@ -22,7 +22,6 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "resume": (frozenset({State.PAUSED}), State.RUNNING),
     "stop": (frozenset({State.DRAFT, State.RUNNING, State.PAUSED}), State.STOPPED),
 }
-ACTIONS = tuple(TRANSITIONS)
 
 
 class CampaignError(Exception):

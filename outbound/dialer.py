@@ -55,7 +55,6 @@ PREVIEW_TIMEOUT = dt.timedelta(minutes=5)
 SKIP_DELAY = dt.timedelta(minutes=30)
 CALLBACK_MAX_ATTEMPTS = 3
 CALLBACK_RETRY = dt.timedelta(minutes=10)
-CALLBACK_PRIORITY_BOOST = True  # callbacks go before campaign contacts
 
 
 class DialError(ValueError):

@@ -57,24 +57,24 @@ def phones_from_table(table: Table, *, region: str) -> tuple[list[str], list[Rej
     return phones, rejections
 
 
+def _add_new(model: type[DoNotCall] | type[PlatformDoNotCall], phones: list[str], **fields: str) -> int:
+    """Insert the numbers not on ``model``'s list yet; returns how many were new."""
+    known: set[str] = set()
+    for part in chunks(phones):
+        known.update(model.objects.filter(phone__in=part).values_list("phone", flat=True))
+    new = [p for p in dict.fromkeys(phones) if p not in known]
+    model.objects.bulk_create([model(phone=p, **fields) for p in new], batch_size=1000)
+    return len(new)
+
+
 def dnc_add_many(*, phones: list[str], source: str = DoNotCall.Source.UPLOAD, by_name: str = "") -> int:
     """Add many numbers to the company's list at once; returns how many were new."""
     with transaction.atomic():
-        known: set[str] = set()
         for part in chunks(phones):
-            known.update(DoNotCall.objects.filter(phone__in=part).values_list("phone", flat=True))
             CampaignContact.objects.filter(phone__in=part, state=CampaignContact.State.PENDING).update(
                 state=CampaignContact.State.DNC
             )
-        DoNotCall.objects.bulk_create(
-            [
-                DoNotCall(phone=p, source=source, added_by_name=by_name[:150])
-                for p in phones
-                if p not in known
-            ],
-            batch_size=1000,
-        )
-    return len(set(phones) - known)
+        return _add_new(DoNotCall, phones, source=source, added_by_name=by_name[:150])
 
 
 def platform_dnc_add(*, phone: str, reason: str = "", by_name: str = "") -> bool:
@@ -86,12 +86,6 @@ def platform_dnc_add(*, phone: str, reason: str = "", by_name: str = "") -> bool
 
 
 def platform_dnc_add_many(*, phones: list[str], by_name: str = "") -> int:
+    """Add many numbers to the platform's list at once; returns how many were new."""
     with transaction.atomic():
-        known: set[str] = set()
-        for part in chunks(phones):
-            known.update(PlatformDoNotCall.objects.filter(phone__in=part).values_list("phone", flat=True))
-        PlatformDoNotCall.objects.bulk_create(
-            [PlatformDoNotCall(phone=p, added_by_name=by_name[:150]) for p in phones if p not in known],
-            batch_size=1000,
-        )
-    return len(set(phones) - known)
+        return _add_new(PlatformDoNotCall, phones, added_by_name=by_name[:150])

@@ -22,15 +22,7 @@ from telephony import gateway, twiml
 from telephony.calls.bridging import operator_identity
 from telephony.calls.flows import voice_of
 from telephony.calls.models import Call, Callback, TelephonySettings
-from telephony.calls.records import (  # noqa: F401 (on_hold, held_seconds: used as progress.*)
-    STATUS_RANK,
-    TwilioCallParams,
-    add_event,
-    held_seconds,
-    on_hold,
-    record_status,
-    set_outcome,
-)
+from telephony.calls.records import STATUS_RANK, TwilioCallParams, add_event, record_status, set_outcome
 from telephony.models import OperatorProfile, Reservation, WaitingCall
 from telephony.operators import record
 from telephony.pushes import push_on_commit

@@ -17,12 +17,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_tenants.utils import tenant_context
 
 from outbound import control
-from outbound.donotcall import phones_from_table, platform_dnc_add, platform_dnc_add_many
-from outbound.forms import DoNotCallForm, DoNotCallUploadForm
-from outbound.importing import ListError, read_table
+from outbound.donotcall import platform_dnc_add, platform_dnc_add_many
 from outbound.models import Campaign
 from outbound.views.access import client_for, require_back_office
-from outbound.views.portal import detail_context, dnc_page
+from outbound.views.donotcall import add_number, dnc_page, upload_numbers
+from outbound.views.portal import detail_context
 from telephony.models import PlatformDoNotCall
 from tenants.models import Client
 
@@ -92,36 +91,13 @@ def _dnc_page(request: HttpRequest, *, status: int = 200, **extra: object) -> Ht
 @back_office
 @require_http_methods(["GET", "POST"])
 def platform_dnc(request: HttpRequest) -> HttpResponse:
-    form = DoNotCallForm(request.POST or None, prefix="add")
-    if request.method == "POST":
-        if form.is_valid():
-            number = form.cleaned_data["e164"]
-            by = request.user.get_full_name() or request.user.username
-            created = platform_dnc_add(phone=number, reason=form.cleaned_data["reason"], by_name=by)
-            messages.success(request, f"{number} added." if created else f"{number} was on the list already.")
-            return redirect("bo_outbound_dnc")
-        return _dnc_page(request, form=form, status=400)
-    return _dnc_page(request)
+    return add_number(request, add=platform_dnc_add, page=_dnc_page, done_url="bo_outbound_dnc")
 
 
 @back_office
 @require_POST
 def platform_dnc_upload(request: HttpRequest) -> HttpResponse:
-    form = DoNotCallUploadForm(request.POST, request.FILES, prefix="up")
-    if not form.is_valid():
-        return _dnc_page(request, upload_form=form, status=400)
-    upload = form.cleaned_data["file"]
-    try:
-        table = read_table(upload.read(), upload.name)
-    except ListError as exc:
-        form.add_error("file", str(exc))
-        return _dnc_page(request, upload_form=form, status=400)
-    phones, rejections = phones_from_table(table, region=form.cleaned_data["region"])
-    added = platform_dnc_add_many(
-        phones=phones, by_name=request.user.get_full_name() or request.user.username
-    )
-    messages.success(request, f"{added} numbers added, {len(phones) - added} were on the list already.")
-    return _dnc_page(request, rejections=rejections[:500], rejected=len(rejections))
+    return upload_numbers(request, add_many=platform_dnc_add_many, page=_dnc_page)
 
 
 @back_office

@@ -13,15 +13,15 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, Model
+from django.db.models import Count
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from outbound import control
-from outbound.donotcall import dnc_add, dnc_add_many, dnc_remove, phones_from_table
-from outbound.forms import CampaignForm, DoNotCallForm, DoNotCallUploadForm, MappingForm, UploadForm
+from outbound.donotcall import dnc_add, dnc_add_many, dnc_remove
+from outbound.forms import CampaignForm, MappingForm, UploadForm
 from outbound.importing import (
     ListError,
     Rejection,
@@ -34,6 +34,7 @@ from outbound.importing import (
 from outbound.models import Campaign, CampaignContact, ContactImport, DoNotCall
 from outbound.results import campaign_results
 from outbound.views.access import access_campaign, access_import, can_manage, require_manager, require_reader
+from outbound.views.donotcall import add_number, dnc_page, upload_numbers
 
 EDITABLE_STATES = (Campaign.State.DRAFT, Campaign.State.RUNNING, Campaign.State.PAUSED)
 
@@ -265,37 +266,9 @@ def import_rejections(request: HttpRequest, pk: int, import_pk: int) -> HttpResp
 @require_http_methods(["GET", "POST"])
 def dnc_list(request: HttpRequest) -> HttpResponse:
     require_reader(request)
-    form = DoNotCallForm(request.POST or None, prefix="add")
-    status = 200
     if request.method == "POST":
         require_manager(request)
-        if form.is_valid():
-            by = request.user.get_full_name() or request.user.username
-            created = dnc_add(phone=form.cleaned_data["e164"], reason=form.cleaned_data["reason"], by_name=by)
-            number = form.cleaned_data["e164"]
-            messages.success(request, f"{number} added." if created else f"{number} was on the list already.")
-            return redirect("campaign_dnc")
-        status = 400
-    return _dnc_page(request, form=form, status=status)
-
-
-def dnc_page(
-    request: HttpRequest, model: type[Model], template: str, *, status: int = 200, **extra: Any
-) -> HttpResponse:
-    """A do-not-call list page: the company's here, the platform's in the back office."""
-    query = request.GET.get("q", "").strip()
-    entries = model.objects.all()
-    if query:
-        entries = entries.filter(phone__contains=query)
-    context = {
-        "entries": entries[:500],
-        "total": model.objects.count(),
-        "query": query,
-        "form": extra.pop("form", None) or DoNotCallForm(prefix="add"),
-        "upload_form": extra.pop("upload_form", None) or DoNotCallUploadForm(prefix="up"),
-        **extra,
-    }
-    return render(request, template, context, status=status)
+    return add_number(request, add=dnc_add, page=_dnc_page, done_url="campaign_dnc")
 
 
 def _dnc_page(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpResponse:
@@ -307,19 +280,7 @@ def _dnc_page(request: HttpRequest, *, status: int = 200, **extra: Any) -> HttpR
 @require_POST
 def dnc_upload(request: HttpRequest) -> HttpResponse:
     require_manager(request)
-    form = DoNotCallUploadForm(request.POST, request.FILES, prefix="up")
-    if not form.is_valid():
-        return _dnc_page(request, upload_form=form, status=400)
-    upload = form.cleaned_data["file"]
-    try:
-        table = read_table(upload.read(), upload.name)
-    except ListError as exc:
-        form.add_error("file", str(exc))
-        return _dnc_page(request, upload_form=form, status=400)
-    phones, rejections = phones_from_table(table, region=form.cleaned_data["region"])
-    added = dnc_add_many(phones=phones, by_name=request.user.get_full_name() or request.user.username)
-    messages.success(request, f"{added} numbers added, {len(phones) - added} were on the list already.")
-    return _dnc_page(request, rejections=rejections[:500], rejected=len(rejections))
+    return upload_numbers(request, add_many=dnc_add_many, page=_dnc_page)
 
 
 @login_required
