@@ -160,38 +160,34 @@ class StaffingForm(forms.Form):
 @roles_required(*FIGURES_ROLES)
 def staffing_view(request: HttpRequest) -> HttpResponse:
     """Operators needed by Erlang C per 15 minutes against those logged in."""
-    form = StaffingForm(request.GET if request.GET else None, initial={"day": _today()})
-    result = None
-    if form.is_bound and form.is_valid():
-        data = form.cleaned_data
-        choice = {
-            "client": data["client"],
-            "day": data["day"],
-            "sl": data["sl_percent"],
-            "t": data["sl_seconds"],
-        }
-    elif not form.is_bound:
-        choice = {"client": None, "day": _today(), "sl": None, "t": None}
+    form = StaffingForm(request.GET or None, initial={"day": _today()})
+    if not form.is_bound:
+        data = {"client": None, "day": _today(), "sl_percent": None, "sl_seconds": None}
     else:
-        choice = None
-    if choice:
+        data = form.cleaned_data if form.is_valid() else None
+    result = None
+    if data:
         result = platform.unscoped_staffing(
-            client=choice["client"],
-            day=choice["day"],
+            client=data["client"],
+            day=data["day"],
             now=timezone.now(),
-            target_sl_percent=choice["sl"],
-            threshold_seconds=choice["t"],
+            target_sl_percent=data["sl_percent"],
+            threshold_seconds=data["sl_seconds"],
         )
     context = {
         "form": form,
         "result": result,
-        "client": choice["client"] if choice else None,
+        "client": data["client"] if data else None,
         "zone": str(platform.platform_zone()),
     }
-    return render(request, "backoffice/reports_staffing.html", context, status=400 if choice is None else 200)
+    return render(request, "backoffice/reports_staffing.html", context, status=400 if data is None else 200)
 
 
 # Invoices
+
+
+# A month whose local days turn into UTC bounds within datetime's range (as DAY_LIMITS for days).
+FIRST_MONTH, LAST_MONTH = dt.date(1, 2, 1), dt.date(9999, 11, 1)
 
 
 class MonthForm(forms.Form):
@@ -201,9 +197,12 @@ class MonthForm(forms.Form):
 
     def clean_month(self) -> dt.date:
         try:
-            return dt.datetime.strptime(self.cleaned_data["month"], "%Y-%m").date()
+            month = dt.datetime.strptime(self.cleaned_data["month"], "%Y-%m").date()
         except ValueError:
             raise ValidationError("Enter a month as YYYY-MM.") from None
+        if not FIRST_MONTH <= month <= LAST_MONTH:
+            raise ValidationError("Choose a month from 0001-02 to 9999-11.")
+        return month
 
 
 class PaymentForm(forms.Form):

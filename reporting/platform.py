@@ -22,13 +22,13 @@ from django_tenants.utils import get_public_schema_name
 
 from reporting import kpis, staffing, stats
 from reporting.models import Statistic
+from tenants.contracts import DEFAULT_SL_PERCENT
 from tenants.models import Client
 
 SUMMED = stats.METRICS  # every count of a Statistic row
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 INTERVAL_SECONDS = 15 * 60
 DEFAULT_AHT_SECONDS = 180  # when neither the interval nor its day handled a call
-DEFAULT_SL_PERCENT = 80
 
 
 def reporting_clients() -> list[Client]:
@@ -138,7 +138,10 @@ def source_day(day: dt.date, today: dt.date) -> tuple[dt.date, bool]:
 
 
 def contract_target(client: Client) -> tuple[int, int]:
-    """(SL percent, threshold seconds) of the client company's contract in force, else 80 % in 20 s."""
+    """(SL percent, threshold seconds) of the client company's contract in force, else 80 % in 20 s.
+
+    The one reading of a contract's service-level target: the portal's dashboard asks it too.
+    """
     from tenants.models import Contract
 
     contract = (
@@ -151,20 +154,13 @@ def contract_target(client: Client) -> tuple[int, int]:
     )
 
 
-def _day_range(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    zone = platform_zone()
-    start = dt.datetime.combine(day, dt.time(), tzinfo=zone)
-    end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone)
-    return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
-
-
 def unscoped_interval_volume(
     *, clients: list[Client], day: dt.date
 ) -> dict[dt.datetime, tuple[int, int, int]]:
     """Per 15-minute interval of ``day`` (platform time): (offered, handled, handling seconds), summed."""
     if not clients:
         return {}
-    start, end = _day_range(day)
+    start, end = stats.day_bounds(day, platform_zone())
     parts, params = [], []
     for client in clients:
         # Only a validated, quoted schema name is interpolated; values go as parameters.
@@ -264,7 +260,7 @@ def unscoped_staffing(
     day_handled = sum(v[1] for v in volume.values())
     day_aht = sum(v[2] for v in volume.values()) / day_handled if day_handled else DEFAULT_AHT_SECONDS
     shift = day - source
-    start, end = _day_range(day)
+    start, end = stats.day_bounds(day, platform_zone())
     starts = []
     cursor = start
     while cursor < end:

@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db import connection
 from django.db.models import Max, Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -21,8 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts.models import CLIENT_ROLES
-from reporting import exports, kpis, stats
-from reporting.billing import contract_in_force
+from reporting import exports, kpis, platform, stats
 from reporting.filters import CallFilter, PeriodForm
 from reporting.invoice_pdf import render_pdf
 from reporting.models import Invoice, Statistic
@@ -30,7 +30,6 @@ from scripts_engine.models import Disposition, ScriptAnswer
 from telephony.calls.models import Call, TelephonySettings
 
 CALLS_PER_PAGE = 50
-DEFAULT_SL_PERCENT = 80  # as in tenants.contracts, when no contract in force says otherwise
 # Call event fields that name platform staff (usernames): the client sees the call's operator instead.
 STAFF_FIELDS = {"operator", "operator_id", "operator_name", "by", "user", "user_id", "username"}
 FORMATS = {"csv", "xlsx"}
@@ -53,11 +52,7 @@ def client_staff(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 
 def service_target() -> tuple[int, int]:
     """(percent, seconds) of the service level promised by the contract in force, else the defaults."""
-    contract = contract_in_force()
-    terms = contract.in_force.terms if contract else {}
-    percent = int(terms.get("sl_percent") or DEFAULT_SL_PERCENT)
-    seconds = int(terms.get("sl_seconds") or kpis.DEFAULT_SL_SECONDS)
-    return percent, seconds
+    return platform.contract_target(connection.tenant)
 
 
 def _totals(values: dict[str, object]) -> kpis.Totals:

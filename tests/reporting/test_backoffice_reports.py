@@ -423,6 +423,19 @@ def test_bad_invoice_actions_are_400s_with_a_message_and_change_nothing(manager,
     assert no_contract.status_code == 400 and "No contract in force" in no_contract.content.decode()
 
 
+@pytest.mark.parametrize("month", ["9999-12", "0001-01"])
+def test_a_month_at_the_ends_of_the_calendar_is_a_400_and_builds_nothing(
+    manager, tenants, alpha_billing, month
+):
+    response = manager.post(f"/backoffice/reports/invoices/{tenants.alpha.pk}/build/", {"month": month})
+    assert (
+        response.status_code == 400 and "Choose a month from 0001-02 to 9999-11." in response.content.decode()
+    )
+    with tenant_context(tenants.alpha):
+        assert not Invoice.objects.exists()
+    assert not AuditEvent.objects.filter(client=tenants.alpha, action="invoice.drafted").exists()
+
+
 def test_invoice_actions_are_post_only_and_need_the_csrf_token(manager, tenants, alpha_billing):
     base = f"/backoffice/reports/invoices/{tenants.alpha.pk}"
     manager.post(f"{base}/build/", {"month": "2026-03"})

@@ -241,6 +241,19 @@ def test_today_is_live_from_the_call_records(db, tenants, viewer):
     assert (form.cleaned_data["end"] - form.cleaned_data["start"]).days == 6
 
 
+def test_another_companys_dashboard_and_live_figures_hold_none_of_alphas_calls(world, tenants):
+    now = timezone.now()
+    with tenant_context(tenants.alpha):
+        new_call(now, queued_at=now, answered_at=now, wait_seconds=4, outcome=Call.Outcome.HANDLED)
+        contract_in_force(tenants.alpha, tariffs=[], sl_percent=90, sl_seconds=45)
+    beta = logged_in(tenants.beta, make_user(tenants.beta, role=Role.CLIENT_VIEWER))
+    response = beta.get("/reports/", {"start": DAY.isoformat(), "end": DAY.isoformat()})
+    assert response.status_code == 200
+    assert response.context["report"]["totals"].calls == 0 and response.context["live"]["offered"] == 0
+    assert response.context["target_percent"] == 80  # alpha's contract is not beta's
+    assert beta.get("/reports/today/").json()["offered"] == 0
+
+
 def test_a_period_backwards_is_refused_with_a_message(db, viewer):
     response = viewer.get("/reports/", {"start": "2026-03-05", "end": "2026-03-01"})
     assert response.status_code == 400
