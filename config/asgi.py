@@ -1,21 +1,29 @@
-"""ASGI entry point: HTTP through Django (django-tenants' middleware), WebSockets through Channels."""
+"""ASGI entry point: HTTP through Django's WSGI handler on a pool of threads, WebSockets through Channels.
+
+Plain requests run whole in one pooled thread (a2wsgi): Django's ASGI handler would start a thread
+per request and hop between the event loop and that thread for each middleware, which cost more
+than most of our views (the incoming-call webhook ran at half the speed; ``python -m bench
+telephony``). WEB_THREADS threads per process, each using a connection of the database pool.
+"""
 
 import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
+from a2wsgi import WSGIMiddleware
 from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
-from django.core.asgi import get_asgi_application
+from django.conf import settings
+from django.core.wsgi import get_wsgi_application
 
-django_asgi_app = get_asgi_application()
+django_wsgi_app = get_wsgi_application()
 
 from config.routing import websocket_urlpatterns  # noqa: E402
 from tenants.sockets import TenantAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": WSGIMiddleware(django_wsgi_app, workers=settings.WEB_THREADS),
         "websocket": AllowedHostsOriginValidator(TenantAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

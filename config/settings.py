@@ -137,6 +137,9 @@ _db.update(ENGINE="django_tenants.postgresql_backend", CONN_MAX_AGE=env.int("DB_
 # A pool per process (psycopg_pool) instead: connecting costs more than most requests. Safe with
 # django-tenants: closing a connection forgets its search_path, so the next user sets it again.
 DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=0 if DJANGO_ENV == "test" else 10)
+# Threads serving plain HTTP requests in each web process (config/asgi.py): one per pooled
+# connection by default, so a request never waits for a connection another thread keeps.
+WEB_THREADS = env.int("WEB_THREADS", default=DB_POOL_SIZE or 10)
 if DB_POOL_SIZE:
     _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 10}
 else:

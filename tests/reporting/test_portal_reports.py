@@ -516,29 +516,16 @@ def test_a_spreadsheet_of_too_many_calls_is_refused_with_a_message(world, viewer
     assert viewer.get("/reports/calls/export.xlsx", {"outcome": "abandoned"}).status_code == 200
 
 
-def test_csv_is_streamed_chunk_by_chunk_under_asgi(world, tenants):
-    """Under ASGI Django would buffer a synchronous iterator whole: the export gives it an async one.
-
-    (The test client cannot set an ASGI request's host, so the view gets an ASGI request directly.)
-    """
-    from asgiref.sync import async_to_sync
-    from django.test import AsyncRequestFactory
-
-    from reporting import exports, portal_views
-
-    request = AsyncRequestFactory().get("/reports/calls/export.csv", {"start": DAY, "end": DAY})
-    request.user = make_user(tenants.alpha, role=Role.CLIENT_VIEWER)
-    request.tenant = tenants.alpha
-    with tenant_context(tenants.alpha):
-        response = portal_views.calls_export(request, fmt="csv")
-    assert response.is_async
-
-    async def chunks() -> list[bytes]:
-        return [chunk async for chunk in response.streaming_content]
+def test_csv_is_streamed_chunk_by_chunk(world, tenants, viewer):
+    """The export is a stream of chunks of rows, made as the server sends them (config.asgi runs
+    Django's WSGI handler, which hands the web server each chunk as it comes)."""
+    from reporting import exports
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(exports, "CHUNK_ROWS", 2)  # several chunks from a few rows
-        received = async_to_sync(chunks)()
+        response = viewer.get("/reports/calls/export.csv", {"start": DAY, "end": DAY})
+        assert response.streaming
+        received = list(response.streaming_content)
     assert len(received) >= 3
     rows = list(csv.DictReader(io.StringIO(b"".join(received).decode("utf-8-sig"))))
     assert ids(rows) == {c.pk for c in world.on(DAY)}
