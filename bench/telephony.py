@@ -68,6 +68,7 @@ async def _load(url: str, host: str, requests: int, make_body=None) -> dict[str,
 
     latencies: list[float] = []
     statuses: dict[int, int] = {}
+    errors: list[str] = []  # the first answer that was not a 200, to tell why
     counter = iter(range(requests))
 
     async def worker(session: aiohttp.ClientSession) -> None:
@@ -76,8 +77,10 @@ async def _load(url: str, host: str, requests: int, make_body=None) -> dict[str,
             start = time.perf_counter()
             method = session.post if make_body else session.get
             async with method(url, data=body, headers={"Host": host, **headers}) as response:
-                await response.read()
+                text = await response.text()
                 statuses[response.status] = statuses.get(response.status, 0) + 1
+                if response.status != 200 and not errors:
+                    errors.append(text[:300])
             latencies.append(time.perf_counter() - start)
 
     connector = aiohttp.TCPConnector(limit=CONCURRENCY)
@@ -92,6 +95,7 @@ async def _load(url: str, host: str, requests: int, make_body=None) -> dict[str,
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
         "statuses": statuses,
+        **({"first_error": errors[0]} if errors else {}),
     }
 
 
