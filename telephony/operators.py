@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import Role
@@ -154,11 +154,31 @@ def cancel_offer(
     _rematch_on_commit(operator_id=operator.pk)
 
 
+# A state change and its event in one statement (every call's operator goes through it).
+SET_STATE_SQL = """
+WITH changed AS (
+    UPDATE public.telephony_operatorprofile
+    SET state = %(state)s, break_reason = %(reason)s, state_since = %(since)s, idle_since = %(idle)s,
+        missed_offers = %(missed)s
+    WHERE id = %(id)s
+    RETURNING id
+)
+INSERT INTO public.telephony_operatorevent (operator_id, at, kind, state, reason, call_sid, tenant_id)
+SELECT id, %(now)s, 'state', %(state)s, %(reason)s, '', NULL FROM changed
+"""
+
+
 def _set(profile: OperatorProfile, state: str, reason: str, now: datetime) -> None:
     if profile.state != state or profile.break_reason != reason:
         profile.state, profile.break_reason, profile.state_since = state, reason, now
-    profile.save(update_fields=["state", "break_reason", "state_since", "idle_since", "missed_offers"])
-    record(operator_id=profile.pk, kind="state", state=state, reason=reason, now=now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            SET_STATE_SQL,
+            {
+                "id": profile.pk, "state": str(state), "reason": reason, "since": profile.state_since,
+                "idle": profile.idle_since, "missed": profile.missed_offers, "now": now,
+            },
+        )  # fmt: skip
     push_on_commit(user_id=profile.user_id, message={"type": "state", "state": state, "reason": reason})
 
 
@@ -180,9 +200,12 @@ def profile_set_state(
     now = now or timezone.now()
     state = S(state)
     with transaction.atomic():
-        live = Reservation.objects.filter(operator_id=profile_id, state=Reservation.State.OFFERED).first()
-        call = WaitingCall.objects.select_for_update().get(pk=live.call_id) if live else None
-        profile = OperatorProfile.objects.select_for_update().get(pk=profile_id)
+        profile = _lock_unless_offered(profile_id)
+        live = call = None
+        if profile is None:  # a ringing offer: lock its call before the operator, as the router does
+            live = Reservation.objects.filter(operator_id=profile_id, state=Reservation.State.OFFERED).first()
+            call = WaitingCall.objects.select_for_update().get(pk=live.call_id) if live else None
+            profile = OperatorProfile.objects.select_for_update().get(pk=profile_id)
         if state not in ALLOWED[S(profile.state)]:
             raise InvalidTransition(f"{profile.state} → {state}")
         if profile.state == S.RESERVED:
@@ -207,6 +230,27 @@ def profile_set_state(
         if state == S.AVAILABLE:
             _match_freed(profile, now)
     return profile
+
+
+LOCK_UNLESS_OFFERED_SQL = """
+SELECT {columns} FROM public.telephony_operatorprofile
+WHERE id = %(id)s AND NOT EXISTS (
+    SELECT 1 FROM public.telephony_reservation WHERE operator_id = %(id)s AND state = 'offered')
+FOR UPDATE
+"""
+
+
+def _lock_unless_offered(profile_id: int) -> OperatorProfile | None:
+    """The operator's row, locked, in one statement; None when an offer rings for them (then the
+    offer's call must be locked first: the router's lock order is call, then operator)."""
+    fields = OperatorProfile._meta.concrete_fields
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(LOCK_UNLESS_OFFERED_SQL.format(columns=columns), {"id": profile_id})
+        row = cursor.fetchone()
+    if row is None:  # (or no such operator: the caller's ``get`` says so)
+        return None
+    return OperatorProfile.from_db("default", [f.attname for f in fields], row)
 
 
 def _match_freed(profile: OperatorProfile, now: datetime) -> None:
