@@ -133,12 +133,16 @@ def match(
         # who becomes free after this read matches on their own commit and sees this call.
         return []
     made: list[Reservation] = []
+    taken: set[int] = set()  # calls another pass locked as this one chose them
     for attempt in range(MATCH_ATTEMPTS):
-        reservations, skipped = _match_once(queue_ids, operator_ids, now or timezone.now())
+        lost = len(taken)
+        reservations, skipped = _match_once(queue_ids, operator_ids, now or timezone.now(), taken)
         made.extend(reservations)
         if not skipped:
             break
-        time.sleep(random.uniform(0.001, 0.004) * (attempt + 1))  # let the other transaction commit
+        if len(taken) == lost:  # rows another pass holds and may free: let it commit
+            time.sleep(random.uniform(0.001, 0.004) * (attempt + 1))
+        # else at once, choosing among the other calls (the taken ones are that pass's now)
     return made
 
 
@@ -245,14 +249,14 @@ SELECT EXISTS (SELECT 1 FROM telephony_waitingcall
 
 
 def _match_once(
-    queue_ids: list[int] | None, operator_ids: list[int] | None, now: datetime
+    queue_ids: list[int] | None, operator_ids: list[int] | None, now: datetime, taken: set[int]
 ) -> tuple[list[Reservation], bool]:
     """One pass: lock the free operators, read the waiting calls, lock only the chosen ones.
 
     Returns the reservations and whether to look again (rows were held by another pass).
     """
     with transaction.atomic():
-        return _match_pass(queue_ids, operator_ids, now)
+        return _match_pass(queue_ids, operator_ids, now, taken=taken)
 
 
 def _match_pass(
@@ -260,9 +264,11 @@ def _match_pass(
     operator_ids: list[int] | None,
     now: datetime,
     again_after_commit: bool = False,
+    taken: set[int] | None = None,
 ) -> tuple[list[Reservation], bool]:
     """``_match_once`` in the caller's transaction. ``again_after_commit``: the caller looks again
-    after its commit whenever nothing is reserved, so nobody free needs no further read here."""
+    after its commit whenever nothing is reserved, so nobody free needs no further read here.
+    ``taken``: calls not to choose; the calls this pass lost to another are added to it."""
     served = _served(queue_ids) if queue_ids is not None else set()
 
     def operators() -> QuerySet[OperatorProfile]:
@@ -302,7 +308,8 @@ def _match_pass(
         call_queues &= set(queue_ids)
     with connection.cursor() as cursor:
         cursor.execute(WAITING_SQL, {"queues": list(call_queues)})
-        calls = cursor.fetchall()
+        read = cursor.fetchall()
+    calls = [c for c in read if c[0] not in taken] if taken else read
     queues = queue_rows({c[1] for c in calls})
     rules = {q: matching.QueueRule(float(row[1]), row[2]) for q, row in queues.items()}
     found = matching.pairs(
@@ -315,6 +322,8 @@ def _match_pass(
     # reserved, in one statement.
     reservations = reserve_pairs(found, {c[0]: c for c in calls}, {o[0]: o[1] for o in locked}, queues, now)
     lost = len(reservations) < len(found)
+    if lost and taken is not None:
+        taken.update({c for c, _ in found} - {r.call_id for r in reservations})
     # A call another pass took: look again. A call left here may suit an operator another
     # pass holds; an operator left here may suit a call committed since we read: look again.
     if lost:
@@ -328,7 +337,7 @@ def _match_pass(
         return reservations, True
     if len(found) < len(locked):
         with connection.cursor() as cursor:
-            cursor.execute(NEWER_CALLS_SQL, {"queues": list(call_queues), "seen": [c[0] for c in calls]})
+            cursor.execute(NEWER_CALLS_SQL, {"queues": list(call_queues), "seen": [c[0] for c in read]})
             return reservations, cursor.fetchone()[0]
     return reservations, False
 

@@ -128,3 +128,19 @@ def test_a_call_another_transaction_holds_is_not_reserved_and_is_matched_once_fr
         assert (made.call_id, made.operator_id) == (call.pk, operator.pk)
     finally:
         _tidy(operator, call)
+
+
+def test_an_operator_whose_best_call_another_transaction_holds_gets_the_next_one(committed, tenants, held):
+    queue = make_queue(tenants.alpha)
+    with transaction.atomic():  # nobody free yet: both wait, the first in line first
+        first = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid())
+        second = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid())
+    held(lambda: WaitingCall.objects.select_for_update().get(pk=first.pk))  # another pass took it
+    operator = make_operator({queue: 1})
+    try:
+        (made,) = routing.match(operator_ids=[operator.pk])
+        assert (made.call_id, made.operator_id) == (second.pk, operator.pk)
+    finally:
+        held.commit()
+        _tidy(operator, first)
+        routing.leave(call_sid=second.call_sid, outcome="abandoned")
