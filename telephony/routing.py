@@ -58,20 +58,37 @@ def queue_full(*, queue: Queue) -> bool:
 
 
 def enqueue(
-    *, tenant, queue: Queue, call_sid: str, priority: int = 0, language: str = "", now: datetime | None = None
+    *,
+    tenant,
+    queue: Queue,
+    call_sid: str,
+    priority: int = 0,
+    language: str = "",
+    now: datetime | None = None,
+    with_statement: tuple[str, dict[str, object]] | None = None,
 ) -> WaitingCall:
     """Put a call in line (idempotent on ``call_sid``) and try to match it (``match_within``).
 
     Safe inside a tenant's schema (the router's tables exist in public only). It does not refuse a
     full queue: the caller checks the length first (``queue_full``, or the incoming-call webhook's
     ``flows.inbound_context``, which reads it with the rest of what a call needs).
+
+    ``with_statement``: a statement of the caller's that embeds ``ENQUEUE_SQL`` (as a CTE whose
+    rows it returns) and its own parameters, so the caller's writes go in the same round trip.
     """
     if queue.tenant_id != tenant.pk:
         raise ValueError("The queue belongs to another client company.")
     now = now or timezone.now()
+    sql, params = with_statement or (ENQUEUE_SQL, {})
     # One statement, replays included: the unique CallSid makes a second insert a no-op.
     with connection.cursor() as cursor:
-        cursor.execute(ENQUEUE_SQL, [tenant.pk, queue.pk, call_sid, priority, language, now])
+        cursor.execute(
+            sql,
+            {
+                **params, "tenant": tenant.pk, "queue": queue.pk, "call_sid": call_sid,
+                "priority": priority, "language": language, "now": now,
+            },
+        )  # fmt: skip
         row = cursor.fetchone()
     if row is None:
         return WaitingCall.objects.get(call_sid=call_sid)
@@ -87,7 +104,7 @@ def enqueue(
 ENQUEUE_SQL = """
 INSERT INTO public.telephony_waitingcall
     (tenant_id, queue_id, call_sid, priority, language, enqueued_at, state, outcome, reservation_count)
-VALUES (%s, %s, %s, %s, %s, %s, 'waiting', '', 0)
+VALUES (%(tenant)s, %(queue)s, %(call_sid)s, %(priority)s, %(language)s, %(now)s, 'waiting', '', 0)
 ON CONFLICT (call_sid) DO NOTHING
 RETURNING id
 """

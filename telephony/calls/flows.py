@@ -231,15 +231,25 @@ def after_gather(
     return _play_step(call=call, step=step, voice=voice, now=now)
 
 
-QUEUED_SQL = """
+def _queued_sql() -> str:
+    """The call record marked queued once (the row lock makes one request win) with its event, and
+    its place in line (``routing.ENQUEUE_SQL``): one statement."""
+    from telephony.routing import ENQUEUE_SQL
+
+    return f"""
 WITH queued AS (
     UPDATE calls_call SET queued_at = %(now)s, queue_id = %(queue)s, queue_name = %(name)s
     WHERE id = %(call)s AND queued_at IS NULL
     RETURNING id
-)
-INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
-SELECT id, %(now)s, 'queued', %(data)s, %(key)s FROM queued
-"""
+), event AS (
+    INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
+    SELECT id, %(now)s, 'queued', %(data)s, %(key)s FROM queued
+), waiting AS ({ENQUEUE_SQL})
+SELECT id FROM waiting
+"""  # noqa: S608 (one constant statement embedded in another; values are parameters)
+
+
+QUEUED_SQL = _queued_sql()
 
 
 def to_queue(
@@ -264,20 +274,16 @@ def to_queue(
         add_event(call, "queue_full", dedupe="queue_full", at=now, queue=queue.name)
         return twiml.leave_options(voice=voice, action=twiml.url("twilio-leave-choice"))
     with transaction.atomic(savepoint=False):  # part of the webhook's one transaction
-        # The call is marked queued once (the row lock makes one request win) with its event.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                QUEUED_SQL,
-                {
-                    "call": call.pk,
-                    "now": now,
-                    "queue": queue.pk,
-                    "name": queue.name,
-                    "data": Jsonb({"queue": queue.name, "priority": priority}),
-                    "key": f"{call.call_sid}:queued"[:200],
-                },
-            )
-        routing.enqueue(tenant=tenant, queue=queue, call_sid=call.call_sid, priority=priority, now=now)
+        record = {
+            "call": call.pk,
+            "name": queue.name,
+            "data": Jsonb({"queue": queue.name, "priority": priority}),
+            "key": f"{call.call_sid}:queued"[:200],
+        }
+        routing.enqueue(
+            tenant=tenant, queue=queue, call_sid=call.call_sid, priority=priority, now=now,
+            with_statement=(QUEUED_SQL, record),
+        )  # fmt: skip
     return twiml.enqueue(
         voice=voice,
         text=text,
