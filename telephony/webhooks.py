@@ -55,8 +55,12 @@ def _load(model: type, values: tuple) -> Any:
 
 
 def _number(to: str) -> PhoneNumber | None:
-    """The dialled number with its company (``tenant`` loaded; None when the number is free)."""
-    with connection.cursor() as cursor:
+    """The dialled number with its company (``tenant`` loaded; None when the number is free).
+
+    Through the driver's own cursor: the statement names its schema, so whatever search path the
+    pooled connection has will do, and Django's cursor would first set it (a round trip)."""
+    connection.ensure_connection()
+    with connection.connection.cursor() as cursor:
         cursor.execute(NUMBER_SQL, [to])
         row = cursor.fetchone()
     if row is None:
