@@ -6,6 +6,7 @@ else is the operator's own choice or their console's connection. Every change is
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -240,13 +241,18 @@ FOR UPDATE
 """
 
 
+@functools.cache
+def _lock_unless_offered_sql() -> str:
+    columns = ", ".join(f'"{f.column}"' for f in OperatorProfile._meta.concrete_fields)
+    return LOCK_UNLESS_OFFERED_SQL.format(columns=columns)
+
+
 def _lock_unless_offered(profile_id: int) -> OperatorProfile | None:
     """The operator's row, locked, in one statement; None when an offer rings for them (then the
     offer's call must be locked first: the router's lock order is call, then operator)."""
     fields = OperatorProfile._meta.concrete_fields
-    columns = ", ".join(f'"{f.column}"' for f in fields)
     with connection.cursor() as cursor:
-        cursor.execute(LOCK_UNLESS_OFFERED_SQL.format(columns=columns), {"id": profile_id})
+        cursor.execute(_lock_unless_offered_sql(), {"id": profile_id})
         row = cursor.fetchone()
     if row is None:  # (or no such operator: the caller's ``get`` says so)
         return None
