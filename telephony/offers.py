@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.db import connection
 
@@ -42,7 +42,9 @@ SELECT id, call_id, operator_id, expires_at FROM made
 
 def reserve_pairs(found, calls, user_ids, queues, now: datetime) -> list[Reservation]:
     """Write the reservations of ``found`` (operators locked by the caller) whose call could be
-    locked and still waits, and push the offers on commit. Fewer back: another pass took a call."""
+    locked and still waits, and push the offers on commit. Fewer back: another pass took a call.
+
+    ``calls``: id → the row of ``routing.WAITING_SQL`` (times as seconds since the epoch)."""
     if not found:
         return []
     params = {
@@ -69,7 +71,7 @@ def reserve_pairs(found, calls, user_ids, queues, now: datetime) -> list[Reserva
             message=offer_message(
                 reservation=reservation,
                 call_sid=call[5],
-                enqueued_at=call[2],
+                enqueued_at=datetime.fromtimestamp(call[2], tz=UTC),
                 queue=queue[4],
                 tenant=queue[5],
             ),

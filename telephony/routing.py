@@ -244,9 +244,10 @@ def queue_rules(ids: list[int]) -> dict[int, matching.QueueRule]:
 
 # The hot path's reads in SQL (the ORM's compiling cost more than the queries): the free operators
 # with their skills, locked; the waiting calls, read without locks (the chosen ones are locked as
-# they are reserved: ``offers.RESERVE_SQL``); calls queued since that read.
+# they are reserved: ``offers.RESERVE_SQL``); calls queued since that read. Times come as seconds since
+# the epoch: what the matcher compares, without loading a datetime per row.
 LOCK_OPERATORS_SQL = """
-SELECT p.id, p.user_id, p.idle_since, p.languages,
+SELECT p.id, p.user_id, extract(epoch FROM p.idle_since)::float8, p.languages,
        COALESCE((SELECT json_agg(json_build_array(s.queue_id, s.tier, s.languages))
                  FROM telephony_skill s WHERE s.operator_id = p.id), '[]'::json)
 FROM telephony_operatorprofile p
@@ -255,7 +256,7 @@ ORDER BY p.id
 FOR UPDATE OF p SKIP LOCKED
 """
 WAITING_SQL = """
-SELECT id, queue_id, enqueued_at, priority, language, call_sid, tenant_id
+SELECT id, queue_id, extract(epoch FROM enqueued_at)::float8, priority, language, call_sid, tenant_id
 FROM telephony_waitingcall WHERE state = 'waiting' AND queue_id = ANY(%(queues)s)
 """
 NEWER_CALLS_SQL = """
@@ -330,8 +331,8 @@ def _match_pass(
     queues = queue_rows({c[1] for c in calls})
     rules = {q: matching.QueueRule(float(row[1]), row[2]) for q, row in queues.items()}
     found = matching.pairs(
-        [matching.CallIn(c[0], c[1], c[2].timestamp(), c[3], c[4]) for c in calls],
-        [matching.OperatorIn(o[0], o[2].timestamp(), skills.get(o[0], {})) for o in locked],
+        [matching.CallIn(c[0], c[1], c[2], c[3], c[4]) for c in calls],
+        [matching.OperatorIn(o[0], o[2], skills.get(o[0], {})) for o in locked],
         rules,
         now.timestamp(),
     )
