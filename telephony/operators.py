@@ -6,7 +6,6 @@ else is the operator's own choice or their console's connection. Every change is
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -24,6 +23,7 @@ from telephony.routing_models import (
     Reservation,
     WaitingCall,
 )
+from telephony.rows import columns, load
 
 log = logging.getLogger(__name__)
 
@@ -233,30 +233,22 @@ def profile_set_state(
     return profile
 
 
-LOCK_UNLESS_OFFERED_SQL = """
-SELECT {columns} FROM public.telephony_operatorprofile
+# The operator's row, locked, unless an offer rings for them.
+LOCK_UNLESS_OFFERED_SQL = f"""
+SELECT {columns(OperatorProfile)} FROM public.telephony_operatorprofile
 WHERE id = %(id)s AND NOT EXISTS (
     SELECT 1 FROM public.telephony_reservation WHERE operator_id = %(id)s AND state = 'offered')
 FOR UPDATE
-"""
-
-
-@functools.cache
-def _lock_unless_offered_sql() -> str:
-    columns = ", ".join(f'"{f.column}"' for f in OperatorProfile._meta.concrete_fields)
-    return LOCK_UNLESS_OFFERED_SQL.format(columns=columns)
+"""  # noqa: S608 (column names come from the model, the id is a parameter)
 
 
 def _lock_unless_offered(profile_id: int) -> OperatorProfile | None:
     """The operator's row, locked, in one statement; None when an offer rings for them (then the
     offer's call must be locked first: the router's lock order is call, then operator)."""
-    fields = OperatorProfile._meta.concrete_fields
     with connection.cursor() as cursor:
-        cursor.execute(_lock_unless_offered_sql(), {"id": profile_id})
+        cursor.execute(LOCK_UNLESS_OFFERED_SQL, {"id": profile_id})
         row = cursor.fetchone()
-    if row is None:  # (or no such operator: the caller's ``get`` says so)
-        return None
-    return OperatorProfile.from_db("default", [f.attname for f in fields], row)
+    return load(OperatorProfile, row) if row is not None else None  # None also: no such operator
 
 
 def _match_freed(profile: OperatorProfile, now: datetime) -> None:

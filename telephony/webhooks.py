@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
 
 from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
@@ -24,34 +23,21 @@ from telephony.calls import flows
 from telephony.calls.models import Call
 from telephony.calls.records import TwilioCallParams, add_event, record_status, set_outcome, start_inbound
 from telephony.models import PhoneNumber, UnservedCall
+from telephony.rows import columns, load
 from telephony.signatures import twilio_signed
 from tenants.models import Client
 
 log = logging.getLogger(__name__)
 
 
-def _columns(model: type) -> str:
-    table = model._meta.db_table
-    return ", ".join(f'"{table}"."{f.column}"' for f in model._meta.concrete_fields)
-
-
 # The number and its company in one statement written once (compiling the ORM's join cost more
 # than running it, on the path of every incoming call).
 NUMBER_SQL = f"""
-SELECT {_columns(PhoneNumber)}, {_columns(Client)}
+SELECT {columns(PhoneNumber)}, {columns(Client)}
 FROM public.telephony_phonenumber
 LEFT JOIN public.tenants_client ON "tenants_client"."id" = "telephony_phonenumber"."tenant_id"
 WHERE "telephony_phonenumber"."number" = %s
 """  # noqa: S608 (column names come from the models, the number is a parameter)
-
-
-def _load(model: type, values: tuple) -> Any:
-    fields = model._meta.concrete_fields
-    values = tuple(
-        f.from_db_value(v, None, connection) if hasattr(f, "from_db_value") else v
-        for f, v in zip(fields, values, strict=True)
-    )
-    return model.from_db("default", [f.attname for f in fields], values)
 
 
 def _number(to: str) -> PhoneNumber | None:
@@ -66,8 +52,8 @@ def _number(to: str) -> PhoneNumber | None:
     if row is None:
         return None
     split = len(PhoneNumber._meta.concrete_fields)
-    number = _load(PhoneNumber, row[:split])
-    number.tenant = _load(Client, row[split:]) if row[split] is not None else None
+    number = load(PhoneNumber, row[:split])
+    number.tenant = load(Client, row[split:]) if row[split] is not None else None
     return number
 
 

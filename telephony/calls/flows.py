@@ -18,7 +18,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from scripts_engine.interpreter import Step
 from scripts_engine.models import Script, ScriptSession
 from scripts_engine.sessions import SessionError, interpreter_for, session_ack, session_answer, session_start
-from telephony import twiml
+from telephony import routing, twiml
 from telephony.calls.models import Call, Callback, TelephonySettings
 from telephony.calls.records import add_event, book_callback, set_outcome
 from telephony.models import Queue
@@ -231,12 +231,9 @@ def after_gather(
     return _play_step(call=call, step=step, voice=voice, now=now)
 
 
-def _queued_sql() -> str:
-    """The call record marked queued once (the row lock makes one request win) with its event, and
-    its place in line (``routing.ENQUEUE_SQL``): one statement."""
-    from telephony.routing import ENQUEUE_SQL
-
-    return f"""
+# The call record marked queued once (the row lock makes one request win) with its event, and its
+# place in line (``routing.ENQUEUE_SQL``): one statement.
+QUEUED_SQL = f"""
 WITH queued AS (
     UPDATE calls_call SET queued_at = %(now)s, queue_id = %(queue)s, queue_name = %(name)s
     WHERE id = %(call)s AND queued_at IS NULL
@@ -244,12 +241,9 @@ WITH queued AS (
 ), event AS (
     INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
     SELECT id, %(now)s, 'queued', %(data)s, %(key)s FROM queued
-), waiting AS ({ENQUEUE_SQL})
+), waiting AS ({routing.ENQUEUE_SQL})
 SELECT id FROM waiting
 """  # noqa: S608 (one constant statement embedded in another; values are parameters)
-
-
-QUEUED_SQL = _queued_sql()
 
 
 def to_queue(
@@ -262,8 +256,6 @@ def to_queue(
     context: InboundContext | None = None,
 ) -> VoiceResponse:
     """Put the call in the tenant's default queue, to wait for an operator (R13)."""
-    from telephony import routing
-
     context = context or inbound_context(tenant)
     queue = context.queue
     if queue is None:
@@ -295,8 +287,6 @@ def to_queue(
 
 def wait_turn(*, call: Call, waited: int, now: dt.datetime | None = None) -> VoiceResponse:
     """One wait-URL request: tell the caller where they stand (R18), or leave past the max wait."""
-    from telephony import routing
-
     settings = TelephonySettings.current()
     voice = voice_of(settings)
     queue = Queue.objects.filter(pk=call.queue_id).first()
@@ -326,8 +316,6 @@ def queue_result(*, call: Call, result: str, now: dt.datetime | None = None) -> 
         return VoiceResponse()
     if result == "hangup":
         return VoiceResponse()
-    from telephony import routing
-
     routing.leave(call_sid=call.call_sid, outcome="left")
     return twiml.leave_options(voice=voice, action=twiml.url("twilio-leave-choice"))
 
@@ -385,8 +373,6 @@ def caller_left_queue(*, call: Call, now: dt.datetime) -> None:
     """The caller hung up while waiting: free its place; in business hours we owe a callback."""
     if call.queued_at is None:
         return
-    from telephony import routing
-
     routing.leave(call_sid=call.call_sid, outcome="abandoned")
     settings = TelephonySettings.current()
     waited = (now - call.queued_at).total_seconds()

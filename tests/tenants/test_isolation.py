@@ -173,3 +173,25 @@ def test_a_socket_without_session_or_on_an_unknown_host_is_refused(committed, te
     assert_socket_refused(asgi_server.port, tenants.alpha.host)
     assert_socket_refused(asgi_server.port, "ghost.localhost", session)
     assert_socket_refused(asgi_server.port, "localhost", session)  # platform host: not a portal
+
+
+def test_the_web_servers_threads_serve_each_request_in_its_own_tenant(committed, tenants, asgi_server):
+    """HTTP runs on a pool of reused threads (config.asgi): requests alternating between two
+    companies, more than there are threads, each see their own company's team only."""
+    import urllib.request
+
+    alpha_user, alpha_session = _session_of(tenants.alpha)
+    beta_user, beta_session = _session_of(tenants.beta)
+    sides = [
+        (tenants.alpha, alpha_session, alpha_user, beta_user),
+        (tenants.beta, beta_session, beta_user, alpha_user),
+    ]
+    for _ in range(settings.WEB_THREADS + 2):
+        for tenant, session, own, other in sides:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{asgi_server.port}/team/",
+                headers={"Host": tenant.host, "Cookie": f"sessionid={session}"},
+            )
+            with urllib.request.urlopen(request, timeout=20) as response:
+                page = response.read().decode()
+            assert own.username in page and other.username not in page
