@@ -231,8 +231,8 @@ def after_gather(
     return _play_step(call=call, step=step, voice=voice, now=now)
 
 
-# The call record marked queued once (the row lock makes one request win) with its event, and its
-# place in line (``routing.ENQUEUE_SQL``): one statement.
+# The call record marked queued once (the row lock makes one request win) with its event, its
+# place in line and the free operators locked for it (``routing.ENQUEUE_CTES``): one statement.
 QUEUED_SQL = f"""
 WITH queued AS (
     UPDATE calls_call SET queued_at = %(now)s, queue_id = %(queue)s, queue_name = %(name)s
@@ -241,9 +241,7 @@ WITH queued AS (
 ), event AS (
     INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
     SELECT id, %(now)s, 'queued', %(data)s, %(key)s FROM queued
-), waiting AS ({routing.ENQUEUE_SQL})
-SELECT id FROM waiting
-"""  # noqa: S608 (one constant statement embedded in another; values are parameters)
+), {routing.ENQUEUE_CTES}"""  # noqa: S608 (one constant statement embedded in another; values are parameters)
 
 
 def to_queue(

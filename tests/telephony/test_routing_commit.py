@@ -40,6 +40,22 @@ def test_a_call_queued_with_a_free_operator_is_offered_in_its_own_transaction(db
         assert offered(call).operator_id == operator.pk
 
 
+def test_a_call_is_queued_and_the_free_operators_locked_in_one_statement(
+    db, tenants, django_assert_num_queries
+):
+    quiet, staffed = make_queue(tenants.alpha), make_queue(tenants.alpha)
+    operator = make_operator({staffed: 1})
+    routing.queue_rows([quiet.pk, staffed.pk])  # queue rules are cached per process
+    with transaction.atomic(), django_assert_num_queries(1):  # nobody free: the statement tells
+        routing.enqueue(tenant=tenants.alpha, queue=quiet, call_sid=sid())
+    with transaction.atomic():
+        # The call in line with the free operator locked, the waiting calls read, the chosen
+        # call locked and its offer written.
+        with django_assert_num_queries(3):
+            call = routing.enqueue(tenant=tenants.alpha, queue=staffed, call_sid=sid())
+        assert offered(call).operator_id == operator.pk
+
+
 @pytest.fixture
 def held() -> Iterator[Callable[[Callable[[], object]], None]]:
     """Run a change in another thread's transaction and hold it open until the test lets it commit."""

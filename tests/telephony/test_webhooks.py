@@ -295,6 +295,32 @@ def test_the_callers_card_is_made_once_reused_and_read_for_the_queue(db, tenants
     assert priorities[new_caller["CallSid"]] == 0
 
 
+def test_the_call_and_card_of_an_incoming_call_take_the_models_defaults(db, tenants, alpha_number):
+    """Constant defaults are written into the statement, the others stay parameters."""
+    from django.db import models
+
+    from telephony.calls.models import Contact
+    from telephony.calls.records import _literal
+
+    _, params = incoming(alpha_number, caller="+14155550188")
+    with tenant_context(tenants.alpha):
+        call = Call.objects.select_related("contact").get(call_sid=params["CallSid"])
+        for field in Call._meta.concrete_fields:
+            if field.attname not in {"id", "contact_id", "call_sid", "from_number", "to_number",
+                                     "started_at", "direction", "status", "queue_id", "queue_name",
+                                     "queued_at"}:  # fmt: skip
+                assert getattr(call, field.attname) == field.get_default(), field.attname
+        assert call.contact.phone == "+14155550188"
+        assert (call.contact.first_name, call.contact.vip, call.contact.notes) == ("", False, "")
+        assert call.contact.created_at == call.started_at
+    assert _literal(models.CharField(default="it's")) == "'it''s'"
+    assert _literal(models.IntegerField(default=7)) == "7"
+    assert _literal(models.BooleanField(default=True)) == "TRUE"
+    assert _literal(models.DateTimeField(null=True)) == "NULL"
+    assert _literal(models.JSONField(default=dict)) is None  # a new dict each time: a parameter
+    assert _literal(Contact._meta.get_field("created_at")) is None  # not a constant: a parameter
+
+
 def test_a_failing_first_step_keeps_the_call_and_takes_a_message(db, tenants, alpha_number, monkeypatch):
     from telephony.calls import flows
 
