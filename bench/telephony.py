@@ -62,7 +62,7 @@ def _prepare() -> tuple[str, dict[str, str]]:
     return number.number, env
 
 
-async def _load(url: str, host: str, requests: int, make_body=None) -> dict[str, float]:
+async def _load(url: str, host: str, requests: int, make_body=None) -> dict[str, object]:
     """``requests`` requests from CONCURRENCY clients at once: POSTs of ``make_body()``, else GETs."""
     import aiohttp
 
@@ -88,10 +88,20 @@ async def _load(url: str, host: str, requests: int, make_body=None) -> dict[str,
         started = time.perf_counter()
         await asyncio.gather(*(worker(session) for _ in range(CONCURRENCY)))
         elapsed = time.perf_counter() - started
-    latencies.sort()
+    return {"latencies": latencies, "seconds": elapsed, "statuses": statuses, "errors": errors}
+
+
+def _summary(rounds: list[dict[str, object]]) -> dict[str, object]:
+    """Throughput and latency over the rounds of one kind of request."""
+    latencies = sorted(x for r in rounds for x in r["latencies"])
+    statuses: dict[int, int] = {}
+    for r in rounds:
+        for status, count in r["statuses"].items():
+            statuses[status] = statuses.get(status, 0) + count
+    errors = [e for r in rounds for e in r["errors"]]
     return {
         "requests": len(latencies),
-        "per_second": round(len(latencies) / elapsed, 1),
+        "per_second": round(len(latencies) / sum(r["seconds"] for r in rounds), 1),
         "p50_ms": round(statistics.median(latencies) * 1000, 2),
         "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 2),
         "statuses": statuses,
@@ -137,15 +147,22 @@ def _webhooks(quick: bool) -> dict[str, object]:
             }
             return params, {"X-Twilio-Signature": validator.compute_signature(incoming_url, params)}
 
-        requests = 600 if quick else 3000
+        requests, rounds = (600, 3) if quick else (3000, 5)
         base = f"http://127.0.0.1:{port}"
         for _ in range(300):  # until the worker has reported in
             if asyncio.run(_load(f"{base}/healthz", host, 1))["statuses"].get(200):
                 break
             time.sleep(0.1)
-        asyncio.run(_load(f"{base}/healthz", host, 100))  # warm up
-        health = asyncio.run(_load(f"{base}/healthz", host, requests))
-        incoming = asyncio.run(_load(f"{base}/twilio/voice/incoming", host, requests, incoming_body))
+        asyncio.run(_load(f"{base}/healthz", host, 100))  # warm up both paths
+        asyncio.run(_load(f"{base}/twilio/voice/incoming", host, 100, incoming_body))
+        # In alternating rounds, so that the machine's drift weighs on both alike.
+        health_rounds, incoming_rounds = [], []
+        for _ in range(rounds):
+            health_rounds.append(asyncio.run(_load(f"{base}/healthz", host, requests // rounds)))
+            incoming_rounds.append(
+                asyncio.run(_load(f"{base}/twilio/voice/incoming", host, requests // rounds, incoming_body))
+            )
+        health, incoming = _summary(health_rounds), _summary(incoming_rounds)
     finally:
         for process in (server, worker):
             process.terminate()
@@ -153,6 +170,7 @@ def _webhooks(quick: bool) -> dict[str, object]:
     return {
         "concurrency": CONCURRENCY,
         "web_workers": int(workers),
+        "rounds": rounds,
         "healthz": health,
         "incoming": incoming,
         "throughput_ratio": round(incoming["per_second"] / health["per_second"], 3),
