@@ -1,0 +1,86 @@
+"""django-tenants' backend, with its ``SET search_path`` sent in the round trip of the statement that
+needs it instead of one of its own.
+
+django-tenants sets the schema's search path before the first statement of each tenant (every
+company request, task and socket message that touches the database). Here the ``SET`` is held
+by the cursor and sent in front of that first statement, both in one simple-protocol query
+(psycopg's client-side binding cursor, Django's default); the cursor then moves to the statement's
+own result. The path counts as set only once the server has run it; an error forgets it, as a
+rollback does (the ``SET`` may have been undone with the statement).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.db.backends.postgresql.base import Cursor as DjangoCursor
+from django_tenants.postgresql_backend import base as tenants_base
+from django_tenants.utils import get_limit_set_calls, quote_schema_name
+
+# The statements the SET may travel with: queries and data changes.
+DML = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
+
+
+class Cursor(DjangoCursor):
+    """A client-side binding cursor that runs a pending ``SET search_path`` with its next statement."""
+
+    pending: tuple[DatabaseWrapper, str, list[str]] | None = None
+
+    def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Cursor:
+        if self.pending is None:
+            return super().execute(query, params, **kwargs)
+        if not isinstance(query, str) or not DML.match(query):
+            # A composed statement, or one that may not run in a transaction block (CREATE
+            # DATABASE, VACUUM…), which two statements in one query are: the SET on its own first.
+            self._flush()
+            return super().execute(query, params, **kwargs)
+        wrapper, statement, schemas = self.pending
+        self.pending = None
+        try:
+            super().execute(f"{statement}; {query}", params, **kwargs)
+        except BaseException:
+            wrapper.search_path_set_schemas = None
+            raise
+        self.nextset()  # the statement's own result, not the SET's
+        wrapper.search_path_set_schemas = schemas
+        return self
+
+    def _flush(self) -> None:
+        if self.pending is not None:
+            self.execute("SELECT 1")  # carries the SET
+
+    def executemany(self, *args: Any, **kwargs: Any) -> Any:
+        self._flush()
+        return super().executemany(*args, **kwargs)
+
+    def copy(self, *args: Any, **kwargs: Any) -> Any:
+        self._flush()
+        return super().copy(*args, **kwargs)
+
+    def stream(self, *args: Any, **kwargs: Any) -> Any:
+        self._flush()
+        return super().stream(*args, **kwargs)
+
+
+class DatabaseWrapper(tenants_base.DatabaseWrapper):
+    def get_connection_params(self) -> dict[str, Any]:
+        params = super().get_connection_params()
+        if params.get("cursor_factory") is DjangoCursor:  # not with server-side binding
+            params["cursor_factory"] = Cursor
+        return params
+
+    def _handle_search_path(self, cursor: Any = None) -> None:
+        """``cursor``: Django's wrapper of the cursor about to run a statement (None: run it now)."""
+        driver_cursor = getattr(cursor, "cursor", None)
+        if not isinstance(driver_cursor, Cursor) or self._setting_search_path:
+            return super()._handle_search_path(cursor)
+        if get_limit_set_calls() and self.search_path_set_schemas:
+            return None
+        if not self.schema_name:
+            raise ImproperlyConfigured("Database schema not set: call set_schema() or set_tenant() first.")
+        schemas = self._get_cursor_search_paths()  # validates every name
+        statement = "SET search_path = " + ",".join(quote_schema_name(s) for s in schemas)
+        driver_cursor.pending = (self, statement, schemas)
+        return None

@@ -1,0 +1,86 @@
+"""The schema's search path travels with the first statement that needs it (tenants.postgresql_backend)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import psycopg
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tenants.postgresql_backend.base import Cursor
+
+
+def schema_now() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_schema()")
+        return cursor.fetchone()[0]
+
+
+def test_the_search_path_goes_with_the_first_statement_in_one_round_trip(db, tenants):
+    connection.set_tenant(tenants.alpha)
+    with CaptureQueriesContext(connection) as captured:
+        assert schema_now() == tenants.alpha.schema_name
+        assert schema_now() == tenants.alpha.schema_name  # set once: nothing sent again
+    path = f'SET search_path = "{tenants.alpha.schema_name}","public"'
+    assert [q["sql"] for q in captured] == [f"{path}; SELECT current_schema()", "SELECT current_schema()"]
+    assert connection.search_path_set_schemas == [tenants.alpha.schema_name, "public"]
+    assert isinstance(connection.connection.cursor(), Cursor)
+
+
+def test_alternating_tenants_each_read_their_own_schema(db, tenants):
+    for tenant in (tenants.alpha, tenants.beta, tenants.alpha):
+        connection.set_tenant(tenant)
+        assert schema_now() == tenant.schema_name
+    connection.set_schema_to_public()
+    assert schema_now() == "public"
+
+
+def test_a_statement_that_fails_forgets_the_path_a_statement_that_runs_sets_it(db):
+    raw = connection.connection  # the test's transaction: each case in a savepoint of its own
+    owner = SimpleNamespace(search_path_set_schemas=["stale"])
+    for statement, error in (("SELECT 1 / 0", psycopg.errors.DivisionByZero), ("SELECT 1", None)):
+        raw.execute("SAVEPOINT probe")
+        cursor = raw.cursor()
+        cursor.pending = (owner, 'SET search_path = "public"', ["public"])
+        if error:
+            with pytest.raises(error):
+                cursor.execute(statement)
+            assert owner.search_path_set_schemas is None  # the SET went down with the statement
+        else:
+            assert cursor.execute(statement).fetchone() == (1,)
+            assert owner.search_path_set_schemas == ["public"]
+        assert cursor.pending is None
+        raw.execute("ROLLBACK TO SAVEPOINT probe")
+
+
+def test_results_and_row_counts_are_the_statements_own(db, tenants):
+    connection.set_tenant(tenants.alpha)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE probe (n int)")
+    connection.set_tenant(tenants.beta)  # the next statement carries a SET again
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO probe VALUES (1), (2), (3)")
+        assert cursor.rowcount == 3
+    connection.set_tenant(tenants.alpha)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT n FROM probe WHERE n > %s ORDER BY n", [1])
+        assert cursor.fetchall() == [(2,), (3,)]
+        assert [c.name for c in cursor.description] == ["n"]
+
+
+def test_executemany_and_copy_run_in_the_tenants_schema(db, tenants):
+    connection.set_tenant(tenants.alpha)
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE probe (s text)")
+    connection.set_tenant(tenants.beta)
+    with connection.cursor() as cursor:
+        cursor.executemany("INSERT INTO probe SELECT current_schema() || %s", [("-a",), ("-b",)])
+    connection.set_tenant(tenants.alpha)
+    with connection.cursor() as cursor, cursor.cursor.copy("COPY probe FROM STDIN") as copy:
+        copy.write_row(["copied"])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT s FROM probe ORDER BY s")
+        schema = tenants.beta.schema_name
+        assert [r[0] for r in cursor.fetchall()] == ["copied", f"{schema}-a", f"{schema}-b"]
