@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from django.http import HttpResponse
 from django.urls import reverse
 from twilio.twiml.voice_response import Gather, VoiceResponse
@@ -39,8 +41,14 @@ def url(name: str, **query: object) -> str:
 
     if connection.schema_name != "public":
         query = {"t": connection.schema_name, **query}
-    path = reverse(name, urlconf="config.urls_public")
+    path = _path(name)
     return f"{path}?{urlencode(query)}" if query else path
+
+
+@functools.cache
+def _path(name: str) -> str:
+    """A webhook's path (the URL patterns are fixed for the life of the process)."""
+    return reverse(name, urlconf="config.urls_public")
 
 
 def goodbye(message: str, voice: Voice | None = None) -> VoiceResponse:

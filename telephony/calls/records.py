@@ -116,10 +116,9 @@ def start_inbound(*, params: TwilioCallParams, now: dt.datetime | None = None) -
     with connection.cursor() as cursor:
         cursor.execute(sql, arguments)
         row = cursor.fetchone()
-        names = [column.name for column in cursor.description[:-1]] if row else []
     if row is None:
         return Call.objects.get(call_sid=params.call_sid), False
-    call = Call.from_db("default", names, row[:-1])
+    call = Call.from_db("default", _CALL_ATTNAMES, row[:-1])
     contact_row = row[-1]
     if contact_row is not None:  # the flow reads the card (VIP first): hand it over already loaded
         fields = Contact._meta.concrete_fields
@@ -133,6 +132,10 @@ def start_inbound(*, params: TwilioCallParams, now: dt.datetime | None = None) -
 # The columns ``start_inbound`` fills for each call; every other column takes its model default.
 CALL_VALUES = frozenset({"call_sid", "direction", "from_number", "to_number", "status", "started_at"})
 CONTACT_VALUES = frozenset({"phone"})
+
+
+# The columns the statement returns, in this order (Django's loader takes the model's order).
+_CALL_ATTNAMES = [f.attname for f in Call._meta.concrete_fields]
 
 
 def _stamped(field: Any) -> bool:
@@ -179,6 +182,7 @@ def _start_inbound_sql() -> tuple[str, list, list]:
     placeholders = ", ".join(value(f, CALL_VALUES, "") for f in fields)
     contact_fields = [f for f in Contact._meta.concrete_fields if not f.primary_key]
     contact_values = ", ".join(value(f, CONTACT_VALUES, "contact__") for f in contact_fields)
+    returned = ", ".join(f'new_call."{f.column}"' for f in Call._meta.concrete_fields)
     sql = f"""
 WITH new_contact AS (
     INSERT INTO calls_contact ({", ".join(f'"{f.column}"' for f in contact_fields)})
@@ -200,7 +204,7 @@ WITH new_contact AS (
     INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
     SELECT id, %(event_at)s, 'incoming', %(event_data)s, %(event_key)s FROM new_call
 )
-SELECT new_call.*, (SELECT row_to_json(contact) FROM contact) FROM new_call
+SELECT {returned}, (SELECT row_to_json(contact) FROM contact) FROM new_call
 """  # noqa: S608 (names come from the models, values are parameters or constant defaults)
     parameters = [f for f in fields if f.attname in CALL_VALUES or _literal(f) is None]
     contact_parameters = [f for f in contact_fields if f.attname in CONTACT_VALUES or _literal(f) is None]
