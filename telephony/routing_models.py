@@ -99,7 +99,10 @@ class WaitingCall(models.Model):
         LEFT = "left", "Left the queue"
 
     tenant = models.ForeignKey("tenants.Client", on_delete=models.PROTECT, related_name="waiting_calls")
-    queue = models.ForeignKey("telephony.Queue", on_delete=models.PROTECT, related_name="waiting_calls")
+    # No index of its own: ``waiting_call_queue_state`` (queue, state) serves lookups by queue.
+    queue = models.ForeignKey(
+        "telephony.Queue", on_delete=models.PROTECT, related_name="waiting_calls", db_index=False
+    )
     call_sid = models.CharField(max_length=64, unique=True)
     priority = models.SmallIntegerField(default=0, help_text="Higher first (VIP contacts, callbacks).")
     language = models.CharField(max_length=8, blank=True)

@@ -72,7 +72,9 @@ class Call(models.Model):
         ABANDONED = "abandoned", "Abandoned"
         FAILED = "failed", "Failed"
 
-    call_sid = models.CharField(max_length=64, unique=True)
+    # Unique by a constraint, not ``unique=True``: that would add a LIKE index nothing uses, one
+    # more index written for every call.
+    call_sid = models.CharField(max_length=64)
     direction = models.CharField(max_length=8, choices=Direction.choices)
     from_number = models.CharField(max_length=32)
     to_number = models.CharField(max_length=32)
@@ -124,6 +126,7 @@ class Call(models.Model):
             models.CheckConstraint(
                 condition=Q(outcome="") | Q(outcome_at__isnull=False), name="call_outcome_has_time"
             ),
+            models.UniqueConstraint(fields=["call_sid"], name="call_call_sid_unique"),
         ]
 
     def __str__(self) -> str:
@@ -141,10 +144,13 @@ class CallEvent(models.Model):
     at = models.DateTimeField()
     kind = models.CharField(max_length=40)
     data = models.JSONField(default=dict, blank=True)
-    dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
+    # Unique (see Meta); NULL for the events that need no dedupe, which never collide.
+    dedupe_key = models.CharField(max_length=200, null=True, blank=True)  # noqa: DJ001
 
     class Meta:
         ordering = ["at", "pk"]
+        # A constraint rather than ``unique=True``, which would add a LIKE index nothing uses.
+        constraints = [models.UniqueConstraint(fields=["dedupe_key"], name="call_event_dedupe_unique")]
 
     def __str__(self) -> str:
         return f"{self.kind} at {self.at:%H:%M:%S}"
