@@ -91,7 +91,7 @@ def enqueue(
                 "priority": priority, "language": language, "now": now, "served": list(served),
             },
         )  # fmt: skip
-        waiting_id, locked = cursor.fetchone()
+        waiting_id, locked, read = cursor.fetchone()
     if waiting_id is None:
         return WaitingCall.objects.get(call_sid=call_sid)
     call = WaitingCall(
@@ -99,7 +99,14 @@ def enqueue(
         language=language, enqueued_at=now,
     )  # fmt: skip
     call._state.adding, call._state.db = False, "default"
-    match_within(queue_ids=[queue.pk], now=now, locked=[tuple(row) for row in locked or ()])
+    if locked:
+        # The statement read the queue's calls as they were before it: add this one (the rows of
+        # ``WAITING_SQL``). Anyone free serves this queue or the queue it overflows to, so the
+        # pass's calls are this queue's.
+        this = (waiting_id, queue.pk, now.timestamp(), priority, language, call_sid, tenant.pk)
+        match_within(queue_ids=[queue.pk], now=now, locked=locked, read=[*(read or ()), this])
+    else:
+        match_within(queue_ids=[queue.pk], now=now, locked=[])
     return call
 
 
@@ -171,7 +178,8 @@ def match_within(
     operator_ids: list[int] | None = None,
     now: datetime | None = None,
     again: Callable[[], object] | None = None,
-    locked: list[tuple] | None = None,
+    locked: list | None = None,
+    read: list | None = None,
 ) -> list[Reservation]:
     """``match`` as part of the caller's transaction: the change that freed an operator (or queued
     a call) commits together with its reservation, one commit instead of two.
@@ -182,12 +190,12 @@ def match_within(
     invisible from here, and that transaction's own look may have come before this one commits; of
     two such changes, the one committing last then sees the other. Outside a transaction it is
     plain ``match``. ``locked``: the free operators, already locked in this transaction (rows of
-    ``LOCK_OPERATORS_SQL``).
+    ``LOCK_OPERATORS_SQL``); ``read``: their waiting calls, already read (rows of ``WAITING_SQL``).
     """
     if not connection.in_atomic_block:
         return match(queue_ids=queue_ids, operator_ids=operator_ids, now=now)
     made, skipped = _match_pass(
-        queue_ids, operator_ids, now or timezone.now(), again_after_commit=True, locked=locked
+        queue_ids, operator_ids, now or timezone.now(), again_after_commit=True, locked=locked, read=read
     )
     if not made or skipped:
         transaction.on_commit(
@@ -268,7 +276,11 @@ SERVED_SCOPE = "p.id IN (SELECT operator_id FROM telephony_skill WHERE queue_id 
 ENQUEUE_CTES = f"""waiting AS ({ENQUEUE_SQL}), locked AS (
 {LOCK_OPERATORS_SQL.format(scope=SERVED_SCOPE + " AND EXISTS (SELECT 1 FROM waiting)")})
 SELECT (SELECT id FROM waiting),
-       (SELECT json_agg(json_build_array(id, user_id, idle, languages, skills)) FROM locked)
+       (SELECT json_agg(json_build_array(id, user_id, idle, languages, skills)) FROM locked),
+       (SELECT json_agg(json_build_array(w.id, w.queue_id, extract(epoch FROM w.enqueued_at)::float8,
+                                         w.priority, w.language, w.call_sid, w.tenant_id))
+        FROM telephony_waitingcall w
+        WHERE w.state = 'waiting' AND w.queue_id = %(queue)s AND EXISTS (SELECT 1 FROM locked))
 """  # noqa: S608 (constant statements embedded in another; values are parameters)
 WAITING_SQL = """
 SELECT id, queue_id, extract(epoch FROM enqueued_at)::float8, priority, language, call_sid, tenant_id
@@ -315,12 +327,14 @@ def _match_pass(
     now: datetime,
     again_after_commit: bool = False,
     taken: set[int] | None = None,
-    locked: list[tuple] | None = None,
+    locked: list | None = None,
+    read: list | None = None,
 ) -> tuple[list[Reservation], bool]:
     """``_match_once`` in the caller's transaction. ``again_after_commit``: the caller looks again
     after its commit whenever nothing is reserved, so nobody free needs no further read here.
     ``taken``: calls not to choose; the calls this pass lost to another are added to it.
-    ``locked``: the free operators when the caller has locked them already."""
+    ``locked``, ``read``: the free operators when the caller has locked them already, and their
+    waiting calls when it has read them too."""
     served = _served(queue_ids) if queue_ids is not None else set()
 
     def operators() -> QuerySet[OperatorProfile]:
@@ -346,9 +360,10 @@ def _match_pass(
     call_queues = skill_queues | {q for s in skill_queues for q in _overflow_sources.get(s, ())}
     if queue_ids is not None and operator_ids is None:
         call_queues &= set(queue_ids)
-    with connection.cursor() as cursor:
-        cursor.execute(WAITING_SQL, {"queues": list(call_queues)})
-        read = cursor.fetchall()
+    if read is None:
+        with connection.cursor() as cursor:
+            cursor.execute(WAITING_SQL, {"queues": list(call_queues)})
+            read = cursor.fetchall()
     calls = [c for c in read if c[0] not in taken] if taken else read
     queues = queue_rows({c[1] for c in calls})
     rules = {q: matching.QueueRule(float(row[1]), row[2]) for q, row in queues.items()}

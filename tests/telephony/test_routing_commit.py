@@ -12,7 +12,7 @@ from django.db import connection, transaction
 from telephony import routing
 from telephony.models import OperatorProfile, Reservation, WaitingCall
 from telephony.operators import profile_set_state
-from tests.telephony.helpers import make_operator, make_queue, sid
+from tests.telephony.helpers import at, make_operator, make_queue, sid
 
 
 def offered(call: WaitingCall) -> Reservation | None:
@@ -49,11 +49,28 @@ def test_a_call_is_queued_and_the_free_operators_locked_in_one_statement(
     with transaction.atomic(), django_assert_num_queries(1):  # nobody free: the statement tells
         routing.enqueue(tenant=tenants.alpha, queue=quiet, call_sid=sid())
     with transaction.atomic():
-        # The call in line with the free operator locked, the waiting calls read, the chosen
-        # call locked and its offer written.
-        with django_assert_num_queries(3):
+        # The call in line, the free operator locked and the queue's calls read (one statement),
+        # then the chosen call locked and its offer written.
+        with django_assert_num_queries(2):
             call = routing.enqueue(tenant=tenants.alpha, queue=staffed, call_sid=sid())
         assert offered(call).operator_id == operator.pk
+
+
+def test_a_call_queued_when_someone_is_free_is_served_after_the_calls_before_it(db, tenants):
+    queue = make_queue(tenants.alpha)
+    operator = make_operator({queue: 1}, state="break")
+    earlier = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(0))
+    OperatorProfile.objects.filter(pk=operator.pk).update(state="available")  # freed, not matched yet
+    with transaction.atomic():
+        later = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(30))
+    assert offered(earlier).operator_id == operator.pk  # read by the statement, waiting longest
+    assert offered(later) is None
+    vip = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), priority=5, now=at(40))
+    OperatorProfile.objects.filter(pk=make_operator({queue: 1}, state="break").pk).update(state="available")
+    with transaction.atomic():
+        newest = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(50))
+    assert offered(vip) is not None  # priority first, though it came after ``later``
+    assert offered(later) is None and offered(newest) is None
 
 
 @pytest.fixture
