@@ -9,6 +9,8 @@ import os
 def setup(database: str) -> None:
     """Configure Django on ``database`` (created if missing), with logging quietened."""
     os.environ.setdefault("DJANGO_ENV", "development")
+    # As in production: with DEBUG on, Django's cursor would time and keep every statement.
+    os.environ.setdefault("DJANGO_DEBUG", "0")
     os.environ["DATABASE_NAME"] = database
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
