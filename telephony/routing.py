@@ -74,8 +74,8 @@ def enqueue(
     ``flows.inbound_context``, which reads it with the rest of what a call needs).
 
     ``with_statement``: a statement of the caller's that ends with ``ENQUEUE_CTES`` (the call put
-    in line, and the free operators who may take it locked for ``match_within``) and its own
-    parameters, so the caller's writes go in the same round trip.
+    in line; the free operators who may take it, locked, and the queue's calls, read, for
+    ``match_within``) and its own parameters, so the caller's writes go in the same round trip.
     """
     if queue.tenant_id != tenant.pk:
         raise ValueError("The queue belongs to another client company.")
@@ -271,8 +271,9 @@ FOR UPDATE OF p SKIP LOCKED
 """
 SERVED_SCOPE = "p.id IN (SELECT operator_id FROM telephony_skill WHERE queue_id = ANY(%(served)s))"
 # The end of ``enqueue``'s statement: the call put in line, and (when it is new) the free operators
-# of the queues it may be served from, locked as ``LOCK_OPERATORS_SQL`` would, for the match pass
-# that follows in the same transaction: one round trip fewer for every call.
+# of the queues it may be served from, locked as ``LOCK_OPERATORS_SQL`` would, with (when there are
+# any) the calls waiting in its queue, for the match pass that follows in the same transaction:
+# one round trip fewer for every call, two when someone is free.
 ENQUEUE_CTES = f"""waiting AS ({ENQUEUE_SQL}), locked AS (
 {LOCK_OPERATORS_SQL.format(scope=SERVED_SCOPE + " AND EXISTS (SELECT 1 FROM waiting)")})
 SELECT (SELECT id FROM waiting),

@@ -44,7 +44,9 @@ class Cursor(DjangoCursor):
             wrapper.search_path_set_schemas = None
             raise
         self.nextset()  # the statement's own result, not the SET's
-        wrapper.search_path_set_schemas = schemas
+        # Set, unless the connection switched schemas since this cursor was opened: then its next
+        # cursor sets the new path (this one ran in the schema it was opened in, as before).
+        wrapper.search_path_set_schemas = schemas if wrapper._get_cursor_search_paths() == schemas else None
         return self
 
     def _flush(self) -> None:

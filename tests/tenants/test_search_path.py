@@ -39,7 +39,7 @@ def test_alternating_tenants_each_read_their_own_schema(db, tenants):
 
 def test_a_statement_that_fails_forgets_the_path_a_statement_that_runs_sets_it(db):
     raw = connection.connection  # the test's transaction: each case in a savepoint of its own
-    owner = SimpleNamespace(search_path_set_schemas=["stale"])
+    owner = SimpleNamespace(search_path_set_schemas=["stale"], _get_cursor_search_paths=lambda: ["public"])
     for statement, error in (("SELECT 1 / 0", psycopg.errors.DivisionByZero), ("SELECT 1", None)):
         raw.execute("SAVEPOINT probe")
         cursor = raw.cursor()
@@ -84,3 +84,13 @@ def test_executemany_and_copy_run_in_the_tenants_schema(db, tenants):
         cursor.execute("SELECT s FROM probe ORDER BY s")
         schema = tenants.beta.schema_name
         assert [r[0] for r in cursor.fetchall()] == ["copied", f"{schema}-a", f"{schema}-b"]
+
+
+def test_a_cursor_opened_before_a_switch_never_makes_the_next_tenant_read_the_old_schema(db, tenants):
+    connection.set_tenant(tenants.alpha)
+    with connection.cursor() as opened_in_alpha:
+        connection.set_tenant(tenants.beta)
+        opened_in_alpha.execute("SELECT current_schema()")
+        assert opened_in_alpha.fetchone()[0] == tenants.alpha.schema_name  # where it was opened
+        assert connection.search_path_set_schemas is None
+    assert schema_now() == tenants.beta.schema_name
