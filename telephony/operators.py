@@ -155,7 +155,8 @@ def cancel_offer(
     _rematch_on_commit(operator_id=operator.pk)
 
 
-# A state change and its event in one statement (every call's operator goes through it).
+# A state change and its event in one statement (every call's operator goes through it); the
+# operator's skills come with it when they become available, for the match that follows.
 SET_STATE_SQL = """
 WITH changed AS (
     UPDATE public.telephony_operatorprofile
@@ -163,24 +164,37 @@ WITH changed AS (
         missed_offers = %(missed)s
     WHERE id = %(id)s
     RETURNING id
+), event AS (
+    INSERT INTO public.telephony_operatorevent (operator_id, at, kind, state, reason, call_sid, tenant_id)
+    SELECT id, %(now)s, 'state', %(state)s, %(reason)s, '', NULL FROM changed
 )
-INSERT INTO public.telephony_operatorevent (operator_id, at, kind, state, reason, call_sid, tenant_id)
-SELECT id, %(now)s, 'state', %(state)s, %(reason)s, '', NULL FROM changed
+SELECT {skills}
 """
+SKILLS_SQL = """COALESCE((SELECT json_agg(json_build_array(s.queue_id, s.tier, s.languages))
+                 FROM public.telephony_skill s WHERE s.operator_id = %(id)s), '[]'::json)"""
 
 
-def _set(profile: OperatorProfile, state: str, reason: str, now: datetime) -> None:
+def _set(profile: OperatorProfile, state: str, reason: str, now: datetime) -> list | None:
+    """Write the state (and its event); returns the operator's skills (rows of the router's
+    ``LOCK_OPERATORS_SQL``) when the state is available, else None."""
     if profile.state != state or profile.break_reason != reason:
         profile.state, profile.break_reason, profile.state_since = state, reason, now
+    available = state == S.AVAILABLE
     with connection.cursor() as cursor:
         cursor.execute(
-            SET_STATE_SQL,
+            SET_AVAILABLE_SQL if available else SET_NOT_AVAILABLE_SQL,
             {
                 "id": profile.pk, "state": str(state), "reason": reason, "since": profile.state_since,
                 "idle": profile.idle_since, "missed": profile.missed_offers, "now": now,
             },
         )  # fmt: skip
+        skills = cursor.fetchone()[0]
     push_on_commit(user_id=profile.user_id, message={"type": "state", "state": state, "reason": reason})
+    return skills if available else None
+
+
+SET_AVAILABLE_SQL = SET_STATE_SQL.format(skills=SKILLS_SQL)
+SET_NOT_AVAILABLE_SQL = SET_STATE_SQL.format(skills="NULL")
 
 
 def operator_set_state(
@@ -227,9 +241,9 @@ def profile_set_state(
             profile.missed_offers = 0 if was == S.BREAK else profile.missed_offers
         if was == state and profile.break_reason == (reason if state == S.BREAK else ""):
             return profile
-        _set(profile, state, reason if state == S.BREAK else "", now)
+        skills = _set(profile, state, reason if state == S.BREAK else "", now)
         if state == S.AVAILABLE:
-            _match_freed(profile, now)
+            _match_freed(profile, now, skills)
     return profile
 
 
@@ -251,11 +265,18 @@ def _lock_unless_offered(profile_id: int) -> OperatorProfile | None:
     return load(OperatorProfile, row) if row is not None else None  # None also: no such operator
 
 
-def _match_freed(profile: OperatorProfile, now: datetime) -> None:
+def _match_freed(profile: OperatorProfile, now: datetime, skills: list) -> None:
     """An operator just became available: offer them a waiting call in this same transaction (one
     commit for the state change and the offer). When none is found here, inbound and then outbound
-    work are looked for again once it commits (see ``routing.match_within``)."""
+    work are looked for again once it commits (see ``routing.match_within``).
+
+    Their row is locked by this transaction and ``skills`` came with the state change: the router
+    takes them as its locked operator instead of reading them again."""
     from telephony.routing import match_within  # the router imports this module
 
-    if match_within(operator_ids=[profile.pk], now=now, again=_inbound_then_outbound(profile.pk)):
+    idle = profile.idle_since.timestamp() if profile.idle_since else None
+    locked = [(profile.pk, profile.user_id, idle, profile.languages, skills)]
+    if match_within(
+        operator_ids=[profile.pk], now=now, again=_inbound_then_outbound(profile.pk), locked=locked
+    ):
         profile.state = S.RESERVED

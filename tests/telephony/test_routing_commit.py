@@ -32,6 +32,19 @@ def test_a_freed_operator_gets_the_offer_before_the_state_change_commits(db, ten
     assert operator.state == "reserved"
 
 
+def test_a_freed_operators_skills_come_with_the_state_change(db, tenants, django_assert_num_queries):
+    queue = make_queue(tenants.alpha)
+    call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid())
+    operator = make_operator({queue: 1}, state="break")
+    routing.queue_rows([queue.pk])  # queue rules are cached per process
+    with transaction.atomic():
+        # Its savepoint; the operator locked; the state, its event and the skills (one statement);
+        # the waiting calls read; the chosen call locked and its offer written; the release.
+        with django_assert_num_queries(6):
+            profile_set_state(profile_id=operator.pk, state="available")
+        assert offered(call).operator_id == operator.pk
+
+
 def test_a_call_queued_with_a_free_operator_is_offered_in_its_own_transaction(db, tenants):
     queue = make_queue(tenants.alpha)
     operator = make_operator({queue: 1})
