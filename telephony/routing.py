@@ -368,30 +368,43 @@ def _match_pass(
     calls = [c for c in read if c[0] not in taken] if taken else read
     queues = queue_rows({c[1] for c in calls})
     rules = {q: matching.QueueRule(float(row[1]), row[2]) for q, row in queues.items()}
-    found = matching.pairs(
-        [matching.CallIn(c[0], c[1], c[2], c[3], c[4]) for c in calls],
-        [matching.OperatorIn(o[0], o[2], skills.get(o[0], {})) for o in locked],
-        rules,
-        now.timestamp(),
-    )
-    # Calls are read without locks; only the chosen ones are locked (and re-checked) as they are
-    # reserved, in one statement.
-    reservations = reserve_pairs(found, {c[0]: c for c in calls}, {o[0]: o[1] for o in locked}, queues, now)
-    lost = len(reservations) < len(found)
-    if lost and taken is not None:
-        taken.update({c for c, _ in found} - {r.call_id for r in reservations})
-    # A call another pass took: look again. A call left here may suit an operator another
-    # pass holds; an operator left here may suit a call committed since we read: look again.
-    if lost:
-        return reservations, True
+    user_ids = {o[0]: o[1] for o in locked}
+    reservations: list[Reservation] = []
+    free, open_calls, others = locked, calls, set()  # others: calls other passes took meanwhile
+    for _ in range(MATCH_ATTEMPTS):
+        found = matching.pairs(
+            [matching.CallIn(c[0], c[1], c[2], c[3], c[4]) for c in open_calls],
+            [matching.OperatorIn(o[0], o[2], skills.get(o[0], {})) for o in free],
+            rules,
+            now.timestamp(),
+        )
+        # Calls are read without locks; only the chosen ones are locked (and re-checked) as they
+        # are reserved, in one statement.
+        made = reserve_pairs(found, {c[0]: c for c in open_calls}, user_ids, queues, now)
+        reservations.extend(made)
+        lost = {c for c, _ in found} - {r.call_id for r in made}
+        if not lost:
+            break
+        # Another pass took these calls: the operators who chose them, still locked by this
+        # transaction, choose again among the other calls, without reading them again.
+        others |= lost
+        if taken is not None:
+            taken.update(lost)
+        gone = lost | {r.call_id for r in made}
+        free = [o for o in free if o[0] not in {r.operator_id for r in made}]
+        open_calls = [c for c in open_calls if c[0] not in gone]
+    else:
+        return reservations, True  # still losing: look again (the other pass may free them)
+    # A call left here may suit an operator another pass holds; an operator left here may suit a
+    # call committed since we read: look again.
     everyone = operator_ids is not None and len(locked) == len(set(operator_ids))
     if (
-        len(found) < len(calls)
+        len(reservations) < len(calls) - len(others)
         and not everyone
         and operators().exclude(id__in=[o[0] for o in locked]).exists()
     ):
         return reservations, True
-    if len(found) < len(locked):
+    if len(reservations) < len(locked):
         with connection.cursor() as cursor:
             cursor.execute(NEWER_CALLS_SQL, {"queues": list(call_queues), "seen": [c[0] for c in read]})
             return reservations, cursor.fetchone()[0]

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from telephony import routing
 from telephony.models import OperatorProfile, Reservation, WaitingCall
@@ -184,8 +185,12 @@ def test_an_operator_whose_best_call_another_transaction_holds_gets_the_next_one
     held(lambda: WaitingCall.objects.select_for_update().get(pk=first.pk))  # another pass took it
     operator = make_operator({queue: 1})
     try:
-        (made,) = routing.match(operator_ids=[operator.pk])
+        with CaptureQueriesContext(connection) as captured:
+            (made,) = routing.match(operator_ids=[operator.pk])
         assert (made.call_id, made.operator_id) == (second.pk, operator.pk)
+        # Chosen again in the same pass, still holding the operator: locked and read once.
+        locks = [q for q in captured if "FROM telephony_operatorprofile p" in q["sql"]]
+        assert len(locks) == 1
     finally:
         held.commit()
         _tidy(operator, first)
