@@ -175,8 +175,9 @@ SKILLS_SQL = """COALESCE((SELECT json_agg(json_build_array(s.queue_id, s.tier, s
 
 
 def _set(profile: OperatorProfile, state: str, reason: str, now: datetime) -> list | None:
-    """Write the state (and its event); returns the operator's skills (rows of the router's
-    ``LOCK_OPERATORS_SQL``) when the state is available, else None."""
+    """Write the state (and its event); returns the operator's skills (``[queue, tier, languages]``
+    rows, as the skills column of the router's ``LOCK_OPERATORS_SQL``) when the state is
+    available, else None."""
     if profile.state != state or profile.break_reason != reason:
         profile.state, profile.break_reason, profile.state_since = state, reason, now
     available = state == S.AVAILABLE
