@@ -170,32 +170,32 @@ WITH changed AS (
 )
 SELECT {skills}
 """
+# An operator's skills as ``[queue, tier, languages]`` rows: what the router matches on (also in
+# its ``LOCK_OPERATORS_SQL``).
 SKILLS_SQL = """COALESCE((SELECT json_agg(json_build_array(s.queue_id, s.tier, s.languages))
-                 FROM public.telephony_skill s WHERE s.operator_id = %(id)s), '[]'::json)"""
+                 FROM public.telephony_skill s WHERE s.operator_id = {operator}), '[]'::json)"""
+SET_STATE_WITH_SKILLS_SQL = SET_STATE_SQL.format(skills=SKILLS_SQL.format(operator="%(id)s"))
+SET_STATE_ONLY_SQL = SET_STATE_SQL.format(skills="NULL")
 
 
-def _set(profile: OperatorProfile, state: str, reason: str, now: datetime) -> list | None:
-    """Write the state (and its event); returns the operator's skills (``[queue, tier, languages]``
-    rows, as the skills column of the router's ``LOCK_OPERATORS_SQL``) when the state is
-    available, else None."""
+def _set(
+    profile: OperatorProfile, state: str, reason: str, now: datetime, *, skills: bool = False
+) -> list | None:
+    """Write the state (and its event); with ``skills``, return the operator's skills (rows of
+    ``SKILLS_SQL``) read in the same statement, for a match that follows."""
     if profile.state != state or profile.break_reason != reason:
         profile.state, profile.break_reason, profile.state_since = state, reason, now
-    available = state == S.AVAILABLE
     with connection.cursor() as cursor:
         cursor.execute(
-            SET_AVAILABLE_SQL if available else SET_NOT_AVAILABLE_SQL,
+            SET_STATE_WITH_SKILLS_SQL if skills else SET_STATE_ONLY_SQL,
             {
                 "id": profile.pk, "state": str(state), "reason": reason, "since": profile.state_since,
                 "idle": profile.idle_since, "missed": profile.missed_offers, "now": now,
             },
         )  # fmt: skip
-        skills = cursor.fetchone()[0]
+        read = cursor.fetchone()[0]
     push_on_commit(user_id=profile.user_id, message={"type": "state", "state": state, "reason": reason})
-    return skills if available else None
-
-
-SET_AVAILABLE_SQL = SET_STATE_SQL.format(skills=SKILLS_SQL)
-SET_NOT_AVAILABLE_SQL = SET_STATE_SQL.format(skills="NULL")
+    return read
 
 
 def operator_set_state(
@@ -242,7 +242,7 @@ def profile_set_state(
             profile.missed_offers = 0 if was == S.BREAK else profile.missed_offers
         if was == state and profile.break_reason == (reason if state == S.BREAK else ""):
             return profile
-        skills = _set(profile, state, reason if state == S.BREAK else "", now)
+        skills = _set(profile, state, reason if state == S.BREAK else "", now, skills=state == S.AVAILABLE)
         if state == S.AVAILABLE:
             _match_freed(profile, now, skills)
     return profile

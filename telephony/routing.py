@@ -29,7 +29,7 @@ from django.utils import timezone
 from telephony import matching
 from telephony.models import OperatorProfile, Queue, Reservation, Skill, WaitingCall
 from telephony.offers import reserve_pairs
-from telephony.operators import cancel_offer, operator_set_state, profile_set_state, record
+from telephony.operators import SKILLS_SQL, cancel_offer, operator_set_state, profile_set_state, record
 from telephony.pushes import push_on_commit
 from telephony.routing_models import LIVE_RESERVATION, OperatorState
 
@@ -100,13 +100,14 @@ def enqueue(
     )  # fmt: skip
     call._state.adding, call._state.db = False, "default"
     if locked:
-        # The statement read the queue's calls as they were before it: add this one (the rows of
+        # The statement read the queue's calls as they were before it: add this one (a row of
         # ``WAITING_SQL``). Anyone free serves this queue or the queue it overflows to, so the
         # pass's calls are this queue's.
-        this = (waiting_id, queue.pk, now.timestamp(), priority, language, call_sid, tenant.pk)
-        match_within(queue_ids=[queue.pk], now=now, locked=locked, read=[*(read or ()), this])
-    else:
-        match_within(queue_ids=[queue.pk], now=now, locked=[])
+        read = [
+            *(read or ()),
+            (waiting_id, queue.pk, now.timestamp(), priority, language, call_sid, tenant.pk),
+        ]
+    match_within(queue_ids=[queue.pk], now=now, locked=locked or [], read=read)
     return call
 
 
@@ -260,15 +261,17 @@ def queue_rules(ids: list[int]) -> dict[int, matching.QueueRule]:
 # with their skills, locked; the waiting calls, read without locks (the chosen ones are locked as
 # they are reserved: ``offers.RESERVE_SQL``); calls queued since that read. Times come as seconds since
 # the epoch: what the matcher compares, without loading a datetime per row.
-LOCK_OPERATORS_SQL = """
+LOCK_OPERATORS_SQL = f"""
 SELECT p.id, p.user_id, extract(epoch FROM p.idle_since)::float8 AS idle, p.languages,
-       COALESCE((SELECT json_agg(json_build_array(s.queue_id, s.tier, s.languages))
-                 FROM telephony_skill s WHERE s.operator_id = p.id), '[]'::json) AS skills
+       {SKILLS_SQL.format(operator="p.id")} AS skills
 FROM telephony_operatorprofile p
-WHERE p.state = 'available' AND {scope}
+WHERE p.state = 'available' AND {{scope}}
 ORDER BY p.id
 FOR UPDATE OF p SKIP LOCKED
-"""
+"""  # noqa: S608 (a constant expression; values are parameters)
+WAITING_COLUMNS = (
+    "id, queue_id, extract(epoch FROM enqueued_at)::float8, priority, language, call_sid, tenant_id"
+)
 SERVED_SCOPE = "p.id IN (SELECT operator_id FROM telephony_skill WHERE queue_id = ANY(%(served)s))"
 # The end of ``enqueue``'s statement: the call put in line, and (when it is new) the free operators
 # of the queues it may be served from, locked as ``LOCK_OPERATORS_SQL`` would, with (when there are
@@ -278,15 +281,14 @@ ENQUEUE_CTES = f"""waiting AS ({ENQUEUE_SQL}), locked AS (
 {LOCK_OPERATORS_SQL.format(scope=SERVED_SCOPE + " AND EXISTS (SELECT 1 FROM waiting)")})
 SELECT (SELECT id FROM waiting),
        (SELECT json_agg(json_build_array(id, user_id, idle, languages, skills)) FROM locked),
-       (SELECT json_agg(json_build_array(w.id, w.queue_id, extract(epoch FROM w.enqueued_at)::float8,
-                                         w.priority, w.language, w.call_sid, w.tenant_id))
-        FROM telephony_waitingcall w
-        WHERE w.state = 'waiting' AND w.queue_id = %(queue)s AND EXISTS (SELECT 1 FROM locked))
+       (SELECT json_agg(json_build_array({WAITING_COLUMNS}))
+        FROM telephony_waitingcall
+        WHERE state = 'waiting' AND queue_id = %(queue)s AND EXISTS (SELECT 1 FROM locked))
 """  # noqa: S608 (constant statements embedded in another; values are parameters)
-WAITING_SQL = """
-SELECT id, queue_id, extract(epoch FROM enqueued_at)::float8, priority, language, call_sid, tenant_id
+WAITING_SQL = f"""
+SELECT {WAITING_COLUMNS}
 FROM telephony_waitingcall WHERE state = 'waiting' AND queue_id = ANY(%(queues)s)
-"""
+"""  # noqa: S608 (a constant column list)
 NEWER_CALLS_SQL = """
 SELECT EXISTS (SELECT 1 FROM telephony_waitingcall
                WHERE state = 'waiting' AND queue_id = ANY(%(queues)s::bigint[])
@@ -390,8 +392,8 @@ def _match_pass(
         others |= lost
         if taken is not None:
             taken.update(lost)
-        gone = lost | {r.call_id for r in made}
-        free = [o for o in free if o[0] not in {r.operator_id for r in made}]
+        gone, served_now = lost | {r.call_id for r in made}, {r.operator_id for r in made}
+        free = [o for o in free if o[0] not in served_now]
         open_calls = [c for c in open_calls if c[0] not in gone]
     else:
         return reservations, True  # still losing: look again (the other pass may free them)

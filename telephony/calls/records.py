@@ -173,15 +173,21 @@ def _start_inbound_sql() -> tuple[str, list, list]:
     are written into the statement (adapting some 40 parameters per call cost more than the rest
     of the call's Python)."""
 
-    def value(field: Any, given: frozenset[str], prefix: str) -> str:
-        literal = None if field.attname in given else _literal(field)
-        return literal if literal is not None else f"%({prefix}{field.attname})s"
+    def values(fields: list, given: frozenset[str], prefix: str) -> tuple[str, list]:
+        """The VALUES of ``fields`` (a literal or a placeholder each) and those taken as parameters."""
+        sql, parameters = [], []
+        for field in fields:
+            literal = None if field.attname in given else _literal(field)
+            sql.append(literal if literal is not None else f"%({prefix}{field.attname})s")
+            if literal is None:
+                parameters.append(field)
+        return ", ".join(sql), parameters
 
     fields = [f for f in Call._meta.concrete_fields if not f.primary_key and f.attname != "contact_id"]
     columns = ", ".join(f'"{f.column}"' for f in fields)
-    placeholders = ", ".join(value(f, CALL_VALUES, "") for f in fields)
+    placeholders, parameters = values(fields, CALL_VALUES, "")
     contact_fields = [f for f in Contact._meta.concrete_fields if not f.primary_key]
-    contact_values = ", ".join(value(f, CONTACT_VALUES, "contact__") for f in contact_fields)
+    contact_values, contact_parameters = values(contact_fields, CONTACT_VALUES, "contact__")
     returned = ", ".join(f'new_call."{f.column}"' for f in Call._meta.concrete_fields)
     sql = f"""
 WITH new_contact AS (
@@ -206,8 +212,6 @@ WITH new_contact AS (
 )
 SELECT {returned}, (SELECT row_to_json(contact) FROM contact) FROM new_call
 """  # noqa: S608 (names come from the models, values are parameters or constant defaults)
-    parameters = [f for f in fields if f.attname in CALL_VALUES or _literal(f) is None]
-    contact_parameters = [f for f in contact_fields if f.attname in CONTACT_VALUES or _literal(f) is None]
     return sql, parameters, contact_parameters
 
 
