@@ -7,6 +7,9 @@ by the cursor and sent in front of that first statement, both in one simple-prot
 (psycopg's client-side binding cursor, Django's default); the cursor then moves to the statement's
 own result. The path counts as set only once the server has run it; an error forgets it, as a
 rollback does (the ``SET`` may have been undone with the statement).
+
+When that statement opens a transaction (the first of an ``atomic`` block), its ``BEGIN`` goes in
+the same query too, where psycopg would have sent it in a round trip of its own.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import re
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from psycopg import pq
 from django.db.backends.postgresql.base import Cursor as DjangoCursor
 from django_tenants.postgresql_backend import base as tenants_base
 from django_tenants.utils import get_limit_set_calls, quote_schema_name
@@ -38,12 +42,24 @@ class Cursor(DjangoCursor):
             return super().execute(query, params, **kwargs)
         wrapper, statement, schemas = self.pending
         self.pending = None
+        driver = self.connection
+        begin = not driver.autocommit and driver.pgconn.transaction_status == pq.TransactionStatus.IDLE
+        if begin:
+            # The transaction's BEGIN (with its isolation level, as psycopg writes it) in front;
+            # psycopg, which would send it on its own, is told the connection is in autocommit
+            # for this one query, after which the server reports the transaction open.
+            statement = f"{driver._get_tx_start_command().decode()}; {statement}"
+            driver._autocommit = True
         try:
             super().execute(f"{statement}; {query}", params, **kwargs)
         except BaseException:
             wrapper.search_path_set_schemas = None
             raise
-        self.nextset()  # the statement's own result, not the SET's
+        finally:
+            if begin:
+                driver._autocommit = False
+        for _ in range(2 if begin else 1):
+            self.nextset()  # the statement's own result, not the BEGIN's or the SET's
         # Set, unless the connection switched schemas since this cursor was opened: then its next
         # cursor sets the new path (this one ran in the schema it was opened in, as before).
         wrapper.search_path_set_schemas = schemas if wrapper._get_cursor_search_paths() == schemas else None

@@ -24,7 +24,9 @@ def test_the_search_path_goes_with_the_first_statement_in_one_round_trip(db, ten
         assert schema_now() == tenants.alpha.schema_name
         assert schema_now() == tenants.alpha.schema_name  # set once: nothing sent again
     path = f'SET search_path = "{tenants.alpha.schema_name}","public"'
-    assert [q["sql"] for q in captured] == [f"{path}; SELECT current_schema()", "SELECT current_schema()"]
+    # The first statement of the test's transaction: psycopg's BEGIN travels with it too.
+    first = f"BEGIN; {path}; SELECT current_schema()"
+    assert [q["sql"] for q in captured] == [first, "SELECT current_schema()"]
     assert connection.search_path_set_schemas == [tenants.alpha.schema_name, "public"]
     assert isinstance(connection.connection.cursor(), Cursor)
 
@@ -94,3 +96,41 @@ def test_a_cursor_opened_before_a_switch_never_makes_the_next_tenant_read_the_ol
         assert opened_in_alpha.fetchone()[0] == tenants.alpha.schema_name  # where it was opened
         assert connection.search_path_set_schemas is None
     assert schema_now() == tenants.beta.schema_name
+
+
+def test_the_begin_of_a_transaction_travels_with_the_set_and_its_isolation_level_holds(db, tmp_path):
+    raw = connection.get_new_connection(connection.get_connection_params())  # not in autocommit
+    try:
+        raw.isolation_level = psycopg.IsolationLevel.SERIALIZABLE
+        trace = tmp_path / "libpq.trace"
+        with trace.open("w") as out:
+            raw.pgconn.trace(out.fileno())
+            owner = SimpleNamespace(search_path_set_schemas=None, _get_cursor_search_paths=lambda: ["public"])
+            cursor = raw.cursor()
+            cursor.pending = (owner, 'SET search_path = "public"', ["public"])
+            cursor.execute("SELECT current_setting('transaction_isolation'), current_schema()")
+            assert cursor.fetchone() == ("serializable", "public")  # the statement's own result
+            assert raw.pgconn.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+            assert owner.search_path_set_schemas == ["public"]
+            cursor.execute("CREATE TEMPORARY TABLE probe (n int) ON COMMIT DROP")
+            raw.pgconn.untrace()
+        sent = [line for line in trace.read_text().splitlines() if "\tF\t" in line and "\tQuery\t" in line]
+        assert len(sent) == 2, sent  # BEGIN, SET and the SELECT in one query; then the CREATE
+        assert 'Query\t "BEGIN ISOLATION LEVEL SERIALIZABLE; SET search_path = "public"; SELECT' in sent[0]
+        raw.rollback()  # the transaction was real: the table went with it
+        assert raw.execute("SELECT to_regclass('pg_temp.probe')").fetchone() == (None,)
+        assert not raw.autocommit
+    finally:
+        raw.close()
+
+
+def test_a_first_statement_that_fails_leaves_a_transaction_django_rolls_back(transactional_db, tenants):
+    from django.db import DatabaseError, transaction
+
+    connection.set_tenant(tenants.alpha)
+    with pytest.raises(DatabaseError), transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1 / 0")
+    assert connection.search_path_set_schemas is None
+    assert schema_now() == tenants.alpha.schema_name  # the connection goes on, the path set again
+    assert connection.connection.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
