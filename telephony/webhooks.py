@@ -110,19 +110,21 @@ def incoming(request: HttpRequest) -> HttpResponse:
         return twiml.response(twiml.goodbye(twiml.UNKNOWN_NUMBER_MESSAGE))
     try:
         # One transaction (one commit) for the call record and its place in the queue.
+        # The tenant's settings and queue, which the answer needs, are read with the call record.
         with tenant_context(number.tenant), transaction.atomic():
-            call, _ = start_inbound(params=params)
+            call, _, context = start_inbound(params=params, read=flows.inbound_context_read(number.tenant))
             if not number.in_service:
                 add_event(call, "refused_not_in_service", dedupe="not_in_service", state=number.state)
                 set_outcome(call, Call.Outcome.FAILED, reason="service suspended")
                 return twiml.response(twiml.goodbye(twiml.SUSPENDED_MESSAGE))
-            return twiml.response(flows.first_step(tenant=number.tenant, call=call))
+            context = flows.load_context(number.tenant, context) if context is not None else None
+            return twiml.response(flows.first_step(tenant=number.tenant, call=call, context=context))
     except Exception:
         # Nothing of the failed flow is kept, but the call is: record it again, with the error,
         # and take a message (a savepoint would cost every call two round trips for this).
         log.exception("call %s: the first step failed", params.call_sid)
         with tenant_context(number.tenant), transaction.atomic():
-            call, _ = start_inbound(params=params)
+            call, _, _ = start_inbound(params=params)
             add_event(call, "flow_error", dedupe="flow_error")
         return fallback_response()
 

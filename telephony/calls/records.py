@@ -82,12 +82,17 @@ def contact_for(phone: str) -> Contact | None:
     return contact
 
 
-def start_inbound(*, params: TwilioCallParams, now: dt.datetime | None = None) -> tuple[Call, bool]:
-    """The call record for an incoming-call webhook: ``(call, created)``; a replay returns the same call.
+def start_inbound(
+    *, params: TwilioCallParams, now: dt.datetime | None = None, read: tuple[str, dict[str, Any]] | None = None
+) -> tuple[Call, bool, Any]:
+    """The call record for an incoming-call webhook: ``(call, created, value read)``; a replay
+    returns the same call.
 
     The caller's contact (created on the first call from a valid number), the call and its
     ``incoming`` event are written by one statement: this runs for every call that reaches us.
     A replay, or the same webhook twice at once, inserts nothing and reads the existing call.
+    ``read``: an expression (a scalar subquery) and its parameters, whose value the same statement
+    reads for the caller (what the call's answer needs), or None on a replay.
     """
     now = now or timezone.now()
     status = params.status if params.status in STATUS_RANK else Call.Status.RINGING
@@ -99,7 +104,8 @@ def start_inbound(*, params: TwilioCallParams, now: dt.datetime | None = None) -
         "status": status,
         "started_at": now,
     }
-    sql, fields, contact_fields = _start_inbound_sql()
+    read_sql, read_params = read or ("NULL", {})
+    sql, fields, contact_fields = _start_inbound_sql(read_sql)
     contact = {"phone": params.from_number}
     arguments = {
         "phone": params.from_number,
@@ -113,20 +119,22 @@ def start_inbound(*, params: TwilioCallParams, now: dt.datetime | None = None) -
     for field in contact_fields:
         value = _value(field, contact, now)
         arguments[f"contact__{field.attname}"] = field.get_db_prep_save(value, connection)
+    if arguments.keys() & read_params.keys():
+        raise ValueError(f"The read's parameters clash with the call's: {arguments.keys() & read_params.keys()}")
     with connection.cursor() as cursor:
-        cursor.execute(sql, arguments)
+        cursor.execute(sql, {**arguments, **read_params})
         row = cursor.fetchone()
     if row is None:
-        return Call.objects.get(call_sid=params.call_sid), False
-    call = Call.from_db("default", _CALL_ATTNAMES, row[:-1])
-    contact_row = row[-1]
+        return Call.objects.get(call_sid=params.call_sid), False, None
+    call = Call.from_db("default", _CALL_ATTNAMES, row[:-2])
+    contact_row = row[-2]
     if contact_row is not None:  # the flow reads the card (VIP first): hand it over already loaded
         fields = Contact._meta.concrete_fields
         contact = Contact.from_db(
             "default", [f.attname for f in fields], [f.to_python(contact_row[f.column]) for f in fields]
         )
         Call.contact.field.set_cached_value(call, contact)
-    return call, True
+    return call, True, row[-1]
 
 
 # The columns ``start_inbound`` fills for each call; every other column takes its model default.
@@ -166,8 +174,8 @@ def _literal(field: Any) -> str | None:
 
 
 @functools.cache
-def _start_inbound_sql() -> tuple[str, list, list]:
-    """The statement of ``start_inbound``, with every column of the contact and the call from the
+def _start_inbound_sql(read: str) -> tuple[str, list, list]:
+    """The statement of ``start_inbound`` (with ``read``'s value last), with every column of the contact and the call from the
     models' own fields and defaults (so a new field needs no change here), and the fields it takes
     as parameters: the ones given per call, and defaults that are not constants. Constant defaults
     are written into the statement (adapting some 40 parameters per call cost more than the rest
@@ -210,7 +218,7 @@ WITH new_contact AS (
     INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
     SELECT id, %(event_at)s, 'incoming', %(event_data)s, %(event_key)s FROM new_call
 )
-SELECT {returned}, (SELECT row_to_json(contact) FROM contact) FROM new_call
+SELECT {returned}, (SELECT row_to_json(contact) FROM contact), {read} FROM new_call
 """  # noqa: S608 (names come from the models, values are parameters or constant defaults)
     return sql, parameters, contact_parameters
 
