@@ -83,7 +83,10 @@ def contact_for(phone: str) -> Contact | None:
 
 
 def start_inbound(
-    *, params: TwilioCallParams, now: dt.datetime | None = None, read: tuple[str, dict[str, Any]] | None = None
+    *,
+    params: TwilioCallParams,
+    now: dt.datetime | None = None,
+    read: tuple[str, dict[str, Any]] | None = None,
 ) -> tuple[Call, bool, Any]:
     """The call record for an incoming-call webhook: ``(call, created, value read)``; a replay
     returns the same call.
@@ -119,8 +122,8 @@ def start_inbound(
     for field in contact_fields:
         value = _value(field, contact, now)
         arguments[f"contact__{field.attname}"] = field.get_db_prep_save(value, connection)
-    if arguments.keys() & read_params.keys():
-        raise ValueError(f"The read's parameters clash with the call's: {arguments.keys() & read_params.keys()}")
+    if clash := arguments.keys() & read_params.keys():
+        raise ValueError(f"The read's parameters clash with the call's: {sorted(clash)}")
     with connection.cursor() as cursor:
         cursor.execute(sql, {**arguments, **read_params})
         row = cursor.fetchone()
@@ -175,11 +178,11 @@ def _literal(field: Any) -> str | None:
 
 @functools.cache
 def _start_inbound_sql(read: str) -> tuple[str, list, list]:
-    """The statement of ``start_inbound`` (with ``read``'s value last), with every column of the contact and the call from the
-    models' own fields and defaults (so a new field needs no change here), and the fields it takes
-    as parameters: the ones given per call, and defaults that are not constants. Constant defaults
-    are written into the statement (adapting some 40 parameters per call cost more than the rest
-    of the call's Python)."""
+    """The statement of ``start_inbound`` (``read``'s value last), with every column of the contact
+    and the call from the models' own fields and defaults (so a new field needs no change here), and
+    the fields it takes as parameters: the ones given per call, and defaults that are not constants.
+    Constant defaults are written into the statement (adapting some 40 parameters per call cost
+    more than the rest of the call's Python)."""
 
     def values(fields: list, given: frozenset[str], prefix: str) -> tuple[str, list]:
         """The VALUES of ``fields`` (a literal or a placeholder each) and those taken as parameters."""

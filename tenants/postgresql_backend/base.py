@@ -18,10 +18,10 @@ import re
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from psycopg import pq
 from django.db.backends.postgresql.base import Cursor as DjangoCursor
 from django_tenants.postgresql_backend import base as tenants_base
 from django_tenants.utils import get_limit_set_calls, quote_schema_name
+from psycopg import pq
 
 # The statements the SET may travel with: queries and data changes.
 DML = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)

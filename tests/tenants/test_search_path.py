@@ -128,9 +128,8 @@ def test_a_first_statement_that_fails_leaves_a_transaction_django_rolls_back(tra
     from django.db import DatabaseError, transaction
 
     connection.set_tenant(tenants.alpha)
-    with pytest.raises(DatabaseError), transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1 / 0")
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT 1 / 0")
     assert connection.search_path_set_schemas is None
     assert schema_now() == tenants.alpha.schema_name  # the connection goes on, the path set again
     assert connection.connection.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
