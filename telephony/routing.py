@@ -21,6 +21,7 @@ import random
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
@@ -32,6 +33,9 @@ from telephony.offers import reserve_pairs
 from telephony.operators import SKILLS_SQL, cancel_offer, operator_set_state, profile_set_state, record
 from telephony.pushes import push_on_commit
 from telephony.routing_models import LIVE_RESERVATION, OperatorState
+
+if TYPE_CHECKING:
+    from tenants.postgresql_backend.base import ReadAfterCommit
 
 __all__ = [
     "accept",
@@ -147,15 +151,24 @@ def leave(*, call_sid: str, outcome: str, now: datetime | None = None) -> None:
 
 
 def match(
-    *, queue_ids: list[int] | None = None, operator_ids: list[int] | None = None, now: datetime | None = None
+    *,
+    queue_ids: list[int] | None = None,
+    operator_ids: list[int] | None = None,
+    now: datetime | None = None,
+    anyone_free: bool | None = None,
 ) -> list[Reservation]:
     """Reserve the best available operators for the waiting calls of these queues (all when None).
 
     ``operator_ids`` narrows the operators considered (one who just became free). Safe under any
     number of concurrent callers: rows are locked with SKIP LOCKED, and a pass that skipped rows
     held by another transaction runs again (bounded; the periodic tick covers the rest).
+    ``anyone_free``: ``_anyone_free(queue_ids)`` when already read (after the caller's commit).
     """
-    if queue_ids is not None and operator_ids is None and not _anyone_free(queue_ids):
+    if (
+        queue_ids is not None
+        and operator_ids is None
+        and not (anyone_free if anyone_free is not None else _anyone_free(queue_ids))
+    ):
         # Most calls arrive when nobody is free: one read instead of a locking pass. An operator
         # who becomes free after this read matches on their own commit and sees this call.
         return []
@@ -199,6 +212,12 @@ def match_within(
         queue_ids, operator_ids, now or timezone.now(), again_after_commit=True, locked=locked, read=read
     )
     if not made or skipped:
+        if again is None and queue_ids is not None and operator_ids is None:
+            # Whether anyone is free, read in the commit's round trip (None: this backend can't).
+            free = _anyone_free_after_commit(queue_ids)
+            again = lambda: match(  # noqa: E731
+                queue_ids=queue_ids, now=now, anyone_free=free.value if free is not None else None
+            )
         transaction.on_commit(
             again or (lambda: match(queue_ids=queue_ids, operator_ids=operator_ids, now=now))
         )
@@ -224,6 +243,15 @@ def _anyone_free(queue_ids: list[int]) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(ANYONE_FREE_SQL, [list(_served(queue_ids))])
         return cursor.fetchone()[0]
+
+
+def _anyone_free_after_commit(queue_ids: list[int]) -> ReadAfterCommit | None:
+    """``_anyone_free`` read right after the caller's transaction commits, in the same round trip
+    (``tenants.postgresql_backend``); None when the database backend has no such read."""
+    read_after_commit = getattr(connection, "read_after_commit", None)
+    if read_after_commit is None:
+        return None
+    return read_after_commit(ANYONE_FREE_SQL, [list(_served(queue_ids))], load=lambda text: text == "t")
 
 
 QUEUE_RULES_SECONDS = 5.0

@@ -10,18 +10,23 @@ rollback does (the ``SET`` may have been undone with the statement).
 
 When that statement opens a transaction (the first of an ``atomic`` block), its ``BEGIN`` goes in
 the same query too, where psycopg would have sent it in a round trip of its own.
+
+A read that must see the database as it is once the transaction has committed (has anyone changed
+it meanwhile?) can travel with the ``COMMIT``: ``connection.read_after_commit``.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db.backends.postgresql.base import Cursor as DjangoCursor
 from django_tenants.postgresql_backend import base as tenants_base
 from django_tenants.utils import get_limit_set_calls, quote_schema_name
-from psycopg import pq
+from psycopg import ClientCursor, generators, pq
+from psycopg import errors as pg_errors
 
 # The statements the SET may travel with: queries and data changes.
 DML = re.compile(r"\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b", re.IGNORECASE)
@@ -82,7 +87,58 @@ class Cursor(DjangoCursor):
         return super().stream(*args, **kwargs)
 
 
+class ReadAfterCommit:
+    """A statement run just after the transaction commits; ``value``: its first column, loaded,
+    once the transaction has committed (None until then, or when the read could not run)."""
+
+    __slots__ = ("load", "statement", "value")
+
+    def __init__(self, statement: bytes, load: Callable[[str | None], Any]) -> None:
+        self.statement, self.load, self.value = statement, load, None
+
+
 class DatabaseWrapper(tenants_base.DatabaseWrapper):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reads_after_commit: list[ReadAfterCommit] = []
+
+    def read_after_commit(
+        self, sql: str, params: Any, load: Callable[[str | None], Any] = lambda text: text
+    ) -> ReadAfterCommit | None:
+        """Run ``sql`` (one row) right after this transaction commits, in the ``COMMIT``'s round
+        trip, with its own snapshot: it sees what transactions committing meanwhile wrote. ``load``
+        turns the first column's text into the value. None outside a transaction (nothing to ride on).
+        """
+        if not self.in_atomic_block:
+            return None
+        self.ensure_connection()
+        statement = ClientCursor(self.connection).mogrify(sql, params)
+        read = ReadAfterCommit(statement.encode(self.connection.info.encoding), load)
+        self.reads_after_commit.append(read)
+        return read
+
+    def _commit(self) -> None:
+        reads, self.reads_after_commit = self.reads_after_commit, []
+        driver = self.connection
+        if not reads or driver is None or driver.pgconn.transaction_status != pq.TransactionStatus.INTRANS:
+            return super()._commit()
+        # One simple query: the server commits, then runs each read as a transaction of its own.
+        # The results tell the commit's own outcome apart from the reads'.
+        with self.wrap_database_errors, driver.lock:
+            driver.pgconn.send_query(b"; ".join([b"COMMIT", *(read.statement for read in reads)]))
+            results = driver.wait(generators.execute(driver.pgconn))
+            if results[0].status != pq.ExecStatus.COMMAND_OK:
+                raise pg_errors.error_from_result(results[0], encoding=driver.info.encoding)
+        for read, result in zip(reads, results[1:], strict=False):
+            if result.status == pq.ExecStatus.TUPLES_OK and result.ntuples:
+                text = result.get_value(0, 0)
+                read.value = read.load(None if text is None else text.decode(driver.info.encoding))
+        return None
+
+    def _rollback(self) -> None:
+        self.reads_after_commit = []
+        return super()._rollback()
+
     def get_connection_params(self) -> dict[str, Any]:
         params = super().get_connection_params()
         if params.get("cursor_factory") is DjangoCursor:  # not with server-side binding

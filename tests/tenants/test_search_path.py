@@ -124,7 +124,7 @@ def test_the_begin_of_a_transaction_travels_with_the_set_and_its_isolation_level
         raw.close()
 
 
-def test_a_first_statement_that_fails_leaves_a_transaction_django_rolls_back(transactional_db, tenants):
+def test_a_first_statement_that_fails_leaves_a_transaction_django_rolls_back(committed, tenants):
     from django.db import DatabaseError, transaction
 
     connection.set_tenant(tenants.alpha)
@@ -133,3 +133,66 @@ def test_a_first_statement_that_fails_leaves_a_transaction_django_rolls_back(tra
     assert connection.search_path_set_schemas is None
     assert schema_now() == tenants.alpha.schema_name  # the connection goes on, the path set again
     assert connection.connection.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+def test_a_read_after_commit_goes_with_the_commit_and_sees_what_committed_meanwhile(committed, tmp_path):
+    from django.db import transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE probe_after_commit (n int)")
+    other = connection.get_new_connection(connection.get_connection_params())
+    ran: list[object] = []
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("INSERT INTO probe_after_commit VALUES (1)")
+            read = connection.read_after_commit(
+                "SELECT count(*) FROM probe_after_commit WHERE n >= %s", [1], load=int
+            )
+            transaction.on_commit(lambda: ran.append(read.value))  # the hooks have the value
+            # Another transaction commits after this one's last statement, before its commit.
+            other.execute("INSERT INTO probe_after_commit VALUES (2)")
+            other.commit()
+            trace = tmp_path / "libpq.trace"
+            out = trace.open("w")
+            connection.connection.pgconn.trace(out.fileno())
+            assert read.value is None  # not before the commit
+        connection.connection.pgconn.untrace()
+        out.close()
+        assert read.value == 2 and ran == [2]  # its own row and the other's
+        sent = [line for line in trace.read_text().splitlines() if "\tF\t" in line and "\tQuery\t" in line]
+        assert len(sent) == 1 and '"COMMIT; SELECT count(*) FROM probe_after_commit WHERE n >= 1"' in sent[0]
+        assert connection.connection.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert connection.read_after_commit("SELECT 1", []) is None  # outside a transaction
+    finally:
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE probe_after_commit")
+
+
+def test_a_commit_that_fails_raises_and_its_read_and_hooks_never_run(committed):
+    from django.db import IntegrityError, transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE probe_deferred (n int UNIQUE DEFERRABLE INITIALLY DEFERRED)")
+    ran: list[object] = []
+    try:
+        atomic = transaction.atomic()
+        atomic.__enter__()
+        with connection.cursor() as cursor:
+            cursor.execute("INSERT INTO probe_deferred VALUES (1), (1)")  # checked at COMMIT
+        read = connection.read_after_commit("SELECT 1", [])
+        transaction.on_commit(lambda: ran.append(read.value))
+        with pytest.raises(IntegrityError):
+            atomic.__exit__(None, None, None)
+        assert read.value is None and ran == [] and connection.reads_after_commit == []
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM probe_deferred")
+            assert cursor.fetchone() == (0,)  # nothing of the failed transaction was kept
+        with transaction.atomic():
+            connection.read_after_commit("SELECT 1", [])
+            transaction.set_rollback(True)
+        assert connection.reads_after_commit == []  # a rollback forgets them
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE probe_deferred")
