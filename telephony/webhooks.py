@@ -8,6 +8,7 @@ one call record, and each event is recorded once.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from functools import wraps
 
@@ -93,6 +94,43 @@ def webhook(
     return wrapper
 
 
+# The numbers that answered lately, each with its company, kept in each process: the incoming-call
+# statement checks that what it was kept with still holds (``NUMBER_GUARD_SQL``) before it writes,
+# so a number that changed hands or state meanwhile is read again, never answered for the old one.
+NUMBER_CACHE_SECONDS = 60.0
+NUMBER_CACHE_SIZE = 10_000
+_numbers: dict[str, tuple[float, PhoneNumber]] = {}
+
+NUMBER_GUARD_SQL = """EXISTS (
+    SELECT 1 FROM public.telephony_phonenumber n JOIN public.tenants_client c ON c.id = n.tenant_id
+    WHERE n.number = %(guard__number)s AND n.tenant_id = %(guard__tenant)s
+      AND n.state = %(guard__state)s AND c.status = %(guard__status)s
+)"""
+
+
+def _known_number(to: str) -> tuple[PhoneNumber | None, bool]:
+    """The dialled number with its company, and whether it came from the process's cache."""
+    kept = _numbers.get(to)
+    if kept is not None and time.monotonic() - kept[0] < NUMBER_CACHE_SECONDS:
+        return kept[1], True
+    number = _number(to)
+    if number is not None and number.tenant is not None:
+        if len(_numbers) >= NUMBER_CACHE_SIZE:
+            _numbers.clear()
+        _numbers[to] = (time.monotonic(), number)
+    return number, False
+
+
+def _guard(number: PhoneNumber) -> tuple[str, dict[str, object]]:
+    """``NUMBER_GUARD_SQL``: the number still is ``number`` as kept (its company and both states)."""
+    return NUMBER_GUARD_SQL, {
+        "guard__number": number.number,
+        "guard__tenant": number.tenant_id,
+        "guard__state": number.state,
+        "guard__status": number.tenant.status,
+    }
+
+
 @csrf_exempt
 @require_POST
 @twilio_signed
@@ -100,19 +138,40 @@ def incoming(request: HttpRequest) -> HttpResponse:
     params = TwilioCallParams.from_post(request.POST)
     if not params.call_sid:
         return HttpResponse("CallSid is required.", status=400, content_type="text/plain")
-    number = _number(params.to_number)
+    number, kept = _known_number(params.to_number)
     if number is None or number.tenant is None:
-        log.warning("call %s to a number we do not serve: %s", params.call_sid, params.to_number)
-        UnservedCall.objects.get_or_create(
-            call_sid=params.call_sid,
-            defaults={"from_number": params.from_number, "to_number": params.to_number},
-        )
-        return twiml.response(twiml.goodbye(twiml.UNKNOWN_NUMBER_MESSAGE))
+        return _unserved(params)
+    answer = _first_answer(params, number, guard=_guard(number) if kept else None)
+    if answer is None:  # the kept number changed meanwhile: forget it, answer as it is now
+        _numbers.pop(params.to_number, None)
+        number, _ = _known_number(params.to_number)
+        if number is None or number.tenant is None:
+            return _unserved(params)
+        answer = _first_answer(params, number, guard=None)
+    return answer
+
+
+def _unserved(params: TwilioCallParams) -> HttpResponse:
+    log.warning("call %s to a number we do not serve: %s", params.call_sid, params.to_number)
+    UnservedCall.objects.get_or_create(
+        call_sid=params.call_sid,
+        defaults={"from_number": params.from_number, "to_number": params.to_number},
+    )
+    return twiml.response(twiml.goodbye(twiml.UNKNOWN_NUMBER_MESSAGE))
+
+
+def _first_answer(
+    params: TwilioCallParams, number: PhoneNumber, guard: tuple[str, dict[str, object]] | None
+) -> HttpResponse | None:
+    """The call recorded in the number's company and its first answer; None when ``guard`` fails."""
     try:
-        # One transaction (one commit) for the call record and its place in the queue.
-        # The tenant's settings and queue, which the answer needs, are read with the call record.
+        # One transaction (one commit) for the call record and its place in the queue; the
+        # tenant's settings and queue, which the answer needs, are read with the call record.
         with tenant_context(number.tenant), transaction.atomic():
-            call, _, context = start_inbound(params=params, read=flows.inbound_context_read(number.tenant))
+            read = flows.inbound_context_read(number.tenant)
+            call, _, context = start_inbound(params=params, read=read, guard=guard)
+            if call is None:
+                return None
             if not number.in_service:
                 add_event(call, "refused_not_in_service", dedupe="not_in_service", state=number.state)
                 set_outcome(call, Call.Outcome.FAILED, reason="service suspended")

@@ -87,7 +87,8 @@ def start_inbound(
     params: TwilioCallParams,
     now: dt.datetime | None = None,
     read: tuple[str, dict[str, Any]] | None = None,
-) -> tuple[Call, bool, Any]:
+    guard: tuple[str, dict[str, Any]] | None = None,
+) -> tuple[Call | None, bool, Any]:
     """The call record for an incoming-call webhook: ``(call, created, value read)``; a replay
     returns the same call.
 
@@ -95,7 +96,9 @@ def start_inbound(
     ``incoming`` event are written by one statement: this runs for every call that reaches us.
     A replay, or the same webhook twice at once, inserts nothing and reads the existing call.
     ``read``: an expression (a scalar subquery) and its parameters, whose value the same statement
-    reads for the caller (what the call's answer needs), or None on a replay.
+    reads for the caller (what the call's answer needs), or None on a replay. ``guard``: a
+    condition and its parameters; when it does not hold, the statement writes nothing and this
+    returns ``(None, False, None)``.
     """
     now = now or timezone.now()
     status = params.status if params.status in STATUS_RANK else Call.Status.RINGING
@@ -108,7 +111,8 @@ def start_inbound(
         "started_at": now,
     }
     read_sql, read_params = read or ("NULL", {})
-    sql, fields, contact_fields = _start_inbound_sql(read_sql)
+    guard_sql, guard_params = guard or ("TRUE", {})
+    sql, fields, contact_fields = _start_inbound_sql(read_sql, guard_sql)
     contact = {"phone": params.from_number}
     arguments = {
         "phone": params.from_number,
@@ -122,22 +126,24 @@ def start_inbound(
     for field in contact_fields:
         value = _value(field, contact, now)
         arguments[f"contact__{field.attname}"] = field.get_db_prep_save(value, connection)
-    if clash := arguments.keys() & read_params.keys():
-        raise ValueError(f"The read's parameters clash with the call's: {sorted(clash)}")
+    if clash := arguments.keys() & (read_params.keys() | guard_params.keys()):
+        raise ValueError(f"The read's or guard's parameters clash with the call's: {sorted(clash)}")
     with connection.cursor() as cursor:
-        cursor.execute(sql, {**arguments, **read_params})
+        cursor.execute(sql, {**arguments, **read_params, **guard_params})
         row = cursor.fetchone()
-    if row is None:
+    if not row[-1]:
+        return None, False, None
+    if row[0] is None:
         return Call.objects.get(call_sid=params.call_sid), False, None
-    call = Call.from_db("default", _CALL_ATTNAMES, row[:-2])
-    contact_row = row[-2]
+    call = Call.from_db("default", _CALL_ATTNAMES, row[:-3])
+    contact_row = row[-3]
     if contact_row is not None:  # the flow reads the card (VIP first): hand it over already loaded
         fields = Contact._meta.concrete_fields
         contact = Contact.from_db(
             "default", [f.attname for f in fields], [f.to_python(contact_row[f.column]) for f in fields]
         )
         Call.contact.field.set_cached_value(call, contact)
-    return call, True, row[-1]
+    return call, True, row[-2]
 
 
 # The columns ``start_inbound`` fills for each call; every other column takes its model default.
@@ -177,12 +183,12 @@ def _literal(field: Any) -> str | None:
 
 
 @functools.cache
-def _start_inbound_sql(read: str) -> tuple[str, list, list]:
-    """The statement of ``start_inbound`` (``read``'s value last), with every column of the contact
-    and the call from the models' own fields and defaults (so a new field needs no change here), and
-    the fields it takes as parameters: the ones given per call, and defaults that are not constants.
-    Constant defaults are written into the statement (adapting some 40 parameters per call cost
-    more than the rest of the call's Python)."""
+def _start_inbound_sql(read: str, guard: str) -> tuple[str, list, list]:
+    """The statement of ``start_inbound`` (then ``read``'s value and ``guard``'s), with every
+    column of the contact and the call from the models' own fields and defaults (so a new field
+    needs no change here), and the fields it takes as parameters: the ones given per call, and
+    defaults that are not constants. Constant defaults are written into the statement (adapting
+    some 40 parameters per call cost more than the rest of the call's Python)."""
 
     def values(fields: list, given: frozenset[str], prefix: str) -> tuple[str, list]:
         """The VALUES of ``fields`` (a literal or a placeholder each) and those taken as parameters."""
@@ -201,10 +207,12 @@ def _start_inbound_sql(read: str) -> tuple[str, list, list]:
     contact_values, contact_parameters = values(contact_fields, CONTACT_VALUES, "contact__")
     returned = ", ".join(f'new_call."{f.column}"' for f in Call._meta.concrete_fields)
     sql = f"""
-WITH new_contact AS (
+WITH guard AS (
+    SELECT {guard} AS holds
+), new_contact AS (
     INSERT INTO calls_contact ({", ".join(f'"{f.column}"' for f in contact_fields)})
     SELECT {contact_values}
-    WHERE %(phone)s ~ %(phone_pattern)s
+    WHERE %(phone)s ~ %(phone_pattern)s AND (SELECT holds FROM guard)
     ON CONFLICT (phone) DO NOTHING
     RETURNING *
 ), contact AS (
@@ -214,14 +222,15 @@ WITH new_contact AS (
     LIMIT 1
 ), new_call AS (
     INSERT INTO calls_call ({columns}, "contact_id")
-    VALUES ({placeholders}, (SELECT id FROM contact))
+    SELECT {placeholders}, (SELECT id FROM contact) WHERE (SELECT holds FROM guard)
     ON CONFLICT (call_sid) DO NOTHING
     RETURNING *
 ), event AS (
     INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
     SELECT id, %(event_at)s, 'incoming', %(event_data)s, %(event_key)s FROM new_call
 )
-SELECT {returned}, (SELECT row_to_json(contact) FROM contact), {read} FROM new_call
+SELECT {returned}, (SELECT row_to_json(contact) FROM contact), {read}, (SELECT holds FROM guard)
+FROM (SELECT 1) AS one LEFT JOIN new_call ON TRUE
 """  # noqa: S608 (names come from the models, values are parameters or constant defaults)
     return sql, parameters, contact_parameters
 

@@ -131,6 +131,54 @@ def test_incoming_call_to_a_suspended_client_is_refused_politely_and_recorded(db
         assert call.events.filter(kind="refused_not_in_service").exists()
 
 
+def test_a_kept_number_that_changed_company_or_state_is_read_again_before_anything_is_written(
+    db, tenants, alpha_number, monkeypatch
+):
+    from telephony import webhooks
+    from telephony.models import PhoneNumber
+    from tenants.models import Client
+
+    reads: list[str] = []
+    read_number = webhooks._number
+    monkeypatch.setattr(webhooks, "_number", lambda to: reads.append(to) or read_number(to))
+    webhooks._numbers.pop(alpha_number, None)
+
+    def answer_reading_the_number() -> tuple[object, dict[str, str], bool]:
+        reads.clear()
+        response, params = incoming(alpha_number)
+        return response, params, bool(reads)
+
+    def served(response) -> bool:  # no queue here: the caller may leave a message
+        return "Record" in verbs(response.content)
+
+    first, _, read = answer_reading_the_number()
+    assert read and served(first)
+    kept, _, read_again = answer_reading_the_number()
+    assert not read_again and served(kept)  # the kept number, checked by the statement
+    # The number moves to another company: the kept one fails its check, nothing is written in
+    # alpha's schema, and the call is beta's.
+    PhoneNumber.objects.filter(number=alpha_number).update(tenant=tenants.beta)
+    moved, params, read = answer_reading_the_number()
+    assert read and served(moved)
+    for tenant, kept_there in ((tenants.alpha, False), (tenants.beta, True)):
+        with tenant_context(tenant):
+            assert Call.objects.filter(call_sid=params["CallSid"]).exists() is kept_there
+            assert CallEvent.objects.filter(call__call_sid=params["CallSid"]).exists() is kept_there
+    # Its company is suspended: refused at once, though the number was kept as in service.
+    Client.objects.filter(pk=tenants.beta.pk).update(status=Client.Status.SUSPENDED)
+    try:
+        refused, params, read = answer_reading_the_number()
+    finally:
+        Client.objects.filter(pk=tenants.beta.pk).update(status=Client.Status.ACTIVE)
+    assert read and "temporarily unavailable" in refused.content.decode()
+    # Released: it answers like a number we do not serve.
+    PhoneNumber.objects.filter(number=alpha_number).update(tenant=None, state=PhoneNumber.State.AVAILABLE)
+    unserved, params, read = answer_reading_the_number()
+    assert read and verbs(unserved.content) == ["Say", "Hangup"]
+    with tenant_context(tenants.beta):
+        assert not Call.objects.filter(call_sid=params["CallSid"]).exists()
+
+
 def test_the_same_incoming_webhook_twice_makes_one_call_and_the_same_answer(db, tenants, alpha_number):
     active_script(tenants.alpha, sample="survey", name="Survey IVR")
     sid = new_sid()
