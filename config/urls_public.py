@@ -10,12 +10,13 @@ from tenants.views import platform
 admin.site.site_header = "Contact center platform admin"
 
 urlpatterns = [
+    # Twilio's webhooks first: the busiest URLs, resolved in the order of this list.
+    path("twilio/voice/", include("telephony.urls")),
     path("", platform.landing, name="landing"),
     path("staff/", platform.staff_home, name="home"),
     path("", include("tenants.urls_platform")),
     path("backoffice/scripts/", include("scripts_engine.urls_backoffice")),
     path("admin/", admin.site.urls),
-    path("twilio/voice/", include("telephony.urls")),
     path("console/", include("telephony.urls_console")),
     path("wallboard/", wallboard_views.page, name="wallboard"),
     path("quality/", include("quality.urls")),
