@@ -101,6 +101,7 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.reads_after_commit: list[ReadAfterCommit] = []
+        self._mogrifier: ClientCursor | None = None
 
     def read_after_commit(
         self, sql: str, params: Any, load: Callable[[str | None], Any] = lambda text: text
@@ -112,7 +113,9 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
         if not self.in_atomic_block:
             return None
         self.ensure_connection()
-        statement = ClientCursor(self.connection).mogrify(sql, params)
+        if self._mogrifier is None or self._mogrifier.connection is not self.connection:
+            self._mogrifier = ClientCursor(self.connection)  # one per connection: it only quotes
+        statement = self._mogrifier.mogrify(sql, params)
         read = ReadAfterCommit(statement.encode(self.connection.info.encoding), load)
         self.reads_after_commit.append(read)
         return read
