@@ -148,3 +148,25 @@ def test_the_answer_is_in_the_call_record_when_the_accept_returns(
         assert call.answered_at == waiting.answered_at and call.operator_id == operator.user_id
         assert call.offered_at == offer.offered_at
         assert call.events.filter(kind="bridged").count() == 1
+
+
+def test_the_enqueue_answer_is_built_once_per_queue_and_never_changes_after(db, tenants):
+    from telephony import twiml
+
+    def answer(text: str) -> twiml.VoiceResponse:
+        return twiml.enqueue(
+            voice=twiml.Voice(voice="Polly.Joanna", language="en-GB"), text=text, queue_name="t_alpha-7",
+            wait_url="/twilio/voice/wait?t=t_alpha", action="/twilio/voice/queue-result?t=t_alpha",
+        )  # fmt: skip
+
+    first, again, other = answer("Welcome."), answer("Welcome."), answer("Hello.")
+    assert first is again and other is not first
+    root = check_twiml(str(first))
+    assert [(el.tag, el.text, el.get("voice"), el.get("language")) for el in root] == [
+        ("Say", "Welcome.", "Polly.Joanna", "en-GB"),
+        ("Enqueue", "t_alpha-7", None, None),
+    ]
+    assert root[1].get("waitUrl") == "/twilio/voice/wait?t=t_alpha"
+    with pytest.raises(TypeError):
+        first.say("Something for one caller only")
+    assert str(first) == str(again) and "Something" not in str(first)
