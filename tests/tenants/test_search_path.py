@@ -196,3 +196,25 @@ def test_a_commit_that_fails_raises_and_its_read_and_hooks_never_run(committed):
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TABLE probe_deferred")
+
+
+def test_a_read_that_fails_after_the_commit_leaves_the_commit_done_and_its_value_unknown(committed):
+    from django.db import transaction
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TABLE probe_kept (n int)")
+    ran: list[object] = []
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("INSERT INTO probe_kept VALUES (1)")
+            failing = connection.read_after_commit("SELECT 1 / 0", [])
+            after = connection.read_after_commit("SELECT 2", [], load=int)
+            transaction.on_commit(lambda: ran.append((failing.value, after.value)))
+        assert ran == [(None, None)]  # the hook runs; it reads for itself what is unknown
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM probe_kept")
+            assert cursor.fetchone() == (1,)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TABLE probe_kept")
