@@ -195,8 +195,7 @@ class SimulatedOperator:
                 if view["outbound"]["phase"] == "ended":
                     # Still readable: answered, then hung up before we saw it. The call is ours
                     # to wrap up (an unanswered one is wrapped up by the dialer and unreadable).
-                    codes = [d["code"] for d in view.get("dispositions", [])]
-                    body = {"disposition": codes[0] if codes else "", "available": True}
+                    body = {"disposition": _disposition(view, ""), "available": True}
                     await self._api(f"calls/{reservation}/wrap-up", body)
                     return
                 await asyncio.sleep(0.1)
@@ -221,7 +220,7 @@ class SimulatedOperator:
                     self.stats.errors.append(f"{step['node']}: {result['error']}")
                     return
                 step = result["step"]
-            disposition = (step or {}).get("disposition") or ""
+            disposition = _disposition(view, (step or {}).get("disposition") or "")
             await asyncio.sleep(self.rng.uniform(*self.behaviour.wrap_up))
             if await self._api(
                 f"calls/{reservation}/wrap-up", {"disposition": disposition, "available": True}
@@ -229,3 +228,11 @@ class SimulatedOperator:
                 self.stats.outbound_talked += 1
         except (aiohttp.ClientError, TimeoutError, RuntimeError) as exc:
             self.stats.errors.append(f"outbound {reservation}: {exc}")
+
+
+def _disposition(view: dict, suggested: str) -> str:
+    """What an operator picks at wrap-up: the script's suggestion when the company's list has it,
+    else the list's first entry; nothing when the company has no list (the console refuses any
+    code that is not on it)."""
+    codes = [d["code"] for d in view.get("dispositions", [])]
+    return suggested if suggested in codes else (codes[0] if codes else "")
