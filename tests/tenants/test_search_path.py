@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from types import SimpleNamespace
 
 import psycopg
@@ -10,6 +12,19 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tenants.postgresql_backend.base import Cursor
+
+
+@contextlib.contextmanager
+def table(ddl: str) -> Iterator[None]:
+    """A committed table of the test's own (``CREATE TABLE <ddl>``), dropped afterwards."""
+    name = ddl.split()[0]
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE TABLE {ddl}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {name}")
 
 
 def schema_now() -> str:
@@ -138,11 +153,9 @@ def test_a_first_statement_that_fails_leaves_a_transaction_django_rolls_back(com
 def test_a_read_after_commit_goes_with_the_commit_and_sees_what_committed_meanwhile(committed, tmp_path):
     from django.db import transaction
 
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE probe_after_commit (n int)")
     other = connection.get_new_connection(connection.get_connection_params())
     ran: list[object] = []
-    try:
+    with table("probe_after_commit (n int)"), contextlib.closing(other):
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("INSERT INTO probe_after_commit VALUES (1)")
@@ -164,19 +177,13 @@ def test_a_read_after_commit_goes_with_the_commit_and_sees_what_committed_meanwh
         assert len(sent) == 1 and '"COMMIT; SELECT count(*) FROM probe_after_commit WHERE n >= 1"' in sent[0]
         assert connection.connection.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE
         assert connection.read_after_commit("SELECT 1", []) is None  # outside a transaction
-    finally:
-        other.close()
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE probe_after_commit")
 
 
 def test_a_commit_that_fails_raises_and_its_read_and_hooks_never_run(committed):
     from django.db import IntegrityError, transaction
 
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE probe_deferred (n int UNIQUE DEFERRABLE INITIALLY DEFERRED)")
     ran: list[object] = []
-    try:
+    with table("probe_deferred (n int UNIQUE DEFERRABLE INITIALLY DEFERRED)"):
         atomic = transaction.atomic()
         atomic.__enter__()
         with connection.cursor() as cursor:
@@ -193,18 +200,13 @@ def test_a_commit_that_fails_raises_and_its_read_and_hooks_never_run(committed):
             connection.read_after_commit("SELECT 1", [])
             transaction.set_rollback(True)
         assert connection.reads_after_commit == []  # a rollback forgets them
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE probe_deferred")
 
 
 def test_a_read_that_fails_after_the_commit_leaves_the_commit_done_and_its_value_unknown(committed):
     from django.db import transaction
 
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE TABLE probe_kept (n int)")
     ran: list[object] = []
-    try:
+    with table("probe_kept (n int)"):
         with transaction.atomic():
             with connection.cursor() as cursor:
                 cursor.execute("INSERT INTO probe_kept VALUES (1)")
@@ -215,6 +217,3 @@ def test_a_read_that_fails_after_the_commit_leaves_the_commit_done_and_its_value
         with connection.cursor() as cursor:
             cursor.execute("SELECT count(*) FROM probe_kept")
             assert cursor.fetchone() == (1,)
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TABLE probe_kept")
