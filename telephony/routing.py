@@ -212,16 +212,22 @@ def match_within(
         queue_ids, operator_ids, now or timezone.now(), again_after_commit=True, locked=locked, read=read
     )
     if not made or skipped:
-        if again is None and queue_ids is not None and operator_ids is None:
-            # Whether anyone is free, read in the commit's round trip (None: this backend can't).
-            free = _anyone_free_after_commit(queue_ids)
-            again = lambda: match(  # noqa: E731
-                queue_ids=queue_ids, now=now, anyone_free=free.value if free is not None else None
-            )
-        transaction.on_commit(
-            again or (lambda: match(queue_ids=queue_ids, operator_ids=operator_ids, now=now))
-        )
+        transaction.on_commit(again or _match_after_commit(queue_ids, operator_ids, now))
     return made
+
+
+def _match_after_commit(
+    queue_ids: list[int] | None, operator_ids: list[int] | None, now: datetime | None
+) -> Callable[[], list[Reservation]]:
+    """``match`` for once the caller commits; a queued call's "is anyone free?" look is read in the
+    commit's own round trip (``connection.read_after_commit``)."""
+    free = _anyone_free_after_commit(queue_ids) if queue_ids and operator_ids is None else None
+
+    def look_again() -> list[Reservation]:
+        anyone_free = free.value if free is not None else None
+        return match(queue_ids=queue_ids, operator_ids=operator_ids, now=now, anyone_free=anyone_free)
+
+    return look_again
 
 
 ANYONE_FREE_SQL = """
@@ -247,11 +253,9 @@ def _anyone_free(queue_ids: list[int]) -> bool:
 
 def _anyone_free_after_commit(queue_ids: list[int]) -> ReadAfterCommit | None:
     """``_anyone_free`` read right after the caller's transaction commits, in the same round trip
-    (``tenants.postgresql_backend``); None when the database backend has no such read."""
-    read_after_commit = getattr(connection, "read_after_commit", None)
-    if read_after_commit is None:
-        return None
-    return read_after_commit(ANYONE_FREE_SQL, [list(_served(queue_ids))], load=lambda text: text == "t")
+    (``tenants.postgresql_backend``); its value stays None when that read could not run."""
+    served = [list(_served(queue_ids))]
+    return connection.read_after_commit(ANYONE_FREE_SQL, served, load=lambda text: text == "t")
 
 
 QUEUE_RULES_SECONDS = 5.0

@@ -138,17 +138,14 @@ def incoming(request: HttpRequest) -> HttpResponse:
     params = TwilioCallParams.from_post(request.POST)
     if not params.call_sid:
         return HttpResponse("CallSid is required.", status=400, content_type="text/plain")
-    number, kept = _known_number(params.to_number)
-    if number is None or number.tenant is None:
-        return _unserved(params)
-    answer = _first_answer(params, number, guard=_guard(number) if kept else None)
-    if answer is None:  # the kept number changed meanwhile: forget it, answer as it is now
-        _numbers.pop(params.to_number, None)
-        number, _ = _known_number(params.to_number)
+    while True:  # twice at most: a number read afresh is answered without a guard
+        number, kept = _known_number(params.to_number)
         if number is None or number.tenant is None:
             return _unserved(params)
-        answer = _first_answer(params, number, guard=None)
-    return answer
+        answer = _first_answer(params, number, guard=_guard(number) if kept else None)
+        if answer is not None:
+            return answer
+        _numbers.pop(params.to_number, None)  # the kept number changed meanwhile: read it again
 
 
 def _unserved(params: TwilioCallParams) -> HttpResponse:

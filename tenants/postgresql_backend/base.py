@@ -139,8 +139,12 @@ class DatabaseWrapper(tenants_base.DatabaseWrapper):
         return None
 
     def _rollback(self) -> None:
-        self.reads_after_commit = []
+        self.reads_after_commit = []  # as Django drops its on-commit hooks
         return super()._rollback()
+
+    def close(self) -> None:
+        self.reads_after_commit = []
+        return super().close()
 
     def get_connection_params(self) -> dict[str, Any]:
         params = super().get_connection_params()
