@@ -116,7 +116,7 @@ def _operator_free(floor: dict[str, list[int]], rounds: int) -> list[float]:
     """An operator ends wrap-up → the reservation of the best call they may take (timed)."""
     from telephony import routing
     from telephony.models import OperatorProfile, Queue, Reservation
-    from telephony.operators import profile_set_state
+    from telephony.routing import profile_set_state
 
     rng = random.Random(11)
     queues = {q.pk: q for q in Queue.objects.filter(pk__in=floor["main"]).select_related("tenant")}
@@ -144,7 +144,7 @@ def _call_arrives(floor: dict[str, list[int]], rounds: int) -> list[float]:
 
     from telephony import routing
     from telephony.models import Queue, Reservation, WaitingCall
-    from telephony.operators import profile_set_state
+    from telephony.routing import profile_set_state
 
     rng = random.Random(13)
     queues = list(Queue.objects.filter(pk__in=floor["express"]).select_related("tenant"))

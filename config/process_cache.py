@@ -94,7 +94,9 @@ class ProcessCache(Generic[K, V]):
         """Forget everything in this process when a row of one of ``models`` is saved or deleted."""
         for model in models:
             for signal in (post_save, post_delete):
-                signal.connect(self._on_change, sender=model, weak=False, dispatch_uid=(id(self), model, signal))
+                signal.connect(
+                    self._on_change, sender=model, weak=False, dispatch_uid=(id(self), model, signal)
+                )
         return self
 
     def _on_change(self, **kwargs: Any) -> None:

@@ -2,8 +2,8 @@
 
 from django.urls import path
 
-from telephony.consumers import OperatorConsumer
-from telephony.wallboard_consumer import WallboardConsumer
+from console.consumers import OperatorConsumer
+from console.wallboard_consumer import WallboardConsumer
 from tenants.consumers import PortalConsumer
 
 websocket_urlpatterns = [

@@ -56,6 +56,7 @@ SHARED_APPS = [
     "django_tenants",
     "accounts",
     "telephony",
+    "console",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",

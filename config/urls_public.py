@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.health import healthz
-from telephony import wallboard_views
+from console import wallboard_views
 from tenants.views import platform
 
 admin.site.site_header = "Contact center platform admin"
@@ -17,7 +17,7 @@ urlpatterns = [
     path("", include("tenants.urls_platform")),
     path("backoffice/scripts/", include("scripts_engine.urls_backoffice")),
     path("admin/", admin.site.urls),
-    path("console/", include("telephony.urls_console")),
+    path("console/", include("console.urls")),
     path("wallboard/", wallboard_views.page, name="wallboard"),
     path("quality/", include("quality.urls")),
     path("backoffice/outbound/", include("outbound.urls_backoffice")),

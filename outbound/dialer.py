@@ -13,8 +13,8 @@ Progressive work is dialed at once; preview work waits for the operator's Dial o
 The call record is a ``telephony.calls.Call`` (direction outbound) whose script session runs the
 campaign's script.
 
-Until Twilio gives the call its CallSid, the call record and the router's row carry a
-``pending-…`` placeholder; the webhooks find the call by its id in the (signed) URL.
+Until Twilio gives the call its CallSid (``Call.placed_at``), the call record and the router's row
+carry a unique placeholder in its stead; the webhooks find the call by its id in the (signed) URL.
 """
 
 from __future__ import annotations
@@ -33,28 +33,27 @@ from requests.exceptions import RequestException
 from twilio.base.exceptions import TwilioRestException
 
 from outbound import rules
+from outbound.calls import PLACEHOLDER, is_pending, set_sid, task_of
 from outbound.models import Attempt, Campaign, CampaignContact
+from outbound.progress import finish_unanswered, give_back
+from outbound.windows import Window, in_window
 from scripts_engine.models import Script, ScriptSession
 from scripts_engine.sessions import SessionError, session_start
 from telephony import gateway, twiml
-from telephony.calls.models import Call, Callback, CallEvent, Contact
+from telephony.calls.models import Call, Callback, Contact
 from telephony.calls.records import add_event, contact_for
 from telephony.models import OperatorProfile, Queue, Reservation, Skill, WaitingCall
-from telephony.operators import record
+from telephony.operators import transition
 from telephony.pushes import push_on_commit
 from telephony.routing_models import LIVE_RESERVATION, OperatorState
 from tenants.models import Client
 
 log = logging.getLogger(__name__)
 
-OUTBOUND_PRIORITY = -1000  # marks the router's rows of outbound calls (reports can leave them out)
-PENDING = "pending-"
 RESERVATION_SPAN = dt.timedelta(hours=4)
 RING_SECONDS = 25
 PREVIEW_TIMEOUT = dt.timedelta(minutes=5)
 SKIP_DELAY = dt.timedelta(minutes=30)
-CALLBACK_MAX_ATTEMPTS = 3
-CALLBACK_RETRY = dt.timedelta(minutes=10)
 
 
 class DialError(ValueError):
@@ -71,20 +70,6 @@ class Reserved:
     operator_id: int  # OperatorProfile
     user_id: int
     mode: str  # preview | progressive
-
-
-# --- reading what a call is for -----------------------------------------------------------------
-
-
-def task_of(call: Call) -> dict[str, Any] | None:
-    """The outbound task of a call record (``campaign`` or ``callback``), None for an inbound call."""
-    data = CallEvent.objects.filter(call=call, kind="outbound_task").values_list("data", flat=True).first()
-    return dict(data) if data is not None else None
-
-
-def is_pending(call: Call) -> bool:
-    """Not dialed yet: a preview waiting for the operator, or a progressive call about to be placed."""
-    return call.call_sid.startswith(PENDING)
 
 
 # --- the pass -------------------------------------------------------------------------------------
@@ -187,19 +172,16 @@ def reserve(*, operator_id: int, tenant: Client, queues: set[int], now: dt.datet
             call = _new_call(claim, user.pk, name, now)
         queue_id = claim["queue_id"]
         waiting = WaitingCall.objects.create(
-            tenant=tenant, queue_id=queue_id, call_sid=call.call_sid, priority=OUTBOUND_PRIORITY,
-            enqueued_at=now, state=WaitingCall.State.BRIDGED, answered_at=now, operator=profile,
-            reservation_count=1,
+            tenant=tenant, queue_id=queue_id, call_sid=call.call_sid, enqueued_at=now,
+            direction=WaitingCall.Direction.OUTBOUND, state=WaitingCall.State.BRIDGED, answered_at=now,
+            operator=profile, reservation_count=1,
         )  # fmt: skip
         reservation = Reservation.objects.create(
             call=waiting, operator=profile, offered_at=now, expires_at=now + RESERVATION_SPAN,
             state=Reservation.State.ACCEPTED, closed_at=now, reason="outbound",
         )  # fmt: skip
-        profile.state, profile.state_since, profile.break_reason = OperatorState.ON_CALL, now, ""
-        profile.save(update_fields=["state", "state_since", "break_reason"])
-        record(operator_id=profile.pk, kind="outbound", state=profile.state, call_sid=call.call_sid,
-               tenant_id=tenant.pk, reason=claim["mode"], now=now)  # fmt: skip
-        push_on_commit(user_id=user.pk, message={"type": "state", "state": profile.state, "reason": ""})
+        transition([profile], OperatorState.ON_CALL, now=now, kind="outbound", reason=claim["mode"],
+                   call_sids={profile.pk: call.call_sid}, tenant_ids={profile.pk: tenant.pk})  # fmt: skip
         push_on_commit(
             user_id=user.pk,
             message={"type": "outbound", "reservation": reservation.pk, "mode": claim["mode"]},
@@ -280,7 +262,7 @@ def _new_call(claim: dict[str, Any], user_id: int, name: str, now: dt.datetime) 
             session = None
     queue = Queue.objects.filter(pk=claim["queue_id"]).values_list("name", flat=True).first() or ""
     call = Call.objects.create(
-        call_sid=f"{PENDING}{uuid.uuid4().hex}", direction=Call.Direction.OUTBOUND,
+        call_sid=f"{PLACEHOLDER}{uuid.uuid4().hex}", direction=Call.Direction.OUTBOUND,
         from_number=claim["caller_id"], to_number=claim["phone"], contact=contact,
         status=Call.Status.QUEUED, started_at=now, queue_id=claim["queue_id"], queue_name=queue,
         script_session=session, operator_id=user_id, operator_name=name[:150],
@@ -304,8 +286,6 @@ def dial_refusal(task: dict[str, Any], phone: str, now: dt.datetime) -> str | No
     if not campaign.dials:
         return f"The campaign is {campaign.get_state_display().lower()}."
     entry = CampaignContact.objects.get(pk=task["entry"])
-    from outbound.windows import Window, in_window
-
     if not in_window(Window.of(campaign), entry.timezone, now):
         return "It is outside the contact's calling hours."
     if entry.state != CampaignContact.State.IN_PROGRESS:
@@ -347,8 +327,6 @@ def place_call(*, tenant: Client, call_id: int, now: dt.datetime | None = None) 
                 add_event(call, "dialing", dedupe="dialing", at=now, to=call.to_number)
             amd = _amd(task)
         if refusal is not None:
-            from outbound.progress import give_back
-
             give_back(call=call, reason=refusal, now=now)
             raise DialError(refusal)
         params = {
@@ -367,8 +345,6 @@ def place_call(*, tenant: Client, call_id: int, now: dt.datetime | None = None) 
         except (TwilioRestException, OSError, RequestException) as exc:
             # Refused (a bad number, no credit) or Twilio unreachable: the attempt failed, per its rule.
             log.warning("outbound call %s not placed: %s", call.pk, exc)
-            from outbound.progress import finish_unanswered
-
             reason = (
                 f"Twilio refused: {exc.code}"
                 if isinstance(exc, TwilioRestException)
@@ -380,32 +356,20 @@ def place_call(*, tenant: Client, call_id: int, now: dt.datetime | None = None) 
     return True
 
 
-def set_sid(*, pending: str, call_sid: str) -> None:
-    """Give the call record and the router's row Twilio's CallSid (idempotent)."""
-    if not call_sid or not pending.startswith(PENDING):
-        return
-    with transaction.atomic():  # readers see both or neither (``console.call_for`` reads twice)
-        Call.objects.filter(call_sid=pending).update(call_sid=call_sid)
-        WaitingCall.objects.filter(call_sid=pending).update(call_sid=call_sid)
-
-
 def release_stale_previews(*, now: dt.datetime | None = None) -> int:
     """Previews not dialed within ``PREVIEW_TIMEOUT`` go back (the operator did not act); a call
     that never got its CallSid fails (then its retry rule applies)."""
-    from outbound.progress import finish_unanswered, give_back
-
     now = now or timezone.now()
     stale = WaitingCall.objects.filter(
-        priority=OUTBOUND_PRIORITY,
+        direction=WaitingCall.Direction.OUTBOUND,
         state=WaitingCall.State.BRIDGED,
-        call_sid__startswith=PENDING,
         enqueued_at__lt=now - PREVIEW_TIMEOUT,
     ).select_related("tenant")
     released = 0
     for waiting in stale:
         with tenant_context(waiting.tenant):
             call = Call.objects.filter(call_sid=waiting.call_sid).first()
-            if call is None:
+            if call is None or not is_pending(call):
                 continue
             if call.status == Call.Status.QUEUED:
                 give_back(call=call, reason="preview not dialed in time", now=now, delay=SKIP_DELAY)

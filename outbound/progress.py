@@ -16,17 +16,16 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from outbound import rules
 from outbound import twiml as outbound_twiml
-from outbound.dialer import CALLBACK_MAX_ATTEMPTS, CALLBACK_RETRY, PENDING, set_sid, task_of
+from outbound.calls import CALLBACK_MAX_ATTEMPTS, CALLBACK_RETRY, is_pending, set_sid, task_of
 from outbound.models import Attempt, Campaign, CampaignContact
-from telephony import gateway, twiml
+from telephony import gateway, routing, twiml
 from telephony.calls.bridging import operator_identity
 from telephony.calls.flows import voice_of
 from telephony.calls.models import Call, Callback, TelephonySettings
 from telephony.calls.records import STATUS_RANK, TwilioCallParams, add_event, record_status, set_outcome
 from telephony.models import OperatorProfile, Reservation, WaitingCall
-from telephony.operators import record
 from telephony.pushes import push_on_commit
-from telephony.routing_models import LIVE_RESERVATION, OperatorState
+from telephony.routing_models import LIVE_RESERVATION
 
 MACHINE_ANSWERS = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
 # Twilio's final call statuses → the attempt's outcome when nobody was connected.
@@ -72,41 +71,16 @@ def _settle_task(call: Call, task: dict[str, Any] | None, outcome: str, now: dt.
 
 
 def release_operator(*, call_sid: str, reason: str, now: dt.datetime) -> None:
-    """Nobody was connected: the router's row leaves and the operator is free again at once."""
+    """Nobody was connected: the router's row leaves and the operator is free again at once (the
+    router offers them inbound calls first, then the dialer more work)."""
     with transaction.atomic():
-        waiting = WaitingCall.objects.select_for_update().filter(call_sid=call_sid).first()
-        if waiting is None or waiting.state == WaitingCall.State.LEFT:
-            return
-        live = Reservation.objects.select_for_update().filter(LIVE_RESERVATION, call=waiting).first()
-        if live is not None:
-            profile = OperatorProfile.objects.select_for_update().get(pk=live.operator_id)
-            live.state, live.closed_at, live.reason = Reservation.State.CANCELLED, now, reason[:80]
-            live.save(update_fields=["state", "closed_at", "reason"])
-            if profile.state == OperatorState.ON_CALL:
-                profile.state, profile.state_since, profile.idle_since = OperatorState.AVAILABLE, now, now
-                profile.save(update_fields=["state", "state_since", "idle_since"])
-                record(operator_id=profile.pk, kind="outbound_ended", state=profile.state, reason=reason[:80],
-                       call_sid=call_sid, tenant_id=waiting.tenant_id, now=now)  # fmt: skip
-                push_on_commit(user_id=profile.user_id, message={"type": "outbound_ended",
-                               "reservation": live.pk, "reason": reason})  # fmt: skip
-                push_on_commit(user_id=profile.user_id, message={"type": "state", "state": "available",
-                               "reason": ""})  # fmt: skip
-                operator_id = profile.pk
-                transaction.on_commit(lambda: _free_again(operator_id), robust=True)
-        # Nobody talked: no answer time (the row held the reservation's), so it counts as handled nowhere.
-        waiting.state, waiting.left_at, waiting.outcome = WaitingCall.State.LEFT, now, reason[:32]
-        waiting.answered_at = None
-        waiting.save(update_fields=["state", "left_at", "outcome", "answered_at"])
-
-
-def _free_again(operator_id: int) -> None:
-    """The operator is available: inbound first (the router), then more outbound work."""
-    from telephony import routing
-
-    routing.match(operator_ids=[operator_id])
-    from outbound.tasks import dial_for_operators
-
-    dial_for_operators.delay([operator_id])
+        freed = routing.leave_unconnected(call_sid=call_sid, reason=reason, now=now)
+        if freed is not None:
+            operator, reservation = freed
+            push_on_commit(
+                user_id=operator.user_id,
+                message={"type": "outbound_ended", "reservation": reservation.pk, "reason": reason},
+            )
 
 
 def give_back(*, call: Call, reason: str, now: dt.datetime, delay: dt.timedelta | None = None) -> None:
@@ -115,7 +89,7 @@ def give_back(*, call: Call, reason: str, now: dt.datetime, delay: dt.timedelta 
     task = task_of(call)
     with transaction.atomic():
         locked = Call.objects.select_for_update().filter(pk=call.pk).first()
-        if locked is None or not locked.call_sid.startswith(PENDING):
+        if locked is None or not is_pending(locked):
             return
         _settle_task(locked, task, Attempt.Outcome.CANCELED, now)
         if task and task.get("task") == "campaign":
@@ -240,8 +214,6 @@ def status(*, call: Call, params: TwilioCallParams, now: dt.datetime | None = No
         finish_unanswered(call=call, status=params.status, now=now)
     record_status(params=params, now=now)  # also closes a hold the caller hung up in
     if final:
-        from telephony import routing
-
         routing.leave(call_sid=params.call_sid, outcome="ended", now=now)
 
 

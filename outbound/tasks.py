@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from config.celery import app
+from outbound import dialer
+
+log = logging.getLogger(__name__)
 
 
 @app.task(acks_late=True, ignore_result=True)
 def dial_tick() -> int:
     """Run by beat every 2 s: previews left too long go back, then free operators get work."""
-    from outbound import dialer
-
     dialer.release_stale_previews()
     return len(dialer.unscoped_dial_pass())
 
@@ -17,6 +21,14 @@ def dial_tick() -> int:
 @app.task(acks_late=True, ignore_result=True)
 def dial_for_operators(operator_ids: list[int]) -> int:
     """Operators just became available: outbound work for them (inbound was offered first)."""
-    from outbound import dialer
-
     return len(dialer.unscoped_dial_pass(operator_ids=operator_ids))
+
+
+def on_operator_freed(*, operator_id: int, **kwargs: Any) -> None:
+    """``telephony.events.operator_freed``: no inbound call was offered to them, so look for
+    outbound work. A broker outage must not break the operator's state change: it is logged, and
+    the dialer's periodic tick finds the operator anyway."""
+    try:
+        dial_for_operators.delay([operator_id])
+    except Exception:
+        log.exception("could not ask the dialer for work for operator %s", operator_id)

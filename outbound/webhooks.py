@@ -16,7 +16,7 @@ from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 
 from outbound import progress
-from outbound.dialer import PENDING
+from outbound.calls import is_pending
 from telephony import twiml
 from telephony.calls.models import Call
 from telephony.calls.records import TwilioCallParams
@@ -42,7 +42,7 @@ def outbound_webhook(
         with tenant_context(tenant):
             call = Call.objects.filter(pk=int(call_id), direction=Call.Direction.OUTBOUND).first()
             # The CallSid must be this call's (or the call is still waiting to learn it).
-            if call is None or not (call.call_sid == sid or call.call_sid.startswith(PENDING)):
+            if call is None or not (call.call_sid == sid or is_pending(call)):
                 return twiml.response(twiml.goodbye(""))
             return view(request, call)
 

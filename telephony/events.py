@@ -7,15 +7,21 @@ where the change happened (``tenant`` is None for platform-wide changes).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.db import connection, transaction
 from django.dispatch import Signal
 from django_tenants.utils import tenant_context
 
+log = logging.getLogger(__name__)
+
 # A call got its one outcome: ``call_id``, ``call_sid`` (tenant schema).
 call_completed = Signal()
-# An operator became free for work (available): ``operator_id`` (public schema).
+# An operator became available (``operators.transition``): ``operator_id``. The router serves
+# them inbound calls first (``routing.presence.serve_freed_operator``), then announces:
+operator_available = Signal()
+# An operator is free for other work: no inbound call was offered to them. ``operator_id``.
 operator_freed = Signal()
 
 
@@ -26,9 +32,12 @@ def announce_on_commit(signal: Signal, **kwargs: Any) -> None:
 
     def send() -> None:
         if tenant is None:
-            signal.send_robust(sender=None, **kwargs)
-            return
-        with tenant_context(tenant):
-            signal.send_robust(sender=None, tenant=tenant, **kwargs)
+            results = signal.send_robust(sender=None, **kwargs)
+        else:
+            with tenant_context(tenant):
+                results = signal.send_robust(sender=None, tenant=tenant, **kwargs)
+        for receiver, result in results:
+            if isinstance(result, Exception):
+                log.error("%s failed on %s", receiver, kwargs, exc_info=result)
 
     transaction.on_commit(send)

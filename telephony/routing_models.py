@@ -98,6 +98,10 @@ class WaitingCall(models.Model):
         BRIDGED = "bridged", "Bridged to an operator"
         LEFT = "left", "Left the queue"
 
+    class Direction(models.TextChoices):
+        INBOUND = "inbound", "Inbound"
+        OUTBOUND = "outbound", "Outbound"  # the dialer's: bridged from the start, never offered
+
     tenant = models.ForeignKey("tenants.Client", on_delete=models.PROTECT, related_name="waiting_calls")
     # No index of its own: ``waiting_call_queue_state`` (queue, state) serves lookups by queue.
     queue = models.ForeignKey(
@@ -115,6 +119,7 @@ class WaitingCall(models.Model):
         OperatorProfile, null=True, blank=True, on_delete=models.SET_NULL, related_name="answered_calls"
     )
     reservation_count = models.PositiveIntegerField(default=0)
+    direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.INBOUND)
 
     class Meta:
         ordering = ["-priority", "enqueued_at", "id"]

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from django.db import connection, transaction
 from django.utils import timezone
-from psycopg.types.json import Jsonb
 from twilio.twiml.voice_response import VoiceResponse
 
 from scripts_engine.interpreter import Step
@@ -246,19 +245,6 @@ def after_gather(
     return _play_step(call=call, step=step, voice=voice, now=now)
 
 
-# The call record marked queued once (the row lock makes one request win) with its event, its
-# place in line and the free operators locked for it (``routing.ENQUEUE_CTES``): one statement.
-QUEUED_SQL = f"""
-WITH queued AS (
-    UPDATE calls_call SET queued_at = %(now)s, queue_id = %(queue)s, queue_name = %(name)s
-    WHERE id = %(call)s AND queued_at IS NULL
-    RETURNING id
-), event AS (
-    INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
-    SELECT id, %(now)s, 'queued', %(data)s, %(key)s FROM queued
-), {routing.ENQUEUE_CTES}"""  # noqa: S608 (one constant statement embedded in another; values are parameters)
-
-
 def to_queue(
     *,
     tenant: Client,
@@ -278,17 +264,13 @@ def to_queue(
     if call.queued_at is None and context.queue_length >= queue.max_length:
         add_event(call, "queue_full", dedupe="queue_full", at=now, queue=queue.name)
         return twiml.leave_options(voice=voice, action=twiml.url("twilio-leave-choice"))
-    with transaction.atomic(savepoint=False):  # part of the webhook's one transaction
-        record = {
-            "call": call.pk,
-            "name": queue.name,
-            "data": Jsonb({"queue": queue.name, "priority": priority}),
-            "key": f"{call.call_sid}:queued"[:200],
-        }
-        routing.enqueue(
-            tenant=tenant, queue=queue, call_sid=call.call_sid, priority=priority, now=now,
-            with_statement=(QUEUED_SQL, record),
-        )  # fmt: skip
+    with transaction.atomic():
+        marked = Call.objects.filter(pk=call.pk, queued_at__isnull=True).update(
+            queued_at=now, queue_id=queue.pk, queue_name=queue.name
+        )
+        if marked:
+            add_event(call, "queued", dedupe="queued", at=now, queue=queue.name, priority=priority)
+        routing.enqueue(tenant=tenant, queue=queue, call_sid=call.call_sid, priority=priority, now=now)
     return twiml.enqueue(
         voice=voice,
         text=text,

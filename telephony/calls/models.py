@@ -88,6 +88,9 @@ class Call(models.Model):
         "scripts_engine.ScriptSession", null=True, blank=True, on_delete=models.PROTECT, related_name="call"
     )
     started_at = models.DateTimeField()
+    placed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Outbound: when Twilio took the call (gave it its CallSid)."
+    )
     ivr_started_at = models.DateTimeField(null=True, blank=True)
     queued_at = models.DateTimeField(null=True, blank=True)
     offered_at = models.DateTimeField(null=True, blank=True)

@@ -20,7 +20,7 @@ def main(queue_ids: list[int], operator_ids: list[int], calls: int, seed: int) -
 
     from telephony import routing
     from telephony.models import OperatorProfile, Queue, Reservation, WaitingCall
-    from telephony.operators import profile_set_state
+    from telephony.routing import profile_set_state
 
     rng = random.Random(seed)
     queues = list(Queue.objects.filter(id__in=queue_ids).select_related("tenant"))

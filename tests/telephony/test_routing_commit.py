@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from telephony import routing
 from telephony.models import OperatorProfile, Reservation, WaitingCall
-from telephony.operators import profile_set_state
+from telephony.routing import profile_set_state
 from tests.telephony.helpers import at, make_operator, make_queue, sid
 
 

@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from telephony.wallboard_consumer import WALLBOARD_ROLES
+from console.wallboard_consumer import WALLBOARD_ROLES
 
 
 @login_required

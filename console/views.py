@@ -1,4 +1,4 @@
-"""The operator console's page and JSON endpoints on the platform host (thin: see telephony.console)."""
+"""The operator console's page and JSON endpoints on the platform host (thin: see console.operator)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VoiceGrant
 
 from accounts.models import Role
-from telephony import console, console_outbound
+from console import operator as console
+from console import outbound as console_outbound
 from telephony.calls.bridging import operator_identity
 from telephony.routing_models import Reservation
 

@@ -1,7 +1,7 @@
 """The console's outbound and hold actions: the preview card (Dial, Skip), opt-out, hold for any call.
 
 Every function checks the reservation was made to this operator (``access_reservation``), then
-works inside the client company's schema, like ``telephony.console``.
+works inside the client company's schema, like ``console.operator``.
 """
 
 from __future__ import annotations
@@ -14,15 +14,24 @@ from django.db.models import F
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from outbound import dialer, progress, rules
+from console.access import ConsoleError, access_reservation, call_for
+from outbound import calls, dialer, progress, rules
 from outbound.models import Campaign, CampaignContact
 from telephony import gateway
 from telephony.calls.models import Call, Callback
 from telephony.calls.records import add_event, held_seconds, on_hold
-from telephony.console import ConsoleError, access_reservation, call_for
-from telephony.routing_models import Reservation
+from telephony.routing_models import Reservation, WaitingCall
 
 ATTEMPTS_SHOWN = 5
+
+
+def never_placed(reservation: Reservation) -> bool:
+    """An outbound reservation whose call Twilio never placed (a preview not dialed)."""
+    if reservation.call.direction != WaitingCall.Direction.OUTBOUND:
+        return False
+    with tenant_context(reservation.call.tenant):
+        call = call_for(reservation)
+        return call is not None and calls.is_pending(call)
 
 
 def phase_of(call: Call, task: dict[str, Any] | None = None) -> str:
@@ -32,8 +41,8 @@ def phase_of(call: Call, task: dict[str, Any] | None = None) -> str:
     dialer right after its reservation commits: in between it is "dialing", never a preview
     (the console must not offer a Dial button that would only answer "already dialed").
     """
-    if dialer.is_pending(call) and call.status == Call.Status.QUEUED:
-        task = task if task is not None else dialer.task_of(call) or {}
+    if calls.is_pending(call) and call.status == Call.Status.QUEUED:
+        task = task if task is not None else calls.task_of(call) or {}
         return "preview" if task.get("mode") == Campaign.Mode.PREVIEW else "dialing"
     if call.ended_at or call.outcome:
         return "ended"
@@ -44,7 +53,7 @@ def phase_of(call: Call, task: dict[str, Any] | None = None) -> str:
 
 def outbound_view(call: Call) -> dict[str, Any] | None:
     """The outbound part of the console's call view (None for an inbound call)."""
-    task = dialer.task_of(call)
+    task = calls.task_of(call)
     if task is None:
         return None
     view: dict[str, Any] = {
@@ -70,7 +79,7 @@ def outbound_view(call: Call) -> dict[str, Any] | None:
         view["campaign"] = "Callback"
         view["kind"] = callback.get_reason_display() if callback else "Callback"
         view["attempt_number"] = callback.attempts if callback else None
-        view["max_attempts"] = dialer.CALLBACK_MAX_ATTEMPTS
+        view["max_attempts"] = calls.CALLBACK_MAX_ATTEMPTS
     return view
 
 
@@ -80,7 +89,7 @@ def _outbound_call(reservation: Reservation) -> tuple[Call, dict[str, Any]]:
     call = call_for(reservation)
     if call is None:
         raise ConsoleError("This call is over.")
-    task = dialer.task_of(call)
+    task = calls.task_of(call)
     if task is None:
         raise ConsoleError("This is not an outbound call.")
     return call, task

@@ -14,7 +14,8 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from outbound.dialer import PENDING
+from console import outbound as console_outbound
+from console.access import ConsoleError, access_reservation, call_for
 from scripts_engine import sessions
 from scripts_engine.models import Disposition, ScriptAnswer, Specialist
 from telephony import gateway, routing
@@ -26,17 +27,6 @@ from telephony.routing_models import OperatorEvent, OperatorState, Reservation
 
 HISTORY_LIMIT = 10
 MISSED_WINDOW = timedelta(hours=1)
-
-
-class ConsoleError(ValueError):
-    """The console asked for something this call cannot do now; the message is for the operator."""
-
-
-def access_reservation(*, operator, reservation_id: int) -> Reservation:
-    """The reservation, only if it was offered to ``operator`` (else ``Reservation.DoesNotExist``)."""
-    return Reservation.objects.select_related("call__tenant", "call__queue").get(
-        pk=reservation_id, operator__user=operator
-    )
 
 
 def _contact_card(contact: Contact | None, phone: str) -> dict[str, Any]:
@@ -111,24 +101,6 @@ def _pop(reservation: Reservation) -> tuple[dict[str, Any], Call | None]:
     return pop, call
 
 
-def call_for(reservation: Reservation) -> Call | None:
-    """The tenant's call of a reservation (inside the tenant's schema).
-
-    An outbound call gets its CallSid after it was reserved (both rows change in one transaction):
-    when the router's row was read before that commit and the call after it, read the row again.
-    """
-    for _ in range(2):
-        call = (
-            Call.objects.select_related("script_session__version", "contact")
-            .filter(call_sid=reservation.call.call_sid)
-            .first()
-        )
-        if call is not None:
-            return call
-        reservation.call.refresh_from_db(fields=["call_sid"])
-    return None
-
-
 def _live_call(reservation: Reservation, call: Call | None = None) -> Call:
     """The tenant's call of an accepted reservation, still in the operator's hands (not wrapped up).
 
@@ -167,8 +139,6 @@ def call_view(*, reservation_id: int, operator) -> dict[str, Any]:
         view["dispositions"] = [{"code": d.code, "label": d.label} for d in Disposition.objects.all()]
         view["specialists"] = [{"key": s.key, "name": s.name} for s in Specialist.objects.all()]
         view["notes"] = list(call.events.filter(kind="note").values_list("data__text", flat=True))
-        from telephony import console_outbound
-
         view["outbound"] = console_outbound.outbound_view(call)
         view["call"]["on_hold"] = on_hold(call)
         view["call"]["connected"] = call.answered_at is not None and call.ended_at is None
@@ -231,9 +201,7 @@ def end_call(*, reservation_id: int, operator) -> None:
     reservation = access_reservation(operator=operator, reservation_id=reservation_id)
     if reservation.state != Reservation.State.ACCEPTED:
         return
-    if reservation.call.call_sid.startswith(PENDING):  # an outbound preview never dialed: skip it
-        from telephony import console_outbound
-
+    if console_outbound.never_placed(reservation):  # an outbound preview never dialed: skip it
         console_outbound.skip(reservation_id=reservation_id, operator=operator)
         return
     gateway.hang_up(call_sid=reservation.call.call_sid)

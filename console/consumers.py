@@ -32,9 +32,10 @@ from django.db.models import F
 
 from accounts.models import Role
 from telephony import routing
-from telephony.offers import offer_message
-from telephony.operators import InvalidTransition, profile_for, profile_set_state
+from telephony.operators import InvalidTransition, profile_for
 from telephony.pushes import operator_group
+from telephony.routing import profile_set_state
+from telephony.routing.offers import offer_message
 from telephony.routing_models import OperatorProfile, OperatorState, Reservation
 from tenants.sockets import in_tenant
 

@@ -1,6 +1,6 @@
 """The wallboard socket ``/ws/wallboard/`` (platform host, supervisors and platform admins).
 
-The server pushes a ``snapshot`` (see ``telephony.wallboard``) on connect and every
+The server pushes a ``snapshot`` (see ``console.wallboard``) on connect and every
 ``PUSH_SECONDS``; the browser never polls. The supervisor may send
 ``{"type": "force_state", "operator": profile id, "state": "available|break|offline"}``.
 """
@@ -14,7 +14,7 @@ from typing import Any
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts.models import Role
-from telephony import wallboard
+from console import wallboard
 from telephony.operators import InvalidTransition
 from telephony.routing_models import OperatorProfile
 from tenants.sockets import in_tenant

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from telephony import console_views as views
+from console import views
 
 urlpatterns = [
     path("", views.page, name="console"),

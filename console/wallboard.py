@@ -27,10 +27,10 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
-from outbound.dialer import OUTBOUND_PRIORITY
 from telephony.calls.models import TelephonySettings
 from telephony.models import Queue
-from telephony.operators import profile_set_state
+from telephony.operators import record
+from telephony.routing import profile_set_state
 from telephony.routing_models import OperatorEvent, OperatorProfile, OperatorState, Reservation, WaitingCall
 
 SHORT_ABANDON_SECONDS = 5  # when a company has no telephony settings yet
@@ -138,7 +138,7 @@ def _queues(now: datetime) -> tuple[list[dict[str, Any]], list[str]]:
     earliest = min((row["since"] for row in rows.values()), default=_day_start(now))
     today = WaitingCall.objects.filter(
         Q(enqueued_at__gte=earliest) | Q(state__in=["waiting", "reserved"])
-    ).exclude(priority=OUTBOUND_PRIORITY)  # outbound calls are no queue's offered calls
+    ).exclude(direction=WaitingCall.Direction.OUTBOUND)  # no queue's offered calls
     for queue_id, state, enqueued, answered, left, outcome in today.values_list(
         "queue_id", "state", "enqueued_at", "answered_at", "left_at", "outcome"
     ):
@@ -254,8 +254,6 @@ def force_state(*, supervisor, operator_id: int, state: str) -> OperatorProfile:
         raise ValueError("A supervisor may set available, break or offline.")
     reason = "set by supervisor" if state == OperatorState.BREAK else ""
     profile = profile_set_state(profile_id=operator_id, state=state, reason=reason)
-    OperatorEvent.objects.create(
-        operator_id=operator_id, at=timezone.now() + timedelta(microseconds=1), kind="forced",
-        state=profile.state, reason=f"by {supervisor.username}"[:80],
-    )  # fmt: skip
+    record(operator_id=operator_id, kind="forced", state=profile.state, reason=f"by {supervisor.username}",
+           now=timezone.now() + timedelta(microseconds=1))  # fmt: skip
     return profile

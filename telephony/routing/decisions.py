@@ -1,0 +1,178 @@
+"""What becomes of an offer: accepted, rejected, expired, or closed because the call or the
+operator went away. The call keeps its place in line whenever the offer does not end in a call.
+
+Lock order, wherever a function here waits for a lock: the waiting call, then the operator, then
+the reservation (a match never waits: it skips what is locked).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from telephony.operators import AWAY_REASON, misses_before_away, record, transition
+from telephony.pushes import push_on_commit
+from telephony.routing.passes import match
+from telephony.routing_models import OperatorProfile, OperatorState, Reservation, WaitingCall
+
+
+def close_offer(
+    *,
+    reservation: Reservation,
+    call: WaitingCall,
+    operator: OperatorProfile,
+    reason: str,
+    now: datetime,
+    state: str = Reservation.State.CANCELLED,
+    release_operator: bool = True,
+) -> None:
+    """Close a ringing offer (rows locked by the caller): the call keeps its place in line and is
+    offered again once this commits.
+
+    The operator becomes available again (or away after ``misses_before_away`` expired offers in
+    a row) unless ``release_operator`` is False (the caller sets their next state itself).
+    """
+    reservation.state, reservation.closed_at, reservation.reason = state, now, reason[:80]
+    reservation.save(update_fields=["state", "closed_at", "reason"])
+    push_on_commit(
+        user_id=operator.user_id,
+        message={"type": "offer_cancelled", "reservation": reservation.pk, "reason": reason},
+    )
+    if call.state == WaitingCall.State.RESERVED:
+        call.state = WaitingCall.State.WAITING
+        call.save(update_fields=["state"])
+        queue_id = call.queue_id
+        transaction.on_commit(lambda: match(queue_ids=[queue_id]))
+    about = {"call_sids": {operator.pk: call.call_sid}, "tenant_ids": {operator.pk: call.tenant_id}}
+    if operator.state != OperatorState.RESERVED or not release_operator:
+        record(
+            operator_id=operator.pk,
+            kind=str(state),
+            reason=reason,
+            call_sid=call.call_sid,
+            tenant_id=call.tenant_id,
+            now=now,
+        )
+        return
+    if state == Reservation.State.EXPIRED:
+        missed = operator.missed_offers + 1
+        if missed >= misses_before_away():
+            transition(
+                [operator],
+                OperatorState.BREAK,
+                now=now,
+                kind=str(state),
+                reason=AWAY_REASON,
+                missed_offers=missed,
+                **about,
+            )
+            return
+        transition(
+            [operator],
+            OperatorState.AVAILABLE,
+            now=now,
+            kind=str(state),
+            reason=reason,
+            idle_since=now,
+            missed_offers=missed,
+            **about,
+        )
+    elif state == Reservation.State.REJECTED:
+        # To the back of the line: other idle operators get the next call first.
+        transition(
+            [operator],
+            OperatorState.AVAILABLE,
+            now=now,
+            kind=str(state),
+            reason=reason,
+            idle_since=now,
+            missed_offers=0,
+            **about,
+        )
+    else:
+        transition([operator], OperatorState.AVAILABLE, now=now, kind=str(state), reason=reason, **about)
+
+
+def _offer_for_operator(reservation_id: int, operator) -> tuple[Reservation, WaitingCall, OperatorProfile]:
+    """Lock the call, the operator and the reservation (in that order) of an offer to ``operator``."""
+    call_id = Reservation.objects.filter(pk=reservation_id).values_list("call_id", flat=True).first()
+    if call_id is None:
+        raise Reservation.DoesNotExist(reservation_id)
+    call = WaitingCall.objects.select_for_update().get(pk=call_id)
+    profile = OperatorProfile.objects.select_for_update().get(user=operator)
+    reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
+    if reservation.operator_id != profile.pk:
+        raise PermissionError("This offer was made to another operator.")
+    return reservation, call, profile
+
+
+def accept(*, reservation_id: int, operator, now: datetime | None = None) -> WaitingCall:
+    """The operator takes the offered call (the caller connects them: ``calls.answering``)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        reservation, call, profile = _offer_for_operator(reservation_id, operator)
+        if reservation.state != Reservation.State.OFFERED:
+            raise ValueError(f"The offer is {reservation.state}.")
+        reservation.state, reservation.closed_at = Reservation.State.ACCEPTED, now
+        reservation.save(update_fields=["state", "closed_at"])
+        call.state, call.answered_at, call.operator = WaitingCall.State.BRIDGED, now, profile
+        call.save(update_fields=["state", "answered_at", "operator"])
+        transition(
+            [profile],
+            OperatorState.ON_CALL,
+            now=now,
+            kind="accepted",
+            missed_offers=0,
+            call_sids={profile.pk: call.call_sid},
+            tenant_ids={profile.pk: call.tenant_id},
+        )
+    return call
+
+
+def reject(*, reservation_id: int, operator, now: datetime | None = None) -> None:
+    """The operator declines the offer: the call keeps its place and goes to the next best operator."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        reservation, call, profile = _offer_for_operator(reservation_id, operator)
+        if reservation.state != Reservation.State.OFFERED:
+            return
+        close_offer(
+            reservation=reservation,
+            call=call,
+            operator=profile,
+            reason="rejected",
+            now=now,
+            state=Reservation.State.REJECTED,
+        )
+
+
+def expire_reservations(*, now: datetime | None = None) -> int:
+    """Offers past their ring timeout: closed, the call keeps its place, misses are counted."""
+    now = now or timezone.now()
+    due = list(
+        Reservation.objects.filter(state=Reservation.State.OFFERED, expires_at__lte=now).values_list(
+            "id", "call_id"
+        )
+    )
+    expired = 0
+    for reservation_id, call_id in due:
+        with transaction.atomic():
+            call = WaitingCall.objects.select_for_update(skip_locked=True).filter(pk=call_id).first()
+            if call is None:
+                continue  # being accepted or left right now; the next tick looks again
+            reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
+            if reservation.state != Reservation.State.OFFERED:
+                continue
+            operator = OperatorProfile.objects.select_for_update().get(pk=reservation.operator_id)
+            close_offer(
+                reservation=reservation,
+                call=call,
+                operator=operator,
+                reason="no answer",
+                now=now,
+                state=Reservation.State.EXPIRED,
+            )
+            expired += 1
+    return expired

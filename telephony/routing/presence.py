@@ -1,0 +1,90 @@
+"""The operator asks for a state (available, break, wrap-up, offline), and an operator who becomes
+free is served: inbound calls first, then the apps above (outbound) are told they are free."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from telephony.events import operator_freed
+from telephony.operators import check_request, profile_for, transition
+from telephony.routing.decisions import close_offer
+from telephony.routing.passes import match
+from telephony.routing_models import OperatorProfile, OperatorState, Reservation, WaitingCall
+
+S = OperatorState
+LOCK_ATTEMPTS = 5
+
+
+def operator_set_state(
+    *, operator, state: str, reason: str = "", now: datetime | None = None
+) -> OperatorProfile:
+    """The operator (or their console) asks for a state; a ringing offer is re-routed (R16).
+
+    ``operator`` is the platform user (role operator). Leaving ``on_call`` closes the accepted
+    reservation (the operator is done with that call).
+    """
+    return profile_set_state(profile_id=profile_for(operator).pk, state=state, reason=reason, now=now)
+
+
+class _OfferAppeared(Exception):
+    """An offer was made to the operator between reading their offers and locking them."""
+
+
+def profile_set_state(
+    *, profile_id: int, state: str, reason: str = "", now: datetime | None = None
+) -> OperatorProfile:
+    """``operator_set_state`` by profile id: never reads the user table, so safe in any schema."""
+    now = now or timezone.now()
+    state = S(state)
+    for _ in range(LOCK_ATTEMPTS):
+        try:
+            return _set_state(profile_id, state, reason, now)
+        except _OfferAppeared:
+            continue
+    return _set_state(profile_id, state, reason, now)
+
+
+def _set_state(profile_id: int, state: str, reason: str, now: datetime) -> OperatorProfile:
+    with transaction.atomic():
+        # A ringing offer's call is locked before the operator, as everywhere else.
+        live = Reservation.objects.filter(operator_id=profile_id, state=Reservation.State.OFFERED).first()
+        call = WaitingCall.objects.select_for_update().get(pk=live.call_id) if live else None
+        profile = OperatorProfile.objects.select_for_update().get(pk=profile_id)
+        check_request(profile, state)
+        if profile.state == S.RESERVED:
+            if state == S.AVAILABLE:
+                return profile
+            live = Reservation.objects.select_for_update().filter(operator=profile, state="offered").first()
+            if live is not None and (call is None or live.call_id != call.pk):
+                raise _OfferAppeared
+            if live is not None and call is not None:
+                close_offer(
+                    reservation=live,
+                    call=call,
+                    operator=profile,
+                    reason=str(state),
+                    now=now,
+                    release_operator=False,
+                )
+        if profile.state == S.ON_CALL and state != S.ON_CALL:
+            Reservation.objects.filter(operator=profile, state=Reservation.State.ACCEPTED).update(
+                state=Reservation.State.COMPLETED, closed_at=now, reason=str(state)
+            )
+        idle = missed = None
+        if state == S.AVAILABLE and profile.state != S.AVAILABLE:
+            idle = now
+            missed = 0 if profile.state == S.BREAK else None
+        transition([profile], state, now=now, reason=reason, idle_since=idle, missed_offers=missed)
+    return profile
+
+
+def serve_freed_operator(*, operator_id: int, **kwargs: Any) -> None:
+    """An operator became available (``events.operator_available``, after commit): inbound calls
+    first; when none is offered to them, the apps above are told (``events.operator_freed``: the
+    dialer looks for outbound work). The one place that decides this order."""
+    if not match(operator_ids=[operator_id]):
+        operator_freed.send_robust(sender=None, operator_id=operator_id)

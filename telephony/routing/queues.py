@@ -1,0 +1,108 @@
+"""The queues as the router sees them: their rules, kept in each process, and what a caller hears.
+
+Queue settings change rarely: they are read for all queues at once and kept for
+``QUEUE_RULES_SECONDS`` (``config.process_cache``; a save of a queue drops them in this process, a
+new queue is read on first sight). A match takes one snapshot and uses it throughout.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from django.db.models import Q
+from django.utils import timezone
+
+from config.process_cache import ProcessCache
+from telephony.models import Queue
+from telephony.routing import matching
+from telephony.routing_models import OperatorProfile, OperatorState, WaitingCall
+
+QUEUE_RULES_SECONDS = 5.0
+DEFAULT_HANDLE_SECONDS = 180.0
+ANSWER_WINDOW = timedelta(minutes=60)
+IN_LINE = (WaitingCall.State.WAITING, WaitingCall.State.RESERVED)
+
+
+class QueueRow(NamedTuple):
+    id: int
+    overflow_after: int
+    overflow_queue_id: int | None
+    ring_timeout: int
+    name: str
+    tenant_name: str
+
+    @property
+    def rule(self) -> matching.QueueRule:
+        return matching.QueueRule(float(self.overflow_after), self.overflow_queue_id)
+
+
+def _load() -> dict[int, QueueRow]:
+    rows = Queue.objects.order_by().values_list(
+        "id", "overflow_after", "overflow_queue_id", "ring_timeout", "name", "tenant__name"
+    )
+    return {row[0]: QueueRow(*row) for row in rows}
+
+
+RULES: ProcessCache[int, QueueRow] = ProcessCache(ttl=QUEUE_RULES_SECONDS, load_all=_load).invalidate_on_save(
+    Queue
+)
+
+
+def rules_for(ids: Iterable[int]) -> Mapping[int, QueueRow]:
+    """One snapshot of every queue's rules that holds these queues (when they exist)."""
+    snapshot = RULES.snapshot()
+    missing = [q for q in ids if q not in snapshot]
+    return RULES.snapshot(want=missing[0]) if missing else snapshot
+
+
+def served(queue_ids: Iterable[int], rules: Mapping[int, QueueRow]) -> set[int]:
+    """These queues and the queues they overflow to: whose operators may take their calls."""
+    ids = set(queue_ids)
+    return ids | {rules[q].overflow_queue_id for q in ids if q in rules} - {None}
+
+
+def overflowing_into(queue_ids: set[int], rules: Mapping[int, QueueRow]) -> set[int]:
+    """The queues whose calls may overflow to one of these."""
+    return {row.id for row in rules.values() if row.overflow_queue_id in queue_ids}
+
+
+def queue_full(*, queue: Queue) -> bool:
+    """Whether the queue holds ``max_length`` calls already (then offer voicemail or a callback)."""
+    return WaitingCall.objects.filter(queue=queue, state__in=IN_LINE).count() >= queue.max_length
+
+
+def expected_wait(*, call_sid: str, now: datetime | None = None) -> tuple[int, int]:
+    """``(position, seconds)`` for the caller waiting as ``call_sid`` (R18).
+
+    position: 1 + the calls of the same queue served before it (higher priority, or the same
+    priority and enqueued earlier). seconds = ceil(position / staffed) * handle, where staffed is
+    the operators with a skill on the queue who are logged in and not on a break, and handle is
+    the mean time from answer to end of the queue's calls ended in the last hour (180 s without
+    any). With nobody staffed, the queue's maximum wait: the caller will be offered a callback.
+    """
+    now = now or timezone.now()
+    call = WaitingCall.objects.select_related("queue").get(call_sid=call_sid)
+    if call.state not in IN_LINE:
+        return 0, 0
+    ahead = (
+        WaitingCall.objects.filter(queue_id=call.queue_id, state__in=IN_LINE)
+        .filter(Q(priority__gt=call.priority) | Q(priority=call.priority, enqueued_at__lt=call.enqueued_at))
+        .count()
+    )
+    position = ahead + 1
+    staffed = (
+        OperatorProfile.objects.filter(skills__queue_id=call.queue_id)
+        .exclude(state__in=[OperatorState.OFFLINE, OperatorState.BREAK])
+        .count()
+    )
+    if staffed == 0:
+        return position, call.queue.max_wait
+    ended = WaitingCall.objects.filter(
+        queue_id=call.queue_id, answered_at__isnull=False, left_at__gte=now - ANSWER_WINDOW
+    ).values_list("answered_at", "left_at")
+    handles = [(left - answered).total_seconds() for answered, left in ended]
+    handle = sum(handles) / len(handles) if handles else DEFAULT_HANDLE_SECONDS
+    rounds = -(-position // staffed)
+    return position, round(rounds * handle)

@@ -1,0 +1,121 @@
+"""A call's place in line: put in a queue, and taken out when the caller leaves or the call ends."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from telephony.models import Queue
+from telephony.operators import transition
+from telephony.routing.decisions import close_offer
+from telephony.routing.passes import match
+from telephony.routing_models import (
+    LIVE_RESERVATION,
+    OperatorProfile,
+    OperatorState,
+    Reservation,
+    WaitingCall,
+)
+
+
+def enqueue(
+    *,
+    tenant,
+    queue: Queue,
+    call_sid: str,
+    priority: int = 0,
+    language: str = "",
+    now: datetime | None = None,
+) -> WaitingCall:
+    """Put a call in line (idempotent on ``call_sid``) and offer it once this commits.
+
+    It does not refuse a full queue: the caller checks the length first (``queue_full``).
+    """
+    if queue.tenant_id != tenant.pk:
+        raise ValueError("The queue belongs to another client company.")
+    now = now or timezone.now()
+    call, created = WaitingCall.objects.get_or_create(
+        call_sid=call_sid,
+        defaults={
+            "tenant_id": tenant.pk,
+            "queue": queue,
+            "priority": priority,
+            "language": language,
+            "enqueued_at": now,
+            "direction": WaitingCall.Direction.INBOUND,
+        },
+    )
+    if created:
+        queue_id = queue.pk
+        transaction.on_commit(lambda: match(queue_ids=[queue_id]))
+    return call
+
+
+def leave(*, call_sid: str, outcome: str, now: datetime | None = None) -> None:
+    """The call left the queue (hung up, voicemail, callback, or ended after the bridge)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        call = WaitingCall.objects.select_for_update().filter(call_sid=call_sid).first()
+        if call is None or call.state == WaitingCall.State.LEFT:
+            return
+        live = Reservation.objects.select_for_update().filter(LIVE_RESERVATION, call=call).first()
+        if live is not None:
+            operator = OperatorProfile.objects.select_for_update().get(pk=live.operator_id)
+            if live.state == Reservation.State.OFFERED:
+                close_offer(reservation=live, call=call, operator=operator, reason=outcome, now=now)
+            else:
+                live.state, live.closed_at, live.reason = Reservation.State.COMPLETED, now, outcome[:80]
+                live.save(update_fields=["state", "closed_at", "reason"])
+                if operator.state == OperatorState.ON_CALL:
+                    transition(
+                        [operator],
+                        OperatorState.WRAP_UP,
+                        now=now,
+                        kind="call_ended",
+                        call_sids={operator.pk: call_sid},
+                        tenant_ids={operator.pk: call.tenant_id},
+                    )
+        call.state, call.left_at, call.outcome = WaitingCall.State.LEFT, now, outcome[:32]
+        call.save(update_fields=["state", "left_at", "outcome"])
+
+
+def leave_unconnected(
+    *, call_sid: str, reason: str, now: datetime | None = None
+) -> tuple[OperatorProfile, Reservation] | None:
+    """A call nobody was connected to ends (an outbound call unanswered, given back, refused): its
+    row leaves with no answer time and its operator is free at once. Returns that operator and
+    their closed reservation, when one was freed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        call = WaitingCall.objects.select_for_update().filter(call_sid=call_sid).first()
+        if call is None or call.state == WaitingCall.State.LEFT:
+            return None
+        freed = None
+        live = Reservation.objects.select_for_update().filter(LIVE_RESERVATION, call=call).first()
+        if live is not None:
+            operator = OperatorProfile.objects.select_for_update().get(pk=live.operator_id)
+            live.state, live.closed_at, live.reason = Reservation.State.CANCELLED, now, reason[:80]
+            live.save(update_fields=["state", "closed_at", "reason"])
+            if operator.state == OperatorState.ON_CALL:
+                transition(
+                    [operator],
+                    OperatorState.AVAILABLE,
+                    now=now,
+                    kind="outbound_ended",
+                    reason=reason,
+                    idle_since=now,
+                    call_sids={operator.pk: call_sid},
+                    tenant_ids={operator.pk: call.tenant_id},
+                )
+                freed = operator, live
+        # Nobody talked: no answer time, so it counts as handled nowhere.
+        call.state, call.left_at, call.outcome, call.answered_at = (
+            WaitingCall.State.LEFT,
+            now,
+            reason[:32],
+            None,
+        )
+        call.save(update_fields=["state", "left_at", "outcome", "answered_at"])
+    return freed
