@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 # A call got its one outcome: ``call_id``, ``call_sid`` (tenant schema).
 call_completed = Signal()
-# An operator became available (``operators.transition``): ``operator_id``. The router serves
+# An operator became available (``operators.transition``): ``operator_id``, ``now``. The router serves
 # them inbound calls first (``routing.presence.serve_freed_operator``), then announces:
 operator_available = Signal()
 # An operator is free for other work: no inbound call was offered to them. ``operator_id``.

@@ -128,7 +128,7 @@ def transition(
         changed.append(profile)
     if not changed:
         return changed
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # both or neither; no savepoint of its own
         OperatorProfile.objects.bulk_update(
             changed, ["state", "break_reason", "state_since", "idle_since", "missed_offers"]
         )
@@ -149,5 +149,5 @@ def transition(
             user_id=profile.user_id, message={"type": "state", "state": state, "reason": break_reason}
         )
         if state == S.AVAILABLE:
-            announce_on_commit(operator_available, operator_id=profile.pk)
+            announce_on_commit(operator_available, operator_id=profile.pk, now=now)
     return changed

@@ -44,7 +44,7 @@ def close_offer(
         call.state = WaitingCall.State.WAITING
         call.save(update_fields=["state"])
         queue_id = call.queue_id
-        transaction.on_commit(lambda: match(queue_ids=[queue_id]))
+        transaction.on_commit(lambda: match(queue_ids=[queue_id], now=now))
     about = {"call_sids": {operator.pk: call.call_sid}, "tenant_ids": {operator.pk: call.tenant_id}}
     if operator.state != OperatorState.RESERVED or not release_operator:
         record(

@@ -111,7 +111,8 @@ def _pass(
         return reservations, True
     # A call left here may suit an operator another pass holds; an operator left here may suit a
     # call queued since the read: look again.
-    if len(reservations) < len(calls) and free.exclude(pk__in=locked).exists():
+    everyone = operator_ids is not None and len(locked) == len(set(operator_ids))
+    if len(reservations) < len(calls) and not everyone and free.exclude(pk__in=locked).exists():
         return reservations, True
     if len(reservations) < len(locked):
         newer = WaitingCall.objects.filter(state=WaitingCall.State.WAITING, queue_id__in=call_queues)

@@ -82,9 +82,9 @@ def _set_state(profile_id: int, state: str, reason: str, now: datetime) -> Opera
     return profile
 
 
-def serve_freed_operator(*, operator_id: int, **kwargs: Any) -> None:
+def serve_freed_operator(*, operator_id: int, now: datetime | None = None, **kwargs: Any) -> None:
     """An operator became available (``events.operator_available``, after commit): inbound calls
     first; when none is offered to them, the apps above are told (``events.operator_freed``: the
     dialer looks for outbound work). The one place that decides this order."""
-    if not match(operator_ids=[operator_id]):
+    if not match(operator_ids=[operator_id], now=now):
         operator_freed.send_robust(sender=None, operator_id=operator_id)

@@ -49,7 +49,7 @@ def enqueue(
     )
     if created:
         queue_id = queue.pk
-        transaction.on_commit(lambda: match(queue_ids=[queue_id]))
+        transaction.on_commit(lambda: match(queue_ids=[queue_id], now=now))
     return call
 
 

@@ -7,7 +7,8 @@ from django.conf import settings
 from websockets.exceptions import InvalidStatus
 
 from accounts.models import Role
-from telephony import consumers, routing
+from console import consumers
+from telephony import routing
 from telephony.models import OperatorProfile, Reservation
 from tests.conftest import logged_in, make_user
 from tests.sockets import open_socket

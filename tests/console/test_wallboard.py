@@ -12,7 +12,8 @@ from django_tenants.utils import tenant_context
 from websockets.exceptions import InvalidStatus
 
 from accounts.models import Role
-from telephony import routing, wallboard
+from console import wallboard
+from telephony import routing
 from telephony.calls.models import TelephonySettings
 from telephony.models import OperatorProfile, Reservation, WaitingCall
 from tests.conftest import http, logged_in, make_user

@@ -21,7 +21,7 @@ from tests.outbound.dialer_kit import (
     spy_calls_create,
     twilio_post,
 )
-from tests.telephony.helpers import make_operator, sid
+from tests.telephony.helpers import make_operator, make_queue, sid
 from tests.twilio_kit import check_twiml
 
 
@@ -346,25 +346,26 @@ def test_another_companys_webhook_cannot_touch_the_call(dial_pass, db, tenants, 
     assert unsigned.status_code == 403
 
 
-def test_an_operator_becoming_available_asks_the_dialer_after_the_router(
+def test_an_operator_becoming_available_asks_the_dialer_only_when_no_inbound_call_takes_them(
     db, tenants, monkeypatch, django_capture_on_commit_callbacks
 ):
     from telephony import routing
 
-    order: list[str] = []
-    monkeypatch.setattr("outbound.tasks.dial_for_operators.delay", lambda ids: order.append(f"dial {ids}"))
-    monkeypatch.setattr(routing, "match", lambda **kwargs: order.append(f"match {kwargs}") or [])
-    operator = make_operator({}, state="break")
+    asked: list[list[int]] = []
+    monkeypatch.setattr("outbound.tasks.dial_for_operators.delay", asked.append)  # the broker's edge
+    queue = make_queue(tenants.alpha)
+    operator = make_operator({queue: 1}, state="break")
     with django_capture_on_commit_callbacks(execute=True):
         routing.operator_set_state(operator=operator.user, state="available")
-    assert order == [f"match {{'operator_ids': [{operator.pk}]}}", f"dial [{operator.pk}]"]
-    # An inbound call took the operator: no outbound work is asked for.
-    order.clear()
-    monkeypatch.setattr(routing, "match", lambda **kwargs: order.append("match") or ["an inbound offer"])
+    assert asked == [[operator.pk]]  # nothing inbound waits: the dialer is asked for work
+    # An inbound call waits: the router offers it to them first, and the dialer is not asked.
+    asked.clear()
     routing.operator_set_state(operator=operator.user, state="break", reason="Lunch")
+    call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid="CA" + "1" * 32)
     with django_capture_on_commit_callbacks(execute=True):
         routing.operator_set_state(operator=operator.user, state="available")
-    assert order == ["match"]
+    assert Reservation.objects.get(call=call, state="offered").operator_id == operator.pk
+    assert asked == []
 
 
 def test_a_preview_left_too_long_goes_back_and_frees_the_operator(dial_pass, db, tenants, created):
@@ -460,7 +461,7 @@ def test_twilio_unreachable_fails_the_attempt_and_frees_the_operator(
 def test_the_wallboard_counts_outbound_calls_in_no_queue_and_only_talked_ones_per_operator(
     dial_pass, db, tenants, created
 ):
-    from telephony import wallboard
+    from console import wallboard
 
     _, queue, _ = running_campaign(tenants.alpha, contacts=2)
     first, second = operators_on(queue, 2)

@@ -13,3 +13,9 @@ def alpha_number(db, tenants) -> str:
         number="+15550199001", defaults={"tenant": tenants.alpha, "state": PhoneNumber.State.ASSIGNED}
     )
     return number.number
+
+
+@pytest.fixture
+def commit(django_capture_on_commit_callbacks):
+    """Run what the router does on commit (matching, pushes) at the end of the block."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)

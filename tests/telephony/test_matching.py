@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from telephony.matching import CallIn, OperatorIn, QueueRule, SkillIn, pairs, rank
+
+from telephony.routing.matching import CallIn, OperatorIn, QueueRule, SkillIn, pairs, rank
 
 Q, OTHER, GROUP = 1, 2, 3
 

@@ -10,8 +10,8 @@ import sys
 import pytest
 from django.db.models import Count, Q
 
-from telephony import matching
 from telephony.models import OperatorProfile, Reservation, Skill, WaitingCall
+from telephony.routing import matching
 from tests.conftest import ROOT, child_env
 from tests.telephony.helpers import make_operator, make_queue
 
