@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from telephony.simulator.twiml_reader import parse
+
 if TYPE_CHECKING:
     from telephony.simulator.twilio_side import Twilio
 
@@ -130,8 +132,6 @@ class _Callee:
         await self.hang_up()
 
     async def follow(self, twiml: str) -> None:
-        from telephony.simulator.twilio_side import parse
-
         for verb in parse(twiml):
             if self.over:
                 return

@@ -21,11 +21,7 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from telephony.simulator.outbound_side import Callee, OutboundCalls
-
-
-def parse(twiml: str) -> ET.Element:
-    """TwiML from the platform under test (our own server, not untrusted input)."""
-    return ET.fromstring(twiml)  # noqa: S314
+from telephony.simulator.twiml_reader import parse
 
 
 @dataclass

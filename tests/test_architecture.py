@@ -1,0 +1,42 @@
+"""The architecture as a contract: which app may import which, and no import circles inside an app
+(``[tool.importlinter]`` in pyproject.toml). A change that breaks it fails here, in CI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_import_contract_holds():
+    lint = Path(sys.executable).with_name("lint-imports")
+    run = subprocess.run(
+        [str(lint), "--config", str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "0 broken" in run.stdout
+
+
+def test_no_module_reaches_into_a_third_party_packages_private_attributes():
+    """psycopg, Django, django-tenants, DRF…: only their public API (STYLE.md)."""
+    private = ("._autocommit", "_get_tx_start_command", "psycopg.generators", "error_from_result")
+    found = [
+        f"{path.relative_to(ROOT)}: {needle}"
+        for app in (
+            "config",
+            "accounts",
+            "tenants",
+            "scripts_engine",
+            "telephony",
+            "outbound",
+            "reporting",
+            "quality",
+            "console",
+        )  # fmt: skip
+        for path in (ROOT / app).rglob("*.py")
+        for needle in private
+        if needle in path.read_text()
+    ]
+    assert found == []
