@@ -90,20 +90,16 @@ def postgres() -> Postgres:
 
 
 def _start_postgres(pgdata: Path) -> object:
-    import atexit
 
     import pgserver
 
     _repair_handle_list(pgdata / ".handle_pids.json")
     # cleanup_mode=None: the server outlives this process, so the next start reuses it.
     server = pgserver.get_server(pgdata, cleanup_mode=None)
-    atexit.unregister(server._cleanup)  # nothing to clean at exit: the server stays up
     started_here.add("postgres")
     info = server.get_postmaster_info()
     if _raise_max_connections(info):
-        from pgserver import _commands
-
-        _commands.pg_ctl(["-w", "restart"], pgdata=pgdata, user=server.system_user, timeout=30)
+        pgserver.pg_ctl(["-w", "restart"], pgdata=pgdata, user=server.system_user, timeout=30)
         info = server.get_postmaster_info()
         for _ in range(100):
             from pgserver.utils import PostmasterInfo

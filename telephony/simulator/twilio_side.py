@@ -77,7 +77,7 @@ class Twilio:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.rest_port)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]
+        port = self._runner.addresses[0][1]
         self.rest_url = f"http://127.0.0.1:{port}"
         return self
 
