@@ -1,5 +1,8 @@
 """The router's figures (bench/routing.py); then the incoming-call webhook under concurrent load on
-a real ASGI server, against /healthz on the same server in the same run.
+a real ASGI server, against /healthz on the same server in the same run: in a closed loop (32 clients,
+each sending its next request when its last is answered), then in an open loop (a fixed arrival rate
+of 100 requests per second whatever the answers do, each timed from its scheduled send time, so that
+a server falling behind shows as queueing instead of as a client that waits politely).
 
 Runs in its own database (``bench_cc``, shared with bench/tenants.py) on the configured server.
 One uvicorn process by default; ``BENCH_WEB_WORKERS=N`` runs N, as production would (one per core).
@@ -8,6 +11,7 @@ One uvicorn process by default; ``BENCH_WEB_WORKERS=N`` runs N, as production wo
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import socket
 import statistics
@@ -19,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = 32
+OPEN_RATE = 100  # open loop: requests per second, one every 10 ms
+OPEN_TIMEOUT = 5.0  # open loop: a request not answered this long after its scheduled time is given up
 
 
 def _free_port() -> int:
@@ -109,7 +115,111 @@ def _summary(rounds: list[dict[str, object]]) -> dict[str, object]:
     }
 
 
-def _webhooks(quick: bool) -> dict[str, object]:
+async def _open_loop(
+    url: str, host: str, rate: int, seconds: float, bodies: list[tuple[dict[str, str], dict[str, str]]] | None
+) -> dict[str, object]:
+    """``rate`` requests per second for ``seconds``, sent on a fixed schedule whatever the answers do.
+
+    Request ``i`` is due at ``start + i / rate``; it is sent then (or at once, if the client is
+    late), and its latency runs from that due time, not from its actual send, to its whole answer:
+    time spent waiting for the server, or for the client itself to get round to it, counts. POSTs
+    of ``bodies`` (``rate * seconds`` of them, one per request, made beforehand), else GETs. A
+    request not answered within OPEN_TIMEOUT of its due time is given up and counted at that time,
+    so the percentiles are over every scheduled request. Bounded: ``rate * seconds`` requests, over
+    by OPEN_TIMEOUT after the last one is due (plus a second's grace for the event loop).
+    """
+    import aiohttp
+
+    count = round(rate * seconds)
+    loop = asyncio.get_running_loop()
+    start = loop.time() + 0.05
+    due = [start + i / rate for i in range(count)]  # from the start: a late wake-up shifts none after
+    latency: list[float | None] = [None] * count  # from due time to whole answer, or to giving up
+    lags: list[float] = []  # how late the client itself sent each request
+    ok_answers: list[float] = []  # when each 2xx answer arrived
+    statuses: dict[int, int] = {}
+    failures = {"timeouts": 0, "connection_errors": 0}
+    errors: list[str] = []  # the first answer that was not a 2xx (or the first failure), to tell why
+    in_flight = peak = 0
+
+    async def one(session: aiohttp.ClientSession, i: int) -> None:
+        nonlocal in_flight, peak
+        lags.append(loop.time() - due[i])
+        in_flight += 1
+        peak = max(peak, in_flight)
+        body, headers = bodies[i] if bodies is not None else (None, {})
+        method = session.post if body is not None else session.get
+        try:
+            async with asyncio.timeout_at(due[i] + OPEN_TIMEOUT):
+                async with method(url, data=body, headers={"Host": host, **headers}) as response:
+                    text = await response.text()
+            statuses[response.status] = statuses.get(response.status, 0) + 1
+            if 200 <= response.status < 300:
+                ok_answers.append(loop.time())
+            elif not errors:
+                errors.append(f"{response.status}: {text[:300]}")
+        except TimeoutError:
+            failures["timeouts"] += 1
+        except (aiohttp.ClientError, OSError) as error:
+            failures["connection_errors"] += 1
+            if not errors:
+                errors.append(repr(error)[:300])
+        finally:
+            in_flight -= 1
+            latency[i] = loop.time() - due[i]
+
+    # No cap on connections: a cap would hold requests back in the client, a closed loop again.
+    # In flight at most rate * OPEN_TIMEOUT (500), well under the open-files limit.
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        tasks: list[asyncio.Task[None]] = []
+        for i in range(count):
+            delay = due[i] - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(session, i)))
+        last_sent = loop.time()
+        # Each request gives itself up at its due time + OPEN_TIMEOUT; the grace is for a stalled loop.
+        _, pending = await asyncio.wait(tasks, timeout=OPEN_TIMEOUT + 1)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+    given_up = loop.time()
+    failures["timeouts"] += len(pending)  # cancelled: not answered in time either
+    latencies = sorted(x if x is not None else given_up - due[i] for i, x in enumerate(latency))
+    lags.sort()
+    not_2xx = count - len(ok_answers)
+    return {
+        "requests": count,
+        "seconds": round(count / rate, 1),
+        "sent_per_second": round((count - 1) / (last_sent - start), 1) if count > 1 else None,
+        # 2xx answers per second, from the first due time to the last 2xx answer
+        "achieved_per_second": round(len(ok_answers) / (max(ok_answers) - start), 1) if ok_answers else 0.0,
+        **{f"{name}_ms": _ms(_percentile(latencies, q)) for name, q in _QUANTILES},
+        "max_ms": _ms(latencies[-1]) if latencies else None,
+        "send_lag_p99_ms": _ms(_percentile(lags, 0.99)),
+        "send_lag_max_ms": _ms(lags[-1]) if lags else None,
+        "peak_in_flight": peak,
+        "statuses": statuses,
+        **failures,
+        "not_2xx": not_2xx,
+        **({"first_error": errors[0]} if errors else {}),
+    }
+
+
+_QUANTILES = (("p50", 0.5), ("p90", 0.9), ("p99", 0.99))
+
+
+def _percentile(ordered: list[float], q: float) -> float | None:
+    """The nearest-rank ``q`` quantile of ``ordered`` (sorted), None if empty."""
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)] if ordered else None
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 2)
+
+
+def _webhooks(quick: bool) -> tuple[dict[str, object], dict[str, object]]:
     from django.conf import settings
     from twilio.request_validator import RequestValidator
 
@@ -163,11 +273,20 @@ def _webhooks(quick: bool) -> dict[str, object]:
                 asyncio.run(_load(f"{base}/twilio/voice/incoming", host, requests // rounds, incoming_body))
             )
         health, incoming = _summary(health_rounds), _summary(incoming_rounds)
+        # Then the open loop, on the same warm server: /healthz first, as the reference, then the
+        # webhook, each for one unbroken period (rounds would let a queue that builds drain between).
+        seconds = 5 if quick else 20
+        open_loop: dict[str, object] = {"rate": OPEN_RATE, "timeout_s": OPEN_TIMEOUT}
+        open_loop["healthz"] = asyncio.run(_open_loop(f"{base}/healthz", host, OPEN_RATE, seconds, None))
+        bodies = [incoming_body() for _ in range(round(OPEN_RATE * seconds))]  # signed before the clock
+        open_loop["webhook"] = asyncio.run(
+            _open_loop(f"{base}/twilio/voice/incoming", host, OPEN_RATE, seconds, bodies)
+        )
     finally:
         for process in (server, worker):
             process.terminate()
             process.wait(timeout=20)
-    return {
+    closed_loop = {
         "concurrency": CONCURRENCY,
         "web_workers": int(workers),
         "rounds": rounds,
@@ -177,6 +296,7 @@ def _webhooks(quick: bool) -> dict[str, object]:
         "goal_incoming_p99_ms": 50,
         "goal_throughput_ratio": 0.5,
     }
+    return closed_loop, open_loop
 
 
 def run(quick: bool) -> dict[str, object]:
@@ -190,5 +310,5 @@ def run(quick: bool) -> dict[str, object]:
         cwd=ROOT, capture_output=True, text=True, check=True,
     )  # fmt: skip
     result: dict[str, object] = {"routing": json.loads(routing.stdout.strip().splitlines()[-1])}
-    result["webhooks"] = _webhooks(quick)
+    result["webhooks"], result["open_loop"] = _webhooks(quick)
     return result
