@@ -273,3 +273,16 @@ def test_a_call_arriving_when_nobody_is_free_costs_one_read(db, tenants, commit,
     with commit():
         made = routing.match(queue_ids=[queue.pk], now=at(60))
     assert [r.call_id for r in made] == [call.pk] and busy.pk not in [r.operator_id for r in made]
+
+
+def test_accepting_an_offer_takes_a_fixed_number_of_queries(db, tenants, commit, django_assert_num_queries):
+    queue = make_queue(tenants.alpha)
+    operator = make_operator({queue: 1})
+    with commit():
+        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(0))
+    offer = offer_of(call)
+    # The savepoint; the offer's call read; the call, the operator and the reservation locked
+    # (in that order); the reservation and the call written; the operator's state and its event
+    # (``operators.transition``); the release.
+    with django_assert_num_queries(10):
+        routing.accept(reservation_id=offer.pk, operator=operator.user, now=at(3))
