@@ -2,9 +2,9 @@
 
 ``validate`` never raises: whatever JSON a client's staff saves, they get a list of problems, each
 naming the node and saying in plain words what to fix. It checks the JSON Schema first
-(``graph_schema``), then the graph itself: edges, paths, fields, answers and limits. The compiled
-form is shared with the interpreter so that conditions and templates are parsed once per version.
-Callers import everything from here.
+(``graph_schema``), then the graph itself: edges, paths (``graph_paths``), fields, answers and
+limits. The compiled form is shared with the interpreter so that conditions and templates are
+parsed once per version. Callers import everything from here.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from scripts_engine.expressions import (
     compile_condition,
     parse_template,
 )
+from scripts_engine.graph_paths import ancestor_masks, reachable, reaching, strongly_connected
 from scripts_engine.graph_schema import SCHEMA_PATH, schema, schema_problems
 
 __all__ = [
@@ -246,31 +247,15 @@ class _Checker:
     def check_paths(self, start: str) -> None:
         nodes = self.nodes
         succ = {nid: [t for t in n.successors if t in nodes] for nid, n in nodes.items()}
-        reached = {start}
-        stack = [start]
-        while stack:
-            for t in succ[stack.pop()]:
-                if t not in reached:
-                    reached.add(t)
-                    stack.append(t)
-        preds: dict[str, list[str]] = {nid: [] for nid in nodes}
-        for nid, targets in succ.items():
-            for t in targets:
-                preds[t].append(nid)
-        ending = {nid for nid, n in nodes.items() if n.terminal}
-        stack = list(ending)
-        while stack:
-            for p in preds[stack.pop()]:
-                if p not in ending:
-                    ending.add(p)
-                    stack.append(p)
+        reached = reachable(start, succ)
+        ending = reaching({nid for nid, n in nodes.items() if n.terminal}, succ)
         for nid in nodes:
             if nid not in reached:
                 self.add(nid, "unreachable", f"no path from the start ({start!r}) leads here")
             elif nid not in ending:
                 self.add(nid, "no_end", "from here the call can never reach an end node")
         silent = {nid: [t for t in ts if nodes[t].kind not in ANSWERING_KINDS] for nid, ts in succ.items()}
-        for component in _strongly_connected(
+        for component in strongly_connected(
             [nid for nid in nodes if nodes[nid].kind not in ANSWERING_KINDS], silent
         ):
             if len(component) > 1 or component[0] in silent[component[0]]:
@@ -427,72 +412,4 @@ class _Checker:
         """Bit masks of the nodes that can come before each node (itself only inside a loop)."""
         nodes = self.nodes
         succ = {nid: [t for t in n.successors if t in nodes] for nid, n in nodes.items()}
-        components = _strongly_connected(list(nodes), succ)
-        comp_of: dict[str, int] = {}
-        for index, comp in enumerate(components):
-            for nid in comp:
-                comp_of[nid] = index
-        masks = [0] * len(components)
-        members = [0] * len(components)
-        for index, comp in enumerate(components):
-            for nid in comp:
-                members[index] |= self._bit[nid]
-            if len(comp) > 1 or comp[0] in succ[comp[0]]:
-                masks[index] |= members[index]
-        for index in range(len(components) - 1, -1, -1):
-            carry = masks[index] | members[index]
-            for nid in components[index]:
-                for t in succ[nid]:
-                    target = comp_of[t]
-                    if target != index:
-                        masks[target] |= carry
-        return {nid: masks[comp_of[nid]] for nid in nodes}
-
-
-def _strongly_connected(order: list[str], succ: Mapping[str, list[str]]) -> list[list[str]]:
-    """Tarjan's algorithm without recursion; components come out sinks first."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    result: list[list[str]] = []
-    counter = 0
-    for root in order:
-        if root in index:
-            continue
-        work = [(root, iter(succ.get(root, ())))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            v, children = work[-1]
-            advanced = False
-            for w in children:
-                if w not in index:
-                    index[w] = low[w] = counter
-                    counter += 1
-                    stack.append(w)
-                    on_stack.add(w)
-                    work.append((w, iter(succ.get(w, ()))))
-                    advanced = True
-                    break
-                if w in on_stack:
-                    low[v] = min(low[v], index[w])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[v])
-            if low[v] == index[v]:
-                comp: list[str] = []
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    comp.append(w)
-                    if w == v:
-                        break
-                comp.reverse()
-                result.append(comp)
-    return result
+        return ancestor_masks(list(nodes), succ, self._bit)
