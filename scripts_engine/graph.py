@@ -247,7 +247,7 @@ class _Checker:
     def check_paths(self, start: str) -> None:
         nodes = self.nodes
         succ = {nid: [t for t in n.successors if t in nodes] for nid, n in nodes.items()}
-        reached = reachable(start, succ)
+        reached = reachable([start], succ)
         ending = reaching({nid for nid, n in nodes.items() if n.terminal}, succ)
         for nid in nodes:
             if nid not in reached:

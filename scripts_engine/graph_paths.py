@@ -9,16 +9,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 
-def reachable(start: str, succ: Mapping[str, list[str]]) -> set[str]:
-    """The nodes a path from ``start`` reaches, ``start`` included."""
-    reached = {start}
-    stack = [start]
+def reachable(starts: Iterable[str], succ: Mapping[str, list[str]]) -> set[str]:
+    """The nodes a path from one of ``starts`` reaches, the starts included."""
+    found = set(starts)
+    stack = list(found)
     while stack:
         for t in succ[stack.pop()]:
-            if t not in reached:
-                reached.add(t)
+            if t not in found:
+                found.add(t)
                 stack.append(t)
-    return reached
+    return found
 
 
 def reaching(targets: Iterable[str], succ: Mapping[str, list[str]]) -> set[str]:
@@ -27,14 +27,7 @@ def reaching(targets: Iterable[str], succ: Mapping[str, list[str]]) -> set[str]:
     for nid, following in succ.items():
         for t in following:
             preds[t].append(nid)
-    found = set(targets)
-    stack = list(found)
-    while stack:
-        for p in preds[stack.pop()]:
-            if p not in found:
-                found.add(p)
-                stack.append(p)
-    return found
+    return reachable(targets, preds)
 
 
 def ancestor_masks(order: list[str], succ: Mapping[str, list[str]], bit: Mapping[str, int]) -> dict[str, int]:
