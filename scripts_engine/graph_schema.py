@@ -90,12 +90,12 @@ def _surely_valid() -> Callable[[Any], bool]:
     outer["properties"] = {**root["properties"], "nodes": node_ids_only}
     graph_check = Draft202012Validator(_inline_refs(outer, root)).is_valid
     base = {key: value for key, value in node.items() if key != "allOf"}
-    by_kind = {
-        branch["if"]["properties"]["kind"]["const"]: Draft202012Validator(
-            _inline_refs({"allOf": [base, branch["then"]]}, root)
-        ).is_valid
-        for branch in node["allOf"]
-    }
+    by_kind: dict[str, Callable[[Any], bool]] = {}
+    for branch in node["allOf"]:
+        kind = branch["if"]["properties"]["kind"]["const"]
+        if branch["if"] != {"required": ["kind"], "properties": {"kind": {"const": kind}}}:
+            raise ValueError("schema.json: each branch of $defs/node must be chosen by its kind alone")
+        by_kind[kind] = Draft202012Validator(_inline_refs({"allOf": [base, branch["then"]]}, root)).is_valid
 
     def node_check(raw: Any) -> bool:
         kind = raw.get("kind") if isinstance(raw, dict) else None
