@@ -3,8 +3,8 @@
 Cross-tenant by design: it reads only the router's public tables (waiting calls, reservations,
 operators, their events), never a company's schema, so one snapshot costs a handful of queries
 whatever the number of companies, plus one query for the companies' time zones (cached briefly).
-Definitions follow DESIGN.md §7, on today's calls, where a queue's "today" is its company's local
-day (``TelephonySettings.timezone``) and an operator's is the center's (``TIME_ZONE``):
+Definitions follow docs/architecture.md §7, on today's calls, where a queue's "today" is its
+company's local day (``TelephonySettings.timezone``) and an operator's is the center's (``TIME_ZONE``):
 - service level: answered within the queue's threshold / (offered - short abandons);
 - abandon rate: (abandoned - short abandons) / (offered - short abandons); abandoned = left the
   queue unanswered with outcome ``abandoned``, short = waited ≤ the company's short-abandon time;

@@ -1,4 +1,4 @@
-"""The KPI definitions of DESIGN.md §7, in one place, as plain Python (no Django).
+"""The KPI definitions of docs/architecture.md §7, in one place, as plain Python (no Django).
 
 A call counts in the period where it **started**; its fields are those of ``telephony.calls.Call``.
 - offered: asked for an operator (it was queued: ``queued_at`` set);
