@@ -72,7 +72,7 @@ def in_company(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
     @supervisor_only
     @wraps(view)
     def wrapper(request: HttpRequest, slug: str, *args, **kwargs) -> HttpResponse:
-        company = get_object_or_404(Client.objects.exclude(schema_name="public"), slug=slug)
+        company = get_object_or_404(Client.objects.companies(), slug=slug)
         with tenant_context(company), timezone.override(_tz()):
             return view(request, company, *args, **kwargs)
 
@@ -81,7 +81,7 @@ def in_company(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
 
 @supervisor_only
 def companies(request: HttpRequest) -> HttpResponse:
-    clients = Client.objects.exclude(schema_name="public").exclude(status=Client.Status.PROSPECT)
+    clients = Client.objects.companies().exclude(status=Client.Status.PROSPECT)
     return render(request, "quality/companies.html", {"clients": clients})
 
 

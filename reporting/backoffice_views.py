@@ -19,7 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
-from django_tenants.utils import get_public_schema_name, tenant_context
+from django_tenants.utils import tenant_context
 
 from accounts.models import Role
 from reporting import invoicing, platform
@@ -151,7 +151,7 @@ class StaffingForm(forms.Form):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["client"].queryset = Client.objects.exclude(schema_name=get_public_schema_name()).filter(
+        self.fields["client"].queryset = Client.objects.companies().filter(
             status__in=[Client.Status.ACTIVE, Client.Status.SUSPENDED]
         )
 
@@ -222,7 +222,7 @@ class CreditForm(forms.Form):
 
 
 def _client(pk: int) -> Client:
-    return get_object_or_404(Client.objects.exclude(schema_name=get_public_schema_name()), pk=pk)
+    return get_object_or_404(Client.objects.companies(), pk=pk)
 
 
 def _ip(request: HttpRequest) -> str | None:
@@ -232,7 +232,7 @@ def _ip(request: HttpRequest) -> str | None:
 @require_GET
 @roles_required(*INVOICE_ROLES)
 def invoice_clients(request: HttpRequest) -> HttpResponse:
-    clients = Client.objects.exclude(schema_name=get_public_schema_name()).order_by("name")
+    clients = Client.objects.companies().order_by("name")
     return render(request, "backoffice/invoices.html", {"clients": clients})
 
 

@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection
 from django.db.models import Q
-from django_tenants.utils import get_public_schema_name
 
 from reporting import kpis, staffing, stats
 from reporting.models import Statistic
@@ -34,7 +33,7 @@ DEFAULT_AHT_SECONDS = 180  # when neither the interval nor its day handled a cal
 def reporting_clients() -> list[Client]:
     """Client companies whose figures count: active ones and suspended ones (they had calls)."""
     return list(
-        Client.objects.exclude(schema_name=get_public_schema_name())
+        Client.objects.companies()
         .filter(status__in=[Client.Status.ACTIVE, Client.Status.SUSPENDED])
         .order_by("name")
     )

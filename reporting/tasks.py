@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.utils import timezone
-from django_tenants.utils import get_public_schema_name, tenant_context
+from django_tenants.utils import tenant_context
 
 from config.celery import app, tenant_task
 
@@ -16,7 +16,7 @@ def dispatch_statistics() -> int:
     from tenants.models import Client
 
     count = 0
-    clients = Client.objects.exclude(schema_name=get_public_schema_name()).filter(status=Client.Status.ACTIVE)
+    clients = Client.objects.companies().filter(status=Client.Status.ACTIVE)
     for client in clients:
         with tenant_context(client):
             build_recent_statistics.delay()
@@ -65,7 +65,7 @@ def dispatch_webhook_retries() -> int:
     from tenants.models import Client
 
     sent = 0
-    for client in Client.objects.exclude(schema_name=get_public_schema_name()):
+    for client in Client.objects.companies():
         with tenant_context(client):
             for pk in webhook_delivery.overdue_delivery_ids():
                 deliver_webhook.delay(pk)

@@ -48,7 +48,7 @@ def access_import(request: HttpRequest, campaign: Campaign, pk: int) -> ContactI
 
 
 def client_for(slug: str) -> Client:
-    client = Client.objects.exclude(schema_name="public").filter(slug=slug).first()
+    client = Client.objects.companies().filter(slug=slug).first()
     if client is None:
         raise Http404("No such client company.")
     return client

@@ -21,7 +21,7 @@ from tenants.views.backoffice import account_manager_required
 
 
 def _client(slug: str) -> Client:
-    client = Client.objects.exclude(schema_name="public").filter(slug=slug).first()
+    client = Client.objects.companies().filter(slug=slug).first()
     if client is None:
         raise Http404("No such client company.")
     return client

@@ -184,7 +184,7 @@ def contract_payment(request: HttpRequest, pk: int) -> HttpResponse:
 
 @account_manager_required
 def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    client = get_object_or_404(Client.objects.exclude(schema_name="public"), pk=pk)
+    client = get_object_or_404(Client.objects.companies(), pk=pk)
     context = {
         "client": client,
         "numbers": client.phone_numbers.all(),
@@ -198,7 +198,7 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @account_manager_required
 def client_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    client = get_object_or_404(Client.objects.exclude(schema_name="public"), pk=pk)
+    client = get_object_or_404(Client.objects.companies(), pk=pk)
     try:
         if action == "suspend":
             lifecycle.client_suspend(

@@ -19,5 +19,5 @@ def landing(request: HttpRequest) -> HttpResponse:
 def staff_home(request: HttpRequest) -> HttpResponse:
     if request.user.role not in PLATFORM_ROLES:
         raise PermissionDenied("Platform staff only.")
-    clients = Client.objects.exclude(schema_name="public").prefetch_related("domains")
+    clients = Client.objects.companies().prefetch_related("domains")
     return render(request, "backoffice/home.html", {"clients": clients})
