@@ -25,6 +25,7 @@ from accounts.models import Role
 from reporting import invoicing, platform
 from reporting.billing_models import Invoice
 from reporting.filters import DAY_LIMITS
+from reporting.invoice_pdf import render_pdf
 from tenants.models import Client
 
 FIGURES_ROLES = (Role.SUPERVISOR, Role.ACCOUNT_MANAGER, Role.PLATFORM_ADMIN)
@@ -378,8 +379,6 @@ def invoice_credit(request: HttpRequest, client_pk: int, pk: int) -> HttpRespons
 @roles_required(*INVOICE_ROLES)
 def invoice_pdf(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
     """The issued PDF as it was sent; a draft is rendered now and marked as a draft."""
-    from reporting.invoice_pdf import render_pdf
-
     client = _client(client_pk)
     with tenant_context(client):
         invoice = Invoice.objects.filter(pk=pk).first()

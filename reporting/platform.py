@@ -21,8 +21,9 @@ from django.db.models import Q
 
 from reporting import kpis, staffing, stats
 from reporting.models import Statistic
+from telephony.routing_models import OperatorEvent, OperatorProfile, OperatorState
 from tenants.contracts import DEFAULT_SL_PERCENT
-from tenants.models import Client
+from tenants.models import Client, Contract
 
 SUMMED = stats.METRICS  # every count of a Statistic row
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -141,8 +142,6 @@ def contract_target(client: Client) -> tuple[int, int]:
 
     The one reading of a contract's service-level target: the portal's dashboard asks it too.
     """
-    from tenants.models import Contract
-
     contract = (
         Contract.objects.filter(client=client, in_force__isnull=False).select_related("in_force").first()
     )
@@ -192,8 +191,6 @@ def _logged_in_per_interval(
     *, operator_filter: Q, starts: list[dt.datetime], now: dt.datetime
 ) -> dict[dt.datetime, float]:
     """Time-weighted mean number of operators not offline in each interval (up to ``now``)."""
-    from telephony.routing_models import OperatorEvent, OperatorProfile, OperatorState
-
     if not starts:
         return {}
     begin, end = starts[0], min(starts[-1] + dt.timedelta(seconds=INTERVAL_SECONDS), now)
@@ -245,8 +242,6 @@ def unscoped_staffing(
     Volume and AHT are those of ``day`` when it is past, else of the same weekday last week (a
     naive forecast); the operators logged in come from their state history and current state.
     """
-    from telephony.routing_models import OperatorProfile, OperatorState
-
     today = now.astimezone(platform_zone()).date()
     source, forecast = source_day(day, today)
     default_sl, default_threshold = (

@@ -22,6 +22,7 @@ from django.db.models.functions import Coalesce
 from reporting import kpis
 from reporting.models import Statistic
 from telephony.calls.models import Call, TelephonySettings
+from tenants.models import Contract
 
 logger = logging.getLogger(__name__)
 INTERVAL = dt.timedelta(minutes=15)
@@ -93,8 +94,6 @@ def local_zone() -> zoneinfo.ZoneInfo:
 
 def sl_threshold() -> int:
     """The contract's service-level threshold (T) in force for this client company, else 20 s."""
-    from tenants.models import Contract
-
     tenant = getattr(connection, "tenant", None)
     contract = (
         Contract.objects.filter(client_id=getattr(tenant, "pk", None), in_force__isnull=False)

@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from reporting.billing_models import Invoice
 from reporting.webhook_delivery import enqueue_on_commit, https_required, private_host
 from reporting.webhook_models import (
     TEST_EVENT,
@@ -29,6 +30,7 @@ from reporting.webhook_models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from telephony.calls.models import Call
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +202,6 @@ def delivery_retry(*, delivery: WebhookDelivery) -> WebhookDelivery:
 
 def call_completed_data(call_id: int) -> dict[str, Any] | None:
     """The ``data`` of ``call.completed``: the call record as it stands after its outcome."""
-    from telephony.calls.models import Call
-
     call = Call.objects.filter(pk=call_id).first()
     if call is None or not call.outcome:
         return None
@@ -239,8 +239,6 @@ def emit_call_completed(call_id: int, call_sid: str) -> None:
 
 
 def invoice_issued_data(invoice_id: int) -> dict[str, Any] | None:
-    from reporting.billing_models import Invoice
-
     invoice = Invoice.objects.filter(pk=invoice_id).exclude(state=Invoice.State.DRAFT).first()
     if invoice is None:
         return None
