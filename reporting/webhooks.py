@@ -31,6 +31,7 @@ from reporting.webhook_models import (
     WebhookEvent,
 )
 from telephony.calls.models import Call
+from tenants.models import Client
 
 log = logging.getLogger(__name__)
 
@@ -229,13 +230,23 @@ def call_completed_data(call_id: int) -> dict[str, Any] | None:
     }
 
 
-def emit_call_completed(call_id: int, call_sid: str) -> None:
-    """``call.completed`` once the transaction giving the call its outcome commits."""
-    emit_on_commit(
-        type=EventType.CALL_COMPLETED,
-        dedupe_key=f"call.completed:{call_sid}",
-        data=lambda: call_completed_data(call_id),
-    )
+def on_call_completed(
+    sender: object, *, call_id: int, call_sid: str, tenant: Client | None = None, **kwargs: Any
+) -> None:
+    """Receiver of ``telephony.events.call_completed``: the ``call.completed`` event, once per call.
+
+    The signal comes after the commit that gave the call its outcome, inside its company's schema,
+    so the event is emitted at once. A failure is logged here and goes no further: the call keeps
+    its outcome (the signal is sent with ``send_robust``).
+    """
+    if tenant is None:
+        return
+    try:
+        data = call_completed_data(call_id)
+        if data is not None:
+            emit(type=EventType.CALL_COMPLETED, data=data, dedupe_key=f"call.completed:{call_sid}")
+    except Exception:
+        log.exception("call.completed of %s: the webhook event could not be recorded", call_sid)
 
 
 def invoice_issued_data(invoice_id: int) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from telephony.calls.models import E164, Call, Callback, CallEvent, Contact
+from telephony.events import announce_on_commit, call_completed
 
 # Twilio's statuses by how far a call has come; a status callback never moves a call backwards.
 STATUS_RANK = {
@@ -240,11 +241,9 @@ def set_outcome(call: Call, outcome: str, *, at: dt.datetime | None = None, **da
     at = at or timezone.now()
     updated = Call.objects.filter(pk=call.pk, outcome="").update(outcome=outcome, outcome_at=at)
     if updated:
-        from reporting.webhooks import emit_call_completed
-
         call.outcome, call.outcome_at = outcome, at
         add_event(call, "outcome", dedupe=f"outcome:{outcome}", at=at, outcome=outcome, **data)
-        emit_call_completed(call.pk, call.call_sid)  # after commit: the client's webhooks, if any
+        announce_on_commit(call_completed, call_id=call.pk, call_sid=call.call_sid)
     return bool(updated)
 
 
