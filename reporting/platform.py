@@ -25,7 +25,6 @@ from telephony.routing_models import OperatorEvent, OperatorProfile, OperatorSta
 from tenants.contracts import DEFAULT_SL_PERCENT
 from tenants.models import Client, Contract
 
-SUMMED = stats.METRICS  # every count of a Statistic row
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 INTERVAL_SECONDS = 15 * 60
 DEFAULT_AHT_SECONDS = 180  # when neither the interval nor its day handled a call
@@ -70,7 +69,7 @@ def unscoped_figures(
     clients = reporting_clients() if clients is None else clients
     rows: dict[int, Figures] = {c.pk: Figures(client=c) for c in clients}
     if clients:
-        sums = ", ".join(f"COALESCE(SUM({c}), 0)" for c in SUMMED)
+        sums = ", ".join(f"COALESCE(SUM({c}), 0)" for c in kpis.METRICS)
         parts, params = [], []
         for client in clients:
             parts.append(
@@ -83,12 +82,12 @@ def unscoped_figures(
             for client_id, *values in cursor.fetchall():
                 *counts, built_at = values
                 rows[client_id].totals = kpis.Totals(
-                    **dict(zip(SUMMED, (int(v) for v in counts), strict=True))
+                    **dict(zip(kpis.METRICS, (int(v) for v in counts), strict=True))
                 )
                 rows[client_id].built_at = built_at
     total = Figures(client=None)
     for row in rows.values():
-        for name in SUMMED:
+        for name in kpis.METRICS:
             setattr(total.totals, name, getattr(total.totals, name) + getattr(row.totals, name))
         if row.built_at and (total.built_at is None or row.built_at < total.built_at):
             total.built_at = row.built_at  # the stalest company says how fresh the total is
@@ -162,9 +161,7 @@ def unscoped_interval_volume(
     parts, params = [], []
     for client in clients:
         # Only a validated, quoted schema name is interpolated; values go as parameters.
-        select = (
-            "SELECT period_start, offered, handled, talk_seconds + hold_seconds + wrapup_seconds AS handle"
-        )
+        select = f"SELECT period_start, offered, handled, {kpis.HANDLE_SECONDS_SQL} AS handle"
         parts.append(
             f"{select} FROM {_table(client)} WHERE granularity = %s AND dimension = %s"
             " AND period_start >= %s AND period_start < %s"

@@ -56,7 +56,7 @@ def service_target() -> tuple[int, int]:
 
 
 def _totals(values: dict[str, object]) -> kpis.Totals:
-    return kpis.Totals(**{m: values.get(m) or 0 for m in stats.METRICS})
+    return kpis.Totals(**{m: values.get(m) or 0 for m in kpis.METRICS})
 
 
 def _figures(t: kpis.Totals, *, target_percent: int) -> dict[str, object]:
@@ -88,13 +88,15 @@ def _secs(value: float | None) -> str:
 def today_totals(*, today: dt.date, zone: dt.tzinfo, sl_seconds: int) -> kpis.Totals:
     """Today's figures straight from the call records (statistics may lag behind by a build)."""
     start, end = stats.day_bounds(today, zone)
-    metrics = stats._metrics(  # the same aggregate definitions the statistics are built with
-        sl_seconds=sl_seconds, short_abandon_seconds=TelephonySettings.current().short_abandon_seconds
+    return stats.call_totals(
+        start=start,
+        end=end,
+        sl_seconds=sl_seconds,
+        short_abandon_seconds=TelephonySettings.current().short_abandon_seconds,
     )
-    return _totals(Call.objects.filter(started_at__gte=start, started_at__lt=end).aggregate(**metrics))
 
 
-SUMS = {m: Sum(m) for m in stats.METRICS}
+SUMS = {m: Sum(m) for m in kpis.METRICS}
 
 
 def _grouped(rows: object, by: str) -> list[dict[str, object]]:
