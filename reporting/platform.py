@@ -23,7 +23,7 @@ from reporting import kpis, staffing, stats
 from reporting.models import Statistic
 from telephony.routing_models import OperatorEvent, OperatorProfile, OperatorState
 from tenants.contracts import DEFAULT_SL_PERCENT
-from tenants.models import Client, Contract
+from tenants.models import Client
 
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 INTERVAL_SECONDS = 15 * 60
@@ -136,21 +136,6 @@ def source_day(day: dt.date, today: dt.date) -> tuple[dt.date, bool]:
     return day - dt.timedelta(days=7 * weeks), True
 
 
-def contract_target(client: Client) -> tuple[int, int]:
-    """(SL percent, threshold seconds) of the client company's contract in force, else 80 % in 20 s.
-
-    The one reading of a contract's service-level target: the portal's dashboard asks it too.
-    """
-    contract = (
-        Contract.objects.filter(client=client, in_force__isnull=False).select_related("in_force").first()
-    )
-    terms = contract.in_force.terms if contract else {}
-    return (
-        int(terms.get("sl_percent") or DEFAULT_SL_PERCENT),
-        int(terms.get("sl_seconds") or kpis.DEFAULT_SL_SECONDS),
-    )
-
-
 def unscoped_interval_volume(
     *, clients: list[Client], day: dt.date
 ) -> dict[dt.datetime, tuple[int, int, int]]:
@@ -242,7 +227,7 @@ def unscoped_staffing(
     today = now.astimezone(platform_zone()).date()
     source, forecast = source_day(day, today)
     default_sl, default_threshold = (
-        contract_target(client) if client else (DEFAULT_SL_PERCENT, kpis.DEFAULT_SL_SECONDS)
+        stats.contract_target(client) if client else (DEFAULT_SL_PERCENT, kpis.DEFAULT_SL_SECONDS)
     )
     target = target_sl_percent or default_sl
     threshold = threshold_seconds or default_threshold

@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from accounts.models import CLIENT_ROLES
-from reporting import exports, kpis, platform, stats
+from reporting import exports, kpis, stats
 from reporting.filters import CallFilter, PeriodForm
 from reporting.invoice_pdf import render_pdf
 from reporting.models import Invoice, Statistic
@@ -52,7 +52,7 @@ def client_staff(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespons
 
 def service_target() -> tuple[int, int]:
     """(percent, seconds) of the service level promised by the contract in force, else the defaults."""
-    return platform.contract_target(connection.tenant)
+    return stats.contract_target(connection.tenant)
 
 
 def _totals(values: dict[str, object]) -> kpis.Totals:

@@ -20,7 +20,8 @@ from django.db import connection, transaction
 from reporting import kpis
 from reporting.models import Statistic
 from telephony.calls.models import Call, TelephonySettings
-from tenants.models import Contract
+from tenants.contracts import DEFAULT_SL_PERCENT
+from tenants.models import Client, Contract
 
 logger = logging.getLogger(__name__)
 INTERVAL = dt.timedelta(minutes=15)
@@ -30,17 +31,25 @@ def local_zone() -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(TelephonySettings.current().timezone or "UTC")
 
 
+def contract_target(client: Client) -> tuple[int, int]:
+    """(SL percent, threshold seconds) of the client company's contract in force, else 80 % in 20 s.
+
+    The one reading of a contract's service-level target: the statistics' T, the portal's
+    dashboard and the back office's staffing ask it.
+    """
+    contract = (
+        Contract.objects.filter(client=client, in_force__isnull=False).select_related("in_force").first()
+    )
+    terms = contract.in_force.terms if contract else {}
+    return (
+        int(terms.get("sl_percent") or DEFAULT_SL_PERCENT),
+        int(terms.get("sl_seconds") or kpis.DEFAULT_SL_SECONDS),
+    )
+
+
 def sl_threshold() -> int:
     """The contract's service-level threshold (T) in force for this client company, else 20 s."""
-    tenant = getattr(connection, "tenant", None)
-    contract = (
-        Contract.objects.filter(client_id=getattr(tenant, "pk", None), in_force__isnull=False)
-        .select_related("in_force")
-        .first()
-    )
-    if contract is None:
-        return kpis.DEFAULT_SL_SECONDS
-    return int(contract.in_force.terms.get("sl_seconds") or kpis.DEFAULT_SL_SECONDS)
+    return contract_target(connection.tenant)[1]
 
 
 def day_bounds(day: dt.date, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:

@@ -241,7 +241,7 @@ def test_staffing_for_today_is_forecast_from_last_week(db, tenants):
 
 def test_the_contracts_target_is_used_unless_one_is_chosen(db, tenants):
     contract_in_force(tenants.alpha, tariffs=[tariff("inbound", "Inbound")], sl_percent=90, sl_seconds=15)
-    assert platform.contract_target(tenants.alpha) == (90, 15)
+    assert stats.contract_target(tenants.alpha) == (90, 15)
     result = platform.unscoped_staffing(client=tenants.alpha, day=DAY, now=timezone.now())
     assert (result.target_sl_percent, result.threshold_seconds) == (90, 15)
     chosen = platform.unscoped_staffing(
