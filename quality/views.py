@@ -24,7 +24,7 @@ from django.views.decorators.http import require_http_methods
 from django_tenants.utils import tenant_context
 
 from accounts.models import Role
-from quality.forms import CriterionFormSet, PeriodForm, RecordingFilter
+from quality.forms import CriterionFormSet, RecordingFilter
 from quality.models import Score
 from quality.scoring import (
     CriterionSpec,
@@ -34,12 +34,14 @@ from quality.scoring import (
     operator_weekly_scores,
     scorecard_save,
 )
+from reporting.periods import PeriodForm
 from telephony.calls.models import Call, TelephonySettings
 from telephony.recordings import recording_response
 from tenants.models import Client
 
 QUALITY_ROLES = (Role.SUPERVISOR, Role.PLATFORM_ADMIN)
 PAGE_SIZE = 50
+OPERATOR_PERIOD_DAYS = 8 * 7 + 1  # by default the operators' page shows eight weeks back to today
 
 
 def _tz() -> dt.tzinfo:
@@ -118,10 +120,10 @@ def recordings(request: HttpRequest, company: Client) -> HttpResponse:
             calls = calls.filter(operator_id=f["operator"])
         if f["queue"] is not None:
             calls = calls.filter(queue_id=f["queue"])
-        if f["since"]:
-            calls = calls.filter(started_at__gte=dt.datetime.combine(f["since"], dt.time.min, tzinfo=tz))
-        if f["until"]:
-            end = dt.datetime.combine(f["until"] + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+        if f["start"]:
+            calls = calls.filter(started_at__gte=dt.datetime.combine(f["start"], dt.time.min, tzinfo=tz))
+        if f["end"]:
+            end = dt.datetime.combine(f["end"] + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
             calls = calls.filter(started_at__lt=end)
         if f["scored"] == "yes":
             calls = calls.filter(Exists(Score.objects.filter(call=OuterRef("pk"))))
@@ -291,17 +293,15 @@ def scorecard(request: HttpRequest, company: Client) -> HttpResponse:
 @in_company
 def operators(request: HttpRequest, company: Client) -> HttpResponse:
     """Per operator, the weekly average score and number of scored calls over a chosen period."""
-    today = timezone.localdate()
-    default = {"since": today - dt.timedelta(weeks=8), "until": today}
-    form = PeriodForm(request.GET or None, initial=default)
+    form = PeriodForm.from_query(request.GET, today=timezone.localdate(), days=OPERATOR_PERIOD_DAYS)
     status = 200
     weeks, trends = [], []
-    if form.is_bound and not form.is_valid():
+    if not form.is_valid():
         status = 400
     else:
-        period = form.cleaned_data if form.is_bound else default
+        period = form.cleaned_data
         weeks, trends = operator_weekly_scores(
-            since=period["since"], until=period["until"], tz=timezone.get_current_timezone()
+            since=period["start"], until=period["end"], tz=timezone.get_current_timezone()
         )
     table = [{"trend": t, "cells": [(week, *t.weeks.get(week, (None, 0))) for week in weeks]} for t in trends]
     context = {"company": company, "form": form, "weeks": weeks, "table": table, "tab": "operators"}

@@ -24,13 +24,12 @@ from django_tenants.utils import tenant_context
 from accounts.models import Role
 from reporting import invoicing, platform
 from reporting.billing_models import Invoice
-from reporting.filters import DAY_LIMITS
 from reporting.invoice_pdf import render_pdf
+from reporting.periods import PeriodForm, day_field, default_period
 from tenants.models import Client
 
 FIGURES_ROLES = (Role.SUPERVISOR, Role.ACCOUNT_MANAGER, Role.PLATFORM_ADMIN)
 INVOICE_ROLES = (Role.ACCOUNT_MANAGER, Role.PLATFORM_ADMIN)
-MAX_PERIOD_DAYS = 366
 NOTHING = "\u2013"  # an en dash: no call to measure a rate on
 
 
@@ -52,23 +51,6 @@ def roles_required(*roles: str) -> Callable[[Callable[..., HttpResponse]], Calla
 
 def _today() -> dt.date:
     return timezone.now().astimezone(platform.platform_zone()).date()
-
-
-class PeriodForm(forms.Form):
-    first = forms.DateField(
-        label="From", widget=forms.DateInput(attrs={"type": "date"}), validators=DAY_LIMITS
-    )
-    last = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}), validators=DAY_LIMITS)
-
-    def clean(self) -> dict:
-        data = super().clean()
-        first, last = data.get("first"), data.get("last")
-        if first and last:
-            if first > last:
-                raise ValidationError("The period ends before it starts.")
-            if (last - first).days >= MAX_PERIOD_DAYS:
-                raise ValidationError(f"Choose at most {MAX_PERIOD_DAYS} days.")
-        return data
 
 
 def _percent(value: float | None) -> str:
@@ -101,20 +83,17 @@ def figures_row(row: platform.Figures) -> dict[str, object]:
 def figures(request: HttpRequest) -> HttpResponse:
     """Offered, answered, abandoned, SL, ASA, AHT and abandon rate per client company and in total."""
     today = _today()
-    initial = {"first": today - dt.timedelta(days=6), "last": today}
-    form = PeriodForm(
-        request.GET if "first" in request.GET or "last" in request.GET else None, initial=initial
+    form = PeriodForm.from_query(request.GET, today=today)
+    first, last = (
+        (form.cleaned_data["start"], form.cleaned_data["end"]) if form.is_valid() else default_period(today)
     )
-    period = form.cleaned_data if form.is_bound and form.is_valid() else initial
     clients = platform.reporting_clients()
     today_rows, today_total = platform.unscoped_figures(first=today, last=today, clients=clients)
-    period_rows, period_total = platform.unscoped_figures(
-        first=period["first"], last=period["last"], clients=clients
-    )
+    period_rows, period_total = platform.unscoped_figures(first=first, last=last, clients=clients)
     context = {
         "form": form,
         "today": today,
-        "period": period,
+        "period": (first, last),
         "tables": [
             (
                 "today",
@@ -124,13 +103,13 @@ def figures(request: HttpRequest) -> HttpResponse:
             ),
             (
                 "period",
-                f"{period['first']:%d %b %Y} to {period['last']:%d %b %Y}",
+                f"{first:%d %b %Y} to {last:%d %b %Y}",
                 [figures_row(r) for r in period_rows],
                 figures_row(period_total),
             ),
         ],
     }
-    status = 400 if form.is_bound and form.errors else 200
+    status = 400 if form.errors else 200
     return render(request, "backoffice/reports.html", context, status=status)
 
 
@@ -138,7 +117,7 @@ class StaffingForm(forms.Form):
     client = forms.ModelChoiceField(
         queryset=Client.objects.none(), required=False, empty_label="Whole pool", label="Client company"
     )
-    day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), validators=DAY_LIMITS)
+    day = day_field("Day")
     sl_percent = forms.IntegerField(
         label="Target SL %", min_value=1, max_value=99, required=False, help_text="Empty: the contract's."
     )

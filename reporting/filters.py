@@ -1,51 +1,22 @@
-"""What a client chooses on the reporting pages: a period of local days, and the call list's filters."""
+"""What a client chooses on the call list: its filters (a period of local days is ``periods``)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import django_filters
-from django import forms
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db.models import Q, QuerySet
 
+from reporting.periods import DATE, DAY_LIMITS, check_period
 from reporting.stats import day_bounds
 from scripts_engine.models import Disposition
 from telephony.calls.models import Call
 from telephony.models import Queue
 
-MAX_PERIOD_DAYS = 366
 NO_QUEUE = "0"
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-# A local day turned into UTC bounds must stay within datetime's range (else a 500, not a 400).
-DAY_LIMITS = [
-    MinValueValidator(dt.date.min + dt.timedelta(days=2)),
-    MaxValueValidator(dt.date.max - dt.timedelta(days=2)),
-]
 NUMBER = RegexValidator(r"^[+0-9 ().-]{1,32}$", "Type digits of the number, e.g. 555 0100 or +1555.")
-
-
-class PeriodForm(forms.Form):
-    """A range of the client company's local days; by default the last 7 days up to today."""
-
-    start = forms.DateField(label="From", widget=DATE, validators=DAY_LIMITS)
-    end = forms.DateField(label="To", widget=DATE, validators=DAY_LIMITS)
-
-    @classmethod
-    def from_query(cls, query: object, *, today: dt.date) -> PeriodForm:
-        data = {"start": (today - dt.timedelta(days=6)).isoformat(), "end": today.isoformat()}
-        data.update({k: query.get(k) for k in ("start", "end") if query.get(k)})
-        return cls(data)
-
-    def clean(self) -> dict[str, object]:
-        data = super().clean()
-        start, end = data.get("start"), data.get("end")
-        if start and end:
-            if start > end:
-                raise forms.ValidationError("The first day must not be after the last day.")
-            if (end - start).days >= MAX_PERIOD_DAYS:
-                raise forms.ValidationError(f"Choose at most {MAX_PERIOD_DAYS} days.")
-        return data
 
 
 def queue_choices(tenant_id: int) -> list[tuple[str, str]]:
@@ -79,8 +50,10 @@ class CallFilter(django_filters.FilterSet):
 
     def clean_period(self) -> None:
         data = self.form.cleaned_data
-        if data.get("start") and data.get("end") and data["start"] > data["end"]:
-            self.form.add_error("end", "The last day must not be before the first day.")
+        try:
+            check_period(data.get("start"), data.get("end"), max_days=None)  # pages: any length
+        except ValidationError as error:
+            self.form.add_error("end", error)
 
     def is_valid(self) -> bool:
         valid = super().is_valid()

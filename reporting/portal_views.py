@@ -23,9 +23,10 @@ from django.views.decorators.http import require_GET
 
 from accounts.models import CLIENT_ROLES
 from reporting import exports, kpis, stats
-from reporting.filters import CallFilter, PeriodForm
+from reporting.filters import CallFilter
 from reporting.invoice_pdf import render_pdf
 from reporting.models import Invoice, Statistic
+from reporting.periods import PeriodForm
 from scripts_engine.models import Disposition, ScriptAnswer
 from telephony.calls.models import Call, TelephonySettings
 

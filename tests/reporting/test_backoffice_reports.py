@@ -107,7 +107,7 @@ def test_the_figures_of_every_tenant_cost_one_query(two_tenants_calls, tenants, 
 
 def test_the_figures_page_shows_each_tenant_and_the_total(two_tenants_calls, tenants):
     supervisor = logged_in(None, make_user(None, role=Role.SUPERVISOR))
-    response = supervisor.get("/backoffice/reports/", {"first": DAY.isoformat(), "last": DAY.isoformat()})
+    response = supervisor.get("/backoffice/reports/", {"start": DAY.isoformat(), "end": DAY.isoformat()})
     assert response.status_code == 200
     rows = table_rows(response.content.decode(), "figures-period")
     assert rows["alpha"][:9] == ["Alpha Ltd", "5", "3", "2", "1", "50.0 %", "17 s", "210 s", "25.0 %"]
@@ -117,7 +117,7 @@ def test_the_figures_page_shows_each_tenant_and_the_total(two_tenants_calls, ten
         assert int(rows["total"][column]) == sum(int(r[column]) for r in tenants_rows)
     # the total's rates are those of the summed counts: (2 + 1) within / (8 - 1) = 42.9 %
     assert rows["total"][5] == "42.9 %"  # other companies have no calls that day: zeros
-    other_day = supervisor.get("/backoffice/reports/", {"first": "2026-03-03", "last": "2026-03-03"})
+    other_day = supervisor.get("/backoffice/reports/", {"start": "2026-03-03", "end": "2026-03-03"})
     assert table_rows(other_day.content.decode(), "figures-period")["alpha"][1] == "0"
 
 
@@ -133,11 +133,12 @@ def test_a_period_is_summed_over_its_days(db, tenants):
 
 def test_a_bad_period_is_a_400_with_a_message(db, tenants):
     supervisor = logged_in(None, make_user(None, role=Role.SUPERVISOR))
-    response = supervisor.get("/backoffice/reports/", {"first": "2026-03-05", "last": "2026-03-01"})
-    assert response.status_code == 400 and "The period ends before it starts." in response.content.decode()
-    assert supervisor.get("/backoffice/reports/", {"first": "nope", "last": "2026-03-01"}).status_code == 400
+    response = supervisor.get("/backoffice/reports/", {"start": "2026-03-05", "end": "2026-03-01"})
+    assert response.status_code == 400
+    assert "The first day must not be after the last day." in response.content.decode()
+    assert supervisor.get("/backoffice/reports/", {"start": "nope", "end": "2026-03-01"}).status_code == 400
     assert (
-        supervisor.get("/backoffice/reports/", {"first": "2020-01-01", "last": "2026-03-01"}).status_code
+        supervisor.get("/backoffice/reports/", {"start": "2020-01-01", "end": "2026-03-01"}).status_code
         == 400
     )
 
@@ -145,7 +146,7 @@ def test_a_bad_period_is_a_400_with_a_message(db, tenants):
 @pytest.mark.parametrize("day", ["9999-12-31", "0001-01-01"])
 def test_days_at_the_ends_of_the_calendar_are_400s(db, tenants, day):
     admin = logged_in(None, make_user(None, role=Role.PLATFORM_ADMIN))
-    assert admin.get("/backoffice/reports/", {"first": day, "last": day}).status_code == 400
+    assert admin.get("/backoffice/reports/", {"start": day, "end": day}).status_code == 400
     assert admin.get("/backoffice/reports/staffing/", {"day": day}).status_code == 400
 
 
