@@ -1,4 +1,9 @@
-"""What a client chooses on the call list: its filters (a period of local days is ``periods``)."""
+"""The call list's filters, the portal's and the API's (a period of local days is ``periods``).
+
+A filter means the same wherever it appears: ``number`` finds the calls from or to a number that
+contains the digits typed (a part of a number is enough; spaces, ``+``, dashes and brackets are
+ignored), in the portal's call list, its export and ``GET /api/v1/calls/``.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +22,29 @@ from telephony.models import Queue
 
 NO_QUEUE = "0"
 NUMBER = RegexValidator(r"^[+0-9 ().-]{1,32}$", "Type digits of the number, e.g. 555 0100 or +1555.")
+NUMBER_HELP = (
+    "Calls from or to a number containing these digits: a part of a number is enough, e.g. 5550100"
+    " or +1 555; spaces, +, dashes and brackets are ignored."
+)
+
+
+def calls_with_number(calls: QuerySet[Call], typed: str) -> QuerySet[Call]:
+    """The calls whose caller's or callee's number contains the digits of ``typed`` (all if none)."""
+    digits = "".join(c for c in typed if c.isdigit())
+    if not digits:
+        return calls
+    return calls.filter(Q(from_number__contains=digits) | Q(to_number__contains=digits))
+
+
+class NumberFilter(django_filters.CharFilter):
+    """``number``: the calls from or to a number containing the digits typed (``calls_with_number``)."""
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("help_text", NUMBER_HELP)
+        super().__init__(max_length=32, validators=[NUMBER], **kwargs)
+
+    def filter(self, qs: QuerySet[Call], value: str) -> QuerySet[Call]:
+        return calls_with_number(qs, value) if value else qs
 
 
 def queue_choices(tenant_id: int) -> list[tuple[str, str]]:
@@ -34,9 +62,7 @@ class CallFilter(django_filters.FilterSet):
     direction = django_filters.ChoiceFilter(choices=Call.Direction.choices, empty_label="Both directions")
     outcome = django_filters.ChoiceFilter(choices=Call.Outcome.choices, empty_label="Any outcome")
     disposition = django_filters.ChoiceFilter(empty_label="Any disposition")
-    number = django_filters.CharFilter(
-        label="Number contains", method="filter_number", max_length=32, validators=[NUMBER]
-    )
+    number = NumberFilter(label="Number contains", help_text="")
 
     class Meta:
         model = Call
@@ -71,9 +97,3 @@ class CallFilter(django_filters.FilterSet):
         if value == NO_QUEUE:
             return queryset.filter(queue_id__isnull=True)
         return queryset.filter(queue_id=int(value))
-
-    def filter_number(self, queryset: QuerySet[Call], name: str, value: str) -> QuerySet[Call]:
-        digits = "".join(c for c in value if c.isdigit())
-        if not digits:
-            return queryset
-        return queryset.filter(Q(from_number__contains=digits) | Q(to_number__contains=digits))

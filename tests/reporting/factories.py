@@ -14,12 +14,12 @@ _sids = itertools.count(1)
 def make_call(started_at: dt.datetime, **fields: object) -> Call:
     """A finished call; ``outcome`` gets its time, the sid is unique."""
     fields.setdefault("direction", Call.Direction.INBOUND)
+    fields.setdefault("from_number", "+15550100100")
+    fields.setdefault("to_number", "+15550199001")
     if fields.get("outcome"):
         fields.setdefault("outcome_at", started_at + dt.timedelta(minutes=1))
     return Call.objects.create(
         call_sid=f"CA{next(_sids):032d}",
-        from_number="+15550100100",
-        to_number="+15550199001",
         started_at=started_at,
         **fields,
     )
