@@ -14,7 +14,7 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Avg, Count, Exists, OuterRef, Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
@@ -23,7 +23,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_tenants.utils import tenant_context
 
-from accounts.models import Role
+from accounts.permissions import OPERATORS, SUPERVISORS, require
 from quality.forms import CriterionFormSet, RecordingFilter
 from quality.models import Score
 from quality.scoring import (
@@ -39,7 +39,6 @@ from telephony.calls.models import Call, TelephonySettings
 from telephony.recordings import recording_response
 from tenants.models import Client
 
-QUALITY_ROLES = (Role.SUPERVISOR, Role.PLATFORM_ADMIN)
 PAGE_SIZE = 50
 OPERATOR_PERIOD_DAYS = 8 * 7 + 1  # by default the operators' page shows eight weeks back to today
 
@@ -61,8 +60,7 @@ def supervisor_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not request.tenant.is_platform:
             raise Http404
-        if not request.user.has_role(*QUALITY_ROLES):
-            raise PermissionDenied("Quality scoring is for supervisors.")
+        require(SUPERVISORS, request.user)
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -319,8 +317,7 @@ def my_scores(request: HttpRequest) -> HttpResponse:
     """
     if not request.tenant.is_platform:
         raise Http404
-    if not request.user.has_role(Role.OPERATOR):
-        raise PermissionDenied("These are an operator's own scores.")
+    require(OPERATORS, request.user)
     companies = Client.objects.filter(queues__skills__operator__user=request.user).distinct().order_by("name")
     sections = []
     for company in companies:

@@ -9,44 +9,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from functools import wraps
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 from django_tenants.utils import tenant_context
 
-from accounts.models import Role
+from accounts.permissions import ACCOUNT_MANAGERS, BACK_OFFICE, role_required
 from reporting import invoicing, platform
 from reporting.billing_models import Invoice
 from reporting.invoice_pdf import render_pdf
 from reporting.periods import PeriodForm, day_field, default_period
 from tenants.models import Client
 
-FIGURES_ROLES = (Role.SUPERVISOR, Role.ACCOUNT_MANAGER, Role.PLATFORM_ADMIN)
-INVOICE_ROLES = (Role.ACCOUNT_MANAGER, Role.PLATFORM_ADMIN)
 NOTHING = "\u2013"  # an en dash: no call to measure a rate on
-
-
-def roles_required(*roles: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Logged in with one of ``roles``: anyone else gets 403 (the login page when logged out)."""
-
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @login_required
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-            if not request.user.has_role(*roles):
-                raise PermissionDenied("Not for your role.")
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
 
 
 def _today() -> dt.date:
@@ -79,7 +59,7 @@ def figures_row(row: platform.Figures) -> dict[str, object]:
 
 
 @require_GET
-@roles_required(*FIGURES_ROLES)
+@role_required(BACK_OFFICE)
 def figures(request: HttpRequest) -> HttpResponse:
     """Offered, answered, abandoned, SL, ASA, AHT and abandon rate per client company and in total."""
     today = _today()
@@ -137,7 +117,7 @@ class StaffingForm(forms.Form):
 
 
 @require_GET
-@roles_required(*FIGURES_ROLES)
+@role_required(BACK_OFFICE)
 def staffing_view(request: HttpRequest) -> HttpResponse:
     """Operators needed by Erlang C per 15 minutes against those logged in."""
     form = StaffingForm(request.GET or None, initial={"day": _today()})
@@ -210,7 +190,7 @@ def _ip(request: HttpRequest) -> str | None:
 
 
 @require_GET
-@roles_required(*INVOICE_ROLES)
+@role_required(ACCOUNT_MANAGERS)
 def invoice_clients(request: HttpRequest) -> HttpResponse:
     clients = Client.objects.companies().order_by("name")
     return render(request, "backoffice/invoices.html", {"clients": clients})
@@ -226,7 +206,7 @@ def _client_invoices(
 
 
 @require_GET
-@roles_required(*INVOICE_ROLES)
+@role_required(ACCOUNT_MANAGERS)
 def client_invoices(request: HttpRequest, client_pk: int) -> HttpResponse:
     client = _client(client_pk)
     today = _today()
@@ -234,7 +214,7 @@ def client_invoices(request: HttpRequest, client_pk: int) -> HttpResponse:
 
 
 @require_POST
-@roles_required(*INVOICE_ROLES)
+@role_required(ACCOUNT_MANAGERS)
 def invoice_build(request: HttpRequest, client_pk: int) -> HttpResponse:
     client = _client(client_pk)
     form = MonthForm(request.POST)
@@ -272,7 +252,7 @@ def _invoice_page(
 
 
 @require_GET
-@roles_required(*INVOICE_ROLES)
+@role_required(ACCOUNT_MANAGERS)
 def invoice_detail(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
     return _invoice_page(request, _client(client_pk), pk)
 
@@ -292,7 +272,7 @@ def _act(
 
 
 @require_POST
-@roles_required(*INVOICE_ROLES)
+@role_required(ACCOUNT_MANAGERS)
 def invoice_issue(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
     client = _client(client_pk)
     return _act(
@@ -305,7 +285,7 @@ def invoice_issue(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse
 
 
 @require_POST
-@roles_required(*INVOICE_ROLES)
+@role_required(ACCOUNT_MANAGERS)
 def invoice_paid(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
     client = _client(client_pk)
     form = PaymentForm(request.POST)
@@ -330,7 +310,7 @@ def invoice_paid(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
 
 
 @require_POST
-@roles_required(*INVOICE_ROLES)
+@role_required(ACCOUNT_MANAGERS)
 def invoice_credit(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
     client = _client(client_pk)
     form = CreditForm(request.POST)
@@ -355,7 +335,7 @@ def invoice_credit(request: HttpRequest, client_pk: int, pk: int) -> HttpRespons
 
 
 @require_GET
-@roles_required(*INVOICE_ROLES)
+@role_required(ACCOUNT_MANAGERS)
 def invoice_pdf(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
     """The issued PDF as it was sent; a draft is rendered now and marked as a draft."""
     client = _client(client_pk)

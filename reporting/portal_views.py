@@ -7,12 +7,9 @@ Every page runs in the tenant's schema (its host), for any member of the client 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Max, Sum
@@ -21,7 +18,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from accounts.models import CLIENT_ROLES
+from accounts.permissions import CLIENT_STAFF, View, role_required
 from reporting import exports, kpis, stats
 from reporting.filters import CallFilter
 from reporting.invoice_pdf import render_pdf
@@ -37,18 +34,10 @@ FORMATS = {"csv", "xlsx"}
 NOTHING = "\N{EN DASH}"  # shown for a rate of a period with nothing to measure
 
 
-def client_staff(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Logged in on this host (else the login page) and a member of the client company's staff."""
-
-    @login_required
-    @require_GET
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if request.user.role not in CLIENT_ROLES:
-            raise PermissionDenied("Client company staff only.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
+def client_staff(view: View) -> View:
+    """A reporting page: logged in on this host (else the login page), GET only, for the client
+    company's staff (``permissions.CLIENT_STAFF``, else 403)."""
+    return login_required(require_GET(role_required(CLIENT_STAFF)(view)))
 
 
 def service_target() -> tuple[int, int]:
