@@ -7,7 +7,8 @@ Every role check of the product goes through an ``Audience`` here:
   page, a user outside the audience gets 403;
 - ``require(audience, user)``: the same refusal (403) from inside a view, for checks that come
   after others (the HTTP method, a POST-only action of a page anyone in a wider audience reads);
-- ``audience.allows(user)``: the yes/no, for sockets, templates and domain rules.
+- ``audience.allows(user)``: the yes/no, for sockets and domain rules; templates ask
+  ``{% if may.ACCOUNT_MANAGERS %}`` (the context processor ``may``).
 Where a page lives (the platform host or a client company's host) is the URL confs' business.
 """
 
@@ -60,6 +61,19 @@ SCRIPT_ACTIVATORS = Audience(
 )
 
 
+AUDIENCES = {
+    "CLIENT_STAFF": CLIENT_STAFF,
+    "CLIENT_EDITORS": CLIENT_EDITORS,
+    "CLIENT_ADMINS": CLIENT_ADMINS,
+    "PLATFORM_STAFF": PLATFORM_STAFF,
+    "OPERATORS": OPERATORS,
+    "SUPERVISORS": SUPERVISORS,
+    "ACCOUNT_MANAGERS": ACCOUNT_MANAGERS,
+    "BACK_OFFICE": BACK_OFFICE,
+    "SCRIPT_ACTIVATORS": SCRIPT_ACTIVATORS,
+}
+
+
 def require(audience: Audience, user: Any) -> None:
     """Refuse (403) anyone outside ``audience``."""
     if not audience.allows(user):
@@ -79,3 +93,19 @@ def role_required(audience: Audience) -> Callable[[View], View]:
         return wrapper
 
     return decorate
+
+
+class RequestAudiences:
+    """``may`` in templates: ``may.ACCOUNT_MANAGERS`` is ``ACCOUNT_MANAGERS.allows(request.user)``
+    (the user is read only when a template asks)."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        self.request = request
+
+    def __getitem__(self, name: str) -> bool:
+        return AUDIENCES[name].allows(getattr(self.request, "user", None))
+
+
+def may(request: HttpRequest) -> dict[str, RequestAudiences]:
+    """Template context processor: ``may`` (see ``RequestAudiences``)."""
+    return {"may": RequestAudiences(request)}

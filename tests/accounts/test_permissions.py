@@ -55,3 +55,16 @@ def test_role_required_sends_strangers_to_the_login_and_refuses_outsiders():
         view(request)
     request.user = User(role=Role.OPERATOR, is_active=True)
     assert view(request).content == b"ok"
+
+
+def test_templates_ask_the_same_audiences():
+    from django.template import Context, Template
+
+    request = RequestFactory().get("/")
+    request.user = User(role=Role.ACCOUNT_MANAGER, is_active=True)
+    template = Template(
+        "{% if may.ACCOUNT_MANAGERS %}invoices{% endif %}{% if may.SUPERVISORS %}wallboard{% endif %}"
+    )
+    assert template.render(Context(permissions.may(request))) == "invoices"
+    request.user = AnonymousUser()
+    assert template.render(Context(permissions.may(request))) == ""
