@@ -36,9 +36,11 @@ from django.db.models.functions import Cast, Ceil, Coalesce, Extract
 from django.utils import timezone
 
 from reporting.billing_models import CreditNote, Invoice, InvoiceLine
+from reporting.invoice_pdf import render_pdf
 from reporting.stats import day_bounds, local_zone
 from reporting.webhooks import emit_invoice_issued
 from telephony.calls.models import Call
+from tenants.models import Contract, Service
 
 CENT = Decimal("0.01")
 # A rule "first/step": a call is billed at least ``first`` seconds, then in ``step``-second steps.
@@ -104,8 +106,6 @@ def month_bounds(month: dt.date) -> tuple[dt.date, dt.date]:
 
 def contract_in_force():
     """The accepted contract version of the current client company, or None."""
-    from tenants.models import Contract
-
     contract = (
         Contract.objects.filter(client_id=connection.tenant.pk, in_force__isnull=False)
         .select_related("in_force")
@@ -115,8 +115,6 @@ def contract_in_force():
 
 
 def _service_kind(code: str) -> str:
-    from tenants.models import Service
-
     return Service.objects.filter(code=code).values_list("kind", flat=True).first() or code
 
 
@@ -245,8 +243,6 @@ def invoice_build(*, month: dt.date) -> Invoice:
 @transaction.atomic
 def invoice_issue(*, invoice: Invoice) -> Invoice:
     """Freeze a draft: its PDF is rendered once and kept; from now on it never changes."""
-    from reporting.invoice_pdf import render_pdf
-
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if invoice.state != Invoice.State.DRAFT:
         raise ValidationError(f"Invoice {invoice.number} is already {invoice.state}.")
