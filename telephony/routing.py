@@ -21,7 +21,6 @@ import random
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
@@ -33,9 +32,6 @@ from telephony.offers import reserve_pairs
 from telephony.operators import SKILLS_SQL, cancel_offer, operator_set_state, profile_set_state, record
 from telephony.pushes import push_on_commit
 from telephony.routing_models import LIVE_RESERVATION, OperatorState
-
-if TYPE_CHECKING:
-    from tenants.postgresql_backend.base import ReadAfterCommit
 
 __all__ = [
     "accept",
@@ -219,8 +215,7 @@ def match_within(
 def _match_after_commit(
     queue_ids: list[int] | None, operator_ids: list[int] | None, now: datetime | None
 ) -> Callable[[], list[Reservation]]:
-    """``match`` for once the caller commits; a queued call's "is anyone free?" look is read in the
-    commit's own round trip (``connection.read_after_commit``)."""
+    """``match`` for once the caller commits."""
     free = _anyone_free_after_commit(queue_ids) if queue_ids and operator_ids is None else None
 
     def look_again() -> list[Reservation]:
@@ -251,11 +246,10 @@ def _anyone_free(queue_ids: list[int]) -> bool:
         return cursor.fetchone()[0]
 
 
-def _anyone_free_after_commit(queue_ids: list[int]) -> ReadAfterCommit | None:
-    """``_anyone_free`` read right after the caller's transaction commits, in the same round trip
-    (``tenants.postgresql_backend``); its value stays None when that read could not run."""
-    served = [list(_served(queue_ids))]
-    return connection.read_after_commit(ANYONE_FREE_SQL, served, load=lambda text: text == "t")
+def _anyone_free_after_commit(queue_ids: list[int]) -> None:
+    """Nothing is read with the commit any more (django-tenants' backend): ``match`` reads
+    ``_anyone_free`` itself once the caller has committed."""
+    return None
 
 
 QUEUE_RULES_SECONDS = 5.0
