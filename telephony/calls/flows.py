@@ -7,18 +7,16 @@ records what happened on the call, and returns the TwiML to play.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
-from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
-from psycopg.types.json import Jsonb
 from twilio.twiml.voice_response import VoiceResponse
 
 from scripts_engine.interpreter import Step
-from scripts_engine.models import Script, ScriptSession
+from scripts_engine.models import Script, ScriptSession, ScriptVersion, Specialist
 from scripts_engine.sessions import SessionError, interpreter_for, session_ack, session_answer, session_start
 from telephony import routing, twiml
+from telephony.calls.hours import is_open
 from telephony.calls.models import Call, Callback, TelephonySettings
 from telephony.calls.records import add_event, book_callback, set_outcome
 from telephony.models import Queue
@@ -31,111 +29,17 @@ def voice_of(settings: TelephonySettings) -> twiml.Voice:
     return twiml.Voice(voice=settings.voice, language=settings.language)
 
 
-def is_open(settings: TelephonySettings, now: dt.datetime) -> bool:
-    """Business hours and holidays in the client company's own time zone; no hours means 24/7."""
-    try:
-        local = now.astimezone(zoneinfo.ZoneInfo(settings.timezone or "UTC"))
-    except zoneinfo.ZoneInfoNotFoundError:
-        local = now
-    if local.date().isoformat() in set(settings.holidays or []):
-        return False
-    hours = settings.business_hours or {}
-    if not hours:
-        return True
-    clock = local.strftime("%H:%M")
-    return any(start <= clock < end for start, end in hours.get(str(local.weekday()), []))
-
-
-@dataclass(frozen=True)
-class InboundContext:
-    """What the first answer to a call needs, read in one statement: every call starts here."""
-
-    settings: TelephonySettings
-    script_id: int | None
-    queue: Queue | None
-    queue_length: int  # calls waiting or offered in the default queue
-
-
-# The tenant's settings, its active inbound script, its default queue and that queue's length, as
-# one JSON object. The ORM would compile and send four queries; this is the hot path of every
-# incoming call, whose first statement (``records.start_inbound``) reads it with the call record.
-INBOUND_CONTEXT_SQL = """
-(SELECT row_to_json(context) FROM (SELECT
-    (SELECT row_to_json(s) FROM calls_telephonysettings s WHERE s.id = 1) AS settings,
-    (SELECT sc.id FROM scripts_engine_script sc
-     WHERE sc.purpose = 'inbound' AND EXISTS (
-         SELECT 1 FROM scripts_engine_scriptversion v WHERE v.script_id = sc.id AND v.state = 'active')
-     ORDER BY sc.id LIMIT 1) AS script_id,
-    q.id AS queue_id, q.name AS queue_name, q.max_length, q.max_wait,
-    (SELECT count(*) FROM public.telephony_waitingcall w
-     WHERE w.queue_id = q.id AND w.state IN ('waiting', 'reserved')) AS queue_length
-FROM (SELECT 1) AS one
-LEFT JOIN public.telephony_queue q ON q.tenant_id = %(context__tenant)s AND q.is_default) AS context)
-"""
-
-
-def inbound_context_read(tenant: Client) -> tuple[str, dict[str, object]]:
-    """``INBOUND_CONTEXT_SQL`` and its parameters, for a statement that reads it along (``load_context``)."""
-    return INBOUND_CONTEXT_SQL, {"context__tenant": tenant.pk}
-
-
-def inbound_context(tenant: Client) -> InboundContext:
-    """Read ``InboundContext`` for ``tenant`` (run in its schema)."""
-    sql, params = inbound_context_read(tenant)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {sql}", params)
-        return load_context(tenant, cursor.fetchone()[0])
-
-
-def load_context(tenant: Client, row: dict[str, object]) -> InboundContext:
-    """``InboundContext`` from the object ``INBOUND_CONTEXT_SQL`` read for ``tenant``."""
-    if row["settings"] is None:
-        settings = TelephonySettings.current()
-    else:
-        fields = TelephonySettings._meta.concrete_fields
-        settings = TelephonySettings.from_db(
-            "default", [f.attname for f in fields], [row["settings"][f.column] for f in fields]
-        )
-    queue = None
-    if row["queue_id"] is not None:  # only the fields the flow uses; any other loads on access
-        known = {
-            "id": row["queue_id"],
-            "tenant_id": tenant.pk,
-            "name": row["queue_name"],
-            "is_default": True,
-            "max_length": row["max_length"],
-            "max_wait": row["max_wait"],
-        }
-        names = [f.attname for f in Queue._meta.concrete_fields if f.attname in known]  # from_db's order
-        queue = Queue.from_db("default", names, [known[n] for n in names])
-    return InboundContext(settings, row["script_id"], queue, row["queue_length"] or 0)
-
-
-def first_step(
-    *, tenant: Client, call: Call, now: dt.datetime | None = None, context: InboundContext | None = None
-) -> VoiceResponse:
-    """The answer to the incoming-call webhook (also to its replays: same call, same answer).
-
-    ``context``: the tenant's ``InboundContext`` when already read (else read here)."""
+def first_step(*, tenant: Client, call: Call, now: dt.datetime | None = None) -> VoiceResponse:
+    """The answer to the incoming-call webhook (also to its replays: same call, same answer)."""
     now = now or timezone.now()
-    context = context or inbound_context(tenant)
-    settings = context.settings
+    settings = TelephonySettings.current()
     voice = voice_of(settings)
     if call.outcome:
         return twiml.goodbye("", voice)
     if not is_open(settings, now):
         return _after_hours(call=call, settings=settings, now=now)
-    if call.script_session_id is None and context.script_id is not None:
-        script = Script.objects.get(pk=context.script_id)
-        try:
-            session = session_start(
-                script=script, kind=ScriptSession.Kind.CALL, contact=_contact_fields(call)
-            )
-        except SessionError:
-            session = None
-        if session is not None:
-            Call.objects.filter(pk=call.pk, script_session__isnull=True).update(script_session=session)
-            call.refresh_from_db(fields=["script_session"])
+    if call.script_session_id is None:
+        _start_script(call)
     if call.script_session_id is not None:
         session = call.script_session
         step = interpreter_for(session.version).step(
@@ -147,7 +51,32 @@ def first_step(
                 call.ivr_started_at = now
                 add_event(call, "ivr_started", dedupe="ivr_started", at=now, node=step.node)
             return _play_step(call=call, step=step, voice=voice, greeting=settings.greeting, now=now)
-    return to_queue(tenant=tenant, call=call, voice=voice, text=settings.greeting, now=now, context=context)
+    return to_queue(tenant=tenant, call=call, voice=voice, text=settings.greeting, now=now)
+
+
+def _start_script(call: Call) -> None:
+    """Give the call a run of the company's active inbound script (the first one), if it has one."""
+    version = (
+        ScriptVersion.objects.select_related("script")
+        .filter(state=ScriptVersion.State.ACTIVE, script__purpose=Script.Purpose.INBOUND)
+        .order_by("script_id")
+        .first()
+    )
+    if version is None:
+        return
+    try:
+        session = session_start(
+            script=version.script,
+            version=version,
+            kind=ScriptSession.Kind.CALL,
+            contact=_contact_fields(call),
+        )
+    except SessionError:
+        return
+    if Call.objects.filter(pk=call.pk, script_session__isnull=True).update(script_session=session):
+        call.script_session = session
+    else:  # another request gave the call its run meanwhile
+        call.refresh_from_db(fields=["script_session"])
 
 
 def _contact_fields(call: Call) -> dict[str, str]:
@@ -198,8 +127,6 @@ def _tenant() -> Client:
 
 
 def _transfer(*, call: Call, step: Step, voice: twiml.Voice, now: dt.datetime) -> VoiceResponse:
-    from scripts_engine.models import Specialist
-
     specialist = Specialist.objects.filter(key=step.specialist).first()
     if specialist is None:
         return to_queue(tenant=_tenant(), call=call, voice=voice, text="", now=now)
@@ -246,49 +173,23 @@ def after_gather(
     return _play_step(call=call, step=step, voice=voice, now=now)
 
 
-# The call record marked queued once (the row lock makes one request win) with its event, its
-# place in line and the free operators locked for it (``routing.ENQUEUE_CTES``): one statement.
-QUEUED_SQL = f"""
-WITH queued AS (
-    UPDATE calls_call SET queued_at = %(now)s, queue_id = %(queue)s, queue_name = %(name)s
-    WHERE id = %(call)s AND queued_at IS NULL
-    RETURNING id
-), event AS (
-    INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
-    SELECT id, %(now)s, 'queued', %(data)s, %(key)s FROM queued
-), {routing.ENQUEUE_CTES}"""  # noqa: S608 (one constant statement embedded in another; values are parameters)
-
-
-def to_queue(
-    *,
-    tenant: Client,
-    call: Call,
-    voice: twiml.Voice,
-    text: str,
-    now: dt.datetime,
-    context: InboundContext | None = None,
-) -> VoiceResponse:
+def to_queue(*, tenant: Client, call: Call, voice: twiml.Voice, text: str, now: dt.datetime) -> VoiceResponse:
     """Put the call in the tenant's default queue, to wait for an operator (R13)."""
-    context = context or inbound_context(tenant)
-    queue = context.queue
+    queue = Queue.objects.filter(tenant=tenant, is_default=True).first()
     if queue is None:
         add_event(call, "no_queue", dedupe="no_queue", at=now)
-        return voicemail(call=call, voice=voice, message=context.settings.after_hours_message)
+        return voicemail(call=call, voice=voice, message=TelephonySettings.current().after_hours_message)
     priority = 1 if call.contact and call.contact.vip else 0
-    if call.queued_at is None and context.queue_length >= queue.max_length:
+    if call.queued_at is None and routing.queue_full(queue=queue):
         add_event(call, "queue_full", dedupe="queue_full", at=now, queue=queue.name)
         return twiml.leave_options(voice=voice, action=twiml.url("twilio-leave-choice"))
-    with transaction.atomic(savepoint=False):  # part of the webhook's one transaction
-        record = {
-            "call": call.pk,
-            "name": queue.name,
-            "data": Jsonb({"queue": queue.name, "priority": priority}),
-            "key": f"{call.call_sid}:queued"[:200],
-        }
-        routing.enqueue(
-            tenant=tenant, queue=queue, call_sid=call.call_sid, priority=priority, now=now,
-            with_statement=(QUEUED_SQL, record),
-        )  # fmt: skip
+    # Marked queued once: the row's lock makes one of two requests at once win.
+    if Call.objects.filter(pk=call.pk, queued_at__isnull=True).update(
+        queued_at=now, queue_id=queue.pk, queue_name=queue.name
+    ):
+        call.queued_at, call.queue_id, call.queue_name = now, queue.pk, queue.name
+        add_event(call, "queued", dedupe="queued", at=now, queue=queue.name, priority=priority)
+    routing.enqueue(tenant=tenant, queue=queue, call_sid=call.call_sid, priority=priority, now=now)
     return twiml.enqueue(
         voice=voice,
         text=text,
@@ -380,14 +281,3 @@ def _after_hours(*, call: Call, settings: TelephonySettings, now: dt.datetime) -
         set_outcome(call, Call.Outcome.CALLBACK_REQUESTED, at=now)
         return twiml.goodbye(settings.after_hours_message + " We will call you back. Goodbye.", voice)
     return voicemail(call=call, voice=voice, message=settings.after_hours_message)
-
-
-def caller_left_queue(*, call: Call, now: dt.datetime) -> None:
-    """The caller hung up while waiting: free its place; in business hours we owe a callback."""
-    if call.queued_at is None:
-        return
-    routing.leave(call_sid=call.call_sid, outcome="abandoned")
-    settings = TelephonySettings.current()
-    waited = (now - call.queued_at).total_seconds()
-    if waited > settings.short_abandon_seconds and is_open(settings, now) and not call.after_hours:
-        book_callback(call=call, reason=Callback.Reason.ABANDONED, now=now)
