@@ -453,7 +453,7 @@ def _offer_for_operator(reservation_id: int, operator) -> tuple[Reservation, Wai
 
 
 def accept(*, reservation_id: int, operator, now: datetime | None = None) -> WaitingCall:
-    """The operator takes the offered call; it is bridged to them once this commits."""
+    """The operator takes the offered call (the bridge is ``telephony.calls.answering.accept_offer``'s)."""
     now = now or timezone.now()
     with transaction.atomic():
         reservation, call, profile = _offer_for_operator(reservation_id, operator)
@@ -470,10 +470,6 @@ def accept(*, reservation_id: int, operator, now: datetime | None = None) -> Wai
         push_on_commit(
             user_id=profile.user_id, message={"type": "state", "state": profile.state, "reason": ""}
         )
-        from telephony.bridge import bridge_accepted
-
-        call_id = call.pk
-        transaction.on_commit(lambda: bridge_accepted(call_id))
     return call
 
 
