@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable, Mapping
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
@@ -33,6 +34,8 @@ class ProcessCache(Generic[K, V]):
     ``clock``: seconds, only ever compared (tests pass their own).
     """
 
+    _instances: weakref.WeakSet[ProcessCache[Any, Any]] = weakref.WeakSet()
+
     def __init__(
         self,
         *,
@@ -52,6 +55,14 @@ class ProcessCache(Generic[K, V]):
         self._entries: Mapping[K, tuple[float, V | None]] = EMPTY
         self._generation = 0  # bumped by every invalidation: a load begun before it is not kept
         self._refresh = threading.Lock()
+        ProcessCache._instances.add(self)
+
+    @classmethod
+    def invalidate_all(cls) -> None:
+        """Forget everything every cache of this process holds (e.g. after the tests' rollbacks,
+        which no save signal reports)."""
+        for cache in list(cls._instances):
+            cache.invalidate()
 
     def get(self, key: K) -> V | None:
         if self.load_one is not None:

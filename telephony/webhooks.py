@@ -21,7 +21,8 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from telephony import twiml
 from telephony.calls import flows
-from telephony.calls.models import Call, TelephonySettings
+from telephony.calls.company import call_setup
+from telephony.calls.models import Call
 from telephony.calls.records import TwilioCallParams, add_event, record_status, set_outcome, start_inbound
 from telephony.models import PhoneNumber, UnservedCall
 from telephony.signatures import twilio_signed
@@ -223,7 +224,7 @@ def dial_result(request: HttpRequest, tenant: Client, call: Call) -> HttpRespons
     if result == "completed":
         return twiml.response(twiml.goodbye(""))
     if leg == "specialist":
-        voice = flows.voice_of(TelephonySettings.current())
+        voice = flows.voice_of(call_setup().settings)
         return twiml.response(
             flows.voicemail(
                 call=call,
@@ -232,7 +233,7 @@ def dial_result(request: HttpRequest, tenant: Client, call: Call) -> HttpRespons
             )
         )
     # The operator's phone did not answer: the caller goes back to waiting, keeping its place.
-    voice = flows.voice_of(TelephonySettings.current())
+    voice = flows.voice_of(call_setup().settings)
     return twiml.response(flows.to_queue(tenant=tenant, call=call, voice=voice, text="", now=timezone.now()))
 
 

@@ -13,9 +13,10 @@ from django.utils import timezone
 from twilio.twiml.voice_response import VoiceResponse
 
 from scripts_engine.interpreter import Step
-from scripts_engine.models import Script, ScriptSession, ScriptVersion, Specialist
+from scripts_engine.models import ScriptSession, ScriptVersion, Specialist
 from scripts_engine.sessions import SessionError, interpreter_for, session_ack, session_answer, session_start
 from telephony import routing, twiml
+from telephony.calls.company import call_setup
 from telephony.calls.hours import is_open
 from telephony.calls.models import Call, Callback, TelephonySettings
 from telephony.calls.records import add_event, book_callback, set_outcome
@@ -32,14 +33,15 @@ def voice_of(settings: TelephonySettings) -> twiml.Voice:
 def first_step(*, tenant: Client, call: Call, now: dt.datetime | None = None) -> VoiceResponse:
     """The answer to the incoming-call webhook (also to its replays: same call, same answer)."""
     now = now or timezone.now()
-    settings = TelephonySettings.current()
+    setup = call_setup()
+    settings = setup.settings
     voice = voice_of(settings)
     if call.outcome:
         return twiml.goodbye("", voice)
     if not is_open(settings, now):
         return _after_hours(call=call, settings=settings, now=now)
-    if call.script_session_id is None:
-        _start_script(call)
+    if call.script_session_id is None and setup.script_version is not None:
+        _start_script(call, setup.script_version)
     if call.script_session_id is not None:
         session = call.script_session
         step = interpreter_for(session.version).step(
@@ -54,16 +56,8 @@ def first_step(*, tenant: Client, call: Call, now: dt.datetime | None = None) ->
     return to_queue(tenant=tenant, call=call, voice=voice, text=settings.greeting, now=now)
 
 
-def _start_script(call: Call) -> None:
-    """Give the call a run of the company's active inbound script (the first one), if it has one."""
-    version = (
-        ScriptVersion.objects.select_related("script")
-        .filter(state=ScriptVersion.State.ACTIVE, script__purpose=Script.Purpose.INBOUND)
-        .order_by("script_id")
-        .first()
-    )
-    if version is None:
-        return
+def _start_script(call: Call, version: ScriptVersion) -> None:
+    """Give the call a run of ``version`` (the company's active inbound script)."""
     try:
         session = session_start(
             script=version.script,
@@ -146,7 +140,7 @@ def after_gather(
 ) -> VoiceResponse:
     """The caller answered an automatic node (keys or words), or said nothing."""
     now = now or timezone.now()
-    settings = TelephonySettings.current()
+    settings = call_setup().settings
     voice = voice_of(settings)
     session = call.script_session
     if session is None or call.outcome:
@@ -175,16 +169,17 @@ def after_gather(
 
 def to_queue(*, tenant: Client, call: Call, voice: twiml.Voice, text: str, now: dt.datetime) -> VoiceResponse:
     """Put the call in the tenant's default queue, to wait for an operator (R13)."""
-    queue = Queue.objects.filter(tenant=tenant, is_default=True).first()
+    setup = call_setup()
+    queue = setup.queue
     if queue is None:
         add_event(call, "no_queue", dedupe="no_queue", at=now)
-        return voicemail(call=call, voice=voice, message=TelephonySettings.current().after_hours_message)
+        return voicemail(call=call, voice=voice, message=setup.settings.after_hours_message)
     priority = 1 if call.contact and call.contact.vip else 0
     if call.queued_at is None and routing.queue_full(queue=queue):
         add_event(call, "queue_full", dedupe="queue_full", at=now, queue=queue.name)
         return twiml.leave_options(voice=voice, action=twiml.url("twilio-leave-choice"))
     # Marked queued once: the row's lock makes one of two requests at once win.
-    if Call.objects.filter(pk=call.pk, queued_at__isnull=True).update(
+    if call.queued_at is None and Call.objects.filter(pk=call.pk, queued_at__isnull=True).update(
         queued_at=now, queue_id=queue.pk, queue_name=queue.name
     ):
         call.queued_at, call.queue_id, call.queue_name = now, queue.pk, queue.name
@@ -201,7 +196,7 @@ def to_queue(*, tenant: Client, call: Call, voice: twiml.Voice, text: str, now: 
 
 def wait_turn(*, call: Call, waited: int, now: dt.datetime | None = None) -> VoiceResponse:
     """One wait-URL request: tell the caller where they stand (R18), or leave past the max wait."""
-    settings = TelephonySettings.current()
+    settings = call_setup().settings
     voice = voice_of(settings)
     queue = Queue.objects.filter(pk=call.queue_id).first()
     if queue is None or waited >= queue.max_wait:
@@ -224,7 +219,7 @@ def wait_turn(*, call: Call, waited: int, now: dt.datetime | None = None) -> Voi
 def queue_result(*, call: Call, result: str, now: dt.datetime | None = None) -> VoiceResponse:
     """The caller left the queue: bridged (nothing to do), hung up, or asked to leave (options)."""
     now = now or timezone.now()
-    voice = voice_of(TelephonySettings.current())
+    voice = voice_of(call_setup().settings)
     add_event(call, "queue_result", dedupe=f"queue_result:{result}", at=now, result=result)
     if result in {"bridged", "redirected"}:
         return VoiceResponse()
@@ -237,7 +232,7 @@ def queue_result(*, call: Call, result: str, now: dt.datetime | None = None) -> 
 def leave_choice(*, call: Call, digits: str, speech: str, now: dt.datetime | None = None) -> VoiceResponse:
     """After leaving the queue: 1 = callback, 2 = voicemail; nothing = voicemail (never dropped)."""
     now = now or timezone.now()
-    settings = TelephonySettings.current()
+    settings = call_setup().settings
     voice = voice_of(settings)
     wants_callback = digits == "1" or "call" in speech.lower()
     if wants_callback:
@@ -262,7 +257,7 @@ def voicemail_done(
     *, call: Call, recording_url: str, seconds: int | None, now: dt.datetime | None = None
 ) -> VoiceResponse:
     now = now or timezone.now()
-    voice = voice_of(TelephonySettings.current())
+    voice = voice_of(call_setup().settings)
     if recording_url:
         Call.objects.filter(pk=call.pk).update(recording_url=recording_url, recording_seconds=seconds)
         set_outcome(call, Call.Outcome.VOICEMAIL, at=now, seconds=seconds)

@@ -11,8 +11,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from telephony import routing
+from telephony.calls.company import call_setup
 from telephony.calls.hours import is_open
-from telephony.calls.models import E164, Call, Callback, CallEvent, Contact, TelephonySettings
+from telephony.calls.models import E164, Call, Callback, CallEvent, Contact
 from telephony.events import announce_on_commit, call_completed
 
 # Twilio's statuses by how far a call has come; a status callback never moves a call backwards.
@@ -213,7 +214,7 @@ def _left_queue(call: Call, now: dt.datetime) -> None:
     if call.queued_at is None:
         return
     routing.leave(call_sid=call.call_sid, outcome=Call.Outcome.ABANDONED, now=now)
-    settings = TelephonySettings.current()
+    settings = call_setup().settings
     waited = (now - call.queued_at).total_seconds()
     if waited > settings.short_abandon_seconds and is_open(settings, now) and not call.after_hours:
         book_callback(call=call, reason=Callback.Reason.ABANDONED, now=now)
