@@ -10,12 +10,13 @@ import datetime as dt
 
 from django.db import transaction
 
+from accounts.models import User
 from telephony import routing, tasks
 from telephony.calls.bridging import record_answer
 from telephony.routing_models import WaitingCall
 
 
-def accept_offer(*, reservation_id: int, operator: object, now: dt.datetime | None = None) -> WaitingCall:
+def accept_offer(*, reservation_id: int, operator: User, now: dt.datetime | None = None) -> WaitingCall:
     """``routing.accept``; once it commits, the answer is recorded in the tenant's call record (so
     the console's next step finds it) and a worker bridges the caller to the operator (Twilio's
     REST API: never inside the accept)."""
