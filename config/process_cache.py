@@ -1,20 +1,22 @@
-"""One helper for what a process keeps in memory between requests (queue rules, numbers, hosts).
+"""One helper for what a process keeps in memory between requests (queue rules, hosts…).
 
 Readers never lock and never see a mapping half built: a refresh builds a new mapping and then
 rebinds one attribute (an atomic step), so a reader holds either the old snapshot or the new one.
 Every entry expires after ``ttl`` seconds; a save of a model that feeds the cache can drop it at once
 in this process (``invalidate_on_save``); other processes see the change within ``ttl``, so callers
-that must never act on stale data check it where they write (e.g. in the statement's WHERE).
+that must never act on stale data check it where they write (e.g. again inside the transaction).
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable, Hashable, Mapping
 from types import MappingProxyType
 from typing import Any, Generic, TypeVar
 
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 K = TypeVar("K", bound=Hashable)
@@ -29,7 +31,10 @@ class ProcessCache(Generic[K, V]):
 
     With ``load_all``, a key missing from the snapshot reloads it (a new queue is seen at once), at
     most once per ``miss_reload_seconds``, so unknown keys cannot make every request reload.
+    ``clock``: seconds, only ever compared (tests pass their own).
     """
+
+    _instances: weakref.WeakSet[ProcessCache[Any, Any]] = weakref.WeakSet()
 
     def __init__(
         self,
@@ -39,15 +44,25 @@ class ProcessCache(Generic[K, V]):
         load_one: Callable[[K], V | None] | None = None,
         max_entries: int = 10_000,
         miss_reload_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if (load_all is None) == (load_one is None):
             raise ValueError("Give exactly one of load_all and load_one.")
         self.ttl, self.max_entries, self.miss_reload_seconds = ttl, max_entries, miss_reload_seconds
-        self.load_all, self.load_one = load_all, load_one
+        self.load_all, self.load_one, self.clock = load_all, load_one, clock
         # load_all: (loaded at, mapping); load_one: key → (loaded at, value). Rebound, never mutated.
         self._snapshot: tuple[float, Mapping[K, V]] = (float("-inf"), EMPTY)
         self._entries: Mapping[K, tuple[float, V | None]] = EMPTY
+        self._generation = 0  # bumped by every invalidation: a load begun before it is not kept
         self._refresh = threading.Lock()
+        ProcessCache._instances.add(self)
+
+    @classmethod
+    def invalidate_all(cls) -> None:
+        """Forget everything every cache of this process holds (e.g. after the tests' rollbacks,
+        which no save signal reports)."""
+        for cache in list(cls._instances):
+            cache.invalidate()
 
     def get(self, key: K) -> V | None:
         if self.load_one is not None:
@@ -57,47 +72,54 @@ class ProcessCache(Generic[K, V]):
     def snapshot(self, want: K | None = None) -> Mapping[K, V]:
         """The whole mapping (``load_all`` caches), fresh within ``ttl``; ``want``: a key that
         should be there (reload early when it is not)."""
-        loaded, mapping = self._snapshot
-        age = time.monotonic() - loaded
+        seen = self._snapshot
+        loaded, mapping = seen
+        age = self.clock() - loaded
         if age < self.ttl and (want is None or want in mapping or age < self.miss_reload_seconds):
             return mapping
         with self._refresh:
-            if self._snapshot[0] != loaded:  # another thread refreshed it meanwhile
-                return self._snapshot[1]
+            current = self._snapshot
+            if current is not seen and current[0] != float("-inf"):
+                return current[1]  # another thread refreshed it meanwhile
             assert self.load_all is not None
+            started = self.clock()  # the data is at least this old
             mapping = MappingProxyType(dict(self.load_all()))
-            self._snapshot = (time.monotonic(), mapping)
+            self._snapshot = (started, mapping)
         return mapping
 
     def _get_one(self, key: K) -> V | None:
+        now = self.clock()
         hit = self._entries.get(key)
-        now = time.monotonic()
         if hit is not None and now - hit[0] < self.ttl:
             return hit[1]
         assert self.load_one is not None
+        generation = self._generation
         value = self.load_one(key)
         with self._refresh:
-            entries = {k: e for k, e in self._entries.items() if now - e[0] < self.ttl}
-            if len(entries) >= self.max_entries:
-                entries.clear()
-            entries[key] = (now, value)
-            self._entries = MappingProxyType(entries)
+            if self._generation == generation:  # else dropped while loading: may be stale, not kept
+                entries = {k: e for k, e in self._entries.items() if now - e[0] < self.ttl}
+                if len(entries) >= self.max_entries:
+                    entries.clear()
+                entries[key] = (now, value)
+                self._entries = MappingProxyType(entries)
         return value
 
     def invalidate(self) -> None:
         """Forget everything: the next reader loads afresh."""
         with self._refresh:
+            self._generation += 1
             self._snapshot = (float("-inf"), EMPTY)
             self._entries = EMPTY
 
     def invalidate_on_save(self, *models: type) -> ProcessCache[K, V]:
-        """Forget everything in this process when a row of one of ``models`` is saved or deleted."""
+        """Forget everything in this process when a row of one of ``models`` is saved or deleted:
+        at once (the saving thread reads its own change) and again once the change commits (a
+        thread that reloaded meanwhile read the rows as they were before it)."""
         for model in models:
             for signal in (post_save, post_delete):
-                signal.connect(
-                    self._on_change, sender=model, weak=False, dispatch_uid=(id(self), model, signal)
-                )
+                signal.connect(self._on_change, sender=model)  # weakly: a dropped cache disconnects
         return self
 
-    def _on_change(self, **kwargs: Any) -> None:
+    def _on_change(self, using: str | None = None, **kwargs: Any) -> None:
         self.invalidate()
+        transaction.on_commit(self.invalidate, using=using)

@@ -135,7 +135,7 @@ ASGI_APPLICATION = "config.asgi.application"
 _db = env.db("DATABASE_URL") if env.str("DATABASE_URL", default="") else embedded.postgres().settings()
 # Under ASGI every request runs its sync code in a thread of its own: a persistent connection
 # would stay behind with each one. Put a session-mode pooler in front for connection reuse.
-_db.update(ENGINE="tenants.postgresql_backend", CONN_MAX_AGE=env.int("DB_CONN_MAX_AGE", 0))
+_db.update(ENGINE="django_tenants.postgresql_backend", CONN_MAX_AGE=env.int("DB_CONN_MAX_AGE", 0))
 # A pool per process (psycopg_pool) instead: connecting costs more than most requests. Safe with
 # django-tenants: closing a connection forgets its search_path, so the next user sets it again.
 DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=0 if DJANGO_ENV == "test" else 10)

@@ -32,6 +32,7 @@ from django.db.models import F
 
 from accounts.permissions import OPERATORS
 from telephony import routing
+from telephony.calls.answering import accept_offer
 from telephony.operators import InvalidTransition, profile_for
 from telephony.pushes import operator_group
 from telephony.routing import profile_set_state
@@ -97,7 +98,7 @@ def _handle(user, content: dict[str, Any]) -> dict[str, Any] | None:
     if not isinstance(reservation_id, int):
         raise ValueError("A reservation id is required.")
     if kind == "accept":
-        call = routing.accept(reservation_id=reservation_id, operator=user)
+        call = accept_offer(reservation_id=reservation_id, operator=user)
         return {"type": "accepted", "reservation": reservation_id, "call_sid": call.call_sid}
     if kind == "reject":
         routing.reject(reservation_id=reservation_id, operator=user)

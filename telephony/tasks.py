@@ -1,19 +1,21 @@
 """Celery entry points of telephony: thin, idempotent, taking ids.
 
 The router's run in the public schema; ``store_recording`` in the call's client company's schema.
+Nothing in telephony's domain modules imports this one: whoever enqueues a task sits above them
+(``webhooks``, ``calls.answering``).
 """
 
 from __future__ import annotations
 
 from config.celery import app, tenant_task
+from telephony import recordings, routing
+from telephony.calls import bridging
 from telephony.recordings import RecordingNotReady
 
 
 @app.task(acks_late=True, ignore_result=True)
 def routing_tick() -> int:
     """Run by beat every 2 s: expire unanswered offers, then match (overflow timers open tiers)."""
-    from telephony import routing
-
     routing.expire_reservations()
     return len(routing.match())
 
@@ -21,17 +23,13 @@ def routing_tick() -> int:
 @app.task(acks_late=True, ignore_result=True)
 def match_queues(queue_ids: list[int]) -> int:
     """Match the waiting calls of these queues (e.g. after their settings or skills changed)."""
-    from telephony import routing
-
     return len(routing.match(queue_ids=queue_ids))
 
 
 @app.task(acks_late=True, ignore_result=True, autoretry_for=(ConnectionError,), retry_backoff=True)
 def bridge_call(waiting_call_id: int) -> bool:
     """Connect an accepted call to its operator: call record first, then Twilio's REST update."""
-    from telephony.calls.bridging import bridge
-
-    return bridge(waiting_call_id=waiting_call_id)
+    return bridging.bridge(waiting_call_id=waiting_call_id)
 
 
 @tenant_task(
@@ -45,6 +43,4 @@ def bridge_call(waiting_call_id: int) -> bool:
 )
 def store_recording(self, call_id: int) -> str:
     """Fetch a finished call recording into the tenant's storage (retried while Twilio can't serve it)."""
-    from telephony import recordings
-
     return recordings.store_recording(call_id=call_id)

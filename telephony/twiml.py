@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+from urllib.parse import urlencode
 
+from django.db import connection
 from django.http import HttpResponse
 from django.urls import reverse
 from twilio.twiml.voice_response import Gather, VoiceResponse
@@ -35,10 +37,6 @@ def url(name: str, **query: object) -> str:
 
     Twilio signs the whole URL, so ``t`` cannot be changed by whoever replays a request.
     """
-    from urllib.parse import urlencode
-
-    from django.db import connection
-
     if connection.schema_name != "public":
         query = {"t": connection.schema_name, **query}
     path = _path(name)
@@ -76,34 +74,11 @@ def gather(*, voice: Voice, prompt: str, action: str, digits_max: int = 1, hints
     return twiml
 
 
-class Kept(VoiceResponse):
-    """A response built once and given to every call that needs the same one: rendered once, and
-    never changed afterwards (adding to it raises)."""
-
-    _xml: str | None = None
-
-    def __str__(self) -> str:
-        if self._xml is None:
-            self._xml = super().__str__()
-        return self._xml
-
-    def nest(self, verb: object) -> object:
-        if self._xml is not None:
-            raise TypeError("A kept TwiML response is shared: build a new one.")
-        return super().nest(verb)  # every verb method and append() come through here
-
-
 def enqueue(*, voice: Voice, text: str, queue_name: str, wait_url: str, action: str) -> VoiceResponse:
-    """Put the caller in line: the same for every call of a queue, so built and rendered once."""
-    return _enqueue(voice.voice, voice.language, text, queue_name, wait_url, action)
-
-
-@functools.lru_cache(maxsize=2048)
-def _enqueue(voice: str, language: str, text: str, queue_name: str, wait_url: str, action: str) -> Kept:
-    twiml = Kept()
-    Voice(voice=voice, language=language).say(twiml, text)
+    """Put the caller in line: the greeting, then Twilio's queue with its wait and result URLs."""
+    twiml = VoiceResponse()
+    voice.say(twiml, text)
     twiml.enqueue(queue_name, wait_url=wait_url, wait_url_method="POST", action=action, method="POST")
-    str(twiml)  # rendered now: from here on it never changes
     return twiml
 
 

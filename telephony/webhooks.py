@@ -8,54 +8,36 @@ one call record, and each event is recorded once.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from functools import wraps
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
+from twilio.twiml.voice_response import VoiceResponse
 
 from telephony import twiml
 from telephony.calls import flows
+from telephony.calls.company import call_setup
 from telephony.calls.models import Call
 from telephony.calls.records import TwilioCallParams, add_event, record_status, set_outcome, start_inbound
 from telephony.models import PhoneNumber, UnservedCall
-from telephony.rows import columns, load
 from telephony.signatures import twilio_signed
+from telephony.tasks import store_recording
 from tenants.models import Client
 
 log = logging.getLogger(__name__)
 
 
-# The number and its company in one statement written once (compiling the ORM's join cost more
-# than running it, on the path of every incoming call).
-NUMBER_SQL = f"""
-SELECT {columns(PhoneNumber)}, {columns(Client)}
-FROM public.telephony_phonenumber
-LEFT JOIN public.tenants_client ON "tenants_client"."id" = "telephony_phonenumber"."tenant_id"
-WHERE "telephony_phonenumber"."number" = %s
-"""  # noqa: S608 (column names come from the models, the number is a parameter)
-
-
 def _number(to: str) -> PhoneNumber | None:
-    """The dialled number with its company (``tenant`` loaded; None when the number is free).
+    """The dialled number with its company (None when the pool has no such number).
 
-    Through the driver's own cursor: the statement names its schema, so whatever search path the
-    pooled connection has will do, and Django's cursor would first set it (a round trip)."""
-    connection.ensure_connection()
-    with connection.connection.cursor() as cursor:
-        cursor.execute(NUMBER_SQL, [to])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    split = len(PhoneNumber._meta.concrete_fields)
-    number = load(PhoneNumber, row[:split])
-    number.tenant = load(Client, row[split:]) if row[split] is not None else None
-    return number
+    Read on every call, never kept: a number moved, released or suspended a moment ago is
+    answered as it is now, never for the company it had."""
+    return PhoneNumber.objects.select_related("tenant").filter(number=to).first()
 
 
 def _tenant_of(request: HttpRequest) -> Client | None:
@@ -94,43 +76,6 @@ def webhook(
     return wrapper
 
 
-# The numbers that answered lately, each with its company, kept in each process: the incoming-call
-# statement checks that what it was kept with still holds (``NUMBER_GUARD_SQL``) before it writes,
-# so a number that changed hands or state meanwhile is read again, never answered for the old one.
-NUMBER_CACHE_SECONDS = 60.0
-NUMBER_CACHE_SIZE = 10_000
-_numbers: dict[str, tuple[float, PhoneNumber]] = {}
-
-NUMBER_GUARD_SQL = """EXISTS (
-    SELECT 1 FROM public.telephony_phonenumber n JOIN public.tenants_client c ON c.id = n.tenant_id
-    WHERE n.number = %(guard__number)s AND n.tenant_id = %(guard__tenant)s
-      AND n.state = %(guard__state)s AND c.status = %(guard__status)s
-)"""
-
-
-def _known_number(to: str) -> tuple[PhoneNumber | None, bool]:
-    """The dialled number with its company, and whether it came from the process's cache."""
-    kept = _numbers.get(to)
-    if kept is not None and time.monotonic() - kept[0] < NUMBER_CACHE_SECONDS:
-        return kept[1], True
-    number = _number(to)
-    if number is not None and number.tenant is not None:
-        if len(_numbers) >= NUMBER_CACHE_SIZE:
-            _numbers.clear()
-        _numbers[to] = (time.monotonic(), number)
-    return number, False
-
-
-def _guard(number: PhoneNumber) -> tuple[str, dict[str, object]]:
-    """``NUMBER_GUARD_SQL``: the number still is ``number`` as kept (its company and both states)."""
-    return NUMBER_GUARD_SQL, {
-        "guard__number": number.number,
-        "guard__tenant": number.tenant_id,
-        "guard__state": number.state,
-        "guard__status": number.tenant.status,
-    }
-
-
 @csrf_exempt
 @require_POST
 @twilio_signed
@@ -138,14 +83,12 @@ def incoming(request: HttpRequest) -> HttpResponse:
     params = TwilioCallParams.from_post(request.POST)
     if not params.call_sid:
         return HttpResponse("CallSid is required.", status=400, content_type="text/plain")
-    while True:  # twice at most: a number read afresh is answered without a guard
-        number, kept = _known_number(params.to_number)
-        if number is None or number.tenant is None:
-            return _unserved(params)
-        answer = _first_answer(params, number, guard=_guard(number) if kept else None)
-        if answer is not None:
-            return answer
-        _numbers.pop(params.to_number, None)  # the kept number changed meanwhile: read it again
+    number = _number(params.to_number)
+    if number is None or number.tenant is None:
+        return _unserved(params)
+    with tenant_context(number.tenant):
+        answer = _first_answer(params, number)
+    return twiml.response(answer if answer is not None else fallback_twiml())
 
 
 def _unserved(params: TwilioCallParams) -> HttpResponse:
@@ -157,32 +100,25 @@ def _unserved(params: TwilioCallParams) -> HttpResponse:
     return twiml.response(twiml.goodbye(twiml.UNKNOWN_NUMBER_MESSAGE))
 
 
-def _first_answer(
-    params: TwilioCallParams, number: PhoneNumber, guard: tuple[str, dict[str, object]] | None
-) -> HttpResponse | None:
-    """The call recorded in the number's company and its first answer; None when ``guard`` fails."""
-    try:
-        # One transaction (one commit) for the call record and its place in the queue; the
-        # tenant's settings and queue, which the answer needs, are read with the call record.
-        with tenant_context(number.tenant), transaction.atomic():
-            read = flows.inbound_context_read(number.tenant)
-            call, _, context = start_inbound(params=params, read=read, guard=guard)
-            if call is None:
-                return None
-            if not number.in_service:
-                add_event(call, "refused_not_in_service", dedupe="not_in_service", state=number.state)
-                set_outcome(call, Call.Outcome.FAILED, reason="service suspended")
-                return twiml.response(twiml.goodbye(twiml.SUSPENDED_MESSAGE))
-            context = flows.load_context(number.tenant, context) if context is not None else None
-            return twiml.response(flows.first_step(tenant=number.tenant, call=call, context=context))
-    except Exception:
-        # Nothing of the failed flow is kept, but the call is: record it again, with the error,
-        # and take a message (a savepoint would cost every call two round trips for this).
-        log.exception("call %s: the first step failed", params.call_sid)
-        with tenant_context(number.tenant), transaction.atomic():
-            call, _, _ = start_inbound(params=params)
+def _first_answer(params: TwilioCallParams, number: PhoneNumber) -> VoiceResponse | None:
+    """The call recorded in the number's company (run in its schema) and its first answer.
+
+    One transaction: the call record and its place in the queue commit together. When the first
+    step fails, its own work is rolled back (a savepoint) but the call is kept, with the error,
+    and this returns None: the caller may leave a message (``fallback_twiml``)."""
+    with transaction.atomic():
+        call, _ = start_inbound(params=params)
+        if not number.in_service:
+            add_event(call, "refused_not_in_service", dedupe="not_in_service", state=number.state)
+            set_outcome(call, Call.Outcome.FAILED, reason="service suspended")
+            return twiml.goodbye(twiml.SUSPENDED_MESSAGE)
+        try:
+            with transaction.atomic():
+                return flows.first_step(tenant=number.tenant, call=call)
+        except Exception:
+            log.exception("call %s: the first step failed", params.call_sid)
             add_event(call, "flow_error", dedupe="flow_error")
-        return fallback_response()
+            return None
 
 
 @csrf_exempt
@@ -245,7 +181,6 @@ def voicemail(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
 
 def _store_recording_on_commit(tenant: Client, call_id: int) -> None:
     """Fetch the audio into the tenant's storage once the call row says where it is (R21)."""
-    from telephony.tasks import store_recording
 
     def send() -> None:
         with tenant_context(tenant):
@@ -289,7 +224,7 @@ def dial_result(request: HttpRequest, tenant: Client, call: Call) -> HttpRespons
     if result == "completed":
         return twiml.response(twiml.goodbye(""))
     if leg == "specialist":
-        voice = flows.voice_of(flows.TelephonySettings.current())
+        voice = flows.voice_of(call_setup().settings)
         return twiml.response(
             flows.voicemail(
                 call=call,
@@ -298,7 +233,7 @@ def dial_result(request: HttpRequest, tenant: Client, call: Call) -> HttpRespons
             )
         )
     # The operator's phone did not answer: the caller goes back to waiting, keeping its place.
-    voice = flows.voice_of(flows.TelephonySettings.current())
+    voice = flows.voice_of(call_setup().settings)
     return twiml.response(flows.to_queue(tenant=tenant, call=call, voice=voice, text="", now=timezone.now()))
 
 
@@ -312,13 +247,16 @@ def fallback(request: HttpRequest) -> HttpResponse:
 
 def fallback_response() -> HttpResponse:
     """Say sorry and take a message: the caller is never dropped silently."""
-    return twiml.response(
-        twiml.voicemail(
-            voice=twiml.Voice(),
-            message=twiml.SORRY_MESSAGE,
-            action=twiml.url("twilio-fallback-done"),
-            recording_callback=twiml.url("twilio-recording"),
-        )
+    return twiml.response(fallback_twiml())
+
+
+def fallback_twiml() -> VoiceResponse:
+    """``fallback_response``'s TwiML."""
+    return twiml.voicemail(
+        voice=twiml.Voice(),
+        message=twiml.SORRY_MESSAGE,
+        action=twiml.url("twilio-fallback-done"),
+        recording_callback=twiml.url("twilio-recording"),
     )
 
 

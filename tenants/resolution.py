@@ -8,17 +8,11 @@ within the TTL).
 from __future__ import annotations
 
 import copy
-import threading
-import time
 
 from django.conf import settings
-from django.db.models.signals import post_delete, post_save
-from django.dispatch import receiver
 
+from config.process_cache import ProcessCache
 from tenants.models import Client, Domain
-
-_cache: dict[str, tuple[float, Client | None]] = {}
-_lock = threading.Lock()
 
 
 def normalise_host(host: str) -> str:
@@ -29,18 +23,21 @@ def normalise_host(host: str) -> str:
     return host.rsplit(":", 1)[0] if ":" in host else host
 
 
+def _client_of(hostname: str) -> Client | None:
+    domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
+    return domain.tenant if domain is not None else None
+
+
+# Unknown hosts are kept too (as None): a stream of requests for one cannot reach the database.
+_hosts: ProcessCache[str, Client] = ProcessCache(
+    ttl=settings.TENANT_DOMAIN_CACHE_SECONDS, load_one=_client_of
+).invalidate_on_save(Client, Domain)
+
+
 def client_for_host(host: str) -> Client | None:
     """The client company served at ``host`` (the public one for the platform host), or None."""
     hostname = normalise_host(host)
-    now = time.monotonic()
-    hit = _cache.get(hostname)
-    if hit is not None and hit[0] > now:
-        tenant = hit[1]
-    else:
-        domain = Domain.objects.select_related("tenant").filter(domain=hostname).first()
-        tenant = domain.tenant if domain is not None else None
-        with _lock:
-            _cache[hostname] = (now + settings.TENANT_DOMAIN_CACHE_SECONDS, tenant)
+    tenant = _hosts.get(hostname)
     if tenant is None:
         return None
     tenant = copy.copy(tenant)  # callers set domain_url on it; the cached one stays clean
@@ -49,11 +46,5 @@ def client_for_host(host: str) -> Client | None:
 
 
 def forget_hosts() -> None:
-    with _lock:
-        _cache.clear()
-
-
-@receiver([post_save, post_delete], sender=Client)
-@receiver([post_save, post_delete], sender=Domain)
-def _client_or_domain_changed(**kwargs: object) -> None:
-    forget_hosts()
+    """Drop every cached host in this process."""
+    _hosts.invalidate()

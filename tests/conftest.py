@@ -27,6 +27,7 @@ from django.test import Client as HttpClient
 from django_tenants.utils import schema_context, tenant_context
 
 from accounts.models import Role, User
+from config.process_cache import ProcessCache
 from tenants.clients import client_create, ensure_platform
 from tenants.models import Client
 
@@ -77,9 +78,12 @@ def tenants(django_db_setup, django_db_blocker) -> Tenants:
 
 @pytest.fixture(autouse=True)
 def _public_schema_around_each_test() -> Iterator[None]:
-    """Every test starts and ends in the public schema, as a request does."""
+    """Every test starts and ends in the public schema, as a request does, with empty process
+    caches (a test's rollback undoes rows they may have kept)."""
+    ProcessCache.invalidate_all()
     yield
     connection.set_schema_to_public()
+    ProcessCache.invalidate_all()
 
 
 @pytest.fixture

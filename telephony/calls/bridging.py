@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from telephony import gateway
+from telephony import gateway, routing
 from telephony.calls.models import Call, TelephonySettings
 from telephony.calls.records import add_event
 from telephony.routing_models import Reservation, WaitingCall
@@ -57,8 +57,6 @@ def bridge(*, waiting_call_id: int) -> bool:
     Safe to run twice: the second time Twilio refuses the update (already dequeued) and we
     treat that as done. If the caller hung up meanwhile, the router is told the call is gone.
     """
-    from telephony import routing
-
     answered = record_answer(waiting_call_id=waiting_call_id)
     if answered is None:
         return False

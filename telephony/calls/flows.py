@@ -7,17 +7,17 @@ records what happened on the call, and returns the TwiML to play.
 from __future__ import annotations
 
 import datetime as dt
-import zoneinfo
-from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
 from twilio.twiml.voice_response import VoiceResponse
 
 from scripts_engine.interpreter import Step
-from scripts_engine.models import Script, ScriptSession
+from scripts_engine.models import ScriptSession, ScriptVersion, Specialist
 from scripts_engine.sessions import SessionError, interpreter_for, session_ack, session_answer, session_start
 from telephony import routing, twiml
+from telephony.calls.company import call_setup
+from telephony.calls.hours import is_open
 from telephony.calls.models import Call, Callback, TelephonySettings
 from telephony.calls.records import add_event, book_callback, set_outcome
 from telephony.models import Queue
@@ -30,111 +30,18 @@ def voice_of(settings: TelephonySettings) -> twiml.Voice:
     return twiml.Voice(voice=settings.voice, language=settings.language)
 
 
-def is_open(settings: TelephonySettings, now: dt.datetime) -> bool:
-    """Business hours and holidays in the client company's own time zone; no hours means 24/7."""
-    try:
-        local = now.astimezone(zoneinfo.ZoneInfo(settings.timezone or "UTC"))
-    except zoneinfo.ZoneInfoNotFoundError:
-        local = now
-    if local.date().isoformat() in set(settings.holidays or []):
-        return False
-    hours = settings.business_hours or {}
-    if not hours:
-        return True
-    clock = local.strftime("%H:%M")
-    return any(start <= clock < end for start, end in hours.get(str(local.weekday()), []))
-
-
-@dataclass(frozen=True)
-class InboundContext:
-    """What the first answer to a call needs, read in one statement: every call starts here."""
-
-    settings: TelephonySettings
-    script_id: int | None
-    queue: Queue | None
-    queue_length: int  # calls waiting or offered in the default queue
-
-
-# The tenant's settings, its active inbound script, its default queue and that queue's length, as
-# one JSON object. The ORM would compile and send four queries; this is the hot path of every
-# incoming call, whose first statement (``records.start_inbound``) reads it with the call record.
-INBOUND_CONTEXT_SQL = """
-(SELECT row_to_json(context) FROM (SELECT
-    (SELECT row_to_json(s) FROM calls_telephonysettings s WHERE s.id = 1) AS settings,
-    (SELECT sc.id FROM scripts_engine_script sc
-     WHERE sc.purpose = 'inbound' AND EXISTS (
-         SELECT 1 FROM scripts_engine_scriptversion v WHERE v.script_id = sc.id AND v.state = 'active')
-     ORDER BY sc.id LIMIT 1) AS script_id,
-    q.id AS queue_id, q.name AS queue_name, q.max_length, q.max_wait,
-    (SELECT count(*) FROM public.telephony_waitingcall w
-     WHERE w.queue_id = q.id AND w.state IN ('waiting', 'reserved')) AS queue_length
-FROM (SELECT 1) AS one
-LEFT JOIN public.telephony_queue q ON q.tenant_id = %(context__tenant)s AND q.is_default) AS context)
-"""
-
-
-def inbound_context_read(tenant: Client) -> tuple[str, dict[str, object]]:
-    """``INBOUND_CONTEXT_SQL`` and its parameters, for a statement that reads it along (``load_context``)."""
-    return INBOUND_CONTEXT_SQL, {"context__tenant": tenant.pk}
-
-
-def inbound_context(tenant: Client) -> InboundContext:
-    """Read ``InboundContext`` for ``tenant`` (run in its schema)."""
-    sql, params = inbound_context_read(tenant)
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT {sql}", params)
-        return load_context(tenant, cursor.fetchone()[0])
-
-
-def load_context(tenant: Client, row: dict[str, object]) -> InboundContext:
-    """``InboundContext`` from the object ``INBOUND_CONTEXT_SQL`` read for ``tenant``."""
-    if row["settings"] is None:
-        settings = TelephonySettings.current()
-    else:
-        fields = TelephonySettings._meta.concrete_fields
-        settings = TelephonySettings.from_db(
-            "default", [f.attname for f in fields], [row["settings"][f.column] for f in fields]
-        )
-    queue = None
-    if row["queue_id"] is not None:  # only the fields the flow uses; any other loads on access
-        known = {
-            "id": row["queue_id"],
-            "tenant_id": tenant.pk,
-            "name": row["queue_name"],
-            "is_default": True,
-            "max_length": row["max_length"],
-            "max_wait": row["max_wait"],
-        }
-        names = [f.attname for f in Queue._meta.concrete_fields if f.attname in known]  # from_db's order
-        queue = Queue.from_db("default", names, [known[n] for n in names])
-    return InboundContext(settings, row["script_id"], queue, row["queue_length"] or 0)
-
-
-def first_step(
-    *, tenant: Client, call: Call, now: dt.datetime | None = None, context: InboundContext | None = None
-) -> VoiceResponse:
-    """The answer to the incoming-call webhook (also to its replays: same call, same answer).
-
-    ``context``: the tenant's ``InboundContext`` when already read (else read here)."""
+def first_step(*, tenant: Client, call: Call, now: dt.datetime | None = None) -> VoiceResponse:
+    """The answer to the incoming-call webhook (also to its replays: same call, same answer)."""
     now = now or timezone.now()
-    context = context or inbound_context(tenant)
-    settings = context.settings
+    setup = call_setup()
+    settings = setup.settings
     voice = voice_of(settings)
     if call.outcome:
         return twiml.goodbye("", voice)
     if not is_open(settings, now):
         return _after_hours(call=call, settings=settings, now=now)
-    if call.script_session_id is None and context.script_id is not None:
-        script = Script.objects.get(pk=context.script_id)
-        try:
-            session = session_start(
-                script=script, kind=ScriptSession.Kind.CALL, contact=_contact_fields(call)
-            )
-        except SessionError:
-            session = None
-        if session is not None:
-            Call.objects.filter(pk=call.pk, script_session__isnull=True).update(script_session=session)
-            call.refresh_from_db(fields=["script_session"])
+    if call.script_session_id is None and setup.script_version is not None:
+        _start_script(call, setup.script_version)
     if call.script_session_id is not None:
         session = call.script_session
         step = interpreter_for(session.version).step(
@@ -146,7 +53,24 @@ def first_step(
                 call.ivr_started_at = now
                 add_event(call, "ivr_started", dedupe="ivr_started", at=now, node=step.node)
             return _play_step(call=call, step=step, voice=voice, greeting=settings.greeting, now=now)
-    return to_queue(tenant=tenant, call=call, voice=voice, text=settings.greeting, now=now, context=context)
+    return to_queue(tenant=tenant, call=call, voice=voice, text=settings.greeting, now=now)
+
+
+def _start_script(call: Call, version: ScriptVersion) -> None:
+    """Give the call a run of ``version`` (the company's active inbound script)."""
+    try:
+        session = session_start(
+            script=version.script,
+            version=version,
+            kind=ScriptSession.Kind.CALL,
+            contact=_contact_fields(call),
+        )
+    except SessionError:
+        return
+    if Call.objects.filter(pk=call.pk, script_session__isnull=True).update(script_session=session):
+        call.script_session = session
+    else:  # another request gave the call its run meanwhile
+        call.refresh_from_db(fields=["script_session"])
 
 
 def _contact_fields(call: Call) -> dict[str, str]:
@@ -197,8 +121,6 @@ def _tenant() -> Client:
 
 
 def _transfer(*, call: Call, step: Step, voice: twiml.Voice, now: dt.datetime) -> VoiceResponse:
-    from scripts_engine.models import Specialist
-
     specialist = Specialist.objects.filter(key=step.specialist).first()
     if specialist is None:
         return to_queue(tenant=_tenant(), call=call, voice=voice, text="", now=now)
@@ -218,7 +140,7 @@ def after_gather(
 ) -> VoiceResponse:
     """The caller answered an automatic node (keys or words), or said nothing."""
     now = now or timezone.now()
-    settings = TelephonySettings.current()
+    settings = call_setup().settings
     voice = voice_of(settings)
     session = call.script_session
     if session is None or call.outcome:
@@ -245,32 +167,24 @@ def after_gather(
     return _play_step(call=call, step=step, voice=voice, now=now)
 
 
-def to_queue(
-    *,
-    tenant: Client,
-    call: Call,
-    voice: twiml.Voice,
-    text: str,
-    now: dt.datetime,
-    context: InboundContext | None = None,
-) -> VoiceResponse:
+def to_queue(*, tenant: Client, call: Call, voice: twiml.Voice, text: str, now: dt.datetime) -> VoiceResponse:
     """Put the call in the tenant's default queue, to wait for an operator (R13)."""
-    context = context or inbound_context(tenant)
-    queue = context.queue
+    setup = call_setup()
+    queue = setup.queue
     if queue is None:
         add_event(call, "no_queue", dedupe="no_queue", at=now)
-        return voicemail(call=call, voice=voice, message=context.settings.after_hours_message)
+        return voicemail(call=call, voice=voice, message=setup.settings.after_hours_message)
     priority = 1 if call.contact and call.contact.vip else 0
-    if call.queued_at is None and context.queue_length >= queue.max_length:
+    if call.queued_at is None and routing.queue_full(queue=queue):
         add_event(call, "queue_full", dedupe="queue_full", at=now, queue=queue.name)
         return twiml.leave_options(voice=voice, action=twiml.url("twilio-leave-choice"))
-    with transaction.atomic():
-        marked = Call.objects.filter(pk=call.pk, queued_at__isnull=True).update(
-            queued_at=now, queue_id=queue.pk, queue_name=queue.name
-        )
-        if marked:
-            add_event(call, "queued", dedupe="queued", at=now, queue=queue.name, priority=priority)
-        routing.enqueue(tenant=tenant, queue=queue, call_sid=call.call_sid, priority=priority, now=now)
+    # Marked queued once: the row's lock makes one of two requests at once win.
+    if call.queued_at is None and Call.objects.filter(pk=call.pk, queued_at__isnull=True).update(
+        queued_at=now, queue_id=queue.pk, queue_name=queue.name
+    ):
+        call.queued_at, call.queue_id, call.queue_name = now, queue.pk, queue.name
+        add_event(call, "queued", dedupe="queued", at=now, queue=queue.name, priority=priority)
+    routing.enqueue(tenant=tenant, queue=queue, call_sid=call.call_sid, priority=priority, now=now)
     return twiml.enqueue(
         voice=voice,
         text=text,
@@ -282,7 +196,7 @@ def to_queue(
 
 def wait_turn(*, call: Call, waited: int, now: dt.datetime | None = None) -> VoiceResponse:
     """One wait-URL request: tell the caller where they stand (R18), or leave past the max wait."""
-    settings = TelephonySettings.current()
+    settings = call_setup().settings
     voice = voice_of(settings)
     queue = Queue.objects.filter(pk=call.queue_id).first()
     if queue is None or waited >= queue.max_wait:
@@ -305,7 +219,7 @@ def wait_turn(*, call: Call, waited: int, now: dt.datetime | None = None) -> Voi
 def queue_result(*, call: Call, result: str, now: dt.datetime | None = None) -> VoiceResponse:
     """The caller left the queue: bridged (nothing to do), hung up, or asked to leave (options)."""
     now = now or timezone.now()
-    voice = voice_of(TelephonySettings.current())
+    voice = voice_of(call_setup().settings)
     add_event(call, "queue_result", dedupe=f"queue_result:{result}", at=now, result=result)
     if result in {"bridged", "redirected"}:
         return VoiceResponse()
@@ -318,7 +232,7 @@ def queue_result(*, call: Call, result: str, now: dt.datetime | None = None) -> 
 def leave_choice(*, call: Call, digits: str, speech: str, now: dt.datetime | None = None) -> VoiceResponse:
     """After leaving the queue: 1 = callback, 2 = voicemail; nothing = voicemail (never dropped)."""
     now = now or timezone.now()
-    settings = TelephonySettings.current()
+    settings = call_setup().settings
     voice = voice_of(settings)
     wants_callback = digits == "1" or "call" in speech.lower()
     if wants_callback:
@@ -343,7 +257,7 @@ def voicemail_done(
     *, call: Call, recording_url: str, seconds: int | None, now: dt.datetime | None = None
 ) -> VoiceResponse:
     now = now or timezone.now()
-    voice = voice_of(TelephonySettings.current())
+    voice = voice_of(call_setup().settings)
     if recording_url:
         Call.objects.filter(pk=call.pk).update(recording_url=recording_url, recording_seconds=seconds)
         set_outcome(call, Call.Outcome.VOICEMAIL, at=now, seconds=seconds)
@@ -362,14 +276,3 @@ def _after_hours(*, call: Call, settings: TelephonySettings, now: dt.datetime) -
         set_outcome(call, Call.Outcome.CALLBACK_REQUESTED, at=now)
         return twiml.goodbye(settings.after_hours_message + " We will call you back. Goodbye.", voice)
     return voicemail(call=call, voice=voice, message=settings.after_hours_message)
-
-
-def caller_left_queue(*, call: Call, now: dt.datetime) -> None:
-    """The caller hung up while waiting: free its place; in business hours we owe a callback."""
-    if call.queued_at is None:
-        return
-    routing.leave(call_sid=call.call_sid, outcome="abandoned")
-    settings = TelephonySettings.current()
-    waited = (now - call.queued_at).total_seconds()
-    if waited > settings.short_abandon_seconds and is_open(settings, now) and not call.after_hours:
-        book_callback(call=call, reason=Callback.Reason.ABANDONED, now=now)

@@ -21,8 +21,7 @@ from tests.telephony.helpers import make_operator
 
 
 @pytest.fixture
-def offered(db, tenants, django_capture_on_commit_callbacks, monkeypatch):
-    monkeypatch.setattr("telephony.bridge.bridge_accepted", lambda call_id: None)
+def offered(db, tenants, django_capture_on_commit_callbacks):
     return offer_call(tenants.alpha, django_capture_on_commit_callbacks)
 
 

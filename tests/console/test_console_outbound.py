@@ -181,9 +181,8 @@ def test_hold_plays_music_and_records_the_time_on_hold(preview, tenants):
 
 
 def test_an_inbound_call_can_be_held_but_not_opted_out(
-    db, tenants, twilio_mock, django_capture_on_commit_callbacks, monkeypatch
+    db, tenants, twilio_mock, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr("telephony.bridge.bridge_accepted", lambda call_id: None)
     offered = offer_call(tenants.alpha, django_capture_on_commit_callbacks)
     routing.accept(reservation_id=offered.reservation.pk, operator=offered.operator.user)
     with tenant_context(tenants.alpha):

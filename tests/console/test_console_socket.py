@@ -16,9 +16,8 @@ from tests.telephony.helpers import make_operator, make_queue, sid
 
 
 def test_closing_the_last_console_on_a_call_keeps_the_call_for_the_reload(
-    db, tenants, django_capture_on_commit_callbacks, monkeypatch
+    db, tenants, django_capture_on_commit_callbacks
 ):
-    monkeypatch.setattr("telephony.bridge.bridge_accepted", lambda call_id: None)
     queue = make_queue(tenants.alpha)
     operator = make_operator({queue: 1})
     OperatorProfile.objects.filter(pk=operator.pk).update(consoles=1)

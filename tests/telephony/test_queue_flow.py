@@ -130,7 +130,7 @@ def test_the_answer_is_in_the_call_record_when_the_accept_returns(
 ):
     """The bridge's REST request waits for a worker; who answered, and when, does not (the
     console may wrap up before any worker runs)."""
-    from telephony import routing
+    from telephony.calls.answering import accept_offer
     from telephony.models import Reservation
     from tests.telephony.helpers import make_operator
 
@@ -141,7 +141,7 @@ def test_the_answer_is_in_the_call_record_when_the_accept_returns(
         _, params = incoming(alpha_number)
     offer = Reservation.objects.get(call__call_sid=params["CallSid"], state="offered")
     with django_capture_on_commit_callbacks(execute=True):
-        waiting = routing.accept(reservation_id=offer.pk, operator=operator.user)
+        waiting = accept_offer(reservation_id=offer.pk, operator=operator.user)
     assert sent == [waiting.pk]  # the REST request is a worker's job, not done yet
     with tenant_context(tenants.alpha):
         call = Call.objects.get(call_sid=params["CallSid"])
@@ -150,23 +150,23 @@ def test_the_answer_is_in_the_call_record_when_the_accept_returns(
         assert call.events.filter(kind="bridged").count() == 1
 
 
-def test_the_enqueue_answer_is_built_once_per_queue_and_never_changes_after(db, tenants):
+def test_the_enqueue_answer_greets_then_puts_the_caller_in_the_queue(db, tenants):
     from telephony import twiml
 
-    def answer(text: str) -> twiml.VoiceResponse:
-        return twiml.enqueue(
-            voice=twiml.Voice(voice="Polly.Joanna", language="en-GB"), text=text, queue_name="t_alpha-7",
-            wait_url="/twilio/voice/wait?t=t_alpha", action="/twilio/voice/queue-result?t=t_alpha",
+    def answer(text: str) -> str:
+        return str(
+            twiml.enqueue(
+                voice=twiml.Voice(voice="Polly.Joanna", language="en-GB"), text=text, queue_name="t_alpha-7",
+                wait_url="/twilio/voice/wait?t=t_alpha", action="/twilio/voice/queue-result?t=t_alpha",
+            )
         )  # fmt: skip
 
-    first, again, other = answer("Welcome."), answer("Welcome."), answer("Hello.")
-    assert first is again and other is not first
-    root = check_twiml(str(first))
+    root = check_twiml(answer("Welcome."))
     assert [(el.tag, el.text, el.get("voice"), el.get("language")) for el in root] == [
         ("Say", "Welcome.", "Polly.Joanna", "en-GB"),
         ("Enqueue", "t_alpha-7", None, None),
     ]
-    assert root[1].get("waitUrl") == "/twilio/voice/wait?t=t_alpha"
-    with pytest.raises(TypeError):
-        first.say("Something for one caller only")
-    assert str(first) == str(again) and "Something" not in str(first)
+    assert (root[1].get("waitUrl"), root[1].get("waitUrlMethod")) == ("/twilio/voice/wait?t=t_alpha", "POST")
+    assert (root[1].get("action"), root[1].get("method")) == ("/twilio/voice/queue-result?t=t_alpha", "POST")
+    assert answer("Welcome.") == answer("Welcome.") and "Welcome" not in answer("Hello.")
+    assert [el.tag for el in check_twiml(answer(""))] == ["Enqueue"]  # no greeting: no <Say>

@@ -1,0 +1,31 @@
+"""An operator answers an offered call: the router's accept, then the bridge once it commits.
+
+Above the router and the call records (it enqueues a Celery task, so ``telephony.tasks`` never
+imports it): the console and the simulator accept offers through ``accept_offer``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+
+from accounts.models import User
+from telephony import routing, tasks
+from telephony.calls.bridging import record_answer
+from telephony.routing_models import WaitingCall
+
+
+def accept_offer(*, reservation_id: int, operator: User, now: dt.datetime | None = None) -> WaitingCall:
+    """``routing.accept``; once it commits, the answer is recorded in the tenant's call record (so
+    the console's next step finds it) and a worker bridges the caller to the operator (Twilio's
+    REST API: never inside the accept)."""
+    with transaction.atomic():
+        call = routing.accept(reservation_id=reservation_id, operator=operator, now=now)
+        transaction.on_commit(lambda: _answered(call.pk))
+    return call
+
+
+def _answered(waiting_call_id: int) -> None:
+    record_answer(waiting_call_id=waiting_call_id)
+    tasks.bridge_call.delay(waiting_call_id)

@@ -1,0 +1,144 @@
+"""The queries of the busiest webhooks, counted: a change that adds one shows here, on purpose.
+
+Each test lists its queries in order. In these tests the webhook's own transaction runs inside the
+test's, so its BEGIN and COMMIT show as a SAVEPOINT and its RELEASE (in production they are not
+counted); the hooks run on commit are run when the request is done, outside the company's schema,
+hence the last ``SET search_path`` (in production they run at the commit, still in that schema).
+Process caches are warm, as they are for all but a process's first calls: the platform host, the
+company's telephony setup (``telephony.calls.company``), the router's queue rules.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from telephony import routing
+from telephony.calls.bridging import record_answer
+from telephony.calls.models import Call, TelephonySettings
+from telephony.models import Queue, Reservation, WaitingCall
+from tests.scripts_engine.conftest import active_script
+from tests.telephony.calls_kit import incoming
+from tests.telephony.helpers import make_operator
+from tests.twilio_kit import check_twiml, signed_post, verbs
+
+
+@pytest.fixture
+def queue(db, tenants) -> Queue:
+    queue, _ = Queue.objects.get_or_create(tenant=tenants.alpha, is_default=True, defaults={"name": "Main"})
+    with tenant_context(tenants.alpha):
+        TelephonySettings.current()  # made once per company
+    return queue
+
+
+def warm(alpha_number: str, queue: Queue) -> None:
+    """One call first: the caches every later call finds filled."""
+    incoming(alpha_number)
+    routing.queue_rows([queue.pk])
+
+
+def test_an_incoming_call_with_an_operators_script_is_recorded_and_queued(
+    db, tenants, queue, alpha_number, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    active_script(tenants.alpha, sample="hotline")  # no automatic step: straight to the queue
+    warm(alpha_number, queue)
+    with django_assert_num_queries(28), django_capture_on_commit_callbacks(execute=True):
+        # SET search_path public; the dialled number with its company;
+        # SET search_path to the company's schema; SAVEPOINT (the webhook's transaction);
+        # SAVEPOINT (the call record); the caller's card, not there; SAVEPOINT, INSERT the card,
+        # RELEASE; INSERT the call; INSERT its "incoming" event; RELEASE;
+        # SAVEPOINT (the first step); the script run: SAVEPOINT, INSERT the session, UPDATE its
+        # current step, RELEASE; UPDATE the call with its run;
+        # the queue's length (COUNT); UPDATE the call as queued; SAVEPOINT, INSERT its "queued"
+        # event, RELEASE; INSERT the call in line (the router's one statement);
+        # RELEASE (the first step); RELEASE (the webhook's transaction);
+        # after the commit: SET search_path public; is anyone free for it (the router).
+        response, params = incoming(alpha_number, caller="+14155550123")
+    assert verbs(response.content) == ["Say", "Enqueue"]
+    assert WaitingCall.objects.get(call_sid=params["CallSid"]).state == WaitingCall.State.WAITING
+    with django_assert_num_queries(25), django_capture_on_commit_callbacks(execute=True):
+        # A caller whose card exists: the card's SAVEPOINT, INSERT and RELEASE are not needed.
+        incoming(alpha_number, caller="+14155550123")
+
+
+def test_an_incoming_call_with_an_ivr_plays_its_first_question(
+    db, tenants, queue, alpha_number, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    active_script(tenants.alpha, sample="survey", name="Survey IVR")
+    warm(alpha_number, queue)
+    with django_assert_num_queries(24), django_capture_on_commit_callbacks(execute=True):
+        # SET search_path public; the dialled number with its company;
+        # SET search_path to the company's schema; SAVEPOINT (the webhook's transaction);
+        # SAVEPOINT (the call record); the caller's card, not there; SAVEPOINT, INSERT the card,
+        # RELEASE; INSERT the call; INSERT its "incoming" event; RELEASE;
+        # SAVEPOINT (the first step); the script run: SAVEPOINT, INSERT the session, UPDATE its
+        # current step, RELEASE; UPDATE the call with its run;
+        # UPDATE the call's IVR start; SAVEPOINT, INSERT its "ivr_started" event, RELEASE;
+        # RELEASE (the first step); RELEASE (the webhook's transaction).
+        response, _ = incoming(alpha_number, caller="+14155550124")
+    assert check_twiml(response.content).find("Gather") is not None
+
+
+def test_an_ivr_answer(db, tenants, queue, alpha_number, django_assert_num_queries):
+    active_script(tenants.alpha, sample="survey", name="Survey IVR")
+    warm(alpha_number, queue)
+    _, params = incoming(alpha_number)
+    action = (
+        check_twiml(incoming(alpha_number, sid=params["CallSid"])[0].content).find("Gather").get("action")
+    )
+    with django_assert_num_queries(12):
+        # SET search_path public; the company named in the URL; SET search_path to its schema;
+        # the call with its card and script run;
+        # the answer: SAVEPOINT, the run locked, INSERT the answer, UPDATE the run, RELEASE;
+        # SAVEPOINT, INSERT the "ivr_answer" event, RELEASE.
+        response = signed_post(action, {"CallSid": params["CallSid"], "To": alpha_number, "Digits": "5"})
+    assert check_twiml(response.content).find("Gather") is not None
+
+
+def test_the_status_callback_of_a_call_hung_up_in_the_queue(
+    db, tenants, queue, alpha_number, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    warm(alpha_number, queue)
+    _, params = incoming(alpha_number)
+    status = {"CallSid": params["CallSid"], "To": alpha_number}
+    with django_assert_num_queries(20), django_capture_on_commit_callbacks(execute=True):
+        # SET search_path public; the dialled number with its company;
+        # SET search_path to the company's schema; SAVEPOINT (the callback's transaction);
+        # the call, locked; SAVEPOINT, INSERT its "status:completed" event, RELEASE;
+        # was the caller on hold (the last hold event); UPDATE the call's outcome (abandoned);
+        # SAVEPOINT, INSERT its "outcome" event, RELEASE;
+        # the router lets the call go: SAVEPOINT, the waiting call locked, its live offer (none),
+        # UPDATE it as left, RELEASE;
+        # UPDATE the call (status, end, waits); RELEASE (the callback's transaction).
+        response = signed_post("/twilio/voice/status", {**status, "CallStatus": "completed"})
+    assert response.status_code == 204
+    with tenant_context(tenants.alpha):
+        assert Call.objects.get(call_sid=params["CallSid"]).outcome == Call.Outcome.ABANDONED
+
+
+def test_the_status_callback_of_an_answered_call(
+    db, tenants, queue, alpha_number, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    warm(alpha_number, queue)  # a call waits
+    operator = make_operator({queue: 1})
+    incoming(alpha_number)  # the operator is offered the call waiting longest, and takes it
+    offer = Reservation.objects.get(operator=operator, state=Reservation.State.OFFERED)
+    waiting = routing.accept(reservation_id=offer.pk, operator=operator.user)
+    record_answer(waiting_call_id=waiting.pk)
+    status = {"CallSid": waiting.call_sid, "To": alpha_number, "CallDuration": "30"}
+    with django_assert_num_queries(27), django_capture_on_commit_callbacks(execute=True):
+        # SET search_path public; the dialled number with its company;
+        # SET search_path to the company's schema; SAVEPOINT (the callback's transaction);
+        # the call, locked; SAVEPOINT, INSERT its "status:completed" event, RELEASE;
+        # was the caller on hold (the last hold event); UPDATE the call's outcome (handled);
+        # SAVEPOINT, INSERT its "outcome" event, RELEASE;
+        # the router lets the call go (``routing.leave``): SAVEPOINT, the waiting call locked, its
+        # live reservation locked, the operator locked, UPDATE the reservation as completed; the
+        # operator to wrap-up (``operators.profile_set_state``): SAVEPOINT, the operator locked,
+        # UPDATE their open reservations, their state and event (one statement), RELEASE;
+        # UPDATE the waiting call as left, RELEASE;
+        # UPDATE the call (status, end, talk time); RELEASE (the callback's transaction).
+        response = signed_post("/twilio/voice/status", {**status, "CallStatus": "completed"})
+    assert response.status_code == 204
+    with tenant_context(tenants.alpha):
+        assert Call.objects.get(call_sid=waiting.call_sid).outcome == Call.Outcome.HANDLED
