@@ -11,14 +11,13 @@ from django.utils.http import urlsafe_base64_encode
 from django_tenants.utils import tenant_context
 
 from accounts.models import User
+from accounts.tasks import send_invitation
 
 
 def invite_member(
     *, invited_by: User, host: str, secure: bool, email: str, first_name: str, last_name: str, role: str
 ) -> User:
     """Create the colleague without a password and e-mail a link to choose one (via Celery)."""
-    from accounts.tasks import send_invitation
-
     # The commit may come after the caller left this schema (an outer transaction opened on the
     # platform host): the task is sent from this tenant's context, or it would run in public.
     tenant = connection.tenant

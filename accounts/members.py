@@ -5,12 +5,11 @@ from __future__ import annotations
 from django.db import connection, transaction
 
 from accounts.models import User
+from tenants.audit import record_event
 
 
 def member_update(*, member: User, by: User, role: str, is_active: bool) -> User:
     """Change a colleague's role or access, audited; the last active admin is never removed."""
-    from tenants.audit import record_event
-
     with transaction.atomic():
         member = User.objects.select_for_update().get(pk=member.pk)
         before = {"role": member.role, "is_active": member.is_active}

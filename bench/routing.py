@@ -211,7 +211,7 @@ def _throughput(floor: dict[str, list[int]]) -> dict[str, float]:
 
 def run(quick: bool) -> dict[str, object]:
     _setup_django()
-    # routing.accept does not bridge (that is telephony.calls.answering's): the router's own work
+    # routing.accept does not bridge (that is telephony.answering's): the router's own work
     # is what is measured, on tenants that are bare rows without schemas.
     from django.core.management import call_command
 

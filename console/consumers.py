@@ -32,7 +32,7 @@ from django.db.models import F
 
 from accounts.permissions import OPERATORS
 from telephony import routing
-from telephony.calls.answering import accept_offer
+from telephony.answering import accept_offer
 from telephony.operators import InvalidTransition, profile_for
 from telephony.pushes import operator_group
 from telephony.routing import profile_set_state

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from config.celery import app
+from tenants.lifecycle import numbers_release_due
 
 
 @app.task(acks_late=True)
 def release_numbers() -> list[str]:
     """Return numbers whose grace period ended to the pool (run by beat, e.g. hourly)."""
-    from tenants.lifecycle import numbers_release_due
-
     return numbers_release_due()

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 import subprocess
 import sys
@@ -68,3 +69,28 @@ def test_operator_state_has_one_writer():
         if "migrations" not in path.parts and assignment.search(path.read_text())
     )
     assert writers == ["telephony/operators.py"]
+
+
+def _imported(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.ImportFrom):
+        return [node.module or "", *(f"{node.module}.{alias.name}" for alias in node.names)]
+    if isinstance(node, ast.Import):
+        return [alias.name for alias in node.names]
+    return []
+
+
+def test_no_function_imports_a_project_module_to_dodge_a_circle():
+    """Imports sit at the top of each module; only ``AppConfig.ready()`` connects receivers
+    (Django's place for it, when every app is loaded)."""
+    functions = (ast.FunctionDef, ast.AsyncFunctionDef)
+    local = [
+        f"{path.relative_to(ROOT)}:{node.lineno}"
+        for app in APPS
+        for path in (ROOT / app).rglob("*.py")
+        if "migrations" not in path.parts
+        for function in ast.walk(ast.parse(path.read_text()))
+        if isinstance(function, functions) and function.name != "ready"
+        for node in ast.walk(function)
+        if any(name.split(".")[0] in APPS for name in _imported(node))
+    ]
+    assert local == []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import template
 
+from outbound.models import Attempt, CampaignContact
+
 register = template.Library()
 
 
@@ -31,13 +33,9 @@ def weekday_names(days: list[int]) -> str:
 
 @register.filter
 def outcome_label(code: str) -> str:
-    from outbound.models import Attempt
-
     return dict(Attempt.Outcome.choices).get(code, code)
 
 
 @register.filter
 def contact_state_label(code: str) -> str:
-    from outbound.models import CampaignContact
-
     return dict(CampaignContact.State.choices).get(code, code)

@@ -10,6 +10,8 @@ from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
 from django_tenants.utils import get_public_schema_name
 
+from tenants import schemas
+
 SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,40}[a-z0-9]$"
 RESERVED_SLUGS = frozenset({"www", "api", "admin", "static", "media", "public", "platform", "base"})
 
@@ -76,8 +78,6 @@ class Client(TenantMixin):
 
     def create_schema(self, check_if_exists=False, sync_schema=True, verbosity=1):
         """Clone the prepared base schema; fall back to running migrations without one."""
-        from tenants import schemas
-
         if sync_schema and schemas.clone_base_schema(self.schema_name, check_if_exists=check_if_exists):
             return
         super().create_schema(check_if_exists=check_if_exists, sync_schema=sync_schema, verbosity=0)

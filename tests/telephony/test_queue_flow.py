@@ -130,7 +130,7 @@ def test_the_answer_is_in_the_call_record_when_the_accept_returns(
 ):
     """The bridge's REST request waits for a worker; who answered, and when, does not (the
     console may wrap up before any worker runs)."""
-    from telephony.calls.answering import accept_offer
+    from telephony.answering import accept_offer
     from telephony.models import Reservation
     from tests.telephony.helpers import make_operator
 

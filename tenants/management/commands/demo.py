@@ -14,6 +14,7 @@ from django_tenants.utils import tenant_context
 
 from accounts.models import Role, User
 from scripts_engine.demo import seed_demo_scripts
+from telephony.demo import seed_operators
 from telephony.pool import fake_numbers, pool_add
 from tenants import onboarding
 from tenants.catalogue import seed_catalogue
@@ -169,8 +170,6 @@ class Command(BaseCommand):
                     _user(f"{slug}-{suffix}", first, name.split()[0], role, f"{suffix}@{slug}.example")
             seed_demo_scripts(client=client, approver=manager)
         _order(*PENDING_ORDER, manager)
-        from telephony.demo import seed_operators
-
         seed_operators()  # the demo operators' skills on the companies' default queues
         if options["verbosity"] > 0:
             self.stdout.write(self.style.SUCCESS("Demo ready."))
