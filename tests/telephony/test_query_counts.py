@@ -34,7 +34,7 @@ def queue(db, tenants) -> Queue:
 def warm(alpha_number: str, queue: Queue) -> None:
     """One call first: the caches every later call finds filled."""
     incoming(alpha_number)
-    routing.queue_rows([queue.pk])
+    routing.rules_for([queue.pk])
 
 
 def test_an_incoming_call_with_an_operators_script_is_recorded_and_queued(
