@@ -400,17 +400,6 @@ def invoice_mark_paid(*, invoice: Invoice, at: dt.datetime | None = None, refere
     return invoice
 
 
-def invoice_taxes(invoice: Invoice) -> list[dict[str, object]]:
-    """The invoice's tax per rate (an invoice built before the breakdown has its one rate)."""
-    if invoice.taxes:
-        return invoice.taxes
-    percent = invoice.tax_percent or Decimal("0.00")
-    return [
-        {"percent": str(percent), "net": str(invoice.subtotal), "tax": str(invoice.tax),
-         "reverse_charge": False, "client_vat_id": ""}
-    ]  # fmt: skip
-
-
 def allocate(amount: Decimal, weights: list[Decimal], unit: Decimal) -> list[Decimal]:
     """``amount`` split in proportion to ``weights`` in whole ``unit``s, adding up exactly.
 
@@ -446,19 +435,19 @@ def credit_note_create(*, invoice: Invoice, subtotal: Decimal, reason: str, by: 
     credited = sum((c.subtotal for c in invoice.credit_notes.all()), Decimal("0.00"))
     if amount <= 0 or credited + amount > invoice.subtotal:
         raise ValidationError("A credit note credits more than nothing and at most what was invoiced.")
-    groups = invoice_taxes(invoice)
-    nets = [Decimal(g["net"]) for g in groups]
+    groups = invoice.tax_rates
+    nets = [g["net"] for g in groups]
     before = allocate(credited, nets, unit)
     after = allocate(credited + amount, nets, unit)
 
     def tax_on(net: Decimal, group: dict[str, object]) -> Decimal:
-        if net == Decimal(group["net"]):
-            return Decimal(group["tax"])  # all of it: exactly the invoice's tax at this rate
-        return money(net * Decimal(group["percent"]) / 100, invoice.currency)
+        if net == group["net"]:
+            return group["tax"]  # all of it: exactly the invoice's tax at this rate
+        return money(net * group["percent"] / 100, invoice.currency)
 
     taxes = [
         {
-            "percent": group["percent"],
+            "percent": str(group["percent"]),
             "net": str(now - was),
             "tax": str(tax_on(now, group) - tax_on(was, group)),
             "reverse_charge": group["reverse_charge"],

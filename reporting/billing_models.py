@@ -90,6 +90,29 @@ class Invoice(models.Model):
                     raise ValidationError(f"Invoice {self.number} was issued; correct it with a credit note.")
         super().save(*args, **kwargs)
 
+    @property
+    def tax_rates(self) -> list[dict[str, object]]:
+        """Tax per rate as shown: ``label``, ``percent``, ``net``, ``tax`` (an invoice built before
+        the breakdown existed has its one rate)."""
+        rows = self.taxes or [
+            {"percent": str(self.tax_percent or Decimal("0.00")), "net": str(self.subtotal),
+             "tax": str(self.tax), "reverse_charge": False, "client_vat_id": ""}
+        ]  # fmt: skip
+        return [
+            {
+                **row,
+                "percent": Decimal(row["percent"]),
+                "net": Decimal(row["net"]),
+                "tax": Decimal(row["tax"]),
+                "label": (
+                    f"Reverse charge: VAT to be accounted for by the client, VAT id {row['client_vat_id']}"
+                    if row["reverse_charge"]
+                    else f"Tax {row['percent']} % on {row['net']}"
+                ),
+            }
+            for row in rows
+        ]
+
 
 class InvoiceLine(models.Model):
     """One priced quantity; ``calls`` says which call records it counts (see ``billing.line_calls``)."""

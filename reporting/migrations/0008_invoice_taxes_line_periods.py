@@ -2,68 +2,100 @@
 
 from decimal import Decimal
 from django.db import migrations, models
+from django.db.models import OuterRef, Subquery
+
+
+def lines_take_their_invoice_rate(apps, schema_editor):
+    """Lines built before they carried a rate were taxed at their invoice's one rate."""
+    Invoice = apps.get_model("reporting", "Invoice")
+    InvoiceLine = apps.get_model("reporting", "InvoiceLine")
+    rate = Invoice.objects.filter(pk=OuterRef("invoice_id")).values("tax_percent")[:1]
+    InvoiceLine.objects.update(tax_percent=Subquery(rate))
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('reporting', '0007_webhook_secret_overlap'),
+        ("reporting", "0007_webhook_secret_overlap"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='creditnote',
-            name='taxes',
-            field=models.JSONField(blank=True, default=list, help_text='Net and tax credited per rate of the invoice.'),
+            model_name="creditnote",
+            name="taxes",
+            field=models.JSONField(
+                blank=True, default=list, help_text="Net and tax credited per rate of the invoice."
+            ),
         ),
         migrations.AddField(
-            model_name='invoice',
-            name='taxes',
-            field=models.JSONField(blank=True, default=list, help_text='Tax per rate: percent, net, tax (strings), reverse_charge and client_vat_id.'),
+            model_name="invoice",
+            name="taxes",
+            field=models.JSONField(
+                blank=True,
+                default=list,
+                help_text="Tax per rate: percent, net, tax (strings), reverse_charge and client_vat_id.",
+            ),
         ),
         migrations.AddField(
-            model_name='invoiceline',
-            name='contract_version',
-            field=models.PositiveIntegerField(blank=True, help_text='The contract version whose prices apply.', null=True),
+            model_name="invoiceline",
+            name="contract_version",
+            field=models.PositiveIntegerField(
+                blank=True, help_text="The contract version whose prices apply.", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='invoiceline',
-            name='period_end',
-            field=models.DateField(blank=True, help_text='Last local day this line prices.', null=True),
+            model_name="invoiceline",
+            name="period_end",
+            field=models.DateField(blank=True, help_text="Last local day this line prices.", null=True),
         ),
         migrations.AddField(
-            model_name='invoiceline',
-            name='period_start',
-            field=models.DateField(blank=True, help_text='First local day this line prices.', null=True),
+            model_name="invoiceline",
+            name="period_start",
+            field=models.DateField(blank=True, help_text="First local day this line prices.", null=True),
         ),
         migrations.AddField(
-            model_name='invoiceline',
-            name='reverse_charge',
+            model_name="invoiceline",
+            name="reverse_charge",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='invoiceline',
-            name='tax_percent',
-            field=models.DecimalField(decimal_places=2, default=Decimal('0.00'), max_digits=5),
+            model_name="invoiceline",
+            name="tax_percent",
+            field=models.DecimalField(decimal_places=2, default=Decimal("0.00"), max_digits=5),
         ),
         migrations.AlterField(
-            model_name='invoice',
-            name='subtotal',
-            field=models.DecimalField(decimal_places=2, default=Decimal('0.00'), help_text="Net: the lines' amounts.", max_digits=14),
+            model_name="invoice",
+            name="subtotal",
+            field=models.DecimalField(
+                decimal_places=2, default=Decimal("0.00"), help_text="Net: the lines' amounts.", max_digits=14
+            ),
         ),
         migrations.AlterField(
-            model_name='invoice',
-            name='tax',
-            field=models.DecimalField(decimal_places=2, default=Decimal('0.00'), help_text='The sum of the tax per rate.', max_digits=14),
+            model_name="invoice",
+            name="tax",
+            field=models.DecimalField(
+                decimal_places=2,
+                default=Decimal("0.00"),
+                help_text="The sum of the tax per rate.",
+                max_digits=14,
+            ),
         ),
         migrations.AlterField(
-            model_name='invoice',
-            name='tax_percent',
-            field=models.DecimalField(blank=True, decimal_places=2, help_text='The tax rate; empty when several.', max_digits=5, null=True),
+            model_name="invoice",
+            name="tax_percent",
+            field=models.DecimalField(
+                blank=True,
+                decimal_places=2,
+                help_text="The tax rate; empty when several.",
+                max_digits=5,
+                null=True,
+            ),
         ),
         migrations.AlterField(
-            model_name='invoice',
-            name='total',
-            field=models.DecimalField(decimal_places=2, default=Decimal('0.00'), help_text='Gross: net + tax.', max_digits=14),
+            model_name="invoice",
+            name="total",
+            field=models.DecimalField(
+                decimal_places=2, default=Decimal("0.00"), help_text="Gross: net + tax.", max_digits=14
+            ),
         ),
+        migrations.RunPython(lines_take_their_invoice_rate, migrations.RunPython.noop),
     ]
