@@ -30,7 +30,7 @@ from typing import Any
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.db.models import F
 
-from accounts.models import Role
+from accounts.permissions import OPERATORS
 from telephony import routing
 from telephony.operators import InvalidTransition, profile_for
 from telephony.pushes import operator_group
@@ -110,7 +110,7 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         tenant, user = self.scope["tenant"], self.scope["user"]
-        if not tenant.is_platform or not user.is_authenticated or not user.has_role(Role.OPERATOR):
+        if not tenant.is_platform or not OPERATORS.allows(user):
             await self.close(code=4403)
             return
         self.tenant, self.user = tenant, user

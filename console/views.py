@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VoiceGrant
 
-from accounts.models import Role
+from accounts.permissions import OPERATORS
 from console import operator as console
 from console import outbound as console_outbound
 from telephony.calls.bridging import operator_identity
@@ -31,7 +31,7 @@ def operator_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
     @login_required
     @functools.wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        if not request.tenant.is_platform or not request.user.has_role(Role.OPERATOR):
+        if not request.tenant.is_platform or not OPERATORS.allows(request.user):
             raise PermissionDenied("The console is for operators.")
         try:
             return view(request, *args, **kwargs)

@@ -3,8 +3,8 @@
 Cross-tenant by design: it reads only the router's public tables (waiting calls, reservations,
 operators, their events), never a company's schema, so one snapshot costs a handful of queries
 whatever the number of companies, plus one query for the companies' time zones (cached briefly).
-Definitions follow DESIGN.md §7, on today's calls, where a queue's "today" is its company's local
-day (``TelephonySettings.timezone``) and an operator's is the center's (``TIME_ZONE``):
+Definitions follow docs/architecture.md §7, on today's calls, where a queue's "today" is its
+company's local day (``TelephonySettings.timezone``) and an operator's is the center's (``TIME_ZONE``):
 - service level: answered within the queue's threshold / (offered - short abandons);
 - abandon rate: (abandoned - short abandons) / (offered - short abandons); abandoned = left the
   queue unanswered with outcome ``abandoned``, short = waited ≤ the company's short-abandon time;
@@ -27,6 +27,7 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from reporting import kpis
 from telephony.calls.models import TelephonySettings
 from telephony.models import Queue
 from telephony.operators import record
@@ -159,9 +160,9 @@ def _queues(now: datetime) -> tuple[list[dict[str, Any]], list[str]]:
             row["short"] += left is not None and (left - enqueued).total_seconds() <= row["short_seconds"]
     result = []
     for row in rows.values():
-        base = row["offered"] - row["short"]
-        row["service_level"] = round(100 * row["within"] / base) if base > 0 else None
-        row["abandon_rate"] = round(100 * (row["abandoned"] - row["short"]) / base) if base > 0 else None
+        counts = {"offered": row["offered"], "short_abandons": row["short"]}
+        row["service_level"] = _percent(kpis.service_level(answered_within_sl=row["within"], **counts))
+        row["abandon_rate"] = _percent(kpis.abandon_rate(abandoned=row["abandoned"], **counts))
         crossed = _queue_alerts(queues[row["id"]], row)
         row["alert"] = "; ".join(crossed)
         alerts.extend(f"{row['tenant']} / {row['queue']}: {alert}" for alert in crossed)
@@ -170,6 +171,10 @@ def _queues(now: datetime) -> tuple[list[dict[str, Any]], list[str]]:
         if row["offered"] or row["waiting"]:
             result.append(row)
     return result, alerts
+
+
+def _percent(rate: float | None) -> int | None:
+    return round(100 * rate) if rate is not None else None
 
 
 def _occupancy(events: list[tuple[str, datetime]], since: datetime, now: datetime) -> tuple[float, float]:
@@ -220,7 +225,7 @@ def _operators(now: datetime, since: datetime) -> tuple[list[dict[str, Any]], li
             "id": p.pk, "name": p.user.get_full_name() or p.user.username, "state": p.state,
             "reason": p.break_reason, "in_state": in_state, "handled": len(times),
             "aht": round(sum(times) / len(times)) if times else None,
-            "occupancy": round(100 * busy / (busy + idle)) if busy + idle > 0 else None,
+            "occupancy": _percent(kpis.occupancy(handle_seconds=busy, idle_seconds=idle)),
             "missed": missed.get(p.pk, 0), "alert": "",
         }  # fmt: skip
         limit = STATE_ALERT_SECONDS.get(p.state)

@@ -13,20 +13,19 @@ from typing import Any
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from accounts.models import Role
+from accounts.permissions import SUPERVISORS
 from console import wallboard
 from telephony.operators import InvalidTransition
 from telephony.routing_models import OperatorProfile
 from tenants.sockets import in_tenant
 
 PUSH_SECONDS = 2.0
-WALLBOARD_ROLES = (Role.SUPERVISOR, Role.PLATFORM_ADMIN)
 
 
 class WallboardConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         tenant, user = self.scope["tenant"], self.scope["user"]
-        if not tenant.is_platform or not user.is_authenticated or not user.has_role(*WALLBOARD_ROLES):
+        if not tenant.is_platform or not SUPERVISORS.allows(user):
             await self.close(code=4403)
             return
         self.user, self.tenant = user, tenant

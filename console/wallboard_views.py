@@ -7,11 +7,11 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from console.wallboard_consumer import WALLBOARD_ROLES
+from accounts.permissions import SUPERVISORS
 
 
 @login_required
 def page(request: HttpRequest) -> HttpResponse:
-    if not request.tenant.is_platform or not request.user.has_role(*WALLBOARD_ROLES):
+    if not request.tenant.is_platform or not SUPERVISORS.allows(request.user):
         raise PermissionDenied("The wallboard is for supervisors.")
     return render(request, "wallboard/wallboard.html")

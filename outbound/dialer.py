@@ -103,7 +103,7 @@ def unscoped_dial_pass(
         c.pk: c
         for c in Client.objects.filter(
             pk__in=set(queue_tenant.values()), status=Client.Status.ACTIVE
-        ).exclude(schema_name="public")
+        ).companies()
     }
     work = {tenant_id: _work_queues(tenant, now) for tenant_id, tenant in tenants.items()}
     made: list[Reserved] = []

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
-E164 = r"^\+[1-9][0-9]{6,14}$"
-E164_VALIDATOR = RegexValidator(E164, "A number in E.164 form: +15550100.")
+from tenants.phones import E164_PATTERN as E164
+from tenants.phones import E164_VALIDATOR
 
 
 def weekdays() -> list[int]:

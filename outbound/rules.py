@@ -14,17 +14,17 @@ The dialer (outbound/dialer.py) relies on these, all in the tenant's schema:
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Iterable, Iterator
 
 from django.db import transaction
 from django.db.models import BooleanField, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
-from outbound.models import E164, Attempt, Campaign, CampaignContact, DoNotCall
+from outbound.models import Attempt, Campaign, CampaignContact, DoNotCall
 from outbound.windows import Window, in_window, next_opening
 from telephony.calls.models import Call
 from telephony.models import PlatformDoNotCall
+from tenants.phones import is_e164
 
 RETRYABLE = frozenset(
     {Attempt.Outcome.BUSY, Attempt.Outcome.NO_ANSWER, Attempt.Outcome.MACHINE, Attempt.Outcome.FAILED}
@@ -270,7 +270,7 @@ def opt_out(
 ) -> DoNotCall:
     """The person at ``phone`` asked never to be called again: the company's DNC list, and every
     campaign entry of that number marked ``opted_out``. ``phone`` must be E.164."""
-    if not re.match(E164, phone or ""):
+    if not is_e164(phone):
         raise ValueError("A number in E.164 form is needed, e.g. +15550100.")
     with transaction.atomic():
         entry, _ = DoNotCall.objects.get_or_create(

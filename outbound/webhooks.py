@@ -35,7 +35,7 @@ def outbound_webhook(
     @wraps(view)
     def wrapper(request: HttpRequest) -> HttpResponse:
         schema, call_id = request.GET.get("t", ""), request.GET.get("c", "")
-        tenant = Client.objects.exclude(schema_name="public").filter(schema_name=schema).first()
+        tenant = Client.objects.companies().filter(schema_name=schema).first()
         if tenant is None or not call_id.isdigit():
             return twiml.response(twiml.goodbye(""))
         sid = request.POST.get("CallSid", "")

@@ -1,22 +1,12 @@
-"""Forms of the quality pages: recording filters, the scorecard editor, the operators' period."""
+"""Forms of the quality pages: recording filters and the scorecard editor (the operators' period is
+``reporting.periods.PeriodForm``, as on every page)."""
 
 from __future__ import annotations
-
-import datetime as dt
 
 from django import forms
 
 from quality.models import Criterion
-from reporting.filters import DAY_LIMITS
-
-MAX_PERIOD_DAYS = 366
-
-
-def day_field(label: str, *, required: bool) -> forms.DateField:
-    """A local day; ``DAY_LIMITS`` keeps the day after it (the pages' end bound) representable."""
-    return forms.DateField(
-        required=required, label=label, widget=forms.DateInput(attrs={"type": "date"}), validators=DAY_LIMITS
-    )
+from reporting.periods import check_period, day_field
 
 
 class RecordingFilter(forms.Form):
@@ -24,8 +14,8 @@ class RecordingFilter(forms.Form):
 
     operator = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Operator")
     queue = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label="Queue")
-    since = day_field("From", required=False)
-    until = day_field("To", required=False)
+    start = day_field("From", required=False)
+    end = day_field("To", required=False)
     scored = forms.ChoiceField(
         required=False,
         label="Scored",
@@ -39,9 +29,7 @@ class RecordingFilter(forms.Form):
 
     def clean(self) -> dict:
         data = super().clean()
-        since, until = data.get("since"), data.get("until")
-        if since and until and until < since:
-            raise forms.ValidationError("The end date is before the start date.")
+        check_period(data.get("start"), data.get("end"), max_days=None)  # a list: any length
         return data
 
 
@@ -56,18 +44,3 @@ class CriterionForm(forms.Form):
 
 
 CriterionFormSet = forms.formset_factory(CriterionForm, extra=2, max_num=30, validate_max=True)
-
-
-class PeriodForm(forms.Form):
-    since = day_field("From", required=True)
-    until = day_field("To", required=True)
-
-    def clean(self) -> dict:
-        data = super().clean()
-        since, until = data.get("since"), data.get("until")
-        if since and until:
-            if until < since:
-                raise forms.ValidationError("The end date is before the start date.")
-            if until - since > dt.timedelta(days=MAX_PERIOD_DAYS):
-                raise forms.ValidationError(f"Choose a period of at most {MAX_PERIOD_DAYS} days.")
-        return data

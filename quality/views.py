@@ -14,7 +14,7 @@ from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Avg, Count, Exists, OuterRef, Prefetch
 from django.http import Http404, HttpRequest, HttpResponse
@@ -23,8 +23,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_tenants.utils import tenant_context
 
-from accounts.models import Role
-from quality.forms import CriterionFormSet, PeriodForm, RecordingFilter
+from accounts.permissions import OPERATORS, SUPERVISORS, require
+from quality.forms import CriterionFormSet, RecordingFilter
 from quality.models import Score
 from quality.scoring import (
     CriterionSpec,
@@ -34,12 +34,13 @@ from quality.scoring import (
     operator_weekly_scores,
     scorecard_save,
 )
+from reporting.periods import PeriodForm
 from telephony.calls.models import Call, TelephonySettings
 from telephony.recordings import recording_response
 from tenants.models import Client
 
-QUALITY_ROLES = (Role.SUPERVISOR, Role.PLATFORM_ADMIN)
 PAGE_SIZE = 50
+OPERATOR_PERIOD_DAYS = 8 * 7 + 1  # by default the operators' page shows eight weeks back to today
 
 
 def _tz() -> dt.tzinfo:
@@ -59,8 +60,7 @@ def supervisor_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpResp
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
         if not request.tenant.is_platform:
             raise Http404
-        if not request.user.has_role(*QUALITY_ROLES):
-            raise PermissionDenied("Quality scoring is for supervisors.")
+        require(SUPERVISORS, request.user)
         return view(request, *args, **kwargs)
 
     return wrapper
@@ -72,7 +72,7 @@ def in_company(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
     @supervisor_only
     @wraps(view)
     def wrapper(request: HttpRequest, slug: str, *args, **kwargs) -> HttpResponse:
-        company = get_object_or_404(Client.objects.exclude(schema_name="public"), slug=slug)
+        company = get_object_or_404(Client.objects.companies(), slug=slug)
         with tenant_context(company), timezone.override(_tz()):
             return view(request, company, *args, **kwargs)
 
@@ -81,7 +81,7 @@ def in_company(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]
 
 @supervisor_only
 def companies(request: HttpRequest) -> HttpResponse:
-    clients = Client.objects.exclude(schema_name="public").exclude(status=Client.Status.PROSPECT)
+    clients = Client.objects.companies().exclude(status=Client.Status.PROSPECT)
     return render(request, "quality/companies.html", {"clients": clients})
 
 
@@ -118,10 +118,10 @@ def recordings(request: HttpRequest, company: Client) -> HttpResponse:
             calls = calls.filter(operator_id=f["operator"])
         if f["queue"] is not None:
             calls = calls.filter(queue_id=f["queue"])
-        if f["since"]:
-            calls = calls.filter(started_at__gte=dt.datetime.combine(f["since"], dt.time.min, tzinfo=tz))
-        if f["until"]:
-            end = dt.datetime.combine(f["until"] + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
+        if f["start"]:
+            calls = calls.filter(started_at__gte=dt.datetime.combine(f["start"], dt.time.min, tzinfo=tz))
+        if f["end"]:
+            end = dt.datetime.combine(f["end"] + dt.timedelta(days=1), dt.time.min, tzinfo=tz)
             calls = calls.filter(started_at__lt=end)
         if f["scored"] == "yes":
             calls = calls.filter(Exists(Score.objects.filter(call=OuterRef("pk"))))
@@ -291,17 +291,15 @@ def scorecard(request: HttpRequest, company: Client) -> HttpResponse:
 @in_company
 def operators(request: HttpRequest, company: Client) -> HttpResponse:
     """Per operator, the weekly average score and number of scored calls over a chosen period."""
-    today = timezone.localdate()
-    default = {"since": today - dt.timedelta(weeks=8), "until": today}
-    form = PeriodForm(request.GET or None, initial=default)
+    form = PeriodForm.from_query(request.GET, today=timezone.localdate(), days=OPERATOR_PERIOD_DAYS)
     status = 200
     weeks, trends = [], []
-    if form.is_bound and not form.is_valid():
+    if not form.is_valid():
         status = 400
     else:
-        period = form.cleaned_data if form.is_bound else default
+        period = form.cleaned_data
         weeks, trends = operator_weekly_scores(
-            since=period["since"], until=period["until"], tz=timezone.get_current_timezone()
+            since=period["start"], until=period["end"], tz=timezone.get_current_timezone()
         )
     table = [{"trend": t, "cells": [(week, *t.weeks.get(week, (None, 0))) for week in weeks]} for t in trends]
     context = {"company": company, "form": form, "weeks": weeks, "table": table, "tab": "operators"}
@@ -319,8 +317,7 @@ def my_scores(request: HttpRequest) -> HttpResponse:
     """
     if not request.tenant.is_platform:
         raise Http404
-    if not request.user.has_role(Role.OPERATOR):
-        raise PermissionDenied("These are an operator's own scores.")
+    require(OPERATORS, request.user)
     companies = Client.objects.filter(queues__skills__operator__user=request.user).distinct().order_by("name")
     sections = []
     for company in companies:

@@ -9,65 +9,28 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from functools import wraps
 
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
-from django_tenants.utils import get_public_schema_name, tenant_context
+from django_tenants.utils import tenant_context
 
-from accounts.models import Role
+from accounts.permissions import ACCOUNT_MANAGERS, BACK_OFFICE, role_required
 from reporting import invoicing, platform
 from reporting.billing_models import Invoice
-from reporting.filters import DAY_LIMITS
+from reporting.invoice_pdf import render_pdf
+from reporting.periods import PeriodForm, day_field, default_period
 from tenants.models import Client
 
-FIGURES_ROLES = (Role.SUPERVISOR, Role.ACCOUNT_MANAGER, Role.PLATFORM_ADMIN)
-INVOICE_ROLES = (Role.ACCOUNT_MANAGER, Role.PLATFORM_ADMIN)
-MAX_PERIOD_DAYS = 366
 NOTHING = "\u2013"  # an en dash: no call to measure a rate on
-
-
-def roles_required(*roles: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """Logged in with one of ``roles``: anyone else gets 403 (the login page when logged out)."""
-
-    def decorate(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-        @login_required
-        @wraps(view)
-        def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-            if not request.user.has_role(*roles):
-                raise PermissionDenied("Not for your role.")
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
 
 
 def _today() -> dt.date:
     return timezone.now().astimezone(platform.platform_zone()).date()
-
-
-class PeriodForm(forms.Form):
-    first = forms.DateField(
-        label="From", widget=forms.DateInput(attrs={"type": "date"}), validators=DAY_LIMITS
-    )
-    last = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}), validators=DAY_LIMITS)
-
-    def clean(self) -> dict:
-        data = super().clean()
-        first, last = data.get("first"), data.get("last")
-        if first and last:
-            if first > last:
-                raise ValidationError("The period ends before it starts.")
-            if (last - first).days >= MAX_PERIOD_DAYS:
-                raise ValidationError(f"Choose at most {MAX_PERIOD_DAYS} days.")
-        return data
 
 
 def _percent(value: float | None) -> str:
@@ -96,24 +59,21 @@ def figures_row(row: platform.Figures) -> dict[str, object]:
 
 
 @require_GET
-@roles_required(*FIGURES_ROLES)
+@role_required(BACK_OFFICE)
 def figures(request: HttpRequest) -> HttpResponse:
     """Offered, answered, abandoned, SL, ASA, AHT and abandon rate per client company and in total."""
     today = _today()
-    initial = {"first": today - dt.timedelta(days=6), "last": today}
-    form = PeriodForm(
-        request.GET if "first" in request.GET or "last" in request.GET else None, initial=initial
+    form = PeriodForm.from_query(request.GET, today=today)
+    first, last = (
+        (form.cleaned_data["start"], form.cleaned_data["end"]) if form.is_valid() else default_period(today)
     )
-    period = form.cleaned_data if form.is_bound and form.is_valid() else initial
     clients = platform.reporting_clients()
     today_rows, today_total = platform.unscoped_figures(first=today, last=today, clients=clients)
-    period_rows, period_total = platform.unscoped_figures(
-        first=period["first"], last=period["last"], clients=clients
-    )
+    period_rows, period_total = platform.unscoped_figures(first=first, last=last, clients=clients)
     context = {
         "form": form,
         "today": today,
-        "period": period,
+        "period": (first, last),
         "tables": [
             (
                 "today",
@@ -123,13 +83,13 @@ def figures(request: HttpRequest) -> HttpResponse:
             ),
             (
                 "period",
-                f"{period['first']:%d %b %Y} to {period['last']:%d %b %Y}",
+                f"{first:%d %b %Y} to {last:%d %b %Y}",
                 [figures_row(r) for r in period_rows],
                 figures_row(period_total),
             ),
         ],
     }
-    status = 400 if form.is_bound and form.errors else 200
+    status = 400 if form.errors else 200
     return render(request, "backoffice/reports.html", context, status=status)
 
 
@@ -137,7 +97,7 @@ class StaffingForm(forms.Form):
     client = forms.ModelChoiceField(
         queryset=Client.objects.none(), required=False, empty_label="Whole pool", label="Client company"
     )
-    day = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}), validators=DAY_LIMITS)
+    day = day_field("Day")
     sl_percent = forms.IntegerField(
         label="Target SL %", min_value=1, max_value=99, required=False, help_text="Empty: the contract's."
     )
@@ -151,13 +111,13 @@ class StaffingForm(forms.Form):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["client"].queryset = Client.objects.exclude(schema_name=get_public_schema_name()).filter(
+        self.fields["client"].queryset = Client.objects.companies().filter(
             status__in=[Client.Status.ACTIVE, Client.Status.SUSPENDED]
         )
 
 
 @require_GET
-@roles_required(*FIGURES_ROLES)
+@role_required(BACK_OFFICE)
 def staffing_view(request: HttpRequest) -> HttpResponse:
     """Operators needed by Erlang C per 15 minutes against those logged in."""
     form = StaffingForm(request.GET or None, initial={"day": _today()})
@@ -222,7 +182,7 @@ class CreditForm(forms.Form):
 
 
 def _client(pk: int) -> Client:
-    return get_object_or_404(Client.objects.exclude(schema_name=get_public_schema_name()), pk=pk)
+    return get_object_or_404(Client.objects.companies(), pk=pk)
 
 
 def _ip(request: HttpRequest) -> str | None:
@@ -230,9 +190,9 @@ def _ip(request: HttpRequest) -> str | None:
 
 
 @require_GET
-@roles_required(*INVOICE_ROLES)
+@role_required(ACCOUNT_MANAGERS)
 def invoice_clients(request: HttpRequest) -> HttpResponse:
-    clients = Client.objects.exclude(schema_name=get_public_schema_name()).order_by("name")
+    clients = Client.objects.companies().order_by("name")
     return render(request, "backoffice/invoices.html", {"clients": clients})
 
 
@@ -246,7 +206,7 @@ def _client_invoices(
 
 
 @require_GET
-@roles_required(*INVOICE_ROLES)
+@role_required(ACCOUNT_MANAGERS)
 def client_invoices(request: HttpRequest, client_pk: int) -> HttpResponse:
     client = _client(client_pk)
     today = _today()
@@ -254,7 +214,7 @@ def client_invoices(request: HttpRequest, client_pk: int) -> HttpResponse:
 
 
 @require_POST
-@roles_required(*INVOICE_ROLES)
+@role_required(ACCOUNT_MANAGERS)
 def invoice_build(request: HttpRequest, client_pk: int) -> HttpResponse:
     client = _client(client_pk)
     form = MonthForm(request.POST)
@@ -292,7 +252,7 @@ def _invoice_page(
 
 
 @require_GET
-@roles_required(*INVOICE_ROLES)
+@role_required(ACCOUNT_MANAGERS)
 def invoice_detail(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
     return _invoice_page(request, _client(client_pk), pk)
 
@@ -312,7 +272,7 @@ def _act(
 
 
 @require_POST
-@roles_required(*INVOICE_ROLES)
+@role_required(ACCOUNT_MANAGERS)
 def invoice_issue(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
     client = _client(client_pk)
     return _act(
@@ -325,7 +285,7 @@ def invoice_issue(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse
 
 
 @require_POST
-@roles_required(*INVOICE_ROLES)
+@role_required(ACCOUNT_MANAGERS)
 def invoice_paid(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
     client = _client(client_pk)
     form = PaymentForm(request.POST)
@@ -350,7 +310,7 @@ def invoice_paid(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
 
 
 @require_POST
-@roles_required(*INVOICE_ROLES)
+@role_required(ACCOUNT_MANAGERS)
 def invoice_credit(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
     client = _client(client_pk)
     form = CreditForm(request.POST)
@@ -375,11 +335,9 @@ def invoice_credit(request: HttpRequest, client_pk: int, pk: int) -> HttpRespons
 
 
 @require_GET
-@roles_required(*INVOICE_ROLES)
+@role_required(ACCOUNT_MANAGERS)
 def invoice_pdf(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
     """The issued PDF as it was sent; a draft is rendered now and marked as a draft."""
-    from reporting.invoice_pdf import render_pdf
-
     client = _client(client_pk)
     with tenant_context(client):
         invoice = Invoice.objects.filter(pk=pk).first()

@@ -48,10 +48,12 @@ from django.db.models.functions import Cast, Ceil, Coalesce, Extract
 from django.utils import timezone
 
 from reporting.billing_models import CreditNote, Invoice, InvoiceLine
+from reporting.invoice_pdf import render_pdf
 from reporting.stats import day_bounds, local_zone
 from reporting.webhooks import emit_invoice_issued
 from telephony.calls.models import Call
 from tenants.contracts import Tax, contract_tax, service_period
+from tenants.models import Contract, ContractVersion, Service
 
 CENT = Decimal("0.01")
 # ISO 4217 currencies whose smallest unit is not the cent; every other currency has two decimals.
@@ -132,8 +134,6 @@ def month_bounds(month: dt.date) -> tuple[dt.date, dt.date]:
 
 def contract_in_force():
     """The accepted contract version of the current client company, or None."""
-    from tenants.models import Contract
-
     contract = (
         Contract.objects.filter(client_id=connection.tenant.pk, in_force__isnull=False)
         .select_related("in_force")
@@ -162,8 +162,6 @@ def contract_periods(contract, first: dt.date, last: dt.date, zone: zoneinfo.Zon
     its acceptance (an acceptance never re-prices days already served). A day counts when it is
     within the governing version's start and end dates.
     """
-    from tenants.models import ContractVersion
-
     versions = list(
         ContractVersion.objects.filter(contract=contract)
         .filter(Q(acceptance__isnull=False) | Q(pk=contract.in_force_id))
@@ -189,8 +187,6 @@ def _accepted_on(version, zone: zoneinfo.ZoneInfo) -> dt.date:
 
 
 def _service_kind(code: str) -> str:
-    from tenants.models import Service
-
     return Service.objects.filter(code=code).values_list("kind", flat=True).first() or code
 
 
@@ -373,8 +369,6 @@ def invoice_build(*, month: dt.date) -> Invoice:
 @transaction.atomic
 def invoice_issue(*, invoice: Invoice) -> Invoice:
     """Freeze a draft: its PDF is rendered once and kept; from now on it never changes."""
-    from reporting.invoice_pdf import render_pdf
-
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if invoice.state != Invoice.State.DRAFT:
         raise ValidationError(f"Invoice {invoice.number} is already {invoice.state}.")

@@ -1,51 +1,50 @@
-"""What a client chooses on the reporting pages: a period of local days, and the call list's filters."""
+"""The call list's filters, the portal's and the API's (a period of local days is ``periods``).
+
+A filter means the same wherever it appears: ``number`` finds the calls from or to a number that
+contains the digits typed (a part of a number is enough; spaces, ``+``, dashes and brackets are
+ignored), in the portal's call list, its export and ``GET /api/v1/calls/``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import django_filters
-from django import forms
-from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db.models import Q, QuerySet
 
+from reporting.periods import DATE, DAY_LIMITS, check_period
 from reporting.stats import day_bounds
 from scripts_engine.models import Disposition
 from telephony.calls.models import Call
 from telephony.models import Queue
 
-MAX_PERIOD_DAYS = 366
 NO_QUEUE = "0"
-DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-# A local day turned into UTC bounds must stay within datetime's range (else a 500, not a 400).
-DAY_LIMITS = [
-    MinValueValidator(dt.date.min + dt.timedelta(days=2)),
-    MaxValueValidator(dt.date.max - dt.timedelta(days=2)),
-]
 NUMBER = RegexValidator(r"^[+0-9 ().-]{1,32}$", "Type digits of the number, e.g. 555 0100 or +1555.")
+NUMBER_HELP = (
+    "Calls from or to a number containing these digits: a part of a number is enough, e.g. 5550100"
+    " or +1 555; spaces, +, dashes and brackets are ignored."
+)
 
 
-class PeriodForm(forms.Form):
-    """A range of the client company's local days; by default the last 7 days up to today."""
+def calls_with_number(calls: QuerySet[Call], typed: str) -> QuerySet[Call]:
+    """The calls whose caller's or callee's number contains the digits of ``typed`` (all if none)."""
+    digits = "".join(c for c in typed if c.isdigit())
+    if not digits:
+        return calls
+    return calls.filter(Q(from_number__contains=digits) | Q(to_number__contains=digits))
 
-    start = forms.DateField(label="From", widget=DATE, validators=DAY_LIMITS)
-    end = forms.DateField(label="To", widget=DATE, validators=DAY_LIMITS)
 
-    @classmethod
-    def from_query(cls, query: object, *, today: dt.date) -> PeriodForm:
-        data = {"start": (today - dt.timedelta(days=6)).isoformat(), "end": today.isoformat()}
-        data.update({k: query.get(k) for k in ("start", "end") if query.get(k)})
-        return cls(data)
+class NumberFilter(django_filters.CharFilter):
+    """``number``: the calls from or to a number containing the digits typed (``calls_with_number``)."""
 
-    def clean(self) -> dict[str, object]:
-        data = super().clean()
-        start, end = data.get("start"), data.get("end")
-        if start and end:
-            if start > end:
-                raise forms.ValidationError("The first day must not be after the last day.")
-            if (end - start).days >= MAX_PERIOD_DAYS:
-                raise forms.ValidationError(f"Choose at most {MAX_PERIOD_DAYS} days.")
-        return data
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("help_text", NUMBER_HELP)
+        super().__init__(max_length=32, validators=[NUMBER], **kwargs)
+
+    def filter(self, qs: QuerySet[Call], value: str) -> QuerySet[Call]:
+        return calls_with_number(qs, value) if value else qs
 
 
 def queue_choices(tenant_id: int) -> list[tuple[str, str]]:
@@ -63,9 +62,7 @@ class CallFilter(django_filters.FilterSet):
     direction = django_filters.ChoiceFilter(choices=Call.Direction.choices, empty_label="Both directions")
     outcome = django_filters.ChoiceFilter(choices=Call.Outcome.choices, empty_label="Any outcome")
     disposition = django_filters.ChoiceFilter(empty_label="Any disposition")
-    number = django_filters.CharFilter(
-        label="Number contains", method="filter_number", max_length=32, validators=[NUMBER]
-    )
+    number = NumberFilter(label="Number contains", help_text="")
 
     class Meta:
         model = Call
@@ -79,8 +76,10 @@ class CallFilter(django_filters.FilterSet):
 
     def clean_period(self) -> None:
         data = self.form.cleaned_data
-        if data.get("start") and data.get("end") and data["start"] > data["end"]:
-            self.form.add_error("end", "The last day must not be before the first day.")
+        try:
+            check_period(data.get("start"), data.get("end"), max_days=None)  # pages: any length
+        except ValidationError as error:
+            self.form.add_error("end", error)
 
     def is_valid(self) -> bool:
         valid = super().is_valid()
@@ -98,9 +97,3 @@ class CallFilter(django_filters.FilterSet):
         if value == NO_QUEUE:
             return queryset.filter(queue_id__isnull=True)
         return queryset.filter(queue_id=int(value))
-
-    def filter_number(self, queryset: QuerySet[Call], name: str, value: str) -> QuerySet[Call]:
-        digits = "".join(c for c in value if c.isdigit())
-        if not digits:
-            return queryset
-        return queryset.filter(Q(from_number__contains=digits) | Q(to_number__contains=digits))

@@ -1,4 +1,4 @@
-"""The KPI definitions of DESIGN.md §7, in one place, as plain Python (no Django).
+"""The KPI definitions of docs/architecture.md §7: the one place they are written.
 
 A call counts in the period where it **started**; its fields are those of ``telephony.calls.Call``.
 - offered: asked for an operator (it was queued: ``queued_at`` set);
@@ -7,9 +7,13 @@ A call counts in the period where it **started**; its fields are those of ``tele
 - short abandon: abandoned with ``wait_seconds ≤ short_abandon_seconds`` (5 s by default),
   left out of the service level and the abandon rate;
 - answered within T: answered with ``wait_seconds ≤ T`` (T = 20 s by default);
+- a missing wait counts as 0 s;
 - handled: outcome ``handled``; its handling time is talk + hold + wrap-up;
 - IVR: entered when ``ivr_started_at`` is set, contained when the outcome is ``completed_in_ivr``.
-``stats.py`` aggregates the same predicates in the database; the tests hold both to this module.
+Each count is written here twice, side by side: in Python (``call_facts`` and ``totals``) and in
+SQL (``CALL_FLAGS`` and ``CALL_AGGREGATES``, with which ``stats`` aggregates the call records in
+the database). The rates (``rates``) are ratios of the counts, whichever side counted them.
+``tests/reporting/test_kpis_sql.py`` computes every figure both ways from the same calls.
 """
 
 from __future__ import annotations
@@ -17,9 +21,17 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 DEFAULT_SL_SECONDS = 20
 DEFAULT_SHORT_ABANDON_SECONDS = 5
+# The outcomes and the direction the definitions name (values of ``Call.Outcome``, ``Call.Direction``).
+ABANDONED = "abandoned"
+HANDLED = "handled"
+COMPLETED_IN_IVR = "completed_in_ivr"
+CALLBACK_REQUESTED = "callback_requested"
+VOICEMAIL = "voicemail"
+OUTBOUND = "outbound"
 
 
 @dataclass(frozen=True)
@@ -38,6 +50,24 @@ class CallFacts:
     ivr_entered: bool = False
     transferred: bool = False
     disposition: str = ""
+
+
+def call_facts(call: Any) -> CallFacts:
+    """What the definitions see of a call record (a ``Call``, or anything with its fields)."""
+    return CallFacts(
+        started_at=call.started_at,
+        direction=call.direction,
+        queued=call.queued_at is not None,
+        answered=call.queued_at is not None and call.answered_at is not None,
+        outcome=call.outcome,
+        wait_seconds=call.wait_seconds,
+        talk_seconds=call.talk_seconds,
+        hold_seconds=call.hold_seconds,
+        wrapup_seconds=call.wrapup_seconds,
+        ivr_entered=call.ivr_started_at is not None,
+        transferred=bool(call.transferred_to),
+        disposition=call.disposition,
+    )
 
 
 @dataclass
@@ -72,6 +102,13 @@ class Totals:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+# The counts of a period (every field of ``Totals`` but the dispositions): the columns of a
+# ``Statistic`` row, in this order.
+METRICS = tuple(f.name for f in fields(Totals) if f.name != "dispositions")
+# Handling time (``Totals.handle_seconds``) over columns of the same names.
+HANDLE_SECONDS_SQL = "talk_seconds + hold_seconds + wrapup_seconds"
+
+
 def totals(
     calls: Iterable[CallFacts],
     *,
@@ -89,26 +126,69 @@ def totals(
                 t.answered += 1
                 t.wait_answered_seconds += wait
                 t.answered_within_sl += wait <= sl_seconds
-            if c.outcome == "abandoned":
+            if c.outcome == ABANDONED:
                 t.abandoned += 1
                 t.short_abandons += wait <= short_abandon_seconds
-        if c.outcome == "handled":
+        if c.outcome == HANDLED:
             t.handled += 1
             t.talk_seconds += c.talk_seconds or 0
             t.hold_seconds += c.hold_seconds or 0
             t.wrapup_seconds += c.wrapup_seconds or 0
         if c.ivr_entered:
             t.ivr_entered += 1
-            t.ivr_contained += c.outcome == "completed_in_ivr"
+            t.ivr_contained += c.outcome == COMPLETED_IN_IVR
         t.transfers += c.transferred
-        t.callbacks_requested += c.outcome == "callback_requested"
-        t.voicemails += c.outcome == "voicemail"
-        if c.direction == "outbound":
+        t.callbacks_requested += c.outcome == CALLBACK_REQUESTED
+        t.voicemails += c.outcome == VOICEMAIL
+        if c.direction == OUTBOUND:
             t.outbound_attempts += 1
-            t.outbound_handled += c.outcome == "handled"
+            t.outbound_handled += c.outcome == HANDLED
         if c.disposition:
             t.dispositions[c.disposition] = t.dispositions.get(c.disposition, 0) + 1
     return t
+
+
+# The same counts in SQL. ``CALL_FLAGS`` selects, from a row of the calls table, what the
+# definitions ask of that call (``call_facts``); ``CALL_AGGREGATES`` counts a period's flagged
+# calls (``totals``). Parameters: ``SQL_PARAMETERS``, ``sl_seconds`` and ``short_abandon_seconds``.
+CALL_FLAGS = """
+    outcome, talk_seconds, hold_seconds, wrapup_seconds, transferred_to,
+    COALESCE(wait_seconds, 0) AS wait,
+    queued_at IS NOT NULL AS is_queued,
+    queued_at IS NOT NULL AND answered_at IS NOT NULL AS is_answered,
+    queued_at IS NOT NULL AND outcome = %(abandoned)s AS is_abandoned,
+    outcome = %(handled)s AS is_handled,
+    ivr_started_at IS NOT NULL AS is_ivr,
+    direction = %(outbound)s AS is_outbound"""
+CALL_AGGREGATES = {
+    "calls": "count(*)",
+    "offered": "count(*) FILTER (WHERE is_queued)",
+    "answered": "count(*) FILTER (WHERE is_answered)",
+    "answered_within_sl": "count(*) FILTER (WHERE is_answered AND wait <= %(sl_seconds)s)",
+    "abandoned": "count(*) FILTER (WHERE is_abandoned)",
+    "short_abandons": "count(*) FILTER (WHERE is_abandoned AND wait <= %(short_abandon_seconds)s)",
+    "wait_answered_seconds": "COALESCE(sum(wait) FILTER (WHERE is_answered), 0)",
+    "handled": "count(*) FILTER (WHERE is_handled)",
+    "talk_seconds": "COALESCE(sum(talk_seconds) FILTER (WHERE is_handled), 0)",
+    "hold_seconds": "COALESCE(sum(hold_seconds) FILTER (WHERE is_handled), 0)",
+    "wrapup_seconds": "COALESCE(sum(wrapup_seconds) FILTER (WHERE is_handled), 0)",
+    "ivr_entered": "count(*) FILTER (WHERE is_ivr)",
+    "ivr_contained": "count(*) FILTER (WHERE is_ivr AND outcome = %(completed_in_ivr)s)",
+    "transfers": "count(*) FILTER (WHERE transferred_to <> '')",
+    "callbacks_requested": "count(*) FILTER (WHERE outcome = %(callback_requested)s)",
+    "voicemails": "count(*) FILTER (WHERE outcome = %(voicemail)s)",
+    "outbound_attempts": "count(*) FILTER (WHERE is_outbound)",
+    "outbound_handled": "count(*) FILTER (WHERE is_outbound AND is_handled)",
+}
+assert tuple(CALL_AGGREGATES) == METRICS
+SQL_PARAMETERS = {
+    "abandoned": ABANDONED,
+    "handled": HANDLED,
+    "completed_in_ivr": COMPLETED_IN_IVR,
+    "callback_requested": CALLBACK_REQUESTED,
+    "voicemail": VOICEMAIL,
+    "outbound": OUTBOUND,
+}
 
 
 def _ratio(numerator: float, denominator: float) -> float | None:

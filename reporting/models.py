@@ -86,8 +86,9 @@ class Statistic(models.Model):
         return f"{self.granularity} {self.period_start:%Y-%m-%d %H:%M} {self.dimension} {self.key}"
 
     def totals(self) -> kpis.Totals:
-        names = [f.name for f in kpis.Totals.__dataclass_fields__.values()]
-        return kpis.Totals(**{name: getattr(self, name) for name in names})
+        return kpis.Totals(
+            **{name: getattr(self, name) for name in kpis.METRICS}, dispositions=self.dispositions
+        )
 
     @cached_property
     def rates(self) -> dict[str, float | None]:

@@ -18,15 +18,14 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db import connection
 from django.db.models import Q
-from django_tenants.utils import get_public_schema_name
 
 from reporting import kpis, staffing, stats
 from reporting.models import Statistic
 from telephony.calls.models import Call
+from telephony.routing_models import OperatorEvent, OperatorProfile, OperatorState
 from tenants.contracts import DEFAULT_SL_PERCENT
 from tenants.models import Client
 
-SUMMED = stats.METRICS  # every count of a Statistic row
 SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 INTERVAL_SECONDS = 15 * 60
 DEFAULT_AHT_SECONDS = 180  # when neither the interval nor its day handled a call
@@ -35,7 +34,7 @@ DEFAULT_AHT_SECONDS = 180  # when neither the interval nor its day handled a cal
 def reporting_clients() -> list[Client]:
     """Client companies whose figures count: active ones and suspended ones (they had calls)."""
     return list(
-        Client.objects.exclude(schema_name=get_public_schema_name())
+        Client.objects.companies()
         .filter(status__in=[Client.Status.ACTIVE, Client.Status.SUSPENDED])
         .order_by("name")
     )
@@ -71,7 +70,7 @@ def unscoped_figures(
     clients = reporting_clients() if clients is None else clients
     rows: dict[int, Figures] = {c.pk: Figures(client=c) for c in clients}
     if clients:
-        sums = ", ".join(f"COALESCE(SUM({c}), 0)" for c in SUMMED)
+        sums = ", ".join(f"COALESCE(SUM({c}), 0)" for c in kpis.METRICS)
         parts, params = [], []
         for client in clients:
             parts.append(
@@ -84,12 +83,12 @@ def unscoped_figures(
             for client_id, *values in cursor.fetchall():
                 *counts, built_at = values
                 rows[client_id].totals = kpis.Totals(
-                    **dict(zip(SUMMED, (int(v) for v in counts), strict=True))
+                    **dict(zip(kpis.METRICS, (int(v) for v in counts), strict=True))
                 )
                 rows[client_id].built_at = built_at
     total = Figures(client=None)
     for row in rows.values():
-        for name in SUMMED:
+        for name in kpis.METRICS:
             setattr(total.totals, name, getattr(total.totals, name) + getattr(row.totals, name))
         if row.built_at and (total.built_at is None or row.built_at < total.built_at):
             total.built_at = row.built_at  # the stalest company says how fresh the total is
@@ -149,23 +148,6 @@ def source_day(day: dt.date, today: dt.date) -> tuple[dt.date, bool]:
     return day - dt.timedelta(days=7 * weeks), True
 
 
-def contract_target(client: Client) -> tuple[int, int]:
-    """(SL percent, threshold seconds) of the client company's contract in force, else 80 % in 20 s.
-
-    The one reading of a contract's service-level target: the portal's dashboard asks it too.
-    """
-    from tenants.models import Contract
-
-    contract = (
-        Contract.objects.filter(client=client, in_force__isnull=False).select_related("in_force").first()
-    )
-    terms = contract.in_force.terms if contract else {}
-    return (
-        int(terms.get("sl_percent") or DEFAULT_SL_PERCENT),
-        int(terms.get("sl_seconds") or kpis.DEFAULT_SL_SECONDS),
-    )
-
-
 def unscoped_interval_volume(
     *, clients: list[Client], day: dt.date
 ) -> dict[dt.datetime, tuple[int, int, int]]:
@@ -176,9 +158,7 @@ def unscoped_interval_volume(
     parts, params = [], []
     for client in clients:
         # Only a validated, quoted schema name is interpolated; values go as parameters.
-        select = (
-            "SELECT period_start, offered, handled, talk_seconds + hold_seconds + wrapup_seconds AS handle"
-        )
+        select = f"SELECT period_start, offered, handled, {kpis.HANDLE_SECONDS_SQL} AS handle"
         parts.append(
             f"{select} FROM {_table(client)} WHERE granularity = %s AND dimension = %s"
             " AND period_start >= %s AND period_start < %s"
@@ -231,8 +211,6 @@ def _logged_in_per_interval(
     *, operator_filter: Q, starts: list[dt.datetime], now: dt.datetime
 ) -> dict[dt.datetime, float]:
     """Time-weighted mean number of operators not offline in each interval (up to ``now``)."""
-    from telephony.routing_models import OperatorEvent, OperatorProfile, OperatorState
-
     if not starts:
         return {}
     begin, end = starts[0], min(starts[-1] + dt.timedelta(seconds=INTERVAL_SECONDS), now)
@@ -286,12 +264,10 @@ def unscoped_staffing(
     naive forecast); so is the callers' patience (Erlang A), measured on that day's queued calls;
     the operators logged in come from their state history and current state.
     """
-    from telephony.routing_models import OperatorProfile, OperatorState
-
     today = now.astimezone(platform_zone()).date()
     source, forecast = source_day(day, today)
     default_sl, default_threshold = (
-        contract_target(client) if client else (DEFAULT_SL_PERCENT, kpis.DEFAULT_SL_SECONDS)
+        stats.contract_target(client) if client else (DEFAULT_SL_PERCENT, kpis.DEFAULT_SL_SECONDS)
     )
     target = target_sl_percent or default_sl
     threshold = threshold_seconds or default_threshold

@@ -7,12 +7,9 @@ Every page runs in the tenant's schema (its host), for any member of the client 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import Max, Sum
@@ -21,11 +18,12 @@ from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from accounts.models import CLIENT_ROLES
-from reporting import exports, kpis, platform, stats
-from reporting.filters import CallFilter, PeriodForm
+from accounts.permissions import CLIENT_STAFF, View, role_required
+from reporting import exports, kpis, stats
+from reporting.filters import CallFilter
 from reporting.invoice_pdf import render_pdf
 from reporting.models import Invoice, Statistic
+from reporting.periods import PeriodForm
 from scripts_engine.models import Disposition, ScriptAnswer
 from telephony.calls.models import Call, TelephonySettings
 
@@ -36,27 +34,19 @@ FORMATS = {"csv", "xlsx"}
 NOTHING = "\N{EN DASH}"  # shown for a rate of a period with nothing to measure
 
 
-def client_staff(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Logged in on this host (else the login page) and a member of the client company's staff."""
-
-    @login_required
-    @require_GET
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if request.user.role not in CLIENT_ROLES:
-            raise PermissionDenied("Client company staff only.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
+def client_staff(view: View) -> View:
+    """A reporting page: logged in on this host (else the login page), GET only, for the client
+    company's staff (``permissions.CLIENT_STAFF``, else 403)."""
+    return login_required(require_GET(role_required(CLIENT_STAFF)(view)))
 
 
 def service_target() -> tuple[int, int]:
     """(percent, seconds) of the service level promised by the contract in force, else the defaults."""
-    return platform.contract_target(connection.tenant)
+    return stats.contract_target(connection.tenant)
 
 
 def _totals(values: dict[str, object]) -> kpis.Totals:
-    return kpis.Totals(**{m: values.get(m) or 0 for m in stats.METRICS})
+    return kpis.Totals(**{m: values.get(m) or 0 for m in kpis.METRICS})
 
 
 def _figures(t: kpis.Totals, *, target_percent: int) -> dict[str, object]:
@@ -88,13 +78,15 @@ def _secs(value: float | None) -> str:
 def today_totals(*, today: dt.date, zone: dt.tzinfo, sl_seconds: int) -> kpis.Totals:
     """Today's figures straight from the call records (statistics may lag behind by a build)."""
     start, end = stats.day_bounds(today, zone)
-    metrics = stats._metrics(  # the same aggregate definitions the statistics are built with
-        sl_seconds=sl_seconds, short_abandon_seconds=TelephonySettings.current().short_abandon_seconds
+    return stats.call_totals(
+        start=start,
+        end=end,
+        sl_seconds=sl_seconds,
+        short_abandon_seconds=TelephonySettings.current().short_abandon_seconds,
     )
-    return _totals(Call.objects.filter(started_at__gte=start, started_at__lt=end).aggregate(**metrics))
 
 
-SUMS = {m: Sum(m) for m in stats.METRICS}
+SUMS = {m: Sum(m) for m in kpis.METRICS}
 
 
 def _grouped(rows: object, by: str) -> list[dict[str, object]]:

@@ -16,94 +16,40 @@ import logging
 import zoneinfo
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import Coalesce
 
 from reporting import kpis
 from reporting.models import Statistic
 from telephony.calls.models import Call, TelephonySettings
+from tenants.contracts import DEFAULT_SL_PERCENT
+from tenants.models import Client, Contract
 
 logger = logging.getLogger(__name__)
 INTERVAL = dt.timedelta(minutes=15)
-METRICS = [
-    "calls",
-    "offered",
-    "answered",
-    "answered_within_sl",
-    "abandoned",
-    "short_abandons",
-    "wait_answered_seconds",
-    "handled",
-    "talk_seconds",
-    "hold_seconds",
-    "wrapup_seconds",
-    "ivr_entered",
-    "ivr_contained",
-    "transfers",
-    "callbacks_requested",
-    "voicemails",
-    "outbound_attempts",
-    "outbound_handled",
-]
-
-
-def _sum(field: str, condition: Q) -> Coalesce:
-    return Coalesce(Sum(field, filter=condition), 0)
-
-
-def _metrics(*, sl_seconds: int, short_abandon_seconds: int) -> dict[str, object]:
-    """The ``kpis`` definitions as aggregate expressions over ``Call``."""
-    queued = Q(queued_at__isnull=False)
-    answered = queued & Q(answered_at__isnull=False)
-    abandoned = queued & Q(outcome=Call.Outcome.ABANDONED)
-    handled = Q(outcome=Call.Outcome.HANDLED)
-    ivr = Q(ivr_started_at__isnull=False)
-    outbound = Q(direction=Call.Direction.OUTBOUND)
-    wait = Coalesce(F("wait_seconds"), 0)
-    return {
-        "calls": Count("id"),
-        "offered": Count("id", filter=queued),
-        "answered": Count("id", filter=answered),
-        "answered_within_sl": Count(
-            "id", filter=answered & Q(wait_seconds__lte=sl_seconds) | answered & Q(wait_seconds__isnull=True)
-        ),
-        "abandoned": Count("id", filter=abandoned),
-        "short_abandons": Count(
-            "id",
-            filter=abandoned & (Q(wait_seconds__lte=short_abandon_seconds) | Q(wait_seconds__isnull=True)),
-        ),
-        "wait_answered_seconds": Coalesce(Sum(wait, filter=answered), 0),
-        "handled": Count("id", filter=handled),
-        "talk_seconds": _sum("talk_seconds", handled),
-        "hold_seconds": _sum("hold_seconds", handled),
-        "wrapup_seconds": _sum("wrapup_seconds", handled),
-        "ivr_entered": Count("id", filter=ivr),
-        "ivr_contained": Count("id", filter=ivr & Q(outcome=Call.Outcome.COMPLETED_IN_IVR)),
-        "transfers": Count("id", filter=~Q(transferred_to="")),
-        "callbacks_requested": Count("id", filter=Q(outcome=Call.Outcome.CALLBACK_REQUESTED)),
-        "voicemails": Count("id", filter=Q(outcome=Call.Outcome.VOICEMAIL)),
-        "outbound_attempts": Count("id", filter=outbound),
-        "outbound_handled": Count("id", filter=outbound & handled),
-    }
 
 
 def local_zone() -> zoneinfo.ZoneInfo:
     return zoneinfo.ZoneInfo(TelephonySettings.current().timezone or "UTC")
 
 
+def contract_target(client: Client) -> tuple[int, int]:
+    """(SL percent, threshold seconds) of the client company's contract in force, else 80 % in 20 s.
+
+    The one reading of a contract's service-level target: the statistics' T, the portal's
+    dashboard and the back office's staffing ask it.
+    """
+    contract = (
+        Contract.objects.filter(client=client, in_force__isnull=False).select_related("in_force").first()
+    )
+    terms = contract.in_force.terms if contract else {}
+    return (
+        int(terms.get("sl_percent") or DEFAULT_SL_PERCENT),
+        int(terms.get("sl_seconds") or kpis.DEFAULT_SL_SECONDS),
+    )
+
+
 def sl_threshold() -> int:
     """The contract's service-level threshold (T) in force for this client company, else 20 s."""
-    from tenants.models import Contract
-
-    tenant = getattr(connection, "tenant", None)
-    contract = (
-        Contract.objects.filter(client_id=getattr(tenant, "pk", None), in_force__isnull=False)
-        .select_related("in_force")
-        .first()
-    )
-    if contract is None:
-        return kpis.DEFAULT_SL_SECONDS
-    return int(contract.in_force.terms.get("sl_seconds") or kpis.DEFAULT_SL_SECONDS)
+    return contract_target(connection.tenant)[1]
 
 
 def day_bounds(day: dt.date, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
@@ -111,6 +57,29 @@ def day_bounds(day: dt.date, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]
     start = dt.datetime.combine(day, dt.time(), tzinfo=zone)
     end = dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=zone)
     return start.astimezone(dt.UTC), end.astimezone(dt.UTC)
+
+
+def call_totals(
+    *, start: dt.datetime, end: dt.datetime, sl_seconds: int, short_abandon_seconds: int
+) -> kpis.Totals:
+    """The counts of the calls started in [start, end), straight from the call records (no
+    statistics build needed), by the same SQL definitions; dispositions are not counted."""
+    aggregates = ", ".join(f"{sql} AS {name}" for name, sql in kpis.CALL_AGGREGATES.items())
+    sql = (
+        f"SELECT {aggregates} FROM (SELECT {kpis.CALL_FLAGS} FROM {Call._meta.db_table}"  # noqa: S608
+        " WHERE started_at >= %(start)s AND started_at < %(end)s) AS c"
+    )
+    params = {
+        **kpis.SQL_PARAMETERS,
+        "start": start,
+        "end": end,
+        "sl_seconds": sl_seconds,
+        "short_abandon_seconds": short_abandon_seconds,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        counts = cursor.fetchone()
+    return kpis.Totals(**dict(zip(kpis.METRICS, (int(c) for c in counts), strict=True)))
 
 
 def build_days(*, first: dt.date, last: dt.date) -> int:
@@ -162,41 +131,13 @@ def build_days(*, first: dt.date, last: dt.date) -> int:
 INLINE_DISPOSITIONS = 12
 BUILD_WORK_MEM = "256MB"
 _BUCKET = "date_bin('15 minutes', started_at, TIMESTAMPTZ '2000-01-01 00:00:00+00')"
-# What the definitions ask of a call, computed once per call (the aggregates below only read them).
+# What the definitions ask of a call (``kpis.CALL_FLAGS``), computed once per call, with what the rows
+# are grouped by; the aggregates (``kpis.CALL_AGGREGATES``) only read these.
 _FLAGS = f"""
     {_BUCKET} AS period, COALESCE(queue_id, 0) AS queue_key, queue_name, operator_id, operator_name,
-    disposition, outcome, talk_seconds, hold_seconds, wrapup_seconds, transferred_to,
-    COALESCE(wait_seconds, 0) AS wait,
-    queued_at IS NOT NULL AS is_queued,
-    queued_at IS NOT NULL AND answered_at IS NOT NULL AS is_answered,
-    queued_at IS NOT NULL AND outcome = %(abandoned)s AS is_abandoned,
-    outcome = %(handled)s AS is_handled,
-    ivr_started_at IS NOT NULL AS is_ivr,
-    direction = %(outbound)s AS is_outbound"""
-# The kpis definitions as SQL aggregates over one period's flagged calls (``_metrics``: their ORM twin).
-CALL_AGGREGATES = {
-    "calls": "count(*)",
-    "offered": "count(*) FILTER (WHERE is_queued)",
-    "answered": "count(*) FILTER (WHERE is_answered)",
-    "answered_within_sl": "count(*) FILTER (WHERE is_answered AND wait <= %(sl_seconds)s)",
-    "abandoned": "count(*) FILTER (WHERE is_abandoned)",
-    "short_abandons": "count(*) FILTER (WHERE is_abandoned AND wait <= %(short_abandon_seconds)s)",
-    "wait_answered_seconds": "COALESCE(sum(wait) FILTER (WHERE is_answered), 0)",
-    "handled": "count(*) FILTER (WHERE is_handled)",
-    "talk_seconds": "COALESCE(sum(talk_seconds) FILTER (WHERE is_handled), 0)",
-    "hold_seconds": "COALESCE(sum(hold_seconds) FILTER (WHERE is_handled), 0)",
-    "wrapup_seconds": "COALESCE(sum(wrapup_seconds) FILTER (WHERE is_handled), 0)",
-    "ivr_entered": "count(*) FILTER (WHERE is_ivr)",
-    "ivr_contained": "count(*) FILTER (WHERE is_ivr AND outcome = %(completed_in_ivr)s)",
-    "transfers": "count(*) FILTER (WHERE transferred_to <> '')",
-    "callbacks_requested": "count(*) FILTER (WHERE outcome = %(callback_requested)s)",
-    "voicemails": "count(*) FILTER (WHERE outcome = %(voicemail)s)",
-    "outbound_attempts": "count(*) FILTER (WHERE is_outbound)",
-    "outbound_handled": "count(*) FILTER (WHERE is_outbound AND is_handled)",
-}
-assert list(CALL_AGGREGATES) == METRICS
+    disposition, {kpis.CALL_FLAGS}"""
 _KEY = ("granularity", "dimension", "period_start", "key")
-_VALUES = ("day", "name", "sl_seconds", "short_abandon_seconds", *METRICS, "dispositions")
+_VALUES = ("day", "name", "sl_seconds", "short_abandon_seconds", *kpis.METRICS, "dispositions")
 
 
 def _statement(inline: list[str]) -> tuple[str, dict[str, object]]:
@@ -207,12 +148,7 @@ def _statement(inline: list[str]) -> tuple[str, dict[str, object]]:
     """
     calls, table = Call._meta.db_table, Statistic._meta.db_table
     params: dict[str, object] = {
-        "abandoned": Call.Outcome.ABANDONED,
-        "handled": Call.Outcome.HANDLED,
-        "completed_in_ivr": Call.Outcome.COMPLETED_IN_IVR,
-        "callback_requested": Call.Outcome.CALLBACK_REQUESTED,
-        "voicemail": Call.Outcome.VOICEMAIL,
-        "outbound": Call.Direction.OUTBOUND,
+        **kpis.SQL_PARAMETERS,
         "interval": Statistic.Granularity.INTERVAL,
         "day": Statistic.Granularity.DAY,
         "queue": Statistic.Dimension.QUEUE,
@@ -220,9 +156,9 @@ def _statement(inline: list[str]) -> tuple[str, dict[str, object]]:
         "inline": inline,
     }
     params |= {f"d{i}": code for i, code in enumerate(inline)}
-    counts = [*METRICS, *(f"d{i}" for i in range(len(inline)))]
+    counts = [*kpis.METRICS, *(f"d{i}" for i in range(len(inline)))]
     aggregates = ", ".join(
-        [f"{sql} AS {name}" for name, sql in CALL_AGGREGATES.items()]
+        [f"{sql} AS {name}" for name, sql in kpis.CALL_AGGREGATES.items()]
         + [f"count(*) FILTER (WHERE disposition = %(d{i})s) AS d{i}" for i in range(len(inline))]
     )
     in_range = "started_at >= %(start)s AND started_at < %(end)s"
@@ -240,7 +176,7 @@ def _statement(inline: list[str]) -> tuple[str, dict[str, object]]:
         SELECT %({granularity})s::text AS granularity, r.dimension, r.period AS period_start, r.key,
                (r.period AT TIME ZONE %(zone)s)::date AS day, COALESCE(r.name, '') AS name,
                %(sl_seconds)s::int AS sl_seconds, %(short_abandon_seconds)s::int AS short_abandon_seconds,
-               {", ".join(f"r.{m}" for m in METRICS)},
+               {", ".join(f"r.{m}" for m in kpis.METRICS)},
                {inline_json} || COALESCE(o.counts, '{{}}'::jsonb) AS dispositions
         FROM {source} AS r LEFT JOIN (
             SELECT period, dimension, key, jsonb_object_agg(disposition, n) AS counts

@@ -1,23 +1,24 @@
-"""Celery entry points for statistics and invoices: thin, take ids or ISO dates, safe to run twice."""
+"""Celery entry points for statistics, invoices and webhooks: thin, take ids or ISO dates, safe to run
+twice. They import the domain modules; no domain module imports this one (``webhook_delivery``
+sends its task by name)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 from django.utils import timezone
-from django_tenants.utils import get_public_schema_name, tenant_context
+from django_tenants.utils import tenant_context
 
 from config.celery import app, tenant_task
+from reporting import billing, stats, webhook_delivery
+from tenants.models import Client
 
 
 @app.task(acks_late=True)
 def dispatch_statistics() -> int:
     """Beat, in public: enqueue each active client company's recent build inside its schema."""
-    from tenants.models import Client
-
     count = 0
-    clients = Client.objects.exclude(schema_name=get_public_schema_name()).filter(status=Client.Status.ACTIVE)
-    for client in clients:
+    for client in Client.objects.companies().filter(status=Client.Status.ACTIVE):
         with tenant_context(client):
             build_recent_statistics.delay()
         count += 1
@@ -27,8 +28,6 @@ def dispatch_statistics() -> int:
 @tenant_task(acks_late=True)
 def build_recent_statistics() -> int:
     """Yesterday and today (local): late call records of either land in their period."""
-    from reporting import stats
-
     today = timezone.now().astimezone(stats.local_zone()).date()
     return stats.build_days(first=today - dt.timedelta(days=1), last=today)
 
@@ -36,24 +35,18 @@ def build_recent_statistics() -> int:
 @tenant_task(acks_late=True)
 def build_statistics(first: str, last: str) -> int:
     """On demand, for any local days ``first``..``last`` (ISO dates)."""
-    from reporting import stats
-
     return stats.build_days(first=dt.date.fromisoformat(first), last=dt.date.fromisoformat(last))
 
 
 @tenant_task(acks_late=True)
 def build_invoice(month: str) -> int:
     """Build (or rebuild) the draft invoice of ``month`` (ISO date in it); an issued one stays as it is."""
-    from reporting import billing
-
     return billing.invoice_build(month=dt.date.fromisoformat(month)).pk
 
 
-@tenant_task(acks_late=True)
+@tenant_task(name=webhook_delivery.DELIVER_TASK, acks_late=True)
 def deliver_webhook(delivery_id: int) -> str:
     """One attempt of an outgoing webhook delivery (a replay or a not-yet-due one does nothing)."""
-    from reporting import webhook_delivery
-
     delivery = webhook_delivery.deliver(delivery_id=delivery_id)
     return delivery.state if delivery else "skipped"
 
@@ -61,11 +54,8 @@ def deliver_webhook(delivery_id: int) -> str:
 @app.task(acks_late=True)
 def dispatch_webhook_retries() -> int:
     """Beat, in public: re-send each client company's overdue webhook deliveries (lost retry messages)."""
-    from reporting import webhook_delivery
-    from tenants.models import Client
-
     sent = 0
-    for client in Client.objects.exclude(schema_name=get_public_schema_name()):
+    for client in Client.objects.companies():
         with tenant_context(client):
             for pk in webhook_delivery.overdue_delivery_ids():
                 deliver_webhook.delay(pk)

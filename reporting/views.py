@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.models import Role
+from accounts.permissions import CLIENT_ADMINS, require
 from reporting.keys import ApiKey, Scope, api_key_create, api_key_revoke
 
 
@@ -18,16 +17,11 @@ class ApiKeyForm(forms.Form):
     scopes = forms.MultipleChoiceField(choices=Scope.choices, widget=forms.CheckboxSelectMultiple)
 
 
-def _client_admin(request: HttpRequest) -> None:
-    if request.user.role != Role.CLIENT_ADMIN:
-        raise PermissionDenied("Only your company's admins manage API keys.")
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_keys(request: HttpRequest) -> HttpResponse:
     """The keys (never their text), and a form for a new one whose text is shown this once."""
-    _client_admin(request)
+    require(CLIENT_ADMINS, request.user)
     created = None
     form = ApiKeyForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -47,6 +41,6 @@ def api_keys(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def api_key_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
-    _client_admin(request)
+    require(CLIENT_ADMINS, request.user)
     api_key_revoke(key=get_object_or_404(ApiKey, pk=pk))
     return redirect("api_keys")

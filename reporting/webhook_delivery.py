@@ -28,6 +28,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from config.celery import app
 from reporting.webhook_models import (
     TEST_EVENT,
     WebhookAttempt,
@@ -43,6 +44,8 @@ TIMEOUT_SECONDS = 10.0  # per connect and per read; the attempt is recorded as a
 LEASE = dt.timedelta(seconds=60)  # longer than one attempt can take
 MAX_BACKOFF_SECONDS = 3600  # stays far below the broker's visibility timeout (6 h)
 USER_AGENT = "CC-Webhooks/1"
+# The Celery task making one attempt (``reporting.tasks``, which imports this module): sent by name.
+DELIVER_TASK = "reporting.tasks.deliver_webhook"
 
 
 def backoff_seconds(attempts: int) -> int:
@@ -82,15 +85,17 @@ def signature_header(*, endpoint: WebhookEndpoint, timestamp: int, body: bytes, 
 
 
 def enqueue_on_commit(delivery_ids: list[int], *, countdown: float = 0) -> None:
-    """Send the delivery tasks after commit, from inside this client company's schema."""
+    """Send the delivery tasks after commit, from inside this client company's schema.
+
+    By the task's name: the tasks module is the entry point that imports this one, never the
+    other way round (the tenant-aware app adds the schema header to ``send_task`` too).
+    """
     tenant = connection.tenant
 
     def send() -> None:
-        from reporting.tasks import deliver_webhook
-
         with tenant_context(tenant):
             for pk in delivery_ids:
-                deliver_webhook.apply_async(args=[pk], countdown=countdown)
+                app.send_task(DELIVER_TASK, args=[pk], countdown=countdown)
 
     transaction.on_commit(send, robust=True)
 

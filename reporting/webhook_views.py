@@ -7,12 +7,12 @@ import uuid
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.models import Role
+from accounts.permissions import CLIENT_ADMINS, require
 from reporting import webhook_delivery, webhooks
 from reporting.webhook_models import EventType, WebhookDelivery, WebhookEndpoint
 
@@ -32,11 +32,6 @@ class EndpointEditForm(EndpointForm):
     active = forms.BooleanField(required=False, help_text="Unticked: no events are sent to it.")
 
 
-def _client_admin(request: HttpRequest) -> None:
-    if request.user.role != Role.CLIENT_ADMIN:
-        raise PermissionDenied("Only your company's admins manage webhooks.")
-
-
 def _by(request: HttpRequest) -> str:
     return request.user.get_full_name() or request.user.username
 
@@ -50,7 +45,7 @@ def _no_store(response: HttpResponse) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def endpoints(request: HttpRequest) -> HttpResponse:
     """The endpoints, and a form for a new one whose secret is shown this once."""
-    _client_admin(request)
+    require(CLIENT_ADMINS, request.user)
     form = EndpointForm(request.POST or None)
     created = secret = None
     if request.method == "POST" and form.is_valid():
@@ -100,7 +95,7 @@ def _detail(
 @require_http_methods(["GET", "POST"])
 def endpoint_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """An endpoint's settings and its recent deliveries."""
-    _client_admin(request)
+    require(CLIENT_ADMINS, request.user)
     endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
     if request.method == "GET":
         return _detail(request, endpoint)
@@ -119,7 +114,7 @@ def endpoint_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def endpoint_rotate(request: HttpRequest, pk: int) -> HttpResponse:
-    _client_admin(request)
+    require(CLIENT_ADMINS, request.user)
     endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
     secret = webhooks.endpoint_rotate_secret(endpoint=endpoint, keep_old=not request.POST.get("expire_old"))
     endpoint.refresh_from_db()
@@ -129,7 +124,7 @@ def endpoint_rotate(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def endpoint_test(request: HttpRequest, pk: int) -> HttpResponse:
-    _client_admin(request)
+    require(CLIENT_ADMINS, request.user)
     endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
     webhooks.send_test(endpoint=endpoint, by=_by(request))
     messages.success(request, "Test event queued: its delivery appears below within seconds.")
@@ -139,7 +134,7 @@ def endpoint_test(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def endpoint_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    _client_admin(request)
+    require(CLIENT_ADMINS, request.user)
     endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
     webhooks.endpoint_delete(endpoint=endpoint)
     messages.success(request, "Webhook endpoint deleted.")
@@ -149,7 +144,7 @@ def endpoint_delete(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def delivery_detail(request: HttpRequest, uid: uuid.UUID) -> HttpResponse:
     """One delivery: the JSON body sent and every attempt."""
-    _client_admin(request)
+    require(CLIENT_ADMINS, request.user)
     delivery = get_object_or_404(WebhookDelivery.objects.select_related("event", "endpoint"), uid=uid)
     context = {
         "delivery": delivery,
@@ -163,7 +158,7 @@ def delivery_detail(request: HttpRequest, uid: uuid.UUID) -> HttpResponse:
 @require_POST
 def delivery_retry(request: HttpRequest, uid: uuid.UUID) -> HttpResponse:
     """Send a failed delivery again (e.g. once the receiver is fixed)."""
-    _client_admin(request)
+    require(CLIENT_ADMINS, request.user)
     delivery = get_object_or_404(WebhookDelivery, uid=uid)
     try:
         webhooks.delivery_retry(delivery=delivery)

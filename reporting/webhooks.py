@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from reporting.billing_models import Invoice
 from reporting.webhook_delivery import enqueue_on_commit, https_required, private_host
 from reporting.webhook_models import (
     TEST_EVENT,
@@ -29,6 +30,8 @@ from reporting.webhook_models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from telephony.calls.models import Call
+from tenants.models import Client
 
 log = logging.getLogger(__name__)
 
@@ -200,8 +203,6 @@ def delivery_retry(*, delivery: WebhookDelivery) -> WebhookDelivery:
 
 def call_completed_data(call_id: int) -> dict[str, Any] | None:
     """The ``data`` of ``call.completed``: the call record as it stands after its outcome."""
-    from telephony.calls.models import Call
-
     call = Call.objects.filter(pk=call_id).first()
     if call is None or not call.outcome:
         return None
@@ -229,18 +230,26 @@ def call_completed_data(call_id: int) -> dict[str, Any] | None:
     }
 
 
-def emit_call_completed(call_id: int, call_sid: str) -> None:
-    """``call.completed`` once the transaction giving the call its outcome commits."""
-    emit_on_commit(
-        type=EventType.CALL_COMPLETED,
-        dedupe_key=f"call.completed:{call_sid}",
-        data=lambda: call_completed_data(call_id),
-    )
+def on_call_completed(
+    sender: object, *, call_id: int, call_sid: str, tenant: Client | None = None, **kwargs: Any
+) -> None:
+    """Receiver of ``telephony.events.call_completed``: the ``call.completed`` event, once per call.
+
+    The signal comes after the commit that gave the call its outcome, inside its company's schema,
+    so the event is emitted at once. A failure is logged here and goes no further: the call keeps
+    its outcome (the signal is sent with ``send_robust``).
+    """
+    if tenant is None:
+        return
+    try:
+        data = call_completed_data(call_id)
+        if data is not None:
+            emit(type=EventType.CALL_COMPLETED, data=data, dedupe_key=f"call.completed:{call_sid}")
+    except Exception:
+        log.exception("call.completed of %s: the webhook event could not be recorded", call_sid)
 
 
 def invoice_issued_data(invoice_id: int) -> dict[str, Any] | None:
-    from reporting.billing_models import Invoice
-
     invoice = Invoice.objects.filter(pk=invoice_id).exclude(state=Invoice.State.DRAFT).first()
     if invoice is None:
         return None

@@ -1,22 +1,19 @@
-"""The script graph: its JSON Schema, compilation and the validator that refuses broken scripts.
+"""The script graph: compilation and the validator that refuses broken scripts.
 
 ``validate`` never raises: whatever JSON a client's staff saves, they get a list of problems, each
-naming the node and saying in plain words what to fix. The compiled form is shared with the
-interpreter so that conditions and templates are parsed once per version.
+naming the node and saying in plain words what to fix. It checks the JSON Schema first
+(``graph_schema``), then the graph itself: edges, paths (``graph_paths``), fields, answers and
+limits. The compiled form is shared with the interpreter so that conditions and templates are
+parsed once per version. Callers import everything from here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 from typing import Any
-
-from jsonschema import Draft202012Validator
 
 from scripts_engine.expressions import (
     ANY,
@@ -33,8 +30,23 @@ from scripts_engine.expressions import (
     compile_condition,
     parse_template,
 )
+from scripts_engine.graph_paths import ancestor_masks, reachable, reaching, strongly_connected
+from scripts_engine.graph_schema import SCHEMA_PATH, schema, schema_problems
 
-SCHEMA_PATH = Path(__file__).with_name("schema.json")
+__all__ = [
+    "ANSWERING_KINDS",
+    "OPERATOR_ONLY_KINDS",
+    "SCHEMA_PATH",
+    "AutomaticOption",
+    "CompiledGraph",
+    "Node",
+    "Problem",
+    "compile_graph",
+    "is_valid",
+    "schema",
+    "validate",
+]
+
 ANSWERING_KINDS = frozenset({"question", "automatic"})
 OPERATOR_ONLY_KINDS = frozenset({"say", "question"})
 _ANSWER_TYPES = {
@@ -106,130 +118,6 @@ class CompiledGraph:
     problems: list[Problem]
 
 
-@cache
-def schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of format 1, as shipped in schema.json."""
-    return json.loads(SCHEMA_PATH.read_text())
-
-
-@cache
-def _schema_validator() -> Draft202012Validator:
-    return Draft202012Validator(schema())
-
-
-_NOTES = frozenset({"$schema", "$id", "title", "description", "x-message", "$defs"})
-_TYPES: dict[str, Callable[[Any], bool]] = {
-    "object": lambda x: isinstance(x, dict),
-    "array": lambda x: isinstance(x, list),
-    "string": lambda x: isinstance(x, str),
-    "boolean": lambda x: isinstance(x, bool),
-    "number": lambda x: isinstance(x, (int, float)) and not isinstance(x, bool),
-    "integer": lambda x: isinstance(x, int) and not isinstance(x, bool),
-}
-
-
-@cache
-def _fast_schema_check() -> Callable[[Any], bool]:
-    """schema.json compiled to closures that answer "surely valid?" in a few microseconds per node.
-
-    jsonschema takes ~150 ms on a 500-node script; this check returns True only when the
-    graph certainly conforms (False for anything unsure), and jsonschema then runs only on
-    graphs that may be wrong, to word the problems. tests/scripts_engine/test_properties.py
-    checks that True here always means jsonschema finds nothing.
-    """
-    root = schema()
-    compiled: dict[str, Callable[[Any], bool]] = {}
-
-    def ref(target: str) -> Callable[[Any], bool]:
-        def check(x: Any) -> bool:
-            if target not in compiled:
-                compiled[target] = build(root["$defs"][target.rsplit("/", 1)[1]])
-            return compiled[target](x)
-
-        return check
-
-    def build(sub: Any) -> Callable[[Any], bool]:
-        if sub is True:
-            return lambda x: True
-        if not isinstance(sub, dict):
-            return lambda x: False
-        checks: list[Callable[[Any], bool]] = []
-        for key, value in sub.items():
-            if key in _NOTES or key in {"then", "properties", "additionalProperties"}:
-                continue
-            if key == "$ref":
-                checks.append(ref(value))
-            elif key == "type":
-                tests = [_TYPES[t] for t in (value if isinstance(value, list) else [value])]
-                checks.append(lambda x, ts=tests: any(t(x) for t in ts))
-            elif key in {"const", "enum"}:
-                allowed = [value] if key == "const" else value
-                if not all(isinstance(a, str) or (type(a) is int) for a in allowed):
-                    return lambda x: False
-                checks.append(lambda x, a=tuple(allowed): type(x) in (str, int) and x in a)
-            elif key == "required":
-                checks.append(lambda x, r=tuple(value): not isinstance(x, dict) or all(k in x for k in r))
-            elif key == "pattern":
-                search = re.compile(value).search
-                checks.append(lambda x, f=search: not isinstance(x, str) or f(x) is not None)
-            elif key in {"minLength", "maxLength", "minItems", "minProperties"}:
-                kind = str if "Length" in key else (list if "Items" in key else dict)
-                low = key.startswith("min")
-                checks.append(
-                    lambda x, k=kind, n=value, lo=low: (
-                        not isinstance(x, k) or (len(x) >= n if lo else len(x) <= n)
-                    )
-                )
-            elif key == "minimum":
-                checks.append(lambda x, n=value: not _TYPES["number"](x) or x >= n)
-            elif key == "uniqueItems":
-                checks.append(
-                    lambda x: (
-                        not isinstance(x, list) or (all(type(i) is str for i in x) and len(set(x)) == len(x))
-                    )
-                )
-            elif key == "items":
-                item = build(value)
-                checks.append(lambda x, f=item: not isinstance(x, list) or all(f(i) for i in x))
-            elif key == "propertyNames":
-                name = build(value)
-                checks.append(lambda x, f=name: not isinstance(x, dict) or all(f(k) for k in x))
-            elif key in {"allOf", "anyOf", "oneOf"}:
-                parts = [build(v) for v in value]
-                if key == "allOf":
-                    checks.append(lambda x, ps=parts: all(p(x) for p in ps))
-                elif key == "anyOf":
-                    checks.append(lambda x, ps=parts: any(p(x) for p in ps))
-                else:
-                    checks.append(lambda x, ps=parts: sum(1 for p in ps if p(x)) == 1)
-            elif key == "if":
-                cond, then = build(value), build(sub.get("then", True))
-                checks.append(lambda x, c=cond, t=then: not c(x) or t(x))
-            else:
-                return lambda x: False
-        if "properties" in sub or "additionalProperties" in sub:
-            props = {k: build(v) for k, v in sub.get("properties", {}).items()}
-            extra = sub.get("additionalProperties", True)
-            other = build(extra)
-
-            def objects(x: Any, props: dict = props, other: Callable = other) -> bool:
-                if not isinstance(x, dict):
-                    return True
-                for k, v in x.items():
-                    check = props.get(k, other)
-                    if not check(v):
-                        return False
-                return True
-
-            checks.append(objects)
-        if len(checks) == 1:
-            return checks[0]
-        return lambda x, cs=tuple(checks): all(c(x) for c in cs)
-
-    top = build(root)
-    return lambda graph: bool(top(graph))
-
-
 def validate(graph: Any) -> list[Problem]:
     """Every problem that stops this graph from being approved; an empty list means valid."""
     return compile_graph(graph).problems
@@ -244,9 +132,9 @@ def compile_graph(graph: Any) -> CompiledGraph:
     """Check the graph and compile its nodes; never raises."""
     empty = CompiledGraph("", {}, (), (), (), [])
     try:
-        problems = _schema_problems(graph)
+        problems = schema_problems(graph)
         if problems:
-            empty.problems = problems
+            empty.problems = [Problem(node, "schema", message) for node, message in problems]
             return empty
         return _Checker(graph).run()
     except RecursionError:
@@ -254,84 +142,6 @@ def compile_graph(graph: Any) -> CompiledGraph:
     except Exception as exc:  # the validator must answer, not crash the editor
         empty.problems = [Problem(None, "internal_error", f"the script could not be checked: {exc!r}")]
     return empty
-
-
-_TYPE_WORDS = {
-    "object": "a group of settings ({...})",
-    "array": "a list ([...])",
-    "string": "text in quotes",
-    "number": "a number",
-    "integer": "a whole number",
-    "boolean": "true or false",
-}
-
-
-def _where(path: list[Any]) -> str:
-    out = ""
-    for part in path:
-        out += f"[{part + 1}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
-
-
-def _schema_problems(graph: Any) -> list[Problem]:
-    if not isinstance(graph, Mapping):
-        return [Problem(None, "schema", "a script must be a JSON object ({...})")]
-    nodes = graph.get("nodes")
-    if isinstance(nodes, Mapping):
-        bad_keys = [k for k in nodes if not isinstance(k, str)]
-        if bad_keys:
-            return [Problem(None, "schema", f"node ids must be text, not {bad_keys[0]!r}")]
-    if _fast_schema_check()(graph):
-        return []
-    problems = [_schema_problem(err) for err in _schema_validator().iter_errors(graph)]
-    problems.sort(key=lambda p: (p.node or "", p.message))
-    return problems
-
-
-def _schema_problem(err: Any) -> Problem:
-    path = list(err.absolute_path)
-    node = None
-    if len(path) >= 2 and path[0] == "nodes" and isinstance(path[1], str):
-        node, path = path[1], path[2:]
-    if err.validator == "pattern" and "propertyNames" in err.relative_schema_path:
-        return Problem(
-            str(err.instance),
-            "schema",
-            f"{err.instance!r} cannot be a node id: {err.schema.get('x-message', 'invalid name')}",
-        )
-    where = _where(path)
-    subject = f"'{where}'" if where else ("this node" if node else "the script")
-    custom = err.schema.get("x-message") if isinstance(err.schema, Mapping) else None
-    v, value = err.validator, err.validator_value
-    if custom:
-        message = f"{subject}: {custom}" if where and v not in {"oneOf", "anyOf"} else custom
-    elif v == "required":
-        missing = [k for k in value if isinstance(err.instance, Mapping) and k not in err.instance]
-        message = f"{subject} is missing '{missing[0] if missing else value[0]}'"
-    elif v == "additionalProperties":
-        known = err.schema.get("properties", {})
-        extra = sorted(str(k) for k in err.instance if k not in known)
-        message = f"{subject} has unknown setting(s): {', '.join(extra)}"
-    elif v == "type":
-        kinds = value if isinstance(value, list) else [value]
-        message = f"{subject} must be " + " or ".join(_TYPE_WORDS.get(k, k) for k in kinds)
-    elif v == "enum":
-        message = f"{subject} must be one of: {', '.join(map(str, value))}"
-    elif v == "const":
-        message = f"{subject} must be {value!r}"
-    elif v in {"minItems", "minProperties"}:
-        message = f"{subject} needs at least {value} entr{'y' if value == 1 else 'ies'}"
-    elif v == "uniqueItems":
-        message = f"{subject} lists the same entry twice"
-    elif v == "minLength":
-        message = f"{subject} must not be empty"
-    elif v == "maxLength":
-        message = f"{subject} is too long (at most {value} characters)"
-    elif v == "minimum":
-        message = f"{subject} must be at least {value}"
-    else:
-        message = f"{subject}: {err.message}"
-    return Problem(node, "schema", message)
 
 
 def _answer_info(raw: Mapping[str, Any]) -> FieldInfo:
@@ -437,31 +247,15 @@ class _Checker:
     def check_paths(self, start: str) -> None:
         nodes = self.nodes
         succ = {nid: [t for t in n.successors if t in nodes] for nid, n in nodes.items()}
-        reached = {start}
-        stack = [start]
-        while stack:
-            for t in succ[stack.pop()]:
-                if t not in reached:
-                    reached.add(t)
-                    stack.append(t)
-        preds: dict[str, list[str]] = {nid: [] for nid in nodes}
-        for nid, targets in succ.items():
-            for t in targets:
-                preds[t].append(nid)
-        ending = {nid for nid, n in nodes.items() if n.terminal}
-        stack = list(ending)
-        while stack:
-            for p in preds[stack.pop()]:
-                if p not in ending:
-                    ending.add(p)
-                    stack.append(p)
+        reached = reachable([start], succ)
+        ending = reaching({nid for nid, n in nodes.items() if n.terminal}, succ)
         for nid in nodes:
             if nid not in reached:
                 self.add(nid, "unreachable", f"no path from the start ({start!r}) leads here")
             elif nid not in ending:
                 self.add(nid, "no_end", "from here the call can never reach an end node")
         silent = {nid: [t for t in ts if nodes[t].kind not in ANSWERING_KINDS] for nid, ts in succ.items()}
-        for component in _strongly_connected(
+        for component in strongly_connected(
             [nid for nid in nodes if nodes[nid].kind not in ANSWERING_KINDS], silent
         ):
             if len(component) > 1 or component[0] in silent[component[0]]:
@@ -618,72 +412,4 @@ class _Checker:
         """Bit masks of the nodes that can come before each node (itself only inside a loop)."""
         nodes = self.nodes
         succ = {nid: [t for t in n.successors if t in nodes] for nid, n in nodes.items()}
-        components = _strongly_connected(list(nodes), succ)
-        comp_of: dict[str, int] = {}
-        for index, comp in enumerate(components):
-            for nid in comp:
-                comp_of[nid] = index
-        masks = [0] * len(components)
-        members = [0] * len(components)
-        for index, comp in enumerate(components):
-            for nid in comp:
-                members[index] |= self._bit[nid]
-            if len(comp) > 1 or comp[0] in succ[comp[0]]:
-                masks[index] |= members[index]
-        for index in range(len(components) - 1, -1, -1):
-            carry = masks[index] | members[index]
-            for nid in components[index]:
-                for t in succ[nid]:
-                    target = comp_of[t]
-                    if target != index:
-                        masks[target] |= carry
-        return {nid: masks[comp_of[nid]] for nid in nodes}
-
-
-def _strongly_connected(order: list[str], succ: Mapping[str, list[str]]) -> list[list[str]]:
-    """Tarjan's algorithm without recursion; components come out sinks first."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    result: list[list[str]] = []
-    counter = 0
-    for root in order:
-        if root in index:
-            continue
-        work = [(root, iter(succ.get(root, ())))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            v, children = work[-1]
-            advanced = False
-            for w in children:
-                if w not in index:
-                    index[w] = low[w] = counter
-                    counter += 1
-                    stack.append(w)
-                    on_stack.add(w)
-                    work.append((w, iter(succ.get(w, ()))))
-                    advanced = True
-                    break
-                if w in on_stack:
-                    low[v] = min(low[v], index[w])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[v])
-            if low[v] == index[v]:
-                comp: list[str] = []
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    comp.append(w)
-                    if w == v:
-                        break
-                comp.reverse()
-                result.append(comp)
-    return result
+        return ancestor_masks(list(nodes), succ, self._bit)

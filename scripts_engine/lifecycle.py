@@ -16,14 +16,11 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import User
+from accounts.permissions import ACCOUNT_MANAGERS, CLIENT_EDITORS, SCRIPT_ACTIVATORS
 from scripts_engine.graph import Problem, validate
 from scripts_engine.models import Disposition, Script, ScriptVersion, Specialist
 
-EDITOR_ROLES = frozenset({Role.CLIENT_ADMIN, Role.CLIENT_EDITOR})
-READER_ROLES = frozenset({Role.CLIENT_ADMIN, Role.CLIENT_EDITOR, Role.CLIENT_VIEWER})
-REVIEWER_ROLES = frozenset({Role.ACCOUNT_MANAGER, Role.PLATFORM_ADMIN})
-ACTIVATOR_ROLES = frozenset({Role.CLIENT_ADMIN, Role.ACCOUNT_MANAGER, Role.PLATFORM_ADMIN})
 MAX_GRAPH_NODES = 2000
 
 
@@ -40,15 +37,15 @@ class ScriptProblems(LifecycleError):
 
 
 def can_edit(user: User) -> bool:
-    return user.is_authenticated and user.has_role(*EDITOR_ROLES)
-
-
-def can_read(user: User) -> bool:
-    return user.is_authenticated and user.has_role(*READER_ROLES)
+    return CLIENT_EDITORS.allows(user)
 
 
 def can_review(user: User) -> bool:
-    return user.is_authenticated and user.has_role(*REVIEWER_ROLES)
+    return ACCOUNT_MANAGERS.allows(user)
+
+
+def can_activate(user: User) -> bool:
+    return SCRIPT_ACTIVATORS.allows(user)
 
 
 def _require(allowed: bool, message: str) -> None:
@@ -209,7 +206,7 @@ def version_reject(*, version: ScriptVersion, by: User, reason: str) -> ScriptVe
 
 def version_activate(*, version: ScriptVersion, by: User) -> ScriptVersion:
     """Put an approved version on calls and retire the active one; running sessions keep theirs."""
-    _require(by.is_authenticated and by.has_role(*ACTIVATOR_ROLES), "You may not activate scripts.")
+    _require(can_activate(by), "You may not activate scripts.")
     with transaction.atomic():
         Script.objects.select_for_update().get(pk=version.script_id)
         locked = _transition(version, ScriptVersion.State.APPROVED, "Only approved versions go live.")

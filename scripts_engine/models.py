@@ -15,11 +15,13 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
 
+from tenants.phones import E164_PATTERN
+
 IDENTIFIER = RegexValidator(
     r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
     "Use letters, digits and _, starting with a letter or _ (at most 64 characters).",
 )
-E164 = RegexValidator(r"^\+[1-9][0-9]{6,14}$", "Enter the number in international form, e.g. +493012345678.")
+E164 = RegexValidator(E164_PATTERN, "Enter the number in international form, e.g. +493012345678.")
 
 
 def graph_digest(graph: Any) -> str:

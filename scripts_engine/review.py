@@ -11,7 +11,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from django_tenants.utils import get_public_schema_name, tenant_context
+from django_tenants.utils import tenant_context
 
 from scripts_engine.editing import nodes_of
 from scripts_engine.models import ScriptVersion
@@ -47,7 +47,7 @@ class GraphDiff:
 def unscoped_submitted_versions() -> list[SubmittedVersion]:
     """Every client company's versions waiting for approval (cross-tenant read, staff only)."""
     found: list[SubmittedVersion] = []
-    clients = Client.objects.exclude(schema_name=get_public_schema_name()).order_by("name")
+    clients = Client.objects.companies().order_by("name")
     for client in clients:
         with tenant_context(client):
             versions = (

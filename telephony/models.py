@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from django.core.validators import MaxValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 
-E164 = r"^\+[1-9][0-9]{6,14}$"
+from tenants.phones import E164_PATTERN as E164
+from tenants.phones import E164_VALIDATOR
 
 
 class PhoneNumber(models.Model):
@@ -21,9 +22,7 @@ class PhoneNumber(models.Model):
         ASSIGNED = "assigned", "Assigned"
         RELEASING = "releasing", "Releasing"
 
-    number = models.CharField(
-        max_length=16, unique=True, validators=[RegexValidator(E164, "A number in E.164 form: +15550100.")]
-    )
+    number = models.CharField(max_length=16, unique=True, validators=[E164_VALIDATOR])
     tenant = models.ForeignKey(
         "tenants.Client", null=True, blank=True, on_delete=models.PROTECT, related_name="phone_numbers"
     )
@@ -147,9 +146,7 @@ class UnservedCall(models.Model):
 class PlatformDoNotCall(models.Model):
     """A number no client company may dial (platform-wide do-not-call list, checked at dial time)."""
 
-    phone = models.CharField(
-        max_length=16, unique=True, validators=[RegexValidator(E164, "A number in E.164 form: +15550100.")]
-    )
+    phone = models.CharField(max_length=16, unique=True, validators=[E164_VALIDATOR])
     reason = models.CharField(max_length=200, blank=True)
     added_by_name = models.CharField(max_length=150, blank=True)
     at = models.DateTimeField(auto_now_add=True)

@@ -28,7 +28,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.AVAILABLE: frozenset({S.RESERVED, S.ON_CALL, S.BREAK, S.OFFLINE}),  # on call: an outbound call
     S.RESERVED: frozenset({S.ON_CALL, S.AVAILABLE, S.BREAK, S.OFFLINE}),
     S.ON_CALL: frozenset({S.WRAP_UP, S.AVAILABLE, S.OFFLINE}),  # available: nobody was connected
-    S.WRAP_UP: frozenset({S.AVAILABLE, S.BREAK, S.OFFLINE, S.ON_CALL}),  # on call: outbound from wrap-up
+    S.WRAP_UP: frozenset({S.AVAILABLE, S.BREAK, S.OFFLINE}),
     S.BREAK: frozenset({S.AVAILABLE, S.OFFLINE}),
 }
 # What an operator (or their console, or a supervisor for them) may ask for, from each state.

@@ -62,7 +62,7 @@ def _tenant_of(request: HttpRequest) -> Client | None:
     """The tenant named by ``t`` in the (signed) URL, else the one owning the dialled number."""
     schema = request.GET.get("t", "")
     if schema:
-        return Client.objects.exclude(schema_name="public").filter(schema_name=schema).first()
+        return Client.objects.companies().filter(schema_name=schema).first()
     number = _number(request.POST.get("To", ""))
     return number.tenant if number is not None else None
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from accounts.models import CLIENT_ROLES, User
+from accounts.models import User
+from accounts.permissions import CLIENT_STAFF
 from tenants.sockets import group_name, in_tenant
 
 
@@ -20,7 +21,7 @@ class PortalConsumer(AsyncJsonWebsocketConsumer):
 
     async def connect(self) -> None:
         tenant, user = self.scope["tenant"], self.scope["user"]
-        if tenant.is_platform or not user.is_authenticated or user.role not in CLIENT_ROLES:
+        if tenant.is_platform or not CLIENT_STAFF.allows(user):
             await self.close(code=4403)
             return
         self.group = group_name(tenant, "portal")

@@ -20,6 +20,7 @@ from django_tenants.utils import tenant_context
 
 from accounts.invitations import invite_member
 from accounts.models import Role, User
+from accounts.permissions import CLIENT_ADMINS
 from telephony.calls.setup import settings_from_order
 from telephony.models import PhoneNumber, Queue
 from tenants import contracts
@@ -266,7 +267,7 @@ def contract_accept(
     *, version: ContractVersion, user: User, ip: str | None, user_agent: str = ""
 ) -> Acceptance:
     """The client admin accepts a sent version; with payment recorded, this provisions the client."""
-    if not user.has_role(Role.CLIENT_ADMIN):
+    if not CLIENT_ADMINS.allows(user):
         raise OnboardingError("Only your company's admins can accept the contract.")
     with transaction.atomic():
         contract = Contract.objects.select_for_update().get(pk=version.contract_id)

@@ -3,11 +3,23 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+APPS = (
+    "config",
+    "accounts",
+    "tenants",
+    "scripts_engine",
+    "telephony",
+    "outbound",
+    "reporting",
+    "quality",
+    "console",
+)
 
 
 def test_the_import_contract_holds():
@@ -40,3 +52,19 @@ def test_no_module_reaches_into_a_third_party_packages_private_attributes():
         if needle in path.read_text()
     ]
     assert found == []
+
+
+def test_operator_state_has_one_writer():
+    """Only ``telephony.operators.transition`` writes an operator's state (one transition table,
+    an event per change); the router and the dialer ask it."""
+    assignment = re.compile(
+        r"^\s*(profile|operator)\.state\b[\w\s.,]*=[^=]|OperatorProfile\.objects[^\n]*\.update\([^)]*\bstate=",
+        re.MULTILINE,
+    )
+    writers = sorted(
+        str(path.relative_to(ROOT))
+        for app in APPS
+        for path in (ROOT / app).rglob("*.py")
+        if "migrations" not in path.parts and assignment.search(path.read_text())
+    )
+    assert writers == ["telephony/operators.py"]

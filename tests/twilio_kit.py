@@ -1,8 +1,9 @@
 """Twilio's side, offline: signed webhook requests and a TwiML check against Twilio's own schema.
 
-The schema (../shared/twilio, from twilio-csharp) keeps the nesting rules of verbs and nouns; its
-attribute lists are old, so they are widened with what the installed ``twilio`` package's TwiML
-builders accept (their keyword arguments are generated from Twilio's current definitions).
+The schema (vendored in tests/contracts/twilio, from twilio-csharp) keeps the nesting rules of verbs
+and nouns; its attribute lists are old, so they are widened with what the installed ``twilio``
+package's TwiML builders accept (their keyword arguments are generated from Twilio's current
+definitions).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from django.test import Client as HttpClient
 from twilio.request_validator import RequestValidator
 from twilio.twiml import voice_response
 
-XSD = Path(__file__).resolve().parents[2] / "shared" / "twilio" / "TwiML.twilio-csharp-d635c29.xsd"
+XSD = Path(__file__).resolve().parent / "contracts" / "twilio" / "TwiML.twilio-csharp-d635c29.xsd"
 XS = "{http://www.w3.org/2001/XMLSchema}"
 
 

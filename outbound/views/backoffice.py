@@ -39,7 +39,7 @@ def back_office(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse
 @back_office
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    clients = Client.objects.exclude(schema_name="public").order_by("name")
+    clients = Client.objects.companies().order_by("name")
     return render(request, "outbound/bo_home.html", {"clients": clients})
 
 

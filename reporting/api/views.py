@@ -6,7 +6,6 @@ import datetime as dt
 
 import django_filters
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import HttpResponse, JsonResponse
 from django.templatetags.static import static
 from django.utils import timezone
@@ -22,6 +21,7 @@ from rest_framework.renderers import JSONRenderer
 
 from reporting.api import serializers
 from reporting.api.auth import ApiKeyAuthentication, HasScope, PerKeyRateThrottle
+from reporting.filters import NumberFilter
 from reporting.keys import Scope
 from reporting.models import Invoice, Statistic
 from scripts_engine.models import Script
@@ -122,14 +122,11 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
 class CallFilter(django_filters.FilterSet):
     started_after = UtcDateTimeFilter(field_name="started_at", lookup_expr="gte")
     started_before = UtcDateTimeFilter(field_name="started_at", lookup_expr="lt")
-    number = django_filters.CharFilter(method="filter_number", help_text="The caller's or callee's number.")
+    number = NumberFilter()
 
     class Meta:
         model = Call
         fields = ["direction", "queue_id", "outcome", "disposition", "operator_id"]
-
-    def filter_number(self, queryset, name, value):
-        return queryset.filter(Q(from_number=value) | Q(to_number=value))
 
 
 class CallViewSet(ApiView):

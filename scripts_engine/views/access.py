@@ -5,23 +5,20 @@ Every query runs in the request's schema, so another company's ids simply do not
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 
+from accounts.permissions import CLIENT_EDITORS, CLIENT_STAFF, require
 from scripts_engine.editing import NODE_ID
-from scripts_engine.lifecycle import can_edit, can_read
 from scripts_engine.models import Script, ScriptSession, ScriptVersion
 
 
 def require_reader(request: HttpRequest) -> None:
-    if not can_read(request.user):
-        raise PermissionDenied("Client company staff only.")
+    require(CLIENT_STAFF, request.user)
 
 
 def require_editor(request: HttpRequest) -> None:
-    if not can_edit(request.user):
-        raise PermissionDenied("Only editors and admins change scripts.")
+    require(CLIENT_EDITORS, request.user)
 
 
 def access_script(request: HttpRequest, pk: int) -> Script:

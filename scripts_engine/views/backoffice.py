@@ -9,6 +9,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 
+from accounts.permissions import ACCOUNT_MANAGERS, role_required
 from scripts_engine import lifecycle
 from scripts_engine.diagram import render_svg
 from scripts_engine.editing import problems_by_node
@@ -17,22 +18,21 @@ from scripts_engine.lifecycle import LifecycleError
 from scripts_engine.models import ScriptVersion
 from scripts_engine.review import graph_diff, unscoped_submitted_versions
 from tenants.models import Client
-from tenants.views.backoffice import account_manager_required
 
 
 def _client(slug: str) -> Client:
-    client = Client.objects.exclude(schema_name="public").filter(slug=slug).first()
+    client = Client.objects.companies().filter(slug=slug).first()
     if client is None:
         raise Http404("No such client company.")
     return client
 
 
-@account_manager_required
+@role_required(ACCOUNT_MANAGERS)
 def submitted(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/scripts.html", {"submitted": unscoped_submitted_versions()})
 
 
-@account_manager_required
+@role_required(ACCOUNT_MANAGERS)
 def review(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     client = _client(slug)
     with tenant_context(client):
@@ -65,7 +65,7 @@ def review(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
         return render(request, "backoffice/script_review.html", context)
 
 
-@account_manager_required
+@role_required(ACCOUNT_MANAGERS)
 @require_POST
 def decide(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     client = _client(slug)

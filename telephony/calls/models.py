@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-E164 = r"^\+[1-9][0-9]{6,14}$"
+from tenants.phones import E164_PATTERN as E164
 
 
 class Contact(models.Model):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +12,8 @@ from django.utils import timezone
 from psycopg.types.json import Jsonb
 
 from telephony.calls.models import E164, Call, Callback, CallEvent, Contact
+from telephony.events import announce_on_commit, call_completed
+from tenants.phones import is_e164
 
 # Twilio's statuses by how far a call has come; a status callback never moves a call backwards.
 STATUS_RANK = {
@@ -76,7 +77,7 @@ def add_event(
 
 def contact_for(phone: str) -> Contact | None:
     """The caller's contact card, created on the first call from a valid number."""
-    if not re.match(E164, phone or ""):
+    if not is_e164(phone):
         return None  # anonymous or a SIP address: no card
     contact, _ = Contact.objects.get_or_create(phone=phone)
     return contact
@@ -240,11 +241,9 @@ def set_outcome(call: Call, outcome: str, *, at: dt.datetime | None = None, **da
     at = at or timezone.now()
     updated = Call.objects.filter(pk=call.pk, outcome="").update(outcome=outcome, outcome_at=at)
     if updated:
-        from reporting.webhooks import emit_call_completed
-
         call.outcome, call.outcome_at = outcome, at
         add_event(call, "outcome", dedupe=f"outcome:{outcome}", at=at, outcome=outcome, **data)
-        emit_call_completed(call.pk, call.call_sid)  # after commit: the client's webhooks, if any
+        announce_on_commit(call_completed, call_id=call.pk, call_sid=call.call_sid)
     return bool(updated)
 
 

@@ -88,12 +88,8 @@ def _pass(
     call_queues = skill_queues | queues.overflowing_into(skill_queues, rules)
     if queue_ids is not None and operator_ids is None:
         call_queues &= set(queue_ids)
-    read = list(
-        WaitingCall.objects.filter(state=WaitingCall.State.WAITING, queue_id__in=call_queues)
-        .exclude(pk__in=taken)
-        .values_list(*WAITING_FIELDS)
-    )
-    calls = {row[0]: WaitingRow(*row) for row in read}
+    waiting = WaitingCall.objects.filter(state=WaitingCall.State.WAITING, queue_id__in=call_queues)
+    calls = {row[0]: WaitingRow(*row) for row in waiting.exclude(pk__in=taken).values_list(*WAITING_FIELDS)}
     rules = queues.rules_for({c.queue_id for c in calls.values()})
     found = matching.pairs(
         [
@@ -115,6 +111,5 @@ def _pass(
     if len(reservations) < len(calls) and not everyone and free.exclude(pk__in=locked).exists():
         return reservations, True
     if len(reservations) < len(locked):
-        newer = WaitingCall.objects.filter(state=WaitingCall.State.WAITING, queue_id__in=call_queues)
-        return reservations, newer.exclude(pk__in=[*calls, *taken]).exists()
+        return reservations, waiting.exclude(pk__in=[*calls, *taken]).exists()
     return reservations, False

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.validators import RegexValidator
 from django.db import models
 from django_tenants.models import DomainMixin, TenantMixin
+from django_tenants.utils import get_public_schema_name
 
 SLUG_PATTERN = r"^[a-z][a-z0-9-]{1,40}[a-z0-9]$"
 RESERVED_SLUGS = frozenset({"www", "api", "admin", "static", "media", "public", "platform", "base"})
@@ -20,6 +21,12 @@ def schema_name_for(slug: str) -> str:
 
 def host_for(slug: str) -> str:
     return f"{slug}.{settings.PLATFORM_HOST}"
+
+
+class ClientQuerySet(models.QuerySet):
+    def companies(self) -> ClientQuerySet:
+        """The client companies: every row but the platform's own (the ``public`` schema)."""
+        return self.exclude(schema_name=get_public_schema_name())
 
 
 class Client(TenantMixin):
@@ -44,6 +51,8 @@ class Client(TenantMixin):
 
     auto_create_schema = True
     auto_drop_schema = False
+
+    objects = ClientQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

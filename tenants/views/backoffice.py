@@ -5,18 +5,14 @@ Account managers and platform admins only; every action calls one domain functio
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.models import Role
+from accounts.permissions import ACCOUNT_MANAGERS, role_required
 from tenants import lifecycle, onboarding
 from tenants.audit import events_for
 from tenants.contracts import monthly_total
@@ -24,23 +20,8 @@ from tenants.forms import ContractTermsForm, PaymentForm
 from tenants.models import AuditEvent, Client, Contract, ContractVersion, Order
 from tenants.views.portal import pdf_response
 
-BACK_OFFICE_ROLES = (Role.ACCOUNT_MANAGER, Role.PLATFORM_ADMIN)
 
-
-def account_manager_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
-    """Logged in, and an account manager or platform admin: anyone else gets 403."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request: HttpRequest, *args: object, **kwargs: object) -> HttpResponse:
-        if not request.user.has_role(*BACK_OFFICE_ROLES):
-            raise PermissionDenied("Account managers only.")
-        return view(request, *args, **kwargs)
-
-    return wrapper
-
-
-@account_manager_required
+@role_required(ACCOUNT_MANAGERS)
 def orders(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "")
     queryset = Order.objects.select_related("client").prefetch_related("services")
@@ -51,7 +32,7 @@ def orders(request: HttpRequest) -> HttpResponse:
     return render(request, "backoffice/orders.html", {"orders": queryset[:200], "state": state, "tabs": tabs})
 
 
-@account_manager_required
+@role_required(ACCOUNT_MANAGERS)
 def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(Order.objects.prefetch_related("services"), pk=pk)
     contract = Contract.objects.filter(order=order).first()
@@ -59,7 +40,7 @@ def order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "backoffice/order.html", context)
 
 
-@account_manager_required
+@role_required(ACCOUNT_MANAGERS)
 def order_draft_script(request: HttpRequest, pk: int) -> FileResponse:
     """The draft script the client attached to its order, as a download (never rendered inline)."""
     order = get_object_or_404(Order, pk=pk)
@@ -70,7 +51,7 @@ def order_draft_script(request: HttpRequest, pk: int) -> FileResponse:
 
 
 @require_POST
-@account_manager_required
+@role_required(ACCOUNT_MANAGERS)
 def order_draft_contract(request: HttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(Order, pk=pk)
     try:
@@ -83,7 +64,7 @@ def order_draft_contract(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@account_manager_required
+@role_required(ACCOUNT_MANAGERS)
 def order_reject(request: HttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(Order, pk=pk)
     try:
@@ -94,7 +75,7 @@ def order_reject(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("bo_order", pk=order.pk)
 
 
-@account_manager_required
+@role_required(ACCOUNT_MANAGERS)
 @require_http_methods(["GET", "POST"])
 def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contract = get_object_or_404(Contract.objects.select_related("order", "client", "in_force"), pk=pk)
@@ -128,7 +109,7 @@ def _payment_initial(version: ContractVersion) -> dict[str, object]:
     return {}
 
 
-@account_manager_required
+@role_required(ACCOUNT_MANAGERS)
 def contract_version(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     version = get_object_or_404(
         ContractVersion.objects.select_related("contract"), contract_id=pk, number=number
@@ -138,7 +119,7 @@ def contract_version(request: HttpRequest, pk: int, number: int) -> HttpResponse
     )
 
 
-@account_manager_required
+@role_required(ACCOUNT_MANAGERS)
 def contract_version_pdf(request: HttpRequest, pk: int, number: int) -> HttpResponse:
     version = get_object_or_404(
         ContractVersion.objects.select_related("contract"), contract_id=pk, number=number
@@ -147,7 +128,7 @@ def contract_version_pdf(request: HttpRequest, pk: int, number: int) -> HttpResp
 
 
 @require_POST
-@account_manager_required
+@role_required(ACCOUNT_MANAGERS)
 def contract_send(request: HttpRequest, pk: int) -> HttpResponse:
     contract = get_object_or_404(Contract, pk=pk)
     try:
@@ -164,7 +145,7 @@ def contract_send(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@account_manager_required
+@role_required(ACCOUNT_MANAGERS)
 def contract_payment(request: HttpRequest, pk: int) -> HttpResponse:
     contract = get_object_or_404(Contract, pk=pk)
     form = PaymentForm(request.POST)
@@ -182,9 +163,9 @@ def contract_payment(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("bo_contract", pk=contract.pk)
 
 
-@account_manager_required
+@role_required(ACCOUNT_MANAGERS)
 def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    client = get_object_or_404(Client.objects.exclude(schema_name="public"), pk=pk)
+    client = get_object_or_404(Client.objects.companies(), pk=pk)
     context = {
         "client": client,
         "numbers": client.phone_numbers.all(),
@@ -196,9 +177,9 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@account_manager_required
+@role_required(ACCOUNT_MANAGERS)
 def client_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    client = get_object_or_404(Client.objects.exclude(schema_name="public"), pk=pk)
+    client = get_object_or_404(Client.objects.companies(), pk=pk)
     try:
         if action == "suspend":
             lifecycle.client_suspend(
@@ -216,7 +197,7 @@ def client_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     return redirect("bo_client", pk=client.pk)
 
 
-@account_manager_required
+@role_required(ACCOUNT_MANAGERS)
 def audit(request: HttpRequest) -> HttpResponse:
     events = AuditEvent.objects.select_related("client")[:300]
     return render(request, "backoffice/audit.html", {"events": events})

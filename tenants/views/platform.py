@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from accounts.models import PLATFORM_ROLES
+from accounts.permissions import PLATFORM_STAFF, role_required
 from tenants.models import Client
 
 
@@ -15,9 +13,7 @@ def landing(request: HttpRequest) -> HttpResponse:
     return render(request, "public/landing.html")
 
 
-@login_required
+@role_required(PLATFORM_STAFF)
 def staff_home(request: HttpRequest) -> HttpResponse:
-    if request.user.role not in PLATFORM_ROLES:
-        raise PermissionDenied("Platform staff only.")
-    clients = Client.objects.exclude(schema_name="public").prefetch_related("domains")
+    clients = Client.objects.companies().prefetch_related("domains")
     return render(request, "backoffice/home.html", {"clients": clients})

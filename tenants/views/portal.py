@@ -5,13 +5,14 @@ from __future__ import annotations
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts import invitations, members
 from accounts.models import CLIENT_ROLES, Role, User
+from accounts.permissions import CLIENT_ADMINS, CLIENT_STAFF, require
 from telephony.models import PhoneNumber
 from tenants import onboarding
 from tenants.contracts import render_pdf
@@ -33,16 +34,9 @@ class InviteForm(forms.Form):
         return email
 
 
-def _client_member(request: HttpRequest) -> User:
-    user = request.user
-    if user.role not in CLIENT_ROLES:
-        raise PermissionDenied("Client company staff only.")
-    return user
-
-
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    _client_member(request)
+    require(CLIENT_STAFF, request.user)
     awaiting = ContractVersion.objects.filter(contract__client_id=request.tenant.pk, state="sent").first()
     return render(request, "portal/home.html", {"awaiting": awaiting})
 
@@ -50,11 +44,11 @@ def home(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def team(request: HttpRequest) -> HttpResponse:
-    user = _client_member(request)
+    require(CLIENT_STAFF, request.user)
+    user = request.user
     form = InviteForm(request.POST or None)
     if request.method == "POST":
-        if user.role != Role.CLIENT_ADMIN:
-            raise PermissionDenied("Only your company's admins invite people.")
+        require(CLIENT_ADMINS, user)
         if form.is_valid():
             try:
                 invited = invitations.invite_member(
@@ -70,18 +64,12 @@ def team(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/team.html", {"members": team_members, "form": form, "roles": roles})
 
 
-def _client_admin(request: HttpRequest) -> User:
-    user = _client_member(request)
-    if user.role != Role.CLIENT_ADMIN:
-        raise PermissionDenied("Only your company's admins can do this.")
-    return user
-
-
 @login_required
 @require_http_methods(["POST"])
 def member(request: HttpRequest, pk: int) -> HttpResponse:
     """A client admin changes a colleague's role or (de)activates them; never their own access."""
-    admin = _client_admin(request)
+    require(CLIENT_ADMINS, request.user)
+    admin = request.user
     colleague = get_object_or_404(User, pk=pk)
     form = MemberForm(request.POST)
     if colleague.pk == admin.pk:
@@ -124,7 +112,7 @@ def pdf_response(version: ContractVersion) -> HttpResponse:
 
 @login_required
 def contract(request: HttpRequest) -> HttpResponse:
-    _client_member(request)
+    require(CLIENT_STAFF, request.user)
     found = access_contract(request)
     versions = (
         found.versions.filter(sent_at__isnull=False).select_related("acceptance").order_by("-number")
@@ -136,21 +124,22 @@ def contract(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def contract_version(request: HttpRequest, number: int) -> HttpResponse:
-    _client_member(request)
+    require(CLIENT_STAFF, request.user)
     version = access_sent_version(request, number)
     return render(request, "portal/contract_version.html", {"version": version, "contract": version.contract})
 
 
 @login_required
 def contract_version_pdf(request: HttpRequest, number: int) -> HttpResponse:
-    _client_member(request)
+    require(CLIENT_STAFF, request.user)
     return pdf_response(access_sent_version(request, number))
 
 
 @login_required
 @require_http_methods(["POST"])
 def contract_accept(request: HttpRequest, number: int) -> HttpResponse:
-    user = _client_admin(request)
+    require(CLIENT_ADMINS, request.user)
+    user = request.user
     version = access_sent_version(request, number)
     if request.POST.get("confirm") != "yes":
         messages.error(request, "Tick the box to confirm that you accept the contract.")
@@ -171,6 +160,6 @@ def contract_accept(request: HttpRequest, number: int) -> HttpResponse:
 
 @login_required
 def numbers(request: HttpRequest) -> HttpResponse:
-    _client_member(request)
+    require(CLIENT_STAFF, request.user)
     found = PhoneNumber.objects.filter(tenant_id=request.tenant.pk).order_by("number")
     return render(request, "portal/numbers.html", {"numbers": found})

@@ -15,9 +15,9 @@ from tests.quality.test_scoring import CARD, _call, _criteria, _formset, _score_
 @pytest.mark.parametrize(
     "query",
     [
-        "?since=9999-12-31&until=9999-12-31",
-        "?until=9999-12-31",
-        "?since=0001-01-01&until=0001-01-02",
+        "?start=9999-12-31&end=9999-12-31",
+        "?end=9999-12-31",
+        "?start=0001-01-01&end=0001-01-02",
         "?page=-1",
         "?operator=abc&queue=99999999999999999999",
     ],

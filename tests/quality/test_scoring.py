@@ -292,10 +292,11 @@ def test_the_recordings_list_filters_by_operator_queue_day_and_scored(supervisor
     assert shown("?queue=1") == {"+14155550111"}
     assert shown("?scored=yes") == {"+14155550111"}
     assert shown("?scored=no") == {"+14155550112"}
-    since = (now - dt.timedelta(days=1)).date().isoformat()
-    assert shown(f"?since={since}") == {"+14155550111"}
-    response = supervisor.get(url + "?since=2026-05-02&until=2026-05-01")
-    assert response.status_code == 400 and b"The end date is before the start date." in response.content
+    start = (now - dt.timedelta(days=1)).date().isoformat()
+    assert shown(f"?start={start}") == {"+14155550111"}
+    response = supervisor.get(url + "?start=2026-05-02&end=2026-05-01")
+    assert response.status_code == 400
+    assert b"The first day must not be after the last day." in response.content
     assert supervisor.get(url + "?operator=999").status_code == 400
 
 
@@ -340,10 +341,10 @@ def test_scores_per_operator_are_weekly_averages_in_the_companys_time_zone(db, t
 
 def test_the_operators_page_refuses_a_bad_period_with_a_message(supervisor, tenants):
     url = f"/quality/{tenants.alpha.slug}/operators/"
-    response = supervisor.get(url + "?since=2026-01-01&until=2027-06-01")
+    response = supervisor.get(url + "?start=2026-01-01&end=2027-06-01")
     assert response.status_code == 400 and b"at most 366 days" in response.content
-    assert supervisor.get(url + "?since=yesterday&until=2026-01-01").status_code == 400
-    assert supervisor.get(url + "?since=2026-01-01&until=2026-02-01").status_code == 200
+    assert supervisor.get(url + "?start=yesterday&end=2026-01-01").status_code == 400
+    assert supervisor.get(url + "?start=2026-01-01&end=2026-02-01").status_code == 200
 
 
 def test_the_wallboard_and_the_staff_home_link_to_quality(supervisor, tenants):

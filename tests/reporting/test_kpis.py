@@ -1,4 +1,4 @@
-"""The KPI definitions of DESIGN.md §7 on hand-built call sets."""
+"""The KPI definitions of docs/architecture.md §7 on hand-built call sets."""
 
 import datetime as dt
 

@@ -173,7 +173,7 @@ def test_dashboard_shows_the_period_from_the_statistics_by_the_definitions(world
     assert "threshold-note" not in response.content.decode()
     expected = kpis.totals([facts(c) for c in world.on(DAY, DAY + dt.timedelta(days=1))])
     totals = response.context["report"]["totals"]
-    for name in stats.METRICS:
+    for name in kpis.METRICS:
         assert getattr(totals, name) == getattr(expected, name), name
     period = response.context["period"]
     rates = kpis.rates(expected)

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django_tenants.utils import tenant_context
 
-from reporting import stats
+from reporting import kpis, stats
 from reporting.kpis import totals
 from reporting.models import Statistic
 from telephony.calls.models import Call, TelephonySettings
@@ -51,7 +51,7 @@ def row(granularity, dimension, key, period) -> Statistic:
     return Statistic.objects.get(granularity=granularity, dimension=dimension, key=key, period_start=period)
 
 
-METRICS = stats.METRICS
+METRICS = kpis.METRICS
 
 
 def assert_row_matches(row: Statistic, calls: list[Call]) -> None:

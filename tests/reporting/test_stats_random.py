@@ -14,7 +14,7 @@ import pytest
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from reporting import stats
+from reporting import kpis, stats
 from reporting.kpis import totals
 from reporting.models import Statistic
 from telephony.calls.models import Call, TelephonySettings
@@ -116,9 +116,9 @@ def test_built_rows_are_the_definitions_over_the_same_calls(alpha, monkeypatch, 
     for key, row in built.items():
         name, counted = expected[key]
         assert row.name == name, key
-        assert {m: getattr(row, m) for m in stats.METRICS} == {
-            m: getattr(counted, m) for m in stats.METRICS
-        }, key
+        assert {m: getattr(row, m) for m in kpis.METRICS} == {m: getattr(counted, m) for m in kpis.METRICS}, (
+            key
+        )
         assert row.dispositions == counted.dispositions, key
         assert row.day == row.period_start.astimezone(BERLIN).date(), key
     assert {k[2].astimezone(BERLIN).date() for k in built if k[0] == "day"} == {
@@ -142,7 +142,7 @@ def test_a_rebuild_after_random_changes_equals_a_fresh_build(alpha):
         )
     Call.objects.filter(pk__in=[c.pk for c in rng.sample(calls, 10)]).delete()
     stats.build_days(first=FIRST, last=LAST)
-    fields = ["granularity", "dimension", "period_start", "key", "name", *stats.METRICS, "dispositions"]
+    fields = ["granularity", "dimension", "period_start", "key", "name", *kpis.METRICS, "dispositions"]
     rebuilt = sorted(Statistic.objects.values_list(*fields))
     assert untouched & set(
         Statistic.objects.values_list("pk", "built_at")

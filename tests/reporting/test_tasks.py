@@ -47,3 +47,14 @@ def test_the_invoice_task_builds_the_months_draft(db, tenants):
     with tenant_context(tenants.alpha):
         pk = tasks.build_invoice("2026-03-15")
         assert Invoice.objects.get(pk=pk).total == 10
+
+
+def test_the_webhook_task_sent_by_name_is_the_registered_one():
+    from config.celery import app
+    from reporting import webhook_delivery
+
+    assert (
+        app.tasks[webhook_delivery.DELIVER_TASK].name
+        == tasks.deliver_webhook.name
+        == "reporting.tasks.deliver_webhook"
+    )

@@ -314,6 +314,23 @@ def test_a_call_reaching_its_outcome_emits_call_completed_after_commit(
     assert WebhookEvent.objects.get().type == "call.completed"
 
 
+def test_a_failing_call_completed_receiver_is_logged_and_the_outcome_stays(
+    alpha, tenants, django_capture_on_commit_callbacks, monkeypatch, caplog
+):
+    webhooks.endpoint_create(url="http://127.0.0.1:9/x", events=["call.completed"])
+    call = make_call(NOW, queued_at=NOW, answered_at=NOW)
+
+    def broken(call_id: int) -> None:
+        raise RuntimeError("no data today")
+
+    monkeypatch.setattr(webhooks, "call_completed_data", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert set_outcome(call, Call.Outcome.HANDLED, at=NOW)
+    assert "call.completed of " + call.call_sid in caplog.text and "no data today" in caplog.text
+    assert Call.objects.get(pk=call.pk).outcome == Call.Outcome.HANDLED
+    assert not WebhookEvent.objects.exists()
+
+
 def test_issuing_an_invoice_emits_invoice_issued(alpha, tenants, django_capture_on_commit_callbacks):
     from reporting import billing
     from tests.reporting.factories import contract_in_force, tariff

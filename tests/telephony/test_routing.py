@@ -286,3 +286,20 @@ def test_accepting_an_offer_takes_a_fixed_number_of_queries(db, tenants, commit,
     # (``operators.transition``); the release.
     with django_assert_num_queries(10):
         routing.accept(reservation_id=offer.pk, operator=operator.user, now=at(3))
+
+
+def test_every_state_change_goes_through_the_transition_table_with_one_event(db, tenants):
+    from telephony.operators import InvalidTransition, transition
+
+    operator = make_operator({}, state="break")
+    with pytest.raises(InvalidTransition):  # nobody is offered a call while on a break
+        transition([operator], "reserved", now=at(0))
+    operator.refresh_from_db()
+    assert operator.state == "break" and not OperatorEvent.objects.filter(operator=operator).exists()
+    transition([operator], "available", now=at(1), reason="back", idle_since=at(1))
+    (event,) = OperatorEvent.objects.filter(operator=operator)
+    operator.refresh_from_db()
+    assert (operator.state, operator.state_since, operator.idle_since) == ("available", at(1), at(1))
+    assert (event.kind, event.state, event.at) == ("state", "available", at(1))
+    assert transition([operator], "available", now=at(2)) == []  # no change, no event
+    assert OperatorEvent.objects.filter(operator=operator).count() == 1

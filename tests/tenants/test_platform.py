@@ -79,6 +79,13 @@ def test_the_base_schema_holds_every_tenant_migration(db, tenants):
     assert expected <= _applied("tenant_base")
 
 
+def test_companies_are_every_client_but_the_platform(db, tenants):
+    companies = set(Client.objects.companies())
+    assert {tenants.alpha, tenants.beta} <= companies
+    assert Client.objects.get(schema_name="public") not in companies
+    assert set(Client.objects.filter(slug=tenants.alpha.slug).companies()) == {tenants.alpha}
+
+
 @pytest.mark.parametrize("slug", ["", "a", "Acme", "acme_corp", "-acme", "acme-", "x" * 60])
 def test_a_bad_slug_is_refused_and_creates_nothing(db, tenants, slug):
     from django.core.exceptions import ValidationError
