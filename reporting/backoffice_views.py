@@ -176,7 +176,7 @@ class CreditForm(forms.Form):
         max_digits=12,
         decimal_places=2,
         min_value=0.01,
-        help_text="Tax at the invoice's rate.",
+        help_text="Spread over the invoice's tax rates; notes crediting all of it give back exactly its tax.",
     )
     reason = forms.CharField(max_length=300)
 

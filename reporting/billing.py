@@ -1,12 +1,23 @@
 """Monthly invoices from the contract's tariffs and the call records, in ``Decimal`` money.
 
-Which calls a service bills (a call counts in the local month it started):
+The conventions (tax, rounding, proration, effective dating, credit notes) are written down in
+``docs/billing.md``; in short:
+- each local day of the month (the company's time zone) is priced by the contract version in
+  force that day, and only days of service (from the start date to the end date) are billed: fees
+  are prorated by those days, usage counts the calls that started on them;
+- a line's amount is computed from exact quantities (billed seconds / 60, days / days in the
+  month) and rounded once, half up, to the currency's smallest unit; tax is computed once per
+  rate on the invoice's net at that rate, rounded the same way; gross = net + tax;
+- a credit note's tax is the difference of the rounded tax on all credits so far, so credit
+  notes crediting the whole net give back exactly the invoice's tax.
+
+Which calls a service bills (a call counts on the local day it started):
 - inbound: handled inbound calls, talk + hold seconds;   - outbound: handled outbound calls, talk;
 - survey: calls run by a survey script that were handled or finished in the IVR, talk + hold;
-- ivr: calls that entered the IVR, from ``ivr_started_at`` to the queue (or the end);
+- ivr: calls that entered the IVR, from ``ivr_started_at`` to the queue (or the end), exactly;
 - recording: recorded calls, ``recording_seconds``;        - transfer: transferred calls (per call).
-Other services (coverage, languages) bill their monthly fee. Seconds are rounded per call by the
-tariff's rule, summed, priced per minute, and amounts rounded half-up to the cent.
+Other services (coverage, languages) bill their monthly fee. Seconds are rounded up per call by
+the tariff's rule and summed.
 """
 
 from __future__ import annotations
@@ -15,9 +26,10 @@ import datetime as dt
 import hashlib
 import json
 import math
-from decimal import ROUND_HALF_UP, Decimal
+import zoneinfo
+from dataclasses import dataclass
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import (
@@ -40,31 +52,46 @@ from reporting.invoice_pdf import render_pdf
 from reporting.stats import day_bounds, local_zone
 from reporting.webhooks import emit_invoice_issued
 from telephony.calls.models import Call
-from tenants.models import Contract, Service
+from tenants.contracts import Tax, contract_tax, service_period
+from tenants.models import Contract, ContractVersion, Service
 
 CENT = Decimal("0.01")
+# ISO 4217 currencies whose smallest unit is not the cent; every other currency has two decimals.
+MINOR_UNIT_DIGITS = {
+    **dict.fromkeys(["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX"], 0),
+    **dict.fromkeys(["VND", "VUV", "XAF", "XOF", "XPF"], 0),
+    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
+}
+# Quantities are shown to 4 places; amounts are computed from the exact quantity.
+QUANTITY = Decimal("0.0001")
 # A rule "first/step": a call is billed at least ``first`` seconds, then in ``step``-second steps.
 RULES = {"1/1": (1, 1), "6/6": (6, 6), "30/6": (30, 6), "60/60": (60, 60)}
 
 
-def money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+def minor_unit(currency: str) -> Decimal:
+    """The currency's smallest unit: 0.01 EUR, 1 JPY."""
+    return Decimal(1).scaleb(-MINOR_UNIT_DIGITS.get(currency, 2))
 
 
-def rounded_seconds(seconds: int, rule: str) -> int:
+def money(value: Decimal, currency: str = "EUR") -> Decimal:
+    """``value`` rounded half up to the currency's smallest unit: the one rounding of money."""
+    return value.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+
+
+def rounded_seconds(seconds: int | Decimal, rule: str) -> int:
     """The seconds billed for one call of ``seconds`` under ``rule`` (0 s bills nothing)."""
     first, step = RULES[rule]
     if seconds <= 0:
         return 0
     if seconds <= first:
         return first
-    return first + math.ceil((seconds - first) / step) * step
+    return first + math.ceil((Decimal(seconds) - first) / step) * step
 
 
 def _rounded_sql(seconds: str, rule: str) -> Case:
     """``rounded_seconds`` as a database expression over the annotation ``seconds``."""
     first, step = RULES[rule]
-    steps = Ceil(Cast(F(seconds) - first, DecimalField(max_digits=12, decimal_places=2)) / Value(step))
+    steps = Ceil(Cast(F(seconds) - first, DecimalField(max_digits=20, decimal_places=6)) / Value(step))
     return Case(
         When(**{f"{seconds}__lte": 0}, then=Value(0)),
         When(**{f"{seconds}__lte": first}, then=Value(first)),
@@ -78,8 +105,9 @@ def _seconds(field: str) -> Coalesce:
 
 
 def _ivr_seconds() -> Cast:
+    """The exact time in the IVR (fractions of a second kept: the rule rounds it up)."""
     until = Coalesce(F("queued_at"), F("ended_at"), F("ivr_started_at"))
-    return Cast(Extract(until - F("ivr_started_at"), "epoch"), IntegerField())
+    return Cast(Extract(until - F("ivr_started_at"), "epoch"), DecimalField(max_digits=20, decimal_places=6))
 
 
 HANDLED = Q(outcome=Call.Outcome.HANDLED)
@@ -114,6 +142,50 @@ def contract_in_force():
     return contract
 
 
+@dataclass(frozen=True)
+class Period:
+    """Consecutive local days of service priced by one contract version."""
+
+    version: object  # tenants.models.ContractVersion
+    first: dt.date
+    last: dt.date
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+
+def contract_periods(contract, first: dt.date, last: dt.date, zone: zoneinfo.ZoneInfo) -> list[Period]:
+    """The days from ``first`` to ``last`` that are in service, split by the contract version in force.
+
+    The first accepted version governs from the start; each later one from the local day after
+    its acceptance (an acceptance never re-prices days already served). A day counts when it is
+    within the governing version's start and end dates.
+    """
+    versions = list(
+        ContractVersion.objects.filter(contract=contract)
+        .filter(Q(acceptance__isnull=False) | Q(pk=contract.in_force_id))
+        .select_related("acceptance")
+        .order_by("number")
+    )
+    effective = [dt.date.min] + [_accepted_on(v, zone) + dt.timedelta(days=1) for v in versions[1:]]
+    periods = []
+    for index, version in enumerate(versions):
+        until = effective[index + 1] - dt.timedelta(days=1) if index + 1 < len(versions) else dt.date.max
+        start, end = service_period(version.terms)
+        begin = max(first, effective[index], start or dt.date.min)
+        finish = min(last, until, end or dt.date.max)
+        if begin <= finish:
+            periods.append(Period(version=version, first=begin, last=finish))
+    return periods
+
+
+def _accepted_on(version, zone: zoneinfo.ZoneInfo) -> dt.date:
+    acceptance = getattr(version, "acceptance", None)
+    at = acceptance.accepted_at if acceptance else (version.sent_at or version.created_at)
+    return at.astimezone(zone).date()
+
+
 def _service_kind(code: str) -> str:
     return Service.objects.filter(code=code).values_list("kind", flat=True).first() or code
 
@@ -121,19 +193,18 @@ def _service_kind(code: str) -> str:
 def line_calls(line: InvoiceLine) -> QuerySet[Call]:
     """The call records behind a usage line (its ``call_count`` is their number when built)."""
     condition, _ = USAGE[_service_kind(line.service_code)]
-    return _month_calls(line.invoice.period_start).filter(condition)
+    first, last = month_bounds(line.invoice.period_start)
+    return _period_calls(line.period_start or first, line.period_end or last, local_zone()).filter(condition)
 
 
-def _month_calls(first_day: dt.date) -> QuerySet[Call]:
-    zone = local_zone()
-    first, last = month_bounds(first_day)
+def _period_calls(first: dt.date, last: dt.date, zone: zoneinfo.ZoneInfo) -> QuerySet[Call]:
     start, _ = day_bounds(first, zone)
     _, end = day_bounds(last, zone)
     return Call.objects.filter(started_at__gte=start, started_at__lt=end).order_by()
 
 
 def _usage(calls: QuerySet[Call], kind: str, rule: str) -> tuple[int, int]:
-    """(calls, billed seconds) of one service over the month, aggregated in the database."""
+    """(calls, billed seconds) of one service over a period, aggregated in the database."""
     condition, seconds = USAGE[kind]
     scoped = calls.filter(condition)
     if seconds is None:
@@ -143,20 +214,28 @@ def _usage(calls: QuerySet[Call], kind: str, rule: str) -> tuple[int, int]:
     return result["n"], result["s"]
 
 
-def _lines(tariffs: list[dict[str, str]], calls: QuerySet[Call]) -> list[dict[str, object]]:
+def _lines(
+    period: Period, calls: QuerySet[Call], *, month_days: int, currency: str, suffix: str
+) -> list[dict[str, object]]:
+    """The lines of one period: prorated fees and usage, each amount rounded once."""
     lines: list[dict[str, object]] = []
-    for tariff in tariffs:
+    for tariff in period.version.tariffs:
         code, name = tariff["service_code"], tariff["service"]
         fee, per_minute, per_call = (Decimal(tariff[k]) for k in ("monthly_fee", "per_minute", "per_call"))
         rule = tariff.get("rounding") or "1/1"
         if fee:
+            whole = period.days == month_days
+            days = Decimal(period.days) / month_days
             lines.append(
                 {
                     "service_code": code,
                     "kind": "monthly_fee",
-                    "description": f"{name}: monthly fee",
-                    "quantity": Decimal(1),
+                    "description": f"{name}: monthly fee"
+                    + ("" if whole else f", {period.days} of {month_days} days")
+                    + suffix,
+                    "quantity": Decimal(1) if whole else days,
                     "unit_price": fee,
+                    "amount": money(fee if whole else fee * period.days / month_days, currency),
                     "rounding": "",
                 }
             )
@@ -169,9 +248,10 @@ def _lines(tariffs: list[dict[str, str]], calls: QuerySet[Call]) -> list[dict[st
                 {
                     "service_code": code,
                     "kind": "minutes",
-                    "description": f"{name}: minutes ({rule})",
+                    "description": f"{name}: minutes ({rule})" + suffix,
                     "quantity": Decimal(seconds) / 60,
                     "unit_price": per_minute,
+                    "amount": money(Decimal(seconds) * per_minute / 60, currency),
                     "call_count": count,
                     "billed_seconds": seconds,
                     "rounding": rule,
@@ -182,18 +262,31 @@ def _lines(tariffs: list[dict[str, str]], calls: QuerySet[Call]) -> list[dict[st
                 {
                     "service_code": code,
                     "kind": "calls",
-                    "description": f"{name}: calls",
+                    "description": f"{name}: calls" + suffix,
                     "quantity": Decimal(count),
                     "unit_price": per_call,
+                    "amount": money(count * per_call, currency),
                     "call_count": count,
                     "rounding": "",
                 }
             )
-    for position, line in enumerate(lines, start=1):
-        line["position"] = position
-        line["quantity"] = line["quantity"].quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
-        line["amount"] = money(line["quantity"] * line["unit_price"])
+    for line in lines:
+        line["quantity"] = line["quantity"].quantize(QUANTITY, rounding=ROUND_HALF_UP)
     return lines
+
+
+def tax_breakdown(groups: dict[Tax, Decimal], currency: str) -> list[dict[str, object]]:
+    """Net and tax per rate (tax rounded once per rate on the net at that rate)."""
+    return [
+        {
+            "percent": str(tax.rate),
+            "net": str(net),
+            "tax": str(money(net * tax.rate / 100, currency)),
+            "reverse_charge": tax.reverse_charge,
+            "client_vat_id": tax.client_vat_id if tax.reverse_charge else "",
+        }
+        for tax, net in groups.items()
+    ]
 
 
 def _digest(invoice: dict[str, object], lines: list[dict[str, object]]) -> str:
@@ -210,25 +303,58 @@ def invoice_build(*, month: dt.date) -> Invoice:
     contract = contract_in_force()
     if contract is None:
         raise ValidationError("No contract in force: nothing to invoice.")
-    tariffs = contract.in_force.tariffs
-    currencies = {t["currency"] for t in tariffs}
+    zone = local_zone()
+    periods = contract_periods(contract, first, last, zone)
+    if not periods:
+        raise ValidationError(
+            f"No day of {first:%B %Y} is in the contract's service period: nothing to invoice."
+        )
+    currencies = {t["currency"] for period in periods for t in period.version.tariffs}
     if len(currencies) != 1:
         raise ValidationError(f"One currency per invoice; the contract has {sorted(currencies)}.")
-    tax_percent = Decimal(
-        str(contract.in_force.terms.get("tax_percent", getattr(settings, "INVOICE_TAX_PERCENT", "0")))
-    )
-    lines = _lines(tariffs, _month_calls(first))
+    currency = currencies.pop()
+    if MINOR_UNIT_DIGITS.get(currency, 2) > 2:
+        raise ValidationError(f"Invoices keep two decimals; {currency} needs three.")
+    month_days = (last - first).days + 1
+    lines: list[dict[str, object]] = []
+    groups: dict[Tax, Decimal] = {}
+    for period in periods:
+        tax = contract_tax(period.version.terms)
+        whole = (period.first, period.last) == (first, last)
+        suffix = (
+            ""
+            if whole
+            else f" ({period.first:%Y-%m-%d} to {period.last:%Y-%m-%d}, contract v{period.version.number})"
+        )
+        for line in _lines(
+            period, _period_calls(period.first, period.last, zone), month_days=month_days, currency=currency,
+            suffix=suffix,
+        ):  # fmt: skip
+            line.update(
+                period_start=period.first,
+                period_end=period.last,
+                contract_version=period.version.number,
+                tax_percent=tax.rate,
+                reverse_charge=tax.reverse_charge,
+            )
+            groups[tax] = groups.get(tax, Decimal("0.00")) + line["amount"]
+            lines.append(line)
+    for position, line in enumerate(lines, start=1):
+        line["position"] = position
+    taxes = tax_breakdown(groups, currency)
     subtotal = sum((line["amount"] for line in lines), Decimal("0.00"))
-    tax = money(subtotal * tax_percent / 100)
+    tax_total = sum((Decimal(t["tax"]) for t in taxes), Decimal("0.00"))
+    rates = {t["percent"] for t in taxes}
     header = {
         "number": f"INV-{connection.tenant.slug.upper()}-{first:%Y-%m}",
         "period_end": last,
-        "currency": currencies.pop(),
+        "currency": currency,
         "contract_reference": contract.reference,
         "subtotal": subtotal,
-        "tax_percent": tax_percent,
-        "tax": tax,
-        "total": subtotal + tax,
+        "tax_percent": Decimal(rates.pop()) if len(rates) == 1 else None,
+        "taxes": taxes,
+        "tax": tax_total,
+        "total": subtotal + tax_total,
     }
     header["digest"] = _digest({**header, "period_start": first}, lines)
     with transaction.atomic():
@@ -268,24 +394,69 @@ def invoice_mark_paid(*, invoice: Invoice, at: dt.datetime | None = None, refere
     return invoice
 
 
+def allocate(amount: Decimal, weights: list[Decimal], unit: Decimal) -> list[Decimal]:
+    """``amount`` split in proportion to ``weights`` in whole ``unit``s, adding up exactly.
+
+    Each share is rounded down, and the units left go to the largest remainders (the first on a tie):
+    ``amount`` equal to the weights' sum gives back each weight.
+    """
+    total = sum(weights)
+    if not total:
+        return [Decimal("0.00") for _ in weights]
+    exact = [amount * w / total for w in weights]
+    shares = [e.quantize(unit, rounding=ROUND_FLOOR) for e in exact]
+    left = int((amount - sum(shares)) / unit)
+    for index in sorted(range(len(weights)), key=lambda i: (shares[i] - exact[i], i))[:left]:
+        shares[index] += unit
+    return shares
+
+
 @transaction.atomic
 def credit_note_create(*, invoice: Invoice, subtotal: Decimal, reason: str, by: str = "") -> CreditNote:
-    """Correct an issued invoice by crediting ``subtotal`` (tax at the invoice's rate)."""
+    """Correct an issued invoice by crediting ``subtotal`` of its net, spread over its tax rates.
+
+    The tax credited is cumulative: (tax on everything credited so far, this note included)
+    minus (tax on what was credited before), each rounded by the invoice's rule. Notes crediting
+    the whole net therefore give back exactly the invoice's tax, however the net was split.
+    """
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if invoice.state == Invoice.State.DRAFT:
         raise ValidationError("A draft is corrected by rebuilding it, not by a credit note.")
-    subtotal = money(Decimal(subtotal))
+    unit = minor_unit(invoice.currency)
+    amount = Decimal(subtotal)
+    if amount != amount.quantize(unit):
+        raise ValidationError(f"{invoice.currency} amounts are in steps of {unit}.")
     credited = sum((c.subtotal for c in invoice.credit_notes.all()), Decimal("0.00"))
-    if subtotal <= 0 or credited + subtotal > invoice.subtotal:
+    if amount <= 0 or credited + amount > invoice.subtotal:
         raise ValidationError("A credit note credits more than nothing and at most what was invoiced.")
-    tax = money(subtotal * invoice.tax_percent / 100)
+    groups = invoice.tax_rates
+    nets = [g["net"] for g in groups]
+    before = allocate(credited, nets, unit)
+    after = allocate(credited + amount, nets, unit)
+
+    def tax_on(net: Decimal, group: dict[str, object]) -> Decimal:
+        if net == group["net"]:
+            return group["tax"]  # all of it: exactly the invoice's tax at this rate
+        return money(net * group["percent"] / 100, invoice.currency)
+
+    taxes = [
+        {
+            "percent": str(group["percent"]),
+            "net": str(now - was),
+            "tax": str(tax_on(now, group) - tax_on(was, group)),
+            "reverse_charge": group["reverse_charge"],
+        }
+        for group, was, now in zip(groups, before, after, strict=True)
+    ]
+    tax = sum((Decimal(t["tax"]) for t in taxes), Decimal("0.00"))
     number = f"CN-{invoice.number.removeprefix('INV-')}-{invoice.credit_notes.count() + 1}"
     return CreditNote.objects.create(
         invoice=invoice,
         number=number,
         reason=reason,
-        subtotal=subtotal,
+        subtotal=amount,
         tax=tax,
-        total=subtotal + tax,
+        total=amount + tax,
+        taxes=taxes,
         created_by_name=by,
     )

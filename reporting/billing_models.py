@@ -16,6 +16,7 @@ FROZEN_FIELDS = (
     "currency",
     "subtotal",
     "tax_percent",
+    "taxes",
     "tax",
     "total",
     "digest",
@@ -38,10 +39,17 @@ class Invoice(models.Model):
     state = models.CharField(max_length=8, choices=State.choices, default=State.DRAFT)
     currency = models.CharField(max_length=3)
     contract_reference = models.CharField(max_length=32, blank=True)
-    subtotal = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    tax_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0.00"))
-    tax = models.DecimalField(**MONEY, default=Decimal("0.00"))
-    total = models.DecimalField(**MONEY, default=Decimal("0.00"))
+    subtotal = models.DecimalField(**MONEY, default=Decimal("0.00"), help_text="Net: the lines' amounts.")
+    tax_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True, help_text="The tax rate; empty when several."
+    )
+    taxes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Tax per rate: percent, net, tax (strings), reverse_charge and client_vat_id.",
+    )
+    tax = models.DecimalField(**MONEY, default=Decimal("0.00"), help_text="The sum of the tax per rate.")
+    total = models.DecimalField(**MONEY, default=Decimal("0.00"), help_text="Gross: net + tax.")
     digest = models.CharField(
         max_length=64, help_text="SHA-256 of the lines and totals: same data, same digest."
     )
@@ -82,6 +90,29 @@ class Invoice(models.Model):
                     raise ValidationError(f"Invoice {self.number} was issued; correct it with a credit note.")
         super().save(*args, **kwargs)
 
+    @property
+    def tax_rates(self) -> list[dict[str, object]]:
+        """Tax per rate as shown: ``label``, ``percent``, ``net``, ``tax`` (an invoice built before
+        the breakdown existed has its one rate)."""
+        rows = self.taxes or [
+            {"percent": str(self.tax_percent or Decimal("0.00")), "net": str(self.subtotal),
+             "tax": str(self.tax), "reverse_charge": False, "client_vat_id": ""}
+        ]  # fmt: skip
+        return [
+            {
+                **row,
+                "percent": Decimal(row["percent"]),
+                "net": Decimal(row["net"]),
+                "tax": Decimal(row["tax"]),
+                "label": (
+                    f"Reverse charge: VAT to be accounted for by the client, VAT id {row['client_vat_id']}"
+                    if row["reverse_charge"]
+                    else f"Tax {row['percent']} % on {row['net']}"
+                ),
+            }
+            for row in rows
+        ]
+
 
 class InvoiceLine(models.Model):
     """One priced quantity; ``calls`` says which call records it counts (see ``billing.line_calls``)."""
@@ -102,6 +133,13 @@ class InvoiceLine(models.Model):
     call_count = models.PositiveIntegerField(default=0)
     billed_seconds = models.BigIntegerField(default=0)
     rounding = models.CharField(max_length=8, blank=True)
+    period_start = models.DateField(null=True, blank=True, help_text="First local day this line prices.")
+    period_end = models.DateField(null=True, blank=True, help_text="Last local day this line prices.")
+    contract_version = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The contract version whose prices apply."
+    )
+    tax_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0.00"))
+    reverse_charge = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["invoice", "position"]
@@ -132,6 +170,9 @@ class CreditNote(models.Model):
     subtotal = models.DecimalField(**MONEY)
     tax = models.DecimalField(**MONEY)
     total = models.DecimalField(**MONEY)
+    taxes = models.JSONField(
+        default=list, blank=True, help_text="Net and tax credited per rate of the invoice."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     created_by_name = models.CharField(max_length=150, blank=True)
 

@@ -21,6 +21,7 @@ from django.db.models import Q
 
 from reporting import kpis, staffing, stats
 from reporting.models import Statistic
+from telephony.calls.models import Call
 from telephony.routing_models import OperatorEvent, OperatorProfile, OperatorState
 from tenants.contracts import DEFAULT_SL_PERCENT
 from tenants.models import Client
@@ -106,6 +107,10 @@ class IntervalStaffing:
     expected_sl: float | None
     expected_asa_seconds: float | None
     logged_in: float | None  # time-weighted mean of operators logged in during the interval
+    # Erlang A (callers hang up after their patience): None when the day had no abandons to measure it.
+    needed_erlang_a: int | None = None
+    expected_sl_erlang_a: float | None = None
+    expected_abandon_erlang_a: float | None = None
 
 
 @dataclass(frozen=True)
@@ -118,10 +123,17 @@ class StaffingDay:
     intervals: list[IntervalStaffing]
     logged_in_now: int
     available_now: int
+    patience_seconds: float | None = None  # mean patience of the source day's callers (Erlang A)
 
     @property
     def peak_needed(self) -> int:
         return max((i.needed for i in self.intervals), default=0)
+
+    @property
+    def peak_needed_erlang_a(self) -> int | None:
+        if self.patience_seconds is None:
+            return None
+        return max((i.needed_erlang_a or 0 for i in self.intervals), default=0)
 
 
 def platform_zone() -> zoneinfo.ZoneInfo:
@@ -160,6 +172,32 @@ def unscoped_interval_volume(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in cursor.fetchall()}
+
+
+def unscoped_patience(*, clients: list[Client], day: dt.date) -> float | None:
+    """Mean patience of the callers queued on ``day`` (platform time), from the calls themselves:
+    the waiting time of every queued call / the abandons (``staffing.patience_estimate``)."""
+    if not clients:
+        return None
+    start, end = stats.day_bounds(day, platform_zone())
+    parts, params = [], []
+    for client in clients:
+        _table(client)  # checks the schema name
+        table = f"{connection.ops.quote_name(client.schema_name)}.{Call._meta.db_table}"
+        parts.append(
+            f"SELECT wait_seconds, outcome FROM {table} WHERE queued_at IS NOT NULL"  # noqa: S608
+            " AND wait_seconds IS NOT NULL AND started_at >= %s AND started_at < %s"
+        )
+        params += [start, end]
+    sql = (
+        "SELECT COALESCE(SUM(wait_seconds), 0), COUNT(*) FILTER (WHERE outcome = %s) FROM ("  # noqa: S608
+        + " UNION ALL ".join(parts)
+        + ") AS q"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Call.Outcome.ABANDONED, *params])
+        waiting, abandoned = cursor.fetchone()
+    return staffing.patience_estimate(waiting_seconds=float(waiting), abandoned=int(abandoned))
 
 
 def _operators(client: Client | None) -> Q:
@@ -219,10 +257,12 @@ def unscoped_staffing(
     target_sl_percent: int | None = None,
     threshold_seconds: int | None = None,
 ) -> StaffingDay:
-    """Erlang C per 15-minute interval of ``day`` for one client company (or the whole pool).
+    """Erlang C, and Erlang A beside it, per 15-minute interval of ``day`` for one client company
+    (or the whole pool).
 
     Volume and AHT are those of ``day`` when it is past, else of the same weekday last week (a
-    naive forecast); the operators logged in come from their state history and current state.
+    naive forecast); so is the callers' patience (Erlang A), measured on that day's queued calls;
+    the operators logged in come from their state history and current state.
     """
     today = now.astimezone(platform_zone()).date()
     source, forecast = source_day(day, today)
@@ -233,6 +273,7 @@ def unscoped_staffing(
     threshold = threshold_seconds or default_threshold
     clients = [client] if client else reporting_clients()
     volume = unscoped_interval_volume(clients=clients, day=source)
+    patience = unscoped_patience(clients=clients, day=source)
     day_handled = sum(v[1] for v in volume.values())
     day_aht = sum(v[2] for v in volume.values()) / day_handled if day_handled else DEFAULT_AHT_SECONDS
     shift = day - source
@@ -259,6 +300,16 @@ def unscoped_staffing(
             needed, sl, asa = result.agents, result.service_level, result.asa_seconds
         else:
             needed, sl, asa = 0, None, None
+        with_abandons = None
+        if offered and patience is not None:
+            with_abandons = staffing.agents_needed_with_abandonment(
+                calls=offered,
+                interval_seconds=INTERVAL_SECONDS,
+                aht_seconds=aht,
+                patience_seconds=patience,
+                target_sl=target / 100,
+                threshold_seconds=threshold,
+            )
         intervals.append(
             IntervalStaffing(
                 start=interval_start,
@@ -268,6 +319,9 @@ def unscoped_staffing(
                 expected_sl=sl,
                 expected_asa_seconds=None if asa is None or math.isinf(asa) else asa,
                 logged_in=logged.get(interval_start),
+                needed_erlang_a=with_abandons.agents if with_abandons else None,
+                expected_sl_erlang_a=with_abandons.service_level if with_abandons else None,
+                expected_abandon_erlang_a=with_abandons.probability_of_abandoning if with_abandons else None,
             )
         )
     profiles = OperatorProfile.objects.filter(operators).exclude(state=OperatorState.OFFLINE)
@@ -281,4 +335,5 @@ def unscoped_staffing(
         intervals=intervals,
         logged_in_now=len(states),
         available_now=sum(s == OperatorState.AVAILABLE for s in states),
+        patience_seconds=patience,
     )

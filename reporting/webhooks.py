@@ -259,7 +259,11 @@ def invoice_issued_data(invoice_id: int) -> dict[str, Any] | None:
         "period_end": invoice.period_end.isoformat(),
         "currency": invoice.currency,
         "subtotal": str(invoice.subtotal),
-        "tax_percent": str(invoice.tax_percent),
+        "tax_percent": None if invoice.tax_percent is None else str(invoice.tax_percent),  # None: several
+        "taxes": [
+            {k: row[k] for k in ("percent", "net", "tax", "reverse_charge", "client_vat_id")}
+            for row in invoice.taxes
+        ],
         "tax": str(invoice.tax),
         "total": str(invoice.total),
         "issued_at": invoice.issued_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),

@@ -10,6 +10,8 @@ from django.db import transaction
 from tenants.models import Rounding, Service, Tariff
 
 CATALOGUE_START = datetime.date(2026, 1, 1)
+# The value added tax proposed on new contracts (the account manager sets the contract's own rate).
+STANDARD_TAX_PERCENT = Decimal("19.00")
 # code, name, kind, description, monthly fee, per minute, per call, rounding (prices in EUR)
 STANDARD_SERVICES = [
     ("inbound", "Inbound hotline", "inbound", "Calls answered by our operators as your staff.",
@@ -47,7 +49,8 @@ def seed_catalogue() -> list[Service]:
                 service=service,
                 valid_from=CATALOGUE_START,
                 defaults={"currency": "EUR", "monthly_fee": Decimal(monthly), "per_minute": Decimal(minute),
-                          "per_call": Decimal(call), "rounding": rounding},
+                          "per_call": Decimal(call), "rounding": rounding,
+                          "tax_percent": STANDARD_TAX_PERCENT},
             )  # fmt: skip
             services.append(service)
     return services

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import io
+from dataclasses import dataclass
 from decimal import Decimal
 from xml.sax.saxutils import escape
 
@@ -26,9 +27,64 @@ DEFAULT_SL_SECONDS = 20
 DEFAULT_TERM_MONTHS = 12
 DEFAULT_NOTICE_DAYS = 30
 
+STANDARD = "standard"
+REVERSE_CHARGE = "reverse_charge"
+TAX_TREATMENTS = [
+    (STANDARD, "Tax added at the contract's rate"),
+    (REVERSE_CHARGE, "Reverse charge: the client accounts for the tax (needs the client's VAT id)"),
+]
+
+
+@dataclass(frozen=True)
+class Tax:
+    """The tax term of a contract version: a rate added to the prices, or reverse charge."""
+
+    treatment: str
+    percent: Decimal
+    client_vat_id: str = ""
+
+    @property
+    def reverse_charge(self) -> bool:
+        return self.treatment == REVERSE_CHARGE
+
+    @property
+    def rate(self) -> Decimal:
+        """The percent charged on invoices: none under reverse charge."""
+        return Decimal("0.00") if self.reverse_charge else self.percent
+
+    def sentence(self) -> str:
+        if self.reverse_charge:
+            return (
+                f"Reverse charge: the client (VAT id {self.client_vat_id}) accounts for the value added "
+                "tax; invoices carry none."
+            )
+        return f"Value added tax at {self.percent} % is added to each invoice."
+
+
+def contract_tax(terms: dict[str, object]) -> Tax:
+    """The tax term of a version's ``terms``; a version without one carries no tax."""
+    treatment = str(terms.get("tax_treatment") or STANDARD)
+    percent = Decimal(str(terms.get("tax_percent") or "0")).quantize(Decimal("0.01"))
+    return Tax(treatment=treatment, percent=percent, client_vat_id=str(terms.get("client_vat_id") or ""))
+
+
+def service_period(terms: dict[str, object]) -> tuple[datetime.date | None, datetime.date | None]:
+    """(first day, last day) of service under a version's ``terms``; None where the terms are open."""
+    start, end = terms.get("start_date"), terms.get("end_date")
+    return (
+        datetime.date.fromisoformat(str(start)) if start else None,
+        datetime.date.fromisoformat(str(end)) if end else None,
+    )
+
+
+def catalogue_tax_percent(tariffs: list[dict[str, str]]) -> Decimal:
+    """The tax the catalogue proposes for these prices: the highest rate among them (they share one)."""
+    return max((Decimal(line.get("tax_percent") or "0") for line in tariffs), default=Decimal("0.00"))
+
 
 def default_terms(*, order: Order) -> dict[str, object]:
     """The template's terms for an order: parties, coverage, service level, term and notice."""
+    tariffs = tariffs_for(order=order)
     coverage = (
         "24 hours a day, 7 days a week, 365 days a year"
         if order.coverage == Order.Coverage.ALWAYS
@@ -56,6 +112,10 @@ def default_terms(*, order: Order) -> dict[str, object]:
         "sl_seconds": DEFAULT_SL_SECONDS,
         "term_months": DEFAULT_TERM_MONTHS,
         "notice_days": DEFAULT_NOTICE_DAYS,
+        "end_date": "",
+        "tax_treatment": STANDARD,
+        "tax_percent": str(catalogue_tax_percent(tariffs)),
+        "client_vat_id": order.tax_number,
     }
 
 
@@ -75,6 +135,15 @@ def monthly_total(tariffs: list[dict[str, str]]) -> dict[str, Decimal]:
     for line in tariffs:
         totals[line["currency"]] = totals.get(line["currency"], Decimal("0")) + Decimal(line["monthly_fee"])
     return totals
+
+
+BILLING_SENTENCE = (
+    "Invoices are monthly. Monthly fees are charged for the days of service in the month (days from "
+    "the start date to the end date, counted in the client's time zone); usage is priced by the version "
+    "of this contract in force on the day of the call. A later version applies from the day after its "
+    "acceptance. Amounts are rounded once per line and tax once per rate and invoice, half up to the "
+    "currency's smallest unit."
+)
 
 
 def _p(text: object, style: ParagraphStyle) -> Paragraph:
@@ -148,10 +217,12 @@ def render_pdf(*, version: ContractVersion) -> bytes:
         table,
         Spacer(1, 3 * mm),
         _p(
-            "Prices exclude taxes. Call durations are rounded as stated per service; these prices are fixed "
-            "by this version of the contract and are not affected by later changes of the catalogue.",
+            "Prices exclude taxes. " + contract_tax(terms).sentence() + " Call durations are rounded as "
+            "stated per service; these prices are fixed by this version of the contract and are not affected "
+            "by later changes of the catalogue.",
             body,
         ),
+        _p(BILLING_SENTENCE, body),
         _p("3. Coverage and volumes", heading),
         _p(
             f"Coverage: {terms['coverage']} (time zone {terms['time_zone']}). Languages: "
@@ -171,7 +242,7 @@ def render_pdf(*, version: ContractVersion) -> bytes:
         _p(
             f"Service starts on {terms['start_date']} for {terms['term_months']} months "
             f"and renews for the same term unless either party gives {terms['notice_days']} days' "
-            "written notice.",
+            "written notice." + (f" Service ends on {terms['end_date']}." if terms.get("end_date") else ""),
             body,
         ),
     ]

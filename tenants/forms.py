@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import re
 import uuid
 import zoneinfo
 from decimal import Decimal
@@ -15,6 +16,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 
 from accounts.models import CLIENT_ROLES, Role
+from tenants import contracts
 from tenants.models import RESERVED_SLUGS, Client, Order, Service
 
 LANGUAGES = [
@@ -22,6 +24,7 @@ LANGUAGES = [
     ("ru", "Russian"), ("ka", "Georgian"), ("vi", "Vietnamese"), ("uk", "Ukrainian"), ("pl", "Polish"),
 ]  # fmt: skip
 PHONE_CHARS = set("+0123456789 -().")
+VAT_ID = re.compile(r"[A-Z]{2}[A-Z0-9+*]{2,13}")
 
 
 class OrderForm(forms.ModelForm):
@@ -159,6 +162,28 @@ class ContractTermsForm(forms.Form):
     notice_days = forms.IntegerField(label="Notice (days)", min_value=0, max_value=365)
     start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     coverage = forms.CharField(max_length=200)
+    end_date = forms.DateField(
+        required=False,
+        label="Service ends on",
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Empty: the contract renews; set it once notice is given.",
+    )
+    tax_treatment = forms.ChoiceField(label="Tax", choices=contracts.TAX_TREATMENTS)
+    tax_percent = forms.DecimalField(
+        label="Tax rate %",
+        min_value=Decimal("0"),
+        max_value=Decimal("100"),
+        max_digits=5,
+        decimal_places=2,
+        required=False,
+        help_text="Value added tax on every price of this contract, e.g. 19.00.",
+    )
+    client_vat_id = forms.CharField(
+        label="Client's VAT id",
+        max_length=20,
+        required=False,
+        help_text="Needed for reverse charge, e.g. DE123456789.",
+    )
     body = forms.CharField(
         label="Special conditions",
         required=False,
@@ -166,10 +191,33 @@ class ContractTermsForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 6}),
     )
 
+    def clean_client_vat_id(self) -> str:
+        vat_id = "".join(self.cleaned_data["client_vat_id"].split()).upper()
+        if vat_id and not VAT_ID.fullmatch(vat_id):
+            raise ValidationError(
+                "A VAT id is a country code and 2 to 13 letters or digits, e.g. DE123456789."
+            )
+        return vat_id
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        start, end = data.get("start_date"), data.get("end_date")
+        if start and end and end < start:
+            self.add_error("end_date", "The service cannot end before it starts.")
+        if data.get("tax_treatment") == contracts.REVERSE_CHARGE:
+            if not data.get("client_vat_id") and "client_vat_id" not in self.errors:
+                self.add_error("client_vat_id", "Reverse charge needs the client's VAT id.")
+            data["tax_percent"] = Decimal("0.00")
+        elif data.get("tax_percent") is None and "tax_percent" not in self.errors:
+            self.add_error("tax_percent", "Enter the tax rate (0 when no tax applies).")
+        return data
+
     def terms(self) -> dict[str, object]:
         data = dict(self.cleaned_data)
         data.pop("body")
         data["start_date"] = data["start_date"].isoformat()
+        data["end_date"] = data["end_date"].isoformat() if data.get("end_date") else ""
+        data["tax_percent"] = str(data["tax_percent"].quantize(Decimal("0.01")))
         return data
 
 

@@ -128,11 +128,27 @@ class InvoiceLineSerializer(serializers.ModelSerializer):
             "call_count",
             "billed_seconds",
             "rounding",
+            "period_start",
+            "period_end",
+            "contract_version",
+            "tax_percent",
+            "reverse_charge",
         ]
+
+
+class TaxRateSerializer(serializers.Serializer):
+    """Net and tax at one rate of an invoice (reverse charge: no tax, the client's VAT id)."""
+
+    percent = serializers.DecimalField(max_digits=5, decimal_places=2, read_only=True)
+    net = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
+    tax = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
+    reverse_charge = serializers.BooleanField(read_only=True)
+    client_vat_id = serializers.CharField(read_only=True)
 
 
 class InvoiceSerializer(serializers.ModelSerializer):
     lines = InvoiceLineSerializer(many=True, read_only=True)
+    taxes = TaxRateSerializer(many=True, read_only=True, source="tax_rates")
 
     class Meta:
         model = Invoice
@@ -146,6 +162,7 @@ class InvoiceSerializer(serializers.ModelSerializer):
             "contract_reference",
             "subtotal",
             "tax_percent",
+            "taxes",
             "tax",
             "total",
             "issued_at",

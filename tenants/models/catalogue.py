@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
-from django.core.validators import MinValueValidator, RegexValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -67,6 +67,11 @@ class Tariff(models.Model):
     per_call = models.DecimalField(max_digits=10, decimal_places=4, default=Decimal("0.0000"),
                                    validators=[MinValueValidator(Decimal("0"))])  # fmt: skip
     rounding = models.CharField(max_length=8, choices=Rounding.choices, default=Rounding.PER_SECOND)
+    tax_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=Decimal("0.00"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="Tax added to these prices (VAT), proposed on new contracts; the contract fixes it.",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["service", "-valid_from"]
@@ -75,6 +80,9 @@ class Tariff(models.Model):
             models.CheckConstraint(
                 condition=Q(monthly_fee__gte=0) & Q(per_minute__gte=0) & Q(per_call__gte=0),
                 name="tariff_prices_not_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(tax_percent__gte=0) & Q(tax_percent__lte=100), name="tariff_tax_percent_range"
             ),
             models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="tariff_currency_iso"),
         ]
@@ -93,4 +101,5 @@ class Tariff(models.Model):
             "per_call": str(self.per_call),
             "rounding": self.rounding,
             "rounding_label": Rounding(self.rounding).label,
+            "tax_percent": str(self.tax_percent),
         }

@@ -83,6 +83,8 @@ def test_back_office_drafts_edits_sends_and_records_payment_over_http(
         "notice_days": "60",
         "start_date": "2031-01-01",
         "coverage": "24/7",
+        "tax_treatment": "standard",
+        "tax_percent": "19.00",
         "body": "Operators greet as Acme staff.",
     }
     assert client.post(f"/staff/contracts/{contract.pk}/", edit).status_code == 302

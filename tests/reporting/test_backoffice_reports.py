@@ -272,6 +272,42 @@ def test_the_staffing_page_shows_the_interval(db, tenants, operator_in_alpha):
     assert bad.status_code == 400 and "Enter a valid date." in bad.content.decode()
 
 
+def test_staffing_shows_erlang_a_with_the_patience_of_the_days_own_callers(db, tenants, operator_in_alpha):
+    with tenant_context(tenants.alpha):
+        for n in range(30):
+            answered(at(10) + dt.timedelta(seconds=n * 20), 10, 170)
+        for n in range(5):  # hung up after a minute in the queue
+            start = at(10, 5) + dt.timedelta(seconds=n)
+            make_call(start, queued_at=start, wait_seconds=60, outcome=Call.Outcome.ABANDONED)
+        build(DAY)
+    result = platform.unscoped_staffing(client=tenants.alpha, day=DAY, now=timezone.now())
+    assert result.patience_seconds == pytest.approx((30 * 10 + 5 * 60) / 5)  # all waiting per abandon
+    ten = next(i for i in result.intervals if i.start == at(10))
+    want = staffing.agents_needed_with_abandonment(
+        calls=35,
+        interval_seconds=900,
+        aht_seconds=180,
+        patience_seconds=120,
+        target_sl=0.8,
+        threshold_seconds=20,
+    )
+    assert (ten.offered, ten.needed_erlang_a) == (35, want.agents) and want.agents <= ten.needed
+    assert ten.expected_sl_erlang_a == pytest.approx(want.service_level) and ten.expected_sl_erlang_a >= 0.8
+    assert ten.expected_abandon_erlang_a == pytest.approx(want.probability_of_abandoning)
+    assert (
+        platform.unscoped_staffing(client=tenants.beta, day=DAY, now=timezone.now()).patience_seconds is None
+    )
+    supervisor = logged_in(None, make_user(None, role=Role.SUPERVISOR))
+    page = supervisor.get(
+        "/backoffice/reports/staffing/", {"client": tenants.alpha.pk, "day": DAY.isoformat()}
+    )
+    html = page.content.decode()
+    assert '<span id="patience">120</span>' in html
+    row = re.search(r'<tr data-start="10:00">(.*?)</tr>', html, re.S).group(1)
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.S)]
+    assert cells[7] == str(want.agents)
+
+
 # Permissions
 
 

@@ -462,7 +462,7 @@ def test_invoices_list_and_detail_show_issued_ones_only(invoices, viewer):
     assert "INV-2026-03" not in listing.content.decode()
     detail = viewer.get(f"/reports/invoices/{issued.pk}/").content.decode()
     assert "Inbound minutes" in detail and "120.00" in detail and "Issued" in detail and "321" in detail
-    assert "Tax 20 %" in detail and "400 min" in detail
+    assert "Tax 20.00 % on 100.00" in detail and "400 min" in detail
     assert viewer.get(f"/reports/invoices/{draft.pk}/").status_code == 404
     assert viewer.get(f"/reports/invoices/{draft.pk}/pdf/").status_code == 404
     pdf = viewer.get(f"/reports/invoices/{paid.pk}/pdf/")

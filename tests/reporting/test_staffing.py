@@ -64,3 +64,63 @@ def test_no_calls_needs_no_operators():
         calls=0, interval_seconds=900, aht_seconds=180, target_sl=0.8, threshold_seconds=20
     )
     assert need.agents == 0 and need.service_level == 1.0
+
+
+# Erlang A (M/M/N+M). Reference vector: N = 13 operators, 10 Erlangs, AHT 180 s, mean patience
+# 300 s (the birth-death chain solved exactly; the same figures as the published Erlang A tables).
+
+
+def test_erlang_a_reference_vector_to_three_decimals():
+    result = staffing.erlang_a(
+        agents=13, erlangs=10.0, aht_seconds=180, patience_seconds=300, threshold_seconds=20
+    )
+    assert round(result.probability_of_waiting, 3) == 0.226
+    assert round(result.probability_of_abandoning, 3) == 0.025
+    assert round(result.occupancy, 3) == 0.750
+    assert round(result.service_level, 3) == 0.858
+
+
+def test_erlang_a_with_endless_patience_tends_to_erlang_c():
+    patient = staffing.erlang_a(
+        agents=13, erlangs=10.0, aht_seconds=180, patience_seconds=1e9, threshold_seconds=20
+    )
+    assert patient.probability_of_waiting == pytest.approx(
+        staffing.probability_of_waiting(agents=13, erlangs=10.0), abs=1e-5
+    )
+    assert patient.service_level == pytest.approx(
+        staffing.service_level(agents=13, erlangs=10.0, aht_seconds=180, threshold_seconds=20), abs=1e-5
+    )
+    assert patient.probability_of_abandoning == pytest.approx(0, abs=1e-5)
+
+
+def test_erlang_a_keeps_an_overloaded_queue_finite_because_callers_hang_up():
+    result = staffing.erlang_a(
+        agents=8, erlangs=10.0, aht_seconds=180, patience_seconds=120, threshold_seconds=20
+    )
+    assert 0 < result.probability_of_abandoning < 1 and result.probability_of_waiting < 1
+    # Little's law: whatever is not abandoned is served by the 8 operators.
+    assert result.occupancy == pytest.approx(10 * (1 - result.probability_of_abandoning) / 8)
+
+
+def test_abandonment_lets_fewer_operators_reach_the_target_than_erlang_c():
+    erlang_c = staffing.agents_needed(
+        calls=100, interval_seconds=1800, aht_seconds=180, target_sl=0.8, threshold_seconds=20
+    )
+    erlang_a = staffing.agents_needed_with_abandonment(
+        calls=100,
+        interval_seconds=1800,
+        aht_seconds=180,
+        patience_seconds=300,
+        target_sl=0.8,
+        threshold_seconds=20,
+    )
+    assert erlang_a.agents == 13 < erlang_c.agents == 14
+    below = staffing.erlang_a(
+        agents=12, erlangs=10.0, aht_seconds=180, patience_seconds=300, threshold_seconds=20
+    )
+    assert below.service_level < 0.8 <= erlang_a.service_level
+
+
+def test_patience_is_the_waiting_time_of_all_queued_calls_per_abandon():
+    assert staffing.patience_estimate(waiting_seconds=1200, abandoned=4) == 300
+    assert staffing.patience_estimate(waiting_seconds=1200, abandoned=0) is None

@@ -346,6 +346,10 @@ def test_issuing_an_invoice_emits_invoice_issued(alpha, tenants, django_capture_
     assert event.type == "invoice.issued"
     assert event.data["number"] == invoice.number
     assert Decimal(event.data["total"]) == Decimal("120.00") and event.data["currency"] == "EUR"
+    assert (event.data["tax_percent"], event.data["taxes"]) == (
+        "20.00",
+        [{"percent": "20.00", "net": "100.00", "tax": "20.00", "reverse_charge": False, "client_vat_id": ""}],
+    )
 
 
 def test_a_tenants_events_never_reach_another_tenants_endpoint(
