@@ -1,7 +1,9 @@
 """The small, safe condition language of branch nodes: a tokenizer and a recursive-descent parser.
 
 Conditions are compiled once into Python closures and type-checked against the script (which
-answers exist, of what type, with which options). Nothing is ever passed to ``eval``.
+answers exist, of what type, with which options). Nothing is ever passed to ``eval``. How the
+closures compare the values of a running call is ``comparisons``; the ``{{...}}`` fields of
+texts are ``text_templates``.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-Evaluator = Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
+from scripts_engine.comparisons import MISSING, contains, equal, order
 
-MISSING: Any = object()
+Evaluator = Callable[[Mapping[str, Any], Mapping[str, Any]], Any]
 
 BOOL = "yes/no"
 NUMBER = "number"
@@ -118,64 +120,6 @@ _OPERATORS = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": opera
 
 def _const(value: Any) -> Evaluator:
     return lambda a, c: value
-
-
-def _is_num(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
-
-
-def _as_num(x: Any) -> Any:
-    if _is_num(x):
-        return x
-    if isinstance(x, str):
-        try:
-            return float(x.strip().replace(",", "."))
-        except ValueError:
-            return None
-    return None
-
-
-def _equal(left: Any, right: Any) -> bool:
-    if left is MISSING or right is MISSING or left is None or right is None:
-        return False
-    if isinstance(left, bool) or isinstance(right, bool):
-        if isinstance(left, str):
-            left = left.strip().lower() in {"yes", "true", "1", "y"}
-        if isinstance(right, str):
-            right = right.strip().lower() in {"yes", "true", "1", "y"}
-        return left is right
-    if _is_num(left) or _is_num(right):
-        a, b = _as_num(left), _as_num(right)
-        return a is not None and b is not None and a == b
-    if isinstance(left, str) and isinstance(right, str):
-        return left.strip().casefold() == right.strip().casefold()
-    return left == right
-
-
-def _order(op: str, left: Any, right: Any) -> bool:
-    if left is MISSING or right is MISSING or left is None or right is None:
-        return False
-    if _is_num(left) or _is_num(right):
-        left, right = _as_num(left), _as_num(right)
-        if left is None or right is None:
-            return False
-    elif not (isinstance(left, str) and isinstance(right, str)):
-        return False
-    if op == "<":
-        return left < right
-    if op == "<=":
-        return left <= right
-    if op == ">":
-        return left > right
-    return left >= right
-
-
-def _contains(container: Any, item: Any) -> bool:
-    if container is MISSING or item is MISSING or item is None:
-        return False
-    if not isinstance(container, (list, tuple)):
-        return False
-    return any(_equal(item, x) for x in container)
 
 
 def _is_date(text: str) -> bool:
@@ -317,7 +261,7 @@ class _Parser:
                 )
             lf, rf = left.fn, right.fn
             if op == "==":
-                return _Node(BOOL, lambda a, c, lf=lf, rf=rf: _equal(lf(a, c), rf(a, c)))
+                return _Node(BOOL, lambda a, c, lf=lf, rf=rf: equal(lf(a, c), rf(a, c)))
             return _Node(
                 BOOL,
                 lambda a, c, lf=lf, rf=rf: (
@@ -325,7 +269,7 @@ class _Parser:
                     and x is not None
                     and (y := rf(a, c)) is not MISSING
                     and y is not None
-                    and not _equal(x, y)
+                    and not equal(x, y)
                 ),
             )
         if kind not in {NUMBER, DATE, ANY}:
@@ -342,7 +286,7 @@ class _Parser:
                     type(x := lf(a, c)) in t and type(y := rf(a, c)) in t and cmp(x, y)
                 ),
             )
-        return _Node(BOOL, lambda a, c, lf=lf, rf=rf, op=op: _order(op, lf(a, c), rf(a, c)))
+        return _Node(BOOL, lambda a, c, lf=lf, rf=rf, op=op: order(op, lf(a, c), rf(a, c)))
 
     def mismatch(self, op: str, left: _Node, right: _Node) -> ExpressionError:
         return ExpressionError(
@@ -362,11 +306,11 @@ class _Parser:
             for value in container.literal:
                 self.check_option(item, _Node(TEXT, _const(value), literal=value))
             f, values = item.fn, tuple(container.literal)
-            return _Node(BOOL, lambda a, c, f=f, v=values: _contains(v, f(a, c)))
+            return _Node(BOOL, lambda a, c, f=f, v=values: contains(v, f(a, c)))
         if container.type in {MULTI, ANY} and item.type in {TEXT, ANY}:
             self.check_option(container, item)
             f, g = item.fn, container.fn
-            return _Node(BOOL, lambda a, c, f=f, g=g: _contains(g(a, c), f(a, c)))
+            return _Node(BOOL, lambda a, c, f=f, g=g: contains(g(a, c), f(a, c)))
         raise ExpressionError(
             "type_mismatch",
             '\'in\' tests an answer against a list like answers.x in ["a", "b"], '
@@ -444,62 +388,3 @@ def compile_condition(source: str, resolve: Resolver) -> Compiled:
     except RecursionError:
         raise ExpressionError("bad_expression", "the condition is nested too deeply") from None
     return Compiled(source, node.fn, frozenset(parser.answers_used))
-
-
-_FIELD = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
-_REF = re.compile(r"^(contact|answers)\.([A-Za-z_][A-Za-z0-9_]*)$")
-
-
-def _display(value: Any) -> str:
-    if value is None or value is MISSING:
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_display(v) for v in value)
-    return str(value)
-
-
-@dataclass(frozen=True)
-class Template:
-    """A text with ``{{contact.x}}`` / ``{{answers.y}}`` fields, parsed once."""
-
-    parts: tuple[str | tuple[str, str], ...]
-
-    @property
-    def fields(self) -> tuple[tuple[str, str], ...]:
-        return tuple(p for p in self.parts if isinstance(p, tuple))
-
-    def render(self, contact: Mapping[str, Any], answers: Mapping[str, Any]) -> str:
-        """Fill the fields; a missing or odd value renders as an empty string, never an error."""
-        out: list[str] = []
-        for part in self.parts:
-            if isinstance(part, str):
-                out.append(part)
-                continue
-            source = contact if part[0] == "contact" else answers
-            try:
-                out.append(_display(source.get(part[1])))
-            except Exception:  # odd contact data must not break a call
-                out.append("")
-        return "".join(out)
-
-
-def parse_template(text: str) -> tuple[Template, list[str]]:
-    """Split a text into literal parts and fields; also return the fields that are not well formed."""
-    parts: list[str | tuple[str, str]] = []
-    bad: list[str] = []
-    pos = 0
-    for m in _FIELD.finditer(text):
-        if m.start() > pos:
-            parts.append(text[pos : m.start()])
-        ref = _REF.match(m.group(1).strip())
-        if ref:
-            parts.append((ref.group(1), ref.group(2)))
-        else:
-            bad.append(m.group())
-            parts.append(m.group())
-        pos = m.end()
-    if pos < len(text):
-        parts.append(text[pos:])
-    return Template(tuple(parts)), bad

@@ -26,12 +26,11 @@ from scripts_engine.expressions import (
     Compiled,
     ExpressionError,
     FieldInfo,
-    Template,
     compile_condition,
-    parse_template,
 )
 from scripts_engine.graph_paths import ancestor_masks, reachable, reaching, strongly_connected
 from scripts_engine.graph_schema import SCHEMA_PATH, schema, schema_problems
+from scripts_engine.text_templates import Template, parse_template
 
 __all__ = [
     "ANSWERING_KINDS",

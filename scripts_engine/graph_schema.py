@@ -10,7 +10,7 @@ import json
 from collections.abc import Callable, Mapping
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from jsonschema import Draft202012Validator, ValidationError
 
@@ -47,8 +47,13 @@ def schema_problems(graph: Any) -> list[tuple[str | None, str]]:
         bad_keys = [k for k in nodes if not isinstance(k, str)]
         if bad_keys:
             return [(None, f"node ids must be text, not {bad_keys[0]!r}")]
-    if _surely_valid()(graph):
-        return []
+    quick = _quick_check()
+    if quick.graph(graph):
+        invalid = {node_id: raw for node_id, raw in graph["nodes"].items() if not quick.node(raw)}
+        if not invalid:
+            return []
+        # Valid nodes add no problem: the full validator words the invalid ones only.
+        graph = {**graph, "nodes": invalid}
     problems = [_problem(err) for err in _validator().iter_errors(graph)]
     problems.sort(key=lambda p: (p[0] or "", p[1]))
     return problems
@@ -70,15 +75,22 @@ def _inline_refs(sub: Any, root: Mapping[str, Any]) -> Any:
     return {**out, "allOf": [*out.get("allOf", ()), target]} if out else target
 
 
+class _QuickCheck(NamedTuple):
+    """The full validator's answer, several times sooner: the graph without its nodes, then each node."""
+
+    graph: Callable[[Any], bool]
+    node: Callable[[Any], bool]
+
+
 @cache
-def _surely_valid() -> Callable[[Any], bool]:
-    """Does the graph conform? The full validator's answer, several times sooner.
+def _quick_check() -> _QuickCheck:
+    """Ask ``jsonschema`` the full validator's questions in a cheaper order, with validators built once.
 
     For every node, the full validator tries the seven ``if kind == …`` branches of ``$defs/node``
-    and resolves each ``$ref``. This asks ``jsonschema`` the same questions in a cheaper order: the
-    graph without its nodes, then each node against the branch of its own kind only, with the
-    references inlined. When it says False, the full validator runs to word the problems;
-    tests/scripts_engine/test_properties.py checks that the two always agree.
+    and resolves each ``$ref``. This checks the graph without its nodes, then each node against one
+    schema for its own kind only: references inlined, and the shared node schema merged into the
+    kind's branch where that means the same (``_one_kind``). When it says False, the full validator
+    runs to word the problems; tests/scripts_engine/test_properties.py checks that the two agree.
     """
     root = schema()
     nodes = root["properties"]["nodes"]
@@ -89,20 +101,55 @@ def _surely_valid() -> Callable[[Any], bool]:
     outer = {key: value for key, value in root.items() if key != "$defs"}
     outer["properties"] = {**root["properties"], "nodes": node_ids_only}
     graph_check = Draft202012Validator(_inline_refs(outer, root)).is_valid
-    base = {key: value for key, value in node.items() if key != "allOf"}
+    base = _inline_refs({key: value for key, value in node.items() if key != "allOf"}, root)
     by_kind: dict[str, Callable[[Any], bool]] = {}
     for branch in node["allOf"]:
         kind = branch["if"]["properties"]["kind"]["const"]
         if branch["if"] != {"required": ["kind"], "properties": {"kind": {"const": kind}}}:
             raise ValueError("schema.json: each branch of $defs/node must be chosen by its kind alone")
-        by_kind[kind] = Draft202012Validator(_inline_refs({"allOf": [base, branch["then"]]}, root)).is_valid
+        then = _inline_refs(branch["then"], root)
+        by_kind[kind] = Draft202012Validator(_one_kind(base, then, kind)).is_valid
 
     def node_check(raw: Any) -> bool:
         kind = raw.get("kind") if isinstance(raw, dict) else None
         check = by_kind.get(kind) if isinstance(kind, str) else None
         return check is not None and check(raw)
 
-    return lambda graph: graph_check(graph) and all(node_check(raw) for raw in graph["nodes"].values())
+    return _QuickCheck(graph_check, node_check)
+
+
+_MERGEABLE = frozenset({"type", "required", "properties"})
+_SEES_PROPERTIES = frozenset({"additionalProperties", "patternProperties", "unevaluatedProperties"})
+
+
+def _one_kind(base: Mapping[str, Any], then: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
+    """The schema of a node of ``kind``: ``{"allOf": [base, then]}``, as one object where that is the same.
+
+    Each level of nesting costs ``jsonschema`` a descent per node, so ``base`` (the shared node
+    schema) is merged into ``then`` (the kind's branch) when nothing clashes. ``kind`` itself is
+    not checked again when ``base`` accepts it: a node is checked here only once chosen by it.
+    """
+    if not isinstance(then, Mapping) or not _MERGEABLE.issuperset(base):
+        return {"allOf": [base, then]}
+    base_properties = dict(base.get("properties", {}))
+    if "kind" in base_properties and Draft202012Validator(base_properties["kind"]).is_valid(kind):
+        base_properties["kind"] = True
+    merged = dict(then)
+    if "type" in base and merged.setdefault("type", base["type"]) != base["type"]:
+        return {"allOf": [base, then]}
+    if "required" in base:
+        merged["required"] = list(dict.fromkeys([*base["required"], *then.get("required", ())]))
+    properties = dict(then.get("properties", {}))
+    for name, rule in base_properties.items():
+        mine = properties.get(name, True)
+        if name not in properties and _SEES_PROPERTIES & then.keys():
+            return {"allOf": [base, then]}  # a new name would change what those keywords allow
+        if rule is not True and mine is not True and rule != mine:
+            return {"allOf": [base, then]}
+        properties[name] = mine if rule is True else rule
+    if properties:
+        merged["properties"] = properties
+    return merged
 
 
 def _where(path: list[Any]) -> str:

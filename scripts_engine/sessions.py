@@ -15,8 +15,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from scripts_engine.editing import contact_fields
-from scripts_engine.interpreter import Interpreter, Step
+from scripts_engine.interpreter import Interpreter
 from scripts_engine.models import Script, ScriptAnswer, ScriptSession, ScriptVersion
+from scripts_engine.steps import Step
 
 ANSWERING_KINDS = frozenset({"question", "automatic"})
 ACKNOWLEDGED_KINDS = frozenset({"say", "handover", "transfer"})

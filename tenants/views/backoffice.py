@@ -13,11 +13,12 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.permissions import ACCOUNT_MANAGERS, role_required
-from tenants import lifecycle, onboarding
+from tenants import contracting, lifecycle, onboarding
 from tenants.audit import events_for
 from tenants.contracts import monthly_total
 from tenants.forms import ContractTermsForm, PaymentForm
 from tenants.models import AuditEvent, Client, Contract, ContractVersion, Order
+from tenants.orders import order_reject as reject_order
 from tenants.views.portal import pdf_response
 
 
@@ -55,7 +56,7 @@ def order_draft_script(request: HttpRequest, pk: int) -> FileResponse:
 def order_draft_contract(request: HttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(Order, pk=pk)
     try:
-        contract = onboarding.contract_draft(order=order, by=request.user)
+        contract = contracting.contract_draft(order=order, by=request.user)
     except onboarding.OnboardingError as error:
         messages.error(request, str(error))
         return redirect("bo_order", pk=order.pk)
@@ -68,7 +69,7 @@ def order_draft_contract(request: HttpRequest, pk: int) -> HttpResponse:
 def order_reject(request: HttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(Order, pk=pk)
     try:
-        onboarding.order_reject(order=order, by=request.user, reason=request.POST.get("reason", "")[:500])
+        reject_order(order=order, by=request.user, reason=request.POST.get("reason", "")[:500])
         messages.success(request, "Order rejected.")
     except onboarding.OnboardingError as error:
         messages.error(request, str(error))
@@ -83,7 +84,7 @@ def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
     initial = {**latest.terms, "body": latest.body}
     form = ContractTermsForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
-        version = onboarding.contract_revise(
+        version = contracting.contract_revise(
             contract=contract, by=request.user, terms=form.terms(), body=form.cleaned_data["body"]
         )
         messages.success(request, f"Saved as version {version.number} (draft).")
@@ -132,7 +133,7 @@ def contract_version_pdf(request: HttpRequest, pk: int, number: int) -> HttpResp
 def contract_send(request: HttpRequest, pk: int) -> HttpResponse:
     contract = get_object_or_404(Contract, pk=pk)
     try:
-        version = onboarding.contract_send(
+        version = contracting.contract_send(
             contract=contract, by=request.user, secure=request.is_secure(), port=int(request.get_port() or 80)
         )
     except onboarding.OnboardingError as error:
@@ -154,7 +155,7 @@ def contract_payment(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, f"Payment not recorded: {field}: {' '.join(errors)}")
         return redirect("bo_contract", pk=contract.pk)
     try:
-        onboarding.payment_record(contract=contract, by=request.user, **form.cleaned_data)
+        contracting.payment_record(contract=contract, by=request.user, **form.cleaned_data)
     except (onboarding.OnboardingError, ValidationError) as error:
         text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
         messages.error(request, f"Payment not recorded: {text}")

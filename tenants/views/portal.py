@@ -14,7 +14,7 @@ from accounts import invitations, members
 from accounts.models import CLIENT_ROLES, Role, User
 from accounts.permissions import CLIENT_ADMINS, CLIENT_STAFF, require
 from telephony.models import PhoneNumber
-from tenants import onboarding
+from tenants import contracting, onboarding
 from tenants.contracts import render_pdf
 from tenants.forms import MemberForm
 from tenants.models import Contract, ContractVersion
@@ -145,7 +145,7 @@ def contract_accept(request: HttpRequest, number: int) -> HttpResponse:
         messages.error(request, "Tick the box to confirm that you accept the contract.")
         return redirect("contract_version", number=number)
     try:
-        onboarding.contract_accept(
+        contracting.contract_accept(
             version=version,
             user=user,
             ip=client_ip(request),

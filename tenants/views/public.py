@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from tenants import onboarding
+from tenants import orders
 from tenants.forms import OrderForm
 from tenants.models import Order, Service, host_for
 
@@ -29,7 +29,7 @@ def order(request: HttpRequest) -> HttpResponse:
     form = OrderForm(request.POST if bound else None, request.FILES if bound else None)
     if request.method == "POST" and form.is_valid():
         try:
-            placed, _created = onboarding.order_submit(
+            placed, _created = orders.order_submit(
                 token=str(form.cleaned_data["token"]),
                 services=list(form.cleaned_data["services"]),
                 fields=form.order_columns(),

@@ -11,7 +11,7 @@ from django_tenants.utils import tenant_context
 
 from accounts.models import Role, User
 from telephony.pool import fake_numbers, pool_add
-from tenants import onboarding
+from tenants import contracting, orders
 from tenants.catalogue import seed_catalogue
 from tenants.models import Client, Contract, Order, Service
 from tests.conftest import PASSWORD, make_user
@@ -55,7 +55,7 @@ def order_post(slug: str, **overrides: object) -> dict[str, object]:
 def submit_order(slug: str | None = None, *, numbers: int = 1) -> Order:
     slug = slug or unique_slug()
     seed_catalogue()
-    order, created = onboarding.order_submit(
+    order, created = orders.order_submit(
         token=str(uuid.uuid4()),
         services=list(Service.objects.filter(code__in=["inbound", "recording"])),
         fields={
@@ -89,8 +89,8 @@ def sent_contract(*, numbers: int = 1, by: User | None = None) -> tuple[Contract
     """An order drafted and sent: the client company exists as a prospect with its invited contact."""
     by = by or manager()
     order = submit_order(numbers=numbers)
-    contract = onboarding.contract_draft(order=order, by=by)
-    onboarding.contract_send(contract=contract, by=by)
+    contract = contracting.contract_draft(order=order, by=by)
+    contracting.contract_send(contract=contract, by=by)
     contract.refresh_from_db()
     return contract, contract.client
 
@@ -109,11 +109,11 @@ def accept(contract: Contract) -> None:
     contract.refresh_from_db()
     user = contact(contract.client)
     with tenant_context(contract.client):
-        onboarding.contract_accept(version=contract.latest, user=user, ip="192.0.2.10")
+        contracting.contract_accept(version=contract.latest, user=user, ip="192.0.2.10")
 
 
 def pay(contract: Contract, by: User) -> None:
-    onboarding.payment_record(
+    contracting.payment_record(
         contract=contract,
         by=by,
         amount="640.00",

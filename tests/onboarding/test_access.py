@@ -7,7 +7,7 @@ from django_tenants.utils import tenant_context
 
 from accounts.models import Role, User
 from telephony.models import PhoneNumber
-from tenants import onboarding
+from tenants import contracting
 from tenants.models import ContractVersion
 from tests.conftest import PASSWORD, http, logged_in, make_user
 from tests.onboarding.helpers import accept, add_numbers, contact, manager, pay, sent_contract, submit_order
@@ -130,10 +130,10 @@ def test_back_office_bad_input_gives_404_or_a_message_never_500(db, tenants):
 
 def test_a_client_never_sees_another_clients_contract_by_guessing_urls(db, tenants):
     contract_a, client_a = sent_contract()
-    onboarding.contract_revise(
+    contracting.contract_revise(
         contract=contract_a, by=manager(), terms={"notice_days": 10}, body="A's secret"
     )
-    onboarding.contract_send(contract=contract_a, by=manager())
+    contracting.contract_send(contract=contract_a, by=manager())
     _contract_b, client_b = sent_contract()
     portal_b = logged_in(client_b, contact(client_b))
     assert portal_b.get("/contract/v/1/").status_code == 200
@@ -160,7 +160,7 @@ def test_a_standing_tenant_without_a_contract_sees_none(db, tenants):
 
 def test_drafts_are_not_shown_to_the_client(db, tenants):
     contract, client = sent_contract()
-    onboarding.contract_revise(contract=contract, by=manager(), terms={"notice_days": 10}, body="Draft idea")
+    contracting.contract_revise(contract=contract, by=manager(), terms={"notice_days": 10}, body="Draft idea")
     portal = logged_in(client, contact(client))
     assert portal.get("/contract/v/2/").status_code == 404
     assert "Version 2" not in portal.get("/contract/").content.decode()

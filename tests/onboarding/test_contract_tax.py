@@ -25,7 +25,7 @@ def form_data(**overrides: object) -> dict[str, object]:
 
 @pytest.fixture
 def drafted(db, tenants) -> Contract:
-    return onboarding.contract_draft(order=submit_order(), by=manager())
+    return contracting.contract_draft(order=submit_order(), by=manager())
 
 
 def test_a_drafted_contract_proposes_the_catalogues_tax_rate_and_the_clients_tax_number(drafted):

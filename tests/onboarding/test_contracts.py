@@ -11,7 +11,7 @@ from django.db import IntegrityError, connection, transaction
 from django_tenants.utils import tenant_context
 
 from accounts.models import Role, User
-from tenants import onboarding
+from tenants import contracting, onboarding, orders
 from tenants.contracts import render_pdf
 from tenants.models import Acceptance, AuditEvent, Client, Contract, ContractVersion, Order, Tariff
 from tests.onboarding.helpers import accept, contact, manager, sent_contract, submit_order
@@ -19,7 +19,7 @@ from tests.onboarding.helpers import accept, contact, manager, sent_contract, su
 
 def test_a_contract_is_drafted_from_the_order_with_its_services_and_current_prices(db, tenants):
     order = submit_order()
-    contract = onboarding.contract_draft(order=order, by=manager())
+    contract = contracting.contract_draft(order=order, by=manager())
     version = contract.latest
     assert version.number == 1
     assert version.state == "draft"
@@ -29,24 +29,24 @@ def test_a_contract_is_drafted_from_the_order_with_its_services_and_current_pric
     assert inbound == {**inbound, "currency": "EUR", "monthly_fee": "490.00", "rounding": "6/6"}
     order.refresh_from_db()
     assert order.state == "drafting"
-    assert onboarding.contract_draft(order=order, by=manager()) == contract  # idempotent
+    assert contracting.contract_draft(order=order, by=manager()) == contract  # idempotent
 
 
 def test_a_later_price_change_never_alters_a_drafted_contract(db, tenants):
     order = submit_order()
-    contract = onboarding.contract_draft(order=order, by=manager())
+    contract = contracting.contract_draft(order=order, by=manager())
     tariff = Tariff.objects.filter(service__code="inbound").latest("valid_from")
     tariff.monthly_fee = Decimal("999.00")
     tariff.save()
-    version = onboarding.contract_revise(contract=contract, by=manager(), terms={"notice_days": 60}, body="")
+    version = contracting.contract_revise(contract=contract, by=manager(), terms={"notice_days": 60}, body="")
     assert next(x for x in version.tariffs if x["service_code"] == "inbound")["monthly_fee"] == "490.00"
 
 
 def test_each_save_of_the_draft_is_a_new_version_and_old_versions_are_kept(db, tenants):
     by = manager()
-    contract = onboarding.contract_draft(order=submit_order(), by=by)
-    onboarding.contract_revise(contract=contract, by=by, terms={"notice_days": 60}, body="Clause A")
-    onboarding.contract_revise(contract=contract, by=by, terms={"term_months": 24}, body="Clause A")
+    contract = contracting.contract_draft(order=submit_order(), by=by)
+    contracting.contract_revise(contract=contract, by=by, terms={"notice_days": 60}, body="Clause A")
+    contracting.contract_revise(contract=contract, by=by, terms={"term_months": 24}, body="Clause A")
     versions = {v.number: v for v in contract.versions.all()}
     assert sorted(versions) == [1, 2, 3]
     assert versions[1].terms["notice_days"] == 30
@@ -111,12 +111,12 @@ def test_an_accepted_contract_cannot_be_edited_a_new_version_is_needed(db, tenan
         sql.execute("DELETE FROM tenants_contractversion WHERE id = %s", [accepted.pk])
 
     by = manager()
-    amendment = onboarding.contract_revise(contract=contract, by=by, terms={"notice_days": 90}, body="")
+    amendment = contracting.contract_revise(contract=contract, by=by, terms={"notice_days": 90}, body="")
     assert amendment.number == 2
     assert amendment.state == "draft"
     contract.refresh_from_db()
     assert contract.in_force == accepted  # still governed by the accepted text until v2 is accepted
-    onboarding.contract_send(contract=contract, by=by)
+    contracting.contract_send(contract=contract, by=by)
     accept(contract)
     contract.refresh_from_db()
     assert contract.in_force.number == 2
@@ -127,13 +127,13 @@ def test_a_sent_version_cannot_be_sent_again_nor_an_old_version_accepted(db, ten
     by = manager()
     contract, client = sent_contract(by=by)
     with pytest.raises(onboarding.OnboardingError):
-        onboarding.contract_send(contract=contract, by=by)
+        contracting.contract_send(contract=contract, by=by)
     old = contract.latest
-    onboarding.contract_revise(contract=contract, by=by, terms={"notice_days": 45}, body="")
-    onboarding.contract_send(contract=contract, by=by)
+    contracting.contract_revise(contract=contract, by=by, terms={"notice_days": 45}, body="")
+    contracting.contract_send(contract=contract, by=by)
     user = contact(client)
     with tenant_context(client), pytest.raises(onboarding.OnboardingError):
-        onboarding.contract_accept(version=old, user=user, ip=None)
+        contracting.contract_accept(version=old, user=user, ip=None)
     assert ContractVersion.objects.get(pk=old.pk).state == "superseded"
 
 
@@ -143,7 +143,7 @@ def test_only_a_client_admin_can_accept(db, tenants):
         for role in (Role.CLIENT_EDITOR, Role.CLIENT_VIEWER):
             user = User.objects.create(username=f"u-{role}", role=role)
             with pytest.raises(onboarding.OnboardingError):
-                onboarding.contract_accept(version=contract.latest, user=user, ip=None)
+                contracting.contract_accept(version=contract.latest, user=user, ip=None)
     assert not Acceptance.objects.exists()
     assert Contract.objects.get(pk=contract.pk).state == "sent"
 
@@ -170,14 +170,14 @@ def test_a_portal_address_is_promised_to_one_open_order_only(db, tenants):
     order = submit_order()
     with pytest.raises(ValidationError, match="already taken"):
         submit_order(order.portal_slug)
-    onboarding.order_reject(order=order, by=manager(), reason="duplicate")
+    orders.order_reject(order=order, by=manager(), reason="duplicate")
     assert submit_order(order.portal_slug).portal_slug == order.portal_slug
 
 
 def test_sending_refuses_a_portal_address_taken_meanwhile(db, tenants):
     order = submit_order("alpha-like")
-    contract = onboarding.contract_draft(order=order, by=manager())
+    contract = contracting.contract_draft(order=order, by=manager())
     Order.objects.filter(pk=order.pk).update(portal_slug="alpha")  # e.g. edited in the admin
     with pytest.raises(onboarding.OnboardingError, match="taken"):
-        onboarding.contract_send(contract=contract, by=manager())
+        contracting.contract_send(contract=contract, by=manager())
     assert Contract.objects.get(pk=contract.pk).latest.state == "draft"

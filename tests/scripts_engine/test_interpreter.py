@@ -7,15 +7,9 @@ from typing import Any
 
 import pytest
 
-from scripts_engine.interpreter import (
-    AUTOMATIC,
-    NO_INPUT,
-    OPERATOR,
-    Interpreter,
-    InvalidScript,
-    Run,
-)
+from scripts_engine.interpreter import NO_INPUT, Interpreter, InvalidScript, Run
 from scripts_engine.samples import load_sample
+from scripts_engine.steps import AUTOMATIC, OPERATOR
 
 ANN = {"first_name": "Ann", "last_name": "Lee", "company": "Lee GmbH"}
 

@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from scripts_engine.graph import is_valid, schema, validate
-from scripts_engine.interpreter import Interpreter, InvalidScript, QuestionSpec, Run
+from scripts_engine.interpreter import Interpreter, InvalidScript, Run
 from scripts_engine.samples import SAMPLES, load_sample
+from scripts_engine.steps import QuestionSpec
 
 SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 SCHEMA = jsonschema.Draft202012Validator(schema())

@@ -16,7 +16,7 @@ from accounts.models import Role, User
 from scripts_engine.demo import seed_demo_scripts
 from telephony.demo import seed_operators
 from telephony.pool import fake_numbers, pool_add
-from tenants import onboarding
+from tenants import contracting, orders
 from tenants.catalogue import seed_catalogue
 from tenants.clients import ensure_platform
 from tenants.contracts import monthly_total
@@ -67,7 +67,7 @@ def _user(username: str, first: str, last: str, role: str, email: str) -> None:
 def _order(slug: str, name: str, manager: User) -> Order:
     """Submit the demo company's order, as its contact would on the order form (idempotent)."""
     today = timezone.localdate()
-    order, _ = onboarding.order_submit(
+    order, _ = orders.order_submit(
         token=str(uuid.uuid5(DEMO_NAMESPACE, slug)),
         services=list(Service.objects.filter(code__in=DEMO_SERVICES)),
         fields={
@@ -96,11 +96,11 @@ def _onboard(slug: str, name: str, manager: User, port: int | None) -> Client:
     """Walk one company through order → contract → send → accept → pay, resuming where it stopped."""
     order = _order(slug, name, manager)
     if order.state == Order.State.SUBMITTED:
-        onboarding.contract_draft(order=order, by=manager)
+        contracting.contract_draft(order=order, by=manager)
         order.refresh_from_db()
     contract = order.contract
     if order.state == Order.State.DRAFTING:
-        onboarding.contract_send(contract=contract, by=manager, port=port)
+        contracting.contract_send(contract=contract, by=manager, port=port)
         order.refresh_from_db()
         contract.refresh_from_db()
     client = order.client
@@ -110,14 +110,14 @@ def _onboard(slug: str, name: str, manager: User, port: int | None) -> Client:
             if not contact.has_usable_password():  # what the contact does with the invitation link
                 contact.password = _demo_password_hash()
                 contact.save(update_fields=["password"])
-            onboarding.contract_accept(
+            contracting.contract_accept(
                 version=contract.latest, user=contact, ip="127.0.0.1", user_agent="demo"
             )
         order.refresh_from_db()
         contract.refresh_from_db()
     if not contract.is_paid:
         currency, amount = next(iter(monthly_total(contract.latest.tariffs).items()))
-        onboarding.payment_record(
+        contracting.payment_record(
             contract=contract,
             by=manager,
             amount=amount,

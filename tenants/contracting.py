@@ -1,0 +1,270 @@
+"""Contracting: an order's contract from draft to in force, the middle of onboarding.
+
+Drafted from the order's terms and tariffs, revised as new versions, sent to the client's portal
+as a frozen PDF (the first send creates the client company as a prospect and invites its admin),
+accepted there, and paid; acceptance and payment together provision the client
+(``tenants.onboarding.client_provision``). The contract's text and PDF are ``tenants.contracts``.
+Every function writes inside ``transaction.atomic()`` with its audit events.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from accounts.invitations import invite_member
+from accounts.models import Role, User
+from accounts.permissions import CLIENT_ADMINS
+from tenants import contracts
+from tenants.audit import record_event
+from tenants.clients import client_create
+from tenants.models import Acceptance, Client, Contract, ContractVersion, Order, Payment
+from tenants.onboarding import OnboardingError, client_provision
+
+
+def _portal_host(client: Client, port: int | None) -> str:
+    return client.host + (f":{port}" if port and port not in (80, 443) else "")
+
+
+def contract_draft(*, order: Order, by: User) -> Contract:
+    """Draft the contract of an order from the template (version 1), or return the existing one."""
+    with transaction.atomic():
+        order = Order.objects.select_for_update().get(pk=order.pk)
+        existing = Contract.objects.filter(order=order).first()
+        if existing is not None:
+            return existing
+        if order.state != Order.State.SUBMITTED:
+            raise OnboardingError(f"An order in state {order.get_state_display()!r} cannot get a contract.")
+        contract = Contract.objects.create(order=order)
+        version = ContractVersion.objects.create(
+            contract=contract,
+            number=1,
+            terms=contracts.default_terms(order=order),
+            tariffs=contracts.tariffs_for(order=order),
+            created_by_name=by.get_full_name() or by.username,
+        )
+        order.state = Order.State.DRAFTING
+        order.save(update_fields=["state", "updated_at"])
+        record_event(
+            actor=by,
+            action="order.drafting",
+            obj=order,
+            before={"state": "submitted"},
+            after={"state": order.state, "contract": contract.pk},
+        )
+        record_event(actor=by, action="contract.drafted", obj=contract, after={"version": version.number})
+    return contract
+
+
+def contract_revise(*, contract: Contract, by: User, terms: dict[str, object], body: str) -> ContractVersion:
+    """Save an edit as a new draft version; sent and accepted versions are never changed."""
+    with transaction.atomic():
+        contract = Contract.objects.select_for_update().get(pk=contract.pk)
+        latest = contract.latest
+        merged = {**latest.terms, **terms}
+        # An unsent draft is replaced by the new one; it stays listed, never to be sent.
+        ContractVersion.objects.filter(contract=contract, state=ContractVersion.State.DRAFT).update(
+            state=ContractVersion.State.SUPERSEDED
+        )
+        version = ContractVersion.objects.create(
+            contract=contract,
+            number=latest.number + 1,
+            terms=merged,
+            tariffs=latest.tariffs,
+            body=body,
+            created_by_name=by.get_full_name() or by.username,
+        )
+        before = contract.state
+        if contract.state == Contract.State.SENT:
+            contract.state = Contract.State.DRAFT
+            contract.save(update_fields=["state"])
+        record_event(
+            actor=by,
+            action="contract.revised",
+            obj=contract,
+            client=contract.client,
+            before={"state": before, "version": latest.number},
+            after={
+                "state": contract.state,
+                "version": version.number,
+                "changed": sorted(k for k in merged if merged[k] != latest.terms.get(k))
+                + (["body"] if body != latest.body else []),
+            },
+        )
+    return version
+
+
+def contract_send(
+    *, contract: Contract, by: User, secure: bool = False, port: int | None = None
+) -> ContractVersion:
+    """Freeze the latest draft (its PDF bytes and SHA-256) and send it to the client's portal.
+
+    The first send creates the client company as a prospect and invites the order's contact as
+    its client admin.
+    """
+    with transaction.atomic():
+        contract = Contract.objects.select_for_update().get(pk=contract.pk)
+        order = Order.objects.select_for_update().get(pk=contract.order_id)
+        version = contract.latest
+        if version.state != ContractVersion.State.DRAFT:
+            raise OnboardingError(
+                f"Version {version.number} was already sent; edit the contract for a new one."
+            )
+        version.pdf = contracts.render_pdf(version=version)
+        version.pdf_sha256 = hashlib.sha256(version.pdf).hexdigest()
+        version.state = ContractVersion.State.SENT
+        version.sent_at = timezone.now()
+        version.sent_by_name = by.get_full_name() or by.username
+        version.save()
+        ContractVersion.objects.filter(contract=contract, state=ContractVersion.State.SENT).exclude(
+            pk=version.pk
+        ).update(state=ContractVersion.State.SUPERSEDED)
+        client = contract.client
+        if client is None:
+            if Client.objects.filter(slug=order.portal_slug).exists():
+                raise OnboardingError(
+                    f"The portal address {order.portal_slug!r} is taken; change it on the order."
+                )
+            client = client_create(
+                slug=order.portal_slug, name=order.legal_name, status=Client.Status.PROSPECT
+            )
+            record_event(
+                actor=by,
+                action="client.created",
+                obj=client,
+                client=client,
+                after={"status": client.status, "slug": client.slug},
+            )
+            contract.client = client
+            order.client = client
+            with tenant_context(client):
+                invite_member(
+                    invited_by=by,
+                    host=_portal_host(client, port),
+                    secure=secure,
+                    email=order.contact_email,
+                    first_name=order.contact_first_name,
+                    last_name=order.contact_last_name,
+                    role=Role.CLIENT_ADMIN,
+                )
+        before = contract.state
+        contract.state = Contract.State.SENT if contract.in_force is None else Contract.State.ACCEPTED
+        contract.save(update_fields=["state", "client"])
+        if order.state in (Order.State.SUBMITTED, Order.State.DRAFTING):
+            record_event(
+                actor=by,
+                action="order.sent",
+                obj=order,
+                client=client,
+                before={"state": order.state},
+                after={"state": Order.State.SENT},
+            )
+            order.state = Order.State.SENT
+        order.save(update_fields=["state", "client", "updated_at"])
+        record_event(
+            actor=by,
+            action="contract.sent",
+            obj=contract,
+            client=client,
+            before={"state": before},
+            after={"state": contract.state, "version": version.number, "sha256": version.pdf_sha256},
+        )
+    return version
+
+
+def contract_accept(
+    *, version: ContractVersion, user: User, ip: str | None, user_agent: str = ""
+) -> Acceptance:
+    """The client admin accepts a sent version; with payment recorded, this provisions the client."""
+    if not CLIENT_ADMINS.allows(user):
+        raise OnboardingError("Only your company's admins can accept the contract.")
+    with transaction.atomic():
+        contract = Contract.objects.select_for_update().get(pk=version.contract_id)
+        version = ContractVersion.objects.select_for_update().get(pk=version.pk)
+        if version.state != ContractVersion.State.SENT or contract.latest.pk != version.pk:
+            raise OnboardingError(f"Version {version.number} is not the one awaiting your acceptance.")
+        sha256 = hashlib.sha256(bytes(version.pdf)).hexdigest()
+        acceptance = Acceptance.objects.create(
+            version=version,
+            client=contract.client,
+            user_id=user.pk,
+            user_name=user.get_full_name() or user.username,
+            user_email=user.email,
+            ip=ip,
+            user_agent=user_agent[:300],
+            pdf_sha256=sha256,
+        )
+        if contract.in_force is not None:
+            ContractVersion.objects.filter(pk=contract.in_force_id).update(
+                state=ContractVersion.State.SUPERSEDED
+            )
+        version.state = ContractVersion.State.ACCEPTED
+        version.save(update_fields=["state"])
+        before = contract.state
+        contract.state = Contract.State.ACCEPTED
+        contract.in_force = version
+        contract.save(update_fields=["state", "in_force"])
+        record_event(
+            actor=user,
+            action="contract.accepted",
+            obj=contract,
+            client=contract.client,
+            ip=ip,
+            before={"state": before},
+            after={"state": contract.state, "version": version.number, "sha256": sha256},
+        )
+        order = Order.objects.select_for_update().get(pk=contract.order_id)
+        if order.state == Order.State.SENT:
+            order.state = Order.State.ACCEPTED
+            order.save(update_fields=["state", "updated_at"])
+            record_event(
+                actor=user,
+                action="order.accepted",
+                obj=order,
+                client=contract.client,
+                before={"state": Order.State.SENT},
+                after={"state": order.state},
+            )
+        if contract.is_paid:
+            client_provision(contract=contract, actor=user)
+    return acceptance
+
+
+def payment_record(
+    *, contract: Contract, by: User, amount: Decimal, currency: str, paid_on: datetime.date, reference: str
+) -> Payment:
+    """Record the first invoice's payment; with the contract accepted, this provisions the client."""
+    with transaction.atomic():
+        contract = Contract.objects.select_for_update().get(pk=contract.pk)
+        if contract.client_id is None:
+            raise OnboardingError("Send the contract before recording a payment.")
+        payment = Payment(
+            contract=contract,
+            amount=amount,
+            currency=currency.upper(),
+            paid_on=paid_on,
+            reference=reference,
+            recorded_by_name=by.get_full_name() or by.username,
+        )
+        payment.full_clean()
+        payment.save()
+        record_event(
+            actor=by,
+            action="contract.paid",
+            obj=contract,
+            client=contract.client,
+            after={
+                "amount": str(amount),
+                "currency": payment.currency,
+                "reference": reference,
+                "paid_on": paid_on.isoformat(),
+            },
+        )
+        if contract.in_force_id is not None:
+            client_provision(contract=contract, actor=by)
+    return payment
