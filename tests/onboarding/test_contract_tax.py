@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from tenants import contracts, onboarding
+from tenants import contracting, contracts
 from tenants.catalogue import STANDARD_TAX_PERCENT
 from tenants.models import Contract
 from tests.conftest import logged_in
