@@ -6,15 +6,18 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from telephony import routing
+from telephony.calls import sql
 from telephony.calls.company import call_setup
 from telephony.calls.hours import is_open
 from telephony.calls.models import Call, Callback, CallEvent, Contact
 from telephony.events import announce_on_commit, call_completed
 from tenants.phones import is_e164
+
+EVENT_DATA = CallEvent._meta.get_field("data")
 
 # Twilio's statuses by how far a call has come; a status callback never moves a call backwards.
 STATUS_RANK = {
@@ -72,13 +75,19 @@ def add_event(
     **data: Any,
 ) -> bool:
     """Record a call event; with ``dedupe`` a replay of the same webhook records nothing. True if new."""
-    key = dedupe_key(call, dedupe) if dedupe else None
-    try:
-        with transaction.atomic():
-            CallEvent.objects.create(call=call, at=at or timezone.now(), kind=kind, data=data, dedupe_key=key)
-    except IntegrityError:
-        return False
-    return True
+    at = at or timezone.now()
+    if dedupe is None:
+        CallEvent.objects.create(call=call, at=at, kind=kind, data=data)
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.INSERT_EVENT_ONCE,
+            {
+                "call": call.pk, "at": at, "kind": kind, "key": dedupe_key(call, dedupe),
+                "data": EVENT_DATA.get_db_prep_value(data, connection),
+            },
+        )  # fmt: skip
+        return cursor.fetchone() is not None
 
 
 def contact_for(phone: str) -> Contact | None:

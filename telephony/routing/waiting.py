@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from telephony.models import Queue
 from telephony.operators import transition
+from telephony.routing import sql
 from telephony.routing.decisions import close_offer
 from telephony.routing.passes import match
 from telephony.routing_models import (
@@ -36,20 +37,27 @@ def enqueue(
     if queue.tenant_id != tenant.pk:
         raise ValueError("The queue belongs to another client company.")
     now = now or timezone.now()
-    call, created = WaitingCall.objects.get_or_create(
-        call_sid=call_sid,
-        defaults={
-            "tenant_id": tenant.pk,
-            "queue": queue,
-            "priority": priority,
-            "language": language,
-            "enqueued_at": now,
-            "direction": WaitingCall.Direction.INBOUND,
-        },
-    )
-    if created:
-        queue_id = queue.pk
-        transaction.on_commit(lambda: match(queue_ids=[queue_id], now=now))
+    fields = {
+        "tenant_id": tenant.pk, "queue_id": queue.pk, "call_sid": call_sid, "priority": priority,
+        "language": language, "enqueued_at": now, "direction": WaitingCall.Direction.INBOUND,
+    }  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.ENQUEUE_ONCE,
+            {
+                **fields,
+                "tenant": tenant.pk,
+                "queue": queue.pk,
+                "now": now,
+                "state": WaitingCall.State.WAITING,
+            },
+        )
+        row = cursor.fetchone()
+    if row is None:  # a replay: the call is in line already
+        return WaitingCall.objects.get(call_sid=call_sid)
+    queue_id = queue.pk
+    transaction.on_commit(lambda: match(queue_ids=[queue_id], now=now))
+    call = WaitingCall(pk=row[0], **fields)
     return call
 
 

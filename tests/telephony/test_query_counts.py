@@ -42,21 +42,21 @@ def test_an_incoming_call_with_an_operators_script_is_recorded_and_queued(
 ):
     active_script(tenants.alpha, sample="hotline")  # no automatic step: straight to the queue
     warm(alpha_number, queue)
-    with django_assert_num_queries(28), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(26), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; SAVEPOINT (the webhook's transaction);
         # SAVEPOINT (the call record); the caller's card, not there; SAVEPOINT, INSERT the card,
         # RELEASE; INSERT the call; INSERT its "incoming" event; RELEASE;
         # SAVEPOINT (the first step); the script run: SAVEPOINT, INSERT the session, UPDATE its
         # current step, RELEASE; UPDATE the call with its run;
-        # the queue's length (COUNT); UPDATE the call as queued; SAVEPOINT, INSERT its "queued"
-        # event, RELEASE; INSERT the call in line (the router's one statement);
+        # the queue's length (COUNT); UPDATE the call as queued; INSERT its "queued" event (once
+        # per key: ON CONFLICT DO NOTHING); INSERT the call in line (once per CallSid);
         # RELEASE (the first step); RELEASE (the webhook's transaction);
         # after the commit: SET search_path public; is anyone free for it (the router).
         response, params = incoming(alpha_number, caller="+14155550123")
     assert verbs(response.content) == ["Say", "Enqueue"]
     assert WaitingCall.objects.get(call_sid=params["CallSid"]).state == WaitingCall.State.WAITING
-    with django_assert_num_queries(25), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(23), django_capture_on_commit_callbacks(execute=True):
         # A caller whose card exists: the card's SAVEPOINT, INSERT and RELEASE are not needed.
         incoming(alpha_number, caller="+14155550123")
 
@@ -66,14 +66,14 @@ def test_an_incoming_call_with_an_ivr_plays_its_first_question(
 ):
     active_script(tenants.alpha, sample="survey", name="Survey IVR")
     warm(alpha_number, queue)
-    with django_assert_num_queries(24), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(22), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; SAVEPOINT (the webhook's transaction);
         # SAVEPOINT (the call record); the caller's card, not there; SAVEPOINT, INSERT the card,
         # RELEASE; INSERT the call; INSERT its "incoming" event; RELEASE;
         # SAVEPOINT (the first step); the script run: SAVEPOINT, INSERT the session, UPDATE its
         # current step, RELEASE; UPDATE the call with its run;
-        # UPDATE the call's IVR start; SAVEPOINT, INSERT its "ivr_started" event, RELEASE;
+        # UPDATE the call's IVR start; INSERT its "ivr_started" event (once per key);
         # RELEASE (the first step); RELEASE (the webhook's transaction).
         response, _ = incoming(alpha_number, caller="+14155550124")
     assert check_twiml(response.content).find("Gather") is not None
@@ -86,11 +86,11 @@ def test_an_ivr_answer(db, tenants, queue, alpha_number, django_assert_num_queri
     action = (
         check_twiml(incoming(alpha_number, sid=params["CallSid"])[0].content).find("Gather").get("action")
     )
-    with django_assert_num_queries(12):
+    with django_assert_num_queries(10):
         # SET search_path public; the company named in the URL; SET search_path to its schema;
         # the call with its card and script run;
         # the answer: SAVEPOINT, the run locked, INSERT the answer, UPDATE the run, RELEASE;
-        # SAVEPOINT, INSERT the "ivr_answer" event, RELEASE.
+        # INSERT the "ivr_answer" event.
         response = signed_post(action, {"CallSid": params["CallSid"], "To": alpha_number, "Digits": "5"})
     assert check_twiml(response.content).find("Gather") is not None
 
@@ -101,15 +101,17 @@ def test_the_status_callback_of_a_call_hung_up_in_the_queue(
     warm(alpha_number, queue)
     _, params = incoming(alpha_number)
     status = {"CallSid": params["CallSid"], "To": alpha_number}
-    with django_assert_num_queries(20), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(19), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; SAVEPOINT (the callback's transaction);
-        # the call, locked; SAVEPOINT, INSERT its "status:completed" event, RELEASE;
+        # the call, locked; INSERT its "status:completed" event (once per key);
         # was the caller on hold (the last hold event); UPDATE the call's outcome (abandoned);
-        # SAVEPOINT, INSERT its "outcome" event, RELEASE;
+        # INSERT its "outcome" event (once per key);
         # the router lets the call go: SAVEPOINT, the waiting call locked, its live offer (none),
         # UPDATE it as left, RELEASE;
-        # UPDATE the call (status, end, waits); RELEASE (the callback's transaction).
+        # UPDATE the call (status, end, waits); RELEASE (the callback's transaction);
+        # after the commit, reporting's call.completed receiver: SET search_path, the call, the
+        # company's webhook endpoints (none).
         response = signed_post("/twilio/voice/status", {**status, "CallStatus": "completed"})
     assert response.status_code == 204
     with tenant_context(tenants.alpha):
@@ -121,23 +123,25 @@ def test_the_status_callback_of_an_answered_call(
 ):
     warm(alpha_number, queue)  # a call waits
     operator = make_operator({queue: 1})
-    incoming(alpha_number)  # the operator is offered the call waiting longest, and takes it
+    with django_capture_on_commit_callbacks(execute=True):
+        incoming(alpha_number)  # the operator is offered the call waiting longest, and takes it
     offer = Reservation.objects.get(operator=operator, state=Reservation.State.OFFERED)
     waiting = routing.accept(reservation_id=offer.pk, operator=operator.user)
     record_answer(waiting_call_id=waiting.pk)
     status = {"CallSid": waiting.call_sid, "To": alpha_number, "CallDuration": "30"}
-    with django_assert_num_queries(27), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(23), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; SAVEPOINT (the callback's transaction);
-        # the call, locked; SAVEPOINT, INSERT its "status:completed" event, RELEASE;
+        # the call, locked; INSERT its "status:completed" event (once per key);
         # was the caller on hold (the last hold event); UPDATE the call's outcome (handled);
-        # SAVEPOINT, INSERT its "outcome" event, RELEASE;
+        # INSERT its "outcome" event (once per key);
         # the router lets the call go (``routing.leave``): SAVEPOINT, the waiting call locked, its
         # live reservation locked, the operator locked, UPDATE the reservation as completed; the
-        # operator to wrap-up (``operators.profile_set_state``): SAVEPOINT, the operator locked,
-        # UPDATE their open reservations, their state and event (one statement), RELEASE;
+        # operator to wrap-up (``operators.transition``): UPDATE their state, INSERT its event;
         # UPDATE the waiting call as left, RELEASE;
-        # UPDATE the call (status, end, talk time); RELEASE (the callback's transaction).
+        # UPDATE the call (status, end, talk time); RELEASE (the callback's transaction);
+        # after the commit, reporting's call.completed receiver: SET search_path, the call, the
+        # company's webhook endpoints (none).
         response = signed_post("/twilio/voice/status", {**status, "CallStatus": "completed"})
     assert response.status_code == 204
     with tenant_context(tenants.alpha):
