@@ -46,8 +46,8 @@ class TwilioCallParams:
         duration = post.get("CallDuration") or post.get("DialCallDuration")
         return cls(
             call_sid=post.get("CallSid", "")[:64],
-            from_number=post.get("From", "")[:32],
-            to_number=post.get("To", "")[:32],
+            from_number=post.get("From", ""),  # any length: SIP URIs, "client:…" (stored whole)
+            to_number=post.get("To", ""),
             status=post.get("CallStatus", ""),
             direction="outbound" if post.get("Direction", "").startswith("outbound") else "inbound",
             digits=post.get("Digits", "")[:32],
@@ -113,7 +113,9 @@ def start_inbound(
     read_sql, read_params = read or ("NULL", {})
     guard_sql, guard_params = guard or ("TRUE", {})
     sql, fields, contact_fields = _start_inbound_sql(read_sql, guard_sql)
-    contact = {"phone": params.from_number}
+    # Only an E.164 number gets a card (the statement checks it too); anything else, however long,
+    # must not reach the card's 16-character column even in a branch that inserts nothing.
+    contact = {"phone": params.from_number if re.match(E164, params.from_number) else ""}
     arguments = {
         "phone": params.from_number,
         "phone_pattern": E164,
