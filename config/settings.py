@@ -166,6 +166,12 @@ CACHES = {
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
     }
 }
+# REST API limits (reporting/api/ratelimit.py: sliding windows in Redis, counted atomically): per
+# key, per company (all its keys together), and per client address for requests without a valid key.
+RATE_LIMIT_REDIS_URL = _redis_db(1)
+API_RATE_LIMIT_PER_KEY = env.str("API_RATE_LIMIT_PER_KEY", default="600/min")
+API_RATE_LIMIT_PER_COMPANY = env.str("API_RATE_LIMIT_PER_COMPANY", default="1200/min")
+API_RATE_LIMIT_PER_ADDRESS = env.str("API_RATE_LIMIT_PER_ADDRESS", default="60/min")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",

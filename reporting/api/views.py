@@ -100,6 +100,13 @@ class ApiView(viewsets.ReadOnlyModelViewSet):
     schema = ApiSchema()
     required_scope = Scope.READ_REPORTS
 
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        decision = getattr(request, "rate_limit", None)  # set by the key's or the address's limit
+        for name, value in (decision.headers() if decision is not None else {}).items():
+            response[name] = value
+        return response
+
 
 class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
     """An ISO 8601 date-time, given to the database in UTC: any offset Python accepts (up to ±23:59)
