@@ -6,6 +6,7 @@ DJANGO_ENV is ``production`` unless told otherwise: DEBUG off, SECRET_KEY requir
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import environ
@@ -64,6 +65,7 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "channels",
+    "axes",  # failed logins of every host, in public: accounts named <schema>:<username>
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -94,6 +96,27 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 TENANT_DOMAIN_CACHE_SECONDS = env.float("TENANT_DOMAIN_CACHE_SECONDS", default=30.0)
 
 AUTH_USER_MODEL = "accounts.User"
+# Login throttling (accounts/throttling.py): django-axes locks an account (<schema>:<username>)
+# after AXES_FAILURE_LIMIT failed logins for AXES_COOLOFF_TIME; failures per client address are
+# limited too (LOGIN_FAILURES_PER_ADDRESS). Staff unlock in the admin or with `manage.py unlock_login`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_USERNAME_CALLABLE = "accounts.throttling.account_key"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # no row for every successful login; failures are kept
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# axes.W006 asks for its own per-address lockout: ours (LOGIN_FAILURES_PER_ADDRESS) has a limit of
+# its own, so one office behind one address is not locked out by the limit of a single account.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+LOGIN_FAILURES_PER_ADDRESS = env.str("LOGIN_FAILURES_PER_ADDRESS", default="30/15min")
+LOGIN_FAILURES_PER_ACCOUNT_LINK = env.str("LOGIN_FAILURES_PER_ACCOUNT_LINK", default="5/15min")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -108,6 +131,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.throttling.LoginThrottleMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns an account's lockout into the 429 page
 ]
 
 TEMPLATES = [

@@ -10,7 +10,7 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
-from reporting.api import ratelimit
+from config import ratelimit
 from reporting.keys import ApiKey, access_api_key
 
 
