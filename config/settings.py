@@ -10,6 +10,7 @@ import datetime as dt
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config import embedded
@@ -23,6 +24,8 @@ if DJANGO_ENV not in {"production", "development", "test"}:
 PRODUCTION = DJANGO_ENV == "production"
 
 DEBUG = env.bool("DJANGO_DEBUG", default=DJANGO_ENV == "development")
+if PRODUCTION and DEBUG:  # technical error pages show settings, code and data to anyone
+    raise ImproperlyConfigured("DJANGO_DEBUG must be off when DJANGO_ENV=production")
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if PRODUCTION:
@@ -42,8 +45,9 @@ if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=3600)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True  # every client company's host is under PLATFORM_HOST
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_HTTPONLY = True
 # Host-only cookies: a session of acme.<host> is never sent to globex.<host>.
 SESSION_COOKIE_DOMAIN = None
@@ -51,6 +55,8 @@ CSRF_COOKIE_DOMAIN = None
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 SHARED_APPS = [
     "tenants",  # before django_tenants: its migrate_schemas also keeps the base schema current
@@ -124,6 +130,7 @@ LOGOUT_REDIRECT_URL = "login"
 MIDDLEWARE = [
     "tenants.middleware.TenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -235,6 +242,30 @@ TWILIO_TWIML_APP_SID = env.str("TWILIO_TWIML_APP_SID", default="AP" + "0" * 32)
 # The browser as the operator's phone (Twilio Voice JavaScript SDK). Off where no real Twilio is
 # reachable (demo, tests): there the simulator plays the audio leg.
 TWILIO_SOFTPHONE = env.bool("TWILIO_SOFTPHONE", default=False)
+
+# Content-Security-Policy on every page (django-csp): scripts and styles from our own static files
+# only (the vendored Chart.js, Twilio Voice SDK and Swagger UI included), no 'unsafe-inline' for
+# either: the one inline <style> (a company's brand colour) carries the request's nonce. WebSockets
+# to the page's own host are 'self'. With the browser phone on, Twilio's signalling (wss), event
+# gateway and ringtones are allowed too.
+_TWILIO_SOURCES = (
+    ["wss://*.twilio.com", "https://eventgw.twilio.com", "https://sdk.twilio.com"] if TWILIO_SOFTPHONE else []
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF, *_TWILIO_SOURCES],
+        "media-src": [SELF, "blob:", *(["https://sdk.twilio.com"] if TWILIO_SOFTPHONE else [])],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
