@@ -236,3 +236,83 @@ def test_outside_production_an_internal_service_is_neither_posted_to_nor_shown_t
     admin = logged_in(tenants.alpha, make_user(tenants.alpha, role=Role.CLIENT_ADMIN))
     page = admin.get(f"/webhooks/deliveries/{delivery.uid}/")
     assert page.status_code == 200 and "not reachable from the internet" in page.content.decode()
+
+
+def test_an_ipv6_literal_url_is_delivered_to_that_address_with_a_bracketed_host(alpha):
+    """IPv6 literals were split at their last colon; now they are sent as they are written."""
+    import http.server
+
+    requests: list[tuple[str, str]] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            requests.append((self.headers["Host"], self.path))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    class V6Server(http.server.ThreadingHTTPServer):
+        address_family = socket.AF_INET6
+
+    server = V6Server(("::1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        with override_settings(WEBHOOK_ALLOWED_PRIVATE_HOSTS=["::1"]):
+            endpoint_saved_earlier(f"http://[::1]:{port}/v6?x=1")
+            delivery = deliver_once()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert delivery.state == WebhookDelivery.State.DELIVERED
+    assert requests == [(f"[::1]:{port}", "/v6?x=1")]
+
+
+def test_tls_goes_to_the_checked_address_with_the_urls_host_name_for_sni_and_the_certificate(
+    alpha, attacker_dns, tmp_path
+):
+    """A TLS server on the checked address sees the URL's name in SNI; its self-signed certificate is
+    refused (the delivery fails with a certificate error, and nothing is sent)."""
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=hooks.tls.example", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    names: list[str | None] = []
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    context.sni_callback = lambda sock, name, ctx: names.append(name)
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    listener.settimeout(10)
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        try:
+            conn, _ = listener.accept()
+            with context.wrap_socket(conn, server_side=True):
+                pass
+        except (OSError, ssl.SSLError):
+            pass
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    attacker_dns("hooks.tls.example", ["127.0.0.1"])
+    try:
+        with override_settings(WEBHOOK_ALLOWED_PRIVATE_HOSTS=["127.0.0.1"]):
+            endpoint_saved_earlier(f"https://hooks.tls.example:{port}/cc")
+            delivery = deliver_once()
+        thread.join(timeout=10)
+    finally:
+        listener.close()
+    assert names == ["hooks.tls.example"]
+    assert delivery.last_status_code is None and "CERTIFICATE_VERIFY_FAILED" in delivery.last_error
