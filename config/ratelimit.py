@@ -15,6 +15,7 @@ import re
 import threading
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from django.conf import settings
@@ -88,7 +89,7 @@ _script = None
 _lock = threading.Lock()
 
 
-def _sliding_window():
+def _sliding_window() -> Any:
     global _client, _script
     with _lock:
         if _script is None:

@@ -97,7 +97,7 @@ class SameOriginMiddleware(BaseMiddleware):
     socket's own scheme, host and port. A page of a sibling host (another client company, the
     platform host) cannot open a socket that carries this host's session cookie."""
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         own = _socket_origin(scope)
         page = _page_origin(_header(scope, b"origin"))
         if own is None or page is None or own != page:

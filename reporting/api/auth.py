@@ -1,4 +1,4 @@
-"""Bearer API keys, scopes and a rate limit per key for the REST API v1."""
+"""Bearer API keys, scopes and the rate limits (per key, per company, per address) of the REST API v1."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from django.db import connection
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from config import ratelimit
 from reporting.keys import ApiKey, access_api_key
@@ -61,7 +63,7 @@ class HasScope(permissions.BasePermission):
         return isinstance(key, ApiKey) and view.required_scope in key.scopes
 
 
-def throttle_address(request) -> None:
+def throttle_address(request: Request) -> None:
     """Requests without a valid key are limited per client address (all companies together): 429."""
     address = throttling.BaseThrottle().get_ident(request)
     decision = ratelimit.hit([(f"api:address:{address}", PerKeyRateThrottle.address_rate)])
@@ -79,7 +81,7 @@ class PerKeyRateThrottle(throttling.BaseThrottle):
     company_rate = settings.API_RATE_LIMIT_PER_COMPANY
     address_rate = settings.API_RATE_LIMIT_PER_ADDRESS
 
-    def allow_request(self, request, view) -> bool:
+    def allow_request(self, request: Request, view: APIView) -> bool:
         key = request.auth
         if not isinstance(key, ApiKey):
             return True  # refused by the permission check; limited by address in authenticate()

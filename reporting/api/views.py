@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import django_filters
 from csp.constants import SELF, UNSAFE_INLINE
@@ -22,6 +23,7 @@ from rest_framework import pagination, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 
 from reporting.api import serializers
 from reporting.api.auth import ApiKeyAuthentication, HasScope, PerKeyRateThrottle
@@ -103,7 +105,9 @@ class ApiView(viewsets.ReadOnlyModelViewSet):
     schema = ApiSchema()
     required_scope = Scope.READ_REPORTS
 
-    def finalize_response(self, request, response, *args, **kwargs):
+    def finalize_response(
+        self, request: Request, response: HttpResponse, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
         response = super().finalize_response(request, response, *args, **kwargs)
         decision = getattr(request, "rate_limit", None)  # set by the key's or the address's limit
         for name, value in (decision.headers() if decision is not None else {}).items():

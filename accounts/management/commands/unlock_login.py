@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from axes.utils import reset
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.throttling import unlock_address
 
@@ -14,11 +16,11 @@ class Command(BaseCommand):
         "client address (--address 203.0.113.7) locked by failed logins."
     )
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--account", default="", help="<schema>:<username>")
         parser.add_argument("--address", default="", help="a client IP address")
 
-    def handle(self, *args, account: str = "", address: str = "", **options) -> None:
+    def handle(self, *args: Any, account: str = "", address: str = "", **options: Any) -> None:
         if not account and not address:
             raise CommandError("Name an --account <schema>:<username> or an --address.")
         if account:
