@@ -3,6 +3,9 @@ address; answers carry ``RateLimit-*`` and, when refused, ``429`` with ``Retry-A
 
 from __future__ import annotations
 
+import http.client as http_client
+import subprocess
+import sys
 import threading
 from collections import Counter
 
@@ -13,7 +16,7 @@ from django_tenants.utils import tenant_context
 
 from reporting.api.auth import PerKeyRateThrottle
 from reporting.keys import ApiKey, api_key_create
-from tests.conftest import http
+from tests.conftest import ROOT, Server, _free_port, _wait_port, child_env, http
 
 CLIENTS = 16
 
@@ -103,3 +106,62 @@ def test_every_answer_tells_the_limit_and_what_remains(db, tenants, limits):
     assert {a["RateLimit-Limit"] for a in answers} == {"3"}
     assert all(1 <= int(a["RateLimit-Reset"]) <= 60 for a in answers)
     assert "Retry-After" not in answers[0] and 1 <= int(answers[3]["Retry-After"]) <= 60
+
+
+@pytest.fixture
+def limited_server(committed, tenants):
+    """A server of its own whose key limit is 40 a minute (the session's server has the default)."""
+    port = _free_port()
+    env = {**child_env(), "API_RATE_LIMIT_PER_KEY": "40/min", "API_RATE_LIMIT_PER_COMPANY": "1000/min"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port),
+         "--host", "127.0.0.1", "--no-access-log", "--lifespan", "off"],
+        env=env, cwd=ROOT,
+    )  # fmt: skip
+    try:
+        _wait_port(port, process)
+        yield Server(port=port, process=process)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def test_sixteen_http_clients_in_parallel_against_the_server_get_no_more_than_the_limit_through(
+    limited_server, tenants, limits
+):
+    key = key_for(tenants.alpha)
+    start = threading.Barrier(CLIENTS)
+    answers: list[tuple[int, str | None]] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        conn = http_client.HTTPConnection("127.0.0.1", limited_server.port, timeout=30)
+        start.wait()
+        for _ in range(8):
+            conn.request(
+                "GET",
+                "/api/v1/contacts/",
+                headers={
+                    "Host": f"{tenants.alpha.host}:{limited_server.port}",
+                    "Authorization": f"Bearer {key}",
+                },
+            )
+            response = conn.getresponse()
+            response.read()
+            with lock:
+                answers.append((response.status, response.getheader("Retry-After")))
+        conn.close()
+
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        with tenant_context(tenants.alpha):
+            ApiKey.objects.all().delete()
+    codes = Counter(status for status, _ in answers)
+    assert sum(codes.values()) == CLIENTS * 8 and set(codes) <= {200, 429}, codes
+    assert 40 <= codes[200] <= 40 + CLIENTS, codes
+    assert all(retry is not None and 1 <= int(retry) <= 60 for status, retry in answers if status == 429)
