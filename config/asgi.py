@@ -12,18 +12,17 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 from a2wsgi import WSGIMiddleware
 from channels.routing import ProtocolTypeRouter, URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
 from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
 django_wsgi_app = get_wsgi_application()
 
 from config.routing import websocket_urlpatterns  # noqa: E402
-from tenants.sockets import TenantAuthMiddleware  # noqa: E402
+from tenants.sockets import SameOriginMiddleware, TenantAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": WSGIMiddleware(django_wsgi_app, workers=settings.WEB_THREADS),
-        "websocket": AllowedHostsOriginValidator(TenantAuthMiddleware(URLRouter(websocket_urlpatterns))),
+        "websocket": SameOriginMiddleware(TenantAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

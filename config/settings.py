@@ -6,9 +6,11 @@ DJANGO_ENV is ``production`` unless told otherwise: DEBUG off, SECRET_KEY requir
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from config import embedded
@@ -22,6 +24,8 @@ if DJANGO_ENV not in {"production", "development", "test"}:
 PRODUCTION = DJANGO_ENV == "production"
 
 DEBUG = env.bool("DJANGO_DEBUG", default=DJANGO_ENV == "development")
+if PRODUCTION and DEBUG:  # technical error pages show settings, code and data to anyone
+    raise ImproperlyConfigured("DJANGO_DEBUG must be off when DJANGO_ENV=production")
 SECRET_KEY = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if PRODUCTION:
@@ -41,8 +45,9 @@ if HTTPS:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("DJANGO_SSL_REDIRECT", default=True)
     SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=3600)
-    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=365 * 24 * 3600)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True  # every client company's host is under PLATFORM_HOST
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=True)
 SESSION_COOKIE_HTTPONLY = True
 # Host-only cookies: a session of acme.<host> is never sent to globex.<host>.
 SESSION_COOKIE_DOMAIN = None
@@ -50,6 +55,8 @@ CSRF_COOKIE_DOMAIN = None
 SESSION_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 
 SHARED_APPS = [
     "tenants",  # before django_tenants: its migrate_schemas also keeps the base schema current
@@ -65,6 +72,7 @@ SHARED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "channels",
+    "axes",  # failed logins of every host, in public: accounts named <schema>:<username>
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -95,6 +103,27 @@ DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 TENANT_DOMAIN_CACHE_SECONDS = env.float("TENANT_DOMAIN_CACHE_SECONDS", default=30.0)
 
 AUTH_USER_MODEL = "accounts.User"
+# Login throttling (accounts/throttling.py): django-axes locks an account (<schema>:<username>)
+# after AXES_FAILURE_LIMIT failed logins for AXES_COOLOFF_TIME; failures per client address are
+# limited too (LOGIN_FAILURES_PER_ADDRESS). Staff unlock in the admin or with `manage.py unlock_login`.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURES_PER_ACCOUNT", default=5)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_USERNAME_CALLABLE = "accounts.throttling.account_key"
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # no row for every successful login; failures are kept
+AXES_ENABLE_ACCESS_FAILURE_LOG = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+# axes.W006 asks for its own per-address lockout: ours (LOGIN_FAILURES_PER_ADDRESS) has a limit of
+# its own, so one office behind one address is not locked out by the limit of a single account.
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]
+LOGIN_FAILURES_PER_ADDRESS = env.str("LOGIN_FAILURES_PER_ADDRESS", default="30/15min")
+LOGIN_FAILURES_PER_ACCOUNT_LINK = env.str("LOGIN_FAILURES_PER_ACCOUNT_LINK", default="5/15min")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -102,6 +131,7 @@ LOGOUT_REDIRECT_URL = "login"
 MIDDLEWARE = [
     "tenants.middleware.TenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -109,6 +139,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "accounts.throttling.LoginThrottleMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns an account's lockout into the 429 page
 ]
 
 TEMPLATES = [
@@ -168,6 +200,12 @@ CACHES = {
         "REVERSE_KEY_FUNCTION": "django_tenants.cache.reverse_key",
     }
 }
+# REST API limits (reporting/api/ratelimit.py: sliding windows in Redis, counted atomically): per
+# key, per company (all its keys together), and per client address for requests without a valid key.
+RATE_LIMIT_REDIS_URL = _redis_db(1)
+API_RATE_LIMIT_PER_KEY = env.str("API_RATE_LIMIT_PER_KEY", default="600/min")
+API_RATE_LIMIT_PER_COMPANY = env.str("API_RATE_LIMIT_PER_COMPANY", default="1200/min")
+API_RATE_LIMIT_PER_ADDRESS = env.str("API_RATE_LIMIT_PER_ADDRESS", default="60/min")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -207,6 +245,30 @@ TWILIO_TWIML_APP_SID = env.str("TWILIO_TWIML_APP_SID", default="AP" + "0" * 32)
 # reachable (demo, tests): there the simulator plays the audio leg.
 TWILIO_SOFTPHONE = env.bool("TWILIO_SOFTPHONE", default=False)
 
+# Content-Security-Policy on every page (django-csp): scripts and styles from our own static files
+# only (the vendored Chart.js, Twilio Voice SDK and Swagger UI included), no 'unsafe-inline' for
+# either: the one inline <style> (a company's brand colour) carries the request's nonce. WebSockets
+# to the page's own host are 'self'. With the browser phone on, Twilio's signalling (wss), event
+# gateway and ringtones are allowed too.
+_TWILIO_SOURCES = (
+    ["wss://*.twilio.com", "https://eventgw.twilio.com", "https://sdk.twilio.com"] if TWILIO_SOFTPHONE else []
+)
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF, *_TWILIO_SOURCES],
+        "media-src": [SELF, "blob:", *(["https://sdk.twilio.com"] if TWILIO_SOFTPHONE else [])],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -231,6 +293,10 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 MEDIA_URL = "media/"
 # Uploads over this size are refused by the order form (draft scripts).
 ORDER_UPLOAD_MAX_BYTES = env.int("ORDER_UPLOAD_MAX_BYTES", default=2 * 1024 * 1024)
+# Outgoing webhooks reach public addresses only (reporting/outgoing_http.py), in every environment.
+# Host names, addresses or networks listed here may be private: a receiver on a developer's
+# machine or in the tests, e.g. "127.0.0.1,localhost". Cloud metadata addresses never are.
+WEBHOOK_ALLOWED_PRIVATE_HOSTS = env.list("WEBHOOK_ALLOWED_PRIVATE_HOSTS", default=[])
 # Days a closed client company's numbers stay reserved before they return to the pool.
 NUMBER_RELEASE_GRACE_DAYS = env.int("NUMBER_RELEASE_GRACE_DAYS", default=30)
 

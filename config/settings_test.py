@@ -8,6 +8,8 @@ os.environ.setdefault("DJANGO_ENV", "test")
 _worker = os.environ.get("PYTEST_XDIST_WORKER", "")
 _slot = int(_worker[2:]) + 1 if _worker.startswith("gw") else 3
 os.environ["REDIS_DB_BASE"] = str(4 * (_slot % 4))
+# The webhook tests' receivers listen on 127.0.0.1: allowed explicitly, as a developer would.
+os.environ.setdefault("WEBHOOK_ALLOWED_PRIVATE_HOSTS", "127.0.0.1")
 
 from config.settings import *  # noqa: E402, F403
 

@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import io
 import re
+import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,6 +53,13 @@ _GUESSES = {
     "timezone": ("timezone", "time zone", "tz", "zone"),
 }
 MAX_ROWS = 50_000  # one request: about 25 s on a busy 2-core machine
+# What one upload may expand to in the web process (10 MB of upload could otherwise be ~10 GB).
+MAX_COLUMNS = 100
+MAX_CELL_CHARS = 2_000
+MAX_XLSX_EXPANDED_BYTES = 64 * 1024 * 1024  # every part of the workbook, uncompressed
+MAX_XLSX_PARTS = 500
+PREVIEW_ROWS = 5
+PREVIEW_CELL_CHARS = 100
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -118,6 +126,25 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
+def _limited_row(values: list[str], number: int) -> list[str]:
+    """The row as read, or ``ListError`` naming the limit it breaks (``number`` as a spreadsheet shows it)."""
+    while values and not values[-1]:
+        values.pop()  # empty cells at the end of a row count for nothing
+    if len(values) > MAX_COLUMNS:
+        raise ListError(f"Row {number} has more than {MAX_COLUMNS} columns; at most {MAX_COLUMNS} are read.")
+    for column, value in enumerate(values, start=1):
+        if len(value) > MAX_CELL_CHARS:
+            raise ListError(
+                f"Row {number}, column {column} holds more than {MAX_CELL_CHARS:,} characters "
+                f"(at most {MAX_CELL_CHARS:,} per cell)."
+            )
+    return values
+
+
+def _too_many_rows() -> ListError:
+    return ListError(f"At most {MAX_ROWS:,} rows per file; split the list.")
+
+
 def read_csv(data: bytes) -> Table:
     text, encoding = decode(data)
     text = text.replace("\x00", "")
@@ -129,27 +156,67 @@ def read_csv(data: bytes) -> Table:
     except csv.Error:
         dialect = csv.excel
     reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    rows: list[list[str]] = []
     try:
-        rows = [[c.strip() for c in row] for row in reader]
+        for number, row in enumerate(reader, start=1):  # limits checked row by row, as it is read
+            rows.append(_limited_row([c.strip() for c in row], number))
+            if len(rows) > MAX_ROWS + 1 and any(rows[-1]):
+                raise _too_many_rows()
     except csv.Error as exc:
         raise ListError(f"The file is not a readable CSV file ({exc}).") from exc
     return _table(rows, encoding=encoding, delimiter=getattr(dialect, "delimiter", ","))
 
 
+def _check_workbook_package(data: bytes) -> None:
+    """Refuse a workbook whose parts would expand past the limits, before anything is decompressed.
+
+    The sizes are the ones the zip directory declares; Python's zipfile never inflates a part past
+    its declared size (a part that lies about it ends early and fails its CRC check), so the sum
+    bounds what openpyxl can read.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as package:
+            parts = package.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise ListError("The file is not a readable Excel (.xlsx) workbook.") from exc
+    if len(parts) > MAX_XLSX_PARTS:
+        raise ListError(f"The workbook has more than {MAX_XLSX_PARTS} parts; save it again as a plain .xlsx.")
+    expanded = sum(part.file_size for part in parts)
+    if expanded > MAX_XLSX_EXPANDED_BYTES:
+        raise ListError(
+            f"The workbook expands to {expanded / 2**20:,.0f} MB; at most "
+            f"{MAX_XLSX_EXPANDED_BYTES // 2**20} MB uncompressed is read. Save it as CSV or split the list."
+        )
+
+
 def read_xlsx(data: bytes) -> Table:
     from openpyxl import load_workbook
 
+    _check_workbook_package(data)
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many kinds (zip, XML, key) for a bad file
         raise ListError("The file is not a readable Excel (.xlsx) workbook.") from exc
+    rows: list[list[str]] = []
     try:
         sheet = book.worksheets[0]
-        rows = []
-        for values in sheet.iter_rows(values_only=True):
-            rows.append([_cell(v) for v in values])
+        declared = sheet.max_column  # the width the sheet declares (its <dimension>), if any
+        if declared is not None and declared > MAX_COLUMNS:
+            raise ListError(
+                f"The sheet is {declared:,} columns wide; at most {MAX_COLUMNS} columns are read. "
+                "Delete the empty columns on the right, or save the list as CSV."
+            )
+        # max_col: read-only sheets pad every row up to the width the file declares (up to 16,384
+        # columns), or up to its last cell; a cell past the limit in a sheet that declares no width
+        # is not read (one column more than the limit is read, to tell a row that breaks it).
+        for number, values in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS + 1, values_only=True), start=1):
+            rows.append(_limited_row([_cell(v) for v in values], number))
             if len(rows) > MAX_ROWS + 1:
                 break
+    except ListError:
+        raise
+    except Exception as exc:  # a part that ends early, a bad CRC, broken XML
+        raise ListError("The file is not a readable Excel (.xlsx) workbook.") from exc
     finally:
         book.close()
     return _table(rows, encoding="xlsx", delimiter="")
@@ -161,9 +228,15 @@ def _table(rows: list[list[str]], *, encoding: str, delimiter: str) -> Table:
     if not rows:
         raise ListError("The file is empty.")
     if len(rows) - 1 > MAX_ROWS:
-        raise ListError(f"At most {MAX_ROWS:,} rows per file; split the list.")
-    headers = [h.strip() or f"Column {n + 1}" for n, h in enumerate(rows[0])]
+        raise _too_many_rows()
+    width = max(len(row) for row in rows)  # a column without a name in the first row gets one
+    headers = [h.strip() or f"Column {n + 1}" for n, h in enumerate(rows[0] + [""] * (width - len(rows[0])))]
     return Table(headers=headers, rows=rows[1:], encoding=encoding, delimiter=delimiter)
+
+
+def preview(table: Table) -> list[list[str]]:
+    """The first rows, each cell cut short: what is stored for the mapping step."""
+    return [[cell[:PREVIEW_CELL_CHARS] for cell in row[:MAX_COLUMNS]] for row in table.rows[:PREVIEW_ROWS]]
 
 
 def read_table(data: bytes, filename: str) -> Table:

@@ -15,12 +15,9 @@ import datetime as dt
 import hashlib
 import hmac
 import http.client
-import ipaddress
 import json
 import logging
-import socket
 import time
-import urllib.parse
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -29,6 +26,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from config.celery import app
+from reporting import outgoing_http
 from reporting.webhook_models import (
     TEST_EVENT,
     WebhookAttempt,
@@ -61,19 +59,6 @@ def signature(*, secret: str, timestamp: int, body: bytes) -> str:
 
 def https_required() -> bool:
     return settings.DJANGO_ENV == "production"
-
-
-def private_host(host: str) -> bool:
-    """True for loopback, private, link-local or reserved addresses (and names resolving to them)."""
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        return False  # unknown today; checked again before each attempt
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
-            return True
-    return False
 
 
 def signature_header(*, endpoint: WebhookEndpoint, timestamp: int, body: bytes, now: dt.datetime) -> str:
@@ -112,25 +97,11 @@ def event_body(event: WebhookEvent) -> bytes:
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes, dict[str, str]]:
-    """One POST with the standard library (no redirects, certificates verified for https)."""
-    parts = urllib.parse.urlsplit(url)
-    host = parts.hostname or ""
-    if https_required() and private_host(host):
-        raise ConnectionRefusedError("the address is not reachable from the internet")
-    if parts.scheme == "https":
-        conn: http.client.HTTPConnection = http.client.HTTPSConnection(
-            host, parts.port, timeout=TIMEOUT_SECONDS
-        )
-    else:
-        conn = http.client.HTTPConnection(host, parts.port, timeout=TIMEOUT_SECONDS)
-    path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    try:
-        conn.request("POST", path, body=body, headers=headers)
-        response = conn.getresponse()
-        excerpt = response.read(500)
-        return response.status, excerpt, {k.lower(): v for k, v in response.getheaders()}
-    finally:
-        conn.close()
+    """One POST through ``reporting.outgoing_http``: the host resolved once, every address checked
+    (the same rules in every environment), the connection made to a checked address, no redirects,
+    certificates verified for https."""
+    response = outgoing_http.post(url, body, headers, timeout=TIMEOUT_SECONDS)
+    return response.status, response.excerpt, response.headers
 
 
 def _retry_after(headers: dict[str, str]) -> int:
@@ -181,8 +152,13 @@ def deliver(*, delivery_id: int, now: dt.datetime | None = None) -> WebhookDeliv
         try:
             status, excerpt, response_headers = _post(endpoint.url, body, headers)
             retry_after = _retry_after(response_headers)
-        except http.client.InvalidURL as exc:  # a URL http.client cannot send: trying again would not help
-            error, permanent = f"InvalidURL: {exc}"[:300], True
+        except (
+            http.client.InvalidURL,
+            ValueError,
+        ) as exc:  # a URL we cannot send: trying again would not help
+            error, permanent = f"{type(exc).__name__}: {exc}"[:300], True
+        except outgoing_http.UnsafeAddress as exc:  # the name may point elsewhere later: tried again
+            error = f"Refused: {exc}"[:300]
         except (OSError, http.client.HTTPException) as exc:  # refused, reset, timeout, TLS, bad reply
             error = f"{type(exc).__name__}: {exc}"[:300]
         except Exception as exc:  # anything else is ours to fix, not a reason to hammer the receiver

@@ -21,8 +21,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from reporting import outgoing_http
 from reporting.billing_models import Invoice
-from reporting.webhook_delivery import enqueue_on_commit, https_required, private_host
+from reporting.webhook_delivery import enqueue_on_commit, https_required
 from reporting.webhook_models import (
     TEST_EVENT,
     EventType,
@@ -41,7 +42,8 @@ def new_secret() -> str:
 
 
 def check_url(url: str) -> str:
-    """A URL we may post to: https in production (http too in development and test)."""
+    """A URL we may post to: https in production (http too in development and test), whose host
+    resolves, to public addresses only (``reporting.outgoing_http``'s rules, in every environment)."""
     url = (url or "").strip()
     schemes = ["https"] if https_required() else ["https", "http"]
     try:
@@ -53,8 +55,10 @@ def check_url(url: str) -> str:
     parts = urllib.parse.urlsplit(url)
     if parts.username or parts.password:
         raise ValidationError("Put no user name or password in the URL; check our signature instead.")
-    if https_required() and private_host(parts.hostname or ""):
-        raise ValidationError("This address is not reachable from the internet.")
+    try:
+        outgoing_http.check_destination(url)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
     return url
 
 

@@ -132,8 +132,8 @@ class UnservedCall(models.Model):
     """A call to a number no client company owns: answered politely, and kept here to look into."""
 
     call_sid = models.CharField(max_length=64, unique=True)
-    from_number = models.CharField(max_length=32)
-    to_number = models.CharField(max_length=32)
+    from_number = models.TextField()  # as Twilio sent it, of any length (SIP URIs, "client:…")
+    to_number = models.TextField()
     at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

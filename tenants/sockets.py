@@ -7,6 +7,8 @@ user loaded inside that company's schema; every database call of a consumer goes
 
 from __future__ import annotations
 
+import logging
+import urllib.parse
 from collections.abc import Callable
 from http.cookies import SimpleCookie
 from typing import Any, TypeVar
@@ -16,6 +18,7 @@ from channels.middleware import BaseMiddleware
 from django.conf import settings
 from django.contrib import auth
 from django.contrib.auth.models import AnonymousUser
+from django.http.request import split_domain_port, validate_host
 from django.utils.module_loading import import_string
 from django_tenants.utils import tenant_context
 
@@ -23,6 +26,8 @@ from tenants.models import Client
 from tenants.resolution import client_for_host
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def _header(scope: dict[str, Any], name: bytes) -> str:
@@ -55,6 +60,52 @@ def _resolve(host: str, cookie_header: str) -> tuple[Client | None, Any]:
         if user.is_authenticated:
             user.role  # noqa: B018  (loaded here, inside the schema, not later outside it)
     return tenant, user
+
+
+def _socket_origin(scope: dict[str, Any]) -> tuple[str, str, int] | None:
+    """The origin of the socket itself (``http``/``https``, host, port), from its scheme and Host.
+
+    Behind the TLS proxy (``DJANGO_HTTPS``) the scheme is the one ``X-Forwarded-Proto`` names, as
+    Django reads it for plain requests.
+    """
+    domain, port = split_domain_port(_header(scope, b"host"))
+    if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+        return None
+    scheme = "https" if scope.get("scheme") in {"wss", "https"} else "http"
+    proxy = getattr(settings, "SECURE_PROXY_SSL_HEADER", None)
+    if proxy:
+        forwarded = _header(scope, proxy[0].removeprefix("HTTP_").lower().replace("_", "-").encode())
+        if forwarded:
+            scheme = "https" if forwarded.split(",")[0].strip().lower() == proxy[1] else "http"
+    return scheme, domain, int(port) if port.isdigit() else _DEFAULT_PORTS[scheme]
+
+
+def _page_origin(value: str) -> tuple[str, str, int] | None:
+    """The ``Origin`` header as (scheme, host, port); None when it is missing, opaque or malformed."""
+    try:
+        parts = urllib.parse.urlsplit(value.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or parts.path or parts.query:
+        return None
+    return parts.scheme, parts.hostname.rstrip("."), port or _DEFAULT_PORTS[parts.scheme]
+
+
+class SameOriginMiddleware(BaseMiddleware):
+    """A socket opens only from a page of its own origin: the ``Origin`` header must name the
+    socket's own scheme, host and port. A page of a sibling host (another client company, the
+    platform host) cannot open a socket that carries this host's session cookie."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        own = _socket_origin(scope)
+        page = _page_origin(_header(scope, b"origin"))
+        if own is None or page is None or own != page:
+            log.warning("websocket refused: Origin %r for host %r", _header(scope, b"origin"),
+                        _header(scope, b"host"))  # fmt: skip
+            await send({"type": "websocket.close", "code": 4403})
+            return None
+        return await super().__call__(scope, receive, send)
 
 
 class TenantAuthMiddleware(BaseMiddleware):

@@ -1,14 +1,18 @@
-"""Bearer API keys, scopes and a rate limit per key for the REST API v1."""
+"""Bearer API keys, scopes and the rate limits (per key, per company, per address) of the REST API v1."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
+from config import ratelimit
 from reporting.keys import ApiKey, access_api_key
 
 
@@ -31,11 +35,14 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request):
         header = authentication.get_authorization_header(request).decode("latin-1").split()
         if not header or header[0] != self.keyword:
+            throttle_address(request)  # no key at all: refused below, limited by address here
             return None
         if len(header) != 2:
+            throttle_address(request)
             raise exceptions.AuthenticationFailed("Authorization: Bearer <key>")
         key = access_api_key(header[1])
         if key is None:
+            throttle_address(request)  # guessing keys costs the guesser's address its quota
             raise exceptions.AuthenticationFailed("Unknown or revoked API key.")
         now = timezone.now()
         if key.last_used_at is None or now - key.last_used_at > dt.timedelta(minutes=1):
@@ -56,20 +63,38 @@ class HasScope(permissions.BasePermission):
         return isinstance(key, ApiKey) and view.required_scope in key.scopes
 
 
-class PerKeyRateThrottle(throttling.SimpleRateThrottle):
-    """N requests per minute per key; over it, 429 with Retry-After (DRF sets the header)."""
+def throttle_address(request: Request) -> None:
+    """Requests without a valid key are limited per client address (all companies together): 429."""
+    address = throttling.BaseThrottle().get_ident(request)
+    decision = ratelimit.hit([(f"api:address:{address}", PerKeyRateThrottle.address_rate)])
+    request.rate_limit = decision
+    if decision is not None and not decision.admitted:
+        raise exceptions.Throttled(wait=decision.retry_after)
 
-    rate = "600/min"
-    scope = "api_key"
 
-    def get_rate(self) -> str:
-        return self.rate
+class PerKeyRateThrottle(throttling.BaseThrottle):
+    """N requests per minute per key and M per company (however many keys it creates), counted
+    atomically in Redis (``reporting.api.ratelimit``); over either, 429 with ``Retry-After``. The
+    decision is kept on the request for the ``RateLimit-*`` headers of every answer."""
 
-    def get_cache_key(self, request, view) -> str | None:
-        if not isinstance(request.auth, ApiKey):
-            return None
-        # The key's random prefix, not its row id: ids repeat across databases sharing one cache.
-        return f"api-rate:{connection.schema_name}:{request.auth.prefix}"
+    rate = settings.API_RATE_LIMIT_PER_KEY
+    company_rate = settings.API_RATE_LIMIT_PER_COMPANY
+    address_rate = settings.API_RATE_LIMIT_PER_ADDRESS
+
+    def allow_request(self, request: Request, view: APIView) -> bool:
+        key = request.auth
+        if not isinstance(key, ApiKey):
+            return True  # refused by the permission check; limited by address in authenticate()
+        # The key's random prefix, not its row id: ids repeat across schemas sharing one Redis.
+        schema = connection.schema_name
+        self.decision = ratelimit.hit(
+            [(f"api:key:{schema}:{key.prefix}", self.rate), (f"api:company:{schema}", self.company_rate)]
+        )
+        request.rate_limit = self.decision
+        return self.decision is None or self.decision.admitted
+
+    def wait(self) -> float | None:
+        return self.decision.retry_after if self.decision is not None else None
 
 
 class ApiKeyScheme(OpenApiAuthenticationExtension):

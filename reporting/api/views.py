@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import django_filters
+from csp.constants import SELF, UNSAFE_INLINE
+from csp.decorators import csp_replace
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse, JsonResponse
 from django.templatetags.static import static
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import pagination, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
 
 from reporting.api import serializers
 from reporting.api.auth import ApiKeyAuthentication, HasScope, PerKeyRateThrottle
@@ -99,6 +104,15 @@ class ApiView(viewsets.ReadOnlyModelViewSet):
     pagination_class = Cursor
     schema = ApiSchema()
     required_scope = Scope.READ_REPORTS
+
+    def finalize_response(
+        self, request: Request, response: HttpResponse, *args: Any, **kwargs: Any
+    ) -> HttpResponse:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        decision = getattr(request, "rate_limit", None)  # set by the key's or the address's limit
+        for name, value in (decision.headers() if decision is not None else {}).items():
+            response[name] = value
+        return response
 
 
 class UtcDateTimeField(django_filters.fields.IsoDateTimeField):
@@ -197,8 +211,11 @@ class SchemaView(SpectacularAPIView):
     permission_classes: list = []
 
 
-class DocsView(SpectacularSwaggerView):
-    """Swagger UI from the vendored drf-spectacular-sidecar static files (no CDN)."""
+@method_decorator(csp_replace({"style-src": [SELF, UNSAFE_INLINE]}), name="dispatch")
+class DocsView(SpectacularSwaggerSplitView):
+    """Swagger UI from the vendored drf-spectacular-sidecar static files (no CDN); its set-up script
+    is a request of its own, not inline (Content-Security-Policy). Swagger UI styles its own
+    elements inline: this page alone allows inline styles (never inline scripts)."""
 
     schema = None
     authentication_classes: list = []

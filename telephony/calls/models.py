@@ -76,8 +76,9 @@ class Call(models.Model):
     # more index written for every call.
     call_sid = models.CharField(max_length=64)
     direction = models.CharField(max_length=8, choices=Direction.choices)
-    from_number = models.CharField(max_length=32)
-    to_number = models.CharField(max_length=32)
+    # Caller IDs as Twilio sends them, of any length: E.164, "anonymous", SIP URIs, "client:…".
+    from_number = models.TextField()
+    to_number = models.TextField()
     contact = models.ForeignKey(
         Contact, null=True, blank=True, on_delete=models.SET_NULL, related_name="calls"
     )
@@ -174,7 +175,7 @@ class Callback(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     call = models.OneToOneField(Call, on_delete=models.CASCADE, related_name="callback")
-    phone = models.CharField(max_length=32)
+    phone = models.TextField(help_text="The caller ID as Twilio sent it (a SIP URI may be long).")
     reason = models.CharField(max_length=16, choices=Reason.choices)
     queue_id = models.IntegerField(null=True, blank=True)
     priority = models.PositiveSmallIntegerField(default=5)

@@ -51,8 +51,8 @@ class TwilioCallParams:
         duration = post.get("CallDuration") or post.get("DialCallDuration")
         return cls(
             call_sid=post.get("CallSid", "")[:64],
-            from_number=post.get("From", "")[:32],
-            to_number=post.get("To", "")[:32],
+            from_number=post.get("From", ""),  # any length: SIP URIs, "client:…" (stored whole)
+            to_number=post.get("To", ""),
             status=post.get("CallStatus", ""),
             direction="outbound" if post.get("Direction", "").startswith("outbound") else "inbound",
             digits=post.get("Digits", "")[:32],

@@ -14,7 +14,7 @@ def placed_when_twilio_gave_the_sid(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calls', '0003_unique_constraints'),
+        ('calls', '0004_long_caller_ids'),
     ]
 
     operations = [

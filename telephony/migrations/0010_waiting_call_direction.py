@@ -12,7 +12,7 @@ def outbound_by_direction(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('telephony', '0008_waiting_call_queue_index'),
+        ('telephony', '0009_long_caller_ids'),
     ]
 
     operations = [
