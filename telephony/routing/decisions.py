@@ -56,43 +56,15 @@ def close_offer(
             now=now,
         )
         return
+    then, why, idle, missed = OperatorState.AVAILABLE, reason, None, None
     if state == Reservation.State.EXPIRED:
-        missed = operator.missed_offers + 1
+        idle, missed = now, operator.missed_offers + 1
         if missed >= misses_before_away():
-            transition(
-                [operator],
-                OperatorState.BREAK,
-                now=now,
-                kind=str(state),
-                reason=AWAY_REASON,
-                missed_offers=missed,
-                **about,
-            )
-            return
-        transition(
-            [operator],
-            OperatorState.AVAILABLE,
-            now=now,
-            kind=str(state),
-            reason=reason,
-            idle_since=now,
-            missed_offers=missed,
-            **about,
-        )
+            then, why, idle = OperatorState.BREAK, AWAY_REASON, None
     elif state == Reservation.State.REJECTED:
-        # To the back of the line: other idle operators get the next call first.
-        transition(
-            [operator],
-            OperatorState.AVAILABLE,
-            now=now,
-            kind=str(state),
-            reason=reason,
-            idle_since=now,
-            missed_offers=0,
-            **about,
-        )
-    else:
-        transition([operator], OperatorState.AVAILABLE, now=now, kind=str(state), reason=reason, **about)
+        idle, missed = now, 0  # to the back of the line: other idle operators get the next call first
+    transition([operator], then, now=now, kind=str(state), reason=why, idle_since=idle, missed_offers=missed,
+               **about)  # fmt: skip
 
 
 def _offer_for_operator(reservation_id: int, operator) -> tuple[Reservation, WaitingCall, OperatorProfile]:
