@@ -14,7 +14,7 @@ from django_tenants.utils import tenant_context
 from reporting import kpis, stats
 from reporting.models import Statistic
 from telephony.calls.models import Call, TelephonySettings
-from tests.reporting.factories import make_call
+from tests.factories import CallFactory
 
 DAY = dt.date(2026, 3, 2)
 START = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
@@ -75,9 +75,12 @@ def built_day(short: int) -> kpis.Totals:
 
 @pytest.mark.parametrize(("sl", "short"), [(SL, SHORT), (0, 0), (45, 10)])
 def test_sql_and_python_agree_on_every_figure(alpha, monkeypatch, sl, short):
-    calls = [make_call(START + dt.timedelta(minutes=i), **kw) for i, kw in enumerate(edge_cases(sl, short))]
-    make_call(START - dt.timedelta(seconds=1), queued_at=START)  # the day before: not counted
-    make_call(END, queued_at=END)  # the next day starts at END: not counted
+    calls = [
+        CallFactory(started_at=START + dt.timedelta(minutes=i), **kw)
+        for i, kw in enumerate(edge_cases(sl, short))
+    ]
+    CallFactory(started_at=START - dt.timedelta(seconds=1), queued_at=START)  # the day before: not counted
+    CallFactory(started_at=END, queued_at=END)  # the next day starts at END: not counted
     python = kpis.totals([kpis.call_facts(c) for c in calls], sl_seconds=sl, short_abandon_seconds=short)
     sql = stats.call_totals(start=START, end=END, sl_seconds=sl, short_abandon_seconds=short)
     monkeypatch.setattr(stats, "sl_threshold", lambda: sl)
@@ -109,7 +112,7 @@ def test_a_period_without_calls_is_all_zeros_and_no_rate_on_both_sides(alpha):
 
 def test_only_short_abandons_leave_no_service_level_to_measure(alpha):
     abandoned = {"queued_at": START, "outcome": Call.Outcome.ABANDONED}
-    calls = [make_call(START, wait_seconds=wait, **abandoned) for wait in (1, 5)]
+    calls = [CallFactory(started_at=START, wait_seconds=wait, **abandoned) for wait in (1, 5)]
     python = kpis.totals([kpis.call_facts(c) for c in calls])
     sql = stats.call_totals(start=START, end=END, sl_seconds=SL, short_abandon_seconds=SHORT)
     assert counts(sql) == counts(python)
