@@ -51,7 +51,6 @@ def _seconds(seconds: float) -> dt.timedelta:
 class ContactFactory(DjangoModelFactory):
     class Meta:
         model = Contact
-        django_get_or_create = ("phone",)
 
     phone = factory.LazyFunction(e164)
     first_name = "Ann"
