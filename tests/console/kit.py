@@ -9,8 +9,9 @@ from django_tenants.utils import tenant_context
 
 from scripts_engine import sessions
 from telephony import routing
-from telephony.calls.models import Call, Callback, Contact, TelephonySettings
+from telephony.calls.models import TelephonySettings
 from telephony.models import OperatorProfile, Reservation
+from tests.factories import CallbackFactory, CallFactory, ContactFactory
 from tests.scripts_engine.conftest import active_script
 from tests.telephony.helpers import make_operator, make_queue, sid
 
@@ -32,17 +33,17 @@ def offer_call(tenant, capture, *, phone: str = "+14155550123", greeting: str = 
         settings = TelephonySettings.current()
         settings.greeting = greeting
         settings.save()
-        contact = Contact.objects.create(phone=phone, first_name="Ann", last_name="Lee", company="Lee & Co")
-        earlier = Call.objects.create(
-            call_sid=sid(), direction="inbound", from_number=phone, to_number="+15550001",
-            contact=contact, started_at=now - timezone.timedelta(days=2), disposition="resolved",
-            outcome="handled", outcome_at=now, operator_name="Olga",
+        contact = ContactFactory(phone=phone, company="Lee & Co")
+        earlier = CallFactory(
+            from_number=phone, to_number="+15550001", contact=contact,
+            started_at=now - timezone.timedelta(days=2), disposition="resolved", outcome="handled",
+            outcome_at=now, operator_name="Olga",
         )  # fmt: skip
-        Callback.objects.create(call=earlier, phone=phone, reason="requested", due_at=now)
+        CallbackFactory(call=earlier, reason="requested", due_at=now)
         session = sessions.session_start(script=version.script, kind="call", contact=contact.as_fields())
-        Call.objects.create(
-            call_sid=call_sid, direction="inbound", from_number=phone, to_number="+15550001",
-            contact=contact, started_at=now, queued_at=now, script_session=session,
+        CallFactory(
+            call_sid=call_sid, from_number=phone, to_number="+15550001", contact=contact, started_at=now,
+            queued_at=now, script_session=session,
         )  # fmt: skip
     queue = make_queue(tenant)
     operator = make_operator({queue: 1})

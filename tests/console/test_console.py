@@ -17,6 +17,7 @@ from telephony.calls.models import Call, CallEvent
 from telephony.models import OperatorProfile, Reservation
 from tests.conftest import http, logged_in, make_user
 from tests.console.kit import offer_call
+from tests.factories import CallFactory
 from tests.telephony.helpers import make_operator
 
 
@@ -90,9 +91,9 @@ def test_bad_request_bodies_are_refused_not_a_server_error(accepted):
 
 def test_the_screen_pop_reads_only_the_calling_companys_schema(offered, tenants):
     with tenant_context(tenants.beta):
-        Call.objects.create(
-            call_sid="CAbeta" + offered.call_sid[6:], direction="inbound", from_number="+14155550123",
-            to_number="+1555", started_at=offered.reservation.offered_at, disposition="beta_secret",
+        CallFactory(
+            call_sid="CAbeta" + offered.call_sid[6:], from_number="+14155550123", to_number="+1555",
+            started_at=offered.reservation.offered_at, disposition="beta_secret",
         )  # fmt: skip
     pop = logged_in(None, offered.operator.user).get(f"/console/offers/{offered.reservation.pk}").json()
     assert "beta_secret" not in str(pop) and "Beta" not in str(pop)

@@ -17,6 +17,7 @@ from telephony import routing
 from telephony.calls.models import TelephonySettings
 from telephony.models import OperatorProfile, Reservation, WaitingCall
 from tests.conftest import http, logged_in, make_user
+from tests.factories import WaitingCallFactory
 from tests.sockets import open_socket, receive_json
 from tests.telephony.helpers import make_operator, make_queue, sid
 
@@ -26,10 +27,9 @@ def _call(queue, *, enqueued: float, answered: float | None = None, left: float 
     def ago(seconds):
         return None if seconds is None else now - dt.timedelta(seconds=seconds)
 
-    state = "left" if left is not None else ("bridged" if answered is not None else "waiting")
-    return WaitingCall.objects.create(
-        tenant=queue.tenant, queue=queue, call_sid=sid(), enqueued_at=ago(enqueued),
-        answered_at=ago(answered), left_at=ago(left), outcome=outcome, operator=operator, state=state,
+    return WaitingCallFactory(
+        queue=queue, enqueued_at=ago(enqueued), answered_at=ago(answered), left_at=ago(left), outcome=outcome,
+        operator=operator,
     )  # fmt: skip
 
 

@@ -16,12 +16,13 @@ from django_tenants.utils import tenant_context
 
 from accounts.models import Role
 from scripts_engine.models import ScriptAnswer
-from telephony.calls.models import Call, Contact
+from telephony.calls.models import Call
 from telephony.models import Queue, Skill
 from telephony.operators import profile_for
 from telephony.simulator.twilio_side import Profile, Twilio
 from tests.conftest import PASSWORD, make_user, ports
 from tests.e2e.test_simulated_calls import _fresh_company
+from tests.factories import CallFactory, ContactFactory
 from tests.scripts_engine.conftest import active_script
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -50,10 +51,10 @@ def _company_with_a_known_caller():
     company, number = _fresh_company()
     active_script(company)
     with tenant_context(company):
-        contact = Contact.objects.create(phone=CALLER, first_name="Ann", last_name="Lee", company="Lee & Co")
-        Call.objects.create(
-            call_sid="CA" + os.urandom(16).hex(), direction="inbound", from_number=CALLER, to_number=number,
-            contact=contact, started_at=timezone.now() - timezone.timedelta(days=3), disposition="callback",
+        contact = ContactFactory(phone=CALLER, company="Lee & Co")
+        CallFactory(
+            from_number=CALLER, to_number=number, contact=contact,
+            started_at=timezone.now() - timezone.timedelta(days=3), disposition="callback",
             outcome="handled", outcome_at=timezone.now(), operator_name="Olga",
         )  # fmt: skip
     operator = make_user(None, role=Role.OPERATOR, first_name="Oleg", last_name="Petrov")

@@ -9,7 +9,6 @@ import io
 import os
 import random
 import re
-import uuid
 import zoneinfo
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from telephony.models import Queue
 from tenants.clients import client_create
 from tenants.models import Client
 from tests.conftest import PASSWORD, make_user
+from tests.factories import CallFactory
 
 pytestmark = pytest.mark.browser
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
@@ -36,15 +36,13 @@ DAYS = [dt.date(2026, 3, 2), dt.date(2026, 3, 3), dt.date(2026, 3, 4)]
 def _call(company_queue: Queue, day: dt.date, hour: int, *, answered: bool, caller: str) -> Call:
     at = dt.datetime.combine(day, dt.time(hour), tzinfo=ZONE)
     fields = (
-        {"answered_at": at, "wait_seconds": 8, "talk_seconds": 60, "outcome": Call.Outcome.HANDLED,
-         "operator_id": 77, "operator_name": "Olga Petrova"}
+        {"answered": True, "wait": 8, "answered_at": at, "operator_id": 77, "operator_name": "Olga Petrova"}
         if answered
-        else {"wait_seconds": 45, "outcome": Call.Outcome.ABANDONED}
-    )  # fmt: skip
-    return Call.objects.create(
-        call_sid=f"CA{uuid.uuid4().hex}", direction=Call.Direction.INBOUND, from_number=caller,
-        to_number="+15550199001", started_at=at, queued_at=at, queue_id=company_queue.pk,
-        queue_name=company_queue.name, outcome_at=at + dt.timedelta(minutes=2), **fields,
+        else {"abandoned": True, "wait": 45}
+    )
+    return CallFactory(
+        from_number=caller, started_at=at, queue_id=company_queue.pk, queue_name=company_queue.name,
+        outcome_at=at + dt.timedelta(minutes=2), **fields,
     )  # fmt: skip
 
 

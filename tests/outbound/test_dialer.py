@@ -13,6 +13,7 @@ from outbound.models import Attempt, Campaign, CampaignContact, DoNotCall
 from telephony.calls.models import Call, Callback
 from telephony.models import OperatorProfile, PlatformDoNotCall, Queue, Reservation, WaitingCall
 from tests.conftest import http
+from tests.factories import CallbackFactory, CallFactory
 from tests.outbound.dialer_kit import (
     operators_on,
     outbound_calls,
@@ -269,18 +270,8 @@ def test_due_callbacks_are_previewed_first_then_dialed_and_closed(dial_pass, db,
     (_operator,) = operators_on(queue, 1)
     caller = phone()
     with tenant_context(tenants.alpha):
-        earlier = Call.objects.create(
-            call_sid=sid(), direction="inbound", from_number=caller, to_number="+15550199001",
-            started_at=timezone.now(), outcome="callback_requested", outcome_at=timezone.now(),
-        )  # fmt: skip
-        callback = Callback.objects.create(
-            call=earlier,
-            phone=caller,
-            reason="requested",
-            queue_id=queue.pk,
-            priority=7,
-            due_at=timezone.now(),
-        )
+        earlier = CallFactory(from_number=caller, outcome="callback_requested", outcome_at=timezone.now())
+        callback = CallbackFactory(call=earlier, reason="requested", queue_id=queue.pk, priority=7)
 
     (reserved,) = dial_pass()
 
@@ -302,10 +293,8 @@ def test_an_unanswered_callback_is_tried_again_later_then_given_up(dial_pass, db
     (_operator,) = operators_on(queue, 1)
     caller = phone()
     with tenant_context(tenants.alpha):
-        earlier = Call.objects.create(call_sid=sid(), direction="inbound", from_number=caller,
-                                      to_number="+15550199001", started_at=timezone.now())  # fmt: skip
-        callback = Callback.objects.create(call=earlier, phone=caller, reason="abandoned", queue_id=queue.pk,
-                                           due_at=timezone.now())  # fmt: skip
+        earlier = CallFactory(from_number=caller)
+        callback = CallbackFactory(call=earlier, reason="abandoned", queue_id=queue.pk)
     for attempt in range(1, progress.CALLBACK_MAX_ATTEMPTS + 1):
         with tenant_context(tenants.alpha):
             Callback.objects.filter(pk=callback.pk).update(due_at=timezone.now())

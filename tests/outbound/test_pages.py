@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import uuid
 
 import pytest
 from django_tenants.utils import tenant_context
@@ -13,9 +12,9 @@ from accounts.models import Role
 from outbound.models import Attempt, Campaign, CampaignContact, ContactImport, DoNotCall
 from reporting.keys import api_key_create
 from scripts_engine.models import ScriptSession
-from telephony.calls.models import Call
 from telephony.models import PlatformDoNotCall
 from tests.conftest import http, logged_in, make_user
+from tests.factories import CallFactory
 from tests.outbound.kit import add_contact, make_campaign, tenant_queue_and_number
 
 pytestmark = pytest.mark.django_db
@@ -39,12 +38,8 @@ def survey(tenants):
         ]
         for n in range(4):
             entry = add_contact(campaign, f"+1555020{n:04d}", state="done", attempts=1)
-            call = Call.objects.create(
-                call_sid=f"CA{uuid.uuid4().hex}",
-                direction="outbound",
-                from_number=campaign.caller_id,
-                to_number=entry.phone,
-                started_at=T0,
+            call = CallFactory(
+                outbound=True, from_number=campaign.caller_id, to_number=entry.phone, started_at=T0
             )
             outcome = "busy"
             if n < 3:
@@ -370,9 +365,8 @@ def test_sales_conversion_counts_calls_with_a_conversion_disposition(tenants):
         campaign = make_campaign(tenants.alpha, sample="sales", conversion_dispositions=["sale"])
         for n, disposition in enumerate(["sale", "no_interest", "sale", ""]):
             entry = add_contact(campaign, f"+1555030{n:04d}")
-            call = Call.objects.create(
-                call_sid=f"CA{uuid.uuid4().hex}",
-                direction="outbound",
+            call = CallFactory(
+                outbound=True,
                 from_number=campaign.caller_id,
                 to_number=entry.phone,
                 started_at=T0,

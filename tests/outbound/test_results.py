@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 
 import pytest
 from django_tenants.utils import tenant_context
@@ -11,7 +10,7 @@ from django_tenants.utils import tenant_context
 from outbound.models import Attempt, Campaign
 from outbound.results import campaign_results
 from scripts_engine.models import ScriptSession
-from telephony.calls.models import Call
+from tests.factories import CallFactory
 from tests.outbound.kit import add_contact, make_campaign
 from tests.outbound.test_pages import portal
 
@@ -24,13 +23,8 @@ def answered(campaign: Campaign, phone: str, answers: dict) -> None:
     session = ScriptSession.objects.create(
         version=campaign.script.versions.get(), kind="call", answers=answers
     )
-    call = Call.objects.create(
-        call_sid=f"CA{uuid.uuid4().hex}",
-        direction="outbound",
-        from_number=campaign.caller_id,
-        to_number=phone,
-        started_at=T0,
-        script_session=session,
+    call = CallFactory(
+        outbound=True, from_number=campaign.caller_id, to_number=phone, started_at=T0, script_session=session
     )
     Attempt.objects.create(
         campaign_contact=entry, campaign=campaign, call=call, started_at=T0, ended_at=T0, outcome="answered"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import threading
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,37 +15,26 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from telephony.calls.models import Call
+from tests.factories import CallFactory
 
 # The first bytes of an MP3 file (an ID3v2 header), then some payload.
 MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + bytes(range(256)) * 8
 
 
 def make_call(tenant, *, recorded: bool = True, **fields) -> Call:
-    """A finished call of ``tenant`` (recorded unless told otherwise)."""
-    call_sid = "CA" + uuid.uuid4().hex
+    """A finished call of ``tenant`` handled by Olga in Support, ten minutes ago (recorded unless told
+    otherwise): what a supervisor scores."""
     values = {
-        "call_sid": call_sid,
-        "direction": Call.Direction.INBOUND,
-        "from_number": "+14155550100",
-        "to_number": "+15550199001",
         "started_at": timezone.now() - dt.timedelta(minutes=10),
         "status": Call.Status.COMPLETED,
+        "from_number": "+14155550100",
         "operator_id": 7,
         "operator_name": "Olga Operator",
         "queue_id": 1,
         "queue_name": "Support",
     }
-    if recorded:
-        recording_sid = "RE" + uuid.uuid4().hex
-        values |= {
-            "recording_sid": recording_sid,
-            "recording_url": f"https://api.twilio.com/2010-04-01/Accounts/{settings.TWILIO_ACCOUNT_SID}"
-            f"/Recordings/{recording_sid}",
-            "recording_seconds": 42,
-        }
-    values |= fields
     with tenant_context(tenant):
-        return Call.objects.create(**values)
+        return CallFactory(recorded=recorded, **(values | fields))
 
 
 @dataclass

@@ -1,29 +1,10 @@
-"""Hand-built call records for the reporting tests (written in the current schema)."""
+"""Contracts and tariffs for the reporting tests; calls come from ``tests.factories.CallFactory``."""
 
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 
 from reporting.kpis import call_facts
-from telephony.calls.models import Call
-
-_sids = itertools.count(1)
-
-
-def make_call(started_at: dt.datetime, **fields: object) -> Call:
-    """A finished call; ``outcome`` gets its time, the sid is unique."""
-    fields.setdefault("direction", Call.Direction.INBOUND)
-    fields.setdefault("from_number", "+15550100100")
-    fields.setdefault("to_number", "+15550199001")
-    if fields.get("outcome"):
-        fields.setdefault("outcome_at", started_at + dt.timedelta(minutes=1))
-    return Call.objects.create(
-        call_sid=f"CA{next(_sids):032d}",
-        started_at=started_at,
-        **fields,
-    )
-
 
 facts = call_facts  # the same call as the pure definitions see it
 

@@ -11,7 +11,7 @@ from reporting.api.auth import PerKeyRateThrottle
 from reporting.keys import api_key_create, api_key_revoke
 from telephony.calls.models import Call, CallEvent
 from tests.conftest import http
-from tests.reporting.factories import make_call
+from tests.factories import CallFactory
 
 T0 = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
 
@@ -30,8 +30,8 @@ def get(tenant, path, key=None, **params):
 def calls(db, tenants):
     with tenant_context(tenants.alpha):
         made = [
-            make_call(
-                T0 + dt.timedelta(minutes=i),
+            CallFactory(
+                started_at=T0 + dt.timedelta(minutes=i),
                 queued_at=T0,
                 queue_id=1,
                 wait_seconds=i,
@@ -42,7 +42,11 @@ def calls(db, tenants):
             )
             for i in range(5)
         ]
-        made.append(make_call(T0, queued_at=T0, queue_id=2, wait_seconds=30, outcome=Call.Outcome.ABANDONED))
+        made.append(
+            CallFactory(
+                started_at=T0, queued_at=T0, queue_id=2, wait_seconds=30, outcome=Call.Outcome.ABANDONED
+            )
+        )
         CallEvent.objects.create(call=made[0], at=T0, kind="queued", data={"queue": 1})
         stats.build_days(first=T0.date(), last=T0.date())
     return made
@@ -166,8 +170,13 @@ def test_invoices_show_issued_ones_only_with_their_pdf(db, tenants):
 
     contract_in_force(tenants.alpha, tariffs=[tariff("inbound", "Inbound", fee="100.00", minute="0.5000")])
     with tenant_context(tenants.alpha):
-        make_call(
-            T0, queued_at=T0, answered_at=T0, wait_seconds=0, talk_seconds=90, outcome=Call.Outcome.HANDLED
+        CallFactory(
+            started_at=T0,
+            queued_at=T0,
+            answered_at=T0,
+            wait_seconds=0,
+            talk_seconds=90,
+            outcome=Call.Outcome.HANDLED,
         )
         draft = billing.invoice_build(month=dt.date(2026, 3, 1))
     _, key = key_for(tenants.alpha, "read_reports")

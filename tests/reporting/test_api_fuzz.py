@@ -29,7 +29,8 @@ from reporting.keys import api_key_create
 from scripts_engine.models import Script, ScriptAnswer, ScriptSession, ScriptVersion
 from telephony.calls.models import Call, CallEvent, Contact
 from tests.conftest import http
-from tests.reporting.factories import contract_in_force, make_call, tariff
+from tests.factories import CallFactory
+from tests.reporting.factories import contract_in_force, tariff
 
 T0 = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
@@ -73,8 +74,8 @@ def api_data(db, tenants):
         session = ScriptSession.objects.create(version=version, kind="call")
         ScriptAnswer.objects.create(session=session, node_id="name", value="Ann Lee", by_name="Jane Doe")
         calls = [
-            make_call(
-                T0 + dt.timedelta(minutes=7 * i),
+            CallFactory(
+                started_at=T0 + dt.timedelta(minutes=7 * i),
                 queued_at=T0,
                 queue_id=1 + i % 2,
                 queue_name=f"Queue {1 + i % 2}",
@@ -88,7 +89,11 @@ def api_data(db, tenants):
             )
             for i in range(6)
         ]
-        calls.append(make_call(T0, queued_at=T0, queue_id=2, wait_seconds=30, outcome=Call.Outcome.ABANDONED))
+        calls.append(
+            CallFactory(
+                started_at=T0, queued_at=T0, queue_id=2, wait_seconds=30, outcome=Call.Outcome.ABANDONED
+            )
+        )
         Call.objects.filter(pk=calls[0].pk).update(script_session=session)
         CallEvent.objects.create(call=calls[0], at=T0, kind="queued", data={"queue": 1})
         CallEvent.objects.create(call=calls[0], at=T0, kind="bridged", data={"operator": "jane"})

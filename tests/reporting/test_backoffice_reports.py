@@ -17,7 +17,8 @@ from reporting.models import CreditNote, Invoice
 from telephony.calls.models import Call
 from tenants.models import AuditEvent
 from tests.conftest import http, logged_in, make_user
-from tests.reporting.factories import contract_in_force, facts, make_call, tariff
+from tests.factories import CallFactory
+from tests.reporting.factories import contract_in_force, facts, tariff
 
 DAY = dt.date(2026, 3, 2)
 
@@ -27,8 +28,8 @@ def at(hour: int, minute: int = 0, day: dt.date = DAY) -> dt.datetime:
 
 
 def answered(start: dt.datetime, wait: int, talk: int, **kw) -> Call:
-    return make_call(
-        start,
+    return CallFactory(
+        started_at=start,
         queued_at=start,
         answered_at=start + dt.timedelta(seconds=wait),
         wait_seconds=wait,
@@ -40,7 +41,7 @@ def answered(start: dt.datetime, wait: int, talk: int, **kw) -> Call:
 
 
 def abandoned(start: dt.datetime, wait: int) -> Call:
-    return make_call(start, queued_at=start, wait_seconds=wait, outcome=Call.Outcome.ABANDONED)
+    return CallFactory(started_at=start, abandoned=True, wait=wait)
 
 
 def build(day: dt.date) -> None:
@@ -57,7 +58,7 @@ def two_tenants_calls(db, tenants):
             answered(at(14), 30, 300),
             abandoned(at(10), 3),  # a short abandon
             abandoned(at(11), 40),
-            make_call(at(12), ivr_started_at=at(12), outcome=Call.Outcome.COMPLETED_IN_IVR),  # never offered
+            CallFactory(started_at=at(12), ivr_contained=True),  # never offered
         ]
         build(DAY)
     with tenant_context(tenants.beta):
@@ -278,7 +279,7 @@ def test_staffing_shows_erlang_a_with_the_patience_of_the_days_own_callers(db, t
             answered(at(10) + dt.timedelta(seconds=n * 20), 10, 170)
         for n in range(5):  # hung up after a minute in the queue
             start = at(10, 5) + dt.timedelta(seconds=n)
-            make_call(start, queued_at=start, wait_seconds=60, outcome=Call.Outcome.ABANDONED)
+            CallFactory(started_at=start, queued_at=start, wait_seconds=60, outcome=Call.Outcome.ABANDONED)
         build(DAY)
     result = platform.unscoped_staffing(client=tenants.alpha, day=DAY, now=timezone.now())
     assert result.patience_seconds == pytest.approx((30 * 10 + 5 * 60) / 5)  # all waiting per abandon

@@ -10,7 +10,8 @@ from django_tenants.utils import tenant_context
 from reporting import billing
 from reporting.models import Invoice, InvoiceLine
 from telephony.calls.models import Call
-from tests.reporting.factories import contract_in_force, make_call, tariff
+from tests.factories import CallFactory
+from tests.reporting.factories import contract_in_force, tariff
 
 MARCH = dt.date(2026, 3, 1)
 UTC = dt.UTC
@@ -21,8 +22,8 @@ def at(day: int, hour: int = 10, minute: int = 0) -> dt.datetime:
 
 
 def handled(start, talk, hold=0, **kw) -> Call:
-    return make_call(
-        start,
+    return CallFactory(
+        started_at=start,
         queued_at=start,
         answered_at=start,
         wait_seconds=0,
@@ -74,14 +75,14 @@ def make_month():
         handled(at(2), 10),  # 10 s → 30 s billed
         handled(at(3), 31, hold=6, recording_seconds=61, recording_sid="RE1"),  # 37 s → 42 s; rec 120 s
         handled(at(31, 23, 59), 100, transferred_to="legal"),  # 100 s → 102 s
-        make_call(
-            at(4),
+        CallFactory(
+            started_at=at(4),
             ivr_started_at=at(4),
             ended_at=at(4) + dt.timedelta(seconds=45),
             outcome=Call.Outcome.COMPLETED_IN_IVR,
         ),
-        make_call(
-            at(5),
+        CallFactory(
+            started_at=at(5),
             ivr_started_at=at(5),
             queued_at=at(5) + dt.timedelta(seconds=20),
             wait_seconds=3,

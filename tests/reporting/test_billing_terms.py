@@ -17,7 +17,8 @@ from reporting.keys import api_key_create
 from reporting.models import Invoice
 from telephony.calls.models import Call, TelephonySettings
 from tests.conftest import http, logged_in, make_user
-from tests.reporting.factories import accept_revision, contract_in_force, make_call, tariff
+from tests.factories import CallFactory
+from tests.reporting.factories import accept_revision, contract_in_force, tariff
 
 NOVEMBER, DECEMBER = dt.date(2026, 11, 1), dt.date(2026, 12, 1)
 FEES = [
@@ -31,8 +32,8 @@ def utc(month: int, day: int, hour: int = 10, minute: int = 0, second: float = 0
 
 
 def handled(start: dt.datetime, talk: int) -> Call:
-    return make_call(
-        start, queued_at=start, answered_at=start, wait_seconds=0, talk_seconds=talk,
+    return CallFactory(
+        started_at=start, queued_at=start, answered_at=start, wait_seconds=0, talk_seconds=talk,
         outcome=Call.Outcome.HANDLED,
     )  # fmt: skip
 
@@ -258,13 +259,13 @@ def test_ivr_time_is_billed_by_the_tariffs_rule_from_its_exact_duration(alpha):
     contract_in_force(alpha, tariffs=[tariff("ivr", "IVR", minute="0.0600")], tax_percent="19")
     with tenant_context(alpha):
         start = utc(12, 3)
-        make_call(
-            start, ivr_started_at=start, ended_at=start + dt.timedelta(seconds=12.4),
+        CallFactory(
+            started_at=start, ivr_started_at=start, ended_at=start + dt.timedelta(seconds=12.4),
             outcome=Call.Outcome.COMPLETED_IN_IVR,
         )  # fmt: skip
-        make_call(
-            utc(12, 4), ivr_started_at=utc(12, 4), queued_at=utc(12, 4, second=20.2), wait_seconds=1,
-            outcome=Call.Outcome.ABANDONED,
+        CallFactory(
+            started_at=utc(12, 4), ivr_started_at=utc(12, 4), queued_at=utc(12, 4, second=20.2),
+            wait_seconds=1, outcome=Call.Outcome.ABANDONED,
         )  # fmt: skip
         line = billing.invoice_build(month=DECEMBER).lines.get(kind="minutes")
     assert line.billed_seconds == 13 + 21  # every started second (it was rounded to 12 + 20)

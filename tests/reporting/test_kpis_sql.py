@@ -14,7 +14,8 @@ from django_tenants.utils import tenant_context
 from reporting import kpis, stats
 from reporting.models import Statistic
 from telephony.calls.models import Call, TelephonySettings
-from tests.reporting.factories import make_call
+from tests.factories import CallFactory
+from tests.reporting.factories import contract_in_force
 
 DAY = dt.date(2026, 3, 2)
 START = dt.datetime(2026, 3, 2, tzinfo=dt.UTC)
@@ -74,17 +75,28 @@ def built_day(short: int) -> kpis.Totals:
 
 
 @pytest.mark.parametrize(("sl", "short"), [(SL, SHORT), (0, 0), (45, 10)])
-def test_sql_and_python_agree_on_every_figure(alpha, monkeypatch, sl, short):
-    calls = [make_call(START + dt.timedelta(minutes=i), **kw) for i, kw in enumerate(edge_cases(sl, short))]
-    make_call(START - dt.timedelta(seconds=1), queued_at=START)  # the day before: not counted
-    make_call(END, queued_at=END)  # the next day starts at END: not counted
+def test_sql_and_python_agree_on_every_figure(alpha, sl, short):
+    calls = [
+        CallFactory(started_at=START + dt.timedelta(minutes=i), **kw)
+        for i, kw in enumerate(edge_cases(sl, short))
+    ]
+    CallFactory(started_at=START - dt.timedelta(seconds=1), queued_at=START)  # the day before: not counted
+    CallFactory(started_at=END, queued_at=END)  # the next day starts at END: not counted
     python = kpis.totals([kpis.call_facts(c) for c in calls], sl_seconds=sl, short_abandon_seconds=short)
     sql = stats.call_totals(start=START, end=END, sl_seconds=sl, short_abandon_seconds=short)
-    monkeypatch.setattr(stats, "sl_threshold", lambda: sl)
+    contract_in_force(alpha, tariffs=[], sl_seconds=sl)  # the built rows' T is the contract's
     built = built_day(short)
+    # A contract without a threshold (0) falls back to 20 s: the built rows then count against that.
+    in_force = stats.sl_threshold()
+    assert in_force == (sl or kpis.DEFAULT_SL_SECONDS)
+    python_built = kpis.totals(
+        [kpis.call_facts(c) for c in calls], sl_seconds=in_force, short_abandon_seconds=short
+    )
 
-    assert counts(sql) == counts(python) == counts(built)
-    assert kpis.rates(sql) == kpis.rates(python) == kpis.rates(built)
+    assert counts(sql) == counts(python)
+    assert counts(built) == counts(python_built)
+    assert kpis.rates(sql) == kpis.rates(python)
+    assert kpis.rates(built) == kpis.rates(python_built)
     if (sl, short) == (SL, SHORT):  # the definitions, by hand, on the default thresholds
         assert (python.calls, python.offered, python.answered, python.answered_within_sl) == (18, 13, 5, 4)
         assert (python.abandoned, python.short_abandons) == (5, 3)
@@ -109,7 +121,7 @@ def test_a_period_without_calls_is_all_zeros_and_no_rate_on_both_sides(alpha):
 
 def test_only_short_abandons_leave_no_service_level_to_measure(alpha):
     abandoned = {"queued_at": START, "outcome": Call.Outcome.ABANDONED}
-    calls = [make_call(START, wait_seconds=wait, **abandoned) for wait in (1, 5)]
+    calls = [CallFactory(started_at=START, wait_seconds=wait, **abandoned) for wait in (1, 5)]
     python = kpis.totals([kpis.call_facts(c) for c in calls])
     sql = stats.call_totals(start=START, end=END, sl_seconds=SL, short_abandon_seconds=SHORT)
     assert counts(sql) == counts(python)

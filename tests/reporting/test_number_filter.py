@@ -14,7 +14,7 @@ from accounts.models import Role
 from reporting.filters import NUMBER_HELP
 from reporting.keys import api_key_create
 from tests.conftest import http, logged_in, make_user
-from tests.reporting.factories import make_call
+from tests.factories import CallFactory
 
 T0 = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
 NUMBERS = [
@@ -29,7 +29,10 @@ NUMBERS = [
 def calls(db, tenants):
     with tenant_context(tenants.alpha):
         made = {
-            make_call(T0 + dt.timedelta(minutes=i), from_number=caller, to_number=callee).pk: (caller, callee)
+            CallFactory(started_at=T0 + dt.timedelta(minutes=i), from_number=caller, to_number=callee).pk: (
+                caller,
+                callee,
+            )
             for i, (caller, callee) in enumerate(NUMBERS)
         }
         _, key = api_key_create(name="crm", scopes=["read_calls"])

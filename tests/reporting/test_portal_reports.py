@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import uuid
 import zoneinfo
 from decimal import Decimal
 
@@ -23,20 +22,11 @@ from scripts_engine.models import Disposition, Script, ScriptAnswer, ScriptSessi
 from telephony.calls.models import Call, CallEvent, Contact, TelephonySettings
 from telephony.models import Queue
 from tests.conftest import http, logged_in, make_user
+from tests.factories import CallFactory
 from tests.reporting.factories import contract_in_force, facts
 
 BERLIN = zoneinfo.ZoneInfo("Europe/Berlin")
 DAY = dt.date(2026, 3, 2)  # a Monday; Berlin is UTC+1 then
-
-
-def new_call(started_at: dt.datetime, **fields: object) -> Call:
-    """A finished call with a unique sid (committed tests share the sequence of sids)."""
-    fields.setdefault("direction", Call.Direction.INBOUND)
-    fields.setdefault("from_number", "+15550100100")
-    fields.setdefault("to_number", "+15550199001")
-    if fields.get("outcome"):
-        fields.setdefault("outcome_at", started_at + dt.timedelta(minutes=1))
-    return Call.objects.create(call_sid=f"CA{uuid.uuid4().hex}", started_at=started_at, **fields)
 
 
 def local(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
@@ -64,9 +54,8 @@ class World:
             support = {"queue_id": self.support.pk, "queue_name": "Support"}
 
             def handled(at, wait, talk, operator, disposition, **more):
-                return new_call(
-                    at, queued_at=at, answered_at=at + dt.timedelta(seconds=wait), wait_seconds=wait,
-                    talk_seconds=talk, wrapup_seconds=10, outcome=Call.Outcome.HANDLED,
+                return CallFactory(
+                    started_at=at, answered=True, wait=wait, talk=talk, wrapup_seconds=10,
                     operator_id=operator[0], operator_name=operator[1], disposition=disposition, **more,
                 )  # fmt: skip
 
@@ -74,15 +63,11 @@ class World:
             self.first = handled(local(DAY, 10), 10, 120, jane, "sale", contact=risky,
                                  from_number="+15550100001", **sales)  # fmt: skip
             self.slow = handled(local(DAY, 10, 20), 40, 60, jane, "no_sale", **sales)
-            self.abandoned = new_call(local(DAY, 11), queued_at=local(DAY, 11), wait_seconds=30,
-                                       outcome=Call.Outcome.ABANDONED, **support)  # fmt: skip
-            self.short = new_call(local(DAY, 11, 5), queued_at=local(DAY, 11, 5), wait_seconds=3,
-                                   outcome=Call.Outcome.ABANDONED, **support)  # fmt: skip
-            self.ivr = new_call(
-                local(DAY, 12), ivr_started_at=local(DAY, 12), outcome=Call.Outcome.COMPLETED_IN_IVR
-            )
-            self.outbound = new_call(
-                local(DAY, 13), direction=Call.Direction.OUTBOUND, from_number="+15550199001",
+            self.abandoned = CallFactory(started_at=local(DAY, 11), abandoned=True, wait=30, **support)
+            self.short = CallFactory(started_at=local(DAY, 11, 5), short_abandoned=True, **support)
+            self.ivr = CallFactory(started_at=local(DAY, 12), ivr_contained=True)
+            self.outbound = CallFactory(
+                started_at=local(DAY, 13), direction=Call.Direction.OUTBOUND, from_number="+15550199001",
                 to_number="+4930123456", answered_at=local(DAY, 13), talk_seconds=30, wrapup_seconds=5,
                 outcome=Call.Outcome.HANDLED, operator_id=bob[0], operator_name=bob[1], disposition="sale",
             )  # fmt: skip
@@ -225,11 +210,21 @@ def test_the_service_level_target_is_the_contracts(world, tenants, viewer):
 def test_today_is_live_from_the_call_records(db, tenants, viewer):
     now = timezone.now()
     with tenant_context(tenants.alpha):
-        new_call(
-            now, queued_at=now, answered_at=now, wait_seconds=4, outcome=Call.Outcome.HANDLED, talk_seconds=30
+        CallFactory(
+            started_at=now,
+            queued_at=now,
+            answered_at=now,
+            wait_seconds=4,
+            outcome=Call.Outcome.HANDLED,
+            talk_seconds=30,
         )
-        new_call(now, queued_at=now, wait_seconds=50, outcome=Call.Outcome.ABANDONED)
-        new_call(now - dt.timedelta(days=2), queued_at=now, wait_seconds=50, outcome=Call.Outcome.ABANDONED)
+        CallFactory(started_at=now, abandoned=True, wait=50)
+        CallFactory(
+            started_at=now - dt.timedelta(days=2),
+            queued_at=now,
+            wait_seconds=50,
+            outcome=Call.Outcome.ABANDONED,
+        )
     response = viewer.get("/reports/")
     live = response.context["live"]
     assert (live["offered"], live["answered"], live["abandoned"]) == (2, 1, 1)
@@ -244,7 +239,9 @@ def test_today_is_live_from_the_call_records(db, tenants, viewer):
 def test_another_companys_dashboard_and_live_figures_hold_none_of_alphas_calls(world, tenants):
     now = timezone.now()
     with tenant_context(tenants.alpha):
-        new_call(now, queued_at=now, answered_at=now, wait_seconds=4, outcome=Call.Outcome.HANDLED)
+        CallFactory(
+            started_at=now, queued_at=now, answered_at=now, wait_seconds=4, outcome=Call.Outcome.HANDLED
+        )
         contract_in_force(tenants.alpha, tariffs=[], sl_percent=90, sl_seconds=45)
     beta = logged_in(tenants.beta, make_user(tenants.beta, role=Role.CLIENT_VIEWER))
     response = beta.get("/reports/", {"start": DAY.isoformat(), "end": DAY.isoformat()})
@@ -315,8 +312,8 @@ def test_call_list_pages_keep_the_filters(db, tenants, viewer):
     with tenant_context(tenants.alpha):
         start = local(DAY, 8)
         for i in range(53):
-            new_call(start + dt.timedelta(minutes=i), outcome=Call.Outcome.FAILED)
-        new_call(start, outcome=Call.Outcome.HANDLED)
+            CallFactory(started_at=start + dt.timedelta(minutes=i), outcome=Call.Outcome.FAILED)
+        CallFactory(started_at=start, outcome=Call.Outcome.HANDLED)
     first = viewer.get("/reports/calls/", {"outcome": "failed"})
     assert len(first.context["calls"]) == 50 and first.context["page"].paginator.count == 53
     assert "?outcome=failed&amp;page=2" in first.content.decode()
@@ -359,7 +356,9 @@ def test_call_detail_shows_events_answers_disposition_and_recording(world, tenan
 
 def test_another_company_cannot_open_or_export_alphas_calls(world, tenants):
     with tenant_context(tenants.beta):
-        beta_call = new_call(local(DAY, 9), from_number="+15550177777", outcome=Call.Outcome.FAILED)
+        beta_call = CallFactory(
+            started_at=local(DAY, 9), from_number="+15550177777", outcome=Call.Outcome.FAILED
+        )
         missing = max(c.pk for c in world.calls) + 1000
         alpha_only = next(c.pk for c in world.calls if not Call.objects.filter(pk=c.pk).exists())
     beta = logged_in(tenants.beta, make_user(tenants.beta, role=Role.CLIENT_ADMIN))
@@ -499,8 +498,10 @@ def test_list_pages_cost_the_same_queries_whatever_the_number_of_rows(world, ten
     with tenant_context(tenants.alpha):
         contact = Contact.objects.create(phone="+15550100999", first_name="Many")
         for i in range(30):
-            new_call(local(DAY, 15, i), contact=contact, operator_name=f"Op {i}", disposition="sale",
-                     outcome=Call.Outcome.HANDLED)  # fmt: skip
+            CallFactory(
+                started_at=local(DAY, 15, i), contact=contact, operator_name=f"Op {i}", disposition="sale",
+                outcome=Call.Outcome.HANDLED,
+            )  # fmt: skip
     assert queries(viewer, "/reports/calls/") == few <= 12
     assert queries(viewer, "/reports/", {"start": DAY - dt.timedelta(days=30), "end": DAY}) == dashboard <= 14
     assert "Sale made" in viewer.get("/reports/calls/").content.decode()  # the disposition's label

@@ -9,7 +9,8 @@ from reporting import kpis, stats
 from reporting.kpis import totals
 from reporting.models import Statistic
 from telephony.calls.models import Call, TelephonySettings
-from tests.reporting.factories import facts, make_call
+from tests.factories import CallFactory
+from tests.reporting.factories import facts
 
 UTC = dt.UTC
 DAY = dt.date(2026, 3, 2)
@@ -22,8 +23,8 @@ def at(hour: int, minute: int = 0, second: int = 0, day: dt.date = DAY) -> dt.da
 def answered(start: dt.datetime, wait: int, *, queue: int = 1, operator: int = 7, **kw) -> Call:
     kw.setdefault("talk_seconds", 120)
     kw.setdefault("wrapup_seconds", 15)
-    return make_call(
-        start,
+    return CallFactory(
+        started_at=start,
         queued_at=start,
         answered_at=start + dt.timedelta(seconds=wait),
         wait_seconds=wait,
@@ -37,8 +38,8 @@ def answered(start: dt.datetime, wait: int, *, queue: int = 1, operator: int = 7
 
 
 def abandoned(start: dt.datetime, wait: int, *, queue: int = 1) -> Call:
-    return make_call(
-        start,
+    return CallFactory(
+        started_at=start,
         queued_at=start,
         wait_seconds=wait,
         queue_id=queue,
@@ -75,9 +76,9 @@ def test_interval_and_day_rows_match_the_definitions(alpha):
         answered(at(10, 5), 21, transferred_to="legal", disposition="info"),  # just over T
         abandoned(at(10, 1), 5),  # exactly the short-abandon limit: short
         abandoned(at(10, 2), 6),
-        make_call(at(10, 3), ivr_started_at=at(10, 3), outcome=Call.Outcome.COMPLETED_IN_IVR),
-        make_call(
-            at(10, 4),
+        CallFactory(started_at=at(10, 3), ivr_contained=True),
+        CallFactory(
+            started_at=at(10, 4),
             ivr_started_at=at(10, 4),
             queued_at=at(10, 5),
             queue_id=1,
@@ -141,7 +142,7 @@ def test_building_twice_gives_the_same_rows(alpha):
 
 
 def test_a_late_call_record_updates_its_period(alpha):
-    waiting = make_call(at(11), queued_at=at(11), queue_id=1, queue_name="Queue 1")
+    waiting = CallFactory(started_at=at(11), queued_at=at(11), queue_id=1, queue_name="Queue 1")
     stats.build_days(first=DAY, last=DAY)
     assert row("15m", "queue", 1, at(11)).abandoned == 0
     Call.objects.filter(pk=waiting.pk).update(

@@ -8,7 +8,7 @@ from django_tenants.utils import tenant_context
 
 from reporting import tasks
 from reporting.models import Statistic
-from tests.reporting.factories import make_call
+from tests.factories import CallFactory
 
 
 def test_the_dispatcher_sends_each_tenants_build_from_inside_its_schema(db, tenants, monkeypatch):
@@ -28,8 +28,8 @@ def test_a_tenant_build_refuses_to_run_in_public(db, tenants):
 
 def test_build_on_demand_for_any_days(db, tenants):
     with tenant_context(tenants.alpha):
-        make_call(
-            dt.datetime(2025, 12, 31, 23, 59, tzinfo=dt.UTC),
+        CallFactory(
+            started_at=dt.datetime(2025, 12, 31, 23, 59, tzinfo=dt.UTC),
             queued_at=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
             queue_id=1,
             outcome="abandoned",

@@ -25,7 +25,7 @@ from reporting.webhook_models import WebhookAttempt, WebhookDelivery, WebhookEnd
 from telephony.calls.models import Call
 from telephony.calls.records import set_outcome
 from tests.conftest import logged_in, make_user
-from tests.reporting.factories import make_call
+from tests.factories import CallFactory
 
 NOW = dt.datetime(2026, 3, 2, 10, 0, tzinfo=dt.UTC)
 
@@ -295,8 +295,13 @@ def test_a_call_reaching_its_outcome_emits_call_completed_after_commit(
 ):
     with Receiver() as receiver:
         endpoint, secret = webhooks.endpoint_create(url=receiver.url, events=["call.completed"])
-        call = make_call(
-            NOW, queued_at=NOW, answered_at=NOW, wait_seconds=4, talk_seconds=70, queue_name="Sales"
+        call = CallFactory(
+            started_at=NOW,
+            queued_at=NOW,
+            answered_at=NOW,
+            wait_seconds=4,
+            talk_seconds=70,
+            queue_name="Sales",
         )
         with django_capture_on_commit_callbacks() as callbacks:
             assert set_outcome(call, Call.Outcome.HANDLED, at=NOW)
@@ -318,7 +323,7 @@ def test_a_failing_call_completed_receiver_is_logged_and_the_outcome_stays(
     alpha, tenants, django_capture_on_commit_callbacks, monkeypatch, caplog
 ):
     webhooks.endpoint_create(url="http://127.0.0.1:9/x", events=["call.completed"])
-    call = make_call(NOW, queued_at=NOW, answered_at=NOW)
+    call = CallFactory(started_at=NOW, queued_at=NOW, answered_at=NOW)
 
     def broken(call_id: int) -> None:
         raise RuntimeError("no data today")
@@ -361,7 +366,7 @@ def test_a_tenants_events_never_reach_another_tenants_endpoint(
         alpha_endpoint, _ = webhooks.endpoint_create(
             url="http://127.0.0.1:9/alpha", events=["call.completed"]
         )
-        call = make_call(NOW, queued_at=NOW, answered_at=NOW)
+        call = CallFactory(started_at=NOW, queued_at=NOW, answered_at=NOW)
         with django_capture_on_commit_callbacks() as callbacks:
             set_outcome(call, Call.Outcome.HANDLED, at=NOW)
     for callback in callbacks:  # run from public, as after a request: each runs in its own schema
