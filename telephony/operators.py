@@ -112,26 +112,34 @@ def transition(
     """
     state = S(state)
     break_reason = reason if state == S.BREAK else ""
-    changed: list[OperatorProfile] = []
+    moved: list[OperatorProfile] = []  # their state (or break reason) changes
+    touched: list[OperatorProfile] = []  # only their idle time or misses change
     for profile in profiles:
         same = profile.state == state and profile.break_reason == break_reason
         if not same and state != profile.state and state not in TRANSITIONS[S(profile.state)]:
             raise InvalidTransition(f"{profile.state} → {state}")
         if not same:
             profile.state, profile.break_reason, profile.state_since = state, break_reason, now
+            moved.append(profile)
+        elif idle_since is not None or missed_offers is not None:
+            touched.append(profile)
         if idle_since is not None:
             profile.idle_since = idle_since
         if missed_offers is not None:
             profile.missed_offers = missed_offers
-        if same and idle_since is None and missed_offers is None:
-            continue
-        changed.append(profile)
+    changed = moved + touched
     if not changed:
         return changed
+    # Every operator moved gets the same values: one UPDATE for all of them.
+    also = {"idle_since": idle_since, "missed_offers": missed_offers}
+    also = {field: value for field, value in also.items() if value is not None}
     with transaction.atomic(savepoint=False):  # both or neither; no savepoint of its own
-        OperatorProfile.objects.bulk_update(
-            changed, ["state", "break_reason", "state_since", "idle_since", "missed_offers"]
-        )
+        if moved:
+            OperatorProfile.objects.filter(pk__in=[p.pk for p in moved]).update(
+                state=state, break_reason=break_reason, state_since=now, **also
+            )
+        if touched:
+            OperatorProfile.objects.filter(pk__in=[p.pk for p in touched]).update(**also)
         OperatorEvent.objects.bulk_create(
             OperatorEvent(
                 operator_id=p.pk,

@@ -111,5 +111,6 @@ def _pass(
     if len(reservations) < len(calls) and not everyone and free.exclude(pk__in=locked).exists():
         return reservations, True
     if len(reservations) < len(locked):
-        return reservations, waiting.exclude(pk__in=[*calls, *taken]).exists()
+        # Ids only grow: a call queued after the read has a higher id than every call read.
+        return reservations, waiting.filter(pk__gt=max(calls, default=0)).exists()
     return reservations, False
