@@ -109,24 +109,22 @@ def session_start(
     """Start a run pinned to the script's active version (a test-run may name any valid version)."""
     if kind not in ScriptSession.Kind.values:
         raise SessionError(f"unknown session kind {kind!r}")
-    with transaction.atomic():
+    if version is None:
+        version = script.versions.filter(state=ScriptVersion.State.ACTIVE).first()
         if version is None:
-            version = script.versions.filter(state=ScriptVersion.State.ACTIVE).first()
-            if version is None:
-                raise SessionError(f"The script '{script.name}' has no active version.")
-        elif version.script_id != script.pk:
-            raise SessionError("This version belongs to another script.")
-        elif kind == ScriptSession.Kind.CALL and version.state != ScriptVersion.State.ACTIVE:
-            raise SessionError("Calls run only the active version.")
-        interpreter = interpreter_for(version)
-        session = ScriptSession(
-            version=version,
-            kind=kind,
-            contact=_clean_contact(version, contact),
-            started_by_name=by_name[:150],
-        )
-        session.save()
-        _settle(session, _current(interpreter, session))
+            raise SessionError(f"The script '{script.name}' has no active version.")
+    elif version.script_id != script.pk:
+        raise SessionError("This version belongs to another script.")
+    elif kind == ScriptSession.Kind.CALL and version.state != ScriptVersion.State.ACTIVE:
+        raise SessionError("Calls run only the active version.")
+    interpreter = interpreter_for(version)
+    session = ScriptSession(
+        version=version,
+        kind=kind,
+        contact=_clean_contact(version, contact),
+        started_by_name=by_name[:150],
+    )
+    _settle(session, _current(interpreter, session))  # written once, at its first step
     return session
 
 

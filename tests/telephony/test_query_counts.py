@@ -42,13 +42,13 @@ def test_an_incoming_call_with_an_operators_script_is_recorded_and_queued(
 ):
     active_script(tenants.alpha, sample="hotline")  # no automatic step: straight to the queue
     warm(alpha_number, queue)
-    with django_assert_num_queries(26), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(23), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; SAVEPOINT (the webhook's transaction);
         # SAVEPOINT (the call record); the caller's card, not there; SAVEPOINT, INSERT the card,
         # RELEASE; INSERT the call; INSERT its "incoming" event; RELEASE;
-        # SAVEPOINT (the first step); the script run: SAVEPOINT, INSERT the session, UPDATE its
-        # current step, RELEASE; UPDATE the call with its run;
+        # SAVEPOINT (the first step); INSERT the script run (at its first step); UPDATE the call
+        # with its run;
         # the queue's length (COUNT); UPDATE the call as queued; INSERT its "queued" event (once
         # per key: ON CONFLICT DO NOTHING); INSERT the call in line (once per CallSid);
         # RELEASE (the first step); RELEASE (the webhook's transaction);
@@ -56,7 +56,7 @@ def test_an_incoming_call_with_an_operators_script_is_recorded_and_queued(
         response, params = incoming(alpha_number, caller="+14155550123")
     assert verbs(response.content) == ["Say", "Enqueue"]
     assert WaitingCall.objects.get(call_sid=params["CallSid"]).state == WaitingCall.State.WAITING
-    with django_assert_num_queries(23), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(20), django_capture_on_commit_callbacks(execute=True):
         # A caller whose card exists: the card's SAVEPOINT, INSERT and RELEASE are not needed.
         incoming(alpha_number, caller="+14155550123")
 
@@ -66,13 +66,13 @@ def test_an_incoming_call_with_an_ivr_plays_its_first_question(
 ):
     active_script(tenants.alpha, sample="survey", name="Survey IVR")
     warm(alpha_number, queue)
-    with django_assert_num_queries(22), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(19), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; SAVEPOINT (the webhook's transaction);
         # SAVEPOINT (the call record); the caller's card, not there; SAVEPOINT, INSERT the card,
         # RELEASE; INSERT the call; INSERT its "incoming" event; RELEASE;
-        # SAVEPOINT (the first step); the script run: SAVEPOINT, INSERT the session, UPDATE its
-        # current step, RELEASE; UPDATE the call with its run;
+        # SAVEPOINT (the first step); INSERT the script run (at its first step); UPDATE the call
+        # with its run;
         # UPDATE the call's IVR start; INSERT its "ivr_started" event (once per key);
         # RELEASE (the first step); RELEASE (the webhook's transaction).
         response, _ = incoming(alpha_number, caller="+14155550124")
