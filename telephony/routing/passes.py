@@ -91,6 +91,7 @@ def _pass(
     waiting = WaitingCall.objects.filter(state=WaitingCall.State.WAITING, queue_id__in=call_queues)
     calls = {row[0]: WaitingRow(*row) for row in waiting.exclude(pk__in=taken).values_list(*WAITING_FIELDS)}
     rules = queues.rules_for({c.queue_id for c in calls.values()})
+    calls = {c: row for c, row in calls.items() if row.queue_id in rules}  # a queue deleted meanwhile
     found = matching.pairs(
         [
             matching.CallIn(c.id, c.queue_id, c.enqueued_at.timestamp(), c.priority, c.language)

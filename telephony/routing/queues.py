@@ -45,9 +45,11 @@ def _load() -> dict[int, QueueRow]:
     return {row[0]: QueueRow(*row) for row in rows}
 
 
-RULES: ProcessCache[int, QueueRow] = ProcessCache(ttl=QUEUE_RULES_SECONDS, load_all=_load).invalidate_on_save(
-    Queue
-)
+# Every queue id the router asks for comes from a row: one it has not seen is new, so a miss
+# reloads at once (no throttle), and a pass never meets a queue without its rules.
+RULES: ProcessCache[int, QueueRow] = ProcessCache(
+    ttl=QUEUE_RULES_SECONDS, load_all=_load, miss_reload_seconds=0
+).invalidate_on_save(Queue)
 
 
 def rules_for(ids: Iterable[int]) -> Mapping[int, QueueRow]:

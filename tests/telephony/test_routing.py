@@ -9,7 +9,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from telephony import routing
-from telephony.models import OperatorEvent, Reservation, WaitingCall
+from telephony.models import OperatorEvent, Queue, Reservation, WaitingCall
 from tests.telephony.helpers import at, make_operator, make_queue, sid
 
 
@@ -303,3 +303,16 @@ def test_every_state_change_goes_through_the_transition_table_with_one_event(db,
     assert (event.kind, event.state, event.at) == ("state", "available", at(1))
     assert transition([operator], "available", now=at(2)) == []  # no change, no event
     assert OperatorEvent.objects.filter(operator=operator).count() == 1
+
+
+def test_a_queue_created_after_the_rules_were_read_is_routed_at_once(db, tenants, commit):
+    """The process keeps queue rules; a queue another process created (no save signal here) is
+    read when first met, never a KeyError that leaves the call unoffered."""
+    routing.rules_for([make_queue(tenants.alpha).pk])  # this process has just read every queue
+    (fresh,) = Queue.objects.bulk_create(
+        [Queue(tenant=tenants.alpha, name="made elsewhere", overflow_after=0)]
+    )
+    operator = make_operator({fresh: 1})
+    with commit():
+        call = routing.enqueue(tenant=tenants.alpha, queue=fresh, call_sid=sid(), now=at(0))
+    assert offer_of(call).operator_id == operator.pk
