@@ -17,7 +17,6 @@ Alerts use each queue's own thresholds (``Queue.alert_*``, edited in the admin w
 from __future__ import annotations
 
 import datetime as dt
-import time
 import zoneinfo
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,12 +26,14 @@ from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
+from config.process_cache import ProcessCache
 from reporting import kpis
 from telephony.calls.models import TelephonySettings
 from telephony.models import Queue
 from telephony.operators import record
 from telephony.routing import profile_set_state
 from telephony.routing_models import OperatorEvent, OperatorProfile, OperatorState, Reservation, WaitingCall
+from tenants.models import Client
 
 SHORT_ABANDON_SECONDS = 5  # when a company has no telephony settings yet
 STATE_ALERT_SECONDS = {OperatorState.WRAP_UP: 120, OperatorState.BREAK: 1800, OperatorState.RESERVED: 60}
@@ -46,12 +47,9 @@ class CompanyDay:
     short_abandon_seconds: int
 
 
-_company_cache: dict[str, tuple[float, CompanyDay]] = {}
-
-
 def forget_company_settings() -> None:
-    """Drop the cached time zones (a changed time zone shows within ``COMPANY_SETTINGS_SECONDS``)."""
-    _company_cache.clear()
+    """Drop the kept time zones (a changed time zone shows within ``COMPANY_SETTINGS_SECONDS``)."""
+    COMPANY_DAYS.invalidate()
 
 
 def _zone(name: str) -> dt.tzinfo:
@@ -61,35 +59,44 @@ def _zone(name: str) -> dt.tzinfo:
         return dt.UTC
 
 
-def unscoped_company_days(schemas: set[str]) -> dict[str, CompanyDay]:
-    """Each company's time zone and short-abandon time, read across schemas in one query.
+def _load_company_days() -> dict[str, CompanyDay]:
+    """Every company's time zone and short-abandon time, read across schemas in one query.
 
     Cross-tenant on purpose (the wallboard shows every company): one ``UNION ALL`` over the
-    companies' settings tables, cached per process for ``COMPANY_SETTINGS_SECONDS``.
-    """
-    clock = time.monotonic()
-    found = {
-        s: hit[1]
-        for s in schemas
-        if (hit := _company_cache.get(s)) and clock - hit[0] < COMPANY_SETTINGS_SECONDS
+    companies' settings tables."""
+    schemas = sorted(Client.objects.companies().values_list("schema_name", flat=True))
+    if not schemas:
+        return {}
+    table = connection.ops.quote_name(TelephonySettings._meta.db_table)
+    # Schema names are the tenants' own (validated by django-tenants), quoted as identifiers.
+    parts = [
+        f"(SELECT %s, timezone, short_abandon_seconds FROM {connection.ops.quote_name(schema)}.{table}"  # noqa: S608
+        " ORDER BY id LIMIT 1)"
+        for schema in schemas
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), schemas)
+        rows = {schema: (tz, short) for schema, tz, short in cursor.fetchall()}
+    return {
+        schema: CompanyDay(tz=_zone(tz), short_abandon_seconds=short)
+        for schema, (tz, short) in ((s, rows.get(s, ("UTC", SHORT_ABANDON_SECONDS))) for s in schemas)
     }
-    missing = sorted(schemas - found.keys())
-    if missing:
-        table = connection.ops.quote_name(TelephonySettings._meta.db_table)
-        # Schema names are the tenants' own (validated by django-tenants), quoted as identifiers.
-        parts = [
-            f"(SELECT %s, timezone, short_abandon_seconds FROM {connection.ops.quote_name(schema)}.{table}"  # noqa: S608
-            " ORDER BY id LIMIT 1)"
-            for schema in missing
-        ]
-        with connection.cursor() as cursor:
-            cursor.execute(" UNION ALL ".join(parts), missing)
-            rows = {schema: (tz, short) for schema, tz, short in cursor.fetchall()}
-        for schema in missing:
-            tz, short = rows.get(schema, ("UTC", SHORT_ABANDON_SECONDS))
-            found[schema] = CompanyDay(tz=_zone(tz), short_abandon_seconds=short)
-            _company_cache[schema] = (clock, found[schema])
-    return found
+
+
+COMPANY_DAYS: ProcessCache[str, CompanyDay] = ProcessCache(
+    ttl=COMPANY_SETTINGS_SECONDS, load_all=_load_company_days, miss_reload_seconds=0
+).invalidate_on_save(TelephonySettings)
+
+
+def unscoped_company_days(schemas: set[str]) -> dict[str, CompanyDay]:
+    """Each company's time zone and short-abandon time, kept per process for
+    ``COMPANY_SETTINGS_SECONDS`` (``config.process_cache``); a company not seen yet reloads them."""
+    days = COMPANY_DAYS.snapshot()
+    missing = schemas - days.keys()
+    if missing:  # a company created since the last read
+        days = COMPANY_DAYS.snapshot(want=next(iter(missing)))
+    default = CompanyDay(tz=dt.UTC, short_abandon_seconds=SHORT_ABANDON_SECONDS)
+    return {schema: days.get(schema, default) for schema in schemas}
 
 
 def _day_start(now: datetime, tz: dt.tzinfo | None = None) -> datetime:
