@@ -61,30 +61,33 @@ def enqueue(
     return call
 
 
+def _leaving(call_sid: str) -> tuple[WaitingCall, Reservation | None, OperatorProfile | None] | None:
+    """The call still in line, its live reservation and that operator, locked in the router's lock
+    order (call, operator, reservation's row); None when the call is unknown or already left."""
+    call = WaitingCall.objects.select_for_update().filter(call_sid=call_sid).first()
+    if call is None or call.state == WaitingCall.State.LEFT:
+        return None
+    live = Reservation.objects.select_for_update().filter(LIVE_RESERVATION, call=call).first()
+    operator = OperatorProfile.objects.select_for_update().get(pk=live.operator_id) if live else None
+    return call, live, operator
+
+
 def leave(*, call_sid: str, outcome: str, now: datetime | None = None) -> None:
     """The call left the queue (hung up, voicemail, callback, or ended after the bridge)."""
     now = now or timezone.now()
     with transaction.atomic():
-        call = WaitingCall.objects.select_for_update().filter(call_sid=call_sid).first()
-        if call is None or call.state == WaitingCall.State.LEFT:
+        leaving = _leaving(call_sid)
+        if leaving is None:
             return
-        live = Reservation.objects.select_for_update().filter(LIVE_RESERVATION, call=call).first()
-        if live is not None:
-            operator = OperatorProfile.objects.select_for_update().get(pk=live.operator_id)
-            if live.state == Reservation.State.OFFERED:
-                close_offer(reservation=live, call=call, operator=operator, reason=outcome, now=now)
-            else:
-                live.state, live.closed_at, live.reason = Reservation.State.COMPLETED, now, outcome[:80]
-                live.save(update_fields=["state", "closed_at", "reason"])
-                if operator.state == OperatorState.ON_CALL:
-                    transition(
-                        [operator],
-                        OperatorState.WRAP_UP,
-                        now=now,
-                        kind="call_ended",
-                        call_sids={operator.pk: call_sid},
-                        tenant_ids={operator.pk: call.tenant_id},
-                    )
+        call, live, operator = leaving
+        if live is not None and live.state == Reservation.State.OFFERED:
+            close_offer(reservation=live, call=call, operator=operator, reason=outcome, now=now)
+        elif live is not None:
+            live.state, live.closed_at, live.reason = Reservation.State.COMPLETED, now, outcome[:80]
+            live.save(update_fields=["state", "closed_at", "reason"])
+            if operator.state == OperatorState.ON_CALL:
+                about = {"call_sids": {operator.pk: call_sid}, "tenant_ids": {operator.pk: call.tenant_id}}
+                transition([operator], OperatorState.WRAP_UP, now=now, kind="call_ended", **about)
         call.state, call.left_at, call.outcome = WaitingCall.State.LEFT, now, outcome[:32]
         call.save(update_fields=["state", "left_at", "outcome"])
 
@@ -97,26 +100,18 @@ def leave_unconnected(
     their closed reservation, when one was freed."""
     now = now or timezone.now()
     with transaction.atomic():
-        call = WaitingCall.objects.select_for_update().filter(call_sid=call_sid).first()
-        if call is None or call.state == WaitingCall.State.LEFT:
+        leaving = _leaving(call_sid)
+        if leaving is None:
             return None
+        call, live, operator = leaving
         freed = None
-        live = Reservation.objects.select_for_update().filter(LIVE_RESERVATION, call=call).first()
         if live is not None:
-            operator = OperatorProfile.objects.select_for_update().get(pk=live.operator_id)
             live.state, live.closed_at, live.reason = Reservation.State.CANCELLED, now, reason[:80]
             live.save(update_fields=["state", "closed_at", "reason"])
             if operator.state == OperatorState.ON_CALL:
-                transition(
-                    [operator],
-                    OperatorState.AVAILABLE,
-                    now=now,
-                    kind="outbound_ended",
-                    reason=reason,
-                    idle_since=now,
-                    call_sids={operator.pk: call_sid},
-                    tenant_ids={operator.pk: call.tenant_id},
-                )
+                transition([operator], OperatorState.AVAILABLE, now=now, kind="outbound_ended", reason=reason,
+                           idle_since=now, call_sids={operator.pk: call_sid},
+                           tenant_ids={operator.pk: call.tenant_id})  # fmt: skip
                 freed = operator, live
         # Nobody talked: no answer time, so it counts as handled nowhere.
         call.state, call.left_at, call.outcome, call.answered_at = (

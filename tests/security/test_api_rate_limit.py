@@ -21,6 +21,19 @@ from tests.conftest import ROOT, Server, _free_port, _wait_port, child_env, http
 CLIENTS = 16
 
 
+def in_parallel(client, tenants) -> None:
+    """``CLIENTS`` threads run ``client`` at once; the keys they used are removed afterwards."""
+    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        with tenant_context(tenants.alpha):
+            ApiKey.objects.all().delete()
+
+
 def key_for(tenant) -> str:
     with tenant_context(tenant):
         return api_key_create(name="crm", scopes=["read_calls"])[1]
@@ -62,15 +75,7 @@ def test_sixteen_concurrent_clients_get_no_more_than_the_limit_through(committed
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        with tenant_context(tenants.alpha):
-            ApiKey.objects.all().delete()
+    in_parallel(client, tenants)
     assert sum(codes.values()) == CLIENTS * 8 and set(codes) <= {200, 429}
     assert 40 <= codes[200] <= 40 + CLIENTS, codes
 
@@ -152,15 +157,7 @@ def test_sixteen_http_clients_in_parallel_against_the_server_get_no_more_than_th
                 answers.append((response.status, response.getheader("Retry-After")))
         conn.close()
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        with tenant_context(tenants.alpha):
-            ApiKey.objects.all().delete()
+    in_parallel(client, tenants)
     codes = Counter(status for status, _ in answers)
     assert sum(codes.values()) == CLIENTS * 8 and set(codes) <= {200, 429}, codes
     assert 40 <= codes[200] <= 40 + CLIENTS, codes
