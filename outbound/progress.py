@@ -174,7 +174,7 @@ def answered(*, call: Call, call_sid: str, answered_by: str, now: dt.datetime | 
         identity=operator_identity(profile.user_id),
         record=record_calls,
         recording_callback=twiml.url("twilio-recording"),
-        action=twiml.url("outbound-dial-result"),
+        action=twiml.url("outbound-dial-result", c=call.pk),  # the handler finds the call by ``c``
     )
 
 
@@ -239,7 +239,11 @@ def hold_twiml(*, call: Call) -> str:
 def reconnect_twiml(*, call: Call) -> str:
     """The caller back from hold: bridged to the same operator again."""
     inbound = call.direction == Call.Direction.INBOUND
-    action = twiml.url("twilio-dial-result", leg="operator") if inbound else twiml.url("outbound-dial-result")
+    action = (
+        twiml.url("twilio-dial-result", leg="operator")
+        if inbound
+        else twiml.url("outbound-dial-result", c=call.pk)
+    )
     return str(
         outbound_twiml.connect_operator(
             identity=operator_identity(call.operator_id),
