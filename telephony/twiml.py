@@ -91,16 +91,21 @@ def wait_message(*, voice: Voice, text: str, hold_music_url: str, options_action
     return twiml
 
 
-def leave_queue() -> VoiceResponse:
+def leave_queue(*, voice: Voice | None = None, text: str = "") -> VoiceResponse:
+    """Out of Twilio's queue (to the Enqueue action), after ``text`` when there is one."""
     twiml = VoiceResponse()
+    if text:
+        (voice or Voice()).say(twiml, text)
     twiml.leave()
     return twiml
 
 
-def leave_options(*, voice: Voice, action: str) -> VoiceResponse:
+def leave_options(*, voice: Voice, action: str, text: str = "") -> VoiceResponse:
+    """Callback or voicemail (after ``text``); silence goes on to ``action`` (voicemail), never dropped."""
     twiml = VoiceResponse()
     g = twiml.gather(input="dtmf speech", num_digits=1, timeout=8, action=action, method="POST",
                      hints="callback, message", language=voice.language)  # fmt: skip
+    voice.say(g, text)
     voice.say(g, "To be called back as soon as an operator is free, press 1. To leave a message, press 2.")
     twiml.redirect(action, method="POST")
     return twiml

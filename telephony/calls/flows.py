@@ -24,6 +24,7 @@ from telephony.models import Queue
 from tenants.models import Client
 
 MAX_NO_MATCH = 2  # unrecognised IVR answers before we treat it as no input
+NOBODY_STAFFED_MESSAGE = "We are sorry, no operator is available to take your call right now."
 
 
 def voice_of(settings: TelephonySettings) -> twiml.Voice:
@@ -178,6 +179,14 @@ def to_queue(*, tenant: Client, call: Call, voice: twiml.Voice, text: str, now: 
     if call.queued_at is None and routing.queue_full(queue=queue):
         add_event(call, "queue_full", dedupe="queue_full", at=now, queue=queue.name)
         return twiml.leave_options(voice=voice, action=twiml.url("twilio-leave-choice"))
+    if call.queued_at is None and not routing.staffed(queue_id=queue.pk):
+        # Nobody logged in for the queue (or all on a break): say so at once, never a made-up wait.
+        add_event(call, "nobody_staffed", dedupe="nobody_staffed", at=now, queue=queue.name)
+        return twiml.leave_options(
+            voice=voice,
+            action=twiml.url("twilio-leave-choice"),
+            text=" ".join(filter(None, [text, NOBODY_STAFFED_MESSAGE])),
+        )
     # Marked queued once: the row's lock makes one of two requests at once win.
     if call.queued_at is None and Call.objects.filter(pk=call.pk, queued_at__isnull=True).update(
         queued_at=now, queue_id=queue.pk, queue_name=queue.name
@@ -202,6 +211,10 @@ def wait_turn(*, call: Call, waited: int, now: dt.datetime | None = None) -> Voi
     if queue is None or waited >= queue.max_wait:
         add_event(call, "max_wait_reached", dedupe="max_wait", waited=waited)
         return twiml.leave_queue()
+    if not routing.staffed(queue_id=queue.pk):
+        # Everyone logged out or went on a break meanwhile: tell the caller now and offer the exits.
+        add_event(call, "nobody_staffed", dedupe="nobody_staffed", waited=waited)
+        return twiml.leave_queue(voice=voice, text=NOBODY_STAFFED_MESSAGE)
     position, seconds = routing.expected_wait(call_sid=call.call_sid)
     minutes = max(1, round(seconds / 60))
     text = (

@@ -19,7 +19,7 @@ then the reservation.
 from telephony.routing.decisions import accept, close_offer, expire_reservations, reject
 from telephony.routing.passes import anyone_free, match
 from telephony.routing.presence import operator_set_state, profile_set_state, serve_freed_operator
-from telephony.routing.queues import expected_wait, queue_full, rules_for
+from telephony.routing.queues import expected_wait, queue_full, rules_for, staffed
 from telephony.routing.waiting import enqueue, leave, leave_unconnected
 
 __all__ = [
@@ -38,4 +38,5 @@ __all__ = [
     "reject",
     "rules_for",
     "serve_freed_operator",
+    "staffed",
 ]

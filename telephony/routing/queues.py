@@ -75,6 +75,18 @@ def queue_full(*, queue: Queue) -> bool:
     return WaitingCall.objects.filter(queue=queue, state__in=IN_LINE).count() >= queue.max_length
 
 
+def staffed(*, queue_id: int) -> int:
+    """Operators who could take this queue's calls now or soon: a skill on it (or on the queue it
+    overflows to), logged in and not on a break. Read-only: with 0, nobody is staffed."""
+    rules = rules_for([queue_id])
+    return (
+        OperatorProfile.objects.filter(skills__queue_id__in=served([queue_id], rules))
+        .exclude(state__in=[OperatorState.OFFLINE, OperatorState.BREAK])
+        .distinct()
+        .count()
+    )
+
+
 def expected_wait(*, call_sid: str, now: datetime | None = None) -> tuple[int, int]:
     """``(position, seconds)`` for the caller waiting as ``call_sid`` (R18).
 

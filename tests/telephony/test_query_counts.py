@@ -26,6 +26,7 @@ from tests.twilio_kit import check_twiml, signed_post, verbs
 @pytest.fixture
 def queue(db, tenants) -> Queue:
     queue, _ = Queue.objects.get_or_create(tenant=tenants.alpha, is_default=True, defaults={"name": "Main"})
+    make_operator({queue: 1}, state="wrap_up")  # staffed (else the caller is offered a callback)
     with tenant_context(tenants.alpha):
         TelephonySettings.current()  # made once per company
     return queue
@@ -42,21 +43,22 @@ def test_an_incoming_call_with_an_operators_script_is_recorded_and_queued(
 ):
     active_script(tenants.alpha, sample="hotline")  # no automatic step: straight to the queue
     warm(alpha_number, queue)
-    with django_assert_num_queries(23), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(24), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; SAVEPOINT (the webhook's transaction);
         # SAVEPOINT (the call record); the caller's card, not there; SAVEPOINT, INSERT the card,
         # RELEASE; INSERT the call; INSERT its "incoming" event; RELEASE;
         # SAVEPOINT (the first step); INSERT the script run (at its first step); UPDATE the call
         # with its run;
-        # the queue's length (COUNT); UPDATE the call as queued; INSERT its "queued" event (once
-        # per key: ON CONFLICT DO NOTHING); INSERT the call in line (once per CallSid);
+        # the queue's length (COUNT); is anyone staffed for it (COUNT); UPDATE the call as
+        # queued; INSERT its "queued" event (once per key: ON CONFLICT DO NOTHING); INSERT the
+        # call in line (once per CallSid);
         # RELEASE (the first step); RELEASE (the webhook's transaction);
         # after the commit: SET search_path public; is anyone free for it (the router).
         response, params = incoming(alpha_number, caller="+14155550123")
     assert verbs(response.content) == ["Say", "Enqueue"]
     assert WaitingCall.objects.get(call_sid=params["CallSid"]).state == WaitingCall.State.WAITING
-    with django_assert_num_queries(20), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(21), django_capture_on_commit_callbacks(execute=True):
         # A caller whose card exists: the card's SAVEPOINT, INSERT and RELEASE are not needed.
         incoming(alpha_number, caller="+14155550123")
 

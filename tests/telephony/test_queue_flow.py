@@ -8,12 +8,14 @@ from django_tenants.utils import tenant_context
 from telephony.calls.models import Call, Callback
 from telephony.models import Queue, WaitingCall
 from tests.telephony.calls_kit import incoming
+from tests.telephony.helpers import make_operator
 from tests.twilio_kit import check_twiml, signed_post, verbs
 
 
 @pytest.fixture
 def queue(db, tenants) -> Queue:
     queue, _ = Queue.objects.get_or_create(tenant=tenants.alpha, is_default=True, defaults={"name": "Main"})
+    make_operator({queue: 1}, state="wrap_up")  # staffed, though nobody is free yet
     return queue
 
 

@@ -9,6 +9,7 @@ from django_tenants.utils import tenant_context
 from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
 from tests.scripts_engine.conftest import active_script
 from tests.telephony.calls_kit import incoming, new_sid
+from tests.telephony.helpers import make_operator
 from tests.twilio_kit import check_twiml, signed_post, verbs
 
 # Twilio's own vectors (twilio-python's validator tests), through Django's test client.
@@ -304,7 +305,8 @@ def test_the_callers_card_is_made_once_reused_and_read_for_the_queue(db, tenants
     from telephony.calls.models import Contact
     from telephony.models import Queue, WaitingCall
 
-    Queue.objects.get_or_create(tenant=tenants.alpha, is_default=True, defaults={"name": "Main"})
+    queue, _ = Queue.objects.get_or_create(tenant=tenants.alpha, is_default=True, defaults={"name": "Main"})
+    make_operator({queue: 1}, state="wrap_up")  # staffed: callers wait for an operator
     with tenant_context(tenants.alpha):
         Contact.objects.create(phone="+14155550177", first_name="Vera", vip=True)
     _, new_caller = incoming(alpha_number, caller="+14155550166")
@@ -349,7 +351,8 @@ def test_a_failing_first_step_keeps_the_call_and_takes_a_message(db, tenants, al
 
     from telephony.models import Queue, WaitingCall
 
-    Queue.objects.get_or_create(tenant=tenants.alpha, is_default=True, defaults={"name": "Main"})
+    queue, _ = Queue.objects.get_or_create(tenant=tenants.alpha, is_default=True, defaults={"name": "Main"})
+    make_operator({queue: 1}, state="wrap_up")  # staffed: callers wait for an operator
     with tenant_context(tenants.alpha), connection.cursor() as cursor:  # undone with the test
         cursor.execute(
             "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS"
