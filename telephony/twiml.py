@@ -82,12 +82,18 @@ def enqueue(*, voice: Voice, text: str, queue_name: str, wait_url: str, action: 
     return twiml
 
 
-def wait_message(*, voice: Voice, text: str, hold_music_url: str, options_action: str) -> VoiceResponse:
-    """One wait-URL turn: position and expected wait, a key to leave, then a stretch of music."""
+def wait_message(
+    *, voice: Voice, text: str, hold_music_url: str, loops: int, options_action: str
+) -> VoiceResponse:
+    """One wait-URL turn: ``text`` (position, expected wait, the key), then the music ``loops`` times,
+    all inside one ``<Gather>``: the key works while the text is said and all through the music.
+    Twilio asks the wait URL again when the turn ends (the next announcement)."""
     twiml = VoiceResponse()
-    g = twiml.gather(input="dtmf", num_digits=1, timeout=1, action=options_action, method="POST")
+    g = twiml.gather(
+        input="dtmf", num_digits=1, timeout=1, finish_on_key="", action=options_action, method="POST"
+    )
     voice.say(g, text)
-    twiml.play(hold_music_url)
+    g.play(hold_music_url, loop=max(1, loops))
     return twiml
 
 

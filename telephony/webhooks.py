@@ -151,9 +151,8 @@ def wait(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
 
 @webhook
 def wait_key(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
-    """The caller pressed a key while waiting: leave the queue for the callback/voicemail choice."""
-    add_event(call, "wait_key", digits=request.POST.get("Digits", ""))
-    return twiml.response(twiml.leave_queue())
+    """The caller pressed a key while waiting (the announced one leaves for the callback/voicemail choice)."""
+    return twiml.response(flows.wait_key(call=call, digits=request.POST.get("Digits", "")))
 
 
 @webhook

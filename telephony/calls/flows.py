@@ -24,6 +24,8 @@ from telephony.models import Queue
 from tenants.models import Client
 
 MAX_NO_MATCH = 2  # unrecognised IVR answers before we treat it as no input
+WAIT_KEY = "*"  # the one key that leaves the queue (for a callback or a message), as announced
+WAIT_KEY_HINT = "To be called back or leave a message, press star."
 NOBODY_STAFFED_MESSAGE = "We are sorry, no operator is available to take your call right now."
 
 
@@ -219,14 +221,36 @@ def wait_turn(*, call: Call, waited: int, now: dt.datetime | None = None) -> Voi
     minutes = max(1, round(seconds / 60))
     text = (
         f"You are number {position} in line. The expected wait is about {minutes} "
-        f"minute{'s' if minutes != 1 else ''}. To be called back or leave a message, press star."
+        f"minute{'s' if minutes != 1 else ''}. {WAIT_KEY_HINT}"
     )
+    return _wait_music(settings, text)
+
+
+def music_loops(settings: TelephonySettings) -> int:
+    """How many times the hold music plays between two announcements: the announcement period
+    (``wait_announcement_seconds``) whatever the file's length (``hold_music_seconds``); a file
+    longer than the period plays once (TwiML cannot cut a file)."""
+    return max(1, round(settings.wait_announcement_seconds / max(1, settings.hold_music_seconds)))
+
+
+def _wait_music(settings: TelephonySettings, text: str) -> VoiceResponse:
     return twiml.wait_message(
-        voice=voice,
+        voice=voice_of(settings),
         text=text,
         hold_music_url=settings.hold_music_url,
+        loops=music_loops(settings),
         options_action=twiml.url("twilio-wait-key"),
     )
+
+
+def wait_key(*, call: Call, digits: str, now: dt.datetime | None = None) -> VoiceResponse:
+    """A key pressed while waiting: the announced key leaves the queue (for the callback or
+    voicemail choice); any other key changes nothing: the caller is reminded, the music goes on."""
+    now = now or timezone.now()
+    add_event(call, "wait_key", at=now, digits=digits)
+    if digits == WAIT_KEY:
+        return twiml.leave_queue()
+    return _wait_music(call_setup().settings, f"Sorry, that key does nothing here. {WAIT_KEY_HINT}")
 
 
 def queue_result(*, call: Call, result: str, now: dt.datetime | None = None) -> VoiceResponse:

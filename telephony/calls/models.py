@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -204,6 +205,16 @@ class TelephonySettings(models.Model):
     voice = models.CharField(max_length=40, default="alice")
     hold_music_url = models.URLField(
         default="http://com.twilio.sounds.music.s3.amazonaws.com/MARKOVICHAMP-Borghestral.mp3"
+    )
+    hold_music_seconds = models.PositiveSmallIntegerField(
+        default=60,
+        validators=[MinValueValidator(5), MaxValueValidator(3600)],
+        help_text="How long the hold music file plays, in seconds (it is looped to fill the period).",
+    )
+    wait_announcement_seconds = models.PositiveSmallIntegerField(
+        default=60,
+        validators=[MinValueValidator(20), MaxValueValidator(600)],
+        help_text="Waiting callers hear their place and the expected wait about this often (seconds).",
     )
     timezone = models.CharField(max_length=64, default="UTC")
     business_hours = models.JSONField(

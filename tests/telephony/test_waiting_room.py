@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 from django_tenants.utils import tenant_context
 
 from telephony.calls.flows import NOBODY_STAFFED_MESSAGE
-from telephony.calls.models import Call, Callback
+from telephony.calls.models import Call, Callback, TelephonySettings
 from telephony.models import OperatorProfile, Queue, WaitingCall
 from tests.telephony.calls_kit import incoming
 from tests.telephony.helpers import make_operator, make_queue
@@ -80,3 +81,64 @@ def test_when_the_pool_empties_during_the_wait_the_caller_is_told_and_leaves(
         ).content
     )
     assert options.find("Gather") is not None and options.find("Redirect") is not None
+
+
+def _wait(sid: str, to: str, **fields: str):
+    return check_twiml(_post("/twilio/voice/wait?t=t_alpha", sid, to, QueueTime="5", **fields).content)
+
+
+def _settings(tenant, **fields) -> None:
+    with tenant_context(tenant):
+        TelephonySettings.current()
+        TelephonySettings.objects.filter(pk=1).update(**fields)
+
+
+@pytest.mark.parametrize(("music", "period", "loops"), [(20, 60, 3), (30, 90, 3), (150, 60, 1), (45, 60, 1)])
+def test_the_wait_key_works_all_through_the_music_announced_every_period(
+    db, tenants, queue, alpha_number, music, period, loops
+):
+    """Before: the music played after the <Gather> (the key worked for the announcement plus 1 s)
+    and the announcement came back after each play of the file, whatever the tenant wanted."""
+    make_operator({queue: 1}, state="wrap_up")
+    _settings(tenants.alpha, hold_music_seconds=music, wait_announcement_seconds=period)
+    _, params = incoming(alpha_number)
+    root = _wait(params["CallSid"], alpha_number)
+    assert [el.tag for el in root] == ["Gather"]
+    gather = root.find("Gather")
+    assert [el.tag for el in gather] == ["Say", "Play"]
+    assert gather.get("finishOnKey") == "" and gather.get("numDigits") == "1"
+    assert gather.get("action").startswith("/twilio/voice/wait-key?t=t_alpha")
+    assert "press star" in gather.find("Say").text
+    assert gather.find("Play").get("loop") == str(loops)
+
+
+@pytest.mark.parametrize("digits", ["1", "#", "0", ""])
+def test_a_key_not_announced_changes_nothing_and_the_music_goes_on(db, tenants, queue, alpha_number, digits):
+    """Before: any key left the queue, though the caller was told to press star."""
+    make_operator({queue: 1}, state="wrap_up")
+    _, params = incoming(alpha_number)
+    root = check_twiml(
+        _post("/twilio/voice/wait-key?t=t_alpha", params["CallSid"], alpha_number, Digits=digits).content
+    )
+    assert root.find("Leave") is None
+    gather = root.find("Gather")
+    assert [el.tag for el in gather] == ["Say", "Play"] and "press star" in gather.find("Say").text
+    assert WaitingCall.objects.get(call_sid=params["CallSid"]).state == WaitingCall.State.WAITING
+
+
+def test_the_announced_key_leaves_the_queue(db, tenants, queue, alpha_number):
+    make_operator({queue: 1}, state="wrap_up")
+    _, params = incoming(alpha_number)
+    assert verbs(
+        _post("/twilio/voice/wait-key?t=t_alpha", params["CallSid"], alpha_number, Digits="*").content
+    ) == ["Leave"]
+
+
+@pytest.mark.parametrize(("field", "value"), [("wait_announcement_seconds", 5), ("hold_music_seconds", 0)])
+def test_the_announcement_period_and_music_length_are_checked(db, tenants, field, value):
+    with tenant_context(tenants.alpha):
+        settings = TelephonySettings.current()
+        setattr(settings, field, value)
+        with pytest.raises(ValidationError) as refused:
+            settings.full_clean()
+        assert field in refused.value.message_dict
