@@ -102,11 +102,11 @@ def _play_step(
             step, _ = session_ack(session=session, node_id=step.node)
             continue
         if step.kind == "handover":
-            step, _ = session_ack(session=session, node_id=step.node)
+            # The caller hears the handover's own text; the step after it is the operator's script.
+            spoken.append(step.text)
+            session_ack(session=session, node_id=step.node)
             add_event(call, "ivr_handover", dedupe="ivr_handover", at=now)
-            return to_queue(
-                tenant=_tenant(), call=call, voice=voice, text=" ".join([*spoken, step.text]), now=now
-            )
+            return to_queue(tenant=_tenant(), call=call, voice=voice, text=" ".join(spoken), now=now)
         if step.kind == "end":
             set_outcome(call, Call.Outcome.COMPLETED_IN_IVR, at=now, disposition=step.disposition)
             Call.objects.filter(pk=call.pk).update(disposition=step.disposition or "")
