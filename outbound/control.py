@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from outbound.models import Campaign, CampaignContact
 from outbound.rules import complete_if_finished, sweep_blocked
 from scripts_engine.models import ScriptVersion
+from telephony.models import PhoneNumber
 
 State = Campaign.State
 
@@ -44,9 +45,12 @@ def campaign_control(*, campaign: Campaign, action: str, now: dt.datetime) -> Ca
             raise CampaignError(f"A {locked.get_state_display().lower()} campaign cannot be {_past(action)}.")
         if action == "start":
             _check_ready(locked)
+        if action in ("start", "resume"):
+            _check_caller_id(locked)
         locked.state = target
+        locked.pause_reason = ""
         stamp = {"start": "started_at", "pause": "paused_at", "stop": "stopped_at"}.get(action)
-        fields = ["state", "updated_at"]
+        fields = ["state", "pause_reason", "updated_at"]
         if stamp:
             setattr(locked, stamp, now)
             fields.append(stamp)
@@ -55,7 +59,15 @@ def campaign_control(*, campaign: Campaign, action: str, now: dt.datetime) -> Ca
             sweep_blocked(campaign=locked)
         if action == "resume":  # everything may have been called while it was paused
             complete_if_finished(campaign=locked, now=now)
-    for name in ("state", "started_at", "paused_at", "stopped_at", "completed_at", "updated_at"):
+    for name in (
+        "state",
+        "pause_reason",
+        "started_at",
+        "paused_at",
+        "stopped_at",
+        "completed_at",
+        "updated_at",
+    ):
         setattr(campaign, name, getattr(locked, name))
     return campaign
 
@@ -71,3 +83,13 @@ def _check_ready(campaign: Campaign) -> None:
         raise CampaignError("The campaign has no contact left to call: import a list first.")
     if not campaign.window_days:
         raise CampaignError("Choose at least one calling day.")
+
+
+def _check_caller_id(campaign: Campaign) -> None:
+    """The caller ID must still be one of the company's numbers (a number may move or be released)."""
+    if not PhoneNumber.objects.filter(
+        number=campaign.caller_id, tenant_id=connection.tenant.pk, state=PhoneNumber.State.ASSIGNED
+    ).exists():
+        raise CampaignError(
+            f"The caller ID {campaign.caller_id} is no longer one of your numbers: choose another."
+        )

@@ -92,6 +92,9 @@ class Campaign(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.CharField(
+        max_length=300, blank=True, help_text="Why the platform paused it (empty when a person did)."
+    )
     stopped_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 

@@ -11,7 +11,7 @@ from django_tenants.utils import tenant_context
 from outbound import dialer, progress
 from outbound.models import Attempt, Campaign, CampaignContact, DoNotCall
 from telephony.calls.models import Call, Callback
-from telephony.models import OperatorProfile, PlatformDoNotCall, Queue, Reservation, WaitingCall
+from telephony.models import OperatorProfile, PhoneNumber, PlatformDoNotCall, Queue, Reservation, WaitingCall
 from tests.conftest import http
 from tests.factories import CallbackFactory, CallFactory
 from tests.outbound.dialer_kit import (
@@ -265,7 +265,18 @@ def test_a_contact_is_never_dialed_more_than_the_maximum(dial_pass, db, tenants,
         assert CampaignContact.objects.get(phone=phones[0]).state == "exhausted"
 
 
-def test_due_callbacks_are_previewed_first_then_dialed_and_closed(dial_pass, db, tenants, created):
+@pytest.fixture
+def called_number(db, tenants) -> str:
+    """The number the earlier calls dialled (the factory's): alpha's, so callbacks are shown from it."""
+    number, _ = PhoneNumber.objects.get_or_create(
+        number="+15550199001", defaults={"tenant": tenants.alpha, "state": PhoneNumber.State.ASSIGNED}
+    )
+    return number.number
+
+
+def test_due_callbacks_are_previewed_first_then_dialed_and_closed(
+    dial_pass, db, tenants, created, called_number
+):
     _, queue, _ = running_campaign(tenants.alpha, contacts=1)
     (_operator,) = operators_on(queue, 1)
     caller = phone()
@@ -288,7 +299,9 @@ def test_due_callbacks_are_previewed_first_then_dialed_and_closed(dial_pass, db,
         assert callback.state == "done" and callback.attempts == 1
 
 
-def test_an_unanswered_callback_is_tried_again_later_then_given_up(dial_pass, db, tenants, created):
+def test_an_unanswered_callback_is_tried_again_later_then_given_up(
+    dial_pass, db, tenants, created, called_number
+):
     queue = Queue.objects.create(tenant=tenants.alpha, name="cb-" + sid()[-6:])
     (_operator,) = operators_on(queue, 1)
     caller = phone()
