@@ -157,7 +157,14 @@ def wait_key(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
 
 @webhook
 def queue_result(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
-    return twiml.response(flows.queue_result(call=call, result=request.POST.get("QueueResult", "")))
+    queue_time = request.POST.get("QueueTime", "")
+    return twiml.response(
+        flows.queue_result(
+            call=call,
+            result=request.POST.get("QueueResult", ""),
+            queue_time=int(queue_time) if queue_time.isdigit() else None,
+        )
+    )
 
 
 @webhook
@@ -220,6 +227,8 @@ def dial_result(request: HttpRequest, tenant: Client, call: Call) -> HttpRespons
     )
     if leg == "operator" and talk.isdigit():
         Call.objects.filter(pk=call.pk).update(talk_seconds=int(talk))
+    if leg == "specialist" and result == "completed":
+        flows.transferred(call=call, talk=int(talk) if talk.isdigit() else None, now=timezone.now())
     if result == "completed":
         return twiml.response(twiml.goodbye(""))
     if leg == "specialist":

@@ -138,6 +138,17 @@ def _transfer(*, call: Call, step: Step, voice: twiml.Voice, now: dt.datetime) -
     )
 
 
+def transferred(*, call: Call, talk: int | None, now: dt.datetime) -> None:
+    """The specialist took the call and talked (their leg completed): the outcome is ``transferred``
+    with the talk time, never ``abandoned``. A call the IVR transferred (no operator answered) gets
+    the specialist's talk as its talk time; an operator's call keeps its own (answer to end)."""
+    add_event(call, "transfer_completed", dedupe="transfer_completed", at=now, specialist=call.transferred_to,
+              talk_seconds=talk)  # fmt: skip
+    if call.answered_at is None and talk is not None:
+        Call.objects.filter(pk=call.pk, talk_seconds__isnull=True).update(talk_seconds=talk)
+    set_outcome(call, Call.Outcome.TRANSFERRED, at=now, specialist=call.transferred_to, talk_seconds=talk)
+
+
 def after_gather(
     *, call: Call, node: str, digits: str, speech: str, now: dt.datetime | None = None
 ) -> VoiceResponse:
@@ -253,11 +264,21 @@ def wait_key(*, call: Call, digits: str, now: dt.datetime | None = None) -> Voic
     return _wait_music(call_setup().settings, f"Sorry, that key does nothing here. {WAIT_KEY_HINT}")
 
 
-def queue_result(*, call: Call, result: str, now: dt.datetime | None = None) -> VoiceResponse:
-    """The caller left the queue: bridged (nothing to do), hung up, or asked to leave (options)."""
+def queue_result(
+    *, call: Call, result: str, queue_time: int | None = None, now: dt.datetime | None = None
+) -> VoiceResponse:
+    """The caller left the queue: bridged (nothing to do), hung up, or asked to leave (options).
+
+    Leaving (for a callback or a message) or hanging up ends the wait: ``wait_seconds`` is Twilio's
+    ``QueueTime`` (else the time since the call was queued), not the time until the hang-up."""
     now = now or timezone.now()
     voice = voice_of(call_setup().settings)
-    add_event(call, "queue_result", dedupe=f"queue_result:{result}", at=now, result=result)
+    add_event(
+        call, "queue_result", dedupe=f"queue_result:{result}", at=now, result=result, queue_time=queue_time
+    )
+    if result not in {"bridged", "redirected", "bridging-in-process"} and call.queued_at is not None:
+        waited = queue_time if queue_time is not None else int((now - call.queued_at).total_seconds())
+        Call.objects.filter(pk=call.pk, wait_seconds__isnull=True).update(wait_seconds=max(0, waited))
     if result in {"bridged", "redirected"}:
         return VoiceResponse()
     if result == "hangup":

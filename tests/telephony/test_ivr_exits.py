@@ -3,12 +3,18 @@ operator, transfer to a specialist, after hours."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from accounts.models import Role
+from scripts_engine import lifecycle
 from telephony.calls.models import Call
 from telephony.models import Queue
-from tests.scripts_engine.conftest import active_script
+from tests.conftest import make_user
+from tests.scripts_engine.conftest import active_script, seed_lists
 from tests.telephony.calls_kit import incoming
 from tests.telephony.helpers import make_operator
 from tests.twilio_kit import check_twiml, signed_post
@@ -44,3 +50,119 @@ def test_the_ivr_hand_over_speaks_its_own_text_never_the_operators_script(db, te
     with tenant_context(tenants.alpha):
         call = Call.objects.get(call_sid=params["CallSid"])
         assert call.queued_at is not None and call.events.filter(kind="ivr_handover").count() == 1
+
+
+IVR_TRANSFER = {
+    "format": 1,
+    "title": "Billing line",
+    "start": "menu",
+    "dispositions": ["transferred"],
+    "specialists": ["billing"],
+    "nodes": {
+        "menu": {
+            "kind": "automatic",
+            "prompt": "For billing, press 1.",
+            "options": [{"digits": "1", "speech": ["billing"], "value": "billing", "next": "to_billing"}],
+            "timeout_next": "bye",
+        },
+        "to_billing": {
+            "kind": "transfer",
+            "text": "Putting you through to billing.",
+            "specialist": "billing",
+            "disposition": "transferred",
+        },
+        "bye": {"kind": "end", "text": "Goodbye!", "disposition": "transferred"},
+    },
+}
+
+
+def _ivr_transfer_script(tenant) -> None:
+    seed_lists(tenant, IVR_TRANSFER)
+    editor = make_user(tenant, role=Role.CLIENT_ADMIN)
+    manager = make_user(None, role=Role.ACCOUNT_MANAGER)
+    with tenant_context(tenant):
+        version = lifecycle.script_create(
+            name="Billing line", purpose="inbound", graph=IVR_TRANSFER, by=editor
+        )
+        lifecycle.version_submit(version=version, by=editor)
+        lifecycle.version_approve(version=version, by=manager)
+        lifecycle.version_activate(version=version, by=manager)
+
+
+def test_a_specialist_who_took_an_ivr_transfer_makes_it_transferred_with_talk_time(
+    db, tenants, queue, alpha_number
+):
+    """Before: answered and 40 s of talk with the specialist, then recorded as abandoned."""
+    _ivr_transfer_script(tenants.alpha)
+    response, params = incoming(alpha_number)
+    sid = params["CallSid"]
+    action = check_twiml(response.content).find("Gather").get("action")
+    root = check_twiml(_post(action, sid, alpha_number, Digits="1").content)
+    dial = root.find("Dial")
+    assert dial is not None and dial.find("Number").text.startswith("+4930")
+    done = _post(
+        dial.get("action"), sid, alpha_number, DialCallStatus="completed", DialCallDuration="40",
+        DialCallSid="CA" + "5" * 32,
+    )  # fmt: skip
+    check_twiml(done.content)
+    status = {"CallSid": sid, "To": alpha_number, "CallStatus": "completed", "CallDuration": "55"}
+    ended = signed_post("/twilio/voice/status", status)
+    assert ended.status_code == 204
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=sid)
+        assert call.outcome == Call.Outcome.TRANSFERRED
+        assert call.transferred_to == "billing" and call.talk_seconds == 40
+        assert call.duration_seconds == 55
+        assert call.events.get(kind="outcome").data["specialist"] == "billing"
+
+
+def test_a_specialist_who_did_not_answer_leaves_a_voicemail_not_a_transfer(db, tenants, queue, alpha_number):
+    _ivr_transfer_script(tenants.alpha)
+    response, params = incoming(alpha_number)
+    sid = params["CallSid"]
+    action = check_twiml(response.content).find("Gather").get("action")
+    dial = check_twiml(_post(action, sid, alpha_number, Digits="1").content).find("Dial")
+    root = check_twiml(_post(dial.get("action"), sid, alpha_number, DialCallStatus="no-answer").content)
+    assert root.find("Record") is not None
+    with tenant_context(tenants.alpha):
+        assert Call.objects.get(call_sid=sid).outcome == ""
+
+
+@pytest.mark.parametrize("choice", ["1", "2"])
+def test_the_wait_of_a_caller_who_left_for_a_callback_or_a_message_is_twilios_queue_time(
+    db, tenants, queue, alpha_number, choice
+):
+    """Before: the wait ran to the hang-up (9 s recorded against Twilio's QueueTime of 3 s)."""
+    response, params = incoming(alpha_number)
+    sid = params["CallSid"]
+    assert [el.tag for el in check_twiml(response.content)] == ["Say", "Enqueue"]
+    with tenant_context(tenants.alpha):
+        Call.objects.filter(call_sid=sid).update(queued_at=timezone.now() - dt.timedelta(seconds=9))
+    _post("/twilio/voice/wait-key?t=t_alpha", sid, alpha_number, Digits="*")
+    options = check_twiml(
+        _post(
+            "/twilio/voice/queue-result?t=t_alpha", sid, alpha_number, QueueResult="leave", QueueTime="3"
+        ).content
+    )
+    _post(options.find("Gather").get("action"), sid, alpha_number, Digits=choice)
+    if choice == "2":
+        _post("/twilio/voice/voicemail?t=t_alpha", sid, alpha_number, RecordingUrl="https://api.twilio.com/r/RE1",
+              RecordingDuration="4")  # fmt: skip
+    signed_post("/twilio/voice/status", {"CallSid": sid, "To": alpha_number, "CallStatus": "completed"})
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=sid)
+        assert call.outcome == (Call.Outcome.CALLBACK_REQUESTED if choice == "1" else Call.Outcome.VOICEMAIL)
+        assert call.wait_seconds == 3
+
+
+def test_without_queue_time_the_wait_ends_when_the_caller_left_the_queue(db, tenants, queue, alpha_number):
+    _, params = incoming(alpha_number)
+    sid = params["CallSid"]
+    with tenant_context(tenants.alpha):
+        Call.objects.filter(call_sid=sid).update(queued_at=timezone.now() - dt.timedelta(seconds=5))
+    _post("/twilio/voice/queue-result?t=t_alpha", sid, alpha_number, QueueResult="leave")
+    with tenant_context(tenants.alpha):
+        Call.objects.filter(call_sid=sid).update(queued_at=timezone.now() - dt.timedelta(seconds=60))
+    signed_post("/twilio/voice/status", {"CallSid": sid, "To": alpha_number, "CallStatus": "completed"})
+    with tenant_context(tenants.alpha):
+        assert Call.objects.get(call_sid=sid).wait_seconds in (5, 6)
