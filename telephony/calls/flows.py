@@ -17,7 +17,7 @@ from scripts_engine.models import ScriptSession, ScriptVersion, Specialist
 from scripts_engine.sessions import SessionError, interpreter_for, session_ack, session_answer, session_start
 from telephony import routing, twiml
 from telephony.calls.company import call_setup
-from telephony.calls.hours import is_open
+from telephony.calls.hours import after_hours_text, is_open
 from telephony.calls.models import Call, Callback, TelephonySettings
 from telephony.calls.records import add_event, book_callback, set_outcome
 from telephony.models import Queue
@@ -26,6 +26,7 @@ from tenants.models import Client
 MAX_NO_MATCH = 2  # unrecognised IVR answers before we treat it as no input
 WAIT_KEY = "*"  # the one key that leaves the queue (for a callback or a message), as announced
 WAIT_KEY_HINT = "To be called back or leave a message, press star."
+NO_QUEUE_MESSAGE = "We are sorry, nobody can take your call now. Please leave a message after the tone."
 NOBODY_STAFFED_MESSAGE = "We are sorry, no operator is available to take your call right now."
 
 
@@ -187,7 +188,7 @@ def to_queue(*, tenant: Client, call: Call, voice: twiml.Voice, text: str, now: 
     queue = setup.queue
     if queue is None:
         add_event(call, "no_queue", dedupe="no_queue", at=now)
-        return voicemail(call=call, voice=voice, message=setup.settings.after_hours_message)
+        return voicemail(call=call, voice=voice, message=NO_QUEUE_MESSAGE)
     priority = 1 if call.contact and call.contact.vip else 0
     if call.queued_at is None and routing.queue_full(queue=queue):
         add_event(call, "queue_full", dedupe="queue_full", at=now, queue=queue.name)
@@ -325,12 +326,13 @@ def voicemail_done(
 
 def _after_hours(*, call: Call, settings: TelephonySettings, now: dt.datetime) -> VoiceResponse:
     voice = voice_of(settings)
+    text = after_hours_text(settings)
     Call.objects.filter(pk=call.pk).update(after_hours=True)
     add_event(call, "after_hours", dedupe="after_hours", at=now, behaviour=settings.after_hours)
     if settings.after_hours == TelephonySettings.AfterHours.QUEUE:
-        return to_queue(tenant=_tenant(), call=call, voice=voice, text=settings.after_hours_message, now=now)
+        return to_queue(tenant=_tenant(), call=call, voice=voice, text=text, now=now)
     if settings.after_hours == TelephonySettings.AfterHours.CALLBACK:
         book_callback(call=call, reason=Callback.Reason.AFTER_HOURS, now=now)
         set_outcome(call, Call.Outcome.CALLBACK_REQUESTED, at=now)
-        return twiml.goodbye(settings.after_hours_message + " We will call you back. Goodbye.", voice)
-    return voicemail(call=call, voice=voice, message=settings.after_hours_message)
+        return twiml.goodbye(text, voice)
+    return voicemail(call=call, voice=voice, message=text)

@@ -1,4 +1,5 @@
-"""Whether a client company is open: its business hours and holidays, in its own time zone."""
+"""Whether a client company is open (its business hours and holidays, in its own time zone), and
+what a caller hears when it is not."""
 
 from __future__ import annotations
 
@@ -21,3 +22,31 @@ def is_open(settings: TelephonySettings, now: dt.datetime) -> bool:
         return True
     clock = local.strftime("%H:%M")
     return any(start <= clock < end for start, end in hours.get(str(local.weekday()), []))
+
+
+# What each after-hours behaviour says when the company kept the default message (whose "leave a
+# message after the tone" is true only of voicemail).
+DEFAULT_AFTER_HOURS_TEXT = {
+    TelephonySettings.AfterHours.CALLBACK: (
+        "We are closed now. We will call you back as soon as we open. Goodbye."
+    ),
+    TelephonySettings.AfterHours.QUEUE: (
+        "We are closed now, but please stay on the line: an operator will answer as soon as one is free."
+    ),
+}
+
+
+def after_hours_text(settings: TelephonySettings) -> str:
+    """What a caller hears after hours, true to the company's behaviour: its own message as written
+    (the callback behaviour adds that we will call back); the default message, which asks for a
+    message after the tone, only before a voicemail, else the behaviour's own default."""
+    default = TelephonySettings._meta.get_field("after_hours_message").default
+    message = (settings.after_hours_message or "").strip()
+    behaviour = settings.after_hours
+    if behaviour not in DEFAULT_AFTER_HOURS_TEXT:  # voicemail
+        return message or default
+    if not message or message == default:
+        return DEFAULT_AFTER_HOURS_TEXT[behaviour]
+    if behaviour == TelephonySettings.AfterHours.CALLBACK:
+        return f"{message} We will call you back. Goodbye."
+    return message

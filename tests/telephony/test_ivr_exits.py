@@ -11,7 +11,7 @@ from django_tenants.utils import tenant_context
 
 from accounts.models import Role
 from scripts_engine import lifecycle
-from telephony.calls.models import Call
+from telephony.calls.models import Call, TelephonySettings
 from telephony.models import Queue
 from tests.conftest import make_user
 from tests.scripts_engine.conftest import active_script, seed_lists
@@ -166,3 +166,52 @@ def test_without_queue_time_the_wait_ends_when_the_caller_left_the_queue(db, ten
     signed_post("/twilio/voice/status", {"CallSid": sid, "To": alpha_number, "CallStatus": "completed"})
     with tenant_context(tenants.alpha):
         assert Call.objects.get(call_sid=sid).wait_seconds in (5, 6)
+
+
+def _closed(tenant, behaviour: str, message: str | None = None) -> None:
+    with tenant_context(tenant):
+        settings = TelephonySettings.current()
+        settings.business_hours = {str(d): [] for d in range(7)}  # closed every day
+        settings.after_hours = behaviour
+        if message is not None:
+            settings.after_hours_message = message
+        settings.save()
+
+
+@pytest.mark.parametrize("behaviour", ["callback", "queue"])
+def test_the_default_after_hours_text_asks_for_a_message_only_before_a_voicemail(
+    db, tenants, queue, alpha_number, behaviour
+):
+    """Before: "leave a message after the tone" before a hang-up (callback) or an enqueue."""
+    _closed(tenants.alpha, behaviour)
+    response, _ = incoming(alpha_number)
+    root = check_twiml(response.content)
+    said = _said(root)
+    assert "closed" in said and "tone" not in said and "leave a message" not in said
+    if behaviour == "callback":
+        assert [el.tag for el in root] == ["Say", "Hangup"] and "call you back" in said
+    else:
+        assert [el.tag for el in root] == ["Say", "Enqueue"] and "operator" in said
+
+
+def test_the_default_after_hours_text_is_said_before_the_voicemail(db, tenants, queue, alpha_number):
+    _closed(tenants.alpha, "voicemail")
+    root = check_twiml(incoming(alpha_number)[0].content)
+    assert [el.tag for el in root][:2] == ["Say", "Record"]
+    assert root.find("Say").text == "We are closed now. Please leave a message after the tone."
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "expected"),
+    [
+        ("voicemail", "Closed for the holidays."),
+        ("queue", "Closed for the holidays."),
+        ("callback", "Closed for the holidays. We will call you back. Goodbye."),
+    ],
+)
+def test_a_companys_own_after_hours_text_is_said_as_written(
+    db, tenants, queue, alpha_number, behaviour, expected
+):
+    _closed(tenants.alpha, behaviour, message="Closed for the holidays.")
+    root = check_twiml(incoming(alpha_number)[0].content)
+    assert root.find("Say").text == expected
