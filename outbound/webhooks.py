@@ -12,7 +12,6 @@ from functools import wraps
 
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 
 from outbound import progress
@@ -20,7 +19,7 @@ from outbound.calls import is_pending
 from telephony import twiml
 from telephony.calls.models import Call
 from telephony.calls.records import TwilioCallParams
-from telephony.signatures import twilio_signed
+from telephony.signatures import twilio_fields, twilio_signed, webhook_methods
 from tenants.models import Client
 
 
@@ -30,7 +29,7 @@ def outbound_webhook(
     """A signed POST about one of our outbound calls: ``view(request, call)`` in the tenant's schema."""
 
     @csrf_exempt
-    @require_POST
+    @webhook_methods
     @twilio_signed
     @wraps(view)
     def wrapper(request: HttpRequest) -> HttpResponse:
@@ -38,7 +37,7 @@ def outbound_webhook(
         tenant = Client.objects.companies().filter(schema_name=schema).first()
         if tenant is None or not call_id.isdigit():
             return twiml.response(twiml.goodbye(""))
-        sid = request.POST.get("CallSid", "")
+        sid = twilio_fields(request).get("CallSid", "")
         with tenant_context(tenant):
             call = Call.objects.filter(pk=int(call_id), direction=Call.Direction.OUTBOUND).first()
             # The CallSid must be this call's (or the call is still waiting to learn it).
@@ -52,28 +51,30 @@ def outbound_webhook(
 @outbound_webhook
 def answer(request: HttpRequest, call: Call) -> HttpResponse:
     """The callee picked up (``AnsweredBy`` when the campaign asked for machine detection)."""
+    fields = twilio_fields(request)
     return twiml.response(
         progress.answered(
             call=call,
-            call_sid=request.POST.get("CallSid", ""),
-            answered_by=request.POST.get("AnsweredBy", ""),
+            call_sid=fields.get("CallSid", ""),
+            answered_by=fields.get("AnsweredBy", ""),
         )
     )
 
 
 @outbound_webhook
 def status(request: HttpRequest, call: Call) -> HttpResponse:
-    progress.status(call=call, params=TwilioCallParams.from_post(request.POST))
+    progress.status(call=call, params=TwilioCallParams.from_post(twilio_fields(request)))
     return HttpResponse(status=204)
 
 
 @outbound_webhook
 def dial_result(request: HttpRequest, call: Call) -> HttpResponse:
-    talk = request.POST.get("DialCallDuration", "")
+    fields = twilio_fields(request)
+    talk = fields.get("DialCallDuration", "")
     return twiml.response(
         progress.operator_leg_ended(
             call=call,
-            result=request.POST.get("DialCallStatus", ""),
+            result=fields.get("DialCallStatus", ""),
             talk=int(talk) if talk.isdigit() else None,
         )
     )

@@ -7,7 +7,8 @@ import logging
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseForbidden
+from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, QueryDict
+from django.views.decorators.http import require_http_methods
 from twilio.request_validator import RequestValidator
 
 log = logging.getLogger(__name__)
@@ -21,12 +22,25 @@ def public_url(request: HttpRequest) -> str:
 
 
 def is_signed(request: HttpRequest) -> bool:
-    """Whether ``X-Twilio-Signature`` matches the URL and every POSTed parameter."""
+    """Whether ``X-Twilio-Signature`` matches the URL and every POSTed parameter.
+
+    A webhook configured with GET carries its parameters in the query string: Twilio signs the
+    whole URL then, and nothing else (its rules for GET)."""
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature or not settings.TWILIO_AUTH_TOKEN:
         return False
     # All received parameters, not only the ones we know: Twilio adds fields without notice.
-    return RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(public_url(request), request.POST, signature)
+    posted = request.POST if request.method == "POST" else {}
+    return RequestValidator(settings.TWILIO_AUTH_TOKEN).validate(public_url(request), posted, signature)
+
+
+def twilio_fields(request: HttpRequest) -> QueryDict:
+    """Twilio's parameters of a webhook: the form of a POST, the query string of a GET."""
+    return request.POST if request.method == "POST" else request.GET
+
+
+# Twilio calls a webhook with the method it is configured with: POST or GET.
+webhook_methods = require_http_methods(["GET", "POST"])
 
 
 def twilio_signed(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:

@@ -15,7 +15,6 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -25,7 +24,7 @@ from telephony.calls.company import call_setup
 from telephony.calls.models import Call
 from telephony.calls.records import TwilioCallParams, add_event, record_status, set_outcome, start_inbound
 from telephony.models import PhoneNumber, UnservedCall
-from telephony.signatures import twilio_signed
+from telephony.signatures import twilio_fields, twilio_signed, webhook_methods
 from telephony.tasks import store_recording
 from tenants.models import Client
 
@@ -45,7 +44,7 @@ def _tenant_of(request: HttpRequest) -> Client | None:
     schema = request.GET.get("t", "")
     if schema:
         return Client.objects.companies().filter(schema_name=schema).first()
-    number = _number(request.POST.get("To", ""))
+    number = _number(twilio_fields(request).get("To", ""))
     return number.tenant if number is not None else None
 
 
@@ -55,7 +54,7 @@ def webhook(
     """A signed POST about a known call: runs ``view(request, tenant, call)`` in the tenant's schema."""
 
     @csrf_exempt
-    @require_POST
+    @webhook_methods
     @twilio_signed
     @wraps(view)
     def wrapper(request: HttpRequest) -> HttpResponse:
@@ -65,11 +64,13 @@ def webhook(
         with tenant_context(tenant):
             call = (
                 Call.objects.select_related("script_session__version", "contact")
-                .filter(call_sid=request.POST.get("CallSid", ""))
+                .filter(call_sid=twilio_fields(request).get("CallSid", ""))
                 .first()
             )
             if call is None:
-                log.warning("webhook %s for an unknown call %s", request.path, request.POST.get("CallSid"))
+                log.warning(
+                    "webhook %s for an unknown call %s", request.path, twilio_fields(request).get("CallSid")
+                )
                 return twiml.response(twiml.goodbye(twiml.SORRY_MESSAGE))
             return view(request, tenant, call)
 
@@ -77,10 +78,10 @@ def webhook(
 
 
 @csrf_exempt
-@require_POST
+@webhook_methods
 @twilio_signed
 def incoming(request: HttpRequest) -> HttpResponse:
-    params = TwilioCallParams.from_post(request.POST)
+    params = TwilioCallParams.from_post(twilio_fields(request))
     if not params.call_sid:
         return HttpResponse("CallSid is required.", status=400, content_type="text/plain")
     number = _number(params.to_number)
@@ -122,7 +123,7 @@ def _first_answer(params: TwilioCallParams, number: PhoneNumber) -> VoiceRespons
 
 
 @csrf_exempt
-@require_POST
+@webhook_methods
 @twilio_signed
 def status(request: HttpRequest) -> HttpResponse:
     """Status callbacks (any order, any number of times): they only ever move a call forward."""
@@ -130,13 +131,13 @@ def status(request: HttpRequest) -> HttpResponse:
     if tenant is None:
         return HttpResponse(status=204)
     with tenant_context(tenant):
-        record_status(params=TwilioCallParams.from_post(request.POST))
+        record_status(params=TwilioCallParams.from_post(twilio_fields(request)))
     return HttpResponse(status=204)
 
 
 @webhook
 def gather(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
-    params = TwilioCallParams.from_post(request.POST)
+    params = TwilioCallParams.from_post(twilio_fields(request))
     node = request.GET.get("node", "")
     return twiml.response(
         flows.after_gather(call=call, node=node, digits=params.digits, speech=params.speech)
@@ -145,23 +146,24 @@ def gather(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
 
 @webhook
 def wait(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
-    waited = request.POST.get("QueueTime", "0")
+    waited = twilio_fields(request).get("QueueTime", "0")
     return twiml.response(flows.wait_turn(call=call, waited=int(waited) if waited.isdigit() else 0))
 
 
 @webhook
 def wait_key(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
     """The caller pressed a key while waiting (the announced one leaves for the callback/voicemail choice)."""
-    return twiml.response(flows.wait_key(call=call, digits=request.POST.get("Digits", "")))
+    return twiml.response(flows.wait_key(call=call, digits=twilio_fields(request).get("Digits", "")))
 
 
 @webhook
 def queue_result(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
-    queue_time = request.POST.get("QueueTime", "")
+    fields = twilio_fields(request)
+    queue_time = fields.get("QueueTime", "")
     return twiml.response(
         flows.queue_result(
             call=call,
-            result=request.POST.get("QueueResult", ""),
+            result=fields.get("QueueResult", ""),
             queue_time=int(queue_time) if queue_time.isdigit() else None,
         )
     )
@@ -169,17 +171,18 @@ def queue_result(request: HttpRequest, tenant: Client, call: Call) -> HttpRespon
 
 @webhook
 def leave_choice(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
-    params = TwilioCallParams.from_post(request.POST)
+    params = TwilioCallParams.from_post(twilio_fields(request))
     return twiml.response(flows.leave_choice(call=call, digits=params.digits, speech=params.speech))
 
 
 @webhook
 def voicemail(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
-    seconds = request.POST.get("RecordingDuration", "")
+    fields = twilio_fields(request)
+    seconds = fields.get("RecordingDuration", "")
     return twiml.response(
         flows.voicemail_done(
             call=call,
-            recording_url=request.POST.get("RecordingUrl", "")[:200],
+            recording_url=fields.get("RecordingUrl", "")[:200],
             seconds=int(seconds) if seconds.isdigit() else None,
         )
     )
@@ -198,20 +201,21 @@ def _store_recording_on_commit(tenant: Client, call_id: int) -> None:
 @webhook
 def recording(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
     """Recording status callback: a call recording (R21) or a voicemail is ready."""
-    seconds = request.POST.get("RecordingDuration", "")
-    if request.POST.get("RecordingStatus", "completed") == "completed":
+    fields = twilio_fields(request)
+    seconds = fields.get("RecordingDuration", "")
+    if fields.get("RecordingStatus", "completed") == "completed":
         Call.objects.filter(pk=call.pk).update(
-            recording_sid=request.POST.get("RecordingSid", "")[:64],
-            recording_url=request.POST.get("RecordingUrl", "")[:200],
+            recording_sid=fields.get("RecordingSid", "")[:64],
+            recording_url=fields.get("RecordingUrl", "")[:200],
             recording_seconds=int(seconds) if seconds.isdigit() else None,
         )
-        if request.POST.get("RecordingUrl"):
+        if fields.get("RecordingUrl"):
             _store_recording_on_commit(tenant, call.pk)
     add_event(
         call,
         "recording",
-        dedupe=f"recording:{request.POST.get('RecordingSid', '')}",
-        status=request.POST.get("RecordingStatus", ""),
+        dedupe=f"recording:{fields.get('RecordingSid', '')}",
+        status=fields.get("RecordingStatus", ""),
     )
     return HttpResponse(status=204)
 
@@ -219,11 +223,15 @@ def recording(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
 @webhook
 def dial_result(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
     """The bridged leg ended (operator or specialist): record it; the caller's call is over."""
+    fields = twilio_fields(request)
     leg = request.GET.get("leg", "operator")
-    result = request.POST.get("DialCallStatus", "")
-    talk = request.POST.get("DialCallDuration", "")
+    result = fields.get("DialCallStatus", "")
+    talk = fields.get("DialCallDuration", "")
     add_event(
-        call, f"dial_result:{leg}", dedupe=f"dial:{leg}:{request.POST.get('DialCallSid', '')}", status=result
+        call,
+        f"dial_result:{leg}",
+        dedupe=f"dial:{leg}:{fields.get('DialCallSid', '')}",
+        status=result,
     )
     if leg == "operator" and talk.isdigit():
         Call.objects.filter(pk=call.pk).update(talk_seconds=int(talk))
@@ -246,7 +254,7 @@ def dial_result(request: HttpRequest, tenant: Client, call: Call) -> HttpRespons
 
 
 @csrf_exempt
-@require_POST
+@webhook_methods
 @twilio_signed
 def fallback(request: HttpRequest) -> HttpResponse:
     """Twilio's fallback URL: static TwiML (no database) when a webhook failed or timed out (11205)."""
@@ -269,7 +277,7 @@ def fallback_twiml() -> VoiceResponse:
 
 
 @csrf_exempt
-@require_POST
+@webhook_methods
 @twilio_signed
 def fallback_done(request: HttpRequest) -> HttpResponse:
     return twiml.response(twiml.goodbye("Thank you for your message. Goodbye."))

@@ -88,10 +88,11 @@ def test_every_webhook_refuses_a_badly_signed_request(db, tenants, alpha_number,
         assert not Call.objects.filter(call_sid=params["CallSid"]).exists()
 
 
-def test_a_webhook_is_post_only(db, tenants):
+def test_a_webhook_takes_post_or_get_only(db, tenants):
     from tests.conftest import http
 
-    assert http(None).get("/twilio/voice/incoming").status_code == 405
+    assert http(None).put("/twilio/voice/incoming").status_code == 405
+    assert http(None).get("/twilio/voice/incoming").status_code == 403  # unsigned
 
 
 def test_an_unknown_number_gets_a_polite_message_and_an_event(db, tenants):
