@@ -22,7 +22,7 @@ from telephony import gateway, routing
 from telephony.calls.flows import voice_of
 from telephony.calls.models import Call, Callback, Contact, TelephonySettings
 from telephony.calls.records import add_event, on_hold
-from telephony.operators import profile_for
+from telephony.operators import InvalidTransition, profile_for
 from telephony.routing_models import OperatorEvent, OperatorState, Reservation
 
 HISTORY_LIMIT = 10
@@ -218,6 +218,8 @@ def wrap_up(
     if reservation.state == Reservation.State.ACCEPTED:
         end_call(reservation_id=reservation_id, operator=operator)
         reservation.refresh_from_db()
+    if then == OperatorState.AVAILABLE and _on_another_call(operator, reservation):
+        raise ConsoleError(ON_ANOTHER_CALL)
     with tenant_context(reservation.call.tenant), transaction.atomic():
         call = _live_call(reservation)
         known = Disposition.objects.filter(code=disposition).exists()
@@ -231,7 +233,25 @@ def wrap_up(
         add_event(call, "wrap_up", dedupe="wrap_up", at=now, disposition=disposition,
                   note=note.replace("\x00", "")[:2000], by=operator.username)  # fmt: skip
     if then == OperatorState.AVAILABLE:
-        routing.operator_set_state(operator=operator, state=OperatorState.AVAILABLE)
+        try:
+            routing.operator_set_state(operator=operator, state=OperatorState.AVAILABLE)
+        except InvalidTransition as refused:  # a new call was taken meanwhile: the wrap-up is kept
+            raise ConsoleError(f"Wrap-up saved. {ON_ANOTHER_CALL}") from refused
+
+
+ON_ANOTHER_CALL = (
+    "You are on another call now, so you cannot become available: save this wrap-up without "
+    "'available', or after that call."
+)
+
+
+def _on_another_call(operator, reservation: Reservation) -> bool:
+    """Whether the operator has taken a call other than this reservation's (then not available)."""
+    return (
+        Reservation.objects.filter(operator__user=operator, state=Reservation.State.ACCEPTED)
+        .exclude(pk=reservation.pk)
+        .exists()
+    )
 
 
 def _current_reservation(profile) -> Reservation | None:
