@@ -25,7 +25,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -33,6 +33,7 @@ from requests.exceptions import RequestException
 from twilio.base.exceptions import TwilioRestException
 
 from outbound import rules
+from outbound.caller_ids import caller_id_refusal
 from outbound.calls import PLACEHOLDER, is_pending, set_sid, task_of
 from outbound.models import Attempt, Campaign, CampaignContact
 from outbound.progress import finish_unanswered, give_back
@@ -42,7 +43,7 @@ from scripts_engine.sessions import SessionError, session_start
 from telephony import gateway, twiml
 from telephony.calls.models import Call, Callback, Contact
 from telephony.calls.records import add_event, contact_for
-from telephony.models import OperatorProfile, PhoneNumber, Queue, Reservation, Skill, WaitingCall
+from telephony.models import OperatorProfile, Queue, Reservation, Skill, WaitingCall
 from telephony.operators import transition
 from telephony.pushes import push_on_commit
 from telephony.routing_models import LIVE_RESERVATION, OperatorState
@@ -291,46 +292,6 @@ def dial_refusal(task: dict[str, Any], phone: str, now: dt.datetime) -> str | No
     if entry.state != CampaignContact.State.IN_PROGRESS:
         return f"This contact is {entry.get_state_display().lower()}."
     return None
-
-
-def caller_id_refusal(task: dict[str, Any], call: Call, now: dt.datetime) -> str | None:
-    """The caller ID checked again at the moment of dialing: a number moved to another company,
-    or released, is never shown. A campaign is paused with the reason (its page shows it); a
-    callback is shown from another number of the company when it has one."""
-    tenant = connection.tenant
-    if _our_number(tenant, call.from_number):
-        return None
-    if task.get("task") == "campaign":
-        reason = (
-            f"Paused: the caller ID {call.from_number} is no longer a number of this company. "
-            "Choose another caller ID, then resume."
-        )
-        paused = Campaign.objects.filter(pk=task["campaign"], state=Campaign.State.RUNNING).update(
-            state=Campaign.State.PAUSED, paused_at=now, pause_reason=reason, updated_at=now
-        )
-        if paused:
-            log.warning(
-                "campaign %s of %s paused: caller ID %s not ours", task["campaign"], tenant, call.from_number
-            )
-        return reason
-    other = (
-        PhoneNumber.objects.filter(tenant_id=tenant.pk, state=PhoneNumber.State.ASSIGNED)
-        .order_by("number")
-        .values_list("number", flat=True)
-        .first()
-    )
-    if other is None:
-        return "This company has no number of its own to call from."
-    add_event(call, "caller_id_changed", dedupe="caller_id_changed", at=now, was=call.from_number, now=other)
-    Call.objects.filter(pk=call.pk).update(from_number=other)
-    call.from_number = other
-    return None
-
-
-def _our_number(tenant: Client, number: str) -> bool:
-    return PhoneNumber.objects.filter(
-        number=number, tenant_id=tenant.pk, state=PhoneNumber.State.ASSIGNED
-    ).exists()
 
 
 def _amd(task: dict[str, Any]) -> dict[str, Any]:
