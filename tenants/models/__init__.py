@@ -4,6 +4,7 @@ from tenants.models.audit import AuditEvent
 from tenants.models.catalogue import Rounding, Service, Tariff
 from tenants.models.clients import RESERVED_SLUGS, SLUG_PATTERN, Client, Domain, host_for, schema_name_for
 from tenants.models.contracts import Acceptance, Contract, ContractVersion, Payment
+from tenants.models.invoices import FirstInvoice
 from tenants.models.orders import Order
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "Contract",
     "ContractVersion",
     "Domain",
+    "FirstInvoice",
     "Order",
     "Payment",
     "Rounding",

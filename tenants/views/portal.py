@@ -17,7 +17,7 @@ from telephony.models import PhoneNumber
 from tenants import contracting, onboarding
 from tenants.contracts import render_pdf
 from tenants.forms import MemberForm
-from tenants.models import Contract, ContractVersion
+from tenants.models import Contract, ContractVersion, FirstInvoice
 from tenants.views.public import client_ip
 
 
@@ -38,7 +38,8 @@ class InviteForm(forms.Form):
 def home(request: HttpRequest) -> HttpResponse:
     require(CLIENT_STAFF, request.user)
     awaiting = ContractVersion.objects.filter(contract__client_id=request.tenant.pk, state="sent").first()
-    return render(request, "portal/home.html", {"awaiting": awaiting})
+    first_invoice = FirstInvoice.objects.filter(client_id=request.tenant.pk).defer("pdf").first()
+    return render(request, "portal/home.html", {"awaiting": awaiting, "first_invoice": first_invoice})
 
 
 @login_required
@@ -119,7 +120,23 @@ def contract(request: HttpRequest) -> HttpResponse:
         if found
         else []
     )
-    return render(request, "portal/contract.html", {"contract": found, "versions": versions})
+    first_invoice = FirstInvoice.objects.filter(client_id=request.tenant.pk).defer("pdf").first()
+    context = {"contract": found, "versions": versions, "first_invoice": first_invoice}
+    return render(request, "portal/contract.html", context)
+
+
+def first_invoice_response(invoice: FirstInvoice) -> HttpResponse:
+    """The first invoice's PDF, the bytes issued."""
+    response = HttpResponse(bytes(invoice.pdf), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
+    return response
+
+
+@login_required
+def first_invoice_pdf(request: HttpRequest) -> HttpResponse:
+    """This company's first invoice (never another company's: found by the host's company)."""
+    require(CLIENT_STAFF, request.user)
+    return first_invoice_response(get_object_or_404(FirstInvoice, client_id=request.tenant.pk))
 
 
 @login_required
