@@ -29,6 +29,7 @@ urlpatterns = [
         name="bo_contract_pdf",
     ),
     path("staff/clients/<int:pk>/", backoffice.client_detail, name="bo_client"),
+    path("staff/clients/<int:pk>/export/<str:token>/", backoffice.client_export, name="bo_client_export"),
     path("staff/clients/<int:pk>/<str:action>/", backoffice.client_action, name="bo_client_action"),
     path("staff/audit/", backoffice.audit, name="bo_audit"),
 ]

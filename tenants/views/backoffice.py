@@ -17,9 +17,9 @@ from tenants import contracting, lifecycle, onboarding, payments
 from tenants.audit import events_for
 from tenants.contracts import monthly_total
 from tenants.forms import ContractTermsForm, GoLiveOverrideForm, PaymentForm
-from tenants.models import AuditEvent, Client, Contract, ContractVersion, FirstInvoice, Order
+from tenants.models import AuditEvent, Client, ClientExport, Contract, ContractVersion, FirstInvoice, Order
 from tenants.orders import order_reject as reject_order
-from tenants.views.portal import first_invoice_response, pdf_response
+from tenants.views.portal import export_links, export_response, first_invoice_response, pdf_response
 
 
 @role_required(ACCOUNT_MANAGERS)
@@ -208,9 +208,19 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "numbers": client.phone_numbers.all(),
         "queues": client.queues.all(),
         "contracts": client.contracts.all(),
+        "exports": export_links(list(ClientExport.objects.filter(client=client, deleted_at__isnull=True))),
         "events": AuditEvent.objects.filter(client=client)[:100],
     }
-    return render(request, "backoffice/client.html", context)
+    response = render(request, "backoffice/client.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@role_required(ACCOUNT_MANAGERS)
+def client_export(request: HttpRequest, pk: int, token: str) -> FileResponse:
+    """A closed company's export through its signed link (the link names the company: pk must match)."""
+    client = get_object_or_404(Client.objects.companies(), pk=pk)
+    return export_response(request, token=token, client_id=client.pk)
 
 
 @require_POST
@@ -218,14 +228,13 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def client_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     client = get_object_or_404(Client.objects.companies(), pk=pk)
     try:
+        reason = request.POST.get("reason", "")
         if action == "suspend":
-            lifecycle.client_suspend(
-                client=client, by=request.user, reason=request.POST.get("reason", "")[:500]
-            )
+            lifecycle.client_suspend(client=client, by=request.user, reason=reason)
         elif action == "resume":
             lifecycle.client_resume(client=client, by=request.user)
         elif action == "close":
-            lifecycle.client_close(client=client, by=request.user)
+            lifecycle.client_close(client=client, by=request.user, reason=reason)
         else:
             raise PermissionDenied("Unknown action.")
         messages.success(request, f"{client.name}: {action} done.")
