@@ -21,8 +21,8 @@ from django_tenants.utils import tenant_context
 
 from accounts.permissions import ACCOUNT_MANAGERS, BACK_OFFICE, role_required
 from reporting import invoicing, platform
-from reporting.billing_models import Invoice
-from reporting.invoice_pdf import render_pdf
+from reporting.billing_models import CreditNote, Invoice
+from reporting.invoice_pdf import render_credit_note_pdf, render_pdf
 from reporting.periods import PeriodForm, day_field, default_period
 from tenants.models import Client
 
@@ -347,4 +347,18 @@ def invoice_pdf(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
     suffix = "" if invoice.pdf else "-draft"
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{invoice.number}{suffix}.pdf"'
+    return response
+
+
+@require_GET
+@role_required(ACCOUNT_MANAGERS)
+def credit_note_pdf(request: HttpRequest, client_pk: int, pk: int, note_pk: int) -> HttpResponse:
+    client = _client(client_pk)
+    with tenant_context(client):
+        note = CreditNote.objects.select_related("invoice").filter(pk=note_pk, invoice_id=pk).first()
+        if note is None:
+            raise Http404("No such credit note for this client company.")
+        content = render_credit_note_pdf(note=note)
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{note.number}.pdf"'
     return response

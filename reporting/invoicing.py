@@ -9,9 +9,10 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from reporting import billing
+from reporting import billing, stats
 from reporting.billing_models import CreditNote, Invoice
 from tenants.audit import record_event
 from tenants.models import Client
@@ -43,10 +44,25 @@ def do_build_draft(*, client: Client, month: dt.date, actor: object, ip: str | N
     return invoice
 
 
-def do_issue(*, client: Client, invoice_id: int, actor: object, ip: str | None = None) -> Invoice:
+def check_month_ended(invoice: Invoice, *, now: dt.datetime | None = None) -> None:
+    """A month is issued only once it has ended in the company's time zone (its calls are all in)."""
+    today = (now or timezone.now()).astimezone(stats.local_zone()).date()
+    if invoice.period_end >= today:
+        raise ValidationError(
+            f"{invoice.period_start:%B %Y} has not ended yet in the company's time zone: "
+            f"issue its invoice from {invoice.period_end + dt.timedelta(days=1):%Y-%m-%d}."
+        )
+
+
+def do_issue(
+    *, client: Client, invoice_id: int, actor: object, ip: str | None = None, now: dt.datetime | None = None
+) -> Invoice:
     with transaction.atomic():
         with tenant_context(client):
-            invoice = billing.invoice_issue(invoice=_invoice(invoice_id))
+            draft = _invoice(invoice_id)
+            if draft.state == Invoice.State.DRAFT:
+                check_month_ended(draft, now=now)
+            invoice = billing.invoice_issue(invoice=draft)
         record_event(
             actor=actor,
             action="invoice.issued",

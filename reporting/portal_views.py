@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET
 from accounts.permissions import CLIENT_STAFF, View, role_required
 from reporting import exports, kpis, stats
 from reporting.filters import CallFilter
-from reporting.invoice_pdf import render_pdf
+from reporting.invoice_pdf import render_credit_note_pdf, render_pdf
 from reporting.models import Invoice, Statistic
 from reporting.periods import PeriodForm
 from scripts_engine.models import Disposition, ScriptAnswer
@@ -422,4 +422,13 @@ def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     data = bytes(invoice.pdf) if invoice.pdf else render_pdf(invoice=invoice)
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{request.tenant.slug}-{invoice.number}.pdf"'
+    return response
+
+
+@client_staff
+def credit_note_pdf(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
+    """A credit note of one of this company's invoices, as a PDF."""
+    note = get_object_or_404(access_invoice(pk).credit_notes.select_related("invoice"), pk=note_pk)
+    response = HttpResponse(render_credit_note_pdf(note=note), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{request.tenant.slug}-{note.number}.pdf"'
     return response

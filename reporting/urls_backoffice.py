@@ -15,4 +15,9 @@ urlpatterns = [
     path("invoices/<int:client_pk>/<int:pk>/paid/", views.invoice_paid, name="bo_invoice_paid"),
     path("invoices/<int:client_pk>/<int:pk>/credit/", views.invoice_credit, name="bo_invoice_credit"),
     path("invoices/<int:client_pk>/<int:pk>/pdf/", views.invoice_pdf, name="bo_invoice_pdf"),
+    path(
+        "invoices/<int:client_pk>/<int:pk>/credit-notes/<int:note_pk>/pdf/",
+        views.credit_note_pdf,
+        name="bo_credit_note_pdf",
+    ),
 ]

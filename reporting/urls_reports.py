@@ -15,4 +15,9 @@ urlpatterns = [
     path("invoices/export.<str:fmt>", views.invoices_export, name="reports_invoices_export"),
     path("invoices/<int:pk>/", views.invoice_detail, name="reports_invoice"),
     path("invoices/<int:pk>/pdf/", views.invoice_pdf, name="reports_invoice_pdf"),
+    path(
+        "invoices/<int:pk>/credit-notes/<int:note_pk>/pdf/",
+        views.credit_note_pdf,
+        name="reports_credit_note_pdf",
+    ),
 ]

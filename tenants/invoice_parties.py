@@ -82,6 +82,17 @@ def buyer(terms: dict[str, object]) -> Party:
     )
 
 
+def buyer_of(contract: object) -> Party:
+    """The buyer of a contract's invoices: its version in force's client, else its order's company."""
+    version = getattr(contract, "in_force", None)
+    party = buyer(version.terms) if version is not None else Party(name="", address="")
+    order = getattr(contract, "order", None)
+    if party.name or order is None:
+        return party
+    return Party(name=order.legal_name, address=order.address, tax_id=party.tax_id or order.tax_number,
+                 registration=order.registration_number)  # fmt: skip
+
+
 def payment_reference(number: str) -> str:
     """A structured creditor reference (ISO 11649, ``RF…``) for an invoice number, so the bank
     statement line names the invoice unambiguously: ``INV-ACME-2026-03`` → ``RF.. INVACME202603``."""
