@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
@@ -24,6 +25,7 @@ from reporting import invoicing, platform
 from reporting.billing_models import CreditNote, Invoice
 from reporting.invoice_pdf import render_credit_note_pdf, render_pdf
 from reporting.periods import PeriodForm, day_field, default_period
+from tenants import payments
 from tenants.models import Client
 
 NOTHING = "\u2013"  # an en dash: no call to measure a rate on
@@ -166,6 +168,13 @@ class MonthForm(forms.Form):
 
 
 class PaymentForm(forms.Form):
+    amount = forms.DecimalField(
+        min_value=Decimal("0.01"),
+        max_digits=12,
+        decimal_places=2,
+        help_text="What the bank credited; a partial payment leaves a balance due.",
+    )
+    currency = forms.RegexField(regex=r"^[A-Za-z]{3}$", max_length=3, error_messages={"invalid": "Like EUR."})
     paid_on = forms.DateField(label="Paid on", widget=forms.DateInput(attrs={"type": "date"}))
     reference = forms.CharField(max_length=100, help_text="The transfer's reference.")
 
@@ -240,12 +249,16 @@ def _invoice_page(
             raise Http404("No such invoice for this client company.")
         lines = list(invoice.lines.all())
         notes = list(invoice.credit_notes.all())
+    paid = payments.payments_of(invoice_number=invoice.number)
+    due = invoice.total - sum((n.total for n in notes), Decimal("0.00")) - paid
+    balance = {"amount": max(due, Decimal("0.00")), "currency": invoice.currency}
     context = {
         "client": client,
         "invoice": invoice,
         "lines": lines,
         "notes": notes,
-        "payment_form": payment or PaymentForm(initial={"paid_on": _today()}),
+        "payment_form": payment or PaymentForm(initial={"paid_on": _today(), **balance}),
+        "paid": paid,
         "credit_form": credit or CreditForm(),
     }
     return render(request, "backoffice/invoice.html", context, status=status)
@@ -301,10 +314,12 @@ def invoice_paid(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
             invoice_id=pk,
             paid_on=data["paid_on"],
             reference=data["reference"],
+            amount=data["amount"],
+            currency=data["currency"],
             actor=request.user,
             ip=_ip(request),
         ),
-        "Payment recorded.",
+        "Payment recorded (the invoice is paid once its balance is covered).",
         payment=form,
     )
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from tenants.audit import record_event
-from tenants.models import Contract, FirstInvoice, Payment
+from tenants.models import Client, Contract, FirstInvoice, Payment
 from tenants.onboarding import OnboardingError, client_provision
 
 MIN_REASON = 10
@@ -134,6 +134,36 @@ def go_live_override(*, contract: Contract, by: User, reason: str) -> FirstInvoi
         )
         client_provision(contract=contract, actor=by)
     return invoice
+
+
+def invoice_payment_record(
+    *,
+    client: Client,
+    invoice_number: str,
+    invoice_currency: str,
+    issued_on: datetime.date,
+    amount: Decimal,
+    currency: str,
+    paid_on: datetime.date,
+    reference: str,
+    by: User,
+) -> tuple[Payment, Decimal]:
+    """Record a payment against a monthly invoice of ``client`` (in the caller's transaction, which
+    also marks the invoice paid when it is); returns the payment and all paid against the invoice."""
+    contract = Contract.objects.select_for_update().filter(client=client).order_by("-in_force_id").first()
+    if contract is None:
+        raise OnboardingError("This client company has no contract to record a payment under.")
+    amount = Decimal(str(amount))
+    currency = check_payment(
+        invoice_number=invoice_number, invoice_currency=invoice_currency, currency=currency, amount=amount,
+        paid_on=paid_on, issued_on=issued_on,
+    )  # fmt: skip
+    payment = Payment(contract=contract, invoice_number=invoice_number, amount=amount, currency=currency,
+                      paid_on=paid_on, reference=reference.strip(),
+                      recorded_by_name=by.get_full_name() or by.username)  # fmt: skip
+    payment.full_clean()
+    payment.save()
+    return payment, payments_of(invoice_number=invoice_number)
 
 
 def payments_of(*, invoice_number: str) -> Decimal:

@@ -19,6 +19,7 @@ from reporting import invoicing
 from reporting.billing_models import Invoice
 from telephony.calls.models import TelephonySettings
 from tenants.invoice_parties import payment_reference
+from tenants.models import AuditEvent
 from tests.conftest import logged_in, make_user
 from tests.reporting.factories import contract_in_force, tariff
 
@@ -116,3 +117,31 @@ def test_credit_notes_have_a_pdf_for_the_company_and_the_back_office_only(alpha_
     assert office.get(f"{base}/credit-notes/{note.pk}/pdf/").content.startswith(b"%PDF")
     other = f"/backoffice/reports/invoices/{tenants.beta.pk}/{draft.pk}/credit-notes/{note.pk}/pdf/"
     assert office.get(other).status_code == 404
+
+
+def test_payments_against_a_monthly_invoice_check_currency_and_leave_a_balance_until_covered(
+    alpha_contract, manager
+):
+    client = alpha_contract
+    draft = invoicing.do_build_draft(client=client, month=MARCH, actor=manager)
+    invoice = invoicing.do_issue(client=client, invoice_id=draft.pk, actor=manager)
+    assert invoice.total == Decimal("120.00")
+    paid_on = invoice.issued_at.date()
+    pay = {"client": client, "invoice_id": invoice.pk, "paid_on": paid_on, "actor": manager}
+    with pytest.raises(ValidationError, match="is in EUR"):
+        invoicing.do_mark_paid(**pay, reference="B-0", amount=Decimal("120.00"), currency="USD")
+    invoicing.do_mark_paid(**pay, reference="B-1", amount=Decimal("100.00"), currency="EUR")
+    with tenant_context(client):
+        assert Invoice.objects.get(pk=invoice.pk).state == "issued"  # 20.00 still due
+    event = AuditEvent.objects.get(client=client, action="invoice.payment")
+    assert (event.after["balance_due"], event.after["paid"]) == ("20.00", "100.00")
+    office = logged_in(None, manager)
+    page = office.get(f"/backoffice/reports/invoices/{client.pk}/{invoice.pk}/").content.decode()
+    assert 'value="20.00"' in page  # the form offers the balance
+    invoicing.do_mark_paid(**pay, reference="B-2", amount=Decimal("25.00"), currency="eur")
+    with tenant_context(client):
+        assert Invoice.objects.get(pk=invoice.pk).state == "paid"
+    paid = AuditEvent.objects.get(client=client, action="invoice.paid")
+    assert (paid.after["credit"], paid.after["balance_due"]) == ("5.00", "0.00")  # over-paid: held as credit
+    with pytest.raises(ValidationError, match="Only an issued invoice"):
+        invoicing.do_mark_paid(**pay, reference="B-3", amount=Decimal("1.00"), currency="EUR")
