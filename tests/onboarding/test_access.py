@@ -21,6 +21,8 @@ BACK_OFFICE_GETS = [
     "/staff/contracts/{contract}/v/1/pdf/",
     "/staff/clients/{client}/",
     "/staff/audit/",
+    "/staff/contracts/{contract}/first-invoice.pdf",
+    "/staff/clients/{client}/export/any-token/",
 ]
 BACK_OFFICE_POSTS = [
     "/staff/orders/{order}/contract/",
@@ -28,6 +30,8 @@ BACK_OFFICE_POSTS = [
     "/staff/contracts/{contract}/send/",
     "/staff/contracts/{contract}/payment/",
     "/staff/clients/{client}/suspend/",
+    "/staff/clients/{client}/close/",
+    "/staff/contracts/{contract}/go-live/",
 ]
 
 
