@@ -26,6 +26,7 @@ from reporting.models import Invoice, Statistic
 from reporting.periods import PeriodForm
 from scripts_engine.models import Disposition, ScriptAnswer
 from telephony.calls.models import Call, TelephonySettings
+from tenants import invoice_parties, payments
 
 CALLS_PER_PAGE = 50
 # Call event fields that name platform staff (usernames): the client sees the call's operator instead.
@@ -406,11 +407,19 @@ def access_invoice(pk: int) -> Invoice:
 @client_staff
 def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = access_invoice(pk)
+    zone = stats.local_zone()
+    issued = invoice.issued_at.astimezone(zone).date()
     context = {
         "invoice": invoice,
         "lines": invoice.lines.all(),
         "credit_notes": invoice.credit_notes.all(),
-        "zone": stats.local_zone(),
+        "zone": zone,
+        "due_on": invoice_parties.due_on(issued),
+        "pay_reference": invoice_parties.payment_reference(invoice.number),
+        "bank": invoice_parties.bank(),
+        "balance_due": max(
+            invoice.total - invoice.credited - payments.payments_of(invoice_number=invoice.number), 0
+        ),
     }
     return render(request, "reporting/invoice_detail.html", context)
 

@@ -99,7 +99,11 @@ def test_credit_notes_have_a_pdf_for_the_company_and_the_back_office_only(alpha_
                                reason="Outage on 3 March", actor=manager)  # fmt: skip
     portal = logged_in(client, make_user(client, role=Role.CLIENT_VIEWER))
     url = f"/reports/invoices/{draft.pk}/credit-notes/{note.pk}/pdf/"
-    assert f'href="{url}"' in portal.get(f"/reports/invoices/{draft.pk}/").content.decode()
+    page = portal.get(f"/reports/invoices/{draft.pk}/").content.decode()
+    assert f'href="{url}"' in page
+    # The page says what to pay, by when, where and with which reference (120.00 less the 12.00 credited).
+    for expected in ("108.00 EUR", "DE89 3704 0044 0532 0130 00", payment_reference(draft.number)):
+        assert expected in page, expected
     response = portal.get(url)
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     text = pdf_text(response.content)
