@@ -158,6 +158,11 @@ def _queues(now: datetime) -> tuple[list[dict[str, Any]], list[str]]:
             row["longest_wait"] = max(row["longest_wait"], int((now - enqueued).total_seconds()))
         if enqueued < row["since"]:
             continue
+        waited = kpis.milliseconds(now - enqueued)
+        if state in ("waiting", "reserved") and not kpis.waiting_counts_as_offered(
+            waited_ms=waited, sl_seconds=row["sl_seconds"]
+        ):
+            continue  # may still be answered within T: not a miss yet
         row["offered"] += 1
         if answered is not None:
             row["answered"] += 1

@@ -158,7 +158,8 @@ def unscoped_interval_volume(
     parts, params = [], []
     for client in clients:
         # Only a validated, quoted schema name is interpolated; values go as parameters.
-        select = f"SELECT period_start, offered, handled, {kpis.HANDLE_SECONDS_SQL} AS handle"
+        # AHT of the queues' own (inbound) calls: outbound calls of a queue never stand in for it.
+        select = "SELECT period_start, offered, inbound_handled AS handled, inbound_handle_seconds AS handle"
         parts.append(
             f"{select} FROM {_table(client)} WHERE granularity = %s AND dimension = %s"
             " AND period_start >= %s AND period_start < %s"

@@ -16,6 +16,7 @@ import logging
 import zoneinfo
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from reporting import kpis
 from reporting.models import Statistic
@@ -60,10 +61,16 @@ def day_bounds(day: dt.date, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]
 
 
 def call_totals(
-    *, start: dt.datetime, end: dt.datetime, sl_seconds: int, short_abandon_seconds: int
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    sl_seconds: int,
+    short_abandon_seconds: int,
+    now: dt.datetime | None = None,
 ) -> kpis.Totals:
     """The counts of the calls started in [start, end), straight from the call records (no
-    statistics build needed), by the same SQL definitions; dispositions are not counted."""
+    statistics build needed), by the same SQL definitions; dispositions are not counted. ``now``
+    (default: the present) is when calls still waiting are looked at."""
     aggregates = ", ".join(f"{sql} AS {name}" for name, sql in kpis.CALL_AGGREGATES.items())
     sql = (
         f"SELECT {aggregates} FROM (SELECT {kpis.CALL_FLAGS} FROM {Call._meta.db_table}"  # noqa: S608
@@ -75,6 +82,7 @@ def call_totals(
         "end": end,
         "sl_seconds": sl_seconds,
         "short_abandon_seconds": short_abandon_seconds,
+        "now": now or timezone.now(),
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -108,6 +116,7 @@ def build_days(*, first: dt.date, last: dt.date) -> int:
             "zone": str(zone),
             "sl_seconds": sl_threshold(),
             "short_abandon_seconds": TelephonySettings.current().short_abandon_seconds,
+            "now": timezone.now(),
         }
         # The 15-minute rows of a month per operator fit in memory: no hash batches on disk.
         cursor.execute("SELECT set_config('work_mem', %s, true)", [BUILD_WORK_MEM])
