@@ -16,6 +16,7 @@ import logging
 import zoneinfo
 
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
 from reporting import kpis
@@ -90,6 +91,32 @@ def call_totals(
     return kpis.Totals(**dict(zip(kpis.METRICS, (int(c) for c in counts), strict=True)))
 
 
+def _lock_builds(cursor: CursorWrapper) -> str:
+    """One build of this company's statistics at a time (until the transaction ends); the session's
+    ``work_mem``."""
+    cursor.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('reporting.stats'), hashtext(current_schema())),"
+        " current_setting('work_mem')"
+    )
+    return cursor.fetchone()[1]
+
+
+def rebuild_all() -> int:
+    """Every statistics row anew, in the company's time zone as it is now: after a change of zone,
+    rows of the old local days would otherwise stay beside the new ones (a day counted twice).
+    Rows from the first call's local day to today's; rows there now."""
+    zone = local_zone()
+    with transaction.atomic(), connection.cursor() as cursor:
+        _lock_builds(cursor)
+        Statistic.objects.filter(
+            granularity__in=[Statistic.Granularity.INTERVAL, Statistic.Granularity.DAY]
+        ).delete()
+        first = Call.objects.order_by("started_at").values_list("started_at", flat=True).first()
+        if first is None:
+            return 0
+        return build_days(first=first.astimezone(zone).date(), last=timezone.now().astimezone(zone).date())
+
+
 def build_days(*, first: dt.date, last: dt.date) -> int:
     """(Re)build interval and daily statistics of the local days ``first``..``last``; rows there now."""
     zone = local_zone()
@@ -97,11 +124,7 @@ def build_days(*, first: dt.date, last: dt.date) -> int:
     _, end = day_bounds(last, zone)
     with transaction.atomic(), connection.cursor() as cursor:
         # One build of this company's statistics at a time: the plain INSERT below cannot race.
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('reporting.stats'), hashtext(current_schema())),"
-            " current_setting('work_mem')"
-        )
-        work_mem = cursor.fetchone()[1]
+        work_mem = _lock_builds(cursor)
         cursor.execute(
             f"SELECT disposition FROM {Call._meta.db_table}"  # noqa: S608 (our table name only)
             " WHERE started_at >= %s AND started_at < %s AND disposition <> ''"

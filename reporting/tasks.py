@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from config.celery import app, tenant_task
 from reporting import billing, stats, webhook_delivery
+from telephony.calls.models import TelephonySettings
 from tenants.models import Client
 
 
@@ -36,6 +38,22 @@ def build_recent_statistics() -> int:
 def build_statistics(first: str, last: str) -> int:
     """On demand, for any local days ``first``..``last`` (ISO dates)."""
     return stats.build_days(first=dt.date.fromisoformat(first), last=dt.date.fromisoformat(last))
+
+
+@tenant_task(acks_late=True)
+def rebuild_statistics() -> int:
+    """After the company's time zone changed: every statistics row anew in the new zone."""
+    return stats.rebuild_all()
+
+
+def on_telephony_settings_saving(sender: type, instance: TelephonySettings, **kwargs: object) -> None:
+    """A change of the company's time zone rebuilds its statistics once the change is committed
+    (``pre_save`` receiver, connected in ``ReportingConfig.ready``)."""
+    if kwargs.get("raw"):
+        return  # fixtures being loaded
+    before = TelephonySettings.objects.filter(pk=instance.pk).values_list("timezone", flat=True).first()
+    if before is not None and (before or "UTC") != (instance.timezone or "UTC"):
+        transaction.on_commit(rebuild_statistics.delay)
 
 
 @tenant_task(acks_late=True)
