@@ -216,11 +216,9 @@ def dial_result(request: HttpRequest, tenant: Client, call: Call) -> HttpRespons
     leg = request.GET.get("leg", "operator")
     result = request.POST.get("DialCallStatus", "")
     talk = request.POST.get("DialCallDuration", "")
-    add_event(
-        call, f"dial_result:{leg}", dedupe=f"dial:{leg}:{request.POST.get('DialCallSid', '')}", status=result
-    )
-    if leg == "operator" and talk.isdigit():
-        Call.objects.filter(pk=call.pk).update(talk_seconds=int(talk))
+    # A leg's duration is evidence only: talk comes from the call's times (a held call has several legs).
+    dedupe = f"dial:{leg}:{request.POST.get('DialCallSid', '')}"
+    add_event(call, f"dial_result:{leg}", dedupe=dedupe, status=result, duration=talk)
     if result == "completed":
         return twiml.response(twiml.goodbye(""))
     if leg == "specialist":
