@@ -288,6 +288,33 @@ def occupancy(*, handle_seconds: float, idle_seconds: float) -> float | None:
     return _ratio(handle_seconds, handle_seconds + idle_seconds)
 
 
+# Operator states (values of ``telephony.routing_models.OperatorState``) as occupancy sees them.
+HANDLING_STATES = frozenset({"on_call", "wrap_up"})
+AVAILABLE = "available"
+
+
+def operator_seconds(
+    changes: Iterable[tuple[str, dt.datetime]],
+    *,
+    state_before: str | None,
+    since: dt.datetime,
+    until: dt.datetime,
+) -> tuple[float, float]:
+    """(handling, available-idle) seconds of one operator in [since, until), from their state
+    changes in order. The state at ``since`` is the last one before it: an operator on shift
+    across midnight counts from midnight, not from their first change of the day."""
+    handling = idle = 0.0
+    state, at = state_before, since
+    for next_state, when in [*changes, (None, until)]:
+        start, end = max(at, since), min(when, until)
+        if state is not None and end > start:
+            span = (end - start).total_seconds()
+            handling += span if state in HANDLING_STATES else 0
+            idle += span if state == AVAILABLE else 0
+        state, at = next_state, when
+    return handling, idle
+
+
 def ivr_containment(*, ivr_contained: int, ivr_entered: int) -> float | None:
     """Calls finished in the automatic part / calls that entered it."""
     return _ratio(ivr_contained, ivr_entered)
