@@ -5,9 +5,9 @@ A call counts in the period where it **started**; its fields are those of ``tele
 - answered: offered and bridged to an operator (``answered_at`` set);
 - abandoned: offered, and the caller hung up waiting (outcome ``abandoned``);
 - wait: exact, in whole milliseconds rounded up, from ``queued_at`` to ``answered_at`` (answered)
-  or to ``ended_at`` (the caller hung up); a record without those times falls back to its
-  ``wait_seconds``; a call still waiting (queued, not answered, not ended, no outcome) has waited
-  until now; a missing wait counts as 0 ms;
+  or to ``ended_at`` (the caller hung up); a call still waiting (queued, not answered, not ended,
+  no outcome) has waited until now; another record without those times falls back to its
+  ``wait_seconds``; a missing wait counts as 0 ms;
 - short abandon: abandoned with wait ≤ ``short_abandon_seconds`` (5 s by default), left out of the
   service level and the abandon rate;
 - answered within T: answered with wait ≤ T (T = 20 s by default), compared in milliseconds;
@@ -82,9 +82,9 @@ def wait_ms(call: Any, now: dt.datetime) -> int | None:
     until = call.answered_at or call.ended_at
     if until is not None:
         return milliseconds(until - call.queued_at)
-    if call.wait_seconds is not None:
-        return call.wait_seconds * 1000
-    return milliseconds(now - call.queued_at) if is_waiting(call) else None
+    if is_waiting(call):
+        return milliseconds(now - call.queued_at)
+    return call.wait_seconds * 1000 if call.wait_seconds is not None else None
 
 
 def waiting_counts_as_offered(*, waited_ms: int, sl_seconds: int) -> bool:
@@ -203,20 +203,21 @@ def totals(
 # definitions ask of that call (``call_facts``); ``CALL_AGGREGATES`` counts a period's flagged
 # calls (``totals``). Parameters: ``SQL_PARAMETERS``, ``sl_seconds``, ``short_abandon_seconds``
 # and ``now`` (when a call still waiting is looked at). ``WAIT_MS_SQL`` is ``wait_ms``.
-_MS_SQL = "GREATEST(0, ceil(EXTRACT(EPOCH FROM {}) * 1000))::bigint"
+# A span's exact microseconds (date_part's double holds them exactly), then whole ms rounded up.
+_MS_SQL = "(GREATEST(0, round(date_part('epoch', {}) * 1000000)::bigint) + 999) / 1000"
 WAIT_MS_SQL = f"""CASE
         WHEN queued_at IS NULL THEN NULL
         WHEN COALESCE(answered_at, ended_at) IS NOT NULL
             THEN {_MS_SQL.format("COALESCE(answered_at, ended_at) - queued_at")}
-        WHEN wait_seconds IS NOT NULL THEN wait_seconds::bigint * 1000
         WHEN outcome = '' THEN {_MS_SQL.format("%(now)s - queued_at")}
+        ELSE wait_seconds::bigint * 1000
     END"""
 CALL_FLAGS = f"""
     outcome, talk_seconds, hold_seconds, wrapup_seconds, transferred_to,
     COALESCE({WAIT_MS_SQL}, 0) AS wait,
-    queued_at IS NOT NULL AND NOT (
-        answered_at IS NULL AND ended_at IS NULL AND outcome = ''
-        AND COALESCE({WAIT_MS_SQL}, 0) <= %(sl_seconds)s * 1000
+    queued_at IS NOT NULL AND (
+        answered_at IS NOT NULL OR ended_at IS NOT NULL OR outcome <> ''
+        OR queued_at < %(now)s - %(sl_seconds)s * INTERVAL '1 second'
     ) AS is_queued,
     queued_at IS NOT NULL AND answered_at IS NOT NULL AS is_answered,
     queued_at IS NOT NULL AND outcome = %(abandoned)s AS is_abandoned,
