@@ -10,6 +10,7 @@ import io
 import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
+from openpyxl import load_workbook
 
 from accounts.models import Role
 from console import wallboard
@@ -143,3 +144,46 @@ def test_aht_is_per_direction_in_statistics_staffing_api_and_csv(db, tenants):
     body = b"".join(response.streaming_content).decode("utf-8").removeprefix("\ufeff")
     queue_row = next(r for r in csv.DictReader(io.StringIO(body)) if r["by"] == "Queue")
     assert (queue_row["AHT inbound s"], queue_row["AHT outbound s"]) == ("180.0", "600.0")
+
+
+def test_every_output_shows_the_exact_waits_figures(db, tenants):
+    """The 20.7 s answer and the 5.9 s abandon, through the statistics: API, CSV, XLSX, back office."""
+    with tenant_context(tenants.alpha):
+        contract_in_force(tenants.alpha, tariffs=[], sl_seconds=20)
+        on_queue = {"queue_id": 1, "queue_name": "Sales", "started_at": START, "queued_at": START}
+        CallFactory(answered_at=START + seconds(20.7), wait_seconds=20, ended_at=START + seconds(80),
+                    talk_seconds=59, outcome=Call.Outcome.HANDLED, **on_queue)  # fmt: skip
+        CallFactory(answered_at=START + seconds(10), wait_seconds=10, ended_at=START + seconds(80),
+                    talk_seconds=70, outcome=Call.Outcome.HANDLED, **on_queue)  # fmt: skip
+        CallFactory(ended_at=START + seconds(5.9), wait_seconds=5, outcome=Call.Outcome.ABANDONED, **on_queue)
+        stats.build_days(first=DAY, last=DAY)
+        _, key = api_key_create(name="crm", scopes=["read_reports"])
+    # SL 1 of 3 (the 5.9 s abandon is no short one), ASA (20.7 + 10) / 2 = 15.35 s, abandon 1 of 3
+    query = {"granularity": "day", "dimension": "queue"}
+    (api,) = (
+        http(tenants.alpha)
+        .get("/api/v1/statistics/", query, HTTP_AUTHORIZATION=f"Bearer {key}")
+        .json()["results"]
+    )
+    assert (api["service_level"], api["asa_seconds"], api["abandon_rate"]) == (1 / 3, 15.35, 1 / 3)
+    assert api["wait_answered_ms"] == 30_700
+    viewer = logged_in(tenants.alpha, make_user(tenants.alpha, role=Role.CLIENT_VIEWER))
+    period = {"start": DAY.isoformat(), "end": DAY.isoformat()}
+    body = (
+        b"".join(viewer.get("/reports/statistics.csv", period).streaming_content)
+        .decode()
+        .removeprefix("\ufeff")
+    )
+    row = next(r for r in csv.DictReader(io.StringIO(body)) if r["by"] == "Queue")
+    assert (row["service level %"], row["ASA s"], row["abandon rate %"]) == ("33.3", "15.3", "33.3")
+    book = load_workbook(
+        io.BytesIO(b"".join(viewer.get("/reports/statistics.xlsx", period).streaming_content))
+    )
+    header, *rows = [[c.value for c in r] for r in book.worksheets[0].iter_rows()]
+    sheet = dict(zip(header, next(r for r in rows if r[1] == "Queue"), strict=True))
+    assert (sheet["service level %"], sheet["ASA s"], sheet["abandon rate %"]) == (33.3, 15.3, 33.3)
+    staff = logged_in(None, make_user(None, role=Role.SUPERVISOR))
+    page = staff.get("/backoffice/reports/", period).content.decode()
+    alpha_row = page[page.index(f'data-client="{tenants.alpha.slug}"', page.index('id="figures-period"')) :]
+    alpha_row = alpha_row[: alpha_row.index("</tr>")]
+    assert ">33.3 %<" in alpha_row and ">15 s<" in alpha_row
