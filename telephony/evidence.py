@@ -65,6 +65,12 @@ def keep(request: HttpRequest, *, now: dt.datetime | None = None) -> None:
     )
 
 
+def purge(*, before: dt.datetime) -> int:
+    """Drop the webhooks received before ``before`` (the contract's retention has passed)."""
+    deleted, _ = WebhookEvidence.objects.filter(received_at__lt=before).delete()
+    return deleted
+
+
 def for_calls(call_sids: Iterable[str]) -> list[WebhookEvidence]:
     """The webhooks kept for these calls, in the order received."""
     return list(WebhookEvidence.objects.filter(call_sid__in=list(call_sids)).order_by("received_at", "pk"))

@@ -3,6 +3,7 @@ company's schema) and ``manage.py replay_calls`` checking the call records again
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 from urllib.parse import urlencode
 
@@ -14,8 +15,10 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 from twilio.request_validator import RequestValidator
 
+from reporting import tasks
 from telephony.calls.models import Call, TelephonySettings, WebhookEvidence
 from telephony.models import Queue
+from tests.reporting.factories import contract_in_force
 from tests.telephony.calls_kit import incoming, new_sid
 from tests.twilio_kit import signed_post
 
@@ -106,3 +109,16 @@ def test_replay_refuses_an_unknown_company_or_a_bad_day(db, tenants):
         call_command("replay_calls", company="nobody", day="2026-11-02")
     with pytest.raises(CommandError, match="YYYY-MM-DD"):
         call_command("replay_calls", company="alpha", day="02/11/2026")
+
+
+def test_evidence_is_kept_as_long_as_the_contract_says(db, tenants, queue, alpha_number):
+    params = a_call(alpha_number)
+    contract_in_force(tenants.alpha, tariffs=[], evidence_retention_months=1)
+    with tenant_context(tenants.alpha):
+        WebhookEvidence.objects.filter(call_sid=params["CallSid"], url__contains="/wait").update(
+            received_at=timezone.now() - dt.timedelta(days=40)
+        )
+        assert tasks.purge_evidence.apply().get() == 1  # the 40-day-old one, past a month
+        assert WebhookEvidence.objects.filter(call_sid=params["CallSid"]).count() == 3
+    with tenant_context(tenants.beta):
+        assert tasks.purge_evidence.apply().get() == 0
