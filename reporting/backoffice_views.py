@@ -60,6 +60,15 @@ def figures_row(row: platform.Figures) -> dict[str, object]:
     }
 
 
+def occupancy_row(row: platform.OperatorOccupancy) -> dict[str, object]:
+    return {
+        "name": row.name,
+        "handling": _seconds(row.handling_seconds),
+        "idle": _seconds(row.idle_seconds),
+        "occupancy": _percent(row.occupancy),
+    }
+
+
 @require_GET
 @role_required(BACK_OFFICE)
 def figures(request: HttpRequest) -> HttpResponse:
@@ -89,6 +98,10 @@ def figures(request: HttpRequest) -> HttpResponse:
                 [figures_row(r) for r in period_rows],
                 figures_row(period_total),
             ),
+        ],
+        "occupancy": [
+            occupancy_row(o)
+            for o in platform.unscoped_operator_occupancy(first=first, last=last, now=timezone.now())
         ],
     }
     status = 400 if form.errors else 200

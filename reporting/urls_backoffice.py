@@ -3,6 +3,7 @@
 from django.urls import path
 
 from reporting import backoffice_views as views
+from reporting import evidence_views
 
 urlpatterns = [
     path("", views.figures, name="bo_reports"),
@@ -19,5 +20,15 @@ urlpatterns = [
         "invoices/<int:client_pk>/<int:pk>/credit-notes/<int:note_pk>/pdf/",
         views.credit_note_pdf,
         name="bo_credit_note_pdf",
+    ),
+    path(
+        "invoices/<int:client_pk>/<int:pk>/lines/<int:position>/",
+        evidence_views.backoffice_line,
+        name="bo_invoice_line",
+    ),
+    path(
+        "invoices/<int:client_pk>/<int:pk>/lines/<int:position>/evidence.<str:fmt>",
+        evidence_views.backoffice_line_evidence,
+        name="bo_invoice_line_evidence",
     ),
 ]

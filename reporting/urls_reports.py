@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from reporting import evidence_views
 from reporting import portal_views as views
 
 urlpatterns = [
@@ -19,5 +20,11 @@ urlpatterns = [
         "invoices/<int:pk>/credit-notes/<int:note_pk>/pdf/",
         views.credit_note_pdf,
         name="reports_credit_note_pdf",
+    ),
+    path("invoices/<int:pk>/lines/<int:position>/", evidence_views.portal_line, name="reports_invoice_line"),
+    path(
+        "invoices/<int:pk>/lines/<int:position>/evidence.<str:fmt>",
+        evidence_views.portal_line_evidence,
+        name="reports_invoice_line_evidence",
     ),
 ]
