@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django_tenants.utils import tenant_context
 from twilio.twiml.voice_response import VoiceResponse
 
-from telephony import twiml
+from telephony import evidence, twiml
 from telephony.calls import flows
 from telephony.calls.company import call_setup
 from telephony.calls.models import Call
@@ -62,6 +62,7 @@ def webhook(
         if tenant is None:
             return twiml.response(twiml.goodbye(twiml.UNKNOWN_NUMBER_MESSAGE))
         with tenant_context(tenant):
+            evidence.keep(request)
             call = (
                 Call.objects.select_related("script_session__version", "contact")
                 .filter(call_sid=twilio_fields(request).get("CallSid", ""))
@@ -88,6 +89,7 @@ def incoming(request: HttpRequest) -> HttpResponse:
     if number is None or number.tenant is None:
         return _unserved(params)
     with tenant_context(number.tenant):
+        evidence.keep(request)
         answer = _first_answer(params, number)
     return twiml.response(answer if answer is not None else fallback_twiml())
 
@@ -131,6 +133,7 @@ def status(request: HttpRequest) -> HttpResponse:
     if tenant is None:
         return HttpResponse(status=204)
     with tenant_context(tenant):
+        evidence.keep(request)
         record_status(params=TwilioCallParams.from_post(twilio_fields(request)))
     return HttpResponse(status=204)
 
@@ -227,14 +230,10 @@ def dial_result(request: HttpRequest, tenant: Client, call: Call) -> HttpRespons
     leg = request.GET.get("leg", "operator")
     result = fields.get("DialCallStatus", "")
     talk = fields.get("DialCallDuration", "")
-    add_event(
-        call,
-        f"dial_result:{leg}",
-        dedupe=f"dial:{leg}:{fields.get('DialCallSid', '')}",
-        status=result,
-    )
-    if leg == "operator" and talk.isdigit():
-        Call.objects.filter(pk=call.pk).update(talk_seconds=int(talk))
+    # A leg's duration is evidence only: talk comes from the call's times (a held call has several
+    # legs), except for a call the IVR transferred, which no operator answered.
+    dedupe = f"dial:{leg}:{fields.get('DialCallSid', '')}"
+    add_event(call, f"dial_result:{leg}", dedupe=dedupe, status=result, duration=talk)
     if leg == "specialist" and result == "completed":
         flows.transferred(call=call, talk=int(talk) if talk.isdigit() else None, now=timezone.now())
     if result == "completed":

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calls', '0006_wait_announcements'),
+        ('calls', '0007_wait_announcements'),
     ]
 
     operations = [
