@@ -43,7 +43,7 @@ def test_an_incoming_call_with_an_operators_script_is_recorded_and_queued(
 ):
     active_script(tenants.alpha, sample="hotline")  # no automatic step: straight to the queue
     warm(alpha_number, queue)
-    with django_assert_num_queries(24), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(25), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
         # SAVEPOINT (the webhook's transaction);
@@ -59,7 +59,7 @@ def test_an_incoming_call_with_an_operators_script_is_recorded_and_queued(
         response, params = incoming(alpha_number, caller="+14155550123")
     assert verbs(response.content) == ["Say", "Enqueue"]
     assert WaitingCall.objects.get(call_sid=params["CallSid"]).state == WaitingCall.State.WAITING
-    with django_assert_num_queries(21), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(22), django_capture_on_commit_callbacks(execute=True):
         # A caller whose card exists: the card's SAVEPOINT, INSERT and RELEASE are not needed.
         incoming(alpha_number, caller="+14155550123")
 
