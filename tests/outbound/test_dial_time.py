@@ -65,8 +65,8 @@ def test_the_dial_action_named_in_the_twiml_runs_its_handler(dial_pass, db, tena
     check_twiml(response.content)
     with tenant_context(tenants.alpha):
         call.refresh_from_db()
-        assert call.talk_seconds == 37
-        assert call.events.filter(kind="dial_result:operator", data__status="completed").count() == 1
+        (event,) = call.events.filter(kind="dial_result:operator", data__status="completed")
+        assert event.data["duration"] == 37  # the leg's DialCallDuration, kept as evidence
 
 
 def test_a_caller_id_moved_to_another_company_pauses_the_campaign_at_dial_time(
