@@ -1,0 +1,264 @@
+"""Every answered call is a conference: the caller moved in on accept, the operator's leg added as a
+participant, the call answered when that leg joins; a leg that does not join sends the call back
+in line (another operator first); Twilio's REST failures retried or served."""
+
+from __future__ import annotations
+
+from unittest.mock import patch
+
+import pytest
+from django.test import override_settings
+from django_tenants.utils import tenant_context
+
+from telephony import gateway, tasks
+from telephony.answering import accept_offer
+from telephony.calls.models import Call, TelephonySettings
+from telephony.models import OperatorProfile, Queue, Reservation, WaitingCall
+from telephony.simulator.rest_faults import Sent
+from tests.telephony.calls_kit import incoming
+from tests.telephony.conference_kit import (
+    conference_event,
+    leg_event,
+    query,
+    twilio_with_faults,
+)
+from tests.telephony.helpers import make_operator
+from tests.twilio_kit import check_twiml, signed_post
+
+
+@pytest.fixture
+def queue(db, tenants) -> Queue:
+    queue, _ = Queue.objects.get_or_create(tenant=tenants.alpha, is_default=True, defaults={"name": "Main"})
+    return queue
+
+
+@pytest.fixture
+def bridges(monkeypatch) -> list[int]:
+    sent: list[int] = []
+    monkeypatch.setattr("telephony.tasks.bridge_call.delay", sent.append)
+    return sent
+
+
+def _call_offered(alpha_number, commit) -> tuple[str, Reservation]:
+    with commit():
+        _, params = incoming(alpha_number)
+    offer = Reservation.objects.get(call__call_sid=params["CallSid"], state="offered")
+    return params["CallSid"], offer
+
+
+def _accept(offer: Reservation, commit) -> WaitingCall:
+    with commit():
+        return accept_offer(reservation_id=offer.pk, operator=offer.operator.user)
+
+
+def _bridge(waiting_id: int, commit) -> None:
+    with commit():
+        tasks.bridge_call.apply(args=[waiting_id])
+
+
+def _sent(http, kind: str) -> list[Sent]:
+    suffix = {"call": "/Calls/", "participant": "/Participants.json", "conference": "/Conferences/"}[kind]
+    return [s for s in http.sent if suffix in s.url and not s.fault]
+
+
+def _participant(http) -> Sent:
+    return _sent(http, "participant")[-1]
+
+
+def _call(tenants, sid: str) -> Call:
+    with tenant_context(tenants.alpha):
+        return Call.objects.get(call_sid=sid)
+
+
+def test_accept_moves_the_caller_into_the_calls_conference_and_rings_the_operator_into_it(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    operator = make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    waiting = _accept(offer, commit)
+    _bridge(waiting.pk, commit)
+    (update,) = _sent(http, "call")
+    assert update.url.endswith(f"/Calls/{sid}.json")  # Prism validated the request against Twilio's spec
+    conference = check_twiml(update.data["Twiml"]).find("Dial/Conference")
+    assert conference.text == f"call-{sid}"
+    assert conference.get("startConferenceOnEnter") == "false"
+    assert conference.get("endConferenceOnExit") == "true"
+    with tenant_context(tenants.alpha):
+        assert conference.get("waitUrl") == TelephonySettings.current().hold_music_url
+    assert set(conference.get("statusCallbackEvent").split()) >= {"start", "end", "join", "leave", "hold"}
+    assert query(conference.get("statusCallback"))["t"] == tenants.alpha.schema_name
+    added = _participant(http)
+    assert f"/Conferences/call-{sid}/Participants.json" in added.url
+    assert added.data["To"] == added.data["From"] == f"client:operator-{operator.user_id}"
+    assert added.data["Label"] == f"operator-{offer.pk}"
+    assert set(added.data["StatusCallbackEvent"]) == {"initiated", "ringing", "answered", "completed"}
+    assert query(added.data["StatusCallback"])["r"] == str(offer.pk)
+    call = _call(tenants, sid)
+    assert call.answered_at is None  # ringing, not answered
+    assert WaitingCall.objects.get(pk=waiting.pk).state == WaitingCall.State.BRIDGED
+
+
+def test_the_call_is_answered_when_the_operator_joins_once_whatever_the_replays(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    operator = make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    waiting = _accept(offer, commit)
+    _bridge(waiting.pk, commit)
+    conference = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference")
+    caller_join = conference_event(conference.get("statusCallback"), "participant-join", CallSid=sid,
+                                   ParticipantLabel="caller")  # fmt: skip
+    assert caller_join.status_code == 204
+    assert _call(tenants, sid).answered_at is None  # the caller alone does not answer it
+    for _ in range(2):  # Twilio retries a callback: one answer
+        label = f"operator-{offer.pk}"
+        joined = conference_event(
+            conference.get("statusCallback"),
+            "participant-join",
+            CallSid="CA" + "7" * 32,
+            ParticipantLabel=label,
+        )
+        assert joined.status_code == 204
+    call = _call(tenants, sid)
+    offer.refresh_from_db()
+    assert call.answered_at is not None and call.answered_at > offer.closed_at
+    assert call.operator_id == operator.user_id and call.wait_seconds is not None
+    with tenant_context(tenants.alpha):
+        (bridged,) = call.events.filter(kind="bridged")
+        assert bridged.data["answer_seconds"] >= 0  # accept → operator joined
+        assert call.events.filter(kind="conference_sid").values_list("data__sid", flat=True).first()
+    assert WaitingCall.objects.get(pk=waiting.pk).answered_at == call.answered_at
+
+
+@pytest.mark.parametrize("how", ["no-answer", "busy", "failed"])
+def test_an_operator_leg_that_does_not_join_sends_the_call_back_in_line_to_another_operator(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch, how
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    first = make_operator({queue: 1}, idle=0)
+    sid, offer = _call_offered(alpha_number, commit)
+    assert offer.operator_id == first.pk
+    second = make_operator({queue: 1}, idle=10)  # free now, idle for less time than the first
+    waiting = _accept(offer, commit)
+    before = WaitingCall.objects.get(pk=waiting.pk)
+    _bridge(waiting.pk, commit)
+    with commit():
+        response = leg_event(_participant(http).data["StatusCallback"], how, "CA" + "7" * 32)
+    assert response.status_code == 204
+    after = WaitingCall.objects.get(pk=waiting.pk)
+    assert (after.enqueued_at, after.priority) == (before.enqueued_at, before.priority)  # place kept
+    again = Reservation.objects.get(call=after, state="offered")
+    assert again.operator_id == second.pk  # another operator first, not the one who failed
+    first.refresh_from_db()
+    assert first.state == "available" and first.missed_offers == 1
+    call = _call(tenants, sid)
+    assert call.answered_at is None and call.operator_id is None and call.outcome == ""
+    with tenant_context(tenants.alpha):
+        assert call.events.filter(kind="bridge_failed").count() == 1
+    # The second operator takes it: the caller is already in the conference, only their leg is added.
+    _bridge(_accept(again, commit).pk, commit)
+    assert len(_sent(http, "call")) == 1 and len(_sent(http, "participant")) == 2
+    assert _participant(http).data["Label"] == f"operator-{again.pk}"
+
+
+def test_missed_bridges_set_the_operator_away_by_the_miss_rule(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    operator = make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    with override_settings(ROUTING_MISSES_BEFORE_AWAY=1), commit():
+        leg_event(_participant(http).data["StatusCallback"], "no-answer", "CA" + "7" * 32)
+    operator.refresh_from_db()
+    assert operator.state == "break" and operator.break_reason == "missed offers"
+    assert WaitingCall.objects.get(call_sid=sid).state == WaitingCall.State.WAITING
+
+
+def test_a_leg_that_joins_after_its_attempt_failed_is_hung_up_and_answers_nothing(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    leg = "CA" + "8" * 32
+    with commit():
+        leg_event(_participant(http).data["StatusCallback"], "no-answer", leg)
+        status_callback = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference")
+        conference_event(status_callback.get("statusCallback"), "participant-join", CallSid=leg,
+                         ParticipantLabel=f"operator-{offer.pk}")  # fmt: skip
+    assert _call(tenants, sid).answered_at is None
+    hung_up = [s for s in http.sent if s.url.endswith(f"/Calls/{leg}.json")]
+    assert [s.data.get("Status") for s in hung_up] == ["completed"]
+
+
+def test_twilio_429_5xx_and_timeouts_are_retried_until_the_bridge_is_made(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock, "429", "500", "timeout", "", "503")
+    make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    assert [s.fault for s in http.sent] == ["429", "500", "timeout", "", "503", ""]
+    assert len(_sent(http, "call")) == 1 and len(_sent(http, "participant")) == 1  # each step once
+    assert WaitingCall.objects.get(call_sid=sid).state == WaitingCall.State.BRIDGED
+
+
+def test_twilio_unavailable_through_every_retry_sends_the_call_back_in_line(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    twilio_with_faults(monkeypatch, twilio_mock, *["500"] * (tasks.BRIDGE_RETRIES + 1))
+    operator = make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    assert WaitingCall.objects.get(call_sid=sid).state in {"waiting", "reserved"}
+    operator.refresh_from_db()
+    assert operator.state in {"available", "reserved"} and operator.missed_offers == 1
+
+
+@pytest.mark.parametrize("fault", ["404", "gone"])
+def test_a_caller_gone_before_the_bridge_is_abandoned_and_the_operator_is_free(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch, fault
+):
+    twilio_with_faults(monkeypatch, twilio_mock, fault)
+    operator = make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    assert _call(tenants, sid).outcome == Call.Outcome.ABANDONED
+    assert WaitingCall.objects.get(call_sid=sid).state == WaitingCall.State.LEFT
+    operator.refresh_from_db()
+    assert operator.state == "available"
+
+
+def test_another_4xx_is_logged_with_twilios_code_and_the_caller_is_still_served(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    twilio_with_faults(monkeypatch, twilio_mock, "", "refused")  # the caller moved, the leg refused
+    make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    with patch.object(gateway.log, "warning") as warning:
+        _bridge(_accept(offer, commit).pk, commit)
+    assert "21201" in str(warning.call_args)  # Twilio's error code, logged
+    assert _call(tenants, sid).outcome == ""
+    assert WaitingCall.objects.get(call_sid=sid).state in {"waiting", "reserved"}
+
+
+def test_conference_callbacks_are_signed_and_stay_in_their_company(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    callback = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference").get("statusCallback")
+    params = {"StatusCallbackEvent": "participant-join", "ParticipantLabel": f"operator-{offer.pk}"}
+    forged = signed_post(callback.split("localhost", 1)[1], params, signature="bad")
+    assert forged.status_code == 403
+    other = callback.replace(f"t={tenants.alpha.schema_name}", f"t={tenants.beta.schema_name}")
+    elsewhere = conference_event(other, "participant-join", ParticipantLabel=f"operator-{offer.pk}")
+    assert elsewhere.status_code == 204
+    assert _call(tenants, sid).answered_at is None
+    assert OperatorProfile.objects.get(pk=offer.operator_id).state == "on_call"
