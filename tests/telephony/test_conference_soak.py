@@ -9,6 +9,7 @@ operator is on a call with nobody, no operator holds two calls."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -24,6 +25,7 @@ from telephony import routing, tasks
 from telephony.answering import accept_offer
 from telephony.calls.models import Call, CallEvent
 from telephony.models import OperatorProfile, Queue, Reservation, WaitingCall
+from telephony.operators import InvalidTransition
 from telephony.simulator.rest_faults import LOCAL, FaultPlan
 from tests.telephony.calls_kit import new_sid
 from tests.telephony.conference_kit import conference_event, leg_event, signed_post, twilio_with_faults
@@ -150,10 +152,14 @@ def _operators_act(soak: Soak, commit, bridges: list[int]) -> None:
     while bridges:
         with commit():
             tasks.bridge_call.apply(args=[bridges.pop(0)])
-    for profile in OperatorProfile.objects.filter(state__in=["wrap_up", "break"]):
+    for profile in OperatorProfile.objects.filter(state__in=["wrap_up", "break", "offline"]):
         if profile.state == "wrap_up" or soak.rng.random() < 0.3:
-            with commit():
+            with commit(), contextlib.suppress(InvalidTransition):  # their last call is not over
                 routing.profile_set_state(profile_id=profile.pk, state="available")
+    for profile in OperatorProfile.objects.filter(state__in=["on_call", "reserved"]):
+        if soak.rng.random() < 0.02:  # the console closed (logged out, browser crashed)
+            with commit():
+                routing.profile_set_state(profile_id=profile.pk, state="offline")
 
 
 def _check_invariants(soak: Soak, tenants) -> None:
