@@ -10,10 +10,11 @@ import pytest
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
-from telephony import gateway, tasks
+from telephony import gateway, routing, tasks
 from telephony.answering import accept_offer
 from telephony.calls.models import Call, TelephonySettings
 from telephony.models import OperatorProfile, Queue, Reservation, WaitingCall
+from telephony.operators import InvalidTransition
 from telephony.simulator.rest_faults import Sent
 from tests.telephony.calls_kit import incoming
 from tests.telephony.conference_kit import (
@@ -262,3 +263,24 @@ def test_conference_callbacks_are_signed_and_stay_in_their_company(
     assert elsewhere.status_code == 204
     assert _call(tenants, sid).answered_at is None
     assert OperatorProfile.objects.get(pk=offer.operator_id).state == "on_call"
+
+
+def test_an_operator_who_logs_out_during_a_call_is_not_free_until_it_ends(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    twilio_with_faults(monkeypatch, twilio_mock)
+    operator = make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    with commit():
+        routing.operator_set_state(operator=operator.user, state="offline")  # logs out mid-call
+    with pytest.raises(InvalidTransition, match="not over"), commit():
+        routing.operator_set_state(operator=operator.user, state="available")
+    with commit():
+        incoming(alpha_number)  # another call: not offered to them
+    assert not Reservation.objects.filter(operator=operator, state="offered").exists()
+    with commit():
+        signed_post("/twilio/voice/status", {"CallSid": sid, "To": alpha_number, "CallStatus": "completed"})
+    with commit():
+        routing.operator_set_state(operator=operator.user, state="available")
+    assert Reservation.objects.filter(operator=operator, state="offered").count() == 1
