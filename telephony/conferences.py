@@ -19,13 +19,14 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from telephony import gateway, routing, twiml
 from telephony.calls.bridging import operator_identity, record_answer
 from telephony.calls.models import Call, CallEvent, TelephonySettings
-from telephony.calls.records import add_event, dedupe_key, set_outcome
+from telephony.calls.records import add_event, dedupe_key, held_seconds, set_outcome
 from telephony.routing_models import Reservation, WaitingCall
 
 log = logging.getLogger(__name__)
@@ -209,3 +210,47 @@ def conference_sid(call: Call) -> str:
     """The Twilio SID of the call's conference (learnt from its first status callback); '' before."""
     sid = call.events.filter(kind="conference_sid").order_by("pk").values_list("data__sid", flat=True).first()
     return sid or ""
+
+
+class ConferenceRefused(Exception):
+    """Twilio refused a change to the call's conference; the message is for the operator."""
+
+
+def _participant_change(call: Call, participant: str, **changes: object) -> None:
+    sid = conference_sid(call)
+    if not sid:
+        raise ConferenceRefused("The call is not connected yet.")
+    try:
+        answer = gateway.update_participant(conference_sid=sid, participant=participant, **changes)
+    except gateway.TwilioUnavailable as exc:
+        raise ConferenceRefused("Twilio is not answering right now; please try again.") from exc
+    if answer is gateway.Answer.GONE:
+        raise ConferenceRefused("The caller has hung up.")
+    if answer is gateway.Answer.REFUSED:
+        raise ConferenceRefused("Twilio refused the change; please try again.")
+
+
+def set_hold(*, call: Call, on: bool, by: str, now: dt.datetime | None = None) -> bool:
+    """Hold (the caller hears the company's hold music; the recording goes on) or take back (no
+    ring: the operator never left the conference). The time on hold is added to the call's."""
+    now = now or timezone.now()
+    if on:
+        music = TelephonySettings.current().hold_music_url
+        _participant_change(call, call.call_sid, hold=True, hold_url=music, hold_method="GET")
+    else:
+        _participant_change(call, call.call_sid, hold=False)
+    with transaction.atomic():
+        if on:
+            add_event(call, "hold", at=now, by=by)
+        else:
+            seconds = held_seconds(call, now)
+            Call.objects.filter(pk=call.pk).update(hold_seconds=F("hold_seconds") + seconds)
+            add_event(call, "unhold", at=now, by=by, seconds=seconds)
+    return on
+
+
+def set_mute(*, call: Call, reservation_id: int, on: bool, by: str) -> bool:
+    """Mute (or unmute) the operator's own line in the conference: the caller does not hear them."""
+    _participant_change(call, operator_label(reservation_id), muted=on)
+    add_event(call, "mute" if on else "unmute", by=by)
+    return on

@@ -88,5 +88,7 @@ def local_answer(url: str, rng: random.Random) -> Response:
     """Twilio's success answer, in process (no request validation: Prism's job in other tests)."""
     sid = f"CA{rng.getrandbits(128):032x}"
     if url.endswith("/Participants.json"):
-        return Response(201, json.dumps({"call_sid": sid, "conference_sid": "CF" + "0" * 32, "status": "queued"}))
-    return Response(200, json.dumps({"sid": url.rsplit("/", 1)[-1].removesuffix(".json"), "status": "in-progress"}))
+        body = {"call_sid": sid, "conference_sid": "CF" + "0" * 32, "status": "queued"}
+        return Response(201, json.dumps(body))
+    body = {"sid": url.rsplit("/", 1)[-1].removesuffix(".json"), "status": "in-progress"}
+    return Response(200, json.dumps(body))

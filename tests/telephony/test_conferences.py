@@ -16,8 +16,10 @@ from telephony.calls.models import Call, TelephonySettings
 from telephony.models import OperatorProfile, Queue, Reservation, WaitingCall
 from telephony.operators import InvalidTransition
 from telephony.simulator.rest_faults import Sent
+from tests.conftest import logged_in
 from tests.telephony.calls_kit import incoming
 from tests.telephony.conference_kit import (
+    CONFERENCE_SID,
     conference_event,
     leg_event,
     query,
@@ -284,3 +286,55 @@ def test_an_operator_who_logs_out_during_a_call_is_not_free_until_it_ends(
     with commit():
         routing.operator_set_state(operator=operator.user, state="available")
     assert Reservation.objects.filter(operator=operator, state="offered").count() == 1
+
+
+def _connected(tenants, alpha_number, queue, commit, http) -> tuple[str, Reservation, str]:
+    """A call whose operator joined its conference: (caller sid, offer, conference status callback)."""
+    make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    callback = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference").get("statusCallback")
+    with commit():
+        label = f"operator-{offer.pk}"
+        conference_event(callback, "participant-join", CallSid="CA" + "7" * 32, ParticipantLabel=label)
+    return sid, offer, callback
+
+
+def test_hold_is_the_callers_participant_on_hold_with_the_companys_music_and_unhold_rings_nobody(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    sid, offer, _ = _connected(tenants, alpha_number, queue, commit, http)
+    console = logged_in(None, offer.operator.user)
+    url = f"/console/calls/{offer.pk}/hold"
+    assert console.post(url, {"on": True}, content_type="application/json").json() == {"on_hold": True}
+    held = http.sent[-1]
+    assert held.url.endswith(f"/Conferences/{CONFERENCE_SID}/Participants/{sid}.json")  # Prism-validated
+    assert held.data["Hold"] == "true" and held.data["HoldUrl"]
+    with tenant_context(tenants.alpha):
+        assert held.data["HoldUrl"] == TelephonySettings.current().hold_music_url
+    assert console.post(url, {"on": False}, content_type="application/json").json() == {"on_hold": False}
+    assert http.sent[-1].data["Hold"] == "false"
+    assert len(_sent(http, "participant")) == 1 and len(_sent(http, "call")) == 1  # nobody re-rung
+    with tenant_context(tenants.alpha):
+        assert _call(tenants, sid).events.filter(kind__in=["hold", "unhold"]).count() == 2
+
+
+def test_mute_is_the_operators_participant_muted_and_failures_are_a_409_with_a_message(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    _, offer, _ = _connected(tenants, alpha_number, queue, commit, http)
+    console = logged_in(None, offer.operator.user)
+    url = f"/console/calls/{offer.pk}/mute"
+    assert console.post(url, {"on": True}, content_type="application/json").json() == {"muted": True}
+    assert http.sent[-1].url.endswith(f"/Participants/operator-{offer.pk}.json")
+    assert http.sent[-1].data["Muted"] == "true"
+    http.plan.script = ["404"]
+    gone = console.post(url, {"on": False}, content_type="application/json")
+    assert gone.status_code == 409 and "hung up" in gone.json()["error"]
+    http.plan.script = ["503", "503"]
+    busy = console.post(f"/console/calls/{offer.pk}/hold", {"on": True}, content_type="application/json")
+    assert busy.status_code == 409 and "try again" in busy.json()["error"]
+    other = logged_in(None, make_operator({queue: 1}).user)
+    assert other.post(url, {"on": True}, content_type="application/json").status_code == 404
