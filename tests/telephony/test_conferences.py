@@ -22,6 +22,7 @@ from tests.telephony.conference_kit import (
     CONFERENCE_SID,
     conference_event,
     leg_event,
+    path_of,
     query,
     twilio_with_faults,
 )
@@ -338,3 +339,32 @@ def test_mute_is_the_operators_participant_muted_and_failures_are_a_409_with_a_m
     assert busy.status_code == 409 and "try again" in busy.json()["error"]
     other = logged_in(None, make_operator({queue: 1}).user)
     assert other.post(url, {"on": True}, content_type="application/json").status_code == 404
+
+
+def test_a_company_that_bought_recording_gets_one_conference_recording_per_call(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    stored: list[int] = []
+    monkeypatch.setattr("telephony.tasks.store_recording.delay", stored.append)
+    with tenant_context(tenants.alpha):
+        TelephonySettings.objects.update_or_create(pk=1, defaults={"record_calls": True})
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    sid, _, _ = _connected(tenants, alpha_number, queue, commit, http)
+    conference = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference")
+    assert conference.get("record") == "record-from-start"  # the conference starts at the operator's join
+    recording = {
+        "AccountSid": "AC" + "1" * 32, "ConferenceSid": CONFERENCE_SID, "RecordingSid": "RE" + "1" * 32,
+        "RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE" + "1" * 32,
+        "RecordingStatus": "completed", "RecordingDuration": "42", "RecordingChannels": "1",
+        "RecordingSource": "DialConference",
+    }  # fmt: skip
+    path = path_of(conference.get("recordingStatusCallback"))
+    for _ in range(2):  # a replay stores nothing twice
+        with commit():
+            assert signed_post(path, recording).status_code == 204
+    call = _call(tenants, sid)
+    assert call.recording_sid == "RE" + "1" * 32 and call.recording_seconds == 42
+    assert stored[0] == call.pk
+    with tenant_context(tenants.alpha):
+        assert call.events.filter(kind="recording").count() == 1
+        TelephonySettings.objects.filter(pk=1).update(record_calls=False)
