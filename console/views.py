@@ -96,7 +96,11 @@ def script(request: HttpRequest, reservation_id: int) -> HttpResponse:
 def transfer(request: HttpRequest, reservation_id: int) -> HttpResponse:
     data = _body(request)
     done = console.transfer(
-        reservation_id=reservation_id, operator=request.user, specialist_key=str(data.get("specialist", ""))
+        reservation_id=reservation_id,
+        operator=request.user,
+        specialist_key=str(data.get("specialist", "")),
+        mode=str(data.get("mode", "blind")),
+        action=str(data.get("action", "start")),
     )
     return JsonResponse({"transferred": done})
 

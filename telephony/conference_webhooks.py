@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 
-from telephony import conferences
+from telephony import conferences, transfers
 from telephony.calls.models import Call
 from telephony.calls.records import add_event
 from telephony.signatures import twilio_signed
@@ -72,7 +72,9 @@ def conference_status(request: HttpRequest, tenant: Client, call: Call) -> HttpR
         hold=post.get("Hold", ""),
         muted=post.get("Muted", ""),
     )
-    if event == "participant-join":
+    if event == "participant-join" and label.startswith(transfers.SPECIALIST_PREFIX):
+        transfers.specialist_joined(call=call, label=label)
+    elif event == "participant-join":
         conferences.participant_joined(call=call, label=label, leg_sid=leg_sid)
     elif event == "participant-leave":
         left = post.get("ParticipantCallStatus", "")
@@ -92,7 +94,10 @@ def leg_status(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse
         status=status,
         call_sid=request.POST.get("CallSid", "")[:64],
     )
-    if reservation.isdigit():
+    if request.GET.get("leg") == "specialist":
+        if status in conferences.FAILED_LEG:
+            transfers.cancel(call=call, reason=f"specialist {status}")
+    elif reservation.isdigit():
         conferences.leg_status(call=call, reservation_id=int(reservation), status=status)
     return HttpResponse(status=204)
 

@@ -26,7 +26,7 @@ from django_tenants.utils import tenant_context
 from telephony import gateway, routing, twiml
 from telephony.calls.bridging import operator_identity, record_answer
 from telephony.calls.models import Call, CallEvent, TelephonySettings
-from telephony.calls.records import add_event, dedupe_key, held_seconds, set_outcome
+from telephony.calls.records import add_event, dedupe_key, held_seconds, on_hold, set_outcome
 from telephony.routing_models import Reservation, WaitingCall
 
 log = logging.getLogger(__name__)
@@ -212,11 +212,16 @@ def conference_sid(call: Call) -> str:
     return sid or ""
 
 
+def on_hold_now(call: Call) -> bool:
+    """Whether the caller is on hold now."""
+    return on_hold(call)
+
+
 class ConferenceRefused(Exception):
     """Twilio refused a change to the call's conference; the message is for the operator."""
 
 
-def _participant_change(call: Call, participant: str, **changes: object) -> None:
+def change_participant(call: Call, participant: str, **changes: object) -> None:
     sid = conference_sid(call)
     if not sid:
         raise ConferenceRefused("The call is not connected yet.")
@@ -236,9 +241,9 @@ def set_hold(*, call: Call, on: bool, by: str, now: dt.datetime | None = None) -
     now = now or timezone.now()
     if on:
         music = TelephonySettings.current().hold_music_url
-        _participant_change(call, call.call_sid, hold=True, hold_url=music, hold_method="GET")
+        change_participant(call, call.call_sid, hold=True, hold_url=music, hold_method="GET")
     else:
-        _participant_change(call, call.call_sid, hold=False)
+        change_participant(call, call.call_sid, hold=False)
     with transaction.atomic():
         if on:
             add_event(call, "hold", at=now, by=by)
@@ -251,6 +256,6 @@ def set_hold(*, call: Call, on: bool, by: str, now: dt.datetime | None = None) -
 
 def set_mute(*, call: Call, reservation_id: int, on: bool, by: str) -> bool:
     """Mute (or unmute) the operator's own line in the conference: the caller does not hear them."""
-    _participant_change(call, operator_label(reservation_id), muted=on)
+    change_participant(call, operator_label(reservation_id), muted=on)
     add_event(call, "mute" if on else "unmute", by=by)
     return on

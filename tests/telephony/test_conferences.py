@@ -10,6 +10,7 @@ import pytest
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
+from scripts_engine.models import Specialist
 from telephony import gateway, routing, tasks
 from telephony.answering import accept_offer
 from telephony.calls.models import Call, TelephonySettings
@@ -368,3 +369,71 @@ def test_a_company_that_bought_recording_gets_one_conference_recording_per_call(
     with tenant_context(tenants.alpha):
         assert call.events.filter(kind="recording").count() == 1
         TelephonySettings.objects.filter(pk=1).update(record_calls=False)
+
+
+def _specialist(tenants) -> Specialist:
+    with tenant_context(tenants.alpha):
+        specialist, _ = Specialist.objects.get_or_create(
+            key="billing", defaults={"name": "Billing desk", "phone": "+4930123456"}
+        )
+    return specialist
+
+
+def test_a_blind_transfer_rings_the_specialist_in_and_the_operator_leaves_once_they_join(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    sid, offer, callback = _connected(tenants, alpha_number, queue, commit, http)
+    specialist = _specialist(tenants)
+    console = logged_in(None, offer.operator.user)
+    url = f"/console/calls/{offer.pk}/transfer"
+    started = console.post(url, {"specialist": "billing", "mode": "blind"}, content_type="application/json")
+    assert started.status_code == 200, started.content
+    rung = _participant(http)
+    assert rung.data["To"] == specialist.phone and rung.data["From"] == alpha_number
+    assert rung.data["Label"] == f"specialist-{offer.pk}"
+    kept = [s for s in http.sent if s.url.endswith(f"/Participants/operator-{offer.pk}.json")]
+    assert kept[-1].data["EndConferenceOnExit"] == "false"  # the operator's leaving must not end it
+    assert _call(tenants, sid).outcome == ""  # not yet: the specialist is ringing
+    with commit():
+        label = f"specialist-{offer.pk}"
+        conference_event(callback, "participant-join", CallSid="CA" + "5" * 32, ParticipantLabel=label)
+    removed = http.sent[-1]
+    assert removed.method == "DELETE" and removed.url.endswith(f"/Participants/operator-{offer.pk}.json")
+    call = _call(tenants, sid)
+    assert call.outcome == Call.Outcome.TRANSFERRED and call.transferred_to == "billing"
+    assert call.talk_seconds is not None
+    offer.operator.refresh_from_db()
+    assert offer.operator.state == "wrap_up"
+    with commit():  # the caller and the specialist hang up later: still transferred, never abandoned
+        signed_post("/twilio/voice/status", {"CallSid": sid, "To": alpha_number, "CallStatus": "completed"})
+    assert _call(tenants, sid).outcome == Call.Outcome.TRANSFERRED
+
+
+def test_a_warm_transfer_holds_the_caller_then_joins_them_or_gives_the_call_back(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    sid, offer, callback = _connected(tenants, alpha_number, queue, commit, http)
+    _specialist(tenants)
+    console = logged_in(None, offer.operator.user)
+    url = f"/console/calls/{offer.pk}/transfer"
+    console.post(url, {"specialist": "billing", "mode": "warm"}, content_type="application/json")
+    holds = [s.data.get("Hold") for s in http.sent if s.url.endswith(f"/Participants/{sid}.json")]
+    assert holds == ["true"]  # the caller waits with music while the operator talks to the specialist
+    leg_callback = _participant(http).data["StatusCallback"]
+    with commit():  # the specialist does not answer: the call stays the operator's, caller back
+        leg_event(leg_callback, "no-answer", "CA" + "5" * 32)
+    holds = [s.data.get("Hold") for s in http.sent if s.url.endswith(f"/Participants/{sid}.json")]
+    assert holds == ["true", "false"] and _call(tenants, sid).transferred_to == ""
+    console.post(url, {"specialist": "billing", "mode": "warm"}, content_type="application/json")
+    with commit():
+        label = f"specialist-{offer.pk}"
+        conference_event(callback, "participant-join", CallSid="CA" + "6" * 32, ParticipantLabel=label)
+    assert _call(tenants, sid).outcome == ""  # they talk; the caller still on hold
+    done = console.post(url, {"action": "complete"}, content_type="application/json")
+    assert done.status_code == 200
+    call = _call(tenants, sid)
+    assert call.outcome == Call.Outcome.TRANSFERRED and call.hold_seconds is not None
+    with tenant_context(tenants.alpha):
+        assert call.events.filter(kind="transfer_done").count() == 1
