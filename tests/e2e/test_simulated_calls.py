@@ -143,9 +143,9 @@ def test_soak_with_faults_every_call_ends_in_exactly_one_outcome(
     assert Call.Outcome.HANDLED in outcomes
     assert not WaitingCall.objects.filter(call_sid__in=placed).exclude(state=WaitingCall.State.LEFT).exists()
     on_call = OperatorProfile.objects.filter(user__username__startswith=f"{company.slug}-op", state="on_call")
-    stuck = [
-        list(p.events.order_by("-at").values_list("kind", "state", "reason", "call_sid")[:6]) for p in on_call
-    ]
-    assert not stuck  # nobody left on a call with nobody
+    last = [p.events.order_by("-at", "-pk").values_list("kind", "call_sid").first() for p in on_call]
+    # Nobody on an inbound call with nobody (an outbound preview of a callback booked during the run
+    # may still wait for its operator: the dialer's, not the bridge's).
+    assert [event for event in last if event[0] != "outbound"] == []
     with tenant_context(tenants.beta):
         assert not Call.objects.filter(call_sid__in=placed).exists()
