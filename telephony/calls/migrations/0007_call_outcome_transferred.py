@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calls', '0005_call_placed_at'),
+        ('calls', '0006_webhookevidence'),
     ]
 
     operations = [
