@@ -73,6 +73,7 @@ class Call(models.Model):
         TRANSFERRED = "transferred", "Transferred to a specialist"
         ABANDONED = "abandoned", "Abandoned"
         FAILED = "failed", "Failed"
+        TRANSFERRED = "transferred", "Transferred to a specialist"
 
     # Unique by a constraint, not ``unique=True``: that would add a LIKE index nothing uses, one
     # more index written for every call.
