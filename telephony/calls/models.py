@@ -70,7 +70,6 @@ class Call(models.Model):
         COMPLETED_IN_IVR = "completed_in_ivr", "Completed in the IVR"
         VOICEMAIL = "voicemail", "Voicemail"
         CALLBACK_REQUESTED = "callback_requested", "Callback requested"
-        TRANSFERRED = "transferred", "Transferred to a specialist"
         ABANDONED = "abandoned", "Abandoned"
         FAILED = "failed", "Failed"
         TRANSFERRED = "transferred", "Transferred to a specialist"

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('calls', '0006_webhookevidence'),
+        ('calls', '0007_call_outcome_transferred'),
     ]
 
     operations = [
