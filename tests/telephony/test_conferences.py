@@ -280,6 +280,7 @@ def test_an_operator_who_logs_out_during_a_call_is_not_free_until_it_ends(
         routing.operator_set_state(operator=operator.user, state="offline")  # logs out mid-call
     with pytest.raises(InvalidTransition, match="not over"), commit():
         routing.operator_set_state(operator=operator.user, state="available")
+    make_operator({queue: 1}, state="wrap_up")  # the queue stays staffed (busy): the next caller waits
     with commit():
         incoming(alpha_number)  # another call: not offered to them
     assert not Reservation.objects.filter(operator=operator, state="offered").exists()
