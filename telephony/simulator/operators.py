@@ -63,6 +63,7 @@ class SimulatedOperator:
         self.rng, self.behaviour = rng, behaviour
         self.outbound_tasks: dict[int, asyncio.Task] = {}
         self.http: aiohttp.ClientSession | None = None
+        self.online = asyncio.Event()  # the server confirmed a state: logged in on the console
 
     async def run(self, stop: asyncio.Event) -> None:
         csrf = secrets.token_hex(16)  # 32 characters: Django takes an unmasked secret as the token
@@ -110,6 +111,8 @@ class SimulatedOperator:
                     continue
                 message = json.loads(raw)
                 kind = message.get("type")
+                if kind == "state":
+                    self.online.set()
                 if kind == "offer":
                     if await self._offer(ws, message) == "dropped":
                         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import statistics
 import time
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 from telephony.simulator.operators import Behaviour, SimulatedOperator
 from telephony.simulator.outbound_side import Callee
 from telephony.simulator.twilio_side import CallRecord, Profile, Twilio
+
+LOGIN_WAIT = 15.0  # seconds the consoles may take to log in before the first call
 
 
 @dataclass
@@ -92,7 +95,9 @@ async def simulate(plan: Plan) -> dict[str, object]:
                       profile=profile, rest_port=plan.rest_port, callee=plan.callee) as twilio:  # fmt: skip
         operators = _operators(plan, rng, behaviour)
         consoles = [asyncio.create_task(op.run(stop)) for op in operators]
-        await asyncio.sleep(0.5)  # let the consoles log in
+        # Calls only once the consoles are logged in: a queue nobody staffs offers a callback at once.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(op.online.wait() for op in operators)), LOGIN_WAIT)
         calls: list[asyncio.Task] = []
         started = time.monotonic()
         placed = 0
