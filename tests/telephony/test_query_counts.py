@@ -42,7 +42,7 @@ def test_an_incoming_call_with_an_operators_script_is_recorded_and_queued(
 ):
     active_script(tenants.alpha, sample="hotline")  # no automatic step: straight to the queue
     warm(alpha_number, queue)
-    with django_assert_num_queries(23), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(24), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; SAVEPOINT (the webhook's transaction);
         # SAVEPOINT (the call record); the caller's card, not there; SAVEPOINT, INSERT the card,
@@ -50,13 +50,14 @@ def test_an_incoming_call_with_an_operators_script_is_recorded_and_queued(
         # SAVEPOINT (the first step); INSERT the script run (at its first step); UPDATE the call
         # with its run;
         # the queue's length (COUNT); UPDATE the call as queued; INSERT its "queued" event (once
-        # per key: ON CONFLICT DO NOTHING); INSERT the call in line (once per CallSid);
+        # per key: ON CONFLICT DO NOTHING); INSERT the call in line (once per CallSid); the free
+        # operators who may take it, locked (none);
         # RELEASE (the first step); RELEASE (the webhook's transaction);
         # after the commit: SET search_path public; is anyone free for it (the router).
         response, params = incoming(alpha_number, caller="+14155550123")
     assert verbs(response.content) == ["Say", "Enqueue"]
     assert WaitingCall.objects.get(call_sid=params["CallSid"]).state == WaitingCall.State.WAITING
-    with django_assert_num_queries(20), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(21), django_capture_on_commit_callbacks(execute=True):
         # A caller whose card exists: the card's SAVEPOINT, INSERT and RELEASE are not needed.
         incoming(alpha_number, caller="+14155550123")
 
@@ -129,7 +130,7 @@ def test_the_status_callback_of_an_answered_call(
     waiting = routing.accept(reservation_id=offer.pk, operator=operator.user)
     record_answer(waiting_call_id=waiting.pk)
     status = {"CallSid": waiting.call_sid, "To": alpha_number, "CallDuration": "30"}
-    with django_assert_num_queries(23), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(22), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; SAVEPOINT (the callback's transaction);
         # the call, locked; INSERT its "status:completed" event (once per key);
@@ -137,7 +138,7 @@ def test_the_status_callback_of_an_answered_call(
         # INSERT its "outcome" event (once per key);
         # the router lets the call go (``routing.leave``): SAVEPOINT, the waiting call locked, its
         # live reservation locked, the operator locked, UPDATE the reservation as completed; the
-        # operator to wrap-up (``operators.transition``): UPDATE their state, INSERT its event;
+        # operator to wrap-up (``operators.transition``): their state and its event, one statement;
         # UPDATE the waiting call as left, RELEASE;
         # UPDATE the call (status, end, talk time); RELEASE (the callback's transaction);
         # after the commit, reporting's call.completed receiver: SET search_path, the call, the
