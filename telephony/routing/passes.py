@@ -49,11 +49,12 @@ def match(
 
 
 def match_within(
-    *, queue_ids: list[int] | None = None, operator_ids: list[int] | None = None, now: datetime
+    *, queue_ids: list[int] | None = None, operators: list[sql.FreeOperator] | None = None, now: datetime
 ) -> tuple[list[Reservation], bool]:
     """One pass in the caller's transaction (a call just queued, an operator just freed), so that
     the change and its offer commit together: the reservations, and whether to ``match`` again
-    once the caller commits (rows another pass held, or nothing offered).
+    once the caller commits (rows another pass held, or nothing offered). ``operators``: only
+    these, available and locked by the caller already (``sql.lock_unreserved_operator``).
 
     It never waits nor retries (that would hold the caller's locks). A change committing at the
     same time is invisible from here; of two such, the one committing last sees the other in its
@@ -61,7 +62,8 @@ def match_within(
     """
     if not connection.in_atomic_block:
         raise RuntimeError("match_within runs in the caller's transaction.")
-    reservations, again = _pass(queue_ids, operator_ids, now, set(), nobody_then_later=True)
+    operator_ids = None if operators is None else [free.profile.pk for free in operators]
+    reservations, again = _pass(queue_ids, operator_ids, now, set(), locked=operators, nobody_then_later=True)
     return reservations, again or not reservations
 
 
@@ -75,15 +77,17 @@ def _pass(
     operator_ids: list[int] | None,
     now: datetime,
     taken: set[int],
+    locked: list[sql.FreeOperator] | None = None,
     nobody_then_later: bool = False,
 ) -> tuple[list[Reservation], bool]:
     """One pass in the current transaction: the reservations made, and whether to look again.
-    ``nobody_then_later``: the caller looks again anyway when nobody could be locked."""
+    ``locked``: the operators, locked already; ``nobody_then_later``: the caller looks again
+    anyway when nobody could be locked."""
     rules = queues.rules_for(queue_ids or ())
     served = queues.served(queue_ids, rules) if queue_ids is not None else None
-    locked = {
-        free.profile.pk: free for free in sql.lock_free_operators(operator_ids=operator_ids, served=served)
-    }
+    if locked is None:
+        locked = sql.lock_free_operators(operator_ids=operator_ids, served=served)
+    locked = {free.profile.pk: free for free in locked}
     if not locked:
         # Free operators another pass holds may have missed our calls: look again after it.
         return [], nobody_then_later or sql.anyone_free(operator_ids=operator_ids, served=served)
@@ -109,7 +113,7 @@ def _pass(
             matching.OperatorIn(pk, free.profile.idle_since.timestamp(), skills[pk])
             for pk, free in locked.items()
         ],
-        {q: row.rule for q, row in rules.items()},
+        {q: rules[q].rule for q in {c.queue_id for c in calls.values()}},
         now.timestamp(),
     )
     reservations = reserve(found, calls, {pk: free.profile for pk, free in locked.items()}, rules, now)

@@ -51,15 +51,13 @@ def profile_set_state(
 
 def _set_state(profile_id: int, state: str, reason: str, now: datetime) -> OperatorProfile:
     with transaction.atomic():
-        # Not reserved (no offer rings): only the operator is locked, in one read.
-        profile = (
-            OperatorProfile.objects.select_for_update()
-            .filter(pk=profile_id)
-            .exclude(state=S.RESERVED)
-            .first()
-        )
+        # No offer rings for them (the usual case): only the operator is locked, with their
+        # skills for the match that may follow.
+        free = sql.lock_unreserved_operator(profile_id)
         call = None
-        if profile is None:
+        if free is not None:
+            profile = free.profile
+        else:
             call, profile = _lock_ringing(profile_id)
         check_request(profile, state)
         if profile.state == S.RESERVED:
@@ -78,7 +76,9 @@ def _set_state(profile_id: int, state: str, reason: str, now: datetime) -> Opera
         if freed and state == S.AVAILABLE:
             # Offered a call in the same commit. They are looked at again once it commits
             # (``serve_freed_operator``): a call queued meanwhile is invisible from here.
-            match_within(operator_ids=[profile.pk], now=now)
+            if free is None:  # locked after a ringing offer's call: read with their skills
+                free = sql.lock_unreserved_operator(profile_id)
+            match_within(operators=[free], now=now)
     return profile
 
 

@@ -36,16 +36,29 @@ AND (%(served)s::bigint[] IS NULL OR EXISTS (
     SELECT 1 FROM telephony_skill s WHERE s.operator_id = p.id AND s.queue_id = ANY(%(served)s::bigint[])))
 """
 
-# Locked, with their skills: rows another pass holds are skipped (that pass serves them).
-LOCK_FREE_OPERATORS = f"""
+# An operator with their skills (a row of ``FreeOperator``).
+OPERATOR_WITH_SKILLS = f"""
 SELECT {PROFILE_COLUMNS},
        (SELECT json_agg(json_build_array(s.queue_id, s.tier, s.languages))
         FROM telephony_skill s WHERE s.operator_id = p.id) AS skills
 FROM telephony_operatorprofile p
+"""  # noqa: S608 (constant text)
+
+# The free operators, locked: rows another pass holds are skipped (that pass serves them).
+LOCK_FREE_OPERATORS = f"""
+{OPERATOR_WITH_SKILLS}
 WHERE {FREE}
 ORDER BY p.id
 FOR UPDATE OF p SKIP LOCKED
-"""  # noqa: S608 (constant text; every value is a parameter)
+"""
+
+# One operator, locked (waiting for the lock), unless an offer rings for them (then its call is
+# locked first: the lock order).
+LOCK_UNRESERVED_OPERATOR = f"""
+{OPERATOR_WITH_SKILLS}
+WHERE p.id = %(operator)s AND p.state <> %(reserved)s
+FOR UPDATE OF p
+"""
 
 ANYONE_FREE = f"""
 SELECT EXISTS (
@@ -120,7 +133,7 @@ SELECT count(*) FROM (
 
 
 class FreeOperator(NamedTuple):
-    """An available operator locked by a match, with their skills ``(queue id, tier, languages)``."""
+    """An operator locked for a match, with their skills ``(queue id, tier, languages)``."""
 
     profile: OperatorProfile
     skills: list[tuple[int, int, list[str]]]
@@ -142,21 +155,32 @@ def _ids(values: Iterable[int] | None) -> list[int] | None:
     return None if values is None else list(values)
 
 
-def lock_free_operators(
-    *, operator_ids: Iterable[int] | None, served: Iterable[int] | None
-) -> list[FreeOperator]:
-    """The available operators (of these ids, with a skill on a served queue), locked, by id."""
+def _operators(statement: str, parameters: dict[str, object]) -> list[FreeOperator]:
     names = [field.attname for field in PROFILE_FIELDS]
     with connection.cursor() as cursor:
-        cursor.execute(
-            LOCK_FREE_OPERATORS,
-            {"available": AVAILABLE, "operators": _ids(operator_ids), "served": _ids(served)},
-        )
+        cursor.execute(statement, parameters)
         rows = cursor.fetchall()
     return [
         FreeOperator(OperatorProfile.from_db(connection.alias, names, row[:-1]), row[-1] or [])
         for row in rows
     ]
+
+
+def lock_free_operators(
+    *, operator_ids: Iterable[int] | None, served: Iterable[int] | None
+) -> list[FreeOperator]:
+    """The available operators (of these ids, with a skill on a served queue), locked, by id."""
+    return _operators(
+        LOCK_FREE_OPERATORS, {"available": AVAILABLE, "operators": _ids(operator_ids), "served": _ids(served)}
+    )
+
+
+def lock_unreserved_operator(operator_id: int) -> FreeOperator | None:
+    """The operator with their skills, locked; None when an offer rings for them (or no such one)."""
+    found = _operators(
+        LOCK_UNRESERVED_OPERATOR, {"operator": operator_id, "reserved": OperatorState.RESERVED.value}
+    )
+    return found[0] if found else None
 
 
 def anyone_free(

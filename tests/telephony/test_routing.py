@@ -137,6 +137,17 @@ def test_operator_logout_reroutes_the_reserved_call(db, tenants, commit):
     assert Reservation.objects.get(call=call, operator=leaving).state == "cancelled"
 
 
+def test_an_operator_asking_to_be_available_while_an_offer_rings_keeps_the_offer(db, tenants, commit):
+    queue = make_queue(tenants.alpha)
+    operator = make_operator({queue: 1})
+    with commit():
+        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(0))
+    with commit():
+        routing.operator_set_state(operator=operator.user, state="available", now=at(1))
+    operator.refresh_from_db()
+    assert operator.state == "reserved" and offer_of(call).operator == operator
+
+
 def test_accept_puts_the_operator_on_call_and_the_end_of_the_call_in_wrap_up(db, tenants, commit):
     queue = make_queue(tenants.alpha)
     operator = make_operator({queue: 1})
