@@ -131,25 +131,29 @@ def _first_answer(params: TwilioCallParams, number: PhoneNumber) -> VoiceRespons
     """The call recorded in the number's company (run in its schema) and its first answer.
 
     One transaction: the call record and its place in the queue commit together. When the first
-    step fails, its own work is rolled back (a savepoint) but the call is kept, with the error,
-    and this returns None: the caller may leave a message (``fallback_twiml``). ``MOVED`` when the
-    number no longer belongs to that company."""
+    step fails, its work is rolled back with the call record, the call is recorded again with the
+    error, and this returns None: the caller may leave a message (``fallback_twiml``). Only a
+    failing call pays for that second write (a savepoint would cost every call two round trips).
+    ``MOVED`` when the number no longer belongs to that company."""
+    try:
+        with transaction.atomic():
+            started = start_inbound(params=params, tenant_id=number.tenant_id)
+            if started is None:
+                return MOVED
+            if not started.in_service:
+                call = started.call
+                add_event(call, "refused_not_in_service", dedupe="not_in_service", state=started.number_state)
+                set_outcome(call, Call.Outcome.FAILED, reason="service suspended")
+                return twiml.goodbye(twiml.SUSPENDED_MESSAGE)
+            return flows.first_step(tenant=number.tenant, call=started.call)
+    except Exception:
+        log.exception("call %s: the first answer failed", params.call_sid)
     with transaction.atomic():
         started = start_inbound(params=params, tenant_id=number.tenant_id)
         if started is None:
             return MOVED
-        call = started.call
-        if not started.in_service:
-            add_event(call, "refused_not_in_service", dedupe="not_in_service", state=started.number_state)
-            set_outcome(call, Call.Outcome.FAILED, reason="service suspended")
-            return twiml.goodbye(twiml.SUSPENDED_MESSAGE)
-        try:
-            with transaction.atomic():
-                return flows.first_step(tenant=number.tenant, call=call)
-        except Exception:
-            log.exception("call %s: the first step failed", params.call_sid)
-            add_event(call, "flow_error", dedupe="flow_error")
-            return None
+        add_event(started.call, "flow_error", dedupe="flow_error")
+    return None
 
 
 @csrf_exempt

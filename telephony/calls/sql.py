@@ -5,9 +5,11 @@ Values are parameters; run through Django's cursor (query counts and monitoring 
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 from typing import Any, NamedTuple
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 
 from telephony.calls.models import Call, Contact
@@ -25,12 +27,9 @@ def _columns(fields: list[Field], prefix: str = "") -> str:
     return ", ".join(f'{prefix}"{field.column}"' for field in fields)
 
 
-def _values(fields: list[Field], name: str) -> str:
-    return ", ".join(f"%({name}_{field.attname})s" for field in fields)
-
-
-# Column lists from the models, so these statements follow the fields a migration adds; the values
-# are the fields' own, adapted by Django (``adapted``).
+# Column lists from the models, so the statement follows the fields a migration adds. The values of
+# a new row go as one JSON object per table (``row_json``), made a row of the table's type by
+# PostgreSQL (``jsonb_populate_record``): two parameters instead of fifty.
 CALL_FIELDS: list[Field] = list(Call._meta.concrete_fields)
 CONTACT_FIELDS: list[Field] = list(Contact._meta.concrete_fields)
 CALL_WRITTEN = [f for f in CALL_FIELDS if not f.primary_key and f.attname != "contact_id"]
@@ -39,9 +38,9 @@ CONTACT_WRITTEN = [f for f in CONTACT_FIELDS if not f.primary_key]
 # The incoming-call webhook's record in one statement: the dialled number still belongs to the
 # company (checked here, where it counts: the webhook may have found the company in its memory),
 # with its state and the company's status as they are now; the caller's card, made on the first
-# call from a valid number (``with_card``); the call, once per CallSid (a replay writes nothing);
-# its ``incoming`` event. No row: the number is no longer the company's. A row without the call:
-# a replay.
+# call from a valid number (``card`` not NULL); the call, once per CallSid (a replay writes
+# nothing); its ``incoming`` event. No row: the number is no longer the company's. A row without
+# the call: a replay.
 START_INBOUND = f"""
 WITH line AS (
     SELECT n.state, c.status
@@ -49,17 +48,20 @@ WITH line AS (
     WHERE n.number = %(to_number)s AND n.tenant_id = %(tenant_id)s
 ), new_card AS (
     INSERT INTO calls_contact ({_columns(CONTACT_WRITTEN)})
-    SELECT {_values(CONTACT_WRITTEN, "contact")} FROM line WHERE %(with_card)s
+    SELECT {_columns(CONTACT_WRITTEN, "r.")}
+    FROM line, jsonb_populate_record(NULL::calls_contact, %(card)s::jsonb) AS r
+    WHERE %(card)s::jsonb IS NOT NULL
     ON CONFLICT (phone) DO NOTHING
     RETURNING {_columns(CONTACT_FIELDS)}
 ), card AS (
     SELECT * FROM new_card
     UNION ALL
-    SELECT {_columns(CONTACT_FIELDS)} FROM calls_contact WHERE phone = %(contact_phone)s AND %(with_card)s
+    SELECT {_columns(CONTACT_FIELDS)} FROM calls_contact WHERE phone = %(card)s::jsonb ->> 'phone'
     LIMIT 1
 ), new_call AS (
     INSERT INTO calls_call ({_columns(CALL_WRITTEN)}, contact_id)
-    SELECT {_values(CALL_WRITTEN, "call")}, (SELECT id FROM card) FROM line
+    SELECT {_columns(CALL_WRITTEN, "r.")}, (SELECT id FROM card)
+    FROM line, jsonb_populate_record(NULL::calls_call, %(call)s::jsonb) AS r
     ON CONFLICT (call_sid) DO NOTHING
     RETURNING {_columns(CALL_FIELDS)}
 ), new_event AS (
@@ -81,13 +83,21 @@ class InboundRecord(NamedTuple):
     contact: Contact | None
 
 
-def adapted(instance: Model, fields: list[Field], name: str) -> dict[str, Any]:
+def _exact(value: object) -> str:
+    """JSON for what ``json`` does not know: times in full (ISO 8601, microseconds, offset)."""
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    return str(value)  # Decimal, UUID: their exact text
+
+
+def row_json(instance: Model, fields: list[Field]) -> str:
     """``instance``'s values of ``fields`` as Django writes them on an INSERT (``pre_save``, then
-    ``get_db_prep_save``), keyed ``<name>_<attname>`` as in ``_values``."""
-    return {
-        f"{name}_{field.attname}": field.get_db_prep_save(field.pre_save(instance, True), connection)
-        for field in fields
+    ``get_db_prep_save``), as one JSON object keyed by column."""
+    wrapper = connections[DEFAULT_DB_ALIAS]  # the thread's own, looked up once (not per field)
+    values = {
+        field.column: field.get_db_prep_save(field.pre_save(instance, True), wrapper) for field in fields
     }
+    return json.dumps(values, default=_exact)
 
 
 def start_inbound(
@@ -96,10 +106,9 @@ def start_inbound(
     """Run ``START_INBOUND`` for these unsaved rows (``event``: the incoming event's ``at``,
     ``kind``, ``data``, ``key``); None when the dialled number is no longer ``tenant_id``'s."""
     parameters = {
-        "to_number": call.to_number, "tenant_id": tenant_id, "with_card": contact is not None,
-        "contact_phone": contact.phone if contact is not None else "",
-        **adapted(call, CALL_WRITTEN, "call"),
-        **adapted(contact or Contact(phone=""), CONTACT_WRITTEN, "contact"),
+        "to_number": call.to_number, "tenant_id": tenant_id,
+        "call": row_json(call, CALL_WRITTEN),
+        "card": row_json(contact, CONTACT_WRITTEN) if contact is not None else None,
         **{f"event_{key}": value for key, value in event.items()},
     }  # fmt: skip
     with connection.cursor() as cursor:

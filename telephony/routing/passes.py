@@ -49,12 +49,17 @@ def match(
 
 
 def match_within(
-    *, queue_ids: list[int] | None = None, operators: list[sql.FreeOperator] | None = None, now: datetime
+    *,
+    queue_ids: list[int] | None = None,
+    operator_ids: list[int] | None = None,
+    locked: list[sql.FreeOperator],
+    now: datetime,
 ) -> tuple[list[Reservation], bool]:
     """One pass in the caller's transaction (a call just queued, an operator just freed), so that
     the change and its offer commit together: the reservations, and whether to ``match`` again
-    once the caller commits (rows another pass held, or nothing offered). ``operators``: only
-    these, available and locked by the caller already (``sql.lock_unreserved_operator``).
+    once the caller commits (rows another pass held, or nothing offered). ``locked``: the free
+    operators of this scope, locked by the caller already (the freed operator; those free for
+    the queued call, locked as it was put in line).
 
     It never waits nor retries (that would hold the caller's locks). A change committing at the
     same time is invisible from here; of two such, the one committing last sees the other in its
@@ -62,8 +67,9 @@ def match_within(
     """
     if not connection.in_atomic_block:
         raise RuntimeError("match_within runs in the caller's transaction.")
-    operator_ids = None if operators is None else [free.profile.pk for free in operators]
-    reservations, again = _pass(queue_ids, operator_ids, now, set(), locked=operators, nobody_then_later=True)
+    if not locked:  # nobody free (or all held by other passes): only the look after commit
+        return [], True
+    reservations, again = _pass(queue_ids, operator_ids, now, set(), locked=locked)
     return reservations, again or not reservations
 
 
@@ -78,11 +84,9 @@ def _pass(
     now: datetime,
     taken: set[int],
     locked: list[sql.FreeOperator] | None = None,
-    nobody_then_later: bool = False,
 ) -> tuple[list[Reservation], bool]:
     """One pass in the current transaction: the reservations made, and whether to look again.
-    ``locked``: the operators, locked already; ``nobody_then_later``: the caller looks again
-    anyway when nobody could be locked."""
+    ``locked``: the free operators, locked by the caller already."""
     rules = queues.rules_for(queue_ids or ())
     served = queues.served(queue_ids, rules) if queue_ids is not None else None
     if locked is None:
@@ -90,7 +94,7 @@ def _pass(
     locked = {free.profile.pk: free for free in locked}
     if not locked:
         # Free operators another pass holds may have missed our calls: look again after it.
-        return [], nobody_then_later or sql.anyone_free(operator_ids=operator_ids, served=served)
+        return [], sql.anyone_free(operator_ids=operator_ids, served=served)
     skills: dict[int, dict[int, matching.SkillIn]] = {
         pk: {q: matching.SkillIn(tier, frozenset(languages or free.profile.languages))
              for q, tier, languages in free.skills}

@@ -78,7 +78,7 @@ def _set_state(profile_id: int, state: str, reason: str, now: datetime) -> Opera
             # (``serve_freed_operator``): a call queued meanwhile is invisible from here.
             if free is None:  # locked after a ringing offer's call: read with their skills
                 free = sql.lock_unreserved_operator(profile_id)
-            match_within(operators=[free], now=now)
+            match_within(operator_ids=[profile.pk], locked=[free], now=now)
     return profile
 
 

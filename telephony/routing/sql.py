@@ -112,16 +112,27 @@ RESERVATION_FIELDS = [
     "reason",
 ]
 
-# A call put in line once: a replayed webhook's second insert is a no-op (no savepoint needed).
-ENQUEUE_ONCE = """
-INSERT INTO telephony_waitingcall
-    (tenant_id, queue_id, call_sid, priority, language, enqueued_at, state, outcome, reservation_count,
-     direction)
-VALUES (%(tenant_id)s, %(queue_id)s, %(call_sid)s, %(priority)s, %(language)s, %(enqueued_at)s,
-        %(state)s, '', 0, %(direction)s)
-ON CONFLICT (call_sid) DO NOTHING
-RETURNING id
-"""
+# A call put in line once (a replayed webhook's second insert is a no-op, no savepoint needed),
+# and in the same statement the free operators who may take it, locked as ``LOCK_FREE_OPERATORS``
+# locks them, for the match that follows in the same transaction. No row: a replay; one row with
+# no operator: nobody is free.
+ENQUEUE_ONCE = f"""
+WITH waiting AS (
+    INSERT INTO telephony_waitingcall
+        (tenant_id, queue_id, call_sid, priority, language, enqueued_at, state, outcome, reservation_count,
+         direction)
+    VALUES (%(tenant_id)s, %(queue_id)s, %(call_sid)s, %(priority)s, %(language)s, %(enqueued_at)s,
+            %(waiting)s, '', 0, %(direction)s)
+    ON CONFLICT (call_sid) DO NOTHING
+    RETURNING id
+), free AS (
+    {OPERATOR_WITH_SKILLS}
+    WHERE {FREE} AND EXISTS (SELECT 1 FROM waiting)
+    ORDER BY p.id
+    FOR UPDATE OF p SKIP LOCKED
+)
+SELECT waiting.id, free.* FROM waiting LEFT JOIN free ON TRUE
+"""  # noqa: S608 (constant text; every value is a parameter)
 
 # How many calls are in line in a queue, counted up to ``limit`` (all that "is it full?" needs).
 IN_LINE_UP_TO = """
@@ -233,12 +244,26 @@ def reserve(*, offers: list[tuple[int, int, datetime]], now: datetime) -> list[R
     return [Reservation.from_db(connection.alias, RESERVATION_FIELDS, row) for row in rows]
 
 
-def enqueue_once(*, fields: dict[str, object]) -> int | None:
-    """Put a call in line (``fields``: its columns but the state); its id, None when it is already."""
+def enqueue_once(
+    *, fields: dict[str, object], served: Iterable[int]
+) -> tuple[int, list[FreeOperator]] | None:
+    """Put a call in line (``fields``: its columns but the state) and lock the free operators of
+    the ``served`` queues: its id and them; None when it is in line already."""
     with connection.cursor() as cursor:
-        cursor.execute(ENQUEUE_ONCE, {**fields, "state": WAITING})
-        row = cursor.fetchone()
-    return row[0] if row is not None else None
+        cursor.execute(
+            ENQUEUE_ONCE,
+            {**fields, "waiting": WAITING, "available": AVAILABLE, "operators": None, "served": list(served)},
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    names = [field.attname for field in PROFILE_FIELDS]
+    free = [
+        FreeOperator(OperatorProfile.from_db(connection.alias, names, row[1:-1]), row[-1] or [])
+        for row in rows
+        if row[1] is not None
+    ]
+    return rows[0][0], free
 
 
 def in_line(*, queue_id: int, up_to: int) -> int:

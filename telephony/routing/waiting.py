@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from telephony.models import Queue
 from telephony.operators import transition
-from telephony.routing import sql
+from telephony.routing import queues, sql
 from telephony.routing.decisions import close_offer
 from telephony.routing.passes import match, match_within
 from telephony.routing_models import (
@@ -42,11 +42,13 @@ def enqueue(
         "tenant_id": tenant.pk, "queue_id": queue.pk, "call_sid": call_sid, "priority": priority,
         "language": language, "enqueued_at": now, "direction": WaitingCall.Direction.INBOUND.value,
     }  # fmt: skip
+    served = queues.served([queue.pk], queues.rules_for([queue.pk]))
     with transaction.atomic(savepoint=False):  # the caller's transaction, or one of its own
-        waiting_id = sql.enqueue_once(fields=fields)
-        if waiting_id is None:  # a replay: the call is in line already
+        queued = sql.enqueue_once(fields=fields, served=served)
+        if queued is None:  # a replay: the call is in line already
             return WaitingCall.objects.get(call_sid=call_sid)
-        _, again = match_within(queue_ids=[queue.pk], now=now)
+        waiting_id, free = queued
+        _, again = match_within(queue_ids=[queue.pk], locked=free, now=now)
     if again:
         queue_id = queue.pk
         transaction.on_commit(lambda: match(queue_ids=[queue_id], now=now))

@@ -7,12 +7,14 @@ from __future__ import annotations
 import threading
 
 from django.db import connection, transaction
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from telephony.calls.models import Call, CallEvent, Contact
+from telephony.calls.records import TwilioCallParams, start_inbound
 from telephony.models import PhoneNumber, WaitingCall
 from telephony.webhooks import NUMBERS
-from tests.telephony.calls_kit import incoming
+from tests.telephony.calls_kit import incoming, new_sid
 
 
 def test_a_number_kept_in_memory_is_checked_where_the_call_is_written(db, tenants, alpha_number):
@@ -27,6 +29,22 @@ def test_a_number_kept_in_memory_is_checked_where_the_call_is_written(db, tenant
     with tenant_context(tenants.beta):
         assert Call.objects.filter(call_sid=params["CallSid"]).exists()
     assert NUMBERS.get(alpha_number).tenant_id == tenants.beta.pk  # read afresh
+
+
+def test_the_call_record_keeps_its_start_to_the_microsecond(db, tenants, alpha_number):
+    now = timezone.now().replace(microsecond=123456)
+    params = TwilioCallParams(
+        call_sid=new_sid(),
+        from_number="+14155550100",
+        to_number=alpha_number,
+        status="ringing",
+        direction="inbound",
+    )
+    with tenant_context(tenants.alpha):
+        started = start_inbound(params=params, tenant_id=tenants.alpha.pk, now=now)
+        assert started.created and started.in_service
+        call = Call.objects.get(call_sid=params.call_sid)
+        assert call.started_at == now == call.events.get(kind="incoming").at
 
 
 def test_a_callers_first_two_calls_at_once_share_one_card(committed, tenants):

@@ -43,22 +43,21 @@ def test_an_incoming_call_with_an_operators_script_is_recorded_and_queued(
 ):
     active_script(tenants.alpha, sample="hotline")  # no automatic step: straight to the queue
     warm(alpha_number, queue)
-    with django_assert_num_queries(15), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(12), django_capture_on_commit_callbacks(execute=True):
         # (the dialled number's company, from the process cache: no query)
         # SET search_path to the company's schema; SAVEPOINT (the webhook's transaction);
         # the call record in one statement: the number re-checked with the company's status, the
         # caller's card made, the call and its "incoming" event written;
-        # SAVEPOINT (the first step); INSERT the script run (at its first step); UPDATE the call
-        # with its run;
+        # INSERT the script run (at its first step); UPDATE the call with its run;
         # the queue's length (counted up to its maximum); UPDATE the call as queued; INSERT its
         # "queued" event (once per key: ON CONFLICT DO NOTHING); INSERT the call in line (once
-        # per CallSid); the free operators who may take it, locked (none);
-        # RELEASE (the first step); RELEASE (the webhook's transaction);
+        # per CallSid) with the free operators who may take it locked (none), one statement;
+        # RELEASE (the webhook's transaction);
         # after the commit: SET search_path public; is anyone free for it (the router).
         response, params = incoming(alpha_number, caller="+14155550123")
     assert verbs(response.content) == ["Say", "Enqueue"]
     assert WaitingCall.objects.get(call_sid=params["CallSid"]).state == WaitingCall.State.WAITING
-    with django_assert_num_queries(15), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(12), django_capture_on_commit_callbacks(execute=True):
         # A caller whose card exists: the same statements (the card read instead of made).
         incoming(alpha_number, caller="+14155550123")
 
@@ -68,13 +67,12 @@ def test_an_incoming_call_with_an_ivr_plays_its_first_question(
 ):
     active_script(tenants.alpha, sample="survey", name="Survey IVR")
     warm(alpha_number, queue)
-    with django_assert_num_queries(10), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(8), django_capture_on_commit_callbacks(execute=True):
         # SET search_path to the company's schema; SAVEPOINT (the webhook's transaction);
         # the call record (number re-checked, card, call, "incoming" event: one statement);
-        # SAVEPOINT (the first step); INSERT the script run (at its first step); UPDATE the call
-        # with its run;
+        # INSERT the script run (at its first step); UPDATE the call with its run;
         # UPDATE the call's IVR start; INSERT its "ivr_started" event (once per key);
-        # RELEASE (the first step); RELEASE (the webhook's transaction).
+        # RELEASE (the webhook's transaction).
         response, _ = incoming(alpha_number, caller="+14155550124")
     assert check_twiml(response.content).find("Gather") is not None
 

@@ -269,6 +269,20 @@ def test_matching_a_freed_operator_takes_a_fixed_number_of_queries(db, tenants, 
     assert len(made) == 1
 
 
+def test_a_call_queued_when_someone_is_free_is_offered_in_four_queries(
+    db, tenants, django_assert_num_queries
+):
+    queue = make_queue(tenants.alpha)
+    operator = make_operator({queue: 1})
+    routing.rules_for([queue.pk])  # the per-process queue cache, warm
+    # In the caller's transaction: the call put in line with the free operators locked (one
+    # statement); the waiting calls read; the call locked, marked reserved and offered; the
+    # operator's state and its event.
+    with django_assert_num_queries(4):
+        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(0))
+    assert offer_of(call).operator == operator
+
+
 def test_a_call_arriving_when_nobody_is_free_costs_one_read(db, tenants, commit, django_assert_num_queries):
     queue = make_queue(tenants.alpha)
     overflow = make_queue(tenants.alpha)
