@@ -96,24 +96,27 @@ def incoming(request: HttpRequest) -> HttpResponse:
     number = NUMBERS.get(params.to_number)
     if number is None or number.tenant is None:  # not known here: read as it is now
         number = _number(params.to_number)
-    response = _answer(params, number)
+    response = _answer(request, params, number)
     if response is MOVED:  # the number changed company since this process kept it
         NUMBERS.invalidate()
-        response = _answer(params, _number(params.to_number))
+        response = _answer(request, params, _number(params.to_number))
     # Moved once more between two statements (hardly ever): take a message, as on any failure.
     return fallback_response() if response is MOVED else response
 
 
-def _answer(params: TwilioCallParams, number: PhoneNumber | None) -> HttpResponse | VoiceResponse:
+def _answer(
+    request: HttpRequest, params: TwilioCallParams, number: PhoneNumber | None
+) -> HttpResponse | VoiceResponse:
     """The answer to an incoming call for the number as given; ``MOVED`` when it no longer
-    belongs to that company (nothing written)."""
+    belongs to that company (nothing written, not even the evidence: it is kept by the company
+    the number belongs to)."""
     if number is None or number.tenant is None:
         return _unserved(params)
     with tenant_context(number.tenant):
-        evidence.keep(request)
         answer = _first_answer(params, number)
-    if answer is MOVED:
-        return MOVED
+        if answer is MOVED:
+            return MOVED
+        evidence.keep(request)
     return twiml.response(answer if answer is not None else fallback_twiml())
 
 
