@@ -263,6 +263,7 @@ CELERY_TASK_ANNOTATIONS = {
     "reporting.tasks.dispatch_webhook_retries": {"expires": 240},
     "telephony.reliability.sweep_presence": {"expires": 10},
     "telephony.reliability.reconcile_calls": {"expires": 50},
+    "telephony.reliability.reconcile_company": {"expires": 120},
 }
 CELERY_IMPORTS = ["telephony.reliability"]
 CELERY_BEAT_SCHEDULE = {

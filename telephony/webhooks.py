@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 from twilio.twiml.voice_response import VoiceResponse
 
-from telephony import twiml
+from telephony import reconcile, twiml
 from telephony.calls import flows
 from telephony.calls.company import call_setup
 from telephony.calls.models import Call
@@ -107,7 +107,9 @@ def _first_answer(params: TwilioCallParams, number: PhoneNumber) -> VoiceRespons
     step fails, its own work is rolled back (a savepoint) but the call is kept, with the error,
     and this returns None: the caller may leave a message (``fallback_twiml``)."""
     with transaction.atomic():
-        call, _ = start_inbound(params=params)
+        call, created = start_inbound(params=params)
+        if created and reconcile.apply_early_status(call=call):  # it ended before this webhook came
+            return twiml.goodbye("")
         if not number.in_service:
             add_event(call, "refused_not_in_service", dedupe="not_in_service", state=number.state)
             set_outcome(call, Call.Outcome.FAILED, reason="service suspended")
@@ -129,8 +131,10 @@ def status(request: HttpRequest) -> HttpResponse:
     tenant = _tenant_of(request)
     if tenant is None:
         return HttpResponse(status=204)
+    params = TwilioCallParams.from_post(request.POST)
     with tenant_context(tenant):
-        record_status(params=TwilioCallParams.from_post(request.POST))
+        if record_status(params=params) is None:  # before the call's first webhook: kept (issue 22)
+            reconcile.keep_early_status(params=params)
     return HttpResponse(status=204)
 
 
@@ -152,7 +156,10 @@ def wait(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
 @webhook
 def wait_key(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
     """The caller pressed a key while waiting: leave the queue for the callback/voicemail choice."""
-    add_event(call, "wait_key", digits=request.POST.get("Digits", ""))
+    # Once per Twilio request (its idempotency token, the same on Twilio's retries), else once per call.
+    token = request.headers.get("I-Twilio-Idempotency-Token", "")[:100]
+    add_event(call, "wait_key", dedupe=f"wait_key:{token}" if token else "wait_key",
+              digits=request.POST.get("Digits", ""))  # fmt: skip
     return twiml.response(twiml.leave_queue())
 
 
