@@ -21,6 +21,7 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from telephony.simulator.outbound_side import Callee, OutboundCalls
+from telephony.simulator.rest_status import call_status
 from telephony.simulator.twiml_reader import parse
 
 
@@ -73,6 +74,7 @@ class Twilio:
         app = web.Application()
         app.router.add_post("/2010-04-01/Accounts/{account}/Calls/{sid}.json", self._update_call)
         app.router.add_post("/2010-04-01/Accounts/{account}/Calls.json", self.outbound.create)
+        app.router.add_get("/2010-04-01/Accounts/{account}/Calls/{sid}.json", self._fetch_call)  # issue 22
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.rest_port)
@@ -110,6 +112,10 @@ class Twilio:
         return web.json_response(
             {"sid": sid, "status": "in-progress", "account_sid": request.match_info["account"]}
         )
+
+    async def _fetch_call(self, request: web.Request) -> web.Response:
+        """``client.calls(sid).fetch()``: the reconciliation asks for a call's real status."""
+        return await call_status(self, request)
 
     async def post(self, url: str, params: dict[str, str]) -> str:
         """A signed POST to the platform, the way Twilio sends webhooks."""
