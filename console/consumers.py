@@ -148,9 +148,20 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
             except Exception:  # the database or Redis is down: the next beat tries again
                 log.warning("console heartbeat failed", exc_info=True)
 
+    async def __call__(self, scope, receive, send) -> None:
+        """Whatever ends this consumer (a goodbye, or a crash such as the channel layer's Redis
+        going away, which skips ``disconnect``), its heartbeat stops and its presence goes."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if hasattr(self, "profile_id") and not getattr(self, "gone", False):
+                with contextlib.suppress(Exception):
+                    await self.disconnect(1011)
+
     async def disconnect(self, code: int) -> None:
-        if not hasattr(self, "profile_id"):
+        if not hasattr(self, "profile_id") or getattr(self, "gone", False):
             return
+        self.gone = True
         self.heartbeat.cancel()
         with contextlib.suppress(Exception):  # Redis down: the layer forgets the channel by itself
             await self.channel_layer.group_discard(self.group, self.channel_name)

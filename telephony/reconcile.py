@@ -5,7 +5,8 @@ process killed, a deploy, a network cut) left a record ``ringing`` for ever, its
 ``on_call`` and its place in the queue offered to operators. Here:
 
 - ``stale_calls``: calls of this company not ended whose state has not moved for longer than it
-  should (``STALE_SECONDS``: waiting (ringing, IVR, queued) or answered (bridged, on a call));
+  should (``RECONCILE_WAITING_SECONDS``, 2 minutes: ringing, IVR, queued;
+  ``RECONCILE_ANSWERED_SECONDS``, 10 minutes: bridged, on a call);
 - ``reconcile_call``: asks Twilio's REST API for the call's real status; a finished call is
   finished as the lost callback would have done it (``records.record_status``: outcome, times from
   Twilio's end time, the queue place freed, the operator to wrap-up through ``routing.leave`` and
@@ -25,34 +26,37 @@ reader (by dialled number, as the incoming-call webhook does).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import json
 import logging
 from email.utils import parsedate_to_datetime
 
+import redis
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from telephony import gateway, routing
 from telephony.calls.models import Call
 from telephony.calls.records import TERMINAL, TwilioCallParams, add_event, record_status, set_outcome
-from telephony.models import PhoneNumber
+from telephony.models import PhoneNumber, WaitingCall
 from tenants.models import Client
 
 log = logging.getLogger(__name__)
 
 TWILIO_API = gateway.TWILIO_API
-STALE_SECONDS = {"waiting": 120, "answered": 600}
 RECHECK_SECONDS = 300
 EARLY_STATUS_SECONDS = 3600
 RECORDINGS_WINDOW = dt.timedelta(hours=6)
 CALLS_PER_PASS = 200
+CACHE_DOWN = (redis.ConnectionError, redis.TimeoutError)  # Django's Redis cache lets them through
 
 
 # Early final statuses ---------------------------------------------------------------------------
@@ -66,7 +70,11 @@ def keep_early_status(*, params: TwilioCallParams) -> bool:
     """A final status for a call not recorded yet (run in the company's schema): kept a while."""
     if params.status not in TERMINAL or not params.call_sid:
         return False
-    cache.set(_early_key(params.call_sid), dataclasses.asdict(params), EARLY_STATUS_SECONDS)
+    try:
+        cache.set(_early_key(params.call_sid), dataclasses.asdict(params), EARLY_STATUS_SECONDS)
+    except CACHE_DOWN:  # Redis down: the reconciliation will ask Twilio about the call instead
+        log.warning("call %s: early final status not kept (cache unreachable)", params.call_sid)
+        return False
     log.info("call %s: final status %s kept until the call appears", params.call_sid, params.status)
     return True
 
@@ -74,10 +82,14 @@ def keep_early_status(*, params: TwilioCallParams) -> bool:
 def take_early_status(*, call_sid: str) -> TwilioCallParams | None:
     """The final status kept for this call, if any (taken: applied once)."""
     key = _early_key(call_sid)
-    kept = cache.get(key)
-    if kept is None:
+    try:
+        kept = cache.get(key)
+        if kept is None:
+            return None
+        cache.delete(key)
+    except CACHE_DOWN:  # Redis down: a call never waits for it (the reconciliation covers it)
+        log.warning("call %s: early final statuses not read (cache unreachable)", call_sid)
         return None
-    cache.delete(key)
     return TwilioCallParams(**kept)
 
 
@@ -96,15 +108,14 @@ def apply_early_status(*, call: Call, now: dt.datetime | None = None) -> bool:
 
 def stale_calls(*, now: dt.datetime) -> list[Call]:
     """Calls not ended whose state has not moved for longer than it should (this company)."""
-    waiting = now - dt.timedelta(seconds=STALE_SECONDS["waiting"])
-    late = now - dt.timedelta(seconds=STALE_SECONDS["answered"])
+    waiting = now - dt.timedelta(seconds=settings.RECONCILE_WAITING_SECONDS)
+    late = now - dt.timedelta(seconds=settings.RECONCILE_ANSWERED_SECONDS)
     moved = Greatest("started_at", "placed_at", "ivr_started_at", "queued_at", "offered_at", "answered_at")
     return list(
         Call.objects.filter(ended_at__isnull=True)
         .annotate(moved=moved)
         .filter(
-            Q(answered_at__isnull=True, moved__lte=waiting)
-            | Q(answered_at__isnull=False, moved__lte=late)
+            Q(answered_at__isnull=True, moved__lte=waiting) | Q(answered_at__isnull=False, moved__lte=late)
         )
         .order_by("moved")[:CALLS_PER_PASS]
     )
@@ -154,16 +165,25 @@ def fetch_call(call_sid: str) -> TwilioCall | None:
     )
 
 
-def reconcile_call(*, call: Call, now: dt.datetime) -> str:
-    """Ask Twilio about one stale call and finish it if Twilio says it is over; what was done."""
-    if not cache.add(f"reconcile:asked:{call.call_sid}", 1, RECHECK_SECONDS):
-        return "asked recently"
-    try:
-        real = fetch_call(call.call_sid)
-    except (TwilioRestException, OSError) as error:
-        log.warning("call %s: Twilio could not be asked (%s); next pass", call.call_sid, error)
-        cache.delete(f"reconcile:asked:{call.call_sid}")
-        return "twilio unreachable"
+def reconcile_call(
+    *, call: Call, now: dt.datetime, real: TwilioCall | None = None, asked: bool = False
+) -> str:
+    """Ask Twilio about one stale call and finish it if Twilio says it is over; what was done.
+
+    ``asked``: the caller asked Twilio already (``real``, None when Twilio does not know the call)."""
+    if not asked:
+        try:
+            if not cache.add(f"reconcile:asked:{call.call_sid}", 1, RECHECK_SECONDS):
+                return "asked recently"
+        except CACHE_DOWN:
+            return "cache unreachable"
+        try:
+            real = fetch_call(call.call_sid)
+        except (TwilioException, OSError) as error:
+            log.warning("call %s: Twilio could not be asked (%s); next pass", call.call_sid, error)
+            with contextlib.suppress(*CACHE_DOWN):
+                cache.delete(f"reconcile:asked:{call.call_sid}")
+            return "twilio unreachable"
     status = Call.Status.CANCELED if real is None else real.status
     if status not in TERMINAL:
         return f"live ({status})"
@@ -183,6 +203,40 @@ def reconcile_call(*, call: Call, now: dt.datetime) -> str:
         add_event(call, "reconciled", dedupe="reconciled", at=now, status=status, source="twilio")
     log.warning("call %s reconciled with Twilio: %s (its final callback was lost)", call.call_sid, status)
     return f"finished ({status})"
+
+
+def after_refused_bridge(*, waiting_call_id: int) -> str:
+    """``bridge_refused`` for the call of this waiting call, in its company's schema."""
+    waiting = WaitingCall.objects.select_related("tenant").filter(pk=waiting_call_id).first()
+    if waiting is None:
+        return "nothing to do"
+    with tenant_context(waiting.tenant):
+        return bridge_refused(call_sid=waiting.call_sid)
+
+
+def bridge_refused(*, call_sid: str, now: dt.datetime | None = None) -> str:
+    """Twilio refused to bridge an accepted call (run in its company's schema): when Twilio says the
+    call is over, the answer recorded a moment ago never happened (the caller was never connected):
+    it is taken back and the call finished now, instead of waiting for a lost callback. A refusal
+    because the call was bridged already (a retried task) leaves everything as it is."""
+    now = now or timezone.now()
+    call = Call.objects.filter(call_sid=call_sid).first()
+    if call is None or call.ended_at is not None:
+        return "nothing to do"
+    try:
+        real = fetch_call(call_sid)
+    except (TwilioException, OSError):
+        return "twilio unreachable"  # the reconciliation asks again later
+    if real is not None and real.status not in TERMINAL:
+        return f"live ({real.status})"
+    with transaction.atomic():
+        if not call.events.filter(kind="dial_result:operator").exists():
+            Call.objects.filter(pk=call.pk).update(
+                answered_at=None, offered_at=None, operator_id=None, operator_name="", wait_seconds=None
+            )
+            add_event(call, "bridge_refused", dedupe="bridge_refused", at=now, reason="caller gone")
+        call.refresh_from_db()
+    return reconcile_call(call=call, now=now, real=real, asked=True)
 
 
 def reconcile_company(*, now: dt.datetime | None = None) -> dict[str, int]:
@@ -217,7 +271,7 @@ def import_recordings(*, now: dt.datetime | None = None) -> list[tuple[str, int]
     imported: list[tuple[str, int]] = []
     try:
         recordings = gateway.client().recordings.list(date_created_after=now - RECORDINGS_WINDOW, limit=1000)
-    except (TwilioRestException, OSError) as error:
+    except (TwilioException, OSError) as error:
         log.warning("Twilio's recordings could not be listed (%s); next pass", error)
         return imported
     for recording in recordings:
@@ -226,7 +280,7 @@ def import_recordings(*, now: dt.datetime | None = None) -> list[tuple[str, int]
             continue
         try:
             real = fetch_call(recording.call_sid) if recording.call_sid else None
-        except (TwilioRestException, OSError):
+        except (TwilioException, OSError):
             continue
         if real is None:
             continue

@@ -22,13 +22,13 @@ def reconcile_calls() -> int:
     """Every minute (public schema): overdue offers expired; Twilio's unknown recordings imported
     (their audio fetched); each company's stale calls reconciled in its own schema."""
     reconcile.expire_offers()
+    for company in reconcile.companies_with_numbers():
+        with tenant_context(company):
+            reconcile_company.delay()
     imported = reconcile.import_recordings()
     for schema, call_id in imported:
         with tenant_context(Client.objects.get(schema_name=schema)):
             store_recording.delay(call_id)  # import_recording committed: the row says where the audio is
-    for company in reconcile.companies_with_numbers():
-        with tenant_context(company):
-            reconcile_company.delay()
     return len(imported)
 
 

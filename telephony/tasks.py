@@ -8,7 +8,7 @@ Nothing in telephony's domain modules imports this one: whoever enqueues a task 
 from __future__ import annotations
 
 from config.celery import app, tenant_task
-from telephony import recordings, routing
+from telephony import reconcile, recordings, routing
 from telephony.calls import bridging
 from telephony.recordings import RecordingNotReady
 
@@ -29,7 +29,10 @@ def match_queues(queue_ids: list[int]) -> int:
 @app.task(acks_late=True, ignore_result=True, autoretry_for=(ConnectionError,), retry_backoff=True)
 def bridge_call(waiting_call_id: int) -> bool:
     """Connect an accepted call to its operator: call record first, then Twilio's REST update."""
-    return bridging.bridge(waiting_call_id=waiting_call_id)
+    delivered = bridging.bridge(waiting_call_id=waiting_call_id)
+    if not delivered:  # the caller gone: never recorded answered, finished now (issue 22)
+        reconcile.after_refused_bridge(waiting_call_id=waiting_call_id)
+    return delivered
 
 
 @tenant_task(

@@ -96,12 +96,13 @@ async def simulate_with_faults(
     faults: Faults,
     *,
     until: float | None = None,
-    settle: Callable[[], Awaitable[object]] | None = None,
+    settle: Callable[[list], Awaitable[object]] | None = None,
 ) -> dict[str, object]:
     """``run.simulate`` with a faulty Twilio and reconnecting consoles; records kept for the soak.
 
     ``until``: a monotonic deadline after which no call is placed (the soak's bound); ``settle``:
-    awaited once the calls are over, while this Twilio's REST API still answers (reconciliation)."""
+    awaited with the calls' records once they are over, while this Twilio's REST API still
+    answers (the reconciliation asks it)."""
     rng = random.Random(plan.seed)
     profile, behaviour = plan.profile or Profile(), plan.behaviour or Behaviour()
     stop = asyncio.Event()
@@ -135,7 +136,7 @@ async def simulate_with_faults(
             await asyncio.sleep(rng.expovariate(plan.rate))
         await asyncio.gather(*calls)
         await twilio.drain()
-        settled = await settle() if settle is not None else None
+        settled = await settle(twilio.records) if settle is not None else None
         stop.set()
         await asyncio.gather(*consoles, return_exceptions=True)
         return {

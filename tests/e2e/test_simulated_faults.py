@@ -47,7 +47,7 @@ def test_lost_final_callbacks_are_repaired_by_the_reconciliation_asking_twilio(
             gateway.client.cache_clear()
             return done
 
-    async def settle() -> object:
+    async def settle(records) -> object:
         return await asyncio.to_thread(reconcile_now)
 
     plan = _plan([number], operators, calls=4, rate=3.0, seed=5)

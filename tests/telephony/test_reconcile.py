@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_tenants.utils import schema_context, tenant_context
 from twilio.request_validator import RequestValidator
 
-from telephony import reconcile, routing
+from telephony import gateway, reconcile, routing, tasks
 from telephony.calls.bridging import record_answer
 from telephony.calls.models import Call, CallEvent
 from telephony.models import OperatorProfile, PhoneNumber, Queue, Reservation, WaitingCall
@@ -224,3 +224,25 @@ def test_without_an_idempotency_token_a_star_press_is_recorded_once_per_call(
     _wait_key(sid, alpha_number, token=None)
     with tenant_context(tenants.alpha):
         assert CallEvent.objects.filter(call__call_sid=sid, kind="wait_key").count() == 1
+
+
+def test_a_bridge_refused_because_the_caller_is_gone_is_never_recorded_answered(
+    db, tenants, queue, alpha_number, twilio_mock, commit, monkeypatch
+):
+    """The caller hung up (its final callback lost) as the operator accepted: Twilio refuses the
+    bridge and says the call is over; the answer is taken back and the call finished at once."""
+    operator = make_operator({queue: 1})
+    sid = "CA" + "a" * 32
+    with commit():
+        incoming(alpha_number, sid=sid)
+    offer = Reservation.objects.get(operator=operator, state="offered")
+    with commit():
+        waiting = routing.accept(reservation_id=offer.pk, operator=operator.user)
+    monkeypatch.setattr(gateway, "bridge_to_operator", lambda **kwargs: False)  # 404: the call is gone
+    with commit():
+        assert tasks.bridge_call(waiting.pk) is False
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=sid)
+        assert (call.answered_at, call.operator_id, call.outcome) == (None, None, "abandoned")
+        assert call.ended_at is not None and call.events.filter(kind="bridge_refused").count() == 1
+    assert OperatorProfile.objects.get(pk=operator.pk).state != "on_call"
