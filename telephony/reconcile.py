@@ -187,6 +187,8 @@ def reconcile_call(
     status = Call.Status.CANCELED if real is None else real.status
     if status not in TERMINAL:
         return f"live ({status})"
+    if call.answered_at is not None and not _connected(call):
+        _take_back_answer(call, now)
     ended = now
     if real is not None and real.end_time is not None and call.started_at <= real.end_time <= now:
         ended = real.end_time  # the time the lost callback would have carried
@@ -229,14 +231,27 @@ def bridge_refused(*, call_sid: str, now: dt.datetime | None = None) -> str:
         return "twilio unreachable"  # the reconciliation asks again later
     if real is not None and real.status not in TERMINAL:
         return f"live ({real.status})"
-    with transaction.atomic():
-        if not call.events.filter(kind="dial_result:operator").exists():
-            Call.objects.filter(pk=call.pk).update(
-                answered_at=None, offered_at=None, operator_id=None, operator_name="", wait_seconds=None
-            )
-            add_event(call, "bridge_refused", dedupe="bridge_refused", at=now, reason="caller gone")
-        call.refresh_from_db()
     return reconcile_call(call=call, now=now, real=real, asked=True)
+
+
+def _connected(call: Call) -> bool:
+    """Whether the caller was connected to the operator: our dial result, else a leg Twilio's
+    <Dial> created (its REST API, the truth); connected when Twilio cannot be asked."""
+    if call.events.filter(kind="dial_result:operator").exists():
+        return True
+    try:
+        return bool(gateway.client().calls.list(parent_call_sid=call.call_sid, limit=5))
+    except (TwilioException, OSError):
+        return True
+
+
+def _take_back_answer(call: Call, now: dt.datetime) -> None:
+    """The answer recorded before the bridge never happened: the call is not answered."""
+    Call.objects.filter(pk=call.pk).update(
+        answered_at=None, offered_at=None, operator_id=None, operator_name="", wait_seconds=None
+    )
+    add_event(call, "bridge_refused", dedupe="bridge_refused", at=now, reason="caller never connected")
+    call.refresh_from_db()
 
 
 def reconcile_company(*, now: dt.datetime | None = None) -> dict[str, int]:

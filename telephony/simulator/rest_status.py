@@ -43,3 +43,19 @@ async def call_status(twilio: Any, request: web.Request) -> web.Response:
         "duration": str(int(ended - record.placed_at)) if over else None,
     }  # fmt: skip
     return web.json_response(body)
+
+
+async def child_calls(twilio: Any, request: web.Request) -> web.Response:
+    """GET /2010-04-01/Accounts/{account}/Calls.json?ParentCallSid=…: the legs a call's <Dial>
+    created; one (to the operator) once the simulated caller was bridged, else none."""
+    parent = request.query.get("ParentCallSid", "")
+    inbound = next((r for r in reversed(twilio.records) if r.sid == parent), None)
+    calls = []
+    if inbound is not None and inbound.bridged_at is not None:
+        leg = {"sid": "CA" + parent[2:][::-1], "parent_call_sid": parent, "status": "completed",
+               "direction": "outbound-dial", "account_sid": request.match_info["account"]}  # fmt: skip
+        calls.append(leg)
+    uri = request.path
+    page = {"calls": calls, "page": 0, "page_size": 50, "first_page_uri": uri, "next_page_uri": None,
+            "previous_page_uri": None, "uri": uri, "start": 0, "end": len(calls)}  # fmt: skip
+    return web.json_response(page)

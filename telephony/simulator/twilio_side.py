@@ -21,7 +21,7 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 
 from telephony.simulator.outbound_side import Callee, OutboundCalls
-from telephony.simulator.rest_status import call_status
+from telephony.simulator.rest_status import call_status, child_calls
 from telephony.simulator.twiml_reader import parse
 
 
@@ -75,6 +75,7 @@ class Twilio:
         app.router.add_post("/2010-04-01/Accounts/{account}/Calls/{sid}.json", self._update_call)
         app.router.add_post("/2010-04-01/Accounts/{account}/Calls.json", self.outbound.create)
         app.router.add_get("/2010-04-01/Accounts/{account}/Calls/{sid}.json", self._fetch_call)  # issue 22
+        app.router.add_get("/2010-04-01/Accounts/{account}/Calls.json", self._child_calls)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.rest_port)
@@ -116,6 +117,9 @@ class Twilio:
     async def _fetch_call(self, request: web.Request) -> web.Response:
         """``client.calls(sid).fetch()``: the reconciliation asks for a call's real status."""
         return await call_status(self, request)
+
+    async def _child_calls(self, request: web.Request) -> web.Response:
+        return await child_calls(self, request)
 
     async def post(self, url: str, params: dict[str, str]) -> str:
         """A signed POST to the platform, the way Twilio sends webhooks."""
@@ -187,6 +191,9 @@ class _Call:
         for verb in parse(twiml):
             if self.over:
                 return
+            if (moved := self._redirected_meanwhile()) is not None:  # as Twilio: an update replaces
+                await self.follow(moved)  # whatever plays now
+                return
             self.record.steps.append(verb.tag)
             if verb.tag in {"Say", "Play", "Pause"}:
                 continue
@@ -217,6 +224,17 @@ class _Call:
                 await self.dial(verb)
                 return
         # The end of a document hangs up.
+
+    def _redirected_meanwhile(self) -> str | None:
+        """The TwiML of a bridge that arrived after the caller left the queue (issue 22's soak)."""
+        future = self.twilio.redirects.get(self.record.sid)
+        if self.record.bridged_at is not None or future is None or not future.done() or future.cancelled():
+            return None
+        if "<Dial" not in future.result():
+            return None
+        self.record.bridged_at = time.monotonic()
+        self.record.steps.append("redirected")
+        return future.result()
 
     def _answer(self, gather: ET.Element) -> dict[str, str]:
         """Press one of the keys the prompt offers (or stay silent now and then)."""
