@@ -231,6 +231,8 @@ def _counts(company, records: list, operator_names: list[str]) -> dict[str, obje
     ghosts = operators.filter(
         Q(state__in=["available", "reserved", "break"]) | (Q(state="on_call") & ~Q(pk__in=live_bridged))
     )
+    by_sid = {r.sid: r for r in records}
+    never = [sid for sid, c in calls.items() if c.answered_at is not None and sid not in bridged]
     outcomes: dict[str, int] = {}
     for call in calls.values():
         outcomes[call.outcome or "none"] = outcomes.get(call.outcome or "none", 0) + 1
@@ -240,9 +242,16 @@ def _counts(company, records: list, operator_names: list[str]) -> dict[str, obje
         "stuck": sum(1 for c in calls.values() if c.ended_at is None) + live_queue.count(),
         "ghost_operators": ghosts.count(),
         "double_assignments": doubles.count(),
-        "answered_never_connected": sum(
-            1 for sid, c in calls.items() if c.answered_at is not None and sid not in bridged
-        ),
+        "answered_never_connected": len(never),
+        "answered_never_connected_examples": [
+            {
+                "sid": sid,
+                "platform": calls[sid].outcome,
+                "simulator": by_sid[sid].result,
+                "steps": by_sid[sid].steps[-6:],
+            }
+            for sid in never[:4]
+        ],
         "platform_outcomes": dict(sorted(outcomes.items())),
     }
 
