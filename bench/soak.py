@@ -143,6 +143,7 @@ def _prepare(redis_url: str) -> tuple[object, str, list[tuple[str, str]]]:
     os.environ["RECONCILE_WAITING_SECONDS"] = "20"
     os.environ["RECONCILE_ANSWERED_SECONDS"] = "60"
     os.environ["RECONCILE_EVERY_SECONDS"] = "10"
+    os.environ["RECONCILE_RECHECK_SECONDS"] = "15"
     from bench.telephony import _prepare as prepare_company
 
     number, _ = prepare_company()

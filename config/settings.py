@@ -271,6 +271,7 @@ CELERY_IMPORTS = ["telephony.reliability"]
 RECONCILE_EVERY_SECONDS = env.float("RECONCILE_EVERY_SECONDS", default=60.0)
 RECONCILE_WAITING_SECONDS = env.int("RECONCILE_WAITING_SECONDS", default=120)
 RECONCILE_ANSWERED_SECONDS = env.int("RECONCILE_ANSWERED_SECONDS", default=600)
+RECONCILE_RECHECK_SECONDS = env.int("RECONCILE_RECHECK_SECONDS", default=300)  # per call, between asks
 CELERY_BEAT_SCHEDULE = {
     "Consoles' presence sweep": {"task": "telephony.reliability.sweep_presence", "schedule": 5.0},
     "Reconciliation with Twilio": {

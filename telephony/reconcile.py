@@ -11,7 +11,7 @@ process killed, a deploy, a network cut) left a record ``ringing`` for ever, its
   finished as the lost callback would have done it (``records.record_status``: outcome, times from
   Twilio's end time, the queue place freed, the operator to wrap-up through ``routing.leave`` and
   ``operators.transition``). A call Twilio does not know (404) is finished as canceled. Each call
-  is asked at most once per ``RECHECK_SECONDS``;
+  is asked at most once per ``RECONCILE_RECHECK_SECONDS`` (5 minutes);
 - ``keep_early_status``/``take_early_status``: a final status callback that arrives before the
   call's first webhook (Twilio does not order them) is kept for ``EARLY_STATUS_SECONDS`` and applied
   when the call appears, so an ended call is never queued;
@@ -52,7 +52,6 @@ from tenants.models import Client
 log = logging.getLogger(__name__)
 
 TWILIO_API = gateway.TWILIO_API
-RECHECK_SECONDS = 300
 EARLY_STATUS_SECONDS = 3600
 RECORDINGS_WINDOW = dt.timedelta(hours=6)
 CALLS_PER_PASS = 200
@@ -173,7 +172,7 @@ def reconcile_call(
     ``asked``: the caller asked Twilio already (``real``, None when Twilio does not know the call)."""
     if not asked:
         try:
-            if not cache.add(f"reconcile:asked:{call.call_sid}", 1, RECHECK_SECONDS):
+            if not cache.add(f"reconcile:asked:{call.call_sid}", 1, settings.RECONCILE_RECHECK_SECONDS):
                 return "asked recently"
         except CACHE_DOWN:
             return "cache unreachable"
