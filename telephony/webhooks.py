@@ -20,7 +20,7 @@ from django_tenants.utils import tenant_context
 from twilio.twiml.voice_response import VoiceResponse
 
 from config.process_cache import ProcessCache
-from telephony import evidence, twiml
+from telephony import evidence, reconcile, twiml
 from telephony.calls import flows
 from telephony.calls.company import call_setup
 from telephony.calls.models import Call
@@ -145,6 +145,8 @@ def _first_answer(params: TwilioCallParams, number: PhoneNumber) -> VoiceRespons
             started = start_inbound(params=params, tenant_id=number.tenant_id)
             if started is None:
                 return MOVED
+            if started.created and reconcile.apply_early_status(call=started.call):
+                return twiml.goodbye("")  # it ended before this webhook came (issue 22)
             if not started.in_service:
                 call = started.call
                 add_event(call, "refused_not_in_service", dedupe="not_in_service", state=started.number_state)
@@ -169,9 +171,11 @@ def status(request: HttpRequest) -> HttpResponse:
     tenant = _tenant_of(request)
     if tenant is None:
         return HttpResponse(status=204)
+    params = TwilioCallParams.from_post(request.POST)
     with tenant_context(tenant):
         evidence.keep(request)
-        record_status(params=TwilioCallParams.from_post(request.POST))
+        if record_status(params=params) is None:  # before the call's first webhook: kept (issue 22)
+            reconcile.keep_early_status(params=params)
     return HttpResponse(status=204)
 
 
@@ -193,7 +197,10 @@ def wait(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
 @webhook
 def wait_key(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
     """The caller pressed a key while waiting: leave the queue for the callback/voicemail choice."""
-    add_event(call, "wait_key", digits=request.POST.get("Digits", ""))
+    # Once per Twilio request (its idempotency token, the same on Twilio's retries), else once per call.
+    token = request.headers.get("I-Twilio-Idempotency-Token", "")[:100]
+    add_event(call, "wait_key", dedupe=f"wait_key:{token}" if token else "wait_key",
+              digits=request.POST.get("Digits", ""))  # fmt: skip
     return twiml.response(twiml.leave_queue())
 
 
