@@ -276,7 +276,11 @@ def _webhooks(quick: bool) -> tuple[dict[str, object], dict[str, object]]:
         # Then the open loop, on the same warm server: /healthz first, as the reference, then the
         # webhook, each for one unbroken period (rounds would let a queue that builds drain between).
         seconds = 5 if quick else 20
-        open_loop: dict[str, object] = {"rate": OPEN_RATE, "timeout_s": OPEN_TIMEOUT}
+        open_loop: dict[str, object] = {
+            "rate": OPEN_RATE,
+            "timeout_s": OPEN_TIMEOUT,
+            "goal_webhook_p99_ms": 50,
+        }
         open_loop["healthz"] = asyncio.run(_open_loop(f"{base}/healthz", host, OPEN_RATE, seconds, None))
         bodies = [incoming_body() for _ in range(round(OPEN_RATE * seconds))]  # signed before the clock
         open_loop["webhook"] = asyncio.run(
@@ -293,8 +297,7 @@ def _webhooks(quick: bool) -> tuple[dict[str, object], dict[str, object]]:
         "healthz": health,
         "incoming": incoming,
         "throughput_ratio": round(incoming["per_second"] / health["per_second"], 3),
-        "goal_incoming_p99_ms": 50,
-        "goal_throughput_ratio": 0.5,
+        "goal_throughput_ratio": 0.4,
     }
     return closed_loop, open_loop
 

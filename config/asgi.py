@@ -18,6 +18,7 @@ from django.core.wsgi import get_wsgi_application
 django_wsgi_app = get_wsgi_application()
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from telephony import console_presence  # noqa: E402
 from tenants.sockets import SameOriginMiddleware, TenantAuthMiddleware  # noqa: E402
 
 application = ProtocolTypeRouter(
@@ -26,3 +27,5 @@ application = ProtocolTypeRouter(
         "websocket": SameOriginMiddleware(TenantAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
+# The consoles a crashed earlier process of this node held are gone (issue 22).
+console_presence.forget_node()

@@ -214,6 +214,8 @@ CACHES = {
 # REST API limits (reporting/api/ratelimit.py: sliding windows in Redis, counted atomically): per
 # key, per company (all its keys together), and per client address for requests without a valid key.
 RATE_LIMIT_REDIS_URL = _redis_db(1)
+# Operators' consoles beat into one sorted set (telephony/console_presence.py).
+CONSOLE_PRESENCE_REDIS_URL = _redis_db(1)
 API_RATE_LIMIT_PER_KEY = env.str("API_RATE_LIMIT_PER_KEY", default="600/min")
 API_RATE_LIMIT_PER_COMPANY = env.str("API_RATE_LIMIT_PER_COMPANY", default="1200/min")
 API_RATE_LIMIT_PER_ADDRESS = env.str("API_RATE_LIMIT_PER_ADDRESS", default="60/min")
@@ -228,9 +230,66 @@ CHANNEL_LAYERS = {
 }
 CELERY_BROKER_URL = _redis_db(0)
 CELERY_RESULT_BACKEND = _redis_db(3)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 6 * 3600}
+# Celery configured for failure (issue 22; docs/reliability.md). A task runs at most
+# CELERY_TASK_TIME_LIMIT seconds; a task taken by a worker that then died (kill -9) goes back to the
+# queue once the visibility timeout, a little above that limit, has passed (it was 6 hours). Ticks
+# and other periodic work carry an expiry: a backlog after an outage is dropped, not run at once.
+CELERY_TASK_SOFT_TIME_LIMIT = 540
+CELERY_TASK_TIME_LIMIT = 600
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_TASK_TIME_LIMIT + 60,
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+    "socket_keepalive": True,
+    "retry_on_timeout": True,
+    "health_check_interval": 10,
+}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"retry_policy": {"timeout": 5.0}}
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# The worker reconnects for ever after the broker went away, and so does a freshly started one.
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+# Sending a task while Redis restarts: retried with a growing pause (0, 0.5, 1, 1.5 s …) for ~10 s.
+CELERY_TASK_PUBLISH_RETRY = True
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 8, "interval_start": 0, "interval_step": 0.5,
+                                    "interval_max": 2}  # fmt: skip
+# Gossip, mingle and the remote-control mailbox are broadcast channels the worker re-opens on every
+# broker reconnect; closing them on a dead connection is kombu's "'NoneType' object has no
+# attribute 'hostname'" → "Unrecoverable error" (celery/kombu#582, celery/celery#8030, #8091). This
+# platform uses none of them (workers beat into CELERY_WORKER_HEARTBEAT_KEY), so they are off, in the
+# worker's command line (config/supervision.py) and here.
+CELERY_WORKER_ENABLE_REMOTE_CONTROL = False
+CELERY_WORKER_SEND_TASK_EVENTS = False
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_WORKER_FLAGS = ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+# Expiry (seconds) of the work that is worthless once late: a tick every 2 s need not run 4 minutes
+# later, and the offers it would expire are expired by whoever next looks at them anyway.
+CELERY_TASK_ANNOTATIONS = {
+    "telephony.tasks.routing_tick": {"expires": 10},
+    "telephony.tasks.match_queues": {"expires": 30},
+    "outbound.tasks.dial_tick": {"expires": 10},
+    "reporting.tasks.dispatch_statistics": {"expires": 600},
+    "reporting.tasks.dispatch_webhook_retries": {"expires": 240},
+    "telephony.reliability.sweep_presence": {"expires": 10},
+    "telephony.reliability.reconcile_calls": {"expires": 50},
+    "telephony.reliability.reconcile_company": {"expires": 120},
+}
+CELERY_IMPORTS = ["telephony.reliability"]
+# Reconciliation with Twilio (telephony/reconcile.py): calls whose state has not moved for this long
+# are asked of Twilio (shorter in the soak benchmark).
+RECONCILE_EVERY_SECONDS = env.float("RECONCILE_EVERY_SECONDS", default=60.0)
+RECONCILE_WAITING_SECONDS = env.int("RECONCILE_WAITING_SECONDS", default=120)
+RECONCILE_ANSWERED_SECONDS = env.int("RECONCILE_ANSWERED_SECONDS", default=600)
+RECONCILE_RECHECK_SECONDS = env.int("RECONCILE_RECHECK_SECONDS", default=300)  # per call, between asks
+CELERY_BEAT_SCHEDULE = {
+    "Consoles' presence sweep": {"task": "telephony.reliability.sweep_presence", "schedule": 5.0},
+    "Reconciliation with Twilio": {
+        "task": "telephony.reliability.reconcile_calls",
+        "schedule": RECONCILE_EVERY_SECONDS,
+    },
+}
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -19,19 +19,26 @@ Console → server:
 - ``{"type": "accept", "reservation": id}``
 - ``{"type": "reject", "reservation": id}``
 
-Closing the operator's last open socket sets them offline (not on a call or in wrap-up: a reload
-must find the call); a ringing offer is re-routed.
+Presence is by heartbeat (``telephony.console_presence``, issue 22), not by counting sockets: each
+socket beats every few seconds; closing the operator's last live socket sets them offline (not on a
+call or in wrap-up: a reload must find the call) and a ringing offer is re-routed; a socket that
+never said goodbye (a crashed server, a Redis outage) stops beating and the sweep sets its operator
+offline. Each beat also expires the operator's own offer once past its deadline, so offers expire
+even while no Celery worker runs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.db.models import F
 
 from accounts.permissions import OPERATORS
-from telephony import routing
+from telephony import console_presence, routing
 from telephony.answering import accept_offer
 from telephony.operators import InvalidTransition, profile_for
 from telephony.pushes import operator_group
@@ -40,11 +47,15 @@ from telephony.routing.offers import offer_message
 from telephony.routing_models import OperatorProfile, OperatorState, Reservation
 from tenants.sockets import in_tenant
 
+log = logging.getLogger(__name__)
 
-def _open(user) -> list[dict[str, Any]]:
-    """Count this console and return what it must show now: the state, and a ringing offer."""
+
+def _open(user) -> tuple[int, list[dict[str, Any]]]:
+    """The operator's profile id and what the console must show now: the state, and a ringing offer
+    (one past its deadline is expired first: nobody else may have looked)."""
     profile = profile_for(user)
-    OperatorProfile.objects.filter(pk=profile.pk).update(consoles=F("consoles") + 1)
+    if routing.expire_reservations(operator_id=profile.pk):
+        profile.refresh_from_db()
     messages: list[dict[str, Any]] = [
         {"type": "state", "state": profile.state, "reason": profile.break_reason}
     ]
@@ -64,21 +75,26 @@ def _open(user) -> list[dict[str, Any]]:
                 tenant=call.queue.tenant.name,
             )
         )
-    return messages
+    return profile.pk, messages
 
 
 def _close(user_id: int) -> None:
-    """One console fewer; the last one closing sets the operator offline (R16), unless on a call."""
+    """The operator's last live console closed: offline (R16), unless on a call or in wrap-up."""
     profile = OperatorProfile.objects.filter(user_id=user_id).first()
     if profile is None:
         return
-    OperatorProfile.objects.filter(pk=profile.pk, consoles__gt=0).update(consoles=F("consoles") - 1)
-    profile.refresh_from_db(fields=["consoles", "state"])
     # On a call or in wrap-up the call stays theirs: a reload must find it (a supervisor can log
-    # out a forgotten session).
+    # out a forgotten session; the presence sweep ends a forgotten wrap-up).
     keeps = {OperatorState.OFFLINE, OperatorState.ON_CALL, OperatorState.WRAP_UP}
-    if profile.consoles == 0 and profile.state not in keeps:
-        profile_set_state(profile_id=profile.pk, state=OperatorState.OFFLINE, reason="disconnected")
+    if profile.state not in keeps:
+        with contextlib.suppress(InvalidTransition):  # moved meanwhile (accepted): the sweep sees it
+            profile_set_state(profile_id=profile.pk, state=OperatorState.OFFLINE, reason="disconnected")
+
+
+def _beat(profile_id: int, channel: str) -> None:
+    """One heartbeat of a console: presence refreshed, the operator's overdue offer expired."""
+    console_presence.beat(operator_id=profile_id, channel=channel)
+    routing.expire_reservations(operator_id=profile_id)
 
 
 def _handle(user, content: dict[str, Any]) -> dict[str, Any] | None:
@@ -118,12 +134,41 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
         self.group = operator_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        for message in await in_tenant(tenant, _open)(user):
+        self.profile_id, messages = await in_tenant(tenant, _open)(user)
+        await sync_to_async(console_presence.beat)(operator_id=self.profile_id, channel=self.channel_name)
+        self.heartbeat = asyncio.get_running_loop().create_task(self._beat_forever())
+        for message in messages:
             await self.send_json(message)
 
+    async def _beat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(console_presence.BEAT_SECONDS)
+            try:
+                await in_tenant(self.tenant, _beat)(self.profile_id, self.channel_name)
+            except Exception:  # the database or Redis is down: the next beat tries again
+                log.warning("console heartbeat failed", exc_info=True)
+
+    async def __call__(self, scope, receive, send) -> None:
+        """Whatever ends this consumer (a goodbye, or a crash such as the channel layer's Redis
+        going away, which skips ``disconnect``), its heartbeat stops and its presence goes."""
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if hasattr(self, "profile_id") and not getattr(self, "gone", False):
+                with contextlib.suppress(Exception):
+                    await self.disconnect(1011)
+
     async def disconnect(self, code: int) -> None:
-        if hasattr(self, "group"):
+        if not hasattr(self, "profile_id") or getattr(self, "gone", False):
+            return
+        self.gone = True
+        self.heartbeat.cancel()
+        with contextlib.suppress(Exception):  # Redis down: the layer forgets the channel by itself
             await self.channel_layer.group_discard(self.group, self.channel_name)
+        last = await sync_to_async(console_presence.leave)(
+            operator_id=self.profile_id, channel=self.channel_name
+        )
+        if last:
             await in_tenant(self.tenant, _close)(self.user.pk)
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
@@ -139,4 +184,6 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(reply)
 
     async def operator_push(self, event: dict[str, Any]) -> None:
-        await self.send_json(event["message"])
+        # A push racing the socket's close must not crash the consumer: its disconnect must run.
+        with contextlib.suppress(Exception):
+            await self.send_json(event["message"])

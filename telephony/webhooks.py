@@ -18,7 +18,8 @@ from django.views.decorators.csrf import csrf_exempt
 from django_tenants.utils import tenant_context
 from twilio.twiml.voice_response import VoiceResponse
 
-from telephony import evidence, twiml
+from config.process_cache import ProcessCache
+from telephony import evidence, reconcile, twiml
 from telephony.calls import flows
 from telephony.calls.company import call_setup
 from telephony.calls.models import Call
@@ -32,11 +33,19 @@ log = logging.getLogger(__name__)
 
 
 def _number(to: str) -> PhoneNumber | None:
-    """The dialled number with its company (None when the pool has no such number).
-
-    Read on every call, never kept: a number moved, released or suspended a moment ago is
-    answered as it is now, never for the company it had."""
+    """The dialled number with its company (None when the pool has no such number), as it is now."""
     return PhoneNumber.objects.select_related("tenant").filter(number=to).first()
+
+
+# The dialled number with its company, kept a minute in each process for incoming calls (a save
+# drops it at once in this process). Never trusted alone: the statement that records the call
+# checks the number still belongs to that company and reads whether it is in service
+# (``records.start_inbound``), so a number moved, released or suspended a moment ago is answered
+# as it is now; a number not known here is read afresh.
+NUMBER_SECONDS = 60.0
+NUMBERS: ProcessCache[str, PhoneNumber | None] = ProcessCache(
+    ttl=NUMBER_SECONDS, load_one=_number
+).invalidate_on_save(PhoneNumber, Client)
 
 
 def _tenant_of(request: HttpRequest) -> Client | None:
@@ -85,12 +94,30 @@ def incoming(request: HttpRequest) -> HttpResponse:
     params = TwilioCallParams.from_post(twilio_fields(request))
     if not params.call_sid:
         return HttpResponse("CallSid is required.", status=400, content_type="text/plain")
-    number = _number(params.to_number)
+    number = NUMBERS.get(params.to_number)
+    if number is None or number.tenant is None:  # not known here: read as it is now
+        number = _number(params.to_number)
+    response = _answer(request, params, number)
+    if response is MOVED:  # the number changed company since this process kept it
+        NUMBERS.invalidate()
+        response = _answer(request, params, _number(params.to_number))
+    # Moved once more between two statements (hardly ever): take a message, as on any failure.
+    return fallback_response() if response is MOVED else response
+
+
+def _answer(
+    request: HttpRequest, params: TwilioCallParams, number: PhoneNumber | None
+) -> HttpResponse | VoiceResponse:
+    """The answer to an incoming call for the number as given; ``MOVED`` when it no longer
+    belongs to that company (nothing written, not even the evidence: it is kept by the company
+    the number belongs to)."""
     if number is None or number.tenant is None:
         return _unserved(params)
     with tenant_context(number.tenant):
-        evidence.keep(request)
         answer = _first_answer(params, number)
+        if answer is MOVED:
+            return MOVED
+        evidence.keep(request)
     return twiml.response(answer if answer is not None else fallback_twiml())
 
 
@@ -103,25 +130,38 @@ def _unserved(params: TwilioCallParams) -> HttpResponse:
     return twiml.response(twiml.goodbye(twiml.UNKNOWN_NUMBER_MESSAGE))
 
 
+MOVED = VoiceResponse()  # ``_first_answer``: the number is no longer this company's, nothing written
+
+
 def _first_answer(params: TwilioCallParams, number: PhoneNumber) -> VoiceResponse | None:
     """The call recorded in the number's company (run in its schema) and its first answer.
 
     One transaction: the call record and its place in the queue commit together. When the first
-    step fails, its own work is rolled back (a savepoint) but the call is kept, with the error,
-    and this returns None: the caller may leave a message (``fallback_twiml``)."""
+    step fails, its work is rolled back with the call record, the call is recorded again with the
+    error, and this returns None: the caller may leave a message (``fallback_twiml``). Only a
+    failing call pays for that second write (a savepoint would cost every call two round trips).
+    ``MOVED`` when the number no longer belongs to that company."""
+    try:
+        with transaction.atomic():
+            started = start_inbound(params=params, tenant_id=number.tenant_id)
+            if started is None:
+                return MOVED
+            if started.created and reconcile.apply_early_status(call=started.call):
+                return twiml.goodbye("")  # it ended before this webhook came (issue 22)
+            if not started.in_service:
+                call = started.call
+                add_event(call, "refused_not_in_service", dedupe="not_in_service", state=started.number_state)
+                set_outcome(call, Call.Outcome.FAILED, reason="service suspended")
+                return twiml.goodbye(twiml.SUSPENDED_MESSAGE)
+            return flows.first_step(tenant=number.tenant, call=started.call)
+    except Exception:
+        log.exception("call %s: the first answer failed", params.call_sid)
     with transaction.atomic():
-        call, _ = start_inbound(params=params)
-        if not number.in_service:
-            add_event(call, "refused_not_in_service", dedupe="not_in_service", state=number.state)
-            set_outcome(call, Call.Outcome.FAILED, reason="service suspended")
-            return twiml.goodbye(twiml.SUSPENDED_MESSAGE)
-        try:
-            with transaction.atomic():
-                return flows.first_step(tenant=number.tenant, call=call)
-        except Exception:
-            log.exception("call %s: the first step failed", params.call_sid)
-            add_event(call, "flow_error", dedupe="flow_error")
-            return None
+        started = start_inbound(params=params, tenant_id=number.tenant_id)
+        if started is None:
+            return MOVED
+        add_event(started.call, "flow_error", dedupe="flow_error")
+    return None
 
 
 @csrf_exempt
@@ -132,9 +172,11 @@ def status(request: HttpRequest) -> HttpResponse:
     tenant = _tenant_of(request)
     if tenant is None:
         return HttpResponse(status=204)
+    params = TwilioCallParams.from_post(twilio_fields(request))
     with tenant_context(tenant):
         evidence.keep(request)
-        record_status(params=TwilioCallParams.from_post(twilio_fields(request)))
+        if record_status(params=params) is None:  # before the call's first webhook: kept (issue 22)
+            reconcile.keep_early_status(params=params)
     return HttpResponse(status=204)
 
 
@@ -156,7 +198,15 @@ def wait(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
 @webhook
 def wait_key(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
     """The caller pressed a key while waiting (the announced one leaves for the callback/voicemail choice)."""
-    return twiml.response(flows.wait_key(call=call, digits=twilio_fields(request).get("Digits", "")))
+    # Once per Twilio request (its idempotency token, the same on Twilio's retries), else once per call.
+    token = request.headers.get("I-Twilio-Idempotency-Token", "")[:100]
+    return twiml.response(
+        flows.wait_key(
+            call=call,
+            digits=twilio_fields(request).get("Digits", ""),
+            dedupe=f"wait_key:{token}" if token else None,
+        )
+    )
 
 
 @webhook

@@ -255,11 +255,13 @@ def _wait_music(settings: TelephonySettings, text: str) -> VoiceResponse:
     )
 
 
-def wait_key(*, call: Call, digits: str, now: dt.datetime | None = None) -> VoiceResponse:
+def wait_key(
+    *, call: Call, digits: str, dedupe: str | None = None, now: dt.datetime | None = None
+) -> VoiceResponse:
     """A key pressed while waiting: the announced key leaves the queue (for the callback or
     voicemail choice); any other key changes nothing: the caller is reminded, the music goes on."""
     now = now or timezone.now()
-    add_event(call, "wait_key", at=now, digits=digits)
+    add_event(call, "wait_key", dedupe=dedupe, at=now, digits=digits)
     if digits == WAIT_KEY:
         return twiml.leave_queue()
     return _wait_music(call_setup().settings, f"Sorry, that key does nothing here. {WAIT_KEY_HINT}")

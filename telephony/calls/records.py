@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from telephony import routing
@@ -15,6 +15,8 @@ from telephony.calls.company import call_setup
 from telephony.calls.hours import is_open
 from telephony.calls.models import Call, Callback, CallEvent, Contact
 from telephony.events import announce_on_commit, call_completed
+from telephony.models import PhoneNumber
+from tenants.models import Client
 from tenants.phones import is_e164
 
 EVENT_DATA = CallEvent._meta.get_field("data")
@@ -98,42 +100,65 @@ def contact_for(phone: str) -> Contact | None:
     return contact
 
 
-def start_inbound(*, params: TwilioCallParams, now: dt.datetime | None = None) -> tuple[Call, bool]:
-    """The call record of an incoming-call webhook, with the caller's card (made on the first call
-    from a valid number) and its ``incoming`` event: ``(call, created)``.
+class InboundCall(NamedTuple):
+    """An incoming call as ``start_inbound`` recorded it (or found it recorded, on a replay)."""
 
-    A replay, or the same webhook twice at once, finds the unique CallSid taken and returns the
-    call already recorded (with its card and script run).
+    call: Call
+    created: bool
+    number_state: str  # the dialled number's, as the record was written
+    in_service: bool  # the number is assigned and its company active: calls reach its queue
+
+
+def start_inbound(
+    *, params: TwilioCallParams, tenant_id: int, now: dt.datetime | None = None
+) -> InboundCall | None:
+    """The call record of an incoming-call webhook, with the caller's card (made on the first call
+    from a valid number) and its ``incoming`` event, in one statement.
+
+    ``tenant_id``: the company the dialled number belongs to, as the caller last knew it (it may
+    keep that in memory): nothing is written, and this returns None, unless the number still does;
+    whether it is in service is read in the same statement. A replay, or the same webhook twice at
+    once, finds the unique CallSid taken and returns the call already recorded (with its card and
+    script run).
     """
     now = now or timezone.now()
-    try:
-        with transaction.atomic():
-            call = Call.objects.create(
-                call_sid=params.call_sid,
-                direction=Call.Direction.INBOUND,
-                from_number=params.from_number,
-                to_number=params.to_number,
-                contact=contact_for(params.from_number),
-                status=params.status if params.status in STATUS_RANK else Call.Status.RINGING,
-                started_at=now,
-            )
-            CallEvent.objects.create(
-                call=call,
-                at=now,
-                kind="incoming",
-                data={"From": params.from_number, "To": params.to_number},
-                dedupe_key=dedupe_key(call, "incoming"),
-            )
-    except IntegrityError:
+    call = Call(
+        call_sid=params.call_sid,
+        direction=Call.Direction.INBOUND,
+        from_number=params.from_number,
+        to_number=params.to_number,
+        status=params.status if params.status in STATUS_RANK else Call.Status.RINGING,
+        started_at=now,
+    )
+    card = Contact(phone=params.from_number) if is_e164(params.from_number) else None
+    data = {"From": params.from_number, "To": params.to_number}
+    event = {
+        "at": now, "kind": "incoming", "key": dedupe_key(call, "incoming"),
+        "data": EVENT_DATA.get_db_prep_value(data, connection),
+    }  # fmt: skip
+    found = sql.start_inbound(call=call, contact=card, tenant_id=tenant_id, event=event)
+    if found is None:
+        return None
+    in_service = (
+        found.number_state == PhoneNumber.State.ASSIGNED and found.company_status == Client.Status.ACTIVE
+    )
+    if found.call is None:  # a replay
         recorded = (
             Call.objects.select_related("contact", "script_session__version")
             .filter(call_sid=params.call_sid)
             .first()
         )
-        if recorded is None:  # not the CallSid's constraint: a real error
-            raise
-        return recorded, False
-    return call, True
+        if recorded is None:
+            raise Call.DoesNotExist(params.call_sid)
+        return InboundCall(recorded, False, found.number_state, in_service)
+    call = found.call
+    call.contact = found.contact
+    if card is not None and found.contact is None:
+        # The caller's first call twice at once: the other request made the card as this one
+        # looked (rare): read it and link it.
+        call.contact = contact_for(params.from_number)
+        Call.objects.filter(pk=call.pk).update(contact=call.contact)
+    return InboundCall(call, True, found.number_state, in_service)
 
 
 def set_outcome(call: Call, outcome: str, *, at: dt.datetime | None = None, **data: Any) -> bool:

@@ -67,11 +67,24 @@ def close_offer(
                **about)  # fmt: skip
 
 
-def _offer_for_operator(reservation_id: int, operator) -> tuple[Reservation, WaitingCall, OperatorProfile]:
-    """Lock the call, the operator and the reservation (in that order) of an offer to ``operator``."""
-    call_id = Reservation.objects.filter(pk=reservation_id).values_list("call_id", flat=True).first()
-    if call_id is None:
+def _call_of_offer(reservation_id: int, now: datetime) -> int:
+    """The call of an offer the operator answers; one past its deadline is expired first (issue 22:
+    by whoever looks, tick or not), before the caller's transaction, so the expiry stays."""
+    offer = (
+        Reservation.objects.values_list("call_id", "state", "expires_at").filter(pk=reservation_id).first()
+    )
+    if offer is None:
         raise Reservation.DoesNotExist(reservation_id)
+    call_id, state, expires_at = offer
+    if state == Reservation.State.OFFERED and expires_at <= now:
+        expire_reservations(now=now, reservation_id=reservation_id)
+    return call_id
+
+
+def _offer_for_operator(
+    reservation_id: int, operator, call_id: int
+) -> tuple[Reservation, WaitingCall, OperatorProfile]:
+    """Lock the call, the operator and the reservation (in that order) of an offer to ``operator``."""
     call = WaitingCall.objects.select_for_update().get(pk=call_id)
     profile = OperatorProfile.objects.select_for_update().get(user=operator)
     reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
@@ -83,8 +96,9 @@ def _offer_for_operator(reservation_id: int, operator) -> tuple[Reservation, Wai
 def accept(*, reservation_id: int, operator, now: datetime | None = None) -> WaitingCall:
     """The operator takes the offered call (the caller connects them: ``calls.answering``)."""
     now = now or timezone.now()
+    call_id = _call_of_offer(reservation_id, now)
     with transaction.atomic():
-        reservation, call, profile = _offer_for_operator(reservation_id, operator)
+        reservation, call, profile = _offer_for_operator(reservation_id, operator, call_id)
         if reservation.state != Reservation.State.OFFERED:
             raise ValueError(f"The offer is {reservation.state}.")
         reservation.state, reservation.closed_at = Reservation.State.ACCEPTED, now
@@ -106,8 +120,9 @@ def accept(*, reservation_id: int, operator, now: datetime | None = None) -> Wai
 def reject(*, reservation_id: int, operator, now: datetime | None = None) -> None:
     """The operator declines the offer: the call keeps its place and goes to the next best operator."""
     now = now or timezone.now()
+    call_id = _call_of_offer(reservation_id, now)
     with transaction.atomic():
-        reservation, call, profile = _offer_for_operator(reservation_id, operator)
+        reservation, call, profile = _offer_for_operator(reservation_id, operator, call_id)
         if reservation.state != Reservation.State.OFFERED:
             return
         close_offer(
@@ -120,14 +135,20 @@ def reject(*, reservation_id: int, operator, now: datetime | None = None) -> Non
         )
 
 
-def expire_reservations(*, now: datetime | None = None) -> int:
-    """Offers past their ring timeout: closed, the call keeps its place, misses are counted."""
+def expire_reservations(
+    *, now: datetime | None = None, operator_id: int | None = None, reservation_id: int | None = None
+) -> int:
+    """Offers past their ring timeout: closed, the call keeps its place, misses are counted.
+
+    Expired by whoever looks next (issue 22), so offers expire while no worker runs: the tick, the
+    reconciliation, each console for its operator (``operator_id``), an answer (``reservation_id``)."""
     now = now or timezone.now()
-    due = list(
-        Reservation.objects.filter(state=Reservation.State.OFFERED, expires_at__lte=now).values_list(
-            "id", "call_id"
-        )
-    )
+    offers = Reservation.objects.filter(state=Reservation.State.OFFERED, expires_at__lte=now)
+    if operator_id is not None:
+        offers = offers.filter(operator_id=operator_id)
+    if reservation_id is not None:
+        offers = offers.filter(pk=reservation_id)
+    due = list(offers.values_list("id", "call_id"))
     expired = 0
     for reservation_id, call_id in due:
         with transaction.atomic():

@@ -4,29 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import NamedTuple
-
-from django.db.models import F
 
 from telephony.operators import transition
 from telephony.pushes import push_on_commit
+from telephony.routing import sql
 from telephony.routing.queues import QueueRow
-from telephony.routing_models import OperatorProfile, OperatorState, Reservation, WaitingCall
-
-
-class WaitingRow(NamedTuple):
-    """A waiting call as a match reads it (without a lock)."""
-
-    id: int
-    queue_id: int
-    enqueued_at: datetime
-    priority: int
-    language: str
-    call_sid: str
-    tenant_id: int
-
-
-WAITING_FIELDS = ("id", "queue_id", "enqueued_at", "priority", "language", "call_sid", "tenant_id")
+from telephony.routing.sql import WaitingRow
+from telephony.routing_models import OperatorProfile, OperatorState, Reservation
 
 
 def reserve(
@@ -41,35 +25,19 @@ def reserve(
     come back when another pass took a call. The offers are pushed to the consoles on commit."""
     if not found:
         return []
-    got = set(
-        WaitingCall.objects.select_for_update(skip_locked=True)
-        .filter(pk__in=[c for c, _ in found], state=WaitingCall.State.WAITING)
-        .order_by("pk")
-        .values_list("pk", flat=True)
+    reservations = sql.reserve(
+        offers=[(c, o, now + timedelta(seconds=rules[calls[c].queue_id].ring_timeout)) for c, o in found],
+        now=now,
     )
-    found = [(c, o) for c, o in found if c in got]
-    if not found:
+    if not reservations:
         return []
-    reservations = Reservation.objects.bulk_create(
-        Reservation(
-            call_id=c,
-            operator_id=o,
-            offered_at=now,
-            state=Reservation.State.OFFERED,
-            expires_at=now + timedelta(seconds=rules[calls[c].queue_id].ring_timeout),
-        )
-        for c, o in found
-    )
-    WaitingCall.objects.filter(pk__in=got).update(
-        state=WaitingCall.State.RESERVED, reservation_count=F("reservation_count") + 1
-    )
     transition(
-        [operators[o] for _, o in found],
+        [operators[r.operator_id] for r in reservations],
         OperatorState.RESERVED,
         now=now,
         kind="offered",
-        call_sids={o: calls[c].call_sid for c, o in found},
-        tenant_ids={o: calls[c].tenant_id for c, o in found},
+        call_sids={r.operator_id: calls[r.call_id].call_sid for r in reservations},
+        tenant_ids={r.operator_id: calls[r.call_id].tenant_id for r in reservations},
     )
     for reservation in reservations:
         call = calls[reservation.call_id]

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import random
 import time
-from collections import defaultdict
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
-from telephony.routing import matching, queues
-from telephony.routing.offers import WAITING_FIELDS, WaitingRow, reserve
-from telephony.routing_models import OperatorProfile, OperatorState, Reservation, Skill, WaitingCall
+from telephony.routing import matching, queues, sql
+from telephony.routing.offers import reserve
+from telephony.routing_models import Reservation
 
 MATCH_ATTEMPTS = 8
 
@@ -31,7 +30,7 @@ def match(
 
     ``operator_ids`` narrows the operators considered (one who just became free). Inside the
     caller's transaction it runs in a savepoint; sleeping between attempts then holds the caller's
-    locks, so callers match after their commit (``enqueue`` and a freed operator do).
+    locks, so callers in a transaction use ``match_within`` and match again after their commit.
     """
     if queue_ids is not None and operator_ids is None and not anyone_free(queue_ids):
         # Most calls arrive when nobody is free: one read instead of a locking pass. An operator
@@ -49,47 +48,64 @@ def match(
     return made
 
 
+def match_within(
+    *,
+    queue_ids: list[int] | None = None,
+    operator_ids: list[int] | None = None,
+    locked: list[sql.FreeOperator],
+    now: datetime,
+) -> tuple[list[Reservation], bool]:
+    """One pass in the caller's transaction (a call just queued, an operator just freed), so that
+    the change and its offer commit together: the reservations, and whether to ``match`` again
+    once the caller commits (rows another pass held, or nothing offered). ``locked``: the free
+    operators of this scope, locked by the caller already (the freed operator; those free for
+    the queued call, locked as it was put in line).
+
+    It never waits nor retries (that would hold the caller's locks). A change committing at the
+    same time is invisible from here; of two such, the one committing last sees the other in its
+    look after commit, so the caller must look again whenever this says so.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("match_within runs in the caller's transaction.")
+    if not locked:  # nobody free (or all held by other passes): only the look after commit
+        return [], True
+    reservations, again = _pass(queue_ids, operator_ids, now, set(), locked=locked)
+    return reservations, again or not reservations
+
+
 def anyone_free(queue_ids: list[int]) -> bool:
     """Whether an available operator has a skill in these queues or the queues they overflow to."""
-    served = queues.served(queue_ids, queues.rules_for(queue_ids))
-    return Skill.objects.filter(queue_id__in=served, operator__state=OperatorState.AVAILABLE).exists()
-
-
-def _free_operators(queue_ids: list[int] | None, operator_ids: list[int] | None, served: set[int] | None):
-    free = OperatorProfile.objects.filter(state=OperatorState.AVAILABLE)
-    if operator_ids is not None:
-        free = free.filter(pk__in=operator_ids)
-    if served is not None:
-        free = free.filter(pk__in=Skill.objects.filter(queue_id__in=served).values("operator_id"))
-    return free
+    return sql.anyone_free(served=queues.served(queue_ids, queues.rules_for(queue_ids)))
 
 
 def _pass(
-    queue_ids: list[int] | None, operator_ids: list[int] | None, now: datetime, taken: set[int]
+    queue_ids: list[int] | None,
+    operator_ids: list[int] | None,
+    now: datetime,
+    taken: set[int],
+    locked: list[sql.FreeOperator] | None = None,
 ) -> tuple[list[Reservation], bool]:
-    """One pass in the current transaction: the reservations made, and whether to look again."""
+    """One pass in the current transaction: the reservations made, and whether to look again.
+    ``locked``: the free operators, locked by the caller already."""
     rules = queues.rules_for(queue_ids or ())
     served = queues.served(queue_ids, rules) if queue_ids is not None else None
-    free = _free_operators(queue_ids, operator_ids, served)
-    locked = {p.pk: p for p in free.select_for_update(skip_locked=True).order_by("pk")}
+    if locked is None:
+        locked = sql.lock_free_operators(operator_ids=operator_ids, served=served)
+    locked = {free.profile.pk: free for free in locked}
     if not locked:
         # Free operators another pass holds may have missed our calls: look again after it.
-        return [], free.exists()
-    skills: dict[int, dict[int, matching.SkillIn]] = defaultdict(dict)
-    for skill in Skill.objects.filter(operator_id__in=locked).values_list(
-        "operator_id", "queue_id", "tier", "languages", named=True
-    ):
-        own = locked[skill.operator_id].languages
-        skills[skill.operator_id][skill.queue_id] = matching.SkillIn(
-            skill.tier, frozenset(skill.languages or own)
-        )
+        return [], sql.anyone_free(operator_ids=operator_ids, served=served)
+    skills: dict[int, dict[int, matching.SkillIn]] = {
+        pk: {q: matching.SkillIn(tier, frozenset(languages or free.profile.languages))
+             for q, tier, languages in free.skills}
+        for pk, free in locked.items()
+    }  # fmt: skip
     skill_queues = {q for per in skills.values() for q in per}
     rules = queues.rules_for(skill_queues)
     call_queues = skill_queues | queues.overflowing_into(skill_queues, rules)
     if queue_ids is not None and operator_ids is None:
         call_queues &= set(queue_ids)
-    waiting = WaitingCall.objects.filter(state=WaitingCall.State.WAITING, queue_id__in=call_queues)
-    calls = {row[0]: WaitingRow(*row) for row in waiting.exclude(pk__in=taken).values_list(*WAITING_FIELDS)}
+    calls = sql.waiting_calls(queue_ids=call_queues, taken=taken)
     rules = queues.rules_for({c.queue_id for c in calls.values()})
     calls = {c: row for c, row in calls.items() if row.queue_id in rules}  # a queue deleted meanwhile
     found = matching.pairs(
@@ -97,11 +113,14 @@ def _pass(
             matching.CallIn(c.id, c.queue_id, c.enqueued_at.timestamp(), c.priority, c.language)
             for c in calls.values()
         ],
-        [matching.OperatorIn(p.pk, p.idle_since.timestamp(), skills.get(p.pk, {})) for p in locked.values()],
-        {q: row.rule for q, row in rules.items()},
+        [
+            matching.OperatorIn(pk, free.profile.idle_since.timestamp(), skills[pk])
+            for pk, free in locked.items()
+        ],
+        {q: rules[q].rule for q in {c.queue_id for c in calls.values()}},
         now.timestamp(),
     )
-    reservations = reserve(found, calls, locked, rules, now)
+    reservations = reserve(found, calls, {pk: free.profile for pk, free in locked.items()}, rules, now)
     lost = {c for c, _ in found} - {r.call_id for r in reservations}
     if lost:  # another pass took these calls: choose again among the others
         taken |= lost
@@ -109,9 +128,12 @@ def _pass(
     # A call left here may suit an operator another pass holds; an operator left here may suit a
     # call queued since the read: look again.
     everyone = operator_ids is not None and len(locked) == len(set(operator_ids))
-    if len(reservations) < len(calls) and not everyone and free.exclude(pk__in=locked).exists():
+    if (
+        len(reservations) < len(calls)
+        and not everyone
+        and sql.anyone_free(operator_ids=operator_ids, served=served, besides=locked)
+    ):
         return reservations, True
     if len(reservations) < len(locked):
-        # Ids only grow: a call queued after the read has a higher id than every call read.
-        return reservations, waiting.filter(pk__gt=max(calls, default=0)).exists()
+        return reservations, sql.queued_after(queue_ids=call_queues, after=max(calls, default=0))
     return reservations, False

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from telephony.events import operator_freed
 from telephony.operators import InvalidTransition, check_request, profile_for, transition
+from telephony.routing import sql
 from telephony.routing.decisions import close_offer
-from telephony.routing.passes import match
+from telephony.routing.passes import match, match_within
 from telephony.routing_models import OperatorProfile, OperatorState, Reservation, WaitingCall
 
 S = OperatorState
@@ -50,26 +51,19 @@ def profile_set_state(
 
 def _set_state(profile_id: int, state: str, reason: str, now: datetime) -> OperatorProfile:
     with transaction.atomic():
-        # A ringing offer's call is locked before the operator, as everywhere else.
-        live = Reservation.objects.filter(operator_id=profile_id, state=Reservation.State.OFFERED).first()
-        call = WaitingCall.objects.select_for_update().get(pk=live.call_id) if live else None
-        profile = OperatorProfile.objects.select_for_update().get(pk=profile_id)
+        # No offer rings for them (the usual case): only the operator is locked, with their
+        # skills for the match that may follow.
+        free = sql.lock_unreserved_operator(profile_id)
+        call = None
+        if free is not None:
+            profile = free.profile
+        else:
+            call, profile = _lock_ringing(profile_id)
         check_request(profile, state)
         if profile.state == S.RESERVED:
             if state == S.AVAILABLE:
                 return profile
-            live = Reservation.objects.select_for_update().filter(operator=profile, state="offered").first()
-            if live is not None and (call is None or live.call_id != call.pk):
-                raise _OfferAppeared
-            if live is not None and call is not None:
-                close_offer(
-                    reservation=live,
-                    call=call,
-                    operator=profile,
-                    reason=str(state),
-                    now=now,
-                    release_operator=False,
-                )
+            _close_ringing(profile, call, state, now)
         # Their call is still going on: they are not free until it ends (it stays theirs, and
         # routing.leave closes it when it does; a logout meanwhile only takes them offline).
         busy = WaitingCall.objects.filter(operator=profile, state=WaitingCall.State.BRIDGED).exists()
@@ -83,13 +77,40 @@ def _set_state(profile_id: int, state: str, reason: str, now: datetime) -> Opera
         if state == S.AVAILABLE and profile.state != S.AVAILABLE:
             idle = now
             missed = 0 if profile.state == S.BREAK else None
-        transition([profile], state, now=now, reason=reason, idle_since=idle, missed_offers=missed)
+        freed = transition([profile], state, now=now, reason=reason, idle_since=idle, missed_offers=missed)
+        if freed and state == S.AVAILABLE:
+            # Offered a call in the same commit. They are looked at again once it commits
+            # (``serve_freed_operator``): a call queued meanwhile is invisible from here.
+            if free is None:  # locked after a ringing offer's call: read with their skills
+                free = sql.lock_unreserved_operator(profile_id)
+            match_within(operator_ids=[profile.pk], locked=[free], now=now)
     return profile
+
+
+def _lock_ringing(profile_id: int) -> tuple[WaitingCall | None, OperatorProfile]:
+    """The call of the operator's ringing offer, then the operator, locked in that order."""
+    live = Reservation.objects.filter(operator_id=profile_id, state=Reservation.State.OFFERED).first()
+    call = WaitingCall.objects.select_for_update().get(pk=live.call_id) if live else None
+    return call, OperatorProfile.objects.select_for_update().get(pk=profile_id)
+
+
+def _close_ringing(profile: OperatorProfile, call: WaitingCall | None, state: str, now: datetime) -> None:
+    """Close the ringing offer (its call locked by the caller); the caller sets the next state."""
+    live = Reservation.objects.select_for_update().filter(operator=profile, state="offered").first()
+    if live is not None and (call is None or live.call_id != call.pk):
+        raise _OfferAppeared
+    if live is not None and call is not None:
+        close_offer(
+            reservation=live, call=call, operator=profile, reason=str(state), now=now, release_operator=False
+        )
 
 
 def serve_freed_operator(*, operator_id: int, now: datetime | None = None, **kwargs: Any) -> None:
     """An operator became available (``events.operator_available``, after commit): inbound calls
     first; when none is offered to them, the apps above are told (``events.operator_freed``: the
-    dialer looks for outbound work). The one place that decides this order."""
+    dialer looks for outbound work). The one place that decides this order. An operator no longer
+    available (offered a call in the very commit that freed them) costs one read."""
+    if not sql.anyone_free(operator_ids=[operator_id]):
+        return
     if not match(operator_ids=[operator_id], now=now):
         operator_freed.send_robust(sender=None, operator_id=operator_id)

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from config.process_cache import ProcessCache
 from telephony.models import Queue
-from telephony.routing import matching
+from telephony.routing import matching, sql
 from telephony.routing_models import OperatorProfile, OperatorState, WaitingCall
 
 QUEUE_RULES_SECONDS = 5.0
@@ -72,7 +72,7 @@ def overflowing_into(queue_ids: set[int], rules: Mapping[int, QueueRow]) -> set[
 
 def queue_full(*, queue: Queue) -> bool:
     """Whether the queue holds ``max_length`` calls already (then offer voicemail or a callback)."""
-    return WaitingCall.objects.filter(queue=queue, state__in=IN_LINE).count() >= queue.max_length
+    return sql.in_line(queue_id=queue.pk, up_to=queue.max_length) >= queue.max_length
 
 
 def staffed(*, queue_id: int) -> int:

@@ -1,15 +1,273 @@
-"""The router's raw SQL: only what the ORM cannot say in one statement.
+"""The router's raw SQL: the statements of the hot paths (a call queued, an operator freed, a match).
 
-Values are parameters (states from the models' choices); run through Django's cursor.
+Raw where the ORM needs several statements for one step (the reservation: lock the chosen calls,
+mark them, write the offers) or where compiling the query would cost more than running it (about
+a millisecond per ORM query against a fraction of that here; a match runs four or five of them).
+Each statement sits with the function that runs it through Django's cursor (query counts and
+monitoring see it) and returns named tuples or model instances. Every value is a parameter, the
+states from the models' choices; a list parameter left None means "no such filter".
 """
 
-# A call put in line once: a replayed webhook's second insert is a no-op (no savepoint needed).
-ENQUEUE_ONCE = """
-INSERT INTO telephony_waitingcall
-    (tenant_id, queue_id, call_sid, priority, language, enqueued_at, state, outcome, reservation_count,
-     direction)
-VALUES (%(tenant_id)s, %(queue_id)s, %(call_sid)s, %(priority)s, %(language)s, %(enqueued_at)s,
-        %(state)s, '', 0, %(direction)s)
-ON CONFLICT (call_sid) DO NOTHING
-RETURNING id
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import NamedTuple
+
+from django.db import connection
+
+from telephony.routing_models import OperatorProfile, OperatorState, Reservation, WaitingCall
+
+AVAILABLE = OperatorState.AVAILABLE.value
+WAITING = WaitingCall.State.WAITING.value
+IN_LINE = [WaitingCall.State.WAITING.value, WaitingCall.State.RESERVED.value]
+
+# The profile's columns in the model's order, so a row becomes an ``OperatorProfile`` whatever
+# fields the model gains.
+PROFILE_FIELDS = OperatorProfile._meta.concrete_fields
+PROFILE_COLUMNS = ", ".join(f'p."{field.column}"' for field in PROFILE_FIELDS)
+
+# The available operators, optionally only these ids (``operators``) and only those with a skill
+# on one of these queues (``served``).
+FREE = """
+p.state = %(available)s
+AND (%(operators)s::bigint[] IS NULL OR p.id = ANY(%(operators)s::bigint[]))
+AND (%(served)s::bigint[] IS NULL OR EXISTS (
+    SELECT 1 FROM telephony_skill s WHERE s.operator_id = p.id AND s.queue_id = ANY(%(served)s::bigint[])))
 """
+
+# An operator with their skills (a row of ``FreeOperator``).
+OPERATOR_WITH_SKILLS = f"""
+SELECT {PROFILE_COLUMNS},
+       (SELECT json_agg(json_build_array(s.queue_id, s.tier, s.languages))
+        FROM telephony_skill s WHERE s.operator_id = p.id) AS skills
+FROM telephony_operatorprofile p
+"""  # noqa: S608 (constant text)
+
+# The free operators, locked: rows another pass holds are skipped (that pass serves them).
+LOCK_FREE_OPERATORS = f"""
+{OPERATOR_WITH_SKILLS}
+WHERE {FREE}
+ORDER BY p.id
+FOR UPDATE OF p SKIP LOCKED
+"""
+
+# One operator, locked (waiting for the lock), unless an offer rings for them (then its call is
+# locked first: the lock order).
+LOCK_UNRESERVED_OPERATOR = f"""
+{OPERATOR_WITH_SKILLS}
+WHERE p.id = %(operator)s AND p.state <> %(reserved)s
+FOR UPDATE OF p
+"""
+
+ANYONE_FREE = f"""
+SELECT EXISTS (
+    SELECT 1 FROM telephony_operatorprofile p WHERE {FREE} AND NOT p.id = ANY(%(besides)s::bigint[])
+)
+"""  # noqa: S608 (constant text; every value is a parameter)
+
+WAITING_CALLS = """
+SELECT id, queue_id, enqueued_at, priority, language, call_sid, tenant_id
+FROM telephony_waitingcall
+WHERE state = %(waiting)s AND queue_id = ANY(%(queues)s::bigint[]) AND NOT id = ANY(%(taken)s::bigint[])
+"""
+
+# Ids only grow: a call queued after a read has a higher id than every call that read saw.
+QUEUED_AFTER = """
+SELECT EXISTS (SELECT 1 FROM telephony_waitingcall
+               WHERE state = %(waiting)s AND queue_id = ANY(%(queues)s::bigint[]) AND id > %(after)s)
+"""
+
+# The offers of a match in one statement: the chosen calls that still wait are locked (``SKIP
+# LOCKED``: a call another pass or a hanging-up caller holds is left to them), marked reserved, and
+# offered to their operators (whom the caller has locked).
+RESERVE = """
+WITH chosen AS (
+    SELECT * FROM unnest(%(calls)s::bigint[], %(operators)s::bigint[], %(expires)s::timestamptz[])
+        AS chosen(call_id, operator_id, expires_at)
+), locked AS (
+    SELECT w.id FROM telephony_waitingcall w
+    WHERE w.id = ANY(%(calls)s::bigint[]) AND w.state = %(waiting)s
+    ORDER BY w.id
+    FOR UPDATE SKIP LOCKED
+), marked AS (
+    UPDATE telephony_waitingcall w
+    SET state = %(reserved)s, reservation_count = w.reservation_count + 1
+    FROM locked WHERE w.id = locked.id
+)
+INSERT INTO telephony_reservation (call_id, operator_id, offered_at, expires_at, state, closed_at, reason)
+SELECT chosen.call_id, chosen.operator_id, %(now)s, chosen.expires_at, %(offered)s, NULL, ''
+FROM chosen JOIN locked ON locked.id = chosen.call_id
+ORDER BY chosen.call_id
+RETURNING id, call_id, operator_id, offered_at, expires_at, state, closed_at, reason
+"""
+RESERVATION_FIELDS = [
+    "id",
+    "call_id",
+    "operator_id",
+    "offered_at",
+    "expires_at",
+    "state",
+    "closed_at",
+    "reason",
+]
+
+# A call put in line once (a replayed webhook's second insert is a no-op, no savepoint needed),
+# and in the same statement the free operators who may take it, locked as ``LOCK_FREE_OPERATORS``
+# locks them, for the match that follows in the same transaction. No row: a replay; one row with
+# no operator: nobody is free.
+ENQUEUE_ONCE = f"""
+WITH waiting AS (
+    INSERT INTO telephony_waitingcall
+        (tenant_id, queue_id, call_sid, priority, language, enqueued_at, state, outcome, reservation_count,
+         direction)
+    VALUES (%(tenant_id)s, %(queue_id)s, %(call_sid)s, %(priority)s, %(language)s, %(enqueued_at)s,
+            %(waiting)s, '', 0, %(direction)s)
+    ON CONFLICT (call_sid) DO NOTHING
+    RETURNING id
+), free AS (
+    {OPERATOR_WITH_SKILLS}
+    WHERE {FREE} AND EXISTS (SELECT 1 FROM waiting)
+    ORDER BY p.id
+    FOR UPDATE OF p SKIP LOCKED
+)
+SELECT waiting.id, free.* FROM waiting LEFT JOIN free ON TRUE
+"""  # noqa: S608 (constant text; every value is a parameter)
+
+# How many calls are in line in a queue, counted up to ``limit`` (all that "is it full?" needs).
+IN_LINE_UP_TO = """
+SELECT count(*) FROM (
+    SELECT 1 FROM telephony_waitingcall
+    WHERE queue_id = %(queue)s AND state = ANY(%(in_line)s::text[]) LIMIT %(limit)s
+) AS line
+"""
+
+
+class FreeOperator(NamedTuple):
+    """An operator locked for a match, with their skills ``(queue id, tier, languages)``."""
+
+    profile: OperatorProfile
+    skills: list[tuple[int, int, list[str]]]
+
+
+class WaitingRow(NamedTuple):
+    """A waiting call as a match reads it (without a lock)."""
+
+    id: int
+    queue_id: int
+    enqueued_at: datetime
+    priority: int
+    language: str
+    call_sid: str
+    tenant_id: int
+
+
+def _ids(values: Iterable[int] | None) -> list[int] | None:
+    return None if values is None else list(values)
+
+
+def _operators(statement: str, parameters: dict[str, object]) -> list[FreeOperator]:
+    names = [field.attname for field in PROFILE_FIELDS]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, parameters)
+        rows = cursor.fetchall()
+    return [
+        FreeOperator(OperatorProfile.from_db(connection.alias, names, row[:-1]), row[-1] or [])
+        for row in rows
+    ]
+
+
+def lock_free_operators(
+    *, operator_ids: Iterable[int] | None, served: Iterable[int] | None
+) -> list[FreeOperator]:
+    """The available operators (of these ids, with a skill on a served queue), locked, by id."""
+    return _operators(
+        LOCK_FREE_OPERATORS, {"available": AVAILABLE, "operators": _ids(operator_ids), "served": _ids(served)}
+    )
+
+
+def lock_unreserved_operator(operator_id: int) -> FreeOperator | None:
+    """The operator with their skills, locked; None when an offer rings for them (or no such one)."""
+    found = _operators(
+        LOCK_UNRESERVED_OPERATOR, {"operator": operator_id, "reserved": OperatorState.RESERVED.value}
+    )
+    return found[0] if found else None
+
+
+def anyone_free(
+    *,
+    operator_ids: Iterable[int] | None = None,
+    served: Iterable[int] | None = None,
+    besides: Iterable[int] = (),
+) -> bool:
+    """Whether an operator is available (of these ids, serving these queues, other than ``besides``),
+    whether or not another pass holds them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            ANYONE_FREE,
+            {
+                "available": AVAILABLE, "operators": _ids(operator_ids), "served": _ids(served),
+                "besides": list(besides),
+            },
+        )  # fmt: skip
+        return cursor.fetchone()[0]
+
+
+def waiting_calls(*, queue_ids: Iterable[int], taken: Iterable[int] = ()) -> dict[int, WaitingRow]:
+    """The calls waiting in these queues (not offered to anyone), by id; none of ``taken``."""
+    with connection.cursor() as cursor:
+        cursor.execute(WAITING_CALLS, {"waiting": WAITING, "queues": list(queue_ids), "taken": list(taken)})
+        return {row[0]: WaitingRow(*row) for row in cursor.fetchall()}
+
+
+def queued_after(*, queue_ids: Iterable[int], after: int) -> bool:
+    """Whether a call waits in these queues that was queued after the call ``after`` (an id)."""
+    with connection.cursor() as cursor:
+        cursor.execute(QUEUED_AFTER, {"waiting": WAITING, "queues": list(queue_ids), "after": after})
+        return cursor.fetchone()[0]
+
+
+def reserve(*, offers: list[tuple[int, int, datetime]], now: datetime) -> list[Reservation]:
+    """Offer each ``(call, operator, expires at)`` whose call still waits and is not held elsewhere;
+    the reservations written, by call id."""
+    calls, operators, expires = (list(column) for column in zip(*offers, strict=True))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            RESERVE,
+            {
+                "calls": calls, "operators": operators, "expires": expires, "now": now,
+                "waiting": WAITING, "reserved": WaitingCall.State.RESERVED.value,
+                "offered": Reservation.State.OFFERED.value,
+            },
+        )  # fmt: skip
+        rows = cursor.fetchall()
+    return [Reservation.from_db(connection.alias, RESERVATION_FIELDS, row) for row in rows]
+
+
+def enqueue_once(
+    *, fields: dict[str, object], served: Iterable[int]
+) -> tuple[int, list[FreeOperator]] | None:
+    """Put a call in line (``fields``: its columns but the state) and lock the free operators of
+    the ``served`` queues: its id and them; None when it is in line already."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            ENQUEUE_ONCE,
+            {**fields, "waiting": WAITING, "available": AVAILABLE, "operators": None, "served": list(served)},
+        )
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    names = [field.attname for field in PROFILE_FIELDS]
+    free = [
+        FreeOperator(OperatorProfile.from_db(connection.alias, names, row[1:-1]), row[-1] or [])
+        for row in rows
+        if row[1] is not None
+    ]
+    return rows[0][0], free
+
+
+def in_line(*, queue_id: int, up_to: int) -> int:
+    """The calls in line in the queue (waiting or being offered), counted up to ``up_to``."""
+    with connection.cursor() as cursor:
+        cursor.execute(IN_LINE_UP_TO, {"queue": queue_id, "in_line": IN_LINE, "limit": up_to})
+        return cursor.fetchone()[0]

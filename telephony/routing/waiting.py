@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from telephony.models import Queue
 from telephony.operators import transition
-from telephony.routing import sql
+from telephony.routing import queues, sql
 from telephony.routing.decisions import close_offer
-from telephony.routing.passes import match
+from telephony.routing.passes import match, match_within
 from telephony.routing_models import (
     LIVE_RESERVATION,
     OperatorProfile,
@@ -30,7 +30,8 @@ def enqueue(
     language: str = "",
     now: datetime | None = None,
 ) -> WaitingCall:
-    """Put a call in line (idempotent on ``call_sid``) and offer it once this commits.
+    """Put a call in line (idempotent on ``call_sid``) and offer it in the same transaction when
+    someone is free; else (or when that pass says so) look again once this commits.
 
     It does not refuse a full queue: the caller checks the length first (``queue_full``).
     """
@@ -39,26 +40,19 @@ def enqueue(
     now = now or timezone.now()
     fields = {
         "tenant_id": tenant.pk, "queue_id": queue.pk, "call_sid": call_sid, "priority": priority,
-        "language": language, "enqueued_at": now, "direction": WaitingCall.Direction.INBOUND,
+        "language": language, "enqueued_at": now, "direction": WaitingCall.Direction.INBOUND.value,
     }  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql.ENQUEUE_ONCE,
-            {
-                **fields,
-                "tenant": tenant.pk,
-                "queue": queue.pk,
-                "now": now,
-                "state": WaitingCall.State.WAITING,
-            },
-        )
-        row = cursor.fetchone()
-    if row is None:  # a replay: the call is in line already
-        return WaitingCall.objects.get(call_sid=call_sid)
-    queue_id = queue.pk
-    transaction.on_commit(lambda: match(queue_ids=[queue_id], now=now))
-    call = WaitingCall(pk=row[0], **fields)
-    return call
+    served = queues.served([queue.pk], queues.rules_for([queue.pk]))
+    with transaction.atomic(savepoint=False):  # the caller's transaction, or one of its own
+        queued = sql.enqueue_once(fields=fields, served=served)
+        if queued is None:  # a replay: the call is in line already
+            return WaitingCall.objects.get(call_sid=call_sid)
+        waiting_id, free = queued
+        _, again = match_within(queue_ids=[queue.pk], locked=free, now=now)
+    if again:
+        queue_id = queue.pk
+        transaction.on_commit(lambda: match(queue_ids=[queue_id], now=now))
+    return WaitingCall(pk=waiting_id, **fields)
 
 
 def _leaving(call_sid: str) -> tuple[WaitingCall, Reservation | None, OperatorProfile | None] | None:

@@ -22,6 +22,7 @@ from twilio.request_validator import RequestValidator
 
 from telephony.simulator.conference_side import Conferences
 from telephony.simulator.outbound_side import Callee, OutboundCalls
+from telephony.simulator.rest_status import call_status, child_calls
 from telephony.simulator.twiml_reader import parse
 
 
@@ -85,6 +86,8 @@ class Twilio:
         self.conferences.routes(app)
         app.router.add_post("/2010-04-01/Accounts/{account}/Calls/{sid}.json", self._update_call)
         app.router.add_post("/2010-04-01/Accounts/{account}/Calls.json", self.outbound.create)
+        app.router.add_get("/2010-04-01/Accounts/{account}/Calls/{sid}.json", self._fetch_call)  # issue 22
+        app.router.add_get("/2010-04-01/Accounts/{account}/Calls.json", self._child_calls)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.rest_port)
@@ -122,6 +125,13 @@ class Twilio:
         return web.json_response(
             {"sid": sid, "status": "in-progress", "account_sid": request.match_info["account"]}
         )
+
+    async def _fetch_call(self, request: web.Request) -> web.Response:
+        """``client.calls(sid).fetch()``: the reconciliation asks for a call's real status."""
+        return await call_status(self, request)
+
+    async def _child_calls(self, request: web.Request) -> web.Response:
+        return await child_calls(self, request)
 
     async def post(self, url: str, params: dict[str, str]) -> str:
         """A signed POST to the platform, the way Twilio sends webhooks."""
@@ -193,6 +203,9 @@ class _Call:
         for verb in parse(twiml):
             if self.over:
                 return
+            if (moved := self._redirected_meanwhile()) is not None:  # as Twilio: an update replaces
+                await self.follow(moved)  # whatever plays now
+                return
             self.record.steps.append(verb.tag)
             if verb.tag in {"Say", "Play", "Pause"}:
                 continue
@@ -226,6 +239,17 @@ class _Call:
                 await self.dial(verb)
                 return
         # The end of a document hangs up.
+
+    def _redirected_meanwhile(self) -> str | None:
+        """The TwiML of a bridge that arrived after the caller left the queue (issue 22's soak)."""
+        future = self.twilio.redirects.get(self.record.sid)
+        if self.record.bridged_at is not None or future is None or not future.done() or future.cancelled():
+            return None
+        if "<Dial" not in future.result():
+            return None
+        self.record.bridged_at = time.monotonic()
+        self.record.steps.append("redirected")
+        return future.result()
 
     def _answer(self, gather: ET.Element) -> dict[str, str]:
         """Press one of the keys the prompt offers (or stay silent now and then)."""

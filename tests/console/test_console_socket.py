@@ -9,7 +9,7 @@ from websockets.exceptions import InvalidStatus
 from accounts.models import Role
 from console import consumers
 from telephony import routing
-from telephony.models import OperatorProfile, Reservation
+from telephony.models import Reservation
 from tests.conftest import logged_in, make_user
 from tests.sockets import open_socket
 from tests.telephony.helpers import make_operator, make_queue, sid
@@ -20,7 +20,6 @@ def test_closing_the_last_console_on_a_call_keeps_the_call_for_the_reload(
 ):
     queue = make_queue(tenants.alpha)
     operator = make_operator({queue: 1})
-    OperatorProfile.objects.filter(pk=operator.pk).update(consoles=1)
     with django_capture_on_commit_callbacks(execute=True):
         routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid())
     reservation = Reservation.objects.get(operator=operator, state="offered")
@@ -28,7 +27,7 @@ def test_closing_the_last_console_on_a_call_keeps_the_call_for_the_reload(
         routing.accept(reservation_id=reservation.pk, operator=operator.user)
     consumers._close(operator.user.pk)
     operator.refresh_from_db()
-    assert (operator.consoles, operator.state) == (0, "on_call")
+    assert operator.state == "on_call"
     assert Reservation.objects.get(pk=reservation.pk).state == "accepted"
     state = logged_in(None, operator.user).get("/console/state").json()
     assert (state["phase"], state["reservation"]) == ("call", reservation.pk)

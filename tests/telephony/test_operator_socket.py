@@ -9,7 +9,7 @@ from django.conf import settings
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from accounts.models import Role
-from telephony import routing
+from telephony import console_presence, routing
 from telephony.models import OperatorProfile, Reservation, WaitingCall
 from tests.conftest import logged_in, make_user
 from tests.sockets import open_socket, receive_json
@@ -111,19 +111,42 @@ def test_an_operator_never_sees_or_takes_another_operators_offer(committed, tena
 
 
 def test_closing_the_last_console_sets_offline_and_reroutes_the_offer(committed, tenants, asgi_server):
+    """Was flaky (issue 22): the console closed while the offer's pushes were still arriving, a push
+    to the closed socket crashed the consumer before its disconnect handler, and the leaked console
+    count kept the operator available. Now a push never crashes the consumer, presence is a
+    heartbeat, and ``other`` (who has a console of their own) is available from the start."""
     queue = make_queue(tenants.alpha)
     dropping = make_operator({queue: 1}, idle=0)
-    other = make_operator({queue: 1}, idle=10)
-    other.state = "offline"
-    other.save()
-    with console(asgi_server, dropping) as ws:
-        receive_json(ws)
-        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid())
-        until(ws, "offer")
-        OperatorProfile.objects.filter(pk=other.pk).update(state="available")
-    eventually(lambda: OperatorProfile.objects.get(pk=dropping.pk).state == "offline")
-    eventually(lambda: Reservation.objects.filter(call=call, operator=other, state="offered").exists())
+    other = make_operator({queue: 1}, idle=10, state="break")
+    with console(asgi_server, other) as ws_other:
+        assert receive_json(ws_other)["state"] == "break"
+        with console(asgi_server, dropping) as ws:
+            receive_json(ws)
+            call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid())
+            until(ws, "offer")
+            ws_other.send('{"type": "set_state", "state": "available"}')
+            assert until(ws_other, "state")["state"] == "available"
+        eventually(lambda: OperatorProfile.objects.get(pk=dropping.pk).state == "offline")
+        assert until(ws_other, "offer")["call_sid"] == call.call_sid
+    assert Reservation.objects.get(call=call, state="offered").operator_id == other.pk
     assert WaitingCall.objects.get(pk=call.pk).reservation_count == 2
+
+
+def test_a_console_that_vanished_without_a_goodbye_is_swept_offline(committed, tenants, asgi_server):
+    """No disconnect handler ran (a crashed web process): the console stops beating, the sweep acts."""
+    queue = make_queue(tenants.alpha)
+    operator = make_operator({queue: 1})
+    with console(asgi_server, operator) as ws:
+        receive_json(ws)
+        eventually(lambda: operator.pk in console_presence.live_operators())
+        # A second console on a node that then crashed: it never says goodbye.
+        console_presence.beat(operator_id=operator.pk, channel="ghost", node="crashed-node")
+    time.sleep(0.5)  # the closed socket's goodbye: not the last console, so the operator stays
+    assert OperatorProfile.objects.get(pk=operator.pk).state == "available"
+    later = time.time() + console_presence.PRESENCE_SECONDS + 1
+    console_presence.client().set(console_presence.SINCE_KEY, 0)
+    assert operator.pk in console_presence.sweep(now=later)
+    assert OperatorProfile.objects.get(pk=operator.pk).state == "offline"
 
 
 def test_only_operators_have_a_routing_profile(db, tenants):

@@ -5,7 +5,8 @@ test's, so its BEGIN and COMMIT show as a SAVEPOINT and its RELEASE (in producti
 counted); the hooks run on commit are run when the request is done, outside the company's schema,
 hence the last ``SET search_path`` (in production they run at the commit, still in that schema).
 Process caches are warm, as they are for all but a process's first calls: the platform host, the
-company's telephony setup (``telephony.calls.company``), the router's queue rules.
+dialled number's company (``webhooks.NUMBERS``), the company's telephony setup
+(``telephony.calls.company``), the router's queue rules.
 """
 
 from __future__ import annotations
@@ -43,24 +44,24 @@ def test_an_incoming_call_with_an_operators_script_is_recorded_and_queued(
 ):
     active_script(tenants.alpha, sample="hotline")  # no automatic step: straight to the queue
     warm(alpha_number, queue)
-    with django_assert_num_queries(25), django_capture_on_commit_callbacks(execute=True):
-        # SET search_path public; the dialled number with its company;
+    with django_assert_num_queries(14), django_capture_on_commit_callbacks(execute=True):
+        # (the dialled number's company, from the process cache: no query)
         # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
         # SAVEPOINT (the webhook's transaction);
-        # SAVEPOINT (the call record); the caller's card, not there; SAVEPOINT, INSERT the card,
-        # RELEASE; INSERT the call; INSERT its "incoming" event; RELEASE;
-        # SAVEPOINT (the first step); INSERT the script run (at its first step); UPDATE the call
-        # with its run;
-        # the queue's length (COUNT); is anyone staffed for it (COUNT); UPDATE the call as
-        # queued; INSERT its "queued" event (once per key: ON CONFLICT DO NOTHING); INSERT the
-        # call in line (once per CallSid);
-        # RELEASE (the first step); RELEASE (the webhook's transaction);
+        # the call record in one statement: the number re-checked with the company's status, the
+        # caller's card made, the call and its "incoming" event written;
+        # INSERT the script run (at its first step); UPDATE the call with its run;
+        # the queue's length (counted up to its maximum); is anyone staffed for it (COUNT);
+        # UPDATE the call as queued; INSERT its
+        # "queued" event (once per key: ON CONFLICT DO NOTHING); INSERT the call in line (once
+        # per CallSid) with the free operators who may take it locked (none), one statement;
+        # RELEASE (the webhook's transaction);
         # after the commit: SET search_path public; is anyone free for it (the router).
         response, params = incoming(alpha_number, caller="+14155550123")
     assert verbs(response.content) == ["Say", "Enqueue"]
     assert WaitingCall.objects.get(call_sid=params["CallSid"]).state == WaitingCall.State.WAITING
-    with django_assert_num_queries(22), django_capture_on_commit_callbacks(execute=True):
-        # A caller whose card exists: the card's SAVEPOINT, INSERT and RELEASE are not needed.
+    with django_assert_num_queries(14), django_capture_on_commit_callbacks(execute=True):
+        # A caller whose card exists: the same statements (the card read instead of made).
         incoming(alpha_number, caller="+14155550123")
 
 
@@ -69,16 +70,13 @@ def test_an_incoming_call_with_an_ivr_plays_its_first_question(
 ):
     active_script(tenants.alpha, sample="survey", name="Survey IVR")
     warm(alpha_number, queue)
-    with django_assert_num_queries(20), django_capture_on_commit_callbacks(execute=True):
-        # SET search_path public; the dialled number with its company;
+    with django_assert_num_queries(9), django_capture_on_commit_callbacks(execute=True):
         # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
         # SAVEPOINT (the webhook's transaction);
-        # SAVEPOINT (the call record); the caller's card, not there; SAVEPOINT, INSERT the card,
-        # RELEASE; INSERT the call; INSERT its "incoming" event; RELEASE;
-        # SAVEPOINT (the first step); INSERT the script run (at its first step); UPDATE the call
-        # with its run;
+        # the call record (number re-checked, card, call, "incoming" event: one statement);
+        # INSERT the script run (at its first step); UPDATE the call with its run;
         # UPDATE the call's IVR start; INSERT its "ivr_started" event (once per key);
-        # RELEASE (the first step); RELEASE (the webhook's transaction).
+        # RELEASE (the webhook's transaction).
         response, _ = incoming(alpha_number, caller="+14155550124")
     assert check_twiml(response.content).find("Gather") is not None
 
@@ -134,7 +132,7 @@ def test_the_status_callback_of_an_answered_call(
     waiting = routing.accept(reservation_id=offer.pk, operator=operator.user)
     record_answer(waiting_call_id=waiting.pk)
     status = {"CallSid": waiting.call_sid, "To": alpha_number, "CallDuration": "30"}
-    with django_assert_num_queries(24), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(23), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
         # SAVEPOINT (the callback's transaction);
@@ -143,7 +141,7 @@ def test_the_status_callback_of_an_answered_call(
         # INSERT its "outcome" event (once per key);
         # the router lets the call go (``routing.leave``): SAVEPOINT, the waiting call locked, its
         # live reservation locked, the operator locked, UPDATE the reservation as completed; the
-        # operator to wrap-up (``operators.transition``): UPDATE their state, INSERT its event;
+        # operator to wrap-up (``operators.transition``): their state and its event, one statement;
         # UPDATE the waiting call as left, RELEASE;
         # UPDATE the call (status, end, talk time); RELEASE (the callback's transaction);
         # after the commit, reporting's call.completed receiver: SET search_path, the call, the

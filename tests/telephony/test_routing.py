@@ -137,6 +137,17 @@ def test_operator_logout_reroutes_the_reserved_call(db, tenants, commit):
     assert Reservation.objects.get(call=call, operator=leaving).state == "cancelled"
 
 
+def test_an_operator_asking_to_be_available_while_an_offer_rings_keeps_the_offer(db, tenants, commit):
+    queue = make_queue(tenants.alpha)
+    operator = make_operator({queue: 1})
+    with commit():
+        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(0))
+    with commit():
+        routing.operator_set_state(operator=operator.user, state="available", now=at(1))
+    operator.refresh_from_db()
+    assert operator.state == "reserved" and offer_of(call).operator == operator
+
+
 def test_accept_puts_the_operator_on_call_and_the_end_of_the_call_in_wrap_up(db, tenants, commit):
     queue = make_queue(tenants.alpha)
     operator = make_operator({queue: 1})
@@ -250,12 +261,26 @@ def test_matching_a_freed_operator_takes_a_fixed_number_of_queries(db, tenants, 
     other = make_queue(tenants.beta)
     operator = make_operator({queue: 1, other: 2})
     routing.rules_for([queue.pk, other.pk])  # the per-process queue cache, warm
-    # The savepoint; the operator locked; their skills; the waiting calls read; the chosen call
-    # locked; the reservation written; the call marked reserved; the operator's state and its
-    # event (``operators.transition``); the release.
-    with django_assert_num_queries(10):
+    # The savepoint; the operator locked with their skills; the waiting calls read; the chosen
+    # call locked, marked reserved and offered (one statement); the operator's state and its
+    # event (``operators.transition``, one statement); the release.
+    with django_assert_num_queries(6):
         made = routing.match(operator_ids=[operator.pk], now=at(10))
     assert len(made) == 1
+
+
+def test_a_call_queued_when_someone_is_free_is_offered_in_four_queries(
+    db, tenants, django_assert_num_queries
+):
+    queue = make_queue(tenants.alpha)
+    operator = make_operator({queue: 1})
+    routing.rules_for([queue.pk])  # the per-process queue cache, warm
+    # In the caller's transaction: the call put in line with the free operators locked (one
+    # statement); the waiting calls read; the call locked, marked reserved and offered; the
+    # operator's state and its event.
+    with django_assert_num_queries(4):
+        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(0))
+    assert offer_of(call).operator == operator
 
 
 def test_a_call_arriving_when_nobody_is_free_costs_one_read(db, tenants, commit, django_assert_num_queries):
@@ -283,8 +308,8 @@ def test_accepting_an_offer_takes_a_fixed_number_of_queries(db, tenants, commit,
     offer = offer_of(call)
     # The savepoint; the offer's call read; the call, the operator and the reservation locked
     # (in that order); the reservation and the call written; the operator's state and its event
-    # (``operators.transition``); the release.
-    with django_assert_num_queries(10):
+    # (``operators.transition``, one statement); the release.
+    with django_assert_num_queries(9):
         routing.accept(reservation_id=offer.pk, operator=operator.user, now=at(3))
 
 

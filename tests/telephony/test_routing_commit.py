@@ -19,13 +19,18 @@ def offered(call: WaitingCall) -> Reservation | None:
     return Reservation.objects.filter(call_id=call.pk, state="offered").first()
 
 
-def test_a_freed_operator_gets_the_offer_once_the_state_change_commits(db, tenants, commit):
+def test_a_freed_operator_is_offered_a_call_in_the_commit_that_frees_them(db, tenants, commit):
     queue = make_queue(tenants.alpha)
     call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid())
     operator = make_operator({queue: 1}, state="break")
+    sid_ = transaction.savepoint()  # both or neither
+    profile_set_state(profile_id=operator.pk, state="available")
+    assert offered(call).operator_id == operator.pk
+    transaction.savepoint_rollback(sid_)
+    operator.refresh_from_db()
+    assert operator.state == "break" and offered(call) is None
     with commit():
         profile_set_state(profile_id=operator.pk, state="available")
-        assert offered(call) is None  # nobody is told of a change that may still roll back
     assert offered(call).operator_id == operator.pk
     operator.refresh_from_db()
     assert operator.state == "reserved"

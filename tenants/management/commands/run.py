@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from config import embedded
+from config.supervision import Supervised, worker_command
 from tenants.management.commands.demo import describe
 
 
@@ -52,7 +53,7 @@ class Command(BaseCommand):
         commands = {
             "web": [python, "-m", "uvicorn", "config.asgi:application", "--host", options["host"],
                     "--port", str(options["port"]), "--no-access-log", "--lifespan", "off"],
-            "worker": [python, "-m", "celery", "-A", "config", "worker", "-l", "INFO", "--concurrency", "2"],
+            "worker": worker_command(python),
             "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "INFO",
                      "--schedule", str(embedded.data_dir() / "celerybeat-schedule")],
         }  # fmt: skip
@@ -63,20 +64,28 @@ class Command(BaseCommand):
                 "--connect", f"127.0.0.1:{options['port']}", "--rest-port", str(options["simulator_port"]),
             ]  # fmt: skip
         children: dict[str, subprocess.Popen] = {}
-        for name, command in commands.items():
+
+        def start(name: str) -> subprocess.Popen:
             child = subprocess.Popen(
-                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                commands[name], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                 cwd=settings.BASE_DIR, start_new_session=True,
             )  # fmt: skip
             threading.Thread(target=_pump, args=(name, child.stdout, self.stdout), daemon=True).start()
             children[name] = child
+            return child
+
+        # The worker is supervised (config/supervision.py): one that dies is started again, and logged.
+        worker = Supervised("worker", lambda: start("worker"), on_restart=lambda m: self.stderr.write(m))
+        for name in commands:
+            worker.launch() if name == "worker" else start(name)
         self.stdout.write(self.style.SUCCESS("\nThe platform is starting. Press Ctrl-C to stop.\n"))
         self.stdout.write(describe(port=options["port"]) + "\n")
         stopping = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopping.set())
         try:
             while not stopping.is_set():
-                dead = [name for name, child in children.items() if child.poll() is not None]
+                worker.check()
+                dead = [n for n, child in children.items() if n != "worker" and child.poll() is not None]
                 if dead:
                     self.stderr.write(f"{', '.join(dead)} stopped on its own; stopping the rest.")
                     break

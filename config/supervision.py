@@ -1,0 +1,76 @@
+"""Children of ``manage.py run`` kept alive: a Celery worker that dies is started again, and said so.
+
+The web process and beat are plain children (one that stops stops the run, as before); the worker
+is supervised: after ``kill -9``, an out-of-memory kill or kombu's unrecoverable error it is
+restarted with a growing pause (1, 2, 4 … 30 s, back to 1 s once it stayed up for a minute), and
+each restart is logged with the exit code. The tasks it held go back to the queue by themselves
+(late acks, ``task_reject_on_worker_lost``, the broker's visibility timeout).
+"""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+logger = logging.getLogger("config.supervision")
+
+STAYED_UP_SECONDS = 60.0
+MAX_PAUSE_SECONDS = 30.0
+
+
+def worker_command(python: str, *, concurrency: int = 2, extra: Sequence[str] = ()) -> list[str]:
+    """The Celery worker's command line, with the broadcast features that crash on reconnect off."""
+    return [python, "-m", "celery", "-A", "config", "worker", "-l", "INFO", "--concurrency", str(concurrency),
+            *settings.CELERY_WORKER_FLAGS, *extra]  # fmt: skip
+
+
+@dataclass
+class Supervised:
+    """One child restarted whenever it exits; ``start`` makes a new process."""
+
+    name: str
+    start: Callable[[], subprocess.Popen]
+    on_restart: Callable[[str], None] = lambda message: None
+    process: subprocess.Popen | None = None
+    restarts: int = 0
+    started_at: float = 0.0
+    pause: float = 1.0
+    due: float | None = None
+    history: list[int] = field(default_factory=list)
+
+    def launch(self) -> subprocess.Popen:
+        self.process, self.started_at, self.due = self.start(), time.monotonic(), None
+        return self.process
+
+    def check(self, now: float | None = None) -> bool:
+        """Restart the child if it exited (after its pause); True when it was restarted just now."""
+        now = time.monotonic() if now is None else now
+        if self.process is None:
+            self.launch()
+            return False
+        code = self.process.poll()
+        if code is None:
+            if now - self.started_at >= STAYED_UP_SECONDS:
+                self.pause = 1.0
+            return False
+        if self.due is None:
+            self.history.append(code)
+            self.due = now + self.pause
+            message = f"{self.name} exited with code {code}; restarting it in {self.pause:.0f} s"
+            logger.error(message)
+            self.on_restart(message)
+            self.pause = min(MAX_PAUSE_SECONDS, self.pause * 2)
+            return False
+        if now < self.due:
+            return False
+        self.restarts += 1
+        self.launch()
+        message = f"{self.name} restarted (restart #{self.restarts}, pid {self.process.pid})"
+        logger.warning(message)
+        self.on_restart(message)
+        return True

@@ -1,0 +1,38 @@
+"""Celery entry points of issue 22 (thin; scheduled by ``CELERY_BEAT_SCHEDULE`` with an expiry):
+the consoles' presence sweep and the reconciliation with Twilio."""
+
+from __future__ import annotations
+
+from django_tenants.utils import tenant_context
+
+from config.celery import app, tenant_task
+from telephony import console_presence, reconcile
+from telephony.tasks import store_recording
+from tenants.models import Client
+
+
+@app.task(acks_late=True, ignore_result=True)
+def sweep_presence() -> int:
+    """Every 5 s (public schema): operators with no live console go offline (offers re-routed)."""
+    return len(console_presence.sweep())
+
+
+@app.task(acks_late=True, ignore_result=True)
+def reconcile_calls() -> int:
+    """Every minute (public schema): overdue offers expired; Twilio's unknown recordings imported
+    (their audio fetched); each company's stale calls reconciled in its own schema."""
+    reconcile.expire_offers()
+    for company in reconcile.companies_with_numbers():
+        with tenant_context(company):
+            reconcile_company.delay()
+    imported = reconcile.import_recordings()
+    for schema, call_id in imported:
+        with tenant_context(Client.objects.get(schema_name=schema)):
+            store_recording.delay(call_id)  # import_recording committed: the row says where the audio is
+    return len(imported)
+
+
+@tenant_task(acks_late=True, ignore_result=True)
+def reconcile_company() -> dict[str, int]:
+    """One company's calls whose state has not moved for too long, asked of Twilio and finished."""
+    return reconcile.reconcile_company()

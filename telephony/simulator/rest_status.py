@@ -1,0 +1,61 @@
+"""The simulated Twilio's answer to ``client.calls(sid).fetch()`` (issue 22: the reconciliation asks
+Twilio for a call's real status): live while the simulated call runs, completed once it ended,
+404 for a CallSid the simulator never placed or received."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from typing import Any
+
+from aiohttp import web
+
+
+def _rfc2822(monotonic: float) -> str:
+    return email.utils.formatdate(time.time() - (time.monotonic() - monotonic), usegmt=True)
+
+
+async def call_status(twilio: Any, request: web.Request) -> web.Response:
+    """GET /2010-04-01/Accounts/{account}/Calls/{sid}.json, shaped like Twilio's call resource."""
+    sid = request.match_info["sid"]
+    account = request.match_info["account"]
+    inbound = next((r for r in reversed(twilio.records) if r.sid == sid), None)
+    outbound = next((r for r in reversed(twilio.outbound.records) if r.sid == sid), None)
+    record = inbound or outbound
+    if record is None:
+        return web.json_response(
+            {"code": 20404, "message": "The requested resource was not found", "status": 404}, status=404
+        )
+    if inbound is not None:
+        ended = inbound.ended_at
+        status = "in-progress" if sid in twilio.redirects or ended is None else "completed"
+        to = inbound.tenant_number
+    else:  # an outbound call's end is not kept: live until busy or no-answer
+        ended = None
+        status = outbound.result if outbound.result in ("busy", "no-answer") else "in-progress"
+        to = outbound.to
+    over = status != "in-progress" and ended is not None
+    body = {
+        "sid": sid, "account_sid": account, "status": status, "from": "", "to": to,
+        "direction": "inbound" if inbound is not None else "outbound-api",
+        "start_time": _rfc2822(record.placed_at),
+        "end_time": _rfc2822(ended) if over else None,
+        "duration": str(int(ended - record.placed_at)) if over else None,
+    }  # fmt: skip
+    return web.json_response(body)
+
+
+async def child_calls(twilio: Any, request: web.Request) -> web.Response:
+    """GET /2010-04-01/Accounts/{account}/Calls.json?ParentCallSid=…: the legs a call's <Dial>
+    created; one (to the operator) once the simulated caller was bridged, else none."""
+    parent = request.query.get("ParentCallSid", "")
+    inbound = next((r for r in reversed(twilio.records) if r.sid == parent), None)
+    calls = []
+    if inbound is not None and inbound.bridged_at is not None:
+        leg = {"sid": "CA" + parent[2:][::-1], "parent_call_sid": parent, "status": "completed",
+               "direction": "outbound-dial", "account_sid": request.match_info["account"]}  # fmt: skip
+        calls.append(leg)
+    uri = request.path
+    page = {"calls": calls, "page": 0, "page_size": 50, "first_page_uri": uri, "next_page_uri": None,
+            "previous_page_uri": None, "uri": uri, "start": 0, "end": len(calls)}  # fmt: skip
+    return web.json_response(page)

@@ -1,0 +1,80 @@
+"""Issue 22: the simulator plays our own faults against the real stack, and the platform recovers."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+import pytest
+from django.core.cache import cache
+from django.test import override_settings
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from telephony import gateway, reconcile
+from telephony.calls.models import Call
+from telephony.models import OperatorProfile, WaitingCall
+from telephony.simulator.faults import Faults, simulate_with_faults
+from telephony.simulator.setup import simulated_operators
+from telephony.simulator.twilio_side import Profile
+from tests.conftest import ports, run_async
+from tests.e2e.test_simulated_calls import _fresh_company, _plan
+
+pytestmark = pytest.mark.slow
+
+
+def _calls(company, number) -> list[Call]:
+    with tenant_context(company):
+        return list(Call.objects.filter(to_number=number))
+
+
+def test_lost_final_callbacks_are_repaired_by_the_reconciliation_asking_twilio(
+    committed, tenants, asgi_server, celery_worker
+):
+    company, number = _fresh_company()
+    operators = simulated_operators(count=2, slugs=[company.slug], prefix=f"{company.slug}-op")
+    faults = Faults(lost_status=1.0)
+    seen: dict[str, object] = {}
+
+    def reconcile_now() -> dict[str, int]:
+        with tenant_context(company):
+            seen["unfinished"] = Call.objects.filter(to_number=number, ended_at__isnull=True).count()
+            for call in Call.objects.filter(to_number=number):
+                cache.delete(f"reconcile:asked:{call.call_sid}")
+            gateway.client.cache_clear()
+            with override_settings(TWILIO_API_BASE_URL=f"http://127.0.0.1:{ports().twilio_rest}"):
+                done = reconcile.reconcile_company(now=timezone.now() + dt.timedelta(minutes=15))
+            gateway.client.cache_clear()
+            return done
+
+    async def settle(records) -> object:
+        return await asyncio.to_thread(reconcile_now)
+
+    plan = _plan([number], operators, calls=4, rate=3.0, seed=5)
+    result = run_async(simulate_with_faults(plan, faults, settle=settle))
+
+    assert result["faults"]["lost"] == 4
+    assert seen["unfinished"] == 4  # no final callback: nothing ended the calls on the platform
+    assert result["settled"] == {"finished": 4}
+    calls = _calls(company, number)
+    assert all(c.ended_at and c.outcome and c.status == "completed" for c in calls), [
+        (c.status, c.outcome) for c in calls
+    ]
+    sids = [c.call_sid for c in calls]
+    assert set(WaitingCall.objects.filter(call_sid__in=sids).values_list("state", flat=True)) <= {"left"}
+    names = [name for name, _ in operators]
+    assert not OperatorProfile.objects.filter(user__username__in=names, state="on_call").exists()
+
+
+def test_late_final_callbacks_followed_by_earlier_ones_never_move_a_call_back(
+    committed, tenants, asgi_server, celery_worker
+):
+    company, number = _fresh_company()
+    operators = simulated_operators(count=2, slugs=[company.slug], prefix=f"{company.slug}-op")
+    profile = Profile(talk=(0.3, 1.0), patience=(60.0, 90.0), wait_turn=0.3, press_key=0.0, late_status=1.0)
+    plan = _plan([number], operators, calls=4, rate=3.0, seed=6, profile=profile)
+    result = run_async(simulate_with_faults(plan, Faults(late_seconds=(0.5, 1.0))))
+    assert result["faults"]["late"] == 4
+    calls = _calls(company, number)
+    assert len(calls) == 4
+    assert all(c.status == "completed" and c.outcome == "handled" and c.ended_at for c in calls)

@@ -1,0 +1,175 @@
+"""Issue 22: Celery configured for failure, offers expired by whoever looks, presence by heartbeat."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import subprocess
+import sys
+import time
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from config.celery import app
+from config.supervision import Supervised, worker_command
+from console import consumers
+from telephony import console_presence, reliability, routing
+from telephony.models import OperatorProfile, Reservation, WaitingCall
+from tests.telephony.helpers import make_operator, make_queue, sid
+
+# 1. Celery configured for failure -------------------------------------------------------------
+
+
+def test_the_worker_runs_without_the_broadcast_channels_that_crash_on_a_broker_reconnect():
+    command = worker_command("python")
+    assert {"--without-gossip", "--without-mingle", "--without-heartbeat"} <= set(command)
+    assert app.conf.worker_enable_remote_control is False
+
+
+def test_a_task_held_by_a_dead_worker_comes_back_within_minutes_not_hours():
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    assert settings.CELERY_TASK_TIME_LIMIT < visibility <= settings.CELERY_TASK_TIME_LIMIT + 120
+    assert app.conf.task_acks_late and app.conf.task_reject_on_worker_lost
+    assert app.conf.task_publish_retry and app.conf.task_publish_retry_policy["max_retries"] >= 5
+    assert app.conf.broker_connection_max_retries is None
+
+
+def test_ticks_and_periodic_work_expire_instead_of_running_late_all_at_once():
+    names = ["telephony.tasks.routing_tick", "outbound.tasks.dial_tick"]
+    for name in [*names, "telephony.reliability.sweep_presence", "telephony.reliability.reconcile_calls"]:
+        task = app.tasks[name]
+        assert task.expires and task.expires <= 60, name
+    assert reliability.sweep_presence.expires == 10  # (imported: the worker imports it by CELERY_IMPORTS)
+    scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"telephony.reliability.sweep_presence", "telephony.reliability.reconcile_calls"} <= scheduled
+
+
+def test_a_worker_that_dies_is_restarted_and_the_restart_is_logged(caplog):
+    said: list[str] = []
+    started: list[subprocess.Popen] = []
+
+    def start() -> subprocess.Popen:
+        started.append(subprocess.Popen([sys.executable, "-c", "import sys; sys.exit(3)"]))
+        return started[-1]
+
+    worker = Supervised("worker", start, on_restart=said.append)
+    worker.launch()
+    started[0].wait(timeout=10)
+    with caplog.at_level(logging.WARNING, logger="config.supervision"):
+        now = time.monotonic()
+        assert worker.check(now) is False  # seen dead: restart due after the pause
+        assert worker.check(now + 0.5) is False
+        assert worker.check(now + 1.1) is True
+    assert len(started) == 2 and worker.restarts == 1 and worker.history == [3]
+    assert "exited with code 3" in said[0] and "restarted" in said[1]
+    assert "exited with code 3" in caplog.text
+    started[1].wait(timeout=10)
+    worker.check(now + 2)
+    assert worker.pause == 4.0  # the pause doubles while it keeps dying
+
+
+def _offer_past_its_deadline(tenants, capture):
+    queue = make_queue(tenants.alpha)
+    first = make_operator({queue: 1}, idle=0)
+    second = make_operator({queue: 1}, idle=10)
+    with capture(execute=True):
+        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid())
+    offer = Reservation.objects.get(call=call, state="offered")
+    assert offer.operator_id == first.pk
+    now = timezone.now()
+    Reservation.objects.filter(pk=offer.pk).update(
+        offered_at=now - dt.timedelta(seconds=30), expires_at=now - dt.timedelta(seconds=1)
+    )
+    return call, offer, first, second
+
+
+def test_an_offer_past_its_deadline_cannot_be_accepted_even_when_no_tick_ran(
+    db, tenants, django_capture_on_commit_callbacks
+):
+    call, offer, first, second = _offer_past_its_deadline(tenants, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(ValueError, match="expired"):
+        routing.accept(reservation_id=offer.pk, operator=first.user)
+    assert Reservation.objects.get(pk=offer.pk).state == "expired"
+    assert Reservation.objects.get(call=call, state="offered").operator_id == second.pk
+
+
+def test_a_console_that_opens_expires_its_overdue_offer_instead_of_showing_it(
+    db, tenants, django_capture_on_commit_callbacks
+):
+    call, offer, first, second = _offer_past_its_deadline(tenants, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        profile_id, messages = consumers._open(first.user)
+    assert profile_id == first.pk
+    assert [m["type"] for m in messages] == ["state"] and messages[0]["state"] == "available"
+    assert Reservation.objects.get(pk=offer.pk).state == "expired"
+    assert Reservation.objects.get(call=call, state="offered").operator_id == second.pk
+
+
+def test_each_console_heartbeat_expires_its_operators_overdue_offer(
+    db, tenants, django_capture_on_commit_callbacks
+):
+    _call, offer, first, _second = _offer_past_its_deadline(tenants, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        consumers._beat(first.pk, "specific.test!one")
+    assert Reservation.objects.get(pk=offer.pk).state == "expired"
+    assert first.pk in console_presence.live_operators()
+
+
+# 4. Operators' presence by heartbeat -----------------------------------------------------------
+
+
+@pytest.fixture
+def presence():
+    client = console_presence.client()
+    client.delete(console_presence.KEY, console_presence.SINCE_KEY)
+    yield client
+    client.delete(console_presence.KEY, console_presence.SINCE_KEY)
+
+
+def test_an_operator_whose_consoles_stopped_beating_goes_offline_and_the_offer_is_rerouted(
+    db, tenants, presence, django_capture_on_commit_callbacks
+):
+    """Whatever crashed (the web process, the socket, Redis): no beat for N seconds = offline."""
+    queue = make_queue(tenants.alpha)
+    crashed = make_operator({queue: 1}, idle=0)
+    alive = make_operator({queue: 1}, idle=10)
+    on_call = make_operator({}, state="on_call")
+    t0 = time.time()
+    console_presence.beat(operator_id=crashed.pk, channel="c1", node="web-1", now=t0)
+    with django_capture_on_commit_callbacks(execute=True):
+        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid())
+    assert Reservation.objects.get(call=call, state="offered").operator_id == crashed.pk
+    later = t0 + console_presence.PRESENCE_SECONDS + 1
+    console_presence.beat(operator_id=alive.pk, channel="c2", node="web-2", now=later - 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        gone = console_presence.sweep(now=later)
+    assert crashed.pk in gone and alive.pk not in gone and on_call.pk not in gone
+    assert OperatorProfile.objects.get(pk=crashed.pk).state == "offline"
+    assert OperatorProfile.objects.get(pk=on_call.pk).state == "on_call"  # their call is still live
+    assert Reservation.objects.get(call=call, state="offered").operator_id == alive.pk
+    assert WaitingCall.objects.get(pk=call.pk).reservation_count == 2
+
+
+def test_a_redis_that_restarted_empty_does_not_log_everybody_out(db, tenants, presence):
+    operator = make_operator({})
+    assert console_presence.sweep(now=time.time()) == []  # no beat seen since Redis started
+    console_presence.beat(operator_id=make_operator({}).pk, channel="c", node="n")
+    assert console_presence.sweep() == []  # the set is younger than the presence window
+    assert OperatorProfile.objects.get(pk=operator.pk).state == "available"
+
+
+def test_a_node_that_starts_forgets_the_consoles_it_held(db, presence):
+    console_presence.beat(operator_id=1, channel="a", node="web-1")
+    console_presence.beat(operator_id=2, channel="b", node="web-2")
+    assert console_presence.forget_node("web-1") == 1
+    assert console_presence.live_operators() == {2}
+
+
+def test_closing_one_of_two_consoles_keeps_the_operator(db, tenants, presence):
+    operator = make_operator({})
+    console_presence.beat(operator_id=operator.pk, channel="tab-1", node="n")
+    console_presence.beat(operator_id=operator.pk, channel="tab-2", node="n")
+    assert console_presence.leave(operator_id=operator.pk, channel="tab-1", node="n") is False
+    assert console_presence.leave(operator_id=operator.pk, channel="tab-2", node="n") is True
