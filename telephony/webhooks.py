@@ -204,7 +204,7 @@ def wait_key(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
         flows.wait_key(
             call=call,
             digits=twilio_fields(request).get("Digits", ""),
-            dedupe=f"wait_key:{token}" if token else None,
+            dedupe=f"wait_key:{token}" if token else "wait_key",
         )
     )
 

@@ -30,6 +30,7 @@ PRISM_RECORDING = ("RE" + "a" * 32, "CA" + "a" * 32)
 @pytest.fixture
 def queue(db, tenants) -> Queue:
     queue, _ = Queue.objects.get_or_create(tenant=tenants.alpha, is_default=True, defaults={"name": "Main"})
+    make_operator({queue: 1}, state="wrap_up")  # staffed (busy): callers wait in the queue
     return queue
 
 
