@@ -64,6 +64,7 @@ SHARED_APPS = [
     "accounts",
     "telephony",
     "console",
+    "operations",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
