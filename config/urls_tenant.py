@@ -16,6 +16,7 @@ urlpatterns = [
     path("webhooks/", include("reporting.urls_webhooks")),
     path("campaigns/", include("outbound.urls_portal")),
     path("recordings/", include("quality.urls_portal")),
+    path("service/", include("operations.urls_portal")),
     path("healthz", healthz, name="healthz"),
     path("", include("config.urls_auth")),
 ]

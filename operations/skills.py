@@ -43,7 +43,8 @@ def _rematch_on_commit(queue_ids: Iterable[int]) -> None:
 def _skill_view(skill: Skill | None) -> dict[str, object]:
     if skill is None:
         return {}
-    return {"queue": skill.queue_id, "tier": skill.tier, "languages": list(skill.languages)}
+    label = f"{skill.queue.tenant.name} · {skill.queue.name}"
+    return {"queue": label, "tier": skill.tier, "languages": list(skill.languages)}
 
 
 def skill_set(
@@ -53,7 +54,10 @@ def skill_set(
     if not 1 <= tier <= 9:
         raise ValidationError("The tier must be between 1 (best) and 9.")
     with transaction.atomic():
-        existing = Skill.objects.select_for_update().filter(operator=operator, queue=queue).first()
+        existing = (
+            Skill.objects.select_for_update(of=("self",)).select_related("queue__tenant")
+            .filter(operator=operator, queue=queue).first()
+        )  # fmt: skip
         before = _skill_view(existing)
         skill, _ = Skill.objects.update_or_create(
             operator=operator, queue=queue, defaults={"tier": tier, "languages": languages}
@@ -95,7 +99,7 @@ def skills_grant(*, operators: Iterable[OperatorProfile], queue: Queue, tier: in
         for skill in added:
             record_event(
                 actor=by, action="skill.set", obj=skill.operator, client=queue.tenant,
-                after={"queue": queue.pk, "tier": tier, "languages": []},
+                after={"queue": f"{queue.tenant.name} · {queue.name}", "tier": tier, "languages": []},
             )  # fmt: skip
         if added:
             _rematch_on_commit([queue.pk])

@@ -1,0 +1,84 @@
+"""The service settings page of a client company's portal: its admins change hours, holidays,
+greeting, after-hours behaviour and the specialists' directory; the rest of its staff read them.
+Runs in the company's schema; each action calls one function of ``operations.service``."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.permissions import CLIENT_ADMINS, CLIENT_STAFF, require
+from operations import service
+from operations.service_forms import ServiceForm, SpecialistForm
+from scripts_engine.models import Specialist
+from telephony.calls.models import TelephonySettings
+from tenants.models import AuditEvent
+
+HISTORY = ("service.settings", "service.specialist")
+
+
+def _page(
+    request: HttpRequest, *, form: ServiceForm, specialist_form: SpecialistForm, status: int = 200
+) -> HttpResponse:
+    history = AuditEvent.objects.filter(client_id=request.tenant.pk, action__in=HISTORY).order_by(
+        "-at", "-id"
+    )[:30]
+    context = {
+        "form": form,
+        "specialist_form": specialist_form,
+        "specialists": Specialist.objects.all(),
+        "settings": TelephonySettings.current(),
+        "events": history,
+    }
+    return render(request, "operations/service.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def service_settings(request: HttpRequest) -> HttpResponse:
+    require(CLIENT_STAFF, request.user)
+    current = TelephonySettings.current()
+    if request.method == "GET":
+        form = ServiceForm(initial=ServiceForm.initial_from(current))
+        return _page(request, form=form, specialist_form=SpecialistForm())
+    require(CLIENT_ADMINS, request.user)
+    form = ServiceForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            service.settings_change(changes=form.changes(), by=request.user)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Service settings saved: they apply from the next call.")
+            return redirect("service_settings")
+    return _page(request, form=form, specialist_form=SpecialistForm(), status=400)
+
+
+@login_required
+@require_POST
+def specialist_save(request: HttpRequest) -> HttpResponse:
+    require(CLIENT_ADMINS, request.user)
+    form = SpecialistForm(request.POST)
+    if form.is_valid():
+        try:
+            saved = service.specialist_save(by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"{saved.name} saved.")
+            return redirect("service_settings")
+    settings_form = ServiceForm(initial=ServiceForm.initial_from(TelephonySettings.current()))
+    return _page(request, form=settings_form, specialist_form=form, status=400)
+
+
+@login_required
+@require_POST
+def specialist_remove(request: HttpRequest, key: str) -> HttpResponse:
+    require(CLIENT_ADMINS, request.user)
+    if service.specialist_remove(key=key, by=request.user):
+        messages.success(request, "Specialist removed.")
+    return redirect("service_settings")

@@ -1,0 +1,11 @@
+"""Service settings of a client company's portal, under /service/."""
+
+from django.urls import path
+
+from operations import portal_views
+
+urlpatterns = [
+    path("", portal_views.service_settings, name="service_settings"),
+    path("specialists/", portal_views.specialist_save, name="service_specialist"),
+    path("specialists/<str:key>/remove/", portal_views.specialist_remove, name="service_specialist_remove"),
+]
