@@ -9,10 +9,11 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.permissions import CLIENT_ADMINS, CLIENT_STAFF, require
-from operations import service
+from operations import callbacks, service
 from operations.service_forms import ServiceForm, SpecialistForm
 from scripts_engine.models import Specialist
 from telephony.calls.models import TelephonySettings
@@ -82,3 +83,22 @@ def specialist_remove(request: HttpRequest, key: str) -> HttpResponse:
     if service.specialist_remove(key=key, by=request.user):
         messages.success(request, "Specialist removed.")
     return redirect("service_settings")
+
+
+@login_required
+def callback_list(request: HttpRequest) -> HttpResponse:
+    """The company's callbacks: due now, booked for later, being called, done, given up."""
+    require(CLIENT_STAFF, request.user)
+    state = request.GET.get("state", "due")
+    state = state if state in callbacks.FILTERS or state == "all" else "due"
+    now = timezone.now()
+    found = list(callbacks.filtered("" if state == "all" else state, now=now)[:200])
+    tallies = callbacks.counts(now=now)
+    tabs = [(name, label, tallies[name]) for name, (label, _) in callbacks.FILTERS.items()]
+    context = {
+        "rows": callbacks.rows(found, now=now),
+        "state": state,
+        "tabs": tabs,
+        "zone": callbacks.company_zone(),
+    }
+    return render(request, "operations/callbacks.html", context)

@@ -21,4 +21,5 @@ urlpatterns = [
         name="ops_operator_shift_remove",
     ),
     path("companies/<int:pk>/", views.company_team, name="ops_company"),
+    path("callbacks/", views.callback_board, name="ops_callbacks"),
 ]

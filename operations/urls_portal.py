@@ -1,8 +1,10 @@
-"""Service settings of a client company's portal, under /service/."""
+"""Service settings of a client company's portal, under /service/, and its callbacks, /callbacks/."""
 
 from django.urls import path
 
 from operations import portal_views
+
+callback_urls = [path("", portal_views.callback_list, name="portal_callbacks")]
 
 urlpatterns = [
     path("", portal_views.service_settings, name="service_settings"),

@@ -11,8 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.permissions import BACK_OFFICE, role_required
-from operations import roster, shifts, skills
+from accounts.permissions import BACK_OFFICE, PLATFORM_STAFF, role_required
+from operations import callbacks, roster, shifts, skills
 from operations.forms import OperatorLanguagesForm, ShiftForm, SkillForm, TeamGrantForm
 from operations.models import Shift
 from telephony.models import OperatorProfile, Queue, Skill
@@ -150,3 +150,14 @@ def company_team(request: HttpRequest, pk: int) -> HttpResponse:
     teams = roster.teams([company])
     context = {"company": company, "team": teams[0] if teams else None, "form": form}
     return render(request, "operations/company.html", context, status=status)
+
+
+@role_required(PLATFORM_STAFF)
+def callback_board(request: HttpRequest) -> HttpResponse:
+    """Callbacks due within the hour or being called, per company: supervisors and account
+    managers see every company's; an operator those of the queues they have skills for."""
+    queue_ids = None
+    if not BACK_OFFICE.allows(request.user):
+        queue_ids = set(Skill.objects.filter(operator__user=request.user).values_list("queue_id", flat=True))
+    companies = callbacks.unscoped_due_callbacks(queue_ids=queue_ids)
+    return render(request, "operations/callback_board.html", {"companies": companies})
