@@ -282,7 +282,12 @@
   });
   $("transfer").addEventListener("click", async () => {
     const key = $("specialist").value; if (!key) return;
-    try { await api("calls/" + reservation + "/transfer", { specialist: key }); $("call-live").textContent = "Transferred."; } catch (e) { showError(e.message); }
+    const name = $("specialist").selectedOptions[0].textContent;
+    try {
+      const answer = await api("calls/" + reservation + "/transfer", { specialist: key });
+      if (answer.transferred) { showError(""); $("call-live").textContent = "Transferred to " + name + "."; }
+      else showError(answer.error || "The transfer to " + name + " did not go through.");
+    } catch (e) { showError(e.message); }
   });
   $("dial").addEventListener("click", () => { if (outbound && outbound.phase === "preview") outboundAction("dial"); });
   $("skip").addEventListener("click", async () => {
