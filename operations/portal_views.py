@@ -4,16 +4,18 @@ Runs in the company's schema; each action calls one function of ``operations.ser
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.permissions import CLIENT_ADMINS, CLIENT_STAFF, require
-from operations import callbacks, service
+from operations import callbacks, hold_music, service
 from operations.service_forms import ServiceForm, SpecialistForm
 from scripts_engine.models import Specialist
 from telephony.calls.models import TelephonySettings
@@ -23,7 +25,12 @@ HISTORY = ("service.settings", "service.specialist")
 
 
 def _page(
-    request: HttpRequest, *, form: ServiceForm, specialist_form: SpecialistForm, status: int = 200
+    request: HttpRequest,
+    *,
+    form: ServiceForm,
+    specialist_form: SpecialistForm,
+    music_form: forms.Form | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     history = AuditEvent.objects.filter(client_id=request.tenant.pk, action__in=HISTORY).order_by(
         "-at", "-id"
@@ -31,6 +38,7 @@ def _page(
     context = {
         "form": form,
         "specialist_form": specialist_form,
+        "music_form": music_form or HoldMusicForm(),
         "specialists": Specialist.objects.all(),
         "settings": TelephonySettings.current(),
         "events": history,
@@ -102,3 +110,39 @@ def callback_list(request: HttpRequest) -> HttpResponse:
         "zone": callbacks.company_zone(),
     }
     return render(request, "operations/callbacks.html", context)
+
+
+class HoldMusicForm(forms.Form):
+    hold_music = forms.FileField(label="Hold music (MP3 or WAV)", help_text="At most 15 minutes.")
+
+
+@login_required
+@require_POST
+def hold_music_upload(request: HttpRequest) -> HttpResponse:
+    require(CLIENT_ADMINS, request.user)
+    form = HoldMusicForm(request.POST, request.FILES)
+    if form.is_valid():
+        upload = form.cleaned_data["hold_music"]
+        try:
+            hold_music.hold_music_set(
+                upload=upload.file, size=upload.size, by=request.user,
+                url_for=lambda token, ext: request.build_absolute_uri(
+                    reverse("service_hold_music", args=[token, ext])
+                ),
+            )  # fmt: skip
+        except ValidationError as error:
+            form.add_error("hold_music", error)
+        else:
+            messages.success(request, "Hold music saved: callers hear it from the next call.")
+            return redirect("service_settings")
+    settings_form = ServiceForm(initial=ServiceForm.initial_from(TelephonySettings.current()))
+    return _page(request, form=settings_form, specialist_form=SpecialistForm(), music_form=form, status=400)
+
+
+@require_GET
+def hold_music_file(request: HttpRequest, token: str, extension: str) -> HttpResponse:
+    """The company's hold music, for Twilio to play (no login: the address is the secret)."""
+    found = hold_music.served_file(token, extension)
+    if found is None:
+        raise Http404("No such hold music.")
+    return FileResponse(found, content_type=hold_music.CONTENT_TYPES[extension])
