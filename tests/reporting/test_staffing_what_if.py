@@ -81,3 +81,11 @@ def test_operators_and_client_staff_cannot_use_it(db, tenants):
     assert operator.get(PAGE, {"whatif-calls": "10"}).status_code == 403
     client_admin = logged_in(tenants.alpha, make_user(tenants.alpha, role=Role.CLIENT_ADMIN))
     assert client_admin.get(PAGE, {"whatif-calls": "10"}).status_code == 404
+
+
+def test_the_what_if_keeps_the_forecast_being_looked_at(supervisor, tenants):
+    shown = supervisor.get(PAGE, {"client": tenants.alpha.pk, "day": "2026-03-02"}).content.decode()
+    assert '<input type="hidden" name="day" value="2026-03-02">' in shown
+    assert f'<input type="hidden" name="client" value="{tenants.alpha.pk}">' in shown
+    first = supervisor.get(PAGE).content.decode()
+    assert 'type="hidden" name="day"' not in first  # the default forecast: nothing to carry
