@@ -39,11 +39,16 @@ def _page(
         "form": form,
         "specialist_form": specialist_form,
         "music_form": music_form or HoldMusicForm(),
-        "specialists": Specialist.objects.all(),
+        "specialists": [_with_hours_text(s) for s in Specialist.objects.all()],
         "settings": TelephonySettings.current(),
         "events": history,
     }
     return render(request, "operations/service.html", context, status=status)
+
+
+def _with_hours_text(specialist: Specialist) -> Specialist:
+    specialist.hours_text = service.weekly_hours_text(specialist.hours or {})
+    return specialist
 
 
 @login_required

@@ -131,6 +131,38 @@ def _csv_days(text: str) -> list[str]:
     return holidays_parse(" ".join(days))
 
 
+DAY_NAMES = {name[:3].lower(): number for number, name in enumerate(WEEKDAYS)}
+
+
+def weekly_hours_parse(text: str) -> dict[str, list[list[str]]]:
+    """``"Mon-Fri 09:00-17:00; Sat 10:00-14:00"`` → business-hours form (``{"0": [["09:00", "17:00"]], …}``);
+    blank: any time."""
+    hours: dict[str, list[list[str]]] = {}
+    for group in [part.strip() for part in (text or "").split(";") if part.strip()]:
+        days_text, _, periods_text = group.partition(" ")
+        days: list[int] = []
+        for item in days_text.split(","):
+            first, _, last = item.strip().lower().partition("-")
+            if first[:3] not in DAY_NAMES or (last and last[:3] not in DAY_NAMES):
+                raise ValidationError(f"“{group}”: write days as Mon-Fri or Sat,Sun, then the hours.")
+            start, end = DAY_NAMES[first[:3]], DAY_NAMES[(last or first)[:3]]
+            days += list(range(start, end + 1)) if start <= end else [*range(start, 7), *range(0, end + 1)]
+        periods = periods_parse(periods_text, day=days_text)
+        if not periods:
+            raise ValidationError(f"“{group}”: give the hours, such as 09:00-17:00.")
+        for day in days:
+            if str(day) in hours:
+                raise ValidationError(f"{WEEKDAYS[day]} is given twice.")
+            hours[str(day)] = periods
+    return dict(sorted(hours.items()))
+
+
+def weekly_hours_text(hours: dict[str, list[list[str]]]) -> str:
+    return "; ".join(
+        f"{WEEKDAYS[int(day)][:3]} {periods_text(periods)}" for day, periods in sorted(hours.items())
+    )
+
+
 def _settings_view(settings: TelephonySettings) -> dict[str, object]:
     return {name: getattr(settings, name) for name in SETTINGS_FIELDS}
 
@@ -159,18 +191,26 @@ def settings_change(*, changes: dict[str, object], by: object) -> TelephonySetti
 
 
 def _specialist_view(specialist: Specialist) -> dict[str, object]:
-    return {"key": specialist.key, "name": specialist.name, "phone": specialist.phone}
+    return {
+        "key": specialist.key,
+        "name": specialist.name,
+        "phone": specialist.phone,
+        "hours": specialist.hours,
+    }
 
 
-def specialist_save(*, key: str, name: str, phone: str, by: object) -> Specialist:
-    """Add a specialist or change one (by its key); the number must be E.164."""
+def specialist_save(
+    *, key: str, name: str, phone: str, by: object, hours: dict[str, list[list[str]]] | None = None
+) -> Specialist:
+    """Add a specialist or change one (by its key); the number must be E.164; ``hours`` when they
+    take transfers (business-hours form, empty: any time)."""
     if not is_e164(phone):
         raise ValidationError(E164_MESSAGE)
     with transaction.atomic():
         existing = Specialist.objects.select_for_update().filter(key=key).first()
         before = _specialist_view(existing) if existing else {}
         specialist = existing or Specialist(key=key)
-        specialist.name, specialist.phone = name, phone
+        specialist.name, specialist.phone, specialist.hours = name, phone, hours or {}
         specialist.full_clean()
         specialist.save()
         if before != _specialist_view(specialist):

@@ -106,6 +106,13 @@ class SpecialistForm(forms.Form):
     )  # fmt: skip
     name = forms.CharField(max_length=120)
     phone = forms.CharField(label="Number", max_length=16, help_text="In E.164 form: +4930123456")
+    hours = forms.CharField(
+        label="Hours", required=False, max_length=200,
+        help_text="When they take transfers, e.g. Mon-Fri 09:00-17:00; Sat 10:00-14:00. Empty: any time.",
+    )  # fmt: skip
+
+    def clean_hours(self) -> dict[str, list[list[str]]]:
+        return service.weekly_hours_parse(self.cleaned_data.get("hours", ""))
 
     def clean_phone(self) -> str:
         phone = self.cleaned_data["phone"].replace(" ", "")

@@ -197,3 +197,39 @@ def test_another_companys_admin_neither_reads_nor_changes_these_settings(db, ten
     assert http(None).get("/service/").status_code == 404  # not a page of the platform host
     with tenant_context(tenants.beta):
         assert TelephonySettings.current().greeting != "Alpha only greeting."
+
+
+def test_a_specialists_hours_are_kept_per_weekday_and_shown(db, tenants, admin):
+    client = logged_in(tenants.alpha, admin)
+    saved = client.post(
+        "/service/specialists/",
+        {
+            "key": "billing",
+            "name": "Billing desk",
+            "phone": "+4930123456",
+            "hours": "Mon-Fri 09:00-17:00; Sat 10:00-14:00",
+        },
+    )
+    assert saved.status_code == 302
+    with tenant_context(tenants.alpha):
+        hours = Specialist.objects.get(key="billing").hours
+    assert hours == {**{str(d): [["09:00", "17:00"]] for d in range(5)}, "5": [["10:00", "14:00"]]}
+    assert "Mon 09:00-17:00; Tue 09:00-17:00" in client.get("/service/").content.decode()
+
+
+@pytest.mark.parametrize(
+    ("hours", "message"),
+    [
+        ("Someday 09:00-17:00", "write days as Mon-Fri"),
+        ("Mon-Fri 17:00-09:00", "ends before it starts"),
+        ("Mon-Fri", "give the hours"),
+        ("Mon-Fri 09:00-17:00; Fri 18:00-19:00", "Friday is given twice"),
+    ],
+)
+def test_bad_specialist_hours_are_refused(db, tenants, admin, hours, message):
+    response = logged_in(tenants.alpha, admin).post(
+        "/service/specialists/", {"key": "desk", "name": "Desk", "phone": "+4930123456", "hours": hours}
+    )
+    assert response.status_code == 400 and message in response.content.decode()
+    with tenant_context(tenants.alpha):
+        assert not Specialist.objects.filter(key="desk").exists()
