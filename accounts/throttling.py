@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.signals import user_login_failed
 from django.db import connection
@@ -31,7 +32,7 @@ from config import ratelimit
 
 log = logging.getLogger(__name__)
 
-LOGIN_PATHS = frozenset({"/login/", "/admin/login/"})
+LOGIN_PATHS = frozenset({"/login/", "/admin/login/", "/password-reset/"})
 RESET_PREFIX = "/reset/"
 
 
@@ -65,6 +66,14 @@ def record_failure(request: HttpRequest, *, what: str, account: str = "") -> Non
         buckets.append((f"login:link:{account}", settings.LOGIN_FAILURES_PER_ACCOUNT_LINK))
     ratelimit.hit(buckets, mode="add")
     log.info("%s failed from %s on %s%s", what, address, _schema(request), f" ({account})" if account else "")
+
+
+def record_reset_request(request: HttpRequest) -> None:
+    """A password reset request counts against the address like a failure: the form cannot be used
+    to flood a mailbox or to probe many addresses."""
+    address = client_address(request)
+    ratelimit.hit([(_address_bucket(address), settings.LOGIN_FAILURES_PER_ADDRESS)], mode="add")
+    log.info("password reset asked from %s on %s", address, _schema(request))
 
 
 def refused(request: HttpRequest, *, account: str = "") -> HttpResponse | None:
@@ -124,3 +133,7 @@ class PasswordSetView(auth_views.PasswordResetConfirmView):
         if response.status_code == 200 and not getattr(self, "validlink", False):
             record_failure(self.request, what="password link", account=account)
         return response
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        messages.success(self.request, "Your password is saved: log in with it.")
+        return super().form_valid(form)

@@ -3,6 +3,8 @@
 Quick: 100,000 call records over 30 days; full: 1,000,000 (inserted with COPY). Runs against its
 own database (``bench_cc``) on the configured server (embedded by default).
 Goals (for 1M): statistics ≤ 10 s, invoice ≤ 3 s, API daily stats for a month ≤ 100 ms.
+The event store is on: each call has its terminal status callback kept as evidence (one
+``WebhookEvidence`` row per call), and one day is replayed against it (``telephony.evidence``).
 """
 
 from __future__ import annotations
@@ -187,6 +189,41 @@ def _load_calls(client, count: int) -> int:
     return count
 
 
+FROM, TO = "+15550100100", "+15550199001"
+
+
+def _load_evidence(client) -> int:
+    """One kept status callback per call (as ``telephony.evidence.keep`` stores it), in one COPY."""
+    import json
+
+    from django.db import connection
+    from django_tenants.utils import tenant_context
+
+    from telephony.calls.models import Call, WebhookEvidence
+
+    with tenant_context(client):
+        calls = Call.objects.count()
+        if WebhookEvidence.objects.count() == calls:
+            return 0
+        url = f"https://bench.example/twilio/voice/status?t={client.schema_name}"
+        with connection.cursor() as cursor:
+            table = f'"{client.schema_name}"."{WebhookEvidence._meta.db_table}"'
+            cursor.execute(f"TRUNCATE {table}")
+            columns = "received_at, call_sid, url, params, signature, idempotency_key"
+            rows = list(Call.objects.values_list("call_sid", "ended_at", "status"))  # not while copying
+            with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
+                for sid, ended, status in rows:
+                    params = {
+                        "CallSid": sid,
+                        "CallStatus": status,
+                        "From": "+15550100100",
+                        "To": "+15550199001",
+                    }
+                    copy.write_row((ended, sid, url, json.dumps(params), "bench=", f"bench-{sid}"))
+            cursor.execute(f"ANALYZE {table}")
+        return calls
+
+
 def _timed(function, repeat: int = 1) -> float:
     seconds = []
     for _ in range(repeat):
@@ -205,6 +242,7 @@ def run(quick: bool) -> dict[str, object]:
     from reporting import billing, stats
     from reporting.keys import api_key_create
     from reporting.models import Invoice, Statistic
+    from telephony import evidence
 
     call_command("migrate_schemas", interactive=False, verbosity=0)
     count = 100_000 if quick else 1_000_000
@@ -212,6 +250,7 @@ def run(quick: bool) -> dict[str, object]:
     _contract(client)
     load_start = time.perf_counter()
     loaded = _load_calls(client, count)
+    evidence_loaded = _load_evidence(client)
     load_s = time.perf_counter() - load_start
     last = MONTH + dt.timedelta(days=DAYS - 1)
     with tenant_context(client):
@@ -223,6 +262,10 @@ def run(quick: bool) -> dict[str, object]:
         invoice_s = _timed(lambda: billing.invoice_build(month=MONTH), repeat=3)
         invoice = Invoice.objects.get(period_start=MONTH)
         _, key = api_key_create(name="bench", scopes=["read_reports"])
+        day_start = dt.datetime.combine(MONTH + dt.timedelta(days=1), dt.time(), tzinfo=dt.UTC)
+        replay_start = time.perf_counter()
+        replayed = evidence.replay(start=day_start, end=day_start + dt.timedelta(days=1))
+        replay_s = time.perf_counter() - replay_start
     http = HttpClient(HTTP_HOST=client.host, HTTP_AUTHORIZATION=f"Bearer {key}")
     params = {
         "granularity": "day",
@@ -241,6 +284,10 @@ def run(quick: bool) -> dict[str, object]:
     return {
         "calls": count,
         "loaded_now": loaded,
+        "evidence_loaded_now": evidence_loaded,
+        "replay_day_s": round(replay_s, 3),
+        "replay_day_calls": replayed.calls,
+        "replay_day_differences": len(replayed.differences),
         "load_s": round(load_s, 2),
         "stats_build_s": round(first_build, 3),
         "stats_rebuild_s": round(rebuild, 3),

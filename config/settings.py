@@ -34,6 +34,16 @@ if not SECRET_KEY:
 
 PLATFORM_HOST = env.str("PLATFORM_HOST", default="localhost").lower()
 PLATFORM_NAME = env.str("PLATFORM_NAME", default="Callcenter")
+# The seller on every invoice (tenants/invoice_parties.py): legal name, address, tax id and the
+# bank account clients pay into; invoices fall due INVOICE_DUE_DAYS after issue.
+SELLER_LEGAL_NAME = env.str("SELLER_LEGAL_NAME", default=f"{PLATFORM_NAME} Contact Center Ltd")
+SELLER_ADDRESS = env.str("SELLER_ADDRESS", default="1 Platform Street\n10115 Berlin\nGermany")
+SELLER_TAX_ID = env.str("SELLER_TAX_ID", default="DE000000000")
+SELLER_REGISTRATION = env.str("SELLER_REGISTRATION", default="")
+SELLER_BANK_NAME = env.str("SELLER_BANK_NAME", default="Example Bank")
+SELLER_IBAN = env.str("SELLER_IBAN", default="DE89370400440532013000")
+SELLER_BIC = env.str("SELLER_BIC", default="COBADEFFXXX")
+INVOICE_DUE_DAYS = env.int("INVOICE_DUE_DAYS", default=14)
 # The platform host and every tenant host under it; more (e.g. a load balancer's) by env.
 ALLOWED_HOSTS = [PLATFORM_HOST, f".{PLATFORM_HOST}", *env.list("EXTRA_ALLOWED_HOSTS", default=[])]
 
@@ -138,6 +148,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "tenants.middleware.ClosedCompanyReadOnlyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "accounts.throttling.LoginThrottleMiddleware",

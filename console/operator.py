@@ -18,7 +18,7 @@ from console import outbound as console_outbound
 from console.access import ConsoleError, access_reservation, call_for
 from scripts_engine import sessions
 from scripts_engine.models import Disposition, ScriptAnswer, Specialist
-from telephony import gateway, routing
+from telephony import conferences, gateway, routing, transfers
 from telephony.calls.flows import voice_of
 from telephony.calls.models import Call, Callback, Contact, TelephonySettings
 from telephony.calls.records import add_event, on_hold
@@ -175,13 +175,19 @@ def script_act(
         return {"step": step.as_dict(), "answers": session.answers, "error": error}
 
 
-def transfer(*, reservation_id: int, operator, specialist_key: str) -> bool:
-    """Hand the caller to one of the client company's specialists (R8)."""
+def transfer(
+    *, reservation_id: int, operator, specialist_key: str = "", mode: str = "blind", action: str = "start"
+) -> bool:
+    """Hand the caller to one of the client company's specialists (R8): in the call's conference,
+    blind (the operator leaves once the specialist joins) or warm (the caller on hold while the
+    operator talks to them; then ``action`` complete or cancel). Outside a conference, by TwiML."""
     reservation = access_reservation(operator=operator, reservation_id=reservation_id)
     if reservation.state != Reservation.State.ACCEPTED:
         raise ConsoleError("The call is over.")
     with tenant_context(reservation.call.tenant):
         call = _live_call(reservation)
+        if conferences.conference_sid(call) and call.answered_at is not None:
+            return _conference_transfer(call, reservation, operator, specialist_key, mode, action)
         specialist = Specialist.objects.filter(key=specialist_key).first()
         if specialist is None:
             raise ConsoleError("Unknown specialist.")
@@ -197,6 +203,70 @@ def transfer(*, reservation_id: int, operator, specialist_key: str) -> bool:
         Call.objects.filter(pk=call.pk).update(transferred_to=specialist.key)
         add_event(call, "transferred", specialist=specialist.key, by=operator.username)
     return done
+
+
+def _conference_transfer(
+    call: Call, reservation: Reservation, operator, key: str, mode: str, action: str
+) -> bool:
+    try:
+        if action == "complete":
+            return transfers.complete(call=call)
+        if action == "cancel":
+            return transfers.cancel(call=call, reason="taken back", by=operator.username)
+        if action != "start" or mode not in {"blind", "warm"}:
+            raise ConsoleError('Say how: {"specialist": key, "mode": "blind" or "warm"}, or {"action": '
+                               '"complete" or "cancel"}.')  # fmt: skip
+        specialist = Specialist.objects.filter(key=key).first()
+        if specialist is None:
+            raise ConsoleError("Unknown specialist.")
+        transfers.start(call=call, reservation_id=reservation.pk, key=specialist.key, name=specialist.name,
+                        phone=specialist.phone, warm=mode == "warm", by=operator.username)  # fmt: skip
+    except conferences.ConferenceRefused as refused:
+        raise ConsoleError(str(refused)) from refused
+    return True
+
+
+def _conference_call(reservation_id: int, operator) -> tuple[Reservation, Call | None]:
+    """The accepted reservation and its call when it is connected through a conference (else None)."""
+    reservation = access_reservation(operator=operator, reservation_id=reservation_id)
+    if reservation.state != Reservation.State.ACCEPTED:
+        raise ConsoleError("The call is over.")
+    with tenant_context(reservation.call.tenant):
+        call = call_for(reservation)
+        if call is None or call.ended_at is not None:
+            raise ConsoleError("The call is over.")
+        return reservation, call if conferences.conference_sid(call) else None
+
+
+def hold(*, reservation_id: int, operator, on: bool) -> dict[str, Any]:
+    """Hold or take back: a conference call through its participant (music, recording goes on, no
+    re-ring); an outbound call as before (``console.outbound.hold``)."""
+    reservation, call = _conference_call(reservation_id, operator)
+    if call is None:
+        return console_outbound.hold(reservation_id=reservation_id, operator=operator, on=on)
+    with tenant_context(reservation.call.tenant):
+        if call.answered_at is None:
+            raise ConsoleError("Only a call in progress can be put on hold.")
+        if on_hold(call) == on:
+            return {"on_hold": on}
+        try:
+            conferences.set_hold(call=call, on=on, by=operator.username)
+        except conferences.ConferenceRefused as refused:
+            raise ConsoleError(str(refused)) from refused
+    return {"on_hold": on}
+
+
+def mute(*, reservation_id: int, operator, on: bool) -> dict[str, Any]:
+    """Mute the operator's line in the call's conference (the caller does not hear them)."""
+    reservation, call = _conference_call(reservation_id, operator)
+    if call is None or call.answered_at is None:
+        raise ConsoleError("Only a connected call can be muted.")
+    with tenant_context(reservation.call.tenant):
+        try:
+            conferences.set_mute(call=call, reservation_id=reservation.pk, on=on, by=operator.username)
+        except conferences.ConferenceRefused as refused:
+            raise ConsoleError(str(refused)) from refused
+    return {"muted": on}
 
 
 def end_call(*, reservation_id: int, operator) -> None:

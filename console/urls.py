@@ -18,4 +18,5 @@ urlpatterns = [
     path("calls/<int:reservation_id>/skip", views.skip, name="console-skip"),
     path("calls/<int:reservation_id>/opt-out", views.opt_out, name="console-opt-out"),
     path("calls/<int:reservation_id>/hold", views.hold, name="console-hold"),
+    path("calls/<int:reservation_id>/mute", views.mute, name="console-mute"),
 ]

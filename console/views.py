@@ -96,7 +96,11 @@ def script(request: HttpRequest, reservation_id: int) -> HttpResponse:
 def transfer(request: HttpRequest, reservation_id: int) -> HttpResponse:
     data = _body(request)
     done = console.transfer(
-        reservation_id=reservation_id, operator=request.user, specialist_key=str(data.get("specialist", ""))
+        reservation_id=reservation_id,
+        operator=request.user,
+        specialist_key=str(data.get("specialist", "")),
+        mode=str(data.get("mode", "blind")),
+        action=str(data.get("action", "start")),
     )
     return JsonResponse({"transferred": done})
 
@@ -146,8 +150,16 @@ def hold(request: HttpRequest, reservation_id: int) -> HttpResponse:
     data = _body(request)
     if not isinstance(data.get("on"), bool):
         raise console.ConsoleError('Say whether to hold: {"on": true} or {"on": false}.')
-    result = console_outbound.hold(reservation_id=reservation_id, operator=request.user, on=data["on"])
-    return JsonResponse(result)
+    return JsonResponse(console.hold(reservation_id=reservation_id, operator=request.user, on=data["on"]))
+
+
+@require_POST
+@operator_only
+def mute(request: HttpRequest, reservation_id: int) -> HttpResponse:
+    data = _body(request)
+    if not isinstance(data.get("on"), bool):
+        raise console.ConsoleError('Say whether to mute: {"on": true} or {"on": false}.')
+    return JsonResponse(console.mute(reservation_id=reservation_id, operator=request.user, on=data["on"]))
 
 
 @require_GET

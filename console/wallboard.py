@@ -158,6 +158,11 @@ def _queues(now: datetime) -> tuple[list[dict[str, Any]], list[str]]:
             row["longest_wait"] = max(row["longest_wait"], int((now - enqueued).total_seconds()))
         if enqueued < row["since"]:
             continue
+        waited = kpis.milliseconds(now - enqueued)
+        if state in ("waiting", "reserved") and not kpis.waiting_counts_as_offered(
+            waited_ms=waited, sl_seconds=row["sl_seconds"]
+        ):
+            continue  # may still be answered within T: not a miss yet
         row["offered"] += 1
         if answered is not None:
             row["answered"] += 1
@@ -184,23 +189,6 @@ def _percent(rate: float | None) -> int | None:
     return round(100 * rate) if rate is not None else None
 
 
-def _occupancy(events: list[tuple[str, datetime]], since: datetime, now: datetime) -> tuple[float, float]:
-    """Seconds busy (on a call or wrap-up) and available-idle today, from the state events in order."""
-    busy = idle = 0.0
-    state, at = None, since
-    for next_state, when in events:
-        if state is not None:
-            span = (when - max(at, since)).total_seconds()
-            busy += span if state in BUSY else 0
-            idle += span if state == OperatorState.AVAILABLE else 0
-        state, at = next_state, when
-    if state is not None:
-        span = (now - max(at, since)).total_seconds()
-        busy += span if state in BUSY else 0
-        idle += span if state == OperatorState.AVAILABLE else 0
-    return busy, idle
-
-
 def _operators(now: datetime, since: datetime) -> tuple[list[dict[str, Any]], list[str]]:
     alerts: list[str] = []
     everyone = OperatorProfile.objects.select_related("user")
@@ -214,6 +202,13 @@ def _operators(now: datetime, since: datetime) -> tuple[list[dict[str, Any]], li
         .values_list("operator_id", "state", "at")
     ):
         events.setdefault(op, []).append((state, at))
+    before = dict(  # the state each was in at midnight: a night shift counts from midnight
+        OperatorEvent.objects.filter(operator_id__in=ids, at__lt=since)
+        .exclude(state="")
+        .order_by("operator_id", "-at", "-id")
+        .distinct("operator_id")
+        .values_list("operator_id", "state")
+    )
     handled: dict[int, list[float]] = {}
     for op, answered, left in WaitingCall.objects.filter(
         operator_id__in=ids, answered_at__gte=since, left_at__isnull=False
@@ -226,7 +221,9 @@ def _operators(now: datetime, since: datetime) -> tuple[list[dict[str, Any]], li
     rows = []
     for p in sorted(profiles, key=lambda p: p.user.username):
         in_state = int((now - p.state_since).total_seconds())
-        busy, idle = _occupancy(events.get(p.pk, []), since, now)
+        busy, idle = kpis.operator_seconds(
+            events.get(p.pk, []), state_before=before.get(p.pk), since=since, until=now
+        )
         times = handled.get(p.pk, [])
         row = {
             "id": p.pk, "name": p.user.get_full_name() or p.user.username, "state": p.state,

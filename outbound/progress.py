@@ -222,9 +222,9 @@ def operator_leg_ended(
 ) -> VoiceResponse:
     """The operator's leg of the bridge ended (Dial action)."""
     now = now or timezone.now()
-    add_event(call, "dial_result:operator", dedupe=f"dial:operator:{result}", at=now, status=result)
-    if talk is not None:
-        Call.objects.filter(pk=call.pk).update(talk_seconds=talk)
+    # ``talk`` (the leg's duration) is evidence only: talk comes from the call's times (records.finish).
+    dedupe = f"dial:operator:{result}"
+    add_event(call, "dial_result:operator", dedupe=dedupe, at=now, status=result, duration=talk)
     voice = voice_of(TelephonySettings.current())
     if result == "completed":
         return twiml.goodbye("", voice)

@@ -17,7 +17,7 @@ from django_tenants.utils import tenant_context
 
 from outbound import progress
 from outbound.calls import is_pending
-from telephony import twiml
+from telephony import evidence, twiml
 from telephony.calls.models import Call
 from telephony.calls.records import TwilioCallParams
 from telephony.signatures import twilio_signed
@@ -40,6 +40,7 @@ def outbound_webhook(
             return twiml.response(twiml.goodbye(""))
         sid = request.POST.get("CallSid", "")
         with tenant_context(tenant):
+            evidence.keep(request)
             call = Call.objects.filter(pk=int(call_id), direction=Call.Direction.OUTBOUND).first()
             # The CallSid must be this call's (or the call is still waiting to learn it).
             if call is None or not (call.call_sid == sid or is_pending(call)):

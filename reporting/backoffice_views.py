@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
@@ -21,10 +22,11 @@ from django_tenants.utils import tenant_context
 
 from accounts.permissions import ACCOUNT_MANAGERS, BACK_OFFICE, role_required
 from reporting import invoicing, platform
-from reporting.billing_models import Invoice
-from reporting.invoice_pdf import render_pdf
+from reporting.billing_models import CreditNote, Invoice
+from reporting.invoice_pdf import render_credit_note_pdf, render_pdf
 from reporting.periods import PeriodForm, day_field, default_period
 from reporting.what_if import WhatIfForm, what_if
+from tenants import payments
 from tenants.models import Client
 
 NOTHING = "\u2013"  # an en dash: no call to measure a rate on
@@ -59,6 +61,15 @@ def figures_row(row: platform.Figures) -> dict[str, object]:
     }
 
 
+def occupancy_row(row: platform.OperatorOccupancy) -> dict[str, object]:
+    return {
+        "name": row.name,
+        "handling": _seconds(row.handling_seconds),
+        "idle": _seconds(row.idle_seconds),
+        "occupancy": _percent(row.occupancy),
+    }
+
+
 @require_GET
 @role_required(BACK_OFFICE)
 def figures(request: HttpRequest) -> HttpResponse:
@@ -88,6 +99,10 @@ def figures(request: HttpRequest) -> HttpResponse:
                 [figures_row(r) for r in period_rows],
                 figures_row(period_total),
             ),
+        ],
+        "occupancy": [
+            occupancy_row(o)
+            for o in platform.unscoped_operator_occupancy(first=first, last=last, now=timezone.now())
         ],
     }
     status = 400 if form.errors else 200
@@ -183,6 +198,13 @@ class MonthForm(forms.Form):
 
 
 class PaymentForm(forms.Form):
+    amount = forms.DecimalField(
+        min_value=Decimal("0.01"),
+        max_digits=12,
+        decimal_places=2,
+        help_text="What the bank credited; a partial payment leaves a balance due.",
+    )
+    currency = forms.RegexField(regex=r"^[A-Za-z]{3}$", max_length=3, error_messages={"invalid": "Like EUR."})
     paid_on = forms.DateField(label="Paid on", widget=forms.DateInput(attrs={"type": "date"}))
     reference = forms.CharField(max_length=100, help_text="The transfer's reference.")
 
@@ -257,12 +279,16 @@ def _invoice_page(
             raise Http404("No such invoice for this client company.")
         lines = list(invoice.lines.all())
         notes = list(invoice.credit_notes.all())
+    paid = payments.payments_of(invoice_number=invoice.number)
+    due = invoice.total - sum((n.total for n in notes), Decimal("0.00")) - paid
+    balance = {"amount": max(due, Decimal("0.00")), "currency": invoice.currency}
     context = {
         "client": client,
         "invoice": invoice,
         "lines": lines,
         "notes": notes,
-        "payment_form": payment or PaymentForm(initial={"paid_on": _today()}),
+        "payment_form": payment or PaymentForm(initial={"paid_on": _today(), **balance}),
+        "paid": paid,
         "credit_form": credit or CreditForm(),
     }
     return render(request, "backoffice/invoice.html", context, status=status)
@@ -318,10 +344,12 @@ def invoice_paid(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
             invoice_id=pk,
             paid_on=data["paid_on"],
             reference=data["reference"],
+            amount=data["amount"],
+            currency=data["currency"],
             actor=request.user,
             ip=_ip(request),
         ),
-        "Payment recorded.",
+        "Payment recorded (the invoice is paid once its balance is covered).",
         payment=form,
     )
 
@@ -364,4 +392,18 @@ def invoice_pdf(request: HttpRequest, client_pk: int, pk: int) -> HttpResponse:
     suffix = "" if invoice.pdf else "-draft"
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{invoice.number}{suffix}.pdf"'
+    return response
+
+
+@require_GET
+@role_required(ACCOUNT_MANAGERS)
+def credit_note_pdf(request: HttpRequest, client_pk: int, pk: int, note_pk: int) -> HttpResponse:
+    client = _client(client_pk)
+    with tenant_context(client):
+        note = CreditNote.objects.select_related("invoice").filter(pk=note_pk, invoice_id=pk).first()
+        if note is None:
+            raise Http404("No such credit note for this client company.")
+        content = render_credit_note_pdf(note=note)
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{note.number}.pdf"'
     return response

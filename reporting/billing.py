@@ -50,6 +50,7 @@ from django.utils import timezone
 from reporting.billing_models import CreditNote, Invoice, InvoiceLine
 from reporting.invoice_pdf import render_pdf
 from reporting.stats import day_bounds, local_zone
+from reporting.suspensions import without_suspended_days
 from reporting.webhooks import emit_invoice_issued
 from telephony.calls.models import Call
 from tenants.contracts import Tax, contract_tax, service_period
@@ -304,7 +305,7 @@ def invoice_build(*, month: dt.date) -> Invoice:
     if contract is None:
         raise ValidationError("No contract in force: nothing to invoice.")
     zone = local_zone()
-    periods = contract_periods(contract, first, last, zone)
+    periods = without_suspended_days(contract_periods(contract, first, last, zone), zone)
     if not periods:
         raise ValidationError(
             f"No day of {first:%B %Y} is in the contract's service period: nothing to invoice."

@@ -215,7 +215,7 @@ STATISTIC_HEADER = [
     "short abandons",
     "service level %",
     "ASA s",
-    "AHT s",
+    "AHT inbound s",
     "abandon rate %",
     "handled",
     "talk s",
@@ -228,6 +228,8 @@ STATISTIC_HEADER = [
     "callbacks requested",
     "voicemails",
     "outbound attempts",
+    "outbound handled",
+    "AHT outbound s",
 ]
 
 
@@ -274,6 +276,8 @@ def statistic_rows(first: dt.date, last: dt.date) -> Iterator[Row]:
             row.callbacks_requested,
             row.voicemails,
             row.outbound_attempts,
+            row.outbound_handled,
+            seconds(rates["aht_outbound_seconds"]),
         ]
 
 

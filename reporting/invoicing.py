@@ -9,12 +9,15 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from reporting import billing
+from reporting import billing, stats
 from reporting.billing_models import CreditNote, Invoice
+from tenants import payments
 from tenants.audit import record_event
 from tenants.models import Client
+from tenants.onboarding import OnboardingError
 
 
 def _invoice(pk: int) -> Invoice:
@@ -43,10 +46,25 @@ def do_build_draft(*, client: Client, month: dt.date, actor: object, ip: str | N
     return invoice
 
 
-def do_issue(*, client: Client, invoice_id: int, actor: object, ip: str | None = None) -> Invoice:
+def check_month_ended(invoice: Invoice, *, now: dt.datetime | None = None) -> None:
+    """A month is issued only once it has ended in the company's time zone (its calls are all in)."""
+    today = (now or timezone.now()).astimezone(stats.local_zone()).date()
+    if invoice.period_end >= today:
+        raise ValidationError(
+            f"{invoice.period_start:%B %Y} has not ended yet in the company's time zone: "
+            f"issue its invoice from {invoice.period_end + dt.timedelta(days=1):%Y-%m-%d}."
+        )
+
+
+def do_issue(
+    *, client: Client, invoice_id: int, actor: object, ip: str | None = None, now: dt.datetime | None = None
+) -> Invoice:
     with transaction.atomic():
         with tenant_context(client):
-            invoice = billing.invoice_issue(invoice=_invoice(invoice_id))
+            draft = _invoice(invoice_id)
+            if draft.state == Invoice.State.DRAFT:
+                check_month_ended(draft, now=now)
+            invoice = billing.invoice_issue(invoice=draft)
         record_event(
             actor=actor,
             action="invoice.issued",
@@ -60,15 +78,46 @@ def do_issue(*, client: Client, invoice_id: int, actor: object, ip: str | None =
 
 
 def do_mark_paid(
-    *, client: Client, invoice_id: int, paid_on: dt.date, reference: str, actor: object, ip: str | None = None
+    *,
+    client: Client,
+    invoice_id: int,
+    paid_on: dt.date,
+    reference: str,
+    actor: object,
+    ip: str | None = None,
+    amount: Decimal,
+    currency: str,
 ) -> Invoice:
-    """Record the payment of an issued invoice on ``paid_on`` (noon UTC) with the transfer's reference."""
+    """Record a payment of ``amount`` in ``currency`` against an issued invoice on ``paid_on``; it is
+    paid once the payments cover its total less its credit notes (a partial payment leaves it issued
+    with a balance due; an over-payment is kept as the client's credit)."""
     at = dt.datetime.combine(paid_on, dt.time(12), tzinfo=dt.UTC)
     with transaction.atomic():
         with tenant_context(client):
             invoice = _invoice(invoice_id)
-            if invoice.issued_at and paid_on < invoice.issued_at.date():
+            if invoice.state != Invoice.State.ISSUED:
+                raise ValidationError("Only an issued invoice can be paid.")
+            if paid_on < invoice.issued_at.date():
                 raise ValidationError("An invoice cannot be paid before it was issued.")
+            due = invoice.total - sum((n.total for n in invoice.credit_notes.all()), Decimal("0.00"))
+        try:
+            _, paid = payments.invoice_payment_record(
+                client=client, invoice_number=invoice.number, invoice_currency=invoice.currency,
+                issued_on=invoice.issued_at.date(), amount=amount, currency=currency, paid_on=paid_on,
+                reference=reference, by=actor,
+            )  # fmt: skip
+        except OnboardingError as error:
+            raise ValidationError(str(error)) from error
+        balance = {"paid": str(paid), "balance_due": str(max(due - paid, Decimal("0.00"))),
+                   "credit": str(max(paid - due, Decimal("0.00")))}  # fmt: skip
+        if paid < due:
+            record_event(
+                actor=actor, action="invoice.payment", obj=invoice, client=client, ip=ip,
+                after={"amount": str(amount), "currency": currency.upper(), "reference": reference.strip(),
+                       "paid_on": paid_on.isoformat(), **balance},
+            )  # fmt: skip
+            return invoice
+        with tenant_context(client):
             invoice = billing.invoice_mark_paid(invoice=invoice, at=at, reference=reference.strip())
         record_event(
             actor=actor,
@@ -80,6 +129,8 @@ def do_mark_paid(
                 "state": invoice.state,
                 "paid_on": paid_on.isoformat(),
                 "reference": invoice.payment_reference,
+                "amount": str(amount),
+                **balance,
             },
             ip=ip,
         )

@@ -4,11 +4,17 @@ A call counts in the period where it **started**; its fields are those of ``tele
 - offered: asked for an operator (it was queued: ``queued_at`` set);
 - answered: offered and bridged to an operator (``answered_at`` set);
 - abandoned: offered, and the caller hung up waiting (outcome ``abandoned``);
-- short abandon: abandoned with ``wait_seconds ≤ short_abandon_seconds`` (5 s by default),
-  left out of the service level and the abandon rate;
-- answered within T: answered with ``wait_seconds ≤ T`` (T = 20 s by default);
-- a missing wait counts as 0 s;
-- handled: outcome ``handled``; its handling time is talk + hold + wrap-up;
+- wait: exact, in whole milliseconds rounded up, from ``queued_at`` to ``answered_at`` (answered)
+  or to ``ended_at`` (the caller hung up); a call still waiting (queued, not answered, not ended,
+  no outcome) has waited until now; another record without those times falls back to its
+  ``wait_seconds``; a missing wait counts as 0 ms;
+- short abandon: abandoned with wait ≤ ``short_abandon_seconds`` (5 s by default), left out of the
+  service level and the abandon rate;
+- answered within T: answered with wait ≤ T (T = 20 s by default), compared in milliseconds;
+- a call still waiting is not offered until its wait passes T (it may yet be answered within
+  T); past T it is offered and not answered within T (a miss, whatever happens next);
+- handled: outcome ``handled``; its handling time is talk + hold + wrap-up; AHT is per direction
+  (inbound: the queues' calls, the one staffing uses; outbound: campaigns and callbacks);
 - IVR: entered when ``ivr_started_at`` is set, contained when the outcome is ``completed_in_ivr``.
 Each count is written here twice, side by side: in Python (``call_facts`` and ``totals``) and in
 SQL (``CALL_FLAGS`` and ``CALL_AGGREGATES``, with which ``stats`` aggregates the call records in
@@ -43,7 +49,9 @@ class CallFacts:
     queued: bool = False
     answered: bool = False
     outcome: str = ""
-    wait_seconds: int | None = None
+    wait_seconds: int | None = None  # whole seconds: only for a record without its times
+    wait_ms: int | None = None  # exact (``wait_ms``): wins over ``wait_seconds``
+    waiting: bool = False  # queued, not answered, not ended, no outcome yet
     talk_seconds: int | None = None
     hold_seconds: int = 0
     wrapup_seconds: int | None = None
@@ -52,8 +60,42 @@ class CallFacts:
     disposition: str = ""
 
 
-def call_facts(call: Any) -> CallFacts:
-    """What the definitions see of a call record (a ``Call``, or anything with its fields)."""
+MS = dt.timedelta(milliseconds=1)
+
+
+def milliseconds(span: dt.timedelta) -> int:
+    """A span in whole milliseconds, rounded up (20.0001 s is 20,001 ms: over a 20 s threshold)."""
+    return max(0, -(-span // MS))
+
+
+def is_waiting(call: Any) -> bool:
+    """Queued and still waiting: not answered, not ended, no outcome."""
+    return (
+        call.queued_at is not None and call.answered_at is None and call.ended_at is None and not call.outcome
+    )
+
+
+def wait_ms(call: Any, now: dt.datetime) -> int | None:
+    """A call's exact wait in the queue (see the definitions above); None when not queued or unknown."""
+    if call.queued_at is None:
+        return None
+    until = call.answered_at or call.ended_at
+    if until is not None:
+        return milliseconds(until - call.queued_at)
+    if is_waiting(call):
+        return milliseconds(now - call.queued_at)
+    return call.wait_seconds * 1000 if call.wait_seconds is not None else None
+
+
+def waiting_counts_as_offered(*, waited_ms: int, sl_seconds: int) -> bool:
+    """A call still waiting counts as offered (a miss) once its wait passes T, not before."""
+    return waited_ms > sl_seconds * 1000
+
+
+def call_facts(call: Any, *, now: dt.datetime | None = None) -> CallFacts:
+    """What the definitions see of a call record (a ``Call``, or anything with its fields);
+    ``now`` (default: the present) is when a call still waiting is looked at."""
+    now = now or dt.datetime.now(dt.UTC)
     return CallFacts(
         started_at=call.started_at,
         direction=call.direction,
@@ -61,6 +103,8 @@ def call_facts(call: Any) -> CallFacts:
         answered=call.queued_at is not None and call.answered_at is not None,
         outcome=call.outcome,
         wait_seconds=call.wait_seconds,
+        wait_ms=wait_ms(call, now),
+        waiting=is_waiting(call),
         talk_seconds=call.talk_seconds,
         hold_seconds=call.hold_seconds,
         wrapup_seconds=call.wrapup_seconds,
@@ -80,11 +124,14 @@ class Totals:
     answered_within_sl: int = 0
     abandoned: int = 0
     short_abandons: int = 0
-    wait_answered_seconds: int = 0
+    wait_answered_ms: int = 0
     handled: int = 0
     talk_seconds: int = 0
     hold_seconds: int = 0
     wrapup_seconds: int = 0
+    inbound_handled: int = 0
+    inbound_handle_seconds: int = 0
+    outbound_handle_seconds: int = 0
     ivr_entered: int = 0
     ivr_contained: int = 0
     transfers: int = 0
@@ -105,8 +152,6 @@ class Totals:
 # The counts of a period (every field of ``Totals`` but the dispositions): the columns of a
 # ``Statistic`` row, in this order.
 METRICS = tuple(f.name for f in fields(Totals) if f.name != "dispositions")
-# Handling time (``Totals.handle_seconds``) over columns of the same names.
-HANDLE_SECONDS_SQL = "talk_seconds + hold_seconds + wrapup_seconds"
 
 
 def totals(
@@ -119,21 +164,27 @@ def totals(
     t = Totals()
     for c in calls:
         t.calls += 1
-        wait = c.wait_seconds or 0
-        if c.queued:
+        wait = c.wait_ms if c.wait_ms is not None else (c.wait_seconds or 0) * 1000
+        if c.queued and (not c.waiting or waiting_counts_as_offered(waited_ms=wait, sl_seconds=sl_seconds)):
             t.offered += 1
             if c.answered:
                 t.answered += 1
-                t.wait_answered_seconds += wait
-                t.answered_within_sl += wait <= sl_seconds
+                t.wait_answered_ms += wait
+                t.answered_within_sl += wait <= sl_seconds * 1000
             if c.outcome == ABANDONED:
                 t.abandoned += 1
-                t.short_abandons += wait <= short_abandon_seconds
+                t.short_abandons += wait <= short_abandon_seconds * 1000
         if c.outcome == HANDLED:
+            handle = (c.talk_seconds or 0) + (c.hold_seconds or 0) + (c.wrapup_seconds or 0)
             t.handled += 1
             t.talk_seconds += c.talk_seconds or 0
             t.hold_seconds += c.hold_seconds or 0
             t.wrapup_seconds += c.wrapup_seconds or 0
+            if c.direction == OUTBOUND:
+                t.outbound_handle_seconds += handle
+            else:
+                t.inbound_handled += 1
+                t.inbound_handle_seconds += handle
         if c.ivr_entered:
             t.ivr_entered += 1
             t.ivr_contained += c.outcome == COMPLETED_IN_IVR
@@ -150,28 +201,45 @@ def totals(
 
 # The same counts in SQL. ``CALL_FLAGS`` selects, from a row of the calls table, what the
 # definitions ask of that call (``call_facts``); ``CALL_AGGREGATES`` counts a period's flagged
-# calls (``totals``). Parameters: ``SQL_PARAMETERS``, ``sl_seconds`` and ``short_abandon_seconds``.
-CALL_FLAGS = """
+# calls (``totals``). Parameters: ``SQL_PARAMETERS``, ``sl_seconds``, ``short_abandon_seconds``
+# and ``now`` (when a call still waiting is looked at). ``WAIT_MS_SQL`` is ``wait_ms``.
+# A span's exact microseconds (date_part's double holds them exactly), then whole ms rounded up.
+_MS_SQL = "(GREATEST(0, round(date_part('epoch', {}) * 1000000)::bigint) + 999) / 1000"
+WAIT_MS_SQL = f"""CASE
+        WHEN queued_at IS NULL THEN NULL
+        WHEN COALESCE(answered_at, ended_at) IS NOT NULL
+            THEN {_MS_SQL.format("COALESCE(answered_at, ended_at) - queued_at")}
+        WHEN outcome = '' THEN {_MS_SQL.format("%(now)s - queued_at")}
+        ELSE wait_seconds::bigint * 1000
+    END"""
+CALL_FLAGS = f"""
     outcome, talk_seconds, hold_seconds, wrapup_seconds, transferred_to,
-    COALESCE(wait_seconds, 0) AS wait,
-    queued_at IS NOT NULL AS is_queued,
+    COALESCE({WAIT_MS_SQL}, 0) AS wait,
+    queued_at IS NOT NULL AND (
+        answered_at IS NOT NULL OR ended_at IS NOT NULL OR outcome <> ''
+        OR queued_at < %(now)s - %(sl_seconds)s * INTERVAL '1 second'
+    ) AS is_queued,
     queued_at IS NOT NULL AND answered_at IS NOT NULL AS is_answered,
     queued_at IS NOT NULL AND outcome = %(abandoned)s AS is_abandoned,
     outcome = %(handled)s AS is_handled,
+    COALESCE(talk_seconds, 0) + hold_seconds + COALESCE(wrapup_seconds, 0) AS handle,
     ivr_started_at IS NOT NULL AS is_ivr,
     direction = %(outbound)s AS is_outbound"""
 CALL_AGGREGATES = {
     "calls": "count(*)",
     "offered": "count(*) FILTER (WHERE is_queued)",
     "answered": "count(*) FILTER (WHERE is_answered)",
-    "answered_within_sl": "count(*) FILTER (WHERE is_answered AND wait <= %(sl_seconds)s)",
+    "answered_within_sl": "count(*) FILTER (WHERE is_answered AND wait <= %(sl_seconds)s * 1000)",
     "abandoned": "count(*) FILTER (WHERE is_abandoned)",
-    "short_abandons": "count(*) FILTER (WHERE is_abandoned AND wait <= %(short_abandon_seconds)s)",
-    "wait_answered_seconds": "COALESCE(sum(wait) FILTER (WHERE is_answered), 0)",
+    "short_abandons": "count(*) FILTER (WHERE is_abandoned AND wait <= %(short_abandon_seconds)s * 1000)",
+    "wait_answered_ms": "COALESCE(sum(wait) FILTER (WHERE is_answered), 0)",
     "handled": "count(*) FILTER (WHERE is_handled)",
     "talk_seconds": "COALESCE(sum(talk_seconds) FILTER (WHERE is_handled), 0)",
     "hold_seconds": "COALESCE(sum(hold_seconds) FILTER (WHERE is_handled), 0)",
     "wrapup_seconds": "COALESCE(sum(wrapup_seconds) FILTER (WHERE is_handled), 0)",
+    "inbound_handled": "count(*) FILTER (WHERE is_handled AND NOT is_outbound)",
+    "inbound_handle_seconds": "COALESCE(sum(handle) FILTER (WHERE is_handled AND NOT is_outbound), 0)",
+    "outbound_handle_seconds": "COALESCE(sum(handle) FILTER (WHERE is_handled AND is_outbound), 0)",
     "ivr_entered": "count(*) FILTER (WHERE is_ivr)",
     "ivr_contained": "count(*) FILTER (WHERE is_ivr AND outcome = %(completed_in_ivr)s)",
     "transfers": "count(*) FILTER (WHERE transferred_to <> '')",
@@ -201,9 +269,9 @@ def service_level(*, answered_within_sl: int, offered: int, short_abandons: int)
     return _ratio(answered_within_sl, offered - short_abandons)
 
 
-def average_speed_of_answer(*, wait_answered_seconds: int, answered: int) -> float | None:
-    """Mean wait of answered calls, in seconds."""
-    return _ratio(wait_answered_seconds, answered)
+def average_speed_of_answer(*, wait_answered_ms: int, answered: int) -> float | None:
+    """Mean wait of answered calls, in seconds (from the exact waits in milliseconds)."""
+    return _ratio(wait_answered_ms / 1000, answered)
 
 
 def average_handling_time(*, handle_seconds: int, handled: int) -> float | None:
@@ -221,6 +289,33 @@ def occupancy(*, handle_seconds: float, idle_seconds: float) -> float | None:
     return _ratio(handle_seconds, handle_seconds + idle_seconds)
 
 
+# Operator states (values of ``telephony.routing_models.OperatorState``) as occupancy sees them.
+HANDLING_STATES = frozenset({"on_call", "wrap_up"})
+AVAILABLE = "available"
+
+
+def operator_seconds(
+    changes: Iterable[tuple[str, dt.datetime]],
+    *,
+    state_before: str | None,
+    since: dt.datetime,
+    until: dt.datetime,
+) -> tuple[float, float]:
+    """(handling, available-idle) seconds of one operator in [since, until), from their state
+    changes in order. The state at ``since`` is the last one before it: an operator on shift
+    across midnight counts from midnight, not from their first change of the day."""
+    handling = idle = 0.0
+    state, at = state_before, since
+    for next_state, when in [*changes, (None, until)]:
+        start, end = max(at, since), min(when, until)
+        if state is not None and end > start:
+            span = (end - start).total_seconds()
+            handling += span if state in HANDLING_STATES else 0
+            idle += span if state == AVAILABLE else 0
+        state, at = next_state, when
+    return handling, idle
+
+
 def ivr_containment(*, ivr_contained: int, ivr_entered: int) -> float | None:
     """Calls finished in the automatic part / calls that entered it."""
     return _ratio(ivr_contained, ivr_entered)
@@ -232,10 +327,14 @@ def rates(t: Totals) -> dict[str, float | None]:
         "service_level": service_level(
             answered_within_sl=t.answered_within_sl, offered=t.offered, short_abandons=t.short_abandons
         ),
-        "asa_seconds": average_speed_of_answer(
-            wait_answered_seconds=t.wait_answered_seconds, answered=t.answered
+        "asa_seconds": average_speed_of_answer(wait_answered_ms=t.wait_answered_ms, answered=t.answered),
+        # AHT per direction: the queues' (inbound) calls, and the outbound ones, never mixed.
+        "aht_seconds": average_handling_time(
+            handle_seconds=t.inbound_handle_seconds, handled=t.inbound_handled
         ),
-        "aht_seconds": average_handling_time(handle_seconds=t.handle_seconds, handled=t.handled),
+        "aht_outbound_seconds": average_handling_time(
+            handle_seconds=t.outbound_handle_seconds, handled=t.outbound_handled
+        ),
         "abandon_rate": abandon_rate(
             abandoned=t.abandoned, short_abandons=t.short_abandons, offered=t.offered
         ),

@@ -159,7 +159,8 @@ def unscoped_interval_volume(
     parts, params = [], []
     for client in clients:
         # Only a validated, quoted schema name is interpolated; values go as parameters.
-        select = f"SELECT period_start, offered, handled, {kpis.HANDLE_SECONDS_SQL} AS handle"
+        # AHT of the queues' own (inbound) calls: outbound calls of a queue never stand in for it.
+        select = "SELECT period_start, offered, inbound_handled AS handled, inbound_handle_seconds AS handle"
         parts.append(
             f"{select} FROM {_table(client)} WHERE granularity = %s AND dimension = %s"
             " AND period_start >= %s AND period_start < %s"
@@ -344,3 +345,51 @@ def unscoped_staffing(
         patience_seconds=patience,
         from_contract=from_contract,
     )
+
+
+# Occupancy per operator
+
+
+@dataclass(frozen=True)
+class OperatorOccupancy:
+    operator_id: int
+    name: str
+    handling_seconds: float
+    idle_seconds: float
+
+    @property
+    def occupancy(self) -> float | None:
+        return kpis.occupancy(handle_seconds=self.handling_seconds, idle_seconds=self.idle_seconds)
+
+
+def unscoped_operator_occupancy(
+    *, first: dt.date, last: dt.date, now: dt.datetime | None = None
+) -> list[OperatorOccupancy]:
+    """Each operator's occupancy over the platform's local days ``first``..``last`` (up to ``now``),
+    from their state history (operators serve every company, so this is platform-wide): the state
+    each was in when the period began counts from its first second (``kpis.operator_seconds``)."""
+    start, _ = stats.day_bounds(first, platform_zone())
+    _, end = stats.day_bounds(last, platform_zone())
+    end = min(end, now) if now else end
+    events = OperatorEvent.objects.exclude(state="")
+    before = dict(
+        events.filter(at__lt=start)
+        .order_by("operator_id", "-at", "-id")
+        .distinct("operator_id")
+        .values_list("operator_id", "state")
+    )
+    during: dict[int, list[tuple[str, dt.datetime]]] = defaultdict(list)
+    for operator_id, state, at in events.filter(at__gte=start, at__lt=end).values_list(
+        "operator_id", "state", "at"
+    ):
+        during[operator_id].append((state, at))
+    ids = {op for op, state in before.items() if state != OperatorState.OFFLINE} | set(during)
+    profiles = OperatorProfile.objects.filter(pk__in=ids).select_related("user").order_by("user__username")
+    rows = []
+    for profile in profiles:
+        handling, idle = kpis.operator_seconds(
+            during.get(profile.pk, []), state_before=before.get(profile.pk), since=start, until=end
+        )
+        name = profile.user.get_full_name() or profile.user.username
+        rows.append(OperatorOccupancy(profile.pk, name, handling, idle))
+    return rows

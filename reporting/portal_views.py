@@ -21,11 +21,12 @@ from django.views.decorators.http import require_GET
 from accounts.permissions import CLIENT_STAFF, View, role_required
 from reporting import exports, kpis, stats
 from reporting.filters import CallFilter
-from reporting.invoice_pdf import render_pdf
+from reporting.invoice_pdf import render_credit_note_pdf, render_pdf
 from reporting.models import Invoice, Statistic
 from reporting.periods import PeriodForm
 from scripts_engine.models import Disposition, ScriptAnswer
 from telephony.calls.models import Call, TelephonySettings
+from tenants import invoice_parties, payments
 
 CALLS_PER_PAGE = 50
 # Call event fields that name platform staff (usernames): the client sees the call's operator instead.
@@ -422,11 +423,19 @@ def access_invoice(pk: int) -> Invoice:
 @client_staff
 def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
     invoice = access_invoice(pk)
+    zone = stats.local_zone()
+    issued = invoice.issued_at.astimezone(zone).date()
     context = {
         "invoice": invoice,
         "lines": invoice.lines.all(),
         "credit_notes": invoice.credit_notes.all(),
-        "zone": stats.local_zone(),
+        "zone": zone,
+        "due_on": invoice_parties.due_on(issued),
+        "pay_reference": invoice_parties.payment_reference(invoice.number),
+        "bank": invoice_parties.bank(),
+        "balance_due": max(
+            invoice.total - invoice.credited - payments.payments_of(invoice_number=invoice.number), 0
+        ),
     }
     return render(request, "reporting/invoice_detail.html", context)
 
@@ -438,4 +447,13 @@ def invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     data = bytes(invoice.pdf) if invoice.pdf else render_pdf(invoice=invoice)
     response = HttpResponse(data, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{request.tenant.slug}-{invoice.number}.pdf"'
+    return response
+
+
+@client_staff
+def credit_note_pdf(request: HttpRequest, pk: int, note_pk: int) -> HttpResponse:
+    """A credit note of one of this company's invoices, as a PDF."""
+    note = get_object_or_404(access_invoice(pk).credit_notes.select_related("invoice"), pk=note_pk)
+    response = HttpResponse(render_credit_note_pdf(note=note), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{request.tenant.slug}-{note.number}.pdf"'
     return response

@@ -16,6 +16,8 @@ import logging
 import zoneinfo
 
 from django.db import connection, transaction
+from django.db.backends.utils import CursorWrapper
+from django.utils import timezone
 
 from reporting import kpis
 from reporting.models import Statistic
@@ -60,10 +62,16 @@ def day_bounds(day: dt.date, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]
 
 
 def call_totals(
-    *, start: dt.datetime, end: dt.datetime, sl_seconds: int, short_abandon_seconds: int
+    *,
+    start: dt.datetime,
+    end: dt.datetime,
+    sl_seconds: int,
+    short_abandon_seconds: int,
+    now: dt.datetime | None = None,
 ) -> kpis.Totals:
     """The counts of the calls started in [start, end), straight from the call records (no
-    statistics build needed), by the same SQL definitions; dispositions are not counted."""
+    statistics build needed), by the same SQL definitions; dispositions are not counted. ``now``
+    (default: the present) is when calls still waiting are looked at."""
     aggregates = ", ".join(f"{sql} AS {name}" for name, sql in kpis.CALL_AGGREGATES.items())
     sql = (
         f"SELECT {aggregates} FROM (SELECT {kpis.CALL_FLAGS} FROM {Call._meta.db_table}"  # noqa: S608
@@ -75,11 +83,38 @@ def call_totals(
         "end": end,
         "sl_seconds": sl_seconds,
         "short_abandon_seconds": short_abandon_seconds,
+        "now": now or timezone.now(),
     }
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         counts = cursor.fetchone()
     return kpis.Totals(**dict(zip(kpis.METRICS, (int(c) for c in counts), strict=True)))
+
+
+def _lock_builds(cursor: CursorWrapper) -> str:
+    """One build of this company's statistics at a time (until the transaction ends); the session's
+    ``work_mem``."""
+    cursor.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('reporting.stats'), hashtext(current_schema())),"
+        " current_setting('work_mem')"
+    )
+    return cursor.fetchone()[1]
+
+
+def rebuild_all() -> int:
+    """Every statistics row anew, in the company's time zone as it is now: after a change of zone,
+    rows of the old local days would otherwise stay beside the new ones (a day counted twice).
+    Rows from the first call's local day to today's; rows there now."""
+    zone = local_zone()
+    with transaction.atomic(), connection.cursor() as cursor:
+        _lock_builds(cursor)
+        Statistic.objects.filter(
+            granularity__in=[Statistic.Granularity.INTERVAL, Statistic.Granularity.DAY]
+        ).delete()
+        first = Call.objects.order_by("started_at").values_list("started_at", flat=True).first()
+        if first is None:
+            return 0
+        return build_days(first=first.astimezone(zone).date(), last=timezone.now().astimezone(zone).date())
 
 
 def build_days(*, first: dt.date, last: dt.date) -> int:
@@ -89,11 +124,7 @@ def build_days(*, first: dt.date, last: dt.date) -> int:
     _, end = day_bounds(last, zone)
     with transaction.atomic(), connection.cursor() as cursor:
         # One build of this company's statistics at a time: the plain INSERT below cannot race.
-        cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('reporting.stats'), hashtext(current_schema())),"
-            " current_setting('work_mem')"
-        )
-        work_mem = cursor.fetchone()[1]
+        work_mem = _lock_builds(cursor)
         cursor.execute(
             f"SELECT disposition FROM {Call._meta.db_table}"  # noqa: S608 (our table name only)
             " WHERE started_at >= %s AND started_at < %s AND disposition <> ''"
@@ -108,6 +139,7 @@ def build_days(*, first: dt.date, last: dt.date) -> int:
             "zone": str(zone),
             "sl_seconds": sl_threshold(),
             "short_abandon_seconds": TelephonySettings.current().short_abandon_seconds,
+            "now": timezone.now(),
         }
         # The 15-minute rows of a month per operator fit in memory: no hash batches on disk.
         cursor.execute("SELECT set_config('work_mem', %s, true)", [BUILD_WORK_MEM])

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from config.celery import app, tenant_task
 from reporting import billing, stats, webhook_delivery
+from telephony import evidence
+from telephony.calls.models import TelephonySettings
 from tenants.models import Client
 
 
@@ -36,6 +39,47 @@ def build_recent_statistics() -> int:
 def build_statistics(first: str, last: str) -> int:
     """On demand, for any local days ``first``..``last`` (ISO dates)."""
     return stats.build_days(first=dt.date.fromisoformat(first), last=dt.date.fromisoformat(last))
+
+
+@tenant_task(acks_late=True)
+def rebuild_statistics() -> int:
+    """After the company's time zone changed: every statistics row anew in the new zone."""
+    return stats.rebuild_all()
+
+
+def on_telephony_settings_saving(sender: type, instance: TelephonySettings, **kwargs: object) -> None:
+    """A change of the company's time zone rebuilds its statistics once the change is committed
+    (``pre_save`` receiver, connected in ``ReportingConfig.ready``)."""
+    if kwargs.get("raw"):
+        return  # fixtures being loaded
+    before = TelephonySettings.objects.filter(pk=instance.pk).values_list("timezone", flat=True).first()
+    if before is not None and (before or "UTC") != (instance.timezone or "UTC"):
+        transaction.on_commit(rebuild_statistics.delay)
+
+
+# How long the webhooks behind the invoices are kept when the contract says nothing
+# (``evidence_retention_months``): two years, beyond any invoice's dispute window.
+DEFAULT_EVIDENCE_RETENTION_MONTHS = 24
+
+
+@app.task(acks_late=True)
+def dispatch_evidence_purge() -> int:
+    """Beat, daily, in public: each client company drops the evidence its contract no longer keeps."""
+    count = 0
+    for client in Client.objects.companies():
+        with tenant_context(client):
+            purge_evidence.delay()
+        count += 1
+    return count
+
+
+@tenant_task(acks_late=True)
+def purge_evidence() -> int:
+    """Webhooks older than the contract's ``evidence_retention_months`` (else the default)."""
+    contract = billing.contract_in_force()
+    terms = contract.in_force.terms if contract else {}
+    months = int(terms.get("evidence_retention_months") or DEFAULT_EVIDENCE_RETENTION_MONTHS)
+    return evidence.purge(before=timezone.now() - dt.timedelta(days=months * 366 // 12 + 1))
 
 
 @tenant_task(acks_late=True)

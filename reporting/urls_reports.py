@@ -2,6 +2,7 @@
 
 from django.urls import path
 
+from reporting import evidence_views
 from reporting import portal_views as views
 
 urlpatterns = [
@@ -15,4 +16,15 @@ urlpatterns = [
     path("invoices/export.<str:fmt>", views.invoices_export, name="reports_invoices_export"),
     path("invoices/<int:pk>/", views.invoice_detail, name="reports_invoice"),
     path("invoices/<int:pk>/pdf/", views.invoice_pdf, name="reports_invoice_pdf"),
+    path(
+        "invoices/<int:pk>/credit-notes/<int:note_pk>/pdf/",
+        views.credit_note_pdf,
+        name="reports_credit_note_pdf",
+    ),
+    path("invoices/<int:pk>/lines/<int:position>/", evidence_views.portal_line, name="reports_invoice_line"),
+    path(
+        "invoices/<int:pk>/lines/<int:position>/evidence.<str:fmt>",
+        evidence_views.portal_line_evidence,
+        name="reports_invoice_line_evidence",
+    ),
 ]

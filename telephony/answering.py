@@ -12,20 +12,20 @@ from django.db import transaction
 
 from accounts.models import User
 from telephony import routing, tasks
-from telephony.calls.bridging import record_answer
+from telephony.calls.bridging import record_accept
 from telephony.routing_models import WaitingCall
 
 
 def accept_offer(*, reservation_id: int, operator: User, now: dt.datetime | None = None) -> WaitingCall:
-    """``routing.accept``; once it commits, the answer is recorded in the tenant's call record (so
-    the console's next step finds it) and a worker bridges the caller to the operator (Twilio's
-    REST API: never inside the accept)."""
+    """``routing.accept``; once it commits, who took the call is written in the tenant's call record
+    (so the console's next step finds it) and a worker connects them through the call's conference
+    (Twilio's REST API: never inside the accept). The call is answered when the operator joins."""
     with transaction.atomic():
         call = routing.accept(reservation_id=reservation_id, operator=operator, now=now)
-        transaction.on_commit(lambda: _answered(call.pk))
+        transaction.on_commit(lambda: _accepted(call.pk))
     return call
 
 
-def _answered(waiting_call_id: int) -> None:
-    record_answer(waiting_call_id=waiting_call_id)
+def _accepted(waiting_call_id: int) -> None:
+    record_accept(waiting_call_id=waiting_call_id)
     tasks.bridge_call.delay(waiting_call_id)

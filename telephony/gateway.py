@@ -3,13 +3,21 @@
 ``TWILIO_API_BASE_URL`` points the client at a local mock of Twilio's API (tests run Prism with
 Twilio's own OpenAPI spec); empty in production. TwiML sent by REST has no page to resolve
 relative URLs against, so every callback URL in it is made absolute with the public base URL.
+
+Every request answers in one of three ways (``send``): done; gone (404, or Twilio's "call not in
+progress"), or refused (any other 4xx, logged with Twilio's error code); or it raises
+``TwilioUnavailable`` (429, 5xx, timeouts), which the callers' tasks retry with backoff.
 """
 
 from __future__ import annotations
 
+import enum
 import functools
 import logging
+from collections.abc import Callable
+from typing import TypeVar
 
+import requests
 from django.conf import settings
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
@@ -18,7 +26,11 @@ from twilio.rest import Client
 from telephony import twiml
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 TWILIO_API = "https://api.twilio.com"
+# Twilio's codes for "that call is over or was never there": 20404 not found, 21220 "Call is not
+# in-progress. Cannot redirect".
+GONE_CODES = frozenset({20404, 21220})
 
 
 class RedirectingHttpClient(TwilioHttpClient):
@@ -46,38 +58,116 @@ def absolute(path: str) -> str:
     return base + path
 
 
-def update_twiml(*, call_sid: str, twiml_text: str) -> bool:
-    """Give a live call new TwiML (a bridge, hold music, back to its operator); False when the call
-    is gone or was already moved."""
+class Answer(enum.Enum):
+    """What became of a REST request."""
+
+    DONE = "done"
+    GONE = "gone"  # the call or conference no longer exists (the caller hung up)
+    REFUSED = "refused"  # any other 4xx: our request was wrong (logged with Twilio's error code)
+
+
+class TwilioUnavailable(Exception):
+    """429, 5xx or no answer in time: the same request may be sent again later, with backoff."""
+
+
+def classify(exc: TwilioRestException, *, what: str) -> Answer:
+    """A refused request by its status and Twilio's code; raises ``TwilioUnavailable`` when retryable."""
+    if exc.status == 429 or exc.status >= 500:
+        raise TwilioUnavailable(f"{what}: Twilio answered {exc.status} (error {exc.code})") from exc
+    if exc.status == 404 or exc.code in GONE_CODES:
+        log.info("%s: gone (%s, error %s)", what, exc.status, exc.code)
+        return Answer.GONE
+    log.warning("%s refused by Twilio: %s, error %s: %s", what, exc.status, exc.code, exc.msg)
+    return Answer.REFUSED
+
+
+def send(request: Callable[[], T], *, what: str) -> tuple[Answer, T | None]:
+    """Run one ``twilio`` client request: ``(DONE, result)`` or ``(GONE | REFUSED, None)``; raises
+    ``TwilioUnavailable`` for 429, 5xx, timeouts and broken connections."""
     try:
-        client().calls(call_sid).update(twiml=twiml_text)
+        return Answer.DONE, request()
     except TwilioRestException as exc:
-        # 404: the caller hung up; 400/21220: the call is no longer in progress or already
-        # dequeued (a member can be dequeued once): "already bridged or gone", not a crash.
-        if exc.status in (400, 404):
-            log.info(
-                "call %s could not be redirected (%s %s): treated as gone", call_sid, exc.status, exc.code
+        return classify(exc, what=what), None
+    except requests.RequestException as exc:  # after the HTTP client's own connection retries
+        raise TwilioUnavailable(f"{what}: {type(exc).__name__}") from exc
+
+
+def update_call(*, call_sid: str, twiml_text: str) -> Answer:
+    """Give a live call new TwiML (it leaves its queue or conference)."""
+    return send(lambda: client().calls(call_sid).update(twiml=twiml_text), what=f"update of {call_sid}")[0]
+
+
+def update_twiml(*, call_sid: str, twiml_text: str) -> bool:
+    """``update_call``, True when done (False: gone or refused)."""
+    return update_call(call_sid=call_sid, twiml_text=twiml_text) is Answer.DONE
+
+
+def add_participant(
+    *,
+    conference: str,
+    identity: str,
+    label: str,
+    status_callback: str,
+    timeout: int,
+    end_conference_on_exit: bool = True,
+    to: str = "",
+    caller_id: str = "",
+) -> tuple[Answer, str]:
+    """Ring someone into a conference (``Conferences/{name}/Participants``): the operator's browser
+    phone (``identity``) or a number (``to``, from ``caller_id``). ``(answer, the leg's CallSid)``."""
+    client_to = f"client:{identity}" if identity else to
+    answer, participant = send(
+        lambda: (
+            client()
+            .conferences(conference)
+            .participants.create(
+                from_=f"client:{identity}" if identity else caller_id,
+                to=client_to,
+                label=label,
+                status_callback=status_callback,
+                status_callback_method="POST",
+                status_callback_event=["initiated", "ringing", "answered", "completed"],
+                timeout=timeout,
+                start_conference_on_enter=True,
+                end_conference_on_exit=end_conference_on_exit,
+                early_media=False,
+                beep="false",
             )
-            return False
-        raise
-    return True
-
-
-def bridge_to_operator(*, call_sid: str, identity: str, record: bool) -> bool:
-    """Take the waiting caller out of the queue and ring the operator's browser phone."""
-    response = twiml.dial_operator(
-        identity=identity,
-        record=record,
-        recording_callback=absolute(twiml.url("twilio-recording")),
-        action=absolute(twiml.url("twilio-dial-result", leg="operator")),
+        ),
+        what=f"participant {label} into {conference}",
     )
-    return update_twiml(call_sid=call_sid, twiml_text=str(response))
+    return answer, (participant.call_sid or "") if participant is not None else ""
+
+
+def update_participant(*, conference_sid: str, participant: str, **changes: object) -> Answer:
+    """Hold/unhold (``hold``, ``hold_url``), mute, or ``end_conference_on_exit`` of one participant
+    (its CallSid or label)."""
+    return send(
+        lambda: client().conferences(conference_sid).participants(participant).update(**changes),
+        what=f"update of participant {participant} in {conference_sid}",
+    )[0]
+
+
+def remove_participant(*, conference_sid: str, participant: str) -> Answer:
+    """Take one participant out of a conference (their leg hangs up)."""
+    return send(
+        lambda: client().conferences(conference_sid).participants(participant).delete(),
+        what=f"removal of participant {participant} from {conference_sid}",
+    )[0]
+
+
+def end_conference(*, conference_sid: str) -> Answer:
+    """End a conference: every participant's leg is disconnected."""
+    return send(
+        lambda: client().conferences(conference_sid).update(status="completed"),
+        what=f"end of {conference_sid}",
+    )[0]
 
 
 def transfer_to_specialist(
     *, call_sid: str, number: str, name: str, caller_id: str, voice: twiml.Voice
 ) -> bool:
-    """Hand a live call to one of the client company's specialists (R8)."""
+    """Hand a live call to one of the client company's specialists (R8) outside a conference."""
     response = twiml.transfer(
         voice=voice,
         number=number,
@@ -89,10 +179,8 @@ def transfer_to_specialist(
 
 
 def hang_up(*, call_sid: str) -> bool:
-    try:
-        client().calls(call_sid).update(status="completed")
-    except TwilioRestException as exc:
-        if exc.status in (400, 404):
-            return False
-        raise
-    return True
+    """End a live call; False when it is already over (or the request was refused)."""
+    answer, _ = send(
+        lambda: client().calls(call_sid).update(status="completed"), what=f"hang-up of {call_sid}"
+    )
+    return answer is Answer.DONE

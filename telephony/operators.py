@@ -27,7 +27,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.OFFLINE: frozenset({S.AVAILABLE, S.BREAK}),
     S.AVAILABLE: frozenset({S.RESERVED, S.ON_CALL, S.BREAK, S.OFFLINE}),  # on call: an outbound call
     S.RESERVED: frozenset({S.ON_CALL, S.AVAILABLE, S.BREAK, S.OFFLINE}),
-    S.ON_CALL: frozenset({S.WRAP_UP, S.AVAILABLE, S.OFFLINE}),  # available: nobody was connected
+    # available: nobody was connected; break: their leg never joined the call's conference (misses)
+    S.ON_CALL: frozenset({S.WRAP_UP, S.AVAILABLE, S.BREAK, S.OFFLINE}),
     S.WRAP_UP: frozenset({S.AVAILABLE, S.BREAK, S.OFFLINE}),
     S.BREAK: frozenset({S.AVAILABLE, S.OFFLINE}),
 }

@@ -7,10 +7,14 @@ Nothing in telephony's domain modules imports this one: whoever enqueues a task 
 
 from __future__ import annotations
 
+import random
+
 from config.celery import app, tenant_task
-from telephony import recordings, routing
-from telephony.calls import bridging
+from telephony import conferences, recordings, routing
+from telephony.gateway import TwilioUnavailable
 from telephony.recordings import RecordingNotReady
+
+BRIDGE_RETRIES = 5  # about 15 s of backoff in all: the caller is listening to music meanwhile
 
 
 @app.task(acks_late=True, ignore_result=True)
@@ -26,10 +30,25 @@ def match_queues(queue_ids: list[int]) -> int:
     return len(routing.match(queue_ids=queue_ids))
 
 
-@app.task(acks_late=True, ignore_result=True, autoretry_for=(ConnectionError,), retry_backoff=True)
-def bridge_call(waiting_call_id: int) -> bool:
-    """Connect an accepted call to its operator: call record first, then Twilio's REST update."""
-    return bridging.bridge(waiting_call_id=waiting_call_id)
+def bridge_backoff(retries: int) -> float:
+    """Seconds before the next try: 0.5, 1, 2, 4, 8 (jittered by up to a quarter)."""
+    delay = min(8.0, 0.5 * 2**retries)
+    return delay * random.uniform(0.75, 1.0)
+
+
+@app.task(bind=True, acks_late=True, ignore_result=True, max_retries=BRIDGE_RETRIES)
+def bridge_call(self, waiting_call_id: int) -> bool:
+    """Connect an accepted call through its conference (idempotent: each step is done once).
+
+    Twilio's 429, 5xx and timeouts are retried with backoff; past the last retry the attempt
+    fails and the caller goes back in line (another operator first)."""
+    try:
+        return conferences.bridge(waiting_call_id=waiting_call_id)
+    except TwilioUnavailable as exc:
+        if self.request.retries >= self.max_retries:
+            conferences.give_up(waiting_call_id=waiting_call_id, reason="Twilio unavailable")
+            return False
+        raise self.retry(exc=exc, countdown=bridge_backoff(self.request.retries)) from exc
 
 
 @tenant_task(

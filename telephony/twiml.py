@@ -145,3 +145,35 @@ def transfer(*, voice: Voice, number: str, name: str, caller_id: str, action: st
     dial = twiml.dial(action=action, method="POST", caller_id=caller_id, timeout=25, answer_on_bridge=True)
     dial.number(number)
     return twiml
+
+
+CALLER_LABEL = "caller"
+CONFERENCE_EVENTS = "start end join leave hold mute"
+
+
+def conference_caller(
+    *, name: str, hold_music_url: str, status_callback: str, recording_callback: str | None
+) -> VoiceResponse:
+    """Move the caller into the call's conference: hold music until the operator joins (the caller
+    does not start it), and the conference ends when the caller leaves. ``recording_callback``:
+    record the conference from its start (the operator's join) to its end, one file per call."""
+    twiml = VoiceResponse()
+    dial = twiml.dial()
+    dial.conference(
+        name,
+        start_conference_on_enter=False,
+        end_conference_on_exit=True,
+        beep="false",
+        wait_url=hold_music_url or None,
+        wait_method="GET" if hold_music_url else None,
+        status_callback=status_callback,
+        status_callback_method="POST",
+        status_callback_event=CONFERENCE_EVENTS,
+        participant_label=CALLER_LABEL,
+        record="record-from-start" if recording_callback else None,
+        recording_status_callback=recording_callback,
+        recording_status_callback_method="POST" if recording_callback else None,
+        recording_status_callback_event="completed" if recording_callback else None,
+    )
+    twiml.hangup()
+    return twiml

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from telephony import webhooks
+from telephony import conference_webhooks, webhooks
 
 urlpatterns = [
     path("incoming", webhooks.incoming, name="twilio-incoming"),
@@ -15,6 +15,9 @@ urlpatterns = [
     path("voicemail", webhooks.voicemail, name="twilio-voicemail"),
     path("recording", webhooks.recording, name="twilio-recording"),
     path("dial-result", webhooks.dial_result, name="twilio-dial-result"),
+    path("conference", conference_webhooks.conference_status, name="twilio-conference"),
+    path("conference-leg", conference_webhooks.leg_status, name="twilio-conference-leg"),
+    path("conference-recording", conference_webhooks.recording, name="twilio-conference-recording"),
     path("fallback", webhooks.fallback, name="twilio-fallback"),
     path("fallback-done", webhooks.fallback_done, name="twilio-fallback-done"),
     path("outbound/", include("outbound.urls_twilio")),

@@ -19,7 +19,7 @@ from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 from twilio.twiml.voice_response import VoiceResponse
 
-from telephony import twiml
+from telephony import evidence, twiml
 from telephony.calls import flows
 from telephony.calls.company import call_setup
 from telephony.calls.models import Call
@@ -63,6 +63,7 @@ def webhook(
         if tenant is None:
             return twiml.response(twiml.goodbye(twiml.UNKNOWN_NUMBER_MESSAGE))
         with tenant_context(tenant):
+            evidence.keep(request)
             call = (
                 Call.objects.select_related("script_session__version", "contact")
                 .filter(call_sid=request.POST.get("CallSid", ""))
@@ -87,6 +88,7 @@ def incoming(request: HttpRequest) -> HttpResponse:
     if number is None or number.tenant is None:
         return _unserved(params)
     with tenant_context(number.tenant):
+        evidence.keep(request)
         answer = _first_answer(params, number)
     return twiml.response(answer if answer is not None else fallback_twiml())
 
@@ -130,6 +132,7 @@ def status(request: HttpRequest) -> HttpResponse:
     if tenant is None:
         return HttpResponse(status=204)
     with tenant_context(tenant):
+        evidence.keep(request)
         record_status(params=TwilioCallParams.from_post(request.POST))
     return HttpResponse(status=204)
 
@@ -216,11 +219,9 @@ def dial_result(request: HttpRequest, tenant: Client, call: Call) -> HttpRespons
     leg = request.GET.get("leg", "operator")
     result = request.POST.get("DialCallStatus", "")
     talk = request.POST.get("DialCallDuration", "")
-    add_event(
-        call, f"dial_result:{leg}", dedupe=f"dial:{leg}:{request.POST.get('DialCallSid', '')}", status=result
-    )
-    if leg == "operator" and talk.isdigit():
-        Call.objects.filter(pk=call.pk).update(talk_seconds=int(talk))
+    # A leg's duration is evidence only: talk comes from the call's times (a held call has several legs).
+    dedupe = f"dial:{leg}:{request.POST.get('DialCallSid', '')}"
+    add_event(call, f"dial_result:{leg}", dedupe=dedupe, status=result, duration=talk)
     if result == "completed":
         return twiml.response(twiml.goodbye(""))
     if leg == "specialist":

@@ -2,16 +2,15 @@
 
 Drafted from the order's terms and tariffs, revised as new versions, sent to the client's portal
 as a frozen PDF (the first send creates the client company as a prospect and invites its admin),
-accepted there, and paid; acceptance and payment together provision the client
-(``tenants.onboarding.client_provision``). The contract's text and PDF are ``tenants.contracts``.
-Every function writes inside ``transaction.atomic()`` with its audit events.
+accepted there (which issues the first invoice, ``tenants.first_invoices``), and paid in full
+(``tenants.payments``); then the client is provisioned (``tenants.onboarding.client_provision``).
+The contract's text and PDF are ``tenants.contracts``. Every function writes inside
+``transaction.atomic()`` with its audit events.
 """
 
 from __future__ import annotations
 
-import datetime
 import hashlib
-from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
@@ -23,7 +22,8 @@ from accounts.permissions import CLIENT_ADMINS
 from tenants import contracts
 from tenants.audit import record_event
 from tenants.clients import client_create
-from tenants.models import Acceptance, Client, Contract, ContractVersion, Order, Payment
+from tenants.first_invoices import FirstInvoiceError, first_invoice_issue
+from tenants.models import Acceptance, Client, Contract, ContractVersion, Order
 from tenants.onboarding import OnboardingError, client_provision
 
 
@@ -180,7 +180,7 @@ def contract_send(
 def contract_accept(
     *, version: ContractVersion, user: User, ip: str | None, user_agent: str = ""
 ) -> Acceptance:
-    """The client admin accepts a sent version; with payment recorded, this provisions the client."""
+    """The client admin accepts a sent version; the first acceptance issues the first invoice."""
     if not CLIENT_ADMINS.allows(user):
         raise OnboardingError("Only your company's admins can accept the contract.")
     with transaction.atomic():
@@ -230,41 +230,11 @@ def contract_accept(
                 before={"state": Order.State.SENT},
                 after={"state": order.state},
             )
+        if contract.client.status == Client.Status.PROSPECT:
+            try:
+                first_invoice_issue(contract=contract, version=version)
+            except FirstInvoiceError as error:
+                raise OnboardingError(str(error)) from error
         if contract.is_paid:
             client_provision(contract=contract, actor=user)
     return acceptance
-
-
-def payment_record(
-    *, contract: Contract, by: User, amount: Decimal, currency: str, paid_on: datetime.date, reference: str
-) -> Payment:
-    """Record the first invoice's payment; with the contract accepted, this provisions the client."""
-    with transaction.atomic():
-        contract = Contract.objects.select_for_update().get(pk=contract.pk)
-        if contract.client_id is None:
-            raise OnboardingError("Send the contract before recording a payment.")
-        payment = Payment(
-            contract=contract,
-            amount=amount,
-            currency=currency.upper(),
-            paid_on=paid_on,
-            reference=reference,
-            recorded_by_name=by.get_full_name() or by.username,
-        )
-        payment.full_clean()
-        payment.save()
-        record_event(
-            actor=by,
-            action="contract.paid",
-            obj=contract,
-            client=contract.client,
-            after={
-                "amount": str(amount),
-                "currency": payment.currency,
-                "reference": reference,
-                "paid_on": paid_on.isoformat(),
-            },
-        )
-        if contract.in_force_id is not None:
-            client_provision(contract=contract, actor=by)
-    return payment

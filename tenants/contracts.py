@@ -113,6 +113,7 @@ def default_terms(*, order: Order) -> dict[str, object]:
         "term_months": DEFAULT_TERM_MONTHS,
         "notice_days": DEFAULT_NOTICE_DAYS,
         "end_date": "",
+        "deposit": "0.00",
         "tax_treatment": STANDARD,
         "tax_percent": str(catalogue_tax_percent(tariffs)),
         "client_vat_id": order.tax_number,
@@ -144,6 +145,18 @@ BILLING_SENTENCE = (
     "acceptance. Amounts are rounded once per line and tax once per rate and invoice, half up to the "
     "currency's smallest unit."
 )
+
+
+def first_invoice_sentence(terms: dict[str, object], tariffs: list[dict[str, str]]) -> str:
+    """What the first invoice charges, as the contract says it."""
+    deposit = Decimal(str(terms.get("deposit") or "0"))
+    currency = tariffs[0]["currency"] if tariffs else "EUR"
+    held = f" and a deposit of {deposit:.2f} {currency}, held for the term and set against the last invoice"
+    return (
+        "On acceptance the client receives the first invoice: the first month's fees in advance"
+        + (held if deposit else "")
+        + f"; it is due within {settings.INVOICE_DUE_DAYS} days and the service starts once it is paid."
+    )
 
 
 def _p(text: object, style: ParagraphStyle) -> Paragraph:
@@ -223,6 +236,7 @@ def render_pdf(*, version: ContractVersion) -> bytes:
             body,
         ),
         _p(BILLING_SENTENCE, body),
+        _p(first_invoice_sentence(terms, version.tariffs), body),
         _p("3. Coverage and volumes", heading),
         _p(
             f"Coverage: {terms['coverage']} (time zone {terms['time_zone']}). Languages: "

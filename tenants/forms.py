@@ -44,9 +44,10 @@ class OrderForm(forms.ModelForm):
     time_zone = forms.ChoiceField(choices=[])
     start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     draft_script = forms.FileField(
-        required=False, label="Draft call script (optional)",
+        required=False,
+        label="Draft call script (optional)",
         help_text="A .txt, .md, .pdf, .docx, .odt or .json file of up to 2 MB.",
-    )  # fmt: skip
+    )
 
     class Meta:
         model = Order
@@ -168,6 +169,14 @@ class ContractTermsForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text="Empty: the contract renews; set it once notice is given.",
     )
+    deposit = forms.DecimalField(
+        label="Deposit",
+        min_value=Decimal("0"),
+        max_digits=12,
+        decimal_places=2,
+        required=False,
+        help_text="Charged on the first invoice with the first month's fees, not taxed; 0 for none.",
+    )
     tax_treatment = forms.ChoiceField(label="Tax", choices=contracts.TAX_TREATMENTS)
     tax_percent = forms.DecimalField(
         label="Tax rate %",
@@ -218,6 +227,7 @@ class ContractTermsForm(forms.Form):
         data["start_date"] = data["start_date"].isoformat()
         data["end_date"] = data["end_date"].isoformat() if data.get("end_date") else ""
         data["tax_percent"] = str(data["tax_percent"].quantize(Decimal("0.01")))
+        data["deposit"] = str((data.get("deposit") or Decimal("0")).quantize(Decimal("0.01")))
         return data
 
 
@@ -228,6 +238,16 @@ class PaymentForm(forms.Form):
     )
     paid_on = forms.DateField(label="Paid on", widget=forms.DateInput(attrs={"type": "date"}))
     reference = forms.CharField(max_length=80, help_text="The bank transfer's reference.")
+
+
+class GoLiveOverrideForm(forms.Form):
+    reason = forms.CharField(
+        label="Reason",
+        min_length=10,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Why the service starts before the first invoice is paid in full (kept in the audit log).",
+    )
 
 
 class MemberForm(forms.Form):

@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.models import User
 from telephony.models import PhoneNumber
 from tenants.audit import record_event
+from tenants.closing import export_keep
 from tenants.exports import export_client_data
 from tenants.models import Client
 from tenants.onboarding import OnboardingError
@@ -43,8 +44,20 @@ def _client_transition(
     return client
 
 
-def client_suspend(*, client: Client, by: User, reason: str = "") -> Client:
+MIN_REASON = 5
+
+
+def check_reason(reason: str, what: str) -> str:
+    """Suspending and closing say why (kept in the audit trail)."""
+    reason = " ".join(reason.split())
+    if len(reason) < MIN_REASON:
+        raise OnboardingError(f"Say why the client company is {what} (at least {MIN_REASON} characters).")
+    return reason[:500]
+
+
+def client_suspend(*, client: Client, by: User, reason: str) -> Client:
     """Stop service, keep the data; its numbers stay assigned and answer with a polite message."""
+    reason = check_reason(reason, "suspended")
     return _client_transition(
         client=client,
         by=by,
@@ -62,14 +75,17 @@ def client_resume(*, client: Client, by: User) -> Client:
     )
 
 
-def client_close(*, client: Client, by: User, now: datetime.datetime | None = None) -> Path:
-    """Close a client company: export its data, put its numbers in their grace period. Returns the export."""
+def client_close(*, client: Client, by: User, reason: str, now: datetime.datetime | None = None) -> Path:
+    """Close a client company: export its data (kept for the notice period, ``tenants.closing``), put
+    its numbers in their grace period; its portal turns read-only. Returns the export's file."""
+    reason = check_reason(reason, "closed")
     now = now or timezone.now()
     with transaction.atomic():
         locked = Client.objects.select_for_update().get(pk=client.pk)
         if locked.status not in (Client.Status.ACTIVE, Client.Status.SUSPENDED, Client.Status.PROSPECT):
             raise OnboardingError("This client company is already closed.")
         export = export_client_data(client=locked)
+        kept = export_keep(client=locked, path=export, now=now)
         release_after = now + datetime.timedelta(days=settings.NUMBER_RELEASE_GRACE_DAYS)
         numbers = list(
             PhoneNumber.objects.select_for_update().filter(tenant=locked, state=PhoneNumber.State.ASSIGNED)
@@ -83,7 +99,9 @@ def client_close(*, client: Client, by: User, now: datetime.datetime | None = No
             allowed={locked.status},
             to=Client.Status.CLOSED,
             action="closed",
+            reason=reason,
             export=str(export.relative_to(settings.MEDIA_ROOT)),
+            export_kept_until=kept.keep_until.isoformat(),
             releasing=[n.number for n in numbers],
             release_after=release_after.isoformat(),
         )

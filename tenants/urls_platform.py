@@ -16,6 +16,12 @@ urlpatterns = [
     path("staff/contracts/<int:pk>/", backoffice.contract_detail, name="bo_contract"),
     path("staff/contracts/<int:pk>/send/", backoffice.contract_send, name="bo_contract_send"),
     path("staff/contracts/<int:pk>/payment/", backoffice.contract_payment, name="bo_contract_payment"),
+    path("staff/contracts/<int:pk>/go-live/", backoffice.contract_go_live, name="bo_contract_go_live"),
+    path(
+        "staff/contracts/<int:pk>/first-invoice.pdf",
+        backoffice.contract_first_invoice_pdf,
+        name="bo_first_invoice_pdf",
+    ),
     path("staff/contracts/<int:pk>/v/<int:number>/", backoffice.contract_version, name="bo_contract_version"),
     path(
         "staff/contracts/<int:pk>/v/<int:number>/pdf/",
@@ -23,6 +29,7 @@ urlpatterns = [
         name="bo_contract_pdf",
     ),
     path("staff/clients/<int:pk>/", backoffice.client_detail, name="bo_client"),
+    path("staff/clients/<int:pk>/export/<str:token>/", backoffice.client_export, name="bo_client_export"),
     path("staff/clients/<int:pk>/<str:action>/", backoffice.client_action, name="bo_client_action"),
     path("staff/audit/", backoffice.audit, name="bo_audit"),
 ]

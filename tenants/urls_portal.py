@@ -10,5 +10,8 @@ urlpatterns = [
     path("contract/v/<int:number>/", portal.contract_version, name="contract_version"),
     path("contract/v/<int:number>/pdf/", portal.contract_version_pdf, name="contract_pdf"),
     path("contract/v/<int:number>/accept/", portal.contract_accept, name="contract_accept"),
+    path("contract/first-invoice.pdf", portal.first_invoice_pdf, name="first_invoice_pdf"),
     path("numbers/", portal.numbers, name="numbers"),
+    path("data-export/", portal.data_export, name="data_export"),
+    path("data-export/<str:token>/", portal.data_export_download, name="data_export_download"),
 ]

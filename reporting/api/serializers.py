@@ -97,7 +97,12 @@ STATISTIC_PLAIN = [
 class StatisticSerializer(serializers.ModelSerializer):
     service_level = serializers.FloatField(read_only=True, allow_null=True, source="rates.service_level")
     asa_seconds = serializers.FloatField(read_only=True, allow_null=True, source="rates.asa_seconds")
-    aht_seconds = serializers.FloatField(read_only=True, allow_null=True, source="rates.aht_seconds")
+    aht_seconds = serializers.FloatField(
+        read_only=True, allow_null=True, source="rates.aht_seconds", help_text="Inbound calls' AHT."
+    )
+    aht_outbound_seconds = serializers.FloatField(
+        read_only=True, allow_null=True, source="rates.aht_outbound_seconds", help_text="Outbound calls' AHT."
+    )
     abandon_rate = serializers.FloatField(read_only=True, allow_null=True, source="rates.abandon_rate")
     ivr_containment = serializers.FloatField(read_only=True, allow_null=True, source="rates.ivr_containment")
 

@@ -127,6 +127,7 @@
     $("preview-actions").hidden = !(o && o.phase === "preview");
     $("opt-out").hidden = !(o && o.phase === "connected");
     $("hold").hidden = !connected || !view.call.live;
+    $("mute-line").hidden = !connected || !view.call.live || !!view.outbound;
     $("hold").textContent = onHold ? "Take back from hold" : "Hold";
     $("hold").setAttribute("aria-pressed", onHold ? "true" : "false");
     $("hold").append(" ", el("kbd", "H"));
@@ -134,7 +135,7 @@
     document.querySelector(".greeting").hidden = !!o;
     $("pop-contact-title").textContent = o ? "Person to call" : "Caller";
     const preview = !!(o && o.phase === "preview");
-    for (const id of ["hang-up", "wrap", "transfer", "specialist", "specialist-label"]) $(id).hidden = preview;
+    for (const id of ["hang-up", "wrap", "transfer", "transfer-warm", "specialist", "specialist-label"]) $(id).hidden = preview;
     if (!o) return;
     $("pop-kind").textContent = PHASES[o.phase] || "Outbound call";
     if (o.phase === "dialing") $("call-live").textContent = "Ringing " + view.contact.phone + "…";
@@ -282,12 +283,21 @@
   });
   $("transfer").addEventListener("click", async () => {
     const key = $("specialist").value; if (!key) return;
-    const name = $("specialist").selectedOptions[0].textContent;
-    try {
-      const answer = await api("calls/" + reservation + "/transfer", { specialist: key });
-      if (answer.transferred) { showError(""); $("call-live").textContent = "Transferred to " + name + "."; }
-      else showError(answer.error || "The transfer to " + name + " did not go through.");
-    } catch (e) { showError(e.message); }
+    try { await api("calls/" + reservation + "/transfer", { specialist: key, mode: "blind" }); $("call-live").textContent = "Transferring: you leave when the specialist answers."; } catch (e) { showError(e.message); }
+  });
+  const warm = (on) => { $("transfer-complete").hidden = !on; $("transfer-cancel").hidden = !on; };
+  $("transfer-warm").addEventListener("click", async () => {
+    const key = $("specialist").value; if (!key) return;
+    try { await api("calls/" + reservation + "/transfer", { specialist: key, mode: "warm" }); warm(true); $("call-live").textContent = "The caller is on hold; the specialist is ringing."; } catch (e) { showError(e.message); }
+  });
+  for (const [id, action] of [["transfer-complete", "complete"], ["transfer-cancel", "cancel"]]) {
+    $(id).addEventListener("click", async () => {
+      try { await api("calls/" + reservation + "/transfer", { action }); warm(false); await showCall(reservation); } catch (e) { showError(e.message); }
+    });
+  }
+  let muted = false;
+  $("mute-line").addEventListener("click", async () => {
+    try { await api("calls/" + reservation + "/mute", { on: !muted }); muted = !muted; $("mute-line").setAttribute("aria-pressed", muted ? "true" : "false"); $("mute-line").textContent = muted ? "Unmute my line" : "Mute my line"; } catch (e) { showError(e.message); }
   });
   $("dial").addEventListener("click", () => { if (outbound && outbound.phase === "preview") outboundAction("dial"); });
   $("skip").addEventListener("click", async () => {

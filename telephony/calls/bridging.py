@@ -1,13 +1,15 @@
-"""An accepted call reaches its operator: the call record learns who answered, Twilio bridges it."""
+"""An accepted call reaches its operator: who took it (at accept), and its answer (when the
+operator's leg joins the call's conference: ``telephony.conferences``)."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.db import transaction
 from django.utils import timezone
-from django_tenants.utils import tenant_context
+from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 
-from telephony import gateway, routing
-from telephony.calls.models import Call, TelephonySettings
+from telephony.calls.models import Call
 from telephony.calls.records import add_event
 from telephony.routing_models import Reservation, WaitingCall
 
@@ -17,53 +19,71 @@ def operator_identity(user_id: int) -> str:
     return f"operator-{user_id}"
 
 
-def record_answer(*, waiting_call_id: int) -> tuple[WaitingCall, bool] | None:
-    """Write who answered, and when, into the tenant's call record; ``(waiting call, record?)``.
-
-    Runs as soon as the accept commits, in the process that accepted, so the console's next
-    step (script answers, wrap-up) always finds the answer recorded; and again in the bridge
-    task, where it changes nothing. None when there is nothing to bridge.
-    """
-    waiting = (
-        WaitingCall.objects.select_related("tenant", "operator__user").filter(pk=waiting_call_id).first()
-    )
+def _accepted(waiting_call_id: int) -> tuple[WaitingCall, Reservation | None] | None:
+    """The bridged call with its operator's user, read in the public schema (users live there and,
+    by the same table name, in each company's schema: a webhook runs in the company's)."""
+    with schema_context(get_public_schema_name()):
+        waiting = (
+            WaitingCall.objects.select_related("tenant", "operator__user").filter(pk=waiting_call_id).first()
+        )
     if waiting is None or waiting.operator is None or waiting.state != WaitingCall.State.BRIDGED:
         return None
-    user = waiting.operator.user
     offered = (
         Reservation.objects.filter(call=waiting, operator=waiting.operator).order_by("-offered_at").first()
     )
-    answered = waiting.answered_at or timezone.now()
+    return waiting, offered
+
+
+def record_accept(*, waiting_call_id: int) -> WaitingCall | None:
+    """Write who took the call into the tenant's call record as soon as the accept commits (the
+    console's next step finds it); the call is not answered yet: that is the operator's join."""
+    accepted = _accepted(waiting_call_id)
+    if accepted is None:
+        return None
+    waiting, offered = accepted
+    user = waiting.operator.user
     with tenant_context(waiting.tenant):
         call = Call.objects.filter(call_sid=waiting.call_sid).first()
         if call is None:
             return None
         with transaction.atomic():
             Call.objects.filter(pk=call.pk, answered_at__isnull=True).update(
+                offered_at=offered.offered_at if offered else waiting.answered_at,
+                operator_id=user.pk,
+                operator_name=user.get_full_name() or user.username,
+            )
+            key = f"accepted:{offered.pk if offered else user.pk}"
+            add_event(call, "accepted", dedupe=key, operator=user.username)
+    return waiting
+
+
+def record_answer(*, waiting_call_id: int, at: dt.datetime | None = None) -> tuple[WaitingCall, bool] | None:
+    """The operator's leg joined: write who answered, and when, into the tenant's call record (once);
+    ``(waiting call, newly answered?)``, None when the call is not bridged to an operator.
+
+    The wait runs from the call's place in line to this join; accept → join is kept on the
+    ``bridged`` event (``answer_seconds``), the time the operator's phone took to connect."""
+    accepted = _accepted(waiting_call_id)
+    if accepted is None:
+        return None
+    waiting, offered = accepted
+    user = waiting.operator.user
+    answered = at or timezone.now()
+    with tenant_context(waiting.tenant):
+        call = Call.objects.filter(call_sid=waiting.call_sid).first()
+        if call is None:
+            return None
+        with transaction.atomic():
+            new = Call.objects.filter(pk=call.pk, answered_at__isnull=True).update(
                 answered_at=answered,
                 offered_at=offered.offered_at if offered else answered,
                 operator_id=user.pk,
                 operator_name=user.get_full_name() or user.username,
-                wait_seconds=max(0, int((answered - (call.queued_at or answered)).total_seconds())),
+                wait_seconds=max(0, round((answered - (call.queued_at or answered)).total_seconds())),
             )
-            add_event(call, "bridged", dedupe=f"bridged:{user.pk}", operator=user.username)
-        record = TelephonySettings.current().record_calls
-    return waiting, record
-
-
-def bridge(*, waiting_call_id: int) -> bool:
-    """Record the answer (if the accept has not already), then move the caller to the operator.
-
-    Safe to run twice: the second time Twilio refuses the update (already dequeued) and we
-    treat that as done. If the caller hung up meanwhile, the router is told the call is gone.
-    """
-    answered = record_answer(waiting_call_id=waiting_call_id)
-    if answered is None:
-        return False
-    waiting, record = answered
-    delivered = gateway.bridge_to_operator(
-        call_sid=waiting.call_sid, identity=operator_identity(waiting.operator.user_id), record=record
-    )
-    if not delivered:
-        routing.leave(call_sid=waiting.call_sid, outcome="gone before the bridge")
-    return delivered
+            if new:
+                WaitingCall.objects.filter(pk=waiting.pk).update(answered_at=answered)
+                accepted_at = offered.closed_at if offered and offered.closed_at else answered
+                add_event(call, "bridged", dedupe=f"bridged:{user.pk}", at=answered, operator=user.username,
+                          answer_seconds=round((answered - accepted_at).total_seconds(), 3))  # fmt: skip
+    return waiting, bool(new)

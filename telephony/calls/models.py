@@ -71,6 +71,7 @@ class Call(models.Model):
         CALLBACK_REQUESTED = "callback_requested", "Callback requested"
         ABANDONED = "abandoned", "Abandoned"
         FAILED = "failed", "Failed"
+        TRANSFERRED = "transferred", "Transferred to a specialist"
 
     # Unique by a constraint, not ``unique=True``: that would add a LIKE index nothing uses, one
     # more index written for every call.
@@ -229,3 +230,28 @@ class TelephonySettings(models.Model):
     def current(cls) -> TelephonySettings:
         settings, _ = cls.objects.get_or_create(pk=1)
         return settings
+
+
+class WebhookEvidence(models.Model):
+    """A Twilio webhook exactly as received, once its signature was checked (issue 18: the evidence
+    behind every invoice line). Kept once per idempotency key; read by ``telephony.evidence``."""
+
+    received_at = models.DateTimeField()
+    call_sid = models.CharField(max_length=64, blank=True)
+    url = models.TextField(help_text="The URL Twilio signed (query string included).")
+    params = models.JSONField(default=dict, help_text="Every POSTed parameter, as received.")
+    signature = models.CharField(max_length=128, help_text="X-Twilio-Signature, checked valid.")
+    idempotency_key = models.CharField(
+        max_length=128, help_text="Twilio's I-Twilio-Idempotency-Token, else a hash of URL and parameters."
+    )
+
+    class Meta:
+        ordering = ["received_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="webhook_evidence_once")]
+        indexes = [
+            models.Index(fields=["call_sid", "received_at"], name="calls_webho_call_si_idx"),
+            models.Index(fields=["received_at"], name="calls_webho_receive_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.url} at {self.received_at:%Y-%m-%d %H:%M:%S}"

@@ -195,7 +195,9 @@ def finish(call: Call, *, now: dt.datetime, duration: int | None, failed: bool) 
     if duration is not None:
         call.duration_seconds = duration
     if call.answered_at and call.talk_seconds is None:
-        call.talk_seconds = max(0, int((call.ended_at - call.answered_at).total_seconds()))
+        # Talk: answer to hang-up less the time on hold (reported apart), to the nearest second.
+        talk = (call.ended_at - call.answered_at).total_seconds() - (call.hold_seconds or 0)
+        call.talk_seconds = max(0, round(talk))
     if call.queued_at and call.wait_seconds is None:
         until = call.answered_at or call.ended_at
         call.wait_seconds = max(0, int((until - call.queued_at).total_seconds()))

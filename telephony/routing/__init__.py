@@ -16,7 +16,7 @@ Lock order, wherever a function waits for a lock: the waiting call, then the ope
 then the reservation.
 """
 
-from telephony.routing.decisions import accept, close_offer, expire_reservations, reject
+from telephony.routing.decisions import accept, bridge_failed, close_offer, expire_reservations, reject
 from telephony.routing.passes import anyone_free, match
 from telephony.routing.presence import operator_set_state, profile_set_state, serve_freed_operator
 from telephony.routing.queues import expected_wait, queue_full, rules_for
@@ -25,6 +25,7 @@ from telephony.routing.waiting import enqueue, leave, leave_unconnected
 __all__ = [
     "accept",
     "anyone_free",
+    "bridge_failed",
     "close_offer",
     "enqueue",
     "expected_wait",

@@ -148,3 +148,46 @@ def expire_reservations(*, now: datetime | None = None) -> int:
             )
             expired += 1
     return expired
+
+
+def bridge_failed(*, reservation_id: int, reason: str, now: datetime | None = None) -> bool:
+    """The operator accepted but their leg never joined the call's conference (no answer, busy,
+    failed, Twilio refused it): the call goes back in line with its place and priority, and the
+    operator is counted a miss (away after ``misses_before_away``, else at the back of the line,
+    so another free operator is offered the call first). False when this attempt is already over
+    (a replayed or late callback)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        call_id = Reservation.objects.filter(pk=reservation_id).values_list("call_id", flat=True).first()
+        call = WaitingCall.objects.select_for_update().filter(pk=call_id).first()
+        if call is None or call.state != WaitingCall.State.BRIDGED:
+            return False
+        reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
+        if reservation.state != Reservation.State.ACCEPTED or call.operator_id != reservation.operator_id:
+            return False
+        operator = OperatorProfile.objects.select_for_update().get(pk=reservation.operator_id)
+        reservation.state, reservation.closed_at = Reservation.State.EXPIRED, now
+        reservation.reason = f"leg {reason}"[:80]
+        reservation.save(update_fields=["state", "closed_at", "reason"])
+        call.state, call.answered_at, call.operator = WaitingCall.State.WAITING, None, None
+        call.save(update_fields=["state", "answered_at", "operator"])
+        queue_id = call.queue_id
+        # Registered before the operator's own "available" announcement: the whole queue is
+        # matched first, while this operator is the last in line.
+        transaction.on_commit(lambda: match(queue_ids=[queue_id], now=now))
+        push_on_commit(
+            user_id=operator.user_id,
+            message={"type": "call_lost", "reservation": reservation_id, "reason": reason},
+        )
+        about = {"call_sids": {operator.pk: call.call_sid}, "tenant_ids": {operator.pk: call.tenant_id}}
+        if operator.state != OperatorState.ON_CALL:  # logged out meanwhile: stays where they are
+            record(operator_id=operator.pk, kind="leg_failed", reason=reason, now=now, **{
+                "call_sid": call.call_sid, "tenant_id": call.tenant_id})  # fmt: skip
+            return True
+        missed = operator.missed_offers + 1
+        then, why, idle = OperatorState.AVAILABLE, reason, now
+        if missed >= misses_before_away():
+            then, why, idle = OperatorState.BREAK, AWAY_REASON, None
+        transition([operator], then, now=now, kind="leg_failed", reason=why, idle_since=idle,
+                   missed_offers=missed, **about)  # fmt: skip
+    return True

@@ -10,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from telephony.events import operator_freed
-from telephony.operators import check_request, profile_for, transition
+from telephony.operators import InvalidTransition, check_request, profile_for, transition
 from telephony.routing.decisions import close_offer
 from telephony.routing.passes import match
 from telephony.routing_models import OperatorProfile, OperatorState, Reservation, WaitingCall
@@ -70,7 +70,12 @@ def _set_state(profile_id: int, state: str, reason: str, now: datetime) -> Opera
                     now=now,
                     release_operator=False,
                 )
-        if profile.state == S.ON_CALL and state != S.ON_CALL:
+        # Their call is still going on: they are not free until it ends (it stays theirs, and
+        # routing.leave closes it when it does; a logout meanwhile only takes them offline).
+        busy = WaitingCall.objects.filter(operator=profile, state=WaitingCall.State.BRIDGED).exists()
+        if busy and state == S.AVAILABLE and profile.state != S.AVAILABLE:
+            raise InvalidTransition("Your last call is not over yet.")
+        if profile.state == S.ON_CALL and state != S.ON_CALL and not (busy and state == S.OFFLINE):
             Reservation.objects.filter(operator=profile, state=Reservation.State.ACCEPTED).update(
                 state=Reservation.State.COMPLETED, closed_at=now, reason=str(state)
             )

@@ -6,6 +6,7 @@ import asyncio
 import json
 import random
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,6 +47,7 @@ class OperatorStats:
     missed: int = 0
     dropped: int = 0
     calls: list[str] = field(default_factory=list)
+    accepted_at: dict[str, float] = field(default_factory=dict)  # call sid → the accept sent (monotonic)
     errors: list[str] = field(default_factory=list)
     outbound: int = 0  # outbound tasks given (previews and progressive calls)
     outbound_talked: int = 0  # outbound calls connected, walked through the script and wrapped up
@@ -155,6 +157,7 @@ class SimulatedOperator:
         await ws.send(json.dumps({"type": "accept", "reservation": offer["reservation"]}))
         self.stats.accepted += 1
         self.stats.calls.append(offer.get("call_sid", ""))
+        self.stats.accepted_at[offer.get("call_sid", "")] = time.monotonic()
         return "accepted"
 
     def _outbound_busy(self) -> bool:

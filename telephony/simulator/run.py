@@ -54,6 +54,21 @@ def kpis(records: list[CallRecord], threshold: float) -> dict[str, object]:
     }
 
 
+def answer_times(accepted: dict[str, float], joined: dict[str, float]) -> dict[str, object]:
+    """Accept → the operator's leg joined the conference (the new "answer" time), in seconds.
+
+    A call accepted more than once (a leg that did not join) counts from its last accept."""
+    times = sorted(joined[sid] - at for sid, at in accepted.items() if sid in joined and joined[sid] >= at)
+    if not times:
+        return {"count": 0}
+    return {
+        "count": len(times),
+        "p50": round(statistics.median(times), 3),
+        "p95": round(times[min(len(times) - 1, int(len(times) * 0.95))], 3),
+        "max": round(times[-1], 3),
+    }
+
+
 def _operators(plan: Plan, rng: random.Random, behaviour: Behaviour) -> list[SimulatedOperator]:
     """The plan's operators, each with its own random stream drawn from ``rng``."""
     return [
@@ -92,8 +107,12 @@ async def simulate(plan: Plan) -> dict[str, object]:
         await asyncio.gather(*calls)
         stop.set()
         await asyncio.gather(*consoles, return_exceptions=True)
+        accepted = {sid: at for op in operators for sid, at in op.stats.accepted_at.items()}
         return {
             **kpis(twilio.records, plan.service_level_seconds),
+            "answer": answer_times(accepted, twilio.conferences.joined_at),
+            "rest_faults": dict(twilio.conferences.faults),
+            "callback_errors": twilio.callback_errors[:5],
             "seconds": round(time.monotonic() - started, 1),
             "operators": [vars(op.stats) | {"calls": len(op.stats.calls)} for op in operators],
             "rest_url": twilio.rest_url,

@@ -20,6 +20,7 @@ import aiohttp
 from aiohttp import web
 from twilio.request_validator import RequestValidator
 
+from telephony.simulator.conference_side import Conferences
 from telephony.simulator.outbound_side import Callee, OutboundCalls
 from telephony.simulator.twiml_reader import parse
 
@@ -35,6 +36,14 @@ class Profile:
     want_callback: float = 0.5  # when leaving: callback (else voicemail)
     duplicate: float = 0.0  # chance Twilio posts a webhook twice (it retries; signatures allow replays)
     late_status: float = 0.0  # chance earlier status callbacks arrive after "completed"
+    # The operator's leg into the call's conference: seconds it rings, chances it does not join.
+    ring: tuple[float, float] = (0.05, 0.3)
+    leg_no_answer: float = 0.0
+    leg_busy: float = 0.0
+    leg_failed: float = 0.0
+    reorder: float = 0.0  # chance a conference callback arrives late (after later ones)
+    # Twilio's REST answers failing, per request: {"429": 0.05, "500": 0.05, "timeout": 0.02}
+    rest_faults: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -67,10 +76,13 @@ class Twilio:
         self.rest_url = ""
         self.rest_port = rest_port
         self.outbound = OutboundCalls(self, callee or Callee())
+        self.conferences = Conferences(self)
+        self.callback_errors: list[str] = []
 
     async def __aenter__(self) -> Twilio:
         self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
-        app = web.Application()
+        app = web.Application(middlewares=[self.conferences.failing])
+        self.conferences.routes(app)
         app.router.add_post("/2010-04-01/Accounts/{account}/Calls/{sid}.json", self._update_call)
         app.router.add_post("/2010-04-01/Accounts/{account}/Calls.json", self.outbound.create)
         self._runner = web.AppRunner(app, access_log=None)
@@ -82,7 +94,7 @@ class Twilio:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for task in list(self.outbound.tasks):
+        for task in [*self.outbound.tasks, *self.conferences.tasks]:
             task.cancel()
         await self.outbound.drain()
         if self.session:
@@ -207,6 +219,9 @@ class _Call:
             if verb.tag == "Redirect":
                 await self.follow(await self.send(verb.text or ""))
                 return
+            if verb.tag == "Dial" and verb.find("Conference") is not None:
+                await self.twilio.conferences.caller_joins(self, verb)
+                continue  # then the verbs after the <Dial> (a hang-up)
             if verb.tag == "Dial":
                 await self.dial(verb)
                 return
@@ -255,8 +270,7 @@ class _Call:
                 continue
         waited = str(int(time.monotonic() - record.enqueued_at))
         after = await self.send(enqueue.get("action"), QueueResult=result, QueueTime=waited)
-        if result == "redirected":
-            record.bridged_at = time.monotonic()
+        if result == "redirected":  # answered when the operator joins the conference
             await self.follow(future.result())
         elif result == "hangup":
             record.result = "abandoned"

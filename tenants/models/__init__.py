@@ -4,6 +4,8 @@ from tenants.models.audit import AuditEvent
 from tenants.models.catalogue import Rounding, Service, Tariff
 from tenants.models.clients import RESERVED_SLUGS, SLUG_PATTERN, Client, Domain, host_for, schema_name_for
 from tenants.models.contracts import Acceptance, Contract, ContractVersion, Payment
+from tenants.models.exports import ClientExport
+from tenants.models.invoices import FirstInvoice
 from tenants.models.orders import Order
 
 __all__ = [
@@ -12,9 +14,11 @@ __all__ = [
     "Acceptance",
     "AuditEvent",
     "Client",
+    "ClientExport",
     "Contract",
     "ContractVersion",
     "Domain",
+    "FirstInvoice",
     "Order",
     "Payment",
     "Rounding",

@@ -9,6 +9,8 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 
+from tenants.models.invoices import FirstInvoice
+
 
 class Contract(models.Model):
     """The agreement with one client company; its text lives in versions (R4)."""
@@ -50,7 +52,10 @@ class Contract(models.Model):
 
     @property
     def is_paid(self) -> bool:
-        return self.payments.exists()
+        """Ready to go live on the money side: the first invoice paid in full, or an account
+        manager's override (with its reason)."""
+        invoice = FirstInvoice.objects.filter(contract=self).first()
+        return invoice is not None and (invoice.is_paid or bool(invoice.override_reason))
 
 
 # Content fields of a version: once the version is sent, none of them may change.
@@ -136,9 +141,14 @@ class Acceptance(models.Model):
 
 
 class Payment(models.Model):
-    """A payment recorded by the account manager (no payment gateway yet)."""
+    """A payment recorded by the account manager against one invoice (no payment gateway yet):
+    the first invoice (``invoice``) or a monthly one (``invoice_number``, in the client's schema)."""
 
     contract = models.ForeignKey(Contract, on_delete=models.PROTECT, related_name="payments")
+    invoice = models.ForeignKey(
+        FirstInvoice, null=True, blank=True, on_delete=models.PROTECT, related_name="payments"
+    )
+    invoice_number = models.CharField(max_length=40, blank=True, help_text="The invoice this pays.")
     amount = models.DecimalField(
         max_digits=12, decimal_places=2, validators=[MinValueValidator(Decimal("0.01"))]
     )

@@ -13,13 +13,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.permissions import ACCOUNT_MANAGERS, role_required
-from tenants import contracting, lifecycle, onboarding
+from tenants import contracting, lifecycle, onboarding, payments
 from tenants.audit import events_for
 from tenants.contracts import monthly_total
-from tenants.forms import ContractTermsForm, PaymentForm
-from tenants.models import AuditEvent, Client, Contract, ContractVersion, Order
+from tenants.forms import ContractTermsForm, GoLiveOverrideForm, PaymentForm
+from tenants.models import AuditEvent, Client, ClientExport, Contract, ContractVersion, FirstInvoice, Order
 from tenants.orders import order_reject as reject_order
-from tenants.views.portal import pdf_response
+from tenants.views.portal import export_links, export_response, first_invoice_response, pdf_response
 
 
 @role_required(ACCOUNT_MANAGERS)
@@ -82,6 +82,7 @@ def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contract = get_object_or_404(Contract.objects.select_related("order", "client", "in_force"), pk=pk)
     latest = contract.latest
     initial = {**latest.terms, "body": latest.body}
+    first_invoice = FirstInvoice.objects.filter(contract=contract).defer("pdf").first()
     form = ContractTermsForm(request.POST if request.method == "POST" else None, initial=initial)
     if request.method == "POST" and form.is_valid():
         version = contracting.contract_revise(
@@ -94,20 +95,21 @@ def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "latest": latest,
         "versions": contract.versions.select_related("acceptance").order_by("-number"),
         "form": form,
-        "payment_form": PaymentForm(initial=_payment_initial(latest)),
+        "first_invoice": first_invoice,
+        "payment_form": PaymentForm(initial=_payment_initial(first_invoice)),
+        "override_form": GoLiveOverrideForm(),
         "payments": contract.payments.all(),
-        "events": events_for(contract.order, contract, contract.client),
+        "events": events_for(contract.order, contract, contract.client, first_invoice),
         "totals": monthly_total(latest.tariffs),
     }
     return render(request, "backoffice/contract.html", context, status=400 if form.is_bound else 200)
 
 
-def _payment_initial(version: ContractVersion) -> dict[str, object]:
-    totals = monthly_total(version.tariffs)
-    if len(totals) == 1:
-        currency, amount = next(iter(totals.items()))
-        return {"currency": currency, "amount": amount}
-    return {}
+def _payment_initial(invoice: FirstInvoice | None) -> dict[str, object]:
+    """The balance due of the first invoice, in its currency (what a full payment would be)."""
+    if invoice is None or invoice.is_paid:
+        return {}
+    return {"currency": invoice.currency, "amount": invoice.balance_due}
 
 
 @role_required(ACCOUNT_MANAGERS)
@@ -155,13 +157,47 @@ def contract_payment(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, f"Payment not recorded: {field}: {' '.join(errors)}")
         return redirect("bo_contract", pk=contract.pk)
     try:
-        contracting.payment_record(contract=contract, by=request.user, **form.cleaned_data)
+        payments.payment_record(contract=contract, by=request.user, **form.cleaned_data)
     except (onboarding.OnboardingError, ValidationError) as error:
         text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
         messages.error(request, f"Payment not recorded: {text}")
     else:
-        messages.success(request, "Payment recorded.")
+        invoice = FirstInvoice.objects.defer("pdf").get(contract=contract)
+        if invoice.is_paid:
+            over = (
+                f"; {invoice.credit} {invoice.currency} over-paid, held as credit" if invoice.credit else ""
+            )
+            messages.success(request, f"Payment recorded: invoice {invoice.number} is paid{over}.")
+        else:
+            messages.warning(
+                request,
+                f"Payment recorded: {invoice.balance_due} {invoice.currency} still due on invoice "
+                f"{invoice.number}; the service starts once it is paid in full.",
+            )
     return redirect("bo_contract", pk=contract.pk)
+
+
+@require_POST
+@role_required(ACCOUNT_MANAGERS)
+def contract_go_live(request: HttpRequest, pk: int) -> HttpResponse:
+    """Start the service before the first invoice is paid in full: a reason is required and logged."""
+    contract = get_object_or_404(Contract, pk=pk)
+    form = GoLiveOverrideForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Not started: " + " ".join(form.errors.get("reason", ["give a reason."])))
+        return redirect("bo_contract", pk=contract.pk)
+    try:
+        payments.go_live_override(contract=contract, by=request.user, reason=form.cleaned_data["reason"])
+    except onboarding.OnboardingError as error:
+        messages.error(request, f"Not started: {error}")
+    else:
+        messages.success(request, "The service starts before payment; the reason is in the audit trail.")
+    return redirect("bo_contract", pk=contract.pk)
+
+
+@role_required(ACCOUNT_MANAGERS)
+def contract_first_invoice_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+    return first_invoice_response(get_object_or_404(FirstInvoice, contract_id=pk))
 
 
 @role_required(ACCOUNT_MANAGERS)
@@ -172,9 +208,19 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "numbers": client.phone_numbers.all(),
         "queues": client.queues.all(),
         "contracts": client.contracts.all(),
+        "exports": export_links(list(ClientExport.objects.filter(client=client, deleted_at__isnull=True))),
         "events": AuditEvent.objects.filter(client=client)[:100],
     }
-    return render(request, "backoffice/client.html", context)
+    response = render(request, "backoffice/client.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@role_required(ACCOUNT_MANAGERS)
+def client_export(request: HttpRequest, pk: int, token: str) -> FileResponse:
+    """A closed company's export through its signed link (the link names the company: pk must match)."""
+    client = get_object_or_404(Client.objects.companies(), pk=pk)
+    return export_response(request, token=token, client_id=client.pk)
 
 
 @require_POST
@@ -182,14 +228,13 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def client_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     client = get_object_or_404(Client.objects.companies(), pk=pk)
     try:
+        reason = request.POST.get("reason", "")
         if action == "suspend":
-            lifecycle.client_suspend(
-                client=client, by=request.user, reason=request.POST.get("reason", "")[:500]
-            )
+            lifecycle.client_suspend(client=client, by=request.user, reason=reason)
         elif action == "resume":
             lifecycle.client_resume(client=client, by=request.user)
         elif action == "close":
-            lifecycle.client_close(client=client, by=request.user)
+            lifecycle.client_close(client=client, by=request.user, reason=reason)
         else:
             raise PermissionDenied("Unknown action.")
         messages.success(request, f"{client.name}: {action} done.")

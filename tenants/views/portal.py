@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -14,10 +14,11 @@ from accounts import invitations, members
 from accounts.models import CLIENT_ROLES, Role, User
 from accounts.permissions import CLIENT_ADMINS, CLIENT_STAFF, require
 from telephony.models import PhoneNumber
-from tenants import contracting, onboarding
+from tenants import closing, contracting, onboarding
+from tenants.audit import record_event
 from tenants.contracts import render_pdf
 from tenants.forms import MemberForm
-from tenants.models import Contract, ContractVersion
+from tenants.models import ClientExport, Contract, ContractVersion, FirstInvoice
 from tenants.views.public import client_ip
 
 
@@ -38,7 +39,8 @@ class InviteForm(forms.Form):
 def home(request: HttpRequest) -> HttpResponse:
     require(CLIENT_STAFF, request.user)
     awaiting = ContractVersion.objects.filter(contract__client_id=request.tenant.pk, state="sent").first()
-    return render(request, "portal/home.html", {"awaiting": awaiting})
+    first_invoice = FirstInvoice.objects.filter(client_id=request.tenant.pk).defer("pdf").first()
+    return render(request, "portal/home.html", {"awaiting": awaiting, "first_invoice": first_invoice})
 
 
 @login_required
@@ -119,7 +121,23 @@ def contract(request: HttpRequest) -> HttpResponse:
         if found
         else []
     )
-    return render(request, "portal/contract.html", {"contract": found, "versions": versions})
+    first_invoice = FirstInvoice.objects.filter(client_id=request.tenant.pk).defer("pdf").first()
+    context = {"contract": found, "versions": versions, "first_invoice": first_invoice}
+    return render(request, "portal/contract.html", context)
+
+
+def first_invoice_response(invoice: FirstInvoice) -> HttpResponse:
+    """The first invoice's PDF, the bytes issued."""
+    response = HttpResponse(bytes(invoice.pdf), content_type="application/pdf")
+    response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
+    return response
+
+
+@login_required
+def first_invoice_pdf(request: HttpRequest) -> HttpResponse:
+    """This company's first invoice (never another company's: found by the host's company)."""
+    require(CLIENT_STAFF, request.user)
+    return first_invoice_response(get_object_or_404(FirstInvoice, client_id=request.tenant.pk))
 
 
 @login_required
@@ -163,3 +181,43 @@ def numbers(request: HttpRequest) -> HttpResponse:
     require(CLIENT_STAFF, request.user)
     found = PhoneNumber.objects.filter(tenant_id=request.tenant.pk).order_by("number")
     return render(request, "portal/numbers.html", {"numbers": found})
+
+
+def export_links(exports: list[ClientExport]) -> list[tuple[ClientExport, str]]:
+    """Each export still kept with a fresh signed token for its download link."""
+    return [(export, closing.download_token(export)) for export in exports]
+
+
+@login_required
+def data_export(request: HttpRequest) -> HttpResponse:
+    """A closed company's data exports, for its admins, each with a link that expires."""
+    require(CLIENT_ADMINS, request.user)
+    kept = ClientExport.objects.filter(client_id=request.tenant.pk, deleted_at__isnull=True)
+    context = {"exports": export_links(list(kept)), "link_hours": closing.LINK_SECONDS // 3600}
+    response = render(request, "portal/data_export.html", context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def export_response(request: HttpRequest, *, token: str, client_id: int | None) -> FileResponse:
+    """The export a signed link names (404 when the link is wrong, stale or of another company)."""
+    try:
+        export = closing.access_export(token=token, client_id=client_id)
+    except LookupError as error:
+        raise Http404(str(error)) from None
+    path = closing.export_file(export)
+    if not path.exists():
+        raise Http404("This export is no longer kept.")
+    record_event(
+        actor=request.user, action="export.downloaded", obj=export, client=export.client,
+        after={"path": export.path}, ip=client_ip(request),
+    )  # fmt: skip
+    response = FileResponse(path.open("rb"), as_attachment=True, filename=export.filename)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+def data_export_download(request: HttpRequest, token: str) -> FileResponse:
+    require(CLIENT_ADMINS, request.user)
+    return export_response(request, token=token, client_id=request.tenant.pk)

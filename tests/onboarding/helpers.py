@@ -11,9 +11,9 @@ from django_tenants.utils import tenant_context
 
 from accounts.models import Role, User
 from telephony.pool import fake_numbers, pool_add
-from tenants import contracting, orders
+from tenants import contracting, orders, payments
 from tenants.catalogue import seed_catalogue
-from tenants.models import Client, Contract, Order, Service
+from tenants.models import Client, Contract, FirstInvoice, Order, Service
 from tests.conftest import PASSWORD, make_user
 
 
@@ -112,12 +112,14 @@ def accept(contract: Contract) -> None:
         contracting.contract_accept(version=contract.latest, user=user, ip="192.0.2.10")
 
 
-def pay(contract: Contract, by: User) -> None:
-    contracting.payment_record(
+def pay(contract: Contract, by: User, amount: object = None) -> None:
+    """Pay the first invoice (its balance due unless ``amount`` says otherwise)."""
+    invoice = FirstInvoice.objects.filter(contract=contract).first()
+    payments.payment_record(
         contract=contract,
         by=by,
-        amount="640.00",
-        currency="EUR",
+        amount=amount if amount is not None else (invoice.balance_due if invoice else "640.00"),
+        currency=invoice.currency if invoice else "EUR",
         paid_on=timezone.localdate(),
         reference=f"REF-{uuid.uuid4().hex[:8]}",
     )

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from accounts.models import Role, User
 from telephony.models import PhoneNumber
 from tenants import contracting
-from tenants.models import ContractVersion
+from tenants.models import ContractVersion, FirstInvoice
 from tests.conftest import PASSWORD, http, logged_in, make_user
 from tests.onboarding.helpers import accept, add_numbers, contact, manager, pay, sent_contract, submit_order
 
@@ -20,6 +21,8 @@ BACK_OFFICE_GETS = [
     "/staff/contracts/{contract}/v/1/pdf/",
     "/staff/clients/{client}/",
     "/staff/audit/",
+    "/staff/contracts/{contract}/first-invoice.pdf",
+    "/staff/clients/{client}/export/any-token/",
 ]
 BACK_OFFICE_POSTS = [
     "/staff/orders/{order}/contract/",
@@ -27,6 +30,8 @@ BACK_OFFICE_POSTS = [
     "/staff/contracts/{contract}/send/",
     "/staff/contracts/{contract}/payment/",
     "/staff/clients/{client}/suspend/",
+    "/staff/clients/{client}/close/",
+    "/staff/contracts/{contract}/go-live/",
 ]
 
 
@@ -99,8 +104,15 @@ def test_back_office_drafts_edits_sends_and_records_payment_over_http(
     assert bad.status_code == 302
     assert not contract.payments.exists()
     accept(contract)
-    paid = {"amount": "490.00", "currency": "EUR", "paid_on": "2030-01-05", "reference": "BANK-1"}
+    today = timezone.localdate().isoformat()
+    paid = {"amount": "490.00", "currency": "EUR", "paid_on": today, "reference": "BANK-1"}
     assert client.post(f"/staff/contracts/{contract.pk}/payment/", paid).status_code == 302
+    contract.client.refresh_from_db()
+    assert contract.client.status == "prospect"  # 490 of the fees with 19 % tax: not yet
+    due = FirstInvoice.objects.get(contract=contract).balance_due
+    assert due > 0
+    rest = {"amount": str(due), "currency": "EUR", "paid_on": today, "reference": "BANK-2"}
+    assert client.post(f"/staff/contracts/{contract.pk}/payment/", rest).status_code == 302
     contract.client.refresh_from_db()
     assert contract.client.status == "active"
     page = client.get(f"/staff/clients/{contract.client_id}/").content.decode()
@@ -242,7 +254,4 @@ def test_the_portal_home_points_to_the_contract_awaiting_acceptance(db, tenants)
     portal = logged_in(client, contact(client))
     assert "awaits your acceptance" in portal.get("/").content.decode()
     accept(contract)
-    assert (
-        "starts once the contract is accepted and the first invoice is paid"
-        in portal.get("/").content.decode()
-    )
+    assert "starts once the first invoice is paid in full" in portal.get("/").content.decode()

@@ -21,7 +21,7 @@ def test_demo_onboards_three_active_companies_with_a_number_and_leaves_one_pendi
         order = Order.objects.get(client=client)
         assert order.state == "active"
         actions = set(AuditEvent.objects.filter(client=client).values_list("action", flat=True))
-        assert {"contract.sent", "contract.accepted", "contract.paid", "client.provisioned"} <= actions
+        assert {"contract.sent", "contract.accepted", "invoice.payment", "client.provisioned"} <= actions
     pending = Order.objects.get(portal_slug="umbrella")
     assert pending.state == "submitted"
     assert Order.objects.filter(portal_slug__in=["acme", "globex", "initech", "umbrella"]).count() == 4

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -14,7 +15,7 @@ from accounts.invitations import invitation_link
 from accounts.models import Role, User
 from telephony.models import PhoneNumber
 from tenants.catalogue import seed_catalogue
-from tenants.models import Client, Order, Service
+from tenants.models import Client, FirstInvoice, Order, Service
 from tests.conftest import PASSWORD, make_user
 from tests.onboarding.helpers import add_numbers, unique_slug
 
@@ -111,17 +112,43 @@ def test_order_to_active_client_in_the_browser(on_test_database, tenants, asgi_s
     page.click("#accept")
     assert "is accepted" in page.inner_text("main")
 
-    # 4. The account manager records the payment: the client goes live.
+    # 4. The portal shows the first invoice: amount, due date, bank details, reference, PDF.
+    invoice = FirstInvoice.objects.get(contract=order.contract)
+    page.goto(asgi_server.url(client, "/contract/"))
+    section = page.inner_text("#first-invoice")
+    for expected in (f"{invoice.total} EUR", invoice.payment_reference, invoice.bank["iban"],
+                     f"{invoice.due_on:%Y-%m-%d}", "Awaiting payment"):  # fmt: skip
+        assert expected in section, expected
+    with page.expect_download() as download:
+        page.click("text=Download invoice")
+    assert Path(download.value.path()).read_bytes() == bytes(invoice.pdf)
+    page.screenshot(path=f"{SHOTS}/onboarding-first-invoice-portal.png", full_page=True)
+
+    # 5. The account manager records a partial payment: a balance stays due, the service waits.
     page.goto(asgi_server.url(None, f"/staff/contracts/{order.contract.pk}/"))
+    page.fill("#id_amount", "100.00")
     page.fill("#id_paid_on", timezone.localdate().isoformat())
-    page.fill("#id_reference", f"SEPA-{slug}")
+    page.fill("#id_reference", f"SEPA-{slug}-1")
     page.click("#record-payment")
-    assert "Payment recorded" in page.inner_text("main")
+    assert f"{invoice.total - 100} EUR still due" in page.inner_text("main")
+    client.refresh_from_db()
+    assert client.status == "prospect"
+    page.goto(asgi_server.url(client, "/"))
+    assert f"{invoice.total - 100} EUR due" in page.inner_text("main")
+
+    # 6. Then the rest (the form offers the balance): paid in full, the client goes live.
+    page.goto(asgi_server.url(None, f"/staff/contracts/{order.contract.pk}/"))
+    assert page.input_value("#id_amount") == str(invoice.total - 100)
+    page.fill("#id_paid_on", timezone.localdate().isoformat())
+    page.fill("#id_reference", f"SEPA-{slug}-2")
+    page.click("#record-payment")
+    assert f"invoice {invoice.number} is paid" in page.inner_text("main")
+    page.screenshot(path=f"{SHOTS}/onboarding-payments-backoffice.png", full_page=True)
     client.refresh_from_db()
     assert client.status == "active"
     number = PhoneNumber.objects.get(tenant=client)
 
-    # 5. The portal on its own host shows the live service and its number.
+    # 7. The portal on its own host shows the live service and its number.
     page.goto(asgi_server.url(client, "/numbers/"))
     assert number.number in page.inner_text("main")
     assert "In service" in page.inner_text("main")

@@ -397,7 +397,8 @@ def test_an_account_manager_builds_issues_records_payment_and_credits(manager, t
 
     paid_on = issued.issued_at.date()  # a payment can't predate the invoice
     paid = manager.post(
-        f"{base}/{invoice.pk}/paid/", {"paid_on": paid_on.isoformat(), "reference": "BANK-42"}
+        f"{base}/{invoice.pk}/paid/",
+        {"paid_on": paid_on.isoformat(), "reference": "BANK-42", "amount": "121.80", "currency": "EUR"},
     )
     assert paid.status_code == 302
     issued = invoice_of(tenants.alpha, pk=invoice.pk)
@@ -439,7 +440,10 @@ def test_bad_invoice_actions_are_400s_with_a_message_and_change_nothing(manager,
     assert bad_month.status_code == 400 and "Enter a month as YYYY-MM." in bad_month.content.decode()
     manager.post(f"{base}/build/", {"month": "2026-03"})
     invoice = invoice_of(tenants.alpha, period_start=dt.date(2026, 3, 1))
-    not_issued = manager.post(f"{base}/{invoice.pk}/paid/", {"paid_on": "2026-11-23", "reference": "X"})
+    pay = {"amount": "1.00", "currency": "EUR"}
+    not_issued = manager.post(
+        f"{base}/{invoice.pk}/paid/", {"paid_on": "2026-11-23", "reference": "X", **pay}
+    )
     assert (
         not_issued.status_code == 400 and "Only an issued invoice can be paid." in not_issued.content.decode()
     )
@@ -451,7 +455,7 @@ def test_bad_invoice_actions_are_400s_with_a_message_and_change_nothing(manager,
     too_much = manager.post(f"{base}/{invoice.pk}/credit/", {"amount": "500.00", "reason": "x"})
     assert too_much.status_code == 400 and "at most what was invoiced" in too_much.content.decode()
     assert manager.post(f"{base}/{invoice.pk}/credit/", {"amount": "abc", "reason": "x"}).status_code == 400
-    early = manager.post(f"{base}/{invoice.pk}/paid/", {"paid_on": "2020-01-01", "reference": "X"})
+    early = manager.post(f"{base}/{invoice.pk}/paid/", {"paid_on": "2020-01-01", "reference": "X", **pay})
     assert early.status_code == 400 and "before it was issued" in early.content.decode()
     assert manager.post(f"{base}/{invoice.pk}/paid/", {"paid_on": "", "reference": ""}).status_code == 400
     assert invoice_of(tenants.alpha, pk=invoice.pk).state == "issued"

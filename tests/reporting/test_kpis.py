@@ -62,7 +62,8 @@ def test_rates_leave_short_abandons_out():
     assert r["service_level"] == pytest.approx(1 / (6 - 2))
     assert r["abandon_rate"] == pytest.approx((3 - 2) / (6 - 2))
     assert r["asa_seconds"] == pytest.approx(20.0)
-    assert r["aht_seconds"] == pytest.approx(420 / 3)
+    assert r["aht_seconds"] == pytest.approx((150 + 210) / 2)  # inbound only
+    assert r["aht_outbound_seconds"] == pytest.approx(60)
     assert r["ivr_containment"] == pytest.approx(0.5)
 
 

@@ -25,13 +25,38 @@ SL, SHORT = 20, 5
 
 def edge_cases(sl: int, short: int) -> list[dict[str, object]]:
     """Calls at and around the thresholds, and one of each outcome, direction and flag."""
-    answered = {"queued_at": START, "answered_at": START, "outcome": Call.Outcome.HANDLED}
+    answered = {"queued_at": START, "outcome": Call.Outcome.HANDLED}
+
+    def after(seconds: float) -> dt.datetime:
+        return START + dt.timedelta(seconds=seconds)
+
     return [
-        {**answered, "wait_seconds": sl, "talk_seconds": 60, "wrapup_seconds": 10},  # exactly T: within
-        {**answered, "wait_seconds": sl + 1, "talk_seconds": 30, "hold_seconds": 15},  # one second over
-        {**answered, "wait_seconds": None, "talk_seconds": None, "wrapup_seconds": None},  # no wait: 0 s
-        {**answered, "wait_seconds": 0, "talk_seconds": 5, "transferred_to": "+15550100999"},
-        {"queued_at": START, "answered_at": START, "outcome": Call.Outcome.FAILED, "wait_seconds": 3},
+        # exactly T: within
+        {**answered, "answered_at": after(sl), "wait_seconds": sl, "talk_seconds": 60, "wrapup_seconds": 10},
+        # a millisecond over (the record's whole seconds say T)
+        {
+            **answered,
+            "answered_at": after(sl + 0.001),
+            "wait_seconds": sl,
+            "talk_seconds": 30,
+            "hold_seconds": 15,
+        },
+        # answered at once, no whole seconds recorded: 0 s
+        {
+            **answered,
+            "answered_at": START,
+            "wait_seconds": None,
+            "talk_seconds": None,
+            "wrapup_seconds": None,
+        },
+        {
+            **answered,
+            "answered_at": START,
+            "wait_seconds": 0,
+            "talk_seconds": 5,
+            "transferred_to": "+15550100999",
+        },
+        {"queued_at": START, "answered_at": after(3), "outcome": Call.Outcome.FAILED, "wait_seconds": 3},
         {"queued_at": START, "outcome": Call.Outcome.ABANDONED, "wait_seconds": short},  # exactly: short
         {"queued_at": START, "outcome": Call.Outcome.ABANDONED, "wait_seconds": short + 1},
         {"queued_at": START, "outcome": Call.Outcome.ABANDONED, "wait_seconds": 0},
@@ -107,8 +132,9 @@ def test_sql_and_python_agree_on_every_figure(alpha, sl, short):
         rates = kpis.rates(python)
         assert rates["service_level"] == 4 / (13 - 3)
         assert rates["abandon_rate"] == (5 - 3) / (13 - 3)
-        assert rates["asa_seconds"] == (20 + 21 + 0 + 0 + 3) / 5
-        assert rates["aht_seconds"] == python.handle_seconds / 6
+        assert rates["asa_seconds"] == pytest.approx((20 + 20.001 + 0 + 0 + 3) / 5)
+        assert rates["aht_seconds"] == (python.handle_seconds - 70) / 5  # the outbound call apart
+        assert rates["aht_outbound_seconds"] == 70
         assert rates["ivr_containment"] == 1 / 2
 
 

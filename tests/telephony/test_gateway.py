@@ -2,14 +2,46 @@
 
 from __future__ import annotations
 
+from django_tenants.utils import tenant_context
+
 from telephony import gateway, twiml
 from tests.twilio_kit import check_twiml
 
 CALL_SID = "CA" + "a" * 32
 
 
-def test_bridging_a_waiting_caller_is_a_valid_call_update(db, twilio_mock):
-    assert gateway.bridge_to_operator(call_sid=CALL_SID, identity="operator-7", record=True) is True
+def test_moving_a_caller_into_a_conference_is_a_valid_call_update(db, tenants, twilio_mock):
+    with tenant_context(tenants.alpha):
+        text = str(
+            twiml.conference_caller(
+                name=f"call-{CALL_SID}",
+                hold_music_url="https://example.com/music.mp3",
+                status_callback=gateway.absolute(twiml.url("twilio-conference", c=1)),
+                recording_callback=gateway.absolute(twiml.url("twilio-conference-recording", c=1)),
+            )
+        )
+    assert gateway.update_call(call_sid=CALL_SID, twiml_text=text) is gateway.Answer.DONE
+
+
+def test_adding_the_operator_as_a_participant_is_a_valid_request(db, twilio_mock):
+    answer, leg = gateway.add_participant(
+        conference=f"call-{CALL_SID}", identity="operator-7", label="operator-12",
+        status_callback="https://localhost/twilio/voice/conference-leg?t=t_alpha&c=1&r=12", timeout=20,
+    )  # fmt: skip
+    assert answer is gateway.Answer.DONE and leg.startswith("CA")
+
+
+def test_holding_muting_and_ending_a_conference_are_valid_requests(db, twilio_mock):
+    conference = "CF" + "c" * 32
+    done = gateway.Answer.DONE
+    music = "https://example.com/music.mp3"
+    held = gateway.update_participant(
+        conference_sid=conference, participant=CALL_SID, hold=True, hold_url=music, hold_method="GET"
+    )
+    muted = gateway.update_participant(conference_sid=conference, participant="operator-12", muted=True)
+    assert held is done and muted is done
+    assert gateway.remove_participant(conference_sid=conference, participant=CALL_SID) is done
+    assert gateway.end_conference(conference_sid=conference) is done
 
 
 def test_transferring_to_a_specialist_is_a_valid_call_update(db, twilio_mock):
@@ -34,18 +66,19 @@ def test_the_mock_refuses_what_twilio_would_refuse(db, twilio_mock):
 
 
 def test_the_twiml_sent_by_rest_is_valid_and_uses_absolute_callback_urls(db, tenants):
-    from django_tenants.utils import tenant_context
-
     with tenant_context(tenants.alpha):
         text = str(
-            twiml.dial_operator(
-                identity="operator-7",
-                record=True,
-                recording_callback=gateway.absolute(twiml.url("twilio-recording")),
-                action=gateway.absolute(twiml.url("twilio-dial-result", leg="operator")),
+            twiml.conference_caller(
+                name="call-CA1",
+                hold_music_url="https://example.com/music.mp3",
+                status_callback=gateway.absolute(twiml.url("twilio-conference", c=1)),
+                recording_callback=gateway.absolute(twiml.url("twilio-conference-recording", c=1)),
             )
         )
-    dial = check_twiml(text).find("Dial")
-    assert dial.get("action").startswith("https://localhost/twilio/voice/dial-result?t=t_alpha")
-    assert dial.get("record") == "record-from-answer-dual"
-    assert dial.find("Client").text == "operator-7"
+    conference = check_twiml(text).find("Dial/Conference")
+    assert conference.get("statusCallback").startswith("https://localhost/twilio/voice/conference?t=t_alpha")
+    assert conference.get("recordingStatusCallback").startswith(
+        "https://localhost/twilio/voice/conference-rec"
+    )
+    assert conference.get("record") == "record-from-start"  # from the operator's join: they start it
+    assert conference.get("participantLabel") == "caller"

@@ -42,9 +42,10 @@ def test_an_incoming_call_with_an_operators_script_is_recorded_and_queued(
 ):
     active_script(tenants.alpha, sample="hotline")  # no automatic step: straight to the queue
     warm(alpha_number, queue)
-    with django_assert_num_queries(23), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(24), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
-        # SET search_path to the company's schema; SAVEPOINT (the webhook's transaction);
+        # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
+        # SAVEPOINT (the webhook's transaction);
         # SAVEPOINT (the call record); the caller's card, not there; SAVEPOINT, INSERT the card,
         # RELEASE; INSERT the call; INSERT its "incoming" event; RELEASE;
         # SAVEPOINT (the first step); INSERT the script run (at its first step); UPDATE the call
@@ -56,7 +57,7 @@ def test_an_incoming_call_with_an_operators_script_is_recorded_and_queued(
         response, params = incoming(alpha_number, caller="+14155550123")
     assert verbs(response.content) == ["Say", "Enqueue"]
     assert WaitingCall.objects.get(call_sid=params["CallSid"]).state == WaitingCall.State.WAITING
-    with django_assert_num_queries(20), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(21), django_capture_on_commit_callbacks(execute=True):
         # A caller whose card exists: the card's SAVEPOINT, INSERT and RELEASE are not needed.
         incoming(alpha_number, caller="+14155550123")
 
@@ -66,9 +67,10 @@ def test_an_incoming_call_with_an_ivr_plays_its_first_question(
 ):
     active_script(tenants.alpha, sample="survey", name="Survey IVR")
     warm(alpha_number, queue)
-    with django_assert_num_queries(19), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(20), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
-        # SET search_path to the company's schema; SAVEPOINT (the webhook's transaction);
+        # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
+        # SAVEPOINT (the webhook's transaction);
         # SAVEPOINT (the call record); the caller's card, not there; SAVEPOINT, INSERT the card,
         # RELEASE; INSERT the call; INSERT its "incoming" event; RELEASE;
         # SAVEPOINT (the first step); INSERT the script run (at its first step); UPDATE the call
@@ -86,9 +88,9 @@ def test_an_ivr_answer(db, tenants, queue, alpha_number, django_assert_num_queri
     action = (
         check_twiml(incoming(alpha_number, sid=params["CallSid"])[0].content).find("Gather").get("action")
     )
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         # SET search_path public; the company named in the URL; SET search_path to its schema;
-        # the call with its card and script run;
+        # INSERT the webhook as evidence (once per key); the call with its card and script run;
         # the answer: SAVEPOINT, the run locked, INSERT the answer, UPDATE the run, RELEASE;
         # INSERT the "ivr_answer" event.
         response = signed_post(action, {"CallSid": params["CallSid"], "To": alpha_number, "Digits": "5"})
@@ -101,9 +103,10 @@ def test_the_status_callback_of_a_call_hung_up_in_the_queue(
     warm(alpha_number, queue)
     _, params = incoming(alpha_number)
     status = {"CallSid": params["CallSid"], "To": alpha_number}
-    with django_assert_num_queries(19), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(20), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
-        # SET search_path to the company's schema; SAVEPOINT (the callback's transaction);
+        # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
+        # SAVEPOINT (the callback's transaction);
         # the call, locked; INSERT its "status:completed" event (once per key);
         # was the caller on hold (the last hold event); UPDATE the call's outcome (abandoned);
         # INSERT its "outcome" event (once per key);
@@ -129,9 +132,10 @@ def test_the_status_callback_of_an_answered_call(
     waiting = routing.accept(reservation_id=offer.pk, operator=operator.user)
     record_answer(waiting_call_id=waiting.pk)
     status = {"CallSid": waiting.call_sid, "To": alpha_number, "CallDuration": "30"}
-    with django_assert_num_queries(23), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(24), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
-        # SET search_path to the company's schema; SAVEPOINT (the callback's transaction);
+        # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
+        # SAVEPOINT (the callback's transaction);
         # the call, locked; INSERT its "status:completed" event (once per key);
         # was the caller on hold (the last hold event); UPDATE the call's outcome (handled);
         # INSERT its "outcome" event (once per key);

@@ -125,11 +125,11 @@ def test_a_full_queue_offers_callback_or_voicemail_instead_of_busy(db, tenants, 
     assert not WaitingCall.objects.filter(call_sid=params["CallSid"]).exists()
 
 
-def test_the_answer_is_in_the_call_record_when_the_accept_returns(
+def test_who_took_the_call_is_in_the_call_record_when_the_accept_returns(
     db, tenants, queue, alpha_number, django_capture_on_commit_callbacks, monkeypatch
 ):
-    """The bridge's REST request waits for a worker; who answered, and when, does not (the
-    console may wrap up before any worker runs)."""
+    """The bridge's REST request waits for a worker; who took the call does not (the console may
+    wrap up before any worker runs). It is answered only when the operator's leg joins."""
     from telephony.answering import accept_offer
     from telephony.models import Reservation
     from tests.telephony.helpers import make_operator
@@ -145,9 +145,10 @@ def test_the_answer_is_in_the_call_record_when_the_accept_returns(
     assert sent == [waiting.pk]  # the REST request is a worker's job, not done yet
     with tenant_context(tenants.alpha):
         call = Call.objects.get(call_sid=params["CallSid"])
-        assert call.answered_at == waiting.answered_at and call.operator_id == operator.user_id
-        assert call.offered_at == offer.offered_at
-        assert call.events.filter(kind="bridged").count() == 1
+        assert call.operator_id == operator.user_id and call.offered_at == offer.offered_at
+        assert call.answered_at is None and call.wait_seconds is None
+        assert call.events.filter(kind="accepted").count() == 1
+        assert not call.events.filter(kind="bridged").exists()
 
 
 def test_the_enqueue_answer_greets_then_puts_the_caller_in_the_queue(db, tenants):

@@ -36,6 +36,14 @@ class Command(BaseCommand):
             "--miss", type=float, default=0.0, help="chance an operator lets an offer ring out"
         )
         parser.add_argument("--logout", type=float, default=0.0, help="chance an operator drops on an offer")
+        parser.add_argument("--leg-no-answer", type=float, default=0.0, help="chance a leg rings out")
+        parser.add_argument("--leg-busy", type=float, default=0.0, help="chance an operator's leg is busy")
+        parser.add_argument("--leg-failed", type=float, default=0.0, help="chance an operator's leg fails")
+        parser.add_argument("--reorder", type=float, default=0.0, help="chance a conference callback is late")
+        parser.add_argument("--duplicate", type=float, default=0.0, help="chance a webhook is posted twice")
+        parser.add_argument(
+            "--rest-faults", type=float, default=0.0, help="chance a REST request answers 429, 500 or drops"
+        )
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--forever", action="store_true", help="keep calling until Ctrl-C")
 
@@ -55,7 +63,16 @@ class Command(BaseCommand):
             seed=options["seed"],
             forever=options["forever"],
             rest_port=options["rest_port"],
-            profile=Profile(talk=tuple(options["talk"]), patience=tuple(options["patience"])),
+            profile=Profile(
+                talk=tuple(options["talk"]),
+                patience=tuple(options["patience"]),
+                leg_no_answer=options["leg_no_answer"],
+                leg_busy=options["leg_busy"],
+                leg_failed=options["leg_failed"],
+                reorder=options["reorder"],
+                duplicate=options["duplicate"],
+                rest_faults={fault: options["rest_faults"] / 3 for fault in ("429", "500", "timeout")},
+            ),
             behaviour=Behaviour(miss=options["miss"], logout=options["logout"]),
         )
         try:

@@ -17,10 +17,9 @@ from operations.demo import MORE_OPERATORS, seed_working_day
 from scripts_engine.demo import seed_demo_scripts
 from telephony.demo import seed_operators
 from telephony.pool import fake_numbers, pool_add
-from tenants import contracting, orders
+from tenants import contracting, orders, payments
 from tenants.catalogue import seed_catalogue
 from tenants.clients import ensure_platform
-from tenants.contracts import monthly_total
 from tenants.models import Client, Order, Service
 
 DEMO_PASSWORD = "demo-pass-2026"
@@ -118,12 +117,12 @@ def _onboard(slug: str, name: str, manager: User, port: int | None) -> Client:
         order.refresh_from_db()
         contract.refresh_from_db()
     if not contract.is_paid:
-        currency, amount = next(iter(monthly_total(contract.latest.tariffs).items()))
-        contracting.payment_record(
+        invoice = contract.first_invoice
+        payments.payment_record(
             contract=contract,
             by=manager,
-            amount=amount,
-            currency=currency,
+            amount=invoice.balance_due,
+            currency=invoice.currency,
             paid_on=timezone.localdate(),
             reference=f"DEMO-{slug.upper()}-1",
         )

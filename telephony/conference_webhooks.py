@@ -1,0 +1,125 @@
+"""Twilio's callbacks about a call's conference: the conference's own (participants joining,
+leaving, held, muted; start and end), the operator's leg's call status, the conference recording.
+
+Signed like every webhook; each URL carries the schema (``t``) and the call (``c``), covered by
+the signature. Replays and any order are safe: every event is recorded once (Twilio's
+``SequenceNumber``) and every step in ``telephony.conferences`` is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from functools import wraps
+
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+from django_tenants.utils import tenant_context
+
+from telephony import conferences, transfers
+from telephony.calls.models import Call
+from telephony.calls.records import add_event
+from telephony.signatures import twilio_signed
+from telephony.tasks import store_recording
+from tenants.models import Client
+
+log = logging.getLogger(__name__)
+
+
+def conference_webhook(
+    view: Callable[[HttpRequest, Client, Call], HttpResponse],
+) -> Callable[[HttpRequest], HttpResponse]:
+    """A signed POST about the call named by ``c``: runs ``view(request, tenant, call)`` in its schema.
+    Unknown tenant or call: 204 (nothing to do; Twilio must not retry)."""
+
+    @csrf_exempt
+    @require_POST
+    @twilio_signed
+    @wraps(view)
+    def wrapper(request: HttpRequest) -> HttpResponse:
+        schema, call_id = request.GET.get("t", ""), request.GET.get("c", "")
+        tenant = Client.objects.companies().filter(schema_name=schema).first() if schema else None
+        if tenant is None or not call_id.isdigit():
+            return HttpResponse(status=204)
+        with tenant_context(tenant):
+            call = Call.objects.filter(pk=int(call_id)).first()
+            if call is None:
+                log.warning("conference callback %s for an unknown call %s", request.path, call_id)
+                return HttpResponse(status=204)
+            return view(request, tenant, call)
+
+    return wrapper
+
+
+@conference_webhook
+def conference_status(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
+    """The conference's status callback (``StatusCallbackEvent``: conference-start, participant-join…)."""
+    post = request.POST
+    event = post.get("StatusCallbackEvent", "")
+    label = post.get("ParticipantLabel", "")
+    leg_sid = post.get("CallSid", "")[:64]
+    conference_sid = post.get("ConferenceSid", "")[:64]
+    if conference_sid:
+        add_event(call, "conference_sid", dedupe=f"conference_sid:{conference_sid}", sid=conference_sid)
+    add_event(
+        call,
+        f"conference:{event}"[:32],
+        dedupe=f"conference:{conference_sid}:{post.get('SequenceNumber', '')}:{event}:{leg_sid}",
+        label=label,
+        call_sid=leg_sid,
+        hold=post.get("Hold", ""),
+        muted=post.get("Muted", ""),
+    )
+    if event == "participant-join" and label.startswith(transfers.SPECIALIST_PREFIX):
+        transfers.specialist_joined(call=call, label=label)
+    elif event == "participant-join":
+        conferences.participant_joined(call=call, label=label, leg_sid=leg_sid)
+    elif event == "participant-leave":
+        left = post.get("ParticipantCallStatus", "")
+        conferences.participant_left(call=call, label=label, call_status=left)
+    return HttpResponse(status=204)
+
+
+@conference_webhook
+def leg_status(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
+    """The operator's leg's call status (``r``: the offer it connects): a failure re-routes the call."""
+    reservation = request.GET.get("r", "")
+    status = request.POST.get("CallStatus", "")
+    add_event(
+        call,
+        "leg_status",
+        dedupe=f"leg_status:{reservation}:{status}",
+        status=status,
+        call_sid=request.POST.get("CallSid", "")[:64],
+    )
+    if request.GET.get("leg") == "specialist":
+        if status in conferences.FAILED_LEG:
+            transfers.cancel(call=call, reason=f"specialist {status}")
+    elif reservation.isdigit():
+        conferences.leg_status(call=call, reservation_id=int(reservation), status=status)
+    return HttpResponse(status=204)
+
+
+@conference_webhook
+def recording(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
+    """The conference's recording is ready (one file per call, from the operator's join to the end)."""
+    post = request.POST
+    seconds = post.get("RecordingDuration", "")
+    if post.get("RecordingStatus", "completed") == "completed" and post.get("RecordingUrl"):
+        Call.objects.filter(pk=call.pk).update(
+            recording_sid=post.get("RecordingSid", "")[:64],
+            recording_url=post.get("RecordingUrl", "")[:200],
+            recording_seconds=int(seconds) if seconds.isdigit() else None,
+        )
+        call_id = call.pk
+
+        def fetch() -> None:
+            with tenant_context(tenant):
+                store_recording.delay(call_id)
+
+        transaction.on_commit(fetch)
+    add_event(call, "recording", dedupe=f"recording:{post.get('RecordingSid', '')}",
+              status=post.get("RecordingStatus", ""), conference=post.get("ConferenceSid", ""))  # fmt: skip
+    return HttpResponse(status=204)

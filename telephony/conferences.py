@@ -1,0 +1,261 @@
+"""Every answered call is a Twilio conference named for the call (as Twilio Flex does).
+
+On accept the caller is moved out of the queue into the conference (hold music until the operator
+joins: the caller does not start it), and the operator's browser phone is added as a participant
+labelled with the offer (``operator-<reservation id>``): each attempt to connect an operator is
+one accepted reservation. The call is answered when that participant joins. When it does not
+(no answer, busy, failed, Twilio refused it), the caller stays in the conference with music and
+the call goes back in line with its place and priority (``routing.bridge_failed``).
+
+Every function here is safe to run twice and in any order: Twilio retries and reorders callbacks,
+and the bridge task is retried after 429/5xx/timeouts. Lock order: the tenant's call row, then the
+router's rows (as the status callback does).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from telephony import gateway, routing, twiml
+from telephony.calls.bridging import operator_identity, record_answer
+from telephony.calls.models import Call, CallEvent, TelephonySettings
+from telephony.calls.records import add_event, dedupe_key, held_seconds, on_hold, set_outcome
+from telephony.routing_models import Reservation, WaitingCall
+
+log = logging.getLogger(__name__)
+FAILED_LEG = frozenset({"no-answer", "busy", "failed", "canceled"})
+OPERATOR_PREFIX = "operator-"
+
+
+def conference_name(call_sid: str) -> str:
+    """The call's conference: one per call, named for it."""
+    return f"call-{call_sid}"
+
+
+def operator_label(reservation_id: int) -> str:
+    """The participant label of one attempt to connect an operator (Twilio echoes it back)."""
+    return f"{OPERATOR_PREFIX}{reservation_id}"
+
+
+def attempt_of(label: str) -> int | None:
+    """The reservation id an operator's participant label names (None for the caller, specialists)."""
+    rest = label.removeprefix(OPERATOR_PREFIX)
+    return int(rest) if label.startswith(OPERATOR_PREFIX) and rest.isdigit() else None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    waiting: WaitingCall
+    reservation: Reservation
+
+
+def current_attempt(waiting_call_id: int) -> Attempt | None:
+    """The accepted offer being connected now; None when the call is not bridged to an operator."""
+    waiting = (
+        WaitingCall.objects.select_related("tenant", "queue", "operator").filter(pk=waiting_call_id).first()
+    )
+    if waiting is None or waiting.state != WaitingCall.State.BRIDGED or waiting.operator is None:
+        return None
+    reservation = Reservation.objects.filter(
+        call=waiting, operator=waiting.operator, state=Reservation.State.ACCEPTED
+    ).first()
+    return Attempt(waiting, reservation) if reservation else None
+
+
+def _has_event(call: Call, dedupe: str) -> bool:
+    return CallEvent.objects.filter(dedupe_key=dedupe_key(call, dedupe)).exists()
+
+
+def bridge(*, waiting_call_id: int) -> bool:
+    """Connect an accepted call: the caller into the conference (once), the operator's leg added
+    (once per attempt). True when the operator's phone is ringing into the conference.
+
+    Raises ``gateway.TwilioUnavailable`` for the task to retry (each step is skipped once done)."""
+    attempt = current_attempt(waiting_call_id)
+    if attempt is None:
+        return False
+    waiting, reservation = attempt.waiting, attempt.reservation
+    with tenant_context(waiting.tenant):
+        call = Call.objects.filter(call_sid=waiting.call_sid).first()
+        if call is None or call.ended_at is not None:
+            return False
+        name = conference_name(call.call_sid)
+        if not _has_event(call, "conference"):
+            settings = TelephonySettings.current()
+            recording = twiml.url("twilio-conference-recording", c=call.pk) if settings.record_calls else None
+            text = twiml.conference_caller(
+                name=name,
+                hold_music_url=settings.hold_music_url,
+                status_callback=gateway.absolute(twiml.url("twilio-conference", c=call.pk)),
+                recording_callback=gateway.absolute(recording) if recording else None,
+            )
+            answer = gateway.update_call(call_sid=call.call_sid, twiml_text=str(text))
+            if answer is gateway.Answer.GONE:
+                caller_gone(call=call, reason="gone before the bridge")
+                return False
+            if answer is gateway.Answer.REFUSED:
+                refused = "caller move refused by Twilio"
+                attempt_failed(call=call, reservation_id=reservation.pk, reason=refused)
+                return False
+            add_event(call, "conference", dedupe="conference", name=name)
+        if _has_event(call, f"leg:{reservation.pk}"):
+            return True
+        answer, leg_sid = gateway.add_participant(
+            conference=name,
+            identity=operator_identity(waiting.operator.user_id),
+            label=operator_label(reservation.pk),
+            status_callback=gateway.absolute(twiml.url("twilio-conference-leg", c=call.pk, r=reservation.pk)),
+            timeout=waiting.queue.ring_timeout,
+        )
+        if answer is not gateway.Answer.DONE:
+            attempt_failed(call=call, reservation_id=reservation.pk, reason=f"operator leg {answer.value}")
+            return False
+        add_event(call, "leg", dedupe=f"leg:{reservation.pk}", call_sid=leg_sid, operator=waiting.operator_id)
+    return True
+
+
+def give_up(*, waiting_call_id: int, reason: str) -> bool:
+    """Twilio stayed unavailable through every retry: this attempt failed, the caller is re-routed."""
+    attempt = current_attempt(waiting_call_id)
+    if attempt is None:
+        return False
+    with tenant_context(attempt.waiting.tenant):
+        call = Call.objects.filter(call_sid=attempt.waiting.call_sid).first()
+        if call is None:
+            return routing.bridge_failed(reservation_id=attempt.reservation.pk, reason=reason)
+        return attempt_failed(call=call, reservation_id=attempt.reservation.pk, reason=reason)
+
+
+def caller_gone(*, call: Call, reason: str, now: dt.datetime | None = None) -> None:
+    """The caller hung up before an operator joined: abandoned; their operator is free at once."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        if locked.answered_at is None:
+            set_outcome(locked, Call.Outcome.ABANDONED, at=now, reason=reason)
+            routing.leave_unconnected(call_sid=call.call_sid, reason=Call.Outcome.ABANDONED, now=now)
+
+
+def attempt_failed(*, call: Call, reservation_id: int, reason: str, now: dt.datetime | None = None) -> bool:
+    """The operator's leg of this attempt did not join: back in line (place and priority kept).
+    False when the attempt is over already (joined, failed before, the call left)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        if locked.answered_at is not None or locked.ended_at is not None:
+            return False
+        if not routing.bridge_failed(reservation_id=reservation_id, reason=reason, now=now):
+            return False
+        Call.objects.filter(pk=call.pk).update(operator_id=None, operator_name="")
+        add_event(call, "bridge_failed", dedupe=f"bridge_failed:{reservation_id}", at=now, reason=reason)
+    log.info("call %s: the operator's leg of offer %s did not join (%s)", call.call_sid, reservation_id,
+             reason)  # fmt: skip
+    return True
+
+
+def participant_joined(*, call: Call, label: str, leg_sid: str, now: dt.datetime | None = None) -> bool:
+    """A participant joined the call's conference: the operator's join answers the call. A leg of
+    an attempt that is over (failed meanwhile) is hung up: the call is someone else's now."""
+    reservation_id = attempt_of(label)
+    if reservation_id is None:
+        return False
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        waiting = WaitingCall.objects.filter(call_sid=call.call_sid).first()
+        current = waiting is not None and (attempt := current_attempt(waiting.pk)) is not None
+        if not current or attempt.reservation.pk != reservation_id or locked.ended_at is not None:
+            add_event(call, "stale_leg", dedupe=f"stale_leg:{reservation_id}", at=now, call_sid=leg_sid)
+            transaction.on_commit(lambda: _hang_up_leg(leg_sid))
+            return False
+        record_answer(waiting_call_id=waiting.pk, at=now)
+    return True
+
+
+def _hang_up_leg(leg_sid: str) -> None:
+    if not leg_sid:
+        return
+    try:
+        gateway.hang_up(call_sid=leg_sid)
+    except gateway.TwilioUnavailable:
+        log.warning("could not hang up the stale leg %s now; Twilio's ring timeout ends it", leg_sid)
+
+
+def leg_status(*, call: Call, reservation_id: int, status: str, now: dt.datetime | None = None) -> bool:
+    """The operator's leg reported a call status: a failure before the join re-routes the call."""
+    if status in FAILED_LEG:
+        return attempt_failed(call=call, reservation_id=reservation_id, reason=status, now=now)
+    if status == "completed" and call.answered_at is None:
+        # The leg ended without ever joining (it answered, then hung up at once).
+        return attempt_failed(call=call, reservation_id=reservation_id, reason="left before joining", now=now)
+    return False
+
+
+def participant_left(*, call: Call, label: str, call_status: str, now: dt.datetime | None = None) -> bool:
+    """A participant left: an operator's leg that never joined (``ParticipantCallStatus``) failed."""
+    reservation_id = attempt_of(label)
+    if reservation_id is None or call_status not in FAILED_LEG:
+        return False
+    return attempt_failed(call=call, reservation_id=reservation_id, reason=call_status, now=now)
+
+
+def conference_sid(call: Call) -> str:
+    """The Twilio SID of the call's conference (learnt from its first status callback); '' before."""
+    sid = call.events.filter(kind="conference_sid").order_by("pk").values_list("data__sid", flat=True).first()
+    return sid or ""
+
+
+def on_hold_now(call: Call) -> bool:
+    """Whether the caller is on hold now."""
+    return on_hold(call)
+
+
+class ConferenceRefused(Exception):
+    """Twilio refused a change to the call's conference; the message is for the operator."""
+
+
+def change_participant(call: Call, participant: str, **changes: object) -> None:
+    sid = conference_sid(call)
+    if not sid:
+        raise ConferenceRefused("The call is not connected yet.")
+    try:
+        answer = gateway.update_participant(conference_sid=sid, participant=participant, **changes)
+    except gateway.TwilioUnavailable as exc:
+        raise ConferenceRefused("Twilio is not answering right now; please try again.") from exc
+    if answer is gateway.Answer.GONE:
+        raise ConferenceRefused("The caller has hung up.")
+    if answer is gateway.Answer.REFUSED:
+        raise ConferenceRefused("Twilio refused the change; please try again.")
+
+
+def set_hold(*, call: Call, on: bool, by: str, now: dt.datetime | None = None) -> bool:
+    """Hold (the caller hears the company's hold music; the recording goes on) or take back (no
+    ring: the operator never left the conference). The time on hold is added to the call's."""
+    now = now or timezone.now()
+    if on:
+        music = TelephonySettings.current().hold_music_url
+        change_participant(call, call.call_sid, hold=True, hold_url=music, hold_method="GET")
+    else:
+        change_participant(call, call.call_sid, hold=False)
+    with transaction.atomic():
+        if on:
+            add_event(call, "hold", at=now, by=by)
+        else:
+            seconds = held_seconds(call, now)
+            Call.objects.filter(pk=call.pk).update(hold_seconds=F("hold_seconds") + seconds)
+            add_event(call, "unhold", at=now, by=by, seconds=seconds)
+    return on
+
+
+def set_mute(*, call: Call, reservation_id: int, on: bool, by: str) -> bool:
+    """Mute (or unmute) the operator's own line in the conference: the caller does not hear them."""
+    change_participant(call, operator_label(reservation_id), muted=on)
+    add_event(call, "mute" if on else "unmute", by=by)
+    return on

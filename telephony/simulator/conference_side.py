@@ -1,0 +1,320 @@
+"""Twilio's conferences, as the simulator plays them: the caller's ``<Dial><Conference>``, the
+participants the platform adds by REST (``Conferences/{name}/Participants``), their legs ringing,
+answering or not (no answer, busy, failed), hold and mute, and the callbacks Twilio posts about
+them with its own field names (``ConferenceSid``, ``FriendlyName``, ``StatusCallbackEvent``,
+``CallSid``, ``ParticipantLabel``, ``Hold``, ``Muted``, ``SequenceNumber``…), some of them twice or
+late. Its REST answers fail as Twilio's do (429, 500, a dropped connection) at the profile's rates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from typing import TYPE_CHECKING
+
+from aiohttp import web
+
+from telephony.simulator.rest_faults import ANSWERS, TIMEOUT
+
+if TYPE_CHECKING:
+    from telephony.simulator.twilio_side import Twilio, _Call
+
+ACCOUNT = "AC" + "0" * 32
+LEG_FAILURES = ("no-answer", "busy", "failed")
+
+
+@dataclass
+class Leg:
+    call_sid: str
+    label: str
+    status_callback: str
+    created_at: float
+    joined: bool = False
+
+
+@dataclass
+class Room:
+    """One conference, created by whoever comes first (the caller's TwiML or the REST request)."""
+
+    name: str
+    sid: str
+    status_callback: str = ""
+    caller_sid: str = ""
+    sequence: int = 0
+    over: bool = False
+    caller_in: asyncio.Event = field(default_factory=asyncio.Event)
+    operator_in: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    legs: dict[str, Leg] = field(default_factory=dict)
+
+
+class Conferences:
+    """The conference part of the simulated Twilio (its REST routes and its callbacks)."""
+
+    def __init__(self, twilio: Twilio) -> None:
+        self.twilio = twilio
+        self.rooms: dict[str, Room] = {}
+        self.by_sid: dict[str, Room] = {}
+        self.joined_at: dict[str, float] = {}  # the caller's CallSid → the operator's join
+        self.tasks: set[asyncio.Task] = set()
+        self.faults: dict[str, int] = {}
+
+    def routes(self, app: web.Application) -> None:
+        base = "/2010-04-01/Accounts/{account}/Conferences"
+        app.router.add_post(base + "/{name}/Participants.json", self.add_participant)
+        app.router.add_post(base + "/{sid}/Participants/{participant}.json", self.update_participant)
+        app.router.add_delete(base + "/{sid}/Participants/{participant}.json", self.remove_participant)
+        app.router.add_post(base + "/{sid}.json", self.update_conference)
+
+    @web.middleware
+    async def failing(self, request: web.Request, handler):
+        """Twilio's REST failures, on the requests a call's bridge makes (not the dialer's creates)."""
+        if request.method != "GET" and not request.path.endswith("/Calls.json"):
+            fault = self._fault()
+            if fault:
+                self.faults[fault] = self.faults.get(fault, 0) + 1
+                if fault == TIMEOUT:
+                    request.transport.abort()  # no answer at all: the client's request fails
+                    return web.Response(status=504)
+                status, code, message = ANSWERS[fault]
+                return web.json_response({"code": code, "message": message, "status": status}, status=status)
+        return await handler(request)
+
+    def _fault(self) -> str:
+        roll, total = self.twilio.rng.random(), 0.0
+        for fault, rate in self.twilio.profile.rest_faults.items():
+            total += rate
+            if roll < total:
+                return fault
+        return ""
+
+    def room(self, name: str) -> Room:
+        if name not in self.rooms:
+            room = Room(name=name, sid=f"CF{self.twilio.rng.getrandbits(128):032x}")
+            self.rooms[name] = room
+            self.by_sid[room.sid] = room
+        return self.rooms[name]
+
+    def _later(self, coroutine) -> None:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def event(self, room: Room, event: str, **fields: str) -> None:
+        """A conference status callback; now and then late (reordered) when the profile says so."""
+        if not room.status_callback:
+            return
+        room.sequence += 1
+        params = {
+            "AccountSid": ACCOUNT,
+            "ConferenceSid": room.sid,
+            "FriendlyName": room.name,
+            "StatusCallbackEvent": event,
+            "SequenceNumber": str(room.sequence),
+            "Timestamp": formatdate(usegmt=True),
+            "Muted": "false",
+            "Hold": "false",
+            "Coaching": "false",
+            "EndConferenceOnExit": "false",
+            "StartConferenceOnEnter": "false",
+            **fields,
+        }
+        await self._post(room.status_callback, params)
+
+    async def _post(self, url: str, params: dict[str, str]) -> None:
+        profile = self.twilio.profile
+        if profile.reorder and self.twilio.rng.random() < profile.reorder:
+            delay = self.twilio.rng.uniform(0.01, 0.2)
+
+            async def late() -> None:
+                await asyncio.sleep(delay)
+                await self._send(url, params)
+
+            self._later(late())
+            return
+        await self._send(url, params)
+
+    async def _send(self, url: str, params: dict[str, str]) -> None:
+        try:
+            await self.twilio.post(_path(url), params)
+        except Exception as exc:  # a callback the platform refused: Twilio logs it and goes on
+            self.twilio.callback_errors.append(f"{url.split('?')[0]}: {exc}")
+
+    async def leg_status(self, leg: Leg, status: str) -> None:
+        params = {
+            "AccountSid": ACCOUNT,
+            "CallSid": leg.call_sid,
+            "CallStatus": status,
+            "Direction": "outbound-api",
+            "From": "client:platform",
+            "To": "client:operator",
+        }
+        await self._post(leg.status_callback, params)
+
+    # The caller's side ------------------------------------------------------------------------
+
+    async def caller_joins(self, call: _Call, dial: ET.Element) -> None:
+        """The caller in the conference: music until an operator joins (or they give up), then talk."""
+        conference = dial.find("Conference")
+        room = self.room((conference.text or "").strip())
+        room.status_callback = conference.get("statusCallback", "")
+        room.caller_sid = call.record.sid
+        room.caller_in.set()
+        await self.event(
+            room,
+            "participant-join",
+            CallSid=call.record.sid,
+            ParticipantLabel="caller",
+            EndConferenceOnExit="true",
+        )
+        waited = time.monotonic() - (call.record.enqueued_at or call.record.placed_at)
+        try:
+            await asyncio.wait_for(room.operator_in.wait(), max(0.05, call.patience - waited))
+        except TimeoutError:  # the caller hangs up during the bridge
+            call.record.result = "abandoned"
+            await self.end(room, leaving=call.record.sid)
+            await call.hang_up()
+            return
+        call.record.bridged_at = time.monotonic()
+        await asyncio.sleep(call.rng.uniform(*call.profile.talk))
+        call.record.result = call.record.result or "handled"
+        await self.end(room, leaving=call.record.sid)
+
+    async def end(self, room: Room, *, leaving: str) -> None:
+        """Whoever ends the conference left: everyone is disconnected, the conference ends."""
+        if room.over:
+            return
+        room.over = True
+        room.ended.set()
+        await self.event(
+            room,
+            "participant-leave",
+            CallSid=leaving,
+            ParticipantCallStatus="completed",
+            ParticipantLabel="caller" if leaving == room.caller_sid else "",
+        )
+        reason = "participant-with-end-conference-on-exit-left"
+        await self.event(
+            room, "conference-end", ReasonConferenceEnded=reason, CallSidEndingConference=leaving
+        )
+
+    # The REST side ----------------------------------------------------------------------------
+
+    async def add_participant(self, request: web.Request) -> web.Response:
+        room = self.room(request.match_info["name"])
+        form = await request.post()
+        if room.over:
+            return _not_found()
+        leg = Leg(
+            call_sid=f"CA{self.twilio.rng.getrandbits(128):032x}",
+            label=str(form.get("Label", "")),
+            status_callback=str(form.get("StatusCallback", "")),
+            created_at=time.monotonic(),
+        )
+        room.legs[leg.label] = leg
+        self._later(self.ring(room, leg))
+        body = {
+            "account_sid": request.match_info["account"],
+            "call_sid": leg.call_sid,
+            "label": leg.label,
+            "conference_sid": room.sid,
+            "status": "queued",
+            "hold": False,
+            "muted": False,
+            "coaching": False,
+        }
+        return web.json_response(body, status=201)
+
+    async def ring(self, room: Room, leg: Leg) -> None:
+        """The participant's phone rings, then answers and joins, or does not."""
+        profile, rng = self.twilio.profile, self.twilio.rng
+        await self.leg_status(leg, "initiated")
+        await asyncio.sleep(rng.uniform(*profile.ring))
+        await self.leg_status(leg, "ringing")
+        roll, failure = rng.random(), ""
+        rates = (profile.leg_no_answer, profile.leg_busy, profile.leg_failed)
+        for status, rate in zip(LEG_FAILURES, rates, strict=True):
+            if roll < rate:
+                failure = status
+                break
+            roll -= rate
+        if not failure and room.over:
+            failure = "canceled"
+        if failure:
+            await self.leg_status(leg, failure)
+            await self.event(
+                room,
+                "participant-leave",
+                CallSid=leg.call_sid,
+                ParticipantLabel=leg.label,
+                ParticipantCallStatus=failure,
+            )
+            return
+        await self.leg_status(leg, "answered")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(room.caller_in.wait(), 5.0)
+        if room.over:
+            await self.leg_status(leg, "completed")
+            return
+        leg.joined = True
+        self.joined_at[room.caller_sid] = time.monotonic()
+        await self.event(room, "conference-start")
+        await self.event(
+            room,
+            "participant-join",
+            CallSid=leg.call_sid,
+            ParticipantLabel=leg.label,
+            StartConferenceOnEnter="true",
+            EndConferenceOnExit="true",
+        )
+        room.operator_in.set()
+        await room.ended.wait()
+        await self.leg_status(leg, "completed")
+
+    async def update_participant(self, request: web.Request) -> web.Response:
+        room = self.by_sid.get(request.match_info["sid"])
+        if room is None or room.over:
+            return _not_found()
+        form = await request.post()
+        who = request.match_info["participant"]
+        for field_name, on, off in (
+            ("Hold", "participant-hold", "participant-unhold"),
+            ("Muted", "participant-mute", "participant-unmute"),
+        ):
+            if field_name in form:
+                flag = str(form[field_name]).lower() == "true"
+                await self.event(room, on if flag else off, CallSid=who, **{field_name: json.dumps(flag)})
+        return web.json_response({"call_sid": who, "conference_sid": room.sid, "status": "connected"})
+
+    async def remove_participant(self, request: web.Request) -> web.Response:
+        room = self.by_sid.get(request.match_info["sid"])
+        if room is None or room.over:
+            return _not_found()
+        who = request.match_info["participant"]
+        await self.event(room, "participant-leave", CallSid=who, ParticipantCallStatus="completed")
+        return web.Response(status=204)
+
+    async def update_conference(self, request: web.Request) -> web.Response:
+        room = self.by_sid.get(request.match_info["sid"])
+        if room is None:
+            return _not_found()
+        form = await request.post()
+        if form.get("Status") == "completed":
+            await self.end(room, leaving="")
+        return web.json_response({"sid": room.sid, "friendly_name": room.name, "status": "completed"})
+
+
+def _not_found() -> web.Response:
+    return web.json_response({"code": 20404, "message": "Not found", "status": 404}, status=404)
+
+
+def _path(url: str) -> str:
+    """An absolute callback URL (REST-sent TwiML) as the path the platform serves."""
+    if "://" in url:
+        url = "/" + url.split("://", 1)[1].split("/", 1)[1]
+    return url

@@ -1,0 +1,208 @@
+"""The first invoice: issued when the client accepts its contract, for the first month's fees in
+advance and the deposit the contract asks for. Its PDF carries seller, buyer, dates, the bank
+account and the payment reference (``tenants.invoice_parties``) and is kept as issued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from decimal import ROUND_HALF_UP, Decimal
+from xml.sax.saxutils import escape
+
+from django.conf import settings
+from django.utils import timezone
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.lib.units import mm
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+from tenants import invoice_parties
+from tenants.contracts import contract_tax
+from tenants.invoice_parties import Bank, Party
+from tenants.models import Client, Contract, ContractVersion, FirstInvoice
+
+CENT = Decimal("0.01")
+
+
+class FirstInvoiceError(Exception):
+    """The contract cannot be invoiced as it stands (e.g. prices in two currencies)."""
+
+
+def _money(value: Decimal) -> Decimal:
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def deposit_of(terms: dict[str, object]) -> Decimal:
+    return _money(Decimal(str(terms.get("deposit") or "0")))
+
+
+def first_invoice_number(client: Client) -> str:
+    """The first invoice opens the client's series: ``INV-ACME-FIRST``, then ``INV-ACME-2026-03`` …"""
+    return f"INV-{client.slug.upper()}-FIRST"
+
+
+def lines_for(version: ContractVersion) -> tuple[str, list[dict[str, str]], list[dict[str, object]]]:
+    """(currency, lines, taxes): each monthly fee in advance at the contract's tax, the deposit untaxed."""
+    currencies = {t["currency"] for t in version.tariffs}
+    if len(currencies) > 1:
+        raise FirstInvoiceError(f"One currency per invoice; the contract has {sorted(currencies)}.")
+    currency = currencies.pop() if currencies else "EUR"
+    tax = contract_tax(version.terms)
+    lines: list[dict[str, str]] = []
+    for tariff in version.tariffs:
+        fee = _money(Decimal(tariff["monthly_fee"]))
+        if fee:
+            lines.append(
+                {
+                    "description": f"{tariff['service']}: first month's fee, in advance",
+                    "quantity": "1",
+                    "unit_price": str(fee),
+                    "amount": str(fee),
+                    "tax_percent": str(tax.rate),
+                }
+            )
+    fees = sum((Decimal(line["amount"]) for line in lines), Decimal("0.00"))
+    taxes: list[dict[str, object]] = []
+    if fees:
+        taxes.append(
+            {
+                "percent": str(tax.rate),
+                "net": str(fees),
+                "tax": str(_money(fees * tax.rate / 100)),
+                "reverse_charge": tax.reverse_charge,
+                "client_vat_id": tax.client_vat_id if tax.reverse_charge else "",
+            }
+        )
+    deposit = deposit_of(version.terms)
+    if deposit:
+        lines.append(
+            {
+                "description": "Deposit (held for the term, not taxed)",
+                "quantity": "1",
+                "unit_price": str(deposit),
+                "amount": str(deposit),
+                "tax_percent": "0.00",
+            }
+        )
+    return currency, lines, taxes
+
+
+def first_invoice_issue(*, contract: Contract, version: ContractVersion) -> FirstInvoice | None:
+    """Issue the first invoice of ``contract`` from the accepted ``version`` (in the caller's
+    transaction); an invoice already issued is returned as it is."""
+    existing = FirstInvoice.objects.filter(contract=contract).first()
+    if existing is not None:
+        return existing
+    client = contract.client
+    currency, lines, taxes = lines_for(version)
+    subtotal = sum((Decimal(line["amount"]) for line in lines), Decimal("0.00"))
+    tax = sum((Decimal(str(t["tax"])) for t in taxes), Decimal("0.00"))
+    issued = timezone.localdate()
+    number = first_invoice_number(client)
+    invoice = FirstInvoice(
+        contract=contract,
+        client=client,
+        number=number,
+        version_number=version.number,
+        issued_on=issued,
+        due_on=invoice_parties.due_on(issued),
+        currency=currency,
+        lines=lines,
+        taxes=taxes,
+        subtotal=subtotal,
+        tax=tax,
+        total=subtotal + tax,
+        seller=invoice_parties.seller().as_dict(),
+        buyer=invoice_parties.buyer(version.terms).as_dict(),
+        bank=invoice_parties.bank().as_dict(),
+        payment_reference=invoice_parties.payment_reference(number),
+    )
+    invoice.pdf = render_pdf(invoice=invoice, contract_reference=contract.reference)
+    invoice.pdf_sha256 = hashlib.sha256(invoice.pdf).hexdigest()
+    invoice.save()
+    return invoice
+
+
+def render_pdf(*, invoice: FirstInvoice, contract_reference: str) -> bytes:
+    """The first invoice as a PDF; the same invoice always renders to the same bytes."""
+    styles = getSampleStyleSheet()
+    buffer = io.BytesIO()
+    document = SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        invariant=1,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        title=f"Invoice {invoice.number}",
+        author=settings.PLATFORM_NAME,
+        creator=settings.PLATFORM_NAME,
+    )
+    cur = invoice.currency
+    facts = [
+        ("Invoice number", invoice.number),
+        ("Issue date", f"{invoice.issued_on:%Y-%m-%d}"),
+        ("Due date", f"{invoice.due_on:%Y-%m-%d}"),
+        ("Contract", f"{contract_reference}, version {invoice.version_number}"),
+        ("Payment reference", invoice.payment_reference),
+    ]
+    story: list[object] = [
+        Paragraph(f"Invoice {escape(invoice.number)}", styles["Title"]),
+        *invoice_parties.header_flowables(
+            seller=Party.from_dict(invoice.seller), buyer=Party.from_dict(invoice.buyer), facts=facts
+        ),
+        Spacer(1, 5 * mm),
+    ]
+    rows = [["#", "Description", "Quantity", "Unit price", "Tax %", "Amount"]]
+    for index, line in enumerate(invoice.lines, start=1):
+        rows.append(
+            [
+                str(index),
+                Paragraph(escape(line["description"]), styles["BodyText"]),
+                line["quantity"],
+                f"{line['unit_price']} {cur}",
+                line["tax_percent"],
+                f"{line['amount']} {cur}",
+            ]
+        )
+    rows.append(["", "Net", "", "", "", f"{invoice.subtotal} {cur}"])
+    for rate in invoice.taxes:
+        label = (
+            f"Reverse charge: VAT to be accounted for by the client, VAT id {rate['client_vat_id']}"
+            if rate["reverse_charge"]
+            else f"Tax {rate['percent']} % on {rate['net']} {cur}"
+        )
+        rows.append(["", Paragraph(escape(label), styles["BodyText"]), "", "", "", f"{rate['tax']} {cur}"])
+    rows.append(["", "Total due", "", "", "", f"{invoice.total} {cur}"])
+    table = Table(rows, repeatRows=1, colWidths=[8 * mm, 74 * mm, 18 * mm, 26 * mm, 14 * mm, 34 * mm])
+    totals = 2 + len(invoice.taxes)
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, 0), "Helvetica-Bold"),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.5, colors.black),
+                ("LINEABOVE", (0, -totals), (-1, -totals), 0.5, colors.black),
+                ("FONT", (0, -1), (-1, -1), "Helvetica-Bold"),
+                ("ALIGN", (2, 0), (-1, -1), "RIGHT"),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+            ]
+        )
+    )
+    story += [
+        table,
+        Spacer(1, 5 * mm),
+        invoice_parties.payment_paragraph(
+            total=f"{invoice.total} {cur}",
+            due=invoice.due_on,
+            reference=invoice.payment_reference,
+            account=Bank(**invoice.bank),
+        ),
+        Paragraph(
+            "Your service starts once this invoice is paid in full. The deposit is held for the term of "
+            "the contract and set against the last invoice.",
+            styles["BodyText"],
+        ),
+    ]
+    document.build(story)
+    return buffer.getvalue()

@@ -1,0 +1,163 @@
+"""Go-live by the book: the first invoice, payments against it (amount and currency checked), the
+go-live when it is paid in full or on an account manager's override with a reason."""
+
+from __future__ import annotations
+
+import datetime
+import io
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from pypdf import PdfReader
+
+from accounts.models import Role
+from tenants import contracting, onboarding, payments
+from tenants.models import AuditEvent, Client, FirstInvoice
+from tests.conftest import http, logged_in, make_user
+from tests.onboarding.helpers import accept, add_numbers, contact, manager, pay, submit_order
+
+
+def pdf_text(data: bytes) -> str:
+    """The PDF's text, whitespace folded (a table cell and its neighbour read as one line)."""
+    return " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages).split())
+
+
+def accepted_contract(*, deposit: str = "0.00"):
+    by = manager()
+    contract = contracting.contract_draft(order=submit_order(), by=by)
+    if deposit != "0.00":
+        contracting.contract_revise(contract=contract, by=by, terms={"deposit": deposit}, body="")
+    contracting.contract_send(contract=contract, by=by)
+    contract.refresh_from_db()
+    accept(contract)
+    contract.refresh_from_db()
+    return contract, contract.client, by
+
+
+def _status(client: Client) -> str:
+    client.refresh_from_db()
+    return client.status
+
+
+def test_acceptance_issues_the_first_invoice_with_fees_deposit_tax_due_date_bank_and_reference(db, tenants):
+    add_numbers(2)
+    contract, client, _ = accepted_contract(deposit="300.00")
+    invoice = FirstInvoice.objects.get(contract=contract)
+    # inbound 490 + recording 60 at 19 %, the deposit untaxed
+    assert invoice.subtotal == Decimal("850.00")
+    assert invoice.tax == Decimal("104.50")
+    assert invoice.total == Decimal("954.50")
+    assert invoice.currency == "EUR"
+    assert invoice.due_on == invoice.issued_on + datetime.timedelta(days=14)
+    assert invoice.payment_reference.startswith("RF")
+    text = pdf_text(bytes(invoice.pdf))
+    for expected in (
+        invoice.number, "Seller", "DE000000000", "Bill to", f"Company {client.slug} Ltd", "1 Main Street",
+        "Tax id (VAT): T-1", "Deposit", "Tax 19.00 % on 550.00 EUR", "954.50 EUR",
+        f"Due date {invoice.due_on:%Y-%m-%d}", "DE89 3704 0044 0532 0130 00", invoice.payment_reference,
+    ):  # fmt: skip
+        assert expected in text, expected
+    assert _status(client) == Client.Status.PROSPECT
+
+
+def test_a_partial_payment_leaves_a_balance_due_and_does_not_start_the_service(db, tenants):
+    """The issue's case: 100 EUR against the first invoice provisioned the company at once."""
+    add_numbers(2)
+    contract, client, by = accepted_contract()
+    pay(contract, by, amount="100.00")
+    invoice = FirstInvoice.objects.get(contract=contract)
+    assert invoice.paid == Decimal("100.00")
+    assert invoice.balance_due == invoice.total - Decimal("100.00")
+    assert invoice.status == "partly paid"
+    assert _status(client) == Client.Status.PROSPECT
+    pay(contract, by)  # the balance
+    assert _status(client) == Client.Status.ACTIVE
+    events = AuditEvent.objects.filter(client=client, action="invoice.payment").order_by("id")
+    assert [e.after["balance_due"] for e in events] == [str(invoice.total - Decimal("100.00")), "0.00"]
+
+
+def test_a_payment_in_another_currency_is_refused_and_nothing_is_written(db, tenants):
+    contract, client, by = accepted_contract()
+    invoice = FirstInvoice.objects.get(contract=contract)
+    with pytest.raises(onboarding.OnboardingError, match="is in EUR"):
+        payments.payment_record(contract=contract, by=by, amount=invoice.total, currency="usd",
+                                paid_on=timezone.localdate(), reference="X-1")  # fmt: skip
+    assert not contract.payments.exists()
+    assert _status(client) == Client.Status.PROSPECT
+
+
+def test_an_over_payment_is_held_as_credit_and_the_service_starts(db, tenants):
+    add_numbers(2)
+    contract, client, by = accepted_contract()
+    invoice = FirstInvoice.objects.get(contract=contract)
+    pay(contract, by, amount=invoice.total + Decimal("100.00"))
+    assert invoice.credit == Decimal("100.00")
+    assert payments.credit_of(contract) == Decimal("100.00")
+    assert _status(client) == Client.Status.ACTIVE
+    with pytest.raises(onboarding.OnboardingError):  # nothing is due any more: no double go-live
+        payments.go_live_override(contract=contract, by=by, reason="The client asked for it kindly")
+
+
+def test_no_payment_before_the_first_invoice_and_none_dated_in_the_future(db, tenants):
+    by = manager()
+    contract = contracting.contract_draft(order=submit_order(), by=by)
+    contracting.contract_send(contract=contract, by=by)
+    with pytest.raises(onboarding.OnboardingError, match="first invoice is issued when"):
+        pay(contract, by, amount="10.00")
+    accept(contract)
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    with pytest.raises(onboarding.OnboardingError, match="future"):
+        payments.payment_record(
+            contract=contract, by=by, amount="10.00", currency="EUR", paid_on=tomorrow, reference="F-1"
+        )
+
+
+def test_the_account_manager_may_start_the_service_before_payment_with_a_reason_that_is_logged(db, tenants):
+    add_numbers(2)
+    contract, client, by = accepted_contract()
+    with pytest.raises(onboarding.OnboardingError, match="Say why"):
+        payments.go_live_override(contract=contract, by=by, reason="  ")
+    assert _status(client) == Client.Status.PROSPECT
+    payments.go_live_override(contract=contract, by=by, reason="Public sector client, pays on 30 days")
+    assert _status(client) == Client.Status.ACTIVE
+    event = AuditEvent.objects.get(client=client, action="client.go_live_override")
+    assert event.after["reason"] == "Public sector client, pays on 30 days"
+    assert event.actor_name == "Mia Manager"
+
+
+def test_the_portal_shows_the_first_invoice_and_its_pdf_to_its_own_company_only(db, tenants):
+    contract, client, _ = accepted_contract()
+    invoice = FirstInvoice.objects.get(contract=contract)
+    portal = logged_in(client, contact(client))
+    page = portal.get("/contract/").content.decode()
+    for expected in (f"{invoice.total} EUR", invoice.payment_reference, "DE89 3704 0044 0532 0130 00",
+                     f"{invoice.due_on:%Y-%m-%d}", "Awaiting payment"):  # fmt: skip
+        assert expected in page, expected
+    assert invoice.payment_reference in portal.get("/").content.decode()
+    response = portal.get("/contract/first-invoice.pdf")
+    assert response.status_code == 200 and response.content == bytes(invoice.pdf)
+    # Another company's admin, on its own host, gets its own (none), never this one.
+    other = logged_in(tenants.beta, make_user(tenants.beta, role=Role.CLIENT_ADMIN))
+    assert other.get("/contract/first-invoice.pdf").status_code == 404
+    assert invoice.number not in other.get("/contract/").content.decode()
+    # Nobody logged in: the login page.
+    assert http(client).get("/contract/first-invoice.pdf").status_code == 302
+
+
+def test_the_back_office_records_a_partial_payment_with_a_warning_and_offers_the_balance(db, tenants):
+    add_numbers(2)
+    contract, client, by = accepted_contract()
+    invoice = FirstInvoice.objects.get(contract=contract)
+    office = logged_in(None, by)
+    url = f"/staff/contracts/{contract.pk}/"
+    response = office.post(url + "payment/", {"amount": "100.00", "currency": "EUR",
+                                             "paid_on": timezone.localdate().isoformat(), "reference": "P-1"},
+                           follow=True)  # fmt: skip
+    page = response.content.decode()
+    assert f"{invoice.total - 100} EUR still due" in page
+    assert f'value="{invoice.total - 100}"' in page  # the form offers the balance
+    assert _status(client) == Client.Status.PROSPECT
+    response = office.post(url + "go-live/", {"reason": "short"}, follow=True)
+    assert "Not started" in response.content.decode()
+    assert office.get(url + "first-invoice.pdf").content == bytes(invoice.pdf)

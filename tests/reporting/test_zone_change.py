@@ -1,0 +1,54 @@
+"""Issue 18 (8): a change of the company's time zone rebuilds its statistics (no day counted twice)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import connection
+from django_tenants.utils import tenant_context
+
+from reporting import stats, tasks
+from reporting.models import Statistic
+from telephony.calls.models import TelephonySettings
+from tests.factories import CallFactory
+
+DAY = dt.date(2026, 3, 2)
+
+
+def test_a_time_zone_change_rebuilds_the_companys_statistics(
+    db, tenants, monkeypatch, django_capture_on_commit_callbacks
+):
+    sent_from = []
+
+    def run_in_place() -> None:
+        sent_from.append(connection.schema_name)
+        tasks.rebuild_statistics.apply()
+
+    monkeypatch.setattr(tasks.rebuild_statistics, "delay", run_in_place)
+    with tenant_context(tenants.alpha):
+        TelephonySettings.objects.update_or_create(pk=1, defaults={"timezone": "UTC"})
+        # 23:30 UTC on 1 March is 00:30 on 2 March in Berlin; 10:00 UTC is on 2 March in both zones.
+        for hour in (-0.5, 10):
+            at = dt.datetime(2026, 3, 2, tzinfo=dt.UTC) + dt.timedelta(hours=hour)
+            CallFactory(started_at=at, answered=True, queue_id=1, queue_name="Sales")
+        stats.build_days(first=DAY - dt.timedelta(days=1), last=DAY)
+
+        def per_day() -> dict[dt.date, int]:
+            rows = Statistic.objects.filter(granularity="day", dimension="queue", key=1)
+            return {row.day: row.calls for row in rows}
+
+        assert per_day() == {DAY - dt.timedelta(days=1): 1, DAY: 1}
+        settings = TelephonySettings.current()
+        with django_capture_on_commit_callbacks(execute=True):
+            settings.short_abandon_seconds = 7
+            settings.save()  # no change of zone: nothing rebuilt
+        assert sent_from == []
+        with django_capture_on_commit_callbacks(execute=True):
+            settings.timezone = "Europe/Berlin"
+            settings.save()
+        assert sent_from == [tenants.alpha.schema_name]
+        assert per_day() == {DAY: 2}  # both calls on Berlin's 2 March, the UTC day gone
+        intervals = Statistic.objects.filter(granularity="15m", dimension="queue", key=1)
+        assert sorted(row.day for row in intervals) == [DAY, DAY]
+    with tenant_context(tenants.beta):
+        assert not Statistic.objects.filter(key=1, day=DAY).exists()  # beta's own rows untouched

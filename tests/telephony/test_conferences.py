@@ -1,0 +1,439 @@
+"""Every answered call is a conference: the caller moved in on accept, the operator's leg added as a
+participant, the call answered when that leg joins; a leg that does not join sends the call back
+in line (another operator first); Twilio's REST failures retried or served."""
+
+from __future__ import annotations
+
+from unittest.mock import patch
+
+import pytest
+from django.test import override_settings
+from django_tenants.utils import tenant_context
+
+from scripts_engine.models import Specialist
+from telephony import gateway, routing, tasks
+from telephony.answering import accept_offer
+from telephony.calls.models import Call, TelephonySettings
+from telephony.models import OperatorProfile, Queue, Reservation, WaitingCall
+from telephony.operators import InvalidTransition
+from telephony.simulator.rest_faults import Sent
+from tests.conftest import logged_in
+from tests.telephony.calls_kit import incoming
+from tests.telephony.conference_kit import (
+    CONFERENCE_SID,
+    conference_event,
+    leg_event,
+    path_of,
+    query,
+    twilio_with_faults,
+)
+from tests.telephony.helpers import make_operator
+from tests.twilio_kit import check_twiml, signed_post
+
+
+@pytest.fixture
+def queue(db, tenants) -> Queue:
+    queue, _ = Queue.objects.get_or_create(tenant=tenants.alpha, is_default=True, defaults={"name": "Main"})
+    return queue
+
+
+@pytest.fixture
+def bridges(monkeypatch) -> list[int]:
+    sent: list[int] = []
+    monkeypatch.setattr("telephony.tasks.bridge_call.delay", sent.append)
+    return sent
+
+
+def _call_offered(alpha_number, commit) -> tuple[str, Reservation]:
+    with commit():
+        _, params = incoming(alpha_number)
+    offer = Reservation.objects.get(call__call_sid=params["CallSid"], state="offered")
+    return params["CallSid"], offer
+
+
+def _accept(offer: Reservation, commit) -> WaitingCall:
+    with commit():
+        return accept_offer(reservation_id=offer.pk, operator=offer.operator.user)
+
+
+def _bridge(waiting_id: int, commit) -> None:
+    with commit():
+        tasks.bridge_call.apply(args=[waiting_id])
+
+
+def _sent(http, kind: str) -> list[Sent]:
+    suffix = {"call": "/Calls/", "participant": "/Participants.json", "conference": "/Conferences/"}[kind]
+    return [s for s in http.sent if suffix in s.url and not s.fault]
+
+
+def _participant(http) -> Sent:
+    return _sent(http, "participant")[-1]
+
+
+def _call(tenants, sid: str) -> Call:
+    with tenant_context(tenants.alpha):
+        return Call.objects.get(call_sid=sid)
+
+
+def test_accept_moves_the_caller_into_the_calls_conference_and_rings_the_operator_into_it(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    operator = make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    waiting = _accept(offer, commit)
+    _bridge(waiting.pk, commit)
+    (update,) = _sent(http, "call")
+    assert update.url.endswith(f"/Calls/{sid}.json")  # Prism validated the request against Twilio's spec
+    conference = check_twiml(update.data["Twiml"]).find("Dial/Conference")
+    assert conference.text == f"call-{sid}"
+    assert conference.get("startConferenceOnEnter") == "false"
+    assert conference.get("endConferenceOnExit") == "true"
+    with tenant_context(tenants.alpha):
+        assert conference.get("waitUrl") == TelephonySettings.current().hold_music_url
+    assert set(conference.get("statusCallbackEvent").split()) >= {"start", "end", "join", "leave", "hold"}
+    assert query(conference.get("statusCallback"))["t"] == tenants.alpha.schema_name
+    added = _participant(http)
+    assert f"/Conferences/call-{sid}/Participants.json" in added.url
+    assert added.data["To"] == added.data["From"] == f"client:operator-{operator.user_id}"
+    assert added.data["Label"] == f"operator-{offer.pk}"
+    assert set(added.data["StatusCallbackEvent"]) == {"initiated", "ringing", "answered", "completed"}
+    assert query(added.data["StatusCallback"])["r"] == str(offer.pk)
+    call = _call(tenants, sid)
+    assert call.answered_at is None  # ringing, not answered
+    assert WaitingCall.objects.get(pk=waiting.pk).state == WaitingCall.State.BRIDGED
+
+
+def test_the_call_is_answered_when_the_operator_joins_once_whatever_the_replays(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    operator = make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    waiting = _accept(offer, commit)
+    _bridge(waiting.pk, commit)
+    conference = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference")
+    caller_join = conference_event(conference.get("statusCallback"), "participant-join", CallSid=sid,
+                                   ParticipantLabel="caller")  # fmt: skip
+    assert caller_join.status_code == 204
+    assert _call(tenants, sid).answered_at is None  # the caller alone does not answer it
+    for _ in range(2):  # Twilio retries a callback: one answer
+        label = f"operator-{offer.pk}"
+        joined = conference_event(
+            conference.get("statusCallback"),
+            "participant-join",
+            CallSid="CA" + "7" * 32,
+            ParticipantLabel=label,
+        )
+        assert joined.status_code == 204
+    call = _call(tenants, sid)
+    offer.refresh_from_db()
+    assert call.answered_at is not None and call.answered_at > offer.closed_at
+    assert call.operator_id == operator.user_id and call.wait_seconds is not None
+    with tenant_context(tenants.alpha):
+        (bridged,) = call.events.filter(kind="bridged")
+        assert bridged.data["answer_seconds"] >= 0  # accept → operator joined
+        assert call.events.filter(kind="conference_sid").values_list("data__sid", flat=True).first()
+    assert WaitingCall.objects.get(pk=waiting.pk).answered_at == call.answered_at
+
+
+@pytest.mark.parametrize("how", ["no-answer", "busy", "failed"])
+def test_an_operator_leg_that_does_not_join_sends_the_call_back_in_line_to_another_operator(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch, how
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    first = make_operator({queue: 1}, idle=0)
+    sid, offer = _call_offered(alpha_number, commit)
+    assert offer.operator_id == first.pk
+    second = make_operator({queue: 1}, idle=10)  # free now, idle for less time than the first
+    waiting = _accept(offer, commit)
+    before = WaitingCall.objects.get(pk=waiting.pk)
+    _bridge(waiting.pk, commit)
+    with commit():
+        response = leg_event(_participant(http).data["StatusCallback"], how, "CA" + "7" * 32)
+    assert response.status_code == 204
+    after = WaitingCall.objects.get(pk=waiting.pk)
+    assert (after.enqueued_at, after.priority) == (before.enqueued_at, before.priority)  # place kept
+    again = Reservation.objects.get(call=after, state="offered")
+    assert again.operator_id == second.pk  # another operator first, not the one who failed
+    first.refresh_from_db()
+    assert first.state == "available" and first.missed_offers == 1
+    call = _call(tenants, sid)
+    assert call.answered_at is None and call.operator_id is None and call.outcome == ""
+    with tenant_context(tenants.alpha):
+        assert call.events.filter(kind="bridge_failed").count() == 1
+    # The second operator takes it: the caller is already in the conference, only their leg is added.
+    _bridge(_accept(again, commit).pk, commit)
+    assert len(_sent(http, "call")) == 1 and len(_sent(http, "participant")) == 2
+    assert _participant(http).data["Label"] == f"operator-{again.pk}"
+
+
+def test_missed_bridges_set_the_operator_away_by_the_miss_rule(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    operator = make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    with override_settings(ROUTING_MISSES_BEFORE_AWAY=1), commit():
+        leg_event(_participant(http).data["StatusCallback"], "no-answer", "CA" + "7" * 32)
+    operator.refresh_from_db()
+    assert operator.state == "break" and operator.break_reason == "missed offers"
+    assert WaitingCall.objects.get(call_sid=sid).state == WaitingCall.State.WAITING
+
+
+def test_a_leg_that_joins_after_its_attempt_failed_is_hung_up_and_answers_nothing(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    leg = "CA" + "8" * 32
+    with commit():
+        leg_event(_participant(http).data["StatusCallback"], "no-answer", leg)
+        status_callback = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference")
+        conference_event(status_callback.get("statusCallback"), "participant-join", CallSid=leg,
+                         ParticipantLabel=f"operator-{offer.pk}")  # fmt: skip
+    assert _call(tenants, sid).answered_at is None
+    hung_up = [s for s in http.sent if s.url.endswith(f"/Calls/{leg}.json")]
+    assert [s.data.get("Status") for s in hung_up] == ["completed"]
+
+
+def test_twilio_429_5xx_and_timeouts_are_retried_until_the_bridge_is_made(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock, "429", "500", "timeout", "", "503")
+    make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    assert [s.fault for s in http.sent] == ["429", "500", "timeout", "", "503", ""]
+    assert len(_sent(http, "call")) == 1 and len(_sent(http, "participant")) == 1  # each step once
+    assert WaitingCall.objects.get(call_sid=sid).state == WaitingCall.State.BRIDGED
+
+
+def test_twilio_unavailable_through_every_retry_sends_the_call_back_in_line(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    twilio_with_faults(monkeypatch, twilio_mock, *["500"] * (tasks.BRIDGE_RETRIES + 1))
+    operator = make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    assert WaitingCall.objects.get(call_sid=sid).state in {"waiting", "reserved"}
+    operator.refresh_from_db()
+    assert operator.state in {"available", "reserved"} and operator.missed_offers == 1
+
+
+@pytest.mark.parametrize("fault", ["404", "gone"])
+def test_a_caller_gone_before_the_bridge_is_abandoned_and_the_operator_is_free(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch, fault
+):
+    twilio_with_faults(monkeypatch, twilio_mock, fault)
+    operator = make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    assert _call(tenants, sid).outcome == Call.Outcome.ABANDONED
+    assert WaitingCall.objects.get(call_sid=sid).state == WaitingCall.State.LEFT
+    operator.refresh_from_db()
+    assert operator.state == "available"
+
+
+def test_another_4xx_is_logged_with_twilios_code_and_the_caller_is_still_served(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    twilio_with_faults(monkeypatch, twilio_mock, "", "refused")  # the caller moved, the leg refused
+    make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    with patch.object(gateway.log, "warning") as warning:
+        _bridge(_accept(offer, commit).pk, commit)
+    assert "21201" in str(warning.call_args)  # Twilio's error code, logged
+    assert _call(tenants, sid).outcome == ""
+    assert WaitingCall.objects.get(call_sid=sid).state in {"waiting", "reserved"}
+
+
+def test_conference_callbacks_are_signed_and_stay_in_their_company(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    callback = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference").get("statusCallback")
+    params = {"StatusCallbackEvent": "participant-join", "ParticipantLabel": f"operator-{offer.pk}"}
+    forged = signed_post(callback.split("localhost", 1)[1], params, signature="bad")
+    assert forged.status_code == 403
+    other = callback.replace(f"t={tenants.alpha.schema_name}", f"t={tenants.beta.schema_name}")
+    elsewhere = conference_event(other, "participant-join", ParticipantLabel=f"operator-{offer.pk}")
+    assert elsewhere.status_code == 204
+    assert _call(tenants, sid).answered_at is None
+    assert OperatorProfile.objects.get(pk=offer.operator_id).state == "on_call"
+
+
+def test_an_operator_who_logs_out_during_a_call_is_not_free_until_it_ends(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    twilio_with_faults(monkeypatch, twilio_mock)
+    operator = make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    with commit():
+        routing.operator_set_state(operator=operator.user, state="offline")  # logs out mid-call
+    with pytest.raises(InvalidTransition, match="not over"), commit():
+        routing.operator_set_state(operator=operator.user, state="available")
+    with commit():
+        incoming(alpha_number)  # another call: not offered to them
+    assert not Reservation.objects.filter(operator=operator, state="offered").exists()
+    with commit():
+        signed_post("/twilio/voice/status", {"CallSid": sid, "To": alpha_number, "CallStatus": "completed"})
+    with commit():
+        routing.operator_set_state(operator=operator.user, state="available")
+    assert Reservation.objects.filter(operator=operator, state="offered").count() == 1
+
+
+def _connected(tenants, alpha_number, queue, commit, http) -> tuple[str, Reservation, str]:
+    """A call whose operator joined its conference: (caller sid, offer, conference status callback)."""
+    make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    callback = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference").get("statusCallback")
+    with commit():
+        label = f"operator-{offer.pk}"
+        conference_event(callback, "participant-join", CallSid="CA" + "7" * 32, ParticipantLabel=label)
+    return sid, offer, callback
+
+
+def test_hold_is_the_callers_participant_on_hold_with_the_companys_music_and_unhold_rings_nobody(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    sid, offer, _ = _connected(tenants, alpha_number, queue, commit, http)
+    console = logged_in(None, offer.operator.user)
+    url = f"/console/calls/{offer.pk}/hold"
+    assert console.post(url, {"on": True}, content_type="application/json").json() == {"on_hold": True}
+    held = http.sent[-1]
+    assert held.url.endswith(f"/Conferences/{CONFERENCE_SID}/Participants/{sid}.json")  # Prism-validated
+    assert held.data["Hold"] == "true" and held.data["HoldUrl"]
+    with tenant_context(tenants.alpha):
+        assert held.data["HoldUrl"] == TelephonySettings.current().hold_music_url
+    assert console.post(url, {"on": False}, content_type="application/json").json() == {"on_hold": False}
+    assert http.sent[-1].data["Hold"] == "false"
+    assert len(_sent(http, "participant")) == 1 and len(_sent(http, "call")) == 1  # nobody re-rung
+    with tenant_context(tenants.alpha):
+        assert _call(tenants, sid).events.filter(kind__in=["hold", "unhold"]).count() == 2
+
+
+def test_mute_is_the_operators_participant_muted_and_failures_are_a_409_with_a_message(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    _, offer, _ = _connected(tenants, alpha_number, queue, commit, http)
+    console = logged_in(None, offer.operator.user)
+    url = f"/console/calls/{offer.pk}/mute"
+    assert console.post(url, {"on": True}, content_type="application/json").json() == {"muted": True}
+    assert http.sent[-1].url.endswith(f"/Participants/operator-{offer.pk}.json")
+    assert http.sent[-1].data["Muted"] == "true"
+    http.plan.script = ["404"]
+    gone = console.post(url, {"on": False}, content_type="application/json")
+    assert gone.status_code == 409 and "hung up" in gone.json()["error"]
+    http.plan.script = ["503", "503"]
+    busy = console.post(f"/console/calls/{offer.pk}/hold", {"on": True}, content_type="application/json")
+    assert busy.status_code == 409 and "try again" in busy.json()["error"]
+    other = logged_in(None, make_operator({queue: 1}).user)
+    assert other.post(url, {"on": True}, content_type="application/json").status_code == 404
+
+
+def test_a_company_that_bought_recording_gets_one_conference_recording_per_call(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    stored: list[int] = []
+    monkeypatch.setattr("telephony.tasks.store_recording.delay", stored.append)
+    with tenant_context(tenants.alpha):
+        TelephonySettings.objects.update_or_create(pk=1, defaults={"record_calls": True})
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    sid, _, _ = _connected(tenants, alpha_number, queue, commit, http)
+    conference = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference")
+    assert conference.get("record") == "record-from-start"  # the conference starts at the operator's join
+    recording = {
+        "AccountSid": "AC" + "1" * 32, "ConferenceSid": CONFERENCE_SID, "RecordingSid": "RE" + "1" * 32,
+        "RecordingUrl": "https://api.twilio.com/2010-04-01/Accounts/AC1/Recordings/RE" + "1" * 32,
+        "RecordingStatus": "completed", "RecordingDuration": "42", "RecordingChannels": "1",
+        "RecordingSource": "DialConference",
+    }  # fmt: skip
+    path = path_of(conference.get("recordingStatusCallback"))
+    for _ in range(2):  # a replay stores nothing twice
+        with commit():
+            assert signed_post(path, recording).status_code == 204
+    call = _call(tenants, sid)
+    assert call.recording_sid == "RE" + "1" * 32 and call.recording_seconds == 42
+    assert stored[0] == call.pk
+    with tenant_context(tenants.alpha):
+        assert call.events.filter(kind="recording").count() == 1
+        TelephonySettings.objects.filter(pk=1).update(record_calls=False)
+
+
+def _specialist(tenants) -> Specialist:
+    with tenant_context(tenants.alpha):
+        specialist, _ = Specialist.objects.get_or_create(
+            key="billing", defaults={"name": "Billing desk", "phone": "+4930123456"}
+        )
+    return specialist
+
+
+def test_a_blind_transfer_rings_the_specialist_in_and_the_operator_leaves_once_they_join(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    sid, offer, callback = _connected(tenants, alpha_number, queue, commit, http)
+    specialist = _specialist(tenants)
+    console = logged_in(None, offer.operator.user)
+    url = f"/console/calls/{offer.pk}/transfer"
+    started = console.post(url, {"specialist": "billing", "mode": "blind"}, content_type="application/json")
+    assert started.status_code == 200, started.content
+    rung = _participant(http)
+    assert rung.data["To"] == specialist.phone and rung.data["From"] == alpha_number
+    assert rung.data["Label"] == f"specialist-{offer.pk}"
+    kept = [s for s in http.sent if s.url.endswith(f"/Participants/operator-{offer.pk}.json")]
+    assert kept[-1].data["EndConferenceOnExit"] == "false"  # the operator's leaving must not end it
+    assert _call(tenants, sid).outcome == ""  # not yet: the specialist is ringing
+    with commit():
+        label = f"specialist-{offer.pk}"
+        conference_event(callback, "participant-join", CallSid="CA" + "5" * 32, ParticipantLabel=label)
+    removed = http.sent[-1]
+    assert removed.method == "DELETE" and removed.url.endswith(f"/Participants/operator-{offer.pk}.json")
+    call = _call(tenants, sid)
+    assert call.outcome == Call.Outcome.TRANSFERRED and call.transferred_to == "billing"
+    assert call.talk_seconds is not None
+    offer.operator.refresh_from_db()
+    assert offer.operator.state == "wrap_up"
+    with commit():  # the caller and the specialist hang up later: still transferred, never abandoned
+        signed_post("/twilio/voice/status", {"CallSid": sid, "To": alpha_number, "CallStatus": "completed"})
+    assert _call(tenants, sid).outcome == Call.Outcome.TRANSFERRED
+
+
+def test_a_warm_transfer_holds_the_caller_then_joins_them_or_gives_the_call_back(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    sid, offer, callback = _connected(tenants, alpha_number, queue, commit, http)
+    _specialist(tenants)
+    console = logged_in(None, offer.operator.user)
+    url = f"/console/calls/{offer.pk}/transfer"
+    console.post(url, {"specialist": "billing", "mode": "warm"}, content_type="application/json")
+    holds = [s.data.get("Hold") for s in http.sent if s.url.endswith(f"/Participants/{sid}.json")]
+    assert holds == ["true"]  # the caller waits with music while the operator talks to the specialist
+    leg_callback = _participant(http).data["StatusCallback"]
+    with commit():  # the specialist does not answer: the call stays the operator's, caller back
+        leg_event(leg_callback, "no-answer", "CA" + "5" * 32)
+    holds = [s.data.get("Hold") for s in http.sent if s.url.endswith(f"/Participants/{sid}.json")]
+    assert holds == ["true", "false"] and _call(tenants, sid).transferred_to == ""
+    console.post(url, {"specialist": "billing", "mode": "warm"}, content_type="application/json")
+    with commit():
+        label = f"specialist-{offer.pk}"
+        conference_event(callback, "participant-join", CallSid="CA" + "6" * 32, ParticipantLabel=label)
+    assert _call(tenants, sid).outcome == ""  # they talk; the caller still on hold
+    done = console.post(url, {"action": "complete"}, content_type="application/json")
+    assert done.status_code == 200
+    call = _call(tenants, sid)
+    assert call.outcome == Call.Outcome.TRANSFERRED and call.hold_seconds is not None
+    with tenant_context(tenants.alpha):
+        assert call.events.filter(kind="transfer_done").count() == 1
