@@ -74,6 +74,7 @@ SHARED_APPS = [
     "accounts",
     "telephony",
     "console",
+    "operations",
     "django.contrib.contenttypes",
     "django.contrib.auth",
     "django.contrib.sessions",
@@ -363,6 +364,8 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 MEDIA_URL = "media/"
 # Uploads over this size are refused by the order form (draft scripts).
 ORDER_UPLOAD_MAX_BYTES = env.int("ORDER_UPLOAD_MAX_BYTES", default=2 * 1024 * 1024)
+# Hold music a client admin uploads (MP3 or WAV, checked by parsing it) is refused over this size.
+HOLD_MUSIC_MAX_BYTES = env.int("HOLD_MUSIC_MAX_BYTES", default=5 * 1024 * 1024)
 # Outgoing webhooks reach public addresses only (reporting/outgoing_http.py), in every environment.
 # Host names, addresses or networks listed here may be private: a receiver on a developer's
 # machine or in the tests, e.g. "127.0.0.1,localhost". Cloud metadata addresses never are.

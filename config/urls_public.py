@@ -14,6 +14,7 @@ urlpatterns = [
     path("twilio/voice/", include("telephony.urls")),
     path("", platform.landing, name="landing"),
     path("staff/", platform.staff_home, name="home"),
+    path("staff/operations/", include("operations.urls")),
     path("", include("tenants.urls_platform")),
     path("backoffice/scripts/", include("scripts_engine.urls_backoffice")),
     path("admin/", admin.site.urls),

@@ -196,9 +196,12 @@ def transfer(
             call_sid=call.call_sid, number=specialist.phone, name=specialist.name,
             caller_id=call.to_number, voice=voice,
         )  # fmt: skip
-        if done:
-            Call.objects.filter(pk=call.pk).update(transferred_to=specialist.key)
-            add_event(call, "transferred", specialist=specialist.key, by=operator.username)
+        if not done:  # Twilio did not take the new TwiML: the caller is not with the specialist
+            raise ConsoleError(
+                f"The transfer to {specialist.name} did not go through: the call could not be moved."
+            )
+        Call.objects.filter(pk=call.pk).update(transferred_to=specialist.key)
+        add_event(call, "transferred", specialist=specialist.key, by=operator.username)
     return done
 
 

@@ -136,6 +136,21 @@ def opt_out(*, reservation_id: int, operator) -> dict[str, Any]:
     return {"opted_out": True}
 
 
+def _hold_refused(call: Call, *, on: bool) -> str:
+    """What the operator is told when Twilio did not take the hold change: a hang-up only when
+    the call record says the caller is gone."""
+    call.refresh_from_db(fields=["ended_at", "status"])
+    if call.ended_at is not None or call.status not in (
+        Call.Status.IN_PROGRESS,
+        Call.Status.RINGING,
+        Call.Status.QUEUED,
+    ):
+        return "The caller has hung up."
+    if on:
+        return "The call could not be put on hold (Twilio refused the change); the caller is still with you."
+    return "The caller could not be taken off hold (Twilio refused the change); they still hear the music."
+
+
 def hold(*, reservation_id: int, operator, on: bool, now: dt.datetime | None = None) -> dict[str, Any]:
     """Put the caller on hold (music) or take them back (bridged to this operator again).
 
@@ -154,7 +169,7 @@ def hold(*, reservation_id: int, operator, on: bool, now: dt.datetime | None = N
             return {"on_hold": on}
         text = progress.hold_twiml(call=call) if on else progress.reconnect_twiml(call=call)
         if not gateway.update_twiml(call_sid=call.call_sid, twiml_text=text):
-            raise ConsoleError("The caller has hung up.")
+            raise ConsoleError(_hold_refused(call, on=on))
         with transaction.atomic():
             if on:
                 add_event(call, "hold", at=now, by=operator.username)

@@ -256,9 +256,18 @@ def _new_call(claim: dict[str, Any], user_id: int, name: str, now: dt.datetime) 
         }
     session = None
     script = _script_for(claim)
+    menu_answers = {}
+    if claim["task"] == "callback":  # opens on the operator's part, with the caller's menu choices
+        earlier = Callback.objects.filter(pk=claim["callback"]).values_list(
+            "call__script_session__answers", flat=True
+        )
+        menu_answers = dict(earlier.first() or {})
     if script is not None:
         try:
-            session = session_start(script=script, kind=ScriptSession.Kind.CALL, contact=fields)
+            session = session_start(
+                script=script, kind=ScriptSession.Kind.CALL, contact=fields,
+                operator_part=claim["task"] == "callback", menu_answers=menu_answers,
+            )  # fmt: skip
         except SessionError:
             session = None
     queue = Queue.objects.filter(pk=claim["queue_id"]).values_list("name", flat=True).first() or ""

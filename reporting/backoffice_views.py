@@ -25,6 +25,7 @@ from reporting import invoicing, platform
 from reporting.billing_models import CreditNote, Invoice
 from reporting.invoice_pdf import render_credit_note_pdf, render_pdf
 from reporting.periods import PeriodForm, day_field, default_period
+from reporting.what_if import WhatIfForm, what_if
 from tenants import payments
 from tenants.models import Client
 
@@ -135,7 +136,8 @@ class StaffingForm(forms.Form):
 @role_required(BACK_OFFICE)
 def staffing_view(request: HttpRequest) -> HttpResponse:
     """Operators needed by Erlang C per 15 minutes against those logged in."""
-    form = StaffingForm(request.GET or None, initial={"day": _today()})
+    own = {name for name in request.GET if not name.startswith("whatif-")}  # the what-if has its own
+    form = StaffingForm(request.GET if own else None, initial={"day": _today()})
     if not form.is_bound:
         data = {"client": None, "day": _today(), "sl_percent": None, "sl_seconds": None}
     else:
@@ -149,13 +151,28 @@ def staffing_view(request: HttpRequest) -> HttpResponse:
             target_sl_percent=data["sl_percent"],
             threshold_seconds=data["sl_seconds"],
         )
+    asked = any(name.startswith("whatif-") for name in request.GET)
+    whatif_form = WhatIfForm(request.GET if asked else None, prefix="whatif")
+    whatif = None
+    if asked and whatif_form.is_valid():
+        typed = whatif_form.cleaned_data
+        try:
+            whatif = what_if(
+                calls=float(typed["calls"]), aht_seconds=typed["aht_seconds"], sl_percent=typed["sl_percent"],
+                sl_seconds=typed["sl_seconds"], patience_seconds=typed["patience_seconds"],
+            )  # fmt: skip
+        except ValueError as error:
+            whatif_form.add_error(None, str(error))
     context = {
         "form": form,
         "result": result,
         "client": data["client"] if data else None,
         "zone": str(platform.platform_zone()),
+        "whatif_form": whatif_form,
+        "whatif": whatif,
     }
-    return render(request, "backoffice/reports_staffing.html", context, status=400 if data is None else 200)
+    bad = data is None or (asked and whatif is None)
+    return render(request, "backoffice/reports_staffing.html", context, status=400 if bad else 200)
 
 
 # Invoices

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import connection
 from django.db.models import Q
 
-from reporting import kpis, staffing, stats
+from reporting import expected_volume, kpis, staffing, stats
 from reporting.models import Statistic
 from telephony.calls.models import Call
 from telephony.routing_models import OperatorEvent, OperatorProfile, OperatorState
@@ -124,6 +124,7 @@ class StaffingDay:
     logged_in_now: int
     available_now: int
     patience_seconds: float | None = None  # mean patience of the source day's callers (Erlang A)
+    from_contract: bool = False  # no history: the volume is the contract's expected calls
 
     @property
     def peak_needed(self) -> int:
@@ -284,6 +285,11 @@ def unscoped_staffing(
     while cursor < end:
         starts.append(cursor)
         cursor += dt.timedelta(seconds=INTERVAL_SECONDS)
+    from_contract = False
+    if client is not None and forecast and not volume:  # no history: the contract's expected calls
+        expected = expected_volume.unscoped_contract_volume(client=client, starts=starts)
+        volume = {start - shift: (calls, 0, 0) for start, calls in expected.items()}
+        from_contract = bool(volume)
     operators = _operators(client)
     logged = _logged_in_per_interval(operator_filter=operators, starts=starts, now=now)
     intervals = []
@@ -337,6 +343,7 @@ def unscoped_staffing(
         logged_in_now=len(states),
         available_now=sum(s == OperatorState.AVAILABLE for s in states),
         patience_seconds=patience,
+        from_contract=from_contract,
     )
 
 

@@ -55,6 +55,7 @@ def _figures(t: kpis.Totals, *, target_percent: int) -> dict[str, object]:
     rates = kpis.rates(t)
     sl = rates["service_level"]
     return {
+        **call_breakdown(t),
         "offered": t.offered,
         "answered": t.answered,
         "abandoned": t.abandoned,
@@ -66,6 +67,21 @@ def _figures(t: kpis.Totals, *, target_percent: int) -> dict[str, object]:
         "abandon_rate": _pct(rates["abandon_rate"]),
         "ivr_containment": _pct(rates["ivr_containment"]),
     }
+
+
+def call_breakdown(t: kpis.Totals) -> dict[str, int]:
+    """Where every incoming call of the period went, in parts that add up to ``incoming``:
+    answered by an operator, abandoned in the queue, voicemail, callback requested, completed in
+    the IVR, and the rest (waiting or talking now, hung up before reaching the queue, failed)."""
+    incoming = t.calls - t.outbound_attempts
+    parts = {
+        "answered": t.answered,
+        "abandoned": t.abandoned,
+        "voicemails": t.voicemails,
+        "callbacks_requested": t.callbacks_requested,
+        "ivr_contained": t.ivr_contained,
+    }
+    return {"incoming": incoming, **parts, "other_calls": incoming - sum(parts.values())}
 
 
 def _pct(value: float | None) -> str:
@@ -359,7 +375,7 @@ def _answer_rows(call: Call) -> list[dict[str, object]]:
 
 @client_staff
 def call_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    call = get_object_or_404(Call.objects.select_related("contact", "script_session__version"), pk=pk)
+    call = get_object_or_404(Call.objects.select_related("contact", "script_session__version__script"), pk=pk)
     zone = stats.local_zone()
     operator = exports.visible_operator_name(call.operator_name) if call.operator_name else ""
     disposition = Disposition.objects.filter(code=call.disposition).values_list("label", flat=True).first()

@@ -173,6 +173,7 @@ class _Checker:
         self.graph = graph
         self.raw_nodes: Mapping[str, Mapping[str, Any]] = graph["nodes"]
         self.contact_fields = tuple(graph.get("fields", {}).get("contact", ()))
+        self.defaults: dict[str, str] = dict(graph.get("defaults", {}))
         self.dispositions = tuple(graph.get("dispositions", ()))
         self.specialists = tuple(graph.get("specialists", ()))
         self.problems: list[Problem] = []
@@ -215,7 +216,7 @@ class _Checker:
         node = Node(nid, kind, raw, next=raw.get("next"))
         text = raw.get("prompt") if kind == "automatic" else raw.get("text")
         if text is not None:
-            node.text, bad = parse_template(text)
+            node.text, bad = parse_template(text, defaults=self.defaults)
             for field_text in bad:
                 self.add(
                     nid,

@@ -49,6 +49,11 @@ class Specialist(models.Model):
     key = models.CharField(max_length=64, unique=True, validators=[IDENTIFIER])
     name = models.CharField(max_length=120)
     phone = models.CharField(max_length=16, validators=[E164])
+    hours = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='When they take transfers: {"0": [["09:00", "17:00"]], …} (Monday = 0); empty: always.',
+    )
 
     class Meta:
         ordering = ["key"]

@@ -15,9 +15,9 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from scripts_engine.editing import contact_fields
-from scripts_engine.interpreter import Interpreter
+from scripts_engine.interpreter import NO_INPUT, Interpreter
 from scripts_engine.models import Script, ScriptAnswer, ScriptSession, ScriptVersion
-from scripts_engine.steps import Step
+from scripts_engine.steps import AUTOMATIC, Step
 
 ANSWERING_KINDS = frozenset({"question", "automatic"})
 ACKNOWLEDGED_KINDS = frozenset({"say", "handover", "transfer"})
@@ -98,6 +98,27 @@ def _sync(session: ScriptSession, locked: ScriptSession) -> None:
         setattr(session, name, getattr(locked, name))
 
 
+def _past_the_phone_menu(
+    interpreter: Interpreter, session: ScriptSession, menu_answers: dict[str, Any]
+) -> None:
+    """Move a run the operator starts (a callback) to the operator's part: the phone menu is passed
+    with the caller's own choices where the earlier call has them, else by its no-input path. A menu
+    that never reaches an operator that way is left at its start."""
+    automatic = {nid for nid, node in interpreter.nodes.items() if node.kind == "automatic"}
+    session.answers = {k: v for k, v in menu_answers.items() if k in automatic}
+    for _ in range(len(interpreter.nodes) + 1):
+        step = _current(interpreter, session)
+        if step.mode != AUTOMATIC:
+            return
+        if step.final:
+            break
+        if step.kind == "automatic":
+            session.answers = {**session.answers, step.node: NO_INPUT}
+        else:
+            session.seen = sorted({*session.seen, step.node})
+    session.answers, session.seen = {}, []
+
+
 def session_start(
     *,
     script: Script,
@@ -105,8 +126,12 @@ def session_start(
     contact: dict[str, Any] | None = None,
     by_name: str = "",
     version: ScriptVersion | None = None,
+    operator_part: bool = False,
+    menu_answers: dict[str, Any] | None = None,
 ) -> ScriptSession:
-    """Start a run pinned to the script's active version (a test-run may name any valid version)."""
+    """Start a run pinned to the script's active version (a test-run may name any valid version).
+    ``operator_part``: a call the operator places (a callback) opens past the phone menu, with the
+    caller's earlier menu choices (``menu_answers``) where there are some."""
     if kind not in ScriptSession.Kind.values:
         raise SessionError(f"unknown session kind {kind!r}")
     if version is None:
@@ -124,6 +149,8 @@ def session_start(
         contact=_clean_contact(version, contact),
         started_by_name=by_name[:150],
     )
+    if operator_part:
+        _past_the_phone_menu(interpreter, session, menu_answers or {})
     _settle(session, _current(interpreter, session))  # written once, at its first step
     return session
 

@@ -20,6 +20,7 @@ APPS = (
     "reporting",
     "quality",
     "console",
+    "operations",
 )
 
 

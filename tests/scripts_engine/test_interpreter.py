@@ -288,8 +288,8 @@ def test_step_is_pure_and_path_follows_the_answers() -> None:
     ("contact", "text"),
     [
         ({"first_name": "Ann"}, "Good day Ann, thank"),
-        ({}, "Good day , thank"),
-        ({"first_name": None}, "Good day , thank"),
+        ({}, "Good day, thank"),
+        ({"first_name": None}, "Good day, thank"),
         ({"first_name": 7}, "Good day 7, thank"),
     ],
 )

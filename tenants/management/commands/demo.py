@@ -13,6 +13,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from accounts.models import Role, User
+from operations.demo import MORE_OPERATORS, seed_working_day
 from scripts_engine.demo import seed_demo_scripts
 from telephony.demo import seed_operators
 from telephony.pool import fake_numbers, pool_add
@@ -30,6 +31,7 @@ PLATFORM_STAFF = [
     ("operator1", "Olga", "Ivanova", Role.OPERATOR),
     ("operator2", "Oscar", "Nguyen", Role.OPERATOR),
     ("operator3", "Nino", "Beridze", Role.OPERATOR),
+    *((username, first, last, Role.OPERATOR) for username, first, last, _ in MORE_OPERATORS),
 ]
 COMPANIES = [
     ("acme", "Acme Corporation", "#b3261e"),
@@ -170,6 +172,7 @@ class Command(BaseCommand):
             seed_demo_scripts(client=client, approver=manager)
         _order(*PENDING_ORDER, manager)
         seed_operators()  # the demo operators' skills on the companies' default queues
+        seed_working_day()  # a dozen operators with shifts, the last weeks' calls and statistics
         if options["verbosity"] > 0:
             self.stdout.write(self.style.SUCCESS("Demo ready."))
             self.stdout.write(describe(port=options.get("port")))

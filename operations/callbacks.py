@@ -1,0 +1,139 @@
+"""Callbacks owed to callers, as their lists show them (portal, API, back office, console): when
+each is due, how often it was tried and what each try gave. Read in the company's schema; the
+back office's list across companies is ``unscoped_due_callbacks``, which says so in its name."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from telephony.calls.models import Callback, CallEvent, TelephonySettings
+from telephony.models import Queue
+from tenants.models import Client
+
+OPEN = Callback.State.OPEN
+FILTERS: dict[str, tuple[str, object]] = {
+    "due": ("Due now", lambda now: Q(state=OPEN, due_at__lte=now)),
+    "pending": ("Booked for later", lambda now: Q(state=OPEN, due_at__gt=now)),
+    "dialing": ("Being called", lambda now: Q(state=Callback.State.DIALING)),
+    "done": ("Done", lambda now: Q(state=Callback.State.DONE)),
+    "cancelled": ("Given up", lambda now: Q(state=Callback.State.CANCELLED)),
+}
+
+
+@dataclass(frozen=True)
+class Attempt:
+    at: dt.datetime
+    outcome: str  # answered, busy, no_answer, failed, machine…
+
+
+@dataclass
+class CallbackRow:
+    callback: Callback
+    queue_name: str
+    is_due: bool
+    attempts_made: list[Attempt] = field(default_factory=list)
+
+    @property
+    def last_outcome(self) -> str:
+        return self.attempts_made[-1].outcome if self.attempts_made else ""
+
+
+def company_zone() -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(TelephonySettings.current().timezone or "UTC")
+    except zoneinfo.ZoneInfoNotFoundError:
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def filtered(state: str, *, now: dt.datetime, queue_ids: set[int] | None = None) -> QuerySet[Callback]:
+    """This company's callbacks in one of ``FILTERS`` (all for ""), the most urgent first."""
+    queryset = Callback.objects.select_related("call")
+    if state in FILTERS:
+        queryset = queryset.filter(FILTERS[state][1](now))
+    if queue_ids is not None:
+        queryset = queryset.filter(queue_id__in=queue_ids)
+    return queryset.order_by("state", "due_at", "-priority", "pk")
+
+
+def counts(*, now: dt.datetime, queue_ids: set[int] | None = None) -> dict[str, int]:
+    """How many callbacks each filter holds."""
+    queryset = (
+        Callback.objects.all() if queue_ids is None else Callback.objects.filter(queue_id__in=queue_ids)
+    )
+    return queryset.aggregate(**{name: Count("pk", filter=rule(now)) for name, (_, rule) in FILTERS.items()})
+
+
+def attempts_of(ids: list[int]) -> dict[int, list[Attempt]]:
+    """Each callback's tries, oldest first: the result events of the calls placed for it."""
+    if not ids:
+        return {}
+    placed = dict(
+        CallEvent.objects.filter(
+            kind="outbound_task", data__task="callback", data__callback__in=ids
+        ).values_list("call_id", "data__callback")
+    )
+    found: dict[int, list[Attempt]] = {}
+    results = CallEvent.objects.filter(kind="callback_result", call_id__in=list(placed)).order_by("at", "pk")
+    for call_id, at, outcome in results.values_list("call_id", "at", "data__outcome"):
+        found.setdefault(placed[call_id], []).append(Attempt(at=at, outcome=str(outcome or "")))
+    return found
+
+
+def rows(callbacks: list[Callback], *, now: dt.datetime) -> list[CallbackRow]:
+    names = dict(
+        Queue.objects.filter(pk__in={c.queue_id for c in callbacks if c.queue_id}).values_list("pk", "name")
+    )
+    tries = attempts_of([c.pk for c in callbacks])
+    return [
+        CallbackRow(
+            callback=c,
+            queue_name=names.get(c.queue_id, "default queue") if c.queue_id else "default queue",
+            is_due=c.state == OPEN and c.due_at <= now,
+            attempts_made=tries.get(c.pk, []),
+        )
+        for c in callbacks
+    ]
+
+
+@dataclass(frozen=True)
+class CompanyCallbacks:
+    company: Client
+    counts: dict[str, int]
+    due: list[CallbackRow]
+    zone: zoneinfo.ZoneInfo
+
+    @property
+    def tallies(self) -> list[tuple[str, int]]:
+        return [(label, self.counts[name]) for name, (label, _) in FILTERS.items()]
+
+
+def unscoped_due_callbacks(*, queue_ids: set[int] | None = None, limit: int = 20) -> list[CompanyCallbacks]:
+    """Across every active company (each read in its own schema): the counts and the callbacks
+    due or being called; ``queue_ids`` keeps to those queues (an operator's skills)."""
+    now = timezone.now()
+    companies = Client.objects.companies().filter(status=Client.Status.ACTIVE).order_by("name")
+    if queue_ids is not None:
+        companies = companies.filter(queues__in=queue_ids).distinct()
+    found = []
+    for company in companies:
+        with tenant_context(company):
+            own = None if queue_ids is None else set(
+                Queue.objects.filter(tenant=company, pk__in=queue_ids).values_list("pk", flat=True)
+            )  # fmt: skip
+            urgent = filtered("", now=now, queue_ids=own).filter(state__in=[OPEN, Callback.State.DIALING])
+            urgent = urgent.filter(due_at__lte=now + dt.timedelta(hours=1))
+            found.append(
+                CompanyCallbacks(
+                    company=company,
+                    counts=counts(now=now, queue_ids=own),
+                    due=rows(list(urgent[:limit]), now=now),
+                    zone=company_zone(),
+                )
+            )
+    return found

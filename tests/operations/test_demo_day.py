@@ -1,0 +1,58 @@
+"""The demo looks like a working day: a dozen operators with skills and shifts (breaks included),
+and weeks of calls with handle times in minutes, abandons, voicemails, callbacks and IVR-completed
+calls, in the statistics so the dashboard and the staffing forecast have history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+from django.db.models import Avg, Count
+from django_tenants.utils import tenant_context
+
+from accounts.models import Role
+from operations import demo
+from operations.models import Shift
+from reporting.models import Statistic
+from telephony.calls.models import Call
+from telephony.models import Skill
+from tests.conftest import make_user
+from tests.factories import QueueFactory
+
+TODAY = dt.date(2026, 3, 16)  # a Monday
+
+
+def test_the_floor_has_a_dozen_operators_with_skills_and_shifts(db, tenants):
+    queue = QueueFactory(tenant=tenants.alpha, is_default=True, name="Main")
+    for n in range(1, 13):
+        make_user(None, role=Role.OPERATOR, username=f"operator{n}")
+    added = demo.seed_floor(today=TODAY)
+    assert added == 12 * 6  # a week, one day off each
+    assert Skill.objects.filter(queue=queue).count() == 12
+    shift = Shift.objects.filter(operator__user__username="operator1").first()
+    assert (shift.ends_at - shift.starts_at) == dt.timedelta(hours=8.5) and shift.break_minutes == 45
+    assert demo.seed_floor(today=TODAY) == 0  # a second run adds nothing
+
+
+def test_the_history_has_minutes_long_calls_every_outcome_and_statistics(db, tenants):
+    QueueFactory(tenant=tenants.alpha, is_default=True, name=f"Main {random.randrange(10**6)}")
+    added = demo.seed_history(client=tenants.alpha, today=TODAY, days=14, calls_per_day=40)
+    assert added > 300
+    with tenant_context(tenants.alpha):
+        outcomes = dict(Call.objects.values_list("outcome").annotate(n=Count("id")))
+        assert {"handled", "abandoned", "voicemail", "callback_requested", "completed_in_ivr"} <= set(
+            outcomes
+        )
+        handled = Call.objects.filter(outcome="handled").aggregate(
+            talk=Avg("talk_seconds"), wait=Avg("wait_seconds")
+        )
+        assert 180 <= handled["talk"] <= 360 and handled["wait"] < 60  # minutes of talk, seconds of wait
+        assert outcomes["abandoned"] / sum(outcomes.values()) < 0.25
+        days = set(
+            Statistic.objects.filter(granularity=Statistic.Granularity.DAY).values_list(
+                "period_start", flat=True
+            )
+        )
+        assert len(days) >= 10  # the weekdays of two weeks
+        assert Statistic.objects.filter(granularity=Statistic.Granularity.INTERVAL).exists()
+    assert demo.seed_history(client=tenants.alpha, today=TODAY, days=14) == 0
