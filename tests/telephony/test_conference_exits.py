@@ -18,7 +18,7 @@ from telephony.answering import accept_offer
 from telephony.calls.models import Call, Callback
 from telephony.models import Queue, Reservation, WaitingCall
 from tests.telephony.calls_kit import incoming
-from tests.telephony.conference_kit import leg_event, path_of, twilio_with_faults
+from tests.telephony.conference_kit import leg_event, path_of, query, twilio_with_faults
 from tests.telephony.helpers import make_operator
 from tests.twilio_kit import check_twiml, signed_post, verbs
 
@@ -92,6 +92,7 @@ def test_past_the_max_wait_a_caller_in_the_conference_is_offered_a_callback_once
     _age(sid, queue.max_wait)
     _tick(commit)
     action = _moved_out_offer(http, sid)
+    assert query(action)["t"] == tenants.alpha.schema_name  # the caller's company, signed in the URL
     waiting = WaitingCall.objects.get(call_sid=sid)
     assert waiting.state == WaitingCall.State.LEFT and waiting.outcome == "left"
     again.refresh_from_db()
