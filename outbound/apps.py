@@ -6,7 +6,11 @@ class OutboundConfig(AppConfig):
     verbose_name = "Outbound campaigns"
 
     def ready(self) -> None:
+        from outbound.orphans import on_orphaned_before_dial
         from outbound.tasks import on_operator_freed
         from telephony import events
 
         events.operator_freed.connect(on_operator_freed, dispatch_uid="dialer-serves-freed-operator")
+        events.orphaned_before_dial.connect(
+            on_orphaned_before_dial, dispatch_uid="orphaned-preview-given-back"
+        )

@@ -69,8 +69,14 @@ def current_attempt(waiting_call_id: int) -> Attempt | None:
     return Attempt(waiting, reservation) if reservation else None
 
 
-def _has_event(call: Call, dedupe: str) -> bool:
+def has_event(call: Call, dedupe: str) -> bool:
+    """Whether the call has the event recorded once under ``dedupe``."""
     return CallEvent.objects.filter(dedupe_key=dedupe_key(call, dedupe)).exists()
+
+
+def caller_in_conference(call: Call) -> bool:
+    """Whether the caller was moved into the call's conference (out of Twilio's queue)."""
+    return has_event(call, "conference")
 
 
 def bridge(*, waiting_call_id: int) -> bool:
@@ -87,7 +93,7 @@ def bridge(*, waiting_call_id: int) -> bool:
         if call is None or call.ended_at is not None:
             return False
         name = conference_name(call.call_sid)
-        if not _has_event(call, "conference"):
+        if not has_event(call, "conference"):
             settings = TelephonySettings.current()
             recording = twiml.url("twilio-conference-recording", c=call.pk) if settings.record_calls else None
             text = twiml.conference_caller(
@@ -105,7 +111,7 @@ def bridge(*, waiting_call_id: int) -> bool:
                 attempt_failed(call=call, reservation_id=reservation.pk, reason=refused)
                 return False
             add_event(call, "conference", dedupe="conference", name=name)
-        if _has_event(call, f"leg:{reservation.pk}"):
+        if has_event(call, f"leg:{reservation.pk}"):
             return True
         answer, leg_sid = gateway.add_participant(
             conference=name,

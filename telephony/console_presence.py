@@ -9,8 +9,15 @@ removes its member; ``sweep`` sets offline whoever has no member fresher than ``
 (their ringing offer closed and re-routed by ``profile_set_state``). A node that starts removes the
 members it owned (``forget_node``), so a crashed process's sockets count for nothing.
 
-Operators on a call keep it (their browser phone may still be connected; the call's end brings
-them to wrap-up); in wrap-up they get ``WRAP_UP_GRACE_SECONDS`` to come back before going offline.
+Operators on a call keep it while the call goes on (their browser phone may still be connected,
+and a page reload finds the call); in wrap-up they get ``WRAP_UP_GRACE_SECONDS`` to come back
+before going offline. No operator is left on call with nobody (issue 22's ghost operators): an
+operator on call with no live console whose call is over (no bridged call of theirs) goes offline;
+one whose only work is an outbound call not dialled yet (a preview: ``placed_at`` empty, still
+``queued``) goes offline and the call is announced (``events.orphaned_before_dial``: outbound gives
+the work back to its campaign); and one whose console was already gone when their call ended
+(``UNTIL_KEY``: when each operator's consoles stop counting as live) goes offline at once, not
+after the wrap-up grace.
 
 Redis down: beats are skipped (logged once), and the sweep does nothing; a Redis that restarted
 empty is not read as "everybody left": the sweep waits until the set has existed for
@@ -29,15 +36,19 @@ from datetime import UTC, datetime
 
 import redis
 from django.conf import settings
+from django_tenants.utils import tenant_context
 
+from telephony.calls.models import Call
+from telephony.events import announce_on_commit, orphaned_before_dial
 from telephony.operators import InvalidTransition
 from telephony.routing import profile_set_state
-from telephony.routing_models import OperatorProfile, OperatorState
+from telephony.routing_models import OperatorProfile, OperatorState, WaitingCall
 
 log = logging.getLogger(__name__)
 
 KEY = "cc:consoles"
 SINCE_KEY = "cc:consoles:since"
+UNTIL_KEY = "cc:consoles:until"  # operator id → until when their consoles count as live
 BEAT_SECONDS = 5.0
 PRESENCE_SECONDS = 15.0
 WRAP_UP_GRACE_SECONDS = 600.0
@@ -78,6 +89,7 @@ def beat(*, operator_id: int, channel: str, node: str | None = None, now: float 
         pipe = client().pipeline(transaction=False)
         pipe.zadd(KEY, {member(operator_id=operator_id, node=node or node_name(), channel=channel): now})
         pipe.set(SINCE_KEY, now, nx=True)
+        pipe.hset(UNTIL_KEY, str(operator_id), now + PRESENCE_SECONDS)
         pipe.execute()
     except OUTAGE:
         log.warning("console presence not refreshed: Redis unreachable", exc_info=False)
@@ -89,10 +101,13 @@ def leave(*, operator_id: int, channel: str, node: str | None = None) -> bool:
     """This console socket closed; True when no other console of the operator is alive."""
     try:
         client().zrem(KEY, member(operator_id=operator_id, node=node or node_name(), channel=channel))
+        last = operator_id not in live_operators()
+        if last:
+            client().hset(UNTIL_KEY, str(operator_id), time.time())
     except OUTAGE:
         log.warning("console presence not removed: Redis unreachable; the sweep will see it go")
         return False
-    return operator_id not in live_operators()
+    return last
 
 
 def live_operators(*, now: float | None = None) -> set[int]:
@@ -122,21 +137,71 @@ def sweep(*, now: float | None = None) -> list[int]:
             return []  # Redis (re)started empty a moment ago: consoles have not beat yet
         client().zremrangebyscore(KEY, "-inf", now - 4 * PRESENCE_SECONDS)  # long gone
         live = live_operators(now=now)
+        until = {int(op): float(at) for op, at in client().hgetall(UNTIL_KEY).items()}
     except OUTAGE:
         log.warning("console presence not swept: Redis unreachable")
         return []
-    wrap_up_since = datetime.fromtimestamp(now - WRAP_UP_GRACE_SECONDS, tz=UTC)
+    offline = _on_call_with_nobody(live)
     gone = OperatorProfile.objects.exclude(pk__in=live).filter(state__in=[S.AVAILABLE, S.RESERVED, S.BREAK])
-    stale_wrap_up = OperatorProfile.objects.exclude(pk__in=live).filter(
-        state=S.WRAP_UP, state_since__lte=wrap_up_since
-    )
-    offline = []
-    for profile_id in [*gone.values_list("pk", flat=True), *stale_wrap_up.values_list("pk", flat=True)]:
-        try:
-            profile_set_state(profile_id=profile_id, state=S.OFFLINE, reason="no console")
-        except InvalidTransition:
-            continue  # their state moved meanwhile (an accepted call): the next sweep looks again
-        offline.append(profile_id)
+    for profile_id in [*gone.values_list("pk", flat=True), *_wrap_up_over(live, until, now)]:
+        if _set_offline(profile_id):
+            offline.append(profile_id)
     if offline:
         log.warning("operators set offline, no live console for %.0f s: %s", PRESENCE_SECONDS, offline)
+    return offline
+
+
+def _set_offline(profile_id: int) -> bool:
+    try:
+        profile_set_state(profile_id=profile_id, state=S.OFFLINE, reason="no console")
+    except InvalidTransition:
+        return False  # their state moved meanwhile (an accepted call): the next sweep looks again
+    return True
+
+
+def _wrap_up_over(live: set[int], until: dict[int, float], now: float) -> list[int]:
+    """Operators in wrap-up with no live console: past the grace, or whose consoles had stopped
+    counting as live before their call ended (nobody is there to wrap it up)."""
+    grace_over = datetime.fromtimestamp(now - WRAP_UP_GRACE_SECONDS, tz=UTC)
+    wrapping = OperatorProfile.objects.exclude(pk__in=live).filter(state=S.WRAP_UP)
+    return [
+        pk
+        for pk, since in wrapping.values_list("pk", "state_since")
+        if since <= grace_over or (pk in until and until[pk] < since.timestamp())
+    ]
+
+
+def _undialled(waiting: WaitingCall) -> Call | None:
+    """The outbound call record of this router row when it was never dialled (a preview)."""
+    if waiting.direction != WaitingCall.Direction.OUTBOUND:
+        return None
+    with tenant_context(waiting.tenant):
+        call = Call.objects.filter(call_sid=waiting.call_sid).first()
+    if call is None or call.placed_at is not None or call.status != Call.Status.QUEUED:
+        return None
+    return call
+
+
+def _on_call_with_nobody(live: set[int]) -> list[int]:
+    """Operators on call with no live console whose call is over, or not dialled yet: offline (an
+    undialled outbound call is announced, for outbound to give the work back). Operators whose
+    call goes on keep it: a page reload finds it."""
+    offline = []
+    for profile_id in (
+        OperatorProfile.objects.exclude(pk__in=live).filter(state=S.ON_CALL).values_list("pk", flat=True)
+    ):
+        theirs = list(
+            WaitingCall.objects.filter(
+                operator_id=profile_id, state=WaitingCall.State.BRIDGED
+            ).select_related("tenant")
+        )
+        undialled = [(waiting, _undialled(waiting)) for waiting in theirs]
+        if any(call is None for _waiting, call in undialled):
+            continue  # a call goes on (inbound, or outbound placed)
+        if not _set_offline(profile_id):
+            continue
+        offline.append(profile_id)
+        for waiting, call in undialled:
+            with tenant_context(waiting.tenant):
+                announce_on_commit(orphaned_before_dial, call_id=call.pk, operator_id=profile_id)
     return offline

@@ -23,6 +23,10 @@ call_completed = Signal()
 operator_available = Signal()
 # An operator is free for other work: no inbound call was offered to them. ``operator_id``.
 operator_freed = Signal()
+# An operator's consoles all went away before they dialled the outbound call reserved for them (a
+# preview); they were set offline: ``call_id`` (tenant schema), ``operator_id``. Outbound gives the
+# work back to its campaign (or callback list).
+orphaned_before_dial = Signal()
 
 
 def announce_on_commit(signal: Signal, **kwargs: Any) -> None:

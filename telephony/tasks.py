@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 
 from config.celery import app, tenant_task
-from telephony import conferences, recordings, routing
+from telephony import conference_exits, conferences, recordings, routing
 from telephony.gateway import TwilioUnavailable
 from telephony.recordings import RecordingNotReady
 
@@ -19,8 +19,10 @@ BRIDGE_RETRIES = 5  # about 15 s of backoff in all: the caller is listening to m
 
 @app.task(acks_late=True, ignore_result=True)
 def routing_tick() -> int:
-    """Run by beat every 2 s: expire unanswered offers, then match (overflow timers open tiers)."""
+    """Run by beat every 2 s: expire unanswered offers, move out of their conference the callers
+    past the queue's maximum wait (or with nobody staffed), then match (overflow timers open tiers)."""
     routing.expire_reservations()
+    conference_exits.move_out_overdue()
     return len(routing.match())
 
 

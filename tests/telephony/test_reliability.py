@@ -123,9 +123,9 @@ def test_each_console_heartbeat_expires_its_operators_overdue_offer(
 @pytest.fixture
 def presence():
     client = console_presence.client()
-    client.delete(console_presence.KEY, console_presence.SINCE_KEY)
+    client.delete(console_presence.KEY, console_presence.SINCE_KEY, console_presence.UNTIL_KEY)
     yield client
-    client.delete(console_presence.KEY, console_presence.SINCE_KEY)
+    client.delete(console_presence.KEY, console_presence.SINCE_KEY, console_presence.UNTIL_KEY)
 
 
 def test_an_operator_whose_consoles_stopped_beating_goes_offline_and_the_offer_is_rerouted(
@@ -136,6 +136,10 @@ def test_an_operator_whose_consoles_stopped_beating_goes_offline_and_the_offer_i
     crashed = make_operator({queue: 1}, idle=0)
     alive = make_operator({queue: 1}, idle=10)
     on_call = make_operator({}, state="on_call")
+    WaitingCall.objects.create(  # their call goes on (an operator on call with no call goes offline)
+        tenant=tenants.alpha, queue=make_queue(tenants.alpha), call_sid=sid(), enqueued_at=timezone.now(),
+        state="bridged", answered_at=timezone.now(), operator=on_call,
+    )  # fmt: skip
     t0 = time.time()
     console_presence.beat(operator_id=crashed.pk, channel="c1", node="web-1", now=t0)
     with django_capture_on_commit_callbacks(execute=True):
