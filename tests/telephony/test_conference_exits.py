@@ -128,7 +128,7 @@ def test_twilio_unavailable_keeps_the_caller_in_line_and_the_next_tick_moves_the
     db, tenants, queue, alpha_number, commit, twilio_mock, monkeypatch
 ):
     http = twilio_with_faults(monkeypatch, twilio_mock)
-    make_operator({queue: 1}, state="break")
+    make_operator({queue: 1}, state="wrap_up")  # staffed (nobody staffed: a callback at once), not free
     with commit():
         _, params = incoming(alpha_number)
     sid = params["CallSid"]
