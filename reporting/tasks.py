@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -54,7 +54,13 @@ def on_telephony_settings_saving(sender: type, instance: TelephonySettings, **kw
         return  # fixtures being loaded
     before = TelephonySettings.objects.filter(pk=instance.pk).values_list("timezone", flat=True).first()
     if before is not None and (before or "UTC") != (instance.timezone or "UTC"):
-        transaction.on_commit(rebuild_statistics.delay)
+        company = connection.tenant  # the commit may come after its schema was left
+        transaction.on_commit(lambda: _send_rebuild(company))
+
+
+def _send_rebuild(company: Client) -> None:
+    with tenant_context(company):
+        rebuild_statistics.delay()
 
 
 # How long the webhooks behind the invoices are kept when the contract says nothing

@@ -52,3 +52,19 @@ def test_a_time_zone_change_rebuilds_the_companys_statistics(
         assert sorted(row.day for row in intervals) == [DAY, DAY]
     with tenant_context(tenants.beta):
         assert not Statistic.objects.filter(key=1, day=DAY).exists()  # beta's own rows untouched
+
+
+def test_the_rebuild_is_sent_in_the_company_whose_zone_changed_even_after_leaving_its_schema(
+    db, tenants, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The demo (and any script) may change a zone inside an outer transaction and leave the
+    company's schema before it commits: the rebuild is still sent from that company's schema
+    (it was sent from public and refused by the worker)."""
+    sent_from = []
+    monkeypatch.setattr(tasks.rebuild_statistics, "delay", lambda: sent_from.append(connection.schema_name))
+    with django_capture_on_commit_callbacks(execute=True), tenant_context(tenants.alpha):
+        TelephonySettings.objects.update_or_create(pk=1, defaults={"timezone": "UTC"})
+        settings = TelephonySettings.current()
+        settings.timezone = "Asia/Tokyo"
+        settings.save()
+    assert sent_from == [tenants.alpha.schema_name]
