@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from telephony.simulator.operators import Behaviour, SimulatedOperator
-from telephony.simulator.run import Plan, kpis
+from telephony.simulator.run import Plan, kpis, operators_of
 from telephony.simulator.twilio_side import Profile, Twilio
 
 FINAL = ("completed", "busy", "no-answer", "canceled", "failed")
@@ -111,17 +111,7 @@ async def simulate_with_faults(
         "profile": profile, "rest_port": plan.rest_port, "callee": plan.callee,
     }  # fmt: skip
     async with FaultyTwilio(faults=faults, **twilio_args) as twilio:
-        operators = [
-            ReconnectingOperator(
-                username=name,
-                session=key,
-                base_url=plan.base_url,
-                connect_to=plan.connect,
-                rng=random.Random(rng.random()),
-                behaviour=behaviour,
-            )
-            for name, key in plan.operators
-        ]
+        operators = operators_of(plan, rng, behaviour, kind=ReconnectingOperator)
         consoles = [asyncio.create_task(op.run(stop)) for op in operators]
         await asyncio.sleep(0.5)
         calls: list[asyncio.Task] = []

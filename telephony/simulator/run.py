@@ -72,10 +72,12 @@ def answer_times(accepted: dict[str, float], joined: dict[str, float]) -> dict[s
     }
 
 
-def _operators(plan: Plan, rng: random.Random, behaviour: Behaviour) -> list[SimulatedOperator]:
-    """The plan's operators, each with its own random stream drawn from ``rng``."""
+def operators_of(
+    plan: Plan, rng: random.Random, behaviour: Behaviour, kind: type[SimulatedOperator] = SimulatedOperator
+) -> list[SimulatedOperator]:
+    """The plan's operators (of ``kind``), each with its own random stream drawn from ``rng``."""
     return [
-        SimulatedOperator(
+        kind(
             username=name,
             session=key,
             base_url=plan.base_url,
@@ -93,7 +95,7 @@ async def simulate(plan: Plan) -> dict[str, object]:
     stop = asyncio.Event()
     async with Twilio(base_url=plan.base_url, connect=plan.connect, auth_token=plan.auth_token, rng=rng,
                       profile=profile, rest_port=plan.rest_port, callee=plan.callee) as twilio:  # fmt: skip
-        operators = _operators(plan, rng, behaviour)
+        operators = operators_of(plan, rng, behaviour)
         consoles = [asyncio.create_task(op.run(stop)) for op in operators]
         # Calls only once the consoles are logged in: a queue nobody staffs offers a callback at once.
         with contextlib.suppress(TimeoutError):
@@ -138,7 +140,7 @@ async def simulate_outbound(
     async with Twilio(base_url=plan.base_url, connect=plan.connect, auth_token=plan.auth_token, rng=rng,
                       profile=plan.profile or Profile(), rest_port=plan.rest_port,
                       callee=plan.callee) as twilio:  # fmt: skip
-        operators = _operators(plan, rng, behaviour)
+        operators = operators_of(plan, rng, behaviour)
         consoles = [asyncio.create_task(op.run(stop)) for op in operators]
         started = time.monotonic()
         finished = False
