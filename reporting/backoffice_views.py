@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_tenants.utils import tenant_context
 
 from accounts.permissions import ACCOUNT_MANAGERS, BACK_OFFICE, role_required
-from reporting import invoicing, platform
+from reporting import invoicing, operator_time, platform
 from reporting.billing_models import CreditNote, Invoice
 from reporting.invoice_pdf import render_credit_note_pdf, render_pdf
 from reporting.periods import PeriodForm, day_field, default_period
@@ -61,12 +61,14 @@ def figures_row(row: platform.Figures) -> dict[str, object]:
     }
 
 
-def occupancy_row(row: platform.OperatorOccupancy) -> dict[str, object]:
+def occupancy_row(row: operator_time.OperatorOccupancy) -> dict[str, object]:
     return {
         "name": row.name,
         "handling": _seconds(row.handling_seconds),
         "idle": _seconds(row.idle_seconds),
         "occupancy": _percent(row.occupancy),
+        "scheduled": _seconds(row.scheduled_seconds or None),
+        "adherence": _percent(row.adherence),
     }
 
 
@@ -102,7 +104,7 @@ def figures(request: HttpRequest) -> HttpResponse:
         ],
         "occupancy": [
             occupancy_row(o)
-            for o in platform.unscoped_operator_occupancy(first=first, last=last, now=timezone.now())
+            for o in operator_time.unscoped_operator_occupancy(first=first, last=last, now=timezone.now())
         ],
     }
     status = 400 if form.errors else 200

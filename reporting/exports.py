@@ -230,6 +230,7 @@ STATISTIC_HEADER = [
     "outbound attempts",
     "outbound handled",
     "AHT outbound s",
+    "handle time s",
 ]
 
 
@@ -278,6 +279,7 @@ def statistic_rows(first: dt.date, last: dt.date) -> Iterator[Row]:
             row.outbound_attempts,
             row.outbound_handled,
             seconds(rates["aht_outbound_seconds"]),
+            row.talk_seconds + row.hold_seconds + row.wrapup_seconds,
         ]
 
 

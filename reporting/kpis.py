@@ -304,16 +304,63 @@ def operator_seconds(
     """(handling, available-idle) seconds of one operator in [since, until), from their state
     changes in order. The state at ``since`` is the last one before it: an operator on shift
     across midnight counts from midnight, not from their first change of the day."""
-    handling = idle = 0.0
+    spent = state_seconds(changes, state_before=state_before, since=since, until=until)
+    return sum(v for s, v in spent.items() if s in HANDLING_STATES), spent.get(AVAILABLE, 0.0)
+
+
+# Adherence: the states in which an operator is working (logged in, not on a break).
+WORKING_STATES = frozenset({"available", "reserved", "on_call", "wrap_up"})
+BREAK = "break"
+
+
+def adherence_seconds(
+    changes: Iterable[tuple[str, dt.datetime]],
+    *,
+    state_before: str | None,
+    shifts: Iterable[tuple[dt.datetime, dt.datetime, float]],
+    since: dt.datetime,
+    until: dt.datetime,
+) -> tuple[float, float]:
+    """(adherent, scheduled) seconds of one operator in [since, until). ``shifts`` are (start, end,
+    planned break seconds); each is clipped to the window. Adherent: inside a shift, in a working
+    state (available, reserved, on a call, wrap-up), plus time on a break up to the shift's planned
+    break; offline, or on a break beyond the allowance, is not. The state at a shift's start is the
+    last one before it, so a night shift counts across midnight."""
+    changes = list(changes)
+    adherent = scheduled = 0.0
+    for start, end, break_seconds in shifts:
+        start, end = max(start, since), min(end, until)
+        if end <= start:
+            continue
+        spent = state_seconds(changes, state_before=state_before, since=start, until=end)
+        working = sum(v for state, v in spent.items() if state in WORKING_STATES)
+        adherent += working + min(spent.get(BREAK, 0.0), break_seconds)
+        scheduled += (end - start).total_seconds()
+    return adherent, scheduled
+
+
+def state_seconds(
+    changes: Iterable[tuple[str, dt.datetime]],
+    *,
+    state_before: str | None,
+    since: dt.datetime,
+    until: dt.datetime,
+) -> dict[str, float]:
+    """Seconds spent in each state in [since, until), from the state changes in order (changes
+    before ``since`` only set the state at ``since``)."""
+    spent: dict[str, float] = {}
     state, at = state_before, since
     for next_state, when in [*changes, (None, until)]:
         start, end = max(at, since), min(when, until)
         if state is not None and end > start:
-            span = (end - start).total_seconds()
-            handling += span if state in HANDLING_STATES else 0
-            idle += span if state == AVAILABLE else 0
+            spent[state] = spent.get(state, 0.0) + (end - start).total_seconds()
         state, at = next_state, when
-    return handling, idle
+    return spent
+
+
+def adherence(*, adherent_seconds: float, scheduled_seconds: float) -> float | None:
+    """Per operator: adherent time / scheduled (shift) time."""
+    return _ratio(adherent_seconds, scheduled_seconds)
 
 
 def ivr_containment(*, ivr_contained: int, ivr_entered: int) -> float | None:

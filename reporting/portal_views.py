@@ -124,6 +124,7 @@ def _grouped(rows: object, by: str) -> list[dict[str, object]]:
                 "asa": _secs(rates["asa_seconds"]),
                 "aht": _secs(rates["aht_seconds"]),
                 "abandon_rate": _pct(rates["abandon_rate"]),
+                "handle_time": _secs(t.handle_seconds),
             }
         )
     return out

@@ -14,6 +14,7 @@ from config.celery import app, tenant_task
 from reporting import billing, stats, webhook_delivery
 from telephony import evidence
 from telephony.calls.models import TelephonySettings
+from tenants import contracts
 from tenants.models import Client
 
 
@@ -63,9 +64,7 @@ def _send_rebuild(company: Client) -> None:
         rebuild_statistics.delay()
 
 
-# How long the webhooks behind the invoices are kept when the contract says nothing
-# (``evidence_retention_months``): two years, beyond any invoice's dispute window.
-DEFAULT_EVIDENCE_RETENTION_MONTHS = 24
+DEFAULT_EVIDENCE_RETENTION_MONTHS = contracts.DEFAULT_EVIDENCE_RETENTION_MONTHS
 
 
 @app.task(acks_late=True)

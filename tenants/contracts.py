@@ -26,6 +26,9 @@ DEFAULT_SL_PERCENT = 80
 DEFAULT_SL_SECONDS = 20
 DEFAULT_TERM_MONTHS = 12
 DEFAULT_NOTICE_DAYS = 30
+# How long the webhooks behind the invoices are kept when the contract says nothing: two years,
+# beyond any invoice's dispute window (``evidence_retention_months``).
+DEFAULT_EVIDENCE_RETENTION_MONTHS = 24
 
 STANDARD = "standard"
 REVERSE_CHARGE = "reverse_charge"
@@ -117,6 +120,8 @@ def default_terms(*, order: Order) -> dict[str, object]:
         "tax_treatment": STANDARD,
         "tax_percent": str(catalogue_tax_percent(tariffs)),
         "client_vat_id": order.tax_number,
+        "suspended_days_billed": False,
+        "evidence_retention_months": DEFAULT_EVIDENCE_RETENTION_MONTHS,
     }
 
 
@@ -157,6 +162,17 @@ def first_invoice_sentence(terms: dict[str, object], tariffs: list[dict[str, str
         + (held if deposit else "")
         + f"; it is due within {settings.INVOICE_DUE_DAYS} days and the service starts once it is paid."
     )
+
+
+def suspension_and_evidence_sentence(terms: dict[str, object]) -> str:
+    """How a suspension is billed and how long the evidence behind the invoices is kept."""
+    months = terms.get("evidence_retention_months") or DEFAULT_EVIDENCE_RETENTION_MONTHS
+    fees = (
+        "Monthly fees run while the service is suspended (suspended days are billed)."
+        if terms.get("suspended_days_billed")
+        else "A day on which the service is suspended throughout is not billed."
+    )
+    return f"{fees} The events behind each invoice line are kept for {months} months."
 
 
 def _p(text: object, style: ParagraphStyle) -> Paragraph:
@@ -237,6 +253,7 @@ def render_pdf(*, version: ContractVersion) -> bytes:
         ),
         _p(BILLING_SENTENCE, body),
         _p(first_invoice_sentence(terms, version.tariffs), body),
+        _p(suspension_and_evidence_sentence(terms), body),
         _p("3. Coverage and volumes", heading),
         _p(
             f"Coverage: {terms['coverage']} (time zone {terms['time_zone']}). Languages: "

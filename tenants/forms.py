@@ -193,6 +193,19 @@ class ContractTermsForm(forms.Form):
         required=False,
         help_text="Needed for reverse charge, e.g. DE123456789.",
     )
+    suspended_days_billed = forms.BooleanField(
+        label="Suspended days are billed",
+        required=False,
+        help_text="Fees keep running while the company is suspended (e.g. for non-payment).",
+    )
+    evidence_retention_months = forms.IntegerField(
+        label="Evidence kept (months)",
+        min_value=12,
+        max_value=120,
+        required=False,
+        initial=contracts.DEFAULT_EVIDENCE_RETENTION_MONTHS,
+        help_text="How long the webhooks behind each invoice line are kept (12 to 120; empty: 24).",
+    )
     body = forms.CharField(
         label="Special conditions",
         required=False,
@@ -227,6 +240,8 @@ class ContractTermsForm(forms.Form):
         data["start_date"] = data["start_date"].isoformat()
         data["end_date"] = data["end_date"].isoformat() if data.get("end_date") else ""
         data["tax_percent"] = str(data["tax_percent"].quantize(Decimal("0.01")))
+        months = data.get("evidence_retention_months")
+        data["evidence_retention_months"] = months or contracts.DEFAULT_EVIDENCE_RETENTION_MONTHS
         data["deposit"] = str((data.get("deposit") or Decimal("0")).quantize(Decimal("0.01")))
         return data
 

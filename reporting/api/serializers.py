@@ -105,6 +105,10 @@ class StatisticSerializer(serializers.ModelSerializer):
     )
     abandon_rate = serializers.FloatField(read_only=True, allow_null=True, source="rates.abandon_rate")
     ivr_containment = serializers.FloatField(read_only=True, allow_null=True, source="rates.ivr_containment")
+    handle_seconds = serializers.IntegerField(
+        read_only=True,
+        help_text="Talk + hold + wrap-up of the row's calls; per operator, their time on your calls.",
+    )
 
     class Meta:
         model = Statistic
@@ -116,6 +120,7 @@ class StatisticSerializer(serializers.ModelSerializer):
         data["period_start"] = row.period_start.isoformat().replace("+00:00", "Z")
         data["day"] = row.day.isoformat()
         data.update(row.rates)
+        data["handle_seconds"] = row.talk_seconds + row.hold_seconds + row.wrapup_seconds
         return data
 
 

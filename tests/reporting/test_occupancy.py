@@ -7,7 +7,7 @@ import datetime as dt
 
 from accounts.models import Role
 from console import wallboard
-from reporting import kpis, platform
+from reporting import kpis, operator_time
 from telephony.routing_models import OperatorEvent
 from tests.conftest import logged_in, make_user
 from tests.telephony.helpers import make_operator
@@ -54,7 +54,7 @@ def test_the_back_office_shows_each_operators_occupancy_over_the_period(db, tena
     operator = night_shift()
     (row,) = [
         r
-        for r in platform.unscoped_operator_occupancy(first=MIDNIGHT.date(), last=MIDNIGHT.date())
+        for r in operator_time.unscoped_operator_occupancy(first=MIDNIGHT.date(), last=MIDNIGHT.date())
         if r.operator_id == operator.pk
     ]
     assert (row.handling_seconds, row.idle_seconds) == (0.6 * 3600, 23.4 * 3600)  # the whole day
