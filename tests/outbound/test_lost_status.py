@@ -14,15 +14,18 @@ from django_tenants.utils import tenant_context
 from outbound import dialer
 from outbound.models import Attempt, CampaignContact
 from telephony import reconcile
-from telephony.calls.models import Call
-from telephony.models import OperatorProfile, WaitingCall
+from telephony.calls.models import Call, Callback
+from telephony.models import OperatorProfile, PhoneNumber, Queue, WaitingCall
+from tests.factories import CallbackFactory, CallFactory
 from tests.outbound.dialer_kit import (
     operators_on,
     outbound_calls,
+    phone,
     running_campaign,
     spy_calls_create,
     twilio_post,
 )
+from tests.telephony.helpers import sid
 
 
 @pytest.fixture
@@ -112,3 +115,32 @@ def test_a_preview_not_dialled_yet_is_not_asked_of_twilio(
     with tenant_context(tenants.alpha):
         call.refresh_from_db()
         assert call.ended_at is None and not call.outcome
+
+
+def test_a_ringing_callback_whose_final_callback_was_lost_is_due_again_and_its_operator_freed(
+    db, tenants, created, django_capture_on_commit_callbacks
+):
+    PhoneNumber.objects.get_or_create(  # the number the earlier call dialled (the factory's)
+        number="+15550199001", defaults={"tenant": tenants.alpha, "state": PhoneNumber.State.ASSIGNED}
+    )
+    queue = Queue.objects.create(tenant=tenants.alpha, name="cb-" + sid()[-6:])
+    (operator,) = operators_on(queue, 1)
+    with tenant_context(tenants.alpha):
+        earlier = CallFactory(from_number=phone())
+        callback = CallbackFactory(call=earlier, reason="abandoned", queue_id=queue.pk)
+    (reserved,) = dialer.unscoped_dial_pass(operator_ids=[operator.pk])
+    assert dialer.place_call(tenant=tenants.alpha, call_id=reserved.call_id)
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(pk=reserved.call_id)
+    twilio_post("status", tenants.alpha, call, CallStatus="ringing")
+    _age(tenants.alpha, call, minutes=5)
+
+    assert _reconcile(tenants.alpha, django_capture_on_commit_callbacks) == {"finished": 1}
+
+    assert OperatorProfile.objects.get(pk=operator.pk).state == "available"
+    with tenant_context(tenants.alpha):
+        callback.refresh_from_db()
+        assert (callback.state, callback.attempts) == (Callback.State.OPEN, 1)  # tried again later
+        assert callback.due_at > timezone.now()
+        call.refresh_from_db()
+        assert call.ended_at is not None and call.outcome == "failed"
