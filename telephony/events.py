@@ -27,6 +27,11 @@ operator_freed = Signal()
 # preview); they were set offline: ``call_id`` (tenant schema), ``operator_id``. Outbound gives the
 # work back to its campaign (or callback list).
 orphaned_before_dial = Signal()
+# The reconciliation found an outbound call over at Twilio whose final status callback was lost:
+# ``call_id`` (tenant schema), ``params`` (``records.TwilioCallParams`` with Twilio's status and
+# duration), ``ended_at``. Outbound finishes it as that callback would have: outcome, the campaign
+# attempt's or callback's result, the operator freed.
+outbound_call_reconciled = Signal()
 
 
 def announce_on_commit(signal: Signal, **kwargs: Any) -> None:

@@ -6,11 +6,14 @@ process killed, a deploy, a network cut) left a record ``ringing`` for ever, its
 
 - ``stale_calls``: calls of this company not ended whose state has not moved for longer than it
   should (``RECONCILE_WAITING_SECONDS``, 2 minutes: ringing, IVR, queued;
-  ``RECONCILE_ANSWERED_SECONDS``, 10 minutes: bridged, on a call);
+  ``RECONCILE_ANSWERED_SECONDS``, 10 minutes: bridged, on a call), outbound calls included once
+  placed (a preview not dialled yet is the dialer's: ``release_stale_previews``);
 - ``reconcile_call``: asks Twilio's REST API for the call's real status; a finished call is
   finished as the lost callback would have done it (``records.record_status``: outcome, times from
   Twilio's end time, the queue place freed, the operator to wrap-up through ``routing.leave`` and
-  ``operators.transition``). A call Twilio does not know (404) is finished as canceled. Each call
+  ``operators.transition``); an outbound call is announced (``events.outbound_call_reconciled``)
+  and finished by outbound as its status callback would have been (the campaign attempt's or the
+  callback's result too). A call Twilio does not know (404) is finished as canceled. Each call
   is asked at most once per ``RECONCILE_RECHECK_SECONDS`` (5 minutes);
 - ``keep_early_status``/``take_early_status``: a final status callback that arrives before the
   call's first webhook (Twilio does not order them) is kept for ``EARLY_STATUS_SECONDS`` and applied
@@ -43,7 +46,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
-from telephony import gateway, routing
+from telephony import events, gateway, routing
 from telephony.calls.models import Call
 from telephony.calls.records import TERMINAL, TwilioCallParams, add_event, record_status, set_outcome
 from telephony.models import PhoneNumber
@@ -112,6 +115,7 @@ def stale_calls(*, now: dt.datetime) -> list[Call]:
     moved = Greatest("started_at", "placed_at", "ivr_started_at", "queued_at", "offered_at", "answered_at")
     return list(
         Call.objects.filter(ended_at__isnull=True)
+        .exclude(direction=Call.Direction.OUTBOUND, placed_at__isnull=True)  # not dialled: no CallSid
         .annotate(moved=moved)
         .filter(
             Q(answered_at__isnull=True, moved__lte=waiting) | Q(answered_at__isnull=False, moved__lte=late)
@@ -198,7 +202,12 @@ def reconcile_call(
         duration=real.duration if real is not None else None,
     )
     with transaction.atomic():
-        record_status(params=params, now=ended)
+        if call.direction == Call.Direction.OUTBOUND:  # outbound's status callback, played by outbound
+            events.announce_on_commit(
+                events.outbound_call_reconciled, call_id=call.pk, params=params, ended_at=ended
+            )
+        else:
+            record_status(params=params, now=ended)
         add_event(call, "reconciled", dedupe="reconciled", at=now, status=status, source="twilio")
     log.warning("call %s reconciled with Twilio: %s (its final callback was lost)", call.call_sid, status)
     return f"finished ({status})"

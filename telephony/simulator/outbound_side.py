@@ -45,6 +45,7 @@ class OutboundRecord:
     placed_at: float
     answered_by: str = ""
     result: str = ""  # human, machine, busy, no-answer, error
+    ended_at: float | None = None  # monotonic: the call is over at Twilio (its REST status says so)
     steps: list[str] = field(default_factory=list)
 
 
@@ -83,6 +84,7 @@ class OutboundCalls:
             record.result = record.result or "error"
             record.steps.append(f"error: {exc}")
         finally:
+            record.ended_at = record.ended_at or time.monotonic()
             future = self.twilio.redirects.pop(record.sid, None)
             if future is not None and not future.done():
                 future.cancel()
@@ -117,8 +119,8 @@ class _Callee:
         await self.status("ringing")
         if outcome in ("busy", "no-answer"):
             self.record.result = outcome
+            self.over, self.record.ended_at = True, time.monotonic()
             await self.status(outcome, CallDuration="0")
-            self.over = True
             return
         self.answered_at = time.monotonic()
         fields = {}
@@ -186,6 +188,6 @@ class _Callee:
     async def hang_up(self) -> None:
         if self.over:
             return
-        self.over = True
-        duration = str(int(time.monotonic() - (self.answered_at or self.record.placed_at)))
-        await self.status("completed", CallDuration=duration)
+        self.over, self.record.ended_at = True, time.monotonic()
+        duration = str(int(self.record.ended_at - (self.answered_at or self.record.placed_at)))
+        await self.status("completed", CallDuration=duration)  # Twilio's final status callback

@@ -30,9 +30,10 @@ async def call_status(twilio: Any, request: web.Request) -> web.Response:
         ended = inbound.ended_at
         status = "in-progress" if sid in twilio.redirects or ended is None else "completed"
         to = inbound.tenant_number
-    else:  # an outbound call's end is not kept: live until busy or no-answer
-        ended = None
-        status = outbound.result if outbound.result in ("busy", "no-answer") else "in-progress"
+    else:  # live until its callee is done: then busy, no-answer or completed (a lost callback's)
+        ended = outbound.ended_at
+        busy = outbound.result in ("busy", "no-answer")
+        status = "in-progress" if ended is None else (outbound.result if busy else "completed")
         to = outbound.to
     over = status != "in-progress" and ended is not None
     body = {
