@@ -237,14 +237,16 @@ class _Call:
                 return
             if verb.tag == "Record":
                 self.record.result = self.record.result or "voicemail"
-                await self.follow(
-                    await self.send(
-                        verb.get("action"),
-                        RecordingUrl=f"https://api.twilio.com/rec/RE{self.record.sid[2:]}",
-                        RecordingDuration="9",
-                        Digits="#",
-                    )
+                message = self.twilio.recordings.completed(call_sid=self.record.sid, seconds=9)
+                twiml = await self.send(
+                    verb.get("action"),
+                    RecordingUrl=message["RecordingUrl"],
+                    RecordingDuration=message["RecordingDuration"],
+                    Digits="#",
                 )
+                if verb.get("recordingStatusCallback"):  # the message's audio is ready
+                    await self.twilio.post(verb.get("recordingStatusCallback"), {**self.params, **message})
+                await self.follow(twiml)
                 return
             if verb.tag == "Redirect":
                 await self.follow(await self.send(verb.text or ""))

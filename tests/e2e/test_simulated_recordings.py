@@ -44,3 +44,23 @@ def test_a_recorded_simulated_call_ends_with_a_stored_playable_wav(
     assert response["Content-Type"] == "audio/wav"
     with wave.open(io.BytesIO(body)) as audio:  # a valid header, seconds of audio behind it
         assert audio.getnchannels() == 1 and audio.getnframes() / audio.getframerate() >= 2
+
+
+def test_a_simulated_voicemail_is_stored_as_a_playable_wav(committed, tenants, asgi_server, celery_worker):
+    company, number = _fresh_company()  # nobody serves it: the caller is offered a callback or a message
+
+    def stored() -> bool:
+        with tenant_context(company):
+            return Call.objects.filter(to_number=number).exclude(recording_key="").exists()
+
+    plan = _plan([number], [], calls=1, rate=3.0, seed=3, settled=stored)
+    plan.profile.want_callback = 0.0  # a message, please
+    result = run_async(simulate(plan))
+
+    assert result["outcomes"] == {"voicemail": 1} and result["callback_errors"] == [], result["trace"]
+    with tenant_context(company):
+        call = Call.objects.get(to_number=number)
+        assert call.recording_key.endswith(".wav"), (call.recording_url, call.recording_key)
+        response = recordings.recording_response(call)
+        body = b"".join(response.streaming_content)
+    assert response["Content-Type"] == "audio/wav" and body[:4] == b"RIFF"
