@@ -278,3 +278,19 @@ def test_a_change_cannot_be_scheduled_for_today_or_earlier(db, tenants, admin):
     with tenant_context(tenants.alpha):
         assert TelephonySettings.current().scheduled == []
     assert not AuditEvent.objects.filter(client=tenants.alpha, action="service.settings_scheduled").exists()
+
+
+def test_a_schedule_stays_with_its_company(db, tenants, admin):
+    """Tenant isolation: alpha's scheduled change is neither shown on beta's page nor applied to its calls."""
+    response = logged_in(tenants.alpha, admin).post(
+        "/service/", _form(open_always="on", greeting="Alpha from March.", effective_from="2099-03-02")
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    beta_admin = make_user(tenants.beta, role=Role.CLIENT_ADMIN)
+    page = logged_in(tenants.beta, beta_admin).get("/service/").content.decode()
+    assert "Scheduled changes" not in page and "Alpha from March." not in page
+    with tenant_context(tenants.beta):
+        later = dt.datetime(2099, 4, 1, 12, 0, tzinfo=dt.UTC)
+        assert hours.in_force(TelephonySettings.current(), later).greeting != "Alpha from March."
+    with tenant_context(tenants.alpha):
+        assert hours.in_force(TelephonySettings.current(), later).greeting == "Alpha from March."
