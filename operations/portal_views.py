@@ -21,7 +21,7 @@ from scripts_engine.models import Specialist
 from telephony.calls.models import TelephonySettings
 from tenants.models import AuditEvent
 
-HISTORY = ("service.settings", "service.specialist")
+HISTORY = ("service.settings", "service.settings_scheduled", "service.specialist")
 
 
 def _page(
@@ -62,12 +62,17 @@ def service_settings(request: HttpRequest) -> HttpResponse:
     require(CLIENT_ADMINS, request.user)
     form = ServiceForm(request.POST, request.FILES)
     if form.is_valid():
+        day = form.cleaned_data.get("effective_from")
         try:
-            service.settings_change(changes=form.changes(), by=request.user)
+            if day:
+                service.settings_schedule(changes=form.changes(), effective_from=day, by=request.user)
+            else:
+                service.settings_change(changes=form.changes(), by=request.user)
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, "Service settings saved: they apply from the next call.")
+            when = f"calls from {day:%Y-%m-%d} on" if day else "the next call"
+            messages.success(request, f"Service settings saved: they apply from {when}.")
             return redirect("service_settings")
     return _page(request, form=form, specialist_form=SpecialistForm(), status=400)
 

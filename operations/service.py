@@ -9,6 +9,7 @@ Runs in the company's schema.
 
 from __future__ import annotations
 
+import copy
 import csv
 import datetime as dt
 import io
@@ -18,8 +19,10 @@ import re
 import icalendar
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.utils import timezone
 
 from scripts_engine.models import Specialist
+from telephony.calls.hours import in_force, local_date
 from telephony.calls.models import TelephonySettings
 from tenants.audit import record_event
 from tenants.phones import E164_MESSAGE, is_e164
@@ -174,7 +177,7 @@ def settings_change(*, changes: dict[str, object], by: object) -> TelephonySetti
         raise ValidationError(f"Unknown settings: {', '.join(sorted(unknown))}.")
     with transaction.atomic():
         TelephonySettings.current()
-        settings = TelephonySettings.objects.select_for_update().get(pk=1)
+        settings = _folded(TelephonySettings.objects.select_for_update().get(pk=1))
         before = _settings_view(settings)
         for name, value in changes.items():
             setattr(settings, name, value)
@@ -187,6 +190,50 @@ def settings_change(*, changes: dict[str, object], by: object) -> TelephonySetti
                 actor=by, action="service.settings", obj=connection.tenant, client=connection.tenant,
                 before={k: before[k] for k in changed}, after={k: after[k] for k in changed},
             )  # fmt: skip
+    return settings
+
+
+def _folded(settings: TelephonySettings) -> TelephonySettings:
+    """The saved settings with the scheduled changes whose day has come made part of them (so a
+    change made now is not overridden by an older schedule)."""
+    now = timezone.now()
+    today = local_date(settings, now).isoformat()
+    folded = in_force(settings, now)
+    folded.scheduled = [entry for entry in settings.scheduled or [] if entry["from"] > today]
+    return folded
+
+
+def settings_schedule(
+    *, changes: dict[str, object], effective_from: dt.date, by: object
+) -> TelephonySettings:
+    """Schedule a change of the service settings from a future day (the company's time zone):
+    calls on and after that day get it, earlier ones the settings as they are. Validated now as
+    the whole settings would be then; a second change for the same day is merged into it; audited."""
+    unknown = set(changes) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise ValidationError(f"Unknown settings: {', '.join(sorted(unknown))}.")
+    if not changes:
+        raise ValidationError("Nothing to change.")
+    with transaction.atomic():
+        TelephonySettings.current()
+        settings = _folded(TelephonySettings.objects.select_for_update().get(pk=1))
+        today = local_date(settings, timezone.now())
+        if effective_from <= today:
+            raise ValidationError(f"Choose a day after today ({today:%Y-%m-%d}), or save the change now.")
+        day = effective_from.isoformat()
+        entries = {entry["from"]: dict(entry["changes"]) for entry in settings.scheduled}
+        entries[day] = {**entries.get(day, {}), **changes}
+        then = in_force(settings, dt.datetime.combine(effective_from, dt.time(12), tzinfo=dt.UTC))
+        then = copy.copy(then)
+        for name, value in changes.items():
+            setattr(then, name, value)
+        then.full_clean()  # the settings as they will be that day are valid
+        settings.scheduled = [{"from": d, "changes": entries[d]} for d in sorted(entries)]
+        settings.save()
+        record_event(
+            actor=by, action="service.settings_scheduled", obj=connection.tenant, client=connection.tenant,
+            before=None, after={"from": day, "changes": changes},
+        )  # fmt: skip
     return settings
 
 

@@ -27,6 +27,12 @@ class ServiceForm(forms.Form):
         help_text="An .ics calendar or a .csv file with a date per row; its dates are added to the list.",
     )  # fmt: skip
 
+    effective_from = forms.DateField(
+        label="Takes effect from", required=False, widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Empty: from the next call. A later day (your company's time): calls from that day on "
+        "get these settings, calls before it the current ones.",
+    )  # fmt: skip
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)
         for number, day in enumerate(service.WEEKDAYS):

@@ -2,7 +2,8 @@
 
 Twilio reports a finished recording to the recording webhook; a tenant task then fetches the
 audio (the recording's URL + ``.mp3``, HTTP basic auth with the account SID and token) and saves it
-through Django's default storage under ``recordings/<schema>/<call sid>/<recording sid>.mp3``.
+through Django's default storage under ``recordings/<schema>/<call sid>/<recording sid>.mp3`` (``.wav``
+when what came back is a WAV file, as the simulator's is: it is then served as ``audio/wav``).
 Staff hear it only through views that check who asks and stream the file from there.
 """
 
@@ -39,12 +40,19 @@ class RecordingRefused(Exception):
     """The audio can never be fetched as asked (bad URL, credentials refused): do not retry."""
 
 
-def recording_key(*, schema: str, call_sid: str, recording_sid: str) -> str:
+def recording_key(*, schema: str, call_sid: str, recording_sid: str, extension: str = ".mp3") -> str:
     """The storage key of a recording: tenant first, so one company's files never mix with another's."""
     for part in (schema, call_sid, recording_sid):
         if not SID.match(part.replace("_", "")):
             raise RecordingRefused(f"not a safe key part: {part!r}")
-    return f"recordings/{schema}/{call_sid}/{recording_sid}.mp3"
+    if extension not in AUDIO_FORMATS:
+        raise RecordingRefused(f"not an audio format: {extension!r}")
+    return f"recordings/{schema}/{call_sid}/{recording_sid}{extension}"
+
+
+def audio_extension(head: bytes) -> str:
+    """What the fetched audio is, from its first bytes: a RIFF/WAVE file, else Twilio's MP3."""
+    return ".wav" if head[:4] == b"RIFF" and head[8:12] == b"WAVE" else ".mp3"
 
 
 def download_url(recording_url: str) -> str:
@@ -92,12 +100,20 @@ def store_recording(*, call_id: int) -> str:
     call = Call.objects.get(pk=call_id)
     if not call.recording_sid or not call.recording_url:
         raise RecordingRefused(f"call {call.call_sid} has no recording")
-    key = recording_key(schema=schema, call_sid=call.call_sid, recording_sid=call.recording_sid)
-    if call.recording_key == key and default_storage.exists(key):
-        return key
+    stored = {
+        recording_key(schema=schema, call_sid=call.call_sid, recording_sid=call.recording_sid, extension=ext)
+        for ext in AUDIO_FORMATS
+    }
+    if call.recording_key in stored and default_storage.exists(call.recording_key):
+        return call.recording_key
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024) as audio:
         size = _fetch(download_url(call.recording_url), audio)
         audio.seek(0)
+        extension = audio_extension(audio.read(12))  # Twilio may hand over WAV (and a simulator does)
+        audio.seek(0)
+        key = recording_key(
+            schema=schema, call_sid=call.call_sid, recording_sid=call.recording_sid, extension=extension
+        )
         if default_storage.exists(key):  # a half-finished earlier run: replace it
             default_storage.delete(key)
         saved = default_storage.save(key, File(audio, name=key))
@@ -114,11 +130,12 @@ def recording_response(call: Call) -> FileResponse:
     prefix = f"recordings/{connection.schema_name}/"
     if not call.recording_key.startswith(prefix) or not default_storage.exists(call.recording_key):
         raise Http404("This call's recording is not stored (yet).")
+    wav = call.recording_key.endswith(".wav")
     response = FileResponse(
         default_storage.open(call.recording_key, "rb"),
-        content_type="audio/mpeg",
+        content_type="audio/wav" if wav else "audio/mpeg",
         as_attachment=False,
-        filename=f"{call.call_sid}.mp3",
+        filename=f"{call.call_sid}{'.wav' if wav else '.mp3'}",
     )
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"

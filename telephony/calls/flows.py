@@ -17,7 +17,7 @@ from scripts_engine.models import ScriptSession, ScriptVersion, Specialist
 from scripts_engine.sessions import SessionError, interpreter_for, session_ack, session_answer, session_start
 from telephony import routing, twiml
 from telephony.calls.company import call_setup
-from telephony.calls.hours import after_hours_text, is_open
+from telephony.calls.hours import after_hours_text, in_force, is_open
 from telephony.calls.models import Call, Callback, TelephonySettings
 from telephony.calls.records import add_event, book_callback, set_outcome
 from telephony.models import Queue
@@ -38,7 +38,7 @@ def first_step(*, tenant: Client, call: Call, now: dt.datetime | None = None) ->
     """The answer to the incoming-call webhook (also to its replays: same call, same answer)."""
     now = now or timezone.now()
     setup = call_setup()
-    settings = setup.settings
+    settings = in_force(setup.settings, now)  # a change scheduled from a date applies from that day
     voice = voice_of(settings)
     if call.outcome:
         return twiml.goodbye("", voice)

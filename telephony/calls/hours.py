@@ -3,10 +3,33 @@ what a caller hears when it is not."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import zoneinfo
 
 from telephony.calls.models import TelephonySettings
+
+
+def local_date(settings: TelephonySettings, now: dt.datetime) -> dt.date:
+    """The day it is at ``now`` in the company's time zone."""
+    try:
+        return now.astimezone(zoneinfo.ZoneInfo(settings.timezone or "UTC")).date()
+    except zoneinfo.ZoneInfoNotFoundError:
+        return now.date()
+
+
+def in_force(settings: TelephonySettings, now: dt.datetime) -> TelephonySettings:
+    """The settings as they stand at ``now``: the saved ones with every scheduled change whose
+    date (in the company's time zone) has come applied in date order. A copy, never saved."""
+    today = local_date(settings, now).isoformat()
+    due = [entry for entry in settings.scheduled or [] if entry["from"] <= today]
+    if not due:
+        return settings
+    version = copy.copy(settings)
+    for entry in sorted(due, key=lambda entry: entry["from"]):
+        for name, value in entry["changes"].items():
+            setattr(version, name, value)
+    return version
 
 
 def is_open(settings: TelephonySettings, now: dt.datetime) -> bool:

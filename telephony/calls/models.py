@@ -229,6 +229,12 @@ class TelephonySettings(models.Model):
     )
     after_hours = models.CharField(max_length=12, choices=AfterHours.choices, default=AfterHours.VOICEMAIL)
     record_calls = models.BooleanField(default=False, help_text="Bought the call recording service (R21).")
+    scheduled = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='Changes taking effect from a date (company time): [{"from": "2026-07-01", "changes": '
+        '{"business_hours": …}}, …], sorted by date; see telephony.calls.hours.in_force.',
+    )
     short_abandon_seconds = models.PositiveSmallIntegerField(default=5)
 
     class Meta:

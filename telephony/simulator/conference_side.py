@@ -44,6 +44,7 @@ class Room:
     name: str
     sid: str
     status_callback: str = ""
+    recording_callback: str = ""  # the <Conference recordingStatusCallback>: the call is recorded
     caller_sid: str = ""
     sequence: int = 0
     over: bool = False
@@ -163,6 +164,7 @@ class Conferences:
         conference = dial.find("Conference")
         room = self.room((conference.text or "").strip())
         room.status_callback = conference.get("statusCallback", "")
+        room.recording_callback = conference.get("recordingStatusCallback", "")
         room.caller_sid = call.record.sid
         room.caller_in.set()
         await self.event(
@@ -181,9 +183,14 @@ class Conferences:
             await call.hang_up()
             return
         call.record.bridged_at = time.monotonic()
-        await asyncio.sleep(call.rng.uniform(*call.profile.talk))
+        talk = call.profile.talk_seconds(call.rng)
+        await asyncio.sleep(talk)
         call.record.result = call.record.result or "handled"
         await self.end(room, leaving=call.record.sid)
+        if room.recording_callback:  # Twilio reports the conference's recording once it has ended
+            await self._send(room.recording_callback, self.twilio.recordings.completed(
+                call_sid=call.record.sid, seconds=talk, ConferenceSid=room.sid, RecordingSource="Conference"
+            ))  # fmt: skip
 
     async def end(self, room: Room, *, leaving: str) -> None:
         """Whoever ends the conference left: everyone is disconnected, the conference ends."""

@@ -16,6 +16,7 @@ from telephony.simulator.outbound_side import Callee
 from telephony.simulator.twilio_side import CallRecord, Profile, Twilio
 
 LOGIN_WAIT = 15.0  # seconds the consoles may take to log in before the first call
+SETTLE_WAIT = 30.0
 
 
 @dataclass
@@ -34,6 +35,9 @@ class Plan:
     forever: bool = False
     rest_port: int = 0  # where the platform's TWILIO_API_BASE_URL points (0: any free port)
     callee: Callee | None = None  # the people the platform dials (outbound)
+    # After the calls, keep serving Twilio's REST API (recordings' media…) until this holds (asked
+    # in a thread, it may query the database), for up to SETTLE_WAIT seconds.
+    settled: Callable[[], bool] | None = None
 
 
 def kpis(records: list[CallRecord], threshold: float) -> dict[str, object]:
@@ -112,6 +116,9 @@ async def simulate(plan: Plan) -> dict[str, object]:
             placed += 1
             await asyncio.sleep(rng.expovariate(plan.rate))
         await asyncio.gather(*calls)
+        deadline = time.monotonic() + SETTLE_WAIT
+        while plan.settled and not await asyncio.to_thread(plan.settled) and time.monotonic() < deadline:
+            await asyncio.sleep(0.3)
         stop.set()
         await asyncio.gather(*consoles, return_exceptions=True)
         accepted = {sid: at for op in operators for sid, at in op.stats.accepted_at.items()}

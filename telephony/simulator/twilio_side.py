@@ -10,6 +10,7 @@ exactly as Twilio would.
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import time
 import xml.etree.ElementTree as ET
@@ -22,6 +23,7 @@ from twilio.request_validator import RequestValidator
 
 from telephony.simulator.conference_side import Conferences
 from telephony.simulator.outbound_side import Callee, OutboundCalls
+from telephony.simulator.recordings import Recordings
 from telephony.simulator.rest_status import call_status, child_calls
 from telephony.simulator.twiml_reader import parse
 
@@ -31,7 +33,9 @@ class Profile:
     """How simulated callers behave."""
 
     patience: tuple[float, float] = (20.0, 90.0)  # seconds a caller waits before hanging up
-    talk: tuple[float, float] = (3.0, 10.0)  # seconds of conversation once bridged
+    talk: tuple[float, float] = (3.0, 10.0)  # seconds of conversation once bridged (uniform)
+    talk_median: float = 0.0  # when set: talk is lognormal around this median (seconds) instead
+    talk_sigma: float = 0.5
     wait_turn: float = 2.0  # seconds of hold music between two wait-URL requests
     press_key: float = 0.05  # chance, per wait turn, that the caller asks to leave the queue
     want_callback: float = 0.5  # when leaving: callback (else voicemail)
@@ -45,6 +49,17 @@ class Profile:
     reorder: float = 0.0  # chance a conference callback arrives late (after later ones)
     # Twilio's REST answers failing, per request: {"429": 0.05, "500": 0.05, "timeout": 0.02}
     rest_faults: dict[str, float] = field(default_factory=dict)
+
+    def talk_seconds(self, rng: random.Random) -> float:
+        """One conversation's length once bridged."""
+        if self.talk_median:
+            return rng.lognormvariate(math.log(self.talk_median), self.talk_sigma)
+        return rng.uniform(*self.talk)
+
+    def mean_talk(self) -> float:
+        if self.talk_median:
+            return self.talk_median * math.exp(self.talk_sigma**2 / 2)
+        return sum(self.talk) / 2
 
 
 @dataclass
@@ -78,6 +93,7 @@ class Twilio:
         self.rest_port = rest_port
         self.outbound = OutboundCalls(self, callee or Callee())
         self.conferences = Conferences(self)
+        self.recordings = Recordings()
         self.callback_errors: list[str] = []
 
     async def __aenter__(self) -> Twilio:
@@ -88,6 +104,7 @@ class Twilio:
         app.router.add_post("/2010-04-01/Accounts/{account}/Calls.json", self.outbound.create)
         app.router.add_get("/2010-04-01/Accounts/{account}/Calls/{sid}.json", self._fetch_call)  # issue 22
         app.router.add_get("/2010-04-01/Accounts/{account}/Calls.json", self._child_calls)
+        app.router.add_get("/2010-04-01/Accounts/{account}/Recordings/{name}", self.recordings.media)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.rest_port)
@@ -220,14 +237,16 @@ class _Call:
                 return
             if verb.tag == "Record":
                 self.record.result = self.record.result or "voicemail"
-                await self.follow(
-                    await self.send(
-                        verb.get("action"),
-                        RecordingUrl=f"https://api.twilio.com/rec/RE{self.record.sid[2:]}",
-                        RecordingDuration="9",
-                        Digits="#",
-                    )
+                message = self.twilio.recordings.completed(call_sid=self.record.sid, seconds=9)
+                twiml = await self.send(
+                    verb.get("action"),
+                    RecordingUrl=message["RecordingUrl"],
+                    RecordingDuration=message["RecordingDuration"],
+                    Digits="#",
                 )
+                if verb.get("recordingStatusCallback"):  # the message's audio is ready
+                    await self.twilio.post(verb.get("recordingStatusCallback"), {**self.params, **message})
+                await self.follow(twiml)
                 return
             if verb.tag == "Redirect":
                 await self.follow(await self.send(verb.text or ""))
@@ -304,7 +323,7 @@ class _Call:
 
     async def dial(self, dial: ET.Element) -> None:
         """The operator (or specialist) answers; they talk; the caller hangs up."""
-        talk = self.rng.uniform(*self.profile.talk)
+        talk = self.profile.talk_seconds(self.rng)
         await asyncio.sleep(talk)
         self.record.result = "handled"
         dialled = f"CA{self.rng.getrandbits(128):032x}"

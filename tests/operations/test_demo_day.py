@@ -5,7 +5,9 @@ calls, in the statistics so the dashboard and the staffing forecast have history
 from __future__ import annotations
 
 import datetime as dt
+import io
 import random
+import wave
 
 from django.db.models import Avg, Count
 from django_tenants.utils import tenant_context
@@ -13,9 +15,12 @@ from django_tenants.utils import tenant_context
 from accounts.models import Role
 from operations import demo
 from operations.models import Shift
+from quality.demo import seed_scored_calls
+from quality.models import Score
 from reporting.models import Statistic
 from telephony.calls.models import Call
 from telephony.models import Skill
+from telephony.recordings import recording_response
 from tests.conftest import make_user
 from tests.factories import QueueFactory
 
@@ -56,3 +61,24 @@ def test_the_history_has_minutes_long_calls_every_outcome_and_statistics(db, ten
         assert len(days) >= 10  # the weekdays of two weeks
         assert Statistic.objects.filter(granularity=Statistic.Granularity.INTERVAL).exists()
     assert demo.seed_history(client=tenants.alpha, today=TODAY, days=14) == 0
+
+
+def test_a_few_history_calls_are_recorded_with_playable_audio_and_scored(db, tenants):
+    QueueFactory(tenant=tenants.alpha, is_default=True, name=f"Main {random.randrange(10**6)}")
+    for n in range(1, 4):
+        make_user(None, role=Role.OPERATOR, username=f"operator{n}")
+    supervisor = make_user(None, role=Role.SUPERVISOR, username="supervisor-q")
+    demo.seed_history(client=tenants.alpha, today=TODAY, days=7, calls_per_day=20)
+
+    assert seed_scored_calls(client=tenants.alpha, scorer=supervisor, count=5) == 5
+    with tenant_context(tenants.alpha):
+        scores = list(Score.objects.select_related("call"))
+        assert len(scores) == 5 and all(0 <= s.percent <= 100 and s.marks.count() == 5 for s in scores)
+        assert {s.scorer_id for s in scores} == {supervisor.pk}
+        for score in scores:  # each scored call has a recording the quality pages can play
+            response = recording_response(score.call)
+            with wave.open(io.BytesIO(b"".join(response.streaming_content))) as audio:
+                assert response["Content-Type"] == "audio/wav" and audio.getnframes() > 0
+    assert seed_scored_calls(client=tenants.alpha, scorer=supervisor) == 0  # a second run adds nothing
+    with tenant_context(tenants.beta):
+        assert not Score.objects.exists()  # another company's demo content stays its own

@@ -14,9 +14,9 @@ from django_tenants.utils import tenant_context
 
 from accounts.models import Role
 from scripts_engine.models import Specialist
-from telephony.calls import hours
+from telephony.calls import flows, hours
 from telephony.calls.company import call_setup
-from telephony.calls.models import TelephonySettings
+from telephony.calls.models import Call, TelephonySettings
 from tenants.models import AuditEvent
 from tests.conftest import http, logged_in, make_user
 
@@ -233,3 +233,64 @@ def test_bad_specialist_hours_are_refused(db, tenants, admin, hours, message):
     assert response.status_code == 400 and message in response.content.decode()
     with tenant_context(tenants.alpha):
         assert not Specialist.objects.filter(key="desk").exists()
+
+
+def test_a_change_scheduled_from_a_date_applies_to_calls_from_that_day_in_company_time(db, tenants, admin):
+    with tenant_context(tenants.alpha):
+        settings = TelephonySettings.current()
+        settings.timezone = "America/New_York"
+        settings.business_hours = {"0": [["09:00", "17:00"]]}  # Mondays 9 to 5 until the change
+        settings.save()
+    client = logged_in(tenants.alpha, admin)
+    response = client.post("/service/", _form(day_0="12:00-20:00", effective_from="2099-03-02"))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    with tenant_context(tenants.alpha):
+        saved = TelephonySettings.current()
+        assert saved.business_hours == {"0": [["09:00", "17:00"]]}  # in force until the day comes
+        zone = zoneinfo.ZoneInfo("America/New_York")
+        # Monday 23 Feb 2099, 18:00 New York (23:00 UTC): before the day, the old hours: closed.
+        before = dt.datetime(2099, 2, 23, 18, 0, tzinfo=zone)
+        # Monday 2 Mar 2099, 18:00 New York: from the day on, the new hours: open.
+        after = dt.datetime(2099, 3, 2, 18, 0, tzinfo=zone)
+        # Sunday 1 Mar 2099 22:00 New York is already 2 Mar in UTC: the company's day counts.
+        assert hours.in_force(saved, dt.datetime(2099, 3, 1, 22, 0, tzinfo=zone)).business_hours == {
+            "0": [["09:00", "17:00"]]
+        }
+        for name, at in (("before", before), ("after", after)):
+            call = Call.objects.create(
+                call_sid=f"CAsched{name}", direction="inbound", from_number="+15550100",
+                to_number="+15550199", started_at=at,
+            )  # fmt: skip
+            flows.first_step(tenant=tenants.alpha, call=call, now=at)
+        assert Call.objects.get(call_sid="CAschedbefore").after_hours  # 18:00 on the old hours: closed
+        assert not Call.objects.get(call_sid="CAschedafter").after_hours
+    event = AuditEvent.objects.get(client=tenants.alpha, action="service.settings_scheduled")
+    assert event.actor_name == "Ada Admin" and event.after["from"] == "2099-03-02"
+    assert event.after["changes"]["business_hours"] == {"0": [["12:00", "20:00"]]}
+    page = client.get("/service/").content.decode()
+    assert "Scheduled changes" in page and "From 2099-03-02" in page
+
+
+def test_a_change_cannot_be_scheduled_for_today_or_earlier(db, tenants, admin):
+    client = logged_in(tenants.alpha, admin)
+    response = client.post("/service/", _form(day_0="12:00-20:00", effective_from="2020-01-06"))
+    assert response.status_code == 400 and "Choose a day after today" in response.content.decode()
+    with tenant_context(tenants.alpha):
+        assert TelephonySettings.current().scheduled == []
+    assert not AuditEvent.objects.filter(client=tenants.alpha, action="service.settings_scheduled").exists()
+
+
+def test_a_schedule_stays_with_its_company(db, tenants, admin):
+    """Tenant isolation: alpha's scheduled change is neither shown on beta's page nor applied to its calls."""
+    response = logged_in(tenants.alpha, admin).post(
+        "/service/", _form(open_always="on", greeting="Alpha from March.", effective_from="2099-03-02")
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    beta_admin = make_user(tenants.beta, role=Role.CLIENT_ADMIN)
+    page = logged_in(tenants.beta, beta_admin).get("/service/").content.decode()
+    assert "Scheduled changes" not in page and "Alpha from March." not in page
+    with tenant_context(tenants.beta):
+        later = dt.datetime(2099, 4, 1, 12, 0, tzinfo=dt.UTC)
+        assert hours.in_force(TelephonySettings.current(), later).greeting != "Alpha from March."
+    with tenant_context(tenants.alpha):
+        assert hours.in_force(TelephonySettings.current(), later).greeting == "Alpha from March."

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from telephony.simulator.operators import Behaviour
+from telephony.simulator.profiles import NAMES, named
 from telephony.simulator.run import Plan, simulate
 from telephony.simulator.setup import numbers_of, simulated_operators
-from telephony.simulator.twilio_side import Profile
 
 
 class Command(BaseCommand):
@@ -29,9 +29,16 @@ class Command(BaseCommand):
         parser.add_argument("--tenants", default="", help="comma-separated slugs (default: all active)")
         parser.add_argument("--operators", type=int, default=3)
         parser.add_argument("--calls", type=int, default=20)
-        parser.add_argument("--rate", type=float, default=0.5, help="calls per second")
-        parser.add_argument("--talk", type=float, nargs=2, default=(3.0, 10.0), metavar=("MIN", "MAX"))
-        parser.add_argument("--patience", type=float, nargs=2, default=(20.0, 90.0), metavar=("MIN", "MAX"))
+        parser.add_argument(
+            "--profile", choices=NAMES, default="fast",
+            help="callers' and operators' behaviour: fast (seconds-long calls) or working-day (the demo's)",
+        )  # fmt: skip
+        parser.add_argument(
+            "--rate", type=float, default=None,
+            help="calls per second (default: 0.5 for fast, what keeps the operators 85%% busy otherwise)",
+        )  # fmt: skip
+        parser.add_argument("--talk", type=float, nargs=2, default=None, metavar=("MIN", "MAX"))
+        parser.add_argument("--patience", type=float, nargs=2, default=None, metavar=("MIN", "MAX"))
         parser.add_argument(
             "--miss", type=float, default=0.0, help="chance an operator lets an offer ring out"
         )
@@ -52,31 +59,45 @@ class Command(BaseCommand):
         numbers = numbers_of(slugs)
         if not numbers:
             raise CommandError("No in-service numbers for those client companies.")
-        plan = Plan(
-            base_url=options["url"],
-            connect=options["connect"],
-            auth_token=settings.TWILIO_AUTH_TOKEN,
-            numbers=numbers,
-            operators=simulated_operators(count=options["operators"], slugs=slugs),
-            calls=options["calls"],
-            rate=options["rate"],
-            seed=options["seed"],
-            forever=options["forever"],
-            rest_port=options["rest_port"],
-            profile=Profile(
-                talk=tuple(options["talk"]),
-                patience=tuple(options["patience"]),
-                leg_no_answer=options["leg_no_answer"],
-                leg_busy=options["leg_busy"],
-                leg_failed=options["leg_failed"],
-                reorder=options["reorder"],
-                duplicate=options["duplicate"],
-                rest_faults={fault: options["rest_faults"] / 3 for fault in ("429", "500", "timeout")},
-            ),
-            behaviour=Behaviour(miss=options["miss"], logout=options["logout"]),
-        )
+        plan = build_plan(options, numbers, simulated_operators(count=options["operators"], slugs=slugs))
         try:
             result = asyncio.run(simulate(plan))
         except KeyboardInterrupt:
             return
         self.stdout.write(json.dumps(result, indent=2, default=str))
+
+
+def build_plan(options: dict, numbers: list[str], operators: list[tuple[str, str]]) -> Plan:
+    """The run the command's options describe, on the named profile with the options' overrides."""
+    preset = named(options.get("profile") or "fast")
+    profile = replace(
+        preset.profile,
+        leg_no_answer=options["leg_no_answer"],
+        leg_busy=options["leg_busy"],
+        leg_failed=options["leg_failed"],
+        reorder=options["reorder"],
+        duplicate=options["duplicate"],
+        rest_faults={fault: options["rest_faults"] / 3 for fault in ("429", "500", "timeout")},
+    )
+    if options.get("talk"):
+        profile = replace(profile, talk=tuple(options["talk"]), talk_median=0.0)
+    if options.get("patience"):
+        profile = replace(profile, patience=tuple(options["patience"]))
+    behaviour = replace(preset.behaviour, miss=options["miss"], logout=options["logout"])
+    rate = options.get("rate")
+    if rate is None:
+        rate = 0.5 if options.get("profile", "fast") == "fast" else preset.rate_for(len(operators))
+    return Plan(
+        base_url=options["url"],
+        connect=options["connect"],
+        auth_token=settings.TWILIO_AUTH_TOKEN,
+        numbers=numbers,
+        operators=operators,
+        calls=options["calls"],
+        rate=rate,
+        seed=options["seed"],
+        forever=options["forever"],
+        rest_port=options["rest_port"],
+        profile=profile,
+        behaviour=behaviour,
+    )

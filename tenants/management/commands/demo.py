@@ -14,6 +14,7 @@ from django_tenants.utils import tenant_context
 
 from accounts.models import Role, User
 from operations.demo import MORE_OPERATORS, seed_working_day
+from quality.demo import seed_scored_calls
 from scripts_engine.demo import seed_demo_scripts
 from telephony.demo import seed_operators
 from telephony.pool import fake_numbers, pool_add
@@ -173,6 +174,9 @@ class Command(BaseCommand):
         _order(*PENDING_ORDER, manager)
         seed_operators()  # the demo operators' skills on the companies' default queues
         seed_working_day()  # a dozen operators with shifts, the last weeks' calls and statistics
+        supervisor = User.objects.get(username="supervisor")
+        for client in Client.objects.companies().filter(status=Client.Status.ACTIVE):
+            seed_scored_calls(client=client, scorer=supervisor)  # recordings to play, scores to chart
         if options["verbosity"] > 0:
             self.stdout.write(self.style.SUCCESS("Demo ready."))
             self.stdout.write(describe(port=options.get("port")))

@@ -15,7 +15,10 @@ from django.core.management.base import BaseCommand
 
 from config import embedded
 from config.supervision import Supervised, worker_command
+from telephony.simulator.profiles import named
 from tenants.management.commands.demo import describe
+
+DEMO_OPERATORS = 6  # simulated operators answering the demo's live traffic
 
 
 def _pump(name: str, stream, out) -> None:
@@ -37,9 +40,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--traffic",
             type=float,
-            default=0.1,
+            default=None,
             help="simulated calls per second to the demo companies, answered by simulated operators "
-            "(0 for none; never in production: Twilio's REST API is then played by the simulator)",
+            "(default: a working day's, minutes-long calls keeping the operators ~85%% busy; 0 for none; "
+            "never in production: Twilio's REST API is then played by the simulator)",
         )
         parser.add_argument("--simulator-port", type=int, default=8765)
 
@@ -48,6 +52,7 @@ class Command(BaseCommand):
         if not options["no_demo"]:
             call_command("demo", verbosity=0)
         traffic = options["traffic"] if not settings.PRODUCTION and not options["no_demo"] else 0
+        traffic = named("working-day").rate_for(DEMO_OPERATORS) if traffic is None else traffic
         env = self._child_env(options, traffic)
         python = sys.executable
         commands = {
@@ -59,7 +64,8 @@ class Command(BaseCommand):
         }  # fmt: skip
         if traffic:
             commands["calls"] = [
-                python, "manage.py", "simulate", "--forever", "--rate", str(traffic), "--operators", "3",
+                python, "manage.py", "simulate", "--forever", "--profile", "working-day",
+                "--rate", str(traffic), "--operators", str(DEMO_OPERATORS),
                 "--url", f"http://{settings.PLATFORM_HOST}:{options['port']}",
                 "--connect", f"127.0.0.1:{options['port']}", "--rest-port", str(options["simulator_port"]),
             ]  # fmt: skip

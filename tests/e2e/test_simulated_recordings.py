@@ -1,0 +1,66 @@
+"""A recorded simulated call ends with a recording the portal and quality pages can play (issue 21)."""
+
+from __future__ import annotations
+
+import io
+import wave
+
+import pytest
+from django_tenants.utils import tenant_context
+
+from telephony import recordings
+from telephony.calls.models import Call, TelephonySettings
+from telephony.simulator.run import simulate
+from telephony.simulator.setup import simulated_operators
+from tests.conftest import run_async
+from tests.e2e.test_simulated_calls import _fresh_company, _plan
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_recorded_simulated_call_ends_with_a_stored_playable_wav(
+    committed, tenants, asgi_server, celery_worker
+):
+    company, number = _fresh_company()
+    with tenant_context(company):
+        settings = TelephonySettings.current()
+        settings.record_calls = True
+        settings.save(update_fields=["record_calls"])
+    operators = simulated_operators(count=2, slugs=[company.slug], prefix=f"{company.slug}-op")
+
+    def stored() -> bool:
+        with tenant_context(company):
+            return Call.objects.filter(to_number=number).exclude(recording_key="").exists()
+
+    result = run_async(simulate(_plan([number], operators, calls=1, rate=3.0, seed=5, settled=stored)))
+
+    assert result["outcomes"] == {"handled": 1} and result["callback_errors"] == [], result["trace"]
+    with tenant_context(company):
+        call = Call.objects.get(to_number=number)
+        assert call.recording_sid.startswith("RE") and call.recording_seconds
+        assert call.recording_key.endswith(f"/{call.recording_sid}.wav"), call.recording_key
+        response = recordings.recording_response(call)
+        body = b"".join(response.streaming_content)
+    assert response["Content-Type"] == "audio/wav"
+    with wave.open(io.BytesIO(body)) as audio:  # a valid header, seconds of audio behind it
+        assert audio.getnchannels() == 1 and audio.getnframes() / audio.getframerate() >= 2
+
+
+def test_a_simulated_voicemail_is_stored_as_a_playable_wav(committed, tenants, asgi_server, celery_worker):
+    company, number = _fresh_company()  # nobody serves it: the caller is offered a callback or a message
+
+    def stored() -> bool:
+        with tenant_context(company):
+            return Call.objects.filter(to_number=number).exclude(recording_key="").exists()
+
+    plan = _plan([number], [], calls=1, rate=3.0, seed=3, settled=stored)
+    plan.profile.want_callback = 0.0  # a message, please
+    result = run_async(simulate(plan))
+
+    assert result["outcomes"] == {"voicemail": 1} and result["callback_errors"] == [], result["trace"]
+    with tenant_context(company):
+        call = Call.objects.get(to_number=number)
+        assert call.recording_key.endswith(".wav"), (call.recording_url, call.recording_key)
+        response = recordings.recording_response(call)
+        body = b"".join(response.streaming_content)
+    assert response["Content-Type"] == "audio/wav" and body[:4] == b"RIFF"
