@@ -104,6 +104,7 @@ class Twilio:
         app.router.add_post("/2010-04-01/Accounts/{account}/Calls.json", self.outbound.create)
         app.router.add_get("/2010-04-01/Accounts/{account}/Calls/{sid}.json", self._fetch_call)  # issue 22
         app.router.add_get("/2010-04-01/Accounts/{account}/Calls.json", self._child_calls)
+        app.router.add_get("/2010-04-01/Accounts/{account}/Recordings.json", self.recordings.listing)
         app.router.add_get("/2010-04-01/Accounts/{account}/Recordings/{name}", self.recordings.media)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()

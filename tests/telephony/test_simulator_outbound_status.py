@@ -78,3 +78,26 @@ def test_a_lost_outbound_final_callback_leaves_twilios_rest_status_completed_for
     assert real is not None and real.sid == faults.lost[0]
     assert (real.status, real.direction) == ("completed", "outbound")  # was in-progress for ever
     assert real.end_time is not None and real.duration is not None
+
+
+def test_the_simulated_twilio_lists_its_recordings_for_the_reconciliation():
+    """The reconciliation lists Twilio's recordings (the real client) to import any whose callback
+    was lost: the simulated Twilio answers that list with the recordings it made (it was a 404,
+    logged every minute in the demo)."""
+
+    async def listed() -> tuple[str, list]:
+        kwargs = {"base_url": "https://localhost", "connect": "127.0.0.1:9", "auth_token": "x" * 32}
+        async with FaultyTwilio(faults=Faults(), rng=random.Random(1), profile=Profile(), **kwargs) as twilio:
+            made = twilio.recordings.completed(call_sid="CA" + "1" * 32, seconds=4.2)
+            with override_settings(TWILIO_API_BASE_URL=twilio.rest_url):
+                gateway.client.cache_clear()
+                try:
+                    found = await asyncio.to_thread(gateway.client().recordings.list, limit=1000)
+                finally:
+                    gateway.client.cache_clear()
+        return made["RecordingSid"], found
+
+    sid, found = run_async(listed())
+    assert [(r.sid, r.call_sid, r.status, r.duration) for r in found] == [
+        (sid, "CA" + "1" * 32, "completed", "4")
+    ]
