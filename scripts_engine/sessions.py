@@ -89,7 +89,10 @@ def _settle(session: ScriptSession, step: Step) -> Step:
 
 
 def _locked(session: ScriptSession) -> ScriptSession:
-    locked = ScriptSession.objects.select_for_update().select_related("version").get(pk=session.pk)
+    # Only the session row: its script version is shared by every live call of that script.
+    locked = (
+        ScriptSession.objects.select_for_update(of=("self",)).select_related("version").get(pk=session.pk)
+    )
     return locked
 
 
