@@ -10,13 +10,11 @@ from __future__ import annotations
 import io
 from xml.sax.saxutils import escape
 
-from django.conf import settings
 from django.db import connection
 from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
 from reporting.billing_models import CreditNote, Invoice
 from reporting.stats import local_zone
@@ -63,16 +61,7 @@ def render_pdf(*, invoice: Invoice) -> bytes:
     styles = getSampleStyleSheet()
     cell = ParagraphStyle("cell", parent=styles["BodyText"], fontName="Helvetica", fontSize=9, leading=11)
     buffer = io.BytesIO()
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        invariant=1,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        title=f"Invoice {invoice.number}",
-        author=settings.PLATFORM_NAME,
-        creator=settings.PLATFORM_NAME,
-    )
+    document = invoice_parties.invoice_document(buffer, title=f"Invoice {invoice.number}")
     issued = invoice.issued_at.astimezone(local_zone()).date() if invoice.issued_at else None
     facts = [
         ("Invoice number", invoice.number if issued else f"{invoice.number} (DRAFT, not issued)"),
@@ -138,10 +127,7 @@ def render_credit_note_pdf(*, note: CreditNote) -> bytes:
     invoice = note.invoice
     styles = getSampleStyleSheet()
     buffer = io.BytesIO()
-    document = SimpleDocTemplate(
-        buffer, pagesize=A4, invariant=1, leftMargin=18 * mm, rightMargin=18 * mm,
-        title=f"Credit note {note.number}", author=settings.PLATFORM_NAME, creator=settings.PLATFORM_NAME,
-    )  # fmt: skip
+    document = invoice_parties.invoice_document(buffer, title=f"Credit note {note.number}")
     cur = invoice.currency
     created = note.created_at.astimezone(local_zone()).date()
     facts = [

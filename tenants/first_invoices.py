@@ -10,13 +10,11 @@ import io
 from decimal import ROUND_HALF_UP, Decimal
 from xml.sax.saxutils import escape
 
-from django.conf import settings
 from django.utils import timezone
 from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, Spacer, Table, TableStyle
 
 from tenants import invoice_parties
 from tenants.contracts import contract_tax
@@ -129,16 +127,7 @@ def render_pdf(*, invoice: FirstInvoice, contract_reference: str) -> bytes:
     """The first invoice as a PDF; the same invoice always renders to the same bytes."""
     styles = getSampleStyleSheet()
     buffer = io.BytesIO()
-    document = SimpleDocTemplate(
-        buffer,
-        pagesize=A4,
-        invariant=1,
-        leftMargin=18 * mm,
-        rightMargin=18 * mm,
-        title=f"Invoice {invoice.number}",
-        author=settings.PLATFORM_NAME,
-        creator=settings.PLATFORM_NAME,
-    )
+    document = invoice_parties.invoice_document(buffer, title=f"Invoice {invoice.number}")
     cur = invoice.currency
     facts = [
         ("Invoice number", invoice.number),

@@ -6,14 +6,16 @@ invoice and the monthly ones; ``reporting.invoice_pdf`` and ``tenants.first_invo
 from __future__ import annotations
 
 import datetime
+import io
 import re
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
 from django.conf import settings
+from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, Table, TableStyle
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
 from stdnum import iban, iso11649
 from stdnum.iso7064 import mod_97_10
 
@@ -146,3 +148,18 @@ def payment_paragraph(*, total: str, due: datetime.date, reference: str, account
         f"<b>{escape(reference)}</b>."
     )
     return Paragraph(text, styles["BodyText"])
+
+
+def invoice_document(buffer: io.BytesIO, *, title: str) -> SimpleDocTemplate:
+    """The page every invoice and credit note is laid out on (A4, the same margins, the platform
+    as author; ``invariant``: the same document always renders to the same bytes)."""
+    return SimpleDocTemplate(
+        buffer,
+        pagesize=A4,
+        invariant=1,
+        leftMargin=18 * mm,
+        rightMargin=18 * mm,
+        title=title,
+        author=settings.PLATFORM_NAME,
+        creator=settings.PLATFORM_NAME,
+    )
