@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 
-from telephony import conferences, transfers
+from telephony import conferences, evidence, transfers
 from telephony.calls.models import Call
 from telephony.calls.records import add_event
 from telephony.signatures import twilio_signed
@@ -48,6 +48,7 @@ def conference_webhook(
             if call is None:
                 log.warning("conference callback %s for an unknown call %s", request.path, call_id)
                 return HttpResponse(status=204)
+            evidence.keep(request)  # like every signed webhook of a company's calls (issue 18)
             return view(request, tenant, call)
 
     return wrapper

@@ -13,7 +13,7 @@ from django_tenants.utils import tenant_context
 from scripts_engine.models import Specialist
 from telephony import gateway, routing, tasks
 from telephony.answering import accept_offer
-from telephony.calls.models import Call, TelephonySettings
+from telephony.calls.models import Call, TelephonySettings, WebhookEvidence
 from telephony.models import OperatorProfile, Queue, Reservation, WaitingCall
 from telephony.operators import InvalidTransition
 from telephony.simulator.rest_faults import Sent
@@ -267,6 +267,10 @@ def test_conference_callbacks_are_signed_and_stay_in_their_company(
     assert elsewhere.status_code == 204
     assert _call(tenants, sid).answered_at is None
     assert OperatorProfile.objects.get(pk=offer.operator_id).state == "on_call"
+    conference_event(callback, "participant-join", ParticipantLabel=f"operator-{offer.pk}")
+    with tenant_context(tenants.alpha):  # kept as evidence, like every webhook (issue 18)
+        kept = WebhookEvidence.objects.filter(url__contains="/conference").values_list("params", flat=True)
+        assert [p["StatusCallbackEvent"] for p in kept] == ["participant-join"]
 
 
 def test_an_operator_who_logs_out_during_a_call_is_not_free_until_it_ends(
