@@ -4,10 +4,10 @@ After a failed bridge (``routing.bridge_failed``) the caller stays in the confer
 with music while the call is back in line. Twilio's queue no longer times them out (its wait URL
 is not called in a conference), so ``routing_tick`` looks here: a call in line whose caller is in
 the conference and that has waited the queue's ``max_wait`` since it was put in line, or whose
-queue has nobody staffed any more (no operator with the skill logged in and off break, as
-``routing.expected_wait`` counts them), is moved out by REST with the TwiML a caller leaving
-Twilio's queue gets (the callback or voicemail offer); the caller's leg leaving ends the conference
-(``endConferenceOnExit``). An offer ringing meanwhile is closed, as when a queued caller leaves.
+queue has nobody staffed any more (``routing.staffed_queues``: the call flow's own definition),
+is moved out by REST with the TwiML a caller leaving Twilio's queue gets (the callback or
+voicemail offer); the caller's leg leaving ends the conference (``endConferenceOnExit``).
+An offer ringing meanwhile is closed, as when a queued caller leaves.
 
 Idempotent: the call leaves the line in the transaction that moved the caller, so it is moved once.
 Twilio's answers as ``telephony.conferences`` treats them: 429/5xx/timeouts leave the call in line
@@ -29,7 +29,7 @@ from telephony.calls.company import call_setup
 from telephony.calls.flows import voice_of
 from telephony.calls.models import Call
 from telephony.calls.records import add_event
-from telephony.routing_models import OperatorState, Reservation, Skill, WaitingCall
+from telephony.routing_models import Reservation, WaitingCall
 
 log = logging.getLogger(__name__)
 IN_LINE = (WaitingCall.State.WAITING, WaitingCall.State.RESERVED)
@@ -53,11 +53,7 @@ def overdue(*, now: dt.datetime) -> list[tuple[int, str]]:
     )
     if not rows:
         return []
-    staffed = set(
-        Skill.objects.filter(queue_id__in={row[1] for row in rows})
-        .exclude(operator__state__in=[OperatorState.OFFLINE, OperatorState.BREAK])
-        .values_list("queue_id", flat=True)
-    )
+    staffed = routing.staffed_queues({row[1] for row in rows})
     due = []
     for pk, queue_id, enqueued_at, max_wait in rows:
         if queue_id not in staffed:

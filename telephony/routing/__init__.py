@@ -19,7 +19,7 @@ then the reservation.
 from telephony.routing.decisions import accept, bridge_failed, close_offer, expire_reservations, reject
 from telephony.routing.passes import anyone_free, match
 from telephony.routing.presence import operator_set_state, profile_set_state, serve_freed_operator
-from telephony.routing.queues import expected_wait, queue_full, rules_for, staffed
+from telephony.routing.queues import expected_wait, queue_full, rules_for, staffed, staffed_queues
 from telephony.routing.waiting import enqueue, leave, leave_unconnected
 
 __all__ = [
@@ -40,4 +40,5 @@ __all__ = [
     "rules_for",
     "serve_freed_operator",
     "staffed",
+    "staffed_queues",
 ]

@@ -17,7 +17,7 @@ from django.utils import timezone
 from config.process_cache import ProcessCache
 from telephony.models import Queue
 from telephony.routing import matching, sql
-from telephony.routing_models import OperatorProfile, OperatorState, WaitingCall
+from telephony.routing_models import OperatorProfile, OperatorState, Skill, WaitingCall
 
 QUEUE_RULES_SECONDS = 5.0
 DEFAULT_HANDLE_SECONDS = 180.0
@@ -75,16 +75,23 @@ def queue_full(*, queue: Queue) -> bool:
     return sql.in_line(queue_id=queue.pk, up_to=queue.max_length) >= queue.max_length
 
 
-def staffed(*, queue_id: int) -> int:
-    """Operators who could take this queue's calls now or soon: a skill on it (or on the queue it
-    overflows to), logged in and not on a break. Read-only: with 0, nobody is staffed."""
-    rules = rules_for([queue_id])
-    return (
-        OperatorProfile.objects.filter(skills__queue_id__in=served([queue_id], rules))
-        .exclude(state__in=[OperatorState.OFFLINE, OperatorState.BREAK])
-        .distinct()
-        .count()
+def staffed_queues(queue_ids: Iterable[int]) -> set[int]:
+    """The queues among these that are staffed: someone could take their calls now or soon (an
+    operator with a skill on the queue, or on the queue it overflows to, logged in and not on a
+    break). The one definition of "nobody staffed", for the call flow and the conference exits."""
+    ids = set(queue_ids)
+    rules = rules_for(ids)
+    working = set(
+        Skill.objects.filter(queue_id__in=served(ids, rules))
+        .exclude(operator__state__in=[OperatorState.OFFLINE, OperatorState.BREAK])
+        .values_list("queue_id", flat=True)
     )
+    return {q for q in ids if served([q], rules) & working}
+
+
+def staffed(*, queue_id: int) -> bool:
+    """Whether anyone is staffed for this queue (``staffed_queues``)."""
+    return queue_id in staffed_queues([queue_id])
 
 
 def expected_wait(*, call_sid: str, now: datetime | None = None) -> tuple[int, int]:
