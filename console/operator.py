@@ -16,10 +16,12 @@ from django_tenants.utils import tenant_context
 
 from console import outbound as console_outbound
 from console.access import ConsoleError, access_reservation, call_for
+from operations.service import weekly_hours_text
 from scripts_engine import sessions
 from scripts_engine.models import Disposition, ScriptAnswer, Specialist
 from telephony import conferences, gateway, routing, transfers
 from telephony.calls.flows import voice_of
+from telephony.calls.hours import in_force, specialist_available
 from telephony.calls.models import Call, Callback, Contact, TelephonySettings
 from telephony.calls.records import add_event, on_hold
 from telephony.operators import InvalidTransition, profile_for
@@ -137,7 +139,7 @@ def call_view(*, reservation_id: int, operator) -> dict[str, Any]:
             "live": reservation.state == Reservation.State.ACCEPTED,
         }
         view["dispositions"] = [{"code": d.code, "label": d.label} for d in Disposition.objects.all()]
-        view["specialists"] = [{"key": s.key, "name": s.name} for s in Specialist.objects.all()]
+        view["specialists"] = _specialists(timezone.now())
         view["notes"] = list(call.events.filter(kind="note").values_list("data__text", flat=True))
         view["outbound"] = console_outbound.outbound_view(call)
         view["call"]["on_hold"] = on_hold(call)
@@ -188,9 +190,7 @@ def transfer(
         call = _live_call(reservation)
         if conferences.conference_sid(call) and call.answered_at is not None:
             return _conference_transfer(call, reservation, operator, specialist_key, mode, action)
-        specialist = Specialist.objects.filter(key=specialist_key).first()
-        if specialist is None:
-            raise ConsoleError("Unknown specialist.")
+        specialist = _available_specialist(specialist_key, timezone.now())
         voice = voice_of(TelephonySettings.current())
         done = gateway.transfer_to_specialist(
             call_sid=call.call_sid, number=specialist.phone, name=specialist.name,
@@ -205,6 +205,29 @@ def transfer(
     return done
 
 
+def _specialists(now: datetime) -> list[dict[str, Any]]:
+    """The company's specialists, each with whether they take transfers now and their hours."""
+    settings = in_force(TelephonySettings.current(), now)
+    return [
+        {"key": s.key, "name": s.name, "available": specialist_available(s, settings, now),
+         "hours": weekly_hours_text(s.hours or {})}
+        for s in Specialist.objects.all()
+    ]  # fmt: skip
+
+
+def _available_specialist(key: str, now: datetime) -> Specialist:
+    """The specialist to transfer to, refused (with their hours) outside the hours they take transfers."""
+    specialist = Specialist.objects.filter(key=key).first()
+    if specialist is None:
+        raise ConsoleError("Unknown specialist.")
+    if not specialist_available(specialist, in_force(TelephonySettings.current(), now), now):
+        raise ConsoleError(
+            f"{specialist.name} takes transfers {weekly_hours_text(specialist.hours)} (company time), "
+            "not on the company's holidays; choose another specialist or take a message."
+        )
+    return specialist
+
+
 def _conference_transfer(
     call: Call, reservation: Reservation, operator, key: str, mode: str, action: str
 ) -> bool:
@@ -216,9 +239,7 @@ def _conference_transfer(
         if action != "start" or mode not in {"blind", "warm"}:
             raise ConsoleError('Say how: {"specialist": key, "mode": "blind" or "warm"}, or {"action": '
                                '"complete" or "cancel"}.')  # fmt: skip
-        specialist = Specialist.objects.filter(key=key).first()
-        if specialist is None:
-            raise ConsoleError("Unknown specialist.")
+        specialist = _available_specialist(key, timezone.now())
         transfers.start(call=call, reservation_id=reservation.pk, key=specialist.key, name=specialist.name,
                         phone=specialist.phone, warm=mode == "warm", by=operator.username)  # fmt: skip
     except conferences.ConferenceRefused as refused:

@@ -110,7 +110,7 @@
     endedAt = view.call.ended_at ? Date.parse(view.call.ended_at) : null;
     $("call-live").textContent = view.call.live ? "The caller is on the line." : "The call has ended: wrap it up.";
     $("script-name").textContent = view.script || "No script for this company";
-    fillSelect($("specialist"), view.specialists.map((s) => [s.key, s.name]), "No specialists");
+    fillSelect($("specialist"), view.specialists.map((s) => [s.key, s.available ? s.name : `${s.name} (out now: ${s.hours})`]), "No specialists");
     fillSelect($("disposition"), view.dispositions.map((d) => [d.code, d.label]), null, "Choose…");
     const notes = $("notes"); notes.replaceChildren(); for (const n of view.notes) notes.append(el("li", n));
     // The operator answered a step while this view was on its way: theirs is newer, keep it.

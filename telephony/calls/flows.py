@@ -17,7 +17,7 @@ from scripts_engine.models import ScriptSession, ScriptVersion, Specialist
 from scripts_engine.sessions import SessionError, interpreter_for, session_ack, session_answer, session_start
 from telephony import routing, twiml
 from telephony.calls.company import call_setup
-from telephony.calls.hours import after_hours_text, in_force, is_open
+from telephony.calls.hours import after_hours_text, in_force, is_open, specialist_available
 from telephony.calls.models import Call, Callback, TelephonySettings
 from telephony.calls.records import add_event, book_callback, set_outcome
 from telephony.models import Queue
@@ -127,6 +127,11 @@ def _tenant() -> Client:
 def _transfer(*, call: Call, step: Step, voice: twiml.Voice, now: dt.datetime) -> VoiceResponse:
     specialist = Specialist.objects.filter(key=step.specialist).first()
     if specialist is None:
+        return to_queue(tenant=_tenant(), call=call, voice=voice, text="", now=now)
+    if not specialist_available(specialist, in_force(TelephonySettings.current(), now), now):
+        # Outside the specialist's hours the caller is not rung into nobody: an operator takes the call.
+        add_event(call, "transfer_skipped", dedupe=f"transfer_skipped:{specialist.key}", at=now,
+                  specialist=specialist.key, reason="outside the specialist's hours")  # fmt: skip
         return to_queue(tenant=_tenant(), call=call, voice=voice, text="", now=now)
     Call.objects.filter(pk=call.pk).update(transferred_to=specialist.key)
     add_event(call, "transfer", dedupe=f"transfer:{specialist.key}", at=now, to=specialist.phone)

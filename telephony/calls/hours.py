@@ -7,6 +7,7 @@ import copy
 import datetime as dt
 import zoneinfo
 
+from scripts_engine.models import Specialist
 from telephony.calls.models import TelephonySettings
 
 
@@ -34,17 +35,30 @@ def in_force(settings: TelephonySettings, now: dt.datetime) -> TelephonySettings
 
 def is_open(settings: TelephonySettings, now: dt.datetime) -> bool:
     """Business hours and holidays in the client company's own time zone; no hours means 24/7."""
+    return within_hours(settings.business_hours or {}, settings, now)
+
+
+def within_hours(hours: dict[str, list[list[str]]], settings: TelephonySettings, now: dt.datetime) -> bool:
+    """Whether ``now`` falls in these weekly hours (``{"0": [["09:00", "17:00"]], …}``, Monday = 0)
+    in the company's time zone, and is not one of its holidays; no hours means any time."""
     try:
         local = now.astimezone(zoneinfo.ZoneInfo(settings.timezone or "UTC"))
     except zoneinfo.ZoneInfoNotFoundError:
         local = now
     if local.date().isoformat() in set(settings.holidays or []):
         return False
-    hours = settings.business_hours or {}
     if not hours:
         return True
     clock = local.strftime("%H:%M")
     return any(start <= clock < end for start, end in hours.get(str(local.weekday()), []))
+
+
+def specialist_available(specialist: Specialist, settings: TelephonySettings, now: dt.datetime) -> bool:
+    """Whether a specialist takes transfers at ``now``: no hours means always (an on-call line);
+    with hours, within them in the company's time zone and never on the company's holidays."""
+    if not specialist.hours:
+        return True
+    return within_hours(specialist.hours, settings, now)
 
 
 # What each after-hours behaviour says when the company kept the default message (whose "leave a

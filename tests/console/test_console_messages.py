@@ -6,13 +6,16 @@ for Twilio's 400/404 answers."""
 
 from __future__ import annotations
 
+import zoneinfo
+
 import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from scripts_engine.models import Specialist
 from telephony import gateway, routing
-from telephony.calls.models import Call
+from telephony.calls.hours import in_force, specialist_available
+from telephony.calls.models import Call, TelephonySettings
 from tests.conftest import logged_in
 from tests.console.kit import offer_call
 
@@ -75,3 +78,42 @@ def test_a_failed_hold_after_the_caller_left_says_they_hung_up(on_the_line, tena
     assert response.status_code == 409 and response.json()["error"] in (
         "The caller has hung up.", "Only a call in progress can be put on hold.", "The call is over.",
     )  # fmt: skip
+
+
+def _closed_today(tenant) -> dict[str, list[list[str]]]:
+    """Hours on every day but the company's today: the specialist is out now."""
+    with tenant_context(tenant):
+        today = in_force(TelephonySettings.current(), timezone.now())
+        weekday = timezone.now().astimezone(zoneinfo.ZoneInfo(today.timezone or "UTC")).weekday()
+    return {str(day): [["00:00", "23:59"]] for day in range(7) if day != weekday}
+
+
+def test_a_transfer_outside_the_specialists_hours_is_refused_with_their_hours(on_the_line, tenants):
+    """Before: the specialist's hours were shown on the service page but never checked."""
+    offered, client, base = on_the_line
+    with tenant_context(tenants.alpha):
+        Specialist.objects.filter(key="billing").update(hours=_closed_today(tenants.alpha))
+    listed = client.get(base).json()["specialists"]
+    assert [(s["key"], s["available"]) for s in listed] == [("billing", False)]
+    response = post(client, base + "/transfer", {"specialist": "billing"})
+    assert response.status_code == 409
+    with tenant_context(tenants.alpha):
+        name = Specialist.objects.get(key="billing").name
+    assert response.json()["error"].startswith(f"{name} takes transfers Mon 00:00-23:59") or (
+        response.json()["error"].startswith(f"{name} takes transfers Tue 00:00-23:59")
+    )
+    assert "(company time)" in response.json()["error"]
+    with tenant_context(tenants.alpha):
+        assert Call.objects.get(call_sid=offered.call_sid).transferred_to == ""
+
+
+def test_a_specialist_is_out_on_the_companys_holidays_unless_always_on_call(db, tenants):
+    with tenant_context(tenants.alpha):
+        settings = TelephonySettings.current()
+        now = timezone.now()
+        settings.holidays = [now.astimezone(zoneinfo.ZoneInfo(settings.timezone or "UTC")).date().isoformat()]
+        every_day = {str(day): [["00:00", "23:59"]] for day in range(7)}
+        assert not specialist_available(Specialist(key="a", hours=every_day), settings, now)
+        assert specialist_available(Specialist(key="b", hours={}), settings, now)
+        settings.holidays = []
+        assert specialist_available(Specialist(key="a", hours=every_day), settings, now)

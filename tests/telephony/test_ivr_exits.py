@@ -4,6 +4,7 @@ operator, transfer to a specialist, after hours."""
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 
 import pytest
 from django.utils import timezone
@@ -11,6 +12,7 @@ from django_tenants.utils import tenant_context
 
 from accounts.models import Role
 from scripts_engine import lifecycle
+from scripts_engine.models import Specialist
 from telephony.calls.models import Call, TelephonySettings
 from telephony.models import Queue
 from tests.conftest import make_user
@@ -215,3 +217,21 @@ def test_a_companys_own_after_hours_text_is_said_as_written(
     _closed(tenants.alpha, behaviour, message="Closed for the holidays.")
     root = check_twiml(incoming(alpha_number)[0].content)
     assert root.find("Say").text == expected
+
+
+def test_an_ivr_transfer_outside_the_specialists_hours_goes_to_an_operator(db, tenants, queue, alpha_number):
+    """Before: the caller was rung through to a desk that was closed."""
+    _ivr_transfer_script(tenants.alpha)
+    with tenant_context(tenants.alpha):
+        settings = TelephonySettings.current()
+        weekday = timezone.now().astimezone(zoneinfo.ZoneInfo(settings.timezone or "UTC")).weekday()
+        Specialist.objects.filter(key="billing").update(hours={str((weekday + 1) % 7): [["00:00", "23:59"]]})
+    response, params = incoming(alpha_number)
+    action = check_twiml(response.content).find("Gather").get("action")
+    root = check_twiml(_post(action, params["CallSid"], alpha_number, Digits="1").content)
+    assert root.find("Dial") is None and root.find("Enqueue") is not None
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=params["CallSid"])
+        assert call.transferred_to == ""
+        skipped = call.events.get(kind="transfer_skipped")
+        assert skipped.data["specialist"] == "billing"
