@@ -27,6 +27,7 @@ from reporting.periods import PeriodForm
 from scripts_engine.models import Disposition, ScriptAnswer
 from telephony.calls.models import Call, TelephonySettings
 from tenants import invoice_parties, payments
+from tenants.models import FirstInvoice
 
 CALLS_PER_PAGE = 50
 # Call event fields that name platform staff (usernames): the client sees the call's operator instead.
@@ -394,7 +395,10 @@ def call_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @client_staff
 def invoice_list(request: HttpRequest) -> HttpResponse:
     invoices = exports.client_invoices().defer("pdf")
-    return render(request, "reporting/invoices.html", {"invoices": invoices})
+    # The first invoice (contract deposit and set-up, in the public schema) belongs in the same list:
+    # a client looking for "all my invoices" must not need to know it lives on the contract page.
+    first = FirstInvoice.objects.filter(client_id=request.tenant.pk).defer("pdf").first()
+    return render(request, "reporting/invoices.html", {"invoices": invoices, "first_invoice": first})
 
 
 @client_staff

@@ -161,3 +161,19 @@ def test_the_back_office_records_a_partial_payment_with_a_warning_and_offers_the
     response = office.post(url + "go-live/", {"reason": "short"}, follow=True)
     assert "Not started" in response.content.decode()
     assert office.get(url + "first-invoice.pdf").content == bytes(invoice.pdf)
+
+
+def test_the_first_invoice_is_in_the_portals_invoice_list_of_its_own_company_only(db, tenants):
+    """Before: /reports/invoices/ said "No invoices yet" to a client who had been sent one."""
+    add_numbers(2)
+    contract, client, by = accepted_contract()
+    invoice = FirstInvoice.objects.get(contract=contract)
+    portal = logged_in(client, contact(client))
+    page = portal.get("/reports/invoices/").content.decode()
+    assert invoice.number in page and f"{invoice.total} EUR" in page and "Awaiting payment" in page
+    assert "No invoices yet" not in page and "/contract/first-invoice.pdf" in page
+    pay(contract, by, amount=invoice.total + Decimal("5.00"))
+    page = portal.get("/reports/invoices/").content.decode()
+    assert "Paid" in page and "5.00 EUR credit" in page
+    other = logged_in(tenants.beta, make_user(tenants.beta, role=Role.CLIENT_ADMIN))
+    assert invoice.number not in other.get("/reports/invoices/").content.decode()
