@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -16,7 +17,7 @@ from reporting import billing, stats
 from reporting.billing_models import CreditNote, Invoice
 from tenants import payments
 from tenants.audit import record_event
-from tenants.models import Client
+from tenants.models import Client, FirstInvoice, Payment
 from tenants.onboarding import OnboardingError
 
 
@@ -74,6 +75,56 @@ def do_issue(
             after={"state": invoice.state, "number": invoice.number, "total": str(invoice.total)},
             ip=ip,
         )
+        invoice = _pay_from_credit(client=client, invoice=invoice, actor=actor, ip=ip)
+    return invoice
+
+
+def _due(invoice: Invoice) -> Decimal:
+    """What an issued invoice asks for: its total less its credit notes (in the company's schema)."""
+    return invoice.total - sum((note.total for note in invoice.credit_notes.all()), Decimal("0.00"))
+
+
+def client_credit(client: Client) -> dict[str, Decimal]:
+    """The client's credit by currency: what it paid beyond the first invoice and beyond each
+    monthly invoice's total less its credit notes, less what that credit has paid since."""
+    over: dict[str, Decimal] = {}
+    first = FirstInvoice.objects.filter(client=client).first()
+    if first is not None and first.credit:
+        over[first.currency] = first.credit
+    with tenant_context(client):
+        for invoice in Invoice.objects.exclude(state=Invoice.State.DRAFT).defer("pdf"):
+            paid = payments.payments_of(invoice_number=invoice.number)
+            extra = paid - _due(invoice)
+            if extra > 0:
+                over[invoice.currency] = over.get(invoice.currency, Decimal("0.00")) + extra
+    used = Payment.objects.filter(contract__client=client, from_credit=True).values("currency")
+    for row in used.annotate(amount=Sum("amount")):
+        over[row["currency"]] = over.get(row["currency"], Decimal("0.00")) - row["amount"]
+    return {currency: amount for currency, amount in over.items() if amount > 0}
+
+
+def _pay_from_credit(*, client: Client, invoice: Invoice, actor: object, ip: str | None) -> Invoice:
+    """A newly issued invoice is paid out of the client's credit first (as far as it goes, in the
+    invoice's currency): an over-payment is never left for the client to ask back."""
+    credit = client_credit(client).get(invoice.currency, Decimal("0.00"))
+    with tenant_context(client):
+        due = _due(invoice) - payments.payments_of(invoice_number=invoice.number)
+    amount = min(credit, due)
+    if amount <= 0:
+        return invoice
+    paid_on = invoice.issued_at.date()
+    payments.credit_pay(
+        client=client, invoice_number=invoice.number, currency=invoice.currency, amount=amount,
+        paid_on=paid_on, by=actor,
+    )  # fmt: skip
+    record_event(
+        actor=actor, action="invoice.credit_applied", obj=invoice, client=client, ip=ip,
+        after={"amount": str(amount), "currency": invoice.currency, "balance_due": str(due - amount),
+               "credit_left": str(credit - amount)},
+    )  # fmt: skip
+    if amount == due:
+        with tenant_context(client):
+            invoice = billing.invoice_mark_paid(invoice=invoice, at=invoice.issued_at, reference="credit")
     return invoice
 
 
@@ -99,7 +150,7 @@ def do_mark_paid(
                 raise ValidationError("Only an issued invoice can be paid.")
             if paid_on < invoice.issued_at.date():
                 raise ValidationError("An invoice cannot be paid before it was issued.")
-            due = invoice.total - sum((n.total for n in invoice.credit_notes.all()), Decimal("0.00"))
+            due = _due(invoice)
         try:
             _, paid = payments.invoice_payment_record(
                 client=client, invoice_number=invoice.number, invoice_currency=invoice.currency,

@@ -177,3 +177,18 @@ def credit_of(contract: Contract) -> Decimal:
     """The client's credit from over-paying its first invoice."""
     invoice = FirstInvoice.objects.filter(contract=contract).first()
     return invoice.credit if invoice else Decimal("0.00")
+
+
+def credit_pay(
+    *, client: Client, invoice_number: str, currency: str, amount: Decimal, paid_on: datetime.date, by: User
+) -> Payment:
+    """Pay ``amount`` of an invoice out of the client's credit (the caller checked it is there)."""
+    contract = Contract.objects.select_for_update().filter(client=client).order_by("-in_force_id").first()
+    if contract is None:
+        raise OnboardingError("This client company has no contract to record a payment under.")
+    payment = Payment(contract=contract, invoice_number=invoice_number, amount=amount, currency=currency,
+                      paid_on=paid_on, reference=f"CREDIT {invoice_number}", from_credit=True,
+                      recorded_by_name=by.get_full_name() or by.username)  # fmt: skip
+    payment.full_clean()
+    payment.save()
+    return payment

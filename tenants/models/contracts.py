@@ -155,6 +155,9 @@ class Payment(models.Model):
     currency = models.CharField(max_length=3)
     paid_on = models.DateField()
     reference = models.CharField(max_length=80, unique=True)
+    from_credit = models.BooleanField(
+        default=False, help_text="Paid out of the client's credit (an earlier over-payment), not new money."
+    )
     recorded_by_name = models.CharField(max_length=200)
     recorded_at = models.DateTimeField(auto_now_add=True)
 

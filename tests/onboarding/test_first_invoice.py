@@ -174,6 +174,6 @@ def test_the_first_invoice_is_in_the_portals_invoice_list_of_its_own_company_onl
     assert "No invoices yet" not in page and "/contract/first-invoice.pdf" in page
     pay(contract, by, amount=invoice.total + Decimal("5.00"))
     page = portal.get("/reports/invoices/").content.decode()
-    assert "Paid" in page and "5.00 EUR credit" in page
+    assert "Paid" in page and "over-paid by 5.00 EUR" in page
     other = logged_in(tenants.beta, make_user(tenants.beta, role=Role.CLIENT_ADMIN))
     assert invoice.number not in other.get("/reports/invoices/").content.decode()

@@ -18,6 +18,7 @@ from accounts.models import Role
 from reporting import invoicing
 from reporting.billing_models import Invoice
 from telephony.calls.models import TelephonySettings
+from tenants import payments
 from tenants.invoice_parties import payment_reference
 from tenants.models import AuditEvent
 from tests.conftest import logged_in, make_user
@@ -149,3 +150,43 @@ def test_payments_against_a_monthly_invoice_check_currency_and_leave_a_balance_u
     assert (paid.after["credit"], paid.after["balance_due"]) == ("5.00", "0.00")  # over-paid: held as credit
     with pytest.raises(ValidationError, match="Only an issued invoice"):
         invoicing.do_mark_paid(**pay, reference="B-3", amount=Decimal("1.00"), currency="EUR")
+
+
+def test_an_over_payment_pays_the_next_invoice_first_and_is_used_once(alpha_contract, manager, tenants):
+    """Before: the 5.00 over-paid on March was "held as credit" but April still asked for all 120.00."""
+    client = alpha_contract
+    march = invoicing.do_issue(
+        client=client, invoice_id=invoicing.do_build_draft(client=client, month=MARCH, actor=manager).pk,
+        actor=manager,
+    )  # fmt: skip
+    invoicing.do_mark_paid(client=client, invoice_id=march.pk, paid_on=march.issued_at.date(), actor=manager,
+                           reference="M-1", amount=Decimal("125.00"), currency="EUR")  # fmt: skip
+    assert invoicing.client_credit(client) == {"EUR": Decimal("5.00")}
+    april_draft = invoicing.do_build_draft(client=client, month=dt.date(2026, 4, 1), actor=manager)
+    april = invoicing.do_issue(client=client, invoice_id=april_draft.pk, actor=manager)
+    assert april.state == "issued"
+    assert payments.payments_of(invoice_number=april.number) == Decimal("5.00")
+    applied = AuditEvent.objects.get(client=client, action="invoice.credit_applied")
+    assert (applied.after["amount"], applied.after["balance_due"]) == ("5.00", "115.00")
+    assert invoicing.client_credit(client) == {}  # used once, not again on May
+    may_draft = invoicing.do_build_draft(client=client, month=dt.date(2026, 5, 1), actor=manager)
+    may = invoicing.do_issue(client=client, invoice_id=may_draft.pk, actor=manager)
+    assert payments.payments_of(invoice_number=may.number) == Decimal("0.00")
+    # The client sees the smaller balance on its invoice page; another company has no credit.
+    portal = logged_in(client, make_user(client, role=Role.CLIENT_ADMIN))
+    assert "115.00" in portal.get(f"/reports/invoices/{april.pk}/").content.decode()
+    assert invoicing.client_credit(tenants.beta) == {}
+
+
+def test_a_credit_larger_than_the_invoice_pays_it_and_the_rest_stays(alpha_contract, manager):
+    client = alpha_contract
+    march = invoicing.do_issue(
+        client=client, invoice_id=invoicing.do_build_draft(client=client, month=MARCH, actor=manager).pk,
+        actor=manager,
+    )  # fmt: skip
+    invoicing.do_mark_paid(client=client, invoice_id=march.pk, paid_on=march.issued_at.date(), actor=manager,
+                           reference="M-1", amount=Decimal("300.00"), currency="EUR")  # fmt: skip
+    april_draft = invoicing.do_build_draft(client=client, month=dt.date(2026, 4, 1), actor=manager)
+    april = invoicing.do_issue(client=client, invoice_id=april_draft.pk, actor=manager)
+    assert april.state == "paid" and april.payment_reference == "credit"
+    assert invoicing.client_credit(client) == {"EUR": Decimal("60.00")}  # 180.00 over, 120.00 used
