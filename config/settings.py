@@ -7,6 +7,7 @@ DJANGO_ENV is ``production`` unless told otherwise: DEBUG off, SECRET_KEY requir
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import environ
@@ -112,6 +113,11 @@ TENANT_BASE_SCHEMA = "tenant_base"
 TENANT_LIMIT_SET_CALLS = True
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 TENANT_DOMAIN_CACHE_SECONDS = env.float("TENANT_DOMAIN_CACHE_SECONDS", default=30.0)
+# migrate_schemas (tenants/migrating.py): schemas already current are skipped; with
+# --executor=multiprocessing the others run in this many forked workers, each on its own connection.
+GET_EXECUTOR_FUNCTION = "tenants.migrating.executor_for"
+TENANT_MULTIPROCESSING_MAX_PROCESSES = env.int("MIGRATION_PROCESSES", default=os.cpu_count() or 2)
+TENANT_MULTIPROCESSING_CHUNKS = 1
 
 AUTH_USER_MODEL = "accounts.User"
 # Login throttling (accounts/throttling.py): django-axes locks an account (<schema>:<username>)
