@@ -10,7 +10,8 @@ each set their schema and open their own connection. Two things make that safe h
 - **schemas already current are skipped** (``pending_schemas``): Django's migrate costs ~0.5 s per
   schema even with nothing to apply (it renders the project state and runs post-migrate), so
   each schema's ``django_migrations`` is first compared with the migrations on disk, 200 schemas
-  per statement, and only the schemas missing one are handed to the executor.
+  per statement, and only the schemas missing one are handed to the executor. A migration of a
+  public-only app (which does nothing in a company's schema) is recorded there directly.
 
 Selected by ``GET_EXECUTOR_FUNCTION`` (a django-tenants setting) and used by this project's
 ``migrate_schemas``/``migrate`` commands.
@@ -21,6 +22,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable
 
+from django.apps import apps
+from django.conf import settings
 from django.db import connections
 from django.db.migrations.loader import MigrationLoader
 from django_tenants.migration_executors import get_executor
@@ -49,22 +52,38 @@ def migrations_on_disk() -> set[str]:
     return {f"{app}.{name}" for app, name in loader.graph.nodes}
 
 
-def pending_schemas(schemas: Iterable[str], *, alias: str = "default") -> list[str]:
-    """The schemas (in the given order) missing one of the migrations on disk, or their
-    ``django_migrations`` table; read in statements of ``BATCH`` schemas, each committed on its
-    own so their locks are let go."""
+def tenant_app_labels() -> set[str]:
+    """The apps whose tables live in a company's schema; the others' migrations do nothing there
+    (django-tenants' router refuses every operation of theirs), Django only records them."""
+    return {config.label for config in apps.get_app_configs() if config.name in settings.TENANT_APPS}
+
+
+def pending_schemas(schemas: Iterable[str], *, alias: str = "default", record: bool = True) -> list[str]:
+    """The schemas (in the given order) missing a migration on disk, or their ``django_migrations``.
+
+    Read in statements of ``BATCH`` schemas, each committed on its own so its locks are let go. A
+    schema missing only migrations of apps that have no tables there (a change to ``public``) gets
+    them recorded here, as Django's migrate would have after doing nothing, and is not pending.
+    With ``record=False`` nothing is written and such a schema is pending.
+    """
     schemas = list(schemas)
     if not schemas:
         return []
     wanted = sorted(migrations_on_disk())
+    tenant_apps = tenant_app_labels()
     connection = connections[alias]
     current: set[str] = set()
     with connection.cursor() as cursor:
         recorded = sql.schemas_with_table(cursor, schemas=schemas, table="django_migrations")
         known = [s for s in schemas if s in recorded]
         for start in range(0, len(known), BATCH):
-            counts = sql.applied_counts(cursor, schemas=known[start : start + BATCH], wanted=wanted)
-            current.update(schema for schema, count in counts if count == len(wanted))
+            batch = sql.missing_migrations(cursor, schemas=known[start : start + BATCH], wanted=wanted)
+            for schema, missing in batch:
+                if missing and (not record or any(key.split(".", 1)[0] in tenant_apps for key in missing)):
+                    continue
+                if missing:
+                    sql.record_migrations(cursor, schema=schema, keys=missing)
+                current.add(schema)
     return [s for s in schemas if s not in current]
 
 
@@ -80,7 +99,8 @@ class SkipCurrentSchemas:
             return super().run_migrations(tenants=tenants)
         public = [t for t in tenants if t == self.PUBLIC_SCHEMA_NAME]
         others = [t for t in tenants if t != self.PUBLIC_SCHEMA_NAME]
-        pending = pending_schemas(others, alias=self.options.get("database") or "default")
+        dry = bool(self.options.get("plan") or self.options.get("check_unapplied"))
+        pending = pending_schemas(others, alias=self.options.get("database") or "default", record=not dry)
         if int(self.options.get("verbosity", 1)) >= 1 and len(pending) < len(others):
             sys.stdout.write(f"{len(others) - len(pending)} of {len(others)} schemas are current: skipped.\n")
         if public or pending:

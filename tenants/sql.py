@@ -19,15 +19,25 @@ def schemas_with_table(cursor, *, schemas: list[str], table: str) -> set[str]:
     return {row[0] for row in cursor.fetchall()}
 
 
-def applied_counts(cursor, *, schemas: list[str], wanted: list[str]) -> list[tuple[str, int]]:
-    """For each schema, how many of the ``wanted`` migrations (``app.name``) it has recorded."""
+def missing_migrations(cursor, *, schemas: list[str], wanted: list[str]) -> list[tuple[str, list[str]]]:
+    """For each schema, which of the ``wanted`` migrations (``app.name``) it has not recorded."""
     quote = connection.ops.quote_name
     parts = [
-        f"SELECT %s, COUNT(DISTINCT m.app || '.' || m.name) FROM {quote(schema)}.django_migrations m"  # noqa: S608
-        " JOIN wanted w ON w.key = m.app || '.' || m.name"
+        f"SELECT %s, ARRAY(SELECT key FROM wanted EXCEPT"  # noqa: S608
+        f" SELECT app || '.' || name FROM {quote(schema)}.django_migrations)"
         for schema in schemas
     ]
     cursor.execute(
         "WITH wanted(key) AS (SELECT unnest(%s::text[])) " + " UNION ALL ".join(parts), [wanted, *schemas]
     )
-    return [(schema, count) for schema, count in cursor.fetchall()]
+    return [(schema, list(missing)) for schema, missing in cursor.fetchall()]
+
+
+def record_migrations(cursor, *, schema: str, keys: list[str]) -> None:
+    """Record migrations (``app.name``) as applied in ``schema``, as Django's migrate would."""
+    apps, names = zip(*(key.split(".", 1) for key in keys), strict=True)
+    cursor.execute(
+        f"INSERT INTO {connection.ops.quote_name(schema)}.django_migrations (app, name, applied)"  # noqa: S608
+        " SELECT app, name, now() FROM unnest(%s::text[], %s::text[]) AS m(app, name)",
+        [list(apps), list(names)],
+    )

@@ -84,14 +84,21 @@ def test_parallel_migrate_with_the_pool_on_records_each_migration_in_its_own_sch
 
 
 def test_only_schemas_missing_a_migration_are_pending(companies):
-    ok, behind, bare = companies(3)
+    ok, behind, bare, public_change = companies(4)
     with connection.cursor() as cursor:
         cursor.execute(f'DELETE FROM "{behind.schema_name}".django_migrations WHERE app = %s', ["quality"])
         cursor.execute(f'DROP TABLE "{bare.schema_name}".django_migrations')
+        # a migration of a public-only app: nothing to do in a company's schema, only to record
+        cursor.execute(
+            f'DELETE FROM "{public_change.schema_name}".django_migrations WHERE app = %s', ["tenants"]
+        )
+    every = [ok.schema_name, behind.schema_name, bare.schema_name, public_change.schema_name]
 
-    pending = migrating.pending_schemas([ok.schema_name, behind.schema_name, bare.schema_name])
+    assert migrating.pending_schemas(every, record=False) == every[1:]
+    assert migrating.pending_schemas(every) == [behind.schema_name, bare.schema_name]
 
-    assert pending == [behind.schema_name, bare.schema_name]
+    recorded = {f"{app}.{name}" for app, name in _applied(public_change.schema_name)}
+    assert recorded >= migrating.migrations_on_disk()
     assert migrating.pending_schemas([ok.schema_name, schemas.base_schema_name()]) == []
 
 
@@ -130,3 +137,27 @@ def test_a_new_migration_state_makes_a_new_template(companies):
     finally:
         with connection.cursor() as cursor:
             cursor.execute(f"DELETE FROM \"{base}\".django_migrations WHERE app = 'zz'")
+
+
+def test_no_foreign_key_leaves_a_companys_schema_so_it_can_move_to_another_database(db, tenants):
+    """docs/scale.md §2: a company's schema moves whole to another database only if none of its
+    tables refers to a table elsewhere (public's router tables, companies, numbers)."""
+    from django.apps import apps
+    from django.conf import settings
+
+    labels = {c.label for c in apps.get_app_configs() if c.name in settings.TENANT_APPS}
+    leaving = [
+        f"{model._meta.label}.{field.name} → {field.related_model._meta.label}"
+        for model in schemas.tenant_models()
+        for field in model._meta.get_fields()
+        if field.is_relation and field.concrete and field.related_model._meta.app_label not in labels
+    ]
+    assert leaving == []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT conrelid::regclass::text, confrelid::regclass::text FROM pg_constraint"
+            " WHERE contype = 'f' AND connamespace = %s::regnamespace"
+            " AND (SELECT relnamespace FROM pg_class WHERE oid = confrelid) <> connamespace",
+            [tenants.alpha.schema_name],
+        )
+        assert cursor.fetchall() == []
