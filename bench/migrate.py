@@ -195,10 +195,8 @@ def forget_a_public_migration() -> dict[str, object]:
     app, name = max(key for key in MigrationLoader(None).graph.leaf_nodes() if key[0] == "tenants")
     with connection.cursor() as cursor:
         for schema in Client.objects.companies().values_list("schema_name", flat=True):
-            cursor.execute(
-                f"DELETE FROM {connection.ops.quote_name(schema)}.django_migrations WHERE app = %s AND name = %s",
-                [app, name],
-            )
+            table = f"{connection.ops.quote_name(schema)}.django_migrations"
+            cursor.execute(f"DELETE FROM {table} WHERE app = %s AND name = %s", [app, name])
     return {"forgotten": f"{app}.{name}"}
 
 
