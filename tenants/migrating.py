@@ -3,7 +3,7 @@
 ``migrate_schemas --executor=multiprocessing`` (django-tenants' own executor) forks workers that
 each set their schema and open their own connection. Two things make that safe here:
 
-- **no pool while migrating** (``use_unpooled_connections``): a forked worker inherits the parent's
+- **no pool while migrating** (``unpooled_connections``): a forked worker inherits the parent's
   pool, whose connections (sockets, search paths) the workers would then share: it hung, and
   recorded migrations in another worker's schema. Migrations open a plain connection per schema
   and close it (``CONN_MAX_AGE=0``);
@@ -20,7 +20,8 @@ Selected by ``GET_EXECUTOR_FUNCTION`` (a django-tenants setting) and used by thi
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from django.apps import apps
 from django.conf import settings
@@ -33,16 +34,26 @@ from tenants import sql
 BATCH = 200  # schemas per statement: each statement takes about two locks per schema
 
 
-def use_unpooled_connections(alias: str) -> None:
-    """From now on ``alias`` connects without the pool and closes after use (this process and the
-    workers it forks): the pool's connections must never be shared across processes."""
+@contextmanager
+def unpooled_connections(alias: str) -> Iterator[None]:
+    """Inside, ``alias`` connects without the pool and closes after use (this process and the
+    workers it forks): the pool's connections must never be shared across processes. The pool is
+    back afterwards, for whatever the process does next."""
     connection = connections[alias]
-    options = connection.settings_dict.get("OPTIONS", {})
-    if options.get("pool"):
+    options = connection.settings_dict.setdefault("OPTIONS", {})
+    pool, max_age = options.get("pool"), connection.settings_dict.get("CONN_MAX_AGE", 0)
+    if pool:
         connection.close()
         connection.close_pool()
-        options.pop("pool")
+        del options["pool"]
     connection.settings_dict["CONN_MAX_AGE"] = 0
+    try:
+        yield
+    finally:
+        connection.settings_dict["CONN_MAX_AGE"] = max_age
+        if pool:
+            connection.close()  # the plain connection: the next one comes from the pool again
+            options["pool"] = pool
 
 
 def migrations_on_disk() -> set[str]:

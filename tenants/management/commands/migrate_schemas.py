@@ -14,7 +14,10 @@ from tenants import migrating, schemas
 
 class Command(MigrateSchemasCommand):
     def handle(self, *args, **options) -> None:
-        migrating.use_unpooled_connections(options.get("database") or "default")
+        with migrating.unpooled_connections(options.get("database") or "default"):
+            self._migrate(*args, **options)
+
+    def _migrate(self, *args, **options) -> None:
         super().handle(*args, **options)
         if self.sync_tenant and not options.get("schema_name"):
             schemas.ensure_base_schema()
