@@ -47,8 +47,9 @@ def _served_by(wrapper: DatabaseWrapper, schema: str) -> int:
 @override_settings(DB_RECYCLE_AFTER_SCHEMAS=3)
 @pytest.mark.parametrize("pool", [True, False], ids=["pooled", "persistent"])
 def test_a_connection_that_served_many_schemas_is_replaced_and_one_that_did_not_is_kept(
-    tenants, wrapper, pool
+    tenants, wrapper, pool, caplog
 ):
+    caplog.set_level(logging.INFO, logger="psycopg.pool")
     db = wrapper(pool=pool)
     same = {_served_by(db, tenants.alpha.schema_name) for _ in range(6)}
     assert len(same) == 1  # one schema, again and again: kept
@@ -59,6 +60,7 @@ def test_a_connection_that_served_many_schemas_is_replaced_and_one_that_did_not_
     assert pids[0] == pids[1] == next(iter(same))
     assert pids[2] != pids[1]
     assert _served_by(db, tenants.alpha.schema_name) == pids[2]  # the new one has served two
+    assert not [r for r in caplog.records if "discarding closed connection" in r.getMessage()]
 
 
 @override_settings(DB_RECYCLE_AFTER_SCHEMAS=0)
