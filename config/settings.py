@@ -7,6 +7,7 @@ DJANGO_ENV is ``production`` unless told otherwise: DEBUG off, SECRET_KEY requir
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import environ
@@ -112,6 +113,11 @@ TENANT_BASE_SCHEMA = "tenant_base"
 TENANT_LIMIT_SET_CALLS = True
 DATABASE_ROUTERS = ("django_tenants.routers.TenantSyncRouter",)
 TENANT_DOMAIN_CACHE_SECONDS = env.float("TENANT_DOMAIN_CACHE_SECONDS", default=30.0)
+# migrate_schemas (tenants/migrating.py): schemas already current are skipped; with
+# --executor=multiprocessing the others run in this many forked workers, each on its own connection.
+GET_EXECUTOR_FUNCTION = "tenants.migrating.executor_for"
+TENANT_MULTIPROCESSING_MAX_PROCESSES = env.int("MIGRATION_PROCESSES", default=os.cpu_count() or 2)
+TENANT_MULTIPROCESSING_CHUNKS = 1
 
 AUTH_USER_MODEL = "accounts.User"
 # Login throttling (accounts/throttling.py): django-axes locks an account (<schema>:<username>)
@@ -179,7 +185,10 @@ ASGI_APPLICATION = "config.asgi.application"
 _db = env.db("DATABASE_URL") if env.str("DATABASE_URL", default="") else embedded.postgres().settings()
 # Under ASGI every request runs its sync code in a thread of its own: a persistent connection
 # would stay behind with each one. Put a session-mode pooler in front for connection reuse.
-_db.update(ENGINE="django_tenants.postgresql_backend", CONN_MAX_AGE=env.int("DB_CONN_MAX_AGE", 0))
+# django-tenants' backend, recycling a connection once it has served DB_RECYCLE_AFTER_SCHEMAS
+# schemas (tenants/postgresql_backend): PostgreSQL caches every table a connection opened.
+_db.update(ENGINE="tenants.postgresql_backend", CONN_MAX_AGE=env.int("DB_CONN_MAX_AGE", 0))
+DB_RECYCLE_AFTER_SCHEMAS = env.int("DB_RECYCLE_AFTER_SCHEMAS", default=100)
 # A pool per process (psycopg_pool) instead: connecting costs more than most requests. Safe with
 # django-tenants: closing a connection forgets its search_path, so the next user sets it again.
 DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=0 if DJANGO_ENV == "test" else 10)
@@ -187,7 +196,12 @@ DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=0 if DJANGO_ENV == "test" else 10
 # connection by default, so a request never waits for a connection another thread keeps.
 WEB_THREADS = env.int("WEB_THREADS", default=DB_POOL_SIZE or 10)
 if DB_POOL_SIZE:
-    _db.setdefault("OPTIONS", {})["pool"] = {"min_size": 1, "max_size": DB_POOL_SIZE, "timeout": 10}
+    _db.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DB_POOL_SIZE,
+        "timeout": 10,
+        "max_lifetime": env.float("DB_POOL_MAX_LIFETIME", default=900.0),  # seconds, then replaced
+    }
 else:
     _db["CONN_HEALTH_CHECKS"] = True
 if env.str("DATABASE_NAME", default=""):  # a worker started by the tests joins the test database
@@ -384,7 +398,10 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"noreply@{PLATFORM_H
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"tenant_context": {"()": "django_tenants.log.TenantContextFilter"}},
+    "filters": {
+        "tenant_context": {"()": "django_tenants.log.TenantContextFilter"},
+        "recycled_connections": {"()": "tenants.postgresql_backend.recycling.RecycledConnectionFilter"},
+    },
     "formatters": {"tenant": {"format": "%(asctime)s %(levelname)s [%(schema_name)s] %(name)s: %(message)s"}},
     "handlers": {
         "console": {
@@ -397,5 +414,6 @@ LOGGING = {
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         "pgserver": {"level": "WARNING"},
+        "psycopg.pool": {"filters": ["recycled_connections"]},
     },
 }

@@ -22,14 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
 from config.process_cache import ProcessCache
 from reporting import kpis
 from telephony.calls.models import TelephonySettings
-from telephony.models import Queue
+from telephony.models import CompanyDaySettings, Queue
 from telephony.operators import record
 from telephony.routing import profile_set_state
 from telephony.routing_models import OperatorEvent, OperatorProfile, OperatorState, Reservation, WaitingCall
@@ -60,23 +59,18 @@ def _zone(name: str) -> dt.tzinfo:
 
 
 def _load_company_days() -> dict[str, CompanyDay]:
-    """Every company's time zone and short-abandon time, read across schemas in one query.
+    """Every company's time zone and short-abandon time, in one query on public.
 
-    Cross-tenant on purpose (the wallboard shows every company): one ``UNION ALL`` over the
-    companies' settings tables."""
-    schemas = sorted(Client.objects.companies().values_list("schema_name", flat=True))
-    if not schemas:
-        return {}
-    table = connection.ops.quote_name(TelephonySettings._meta.db_table)
-    # Schema names are the tenants' own (validated by django-tenants), quoted as identifiers.
-    parts = [
-        f"(SELECT %s, timezone, short_abandon_seconds FROM {connection.ops.quote_name(schema)}.{table}"  # noqa: S608
-        " ORDER BY id LIMIT 1)"
-        for schema in schemas
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), schemas)
-        rows = {schema: (tz, short) for schema, tz, short in cursor.fetchall()}
+    Cross-tenant on purpose (the wallboard shows every company), through the copy each company's
+    settings keep in public (``telephony.models.CompanyDaySettings``): a read over every schema took two
+    locks per company and would fill the lock table past a few thousand companies."""
+    schemas = Client.objects.companies().values_list("schema_name", flat=True)
+    rows = {
+        schema: (tz, short)
+        for schema, tz, short in CompanyDaySettings.objects.values_list(
+            "tenant__schema_name", "timezone", "short_abandon_seconds"
+        )
+    }
     return {
         schema: CompanyDay(tz=_zone(tz), short_abandon_seconds=short)
         for schema, (tz, short) in ((s, rows.get(s, ("UTC", SHORT_ABANDON_SECONDS))) for s in schemas)

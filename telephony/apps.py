@@ -6,7 +6,13 @@ class TelephonyConfig(AppConfig):
     verbose_name = "Telephony"
 
     def ready(self) -> None:
+        from django.db.models.signals import post_delete, post_save
+
         from telephony import events
+        from telephony.calls.company import mirror_company_day
+        from telephony.calls.models import TelephonySettings
         from telephony.routing import serve_freed_operator
 
         events.operator_available.connect(serve_freed_operator, dispatch_uid="router-serves-freed-operator")
+        for signal in (post_save, post_delete):
+            signal.connect(mirror_company_day, sender=TelephonySettings, dispatch_uid="mirror-company-day")

@@ -55,6 +55,21 @@ class PhoneNumber(models.Model):
         )
 
 
+class CompanyDaySettings(models.Model):
+    """A client company's day as pages across companies see it (the wallboard): its time zone and
+    short-abandon time, copied from its ``TelephonySettings`` on every save
+    (``telephony.calls.company``), so such a page reads one public table instead of every schema."""
+
+    tenant = models.OneToOneField(
+        "tenants.Client", on_delete=models.CASCADE, primary_key=True, related_name="day_settings"
+    )
+    timezone = models.CharField(max_length=64, default="UTC")
+    short_abandon_seconds = models.PositiveSmallIntegerField(default=5)
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id}: {self.timezone}"
+
+
 class Queue(models.Model):
     """Where a tenant's calls wait for an operator, with its routing settings (R13, R17, R20)."""
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import connection
+from django.db.models.signals import post_delete
 
 from config.process_cache import ProcessCache
 from scripts_engine.models import Script, ScriptVersion
 from telephony.calls.models import TelephonySettings
-from telephony.models import Queue
+from telephony.models import CompanyDaySettings, Queue
+from tenants.models import Client
 
 SETUP_SECONDS = 5.0
 
@@ -53,3 +55,22 @@ def call_setup() -> CallSetup:
     setup = _setups.get(connection.schema_name)
     assert setup is not None  # every schema has one
     return setup
+
+
+def mirror_company_day(sender: type, instance: TelephonySettings, **kwargs: object) -> None:
+    """Keep the company's ``CompanyDaySettings`` (public) equal to its saved settings, in the same
+    transaction (``post_save``/``post_delete`` receiver, connected in ``TelephonyConfig.ready``)."""
+    if kwargs.get("raw"):
+        return
+    tenant = connection.tenant
+    if not isinstance(tenant, Client):  # a schema entered by name (schema_context): look it up
+        tenant = Client.objects.filter(schema_name=connection.schema_name).first()
+    if tenant is None or tenant.is_platform:
+        return  # the base schema (migrations) is no company
+    if kwargs.get("signal") is post_delete:
+        CompanyDaySettings.objects.filter(tenant=tenant).delete()
+        return
+    CompanyDaySettings.objects.update_or_create(
+        tenant=tenant,
+        defaults={"timezone": instance.timezone, "short_abandon_seconds": instance.short_abandon_seconds},
+    )

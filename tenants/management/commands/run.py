@@ -48,7 +48,7 @@ class Command(BaseCommand):
         parser.add_argument("--simulator-port", type=int, default=8765)
 
     def handle(self, *args, **options) -> None:
-        call_command("migrate_schemas", interactive=False, verbosity=0)
+        call_command("migrate_schemas", executor="multiprocessing", interactive=False, verbosity=0)
         if not options["no_demo"]:
             call_command("demo", verbosity=0)
         traffic = options["traffic"] if not settings.PRODUCTION and not options["no_demo"] else 0
