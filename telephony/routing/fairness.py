@@ -188,7 +188,7 @@ class Chooser:
             account.by_age = sorted(account.by_order, key=lambda c: (c.enqueued_at, c.id))
         self._version: dict[int, int] = {}
         self._heap: list = []
-        self.last: tuple | None = None  # (call, account) just yielded
+        self.last: tuple | None = None  # (call, account, class) just yielded
         for company in self.by_company:
             self._push(company)
 
@@ -233,8 +233,8 @@ class Chooser:
             found = self.choice(company)
             if found is None:
                 continue
-            _, call, account = found
-            self.last = (call, account)
+            key, call, account = found
+            self.last = (call, account, key[0])
             yield call
             account.done.add(call.id)  # taken or not: nobody left can take it in this match
             self._push(company)
@@ -266,31 +266,40 @@ class Standing:
     waiting: int
 
 
-def standings(chooser: Chooser) -> list[Standing]:
-    """Each queue with calls waiting: its class and score before anyone is served."""
+def standings(chooser: Chooser, others: Mapping[int, tuple[int, Terms]] | None = None) -> list[Standing]:
+    """Each queue with calls waiting (and each of ``others``: queue → (company, terms)), its class
+    and score before anyone is served."""
+    floor, now = chooser.floor, chooser.now
+    accounts = dict(chooser.accounts)
+    for queue, (company, terms) in (others or {}).items():
+        if queue not in accounts:
+            accounts[queue] = Account(
+                queue, company, terms, floor.records.get(queue, Record()), floor.seats.get(queue, 0)
+            )
     result = []
-    for account in chooser.accounts.values():
+    for account in accounts.values():
         head = account.head()
-        kind = account.kind(chooser.floor.pool)
+        kind = account.kind(floor.pool)
         if kind == BEHIND and head is not None:
             oldest = account.oldest()
-            if chooser.now - oldest.enqueued_at >= chooser.floor.hard_limit:
+            if oldest is not None and now - oldest.enqueued_at >= floor.hard_limit:
                 kind = STARVING
         result.append(
             Standing(
                 queue=account.queue, company=account.company, terms=account.terms, level=account.level(),
-                seats=account.seats, cap=account.terms.cap(chooser.floor.pool), kind=CLASS_NAMES[kind],
-                score=account.score(head, chooser.now) if head is not None else 0.0,
+                seats=account.seats, cap=account.terms.cap(floor.pool), kind=CLASS_NAMES[kind],
+                score=account.score(head, now) if head is not None else account.shortfall(),
                 waiting=len(account.by_order),
             )
         )  # fmt: skip
     return result
 
 
-def favoured(chooser: Chooser) -> tuple[object, Account] | None:
-    """The call the next free operator would take (with its queue), before anyone is served."""
+def favoured(chooser: Chooser) -> tuple[object, Account, str] | None:
+    """The call the next free operator would take, with its queue and class, before anyone is
+    served (an operator eligible for every queue)."""
     for call in chooser:
-        return call, chooser.last[1]
+        return call, chooser.last[1], CLASS_NAMES[chooser.last[2]]
     return None
 
 
