@@ -16,7 +16,10 @@ from tests.telephony.helpers import make_operator, make_queue, sid
 
 def waiting(tenant, queue: Queue, waited: float, now: dt.datetime, priority: int = 0) -> WaitingCall:
     return WaitingCall.objects.create(
-        tenant=tenant, queue=queue, call_sid=sid(), enqueued_at=now - dt.timedelta(seconds=waited),
+        tenant=tenant,
+        queue=queue,
+        call_sid=sid(),
+        enqueued_at=now - dt.timedelta(seconds=waited),
         priority=priority,
     )
 
@@ -145,17 +148,21 @@ def test_the_window_record_in_sql_counts_as_the_definitions(db, tenants):
             # the dialer's outbound call is no queue's offered call; an hour-old call is out of the window
             WaitingCall(tenant=tenants.alpha, queue=queue, call_sid=sid(), enqueued_at=ago, state="left",
                         answered_at=ago, operator=operator, left_at=now, direction="outbound"),
-            WaitingCall(tenant=tenants.alpha, queue=queue, call_sid=sid(), enqueued_at=now - dt.timedelta(hours=1),
-                        state="left", left_at=now - dt.timedelta(minutes=59), outcome="abandoned"),
+            WaitingCall(tenant=tenants.alpha, queue=queue, call_sid=sid(), state="left", outcome="abandoned",
+                        enqueued_at=now - dt.timedelta(hours=1), left_at=now - dt.timedelta(minutes=59)),
         ]
     )  # fmt: skip
     expected = fairness.Record()
     terms = fairness.Terms(sl_seconds=20)
-    for waited_ms, answered, abandoned in [(5000, True, False)] * 3 + [(60000, True, False)] * 2 + [
-        (40000, False, True)
-    ] * 4 + [(20000, True, False), (20001, True, False), (5000, False, True), (5001, False, True)]:
+    for waited_ms, answered, abandoned in (
+        [(5000, True, False)] * 3
+        + [(60000, True, False)] * 2
+        + [(40000, False, True)] * 4
+        + [(20000, True, False), (20001, True, False), (5000, False, True), (5001, False, True)]
+    ):
         expected = expected.add(waited_ms=waited_ms, answered=answered, abandoned=abandoned, terms=terms)
-    assert standing.records_since(now - dt.timedelta(minutes=30))[queue.pk] == expected == fairness.Record(4, 12)
+    found = standing.records_since(now - dt.timedelta(minutes=30))[queue.pk]
+    assert found == expected == fairness.Record(4, 12)
 
 
 def test_the_router_s_view_names_the_favoured_company_and_why(db, tenants):
