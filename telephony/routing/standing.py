@@ -92,7 +92,10 @@ def floor(
     rules: Mapping[int, queues.QueueRow], call_queues: Iterable[int], *, short: bool
 ) -> fairness.Floor | None:
     """What a match over calls of ``call_queues`` shares the operators by, or None when fairness
-    has nothing to decide: operators are not short and no queue reserves or caps seats."""
+    has nothing to decide: operators are not short and no queue reserves or caps seats (or the
+    ``ROUTING_FAIRNESS`` setting is off: today's order between companies)."""
+    if not settings.ROUTING_FAIRNESS:
+        return None
     terms = {q: rules[q].terms for q in call_queues if q in rules}
     bounded = [q for q, t in terms.items() if t.bounded]
     if not short and not bounded:
