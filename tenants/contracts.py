@@ -113,6 +113,9 @@ def default_terms(*, order: Order) -> dict[str, object]:
         "start_date": order.start_date.isoformat(),
         "sl_percent": DEFAULT_SL_PERCENT,
         "sl_seconds": DEFAULT_SL_SECONDS,
+        "reserved_seats": 0,
+        "max_seats": None,
+        "max_share_percent": None,
         "term_months": DEFAULT_TERM_MONTHS,
         "notice_days": DEFAULT_NOTICE_DAYS,
         "end_date": "",
@@ -173,6 +176,29 @@ def suspension_and_evidence_sentence(terms: dict[str, object]) -> str:
         else "A day on which the service is suspended throughout is not billed."
     )
     return f"{fees} The events behind each invoice line are kept for {months} months."
+
+
+def seats_sentence(terms: dict[str, object]) -> str:
+    """How the shared pool of operators serves the client, as the contract says it (issue 20)."""
+    reserved = int(terms.get("reserved_seats") or 0)
+    most, share = terms.get("max_seats"), terms.get("max_share_percent")
+    parts = [
+        "Operators are shared between the provider's clients; when they are short, the next free "
+        "operator takes the call of the client furthest behind its own service level, and a call "
+        "waiting past the provider's hard limit is answered first whoever it belongs to."
+    ]
+    if reserved:
+        parts.append(
+            f"{reserved} operator{'s are' if reserved != 1 else ' is'} reserved for the client: none of "
+            "them is given to another client while the client's calls wait."
+        )
+    caps = ([f"{most} operators"] if most else []) + ([f"{share}% of the operators logged in"] if share else [])
+    if caps:
+        lower = " (the lower of the two)" if len(caps) == 2 else ""
+        parts.append(
+            f"While other clients' calls wait, the client's calls take at most {' or '.join(caps)} at once{lower}."
+        )
+    return " ".join(parts)
 
 
 def _p(text: object, style: ParagraphStyle) -> Paragraph:
@@ -269,6 +295,7 @@ def render_pdf(*, version: ContractVersion) -> bytes:
             "measured per calendar month, excluding calls abandoned within 5 seconds.",
             body,
         ),
+        _p(seats_sentence(terms), body),
         _p("5. Term and notice", heading),
         _p(
             f"Service starts on {terms['start_date']} for {terms['term_months']} months "

@@ -159,6 +159,19 @@ class ContractTermsForm(forms.Form):
 
     sl_percent = forms.IntegerField(label="Service level: % of calls answered", min_value=50, max_value=100)
     sl_seconds = forms.IntegerField(label="…within seconds", min_value=5, max_value=300)
+    # Seats in the shared pool (issue 20): provisioned into the company's main queue.
+    reserved_seats = forms.IntegerField(
+        label="Reserved seats", min_value=0, max_value=500, required=False,
+        help_text="Operators kept for the client while its calls wait; empty or 0: none.",
+    )  # fmt: skip
+    max_seats = forms.IntegerField(
+        label="Maximum seats", min_value=1, max_value=1000, required=False,
+        help_text="At most this many operators on the client's calls while other clients wait; empty: no cap.",
+    )  # fmt: skip
+    max_share_percent = forms.IntegerField(
+        label="Maximum share of the pool %", min_value=1, max_value=100, required=False,
+        help_text="At most this percent of the operators logged in, while other clients wait; empty: no cap.",
+    )  # fmt: skip
     term_months = forms.IntegerField(label="Term (months)", min_value=1, max_value=60)
     notice_days = forms.IntegerField(label="Notice (days)", min_value=0, max_value=365)
     start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
@@ -226,6 +239,9 @@ class ContractTermsForm(forms.Form):
         start, end = data.get("start_date"), data.get("end_date")
         if start and end and end < start:
             self.add_error("end_date", "The service cannot end before it starts.")
+        reserved, most = data.get("reserved_seats") or 0, data.get("max_seats")
+        if most is not None and reserved > most:
+            self.add_error("max_seats", f"The maximum ({most}) cannot be fewer than the reserved seats ({reserved}).")
         if data.get("tax_treatment") == contracts.REVERSE_CHARGE:
             if not data.get("client_vat_id") and "client_vat_id" not in self.errors:
                 self.add_error("client_vat_id", "Reverse charge needs the client's VAT id.")
@@ -243,6 +259,7 @@ class ContractTermsForm(forms.Form):
         months = data.get("evidence_retention_months")
         data["evidence_retention_months"] = months or contracts.DEFAULT_EVIDENCE_RETENTION_MONTHS
         data["deposit"] = str((data.get("deposit") or Decimal("0")).quantize(Decimal("0.01")))
+        data["reserved_seats"] = data.get("reserved_seats") or 0
         return data
 
 

@@ -8,7 +8,8 @@
   in two seconds, and a match must stay a few milliseconds;
 - the seats in use (calls offered to or on a call with an operator), exact, read in the match for
   the queues with reserved seats or a cap only;
-- the pool (operators logged in), for caps in percent of it.
+- the pool (operators logged in), for caps in percent of it, kept per process for
+  ``RECORD_SECONDS`` too (people log in and out over minutes, not milliseconds).
 
 ``floor`` puts them together for a match; ``now_favoured`` is the same view for the wallboard and
 the back office: each queue's standing and whose call the next free operator would take, and why.
@@ -88,6 +89,9 @@ def pool() -> int:
         return cursor.fetchone()[0]
 
 
+POOL_KEPT: ProcessCache[str, int] = ProcessCache(ttl=RECORD_SECONDS, load_all=lambda: {"pool": pool()})
+
+
 def floor(
     rules: Mapping[int, queues.QueueRow], call_queues: Iterable[int], *, short: bool
 ) -> fairness.Floor | None:
@@ -103,7 +107,7 @@ def floor(
     return fairness.Floor(
         records=RECORDS_KEPT.snapshot() if short else {},
         seats=seats(bounded) if bounded else {},
-        pool=pool() if any(terms[q].max_percent is not None for q in bounded) else 0,
+        pool=POOL_KEPT.snapshot()["pool"] if any(terms[q].max_percent is not None for q in bounded) else 0,
         hard_limit=settings.ROUTING_HARD_LIMIT_SECONDS,
     )
 

@@ -118,6 +118,13 @@ class ContractVersion(models.Model):
     def is_frozen(self) -> bool:
         return self.state != self.State.DRAFT
 
+    @property
+    def seats_sentence(self) -> str:
+        """How the shared pool serves the client under this version (page and PDF say the same)."""
+        from tenants.contracts import seats_sentence  # the contract's text lives there
+
+        return seats_sentence(self.terms)
+
 
 def _as_bytes(value: object) -> object:
     return bytes(value) if isinstance(value, memoryview) else value
