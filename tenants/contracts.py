@@ -192,11 +192,13 @@ def seats_sentence(terms: dict[str, object]) -> str:
             f"{reserved} operator{'s are' if reserved != 1 else ' is'} reserved for the client: none of "
             "them is given to another client while the client's calls wait."
         )
-    caps = ([f"{most} operators"] if most else []) + ([f"{share}% of the operators logged in"] if share else [])
+    caps = [f"{most} operators"] if most else []
+    caps += [f"{share}% of the operators logged in"] if share else []
     if caps:
         lower = " (the lower of the two)" if len(caps) == 2 else ""
         parts.append(
-            f"While other clients' calls wait, the client's calls take at most {' or '.join(caps)} at once{lower}."
+            f"While other clients' calls wait, the client's calls take at most {' or '.join(caps)} "
+            f"at once{lower}."
         )
     return " ".join(parts)
 

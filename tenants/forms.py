@@ -166,7 +166,7 @@ class ContractTermsForm(forms.Form):
     )  # fmt: skip
     max_seats = forms.IntegerField(
         label="Maximum seats", min_value=1, max_value=1000, required=False,
-        help_text="At most this many operators on the client's calls while other clients wait; empty: no cap.",
+        help_text="At most this many operators on the client's calls while others wait; empty: no cap.",
     )  # fmt: skip
     max_share_percent = forms.IntegerField(
         label="Maximum share of the pool %", min_value=1, max_value=100, required=False,
@@ -241,7 +241,9 @@ class ContractTermsForm(forms.Form):
             self.add_error("end_date", "The service cannot end before it starts.")
         reserved, most = data.get("reserved_seats") or 0, data.get("max_seats")
         if most is not None and reserved > most:
-            self.add_error("max_seats", f"The maximum ({most}) cannot be fewer than the reserved seats ({reserved}).")
+            self.add_error(
+                "max_seats", f"The maximum ({most}) cannot be fewer than the reserved seats ({reserved})."
+            )
         if data.get("tax_treatment") == contracts.REVERSE_CHARGE:
             if not data.get("client_vat_id") and "client_vat_id" not in self.errors:
                 self.add_error("client_vat_id", "Reverse charge needs the client's VAT id.")

@@ -52,7 +52,9 @@ def queue_terms_apply(*, client: Client, terms: dict[str, object], actor: User) 
         if after != before:
             queue.full_clean()
             queue.save(update_fields=[*after])
-            record_event(actor=actor, action="queue.terms", obj=queue, client=client, before=before, after=after)
+            record_event(
+                actor=actor, action="queue.terms", obj=queue, client=client, before=before, after=after
+            )
 
 
 def client_provision(*, contract: Contract, actor: User) -> Client:

@@ -54,7 +54,8 @@ def test_the_account_manager_sets_the_seats_and_the_contract_prints_them(drafted
     page = client.get(f"/staff/contracts/{drafted.pk}/v/2/").content.decode()
     assert "4 operators are reserved for the client" in page
     text = pdf_text(contracts.render_pdf(version=version))
-    assert "4 operators are reserved for the client" in text and "90% of offered calls within 15 seconds" in text
+    assert "4 operators are reserved for the client" in text
+    assert "90% of offered calls within 15 seconds" in text
 
 
 @pytest.mark.parametrize(
@@ -81,7 +82,8 @@ def test_provisioning_and_each_later_acceptance_put_the_terms_into_the_router(db
     contract, company = sent_contract(by=by)
     contracting.contract_revise(
         contract=contract, by=by, body="",
-        terms={"sl_percent": 90, "sl_seconds": 15, "reserved_seats": 3, "max_seats": 8, "max_share_percent": None},
+        terms={"sl_percent": 90, "sl_seconds": 15, "reserved_seats": 3, "max_seats": 8,
+               "max_share_percent": None},
     )  # fmt: skip
     contracting.contract_send(contract=contract, by=by)
     accept(contract)
@@ -95,7 +97,8 @@ def test_provisioning_and_each_later_acceptance_put_the_terms_into_the_router(db
     # A later version, accepted: the live company's queues change at once, with an audit event each.
     contracting.contract_revise(
         contract=contract, by=by, body="",
-        terms={"sl_percent": 85, "sl_seconds": 30, "reserved_seats": 0, "max_seats": None, "max_share_percent": 25},
+        terms={"sl_percent": 85, "sl_seconds": 30, "reserved_seats": 0, "max_seats": None,
+               "max_share_percent": 25},
     )  # fmt: skip
     contracting.contract_send(contract=contract, by=by)
     accept(contract)
