@@ -21,6 +21,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from tenants.models import ContractVersion, Order, Tariff
+from tenants.models.contracts import seats_sentence
 
 DEFAULT_SL_PERCENT = 80
 DEFAULT_SL_SECONDS = 20
@@ -176,31 +177,6 @@ def suspension_and_evidence_sentence(terms: dict[str, object]) -> str:
         else "A day on which the service is suspended throughout is not billed."
     )
     return f"{fees} The events behind each invoice line are kept for {months} months."
-
-
-def seats_sentence(terms: dict[str, object]) -> str:
-    """How the shared pool of operators serves the client, as the contract says it (issue 20)."""
-    reserved = int(terms.get("reserved_seats") or 0)
-    most, share = terms.get("max_seats"), terms.get("max_share_percent")
-    parts = [
-        "Operators are shared between the provider's clients; when they are short, the next free "
-        "operator takes the call of the client furthest behind its own service level, and a call "
-        "waiting past the provider's hard limit is answered first whoever it belongs to."
-    ]
-    if reserved:
-        parts.append(
-            f"{reserved} operator{'s are' if reserved != 1 else ' is'} reserved for the client: none of "
-            "them is given to another client while the client's calls wait."
-        )
-    caps = [f"{most} operators"] if most else []
-    caps += [f"{share}% of the operators logged in"] if share else []
-    if caps:
-        lower = " (the lower of the two)" if len(caps) == 2 else ""
-        parts.append(
-            f"While other clients' calls wait, the client's calls take at most {' or '.join(caps)} "
-            f"at once{lower}."
-        )
-    return " ".join(parts)
 
 
 def _p(text: object, style: ParagraphStyle) -> Paragraph:

@@ -264,6 +264,8 @@ class Standing:
     kind: str
     score: float
     waiting: int
+    within: int  # the window's calls answered within the threshold…
+    counted: int  # …of these (offered less short abandons), the calls waiting past it included
 
 
 def standings(chooser: Chooser, others: Mapping[int, tuple[int, Terms]] | None = None) -> list[Standing]:
@@ -289,7 +291,7 @@ def standings(chooser: Chooser, others: Mapping[int, tuple[int, Terms]] | None =
                 queue=account.queue, company=account.company, terms=account.terms, level=account.level(),
                 seats=account.seats, cap=account.terms.cap(floor.pool), kind=CLASS_NAMES[kind],
                 score=account.score(head, now) if head is not None else account.shortfall(),
-                waiting=len(account.by_order),
+                waiting=len(account.by_order), within=account.within, counted=account.counted + account.lost,
             )
         )  # fmt: skip
     return result

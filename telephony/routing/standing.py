@@ -155,3 +155,27 @@ def now_favoured(now: datetime | None = None) -> View:
     _, account, kind = first
     standing = next(s for s in standings if s.queue == account.queue)
     return View(standings, account.queue, kind, fairness.reason(kind, standing))
+
+
+def figures(view: View, *, tenant_id: int | None = None) -> list[dict[str, object]]:
+    """The view as rows for a page, per queue (one company's only, with ``tenant_id``): target,
+    live service level (the window's, calls waiting past the threshold missed; None without
+    calls), seats in use, reserved and cap, the class the router puts it in, favoured or not."""
+    rules = queues.RULES.snapshot()
+    rows = []
+    for s in view.standings:
+        row = rules.get(s.queue)
+        if row is None or (tenant_id is not None and row.tenant_id != tenant_id):
+            continue
+        rows.append(
+            {
+                "queue_id": s.queue, "queue": row.name, "tenant_id": row.tenant_id, "tenant": row.tenant_name,
+                "target": f"{s.terms.sl_percent} % in {s.terms.sl_seconds} s",
+                "target_percent": s.terms.sl_percent,
+                "sl_live": round(100 * s.within / s.counted) if s.counted else None,
+                "waiting": s.waiting, "seats": s.seats, "reserved": s.terms.reserved_seats, "cap": s.cap,
+                "kind": s.kind, "favoured": s.queue == view.favoured_queue,
+                "active": bool(s.waiting or s.seats or s.counted or s.terms.bounded),
+            }
+        )  # fmt: skip
+    return sorted(rows, key=lambda r: (str(r["tenant"]), str(r["queue"])))
