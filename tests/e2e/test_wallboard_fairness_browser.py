@@ -37,7 +37,8 @@ def test_the_wallboard_shows_the_contracts_and_who_the_router_favours(committed,
         page.goto(asgi_server.url(None, "/wallboard/"))
         page.get_by_role("heading", name="Contracts: who the router favours").wait_for()
         # Alpha's reservation is met (2 of 2 seats in use): Beta, furthest behind its 90 %, goes next.
-        page.get_by_text(f"The next free operator goes to Beta GmbH / Sales {tag}: furthest behind").wait_for()
+        next_one = "The next free operator goes to"
+        page.get_by_text(f"{next_one} Beta GmbH / Sales {tag}: furthest behind").wait_for()
         row = page.locator(f'#contracts tr[data-queue="{beta.pk}"]')
         assert "90 % in 20 s" in row.inner_text() and "By target" in row.inner_text()
         assert "▶" in row.inner_text()
@@ -45,8 +46,9 @@ def test_the_wallboard_shows_the_contracts_and_who_the_router_favours(committed,
         assert "Alpha Ltd" in care and "80 % in 20 s" in care and "\t2\t2\t4\t" in care
         # One of Alpha's calls ends: its reservation is unmet, and the next snapshot says so.
         WaitingCall.objects.filter(queue=alpha, state="bridged").first().delete()
-        page.get_by_text(f"The next free operator goes to Alpha Ltd / Care {tag}: uses 1 of its 2 reserved").wait_for()
-        page.screenshot(path=os.environ.get("SCREENSHOT_DIR", "/tmp") + "/wallboard-contracts.png", full_page=True)
+        page.get_by_text(f"{next_one} Alpha Ltd / Care {tag}: uses 1 of its 2 reserved").wait_for()
+        shot = os.environ.get("SCREENSHOT_DIR", "/tmp") + "/wallboard-contracts.png"
+        page.screenshot(path=shot, full_page=True)
     finally:
         ours = WaitingCall.objects.filter(queue__in=[alpha, beta])
         operators = list(ours.exclude(operator=None).values_list("operator_id", flat=True))
