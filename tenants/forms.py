@@ -55,7 +55,7 @@ class OrderForm(forms.ModelForm):
             "services", "legal_name", "registration_number", "tax_number", "address", "portal_slug",
             "contact_first_name", "contact_last_name", "contact_email", "contact_phone", "calls_per_month",
             "peak_hour_calls", "coverage", "coverage_hours", "time_zone", "languages", "start_date",
-            "numbers_wanted", "notes",
+            "numbers_wanted", "sl_percent", "sl_seconds", "reserved_seats", "notes",
         ]  # fmt: skip
         labels = {
             "portal_slug": "Portal address",
@@ -66,6 +66,9 @@ class OrderForm(forms.ModelForm):
             "calls_per_month": "Expected calls per month",
             "peak_hour_calls": "Expected calls in the peak hour",
             "numbers_wanted": "Phone numbers wanted",
+            "sl_percent": "Service level: % of calls answered",
+            "sl_seconds": "…within seconds",
+            "reserved_seats": "Reserved operators (optional)",
         }
         help_texts = {"portal_slug": "Your portal will live at <name>.<our address>, e.g. acme."}
         widgets = {"address": forms.Textarea(attrs={"rows": 3}), "notes": forms.Textarea(attrs={"rows": 3})}
@@ -119,6 +122,10 @@ class OrderForm(forms.ModelForm):
         month, peak = data.get("calls_per_month"), data.get("peak_hour_calls")
         if month and peak and peak > month:
             self.add_error("peak_hour_calls", "The peak hour cannot have more calls than the whole month.")
+        if (data.get("sl_percent") is None) != (data.get("sl_seconds") is None):
+            missing = "sl_seconds" if data.get("sl_seconds") is None else "sl_percent"
+            if missing not in self.errors:
+                self.add_error(missing, "Give both the percent and the seconds, or neither (80 % in 20 s).")
         if data.get("coverage") == Order.Coverage.BUSINESS and not data.get("coverage_hours"):
             self.add_error("coverage_hours", "Tell us your business hours, e.g. Mon-Fri 09:00-18:00.")
         return data

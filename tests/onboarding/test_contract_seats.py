@@ -12,9 +12,11 @@ from pypdf import PdfReader
 from telephony import routing
 from telephony.models import Queue
 from tenants import contracting, contracts
-from tenants.models import AuditEvent, Contract
-from tests.conftest import logged_in
-from tests.onboarding.helpers import accept, add_numbers, manager, pay, sent_contract, submit_order
+from tenants.models import AuditEvent, Contract, Order
+from tests.conftest import http, logged_in
+from tests.onboarding.helpers import (
+    accept, add_numbers, manager, order_post, pay, sent_contract, submit_order, unique_slug,
+)  # fmt: skip
 from tests.onboarding.test_contract_tax import form_data
 
 
@@ -112,3 +114,40 @@ def test_provisioning_and_each_later_acceptance_put_the_terms_into_the_router(db
     assert (terms.sl_percent, terms.sl_seconds, terms.max_percent) == (85, 30, 25)
     event = AuditEvent.objects.filter(action="queue.terms", object_id=str(queue.pk)).latest("pk")
     assert event.before["max_share_percent"] is None and event.after["max_share_percent"] == 25
+
+
+def test_the_order_form_asks_for_a_service_level_and_reserved_seats_and_the_draft_proposes_them(db, tenants):
+    slug = unique_slug()
+    data = order_post(slug, sl_percent="90", sl_seconds="15", reserved_seats="3")
+    assert http(None).post("/order/", data).status_code == 302
+    order = Order.objects.get(portal_slug=slug)
+    assert (order.sl_percent, order.sl_seconds, order.reserved_seats) == (90, 15, 3)
+    terms = contracting.contract_draft(order=order, by=manager()).latest.terms
+    assert (terms["sl_percent"], terms["sl_seconds"], terms["reserved_seats"]) == (90, 15, 3)
+    # Left empty: the standard terms.
+    plain = order_post(unique_slug())
+    assert http(None).post("/order/", plain).status_code == 302
+    order = Order.objects.get(token=plain["token"])
+    terms = contracting.contract_draft(order=order, by=manager()).latest.terms
+    assert (terms["sl_percent"], terms["sl_seconds"], terms["reserved_seats"]) == (80, 20, 0)
+    catalogue = http(None).get("/services/").content.decode()
+    assert "Service level and operators" in catalogue and "80 % of calls answered within 20 seconds" in catalogue
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "message"),
+    [
+        ({"sl_percent": "90"}, "sl_seconds", "Give both the percent and the seconds, or neither"),
+        ({"sl_seconds": "30"}, "sl_percent", "Give both the percent and the seconds, or neither"),
+        ({"sl_percent": "40", "sl_seconds": "20"}, "sl_percent", "greater than or equal to 50"),
+        ({"sl_percent": "80", "sl_seconds": "2"}, "sl_seconds", "greater than or equal to 5"),
+        ({"reserved_seats": "501"}, "reserved_seats", "less than or equal to 500"),
+        ({"reserved_seats": "-2"}, "reserved_seats", "greater than or equal to 0"),
+    ],
+)
+def test_a_bad_service_level_on_the_order_form_is_a_field_error_and_saves_nothing(db, tenants, change, field,
+                                                                                  message):  # fmt: skip
+    response = http(None).post("/order/", order_post(unique_slug(), **change))
+    assert response.status_code == 400
+    assert message in " ".join(response.context["form"].errors[field])
+    assert not Order.objects.exists()
