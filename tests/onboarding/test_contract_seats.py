@@ -15,8 +15,15 @@ from tenants import contracting, contracts
 from tenants.models import AuditEvent, Contract, Order
 from tests.conftest import http, logged_in
 from tests.onboarding.helpers import (
-    accept, add_numbers, manager, order_post, pay, sent_contract, submit_order, unique_slug,
-)  # fmt: skip
+    accept,
+    add_numbers,
+    manager,
+    order_post,
+    pay,
+    sent_contract,
+    submit_order,
+    unique_slug,
+)
 from tests.onboarding.test_contract_tax import form_data
 
 
@@ -131,7 +138,8 @@ def test_the_order_form_asks_for_a_service_level_and_reserved_seats_and_the_draf
     terms = contracting.contract_draft(order=order, by=manager()).latest.terms
     assert (terms["sl_percent"], terms["sl_seconds"], terms["reserved_seats"]) == (80, 20, 0)
     catalogue = http(None).get("/services/").content.decode()
-    assert "Service level and operators" in catalogue and "80 % of calls answered within 20 seconds" in catalogue
+    assert "Service level and operators" in catalogue
+    assert "80 % of calls answered within 20 seconds" in catalogue
 
 
 @pytest.mark.parametrize(
