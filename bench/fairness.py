@@ -255,6 +255,47 @@ def goals(per_company: dict[str, dict[str, object]], load: float) -> dict[str, b
     }
 
 
+def policy_cost(quick: bool) -> dict[str, float]:
+    """The pure policy's time for one match on ``bench routing``'s floor (550 companies, 5,000
+    calls waiting, operators with 10 skills each; a quarter of the queues reserve a seat, a fifth
+    cap at 5 %): one operator freed (about 100 calls in its queues), and 100 operators at once.
+    With and without fairness, in alternating rounds; the database's part is ``bench routing``."""
+    rng = random.Random(7)
+    companies = 550
+    terms = {q: fairness.Terms(80, rng.choice([15, 20, 30]), reserved_seats=1 if q % 4 == 0 else 0,
+                               max_percent=5 if q % 5 == 1 else None) for q in range(companies)}  # fmt: skip
+    rules = {q: QueueRule(0.0, None, q + 1, t) for q, t in terms.items()}
+    now = 10_000.0
+    calls = [CallIn(i, i % 500, now - rng.random() * 300, rng.choice([0, 0, 0, 1])) for i in range(5000)]
+    by_queue: dict[int, list[CallIn]] = {}
+    for c in calls:
+        by_queue.setdefault(c.queue, []).append(c)
+    records = {q: fairness.Record(rng.randint(0, 40), 40) for q in terms}
+    seats = {q: rng.randint(0, 3) for q in terms}
+    the_floor = fairness.Floor(records, seats, 1000, fairness.DEFAULT_HARD_LIMIT)
+
+    def operator(i: int) -> OperatorIn:
+        skills = {q: SkillIn(rng.randint(1, 3)) for q in rng.sample(range(500), 10)}
+        return OperatorIn(i, rng.random(), skills)
+
+    result: dict[str, float] = {}
+    for name, count in (("one_operator", 1), ("100_operators", 100)):
+        samples: dict[bool, list[float]] = {True: [], False: []}
+        for round_ in range(100 if quick else 400):
+            ops = [operator(i) for i in range(count)]
+            mine = [c for q in {q for o in ops for q in o.skills} for c in by_queue.get(q, [])]
+            fair = round_ % 2 == 1
+            started = time.perf_counter()
+            pairs(mine, ops, rules, now, the_floor if fair else None)
+            samples[fair].append((time.perf_counter() - started) * 1000)
+        for fair, values in samples.items():
+            values.sort()
+            label = f"policy_{name}_{'fair' if fair else 'todays_order'}_ms"
+            result[label + "_p50"] = round(values[len(values) // 2], 3)
+            result[label + "_p99"] = round(values[min(len(values) - 1, int(len(values) * 0.99))], 3)
+    return result
+
+
 def run(quick: bool) -> dict[str, object]:
     seeds = range(1 if quick else SEEDS)
     started = time.perf_counter()
@@ -279,5 +320,6 @@ def run(quick: bool) -> dict[str, object]:
         "seeds": len(seeds),
         "loads": loads,
         "all_goals_met": all(all(v["goals"].values()) for v in loads.values()),
+        **policy_cost(quick),
         "wall_s": round(time.perf_counter() - started, 1),
     }
