@@ -297,7 +297,8 @@ def policy_cost(quick: bool) -> dict[str, float]:
 
 
 def _spread(per_company: dict[str, dict[str, object]]) -> float:
-    ratios = [row["achieved_of_target"] for row in per_company.values() if row["achieved_of_target"] is not None]
+    ratios = [row["achieved_of_target"] for row in per_company.values()]
+    ratios = [ratio for ratio in ratios if ratio is not None]
     return round(max(ratios) - min(ratios), 3)
 
 
