@@ -9,7 +9,7 @@ import datetime as dt
 from django.utils import timezone
 
 from telephony import routing
-from telephony.models import Queue, Reservation, WaitingCall
+from telephony.models import OperatorProfile, Queue, Reservation, WaitingCall
 from telephony.routing import fairness, standing
 from tests.telephony.helpers import make_operator, make_queue, sid
 
@@ -185,3 +185,28 @@ def test_the_router_s_view_names_the_favoured_company_and_why(db, tenants):
     view = standing.now_favoured(now)
     assert view.favoured_queue == ahead.pk and view.favoured_kind == "reserved"
     assert "2 of its 3 reserved seats" in view.reason
+
+
+def test_a_cap_in_percent_is_of_the_operators_logged_in(db, tenants, commit):
+    now = timezone.now()
+    capped = make_queue(tenants.alpha, max_share_percent=50)
+    other = make_queue(tenants.beta)
+    history(tenants.alpha, capped, now, late=10)  # far behind, its call the oldest
+    on_call(tenants.alpha, capped, now, seats=1)
+    first = waiting(tenants.alpha, capped, 60, now)
+    expected = waiting(tenants.beta, other, 1, now)
+    logged_in = OperatorProfile.objects.exclude(state="offline").count()
+    # Half of those logged in (the one on a call, the one freed, and these) is more than one seat.
+    for _ in range(4 - logged_in - 1):
+        make_operator(state="break")
+    operator = make_operator({capped: 1, other: 1}, state="wrap_up")
+    standing.POOL_KEPT.invalidate()
+    assert standing.pool() == 4
+    with commit():
+        routing.profile_set_state(profile_id=operator.pk, state="available")
+    assert offered_call(operator) == first  # 1 seat of a cap of 2: served as the one furthest behind
+    second = make_operator({capped: 1, other: 1}, state="wrap_up")
+    standing.POOL_KEPT.invalidate()
+    with commit():
+        routing.profile_set_state(profile_id=second.pk, state="available")
+    assert offered_call(second) == expected  # 2 seats of 2 (pool 5): the cap holds while Beta waits
