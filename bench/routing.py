@@ -58,6 +58,10 @@ def _floor() -> dict[str, list[int]]:
         Queue(tenant=c, name="Default", is_default=True) for c in clients if c.pk not in have
     )
     Queue.objects.filter(tenant__in=clients).update(overflow_after=0, max_length=100_000, ring_timeout=20)
+    # Contract terms on some queues, so that matches read seats and the pool (issue 20).
+    Queue.objects.filter(tenant__in=clients).update(reserved_seats=0, max_seats=None, max_share_percent=None)
+    Queue.objects.filter(tenant__in=clients[::4]).update(reserved_seats=1)
+    Queue.objects.filter(tenant__in=clients[1::5]).update(max_share_percent=5)
     queues = list(Queue.objects.filter(tenant__in=clients).order_by("tenant__slug"))
     main, express = queues[:TENANTS], queues[TENANTS:]
     have_users = {
@@ -213,6 +217,7 @@ def run(quick: bool) -> dict[str, object]:
     _setup_django()
     # routing.accept does not bridge (that is telephony.answering's): the router's own work
     # is what is measured, on tenants that are bare rows without schemas.
+    from django.conf import settings
     from django.core.management import call_command
 
     from telephony.models import OperatorProfile, WaitingCall
@@ -223,9 +228,18 @@ def run(quick: bool) -> dict[str, object]:
     rounds = 300 if quick else 2000
     _operator_free(floor, 20)  # warm-up: connections, caches
     # This process's CPU per round too: on a shared machine it varies far less than the latencies.
-    cpu = time.process_time()
-    free = _operator_free(floor, rounds)
-    free_cpu = time.process_time() - cpu
+    # Fairness between companies on and off in alternating blocks of the same run (issue 20).
+    free, unfair, free_cpu = [], [], 0.0
+    for block in range(10):
+        settings.ROUTING_FAIRNESS = block % 2 == 1
+        cpu = time.process_time()
+        samples = _operator_free(floor, rounds // 5)
+        if settings.ROUTING_FAIRNESS:
+            free.extend(samples)
+            free_cpu += time.process_time() - cpu
+        else:
+            unfair.extend(samples)
+    settings.ROUTING_FAIRNESS = True
     cpu = time.process_time()
     arrive = _call_arrives(floor, rounds)
     arrive_cpu = time.process_time() - cpu
@@ -235,6 +249,8 @@ def run(quick: bool) -> dict[str, object]:
         "tenants": TENANTS + EXPRESS,
         "operator_free_to_reservation_ms_p50": _percentiles(free)[0],
         "operator_free_to_reservation_ms_p99": _percentiles(free)[1],
+        "operator_free_without_fairness_ms_p50": _percentiles(unfair)[0],
+        "operator_free_without_fairness_ms_p99": _percentiles(unfair)[1],
         "call_to_reservation_ms_p50": _percentiles(arrive)[0],
         "call_to_reservation_ms_p99": _percentiles(arrive)[1],
         "samples": len(free) + len(arrive),

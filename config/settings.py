@@ -298,6 +298,12 @@ RECONCILE_EVERY_SECONDS = env.float("RECONCILE_EVERY_SECONDS", default=60.0)
 RECONCILE_WAITING_SECONDS = env.int("RECONCILE_WAITING_SECONDS", default=120)
 RECONCILE_ANSWERED_SECONDS = env.int("RECONCILE_ANSWERED_SECONDS", default=600)
 RECONCILE_RECHECK_SECONDS = env.int("RECONCILE_RECHECK_SECONDS", default=300)  # per call, between asks
+# Fairness between client companies (telephony/routing/fairness.py): a call waiting this long wins
+# whatever the contracts say (no company starves); the service level the router steers by is over
+# this sliding window.
+ROUTING_FAIRNESS = env.bool("ROUTING_FAIRNESS", default=True)  # off: today's order between companies
+ROUTING_HARD_LIMIT_SECONDS = env.float("ROUTING_HARD_LIMIT_SECONDS", default=120.0)
+ROUTING_SL_WINDOW_MINUTES = env.int("ROUTING_SL_WINDOW_MINUTES", default=30)
 CELERY_BEAT_SCHEDULE = {
     "Consoles' presence sweep": {"task": "telephony.reliability.sweep_presence", "schedule": 5.0},
     "Reconciliation with Twilio": {

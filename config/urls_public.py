@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.health import healthz
-from console import wallboard_views
+from console import contract_views, wallboard_views
 from tenants.views import platform
 
 admin.site.site_header = "Contact center platform admin"
@@ -20,6 +20,9 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("console/", include("console.urls")),
     path("wallboard/", wallboard_views.page, name="wallboard"),
+    path(
+        "backoffice/contracts/<int:pk>/routing/", contract_views.contract_routing, name="bo_contract_routing"
+    ),
     path("quality/", include("quality.urls")),
     path("backoffice/outbound/", include("outbound.urls_backoffice")),
     path("backoffice/reports/", include("reporting.urls_backoffice")),

@@ -26,6 +26,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from config.process_cache import ProcessCache
+from console import wallboard_fairness
 from reporting import kpis
 from telephony.calls.models import TelephonySettings
 from telephony.models import CompanyDaySettings, Queue
@@ -242,7 +243,13 @@ def snapshot(*, now: datetime | None = None) -> dict[str, Any]:
     return {
         "type": "snapshot", "at": now.isoformat(), "queues": queues, "operators": operators,
         "alerts": queue_alerts + operator_alerts,
+        "fairness": wallboard_fairness.panel(now=now, queues=queues),  # the contracts (issue 20)
     }  # fmt: skip
+
+
+def queues_today(now: datetime) -> list[dict[str, Any]]:
+    """Every queue's figures of today, as the wallboard shows them (for the back office)."""
+    return _queues(now)[0]
 
 
 FORCEABLE = {OperatorState.AVAILABLE, OperatorState.BREAK, OperatorState.OFFLINE}

@@ -42,6 +42,14 @@ class QueueAdmin(admin.ModelAdmin):
             },
         ),
         (
+            "Contract terms",
+            {
+                "fields": ("sl_target_percent", "reserved_seats", "max_seats", "max_share_percent"),
+                "description": "Provisioned from the client's contract (and again at each acceptance); the "
+                "router shares the pool by them when operators are short.",
+            },
+        ),
+        (
             "Wallboard alerts",
             {
                 "fields": (

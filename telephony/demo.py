@@ -14,6 +14,13 @@ DEMO_SKILLS = {
     "operator2": (["en"], {"globex": 1, "initech": 2, "acme": 2}),
     "operator3": (["en", "ka"], {"initech": 1, "acme": 3, "globex": 3}),
 }
+# The demo companies' contract terms (issue 20), so the wallboard's contracts panel has something
+# to weigh: company slug → queue terms.
+DEMO_TERMS = {
+    "acme": {"sl_target_percent": 90, "service_level_seconds": 20, "reserved_seats": 1},
+    "globex": {"sl_target_percent": 80, "service_level_seconds": 30, "max_seats": 2},
+    "initech": {"sl_target_percent": 70, "service_level_seconds": 60, "max_share_percent": 50},
+}
 
 
 def seed_operators() -> int:
@@ -25,6 +32,11 @@ def seed_operators() -> int:
         q.tenant.slug: q
         for q in Queue.objects.filter(is_default=True, tenant__slug__in=slugs).select_related("tenant")
     }
+    for slug, terms in DEMO_TERMS.items():
+        if slug in queues and any(getattr(queues[slug], k) != v for k, v in terms.items()):
+            for name, value in terms.items():
+                setattr(queues[slug], name, value)
+            queues[slug].save(update_fields=list(terms))
     count = 0
     for username, (languages, tiers) in DEMO_SKILLS.items():
         user = User.objects.filter(username=username, role=Role.OPERATOR).first()

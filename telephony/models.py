@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.core.validators import MaxValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -94,6 +94,24 @@ class Queue(models.Model):
     service_level_seconds = models.PositiveIntegerField(
         default=20, help_text="Service-level threshold: answered within this many seconds."
     )
+    # The contract's terms for this queue (issue 20), provisioned from the contract in force: what
+    # the router shares the pool by when operators are short (``telephony.routing.fairness``).
+    sl_target_percent = models.PositiveSmallIntegerField(
+        default=80,
+        validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="Service-level target: this percent of calls answered within the threshold.",
+    )
+    reserved_seats = models.PositiveIntegerField(
+        default=0, help_text="Operators kept for this queue while its calls wait (0: none)."
+    )
+    max_seats = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="At most this many operators on its calls at once while others wait; blank: no cap.",
+    )  # fmt: skip
+    max_share_percent = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(100)],
+        help_text="At most this percent of the operators logged in at once while others wait; blank: no cap.",
+    )  # fmt: skip
     overflow_queue = models.ForeignKey(
         "self",
         null=True,
@@ -136,6 +154,20 @@ class Queue(models.Model):
             models.CheckConstraint(condition=Q(ring_timeout__gte=1), name="queue_ring_timeout_positive"),
             models.CheckConstraint(
                 condition=~Q(overflow_queue=models.F("id")), name="queue_overflow_not_itself"
+            ),
+            models.CheckConstraint(
+                condition=Q(sl_target_percent__gte=1, sl_target_percent__lte=100),
+                name="queue_sl_target_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_seats__isnull=True) | Q(max_seats__gte=models.F("reserved_seats")),
+                name="queue_cap_covers_reservation",
+                violation_error_message="The maximum seats cannot be fewer than the reserved seats.",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_share_percent__isnull=True)
+                | Q(max_share_percent__gte=1, max_share_percent__lte=100),
+                name="queue_max_share_range",
             ),
         ]
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 
 
 class OperatorState(models.TextChoices):
@@ -130,6 +131,9 @@ class WaitingCall(models.Model):
                 condition=Q(answered_at__isnull=False),
                 name="waiting_call_answered",
             ),
+            # The router's sliding window of service level (``routing.standing``): calls by when
+            # they left the line, answered or not.
+            models.Index(Coalesce("answered_at", "left_at"), name="waiting_call_out_of_line"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -24,7 +24,7 @@ from tenants.audit import record_event
 from tenants.clients import client_create
 from tenants.first_invoices import FirstInvoiceError, first_invoice_issue
 from tenants.models import Acceptance, Client, Contract, ContractVersion, Order
-from tenants.onboarding import OnboardingError, client_provision
+from tenants.onboarding import OnboardingError, client_provision, queue_terms_apply
 
 
 def _portal_host(client: Client, port: int | None) -> str:
@@ -230,6 +230,8 @@ def contract_accept(
                 before={"state": Order.State.SENT},
                 after={"state": order.state},
             )
+        if contract.client.status != Client.Status.PROSPECT:  # a live company: the new terms apply now
+            queue_terms_apply(client=contract.client, terms=version.terms, actor=user)
         if contract.client.status == Client.Status.PROSPECT:
             try:
                 first_invoice_issue(contract=contract, version=version)

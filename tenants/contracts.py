@@ -21,6 +21,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from tenants.models import ContractVersion, Order, Tariff
+from tenants.models.contracts import seats_sentence
 
 DEFAULT_SL_PERCENT = 80
 DEFAULT_SL_SECONDS = 20
@@ -111,8 +112,11 @@ def default_terms(*, order: Order) -> dict[str, object]:
         "peak_hour_calls": order.peak_hour_calls,
         "numbers": order.numbers_wanted,
         "start_date": order.start_date.isoformat(),
-        "sl_percent": DEFAULT_SL_PERCENT,
-        "sl_seconds": DEFAULT_SL_SECONDS,
+        "sl_percent": order.sl_percent or DEFAULT_SL_PERCENT,
+        "sl_seconds": order.sl_seconds or DEFAULT_SL_SECONDS,
+        "reserved_seats": order.reserved_seats or 0,
+        "max_seats": None,
+        "max_share_percent": None,
         "term_months": DEFAULT_TERM_MONTHS,
         "notice_days": DEFAULT_NOTICE_DAYS,
         "end_date": "",
@@ -269,6 +273,7 @@ def render_pdf(*, version: ContractVersion) -> bytes:
             "measured per calendar month, excluding calls abandoned within 5 seconds.",
             body,
         ),
+        _p(seats_sentence(terms), body),
         _p("5. Term and notice", heading),
         _p(
             f"Service starts on {terms['start_date']} for {terms['term_months']} months "

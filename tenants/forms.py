@@ -55,7 +55,7 @@ class OrderForm(forms.ModelForm):
             "services", "legal_name", "registration_number", "tax_number", "address", "portal_slug",
             "contact_first_name", "contact_last_name", "contact_email", "contact_phone", "calls_per_month",
             "peak_hour_calls", "coverage", "coverage_hours", "time_zone", "languages", "start_date",
-            "numbers_wanted", "notes",
+            "numbers_wanted", "sl_percent", "sl_seconds", "reserved_seats", "notes",
         ]  # fmt: skip
         labels = {
             "portal_slug": "Portal address",
@@ -66,6 +66,9 @@ class OrderForm(forms.ModelForm):
             "calls_per_month": "Expected calls per month",
             "peak_hour_calls": "Expected calls in the peak hour",
             "numbers_wanted": "Phone numbers wanted",
+            "sl_percent": "Service level: % of calls answered",
+            "sl_seconds": "…within seconds",
+            "reserved_seats": "Reserved operators (optional)",
         }
         help_texts = {"portal_slug": "Your portal will live at <name>.<our address>, e.g. acme."}
         widgets = {"address": forms.Textarea(attrs={"rows": 3}), "notes": forms.Textarea(attrs={"rows": 3})}
@@ -119,6 +122,10 @@ class OrderForm(forms.ModelForm):
         month, peak = data.get("calls_per_month"), data.get("peak_hour_calls")
         if month and peak and peak > month:
             self.add_error("peak_hour_calls", "The peak hour cannot have more calls than the whole month.")
+        if (data.get("sl_percent") is None) != (data.get("sl_seconds") is None):
+            missing = "sl_seconds" if data.get("sl_seconds") is None else "sl_percent"
+            if missing not in self.errors:
+                self.add_error(missing, "Give both the percent and the seconds, or neither (80 % in 20 s).")
         if data.get("coverage") == Order.Coverage.BUSINESS and not data.get("coverage_hours"):
             self.add_error("coverage_hours", "Tell us your business hours, e.g. Mon-Fri 09:00-18:00.")
         return data
@@ -159,6 +166,19 @@ class ContractTermsForm(forms.Form):
 
     sl_percent = forms.IntegerField(label="Service level: % of calls answered", min_value=50, max_value=100)
     sl_seconds = forms.IntegerField(label="…within seconds", min_value=5, max_value=300)
+    # Seats in the shared pool (issue 20): provisioned into the company's main queue.
+    reserved_seats = forms.IntegerField(
+        label="Reserved seats", min_value=0, max_value=500, required=False,
+        help_text="Operators kept for the client while its calls wait; empty or 0: none.",
+    )  # fmt: skip
+    max_seats = forms.IntegerField(
+        label="Maximum seats", min_value=1, max_value=1000, required=False,
+        help_text="At most this many operators on the client's calls while others wait; empty: no cap.",
+    )  # fmt: skip
+    max_share_percent = forms.IntegerField(
+        label="Maximum share of the pool %", min_value=1, max_value=100, required=False,
+        help_text="At most this percent of the operators logged in, while other clients wait; empty: no cap.",
+    )  # fmt: skip
     term_months = forms.IntegerField(label="Term (months)", min_value=1, max_value=60)
     notice_days = forms.IntegerField(label="Notice (days)", min_value=0, max_value=365)
     start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
@@ -226,6 +246,11 @@ class ContractTermsForm(forms.Form):
         start, end = data.get("start_date"), data.get("end_date")
         if start and end and end < start:
             self.add_error("end_date", "The service cannot end before it starts.")
+        reserved, most = data.get("reserved_seats") or 0, data.get("max_seats")
+        if most is not None and reserved > most:
+            self.add_error(
+                "max_seats", f"The maximum ({most}) cannot be fewer than the reserved seats ({reserved})."
+            )
         if data.get("tax_treatment") == contracts.REVERSE_CHARGE:
             if not data.get("client_vat_id") and "client_vat_id" not in self.errors:
                 self.add_error("client_vat_id", "Reverse charge needs the client's VAT id.")
@@ -243,6 +268,7 @@ class ContractTermsForm(forms.Form):
         months = data.get("evidence_retention_months")
         data["evidence_retention_months"] = months or contracts.DEFAULT_EVIDENCE_RETENTION_MONTHS
         data["deposit"] = str((data.get("deposit") or Decimal("0")).quantize(Decimal("0.01")))
+        data["reserved_seats"] = data.get("reserved_seats") or 0
         return data
 
 

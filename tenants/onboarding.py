@@ -31,6 +31,32 @@ class NumberPoolExhausted(OnboardingError):
     """Not enough available numbers in the pool to provision a client company."""
 
 
+def queue_terms_apply(*, client: Client, terms: dict[str, object], actor: User) -> None:
+    """The contract's terms into the router's queue rules (issue 20): its service level into every
+    queue of the company, its reserved seats and caps into the company's main (default) queue.
+    Each queue is saved, which drops the router's kept rules in this process (other processes
+    read them within ``routing.queues.QUEUE_RULES_SECONDS``). Inside the caller's transaction."""
+    seats = {
+        "reserved_seats": int(terms.get("reserved_seats") or 0),
+        "max_seats": terms.get("max_seats") or None,
+        "max_share_percent": terms.get("max_share_percent") or None,
+    }
+    for queue in Queue.objects.select_for_update().filter(tenant=client).order_by("pk"):
+        before = {f: getattr(queue, f) for f in ("sl_target_percent", "service_level_seconds", *seats)}
+        queue.sl_target_percent = int(terms.get("sl_percent") or queue.sl_target_percent)
+        queue.service_level_seconds = int(terms.get("sl_seconds") or queue.service_level_seconds)
+        if queue.is_default:
+            for name, value in seats.items():
+                setattr(queue, name, value)
+        after = {f: getattr(queue, f) for f in before}
+        if after != before:
+            queue.full_clean()
+            queue.save(update_fields=[*after])
+            record_event(
+                actor=actor, action="queue.terms", obj=queue, client=client, before=before, after=after
+            )
+
+
 def client_provision(*, contract: Contract, actor: User) -> Client:
     """Make an accepted and paid client live, in one transaction: numbers, default queue, admin, active.
 
@@ -58,6 +84,7 @@ def client_provision(*, contract: Contract, actor: User) -> Client:
             number.tenant, number.state, number.assigned_at = client, PhoneNumber.State.ASSIGNED, now
             number.save(update_fields=["tenant", "state", "assigned_at"])
         Queue.objects.get_or_create(tenant=client, is_default=True, defaults={"name": DEFAULT_QUEUE_NAME})
+        queue_terms_apply(client=client, terms=contract.in_force.terms, actor=actor)
         kinds = set(order.services.values_list("kind", flat=True))
         with tenant_context(client):
             settings_from_order(

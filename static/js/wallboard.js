@@ -34,6 +34,7 @@
       tr.dataset.operator = o.id; operators.append(tr);
     }
     if (!snap.operators.length) { const tr = el("tr"); const td = el("td", "Nobody logged in today.", "muted"); td.colSpan = 8; tr.append(td); operators.append(tr); }
+    if (window.renderFairness) window.renderFairness(snap.fairness);
     $("link").textContent = "live · " + new Date(snap.at).toLocaleTimeString();
   }
 

@@ -13,6 +13,12 @@ Policy (R11, R14, R17, R20):
 
 Greedy in call order, this never leaves an operator idle while a call it is eligible for waits:
 had the call found it unused at its turn, it would have taken it (or a better one).
+
+Between client companies, when a ``fairness.Floor`` is given (operators short, or a queue with
+reserved or capped seats), the calls come in ``fairness.Chooser``'s order instead: reserved seats,
+then calls past the hard limit, then the company furthest behind its service-level target, capped
+queues last; inside a company, the order above. Greedy still: no operator idles while a call it
+may take waits.
 """
 
 from __future__ import annotations
@@ -20,11 +26,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from telephony.routing import fairness
+
 
 @dataclass(frozen=True, slots=True)
 class QueueRule:
     overflow_after: float = 0.0
     overflow_queue: int | None = None
+    company: int = 0  # the client company (tenant id): fairness is between companies
+    terms: fairness.Terms = fairness.NO_TERMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +122,10 @@ def pairs(
     operators: Sequence[OperatorIn],
     rules: Mapping[int, QueueRule],
     now: float,
+    floor: fairness.Floor | None = None,
 ) -> list[tuple[int, int]]:
-    """``[(call id, operator id), …]`` to reserve; each call and each operator at most once."""
+    """``[(call id, operator id), …]`` to reserve; each call and each operator at most once.
+    ``floor``: share the operators between companies by their contracts (``fairness``)."""
     by_queue: dict[int, list[tuple[int, float, int, SkillIn]]] = {}
     owners: dict[int, set[int]] = {}
     for operator in operators:
@@ -124,7 +136,19 @@ def pairs(
     used: set[int] = set()
     result: list[tuple[int, int]] = []
     default_rule = QueueRule()
-    for call in sorted(calls, key=call_order):
+    chooser = None
+    if floor is not None:
+        calls = list(calls)
+        queue_ids = {c.queue for c in calls}
+        chooser = fairness.Chooser(
+            calls,
+            {q: rules.get(q, default_rule).company or -q for q in queue_ids},  # no company: its own
+            {q: rules.get(q, default_rule).terms for q in queue_ids},
+            floor,
+            now,
+            call_order,
+        )
+    for call in chooser if chooser is not None else sorted(calls, key=call_order):
         if len(used) == len(operators):
             break
         rule = rules.get(call.queue, default_rule)
@@ -139,6 +163,8 @@ def pairs(
         if chosen is not None:
             used.add(chosen)
             result.append((call.id, chosen))
+            if chooser is not None:
+                chooser.took(call)
     return result
 
 

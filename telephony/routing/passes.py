@@ -16,7 +16,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from telephony.routing import matching, queues, sql
+from telephony.routing import matching, queues, sql, standing
 from telephony.routing.offers import reserve
 from telephony.routing_models import Reservation
 
@@ -108,6 +108,9 @@ def _pass(
     calls = sql.waiting_calls(queue_ids=call_queues, taken=taken)
     rules = queues.rules_for({c.queue_id for c in calls.values()})
     calls = {c: row for c, row in calls.items() if row.queue_id in rules}  # a queue deleted meanwhile
+    call_queues_now = {c.queue_id for c in calls.values()}
+    # Operators short, or seats reserved or capped: share them by the contracts (issue 20).
+    floor = standing.floor(rules, call_queues_now, short=len(calls) > len(locked)) if calls else None
     found = matching.pairs(
         [
             matching.CallIn(c.id, c.queue_id, c.enqueued_at.timestamp(), c.priority, c.language)
@@ -117,8 +120,9 @@ def _pass(
             matching.OperatorIn(pk, free.profile.idle_since.timestamp(), skills[pk])
             for pk, free in locked.items()
         ],
-        {q: rules[q].rule for q in {c.queue_id for c in calls.values()}},
+        {q: rules[q].rule for q in call_queues_now},
         now.timestamp(),
+        floor,
     )
     reservations = reserve(found, calls, {pk: free.profile for pk, free in locked.items()}, rules, now)
     lost = {c for c, _ in found} - {r.call_id for r in reservations}

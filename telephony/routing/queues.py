@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from config.process_cache import ProcessCache
 from telephony.models import Queue
-from telephony.routing import matching, sql
+from telephony.routing import fairness, matching, sql
 from telephony.routing_models import OperatorProfile, OperatorState, Skill, WaitingCall
 
 QUEUE_RULES_SECONDS = 5.0
@@ -32,17 +32,22 @@ class QueueRow(NamedTuple):
     ring_timeout: int
     name: str
     tenant_name: str
+    tenant_id: int
+    terms: fairness.Terms  # the contract's (issue 20)
 
     @property
     def rule(self) -> matching.QueueRule:
-        return matching.QueueRule(float(self.overflow_after), self.overflow_queue_id)
+        return matching.QueueRule(
+            float(self.overflow_after), self.overflow_queue_id, self.tenant_id, self.terms
+        )
 
 
 def _load() -> dict[int, QueueRow]:
     rows = Queue.objects.order_by().values_list(
-        "id", "overflow_after", "overflow_queue_id", "ring_timeout", "name", "tenant__name"
-    )
-    return {row[0]: QueueRow(*row) for row in rows}
+        "id", "overflow_after", "overflow_queue_id", "ring_timeout", "name", "tenant__name", "tenant_id",
+        "sl_target_percent", "service_level_seconds", "reserved_seats", "max_seats", "max_share_percent",
+    )  # fmt: skip
+    return {row[0]: QueueRow(*row[:7], fairness.Terms(*row[7:])) for row in rows}
 
 
 # Every queue id the router asks for comes from a row: one it has not seen is new, so a miss

@@ -118,6 +118,36 @@ class ContractVersion(models.Model):
     def is_frozen(self) -> bool:
         return self.state != self.State.DRAFT
 
+    @property
+    def seats_sentence(self) -> str:
+        """How the shared pool serves the client under this version (page and PDF say the same)."""
+        return seats_sentence(self.terms)
+
+
+def seats_sentence(terms: dict[str, object]) -> str:
+    """How the shared pool of operators serves the client, as the contract says it (issue 20)."""
+    reserved = int(terms.get("reserved_seats") or 0)
+    most, share = terms.get("max_seats"), terms.get("max_share_percent")
+    parts = [
+        "Operators are shared between the provider's clients; when they are short, the next free "
+        "operator takes the call of the client furthest behind its own service level, and a call "
+        "waiting past the provider's hard limit is answered first whoever it belongs to."
+    ]
+    if reserved:
+        parts.append(
+            f"{reserved} operator{'s are' if reserved != 1 else ' is'} reserved for the client: none of "
+            "them is given to another client while the client's calls wait."
+        )
+    caps = [f"{most} operators"] if most else []
+    caps += [f"{share}% of the operators logged in"] if share else []
+    if caps:
+        lower = " (the lower of the two)" if len(caps) == 2 else ""
+        parts.append(
+            f"While other clients' calls wait, the client's calls take at most {' or '.join(caps)} "
+            f"at once{lower}."
+        )
+    return " ".join(parts)
+
 
 def _as_bytes(value: object) -> object:
     return bytes(value) if isinstance(value, memoryview) else value

@@ -62,6 +62,20 @@ class Order(models.Model):
     numbers_wanted = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(20)]
     )
+    # What the client asks of the shared pool (issue 20): proposed in the contract's draft, where
+    # the account manager settles it. Blank: the standard service level, no reserved seats.
+    sl_percent = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(50), MaxValueValidator(100)],
+        help_text="Service level wanted: this percent of calls answered…",
+    )  # fmt: skip
+    sl_seconds = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(5), MaxValueValidator(300)],
+        help_text="…within this many seconds.",
+    )  # fmt: skip
+    reserved_seats = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(500)],
+        help_text="Operators reserved for your calls (priced per contract).",
+    )  # fmt: skip
     notes = models.TextField(blank=True, max_length=2000)
     draft_script = models.FileField(upload_to=draft_script_path, blank=True)
     client = models.OneToOneField(

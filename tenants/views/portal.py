@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -14,6 +15,7 @@ from accounts import invitations, members
 from accounts.models import CLIENT_ROLES, Role, User
 from accounts.permissions import CLIENT_ADMINS, CLIENT_STAFF, require
 from telephony.models import PhoneNumber
+from telephony.routing import standing
 from tenants import closing, contracting, onboarding
 from tenants.audit import record_event
 from tenants.contracts import render_pdf
@@ -122,8 +124,19 @@ def contract(request: HttpRequest) -> HttpResponse:
         else []
     )
     first_invoice = FirstInvoice.objects.filter(client_id=request.tenant.pk).defer("pdf").first()
-    context = {"contract": found, "versions": versions, "first_invoice": first_invoice}
+    context = {
+        "contract": found, "versions": versions, "first_invoice": first_invoice,
+        "service": _service_now(request.tenant.pk), "window": settings.ROUTING_SL_WINDOW_MINUTES,
+    }  # fmt: skip
     return render(request, "portal/contract.html", context)
+
+
+def _service_now(client_id: int) -> list[dict[str, object]]:
+    """This company's queues as the router serves them now (issue 20): target, live service level,
+    seats used, reserved and cap, and whether its call goes next. Its own queues only: never
+    another company's figures or name."""
+    view = standing.now_favoured()
+    return [row for row in standing.figures(view, tenant_id=client_id) if row["tenant_id"] == client_id]
 
 
 def first_invoice_response(invoice: FirstInvoice) -> HttpResponse:

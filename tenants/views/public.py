@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
-from tenants import orders
+from tenants import contracts, orders
 from tenants.forms import OrderForm
 from tenants.models import Order, Service, host_for
 
@@ -20,7 +20,8 @@ def client_ip(request: HttpRequest) -> str | None:
 def catalogue(request: HttpRequest) -> HttpResponse:
     services = Service.objects.filter(is_active=True).prefetch_related("tariffs")
     rows = [(service, service.current_tariff()) for service in services]
-    return render(request, "public/catalogue.html", {"rows": rows})
+    standard = {"sl_percent": contracts.DEFAULT_SL_PERCENT, "sl_seconds": contracts.DEFAULT_SL_SECONDS}
+    return render(request, "public/catalogue.html", {"rows": rows, "standard": standard})
 
 
 @require_http_methods(["GET", "POST"])

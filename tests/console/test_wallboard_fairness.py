@@ -1,0 +1,96 @@
+"""Issue 20 on the pages: the wallboard's contracts panel, the back office's page per contract, and
+the portal, where a company sees its own service level and seats and nothing of another's."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.utils import timezone
+
+from accounts.models import Role
+from console import wallboard
+from telephony.models import Queue
+from tenants.models import Contract
+from tests.conftest import http, logged_in, make_user
+from tests.onboarding.helpers import manager, sent_contract
+from tests.telephony.helpers import make_operator
+from tests.telephony.test_fairness_routing import history, on_call, waiting
+
+
+def make_queue(tenant, name: str, **terms) -> Queue:
+    unique = f"{name} {uuid.uuid4().hex[:6]}"
+    return Queue.objects.create(tenant=tenant, name=unique, overflow_after=0, **terms)
+
+
+def floor(tenants, now):
+    """Alpha reserves 3 seats and uses 2 (its reservation unmet, a call waiting); Beta is behind."""
+    alpha = make_queue(tenants.alpha, "Alpha line", reserved_seats=3, max_seats=6)
+    beta = make_queue(tenants.beta, "Beta line", sl_target_percent=90, service_level_seconds=15)
+    history(tenants.alpha, alpha, now, within=8, late=2)
+    history(tenants.beta, beta, now, within=2, late=8)
+    on_call(tenants.alpha, alpha, now, seats=2)
+    waiting(tenants.alpha, alpha, 5, now)
+    waiting(tenants.beta, beta, 40, now)
+    return alpha, beta
+
+
+def test_the_wallboard_panel_shows_each_company_and_who_the_router_favours(db, tenants):
+    now = timezone.now()
+    alpha, beta = floor(tenants, now)
+    panel = wallboard.snapshot(now=now)["fairness"]
+    rows = {r["queue_id"]: r for r in panel["rows"]}
+    a, b = rows[alpha.pk], rows[beta.pk]
+    assert (a["tenant"], a["target"], a["seats"], a["reserved"], a["cap"], a["kind"]) == (
+        "Alpha Ltd", "80 % in 20 s", 2, 3, 6, "reserved",
+    )  # fmt: skip
+    assert a["sl_live"] == 83  # 10 of 12 (the 2 on a call answered in 20 s); its waiting call not yet late
+    # 2 of 11: the call waiting past 15 s is a miss already
+    assert (b["target"], b["sl_live"], b["waiting"], b["kind"]) == ("90 % in 15 s", 18, 1, "behind")
+    assert a["sl_today"] is not None and b["sl_today"] is not None
+    assert panel["favoured"]["tenant"] == "Alpha Ltd" and panel["favoured"]["kind"] == "reserved"
+    assert panel["favoured"]["reason"] == "uses 2 of its 3 reserved seats with calls waiting"
+    # A third seat in use: the reservation is met and the company furthest behind its target goes next.
+    on_call(tenants.alpha, alpha, now, seats=1)
+    panel = wallboard.snapshot(now=now)["fairness"]
+    assert panel["favoured"]["tenant"] == "Beta GmbH"
+    assert panel["favoured"]["reason"].startswith("furthest behind its target")
+
+
+def test_the_back_office_sees_the_same_per_contract_account_managers_only(db, tenants):
+    now = timezone.now()
+    by = manager()
+    contract, company = sent_contract(by=by)
+    queue = make_queue(company, "Main line", reserved_seats=2, max_share_percent=50)
+    make_operator({queue: 1}, state="available")
+    waiting(company, queue, 3, now)
+    page = logged_in(None, by).get(f"/backoffice/contracts/{contract.pk}/routing/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert queue.name in html and "80 % in 20 s" in html
+    favoured = f"The next free operator goes to this client ({queue.name}): uses 0 of its 2 reserved seats"
+    assert favoured in html
+    contract_page = logged_in(None, by).get(f"/staff/contracts/{contract.pk}/").content.decode()
+    assert f"/backoffice/contracts/{contract.pk}/routing/" in contract_page
+    assert logged_in(None, make_user(None, role=Role.OPERATOR)).get(
+        f"/backoffice/contracts/{contract.pk}/routing/"
+    ).status_code in (302, 403)
+    assert http(None).get(f"/backoffice/contracts/{contract.pk}/routing/").status_code == 302
+    missing = Contract.objects.order_by("-pk").first().pk + 1
+    assert logged_in(None, by).get(f"/backoffice/contracts/{missing}/routing/").status_code == 404
+
+
+def test_a_company_sees_its_own_service_level_and_seats_and_nothing_of_another(db, tenants):
+    now = timezone.now()
+    alpha, beta = floor(tenants, now)
+    admin = make_user(tenants.alpha, role=Role.CLIENT_ADMIN)
+    html = logged_in(tenants.alpha, admin).get("/contract/").content.decode()
+    assert "Your service level and seats now" in html
+    assert alpha.name in html and "goes to your call" in html
+    assert "Beta line" not in html and "Beta GmbH" not in html and "90 % in 15 s" not in html
+    for other in Queue.objects.exclude(tenant=tenants.alpha):
+        assert f'data-queue="{other.pk}"' not in html
+    # The back office and the wallboard are not on a company's host.
+    assert logged_in(tenants.alpha, admin).get("/backoffice/contracts/1/routing/").status_code == 404
+    viewer = make_user(tenants.beta, role=Role.CLIENT_ADMIN)
+    html = logged_in(tenants.beta, viewer).get("/contract/").content.decode()
+    assert beta.name in html and "Alpha line" not in html and "another client's call first" in html
