@@ -20,6 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("console/", include("console.urls")),
     path("wallboard/", wallboard_views.page, name="wallboard"),
+    path("wallboard/supervision/", include("console.supervision_urls")),
     path("quality/", include("quality.urls")),
     path("backoffice/outbound/", include("outbound.urls_backoffice")),
     path("backoffice/reports/", include("reporting.urls_backoffice")),
