@@ -112,8 +112,8 @@ def _unavailable() -> SupervisionRefused:
 
 
 def _event(call: Call, kind: str, session: Monitoring, at: dt.datetime, **extra: object) -> None:
-    add_event(call, kind, at=at, supervisor=session.supervisor_name, supervisor_id=session.supervisor_id,
-              mode=session.mode, device=session.device, **extra)  # fmt: skip
+    add_event(call, kind, at=at, supervisor=session.supervisor_name, mode=session.mode, device=session.device,
+              **extra)  # fmt: skip
 
 
 def start(
