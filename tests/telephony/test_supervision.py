@@ -14,7 +14,7 @@ from tests.conftest import logged_in, make_user
 from tests.reporting.factories import contract_in_force
 from tests.reporting.test_api import get as api_get
 from tests.reporting.test_api import key_for
-from tests.telephony.conference_kit import conference_event, leg_event, path_of, query, twilio_with_faults
+from tests.telephony.conference_kit import conference_event, leg_event, query, twilio_with_faults
 from tests.telephony.supervision_kit import connect_call, supervisor
 
 JSON = "application/json"
@@ -153,8 +153,15 @@ def test_the_calls_end_or_the_supervisors_line_dropping_closes_the_session(
 
     assert _monitor(board, connected, "barge").status_code == 200
     with commit():
-        conference_event(connected.callback, "participant-leave", CallSid=Monitoring.objects.get(ended_at=None).leg_sid,
-                         ParticipantLabel=f"supervisor-{sue.pk}", ParticipantCallStatus="completed")  # fmt: skip
+        leg = Monitoring.objects.get(ended_at=None).leg_sid
+        label = f"supervisor-{sue.pk}"
+        conference_event(
+            connected.callback,
+            "participant-leave",
+            CallSid=leg,
+            ParticipantLabel=label,
+            ParticipantCallStatus="completed",
+        )
     assert not Monitoring.objects.filter(ended_at=None).exists()
 
     assert _monitor(board, connected, "whisper").status_code == 200
