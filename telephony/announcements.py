@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 RELEASE_AFTER_SECONDS = 15  # an announcement is a few words; past this the pair is put through anyway
 
 
-def announcement_text(call: Call) -> str:
+def announcement_text(call: Call, settings: TelephonySettings | None = None) -> str:
     """What the operator hears: the company's own text, else "<company>, <queue>"."""
-    text = TelephonySettings.current().operator_announcement.strip()
+    text = (settings or TelephonySettings.current()).operator_announcement.strip()
     if text:
         return text
     company = connection.tenant.name
