@@ -26,7 +26,8 @@
     session = state.session;
     if (state.phone !== undefined && document.activeElement !== $("supervision-phone")) $("supervision-phone").value = state.phone;
     $("supervision-leave").hidden = !session;
-    if (session) say("Monitoring call " + session.call + ": " + MODES[session.mode] + (session.mode === "whisper" ? " (only the operator hears you)" : session.mode === "listen" ? " (muted)" : " (caller and operator hear you)"));
+    const call = session && calls.find((c) => c.id === session.call);
+    if (session) say("Monitoring " + (call ? call.tenant + " / " + call.queue + " (" + call.operator + ")" : "a call") + ": " + MODES[session.mode] + (session.mode === "whisper" ? " (only the operator hears you)" : session.mode === "listen" ? " (muted)" : " (caller and operator hear you)"));
     else say("Not monitoring a call.");
     render();
   }

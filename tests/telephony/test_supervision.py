@@ -267,3 +267,21 @@ def test_the_client_sees_supervision_in_its_call_detail_only_if_its_contract_say
     assert api_get(tenants.alpha, f"/api/v1/calls/{call_id}/", beta_key).status_code in (401, 403, 404)
     beta = logged_in(tenants.beta, make_user(tenants.beta, role=Role.CLIENT_ADMIN))
     assert beta.get(page).status_code == 404
+
+
+def test_the_platform_sees_who_supervised_a_recorded_call_on_its_quality_page(
+    db, tenants, queue, alpha_number, commit, quiet_tasks, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    connected = connect_call(tenants.alpha, alpha_number, queue, commit, http)
+    sue = supervisor(first="Sam", last="Checker")
+    board = logged_in(None, sue)
+    assert _monitor(board, connected, "listen").status_code == 200
+    assert _monitor(board, connected, "barge").status_code == 200
+    with tenant_context(tenants.alpha):
+        call = connected.call(tenants.alpha)
+        call.recording_sid = "RE" + "1" * 32
+        call.save(update_fields=["recording_sid"])
+    page = board.get(f"/quality/{tenants.alpha.slug}/calls/{call.pk}/").content.decode()
+    history = page.split('id="supervision-history"')[1].split("</ol>")[0]
+    assert "Sam Checker: joined, listen" in history and "Sam Checker: switched to barge" in history
