@@ -40,6 +40,7 @@ class Plan:
     # in a thread, it may query the database), for up to SETTLE_WAIT seconds.
     settled: Callable[[], bool] | None = None
     supervisors: list[tuple[str, str]] = field(default_factory=list)  # (username, session key): R21
+    supervisor_dwell: tuple[float, float] = (0.3, 0.8)  # seconds in each mode (listen, whisper, barge)
 
 
 def kpis(records: list[CallRecord], threshold: float) -> dict[str, object]:
@@ -105,7 +106,7 @@ async def simulate(plan: Plan) -> dict[str, object]:
         consoles = [asyncio.create_task(op.run(stop)) for op in operators]
         supervisors = [
             SimulatedSupervisor(username=name, session=key, base_url=plan.base_url, connect_to=plan.connect,
-                                rng=random.Random(rng.random()))
+                                rng=random.Random(rng.random()), dwell=plan.supervisor_dwell)
             for name, key in plan.supervisors
         ]  # fmt: skip
         consoles += [asyncio.create_task(sup.run(stop)) for sup in supervisors]

@@ -67,6 +67,8 @@ class Command(BaseCommand):
             raise CommandError("No in-service numbers for those client companies.")
         plan = build_plan(options, numbers, simulated_operators(count=options["operators"], slugs=slugs))
         plan.supervisors = simulated_supervisors(count=options["supervisors"])
+        if options.get("profile") == "working-day":  # minutes-long calls: stay long enough to be seen
+            plan.supervisor_dwell = (5.0, 15.0)
         try:
             result = asyncio.run(simulate(plan))
         except KeyboardInterrupt:
