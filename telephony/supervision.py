@@ -125,6 +125,10 @@ def start(
     if device not in MonitorDevice.values:
         raise SupervisionRefused("Choose the browser phone or your phone number.")
     current = open_session(supervisor)
+    if current is not None and current.call.state != WaitingCall.State.BRIDGED:  # its end was not reported
+        with tenant_context(current.call.tenant):
+            _close(current, reason="call ended", now=now)
+        current = None
     if current is not None and current.call_id == waiting_call_id:
         return switch(supervisor=supervisor, mode=mode, now=now)
     if current is not None:

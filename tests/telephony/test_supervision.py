@@ -9,7 +9,7 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from accounts.models import Role
-from telephony.models import Monitoring, Queue
+from telephony.models import Monitoring, Queue, WaitingCall
 from tests.conftest import logged_in, make_user
 from tests.reporting.factories import contract_in_force
 from tests.reporting.test_api import get as api_get
@@ -285,3 +285,17 @@ def test_the_platform_sees_who_supervised_a_recorded_call_on_its_quality_page(
     page = board.get(f"/quality/{tenants.alpha.slug}/calls/{call.pk}/").content.decode()
     history = page.split('id="supervision-history"')[1].split("</ol>")[0]
     assert "Sam Checker: joined, listen" in history and "Sam Checker: switched to barge" in history
+
+
+def test_a_session_whose_calls_end_was_never_reported_does_not_block_the_next_one(
+    db, tenants, queue, alpha_number, commit, quiet_tasks, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    first = connect_call(tenants.alpha, alpha_number, queue, commit, http)
+    board = logged_in(None, supervisor())
+    assert _monitor(board, first, "listen").status_code == 200
+    WaitingCall.objects.filter(pk=first.waiting.pk).update(state=WaitingCall.State.LEFT)  # callback lost
+    second = connect_call(tenants.alpha, alpha_number, queue, commit, http)
+    assert _monitor(board, second, "listen").status_code == 200
+    assert Monitoring.objects.get(call=first.waiting).end_reason == "call ended"
+    assert Monitoring.objects.get(ended_at=None).call_id == second.waiting.pk
