@@ -9,16 +9,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
-from twilio.jwt.access_token import AccessToken
-from twilio.jwt.access_token.grants import VoiceGrant
 
 from accounts.permissions import SUPERVISORS
-from console.views import TOKEN_TTL_SECONDS
+from console.views import voice_token
 from telephony import supervision
 from telephony.supervision_models import Monitoring
 
@@ -103,13 +100,4 @@ def phone(request: HttpRequest) -> HttpResponse:
 @supervisor_only
 def token(request: HttpRequest) -> HttpResponse:
     """A Twilio Voice access token: the browser becomes the supervisor's phone (incoming only)."""
-    identity = supervision.supervisor_identity(request.user.pk)
-    access = AccessToken(
-        settings.TWILIO_ACCOUNT_SID,
-        settings.TWILIO_API_KEY,
-        settings.TWILIO_API_SECRET,
-        identity=identity,
-        ttl=TOKEN_TTL_SECONDS,
-    )
-    access.add_grant(VoiceGrant(incoming_allow=True))
-    return JsonResponse({"token": access.to_jwt(), "identity": identity, "ttl": TOKEN_TTL_SECONDS})
+    return JsonResponse(voice_token(supervision.supervisor_identity(request.user.pk), outgoing=False))

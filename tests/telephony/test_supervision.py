@@ -5,7 +5,9 @@ supervisors, and a client company sees the history only if its contract says so.
 
 from __future__ import annotations
 
+import jwt
 import pytest
+from django.conf import settings
 from django_tenants.utils import tenant_context
 
 from accounts.models import Role
@@ -237,8 +239,11 @@ def test_only_platform_supervisors_reach_supervision(
     assert not [
         s for s in http.sent if "supervisor" in s.url or s.data.get("Label", "").startswith("supervisor")
     ]
-    token = logged_in(None, supervisor()).get("/wallboard/supervision/token").json()
-    assert token["identity"].startswith("supervisor-")
+    sue = supervisor()
+    token = logged_in(None, sue).get("/wallboard/supervision/token").json()
+    grants = jwt.decode(token["token"], settings.TWILIO_API_SECRET, algorithms=["HS256"])["grants"]
+    assert grants["identity"] == token["identity"] == f"supervisor-{sue.pk}"
+    assert grants["voice"]["incoming"] == {"allow": True} and "outgoing" not in grants["voice"]
 
 
 def test_the_client_sees_supervision_in_its_call_detail_only_if_its_contract_says_so(
