@@ -23,6 +23,7 @@ urlpatterns = [
     path(
         "backoffice/contracts/<int:pk>/routing/", contract_views.contract_routing, name="bo_contract_routing"
     ),
+    path("wallboard/supervision/", include("console.supervision_urls")),
     path("quality/", include("quality.urls")),
     path("backoffice/outbound/", include("outbound.urls_backoffice")),
     path("backoffice/reports/", include("reporting.urls_backoffice")),

@@ -25,7 +25,7 @@ def call_for(reservation: Reservation) -> Call | None:
     """
     for _ in range(2):
         call = (
-            Call.objects.select_related("script_session__version", "contact")
+            Call.objects.select_related("script_session__version__script", "contact")
             .filter(call_sid=reservation.call.call_sid)
             .first()
         )

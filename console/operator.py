@@ -20,6 +20,7 @@ from operations.service import weekly_hours_text
 from scripts_engine import sessions
 from scripts_engine.models import Disposition, ScriptAnswer, Specialist
 from telephony import conferences, gateway, routing, transfers
+from telephony.announcements import announcement_text
 from telephony.calls.flows import voice_of
 from telephony.calls.hours import in_force, specialist_available
 from telephony.calls.models import Call, Callback, Contact, TelephonySettings
@@ -87,7 +88,12 @@ def _pop(reservation: Reservation) -> tuple[dict[str, Any], Call | None]:
     }
     with tenant_context(tenant):
         call = call_for(reservation)
-        pop["greeting"] = TelephonySettings.current().greeting
+        company = TelephonySettings.current()
+        pop["greeting"] = company.greeting
+        pop["script"] = ""
+        if call is not None and call.script_session is not None:
+            pop["script"] = call.script_session.version.script.name
+        pop["announcement"] = announcement_text(call, company) if call is not None else ""
         if call is None:
             pop.update(contact=_contact_card(None, ""), history=[], callbacks=[])
             return pop, None

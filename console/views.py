@@ -166,7 +166,11 @@ def mute(request: HttpRequest, reservation_id: int) -> HttpResponse:
 @operator_only
 def token(request: HttpRequest) -> HttpResponse:
     """A Twilio Voice access token: the browser becomes the operator's phone (incoming calls only)."""
-    identity = operator_identity(request.user.pk)
+    return JsonResponse(voice_token(operator_identity(request.user.pk), outgoing=True))
+
+
+def voice_token(identity: str, *, outgoing: bool) -> dict[str, Any]:
+    """A Twilio Voice SDK access token for a browser phone (the operator's, a supervisor's)."""
     access = AccessToken(
         settings.TWILIO_ACCOUNT_SID,
         settings.TWILIO_API_KEY,
@@ -174,5 +178,6 @@ def token(request: HttpRequest) -> HttpResponse:
         identity=identity,
         ttl=TOKEN_TTL_SECONDS,
     )
-    access.add_grant(VoiceGrant(outgoing_application_sid=settings.TWILIO_TWIML_APP_SID, incoming_allow=True))
-    return JsonResponse({"token": access.to_jwt(), "identity": identity, "ttl": TOKEN_TTL_SECONDS})
+    app = settings.TWILIO_TWIML_APP_SID if outgoing else None
+    access.add_grant(VoiceGrant(outgoing_application_sid=app, incoming_allow=True))
+    return {"token": access.to_jwt(), "identity": identity, "ttl": TOKEN_TTL_SECONDS}

@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from config.process_cache import ProcessCache
 from console import wallboard_fairness
+from console.supervision_board import unscoped_live_calls
 from reporting import kpis
 from telephony.calls.models import TelephonySettings
 from telephony.models import CompanyDaySettings, Queue
@@ -242,7 +243,7 @@ def snapshot(*, now: datetime | None = None) -> dict[str, Any]:
     operators, operator_alerts = _operators(now, _day_start(now))
     return {
         "type": "snapshot", "at": now.isoformat(), "queues": queues, "operators": operators,
-        "alerts": queue_alerts + operator_alerts,
+        "alerts": queue_alerts + operator_alerts, "calls": unscoped_live_calls(now=now),
         "fairness": wallboard_fairness.panel(now=now, queues=queues),  # the contracts (issue 20)
     }  # fmt: skip
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
@@ -14,4 +15,4 @@ from accounts.permissions import SUPERVISORS
 def page(request: HttpRequest) -> HttpResponse:
     if not request.tenant.is_platform or not SUPERVISORS.allows(request.user):
         raise PermissionDenied("The wallboard is for supervisors.")
-    return render(request, "wallboard/wallboard.html")
+    return render(request, "wallboard/wallboard.html", {"softphone": settings.TWILIO_SOFTPHONE})

@@ -28,7 +28,14 @@ from tenants.audit import record_event
 from tenants.phones import E164_MESSAGE, is_e164
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-SETTINGS_FIELDS = ("greeting", "after_hours_message", "after_hours", "business_hours", "holidays")
+SETTINGS_FIELDS = (
+    "greeting",
+    "operator_announcement",
+    "after_hours_message",
+    "after_hours",
+    "business_hours",
+    "holidays",
+)
 PERIOD = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)\s*-\s*(([01]\d|2[0-3]):([0-5]\d)|24:00)$")
 MOST_HOLIDAYS = 366
 CALENDAR_MAX_BYTES = 512 * 1024

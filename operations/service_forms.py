@@ -13,6 +13,13 @@ from tenants.phones import E164_MESSAGE, is_e164
 
 class ServiceForm(forms.Form):
     greeting = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    operator_announcement = forms.CharField(
+        label="Announcement to the operator",
+        max_length=200,
+        required=False,
+        help_text="Said to the operator, not the caller, before each call is put through. "
+        "Empty: your company's name and the queue's.",
+    )
     after_hours_message = forms.CharField(
         label="After-hours message", max_length=500, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -48,6 +55,7 @@ class ServiceForm(forms.Form):
         hours = settings.business_hours or {}
         initial: dict[str, object] = {
             "greeting": settings.greeting,
+            "operator_announcement": settings.operator_announcement,
             "after_hours_message": settings.after_hours_message,
             "after_hours": settings.after_hours,
             "open_always": not hours,
@@ -98,6 +106,7 @@ class ServiceForm(forms.Form):
         data = self.cleaned_data
         return {
             "greeting": data["greeting"].strip(),
+            "operator_announcement": data["operator_announcement"].strip(),
             "after_hours_message": data["after_hours_message"].strip(),
             "after_hours": data["after_hours"],
             "business_hours": data["business_hours"],

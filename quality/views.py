@@ -35,6 +35,7 @@ from quality.scoring import (
     scorecard_save,
 )
 from reporting.periods import PeriodForm
+from telephony import supervision
 from telephony.calls.models import Call, TelephonySettings
 from telephony.recordings import recording_response
 from tenants.models import Client
@@ -226,6 +227,7 @@ def score(request: HttpRequest, company: Client, call_id: int) -> HttpResponse:
         "comment": request.POST.get("comment", current.comment if current else ""),
         "errors": errors,
         "tab": "recordings",
+        "supervision": supervision.events_of(call),
     }
     return render(request, "quality/score.html", context, status=status)
 

@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 
 from accounts.permissions import CLIENT_STAFF, View, role_required
 from reporting import exports, kpis, stats
+from reporting.client_events import client_events
 from reporting.filters import CallFilter
 from reporting.invoice_pdf import render_credit_note_pdf, render_pdf
 from reporting.models import Invoice, Statistic
@@ -338,7 +339,7 @@ def calls_export(request: HttpRequest, fmt: str) -> HttpResponse:
 
 def _event_rows(call: Call, operator: str, zone: dt.tzinfo) -> list[dict[str, object]]:
     rows = []
-    for event in call.events.all():
+    for event in client_events(call.events.all()):
         data = event.data if isinstance(event.data, dict) else {"value": event.data}
         details = [
             (key.replace("_", " "), (operator or "Operator") if key in STAFF_FIELDS else value)

@@ -18,11 +18,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 
-from telephony import conferences, evidence, transfers
+from telephony import announcements, conferences, evidence, supervision, transfers, twiml
 from telephony.calls.models import Call
 from telephony.calls.records import add_event
 from telephony.signatures import twilio_signed
-from telephony.tasks import store_recording
+from telephony.tasks import announce_to_operator, release_caller, store_recording
 from tenants.models import Client
 
 log = logging.getLogger(__name__)
@@ -73,14 +73,41 @@ def conference_status(request: HttpRequest, tenant: Client, call: Call) -> HttpR
         hold=post.get("Hold", ""),
         muted=post.get("Muted", ""),
     )
-    if event == "participant-join" and label.startswith(transfers.SPECIALIST_PREFIX):
+    supervisor = supervision.supervisor_of(label)
+    if supervisor is not None:
+        if event == "participant-leave":
+            supervision.left(call=call, supervisor_id=supervisor, leg_sid=leg_sid, reason="left the call")
+    elif event == "participant-join" and label.startswith(transfers.SPECIALIST_PREFIX):
         transfers.specialist_joined(call=call, label=label)
     elif event == "participant-join":
-        conferences.participant_joined(call=call, label=label, leg_sid=leg_sid)
+        if conferences.participant_joined(call=call, label=label, leg_sid=leg_sid):
+            _on_commit_in(tenant, announce_to_operator, call.pk, conferences.attempt_of(label))
     elif event == "participant-leave":
         left = post.get("ParticipantCallStatus", "")
         conferences.participant_left(call=call, label=label, call_status=left)
+    elif event in ("announcement-end", "announcement-fail"):
+        attempt = announcements.announced_attempt(call)
+        if attempt is not None:
+            _on_commit_in(tenant, release_caller, call.pk, attempt, event)
+    if event == "conference-end":
+        supervision.call_ended(call=call)
     return HttpResponse(status=204)
+
+
+def _on_commit_in(tenant: Client, task, *args: object) -> None:
+    """Send a tenant task once the callback's writes commit (it runs in the company's schema)."""
+
+    def send() -> None:
+        with tenant_context(tenant):
+            task.delay(*args)
+
+    transaction.on_commit(send)
+
+
+@conference_webhook
+def operator_announcement(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
+    """The operator participant's ``AnnounceUrl`` (R19): the client and queue, said to them only."""
+    return twiml.response(announcements.announcement_twiml(call))
 
 
 @conference_webhook
@@ -91,11 +118,17 @@ def leg_status(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse
     add_event(
         call,
         "leg_status",
-        dedupe=f"leg_status:{reservation}:{status}",
+        dedupe=f"leg_status:{reservation or request.POST.get('CallSid', '')[:64]}:{status}",
         status=status,
         call_sid=request.POST.get("CallSid", "")[:64],
     )
-    if request.GET.get("leg") == "specialist":
+    supervisor = request.GET.get("s", "")
+    if request.GET.get("leg") == "supervisor" and supervisor.isdigit():
+        if status in supervision.LEG_FAILED or status == "completed":
+            leg_sid = request.POST.get("CallSid", "")
+            reason = f"supervisor's line {status}"
+            supervision.left(call=call, supervisor_id=int(supervisor), leg_sid=leg_sid, reason=reason)
+    elif request.GET.get("leg") == "specialist":
         if status in conferences.FAILED_LEG:
             transfers.cancel(call=call, reason=f"specialist {status}")
     elif reservation.isdigit():

@@ -119,6 +119,7 @@ def bridge(*, waiting_call_id: int) -> bool:
             label=operator_label(reservation.pk),
             status_callback=gateway.absolute(twiml.url("twilio-conference-leg", c=call.pk, r=reservation.pk)),
             timeout=waiting.queue.ring_timeout,
+            muted=True,  # until the client is announced to them (``telephony.announcements``)
         )
         if answer is not gateway.Answer.DONE:
             attempt_failed(call=call, reservation_id=reservation.pk, reason=f"operator leg {answer.value}")

@@ -112,6 +112,7 @@ def add_participant(
     end_conference_on_exit: bool = True,
     to: str = "",
     caller_id: str = "",
+    muted: bool = False,
 ) -> tuple[Answer, str]:
     """Ring someone into a conference (``Conferences/{name}/Participants``): the operator's browser
     phone (``identity``) or a number (``to``, from ``caller_id``). ``(answer, the leg's CallSid)``."""
@@ -132,9 +133,50 @@ def add_participant(
                 end_conference_on_exit=end_conference_on_exit,
                 early_media=False,
                 beep="false",
+                muted=muted,
             )
         ),
         what=f"participant {label} into {conference}",
+    )
+    return answer, (participant.call_sid or "") if participant is not None else ""
+
+
+def add_monitor(
+    *,
+    conference: str,
+    to: str,
+    from_: str,
+    label: str,
+    status_callback: str,
+    muted: bool,
+    coaching: bool,
+    call_sid_to_coach: str = "",
+) -> tuple[Answer, str]:
+    """A supervisor into a live call's conference (R21), unnoticed: no beep, neither starting nor
+    ending it; listening (``muted``) or whispering to one participant (``coaching``). ``(answer,
+    the supervisor's leg CallSid)``."""
+    answer, participant = send(
+        lambda: (
+            client()
+            .conferences(conference)
+            .participants.create(
+                from_=from_,
+                to=to,
+                label=label,
+                status_callback=status_callback,
+                status_callback_method="POST",
+                status_callback_event=["initiated", "ringing", "answered", "completed"],
+                timeout=30,
+                muted=muted,
+                coaching=coaching,
+                call_sid_to_coach=call_sid_to_coach or None,
+                beep="false",
+                start_conference_on_enter=False,
+                end_conference_on_exit=False,
+                early_media=False,
+            )
+        ),
+        what=f"supervisor {label} into {conference}",
     )
     return answer, (participant.call_sid or "") if participant is not None else ""
 

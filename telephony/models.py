@@ -214,8 +214,17 @@ from telephony.routing_models import (  # noqa: E402  (the router's tables, in t
     Skill,
     WaitingCall,
 )
+from telephony.supervision_models import (  # noqa: E402  (live supervision, in the public schema)
+    MonitorDevice,
+    Monitoring,
+    MonitorMode,
+    SupervisorProfile,
+)
 
 __all__ = [
+    "MonitorDevice",
+    "MonitorMode",
+    "Monitoring",
     "OperatorEvent",
     "OperatorProfile",
     "PhoneNumber",
@@ -223,6 +232,7 @@ __all__ = [
     "Queue",
     "Reservation",
     "Skill",
+    "SupervisorProfile",
     "UnservedCall",
     "WaitingCall",
 ]

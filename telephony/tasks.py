@@ -10,7 +10,8 @@ from __future__ import annotations
 import random
 
 from config.celery import app, tenant_task
-from telephony import conference_exits, conferences, recordings, routing
+from telephony import announcements, conference_exits, conferences, recordings, routing
+from telephony.calls.models import Call
 from telephony.gateway import TwilioUnavailable
 from telephony.recordings import RecordingNotReady
 
@@ -65,3 +66,37 @@ def bridge_call(self, waiting_call_id: int) -> bool:
 def store_recording(self, call_id: int) -> str:
     """Fetch a finished call recording into the tenant's storage (retried while Twilio can't serve it)."""
     return recordings.store_recording(call_id=call_id)
+
+
+@tenant_task(bind=True, acks_late=True, ignore_result=True, max_retries=3)
+def announce_to_operator(self, call_id: int, reservation_id: int) -> bool:
+    """The operator's leg joined: the client is announced to them (R19), then the caller is put
+    through (on Twilio's announcement-end, or ``RELEASE_AFTER_SECONDS`` later at the latest)."""
+    call = Call.objects.filter(pk=call_id).first()
+    if call is None:
+        return False
+    try:
+        asked = announcements.announce(call=call, reservation_id=reservation_id)
+    except TwilioUnavailable as exc:
+        if self.request.retries >= self.max_retries:
+            release_caller.delay(call_id, reservation_id, "announcement unavailable")
+            return False
+        raise self.retry(exc=exc, countdown=bridge_backoff(self.request.retries)) from exc
+    if asked:
+        release_caller.apply_async(
+            args=[call_id, reservation_id, "announcement timed out"],
+            countdown=announcements.RELEASE_AFTER_SECONDS,
+        )
+    return asked
+
+
+@tenant_task(bind=True, acks_late=True, ignore_result=True, max_retries=BRIDGE_RETRIES)
+def release_caller(self, call_id: int, reservation_id: int, reason: str) -> bool:
+    """Unmute the caller and the operator once the announcement is over (idempotent)."""
+    call = Call.objects.filter(pk=call_id).first()
+    if call is None:
+        return False
+    try:
+        return announcements.release(call=call, reservation_id=reservation_id, reason=reason)
+    except TwilioUnavailable as exc:
+        raise self.retry(exc=exc, countdown=bridge_backoff(self.request.retries)) from exc

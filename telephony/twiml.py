@@ -159,7 +159,7 @@ def transfer(*, voice: Voice, number: str, name: str, caller_id: str, action: st
 
 
 CALLER_LABEL = "caller"
-CONFERENCE_EVENTS = "start end join leave hold mute"
+CONFERENCE_EVENTS = "start end join leave hold mute announcement"
 
 
 def conference_caller(
@@ -167,7 +167,10 @@ def conference_caller(
 ) -> VoiceResponse:
     """Move the caller into the call's conference: hold music until the operator joins (the caller
     does not start it), and the conference ends when the caller leaves. ``recording_callback``:
-    record the conference from its start (the operator's join) to its end, one file per call."""
+    record the conference from its start (the operator's join) to its end, one file per call.
+
+    The caller joins muted: the operator hears the client announced first, and the caller is put
+    through (unmuted, with the operator) when it ends (``telephony.announcements``)."""
     twiml = VoiceResponse()
     dial = twiml.dial()
     dial.conference(
@@ -181,10 +184,19 @@ def conference_caller(
         status_callback_method="POST",
         status_callback_event=CONFERENCE_EVENTS,
         participant_label=CALLER_LABEL,
+        muted=True,
         record="record-from-start" if recording_callback else None,
         recording_status_callback=recording_callback,
         recording_status_callback_method="POST" if recording_callback else None,
         recording_status_callback_event="completed" if recording_callback else None,
     )
     twiml.hangup()
+    return twiml
+
+
+def operator_announcement(*, text: str, voice: Voice) -> VoiceResponse:
+    """What the operator hears before the caller is put through (R19): the client and the queue.
+    Served at a participant's ``AnnounceUrl``: only that participant hears it."""
+    twiml = VoiceResponse()
+    voice.say(twiml, text)
     return twiml

@@ -126,6 +126,7 @@ def default_terms(*, order: Order) -> dict[str, object]:
         "client_vat_id": order.tax_number,
         "suspended_days_billed": False,
         "evidence_retention_months": DEFAULT_EVIDENCE_RETENTION_MONTHS,
+        "supervision_visible_to_client": False,
     }
 
 
@@ -177,6 +178,19 @@ def suspension_and_evidence_sentence(terms: dict[str, object]) -> str:
         else "A day on which the service is suspended throughout is not billed."
     )
     return f"{fees} The events behind each invoice line are kept for {months} months."
+
+
+def supervision_sentence(terms: dict[str, object]) -> str:
+    """Whether the client sees, in its calls' details, when a supervisor listened in (R21)."""
+    if terms.get("supervision_visible_to_client"):
+        return (
+            "Supervisors of the provider may listen to, coach the operator on, or join live calls; each "
+            "time (who, when, how) is shown in the call's detail to the client."
+        )
+    return (
+        "Supervisors of the provider may listen to, coach the operator on, or join live calls for "
+        "quality; the provider keeps a record of each time."
+    )
 
 
 def _p(text: object, style: ParagraphStyle) -> Paragraph:
@@ -258,6 +272,7 @@ def render_pdf(*, version: ContractVersion) -> bytes:
         _p(BILLING_SENTENCE, body),
         _p(first_invoice_sentence(terms, version.tariffs), body),
         _p(suspension_and_evidence_sentence(terms), body),
+        _p(supervision_sentence(terms), body),
         _p("3. Coverage and volumes", heading),
         _p(
             f"Coverage: {terms['coverage']} (time zone {terms['time_zone']}). Languages: "

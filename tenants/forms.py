@@ -226,6 +226,12 @@ class ContractTermsForm(forms.Form):
         initial=contracts.DEFAULT_EVIDENCE_RETENTION_MONTHS,
         help_text="How long the webhooks behind each invoice line are kept (12 to 120; empty: 24).",
     )
+    supervision_visible_to_client = forms.BooleanField(
+        label="Client sees live supervision",
+        required=False,
+        help_text="Each time a supervisor listened, whispered or barged in shows in the call's detail "
+        "in the client's portal and API.",
+    )
     body = forms.CharField(
         label="Special conditions",
         required=False,

@@ -60,6 +60,8 @@
     $("pop-company").textContent = pop.tenant.name;
     $("pop-queue").textContent = "Queue " + pop.queue + " · waited " + clock(pop.waited * 1000);
     $("pop-greeting").textContent = pop.greeting;
+    $("pop-script").textContent = pop.script || "none";
+    $("pop-announcement").textContent = pop.announcement || "";
     const card = $("pop-contact"); card.replaceChildren();
     const c = pop.contact;
     const rows = [["Name", c.name || "Unknown caller"], ["Phone", c.phone], ["Company", c.company], ["Email", c.email], ["Language", c.language], ["Notes", c.notes]];

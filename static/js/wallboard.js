@@ -42,7 +42,11 @@
     ws = new WebSocket((location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/wallboard/");
     ws.onopen = () => { retry = 500; $("link").classList.add("up"); };
     ws.onclose = () => { $("link").textContent = "reconnecting…"; $("link").classList.remove("up"); setTimeout(connect, retry); retry = Math.min(retry * 2, 10000); };
-    ws.onmessage = (event) => { const m = JSON.parse(event.data); if (m.type === "snapshot") render(m); else if (m.type === "error") $("link").textContent = m.error; };
+    ws.onmessage = (event) => {
+      const m = JSON.parse(event.data);
+      if (m.type === "snapshot") { render(m); document.dispatchEvent(new CustomEvent("wallboard:snapshot", { detail: m })); }
+      else if (m.type === "error") $("link").textContent = m.error;
+    };
   }
   connect();
 })();

@@ -236,6 +236,12 @@ class TelephonySettings(models.Model):
         '{"business_hours": …}}, …], sorted by date; see telephony.calls.hours.in_force.',
     )
     short_abandon_seconds = models.PositiveSmallIntegerField(default=5)
+    operator_announcement = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="What the operator hears before your caller is put through (only the operator hears "
+        "it). Empty: your company's name and the queue's, e.g. “Acme, support”.",
+    )
 
     class Meta:
         verbose_name_plural = "telephony settings"

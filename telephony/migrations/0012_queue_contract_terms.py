@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('telephony', '0010_waiting_call_direction'),
+        ('telephony', '0011_company_day_settings'),
         ('tenants', '0008_client_export'),
     ]
 

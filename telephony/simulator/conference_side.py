@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from telephony.simulator.rest_faults import ANSWERS, TIMEOUT
+from telephony.simulator.twiml_reader import parse
 
 if TYPE_CHECKING:
     from telephony.simulator.twilio_side import Twilio, _Call
@@ -35,6 +36,8 @@ class Leg:
     status_callback: str
     created_at: float
     joined: bool = False
+    left: asyncio.Event = field(default_factory=asyncio.Event)
+    to: str = ""
 
 
 @dataclass
@@ -52,6 +55,9 @@ class Room:
     operator_in: asyncio.Event = field(default_factory=asyncio.Event)
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     legs: dict[str, Leg] = field(default_factory=dict)
+    # What the operator heard before the caller was put through (R19), and each supervisor's modes.
+    announcements: list[str] = field(default_factory=list)
+    monitor_modes: dict[str, list[str]] = field(default_factory=dict)
 
 
 class Conferences:
@@ -64,6 +70,8 @@ class Conferences:
         self.joined_at: dict[str, float] = {}  # the caller's CallSid → the operator's join
         self.tasks: set[asyncio.Task] = set()
         self.faults: dict[str, int] = {}
+        self.announced: dict[str, list[str]] = {}  # the caller's CallSid → what the operator heard
+        self.monitored: dict[str, dict[str, list[str]]] = {}  # the caller's CallSid → label → modes
 
     def routes(self, app: web.Application) -> None:
         base = "/2010-04-01/Accounts/{account}/Conferences"
@@ -222,9 +230,15 @@ class Conferences:
             label=str(form.get("Label", "")),
             status_callback=str(form.get("StatusCallback", "")),
             created_at=time.monotonic(),
+            to=str(form.get("To", "")),
         )
         room.legs[leg.label] = leg
-        self._later(self.ring(room, leg))
+        if leg.label.startswith("supervisor-"):
+            room.monitor_modes.setdefault(leg.label, []).append(_mode(form))
+            self.monitored.setdefault(room.caller_sid, {})[leg.label] = room.monitor_modes[leg.label]
+            self._later(self.monitor(room, leg))
+        else:
+            self._later(self.ring(room, leg))
         body = {
             "account_sid": request.match_info["account"],
             "call_sid": leg.call_sid,
@@ -283,12 +297,47 @@ class Conferences:
         await room.ended.wait()
         await self.leg_status(leg, "completed")
 
+    async def monitor(self, room: Room, leg: Leg) -> None:
+        """A supervisor's line: it answers and joins unnoticed (no conference-start, no beep); it
+        leaves when removed or when the conference ends."""
+        await self.leg_status(leg, "initiated")
+        await asyncio.sleep(self.twilio.rng.uniform(*self.twilio.profile.ring))
+        if room.over:
+            await self.leg_status(leg, "canceled")
+            return
+        await self.leg_status(leg, "answered")
+        leg.joined = True
+        await self.event(room, "participant-join", CallSid=leg.call_sid, ParticipantLabel=leg.label)
+        ended, left = asyncio.ensure_future(room.ended.wait()), asyncio.ensure_future(leg.left.wait())
+        await asyncio.wait({ended, left}, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (ended, left):
+            waiter.cancel()
+        await self.leg_status(leg, "completed")
+
+    async def announce(self, room: Room, who: str, url: str) -> None:
+        """Twilio fetches the participant's announcement, plays it to them alone, then says it ended."""
+        try:
+            said = parse(await self.twilio.post(_path(url), {"AccountSid": ACCOUNT, "CallSid": who}))
+            text = " ".join((e.text or "").strip() for e in said.iter("Say"))
+        except Exception as exc:  # the platform could not say it: Twilio reports a failed announcement
+            self.twilio.callback_errors.append(f"announcement: {exc}")
+            await self.event(room, "announcement-fail", CallSid=who, ParticipantLabel=who)
+            return
+        room.announcements.append(text)
+        self.announced.setdefault(room.caller_sid, []).append(text)
+        await asyncio.sleep(0.05 * len(text.split()))
+        await self.event(room, "announcement-end", CallSid=who, ParticipantLabel=who)
+
     async def update_participant(self, request: web.Request) -> web.Response:
         room = self.by_sid.get(request.match_info["sid"])
         if room is None or room.over:
             return _not_found()
         form = await request.post()
         who = request.match_info["participant"]
+        if form.get("AnnounceUrl"):
+            self._later(self.announce(room, who, str(form["AnnounceUrl"])))
+        if who in room.monitor_modes and ("Coaching" in form or "Muted" in form):
+            room.monitor_modes[who].append(_mode(form))
         for field_name, on, off in (
             ("Hold", "participant-hold", "participant-unhold"),
             ("Muted", "participant-mute", "participant-unmute"),
@@ -303,7 +352,17 @@ class Conferences:
         if room is None or room.over:
             return _not_found()
         who = request.match_info["participant"]
-        await self.event(room, "participant-leave", CallSid=who, ParticipantCallStatus="completed")
+        leg = room.legs.get(who)
+        if leg is not None:
+            leg.left.set()
+        leaving = leg.call_sid if leg else who
+        await self.event(
+            room,
+            "participant-leave",
+            CallSid=leaving,
+            ParticipantLabel=who,
+            ParticipantCallStatus="completed",
+        )
         return web.Response(status=204)
 
     async def update_conference(self, request: web.Request) -> web.Response:
@@ -314,6 +373,13 @@ class Conferences:
         if form.get("Status") == "completed":
             await self.end(room, leaving="")
         return web.json_response({"sid": room.sid, "friendly_name": room.name, "status": "completed"})
+
+
+def _mode(form) -> str:
+    """A supervisor participant's mode as Twilio would hear it: coaching, muted, or talking."""
+    if str(form.get("Coaching", "")).lower() == "true":
+        return "whisper"
+    return "listen" if str(form.get("Muted", "")).lower() == "true" else "barge"
 
 
 def _not_found() -> web.Response:

@@ -9,10 +9,11 @@ import statistics
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from telephony.simulator.operators import Behaviour, SimulatedOperator
 from telephony.simulator.outbound_side import Callee
+from telephony.simulator.supervisors import SimulatedSupervisor
 from telephony.simulator.twilio_side import CallRecord, Profile, Twilio
 
 LOGIN_WAIT = 15.0  # seconds the consoles may take to log in before the first call
@@ -38,6 +39,8 @@ class Plan:
     # After the calls, keep serving Twilio's REST API (recordings' media…) until this holds (asked
     # in a thread, it may query the database), for up to SETTLE_WAIT seconds.
     settled: Callable[[], bool] | None = None
+    supervisors: list[tuple[str, str]] = field(default_factory=list)  # (username, session key): R21
+    supervisor_dwell: tuple[float, float] = (0.3, 0.8)  # seconds in each mode (listen, whisper, barge)
 
 
 def kpis(records: list[CallRecord], threshold: float) -> dict[str, object]:
@@ -101,6 +104,12 @@ async def simulate(plan: Plan) -> dict[str, object]:
                       profile=profile, rest_port=plan.rest_port, callee=plan.callee) as twilio:  # fmt: skip
         operators = operators_of(plan, rng, behaviour)
         consoles = [asyncio.create_task(op.run(stop)) for op in operators]
+        supervisors = [
+            SimulatedSupervisor(username=name, session=key, base_url=plan.base_url, connect_to=plan.connect,
+                                rng=random.Random(rng.random()), dwell=plan.supervisor_dwell)
+            for name, key in plan.supervisors
+        ]  # fmt: skip
+        consoles += [asyncio.create_task(sup.run(stop)) for sup in supervisors]
         # Calls only once the consoles are logged in: a queue nobody staffs offers a callback at once.
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(asyncio.gather(*(op.online.wait() for op in operators)), LOGIN_WAIT)
@@ -129,6 +138,8 @@ async def simulate(plan: Plan) -> dict[str, object]:
             "callback_errors": twilio.callback_errors[:5],
             "seconds": round(time.monotonic() - started, 1),
             "operators": [vars(op.stats) | {"calls": len(op.stats.calls)} for op in operators],
+            "supervisors": [vars(sup.stats) for sup in supervisors],
+            "announced": sum(len(texts) for texts in twilio.conferences.announced.values()),
             "rest_url": twilio.rest_url,
             "trace": [{"sid": r.sid, "result": r.result, "steps": r.steps} for r in twilio.records[:50]],
         }

@@ -50,6 +50,22 @@ def simulated_operators(
     return result
 
 
+def simulated_supervisors(*, count: int, prefix: str = "sim-supervisor") -> list[tuple[str, str]]:
+    """``count`` supervisors with a live session each, to play the wallboard's live supervision."""
+    assert connection.schema_name == "public"
+    result = []
+    for index in range(1, count + 1):
+        user, created = User.objects.get_or_create(
+            username=f"{prefix}-{index}",
+            defaults={"role": Role.SUPERVISOR, "first_name": "Sim", "last_name": f"Supervisor {index}"},
+        )
+        if created:
+            user.set_unusable_password()
+            user.save(update_fields=["password"])
+        result.append((user.username, _session_for(user)))
+    return result
+
+
 def _session_for(user: User) -> str:
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tenants', '0008_client_export'),
+        ('tenants', '0009_payment_from_credit'),
     ]
 
     operations = [

@@ -294,3 +294,24 @@ def test_a_schedule_stays_with_its_company(db, tenants, admin):
         assert hours.in_force(TelephonySettings.current(), later).greeting != "Alpha from March."
     with tenant_context(tenants.alpha):
         assert hours.in_force(TelephonySettings.current(), later).greeting == "Alpha from March."
+
+
+def test_an_admin_sets_what_the_operator_hears_before_the_caller_and_clears_it_back_to_the_default(
+    db, tenants, admin
+):
+    client = logged_in(tenants.alpha, admin)
+    assert 'name="operator_announcement"' in client.get("/service/").content.decode()
+    assert (
+        client.post("/service/", _form(open_always="on", operator_announcement=" Alpha parcels ")).status_code
+        == 302
+    )
+    with tenant_context(tenants.alpha):
+        assert TelephonySettings.current().operator_announcement == "Alpha parcels"
+    viewer = logged_in(tenants.alpha, make_user(tenants.alpha, role=Role.CLIENT_VIEWER))
+    assert "Announcement to the operator: Alpha parcels" in viewer.get("/service/").content.decode()
+    assert client.post("/service/", _form(open_always="on", operator_announcement="")).status_code == 302
+    with tenant_context(tenants.alpha):
+        assert TelephonySettings.current().operator_announcement == ""
+        assert TelephonySettings.objects.count() == 1
+    with tenant_context(tenants.beta):
+        assert TelephonySettings.current().operator_announcement == ""  # another company's is its own

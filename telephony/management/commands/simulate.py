@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from telephony.simulator.profiles import NAMES, named
 from telephony.simulator.run import Plan, simulate
-from telephony.simulator.setup import numbers_of, simulated_operators
+from telephony.simulator.setup import numbers_of, simulated_operators, simulated_supervisors
 
 
 class Command(BaseCommand):
@@ -28,6 +28,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--tenants", default="", help="comma-separated slugs (default: all active)")
         parser.add_argument("--operators", type=int, default=3)
+        parser.add_argument(
+            "--supervisors",
+            type=int,
+            default=1,
+            help="supervisors who listen, whisper and barge on live calls",
+        )
         parser.add_argument("--calls", type=int, default=20)
         parser.add_argument(
             "--profile", choices=NAMES, default="fast",
@@ -60,6 +66,9 @@ class Command(BaseCommand):
         if not numbers:
             raise CommandError("No in-service numbers for those client companies.")
         plan = build_plan(options, numbers, simulated_operators(count=options["operators"], slugs=slugs))
+        plan.supervisors = simulated_supervisors(count=options["supervisors"])
+        if options.get("profile") == "working-day":  # minutes-long calls: stay long enough to be seen
+            plan.supervisor_dwell = (5.0, 15.0)
         try:
             result = asyncio.run(simulate(plan))
         except KeyboardInterrupt:
