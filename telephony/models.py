@@ -166,6 +166,7 @@ from telephony.routing_models import (  # noqa: E402  (the router's tables, in t
     Reservation,
     Skill,
     WaitingCall,
+    certified_skills,
 )
 
 __all__ = [
@@ -178,4 +179,5 @@ __all__ = [
     "Skill",
     "UnservedCall",
     "WaitingCall",
+    "certified_skills",
 ]
