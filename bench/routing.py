@@ -86,7 +86,9 @@ def _floor() -> dict[str, list[int]]:
         pool = main if i < OPERATORS - EXPRESS_OPERATORS else express
         for queue in rng.sample(pool, k=min(SKILLS_PER_OPERATOR, len(pool))):
             certified = now + dt.timedelta(days=30)  # the router's certificate gate (R14) is paid in full
-            skills.append(Skill(operator=profile, queue=queue, tier=rng.randint(1, 3), certified_until=certified))
+            skills.append(
+                Skill(operator=profile, queue=queue, tier=rng.randint(1, 3), certified_until=certified)
+            )
     Skill.objects.bulk_create(skills)
     WaitingCall.objects.bulk_create(
         WaitingCall(

@@ -83,7 +83,9 @@ class Certification(models.Model):
         ordering = ["client", "operator"]
         indexes = [models.Index(fields=["state", "valid_until"], name="certification_expiry")]
         constraints = [
-            models.UniqueConstraint(fields=["operator", "client"], name="certification_one_per_operator_client"),
+            models.UniqueConstraint(
+                fields=["operator", "client"], name="certification_one_per_operator_client"
+            ),
             models.CheckConstraint(
                 condition=Q(state__in=["certified", "failed", "expired", "voided", "revoked"]),
                 name="certification_state_known",
@@ -111,7 +113,9 @@ class CertificationEvent(models.Model):
     operator = models.ForeignKey(
         "telephony.OperatorProfile", on_delete=models.CASCADE, related_name="certification_events"
     )
-    client = models.ForeignKey("tenants.Client", on_delete=models.CASCADE, related_name="certification_events")
+    client = models.ForeignKey(
+        "tenants.Client", on_delete=models.CASCADE, related_name="certification_events"
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices)
     at = models.DateTimeField()
     score_percent = models.PositiveSmallIntegerField(null=True, blank=True)

@@ -62,7 +62,9 @@ def parse(text: str) -> list[Question]:
             continue
         mark, body = line[0], line[1:].strip()
         if mark not in "?+-":
-            raise QuizError(f"Line {number}: start it with ? (a question), + (a correct choice) or - (a wrong one).")
+            raise QuizError(
+                f"Line {number}: start it with ? (a question), + (a correct choice) or - (a wrong one)."
+            )
         if not body:
             raise QuizError(f"Line {number}: the text after “{mark}” is empty.")
         if len(body) > MAX_TEXT:
@@ -73,7 +75,7 @@ def parse(text: str) -> list[Question]:
             continue
         if current is None:
             raise QuizError(f"Line {number}: a choice before any question (start with “? …”).")
-        _, question, choices, correct = current
+        _, _, choices, correct = current
         if len(choices) == MAX_CHOICES:
             raise QuizError(f"Line {number}: a question has at most {MAX_CHOICES} choices.")
         if body in choices:
@@ -113,7 +115,9 @@ def answers_parse(raw: Any, questions: list[Question]) -> list[frozenset[int]]:
         picks = raw.get(str(number))
         if picks is None or picks == []:
             raise QuizError(f"Answer question {number}.")
-        if not isinstance(picks, list) or not all(isinstance(p, int) and not isinstance(p, bool) for p in picks):
+        if not isinstance(picks, list) or not all(
+            isinstance(p, int) and not isinstance(p, bool) for p in picks
+        ):
             raise QuizError(f"The answer to question {number} is a list of choice numbers.")
         if any(not 0 <= p < len(question.choices) for p in picks):
             raise QuizError(f"Question {number} has no such choice.")

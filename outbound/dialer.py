@@ -94,9 +94,7 @@ def unscoped_dial_pass(
         return []
     skills: dict[int, set[int]] = {}
     certified = Skill.objects.filter(certified_skills(now), operator_id__in=ordered)
-    for operator_id, queue_id in certified.values_list(
-        "operator_id", "queue_id"
-    ):
+    for operator_id, queue_id in certified.values_list("operator_id", "queue_id"):
         skills.setdefault(operator_id, set()).add(queue_id)
     queue_tenant = dict(
         Queue.objects.filter(pk__in={q for qs in skills.values() for q in qs}).values_list("pk", "tenant_id")

@@ -39,7 +39,7 @@ AND (%(operators)s::bigint[] IS NULL OR p.id = ANY(%(operators)s::bigint[]))
 AND (%(served)s::bigint[] IS NULL OR EXISTS (
     SELECT 1 FROM telephony_skill s WHERE s.operator_id = p.id AND s.queue_id = ANY(%(served)s::bigint[])
     AND {CERTIFIED}))
-"""
+"""  # noqa: S608 (constant text)
 
 # An operator with their (certified) skills (a row of ``FreeOperator``).
 OPERATOR_WITH_SKILLS = f"""
