@@ -130,3 +130,19 @@ def score(questions: list[Question], chosen: list[frozenset[int]]) -> int:
     rounded down: a pass mark of 80 % is never met by 79.9 %."""
     right = sum(1 for question, picks in zip(questions, chosen, strict=True) if picks == question.correct)
     return right * 100 // len(questions)
+
+
+def from_script(graph: Any) -> str:
+    """The choice questions of a script graph as quiz questions to start from: every option a wrong
+    choice (``-``) for the author to mark the right ones (``+``), then to add knowledge-base questions."""
+    nodes = graph.get("nodes") if isinstance(graph, dict) else None
+    blocks = []
+    for node in (nodes or {}).values():
+        if not isinstance(node, dict) or node.get("kind") != "question":
+            continue
+        options = node.get("options")
+        if node.get("type") not in {"choice", "multi_choice"} or not isinstance(options, list):
+            continue
+        lines = [f"? {node.get('text', '')}".strip()] + [f"- {option}" for option in options]
+        blocks.append("\n".join(lines))
+    return "\n\n".join(blocks)
