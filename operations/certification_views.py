@@ -25,9 +25,11 @@ State = Certification.State
 
 class QuizForm(forms.Form):
     text = forms.CharField(
-        label="Questions", max_length=50_000, widget=forms.Textarea(attrs={"rows": 18}),
-        help_text="“? ” starts a question, “+ ” a right choice, “- ” a wrong one; blank lines between questions.",
-    )  # fmt: skip
+        label="Questions",
+        max_length=50_000,
+        widget=forms.Textarea(attrs={"rows": 18}),
+        help_text="“? ” starts a question, “+ ” a right choice, “- ” a wrong one; blank lines between them.",
+    )
     pass_percent = forms.IntegerField(label="Pass mark (%)", min_value=1, max_value=100, initial=80)
 
 
