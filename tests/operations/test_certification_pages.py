@@ -14,8 +14,12 @@ from accounts.models import Role
 from operations import certification
 from operations.models import Certification, CertificationQuiz
 from reporting.keys import api_key_create
+from scripts_engine import lifecycle
+from scripts_engine.models import ScriptVersion
+from scripts_engine.samples import load_sample
 from telephony.models import Skill
 from tests.conftest import http, logged_in, make_user
+from tests.scripts_engine.conftest import active_script
 from tests.telephony.helpers import make_operator, make_queue
 
 QUIZ = "? Refund window?\n- 14 days\n+ 30 days\n\n? Greeting?\n+ Company name first\n- Just hello\n"
@@ -170,3 +174,17 @@ def test_the_api_gives_each_company_its_own_count(floor, tenants):
     assert http(tenants.alpha).get("/api/v1/certification/").status_code in {401, 403}
     paths = http(tenants.alpha).get("/api/v1/schema/", {"format": "json"}).json()["paths"]
     assert "/api/v1/certification/" in paths
+
+
+def test_the_editor_marks_a_version_major_on_submit_and_the_account_manager_sees_it(db, tenants):
+    version, editor = active_script(tenants.alpha)
+    with tenant_context(tenants.alpha):
+        draft = lifecycle.version_create_draft(script=version.script, graph=load_sample("hotline"), by=editor)
+    portal = logged_in(tenants.alpha, editor)
+    assert 'id="submit-major"' in portal.get(f"/scripts/versions/{draft.pk}/").content.decode()
+    assert portal.post(f"/scripts/versions/{draft.pk}/submit/", {"major": "on"}).status_code == 302
+    with tenant_context(tenants.alpha):
+        assert ScriptVersion.objects.get(pk=draft.pk).major
+    manager = logged_in(None, make_user(None, role=Role.ACCOUNT_MANAGER))
+    review = manager.get(f"/backoffice/scripts/alpha/{draft.pk}/").content.decode()
+    assert "Marked a major change" in review
