@@ -23,7 +23,7 @@ from functools import partial
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from operations import quiz
@@ -120,9 +120,8 @@ def operator_standings(*, operator: OperatorProfile, now: dt.datetime) -> list[S
 def access_quiz(*, operator: OperatorProfile, slug: str) -> CertificationQuiz:
     """The quiz of a company whose skills the operator was assigned; ``CertificationQuiz.DoesNotExist``
     for any other company (an operator sees no other company's quiz)."""
-    return CertificationQuiz.objects.select_related("client").get(
-        client__slug=slug, client__queues__skills__operator=operator
-    )
+    assigned = Skill.objects.filter(operator=operator, queue__tenant=OuterRef("client"))
+    return CertificationQuiz.objects.select_related("client").filter(Exists(assigned)).get(client__slug=slug)
 
 
 def _unlock(operator: OperatorProfile, client: Client, until: dt.datetime | None) -> None:
@@ -274,8 +273,16 @@ def certified_until(*, operator: OperatorProfile, client: Client, now: dt.dateti
 
 
 def certified_count(*, client: Client, now: dt.datetime) -> int:
-    """How many operators hold a valid certificate for the company (what the client may see: a count)."""
-    return Certification.objects.filter(client=client, state=State.CERTIFIED, valid_until__gt=now).count()
+    """How many operators serve the company with a valid certificate: certified for it and holding
+    one of its skills (what the client may see: a count, never who)."""
+    return (
+        OperatorProfile.objects.filter(
+            certifications__client=client, certifications__state=State.CERTIFIED,
+            certifications__valid_until__gt=now, skills__queue__tenant=client,
+        )
+        .distinct()
+        .count()
+    )  # fmt: skip
 
 
 def expiring_soon(now: dt.datetime) -> Q:
