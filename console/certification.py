@@ -64,5 +64,8 @@ def take(request: HttpRequest, slug: str) -> HttpResponse:
     except certification.CertificationRefused as refused:
         context.update(error=str(refused))
         return render(request, "certification/console_quiz.html", context, status=409)
-    context.update(result=result, percent=percent, passed=passed)
+    context.update(
+        result=result, percent=percent, passed=passed, in_a_row=certification.ATTEMPTS_IN_A_ROW,
+        cool_down_hours=int(certification.COOL_DOWN.total_seconds() // 3600),
+    )  # fmt: skip
     return render(request, "certification/console_result.html", context)
