@@ -10,6 +10,7 @@ Runs against its own database (``bench_routing``) on the configured server (embe
 
 from __future__ import annotations
 
+import datetime as dt
 import multiprocessing
 import os
 import random
@@ -88,7 +89,10 @@ def _floor() -> dict[str, list[int]]:
     for i, profile in enumerate(profiles):
         pool = main if i < OPERATORS - EXPRESS_OPERATORS else express
         for queue in rng.sample(pool, k=min(SKILLS_PER_OPERATOR, len(pool))):
-            skills.append(Skill(operator=profile, queue=queue, tier=rng.randint(1, 3)))
+            certified = now + dt.timedelta(days=30)  # the router's certificate gate (R14) is paid in full
+            skills.append(
+                Skill(operator=profile, queue=queue, tier=rng.randint(1, 3), certified_until=certified)
+            )
     Skill.objects.bulk_create(skills)
     WaitingCall.objects.bulk_create(
         WaitingCall(

@@ -2,11 +2,13 @@
 
 from django.urls import path
 
-from console import views
+from console import certification, views
 
 urlpatterns = [
     path("", views.page, name="console"),
     path("state", views.state, name="console-state"),
+    path("certification/", certification.certifications, name="console-certifications"),
+    path("certification/<slug:slug>/", certification.take, name="console-certification"),
     path("token", views.token, name="console-token"),
     path("offers/<int:reservation_id>", views.offer, name="console-offer"),
     path("calls/<int:reservation_id>", views.call, name="console-call"),

@@ -16,7 +16,8 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from accounts.models import Role, User
-from operations.models import Shift
+from operations import certification
+from operations.models import Certification, CertificationQuiz, Shift
 from reporting import stats
 from telephony.calls.models import Call, TelephonySettings
 from telephony.models import OperatorProfile, Queue, Skill
@@ -38,6 +39,22 @@ MORE_OPERATORS = [
 # Shifts in UTC: (start hour, minutes, length in hours, breaks in minutes).
 SHIFTS = [(7, 0, 8.5, 45), (9, 0, 8.5, 45), (12, 0, 8.5, 45)]
 MARK = "CAdemohist"  # the call SIDs of generated history: found again on a second run
+DEMO_QUIZ = """? A caller asks to cancel an order that has shipped. What do you offer?
+- Cancel it in the system at once
++ A free return once it arrives
+- A callback from a specialist tomorrow
+
+? Which details do you check before giving any account information?
++ The customer number
++ The postcode on the account
+- The caller's phone number only
+
+? Where do you note the call's outcome?
+- In a free-text e-mail to the client
++ In the disposition at the end of the script
+"""
+# Every fifth certificate of the demo floor expires within days (the supervisors' "expiring soon").
+EXPIRING_EVERY = 5
 
 
 def seed_floor(*, today: dt.date, days: int = 7) -> int:
@@ -65,6 +82,33 @@ def seed_floor(*, today: dt.date, days: int = 7) -> int:
                     Shift.objects.create(operator=profile, starts_at=start, ends_at=end, break_minutes=breaks)
                     added += 1
     return added
+
+
+def seed_certifications(*, now: dt.datetime) -> int:
+    """A quiz for every company with a queue and a certificate for every operator with one of its
+    skills (R14), so the demo routes; every ``EXPIRING_EVERY``-th expires within days. Idempotent:
+    a valid certificate is left alone. Returns the certificates granted."""
+    granted = 0
+    clients = Client.objects.companies().filter(queues__isnull=False).distinct().order_by("slug")
+    for client in clients:
+        if not CertificationQuiz.objects.filter(client=client).exists():
+            certification.quiz_save(client=client, text=DEMO_QUIZ, pass_percent=80, by_name="Demo")
+        operators = OperatorProfile.objects.filter(skills__queue__tenant=client).distinct().order_by("pk")
+        valid = set(
+            Certification.objects.filter(
+                client=client, state=Certification.State.CERTIFIED, valid_until__gt=now
+            ).values_list("operator_id", flat=True)
+        )
+        for n, operator in enumerate(operators):
+            if operator.pk in valid:
+                continue
+            days = 3 + n % 7 if n % EXPIRING_EVERY == 0 else certification.valid_days(client)
+            certification.certification_grant(
+                operator=operator, client=client, valid_until=now + dt.timedelta(days=days), now=now,
+                reason="Demo floor: certified.",
+            )  # fmt: skip
+            granted += 1
+    return granted
 
 
 def _arrivals(rng: random.Random, day_calls: float) -> list[float]:
@@ -147,7 +191,7 @@ def _call(rng, day, hour, n, zone, queue, staff) -> Call:
 def seed_working_day(*, today: dt.date | None = None) -> dict[str, int]:
     """The floor and every company's history (``manage.py demo``)."""
     today = today or timezone.localdate()
-    added = {"shifts": seed_floor(today=today)}
+    added = {"shifts": seed_floor(today=today), "certificates": seed_certifications(now=timezone.now())}
     for client in Client.objects.companies().filter(status=Client.Status.ACTIVE, queues__is_default=True):
         added[client.slug] = seed_history(client=client, today=today)
     return added

@@ -13,7 +13,9 @@ from functools import partial
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
+from operations.certification import certified_until
 from telephony.models import OperatorProfile, Queue, Skill
 from telephony.tasks import match_queues
 from tenants.audit import record_event
@@ -50,7 +52,8 @@ def _skill_view(skill: Skill | None) -> dict[str, object]:
 def skill_set(
     *, operator: OperatorProfile, queue: Queue, tier: int, languages: list[str], by: object
 ) -> Skill:
-    """Give ``operator`` the skill of ``queue`` at ``tier`` (or change it); audited, then re-matched."""
+    """Give ``operator`` the skill of ``queue`` at ``tier`` (or change it); audited, then re-matched.
+    The skill is locked until the operator holds a valid certificate for the company (R14)."""
     if not 1 <= tier <= 9:
         raise ValidationError("The tier must be between 1 (best) and 9.")
     with transaction.atomic():
@@ -59,8 +62,11 @@ def skill_set(
             .filter(operator=operator, queue=queue).first()
         )  # fmt: skip
         before = _skill_view(existing)
+        until = certified_until(operator=operator, client=queue.tenant, now=timezone.now())
         skill, _ = Skill.objects.update_or_create(
-            operator=operator, queue=queue, defaults={"tier": tier, "languages": languages}
+            operator=operator,
+            queue=queue,
+            defaults={"tier": tier, "languages": languages, "certified_until": until},
         )
         if before != _skill_view(skill):
             record_event(
@@ -86,7 +92,8 @@ def skill_remove(*, operator: OperatorProfile, queue: Queue, by: object) -> bool
 
 def skills_grant(*, operators: Iterable[OperatorProfile], queue: Queue, tier: int, by: object) -> int:
     """Give a team ``queue``'s skill at ``tier`` (a new company's "who will serve this client");
-    an operator who has it already keeps their tier and languages. Returns how many were added."""
+    an operator who has it already keeps their tier and languages; a skill is locked until its
+    operator holds a valid certificate for the company (R14). Returns how many were added."""
     if not 1 <= tier <= 9:
         raise ValidationError("The tier must be between 1 (best) and 9.")
     team = list(operators)
@@ -94,7 +101,12 @@ def skills_grant(*, operators: Iterable[OperatorProfile], queue: Queue, tier: in
         raise ValidationError("Choose at least one operator.")
     with transaction.atomic():
         has = set(Skill.objects.filter(queue=queue, operator__in=team).values_list("operator_id", flat=True))
-        added = [Skill(operator=op, queue=queue, tier=tier) for op in team if op.pk not in has]
+        now = timezone.now()
+        added = [
+            Skill(operator=op, queue=queue, tier=tier,
+                  certified_until=certified_until(operator=op, client=queue.tenant, now=now))
+            for op in team if op.pk not in has
+        ]  # fmt: skip
         Skill.objects.bulk_create(added, ignore_conflicts=True)
         for skill in added:
             record_event(

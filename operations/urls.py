@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from operations import views
+from operations import certification_views, views
 
 urlpatterns = [
     path("", views.operators, name="ops_operators"),
@@ -22,4 +22,7 @@ urlpatterns = [
     ),
     path("companies/<int:pk>/", views.company_team, name="ops_company"),
     path("callbacks/", views.callback_board, name="ops_callbacks"),
+    path("certifications/", certification_views.supervisor_board, name="ops_certifications"),
+    path("certifications/<int:pk>/revoke/", certification_views.revoke, name="ops_certification_revoke"),
+    path("companies/<int:pk>/certification/", certification_views.backoffice_quiz, name="ops_company_quiz"),
 ]

@@ -9,6 +9,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import BACK_OFFICE, PLATFORM_STAFF, role_required
@@ -38,6 +39,7 @@ def _operator_page(
         "skill_form": forms_.get("skill_form") or SkillForm(),
         "shift_form": forms_.get("shift_form") or ShiftForm(),
         "events": events_for(operator)[:30],
+        "now": timezone.now(),
     }
     return render(request, "operations/operator.html", context, status=status)
 

@@ -43,7 +43,7 @@ from scripts_engine.sessions import SessionError, session_start
 from telephony import gateway, twiml
 from telephony.calls.models import Call, Callback, Contact
 from telephony.calls.records import add_event, contact_for
-from telephony.models import OperatorProfile, Queue, Reservation, Skill, WaitingCall
+from telephony.models import OperatorProfile, Queue, Reservation, Skill, WaitingCall, certified_skills
 from telephony.operators import transition
 from telephony.pushes import push_on_commit
 from telephony.routing_models import LIVE_RESERVATION, OperatorState
@@ -93,9 +93,8 @@ def unscoped_dial_pass(
     if not ordered:
         return []
     skills: dict[int, set[int]] = {}
-    for operator_id, queue_id in Skill.objects.filter(operator_id__in=ordered).values_list(
-        "operator_id", "queue_id"
-    ):
+    certified = Skill.objects.filter(certified_skills(now), operator_id__in=ordered)
+    for operator_id, queue_id in certified.values_list("operator_id", "queue_id"):
         skills.setdefault(operator_id, set()).add(queue_id)
     queue_tenant = dict(
         Queue.objects.filter(pk__in={q for qs in skills.values() for q in qs}).values_list("pk", "tenant_id")
@@ -145,7 +144,7 @@ def _work_queues(tenant: Client, now: dt.datetime) -> set[int]:
 
 def inbound_waiting_for(operator_id: int) -> bool:
     """Whether an inbound call this operator could serve waits now (then no outbound for them)."""
-    mine = Skill.objects.filter(operator_id=operator_id).values("queue_id")
+    mine = Skill.objects.filter(certified_skills(timezone.now()), operator_id=operator_id).values("queue_id")
     return WaitingCall.objects.filter(
         Q(queue_id__in=mine) | Q(queue__overflow_queue_id__in=mine), state=WaitingCall.State.WAITING
     ).exists()

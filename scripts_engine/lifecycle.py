@@ -12,12 +12,13 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from accounts.models import User
 from accounts.permissions import ACCOUNT_MANAGERS, CLIENT_EDITORS, SCRIPT_ACTIVATORS
+from scripts_engine.events import major_version_activated
 from scripts_engine.graph import Problem, validate
 from scripts_engine.models import Disposition, Script, ScriptVersion, Specialist
 
@@ -154,8 +155,9 @@ def _refresh(version: ScriptVersion) -> ScriptVersion:
     return version
 
 
-def version_submit(*, version: ScriptVersion, by: User) -> ScriptVersion:
-    """Send a valid draft to the account manager; a broken draft raises ScriptProblems."""
+def version_submit(*, version: ScriptVersion, by: User, major: bool = False) -> ScriptVersion:
+    """Send a valid draft to the account manager; a broken draft raises ScriptProblems. ``major``:
+    operators must certify again when it goes live (the editor says so; the account manager sees it)."""
     _require(can_edit(by), "Only editors and admins submit scripts.")
     with transaction.atomic():
         locked = _transition(version, ScriptVersion.State.DRAFT, "Only a draft can be submitted.")
@@ -163,6 +165,7 @@ def version_submit(*, version: ScriptVersion, by: User) -> ScriptVersion:
         if problems:
             raise ScriptProblems(problems)
         locked.state = ScriptVersion.State.SUBMITTED
+        locked.major = major
         locked.submitted_at, locked.submitted_by = timezone.now(), by
         locked.rejected_at, locked.rejection_reason = None, ""
         locked.save()
@@ -205,7 +208,8 @@ def version_reject(*, version: ScriptVersion, by: User, reason: str) -> ScriptVe
 
 
 def version_activate(*, version: ScriptVersion, by: User) -> ScriptVersion:
-    """Put an approved version on calls and retire the active one; running sessions keep theirs."""
+    """Put an approved version on calls and retire the active one; running sessions keep theirs.
+    A major version announces itself after commit (operators' certificates are voided)."""
     _require(can_activate(by), "You may not activate scripts.")
     with transaction.atomic():
         Script.objects.select_for_update().get(pk=version.script_id)
@@ -217,4 +221,11 @@ def version_activate(*, version: ScriptVersion, by: User) -> ScriptVersion:
         locked.state = ScriptVersion.State.ACTIVE
         locked.activated_at, locked.activated_by_name = now, by.shown_name
         locked.save()
+        if locked.major:
+            client_id, number = connection.tenant.pk, locked.number
+            transaction.on_commit(
+                lambda: major_version_activated.send(
+                    sender=ScriptVersion, client_id=client_id, version_id=locked.pk, number=number
+                )
+            )
     return _refresh(version)

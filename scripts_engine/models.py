@@ -98,6 +98,11 @@ class ScriptVersion(models.Model):
     graph = models.JSONField(default=dict)
     digest = models.CharField(max_length=64, editable=False)
     state = models.CharField(max_length=16, choices=State.choices, default=State.DRAFT)
+    major = models.BooleanField(
+        default=False,
+        help_text="A major change: when this version goes live, operators' certificates for the "
+        "company are voided and they must pass its quiz again (R14).",
+    )
 
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(

@@ -213,6 +213,7 @@ from telephony.routing_models import (  # noqa: E402  (the router's tables, in t
     Reservation,
     Skill,
     WaitingCall,
+    certified_skills,
 )
 from telephony.supervision_models import (  # noqa: E402  (live supervision, in the public schema)
     MonitorDevice,
@@ -235,4 +236,5 @@ __all__ = [
     "SupervisorProfile",
     "UnservedCall",
     "WaitingCall",
+    "certified_skills",
 ]

@@ -50,14 +50,29 @@ class OperatorProfile(models.Model):
         return f"{self.user} ({self.state})"
 
 
+def certified_skills(now: object) -> Q:
+    """The skills the router may use at ``now``: certified for the queue's company until later (R14).
+
+    The router's SQL says the same with ``s.certified_until > now()``; expiry takes effect by date,
+    without a task."""
+    return Q(certified_until__gt=now)
+
+
 class Skill(models.Model):
-    """An operator may take a queue's calls; tier 1 is the best (R11, R14, R20)."""
+    """An operator may take a queue's calls; tier 1 is the best (R11, R14, R20).
+
+    ``certified_until`` is the operator's certificate for the queue's company
+    (``operations.certification``): empty (never certified, voided, revoked) or past, the router
+    never uses the skill."""
 
     operator = models.ForeignKey(OperatorProfile, on_delete=models.CASCADE, related_name="skills")
     queue = models.ForeignKey("telephony.Queue", on_delete=models.CASCADE, related_name="skills")
     tier = models.PositiveSmallIntegerField(default=1)
     languages = ArrayField(
         models.CharField(max_length=8), default=list, blank=True, help_text="Empty: the operator's own."
+    )
+    certified_until = models.DateTimeField(
+        null=True, blank=True, help_text="The certificate for the queue's company; empty: locked."
     )
 
     class Meta:

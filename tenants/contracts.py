@@ -30,6 +30,8 @@ DEFAULT_NOTICE_DAYS = 30
 # How long the webhooks behind the invoices are kept when the contract says nothing: two years,
 # beyond any invoice's dispute window (``evidence_retention_months``).
 DEFAULT_EVIDENCE_RETENTION_MONTHS = 24
+# How long an operator's pass of the company's certification quiz is valid (R14), in days.
+DEFAULT_CERTIFICATION_VALID_DAYS = 180
 
 STANDARD = "standard"
 REVERSE_CHARGE = "reverse_charge"
@@ -127,6 +129,7 @@ def default_terms(*, order: Order) -> dict[str, object]:
         "suspended_days_billed": False,
         "evidence_retention_months": DEFAULT_EVIDENCE_RETENTION_MONTHS,
         "supervision_visible_to_client": False,
+        "certification_valid_days": DEFAULT_CERTIFICATION_VALID_DAYS,
     }
 
 
@@ -190,6 +193,15 @@ def supervision_sentence(terms: dict[str, object]) -> str:
     return (
         "Supervisors of the provider may listen to, coach the operator on, or join live calls for "
         "quality; the provider keeps a record of each time."
+    )
+
+
+def certification_sentence(terms: dict[str, object]) -> str:
+    """How operators are certified for the client (R14), as the contract says it."""
+    days = terms.get("certification_valid_days") or DEFAULT_CERTIFICATION_VALID_DAYS
+    return (
+        "Only operators who have passed the client's certification quiz take its calls; a pass is valid "
+        f"for {days} days and is voided when the client's script changes by a major version."
     )
 
 
@@ -273,6 +285,7 @@ def render_pdf(*, version: ContractVersion) -> bytes:
         _p(first_invoice_sentence(terms, version.tariffs), body),
         _p(suspension_and_evidence_sentence(terms), body),
         _p(supervision_sentence(terms), body),
+        _p(certification_sentence(terms), body),
         _p("3. Coverage and volumes", heading),
         _p(
             f"Coverage: {terms['coverage']} (time zone {terms['time_zone']}). Languages: "

@@ -232,6 +232,14 @@ class ContractTermsForm(forms.Form):
         help_text="Each time a supervisor listened, whispered or barged in shows in the call's detail "
         "in the client's portal and API.",
     )
+    certification_valid_days = forms.IntegerField(
+        label="Operator certification valid (days)",
+        min_value=7,
+        max_value=730,
+        required=False,
+        initial=contracts.DEFAULT_CERTIFICATION_VALID_DAYS,
+        help_text="How long a pass of the company's quiz is valid (7 to 730 days; empty: 180).",
+    )
     body = forms.CharField(
         label="Special conditions",
         required=False,
@@ -273,6 +281,8 @@ class ContractTermsForm(forms.Form):
         data["tax_percent"] = str(data["tax_percent"].quantize(Decimal("0.01")))
         months = data.get("evidence_retention_months")
         data["evidence_retention_months"] = months or contracts.DEFAULT_EVIDENCE_RETENTION_MONTHS
+        days = data.get("certification_valid_days")
+        data["certification_valid_days"] = days or contracts.DEFAULT_CERTIFICATION_VALID_DAYS
         data["deposit"] = str((data.get("deposit") or Decimal("0")).quantize(Decimal("0.01")))
         data["reserved_seats"] = data.get("reserved_seats") or 0
         return data

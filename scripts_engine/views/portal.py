@@ -213,7 +213,7 @@ def version_export(request: HttpRequest, pk: int) -> HttpResponse:
 def version_submit(request: HttpRequest, pk: int) -> HttpResponse:
     version = access_version(request, pk, edit=True)
     try:
-        lifecycle.version_submit(version=version, by=request.user)
+        lifecycle.version_submit(version=version, by=request.user, major=request.POST.get("major") == "on")
     except ScriptProblems as error:
         messages.error(
             request, f"Not submitted: fix the {len(error.problems)} problem(s) listed below first."

@@ -17,7 +17,7 @@ from django.utils import timezone
 from config.process_cache import ProcessCache
 from telephony.models import Queue
 from telephony.routing import fairness, matching, sql
-from telephony.routing_models import OperatorProfile, OperatorState, Skill, WaitingCall
+from telephony.routing_models import OperatorProfile, OperatorState, Skill, WaitingCall, certified_skills
 
 QUEUE_RULES_SECONDS = 5.0
 DEFAULT_HANDLE_SECONDS = 180.0
@@ -83,11 +83,12 @@ def queue_full(*, queue: Queue) -> bool:
 def staffed_queues(queue_ids: Iterable[int]) -> set[int]:
     """The queues among these that are staffed: someone could take their calls now or soon (an
     operator with a skill on the queue, or on the queue it overflows to, logged in and not on a
-    break). The one definition of "nobody staffed", for the call flow and the conference exits."""
+    break) whose certificate for the company is valid. The one definition of "nobody staffed", for
+    the call flow and the conference exits."""
     ids = set(queue_ids)
     rules = rules_for(ids)
     working = set(
-        Skill.objects.filter(queue_id__in=served(ids, rules))
+        Skill.objects.filter(certified_skills(timezone.now()), queue_id__in=served(ids, rules))
         .exclude(operator__state__in=[OperatorState.OFFLINE, OperatorState.BREAK])
         .values_list("queue_id", flat=True)
     )
@@ -119,7 +120,7 @@ def expected_wait(*, call_sid: str, now: datetime | None = None) -> tuple[int, i
     )
     position = ahead + 1
     staffed = (
-        OperatorProfile.objects.filter(skills__queue_id=call.queue_id)
+        OperatorProfile.objects.filter(skills__queue_id=call.queue_id, skills__certified_until__gt=now)
         .exclude(state__in=[OperatorState.OFFLINE, OperatorState.BREAK])
         .count()
     )

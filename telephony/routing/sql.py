@@ -27,20 +27,25 @@ IN_LINE = [WaitingCall.State.WAITING.value, WaitingCall.State.RESERVED.value]
 PROFILE_FIELDS = OperatorProfile._meta.concrete_fields
 PROFILE_COLUMNS = ", ".join(f'p."{field.column}"' for field in PROFILE_FIELDS)
 
-# The available operators, optionally only these ids (``operators``) and only those with a skill
-# on one of these queues (``served``).
-FREE = """
+# A skill the router may use: certified for the queue's company until later (R14; the ORM's
+# ``routing_models.certified_skills``). Expiry takes effect by date, without a task.
+CERTIFIED = "s.certified_until > now()"
+
+# The available operators, optionally only these ids (``operators``) and only those with a
+# (certified) skill on one of these queues (``served``).
+FREE = f"""
 p.state = %(available)s
 AND (%(operators)s::bigint[] IS NULL OR p.id = ANY(%(operators)s::bigint[]))
 AND (%(served)s::bigint[] IS NULL OR EXISTS (
-    SELECT 1 FROM telephony_skill s WHERE s.operator_id = p.id AND s.queue_id = ANY(%(served)s::bigint[])))
-"""
+    SELECT 1 FROM telephony_skill s WHERE s.operator_id = p.id AND s.queue_id = ANY(%(served)s::bigint[])
+    AND {CERTIFIED}))
+"""  # noqa: S608 (constant text)
 
-# An operator with their skills (a row of ``FreeOperator``).
+# An operator with their (certified) skills (a row of ``FreeOperator``).
 OPERATOR_WITH_SKILLS = f"""
 SELECT {PROFILE_COLUMNS},
        (SELECT json_agg(json_build_array(s.queue_id, s.tier, s.languages))
-        FROM telephony_skill s WHERE s.operator_id = p.id) AS skills
+        FROM telephony_skill s WHERE s.operator_id = p.id AND {CERTIFIED}) AS skills
 FROM telephony_operatorprofile p
 """  # noqa: S608 (constant text)
 

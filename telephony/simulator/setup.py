@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
 from django.db import connection, transaction
+from django.utils import timezone
 
 from accounts.models import Role, User
 from telephony.models import PhoneNumber, Queue
 from telephony.operators import profile_for
 from telephony.routing_models import Skill
 from tenants.models import Client
+
+SIMULATED_CERTIFICATE = dt.timedelta(days=1)
 
 
 def numbers_of(slugs: list[str]) -> list[str]:
@@ -46,6 +51,10 @@ def simulated_operators(
             profile = profile_for(user)
             for queue in queues:
                 Skill.objects.get_or_create(operator=profile, queue=queue, defaults={"tier": 1 + index % 2})
+            # The simulator plays operators certified for every company they serve (R14), for a day.
+            Skill.objects.filter(operator=profile, queue__in=queues).update(
+                certified_until=timezone.now() + SIMULATED_CERTIFICATE
+            )
             result.append((username, _session_for(user)))
     return result
 

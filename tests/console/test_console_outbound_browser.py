@@ -29,6 +29,7 @@ from tests.conftest import PASSWORD, make_user, ports
 from tests.e2e.test_simulated_calls import _fresh_company
 from tests.outbound.kit import add_contact
 from tests.outbound.test_outbound_e2e import SURVEY
+from tests.telephony.helpers import CERTIFIED_UNTIL
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
@@ -76,7 +77,9 @@ def test_an_operator_previews_dials_holds_opts_out_and_walks_the_survey(
     campaign = _preview_campaign(company, number)
     operator = make_user(None, role=Role.OPERATOR, first_name="Olga", last_name="Dialer")
     profile = profile_for(operator)
-    Skill.objects.create(operator=profile, queue=Queue.objects.get(tenant=company), tier=1)
+    Skill.objects.create(
+        operator=profile, queue=Queue.objects.get(tenant=company), tier=1, certified_until=CERTIFIED_UNTIL
+    )
     stop = threading.Event()
     twilio = _twilio_in_background(stop)
     try:

@@ -24,6 +24,7 @@ from tests.conftest import PASSWORD, make_user, ports
 from tests.e2e.test_simulated_calls import _fresh_company
 from tests.factories import CallFactory, ContactFactory
 from tests.scripts_engine.conftest import active_script
+from tests.telephony.helpers import CERTIFIED_UNTIL
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
@@ -58,7 +59,12 @@ def _company_with_a_known_caller():
             outcome="handled", outcome_at=timezone.now(), operator_name="Olga",
         )  # fmt: skip
     operator = make_user(None, role=Role.OPERATOR, first_name="Oleg", last_name="Petrov")
-    Skill.objects.create(operator=profile_for(operator), queue=Queue.objects.get(tenant=company), tier=1)
+    Skill.objects.create(
+        operator=profile_for(operator),
+        queue=Queue.objects.get(tenant=company),
+        tier=1,
+        certified_until=CERTIFIED_UNTIL,
+    )
     return company, number, operator
 
 
@@ -152,7 +158,12 @@ def test_an_operator_takes_a_call_walks_the_script_reloads_and_wraps_up(
     other.brand_color = "#7a1fa8"
     other.save(update_fields=["brand_color"])
     active_script(other, sample="sales", name="Coffee offer")
-    Skill.objects.create(operator=profile_for(operator), queue=Queue.objects.get(tenant=other), tier=1)
+    Skill.objects.create(
+        operator=profile_for(operator),
+        queue=Queue.objects.get(tenant=other),
+        tier=1,
+        certified_until=CERTIFIED_UNTIL,
+    )
     second = _place_call(other_number, talk=3.0)
     page.locator("#pop-company", has_text=other.name).wait_for()
     swatch = page.locator("#pop-swatch").evaluate("e => getComputedStyle(e).backgroundColor")

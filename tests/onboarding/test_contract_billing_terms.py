@@ -76,3 +76,25 @@ def test_a_bad_retention_is_a_form_error_and_saves_no_version(drafted, value, me
     response = client.post(f"/staff/contracts/{drafted.pk}/", form_data(evidence_retention_months=value))
     assert response.status_code == 400 and message in response.content.decode()
     assert drafted.latest.number == 1
+
+
+def test_the_certification_validity_is_a_contract_term_on_the_form_page_and_pdf(drafted):
+    """R14: how long an operator's pass of the client's quiz is valid, set per contract."""
+    assert drafted.latest.terms["certification_valid_days"] == 180
+    client = logged_in(None, manager())
+    assert (
+        'name="certification_valid_days" value="180"'
+        in client.get(f"/staff/contracts/{drafted.pk}/").content.decode()
+    )
+    assert (
+        client.post(f"/staff/contracts/{drafted.pk}/", form_data(certification_valid_days="90")).status_code
+        == 302
+    )
+    version = drafted.latest
+    assert version.terms["certification_valid_days"] == 90
+    sentence = contracts.certification_sentence(version.terms)
+    assert "a pass is valid for 90 days" in sentence and "major version" in sentence
+    assert sentence in client.get(f"/staff/contracts/{drafted.pk}/v/{version.number}/").content.decode()
+    assert sentence in pdf_text(contracts.render_pdf(version=version))
+    refused = client.post(f"/staff/contracts/{drafted.pk}/", form_data(certification_valid_days="3"))
+    assert refused.status_code == 400 and drafted.latest.number == version.number

@@ -10,11 +10,13 @@ import random
 import wave
 
 from django.db.models import Avg, Count
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from accounts.models import Role
 from operations import demo
-from operations.models import Shift
+from operations.certification import EXPIRING_SOON
+from operations.models import Certification, CertificationQuiz, Shift
 from quality.demo import seed_scored_calls
 from quality.models import Score
 from reporting.models import Statistic
@@ -82,3 +84,19 @@ def test_a_few_history_calls_are_recorded_with_playable_audio_and_scored(db, ten
     assert seed_scored_calls(client=tenants.alpha, scorer=supervisor) == 0  # a second run adds nothing
     with tenant_context(tenants.beta):
         assert not Score.objects.exists()  # another company's demo content stays its own
+
+
+def test_the_demo_floor_is_certified_so_it_routes_and_some_certificates_expire_soon(db, tenants):
+    queue = QueueFactory(tenant=tenants.alpha, is_default=True, name="Main")
+    for n in range(1, 13):
+        make_user(None, role=Role.OPERATOR, username=f"operator{n}")
+    demo.seed_floor(today=TODAY)
+    now = timezone.now()
+    assert demo.seed_certifications(now=now) >= 12
+    assert CertificationQuiz.objects.filter(client=tenants.alpha).exists()
+    held = Certification.objects.filter(client=tenants.alpha, state="certified")
+    assert held.count() == 12
+    assert Skill.objects.filter(queue=queue, certified_until__gt=now).count() == 12
+    soon = held.filter(valid_until__lte=now + EXPIRING_SOON).count()
+    assert 0 < soon < 12  # the supervisors' "expiring soon" has rows
+    assert demo.seed_certifications(now=now) == 0  # a second run changes nothing

@@ -3,9 +3,13 @@ supervisors and account managers without the Django admin."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
+from django.utils import timezone
 
 from accounts.models import Role
+from operations.certification import certification_grant
 from operations.models import Shift
 from telephony import routing
 from telephony.models import Reservation, Skill
@@ -13,6 +17,14 @@ from tenants.models import AuditEvent
 from tests.conftest import http, logged_in, make_user
 from tests.factories import QueueFactory
 from tests.telephony.helpers import at, make_operator, make_queue, sid
+
+
+def certified(operator, client) -> None:
+    """The operator holds a valid certificate for the company (R14): skills assigned unlock."""
+    now = timezone.now()
+    certification_grant(
+        operator=operator, client=client, valid_until=now + dt.timedelta(days=30), now=now, reason="t"
+    )
 
 
 @pytest.fixture
@@ -25,6 +37,7 @@ def test_granting_a_skill_offers_the_call_already_waiting(
 ):
     queue = make_queue(tenants.alpha)
     operator = make_operator()
+    certified(operator, tenants.alpha)
     with django_capture_on_commit_callbacks(execute=True):
         call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(0))
     assert not Reservation.objects.filter(call=call).exists()  # nobody may take it yet
@@ -95,6 +108,8 @@ def test_a_team_is_granted_a_new_companys_queue_at_provisioning(
     queue = QueueFactory(tenant=tenants.beta, name="Bookings")
     first, second, other = make_operator(), make_operator(), make_operator()
     keeps_tier = make_operator({queue: 3}, state="offline")
+    for operator in (first, second):
+        certified(operator, tenants.beta)
     with django_capture_on_commit_callbacks(execute=True):
         call = routing.enqueue(tenant=tenants.beta, queue=queue, call_sid=sid(), now=at(0))
     client = logged_in(None, supervisor)

@@ -22,7 +22,7 @@ from tests.outbound.dialer_kit import (
     spy_calls_create,
     twilio_post,
 )
-from tests.telephony.helpers import make_operator, make_queue, sid
+from tests.telephony.helpers import CERTIFIED_UNTIL, make_operator, make_queue, sid
 from tests.twilio_kit import check_twiml
 
 
@@ -84,7 +84,7 @@ def test_an_operator_is_not_taken_for_outbound_while_an_inbound_call_for_them_wa
     _, queue, _ = running_campaign(tenants.alpha, contacts=2)
     inbound = Queue.objects.create(tenant=tenants.alpha, name="inbound-" + sid()[-6:])
     (operator,) = operators_on(queue, 1)
-    operator.skills.create(queue=inbound, tier=1)
+    operator.skills.create(queue=inbound, tier=1, certified_until=CERTIFIED_UNTIL)
     WaitingCall.objects.create(
         tenant=tenants.alpha, queue=inbound, call_sid=sid(), enqueued_at=timezone.now()
     )

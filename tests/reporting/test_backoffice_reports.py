@@ -19,6 +19,7 @@ from tenants.models import AuditEvent
 from tests.conftest import http, logged_in, make_user
 from tests.factories import CallFactory
 from tests.reporting.factories import contract_in_force, facts, tariff
+from tests.telephony.helpers import CERTIFIED_UNTIL
 
 DAY = dt.date(2026, 3, 2)
 
@@ -179,7 +180,7 @@ def operator_in_alpha(db, tenants):
     now = timezone.now()
     profile = OperatorProfile.objects.create(user=user, state="available", state_since=now, idle_since=now)
     queue = Queue.objects.create(tenant=tenants.alpha, name="Staffing test")
-    Skill.objects.create(operator=profile, queue=queue)
+    Skill.objects.create(operator=profile, queue=queue, certified_until=CERTIFIED_UNTIL)
     OperatorEvent.objects.create(operator=profile, at=at(9, 50), kind="state", state="available")
     OperatorEvent.objects.create(
         operator=profile, at=at(10, 7) + dt.timedelta(seconds=30), kind="state", state="offline"

@@ -12,6 +12,8 @@ from telephony.models import OperatorProfile, Queue, Skill
 from tests.conftest import make_user
 
 T0 = timezone.now().replace(microsecond=0) - dt.timedelta(hours=1)
+# Skills made by the tests are certified (R14) unless a test says otherwise.
+CERTIFIED_UNTIL = timezone.now() + dt.timedelta(days=365)
 
 
 def at(seconds: float) -> dt.datetime:
@@ -35,7 +37,7 @@ def make_operator(
         user=user, state=state, state_since=at(idle), idle_since=at(idle), languages=languages or []
     )
     for queue, tier in (skills or {}).items():
-        Skill.objects.create(operator=profile, queue=queue, tier=tier)
+        Skill.objects.create(operator=profile, queue=queue, tier=tier, certified_until=CERTIFIED_UNTIL)
     return profile
 
 
