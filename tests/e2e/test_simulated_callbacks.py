@@ -28,6 +28,7 @@ def test_callers_who_keep_their_place_are_called_back_in_their_order_even_after_
     committed, tenants, asgi_server, celery_worker
 ):
     company, number = _fresh_company()
+    Queue.objects.filter(tenant=company).update(overflow_after=0)  # every tier at once: no timer to wait
     queue = Queue.objects.get(tenant=company)
     operators = simulated_operators(count=1, slugs=[company.slug], prefix=f"{company.slug}-op")
 
@@ -42,12 +43,12 @@ def test_callers_who_keep_their_place_are_called_back_in_their_order_even_after_
 
     plan = _plan(
         [number], operators, calls=2, rate=3.0, seed=13, settled=settled,
-        profile=Profile(talk=(0.3, 0.8), patience=(60.0, 90.0), wait_turn=0.3, press_key=1.0, want_callback=1.0),
+        profile=Profile(talk=(0.3, 0.8), patience=(60.0, 90.0), wait_turn=0.3, press_key=1.0,
+                        want_callback=1.0),
         behaviour=Behaviour(answer_delay=(1.0, 1.2), wrap_up=(0.1, 0.3)),
         callee=Callee(miss_first=1.0),
     )  # fmt: skip
     result = run_async(simulate(plan))
-
     assert result["errors"] == [] and result["callback_errors"] == [], result["trace"]
     assert result["outcomes"] == {"callback_kept": 2}, result["trace"]
     with tenant_context(company):

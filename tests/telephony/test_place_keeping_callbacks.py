@@ -14,7 +14,7 @@ from django_tenants.utils import tenant_context
 from accounts.models import Role
 from console import operator as console
 from reporting.keys import api_key_create
-from telephony import routing, tasks
+from telephony import reconcile, routing, tasks
 from telephony.answering import accept_offer
 from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER
 from telephony.calls.models import Call, Callback
@@ -394,6 +394,26 @@ def test_a_dial_twilio_refuses_or_never_takes_is_a_failed_try_and_the_callback_k
     assert (callback.state, callback.attempts) == ("in_line", 1)
     operator = OperatorProfile.objects.get(pk=offer.operator_id)
     assert operator.state in {"available", "reserved"}  # free at once (maybe offered the later call)
+
+
+def test_a_try_whose_final_status_was_lost_is_finished_by_the_reconciliation_by_the_callback_rules(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    twilio_with_faults(monkeypatch, twilio_mock)
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit, later_call=False)
+    _accept_and_dial(offer, commit, sent_tasks)
+    dialled = _try_of(tenants, waiting)
+    lost = reconcile.TwilioCall(sid=dialled.call_sid, status="no-answer", from_number=alpha_number,
+                                to_number=CALLER, direction="outbound", start_time=None, end_time=None,
+                                duration=0)  # fmt: skip
+    with tenant_context(tenants.alpha), commit():
+        assert reconcile.reconcile_call(call=dialled, now=timezone.now(), real=lost, asked=True).startswith(
+            "finished"
+        )
+    row = WaitingCall.objects.get(pk=waiting.pk)
+    assert (row.state, row.enqueued_at) == ("deferred", waiting.enqueued_at)  # its place kept
+    assert _callback(tenants, original).state == "in_line"
+    assert OperatorProfile.objects.get(pk=offer.operator_id).state == "available"
 
 
 def test_another_company_sees_nothing_of_the_callback(db, tenants, queue, alpha_number, commit, sent_tasks):
