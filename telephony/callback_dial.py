@@ -188,7 +188,12 @@ def tried(*, call: Call, status: str, reason: str = "", now: dt.datetime | None 
             return True
         if locked.placed_at is None:  # never rang (refused): still a try
             callback.attempts += 1
-        if callback.attempts < MAX_TRIES:
+        in_line = WaitingCall.objects.filter(call_sid=locked.call_sid).exclude(state=WaitingCall.State.LEFT)
+        if not in_line.exists():  # the operator ended it before anyone answered: no more tries
+            callback.state = Callback.State.CANCELLED
+            add_event(callback.call, "callback_given_up", dedupe="callback_given_up", at=now,
+                      tries=callback.attempts, last="ended by the operator")  # fmt: skip
+        elif callback.attempts < MAX_TRIES:
             following = new_try(callback=callback, original=callback.call, now=now)
             due = now + RETRY_AFTER
             freed = kept.defer(call_sid=locked.call_sid, next_sid=following.call_sid, due_at=due,

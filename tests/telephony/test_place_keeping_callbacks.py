@@ -416,6 +416,28 @@ def test_a_try_whose_final_status_was_lost_is_finished_by_the_reconciliation_by_
     assert OperatorProfile.objects.get(pk=offer.operator_id).state == "available"
 
 
+def test_an_operator_who_ends_the_callback_before_the_person_answers_gives_it_up(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    http_ = twilio_with_faults(monkeypatch, twilio_mock)
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit, later_call=False)
+    _accept_and_dial(offer, commit, sent_tasks)
+    dialled = _try_of(tenants, waiting)
+    with commit():
+        console.end_call(reservation_id=offer.pk, operator=offer.operator.user)
+    assert [
+        s.data.get("Status") for s in http_.sent if s.url.endswith(f"/Calls/{dialled.call_sid}.json")
+    ] == ["completed"]
+    with commit():
+        _answer(tenants, waiting, alpha_number, "status", CallStatus="canceled")
+    callback = _callback(tenants, original)
+    assert (callback.state, callback.attempts) == ("cancelled", 1)
+    assert WaitingCall.objects.get(pk=waiting.pk).state == "left"
+    with tenant_context(tenants.alpha):
+        given_up = Call.objects.get(call_sid=original).events.get(kind="callback_given_up")
+        assert given_up.data["last"] == "ended by the operator"
+
+
 def test_another_company_sees_nothing_of_the_callback(db, tenants, queue, alpha_number, commit, sent_tasks):
     original = _waiting_caller(alpha_number)
     _book(original, alpha_number)
