@@ -150,8 +150,10 @@ def status(*, call: Call, params: TwilioCallParams, now: dt.datetime | None = No
         return
     final = STATUS_RANK[params.status] == 3
     if final and call.answered_at is None:
-        reason = "hung up before the operator joined" if params.status == Call.Status.COMPLETED else ""
-        tried(call=call, status=params.status, reason=reason, now=now)
+        if params.status == Call.Status.COMPLETED:  # picked up, but gone before the operator joined
+            tried(call=call, status="hung-up", reason="hung up before the operator joined", now=now)
+        else:
+            tried(call=call, status=params.status, now=now)
     record_status(params=params, now=now)
     if final and call.answered_at is not None:
         done(call=call, now=now)
