@@ -19,7 +19,7 @@ from console.access import ConsoleError, access_reservation, call_for
 from scripts_engine import sessions
 from scripts_engine.models import Disposition, ScriptAnswer, Specialist
 from telephony import conferences, gateway, routing, transfers
-from telephony.calls.callback_tries import MAX_TRIES, callback_of
+from telephony.calls.callback_tries import try_card
 from telephony.calls.flows import voice_of
 from telephony.calls.models import Call, Callback, Contact, TelephonySettings
 from telephony.calls.records import add_event, on_hold
@@ -99,21 +99,8 @@ def _pop(reservation: Reservation) -> tuple[dict[str, Any], Call | None]:
         pop["callbacks"] = [
             {"due_at": cb.due_at.isoformat(), "reason": cb.get_reason_display()} for cb in callbacks[:5]
         ]
-        pop["callback"] = _kept_callback(call) if waiting.kind == WaitingCall.Kind.CALLBACK else None
+        pop["callback"] = try_card(call) if waiting.kind == WaitingCall.Kind.CALLBACK else None
     return pop, call
-
-
-def _kept_callback(call: Call) -> dict[str, Any] | None:
-    """A callback that kept the caller's place: the number the platform dials, and which try."""
-    callback = callback_of(call)
-    if callback is None:
-        return None
-    return {
-        "number": call.to_number,
-        "asked_at": callback.created_at.isoformat(),
-        "attempt": callback.attempts + (0 if call.placed_at else 1),
-        "max_attempts": MAX_TRIES,
-    }
 
 
 def _live_call(reservation: Reservation, call: Call | None = None) -> Call:

@@ -69,3 +69,16 @@ def callback_of(call: Call, *, lock: bool = False) -> Callback | None:
 def is_try(call: Call) -> bool:
     """Whether this record is a try to call back a caller who kept their place."""
     return CallEvent.objects.filter(call=call, kind="callback_dial").exists()
+
+
+def try_card(call: Call) -> dict[str, object] | None:
+    """What the operator's screen pop says of a try: the number the platform dials, which try."""
+    callback = callback_of(call)
+    if callback is None:
+        return None
+    return {
+        "number": call.to_number,
+        "asked_at": callback.created_at.isoformat(),
+        "attempt": callback.attempts + (0 if call.placed_at else 1),
+        "max_attempts": MAX_TRIES,
+    }
