@@ -17,7 +17,7 @@ from reporting.keys import api_key_create
 from telephony import reconcile, routing, tasks
 from telephony.answering import accept_offer
 from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER
-from telephony.calls.models import Call, Callback
+from telephony.calls.models import Call, Callback, CallEvent
 from telephony.models import OperatorProfile, Queue, Reservation, WaitingCall
 from telephony.routing import callbacks as kept
 from tests.conftest import http, logged_in, make_user
@@ -414,6 +414,24 @@ def test_a_try_whose_final_status_was_lost_is_finished_by_the_reconciliation_by_
     assert (row.state, row.enqueued_at) == ("deferred", waiting.enqueued_at)  # its place kept
     assert _callback(tenants, original).state == "in_line"
     assert OperatorProfile.objects.get(pk=offer.operator_id).state == "available"
+
+
+def test_a_person_who_picks_up_and_hangs_up_before_the_operator_joins_is_tried_again(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    twilio_with_faults(monkeypatch, twilio_mock)
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit, later_call=False)
+    _accept_and_dial(offer, commit, sent_tasks)
+    dialled = _try_of(tenants, waiting)
+    with commit():
+        _answer(tenants, waiting, alpha_number, "answer", CallStatus="in-progress")
+        _answer(tenants, waiting, alpha_number, "status", CallStatus="completed")
+    assert WaitingCall.objects.get(pk=waiting.pk).state == "deferred"
+    assert _callback(tenants, original).state == "in_line"
+    with tenant_context(tenants.alpha):
+        result = CallEvent.objects.get(call_id=dialled.pk, kind="callback_result")
+        assert result.data["outcome"] == "hung-up"
+        assert Call.objects.get(pk=dialled.pk).outcome == Call.Outcome.FAILED
 
 
 def test_an_operator_who_ends_the_callback_before_the_person_answers_gives_it_up(
