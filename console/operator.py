@@ -21,12 +21,13 @@ from scripts_engine import sessions
 from scripts_engine.models import Disposition, ScriptAnswer, Specialist
 from telephony import conferences, gateway, routing, transfers
 from telephony.announcements import announcement_text
+from telephony.calls.callback_tries import try_card
 from telephony.calls.flows import voice_of
 from telephony.calls.hours import in_force, specialist_available
 from telephony.calls.models import Call, Callback, Contact, TelephonySettings
 from telephony.calls.records import add_event, on_hold
 from telephony.operators import InvalidTransition, profile_for
-from telephony.routing_models import OperatorEvent, OperatorState, Reservation
+from telephony.routing_models import OperatorEvent, OperatorState, Reservation, WaitingCall
 
 HISTORY_LIMIT = 10
 MISSED_WINDOW = timedelta(hours=1)
@@ -106,6 +107,7 @@ def _pop(reservation: Reservation) -> tuple[dict[str, Any], Call | None]:
         pop["callbacks"] = [
             {"due_at": cb.due_at.isoformat(), "reason": cb.get_reason_display()} for cb in callbacks[:5]
         ]
+        pop["callback"] = try_card(call) if waiting.kind == WaitingCall.Kind.CALLBACK else None
     return pop, call
 
 

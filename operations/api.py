@@ -20,14 +20,17 @@ class AttemptSerializer(serializers.Serializer):
 
 class CallbackSerializer(serializers.ModelSerializer):
     reason = serializers.CharField(read_only=True, help_text="requested, abandoned or after_hours")
-    state = serializers.CharField(read_only=True, help_text="open, dialing, done or cancelled")
+    state = serializers.CharField(
+        read_only=True,
+        help_text="open, in_line (keeps the caller's place in the queue), dialing, done or cancelled",
+    )
     is_due = serializers.SerializerMethodField()
     tries = serializers.SerializerMethodField()
 
     class Meta:
         model = Callback
-        fields = ["id", "call_id", "phone", "reason", "state", "queue_id", "priority", "created_at", "due_at",
-                  "attempts", "is_due", "tries"]  # fmt: skip
+        fields = ["id", "call_id", "phone", "reason", "state", "keeps_place", "queue_id", "priority",
+                  "created_at", "due_at", "attempts", "is_due", "tries"]  # fmt: skip
         read_only_fields = fields
 
     def get_is_due(self, callback: Callback) -> bool:

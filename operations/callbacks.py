@@ -19,6 +19,7 @@ from tenants.models import Client
 OPEN = Callback.State.OPEN
 FILTERS: dict[str, tuple[str, object]] = {
     "due": ("Due now", lambda now: Q(state=OPEN, due_at__lte=now)),
+    "in_line": ("In line, place kept", lambda now: Q(state=Callback.State.IN_LINE)),
     "pending": ("Booked for later", lambda now: Q(state=OPEN, due_at__gt=now)),
     "dialing": ("Being called", lambda now: Q(state=Callback.State.DIALING)),
     "done": ("Done", lambda now: Q(state=Callback.State.DONE)),
@@ -70,12 +71,13 @@ def counts(*, now: dt.datetime, queue_ids: set[int] | None = None) -> dict[str, 
 
 
 def attempts_of(ids: list[int]) -> dict[int, list[Attempt]]:
-    """Each callback's tries, oldest first: the result events of the calls placed for it."""
+    """Each callback's tries, oldest first: the result events of the calls placed for it (by the
+    outbound dialer, or for a callback that kept the caller's place)."""
     if not ids:
         return {}
     placed = dict(
         CallEvent.objects.filter(
-            kind="outbound_task", data__task="callback", data__callback__in=ids
+            Q(kind="outbound_task", data__task="callback") | Q(kind="callback_dial"), data__callback__in=ids
         ).values_list("call_id", "data__callback")
     )
     found: dict[int, list[Attempt]] = {}
@@ -126,7 +128,9 @@ def unscoped_due_callbacks(*, queue_ids: set[int] | None = None, limit: int = 20
             own = None if queue_ids is None else set(
                 Queue.objects.filter(tenant=company, pk__in=queue_ids).values_list("pk", flat=True)
             )  # fmt: skip
-            urgent = filtered("", now=now, queue_ids=own).filter(state__in=[OPEN, Callback.State.DIALING])
+            urgent = filtered("", now=now, queue_ids=own).filter(
+                state__in=[OPEN, Callback.State.IN_LINE, Callback.State.DIALING]
+            )
             urgent = urgent.filter(due_at__lte=now + dt.timedelta(hours=1))
             found.append(
                 CompanyCallbacks(

@@ -8,12 +8,14 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER
 from telephony.calls.models import Call, CallEvent
 from telephony.models import WaitingCall
 
 PLACEHOLDER = "pending-"  # + a uuid: the call's unique id until Twilio gives its CallSid
-CALLBACK_MAX_ATTEMPTS = 3
-CALLBACK_RETRY = dt.timedelta(minutes=10)
+# The callback rules, one definition with the callbacks that keep the caller's place.
+CALLBACK_MAX_ATTEMPTS = MAX_TRIES
+CALLBACK_RETRY = RETRY_AFTER
 
 
 def task_of(call: Call) -> dict[str, Any] | None:

@@ -22,10 +22,13 @@ def accept_offer(*, reservation_id: int, operator: User, now: dt.datetime | None
     (Twilio's REST API: never inside the accept). The call is answered when the operator joins."""
     with transaction.atomic():
         call = routing.accept(reservation_id=reservation_id, operator=operator, now=now)
-        transaction.on_commit(lambda: _accepted(call.pk))
+        callback = call.kind == WaitingCall.Kind.CALLBACK
+        transaction.on_commit(lambda: _accepted(call.pk, callback=callback))
     return call
 
 
-def _accepted(waiting_call_id: int) -> None:
+def _accepted(waiting_call_id: int, *, callback: bool = False) -> None:
+    """A callback keeping the caller's place is dialled back (``callback_dial``); a caller on the
+    line is moved into the call's conference."""
     record_accept(waiting_call_id=waiting_call_id)
-    tasks.bridge_call.delay(waiting_call_id)
+    (tasks.dial_back if callback else tasks.bridge_call).delay(waiting_call_id)

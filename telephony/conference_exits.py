@@ -45,6 +45,8 @@ def overdue(*, now: dt.datetime) -> list[tuple[int, str]]:
         WaitingCall.objects.filter(
             state__in=IN_LINE,
             direction=WaitingCall.Direction.INBOUND,
+            # A person called back waits for the next operator (their try ends when they hang up).
+            kind=WaitingCall.Kind.CALL,
             reservations__state=Reservation.State.EXPIRED,
             reservations__reason__startswith="leg ",
         )

@@ -181,6 +181,25 @@ def add_monitor(
     return answer, (participant.call_sid or "") if participant is not None else ""
 
 
+def place_call(*, to: str, from_: str, url: str, status_callback: str, timeout: int) -> tuple[Answer, str]:
+    """Dial a number (``calls.create``): ``url`` answers with the TwiML when it picks up, its call
+    status goes to ``status_callback``. ``(answer, the new call's CallSid)``."""
+    answer, created = send(
+        lambda: client().calls.create(
+            to=to,
+            from_=from_,
+            url=url,
+            method="POST",
+            status_callback=status_callback,
+            status_callback_method="POST",
+            status_callback_event=["initiated", "ringing", "answered", "completed"],
+            timeout=timeout,
+        ),
+        what=f"call to {to}",
+    )
+    return answer, (created.sid or "") if created is not None else ""
+
+
 def update_participant(*, conference_sid: str, participant: str, **changes: object) -> Answer:
     """Hold/unhold (``hold``, ``hold_url``), mute, or ``end_conference_on_exit`` of one participant
     (its CallSid or label)."""

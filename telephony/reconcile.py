@@ -13,7 +13,8 @@ process killed, a deploy, a network cut) left a record ``ringing`` for ever, its
   Twilio's end time, the queue place freed, the operator to wrap-up through ``routing.leave`` and
   ``operators.transition``); an outbound call is announced (``events.outbound_call_reconciled``)
   and finished by outbound as its status callback would have been (the campaign attempt's or the
-  callback's result too). A call Twilio does not know (404) is finished as canceled. Each call
+  callback's result too); a try to call back a caller who kept their place is finished by
+  ``callback_dial`` (the callback rules). A call Twilio does not know (404) is finished as canceled. Each call
   is asked at most once per ``RECONCILE_RECHECK_SECONDS`` (5 minutes);
 - ``keep_early_status``/``take_early_status``: a final status callback that arrives before the
   call's first webhook (Twilio does not order them) is kept for ``EARLY_STATUS_SECONDS`` and applied
@@ -46,7 +47,8 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
-from telephony import events, gateway, routing
+from telephony import callback_dial, events, gateway, routing
+from telephony.calls.callback_tries import is_try
 from telephony.calls.models import Call
 from telephony.calls.records import TERMINAL, TwilioCallParams, add_event, record_status, set_outcome
 from telephony.models import PhoneNumber
@@ -202,7 +204,9 @@ def reconcile_call(
         duration=real.duration if real is not None else None,
     )
     with transaction.atomic():
-        if call.direction == Call.Direction.OUTBOUND:  # outbound's status callback, played by outbound
+        if is_try(call):  # a try to call back a caller who kept their place: its own status callback
+            callback_dial.status(call=call, params=params, now=ended)
+        elif call.direction == Call.Direction.OUTBOUND:  # outbound's status callback, played by outbound
             events.announce_on_commit(
                 events.outbound_call_reconciled, call_id=call.pk, params=params, ended_at=ended
             )

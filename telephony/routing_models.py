@@ -113,10 +113,17 @@ class WaitingCall(models.Model):
         RESERVED = "reserved", "Offered to an operator"
         BRIDGED = "bridged", "Bridged to an operator"
         LEFT = "left", "Left the queue"
+        DEFERRED = "deferred", "A callback waiting for its next try (``due_at``), its place kept"
 
     class Direction(models.TextChoices):
         INBOUND = "inbound", "Inbound"
         OUTBOUND = "outbound", "Outbound"  # the dialer's: bridged from the start, never offered
+
+    class Kind(models.TextChoices):
+        CALL = "call", "A caller on the line"
+        # The caller hung up and is called back when the call's turn comes (``routing.callbacks``):
+        # ``call_sid`` is then the call record of the next try to reach them.
+        CALLBACK = "callback", "A callback keeping the caller's place"
 
     tenant = models.ForeignKey("tenants.Client", on_delete=models.PROTECT, related_name="waiting_calls")
     # No index of its own: ``waiting_call_queue_state`` (queue, state) serves lookups by queue.
@@ -136,6 +143,8 @@ class WaitingCall(models.Model):
     )
     reservation_count = models.PositiveIntegerField(default=0)
     direction = models.CharField(max_length=8, choices=Direction.choices, default=Direction.INBOUND)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.CALL, db_default=Kind.CALL)
+    due_at = models.DateTimeField(null=True, blank=True, help_text="A deferred callback's next try.")
 
     class Meta:
         ordering = ["-priority", "enqueued_at", "id"]
@@ -152,11 +161,16 @@ class WaitingCall(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(state__in=["waiting", "reserved", "bridged", "left"]), name="waiting_call_state"
+                condition=Q(state__in=["waiting", "reserved", "bridged", "left", "deferred"]),
+                name="waiting_call_state",
             ),
             models.CheckConstraint(
                 condition=~Q(state="bridged") | Q(answered_at__isnull=False, operator__isnull=False),
                 name="waiting_call_bridged_has_operator",
+            ),
+            models.CheckConstraint(
+                condition=~Q(state="deferred") | Q(kind="callback", due_at__isnull=False),
+                name="waiting_call_deferred_is_a_callback",
             ),
         ]
 

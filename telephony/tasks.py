@@ -10,10 +10,11 @@ from __future__ import annotations
 import random
 
 from config.celery import app, tenant_task
-from telephony import announcements, conference_exits, conferences, recordings, routing
+from telephony import announcements, callback_dial, conference_exits, conferences, recordings, routing
 from telephony.calls.models import Call
 from telephony.gateway import TwilioUnavailable
 from telephony.recordings import RecordingNotReady
+from telephony.routing import callbacks as kept_callbacks
 
 BRIDGE_RETRIES = 5  # about 15 s of backoff in all: the caller is listening to music meanwhile
 
@@ -21,8 +22,10 @@ BRIDGE_RETRIES = 5  # about 15 s of backoff in all: the caller is listening to m
 @app.task(acks_late=True, ignore_result=True)
 def routing_tick() -> int:
     """Run by beat every 2 s: expire unanswered offers, move out of their conference the callers
-    past the queue's maximum wait (or with nobody staffed), then match (overflow timers open tiers)."""
+    past the queue's maximum wait (or with nobody staffed), put back in line the callbacks due for
+    their next try, then match (overflow timers open tiers)."""
     routing.expire_reservations()
+    kept_callbacks.wake_due()
     conference_exits.move_out_overdue()
     return len(routing.match())
 
@@ -50,6 +53,21 @@ def bridge_call(self, waiting_call_id: int) -> bool:
     except TwilioUnavailable as exc:
         if self.request.retries >= self.max_retries:
             conferences.give_up(waiting_call_id=waiting_call_id, reason="Twilio unavailable")
+            return False
+        raise self.retry(exc=exc, countdown=bridge_backoff(self.request.retries)) from exc
+
+
+@app.task(bind=True, acks_late=True, ignore_result=True, max_retries=BRIDGE_RETRIES)
+def dial_back(self, waiting_call_id: int) -> bool:
+    """Call back the caller of an accepted place-keeping callback (idempotent: one call per try).
+
+    Twilio's 429, 5xx and timeouts are retried with backoff; past the last retry the try fails
+    (the callback rules apply: its next try keeps the place)."""
+    try:
+        return callback_dial.dial(waiting_call_id=waiting_call_id)
+    except TwilioUnavailable as exc:
+        if self.request.retries >= self.max_retries:
+            callback_dial.give_up(waiting_call_id=waiting_call_id, reason="Twilio unavailable")
             return False
         raise self.retry(exc=exc, countdown=bridge_backoff(self.request.retries)) from exc
 

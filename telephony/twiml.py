@@ -106,13 +106,30 @@ def leave_queue(*, voice: Voice | None = None, text: str = "") -> VoiceResponse:
     return twiml
 
 
-def leave_options(*, voice: Voice, action: str, text: str = "") -> VoiceResponse:
+LEAVE_CHOICES = "To be called back as soon as an operator is free, press 1. To leave a message, press 2."
+
+
+def leave_options(
+    *, voice: Voice, action: str, text: str = "", choices: str = LEAVE_CHOICES
+) -> VoiceResponse:
     """Callback or voicemail (after ``text``); silence goes on to ``action`` (voicemail), never dropped."""
     twiml = VoiceResponse()
     g = twiml.gather(input="dtmf speech", num_digits=1, timeout=8, action=action, method="POST",
                      hints="callback, message", language=voice.language)  # fmt: skip
     voice.say(g, text)
-    voice.say(g, "To be called back as soon as an operator is free, press 1. To leave a message, press 2.")
+    voice.say(g, choices)
+    twiml.redirect(action, method="POST")
+    return twiml
+
+
+def keys(
+    *, voice: Voice, text: str, action: str, num_digits: int = 1, finish_on_key: str = "", timeout: int = 8
+) -> VoiceResponse:
+    """Ask for keys after ``text``; silence goes on to ``action`` without digits (asked again there)."""
+    twiml = VoiceResponse()
+    g = twiml.gather(input="dtmf", num_digits=num_digits, finish_on_key=finish_on_key, timeout=timeout,
+                     action=action, method="POST")  # fmt: skip
+    voice.say(g, text)
     twiml.redirect(action, method="POST")
     return twiml
 
@@ -163,15 +180,23 @@ CONFERENCE_EVENTS = "start end join leave hold mute announcement"
 
 
 def conference_caller(
-    *, name: str, hold_music_url: str, status_callback: str, recording_callback: str | None
+    *,
+    name: str,
+    hold_music_url: str,
+    status_callback: str,
+    recording_callback: str | None,
+    greeting: str = "",
+    voice: Voice | None = None,
 ) -> VoiceResponse:
     """Move the caller into the call's conference: hold music until the operator joins (the caller
     does not start it), and the conference ends when the caller leaves. ``recording_callback``:
     record the conference from its start (the operator's join) to its end, one file per call.
 
     The caller joins muted: the operator hears the client announced first, and the caller is put
-    through (unmuted, with the operator) when it ends (``telephony.announcements``)."""
+    through (unmuted, with the operator) when it ends (``telephony.announcements``).
+    ``greeting``: said first (a caller called back hears who calls)."""
     twiml = VoiceResponse()
+    (voice or Voice()).say(twiml, greeting)
     dial = twiml.dial()
     dial.conference(
         name,

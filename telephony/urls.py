@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from telephony import conference_webhooks, webhooks
+from telephony import callback_webhooks, conference_webhooks, webhooks
 
 urlpatterns = [
     path("incoming", webhooks.incoming, name="twilio-incoming"),
@@ -12,6 +12,9 @@ urlpatterns = [
     path("wait-key", webhooks.wait_key, name="twilio-wait-key"),
     path("queue-result", webhooks.queue_result, name="twilio-queue-result"),
     path("leave-choice", webhooks.leave_choice, name="twilio-leave-choice"),
+    path("callback-number", webhooks.callback_number, name="twilio-callback-number"),
+    path("callback/answer", callback_webhooks.answer, name="twilio-callback-answer"),
+    path("callback/status", callback_webhooks.status, name="twilio-callback-status"),
     path("voicemail", webhooks.voicemail, name="twilio-voicemail"),
     path("recording", webhooks.recording, name="twilio-recording"),
     path("dial-result", webhooks.dial_result, name="twilio-dial-result"),

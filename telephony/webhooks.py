@@ -20,7 +20,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from config.process_cache import ProcessCache
 from telephony import evidence, reconcile, twiml
-from telephony.calls import flows
+from telephony.calls import callback_offer, flows
 from telephony.calls.company import call_setup
 from telephony.calls.models import Call
 from telephony.calls.records import TwilioCallParams, add_event, record_status, set_outcome, start_inbound
@@ -226,6 +226,21 @@ def queue_result(request: HttpRequest, tenant: Client, call: Call) -> HttpRespon
 def leave_choice(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
     params = TwilioCallParams.from_post(twilio_fields(request))
     return twiml.response(flows.leave_choice(call=call, digits=params.digits, speech=params.speech))
+
+
+@webhook
+def callback_number(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
+    """The caller's answer about the number to call back (``callback_offer``): confirm or typed."""
+    tries = request.GET.get("tries", "0")
+    return twiml.response(
+        callback_offer.answer(
+            call=call,
+            step=request.GET.get("step", ""),
+            digits=twilio_fields(request).get("Digits", ""),
+            number=request.GET.get("n", ""),
+            tries=int(tries) if tries.isdigit() else 0,
+        )
+    )
 
 
 @webhook

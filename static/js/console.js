@@ -62,6 +62,8 @@
     $("pop-greeting").textContent = pop.greeting;
     $("pop-script").textContent = pop.script || "none";
     $("pop-announcement").textContent = pop.announcement || "";
+    const kept = $("pop-callback"); kept.hidden = !pop.callback;
+    kept.textContent = pop.callback ? "Callback keeping the caller's place: the platform calls " + pop.callback.number + " back (try " + pop.callback.attempt + " of " + pop.callback.max_attempts + ")." : "";
     const card = $("pop-contact"); card.replaceChildren();
     const c = pop.contact;
     const rows = [["Name", c.name || "Unknown caller"], ["Phone", c.phone], ["Company", c.company], ["Email", c.email], ["Language", c.language], ["Notes", c.notes]];
@@ -83,7 +85,7 @@
     showError("");
     renderPop(pop);
     offerExpires = Date.parse(pop.expires_at);
-    $("pop-kind").textContent = "Incoming call";
+    $("pop-kind").textContent = pop.callback ? "Callback (place kept)" : "Incoming call";
     $("offer-actions").hidden = false;
     $("pop").classList.add("ringing");
     $("idle").hidden = true; $("call").hidden = true; $("pop").hidden = false;
@@ -111,6 +113,8 @@
     answeredAt = Date.parse(view.call.answered_at);
     endedAt = view.call.ended_at ? Date.parse(view.call.ended_at) : null;
     $("call-live").textContent = view.call.live ? "The caller is on the line." : "The call has ended: wrap it up.";
+    if (view.callback) $("pop-kind").textContent = "Callback (place kept)";
+    if (view.callback && view.call.live && !view.call.connected) $("call-live").textContent = "Calling " + view.callback.number + " back…";
     $("script-name").textContent = view.script || "No script for this company";
     fillSelect($("specialist"), view.specialists.map((s) => [s.key, s.available ? s.name : `${s.name} (out now: ${s.hours})`]), "No specialists");
     fillSelect($("disposition"), view.dispositions.map((d) => [d.code, d.label]), null, "Choose…");

@@ -16,6 +16,7 @@ from scripts_engine.interpreter import Step
 from scripts_engine.models import ScriptSession, ScriptVersion, Specialist
 from scripts_engine.sessions import SessionError, interpreter_for, session_ack, session_answer, session_start
 from telephony import routing, twiml
+from telephony.calls import callback_offer
 from telephony.calls.company import call_setup
 from telephony.calls.hours import after_hours_text, in_force, is_open, specialist_available
 from telephony.calls.models import Call, Callback, TelephonySettings
@@ -25,7 +26,7 @@ from tenants.models import Client
 
 MAX_NO_MATCH = 2  # unrecognised IVR answers before we treat it as no input
 WAIT_KEY = "*"  # the one key that leaves the queue (for a callback or a message), as announced
-WAIT_KEY_HINT = "To be called back or leave a message, press star."
+WAIT_KEY_HINT = "To be called back without losing your place, or to leave a message, press star."
 NO_QUEUE_MESSAGE = "We are sorry, nobody can take your call now. Please leave a message after the tone."
 NOBODY_STAFFED_MESSAGE = "We are sorry, no operator is available to take your call right now."
 
@@ -291,16 +292,23 @@ def queue_result(
         return VoiceResponse()
     if result == "hangup":
         return VoiceResponse()
+    if callback_offer.in_line(call):  # the place is kept until they choose: a callback may keep it
+        return callback_offer.options()
     routing.leave(call_sid=call.call_sid, outcome="left")
     return twiml.leave_options(voice=voice, action=twiml.url("twilio-leave-choice"))
 
 
 def leave_choice(*, call: Call, digits: str, speech: str, now: dt.datetime | None = None) -> VoiceResponse:
-    """After leaving the queue: 1 = callback, 2 = voicemail; nothing = voicemail (never dropped)."""
+    """After leaving the queue: 1 = callback, 2 = voicemail; nothing = voicemail (never dropped).
+    A caller still in line is called back keeping their place (``callback_offer``)."""
     now = now or timezone.now()
     settings = call_setup().settings
     voice = voice_of(settings)
     wants_callback = digits == "1" or "call" in speech.lower()
+    if callback_offer.in_line(call):
+        if wants_callback:
+            return callback_offer.ask_number(call=call)
+        routing.leave(call_sid=call.call_sid, outcome="left", now=now)
     if wants_callback:
         book_callback(call=call, reason=Callback.Reason.REQUESTED, now=now, priority=7)
         set_outcome(call, Call.Outcome.CALLBACK_REQUESTED, at=now)

@@ -172,6 +172,7 @@ class Callback(models.Model):
 
     class State(models.TextChoices):
         OPEN = "open", "Open"
+        IN_LINE = "in_line", "In line (the caller's place kept)"
         DIALING = "dialing", "Dialing"
         DONE = "done", "Done"
         CANCELLED = "cancelled", "Cancelled"
@@ -184,6 +185,11 @@ class Callback(models.Model):
     due_at = models.DateTimeField()
     state = models.CharField(max_length=12, choices=State.choices, default=State.OPEN)
     attempts = models.PositiveSmallIntegerField(default=0)
+    keeps_place = models.BooleanField(
+        default=False,
+        help_text="Waits in the queue at the caller's place and is called back when its turn comes "
+        "(telephony.callback_dial), not by the outbound dialer.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -10,7 +10,8 @@ change only through ``telephony.operators.transition``; pushes to consoles go on
 - ``passes``: ``match``, the passes that never wait for a lock;
 - ``decisions``: accept, reject, expiry, an offer closed;
 - ``waiting``: a call put in line and taken out;
-- ``presence``: the operator's own requests, and a freed operator served (inbound, then others).
+- ``presence``: the operator's own requests, and a freed operator served (inbound, then others);
+- ``callbacks``: a callback that keeps the caller's place (stays in line, deferred between tries).
 
 Lock order, wherever a function waits for a lock: the waiting call, then the operator profile,
 then the reservation.

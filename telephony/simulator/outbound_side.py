@@ -33,6 +33,7 @@ class Callee:
     default: str = "human"
     ring: tuple[float, float] = (0.1, 0.4)
     max_talk: float = 60.0  # a person hangs up after this if the operator has not ended the call
+    miss_first: float = 0.0  # chance a person does not answer the first call to their number
 
     def outcome(self, number: str) -> str:
         return self.outcomes.get(number, self.default)
@@ -46,6 +47,9 @@ class OutboundRecord:
     answered_by: str = ""
     result: str = ""  # human, machine, busy, no-answer, error
     ended_at: float | None = None  # monotonic: the call is over at Twilio (its REST status says so)
+    # In the call's conference (a callback that kept the caller's place): as a caller's record.
+    enqueued_at: float | None = None
+    bridged_at: float | None = None
     steps: list[str] = field(default_factory=list)
 
 
@@ -56,6 +60,7 @@ class OutboundCalls:
         self.twilio, self.callee = twilio, callee
         self.records: list[OutboundRecord] = []
         self.tasks: set[asyncio.Task] = set()
+        self.dialled: dict[str, int] = {}  # number → calls placed to it
 
     async def create(self, request: web.Request) -> web.Response:
         """``client.calls.create(to=…, from_=…, url=…, status_callback=…, machine_detection=…)``."""
@@ -105,6 +110,8 @@ class _Callee:
         }  # fmt: skip
         self.answered_at: float | None = None
         self.over = False
+        # In a conference the callee is played as a caller there (``Conferences.caller_joins``).
+        self.profile, self.patience = self.twilio.profile, calls.callee.max_talk
 
     async def status(self, status: str, **fields: str) -> None:
         if self.form.get("StatusCallback"):
@@ -115,6 +122,9 @@ class _Callee:
     async def run(self) -> None:
         callee = self.calls.callee
         outcome = callee.outcome(self.record.to)
+        tries = self.calls.dialled[self.record.to] = self.calls.dialled.get(self.record.to, 0) + 1
+        if outcome == "human" and tries == 1 and callee.miss_first and self.rng.random() < callee.miss_first:
+            outcome = "no-answer"  # picks up only when called again
         await asyncio.sleep(self.rng.uniform(*callee.ring))
         await self.status("ringing")
         if outcome in ("busy", "no-answer"):
@@ -149,6 +159,9 @@ class _Callee:
                 continue
             if verb.tag == "Hangup":
                 return
+            if verb.tag == "Dial" and verb.find("Conference") is not None:  # called back into the call's
+                await self.twilio.conferences.caller_joins(self, verb)  # conference: the operator joins
+                continue
             if verb.tag == "Dial":
                 await self.dial(verb)
                 return

@@ -274,6 +274,15 @@ class _Call:
     def _answer(self, gather: ET.Element) -> dict[str, str]:
         """Press one of the keys the prompt offers (or stay silent now and then)."""
         said = " ".join(el.text or "" for el in gather.iter("Say"))
+        if "your place in line, press 1" in said:  # a callback that keeps the place, or a message
+            if self.rng.random() < self.profile.want_callback:
+                self.record.result = "callback_kept"
+                return {"Digits": "1"}
+            return {"Digits": "2"}
+        if "To confirm, press 1" in said:  # the number heard is right
+            return {"Digits": "1"}
+        if "type the number" in said:  # typed in full; the pound key ends it (Twilio drops it)
+            return {"Digits": self.caller.lstrip("+")}
         if "press 1" in said.lower() and "press 2" in said.lower() and "called back" in said:
             if self.rng.random() < self.profile.want_callback:
                 self.record.result = "callback"

@@ -146,7 +146,9 @@ def test_the_wait_of_a_caller_who_left_for_a_callback_or_a_message_is_twilios_qu
             "/twilio/voice/queue-result?t=t_alpha", sid, alpha_number, QueueResult="leave", QueueTime="3"
         ).content
     )
-    _post(options.find("Gather").get("action"), sid, alpha_number, Digits=choice)
+    chosen = _post(options.find("Gather").get("action"), sid, alpha_number, Digits=choice)
+    if choice == "1":  # the number to call back: the caller ID, confirmed
+        _post(check_twiml(chosen.content).find("Gather").get("action"), sid, alpha_number, Digits="1")
     if choice == "2":
         _post("/twilio/voice/voicemail?t=t_alpha", sid, alpha_number, RecordingUrl="https://api.twilio.com/r/RE1",
               RecordingDuration="4")  # fmt: skip

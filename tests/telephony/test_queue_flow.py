@@ -57,6 +57,7 @@ def test_past_the_maximum_wait_the_caller_leaves_and_chooses_a_callback(db, tena
     Queue.objects.filter(pk=queue.pk).update(max_wait=60)
     _, params = incoming(alpha_number)
     sid = params["CallSid"]
+    waiting = WaitingCall.objects.get(call_sid=sid)
     assert verbs(_post("/twilio/voice/wait?t=t_alpha", sid, alpha_number, QueueTime="61").content) == [
         "Leave"
     ]
@@ -64,13 +65,16 @@ def test_past_the_maximum_wait_the_caller_leaves_and_chooses_a_callback(db, tena
         _post("/twilio/voice/queue-result?t=t_alpha", sid, alpha_number, QueueResult="leave").content
     )
     assert options.find("Gather") is not None and options.find("Redirect") is not None  # silence never drops
-    done = _post(options.find("Gather").get("action"), sid, alpha_number, Digits="1")
+    confirm = check_twiml(_post(options.find("Gather").get("action"), sid, alpha_number, Digits="1").content)
+    done = _post(confirm.find("Gather").get("action"), sid, alpha_number, Digits="1")
     assert verbs(done.content) == ["Say", "Hangup"]
-    assert WaitingCall.objects.get(call_sid=sid).state == WaitingCall.State.LEFT
+    kept = WaitingCall.objects.get(pk=waiting.pk)  # the callback keeps the caller's place (R13)
+    assert (kept.state, kept.kind, kept.enqueued_at) == ("waiting", "callback", waiting.enqueued_at)
     with tenant_context(tenants.alpha):
         call = Call.objects.get(call_sid=sid)
         assert call.outcome == Call.Outcome.CALLBACK_REQUESTED
-        assert Callback.objects.get(call=call).reason == Callback.Reason.REQUESTED
+        callback = Callback.objects.get(call=call)
+        assert callback.reason == Callback.Reason.REQUESTED and callback.keeps_place
 
 
 def test_a_key_during_the_wait_leads_to_voicemail(db, tenants, queue, alpha_number):

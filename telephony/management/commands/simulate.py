@@ -9,6 +9,7 @@ from dataclasses import replace
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from telephony.simulator.outbound_side import Callee
 from telephony.simulator.profiles import NAMES, named
 from telephony.simulator.run import Plan, simulate
 from telephony.simulator.setup import numbers_of, simulated_operators, simulated_supervisors
@@ -54,6 +55,10 @@ class Command(BaseCommand):
         parser.add_argument("--leg-failed", type=float, default=0.0, help="chance an operator's leg fails")
         parser.add_argument("--reorder", type=float, default=0.0, help="chance a conference callback is late")
         parser.add_argument("--duplicate", type=float, default=0.0, help="chance a webhook is posted twice")
+        parser.add_argument(
+            "--miss-first", type=float, default=0.25,
+            help="chance a person the platform calls (back) does not answer its first try",
+        )  # fmt: skip
         parser.add_argument(
             "--rest-faults", type=float, default=0.0, help="chance a REST request answers 429, 500 or drops"
         )
@@ -109,4 +114,5 @@ def build_plan(options: dict, numbers: list[str], operators: list[tuple[str, str
         rest_port=options["rest_port"],
         profile=profile,
         behaviour=behaviour,
+        callee=Callee(miss_first=options.get("miss_first", 0.0)),
     )

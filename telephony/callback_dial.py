@@ -1,0 +1,228 @@
+"""Calling back a caller who kept their place (R13), when the callback's turn comes.
+
+An operator accepts the callback like a call (offer, screen pop, script). Then the platform dials
+the caller (``calls.create`` through the gateway: 429, 5xx and timeouts retried by the task with
+backoff); when they pick up they hear who calls and enter the call's conference, named for the
+try's CallSid, exactly as a caller moved out of the queue, and the operator's leg is added
+(``conferences.bridge``): hold, mute, transfer and recording work as on any call. The try is
+answered when the operator joins.
+
+A try that reaches nobody (no answer, busy, failed, Twilio refused it, or the person hung up
+before the operator joined) frees the operator at once (not their miss) and, by the callback
+rules (``callback_tries.MAX_TRIES`` tries, ``RETRY_AFTER`` apart), the callback waits for its next
+try at the same place in line (``routing.callbacks.defer``), or is given up. The outcome is
+recorded on the callback (its lists), on each try, and on the caller's original call.
+
+Every function is safe to run twice and in any order (Twilio retries and reorders callbacks).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+from twilio.twiml.voice_response import VoiceResponse
+
+from telephony import conferences, gateway, routing, twiml
+from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER, callback_of, new_try
+from telephony.calls.models import Call, Callback, TelephonySettings
+from telephony.calls.records import STATUS_RANK, TwilioCallParams, add_event, record_status, set_outcome
+from telephony.pushes import push_on_commit
+from telephony.routing import callbacks as kept
+from telephony.routing_models import WaitingCall
+
+log = logging.getLogger(__name__)
+RING_SECONDS = 25
+
+
+def _voice() -> twiml.Voice:
+    settings = TelephonySettings.current()
+    return twiml.Voice(voice=settings.voice, language=settings.language)
+
+
+def dial(*, waiting_call_id: int) -> bool:
+    """The operator accepted the callback: dial the caller (once per try). True when it rings.
+
+    A try already placed is left to its answer, except when its person waits in the conference
+    after an operator's leg failed: then this operator's leg is added as for any call.
+    Raises ``gateway.TwilioUnavailable`` for the task to retry."""
+    attempt = conferences.current_attempt(waiting_call_id)
+    if attempt is None or attempt.waiting.kind != WaitingCall.Kind.CALLBACK:
+        return False
+    waiting = attempt.waiting
+    with tenant_context(waiting.tenant):
+        call = Call.objects.filter(call_sid=waiting.call_sid).first()
+        if call is None or call.ended_at is not None or call.outcome:
+            return False
+        if call.placed_at is not None:
+            return (
+                conferences.bridge(waiting_call_id=waiting_call_id)
+                if conferences.caller_in_conference(call)
+                else True
+            )
+        answer, call_sid = gateway.place_call(
+            to=call.to_number,
+            from_=call.from_number,
+            url=gateway.absolute(twiml.url("twilio-callback-answer", c=call.pk)),
+            status_callback=gateway.absolute(twiml.url("twilio-callback-status", c=call.pk)),
+            timeout=RING_SECONDS,
+        )
+        if answer is gateway.Answer.DONE and call_sid:
+            placed(call=call, call_sid=call_sid)
+            return True
+        tried(call=call, status="failed", reason=f"Twilio refused the call ({answer.value})")
+    return False
+
+
+def give_up(*, waiting_call_id: int, reason: str) -> bool:
+    """Twilio stayed unavailable through every retry: this try failed (the callback rules apply)."""
+    attempt = conferences.current_attempt(waiting_call_id)
+    if attempt is None or attempt.waiting.kind != WaitingCall.Kind.CALLBACK:
+        return False
+    with tenant_context(attempt.waiting.tenant):
+        call = Call.objects.filter(call_sid=attempt.waiting.call_sid).first()
+        if call is None or call.placed_at is not None:
+            return conferences.give_up(waiting_call_id=waiting_call_id, reason=reason)
+        return tried(call=call, status="failed", reason=reason)
+
+
+def placed(*, call: Call, call_sid: str, now: dt.datetime | None = None) -> None:
+    """The try has its CallSid: the record and the router's row take it, the callback is being
+    called (its lists say so) and this try is counted. Idempotent (the task and Twilio's first
+    callback may both bring it)."""
+    if not call_sid:
+        return
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        if locked.placed_at is None:
+            pending = locked.call_sid
+            Call.objects.filter(pk=call.pk).update(
+                call_sid=call_sid, placed_at=now, started_at=now, status=Call.Status.RINGING
+            )
+            WaitingCall.objects.filter(call_sid=pending).update(call_sid=call_sid)
+            callback = callback_of(locked, lock=True)
+            if callback is not None:
+                callback.state, callback.attempts = Callback.State.DIALING, callback.attempts + 1
+                callback.save(update_fields=["state", "attempts"])
+            locked.call_sid = call_sid
+            add_event(locked, "dialing", dedupe="dialing", at=now, to=locked.to_number)
+    call.refresh_from_db()
+
+
+def answered(
+    *, call: Call, call_sid: str, now: dt.datetime | None = None
+) -> tuple[VoiceResponse, int | None]:
+    """The person picked up: they hear who calls and enter the call's conference. ``(TwiML, the
+    router's row to connect an operator to)``: None when no operator is being connected now (the
+    router offers the callback again; its caller waits in the conference with music)."""
+    now = now or timezone.now()
+    placed(call=call, call_sid=call_sid, now=now)
+    waiting = WaitingCall.objects.filter(call_sid=call.call_sid).first()
+    if call.outcome or call.ended_at or waiting is None or waiting.state == WaitingCall.State.LEFT:
+        return twiml.goodbye("We are sorry, we could not connect you. Goodbye.", _voice()), None
+    settings = TelephonySettings.current()
+    name = conferences.conference_name(call.call_sid)
+    recording = twiml.url("twilio-conference-recording", c=call.pk) if settings.record_calls else None
+    add_event(call, "conference", dedupe="conference", at=now, name=name)
+    add_event(call, "callback_answered", dedupe="callback_answered", at=now)
+    response = twiml.conference_caller(
+        name=name,
+        hold_music_url=settings.hold_music_url,
+        status_callback=twiml.url("twilio-conference", c=call.pk),
+        recording_callback=recording,
+        greeting=f"Hello, this is {connection.tenant.name} calling you back, as you asked. "
+        "Please hold: an operator is joining you.",
+        voice=_voice(),
+    )
+    return response, waiting.pk if waiting.state == WaitingCall.State.BRIDGED else None
+
+
+def status(*, call: Call, params: TwilioCallParams, now: dt.datetime | None = None) -> None:
+    """A try's call status: at its end, the callback is done (the operator talked to the person)
+    or the try failed (the callback rules apply)."""
+    now = now or timezone.now()
+    placed(call=call, call_sid=params.call_sid, now=now)
+    if params.status not in STATUS_RANK:
+        return
+    final = STATUS_RANK[params.status] == 3
+    if final and call.answered_at is None:
+        if params.status == Call.Status.COMPLETED:  # picked up, but gone before the operator joined
+            tried(call=call, status="hung-up", reason="hung up before the operator joined", now=now)
+        else:
+            tried(call=call, status=params.status, now=now)
+    record_status(params=params, now=now)
+    if final and call.answered_at is not None:
+        done(call=call, now=now)
+
+
+def done(*, call: Call, now: dt.datetime) -> None:
+    """The person and the operator talked: the callback is done; the operator goes to wrap-up."""
+    with transaction.atomic():
+        callback = callback_of(call, lock=True)
+        if callback is not None and callback.state != Callback.State.DONE:
+            callback.state = Callback.State.DONE
+            callback.save(update_fields=["state"])
+            add_event(call, "callback_result", dedupe="callback_result", at=now, outcome="answered",
+                      state=callback.state)  # fmt: skip
+            add_event(callback.call, "callback_done", dedupe="callback_done", at=now, tries=callback.attempts,
+                      operator=call.operator_name)  # fmt: skip
+        routing.leave(call_sid=call.call_sid, outcome="ended", now=now)
+
+
+def tried(*, call: Call, status: str, reason: str = "", now: dt.datetime | None = None) -> bool:
+    """A try reached nobody: its outcome, the operator freed, and the callback's next try at the
+    same place (after ``RETRY_AFTER``) or, after ``MAX_TRIES``, given up. False when already done."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        if locked.outcome or locked.answered_at is not None:
+            return False
+        set_outcome(locked, Call.Outcome.FAILED, at=now, reason=reason or status)
+        Call.objects.filter(pk=call.pk, wrapup_ended_at=None).update(wrapup_ended_at=now)
+        callback = callback_of(locked, lock=True)
+        if callback is None or callback.state in (Callback.State.DONE, Callback.State.CANCELLED):
+            freed = routing.leave_unconnected(call_sid=locked.call_sid, reason=reason or status, now=now)
+            _tell(freed, reason or status)
+            return True
+        if locked.placed_at is None:  # never rang (refused): still a try
+            callback.attempts += 1
+        in_line = WaitingCall.objects.filter(call_sid=locked.call_sid).exclude(state=WaitingCall.State.LEFT)
+        if not in_line.exists():  # the operator ended it before anyone answered: no more tries
+            callback.state = Callback.State.CANCELLED
+            add_event(callback.call, "callback_given_up", dedupe="callback_given_up", at=now,
+                      tries=callback.attempts, last="ended by the operator")  # fmt: skip
+        elif callback.attempts < MAX_TRIES:
+            following = new_try(callback=callback, original=callback.call, now=now)
+            due = now + RETRY_AFTER
+            freed = kept.defer(call_sid=locked.call_sid, next_sid=following.call_sid, due_at=due,
+                               reason=f"callback {status}", now=now)  # fmt: skip
+            callback.state, callback.due_at = Callback.State.IN_LINE, due
+            _tell(freed, reason or status)
+        else:
+            freed = routing.leave_unconnected(call_sid=locked.call_sid, reason="callback given up", now=now)
+            callback.state = Callback.State.CANCELLED
+            add_event(callback.call, "callback_given_up", dedupe="callback_given_up", at=now,
+                      tries=callback.attempts, last=status)  # fmt: skip
+            _tell(freed, reason or status)
+        callback.save(update_fields=["state", "attempts", "due_at"])
+        add_event(
+            locked, "callback_result", dedupe="callback_result", at=now, outcome=status, state=callback.state
+        )
+    log.info("callback try %s reached nobody (%s): %s", call.pk, status, callback.state)
+    return True
+
+
+def _tell(freed, reason: str) -> None:
+    """The operator who was calling is told the try is over (their console clears the call)."""
+    if not freed:
+        return
+    operator, reservation = freed
+    push_on_commit(
+        user_id=operator.user_id,
+        message={"type": "outbound_ended", "reservation": reservation.pk,
+                 "reason": f"the person called back was not reached ({reason})"},
+    )  # fmt: skip

@@ -1,0 +1,84 @@
+"""The call records of a callback that keeps the caller's place (R13), one per try to reach the
+caller (each Twilio call has its own CallSid), in the company's schema.
+
+A try's record is written before its turn comes (the router's row is named by it, so the screen
+pop shows the number and the contact, and the operator's script opens past the phone menu with
+the caller's choices) and carries a placeholder id until Twilio gives the call its CallSid. Its
+``callback_dial`` event links it to its ``Callback``; ``callback_result`` says what the try gave,
+as the callbacks' lists read it (``operations.callbacks``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from scripts_engine.models import ScriptSession
+from scripts_engine.sessions import SessionError, session_start
+from telephony.calls.company import call_setup
+from telephony.calls.models import Call, Callback, CallEvent
+from telephony.calls.records import add_event, contact_for
+
+PLACEHOLDER = "callback-"  # + a uuid: a try's id until Twilio gives its CallSid
+# The callback rules, one definition for both kinds of callbacks (the outbound dialer's too).
+MAX_TRIES = 3
+RETRY_AFTER = dt.timedelta(minutes=10)
+
+
+def new_try(*, callback: Callback, original: Call, now: dt.datetime) -> Call:
+    """The record of the next try to call the caller back (not dialed yet)."""
+    contact = contact_for(callback.phone) or original.contact
+    fields = contact.as_fields() if contact else {"phone": callback.phone}
+    call = Call.objects.create(
+        call_sid=f"{PLACEHOLDER}{uuid.uuid4().hex}", direction=Call.Direction.OUTBOUND,
+        from_number=original.to_number, to_number=callback.phone, contact=contact,
+        status=Call.Status.QUEUED, started_at=now, queue_id=original.queue_id,
+        queue_name=original.queue_name, script_session=_session(original, fields),
+    )  # fmt: skip
+    add_event(call, "callback_dial", dedupe="callback_dial", at=now, callback=callback.pk,
+              original=original.pk, attempt=callback.attempts + 1)  # fmt: skip
+    return call
+
+
+def _session(original: Call, fields: dict[str, str]) -> ScriptSession | None:
+    """The company's inbound script from the operator's part, with the caller's menu answers."""
+    version = call_setup().script_version
+    if version is None:
+        return None
+    answers = dict(original.script_session.answers) if original.script_session_id else {}
+    try:
+        return session_start(script=version.script, version=version, kind=ScriptSession.Kind.CALL,
+                             contact=fields, operator_part=True, menu_answers=answers)  # fmt: skip
+    except SessionError:
+        return None
+
+
+def callback_of(call: Call, *, lock: bool = False) -> Callback | None:
+    """The place-keeping callback a try's record belongs to (None for any other call)."""
+    callback_id = (
+        CallEvent.objects.filter(call=call, kind="callback_dial")
+        .values_list("data__callback", flat=True)
+        .first()
+    )
+    if callback_id is None:
+        return None
+    callbacks = Callback.objects.select_related("call")
+    return (callbacks.select_for_update(of=("self",)) if lock else callbacks).filter(pk=callback_id).first()
+
+
+def is_try(call: Call) -> bool:
+    """Whether this record is a try to call back a caller who kept their place."""
+    return CallEvent.objects.filter(call=call, kind="callback_dial").exists()
+
+
+def try_card(call: Call) -> dict[str, object] | None:
+    """What the operator's screen pop says of a try: the number the platform dials, which try."""
+    callback = callback_of(call)
+    if callback is None:
+        return None
+    return {
+        "number": call.to_number,
+        "asked_at": callback.created_at.isoformat(),
+        "attempt": callback.attempts + (0 if call.placed_at else 1),
+        "max_attempts": MAX_TRIES,
+    }

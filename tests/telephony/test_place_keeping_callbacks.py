@@ -1,0 +1,489 @@
+"""A callback that keeps the caller's place (R13): the caller chooses it while waiting, hears the
+number and roughly when, hangs up; the callback waits at their place (calls arriving after are
+served after it), an operator gets it like a call, the platform dials the caller back into the
+call's conference, tries again by the callback rules, and records the outcome."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from accounts.models import Role
+from console import operator as console
+from reporting.keys import api_key_create
+from telephony import reconcile, routing, tasks
+from telephony.answering import accept_offer
+from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER
+from telephony.calls.models import Call, Callback, CallEvent
+from telephony.models import OperatorProfile, Queue, Reservation, WaitingCall
+from telephony.routing import callbacks as kept
+from tests.conftest import http, logged_in, make_user
+from tests.telephony.calls_kit import incoming
+from tests.telephony.conference_kit import conference_event, path_of, query, twilio_with_faults
+from tests.telephony.helpers import at, make_operator, make_queue, sid
+from tests.twilio_kit import check_twiml, signed_post, verbs
+
+CALLER = "+14155550100"
+SPOKEN_CALLER = "plus 1 4 1 5 5 5 5 0 1 0 0"
+
+
+@pytest.fixture
+def queue(db, tenants) -> Queue:
+    queue, _ = Queue.objects.get_or_create(tenant=tenants.alpha, is_default=True, defaults={"name": "Main"})
+    make_operator({queue: 1}, state="wrap_up")  # staffed, though nobody is free yet
+    return queue
+
+
+@pytest.fixture
+def sent_tasks(monkeypatch) -> dict[str, list[int]]:
+    """The dial-back and bridge tasks enqueued (run by the test with ``apply``)."""
+    sent: dict[str, list[int]] = {"dial_back": [], "bridge_call": []}
+    monkeypatch.setattr("telephony.tasks.dial_back.delay", sent["dial_back"].append)
+    monkeypatch.setattr("telephony.tasks.bridge_call.delay", sent["bridge_call"].append)
+    return sent
+
+
+def _post(path: str, sid: str, to: str, **fields: str):
+    response = signed_post(path, {"CallSid": sid, "To": to, "From": CALLER, **fields})
+    assert response.status_code == 200, response.content
+    return response
+
+
+def _said(root) -> str:
+    return " ".join(say.text or "" for say in root.iter("Say"))
+
+
+def _waiting_caller(alpha_number: str, caller: str = CALLER) -> str:
+    _, params = incoming(alpha_number, caller=caller)
+    return params["CallSid"]
+
+
+def _leave_the_wait(sid: str, to: str):
+    """The caller presses star: out of Twilio's queue, to the choice (their place still kept)."""
+    assert verbs(_post("/twilio/voice/wait-key?t=t_alpha", sid, to, Digits="*").content) == ["Leave"]
+    options = check_twiml(_post("/twilio/voice/queue-result?t=t_alpha", sid, to, QueueResult="leave").content)
+    assert "without losing your place in line, press 1" in _said(options)
+    assert options.find("Redirect") is not None  # silence never drops the caller
+    return options
+
+
+def _book(sid: str, to: str) -> str:
+    """Star, 1 (callback keeping the place), 1 (confirm the caller ID): what the caller last hears."""
+    options = _leave_the_wait(sid, to)
+    confirm = check_twiml(_post(options.find("Gather").get("action"), sid, to, Digits="1").content)
+    assert SPOKEN_CALLER in _said(confirm) and "in about" in _said(confirm)
+    done = _post(confirm.find("Gather").get("action"), sid, to, Digits="1")
+    assert verbs(done.content) == ["Say", "Hangup"]
+    return _said(check_twiml(done.content))
+
+
+def _hang_up(sid: str, to: str, status: str = "completed"):
+    response = signed_post("/twilio/voice/status", {"CallSid": sid, "To": to, "CallStatus": status})
+    assert response.status_code == 204
+
+
+def _offer_to_new_operator(queue: Queue, commit) -> Reservation:
+    operator = make_operator({queue: 1})
+    with commit():
+        routing.match(queue_ids=[queue.pk])
+    return Reservation.objects.get(operator=operator, state="offered")
+
+
+def _try_of(tenants, waiting: WaitingCall) -> Call:
+    waiting.refresh_from_db()
+    with tenant_context(tenants.alpha):
+        return Call.objects.get(call_sid=waiting.call_sid)
+
+
+def _callback(tenants, original_sid: str) -> Callback:
+    with tenant_context(tenants.alpha):
+        return Callback.objects.get(call__call_sid=original_sid)
+
+
+def _calls_created(http) -> list:
+    return [s for s in http.sent if s.url.endswith("/Calls.json") and not s.fault]
+
+
+# The router -----------------------------------------------------------------------------------
+
+
+def test_a_callback_keeps_the_callers_place_and_is_served_before_calls_that_came_after(db, tenants, commit):
+    queue = make_queue(tenants.alpha)
+    with commit():
+        first = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(0))
+        kept.keep_place(call_sid=first.call_sid, callback_sid="callback-1", now=at(5))
+        later = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(10))
+        routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(20))
+    operator = make_operator({queue: 1})
+    with commit():
+        routing.match(operator_ids=[operator.pk], now=at(30))
+    offer = Reservation.objects.get(operator=operator, state="offered")
+    assert offer.call_id == first.pk  # before the calls that arrived after it
+    callback = WaitingCall.objects.get(pk=first.pk)
+    assert (callback.kind, callback.call_sid, callback.enqueued_at) == ("callback", "callback-1", at(0))
+    assert routing.expected_wait(call_sid=later.call_sid)[0] == 2  # the callback counts ahead
+
+
+def test_a_deferred_callback_waits_for_its_try_then_comes_back_at_its_place(db, tenants, commit):
+    queue = make_queue(tenants.alpha)
+    with commit():
+        first = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(0))
+        kept.keep_place(call_sid=first.call_sid, callback_sid="callback-1", now=at(5))
+        kept.defer(
+            call_sid="callback-1", next_sid="callback-2", due_at=at(600), reason="no-answer", now=at(9)
+        )
+        later = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(10))
+    operator = make_operator({queue: 1})
+    with commit():
+        routing.match(operator_ids=[operator.pk], now=at(30))
+    assert Reservation.objects.get(operator=operator, state="offered").call_id == later.pk  # not due yet
+    assert kept.wake_due(now=at(599)) == 0
+    assert kept.wake_due(now=at(600)) == 1
+    with commit():
+        routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(700))
+    another = make_operator({queue: 1})
+    with commit():
+        routing.match(operator_ids=[another.pk], now=at(701))
+    offer = Reservation.objects.get(operator=another, state="offered")
+    assert offer.call_id == first.pk  # its place: before the call that came after it
+    assert WaitingCall.objects.get(pk=first.pk).call_sid == "callback-2"
+
+
+def test_a_call_being_connected_cannot_become_a_callback(db, tenants, commit):
+    queue = make_queue(tenants.alpha)
+    operator = make_operator({queue: 1})
+    with commit():
+        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(0))
+    routing.accept(reservation_id=Reservation.objects.get(call=call).pk, operator=operator.user, now=at(1))
+    assert kept.keep_place(call_sid=call.call_sid, callback_sid="callback-x") is None
+    assert WaitingCall.objects.get(pk=call.pk).kind == "call"
+
+
+def test_a_ringing_offer_is_withdrawn_when_the_call_becomes_a_callback_and_offered_again(db, tenants, commit):
+    queue = make_queue(tenants.alpha)
+    operator = make_operator({queue: 1})
+    with commit():
+        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(0))
+    first = Reservation.objects.get(call=call)
+    with commit():
+        kept.keep_place(call_sid=call.call_sid, callback_sid="callback-y")
+    first.refresh_from_db()
+    operator.refresh_from_db()
+    assert first.state == "cancelled" and first.reason == "became a callback"
+    assert operator.missed_offers == 0
+    again = Reservation.objects.get(call=call, state="offered")  # offered again, as a callback
+    assert again.operator_id == operator.pk
+
+
+# The caller's side, through Twilio's signed webhooks -------------------------------------------
+
+
+def test_the_caller_hears_their_number_and_roughly_when_and_keeps_their_place_after_hanging_up(
+    db, tenants, queue, alpha_number, commit
+):
+    sid_ = _waiting_caller(alpha_number)
+    waiting = WaitingCall.objects.get(call_sid=sid_)
+    goodbye = _book(sid_, alpha_number)
+    assert SPOKEN_CALLER in goodbye and "keep your place" in goodbye and "in about" in goodbye
+    _hang_up(sid_, alpha_number)
+    after = WaitingCall.objects.get(pk=waiting.pk)
+    assert after.state == "waiting" and after.kind == "callback"
+    assert (after.enqueued_at, after.priority) == (waiting.enqueued_at, waiting.priority)
+    with tenant_context(tenants.alpha):
+        original = Call.objects.get(call_sid=sid_)
+        assert original.outcome == Call.Outcome.CALLBACK_REQUESTED
+        callback = Callback.objects.get(call=original)
+        assert (callback.phone, callback.state, callback.keeps_place) == (CALLER, "in_line", True)
+        first_try = Call.objects.get(call_sid=after.call_sid)
+        assert first_try.to_number == CALLER and first_try.from_number == alpha_number
+        assert first_try.direction == "outbound" and first_try.placed_at is None
+
+
+def test_a_caller_who_types_another_number_is_asked_again_after_a_bad_one(db, tenants, queue, alpha_number):
+    sid_ = _waiting_caller(alpha_number)
+    options = _leave_the_wait(sid_, alpha_number)
+    confirm = check_twiml(_post(options.find("Gather").get("action"), sid_, alpha_number, Digits="1").content)
+    typing = check_twiml(_post(confirm.find("Gather").get("action"), sid_, alpha_number, Digits="2").content)
+    gather = typing.find("Gather")
+    assert gather.get("finishOnKey") == "#" and "country code" in _said(typing)
+    bad = check_twiml(_post(gather.get("action"), sid_, alpha_number, Digits="12345").content)
+    assert "plus 1 2 3 4 5 is not a valid phone number" in _said(bad)  # said clearly, asked again
+    assert bad.find("Gather").get("finishOnKey") == "#"
+    good = check_twiml(
+        _post(bad.find("Gather").get("action"), sid_, alpha_number, Digits="4930123456").content
+    )
+    assert "plus 4 9 3 0 1 2 3 4 5 6" in _said(good)
+    done = check_twiml(_post(good.find("Gather").get("action"), sid_, alpha_number, Digits="1").content)
+    assert "plus 4 9 3 0 1 2 3 4 5 6" in _said(done)
+    assert _callback(tenants, sid_).phone == "+4930123456"
+    with tenant_context(tenants.alpha):
+        assert Call.objects.get(call_sid=sid_).events.filter(kind="callback_number_refused").count() == 1
+
+
+def test_an_anonymous_caller_is_asked_to_type_a_number_and_three_bad_ones_lead_to_a_message(
+    db, tenants, queue, alpha_number
+):
+    sid_ = _waiting_caller(alpha_number, caller="anonymous")
+    options = _leave_the_wait(sid_, alpha_number)
+    typing = check_twiml(_post(options.find("Gather").get("action"), sid_, alpha_number, Digits="1").content)
+    assert "type the number" in _said(typing)
+    for _ in range(2):
+        typing = check_twiml(
+            _post(typing.find("Gather").get("action"), sid_, alpha_number, Digits="0").content
+        )
+        assert "not a valid phone number" in _said(typing)
+    message = check_twiml(_post(typing.find("Gather").get("action"), sid_, alpha_number, Digits="0").content)
+    assert message.find("Record") is not None  # never dropped: a message instead
+    assert WaitingCall.objects.get(call_sid=sid_).state == "left"
+    with tenant_context(tenants.alpha):
+        assert not Callback.objects.filter(call__call_sid=sid_).exists()
+
+
+def test_choosing_a_message_instead_leaves_the_line(db, tenants, queue, alpha_number):
+    sid_ = _waiting_caller(alpha_number)
+    options = _leave_the_wait(sid_, alpha_number)
+    record = check_twiml(_post(options.find("Gather").get("action"), sid_, alpha_number, Digits="2").content)
+    assert record.find("Record") is not None
+    assert WaitingCall.objects.get(call_sid=sid_).state == "left"
+
+
+# The callback's turn: the operator, the dial-back (Prism), the tries ---------------------------
+
+
+def _booked_and_offered(
+    tenants, queue, alpha_number, commit, *, later_call: bool = True
+) -> tuple[str, WaitingCall, Reservation, str]:
+    first = _waiting_caller(alpha_number)
+    _book(first, alpha_number)
+    _hang_up(first, alpha_number)
+    later = ""
+    if later_call:
+        with commit():
+            later = incoming(alpha_number, caller="+14155550199")[1]["CallSid"]  # while nobody is free
+    offer = _offer_to_new_operator(queue, commit)
+    return first, WaitingCall.objects.get(pk=offer.call_id), offer, later
+
+
+def _accept_and_dial(offer: Reservation, commit, sent_tasks) -> None:
+    with commit():
+        accept_offer(reservation_id=offer.pk, operator=offer.operator.user)
+    assert sent_tasks["bridge_call"] == []  # nobody to move: the caller is called back
+    (waiting_id,) = sent_tasks["dial_back"]
+    sent_tasks["dial_back"].clear()
+    with commit():
+        tasks.dial_back.apply(args=[waiting_id])
+
+
+def _answer(tenants, waiting: WaitingCall, to: str, status_or_answer: str, **fields: str):
+    call = _try_of(tenants, waiting)
+    with tenant_context(tenants.alpha):
+        path = {"answer": "/twilio/voice/callback/answer", "status": "/twilio/voice/callback/status"}
+        url = f"{path[status_or_answer]}?t=t_alpha&c={call.pk}"
+    params = {"AccountSid": "AC" + "1" * 32, "CallSid": call.call_sid, "Direction": "outbound-api",
+              "From": to, "To": CALLER, **fields}  # fmt: skip
+    return signed_post(url, params)
+
+
+def test_when_its_turn_comes_an_operator_gets_the_callback_and_the_platform_dials_the_caller_back(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    http_ = twilio_with_faults(monkeypatch, twilio_mock)
+    original, waiting, offer, later = _booked_and_offered(tenants, queue, alpha_number, commit)
+    assert waiting.kind == "callback"  # offered before the call that arrived after it
+    assert WaitingCall.objects.get(call_sid=later).state == "waiting"
+    pop = console.screen_pop(reservation_id=offer.pk, operator=offer.operator.user)
+    assert pop["callback"]["number"] == CALLER and pop["callback"]["attempt"] == 1
+    assert pop["contact"]["phone"] == CALLER
+    _accept_and_dial(offer, commit, sent_tasks)
+    (create,) = _calls_created(http_)  # Prism validated calls.create against Twilio's spec
+    assert create.data["To"] == CALLER and create.data["From"] == alpha_number
+    assert query(create.data["Url"])["t"] == "t_alpha"
+    assert "/twilio/voice/callback/status" in create.data["StatusCallback"]
+    dialled = _try_of(tenants, waiting)
+    assert dialled.placed_at is not None and not dialled.call_sid.startswith("callback-")
+    assert _callback(tenants, original).state == "dialing"
+    with commit():
+        answered = _answer(tenants, waiting, alpha_number, "answer", CallStatus="in-progress")
+    root = check_twiml(answered.content)
+    assert "calling you back" in _said(root)
+    conference = root.find("Dial/Conference")
+    assert conference.text == f"call-{dialled.call_sid}"
+    (bridge_id,) = sent_tasks["bridge_call"]
+    with commit():
+        tasks.bridge_call.apply(args=[bridge_id])
+    (leg,) = [s for s in http_.sent if s.url.endswith("/Participants.json")]
+    assert leg.data["Label"] == f"operator-{offer.pk}"
+    assert leg.data["To"] == f"client:operator-{offer.operator.user_id}"
+    with commit():
+        conference_event(path_of(conference.get("statusCallback")), "participant-join",
+                         CallSid="CA" + "9" * 32, ParticipantLabel=f"operator-{offer.pk}")  # fmt: skip
+    assert _try_of(tenants, waiting).answered_at is not None
+    with commit():
+        assert _answer(tenants, waiting, alpha_number, "status", CallStatus="completed").status_code == 204
+    callback = _callback(tenants, original)
+    assert (callback.state, callback.attempts) == ("done", 1)
+    with tenant_context(tenants.alpha):
+        assert Call.objects.get(call_sid=original).events.filter(kind="callback_done").count() == 1
+        assert _try_of(tenants, waiting).outcome == Call.Outcome.HANDLED
+    offer.operator.refresh_from_db()
+    assert offer.operator.state == "wrap_up"
+    assert WaitingCall.objects.get(pk=waiting.pk).state == "left"
+
+
+def test_a_caller_who_does_not_answer_is_tried_again_at_the_same_place_then_given_up(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    twilio_with_faults(monkeypatch, twilio_mock)
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit, later_call=False)
+    for attempt in range(1, MAX_TRIES + 1):
+        _accept_and_dial(offer, commit, sent_tasks)
+        status = "no-answer" if attempt == 1 else "busy"
+        with commit():
+            assert _answer(tenants, waiting, alpha_number, "status", CallStatus=status).status_code == 204
+        operator = OperatorProfile.objects.get(pk=offer.operator_id)
+        assert (operator.state, operator.missed_offers) == ("available", 0)  # free at once, not a miss
+        callback = _callback(tenants, original)
+        assert callback.attempts == attempt
+        row = WaitingCall.objects.get(pk=waiting.pk)
+        if attempt == MAX_TRIES:
+            break
+        assert (row.state, row.enqueued_at, callback.state) == ("deferred", waiting.enqueued_at, "in_line")
+        assert row.due_at == callback.due_at and callback.due_at - timezone.now() <= RETRY_AFTER
+        assert not Reservation.objects.filter(call_id=waiting.pk, state="offered").exists()
+        assert kept.wake_due(now=row.due_at + dt.timedelta(seconds=1)) == 1
+        with commit():
+            routing.match(queue_ids=[queue.pk])
+        offer = Reservation.objects.get(call_id=waiting.pk, state="offered")
+        assert offer.operator_id == operator.pk
+    assert (callback.state, row.state) == ("cancelled", "left")
+    with tenant_context(tenants.alpha):
+        given_up = Call.objects.get(call_sid=original).events.get(kind="callback_given_up")
+        assert given_up.data["tries"] == MAX_TRIES
+        tries = Call.objects.filter(events__kind="callback_dial", events__data__callback=callback.pk)
+        assert sorted(tries.values_list("outcome", flat=True)) == ["failed"] * MAX_TRIES
+    # The lists show each try's outcome.
+    viewer = logged_in(tenants.alpha, make_user(tenants.alpha, role=Role.CLIENT_VIEWER))
+    page = viewer.get("/callbacks/", {"state": "cancelled"}).content.decode()
+    assert CALLER in page and "no-answer" in page and "place kept" in page
+
+
+def test_twilio_429_5xx_and_timeouts_are_retried_until_the_caller_is_dialled_once(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    http_ = twilio_with_faults(monkeypatch, twilio_mock, "429", "503", "timeout")
+    original, _, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit)
+    _accept_and_dial(offer, commit, sent_tasks)
+    assert [s.fault for s in http_.sent if "/Calls" in s.url] == ["429", "503", "timeout", ""]
+    assert len(_calls_created(http_)) == 1
+    assert _callback(tenants, original).state == "dialing"
+
+
+@pytest.mark.parametrize("faults", [["refused"], ["500"] * (tasks.BRIDGE_RETRIES + 1)])
+def test_a_dial_twilio_refuses_or_never_takes_is_a_failed_try_and_the_callback_keeps_its_place(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch, faults
+):
+    twilio_with_faults(monkeypatch, twilio_mock, *faults)
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit)
+    _accept_and_dial(offer, commit, sent_tasks)
+    row = WaitingCall.objects.get(pk=waiting.pk)
+    assert row.state == "deferred" and row.enqueued_at == waiting.enqueued_at
+    callback = _callback(tenants, original)
+    assert (callback.state, callback.attempts) == ("in_line", 1)
+    operator = OperatorProfile.objects.get(pk=offer.operator_id)
+    assert operator.state in {"available", "reserved"}  # free at once (maybe offered the later call)
+
+
+def test_a_try_whose_final_status_was_lost_is_finished_by_the_reconciliation_by_the_callback_rules(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    twilio_with_faults(monkeypatch, twilio_mock)
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit, later_call=False)
+    _accept_and_dial(offer, commit, sent_tasks)
+    dialled = _try_of(tenants, waiting)
+    lost = reconcile.TwilioCall(sid=dialled.call_sid, status="no-answer", from_number=alpha_number,
+                                to_number=CALLER, direction="outbound", start_time=None, end_time=None,
+                                duration=0)  # fmt: skip
+    with tenant_context(tenants.alpha), commit():
+        assert reconcile.reconcile_call(call=dialled, now=timezone.now(), real=lost, asked=True).startswith(
+            "finished"
+        )
+    row = WaitingCall.objects.get(pk=waiting.pk)
+    assert (row.state, row.enqueued_at) == ("deferred", waiting.enqueued_at)  # its place kept
+    assert _callback(tenants, original).state == "in_line"
+    assert OperatorProfile.objects.get(pk=offer.operator_id).state == "available"
+
+
+def test_a_person_who_picks_up_and_hangs_up_before_the_operator_joins_is_tried_again(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    twilio_with_faults(monkeypatch, twilio_mock)
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit, later_call=False)
+    _accept_and_dial(offer, commit, sent_tasks)
+    dialled = _try_of(tenants, waiting)
+    with commit():
+        _answer(tenants, waiting, alpha_number, "answer", CallStatus="in-progress")
+        _answer(tenants, waiting, alpha_number, "status", CallStatus="completed")
+    assert WaitingCall.objects.get(pk=waiting.pk).state == "deferred"
+    assert _callback(tenants, original).state == "in_line"
+    with tenant_context(tenants.alpha):
+        result = CallEvent.objects.get(call_id=dialled.pk, kind="callback_result")
+        assert result.data["outcome"] == "hung-up"
+        assert Call.objects.get(pk=dialled.pk).outcome == Call.Outcome.FAILED
+
+
+def test_an_operator_who_ends_the_callback_before_the_person_answers_gives_it_up(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    http_ = twilio_with_faults(monkeypatch, twilio_mock)
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit, later_call=False)
+    _accept_and_dial(offer, commit, sent_tasks)
+    dialled = _try_of(tenants, waiting)
+    with commit():
+        console.end_call(reservation_id=offer.pk, operator=offer.operator.user)
+    assert [
+        s.data.get("Status") for s in http_.sent if s.url.endswith(f"/Calls/{dialled.call_sid}.json")
+    ] == ["completed"]
+    with commit():
+        _answer(tenants, waiting, alpha_number, "status", CallStatus="canceled")
+    callback = _callback(tenants, original)
+    assert (callback.state, callback.attempts) == ("cancelled", 1)
+    assert WaitingCall.objects.get(pk=waiting.pk).state == "left"
+    with tenant_context(tenants.alpha):
+        given_up = Call.objects.get(call_sid=original).events.get(kind="callback_given_up")
+        assert given_up.data["last"] == "ended by the operator"
+
+
+def test_another_company_sees_nothing_of_the_callback(db, tenants, queue, alpha_number, commit, sent_tasks):
+    original = _waiting_caller(alpha_number)
+    _book(original, alpha_number)
+    viewer = logged_in(tenants.alpha, make_user(tenants.alpha, role=Role.CLIENT_VIEWER))
+    page = viewer.get("/callbacks/", {"state": "in_line"}).content.decode()
+    assert CALLER in page and "In line, place kept (1)" in page
+    beta_admin = make_user(tenants.beta, role=Role.CLIENT_ADMIN)
+    assert (
+        CALLER
+        not in logged_in(tenants.beta, beta_admin).get("/callbacks/", {"state": "all"}).content.decode()
+    )
+    callback = _callback(tenants, original)
+    with tenant_context(tenants.beta):
+        _, beta_key = api_key_create(name="crm", scopes=["read_calls"])
+    with tenant_context(tenants.alpha):
+        _, alpha_key = api_key_create(name="crm", scopes=["read_calls"])
+    mine = http(tenants.alpha).get("/api/v1/callbacks/", {"state": "in_line"},
+                                   HTTP_AUTHORIZATION=f"Bearer {alpha_key}").json()["results"]  # fmt: skip
+    assert [(c["phone"], c["keeps_place"]) for c in mine] == [(CALLER, True)]
+    beta = http(tenants.beta)
+    listed = beta.get("/api/v1/callbacks/", HTTP_AUTHORIZATION=f"Bearer {beta_key}").json()["results"]
+    assert CALLER not in {c["phone"] for c in listed}
+    detail = beta.get(f"/api/v1/callbacks/{callback.pk}/", HTTP_AUTHORIZATION=f"Bearer {beta_key}")
+    assert detail.status_code == 404
+    # A signed dial-back webhook naming alpha's try under beta's schema finds nothing to do.
+    with tenant_context(tenants.alpha):
+        first_try = Call.objects.get(call_sid=WaitingCall.objects.get(kind="callback").call_sid)
+    response = signed_post(f"/twilio/voice/callback/answer?t=t_beta&c={first_try.pk}",
+                           {"CallSid": first_try.call_sid, "To": CALLER, "From": alpha_number})  # fmt: skip
+    assert verbs(response.content) == ["Hangup"]
+    assert WaitingCall.objects.get(kind="callback").state == "waiting"
