@@ -22,7 +22,7 @@ from telephony.simulator.twilio_side import Profile, Twilio
 from tests.conftest import PASSWORD, make_user, ports
 from tests.e2e.test_simulated_calls import _fresh_company
 from tests.scripts_engine.conftest import active_script
-from tests.telephony.helpers import make_operator
+from tests.telephony.helpers import CERTIFIED_UNTIL, make_operator
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
@@ -65,7 +65,7 @@ def test_the_console_offers_a_kept_place_callback_with_its_number_and_the_person
     queue = Queue.objects.get(tenant=company)
     make_operator({queue: 1}, state="wrap_up")  # the queue is staffed, nobody free: the caller waits
     operator = make_user(None, role=Role.OPERATOR, first_name="Cora", last_name="Back")
-    Skill.objects.create(operator=profile_for(operator), queue=queue, tier=1)
+    Skill.objects.create(operator=profile_for(operator), queue=queue, tier=1, certified_until=CERTIFIED_UNTIL)
     done = threading.Event()
     twilio = _twilio_until(done, number)
     try:
