@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 
-from telephony import conferences, evidence, transfers
+from telephony import conferences, evidence, recording_pauses, transfers
 from telephony.calls.models import Call
 from telephony.calls.records import add_event
 from telephony.signatures import twilio_signed
@@ -80,6 +80,9 @@ def conference_status(request: HttpRequest, tenant: Client, call: Call) -> HttpR
     elif event == "participant-leave":
         left = post.get("ParticipantCallStatus", "")
         conferences.participant_left(call=call, label=label, call_status=left)
+    elif event == "conference-end":
+        # The recording ends with the conference: a pause still open ends here, not resumed.
+        recording_pauses.close_open_pause(call=call, reason="the call ended while the recording was paused")
     return HttpResponse(status=204)
 
 
@@ -121,6 +124,7 @@ def recording(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
                 store_recording.delay(call_id)
 
         transaction.on_commit(fetch)
+        recording_pauses.close_open_pause(call=call, reason="the recording ended while paused")
     add_event(call, "recording", dedupe=f"recording:{post.get('RecordingSid', '')}",
               status=post.get("RecordingStatus", ""), conference=post.get("ConferenceSid", ""))  # fmt: skip
     return HttpResponse(status=204)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import random
 
+from django_tenants.utils import tenant_context
+
 from config.celery import app, tenant_task
-from telephony import conference_exits, conferences, recordings, routing
+from telephony import conference_exits, conferences, recording_access, recordings, routing
 from telephony.gateway import TwilioUnavailable
 from telephony.recordings import RecordingNotReady
+from tenants.models import Client
 
 BRIDGE_RETRIES = 5  # about 15 s of backoff in all: the caller is listening to music meanwhile
 
@@ -65,3 +68,20 @@ def bridge_call(self, waiting_call_id: int) -> bool:
 def store_recording(self, call_id: int) -> str:
     """Fetch a finished call recording into the tenant's storage (retried while Twilio can't serve it)."""
     return recordings.store_recording(call_id=call_id)
+
+
+@app.task(acks_late=True, ignore_result=True)
+def dispatch_recording_retention() -> int:
+    """Beat, daily, in public: each client company deletes the recordings its contract keeps no longer."""
+    count = 0
+    for company in Client.objects.companies():
+        with tenant_context(company):
+            purge_recordings.delay()
+        count += 1
+    return count
+
+
+@tenant_task(acks_late=True)
+def purge_recordings() -> int:
+    """Recordings past the contract's ``recording_retention_months``: deleted, each deletion logged."""
+    return recording_access.purge_recordings()

@@ -29,6 +29,9 @@ DEFAULT_NOTICE_DAYS = 30
 # How long the webhooks behind the invoices are kept when the contract says nothing: two years,
 # beyond any invoice's dispute window (``evidence_retention_months``).
 DEFAULT_EVIDENCE_RETENTION_MONTHS = 24
+# How long call recordings are kept when the contract says nothing (``recording_retention_months``):
+# the recordings older than that are deleted, here and at Twilio, by a daily task.
+DEFAULT_RECORDING_RETENTION_MONTHS = 12
 
 STANDARD = "standard"
 REVERSE_CHARGE = "reverse_charge"
@@ -122,6 +125,7 @@ def default_terms(*, order: Order) -> dict[str, object]:
         "client_vat_id": order.tax_number,
         "suspended_days_billed": False,
         "evidence_retention_months": DEFAULT_EVIDENCE_RETENTION_MONTHS,
+        "recording_retention_months": DEFAULT_RECORDING_RETENTION_MONTHS,
     }
 
 
@@ -172,7 +176,11 @@ def suspension_and_evidence_sentence(terms: dict[str, object]) -> str:
         if terms.get("suspended_days_billed")
         else "A day on which the service is suspended throughout is not billed."
     )
-    return f"{fees} The events behind each invoice line are kept for {months} months."
+    recordings = terms.get("recording_retention_months") or DEFAULT_RECORDING_RETENTION_MONTHS
+    return (
+        f"{fees} The events behind each invoice line are kept for {months} months. Call recordings "
+        f"are kept for {recordings} months, then deleted; each play, download and deletion is logged."
+    )
 
 
 def _p(text: object, style: ParagraphStyle) -> Paragraph:

@@ -206,6 +206,14 @@ class ContractTermsForm(forms.Form):
         initial=contracts.DEFAULT_EVIDENCE_RETENTION_MONTHS,
         help_text="How long the webhooks behind each invoice line are kept (12 to 120; empty: 24).",
     )
+    recording_retention_months = forms.IntegerField(
+        label="Recordings kept (months)",
+        min_value=1,
+        max_value=120,
+        required=False,
+        initial=contracts.DEFAULT_RECORDING_RETENTION_MONTHS,
+        help_text="Call recordings older than this are deleted, the deletion logged (1 to 120; empty: 12).",
+    )
     body = forms.CharField(
         label="Special conditions",
         required=False,
@@ -242,6 +250,8 @@ class ContractTermsForm(forms.Form):
         data["tax_percent"] = str(data["tax_percent"].quantize(Decimal("0.01")))
         months = data.get("evidence_retention_months")
         data["evidence_retention_months"] = months or contracts.DEFAULT_EVIDENCE_RETENTION_MONTHS
+        recordings = data.get("recording_retention_months")
+        data["recording_retention_months"] = recordings or contracts.DEFAULT_RECORDING_RETENTION_MONTHS
         data["deposit"] = str((data.get("deposit") or Decimal("0")).quantize(Decimal("0.01")))
         return data
 
