@@ -387,6 +387,7 @@ def call_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "disposition": disposition or call.disposition,
         "events": _event_rows(call, operator, zone),
         "answers": _answer_rows(call),
+        "recording_deleted": call.events.filter(kind="recording_deleted").order_by("-at").first(),
     }
     return render(request, "reporting/call_detail.html", context)
 

@@ -184,7 +184,7 @@ class PauseInterval:
     offset_seconds: float  # the point in the file where the pause was (the paused part is skipped)
     by: str
     reason: str
-    ended_by: str  # who resumed it, or why it ended without a resume
+    ended_by: str  # "resumed by …", or why it ended without a resume
 
 
 def recording_started_at(call: Call) -> dt.datetime | None:
@@ -204,7 +204,10 @@ def pause_intervals(call: Call) -> list[PauseInterval]:
             current = event
         elif event.kind in (RESUMED, CLOSED) and current is not None:
             seconds = float(event.data.get("seconds") or (event.at - current.at).total_seconds())
-            ended_by = event.data.get("by", "") if event.kind == RESUMED else event.data.get("reason", "")
+            if event.kind == RESUMED:
+                ended_by = f"resumed by {event.data.get('by', '')} ({event.data.get('reason', '')})"
+            else:
+                ended_by = event.data.get("reason", "")
             intervals.append(_interval(current, event.at, seconds, start, skipped, ended_by))
             skipped += seconds
             current = None

@@ -7,7 +7,7 @@ from rest_framework import serializers
 
 from reporting.models import Invoice, InvoiceLine, Statistic
 from scripts_engine.models import Script, ScriptAnswer
-from telephony.calls.models import Call, CallEvent, Contact
+from telephony.calls.models import Call, CallEvent, Contact, RecordingAccess
 
 CALL_FIELDS = [
     "id",
@@ -44,6 +44,16 @@ class CallSerializer(serializers.ModelSerializer):
     class Meta:
         model = Call
         fields = CALL_FIELDS
+
+
+class RecordingAccessSerializer(serializers.ModelSerializer):
+    """One play, download or deletion of a recording: who (a user, an API key; none for the
+    retention task), when (UTC), where (``surface``) and from which address."""
+
+    class Meta:
+        model = RecordingAccess
+        fields = ["id", "at", "action", "surface", "platform_staff", "username", "call_id", "call_sid",
+                  "recording_sid", "ip", "user_agent"]  # fmt: skip
 
 
 class CallEventSerializer(serializers.ModelSerializer):
