@@ -286,8 +286,7 @@ class RecordingAccess(models.Model):
 
     class Surface(models.TextChoices):
         PORTAL = "portal", "Client portal"
-        QUALITY = "quality", "Quality pages (platform)"
-        BACKOFFICE = "backoffice", "Back office (platform)"
+        QUALITY = "quality", "Platform quality pages (platform staff)"
         API = "api", "API"
         RETENTION = "retention", "Retention task"
 
