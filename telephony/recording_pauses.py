@@ -71,8 +71,10 @@ def recording_state(call: Call) -> dict[str, object]:
 def _send(call: Call, status: str) -> gateway.Answer:
     """One recording update, sent again after 429/5xx/timeouts (the update is idempotent)."""
     sid = conferences.conference_sid(call)
-    if not sid:
-        raise PauseRefused("The call is not connected yet.")
+    if not sid:  # an outbound call is bridged by <Dial>, not a conference: its recording is not ours to pause
+        raise PauseRefused(
+            "This call's recording cannot be paused: it is not connected through a conference."
+        )
     for delay in (*RETRY_DELAYS, None):
         try:
             return gateway.update_recording(conference_sid=sid, status=status)
