@@ -175,11 +175,11 @@ class SimulatedOperator:
     async def _card_data(self, reservation: int) -> None:
         """The caller pays by card: once connected, pause the recording, take the card, resume."""
         try:
-            for _ in range(100):  # the operator's leg joins the conference a moment after the accept
+            for _ in range(200):  # the call is ours, then the leg joins, a moment after the accept
                 view = await self._api(f"calls/{reservation}")
-                if view is None or not (view.get("recording") or {}).get("recorded"):
+                if view is not None and not (view.get("recording") or {}).get("recorded"):
                     return
-                if view["call"]["connected"]:
+                if view is not None and view["call"]["connected"]:
                     break
                 await asyncio.sleep(0.05)
             else:
