@@ -43,7 +43,8 @@ def test_the_account_manager_sets_both_terms_and_the_contract_prints_them(drafte
     assert (version.terms["suspended_days_billed"], version.terms["evidence_retention_months"]) == (True, 36)
     sentence = (
         "Monthly fees run while the service is suspended (suspended days are billed). "
-        "The events behind each invoice line are kept for 36 months."
+        "The events behind each invoice line are kept for 36 months. Call recordings are kept for 12 "
+        "months, then deleted; each play, download and deletion is logged."
     )
     assert contracts.suspension_and_evidence_sentence(version.terms) == sentence
     page = client.get(f"/staff/contracts/{drafted.pk}/v/2/").content.decode()
@@ -76,3 +77,19 @@ def test_a_bad_retention_is_a_form_error_and_saves_no_version(drafted, value, me
     response = client.post(f"/staff/contracts/{drafted.pk}/", form_data(evidence_retention_months=value))
     assert response.status_code == 400 and message in response.content.decode()
     assert drafted.latest.number == 1
+
+
+def test_the_recording_retention_is_a_contract_term_printed_in_the_contract(drafted):
+    assert drafted.latest.terms["recording_retention_months"] == 12
+    client = logged_in(None, manager())
+    page = client.get(f"/staff/contracts/{drafted.pk}/").content.decode()
+    assert 'name="recording_retention_months" value="12"' in page
+    assert (
+        client.post(f"/staff/contracts/{drafted.pk}/", form_data(recording_retention_months="6")).status_code
+        == 302
+    )
+    assert drafted.latest.terms["recording_retention_months"] == 6
+    printed = pdf_text(contracts.render_pdf(version=drafted.latest))
+    assert "Call recordings are kept for 6 months, then deleted" in printed
+    refused = client.post(f"/staff/contracts/{drafted.pk}/", form_data(recording_retention_months="0"))
+    assert refused.status_code == 400 and "greater than or equal to 1" in refused.content.decode()
