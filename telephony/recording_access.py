@@ -4,6 +4,7 @@ and recordings past the contract's retention are deleted (the call kept), the de
 Every view that streams a recording goes through ``serve_recording``: it logs, then streams. An
 ``<audio>`` element fetches the file in pieces (HTTP ranges) as it plays and seeks; only a request
 from the start of the file (no ``Range``, or ``bytes=0-``) is a new listen, so one play is one row.
+Players are drawn with ``preload="none"``: showing a page with a player is not a listen.
 """
 
 from __future__ import annotations
