@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404
 from django_tenants.utils import tenant_context
 
 from console.access import ConsoleError, access_reservation, call_for
+from scripts_engine import sessions
 from telephony import recording_pauses
 from telephony.calls.models import Call
 from telephony.routing_models import Reservation
@@ -59,6 +60,20 @@ def operator_keep(*, reservation_id: int, operator) -> dict[str, Any]:
             raise ConsoleError("The call is over.")
         recording_pauses.note_still_paused(call=call, reason=RELOADED, by=operator.username)
         return recording_pauses.recording_state(call)
+
+
+def operator_follow(*, reservation_id: int, operator) -> dict[str, Any]:
+    """The call connected while its script stands on a sensitive step (the first one, say): the
+    recording pauses as it does when a move enters one. The state after, and any error."""
+    reservation = access_reservation(operator=operator, reservation_id=reservation_id)
+    if reservation.state != Reservation.State.ACCEPTED:
+        raise ConsoleError("The call is over.")
+    with tenant_context(reservation.call.tenant):
+        call = call_for(reservation)
+        if call is None or call.script_session is None:
+            raise ConsoleError("This call has no script to follow.")
+        step = sessions.session_step(session=call.script_session).as_dict()
+        return follow_step(call, step, by=operator.username)
 
 
 def supervisor_set(*, slug: str, call_sid: str, supervisor, on: bool) -> dict[str, Any]:

@@ -21,10 +21,13 @@ from console.views import _body, operator_only
 @operator_only
 def operator_recording(request: HttpRequest, reservation_id: int) -> HttpResponse:
     """``{"on": true}`` pauses the call's recording, ``{"on": false}`` resumes it; ``{"keep": true}``:
-    the console came back to a paused call (it stays paused, an event says so)."""
+    the console came back to a paused call (it stays paused, an event says so); ``{"follow": true}``:
+    the call connected on a sensitive script step (the recording pauses)."""
     data = _body(request)
     if data.get("keep") is True:
         return JsonResponse(recording.operator_keep(reservation_id=reservation_id, operator=request.user))
+    if data.get("follow") is True:  # connected on a sensitive step: pause as entering one does
+        return JsonResponse(recording.operator_follow(reservation_id=reservation_id, operator=request.user))
     if not isinstance(data.get("on"), bool):
         raise ConsoleError('Say whether to pause the recording: {"on": true} or {"on": false}.')
     state = recording.operator_set(reservation_id=reservation_id, operator=request.user, on=data["on"])

@@ -47,6 +47,10 @@
       seen.add(reservation);
       if (view.recording && view.recording.paused && live) post({ keep: true }).catch(() => {});
     }
+    // Connected while the script stands on a sensitive step (e.g. the first): pause as entering one does.
+    if (live && view.step && view.step.sensitive && view.recording && view.recording.recorded && !view.recording.paused) {
+      post({ follow: true }).then((r) => render(r.recording, r.recording_error)).catch((err) => render(view.recording, err.message));
+    }
   });
   document.addEventListener("console:step", (e) => { if (e.detail.recording) render(e.detail.recording, e.detail.recording_error); });
   document.addEventListener("console:idle", () => { reservation = null; live = false; render(null); });

@@ -278,3 +278,30 @@ def test_a_sensitive_step_pauses_on_entering_and_resumes_on_leaving(
     assert (
         pause.data["reason"] == "sensitive step card" and resume.data["reason"] == "left sensitive step card"
     )
+
+
+def test_a_call_that_connects_on_a_sensitive_first_step_pauses_when_the_console_follows_it(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch, recorded
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    sid, offer, _ = _connected(tenants, alpha_number, queue, commit, http)
+    console = logged_in(None, offer.operator.user)
+    url = f"/console/calls/{offer.pk}/recording"
+    no_script = console.post(url, {"follow": True}, content_type=JSON)
+    assert no_script.status_code == 409 and not _updates(http)
+    with tenant_context(tenants.alpha):
+        script = Script.objects.create(name="Card first")
+        nodes = {k: v for k, v in CARD_SCRIPT["nodes"].items() if k != "hello"}
+        graph = {**CARD_SCRIPT, "start": "card", "nodes": nodes}
+        version = ScriptVersion.objects.create(script=script, number=1, graph=graph, state="active")
+        session = session_start(script=script, version=version, kind=ScriptSession.Kind.CALL, contact={})
+        Call.objects.filter(call_sid=sid).update(script_session=session)
+    view = console.get(f"/console/calls/{offer.pk}").json()
+    assert (
+        view["step"]["sensitive"] is True and view["recording"]["paused"] is False
+    )  # a read changes nothing
+    followed = console.post(url, {"follow": True}, content_type=JSON).json()
+    assert followed["recording"]["paused"] is True and followed["recording_error"] is None
+    assert console.post(url, {"follow": True}, content_type=JSON).json()["recording"]["paused"] is True
+    assert [s.data["Status"] for s in _updates(http)] == ["paused"]
+    assert _events(tenants, sid, "recording_paused")[0].data["reason"] == "sensitive step card"
