@@ -30,7 +30,7 @@ from tenants import invoice_parties, payments
 
 CALLS_PER_PAGE = 50
 # Call event fields that name platform staff (usernames): the client sees the call's operator instead.
-STAFF_FIELDS = {"operator", "operator_id", "operator_name", "by", "user", "user_id", "username"}
+STAFF_FIELDS = {"operator", "operator_id", "operator_name", "by", "user", "user_id", "username", "paused_by"}
 FORMATS = {"csv", "xlsx"}
 NOTHING = "\N{EN DASH}"  # shown for a rate of a period with nothing to measure
 

@@ -12,6 +12,7 @@ States are read back from the events (the last of ``recording_paused`` / ``recor
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import time
@@ -187,6 +188,7 @@ class PauseInterval:
     by: str
     reason: str
     ended_by: str  # "resumed by …", or why it ended without a resume
+    resumed_by: str = ""  # who resumed it (empty when it ended without a resume)
 
 
 def recording_started_at(call: Call) -> dt.datetime | None:
@@ -206,11 +208,13 @@ def pause_intervals(call: Call) -> list[PauseInterval]:
             current = event
         elif event.kind in (RESUMED, CLOSED) and current is not None:
             seconds = float(event.data.get("seconds") or (event.at - current.at).total_seconds())
+            resumed_by = event.data.get("by", "") if event.kind == RESUMED else ""
             if event.kind == RESUMED:
-                ended_by = f"resumed by {event.data.get('by', '')} ({event.data.get('reason', '')})"
+                ended_by = f"resumed by {resumed_by} ({event.data.get('reason', '')})"
             else:
                 ended_by = event.data.get("reason", "")
-            intervals.append(_interval(current, event.at, seconds, start, skipped, ended_by))
+            interval = _interval(current, event.at, seconds, start, skipped, ended_by)
+            intervals.append(dataclasses.replace(interval, resumed_by=resumed_by))
             skipped += seconds
             current = None
     if current is not None:
