@@ -71,7 +71,7 @@ def _card_data_pause(call: Call, *, by: str) -> None:
     RecordingAccess.objects.create(
         call=call, call_sid=call.call_sid, recording_sid=call.recording_sid,
         at=(call.ended_at or paused) + dt.timedelta(hours=1), action=RecordingAccess.Action.PLAY,
-        surface=RecordingAccess.Surface.QUALITY, platform_staff=True, username=by,
+        surface=RecordingAccess.Surface.QUALITY, platform_staff=True, name=by,
     )  # fmt: skip
 
 
@@ -91,7 +91,7 @@ def seed_scored_calls(*, client: Client, scorer: User, count: int = 6) -> int:
         for number, call in enumerate(calls.order_by("-started_at")[:count]):
             _record(call, audio)
             if number == 0:
-                _card_data_pause(call, by=scorer.username)
+                _card_data_pause(call, by=scorer.get_full_name() or scorer.username)
             marks = {
                 c.pk: MarkInput(points=c.max_points if rng.random() < 0.8 else rng.randint(0, c.max_points))
                 for c in criteria

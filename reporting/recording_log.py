@@ -11,8 +11,9 @@ from collections.abc import Iterator
 
 import django_filters
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
+from reporting.exports import visible_operator_name
 from reporting.periods import DATE, DAY_LIMITS, check_period
 from reporting.stats import day_bounds
 from telephony.calls.models import RecordingAccess
@@ -22,10 +23,20 @@ HEADER = ["at (local)", "action", "where", "who", "platform staff", "call id", "
 
 
 def who(access: RecordingAccess) -> str:
-    """The person (or API key, or task) as the log names them."""
+    """The person (or API key, or task) as the client company is shown them: its own staff by
+    name, the platform's staff as everywhere in the portal ("Jane D."), never a login name."""
     if access.surface == RecordingAccess.Surface.RETENTION:
         return "Retention task"
-    return access.username or "\N{EN DASH}"
+    if access.platform_staff:
+        return visible_operator_name(access.name or access.username)
+    return access.name or access.username or "\N{EN DASH}"
+
+
+def filter_who(queryset: QuerySet, typed: str) -> QuerySet:
+    """By a part of the name the company sees: its staff's name or login, an API key's name; the
+    platform's staff by their shown name's first word (no login name is searchable)."""
+    own = Q(platform_staff=False) & (Q(name__icontains=typed) | Q(username__icontains=typed))
+    return queryset.filter(own | Q(platform_staff=True, name__istartswith=typed.split(" ")[0]))
 
 
 class AccessFilter(django_filters.FilterSet):
@@ -37,9 +48,7 @@ class AccessFilter(django_filters.FilterSet):
     surface = django_filters.ChoiceFilter(
         label="Where", choices=RecordingAccess.Surface.choices, empty_label="Anywhere"
     )
-    who = django_filters.CharFilter(
-        label="Who", field_name="username", lookup_expr="icontains", max_length=150
-    )
+    who = django_filters.CharFilter(label="Who", method="filter_who", max_length=150)
     call = django_filters.CharFilter(label="Call SID", field_name="call_sid", max_length=64)
 
     class Meta:
@@ -59,6 +68,9 @@ class AccessFilter(django_filters.FilterSet):
             except ValidationError as error:
                 self.form.add_error("end", error)
         return valid and not self.form.errors
+
+    def filter_who(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return filter_who(queryset, value)
 
     def filter_start(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
         return queryset.filter(at__gte=day_bounds(value, self.zone)[0])

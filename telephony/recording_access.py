@@ -37,10 +37,12 @@ class Listener:
     username: str
     user_id: int | None = None
     platform_staff: bool = False
+    name: str = ""
 
     @classmethod
     def of(cls, user, *, platform_staff: bool) -> Listener:
-        return cls(username=user.get_username(), user_id=user.pk, platform_staff=platform_staff)
+        name = user.get_full_name() or user.get_username()
+        return cls(username=user.get_username(), user_id=user.pk, platform_staff=platform_staff, name=name)
 
 
 def _ip(request: HttpRequest) -> str | None:
@@ -64,6 +66,7 @@ def record_access(
         action=action, surface=surface,
         platform_staff=bool(listener and listener.platform_staff),
         user_id=listener.user_id if listener else None, username=listener.username[:150] if listener else "",
+        name=(listener.name or listener.username)[:150] if listener else "",
         ip=_ip(request) if request else None,
         user_agent=(request.META.get("HTTP_USER_AGENT", "") if request else "")[:200],
     )  # fmt: skip

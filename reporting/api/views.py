@@ -24,6 +24,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 
+from reporting import recording_log
 from reporting.api import serializers
 from reporting.api.auth import ApiKeyAuthentication, HasScope, PerKeyRateThrottle
 from reporting.filters import NumberFilter
@@ -183,11 +184,16 @@ class CallViewSet(ApiView):
 class RecordingAccessFilter(django_filters.FilterSet):
     at_after = UtcDateTimeFilter(field_name="at", lookup_expr="gte")
     at_before = UtcDateTimeFilter(field_name="at", lookup_expr="lt")
-    who = django_filters.CharFilter(field_name="username", lookup_expr="icontains", max_length=150)
+    who = django_filters.CharFilter(
+        method="filter_who", max_length=150, help_text="A part of the name shown."
+    )
 
     class Meta:
         model = RecordingAccess
         fields = ["action", "surface", "call_sid", "platform_staff"]
+
+    def filter_who(self, queryset, name, value):
+        return recording_log.filter_who(queryset, value)
 
 
 class RecordingAccessViewSet(ApiView):

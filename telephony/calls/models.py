@@ -299,6 +299,7 @@ class RecordingAccess(models.Model):
     platform_staff = models.BooleanField(default=False, help_text="Done by the platform's staff.")
     user_id = models.IntegerField(null=True, blank=True, help_text="In the schema of the user's kind.")
     username = models.CharField(max_length=150, blank=True, help_text="Or the API key's name.")
+    name = models.CharField(max_length=150, blank=True, help_text="The person's full name at the time.")
     ip = models.GenericIPAddressField(null=True, blank=True)
     user_agent = models.CharField(max_length=200, blank=True)
 

@@ -59,11 +59,22 @@ def test_a_play_in_the_portal_is_one_row_whatever_the_seeks_and_a_download_says_
 
 def test_platform_staff_on_the_quality_pages_are_logged_in_the_companys_own_log(db, tenants, stored_call):
     connection.set_schema_to_public()
-    supervisor = logged_in(None, make_user(None, role=Role.SUPERVISOR, username="sue"))
+    boss = make_user(None, role=Role.SUPERVISOR, username="svisor-login", first_name="Sue", last_name="Visor")
+    supervisor = logged_in(None, boss)
     response = supervisor.get(f"/quality/{tenants.alpha.slug}/calls/{stored_call.pk}/audio")
     assert b"".join(response.streaming_content) == MP3
     (row,) = _log(tenants.alpha)
-    assert (row.surface, row.username, row.platform_staff) == ("quality", "sue", True)
+    assert (row.surface, row.username, row.name, row.platform_staff) == (
+        "quality",
+        "svisor-login",
+        "Sue Visor",
+        True,
+    )
+    viewer = logged_in(tenants.alpha, make_user(tenants.alpha, role=Role.CLIENT_VIEWER))
+    page = viewer.get("/recordings/access-log/").content.decode()  # the company sees "Sue V.", no login name
+    assert "Sue V." in page and "svisor-login" not in page and "Sue Visor" not in page
+    assert "Sue V." in viewer.get("/recordings/access-log/", {"who": "Sue"}).content.decode()
+    assert "Sue V." not in viewer.get("/recordings/access-log/", {"who": "svisor"}).content.decode()
     missing = supervisor.get(f"/quality/{tenants.beta.slug}/calls/{stored_call.pk}/audio")
     assert missing.status_code == 404 and _log(tenants.beta) == []
 
@@ -153,11 +164,11 @@ def test_the_api_lists_the_log_with_filters_and_only_the_keys_own_company(db, te
         _, beta_text = api_key_create(name="crm", scopes=["read_calls"])
     auth = {"HTTP_AUTHORIZATION": f"Bearer {text}"}
     listed = http(tenants.alpha).get("/api/v1/recording-accesses/", **auth).json()["results"]
-    assert [r["username"] for r in listed] == ["vera", "API key crm", "sue"]
+    assert [r["who"] for r in listed] == ["vera", "API key crm", "sue"]
     assert listed[0]["at"].startswith("2026-03-01T23:30:00") and listed[0]["call_sid"] == logged.call_sid
     after = {"at_after": "2026-03-01T22:00:00Z", "action": "play"}
     assert [
-        r["username"]
+        r["who"]
         for r in http(tenants.alpha).get("/api/v1/recording-accesses/", after, **auth).json()["results"]
     ] == ["vera"]
     assert (
@@ -167,7 +178,7 @@ def test_the_api_lists_the_log_with_filters_and_only_the_keys_own_company(db, te
     beta = (
         http(tenants.beta).get("/api/v1/recording-accesses/", HTTP_AUTHORIZATION=f"Bearer {beta_text}").json()
     )
-    assert [r["username"] for r in beta["results"]] == ["bob-of-beta"]
+    assert [r["who"] for r in beta["results"]] == ["bob-of-beta"]
     schema = http(tenants.alpha).get("/api/v1/schema/", HTTP_ACCEPT="application/json").content
     assert b"/api/v1/recording-accesses/" in schema and b"/api/v1/calls/{id}/recording/" in schema
 
