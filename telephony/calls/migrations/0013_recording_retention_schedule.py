@@ -16,7 +16,7 @@ def schedule(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("calls", "0010_recording_access"),
+        ("calls", "0012_recording_access"),
         ("django_celery_beat", "0019_alter_periodictasks_options"),
     ]
 
