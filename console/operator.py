@@ -15,11 +15,12 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from console import outbound as console_outbound
+from console import recording as console_recording
 from console.access import ConsoleError, access_reservation, call_for
 from operations.service import weekly_hours_text
 from scripts_engine import sessions
 from scripts_engine.models import Disposition, ScriptAnswer, Specialist
-from telephony import conferences, gateway, routing, transfers
+from telephony import conferences, gateway, recording_pauses, routing, transfers
 from telephony.announcements import announcement_text
 from telephony.calls.callback_tries import try_card
 from telephony.calls.flows import voice_of
@@ -152,6 +153,7 @@ def call_view(*, reservation_id: int, operator) -> dict[str, Any]:
         view["outbound"] = console_outbound.outbound_view(call)
         view["call"]["on_hold"] = on_hold(call)
         view["call"]["connected"] = call.answered_at is not None and call.ended_at is None
+        view["recording"] = recording_pauses.recording_state(call)
     return view
 
 
@@ -182,7 +184,9 @@ def script_act(
             step, error = sessions.session_back(session=session), None
         else:
             raise ConsoleError("Unknown script action.")
-        return {"step": step.as_dict(), "answers": session.answers, "error": error}
+        shown = step.as_dict()
+        return {"step": shown, "answers": session.answers, "error": error,
+                **console_recording.follow_step(call, shown, by=operator.username)}  # fmt: skip
 
 
 def transfer(

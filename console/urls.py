@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from console import certification, views
+from console import certification, recording_views, views
 
 urlpatterns = [
     path("", views.page, name="console"),
@@ -21,4 +21,12 @@ urlpatterns = [
     path("calls/<int:reservation_id>/opt-out", views.opt_out, name="console-opt-out"),
     path("calls/<int:reservation_id>/hold", views.hold, name="console-hold"),
     path("calls/<int:reservation_id>/mute", views.mute, name="console-mute"),
+    path(
+        "calls/<int:reservation_id>/recording", recording_views.operator_recording, name="console-recording"
+    ),
+    path(
+        "supervise/<slug:slug>/calls/<str:call_sid>/recording",
+        recording_views.supervisor_recording,
+        name="console-supervisor-recording",
+    ),
 ]

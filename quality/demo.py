@@ -19,7 +19,9 @@ from django_tenants.utils import tenant_context
 from accounts.models import User
 from quality.models import Criterion, Score
 from quality.scoring import CriterionSpec, MarkInput, check_score_call, current_scorecard, scorecard_save
-from telephony.calls.models import Call
+from telephony import recording_pauses
+from telephony.calls.models import Call, RecordingAccess
+from telephony.calls.records import add_event
 from telephony.gateway import TWILIO_API
 from telephony.recordings import recording_key
 from telephony.simulator.audio import recording_wav
@@ -55,6 +57,24 @@ def _record(call: Call, audio: bytes) -> None:
     call.save(update_fields=["recording_sid", "recording_key", "recording_url", "recording_seconds"])
 
 
+def _card_data_pause(call: Call, *, by: str) -> None:
+    """The caller paid by card on this call: its recording paused for it, as the console does (PCI),
+    and the company's access log shows the supervisor who listened to it."""
+    if call.answered_at is None or not call.talk_seconds or call.talk_seconds < 20:
+        return
+    paused = call.answered_at + dt.timedelta(seconds=call.talk_seconds // 3)
+    seconds = min(25, call.talk_seconds // 3)
+    add_event(call, recording_pauses.PAUSED, dedupe="demo:pause", at=paused, by="operator",
+              reason="sensitive step card_number")  # fmt: skip
+    add_event(call, recording_pauses.RESUMED, dedupe="demo:resume", at=paused + dt.timedelta(seconds=seconds),
+              by="operator", reason="left sensitive step card_number", seconds=seconds)  # fmt: skip
+    RecordingAccess.objects.create(
+        call=call, call_sid=call.call_sid, recording_sid=call.recording_sid,
+        at=(call.ended_at or paused) + dt.timedelta(hours=1), action=RecordingAccess.Action.PLAY,
+        surface=RecordingAccess.Surface.QUALITY, platform_staff=True, name=by,
+    )  # fmt: skip
+
+
 def seed_scored_calls(*, client: Client, scorer: User, count: int = 6) -> int:
     """Record and score ``count`` of the company's latest handled calls; returns the scores added."""
     rng = random.Random(f"quality-{client.slug}")
@@ -68,8 +88,10 @@ def seed_scored_calls(*, client: Client, scorer: User, count: int = 6) -> int:
         )
         audio = recording_wav()
         added = 0
-        for call in calls.order_by("-started_at")[:count]:
+        for number, call in enumerate(calls.order_by("-started_at")[:count]):
             _record(call, audio)
+            if number == 0:
+                _card_data_pause(call, by=scorer.get_full_name() or scorer.username)
             marks = {
                 c.pk: MarkInput(points=c.max_points if rng.random() < 0.8 else rng.randint(0, c.max_points))
                 for c in criteria

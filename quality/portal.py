@@ -1,16 +1,20 @@
 """The client company's own recordings in its portal: listed with a player, streamed to its staff
-(``client_staff``: the portal URLs exist on company hosts only)."""
+(``client_staff``: the portal URLs exist on company hosts only); and who heard them, the access log
+(page with filters in the company's time zone, CSV/XLSX export)."""
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from reporting import exports, recording_log, stats
 from reporting.exports import visible_operator_name
-from reporting.portal_views import client_staff
-from telephony.calls.models import Call
-from telephony.recordings import recording_response
+from reporting.portal_views import FORMATS, client_staff
+from telephony.calls.models import Call, RecordingAccess
+from telephony.recording_access import Listener, serve_recording
 
 PAGE_SIZE = 50
 
@@ -26,4 +30,56 @@ def recordings(request: HttpRequest) -> HttpResponse:
 
 @client_staff
 def audio(request: HttpRequest, call_id: int) -> HttpResponse:
-    return recording_response(get_object_or_404(Call.objects.exclude(recording_key=""), pk=call_id))
+    call = get_object_or_404(Call.objects.exclude(recording_key=""), pk=call_id)
+    listener = Listener.of(request.user, platform_staff=False)
+    return serve_recording(
+        call=call, request=request, surface=RecordingAccess.Surface.PORTAL, listener=listener
+    )
+
+
+def _access_filter(request: HttpRequest) -> recording_log.AccessFilter:
+    return recording_log.AccessFilter(request.GET or None, zone=stats.local_zone())
+
+
+@client_staff
+def access_log(request: HttpRequest) -> HttpResponse:
+    """Every play, download and deletion of the company's recordings, newest first, filtered."""
+    filterset = _access_filter(request)
+    valid = not filterset.is_bound or filterset.is_valid()
+    accesses = filterset.qs if valid else RecordingAccess.objects.none()
+    page = Paginator(accesses, PAGE_SIZE).get_page(request.GET.get("page"))
+    for access in page.object_list:
+        access.who = recording_log.who(access)
+    query = urlencode({k: v for k, v in request.GET.items() if k != "page" and v})
+    context = {"filterset": filterset, "page": page, "query": query, "zone": filterset.zone}
+    return render(request, "quality/access_log.html", context, status=200 if valid else 400)
+
+
+@client_staff
+def access_log_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The access log as filtered on the page, every page of it (CSV streamed, or XLSX)."""
+    if fmt not in FORMATS:
+        raise Http404("Unknown format.")
+    filterset = _access_filter(request)
+    if filterset.is_bound and not filterset.is_valid():
+        errors = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in filterset.form.errors.items())
+        return HttpResponse(
+            "Check the filters: " + errors, status=400, content_type="text/plain; charset=utf-8"
+        )
+    accesses, zone = filterset.qs, filterset.zone
+    filename = f"{request.tenant.slug}-recording-access.{fmt}"
+    if fmt == "csv":
+        return exports.csv_response(
+            request, header=recording_log.HEADER, make_rows=lambda: recording_log.rows(accesses, zone),
+            filename=filename,
+        )  # fmt: skip
+    if accesses.count() > exports.XLSX_MAX_ROWS:
+        return HttpResponse(
+            f"More than {exports.XLSX_MAX_ROWS:,} rows for one spreadsheet: narrow the filters, or"
+            " download CSV.",
+            status=400, content_type="text/plain; charset=utf-8",
+        )  # fmt: skip
+    rows = recording_log.rows(accesses, zone)
+    return exports.xlsx_response(
+        title="Recording access", header=recording_log.HEADER, rows=rows, filename=filename
+    )

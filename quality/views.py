@@ -36,8 +36,8 @@ from quality.scoring import (
 )
 from reporting.periods import PeriodForm
 from telephony import supervision
-from telephony.calls.models import Call, TelephonySettings
-from telephony.recordings import recording_response
+from telephony.calls.models import Call, RecordingAccess, TelephonySettings
+from telephony.recording_access import Listener, serve_recording
 from tenants.models import Client
 
 PAGE_SIZE = 50
@@ -150,7 +150,12 @@ def recordings(request: HttpRequest, company: Client) -> HttpResponse:
 
 @in_company
 def audio(request: HttpRequest, company: Client, call_id: int) -> HttpResponse:
-    return recording_response(get_object_or_404(_recorded_calls(), pk=call_id))
+    call = get_object_or_404(_recorded_calls(), pk=call_id)
+    # Platform staff hearing a company's call: logged in that company's own access log.
+    listener = Listener.of(request.user, platform_staff=True)
+    return serve_recording(
+        call=call, request=request, surface=RecordingAccess.Surface.QUALITY, listener=listener
+    )
 
 
 def _marks_from_post(request: HttpRequest, criteria) -> tuple[dict[int, MarkInput], list[str]]:

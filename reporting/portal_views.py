@@ -32,7 +32,7 @@ from tenants.models import FirstInvoice
 
 CALLS_PER_PAGE = 50
 # Call event fields that name platform staff (usernames): the client sees the call's operator instead.
-STAFF_FIELDS = {"operator", "operator_id", "operator_name", "by", "user", "user_id", "username"}
+STAFF_FIELDS = {"operator", "operator_id", "operator_name", "by", "user", "user_id", "username", "paused_by"}
 FORMATS = {"csv", "xlsx"}
 NOTHING = "\N{EN DASH}"  # shown for a rate of a period with nothing to measure
 
@@ -389,6 +389,7 @@ def call_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "disposition": disposition or call.disposition,
         "events": _event_rows(call, operator, zone),
         "answers": _answer_rows(call),
+        "recording_deleted": call.events.filter(kind="recording_deleted").order_by("-at").first(),
     }
     return render(request, "reporting/call_detail.html", context)
 

@@ -35,7 +35,7 @@ QUESTION_TYPES: tuple[str, ...] = (
     "email",
 )
 FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
-    "say": ("text", "next", "note"),
+    "say": ("text", "next", "sensitive", "note"),
     "question": (
         "text",
         "type",
@@ -48,6 +48,7 @@ FIELDS_BY_KIND: dict[str, tuple[str, ...]] = {
         "max_length",
         "pattern",
         "next",
+        "sensitive",
         "note",
     ),
     "branch": ("cases", "otherwise", "note"),
@@ -125,6 +126,8 @@ def node_to_fields(node: Mapping[str, Any]) -> dict[str, str]:
         value = node.get(name)
         if isinstance(value, str):
             fields[name] = value
+    if node.get("sensitive") is True:
+        fields["sensitive"] = "on"
     if node.get("kind") == "question":
         fields["type"] = str(node.get("type", "text"))
         fields["required"] = "" if node.get("required") is False else "on"
@@ -177,6 +180,8 @@ def node_from_fields(kind: str, data: Mapping[str, str]) -> tuple[dict[str, Any]
             value = str(data.get(name, "")).strip()
             if value:
                 node[name] = value
+    if "sensitive" in wanted and data.get("sensitive"):
+        node["sensitive"] = True
     if kind == "question":
         node["type"] = str(data.get("type") or "text")
         if not data.get("required"):
@@ -285,7 +290,7 @@ _TOP_ORDER = ("format", "title", "description", "start", "fields", "dispositions
 _NODE_ORDER = (
     "kind", "text", "prompt", "type", "required", "options", "min", "max", "integer",
     "min_length", "max_length", "pattern", "cases", "otherwise", "specialist", "disposition",
-    "next", "timeout_next", "note",
+    "next", "timeout_next", "sensitive", "note",
 )  # fmt: skip
 
 

@@ -170,6 +170,10 @@ class NodeForm(forms.Form):
     specialist = forms.CharField(label="Specialist", required=False)
     disposition = forms.CharField(label="Disposition", required=False)
     next = forms.CharField(label="Next node", required=False)
+    sensitive = forms.BooleanField(
+        label="Sensitive: card data is taken here (the call's recording pauses on this step)",
+        required=False,
+    )
     note = forms.CharField(label="Note for script authors (never shown on calls)", required=False)
 
     def __init__(self, *args: Any, node_ids: list[str] = (), **kwargs: Any) -> None:  # type: ignore[assignment]

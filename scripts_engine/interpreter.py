@@ -147,6 +147,7 @@ class Interpreter:
             value=answers.get(node.id),
             repeat=repeat,
             loop=loop,
+            sensitive=node.raw.get("sensitive") is True,
         )
 
     def back(

@@ -50,6 +50,7 @@ class Step:
     value: Any = None
     repeat: bool = False
     loop: tuple[str, ...] = ()
+    sensitive: bool = False  # card data is taken here: the call's recording is paused (PCI)
 
     @property
     def final(self) -> bool:
@@ -79,6 +80,7 @@ class Step:
             "repeat": self.repeat,
             "loop": list(self.loop),
             "final": self.final,
+            "sensitive": self.sensitive,
         }
 
 

@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 
-from telephony import announcements, conferences, evidence, supervision, transfers, twiml
+from telephony import announcements, conferences, evidence, recording_pauses, supervision, transfers, twiml
 from telephony.calls.models import Call
 from telephony.calls.records import add_event
 from telephony.signatures import twilio_signed
@@ -91,6 +91,8 @@ def conference_status(request: HttpRequest, tenant: Client, call: Call) -> HttpR
             _on_commit_in(tenant, release_caller, call.pk, attempt, event)
     if event == "conference-end":
         supervision.call_ended(call=call)
+        # The recording ends with the conference: a pause still open ends here, not resumed.
+        recording_pauses.close_open_pause(call=call, reason="the call ended while the recording was paused")
     return HttpResponse(status=204)
 
 
@@ -154,6 +156,7 @@ def recording(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
                 store_recording.delay(call_id)
 
         transaction.on_commit(fetch)
+        recording_pauses.close_open_pause(call=call, reason="the recording ended while paused")
     add_event(call, "recording", dedupe=f"recording:{post.get('RecordingSid', '')}",
               status=post.get("RecordingStatus", ""), conference=post.get("ConferenceSid", ""))  # fmt: skip
     return HttpResponse(status=204)

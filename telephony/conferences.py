@@ -27,6 +27,7 @@ from telephony import gateway, routing, twiml
 from telephony.calls.bridging import operator_identity, record_answer
 from telephony.calls.models import Call, CallEvent, TelephonySettings
 from telephony.calls.records import add_event, dedupe_key, held_seconds, on_hold, set_outcome
+from telephony.pushes import push_on_commit
 from telephony.routing_models import Reservation, WaitingCall
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,11 @@ def participant_joined(*, call: Call, label: str, leg_sid: str, now: dt.datetime
             add_event(call, "stale_leg", dedupe=f"stale_leg:{reservation_id}", at=now, call_sid=leg_sid)
             transaction.on_commit(lambda: _hang_up_leg(leg_sid))
             return False
-        record_answer(waiting_call_id=waiting.pk, at=now)
+        answered = record_answer(waiting_call_id=waiting.pk, at=now)
+        if answered is not None and answered[1]:
+            # The console shows what a connected call offers (hold, mute, pause the recording).
+            message = {"type": "connected", "reservation": attempt.reservation.pk}
+            push_on_commit(user_id=waiting.operator.user_id, message=message)
     return True
 
 

@@ -217,6 +217,23 @@ def remove_participant(*, conference_sid: str, participant: str) -> Answer:
     )[0]
 
 
+def update_recording(*, conference_sid: str, status: str) -> Answer:
+    """Pause (``paused``: the paused part is skipped, not kept as silence) or resume (``in-progress``)
+    the conference's recording being made now (``Twilio.CURRENT``: its SID comes only at the end)."""
+    changes: dict[str, str] = {"status": status}
+    if status == "paused":
+        changes["pause_behavior"] = "skip"
+    return send(
+        lambda: client().conferences(conference_sid).recordings("Twilio.CURRENT").update(**changes),
+        what=f"recording {status} in {conference_sid}",
+    )[0]
+
+
+def delete_recording(*, recording_sid: str) -> Answer:
+    """Delete a recording at Twilio (its media and its resource): retention is over."""
+    return send(lambda: client().recordings(recording_sid).delete(), what=f"deletion of {recording_sid}")[0]
+
+
 def end_conference(*, conference_sid: str) -> Answer:
     """End a conference: every participant's leg is disconnected."""
     return send(

@@ -9,12 +9,23 @@ from __future__ import annotations
 
 import random
 
+from django_tenants.utils import tenant_context
+
 from config.celery import app, tenant_task
-from telephony import announcements, callback_dial, conference_exits, conferences, recordings, routing
+from telephony import (
+    announcements,
+    callback_dial,
+    conference_exits,
+    conferences,
+    recording_access,
+    recordings,
+    routing,
+)
 from telephony.calls.models import Call
 from telephony.gateway import TwilioUnavailable
 from telephony.recordings import RecordingNotReady
 from telephony.routing import callbacks as kept_callbacks
+from tenants.models import Client
 
 BRIDGE_RETRIES = 5  # about 15 s of backoff in all: the caller is listening to music meanwhile
 
@@ -118,3 +129,20 @@ def release_caller(self, call_id: int, reservation_id: int, reason: str) -> bool
         return announcements.release(call=call, reservation_id=reservation_id, reason=reason)
     except TwilioUnavailable as exc:
         raise self.retry(exc=exc, countdown=bridge_backoff(self.request.retries)) from exc
+
+
+@app.task(acks_late=True, ignore_result=True)
+def dispatch_recording_retention() -> int:
+    """Beat, daily, in public: each client company deletes the recordings its contract keeps no longer."""
+    count = 0
+    for company in Client.objects.companies():
+        with tenant_context(company):
+            purge_recordings.delay()
+        count += 1
+    return count
+
+
+@tenant_task(acks_late=True)
+def purge_recordings() -> int:
+    """Recordings past the contract's ``recording_retention_months``: deleted, each deletion logged."""
+    return recording_access.purge_recordings()

@@ -15,7 +15,7 @@ import datetime as dt
 from django.db import transaction
 from django.utils import timezone
 
-from telephony import conferences, gateway, routing, twiml
+from telephony import conferences, gateway, recording_pauses, routing, twiml
 from telephony.calls.models import Call, CallEvent
 from telephony.calls.records import add_event, set_outcome
 
@@ -96,6 +96,8 @@ def complete(*, call: Call, now: dt.datetime | None = None) -> bool:
                   specialist=pending.data.get("specialist", ""), talk_seconds=talk)  # fmt: skip
         set_outcome(locked, Call.Outcome.TRANSFERRED, at=now, specialist=pending.data.get("specialist", ""))
         routing.leave(call_sid=call.call_sid, outcome=Call.Outcome.TRANSFERRED, now=now)
+        # The caller may still be reading out card data to the specialist: the pause stays, said so.
+        recording_pauses.note_still_paused(call=call, reason="transferred to a specialist while paused")
     return True
 
 

@@ -32,6 +32,9 @@ DEFAULT_NOTICE_DAYS = 30
 DEFAULT_EVIDENCE_RETENTION_MONTHS = 24
 # How long an operator's pass of the company's certification quiz is valid (R14), in days.
 DEFAULT_CERTIFICATION_VALID_DAYS = 180
+# How long call recordings are kept when the contract says nothing (``recording_retention_months``):
+# the recordings older than that are deleted, here and at Twilio, by a daily task.
+DEFAULT_RECORDING_RETENTION_MONTHS = 12
 
 STANDARD = "standard"
 REVERSE_CHARGE = "reverse_charge"
@@ -130,6 +133,7 @@ def default_terms(*, order: Order) -> dict[str, object]:
         "evidence_retention_months": DEFAULT_EVIDENCE_RETENTION_MONTHS,
         "supervision_visible_to_client": False,
         "certification_valid_days": DEFAULT_CERTIFICATION_VALID_DAYS,
+        "recording_retention_months": DEFAULT_RECORDING_RETENTION_MONTHS,
     }
 
 
@@ -180,7 +184,11 @@ def suspension_and_evidence_sentence(terms: dict[str, object]) -> str:
         if terms.get("suspended_days_billed")
         else "A day on which the service is suspended throughout is not billed."
     )
-    return f"{fees} The events behind each invoice line are kept for {months} months."
+    recordings = terms.get("recording_retention_months") or DEFAULT_RECORDING_RETENTION_MONTHS
+    return (
+        f"{fees} The events behind each invoice line are kept for {months} months. Call recordings "
+        f"are kept for {recordings} months, then deleted; each play, download and deletion is logged."
+    )
 
 
 def supervision_sentence(terms: dict[str, object]) -> str:

@@ -240,6 +240,14 @@ class ContractTermsForm(forms.Form):
         initial=contracts.DEFAULT_CERTIFICATION_VALID_DAYS,
         help_text="How long a pass of the company's quiz is valid (7 to 730 days; empty: 180).",
     )
+    recording_retention_months = forms.IntegerField(
+        label="Recordings kept (months)",
+        min_value=1,
+        max_value=120,
+        required=False,
+        initial=contracts.DEFAULT_RECORDING_RETENTION_MONTHS,
+        help_text="Call recordings older than this are deleted, the deletion logged (1 to 120; empty: 12).",
+    )
     body = forms.CharField(
         label="Special conditions",
         required=False,
@@ -283,6 +291,8 @@ class ContractTermsForm(forms.Form):
         data["evidence_retention_months"] = months or contracts.DEFAULT_EVIDENCE_RETENTION_MONTHS
         days = data.get("certification_valid_days")
         data["certification_valid_days"] = days or contracts.DEFAULT_CERTIFICATION_VALID_DAYS
+        recordings = data.get("recording_retention_months")
+        data["recording_retention_months"] = recordings or contracts.DEFAULT_RECORDING_RETENTION_MONTHS
         data["deposit"] = str((data.get("deposit") or Decimal("0")).quantize(Decimal("0.01")))
         data["reserved_seats"] = data.get("reserved_seats") or 0
         return data

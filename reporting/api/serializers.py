@@ -5,9 +5,10 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from reporting import recording_log
 from reporting.models import Invoice, InvoiceLine, Statistic
 from scripts_engine.models import Script, ScriptAnswer
-from telephony.calls.models import Call, CallEvent, Contact
+from telephony.calls.models import Call, CallEvent, Contact, RecordingAccess
 
 CALL_FIELDS = [
     "id",
@@ -44,6 +45,24 @@ class CallSerializer(serializers.ModelSerializer):
     class Meta:
         model = Call
         fields = CALL_FIELDS
+
+
+class RecordingAccessSerializer(serializers.ModelSerializer):
+    """One play, download or deletion of a recording: who (a user, an API key; none for the
+    retention task), when (UTC), where (``surface``) and from which address."""
+
+    who = serializers.SerializerMethodField(
+        help_text="As the portal shows them: the company's staff by name, "
+        'the platform\'s as "Jane D.", an API key by its name.'
+    )
+
+    class Meta:
+        model = RecordingAccess
+        fields = ["id", "at", "action", "surface", "platform_staff", "who", "call_id", "call_sid",
+                  "recording_sid", "ip", "user_agent"]  # fmt: skip
+
+    def get_who(self, access: RecordingAccess) -> str:
+        return recording_log.who(access)
 
 
 class CallEventSerializer(serializers.ModelSerializer):

@@ -10,6 +10,7 @@ router = DefaultRouter(trailing_slash=True)
 router.include_root_view = False
 router.register("calls", views.CallViewSet, basename="api-call")
 router.register("contacts", views.ContactViewSet, basename="api-contact")
+router.register("recording-accesses", views.RecordingAccessViewSet, basename="api-recording-access")
 router.register("statistics", views.StatisticViewSet, basename="api-statistic")
 router.register("invoices", views.InvoiceViewSet, basename="api-invoice")
 router.register("scripts", views.ScriptViewSet, basename="api-script")

@@ -17,7 +17,7 @@ from django.utils.decorators import method_decorator
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import pagination, viewsets
 from rest_framework.decorators import action
@@ -25,6 +25,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 
+from reporting import recording_log
 from reporting.api import serializers
 from reporting.api.auth import ApiKeyAuthentication, HasScope, PerKeyRateThrottle
 from reporting.client_events import client_events
@@ -32,7 +33,8 @@ from reporting.filters import NumberFilter
 from reporting.keys import Scope
 from reporting.models import Invoice, Statistic
 from scripts_engine.models import Script
-from telephony.calls.models import Call, CallEvent, Contact
+from telephony.calls.models import Call, CallEvent, Contact, RecordingAccess
+from telephony.recording_access import Listener, serve_recording
 
 
 class Cursor(pagination.CursorPagination):
@@ -162,6 +164,51 @@ class CallViewSet(ApiView):
         if self.action == "retrieve":
             return serializers.CallDetailSerializer
         return serializers.CallSerializer
+
+    @extend_schema(
+        summary="The call's recording (audio)",
+        description="The stored audio (audio/mpeg, or audio/wav). Every request from the start of the "
+        "file is logged in the recording access log as a play, or a download with `download=1`.",
+        parameters=[OpenApiParameter("download", bool, description="Send as an attachment (a download).")],
+        responses={
+            (200, "audio/mpeg"): OpenApiTypes.BINARY,
+            (200, "audio/wav"): OpenApiTypes.BINARY,
+            **error_responses(),
+        },
+    )
+    @action(detail=True, methods=["get"], schema=ApiSchema())
+    def recording(self, request, pk=None):
+        call = self.get_object()
+        key = request.auth
+        listener = Listener(username=f"API key {key.name} (cck_{key.prefix}_…)", user_id=None)
+        return serve_recording(
+            call=call, request=request, surface=RecordingAccess.Surface.API, listener=listener
+        )
+
+
+class RecordingAccessFilter(django_filters.FilterSet):
+    at_after = UtcDateTimeFilter(field_name="at", lookup_expr="gte")
+    at_before = UtcDateTimeFilter(field_name="at", lookup_expr="lt")
+    who = django_filters.CharFilter(
+        method="filter_who", max_length=150, help_text="A part of the name shown."
+    )
+
+    class Meta:
+        model = RecordingAccess
+        fields = ["action", "surface", "call_sid", "platform_staff"]
+
+    def filter_who(self, queryset, name, value):
+        return recording_log.filter_who(queryset, value)
+
+
+class RecordingAccessViewSet(ApiView):
+    """Who heard what: every play, download and deletion of the company's recordings."""
+
+    required_scope = Scope.READ_CALLS
+    queryset = RecordingAccess.objects.all()
+    serializer_class = serializers.RecordingAccessSerializer
+    filterset_class = RecordingAccessFilter
+    pagination_class = cursor("-at", "-id")
 
 
 class ContactViewSet(ApiView):

@@ -98,6 +98,7 @@
     outbound = null; onHold = false; connected = false; $("preview-actions").hidden = true;
     $("pop").hidden = true; $("call").hidden = true; $("idle").hidden = false;
     $("pop").classList.remove("ringing");
+    document.dispatchEvent(new CustomEvent("console:idle"));
   }
 
   async function showCall(id) {
@@ -122,6 +123,7 @@
     // The operator answered a step while this view was on its way: theirs is newer, keep it.
     if (stepVersion === seen) renderStep(view.step, view.answers, null);
     renderOutbound(view);
+    document.dispatchEvent(new CustomEvent("console:call", { detail: { reservation: id, view: view } }));
   }
 
   const PHASES = { preview: "Outbound call: read the card, then dial", dialing: "Dialing…", connected: "On the line (outbound)", ended: "The outbound call has ended" };
@@ -226,11 +228,12 @@
     try {
       const result = await api("calls/" + reservation + "/script", body);
       renderStep(result.step, result.answers, result.error);
+      document.dispatchEvent(new CustomEvent("console:step", { detail: result }));
     } catch (e) { showError(e.message); }
   }
 
   async function back() {
-    try { const r = await api("calls/" + reservation + "/script", { action: "back" }); renderStep(r.step, r.answers, r.error); } catch (e) { showError(e.message); }
+    try { const r = await api("calls/" + reservation + "/script", { action: "back" }); renderStep(r.step, r.answers, r.error); document.dispatchEvent(new CustomEvent("console:step", { detail: r })); } catch (e) { showError(e.message); }
   }
 
   async function refresh() {

@@ -284,3 +284,40 @@ class WebhookEvidence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.url} at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class RecordingAccess(models.Model):
+    """Who heard what (R21): every play, download and deletion of a call's recording, kept in the
+    company's own schema whoever did it (its staff, the platform's staff, an API key, the retention
+    task), with when and from where. Rows are only ever added."""
+
+    class Action(models.TextChoices):
+        PLAY = "play", "Played"
+        DOWNLOAD = "download", "Downloaded"
+        DELETE = "delete", "Deleted (retention)"
+
+    class Surface(models.TextChoices):
+        PORTAL = "portal", "Client portal"
+        QUALITY = "quality", "Platform quality pages (platform staff)"
+        API = "api", "API"
+        RETENTION = "retention", "Retention task"
+
+    call = models.ForeignKey(Call, null=True, on_delete=models.SET_NULL, related_name="recording_accesses")
+    call_sid = models.CharField(max_length=64)
+    recording_sid = models.CharField(max_length=64, blank=True)
+    at = models.DateTimeField()
+    action = models.CharField(max_length=8, choices=Action.choices)
+    surface = models.CharField(max_length=12, choices=Surface.choices)
+    platform_staff = models.BooleanField(default=False, help_text="Done by the platform's staff.")
+    user_id = models.IntegerField(null=True, blank=True, help_text="In the schema of the user's kind.")
+    username = models.CharField(max_length=150, blank=True, help_text="Or the API key's name.")
+    name = models.CharField(max_length=150, blank=True, help_text="The person's full name at the time.")
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["at"]), models.Index(fields=["call", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.action} of {self.call_sid} by {self.username or 'system'} at {self.at:%Y-%m-%d %H:%M}"

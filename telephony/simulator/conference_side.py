@@ -58,6 +58,9 @@ class Room:
     # What the operator heard before the caller was put through (R19), and each supervisor's modes.
     announcements: list[str] = field(default_factory=list)
     monitor_modes: dict[str, list[str]] = field(default_factory=dict)
+    recording_status: str = "in-progress"
+    paused_at: float | None = None
+    paused_seconds: float = 0.0  # PauseBehavior=skip: left out of the recording's duration
 
 
 class Conferences:
@@ -72,6 +75,7 @@ class Conferences:
         self.faults: dict[str, int] = {}
         self.announced: dict[str, list[str]] = {}  # the caller's CallSid → what the operator heard
         self.monitored: dict[str, dict[str, list[str]]] = {}  # the caller's CallSid → label → modes
+        self.pauses: dict[str, int] = {}  # recording updates taken, by status (PCI pauses)
 
     def routes(self, app: web.Application) -> None:
         base = "/2010-04-01/Accounts/{account}/Conferences"
@@ -79,6 +83,7 @@ class Conferences:
         app.router.add_post(base + "/{sid}/Participants/{participant}.json", self.update_participant)
         app.router.add_delete(base + "/{sid}/Participants/{participant}.json", self.remove_participant)
         app.router.add_post(base + "/{sid}.json", self.update_conference)
+        app.router.add_post(base + "/{sid}/Recordings/{recording}.json", self.update_recording)
 
     @web.middleware
     async def failing(self, request: web.Request, handler):
@@ -196,9 +201,16 @@ class Conferences:
         call.record.result = call.record.result or "handled"
         await self.end(room, leaving=call.record.sid)
         if room.recording_callback:  # Twilio reports the conference's recording once it has ended
-            await self._send(room.recording_callback, self.twilio.recordings.completed(
-                call_sid=call.record.sid, seconds=talk, ConferenceSid=room.sid, RecordingSource="Conference"
-            ))  # fmt: skip
+            if room.paused_at is not None:  # ended while paused: that part is not in the file either
+                room.paused_seconds += time.monotonic() - room.paused_at
+            recorded = max(0.0, talk - room.paused_seconds)
+            fields = self.twilio.recordings.completed(
+                call_sid=call.record.sid,
+                seconds=recorded,
+                ConferenceSid=room.sid,
+                RecordingSource="Conference",
+            )
+            await self._send(room.recording_callback, fields)
 
     async def end(self, room: Room, *, leaving: str) -> None:
         """Whoever ends the conference left: everyone is disconnected, the conference ends."""
@@ -373,6 +385,31 @@ class Conferences:
         if form.get("Status") == "completed":
             await self.end(room, leaving="")
         return web.json_response({"sid": room.sid, "friendly_name": room.name, "status": "completed"})
+
+    async def update_recording(self, request: web.Request) -> web.Response:
+        """``POST …/Conferences/{sid}/Recordings/{Sid|Twilio.CURRENT}.json``: pause (the paused part
+        skipped) or resume the conference's recording, as Twilio does; 404 when nothing is recorded."""
+        room = self.by_sid.get(request.match_info["sid"])
+        if room is None or room.over or not room.recording_callback or not room.operator_in.is_set():
+            return _not_found()
+        form = await request.post()
+        status = str(form.get("Status", ""))
+        if status not in ("paused", "in-progress", "stopped"):
+            body = {"code": 21200, "message": "Status must be paused, in-progress or stopped", "status": 400}
+            return web.json_response(body, status=400)
+        now = time.monotonic()
+        if status == "paused" and room.paused_at is None:
+            room.paused_at = now
+        elif status != "paused" and room.paused_at is not None:
+            room.paused_seconds += now - room.paused_at
+            room.paused_at = None
+        room.recording_status = status
+        self.pauses[status] = self.pauses.get(status, 0) + 1
+        return web.json_response({
+            "account_sid": ACCOUNT, "conference_sid": room.sid, "call_sid": room.caller_sid,
+            "sid": "RE" + room.sid[2:], "status": status, "channels": 1, "source": "DialConference",
+            "uri": f"/2010-04-01/Accounts/{ACCOUNT}/Conferences/{room.sid}/Recordings/RE{room.sid[2:]}.json",
+        })  # fmt: skip
 
 
 def _mode(form) -> str:

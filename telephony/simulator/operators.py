@@ -37,6 +37,8 @@ class Behaviour:
     logout: float = 0.0  # chance of dropping the console when an offer comes
     # Outbound calls: how the person answers each script question (phone, step) → value.
     answer: Callable[[str, dict[str, Any]], Any] = first_choice
+    card_data: float = 0.0  # chance the caller pays by card: the recording is paused, then resumed
+    card_seconds: tuple[float, float] = (0.2, 0.6)  # how long the card data takes (paused)
 
 
 @dataclass
@@ -51,6 +53,8 @@ class OperatorStats:
     errors: list[str] = field(default_factory=list)
     outbound: int = 0  # outbound tasks given (previews and progressive calls)
     outbound_talked: int = 0  # outbound calls connected, walked through the script and wrapped up
+    paused: int = 0  # recordings paused for card data (PCI) …
+    resumed: int = 0  # … and resumed by the operator (the others ended while paused: the call did)
 
 
 class SimulatedOperator:
@@ -62,6 +66,7 @@ class SimulatedOperator:
         self.session, self.base_url, self.connect_to = session, base_url.rstrip("/"), connect_to
         self.rng, self.behaviour = rng, behaviour
         self.outbound_tasks: dict[int, asyncio.Task] = {}
+        self.card_tasks: set[asyncio.Task] = set()
         self.http: aiohttp.ClientSession | None = None
         self.online = asyncio.Event()  # the server confirmed a state: logged in on the console
 
@@ -78,9 +83,9 @@ class SimulatedOperator:
         try:
             await self._run(stop)
         finally:
-            for task in self.outbound_tasks.values():
+            for task in [*self.outbound_tasks.values(), *self.card_tasks]:
                 task.cancel()
-            await asyncio.gather(*self.outbound_tasks.values(), return_exceptions=True)
+            await asyncio.gather(*self.outbound_tasks.values(), *self.card_tasks, return_exceptions=True)
             await self.http.close()
 
     async def _run(self, stop: asyncio.Event) -> None:
@@ -161,7 +166,32 @@ class SimulatedOperator:
         self.stats.accepted += 1
         self.stats.calls.append(offer.get("call_sid", ""))
         self.stats.accepted_at[offer.get("call_sid", "")] = time.monotonic()
+        if self.rng.random() < self.behaviour.card_data:
+            task = asyncio.create_task(self._card_data(offer["reservation"]))
+            self.card_tasks.add(task)
+            task.add_done_callback(self.card_tasks.discard)
         return "accepted"
+
+    async def _card_data(self, reservation: int) -> None:
+        """The caller pays by card: once connected, pause the recording, take the card, resume."""
+        try:
+            for _ in range(200):  # the call is ours, then the leg joins, a moment after the accept
+                view = await self._api(f"calls/{reservation}")
+                if view is not None and not (view.get("recording") or {}).get("recorded"):
+                    return
+                if view is not None and view["call"]["connected"]:
+                    break
+                await asyncio.sleep(0.05)
+            else:
+                return
+            if await self._api(f"calls/{reservation}/recording", {"on": True}) is None:
+                return  # refused (the call ended, Twilio unavailable): the console showed why
+            self.stats.paused += 1
+            await asyncio.sleep(self.rng.uniform(*self.behaviour.card_seconds))
+            if await self._api(f"calls/{reservation}/recording", {"on": False}) is not None:
+                self.stats.resumed += 1
+        except (aiohttp.ClientError, TimeoutError, RuntimeError) as exc:
+            self.stats.errors.append(f"card data {reservation}: {exc}")
 
     def _outbound_busy(self) -> bool:
         return any(not task.done() for task in self.outbound_tasks.values())

@@ -44,7 +44,9 @@ def named(name: str) -> Named:
                 wait_turn=10.0,
                 press_key=0.02,
             ),
-            Behaviour(answer_delay=(1.0, 4.0), wrap_up=WORKING_DAY_WRAP_UP),
+            Behaviour(
+                answer_delay=(1.0, 4.0), wrap_up=WORKING_DAY_WRAP_UP, card_data=0.1, card_seconds=(20.0, 60.0)
+            ),
         )
     raise ValueError(f"no simulation profile {name!r} (fast, working-day)")
 

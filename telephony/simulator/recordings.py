@@ -56,6 +56,15 @@ class Recordings:
             )
         return web.Response(body=recording_wav(), content_type="audio/wav")
 
+    async def delete(self, request: web.Request) -> web.Response:
+        """``DELETE …/Recordings/{sid}.json``: the recording and its media are gone (retention)."""
+        sid = request.match_info["name"].removesuffix(".json")
+        if self.issued.pop(sid, None) is None:
+            return web.json_response(
+                {"code": 20404, "message": "The requested resource was not found", "status": 404}, status=404
+            )
+        return web.Response(status=204)
+
     async def listing(self, request: web.Request) -> web.Response:
         """``GET …/Recordings.json``: every recording made, in one page (the reconciliation lists
         them to import any whose callback the platform never got)."""

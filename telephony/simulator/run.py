@@ -135,6 +135,7 @@ async def simulate(plan: Plan) -> dict[str, object]:
             **kpis(twilio.records, plan.service_level_seconds),
             "answer": answer_times(accepted, twilio.conferences.joined_at),
             "rest_faults": dict(twilio.conferences.faults),
+            "recording_updates": dict(twilio.conferences.pauses),
             "callback_errors": twilio.callback_errors[:5],
             "seconds": round(time.monotonic() - started, 1),
             "operators": [vars(op.stats) | {"calls": len(op.stats.calls)} for op in operators],

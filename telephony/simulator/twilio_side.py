@@ -106,6 +106,7 @@ class Twilio:
         app.router.add_get("/2010-04-01/Accounts/{account}/Calls.json", self._child_calls)
         app.router.add_get("/2010-04-01/Accounts/{account}/Recordings.json", self.recordings.listing)
         app.router.add_get("/2010-04-01/Accounts/{account}/Recordings/{name}", self.recordings.media)
+        app.router.add_delete("/2010-04-01/Accounts/{account}/Recordings/{name}", self.recordings.delete)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.rest_port)

@@ -8,7 +8,7 @@ import wave
 import pytest
 from django_tenants.utils import tenant_context
 
-from telephony import recordings
+from telephony import recording_pauses, recordings
 from telephony.calls.models import Call, TelephonySettings
 from telephony.simulator.run import simulate
 from telephony.simulator.setup import simulated_operators
@@ -64,3 +64,40 @@ def test_a_simulated_voicemail_is_stored_as_a_playable_wav(committed, tenants, a
         response = recordings.recording_response(call)
         body = b"".join(response.streaming_content)
     assert response["Content-Type"] == "audio/wav" and body[:4] == b"RIFF"
+
+
+def test_simulated_operators_pause_the_recording_for_card_data_and_resume_it(
+    committed, tenants, asgi_server, celery_worker
+):
+    company, number = _fresh_company()
+    with tenant_context(company):
+        settings = TelephonySettings.current()
+        settings.record_calls = True
+        settings.save(update_fields=["record_calls"])
+    operators = simulated_operators(count=2, slugs=[company.slug], prefix=f"{company.slug}-pci")
+
+    def settled() -> bool:  # every call over, every handled one's recording stored
+        with tenant_context(company):
+            calls = Call.objects.filter(to_number=number)
+            over = calls.count() == 3 and not calls.filter(outcome="").exists()
+            return over and not calls.filter(outcome="handled", recording_key="").exists()
+
+    plan = _plan([number], operators, calls=3, rate=1.0, seed=11, settled=settled)
+    plan.profile.talk = (2.5, 3.0)  # long enough to pause and resume inside the call
+    plan.behaviour.card_data = 1.0  # every caller pays by card
+    plan.behaviour.card_seconds = (0.3, 0.5)
+    result = run_async(simulate(plan))
+
+    # A call placed before the consoles were available goes to voicemail; the others are handled.
+    handled = result["outcomes"].get("handled", 0)
+    assert handled >= 1 and result["callback_errors"] == [], result["trace"]
+    assert sum(op["paused"] for op in result["operators"]) == handled, result["operators"]
+    assert sum(op["resumed"] for op in result["operators"]) == handled, result["operators"]
+    assert result["recording_updates"] == {"paused": handled, "in-progress": handled}
+    with tenant_context(company):
+        for call in Call.objects.filter(to_number=number, outcome="handled"):
+            kinds = list(call.events.filter(kind__startswith="recording_").values_list("kind", flat=True))
+            assert kinds.count("recording_paused") == 1 and kinds.count("recording_resumed") == 1, kinds
+            (interval,) = recording_pauses.pause_intervals(call)
+            assert interval.seconds and 0.2 < interval.seconds < 2.0
+            assert call.recording_key  # stored, the paused part left out (skip)

@@ -43,7 +43,8 @@ def test_the_account_manager_sets_both_terms_and_the_contract_prints_them(drafte
     assert (version.terms["suspended_days_billed"], version.terms["evidence_retention_months"]) == (True, 36)
     sentence = (
         "Monthly fees run while the service is suspended (suspended days are billed). "
-        "The events behind each invoice line are kept for 36 months."
+        "The events behind each invoice line are kept for 36 months. Call recordings are kept for 12 "
+        "months, then deleted; each play, download and deletion is logged."
     )
     assert contracts.suspension_and_evidence_sentence(version.terms) == sentence
     page = client.get(f"/staff/contracts/{drafted.pk}/v/2/").content.decode()
@@ -98,3 +99,19 @@ def test_the_certification_validity_is_a_contract_term_on_the_form_page_and_pdf(
     assert sentence in pdf_text(contracts.render_pdf(version=version))
     refused = client.post(f"/staff/contracts/{drafted.pk}/", form_data(certification_valid_days="3"))
     assert refused.status_code == 400 and drafted.latest.number == version.number
+
+
+def test_the_recording_retention_is_a_contract_term_printed_in_the_contract(drafted):
+    assert drafted.latest.terms["recording_retention_months"] == 12
+    client = logged_in(None, manager())
+    page = client.get(f"/staff/contracts/{drafted.pk}/").content.decode()
+    assert 'name="recording_retention_months" value="12"' in page
+    assert (
+        client.post(f"/staff/contracts/{drafted.pk}/", form_data(recording_retention_months="6")).status_code
+        == 302
+    )
+    assert drafted.latest.terms["recording_retention_months"] == 6
+    printed = pdf_text(contracts.render_pdf(version=drafted.latest))
+    assert "Call recordings are kept for 6 months, then deleted" in printed
+    refused = client.post(f"/staff/contracts/{drafted.pk}/", form_data(recording_retention_months="0"))
+    assert refused.status_code == 400 and "greater than or equal to 1" in refused.content.decode()

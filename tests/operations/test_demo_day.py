@@ -20,7 +20,7 @@ from operations.models import Certification, CertificationQuiz, Shift
 from quality.demo import seed_scored_calls
 from quality.models import Score
 from reporting.models import Statistic
-from telephony.calls.models import Call
+from telephony.calls.models import Call, CallEvent, RecordingAccess
 from telephony.models import Skill
 from telephony.recordings import recording_response
 from tests.conftest import make_user
@@ -82,6 +82,9 @@ def test_a_few_history_calls_are_recorded_with_playable_audio_and_scored(db, ten
             with wave.open(io.BytesIO(b"".join(response.streaming_content))) as audio:
                 assert response["Content-Type"] == "audio/wav" and audio.getnframes() > 0
     assert seed_scored_calls(client=tenants.alpha, scorer=supervisor) == 0  # a second run adds nothing
+    with tenant_context(tenants.alpha):  # one of them was paused for card data, and listened to
+        paused = CallEvent.objects.filter(kind="recording_paused").values_list("call_id", flat=True)
+        assert len(paused) == 1 and RecordingAccess.objects.filter(call_id__in=paused).count() == 1
     with tenant_context(tenants.beta):
         assert not Score.objects.exists()  # another company's demo content stays its own
 

@@ -1,0 +1,91 @@
+"""The recording access log as the client company reads it: filters, rows for the page and exports.
+
+One filter for the portal page, its CSV/XLSX export and ``GET /api/v1/recording-accesses/``: days
+are the company's local days (``zone``); the API takes exact UTC-normalised moments instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+
+import django_filters
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+
+from reporting.exports import visible_operator_name
+from reporting.periods import DATE, DAY_LIMITS, check_period
+from reporting.stats import day_bounds
+from telephony.calls.models import RecordingAccess
+
+HEADER = ["at (local)", "action", "where", "who", "platform staff", "call id", "call sid", "recording sid",
+          "address", "browser"]  # fmt: skip
+
+
+def who(access: RecordingAccess) -> str:
+    """The person (or API key, or task) as the client company is shown them: its own staff by
+    name, the platform's staff as everywhere in the portal ("Jane D."), never a login name."""
+    if access.surface == RecordingAccess.Surface.RETENTION:
+        return "Retention task"
+    if access.platform_staff:
+        return visible_operator_name(access.name or access.username)
+    return access.name or access.username or "\N{EN DASH}"
+
+
+def filter_who(queryset: QuerySet, typed: str) -> QuerySet:
+    """By a part of the name the company sees: its staff's name or login, an API key's name; the
+    platform's staff by their shown name's first word (no login name is searchable)."""
+    own = Q(platform_staff=False) & (Q(name__icontains=typed) | Q(username__icontains=typed))
+    return queryset.filter(own | Q(platform_staff=True, name__istartswith=typed.split(" ")[0]))
+
+
+class AccessFilter(django_filters.FilterSet):
+    """The access log's filters: local days, what was done, where, by whom, which call."""
+
+    start = django_filters.DateFilter(label="From", method="filter_start", widget=DATE, validators=DAY_LIMITS)
+    end = django_filters.DateFilter(label="To", method="filter_end", widget=DATE, validators=DAY_LIMITS)
+    action = django_filters.ChoiceFilter(choices=RecordingAccess.Action.choices, empty_label="Any action")
+    surface = django_filters.ChoiceFilter(
+        label="Where", choices=RecordingAccess.Surface.choices, empty_label="Anywhere"
+    )
+    who = django_filters.CharFilter(label="Who", method="filter_who", max_length=150)
+    call = django_filters.CharFilter(label="Call SID", field_name="call_sid", max_length=64)
+
+    class Meta:
+        model = RecordingAccess
+        fields: list[str] = []
+
+    def __init__(self, data: object = None, *, zone: dt.tzinfo) -> None:
+        super().__init__(data, queryset=RecordingAccess.objects.order_by("-at", "-pk"))
+        self.zone = zone
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        if valid:
+            data = self.form.cleaned_data
+            try:
+                check_period(data.get("start"), data.get("end"), max_days=None)
+            except ValidationError as error:
+                self.form.add_error("end", error)
+        return valid and not self.form.errors
+
+    def filter_who(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return filter_who(queryset, value)
+
+    def filter_start(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+        return queryset.filter(at__gte=day_bounds(value, self.zone)[0])
+
+    def filter_end(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+        return queryset.filter(at__lt=day_bounds(value, self.zone)[1])
+
+
+def rows(accesses: QuerySet, zone: dt.tzinfo) -> Iterator[list[object]]:
+    """One export row per access, in the company's time zone, read in chunks."""
+    actions = dict(RecordingAccess.Action.choices)
+    surfaces = dict(RecordingAccess.Surface.choices)
+    for access in accesses.iterator(chunk_size=2000):
+        yield [
+            access.at.astimezone(zone), actions.get(access.action, access.action),
+            surfaces.get(access.surface, access.surface), who(access), "yes" if access.platform_staff else "",
+            access.call_id, access.call_sid, access.recording_sid, access.ip or "", access.user_agent,
+        ]  # fmt: skip
