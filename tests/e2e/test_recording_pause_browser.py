@@ -17,6 +17,7 @@ from telephony.operators import profile_for
 from tests.conftest import PASSWORD, make_user
 from tests.e2e.test_console_browser import CALLER, _place_call, _until_bridged
 from tests.e2e.test_simulated_calls import _fresh_company
+from tests.telephony.helpers import CERTIFIED_UNTIL
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
@@ -52,7 +53,10 @@ def test_the_operator_pauses_for_card_data_and_the_company_sees_who_heard_the_re
         settings.record_calls = True
         settings.save(update_fields=["record_calls"])
     operator = make_user(None, role=Role.OPERATOR, first_name="Oleg", last_name="Petrov")
-    Skill.objects.create(operator=profile_for(operator), queue=Queue.objects.get(tenant=company), tier=1)
+    Skill.objects.create(
+        operator=profile_for(operator), queue=Queue.objects.get(tenant=company), tier=1,
+        certified_until=CERTIFIED_UNTIL,
+    )  # fmt: skip
     _log_in(page, asgi_server, None, operator)
     page.goto(asgi_server.url(None, "/console/"))
     page.locator("#link", has_text="connected").wait_for()
