@@ -20,9 +20,9 @@ from console.access import ConsoleError, access_reservation, call_for
 from operations.service import weekly_hours_text
 from scripts_engine import sessions
 from scripts_engine.models import Disposition, ScriptAnswer, Specialist
-from telephony import conferences, gateway, recording_pauses, routing, transfers
+from telephony import callback_dial, conferences, gateway, recording_pauses, routing, transfers
 from telephony.announcements import announcement_text
-from telephony.calls.callback_tries import try_card
+from telephony.calls.callback_tries import PLACEHOLDER, try_card
 from telephony.calls.flows import voice_of
 from telephony.calls.hours import in_force, specialist_available
 from telephony.calls.models import Call, Callback, Contact, TelephonySettings
@@ -310,8 +310,14 @@ def end_call(*, reservation_id: int, operator) -> None:
     if console_outbound.never_placed(reservation):  # an outbound preview never dialed: skip it
         console_outbound.skip(reservation_id=reservation_id, operator=operator)
         return
-    gateway.hang_up(call_sid=reservation.call.call_sid)
-    routing.leave(call_sid=reservation.call.call_sid, outcome="ended by operator")
+    call_sid = reservation.call.call_sid
+    if call_sid.startswith(PLACEHOLDER):  # a callback's try Twilio has not placed: nothing rings yet
+        routing.leave(call_sid=call_sid, outcome="ended by operator")
+        with tenant_context(reservation.call.tenant):
+            callback_dial.ended_before_placed(call_sid=call_sid)
+        return
+    gateway.hang_up(call_sid=call_sid)
+    routing.leave(call_sid=call_sid, outcome="ended by operator")
 
 
 def wrap_up(

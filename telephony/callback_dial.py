@@ -89,6 +89,16 @@ def give_up(*, waiting_call_id: int, reason: str) -> bool:
         return tried(call=call, status="failed", reason=reason)
 
 
+def ended_before_placed(*, call_sid: str, now: dt.datetime | None = None) -> bool:
+    """The operator ended a callback's try before Twilio placed it (the router's row has left):
+    as when they end it before the person answers, the callback is given up, never left waiting
+    in line with no row to bring it back. False for any other call."""
+    call = Call.objects.filter(call_sid=call_sid, placed_at__isnull=True).first()
+    if call is None or callback_of(call) is None:
+        return False
+    return tried(call=call, status="canceled", reason="ended by the operator before it rang", now=now)
+
+
 def placed(*, call: Call, call_sid: str, now: dt.datetime | None = None) -> None:
     """The try has its CallSid: the record and the router's row take it, the callback is being
     called (its lists say so) and this try is counted. Idempotent (the task and Twilio's first

@@ -487,3 +487,26 @@ def test_another_company_sees_nothing_of_the_callback(db, tenants, queue, alpha_
                            {"CallSid": first_try.call_sid, "To": CALLER, "From": alpha_number})  # fmt: skip
     assert verbs(response.content) == ["Hangup"]
     assert WaitingCall.objects.get(kind="callback").state == "waiting"
+
+
+def test_an_operator_who_ends_the_callback_before_it_is_dialled_gives_it_up_and_nothing_rings(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    """Before: the try was never placed, the router's row left, and the callback stayed "in line"
+    for ever with nothing to bring it back."""
+    http_ = twilio_with_faults(monkeypatch, twilio_mock)
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit, later_call=False)
+    with commit():
+        accept_offer(reservation_id=offer.pk, operator=offer.operator.user)
+    (waiting_id,) = sent_tasks["dial_back"]
+    with commit():
+        console.end_call(reservation_id=offer.pk, operator=offer.operator.user)
+    with commit():
+        tasks.dial_back.apply(args=[waiting_id])  # the task runs after: it must not ring anyone
+    assert _calls_created(http_) == []
+    callback = _callback(tenants, original)
+    assert (callback.state, callback.attempts) == ("cancelled", 1)
+    assert WaitingCall.objects.get(pk=waiting.pk).state == "left"
+    with tenant_context(tenants.alpha):
+        given_up = Call.objects.get(call_sid=original).events.get(kind="callback_given_up")
+        assert given_up.data["last"] == "ended by the operator"
