@@ -20,6 +20,8 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync 
 
 def test_the_wallboard_shows_the_contracts_and_who_the_router_favours(committed, tenants, asgi_server, page):
     tag = uuid.uuid4().hex[:6]
+    # Calls other committed tests left in line would compete for "who goes next": out of line.
+    WaitingCall.objects.filter(state__in=["waiting", "reserved"]).update(state="left")
     alpha = Queue.objects.create(tenant=tenants.alpha, name=f"Care {tag}", reserved_seats=2, max_seats=4)
     beta = Queue.objects.create(tenant=tenants.beta, name=f"Sales {tag}", sl_target_percent=90)
     try:
@@ -38,7 +40,7 @@ def test_the_wallboard_shows_the_contracts_and_who_the_router_favours(committed,
         page.get_by_role("heading", name="Contracts: who the router favours").wait_for()
         # Alpha's reservation is met (2 of 2 seats in use): Beta, furthest behind its 90 %, goes next.
         next_one = "The next free operator goes to"
-        page.get_by_text(f"{next_one} Beta GmbH / Sales {tag}: furthest behind").wait_for()
+        page.get_by_text(f"{next_one} Beta GmbH / Sales {tag}: furthest behind").wait_for(timeout=30_000)
         row = page.locator(f'#contracts tr[data-queue="{beta.pk}"]')
         assert "90 % in 20 s" in row.inner_text() and "By target" in row.inner_text()
         assert "▶" in row.inner_text()
@@ -46,7 +48,9 @@ def test_the_wallboard_shows_the_contracts_and_who_the_router_favours(committed,
         assert "Alpha Ltd" in care and "80 % in 20 s" in care and "\t2\t2\t4\t" in care
         # One of Alpha's calls ends: its reservation is unmet, and the next snapshot says so.
         WaitingCall.objects.filter(queue=alpha, state="bridged").first().delete()
-        page.get_by_text(f"{next_one} Alpha Ltd / Care {tag}: uses 1 of its 2 reserved").wait_for()
+        page.get_by_text(f"{next_one} Alpha Ltd / Care {tag}: uses 1 of its 2 reserved").wait_for(
+            timeout=30_000
+        )
         shot = os.environ.get("SCREENSHOT_DIR", "/tmp") + "/wallboard-contracts.png"
         page.screenshot(path=shot, full_page=True)
     finally:
