@@ -130,6 +130,8 @@ class WaitingCall(models.Model):
                 condition=Q(answered_at__isnull=False),
                 name="waiting_call_answered",
             ),
+            # The queues with calls waiting (a match's scope) without reading the calls that left.
+            models.Index(fields=["queue"], condition=Q(state="waiting"), name="waiting_call_waiting"),
         ]
         constraints = [
             models.CheckConstraint(
