@@ -163,6 +163,7 @@ class PlatformDoNotCall(models.Model):
 from telephony.routing_models import (  # noqa: E402  (the router's tables, in the public schema)
     OperatorEvent,
     OperatorProfile,
+    OutboundWork,
     Reservation,
     Skill,
     WaitingCall,
@@ -171,6 +172,7 @@ from telephony.routing_models import (  # noqa: E402  (the router's tables, in t
 __all__ = [
     "OperatorEvent",
     "OperatorProfile",
+    "OutboundWork",
     "PhoneNumber",
     "PlatformDoNotCall",
     "Queue",

@@ -189,3 +189,25 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.call_id} → {self.operator_id} ({self.state})"
+
+
+class OutboundWork(models.Model):
+    """A client company's queue that may have outbound work (a running campaign, callbacks due),
+    and from when: the dialer's index, in public, so that a pass finds the companies with work
+    without looking into every company's schema (issue 23).
+
+    Written when work appears (a campaign started or resumed, a list loaded into a running one, a
+    callback booked or due again: ``outbound.work``); the dialer moves ``due_at`` on, or drops the
+    row, when it finds nothing there. ``marked_at`` guards that: a pass that began before the last
+    announcement never drops or postpones the row."""
+
+    tenant = models.ForeignKey("tenants.Client", on_delete=models.CASCADE, related_name="outbound_work")
+    queue = models.OneToOneField("telephony.Queue", on_delete=models.CASCADE, related_name="outbound_work")
+    due_at = models.DateTimeField()
+    marked_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["due_at"], name="outbound_work_due")]
+
+    def __str__(self) -> str:
+        return f"outbound work in queue {self.queue_id} from {self.due_at:%H:%M:%S}"
