@@ -162,6 +162,11 @@ CALLER_LABEL = "caller"
 CONFERENCE_EVENTS = "start end join leave hold mute"
 
 
+def conference_name(call_sid: str) -> str:
+    """The call's conference: one per call, named for it."""
+    return f"call-{call_sid}"
+
+
 def conference_caller(
     *, name: str, hold_music_url: str, status_callback: str, recording_callback: str | None
 ) -> VoiceResponse:

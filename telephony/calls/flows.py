@@ -15,11 +15,11 @@ from twilio.twiml.voice_response import VoiceResponse
 from scripts_engine.interpreter import Step
 from scripts_engine.models import ScriptSession, ScriptVersion, Specialist
 from scripts_engine.sessions import SessionError, interpreter_for, session_ack, session_answer, session_start
-from telephony import routing, twiml
+from telephony import gateway, routing, twiml
 from telephony.calls.company import call_setup
 from telephony.calls.hours import after_hours_text, in_force, is_open
-from telephony.calls.models import Call, Callback, TelephonySettings
-from telephony.calls.records import add_event, book_callback, set_outcome
+from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
+from telephony.calls.records import add_event, book_callback, dedupe_key, set_outcome
 from telephony.models import Queue
 from tenants.models import Client
 
@@ -286,8 +286,28 @@ def queue_result(
         return VoiceResponse()
     if result == "hangup":
         return VoiceResponse()
-    routing.leave(call_sid=call.call_sid, outcome="left")
+    # The caller's row first, then the router's (the bridge's lock order): an operator who took the
+    # call as the caller pressed the key wins, and the caller joins them instead (issue 23).
+    Call.objects.select_for_update().filter(pk=call.pk).first()
+    if not routing.leave_line(call_sid=call.call_sid, outcome="left", now=now):
+        add_event(call, "leave_refused", dedupe="leave_refused", at=now, reason="operator connecting")
+        if not CallEvent.objects.filter(dedupe_key=dedupe_key(call, "conference")).exists():
+            add_event(call, "conference", dedupe="conference", name=twiml.conference_name(call.call_sid))
+        return caller_conference(call)
     return twiml.leave_options(voice=voice, action=twiml.url("twilio-leave-choice"))
+
+
+def caller_conference(call: Call) -> VoiceResponse:
+    """The caller into the call's conference (hold music until the operator joins; the call's
+    recording from the operator's join when the company records calls)."""
+    settings = TelephonySettings.current()
+    recording = twiml.url("twilio-conference-recording", c=call.pk) if settings.record_calls else None
+    return twiml.conference_caller(
+        name=twiml.conference_name(call.call_sid),
+        hold_music_url=settings.hold_music_url,
+        status_callback=gateway.absolute(twiml.url("twilio-conference", c=call.pk)),
+        recording_callback=gateway.absolute(recording) if recording else None,
+    )
 
 
 def leave_choice(*, call: Call, digits: str, speech: str, now: dt.datetime | None = None) -> VoiceResponse:
