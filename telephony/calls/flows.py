@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from twilio.twiml.voice_response import VoiceResponse
 
@@ -288,12 +288,13 @@ def queue_result(
         return VoiceResponse()
     # The caller's row first, then the router's (the bridge's lock order): an operator who took the
     # call as the caller pressed the key wins, and the caller joins them instead (issue 23).
-    Call.objects.select_for_update().filter(pk=call.pk).first()
-    if not routing.leave_line(call_sid=call.call_sid, outcome="left", now=now):
-        add_event(call, "leave_refused", dedupe="leave_refused", at=now, reason="operator connecting")
-        if not CallEvent.objects.filter(dedupe_key=dedupe_key(call, "conference")).exists():
-            add_event(call, "conference", dedupe="conference", name=twiml.conference_name(call.call_sid))
-        return caller_conference(call)
+    with transaction.atomic():
+        Call.objects.select_for_update().filter(pk=call.pk).first()
+        if not routing.leave_line(call_sid=call.call_sid, outcome="left", now=now):
+            add_event(call, "leave_refused", dedupe="leave_refused", at=now, reason="operator connecting")
+            if not CallEvent.objects.filter(dedupe_key=dedupe_key(call, "conference")).exists():
+                add_event(call, "conference", dedupe="conference", name=twiml.conference_name(call.call_sid))
+            return caller_conference(call)
     return twiml.leave_options(voice=voice, action=twiml.url("twilio-leave-choice"))
 
 
