@@ -128,6 +128,12 @@ def _operators(count: int, numbers: list[str]) -> list[tuple[str, str]]:
     OperatorProfile.objects.exclude(state="offline").update(state="offline", consoles=0, break_reason="")
     live = list(PhoneNumber.objects.filter(number__in=numbers).values_list("tenant__slug", flat=True))
     operators = simulated_operators(count=count, slugs=live, prefix="cap-op")
+    # Every operator of the called queues at tier 1 and no overflow timer: a call waits only when
+    # nobody is free (the simulator's operators alternate tiers 1 and 2, and tier 2 would wait
+    # ``overflow_after`` seconds: a policy, not the capacity measured here).
+    called = Queue.objects.filter(tenant__slug__in=live, is_default=True)
+    called.update(overflow_after=0, ring_timeout=20)
+    Skill.objects.filter(queue__in=called, operator__user__username__startswith="cap-op-").update(tier=1)
     others = list(
         Queue.objects.filter(tenant__slug__startswith="cap-", is_default=True)
         .exclude(tenant__slug__in=live)
