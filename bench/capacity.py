@@ -33,7 +33,9 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPANIES = 1000
 LIVE_COMPANIES = 5  # the companies whose numbers are called (every company is routed the same way)
 EXTRA_SKILLS = 100  # each operator is also skilled on this many other companies' queues
-STEPS = [(100, 5.0), (250, 10.0), (500, 15.0), (750, 20.0), (1000, 20.0), (1000, 25.0), (1000, 30.0)]
+# Operators first at a low rate (the floor logs in), then calls per second.
+STEPS = [(100, 1.0), (250, 2.0), (500, 3.0), (1000, 3.0), (1000, 5.0), (1000, 10.0), (1000, 20.0),
+         (1000, 25.0)]  # fmt: skip
 QUICK_STEPS = [(50, 2.0), (100, 5.0)]
 STEP_SECONDS = 20
 OFFER_P99_MS = 100.0
