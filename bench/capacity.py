@@ -38,6 +38,7 @@ STEPS = [(100, 1.0), (250, 2.0), (500, 3.0), (1000, 3.0), (1000, 5.0), (1000, 10
          (1000, 25.0)]  # fmt: skip
 QUICK_STEPS = [(50, 2.0), (100, 5.0)]
 STEP_SECONDS = 20
+WARM_UP_CALLS = 10
 OFFER_P99_MS = float(os.environ.get("BENCH_CAPACITY_P99_MS", "100"))  # the limit
 BUDGET_SECONDS = 300
 CALL_WORKER_CONCURRENCY = 2
@@ -312,6 +313,8 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
                 consoles += [asyncio.create_task(op.run(stop)) for op in everyone[len(consoles) : count]]
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.gather(*(op.online.wait() for op in everyone[:count])), 90)
+                if not results:  # warm-up, not counted: each web process's caches (numbers, queues)
+                    await _calls(twilio, numbers, 2.0, WARM_UP_CALLS, rng)
                 first = len(twilio.records)
                 cpu_before, load_before = _platform_cpu(platform.pids, database), os.getloadavg()[0]
                 arrivals = await _calls(twilio, numbers, rate, int(rate * STEP_SECONDS), rng)
