@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The two commands, for a fresh machine with only Python 3.11 and pip.
 
-    python3 dev.py run     set up, migrate, create the demo, run web + worker + beat (Ctrl-C stops)
+    python3 dev.py run     set up, migrate, create the demo, run web + workers + beat (Ctrl-C stops)
     python3 dev.py test    set up and run the whole test suite
 
 Set-up is a virtualenv in .venv with requirements.txt installed (again when it changes).

@@ -228,7 +228,8 @@ def _webhooks(quick: bool) -> tuple[dict[str, object], dict[str, object]]:
     host = f"{settings.PLATFORM_HOST}:{port}"
     # A real Celery worker, so /healthz does its whole job and answers 200 (not a logged 503).
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-l", "WARNING"],
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-l", "WARNING",
+         "-Q", "call,background"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
     workers = os.environ.get("BENCH_WEB_WORKERS", "1")

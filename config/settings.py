@@ -285,6 +285,7 @@ CELERY_TASK_ANNOTATIONS = {
     "telephony.tasks.routing_tick": {"expires": 10},
     "telephony.tasks.match_queues": {"expires": 30},
     "outbound.tasks.dial_tick": {"expires": 10},
+    "outbound.tasks.dial_for_operators": {"expires": 30},
     "reporting.tasks.dispatch_statistics": {"expires": 600},
     "reporting.tasks.dispatch_webhook_retries": {"expires": 240},
     "telephony.reliability.sweep_presence": {"expires": 10},
@@ -292,6 +293,39 @@ CELERY_TASK_ANNOTATIONS = {
     "telephony.reliability.reconcile_company": {"expires": 120},
 }
 CELERY_IMPORTS = ["telephony.reliability"]
+# Queues by urgency (issue 23): the call path (a caller is listening: bridges, offers and their
+# expiry, the dialer) never waits behind background work (statistics, exports, webhooks,
+# recordings, reconciliation). `manage.py run` starts a worker per queue; a task not listed here
+# goes to the background queue (tests hold every task of ours to this list).
+CELERY_CALL_QUEUE = "call"
+CELERY_BACKGROUND_QUEUE = "background"
+CELERY_TASK_DEFAULT_QUEUE = CELERY_BACKGROUND_QUEUE
+CELERY_CALL_TASKS = [
+    "telephony.tasks.routing_tick",
+    "telephony.tasks.match_queues",
+    "telephony.tasks.bridge_call",
+    "telephony.tasks.dial_back",  # a callback that kept its place: the person is called back now
+    "telephony.tasks.announce_to_operator",  # the caller hears silence until it is done
+    "telephony.tasks.release_caller",
+    "telephony.reliability.sweep_presence",
+    "outbound.tasks.dial_tick",
+    "outbound.tasks.dial_for_operators",
+]
+CELERY_BACKGROUND_TASKS = [
+    "telephony.tasks.store_recording",
+    "telephony.tasks.dispatch_recording_retention",
+    "telephony.tasks.purge_recordings",
+    "operations.tasks.*",
+    "telephony.reliability.reconcile_calls",
+    "telephony.reliability.reconcile_company",
+    "reporting.tasks.*",
+    "tenants.tasks.*",
+    "accounts.tasks.*",
+]
+CELERY_TASK_ROUTES = {
+    **{name: {"queue": CELERY_CALL_QUEUE} for name in CELERY_CALL_TASKS},
+    **{name: {"queue": CELERY_BACKGROUND_QUEUE} for name in CELERY_BACKGROUND_TASKS},
+}
 # Reconciliation with Twilio (telephony/reconcile.py): calls whose state has not moved for this long
 # are asked of Twilio (shorter in the soak benchmark).
 RECONCILE_EVERY_SECONDS = env.float("RECONCILE_EVERY_SECONDS", default=60.0)

@@ -23,10 +23,19 @@ STAYED_UP_SECONDS = 60.0
 MAX_PAUSE_SECONDS = 30.0
 
 
-def worker_command(python: str, *, concurrency: int = 2, extra: Sequence[str] = ()) -> list[str]:
-    """The Celery worker's command line, with the broadcast features that crash on reconnect off."""
+def worker_queues() -> list[str]:
+    """Every queue of ours: the call path and the background (``CELERY_TASK_ROUTES``)."""
+    return [settings.CELERY_CALL_QUEUE, settings.CELERY_BACKGROUND_QUEUE]
+
+
+def worker_command(
+    python: str, *, concurrency: int = 2, extra: Sequence[str] = (), queues: Sequence[str] | None = None
+) -> list[str]:
+    """The Celery worker's command line, with the broadcast features that crash on reconnect off,
+    consuming ``queues`` (all of them by default)."""
+    queues = ",".join(queues or worker_queues())
     return [python, "-m", "celery", "-A", "config", "worker", "-l", "INFO", "--concurrency", str(concurrency),
-            *settings.CELERY_WORKER_FLAGS, *extra]  # fmt: skip
+            "-Q", queues, *settings.CELERY_WORKER_FLAGS, *extra]  # fmt: skip
 
 
 @dataclass

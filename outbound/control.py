@@ -12,6 +12,7 @@ from django.db import connection, transaction
 
 from outbound.models import Campaign, CampaignContact
 from outbound.rules import complete_if_finished, sweep_blocked
+from outbound.work import mark_work_on_commit
 from scripts_engine.models import ScriptVersion
 from telephony.models import PhoneNumber
 
@@ -59,6 +60,8 @@ def campaign_control(*, campaign: Campaign, action: str, now: dt.datetime) -> Ca
             sweep_blocked(campaign=locked)
         if action == "resume":  # everything may have been called while it was paused
             complete_if_finished(campaign=locked, now=now)
+        if locked.state == State.RUNNING:
+            mark_work_on_commit(queue_id=locked.queue_id)  # the dialer's index (issue 23)
     for name in (
         "state",
         "pause_reason",

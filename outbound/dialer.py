@@ -32,7 +32,7 @@ from django_tenants.utils import tenant_context
 from requests.exceptions import RequestException
 from twilio.base.exceptions import TwilioRestException
 
-from outbound import rules
+from outbound import rules, work
 from outbound.caller_ids import caller_id_refusal
 from outbound.calls import PLACEHOLDER, is_pending, set_sid, task_of
 from outbound.models import Attempt, Campaign, CampaignContact
@@ -81,40 +81,55 @@ def unscoped_dial_pass(
 ) -> list[Reserved]:
     """Reserve free operators for due outbound work across tenants, then dial the progressive ones.
 
-    ``operator_ids`` narrows the operators (one who just became free). Safe under any number of
-    concurrent passes: each operator and each piece of work is taken under a SKIP LOCKED lock and
-    marked taken in the same transaction.
+    ``operator_ids`` narrows the operators (one who just became free). O(work), not O(companies):
+    the companies come from the dialer's index (``outbound.work``: queues with work due), and only
+    those where a free operator has a skill are looked into. Safe under any number of concurrent
+    passes: each operator and each piece of work is taken under a SKIP LOCKED lock and marked taken
+    in the same transaction.
     """
-    now = now or timezone.now()
-    free = OperatorProfile.objects.filter(state=OperatorState.AVAILABLE)
-    if operator_ids is not None:
-        free = free.filter(pk__in=operator_ids)
-    ordered = list(free.order_by("idle_since", "pk").values_list("pk", flat=True))
-    if not ordered:
+    started = timezone.now()
+    now = now or started
+    due = work.due_queues(now=now)
+    if not due:
         return []
+    free = Skill.objects.filter(
+        certified_skills(now), queue_id__in=due, operator__state=OperatorState.AVAILABLE
+    )  # only skills the operator is certified for (R14)
+    if operator_ids is not None:
+        free = free.filter(operator_id__in=operator_ids)
     skills: dict[int, set[int]] = {}
-    certified = Skill.objects.filter(certified_skills(now), operator_id__in=ordered)
-    for operator_id, queue_id in certified.values_list("operator_id", "queue_id"):
+    idle: dict[int, dt.datetime] = {}
+    for operator_id, queue_id, idle_since in free.values_list(
+        "operator_id", "queue_id", "operator__idle_since"
+    ):
         skills.setdefault(operator_id, set()).add(queue_id)
-    queue_tenant = dict(
-        Queue.objects.filter(pk__in={q for qs in skills.values() for q in qs}).values_list("pk", "tenant_id")
-    )
+        idle[operator_id] = idle_since
+    if not skills:
+        return []
+    ordered = sorted(skills, key=lambda pk: (idle[pk], pk))
+    wanted = {q for qs in skills.values() for q in qs}
     tenants = {
         c.pk: c
         for c in Client.objects.filter(
-            pk__in=set(queue_tenant.values()), status=Client.Status.ACTIVE
+            pk__in={due[q] for q in wanted}, status=Client.Status.ACTIVE
         ).companies()
     }
-    work = {tenant_id: _work_queues(tenant, now) for tenant_id, tenant in tenants.items()}
+    work_now: dict[int, set[int]] = {}
+    idle_queues: dict[int, dt.datetime | None] = {}
+    for tenant_id, tenant in tenants.items():
+        mine = {q for q in wanted if due[q] == tenant_id}
+        work_now[tenant_id], later = _work_queues(tenant, mine, now)
+        idle_queues.update(later)
+    if idle_queues:
+        work.settle_idle(queue_next=idle_queues, pass_started=started)
     made: list[Reserved] = []
     for operator_id in ordered:
-        mine = skills.get(operator_id, set())
-        for tenant_id in sorted({queue_tenant[q] for q in mine if q in queue_tenant}):
-            if tenant_id not in tenants or not (work[tenant_id] & mine):
+        mine = skills[operator_id]
+        for tenant_id in sorted({due[q] for q in mine}):
+            queues = work_now.get(tenant_id, set()) & mine
+            if not queues:
                 continue
-            reserved = reserve(
-                operator_id=operator_id, tenant=tenants[tenant_id], queues=work[tenant_id] & mine, now=now
-            )
+            reserved = reserve(operator_id=operator_id, tenant=tenants[tenant_id], queues=queues, now=now)
             if reserved is not None:
                 made.append(reserved)
                 break
@@ -127,19 +142,34 @@ def unscoped_dial_pass(
     return made
 
 
-def _work_queues(tenant: Client, now: dt.datetime) -> set[int]:
-    """The queues of this company with outbound work now: running campaigns, callbacks due."""
+def _work_queues(
+    tenant: Client, queues: set[int], now: dt.datetime
+) -> tuple[set[int], dict[int, dt.datetime | None]]:
+    """Of these queues of the company (from the index), those with outbound work due now (a running
+    campaign with a contact due, a callback due), and for the others when to look again (None:
+    nothing left, off the index)."""
+    default = Queue.objects.filter(tenant=tenant, is_default=True).values_list("pk", flat=True).first()
     with tenant_context(tenant):
-        queues = set(Campaign.objects.filter(state=Campaign.State.RUNNING).values_list("queue_id", flat=True))
-        due = Callback.objects.filter(state=Callback.State.OPEN, due_at__lte=now)
-        queues |= set(due.exclude(queue_id=None).values_list("queue_id", flat=True))
-        if due.filter(queue_id=None).exists():
-            default = (
-                Queue.objects.filter(tenant=tenant, is_default=True).values_list("pk", flat=True).first()
-            )
-            if default is not None:
-                queues.add(default)
-    return queues
+        running = list(Campaign.objects.filter(state=Campaign.State.RUNNING, queue_id__in=queues))
+        with transaction.atomic():  # due_contacts locks (SKIP LOCKED) what it reads: released at once
+            due = {c.queue_id for c in running if list(rules.due_contacts(campaign=c, now=now, limit=1))}
+        scope = Q(queue_id__in=queues) | Q(queue_id=None) if default in queues else Q(queue_id__in=queues)
+        upcoming: dict[int, dt.datetime] = {}
+        for queue_id, due_at in Callback.objects.filter(scope, state=Callback.State.OPEN).values_list(
+            "queue_id", "due_at"
+        ):
+            queue_id = queue_id or default
+            if due_at <= now:
+                due.add(queue_id)
+            else:
+                upcoming[queue_id] = min(upcoming.get(queue_id, due_at), due_at)
+    later: dict[int, dt.datetime | None] = {}
+    for queue_id in queues - due:
+        first = upcoming.get(queue_id)
+        if any(c.queue_id == queue_id for c in running):  # nothing due now: windows, retries later
+            first = min(first, now + work.RECHECK) if first else now + work.RECHECK
+        later[queue_id] = first
+    return due, later
 
 
 def inbound_waiting_for(operator_id: int) -> bool:

@@ -23,6 +23,7 @@ from phonenumbers import timezone as number_timezones
 from outbound.models import Campaign, CampaignContact
 from outbound.rules import blocked_numbers, chunks
 from outbound.windows import valid_timezone
+from outbound.work import mark_work_on_commit
 from telephony.calls.models import Contact
 
 FIELDS = ("phone", "first_name", "last_name", "email", "company", "timezone")
@@ -419,6 +420,8 @@ def import_contacts(
             )
         CampaignContact.objects.bulk_create(new_entries, batch_size=1000)
         CampaignContact.objects.bulk_update(existing.values(), ["fields", "timezone"], batch_size=1000)
+        if new_entries and campaign.state == Campaign.State.RUNNING:
+            mark_work_on_commit(queue_id=campaign.queue_id)  # the dialer's index (issue 23)
     result.created, result.updated = len(new_entries), len(existing)
     return result
 

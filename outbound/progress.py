@@ -18,6 +18,7 @@ from outbound import rules
 from outbound import twiml as outbound_twiml
 from outbound.calls import CALLBACK_MAX_ATTEMPTS, CALLBACK_RETRY, is_pending, set_sid, task_of
 from outbound.models import Attempt, Campaign, CampaignContact
+from outbound.work import mark_work_on_commit
 from telephony import gateway, routing, twiml
 from telephony.calls.bridging import operator_identity
 from telephony.calls.flows import voice_of
@@ -66,6 +67,8 @@ def _settle_task(call: Call, task: dict[str, Any] | None, outcome: str, now: dt.
         else:
             callback.state, callback.due_at = Callback.State.OPEN, now + CALLBACK_RETRY
         callback.save(update_fields=["state", "attempts", "due_at"])
+        if callback.state == Callback.State.OPEN:  # due again: the dialer's index (issue 23)
+            mark_work_on_commit(queue_id=callback.queue_id, due_at=callback.due_at)
         add_event(call, "callback_result", dedupe=f"callback_result:{outcome}", at=now, outcome=outcome,
                   state=callback.state)  # fmt: skip
 
@@ -96,6 +99,8 @@ def give_back(*, call: Call, reason: str, now: dt.datetime, delay: dt.timedelta 
             _after_give_back(task, reason, delay, now)
         elif task and delay:
             Callback.objects.filter(pk=task["callback"]).update(due_at=now + delay)
+            queue_id = Callback.objects.filter(pk=task["callback"]).values_list("queue_id", flat=True).first()
+            mark_work_on_commit(queue_id=queue_id, due_at=now + delay)
         release_operator(call_sid=locked.call_sid, reason=reason, now=now)
         session = locked.script_session
         locked.delete()

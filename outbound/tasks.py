@@ -6,16 +6,24 @@ import logging
 from typing import Any
 
 from config.celery import app
+from config.single_flight import single_flight
 from outbound import dialer
+
+# The dialer's tick runs every 2 s; one still running after this long is presumed dead.
+TICK_LOCK_SECONDS = 30
 
 log = logging.getLogger(__name__)
 
 
 @app.task(acks_late=True, ignore_result=True)
 def dial_tick() -> int:
-    """Run by beat every 2 s: previews left too long go back, then free operators get work."""
-    dialer.release_stale_previews()
-    return len(dialer.unscoped_dial_pass())
+    """Run by beat every 2 s: previews left too long go back, then free operators get work (in the
+    companies the dialer's index names). Never two at once: a tick finding another running skips."""
+    with single_flight("dial-tick", timeout=TICK_LOCK_SECONDS) as mine:
+        if not mine:
+            return 0
+        dialer.release_stale_previews()
+        return len(dialer.unscoped_dial_pass())
 
 
 @app.task(acks_late=True, ignore_result=True)

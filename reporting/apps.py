@@ -7,13 +7,15 @@ class ReportingConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported once the models are loaded (Django's place for connecting receivers).
-        from django.db.models.signals import pre_save
+        from django.db.models.signals import post_save, pre_save
 
-        from reporting import tasks, webhooks
+        from reporting import freshness, tasks, webhooks
         from telephony import events
-        from telephony.calls.models import TelephonySettings
+        from telephony.calls.models import Call, TelephonySettings
 
         events.call_completed.connect(webhooks.on_call_completed, dispatch_uid="reporting.call_completed")
+        events.call_completed.connect(freshness.on_call_completed, dispatch_uid="reporting.statistics_stale")
+        post_save.connect(freshness.on_call_saved, sender=Call, dispatch_uid="reporting.call_saved")
         pre_save.connect(
             tasks.on_telephony_settings_saving,
             sender=TelephonySettings,

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from config.celery import app, tenant_task
-from reporting import billing, stats, webhook_delivery
+from reporting import billing, freshness, stats, webhook_delivery
 from telephony import evidence
 from telephony.calls.models import TelephonySettings
 from tenants import contracts
@@ -20,9 +20,13 @@ from tenants.models import Client
 
 @app.task(acks_late=True)
 def dispatch_statistics() -> int:
-    """Beat, in public: enqueue each active client company's recent build inside its schema."""
+    """Beat, in public: enqueue the recent build of each active client company whose calls changed
+    since the last dispatch (``freshness``), inside its schema; the others have nothing new."""
+    changed = freshness.take_changed()
+    if not changed:
+        return 0
     count = 0
-    for client in Client.objects.companies().filter(status=Client.Status.ACTIVE):
+    for client in Client.objects.companies().filter(status=Client.Status.ACTIVE, schema_name__in=changed):
         with tenant_context(client):
             build_recent_statistics.delay()
         count += 1

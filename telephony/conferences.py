@@ -24,6 +24,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from telephony import gateway, routing, twiml
+from telephony.calls import flows
 from telephony.calls.bridging import operator_identity, record_answer
 from telephony.calls.models import Call, CallEvent, TelephonySettings
 from telephony.calls.records import add_event, dedupe_key, held_seconds, on_hold, set_outcome
@@ -35,9 +36,7 @@ FAILED_LEG = frozenset({"no-answer", "busy", "failed", "canceled"})
 OPERATOR_PREFIX = "operator-"
 
 
-def conference_name(call_sid: str) -> str:
-    """The call's conference: one per call, named for it."""
-    return f"call-{call_sid}"
+conference_name = twiml.conference_name
 
 
 def operator_label(reservation_id: int) -> str:
@@ -94,24 +93,8 @@ def bridge(*, waiting_call_id: int) -> bool:
         if call is None or call.ended_at is not None:
             return False
         name = conference_name(call.call_sid)
-        if not has_event(call, "conference"):
-            settings = TelephonySettings.current()
-            recording = twiml.url("twilio-conference-recording", c=call.pk) if settings.record_calls else None
-            text = twiml.conference_caller(
-                name=name,
-                hold_music_url=settings.hold_music_url,
-                status_callback=gateway.absolute(twiml.url("twilio-conference", c=call.pk)),
-                recording_callback=gateway.absolute(recording) if recording else None,
-            )
-            answer = gateway.update_call(call_sid=call.call_sid, twiml_text=str(text))
-            if answer is gateway.Answer.GONE:
-                caller_gone(call=call, reason="gone before the bridge")
-                return False
-            if answer is gateway.Answer.REFUSED:
-                refused = "caller move refused by Twilio"
-                attempt_failed(call=call, reservation_id=reservation.pk, reason=refused)
-                return False
-            add_event(call, "conference", dedupe="conference", name=name)
+        if not has_event(call, "conference") and not _move_caller(call, reservation.pk):
+            return False
         if has_event(call, f"leg:{reservation.pk}"):
             return True
         answer, leg_sid = gateway.add_participant(
@@ -126,6 +109,25 @@ def bridge(*, waiting_call_id: int) -> bool:
             attempt_failed(call=call, reservation_id=reservation.pk, reason=f"operator leg {answer.value}")
             return False
         add_event(call, "leg", dedupe=f"leg:{reservation.pk}", call_sid=leg_sid, operator=waiting.operator_id)
+    return True
+
+
+def _move_caller(call: Call, reservation_id: int) -> bool:
+    """The caller out of Twilio's queue into the conference, once: under the call's row lock, so a
+    caller leaving the line at that moment (``flows.queue_result``) either is moved here or joins by
+    that answer, never both (issue 23). False when the attempt is over."""
+    with transaction.atomic():
+        Call.objects.select_for_update().filter(pk=call.pk).first()
+        if has_event(call, "conference"):  # joined by the answer to their leaving the line
+            return True
+        answer = gateway.update_call(call_sid=call.call_sid, twiml_text=str(flows.caller_conference(call)))
+        if answer is gateway.Answer.GONE:
+            caller_gone(call=call, reason="gone before the bridge")
+            return False
+        if answer is gateway.Answer.REFUSED:
+            attempt_failed(call=call, reservation_id=reservation_id, reason="caller move refused by Twilio")
+            return False
+        add_event(call, "conference", dedupe="conference", name=conference_name(call.call_sid))
     return True
 
 

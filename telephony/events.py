@@ -32,6 +32,9 @@ orphaned_before_dial = Signal()
 # duration), ``ended_at``. Outbound finishes it as that callback would have: outcome, the campaign
 # attempt's or callback's result, the operator freed.
 outbound_call_reconciled = Signal()
+# A callback was booked for a caller (tenant schema): ``callback_id``, ``queue_id`` (None: the
+# company's default queue), ``due_at``. Outbound notes the queue in the dialer's index.
+callback_booked = Signal()
 
 
 def announce_on_commit(signal: Signal, **kwargs: Any) -> None:

@@ -210,6 +210,7 @@ class PlatformDoNotCall(models.Model):
 from telephony.routing_models import (  # noqa: E402  (the router's tables, in the public schema)
     OperatorEvent,
     OperatorProfile,
+    OutboundWork,
     Reservation,
     Skill,
     WaitingCall,
@@ -228,6 +229,7 @@ __all__ = [
     "Monitoring",
     "OperatorEvent",
     "OperatorProfile",
+    "OutboundWork",
     "PhoneNumber",
     "PlatformDoNotCall",
     "Queue",

@@ -158,6 +158,8 @@ class WaitingCall(models.Model):
             # The router's sliding window of service level (``routing.standing``): calls by when
             # they left the line, answered or not.
             models.Index(Coalesce("answered_at", "left_at"), name="waiting_call_out_of_line"),
+            # The queues with calls waiting (a match's scope) without reading the calls that left.
+            models.Index(fields=["queue"], condition=Q(state="waiting"), name="waiting_call_waiting"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -220,3 +222,25 @@ class Reservation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.call_id} → {self.operator_id} ({self.state})"
+
+
+class OutboundWork(models.Model):
+    """A client company's queue that may have outbound work (a running campaign, callbacks due),
+    and from when: the dialer's index, in public, so that a pass finds the companies with work
+    without looking into every company's schema (issue 23).
+
+    Written when work appears (a campaign started or resumed, a list loaded into a running one, a
+    callback booked or due again: ``outbound.work``); the dialer moves ``due_at`` on, or drops the
+    row, when it finds nothing there. ``marked_at`` guards that: a pass that began before the last
+    announcement never drops or postpones the row."""
+
+    tenant = models.ForeignKey("tenants.Client", on_delete=models.CASCADE, related_name="outbound_work")
+    queue = models.OneToOneField("telephony.Queue", on_delete=models.CASCADE, related_name="outbound_work")
+    due_at = models.DateTimeField()
+    marked_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["due_at"], name="outbound_work_due")]
+
+    def __str__(self) -> str:
+        return f"outbound work in queue {self.queue_id} from {self.due_at:%H:%M:%S}"

@@ -12,6 +12,7 @@ import random
 from django_tenants.utils import tenant_context
 
 from config.celery import app, tenant_task
+from config.single_flight import single_flight
 from telephony import (
     announcements,
     callback_dial,
@@ -28,17 +29,22 @@ from telephony.routing import callbacks as kept_callbacks
 from tenants.models import Client
 
 BRIDGE_RETRIES = 5  # about 15 s of backoff in all: the caller is listening to music meanwhile
+TICK_LOCK_SECONDS = 30  # a routing tick still running after this long is presumed dead
 
 
 @app.task(acks_late=True, ignore_result=True)
 def routing_tick() -> int:
     """Run by beat every 2 s: expire unanswered offers, move out of their conference the callers
     past the queue's maximum wait (or with nobody staffed), put back in line the callbacks due for
-    their next try, then match (overflow timers open tiers)."""
-    routing.expire_reservations()
-    kept_callbacks.wake_due()
-    conference_exits.move_out_overdue()
-    return len(routing.match())
+    their next try, then match (overflow timers open tiers). Never two at once: a tick finding
+    another running skips."""
+    with single_flight("routing-tick", timeout=TICK_LOCK_SECONDS) as mine:
+        if not mine:
+            return 0
+        routing.expire_reservations()
+        kept_callbacks.wake_due()
+        conference_exits.move_out_overdue()
+        return len(routing.match())
 
 
 @app.task(acks_late=True, ignore_result=True)

@@ -179,6 +179,11 @@ CALLER_LABEL = "caller"
 CONFERENCE_EVENTS = "start end join leave hold mute announcement"
 
 
+def conference_name(call_sid: str) -> str:
+    """The call's conference: one per call, named for it."""
+    return f"call-{call_sid}"
+
+
 def conference_caller(
     *,
     name: str,

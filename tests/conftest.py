@@ -216,7 +216,8 @@ def celery_worker(tenants: Tenants) -> Iterator[subprocess.Popen]:
     app.control.purge()  # tasks left in this process's broker database by an earlier session
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "solo", "-l", "WARNING",
-         "--without-mingle", "--without-gossip", "-n", f"test-{uuid.uuid4().hex[:6]}@%h"],
+         "-Q", "call,background", "--without-mingle", "--without-gossip",
+         "-n", f"test-{uuid.uuid4().hex[:6]}@%h"],
         env=child_env(), cwd=ROOT,
     )  # fmt: skip
     client = redis.Redis.from_url(settings.CELERY_BROKER_URL)

@@ -24,9 +24,11 @@ import uuid
 
 import factory
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 from factory.django import DjangoModelFactory
 
+from outbound import work
 from telephony.calls.models import Call, Callback, CallEvent, Contact
 from telephony.models import Queue
 from telephony.routing_models import WaitingCall
@@ -132,12 +134,19 @@ class CallbackFactory(DjangoModelFactory):
 
     class Meta:
         model = Callback
+        skip_postgeneration_save = True
 
     call = factory.SubFactory(CallFactory, abandoned=True)
     phone = factory.SelfAttribute("call.from_number")
     reason = Callback.Reason.ABANDONED
     queue_id = factory.SelfAttribute("call.queue_id")
     due_at = factory.LazyFunction(timezone.now)
+
+    @factory.post_generation
+    def announced(obj, create, extracted, **kwargs):
+        """The dialer's index notes its queue, as ``records.book_callback`` has it done."""
+        if create:
+            work.mark_work(tenant=connection.tenant, queue_id=obj.queue_id, due_at=obj.due_at)
 
 
 # The router's rows live in the public schema: call these there (where each test starts).

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 from twilio.twiml.voice_response import VoiceResponse
 
 from scripts_engine.interpreter import Step
 from scripts_engine.models import ScriptSession, ScriptVersion, Specialist
 from scripts_engine.sessions import SessionError, interpreter_for, session_ack, session_answer, session_start
-from telephony import routing, twiml
+from telephony import gateway, routing, twiml
 from telephony.calls import callback_offer
 from telephony.calls.company import call_setup
 from telephony.calls.hours import after_hours_text, in_force, is_open, specialist_available
-from telephony.calls.models import Call, Callback, TelephonySettings
-from telephony.calls.records import add_event, book_callback, set_outcome
+from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
+from telephony.calls.records import add_event, book_callback, dedupe_key, set_outcome
 from telephony.models import Queue
 from tenants.models import Client
 
@@ -294,8 +294,37 @@ def queue_result(
         return VoiceResponse()
     if callback_offer.in_line(call):  # the place is kept until they choose: a callback may keep it
         return callback_offer.options()
-    routing.leave(call_sid=call.call_sid, outcome="left")
+    connected = _leave_or_connect(call, now)
+    if connected is not None:
+        return connected
     return twiml.leave_options(voice=voice, action=twiml.url("twilio-leave-choice"))
+
+
+def _leave_or_connect(call: Call, now: dt.datetime) -> VoiceResponse | None:
+    """The caller leaves the line, unless an operator took the call as they pressed the key: then
+    they join the operator's conference instead (the TwiML returned). The caller's row first, then
+    the router's (the bridge's lock order): exactly one of the two wins (issue 23)."""
+    with transaction.atomic():
+        Call.objects.select_for_update().filter(pk=call.pk).first()
+        if routing.leave_line(call_sid=call.call_sid, outcome="left", now=now):
+            return None
+        add_event(call, "leave_refused", dedupe="leave_refused", at=now, reason="operator connecting")
+        if not CallEvent.objects.filter(dedupe_key=dedupe_key(call, "conference")).exists():
+            add_event(call, "conference", dedupe="conference", name=twiml.conference_name(call.call_sid))
+        return caller_conference(call)
+
+
+def caller_conference(call: Call) -> VoiceResponse:
+    """The caller into the call's conference (hold music until the operator joins; the call's
+    recording from the operator's join when the company records calls)."""
+    settings = TelephonySettings.current()
+    recording = twiml.url("twilio-conference-recording", c=call.pk) if settings.record_calls else None
+    return twiml.conference_caller(
+        name=twiml.conference_name(call.call_sid),
+        hold_music_url=settings.hold_music_url,
+        status_callback=gateway.absolute(twiml.url("twilio-conference", c=call.pk)),
+        recording_callback=gateway.absolute(recording) if recording else None,
+    )
 
 
 def leave_choice(*, call: Call, digits: str, speech: str, now: dt.datetime | None = None) -> VoiceResponse:
@@ -308,7 +337,9 @@ def leave_choice(*, call: Call, digits: str, speech: str, now: dt.datetime | Non
     if callback_offer.in_line(call):
         if wants_callback:
             return callback_offer.ask_number(call=call)
-        routing.leave(call_sid=call.call_sid, outcome="left", now=now)
+        connected = _leave_or_connect(call, now)
+        if connected is not None:
+            return connected
     if wants_callback:
         book_callback(call=call, reason=Callback.Reason.REQUESTED, now=now, priority=7)
         set_outcome(call, Call.Outcome.CALLBACK_REQUESTED, at=now)

@@ -14,7 +14,7 @@ from telephony.calls import sql
 from telephony.calls.company import call_setup
 from telephony.calls.hours import is_open
 from telephony.calls.models import Call, Callback, CallEvent, Contact
-from telephony.events import announce_on_commit, call_completed
+from telephony.events import announce_on_commit, call_completed, callback_booked
 from telephony.models import PhoneNumber
 from tenants.models import Client
 from tenants.phones import is_e164
@@ -258,7 +258,7 @@ def _left_queue(call: Call, now: dt.datetime) -> None:
 
 def book_callback(*, call: Call, reason: str, now: dt.datetime, priority: int = 5) -> Callback:
     """A call back owed to this caller; one per call."""
-    callback, _ = Callback.objects.get_or_create(
+    callback, created = Callback.objects.get_or_create(
         call=call,
         defaults={
             "phone": call.from_number,
@@ -269,4 +269,8 @@ def book_callback(*, call: Call, reason: str, now: dt.datetime, priority: int = 
         },
     )
     add_event(call, "callback_booked", dedupe="callback", at=now, reason=reason)
+    if created:
+        announce_on_commit(
+            callback_booked, callback_id=callback.pk, queue_id=callback.queue_id, due_at=callback.due_at
+        )
     return callback

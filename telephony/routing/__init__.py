@@ -21,7 +21,7 @@ from telephony.routing.decisions import accept, bridge_failed, close_offer, expi
 from telephony.routing.passes import anyone_free, match
 from telephony.routing.presence import operator_set_state, profile_set_state, serve_freed_operator
 from telephony.routing.queues import expected_wait, queue_full, rules_for, staffed, staffed_queues
-from telephony.routing.waiting import enqueue, leave, leave_unconnected
+from telephony.routing.waiting import enqueue, leave, leave_line, leave_unconnected
 
 __all__ = [
     "accept",
@@ -32,6 +32,7 @@ __all__ = [
     "expected_wait",
     "expire_reservations",
     "leave",
+    "leave_line",
     "leave_unconnected",
     "match",
     "operator_set_state",

@@ -31,26 +31,42 @@ PROFILE_COLUMNS = ", ".join(f'p."{field.column}"' for field in PROFILE_FIELDS)
 # ``routing_models.certified_skills``). Expiry takes effect by date, without a task.
 CERTIFIED = "s.certified_until > now()"
 
-# The available operators, optionally only these ids (``operators``) and only those with a
-# (certified) skill on one of these queues (``served``).
+# The queues a match is about: these (``served``), or else the queues with calls waiting and the
+# queues those overflow to. Only skills on them are read, so a match costs the work waiting, not
+# every skill of every free operator (an operator may be skilled on a thousand companies' queues).
+SCOPE = """
+scope AS (
+    SELECT CASE WHEN %(served)s::bigint[] IS NOT NULL THEN %(served)s::bigint[] ELSE ARRAY(
+        SELECT w.queue_id FROM telephony_waitingcall w WHERE w.state = %(waiting)s
+        UNION
+        SELECT q.overflow_queue_id FROM telephony_waitingcall w JOIN telephony_queue q ON q.id = w.queue_id
+        WHERE w.state = %(waiting)s AND q.overflow_queue_id IS NOT NULL
+    ) END AS queues
+)
+"""
+
+# The available operators, optionally only these ids (``operators``), with a certified skill on a
+# queue of the scope unless only ids were asked for (through the skills' queue index: the
+# operators of the work, not all of them).
 FREE = f"""
 p.state = %(available)s
 AND (%(operators)s::bigint[] IS NULL OR p.id = ANY(%(operators)s::bigint[]))
-AND (%(served)s::bigint[] IS NULL OR EXISTS (
-    SELECT 1 FROM telephony_skill s WHERE s.operator_id = p.id AND s.queue_id = ANY(%(served)s::bigint[])
-    AND {CERTIFIED}))
+AND ((%(operators)s::bigint[] IS NOT NULL AND %(served)s::bigint[] IS NULL) OR p.id IN (
+    SELECT s.operator_id FROM telephony_skill s WHERE s.queue_id = ANY(scope.queues) AND {CERTIFIED}))
 """  # noqa: S608 (constant text)
 
-# An operator with their (certified) skills (a row of ``FreeOperator``).
+# An operator with their certified skills on the scope's queues (a row of ``FreeOperator``).
 OPERATOR_WITH_SKILLS = f"""
 SELECT {PROFILE_COLUMNS},
        (SELECT json_agg(json_build_array(s.queue_id, s.tier, s.languages))
-        FROM telephony_skill s WHERE s.operator_id = p.id AND {CERTIFIED}) AS skills
-FROM telephony_operatorprofile p
+        FROM telephony_skill s WHERE s.operator_id = p.id AND s.queue_id = ANY(scope.queues)
+        AND {CERTIFIED}) AS skills
+FROM telephony_operatorprofile p CROSS JOIN scope
 """  # noqa: S608 (constant text)
 
 # The free operators, locked: rows another pass holds are skipped (that pass serves them).
 LOCK_FREE_OPERATORS = f"""
+WITH {SCOPE}
 {OPERATOR_WITH_SKILLS}
 WHERE {FREE}
 ORDER BY p.id
@@ -60,14 +76,17 @@ FOR UPDATE OF p SKIP LOCKED
 # One operator, locked (waiting for the lock), unless an offer rings for them (then its call is
 # locked first: the lock order).
 LOCK_UNRESERVED_OPERATOR = f"""
+WITH {SCOPE}
 {OPERATOR_WITH_SKILLS}
 WHERE p.id = %(operator)s AND p.state <> %(reserved)s
 FOR UPDATE OF p
 """
 
 ANYONE_FREE = f"""
+WITH {SCOPE}
 SELECT EXISTS (
-    SELECT 1 FROM telephony_operatorprofile p WHERE {FREE} AND NOT p.id = ANY(%(besides)s::bigint[])
+    SELECT 1 FROM telephony_operatorprofile p CROSS JOIN scope
+    WHERE {FREE} AND NOT p.id = ANY(%(besides)s::bigint[])
 )
 """  # noqa: S608 (constant text; every value is a parameter)
 
@@ -130,7 +149,7 @@ WITH waiting AS (
             %(waiting)s, '', 0, %(direction)s)
     ON CONFLICT (call_sid) DO NOTHING
     RETURNING id
-), free AS (
+), {SCOPE}, free AS (
     {OPERATOR_WITH_SKILLS}
     WHERE {FREE} AND EXISTS (SELECT 1 FROM waiting)
     ORDER BY p.id
@@ -187,14 +206,21 @@ def lock_free_operators(
 ) -> list[FreeOperator]:
     """The available operators (of these ids, with a skill on a served queue), locked, by id."""
     return _operators(
-        LOCK_FREE_OPERATORS, {"available": AVAILABLE, "operators": _ids(operator_ids), "served": _ids(served)}
+        LOCK_FREE_OPERATORS,
+        {"available": AVAILABLE, "waiting": WAITING, "operators": _ids(operator_ids), "served": _ids(served)},
     )
 
 
 def lock_unreserved_operator(operator_id: int) -> FreeOperator | None:
     """The operator with their skills, locked; None when an offer rings for them (or no such one)."""
     found = _operators(
-        LOCK_UNRESERVED_OPERATOR, {"operator": operator_id, "reserved": OperatorState.RESERVED.value}
+        LOCK_UNRESERVED_OPERATOR,
+        {
+            "operator": operator_id,
+            "reserved": OperatorState.RESERVED.value,
+            "waiting": WAITING,
+            "served": None,
+        },
     )
     return found[0] if found else None
 
@@ -211,7 +237,8 @@ def anyone_free(
         cursor.execute(
             ANYONE_FREE,
             {
-                "available": AVAILABLE, "operators": _ids(operator_ids), "served": _ids(served),
+                "available": AVAILABLE, "waiting": WAITING, "operators": _ids(operator_ids),
+                "served": _ids(served),
                 "besides": list(besides),
             },
         )  # fmt: skip

@@ -86,6 +86,19 @@ def leave(*, call_sid: str, outcome: str, now: datetime | None = None) -> None:
         call.save(update_fields=["state", "left_at", "outcome"])
 
 
+def leave_line(*, call_sid: str, outcome: str, now: datetime | None = None) -> bool:
+    """The caller asks to leave the line (the wait key: for a callback or voicemail). Refused (False)
+    when an operator took the call meanwhile: the caller is connected instead. Under the call's lock,
+    exactly one of the two wins: an accept after this finds the offer cancelled (issue 23)."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        call = WaitingCall.objects.select_for_update().filter(call_sid=call_sid).first()
+        if call is not None and call.state == WaitingCall.State.BRIDGED:
+            return False
+        leave(call_sid=call_sid, outcome=outcome, now=now)
+    return True
+
+
 def leave_unconnected(
     *, call_sid: str, reason: str, now: datetime | None = None
 ) -> tuple[OperatorProfile, Reservation] | None:

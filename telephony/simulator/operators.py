@@ -50,6 +50,7 @@ class OperatorStats:
     dropped: int = 0
     calls: list[str] = field(default_factory=list)
     accepted_at: dict[str, float] = field(default_factory=dict)  # call sid → the accept sent (monotonic)
+    offered_at: dict[str, float] = field(default_factory=dict)  # call sid → its first offer seen here
     errors: list[str] = field(default_factory=list)
     outbound: int = 0  # outbound tasks given (previews and progressive calls)
     outbound_talked: int = 0  # outbound calls connected, walked through the script and wrapped up
@@ -152,6 +153,7 @@ class SimulatedOperator:
 
     async def _offer(self, ws, offer: dict) -> str:
         self.stats.offers += 1
+        self.stats.offered_at.setdefault(offer.get("call_sid", ""), time.monotonic())
         roll = self.rng.random()
         if roll < self.behaviour.logout:
             self.stats.dropped += 1

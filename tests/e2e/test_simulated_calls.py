@@ -83,6 +83,8 @@ def test_simulated_calls_are_answered_by_operators_and_recorded_once(
 def _running(name: str, *command: str) -> Iterator[subprocess.Popen]:
     """A Celery process for one test, always stopped (warm first, killed if it lingers)."""
     command = [sys.executable, "-m", "celery", "-A", "config", *command, "-l", "WARNING"]
+    if command[5] == "worker":
+        command += ["-Q", "call,background"]
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     process = subprocess.Popen(command, env=child_env(), cwd=ROOT, **quiet)
     try:

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import connection
 from django_tenants.utils import schema_context, tenant_context
 
+from outbound import work
 from outbound.models import Campaign
 from telephony import gateway
 from telephony.calls.models import Call
@@ -33,6 +34,7 @@ def running_campaign(tenant, *, contacts: int = 3, **fields: Any) -> tuple[Campa
             add_contact(campaign, number, fields={"first_name": "Pat"})
         Campaign.objects.filter(pk=campaign.pk).update(state=Campaign.State.RUNNING)
         campaign.refresh_from_db()
+        work.mark_work(tenant=tenant, queue_id=campaign.queue_id)  # as campaign_control's start does
     with schema_context("public"):
         queue = Queue.objects.get(pk=campaign.queue_id)
     return campaign, queue, phones

@@ -1,24 +1,33 @@
-"""Beat's dispatcher enqueues each active client company's build inside its schema."""
+"""Beat's dispatcher enqueues the build of each active client company with new calls inside its schema."""
 
 import datetime as dt
+import uuid
 
 import pytest
 from django.db import connection
 from django_tenants.utils import tenant_context
 
-from reporting import tasks
+from reporting import freshness, tasks
 from reporting.models import Statistic
 from tests.factories import CallFactory
 
 
-def test_the_dispatcher_sends_each_tenants_build_from_inside_its_schema(db, tenants, monkeypatch):
+def test_the_dispatcher_builds_only_the_companies_whose_calls_changed_from_inside_their_schema(
+    db, tenants, monkeypatch, django_capture_on_commit_callbacks
+):
+    monkeypatch.setattr(freshness, "CHANGED_KEY", f"test:statistics:{uuid.uuid4().hex}")  # this test's own
     sent_from = []
     monkeypatch.setattr(
         tasks.build_recent_statistics, "delay", lambda: sent_from.append(connection.schema_name)
     )
+    assert tasks.dispatch_statistics() == 0  # no company had a call: no build at all
+    with tenant_context(tenants.alpha), django_capture_on_commit_callbacks(execute=True):
+        CallFactory(outcome="abandoned")
+
     count = tasks.dispatch_statistics()
-    assert {tenants.alpha.schema_name, tenants.beta.schema_name} <= set(sent_from)
-    assert "public" not in sent_from and count == len(sent_from)
+
+    assert sent_from == [tenants.alpha.schema_name] and count == 1  # beta had no call
+    assert tasks.dispatch_statistics() == 0 and len(sent_from) == 1  # nothing new since
 
 
 def test_a_tenant_build_refuses_to_run_in_public(db, tenants):

@@ -1,4 +1,5 @@
-"""``python manage.py run``: the whole product in the foreground (web, worker, beat); Ctrl-C stops it."""
+"""``python manage.py run``: the whole product in the foreground (web, a Celery worker per queue,
+beat); Ctrl-C stops it."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from config import embedded
-from config.supervision import Supervised, worker_command
+from config.supervision import Supervised, worker_command, worker_queues
 from telephony.simulator.profiles import named
 from tenants.management.commands.demo import describe
 
@@ -29,8 +30,8 @@ def _pump(name: str, stream, out) -> None:
 
 class Command(BaseCommand):
     help = (
-        "Migrate, create the demo, then run web (ASGI), Celery worker and beat (and simulated calls in "
-        "development) until Ctrl-C."
+        "Migrate, create the demo, then run web (ASGI), a Celery worker per queue and beat (and simulated "
+        "calls in development) until Ctrl-C."
     )
 
     def add_arguments(self, parser) -> None:
@@ -55,10 +56,15 @@ class Command(BaseCommand):
         traffic = named("working-day").rate_for(DEMO_OPERATORS) if traffic is None else traffic
         env = self._child_env(options, traffic)
         python = sys.executable
+        # A worker per Celery queue (issue 23): the call path's never waits behind statistics.
+        workers = {
+            f"w-{queue}": worker_command(python, queues=[queue], extra=["-n", f"{queue}@%h"])
+            for queue in worker_queues()
+        }
         commands = {
             "web": [python, "-m", "uvicorn", "config.asgi:application", "--host", options["host"],
                     "--port", str(options["port"]), "--no-access-log", "--lifespan", "off"],
-            "worker": worker_command(python),
+            **workers,
             "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "INFO",
                      "--schedule", str(embedded.data_dir() / "celerybeat-schedule")],
         }  # fmt: skip
@@ -80,18 +86,24 @@ class Command(BaseCommand):
             children[name] = child
             return child
 
-        # The worker is supervised (config/supervision.py): one that dies is started again, and logged.
-        worker = Supervised("worker", lambda: start("worker"), on_restart=lambda m: self.stderr.write(m))
+        # The workers are supervised (config/supervision.py): one that dies is started again, and logged.
+        supervised = {
+            name: Supervised(name, lambda name=name: start(name), on_restart=lambda m: self.stderr.write(m))
+            for name in workers
+        }
         for name in commands:
-            worker.launch() if name == "worker" else start(name)
+            supervised[name].launch() if name in supervised else start(name)
         self.stdout.write(self.style.SUCCESS("\nThe platform is starting. Press Ctrl-C to stop.\n"))
         self.stdout.write(describe(port=options["port"]) + "\n")
         stopping = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopping.set())
         try:
             while not stopping.is_set():
-                worker.check()
-                dead = [n for n, child in children.items() if n != "worker" and child.poll() is not None]
+                for worker in supervised.values():
+                    worker.check()
+                dead = [
+                    n for n, child in children.items() if n not in supervised and child.poll() is not None
+                ]
                 if dead:
                     self.stderr.write(f"{', '.join(dead)} stopped on its own; stopping the rest.")
                     break

@@ -1,0 +1,386 @@
+"""Capacity of one box (issue 23): how many operators and calls per second before offers slow down.
+
+With ``COMPANIES`` client companies present (schemas cloned from the base, kept between runs in
+the benchmark's own database ``bench_capacity``) and operators shared across them (each skilled on
+the companies that take calls and on ``EXTRA_SKILLS`` others), the platform runs as ``manage.py
+run`` runs it (web, a Celery worker per queue, beat) and the simulator plays Twilio and the
+operators' consoles over their WebSockets. Each step raises operators and calls per second, until
+the offer p99 (a call's first webhook sent → the offer on a free operator's console) passes
+``OFFER_P99_MS`` or a call is lost (not answered: abandoned, errors, unfinished). Reports each
+step: operators, calls/s, offer p50/p99, lost calls, and the CPU seconds per call of the
+platform's processes (web, workers, beat and PostgreSQL's backends), with the machine's load
+(the box is shared: say so with the figure).
+
+Bounded: at most ``BUDGET_SECONDS`` of steps (the first run also clones the companies, once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench._django import setup
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPANIES = 1000
+LIVE_COMPANIES = 5  # the companies whose numbers are called (every company is routed the same way)
+EXTRA_SKILLS = 100  # each operator is also skilled on this many other companies' queues
+# Operators first at a low rate (the floor logs in), then calls per second.
+STEPS = [(100, 1.0), (250, 2.0), (500, 3.0), (1000, 3.0), (1000, 5.0), (1000, 10.0), (1000, 20.0),
+         (1000, 25.0)]  # fmt: skip
+QUICK_STEPS = [(50, 2.0), (100, 5.0)]
+STEP_SECONDS = 20
+WARM_UP_CALLS = 10
+OFFER_P99_MS = float(os.environ.get("BENCH_CAPACITY_P99_MS", "100"))  # the issue's limit
+BUDGET_SECONDS = 300
+CALL_WORKER_CONCURRENCY = 2
+WEB_PROCESSES = int(os.environ.get("BENCH_WEB_WORKERS", "2"))  # one per core of the 2-core box
+
+
+def _setup_django() -> None:
+    setup(os.environ.get("BENCH_CAPACITY_DATABASE", "bench_capacity"))
+
+
+def _migrated() -> bool:
+    """Whether public is at the code's migrations (then the kept schemas are too: skip a
+    ``migrate_schemas`` that would visit every company)."""
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
+
+    executor = MigrationExecutor(connection)
+    return not executor.migration_plan(executor.loader.graph.leaf_nodes())
+
+
+def prepare(companies: int = COMPANIES, clone_seconds: float | None = None) -> dict[str, object]:
+    """The companies (cloned from the base schema and kept, for at most ``clone_seconds``; the rest
+    up to ``companies`` as company rows without a schema, as bench/routing.py has them: the router,
+    the dialer's index and the statistics' marks are in public), their queues and numbers."""
+    from django.core.management import call_command
+
+    from telephony.models import PhoneNumber, Queue
+    from tenants.clients import client_create, ensure_platform
+    from tenants.models import Client
+
+    started = time.monotonic()
+    if not _migrated():
+        call_command("migrate_schemas", interactive=False, verbosity=0)
+    ensure_platform()
+    cloned = Client.objects.filter(slug__startswith="cap-").exclude(slug__startswith="cap-row-")
+    have = cloned.count()
+    for index in range(have, companies):
+        if clone_seconds is not None and time.monotonic() - started > clone_seconds:
+            break
+        client_create(slug=f"cap-{index:04d}", name=f"Capacity {index}", status=Client.Status.ACTIVE)
+    schemas = cloned.count()
+    rows = Client.objects.filter(slug__startswith="cap-row-")
+    Client.objects.bulk_create(  # bulk_create skips save(): no schema
+        Client(slug=f"cap-row-{i:04d}", name=f"Capacity row {i}", schema_name=f"t_cap_row_{i:04d}",
+               status=Client.Status.ACTIVE)
+        for i in range(rows.count(), max(0, companies - schemas))
+    )  # fmt: skip
+    clients = [*cloned.order_by("slug")[:companies], *rows.order_by("slug")[: max(0, companies - schemas)]]
+    with_queue = set(
+        Queue.objects.filter(tenant__in=clients, is_default=True).values_list("tenant_id", flat=True)
+    )
+    Queue.objects.bulk_create(
+        Queue(tenant=c, name="Main", is_default=True, max_length=10**6)
+        for c in clients
+        if c.pk not in with_queue
+    )
+    numbers = []
+    for index, client in enumerate(clients[:LIVE_COMPANIES]):
+        number, _ = PhoneNumber.objects.get_or_create(
+            number=f"+1555070{index:04d}", defaults={"tenant": client, "state": PhoneNumber.State.ASSIGNED}
+        )
+        numbers.append(number.number)
+    return {
+        "companies": len(clients),
+        "companies_with_schema": min(schemas, companies),
+        "cloned_now": schemas - have,
+        "seconds": round(time.monotonic() - started, 1),
+        "numbers": numbers,
+    }
+
+
+if __name__ == "__main__":  # python -m bench.capacity: only the companies (a first, long setup)
+    _setup_django()
+    print(prepare(int(sys.argv[1]) if len(sys.argv) > 1 else COMPANIES))
+
+
+def _operators(count: int, numbers: list[str]) -> list[tuple[str, str]]:
+    """``count`` operators with live sessions, skilled on the called companies' queues and on
+    ``EXTRA_SKILLS`` other companies' each; every operator of an earlier run offline first."""
+    from django.db.models import Q
+
+    from telephony.models import OperatorProfile, PhoneNumber, Queue, Skill, WaitingCall
+    from telephony.simulator.setup import simulated_operators
+
+    WaitingCall.objects.exclude(state="left").update(state="left", outcome="bench reset")
+    from telephony.models import Reservation
+
+    live_offers = Reservation.objects.filter(state__in=["offered", "accepted"])
+    live_offers.update(state="cancelled", reason="bench reset")
+    OperatorProfile.objects.exclude(state="offline").update(state="offline", consoles=0, break_reason="")
+    live = list(PhoneNumber.objects.filter(number__in=numbers).values_list("tenant__slug", flat=True))
+    operators = simulated_operators(count=count, slugs=live, prefix="cap-op")
+    # Every operator of the called queues at tier 1 and no overflow timer: a call waits only when
+    # nobody is free (the simulator's operators alternate tiers 1 and 2, and tier 2 would wait
+    # ``overflow_after`` seconds: a policy, not the capacity measured here).
+    called = Queue.objects.filter(tenant__slug__in=live, is_default=True)
+    called.update(overflow_after=0, ring_timeout=20)
+    Skill.objects.filter(queue__in=called, operator__user__username__startswith="cap-op-").update(tier=1)
+    others = list(
+        Queue.objects.filter(tenant__slug__startswith="cap-", is_default=True)
+        .exclude(tenant__slug__in=live)
+        .values_list("pk", flat=True)
+    )
+    rng = random.Random(23)
+    profiles = OperatorProfile.objects.filter(user__username__startswith="cap-op-")
+    profiles = profiles.values_list("pk", flat=True)
+    Skill.objects.bulk_create(
+        (
+            Skill(operator_id=pk, queue_id=q, tier=rng.randint(1, 3))
+            for pk in profiles
+            for q in rng.sample(others, k=min(EXTRA_SKILLS, len(others)))
+        ),
+        ignore_conflicts=True,
+        batch_size=5000,
+    )
+    foreign = Skill.objects.filter(~Q(queue__tenant__slug__startswith="cap-"), operator__in=profiles)
+    assert not foreign.exists()
+    return operators
+
+
+def _platform_cpu(pids: list[int], database: str) -> float:
+    """CPU seconds used so far by these processes and their children, and PostgreSQL's backends of
+    the benchmark's database (the server's own processes serve everybody on the box: left out)."""
+    import psutil
+
+    total = 0.0
+    seen: set[int] = set()
+    procs: list[psutil.Process] = []
+    for pid in pids:
+        with contextlib.suppress(psutil.Error):
+            parent = psutil.Process(pid)
+            procs += [parent, *parent.children(recursive=True)]
+    for proc in psutil.process_iter(["name", "cmdline"]):
+        with contextlib.suppress(psutil.Error):
+            command = " ".join(proc.info["cmdline"] or [])
+            if (proc.info["name"] or "").startswith("postgres") and database in command:
+                procs.append(proc)
+    for proc in procs:
+        with contextlib.suppress(psutil.Error):
+            if proc.pid not in seen:
+                seen.add(proc.pid)
+                times = proc.cpu_times()
+                total += times.user + times.system
+    return total
+
+
+class Platform:
+    """Web (uvicorn, one process per core), a Celery worker per queue, and beat, as children."""
+
+    def __init__(self, env: dict[str, str], port: int) -> None:
+        from config.supervision import worker_command, worker_queues
+
+        python = sys.executable
+        self.log = open(ROOT / "var" / "capacity.log", "a")  # noqa: SIM115
+        concurrency = {"call": CALL_WORKER_CONCURRENCY, "background": 1}
+        workers = {
+            f"w-{q}": worker_command(python, queues=[q], concurrency=concurrency.get(q, 1),
+                                     extra=["-l", "WARNING", "-n", f"cap-{q}@%h"])
+            for q in worker_queues()
+        }  # fmt: skip
+        self.commands = {
+            "web": [python, "-m", "uvicorn", "config.asgi:application", "--port", str(port), "--host",
+                    "127.0.0.1", "--no-access-log", "--lifespan", "off", "--workers", str(WEB_PROCESSES)],
+            **workers,
+            "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "WARNING",
+                     "--schedule", str(Path(tempfile.mkdtemp()) / "beat")],
+        }  # fmt: skip
+        self.env, self.port = env, port
+        self.children: dict[str, subprocess.Popen] = {}
+
+    def start(self) -> None:
+        for name, command in self.commands.items():
+            self.children[name] = subprocess.Popen(
+                command, env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT
+            )
+        from bench.soak import _wait_port
+
+        if not _wait_port(self.port, 90):
+            raise RuntimeError("the web process did not start")
+
+    @property
+    def pids(self) -> list[int]:
+        return [child.pid for child in self.children.values()]
+
+    def stop(self) -> None:
+        for child in self.children.values():
+            if child.poll() is None:
+                child.terminate()
+        for child in self.children.values():
+            try:
+                child.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        self.log.close()
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 1)
+
+
+async def _calls(twilio, numbers: list[str], rate: float, count: int, rng: random.Random) -> float:
+    """``count`` calls at ``rate`` per second (evenly spaced), each played to its end; the seconds
+    the arrivals took."""
+    calls: list[asyncio.Task] = []
+    begun = time.monotonic()
+    for index in range(count):
+        sid = f"CA{os.urandom(16).hex()}"
+        caller = f"+1415555{rng.randrange(0, 10_000):04d}"
+        calls.append(asyncio.create_task(twilio.place_call(sid=sid, to=rng.choice(numbers), caller=caller)))
+        await asyncio.sleep(max(0.0, begun + (index + 1) / rate - time.monotonic()))
+    arrivals = time.monotonic() - begun
+    await asyncio.gather(*calls)
+    return arrivals
+
+
+def _step_figures(records, operators, count: int, arrivals: float) -> dict[str, object]:
+    offered = {sid: at for op in operators for sid, at in op.stats.offered_at.items()}
+    waits = [(offered[r.sid] - r.placed_at) * 1000 for r in records if r.sid in offered]
+    outcomes: dict[str, int] = {}
+    for record in records:
+        outcomes[record.result or "unfinished"] = outcomes.get(record.result or "unfinished", 0) + 1
+    answered = sum(1 for r in records if r.bridged_at is not None)
+    return {
+        "operators": count,
+        "operators_online": sum(1 for op in operators[:count] if op.online.is_set()),
+        "calls_per_second": round(len(records) / arrivals, 2) if arrivals else None,
+        "calls": len(records),
+        "answered": answered,
+        "lost": len(records) - answered,
+        "outcomes": dict(sorted(outcomes.items())),
+        "offer_ms_p50": round(statistics.median(waits), 1) if waits else None,
+        "offer_ms_p99": _percentile(waits, 0.99),
+        "errors": [step for r in records for step in r.steps if step.startswith("error")][:3],
+    }
+
+
+async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, steps, rest_port: int, port: int):
+    """The steps on one simulated Twilio: the consoles of each step's new operators log in (and stay),
+    then the step's calls arrive and end; stops at the first step past the limits or the budget."""
+    from django.conf import settings
+
+    from telephony.simulator.operators import Behaviour
+    from telephony.simulator.run import Plan, operators_of
+    from telephony.simulator.twilio_side import Profile, Twilio
+
+    plan = Plan(
+        base_url=f"http://{settings.PLATFORM_HOST}:{port}",
+        connect=f"127.0.0.1:{port}",
+        auth_token=settings.TWILIO_AUTH_TOKEN,
+        numbers=numbers,
+        operators=sessions,
+        profile=Profile(talk=(3.0, 8.0), patience=(90.0, 120.0), wait_turn=5.0, press_key=0.0),
+        behaviour=Behaviour(answer_delay=(0.05, 0.2), wrap_up=(0.2, 0.6)),
+        rest_port=rest_port,
+    )
+    rng = random.Random(23)
+    database = env["DATABASE_NAME"]
+    results: list[dict[str, object]] = []
+    stop = asyncio.Event()
+    started = time.monotonic()
+    async with Twilio(base_url=plan.base_url, connect=plan.connect, auth_token=plan.auth_token, rng=rng,
+                      profile=plan.profile, rest_port=rest_port) as twilio:  # fmt: skip
+        everyone = operators_of(plan, rng, plan.behaviour)
+        consoles: list[asyncio.Task] = []
+        try:
+            for count, rate in steps:
+                if time.monotonic() - started > BUDGET_SECONDS:
+                    break
+                consoles += [asyncio.create_task(op.run(stop)) for op in everyone[len(consoles) : count]]
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(asyncio.gather(*(op.online.wait() for op in everyone[:count])), 90)
+                if not results:  # warm-up, not counted: each web process's caches (numbers, queues)
+                    await _calls(twilio, numbers, 2.0, WARM_UP_CALLS, rng)
+                first = len(twilio.records)
+                cpu_before, load_before = _platform_cpu(platform.pids, database), os.getloadavg()[0]
+                arrivals = await _calls(twilio, numbers, rate, int(rate * STEP_SECONDS), rng)
+                step = _step_figures(twilio.records[first:], everyone, count, arrivals)
+                cpu = _platform_cpu(platform.pids, database) - cpu_before
+                step["cpu_seconds_per_call"] = round(cpu / step["calls"], 3) if step["calls"] else None
+                step["load_average"] = round((load_before + os.getloadavg()[0]) / 2, 2)
+                step["ok"] = bool(step["offer_ms_p99"] is not None and step["offer_ms_p99"] <= OFFER_P99_MS
+                                  and step["lost"] == 0)  # fmt: skip
+                results.append(step)
+                if not step["ok"]:
+                    break
+                await asyncio.sleep(2)  # the last wrap-ups end
+        finally:
+            stop.set()
+            await asyncio.gather(*consoles, return_exceptions=True)
+    return results
+
+
+def run(quick: bool) -> dict[str, object]:
+    _setup_django()
+    from django.conf import settings
+
+    from bench.soak import _free_port
+
+    # Companies are cloned once and kept (``python -m bench.capacity`` clones them all beforehand);
+    # a run clones for at most a minute more and makes the rest company rows (both counted).
+    made = prepare(LIVE_COMPANIES + 95 if quick else COMPANIES, clone_seconds=60)
+    steps = QUICK_STEPS if quick else STEPS
+    sessions = _operators(max(n for n, _ in steps), made["numbers"])
+    port, rest_port = _free_port(), _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_NAME": settings.DATABASES["default"]["NAME"],
+        "DJANGO_ENV": "development",
+        "DJANGO_DEBUG": "0",
+        "LOG_LEVEL": "WARNING",
+        "TWILIO_API_BASE_URL": f"http://127.0.0.1:{rest_port}",
+        "TWILIO_WEBHOOK_BASE_URL": f"http://{settings.PLATFORM_HOST}:{port}",
+        "CONSOLE_NODE": "capacity-web",
+    }
+    platform = Platform(env, port)
+    platform.start()
+    try:
+        results = asyncio.run(_ramp(platform, env, made["numbers"], sessions, steps, rest_port, port))
+    finally:
+        platform.stop()
+    good = [s for s in results if s["ok"]]
+    best = good[-1] if good else None
+    return {
+        "companies": made["companies"],
+        "companies_with_schema": made["companies_with_schema"],
+        "companies_called": LIVE_COMPANIES,
+        "skills_per_operator": LIVE_COMPANIES + EXTRA_SKILLS,
+        "offer_p99_limit_ms": OFFER_P99_MS,
+        "held": {
+            "operators": best["operators"] if best else 0,
+            "calls_per_second": best["calls_per_second"] if best else 0,
+            "cpu_seconds_per_call": best["cpu_seconds_per_call"] if best else None,
+        },
+        "stopped_by": None
+        if len(good) == len(results)
+        else {
+            k: results[-1][k] for k in ("operators", "calls_per_second", "offer_ms_p99", "lost", "outcomes")
+        },
+        "steps": results,
+        "cpus": os.cpu_count(),
+        "note": "shared machine: other processes ran alongside (load_average per step)",
+    }

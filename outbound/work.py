@@ -1,0 +1,67 @@
+"""The dialer's index of work (``telephony.OutboundWork``, public): which companies' queues may have
+outbound work, and from when. Written here whenever work appears, read and trimmed by the dialer,
+so that no pass looks into a company without work (issue 23)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from telephony.models import OutboundWork, Queue
+from tenants.models import Client
+
+# Announced work: the row made, or its due time brought forward (never pushed back), and marked
+# now so that a dialer pass that began earlier keeps it.
+MARK = """
+INSERT INTO telephony_outboundwork (tenant_id, queue_id, due_at, marked_at)
+VALUES (%(tenant)s, %(queue)s, %(due)s, %(now)s)
+ON CONFLICT (queue_id) DO UPDATE
+SET due_at = LEAST(telephony_outboundwork.due_at, EXCLUDED.due_at), marked_at = EXCLUDED.marked_at
+"""
+
+
+def mark_work(*, tenant: Client, queue_id: int | None, due_at: dt.datetime | None = None) -> None:
+    """The queue (None: the company's default queue) has outbound work from ``due_at`` (now)."""
+    if queue_id is None:
+        queue_id = Queue.objects.filter(tenant=tenant, is_default=True).values_list("pk", flat=True).first()
+        if queue_id is None:
+            return
+    now = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute(MARK, {"tenant": tenant.pk, "queue": queue_id, "due": due_at or now, "now": now})
+
+
+def mark_work_on_commit(*, queue_id: int | None, due_at: dt.datetime | None = None) -> None:
+    """``mark_work`` for the current company once the change that made the work commits."""
+    tenant = connection.tenant
+    transaction.on_commit(lambda: mark_work(tenant=tenant, queue_id=queue_id, due_at=due_at))
+
+
+def on_callback_booked(*, tenant: Client, queue_id: int | None, due_at: dt.datetime, **kwargs: Any) -> None:
+    """``telephony.events.callback_booked`` (after commit, in the company's schema)."""
+    mark_work(tenant=tenant, queue_id=queue_id, due_at=due_at)
+
+
+# A queue whose campaigns have nothing due now (calling windows closed, retries later) is looked at
+# again after this long at the latest; an earlier retry or callback brings it forward.
+RECHECK = dt.timedelta(seconds=60)
+
+
+def due_queues(*, now: dt.datetime) -> dict[int, int]:
+    """The queues with outbound work due now, with their company: ``{queue id: tenant id}``."""
+    return dict(OutboundWork.objects.filter(due_at__lte=now).values_list("queue_id", "tenant_id"))
+
+
+def settle_idle(*, queue_next: dict[int, dt.datetime | None], pass_started: dt.datetime) -> None:
+    """Queues a pass found without work due: looked at again at their next due time, or dropped
+    from the index when nothing is left (``None``), unless work was announced since the pass began."""
+    unmarked = OutboundWork.objects.filter(marked_at__lt=pass_started)
+    drop = [q for q, due in queue_next.items() if due is None]
+    if drop:
+        unmarked.filter(queue_id__in=drop).delete()
+    for queue_id, due in queue_next.items():
+        if due is not None:
+            unmarked.filter(queue_id=queue_id).update(due_at=due)

@@ -1,0 +1,88 @@
+"""A match costs the work waiting, not every skill of every free operator (issue 23).
+
+Operators are shared by every client company: one may be skilled on the queues of a thousand of
+them. A match reads only the skills on queues with calls waiting (and the queues those overflow
+to), and only the free operators who have one.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from telephony import routing
+from telephony.routing import sql
+from telephony.routing_models import Skill
+from tests.telephony.helpers import at, make_operator, make_queue, sid
+
+
+@pytest.fixture
+def many_queues(db, tenants):
+    """150 queues of each standing company (300 in all), none with a call."""
+    queues = [make_queue(tenant) for tenant in (tenants.alpha, tenants.beta) for _ in range(150)]
+    routing.rules_for([q.pk for q in queues])  # the per-process queue cache, warm
+    return queues
+
+
+def skilled_on(queues, **kwargs):
+    operator = make_operator(**kwargs)
+    Skill.objects.bulk_create(
+        [Skill(operator=operator, queue=q, tier=1 + i % 3) for i, q in enumerate(queues)]
+    )
+    return operator
+
+
+def test_the_free_operators_of_a_match_carry_only_the_skills_of_queues_with_calls_waiting(
+    db, tenants, many_queues
+):
+    busy, overflow = many_queues[10], many_queues[160]
+    busy.overflow_queue = overflow
+    busy.save()
+    routing.rules_for([busy.pk])
+    routing.enqueue(tenant=tenants.alpha, queue=busy, call_sid=sid(), now=at(0))  # nobody free yet
+    everywhere = skilled_on(many_queues)
+    idle_elsewhere = skilled_on(many_queues[200:])  # no skill on a queue with work
+
+    free = {f.profile.pk: f for f in sql.lock_free_operators(operator_ids=None, served=None)}
+
+    assert idle_elsewhere.pk not in free  # not even locked
+    # Of 300 skills, the two that matter: the call's queue and the queue it overflows to.
+    assert sorted(q for q, _, _ in free[everywhere.pk].skills) == sorted([busy.pk, overflow.pk])
+    assert routing.match(now=at(1))[0].operator_id == everywhere.pk
+
+
+def test_matching_a_freed_operator_with_300_skills_reads_as_many_statements_as_with_one(
+    db, tenants, many_queues, django_assert_num_queries
+):
+    queue = many_queues[7]
+    for i in range(3):
+        routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(i))
+    operator = skilled_on(many_queues)
+    # As test_routing's freed operator with two skills: the savepoint; the operator locked with
+    # their skills (on queues with calls only); the waiting calls read; the chosen call locked,
+    # marked reserved and offered; the operator's state and its event; the release.
+    with django_assert_num_queries(6):
+        made = routing.match(operator_ids=[operator.pk], now=at(10))
+    assert [r.operator_id for r in made] == [operator.pk]
+    wrapping_up = skilled_on(many_queues, state="wrap_up")  # as one freed after their call is read
+    assert [q for q, _, _ in sql.lock_unreserved_operator(wrapping_up.pk).skills] == [queue.pk]
+
+
+def test_a_call_queued_among_300_skilled_queues_is_offered_in_four_statements(
+    db, tenants, many_queues, django_assert_num_queries
+):
+    operator = skilled_on(many_queues)
+    queue = many_queues[42]
+    with django_assert_num_queries(4):  # as test_routing's with one skill
+        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(0))
+    assert call.reservations.get().operator_id == operator.pk
+
+
+def test_nobody_free_for_a_queue_is_one_indexed_read_whatever_the_skills(
+    db, tenants, many_queues, django_assert_num_queries
+):
+    skilled_on(many_queues[:100], state="break")
+    skilled_on(many_queues[200:])  # free, but not for the queue below
+    with django_assert_num_queries(1):
+        assert routing.match(queue_ids=[many_queues[150].pk], now=at(0)) == []
+    assert routing.staffed_queues([many_queues[50].pk, many_queues[150].pk]) == set()
+    assert routing.staffed_queues([many_queues[250].pk]) == {many_queues[250].pk}
