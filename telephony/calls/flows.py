@@ -334,12 +334,12 @@ def leave_choice(*, call: Call, digits: str, speech: str, now: dt.datetime | Non
     settings = call_setup().settings
     voice = voice_of(settings)
     wants_callback = digits == "1" or "call" in speech.lower()
-    if callback_offer.in_line(call):
-        if wants_callback:
-            return callback_offer.ask_number(call=call)
-        connected = _leave_or_connect(call, now)
-        if connected is not None:
-            return connected
+    if wants_callback and callback_offer.in_line(call):
+        return callback_offer.ask_number(call=call)
+    # Out of line now, unless an operator took the call while the caller chose: then they join them.
+    connected = _leave_or_connect(call, now)
+    if connected is not None:
+        return connected
     if wants_callback:
         book_callback(call=call, reason=Callback.Reason.REQUESTED, now=now, priority=7)
         set_outcome(call, Call.Outcome.CALLBACK_REQUESTED, at=now)

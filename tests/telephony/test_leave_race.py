@@ -1,6 +1,6 @@
 """A caller who leaves the line (the wait key, for a callback or voicemail) while an operator takes
-the call ends in exactly one outcome (issue 23): connected, or gone to the callback/voicemail
-choice, never both. Two connections race with real PostgreSQL locks."""
+the call ends in exactly one outcome (issue 23): connected, or gone to the voicemail, never both
+(a caller still in line is first offered a callback keeping their place; here they choose a message). Two connections race with real PostgreSQL locks."""
 
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ def leave_line(tenant, call: Call) -> str:
     around it: the queue result makes its own)."""
     with tenant_context(tenant):
         answer = flows.queue_result(call=Call.objects.get(pk=call.pk), result="leave", queue_time=30)
+        if "Gather" in verbs(str(answer).encode()):  # in line, offered a kept-place callback: a message
+            answer = flows.leave_choice(call=Call.objects.get(pk=call.pk), digits="2", speech="")
     return "connected" if "Dial" in verbs(str(answer).encode()) else "left"
 
 
@@ -114,3 +116,19 @@ def test_leaving_and_accepting_at_the_same_moment_end_in_exactly_one_outcome(com
             assert state == ("left", "available", "left", False)
         seen.append(results["caller"])
     assert len(seen) == RACES
+
+
+def test_an_operator_who_takes_the_call_while_the_caller_chooses_gets_them_not_the_voicemail(db, tenants):
+    """The wait key keeps the place until the caller chooses (callback or message); an operator who
+    accepts meanwhile is connected and the caller joins them. Before: the caller got the voicemail
+    while the operator was put on the call."""
+    call, reservation, operator = offered_call(tenants.alpha)
+    with tenant_context(tenants.alpha):
+        options = flows.queue_result(call=Call.objects.get(pk=call.pk), result="leave", queue_time=30)
+    assert "Gather" in verbs(str(options).encode())
+    assert accept(reservation, operator) == "accepted"
+    with tenant_context(tenants.alpha):
+        answer = flows.leave_choice(call=Call.objects.get(pk=call.pk), digits="2", speech="")
+    conference = check_twiml(str(answer).encode()).find("Dial/Conference")
+    assert conference is not None and conference.text == f"call-{call.call_sid}"
+    assert settled(tenants.alpha, call, operator) == ("bridged", "on_call", "", True)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import pytest
 
 from telephony import routing
-from telephony.routing import sql
+from telephony.routing import sql, standing
 from telephony.routing_models import Skill
-from tests.telephony.helpers import at, make_operator, make_queue, sid
+from tests.telephony.helpers import CERTIFIED_UNTIL, at, make_operator, make_queue, sid
 
 
 @pytest.fixture
@@ -26,7 +26,10 @@ def many_queues(db, tenants):
 def skilled_on(queues, **kwargs):
     operator = make_operator(**kwargs)
     Skill.objects.bulk_create(
-        [Skill(operator=operator, queue=q, tier=1 + i % 3) for i, q in enumerate(queues)]
+        [
+            Skill(operator=operator, queue=q, tier=1 + i % 3, certified_until=CERTIFIED_UNTIL)
+            for i, q in enumerate(queues)
+        ]
     )
     return operator
 
@@ -57,6 +60,7 @@ def test_matching_a_freed_operator_with_300_skills_reads_as_many_statements_as_w
     for i in range(3):
         routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(i))
     operator = skilled_on(many_queues)
+    standing.RECORDS_KEPT.snapshot()  # the queues' service-level records, warm (operators are short)
     # As test_routing's freed operator with two skills: the savepoint; the operator locked with
     # their skills (on queues with calls only); the waiting calls read; the chosen call locked,
     # marked reserved and offered; the operator's state and its event; the release.
