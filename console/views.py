@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +18,7 @@ from twilio.jwt.access_token.grants import VoiceGrant
 from accounts.permissions import OPERATORS
 from console import operator as console
 from console import outbound as console_outbound
+from console.http import json_body
 from telephony.calls.bridging import operator_identity
 from telephony.routing_models import Reservation
 
@@ -44,13 +44,7 @@ def operator_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
-    try:
-        data = json.loads(request.body or b"{}")
-    except ValueError:
-        data = None
-    if not isinstance(data, dict):
-        raise console.ConsoleError("A JSON object is expected.")
-    return data
+    return json_body(request, console.ConsoleError)
 
 
 @require_GET

@@ -1,6 +1,7 @@
 """A caller who leaves the line (the wait key, for a callback or voicemail) while an operator takes
 the call ends in exactly one outcome (issue 23): connected, or gone to the voicemail, never both
-(a caller still in line is first offered a callback keeping their place; here they choose a message). Two connections race with real PostgreSQL locks."""
+(a caller still in line is first offered a callback keeping their place; here they choose a
+message). Two connections race with real PostgreSQL locks."""
 
 from __future__ import annotations
 
