@@ -31,12 +31,23 @@ PROFILE_COLUMNS = ", ".join(f'p."{field.column}"' for field in PROFILE_FIELDS)
 # ``routing_models.certified_skills``). Expiry takes effect by date, without a task.
 CERTIFIED = "s.certified_until > now()"
 
-# The queues a match is about: these (``served``), or else the queues with calls waiting and the
-# queues those overflow to. Only skills on them are read, so a match costs the work waiting, not
-# every skill of every free operator (an operator may be skilled on a thousand companies' queues).
+# The queues a match is about: these (``served``); or, for given operators (one just freed), those
+# of their skills' queues with calls waiting or overflowing into them (a probe per skill, not a
+# read of every waiting call); or else the queues with calls waiting and the queues those overflow
+# to. Only skills on them are read, so a match costs the work waiting, not every skill of every
+# free operator (an operator may be skilled on a thousand companies' queues).
 SCOPE = """
 scope AS (
-    SELECT CASE WHEN %(served)s::bigint[] IS NOT NULL THEN %(served)s::bigint[] ELSE ARRAY(
+    SELECT CASE
+    WHEN %(served)s::bigint[] IS NOT NULL THEN %(served)s::bigint[]
+    WHEN %(operators)s::bigint[] IS NOT NULL THEN ARRAY(
+        SELECT DISTINCT s.queue_id FROM telephony_skill s
+        WHERE s.operator_id = ANY(%(operators)s::bigint[]) AND (
+            EXISTS (SELECT 1 FROM telephony_waitingcall w
+                    WHERE w.queue_id = s.queue_id AND w.state = %(waiting)s)
+            OR EXISTS (SELECT 1 FROM telephony_queue q JOIN telephony_waitingcall w ON w.queue_id = q.id
+                       WHERE q.overflow_queue_id = s.queue_id AND w.state = %(waiting)s)))
+    ELSE ARRAY(
         SELECT w.queue_id FROM telephony_waitingcall w WHERE w.state = %(waiting)s
         UNION
         SELECT q.overflow_queue_id FROM telephony_waitingcall w JOIN telephony_queue q ON q.id = w.queue_id
@@ -217,6 +228,7 @@ def lock_unreserved_operator(operator_id: int) -> FreeOperator | None:
         LOCK_UNRESERVED_OPERATOR,
         {
             "operator": operator_id,
+            "operators": [operator_id],
             "reserved": OperatorState.RESERVED.value,
             "waiting": WAITING,
             "served": None,
