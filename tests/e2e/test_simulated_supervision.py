@@ -23,7 +23,8 @@ def test_a_simulated_supervisor_listens_whispers_and_barges_and_operators_hear_t
     company, number = _fresh_company()
     operators = simulated_operators(count=2, slugs=[company.slug], prefix=f"{company.slug}-op")
     supervisors = simulated_supervisors(count=1, prefix=f"{company.slug}-sup")
-    callers = Profile(talk=(6.0, 7.0), patience=(60.0, 90.0), wait_turn=0.3, press_key=0.0)
+    # Calls long enough for three modes even on a loaded machine (each switch is a REST round trip).
+    callers = Profile(talk=(14.0, 15.0), patience=(60.0, 90.0), wait_turn=0.3, press_key=0.0)
     plan = _plan([number], operators, calls=2, rate=2.0, seed=3, profile=callers)
     plan.supervisors = supervisors
 
@@ -33,18 +34,22 @@ def test_a_simulated_supervisor_listens_whispers_and_barges_and_operators_hear_t
     assert result["outcomes"] == {"handled": 2}, result["trace"]
     (supervisor,) = result["supervisors"]
     assert supervisor["sessions"] >= 1 and supervisor["left"] >= 1, supervisor
-    assert supervisor["modes"][:3] == ["listen", "whisper", "barge"]
+    # Each session goes listen → whisper → barge; one may stop early when its call ends first.
+    sessions = " ".join(supervisor["modes"]).replace(" listen", "|listen").split("|")
+    assert "listen whisper barge" in sessions, supervisor["modes"]
     assert result["announced"] == 2  # each operator heard whose call it was
     assert not Monitoring.objects.filter(ended_at=None, supervisor__username=supervisors[0][0]).exists()
     with tenant_context(company):
         calls = Call.objects.filter(to_number=number)
         kinds = [
-            (e.kind, e.data["mode"])
+            [
+                (e.kind, e.data["mode"])
+                for e in call.events.filter(kind__startswith="supervision_").order_by("pk")
+            ]
             for call in calls
-            for e in call.events.filter(kind__startswith="supervision_").order_by("pk")
         ]
-        assert kinds[:4] == [("supervision_start", "listen"), ("supervision_switch", "whisper"),
-                             ("supervision_switch", "barge"), ("supervision_stop", "barge")]  # fmt: skip
+        assert [("supervision_start", "listen"), ("supervision_switch", "whisper"),
+                ("supervision_switch", "barge"), ("supervision_stop", "barge")] in kinds, kinds  # fmt: skip
         for call in calls:
             assert call.events.get(kind="announce").data["text"] == f"{company.name}, Main"
             assert call.events.filter(kind="released").count() == 1
