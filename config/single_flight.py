@@ -19,7 +19,8 @@ log = logging.getLogger(__name__)
 _client: redis.Redis | None = None
 
 
-def _redis() -> redis.Redis:
+def broker() -> redis.Redis:
+    """One client of the broker's Redis per process (short timeouts: callers degrade, never hang)."""
     global _client
     if _client is None:
         _client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2)
@@ -31,7 +32,7 @@ def single_flight(name: str, *, timeout: float) -> Iterator[bool]:
     """``with single_flight("dial-tick", timeout=30) as mine:`` — ``mine`` is False when another run
     holds the lock (then do nothing). Redis unreachable: the run goes ahead (the work it does is
     safe to run concurrently, only wasteful)."""
-    lock = _redis().lock(f"cc:single-flight:{name}", timeout=timeout, blocking=False)
+    lock = broker().lock(f"cc:single-flight:{name}", timeout=timeout, blocking=False)
     try:
         mine = lock.acquire()
     except redis.RedisError:

@@ -19,8 +19,7 @@ from outbound.calls import is_pending
 from telephony import evidence, twiml
 from telephony.calls.models import Call
 from telephony.calls.records import TwilioCallParams
-from telephony.signatures import twilio_fields, twilio_signed, webhook_methods
-from tenants.models import Client
+from telephony.signatures import named_call, twilio_fields, twilio_signed, webhook_methods
 
 
 def outbound_webhook(
@@ -33,14 +32,14 @@ def outbound_webhook(
     @twilio_signed
     @wraps(view)
     def wrapper(request: HttpRequest) -> HttpResponse:
-        schema, call_id = request.GET.get("t", ""), request.GET.get("c", "")
-        tenant = Client.objects.companies().filter(schema_name=schema).first()
-        if tenant is None or not call_id.isdigit():
+        named = named_call(request)
+        if named is None:
             return twiml.response(twiml.goodbye(""))
+        tenant, call_id = named
         sid = twilio_fields(request).get("CallSid", "")
         with tenant_context(tenant):
             evidence.keep(request)
-            call = Call.objects.filter(pk=int(call_id), direction=Call.Direction.OUTBOUND).first()
+            call = Call.objects.filter(pk=call_id, direction=Call.Direction.OUTBOUND).first()
             # The CallSid must be this call's (or the call is still waiting to learn it).
             if call is None or not (call.call_sid == sid or is_pending(call)):
                 return twiml.response(twiml.goodbye(""))

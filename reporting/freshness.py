@@ -14,25 +14,18 @@ import logging
 from typing import Any
 
 import redis
-from django.conf import settings
 from django.db import connection, transaction
+
+from config.single_flight import broker
 
 log = logging.getLogger(__name__)
 CHANGED_KEY = "cc:statistics:changed"
-_client: redis.Redis | None = None
-
-
-def _redis() -> redis.Redis:
-    global _client
-    if _client is None:
-        _client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2)
-    return _client
 
 
 def mark_changed(schema_name: str) -> None:
     """The company's calls changed: its statistics are built at the next dispatch."""
     try:
-        _redis().sadd(CHANGED_KEY, schema_name)
+        broker().sadd(CHANGED_KEY, schema_name)
     except redis.RedisError:
         log.warning("could not mark %s's statistics as stale", schema_name)
 
@@ -40,7 +33,7 @@ def mark_changed(schema_name: str) -> None:
 def take_changed() -> set[str]:
     """The companies marked since the last take, unmarked in the same step (SPOP: a mark made
     meanwhile is either taken now or kept for the next take, never lost)."""
-    client = _redis()
+    client = broker()
     taken: set[str] = set()
     while batch := client.spop(CHANGED_KEY, 1000):
         taken |= {name.decode() for name in batch}

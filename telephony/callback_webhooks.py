@@ -20,8 +20,7 @@ from telephony import callback_dial, evidence, tasks, twiml
 from telephony.calls.callback_tries import is_try
 from telephony.calls.models import Call
 from telephony.calls.records import TwilioCallParams
-from telephony.signatures import twilio_fields, twilio_signed, webhook_methods
-from tenants.models import Client
+from telephony.signatures import named_call, twilio_fields, twilio_signed, webhook_methods
 
 
 def try_webhook(view: Callable[[HttpRequest, Call], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
@@ -33,14 +32,14 @@ def try_webhook(view: Callable[[HttpRequest, Call], HttpResponse]) -> Callable[[
     @twilio_signed
     @wraps(view)
     def wrapper(request: HttpRequest) -> HttpResponse:
-        schema, call_id = request.GET.get("t", ""), request.GET.get("c", "")
-        tenant = Client.objects.companies().filter(schema_name=schema).first() if schema else None
-        if tenant is None or not call_id.isdigit():
+        named = named_call(request)
+        if named is None:
             return twiml.response(twiml.goodbye(""))
+        tenant, call_id = named
         sid = twilio_fields(request).get("CallSid", "")
         with tenant_context(tenant):
             evidence.keep(request)
-            call = Call.objects.filter(pk=int(call_id), direction=Call.Direction.OUTBOUND).first()
+            call = Call.objects.filter(pk=call_id, direction=Call.Direction.OUTBOUND).first()
             if call is None or not is_try(call) or not (call.call_sid == sid or call.placed_at is None):
                 return twiml.response(twiml.goodbye(""))
             return view(request, call)

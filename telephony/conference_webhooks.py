@@ -21,7 +21,7 @@ from django_tenants.utils import tenant_context
 from telephony import announcements, conferences, evidence, recording_pauses, supervision, transfers, twiml
 from telephony.calls.models import Call
 from telephony.calls.records import add_event
-from telephony.signatures import twilio_signed
+from telephony.signatures import named_call, twilio_signed
 from telephony.tasks import announce_to_operator, release_caller, store_recording
 from tenants.models import Client
 
@@ -39,12 +39,12 @@ def conference_webhook(
     @twilio_signed
     @wraps(view)
     def wrapper(request: HttpRequest) -> HttpResponse:
-        schema, call_id = request.GET.get("t", ""), request.GET.get("c", "")
-        tenant = Client.objects.companies().filter(schema_name=schema).first() if schema else None
-        if tenant is None or not call_id.isdigit():
+        named = named_call(request)
+        if named is None:
             return HttpResponse(status=204)
+        tenant, call_id = named
         with tenant_context(tenant):
-            call = Call.objects.filter(pk=int(call_id)).first()
+            call = Call.objects.filter(pk=call_id).first()
             if call is None:
                 log.warning("conference callback %s for an unknown call %s", request.path, call_id)
                 return HttpResponse(status=204)

@@ -11,6 +11,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, QueryD
 from django.views.decorators.http import require_http_methods
 from twilio.request_validator import RequestValidator
 
+from tenants.models import Client
+
 log = logging.getLogger(__name__)
 
 
@@ -59,3 +61,13 @@ def twilio_signed(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def named_call(request: HttpRequest) -> tuple[Client, int] | None:
+    """The client company (``t``: its schema) and the call (``c``: its id) that a webhook URL we
+    signed names; None when either is missing or unknown."""
+    schema, call_id = request.GET.get("t", ""), request.GET.get("c", "")
+    tenant = Client.objects.companies().filter(schema_name=schema).first() if schema else None
+    if tenant is None or not call_id.isdigit():
+        return None
+    return tenant, int(call_id)
