@@ -20,9 +20,11 @@ from __future__ import annotations
 import logging
 
 from django.db import connection
+from django.utils import timezone
 
 from telephony import conferences, gateway, twiml
 from telephony.calls.flows import voice_of
+from telephony.calls.hours import in_force
 from telephony.calls.models import Call, TelephonySettings
 from telephony.calls.records import add_event
 
@@ -30,9 +32,14 @@ log = logging.getLogger(__name__)
 RELEASE_AFTER_SECONDS = 15  # an announcement is a few words; past this the pair is put through anyway
 
 
+def _settings_now() -> TelephonySettings:
+    """The company's settings in force now (a change scheduled from a date included)."""
+    return in_force(TelephonySettings.current(), timezone.now())
+
+
 def announcement_text(call: Call, settings: TelephonySettings | None = None) -> str:
     """What the operator hears: the company's own text, else "<company>, <queue>"."""
-    text = (settings or TelephonySettings.current()).operator_announcement.strip()
+    text = (settings or _settings_now()).operator_announcement.strip()
     if text:
         return text
     company = connection.tenant.name
@@ -40,9 +47,8 @@ def announcement_text(call: Call, settings: TelephonySettings | None = None) -> 
 
 
 def announcement_twiml(call: Call) -> twiml.VoiceResponse:
-    return twiml.operator_announcement(
-        text=announcement_text(call), voice=voice_of(TelephonySettings.current())
-    )
+    settings = _settings_now()
+    return twiml.operator_announcement(text=announcement_text(call, settings), voice=voice_of(settings))
 
 
 def announce(*, call: Call, reservation_id: int) -> bool:

@@ -39,8 +39,7 @@ RING_SECONDS = 25
 
 
 def _voice() -> twiml.Voice:
-    settings = TelephonySettings.current()
-    return twiml.Voice(voice=settings.voice, language=settings.language)
+    return twiml.Voice.of(TelephonySettings.current())
 
 
 def dial(*, waiting_call_id: int) -> bool:

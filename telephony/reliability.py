@@ -6,8 +6,9 @@ from __future__ import annotations
 from django_tenants.utils import tenant_context
 
 from config.celery import app, tenant_task
+from config.single_flight import single_flight
 from telephony import console_presence, reconcile
-from telephony.tasks import store_recording
+from telephony.tasks import TICK_LOCK_SECONDS, store_recording
 from tenants.models import Client
 
 
@@ -21,7 +22,9 @@ def sweep_presence() -> int:
 def reconcile_calls() -> int:
     """Every minute (public schema): overdue offers expired; Twilio's unknown recordings imported
     (their audio fetched); each company's stale calls reconciled in its own schema."""
-    reconcile.expire_offers()
+    with single_flight("routing-tick", timeout=TICK_LOCK_SECONDS) as mine:
+        if mine:  # else the routing tick is expiring them right now
+            reconcile.expire_offers()
     for company in reconcile.companies_with_numbers():
         with tenant_context(company):
             reconcile_company.delay()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from django.db import connection
@@ -17,6 +18,10 @@ UNKNOWN_NUMBER_MESSAGE = "We are sorry, this number is not in service. Goodbye."
 SORRY_MESSAGE = "We are sorry, something went wrong. Please leave a message after the tone."
 
 
+if TYPE_CHECKING:
+    from telephony.calls.models import TelephonySettings
+
+
 class Voice:
     """The tenant's voice and language for every <Say>."""
 
@@ -26,6 +31,11 @@ class Voice:
     def say(self, parent: VoiceResponse | Gather, text: str) -> None:
         if text:
             parent.say(text, voice=self.voice, language=self.language)
+
+    @classmethod
+    def of(cls, settings: TelephonySettings) -> Voice:
+        """The voice of a company's settings (``TelephonySettings``: ``voice`` and ``language``)."""
+        return cls(voice=settings.voice, language=settings.language)
 
 
 def response(twiml: VoiceResponse) -> HttpResponse:

@@ -232,7 +232,7 @@ def contract_accept(
             )
         if contract.client.status != Client.Status.PROSPECT:  # a live company: the new terms apply now
             queue_terms_apply(client=contract.client, terms=version.terms, actor=user)
-        if contract.client.status == Client.Status.PROSPECT:
+        else:
             try:
                 first_invoice_issue(contract=contract, version=version)
             except FirstInvoiceError as error:

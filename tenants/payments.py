@@ -173,12 +173,6 @@ def payments_of(*, invoice_number: str) -> Decimal:
     )
 
 
-def credit_of(contract: Contract) -> Decimal:
-    """The client's credit from over-paying its first invoice."""
-    invoice = FirstInvoice.objects.filter(contract=contract).first()
-    return invoice.credit if invoice else Decimal("0.00")
-
-
 def credit_pay(
     *, client: Client, invoice_number: str, currency: str, amount: Decimal, paid_on: datetime.date, by: User
 ) -> Payment:

@@ -39,8 +39,7 @@ NUMBER_STEP = "twilio-callback-number"
 
 
 def _voice() -> twiml.Voice:
-    settings = call_setup().settings
-    return twiml.Voice(voice=settings.voice, language=settings.language)
+    return twiml.Voice.of(call_setup().settings)
 
 
 def in_line(call: Call) -> bool:

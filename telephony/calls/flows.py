@@ -32,7 +32,7 @@ NOBODY_STAFFED_MESSAGE = "We are sorry, no operator is available to take your ca
 
 
 def voice_of(settings: TelephonySettings) -> twiml.Voice:
-    return twiml.Voice(voice=settings.voice, language=settings.language)
+    return twiml.Voice.of(settings)
 
 
 def first_step(*, tenant: Client, call: Call, now: dt.datetime | None = None) -> VoiceResponse:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from pypdf import PdfReader
 
 from accounts.models import Role
+from reporting import invoicing
 from tenants import contracting, onboarding, payments
 from tenants.models import AuditEvent, Client, FirstInvoice
 from tests.conftest import http, logged_in, make_user
@@ -93,7 +94,7 @@ def test_an_over_payment_is_held_as_credit_and_the_service_starts(db, tenants):
     invoice = FirstInvoice.objects.get(contract=contract)
     pay(contract, by, amount=invoice.total + Decimal("100.00"))
     assert invoice.credit == Decimal("100.00")
-    assert payments.credit_of(contract) == Decimal("100.00")
+    assert invoicing.client_credit(client) == {"EUR": Decimal("100.00")}  # the next invoice's first payment
     assert _status(client) == Client.Status.ACTIVE
     with pytest.raises(onboarding.OnboardingError):  # nothing is due any more: no double go-live
         payments.go_live_override(contract=contract, by=by, reason="The client asked for it kindly")

@@ -6,12 +6,14 @@ says it ended, once, or at the latest after a delay; Twilio's failures never lea
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from telephony import announcements, tasks
 from telephony.calls.models import TelephonySettings
 from telephony.models import Queue
 from tests.conftest import logged_in
+from tests.factories import CallFactory
 from tests.telephony.conference_kit import conference_event, path_of, query, signed_post, twilio_with_faults
 from tests.telephony.supervision_kit import connect_call
 from tests.twilio_kit import check_twiml
@@ -149,3 +151,18 @@ def test_the_announcement_url_is_signed_and_stays_in_its_company(
     assert signed_post(path, {"CallSid": "x"}, signature="forged").status_code == 403
     other = f"/twilio/voice/operator-announcement?t={tenants.beta.schema_name}&c={call.pk}"
     assert b"Alpha" not in signed_post(other, {"CallSid": "x"}).content
+
+
+def test_an_announcement_scheduled_from_a_day_is_heard_from_that_day(db, tenants):
+    """Service settings changed "from a date" apply to the announcement too (before: only the
+    saved text was read, a scheduled one never took effect)."""
+    today = timezone.now().date().isoformat()
+    with tenant_context(tenants.alpha):
+        TelephonySettings.objects.update_or_create(
+            pk=1, defaults={"operator_announcement": "Old text", "timezone": "UTC",
+                            "scheduled": [{"from": today, "changes": {"operator_announcement": "New text"}}]},
+        )  # fmt: skip
+        call = CallFactory(queue_name="Support")
+        said = check_twiml(str(announcements.announcement_twiml(call)))
+        assert [e.text for e in said.iter("Say")] == ["New text"]
+        assert announcements.announcement_text(call) == "New text"

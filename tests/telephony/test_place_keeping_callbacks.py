@@ -487,6 +487,13 @@ def test_another_company_sees_nothing_of_the_callback(db, tenants, queue, alpha_
                            {"CallSid": first_try.call_sid, "To": CALLER, "From": alpha_number})  # fmt: skip
     assert verbs(response.content) == ["Hangup"]
     assert WaitingCall.objects.get(kind="callback").state == "waiting"
+    # Nor does its status callback: the try is not failed, the callback keeps its place.
+    status = signed_post(f"/twilio/voice/callback/status?t=t_beta&c={first_try.pk}",
+                         {"CallSid": first_try.call_sid, "To": CALLER, "From": alpha_number,
+                          "CallStatus": "no-answer"})  # fmt: skip
+    assert status.status_code in (200, 204)
+    assert WaitingCall.objects.get(kind="callback").state == "waiting"
+    assert _callback(tenants, original).state == "in_line"
 
 
 def test_an_operator_who_ends_the_callback_before_it_is_dialled_gives_it_up_and_nothing_rings(
