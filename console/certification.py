@@ -30,8 +30,12 @@ def _answers(request: HttpRequest, count: int) -> dict[str, list[object]]:
     for number in range(1, count + 1):
         values = request.POST.getlist(f"q{number}")
         if values:
-            answers[str(number)] = [int(v) if v.isdigit() else v for v in values]
-    extra = [k[1:] for k in request.POST if k.startswith("q") and k[1:].isdigit() and int(k[1:]) > count]
+            answers[str(number)] = [int(v) if v.isascii() and v.isdigit() else v for v in values]
+    extra = [
+        k[1:]
+        for k in request.POST
+        if k.startswith("q") and k[1:].isascii() and k[1:].isdigit() and int(k[1:]) > count
+    ]
     for number in extra:
         answers[number] = request.POST.getlist(f"q{number}")
     return answers

@@ -106,6 +106,8 @@ def _ics_days(content: bytes) -> list[str]:
         if start is None:
             continue
         end = event.decoded("DTEND", None)
+        if not isinstance(start, dt.date) or (end is not None and not isinstance(end, dt.date)):
+            raise ValidationError("An event's dates cannot be read (DTSTART/DTEND must be dates or times).")
         first = start.date() if isinstance(start, dt.datetime) else start
         if end is None:
             last = first

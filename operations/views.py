@@ -131,7 +131,7 @@ def operator_shift_remove(request: HttpRequest, pk: int, shift_pk: int) -> HttpR
 @role_required(BACK_OFFICE)
 def company_team(request: HttpRequest, pk: int) -> HttpResponse:
     """Who serves this company, and the grant of one of its queues to a team (a provisioning step)."""
-    company = get_object_or_404(Client, pk=pk)
+    company = get_object_or_404(Client.objects.companies(), pk=pk)
     form = TeamGrantForm(request.POST or None, company=company)
     status = 200
     if request.method == "POST":

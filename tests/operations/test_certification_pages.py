@@ -79,6 +79,12 @@ def test_the_operator_passes_the_quiz_in_the_console_and_the_skill_unlocks(floor
             "The answer to question 1 is a list of choice numbers.",
         ),
         ({"quiz_version": "1", "q1": "1", "q2": "0", "q9": "0"}, 400, "There is no question 9 in this quiz."),
+        # Digits Python's int() refuses ("²".isdigit() is true): a 400 with the reason, never a 500.
+        (
+            {"quiz_version": "1", "q1": "²", "q2": "0"},
+            400,
+            "The answer to question 1 is a list of choice numbers.",
+        ),
         ({"quiz_version": "7", "q1": "1", "q2": "0"}, 409, "The quiz was changed since you opened it"),
     ],
 )

@@ -185,3 +185,13 @@ def test_a_client_companys_host_has_no_operations_pages(db, tenants):
     assert client.get("/staff/operations/").status_code == 404
     assert client.get(f"/staff/operations/companies/{tenants.beta.pk}/").status_code == 404
     assert http(None).get("/staff/operations/").status_code == 302  # the platform host asks to log in
+
+
+def test_the_platform_itself_is_not_a_company_to_grant_queues_of(db, tenants):
+    """Only client companies have a "who serves this client" page (before: the platform's own
+    tenant was accepted by its id)."""
+    from tenants.models import Client
+
+    platform = Client.objects.get(schema_name="public")
+    client = logged_in(None, make_user(None, role=Role.SUPERVISOR))
+    assert client.get(f"/staff/operations/companies/{platform.pk}/").status_code == 404

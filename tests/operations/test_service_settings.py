@@ -135,6 +135,11 @@ def test_holidays_are_imported_from_an_ics_calendar_and_a_csv_file(db, tenants, 
     ("name", "content", "message"),
     [
         ("x.ics", b"BEGIN:VCALENDAR\nthis is not a calendar", "cannot be read"),
+        (
+            "x.ics",
+            b"BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:20261399\nEND:VEVENT\nEND:VCALENDAR\n",
+            "dates cannot be read",
+        ),
         ("x.csv", b"date\nsoon\n", "Row 2 holds no date"),
         ("x.pdf", b"%PDF-1.4", "Import an .ics calendar or a .csv file"),
         ("x.csv", b"\xff\xfe\x00", "not UTF-8"),
