@@ -69,7 +69,7 @@ class SimulatedOperator:
         self.outbound_tasks: dict[int, asyncio.Task] = {}
         self.card_tasks: set[asyncio.Task] = set()
         self.http: aiohttp.ClientSession | None = None
-        self.online = asyncio.Event()  # the server confirmed a state: logged in on the console
+        self.online = asyncio.Event()  # the server confirmed a working state: staffed on the console
 
     async def run(self, stop: asyncio.Event) -> None:
         csrf = secrets.token_hex(16)  # 32 characters: Django takes an unmasked secret as the token
@@ -117,7 +117,8 @@ class SimulatedOperator:
                     continue
                 message = json.loads(raw)
                 kind = message.get("type")
-                if kind == "state":
+                if kind == "state" and message.get("state") not in {"offline", "break"}:
+                    # The push on connect says the state before ours (offline); staffed only after.
                     self.online.set()
                 if kind == "offer":
                     if await self._offer(ws, message) == "dropped":
