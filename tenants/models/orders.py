@@ -76,6 +76,10 @@ class Order(models.Model):
         null=True, blank=True, validators=[MaxValueValidator(500)],
         help_text="Operators reserved for your calls (priced per contract).",
     )  # fmt: skip
+    # The queues asked for (issue 20), each {name, sl_percent, sl_seconds, reserved_seats}; the
+    # first is the main queue. Empty on orders of the first form: the three columns above, read
+    # as the main queue's by ``tenants.contracts.order_queue_terms``.
+    queues = models.JSONField(default=list, blank=True)
     notes = models.TextField(blank=True, max_length=2000)
     draft_script = models.FileField(upload_to=draft_script_path, blank=True)
     client = models.OneToOneField(
