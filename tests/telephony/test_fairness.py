@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reporting import kpis
-from telephony.routing.fairness import Floor, Record, Terms
+from telephony.routing.fairness import NO_TERMS, Floor, Record, Terms
 from telephony.routing.matching import CallIn, OperatorIn, QueueRule, SkillIn, pairs
 
 A, B, C = 1, 2, 3  # one queue per company, company id = queue id + 100
@@ -197,7 +197,7 @@ def test_the_window_record_counts_as_the_kpi_definitions_do():
 
 # One company (101) with two queues under different terms (A, B), another company (103, C): each
 # queue's terms hold for that queue only (issue 20: the contract's terms per queue).
-def two_queues(a: Terms, b: Terms, c: Terms = Terms()) -> dict[int, QueueRule]:
+def two_queues(a: Terms, b: Terms, c: Terms = NO_TERMS) -> dict[int, QueueRule]:
     return {
         A: QueueRule(company=101, terms=a),
         B: QueueRule(company=101, terms=b),
