@@ -21,14 +21,12 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from tenants.models import ContractVersion, Order, Tariff
-from tenants.queue_terms import (  # noqa: F401 (the contract's names for them)
-    DEFAULT_QUEUE_NAME,
+from tenants.queue_terms import (  # noqa: F401 (the defaults are the contract's, named here too)
     DEFAULT_SL_PERCENT,
     DEFAULT_SL_SECONDS,
     QueueTerms,
     QueueTermsSet,
     queue_terms,
-    row_from_terms,
     seats_sentence,
 )
 
@@ -141,14 +139,8 @@ def default_terms(*, order: Order) -> dict[str, object]:
 
 
 def order_queue_terms(order: Order) -> list[QueueTerms]:
-    """The queues an order asks for, with their service level and reserved seats (no caps: the
-    account manager settles those); an order of the first form (one service level) asks for the
-    main queue only; a row without a service level gets the standard one."""
-    rows = order.queues or [
-        {"name": DEFAULT_QUEUE_NAME, "sl_percent": order.sl_percent, "sl_seconds": order.sl_seconds,
-         "reserved_seats": order.reserved_seats}
-    ]  # fmt: skip
-    return [row_from_terms({**row, "max_seats": None, "max_share_percent": None}) for row in rows]
+    """The queues an order asks for (``Order.queue_terms``)."""
+    return order.queue_terms
 
 
 def tariffs_for(*, order: Order, on: datetime.date | None = None) -> list[dict[str, str]]:

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from tenants.models.clients import SLUG_PATTERN
+from tenants.queue_terms import DEFAULT_QUEUE_NAME, QueueTerms, row_from_terms
 
 
 def draft_script_path(order: Order, filename: str) -> str:
@@ -109,6 +110,17 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return f"Order {self.pk} · {self.legal_name}"
+
+    @property
+    def queue_terms(self) -> list[QueueTerms]:
+        """The queues asked for, with their service level and reserved seats (no caps: the account
+        manager settles those); an order of the first form (one service level) asks for the main
+        queue only; a row without a service level gets the standard one."""
+        rows = self.queues or [
+            {"name": DEFAULT_QUEUE_NAME, "sl_percent": self.sl_percent, "sl_seconds": self.sl_seconds,
+             "reserved_seats": self.reserved_seats}
+        ]  # fmt: skip
+        return [row_from_terms({**row, "max_seats": None, "max_share_percent": None}) for row in rows]
 
     @property
     def contact_name(self) -> str:

@@ -229,6 +229,8 @@ def test_the_order_form_asks_for_several_queues_and_the_draft_proposes_them(db, 
     assert http(None).post("/order/", order_post(slug, **rows)).status_code == 302
     order = Order.objects.get(portal_slug=slug)
     assert [q["name"] for q in order.queues] == ["Main", "Sales"]
+    page = logged_in(None, manager()).get(f"/staff/orders/{order.pk}/").content.decode()
+    assert "Main: 90 % in 15 s, 3 reserved; Sales: 70 % in 60 s" in page
     terms = contracting.contract_draft(order=order, by=manager()).latest.terms
     assert terms["queues"] == [
         {**MAIN, "max_seats": None},
