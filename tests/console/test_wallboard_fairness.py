@@ -136,8 +136,11 @@ def test_two_queues_of_one_company_each_show_their_own_terms(db, tenants):
         3,
         3,
     )
+    elsewhere = make_queue(tenants.alpha, "Alpha line")  # another company's queue, with a call today
+    waiting(tenants.alpha, elsewhere, 3, now)
     html = logged_in(None, by).get(f"/backoffice/contracts/{contract.pk}/routing/").content.decode()
     assert f'data-queue="{main.pk}"' in html and f'data-queue="{sales.pk}"' in html
+    assert f'data-queue="{elsewhere.pk}"' not in html and elsewhere.name not in html
     assert 'id="contract-queue-terms"' not in html  # not accepted yet: no terms in force
     admin = make_user(company, role=Role.CLIENT_ADMIN)
     html = logged_in(company, admin).get("/contract/").content.decode()

@@ -176,6 +176,9 @@ def test_provisioning_creates_the_named_queues_and_a_later_acceptance_applies_ea
     assert sorted(int(e.object_id) for e in changed) == sorted([sales.pk, created.pk])
     event = next(e for e in changed if int(e.object_id) == sales.pk)
     assert (event.before["max_share_percent"], event.after["max_share_percent"]) == (25, None)
+    page = logged_in(None, by).get(f"/backoffice/contracts/{contract.pk}/routing/").content.decode()
+    assert 'id="contract-queue-terms"' in page
+    assert '<th scope="row">Support</th><td>80 % in 30 s</td>' in page and "4 operators" in page
     rules = routing.rules_for([sales.pk, created.pk])
     assert rules[sales.pk].terms.sl_percent == 75 and rules[sales.pk].terms.max_percent is None
     assert rules[created.pk].terms.reserved_seats == 2
