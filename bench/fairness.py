@@ -1,5 +1,7 @@
-"""The shared pool under load, fair by contract (issue 20): five client companies with different
-service-level targets, reserved seats and caps, at 80 %, 120 % and 150 % of the pool's capacity.
+"""The shared pool under load, fair by contract (issue 20): six client companies with different
+service-level targets, reserved seats and caps, at 80 %, 120 % and 150 % of the pool's capacity;
+one of them has two queues under different terms (the contract's terms are per queue): a capped
+sales line and a support line with reserved seats.
 
 A discrete-event simulation on a simulated clock, in process, with the router's real policy
 (``telephony.routing.matching.pairs`` with its ``fairness.Floor``, the sliding-window record kept
@@ -9,13 +11,13 @@ measured hour, once with fairness and once in today's order (one queue after ano
 and longest wait, the order before issue 20) for comparison. No database: the DB side of the same
 policy is tested in ``tests/telephony/test_fairness_routing.py``; its speed is ``bench routing``.
 
-Figures per company: target vs achieved service level (§7: answered within T / (offered - short
+Figures per company queue ("line"): target vs achieved service level (§7: answered within T / (offered - short
 abandons), on the calls that arrived in the measured hour), seat share (time-averaged seats / pool)
 vs the contract's reserved share and cap, longest wait, abandon rate. Goals checked (fair run):
-- under overload, every company with reserved seats gets at least its reserved share, within 5
+- under overload, every queue with reserved seats gets at least its reserved share, within 5
   points (and no more than its cap where the cap equals the reservation);
 - misses spread in proportion to the targets: no company at 0 % while another is above its target;
-- caps never exceeded while another company waits (counted at every assignment).
+- caps (each queue's own) never exceeded while another company waits (counted at every assignment).
 """
 
 from __future__ import annotations
@@ -51,10 +53,18 @@ SEEDS = 3
 
 @dataclass(frozen=True)
 class Company:
+    """One queue of a client company (the simulation's "line"): ``id`` is the queue's; ``owner``
+    the company's (its own id when the company has this queue only)."""
+
     id: int
     name: str
-    demand: float  # share of the calls
+    demand: float  # its weight in the calls (the weights' sum is all the calls)
     terms: fairness.Terms
+    owner: int = 0
+
+    @property
+    def company(self) -> int:
+        return self.owner or self.id
 
 
 COMPANIES = (
@@ -63,7 +73,12 @@ COMPANIES = (
     Company(3, "Cirrus Retail", 0.25, fairness.Terms(80, 30, max_percent=25)),
     Company(4, "Delta Travel", 0.10, fairness.Terms(70, 60)),
     Company(5, "Ember Health", 0.10, fairness.Terms(85, 15)),
+    # One company, two queues under different terms of its contract.
+    Company(6, "Fjord Telecom / Sales", 0.05, fairness.Terms(75, 30, max_seats=3), owner=6),
+    Company(7, "Fjord Telecom / Support", 0.05, fairness.Terms(85, 20, reserved_seats=1), owner=6),
 )
+TOTAL_DEMAND = sum(c.demand for c in COMPANIES)
+OWNER = {c.id: c.company for c in COMPANIES}
 
 
 @dataclass
@@ -86,16 +101,17 @@ class Tally:
 def simulate(load: float, fair: bool, seed: int) -> dict[int, Tally]:
     rng = random.Random(seed)
     rate = load * POOL / HANDLE_SECONDS  # calls per second at this share of the capacity
-    rules = {c.id: QueueRule(0.0, None, c.id, c.terms) for c in COMPANIES}
+    rules = {c.id: QueueRule(0.0, None, c.company, c.terms) for c in COMPANIES}
     terms = {c.id: c.terms for c in COMPANIES}
     events: list[tuple[float, int, str, object]] = []
     order = itertools.count()
     end = WARM_UP + MEASURED
     for company in COMPANIES:
-        t = rng.expovariate(rate * company.demand)
+        share = company.demand / TOTAL_DEMAND
+        t = rng.expovariate(rate * share)
         while t < end:
             heapq.heappush(events, (t, next(order), "arrive", company.id))
-            t += rng.expovariate(rate * company.demand)
+            t += rng.expovariate(rate * share)
     waiting: dict[int, Call] = {}
     free: dict[int, float] = {op: -rng.random() * 60 for op in range(POOL)}  # operator → idle since
     seats = dict.fromkeys(terms, 0)
@@ -147,10 +163,13 @@ def simulate(load: float, fair: bool, seed: int) -> dict[int, Tally]:
         # than its cap by a call of this match and a call still waits of another company that is
         # under its own cap (when every company waiting is at its cap, one must go over it, or the
         # operator would idle).
-        still = {c.company for c in waiting.values() if not _at_cap(terms[c.company], seats[c.company])}
+        # (``Call.company`` is the queue; a wait of the same company's other queue is not another's.)
+        still = {
+            OWNER[c.company] for c in waiting.values() if not _at_cap(terms[c.company], seats[c.company])
+        }
         for company in taken:
             cap = terms[company].cap(POOL)
-            if cap is not None and seats[company] > cap and still - {company}:
+            if cap is not None and seats[company] > cap and still - {OWNER[company]}:
                 tallies[company].cap_breaches += 1
 
     while events:
@@ -224,7 +243,7 @@ def figures(tallies_by_seed: list[dict[int, Tally]]) -> dict[str, dict[str, obje
             "seat_share_percent": round(100 * share, 1),
             "reserved_share_percent": round(100 * company.terms.reserved_seats / POOL, 1),
             "cap_share_percent": round(100 * cap / POOL, 1) if cap is not None else None,
-            "demand_share_percent": round(100 * company.demand, 1),
+            "demand_share_percent": round(100 * company.demand / TOTAL_DEMAND, 1),
             "longest_wait_s": round(longest, 1),
             "abandon_percent": round(100 * abandoned / counted, 1) if counted else None,
             "calls": counted,

@@ -19,7 +19,7 @@ def contract_routing(request: HttpRequest, pk: int) -> HttpResponse:
     now = timezone.now()
     panel: dict[str, object] = {"rows": [], "favoured": None}
     if contract.client_id is not None:
-        today = wallboard.queues_today(now)
+        today = wallboard.queues_today(now, tenant_id=contract.client_id)  # its queues only
         panel = wallboard_fairness.panel(now=now, queues=today, tenant_id=contract.client_id)
     favoured = panel["favoured"]
     context = {

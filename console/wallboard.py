@@ -124,10 +124,13 @@ def _queue_alerts(queue: Queue, row: dict[str, Any]) -> list[str]:
     return alerts
 
 
-def _queues(now: datetime) -> tuple[list[dict[str, Any]], list[str]]:
+def _queues(now: datetime, *, tenant_id: int | None = None) -> tuple[list[dict[str, Any]], list[str]]:
     alerts: list[str] = []
     rows: dict[int, dict[str, Any]] = {}
-    queues = {q.pk: q for q in Queue.objects.select_related("tenant").order_by("tenant__name", "name")}
+    found = Queue.objects.select_related("tenant").order_by("tenant__name", "name")
+    if tenant_id is not None:
+        found = found.filter(tenant_id=tenant_id)
+    queues = {q.pk: q for q in found}
     days = unscoped_company_days({q.tenant.schema_name for q in queues.values()})
     for queue in queues.values():
         day = days[queue.tenant.schema_name]
@@ -143,6 +146,8 @@ def _queues(now: datetime) -> tuple[list[dict[str, Any]], list[str]]:
     today = WaitingCall.objects.filter(
         Q(enqueued_at__gte=earliest) | Q(state__in=["waiting", "reserved"])
     ).exclude(direction=WaitingCall.Direction.OUTBOUND)  # no queue's offered calls
+    if tenant_id is not None:
+        today = today.filter(queue_id__in=list(queues))
     for queue_id, state, enqueued, answered, left, outcome in today.values_list(
         "queue_id", "state", "enqueued_at", "answered_at", "left_at", "outcome"
     ):
@@ -248,9 +253,10 @@ def snapshot(*, now: datetime | None = None) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def queues_today(now: datetime) -> list[dict[str, Any]]:
-    """Every queue's figures of today, as the wallboard shows them (for the back office)."""
-    return _queues(now)[0]
+def queues_today(now: datetime, *, tenant_id: int | None = None) -> list[dict[str, Any]]:
+    """Every queue's figures of today (one company's only, read from its own queues and calls,
+    with ``tenant_id``), as the wallboard shows them (for the back office)."""
+    return _queues(now, tenant_id=tenant_id)[0]
 
 
 FORCEABLE = {OperatorState.AVAILABLE, OperatorState.BREAK, OperatorState.OFFLINE}

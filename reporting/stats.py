@@ -24,6 +24,7 @@ from reporting.models import Statistic
 from telephony.calls.models import Call, TelephonySettings
 from tenants.contracts import DEFAULT_SL_PERCENT
 from tenants.models import Client, Contract
+from tenants.queue_terms import queue_terms
 
 logger = logging.getLogger(__name__)
 INTERVAL = dt.timedelta(minutes=15)
@@ -34,7 +35,8 @@ def local_zone() -> zoneinfo.ZoneInfo:
 
 
 def contract_target(client: Client) -> tuple[int, int]:
-    """(SL percent, threshold seconds) of the client company's contract in force, else 80 % in 20 s.
+    """(SL percent, threshold seconds) of the client company's contract in force (its main queue's,
+    the first of its queue terms), else 80 % in 20 s.
 
     The one reading of a contract's service-level target: the statistics' T, the portal's
     dashboard and the back office's staffing ask it.
@@ -42,11 +44,10 @@ def contract_target(client: Client) -> tuple[int, int]:
     contract = (
         Contract.objects.filter(client=client, in_force__isnull=False).select_related("in_force").first()
     )
-    terms = contract.in_force.terms if contract else {}
-    return (
-        int(terms.get("sl_percent") or DEFAULT_SL_PERCENT),
-        int(terms.get("sl_seconds") or kpis.DEFAULT_SL_SECONDS),
-    )
+    if contract is None:
+        return DEFAULT_SL_PERCENT, kpis.DEFAULT_SL_SECONDS
+    main = queue_terms(contract.in_force.terms).main  # a contract states its SL per queue: the main one's
+    return main.sl_percent, main.sl_seconds
 
 
 def sl_threshold() -> int:

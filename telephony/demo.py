@@ -6,7 +6,7 @@ from accounts.models import Role, User
 from telephony.models import Queue, Skill
 from telephony.operators import profile_for
 from tenants.models import Client
-from tenants.onboarding import DEFAULT_QUEUE_NAME
+from tenants.queue_terms import DEFAULT_QUEUE_NAME
 
 # operator → (languages, {company slug: tier}); tier 1 is the best.
 DEMO_SKILLS = {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -25,6 +26,7 @@ from tenants.clients import client_create
 from tenants.first_invoices import FirstInvoiceError, first_invoice_issue
 from tenants.models import Acceptance, Client, Contract, ContractVersion, Order
 from tenants.onboarding import OnboardingError, client_provision, queue_terms_apply
+from tenants.queue_terms import LEGACY_QUEUE_KEYS, clean_queue_rows
 
 
 def _portal_host(client: Client, port: int | None) -> str:
@@ -62,11 +64,22 @@ def contract_draft(*, order: Order, by: User) -> Contract:
 
 
 def contract_revise(*, contract: Contract, by: User, terms: dict[str, object], body: str) -> ContractVersion:
-    """Save an edit as a new draft version; sent and accepted versions are never changed."""
+    """Save an edit as a new draft version; sent and accepted versions are never changed.
+
+    The queues' terms are given as ``queues`` (rows, ``tenants.queue_terms``), checked here: a
+    ``ValidationError`` saves nothing. They replace the flat terms of a version of the first form.
+    """
+    stale = sorted(LEGACY_QUEUE_KEYS & set(terms))
+    if stale:
+        raise ValidationError(f"Give the service level and seats per queue (queues), not {', '.join(stale)}.")
+    if "queues" in terms:
+        terms = {**terms, "queues": clean_queue_rows(terms["queues"])}
     with transaction.atomic():
         contract = Contract.objects.select_for_update().get(pk=contract.pk)
         latest = contract.latest
         merged = {**latest.terms, **terms}
+        if "queues" in terms:
+            merged = {k: v for k, v in merged.items() if k not in LEGACY_QUEUE_KEYS}
         # An unsent draft is replaced by the new one; it stays listed, never to be sent.
         ContractVersion.objects.filter(contract=contract, state=ContractVersion.State.DRAFT).update(
             state=ContractVersion.State.SUPERSEDED

@@ -21,10 +21,15 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from tenants.models import ContractVersion, Order, Tariff
-from tenants.models.contracts import seats_sentence
+from tenants.queue_terms import (  # noqa: F401 (the defaults are the contract's, named here too)
+    DEFAULT_SL_PERCENT,
+    DEFAULT_SL_SECONDS,
+    QueueTerms,
+    QueueTermsSet,
+    queue_terms,
+    seats_sentence,
+)
 
-DEFAULT_SL_PERCENT = 80
-DEFAULT_SL_SECONDS = 20
 DEFAULT_TERM_MONTHS = 12
 DEFAULT_NOTICE_DAYS = 30
 # How long the webhooks behind the invoices are kept when the contract says nothing: two years,
@@ -117,11 +122,7 @@ def default_terms(*, order: Order) -> dict[str, object]:
         "peak_hour_calls": order.peak_hour_calls,
         "numbers": order.numbers_wanted,
         "start_date": order.start_date.isoformat(),
-        "sl_percent": order.sl_percent or DEFAULT_SL_PERCENT,
-        "sl_seconds": order.sl_seconds or DEFAULT_SL_SECONDS,
-        "reserved_seats": order.reserved_seats or 0,
-        "max_seats": None,
-        "max_share_percent": None,
+        "queues": [row.as_terms() for row in order_queue_terms(order)],
         "term_months": DEFAULT_TERM_MONTHS,
         "notice_days": DEFAULT_NOTICE_DAYS,
         "end_date": "",
@@ -135,6 +136,11 @@ def default_terms(*, order: Order) -> dict[str, object]:
         "certification_valid_days": DEFAULT_CERTIFICATION_VALID_DAYS,
         "recording_retention_months": DEFAULT_RECORDING_RETENTION_MONTHS,
     }
+
+
+def order_queue_terms(order: Order) -> list[QueueTerms]:
+    """The queues an order asks for (``Order.queue_terms``)."""
+    return order.queue_terms
 
 
 def tariffs_for(*, order: Order, on: datetime.date | None = None) -> list[dict[str, str]]:
@@ -211,6 +217,44 @@ def certification_sentence(terms: dict[str, object]) -> str:
         "Only operators who have passed the client's certification quiz take its calls; a pass is valid "
         f"for {days} days and is voided when the client's script changes by a major version."
     )
+
+
+SERVICE_LEVEL_SENTENCE = (
+    "For each queue below, the provider answers the stated percent of offered calls within the stated "
+    "seconds, measured per calendar month, excluding calls abandoned within 5 seconds. The first queue "
+    "is the client's main queue."
+)
+
+
+def queue_rows_for_display(found: QueueTermsSet) -> list[list[str]]:
+    """The per-queue table of section 4 (page and PDF): queue, target, reserved seats, cap."""
+    rows = [["Queue", "Service level", "Reserved seats", "Maximum at once"]]
+    for row in found.rows:
+        rows.append(
+            [
+                row.name, f"{row.sl_percent}% within {row.sl_seconds} seconds",
+                str(row.reserved_seats) if row.reserved_seats else "none", row.cap or "no cap",
+            ]
+        )  # fmt: skip
+    return rows
+
+
+def queue_table(found: QueueTermsSet) -> Table:
+    table = Table(
+        queue_rows_for_display(found),
+        repeatRows=1, colWidths=[45 * mm, 45 * mm, 30 * mm, 50 * mm],
+    )  # fmt: skip
+    table.setStyle(
+        TableStyle(
+            [
+                ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 9),
+                ("FONT", (0, 1), (-1, -1), "Helvetica", 9),
+                ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
+                ("LINEBELOW", (0, 1), (-1, -1), 0.3, colors.grey),
+            ]
+        )
+    )
+    return table
 
 
 def _p(text: object, style: ParagraphStyle) -> Paragraph:
@@ -303,12 +347,9 @@ def render_pdf(*, version: ContractVersion) -> bytes:
             body,
         ),
         _p("4. Service level", heading),
-        _p(
-            f"The provider answers {terms['sl_percent']}% of offered calls "
-            f"within {terms['sl_seconds']} seconds, "
-            "measured per calendar month, excluding calls abandoned within 5 seconds.",
-            body,
-        ),
+        _p(SERVICE_LEVEL_SENTENCE, body),
+        queue_table(queue_terms(terms)),
+        Spacer(1, 3 * mm),
         _p(seats_sentence(terms), body),
         _p("5. Term and notice", heading),
         _p(

@@ -16,7 +16,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils import timezone
 
 from accounts.models import CLIENT_ROLES, Role
-from tenants import contracts
+from tenants import contracts, queue_terms
 from tenants.models import RESERVED_SLUGS, Client, Order, Service
 
 LANGUAGES = [
@@ -55,7 +55,7 @@ class OrderForm(forms.ModelForm):
             "services", "legal_name", "registration_number", "tax_number", "address", "portal_slug",
             "contact_first_name", "contact_last_name", "contact_email", "contact_phone", "calls_per_month",
             "peak_hour_calls", "coverage", "coverage_hours", "time_zone", "languages", "start_date",
-            "numbers_wanted", "sl_percent", "sl_seconds", "reserved_seats", "notes",
+            "numbers_wanted", "notes",
         ]  # fmt: skip
         labels = {
             "portal_slug": "Portal address",
@@ -66,9 +66,6 @@ class OrderForm(forms.ModelForm):
             "calls_per_month": "Expected calls per month",
             "peak_hour_calls": "Expected calls in the peak hour",
             "numbers_wanted": "Phone numbers wanted",
-            "sl_percent": "Service level: % of calls answered",
-            "sl_seconds": "…within seconds",
-            "reserved_seats": "Reserved operators (optional)",
         }
         help_texts = {"portal_slug": "Your portal will live at <name>.<our address>, e.g. acme."}
         widgets = {"address": forms.Textarea(attrs={"rows": 3}), "notes": forms.Textarea(attrs={"rows": 3})}
@@ -122,10 +119,6 @@ class OrderForm(forms.ModelForm):
         month, peak = data.get("calls_per_month"), data.get("peak_hour_calls")
         if month and peak and peak > month:
             self.add_error("peak_hour_calls", "The peak hour cannot have more calls than the whole month.")
-        if (data.get("sl_percent") is None) != (data.get("sl_seconds") is None):
-            missing = "sl_seconds" if data.get("sl_seconds") is None else "sl_percent"
-            if missing not in self.errors:
-                self.add_error(missing, "Give both the percent and the seconds, or neither (80 % in 20 s).")
         if data.get("coverage") == Order.Coverage.BUSINESS and not data.get("coverage_hours"):
             self.add_error("coverage_hours", "Tell us your business hours, e.g. Mon-Fri 09:00-18:00.")
         return data
@@ -164,21 +157,6 @@ def check_draft_script(upload: UploadedFile) -> None:
 class ContractTermsForm(forms.Form):
     """What an account manager may change in a draft; each save is a new version."""
 
-    sl_percent = forms.IntegerField(label="Service level: % of calls answered", min_value=50, max_value=100)
-    sl_seconds = forms.IntegerField(label="…within seconds", min_value=5, max_value=300)
-    # Seats in the shared pool (issue 20): provisioned into the company's main queue.
-    reserved_seats = forms.IntegerField(
-        label="Reserved seats", min_value=0, max_value=500, required=False,
-        help_text="Operators kept for the client while its calls wait; empty or 0: none.",
-    )  # fmt: skip
-    max_seats = forms.IntegerField(
-        label="Maximum seats", min_value=1, max_value=1000, required=False,
-        help_text="At most this many operators on the client's calls while others wait; empty: no cap.",
-    )  # fmt: skip
-    max_share_percent = forms.IntegerField(
-        label="Maximum share of the pool %", min_value=1, max_value=100, required=False,
-        help_text="At most this percent of the operators logged in, while other clients wait; empty: no cap.",
-    )  # fmt: skip
     term_months = forms.IntegerField(label="Term (months)", min_value=1, max_value=60)
     notice_days = forms.IntegerField(label="Notice (days)", min_value=0, max_value=365)
     start_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
@@ -268,11 +246,6 @@ class ContractTermsForm(forms.Form):
         start, end = data.get("start_date"), data.get("end_date")
         if start and end and end < start:
             self.add_error("end_date", "The service cannot end before it starts.")
-        reserved, most = data.get("reserved_seats") or 0, data.get("max_seats")
-        if most is not None and reserved > most:
-            self.add_error(
-                "max_seats", f"The maximum ({most}) cannot be fewer than the reserved seats ({reserved})."
-            )
         if data.get("tax_treatment") == contracts.REVERSE_CHARGE:
             if not data.get("client_vat_id") and "client_vat_id" not in self.errors:
                 self.add_error("client_vat_id", "Reverse charge needs the client's VAT id.")
@@ -294,8 +267,139 @@ class ContractTermsForm(forms.Form):
         recordings = data.get("recording_retention_months")
         data["recording_retention_months"] = recordings or contracts.DEFAULT_RECORDING_RETENTION_MONTHS
         data["deposit"] = str((data.get("deposit") or Decimal("0")).quantize(Decimal("0.01")))
-        data["reserved_seats"] = data.get("reserved_seats") or 0
         return data
+
+
+SL_PERCENT, SL_SECONDS = queue_terms.SL_PERCENT_RANGE, queue_terms.SL_SECONDS_RANGE
+
+
+class QueueRowForm(forms.Form):
+    """One queue the client asks for on the order form (issue 20): its name, service level and
+    reserved seats; the service level left empty is the standard one (80 % in 20 s)."""
+
+    name = forms.CharField(label="Queue", max_length=queue_terms.QUEUE_NAME_LENGTH, required=False)
+    sl_percent = forms.IntegerField(
+        label="% of calls answered", min_value=SL_PERCENT[0], max_value=SL_PERCENT[1], required=False
+    )
+    sl_seconds = forms.IntegerField(
+        label="…within seconds", min_value=SL_SECONDS[0], max_value=SL_SECONDS[1], required=False
+    )
+    reserved_seats = forms.IntegerField(
+        label="Reserved operators", min_value=0, max_value=queue_terms.MOST_RESERVED_SEATS, required=False
+    )
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        if self.filled() and "name" not in self.errors and not (data.get("name") or "").strip():
+            self.add_error("name", "Name the queue, e.g. Main or Sales.")
+        if (data.get("sl_percent") is None) != (data.get("sl_seconds") is None):
+            missing = "sl_seconds" if data.get("sl_seconds") is None else "sl_percent"
+            if missing not in self.errors:
+                self.add_error(missing, "Give both the percent and the seconds, or neither (80 % in 20 s).")
+        return data
+
+    def filled(self) -> bool:
+        """Whether anything is entered in the row (a blank row is no queue)."""
+        data = getattr(self, "cleaned_data", {})
+        return any(data.get(name) not in (None, "") for name in self.fields if name != "DELETE")
+
+    def row(self) -> dict[str, object]:
+        data = self.cleaned_data
+        return {
+            "name": " ".join(data["name"].split()),
+            "sl_percent": data.get("sl_percent") or contracts.DEFAULT_SL_PERCENT,
+            "sl_seconds": data.get("sl_seconds") or contracts.DEFAULT_SL_SECONDS,
+            "reserved_seats": data.get("reserved_seats") or 0,
+        }
+
+
+class ContractQueueForm(QueueRowForm):
+    """One queue's terms on the account manager's contract form: the order's, plus a cap."""
+
+    max_seats = forms.IntegerField(
+        label="Maximum seats", min_value=1, max_value=queue_terms.MOST_SEATS, required=False,
+        help_text="Empty: no cap in seats.",
+    )  # fmt: skip
+    max_share_percent = forms.IntegerField(
+        label="Maximum % of the pool", min_value=1, max_value=100, required=False,
+        help_text="Of the operators logged in; empty: no cap in percent.",
+    )  # fmt: skip
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        reserved, most = data.get("reserved_seats") or 0, data.get("max_seats")
+        if most is not None and reserved > most and "max_seats" not in self.errors:
+            self.add_error(
+                "max_seats", f"The maximum ({most}) cannot be fewer than the reserved seats ({reserved})."
+            )
+        return data
+
+    def row(self) -> dict[str, object]:
+        data = self.cleaned_data
+        return {
+            **super().row(), "max_seats": data.get("max_seats"),
+            "max_share_percent": data.get("max_share_percent"),
+        }  # fmt: skip
+
+
+class BaseQueueFormSet(forms.BaseFormSet):
+    """The queues of an order or a contract: rows left blank (or emptied) are skipped, a row ticked
+    for deletion is dropped; at least one queue (an order without any asks for the standard main queue), names
+    unique whatever their case."""
+
+    require_one = True
+
+    def live_forms(self) -> list[QueueRowForm]:
+        """The rows that are queues: filled in and not ticked for deletion."""
+        return [form for form in self.forms if form.filled() and not form.cleaned_data.get("DELETE")]
+
+    def clean(self) -> None:
+        if any(self.errors):
+            return
+        seen: set[str] = set()
+        for form in self.live_forms():
+            name = " ".join(form.cleaned_data["name"].split())
+            if name.casefold() in seen:
+                raise ValidationError(f"The queue {name!r} is named twice; give each queue once.")
+            seen.add(name.casefold())
+        if self.require_one and not seen:
+            raise ValidationError("Name at least one queue with its service level.")
+
+    def rows(self) -> list[dict[str, object]]:
+        """The rows, checked once more by the contract's own rules (``clean_queue_rows``)."""
+        rows = [form.row() for form in self.live_forms()]
+        if not rows and not self.require_one:
+            return []
+        return queue_terms.clean_queue_rows(rows)
+
+
+class OrderQueueFormSet(BaseQueueFormSet):
+    require_one = False  # none asked for: the standard main queue
+
+
+OrderQueues = forms.formset_factory(
+    QueueRowForm, formset=OrderQueueFormSet, extra=3, max_num=queue_terms.MOST_QUEUES,
+    validate_max=True,
+)  # fmt: skip
+ContractQueues = forms.formset_factory(
+    ContractQueueForm, formset=BaseQueueFormSet, extra=2, can_delete=True,
+    max_num=queue_terms.MOST_QUEUES, validate_max=True,
+)  # fmt: skip
+
+
+def order_queues(data: object = None) -> BaseQueueFormSet:
+    """The order form's queues: three rows, the first named Main."""
+    if data is not None:  # a row is read as posted, never compared with the rows shown first
+        return OrderQueues(data, prefix="queues")
+    return OrderQueues(prefix="queues", initial=[{"name": queue_terms.DEFAULT_QUEUE_NAME}])
+
+
+def contract_queues(data: object = None, *, terms: dict[str, object]) -> BaseQueueFormSet:
+    """The contract form's queues, one row per queue of the version's terms and two blank ones."""
+    if data is not None:  # a row is read as posted, never compared with the rows shown first
+        return ContractQueues(data, prefix="queues")
+    initial = [row.as_terms() for row in queue_terms.queue_terms(terms).rows]
+    return ContractQueues(prefix="queues", initial=initial)
 
 
 class PaymentForm(forms.Form):

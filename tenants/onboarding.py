@@ -19,8 +19,7 @@ from telephony.calls.setup import settings_from_order
 from telephony.models import PhoneNumber, Queue
 from tenants.audit import record_event
 from tenants.models import Client, Contract, Order
-
-DEFAULT_QUEUE_NAME = "Main"
+from tenants.queue_terms import QueueTerms, queue_terms
 
 
 class OnboardingError(Exception):
@@ -31,30 +30,58 @@ class NumberPoolExhausted(OnboardingError):
     """Not enough available numbers in the pool to provision a client company."""
 
 
-def queue_terms_apply(*, client: Client, terms: dict[str, object], actor: User) -> None:
-    """The contract's terms into the router's queue rules (issue 20): its service level into every
-    queue of the company, its reserved seats and caps into the company's main (default) queue.
-    Each queue is saved, which drops the router's kept rules in this process (other processes
-    read them within ``routing.queues.QUEUE_RULES_SECONDS``). Inside the caller's transaction."""
-    seats = {
-        "reserved_seats": int(terms.get("reserved_seats") or 0),
-        "max_seats": terms.get("max_seats") or None,
-        "max_share_percent": terms.get("max_share_percent") or None,
-    }
-    for queue in Queue.objects.select_for_update().filter(tenant=client).order_by("pk"):
-        before = {f: getattr(queue, f) for f in ("sl_target_percent", "service_level_seconds", *seats)}
-        queue.sl_target_percent = int(terms.get("sl_percent") or queue.sl_target_percent)
-        queue.service_level_seconds = int(terms.get("sl_seconds") or queue.service_level_seconds)
-        if queue.is_default:
-            for name, value in seats.items():
-                setattr(queue, name, value)
-        after = {f: getattr(queue, f) for f in before}
-        if after != before:
+def _queue_values(row: QueueTerms) -> dict[str, object]:
+    return {
+        "sl_target_percent": row.sl_percent, "service_level_seconds": row.sl_seconds,
+        "reserved_seats": row.reserved_seats, "max_seats": row.max_seats,
+        "max_share_percent": row.max_share_percent,
+    }  # fmt: skip
+
+
+def queue_terms_apply(*, client: Client, terms: dict[str, object], actor: User) -> list[Queue]:
+    """The contract's terms into the router's queue rules (issue 20), inside the caller's
+    transaction: each row of the version's queue terms (``tenants.queue_terms.queue_terms``) into
+    the company's queue of that name (case aside), created when missing; queues the contract does
+    not name keep their settings. A version of the first form (flat terms) sets the default queue
+    from its one row and the service level of every other queue, as it always did. One
+    ``queue.terms`` audit event per queue changed or created. Each save drops the router's kept
+    rules in this process (others read them within ``routing.queues.QUEUE_RULES_SECONDS``).
+    Returns the queues of the rows, in the contract's order."""
+    found = queue_terms(terms)
+    queues = list(Queue.objects.select_for_update().filter(tenant=client).order_by("pk"))
+    by_name = {queue.name.casefold(): queue for queue in queues}
+    default = next((queue for queue in queues if queue.is_default), None)
+    wanted: list[tuple[Queue | None, str, dict[str, object]]] = []
+    for number, row in enumerate(found.rows):
+        queue = default if found.legacy and number == 0 else by_name.get(row.name.casefold())
+        wanted.append((queue, row.name, _queue_values(row)))
+    if found.others is not None:
+        named = {id(queue) for queue, _, _ in wanted}
+        for queue in queues:
+            if id(queue) not in named:
+                sl = {"sl_target_percent": found.others[0], "service_level_seconds": found.others[1]}
+                wanted.append((queue, queue.name, sl))
+    applied = []
+    for queue, name, values in wanted:
+        if queue is None:
+            queue = Queue(tenant=client, name=name, is_default=default is None, **values)
             queue.full_clean()
-            queue.save(update_fields=[*after])
-            record_event(
-                actor=actor, action="queue.terms", obj=queue, client=client, before=before, after=after
-            )
+            queue.save()
+            default = default or queue
+            record_event(actor=actor, action="queue.terms", obj=queue, client=client, before={},
+                         after={"name": name, **values})  # fmt: skip
+        else:
+            before = {field: getattr(queue, field) for field in values}
+            if before != values:
+                for field, value in values.items():
+                    setattr(queue, field, value)
+                queue.full_clean()
+                queue.save(update_fields=[*values])
+                record_event(
+                    actor=actor, action="queue.terms", obj=queue, client=client, before=before, after=values
+                )
+        applied.append(queue)
+    return applied[: len(found.rows)]
 
 
 def client_provision(*, contract: Contract, actor: User) -> Client:
@@ -83,8 +110,10 @@ def client_provision(*, contract: Contract, actor: User) -> Client:
         for number in numbers:
             number.tenant, number.state, number.assigned_at = client, PhoneNumber.State.ASSIGNED, now
             number.save(update_fields=["tenant", "state", "assigned_at"])
-        Queue.objects.get_or_create(tenant=client, is_default=True, defaults={"name": DEFAULT_QUEUE_NAME})
-        queue_terms_apply(client=client, terms=contract.in_force.terms, actor=actor)
+        # The contract's first queue is the default one (where calls go unless a menu says else).
+        main_name = queue_terms(contract.in_force.terms).main.name
+        Queue.objects.get_or_create(tenant=client, is_default=True, defaults={"name": main_name})
+        provisioned = queue_terms_apply(client=client, terms=contract.in_force.terms, actor=actor)
         kinds = set(order.services.values_list("kind", flat=True))
         with tenant_context(client):
             settings_from_order(
@@ -118,7 +147,8 @@ def client_provision(*, contract: Contract, actor: User) -> Client:
             after={
                 "status": client.status,
                 "numbers": [n.number for n in numbers],
-                "queue": DEFAULT_QUEUE_NAME,
+                "queue": provisioned[0].name,
+                "queues": [queue.name for queue in provisioned],
             },
         )
         record_event(

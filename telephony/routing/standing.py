@@ -41,6 +41,7 @@ SELECT w.queue_id,
                         OR w.left_at - w.enqueued_at > %(short)s * INTERVAL '1 second')
 FROM telephony_waitingcall w JOIN telephony_queue q ON q.id = w.queue_id
 WHERE COALESCE(w.answered_at, w.left_at) >= %(since)s AND w.direction = %(inbound)s
+  AND (%(every)s OR w.queue_id = ANY(%(queues)s::bigint[]))
 GROUP BY w.queue_id
 """
 
@@ -55,14 +56,16 @@ POOL = "SELECT count(*) FROM telephony_operatorprofile WHERE state <> %(offline)
 BUSY = [WaitingCall.State.RESERVED.value, WaitingCall.State.BRIDGED.value]
 
 
-def records_since(since: datetime) -> dict[int, fairness.Record]:
-    """Each queue's record of the calls that left the line since ``since``."""
+def records_since(since: datetime, queue_ids: Iterable[int] | None = None) -> dict[int, fairness.Record]:
+    """Each queue's record of the calls that left the line since ``since`` (these queues' only,
+    with ``queue_ids``)."""
     with connection.cursor() as cursor:
         cursor.execute(
             RECORDS,
             {
                 "since": since, "abandoned": "abandoned", "short": SHORT_ABANDON_SECONDS,
-                "inbound": WaitingCall.Direction.INBOUND.value,
+                "inbound": WaitingCall.Direction.INBOUND.value, "every": queue_ids is None,
+                "queues": list(queue_ids or ()),
             },
         )  # fmt: skip
         return {queue: fairness.Record(within, counted) for queue, within, counted in cursor.fetchall()}
@@ -122,16 +125,28 @@ class View:
     reason: str
 
 
-def now_favoured(now: datetime | None = None) -> View:
+def now_favoured(now: datetime | None = None, *, tenant_id: int | None = None) -> View:
     """Every queue's standing and the call the next free operator would take (by the contracts;
-    which operator is free decides eligibility, so this is the policy's order before anyone is)."""
+    which operator is free decides eligibility, so this is the policy's order before anyone is).
+
+    With ``tenant_id``, one company's view, read from its own queues only (its calls, records and
+    seats; the pool is a count of everyone logged in, which its percent caps are of): its queues'
+    standings and which of its own calls the router serves first, for the company's portal; it
+    says nothing of other companies and does no work for them."""
     now = now or timezone.now()
     rules = queues.RULES.snapshot()
+    if tenant_id is not None:
+        rules = {q: row for q, row in rules.items() if row.tenant_id == tenant_id}
     waiting = sql.waiting_calls(queue_ids=list(rules))
     waiting = {c: row for c, row in waiting.items() if row.queue_id in rules}
     call_queues = {row.queue_id for row in waiting.values()}
+    if tenant_id is None:
+        records = RECORDS_KEPT.snapshot()
+    else:
+        since = now - timedelta(minutes=settings.ROUTING_SL_WINDOW_MINUTES)
+        records = records_since(since, list(rules)) if rules else {}
     floor_now = fairness.Floor(
-        records=RECORDS_KEPT.snapshot(),
+        records=records,
         seats=seats(list(rules)),
         pool=pool(),
         hard_limit=settings.ROUTING_HARD_LIMIT_SECONDS,

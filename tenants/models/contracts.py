@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from tenants.models.invoices import FirstInvoice
+from tenants.queue_terms import QueueTermsSet, queue_terms, seats_sentence
 
 
 class Contract(models.Model):
@@ -123,30 +124,10 @@ class ContractVersion(models.Model):
         """How the shared pool serves the client under this version (page and PDF say the same)."""
         return seats_sentence(self.terms)
 
-
-def seats_sentence(terms: dict[str, object]) -> str:
-    """How the shared pool of operators serves the client, as the contract says it (issue 20)."""
-    reserved = int(terms.get("reserved_seats") or 0)
-    most, share = terms.get("max_seats"), terms.get("max_share_percent")
-    parts = [
-        "Operators are shared between the provider's clients; when they are short, the next free "
-        "operator takes the call of the client furthest behind its own service level, and a call "
-        "waiting past the provider's hard limit is answered first whoever it belongs to."
-    ]
-    if reserved:
-        parts.append(
-            f"{reserved} operator{'s are' if reserved != 1 else ' is'} reserved for the client: none of "
-            "them is given to another client while the client's calls wait."
-        )
-    caps = [f"{most} operators"] if most else []
-    caps += [f"{share}% of the operators logged in"] if share else []
-    if caps:
-        lower = " (the lower of the two)" if len(caps) == 2 else ""
-        parts.append(
-            f"While other clients' calls wait, the client's calls take at most {' or '.join(caps)} "
-            f"at once{lower}."
-        )
-    return " ".join(parts)
+    @property
+    def queue_terms(self) -> QueueTermsSet:
+        """The version's terms per queue (``tenants.queue_terms.queue_terms``: old versions too)."""
+        return queue_terms(self.terms)
 
 
 def _as_bytes(value: object) -> object:

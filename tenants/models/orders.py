@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from tenants.models.clients import SLUG_PATTERN
+from tenants.queue_terms import DEFAULT_QUEUE_NAME, QueueTerms, row_from_terms
 
 
 def draft_script_path(order: Order, filename: str) -> str:
@@ -76,6 +77,10 @@ class Order(models.Model):
         null=True, blank=True, validators=[MaxValueValidator(500)],
         help_text="Operators reserved for your calls (priced per contract).",
     )  # fmt: skip
+    # The queues asked for (issue 20), each {name, sl_percent, sl_seconds, reserved_seats}; the
+    # first is the main queue. Empty on orders of the first form: the three columns above, read
+    # as the main queue's by ``tenants.contracts.order_queue_terms``.
+    queues = models.JSONField(default=list, blank=True)
     notes = models.TextField(blank=True, max_length=2000)
     draft_script = models.FileField(upload_to=draft_script_path, blank=True)
     client = models.OneToOneField(
@@ -105,6 +110,17 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return f"Order {self.pk} · {self.legal_name}"
+
+    @property
+    def queue_terms(self) -> list[QueueTerms]:
+        """The queues asked for, with their service level and reserved seats (no caps: the account
+        manager settles those); an order of the first form (one service level) asks for the main
+        queue only; a row without a service level gets the standard one."""
+        rows = self.queues or [
+            {"name": DEFAULT_QUEUE_NAME, "sl_percent": self.sl_percent, "sl_seconds": self.sl_seconds,
+             "reserved_seats": self.reserved_seats}
+        ]  # fmt: skip
+        return [row_from_terms({**row, "max_seats": None, "max_share_percent": None}) for row in rows]
 
     @property
     def contact_name(self) -> str:

@@ -16,7 +16,7 @@ from accounts.permissions import ACCOUNT_MANAGERS, role_required
 from tenants import contracting, lifecycle, onboarding, payments
 from tenants.audit import events_for
 from tenants.contracts import monthly_total
-from tenants.forms import ContractTermsForm, GoLiveOverrideForm, PaymentForm
+from tenants.forms import ContractTermsForm, GoLiveOverrideForm, PaymentForm, contract_queues
 from tenants.models import AuditEvent, Client, ClientExport, Contract, ContractVersion, FirstInvoice, Order
 from tenants.orders import order_reject as reject_order
 from tenants.views.portal import export_links, export_response, first_invoice_response, pdf_response
@@ -83,18 +83,26 @@ def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
     latest = contract.latest
     initial = {**latest.terms, "body": latest.body}
     first_invoice = FirstInvoice.objects.filter(contract=contract).defer("pdf").first()
-    form = ContractTermsForm(request.POST if request.method == "POST" else None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        version = contracting.contract_revise(
-            contract=contract, by=request.user, terms=form.terms(), body=form.cleaned_data["body"]
-        )
-        messages.success(request, f"Saved as version {version.number} (draft).")
-        return redirect("bo_contract", pk=contract.pk)
+    bound = request.method == "POST"
+    form = ContractTermsForm(request.POST if bound else None, initial=initial)
+    queues = contract_queues(request.POST if bound else None, terms=latest.terms)
+    if bound and all([form.is_valid(), queues.is_valid()]):  # both checked: every error shows at once
+        try:
+            version = contracting.contract_revise(
+                contract=contract, by=request.user, terms={**form.terms(), "queues": queues.rows()},
+                body=form.cleaned_data["body"],
+            )  # fmt: skip
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, f"Saved as version {version.number} (draft).")
+            return redirect("bo_contract", pk=contract.pk)
     context = {
         "contract": contract,
         "latest": latest,
         "versions": contract.versions.select_related("acceptance").order_by("-number"),
         "form": form,
+        "queues": queues,
         "first_invoice": first_invoice,
         "payment_form": PaymentForm(initial=_payment_initial(first_invoice)),
         "override_form": GoLiveOverrideForm(),

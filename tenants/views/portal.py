@@ -131,12 +131,24 @@ def contract(request: HttpRequest) -> HttpResponse:
     return render(request, "portal/contract.html", context)
 
 
+# What the router does with a queue's calls now, in the client's words (``fairness`` classes).
+SERVICE_NOW = {
+    "reserved": "your reserved operators first",
+    "starving": "a call waited past the hard limit: served first",
+    "behind": "by your service level against the others'",
+    "capped": "at its cap: other clients' calls first",
+}
+
+
 def _service_now(client_id: int) -> list[dict[str, object]]:
-    """This company's queues as the router serves them now (issue 20): target, live service level,
-    seats used, reserved and cap, and whether its call goes next. Its own queues only: never
-    another company's figures or name."""
-    view = standing.now_favoured()
-    return [row for row in standing.figures(view, tenant_id=client_id) if row["tenant_id"] == client_id]
+    """This company's queues as the router serves them now (issue 20), one row per queue under
+    its own contract terms: target, live service level, seats used, reserved and cap, how the
+    router treats its calls, and which of its queues' calls it serves first. Computed from the
+    company's own queues only (``standing.now_favoured(tenant_id=…)``): no other company's
+    figures, names or work."""
+    view = standing.now_favoured(tenant_id=client_id)
+    rows = [row for row in standing.figures(view, tenant_id=client_id) if row["tenant_id"] == client_id]
+    return [{**row, "how": SERVICE_NOW.get(str(row["kind"]), "")} for row in rows]
 
 
 def first_invoice_response(invoice: FirstInvoice) -> HttpResponse:

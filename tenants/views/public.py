@@ -8,7 +8,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from tenants import contracts, orders
-from tenants.forms import OrderForm
+from tenants.forms import OrderForm, order_queues
 from tenants.models import Order, Service, host_for
 
 
@@ -28,12 +28,13 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 def order(request: HttpRequest) -> HttpResponse:
     bound = request.method == "POST"
     form = OrderForm(request.POST if bound else None, request.FILES if bound else None)
-    if request.method == "POST" and form.is_valid():
+    queues = order_queues(request.POST if bound else None)
+    if bound and all([form.is_valid(), queues.is_valid()]):  # both checked: every error shows at once
         try:
             placed, _created = orders.order_submit(
                 token=str(form.cleaned_data["token"]),
                 services=list(form.cleaned_data["services"]),
-                fields=form.order_columns(),
+                fields={**form.order_columns(), "queues": queues.rows()},
                 draft_script=form.cleaned_data.get("draft_script") or None,
                 ip=client_ip(request),
             )
@@ -41,7 +42,8 @@ def order(request: HttpRequest) -> HttpResponse:
             form.add_error(None, error)
         else:
             return redirect("order_thanks", token=placed.token)
-    return render(request, "public/order.html", {"form": form}, status=400 if form.is_bound else 200)
+    context = {"form": form, "queues": queues}
+    return render(request, "public/order.html", context, status=400 if form.is_bound else 200)
 
 
 def order_thanks(request: HttpRequest, token: str) -> HttpResponse:

@@ -10,6 +10,7 @@ from django.utils import timezone
 from accounts.models import Role
 from console import wallboard
 from telephony.models import Queue
+from telephony.routing import standing
 from tenants.models import Contract
 from tests.conftest import http, logged_in, make_user
 from tests.onboarding.helpers import manager, sent_contract
@@ -85,7 +86,7 @@ def test_a_company_sees_its_own_service_level_and_seats_and_nothing_of_another(d
     admin = make_user(tenants.alpha, role=Role.CLIENT_ADMIN)
     html = logged_in(tenants.alpha, admin).get("/contract/").content.decode()
     assert "Your service level and seats now" in html
-    assert alpha.name in html and "goes to your call" in html
+    assert alpha.name in html and "your reserved operators first; the first of your calls served" in html
     assert "Beta line" not in html and "Beta GmbH" not in html and "90 % in 15 s" not in html
     for other in Queue.objects.exclude(tenant=tenants.alpha):
         assert f'data-queue="{other.pk}"' not in html
@@ -93,4 +94,55 @@ def test_a_company_sees_its_own_service_level_and_seats_and_nothing_of_another(d
     assert logged_in(tenants.alpha, admin).get("/backoffice/contracts/1/routing/").status_code == 404
     viewer = make_user(tenants.beta, role=Role.CLIENT_ADMIN)
     html = logged_in(tenants.beta, viewer).get("/contract/").content.decode()
-    assert beta.name in html and "Alpha line" not in html and "another client's call first" in html
+    assert beta.name in html and "Alpha line" not in html and "Alpha Ltd" not in html
+    assert "by your service level against the others&#x27;; the first of your calls served" in html
+
+
+def test_a_company_s_view_is_read_from_its_own_queues_only(db, tenants):
+    """The portal's view of the router (``now_favoured(tenant_id=…)``) and the back office's
+    figures of today (``queues_today(tenant_id=…)``) read one company's queues and calls: another
+    company's never enter them, even where that company is the one the router favours."""
+    now = timezone.now()
+    alpha, beta = floor(tenants, now)
+    view = standing.now_favoured(now, tenant_id=tenants.beta.pk)
+    assert {s.queue for s in view.standings} == {beta.pk}
+    assert view.favoured_queue == beta.pk  # Beta's own next call (Alpha's reservation is not Beta's business)
+    assert standing.now_favoured(now).favoured_queue == alpha.pk  # across companies, Alpha's goes first
+    today = wallboard.queues_today(now, tenant_id=tenants.beta.pk)
+    assert [row["id"] for row in today] == [beta.pk]
+    assert {row["id"] for row in wallboard.queues_today(now)} >= {alpha.pk, beta.pk}
+
+
+def test_two_queues_of_one_company_each_show_their_own_terms(db, tenants):
+    """A contract with two queues: the wallboard, the back office page and the portal show a row
+    each, with that queue's own target, reserved seats and cap."""
+    now = timezone.now()
+    by = manager()
+    contract, company = sent_contract(by=by)
+    main = make_queue(company, "Main", reserved_seats=2, sl_target_percent=90)
+    sales = make_queue(company, "Sales", max_seats=3, sl_target_percent=70, service_level_seconds=60)
+    on_call(company, sales, now, seats=3)
+    waiting(company, main, 3, now)
+    waiting(company, sales, 3, now)
+    rows = {r["queue_id"]: r for r in wallboard.snapshot(now=now)["fairness"]["rows"]}
+    assert (rows[main.pk]["target"], rows[main.pk]["reserved"], rows[main.pk]["cap"]) == (
+        "90 % in 20 s",
+        2,
+        None,
+    )
+    assert (rows[main.pk]["kind"], rows[sales.pk]["kind"]) == ("reserved", "capped")
+    assert (rows[sales.pk]["target"], rows[sales.pk]["seats"], rows[sales.pk]["cap"]) == (
+        "70 % in 60 s",
+        3,
+        3,
+    )
+    elsewhere = make_queue(tenants.alpha, "Alpha line")  # another company's queue, with a call today
+    waiting(tenants.alpha, elsewhere, 3, now)
+    html = logged_in(None, by).get(f"/backoffice/contracts/{contract.pk}/routing/").content.decode()
+    assert f'data-queue="{main.pk}"' in html and f'data-queue="{sales.pk}"' in html
+    assert f'data-queue="{elsewhere.pk}"' not in html and elsewhere.name not in html
+    assert 'id="contract-queue-terms"' not in html  # not accepted yet: no terms in force
+    admin = make_user(company, role=Role.CLIENT_ADMIN)
+    html = logged_in(company, admin).get("/contract/").content.decode()
+    assert "your reserved operators first; the first of your calls served" in html
+    assert "at its cap: other clients&#x27; calls first" in html

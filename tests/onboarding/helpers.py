@@ -47,7 +47,9 @@ def order_post(slug: str, **overrides: object) -> dict[str, object]:
         "start_date": (timezone.localdate() + datetime.timedelta(days=10)).isoformat(),
         "numbers_wanted": "1",
         "notes": "",
-    }
+        "queues-TOTAL_FORMS": "3", "queues-INITIAL_FORMS": "1", "queues-MIN_NUM_FORMS": "0",
+        "queues-MAX_NUM_FORMS": "1000", "queues-0-name": "Main",
+    }  # fmt: skip
     data.update(overrides)
     return data
 

@@ -12,6 +12,7 @@ from tenants import contracting
 from tenants.models import ContractVersion, FirstInvoice
 from tests.conftest import PASSWORD, http, logged_in, make_user
 from tests.onboarding.helpers import accept, add_numbers, contact, manager, pay, sent_contract, submit_order
+from tests.onboarding.test_contract_tax import queue_rows
 
 BACK_OFFICE_GETS = [
     "/staff/orders/",
@@ -77,13 +78,14 @@ def test_back_office_drafts_edits_sends_and_records_payment_over_http(
     response = client.post(f"/staff/orders/{order.pk}/contract/")
     assert response.status_code == 302
     contract = order.contract
-    invalid = client.post(f"/staff/contracts/{contract.pk}/", {"sl_percent": "250", "term_months": "x"})
+    bad_queue = queue_rows({"name": "Main", "sl_percent": "250", "sl_seconds": "20"})
+    invalid = client.post(f"/staff/contracts/{contract.pk}/", {**bad_queue, "term_months": "x"})
     assert invalid.status_code == 400
-    assert "sl_percent" in invalid.context["form"].errors
+    assert "term_months" in invalid.context["form"].errors
+    assert "sl_percent" in invalid.context["queues"].forms[0].errors
     assert contract.versions.count() == 1
     edit = {
-        "sl_percent": "85",
-        "sl_seconds": "15",
+        **queue_rows({"name": "Main", "sl_percent": "85", "sl_seconds": "15"}),
         "term_months": "24",
         "notice_days": "60",
         "start_date": "2031-01-01",
@@ -94,7 +96,7 @@ def test_back_office_drafts_edits_sends_and_records_payment_over_http(
     }
     assert client.post(f"/staff/contracts/{contract.pk}/", edit).status_code == 302
     assert contract.latest.number == 2
-    assert contract.latest.terms["sl_percent"] == 85
+    assert contract.latest.queue_terms.main.sl_percent == 85
     with django_capture_on_commit_callbacks(execute=False):
         assert client.post(f"/staff/contracts/{contract.pk}/send/").status_code == 302
     contract.refresh_from_db()

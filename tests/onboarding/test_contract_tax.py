@@ -14,9 +14,21 @@ from tests.conftest import logged_in
 from tests.onboarding.helpers import manager, submit_order
 
 
-def form_data(**overrides: object) -> dict[str, object]:
+def queue_rows(*rows: dict[str, object], extra: int = 0) -> dict[str, object]:
+    """The contract form's queues as the browser posts them (a Django formset, prefix ``queues``)."""
+    data: dict[str, object] = {
+        "queues-TOTAL_FORMS": len(rows) + extra, "queues-INITIAL_FORMS": 0,
+        "queues-MIN_NUM_FORMS": 0, "queues-MAX_NUM_FORMS": 1000,
+    }  # fmt: skip
+    for number, row in enumerate(rows):
+        data.update({f"queues-{number}-{k}": "" if v is None else v for k, v in row.items()})
+    return data
+
+
+def form_data(*rows: dict[str, object], **overrides: object) -> dict[str, object]:
+    rows = rows or ({"name": "Main", "sl_percent": 80, "sl_seconds": 20},)
     data = {
-        "sl_percent": 80, "sl_seconds": 20, "term_months": 12, "notice_days": 30, "start_date": "2026-12-11",
+        **queue_rows(*rows), "term_months": 12, "notice_days": 30, "start_date": "2026-12-11",
         "coverage": "Business hours", "end_date": "", "tax_treatment": "standard", "tax_percent": "19.00",
         "client_vat_id": "", "body": "",
     }  # fmt: skip

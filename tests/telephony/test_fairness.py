@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reporting import kpis
-from telephony.routing.fairness import Floor, Record, Terms
+from telephony.routing.fairness import NO_TERMS, Floor, Record, Terms
 from telephony.routing.matching import CallIn, OperatorIn, QueueRule, SkillIn, pairs
 
 A, B, C = 1, 2, 3  # one queue per company, company id = queue id + 100
@@ -193,3 +193,62 @@ def test_the_window_record_counts_as_the_kpi_definitions_do():
     totals = kpis.totals(facts, sl_seconds=20)
     assert record.within == totals.answered_within_sl == 3
     assert record.counted == totals.offered - totals.short_abandons == 6
+
+
+# One company (101) with two queues under different terms (A, B), another company (103, C): each
+# queue's terms hold for that queue only (issue 20: the contract's terms per queue).
+def two_queues(a: Terms, b: Terms, c: Terms = NO_TERMS) -> dict[int, QueueRule]:
+    return {
+        A: QueueRule(company=101, terms=a),
+        B: QueueRule(company=101, terms=b),
+        C: QueueRule(company=103, terms=c),
+    }
+
+
+def test_a_cap_on_one_queue_of_a_company_does_not_hold_back_its_other_queue():
+    rules_ = two_queues(Terms(max_seats=1), Terms())
+    records = {A: Record(0, 50), B: Record(0, 50), C: Record(10, 10)}  # 101 far behind, 103 on target
+    calls = [call(1, A, waited=60), call(2, B, waited=5), call(3, C, waited=10)]
+    seats = {A: 1, B: 3}  # A at its cap of 1; B has no cap, whatever it uses
+    assert first(calls, everyone(), rules_, floor(records, seats)) == 2
+    # Three operators: B's call, then C's (A is capped while another company waits), then A's.
+    made = pairs(calls, everyone(3), rules_, NOW, floor(records, seats))
+    assert [c for c, _ in made] == [2, 3, 1]
+    # The same cap on B instead: A (under no cap now) goes first, B's call last.
+    rules_ = two_queues(Terms(), Terms(max_seats=3))
+    made = pairs(calls, everyone(3), rules_, NOW, floor(records, seats))
+    assert [c for c, _ in made] == [1, 3, 2]
+
+
+def test_reserved_seats_are_per_queue_a_met_reservation_of_one_queue_does_not_cover_the_other():
+    rules_ = two_queues(Terms(reserved_seats=2), Terms(reserved_seats=1))
+    records = {A: Record(10, 10), B: Record(10, 10), C: Record(0, 50)}  # 103 far behind
+    calls = [call(1, A, waited=1), call(2, B, waited=1), call(3, C, waited=30)]
+    # A uses its 2 reserved seats (and more); B's one reserved seat is free: B's call first.
+    assert first(calls, everyone(), rules_, floor(records, seats={A: 3, B: 0})) == 2
+    # B's reservation met too: the company furthest behind (103) goes first.
+    assert first(calls, everyone(), rules_, floor(records, seats={A: 3, B: 1})) == 3
+    # A second operator never goes to A on B's reservation: B gets exactly the seat it lacks.
+    made = pairs(calls, everyone(2), rules_, NOW, floor(records, seats={A: 3, B: 0}))
+    assert [c for c, _ in made] == [2, 3]
+
+
+def test_a_percent_cap_is_each_queue_s_own_share_of_the_whole_pool():
+    # Pool 20: A may hold 10 % (2 seats), B 50 % (10 seats); the company's total is not capped.
+    rules_ = two_queues(Terms(max_percent=10), Terms(max_percent=50))
+    records = {A: Record(0, 50), B: Record(0, 50), C: Record(10, 10)}
+    calls = [call(1, A, waited=60), call(2, B, waited=50), call(3, C, waited=1)]
+    made = pairs(calls, everyone(3), rules_, NOW, floor(records, seats={A: 2, B: 6}, pool=20))
+    assert [c for c, _ in made] == [2, 3, 1]
+    # B at its own 10 seats: capped too, C goes first.
+    assert first(calls, everyone(), rules_, floor(records, seats={A: 2, B: 10}, pool=20)) == 3
+
+
+def test_each_queue_of_a_company_is_measured_against_its_own_target():
+    # A: 80 % against 90 % (11 % short); B: 65 % against 60 % (ahead); C: 75 % against 80 % (6 %).
+    records = {A: Record(80, 100), B: Record(65, 100), C: Record(75, 100)}
+    rules_ = two_queues(Terms(sl_percent=90), Terms(sl_percent=60), Terms(sl_percent=80))
+    only_b = [call(2, B, waited=1), call(3, C, waited=1)]
+    assert first(only_b, everyone(), rules_, floor(records)) == 3  # B is ahead of its own target
+    with_a = [call(1, A, waited=1), *only_b]
+    assert first(with_a, everyone(), rules_, floor(records)) == 1  # A is further behind than C

@@ -210,3 +210,32 @@ def test_a_cap_in_percent_is_of_the_operators_logged_in(db, tenants, commit):
     with commit():
         routing.profile_set_state(profile_id=second.pk, state="available")
     assert offered_call(second) == expected  # 2 seats of 2 (pool 5): the cap holds while Beta waits
+
+
+def test_a_company_with_two_queues_under_different_terms_through_the_router(db, tenants, commit):
+    """Alpha's contract names two queues: Orders (90 % in 20 s, at most 1 seat) and Care (70 % in
+    60 s, 1 reserved seat); Beta has one queue far behind its target. Each rule holds per queue."""
+    now = timezone.now()
+    orders = make_queue(tenants.alpha, sl_target_percent=90, max_seats=1)
+    care = make_queue(tenants.alpha, sl_target_percent=70, service_level_seconds=60, reserved_seats=1)
+    other = make_queue(tenants.beta)
+    on_call(tenants.alpha, orders, now, seats=1)  # Orders at its cap
+    history(tenants.alpha, orders, now, late=10)  # and far behind, its call the oldest
+    history(tenants.beta, other, now, within=5, late=5)
+    oldest = waiting(tenants.alpha, orders, 90, now)
+    beta_call = waiting(tenants.beta, other, 10, now)
+    care_call = waiting(tenants.alpha, care, 5, now)
+    view = standing.now_favoured(now)
+    kinds = {s.queue: s.kind for s in view.standings}
+    assert (kinds[orders.pk], kinds[care.pk], kinds[other.pk]) == ("capped", "reserved", "behind")
+    assert view.favoured_queue == care.pk  # Care's reservation, though Orders is Alpha's too and capped
+    skills = {orders: 1, care: 1, other: 1}
+    served = []
+    for _ in range(3):
+        operator = make_operator(skills, state="wrap_up")
+        with commit():
+            routing.profile_set_state(profile_id=operator.pk, state="available")
+        served.append(offered_call(operator))
+    # Care's reserved seat first; then Beta (Orders is at its cap while Beta waits); Orders last,
+    # once nobody else waits (a cap never leaves an operator idle).
+    assert served == [care_call, beta_call, oldest]
