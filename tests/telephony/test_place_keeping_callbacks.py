@@ -6,8 +6,12 @@ call's conference, tries again by the callback rules, and records the outcome.""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 
 import pytest
+from django.apps import apps
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -21,6 +25,7 @@ from telephony.calls.models import Call, Callback, CallEvent
 from telephony.models import OperatorProfile, Queue, Reservation, WaitingCall
 from telephony.routing import callbacks as kept
 from tests.conftest import http, logged_in, make_user
+from tests.factories import CallFactory
 from tests.telephony.calls_kit import incoming
 from tests.telephony.conference_kit import conference_event, path_of, query, twilio_with_faults
 from tests.telephony.helpers import at, make_operator, make_queue, sid
@@ -517,3 +522,38 @@ def test_an_operator_who_ends_the_callback_before_it_is_dialled_gives_it_up_and_
     with tenant_context(tenants.alpha):
         given_up = Call.objects.get(call_sid=original).events.get(kind="callback_given_up")
         assert given_up.data["last"] == "ended by the operator"
+
+
+def test_a_tries_status_callback_reads_its_callback_through_the_call_not_its_events(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    twilio_with_faults(monkeypatch, twilio_mock)
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit, later_call=False)
+    _accept_and_dial(offer, commit, sent_tasks)
+    dialled = _try_of(tenants, waiting)
+    assert dialled.try_of_id == _callback(tenants, original).pk
+    with CaptureQueriesContext(connection) as queries, commit():
+        assert _answer(tenants, waiting, alpha_number, "status", CallStatus="no-answer").status_code == 204
+    read = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and "callback_dial" in q["sql"]]
+    assert read == []  # before: the "callback_dial" event looked up at every step of the callback
+    locked = [q["sql"] for q in queries if 'FROM "calls_callback"' in q["sql"]]
+    assert len(locked) == 1  # the callback itself, read (locked) once
+    assert _callback(tenants, original).state == "in_line"  # the callback rules applied
+
+
+def test_the_migration_links_existing_tries_to_their_callback_from_their_event(db, tenants):
+    link_tries = importlib.import_module("telephony.calls.migrations.0014_call_try_of").link_tries
+    with tenant_context(tenants.alpha):
+        original = CallFactory(call_sid=sid())
+        callback = Callback.objects.create(
+            call=original, phone=CALLER, reason="requested", due_at=timezone.now()
+        )
+        tried, orphan, other = (CallFactory(call_sid=sid()) for _ in range(3))
+        CallEvent.objects.create(
+            call=tried, kind="callback_dial", at=timezone.now(), data={"callback": callback.pk}
+        )
+        CallEvent.objects.create(call=orphan, kind="callback_dial", at=timezone.now(), data={"callback": 0})
+        link_tries(apps, None)
+        assert Call.objects.get(pk=tried.pk).try_of_id == callback.pk
+        assert Call.objects.get(pk=orphan.pk).try_of_id is None  # its callback deleted since
+        assert Call.objects.get(pk=other.pk).try_of_id is None
