@@ -2,10 +2,11 @@
 
 An operator accepts the callback like a call (offer, screen pop, script). Then the platform dials
 the caller (``calls.create`` through the gateway: 429, 5xx and timeouts retried by the task with
-backoff); when they pick up they hear who calls and enter the call's conference, named for the
-try's CallSid, exactly as a caller moved out of the queue, and the operator's leg is added
-(``conferences.bridge``): hold, mute, transfer and recording work as on any call. The try is
-answered when the operator joins.
+backoff; a create Twilio did not answer may have been placed, so before another one Twilio is
+asked for a call to that number since then: never two calls ringing the same person); when they
+pick up they hear who calls and enter the call's conference, named for the try's CallSid, exactly
+as a caller moved out of the queue, and the operator's leg is added (``conferences.bridge``): hold,
+mute, transfer and recording work as on any call. The try is answered when the operator joins.
 
 A try that reaches nobody (no answer, busy, failed, Twilio refused it, or the person hung up
 before the operator joined) frees the operator at once (not their miss) and, by the callback
@@ -28,7 +29,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from telephony import conferences, gateway, routing, twiml
 from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER, callback_of, new_try
-from telephony.calls.models import Call, Callback, TelephonySettings
+from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
 from telephony.calls.records import STATUS_RANK, TwilioCallParams, add_event, record_status, set_outcome
 from telephony.pushes import push_on_commit
 from telephony.routing import callbacks as kept
@@ -62,18 +63,41 @@ def dial(*, waiting_call_id: int) -> bool:
                 if conferences.caller_in_conference(call)
                 else True
             )
-        answer, call_sid = gateway.place_call(
-            to=call.to_number,
-            from_=call.from_number,
-            url=gateway.absolute(twiml.url("twilio-callback-answer", c=call.pk)),
-            status_callback=gateway.absolute(twiml.url("twilio-callback-status", c=call.pk)),
-            timeout=RING_SECONDS,
-        )
+        unanswered = _unanswered_since(call)
+        if unanswered is not None:  # an earlier calls.create got no answer: did Twilio place it?
+            found = gateway.created_call(to=call.to_number, from_=call.from_number, since=unanswered)
+            if found:
+                placed(call=call, call_sid=found)
+                add_event(call, "dial_found", dedupe="dial_found", call_sid=found)
+                return True
+        asked = timezone.now()
+        try:
+            answer, call_sid = gateway.place_call(
+                to=call.to_number,
+                from_=call.from_number,
+                url=gateway.absolute(twiml.url("twilio-callback-answer", c=call.pk)),
+                status_callback=gateway.absolute(twiml.url("twilio-callback-status", c=call.pk)),
+                timeout=RING_SECONDS,
+            )
+        except gateway.TwilioNoAnswer as exc:  # maybe ringing: looked up before any new create
+            add_event(call, "dial_unanswered", at=asked, reason=str(exc))
+            raise
         if answer is gateway.Answer.DONE and call_sid:
             placed(call=call, call_sid=call_sid)
             return True
         tried(call=call, status="failed", reason=f"Twilio refused the call ({answer.value})")
     return False
+
+
+def _unanswered_since(call: Call) -> dt.datetime | None:
+    """When the first ``calls.create`` of this try that Twilio did not answer went out (None: none
+    did). Twilio's own callbacks place a call it made (``placed``); this covers the ones lost."""
+    return (
+        CallEvent.objects.filter(call=call, kind="dial_unanswered")
+        .order_by("at")
+        .values_list("at", flat=True)
+        .first()
+    )
 
 
 def give_up(*, waiting_call_id: int, reason: str) -> bool:

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
+import json
+from email.utils import format_datetime
 
 import pytest
 from django.apps import apps
@@ -14,6 +16,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
+from twilio.http.response import Response
 
 from accounts.models import Role
 from console import operator as console
@@ -24,6 +27,7 @@ from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER
 from telephony.calls.models import Call, Callback, CallEvent
 from telephony.models import OperatorProfile, Queue, Reservation, WaitingCall
 from telephony.routing import callbacks as kept
+from telephony.simulator.rest_faults import Sent
 from tests.conftest import http, logged_in, make_user
 from tests.factories import CallFactory
 from tests.telephony.calls_kit import incoming
@@ -109,7 +113,7 @@ def _callback(tenants, original_sid: str) -> Callback:
 
 
 def _calls_created(http) -> list:
-    return [s for s in http.sent if s.url.endswith("/Calls.json") and not s.fault]
+    return [s for s in http.sent if s.method == "POST" and s.url.endswith("/Calls.json") and not s.fault]
 
 
 # The router -----------------------------------------------------------------------------------
@@ -381,9 +385,48 @@ def test_twilio_429_5xx_and_timeouts_are_retried_until_the_caller_is_dialled_onc
     http_ = twilio_with_faults(monkeypatch, twilio_mock, "429", "503", "timeout")
     original, _, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit)
     _accept_and_dial(offer, commit, sent_tasks)
-    assert [s.fault for s in http_.sent if "/Calls" in s.url] == ["429", "503", "timeout", ""]
+    sent = [(s.method, s.fault) for s in http_.sent if "/Calls" in s.url]
+    # After the timeout, Twilio is asked whether it placed the call anyway (Prism's calls are old).
+    assert sent == [("POST", "429"), ("POST", "503"), ("POST", "timeout"), ("GET", ""), ("POST", "")]
     assert len(_calls_created(http_)) == 1
     assert _callback(tenants, original).state == "dialing"
+
+
+def test_a_dial_whose_answer_was_lost_is_found_at_twilio_and_not_placed_again(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    """Twilio placed the call but its answer never came (a read timeout): the retry must not ring
+    the person a second time."""
+    http_ = twilio_with_faults(monkeypatch, twilio_mock, "lost")
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit)
+    twilio_knows(http_)
+    _accept_and_dial(offer, commit, sent_tasks)
+    (created,) = [s for s in http_.sent if s.method == "POST" and s.url.endswith("/Calls.json")]
+    assert created.fault == "lost"  # placed once, at Twilio; never again
+    dialled = _try_of(tenants, waiting)
+    assert dialled.call_sid == twilio_knows.sid and dialled.placed_at is not None
+    assert _callback(tenants, original).state == "dialing"
+    with tenant_context(tenants.alpha):
+        assert dialled.events.filter(kind="dial_unanswered").count() == 1
+
+
+def twilio_knows(http_) -> None:
+    """Twilio's list of calls holds the calls created through ``http_`` whose answer was lost."""
+    send = http_.request
+
+    def request(method, url, *args, **kwargs):
+        if method == "GET" and url.endswith("/Calls.json"):
+            http_.sent.append(Sent(method, url, {}))
+            calls = []
+            for lost in http_.lost:
+                created = json.loads(lost.text)
+                created["date_created"] = format_datetime(timezone.now(), usegmt=True)
+                calls.append(created)
+            twilio_knows.sid = calls[0]["sid"] if calls else ""
+            return Response(200, json.dumps({"calls": calls, "next_page_uri": None, "page": 0}))
+        return send(method, url, *args, **kwargs)
+
+    http_.request = request
 
 
 @pytest.mark.parametrize("faults", [["refused"], ["500"] * (tasks.BRIDGE_RETRIES + 1)])
