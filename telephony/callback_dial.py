@@ -27,7 +27,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 from twilio.twiml.voice_response import VoiceResponse
 
-from telephony import conferences, gateway, routing, twiml
+from telephony import conferences, events, gateway, routing, twiml
 from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER, callback_of, new_try
 from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
 from telephony.calls.records import STATUS_RANK, TwilioCallParams, add_event, record_status, set_outcome
@@ -70,6 +70,11 @@ def dial(*, waiting_call_id: int) -> bool:
                 placed(call=call, call_sid=found)
                 add_event(call, "dial_found", dedupe="dial_found", call_sid=found)
                 return True
+        callback = callback_of(call)
+        refused = refusal(phone=call.to_number, asked_at=callback.created_at) if callback else None
+        if refused is not None:
+            not_now(call=call, refusal=refused)
+            return False
         asked = timezone.now()
         try:
             answer, call_sid = gateway.place_call(
@@ -87,6 +92,49 @@ def dial(*, waiting_call_id: int) -> bool:
             return True
         tried(call=call, status="failed", reason=f"Twilio refused the call ({answer.value})")
     return False
+
+
+def refusal(
+    *, phone: str, asked_at: dt.datetime, now: dt.datetime | None = None
+) -> events.DialRefusal | None:
+    """Why this person may not be called back now (the first receiver of ``callback_dial_check``
+    to refuse: outbound's do-not-call lists and calling hours), or None."""
+    now = now or timezone.now()
+    for _, answer in events.callback_dial_check.send(sender=None, phone=phone, asked_at=asked_at, now=now):
+        if answer is not None:
+            return answer
+    return None
+
+
+def not_now(*, call: Call, refusal: events.DialRefusal, now: dt.datetime | None = None) -> bool:
+    """The try may not ring now (nothing was dialled; its operator is freed, not their miss): it
+    waits at its place until ``refusal.retry_at`` (not counted as a try), or, when never, the
+    callback is given up. Why is recorded on the caller's original call. False when already over."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        callback = callback_of(locked, lock=True)
+        if locked.outcome or locked.placed_at is not None or callback is None:
+            return False
+        if refusal.retry_at is None:
+            set_outcome(locked, Call.Outcome.FAILED, at=now, reason=refusal.reason)
+            Call.objects.filter(pk=call.pk, wrapup_ended_at=None).update(wrapup_ended_at=now)
+            freed = routing.leave_unconnected(call_sid=locked.call_sid, reason="do-not-call", now=now)
+            callback.state = Callback.State.CANCELLED
+            add_event(callback.call, "callback_cancelled", dedupe="callback_dnc", at=now,
+                      reason=refusal.reason, tries=callback.attempts)  # fmt: skip
+            add_event(locked, "callback_result", dedupe="callback_result", at=now, outcome="do-not-call",
+                      state=callback.state)  # fmt: skip
+        else:
+            freed = kept.defer(call_sid=locked.call_sid, next_sid=locked.call_sid, due_at=refusal.retry_at,
+                               reason=refusal.reason, now=now)  # fmt: skip
+            callback.state, callback.due_at = Callback.State.IN_LINE, refusal.retry_at
+            add_event(callback.call, "callback_postponed", at=now, reason=refusal.reason,
+                      until=refusal.retry_at.isoformat())  # fmt: skip
+        callback.save(update_fields=["state", "due_at"])
+        _tell(freed, refusal.reason)
+    log.info("callback try %s not dialled: %s", call.pk, refusal.reason)
+    return True
 
 
 def _unanswered_since(call: Call) -> dt.datetime | None:

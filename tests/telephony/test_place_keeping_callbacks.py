@@ -9,6 +9,7 @@ import datetime as dt
 import importlib
 import json
 from email.utils import format_datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.apps import apps
@@ -20,12 +21,13 @@ from twilio.http.response import Response
 
 from accounts.models import Role
 from console import operator as console
+from outbound.models import DoNotCall
 from reporting.keys import api_key_create
 from telephony import reconcile, routing, tasks
 from telephony.answering import accept_offer
 from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER
-from telephony.calls.models import Call, Callback, CallEvent
-from telephony.models import OperatorProfile, Queue, Reservation, WaitingCall
+from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
+from telephony.models import OperatorProfile, PlatformDoNotCall, Queue, Reservation, WaitingCall
 from telephony.routing import callbacks as kept
 from telephony.simulator.rest_faults import Sent
 from tests.conftest import http, logged_in, make_user
@@ -600,3 +602,68 @@ def test_the_migration_links_existing_tries_to_their_callback_from_their_event(d
         assert Call.objects.get(pk=tried.pk).try_of_id == callback.pk
         assert Call.objects.get(pk=orphan.pk).try_of_id is None  # its callback deleted since
         assert Call.objects.get(pk=other.pk).try_of_id is None
+
+
+# Do-not-call lists and calling hours, at the moment of dialling -------------------------------
+
+
+def test_a_number_put_on_a_do_not_call_list_after_the_request_is_not_called_back(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    http_ = twilio_with_faults(monkeypatch, twilio_mock)
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit, later_call=False)
+    with tenant_context(tenants.alpha):
+        DoNotCall.objects.create(phone=CALLER, reason="asked by phone")  # after asking for the callback
+    _accept_and_dial(offer, commit, sent_tasks)
+    assert _calls_created(http_) == []
+    callback = _callback(tenants, original)
+    assert callback.state == "cancelled"
+    assert WaitingCall.objects.get(pk=waiting.pk).state == "left"
+    assert OperatorProfile.objects.get(pk=offer.operator_id).state == "available"  # freed at once
+    with tenant_context(tenants.alpha):
+        (event,) = Call.objects.get(call_sid=original).events.filter(kind="callback_cancelled")
+        assert "do-not-call" in event.data["reason"]
+
+
+def test_asking_for_the_callback_is_consent_over_an_earlier_do_not_call_entry(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    http_ = twilio_with_faults(monkeypatch, twilio_mock)
+    with tenant_context(tenants.alpha):
+        DoNotCall.objects.create(phone=CALLER, reason="an old campaign's opt-out")
+    assert not PlatformDoNotCall.objects.filter(phone=CALLER).exists()
+    original, _, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit, later_call=False)
+    _accept_and_dial(offer, commit, sent_tasks)
+    assert len(_calls_created(http_)) == 1
+    assert _callback(tenants, original).state == "dialing"
+
+
+def _zone_where_it_is(hour: int) -> str:
+    """An IANA zone whose local time is now ``hour`` o'clock (give or take the minutes)."""
+    shift = (hour - timezone.now().hour) % 24
+    shift = shift - 24 if shift > 14 else shift
+    return f"Etc/GMT{-shift:+d}" if shift else "UTC"
+
+
+def test_outside_the_calling_hours_the_callback_waits_at_its_place_for_their_opening(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch, settings
+):
+    http_ = twilio_with_faults(monkeypatch, twilio_mock)
+    settings.CALLBACK_CALLING_HOURS = "08:00-21:00"
+    zone = _zone_where_it_is(3)
+    with tenant_context(tenants.alpha):
+        TelephonySettings.current()
+        TelephonySettings.objects.update(timezone=zone)
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit, later_call=False)
+    _accept_and_dial(offer, commit, sent_tasks)
+    assert _calls_created(http_) == []
+    opening = timezone.localtime(timezone=ZoneInfo(zone)).replace(hour=8, minute=0, second=0, microsecond=0)
+    row = WaitingCall.objects.get(pk=waiting.pk)
+    assert (row.state, row.enqueued_at, row.due_at) == ("deferred", waiting.enqueued_at, opening)
+    callback = _callback(tenants, original)
+    assert (callback.state, callback.due_at, callback.attempts) == ("in_line", opening, 0)  # not a try
+    assert OperatorProfile.objects.get(pk=offer.operator_id).state == "available"
+    with tenant_context(tenants.alpha):
+        (event,) = Call.objects.get(call_sid=original).events.filter(kind="callback_postponed")
+        assert event.data["reason"] == "outside the calling hours"
+        assert _try_of(tenants, waiting).outcome == ""  # the same try, dialled at the opening
