@@ -31,6 +31,7 @@ from telephony import conferences, events, gateway, routing, twiml
 from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER, callback_of, new_try
 from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
 from telephony.calls.records import STATUS_RANK, TwilioCallParams, add_event, record_status, set_outcome
+from telephony.events import announce_on_commit
 from telephony.pushes import push_on_commit
 from telephony.routing import callbacks as kept
 from telephony.routing_models import WaitingCall
@@ -134,6 +135,53 @@ def not_now(*, call: Call, refusal: events.DialRefusal, now: dt.datetime | None 
         callback.save(update_fields=["state", "due_at"])
         _tell(freed, refusal.reason)
     log.info("callback try %s not dialled: %s", call.pk, refusal.reason)
+    return True
+
+
+def hand_over_unstaffed(*, now: dt.datetime | None = None) -> int:
+    """Hand every callback waiting in vain (``routing.callbacks.unstaffed_overdue``) over to the
+    company's callback list (run by ``routing_tick``); how many."""
+    now = now or timezone.now()
+    handed = 0
+    for waiting in WaitingCall.objects.filter(pk__in=kept.unstaffed_overdue(now=now)).select_related(
+        "tenant"
+    ):
+        with tenant_context(waiting.tenant):
+            handed += hand_over(waiting_call_id=waiting.pk, now=now)
+    return handed
+
+
+def hand_over(*, waiting_call_id: int, now: dt.datetime | None = None) -> bool:
+    """A callback keeping the caller's place in a queue nobody staffs leaves the line: it becomes an
+    ordinary callback on the company's callback list, due now (supervisors see it overdue; the
+    dialer serves it when someone staffs its queue). The promise to call back stands; only the
+    place is given up. The try prepared for it is closed unrung; the caller's call says why."""
+    now = now or timezone.now()
+    sid = WaitingCall.objects.filter(pk=waiting_call_id).values_list("call_sid", flat=True).first()
+    with transaction.atomic():  # the try's record, then the router's row: never waiting for either
+        call = Call.objects.select_for_update(skip_locked=True).filter(call_sid=sid).first()
+        waiting = WaitingCall.objects.select_for_update(skip_locked=True).filter(pk=waiting_call_id).first()
+        if call is None or waiting is None or waiting.call_sid != sid:
+            return False  # busy now (the next tick looks again), or moved on
+        if waiting.kind != WaitingCall.Kind.CALLBACK or waiting.state != WaitingCall.State.WAITING:
+            return False  # offered meanwhile, or gone
+        callback = callback_of(call, lock=True)
+        routing.leave(call_sid=waiting.call_sid, outcome="callback list", now=now)
+        if callback is None or callback.state != Callback.State.IN_LINE:
+            return True
+        reason = "nobody staffed the queue"
+        set_outcome(call, Call.Outcome.FAILED, at=now, reason=f"handed to the callback list: {reason}")
+        Call.objects.filter(pk=call.pk, wrapup_ended_at=None).update(wrapup_ended_at=now)
+        add_event(call, "callback_result", dedupe="callback_result", at=now, outcome="handed over",
+                  state=Callback.State.OPEN)  # fmt: skip
+        callback.state, callback.keeps_place, callback.due_at = Callback.State.OPEN, False, now
+        callback.save(update_fields=["state", "keeps_place", "due_at"])
+        waited = round((now - waiting.enqueued_at).total_seconds())
+        add_event(callback.call, "callback_handed_over", dedupe="callback_handed_over", at=now, reason=reason,
+                  waited=waited, tries=callback.attempts)  # fmt: skip
+        announce_on_commit(events.callback_booked, callback_id=callback.pk, queue_id=callback.queue_id,
+                           due_at=now)  # fmt: skip
+    log.info("callback %s handed to the callback list: %s", callback.pk, reason)
     return True
 
 

@@ -667,3 +667,45 @@ def test_outside_the_calling_hours_the_callback_waits_at_its_place_for_their_ope
         (event,) = Call.objects.get(call_sid=original).events.filter(kind="callback_postponed")
         assert event.data["reason"] == "outside the calling hours"
         assert _try_of(tenants, waiting).outcome == ""  # the same try, dialled at the opening
+
+
+# A queue nobody staffs -------------------------------------------------------------------------
+
+
+def _kept_then_aged(tenants, queue, alpha_number, commit) -> tuple[str, WaitingCall]:
+    first = _waiting_caller(alpha_number)
+    _book(first, alpha_number)
+    _hang_up(first, alpha_number)
+    waiting = WaitingCall.objects.get(kind="callback", queue=queue, state="waiting")
+    WaitingCall.objects.filter(pk=waiting.pk).update(
+        enqueued_at=waiting.enqueued_at - dt.timedelta(seconds=queue.max_wait)
+    )
+    return first, waiting
+
+
+def test_a_kept_callback_in_a_queue_nobody_staffs_goes_to_the_callback_list_after_the_max_wait(
+    db, tenants, queue, alpha_number, commit
+):
+    original, waiting = _kept_then_aged(tenants, queue, alpha_number, commit)
+    with commit():
+        tasks.routing_tick.apply()
+    assert WaitingCall.objects.get(pk=waiting.pk).state == "waiting"  # staffed: it waits its turn
+    OperatorProfile.objects.filter(skills__queue=queue).update(state="offline")  # everyone gone home
+    with commit():
+        tasks.routing_tick.apply()
+    row = WaitingCall.objects.get(pk=waiting.pk)
+    assert (row.state, row.outcome) == ("left", "callback list")
+    callback = _callback(tenants, original)
+    assert (callback.state, callback.keeps_place) == ("open", False)  # on the list, due now
+    assert callback.due_at <= timezone.now()
+    with tenant_context(tenants.alpha):
+        (event,) = Call.objects.get(call_sid=original).events.filter(kind="callback_handed_over")
+        assert event.data["reason"] == "nobody staffed the queue" and event.data["waited"] >= queue.max_wait
+        unrung = Call.objects.get(try_of=callback)
+        assert (unrung.outcome, unrung.placed_at) == (Call.Outcome.FAILED, None)
+    with commit():
+        tasks.routing_tick.apply()  # once
+    with tenant_context(tenants.alpha):
+        assert Call.objects.get(call_sid=original).events.filter(kind="callback_handed_over").count() == 1
+    viewer = logged_in(tenants.alpha, make_user(tenants.alpha, role=Role.CLIENT_VIEWER))
+    assert CALLER in viewer.get("/callbacks/", {"state": "open"}).content.decode()
