@@ -112,6 +112,30 @@ def update_twiml(*, call_sid: str, twiml_text: str) -> bool:
     return update_call(call_sid=call_sid, twiml_text=twiml_text) is Answer.DONE
 
 
+def _join(
+    conference: str, *, label: str, status_callback: str, what: str, **params: object
+) -> tuple[Answer, str]:
+    """Add a participant to a conference (``Conferences/{name}/Participants``), every leg's status
+    reported to ``status_callback``, no beep, no early media. ``(answer, the leg's CallSid)``."""
+    answer, participant = send(
+        lambda: (
+            client()
+            .conferences(conference)
+            .participants.create(
+                label=label,
+                status_callback=status_callback,
+                status_callback_method="POST",
+                status_callback_event=["initiated", "ringing", "answered", "completed"],
+                beep="false",
+                early_media=False,
+                **params,
+            )
+        ),
+        what=what,
+    )
+    return answer, (participant.call_sid or "") if participant is not None else ""
+
+
 def add_participant(
     *,
     conference: str,
@@ -124,31 +148,21 @@ def add_participant(
     caller_id: str = "",
     muted: bool = False,
 ) -> tuple[Answer, str]:
-    """Ring someone into a conference (``Conferences/{name}/Participants``): the operator's browser
-    phone (``identity``) or a number (``to``, from ``caller_id``). ``(answer, the leg's CallSid)``."""
-    client_to = f"client:{identity}" if identity else to
-    answer, participant = send(
-        lambda: (
-            client()
-            .conferences(conference)
-            .participants.create(
-                from_=f"client:{identity}" if identity else caller_id,
-                to=client_to,
-                label=label,
-                status_callback=status_callback,
-                status_callback_method="POST",
-                status_callback_event=["initiated", "ringing", "answered", "completed"],
-                timeout=timeout,
-                start_conference_on_enter=True,
-                end_conference_on_exit=end_conference_on_exit,
-                early_media=False,
-                beep="false",
-                muted=muted,
-            )
-        ),
+    """Ring someone into a conference: the operator's browser phone (``identity``) or a number
+    (``to``, from ``caller_id``). ``(answer, the leg's CallSid)``."""
+    client_leg = f"client:{identity}" if identity else ""
+    return _join(
+        conference,
+        label=label,
+        status_callback=status_callback,
         what=f"participant {label} into {conference}",
+        from_=client_leg or caller_id,
+        to=client_leg or to,
+        timeout=timeout,
+        start_conference_on_enter=True,
+        end_conference_on_exit=end_conference_on_exit,
+        muted=muted,
     )
-    return answer, (participant.call_sid or "") if participant is not None else ""
 
 
 def add_monitor(
@@ -165,30 +179,20 @@ def add_monitor(
     """A supervisor into a live call's conference (R21), unnoticed: no beep, neither starting nor
     ending it; listening (``muted``) or whispering to one participant (``coaching``). ``(answer,
     the supervisor's leg CallSid)``."""
-    answer, participant = send(
-        lambda: (
-            client()
-            .conferences(conference)
-            .participants.create(
-                from_=from_,
-                to=to,
-                label=label,
-                status_callback=status_callback,
-                status_callback_method="POST",
-                status_callback_event=["initiated", "ringing", "answered", "completed"],
-                timeout=30,
-                muted=muted,
-                coaching=coaching,
-                call_sid_to_coach=call_sid_to_coach or None,
-                beep="false",
-                start_conference_on_enter=False,
-                end_conference_on_exit=False,
-                early_media=False,
-            )
-        ),
+    return _join(
+        conference,
+        label=label,
+        status_callback=status_callback,
         what=f"supervisor {label} into {conference}",
+        from_=from_,
+        to=to,
+        timeout=30,
+        muted=muted,
+        coaching=coaching,
+        call_sid_to_coach=call_sid_to_coach or None,
+        start_conference_on_enter=False,
+        end_conference_on_exit=False,
     )
-    return answer, (participant.call_sid or "") if participant is not None else ""
 
 
 def place_call(*, to: str, from_: str, url: str, status_callback: str, timeout: int) -> tuple[Answer, str]:
