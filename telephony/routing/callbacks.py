@@ -45,10 +45,7 @@ def keep_place(*, call_sid: str, callback_sid: str, now: datetime | None = None)
         call = WaitingCall.objects.select_for_update().filter(call_sid=call_sid).first()
         if call is None or call.state not in IN_LINE or call.kind != WaitingCall.Kind.CALL:
             return None
-        live = Reservation.objects.select_for_update().filter(LIVE_RESERVATION, call=call).first()
-        if live is not None:
-            operator = OperatorProfile.objects.select_for_update().get(pk=live.operator_id)
-            close_offer(reservation=live, call=call, operator=operator, reason="became a callback", now=now)
+        _free_operator(call, "became a callback", now)  # in line: at most an offer ringing
         call.kind, call.call_sid = WaitingCall.Kind.CALLBACK, callback_sid
         call.save(update_fields=["kind", "call_sid"])
         queue_id = call.queue_id
@@ -81,6 +78,9 @@ _OVER = (WaitingCall.State.LEFT, WaitingCall.State.DEFERRED)
 def _free_operator(
     call: WaitingCall, reason: str, now: datetime
 ) -> tuple[OperatorProfile, Reservation] | None:
+    """The call's live reservation ends (rows locked in the router's order): an offer ringing is
+    closed (the operator free again, not a miss); an accepted one is cancelled and its operator,
+    on the call, freed at once: returned with the reservation."""
     live = Reservation.objects.select_for_update().filter(LIVE_RESERVATION, call=call).first()
     if live is None:
         return None
