@@ -638,6 +638,18 @@ def test_asking_for_the_callback_is_consent_over_an_earlier_do_not_call_entry(
     assert _callback(tenants, original).state == "dialing"
 
 
+def test_another_companys_do_not_call_list_does_not_stop_the_callback(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    http_ = twilio_with_faults(monkeypatch, twilio_mock)
+    original, _, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit, later_call=False)
+    with tenant_context(tenants.beta):
+        DoNotCall.objects.create(phone=CALLER, reason="beta's own list")
+    _accept_and_dial(offer, commit, sent_tasks)
+    assert len(_calls_created(http_)) == 1
+    assert _callback(tenants, original).state == "dialing"
+
+
 def _zone_where_it_is(hour: int) -> str:
     """An IANA zone whose local time is now ``hour`` o'clock (give or take the minutes)."""
     shift = (hour - timezone.now().hour) % 24
