@@ -362,6 +362,11 @@ TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="AC" + "0" * 32)
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="" if PRODUCTION else "development-auth-token")
 TWILIO_WEBHOOK_BASE_URL = env.str("TWILIO_WEBHOOK_BASE_URL", default="").rstrip("/")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="").rstrip("/")
+# The hours a person may be called back (a callback they asked for, keeping their place), in the
+# company's time zone, every day: "HH:MM-HH:MM"; empty for none (tests, unless they set it).
+CALLBACK_CALLING_HOURS = env.str(
+    "CALLBACK_CALLING_HOURS", default="" if DJANGO_ENV == "test" else "08:00-21:00"
+)
 # The operator's browser phone (Twilio Voice JS SDK access tokens, /console/token).
 TWILIO_API_KEY = env.str("TWILIO_API_KEY", default="SK" + "0" * 32)
 TWILIO_API_SECRET = env.str("TWILIO_API_SECRET", default="development-api-secret-not-for-production")

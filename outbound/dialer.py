@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_tenants.utils import tenant_context
-from requests.exceptions import RequestException
+from requests.exceptions import ConnectTimeout, RequestException
 from twilio.base.exceptions import TwilioRestException
 
 from outbound import rules, work
@@ -381,9 +381,15 @@ def place_call(*, tenant: Client, call_id: int, now: dt.datetime | None = None) 
             **amd,
         }
         pending = call.call_sid
+        asked = timezone.now()
         try:
             created = gateway.client().calls.create(**params)
         except (TwilioRestException, OSError, RequestException) as exc:
+            found = _placed_anyway(call, exc, since=asked)
+            if found:  # Twilio placed it, its answer lost: the call goes on (never dialled twice)
+                set_sid(pending=pending, call_sid=found)
+                add_event(call, "dial_found", dedupe="dial_found", call_sid=found, reason=type(exc).__name__)
+                return True
             # Refused (a bad number, no credit) or Twilio unreachable: the attempt failed, per its rule.
             log.warning("outbound call %s not placed: %s", call.pk, exc)
             reason = (
@@ -395,6 +401,19 @@ def place_call(*, tenant: Client, call_id: int, now: dt.datetime | None = None) 
             return False
         set_sid(pending=pending, call_sid=created.sid)
     return True
+
+
+def _placed_anyway(call: Call, exc: Exception, *, since: dt.datetime) -> str:
+    """The CallSid of the call Twilio placed though its answer to ``calls.create`` never came (a
+    read timeout, a dropped connection), else ''. Asked once, at once: the create waited for its
+    answer the gateway's whole timeout, so a call Twilio made is in its list by now."""
+    if not isinstance(exc, RequestException) or isinstance(exc, ConnectTimeout):
+        return ""  # Twilio answered (refused), or the request never went out
+    try:
+        return gateway.created_call(to=call.to_number, from_=call.from_number, since=since)
+    except gateway.TwilioUnavailable as lookup:
+        log.warning("outbound call %s: whether Twilio placed it is unknown: %s", call.pk, lookup)
+        return ""
 
 
 def release_stale_previews(*, now: dt.datetime | None = None) -> int:

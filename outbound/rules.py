@@ -16,13 +16,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import BooleanField, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from outbound.models import Attempt, Campaign, CampaignContact, DoNotCall
 from outbound.windows import Window, in_window, next_opening
-from telephony.calls.models import Call
+from telephony.calls.models import Call, TelephonySettings
+from telephony.events import DialRefusal
 from telephony.models import PlatformDoNotCall
 from tenants.phones import is_e164
 
@@ -46,14 +48,40 @@ def chunks(items: list[str], size: int | None = None) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
-def blocked_numbers(phones: Iterable[str]) -> set[str]:
+def blocked_numbers(phones: Iterable[str], *, added_after: dt.datetime | None = None) -> set[str]:
     """The numbers among ``phones`` on the company's or the platform's do-not-call list (one query
-    per list for up to 5,000 numbers)."""
+    per list for up to 5,000 numbers); with ``added_after``, only entries added after it."""
+    since = Q() if added_after is None else Q(at__gt=added_after)
     found: set[str] = set()
     for part in chunks(sorted(set(phones))):
-        found.update(DoNotCall.objects.filter(phone__in=part).values_list("phone", flat=True))
-        found.update(PlatformDoNotCall.objects.filter(phone__in=part).values_list("phone", flat=True))
+        found.update(DoNotCall.objects.filter(since, phone__in=part).values_list("phone", flat=True))
+        found.update(PlatformDoNotCall.objects.filter(since, phone__in=part).values_list("phone", flat=True))
     return found
+
+
+def callback_window() -> Window | None:
+    """``settings.CALLBACK_CALLING_HOURS`` as a window open every day (None: no limit)."""
+    hours = settings.CALLBACK_CALLING_HOURS.strip()
+    if not hours:
+        return None
+    start, end = (dt.time.fromisoformat(part.strip()) for part in hours.split("-"))
+    return Window(start=start, end=end, days=frozenset(range(7)))
+
+
+def callback_refusal(
+    sender: object = None, *, phone: str, asked_at: dt.datetime, now: dt.datetime, **kwargs: object
+) -> DialRefusal | None:
+    """Whether a person who asked to be called back (keeping their place) may be called now
+    (``telephony.events.callback_dial_check``). Asking was consent: a do-not-call entry from before
+    the request does not stop it, one added after does, for good. Outside the calling hours
+    (``callback_window``, the company's time zone) it waits for their next opening."""
+    if blocked_numbers([phone], added_after=asked_at):
+        return DialRefusal("on a do-not-call list since the callback was asked for")
+    window = callback_window()
+    tz = TelephonySettings.current().timezone or "UTC"
+    if window is None or in_window(window, tz, now):
+        return None
+    return DialRefusal("outside the calling hours", retry_at=next_opening(window, tz, now))
 
 
 def is_dialable_now(

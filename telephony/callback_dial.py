@@ -2,10 +2,11 @@
 
 An operator accepts the callback like a call (offer, screen pop, script). Then the platform dials
 the caller (``calls.create`` through the gateway: 429, 5xx and timeouts retried by the task with
-backoff); when they pick up they hear who calls and enter the call's conference, named for the
-try's CallSid, exactly as a caller moved out of the queue, and the operator's leg is added
-(``conferences.bridge``): hold, mute, transfer and recording work as on any call. The try is
-answered when the operator joins.
+backoff; a create Twilio did not answer may have been placed, so before another one Twilio is
+asked for a call to that number since then: never two calls ringing the same person); when they
+pick up they hear who calls and enter the call's conference, named for the try's CallSid, exactly
+as a caller moved out of the queue, and the operator's leg is added (``conferences.bridge``): hold,
+mute, transfer and recording work as on any call. The try is answered when the operator joins.
 
 A try that reaches nobody (no answer, busy, failed, Twilio refused it, or the person hung up
 before the operator joined) frees the operator at once (not their miss) and, by the callback
@@ -26,10 +27,11 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 from twilio.twiml.voice_response import VoiceResponse
 
-from telephony import conferences, gateway, routing, twiml
+from telephony import conferences, events, gateway, routing, twiml
 from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER, callback_of, new_try
-from telephony.calls.models import Call, Callback, TelephonySettings
+from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
 from telephony.calls.records import STATUS_RANK, TwilioCallParams, add_event, record_status, set_outcome
+from telephony.events import announce_on_commit
 from telephony.pushes import push_on_commit
 from telephony.routing import callbacks as kept
 from telephony.routing_models import WaitingCall
@@ -62,18 +64,136 @@ def dial(*, waiting_call_id: int) -> bool:
                 if conferences.caller_in_conference(call)
                 else True
             )
-        answer, call_sid = gateway.place_call(
-            to=call.to_number,
-            from_=call.from_number,
-            url=gateway.absolute(twiml.url("twilio-callback-answer", c=call.pk)),
-            status_callback=gateway.absolute(twiml.url("twilio-callback-status", c=call.pk)),
-            timeout=RING_SECONDS,
-        )
+        unanswered = _unanswered_since(call)
+        if unanswered is not None:  # an earlier calls.create got no answer: did Twilio place it?
+            found = gateway.created_call(to=call.to_number, from_=call.from_number, since=unanswered)
+            if found:
+                placed(call=call, call_sid=found)
+                add_event(call, "dial_found", dedupe="dial_found", call_sid=found)
+                return True
+        callback = callback_of(call)
+        refused = refusal(phone=call.to_number, asked_at=callback.created_at) if callback else None
+        if refused is not None:
+            not_now(call=call, refusal=refused)
+            return False
+        asked = timezone.now()
+        try:
+            answer, call_sid = gateway.place_call(
+                to=call.to_number,
+                from_=call.from_number,
+                url=gateway.absolute(twiml.url("twilio-callback-answer", c=call.pk)),
+                status_callback=gateway.absolute(twiml.url("twilio-callback-status", c=call.pk)),
+                timeout=RING_SECONDS,
+            )
+        except gateway.TwilioNoAnswer as exc:  # maybe ringing: looked up before any new create
+            add_event(call, "dial_unanswered", at=asked, reason=str(exc))
+            raise
         if answer is gateway.Answer.DONE and call_sid:
             placed(call=call, call_sid=call_sid)
             return True
         tried(call=call, status="failed", reason=f"Twilio refused the call ({answer.value})")
     return False
+
+
+def refusal(
+    *, phone: str, asked_at: dt.datetime, now: dt.datetime | None = None
+) -> events.DialRefusal | None:
+    """Why this person may not be called back now (the first receiver of ``callback_dial_check``
+    to refuse: outbound's do-not-call lists and calling hours), or None."""
+    now = now or timezone.now()
+    for _, answer in events.callback_dial_check.send(sender=None, phone=phone, asked_at=asked_at, now=now):
+        if answer is not None:
+            return answer
+    return None
+
+
+def not_now(*, call: Call, refusal: events.DialRefusal, now: dt.datetime | None = None) -> bool:
+    """The try may not ring now (nothing was dialled; its operator is freed, not their miss): it
+    waits at its place until ``refusal.retry_at`` (not counted as a try), or, when never, the
+    callback is given up. Why is recorded on the caller's original call. False when already over."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Call.objects.select_for_update().get(pk=call.pk)
+        callback = callback_of(locked, lock=True)
+        if locked.outcome or locked.placed_at is not None or callback is None:
+            return False
+        if refusal.retry_at is None:
+            set_outcome(locked, Call.Outcome.FAILED, at=now, reason=refusal.reason)
+            Call.objects.filter(pk=call.pk, wrapup_ended_at=None).update(wrapup_ended_at=now)
+            freed = routing.leave_unconnected(call_sid=locked.call_sid, reason="do-not-call", now=now)
+            callback.state = Callback.State.CANCELLED
+            add_event(callback.call, "callback_cancelled", dedupe="callback_dnc", at=now,
+                      reason=refusal.reason, tries=callback.attempts)  # fmt: skip
+            add_event(locked, "callback_result", dedupe="callback_result", at=now, outcome="do-not-call",
+                      state=callback.state)  # fmt: skip
+        else:
+            freed = kept.defer(call_sid=locked.call_sid, next_sid=locked.call_sid, due_at=refusal.retry_at,
+                               reason=refusal.reason, now=now)  # fmt: skip
+            callback.state, callback.due_at = Callback.State.IN_LINE, refusal.retry_at
+            add_event(callback.call, "callback_postponed", at=now, reason=refusal.reason,
+                      until=refusal.retry_at.isoformat())  # fmt: skip
+        callback.save(update_fields=["state", "due_at"])
+        _tell(freed, refusal.reason)
+    log.info("callback try %s not dialled: %s", call.pk, refusal.reason)
+    return True
+
+
+def hand_over_unstaffed(*, now: dt.datetime | None = None) -> int:
+    """Hand every callback waiting in vain (``routing.callbacks.unstaffed_overdue``) over to the
+    company's callback list (run by ``routing_tick``); how many."""
+    now = now or timezone.now()
+    handed = 0
+    for waiting in WaitingCall.objects.filter(pk__in=kept.unstaffed_overdue(now=now)).select_related(
+        "tenant"
+    ):
+        with tenant_context(waiting.tenant):
+            handed += hand_over(waiting_call_id=waiting.pk, now=now)
+    return handed
+
+
+def hand_over(*, waiting_call_id: int, now: dt.datetime | None = None) -> bool:
+    """A callback keeping the caller's place in a queue nobody staffs leaves the line: it becomes an
+    ordinary callback on the company's callback list, due now (supervisors see it overdue; the
+    dialer serves it when someone staffs its queue). The promise to call back stands; only the
+    place is given up. The try prepared for it is closed unrung; the caller's call says why."""
+    now = now or timezone.now()
+    sid = WaitingCall.objects.filter(pk=waiting_call_id).values_list("call_sid", flat=True).first()
+    with transaction.atomic():  # the try's record, then the router's row: never waiting for either
+        call = Call.objects.select_for_update(skip_locked=True).filter(call_sid=sid).first()
+        waiting = WaitingCall.objects.select_for_update(skip_locked=True).filter(pk=waiting_call_id).first()
+        if call is None or waiting is None or waiting.call_sid != sid:
+            return False  # busy now (the next tick looks again), or moved on
+        if waiting.kind != WaitingCall.Kind.CALLBACK or waiting.state != WaitingCall.State.WAITING:
+            return False  # offered meanwhile, or gone
+        callback = callback_of(call, lock=True)
+        routing.leave(call_sid=waiting.call_sid, outcome="callback list", now=now)
+        if callback is None or callback.state != Callback.State.IN_LINE:
+            return True
+        reason = "nobody staffed the queue"
+        set_outcome(call, Call.Outcome.FAILED, at=now, reason=f"handed to the callback list: {reason}")
+        Call.objects.filter(pk=call.pk, wrapup_ended_at=None).update(wrapup_ended_at=now)
+        add_event(call, "callback_result", dedupe="callback_result", at=now, outcome="handed over",
+                  state=Callback.State.OPEN)  # fmt: skip
+        callback.state, callback.keeps_place, callback.due_at = Callback.State.OPEN, False, now
+        callback.save(update_fields=["state", "keeps_place", "due_at"])
+        waited = round((now - waiting.enqueued_at).total_seconds())
+        add_event(callback.call, "callback_handed_over", dedupe="callback_handed_over", at=now, reason=reason,
+                  waited=waited, tries=callback.attempts)  # fmt: skip
+        announce_on_commit(events.callback_booked, callback_id=callback.pk, queue_id=callback.queue_id,
+                           due_at=now)  # fmt: skip
+    log.info("callback %s handed to the callback list: %s", callback.pk, reason)
+    return True
+
+
+def _unanswered_since(call: Call) -> dt.datetime | None:
+    """When the first ``calls.create`` of this try that Twilio did not answer went out (None: none
+    did). Twilio's own callbacks place a call it made (``placed``); this covers the ones lost."""
+    return (
+        CallEvent.objects.filter(call=call, kind="dial_unanswered")
+        .order_by("at")
+        .values_list("at", flat=True)
+        .first()
+    )
 
 
 def give_up(*, waiting_call_id: int, reason: str) -> bool:

@@ -9,10 +9,13 @@ is moved out by REST with the TwiML a caller leaving Twilio's queue gets (the ca
 voicemail offer); the caller's leg leaving ends the conference (``endConferenceOnExit``).
 An offer ringing meanwhile is closed, as when a queued caller leaves.
 
-Idempotent: the call leaves the line in the transaction that moved the caller, so it is moved once.
-Twilio's answers as ``telephony.conferences`` treats them: 429/5xx/timeouts leave the call in line
-for the next tick to try again; 404/"call gone" ends the call as abandoned; another 4xx is logged
-with Twilio's code (by ``gateway``), recorded once, and the caller stays in line, still served.
+Twilio is never asked while a row is locked: the call leaves the line in a first transaction that
+marks it being moved out (``WaitingCall.outcome`` "exiting: <reason>": out of line, so no operator
+is offered it), the REST request goes after that commits, and a second transaction records what
+Twilio answered. Twilio's answers as ``telephony.conferences`` treats them: 429/5xx/timeouts leave
+the mark for the next tick to send the request again (the mark is all that was written); 404/"call
+gone" ends the call as abandoned; another 4xx is logged with Twilio's code (by ``gateway``),
+recorded once, and the caller goes back in line (place kept), still served.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from telephony.calls.company import call_setup
 from telephony.calls.flows import voice_of
 from telephony.calls.models import Call
 from telephony.calls.records import add_event
-from telephony.routing_models import Reservation, WaitingCall
+from telephony.routing_models import EXITING, EXITING_NOW, Reservation, WaitingCall
 
 log = logging.getLogger(__name__)
 IN_LINE = (WaitingCall.State.WAITING, WaitingCall.State.RESERVED)
@@ -37,7 +40,8 @@ MAX_WAIT, NOBODY_STAFFED = "max wait", "nobody staffed"
 
 
 def overdue(*, now: dt.datetime) -> list[tuple[int, str]]:
-    """Calls in line after a failed bridge that must leave now: ``(waiting call id, reason)``.
+    """Calls in line after a failed bridge that must leave now, and those being moved out whose
+    request Twilio did not answer: ``(waiting call id, reason)``.
 
     Only calls whose operator's leg once failed can have a caller in the conference (the caller
     is checked in the company's schema by ``move_out``)."""
@@ -53,10 +57,14 @@ def overdue(*, now: dt.datetime) -> list[tuple[int, str]]:
         .distinct()
         .values_list("pk", "queue_id", "enqueued_at", "queue__max_wait")
     )
+    # Marked being moved out by an earlier tick that Twilio did not answer: asked again.
+    due = [
+        (pk, outcome.removeprefix(EXITING))
+        for pk, outcome in WaitingCall.objects.filter(EXITING_NOW).values_list("pk", "outcome")
+    ]
     if not rows:
-        return []
+        return due
     staffed = routing.staffed_queues({row[1] for row in rows})
-    due = []
     for pk, queue_id, enqueued_at, max_wait in rows:
         if queue_id not in staffed:
             due.append((pk, NOBODY_STAFFED))
@@ -82,37 +90,82 @@ def move_out_overdue(*, now: dt.datetime | None = None) -> int:
 def move_out(*, waiting_call_id: int, reason: str, now: dt.datetime | None = None) -> bool:
     """Offer this caller a callback or voicemail, out of their conference; True when moved.
 
-    Raises ``gateway.TwilioUnavailable`` (nothing written: the next tick tries again)."""
+    Raises ``gateway.TwilioUnavailable`` (the call stays marked: the next tick tries again)."""
     now = now or timezone.now()
     waiting = WaitingCall.objects.select_related("tenant").filter(pk=waiting_call_id).first()
-    if waiting is None or waiting.state not in IN_LINE:
+    if waiting is None or not (waiting.state in IN_LINE or is_exiting(waiting)):
         return False
-    with tenant_context(waiting.tenant), transaction.atomic():
-        call = Call.objects.select_for_update(skip_locked=True).filter(call_sid=waiting.call_sid).first()
-        if call is None or call.ended_at is not None or call.outcome or call.answered_at is not None:
+    with tenant_context(waiting.tenant):
+        call = _take_out_of_line(waiting_call_id=waiting_call_id, call_sid=waiting.call_sid, reason=reason,
+                                 now=now)  # fmt: skip
+        if call is None:
             return False
-        if not conferences.caller_in_conference(call) or conferences.has_event(
-            call, "conference_exit_refused"
-        ):
-            return False  # still in Twilio's queue (its wait URL times them out), or Twilio refused
-        locked = WaitingCall.objects.select_for_update(skip_locked=True).filter(pk=waiting_call_id).first()
-        if locked is None or locked.state not in IN_LINE:
-            return False  # being accepted right now, or left meanwhile
         offer = twiml.leave_options(
             voice=voice_of(call_setup().settings), action=gateway.absolute(twiml.url("twilio-leave-choice"))
         )
-        answer = gateway.update_call(call_sid=call.call_sid, twiml_text=str(offer))
+        answer = gateway.update_call(call_sid=call.call_sid, twiml_text=str(offer))  # no transaction open
+        return _settle(call=call, waiting_call_id=waiting_call_id, answer=answer, now=now)
+
+
+def is_exiting(waiting: WaitingCall) -> bool:
+    """Out of line to be moved out of the conference, Twilio not asked successfully yet."""
+    return waiting.state == WaitingCall.State.LEFT and waiting.outcome.startswith(EXITING)
+
+
+def _take_out_of_line(*, waiting_call_id: int, call_sid: str, reason: str, now: dt.datetime) -> Call | None:
+    """The call, marked being moved out (out of line, its ringing offer closed), when Twilio is to be
+    asked now; None when not (taken meanwhile, the caller gone, refused before)."""
+    with transaction.atomic():
+        call = Call.objects.select_for_update(skip_locked=True).filter(call_sid=call_sid).first()
+        if call is None:
+            return None
+        locked = WaitingCall.objects.select_for_update(skip_locked=True).filter(pk=waiting_call_id).first()
+        if locked is None:
+            return None  # being accepted right now, or settled by another tick
+        over = call.ended_at is not None or call.outcome or call.answered_at is not None
+        if is_exiting(locked):  # Twilio did not answer last time
+            if over:  # the caller hung up meanwhile: nothing to move
+                locked.outcome = (call.outcome or Call.Outcome.ABANDONED)[:32]
+                locked.save(update_fields=["outcome"])
+                return None
+            return call
+        if locked.state not in IN_LINE or over:
+            return None
+        if not conferences.caller_in_conference(call) or conferences.has_event(
+            call, "conference_exit_refused"
+        ):
+            return None  # still in Twilio's queue (its wait URL times them out), or Twilio refused
+        routing.leave(call_sid=call.call_sid, outcome=f"{EXITING}{reason}", now=now)
+    return call
+
+
+def _settle(*, call: Call, waiting_call_id: int, answer: gateway.Answer, now: dt.datetime) -> bool:
+    """Record Twilio's answer to the move (once: the mark is cleared); True when the caller moved."""
+    with transaction.atomic():
+        Call.objects.select_for_update().filter(pk=call.pk).first()  # the lock order of the first step
+        locked = WaitingCall.objects.select_for_update().filter(pk=waiting_call_id).first()
+        if locked is None or not is_exiting(locked):
+            return False  # settled by another tick meanwhile
+        reason = locked.outcome.removeprefix(EXITING)
         if answer is gateway.Answer.GONE:
+            locked.outcome = Call.Outcome.ABANDONED
+            locked.save(update_fields=["outcome"])
             conferences.caller_gone(call=call, reason="gone before leaving the conference", now=now)
             return False
         if answer is gateway.Answer.REFUSED:
             add_event(
                 call, "conference_exit_refused", dedupe="conference_exit_refused", at=now, reason=reason
             )
+            # Back in line, place kept: still served by the next operator free.
+            locked.state, locked.left_at, locked.outcome = WaitingCall.State.WAITING, None, ""
+            locked.save(update_fields=["state", "left_at", "outcome"])
+            queue_id = locked.queue_id
+            transaction.on_commit(lambda: routing.match(queue_ids=[queue_id], now=now))
             return False
-        waited = round((now - locked.enqueued_at).total_seconds())
+        waited = round((locked.left_at - locked.enqueued_at).total_seconds())
         add_event(call, "conference_exit", dedupe="conference_exit", at=now, reason=reason, waited=waited)
-        routing.leave(call_sid=call.call_sid, outcome="left", now=now)
+        locked.outcome = "left"
+        locked.save(update_fields=["outcome"])
     log.info("call %s: caller moved out of the conference to the callback/voicemail offer (%s)",
              call.call_sid, reason)  # fmt: skip
     return True

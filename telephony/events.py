@@ -7,7 +7,9 @@ where the change happened (``tenant`` is None for platform-wide changes).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
@@ -35,6 +37,21 @@ outbound_call_reconciled = Signal()
 # A callback was booked for a caller (tenant schema): ``callback_id``, ``queue_id`` (None: the
 # company's default queue), ``due_at``. Outbound notes the queue in the dialer's index.
 callback_booked = Signal()
+
+
+@dataclass(frozen=True)
+class DialRefusal:
+    """Why a number may not be dialled now; ``retry_at`` the first time it may (None: never)."""
+
+    reason: str
+    retry_at: dt.datetime | None = None
+
+
+# Asked (not announced: sent at once, in the company's schema) before a callback that kept the
+# caller's place is dialled: ``phone``, ``asked_at`` (when the caller asked for it), ``now``. Each
+# receiver answers a ``DialRefusal`` or None; outbound checks its do-not-call lists and the calling
+# hours (``callback_dial.refusal`` takes the first refusal).
+callback_dial_check = Signal()
 
 
 def announce_on_commit(signal: Signal, **kwargs: Any) -> None:

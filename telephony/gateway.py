@@ -11,6 +11,7 @@ progress"), or refused (any other 4xx, logged with Twilio's error code); or it r
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import functools
 import logging
@@ -31,6 +32,8 @@ TWILIO_API = "https://api.twilio.com"
 # Twilio's codes for "that call is over or was never there": 20404 not found, 21220 "Call is not
 # in-progress. Cannot redirect".
 GONE_CODES = frozenset({20404, 21220})
+LOOKUP_LIMIT = 20  # the newest calls to one number from one caller ID: enough to find the last one
+CLOCK_MARGIN = dt.timedelta(seconds=30)  # Twilio's clock against ours, for a call it created
 
 
 class RedirectingHttpClient(TwilioHttpClient):
@@ -70,6 +73,11 @@ class TwilioUnavailable(Exception):
     """429, 5xx or no answer in time: the same request may be sent again later, with backoff."""
 
 
+class TwilioNoAnswer(TwilioUnavailable):
+    """The request went out but no answer came (a read timeout, a dropped connection): Twilio may
+    have done it. Sending a create again may do it twice (``created_call`` looks first)."""
+
+
 def classify(exc: TwilioRestException, *, what: str) -> Answer:
     """A refused request by its status and Twilio's code; raises ``TwilioUnavailable`` when retryable."""
     if exc.status == 429 or exc.status >= 500:
@@ -88,8 +96,10 @@ def send(request: Callable[[], T], *, what: str) -> tuple[Answer, T | None]:
         return Answer.DONE, request()
     except TwilioRestException as exc:
         return classify(exc, what=what), None
-    except requests.RequestException as exc:  # after the HTTP client's own connection retries
+    except requests.ConnectTimeout as exc:  # never sent
         raise TwilioUnavailable(f"{what}: {type(exc).__name__}") from exc
+    except requests.RequestException as exc:  # after the HTTP client's own connection retries
+        raise TwilioNoAnswer(f"{what}: {type(exc).__name__}") from exc
 
 
 def update_call(*, call_sid: str, twiml_text: str) -> Answer:
@@ -100,6 +110,30 @@ def update_call(*, call_sid: str, twiml_text: str) -> Answer:
 def update_twiml(*, call_sid: str, twiml_text: str) -> bool:
     """``update_call``, True when done (False: gone or refused)."""
     return update_call(call_sid=call_sid, twiml_text=twiml_text) is Answer.DONE
+
+
+def _join(
+    conference: str, *, label: str, status_callback: str, what: str, **params: object
+) -> tuple[Answer, str]:
+    """Add a participant to a conference (``Conferences/{name}/Participants``), every leg's status
+    reported to ``status_callback``, no beep, no early media. ``(answer, the leg's CallSid)``."""
+    answer, participant = send(
+        lambda: (
+            client()
+            .conferences(conference)
+            .participants.create(
+                label=label,
+                status_callback=status_callback,
+                status_callback_method="POST",
+                status_callback_event=["initiated", "ringing", "answered", "completed"],
+                beep="false",
+                early_media=False,
+                **params,
+            )
+        ),
+        what=what,
+    )
+    return answer, (participant.call_sid or "") if participant is not None else ""
 
 
 def add_participant(
@@ -114,31 +148,21 @@ def add_participant(
     caller_id: str = "",
     muted: bool = False,
 ) -> tuple[Answer, str]:
-    """Ring someone into a conference (``Conferences/{name}/Participants``): the operator's browser
-    phone (``identity``) or a number (``to``, from ``caller_id``). ``(answer, the leg's CallSid)``."""
-    client_to = f"client:{identity}" if identity else to
-    answer, participant = send(
-        lambda: (
-            client()
-            .conferences(conference)
-            .participants.create(
-                from_=f"client:{identity}" if identity else caller_id,
-                to=client_to,
-                label=label,
-                status_callback=status_callback,
-                status_callback_method="POST",
-                status_callback_event=["initiated", "ringing", "answered", "completed"],
-                timeout=timeout,
-                start_conference_on_enter=True,
-                end_conference_on_exit=end_conference_on_exit,
-                early_media=False,
-                beep="false",
-                muted=muted,
-            )
-        ),
+    """Ring someone into a conference: the operator's browser phone (``identity``) or a number
+    (``to``, from ``caller_id``). ``(answer, the leg's CallSid)``."""
+    client_leg = f"client:{identity}" if identity else ""
+    return _join(
+        conference,
+        label=label,
+        status_callback=status_callback,
         what=f"participant {label} into {conference}",
+        from_=client_leg or caller_id,
+        to=client_leg or to,
+        timeout=timeout,
+        start_conference_on_enter=True,
+        end_conference_on_exit=end_conference_on_exit,
+        muted=muted,
     )
-    return answer, (participant.call_sid or "") if participant is not None else ""
 
 
 def add_monitor(
@@ -155,30 +179,20 @@ def add_monitor(
     """A supervisor into a live call's conference (R21), unnoticed: no beep, neither starting nor
     ending it; listening (``muted``) or whispering to one participant (``coaching``). ``(answer,
     the supervisor's leg CallSid)``."""
-    answer, participant = send(
-        lambda: (
-            client()
-            .conferences(conference)
-            .participants.create(
-                from_=from_,
-                to=to,
-                label=label,
-                status_callback=status_callback,
-                status_callback_method="POST",
-                status_callback_event=["initiated", "ringing", "answered", "completed"],
-                timeout=30,
-                muted=muted,
-                coaching=coaching,
-                call_sid_to_coach=call_sid_to_coach or None,
-                beep="false",
-                start_conference_on_enter=False,
-                end_conference_on_exit=False,
-                early_media=False,
-            )
-        ),
+    return _join(
+        conference,
+        label=label,
+        status_callback=status_callback,
         what=f"supervisor {label} into {conference}",
+        from_=from_,
+        to=to,
+        timeout=30,
+        muted=muted,
+        coaching=coaching,
+        call_sid_to_coach=call_sid_to_coach or None,
+        start_conference_on_enter=False,
+        end_conference_on_exit=False,
     )
-    return answer, (participant.call_sid or "") if participant is not None else ""
 
 
 def place_call(*, to: str, from_: str, url: str, status_callback: str, timeout: int) -> tuple[Answer, str]:
@@ -198,6 +212,20 @@ def place_call(*, to: str, from_: str, url: str, status_callback: str, timeout: 
         what=f"call to {to}",
     )
     return answer, (created.sid or "") if created is not None else ""
+
+
+def created_call(*, to: str, from_: str, since: dt.datetime) -> str:
+    """The CallSid of a call Twilio created to ``to`` from ``from_`` at or after ``since`` (less
+    ``CLOCK_MARGIN``; '' when none): after a ``calls.create`` Twilio did not answer, whether it
+    placed the call anyway. Raises ``TwilioUnavailable`` when Twilio does not answer this either."""
+    _, found = send(
+        lambda: list(client().calls.page(to=to, from_=from_, page_size=LOOKUP_LIMIT)),  # newest first
+        what=f"calls to {to}",
+    )
+    for call in found or []:
+        if call.date_created is not None and call.date_created >= since - CLOCK_MARGIN:
+            return call.sid or ""
+    return ""
 
 
 def update_participant(*, conference_sid: str, participant: str, **changes: object) -> Answer:

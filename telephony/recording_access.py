@@ -111,24 +111,26 @@ def purge_recordings(*, now: dt.datetime | None = None, limit: int = 500) -> int
 
     Each deletion is a ``delete`` row in the access log and a ``recording_deleted`` call event, in
     the same transaction as clearing the call's recording fields; the file goes after the commit
-    (a file left by a crash is found again: the key is logged). Twilio's copy is deleted first;
-    when Twilio does not answer, that call waits for the next run. Safe to run twice.
+    (a file left by a crash is found again: the key is logged). Twilio's copy is deleted first,
+    with no transaction open (no row locked while Twilio answers; deleting twice is harmless: gone
+    already is fine); when Twilio does not answer, that call waits for the next run, untouched.
+    Safe to run twice.
     """
     now = now or timezone.now()
     months = retention_months()
     cutoff = retention_cutoff(months=months, now=now)
     done = 0
-    for pk in expired_calls(before=cutoff).values_list("pk", flat=True)[:limit]:
+    for pk, recording_sid in expired_calls(before=cutoff).values_list("pk", "recording_sid")[:limit]:
+        if recording_sid:
+            try:
+                gateway.delete_recording(recording_sid=recording_sid)
+            except gateway.TwilioUnavailable as exc:
+                log.warning("recording %s stays until the next run: %s", recording_sid, exc)
+                continue
         with transaction.atomic():
             call = Call.objects.select_for_update().filter(pk=pk).first()
             if call is None or not (call.recording_key or call.recording_url):
                 continue
-            if call.recording_sid:
-                try:
-                    gateway.delete_recording(recording_sid=call.recording_sid)  # gone already: fine
-                except gateway.TwilioUnavailable as exc:
-                    log.warning("recording %s stays until the next run: %s", call.recording_sid, exc)
-                    continue
             key = call.recording_key
             record_access(call=call, action=RecordingAccess.Action.DELETE,
                           surface=RecordingAccess.Surface.RETENTION, listener=None, at=now)  # fmt: skip

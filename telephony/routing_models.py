@@ -105,6 +105,12 @@ class OperatorEvent(models.Model):
         return f"{self.operator_id} {self.kind} at {self.at:%H:%M:%S}"
 
 
+# A call taken out of line to be moved out of its conference (``telephony.conference_exits``), Twilio
+# not asked successfully yet: its outcome is this, then the reason.
+EXITING = "exiting: "
+EXITING_NOW = Q(state="left", outcome__startswith=EXITING)
+
+
 class WaitingCall(models.Model):
     """A call waiting in a queue (one row per CallSid); its ``enqueued_at`` is its place in line."""
 
@@ -160,6 +166,8 @@ class WaitingCall(models.Model):
             models.Index(Coalesce("answered_at", "left_at"), name="waiting_call_out_of_line"),
             # The queues with calls waiting (a match's scope) without reading the calls that left.
             models.Index(fields=["queue"], condition=Q(state="waiting"), name="waiting_call_waiting"),
+            # The routing tick's look for calls still to move out of their conference (a few).
+            models.Index(fields=["id"], condition=EXITING_NOW, name="waiting_call_exiting"),
         ]
         constraints = [
             models.CheckConstraint(

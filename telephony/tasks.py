@@ -34,15 +34,16 @@ TICK_LOCK_SECONDS = 30  # a routing tick still running after this long is presum
 
 @app.task(acks_late=True, ignore_result=True)
 def routing_tick() -> int:
-    """Run by beat every 2 s: expire unanswered offers, move out of their conference the callers
-    past the queue's maximum wait (or with nobody staffed), put back in line the callbacks due for
-    their next try, then match (overflow timers open tiers). Never two at once: a tick finding
-    another running skips."""
+    """Run by beat every 2 s: expire unanswered offers, put back in line the callbacks due for their
+    next try, hand to the callback list those waiting in vain (nobody staffs their queue), move out
+    of their conference the callers past the queue's maximum wait (or with nobody staffed), then
+    match (overflow timers open tiers). Never two at once: a tick finding another running skips."""
     with single_flight("routing-tick", timeout=TICK_LOCK_SECONDS) as mine:
         if not mine:
             return 0
         routing.expire_reservations()
         kept_callbacks.wake_due()
+        callback_dial.hand_over_unstaffed()
         conference_exits.move_out_overdue()
         return len(routing.match())
 

@@ -4,8 +4,9 @@ caller (each Twilio call has its own CallSid), in the company's schema.
 A try's record is written before its turn comes (the router's row is named by it, so the screen
 pop shows the number and the contact, and the operator's script opens past the phone menu with
 the caller's choices) and carries a placeholder id until Twilio gives the call its CallSid. Its
-``callback_dial`` event links it to its ``Callback``; ``callback_result`` says what the try gave,
-as the callbacks' lists read it (``operations.callbacks``).
+``try_of`` is its ``Callback`` (read with the call's row; its ``callback_dial`` event tells the
+same for the call's history); ``callback_result`` says what the try gave, as the callbacks' lists
+read it (``operations.callbacks``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import uuid
 from scripts_engine.models import ScriptSession
 from scripts_engine.sessions import SessionError, session_start
 from telephony.calls.company import call_setup
-from telephony.calls.models import Call, Callback, CallEvent
+from telephony.calls.models import Call, Callback
 from telephony.calls.records import add_event, contact_for
 
 PLACEHOLDER = "callback-"  # + a uuid: a try's id until Twilio gives its CallSid
@@ -33,7 +34,7 @@ def new_try(*, callback: Callback, original: Call, now: dt.datetime) -> Call:
         call_sid=f"{PLACEHOLDER}{uuid.uuid4().hex}", direction=Call.Direction.OUTBOUND,
         from_number=original.to_number, to_number=callback.phone, contact=contact,
         status=Call.Status.QUEUED, started_at=now, queue_id=original.queue_id,
-        queue_name=original.queue_name, script_session=_session(original, fields),
+        queue_name=original.queue_name, script_session=_session(original, fields), try_of=callback,
     )  # fmt: skip
     add_event(call, "callback_dial", dedupe="callback_dial", at=now, callback=callback.pk,
               original=original.pk, attempt=callback.attempts + 1)  # fmt: skip
@@ -54,21 +55,18 @@ def _session(original: Call, fields: dict[str, str]) -> ScriptSession | None:
 
 
 def callback_of(call: Call, *, lock: bool = False) -> Callback | None:
-    """The place-keeping callback a try's record belongs to (None for any other call)."""
-    callback_id = (
-        CallEvent.objects.filter(call=call, kind="callback_dial")
-        .values_list("data__callback", flat=True)
-        .first()
-    )
-    if callback_id is None:
+    """The place-keeping callback a try's record belongs to (None for any other call, unread)."""
+    if call.try_of_id is None:
         return None
     callbacks = Callback.objects.select_related("call")
-    return (callbacks.select_for_update(of=("self",)) if lock else callbacks).filter(pk=callback_id).first()
+    return (
+        (callbacks.select_for_update(of=("self",)) if lock else callbacks).filter(pk=call.try_of_id).first()
+    )
 
 
 def is_try(call: Call) -> bool:
     """Whether this record is a try to call back a caller who kept their place."""
-    return CallEvent.objects.filter(call=call, kind="callback_dial").exists()
+    return call.try_of_id is not None
 
 
 def try_card(call: Call) -> dict[str, object] | None:

@@ -120,6 +120,11 @@ class Call(models.Model):
     outcome = models.CharField(max_length=24, choices=Outcome.choices, blank=True)
     outcome_at = models.DateTimeField(null=True, blank=True)
     after_hours = models.BooleanField(default=False)
+    # A try to call back a caller who kept their place (``telephony.calls.callback_tries``): its
+    # callback. Indexed only where set (most calls are not tries).
+    try_of = models.ForeignKey(
+        "Callback", null=True, blank=True, on_delete=models.SET_NULL, related_name="tries", db_index=False
+    )
 
     class Meta:
         ordering = ["-started_at"]
@@ -127,6 +132,7 @@ class Call(models.Model):
             models.Index(fields=["started_at"]),
             models.Index(fields=["outcome", "started_at"]),
             models.Index(fields=["from_number"]),
+            models.Index(fields=["try_of"], condition=Q(try_of__isnull=False), name="call_try_of"),
         ]
         constraints = [
             models.CheckConstraint(

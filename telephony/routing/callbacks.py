@@ -4,14 +4,17 @@ The caller hangs up, but their row stays in line with its ``enqueued_at`` and ``
 ``WaitingCall.Kind.CALLBACK``: calls that arrived after it are served after it. Its ``call_sid``
 names the call record of the next try to reach the caller (``telephony.callback_dial``), so the
 caller's own leg ending frees nothing. When a try fails (no answer, busy…) the row is deferred
-(``State.DEFERRED`` until ``due_at``) and comes back at the same place for the next try.
+(``State.DEFERRED`` until ``due_at``) and comes back at the same place for the next try. A callback
+whose queue nobody staffs does not wait for ever: past the queue's maximum wait since its place
+was taken (``unstaffed_overdue``) it leaves the line for the company's callback list
+(``telephony.callback_dial.hand_over``).
 
 Lock order, as everywhere in the router: the waiting call, then the operator, then the reservation.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -19,6 +22,7 @@ from django.utils import timezone
 from telephony.operators import transition
 from telephony.routing.decisions import close_offer
 from telephony.routing.passes import match
+from telephony.routing.queues import staffed_queues
 from telephony.routing_models import (
     LIVE_RESERVATION,
     OperatorProfile,
@@ -41,10 +45,7 @@ def keep_place(*, call_sid: str, callback_sid: str, now: datetime | None = None)
         call = WaitingCall.objects.select_for_update().filter(call_sid=call_sid).first()
         if call is None or call.state not in IN_LINE or call.kind != WaitingCall.Kind.CALL:
             return None
-        live = Reservation.objects.select_for_update().filter(LIVE_RESERVATION, call=call).first()
-        if live is not None:
-            operator = OperatorProfile.objects.select_for_update().get(pk=live.operator_id)
-            close_offer(reservation=live, call=call, operator=operator, reason="became a callback", now=now)
+        _free_operator(call, "became a callback", now)  # in line: at most an offer ringing
         call.kind, call.call_sid = WaitingCall.Kind.CALLBACK, callback_sid
         call.save(update_fields=["kind", "call_sid"])
         queue_id = call.queue_id
@@ -77,6 +78,9 @@ _OVER = (WaitingCall.State.LEFT, WaitingCall.State.DEFERRED)
 def _free_operator(
     call: WaitingCall, reason: str, now: datetime
 ) -> tuple[OperatorProfile, Reservation] | None:
+    """The call's live reservation ends (rows locked in the router's order): an offer ringing is
+    closed (the operator free again, not a miss); an accepted one is cancelled and its operator,
+    on the call, freed at once: returned with the reservation."""
     live = Reservation.objects.select_for_update().filter(LIVE_RESERVATION, call=call).first()
     if live is None:
         return None
@@ -101,3 +105,23 @@ def wake_due(*, now: datetime | None = None) -> int:
     return WaitingCall.objects.filter(state=WaitingCall.State.DEFERRED, due_at__lte=now).update(
         state=WaitingCall.State.WAITING, due_at=None
     )
+
+
+def unstaffed_overdue(*, now: datetime | None = None) -> list[int]:
+    """The callbacks keeping a place in a queue nobody staffs (``staffed_queues``) that have waited
+    the queue's maximum wait since their place was taken (``enqueued_at``): their ids."""
+    now = now or timezone.now()
+    rows = list(
+        # Waiting, not offered (an operator being offered it staffs the queue); the few in line.
+        WaitingCall.objects.filter(
+            kind=WaitingCall.Kind.CALLBACK, state=WaitingCall.State.WAITING
+        ).values_list("pk", "queue_id", "enqueued_at", "queue__max_wait")
+    )
+    if not rows:
+        return []
+    staffed = staffed_queues({queue_id for _, queue_id, _, _ in rows})
+    return [
+        pk
+        for pk, queue_id, enqueued_at, max_wait in rows
+        if queue_id not in staffed and now - enqueued_at >= timedelta(seconds=max_wait)
+    ]

@@ -27,6 +27,7 @@ ANSWERS: dict[str, tuple[int, int, str]] = {
     "refused": (400, 21201, "No 'To' number is specified"),
 }
 TIMEOUT = "timeout"
+LOST = "lost"  # Twilio did it, but its answer never came back (a read timeout after the request)
 LOCAL = "local:"  # base URL answering every request that does not fail, in process
 
 
@@ -71,17 +72,23 @@ class FaultyHttpClient(RedirectingHttpClient):
         super().__init__(base_url, **kwargs)
         self.plan = plan or FaultPlan()
         self.sent: list[Sent] = []
+        self.lost: list[Response] = []  # the answers of requests done but answered with a timeout
 
     def request(self, method, url, params=None, data=None, *args, **kwargs):
         fault = self.plan.next()
         self.sent.append(Sent(method, url, dict(data or {}), fault))
         if fault == TIMEOUT:
             raise requests.exceptions.ReadTimeout(f"simulated: {url} did not answer in time")
-        if fault:
+        if fault and fault != LOST:
             return error_response(fault)
         if self.base_url == LOCAL:
-            return local_answer(url, self.plan.rng)
-        return super().request(method, url, params, data, *args, **kwargs)
+            answer = local_answer(url, self.plan.rng)
+        else:
+            answer = super().request(method, url, params, data, *args, **kwargs)
+        if fault == LOST:
+            self.lost.append(answer)
+            raise requests.exceptions.ReadTimeout(f"simulated: {url} done, its answer lost")
+        return answer
 
 
 def local_answer(url: str, rng: random.Random) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import pytest
 from django.utils import timezone
@@ -485,3 +486,39 @@ def test_the_wallboard_counts_outbound_calls_in_no_queue_and_only_talked_ones_pe
     by = {first.user_id: first.pk, second.user_id: second.pk}
     assert handled[by[talked.operator_id]] == 1
     assert sum(handled[pk] for pk in by.values()) == 1
+
+
+def test_a_call_twilio_placed_though_its_answer_was_lost_is_not_dialled_again(
+    dial_pass, db, tenants, twilio_mock, monkeypatch
+):
+    from requests.exceptions import ReadTimeout
+
+    from telephony import gateway
+
+    calls = gateway.client().calls
+    real, made = calls.create, []
+
+    def lost(**kwargs):
+        real(**kwargs)  # Twilio placed it (Prism validated the request)...
+        made.append(kwargs)
+        raise ReadTimeout("read timed out")  # ...but its answer never came
+
+    def listed(**filters):
+        assert (filters["to"], filters["from_"]) == (phones[0], made[0]["from_"])
+        return [SimpleNamespace(sid=placed_sid, date_created=timezone.now())]
+
+    placed_sid = sid()
+    monkeypatch.setattr(calls, "create", lost)
+    monkeypatch.setattr(calls, "page", listed)
+    _, queue, phones = running_campaign(tenants.alpha, contacts=1, retry_failed_minutes=10)
+    (operator,) = operators_on(queue, 1)
+
+    dial_pass()
+
+    assert len(made) == 1
+    operator.refresh_from_db()
+    assert operator.state == "on_call"  # the call goes on, with the operator
+    with tenant_context(tenants.alpha):
+        (call,) = Call.objects.filter(direction="outbound")
+        assert (call.call_sid, call.outcome) == (placed_sid, "")
+        assert CampaignContact.objects.get(phone=phones[0]).state == "in_progress"

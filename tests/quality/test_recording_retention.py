@@ -8,6 +8,7 @@ import datetime as dt
 
 import pytest
 from django.core.files.storage import default_storage
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -18,7 +19,7 @@ from telephony.calls.models import Call, CallEvent, RecordingAccess
 from tests.conftest import logged_in, make_user
 from tests.quality.kit import make_call
 from tests.reporting.factories import contract_in_force
-from tests.telephony.conference_kit import twilio_with_faults
+from tests.telephony.conference_kit import atomic_depths, twilio_with_faults
 
 
 def _stored(tenant, *, days_ago: int) -> Call:
@@ -47,8 +48,10 @@ def test_recordings_past_the_contracts_retention_are_deleted_and_the_deletion_lo
     old, recent, beta_old = calls
     with override_settings(TWILIO_API_BASE_URL=twilio_api):
         http = twilio_with_faults(monkeypatch, twilio_api)
+        depths = atomic_depths(http)
         with tenant_context(tenants.alpha), django_capture_on_commit_callbacks(execute=True):
             assert recording_access.purge_recordings() == 1
+        assert depths == [len(connection.atomic_blocks)]  # Twilio asked with no transaction open
         with tenant_context(tenants.alpha), django_capture_on_commit_callbacks(execute=True):
             assert recording_access.purge_recordings() == 0  # twice: nothing more
     (deleted,) = http.sent  # Prism validated the DELETE against Twilio's spec

@@ -7,6 +7,7 @@ import itertools
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from django.conf import settings
+from django.db import connection
 from django.test import Client as HttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
@@ -28,6 +29,22 @@ def twilio_with_faults(monkeypatch, base_url: str, *script: str) -> FaultyHttpCl
     faulty.cache_clear = lambda: None  # as ``gateway.client``'s cache, which twilio_mock clears
     monkeypatch.setattr("telephony.gateway.client", faulty)
     return http
+
+
+def atomic_depths(http: FaultyHttpClient) -> list[int]:
+    """The number of atomic blocks open on this thread's connection at each request the mock gets
+    (filled as requests come). Compare with ``len(connection.atomic_blocks)`` in the test: a request
+    sent at a deeper level was sent inside a transaction of the code under test, maybe holding row
+    locks (the test's own transaction is the level the test sees)."""
+    depths: list[int] = []
+    send = http.request
+
+    def request(*args, **kwargs):
+        depths.append(len(connection.atomic_blocks))
+        return send(*args, **kwargs)
+
+    http.request = request
+    return depths
 
 
 class Twilio:

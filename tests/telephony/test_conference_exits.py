@@ -10,7 +10,9 @@ from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+from django.db import connection
 from django.test import override_settings
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from telephony import tasks
@@ -18,7 +20,7 @@ from telephony.answering import accept_offer
 from telephony.calls.models import Call, Callback
 from telephony.models import Queue, Reservation, WaitingCall
 from tests.telephony.calls_kit import incoming
-from tests.telephony.conference_kit import leg_event, path_of, query, twilio_with_faults
+from tests.telephony.conference_kit import atomic_depths, leg_event, path_of, query, twilio_with_faults
 from tests.telephony.helpers import make_operator
 from tests.twilio_kit import check_twiml, signed_post, verbs
 
@@ -124,7 +126,7 @@ def test_with_nobody_staffed_any_more_the_caller_leaves_the_conference_at_once(
     assert WaitingCall.objects.get(call_sid=sid).state == WaitingCall.State.LEFT
 
 
-def test_twilio_unavailable_keeps_the_caller_in_line_and_the_next_tick_moves_them(
+def test_twilio_unavailable_keeps_the_caller_marked_out_of_line_and_the_next_tick_moves_them(
     db, tenants, queue, alpha_number, commit, twilio_mock, monkeypatch
 ):
     http = twilio_with_faults(monkeypatch, twilio_mock)
@@ -142,10 +144,49 @@ def test_twilio_unavailable_keeps_the_caller_in_line_and_the_next_tick_moves_the
     _age(sid, queue.max_wait)
     http.plan.script.extend(["503"])
     _tick(commit)
-    assert WaitingCall.objects.get(call_sid=sid).state in {"waiting", "reserved"}
+    waiting = WaitingCall.objects.get(call_sid=sid)  # out of line (no operator is offered it), marked
+    assert (waiting.state, waiting.outcome) == ("left", "exiting: max wait")
+    with tenant_context(tenants.alpha):
+        assert not Call.objects.get(call_sid=sid).events.filter(kind="conference_exit").exists()
     _tick(commit)
     _moved_out_offer(http, sid)
-    assert WaitingCall.objects.get(call_sid=sid).state == WaitingCall.State.LEFT
+    waiting = WaitingCall.objects.get(call_sid=sid)
+    assert (waiting.state, waiting.outcome) == ("left", "left")
+    with tenant_context(tenants.alpha):
+        (event,) = Call.objects.get(call_sid=sid).events.filter(kind="conference_exit")
+        assert event.data["reason"] == "max wait"
+
+
+def test_twilio_is_asked_to_move_the_caller_out_with_no_row_locked(
+    db, tenants, queue, alpha_number, commit, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    make_operator({queue: 1})
+    sid = _bridge_fails(alpha_number, commit, http)
+    _age(sid, queue.max_wait)
+    depths = atomic_depths(http)
+    _tick(commit)
+    _moved_out_offer(http, sid)
+    assert depths == [len(connection.atomic_blocks)]  # sent outside the tick's transactions
+
+
+def test_a_caller_who_hangs_up_while_twilio_does_not_answer_is_not_moved_again(
+    db, tenants, queue, alpha_number, commit, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    make_operator({queue: 1})
+    sid = _bridge_fails(alpha_number, commit, http)
+    _age(sid, queue.max_wait)
+    http.plan.script.extend(["timeout"])
+    _tick(commit)
+    with tenant_context(tenants.alpha):
+        Call.objects.filter(call_sid=sid).update(
+            ended_at=timezone.now(), outcome=Call.Outcome.ABANDONED, outcome_at=timezone.now()
+        )  # hung up
+    sent = len(http.sent)
+    _tick(commit)
+    assert len(http.sent) == sent
+    assert WaitingCall.objects.get(call_sid=sid).outcome == "abandoned"
 
 
 def _bridge_to_failure_of(sid: str, commit, http) -> str:

@@ -6,21 +6,32 @@ call's conference, tries again by the callback rules, and records the outcome.""
 from __future__ import annotations
 
 import datetime as dt
+import importlib
+import json
+from email.utils import format_datetime
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.apps import apps
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
+from twilio.http.response import Response
 
 from accounts.models import Role
 from console import operator as console
+from outbound.models import DoNotCall
 from reporting.keys import api_key_create
 from telephony import reconcile, routing, tasks
 from telephony.answering import accept_offer
 from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER
-from telephony.calls.models import Call, Callback, CallEvent
-from telephony.models import OperatorProfile, Queue, Reservation, WaitingCall
+from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
+from telephony.models import OperatorProfile, PlatformDoNotCall, Queue, Reservation, WaitingCall
 from telephony.routing import callbacks as kept
+from telephony.simulator.rest_faults import Sent
 from tests.conftest import http, logged_in, make_user
+from tests.factories import CallFactory
 from tests.telephony.calls_kit import incoming
 from tests.telephony.conference_kit import conference_event, path_of, query, twilio_with_faults
 from tests.telephony.helpers import at, make_operator, make_queue, sid
@@ -104,7 +115,7 @@ def _callback(tenants, original_sid: str) -> Callback:
 
 
 def _calls_created(http) -> list:
-    return [s for s in http.sent if s.url.endswith("/Calls.json") and not s.fault]
+    return [s for s in http.sent if s.method == "POST" and s.url.endswith("/Calls.json") and not s.fault]
 
 
 # The router -----------------------------------------------------------------------------------
@@ -376,9 +387,48 @@ def test_twilio_429_5xx_and_timeouts_are_retried_until_the_caller_is_dialled_onc
     http_ = twilio_with_faults(monkeypatch, twilio_mock, "429", "503", "timeout")
     original, _, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit)
     _accept_and_dial(offer, commit, sent_tasks)
-    assert [s.fault for s in http_.sent if "/Calls" in s.url] == ["429", "503", "timeout", ""]
+    sent = [(s.method, s.fault) for s in http_.sent if "/Calls" in s.url]
+    # After the timeout, Twilio is asked whether it placed the call anyway (Prism's calls are old).
+    assert sent == [("POST", "429"), ("POST", "503"), ("POST", "timeout"), ("GET", ""), ("POST", "")]
     assert len(_calls_created(http_)) == 1
     assert _callback(tenants, original).state == "dialing"
+
+
+def test_a_dial_whose_answer_was_lost_is_found_at_twilio_and_not_placed_again(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    """Twilio placed the call but its answer never came (a read timeout): the retry must not ring
+    the person a second time."""
+    http_ = twilio_with_faults(monkeypatch, twilio_mock, "lost")
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit)
+    twilio_knows(http_)
+    _accept_and_dial(offer, commit, sent_tasks)
+    (created,) = [s for s in http_.sent if s.method == "POST" and s.url.endswith("/Calls.json")]
+    assert created.fault == "lost"  # placed once, at Twilio; never again
+    dialled = _try_of(tenants, waiting)
+    assert dialled.call_sid == twilio_knows.sid and dialled.placed_at is not None
+    assert _callback(tenants, original).state == "dialing"
+    with tenant_context(tenants.alpha):
+        assert dialled.events.filter(kind="dial_unanswered").count() == 1
+
+
+def twilio_knows(http_) -> None:
+    """Twilio's list of calls holds the calls created through ``http_`` whose answer was lost."""
+    send = http_.request
+
+    def request(method, url, *args, **kwargs):
+        if method == "GET" and url.endswith("/Calls.json"):
+            http_.sent.append(Sent(method, url, {}))
+            calls = []
+            for lost in http_.lost:
+                created = json.loads(lost.text)
+                created["date_created"] = format_datetime(timezone.now(), usegmt=True)
+                calls.append(created)
+            twilio_knows.sid = calls[0]["sid"] if calls else ""
+            return Response(200, json.dumps({"calls": calls, "next_page_uri": None, "page": 0}))
+        return send(method, url, *args, **kwargs)
+
+    http_.request = request
 
 
 @pytest.mark.parametrize("faults", [["refused"], ["500"] * (tasks.BRIDGE_RETRIES + 1)])
@@ -517,3 +567,157 @@ def test_an_operator_who_ends_the_callback_before_it_is_dialled_gives_it_up_and_
     with tenant_context(tenants.alpha):
         given_up = Call.objects.get(call_sid=original).events.get(kind="callback_given_up")
         assert given_up.data["last"] == "ended by the operator"
+
+
+def test_a_tries_status_callback_reads_its_callback_through_the_call_not_its_events(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    twilio_with_faults(monkeypatch, twilio_mock)
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit, later_call=False)
+    _accept_and_dial(offer, commit, sent_tasks)
+    dialled = _try_of(tenants, waiting)
+    assert dialled.try_of_id == _callback(tenants, original).pk
+    with CaptureQueriesContext(connection) as queries, commit():
+        assert _answer(tenants, waiting, alpha_number, "status", CallStatus="no-answer").status_code == 204
+    read = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and "callback_dial" in q["sql"]]
+    assert read == []  # before: the "callback_dial" event looked up at every step of the callback
+    locked = [q["sql"] for q in queries if 'FROM "calls_callback"' in q["sql"]]
+    assert len(locked) == 1  # the callback itself, read (locked) once
+    assert _callback(tenants, original).state == "in_line"  # the callback rules applied
+
+
+def test_the_migration_links_existing_tries_to_their_callback_from_their_event(db, tenants):
+    link_tries = importlib.import_module("telephony.calls.migrations.0014_call_try_of").link_tries
+    with tenant_context(tenants.alpha):
+        original = CallFactory(call_sid=sid())
+        callback = Callback.objects.create(
+            call=original, phone=CALLER, reason="requested", due_at=timezone.now()
+        )
+        tried, orphan, other = (CallFactory(call_sid=sid()) for _ in range(3))
+        CallEvent.objects.create(
+            call=tried, kind="callback_dial", at=timezone.now(), data={"callback": callback.pk}
+        )
+        CallEvent.objects.create(call=orphan, kind="callback_dial", at=timezone.now(), data={"callback": 0})
+        link_tries(apps, None)
+        assert Call.objects.get(pk=tried.pk).try_of_id == callback.pk
+        assert Call.objects.get(pk=orphan.pk).try_of_id is None  # its callback deleted since
+        assert Call.objects.get(pk=other.pk).try_of_id is None
+
+
+# Do-not-call lists and calling hours, at the moment of dialling -------------------------------
+
+
+def test_a_number_put_on_a_do_not_call_list_after_the_request_is_not_called_back(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    http_ = twilio_with_faults(monkeypatch, twilio_mock)
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit, later_call=False)
+    with tenant_context(tenants.alpha):
+        DoNotCall.objects.create(phone=CALLER, reason="asked by phone")  # after asking for the callback
+    _accept_and_dial(offer, commit, sent_tasks)
+    assert _calls_created(http_) == []
+    callback = _callback(tenants, original)
+    assert callback.state == "cancelled"
+    assert WaitingCall.objects.get(pk=waiting.pk).state == "left"
+    assert OperatorProfile.objects.get(pk=offer.operator_id).state == "available"  # freed at once
+    with tenant_context(tenants.alpha):
+        (event,) = Call.objects.get(call_sid=original).events.filter(kind="callback_cancelled")
+        assert "do-not-call" in event.data["reason"]
+
+
+def test_asking_for_the_callback_is_consent_over_an_earlier_do_not_call_entry(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    http_ = twilio_with_faults(monkeypatch, twilio_mock)
+    with tenant_context(tenants.alpha):
+        DoNotCall.objects.create(phone=CALLER, reason="an old campaign's opt-out")
+    assert not PlatformDoNotCall.objects.filter(phone=CALLER).exists()
+    original, _, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit, later_call=False)
+    _accept_and_dial(offer, commit, sent_tasks)
+    assert len(_calls_created(http_)) == 1
+    assert _callback(tenants, original).state == "dialing"
+
+
+def test_another_companys_do_not_call_list_does_not_stop_the_callback(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    http_ = twilio_with_faults(monkeypatch, twilio_mock)
+    original, _, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit, later_call=False)
+    with tenant_context(tenants.beta):
+        DoNotCall.objects.create(phone=CALLER, reason="beta's own list")
+    _accept_and_dial(offer, commit, sent_tasks)
+    assert len(_calls_created(http_)) == 1
+    assert _callback(tenants, original).state == "dialing"
+
+
+def _zone_where_it_is(hour: int) -> str:
+    """An IANA zone whose local time is now ``hour`` o'clock (give or take the minutes)."""
+    shift = (hour - timezone.now().hour) % 24
+    shift = shift - 24 if shift > 14 else shift
+    return f"Etc/GMT{-shift:+d}" if shift else "UTC"
+
+
+def test_outside_the_calling_hours_the_callback_waits_at_its_place_for_their_opening(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch, settings
+):
+    http_ = twilio_with_faults(monkeypatch, twilio_mock)
+    settings.CALLBACK_CALLING_HOURS = "08:00-21:00"
+    zone = _zone_where_it_is(3)
+    with tenant_context(tenants.alpha):
+        TelephonySettings.current()
+        TelephonySettings.objects.update(timezone=zone)
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit, later_call=False)
+    _accept_and_dial(offer, commit, sent_tasks)
+    assert _calls_created(http_) == []
+    opening = timezone.localtime(timezone=ZoneInfo(zone)).replace(hour=8, minute=0, second=0, microsecond=0)
+    row = WaitingCall.objects.get(pk=waiting.pk)
+    assert (row.state, row.enqueued_at, row.due_at) == ("deferred", waiting.enqueued_at, opening)
+    callback = _callback(tenants, original)
+    assert (callback.state, callback.due_at, callback.attempts) == ("in_line", opening, 0)  # not a try
+    assert OperatorProfile.objects.get(pk=offer.operator_id).state == "available"
+    with tenant_context(tenants.alpha):
+        (event,) = Call.objects.get(call_sid=original).events.filter(kind="callback_postponed")
+        assert event.data["reason"] == "outside the calling hours"
+        assert _try_of(tenants, waiting).outcome == ""  # the same try, dialled at the opening
+
+
+# A queue nobody staffs -------------------------------------------------------------------------
+
+
+def _kept_then_aged(tenants, queue, alpha_number, commit) -> tuple[str, WaitingCall]:
+    first = _waiting_caller(alpha_number)
+    _book(first, alpha_number)
+    _hang_up(first, alpha_number)
+    waiting = WaitingCall.objects.get(kind="callback", queue=queue, state="waiting")
+    WaitingCall.objects.filter(pk=waiting.pk).update(
+        enqueued_at=waiting.enqueued_at - dt.timedelta(seconds=queue.max_wait)
+    )
+    return first, waiting
+
+
+def test_a_kept_callback_in_a_queue_nobody_staffs_goes_to_the_callback_list_after_the_max_wait(
+    db, tenants, queue, alpha_number, commit
+):
+    original, waiting = _kept_then_aged(tenants, queue, alpha_number, commit)
+    with commit():
+        tasks.routing_tick.apply()
+    assert WaitingCall.objects.get(pk=waiting.pk).state == "waiting"  # staffed: it waits its turn
+    OperatorProfile.objects.filter(skills__queue=queue).update(state="offline")  # everyone gone home
+    with commit():
+        tasks.routing_tick.apply()
+    row = WaitingCall.objects.get(pk=waiting.pk)
+    assert (row.state, row.outcome) == ("left", "callback list")
+    callback = _callback(tenants, original)
+    assert (callback.state, callback.keeps_place) == ("open", False)  # on the list, due now
+    assert callback.due_at <= timezone.now()
+    with tenant_context(tenants.alpha):
+        (event,) = Call.objects.get(call_sid=original).events.filter(kind="callback_handed_over")
+        assert event.data["reason"] == "nobody staffed the queue" and event.data["waited"] >= queue.max_wait
+        unrung = Call.objects.get(try_of=callback)
+        assert (unrung.outcome, unrung.placed_at) == (Call.Outcome.FAILED, None)
+    with commit():
+        tasks.routing_tick.apply()  # once
+    with tenant_context(tenants.alpha):
+        assert Call.objects.get(call_sid=original).events.filter(kind="callback_handed_over").count() == 1
+    viewer = logged_in(tenants.alpha, make_user(tenants.alpha, role=Role.CLIENT_VIEWER))
+    assert CALLER in viewer.get("/callbacks/", {"state": "open"}).content.decode()
