@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.models import User
 from tenants.audit import record_event
 from tenants.models import Client, Contract, FirstInvoice, Payment
+from tenants.money import money
 from tenants.onboarding import OnboardingError, client_provision
 
 MIN_REASON = 10
@@ -84,21 +85,21 @@ def payment_record(
         )
         payment.full_clean()
         payment.save()
-        paid = was_paid + amount
+        paid = money(was_paid + amount, currency)
         record_event(
             actor=by,
             action="invoice.payment",
             obj=invoice,
             client=contract.client,
-            before={"paid": str(was_paid), "balance_due": str(max(invoice.total - was_paid, Decimal(0)))},
+            before={"paid": str(was_paid), "balance_due": str(invoice.balance_due)},
             after={
                 "amount": str(amount),
                 "currency": currency,
                 "reference": payment.reference,
                 "paid_on": paid_on.isoformat(),
                 "paid": str(paid),
-                "balance_due": str(max(invoice.total - paid, Decimal("0.00"))),
-                "credit": str(max(paid - invoice.total, Decimal("0.00"))),
+                "balance_due": str(money(max(invoice.total - paid, Decimal(0)), currency)),
+                "credit": str(money(max(paid - invoice.total, Decimal(0)), currency)),
             },
         )
         if paid >= invoice.total:

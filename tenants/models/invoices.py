@@ -8,6 +8,8 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q, Sum
 
+from tenants.money import money
+
 MONEY = {"max_digits": 14, "decimal_places": 2}
 
 
@@ -55,16 +57,16 @@ class FirstInvoice(models.Model):
     @property
     def paid(self) -> Decimal:
         """What was paid against it (one currency: payments in another one are refused)."""
-        return self.payments.aggregate(s=Sum("amount"))["s"] or Decimal("0.00")
+        return money(self.payments.aggregate(s=Sum("amount"))["s"] or Decimal(0), self.currency)
 
     @property
     def balance_due(self) -> Decimal:
-        return max(self.total - self.paid, Decimal("0.00"))
+        return money(max(self.total - self.paid, Decimal(0)), self.currency)
 
     @property
     def credit(self) -> Decimal:
         """Paid beyond the total: held as the client's credit, never lost."""
-        return max(self.paid - self.total, Decimal("0.00"))
+        return money(max(self.paid - self.total, Decimal(0)), self.currency)
 
     @property
     def is_paid(self) -> bool:

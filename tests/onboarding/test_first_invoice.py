@@ -14,7 +14,7 @@ from pypdf import PdfReader
 from accounts.models import Role
 from reporting import invoicing
 from tenants import contracting, onboarding, payments
-from tenants.models import AuditEvent, Client, FirstInvoice
+from tenants.models import AuditEvent, Client, ContractVersion, FirstInvoice
 from tests.conftest import http, logged_in, make_user
 from tests.onboarding.helpers import accept, add_numbers, contact, manager, pay, submit_order
 
@@ -178,3 +178,58 @@ def test_the_first_invoice_is_in_the_portals_invoice_list_of_its_own_company_onl
     assert "Paid" in page and "over-paid by 5.00 EUR" in page
     other = logged_in(tenants.beta, make_user(tenants.beta, role=Role.CLIENT_ADMIN))
     assert invoice.number not in other.get("/reports/invoices/").content.decode()
+
+
+def _first_invoice_part(response) -> str:
+    page = response.content.decode()
+    start = page.index('id="first-invoice"')
+    return page[start : page.index("</section>", start)]
+
+
+def test_a_yen_first_invoice_is_in_whole_yen_on_every_page_and_its_pdf(db, tenants):
+    """Before: the first invoice rounded every currency to cents (tax 1063.81 JPY) where the monthly
+    invoices round to the currency's smallest unit; and its amounts printed with two decimals."""
+    add_numbers(2)
+    by = manager()
+    contract = contracting.contract_draft(order=submit_order(), by=by)
+    version = contracting.contract_revise(contract=contract, by=by, terms={"deposit": "30000"}, body="")
+    fees = {"inbound": "4999.00", "recording": "600.00"}
+    yen = [
+        {**t, "currency": "JPY", "monthly_fee": fees.get(t["service_code"], "0.00")} for t in version.tariffs
+    ]
+    ContractVersion.objects.filter(pk=version.pk).update(tariffs=yen)
+    contracting.contract_send(contract=contract, by=by)
+    accept(contract)
+    client = Client.objects.get(pk=contract.client_id)
+    invoice = FirstInvoice.objects.get(contract=contract)
+    # 5599 JPY of fees at 19 % is 1063.81 JPY of tax: 1064 JPY, no cents in yen.
+    assert (invoice.currency, invoice.subtotal, invoice.tax, invoice.total) == (
+        "JPY",
+        Decimal("35599"),
+        Decimal("1064"),
+        Decimal("36663"),
+    )
+    assert invoice.taxes[0]["tax"] == "1064"
+    text = pdf_text(bytes(invoice.pdf))
+    for expected in ("4999 JPY", "30000 JPY", "Tax 19.00 % on 5599 JPY", "1064 JPY", "Total due 36663 JPY"):
+        assert expected in text, expected
+    assert ".00 JPY" not in text and ".81 JPY" not in text
+    pay(contract, by, amount="10000")
+    portal = logged_in(client, contact(client))
+    office = logged_in(None, by)
+    pages = {  # the first invoice's part of each page (the contract's prices have their own decimals)
+        "contract": _first_invoice_part(portal.get("/contract/")),
+        "home": portal.get("/").content.decode(),
+        "invoices": portal.get("/reports/invoices/").content.decode(),
+        "back office": _first_invoice_part(office.get(f"/staff/contracts/{contract.pk}/")),
+    }
+    for name, page in pages.items():
+        assert ".00 JPY" not in page and ".81 JPY" not in page, name
+    for name in ("contract", "back office"):
+        for expected in ("36663 JPY", "35599 net + 1064 tax", "10000 JPY", "26663 JPY"):
+            assert expected in pages[name], (name, expected)
+    assert "26663 JPY" in pages["home"]
+    assert "36663 JPY" in pages["invoices"]
+    assert 'value="26663"' in pages["back office"]  # the payment form offers the balance
+    event = AuditEvent.objects.get(client=client, action="invoice.payment")
+    assert (event.after["paid"], event.after["balance_due"]) == ("10000", "26663")
