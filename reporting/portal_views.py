@@ -399,7 +399,7 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
     invoices = exports.client_invoices().defer("pdf")
     # The first invoice (contract deposit and set-up, in the public schema) belongs in the same list:
     # a client looking for "all my invoices" must not need to know it lives on the contract page.
-    first = FirstInvoice.objects.filter(client_id=request.tenant.pk).defer("pdf").first()
+    first = FirstInvoice.objects.with_paid().filter(client_id=request.tenant.pk).defer("pdf").first()
     return render(request, "reporting/invoices.html", {"invoices": invoices, "first_invoice": first})
 
 

@@ -8,6 +8,8 @@ import io
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pypdf import PdfReader
 
@@ -233,3 +235,37 @@ def test_a_yen_first_invoice_is_in_whole_yen_on_every_page_and_its_pdf(db, tenan
     assert 'value="26663"' in pages["back office"]  # the payment form offers the balance
     event = AuditEvent.objects.get(client=client, action="invoice.payment")
     assert (event.after["paid"], event.after["balance_due"]) == ("10000", "26663")
+
+
+def _sums_of_payments(queries: CaptureQueriesContext) -> int:
+    return sum('SUM("tenants_payment"."amount")' in q["sql"] for q in queries.captured_queries)
+
+
+def test_what_was_paid_against_the_first_invoice_is_read_once(db, tenants):
+    """Before: status, paid, balance due, credit and is_paid each summed the payments again."""
+    contract, client, by = accepted_contract()
+    pay(contract, by, amount="100.00")
+    invoice = FirstInvoice.objects.with_paid().get(contract=contract)
+    with CaptureQueriesContext(connection) as queries:
+        facts = (invoice.paid, invoice.balance_due, invoice.credit, invoice.is_paid, invoice.status)
+    assert len(queries) == 0  # read with the invoice
+    assert facts == (Decimal("100.00"), invoice.total - 100, Decimal("0.00"), False, "partly paid")
+    plain = FirstInvoice.objects.get(contract=contract)
+    with CaptureQueriesContext(connection) as queries:
+        assert (plain.paid, plain.balance_due, plain.credit, plain.is_paid, plain.status) == facts
+    assert len(queries) == 1
+    pay(contract, by, amount="5.00")
+    plain.refresh_from_db()
+    assert plain.paid == Decimal("105.00")
+    # Each page that shows the invoice sums its payments once.
+    portal = logged_in(client, contact(client))
+    office = logged_in(None, by)
+    for name, client_http, url in (
+        ("contract", portal, "/contract/"),
+        ("home", portal, "/"),
+        ("invoices", portal, "/reports/invoices/"),
+        ("back office", office, f"/staff/contracts/{contract.pk}/"),
+    ):
+        with CaptureQueriesContext(connection) as queries:
+            assert client_http.get(url).status_code == 200
+        assert _sums_of_payments(queries) == 1, name
