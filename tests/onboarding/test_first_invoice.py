@@ -188,10 +188,8 @@ def _first_invoice_part(response) -> str:
     return page[start : page.index("</section>", start)]
 
 
-def test_a_yen_first_invoice_is_in_whole_yen_on_every_page_and_its_pdf(db, tenants):
-    """Before: the first invoice rounded every currency to cents (tax 1063.81 JPY) where the monthly
-    invoices round to the currency's smallest unit; and its amounts printed with two decimals."""
-    add_numbers(2)
+def yen_contract():
+    """A contract in yen, accepted: fees of 4999 and 600 JPY at 19 %, a deposit of 30000 JPY."""
     by = manager()
     contract = contracting.contract_draft(order=submit_order(), by=by)
     version = contracting.contract_revise(contract=contract, by=by, terms={"deposit": "30000"}, body="")
@@ -202,6 +200,14 @@ def test_a_yen_first_invoice_is_in_whole_yen_on_every_page_and_its_pdf(db, tenan
     ContractVersion.objects.filter(pk=version.pk).update(tariffs=yen)
     contracting.contract_send(contract=contract, by=by)
     accept(contract)
+    return contract, by
+
+
+def test_a_yen_first_invoice_is_in_whole_yen_on_every_page_and_its_pdf(db, tenants):
+    """Before: the first invoice rounded every currency to cents (tax 1063.81 JPY) where the monthly
+    invoices round to the currency's smallest unit; and its amounts printed with two decimals."""
+    add_numbers(2)
+    contract, by = yen_contract()
     client = Client.objects.get(pk=contract.client_id)
     invoice = FirstInvoice.objects.get(contract=contract)
     # 5599 JPY of fees at 19 % is 1063.81 JPY of tax: 1064 JPY, no cents in yen.
@@ -269,3 +275,15 @@ def test_what_was_paid_against_the_first_invoice_is_read_once(db, tenants):
         with CaptureQueriesContext(connection) as queries:
             assert client_http.get(url).status_code == 200
         assert _sums_of_payments(queries) == 1, name
+
+
+def test_a_payment_is_in_whole_units_of_its_currency(db, tenants):
+    """Before: 0.50 JPY could be recorded (the amount was only checked for two decimals)."""
+    contract, by = yen_contract()
+    with pytest.raises(onboarding.OnboardingError, match="JPY has no amounts smaller than 1"):
+        payments.payment_record(contract=contract, by=by, amount="100.50", currency="JPY",
+                                paid_on=timezone.localdate(), reference="Y-1")  # fmt: skip
+    assert not contract.payments.exists()
+    payments.payment_record(contract=contract, by=by, amount="100", currency="JPY",
+                            paid_on=timezone.localdate(), reference="  Y-2 ")  # fmt: skip
+    assert contract.payments.get().reference == "Y-2"
