@@ -33,3 +33,18 @@ def call_for(reservation: Reservation) -> Call | None:
             return call
         reservation.call.refresh_from_db(fields=["call_sid"])
     return None
+
+
+def live_call(reservation: Reservation, call: Call | None = None) -> Call:
+    """The tenant's call of an accepted reservation, still in the operator's hands (not wrapped up).
+
+    ``call``: the call already read for this reservation (else it is read here).
+    """
+    if reservation.state not in (Reservation.State.ACCEPTED, Reservation.State.COMPLETED):
+        raise ConsoleError("This call is not yours to handle.")
+    call = call or call_for(reservation)
+    if call is None:
+        raise ConsoleError("This call is over.")
+    if call.wrapup_ended_at is not None:
+        raise ConsoleError("This call is wrapped up.")
+    return call

@@ -1,7 +1,7 @@
 """The console's outbound and hold actions: the preview card (Dial, Skip), opt-out, hold for any call.
 
 Every function checks the reservation was made to this operator (``access_reservation``), then
-works inside the client company's schema, like ``console.operator``.
+works inside the client company's schema, like ``console.screen`` and ``console.controls``.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The operator console's page and JSON endpoints on the platform host (thin: see console.operator)."""
+"""The operator console's page and JSON endpoints on the platform host (thin: see console.screen,
+console.controls, console.wrapup and console.status)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from twilio.jwt.access_token import AccessToken
 from twilio.jwt.access_token.grants import VoiceGrant
 
 from accounts.permissions import OPERATORS
-from console import operator as console
+from console import controls, screen, status, wrapup
 from console import outbound as console_outbound
+from console.access import ConsoleError
 from console.http import json_body
 from telephony.calls.bridging import operator_identity
 from telephony.routing_models import Reservation
@@ -37,14 +39,14 @@ def operator_only(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
             return view(request, *args, **kwargs)
         except Reservation.DoesNotExist as missing:
             raise Http404("No such offer for you.") from missing
-        except console.ConsoleError as refused:
+        except ConsoleError as refused:
             return JsonResponse({"error": str(refused)}, status=409)
 
     return wrapped
 
 
 def _body(request: HttpRequest) -> dict[str, Any]:
-    return json_body(request, console.ConsoleError)
+    return json_body(request, ConsoleError)
 
 
 @require_GET
@@ -56,26 +58,26 @@ def page(request: HttpRequest) -> HttpResponse:
 @require_GET
 @operator_only
 def state(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(console.console_state(operator=request.user))
+    return JsonResponse(status.console_state(operator=request.user))
 
 
 @require_GET
 @operator_only
 def offer(request: HttpRequest, reservation_id: int) -> HttpResponse:
-    return JsonResponse(console.screen_pop(reservation_id=reservation_id, operator=request.user))
+    return JsonResponse(screen.screen_pop(reservation_id=reservation_id, operator=request.user))
 
 
 @require_GET
 @operator_only
 def call(request: HttpRequest, reservation_id: int) -> HttpResponse:
-    return JsonResponse(console.call_view(reservation_id=reservation_id, operator=request.user))
+    return JsonResponse(screen.call_view(reservation_id=reservation_id, operator=request.user))
 
 
 @require_POST
 @operator_only
 def script(request: HttpRequest, reservation_id: int) -> HttpResponse:
     data = _body(request)
-    result = console.script_act(
+    result = screen.script_act(
         reservation_id=reservation_id,
         operator=request.user,
         action=str(data.get("action", "")),
@@ -89,7 +91,7 @@ def script(request: HttpRequest, reservation_id: int) -> HttpResponse:
 @operator_only
 def transfer(request: HttpRequest, reservation_id: int) -> HttpResponse:
     data = _body(request)
-    done = console.transfer(
+    done = controls.transfer(
         reservation_id=reservation_id,
         operator=request.user,
         specialist_key=str(data.get("specialist", "")),
@@ -102,7 +104,7 @@ def transfer(request: HttpRequest, reservation_id: int) -> HttpResponse:
 @require_POST
 @operator_only
 def hang_up(request: HttpRequest, reservation_id: int) -> HttpResponse:
-    console.end_call(reservation_id=reservation_id, operator=request.user)
+    controls.end_call(reservation_id=reservation_id, operator=request.user)
     return JsonResponse({"ended": True})
 
 
@@ -110,7 +112,7 @@ def hang_up(request: HttpRequest, reservation_id: int) -> HttpResponse:
 @operator_only
 def wrap_up(request: HttpRequest, reservation_id: int) -> HttpResponse:
     data = _body(request)
-    console.wrap_up(
+    wrapup.wrap_up(
         reservation_id=reservation_id,
         operator=request.user,
         disposition=str(data.get("disposition", "")),
@@ -143,8 +145,8 @@ def opt_out(request: HttpRequest, reservation_id: int) -> HttpResponse:
 def hold(request: HttpRequest, reservation_id: int) -> HttpResponse:
     data = _body(request)
     if not isinstance(data.get("on"), bool):
-        raise console.ConsoleError('Say whether to hold: {"on": true} or {"on": false}.')
-    return JsonResponse(console.hold(reservation_id=reservation_id, operator=request.user, on=data["on"]))
+        raise ConsoleError('Say whether to hold: {"on": true} or {"on": false}.')
+    return JsonResponse(controls.hold(reservation_id=reservation_id, operator=request.user, on=data["on"]))
 
 
 @require_POST
@@ -152,8 +154,8 @@ def hold(request: HttpRequest, reservation_id: int) -> HttpResponse:
 def mute(request: HttpRequest, reservation_id: int) -> HttpResponse:
     data = _body(request)
     if not isinstance(data.get("on"), bool):
-        raise console.ConsoleError('Say whether to mute: {"on": true} or {"on": false}.')
-    return JsonResponse(console.mute(reservation_id=reservation_id, operator=request.user, on=data["on"]))
+        raise ConsoleError('Say whether to mute: {"on": true} or {"on": false}.')
+    return JsonResponse(controls.mute(reservation_id=reservation_id, operator=request.user, on=data["on"]))
 
 
 @require_GET

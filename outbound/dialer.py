@@ -89,7 +89,7 @@ def unscoped_dial_pass(
     """
     started = timezone.now()
     now = now or started
-    due = work.due_queues(now=now)
+    due, defaults = work.due_queues(now=now)
     if not due:
         return []
     free = Skill.objects.filter(
@@ -118,7 +118,8 @@ def unscoped_dial_pass(
     idle_queues: dict[int, dt.datetime | None] = {}
     for tenant_id, tenant in tenants.items():
         mine = {q for q in wanted if due[q] == tenant_id}
-        work_now[tenant_id], later = _work_queues(tenant, mine, now)
+        default = next((q for q in mine if q in defaults), None)
+        work_now[tenant_id], later = _work_queues(tenant, mine, default, now)
         idle_queues.update(later)
     if idle_queues:
         work.settle_idle(queue_next=idle_queues, pass_started=started)
@@ -143,17 +144,17 @@ def unscoped_dial_pass(
 
 
 def _work_queues(
-    tenant: Client, queues: set[int], now: dt.datetime
+    tenant: Client, queues: set[int], default: int | None, now: dt.datetime
 ) -> tuple[set[int], dict[int, dt.datetime | None]]:
-    """Of these queues of the company (from the index), those with outbound work due now (a running
-    campaign with a contact due, a callback due), and for the others when to look again (None:
-    nothing left, off the index)."""
-    default = Queue.objects.filter(tenant=tenant, is_default=True).values_list("pk", flat=True).first()
+    """Of these queues of the company (from the index; ``default``: the company's default queue if
+    it is one of them), those with outbound work due now (a running campaign with a contact due, a
+    callback due), and for the others when to look again (None: nothing left, off the index).
+    Three queries in the company's schema, whatever the number of campaigns; nothing is locked."""
     with tenant_context(tenant):
         running = list(Campaign.objects.filter(state=Campaign.State.RUNNING, queue_id__in=queues))
-        with transaction.atomic():  # due_contacts locks (SKIP LOCKED) what it reads: released at once
-            due = {c.queue_id for c in running if list(rules.due_contacts(campaign=c, now=now, limit=1))}
-        scope = Q(queue_id__in=queues) | Q(queue_id=None) if default in queues else Q(queue_id__in=queues)
+        with_contacts = rules.campaigns_with_contacts_due(running, now)
+        due = {c.queue_id for c in running if c.pk in with_contacts}
+        scope = Q(queue_id__in=queues) | Q(queue_id=None) if default is not None else Q(queue_id__in=queues)
         upcoming: dict[int, dt.datetime] = {}
         for queue_id, due_at in Callback.objects.filter(scope, state=Callback.State.OPEN).values_list(
             "queue_id", "due_at"

@@ -4,6 +4,8 @@ The dialer (outbound/dialer.py) relies on these, all in the tenant's schema:
 
 - ``due_contacts(campaign=, now=, limit=)``: the next contacts to dial, locked (SKIP LOCKED) —
   evaluate it inside ``transaction.atomic()``; do-not-call numbers on either list are left out.
+- ``campaigns_with_contacts_due(campaigns, now)``: which campaigns have a contact due, in one
+  query that locks nothing (the dialer's look before it claims).
 - ``start_attempt(campaign_contact=, now=, operator_id=, operator_name=)`` → ``Attempt``: checks
   again under lock (window, schedule, DNC, attempts, campaign running) and raises ``NotDialable``.
 - ``attach_call(attempt=, call=)``: link the Call record once it exists.
@@ -153,14 +155,9 @@ def _window_sql(campaign: Campaign, now: dt.datetime) -> RawSQL:
     return RawSQL(" AND ".join(parts), params, output_field=BooleanField())  # noqa: S611 - values are parameters
 
 
-def due_contacts(*, campaign: Campaign, now: dt.datetime, limit: int = 10) -> QuerySet[CampaignContact]:
-    """Contacts to dial now, highest priority then earliest due, locked with SKIP LOCKED.
-
-    Evaluate inside ``transaction.atomic()``. Do-not-call numbers of both lists are left out at this
-    moment (so a number added while the campaign runs is never dialed); nothing when not running.
-    """
-    if not campaign.dials or not campaign.window_days:
-        return CampaignContact.objects.none()
+def _due(campaign: Campaign, now: dt.datetime) -> QuerySet[CampaignContact]:
+    """The campaign's contacts that may be dialed now (unordered, unlocked): pending, attempts left,
+    due, inside their window, on no do-not-call list; the campaign running at this moment."""
     return (
         CampaignContact.objects.filter(
             campaign=campaign, state=CampaignContact.State.PENDING, attempts__lt=campaign.max_attempts
@@ -170,9 +167,36 @@ def due_contacts(*, campaign: Campaign, now: dt.datetime, limit: int = 10) -> Qu
         .filter(_window_sql(campaign, now))
         .exclude(phone__in=DoNotCall.objects.values("phone"))
         .exclude(phone__in=PlatformDoNotCall.objects.values("phone"))
+    )
+
+
+def _may_have_due(campaign: Campaign) -> bool:
+    return campaign.dials and bool(campaign.window_days)
+
+
+def due_contacts(*, campaign: Campaign, now: dt.datetime, limit: int = 10) -> QuerySet[CampaignContact]:
+    """Contacts to dial now, highest priority then earliest due, locked with SKIP LOCKED.
+
+    Evaluate inside ``transaction.atomic()``. Do-not-call numbers of both lists are left out at this
+    moment (so a number added while the campaign runs is never dialed); nothing when not running.
+    """
+    if not _may_have_due(campaign):
+        return CampaignContact.objects.none()
+    return (
+        _due(campaign, now)
         .order_by("-priority", F("next_due_at").asc(nulls_first=True), "pk")
         .select_for_update(skip_locked=True, of=("self",))[:limit]
     )
+
+
+def campaigns_with_contacts_due(campaigns: Iterable[Campaign], now: dt.datetime) -> set[int]:
+    """The ids of those ``campaigns`` with a contact to dial now (as ``due_contacts`` finds them), in
+    one query that locks nothing: it only looks; ``due_contacts`` takes a contact under lock."""
+    looks = [_due(c, now).values_list("campaign_id", flat=True)[:1] for c in campaigns if _may_have_due(c)]
+    if not looks:
+        return set()
+    first, *others = looks  # each part stops at its first contact due
+    return set(first.union(*others, all=True) if others else first)
 
 
 def start_attempt(

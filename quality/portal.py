@@ -7,12 +7,12 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from reporting import exports, recording_log, stats
 from reporting.exports import visible_operator_name
-from reporting.portal_views import FORMATS, client_staff
+from reporting.portal_views import client_staff
 from telephony.calls.models import Call, RecordingAccess
 from telephony.recording_access import Listener, serve_recording
 
@@ -58,28 +58,8 @@ def access_log(request: HttpRequest) -> HttpResponse:
 @client_staff
 def access_log_export(request: HttpRequest, fmt: str) -> HttpResponse:
     """The access log as filtered on the page, every page of it (CSV streamed, or XLSX)."""
-    if fmt not in FORMATS:
-        raise Http404("Unknown format.")
-    filterset = _access_filter(request)
-    if filterset.is_bound and not filterset.is_valid():
-        errors = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in filterset.form.errors.items())
-        return HttpResponse(
-            "Check the filters: " + errors, status=400, content_type="text/plain; charset=utf-8"
-        )
-    accesses, zone = filterset.qs, filterset.zone
-    filename = f"{request.tenant.slug}-recording-access.{fmt}"
-    if fmt == "csv":
-        return exports.csv_response(
-            request, header=recording_log.HEADER, make_rows=lambda: recording_log.rows(accesses, zone),
-            filename=filename,
-        )  # fmt: skip
-    if accesses.count() > exports.XLSX_MAX_ROWS:
-        return HttpResponse(
-            f"More than {exports.XLSX_MAX_ROWS:,} rows for one spreadsheet: narrow the filters, or"
-            " download CSV.",
-            status=400, content_type="text/plain; charset=utf-8",
-        )  # fmt: skip
-    rows = recording_log.rows(accesses, zone)
-    return exports.xlsx_response(
-        title="Recording access", header=recording_log.HEADER, rows=rows, filename=filename
-    )
+    return exports.filtered_export(
+        request, fmt, filterset=_access_filter(request), title="Recording access",
+        header=recording_log.HEADER, rows=recording_log.rows,
+        filename=lambda data: f"{request.tenant.slug}-recording-access.{fmt}",
+    )  # fmt: skip

@@ -55,28 +55,13 @@ from reporting.webhooks import emit_invoice_issued
 from telephony.calls.models import Call
 from tenants.contracts import Tax, contract_tax, service_period
 from tenants.models import Contract, ContractVersion, Service
+from tenants.money import MINOR_UNIT_DIGITS, minor_unit, money, tax_breakdown
 
 CENT = Decimal("0.01")
-# ISO 4217 currencies whose smallest unit is not the cent; every other currency has two decimals.
-MINOR_UNIT_DIGITS = {
-    **dict.fromkeys(["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX"], 0),
-    **dict.fromkeys(["VND", "VUV", "XAF", "XOF", "XPF"], 0),
-    **dict.fromkeys(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"], 3),
-}
 # Quantities are shown to 4 places; amounts are computed from the exact quantity.
 QUANTITY = Decimal("0.0001")
 # A rule "first/step": a call is billed at least ``first`` seconds, then in ``step``-second steps.
 RULES = {"1/1": (1, 1), "6/6": (6, 6), "30/6": (30, 6), "60/60": (60, 60)}
-
-
-def minor_unit(currency: str) -> Decimal:
-    """The currency's smallest unit: 0.01 EUR, 1 JPY."""
-    return Decimal(1).scaleb(-MINOR_UNIT_DIGITS.get(currency, 2))
-
-
-def money(value: Decimal, currency: str = "EUR") -> Decimal:
-    """``value`` rounded half up to the currency's smallest unit: the one rounding of money."""
-    return value.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
 
 
 def rounded_seconds(seconds: int | Decimal, rule: str) -> int:
@@ -274,20 +259,6 @@ def _lines(
     for line in lines:
         line["quantity"] = line["quantity"].quantize(QUANTITY, rounding=ROUND_HALF_UP)
     return lines
-
-
-def tax_breakdown(groups: dict[Tax, Decimal], currency: str) -> list[dict[str, object]]:
-    """Net and tax per rate (tax rounded once per rate on the net at that rate)."""
-    return [
-        {
-            "percent": str(tax.rate),
-            "net": str(net),
-            "tax": str(money(net * tax.rate / 100, currency)),
-            "reverse_charge": tax.reverse_charge,
-            "client_vat_id": tax.client_vat_id if tax.reverse_charge else "",
-        }
-        for tax, net in groups.items()
-    ]
 
 
 def _digest(invoice: dict[str, object], lines: list[dict[str, object]]) -> str:

@@ -53,11 +53,40 @@ def queue_choices(tenant_id: int) -> list[tuple[str, str]]:
     return [*((str(pk), name) for pk, name in queues), (NO_QUEUE, "No queue (IVR or direct)")]
 
 
-class CallFilter(django_filters.FilterSet):
-    """The call list's filters; days are the client company's local days (``zone``)."""
+class LocalDaysFilter(django_filters.FilterSet):
+    """A list's optional period, ``start`` and ``end`` (both included, any length), in local days
+    of the client company (``zone``), on the moment each row happened (``moment``): the call list,
+    the recording access log, and their exports (``exports.filtered_export``)."""
 
     start = django_filters.DateFilter(label="From", method="filter_start", widget=DATE, validators=DAY_LIMITS)
     end = django_filters.DateFilter(label="To", method="filter_end", widget=DATE, validators=DAY_LIMITS)
+    moment = ""
+
+    def __init__(self, data: object = None, *, queryset: QuerySet, zone: dt.tzinfo) -> None:
+        super().__init__(data, queryset=queryset)
+        self.zone = zone
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        if valid:
+            data = self.form.cleaned_data
+            try:
+                check_period(data.get("start"), data.get("end"), max_days=None)  # pages: any length
+            except ValidationError as error:
+                self.form.add_error("end", error)
+        return valid and not self.form.errors
+
+    def filter_start(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+        return queryset.filter(**{f"{self.moment}__gte": day_bounds(value, self.zone)[0]})
+
+    def filter_end(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
+        return queryset.filter(**{f"{self.moment}__lt": day_bounds(value, self.zone)[1]})
+
+
+class CallFilter(LocalDaysFilter):
+    """The call list's filters; days are the client company's local days (``zone``)."""
+
+    moment = "started_at"
     queue = django_filters.ChoiceFilter(label="Queue", method="filter_queue", empty_label="Any queue")
     direction = django_filters.ChoiceFilter(choices=Call.Direction.choices, empty_label="Both directions")
     outcome = django_filters.ChoiceFilter(choices=Call.Outcome.choices, empty_label="Any outcome")
@@ -69,29 +98,10 @@ class CallFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def __init__(self, data: object = None, *, tenant_id: int, zone: dt.tzinfo) -> None:
-        super().__init__(data, queryset=Call.objects.select_related("contact").order_by("-started_at", "-id"))
-        self.zone = zone
+        queryset = Call.objects.select_related("contact").order_by("-started_at", "-id")
+        super().__init__(data, queryset=queryset, zone=zone)
         self.filters["queue"].extra["choices"] = queue_choices(tenant_id)
         self.filters["disposition"].extra["choices"] = list(Disposition.objects.values_list("code", "label"))
-
-    def clean_period(self) -> None:
-        data = self.form.cleaned_data
-        try:
-            check_period(data.get("start"), data.get("end"), max_days=None)  # pages: any length
-        except ValidationError as error:
-            self.form.add_error("end", error)
-
-    def is_valid(self) -> bool:
-        valid = super().is_valid()
-        if valid:
-            self.clean_period()
-        return valid and not self.form.errors
-
-    def filter_start(self, queryset: QuerySet[Call], name: str, value: dt.date) -> QuerySet[Call]:
-        return queryset.filter(started_at__gte=day_bounds(value, self.zone)[0])
-
-    def filter_end(self, queryset: QuerySet[Call], name: str, value: dt.date) -> QuerySet[Call]:
-        return queryset.filter(started_at__lt=day_bounds(value, self.zone)[1])
 
     def filter_queue(self, queryset: QuerySet[Call], name: str, value: str) -> QuerySet[Call]:
         if value == NO_QUEUE:

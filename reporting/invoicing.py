@@ -88,7 +88,7 @@ def client_credit(client: Client) -> dict[str, Decimal]:
     """The client's credit by currency: what it paid beyond the first invoice and beyond each
     monthly invoice's total less its credit notes, less what that credit has paid since."""
     over: dict[str, Decimal] = {}
-    first = FirstInvoice.objects.filter(client=client).first()
+    first = FirstInvoice.objects.with_paid().filter(client=client).defer("pdf").first()
     if first is not None and first.credit:
         over[first.currency] = first.credit
     with tenant_context(client):

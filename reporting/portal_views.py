@@ -33,7 +33,6 @@ from tenants.models import FirstInvoice
 CALLS_PER_PAGE = 50
 # Call event fields that name platform staff (usernames): the client sees the call's operator instead.
 STAFF_FIELDS = {"operator", "operator_id", "operator_name", "by", "user", "user_id", "username", "paused_by"}
-FORMATS = {"csv", "xlsx"}
 NOTHING = "\N{EN DASH}"  # shown for a rate of a period with nothing to measure
 
 
@@ -252,19 +251,15 @@ def _filename(request: HttpRequest, what: str, fmt: str, *dates: dt.date) -> str
     return "-".join(parts) + "." + fmt
 
 
-def _bad_request(message: str) -> HttpResponse:
-    return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
-
-
 @client_staff
 def statistics_export(request: HttpRequest, fmt: str) -> HttpResponse:
     """The chosen period's daily statistics, per queue and per operator."""
-    if fmt not in FORMATS:
+    if fmt not in exports.FORMATS:
         raise Http404("Unknown format.")
     today, _ = _today()
     form = PeriodForm.from_query(request.GET, today=today)
     if not form.is_valid():
-        return _bad_request(
+        return exports.bad_request(
             "Choose a valid period: " + "; ".join(m for ms in form.errors.values() for m in ms)
         )
     start, end = form.cleaned_data["start"], form.cleaned_data["end"]
@@ -309,32 +304,17 @@ def call_list(request: HttpRequest) -> HttpResponse:
 
 @client_staff
 def calls_export(request: HttpRequest, fmt: str) -> HttpResponse:
-    """The call list as filtered on the page, every page of it."""
-    if fmt not in FORMATS:
-        raise Http404("Unknown format.")
-    filterset = _call_filter(request)
-    if filterset.is_bound and not filterset.is_valid():
-        errors = "; ".join(f"{name}: {' '.join(msgs)}" for name, msgs in filterset.form.errors.items())
-        return _bad_request("Check the filters: " + errors)
-    calls, zone = filterset.qs, filterset.zone
-    data = filterset.form.cleaned_data if filterset.is_bound else {}
-    dates = [d for d in (data.get("start"), data.get("end")) if d] or [_today()[0]]
-    filename = _filename(request, "calls", fmt, *dates)
-    if fmt == "csv":
-        return exports.csv_response(
-            request,
-            header=exports.CALL_HEADER,
-            make_rows=lambda: exports.call_rows(calls, zone),
-            filename=filename,
-        )
-    if calls.count() > exports.XLSX_MAX_ROWS:
-        return _bad_request(
-            f"More than {exports.XLSX_MAX_ROWS:,} calls for one spreadsheet:"
-            " narrow the filters, or download CSV."
-        )
-    return exports.xlsx_response(
-        title="Calls", header=exports.CALL_HEADER, rows=exports.call_rows(calls, zone), filename=filename
-    )
+    """The call list as filtered on the page, every page of it; the file is named by its period
+    (today's date when it has none)."""
+
+    def filename(data: dict[str, object]) -> str:
+        dates = [d for d in (data.get("start"), data.get("end")) if d] or [_today()[0]]
+        return _filename(request, "calls", fmt, *dates)
+
+    return exports.filtered_export(
+        request, fmt, filterset=_call_filter(request), title="Calls", header=exports.CALL_HEADER,
+        rows=exports.call_rows, filename=filename, items="calls",
+    )  # fmt: skip
 
 
 def _event_rows(call: Call, operator: str, zone: dt.tzinfo) -> list[dict[str, object]]:
@@ -399,13 +379,13 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
     invoices = exports.client_invoices().defer("pdf")
     # The first invoice (contract deposit and set-up, in the public schema) belongs in the same list:
     # a client looking for "all my invoices" must not need to know it lives on the contract page.
-    first = FirstInvoice.objects.filter(client_id=request.tenant.pk).defer("pdf").first()
+    first = FirstInvoice.objects.with_paid().filter(client_id=request.tenant.pk).defer("pdf").first()
     return render(request, "reporting/invoices.html", {"invoices": invoices, "first_invoice": first})
 
 
 @client_staff
 def invoices_export(request: HttpRequest, fmt: str) -> HttpResponse:
-    if fmt not in FORMATS:
+    if fmt not in exports.FORMATS:
         raise Http404("Unknown format.")
     zone = stats.local_zone()
     filename = _filename(request, "invoices", fmt, _today()[0])

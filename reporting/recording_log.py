@@ -10,12 +10,10 @@ import datetime as dt
 from collections.abc import Iterator
 
 import django_filters
-from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from reporting.exports import visible_operator_name
-from reporting.periods import DATE, DAY_LIMITS, check_period
-from reporting.stats import day_bounds
+from reporting.filters import LocalDaysFilter
 from telephony.calls.models import RecordingAccess
 
 HEADER = ["at (local)", "action", "where", "who", "platform staff", "call id", "call sid", "recording sid",
@@ -39,11 +37,10 @@ def filter_who(queryset: QuerySet, typed: str) -> QuerySet:
     return queryset.filter(own | Q(platform_staff=True, name__istartswith=typed.split(" ")[0]))
 
 
-class AccessFilter(django_filters.FilterSet):
+class AccessFilter(LocalDaysFilter):
     """The access log's filters: local days, what was done, where, by whom, which call."""
 
-    start = django_filters.DateFilter(label="From", method="filter_start", widget=DATE, validators=DAY_LIMITS)
-    end = django_filters.DateFilter(label="To", method="filter_end", widget=DATE, validators=DAY_LIMITS)
+    moment = "at"
     action = django_filters.ChoiceFilter(choices=RecordingAccess.Action.choices, empty_label="Any action")
     surface = django_filters.ChoiceFilter(
         label="Where", choices=RecordingAccess.Surface.choices, empty_label="Anywhere"
@@ -56,27 +53,10 @@ class AccessFilter(django_filters.FilterSet):
         fields: list[str] = []
 
     def __init__(self, data: object = None, *, zone: dt.tzinfo) -> None:
-        super().__init__(data, queryset=RecordingAccess.objects.order_by("-at", "-pk"))
-        self.zone = zone
-
-    def is_valid(self) -> bool:
-        valid = super().is_valid()
-        if valid:
-            data = self.form.cleaned_data
-            try:
-                check_period(data.get("start"), data.get("end"), max_days=None)
-            except ValidationError as error:
-                self.form.add_error("end", error)
-        return valid and not self.form.errors
+        super().__init__(data, queryset=RecordingAccess.objects.order_by("-at", "-pk"), zone=zone)
 
     def filter_who(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return filter_who(queryset, value)
-
-    def filter_start(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
-        return queryset.filter(at__gte=day_bounds(value, self.zone)[0])
-
-    def filter_end(self, queryset: QuerySet, name: str, value: dt.date) -> QuerySet:
-        return queryset.filter(at__lt=day_bounds(value, self.zone)[1])
 
 
 def rows(accesses: QuerySet, zone: dt.tzinfo) -> Iterator[list[object]]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from xml.sax.saxutils import escape
 
 from django.utils import timezone
@@ -20,20 +20,15 @@ from tenants import invoice_parties
 from tenants.contracts import contract_tax
 from tenants.invoice_parties import Bank, Party
 from tenants.models import Client, Contract, ContractVersion, FirstInvoice
-
-CENT = Decimal("0.01")
+from tenants.money import minor_unit, money, tax_breakdown
 
 
 class FirstInvoiceError(Exception):
     """The contract cannot be invoiced as it stands (e.g. prices in two currencies)."""
 
 
-def _money(value: Decimal) -> Decimal:
-    return value.quantize(CENT, rounding=ROUND_HALF_UP)
-
-
-def deposit_of(terms: dict[str, object]) -> Decimal:
-    return _money(Decimal(str(terms.get("deposit") or "0")))
+def deposit_of(terms: dict[str, object], currency: str) -> Decimal:
+    return money(Decimal(str(terms.get("deposit") or "0")), currency)
 
 
 def first_invoice_number(client: Client) -> str:
@@ -47,10 +42,12 @@ def lines_for(version: ContractVersion) -> tuple[str, list[dict[str, str]], list
     if len(currencies) > 1:
         raise FirstInvoiceError(f"One currency per invoice; the contract has {sorted(currencies)}.")
     currency = currencies.pop() if currencies else "EUR"
+    if minor_unit(currency) < Decimal("0.01"):
+        raise FirstInvoiceError(f"Invoices keep two decimals; {currency} needs three.")
     tax = contract_tax(version.terms)
     lines: list[dict[str, str]] = []
     for tariff in version.tariffs:
-        fee = _money(Decimal(tariff["monthly_fee"]))
+        fee = money(Decimal(tariff["monthly_fee"]), currency)
         if fee:
             lines.append(
                 {
@@ -61,19 +58,9 @@ def lines_for(version: ContractVersion) -> tuple[str, list[dict[str, str]], list
                     "tax_percent": str(tax.rate),
                 }
             )
-    fees = sum((Decimal(line["amount"]) for line in lines), Decimal("0.00"))
-    taxes: list[dict[str, object]] = []
-    if fees:
-        taxes.append(
-            {
-                "percent": str(tax.rate),
-                "net": str(fees),
-                "tax": str(_money(fees * tax.rate / 100)),
-                "reverse_charge": tax.reverse_charge,
-                "client_vat_id": tax.client_vat_id if tax.reverse_charge else "",
-            }
-        )
-    deposit = deposit_of(version.terms)
+    fees = money(sum((Decimal(line["amount"]) for line in lines), Decimal(0)), currency)
+    taxes = tax_breakdown({tax: fees}, currency) if fees else []
+    deposit = deposit_of(version.terms, currency)
     if deposit:
         lines.append(
             {
@@ -95,8 +82,8 @@ def first_invoice_issue(*, contract: Contract, version: ContractVersion) -> Firs
         return existing
     client = contract.client
     currency, lines, taxes = lines_for(version)
-    subtotal = sum((Decimal(line["amount"]) for line in lines), Decimal("0.00"))
-    tax = sum((Decimal(str(t["tax"])) for t in taxes), Decimal("0.00"))
+    subtotal = money(sum((Decimal(line["amount"]) for line in lines), Decimal(0)), currency)
+    tax = money(sum((Decimal(str(t["tax"])) for t in taxes), Decimal(0)), currency)
     issued = timezone.localdate()
     number = first_invoice_number(client)
     invoice = FirstInvoice(
@@ -129,6 +116,10 @@ def render_pdf(*, invoice: FirstInvoice, contract_reference: str) -> bytes:
     buffer = io.BytesIO()
     document = invoice_parties.invoice_document(buffer, title=f"Invoice {invoice.number}")
     cur = invoice.currency
+
+    def amount(value: object) -> str:
+        return f"{money(Decimal(str(value)), cur)} {cur}"
+
     facts = [
         ("Invoice number", invoice.number),
         ("Issue date", f"{invoice.issued_on:%Y-%m-%d}"),
@@ -150,20 +141,20 @@ def render_pdf(*, invoice: FirstInvoice, contract_reference: str) -> bytes:
                 str(index),
                 Paragraph(escape(line["description"]), styles["BodyText"]),
                 line["quantity"],
-                f"{line['unit_price']} {cur}",
+                amount(line["unit_price"]),
                 line["tax_percent"],
-                f"{line['amount']} {cur}",
+                amount(line["amount"]),
             ]
         )
-    rows.append(["", "Net", "", "", "", f"{invoice.subtotal} {cur}"])
+    rows.append(["", "Net", "", "", "", amount(invoice.subtotal)])
     for rate in invoice.taxes:
         label = (
             f"Reverse charge: VAT to be accounted for by the client, VAT id {rate['client_vat_id']}"
             if rate["reverse_charge"]
-            else f"Tax {rate['percent']} % on {rate['net']} {cur}"
+            else f"Tax {rate['percent']} % on {amount(rate['net'])}"
         )
-        rows.append(["", Paragraph(escape(label), styles["BodyText"]), "", "", "", f"{rate['tax']} {cur}"])
-    rows.append(["", "Total due", "", "", "", f"{invoice.total} {cur}"])
+        rows.append(["", Paragraph(escape(label), styles["BodyText"]), "", "", "", amount(rate["tax"])])
+    rows.append(["", "Total due", "", "", "", amount(invoice.total)])
     table = Table(rows, repeatRows=1, colWidths=[8 * mm, 74 * mm, 18 * mm, 26 * mm, 14 * mm, 34 * mm])
     totals = 2 + len(invoice.taxes)
     table.setStyle(
@@ -182,7 +173,7 @@ def render_pdf(*, invoice: FirstInvoice, contract_reference: str) -> bytes:
         table,
         Spacer(1, 5 * mm),
         invoice_parties.payment_paragraph(
-            total=f"{invoice.total} {cur}",
+            total=amount(invoice.total),
             due=invoice.due_on,
             reference=invoice.payment_reference,
             account=Bank(**invoice.bank),

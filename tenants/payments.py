@@ -19,6 +19,7 @@ from django.utils import timezone
 from accounts.models import User
 from tenants.audit import record_event
 from tenants.models import Client, Contract, FirstInvoice, Payment
+from tenants.money import minor_unit, money
 from tenants.onboarding import OnboardingError, client_provision
 
 MIN_REASON = 10
@@ -51,6 +52,39 @@ def check_payment(
     return currency
 
 
+def payment_save(
+    *,
+    contract: Contract,
+    by: User,
+    invoice_number: str,
+    amount: Decimal,
+    currency: str,
+    paid_on: datetime.date,
+    reference: str,
+    invoice: FirstInvoice | None = None,
+    from_credit: bool = False,
+) -> Payment:
+    """The one builder of a payment (in the caller's transaction): the amount in whole units of its
+    currency, the row validated before it is written."""
+    amount = Decimal(str(amount))
+    if money(amount, currency) != amount:
+        raise OnboardingError(f"{currency} has no amounts smaller than {minor_unit(currency)}: {amount}.")
+    payment = Payment(
+        contract=contract,
+        invoice=invoice,
+        invoice_number=invoice_number,
+        amount=amount,
+        currency=currency,
+        paid_on=paid_on,
+        reference=reference.strip(),
+        from_credit=from_credit,
+        recorded_by_name=by.get_full_name() or by.username,
+    )
+    payment.full_clean()
+    payment.save()
+    return payment
+
+
 def payment_record(
     *, contract: Contract, by: User, amount: Decimal, currency: str, paid_on: datetime.date, reference: str
 ) -> Payment:
@@ -71,37 +105,29 @@ def payment_record(
             paid_on=paid_on,
             issued_on=invoice.issued_on,
         )
-        was_paid = invoice.paid
-        payment = Payment(
-            contract=contract,
-            invoice=invoice,
-            invoice_number=invoice.number,
-            amount=amount,
-            currency=currency,
-            paid_on=paid_on,
-            reference=reference.strip(),
-            recorded_by_name=by.get_full_name() or by.username,
-        )
-        payment.full_clean()
-        payment.save()
-        paid = was_paid + amount
+        before = {"paid": str(invoice.paid), "balance_due": str(invoice.balance_due)}
+        payment = payment_save(
+            contract=contract, by=by, invoice=invoice, invoice_number=invoice.number, amount=amount,
+            currency=currency, paid_on=paid_on, reference=reference,
+        )  # fmt: skip
+        invoice.paid += payment.amount
         record_event(
             actor=by,
             action="invoice.payment",
             obj=invoice,
             client=contract.client,
-            before={"paid": str(was_paid), "balance_due": str(max(invoice.total - was_paid, Decimal(0)))},
+            before=before,
             after={
                 "amount": str(amount),
                 "currency": currency,
                 "reference": payment.reference,
                 "paid_on": paid_on.isoformat(),
-                "paid": str(paid),
-                "balance_due": str(max(invoice.total - paid, Decimal("0.00"))),
-                "credit": str(max(paid - invoice.total, Decimal("0.00"))),
+                "paid": str(invoice.paid),
+                "balance_due": str(invoice.balance_due),
+                "credit": str(invoice.credit),
             },
         )
-        if paid >= invoice.total:
+        if invoice.is_paid:
             client_provision(contract=contract, actor=by)
     return payment
 
@@ -150,19 +176,16 @@ def invoice_payment_record(
 ) -> tuple[Payment, Decimal]:
     """Record a payment against a monthly invoice of ``client`` (in the caller's transaction, which
     also marks the invoice paid when it is); returns the payment and all paid against the invoice."""
-    contract = Contract.objects.select_for_update().filter(client=client).order_by("-in_force_id").first()
-    if contract is None:
-        raise OnboardingError("This client company has no contract to record a payment under.")
+    contract = _contract_of(client)
     amount = Decimal(str(amount))
     currency = check_payment(
         invoice_number=invoice_number, invoice_currency=invoice_currency, currency=currency, amount=amount,
         paid_on=paid_on, issued_on=issued_on,
     )  # fmt: skip
-    payment = Payment(contract=contract, invoice_number=invoice_number, amount=amount, currency=currency,
-                      paid_on=paid_on, reference=reference.strip(),
-                      recorded_by_name=by.get_full_name() or by.username)  # fmt: skip
-    payment.full_clean()
-    payment.save()
+    payment = payment_save(
+        contract=contract, by=by, invoice_number=invoice_number, amount=amount, currency=currency,
+        paid_on=paid_on, reference=reference,
+    )  # fmt: skip
     return payment, payments_of(invoice_number=invoice_number)
 
 
@@ -177,12 +200,15 @@ def credit_pay(
     *, client: Client, invoice_number: str, currency: str, amount: Decimal, paid_on: datetime.date, by: User
 ) -> Payment:
     """Pay ``amount`` of an invoice out of the client's credit (the caller checked it is there)."""
+    return payment_save(
+        contract=_contract_of(client), by=by, invoice_number=invoice_number, amount=amount, currency=currency,
+        paid_on=paid_on, reference=f"CREDIT {invoice_number}", from_credit=True,
+    )  # fmt: skip
+
+
+def _contract_of(client: Client) -> Contract:
+    """The contract a monthly invoice's payment is recorded under (locked): the one in force."""
     contract = Contract.objects.select_for_update().filter(client=client).order_by("-in_force_id").first()
     if contract is None:
         raise OnboardingError("This client company has no contract to record a payment under.")
-    payment = Payment(contract=contract, invoice_number=invoice_number, amount=amount, currency=currency,
-                      paid_on=paid_on, reference=f"CREDIT {invoice_number}", from_credit=True,
-                      recorded_by_name=by.get_full_name() or by.username)  # fmt: skip
-    payment.full_clean()
-    payment.save()
-    return payment
+    return contract

@@ -72,6 +72,24 @@ def test_operator_state_has_one_writer():
     assert writers == ["telephony/operators.py"]
 
 
+def test_payments_have_one_builder():
+    """A payment row is built in one function (``tenants.payments``), so the first invoice's, a
+    monthly invoice's and a payment out of credit are validated and written alike."""
+    builders = sorted(
+        f"{path.relative_to(ROOT)}:{function.name}"
+        for app in APPS
+        for path in (ROOT / app).rglob("*.py")
+        if "migrations" not in path.parts
+        for function in ast.walk(ast.parse(path.read_text()))
+        if isinstance(function, ast.FunctionDef)
+        for call in ast.walk(function)
+        if isinstance(call, ast.Call)
+        and ast.unparse(call.func)
+        in ("Payment", *(f"Payment.objects.{m}" for m in ("create", "bulk_create", "get_or_create")))
+    )
+    assert builders == ["tenants/payments.py:payment_save"]
+
+
 def _imported(node: ast.AST) -> list[str]:
     if isinstance(node, ast.ImportFrom):
         return [node.module or "", *(f"{node.module}.{alias.name}" for alias in node.names)]

@@ -55,7 +55,7 @@ class Contract(models.Model):
     def is_paid(self) -> bool:
         """Ready to go live on the money side: the first invoice paid in full, or an account
         manager's override (with its reason)."""
-        invoice = FirstInvoice.objects.filter(contract=self).first()
+        invoice = FirstInvoice.objects.with_paid().filter(contract=self).defer("pdf").first()
         return invoice is not None and (invoice.is_paid or bool(invoice.override_reason))
 
 

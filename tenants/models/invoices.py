@@ -4,11 +4,22 @@ public schema: it is issued before the client company goes live, and the go-live
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.db import models
-from django.db.models import Q, Sum
+from django.db.models import Q, Sum, Value
+from django.db.models.functions import Coalesce
+from django.utils.functional import cached_property
+
+from tenants.money import money
 
 MONEY = {"max_digits": 14, "decimal_places": 2}
+
+
+class FirstInvoiceQuerySet(models.QuerySet["FirstInvoice"]):
+    def with_paid(self) -> FirstInvoiceQuerySet:
+        """Each invoice with what was paid against it, read in the same query (``FirstInvoice.paid``)."""
+        return self.annotate(paid_sum=Coalesce(Sum("payments__amount"), Value(Decimal(0))))
 
 
 class FirstInvoice(models.Model):
@@ -40,6 +51,8 @@ class FirstInvoice(models.Model):
     override_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
+    objects = FirstInvoiceQuerySet.as_manager()
+
     class Meta:
         ordering = ["-issued_on"]
         constraints = [
@@ -52,19 +65,29 @@ class FirstInvoice(models.Model):
     def __str__(self) -> str:
         return self.number
 
-    @property
+    @cached_property
     def paid(self) -> Decimal:
-        """What was paid against it (one currency: payments in another one are refused)."""
-        return self.payments.aggregate(s=Sum("amount"))["s"] or Decimal("0.00")
+        """What was paid against it (one currency: payments in another one are refused), read once:
+        with the invoice when it was read ``with_paid()``, else on first use."""
+        paid_sum = getattr(self, "paid_sum", None)
+        if paid_sum is None:
+            paid_sum = FirstInvoice.objects.with_paid().values_list("paid_sum", flat=True).get(pk=self.pk)
+        return money(paid_sum, self.currency)
+
+    def refresh_from_db(self, *args: Any, **kwargs: Any) -> None:
+        """Reloaded, the invoice reads its payments again."""
+        self.__dict__.pop("paid", None)
+        self.__dict__.pop("paid_sum", None)
+        super().refresh_from_db(*args, **kwargs)
 
     @property
     def balance_due(self) -> Decimal:
-        return max(self.total - self.paid, Decimal("0.00"))
+        return money(max(self.total - self.paid, Decimal(0)), self.currency)
 
     @property
     def credit(self) -> Decimal:
         """Paid beyond the total: held as the client's credit, never lost."""
-        return max(self.paid - self.total, Decimal("0.00"))
+        return money(max(self.paid - self.total, Decimal(0)), self.currency)
 
     @property
     def is_paid(self) -> bool:
@@ -72,7 +95,6 @@ class FirstInvoice(models.Model):
 
     @property
     def status(self) -> str:
-        paid = self.paid
-        if paid >= self.total:
+        if self.is_paid:
             return "paid"
-        return "partly paid" if paid else "awaiting payment"
+        return "partly paid" if self.paid else "awaiting payment"

@@ -82,7 +82,7 @@ def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contract = get_object_or_404(Contract.objects.select_related("order", "client", "in_force"), pk=pk)
     latest = contract.latest
     initial = {**latest.terms, "body": latest.body}
-    first_invoice = FirstInvoice.objects.filter(contract=contract).defer("pdf").first()
+    first_invoice = FirstInvoice.objects.with_paid().filter(contract=contract).defer("pdf").first()
     bound = request.method == "POST"
     form = ContractTermsForm(request.POST if bound else None, initial=initial)
     queues = contract_queues(request.POST if bound else None, terms=latest.terms)
@@ -170,7 +170,7 @@ def contract_payment(request: HttpRequest, pk: int) -> HttpResponse:
         text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
         messages.error(request, f"Payment not recorded: {text}")
     else:
-        invoice = FirstInvoice.objects.defer("pdf").get(contract=contract)
+        invoice = FirstInvoice.objects.with_paid().defer("pdf").get(contract=contract)
         if invoice.is_paid:
             over = (
                 f"; {invoice.credit} {invoice.currency} over-paid, held as credit" if invoice.credit else ""

@@ -41,7 +41,7 @@ class InviteForm(forms.Form):
 def home(request: HttpRequest) -> HttpResponse:
     require(CLIENT_STAFF, request.user)
     awaiting = ContractVersion.objects.filter(contract__client_id=request.tenant.pk, state="sent").first()
-    first_invoice = FirstInvoice.objects.filter(client_id=request.tenant.pk).defer("pdf").first()
+    first_invoice = FirstInvoice.objects.with_paid().filter(client_id=request.tenant.pk).defer("pdf").first()
     return render(request, "portal/home.html", {"awaiting": awaiting, "first_invoice": first_invoice})
 
 
@@ -123,7 +123,7 @@ def contract(request: HttpRequest) -> HttpResponse:
         if found
         else []
     )
-    first_invoice = FirstInvoice.objects.filter(client_id=request.tenant.pk).defer("pdf").first()
+    first_invoice = FirstInvoice.objects.with_paid().filter(client_id=request.tenant.pk).defer("pdf").first()
     context = {
         "contract": found, "versions": versions, "first_invoice": first_invoice,
         "service": _service_now(request.tenant.pk), "window": settings.ROUTING_SL_WINDOW_MINUTES,

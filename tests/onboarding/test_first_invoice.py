@@ -8,13 +8,15 @@ import io
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from pypdf import PdfReader
 
 from accounts.models import Role
 from reporting import invoicing
 from tenants import contracting, onboarding, payments
-from tenants.models import AuditEvent, Client, FirstInvoice
+from tenants.models import AuditEvent, Client, ContractVersion, FirstInvoice
 from tests.conftest import http, logged_in, make_user
 from tests.onboarding.helpers import accept, add_numbers, contact, manager, pay, submit_order
 
@@ -178,3 +180,110 @@ def test_the_first_invoice_is_in_the_portals_invoice_list_of_its_own_company_onl
     assert "Paid" in page and "over-paid by 5.00 EUR" in page
     other = logged_in(tenants.beta, make_user(tenants.beta, role=Role.CLIENT_ADMIN))
     assert invoice.number not in other.get("/reports/invoices/").content.decode()
+
+
+def _first_invoice_part(response) -> str:
+    page = response.content.decode()
+    start = page.index('id="first-invoice"')
+    return page[start : page.index("</section>", start)]
+
+
+def yen_contract():
+    """A contract in yen, accepted: fees of 4999 and 600 JPY at 19 %, a deposit of 30000 JPY."""
+    by = manager()
+    contract = contracting.contract_draft(order=submit_order(), by=by)
+    version = contracting.contract_revise(contract=contract, by=by, terms={"deposit": "30000"}, body="")
+    fees = {"inbound": "4999.00", "recording": "600.00"}
+    yen = [
+        {**t, "currency": "JPY", "monthly_fee": fees.get(t["service_code"], "0.00")} for t in version.tariffs
+    ]
+    ContractVersion.objects.filter(pk=version.pk).update(tariffs=yen)
+    contracting.contract_send(contract=contract, by=by)
+    accept(contract)
+    return contract, by
+
+
+def test_a_yen_first_invoice_is_in_whole_yen_on_every_page_and_its_pdf(db, tenants):
+    """Before: the first invoice rounded every currency to cents (tax 1063.81 JPY) where the monthly
+    invoices round to the currency's smallest unit; and its amounts printed with two decimals."""
+    add_numbers(2)
+    contract, by = yen_contract()
+    client = Client.objects.get(pk=contract.client_id)
+    invoice = FirstInvoice.objects.get(contract=contract)
+    # 5599 JPY of fees at 19 % is 1063.81 JPY of tax: 1064 JPY, no cents in yen.
+    assert (invoice.currency, invoice.subtotal, invoice.tax, invoice.total) == (
+        "JPY",
+        Decimal("35599"),
+        Decimal("1064"),
+        Decimal("36663"),
+    )
+    assert invoice.taxes[0]["tax"] == "1064"
+    text = pdf_text(bytes(invoice.pdf))
+    for expected in ("4999 JPY", "30000 JPY", "Tax 19.00 % on 5599 JPY", "1064 JPY", "Total due 36663 JPY"):
+        assert expected in text, expected
+    assert ".00 JPY" not in text and ".81 JPY" not in text
+    pay(contract, by, amount="10000")
+    portal = logged_in(client, contact(client))
+    office = logged_in(None, by)
+    pages = {  # the first invoice's part of each page (the contract's prices have their own decimals)
+        "contract": _first_invoice_part(portal.get("/contract/")),
+        "home": portal.get("/").content.decode(),
+        "invoices": portal.get("/reports/invoices/").content.decode(),
+        "back office": _first_invoice_part(office.get(f"/staff/contracts/{contract.pk}/")),
+    }
+    for name, page in pages.items():
+        assert ".00 JPY" not in page and ".81 JPY" not in page, name
+    for name in ("contract", "back office"):
+        for expected in ("36663 JPY", "35599 net + 1064 tax", "10000 JPY", "26663 JPY"):
+            assert expected in pages[name], (name, expected)
+    assert "26663 JPY" in pages["home"]
+    assert "36663 JPY" in pages["invoices"]
+    assert 'value="26663"' in pages["back office"]  # the payment form offers the balance
+    event = AuditEvent.objects.get(client=client, action="invoice.payment")
+    assert (event.after["paid"], event.after["balance_due"]) == ("10000", "26663")
+
+
+def _sums_of_payments(queries: CaptureQueriesContext) -> int:
+    return sum('SUM("tenants_payment"."amount")' in q["sql"] for q in queries.captured_queries)
+
+
+def test_what_was_paid_against_the_first_invoice_is_read_once(db, tenants):
+    """Before: status, paid, balance due, credit and is_paid each summed the payments again."""
+    contract, client, by = accepted_contract()
+    pay(contract, by, amount="100.00")
+    invoice = FirstInvoice.objects.with_paid().get(contract=contract)
+    with CaptureQueriesContext(connection) as queries:
+        facts = (invoice.paid, invoice.balance_due, invoice.credit, invoice.is_paid, invoice.status)
+    assert len(queries) == 0  # read with the invoice
+    assert facts == (Decimal("100.00"), invoice.total - 100, Decimal("0.00"), False, "partly paid")
+    plain = FirstInvoice.objects.get(contract=contract)
+    with CaptureQueriesContext(connection) as queries:
+        assert (plain.paid, plain.balance_due, plain.credit, plain.is_paid, plain.status) == facts
+    assert len(queries) == 1
+    pay(contract, by, amount="5.00")
+    plain.refresh_from_db()
+    assert plain.paid == Decimal("105.00")
+    # Each page that shows the invoice sums its payments once.
+    portal = logged_in(client, contact(client))
+    office = logged_in(None, by)
+    for name, client_http, url in (
+        ("contract", portal, "/contract/"),
+        ("home", portal, "/"),
+        ("invoices", portal, "/reports/invoices/"),
+        ("back office", office, f"/staff/contracts/{contract.pk}/"),
+    ):
+        with CaptureQueriesContext(connection) as queries:
+            assert client_http.get(url).status_code == 200
+        assert _sums_of_payments(queries) == 1, name
+
+
+def test_a_payment_is_in_whole_units_of_its_currency(db, tenants):
+    """Before: 0.50 JPY could be recorded (the amount was only checked for two decimals)."""
+    contract, by = yen_contract()
+    with pytest.raises(onboarding.OnboardingError, match="JPY has no amounts smaller than 1"):
+        payments.payment_record(contract=contract, by=by, amount="100.50", currency="JPY",
+                                paid_on=timezone.localdate(), reference="Y-1")  # fmt: skip
+    assert not contract.payments.exists()
+    payments.payment_record(contract=contract, by=by, amount="100", currency="JPY",
+                            paid_on=timezone.localdate(), reference="  Y-2 ")  # fmt: skip
+    assert contract.payments.get().reference == "Y-2"

@@ -156,3 +156,48 @@ def test_another_companys_index_row_never_lets_the_pass_claim_its_work_for_us(di
     assert dial_pass() == []  # alpha has no campaign; beta's is not reachable through alpha's row
     with tenant_context(tenants.beta):
         assert CampaignContact.objects.filter(campaign=campaign, state="pending").count() == 1
+
+
+def _split(queries: CaptureQueriesContext) -> tuple[list[str], list[str]]:
+    """A pass's queries: (in public, in a company's schema), as django-tenants switches the path."""
+    public: list[str] = []
+    company: list[str] = []
+    into = public
+    for sql in (q["sql"] for q in queries.captured_queries):
+        if sql.upper().startswith("SET SEARCH_PATH"):
+            into = public if "public" in sql.split(",")[0] else company
+            continue
+        into.append(sql)
+    return public, company
+
+
+def test_a_pass_reads_each_company_in_a_fixed_number_of_queries_without_locking_to_look(
+    dial_pass, db, tenants
+):
+    """Before: each company cost a default-queue query in public and, per running campaign, a
+    locking (FOR UPDATE SKIP LOCKED) test of whether a contact was due."""
+    later = timezone.now() + dt.timedelta(hours=1)
+    queues = {}
+    for tenant in (tenants.alpha, tenants.beta):
+        queues[tenant] = []
+        for _ in range(3):  # three running campaigns, their contacts not due yet
+            campaign, queue, _ = running_campaign(tenant, contacts=1)
+            with tenant_context(tenant):
+                CampaignContact.objects.filter(campaign=campaign).update(next_due_at=later)
+            queues[tenant].append(queue)
+    make_operator({q: 1 for qs in queues.values() for q in qs})
+
+    def a_pass(*companies):
+        OutboundWork.objects.update(due_at=later)
+        for tenant in companies:
+            OutboundWork.objects.filter(queue__in=queues[tenant]).update(due_at=timezone.now())
+        with CaptureQueriesContext(connection) as queries:
+            assert dial_pass() == []
+        public, company = _split(queries)
+        assert not [sql for sql in public + company if "FOR UPDATE" in sql.upper()]
+        return len(public), len(company)
+
+    one = a_pass(tenants.alpha)
+    two = a_pass(tenants.alpha, tenants.beta)
+    assert two[0] == one[0]  # the public side is the same whatever the number of companies
+    assert two[1] == 2 * one[1] == 2 * 3  # each company: its campaigns, their due contacts, callbacks

@@ -188,3 +188,33 @@ def test_the_log_is_for_the_companys_staff_only(db, tenants, logged):
     connection.set_schema_to_public()
     operator = logged_in(None, make_user(None, role=Role.OPERATOR))
     assert operator.get("/recordings/access-log/").status_code == 404  # no portal on the platform host
+
+
+def test_the_log_export_answers_as_the_call_lists_export_does(db, tenants, logged, monkeypatch):
+    """The same writer as the call list's export (``reporting.exports.filtered_export``): the file
+    as before, and its refusals word for word."""
+    from reporting import exports
+
+    viewer = logged_in(tenants.alpha, make_user(tenants.alpha, role=Role.CLIENT_VIEWER))
+    response = viewer.get("/recordings/access-log/export.csv", {"start": "2026-03-02", "end": "2026-03-02"})
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"] == 'attachment; filename="alpha-recording-access.csv"'
+    body = b"".join(response.streaming_content).decode("utf-8")
+    assert body.startswith("\ufeffat (local),action,where,who,platform staff,call id,call sid,recording sid,")
+    assert [row[:4] for row in csv.reader(io.StringIO(body.lstrip("\ufeff")))][1:] == [
+        ["2026-03-02 00:30:00+01:00", "Played", "Client portal", "vera"]
+    ]
+    book = viewer.get("/recordings/access-log/export.xlsx", {"action": "play"})
+    assert book["Content-Disposition"] == 'attachment; filename="alpha-recording-access.xlsx"'
+    sheet = load_workbook(io.BytesIO(b"".join(book.streaming_content))).active
+    assert sheet.title == "Recording access"
+    assert [row[3] for row in sheet.iter_rows(min_row=2, values_only=True)] == ["vera", "sue"]
+    bad = viewer.get("/recordings/access-log/export.csv", {"start": "2026-03-05", "end": "2026-03-01"})
+    assert (bad.status_code, bad["Content-Type"]) == (400, "text/plain; charset=utf-8")
+    assert bad.content.decode() == "Check the filters: end: The first day must not be after the last day."
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 2)
+    many = viewer.get("/recordings/access-log/export.xlsx")
+    assert (many.status_code, many.content.decode()) == (
+        400, "More than 2 rows for one spreadsheet: narrow the filters, or download CSV."
+    )  # fmt: skip
+    assert viewer.get("/recordings/access-log/export.xlsx", {"action": "play"}).status_code == 200

@@ -532,3 +532,39 @@ def test_csv_is_streamed_chunk_by_chunk(world, tenants, viewer):
     assert len(received) >= 3
     rows = list(csv.DictReader(io.StringIO(b"".join(received).decode("utf-8-sig"))))
     assert ids(rows) == {c.pk for c in world.on(DAY)}
+
+
+def test_the_calls_export_refuses_bad_filters_and_big_spreadsheets_word_for_word(world, viewer, monkeypatch):
+    """Pinned while the call list and the recording access log share one export writer."""
+    from reporting import exports
+
+    bad = viewer.get("/reports/calls/export.xlsx", {"start": "2026-03-05", "end": "2026-03-01"})
+    assert (bad.status_code, bad["Content-Type"]) == (400, "text/plain; charset=utf-8")
+    assert bad.content.decode() == "Check the filters: end: The first day must not be after the last day."
+    monkeypatch.setattr(exports, "XLSX_MAX_ROWS", 3)
+    many = viewer.get("/reports/calls/export.xlsx")
+    assert (many.status_code, many.content.decode()) == (
+        400, "More than 3 calls for one spreadsheet: narrow the filters, or download CSV."
+    )  # fmt: skip
+    book = viewer.get("/reports/calls/export.xlsx", {"outcome": "abandoned", "start": DAY})
+    assert book["Content-Disposition"] == f'attachment; filename="alpha-calls-{DAY.isoformat()}.xlsx"'
+    assert load_workbook(io.BytesIO(b"".join(book.streaming_content))).active.title == "Calls"
+    today = viewer.get("/reports/calls/export.csv", {"outcome": "abandoned"})
+    assert today["Content-Disposition"].startswith('attachment; filename="alpha-calls-20')
+    assert b"".join(today.streaming_content).decode("utf-8").startswith("\ufeffid,")
+
+
+def test_the_portal_exports_share_one_writer(world, tenants, viewer, monkeypatch):
+    """The call list's and the recording access log's exports: one machinery for formats, filters,
+    the period and the spreadsheet limit (``reporting.exports.filtered_export``)."""
+    from django.http import HttpResponse
+
+    from reporting import exports
+
+    used = []
+    monkeypatch.setattr(
+        exports, "filtered_export", lambda request, fmt, **kw: used.append(kw["title"]) or HttpResponse("x")
+    )
+    assert viewer.get("/reports/calls/export.csv").content == b"x"
+    assert viewer.get("/recordings/access-log/export.xlsx").content == b"x"
+    assert used == ["Calls", "Recording access"]

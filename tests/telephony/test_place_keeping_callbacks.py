@@ -20,7 +20,7 @@ from django_tenants.utils import tenant_context
 from twilio.http.response import Response
 
 from accounts.models import Role
-from console import operator as console
+from console import controls, screen
 from outbound.models import DoNotCall
 from reporting.keys import api_key_create
 from telephony import reconcile, routing, tasks
@@ -305,7 +305,7 @@ def test_when_its_turn_comes_an_operator_gets_the_callback_and_the_platform_dial
     original, waiting, offer, later = _booked_and_offered(tenants, queue, alpha_number, commit)
     assert waiting.kind == "callback"  # offered before the call that arrived after it
     assert WaitingCall.objects.get(call_sid=later).state == "waiting"
-    pop = console.screen_pop(reservation_id=offer.pk, operator=offer.operator.user)
+    pop = screen.screen_pop(reservation_id=offer.pk, operator=offer.operator.user)
     assert pop["callback"]["number"] == CALLER and pop["callback"]["attempt"] == 1
     assert pop["contact"]["phone"] == CALLER
     _accept_and_dial(offer, commit, sent_tasks)
@@ -492,7 +492,7 @@ def test_an_operator_who_ends_the_callback_before_the_person_answers_gives_it_up
     _accept_and_dial(offer, commit, sent_tasks)
     dialled = _try_of(tenants, waiting)
     with commit():
-        console.end_call(reservation_id=offer.pk, operator=offer.operator.user)
+        controls.end_call(reservation_id=offer.pk, operator=offer.operator.user)
     assert [
         s.data.get("Status") for s in http_.sent if s.url.endswith(f"/Calls/{dialled.call_sid}.json")
     ] == ["completed"]
@@ -557,7 +557,7 @@ def test_an_operator_who_ends_the_callback_before_it_is_dialled_gives_it_up_and_
         accept_offer(reservation_id=offer.pk, operator=offer.operator.user)
     (waiting_id,) = sent_tasks["dial_back"]
     with commit():
-        console.end_call(reservation_id=offer.pk, operator=offer.operator.user)
+        controls.end_call(reservation_id=offer.pk, operator=offer.operator.user)
     with commit():
         tasks.dial_back.apply(args=[waiting_id])  # the task runs after: it must not ring anyone
     assert _calls_created(http_) == []

@@ -1,0 +1,20 @@
+"""``{{ amount|money:currency }}``: an amount shown to its currency's smallest unit (1064 JPY, 954.50 EUR)."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from django import template
+
+from tenants import money as money_rules
+
+register = template.Library()
+
+
+@register.filter
+def money(value: object, currency: str) -> str:
+    """``value`` rounded to ``currency``'s smallest unit; what is not a number is shown as it is."""
+    try:
+        return str(money_rules.money(Decimal(str(value)), currency))
+    except (InvalidOperation, ValueError):
+        return str(value)
