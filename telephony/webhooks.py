@@ -114,10 +114,9 @@ def _answer(
     if number is None or number.tenant is None:
         return _unserved(params)
     with tenant_context(number.tenant):
-        answer = _first_answer(params, number)
-        if answer is MOVED:
-            return MOVED
-        evidence.keep(request)
+        answer = _first_answer(request, params, number)
+    if answer is MOVED:
+        return MOVED
     return twiml.response(answer if answer is not None else fallback_twiml())
 
 
@@ -133,19 +132,23 @@ def _unserved(params: TwilioCallParams) -> HttpResponse:
 MOVED = VoiceResponse()  # ``_first_answer``: the number is no longer this company's, nothing written
 
 
-def _first_answer(params: TwilioCallParams, number: PhoneNumber) -> VoiceResponse | None:
+def _first_answer(
+    request: HttpRequest, params: TwilioCallParams, number: PhoneNumber
+) -> VoiceResponse | None:
     """The call recorded in the number's company (run in its schema) and its first answer.
 
-    One transaction: the call record and its place in the queue commit together. When the first
-    step fails, its work is rolled back with the call record, the call is recorded again with the
-    error, and this returns None: the caller may leave a message (``fallback_twiml``). Only a
-    failing call pays for that second write (a savepoint would cost every call two round trips).
-    ``MOVED`` when the number no longer belongs to that company."""
+    One transaction: the call record, the webhook kept as evidence and the call's place in the
+    queue commit together (one commit per call). When the first step fails, its work is rolled
+    back with the call record, the call is recorded again with the error (and the evidence), and
+    this returns None: the caller may leave a message (``fallback_twiml``). Only a failing call
+    pays for that second write (a savepoint would cost every call two round trips). ``MOVED`` when
+    the number no longer belongs to that company: nothing written, not even the evidence."""
     try:
         with transaction.atomic():
             started = start_inbound(params=params, tenant_id=number.tenant_id)
             if started is None:
                 return MOVED
+            evidence.keep(request)
             if started.created and reconcile.apply_early_status(call=started.call):
                 return twiml.goodbye("")  # it ended before this webhook came (issue 22)
             if not started.in_service:
@@ -160,6 +163,7 @@ def _first_answer(params: TwilioCallParams, number: PhoneNumber) -> VoiceRespons
         started = start_inbound(params=params, tenant_id=number.tenant_id)
         if started is None:
             return MOVED
+        evidence.keep(request)
         add_event(started.call, "flow_error", dedupe="flow_error")
     return None
 
