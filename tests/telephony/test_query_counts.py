@@ -45,7 +45,7 @@ def in_the_webhooks_transaction(queries, table: str) -> bool:
     sql = [query["sql"] for query in queries.captured_queries]
     begin = next(i for i, s in enumerate(sql) if s.startswith("SAVEPOINT"))
     end = next(i for i, s in enumerate(sql) if s.startswith("RELEASE SAVEPOINT"))
-    return any(begin < i < end for i, s in enumerate(sql) if s.startswith(f'INSERT INTO "{table}"'))
+    return any(begin < i < end for i, s in enumerate(sql) if s.strip().startswith(f"INSERT INTO {table} "))
 
 
 def test_an_incoming_call_with_an_operators_script_is_recorded_and_queued(
