@@ -91,6 +91,23 @@ def staffed_queues(queue_ids: Iterable[int]) -> set[int]:
     return {q for q in ids if served([q], rules) & working}
 
 
+class Door(NamedTuple):
+    """What a caller about to join a queue is checked against (``door``)."""
+
+    full: bool  # ``queue_full``
+    staffed: bool  # ``staffed``
+
+
+def door(*, queue: Queue) -> Door:
+    """Whether the queue is full and whether anyone is staffed for it, in one statement (the
+    incoming call asks both)."""
+    rules = rules_for([queue.pk])
+    in_line, working = sql.line_and_staffed(
+        queue_id=queue.pk, up_to=queue.max_length, served=served([queue.pk], rules), now=timezone.now()
+    )
+    return Door(full=in_line >= queue.max_length, staffed=bool(working))
+
+
 def staffed(*, queue_id: int) -> bool:
     """Whether anyone is staffed for this queue (``staffed_queues``)."""
     return queue_id in staffed_queues([queue_id])

@@ -186,6 +186,8 @@ SELECT count(*) FROM (
 ) AS line
 """
 
+LINE_AND_STAFFED = f"SELECT ({IN_LINE_UP_TO}), ARRAY({STAFFED})"
+
 
 class FreeOperator(NamedTuple):
     """An operator locked for a match, with their skills ``(queue id, tier, languages)``."""
@@ -324,6 +326,23 @@ def in_line(*, queue_id: int, up_to: int) -> int:
     with connection.cursor() as cursor:
         cursor.execute(IN_LINE_UP_TO, {"queue": queue_id, "in_line": IN_LINE, "limit": up_to})
         return cursor.fetchone()[0]
+
+
+def line_and_staffed(
+    *, queue_id: int, up_to: int, served: Iterable[int], now: datetime
+) -> tuple[int, set[int]]:
+    """``in_line`` and ``staffed`` (for the queues ``served``) in one round trip: what a caller
+    about to join a queue is checked against."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            LINE_AND_STAFFED,
+            {
+                "queue": queue_id, "in_line": IN_LINE, "limit": up_to,
+                "queues": list(served), "now": now, "away": AWAY,
+            },
+        )  # fmt: skip
+        in_line, staffed = cursor.fetchone()
+    return in_line, set(staffed)
 
 
 def staffed(*, queue_ids: Iterable[int], now: datetime) -> set[int]:
