@@ -58,22 +58,25 @@ ON CONFLICT DO NOTHING
 PARAMS = WebhookEvidence._meta.get_field("params")
 
 
-def keep(request: HttpRequest, *, now: dt.datetime | None = None) -> None:
-    """Keep this signed webhook in the current company's schema, once per idempotency key."""
+def row(request: HttpRequest, *, now: dt.datetime | None = None) -> dict[str, Any]:
+    """The values ``KEEP_ONCE`` writes for this webhook (also written by the incoming-call
+    webhook's own statement, ``calls.sql.START_INBOUND``)."""
     fields = twilio_fields(request)  # a GET-configured webhook's are in its query string
     params = {key: values[0] if len(values) == 1 else values for key, values in fields.lists()}
+    return {
+        "received_at": now or timezone.now(),
+        "call_sid": fields.get("CallSid", "")[:64],
+        "url": public_url(request),
+        "params": PARAMS.get_db_prep_value(params, connection),
+        "signature": request.headers.get("X-Twilio-Signature", "")[:128],
+        "key": idempotency_key(request),
+    }
+
+
+def keep(request: HttpRequest, *, now: dt.datetime | None = None) -> None:
+    """Keep this signed webhook in the current company's schema, once per idempotency key."""
     with connection.cursor() as cursor:
-        cursor.execute(
-            KEEP_ONCE,
-            {
-                "received_at": now or timezone.now(),
-                "call_sid": fields.get("CallSid", "")[:64],
-                "url": public_url(request),
-                "params": PARAMS.get_db_prep_value(params, connection),
-                "signature": request.headers.get("X-Twilio-Signature", "")[:128],
-                "key": idempotency_key(request),
-            },
-        )
+        cursor.execute(KEEP_ONCE, row(request, now=now))
 
 
 def purge(*, before: dt.datetime) -> int:

@@ -137,18 +137,19 @@ def _first_answer(
 ) -> VoiceResponse | None:
     """The call recorded in the number's company (run in its schema) and its first answer.
 
-    One transaction: the call record, the webhook kept as evidence and the call's place in the
-    queue commit together (one commit per call). When the first step fails, its work is rolled
-    back with the call record, the call is recorded again with the error (and the evidence), and
-    this returns None: the caller may leave a message (``fallback_twiml``). Only a failing call
-    pays for that second write (a savepoint would cost every call two round trips). ``MOVED`` when
-    the number no longer belongs to that company: nothing written, not even the evidence."""
+    One transaction: the call record with the webhook kept as evidence (one statement) and the
+    call's place in the queue commit together (one commit per call). When the first step fails,
+    its work is rolled back with the call record, the call is recorded again with the error (and
+    the evidence), and this returns None: the caller may leave a message (``fallback_twiml``).
+    Only a failing call pays for that second write (a savepoint would cost every call two round
+    trips). ``MOVED`` when the number no longer belongs to that company: nothing written, not
+    even the evidence."""
+    kept = evidence.row(request)
     try:
         with transaction.atomic():
-            started = start_inbound(params=params, tenant_id=number.tenant_id)
+            started = start_inbound(params=params, tenant_id=number.tenant_id, evidence=kept)
             if started is None:
                 return MOVED
-            evidence.keep(request)
             if started.created and reconcile.apply_early_status(call=started.call):
                 return twiml.goodbye("")  # it ended before this webhook came (issue 22)
             if not started.in_service:
@@ -160,10 +161,9 @@ def _first_answer(
     except Exception:
         log.exception("call %s: the first answer failed", params.call_sid)
     with transaction.atomic():
-        started = start_inbound(params=params, tenant_id=number.tenant_id)
+        started = start_inbound(params=params, tenant_id=number.tenant_id, evidence=kept)
         if started is None:
             return MOVED
-        evidence.keep(request)
         add_event(started.call, "flow_error", dedupe="flow_error")
     return None
 
