@@ -28,6 +28,7 @@ from telephony.models import PhoneNumber, UnservedCall
 from telephony.signatures import twilio_fields, twilio_signed, webhook_methods
 from telephony.tasks import store_recording
 from tenants.models import Client
+from tenants.resolution import client_for_schema
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def _tenant_of(request: HttpRequest) -> Client | None:
     """The tenant named by ``t`` in the (signed) URL, else the one owning the dialled number."""
     schema = request.GET.get("t", "")
     if schema:
-        return Client.objects.companies().filter(schema_name=schema).first()
+        return client_for_schema(schema)
     number = _number(twilio_fields(request).get("To", ""))
     return number.tenant if number is not None else None
 
