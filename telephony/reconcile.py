@@ -40,7 +40,7 @@ from email.utils import parsedate_to_datetime
 import redis
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.db.models.functions import Greatest
 from django.utils import timezone
@@ -66,8 +66,22 @@ CACHE_DOWN = (redis.ConnectionError, redis.TimeoutError)  # Django's Redis cache
 # Early final statuses ---------------------------------------------------------------------------
 
 
+_early_client: redis.Redis | None = None
+
+
+def _early_statuses() -> redis.Redis:
+    """One client of the cache's Redis per process for the early statuses, which every new call
+    asks for (Django's cache builds a client for each call of it)."""
+    global _early_client
+    if _early_client is None:
+        _early_client = redis.Redis.from_url(
+            settings.CACHES["default"]["LOCATION"], socket_timeout=2, socket_connect_timeout=2
+        )
+    return _early_client
+
+
 def _early_key(call_sid: str) -> str:
-    return f"reconcile:early-status:{call_sid}"  # the cache's key function adds the schema name
+    return f"reconcile:early-status:{connection.schema_name}:{call_sid}"  # the company's own
 
 
 def keep_early_status(*, params: TwilioCallParams) -> bool:
@@ -75,7 +89,9 @@ def keep_early_status(*, params: TwilioCallParams) -> bool:
     if params.status not in TERMINAL or not params.call_sid:
         return False
     try:
-        cache.set(_early_key(params.call_sid), dataclasses.asdict(params), EARLY_STATUS_SECONDS)
+        _early_statuses().set(
+            _early_key(params.call_sid), json.dumps(dataclasses.asdict(params)), ex=EARLY_STATUS_SECONDS
+        )
     except CACHE_DOWN:  # Redis down: the reconciliation will ask Twilio about the call instead
         log.warning("call %s: early final status not kept (cache unreachable)", params.call_sid)
         return False
@@ -84,17 +100,13 @@ def keep_early_status(*, params: TwilioCallParams) -> bool:
 
 
 def take_early_status(*, call_sid: str) -> TwilioCallParams | None:
-    """The final status kept for this call, if any (taken: applied once)."""
-    key = _early_key(call_sid)
+    """The final status kept for this call, if any (taken, in one step: applied once)."""
     try:
-        kept = cache.get(key)
-        if kept is None:
-            return None
-        cache.delete(key)
+        kept = _early_statuses().getdel(_early_key(call_sid))
     except CACHE_DOWN:  # Redis down: a call never waits for it (the reconciliation covers it)
         log.warning("call %s: early final statuses not read (cache unreachable)", call_sid)
         return None
-    return TwilioCallParams(**kept)
+    return TwilioCallParams(**json.loads(kept)) if kept is not None else None
 
 
 def apply_early_status(*, call: Call, now: dt.datetime | None = None) -> bool:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_http_methods
 from twilio.request_validator import RequestValidator
 
 from tenants.models import Client
+from tenants.resolution import client_for_schema
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def named_call(request: HttpRequest) -> tuple[Client, int] | None:
     """The client company (``t``: its schema) and the call (``c``: its id) that a webhook URL we
     signed names; None when either is missing or unknown."""
     schema, call_id = request.GET.get("t", ""), request.GET.get("c", "")
-    tenant = Client.objects.companies().filter(schema_name=schema).first() if schema else None
+    tenant = client_for_schema(schema)
     if tenant is None or not call_id.isdigit():
         return None
     return tenant, int(call_id)

@@ -28,6 +28,7 @@ from telephony.models import PhoneNumber, UnservedCall
 from telephony.signatures import twilio_fields, twilio_signed, webhook_methods
 from telephony.tasks import store_recording
 from tenants.models import Client
+from tenants.resolution import client_for_schema
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ def _tenant_of(request: HttpRequest) -> Client | None:
     """The tenant named by ``t`` in the (signed) URL, else the one owning the dialled number."""
     schema = request.GET.get("t", "")
     if schema:
-        return Client.objects.companies().filter(schema_name=schema).first()
+        return client_for_schema(schema)
     number = _number(twilio_fields(request).get("To", ""))
     return number.tenant if number is not None else None
 
@@ -114,10 +115,9 @@ def _answer(
     if number is None or number.tenant is None:
         return _unserved(params)
     with tenant_context(number.tenant):
-        answer = _first_answer(params, number)
-        if answer is MOVED:
-            return MOVED
-        evidence.keep(request)
+        answer = _first_answer(request, params, number)
+    if answer is MOVED:
+        return MOVED
     return twiml.response(answer if answer is not None else fallback_twiml())
 
 
@@ -133,17 +133,22 @@ def _unserved(params: TwilioCallParams) -> HttpResponse:
 MOVED = VoiceResponse()  # ``_first_answer``: the number is no longer this company's, nothing written
 
 
-def _first_answer(params: TwilioCallParams, number: PhoneNumber) -> VoiceResponse | None:
+def _first_answer(
+    request: HttpRequest, params: TwilioCallParams, number: PhoneNumber
+) -> VoiceResponse | None:
     """The call recorded in the number's company (run in its schema) and its first answer.
 
-    One transaction: the call record and its place in the queue commit together. When the first
-    step fails, its work is rolled back with the call record, the call is recorded again with the
-    error, and this returns None: the caller may leave a message (``fallback_twiml``). Only a
-    failing call pays for that second write (a savepoint would cost every call two round trips).
-    ``MOVED`` when the number no longer belongs to that company."""
+    One transaction: the call record with the webhook kept as evidence (one statement) and the
+    call's place in the queue commit together (one commit per call). When the first step fails,
+    its work is rolled back with the call record, the call is recorded again with the error (and
+    the evidence), and this returns None: the caller may leave a message (``fallback_twiml``).
+    Only a failing call pays for that second write (a savepoint would cost every call two round
+    trips). ``MOVED`` when the number no longer belongs to that company: nothing written, not
+    even the evidence."""
+    kept = evidence.row(request)
     try:
         with transaction.atomic():
-            started = start_inbound(params=params, tenant_id=number.tenant_id)
+            started = start_inbound(params=params, tenant_id=number.tenant_id, evidence=kept)
             if started is None:
                 return MOVED
             if started.created and reconcile.apply_early_status(call=started.call):
@@ -157,7 +162,7 @@ def _first_answer(params: TwilioCallParams, number: PhoneNumber) -> VoiceRespons
     except Exception:
         log.exception("call %s: the first answer failed", params.call_sid)
     with transaction.atomic():
-        started = start_inbound(params=params, tenant_id=number.tenant_id)
+        started = start_inbound(params=params, tenant_id=number.tenant_id, evidence=kept)
         if started is None:
             return MOVED
         add_event(started.call, "flow_error", dedupe="flow_error")

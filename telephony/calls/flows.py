@@ -196,10 +196,11 @@ def to_queue(*, tenant: Client, call: Call, voice: twiml.Voice, text: str, now: 
         add_event(call, "no_queue", dedupe="no_queue", at=now)
         return voicemail(call=call, voice=voice, message=NO_QUEUE_MESSAGE)
     priority = 1 if call.contact and call.contact.vip else 0
-    if call.queued_at is None and routing.queue_full(queue=queue):
+    door = routing.door(queue=queue) if call.queued_at is None else None  # full? staffed?
+    if door is not None and door.full:
         add_event(call, "queue_full", dedupe="queue_full", at=now, queue=queue.name)
         return twiml.leave_options(voice=voice, action=twiml.url("twilio-leave-choice"))
-    if call.queued_at is None and not routing.staffed(queue_id=queue.pk):
+    if door is not None and not door.staffed:
         # Nobody logged in for the queue (or all on a break): say so at once, never a made-up wait.
         add_event(call, "nobody_staffed", dedupe="nobody_staffed", at=now, queue=queue.name)
         return twiml.leave_options(

@@ -110,10 +110,15 @@ class InboundCall(NamedTuple):
 
 
 def start_inbound(
-    *, params: TwilioCallParams, tenant_id: int, now: dt.datetime | None = None
+    *,
+    params: TwilioCallParams,
+    tenant_id: int,
+    now: dt.datetime | None = None,
+    evidence: dict[str, Any] | None = None,
 ) -> InboundCall | None:
     """The call record of an incoming-call webhook, with the caller's card (made on the first call
-    from a valid number) and its ``incoming`` event, in one statement.
+    from a valid number), its ``incoming`` event and the webhook's ``evidence`` (its row,
+    ``telephony.evidence.row``, kept once per key), in one statement.
 
     ``tenant_id``: the company the dialled number belongs to, as the caller last knew it (it may
     keep that in memory): nothing is written, and this returns None, unless the number still does;
@@ -136,7 +141,7 @@ def start_inbound(
         "at": now, "kind": "incoming", "key": dedupe_key(call, "incoming"),
         "data": EVENT_DATA.get_db_prep_value(data, connection),
     }  # fmt: skip
-    found = sql.start_inbound(call=call, contact=card, tenant_id=tenant_id, event=event)
+    found = sql.start_inbound(call=call, contact=card, tenant_id=tenant_id, event=event, evidence=evidence)
     if found is None:
         return None
     in_service = (

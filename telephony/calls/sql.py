@@ -39,8 +39,9 @@ CONTACT_WRITTEN = [f for f in CONTACT_FIELDS if not f.primary_key]
 # company (checked here, where it counts: the webhook may have found the company in its memory),
 # with its state and the company's status as they are now; the caller's card, made on the first
 # call from a valid number (``card`` not NULL); the call, once per CallSid (a replay writes
-# nothing); its ``incoming`` event. No row: the number is no longer the company's. A row without
-# the call: a replay.
+# nothing); its ``incoming`` event; the webhook kept as evidence (``telephony.evidence``, once per
+# idempotency key, even on a replay; not when no ``evidence_key`` is given). No row: the number is
+# no longer the company's (nothing written). A row without the call: a replay.
 START_INBOUND = f"""
 WITH line AS (
     SELECT n.state, c.status
@@ -67,6 +68,12 @@ WITH line AS (
 ), new_event AS (
     INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
     SELECT id, %(event_at)s, %(event_kind)s, %(event_data)s, %(event_key)s FROM new_call
+), evidence AS (
+    INSERT INTO calls_webhookevidence (received_at, call_sid, url, params, signature, idempotency_key)
+    SELECT %(evidence_received_at)s, %(evidence_call_sid)s, %(evidence_url)s, %(evidence_params)s,
+           %(evidence_signature)s, %(evidence_key)s
+    FROM line WHERE %(evidence_key)s::text IS NOT NULL
+    ON CONFLICT DO NOTHING
 )
 SELECT line.state, line.status, new_call.*, card.*
 FROM line LEFT JOIN new_call ON TRUE LEFT JOIN card ON TRUE
@@ -100,16 +107,26 @@ def row_json(instance: Model, fields: list[Field]) -> str:
     return json.dumps(values, default=_exact)
 
 
+EVIDENCE_VALUES = ("received_at", "call_sid", "url", "params", "signature", "key")
+
+
 def start_inbound(
-    *, call: Call, contact: Contact | None, tenant_id: int, event: dict[str, Any]
+    *,
+    call: Call,
+    contact: Contact | None,
+    tenant_id: int,
+    event: dict[str, Any],
+    evidence: dict[str, Any] | None = None,
 ) -> InboundRecord | None:
     """Run ``START_INBOUND`` for these unsaved rows (``event``: the incoming event's ``at``,
-    ``kind``, ``data``, ``key``); None when the dialled number is no longer ``tenant_id``'s."""
+    ``kind``, ``data``, ``key``; ``evidence``: the webhook's row, ``telephony.evidence.row``);
+    None when the dialled number is no longer ``tenant_id``'s."""
     parameters = {
         "to_number": call.to_number, "tenant_id": tenant_id,
         "call": row_json(call, CALL_WRITTEN),
         "card": row_json(contact, CONTACT_WRITTEN) if contact is not None else None,
         **{f"event_{key}": value for key, value in event.items()},
+        **{f"evidence_{key}": (evidence or {}).get(key) for key in EVIDENCE_VALUES},
     }  # fmt: skip
     with connection.cursor() as cursor:
         cursor.execute(START_INBOUND, parameters)

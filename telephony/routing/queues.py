@@ -17,7 +17,7 @@ from django.utils import timezone
 from config.process_cache import ProcessCache
 from telephony.models import Queue
 from telephony.routing import fairness, matching, sql
-from telephony.routing_models import OperatorProfile, OperatorState, Skill, WaitingCall, certified_skills
+from telephony.routing_models import OperatorProfile, OperatorState, WaitingCall
 
 QUEUE_RULES_SECONDS = 5.0
 DEFAULT_HANDLE_SECONDS = 180.0
@@ -87,12 +87,25 @@ def staffed_queues(queue_ids: Iterable[int]) -> set[int]:
     the call flow and the conference exits."""
     ids = set(queue_ids)
     rules = rules_for(ids)
-    working = set(
-        Skill.objects.filter(certified_skills(timezone.now()), queue_id__in=served(ids, rules))
-        .exclude(operator__state__in=[OperatorState.OFFLINE, OperatorState.BREAK])
-        .values_list("queue_id", flat=True)
-    )
+    working = sql.staffed(queue_ids=served(ids, rules), now=timezone.now())
     return {q for q in ids if served([q], rules) & working}
+
+
+class Door(NamedTuple):
+    """What a caller about to join a queue is checked against (``door``)."""
+
+    full: bool  # ``queue_full``
+    staffed: bool  # ``staffed``
+
+
+def door(*, queue: Queue) -> Door:
+    """Whether the queue is full and whether anyone is staffed for it, in one statement (the
+    incoming call asks both)."""
+    rules = rules_for([queue.pk])
+    in_line, working = sql.line_and_staffed(
+        queue_id=queue.pk, up_to=queue.max_length, served=served([queue.pk], rules), now=timezone.now()
+    )
+    return Door(full=in_line >= queue.max_length, staffed=bool(working))
 
 
 def staffed(*, queue_id: int) -> bool:

@@ -21,6 +21,7 @@ from telephony.routing_models import OperatorProfile, OperatorState, Reservation
 AVAILABLE = OperatorState.AVAILABLE.value
 WAITING = WaitingCall.State.WAITING.value
 IN_LINE = [WaitingCall.State.WAITING.value, WaitingCall.State.RESERVED.value]
+AWAY = [OperatorState.OFFLINE.value, OperatorState.BREAK.value]  # not staffed: nobody could answer
 
 # The profile's columns in the model's order, so a row becomes an ``OperatorProfile`` whatever
 # fields the model gains.
@@ -169,6 +170,14 @@ WITH waiting AS (
 SELECT waiting.id, free.* FROM waiting LEFT JOIN free ON TRUE
 """  # noqa: S608 (constant text; every value is a parameter)
 
+# The queues among these with a skill of an operator logged in and not on a break, certified at
+# ``now`` (``queues.staffed_queues``: "is anyone staffed?", asked of every incoming call).
+STAFFED = """
+SELECT DISTINCT s.queue_id FROM telephony_skill s JOIN telephony_operatorprofile p ON p.id = s.operator_id
+WHERE s.queue_id = ANY(%(queues)s::bigint[]) AND s.certified_until > %(now)s
+    AND NOT p.state = ANY(%(away)s::text[])
+"""
+
 # How many calls are in line in a queue, counted up to ``limit`` (all that "is it full?" needs).
 IN_LINE_UP_TO = """
 SELECT count(*) FROM (
@@ -176,6 +185,8 @@ SELECT count(*) FROM (
     WHERE queue_id = %(queue)s AND state = ANY(%(in_line)s::text[]) LIMIT %(limit)s
 ) AS line
 """
+
+LINE_AND_STAFFED = f"SELECT ({IN_LINE_UP_TO}), ARRAY({STAFFED})"
 
 
 class FreeOperator(NamedTuple):
@@ -315,3 +326,28 @@ def in_line(*, queue_id: int, up_to: int) -> int:
     with connection.cursor() as cursor:
         cursor.execute(IN_LINE_UP_TO, {"queue": queue_id, "in_line": IN_LINE, "limit": up_to})
         return cursor.fetchone()[0]
+
+
+def line_and_staffed(
+    *, queue_id: int, up_to: int, served: Iterable[int], now: datetime
+) -> tuple[int, set[int]]:
+    """``in_line`` and ``staffed`` (for the queues ``served``) in one round trip: what a caller
+    about to join a queue is checked against."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            LINE_AND_STAFFED,
+            {
+                "queue": queue_id, "in_line": IN_LINE, "limit": up_to,
+                "queues": list(served), "now": now, "away": AWAY,
+            },
+        )  # fmt: skip
+        in_line, staffed = cursor.fetchone()
+    return in_line, set(staffed)
+
+
+def staffed(*, queue_ids: Iterable[int], now: datetime) -> set[int]:
+    """The queues among these on which an operator not offline nor on a break holds a skill
+    certified at ``now`` (``queues.staffed_queues`` adds the overflow queues)."""
+    with connection.cursor() as cursor:
+        cursor.execute(STAFFED, {"queues": list(queue_ids), "now": now, "away": AWAY})
+        return {row[0] for row in cursor.fetchall()}

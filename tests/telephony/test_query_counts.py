@@ -39,19 +39,28 @@ def warm(alpha_number: str, queue: Queue) -> None:
     routing.rules_for([queue.pk])
 
 
+def in_the_webhooks_transaction(queries, table: str) -> bool:
+    """Whether a statement inserting into ``table`` ran inside the webhook's transaction (in these
+    tests a SAVEPOINT and its RELEASE): written with the call, it costs no commit of its own."""
+    sql = [query["sql"] for query in queries.captured_queries]
+    begin = next(i for i, s in enumerate(sql) if s.startswith("SAVEPOINT"))
+    end = next(i for i, s in enumerate(sql) if s.startswith("RELEASE SAVEPOINT"))
+    return any(begin < i < end for i, s in enumerate(sql) if f"INSERT INTO {table} " in s)
+
+
 def test_an_incoming_call_with_an_operators_script_is_recorded_and_queued(
     db, tenants, queue, alpha_number, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
     active_script(tenants.alpha, sample="hotline")  # no automatic step: straight to the queue
     warm(alpha_number, queue)
-    with django_assert_num_queries(14), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(12) as queries, django_capture_on_commit_callbacks(execute=True):
         # (the dialled number's company, from the process cache: no query)
-        # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
-        # SAVEPOINT (the webhook's transaction);
+        # SET search_path to the company's schema; SAVEPOINT (the webhook's transaction);
         # the call record in one statement: the number re-checked with the company's status, the
-        # caller's card made, the call and its "incoming" event written;
+        # caller's card made, the call and its "incoming" event written, the webhook kept as
+        # evidence (once per key);
         # INSERT the script run (at its first step); UPDATE the call with its run;
-        # the queue's length (counted up to its maximum); is anyone staffed for it (COUNT);
+        # the queue's length (counted up to its maximum) and who is staffed for it, one statement;
         # UPDATE the call as queued; INSERT its
         # "queued" event (once per key: ON CONFLICT DO NOTHING); INSERT the call in line (once
         # per CallSid) with the free operators who may take it locked (none), one statement;
@@ -60,7 +69,8 @@ def test_an_incoming_call_with_an_operators_script_is_recorded_and_queued(
         response, params = incoming(alpha_number, caller="+14155550123")
     assert verbs(response.content) == ["Say", "Enqueue"]
     assert WaitingCall.objects.get(call_sid=params["CallSid"]).state == WaitingCall.State.WAITING
-    with django_assert_num_queries(14), django_capture_on_commit_callbacks(execute=True):
+    assert in_the_webhooks_transaction(queries, "calls_webhookevidence")
+    with django_assert_num_queries(12), django_capture_on_commit_callbacks(execute=True):
         # A caller whose card exists: the same statements (the card read instead of made).
         incoming(alpha_number, caller="+14155550123")
 
@@ -70,13 +80,12 @@ def test_an_incoming_call_with_an_ivr_plays_its_first_question(
 ):
     active_script(tenants.alpha, sample="survey", name="Survey IVR")
     warm(alpha_number, queue)
-    with django_assert_num_queries(9), django_capture_on_commit_callbacks(execute=True):
-        # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
-        # SAVEPOINT (the webhook's transaction);
-        # the call record (number re-checked, card, call, "incoming" event: one statement);
-        # INSERT the script run (at its first step); UPDATE the call with its run;
-        # UPDATE the call's IVR start; INSERT its "ivr_started" event (once per key);
-        # RELEASE (the webhook's transaction).
+    with django_assert_num_queries(8), django_capture_on_commit_callbacks(execute=True):
+        # SET search_path to the company's schema; SAVEPOINT (the webhook's transaction);
+        # the call record (number re-checked, card, call, "incoming" event, the webhook as
+        # evidence: one statement); INSERT the script run (at its first step);
+        # UPDATE the call with its run; UPDATE the call's IVR start; INSERT its "ivr_started" event
+        # (once per key); RELEASE (the webhook's transaction).
         response, _ = incoming(alpha_number, caller="+14155550124")
     assert check_twiml(response.content).find("Gather") is not None
 

@@ -6,7 +6,7 @@ import pytest
 from django.test import override_settings
 from django_tenants.utils import tenant_context
 
-from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
+from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings, WebhookEvidence
 from tests.scripts_engine.conftest import active_script
 from tests.telephony.calls_kit import incoming, new_sid
 from tests.telephony.helpers import make_operator
@@ -372,6 +372,8 @@ def test_a_failing_first_step_keeps_the_call_and_takes_a_message(db, tenants, al
         call = Call.objects.get(call_sid=params["CallSid"])
         assert (call.queued_at, call.queue_name) == (None, "")  # the step's half-done work is undone
         assert list(call.events.values_list("kind", flat=True)) == ["incoming", "flow_error"]
+        # The webhook's evidence, undone with the failed step, is kept with the call's error.
+        assert WebhookEvidence.objects.filter(call_sid=params["CallSid"]).count() == 1
     again, _ = incoming(alpha_number, sid=params["CallSid"])  # Twilio's retry: still no second call
     with tenant_context(tenants.alpha):
         assert Call.objects.filter(call_sid=params["CallSid"]).count() == 1
