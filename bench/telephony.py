@@ -34,14 +34,20 @@ def _free_port() -> int:
 
 
 def _prepare() -> tuple[str, dict[str, str]]:
-    """A client company with a number and a queue, no script: each call goes to the queue."""
+    """A client company with a number and a queue, no script, and one certified operator busy on a
+    call (staffed, never free): each call joins the queue and waits there, the common path."""
     from bench.tenants import _setup_django
 
     _setup_django()  # the database of bench/tenants.py
     from django.conf import settings
     from django.core.management import call_command
 
-    from telephony.models import PhoneNumber, Queue, WaitingCall
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import Role, User
+    from telephony.models import OperatorProfile, OperatorState, PhoneNumber, Queue, Skill, WaitingCall
     from tenants.clients import client_create, ensure_platform
     from tenants.models import Client
 
@@ -53,8 +59,16 @@ def _prepare() -> tuple[str, dict[str, str]]:
     number, _ = PhoneNumber.objects.get_or_create(
         number="+15550000999", defaults={"tenant": client, "state": PhoneNumber.State.ASSIGNED}
     )
-    Queue.objects.get_or_create(
+    queue, _ = Queue.objects.get_or_create(
         tenant=client, is_default=True, defaults={"name": "Main", "max_length": 10**6}
+    )
+    now = timezone.now()
+    user, _ = User.objects.get_or_create(username="bench-calls-op", defaults={"role": Role.OPERATOR})
+    operator, _ = OperatorProfile.objects.update_or_create(
+        user=user, defaults={"state": OperatorState.ON_CALL, "state_since": now, "idle_since": now}
+    )
+    Skill.objects.update_or_create(
+        operator=operator, queue=queue, defaults={"certified_until": now + timedelta(days=365)}
     )
     # Every run starts with an empty queue (the calls of earlier runs never left it).
     WaitingCall.objects.filter(tenant=client).exclude(state="left").update(state="left", outcome="abandoned")
