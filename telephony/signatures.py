@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseForbidden, QueryD
 from django.views.decorators.http import require_http_methods
 from twilio.request_validator import RequestValidator
 
+from config.process_cache import ProcessCache
 from tenants.models import Client
 
 log = logging.getLogger(__name__)
@@ -63,11 +65,22 @@ def twilio_signed(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespon
     return wrapper
 
 
+def _company(schema: str) -> Client | None:
+    return Client.objects.companies().filter(schema_name=schema).first()
+
+
+# A call's conference webhooks (a dozen per call) name its company by schema: kept per process, as
+# the companies by host are (tenants.resolution), instead of a query per webhook.
+COMPANIES_BY_SCHEMA: ProcessCache[str, Client | None] = ProcessCache(
+    ttl=settings.TENANT_DOMAIN_CACHE_SECONDS, load_one=_company
+).invalidate_on_save(Client)
+
+
 def named_call(request: HttpRequest) -> tuple[Client, int] | None:
     """The client company (``t``: its schema) and the call (``c``: its id) that a webhook URL we
     signed names; None when either is missing or unknown."""
     schema, call_id = request.GET.get("t", ""), request.GET.get("c", "")
-    tenant = Client.objects.companies().filter(schema_name=schema).first() if schema else None
+    tenant = COMPANIES_BY_SCHEMA.get(schema) if schema else None
     if tenant is None or not call_id.isdigit():
         return None
-    return tenant, int(call_id)
+    return copy.copy(tenant), int(call_id)
