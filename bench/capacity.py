@@ -37,8 +37,20 @@ EXTRA_SKILLS = 100  # each operator is also skilled on this many other companies
 STEPS = [(100, 1.0), (250, 2.0), (500, 3.0), (1000, 3.0), (1000, 5.0), (1000, 10.0), (1000, 20.0),
          (1000, 25.0)]  # fmt: skip
 QUICK_STEPS = [(50, 2.0), (100, 5.0)]
+
+
+def _steps_from_env() -> list[tuple[int, float]] | None:
+    """``BENCH_CAPACITY_STEPS="100x2,200x3"``: these steps (operators x calls/s) instead, e.g. one
+    fixed rate to measure the CPU a call costs."""
+    text = os.environ.get("BENCH_CAPACITY_STEPS", "").strip()
+    if not text:
+        return None
+    return [(int(ops), float(rate)) for ops, rate in (step.split("x") for step in text.split(","))]
+
+
 STEP_SECONDS = 20
 WARM_UP_CALLS = 10
+IDLE_SECONDS = 10
 OFFER_P99_MS = float(os.environ.get("BENCH_CAPACITY_P99_MS", "100"))  # the issue's limit
 BUDGET_SECONDS = 300
 CALL_WORKER_CONCURRENCY = 2
@@ -159,30 +171,34 @@ def _operators(count: int, numbers: list[str]) -> list[tuple[str, str]]:
     return operators
 
 
-def _platform_cpu(pids: list[int], database: str) -> float:
-    """CPU seconds used so far by these processes and their children, and PostgreSQL's backends of
-    the benchmark's database (the server's own processes serve everybody on the box: left out)."""
+def _platform_cpu(children: dict[str, int], database: str) -> dict[str, float]:
+    """CPU seconds used so far by each platform child (with its own children: uvicorn's and
+    Celery's worker processes) and by PostgreSQL's backends of the benchmark's database (the
+    server's own processes serve everybody on the box: left out), by kind."""
     import psutil
 
-    total = 0.0
     seen: set[int] = set()
-    procs: list[psutil.Process] = []
-    for pid in pids:
+    kinds: dict[str, list[psutil.Process]] = {}
+    for name, pid in children.items():
         with contextlib.suppress(psutil.Error):
             parent = psutil.Process(pid)
-            procs += [parent, *parent.children(recursive=True)]
+            kinds[name] = [parent, *parent.children(recursive=True)]
+    kinds["postgres"] = []
     for proc in psutil.process_iter(["name", "cmdline"]):
         with contextlib.suppress(psutil.Error):
             command = " ".join(proc.info["cmdline"] or [])
             if (proc.info["name"] or "").startswith("postgres") and database in command:
-                procs.append(proc)
-    for proc in procs:
-        with contextlib.suppress(psutil.Error):
-            if proc.pid not in seen:
-                seen.add(proc.pid)
-                times = proc.cpu_times()
-                total += times.user + times.system
-    return total
+                kinds["postgres"].append(proc)
+    totals: dict[str, float] = {}
+    for kind, procs in kinds.items():
+        totals[kind] = 0.0
+        for proc in procs:
+            with contextlib.suppress(psutil.Error):
+                if proc.pid not in seen:
+                    seen.add(proc.pid)
+                    times = proc.cpu_times()
+                    totals[kind] += times.user + times.system
+    return totals
 
 
 class Platform:
@@ -220,8 +236,8 @@ class Platform:
             raise RuntimeError("the web process did not start")
 
     @property
-    def pids(self) -> list[int]:
-        return [child.pid for child in self.children.values()]
+    def pids(self) -> dict[str, int]:
+        return {name: child.pid for name, child in self.children.items()}
 
     def stop(self) -> None:
         for child in self.children.values():
@@ -278,6 +294,16 @@ def _step_figures(records, operators, count: int, arrivals: float) -> dict[str, 
     }
 
 
+async def _idle_cpu(platform: Platform, database: str) -> dict[str, float]:
+    """CPU seconds per second each kind of process spends with the operators online and no calls
+    (ticks, presence, the consoles' sockets): the part of a step's CPU that is not the calls'."""
+    await asyncio.sleep(2)  # the warm-up's last wrap-ups end
+    before, began = _platform_cpu(platform.pids, database), time.monotonic()
+    await asyncio.sleep(IDLE_SECONDS)
+    after, seconds = _platform_cpu(platform.pids, database), time.monotonic() - began
+    return {kind: round((after[kind] - before.get(kind, 0.0)) / seconds, 3) for kind in sorted(after)}
+
+
 async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, steps, rest_port: int, port: int):
     """The steps on one simulated Twilio: the consoles of each step's new operators log in (and stay),
     then the step's calls arrive and end; stops at the first step past the limits or the budget."""
@@ -315,12 +341,18 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
                     await asyncio.wait_for(asyncio.gather(*(op.online.wait() for op in everyone[:count])), 90)
                 if not results:  # warm-up, not counted: each web process's caches (numbers, queues)
                     await _calls(twilio, numbers, 2.0, WARM_UP_CALLS, rng)
+                    idle = await _idle_cpu(platform, database)
                 first = len(twilio.records)
                 cpu_before, load_before = _platform_cpu(platform.pids, database), os.getloadavg()[0]
                 arrivals = await _calls(twilio, numbers, rate, int(rate * STEP_SECONDS), rng)
                 step = _step_figures(twilio.records[first:], everyone, count, arrivals)
-                cpu = _platform_cpu(platform.pids, database) - cpu_before
-                step["cpu_seconds_per_call"] = round(cpu / step["calls"], 3) if step["calls"] else None
+                cpu_after = _platform_cpu(platform.pids, database)
+                cpu = {kind: cpu_after[kind] - cpu_before.get(kind, 0.0) for kind in cpu_after}
+                calls = step["calls"] or 1
+                step["cpu_seconds_per_call"] = round(sum(cpu.values()) / calls, 3)
+                per_kind = {kind: round(seconds / calls, 3) for kind, seconds in sorted(cpu.items())}
+                step["cpu_seconds_per_call_by_process"] = per_kind
+                step["idle_cpu_per_second_by_process"] = idle if not results else None
                 step["load_average"] = round((load_before + os.getloadavg()[0]) / 2, 2)
                 step["ok"] = bool(step["offer_ms_p99"] is not None and step["offer_ms_p99"] <= OFFER_P99_MS
                                   and step["lost"] == 0)  # fmt: skip
@@ -343,7 +375,7 @@ def run(quick: bool) -> dict[str, object]:
     # Companies are cloned once and kept (``python -m bench.capacity`` clones them all beforehand);
     # a run clones for at most a minute more and makes the rest company rows (both counted).
     made = prepare(LIVE_COMPANIES + 95 if quick else COMPANIES, clone_seconds=60)
-    steps = QUICK_STEPS if quick else STEPS
+    steps = _steps_from_env() or (QUICK_STEPS if quick else STEPS)
     sessions = _operators(max(n for n, _ in steps), made["numbers"])
     port, rest_port = _free_port(), _free_port()
     env = {

@@ -24,7 +24,9 @@ socket beats every few seconds; closing the operator's last live socket sets the
 call or in wrap-up: a reload must find the call) and a ringing offer is re-routed; a socket that
 never said goodbye (a crashed server, a Redis outage) stops beating and the sweep sets its operator
 offline. Each beat also expires the operator's own offer once past its deadline, so offers expire
-even while no Celery worker runs.
+even while no Celery worker runs: the socket notes the offers it was sent (``OfferWatch``), and a
+beat asks the database only when one of them is due, or ``OFFER_LOOK_SECONDS`` after it last asked
+(an offer whose push was lost); the other beats only refresh presence in Redis.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -48,6 +53,40 @@ from telephony.routing_models import OperatorProfile, OperatorState, Reservation
 from tenants.sockets import in_tenant
 
 log = logging.getLogger(__name__)
+
+OFFER_LOOK_SECONDS = 30.0  # a console that knows of no due offer still asks the database this often
+
+
+@dataclass
+class OfferWatch:
+    """The offers one console socket was sent and not yet told the end of (reservation id → its
+    deadline, epoch seconds), so that its heartbeat asks the database only when there may be an
+    overdue offer to expire: one of them is past its deadline, or ``look_every`` seconds passed."""
+
+    look_every: float = OFFER_LOOK_SECONDS
+    offers: dict[int, float] = field(default_factory=dict)
+    looked_at: float = float("-inf")
+
+    def note(self, message: dict[str, Any]) -> None:
+        """A message this socket sends: an offer starts being watched; its end stops it."""
+        reservation = message.get("reservation")
+        if not isinstance(reservation, int):
+            return
+        if message.get("type") == "offer":
+            with contextlib.suppress(KeyError, TypeError, ValueError):
+                self.offers[reservation] = datetime.fromisoformat(message["expires_at"]).timestamp()
+        elif message.get("type") in {"offer_cancelled", "call_lost", "accepted"}:
+            self.offers.pop(reservation, None)
+
+    def due(self, now: float) -> bool:
+        """Whether this beat should look for the operator's overdue offer in the database."""
+        return now - self.looked_at >= self.look_every or any(at <= now for at in self.offers.values())
+
+    def looked(self, now: float) -> None:
+        """The database was asked: the offers due by ``now`` were expired then (or were being
+        answered: their end is pushed), so they are no longer watched."""
+        self.looked_at = now
+        self.offers = {reservation: at for reservation, at in self.offers.items() if at > now}
 
 
 def _open(user) -> tuple[int, list[dict[str, Any]]]:
@@ -134,17 +173,31 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
         self.group = operator_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        self.profile_id, messages = await in_tenant(tenant, _open)(user)
+        self.watch = OfferWatch()
+        self.profile_id, messages = await in_tenant(tenant, _open)(user)  # expired the overdue offer
+        self.watch.looked(time.time())
         await sync_to_async(console_presence.beat)(operator_id=self.profile_id, channel=self.channel_name)
         self.heartbeat = asyncio.get_running_loop().create_task(self._beat_forever())
         for message in messages:
             await self.send_json(message)
 
+    async def send_json(self, content: Any, close: bool = False) -> None:
+        if isinstance(content, dict) and hasattr(self, "watch"):
+            self.watch.note(content)
+        await super().send_json(content, close=close)
+
     async def _beat_forever(self) -> None:
         while True:
             await asyncio.sleep(console_presence.BEAT_SECONDS)
             try:
-                await in_tenant(self.tenant, _beat)(self.profile_id, self.channel_name)
+                now = time.time()
+                if self.watch.due(now):
+                    await in_tenant(self.tenant, _beat)(self.profile_id, self.channel_name)
+                    self.watch.looked(now)
+                else:  # no offer of this console can be overdue: presence only, no database
+                    await sync_to_async(console_presence.beat)(
+                        operator_id=self.profile_id, channel=self.channel_name
+                    )
             except Exception:  # the database or Redis is down: the next beat tries again
                 log.warning("console heartbeat failed", exc_info=True)
 
