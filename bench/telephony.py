@@ -39,11 +39,10 @@ def _prepare() -> tuple[str, dict[str, str]]:
     from bench.tenants import _setup_django
 
     _setup_django()  # the database of bench/tenants.py
-    from django.conf import settings
-    from django.core.management import call_command
-
     from datetime import timedelta
 
+    from django.conf import settings
+    from django.core.management import call_command
     from django.utils import timezone
 
     from accounts.models import Role, User
