@@ -307,6 +307,7 @@ def _new_call(claim: dict[str, Any], user_id: int, name: str, now: dt.datetime) 
         from_number=claim["caller_id"], to_number=claim["phone"], contact=contact,
         status=Call.Status.QUEUED, started_at=now, queue_id=claim["queue_id"], queue_name=queue,
         script_session=session, operator_id=user_id, operator_name=name[:150],
+        try_of_id=claim["callback"] if claim["task"] == "callback" else None,
     )  # fmt: skip
     add_event(call, "outbound_task", dedupe="outbound_task", at=now, **{k: v for k, v in claim.items()})
     if claim["task"] == "campaign":

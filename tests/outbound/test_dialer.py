@@ -293,6 +293,9 @@ def test_due_callbacks_are_previewed_first_then_dialed_and_closed(
     assert reserved.mode == "preview" and created == []  # the callback came before the campaign
     with tenant_context(tenants.alpha):
         assert Callback.objects.get(pk=callback.pk).state == "dialing"
+        # A try of the callback (its lists read it through the call), not one that kept a place.
+        tried = Call.objects.get(pk=reserved.call_id)
+        assert (tried.try_of_id, tried.place_keeping_try) == (callback.pk, False)
     assert dialer.place_call(tenant=tenants.alpha, call_id=reserved.call_id)
     assert created[0]["to"] == caller and created[0]["from_"] == "+15550199001"
     (call,) = outbound_calls(tenants.alpha)
