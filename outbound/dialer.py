@@ -320,10 +320,9 @@ def _new_call(claim: dict[str, Any], user_id: int, name: str, now: dt.datetime) 
 
 def dial_refusal(task: dict[str, Any], phone: str, now: dt.datetime) -> str | None:
     """Checked again at the moment of dialing: campaign still running, window, both DNC lists (a
-    callback: the callbacks' rule, ``callback_held``)."""
+    callback has its own rule: ``callback_held``)."""
     if task.get("task") == "callback":
-        held = callback_held(task, now)
-        return held.reason if held else None
+        return None
     if rules.blocked_numbers([phone]):
         return "This number is on a do-not-call list."
     if task["task"] != "campaign":
@@ -373,9 +372,9 @@ def place_call(*, tenant: Client, call_id: int, now: dt.datetime | None = None) 
             if call is None or not is_pending(call) or call.status != Call.Status.QUEUED:
                 return False
             task = task_of(call) or {}
-            refusal = dial_refusal(task, call.to_number, now)
             # A callback its rule stops is given up or moved to the next opening, not just handed back.
-            held = callback_held(task, now) if refusal and task.get("task") == "callback" else None
+            held = callback_held(task, now) if task.get("task") == "callback" else None
+            refusal = held.reason if held else dial_refusal(task, call.to_number, now)
             # The caller ID last: the contact skipped for its own reason keeps the campaign going.
             wrong_caller_id = refusal is None and (refusal := caller_id_refusal(task, call, now)) is not None
             if refusal is None:
