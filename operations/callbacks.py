@@ -72,18 +72,14 @@ def counts(*, now: dt.datetime, queue_ids: set[int] | None = None) -> dict[str, 
 
 def attempts_of(ids: list[int]) -> dict[int, list[Attempt]]:
     """Each callback's tries, oldest first: the result events of the calls placed for it (by the
-    outbound dialer, or for a callback that kept the caller's place)."""
+    outbound dialer, or for a callback that kept the caller's place), found through each call's
+    ``try_of`` in one query."""
     if not ids:
         return {}
-    placed = dict(
-        CallEvent.objects.filter(
-            Q(kind="outbound_task", data__task="callback") | Q(kind="callback_dial"), data__callback__in=ids
-        ).values_list("call_id", "data__callback")
-    )
     found: dict[int, list[Attempt]] = {}
-    results = CallEvent.objects.filter(kind="callback_result", call_id__in=list(placed)).order_by("at", "pk")
-    for call_id, at, outcome in results.values_list("call_id", "at", "data__outcome"):
-        found.setdefault(placed[call_id], []).append(Attempt(at=at, outcome=str(outcome or "")))
+    results = CallEvent.objects.filter(kind="callback_result", call__try_of__in=ids).order_by("at", "pk")
+    for callback_id, at, outcome in results.values_list("call__try_of", "at", "data__outcome"):
+        found.setdefault(callback_id, []).append(Attempt(at=at, outcome=str(outcome or "")))
     return found
 
 

@@ -32,7 +32,7 @@ from django_tenants.utils import tenant_context
 from requests.exceptions import ConnectTimeout, RequestException
 from twilio.base.exceptions import TwilioRestException
 
-from outbound import rules, work
+from outbound import progress, rules, work
 from outbound.caller_ids import caller_id_refusal
 from outbound.calls import PLACEHOLDER, is_pending, set_sid, task_of
 from outbound.models import Attempt, Campaign, CampaignContact
@@ -43,6 +43,7 @@ from scripts_engine.sessions import SessionError, session_start
 from telephony import gateway, twiml
 from telephony.calls.models import Call, Callback, Contact
 from telephony.calls.records import add_event, contact_for
+from telephony.events import DialRefusal
 from telephony.models import OperatorProfile, Queue, Reservation, Skill, WaitingCall, certified_skills
 from telephony.operators import transition
 from telephony.pushes import push_on_commit
@@ -233,9 +234,9 @@ def _claim_callback(tenant: Client, queues: set[int], now: dt.datetime) -> dict[
         .filter(scope, state=Callback.State.OPEN, due_at__lte=now)
         .order_by("-priority", "due_at", "pk")[:5]
     ):
-        if rules.blocked_numbers([callback.phone]):
-            Callback.objects.filter(pk=callback.pk).update(state=Callback.State.CANCELLED)
-            add_event(callback.call, "callback_cancelled", dedupe="callback_dnc", reason="do-not-call")
+        refusal = progress.callback_refusal(callback, now=now)
+        if refusal is not None:
+            progress.callback_not_now(callback_id=callback.pk, refusal=refusal, now=now)
             continue
         Callback.objects.filter(pk=callback.pk).update(
             state=Callback.State.DIALING, attempts=F("attempts") + 1
@@ -306,6 +307,7 @@ def _new_call(claim: dict[str, Any], user_id: int, name: str, now: dt.datetime) 
         from_number=claim["caller_id"], to_number=claim["phone"], contact=contact,
         status=Call.Status.QUEUED, started_at=now, queue_id=claim["queue_id"], queue_name=queue,
         script_session=session, operator_id=user_id, operator_name=name[:150],
+        try_of_id=claim["callback"] if claim["task"] == "callback" else None,
     )  # fmt: skip
     add_event(call, "outbound_task", dedupe="outbound_task", at=now, **{k: v for k, v in claim.items()})
     if claim["task"] == "campaign":
@@ -317,7 +319,10 @@ def _new_call(claim: dict[str, Any], user_id: int, name: str, now: dt.datetime) 
 
 
 def dial_refusal(task: dict[str, Any], phone: str, now: dt.datetime) -> str | None:
-    """Checked again at the moment of dialing: campaign still running, window, both DNC lists."""
+    """Checked again at the moment of dialing: campaign still running, window, both DNC lists (a
+    callback has its own rule: ``callback_held``)."""
+    if task.get("task") == "callback":
+        return None
     if rules.blocked_numbers([phone]):
         return "This number is on a do-not-call list."
     if task["task"] != "campaign":
@@ -331,6 +336,12 @@ def dial_refusal(task: dict[str, Any], phone: str, now: dt.datetime) -> str | No
     if entry.state != CampaignContact.State.IN_PROGRESS:
         return f"This contact is {entry.get_state_display().lower()}."
     return None
+
+
+def callback_held(task: dict[str, Any], now: dt.datetime) -> DialRefusal | None:
+    """Why the callback of this task may not be dialled now (``progress.callback_refusal``)."""
+    callback = Callback.objects.filter(pk=task["callback"]).first()
+    return progress.callback_refusal(callback, now=now) if callback else None
 
 
 def _amd(task: dict[str, Any]) -> dict[str, Any]:
@@ -361,7 +372,9 @@ def place_call(*, tenant: Client, call_id: int, now: dt.datetime | None = None) 
             if call is None or not is_pending(call) or call.status != Call.Status.QUEUED:
                 return False
             task = task_of(call) or {}
-            refusal = dial_refusal(task, call.to_number, now)
+            # A callback its rule stops is given up or moved to the next opening, not just handed back.
+            held = callback_held(task, now) if task.get("task") == "callback" else None
+            refusal = held.reason if held else dial_refusal(task, call.to_number, now)
             # The caller ID last: the contact skipped for its own reason keeps the campaign going.
             wrong_caller_id = refusal is None and (refusal := caller_id_refusal(task, call, now)) is not None
             if refusal is None:
@@ -370,6 +383,8 @@ def place_call(*, tenant: Client, call_id: int, now: dt.datetime | None = None) 
             amd = _amd(task)
         if refusal is not None:
             give_back(call=call, reason=refusal, now=now, delay=SKIP_DELAY if wrong_caller_id else None)
+            if held is not None:
+                progress.callback_not_now(callback_id=task["callback"], refusal=held, now=now)
             raise DialError(refusal)
         params = {
             "to": call.to_number,

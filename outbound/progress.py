@@ -24,6 +24,7 @@ from telephony.calls.bridging import operator_identity
 from telephony.calls.flows import voice_of
 from telephony.calls.models import Call, Callback, TelephonySettings
 from telephony.calls.records import STATUS_RANK, TwilioCallParams, add_event, record_status, set_outcome
+from telephony.events import DialRefusal
 from telephony.models import OperatorProfile, Reservation, WaitingCall
 from telephony.pushes import push_on_commit
 from telephony.routing_models import LIVE_RESERVATION
@@ -71,6 +72,34 @@ def _settle_task(call: Call, task: dict[str, Any] | None, outcome: str, now: dt.
             mark_work_on_commit(queue_id=callback.queue_id, due_at=callback.due_at)
         add_event(call, "callback_result", dedupe=f"callback_result:{outcome}", at=now, outcome=outcome,
                   state=callback.state)  # fmt: skip
+
+
+def callback_refusal(callback: Callback, *, now: dt.datetime) -> DialRefusal | None:
+    """Whether a booked callback may be dialled now, by the one rule of every callback
+    (``rules.callback_refusal``, the same the callbacks that keep the caller's place obey):
+    asking was consent, so a do-not-call entry from before the request does not stop it, one added
+    after does; outside the calling hours it waits for their next opening."""
+    return rules.callback_refusal(phone=callback.phone, asked_at=callback.created_at, now=now)
+
+
+def callback_not_now(*, callback_id: int, refusal: DialRefusal, now: dt.datetime) -> None:
+    """A booked callback the rule stopped (nothing rang, no try counted): given up for good, or
+    due again at ``refusal.retry_at``. The caller's original call says which and why, as for a
+    callback that kept the caller's place (``callback_cancelled`` / ``callback_postponed``)."""
+    with transaction.atomic():
+        callback = Callback.objects.select_for_update().select_related("call").filter(pk=callback_id).first()
+        if callback is None or callback.state not in (Callback.State.OPEN, Callback.State.DIALING):
+            return
+        if refusal.retry_at is None:
+            callback.state = Callback.State.CANCELLED
+            add_event(callback.call, "callback_cancelled", dedupe="callback_dnc", at=now,
+                      reason=refusal.reason, tries=callback.attempts)  # fmt: skip
+        else:
+            callback.state, callback.due_at = Callback.State.OPEN, refusal.retry_at
+            add_event(callback.call, "callback_postponed", at=now, reason=refusal.reason,
+                      until=refusal.retry_at.isoformat())  # fmt: skip
+            mark_work_on_commit(queue_id=callback.queue_id, due_at=refusal.retry_at)
+        callback.save(update_fields=["state", "due_at"])
 
 
 def release_operator(*, call_sid: str, reason: str, now: dt.datetime) -> None:

@@ -28,6 +28,7 @@ from reporting.periods import PeriodForm, day_field, default_period
 from reporting.what_if import WhatIfForm, what_if
 from tenants import payments
 from tenants.models import Client
+from tenants.money import amount, shown
 
 NOTHING = "\u2013"  # an en dash: no call to measure a rate on
 
@@ -267,7 +268,8 @@ def invoice_build(request: HttpRequest, client_pk: int) -> HttpResponse:
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, f"Draft {invoice.number} built: {invoice.total} {invoice.currency}.")
+            total = shown(invoice.total, invoice.currency)
+            messages.success(request, f"Draft {invoice.number} built: {total}.")
             return redirect("bo_invoice", client_pk=client.pk, pk=invoice.pk)
     return _client_invoices(request, client, month_form=form, status=400)
 
@@ -283,7 +285,7 @@ def _invoice_page(
         notes = list(invoice.credit_notes.all())
     paid = payments.payments_of(invoice_number=invoice.number)
     due = invoice.total - sum((n.total for n in notes), Decimal("0.00")) - paid
-    balance = {"amount": max(due, Decimal("0.00")), "currency": invoice.currency}
+    balance = {"amount": amount(max(due, Decimal(0)), invoice.currency), "currency": invoice.currency}
     context = {
         "client": client,
         "invoice": invoice,

@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from tenants.money import amount
+
 MONEY = {"max_digits": 14, "decimal_places": 2}
 FROZEN_FIELDS = (
     "number",
@@ -92,8 +94,8 @@ class Invoice(models.Model):
 
     @property
     def tax_rates(self) -> list[dict[str, object]]:
-        """Tax per rate as shown: ``label``, ``percent``, ``net``, ``tax`` (an invoice built before
-        the breakdown existed has its one rate)."""
+        """Tax per rate as shown: ``label``, ``percent``, ``net``, ``tax`` (net and tax in the
+        currency's smallest unit; an invoice built before the breakdown existed has its one rate)."""
         rows = self.taxes or [
             {"percent": str(self.tax_percent or Decimal("0.00")), "net": str(self.subtotal),
              "tax": str(self.tax), "reverse_charge": False, "client_vat_id": ""}
@@ -102,12 +104,12 @@ class Invoice(models.Model):
             {
                 **row,
                 "percent": Decimal(row["percent"]),
-                "net": Decimal(row["net"]),
-                "tax": Decimal(row["tax"]),
+                "net": amount(row["net"], self.currency),
+                "tax": amount(row["tax"], self.currency),
                 "label": (
                     f"Reverse charge: VAT to be accounted for by the client, VAT id {row['client_vat_id']}"
                     if row["reverse_charge"]
-                    else f"Tax {row['percent']} % on {row['net']}"
+                    else f"Tax {row['percent']} % on {amount(row['net'], self.currency)}"
                 ),
             }
             for row in rows

@@ -26,6 +26,7 @@ from openpyxl.cell import WriteOnlyCell
 from reporting import kpis
 from reporting.models import Invoice, Statistic
 from telephony.calls.models import Call
+from tenants.money import amount
 
 if TYPE_CHECKING:
     from reporting.filters import LocalDaysFilter
@@ -358,11 +359,11 @@ def invoice_rows(invoices: QuerySet[Invoice], zone: dt.tzinfo) -> Iterator[Row]:
             invoice.period_end,
             invoice.get_state_display(),
             invoice.currency,
-            invoice.subtotal,
+            amount(invoice.subtotal, invoice.currency),
             invoice.tax_percent,
-            invoice.tax,
-            invoice.total,
-            invoice.credited,
+            amount(invoice.tax, invoice.currency),
+            amount(invoice.total, invoice.currency),
+            amount(invoice.credited, invoice.currency),
             invoice.issued_at.astimezone(zone) if invoice.issued_at else None,
             invoice.paid_at.astimezone(zone) if invoice.paid_at else None,
         ]

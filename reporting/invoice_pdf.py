@@ -21,6 +21,7 @@ from reporting.stats import local_zone
 from tenants import invoice_parties
 from tenants.invoice_parties import Party
 from tenants.models import Contract
+from tenants.money import amount, price, shown
 
 
 def table_rows(invoice: Invoice) -> list[list[str]]:
@@ -35,14 +36,14 @@ def table_rows(invoice: Invoice) -> list[list[str]]:
                 str(line.position),
                 line.description + tax,
                 f"{line.quantity.normalize():f}",
-                f"{line.unit_price} {cur}",
-                f"{line.amount} {cur}",
+                f"{price(line.unit_price, cur)} {cur}",
+                shown(line.amount, cur),
             ]
         )
-    rows.append(["", "Net", "", "", f"{invoice.subtotal} {cur}"])
+    rows.append(["", "Net", "", "", shown(invoice.subtotal, cur)])
     for rate in invoice.tax_rates:
-        rows.append(["", rate["label"], "", "", f"{rate['tax']} {cur}"])
-    rows.append(["", "Gross", "", "", f"{invoice.total} {cur}"])
+        rows.append(["", rate["label"], "", "", shown(rate["tax"], cur)])
+    rows.append(["", "Gross", "", "", shown(invoice.total, cur)])
     return rows
 
 
@@ -103,7 +104,7 @@ def render_pdf(*, invoice: Invoice) -> bytes:
         story += [
             Spacer(1, 4 * mm),
             invoice_parties.payment_paragraph(
-                total=f"{invoice.total} {invoice.currency}",
+                total=shown(invoice.total, invoice.currency),
                 due=invoice_parties.due_on(issued),
                 reference=invoice_parties.payment_reference(invoice.number),
                 account=invoice_parties.bank(),
@@ -141,15 +142,15 @@ def render_credit_note_pdf(*, note: CreditNote) -> bytes:
         ("Contract", invoice.contract_reference or "—"),
     ]
     rows = [["Description", "Amount"], [Paragraph(escape(f"Credit: {note.reason}"), styles["BodyText"]), ""]]
-    rows.append(["Net credited", f"-{note.subtotal} {cur}"])
+    rows.append(["Net credited", f"-{shown(note.subtotal, cur)}"])
     for rate in note.taxes or []:
         label = (
             "Reverse charge (no tax)"
             if rate.get("reverse_charge")
-            else f"Tax {rate['percent']} % on {rate['net']}"
+            else f"Tax {rate['percent']} % on {amount(rate['net'], cur)}"
         )
-        rows.append([label, f"-{rate['tax']} {cur}"])
-    rows.append(["Total credited", f"-{note.total} {cur}"])
+        rows.append([label, f"-{shown(rate['tax'], cur)}"])
+    rows.append(["Total credited", f"-{shown(note.total, cur)}"])
     table = Table(rows, colWidths=[130 * mm, 44 * mm])
     table.setStyle(
         TableStyle(
@@ -169,7 +170,8 @@ def render_credit_note_pdf(*, note: CreditNote) -> bytes:
         table,
         Spacer(1, 4 * mm),
         Paragraph(
-            f"This credit note reduces invoice {escape(invoice.number)} by {note.total} {cur}; the amount is "
+            f"This credit note reduces invoice {escape(invoice.number)} by {shown(note.total, cur)}; "
+            "the amount is "
             "set against what is due, or paid back to the account the client paid from.",
             styles["BodyText"],
         ),

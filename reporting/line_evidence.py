@@ -23,6 +23,7 @@ from reporting.billing_models import InvoiceLine
 from reporting.exports import csv_cell
 from telephony import evidence
 from telephony.calls.models import Call, CallEvent
+from tenants.money import amount, price
 
 CHUNK = 500
 ENCODER = DjangoJSONEncoder
@@ -52,8 +53,8 @@ def line_summary(line: InvoiceLine) -> dict[str, Any]:
         "service_code": line.service_code,
         "description": line.description,
         "quantity": line.quantity,
-        "unit_price": line.unit_price,
-        "amount": line.amount,
+        "unit_price": price(line.unit_price, line.invoice.currency),
+        "amount": amount(line.amount, line.invoice.currency),
         "call_count": line.call_count,
         "billed_seconds": line.billed_seconds,
         "period_start": line.period_start,

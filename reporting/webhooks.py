@@ -33,6 +33,7 @@ from reporting.webhook_models import (
 )
 from telephony.calls.models import Call
 from tenants.models import Client
+from tenants.money import amount
 
 log = logging.getLogger(__name__)
 
@@ -262,14 +263,20 @@ def invoice_issued_data(invoice_id: int) -> dict[str, Any] | None:
         "period_start": invoice.period_start.isoformat(),
         "period_end": invoice.period_end.isoformat(),
         "currency": invoice.currency,
-        "subtotal": str(invoice.subtotal),
+        "subtotal": str(amount(invoice.subtotal, invoice.currency)),
         "tax_percent": None if invoice.tax_percent is None else str(invoice.tax_percent),  # None: several
         "taxes": [
-            {k: row[k] for k in ("percent", "net", "tax", "reverse_charge", "client_vat_id")}
+            {
+                "percent": row["percent"],
+                "net": str(amount(row["net"], invoice.currency)),
+                "tax": str(amount(row["tax"], invoice.currency)),
+                "reverse_charge": row["reverse_charge"],
+                "client_vat_id": row["client_vat_id"],
+            }
             for row in invoice.taxes
         ],
-        "tax": str(invoice.tax),
-        "total": str(invoice.total),
+        "tax": str(amount(invoice.tax, invoice.currency)),
+        "total": str(amount(invoice.total, invoice.currency)),
         "issued_at": invoice.issued_at.astimezone(dt.UTC).isoformat().replace("+00:00", "Z"),
         "pdf_sha256": invoice.pdf_sha256,
     }

@@ -20,7 +20,7 @@ from tenants import invoice_parties
 from tenants.contracts import contract_tax
 from tenants.invoice_parties import Bank, Party
 from tenants.models import Client, Contract, ContractVersion, FirstInvoice
-from tenants.money import minor_unit, money, tax_breakdown
+from tenants.money import minor_unit, money, shown, tax_breakdown
 
 
 class FirstInvoiceError(Exception):
@@ -118,7 +118,7 @@ def render_pdf(*, invoice: FirstInvoice, contract_reference: str) -> bytes:
     cur = invoice.currency
 
     def amount(value: object) -> str:
-        return f"{money(Decimal(str(value)), cur)} {cur}"
+        return shown(value, cur)
 
     facts = [
         ("Invoice number", invoice.number),

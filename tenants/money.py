@@ -30,6 +30,25 @@ def money(value: Decimal, currency: str = "EUR") -> Decimal:
     return value.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
 
 
+def amount(value: object, currency: str) -> Decimal:
+    """A stored amount (a database decimal keeps two places, a JSON one is a string) as the currency
+    writes it: 1104.00 JPY is 1104, 954.5 EUR is 954.50. What every invoice output shows."""
+    return money(Decimal(str(value)), currency)
+
+
+def price(value: object, currency: str) -> Decimal:
+    """A unit price, exact (a rate may go below the smallest unit: 2.5 JPY, 0.015 EUR a minute) but
+    never with fewer places than the currency has nor with trailing zeros beyond them."""
+    exact = Decimal(str(value)).normalize()
+    unit = minor_unit(currency)
+    return exact.quantize(unit) if exact.as_tuple().exponent >= unit.as_tuple().exponent else exact
+
+
+def shown(value: object, currency: str) -> str:
+    """An amount with its currency, as pages and PDFs print it: ``1104 JPY``, ``120.00 EUR``."""
+    return f"{amount(value, currency)} {currency}"
+
+
 def tax_breakdown(groups: dict[Tax, Decimal], currency: str) -> list[dict[str, object]]:
     """Net and tax per rate (tax rounded once per rate on the net at that rate)."""
     return [

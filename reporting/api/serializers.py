@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -9,6 +11,7 @@ from reporting import recording_log
 from reporting.models import Invoice, InvoiceLine, Statistic
 from scripts_engine.models import Script, ScriptAnswer
 from telephony.calls.models import Call, CallEvent, Contact, RecordingAccess
+from tenants import money as money_rules
 
 CALL_FIELDS = [
     "id",
@@ -143,7 +146,30 @@ class StatisticSerializer(serializers.ModelSerializer):
         return data
 
 
+class MoneyField(serializers.DecimalField):
+    """An invoice amount as an exact decimal string in its currency's smallest unit ("1104" JPY,
+    "120.00" EUR): the currency is the invoice's (``currency`` on it, or on the line's invoice)."""
+
+    rule = staticmethod(money_rules.amount)
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(max_digits=None, decimal_places=None, read_only=True, **kwargs)
+
+    def get_attribute(self, instance: Invoice | InvoiceLine) -> Decimal:
+        currency = instance.currency if isinstance(instance, Invoice) else instance.invoice.currency
+        return self.rule(super().get_attribute(instance), currency)
+
+
+class PriceField(MoneyField):
+    """A unit price: exact, with at least its currency's places ("2.5" JPY a minute)."""
+
+    rule = staticmethod(money_rules.price)
+
+
 class InvoiceLineSerializer(serializers.ModelSerializer):
+    unit_price = PriceField()
+    amount = MoneyField()
+
     class Meta:
         model = InvoiceLine
         fields = [
@@ -169,8 +195,9 @@ class TaxRateSerializer(serializers.Serializer):
     """Net and tax at one rate of an invoice (reverse charge: no tax, the client's VAT id)."""
 
     percent = serializers.DecimalField(max_digits=5, decimal_places=2, read_only=True)
-    net = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
-    tax = serializers.DecimalField(max_digits=14, decimal_places=2, read_only=True)
+    # Already in the currency's smallest unit (``Invoice.tax_rates``): written as they are.
+    net = serializers.DecimalField(max_digits=None, decimal_places=None, read_only=True)
+    tax = serializers.DecimalField(max_digits=None, decimal_places=None, read_only=True)
     reverse_charge = serializers.BooleanField(read_only=True)
     client_vat_id = serializers.CharField(read_only=True)
 
@@ -178,6 +205,9 @@ class TaxRateSerializer(serializers.Serializer):
 class InvoiceSerializer(serializers.ModelSerializer):
     lines = InvoiceLineSerializer(many=True, read_only=True)
     taxes = TaxRateSerializer(many=True, read_only=True, source="tax_rates")
+    subtotal = MoneyField()
+    tax = MoneyField()
+    total = MoneyField()
 
     class Meta:
         model = Invoice

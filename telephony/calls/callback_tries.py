@@ -5,8 +5,9 @@ A try's record is written before its turn comes (the router's row is named by it
 pop shows the number and the contact, and the operator's script opens past the phone menu with
 the caller's choices) and carries a placeholder id until Twilio gives the call its CallSid. Its
 ``try_of`` is its ``Callback`` (read with the call's row; its ``callback_dial`` event tells the
-same for the call's history); ``callback_result`` says what the try gave, as the callbacks' lists
-read it (``operations.callbacks``).
+same for the call's history) and ``place_keeping_try`` tells it from the outbound dialer's calls
+for a booked callback, which name their callback in ``try_of`` too; ``callback_result`` says what
+the try gave, as the callbacks' lists read it through ``try_of`` (``operations.callbacks``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def new_try(*, callback: Callback, original: Call, now: dt.datetime) -> Call:
         from_number=original.to_number, to_number=callback.phone, contact=contact,
         status=Call.Status.QUEUED, started_at=now, queue_id=original.queue_id,
         queue_name=original.queue_name, script_session=_session(original, fields), try_of=callback,
+        place_keeping_try=True,
     )  # fmt: skip
     add_event(call, "callback_dial", dedupe="callback_dial", at=now, callback=callback.pk,
               original=original.pk, attempt=callback.attempts + 1)  # fmt: skip
@@ -56,7 +58,7 @@ def _session(original: Call, fields: dict[str, str]) -> ScriptSession | None:
 
 def callback_of(call: Call, *, lock: bool = False) -> Callback | None:
     """The place-keeping callback a try's record belongs to (None for any other call, unread)."""
-    if call.try_of_id is None:
+    if not is_try(call) or call.try_of_id is None:
         return None
     callbacks = Callback.objects.select_related("call")
     return (
@@ -65,8 +67,10 @@ def callback_of(call: Call, *, lock: bool = False) -> Callback | None:
 
 
 def is_try(call: Call) -> bool:
-    """Whether this record is a try to call back a caller who kept their place."""
-    return call.try_of_id is not None
+    """Whether this record is a try to call back a caller who kept their place (the outbound
+    dialer's calls for a booked callback have a ``try_of`` too: they are outbound's, its webhooks
+    answer for them)."""
+    return call.place_keeping_try
 
 
 def try_card(call: Call) -> dict[str, object] | None:

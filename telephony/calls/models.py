@@ -120,10 +120,16 @@ class Call(models.Model):
     outcome = models.CharField(max_length=24, choices=Outcome.choices, blank=True)
     outcome_at = models.DateTimeField(null=True, blank=True)
     after_hours = models.BooleanField(default=False)
-    # A try to call back a caller who kept their place (``telephony.calls.callback_tries``): its
-    # callback. Indexed only where set (most calls are not tries).
+    # A try to call a caller back: its callback, whichever kind (one that kept the caller's place,
+    # ``telephony.calls.callback_tries``, or one the outbound dialer serves). Indexed only where
+    # set (most calls are not tries).
     try_of = models.ForeignKey(
         "Callback", null=True, blank=True, on_delete=models.SET_NULL, related_name="tries", db_index=False
+    )
+    place_keeping_try = models.BooleanField(
+        default=False,
+        help_text="A try of a callback that kept the caller's place (telephony.callback_dial), "
+        "not a call of the outbound dialer.",
     )
 
     class Meta:

@@ -1,8 +1,9 @@
-"""``{{ amount|money:currency }}``: an amount shown to its currency's smallest unit (1064 JPY, 954.50 EUR)."""
+"""``{{ amount|money:currency }}``: an amount shown to its currency's smallest unit (1064 JPY, 954.50 EUR);
+``{{ unit_price|price:currency }}``: a unit price, exact, with at least the currency's places."""
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import InvalidOperation
 
 from django import template
 
@@ -15,6 +16,15 @@ register = template.Library()
 def money(value: object, currency: str) -> str:
     """``value`` rounded to ``currency``'s smallest unit; what is not a number is shown as it is."""
     try:
-        return str(money_rules.money(Decimal(str(value)), currency))
+        return str(money_rules.amount(value, currency))
+    except (InvalidOperation, ValueError):
+        return str(value)
+
+
+@register.filter
+def price(value: object, currency: str) -> str:
+    """``value`` as ``tenants.money.price``; what is not a number is shown as it is."""
+    try:
+        return str(money_rules.price(value, currency))
     except (InvalidOperation, ValueError):
         return str(value)

@@ -38,7 +38,7 @@ def test_a_viewer_reads_due_and_done_callbacks_with_their_tries(committed, tenan
     with tenant_context(company):
         CallbackFactory(phone="+12025550111", due_at=now - dt.timedelta(minutes=3), attempts=1)
         done = CallbackFactory(phone="+12025550122", state=Callback.State.DONE, attempts=1)
-        placed = CallFactory(outbound=True)
+        placed = CallFactory(outbound=True, try_of=done)
         CallEventFactory(call=placed, kind="outbound_task", data={"task": "callback", "callback": done.pk})
         CallEventFactory(call=placed, kind="callback_result", data={"outcome": "answered", "state": "done"})
     viewer = make_user(company, role=Role.CLIENT_VIEWER)

@@ -23,7 +23,7 @@ NOW = timezone.now().replace(microsecond=0)
 
 def _tried(callback: Callback, outcome: str, at: dt.datetime) -> None:
     """One try: the outbound call placed for the callback and its result event, as the dialer writes them."""
-    placed = CallFactory(outbound=True, started_at=at)
+    placed = CallFactory(outbound=True, started_at=at, try_of=callback)
     CallEventFactory(call=placed, kind="outbound_task", data={"task": "callback", "callback": callback.pk})
     CallEventFactory(call=placed, at=at, kind="callback_result", data={"outcome": outcome, "state": "open"})
 
@@ -124,3 +124,31 @@ def test_client_staff_cannot_open_the_back_office_board(db, tenants):
 def test_the_published_api_schema_documents_the_callbacks(db, tenants):
     paths = http(tenants.alpha).get("/api/v1/schema/", {"format": "json"}).json()["paths"]
     assert {"/api/v1/callbacks/", "/api/v1/callbacks/{id}/"} <= set(paths)
+
+
+def test_the_tries_of_both_kinds_of_callbacks_are_read_through_their_call_in_one_query(
+    db, tenants, django_assert_num_queries
+):
+    """Before: the tries were found through their calls' events, then their results (two queries)."""
+    from operations.callbacks import Attempt, attempts_of
+
+    with tenant_context(tenants.alpha):
+        booked = CallbackFactory(phone="+4930444444")
+        _tried(booked, "busy", NOW - dt.timedelta(minutes=30))
+        _tried(booked, "no_answer", NOW - dt.timedelta(minutes=10))
+        kept = CallbackFactory(phone="+4930555555", keeps_place=True, state=Callback.State.IN_LINE)
+        try_ = CallFactory(outbound=True, started_at=NOW, try_of=kept, place_keeping_try=True)
+        CallEventFactory(call=try_, kind="callback_dial", data={"callback": kept.pk, "attempt": 1})
+        CallEventFactory(
+            call=try_, at=NOW, kind="callback_result", data={"outcome": "busy", "state": "in_line"}
+        )
+        untried = CallbackFactory(phone="+4930666666")
+        with django_assert_num_queries(1):
+            found = attempts_of([booked.pk, kept.pk, untried.pk])
+    assert found == {
+        booked.pk: [
+            Attempt(at=NOW - dt.timedelta(minutes=30), outcome="busy"),
+            Attempt(at=NOW - dt.timedelta(minutes=10), outcome="no_answer"),
+        ],
+        kept.pk: [Attempt(at=NOW, outcome="busy")],
+    }

@@ -293,6 +293,9 @@ def test_due_callbacks_are_previewed_first_then_dialed_and_closed(
     assert reserved.mode == "preview" and created == []  # the callback came before the campaign
     with tenant_context(tenants.alpha):
         assert Callback.objects.get(pk=callback.pk).state == "dialing"
+        # A try of the callback (its lists read it through the call), not one that kept a place.
+        tried = Call.objects.get(pk=reserved.call_id)
+        assert (tried.try_of_id, tried.place_keeping_try) == (callback.pk, False)
     assert dialer.place_call(tenant=tenants.alpha, call_id=reserved.call_id)
     assert created[0]["to"] == caller and created[0]["from_"] == "+15550199001"
     (call,) = outbound_calls(tenants.alpha)
@@ -522,3 +525,104 @@ def test_a_call_twilio_placed_though_its_answer_was_lost_is_not_dialled_again(
         (call,) = Call.objects.filter(direction="outbound")
         assert (call.call_sid, call.outcome) == (placed_sid, "")
         assert CampaignContact.objects.get(phone=phones[0]).state == "in_progress"
+
+
+# A booked callback follows the one rule of every callback (outbound.rules.callback_refusal) -------
+
+
+def _booked_callback(tenant, queue: Queue, caller: str) -> Callback:
+    with tenant_context(tenant):
+        earlier = CallFactory(from_number=caller, outcome="callback_requested", outcome_at=timezone.now())
+        return CallbackFactory(call=earlier, reason="requested", queue_id=queue.pk)
+
+
+def _events(tenant, callback: Callback, kind: str) -> list[dict]:
+    with tenant_context(tenant):
+        return list(
+            Call.objects.get(pk=callback.call_id).events.filter(kind=kind).values_list("data", flat=True)
+        )
+
+
+def test_a_booked_callback_is_called_over_a_do_not_call_entry_older_than_the_request(
+    dial_pass, db, tenants, created, called_number
+):
+    """Before: any entry, however old, cancelled it; asking for the callback is consent."""
+    queue = Queue.objects.create(tenant=tenants.alpha, name="cb-" + sid()[-6:])
+    operators_on(queue, 1)
+    caller = phone()
+    with tenant_context(tenants.alpha):
+        DoNotCall.objects.create(phone=caller, reason="an old campaign's opt-out")
+        DoNotCall.objects.filter(phone=caller).update(at=timezone.now() - dt.timedelta(days=30))
+    PlatformDoNotCall.objects.create(phone=caller, reason="old")
+    PlatformDoNotCall.objects.filter(phone=caller).update(at=timezone.now() - dt.timedelta(days=30))
+    callback = _booked_callback(tenants.alpha, queue, caller)
+    (reserved,) = dial_pass()
+    assert dialer.place_call(tenant=tenants.alpha, call_id=reserved.call_id)
+    assert [c["to"] for c in created] == [caller]
+    with tenant_context(tenants.alpha):
+        assert Callback.objects.get(pk=callback.pk).state == "dialing"
+
+
+def test_a_booked_callback_is_cancelled_by_a_do_not_call_entry_added_after_the_request(
+    dial_pass, db, tenants, created, called_number
+):
+    queue = Queue.objects.create(tenant=tenants.alpha, name="cb-" + sid()[-6:])
+    operators_on(queue, 1)
+    caller = phone()
+    callback = _booked_callback(tenants.alpha, queue, caller)
+    with tenant_context(tenants.alpha):
+        DoNotCall.objects.create(phone=caller, reason="asked by e-mail")
+    assert dial_pass() == [] and created == []
+    with tenant_context(tenants.alpha):
+        assert Callback.objects.get(pk=callback.pk).state == "cancelled"
+    (event,) = _events(tenants.alpha, callback, "callback_cancelled")
+    assert event["reason"] == "on a do-not-call list since the callback was asked for"
+
+
+def test_a_do_not_call_entry_added_while_the_operator_previews_cancels_the_callback(
+    dial_pass, db, tenants, created, called_number
+):
+    queue = Queue.objects.create(tenant=tenants.alpha, name="cb-" + sid()[-6:])
+    (operator,) = operators_on(queue, 1)
+    caller = phone()
+    callback = _booked_callback(tenants.alpha, queue, caller)
+    (reserved,) = dial_pass()
+    PlatformDoNotCall.objects.create(phone=caller, reason="regulator's list")
+    with pytest.raises(dialer.DialError, match="do-not-call"):
+        dialer.place_call(tenant=tenants.alpha, call_id=reserved.call_id)
+    assert created == []
+    assert OperatorProfile.objects.get(pk=operator.pk).state == "available"
+    with tenant_context(tenants.alpha):
+        assert Callback.objects.get(pk=callback.pk).state == "cancelled"
+    assert len(_events(tenants.alpha, callback, "callback_cancelled")) == 1
+
+
+def test_outside_the_calling_hours_a_booked_callback_waits_for_the_next_opening_in_the_company_zone(
+    dial_pass, db, tenants, created, called_number, settings
+):
+    """Before: booked callbacks had no calling hours; now the same as those keeping their place."""
+    import zoneinfo
+
+    from telephony.calls.models import TelephonySettings
+
+    settings.CALLBACK_CALLING_HOURS = "08:00-21:00"
+    tokyo = zoneinfo.ZoneInfo("Asia/Tokyo")
+    with tenant_context(tenants.alpha):
+        TelephonySettings.current()
+        TelephonySettings.objects.update(timezone="Asia/Tokyo")
+    queue = Queue.objects.create(tenant=tenants.alpha, name="cb-" + sid()[-6:])
+    operators_on(queue, 1)
+    callback = _booked_callback(tenants.alpha, queue, phone())
+    late = (timezone.now() + dt.timedelta(days=1)).astimezone(tokyo).replace(hour=23, minute=30)
+    assert dial_pass(now=late) == [] and created == []
+    opening = (late + dt.timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
+    with tenant_context(tenants.alpha):
+        callback.refresh_from_db()
+    assert (callback.state, callback.due_at, callback.attempts) == ("open", opening, 0)  # not a try
+    (event,) = _events(tenants.alpha, callback, "callback_postponed")
+    assert event["reason"] == "outside the calling hours"
+    assert dt.datetime.fromisoformat(event["until"]) == opening
+    # At the opening it is dialled.
+    (reserved,) = dial_pass(now=opening)
+    assert dialer.place_call(tenant=tenants.alpha, call_id=reserved.call_id, now=opening)
+    assert len(created) == 1

@@ -604,6 +604,28 @@ def test_the_migration_links_existing_tries_to_their_callback_from_their_event(d
         assert Call.objects.get(pk=other.pk).try_of_id is None
 
 
+def test_the_migration_marks_place_keeping_tries_and_links_the_dialers_calls_to_their_callback(db, tenants):
+    link = importlib.import_module("telephony.calls.migrations.0015_link_dialer_tries").link_tries
+    with tenant_context(tenants.alpha):
+        callback = Callback.objects.create(
+            call=CallFactory(call_sid=sid()), phone=CALLER, reason="requested", due_at=timezone.now()
+        )
+        kept_try, dialled, campaign_call = (CallFactory(call_sid=sid()) for _ in range(3))
+        Call.objects.filter(pk=kept_try.pk).update(try_of=callback)
+        CallEvent.objects.create(
+            call=kept_try, kind="callback_dial", at=timezone.now(), data={"callback": callback.pk}
+        )
+        CallEvent.objects.create(call=dialled, kind="outbound_task", at=timezone.now(),
+                                 data={"task": "callback", "callback": callback.pk})  # fmt: skip
+        CallEvent.objects.create(call=campaign_call, kind="outbound_task", at=timezone.now(),
+                                 data={"task": "campaign", "campaign": 1})  # fmt: skip
+        link(apps, None)
+        rows = Call.objects.in_bulk([kept_try.pk, dialled.pk, campaign_call.pk])
+        assert (rows[kept_try.pk].try_of_id, rows[kept_try.pk].place_keeping_try) == (callback.pk, True)
+        assert (rows[dialled.pk].try_of_id, rows[dialled.pk].place_keeping_try) == (callback.pk, False)
+        assert (rows[campaign_call.pk].try_of_id, rows[campaign_call.pk].place_keeping_try) == (None, False)
+
+
 # Do-not-call lists and calling hours, at the moment of dialling -------------------------------
 
 
