@@ -46,7 +46,8 @@ def _prepare() -> tuple[str, dict[str, str]]:
     from django.utils import timezone
 
     from accounts.models import Role, User
-    from telephony.models import OperatorProfile, OperatorState, PhoneNumber, Queue, Skill, WaitingCall
+    from telephony.models import OperatorProfile, PhoneNumber, Queue, Skill, WaitingCall
+    from telephony.routing_models import OperatorState
     from tenants.clients import client_create, ensure_platform
     from tenants.models import Client
 
