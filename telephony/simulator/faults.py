@@ -15,6 +15,7 @@ reconnect like the real page whatever refused them, and a run of calls with both
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 import uuid
@@ -22,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from telephony.simulator.operators import Behaviour, SimulatedOperator
-from telephony.simulator.run import Plan, kpis, operators_of
+from telephony.simulator.run import LOGIN_WAIT, Plan, kpis, operators_of
 from telephony.simulator.twilio_side import Profile, Twilio
 
 FINAL = ("completed", "busy", "no-answer", "canceled", "failed")
@@ -114,7 +115,10 @@ async def simulate_with_faults(
     async with FaultyTwilio(faults=faults, **twilio_args) as twilio:
         operators = operators_of(plan, rng, behaviour, kind=ReconnectingOperator)
         consoles = [asyncio.create_task(op.run(stop)) for op in operators]
-        await asyncio.sleep(0.5)
+        # Calls only once the consoles are logged in, as ``run.simulate``: a queue nobody staffs yet
+        # offers a callback at once, whatever the fault under test.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(*(op.online.wait() for op in operators)), LOGIN_WAIT)
         calls: list[asyncio.Task] = []
         placed = 0
         while placed < plan.calls and (until is None or time.monotonic() < until):

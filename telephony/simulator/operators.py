@@ -56,6 +56,9 @@ class OperatorStats:
     outbound_talked: int = 0  # outbound calls connected, walked through the script and wrapped up
     paused: int = 0  # recordings paused for card data (PCI) …
     resumed: int = 0  # … and resumed by the operator (the others ended while paused: the call did)
+    # call sid → seconds from sending the pause to the resume's answer: the longest the platform
+    # can have measured the pause (it records it between the two requests), however loaded
+    pause_windows: dict[str, float] = field(default_factory=dict)
 
 
 class SimulatedOperator:
@@ -170,12 +173,12 @@ class SimulatedOperator:
         self.stats.calls.append(offer.get("call_sid", ""))
         self.stats.accepted_at[offer.get("call_sid", "")] = time.monotonic()
         if self.rng.random() < self.behaviour.card_data:
-            task = asyncio.create_task(self._card_data(offer["reservation"]))
+            task = asyncio.create_task(self._card_data(offer["reservation"], offer.get("call_sid", "")))
             self.card_tasks.add(task)
             task.add_done_callback(self.card_tasks.discard)
         return "accepted"
 
-    async def _card_data(self, reservation: int) -> None:
+    async def _card_data(self, reservation: int, call_sid: str) -> None:
         """The caller pays by card: once connected, pause the recording, take the card, resume."""
         try:
             for _ in range(200):  # the call is ours, then the leg joins, a moment after the accept
@@ -187,12 +190,14 @@ class SimulatedOperator:
                 await asyncio.sleep(0.05)
             else:
                 return
+            sent = time.monotonic()
             if await self._api(f"calls/{reservation}/recording", {"on": True}) is None:
                 return  # refused (the call ended, Twilio unavailable): the console showed why
             self.stats.paused += 1
             await asyncio.sleep(self.rng.uniform(*self.behaviour.card_seconds))
             if await self._api(f"calls/{reservation}/recording", {"on": False}) is not None:
                 self.stats.resumed += 1
+                self.stats.pause_windows[call_sid] = round(time.monotonic() - sent, 3)
         except (aiohttp.ClientError, TimeoutError, RuntimeError) as exc:
             self.stats.errors.append(f"card data {reservation}: {exc}")
 

@@ -110,9 +110,11 @@ async def simulate(plan: Plan) -> dict[str, object]:
             for name, key in plan.supervisors
         ]  # fmt: skip
         consoles += [asyncio.create_task(sup.run(stop)) for sup in supervisors]
-        # Calls only once the consoles are logged in: a queue nobody staffs offers a callback at once.
+        # Calls only once the consoles are logged in (a queue nobody staffs offers a callback at once)
+        # and the supervisors watch their wallboard (the calls on it before are not theirs to try).
+        ready = [op.online.wait() for op in operators] + [sup.watching.wait() for sup in supervisors]
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*(op.online.wait() for op in operators)), LOGIN_WAIT)
+            await asyncio.wait_for(asyncio.gather(*ready), LOGIN_WAIT)
         calls: list[asyncio.Task] = []
         started = time.monotonic()
         placed = 0

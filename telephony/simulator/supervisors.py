@@ -1,7 +1,13 @@
 """A supervisor played on the wallboard (R21): watches the live calls pushed over the wallboard
 socket, joins one listening, then whispers to the operator, barges in, and leaves, through the
 same HTTP endpoints the wallboard page calls. A refusal (the call ended meanwhile, Twilio busy) is
-counted, never fatal: the next live call is tried."""
+counted, never fatal: the next live call is tried.
+
+The supervisor works the calls that come in while they watch: the calls already on the board at
+their first snapshot (another run's, or rows left by earlier tests) are not theirs to try, and
+would otherwise be tried first, the oldest being listed first. A call is listed from its accept,
+a moment before the operator's leg joins: Listen is refused until then ("not connected to an
+operator now"), so a call refused before its first session is tried again while it is listed."""
 
 from __future__ import annotations
 
@@ -37,7 +43,8 @@ class SimulatedSupervisor:
         self.session, self.base_url, self.connect_to = session, base_url.rstrip("/"), connect_to
         self.rng, self.dwell = rng, dwell
         self.http: aiohttp.ClientSession | None = None
-        self.tried: set[int] = set()
+        self.tried: set[int] = set()  # calls supervised (or on the board before we looked)
+        self.watching = asyncio.Event()  # the first snapshot is in: the calls before it are set aside
 
     async def run(self, stop: asyncio.Event) -> None:
         csrf = secrets.token_hex(16)
@@ -66,23 +73,30 @@ class SimulatedSupervisor:
                     snapshot = json.loads(await asyncio.wait_for(ws.recv(), 0.5))
                 except TimeoutError:
                     continue
-                call = next((c for c in snapshot.get("calls", []) if c["id"] not in self.tried), None)
-                if call is not None:
-                    self.tried.add(call["id"])
-                    await self.supervise(call["id"])
+                live = [c["id"] for c in snapshot.get("calls", [])]
+                if not self.watching.is_set():
+                    self.tried.update(live)
+                    self.watching.set()
+                    continue
+                for call_id in live:
+                    if call_id not in self.tried and await self.supervise(call_id):
+                        self.tried.add(call_id)
+                        break
 
-    async def supervise(self, call_id: int) -> None:
-        """Listen, whisper, barge, leave; stops at the first refusal (the call may have ended)."""
+    async def supervise(self, call_id: int) -> bool:
+        """Listen, whisper, barge, leave; stops at the first refusal (the call may have ended).
+        False when Listen itself was refused: no session began on this call."""
         for mode in MODES:
             answer = await self._post(f"calls/{call_id}", {"mode": mode, "device": "browser"})
             if answer is None:
-                return
+                return mode != "listen"
             if mode == "listen":
                 self.stats.sessions += 1
             self.stats.modes.append(answer["session"]["mode"])
             await asyncio.sleep(self.rng.uniform(*self.dwell))
         if await self._post("leave", {}) is not None:
             self.stats.left += 1
+        return True
 
     async def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any] | None:
         assert self.http is not None

@@ -94,10 +94,13 @@ def test_simulated_operators_pause_the_recording_for_card_data_and_resume_it(
     assert sum(op["paused"] for op in result["operators"]) == handled, result["operators"]
     assert sum(op["resumed"] for op in result["operators"]) == handled, result["operators"]
     assert result["recording_updates"] == {"paused": handled, "in-progress": handled}
+    windows = {sid: seconds for op in result["operators"] for sid, seconds in op["pause_windows"].items()}
     with tenant_context(company):
         for call in Call.objects.filter(to_number=number, outcome="handled"):
             kinds = list(call.events.filter(kind__startswith="recording_").values_list("kind", flat=True))
             assert kinds.count("recording_paused") == 1 and kinds.count("recording_resumed") == 1, kinds
             (interval,) = recording_pauses.pause_intervals(call)
-            assert interval.seconds and 0.2 < interval.seconds < 2.0
+            # At least the card's time (0.3 s or more), at most the time from the operator's pause
+            # to the resume's answer: the pause as the operator made it, however loaded the machine.
+            assert interval.seconds and 0.2 < interval.seconds <= windows[call.call_sid], windows
             assert call.recording_key  # stored, the paused part left out (skip)

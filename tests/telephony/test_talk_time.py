@@ -47,12 +47,16 @@ def test_talk_leaves_hold_out_across_reconnected_legs(db, tenants, legs_reported
         for leg, seconds in (("CA" + "a" * 32, "30"), ("CA" + "b" * 32, "40")):
             post("dial-result", tenants.alpha, call, CallStatus="in-progress", DialCallSid=leg,
                  DialCallStatus="completed", DialCallDuration=seconds)  # fmt: skip
+    before = timezone.now()
     post("status", tenants.alpha, call, CallStatus="completed", CallDuration="120")
+    after = timezone.now()
     with tenant_context(tenants.alpha):
         call.refresh_from_db()
         assert call.outcome == Call.Outcome.HANDLED and call.hold_seconds == 30
         assert call.talk_seconds == expected_talk(call)  # ~80 s: not the last leg's 40, not 110
-        assert 79 <= call.talk_seconds <= 82
+        # Ended at the hang-up, so talk is the story's 80 s plus however long the test took to get
+        # there on a loaded machine (not a fixed allowance).
+        assert before <= call.ended_at <= after and call.talk_seconds >= 79
         if legs_reported:  # Twilio's figures stay in the events, as evidence
             legs = call.events.filter(kind="dial_result:operator").order_by("at", "pk")
             assert [e.data.get("duration") for e in legs] == ["30", "40"]
