@@ -107,6 +107,16 @@ FROM telephony_waitingcall
 WHERE state = %(waiting)s AND queue_id = ANY(%(queues)s::bigint[]) AND NOT id = ANY(%(taken)s::bigint[])
 """
 
+# The same calls, and in the same read the calls offered or on a call in the queues ``seats_of``
+# (their seats in use, for fairness between companies: ``routing.standing``).
+WAITING_CALLS_AND_SEATS = """
+SELECT id, queue_id, enqueued_at, priority, language, call_sid, tenant_id, state
+FROM telephony_waitingcall
+WHERE (state = %(waiting)s AND queue_id = ANY(%(queues)s::bigint[]) AND NOT id = ANY(%(taken)s::bigint[]))
+   OR (state = ANY(%(busy)s::text[]) AND queue_id = ANY(%(seats_of)s::bigint[]))
+"""
+BUSY = [WaitingCall.State.RESERVED.value, WaitingCall.State.BRIDGED.value]
+
 # Ids only grow: a call queued after a read has a higher id than every call that read saw.
 QUEUED_AFTER = """
 SELECT EXISTS (SELECT 1 FROM telephony_waitingcall
@@ -262,6 +272,31 @@ def waiting_calls(*, queue_ids: Iterable[int], taken: Iterable[int] = ()) -> dic
     with connection.cursor() as cursor:
         cursor.execute(WAITING_CALLS, {"waiting": WAITING, "queues": list(queue_ids), "taken": list(taken)})
         return {row[0]: WaitingRow(*row) for row in cursor.fetchall()}
+
+
+def waiting_calls_and_seats(
+    *, queue_ids: Iterable[int], taken: Iterable[int] = (), seats_of: Iterable[int] = ()
+) -> tuple[dict[int, WaitingRow], dict[int, int]]:
+    """``waiting_calls``, and the seats in use of each queue of ``seats_of`` (calls offered to or on
+    a call with an operator), in one read."""
+    seats_of = list(seats_of)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            WAITING_CALLS_AND_SEATS,
+            {
+                "waiting": WAITING, "queues": list(queue_ids), "taken": list(taken), "busy": BUSY,
+                "seats_of": seats_of,
+            },
+        )  # fmt: skip
+        rows = cursor.fetchall()
+    seats = dict.fromkeys(seats_of, 0)
+    calls = {}
+    for row in rows:
+        if row[-1] == WAITING:
+            calls[row[0]] = WaitingRow(*row[:-1])
+        else:
+            seats[row[1]] += 1
+    return calls, seats
 
 
 def queued_after(*, queue_ids: Iterable[int], after: int) -> bool:
