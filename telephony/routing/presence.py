@@ -66,7 +66,7 @@ def _set_state(profile_id: int, state: str, reason: str, now: datetime) -> Opera
             _close_ringing(profile, call, state, now)
         # Their call is still going on: they are not free until it ends (it stays theirs, and
         # routing.leave closes it when it does; a logout meanwhile only takes them offline).
-        busy = WaitingCall.objects.filter(operator=profile, state=WaitingCall.State.BRIDGED).exists()
+        busy = sql.on_a_call(profile.pk)
         if busy and state == S.AVAILABLE and profile.state != S.AVAILABLE:
             raise InvalidTransition("Your last call is not over yet.")
         if profile.state == S.ON_CALL and state != S.ON_CALL and not (busy and state == S.OFFLINE):

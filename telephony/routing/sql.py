@@ -179,6 +179,11 @@ WITH waiting AS (
 SELECT waiting.id, free.* FROM waiting LEFT JOIN free ON TRUE
 """  # noqa: S608 (constant text; every value is a parameter)
 
+# Whether a call is still bridged to the operator (it ends with the call, not with their state).
+ON_A_CALL = """
+SELECT EXISTS (SELECT 1 FROM telephony_waitingcall WHERE operator_id = %(operator)s AND state = %(bridged)s)
+"""
+
 # How many calls are in line in a queue, counted up to ``limit`` (all that "is it full?" needs).
 IN_LINE_UP_TO = """
 SELECT count(*) FROM (
@@ -343,6 +348,13 @@ def enqueue_once(
         if row[1] is not None
     ]
     return rows[0][0], free
+
+
+def on_a_call(operator_id: int) -> bool:
+    """Whether a call is still bridged to the operator (whatever state they are in)."""
+    with connection.cursor() as cursor:
+        cursor.execute(ON_A_CALL, {"operator": operator_id, "bridged": WaitingCall.State.BRIDGED.value})
+        return cursor.fetchone()[0]
 
 
 def in_line(*, queue_id: int, up_to: int) -> int:
