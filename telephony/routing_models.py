@@ -160,6 +160,9 @@ class WaitingCall(models.Model):
             models.Index(Coalesce("answered_at", "left_at"), name="waiting_call_out_of_line"),
             # The queues with calls waiting (a match's scope) without reading the calls that left.
             models.Index(fields=["queue"], condition=Q(state="waiting"), name="waiting_call_waiting"),
+            # Is a call still bridged to the operator (an operator freed): without reading every
+            # call they ever answered (rows are kept).
+            models.Index(fields=["operator"], condition=Q(state="bridged"), name="waiting_call_bridged"),
         ]
         constraints = [
             models.CheckConstraint(
