@@ -126,12 +126,14 @@ def transition(
     tenant_ids: dict[int, int] | None = None,
     idle_since: datetime | None = None,
     missed_offers: int | None = None,
+    announce: bool = True,
 ) -> list[OperatorProfile]:
     """Move these operators (rows locked by the caller) to ``state``: the one writer of operator state.
 
     Each change is checked against ``TRANSITIONS``, written with its event (``kind``; per operator
     ``call_sids``/``tenant_ids`` when it is about a call) and pushed to the console on commit. An
-    operator who becomes available is announced (``events.operator_available``) once it commits.
+    operator who becomes available is announced (``events.operator_available``) once it commits,
+    unless ``announce`` is False: the caller then announces them itself when they stay free.
     ``idle_since``/``missed_offers``: set too (fairness, misses). Returns the profiles changed.
     """
     state = S(state)
@@ -170,6 +172,6 @@ def transition(
         push_on_commit(
             user_id=profile.user_id, message={"type": "state", "state": state, "reason": break_reason}
         )
-        if state == S.AVAILABLE:
+        if state == S.AVAILABLE and announce:
             announce_on_commit(operator_available, operator_id=profile.pk, now=now)
     return changed

@@ -168,6 +168,9 @@ class WaitingCall(models.Model):
             models.Index(fields=["queue"], condition=Q(state="waiting"), name="waiting_call_waiting"),
             # The routing tick's look for calls still to move out of their conference (a few).
             models.Index(fields=["id"], condition=EXITING_NOW, name="waiting_call_exiting"),
+            # Is a call still bridged to the operator (an operator freed): without reading every
+            # call they ever answered (rows are kept).
+            models.Index(fields=["operator"], condition=Q(state="bridged"), name="waiting_call_bridged"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -105,12 +105,19 @@ def _pass(
     call_queues = skill_queues | queues.overflowing_into(skill_queues, rules)
     if queue_ids is not None and operator_ids is None:
         call_queues &= set(queue_ids)
-    calls = sql.waiting_calls(queue_ids=call_queues, taken=taken)
+    # With the calls, the seats in use of queues that reserve or cap seats (fairness reads them).
+    calls, seats = sql.waiting_calls_and_seats(
+        queue_ids=call_queues, taken=taken, seats_of=standing.seats_counted(rules, call_queues)
+    )
     rules = queues.rules_for({c.queue_id for c in calls.values()})
     calls = {c: row for c, row in calls.items() if row.queue_id in rules}  # a queue deleted meanwhile
     call_queues_now = {c.queue_id for c in calls.values()}
     # Operators short, or seats reserved or capped: share them by the contracts (issue 20).
-    floor = standing.floor(rules, call_queues_now, short=len(calls) > len(locked)) if calls else None
+    floor = (
+        standing.floor(rules, call_queues_now, short=len(calls) > len(locked), seats_read=seats)
+        if calls
+        else None
+    )
     found = matching.pairs(
         [
             matching.CallIn(c.id, c.queue_id, c.enqueued_at.timestamp(), c.priority, c.language)

@@ -9,7 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from telephony.events import operator_freed
+from telephony.events import announce_on_commit, operator_available, operator_freed
 from telephony.operators import InvalidTransition, check_request, profile_for, transition
 from telephony.routing import sql
 from telephony.routing.decisions import close_offer
@@ -66,7 +66,7 @@ def _set_state(profile_id: int, state: str, reason: str, now: datetime) -> Opera
             _close_ringing(profile, call, state, now)
         # Their call is still going on: they are not free until it ends (it stays theirs, and
         # routing.leave closes it when it does; a logout meanwhile only takes them offline).
-        busy = WaitingCall.objects.filter(operator=profile, state=WaitingCall.State.BRIDGED).exists()
+        busy = sql.on_a_call(profile.pk)
         if busy and state == S.AVAILABLE and profile.state != S.AVAILABLE:
             raise InvalidTransition("Your last call is not over yet.")
         if profile.state == S.ON_CALL and state != S.ON_CALL and not (busy and state == S.OFFLINE):
@@ -77,13 +77,18 @@ def _set_state(profile_id: int, state: str, reason: str, now: datetime) -> Opera
         if state == S.AVAILABLE and profile.state != S.AVAILABLE:
             idle = now
             missed = 0 if profile.state == S.BREAK else None
-        freed = transition([profile], state, now=now, reason=reason, idle_since=idle, missed_offers=missed)
+        freed = transition(
+            [profile], state, now=now, reason=reason, idle_since=idle, missed_offers=missed, announce=False
+        )
         if freed and state == S.AVAILABLE:
-            # Offered a call in the same commit. They are looked at again once it commits
-            # (``serve_freed_operator``): a call queued meanwhile is invisible from here.
+            # Offered a call in the same commit. Else they are announced, and looked at again once
+            # it commits (``serve_freed_operator``): a call queued meanwhile is invisible from here.
+            # Offered one, they are no longer free: nothing to announce, nothing to read again.
             if free is None:  # locked after a ringing offer's call: read with their skills
                 free = sql.lock_unreserved_operator(profile_id)
-            match_within(operator_ids=[profile.pk], locked=[free], now=now)
+            offered, _ = match_within(operator_ids=[profile.pk], locked=[free], now=now)
+            if not offered:
+                announce_on_commit(operator_available, operator_id=profile.pk, now=now)
     return profile
 
 

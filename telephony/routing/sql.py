@@ -108,6 +108,16 @@ FROM telephony_waitingcall
 WHERE state = %(waiting)s AND queue_id = ANY(%(queues)s::bigint[]) AND NOT id = ANY(%(taken)s::bigint[])
 """
 
+# The same calls, and in the same read the calls offered or on a call in the queues ``seats_of``
+# (their seats in use, for fairness between companies: ``routing.standing``).
+WAITING_CALLS_AND_SEATS = """
+SELECT id, queue_id, enqueued_at, priority, language, call_sid, tenant_id, state
+FROM telephony_waitingcall
+WHERE (state = %(waiting)s AND queue_id = ANY(%(queues)s::bigint[]) AND NOT id = ANY(%(taken)s::bigint[]))
+   OR (state = ANY(%(busy)s::text[]) AND queue_id = ANY(%(seats_of)s::bigint[]))
+"""
+BUSY = [WaitingCall.State.RESERVED.value, WaitingCall.State.BRIDGED.value]
+
 # Ids only grow: a call queued after a read has a higher id than every call that read saw.
 QUEUED_AFTER = """
 SELECT EXISTS (SELECT 1 FROM telephony_waitingcall
@@ -176,6 +186,11 @@ STAFFED = """
 SELECT DISTINCT s.queue_id FROM telephony_skill s JOIN telephony_operatorprofile p ON p.id = s.operator_id
 WHERE s.queue_id = ANY(%(queues)s::bigint[]) AND s.certified_until > %(now)s
     AND NOT p.state = ANY(%(away)s::text[])
+"""
+
+# Whether a call is still bridged to the operator (it ends with the call, not with their state).
+ON_A_CALL = """
+SELECT EXISTS (SELECT 1 FROM telephony_waitingcall WHERE operator_id = %(operator)s AND state = %(bridged)s)
 """
 
 # How many calls are in line in a queue, counted up to ``limit`` (all that "is it full?" needs).
@@ -275,6 +290,31 @@ def waiting_calls(*, queue_ids: Iterable[int], taken: Iterable[int] = ()) -> dic
         return {row[0]: WaitingRow(*row) for row in cursor.fetchall()}
 
 
+def waiting_calls_and_seats(
+    *, queue_ids: Iterable[int], taken: Iterable[int] = (), seats_of: Iterable[int] = ()
+) -> tuple[dict[int, WaitingRow], dict[int, int]]:
+    """``waiting_calls``, and the seats in use of each queue of ``seats_of`` (calls offered to or on
+    a call with an operator), in one read."""
+    seats_of = list(seats_of)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            WAITING_CALLS_AND_SEATS,
+            {
+                "waiting": WAITING, "queues": list(queue_ids), "taken": list(taken), "busy": BUSY,
+                "seats_of": seats_of,
+            },
+        )  # fmt: skip
+        rows = cursor.fetchall()
+    seats = dict.fromkeys(seats_of, 0)
+    calls = {}
+    for row in rows:
+        if row[-1] == WAITING:
+            calls[row[0]] = WaitingRow(*row[:-1])
+        else:
+            seats[row[1]] += 1
+    return calls, seats
+
+
 def queued_after(*, queue_ids: Iterable[int], after: int) -> bool:
     """Whether a call waits in these queues that was queued after the call ``after`` (an id)."""
     with connection.cursor() as cursor:
@@ -319,6 +359,13 @@ def enqueue_once(
         if row[1] is not None
     ]
     return rows[0][0], free
+
+
+def on_a_call(operator_id: int) -> bool:
+    """Whether a call is still bridged to the operator (whatever state they are in)."""
+    with connection.cursor() as cursor:
+        cursor.execute(ON_A_CALL, {"operator": operator_id, "bridged": WaitingCall.State.BRIDGED.value})
+        return cursor.fetchone()[0]
 
 
 def in_line(*, queue_id: int, up_to: int) -> int:

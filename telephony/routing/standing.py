@@ -53,7 +53,7 @@ GROUP BY queue_id
 
 POOL = "SELECT count(*) FROM telephony_operatorprofile WHERE state <> %(offline)s"
 
-BUSY = [WaitingCall.State.RESERVED.value, WaitingCall.State.BRIDGED.value]
+BUSY = sql.BUSY
 
 
 def records_since(since: datetime, queue_ids: Iterable[int] | None = None) -> dict[int, fairness.Record]:
@@ -95,21 +95,37 @@ def pool() -> int:
 POOL_KEPT: ProcessCache[str, int] = ProcessCache(ttl=RECORD_SECONDS, load_all=lambda: {"pool": pool()})
 
 
+def seats_counted(rules: Mapping[int, queues.QueueRow], queue_ids: Iterable[int]) -> list[int]:
+    """The queues among these whose seats in use a match counts (``floor``): those that reserve or
+    cap seats, when fairness is on. A match reads them with its calls (``sql.waiting_calls_and_seats``)."""
+    if not settings.ROUTING_FAIRNESS:
+        return []
+    return [q for q in queue_ids if q in rules and rules[q].terms.bounded]
+
+
 def floor(
-    rules: Mapping[int, queues.QueueRow], call_queues: Iterable[int], *, short: bool
+    rules: Mapping[int, queues.QueueRow],
+    call_queues: Iterable[int],
+    *,
+    short: bool,
+    seats_read: Mapping[int, int] | None = None,
 ) -> fairness.Floor | None:
     """What a match over calls of ``call_queues`` shares the operators by, or None when fairness
     has nothing to decide: operators are not short and no queue reserves or caps seats (or the
-    ``ROUTING_FAIRNESS`` setting is off: today's order between companies)."""
+    ``ROUTING_FAIRNESS`` setting is off: today's order between companies). ``seats_read``: the
+    seats in use of queues read already with the calls; the other bounded queues' are read here."""
     if not settings.ROUTING_FAIRNESS:
         return None
     terms = {q: rules[q].terms for q in call_queues if q in rules}
     bounded = [q for q, t in terms.items() if t.bounded]
     if not short and not bounded:
         return None
+    known = seats_read or {}
+    unread = [q for q in bounded if q not in known]
+    in_use = {q: known[q] for q in bounded if q in known} | (seats(unread) if unread else {})
     return fairness.Floor(
         records=RECORDS_KEPT.snapshot() if short else {},
-        seats=seats(bounded) if bounded else {},
+        seats=in_use,
         pool=POOL_KEPT.snapshot()["pool"] if any(terms[q].max_percent is not None for q in bounded) else 0,
         hard_limit=settings.ROUTING_HARD_LIMIT_SECONDS,
     )

@@ -11,7 +11,7 @@ import pytest
 
 from telephony import routing
 from telephony.routing import sql, standing
-from telephony.routing_models import Skill
+from telephony.routing_models import Reservation, Skill
 from tests.telephony.helpers import CERTIFIED_UNTIL, at, make_operator, make_queue, sid
 
 
@@ -90,3 +90,29 @@ def test_nobody_free_for_a_queue_is_one_indexed_read_whatever_the_skills(
         assert routing.match(queue_ids=[many_queues[150].pk], now=at(0)) == []
     assert routing.staffed_queues([many_queues[50].pk, many_queues[150].pk]) == set()
     assert routing.staffed_queues([many_queues[250].pk]) == {many_queues[250].pk}
+
+
+@pytest.mark.parametrize("with_calls", [1, 20])
+def test_an_operator_freed_among_companies_with_contracts_is_offered_a_call_in_fixed_statements(
+    db, tenants, many_queues, with_calls, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    """Fairness between companies costs no statement per company or queue: the seats in use of
+    the queues that reserve or cap them are read with the calls, the service-level records and the
+    pool are kept per process; and an operator offered a call in the very commit that frees them
+    is not read again once it commits."""
+    for i, queue in enumerate(many_queues[::15][:with_calls]):
+        queue.reserved_seats = i % 2
+        queue.max_share_percent = 50 if i % 3 == 0 else None
+        queue.save()
+        routing.enqueue(tenant=queue.tenant, queue=queue, call_sid=sid(), now=at(i))
+    operator = skilled_on(many_queues, state="wrap_up")
+    routing.rules_for([q.pk for q in many_queues])  # the queue cache, warm again after the saves
+    standing.RECORDS_KEPT.snapshot()  # operators are short: the records are read
+    standing.POOL_KEPT.snapshot()  # a cap in percent of the pool
+    # The savepoint; the operator locked with their skills; is a call of theirs still bridged;
+    # their state and its event; the waiting calls with the seats in use; the chosen call locked,
+    # marked reserved and offered; the operator's state and its event; the release. After the
+    # commit, nothing: they were offered a call.
+    with django_assert_num_queries(8), django_capture_on_commit_callbacks(execute=True):
+        routing.profile_set_state(profile_id=operator.pk, state="available", now=at(30))
+    assert Reservation.objects.filter(operator=operator, state=Reservation.State.OFFERED).count() == 1
