@@ -7,7 +7,7 @@ from typing import Any
 
 from config.celery import app
 from config.single_flight import single_flight
-from outbound import dialer
+from outbound import dialer, work
 
 # The dialer's tick runs every 2 s; one still running after this long is presumed dead.
 TICK_LOCK_SECONDS = 30
@@ -34,9 +34,11 @@ def dial_for_operators(operator_ids: list[int]) -> int:
 
 def on_operator_freed(*, operator_id: int, **kwargs: Any) -> None:
     """``telephony.events.operator_freed``: no inbound call was offered to them, so look for
-    outbound work. A broker outage must not break the operator's state change: it is logged, and
-    the dialer's periodic tick finds the operator anyway."""
+    outbound work, when the dialer's index has some due in their queues (no task otherwise: work
+    announced later is found by the periodic tick). A broker or database outage must not break
+    the operator's state change: it is logged, and the dialer's periodic tick finds the operator."""
     try:
-        dial_for_operators.delay([operator_id])
+        if work.due_for_operator(operator_id):
+            dial_for_operators.delay([operator_id])
     except Exception:
         log.exception("could not ask the dialer for work for operator %s", operator_id)

@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, Value, When
 from django.utils import timezone
 
-from telephony.models import OutboundWork, Queue
+from telephony.models import OutboundWork, Queue, Skill, certified_skills
 from tenants.models import Client
 
 # Announced work: the row made, or its due time brought forward (never pushed back), and marked
@@ -59,6 +59,15 @@ def due_queues(*, now: dt.datetime) -> tuple[dict[int, int], set[int]]:
         "queue_id", "tenant_id", "queue__is_default"
     )
     return {queue: tenant for queue, tenant, _ in rows}, {queue for queue, _, default in rows if default}
+
+
+def due_for_operator(operator_id: int, *, now: dt.datetime | None = None) -> bool:
+    """Whether the index has work due now in a queue the operator is certified for: one indexed
+    read, so that a freed operator costs the dialer no task when nothing is due for them. Never
+    narrower than the dialer's pass (which also checks the operator is still available)."""
+    now = now or timezone.now()
+    due = OutboundWork.objects.filter(due_at__lte=now).values("queue_id")
+    return Skill.objects.filter(certified_skills(now), operator_id=operator_id, queue_id__in=due).exists()
 
 
 def settle_idle(*, queue_next: dict[int, dt.datetime | None], pass_started: dt.datetime) -> None:

@@ -34,6 +34,11 @@ TWILIO_API = "https://api.twilio.com"
 GONE_CODES = frozenset({20404, 21220})
 LOOKUP_LIMIT = 20  # the newest calls to one number from one caller ID: enough to find the last one
 CLOCK_MARGIN = dt.timedelta(seconds=30)  # Twilio's clock against ours, for a call it created
+# A conference participant's leg (operator, specialist, supervisor): only its end is acted on, and
+# Twilio's "completed" event carries every end (completed, busy, no-answer, failed, canceled). The
+# join is the conference's participant-join, so initiated/ringing/answered would only cost a signed
+# webhook each (issue 23).
+LEG_STATUS_EVENTS = ["completed"]
 
 
 class RedirectingHttpClient(TwilioHttpClient):
@@ -115,8 +120,9 @@ def update_twiml(*, call_sid: str, twiml_text: str) -> bool:
 def _join(
     conference: str, *, label: str, status_callback: str, what: str, **params: object
 ) -> tuple[Answer, str]:
-    """Add a participant to a conference (``Conferences/{name}/Participants``), every leg's status
-    reported to ``status_callback``, no beep, no early media. ``(answer, the leg's CallSid)``."""
+    """Add a participant to a conference (``Conferences/{name}/Participants``), no beep, no early
+    media; the leg's final status (``LEG_STATUS_EVENTS``) reported to ``status_callback``.
+    ``(answer, the leg's CallSid)``."""
     answer, participant = send(
         lambda: (
             client()
@@ -125,7 +131,7 @@ def _join(
                 label=label,
                 status_callback=status_callback,
                 status_callback_method="POST",
-                status_callback_event=["initiated", "ringing", "answered", "completed"],
+                status_callback_event=LEG_STATUS_EVENTS,
                 beep="false",
                 early_media=False,
                 **params,

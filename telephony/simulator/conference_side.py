@@ -27,6 +27,13 @@ if TYPE_CHECKING:
 
 ACCOUNT = "AC" + "0" * 32
 LEG_FAILURES = ("no-answer", "busy", "failed")
+# The status callback event that reports each call status: any end is "completed".
+STATUS_EVENT = {
+    "initiated": "initiated",
+    "ringing": "ringing",
+    "answered": "answered",
+    "in-progress": "answered",
+}
 
 
 @dataclass
@@ -38,6 +45,8 @@ class Leg:
     joined: bool = False
     left: asyncio.Event = field(default_factory=asyncio.Event)
     to: str = ""
+    # The ``StatusCallbackEvent``s asked for; Twilio's default is the final one alone.
+    events: frozenset[str] = frozenset({"completed"})
 
 
 @dataclass
@@ -160,6 +169,9 @@ class Conferences:
             self.twilio.callback_errors.append(f"{url.split('?')[0]}: {exc}")
 
     async def leg_status(self, leg: Leg, status: str) -> None:
+        """The leg's status callback, when its ``StatusCallbackEvent``s asked for this status."""
+        if not leg.status_callback or STATUS_EVENT.get(status, "completed") not in leg.events:
+            return
         params = {
             "AccountSid": ACCOUNT,
             "CallSid": leg.call_sid,
@@ -244,6 +256,9 @@ class Conferences:
             created_at=time.monotonic(),
             to=str(form.get("To", "")),
         )
+        asked = {e for value in form.getall("StatusCallbackEvent", []) for e in str(value).split()}
+        if asked:
+            leg.events = frozenset(asked)
         room.legs[leg.label] = leg
         if leg.label.startswith("supervisor-"):
             room.monitor_modes.setdefault(leg.label, []).append(_mode(form))

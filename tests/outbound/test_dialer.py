@@ -9,10 +9,19 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from outbound import dialer, progress
+from outbound import dialer, progress, work
 from outbound.models import Attempt, Campaign, CampaignContact, DoNotCall
 from telephony.calls.models import Call, Callback
-from telephony.models import OperatorProfile, PhoneNumber, PlatformDoNotCall, Queue, Reservation, WaitingCall
+from telephony.models import (
+    OperatorProfile,
+    OutboundWork,
+    PhoneNumber,
+    PlatformDoNotCall,
+    Queue,
+    Reservation,
+    Skill,
+    WaitingCall,
+)
 from tests.conftest import http
 from tests.factories import CallbackFactory, CallFactory
 from tests.outbound.dialer_kit import (
@@ -362,11 +371,27 @@ def test_an_operator_becoming_available_asks_the_dialer_only_when_no_inbound_cal
 
     asked: list[list[int]] = []
     monkeypatch.setattr("outbound.tasks.dial_for_operators.delay", asked.append)  # the broker's edge
-    queue = make_queue(tenants.alpha)
+    queue, other = make_queue(tenants.alpha), make_queue(tenants.alpha)
     operator = make_operator({queue: 1}, state="break")
-    with django_capture_on_commit_callbacks(execute=True):
-        routing.operator_set_state(operator=operator.user, state="available")
-    assert asked == [[operator.pk]]  # nothing inbound waits: the dialer is asked for work
+
+    def freed() -> list[list[int]]:
+        asked.clear()
+        routing.operator_set_state(operator=operator.user, state="break", reason="Lunch")
+        with django_capture_on_commit_callbacks(execute=True):
+            routing.operator_set_state(operator=operator.user, state="available")
+        return list(asked)
+
+    # Nothing due in the dialer's index for their queues: no task (the periodic tick finds later work).
+    assert freed() == []
+    work.mark_work(tenant=tenants.alpha, queue_id=other.pk)  # a queue they have no skill for
+    assert freed() == []
+    work.mark_work(tenant=tenants.alpha, queue_id=queue.pk, due_at=timezone.now() + dt.timedelta(minutes=5))
+    assert freed() == []  # not due yet
+    OutboundWork.objects.filter(queue=queue).update(due_at=timezone.now())
+    assert freed() == [[operator.pk]]  # work due, nothing inbound waits: the dialer is asked
+    Skill.objects.filter(operator=operator).update(certified_until=None)
+    assert freed() == []  # not certified for that company any more: the dialer could not use them
+    Skill.objects.filter(operator=operator).update(certified_until=CERTIFIED_UNTIL)
     # An inbound call waits: the router offers it to them first, and the dialer is not asked.
     asked.clear()
     routing.operator_set_state(operator=operator.user, state="break", reason="Lunch")

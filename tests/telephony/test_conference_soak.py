@@ -99,7 +99,10 @@ def _watch_rest(soak: Soak, http) -> None:
                     failure = status
                     break
                 roll -= rate
-            _schedule(soak, "leg", callback, CallStatus="ringing", CallSid=leg)
+            asked = sent.data.get("StatusCallbackEvent") or ["completed"]  # as Twilio: what was asked
+            asked = {asked} if isinstance(asked, str) else set(asked)
+            if "ringing" in asked:
+                _schedule(soak, "leg", callback, CallStatus="ringing", CallSid=leg)
             if failure:
                 _schedule(soak, "leg", callback, CallStatus=failure, CallSid=leg)
                 conference = soak.conference_callbacks.get(caller_sid)
@@ -107,7 +110,8 @@ def _watch_rest(soak: Soak, http) -> None:
                     _schedule(soak, "conference", conference, StatusCallbackEvent="participant-leave",
                               CallSid=leg, ParticipantLabel=label, ParticipantCallStatus=failure)  # fmt: skip
             else:
-                _schedule(soak, "leg", callback, CallStatus="answered", CallSid=leg)
+                if "answered" in asked:
+                    _schedule(soak, "leg", callback, CallStatus="answered", CallSid=leg)
                 join = {"StatusCallbackEvent": "participant-join", "CallSid": leg, "ParticipantLabel": label}
                 _schedule(soak, "conference", soak.conference_callbacks[caller_sid], **join)
     soak.seen_requests = len(http.sent)

@@ -1,0 +1,68 @@
+"""Issue 23: a conference participant's leg asks Twilio only for its final status callback
+(``gateway.LEG_STATUS_EVENTS``: "completed", which carries busy, no-answer, failed and canceled too),
+and the simulated Twilio honours the ``StatusCallbackEvent``s asked for, as Twilio does."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+from django.test import override_settings
+
+from telephony import gateway
+from telephony.simulator.twilio_side import Profile, Twilio
+from tests.conftest import run_async
+
+LEG_CALLBACK = "https://localhost/twilio/conference-leg?t=t_alpha&c=1&r=7"
+
+
+async def _leg_statuses(profile: Profile) -> list[str]:
+    """The operator's leg added through the real ``twilio`` client to a simulated conference whose
+    caller is in and which ends at once: the call statuses posted to the leg's callback."""
+    posted: list[tuple[str, dict[str, str]]] = []
+
+    async def record(url: str, params: dict[str, str]) -> str:
+        posted.append((url, params))
+        return ""
+
+    kwargs = {"base_url": "https://localhost", "connect": "127.0.0.1:9", "auth_token": "x" * 32}
+    async with Twilio(rng=random.Random(5), profile=profile, **kwargs) as twilio:
+        twilio.post = record  # the platform's side: what Twilio would post to it
+        room = twilio.conferences.room("call-CA1")
+        room.caller_in.set()
+        room.ended.set()
+        with override_settings(TWILIO_API_BASE_URL=twilio.rest_url):
+            gateway.client.cache_clear()
+            try:
+                answer, leg = await asyncio.to_thread(
+                    gateway.add_participant,
+                    conference="call-CA1",
+                    identity="operator-1",
+                    label="operator-7",
+                    status_callback=LEG_CALLBACK,
+                    timeout=20,
+                )
+            finally:
+                gateway.client.cache_clear()
+        assert answer is gateway.Answer.DONE and leg
+        while twilio.conferences.tasks:
+            await asyncio.gather(*list(twilio.conferences.tasks))
+    return [p["CallStatus"] for url, p in posted if url.startswith("/twilio/conference-leg?")]
+
+
+@pytest.mark.parametrize(
+    ("profile", "final"),
+    [(Profile(ring=(0.0, 0.01)), "completed"), (Profile(ring=(0.0, 0.01), leg_busy=1.0), "busy")],
+)
+def test_the_operators_leg_gets_only_its_final_status_callback(profile, final):
+    assert gateway.LEG_STATUS_EVENTS == ["completed"]
+    assert run_async(_leg_statuses(profile)) == [final]
+
+
+def test_the_simulated_twilio_posts_every_leg_status_asked_for(monkeypatch):
+    monkeypatch.setattr(gateway, "LEG_STATUS_EVENTS", ["initiated", "ringing", "answered", "completed"])
+    statuses = run_async(_leg_statuses(Profile(ring=(0.0, 0.01))))
+    assert statuses == ["initiated", "ringing", "answered", "completed"]
+    monkeypatch.setattr(gateway, "LEG_STATUS_EVENTS", ["ringing", "completed"])
+    assert run_async(_leg_statuses(Profile(ring=(0.0, 0.01), leg_no_answer=1.0))) == ["ringing", "no-answer"]
