@@ -20,7 +20,7 @@ from telephony.calls import callback_offer
 from telephony.calls.company import call_setup
 from telephony.calls.hours import after_hours_text, in_force, is_open, specialist_available
 from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
-from telephony.calls.records import add_event, book_callback, dedupe_key, set_outcome
+from telephony.calls.records import add_event, book_callback, dedupe_key, mark_queued, set_outcome
 from telephony.models import Queue
 from tenants.models import Client
 
@@ -209,11 +209,10 @@ def to_queue(*, tenant: Client, call: Call, voice: twiml.Voice, text: str, now: 
             text=" ".join(filter(None, [text, NOBODY_STAFFED_MESSAGE])),
         )
     # Marked queued once: the row's lock makes one of two requests at once win.
-    if call.queued_at is None and Call.objects.filter(pk=call.pk, queued_at__isnull=True).update(
-        queued_at=now, queue_id=queue.pk, queue_name=queue.name
-    ):
-        call.queued_at, call.queue_id, call.queue_name = now, queue.pk, queue.name
-        add_event(call, "queued", dedupe="queued", at=now, queue=queue.name, priority=priority)
+    if call.queued_at is None:
+        mark_queued(
+            call, queue_id=queue.pk, queue_name=queue.name, at=now, queue=queue.name, priority=priority
+        )
     routing.enqueue(tenant=tenant, queue=queue, call_sid=call.call_sid, priority=priority, now=now)
     return twiml.enqueue(
         voice=voice,

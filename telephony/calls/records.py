@@ -92,6 +92,23 @@ def add_event(
         return cursor.fetchone() is not None
 
 
+def mark_queued(call: Call, *, queue_id: int, queue_name: str, at: dt.datetime, **data: Any) -> bool:
+    """Mark the call queued in this queue with its ``queued`` event (``data``), in one statement;
+    once: False, and nothing written, when it was queued already (then ``call`` is left as it is)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.MARK_QUEUED,
+            {
+                "call": call.pk, "at": at, "queue": queue_id, "queue_name": queue_name,
+                "key": dedupe_key(call, "queued"), "data": EVENT_DATA.get_db_prep_value(data, connection),
+            },
+        )  # fmt: skip
+        marked = cursor.fetchone()[0] == 1
+    if marked:
+        call.queued_at, call.queue_id, call.queue_name = at, queue_id, queue_name
+    return marked
+
+
 def contact_for(phone: str) -> Contact | None:
     """The caller's contact card, created on the first call from a valid number."""
     if not is_e164(phone):

@@ -23,6 +23,23 @@ RETURNING id
 """
 
 
+# The call marked queued (once: of two requests at once, the one that updates the row wins, the other
+# waits for its lock and then finds it queued) and, with it, its "queued" event (once per key): one
+# round trip. The count of rows marked: 0 when the call was queued already.
+MARK_QUEUED = """
+WITH marked AS (
+    UPDATE calls_call SET queued_at = %(at)s, queue_id = %(queue)s, queue_name = %(queue_name)s
+    WHERE id = %(call)s AND queued_at IS NULL
+    RETURNING id
+), noted AS (
+    INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
+    SELECT id, %(at)s, 'queued', %(data)s, %(key)s FROM marked
+    ON CONFLICT (dedupe_key) DO NOTHING
+)
+SELECT count(*) FROM marked
+"""
+
+
 def _columns(fields: list[Field], prefix: str = "") -> str:
     return ", ".join(f'{prefix}"{field.column}"' for field in fields)
 

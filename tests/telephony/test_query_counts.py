@@ -53,7 +53,7 @@ def test_an_incoming_call_with_an_operators_script_is_recorded_and_queued(
 ):
     active_script(tenants.alpha, sample="hotline")  # no automatic step: straight to the queue
     warm(alpha_number, queue)
-    with django_assert_num_queries(12) as queries, django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(11) as queries, django_capture_on_commit_callbacks(execute=True):
         # (the dialled number's company, from the process cache: no query)
         # SET search_path to the company's schema; SAVEPOINT (the webhook's transaction);
         # the call record in one statement: the number re-checked with the company's status, the
@@ -61,16 +61,16 @@ def test_an_incoming_call_with_an_operators_script_is_recorded_and_queued(
         # evidence (once per key);
         # INSERT the script run (at its first step); UPDATE the call with its run;
         # the queue's length (counted up to its maximum) and who is staffed for it, one statement;
-        # UPDATE the call as queued; INSERT its
-        # "queued" event (once per key: ON CONFLICT DO NOTHING); INSERT the call in line (once
-        # per CallSid) with the free operators who may take it locked (none), one statement;
+        # UPDATE the call as queued with its "queued" event (once per key: ON CONFLICT DO
+        # NOTHING), one statement; INSERT the call in line (once per CallSid) with the free
+        # operators who may take it locked (none), one statement;
         # RELEASE (the webhook's transaction);
         # after the commit: SET search_path public; is anyone free for it (the router).
         response, params = incoming(alpha_number, caller="+14155550123")
     assert verbs(response.content) == ["Say", "Enqueue"]
     assert WaitingCall.objects.get(call_sid=params["CallSid"]).state == WaitingCall.State.WAITING
     assert in_the_webhooks_transaction(queries, "calls_webhookevidence")
-    with django_assert_num_queries(12), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(11), django_capture_on_commit_callbacks(execute=True):
         # A caller whose card exists: the same statements (the card read instead of made).
         incoming(alpha_number, caller="+14155550123")
 
