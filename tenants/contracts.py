@@ -239,21 +239,21 @@ def queue_rows_for_display(found: QueueTermsSet) -> list[list[str]]:
     return rows
 
 
+# The contract PDF's tables: a bold header ruled off, thin rules between rows.
+TABLE_STYLE = [
+    ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 9),
+    ("FONT", (0, 1), (-1, -1), "Helvetica", 9),
+    ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
+    ("LINEBELOW", (0, 1), (-1, -1), 0.3, colors.grey),
+]
+
+
 def queue_table(found: QueueTermsSet) -> Table:
     table = Table(
         queue_rows_for_display(found),
         repeatRows=1, colWidths=[45 * mm, 45 * mm, 30 * mm, 50 * mm],
     )  # fmt: skip
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 9),
-                ("FONT", (0, 1), (-1, -1), "Helvetica", 9),
-                ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
-                ("LINEBELOW", (0, 1), (-1, -1), 0.3, colors.grey),
-            ]
-        )
-    )
+    table.setStyle(TableStyle(TABLE_STYLE))
     return table
 
 
@@ -313,17 +313,7 @@ def render_pdf(*, version: ContractVersion) -> bytes:
             ]
         )
     table = Table(rows, repeatRows=1, colWidths=[55 * mm, 28 * mm, 26 * mm, 26 * mm, 35 * mm])
-    table.setStyle(
-        TableStyle(
-            [
-                ("FONT", (0, 0), (-1, 0), "Helvetica-Bold", 9),
-                ("FONT", (0, 1), (-1, -1), "Helvetica", 9),
-                ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
-                ("LINEBELOW", (0, 1), (-1, -1), 0.3, colors.grey),
-                ("VALIGN", (0, 0), (-1, -1), "TOP"),
-            ]
-        )
-    )
+    table.setStyle(TableStyle([*TABLE_STYLE, ("VALIGN", (0, 0), (-1, -1), "TOP")]))
     story += [
         table,
         Spacer(1, 3 * mm),
