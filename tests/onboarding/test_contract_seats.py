@@ -393,3 +393,19 @@ def test_two_queues_whose_names_differ_only_in_case_are_refused_not_merged(db, t
     assert set(
         Queue.objects.filter(tenant=company, name__iexact="sales").values_list("sl_target_percent", flat=True)
     ) == {80}
+
+
+def test_a_first_row_named_like_another_queue_is_refused_when_sent(db, tenants):
+    """The first row is the default queue: naming it like another of the company's queues would
+    leave two queues of one name, so the version is refused when sent, naming both."""
+    by = manager()
+    contract, company = _live_on_a_flat_contract(by)
+    Queue.objects.create(tenant=company, name="Sales")
+    contracting.contract_revise(
+        contract=contract, by=by, body="", terms={"queues": [{**MAIN, "name": "sales"}]}
+    )
+    with pytest.raises(
+        contracting.OnboardingError, match="first queue 'sales' is the main queue \\('Main'\\)"
+    ):
+        contracting.contract_send(contract=contract, by=by)
+    assert contract.latest.state == ContractVersion.State.DRAFT
