@@ -55,7 +55,7 @@ from reporting.webhooks import emit_invoice_issued
 from telephony.calls.models import Call
 from tenants.contracts import Tax, contract_tax, service_period
 from tenants.models import Contract, ContractVersion, Service
-from tenants.money import MINOR_UNIT_DIGITS, minor_unit, money, tax_breakdown
+from tenants.money import invoice_problem, minor_unit, money, tax_breakdown
 
 CENT = Decimal("0.01")
 # Quantities are shown to 4 places; amounts are computed from the exact quantity.
@@ -285,8 +285,8 @@ def invoice_build(*, month: dt.date) -> Invoice:
     if len(currencies) != 1:
         raise ValidationError(f"One currency per invoice; the contract has {sorted(currencies)}.")
     currency = currencies.pop()
-    if MINOR_UNIT_DIGITS.get(currency, 2) > 2:
-        raise ValidationError(f"Invoices keep two decimals; {currency} needs three.")
+    if invoice_problem(currency):
+        raise ValidationError(invoice_problem(currency))
     month_days = (last - first).days + 1
     lines: list[dict[str, object]] = []
     groups: dict[Tax, Decimal] = {}

@@ -23,9 +23,9 @@ from accounts.permissions import CLIENT_ADMINS
 from tenants import contracts
 from tenants.audit import record_event
 from tenants.clients import client_create
-from tenants.first_invoices import FirstInvoiceError, first_invoice_issue
+from tenants.first_invoices import FirstInvoiceError, first_invoice_issue, invoice_currency
 from tenants.models import Acceptance, Client, Contract, ContractVersion, Order
-from tenants.onboarding import OnboardingError, client_provision, queue_terms_apply
+from tenants.onboarding import OnboardingError, client_provision, queue_terms_apply, queue_terms_check
 from tenants.queue_terms import LEGACY_QUEUE_KEYS, clean_queue_rows
 
 
@@ -77,6 +77,10 @@ def contract_revise(*, contract: Contract, by: User, terms: dict[str, object], b
     with transaction.atomic():
         contract = Contract.objects.select_for_update().get(pk=contract.pk)
         latest = contract.latest
+        try:  # a version the client could not accept is not saved
+            invoice_currency(latest.tariffs)
+        except FirstInvoiceError as error:
+            raise ValidationError(str(error)) from error
         merged = {**latest.terms, **terms}
         if "queues" in terms:
             merged = {k: v for k, v in merged.items() if k not in LEGACY_QUEUE_KEYS}
@@ -128,6 +132,12 @@ def contract_send(
             raise OnboardingError(
                 f"Version {version.number} was already sent; edit the contract for a new one."
             )
+        try:  # refused here, not first when the client accepts
+            invoice_currency(version.tariffs)
+        except FirstInvoiceError as error:
+            raise OnboardingError(str(error)) from error
+        if contract.client is not None and contract.client.status != Client.Status.PROSPECT:
+            queue_terms_check(client=contract.client, terms=version.terms)  # a live company's queues
         version.pdf = contracts.render_pdf(version=version)
         version.pdf_sha256 = hashlib.sha256(version.pdf).hexdigest()
         version.state = ContractVersion.State.SENT

@@ -20,7 +20,7 @@ from tenants import invoice_parties
 from tenants.contracts import contract_tax
 from tenants.invoice_parties import Bank, Party
 from tenants.models import Client, Contract, ContractVersion, FirstInvoice
-from tenants.money import minor_unit, money, shown, tax_breakdown
+from tenants.money import invoice_problem, money, shown, tax_breakdown
 
 
 class FirstInvoiceError(Exception):
@@ -36,14 +36,22 @@ def first_invoice_number(client: Client) -> str:
     return f"INV-{client.slug.upper()}-FIRST"
 
 
-def lines_for(version: ContractVersion) -> tuple[str, list[dict[str, str]], list[dict[str, object]]]:
-    """(currency, lines, taxes): each monthly fee in advance at the contract's tax, the deposit untaxed."""
-    currencies = {t["currency"] for t in version.tariffs}
+def invoice_currency(tariffs: list[dict[str, str]]) -> str:
+    """The one currency of a contract's prices (EUR without any); ``FirstInvoiceError`` when they
+    cannot be invoiced: two currencies, or one of three decimals (``tenants.money.invoice_problem``).
+    Checked when the contract is saved and sent, not first when the client accepts it."""
+    currencies = {t["currency"] for t in tariffs}
     if len(currencies) > 1:
         raise FirstInvoiceError(f"One currency per invoice; the contract has {sorted(currencies)}.")
     currency = currencies.pop() if currencies else "EUR"
-    if minor_unit(currency) < Decimal("0.01"):
-        raise FirstInvoiceError(f"Invoices keep two decimals; {currency} needs three.")
+    if invoice_problem(currency):
+        raise FirstInvoiceError(invoice_problem(currency))
+    return currency
+
+
+def lines_for(version: ContractVersion) -> tuple[str, list[dict[str, str]], list[dict[str, object]]]:
+    """(currency, lines, taxes): each monthly fee in advance at the contract's tax, the deposit untaxed."""
+    currency = invoice_currency(version.tariffs)
     tax = contract_tax(version.terms)
     lines: list[dict[str, str]] = []
     for tariff in version.tariffs:

@@ -394,11 +394,17 @@ def order_queues(data: object = None) -> BaseQueueFormSet:
     return OrderQueues(prefix="queues", initial=[{"name": queue_terms.DEFAULT_QUEUE_NAME}])
 
 
-def contract_queues(data: object = None, *, terms: dict[str, object]) -> BaseQueueFormSet:
-    """The contract form's queues, one row per queue of the version's terms and two blank ones."""
+def contract_queues(
+    data: object = None, *, terms: dict[str, object], main_name: str | None = None
+) -> BaseQueueFormSet:
+    """The contract form's queues, one row per queue of the version's terms and two blank ones.
+    The first row is the company's default queue: for a live company it shows that queue's name
+    (``main_name``), whatever the version called it (an old flat version calls it Main)."""
     if data is not None:  # a row is read as posted, never compared with the rows shown first
         return ContractQueues(data, prefix="queues")
     initial = [row.as_terms() for row in queue_terms.queue_terms(terms).rows]
+    if main_name:
+        initial[0]["name"] = main_name
     return ContractQueues(prefix="queues", initial=initial)
 
 

@@ -25,6 +25,15 @@ def minor_unit(currency: str) -> Decimal:
     return Decimal(1).scaleb(-MINOR_UNIT_DIGITS.get(currency, 2))
 
 
+def invoice_problem(currency: str) -> str:
+    """Why amounts in ``currency`` cannot be invoiced ("" when they can): an invoice keeps two
+    decimals, so a currency of three (KWD, BHD) cannot be. The one check, wherever a contract is
+    saved, sent, accepted or invoiced."""
+    if minor_unit(currency) < Decimal("0.01"):
+        return f"Invoices keep two decimals; {currency} needs three."
+    return ""
+
+
 def money(value: Decimal, currency: str = "EUR") -> Decimal:
     """``value`` rounded half up to the currency's smallest unit: the one rounding of money."""
     return value.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)

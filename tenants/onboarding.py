@@ -38,23 +38,68 @@ def _queue_values(row: QueueTerms) -> dict[str, object]:
     }  # fmt: skip
 
 
+def _queue_of_row(queues: list[Queue], number: int, name: str, default: Queue | None) -> Queue | None:
+    """The company's queue a row of the contract applies to (None: one to create). The first row
+    is always the default queue, whatever its name; another row the queue of its name, case aside.
+    Two queues of one name (case aside) are refused, not merged."""
+    if number == 0 and default is not None:
+        clash = [q for q in queues if q != default and q.name.casefold() == name.casefold()]
+        if clash and default.name != name:
+            raise OnboardingError(
+                f"The contract's first queue {name!r} is the main queue ({default.name!r}), but the "
+                f"company has another queue {clash[0].name!r}: rename one of them first."
+            )
+        return default
+    same = [q for q in queues if q.name.casefold() == name.casefold()]
+    if len(same) > 1:
+        raise OnboardingError(
+            f"The contract's queue {name!r} could be either of the company's queues "
+            f"{' and '.join(repr(q.name) for q in same)}: rename one of them first."
+        )
+    return same[0] if same else None
+
+
+def main_queue_name(client: Client | None) -> str | None:
+    """The name of a live company's default queue (None for a prospect or no company yet): what
+    the contract form's first row shows, since that row applies to it."""
+    if client is None or client.status == Client.Status.PROSPECT:
+        return None
+    return Queue.objects.filter(tenant=client, is_default=True).values_list("name", flat=True).first()
+
+
+def queue_terms_check(*, client: Client, terms: dict[str, object]) -> None:
+    """Raise ``OnboardingError`` when the terms could not be applied to the company's queues as
+    they are (what ``queue_terms_apply`` would refuse), so a version is refused when it is sent
+    rather than when the client accepts it."""
+    found = queue_terms(terms)
+    queues = list(Queue.objects.filter(tenant=client).order_by("pk"))
+    default = next((queue for queue in queues if queue.is_default), None)
+    for number, row in enumerate(found.rows):
+        _queue_of_row(queues, number, row.name, default)
+
+
 def queue_terms_apply(*, client: Client, terms: dict[str, object], actor: User) -> list[Queue]:
     """The contract's terms into the router's queue rules (issue 20), inside the caller's
-    transaction: each row of the version's queue terms (``tenants.queue_terms.queue_terms``) into
-    the company's queue of that name (case aside), created when missing; queues the contract does
-    not name keep their settings. A version of the first form (flat terms) sets the default queue
-    from its one row and the service level of every other queue, as it always did. One
+    transaction: the first row of the version's queue terms (``tenants.queue_terms.queue_terms``)
+    into the company's default queue, which takes the row's name if it had another (the contract
+    calls it so; the ``queue.terms`` event shows both names); each other row into the company's
+    queue of that name (case aside), created when missing; two queues of one name (case aside)
+    are refused (``OnboardingError``). Queues the contract does not name keep their settings. A
+    version of the first form (flat terms) sets the default queue from its one row, keeping the
+    queue's name, and the service level of every other queue, as it always did. One
     ``queue.terms`` audit event per queue changed or created. Each save drops the router's kept
     rules in this process (others read them within ``routing.queues.QUEUE_RULES_SECONDS``).
     Returns the queues of the rows, in the contract's order."""
     found = queue_terms(terms)
     queues = list(Queue.objects.select_for_update().filter(tenant=client).order_by("pk"))
-    by_name = {queue.name.casefold(): queue for queue in queues}
     default = next((queue for queue in queues if queue.is_default), None)
     wanted: list[tuple[Queue | None, str, dict[str, object]]] = []
     for number, row in enumerate(found.rows):
-        queue = default if found.legacy and number == 0 else by_name.get(row.name.casefold())
-        wanted.append((queue, row.name, _queue_values(row)))
+        queue = _queue_of_row(queues, number, row.name, default)
+        values = _queue_values(row)
+        if queue is not None and queue is default and not found.legacy and queue.name != row.name:
+            values = {"name": row.name, **values}
+        wanted.append((queue, row.name, values))
     if found.others is not None:
         named = {id(queue) for queue, _, _ in wanted}
         for queue in queues:

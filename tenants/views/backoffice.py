@@ -85,7 +85,11 @@ def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
     first_invoice = FirstInvoice.objects.with_paid().filter(contract=contract).defer("pdf").first()
     bound = request.method == "POST"
     form = ContractTermsForm(request.POST if bound else None, initial=initial)
-    queues = contract_queues(request.POST if bound else None, terms=latest.terms)
+    queues = contract_queues(
+        request.POST if bound else None,
+        terms=latest.terms,
+        main_name=onboarding.main_queue_name(contract.client),
+    )
     if bound and all([form.is_valid(), queues.is_valid()]):  # both checked: every error shows at once
         try:
             version = contracting.contract_revise(

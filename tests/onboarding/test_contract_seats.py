@@ -17,6 +17,7 @@ from telephony import routing
 from telephony.models import Queue
 from tenants import contracting, contracts
 from tenants.models import AuditEvent, Contract, ContractVersion, Order
+from tenants.onboarding import queue_terms_apply
 from tenants.queue_terms import QueueTerms, clean_queue_rows, queue_terms
 from tests.conftest import http, logged_in
 from tests.onboarding.helpers import (
@@ -306,3 +307,105 @@ def test_clean_queue_rows_tidies_names_and_fills_the_optional_terms():
         {"name": "Sales desk", "sl_percent": 70, "sl_seconds": 40, "reserved_seats": 0, "max_seats": None,
          "max_share_percent": None}
     ]  # fmt: skip
+
+
+def _live_on_a_flat_contract(by) -> tuple[Contract, object]:
+    """A live company whose contract is of the first form (flat terms), its default queue Main."""
+    add_numbers(1)
+    contract = contracting.contract_draft(order=submit_order(), by=by)
+    flat = {
+        "sl_percent": 85,
+        "sl_seconds": 30,
+        "reserved_seats": 2,
+        "max_seats": None,
+        "max_share_percent": None,
+    }
+    ContractVersion.objects.filter(pk=contract.latest.pk).update(
+        terms={**{k: v for k, v in contract.latest.terms.items() if k != "queues"}, **flat}
+    )
+    contracting.contract_send(contract=contract, by=by)
+    contract.refresh_from_db()
+    accept(contract)
+    pay(contract, by)
+    return contract, contract.client
+
+
+def test_the_first_row_of_a_per_queue_version_applies_to_the_default_queue_whatever_its_name(db, tenants):
+    """Before: an old flat contract shows its row as Main; on a company whose default queue is
+    Reception, accepting the per-queue version created an empty non-default queue Main and left
+    Reception on the old terms."""
+    by = manager()
+    contract, company = _live_on_a_flat_contract(by)
+    reception = Queue.objects.get(tenant=company, is_default=True)
+    reception.name = "Reception"
+    reception.save()
+    # The contract form's first row is the default queue under its real name, not the flat "Main".
+    page = logged_in(None, by).get(f"/staff/contracts/{contract.pk}/")
+    assert page.context["queues"].forms[0].initial["name"] == "Reception"
+    # A version whose first row is still called Main (saved before, or renamed by the manager).
+    contracting.contract_revise(contract=contract, by=by, body="", terms={"queues": [MAIN, SALES]})
+    contracting.contract_send(contract=contract, by=by)
+    accept(contract)
+    reception.refresh_from_db()
+    assert reception.is_default and reception.name == "Main"  # renamed as the contract calls it
+    assert (reception.sl_target_percent, reception.service_level_seconds, reception.reserved_seats) == (
+        90,
+        15,
+        3,
+    )
+    assert reception.max_seats == 8
+    assert list(Queue.objects.filter(tenant=company).order_by("pk").values_list("name", "is_default")) == [
+        ("Main", True),
+        ("Sales", False),
+    ]
+    event = AuditEvent.objects.filter(action="queue.terms", object_id=str(reception.pk)).latest("pk")
+    assert (event.before["name"], event.after["name"]) == ("Reception", "Main")
+
+
+def test_the_form_keeps_the_default_queues_name_and_acceptance_keeps_it(db, tenants):
+    by = manager()
+    contract, company = _live_on_a_flat_contract(by)
+    Queue.objects.filter(tenant=company, is_default=True).update(name="Reception")
+    response = logged_in(None, by).post(
+        f"/staff/contracts/{contract.pk}/", form_data({**MAIN, "name": "Reception", "max_share_percent": ""})
+    )
+    assert response.status_code == 302
+    contracting.contract_send(contract=contract, by=by)
+    accept(contract)
+    assert list(
+        Queue.objects.filter(tenant=company).values_list("name", "is_default", "sl_target_percent")
+    ) == [("Reception", True, 90)]
+
+
+def test_two_queues_whose_names_differ_only_in_case_are_refused_not_merged(db, tenants):
+    by = manager()
+    contract, company = _live_on_a_flat_contract(by)
+    Queue.objects.create(tenant=company, name="Sales")
+    Queue.objects.create(tenant=company, name="SALES")
+    contracting.contract_revise(contract=contract, by=by, body="", terms={"queues": [MAIN, SALES]})
+    with pytest.raises(
+        contracting.OnboardingError, match="either of the company's queues 'Sales' and 'SALES'"
+    ):
+        contracting.contract_send(contract=contract, by=by)  # refused when sent, not at acceptance
+    assert contract.latest.state == ContractVersion.State.DRAFT
+    with pytest.raises(contracting.OnboardingError, match="'Sales' and 'SALES'"):
+        queue_terms_apply(client=company, terms=contract.latest.terms, actor=by)
+    assert set(
+        Queue.objects.filter(tenant=company, name__iexact="sales").values_list("sl_target_percent", flat=True)
+    ) == {80}
+
+
+def test_a_first_row_named_like_another_queue_is_refused_when_sent(db, tenants):
+    """The first row is the default queue: naming it like another of the company's queues would
+    leave two queues of one name, so the version is refused when sent, naming both."""
+    by = manager()
+    contract, company = _live_on_a_flat_contract(by)
+    Queue.objects.create(tenant=company, name="Sales")
+    contracting.contract_revise(
+        contract=contract, by=by, body="", terms={"queues": [{**MAIN, "name": "sales"}]}
+    )
+    with pytest.raises(
+        contracting.OnboardingError, match="first queue 'sales' is the main queue \\('Main'\\)"
+    ):
+        contracting.contract_send(contract=contract, by=by)
+    assert contract.latest.state == ContractVersion.State.DRAFT

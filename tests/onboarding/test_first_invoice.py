@@ -8,6 +8,7 @@ import io
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -19,6 +20,7 @@ from tenants import contracting, onboarding, payments
 from tenants.models import AuditEvent, Client, ContractVersion, FirstInvoice
 from tests.conftest import http, logged_in, make_user
 from tests.onboarding.helpers import accept, add_numbers, contact, manager, pay, submit_order
+from tests.onboarding.test_contract_tax import form_data
 
 
 def pdf_text(data: bytes) -> str:
@@ -287,3 +289,32 @@ def test_a_payment_is_in_whole_units_of_its_currency(db, tenants):
     payments.payment_record(contract=contract, by=by, amount="100", currency="JPY",
                             paid_on=timezone.localdate(), reference="  Y-2 ")  # fmt: skip
     assert contract.payments.get().reference == "Y-2"
+
+
+@pytest.mark.parametrize("currency", ["KWD", "BHD"])
+def test_a_contract_in_a_three_decimal_currency_is_refused_when_saved_or_sent_not_at_acceptance(
+    db, tenants, currency
+):
+    """Before: the account manager could save and send it; the client was stuck at Accept."""
+    by = manager()
+    contract = contracting.contract_draft(order=submit_order(), by=by)
+    version = contract.latest
+    ContractVersion.objects.filter(pk=version.pk).update(
+        tariffs=[{**t, "currency": currency} for t in version.tariffs]
+    )
+    message = f"Invoices keep two decimals; {currency} needs three."
+    with pytest.raises(onboarding.OnboardingError, match=message):
+        contracting.contract_send(contract=contract, by=by)
+    contract.refresh_from_db()
+    assert contract.client is None and contract.latest.state == ContractVersion.State.DRAFT
+    assert not Client.objects.filter(slug=contract.order.portal_slug).exists()
+    with pytest.raises(ValidationError, match=message):
+        contracting.contract_revise(contract=contract, by=by, terms={"deposit": "10"}, body="")
+    assert contract.versions.count() == 1
+    response = logged_in(None, by).post(f"/staff/contracts/{contract.pk}/", form_data())
+    assert response.status_code == 400 and message in response.content.decode()
+    assert contract.versions.count() == 1
+    response = logged_in(None, by).post(f"/staff/contracts/{contract.pk}/send/", follow=True)
+    assert (
+        message in response.content.decode() and contract.versions.get().state == ContractVersion.State.DRAFT
+    )
