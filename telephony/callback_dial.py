@@ -168,11 +168,11 @@ def hand_over(*, waiting_call_id: int, now: dt.datetime | None = None) -> bool:
             return False  # offered meanwhile, or gone
         callback = callback_of(call, lock=True)
         routing.leave(call_sid=waiting.call_sid, outcome="callback list", now=now)
-        if callback is None or callback.state != Callback.State.IN_LINE:
-            return True
         reason = "nobody staffed the queue"
         set_outcome(call, Call.Outcome.FAILED, at=now, reason=f"handed to the callback list: {reason}")
         Call.objects.filter(pk=call.pk, wrapup_ended_at=None).update(wrapup_ended_at=now)
+        if callback is None or callback.state != Callback.State.IN_LINE:
+            return True  # the try is closed all the same: never a Call left open
         add_event(call, "callback_result", dedupe="callback_result", at=now, outcome="handed over",
                   state=Callback.State.OPEN)  # fmt: skip
         callback.state, callback.keeps_place, callback.due_at = Callback.State.OPEN, False, now

@@ -778,6 +778,21 @@ def _kept_then_aged(tenants, queue, alpha_number, commit) -> tuple[str, WaitingC
     return first, waiting
 
 
+def test_a_kept_callbacks_try_leaving_the_line_unstaffed_is_closed_even_when_its_callback_moved_on(
+    db, tenants, queue, alpha_number, commit
+):
+    original, waiting = _kept_then_aged(tenants, queue, alpha_number, commit)
+    with tenant_context(tenants.alpha):
+        Callback.objects.filter(call__call_sid=original).update(state=Callback.State.CANCELLED)
+    OperatorProfile.objects.filter(skills__queue=queue).update(state="offline")
+    with commit():
+        tasks.routing_tick.apply()
+    assert WaitingCall.objects.get(pk=waiting.pk).state == "left"
+    with tenant_context(tenants.alpha):
+        unrung = Call.objects.get(try_of=_callback(tenants, original))
+        assert (unrung.outcome, unrung.placed_at) == (Call.Outcome.FAILED, None)  # never left open
+
+
 def test_a_kept_callback_in_a_queue_nobody_staffs_goes_to_the_callback_list_after_the_max_wait(
     db, tenants, queue, alpha_number, commit
 ):
