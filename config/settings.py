@@ -14,7 +14,7 @@ import environ
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from config import embedded
+from config import calling_hours, embedded
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -364,9 +364,14 @@ TWILIO_WEBHOOK_BASE_URL = env.str("TWILIO_WEBHOOK_BASE_URL", default="").rstrip(
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="").rstrip("/")
 # The hours a person may be called back (a callback they asked for, keeping their place), in the
 # company's time zone, every day: "HH:MM-HH:MM"; empty for none (tests, unless they set it).
+# A malformed value, or an overnight one, stops the start (``config.calling_hours``).
 CALLBACK_CALLING_HOURS = env.str(
     "CALLBACK_CALLING_HOURS", default="" if DJANGO_ENV == "test" else "08:00-21:00"
 )
+try:
+    calling_hours.parse(CALLBACK_CALLING_HOURS)
+except ValueError as exc:
+    raise ImproperlyConfigured(str(exc)) from exc
 # The operator's browser phone (Twilio Voice JS SDK access tokens, /console/token).
 TWILIO_API_KEY = env.str("TWILIO_API_KEY", default="SK" + "0" * 32)
 TWILIO_API_SECRET = env.str("TWILIO_API_SECRET", default="development-api-secret-not-for-production")

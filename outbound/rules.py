@@ -23,6 +23,7 @@ from django.db import transaction
 from django.db.models import BooleanField, F, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
+from config import calling_hours
 from outbound.models import Attempt, Campaign, CampaignContact, DoNotCall
 from outbound.windows import Window, in_window, next_opening
 from telephony.calls.models import Call, TelephonySettings
@@ -63,11 +64,10 @@ def blocked_numbers(phones: Iterable[str], *, added_after: dt.datetime | None = 
 
 def callback_window() -> Window | None:
     """``settings.CALLBACK_CALLING_HOURS`` as a window open every day (None: no limit)."""
-    hours = settings.CALLBACK_CALLING_HOURS.strip()
-    if not hours:
+    hours = calling_hours.parse(settings.CALLBACK_CALLING_HOURS)  # checked when the settings load
+    if hours is None:
         return None
-    start, end = (dt.time.fromisoformat(part.strip()) for part in hours.split("-"))
-    return Window(start=start, end=end, days=frozenset(range(7)))
+    return Window(start=hours[0], end=hours[1], days=frozenset(range(7)))
 
 
 def callback_refusal(

@@ -2,7 +2,8 @@
 
 An operator accepts the callback like a call (offer, screen pop, script). Then the platform dials
 the caller (``calls.create`` through the gateway: 429, 5xx and timeouts retried by the task with
-backoff; a create Twilio did not answer may have been placed, so before another one Twilio is
+backoff; a create Twilio did not answer, or whose worker died before recording it, may have been
+placed, so each ask is recorded first and before another one Twilio is
 asked for a call to that number since then: never two calls ringing the same person); when they
 pick up they hear who calls and enter the call's conference, named for the try's CallSid, exactly
 as a caller moved out of the queue, and the operator's leg is added (``conferences.bridge``): hold,
@@ -23,6 +24,7 @@ import datetime as dt
 import logging
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 from twilio.twiml.voice_response import VoiceResponse
@@ -64,19 +66,15 @@ def dial(*, waiting_call_id: int) -> bool:
                 if conferences.caller_in_conference(call)
                 else True
             )
-        unanswered = _unanswered_since(call)
-        if unanswered is not None:  # an earlier calls.create got no answer: did Twilio place it?
-            found = gateway.created_call(to=call.to_number, from_=call.from_number, since=unanswered)
-            if found:
-                placed(call=call, call_sid=found)
-                add_event(call, "dial_found", dedupe="dial_found", call_sid=found)
-                return True
+        if _found_at_twilio(call):  # an earlier ask may have placed it (answer lost, worker died)
+            return True
         callback = callback_of(call)
         refused = refusal(phone=call.to_number, asked_at=callback.created_at) if callback else None
         if refused is not None:
             not_now(call=call, refusal=refused)
             return False
-        asked = timezone.now()
+        asked = timezone.now()  # recorded (committed) before asking: a redelivered task looks it up
+        ask = CallEvent.objects.create(call=call, at=asked, kind="dial_asked", data={"to": call.to_number})
         try:
             answer, call_sid = gateway.place_call(
                 to=call.to_number,
@@ -87,6 +85,9 @@ def dial(*, waiting_call_id: int) -> bool:
             )
         except gateway.TwilioNoAnswer as exc:  # maybe ringing: looked up before any new create
             add_event(call, "dial_unanswered", at=asked, reason=str(exc))
+            raise
+        except gateway.TwilioUnavailable as exc:  # 429, 5xx, never sent: this ask placed nothing
+            CallEvent.objects.filter(pk=ask.pk).update(data={**ask.data, "unplaced": str(exc)})
             raise
         if answer is gateway.Answer.DONE and call_sid:
             placed(call=call, call_sid=call_sid)
@@ -167,11 +168,11 @@ def hand_over(*, waiting_call_id: int, now: dt.datetime | None = None) -> bool:
             return False  # offered meanwhile, or gone
         callback = callback_of(call, lock=True)
         routing.leave(call_sid=waiting.call_sid, outcome="callback list", now=now)
-        if callback is None or callback.state != Callback.State.IN_LINE:
-            return True
         reason = "nobody staffed the queue"
         set_outcome(call, Call.Outcome.FAILED, at=now, reason=f"handed to the callback list: {reason}")
         Call.objects.filter(pk=call.pk, wrapup_ended_at=None).update(wrapup_ended_at=now)
+        if callback is None or callback.state != Callback.State.IN_LINE:
+            return True  # the try is closed all the same: never a Call left open
         add_event(call, "callback_result", dedupe="callback_result", at=now, outcome="handed over",
                   state=Callback.State.OPEN)  # fmt: skip
         callback.state, callback.keeps_place, callback.due_at = Callback.State.OPEN, False, now
@@ -185,15 +186,27 @@ def hand_over(*, waiting_call_id: int, now: dt.datetime | None = None) -> bool:
     return True
 
 
-def _unanswered_since(call: Call) -> dt.datetime | None:
-    """When the first ``calls.create`` of this try that Twilio did not answer went out (None: none
-    did). Twilio's own callbacks place a call it made (``placed``); this covers the ones lost."""
-    return (
-        CallEvent.objects.filter(call=call, kind="dial_unanswered")
-        .order_by("at")
-        .values_list("at", flat=True)
-        .first()
-    )
+def _asked_since(call: Call) -> dt.datetime | None:
+    """When the first ``calls.create`` of this try that may have placed a call went out (None:
+    none did): asked and never known to have failed (Twilio's answer lost, or the worker died
+    before the CallSid was recorded). Twilio's own callbacks place a call it made (``placed``);
+    this covers the ones lost."""
+    maybe = Q(kind="dial_unanswered") | (Q(kind="dial_asked") & ~Q(data__has_key="unplaced"))
+    return CallEvent.objects.filter(maybe, call=call).order_by("at").values_list("at", flat=True).first()
+
+
+def _found_at_twilio(call: Call) -> bool:
+    """A try not placed yet whose earlier ask Twilio did take: placed now with Twilio's CallSid.
+    Raises ``gateway.TwilioUnavailable`` when Twilio does not answer the look-up."""
+    since = _asked_since(call)
+    if since is None:
+        return False
+    found = gateway.created_call(to=call.to_number, from_=call.from_number, since=since)
+    if not found:
+        return False
+    placed(call=call, call_sid=found)
+    add_event(call, "dial_found", dedupe="dial_found", call_sid=found)
+    return True
 
 
 def give_up(*, waiting_call_id: int, reason: str) -> bool:
@@ -205,6 +218,11 @@ def give_up(*, waiting_call_id: int, reason: str) -> bool:
         call = Call.objects.filter(call_sid=attempt.waiting.call_sid).first()
         if call is None or call.placed_at is not None:
             return conferences.give_up(waiting_call_id=waiting_call_id, reason=reason)
+        try:
+            if _found_at_twilio(call):  # an ask Twilio took after all: the try rings, left to its answer
+                return True
+        except gateway.TwilioUnavailable as exc:
+            log.warning("callback try %s: Twilio not asked whether it placed it (%s)", call.pk, exc)
         return tried(call=call, status="failed", reason=reason)
 
 

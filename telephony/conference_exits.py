@@ -13,9 +13,10 @@ Twilio is never asked while a row is locked: the call leaves the line in a first
 marks it being moved out (``WaitingCall.outcome`` "exiting: <reason>": out of line, so no operator
 is offered it), the REST request goes after that commits, and a second transaction records what
 Twilio answered. Twilio's answers as ``telephony.conferences`` treats them: 429/5xx/timeouts leave
-the mark for the next tick to send the request again (the mark is all that was written); 404/"call
-gone" ends the call as abandoned; another 4xx is logged with Twilio's code (by ``gateway``),
-recorded once, and the caller goes back in line (place kept), still served.
+the mark for the next tick to send the request again (the mark is all that was written), unless
+the caller's leg has left the conference meanwhile (the move went through: recorded as moved, never
+redirected twice); 404/"call gone" ends the call as abandoned; another 4xx is logged with Twilio's
+code (by ``gateway``), recorded once, and the caller goes back in line (place kept), still served.
 """
 
 from __future__ import annotations
@@ -128,6 +129,9 @@ def _take_out_of_line(*, waiting_call_id: int, call_sid: str, reason: str, now: 
                 locked.outcome = (call.outcome or Call.Outcome.ABANDONED)[:32]
                 locked.save(update_fields=["outcome"])
                 return None
+            if conferences.caller_left_conference(call):  # moved already (Twilio's answer was lost)
+                _moved(call=call, locked=locked, now=now)
+                return None
             return call
         if locked.state not in IN_LINE or over:
             return None
@@ -162,10 +166,17 @@ def _settle(*, call: Call, waiting_call_id: int, answer: gateway.Answer, now: dt
             queue_id = locked.queue_id
             transaction.on_commit(lambda: routing.match(queue_ids=[queue_id], now=now))
             return False
-        waited = round((locked.left_at - locked.enqueued_at).total_seconds())
-        add_event(call, "conference_exit", dedupe="conference_exit", at=now, reason=reason, waited=waited)
-        locked.outcome = "left"
-        locked.save(update_fields=["outcome"])
+        _moved(call=call, locked=locked, now=now)
     log.info("call %s: caller moved out of the conference to the callback/voicemail offer (%s)",
              call.call_sid, reason)  # fmt: skip
     return True
+
+
+def _moved(*, call: Call, locked: WaitingCall, now: dt.datetime) -> None:
+    """The caller is out of the conference to the offer: recorded once, the mark cleared (in the
+    caller's transaction, ``locked`` locked)."""
+    reason = locked.outcome.removeprefix(EXITING)
+    waited = round((locked.left_at - locked.enqueued_at).total_seconds())
+    add_event(call, "conference_exit", dedupe="conference_exit", at=now, reason=reason, waited=waited)
+    locked.outcome = "left"
+    locked.save(update_fields=["outcome"])

@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -77,6 +77,13 @@ def has_event(call: Call, dedupe: str) -> bool:
 def caller_in_conference(call: Call) -> bool:
     """Whether the caller was moved into the call's conference (out of Twilio's queue)."""
     return has_event(call, "conference")
+
+
+def caller_left_conference(call: Call) -> bool:
+    """Whether the caller's leg has left the call's conference (Twilio's participant-leave of the
+    caller, or the conference's end): moved out by a redirect, or hung up."""
+    left = Q(kind="conference:participant-leave", data__label=twiml.CALLER_LABEL)
+    return call.events.filter(left | Q(kind="conference:conference-end")).exists()
 
 
 def bridge(*, waiting_call_id: int) -> bool:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 
 import pytest
 from django.db import transaction
 from django_tenants.utils import tenant_context
 
+from config import calling_hours
 from outbound.control import CampaignError, campaign_control
 from outbound.models import Attempt, Campaign, CampaignContact, DoNotCall
 from outbound.rules import (
     NotDialable,
     blocked_numbers,
+    callback_window,
     due_contacts,
     is_dialable_now,
     next_due,
@@ -296,3 +301,27 @@ def test_a_campaign_without_contacts_or_active_script_does_not_start(alpha):
     campaign.script.versions.update(state="retired")
     with pytest.raises(CampaignError, match="no active version"):
         campaign_control(campaign=campaign, action="start", now=utc(2026, 11, 3))
+
+
+@pytest.mark.parametrize("hours", ["8h-21h", "08:00", "08:00-12:00-21:00", "21:00-08:00", "09:00-09:00"])
+def test_malformed_or_overnight_callback_calling_hours_stop_the_start_with_a_clear_message(hours):
+    """Checked once when the settings load, not at dial time (where it would stop every company's
+    dial pass); an overnight window is refused, not silently never open."""
+    with pytest.raises(ValueError, match="CALLBACK_CALLING_HOURS"):
+        calling_hours.parse(hours)
+    started = subprocess.run(
+        [sys.executable, "-c", "import config.settings"],
+        env={**os.environ, "DJANGO_ENV": "test", "CALLBACK_CALLING_HOURS": hours},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert started.returncode != 0
+    assert "ImproperlyConfigured: CALLBACK_CALLING_HOURS" in started.stderr
+
+
+def test_well_formed_callback_calling_hours_are_a_daily_window(settings):
+    assert calling_hours.parse(" 08:00 - 21:30 ") == (dt.time(8), dt.time(21, 30))
+    assert calling_hours.parse("") is None
+    settings.CALLBACK_CALLING_HOURS = "08:00-21:00"
+    assert callback_window() == Window(start=dt.time(8), end=dt.time(21), days=frozenset(range(7)))

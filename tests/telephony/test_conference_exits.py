@@ -20,7 +20,14 @@ from telephony.answering import accept_offer
 from telephony.calls.models import Call, Callback
 from telephony.models import Queue, Reservation, WaitingCall
 from tests.telephony.calls_kit import incoming
-from tests.telephony.conference_kit import atomic_depths, leg_event, path_of, query, twilio_with_faults
+from tests.telephony.conference_kit import (
+    atomic_depths,
+    conference_event,
+    leg_event,
+    path_of,
+    query,
+    twilio_with_faults,
+)
 from tests.telephony.helpers import make_operator
 from tests.twilio_kit import check_twiml, signed_post, verbs
 
@@ -187,6 +194,36 @@ def test_a_caller_who_hangs_up_while_twilio_does_not_answer_is_not_moved_again(
     _tick(commit)
     assert len(http.sent) == sent
     assert WaitingCall.objects.get(call_sid=sid).outcome == "abandoned"
+
+
+def test_a_caller_moved_out_whose_answer_was_lost_is_not_redirected_again(
+    db, tenants, queue, alpha_number, commit, twilio_mock, monkeypatch
+):
+    """Twilio redirected the caller but its answer was lost: once the caller has left the
+    conference, the next tick records the move instead of redirecting them again (they may be
+    choosing a callback or leaving a message by then)."""
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    make_operator({queue: 1})
+    sid = _bridge_fails(alpha_number, commit, http)
+    conference = check_twiml(_updates(http, sid)[0].data["Twiml"]).find("Dial/Conference")
+    _age(sid, queue.max_wait)
+    http.plan.script.extend(["lost"])
+    _tick(commit)
+    assert WaitingCall.objects.get(call_sid=sid).outcome == "exiting: max wait"
+    with commit():
+        response = conference_event(
+            conference.get("statusCallback"), "participant-leave",
+            CallSid=sid, ParticipantLabel="caller", ParticipantCallStatus="in-progress",
+        )  # fmt: skip
+    assert response.status_code == 204
+    sent = len(http.sent)
+    _tick(commit)
+    assert len(http.sent) == sent  # not redirected again
+    waiting = WaitingCall.objects.get(call_sid=sid)
+    assert (waiting.state, waiting.outcome) == ("left", "left")
+    with tenant_context(tenants.alpha):
+        (event,) = Call.objects.get(call_sid=sid).events.filter(kind="conference_exit")
+        assert event.data["reason"] == "max wait"
 
 
 def _bridge_to_failure_of(sid: str, commit, http) -> str:

@@ -23,7 +23,7 @@ from accounts.models import Role
 from console import controls, screen
 from outbound.models import DoNotCall
 from reporting.keys import api_key_create
-from telephony import reconcile, routing, tasks
+from telephony import callback_dial, gateway, reconcile, routing, tasks
 from telephony.answering import accept_offer
 from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER
 from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
@@ -412,6 +412,67 @@ def test_a_dial_whose_answer_was_lost_is_found_at_twilio_and_not_placed_again(
         assert dialled.events.filter(kind="dial_unanswered").count() == 1
 
 
+def _accepted(offer: Reservation, commit, sent_tasks) -> int:
+    with commit():
+        accept_offer(reservation_id=offer.pk, operator=offer.operator.user)
+    (waiting_id,) = sent_tasks["dial_back"]
+    sent_tasks["dial_back"].clear()
+    return waiting_id
+
+
+def test_a_dial_whose_worker_died_before_recording_it_is_found_at_twilio_and_not_placed_again(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    """calls.create succeeded, then the worker died before the CallSid was recorded: the
+    redelivered task (acks_late) must not ring the person a second time."""
+    http_ = twilio_with_faults(monkeypatch, twilio_mock)
+    send = http_.request
+
+    def keep_created(method, url, *args, **kwargs):  # Twilio's list of calls holds the created ones
+        answer = send(method, url, *args, **kwargs)
+        if method == "POST" and url.endswith("/Calls.json"):
+            http_.lost.append(answer)
+        return answer
+
+    http_.request = keep_created
+    twilio_knows(http_)
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit)
+    waiting_id = _accepted(offer, commit, sent_tasks)
+
+    class WorkerDied(Exception):
+        pass
+
+    def dies(**kwargs):
+        raise WorkerDied
+
+    with monkeypatch.context() as patched:
+        patched.setattr("telephony.callback_dial.placed", dies)
+        with pytest.raises(WorkerDied), commit():
+            callback_dial.dial(waiting_call_id=waiting_id)
+    with commit():
+        assert callback_dial.dial(waiting_call_id=waiting_id) is True  # redelivered
+    assert len(_calls_created(http_)) == 1
+    dialled = _try_of(tenants, waiting)
+    assert dialled.call_sid == twilio_knows.sid and dialled.placed_at is not None
+    assert _callback(tenants, original).state == "dialing"
+
+
+def test_a_try_given_up_after_a_lost_answer_asks_twilio_first_and_keeps_a_call_it_placed(
+    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+):
+    http_ = twilio_with_faults(monkeypatch, twilio_mock, "lost")
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit)
+    waiting_id = _accepted(offer, commit, sent_tasks)
+    with pytest.raises(gateway.TwilioNoAnswer), commit():
+        callback_dial.dial(waiting_call_id=waiting_id)
+    twilio_knows(http_)  # Twilio answers again: the call it placed is there
+    with commit():
+        assert callback_dial.give_up(waiting_call_id=waiting_id, reason="Twilio unavailable") is True
+    dialled = _try_of(tenants, waiting)
+    assert dialled.call_sid == twilio_knows.sid and dialled.placed_at is not None and not dialled.outcome
+    assert (_callback(tenants, original).state, _callback(tenants, original).attempts) == ("dialing", 1)
+
+
 def twilio_knows(http_) -> None:
     """Twilio's list of calls holds the calls created through ``http_`` whose answer was lost."""
     send = http_.request
@@ -715,6 +776,21 @@ def _kept_then_aged(tenants, queue, alpha_number, commit) -> tuple[str, WaitingC
         enqueued_at=waiting.enqueued_at - dt.timedelta(seconds=queue.max_wait)
     )
     return first, waiting
+
+
+def test_a_kept_callbacks_try_leaving_the_line_unstaffed_is_closed_even_when_its_callback_moved_on(
+    db, tenants, queue, alpha_number, commit
+):
+    original, waiting = _kept_then_aged(tenants, queue, alpha_number, commit)
+    with tenant_context(tenants.alpha):
+        Callback.objects.filter(call__call_sid=original).update(state=Callback.State.CANCELLED)
+    OperatorProfile.objects.filter(skills__queue=queue).update(state="offline")
+    with commit():
+        tasks.routing_tick.apply()
+    assert WaitingCall.objects.get(pk=waiting.pk).state == "left"
+    with tenant_context(tenants.alpha):
+        unrung = Call.objects.get(try_of=_callback(tenants, original))
+        assert (unrung.outcome, unrung.placed_at) == (Call.Outcome.FAILED, None)  # never left open
 
 
 def test_a_kept_callback_in_a_queue_nobody_staffs_goes_to_the_callback_list_after_the_max_wait(
