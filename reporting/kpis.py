@@ -10,7 +10,10 @@ A call counts in the period where it **started**; its fields are those of ``tele
   ``wait_seconds``; a missing wait counts as 0 ms;
 - short abandon: abandoned with wait ≤ ``short_abandon_seconds`` (5 s by default), left out of the
   service level and the abandon rate;
-- answered within T: answered with wait ≤ T (T = 20 s by default), compared in milliseconds;
+- answered within T: answered with wait ≤ T, compared in milliseconds; T is the threshold of the
+  call's own queue (``Queue.service_level_seconds``, set from the contract's row for that queue),
+  for a call without a queue the contract's main queue's (20 s by default). A figure over several
+  queues (the company's) is calls-weighted: each call counted against its own queue's T;
 - a call still waiting is not offered until its wait passes T (it may yet be answered within
   T); past T it is offered and not answered within T (a miss, whatever happens next);
 - handled: outcome ``handled``; its handling time is talk + hold + wrap-up; AHT is per direction
@@ -201,7 +204,8 @@ def totals(
 
 # The same counts in SQL. ``CALL_FLAGS`` selects, from a row of the calls table, what the
 # definitions ask of that call (``call_facts``); ``CALL_AGGREGATES`` counts a period's flagged
-# calls (``totals``). Parameters: ``SQL_PARAMETERS``, ``sl_seconds``, ``short_abandon_seconds``
+# calls (``totals``). The row carries ``sl_seconds``, its queue's T (``stats.calls_with_threshold``);
+# ``CALL_FLAGS`` passes it on. Parameters: ``SQL_PARAMETERS``, ``short_abandon_seconds``
 # and ``now`` (when a call still waiting is looked at). ``WAIT_MS_SQL`` is ``wait_ms``.
 # A span's exact microseconds (date_part's double holds them exactly), then whole ms rounded up.
 _MS_SQL = "(GREATEST(0, round(date_part('epoch', {}) * 1000000)::bigint) + 999) / 1000"
@@ -217,8 +221,8 @@ CALL_FLAGS = f"""
     COALESCE({WAIT_MS_SQL}, 0) AS wait,
     queued_at IS NOT NULL AND (
         answered_at IS NOT NULL OR ended_at IS NOT NULL OR outcome <> ''
-        OR queued_at < %(now)s - %(sl_seconds)s * INTERVAL '1 second'
-    ) AS is_queued,
+        OR queued_at < %(now)s - sl_seconds * INTERVAL '1 second'
+    ) AS is_queued, sl_seconds,
     queued_at IS NOT NULL AND answered_at IS NOT NULL AS is_answered,
     queued_at IS NOT NULL AND outcome = %(abandoned)s AS is_abandoned,
     outcome = %(handled)s AS is_handled,
@@ -229,7 +233,7 @@ CALL_AGGREGATES = {
     "calls": "count(*)",
     "offered": "count(*) FILTER (WHERE is_queued)",
     "answered": "count(*) FILTER (WHERE is_answered)",
-    "answered_within_sl": "count(*) FILTER (WHERE is_answered AND wait <= %(sl_seconds)s * 1000)",
+    "answered_within_sl": "count(*) FILTER (WHERE is_answered AND wait <= sl_seconds * 1000)",
     "abandoned": "count(*) FILTER (WHERE is_abandoned)",
     "short_abandons": "count(*) FILTER (WHERE is_abandoned AND wait <= %(short_abandon_seconds)s * 1000)",
     "wait_answered_ms": "COALESCE(sum(wait) FILTER (WHERE is_answered), 0)",

@@ -42,16 +42,24 @@ def client_staff(view: View) -> View:
     return login_required(require_GET(role_required(CLIENT_STAFF)(view)))
 
 
-def service_target() -> tuple[int, int]:
-    """(percent, seconds) of the service level promised by the contract in force, else the defaults."""
-    return stats.contract_target(connection.tenant)
+def service_targets() -> dict[int, tuple[int, int]]:
+    """(percent, seconds) of the service level promised per queue, by queue id (each queue's own,
+    ``stats.queue_targets``); key 0, the calls without a queue: the contract's main queue's."""
+    return {0: stats.contract_target(connection.tenant), **stats.queue_targets()}
+
+
+def company_target(targets: dict[int, tuple[int, int]]) -> tuple[int, int] | None:
+    """The one target of a company-wide figure when every queue has the same, else None: the figure
+    (each call against its own queue's threshold, calls-weighted) is then compared per queue only."""
+    distinct = set(targets.values())
+    return distinct.pop() if len(distinct) == 1 else None
 
 
 def _totals(values: dict[str, object]) -> kpis.Totals:
     return kpis.Totals(**{m: values.get(m) or 0 for m in kpis.METRICS})
 
 
-def _figures(t: kpis.Totals, *, target_percent: int) -> dict[str, object]:
+def _figures(t: kpis.Totals, *, target_percent: int | None) -> dict[str, object]:
     """The headline numbers of a period, formatted for the page (and for the live refresh)."""
     rates = kpis.rates(t)
     sl = rates["service_level"]
@@ -62,7 +70,7 @@ def _figures(t: kpis.Totals, *, target_percent: int) -> dict[str, object]:
         "abandoned": t.abandoned,
         "short_abandons": t.short_abandons,
         "service_level": _pct(sl),
-        "sl_met": None if sl is None else sl * 100 >= target_percent,
+        "sl_met": None if sl is None or target_percent is None else sl * 100 >= target_percent,
         "asa": _secs(rates["asa_seconds"]),
         "aht": _secs(rates["aht_seconds"]),
         "abandon_rate": _pct(rates["abandon_rate"]),
@@ -94,7 +102,8 @@ def _secs(value: float | None) -> str:
 
 
 def today_totals(*, today: dt.date, zone: dt.tzinfo, sl_seconds: int) -> kpis.Totals:
-    """Today's figures straight from the call records (statistics may lag behind by a build)."""
+    """Today's figures straight from the call records (statistics may lag behind by a build): each
+    call against its own queue's threshold, ``sl_seconds`` for the calls without a queue."""
     start, end = stats.day_bounds(today, zone)
     return stats.call_totals(
         start=start,
@@ -107,8 +116,11 @@ def today_totals(*, today: dt.date, zone: dt.tzinfo, sl_seconds: int) -> kpis.To
 SUMS = {m: Sum(m) for m in kpis.METRICS}
 
 
-def _grouped(rows: object, by: str) -> list[dict[str, object]]:
-    """Per queue or per operator: their totals over the period, with KPIs ready to show."""
+def _grouped(
+    rows: object, by: str, targets: dict[int, tuple[int, int]] | None = None
+) -> list[dict[str, object]]:
+    """Per queue or per operator: their totals over the period, with KPIs ready to show; a queue's
+    service level against its own target (``targets``, by queue id)."""
     out = []
     for values in rows.values("key").annotate(group_name=Max("name"), **SUMS).order_by("group_name", "key"):
         t = _totals(values)
@@ -117,11 +129,15 @@ def _grouped(rows: object, by: str) -> list[dict[str, object]]:
             name = exports.visible_operator_name(values["group_name"] or "")
         else:
             name = values["group_name"] or ("No queue (IVR or direct)" if values["key"] == 0 else "")
+        target = (targets or {}).get(values["key"]) if by == Statistic.Dimension.QUEUE else None
+        sl = rates["service_level"]
         out.append(
             {
                 "name": name,
                 "t": t,
-                "service_level": _pct(rates["service_level"]),
+                "target": target,
+                "sl_met": None if sl is None or target is None else sl * 100 >= target[0],
+                "service_level": _pct(sl),
                 "asa": _secs(rates["asa_seconds"]),
                 "aht": _secs(rates["aht_seconds"]),
                 "abandon_rate": _pct(rates["abandon_rate"]),
@@ -151,8 +167,11 @@ def _series(buckets: list[tuple[object, str]], rows: dict[object, dict[str, obje
     return data
 
 
-def period_report(*, start: dt.date, end: dt.date, zone: dt.tzinfo) -> dict[str, object]:
-    """Totals, chart series and per-queue / per-operator tables from the daily (or 15-min) statistics."""
+def period_report(
+    *, start: dt.date, end: dt.date, zone: dt.tzinfo, targets: dict[int, tuple[int, int]] | None = None
+) -> dict[str, object]:
+    """Totals, chart series and per-queue / per-operator tables from the daily (or 15-min) statistics;
+    each queue's service level against its own target (``targets``, ``service_targets``)."""
     days = Statistic.objects.filter(granularity=Statistic.Granularity.DAY, day__gte=start, day__lte=end)
     queues = days.filter(dimension=Statistic.Dimension.QUEUE)
     if start == end:
@@ -182,7 +201,7 @@ def period_report(*, start: dt.date, end: dt.date, zone: dt.tzinfo) -> dict[str,
         "thresholds": sorted(queues.order_by().values_list("sl_seconds", flat=True).distinct()),
         "chart": _series(buckets, grouped),
         "step": step,
-        "by_queue": _grouped(queues, Statistic.Dimension.QUEUE),
+        "by_queue": _grouped(queues, Statistic.Dimension.QUEUE, targets),
         "by_operator": _grouped(
             days.filter(dimension=Statistic.Dimension.OPERATOR), Statistic.Dimension.OPERATOR
         ),
@@ -197,22 +216,23 @@ def _today() -> tuple[dt.date, dt.tzinfo]:
 @client_staff
 def dashboard(request: HttpRequest) -> HttpResponse:
     today, zone = _today()
-    target_percent, target_seconds = service_target()
+    targets = service_targets()
+    target_percent, target_seconds = company_target(targets) or (None, None)
     form = PeriodForm.from_query(request.GET, today=today)
-    live = today_totals(today=today, zone=zone, sl_seconds=target_seconds)
+    live = today_totals(today=today, zone=zone, sl_seconds=targets[0][1])
     context: dict[str, object] = {
         "form": form,
         "today": today,
         "zone": zone,
         "live": _figures(live, target_percent=target_percent),
-        "target_percent": target_percent,
+        "target_percent": target_percent,  # None: the queues' targets differ (see per queue)
         "target_seconds": target_seconds,
-        "target_thresholds": [target_seconds],
+        "target_thresholds": sorted({seconds for _, seconds in targets.values()}),
     }
     status = 200
     if form.is_valid():
         start, end = form.cleaned_data["start"], form.cleaned_data["end"]
-        report = period_report(start=start, end=end, zone=zone)
+        report = period_report(start=start, end=end, zone=zone, targets=targets)
         chart = report["chart"]
         chart["target"] = target_percent
         context["chart_rows"] = list(
@@ -239,8 +259,9 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 def today_json(request: HttpRequest) -> JsonResponse:
     """Today's headline figures, for the dashboard's live refresh."""
     today, zone = _today()
-    target_percent, target_seconds = service_target()
-    live = today_totals(today=today, zone=zone, sl_seconds=target_seconds)
+    targets = service_targets()
+    target_percent, _ = company_target(targets) or (None, None)
+    live = today_totals(today=today, zone=zone, sl_seconds=targets[0][1])
     response = JsonResponse({"day": today.isoformat(), **_figures(live, target_percent=target_percent)})
     response["Cache-Control"] = "no-store"
     return response

@@ -22,6 +22,7 @@ from django.utils import timezone
 from reporting import kpis
 from reporting.models import Statistic
 from telephony.calls.models import Call, TelephonySettings
+from telephony.models import Queue
 from tenants.contracts import DEFAULT_SL_PERCENT
 from tenants.models import Client, Contract
 from tenants.queue_terms import queue_terms
@@ -55,6 +56,24 @@ def sl_threshold() -> int:
     return contract_target(connection.tenant)[1]
 
 
+def queue_targets() -> dict[int, tuple[int, int]]:
+    """(SL percent, threshold seconds) of each of this client company's queues, by queue id: its own
+    (``Queue.sl_target_percent``, ``Queue.service_level_seconds``, provisioned from its contract row)."""
+    queues = Queue.objects.filter(tenant=connection.tenant)
+    return {q.pk: (q.sl_target_percent, q.service_level_seconds) for q in queues}
+
+
+def calls_with_threshold(where: str) -> str:
+    """The calls table, rows matching ``where``, each with ``sl_seconds``: the threshold (T) of its own
+    queue, for a call without one (or of a queue gone) ``%(sl_seconds)s`` (the main queue's); the
+    source ``kpis.CALL_FLAGS`` reads. Parameter ``tenant_id``: this client company's queues only."""
+    return (
+        f"(SELECT c.*, COALESCE(q.service_level_seconds, %(sl_seconds)s) AS sl_seconds"  # noqa: S608
+        f" FROM {Call._meta.db_table} AS c LEFT JOIN {Queue._meta.db_table} AS q"
+        f" ON q.id = c.queue_id AND q.tenant_id = %(tenant_id)s WHERE {where}) AS c"
+    )
+
+
 def day_bounds(day: dt.date, zone: dt.tzinfo) -> tuple[dt.datetime, dt.datetime]:
     """A local day as [start, end) aware datetimes (23 or 25 hours on DST changes)."""
     start = dt.datetime.combine(day, dt.time(), tzinfo=zone)
@@ -75,14 +94,16 @@ def call_totals(
     (default: the present) is when calls still waiting are looked at."""
     aggregates = ", ".join(f"{sql} AS {name}" for name, sql in kpis.CALL_AGGREGATES.items())
     sql = (
-        f"SELECT {aggregates} FROM (SELECT {kpis.CALL_FLAGS} FROM {Call._meta.db_table}"  # noqa: S608
-        " WHERE started_at >= %(start)s AND started_at < %(end)s) AS c"
+        f"SELECT {aggregates} FROM (SELECT {kpis.CALL_FLAGS} FROM "  # noqa: S608
+        + calls_with_threshold("c.started_at >= %(start)s AND c.started_at < %(end)s")
+        + ") AS c"
     )
     params = {
         **kpis.SQL_PARAMETERS,
         "start": start,
         "end": end,
         "sl_seconds": sl_seconds,
+        "tenant_id": connection.tenant.pk,
         "short_abandon_seconds": short_abandon_seconds,
         "now": now or timezone.now(),
     }
@@ -138,7 +159,8 @@ def build_days(*, first: dt.date, last: dt.date) -> int:
             "start": start,
             "end": end,
             "zone": str(zone),
-            "sl_seconds": sl_threshold(),
+            "sl_seconds": sl_threshold(),  # a call without a queue; the others: their queue's
+            "tenant_id": connection.tenant.pk,
             "short_abandon_seconds": TelephonySettings.current().short_abandon_seconds,
             "now": timezone.now(),
         }
@@ -195,6 +217,7 @@ def _statement(inline: list[str]) -> tuple[str, dict[str, object]]:
         + [f"count(*) FILTER (WHERE disposition = %(d{i})s) AS d{i}" for i in range(len(inline))]
     )
     in_range = "started_at >= %(start)s AND started_at < %(end)s"
+    in_range_c = "c.started_at >= %(start)s AND c.started_at < %(end)s"
     inline_sum = " + ".join(["0", *(f"d{i}" for i in range(len(inline)))])
     inline_json = (
         "jsonb_strip_nulls(jsonb_build_object("
@@ -208,7 +231,7 @@ def _statement(inline: list[str]) -> tuple[str, dict[str, object]]:
         return f"""
         SELECT %({granularity})s::text AS granularity, r.dimension, r.period AS period_start, r.key,
                (r.period AT TIME ZONE %(zone)s)::date AS day, COALESCE(r.name, '') AS name,
-               %(sl_seconds)s::int AS sl_seconds, %(short_abandon_seconds)s::int AS short_abandon_seconds,
+               r.sl_seconds::int AS sl_seconds, %(short_abandon_seconds)s::int AS short_abandon_seconds,
                {", ".join(f"r.{m}" for m in kpis.METRICS)},
                {inline_json} || COALESCE(o.counts, '{{}}'::jsonb) AS dispositions
         FROM {source} AS r LEFT JOIN (
@@ -222,12 +245,16 @@ def _statement(inline: list[str]) -> tuple[str, dict[str, object]]:
     sql = f"""
     WITH intervals AS MATERIALIZED (
         -- OFFSET 0 keeps each call's flags computed once, not inlined into every aggregate.
+        -- Each call against its own queue's threshold (T): a queue's row has its queue's T; an
+        -- operator's row (calls of several queues) the longest of theirs.
         SELECT period, %(queue)s::text AS dimension, queue_key AS key, max(queue_name) AS name,
-               {aggregates}, count(*) FILTER (WHERE disposition <> '') AS disposed
-        FROM (SELECT {_FLAGS} FROM {calls} WHERE {in_range} OFFSET 0) AS c GROUP BY 1, 3
+               max(sl_seconds) AS sl_seconds, {aggregates},
+               count(*) FILTER (WHERE disposition <> '') AS disposed
+        FROM (SELECT {_FLAGS} FROM {calls_with_threshold(in_range_c)} OFFSET 0) AS c GROUP BY 1, 3
         UNION ALL
-        SELECT period, %(operator)s::text, operator_id, max(operator_name), {aggregates}, 0
-        FROM (SELECT {_FLAGS} FROM {calls} WHERE {in_range} AND operator_id IS NOT NULL OFFSET 0) AS c
+        SELECT period, %(operator)s::text, operator_id, max(operator_name), max(sl_seconds), {aggregates}, 0
+        FROM (SELECT {_FLAGS} FROM {calls_with_threshold(in_range_c + " AND c.operator_id IS NOT NULL")}
+              OFFSET 0) AS c
         GROUP BY 1, 3
     ),
     other_calls AS MATERIALIZED (
@@ -247,7 +274,7 @@ def _statement(inline: list[str]) -> tuple[str, dict[str, object]]:
     days AS (
         -- Every zone's midnight falls on a quarter hour: a day is the sum of its 15-minute rows.
         SELECT date_trunc('day', period, %(zone)s) AS period, dimension, key, max(name) AS name,
-               {", ".join(f"sum({c})::bigint AS {c}" for c in counts)}
+               max(sl_seconds) AS sl_seconds, {", ".join(f"sum({c})::bigint AS {c}" for c in counts)}
         FROM intervals GROUP BY 1, 2, 3
     ),
     other_days AS (

@@ -11,6 +11,7 @@ The contract's text and PDF are ``tenants.contracts``. Every function writes ins
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -25,6 +26,7 @@ from tenants.audit import record_event
 from tenants.clients import client_create
 from tenants.first_invoices import FirstInvoiceError, first_invoice_issue, invoice_currency
 from tenants.models import Acceptance, Client, Contract, ContractVersion, Order
+from tenants.money import minor_unit
 from tenants.onboarding import OnboardingError, client_provision, queue_terms_apply, queue_terms_check
 from tenants.queue_terms import LEGACY_QUEUE_KEYS, clean_queue_rows
 
@@ -82,6 +84,8 @@ def contract_revise(*, contract: Contract, by: User, terms: dict[str, object], b
         except FirstInvoiceError as error:
             raise ValidationError(str(error)) from error
         merged = {**latest.terms, **terms}
+        if "deposit" in terms:
+            merged["deposit"] = _deposit(terms["deposit"], latest.tariffs)
         if "queues" in terms:
             merged = {k: v for k, v in merged.items() if k not in LEGACY_QUEUE_KEYS}
         # An unsent draft is replaced by the new one; it stays listed, never to be sent.
@@ -114,6 +118,23 @@ def contract_revise(*, contract: Contract, by: User, terms: dict[str, object], b
             },
         )
     return version
+
+
+def _deposit(value: object, tariffs: list[dict[str, str]]) -> str:
+    """The deposit as stored, refused (``ValidationError`` on ``deposit``) unless it is a whole number
+    of the smallest unit of the tariffs' currency: the contract prints it as the invoice charges it."""
+    try:
+        deposit = Decimal(str(value or "0"))
+    except InvalidOperation:
+        raise ValidationError({"deposit": "Enter the deposit as a number, e.g. 300.00."}) from None
+    if not deposit.is_finite() or deposit < 0:
+        raise ValidationError({"deposit": "Enter a deposit of 0 or more."})
+    for currency in sorted({line["currency"] for line in tariffs} or {"EUR"}):
+        unit = minor_unit(currency)
+        if deposit % unit:
+            message = f"A deposit in {currency} is a whole number of {unit} {currency}: {deposit} is not."
+            raise ValidationError({"deposit": message})
+    return str(deposit)
 
 
 def contract_send(

@@ -21,6 +21,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from tenants.models import ContractVersion, Order, Tariff
+from tenants.money import price, shown
 from tenants.queue_terms import (  # noqa: F401 (the defaults are the contract's, named here too)
     DEFAULT_SL_PERCENT,
     DEFAULT_SL_SECONDS,
@@ -174,7 +175,7 @@ def first_invoice_sentence(terms: dict[str, object], tariffs: list[dict[str, str
     """What the first invoice charges, as the contract says it."""
     deposit = Decimal(str(terms.get("deposit") or "0"))
     currency = tariffs[0]["currency"] if tariffs else "EUR"
-    held = f" and a deposit of {deposit:.2f} {currency}, held for the term and set against the last invoice"
+    held = f" and a deposit of {shown(deposit, currency)}, held for the term and set against the last invoice"
     return (
         "On acceptance the client receives the first invoice: the first month's fees in advance"
         + (held if deposit else "")
@@ -306,9 +307,9 @@ def render_pdf(*, version: ContractVersion) -> bytes:
         rows.append(
             [
                 line["service"],
-                f"{line['monthly_fee']} {currency}",
-                f"{line['per_minute']} {currency}",
-                f"{line['per_call']} {currency}",
+                shown(line["monthly_fee"], currency),
+                f"{price(line['per_minute'], currency)} {currency}",
+                f"{price(line['per_call'], currency)} {currency}",
                 line["rounding_label"],
             ]
         )

@@ -171,7 +171,7 @@ class ContractTermsForm(forms.Form):
         label="Deposit",
         min_value=Decimal("0"),
         max_digits=12,
-        decimal_places=2,
+        decimal_places=3,  # the finest currency (KWD); the contract's currency is checked on save
         required=False,
         help_text="Charged on the first invoice with the first month's fees, not taxed; 0 for none.",
     )
@@ -266,7 +266,7 @@ class ContractTermsForm(forms.Form):
         data["certification_valid_days"] = days or contracts.DEFAULT_CERTIFICATION_VALID_DAYS
         recordings = data.get("recording_retention_months")
         data["recording_retention_months"] = recordings or contracts.DEFAULT_RECORDING_RETENTION_MONTHS
-        data["deposit"] = str((data.get("deposit") or Decimal("0")).quantize(Decimal("0.01")))
+        data["deposit"] = str(data.get("deposit") or Decimal("0"))  # checked against the currency on save
         return data
 
 

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from tenants.models.invoices import FirstInvoice
+from tenants.money import shown
 from tenants.queue_terms import QueueTermsSet, queue_terms, seats_sentence
 
 
@@ -123,6 +124,17 @@ class ContractVersion(models.Model):
     def seats_sentence(self) -> str:
         """How the shared pool serves the client under this version (page and PDF say the same)."""
         return seats_sentence(self.terms)
+
+    @property
+    def currency(self) -> str:
+        """The currency of the version's prices (the first tariff's; EUR when it prices nothing)."""
+        return self.tariffs[0]["currency"] if self.tariffs else "EUR"
+
+    @property
+    def deposit_shown(self) -> str:
+        """The deposit with its currency as page and PDF print it (``30000 JPY``); empty for none."""
+        deposit = Decimal(str(self.terms.get("deposit") or "0"))
+        return shown(deposit, self.currency) if deposit else ""
 
     @property
     def queue_terms(self) -> QueueTermsSet:

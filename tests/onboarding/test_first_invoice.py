@@ -318,3 +318,38 @@ def test_a_contract_in_a_three_decimal_currency_is_refused_when_saved_or_sent_no
     assert (
         message in response.content.decode() and contract.versions.get().state == ContractVersion.State.DRAFT
     )
+
+
+def test_a_yen_deposit_with_cents_is_refused_on_the_contract_form_and_a_whole_one_prints_in_yen(db, tenants):
+    """Before: the form kept 30000.50 JPY (rounded to 0.01 whatever the currency), the contract
+    printed it as stored (and without its currency in the back office), and the invoice charged
+    30001 JPY. Now the form refuses it and the contract prints every amount as the invoice does."""
+    from tests.onboarding.test_contract_tax import form_data
+
+    by = manager()
+    contract = contracting.contract_draft(order=submit_order(), by=by)
+    version = contract.latest
+    fees = {"inbound": "4999.00", "recording": "600.00"}
+    yen = [
+        {**t, "currency": "JPY", "monthly_fee": fees.get(t["service_code"], "0.00"), "per_minute": "2.50"}
+        for t in version.tariffs
+    ]
+    ContractVersion.objects.filter(pk=version.pk).update(tariffs=yen)
+    office = logged_in(None, by)
+    refused = office.post(f"/staff/contracts/{contract.pk}/", form_data(deposit="30000.50"))
+    assert refused.status_code == 400
+    assert "A deposit in JPY is a whole number of 1 JPY: 30000.50 is not." in refused.content.decode()
+    assert contract.latest.number == 1  # nothing saved
+    assert office.post(f"/staff/contracts/{contract.pk}/", form_data(deposit="30000")).status_code == 302
+    latest = contract.latest
+    assert latest.number == 2 and latest.deposit_shown == "30000 JPY"
+    page = office.get(f"/staff/contracts/{contract.pk}/").content.decode()
+    assert "plus a deposit of 30000 JPY" in page and "<strong>5599 JPY</strong>" in page
+    assert "a deposit of 30000 JPY, held" in page and "4999 JPY" in page and "2.5 JPY" in page
+    assert ".00 JPY" not in page and ".50 JPY" not in page
+    text = pdf_text(office.get(f"/staff/contracts/{contract.pk}/v/2/pdf/").content)
+    assert "a deposit of 30000 JPY, held" in text and "4999 JPY" in text and "2.5 JPY" in text
+    assert ".00 JPY" not in text and ".50 JPY" not in text
+    with pytest.raises(ValidationError, match="whole number of 1 JPY"):
+        contracting.contract_revise(contract=contract, by=by, terms={"deposit": "0.5"}, body="")
+    assert contract.latest.number == 2

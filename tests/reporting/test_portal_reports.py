@@ -196,6 +196,8 @@ def test_a_one_day_period_is_charted_per_quarter_hour_in_local_time(world, viewe
 def test_the_service_level_target_is_the_contracts(world, tenants, viewer):
     with tenant_context(tenants.alpha):
         contract_in_force(tenants.alpha, tariffs=[], sl_percent=90, sl_seconds=45)
+    # as its acceptance does (``queue_terms_apply``): a contract of the first form sets every queue
+    Queue.objects.filter(tenant=tenants.alpha).update(sl_target_percent=90, service_level_seconds=45)
     response = viewer.get("/reports/", {"start": DAY.isoformat(), "end": DAY.isoformat()})
     assert response.context["target_percent"] == 90 and response.context["target_seconds"] == 45
     html = response.content.decode()
@@ -207,6 +209,45 @@ def test_the_service_level_target_is_the_contracts(world, tenants, viewer):
     assert rebuilt.context["report"]["thresholds"] == [45]
     assert "threshold-note" not in rebuilt.content.decode()
     assert rebuilt.context["period"]["service_level"] == "75.0 %"  # 40 s is within 45 s now: 3 of (5 - 1)
+
+
+def test_each_queue_is_measured_against_its_own_service_level_not_the_first_queues(world, tenants, viewer):
+    """Before: every queue's calls were counted against one threshold (the contract's first queue's)
+    and the dashboard coloured every figure against that queue's percent."""
+    Queue.objects.filter(pk=world.sales.pk).update(sl_target_percent=90, service_level_seconds=45)
+    Queue.objects.filter(pk=world.support.pk).update(sl_target_percent=60, service_level_seconds=10)
+    now = timezone.now()
+    with tenant_context(tenants.alpha):
+        stats.build_days(first=DAY, last=DAY)
+        rows = {
+            r.name: r
+            for r in Statistic.objects.filter(
+                granularity=Statistic.Granularity.DAY, dimension=Statistic.Dimension.QUEUE, day=DAY
+            )
+        }
+        # Sales: 10 s, 40 s and 5 s waits, all within its 45 s (the main queue's 20 s would miss one)
+        assert (rows["Sales"].sl_seconds, rows["Sales"].answered_within_sl) == (45, 3)
+        assert rows["Support"].sl_seconds == 10
+        for wait, where in ((30, world.sales), (25, world.support)):  # live: within 45 s, not within 10 s
+            CallFactory(started_at=now, queued_at=now - dt.timedelta(seconds=wait), answered_at=now,
+                        wait_seconds=wait, outcome=Call.Outcome.HANDLED, talk_seconds=30,
+                        queue_id=where.pk, queue_name=where.name)  # fmt: skip
+    response = viewer.get("/reports/", {"start": DAY.isoformat(), "end": DAY.isoformat()})
+    by_queue = {q["name"]: q for q in response.context["report"]["by_queue"]}
+    assert (by_queue["Sales"]["service_level"], by_queue["Sales"]["target"]) == ("100.0 %", (90, 45))
+    assert by_queue["Sales"]["sl_met"] is True
+    assert (by_queue["Support"]["service_level"], by_queue["Support"]["sl_met"]) == ("0.0 %", False)
+    assert response.context["report"]["thresholds"] == [10, 20, 45]  # 20 s: the calls without a queue
+    # The company-wide figure: each call against its own queue's threshold, no one target to colour it.
+    period = response.context["period"]
+    assert period["service_level"] == "75.0 %" and period["sl_met"] is None  # 3 of (5 - 1 short)
+    assert response.context["target_percent"] is None
+    html = response.content.decode()
+    assert "each call against its own queue's threshold" in html and "90 % in 45 s" in html
+    assert 'class="num sl-missed">0.0 %' in html
+    live = response.context["live"]
+    assert live["service_level"] == "50.0 %" and live["sl_met"] is None
+    assert viewer.get("/reports/today/").json()["service_level"] == "50.0 %"
 
 
 def test_today_is_live_from_the_call_records(db, tenants, viewer):
