@@ -170,12 +170,16 @@ def _load_calls(client, count: int) -> int:
 
     from telephony.calls.models import Call
 
-    # Any other required text column of a call (added since) is left empty: not what this measures.
-    empty = [
-        f.column
+    # Any other required column of a call (added since) gets its default, a text column without one
+    # is left empty: not what this measures.
+    others = {
+        f.column: f.get_default() if f.has_default() else ""
         for f in Call._meta.concrete_fields
-        if f.column not in COLUMNS and not f.null and isinstance(f, models.CharField | models.TextField)
-    ]
+        if f.column not in COLUMNS
+        and not f.null
+        and (f.has_default() or isinstance(f, models.CharField | models.TextField))
+    }
+    empty = list(others)
     with tenant_context(client):
         if Call.objects.count() == count:
             return 0
@@ -184,7 +188,7 @@ def _load_calls(client, count: int) -> int:
             cursor.execute(f"TRUNCATE {table} CASCADE")
             with cursor.cursor.copy(f"COPY {table} ({', '.join([*COLUMNS, *empty])}) FROM STDIN") as copy:
                 for row in _rows(count):
-                    copy.write_row((*row, *("" for _ in empty)))
+                    copy.write_row((*row, *others.values()))
             cursor.execute(f"ANALYZE {table}")
     return count
 
