@@ -7,45 +7,23 @@ Twilio returned to ``calls.create`` is stored.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.http import HttpRequest, HttpResponse
-from django.views.decorators.csrf import csrf_exempt
-from django_tenants.utils import tenant_context
 
 from outbound import progress
 from outbound.calls import is_pending
-from telephony import evidence, twiml
+from telephony import twiml
 from telephony.calls.models import Call
 from telephony.calls.records import TwilioCallParams
-from telephony.signatures import named_call, twilio_fields, twilio_signed, webhook_methods
+from telephony.signatures import twilio_fields
+from telephony.signed_calls import placed_call_webhook
 
 
-def outbound_webhook(
-    view: Callable[[HttpRequest, Call], HttpResponse],
-) -> Callable[[HttpRequest], HttpResponse]:
-    """A signed POST about one of our outbound calls: ``view(request, call)`` in the tenant's schema."""
+def _is_this_call(call: Call, sid: str) -> bool:
+    """The CallSid must be this call's (or the call is still waiting to learn it)."""
+    return call.call_sid == sid or is_pending(call)
 
-    @csrf_exempt
-    @webhook_methods
-    @twilio_signed
-    @wraps(view)
-    def wrapper(request: HttpRequest) -> HttpResponse:
-        named = named_call(request)
-        if named is None:
-            return twiml.response(twiml.goodbye(""))
-        tenant, call_id = named
-        sid = twilio_fields(request).get("CallSid", "")
-        with tenant_context(tenant):
-            evidence.keep(request)
-            call = Call.objects.filter(pk=call_id, direction=Call.Direction.OUTBOUND).first()
-            # The CallSid must be this call's (or the call is still waiting to learn it).
-            if call is None or not (call.call_sid == sid or is_pending(call)):
-                return twiml.response(twiml.goodbye(""))
-            return view(request, call)
 
-    return wrapper
+outbound_webhook = placed_call_webhook(_is_this_call)
 
 
 @outbound_webhook

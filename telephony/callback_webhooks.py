@@ -8,43 +8,23 @@ waiting to learn it). Replays and any order are safe (``telephony.callback_dial`
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
-
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
-from django.views.decorators.csrf import csrf_exempt
-from django_tenants.utils import tenant_context
 
-from telephony import callback_dial, evidence, tasks, twiml
+from telephony import callback_dial, tasks, twiml
 from telephony.calls.callback_tries import is_try
 from telephony.calls.models import Call
 from telephony.calls.records import TwilioCallParams
-from telephony.signatures import named_call, twilio_fields, twilio_signed, webhook_methods
+from telephony.signatures import twilio_fields
+from telephony.signed_calls import placed_call_webhook
 
 
-def try_webhook(view: Callable[[HttpRequest, Call], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
-    """A signed request about one try of a place-keeping callback: ``view(request, call)`` in the
-    company's schema; anything else gets an empty goodbye."""
+def _is_this_try(call: Call, sid: str) -> bool:
+    """A try of a place-keeping callback, and the CallSid its own (or it is still to learn it)."""
+    return is_try(call) and (call.call_sid == sid or call.placed_at is None)
 
-    @csrf_exempt
-    @webhook_methods
-    @twilio_signed
-    @wraps(view)
-    def wrapper(request: HttpRequest) -> HttpResponse:
-        named = named_call(request)
-        if named is None:
-            return twiml.response(twiml.goodbye(""))
-        tenant, call_id = named
-        sid = twilio_fields(request).get("CallSid", "")
-        with tenant_context(tenant):
-            evidence.keep(request)
-            call = Call.objects.filter(pk=call_id, direction=Call.Direction.OUTBOUND).first()
-            if call is None or not is_try(call) or not (call.call_sid == sid or call.placed_at is None):
-                return twiml.response(twiml.goodbye(""))
-            return view(request, call)
 
-    return wrapper
+try_webhook = placed_call_webhook(_is_this_try)
 
 
 @try_webhook
