@@ -140,4 +140,5 @@ async def simulate_with_faults(
             "operators": [vars(op.stats) | {"calls": len(op.stats.calls)} for op in operators],
             "settled": settled,
             "faults": {"lost": len(faults.lost), "late": len(faults.late), "refused": len(faults.refused)},
+            "lost_sids": sorted(set(faults.lost)),
         }

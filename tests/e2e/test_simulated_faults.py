@@ -53,10 +53,12 @@ def test_lost_final_callbacks_are_repaired_by_the_reconciliation_asking_twilio(
     plan = _plan([number], operators, calls=4, rate=3.0, seed=5)
     result = run_async(simulate_with_faults(plan, faults, settle=settle))
 
-    assert result["faults"]["lost"] == 4
-    assert seen["unfinished"] == 4  # no final callback: nothing ended the calls on the platform
-    assert result["settled"] == {"finished": 4}
     calls = _calls(company, number)
+    assert len(calls) == 4
+    # Every call's final status was lost (another leg's may have been too, e.g. a try placed by REST).
+    assert {c.call_sid for c in calls} <= set(result["lost_sids"]), result["lost_sids"]
+    assert seen["unfinished"] == 4  # no final callback: nothing ended the calls on the platform
+    assert result["settled"]["finished"] >= 4, result["settled"]
     assert all(c.ended_at and c.outcome and c.status == "completed" for c in calls), [
         (c.status, c.outcome) for c in calls
     ]
