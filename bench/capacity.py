@@ -342,7 +342,7 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
                 if not results:  # warm-up, not counted: each web process's caches (numbers, queues)
                     await _calls(twilio, numbers, 2.0, WARM_UP_CALLS, rng)
                     idle = await _idle_cpu(platform, database)
-                first = len(twilio.records)
+                first, posted = len(twilio.records), twilio.posted.copy()
                 cpu_before, load_before = _platform_cpu(platform.pids, database), os.getloadavg()[0]
                 arrivals = await _calls(twilio, numbers, rate, int(rate * STEP_SECONDS), rng)
                 step = _step_figures(twilio.records[first:], everyone, count, arrivals)
@@ -352,6 +352,11 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
                 step["cpu_seconds_per_call"] = round(sum(cpu.values()) / calls, 3)
                 per_kind = {kind: round(seconds / calls, 3) for kind, seconds in sorted(cpu.items())}
                 step["cpu_seconds_per_call_by_process"] = per_kind
+                sent = twilio.posted - posted  # the step's webhooks (late ones of the step before too)
+                step["webhooks_per_call"] = round(sum(sent.values()) / calls, 1)
+                step["webhooks_per_call_by_path"] = {
+                    path: round(n / calls, 2) for path, n in sorted(sent.items(), key=lambda kv: -kv[1])
+                }
                 step["idle_cpu_per_second_by_process"] = idle if not results else None
                 step["load_average"] = round((load_before + os.getloadavg()[0]) / 2, 2)
                 step["ok"] = bool(step["offer_ms_p99"] is not None and step["offer_ms_p99"] <= OFFER_P99_MS

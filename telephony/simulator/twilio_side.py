@@ -14,6 +14,7 @@ import math
 import random
 import time
 import xml.etree.ElementTree as ET
+from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -87,6 +88,7 @@ class Twilio:
         self.rng, self.profile = rng, profile
         self.redirects: dict[str, asyncio.Future[str]] = {}
         self.records: list[CallRecord] = []
+        self.posted: Counter[str] = Counter()  # webhooks sent, by path (replays included)
         self.session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self.rest_url = ""
@@ -170,6 +172,7 @@ class Twilio:
 
     async def _send(self, path: str, params: dict[str, str], headers: dict[str, str]) -> str:
         assert self.session is not None
+        self.posted[urlsplit(path).path] += 1
         async with self.session.post(self.connect + path, data=params, headers=headers) as response:
             text = await response.text()
             if response.status >= 400:
