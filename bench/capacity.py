@@ -276,6 +276,7 @@ async def _calls(twilio, numbers: list[str], rate: float, count: int, rng: rando
 def _step_figures(records, operators, count: int, arrivals: float) -> dict[str, object]:
     offered = {sid: at for op in operators for sid, at in op.stats.offered_at.items()}
     waits = [(offered[r.sid] - r.placed_at) * 1000 for r in records if r.sid in offered]
+    answers = [(r.answered_webhook_at - r.placed_at) * 1000 for r in records if r.answered_webhook_at]
     outcomes: dict[str, int] = {}
     for record in records:
         outcomes[record.result or "unfinished"] = outcomes.get(record.result or "unfinished", 0) + 1
@@ -290,6 +291,9 @@ def _step_figures(records, operators, count: int, arrivals: float) -> dict[str, 
         "outcomes": dict(sorted(outcomes.items())),
         "offer_ms_p50": round(statistics.median(waits), 1) if waits else None,
         "offer_ms_p99": _percentile(waits, 0.99),
+        # Of which the platform's answer to the call's first webhook (the offer is sent as it commits):
+        "first_webhook_ms_p50": _percentile(answers, 0.5),
+        "first_webhook_ms_p99": _percentile(answers, 0.99),
         "errors": [step for r in records for step in r.steps if step.startswith("error")][:3],
     }
 

@@ -70,6 +70,7 @@ class CallRecord:
     sid: str
     tenant_number: str
     placed_at: float
+    answered_webhook_at: float | None = None  # the platform's answer to the first webhook came
     enqueued_at: float | None = None
     bridged_at: float | None = None
     ended_at: float | None = None
@@ -213,6 +214,7 @@ class _Call:
 
     async def run(self) -> None:
         twiml = await self.twilio.post("/twilio/voice/incoming", self.params)
+        self.record.answered_webhook_at = time.monotonic()
         await self.follow(twiml)
         if not self.over:
             await self.hang_up()
