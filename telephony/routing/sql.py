@@ -159,9 +159,9 @@ RESERVATION_FIELDS = [
 ]
 
 # A call put in line once (a replayed webhook's second insert is a no-op, no savepoint needed),
-# and in the same statement the free operators who may take it, locked as ``LOCK_FREE_OPERATORS``
-# locks them, for the match that follows in the same transaction. No row: a replay; one row with
-# no operator: nobody is free.
+# and in the same statement the best free operators who may take it (``QUEUED_CALL_CANDIDATES``,
+# below), locked as ``LOCK_FREE_OPERATORS`` locks them, for the match that follows in the same
+# transaction. No row: a replay; one row with no operator: nobody is free.
 ENQUEUE_ONCE = f"""
 WITH waiting AS (
     INSERT INTO telephony_waitingcall
@@ -174,11 +174,22 @@ WITH waiting AS (
 ), {SCOPE}, free AS (
     {OPERATOR_WITH_SKILLS}
     WHERE {FREE} AND EXISTS (SELECT 1 FROM waiting)
-    ORDER BY p.id
+    ORDER BY (SELECT min(s.tier) FROM telephony_skill s
+              WHERE s.operator_id = p.id AND s.queue_id = %(queue_id)s AND {CERTIFIED}) NULLS LAST,
+             p.idle_since, p.id
+    LIMIT %(candidates)s
     FOR UPDATE OF p SKIP LOCKED
 )
 SELECT waiting.id, free.* FROM waiting LEFT JOIN free ON TRUE
 """  # noqa: S608 (constant text; every value is a parameter)
+
+# The free operators a queued call locks for its match: the best by the policy's order for a new
+# call (own queue's best tier, then the overflow group; longest idle), not the whole free pool. A
+# call that none of them suits (a language) is matched by the look after commit, which reads them
+# all; a pool of a thousand free operators then costs the call a sort in the database, not a
+# thousand rows locked and read, and calls arriving together lock different operators instead of
+# waiting for each other's.
+QUEUED_CALL_CANDIDATES = 8
 
 # The queues among these with a skill of an operator logged in and not on a break, certified at
 # ``now`` (``queues.staffed_queues``: "is anyone staffed?", asked of every incoming call).
@@ -342,12 +353,20 @@ def reserve(*, offers: list[tuple[int, int, datetime]], now: datetime) -> list[R
 def enqueue_once(
     *, fields: dict[str, object], served: Iterable[int]
 ) -> tuple[int, list[FreeOperator]] | None:
-    """Put a call in line (``fields``: its columns but the state) and lock the free operators of
-    the ``served`` queues: its id and them; None when it is in line already."""
+    """Put a call in line (``fields``: its columns but the state) and lock the best free operators
+    of the ``served`` queues for it (``QUEUED_CALL_CANDIDATES``): its id and them; None when it is
+    in line already."""
     with connection.cursor() as cursor:
         cursor.execute(
             ENQUEUE_ONCE,
-            {**fields, "waiting": WAITING, "available": AVAILABLE, "operators": None, "served": list(served)},
+            {
+                **fields,
+                "waiting": WAITING,
+                "available": AVAILABLE,
+                "operators": None,
+                "served": list(served),
+                "candidates": QUEUED_CALL_CANDIDATES,
+            },
         )
         rows = cursor.fetchall()
     if not rows:

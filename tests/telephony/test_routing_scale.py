@@ -8,6 +8,7 @@ to), and only the free operators who have one.
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 
 from telephony import routing
 from telephony.routing import sql, standing
@@ -116,3 +117,44 @@ def test_an_operator_freed_among_companies_with_contracts_is_offered_a_call_in_f
     with django_assert_num_queries(8), django_capture_on_commit_callbacks(execute=True):
         routing.profile_set_state(profile_id=operator.pk, state="available", now=at(30))
     assert Reservation.objects.filter(operator=operator, state=Reservation.State.OFFERED).count() == 1
+
+
+def test_a_call_queued_with_many_operators_free_locks_only_the_best_few_for_it(db, tenants):
+    """A thousand free operators must not be a thousand rows locked and read per call: the call
+    locks the best few by the policy's order (own queue's best tier, then the overflow group;
+    longest idle) and is offered to the policy's choice among them."""
+    group = make_queue(tenants.alpha)
+    queue = make_queue(tenants.alpha, overflow_after=30, overflow_queue=group)
+    routing.rules_for([queue.pk, group.pk])
+    overflow = [make_operator({group: 1}, idle=-100 - i) for i in range(5)]  # idle longest of all
+    second_tier = [make_operator({queue: 2}, idle=i) for i in range(12)]  # tier 2 after 30 s only
+    first_tier = [make_operator({queue: 1}, idle=20 + i) for i in range(12)]
+    fields = {
+        "tenant_id": tenants.alpha.pk, "queue_id": queue.pk, "call_sid": sid(), "priority": 0,
+        "language": "", "enqueued_at": at(100), "direction": "inbound",
+    }  # fmt: skip
+
+    with transaction.atomic():  # what the call locks as it is put in line (undone: no match here)
+        _, locked = sql.enqueue_once(fields=fields, served=[queue.pk, group.pk])
+        transaction.set_rollback(True)
+
+    best = [op.pk for op in first_tier[: sql.QUEUED_CALL_CANDIDATES]]
+    assert [free.profile.pk for free in locked] == best
+    assert not {op.pk for op in overflow + second_tier} & {free.profile.pk for free in locked}
+    call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(100))
+    assert call.reservations.get().operator_id == first_tier[0].pk
+
+
+def test_a_call_none_of_the_best_few_suits_is_offered_to_the_one_who_does_after_commit(
+    db, tenants, django_capture_on_commit_callbacks
+):
+    queue = make_queue(tenants.alpha)
+    routing.rules_for([queue.pk])
+    for i in range(sql.QUEUED_CALL_CANDIDATES + 3):
+        make_operator({queue: 1}, idle=i, languages=["en"])
+    speaks_french = make_operator({queue: 1}, idle=50, languages=["fr"])  # idle the shortest
+
+    with django_capture_on_commit_callbacks(execute=True):
+        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), language="fr", now=at(100))
+
+    assert call.reservations.get().operator_id == speaks_french.pk
