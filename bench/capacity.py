@@ -258,6 +258,15 @@ def _percentile(values: list[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 1)
 
 
+async def _loop_lag(lags: list[float], stop: asyncio.Event) -> None:
+    """How late the simulator's own event loop wakes (ms): its consoles and Twilio share this box,
+    so an offer the platform sent in time can still be read late here."""
+    while not stop.is_set():
+        began = time.monotonic()
+        await asyncio.sleep(0.01)
+        lags.append((time.monotonic() - began - 0.01) * 1000)
+
+
 async def _calls(twilio, numbers: list[str], rate: float, count: int, rng: random.Random) -> float:
     """``count`` calls at ``rate`` per second (evenly spaced), each played to its end; the seconds
     the arrivals took."""
@@ -348,7 +357,12 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
                     idle = await _idle_cpu(platform, database)
                 first, posted = len(twilio.records), twilio.posted.copy()
                 cpu_before, load_before = _platform_cpu(platform.pids, database), os.getloadavg()[0]
+                lags: list[float] = []
+                watching = asyncio.Event()
+                lag_task = asyncio.create_task(_loop_lag(lags, watching))
                 arrivals = await _calls(twilio, numbers, rate, int(rate * STEP_SECONDS), rng)
+                watching.set()
+                await lag_task
                 step = _step_figures(twilio.records[first:], everyone, count, arrivals)
                 cpu_after = _platform_cpu(platform.pids, database)
                 cpu = {kind: cpu_after[kind] - cpu_before.get(kind, 0.0) for kind in cpu_after}
@@ -362,6 +376,7 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
                     path: round(n / calls, 2) for path, n in sorted(sent.items(), key=lambda kv: -kv[1])
                 }
                 step["idle_cpu_per_second_by_process"] = idle if not results else None
+                step["simulator_loop_lag_ms_p99"] = _percentile(lags, 0.99)
                 step["load_average"] = round((load_before + os.getloadavg()[0]) / 2, 2)
                 step["ok"] = bool(step["offer_ms_p99"] is not None and step["offer_ms_p99"] <= OFFER_P99_MS
                                   and step["lost"] == 0)  # fmt: skip

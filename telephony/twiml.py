@@ -186,7 +186,11 @@ def transfer(*, voice: Voice, number: str, name: str, caller_id: str, action: st
 
 
 CALLER_LABEL = "caller"
-CONFERENCE_EVENTS = "start end join leave hold mute announcement"
+# The conference's events the platform acts on: start (the recording's zero), join and leave (the
+# bridge, a party gone), end, announcement (the operator heard the whisper: the caller is let in).
+# Not hold nor mute: those follow the platform's own requests, recorded as it makes them (a
+# webhook per change the call would pay for nothing; ``python -m bench capacity`` counts them).
+CONFERENCE_EVENTS = "start end join leave announcement"
 
 
 def conference_name(call_sid: str) -> str:

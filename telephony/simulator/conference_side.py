@@ -49,6 +49,16 @@ class Leg:
     events: frozenset[str] = frozenset({"completed"})
 
 
+# A conference status callback's family, the word ``statusCallbackEvent`` asks for it by.
+EVENT_FAMILY = {
+    "conference-start": "start", "conference-end": "end", "participant-join": "join",
+    "participant-leave": "leave", "participant-hold": "hold", "participant-unhold": "hold",
+    "participant-mute": "mute", "participant-unmute": "mute", "announcement-end": "announcement",
+    "announcement-fail": "announcement", "participant-speech-start": "speaker",
+    "participant-speech-stop": "speaker", "participant-modify": "modify",
+}  # fmt: skip
+
+
 @dataclass
 class Room:
     """One conference, created by whoever comes first (the caller's TwiML or the REST request)."""
@@ -56,6 +66,8 @@ class Room:
     name: str
     sid: str
     status_callback: str = ""
+    # The <Conference statusCallbackEvent> families asked for (Twilio's default: start and end).
+    events: frozenset[str] = frozenset({"start", "end"})
     recording_callback: str = ""  # the <Conference recordingStatusCallback>: the call is recorded
     caller_sid: str = ""
     sequence: int = 0
@@ -130,8 +142,8 @@ class Conferences:
 
     async def event(self, room: Room, event: str, **fields: str) -> None:
         """A conference status callback; now and then late (reordered) when the profile says so."""
-        if not room.status_callback:
-            return
+        if not room.status_callback or EVENT_FAMILY.get(event, event) not in room.events:
+            return  # as Twilio: only the events asked for are posted
         room.sequence += 1
         params = {
             "AccountSid": ACCOUNT,
@@ -189,6 +201,9 @@ class Conferences:
         conference = dial.find("Conference")
         room = self.room((conference.text or "").strip())
         room.status_callback = conference.get("statusCallback", "")
+        asked = conference.get("statusCallbackEvent")
+        if asked is not None:
+            room.events = frozenset(asked.split())
         room.recording_callback = conference.get("recordingStatusCallback", "")
         room.caller_sid = call.record.sid
         room.caller_in.set()

@@ -10,7 +10,7 @@ import random
 import pytest
 from django.test import override_settings
 
-from telephony import gateway
+from telephony import gateway, twiml
 from telephony.simulator.twilio_side import Profile, Twilio
 from tests.conftest import run_async
 
@@ -66,3 +66,41 @@ def test_the_simulated_twilio_posts_every_leg_status_asked_for(monkeypatch):
     assert statuses == ["initiated", "ringing", "answered", "completed"]
     monkeypatch.setattr(gateway, "LEG_STATUS_EVENTS", ["ringing", "completed"])
     assert run_async(_leg_statuses(Profile(ring=(0.0, 0.01), leg_no_answer=1.0))) == ["ringing", "no-answer"]
+
+
+CONFERENCE_EVENTS = [
+    "conference-start", "participant-join", "participant-mute", "announcement-end",
+    "participant-unmute", "participant-hold", "participant-unhold", "participant-leave", "conference-end",
+]  # fmt: skip
+
+
+async def _conference_events(asked: str | None) -> list[str]:
+    """The conference events the simulated Twilio posts for a room whose <Conference> asked for
+    ``asked`` (None: the attribute left out)."""
+    posted: list[str] = []
+
+    async def record(url: str, params: dict[str, str]) -> str:
+        posted.append(params["StatusCallbackEvent"])
+        return ""
+
+    kwargs = {"base_url": "https://localhost", "connect": "127.0.0.1:9", "auth_token": "x" * 32}
+    async with Twilio(rng=random.Random(5), profile=Profile(), **kwargs) as twilio:
+        twilio.post = record
+        room = twilio.conferences.room("call-CA2")
+        room.status_callback = "https://localhost/twilio/voice/conference?t=t_alpha&c=2"
+        if asked is not None:
+            room.events = frozenset(asked.split())
+        for event in CONFERENCE_EVENTS:
+            await twilio.conferences.event(room, event)
+    return posted
+
+
+def test_the_conference_posts_only_the_events_the_platform_acts_on():
+    """Holds and mutes are the platform's own requests, recorded as it makes them: Twilio is not
+    asked to post them back (a webhook per change, for nothing)."""
+    assert run_async(_conference_events(twiml.CONFERENCE_EVENTS)) == [
+        "conference-start", "participant-join", "announcement-end", "participant-leave", "conference-end",
+    ]  # fmt: skip
+    assert run_async(_conference_events(None)) == ["conference-start", "conference-end"]  # Twilio's default
+    everything = "start end join leave hold mute announcement"
+    assert run_async(_conference_events(everything)) == CONFERENCE_EVENTS
