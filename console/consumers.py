@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -130,6 +131,12 @@ def _close(user_id: int) -> None:
             profile_set_state(profile_id=profile.pk, state=OperatorState.OFFLINE, reason="disconnected")
 
 
+# Presence is Redis only: beats run on the executor's threads, not queued on the one thread that
+# runs every console's database work (``database_sync_to_async``), where a thousand consoles'
+# beats would hold up an operator's accept.
+_presence_beat = sync_to_async(console_presence.beat, thread_sensitive=False)
+
+
 def _beat(profile_id: int, channel: str) -> None:
     """One heartbeat of a console: presence refreshed, the operator's overdue offer expired."""
     console_presence.beat(operator_id=profile_id, channel=channel)
@@ -176,7 +183,9 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
         self.watch = OfferWatch()
         self.profile_id, messages = await in_tenant(tenant, _open)(user)  # expired the overdue offer
         self.watch.looked(time.time())
-        await sync_to_async(console_presence.beat)(operator_id=self.profile_id, channel=self.channel_name)
+        # Consoles that log in together (a shift starting) look at the database at different times.
+        self.watch.looked_at -= random.uniform(0, self.watch.look_every)
+        await _presence_beat(operator_id=self.profile_id, channel=self.channel_name)
         self.heartbeat = asyncio.get_running_loop().create_task(self._beat_forever())
         for message in messages:
             await self.send_json(message)
@@ -187,19 +196,19 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
         await super().send_json(content, close=close)
 
     async def _beat_forever(self) -> None:
+        # The first beat at a random point of the period: consoles that connected together beat apart.
+        await asyncio.sleep(random.uniform(0, console_presence.BEAT_SECONDS))
         while True:
-            await asyncio.sleep(console_presence.BEAT_SECONDS)
             try:
                 now = time.time()
                 if self.watch.due(now):
                     await in_tenant(self.tenant, _beat)(self.profile_id, self.channel_name)
                     self.watch.looked(now)
                 else:  # no offer of this console can be overdue: presence only, no database
-                    await sync_to_async(console_presence.beat)(
-                        operator_id=self.profile_id, channel=self.channel_name
-                    )
+                    await _presence_beat(operator_id=self.profile_id, channel=self.channel_name)
             except Exception:  # the database or Redis is down: the next beat tries again
                 log.warning("console heartbeat failed", exc_info=True)
+            await asyncio.sleep(console_presence.BEAT_SECONDS)
 
     async def __call__(self, scope, receive, send) -> None:
         """Whatever ends this consumer (a goodbye, or a crash such as the channel layer's Redis
