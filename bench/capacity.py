@@ -357,6 +357,7 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
                     idle = await _idle_cpu(platform, database)
                 first, posted = len(twilio.records), twilio.posted.copy()
                 cpu_before, load_before = _platform_cpu(platform.pids, database), os.getloadavg()[0]
+                simulator_before, step_began = time.process_time(), time.monotonic()
                 lags: list[float] = []
                 watching = asyncio.Event()
                 lag_task = asyncio.create_task(_loop_lag(lags, watching))
@@ -377,6 +378,9 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
                 }
                 step["idle_cpu_per_second_by_process"] = idle if not results else None
                 step["simulator_loop_lag_ms_p99"] = _percentile(lags, 0.99)
+                # The simulator (Twilio and every console) shares the box: its cores are not the platform's.
+                simulated = (time.process_time() - simulator_before) / (time.monotonic() - step_began)
+                step["simulator_cpu_seconds_per_second"] = round(simulated, 2)
                 step["load_average"] = round((load_before + os.getloadavg()[0]) / 2, 2)
                 step["ok"] = bool(step["offer_ms_p99"] is not None and step["offer_ms_p99"] <= OFFER_P99_MS
                                   and step["lost"] == 0)  # fmt: skip
