@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from telephony.simulator.rest_faults import ANSWERS, TIMEOUT
+from telephony.simulator.rest_status import STATUS_EVENT
 from telephony.simulator.twiml_reader import parse
 
 if TYPE_CHECKING:
@@ -27,13 +28,6 @@ if TYPE_CHECKING:
 
 ACCOUNT = "AC" + "0" * 32
 LEG_FAILURES = ("no-answer", "busy", "failed")
-# The status callback event that reports each call status: any end is "completed".
-STATUS_EVENT = {
-    "initiated": "initiated",
-    "ringing": "ringing",
-    "answered": "answered",
-    "in-progress": "answered",
-}
 
 
 @dataclass

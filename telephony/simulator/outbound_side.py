@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from telephony.simulator.rest_status import STATUS_EVENT
 from telephony.simulator.twiml_reader import parse
 
 if TYPE_CHECKING:
@@ -73,7 +74,9 @@ class OutboundCalls:
         record = OutboundRecord(sid=sid, to=str(form["To"]), placed_at=time.monotonic())
         self.records.append(record)
         self.twilio.redirects[sid] = asyncio.get_running_loop().create_future()
-        task = asyncio.get_running_loop().create_task(self._play(record, dict(form)))
+        asked = {e for value in form.getall("StatusCallbackEvent", []) for e in str(value).split()}
+        play = self._play(record, dict(form), frozenset(asked or {"completed"}))  # Twilio's default
+        task = asyncio.get_running_loop().create_task(play)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         body = {
@@ -82,9 +85,9 @@ class OutboundCalls:
         }  # fmt: skip
         return web.json_response(body, status=201)
 
-    async def _play(self, record: OutboundRecord, form: dict[str, str]) -> None:
+    async def _play(self, record: OutboundRecord, form: dict[str, str], events: frozenset[str]) -> None:
         try:
-            await _Callee(self, record, form).run()
+            await _Callee(self, record, form, events).run()
         except Exception as exc:  # a broken call is reported, it never stops the others
             record.result = record.result or "error"
             record.steps.append(f"error: {exc}")
@@ -100,8 +103,11 @@ class OutboundCalls:
 
 
 class _Callee:
-    def __init__(self, calls: OutboundCalls, record: OutboundRecord, form: dict[str, str]) -> None:
+    def __init__(
+        self, calls: OutboundCalls, record: OutboundRecord, form: dict[str, str], events: frozenset[str]
+    ) -> None:
         self.calls, self.twilio, self.record, self.form = calls, calls.twilio, record, form
+        self.events = events  # the ``StatusCallbackEvent``s asked for
         self.rng = self.twilio.rng
         self.params = {
             "AccountSid": "AC" + "0" * 32, "ApiVersion": "2010-04-01", "CallSid": record.sid,
@@ -114,7 +120,9 @@ class _Callee:
         self.profile, self.patience = self.twilio.profile, calls.callee.max_talk
 
     async def status(self, status: str, **fields: str) -> None:
-        if self.form.get("StatusCallback"):
+        """The call's status callback, when its ``StatusCallbackEvent``s asked for this status (the
+        final ones come under ``completed``)."""
+        if self.form.get("StatusCallback") and STATUS_EVENT.get(status, "completed") in self.events:
             await self.twilio.post(
                 self.form["StatusCallback"], {**self.params, "CallStatus": status, **fields}
             )
@@ -125,6 +133,7 @@ class _Callee:
         tries = self.calls.dialled[self.record.to] = self.calls.dialled.get(self.record.to, 0) + 1
         if outcome == "human" and tries == 1 and callee.miss_first and self.rng.random() < callee.miss_first:
             outcome = "no-answer"  # picks up only when called again
+        await self.status("initiated")
         await asyncio.sleep(self.rng.uniform(*callee.ring))
         await self.status("ringing")
         if outcome in ("busy", "no-answer"):

@@ -10,6 +10,14 @@ from typing import Any
 
 from aiohttp import web
 
+# The status callback event that reports each call status: any end is "completed".
+STATUS_EVENT = {
+    "initiated": "initiated",
+    "ringing": "ringing",
+    "answered": "answered",
+    "in-progress": "answered",
+}
+
 
 def _rfc2822(monotonic: float) -> str:
     return email.utils.formatdate(time.time() - (time.monotonic() - monotonic), usegmt=True)

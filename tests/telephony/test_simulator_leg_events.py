@@ -11,6 +11,7 @@ import pytest
 from django.test import override_settings
 
 from telephony import gateway, twiml
+from telephony.simulator.outbound_side import Callee
 from telephony.simulator.twilio_side import Profile, Twilio
 from tests.conftest import run_async
 
@@ -104,3 +105,52 @@ def test_the_conference_posts_only_the_events_the_platform_acts_on():
     assert run_async(_conference_events(None)) == ["conference-start", "conference-end"]  # Twilio's default
     everything = "start end join leave hold mute announcement"
     assert run_async(_conference_events(everything)) == CONFERENCE_EVENTS
+
+
+async def _placed_call_statuses(callee: Callee, events: list[str] | None) -> list[str]:
+    """A call the platform places (``calls.create`` through the real ``twilio`` client, asking for
+    ``events``; None: as ``gateway.place_call`` asks) to a simulated person: the call statuses
+    posted to its status callback."""
+    posted: list[str] = []
+
+    async def record(url: str, params: dict[str, str]) -> str:
+        if url.endswith("/twilio/status"):
+            posted.append(params["CallStatus"])
+        return "<Response><Hangup/></Response>"
+
+    kwargs = {"base_url": "https://localhost", "connect": "127.0.0.1:9", "auth_token": "x" * 32}
+    async with Twilio(rng=random.Random(5), profile=Profile(), callee=callee, **kwargs) as twilio:
+        twilio.post = record
+        with override_settings(TWILIO_API_BASE_URL=twilio.rest_url):
+            gateway.client.cache_clear()
+            try:
+                if events is None:
+                    await asyncio.to_thread(
+                        gateway.place_call, to="+15550100", from_="+15550199", url="https://localhost/answer",
+                        status_callback="https://localhost/twilio/status", timeout=20,
+                    )  # fmt: skip
+                else:
+                    await asyncio.to_thread(
+                        gateway.client().calls.create, to="+15550100", from_="+15550199",
+                        url="https://localhost/answer", status_callback="https://localhost/twilio/status",
+                        status_callback_event=events,
+                    )  # fmt: skip
+            finally:
+                gateway.client.cache_clear()
+        await twilio.outbound.drain()
+    return posted
+
+
+def test_the_simulated_twilio_posts_the_statuses_a_placed_call_asked_for():
+    """As Twilio: ``initiated``, ``ringing``, ``answered`` (CallStatus in-progress) only when asked;
+    the end under ``completed`` (busy, no-answer and the rest too); only the end when nothing is asked."""
+    person, busy = Callee(ring=(0.0, 0.01)), Callee(default="busy", ring=(0.0, 0.01))
+    assert run_async(_placed_call_statuses(person, None)) == [
+        "initiated",
+        "ringing",
+        "in-progress",
+        "completed",
+    ]
+    assert run_async(_placed_call_statuses(busy, None)) == ["initiated", "ringing", "busy"]
+    assert run_async(_placed_call_statuses(person, ["ringing", "completed"])) == ["ringing", "completed"]
+    assert run_async(_placed_call_statuses(busy, [])) == ["busy"]
