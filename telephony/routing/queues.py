@@ -8,10 +8,10 @@ new queue is read on first sight). A match takes one snapshot and uses it throug
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from django.db.models import Q
+from django.db.models import Avg, F, Q
 from django.utils import timezone
 
 from config.process_cache import ProcessCache
@@ -22,6 +22,10 @@ from telephony.routing_models import OperatorProfile, OperatorState, WaitingCall
 QUEUE_RULES_SECONDS = 5.0
 DEFAULT_HANDLE_SECONDS = 180.0
 ANSWER_WINDOW = timedelta(minutes=60)
+# A call answered longer than this before the window began is left out of the mean handle time (it
+# bounds the read to recent calls: the queue's history is not read on every wait).
+LONGEST_CALL = timedelta(hours=4)
+HANDLE_KEPT_SECONDS = 60.0
 IN_LINE = (WaitingCall.State.WAITING, WaitingCall.State.RESERVED)
 
 
@@ -120,7 +124,8 @@ def expected_wait(*, call_sid: str, now: datetime | None = None) -> tuple[int, i
     priority and enqueued earlier). seconds = ceil(position / staffed) * handle, where staffed is
     the operators with a skill on the queue who are logged in and not on a break, and handle is
     the mean time from answer to end of the queue's calls ended in the last hour (180 s without
-    any). With nobody staffed, the queue's maximum wait: the caller will be offered a callback.
+    any; ``_mean_handle``). With nobody staffed, the queue's maximum wait: the caller will be
+    offered a callback.
     """
     now = now or timezone.now()
     call = WaitingCall.objects.select_related("queue").get(call_sid=call_sid)
@@ -139,10 +144,24 @@ def expected_wait(*, call_sid: str, now: datetime | None = None) -> tuple[int, i
     )
     if staffed == 0:
         return position, call.queue.max_wait
-    ended = WaitingCall.objects.filter(
-        queue_id=call.queue_id, answered_at__isnull=False, left_at__gte=now - ANSWER_WINDOW
-    ).values_list("answered_at", "left_at")
-    handles = [(left - answered).total_seconds() for answered, left in ended]
-    handle = sum(handles) / len(handles) if handles else DEFAULT_HANDLE_SECONDS
+    handle = MEAN_HANDLE_KEPT.get((call.queue_id, int(now.timestamp() // 60)))
     rounds = -(-position // staffed)
     return position, round(rounds * handle)
+
+
+def _mean_handle(key: tuple[int, int]) -> float:
+    """The mean seconds from answer to end of the queue's calls that ended in the hour up to the
+    end of the minute ``key`` names (``DEFAULT_HANDLE_SECONDS`` without any), averaged by the
+    database over recent calls only (``LONGEST_CALL``)."""
+    queue_id, minute = key
+    since = datetime.fromtimestamp((minute + 1) * 60, tz=UTC) - ANSWER_WINDOW
+    mean = WaitingCall.objects.filter(
+        queue_id=queue_id, answered_at__gte=since - LONGEST_CALL, left_at__gte=since
+    ).aggregate(mean=Avg(F("left_at") - F("answered_at")))["mean"]
+    return mean.total_seconds() if mean is not None else DEFAULT_HANDLE_SECONDS
+
+
+# Every wait announcement asks for it: kept per queue and minute in each process, not read each time.
+MEAN_HANDLE_KEPT: ProcessCache[tuple[int, int], float] = ProcessCache(
+    ttl=HANDLE_KEPT_SECONDS, load_one=_mean_handle
+)

@@ -229,6 +229,38 @@ def test_expected_wait_counts_the_calls_ahead_and_the_staffed_operators(db, tena
     assert routing.expected_wait(call_sid=calls[2].call_sid, now=at(130)) == (3, 240)
 
 
+def test_the_mean_handle_time_is_read_once_a_minute_and_only_from_recent_calls(
+    db, tenants, django_assert_num_queries
+):
+    """Every wait announcement asks for the queue's mean handle time: the database averages the
+    calls that ended in the hour (a call answered more than ``LONGEST_CALL`` before is left out, so
+    the queue's history is never read), and each process keeps it for the minute."""
+    queue = make_queue(tenants.alpha)
+    calls = [routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(i)) for i in range(3)]
+    make_operator({queue: 1}, state="on_call")
+    agent = make_operator({}, state="offline")
+
+    def ended(answered: dt.datetime, left: dt.datetime) -> None:
+        WaitingCall.objects.create(
+            tenant=tenants.alpha, queue=queue, call_sid=sid(), enqueued_at=answered, state="left",
+            answered_at=answered, left_at=left, operator=agent,
+        )  # fmt: skip
+
+    now = at(600).replace(second=0)  # a minute's start: a second later is the same minute
+    ended(now - dt.timedelta(minutes=10), now - dt.timedelta(minutes=6))  # 240 s
+    ended(now - routing.queues.LONGEST_CALL - dt.timedelta(hours=2), now - dt.timedelta(minutes=5))
+    assert routing.expected_wait(call_sid=calls[1].call_sid, now=now) == (2, 480)  # 2 rounds of 240 s
+
+    ended(now - dt.timedelta(minutes=4), now - dt.timedelta(minutes=3))  # 60 s, in the same minute
+    with django_assert_num_queries(3):  # the call, the calls ahead, the staffed: no handle read
+        assert routing.expected_wait(call_sid=calls[1].call_sid, now=now + dt.timedelta(seconds=1)) == (
+            2,
+            480,
+        )
+    # The next minute reads it again: (240 + 60) / 2 = 150 s a round.
+    assert routing.expected_wait(call_sid=calls[1].call_sid, now=now + dt.timedelta(minutes=1)) == (2, 300)
+
+
 def test_an_operator_cannot_put_themselves_on_a_call_or_reserve(db, tenants):
     from telephony.operators import InvalidTransition
 
