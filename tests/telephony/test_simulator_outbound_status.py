@@ -52,6 +52,7 @@ async def _one_call(faults: Faults, outcome: str) -> tuple[list[dict], reconcile
                     from_="+14155550199",
                     url="https://localhost/twilio/voice/outbound/answer?t=t_alpha&c=1",
                     status_callback="https://localhost/twilio/voice/outbound/status?t=t_alpha&c=1",
+                    status_callback_event=["ringing", "answered", "completed"],  # as the dialer asks
                 )
                 await twilio.outbound.drain()
                 real = await asyncio.to_thread(reconcile.fetch_call, made.sid)
