@@ -382,9 +382,10 @@ def place_call(*, tenant: Client, call_id: int, now: dt.datetime | None = None) 
                 add_event(call, "dialing", dedupe="dialing", at=now, to=call.to_number)
             amd = _amd(task)
         if refusal is not None:
-            give_back(call=call, reason=refusal, now=now, delay=SKIP_DELAY if wrong_caller_id else None)
-            if held is not None:
-                progress.callback_not_now(callback_id=task["callback"], refusal=held, now=now)
+            with transaction.atomic():  # the call handed back and the callback's next step, together
+                give_back(call=call, reason=refusal, now=now, delay=SKIP_DELAY if wrong_caller_id else None)
+                if held is not None:
+                    progress.callback_not_now(callback_id=task["callback"], refusal=held, now=now)
             raise DialError(refusal)
         params = {
             "to": call.to_number,

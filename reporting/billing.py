@@ -55,7 +55,7 @@ from reporting.webhooks import emit_invoice_issued
 from telephony.calls.models import Call
 from tenants.contracts import Tax, contract_tax, service_period
 from tenants.models import Contract, ContractVersion, Service
-from tenants.money import invoice_problem, minor_unit, money, tax_breakdown
+from tenants.money import invoice_problem, minor_unit, money, tax_breakdown, whole
 
 CENT = Decimal("0.01")
 # Quantities are shown to 4 places; amounts are computed from the exact quantity.
@@ -396,7 +396,7 @@ def credit_note_create(*, invoice: Invoice, subtotal: Decimal, reason: str, by: 
         raise ValidationError("A draft is corrected by rebuilding it, not by a credit note.")
     unit = minor_unit(invoice.currency)
     amount = Decimal(subtotal)
-    if amount != amount.quantize(unit):
+    if not whole(amount, invoice.currency):
         raise ValidationError(f"{invoice.currency} amounts are in steps of {unit}.")
     credited = sum((c.subtotal for c in invoice.credit_notes.all()), Decimal("0.00"))
     if amount <= 0 or credited + amount > invoice.subtotal:

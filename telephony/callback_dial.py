@@ -114,7 +114,9 @@ def not_now(*, call: Call, refusal: events.DialRefusal, now: dt.datetime | None 
     callback is given up. Why is recorded on the caller's original call. False when already over."""
     now = now or timezone.now()
     with transaction.atomic():
-        locked = Call.objects.select_for_update().get(pk=call.pk)
+        locked = Call.objects.select_for_update().filter(pk=call.pk).first()
+        if locked is None:
+            return False
         callback = callback_of(locked, lock=True)
         if locked.outcome or locked.placed_at is not None or callback is None:
             return False

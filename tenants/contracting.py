@@ -26,7 +26,7 @@ from tenants.audit import record_event
 from tenants.clients import client_create
 from tenants.first_invoices import FirstInvoiceError, first_invoice_issue, invoice_currency
 from tenants.models import Acceptance, Client, Contract, ContractVersion, Order
-from tenants.money import minor_unit
+from tenants.money import minor_unit, whole
 from tenants.onboarding import OnboardingError, client_provision, queue_terms_apply, queue_terms_check
 from tenants.queue_terms import LEGACY_QUEUE_KEYS, clean_queue_rows
 
@@ -130,8 +130,8 @@ def _deposit(value: object, tariffs: list[dict[str, str]]) -> str:
     if not deposit.is_finite() or deposit < 0:
         raise ValidationError({"deposit": "Enter a deposit of 0 or more."})
     for currency in sorted({line["currency"] for line in tariffs} or {"EUR"}):
-        unit = minor_unit(currency)
-        if deposit % unit:
+        if not whole(deposit, currency):
+            unit = minor_unit(currency)
             message = f"A deposit in {currency} is a whole number of {unit} {currency}: {deposit} is not."
             raise ValidationError({"deposit": message})
     return str(deposit)

@@ -34,6 +34,12 @@ def invoice_problem(currency: str) -> str:
     return ""
 
 
+def whole(value: Decimal, currency: str) -> bool:
+    """Whether ``value`` is a whole number of the currency's smallest unit (nothing to round): what
+    a payment, a deposit or a credit note must be, since an invoice charges no fraction of it."""
+    return value == value.quantize(minor_unit(currency))
+
+
 def money(value: Decimal, currency: str = "EUR") -> Decimal:
     """``value`` rounded half up to the currency's smallest unit: the one rounding of money."""
     return value.quantize(minor_unit(currency), rounding=ROUND_HALF_UP)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.models import User
 from tenants.audit import record_event
 from tenants.models import Client, Contract, FirstInvoice, Payment
-from tenants.money import minor_unit, money
+from tenants.money import minor_unit, whole
 from tenants.onboarding import OnboardingError, client_provision
 
 MIN_REASON = 10
@@ -67,7 +67,7 @@ def payment_save(
     """The one builder of a payment (in the caller's transaction): the amount in whole units of its
     currency, the row validated before it is written."""
     amount = Decimal(str(amount))
-    if money(amount, currency) != amount:
+    if not whole(amount, currency):
         raise OnboardingError(f"{currency} has no amounts smaller than {minor_unit(currency)}: {amount}.")
     payment = Payment(
         contract=contract,

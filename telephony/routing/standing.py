@@ -53,8 +53,6 @@ GROUP BY queue_id
 
 POOL = "SELECT count(*) FROM telephony_operatorprofile WHERE state <> %(offline)s"
 
-BUSY = sql.BUSY
-
 
 def records_since(since: datetime, queue_ids: Iterable[int] | None = None) -> dict[int, fairness.Record]:
     """Each queue's record of the calls that left the line since ``since`` (these queues' only,
@@ -81,7 +79,7 @@ RECORDS_KEPT: ProcessCache[int, fairness.Record] = ProcessCache(ttl=RECORD_SECON
 def seats(queue_ids: Iterable[int]) -> dict[int, int]:
     """Operators offered or on a call of each of these queues now."""
     with connection.cursor() as cursor:
-        cursor.execute(SEATS, {"queues": list(queue_ids), "busy": BUSY})
+        cursor.execute(SEATS, {"queues": list(queue_ids), "busy": sql.BUSY})
         return dict(cursor.fetchall())
 
 
