@@ -25,6 +25,16 @@ def setup(database: str) -> None:
         django.setup()
         connection.ensure_connection()
     except OperationalError:
-        with connection._nodb_cursor() as cursor:
-            cursor.execute(f'CREATE DATABASE "{settings.DATABASES["default"]["NAME"]}"')
+        _create_database(settings.DATABASES["default"])
         connection.close()
+
+
+def _create_database(db: dict) -> None:
+    """``CREATE DATABASE`` over a connection of its own to the server's ``postgres`` database."""
+    import psycopg
+    from psycopg import sql
+
+    given = {"host": "HOST", "port": "PORT", "user": "USER", "password": "PASSWORD"}
+    params = {key: db[name] for key, name in given.items() if db.get(name)}
+    with psycopg.connect(dbname="postgres", autocommit=True, **params) as server:
+        server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
