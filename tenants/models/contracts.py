@@ -189,4 +189,4 @@ class Payment(models.Model):
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive")]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.currency} on {self.paid_on} ({self.reference})"
+        return f"{shown(self.amount, self.currency)} on {self.paid_on} ({self.reference})"

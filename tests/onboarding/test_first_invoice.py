@@ -18,6 +18,7 @@ from accounts.models import Role
 from reporting import invoicing
 from tenants import contracting, onboarding, payments
 from tenants.models import AuditEvent, Client, ContractVersion, FirstInvoice
+from tenants.money import shown
 from tests.conftest import http, logged_in, make_user
 from tests.onboarding.helpers import accept, add_numbers, contact, manager, pay, submit_order
 from tests.onboarding.test_contract_tax import form_data
@@ -243,6 +244,26 @@ def test_a_yen_first_invoice_is_in_whole_yen_on_every_page_and_its_pdf(db, tenan
     assert 'value="26663"' in pages["back office"]  # the payment form offers the balance
     event = AuditEvent.objects.get(client=client, action="invoice.payment")
     assert (event.after["paid"], event.after["balance_due"]) == ("10000", "26663")
+
+
+def test_the_back_office_payment_page_shows_amounts_as_tenants_money_shows_them(db, tenants):
+    """Before: the page's message and the payment's name wrote ``amount currency`` by hand (the
+    payment as stored: ``10000.00 JPY``); now each goes through ``tenants.money.shown``."""
+    add_numbers(2)
+    contract, by = yen_contract()
+    office = logged_in(None, by)
+    response = office.post(f"/staff/contracts/{contract.pk}/payment/", {"amount": "10000", "currency": "JPY",
+                           "paid_on": timezone.localdate().isoformat(), "reference": "Y-1"},
+                           follow=True)  # fmt: skip
+    page = response.content.decode()
+    invoice = FirstInvoice.objects.with_paid().get(contract=contract)
+    for expected in (
+        f"Payment recorded: {shown(invoice.balance_due, 'JPY')} still due",  # 26663 JPY
+        f'<td class="num">{shown(Decimal("10000"), "JPY")}</td>',  # the payments table: 10000 JPY
+        f'id="first-invoice-total">{shown(invoice.total, "JPY")}<',  # 36663 JPY
+    ):
+        assert expected in page, expected
+    assert str(contract.payments.get()) == f"10000 JPY on {timezone.localdate()} (Y-1)"
 
 
 def _sums_of_payments(queries: CaptureQueriesContext) -> int:
