@@ -122,7 +122,9 @@ def contract_revise(*, contract: Contract, by: User, terms: dict[str, object], b
 
 def _deposit(value: object, currency: str) -> str:
     """The deposit as stored, refused (``ValidationError`` on ``deposit``) unless it is a whole number
-    of the smallest unit of the contract's currency: the contract prints it as the invoice charges it."""
+    of the smallest unit of the contract's currency: the contract prints it as the invoice charges it.
+    Stored with the currency's places (300 and 300.00 EUR are both "300.00"), so a revision that
+    types the same amount differently does not list the deposit as changed."""
     try:
         deposit = Decimal(str(value or "0"))
     except InvalidOperation:
@@ -133,7 +135,7 @@ def _deposit(value: object, currency: str) -> str:
         unit = minor_unit(currency)
         message = f"A deposit in {currency} is a whole number of {unit} {currency}: {deposit} is not."
         raise ValidationError({"deposit": message})
-    return str(deposit)
+    return str(deposit.quantize(minor_unit(currency)))
 
 
 def contract_send(

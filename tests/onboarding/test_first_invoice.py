@@ -374,3 +374,20 @@ def test_a_yen_deposit_with_cents_is_refused_on_the_contract_form_and_a_whole_on
     with pytest.raises(ValidationError, match="whole number of 1 JPY"):
         contracting.contract_revise(contract=contract, by=by, terms={"deposit": "0.5"}, body="")
     assert contract.latest.number == 2
+
+
+def test_a_deposit_typed_300_then_300_00_is_the_same_amount_and_not_listed_as_changed(db, tenants):
+    """Before: the deposit was stored as typed ("300", then "300.00"), so the revision's audit
+    listed it as changed though the amount was the same."""
+    by = manager()
+    contract = contracting.contract_draft(order=submit_order(), by=by)
+    office = logged_in(None, by)
+    assert office.post(f"/staff/contracts/{contract.pk}/", form_data(deposit="300")).status_code == 302
+    assert office.post(f"/staff/contracts/{contract.pk}/", form_data(deposit="300.00")).status_code == 302
+    assert contract.latest.terms["deposit"] == "300.00"
+    revised = AuditEvent.objects.filter(action="contract.revised").latest("id")
+    assert "deposit" not in revised.after["changed"]
+    contracting.contract_revise(contract=contract, by=by, terms={"deposit": "300.000"}, body="")
+    assert AuditEvent.objects.filter(action="contract.revised").latest("id").after["changed"] == []
+    contracting.contract_revise(contract=contract, by=by, terms={"deposit": "350"}, body="")
+    assert AuditEvent.objects.filter(action="contract.revised").latest("id").after["changed"] == ["deposit"]
