@@ -54,8 +54,9 @@ from reporting.suspensions import without_suspended_days
 from reporting.webhooks import emit_invoice_issued
 from telephony.calls.models import Call
 from tenants.contracts import Tax, contract_tax, service_period
+from tenants.first_invoices import FirstInvoiceError, invoice_currency
 from tenants.models import Contract, ContractVersion, Service
-from tenants.money import invoice_problem, minor_unit, money, tax_breakdown, whole
+from tenants.money import minor_unit, money, tax_breakdown, whole
 
 CENT = Decimal("0.01")
 # Quantities are shown to 4 places; amounts are computed from the exact quantity.
@@ -281,12 +282,13 @@ def invoice_build(*, month: dt.date) -> Invoice:
         raise ValidationError(
             f"No day of {first:%B %Y} is in the contract's service period: nothing to invoice."
         )
-    currencies = {t["currency"] for period in periods for t in period.version.tariffs}
-    if len(currencies) != 1:
-        raise ValidationError(f"One currency per invoice; the contract has {sorted(currencies)}.")
-    currency = currencies.pop()
-    if invoice_problem(currency):
-        raise ValidationError(invoice_problem(currency))
+    tariffs = [t for period in periods for t in period.version.tariffs]
+    if not tariffs:
+        raise ValidationError("The contract prices no service: nothing to invoice.")
+    try:  # the same currency rule as the first invoice's
+        currency = invoice_currency(tariffs)
+    except FirstInvoiceError as error:
+        raise ValidationError(str(error)) from error
     month_days = (last - first).days + 1
     lines: list[dict[str, object]] = []
     groups: dict[Tax, Decimal] = {}

@@ -80,12 +80,12 @@ def contract_revise(*, contract: Contract, by: User, terms: dict[str, object], b
         contract = Contract.objects.select_for_update().get(pk=contract.pk)
         latest = contract.latest
         try:  # a version the client could not accept is not saved
-            invoice_currency(latest.tariffs)
+            currency = invoice_currency(latest.tariffs)
         except FirstInvoiceError as error:
             raise ValidationError(str(error)) from error
         merged = {**latest.terms, **terms}
         if "deposit" in terms:
-            merged["deposit"] = _deposit(terms["deposit"], latest.tariffs)
+            merged["deposit"] = _deposit(terms["deposit"], currency)
         if "queues" in terms:
             merged = {k: v for k, v in merged.items() if k not in LEGACY_QUEUE_KEYS}
         # An unsent draft is replaced by the new one; it stays listed, never to be sent.
@@ -120,21 +120,22 @@ def contract_revise(*, contract: Contract, by: User, terms: dict[str, object], b
     return version
 
 
-def _deposit(value: object, tariffs: list[dict[str, str]]) -> str:
+def _deposit(value: object, currency: str) -> str:
     """The deposit as stored, refused (``ValidationError`` on ``deposit``) unless it is a whole number
-    of the smallest unit of the tariffs' currency: the contract prints it as the invoice charges it."""
+    of the smallest unit of the contract's currency: the contract prints it as the invoice charges it.
+    Stored with the currency's places (300 and 300.00 EUR are both "300.00"), so a revision that
+    types the same amount differently does not list the deposit as changed."""
     try:
         deposit = Decimal(str(value or "0"))
     except InvalidOperation:
         raise ValidationError({"deposit": "Enter the deposit as a number, e.g. 300.00."}) from None
     if not deposit.is_finite() or deposit < 0:
         raise ValidationError({"deposit": "Enter a deposit of 0 or more."})
-    for currency in sorted({line["currency"] for line in tariffs} or {"EUR"}):
-        if not whole(deposit, currency):
-            unit = minor_unit(currency)
-            message = f"A deposit in {currency} is a whole number of {unit} {currency}: {deposit} is not."
-            raise ValidationError({"deposit": message})
-    return str(deposit)
+    if not whole(deposit, currency):
+        unit = minor_unit(currency)
+        message = f"A deposit in {currency} is a whole number of {unit} {currency}: {deposit} is not."
+        raise ValidationError({"deposit": message})
+    return str(deposit.quantize(minor_unit(currency)))
 
 
 def contract_send(

@@ -21,7 +21,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from tenants.models import ContractVersion, Order, Tariff
-from tenants.money import price, shown
+from tenants.money import contract_currency, price, shown
 from tenants.queue_terms import (  # noqa: F401 (the defaults are the contract's, named here too)
     DEFAULT_SL_PERCENT,
     DEFAULT_SL_SECONDS,
@@ -174,7 +174,7 @@ BILLING_SENTENCE = (
 def first_invoice_sentence(terms: dict[str, object], tariffs: list[dict[str, str]]) -> str:
     """What the first invoice charges, as the contract says it."""
     deposit = Decimal(str(terms.get("deposit") or "0"))
-    currency = tariffs[0]["currency"] if tariffs else "EUR"
+    currency = contract_currency(tariffs)
     held = f" and a deposit of {shown(deposit, currency)}, held for the term and set against the last invoice"
     return (
         "On acceptance the client receives the first invoice: the first month's fees in advance"

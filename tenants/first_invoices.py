@@ -20,7 +20,7 @@ from tenants import invoice_parties
 from tenants.contracts import contract_tax
 from tenants.invoice_parties import Bank, Party
 from tenants.models import Client, Contract, ContractVersion, FirstInvoice
-from tenants.money import invoice_problem, money, shown, tax_breakdown
+from tenants.money import contract_currency, invoice_problem, money, shown, tax_breakdown
 
 
 class FirstInvoiceError(Exception):
@@ -37,13 +37,14 @@ def first_invoice_number(client: Client) -> str:
 
 
 def invoice_currency(tariffs: list[dict[str, str]]) -> str:
-    """The one currency of a contract's prices (EUR without any); ``FirstInvoiceError`` when they
-    cannot be invoiced: two currencies, or one of three decimals (``tenants.money.invoice_problem``).
+    """The one currency of a contract's prices (``tenants.money.contract_currency``);
+    ``FirstInvoiceError`` when they cannot be invoiced: two currencies, or one of three decimals
+    (``tenants.money.invoice_problem``).
     Checked when the contract is saved and sent, not first when the client accepts it."""
     currencies = {t["currency"] for t in tariffs}
     if len(currencies) > 1:
         raise FirstInvoiceError(f"One currency per invoice; the contract has {sorted(currencies)}.")
-    currency = currencies.pop() if currencies else "EUR"
+    currency = contract_currency(tariffs)
     if invoice_problem(currency):
         raise FirstInvoiceError(invoice_problem(currency))
     return currency

@@ -6,11 +6,15 @@ Every invoice uses these, the first invoice (``tenants.first_invoices``) and the
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from tenants.contracts import Tax
+
+# The currency of a contract that prices nothing yet.
+DEFAULT_CURRENCY = "EUR"
 
 # ISO 4217 currencies whose smallest unit is not the cent; every other currency has two decimals.
 MINOR_UNIT_DIGITS = {
@@ -23,6 +27,12 @@ MINOR_UNIT_DIGITS = {
 def minor_unit(currency: str) -> Decimal:
     """The currency's smallest unit: 0.01 EUR, 1 JPY."""
     return Decimal(1).scaleb(-MINOR_UNIT_DIGITS.get(currency, 2))
+
+
+def contract_currency(tariffs: Sequence[Mapping[str, str]]) -> str:
+    """The currency of a contract's prices: its tariffs', else EUR (a contract that prices nothing).
+    One currency per contract, checked on save by ``tenants.first_invoices.invoice_currency``."""
+    return tariffs[0]["currency"] if tariffs else DEFAULT_CURRENCY
 
 
 def invoice_problem(currency: str) -> str:

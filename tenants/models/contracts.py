@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 
 from tenants.models.invoices import FirstInvoice
-from tenants.money import shown
+from tenants.money import contract_currency, shown
 from tenants.queue_terms import QueueTermsSet, queue_terms, seats_sentence
 
 
@@ -127,8 +127,8 @@ class ContractVersion(models.Model):
 
     @property
     def currency(self) -> str:
-        """The currency of the version's prices (the first tariff's; EUR when it prices nothing)."""
-        return self.tariffs[0]["currency"] if self.tariffs else "EUR"
+        """The currency of the version's prices (``tenants.money.contract_currency``)."""
+        return contract_currency(self.tariffs)
 
     @property
     def deposit_shown(self) -> str:
@@ -189,4 +189,4 @@ class Payment(models.Model):
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive")]
 
     def __str__(self) -> str:
-        return f"{self.amount} {self.currency} on {self.paid_on} ({self.reference})"
+        return f"{shown(self.amount, self.currency)} on {self.paid_on} ({self.reference})"

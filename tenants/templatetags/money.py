@@ -1,5 +1,6 @@
 """``{{ amount|money:currency }}``: an amount shown to its currency's smallest unit (1064 JPY, 954.50 EUR);
-``{{ unit_price|price:currency }}``: a unit price, exact, with at least the currency's places."""
+``{{ unit_price|price:currency }}``: a unit price, exact, with at least the currency's places;
+``{{ amount|shown:currency }}``: the amount and its currency, as ``tenants.money.shown`` prints them."""
 
 from __future__ import annotations
 
@@ -28,3 +29,13 @@ def price(value: object, currency: str) -> str:
         return str(money_rules.price(value, currency))
     except (InvalidOperation, ValueError):
         return str(value)
+
+
+@register.filter
+def shown(value: object, currency: str) -> str:
+    """``value`` with its currency as ``tenants.money.shown`` (``1104 JPY``); what is not a number is
+    shown as it is, followed by the currency."""
+    try:
+        return money_rules.shown(value, currency)
+    except (InvalidOperation, ValueError):
+        return f"{value} {currency}"

@@ -18,6 +18,7 @@ from tenants.audit import events_for
 from tenants.contracts import monthly_total
 from tenants.forms import ContractTermsForm, GoLiveOverrideForm, PaymentForm, contract_queues
 from tenants.models import AuditEvent, Client, ClientExport, Contract, ContractVersion, FirstInvoice, Order
+from tenants.money import shown
 from tenants.orders import order_reject as reject_order
 from tenants.views.portal import export_links, export_response, first_invoice_response, pdf_response
 
@@ -177,13 +178,15 @@ def contract_payment(request: HttpRequest, pk: int) -> HttpResponse:
         invoice = FirstInvoice.objects.with_paid().defer("pdf").get(contract=contract)
         if invoice.is_paid:
             over = (
-                f"; {invoice.credit} {invoice.currency} over-paid, held as credit" if invoice.credit else ""
+                f"; {shown(invoice.credit, invoice.currency)} over-paid, held as credit"
+                if invoice.credit
+                else ""
             )
             messages.success(request, f"Payment recorded: invoice {invoice.number} is paid{over}.")
         else:
             messages.warning(
                 request,
-                f"Payment recorded: {invoice.balance_due} {invoice.currency} still due on invoice "
+                f"Payment recorded: {shown(invoice.balance_due, invoice.currency)} still due on invoice "
                 f"{invoice.number}; the service starts once it is paid in full.",
             )
     return redirect("bo_contract", pk=contract.pk)

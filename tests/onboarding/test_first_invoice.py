@@ -18,6 +18,7 @@ from accounts.models import Role
 from reporting import invoicing
 from tenants import contracting, onboarding, payments
 from tenants.models import AuditEvent, Client, ContractVersion, FirstInvoice
+from tenants.money import shown
 from tests.conftest import http, logged_in, make_user
 from tests.onboarding.helpers import accept, add_numbers, contact, manager, pay, submit_order
 from tests.onboarding.test_contract_tax import form_data
@@ -245,6 +246,26 @@ def test_a_yen_first_invoice_is_in_whole_yen_on_every_page_and_its_pdf(db, tenan
     assert (event.after["paid"], event.after["balance_due"]) == ("10000", "26663")
 
 
+def test_the_back_office_payment_page_shows_amounts_as_tenants_money_shows_them(db, tenants):
+    """Before: the page's message and the payment's name wrote ``amount currency`` by hand (the
+    payment as stored: ``10000.00 JPY``); now each goes through ``tenants.money.shown``."""
+    add_numbers(2)
+    contract, by = yen_contract()
+    office = logged_in(None, by)
+    response = office.post(f"/staff/contracts/{contract.pk}/payment/", {"amount": "10000", "currency": "JPY",
+                           "paid_on": timezone.localdate().isoformat(), "reference": "Y-1"},
+                           follow=True)  # fmt: skip
+    page = response.content.decode()
+    invoice = FirstInvoice.objects.with_paid().get(contract=contract)
+    for expected in (
+        f"Payment recorded: {shown(invoice.balance_due, 'JPY')} still due",  # 26663 JPY
+        f'<td class="num">{shown(Decimal("10000"), "JPY")}</td>',  # the payments table: 10000 JPY
+        f'id="first-invoice-total">{shown(invoice.total, "JPY")}<',  # 36663 JPY
+    ):
+        assert expected in page, expected
+    assert str(contract.payments.get()) == f"10000 JPY on {timezone.localdate()} (Y-1)"
+
+
 def _sums_of_payments(queries: CaptureQueriesContext) -> int:
     return sum('SUM("tenants_payment"."amount")' in q["sql"] for q in queries.captured_queries)
 
@@ -353,3 +374,20 @@ def test_a_yen_deposit_with_cents_is_refused_on_the_contract_form_and_a_whole_on
     with pytest.raises(ValidationError, match="whole number of 1 JPY"):
         contracting.contract_revise(contract=contract, by=by, terms={"deposit": "0.5"}, body="")
     assert contract.latest.number == 2
+
+
+def test_a_deposit_typed_300_then_300_00_is_the_same_amount_and_not_listed_as_changed(db, tenants):
+    """Before: the deposit was stored as typed ("300", then "300.00"), so the revision's audit
+    listed it as changed though the amount was the same."""
+    by = manager()
+    contract = contracting.contract_draft(order=submit_order(), by=by)
+    office = logged_in(None, by)
+    assert office.post(f"/staff/contracts/{contract.pk}/", form_data(deposit="300")).status_code == 302
+    assert office.post(f"/staff/contracts/{contract.pk}/", form_data(deposit="300.00")).status_code == 302
+    assert contract.latest.terms["deposit"] == "300.00"
+    revised = AuditEvent.objects.filter(action="contract.revised").latest("id")
+    assert "deposit" not in revised.after["changed"]
+    contracting.contract_revise(contract=contract, by=by, terms={"deposit": "300.000"}, body="")
+    assert AuditEvent.objects.filter(action="contract.revised").latest("id").after["changed"] == []
+    contracting.contract_revise(contract=contract, by=by, terms={"deposit": "350"}, body="")
+    assert AuditEvent.objects.filter(action="contract.revised").latest("id").after["changed"] == ["deposit"]

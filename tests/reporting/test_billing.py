@@ -165,3 +165,17 @@ def test_an_issued_invoice_never_changes_and_is_corrected_by_credit_notes(alpha)
 def test_without_a_contract_there_is_nothing_to_invoice(db, tenants):
     with tenant_context(tenants.beta), pytest.raises(ValidationError):
         billing.invoice_build(month=MARCH)
+
+
+@pytest.mark.parametrize(
+    ("tariffs", "refusal"),
+    [
+        ([TARIFFS[0], tariff("ivr", "IVR", fee="150", cur="USD")], "One currency per invoice"),
+        ([tariff("inbound", "Inbound hotline", fee="490.000", cur="KWD")], "KWD needs three"),
+        ([], "prices no service"),
+    ],
+)
+def test_the_monthly_invoice_refuses_the_currencies_the_first_invoice_refuses(db, tenants, tariffs, refusal):
+    contract_in_force(tenants.alpha, tariffs=tariffs, tax_percent="19")
+    with tenant_context(tenants.alpha), pytest.raises(ValidationError, match=refusal):
+        billing.invoice_build(month=MARCH)
