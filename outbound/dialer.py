@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_tenants.utils import tenant_context
-from requests.exceptions import ConnectTimeout, RequestException
+from requests.exceptions import RequestException
 from twilio.base.exceptions import TwilioRestException
 
 from outbound import progress, rules, work
@@ -424,7 +424,7 @@ def _placed_anyway(call: Call, exc: Exception, *, since: dt.datetime) -> str:
     """The CallSid of the call Twilio placed though its answer to ``calls.create`` never came (a
     read timeout, a dropped connection), else ''. Asked once, at once: the create waited for its
     answer the gateway's whole timeout, so a call Twilio made is in its list by now."""
-    if not isinstance(exc, RequestException) or isinstance(exc, ConnectTimeout):
+    if not gateway.may_have_reached_twilio(exc):
         return ""  # Twilio answered (refused), or the request never went out
     try:
         return gateway.created_call(to=call.to_number, from_=call.from_number, since=since)

@@ -552,6 +552,35 @@ def test_a_call_twilio_placed_though_its_answer_was_lost_is_not_dialled_again(
         assert CampaignContact.objects.get(phone=phones[0]).state == "in_progress"
 
 
+def test_a_call_whose_request_never_went_out_is_not_looked_for_at_twilio(
+    dial_pass, db, tenants, twilio_mock, monkeypatch
+):
+    from requests.exceptions import ConnectTimeout
+
+    from telephony import gateway
+
+    calls = gateway.client().calls
+
+    def never_sent(**kwargs):
+        raise ConnectTimeout("connect timed out")
+
+    def listed(**filters):
+        raise AssertionError("a request never sent placed no call: nothing to look for")
+
+    monkeypatch.setattr(calls, "create", never_sent)
+    monkeypatch.setattr(calls, "page", listed)
+    _, queue, _ = running_campaign(tenants.alpha, contacts=1, retry_failed_minutes=10)
+    (operator,) = operators_on(queue, 1)
+
+    dial_pass()
+
+    operator.refresh_from_db()
+    assert operator.state == "available"
+    with tenant_context(tenants.alpha):
+        (call,) = Call.objects.filter(direction="outbound")
+        assert call.outcome == "failed"
+
+
 # A booked callback follows the one rule of every callback (outbound.rules.callback_refusal) -------
 
 
