@@ -8,7 +8,7 @@ work in the tenant's schema (``due_contacts``/callbacks with ``SKIP LOCKED``, th
 and writes the router's rows: a ``WaitingCall`` (never ``waiting``: the router never offers it)
 and an accepted ``Reservation`` (one live per operator, enforced by the database), with the
 operator ``on_call``. The router's row is ``bridged`` to that operator from the start, so it
-neither fills the queue (``queue_full``) nor counts ahead of inbound callers (``expected_wait``).
+neither fills the queue (``routing.door``) nor counts ahead of inbound callers (``expected_wait``).
 Progressive work is dialed at once; preview work waits for the operator's Dial on the console.
 The call record is a ``telephony.calls.Call`` (direction outbound) whose script session runs the
 campaign's script.

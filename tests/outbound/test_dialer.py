@@ -433,7 +433,7 @@ def test_outbound_calls_neither_fill_the_queue_nor_count_ahead_of_callers(dial_p
     queue.refresh_from_db()
     assert len(dial_pass()) == 2
 
-    assert routing.queue_full(queue=queue) is False
+    assert routing.door(queue=queue).full is False
     caller = WaitingCall.objects.create(
         tenant=tenants.alpha, queue=queue, call_sid=sid(), enqueued_at=timezone.now()
     )
