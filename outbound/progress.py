@@ -75,12 +75,16 @@ def _settle_task(call: Call, task: dict[str, Any] | None, outcome: str, now: dt.
                   state=callback.state)  # fmt: skip
 
 
-def callback_refusal(callback: Callback, *, now: dt.datetime) -> DialRefusal | None:
+def callback_refusal(
+    callback: Callback, *, now: dt.datetime, rule: rules.CallbackRule | None = None
+) -> DialRefusal | None:
     """Whether a booked callback may be dialled now, by the one rule of every callback
-    (``rules.callback_refusal``, the same the callbacks that keep the caller's place obey):
-    asking was consent, so a do-not-call entry from before the request does not stop it, one added
-    after does; outside the calling hours it waits for their next opening."""
-    return rules.callback_refusal(phone=callback.phone, asked_at=callback.created_at, now=now)
+    (``rules.CallbackRule``, the same the callbacks that keep the caller's place obey): asking was
+    consent, so a do-not-call entry from before the request does not stop it, one added after
+    does; outside the calling hours it waits for their next opening. ``rule``: read already for
+    several callbacks (else read for this one)."""
+    rule = rule or rules.callback_rule([callback.phone])
+    return rule.refusal(phone=callback.phone, asked_at=callback.created_at, now=now)
 
 
 def callback_not_now(*, callback_id: int, refusal: DialRefusal, now: dt.datetime) -> None:
