@@ -8,7 +8,7 @@ work in the tenant's schema (``due_contacts``/callbacks with ``SKIP LOCKED``, th
 and writes the router's rows: a ``WaitingCall`` (never ``waiting``: the router never offers it)
 and an accepted ``Reservation`` (one live per operator, enforced by the database), with the
 operator ``on_call``. The router's row is ``bridged`` to that operator from the start, so it
-neither fills the queue (``queue_full``) nor counts ahead of inbound callers (``expected_wait``).
+neither fills the queue (``routing.door``) nor counts ahead of inbound callers (``expected_wait``).
 Progressive work is dialed at once; preview work waits for the operator's Dial on the console.
 The call record is a ``telephony.calls.Call`` (direction outbound) whose script session runs the
 campaign's script.
@@ -29,7 +29,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 from django_tenants.utils import tenant_context
-from requests.exceptions import ConnectTimeout, RequestException
+from requests.exceptions import RequestException
 from twilio.base.exceptions import TwilioRestException
 
 from outbound import progress, rules, work
@@ -116,10 +116,11 @@ def unscoped_dial_pass(
         ).companies()
     }
     work_now: dict[int, set[int]] = {}
+    default_of: dict[int, int | None] = {}
     idle_queues: dict[int, dt.datetime | None] = {}
     for tenant_id, tenant in tenants.items():
         mine = {q for q in wanted if due[q] == tenant_id}
-        default = next((q for q in mine if q in defaults), None)
+        default_of[tenant_id] = default = next((q for q in mine if q in defaults), None)
         work_now[tenant_id], later = _work_queues(tenant, mine, default, now)
         idle_queues.update(later)
     if idle_queues:
@@ -131,7 +132,10 @@ def unscoped_dial_pass(
             queues = work_now.get(tenant_id, set()) & mine
             if not queues:
                 continue
-            reserved = reserve(operator_id=operator_id, tenant=tenants[tenant_id], queues=queues, now=now)
+            reserved = reserve(
+                operator_id=operator_id, tenant=tenants[tenant_id], queues=queues,
+                default_queue=default_of[tenant_id], now=now,
+            )  # fmt: skip
             if reserved is not None:
                 made.append(reserved)
                 break
@@ -182,8 +186,12 @@ def inbound_waiting_for(operator_id: int) -> bool:
     ).exists()
 
 
-def reserve(*, operator_id: int, tenant: Client, queues: set[int], now: dt.datetime) -> Reserved | None:
-    """Take one free operator and one piece of work of ``tenant`` in ``queues``, or nothing."""
+def reserve(
+    *, operator_id: int, tenant: Client, queues: set[int], default_queue: int | None, now: dt.datetime
+) -> Reserved | None:
+    """Take one free operator and one piece of work of ``tenant`` in ``queues``, or nothing.
+    ``default_queue``: the company's default queue when it is one of the pass's queues (the work
+    of a callback booked without a queue), else None."""
     with transaction.atomic():
         profile = (
             OperatorProfile.objects.select_for_update(skip_locked=True, of=("self",))
@@ -198,7 +206,7 @@ def reserve(*, operator_id: int, tenant: Client, queues: set[int], now: dt.datet
         user = profile.user
         name = user.get_full_name() or user.username
         with tenant_context(tenant):
-            claim = _claim_callback(tenant, queues, now) or _claim_contact(queues, now, user.pk, name)
+            claim = _claim_callback(queues, default_queue, now) or _claim_contact(queues, now, user.pk, name)
             if claim is None:
                 return None
             call = _new_call(claim, user.pk, name, now)
@@ -222,19 +230,22 @@ def reserve(*, operator_id: int, tenant: Client, queues: set[int], now: dt.datet
                     operator_id=profile.pk, user_id=user.pk, mode=claim["mode"])  # fmt: skip
 
 
-def _claim_callback(tenant: Client, queues: set[int], now: dt.datetime) -> dict[str, Any] | None:
-    """The most urgent callback due in these queues, marked ``dialing`` (callbacks are previewed)."""
-    default = Queue.objects.filter(tenant=tenant, is_default=True).values_list("pk", flat=True).first()
+def _claim_callback(queues: set[int], default: int | None, now: dt.datetime) -> dict[str, Any] | None:
+    """The most urgent callback due in these queues (``default``: the company's default queue, or
+    None when it is not one of them), marked ``dialing`` (callbacks are previewed). The callback
+    rule (do-not-call lists, calling hours) is read once for the callbacks looked at."""
     scope = Q(queue_id__in=queues)
     if default in queues:
         scope |= Q(queue_id=None)
-    for callback in (
+    callbacks = list(
         Callback.objects.select_for_update(skip_locked=True, of=("self",))
         .select_related("call")
         .filter(scope, state=Callback.State.OPEN, due_at__lte=now)
         .order_by("-priority", "due_at", "pk")[:5]
-    ):
-        refusal = progress.callback_refusal(callback, now=now)
+    )
+    rule = rules.callback_rule(callback.phone for callback in callbacks) if callbacks else None
+    for callback in callbacks:
+        refusal = progress.callback_refusal(callback, now=now, rule=rule)
         if refusal is not None:
             progress.callback_not_now(callback_id=callback.pk, refusal=refusal, now=now)
             continue
@@ -424,7 +435,7 @@ def _placed_anyway(call: Call, exc: Exception, *, since: dt.datetime) -> str:
     """The CallSid of the call Twilio placed though its answer to ``calls.create`` never came (a
     read timeout, a dropped connection), else ''. Asked once, at once: the create waited for its
     answer the gateway's whole timeout, so a call Twilio made is in its list by now."""
-    if not isinstance(exc, RequestException) or isinstance(exc, ConnectTimeout):
+    if not gateway.may_have_reached_twilio(exc):
         return ""  # Twilio answered (refused), or the request never went out
     try:
         return gateway.created_call(to=call.to_number, from_=call.from_number, since=since)

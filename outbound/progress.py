@@ -21,6 +21,7 @@ from outbound.models import Attempt, Campaign, CampaignContact
 from outbound.work import mark_work_on_commit
 from telephony import gateway, routing, twiml
 from telephony.calls.bridging import operator_identity
+from telephony.calls.callback_tries import settle_refusal
 from telephony.calls.flows import voice_of
 from telephony.calls.models import Call, Callback, TelephonySettings
 from telephony.calls.records import STATUS_RANK, TwilioCallParams, add_event, record_status, set_outcome
@@ -74,32 +75,29 @@ def _settle_task(call: Call, task: dict[str, Any] | None, outcome: str, now: dt.
                   state=callback.state)  # fmt: skip
 
 
-def callback_refusal(callback: Callback, *, now: dt.datetime) -> DialRefusal | None:
+def callback_refusal(
+    callback: Callback, *, now: dt.datetime, rule: rules.CallbackRule | None = None
+) -> DialRefusal | None:
     """Whether a booked callback may be dialled now, by the one rule of every callback
-    (``rules.callback_refusal``, the same the callbacks that keep the caller's place obey):
-    asking was consent, so a do-not-call entry from before the request does not stop it, one added
-    after does; outside the calling hours it waits for their next opening."""
-    return rules.callback_refusal(phone=callback.phone, asked_at=callback.created_at, now=now)
+    (``rules.CallbackRule``, the same the callbacks that keep the caller's place obey): asking was
+    consent, so a do-not-call entry from before the request does not stop it, one added after
+    does; outside the calling hours it waits for their next opening. ``rule``: read already for
+    several callbacks (else read for this one)."""
+    rule = rule or rules.callback_rule([callback.phone])
+    return rule.refusal(phone=callback.phone, asked_at=callback.created_at, now=now)
 
 
 def callback_not_now(*, callback_id: int, refusal: DialRefusal, now: dt.datetime) -> None:
     """A booked callback the rule stopped (nothing rang, no try counted): given up for good, or
-    due again at ``refusal.retry_at``. The caller's original call says which and why, as for a
-    callback that kept the caller's place (``callback_cancelled`` / ``callback_postponed``)."""
+    open on the callback list again at ``refusal.retry_at`` (``callback_tries.settle_refusal``, the
+    step of a callback that kept the caller's place too), and then the dialer's index told."""
     with transaction.atomic():
         callback = Callback.objects.select_for_update().select_related("call").filter(pk=callback_id).first()
         if callback is None or callback.state not in (Callback.State.OPEN, Callback.State.DIALING):
             return
-        if refusal.retry_at is None:
-            callback.state = Callback.State.CANCELLED
-            add_event(callback.call, "callback_cancelled", dedupe="callback_dnc", at=now,
-                      reason=refusal.reason, tries=callback.attempts)  # fmt: skip
-        else:
-            callback.state, callback.due_at = Callback.State.OPEN, refusal.retry_at
-            add_event(callback.call, "callback_postponed", at=now, reason=refusal.reason,
-                      until=refusal.retry_at.isoformat())  # fmt: skip
+        settle_refusal(callback=callback, refusal=refusal, waits_in=Callback.State.OPEN, now=now)
+        if refusal.retry_at is not None:
             mark_work_on_commit(queue_id=callback.queue_id, due_at=refusal.retry_at)
-        callback.save(update_fields=["state", "due_at"])
 
 
 def release_operator(*, call_sid: str, reason: str, now: dt.datetime) -> None:

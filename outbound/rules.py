@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -70,20 +71,47 @@ def callback_window() -> Window | None:
     return Window(start=hours[0], end=hours[1], days=frozenset(range(7)))
 
 
+@dataclass(frozen=True)
+class CallbackRule:
+    """The one rule of every callback, read once for the callbacks at hand (``callback_rule``).
+    Asking was consent: a do-not-call entry from before the request does not stop it, one added
+    after does, for good. Outside the calling hours (``callback_window``, the company's time zone)
+    it waits for their next opening."""
+
+    listed_at: dict[str, dt.datetime]  # phone → its newest entry on either do-not-call list
+    window: Window | None
+    timezone: str
+
+    def refusal(self, *, phone: str, asked_at: dt.datetime, now: dt.datetime) -> DialRefusal | None:
+        """Why the person who asked at ``asked_at`` may not be called back now, or None."""
+        listed = self.listed_at.get(phone)
+        if listed is not None and listed > asked_at:
+            return DialRefusal("on a do-not-call list since the callback was asked for")
+        if self.window is None or in_window(self.window, self.timezone, now):
+            return None
+        return DialRefusal(
+            "outside the calling hours", retry_at=next_opening(self.window, self.timezone, now)
+        )
+
+
+def callback_rule(phones: Iterable[str]) -> CallbackRule:
+    """The callback rule for these numbers: their do-not-call entries (one query per list for up
+    to 5,000 numbers), the calling hours and the company's time zone, read once."""
+    listed_at: dict[str, dt.datetime] = {}
+    for part in chunks(sorted(set(phones))):
+        for entries in (DoNotCall.objects, PlatformDoNotCall.objects):
+            for phone, at in entries.filter(phone__in=part).values_list("phone", "at"):
+                listed_at[phone] = max(at, listed_at.get(phone, at))
+    timezone = TelephonySettings.current().timezone or "UTC"
+    return CallbackRule(listed_at=listed_at, window=callback_window(), timezone=timezone)
+
+
 def callback_refusal(
     sender: object = None, *, phone: str, asked_at: dt.datetime, now: dt.datetime, **kwargs: object
 ) -> DialRefusal | None:
     """Whether a person who asked to be called back (keeping their place) may be called now
-    (``telephony.events.callback_dial_check``). Asking was consent: a do-not-call entry from before
-    the request does not stop it, one added after does, for good. Outside the calling hours
-    (``callback_window``, the company's time zone) it waits for their next opening."""
-    if blocked_numbers([phone], added_after=asked_at):
-        return DialRefusal("on a do-not-call list since the callback was asked for")
-    window = callback_window()
-    tz = TelephonySettings.current().timezone or "UTC"
-    if window is None or in_window(window, tz, now):
-        return None
-    return DialRefusal("outside the calling hours", retry_at=next_opening(window, tz, now))
+    (``telephony.events.callback_dial_check``), by ``CallbackRule``."""
+    return callback_rule([phone]).refusal(phone=phone, asked_at=asked_at, now=now)
 
 
 def is_dialable_now(

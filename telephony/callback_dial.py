@@ -30,7 +30,7 @@ from django_tenants.utils import tenant_context
 from twilio.twiml.voice_response import VoiceResponse
 
 from telephony import conferences, events, gateway, routing, twiml
-from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER, callback_of, new_try
+from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER, callback_of, new_try, settle_refusal
 from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
 from telephony.calls.records import STATUS_RANK, TwilioCallParams, add_event, record_status, set_outcome
 from telephony.events import announce_on_commit
@@ -124,18 +124,12 @@ def not_now(*, call: Call, refusal: events.DialRefusal, now: dt.datetime | None 
             set_outcome(locked, Call.Outcome.FAILED, at=now, reason=refusal.reason)
             Call.objects.filter(pk=call.pk, wrapup_ended_at=None).update(wrapup_ended_at=now)
             freed = routing.leave_unconnected(call_sid=locked.call_sid, reason="do-not-call", now=now)
-            callback.state = Callback.State.CANCELLED
-            add_event(callback.call, "callback_cancelled", dedupe="callback_dnc", at=now,
-                      reason=refusal.reason, tries=callback.attempts)  # fmt: skip
             add_event(locked, "callback_result", dedupe="callback_result", at=now, outcome="do-not-call",
-                      state=callback.state)  # fmt: skip
+                      state=Callback.State.CANCELLED)  # fmt: skip
         else:
             freed = kept.defer(call_sid=locked.call_sid, next_sid=locked.call_sid, due_at=refusal.retry_at,
                                reason=refusal.reason, now=now)  # fmt: skip
-            callback.state, callback.due_at = Callback.State.IN_LINE, refusal.retry_at
-            add_event(callback.call, "callback_postponed", at=now, reason=refusal.reason,
-                      until=refusal.retry_at.isoformat())  # fmt: skip
-        callback.save(update_fields=["state", "due_at"])
+        settle_refusal(callback=callback, refusal=refusal, waits_in=Callback.State.IN_LINE, now=now)
         _tell(freed, refusal.reason)
     log.info("callback try %s not dialled: %s", call.pk, refusal.reason)
     return True

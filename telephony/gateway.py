@@ -94,17 +94,24 @@ def classify(exc: TwilioRestException, *, what: str) -> Answer:
     return Answer.REFUSED
 
 
+def may_have_reached_twilio(exc: BaseException) -> bool:
+    """Whether a failed request may have reached Twilio and been done there: it went out but no
+    answer came (a read timeout, a dropped connection). Not when Twilio answered (it refused) or
+    the connection was never made (a connect timeout: never sent)."""
+    return isinstance(exc, requests.RequestException) and not isinstance(exc, requests.ConnectTimeout)
+
+
 def send(request: Callable[[], T], *, what: str) -> tuple[Answer, T | None]:
     """Run one ``twilio`` client request: ``(DONE, result)`` or ``(GONE | REFUSED, None)``; raises
-    ``TwilioUnavailable`` for 429, 5xx, timeouts and broken connections."""
+    ``TwilioUnavailable`` for 429, 5xx, timeouts and broken connections (``TwilioNoAnswer`` when
+    the request may have reached Twilio)."""
     try:
         return Answer.DONE, request()
     except TwilioRestException as exc:
         return classify(exc, what=what), None
-    except requests.ConnectTimeout as exc:  # never sent
-        raise TwilioUnavailable(f"{what}: {type(exc).__name__}") from exc
     except requests.RequestException as exc:  # after the HTTP client's own connection retries
-        raise TwilioNoAnswer(f"{what}: {type(exc).__name__}") from exc
+        unavailable = TwilioNoAnswer if may_have_reached_twilio(exc) else TwilioUnavailable
+        raise unavailable(f"{what}: {type(exc).__name__}") from exc
 
 
 def update_call(*, call_sid: str, twiml_text: str) -> Answer:

@@ -35,6 +35,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import threading
 from email.utils import parsedate_to_datetime
 
 import redis
@@ -67,17 +68,20 @@ CACHE_DOWN = (redis.ConnectionError, redis.TimeoutError)  # Django's Redis cache
 
 
 _early_client: redis.Redis | None = None
+_early_client_lock = threading.Lock()
 
 
 def _early_statuses() -> redis.Redis:
     """One client of the cache's Redis per process for the early statuses, which every new call
-    asks for (Django's cache builds a client for each call of it)."""
+    asks for (Django's cache builds a client for each call of it). Built under a lock, as
+    ``console_presence.client``: ``functools.cache`` may build two when two threads ask at once."""
     global _early_client
-    if _early_client is None:
-        _early_client = redis.Redis.from_url(
-            settings.CACHES["default"]["LOCATION"], socket_timeout=2, socket_connect_timeout=2
-        )
-    return _early_client
+    with _early_client_lock:
+        if _early_client is None:
+            _early_client = redis.Redis.from_url(
+                settings.CACHES["default"]["LOCATION"], socket_timeout=2, socket_connect_timeout=2
+            )
+        return _early_client
 
 
 def _early_key(call_sid: str) -> str:

@@ -20,6 +20,7 @@ from scripts_engine.sessions import SessionError, session_start
 from telephony.calls.company import call_setup
 from telephony.calls.models import Call, Callback
 from telephony.calls.records import add_event, contact_for
+from telephony.events import DialRefusal
 
 PLACEHOLDER = "callback-"  # + a uuid: a try's id until Twilio gives its CallSid
 # The callback rules, one definition for both kinds of callbacks (the outbound dialer's too).
@@ -41,6 +42,22 @@ def new_try(*, callback: Callback, original: Call, now: dt.datetime) -> Call:
     add_event(call, "callback_dial", dedupe="callback_dial", at=now, callback=callback.pk,
               original=original.pk, attempt=callback.attempts + 1)  # fmt: skip
     return call
+
+
+def settle_refusal(*, callback: Callback, refusal: DialRefusal, waits_in: str, now: dt.datetime) -> None:
+    """A callback its rule stopped before anything rang (no try counted), saved: given up for good
+    when ``refusal.retry_at`` is None, else due again then, waiting in state ``waits_in`` (in line
+    keeping the caller's place, or open on the callback list). The caller's original call says
+    which and why. One step for both kinds of callbacks (the outbound dialer's too)."""
+    if refusal.retry_at is None:
+        callback.state = Callback.State.CANCELLED
+        add_event(callback.call, "callback_cancelled", dedupe="callback_dnc", at=now,
+                  reason=refusal.reason, tries=callback.attempts)  # fmt: skip
+    else:
+        callback.state, callback.due_at = waits_in, refusal.retry_at
+        add_event(callback.call, "callback_postponed", at=now, reason=refusal.reason,
+                  until=refusal.retry_at.isoformat())  # fmt: skip
+    callback.save(update_fields=["state", "due_at"])
 
 
 def _session(original: Call, fields: dict[str, str]) -> ScriptSession | None:

@@ -79,11 +79,6 @@ def overflowing_into(queue_ids: set[int], rules: Mapping[int, QueueRow]) -> set[
     return {row.id for row in rules.values() if row.overflow_queue_id in queue_ids}
 
 
-def queue_full(*, queue: Queue) -> bool:
-    """Whether the queue holds ``max_length`` calls already (then offer voicemail or a callback)."""
-    return sql.in_line(queue_id=queue.pk, up_to=queue.max_length) >= queue.max_length
-
-
 def staffed_queues(queue_ids: Iterable[int]) -> set[int]:
     """The queues among these that are staffed: someone could take their calls now or soon (an
     operator with a skill on the queue, or on the queue it overflows to, logged in and not on a
@@ -98,7 +93,7 @@ def staffed_queues(queue_ids: Iterable[int]) -> set[int]:
 class Door(NamedTuple):
     """What a caller about to join a queue is checked against (``door``)."""
 
-    full: bool  # ``queue_full``
+    full: bool  # the queue holds ``max_length`` calls already (voicemail or a callback instead)
     staffed: bool  # ``staffed``
 
 

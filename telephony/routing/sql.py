@@ -387,18 +387,12 @@ def on_a_call(operator_id: int) -> bool:
         return cursor.fetchone()[0]
 
 
-def in_line(*, queue_id: int, up_to: int) -> int:
-    """The calls in line in the queue (waiting or being offered), counted up to ``up_to``."""
-    with connection.cursor() as cursor:
-        cursor.execute(IN_LINE_UP_TO, {"queue": queue_id, "in_line": IN_LINE, "limit": up_to})
-        return cursor.fetchone()[0]
-
-
 def line_and_staffed(
     *, queue_id: int, up_to: int, served: Iterable[int], now: datetime
 ) -> tuple[int, set[int]]:
-    """``in_line`` and ``staffed`` (for the queues ``served``) in one round trip: what a caller
-    about to join a queue is checked against."""
+    """The calls in line in the queue (waiting or being offered, counted up to ``up_to``) and
+    ``staffed`` (for the queues ``served``) in one round trip: what a caller about to join a queue
+    is checked against."""
     with connection.cursor() as cursor:
         cursor.execute(
             LINE_AND_STAFFED,

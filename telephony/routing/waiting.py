@@ -33,7 +33,7 @@ def enqueue(
     """Put a call in line (idempotent on ``call_sid``) and offer it in the same transaction when
     someone is free; else (or when that pass says so) look again once this commits.
 
-    It does not refuse a full queue: the caller checks the length first (``queue_full``).
+    It does not refuse a full queue: the caller checks the length first (``door``).
     """
     if queue.tenant_id != tenant.pk:
         raise ValueError("The queue belongs to another client company.")

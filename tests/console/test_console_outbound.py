@@ -65,7 +65,9 @@ def test_a_progressive_call_reserved_but_not_placed_yet_is_dialing_not_a_preview
     (operator,) = operators_on(queue, 1)
     with tenant_context(tenants.alpha):
         work = {campaign.queue_id}
-    reserved = dialer.reserve(operator_id=operator.pk, tenant=tenants.alpha, queues=work, now=timezone.now())
+    reserved = dialer.reserve(
+        operator_id=operator.pk, tenant=tenants.alpha, queues=work, default_queue=None, now=timezone.now()
+    )
     client = logged_in(None, operator.user)
 
     view = client.get(f"/console/calls/{reserved.reservation_id}").json()

@@ -433,7 +433,7 @@ def test_outbound_calls_neither_fill_the_queue_nor_count_ahead_of_callers(dial_p
     queue.refresh_from_db()
     assert len(dial_pass()) == 2
 
-    assert routing.queue_full(queue=queue) is False
+    assert routing.door(queue=queue).full is False
     caller = WaitingCall.objects.create(
         tenant=tenants.alpha, queue=queue, call_sid=sid(), enqueued_at=timezone.now()
     )
@@ -552,6 +552,35 @@ def test_a_call_twilio_placed_though_its_answer_was_lost_is_not_dialled_again(
         assert CampaignContact.objects.get(phone=phones[0]).state == "in_progress"
 
 
+def test_a_call_whose_request_never_went_out_is_not_looked_for_at_twilio(
+    dial_pass, db, tenants, twilio_mock, monkeypatch
+):
+    from requests.exceptions import ConnectTimeout
+
+    from telephony import gateway
+
+    calls = gateway.client().calls
+
+    def never_sent(**kwargs):
+        raise ConnectTimeout("connect timed out")
+
+    def listed(**filters):
+        raise AssertionError("a request never sent placed no call: nothing to look for")
+
+    monkeypatch.setattr(calls, "create", never_sent)
+    monkeypatch.setattr(calls, "page", listed)
+    _, queue, _ = running_campaign(tenants.alpha, contacts=1, retry_failed_minutes=10)
+    (operator,) = operators_on(queue, 1)
+
+    dial_pass()
+
+    operator.refresh_from_db()
+    assert operator.state == "available"
+    with tenant_context(tenants.alpha):
+        (call,) = Call.objects.filter(direction="outbound")
+        assert call.outcome == "failed"
+
+
 # A booked callback follows the one rule of every callback (outbound.rules.callback_refusal) -------
 
 
@@ -602,6 +631,39 @@ def test_a_booked_callback_is_cancelled_by_a_do_not_call_entry_added_after_the_r
         assert Callback.objects.get(pk=callback.pk).state == "cancelled"
     (event,) = _events(tenants.alpha, callback, "callback_cancelled")
     assert event["reason"] == "on a do-not-call list since the callback was asked for"
+
+
+def test_a_claim_reads_the_callback_rule_and_the_default_queue_once_whatever_the_callbacks_it_skips(
+    dial_pass, db, tenants, created, called_number
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from telephony.calls.models import TelephonySettings
+
+    queue = Queue.objects.create(tenant=tenants.alpha, name="cb-" + sid()[-6:])
+    operators_on(queue, 1)
+    skipped = [_booked_callback(tenants.alpha, queue, phone()) for _ in range(3)]
+    taken = _booked_callback(tenants.alpha, queue, phone())
+    with tenant_context(tenants.alpha):
+        TelephonySettings.current()  # made before the claim, as in any company at work
+        for callback in skipped:
+            DoNotCall.objects.create(phone=callback.phone, reason="asked by e-mail")
+
+    with CaptureQueriesContext(connection) as queries:
+        (reserved,) = dial_pass()
+
+    with tenant_context(tenants.alpha):
+        assert Call.objects.get(pk=reserved.call_id).try_of_id == taken.pk
+        assert set(
+            Callback.objects.filter(pk__in=[c.pk for c in skipped]).values_list("state", flat=True)
+        ) == {"cancelled"}
+    sql = [q["sql"] for q in queries.captured_queries]
+    assert sum('FROM "outbound_donotcall"' in q for q in sql) == 1  # was one per callback looked at
+    assert sum('FROM "telephony_platformdonotcall"' in q for q in sql) == 1
+    assert sum('FROM "calls_telephonysettings"' in q for q in sql) == 1
+    filters = [q.split("WHERE")[-1].split("ORDER BY")[0] for q in sql if 'FROM "telephony_queue"' in q]
+    assert not [f for f in filters if '"is_default"' in f]  # the pass's index said which is the default
 
 
 def test_a_do_not_call_entry_added_while_the_operator_previews_cancels_the_callback(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+import requests
 from django_tenants.utils import tenant_context
 
 from telephony import gateway, twiml
@@ -82,3 +84,21 @@ def test_the_twiml_sent_by_rest_is_valid_and_uses_absolute_callback_urls(db, ten
     )
     assert conference.get("record") == "record-from-start"  # from the operator's join: they start it
     assert conference.get("participantLabel") == "caller"
+
+
+def test_only_a_request_that_went_out_unanswered_may_have_reached_twilio():
+    def failing(exc):
+        def request():
+            raise exc
+
+        return request
+
+    for lost in (requests.ReadTimeout("read timed out"), requests.ConnectionError("connection reset")):
+        assert gateway.may_have_reached_twilio(lost)
+        with pytest.raises(gateway.TwilioNoAnswer):
+            gateway.send(failing(lost), what="a call")
+    never_sent = requests.ConnectTimeout("connect timed out")
+    assert not gateway.may_have_reached_twilio(never_sent)
+    with pytest.raises(gateway.TwilioUnavailable) as raised:
+        gateway.send(failing(never_sent), what="a call")
+    assert not isinstance(raised.value, gateway.TwilioNoAnswer)
