@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import functools
-
 import redis
 from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
+from config import redis_clients
 from config.celery import live_workers
 
 
-@functools.cache
 def _redis() -> redis.Redis:
-    return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1, socket_connect_timeout=1)
+    return redis_clients.shared(settings.CELERY_BROKER_URL, timeout=1)
 
 
 def _database() -> dict[str, object]:

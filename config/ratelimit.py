@@ -20,6 +20,8 @@ from typing import Any
 import redis
 from django.conf import settings
 
+from config import redis_clients
+
 log = logging.getLogger(__name__)
 
 # KEYS: the buckets; ARGV[1]: "hit" (count it when every bucket has room), "peek" (count nothing) or
@@ -84,17 +86,19 @@ class Decision:
         return fields
 
 
-_client: redis.Redis | None = None
 _script = None
 _lock = threading.Lock()
 
 
+def _redis() -> redis.Redis:
+    return redis_clients.shared(settings.RATE_LIMIT_REDIS_URL)
+
+
 def _sliding_window() -> Any:
-    global _client, _script
+    global _script
     with _lock:
         if _script is None:
-            _client = redis.Redis.from_url(settings.RATE_LIMIT_REDIS_URL, socket_timeout=2)
-            _script = _client.register_script(SLIDING_WINDOW)
+            _script = _redis().register_script(SLIDING_WINDOW)
     return _script
 
 
@@ -135,6 +139,4 @@ def hit(buckets: list[tuple[str, str]], *, mode: str = "hit") -> Decision | None
 
 def forget(name: str) -> bool:
     """Empty a bucket (staff unlocking an address); True if it held anything."""
-    _sliding_window()
-    assert _client is not None
-    return bool(_client.delete(f"rl:{name}"))
+    return bool(_redis().delete(f"rl:{name}"))

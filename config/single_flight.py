@@ -15,16 +15,14 @@ from collections.abc import Iterator
 import redis
 from django.conf import settings
 
+from config import redis_clients
+
 log = logging.getLogger(__name__)
-_client: redis.Redis | None = None
 
 
 def broker() -> redis.Redis:
-    """One client of the broker's Redis per process (short timeouts: callers degrade, never hang)."""
-    global _client
-    if _client is None:
-        _client = redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=2, socket_connect_timeout=2)
-    return _client
+    """The process's client of the broker's Redis (short timeouts: callers degrade, never hang)."""
+    return redis_clients.shared(settings.CELERY_BROKER_URL)
 
 
 @contextlib.contextmanager

@@ -30,7 +30,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import threading
 import time
 from datetime import UTC, datetime
 
@@ -38,6 +37,7 @@ import redis
 from django.conf import settings
 from django_tenants.utils import tenant_context
 
+from config import redis_clients
 from telephony.calls.models import Call
 from telephony.events import announce_on_commit, orphaned_before_dial
 from telephony.operators import InvalidTransition
@@ -55,18 +55,9 @@ WRAP_UP_GRACE_SECONDS = 600.0
 S = OperatorState
 OUTAGE = (redis.ConnectionError, redis.TimeoutError)  # what an unreachable Redis raises (not a bug)
 
-_client: redis.Redis | None = None
-_client_lock = threading.Lock()
-
 
 def client() -> redis.Redis:
-    global _client
-    with _client_lock:
-        if _client is None:
-            _client = redis.Redis.from_url(
-                settings.CONSOLE_PRESENCE_REDIS_URL, socket_timeout=2, socket_connect_timeout=2
-            )
-        return _client
+    return redis_clients.shared(settings.CONSOLE_PRESENCE_REDIS_URL)
 
 
 def node_name() -> str:

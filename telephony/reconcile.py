@@ -35,7 +35,6 @@ import dataclasses
 import datetime as dt
 import json
 import logging
-import threading
 from email.utils import parsedate_to_datetime
 
 import redis
@@ -48,6 +47,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
+from config import redis_clients
 from telephony import callback_dial, events, gateway, routing
 from telephony.calls.callback_tries import is_try
 from telephony.calls.models import Call
@@ -67,21 +67,10 @@ CACHE_DOWN = (redis.ConnectionError, redis.TimeoutError)  # Django's Redis cache
 # Early final statuses ---------------------------------------------------------------------------
 
 
-_early_client: redis.Redis | None = None
-_early_client_lock = threading.Lock()
-
-
 def _early_statuses() -> redis.Redis:
-    """One client of the cache's Redis per process for the early statuses, which every new call
-    asks for (Django's cache builds a client for each call of it). Built under a lock, as
-    ``console_presence.client``: ``functools.cache`` may build two when two threads ask at once."""
-    global _early_client
-    with _early_client_lock:
-        if _early_client is None:
-            _early_client = redis.Redis.from_url(
-                settings.CACHES["default"]["LOCATION"], socket_timeout=2, socket_connect_timeout=2
-            )
-        return _early_client
+    """The process's client of the cache's Redis for the early statuses, which every new call asks
+    for (Django's cache builds a client for each call of it)."""
+    return redis_clients.shared(settings.CACHES["default"]["LOCATION"])
 
 
 def _early_key(call_sid: str) -> str:

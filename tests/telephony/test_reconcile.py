@@ -4,8 +4,6 @@ kept, Twilio's unknown recordings imported, repeatable events de-duplicated."""
 from __future__ import annotations
 
 import datetime as dt
-import threading
-import time
 from urllib.parse import urlencode
 
 import pytest
@@ -227,32 +225,3 @@ def test_without_an_idempotency_token_a_star_press_is_recorded_once_per_call(
     _wait_key(sid, alpha_number, token=None)
     with tenant_context(tenants.alpha):
         assert CallEvent.objects.filter(call__call_sid=sid, kind="wait_key").count() == 1
-
-
-def test_threads_asking_for_early_statuses_at_once_share_one_redis_client(monkeypatch):
-    built = []
-
-    class SlowClient:
-        def getdel(self, key):
-            return None
-
-    def from_url(url, **kwargs):
-        time.sleep(0.05)  # long enough for every thread to arrive while the first one builds
-        built.append(SlowClient())
-        return built[-1]
-
-    monkeypatch.setattr(reconcile, "_early_client", None)
-    monkeypatch.setattr(reconcile.redis.Redis, "from_url", from_url)
-    start = threading.Barrier(8)
-
-    def ask():
-        start.wait()
-        reconcile.take_early_status(call_sid="CA" + "e" * 32)
-
-    threads = [threading.Thread(target=ask) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert len(built) == 1
