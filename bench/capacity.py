@@ -48,7 +48,9 @@ def _steps_from_env() -> list[tuple[int, float]] | None:
     return [(int(ops), float(rate)) for ops, rate in (step.split("x") for step in text.split(","))]
 
 
-STEP_SECONDS = 20
+# Each step's calls arrive over this many seconds: with 20 s at 5 calls/s the p99 is the second-worst
+# of 100 calls; longer steps (``BENCH_CAPACITY_STEP_SECONDS=60``) tell two changes apart.
+STEP_SECONDS = int(os.environ.get("BENCH_CAPACITY_STEP_SECONDS", "20"))
 WARM_UP_CALLS = 10
 IDLE_SECONDS = 10
 OFFER_P99_MS = float(os.environ.get("BENCH_CAPACITY_P99_MS", "100"))  # the limit
@@ -417,8 +419,8 @@ def run(quick: bool) -> dict[str, object]:
         "CONSOLE_NODE": "capacity-web",
     }
     platform = Platform(env, port)
-    platform.start()
-    try:
+    try:  # a platform that fails to start is stopped too: its workers would take the next run's tasks
+        platform.start()
         results = asyncio.run(_ramp(platform, env, made["numbers"], sessions, steps, rest_port, port))
     finally:
         platform.stop()
