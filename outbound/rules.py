@@ -52,14 +52,13 @@ def chunks(items: list[str], size: int | None = None) -> Iterator[list[str]]:
         yield items[start : start + size]
 
 
-def blocked_numbers(phones: Iterable[str], *, added_after: dt.datetime | None = None) -> set[str]:
+def blocked_numbers(phones: Iterable[str]) -> set[str]:
     """The numbers among ``phones`` on the company's or the platform's do-not-call list (one query
-    per list for up to 5,000 numbers); with ``added_after``, only entries added after it."""
-    since = Q() if added_after is None else Q(at__gt=added_after)
+    per list for up to 5,000 numbers)."""
     found: set[str] = set()
     for part in chunks(sorted(set(phones))):
-        found.update(DoNotCall.objects.filter(since, phone__in=part).values_list("phone", flat=True))
-        found.update(PlatformDoNotCall.objects.filter(since, phone__in=part).values_list("phone", flat=True))
+        found.update(DoNotCall.objects.filter(phone__in=part).values_list("phone", flat=True))
+        found.update(PlatformDoNotCall.objects.filter(phone__in=part).values_list("phone", flat=True))
     return found
 
 

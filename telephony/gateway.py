@@ -95,9 +95,10 @@ def classify(exc: TwilioRestException, *, what: str) -> Answer:
 
 
 def may_have_reached_twilio(exc: BaseException) -> bool:
-    """Whether a failed request may have reached Twilio and been done there: it went out but no
-    answer came (a read timeout, a dropped connection). Not when Twilio answered (it refused) or
-    the connection was never made (a connect timeout: never sent)."""
+    """Whether a failed request may have reached Twilio and been done there: no answer came (a read
+    timeout, a dropped connection). Not when Twilio answered (it refused) or the connection timed
+    out (never sent). Any other connection failure counts as "may have": the caller looks before
+    acting again, which costs a request, where assuming "never sent" could place a call twice."""
     return isinstance(exc, requests.RequestException) and not isinstance(exc, requests.ConnectTimeout)
 
 

@@ -581,7 +581,7 @@ def test_a_call_whose_request_never_went_out_is_not_looked_for_at_twilio(
         assert call.outcome == "failed"
 
 
-# A booked callback follows the one rule of every callback (outbound.rules.callback_refusal) -------
+# A booked callback follows the one rule of every callback (outbound.rules.CallbackRule) ----------
 
 
 def _booked_callback(tenant, queue: Queue, caller: str) -> Callback:
