@@ -95,6 +95,7 @@ def _redis() -> redis.Redis:
 
 
 def _sliding_window() -> Any:
+    """The sliding-window script (registered once; run on ``_redis()``'s client each time)."""
     global _script
     with _lock:
         if _script is None:
@@ -117,7 +118,7 @@ def hit(buckets: list[tuple[str, str]], *, mode: str = "hit") -> Decision | None
     for limit, window in rates:
         args += [limit, window * 1000]
     try:
-        reply = _sliding_window()(keys=names, args=args)
+        reply = _sliding_window()(keys=names, args=args, client=_redis())
     except redis.RedisError:
         log.exception("rate limit not checked: Redis unreachable")
         return None

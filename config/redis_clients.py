@@ -1,9 +1,9 @@
-"""One Redis client per process for each server the platform's own code talks to directly.
+"""One Redis client per process for each Redis URL the platform's own code talks to directly.
 
 Django's cache and Celery keep their own clients; the presence of consoles, the single-flight
 locks, the REST API's rate limits, the early status callbacks and the health check share these.
-A client is thread-safe (it keeps a pool of connections), so one per URL is enough; it is built
-under a lock, because two threads asking at once would otherwise build two.
+A client is thread-safe (it keeps a pool of connections), so one per URL and timeout is enough; it
+is built under a lock, because two threads asking at once would otherwise build two.
 """
 
 from __future__ import annotations
