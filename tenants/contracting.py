@@ -113,11 +113,22 @@ def contract_revise(*, contract: Contract, by: User, terms: dict[str, object], b
             after={
                 "state": contract.state,
                 "version": version.number,
-                "changed": sorted(k for k in merged if merged[k] != latest.terms.get(k))
-                + (["body"] if body != latest.body else []),
+                "changed": _changed_terms(merged, latest.terms) + (["body"] if body != latest.body else []),
             },
         )
     return version
+
+
+def _changed_terms(terms: dict[str, object], before: dict[str, object]) -> list[str]:
+    """The terms a revision changes; the deposit compared as an amount (a version saved before
+    deposits were stored with their currency's places holds "300" where a new one holds "300.00")."""
+
+    def same(key: str) -> bool:
+        if key == "deposit" and key in before:
+            return Decimal(str(terms[key] or "0")) == Decimal(str(before[key] or "0"))
+        return terms[key] == before.get(key)
+
+    return sorted(key for key in terms if not same(key))
 
 
 def _deposit(value: object, currency: str) -> str:

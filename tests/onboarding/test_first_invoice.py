@@ -391,3 +391,16 @@ def test_a_deposit_typed_300_then_300_00_is_the_same_amount_and_not_listed_as_ch
     assert AuditEvent.objects.filter(action="contract.revised").latest("id").after["changed"] == []
     contracting.contract_revise(contract=contract, by=by, terms={"deposit": "350"}, body="")
     assert AuditEvent.objects.filter(action="contract.revised").latest("id").after["changed"] == ["deposit"]
+
+
+def test_a_deposit_stored_as_typed_by_an_earlier_version_is_compared_as_an_amount(db, tenants):
+    """A version saved before deposits kept their currency's places holds "300": revised to
+    "300.00", the audit does not list the deposit (the same amount)."""
+    by = manager()
+    contract = contracting.contract_draft(order=submit_order(), by=by)
+    contracting.contract_revise(contract=contract, by=by, terms={"deposit": "300"}, body="")
+    latest = contract.latest
+    latest.terms["deposit"] = "300"  # as an earlier version stored it
+    latest.save(update_fields=["terms"])
+    contracting.contract_revise(contract=contract, by=by, terms={"deposit": "300.00"}, body="")
+    assert AuditEvent.objects.filter(action="contract.revised").latest("id").after["changed"] == []
