@@ -36,5 +36,7 @@ def _create_database(db: dict) -> None:
 
     given = {"host": "HOST", "port": "PORT", "user": "USER", "password": "PASSWORD"}
     params = {key: db[name] for key, name in given.items() if db.get(name)}
+    # The connection's own options (e.g. ``sslmode`` from DATABASE_URL); the pool is Django's.
+    params.update({key: value for key, value in db.get("OPTIONS", {}).items() if key != "pool"})
     with psycopg.connect(dbname="postgres", autocommit=True, **params) as server:
         server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
