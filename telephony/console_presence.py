@@ -57,6 +57,7 @@ OUTAGE = (redis.ConnectionError, redis.TimeoutError)  # what an unreachable Redi
 
 
 def client() -> redis.Redis:
+    """The process's client of the Redis that keeps the consoles' presence."""
     return redis_clients.shared(settings.CONSOLE_PRESENCE_REDIS_URL)
 
 
