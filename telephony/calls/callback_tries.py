@@ -44,7 +44,9 @@ def new_try(*, callback: Callback, original: Call, now: dt.datetime) -> Call:
     return call
 
 
-def settle_refusal(*, callback: Callback, refusal: DialRefusal, waits_in: str, now: dt.datetime) -> None:
+def settle_refusal(
+    *, callback: Callback, refusal: DialRefusal, waits_in: Callback.State, now: dt.datetime
+) -> None:
     """A callback its rule stopped before anything rang (no try counted), saved: given up for good
     when ``refusal.retry_at`` is None, else due again then, waiting in state ``waits_in`` (in line
     keeping the caller's place, or open on the callback list). The caller's original call says
