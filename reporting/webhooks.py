@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from config.queries import one
 from reporting import outgoing_http
 from reporting.billing_models import Invoice
 from reporting.webhook_delivery import enqueue_on_commit, https_required
@@ -208,7 +209,7 @@ def delivery_retry(*, delivery: WebhookDelivery) -> WebhookDelivery:
 
 def call_completed_data(call_id: int) -> dict[str, Any] | None:
     """The ``data`` of ``call.completed``: the call record as it stands after its outcome."""
-    call = Call.objects.filter(pk=call_id).first()
+    call = one(Call.objects.filter(pk=call_id))
     if call is None or not call.outcome:
         return None
 

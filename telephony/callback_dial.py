@@ -29,6 +29,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 from twilio.twiml.voice_response import VoiceResponse
 
+from config.queries import one
 from telephony import conferences, events, gateway, routing, twiml
 from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER, callback_of, new_try, settle_refusal
 from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
@@ -57,7 +58,7 @@ def dial(*, waiting_call_id: int) -> bool:
         return False
     waiting = attempt.waiting
     with tenant_context(waiting.tenant):
-        call = Call.objects.filter(call_sid=waiting.call_sid).first()
+        call = one(Call.objects.filter(call_sid=waiting.call_sid))
         if call is None or call.ended_at is not None or call.outcome:
             return False
         if call.placed_at is not None:
@@ -114,7 +115,7 @@ def not_now(*, call: Call, refusal: events.DialRefusal, now: dt.datetime | None 
     callback is given up. Why is recorded on the caller's original call. False when already over."""
     now = now or timezone.now()
     with transaction.atomic():
-        locked = Call.objects.select_for_update().filter(pk=call.pk).first()
+        locked = one(Call.objects.select_for_update().filter(pk=call.pk))
         if locked is None:
             return False
         callback = callback_of(locked, lock=True)
@@ -156,8 +157,8 @@ def hand_over(*, waiting_call_id: int, now: dt.datetime | None = None) -> bool:
     now = now or timezone.now()
     sid = WaitingCall.objects.filter(pk=waiting_call_id).values_list("call_sid", flat=True).first()
     with transaction.atomic():  # the try's record, then the router's row: never waiting for either
-        call = Call.objects.select_for_update(skip_locked=True).filter(call_sid=sid).first()
-        waiting = WaitingCall.objects.select_for_update(skip_locked=True).filter(pk=waiting_call_id).first()
+        call = one(Call.objects.select_for_update(skip_locked=True).filter(call_sid=sid))
+        waiting = one(WaitingCall.objects.select_for_update(skip_locked=True).filter(pk=waiting_call_id))
         if call is None or waiting is None or waiting.call_sid != sid:
             return False  # busy now (the next tick looks again), or moved on
         if waiting.kind != WaitingCall.Kind.CALLBACK or waiting.state != WaitingCall.State.WAITING:
@@ -211,7 +212,7 @@ def give_up(*, waiting_call_id: int, reason: str) -> bool:
     if attempt is None or attempt.waiting.kind != WaitingCall.Kind.CALLBACK:
         return False
     with tenant_context(attempt.waiting.tenant):
-        call = Call.objects.filter(call_sid=attempt.waiting.call_sid).first()
+        call = one(Call.objects.filter(call_sid=attempt.waiting.call_sid))
         if call is None or call.placed_at is not None:
             return conferences.give_up(waiting_call_id=waiting_call_id, reason=reason)
         try:
@@ -226,7 +227,7 @@ def ended_before_placed(*, call_sid: str, now: dt.datetime | None = None) -> boo
     """The operator ended a callback's try before Twilio placed it (the router's row has left):
     as when they end it before the person answers, the callback is given up, never left waiting
     in line with no row to bring it back. False for any other call."""
-    call = Call.objects.filter(call_sid=call_sid, placed_at__isnull=True).first()
+    call = one(Call.objects.filter(call_sid=call_sid, placed_at__isnull=True))
     if call is None or callback_of(call) is None:
         return False
     return tried(call=call, status="canceled", reason="ended by the operator before it rang", now=now)
@@ -264,7 +265,7 @@ def answered(
     router offers the callback again; its caller waits in the conference with music)."""
     now = now or timezone.now()
     placed(call=call, call_sid=call_sid, now=now)
-    waiting = WaitingCall.objects.filter(call_sid=call.call_sid).first()
+    waiting = one(WaitingCall.objects.filter(call_sid=call.call_sid))
     if call.outcome or call.ended_at or waiting is None or waiting.state == WaitingCall.State.LEFT:
         return twiml.goodbye("We are sorry, we could not connect you. Goodbye.", _voice()), None
     settings = TelephonySettings.current()

@@ -28,6 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from config.queries import one
 from telephony import conferences, gateway, routing, twiml
 from telephony.calls.company import call_setup
 from telephony.calls.flows import voice_of
@@ -93,7 +94,7 @@ def move_out(*, waiting_call_id: int, reason: str, now: dt.datetime | None = Non
 
     Raises ``gateway.TwilioUnavailable`` (the call stays marked: the next tick tries again)."""
     now = now or timezone.now()
-    waiting = WaitingCall.objects.select_related("tenant").filter(pk=waiting_call_id).first()
+    waiting = one(WaitingCall.objects.select_related("tenant").filter(pk=waiting_call_id))
     if waiting is None or not (waiting.state in IN_LINE or is_exiting(waiting)):
         return False
     with tenant_context(waiting.tenant):
@@ -117,10 +118,10 @@ def _take_out_of_line(*, waiting_call_id: int, call_sid: str, reason: str, now: 
     """The call, marked being moved out (out of line, its ringing offer closed), when Twilio is to be
     asked now; None when not (taken meanwhile, the caller gone, refused before)."""
     with transaction.atomic():
-        call = Call.objects.select_for_update(skip_locked=True).filter(call_sid=call_sid).first()
+        call = one(Call.objects.select_for_update(skip_locked=True).filter(call_sid=call_sid))
         if call is None:
             return None
-        locked = WaitingCall.objects.select_for_update(skip_locked=True).filter(pk=waiting_call_id).first()
+        locked = one(WaitingCall.objects.select_for_update(skip_locked=True).filter(pk=waiting_call_id))
         if locked is None:
             return None  # being accepted right now, or settled by another tick
         over = call.ended_at is not None or call.outcome or call.answered_at is not None
@@ -146,8 +147,8 @@ def _take_out_of_line(*, waiting_call_id: int, call_sid: str, reason: str, now: 
 def _settle(*, call: Call, waiting_call_id: int, answer: gateway.Answer, now: dt.datetime) -> bool:
     """Record Twilio's answer to the move (once: the mark is cleared); True when the caller moved."""
     with transaction.atomic():
-        Call.objects.select_for_update().filter(pk=call.pk).first()  # the lock order of the first step
-        locked = WaitingCall.objects.select_for_update().filter(pk=waiting_call_id).first()
+        one(Call.objects.select_for_update().filter(pk=call.pk))  # the lock order of the first step
+        locked = one(WaitingCall.objects.select_for_update().filter(pk=waiting_call_id))
         if locked is None or not is_exiting(locked):
             return False  # settled by another tick meanwhile
         reason = locked.outcome.removeprefix(EXITING)

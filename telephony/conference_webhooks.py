@@ -18,6 +18,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 
+from config.queries import one
 from telephony import announcements, conferences, evidence, recording_pauses, supervision, transfers, twiml
 from telephony.calls.models import Call
 from telephony.calls.records import add_event
@@ -44,7 +45,7 @@ def conference_webhook(
             return HttpResponse(status=204)
         tenant, call_id = named
         with tenant_context(tenant):
-            call = Call.objects.filter(pk=call_id).first()
+            call = one(Call.objects.filter(pk=call_id))
             if call is None:
                 log.warning("conference callback %s for an unknown call %s", request.path, call_id)
                 return HttpResponse(status=204)
@@ -62,8 +63,6 @@ def conference_status(request: HttpRequest, tenant: Client, call: Call) -> HttpR
     label = post.get("ParticipantLabel", "")
     leg_sid = post.get("CallSid", "")[:64]
     conference_sid = post.get("ConferenceSid", "")[:64]
-    if conference_sid:
-        add_event(call, "conference_sid", dedupe=f"conference_sid:{conference_sid}", sid=conference_sid)
     add_event(
         call,
         f"conference:{event}"[:32],
@@ -72,6 +71,7 @@ def conference_status(request: HttpRequest, tenant: Client, call: Call) -> HttpR
         call_sid=leg_sid,
         hold=post.get("Hold", ""),
         muted=post.get("Muted", ""),
+        sid=conference_sid,  # for the requests about the conference (``conferences.conference_sid``)
     )
     supervisor = supervision.supervisor_of(label)
     if supervisor is not None:

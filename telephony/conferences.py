@@ -19,10 +19,11 @@ import logging
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from config.queries import one
 from telephony import gateway, routing, twiml
 from telephony.calls import flows
 from telephony.calls.bridging import operator_identity, record_answer
@@ -58,9 +59,14 @@ class Attempt:
 
 def current_attempt(waiting_call_id: int) -> Attempt | None:
     """The accepted offer being connected now; None when the call is not bridged to an operator."""
-    waiting = (
-        WaitingCall.objects.select_related("tenant", "queue", "operator").filter(pk=waiting_call_id).first()
+    return _attempt(
+        WaitingCall.objects.select_related("tenant", "queue", "operator").filter(pk=waiting_call_id)
     )
+
+
+def _attempt(waiting_calls: QuerySet[WaitingCall]) -> Attempt | None:
+    """``current_attempt`` of the one waiting call ``waiting_calls`` selects."""
+    waiting = one(waiting_calls)
     if waiting is None or waiting.state != WaitingCall.State.BRIDGED or waiting.operator is None:
         return None
     reservation = Reservation.objects.filter(
@@ -96,7 +102,7 @@ def bridge(*, waiting_call_id: int) -> bool:
         return False
     waiting, reservation = attempt.waiting, attempt.reservation
     with tenant_context(waiting.tenant):
-        call = Call.objects.filter(call_sid=waiting.call_sid).first()
+        call = one(Call.objects.filter(call_sid=waiting.call_sid))
         if call is None or call.ended_at is not None:
             return False
         name = conference_name(call.call_sid)
@@ -124,7 +130,7 @@ def _move_caller(call: Call, reservation_id: int) -> bool:
     caller leaving the line at that moment (``flows.queue_result``) either is moved here or joins by
     that answer, never both (issue 23). False when the attempt is over."""
     with transaction.atomic():
-        Call.objects.select_for_update().filter(pk=call.pk).first()
+        one(Call.objects.select_for_update().filter(pk=call.pk))
         if has_event(call, "conference"):  # joined by the answer to their leaving the line
             return True
         answer = gateway.update_call(call_sid=call.call_sid, twiml_text=str(flows.caller_conference(call)))
@@ -144,7 +150,7 @@ def give_up(*, waiting_call_id: int, reason: str) -> bool:
     if attempt is None:
         return False
     with tenant_context(attempt.waiting.tenant):
-        call = Call.objects.filter(call_sid=attempt.waiting.call_sid).first()
+        call = one(Call.objects.filter(call_sid=attempt.waiting.call_sid))
         if call is None:
             return routing.bridge_failed(reservation_id=attempt.reservation.pk, reason=reason)
         return attempt_failed(call=call, reservation_id=attempt.reservation.pk, reason=reason)
@@ -186,17 +192,17 @@ def participant_joined(*, call: Call, label: str, leg_sid: str, now: dt.datetime
     now = now or timezone.now()
     with transaction.atomic():
         locked = Call.objects.select_for_update().get(pk=call.pk)
-        waiting = WaitingCall.objects.filter(call_sid=call.call_sid).first()
-        current = waiting is not None and (attempt := current_attempt(waiting.pk)) is not None
-        if not current or attempt.reservation.pk != reservation_id or locked.ended_at is not None:
+        waiting_calls = WaitingCall.objects.select_related("tenant", "queue", "operator")
+        attempt = _attempt(waiting_calls.filter(call_sid=call.call_sid))
+        if attempt is None or attempt.reservation.pk != reservation_id or locked.ended_at is not None:
             add_event(call, "stale_leg", dedupe=f"stale_leg:{reservation_id}", at=now, call_sid=leg_sid)
             transaction.on_commit(lambda: _hang_up_leg(leg_sid))
             return False
-        answered = record_answer(waiting_call_id=waiting.pk, at=now)
+        answered = record_answer(waiting_call_id=attempt.waiting.pk, at=now, call=locked)
         if answered is not None and answered[1]:
             # The console shows what a connected call offers (hold, mute, pause the recording).
             message = {"type": "connected", "reservation": attempt.reservation.pk}
-            push_on_commit(user_id=waiting.operator.user_id, message=message)
+            push_on_commit(user_id=attempt.waiting.operator.user_id, message=message)
     return True
 
 
@@ -228,8 +234,12 @@ def participant_left(*, call: Call, label: str, call_status: str, now: dt.dateti
 
 
 def conference_sid(call: Call) -> str:
-    """The Twilio SID of the call's conference (learnt from its first status callback); '' before."""
-    sid = call.events.filter(kind="conference_sid").order_by("pk").values_list("data__sid", flat=True).first()
+    """The Twilio SID of the call's conference, learnt from its first status callback (each one's
+    event keeps it: ``sid``); '' before. A ``conference_sid`` event is how calls recorded before
+    2026-12-05 kept it."""
+    told = Q(kind__startswith="conference:") | Q(kind="conference_sid")
+    events = call.events.filter(told, data__has_key="sid").exclude(data__sid="")
+    sid = events.order_by("pk").values_list("data__sid", flat=True).first()
     return sid or ""
 
 

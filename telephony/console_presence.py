@@ -38,6 +38,7 @@ from django.conf import settings
 from django_tenants.utils import tenant_context
 
 from config import redis_clients
+from config.queries import one
 from telephony.calls.models import Call
 from telephony.events import announce_on_commit, orphaned_before_dial
 from telephony.operators import InvalidTransition
@@ -168,7 +169,7 @@ def _undialled(waiting: WaitingCall) -> Call | None:
     if waiting.direction != WaitingCall.Direction.OUTBOUND:
         return None
     with tenant_context(waiting.tenant):
-        call = Call.objects.filter(call_sid=waiting.call_sid).first()
+        call = one(Call.objects.filter(call_sid=waiting.call_sid))
     if call is None or call.placed_at is not None or call.status != Call.Status.QUEUED:
         return None
     return call

@@ -48,6 +48,7 @@ from django_tenants.utils import tenant_context
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from config import redis_clients
+from config.queries import one
 from telephony import callback_dial, events, gateway, routing
 from telephony.calls.callback_tries import is_try
 from telephony.calls.models import Call
@@ -284,7 +285,7 @@ def import_recording(*, recording, real: TwilioCall, now: dt.datetime) -> int | 
     """One Twilio recording in this company (its schema): the call's id when it was new to us."""
     seconds = str(recording.duration or "")
     with transaction.atomic():
-        call = Call.objects.select_for_update().filter(call_sid=real.sid).first()
+        call = one(Call.objects.select_for_update().filter(call_sid=real.sid))
         if call is not None and call.recording_sid == recording.sid:
             return None
         if call is None:

@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.http import FileResponse, HttpRequest
 from django.utils import timezone
 
+from config.queries import one
 from telephony import gateway
 from telephony.calls.models import Call, RecordingAccess
 from telephony.calls.records import add_event
@@ -128,7 +129,7 @@ def purge_recordings(*, now: dt.datetime | None = None, limit: int = 500) -> int
                 log.warning("recording %s stays until the next run: %s", recording_sid, exc)
                 continue
         with transaction.atomic():
-            call = Call.objects.select_for_update().filter(pk=pk).first()
+            call = one(Call.objects.select_for_update().filter(pk=pk))
             if call is None or not (call.recording_key or call.recording_url):
                 continue
             key = call.recording_key

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from config.queries import one
 from telephony import conferences, gateway
 from telephony.calls.models import Call, CallEvent, TelephonySettings
 from telephony.calls.records import add_event
@@ -115,7 +116,7 @@ def pause(*, call: Call, by: str, reason: str = "operator", now: dt.datetime | N
         add_event(call, PAUSE_FAILED, by=by, reason=reason, error=answer.value)
         raise PauseRefused(_why(answer) + " The recording was NOT paused.")
     with transaction.atomic():
-        Call.objects.select_for_update().filter(pk=call.pk).first()
+        one(Call.objects.select_for_update().filter(pk=call.pk))
         if is_paused(call):  # paused by someone else meanwhile (a sensitive step and a click)
             return False
         add_event(call, PAUSED, at=now or timezone.now(), by=by, reason=reason)
@@ -138,7 +139,7 @@ def resume(*, call: Call, by: str, reason: str = "operator", now: dt.datetime | 
         raise PauseRefused(_why(answer) + " The recording is still paused.")
     now = now or timezone.now()
     with transaction.atomic():
-        Call.objects.select_for_update().filter(pk=call.pk).first()
+        one(Call.objects.select_for_update().filter(pk=call.pk))
         if open_pause(call) is None:
             return False
         seconds = round((now - pause_event.at).total_seconds(), 3)

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django_tenants.utils import tenant_context
 
+from config.queries import one
 from telephony import evidence, twiml
 from telephony.calls.models import Call
 from telephony.signatures import named_call, twilio_fields, twilio_signed, webhook_methods
@@ -38,7 +39,7 @@ def placed_call_webhook(
             sid = twilio_fields(request).get("CallSid", "")
             with tenant_context(tenant):
                 evidence.keep(request)
-                call = Call.objects.filter(pk=call_id, direction=Call.Direction.OUTBOUND).first()
+                call = one(Call.objects.filter(pk=call_id, direction=Call.Direction.OUTBOUND))
                 if call is None or not accepts(call, sid):
                     return twiml.response(twiml.goodbye(""))
                 return view(request, call)

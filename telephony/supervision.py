@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from config.queries import one
 from telephony import conferences, gateway, twiml
 from telephony.calls.models import Call, CallEvent
 from telephony.calls.records import add_event
@@ -79,7 +80,7 @@ def _mode(mode: str) -> str:
 def _live(waiting: WaitingCall) -> tuple[Call, str, str]:
     """The company's call, its conference SID and the operator's leg CallSid; refused unless the
     call is connected to an operator now (call with ``tenant_context`` set)."""
-    call = Call.objects.filter(call_sid=waiting.call_sid).first()
+    call = one(Call.objects.filter(call_sid=waiting.call_sid))
     attempt = conferences.current_attempt(waiting.pk)
     if call is None or call.answered_at is None or call.ended_at is not None or attempt is None:
         raise SupervisionRefused("This call is not connected to an operator now.")
@@ -133,7 +134,7 @@ def start(
         return switch(supervisor=supervisor, mode=mode, now=now)
     if current is not None:
         raise SupervisionRefused("Leave the call you are monitoring first.")
-    waiting = WaitingCall.objects.select_related("tenant").filter(pk=waiting_call_id).first()
+    waiting = one(WaitingCall.objects.select_related("tenant").filter(pk=waiting_call_id))
     if waiting is None or waiting.state != WaitingCall.State.BRIDGED:
         raise SupervisionRefused("This call is not connected to an operator now.")
     phone = phone_of(supervisor) if device == MonitorDevice.PHONE else ""
@@ -218,7 +219,7 @@ def stop(*, supervisor, now: dt.datetime | None = None) -> Monitoring | None:
     if session is None:
         return None
     with tenant_context(session.call.tenant):
-        call = Call.objects.filter(call_sid=session.call.call_sid).first()
+        call = one(Call.objects.filter(call_sid=session.call.call_sid))
         sid = conferences.conference_sid(call) if call else ""
         if sid:
             try:
@@ -240,7 +241,7 @@ def _close(session: Monitoring, *, reason: str, now: dt.datetime | None = None) 
         closed = Monitoring.objects.filter(pk=session.pk, ended_at=None).update(
             ended_at=now, end_reason=reason
         )
-        call = Call.objects.filter(call_sid=session.call.call_sid).first()
+        call = one(Call.objects.filter(call_sid=session.call.call_sid))
         if closed and call is not None:
             _event(call, "supervision_stop", session, now, reason=reason)
     return bool(closed)

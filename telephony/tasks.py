@@ -12,6 +12,7 @@ import random
 from django_tenants.utils import tenant_context
 
 from config.celery import app, tenant_task
+from config.queries import one
 from config.single_flight import single_flight
 from telephony import (
     announcements,
@@ -108,7 +109,7 @@ def store_recording(self, call_id: int) -> str:
 def announce_to_operator(self, call_id: int, reservation_id: int) -> bool:
     """The operator's leg joined: the client is announced to them (R19), then the caller is put
     through (on Twilio's announcement-end, or ``RELEASE_AFTER_SECONDS`` later at the latest)."""
-    call = Call.objects.filter(pk=call_id).first()
+    call = one(Call.objects.filter(pk=call_id))
     if call is None:
         return False
     try:
@@ -129,7 +130,7 @@ def announce_to_operator(self, call_id: int, reservation_id: int) -> bool:
 @tenant_task(bind=True, acks_late=True, ignore_result=True, max_retries=BRIDGE_RETRIES)
 def release_caller(self, call_id: int, reservation_id: int, reason: str) -> bool:
     """Unmute the caller and the operator once the announcement is over (idempotent)."""
-    call = Call.objects.filter(pk=call_id).first()
+    call = one(Call.objects.filter(pk=call_id))
     if call is None:
         return False
     try:

@@ -19,6 +19,7 @@ from django_tenants.utils import tenant_context
 from twilio.twiml.voice_response import VoiceResponse
 
 from config.process_cache import ProcessCache
+from config.queries import one
 from telephony import evidence, reconcile, twiml
 from telephony.calls import callback_offer, flows
 from telephony.calls.company import call_setup
@@ -73,10 +74,10 @@ def webhook(
             return twiml.response(twiml.goodbye(twiml.UNKNOWN_NUMBER_MESSAGE))
         with tenant_context(tenant):
             evidence.keep(request)
-            call = (
-                Call.objects.select_related("script_session__version", "contact")
-                .filter(call_sid=twilio_fields(request).get("CallSid", ""))
-                .first()
+            call = one(
+                Call.objects.select_related("script_session__version", "contact").filter(
+                    call_sid=twilio_fields(request).get("CallSid", "")
+                )
             )
             if call is None:
                 log.warning(

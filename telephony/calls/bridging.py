@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 
+from config.queries import one
 from telephony.calls.models import Call
 from telephony.calls.records import add_event
 from telephony.routing_models import Reservation, WaitingCall
@@ -23,8 +24,8 @@ def _accepted(waiting_call_id: int) -> tuple[WaitingCall, Reservation | None] | 
     """The bridged call with its operator's user, read in the public schema (users live there and,
     by the same table name, in each company's schema: a webhook runs in the company's)."""
     with schema_context(get_public_schema_name()):
-        waiting = (
-            WaitingCall.objects.select_related("tenant", "operator__user").filter(pk=waiting_call_id).first()
+        waiting = one(
+            WaitingCall.objects.select_related("tenant", "operator__user").filter(pk=waiting_call_id)
         )
     if waiting is None or waiting.operator is None or waiting.state != WaitingCall.State.BRIDGED:
         return None
@@ -43,7 +44,7 @@ def record_accept(*, waiting_call_id: int) -> WaitingCall | None:
     waiting, offered = accepted
     user = waiting.operator.user
     with tenant_context(waiting.tenant):
-        call = Call.objects.filter(call_sid=waiting.call_sid).first()
+        call = one(Call.objects.filter(call_sid=waiting.call_sid))
         if call is None:
             return None
         with transaction.atomic():
@@ -57,9 +58,12 @@ def record_accept(*, waiting_call_id: int) -> WaitingCall | None:
     return waiting
 
 
-def record_answer(*, waiting_call_id: int, at: dt.datetime | None = None) -> tuple[WaitingCall, bool] | None:
+def record_answer(
+    *, waiting_call_id: int, at: dt.datetime | None = None, call: Call | None = None
+) -> tuple[WaitingCall, bool] | None:
     """The operator's leg joined: write who answered, and when, into the tenant's call record (once);
     ``(waiting call, newly answered?)``, None when the call is not bridged to an operator.
+    ``call``: its record, when the caller has read it already (it is read otherwise).
 
     The wait runs from the call's place in line to this join; accept → join is kept on the
     ``bridged`` event (``answer_seconds``), the time the operator's phone took to connect."""
@@ -70,7 +74,8 @@ def record_answer(*, waiting_call_id: int, at: dt.datetime | None = None) -> tup
     user = waiting.operator.user
     answered = at or timezone.now()
     with tenant_context(waiting.tenant):
-        call = Call.objects.filter(call_sid=waiting.call_sid).first()
+        if call is None:
+            call = one(Call.objects.filter(call_sid=waiting.call_sid))
         if call is None:
             return None
         with transaction.atomic():

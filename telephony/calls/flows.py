@@ -12,6 +12,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from twilio.twiml.voice_response import VoiceResponse
 
+from config.queries import one
 from scripts_engine.interpreter import Step
 from scripts_engine.models import ScriptSession, ScriptVersion, Specialist
 from scripts_engine.sessions import SessionError, interpreter_for, session_ack, session_answer, session_start
@@ -227,7 +228,7 @@ def wait_turn(*, call: Call, waited: int, now: dt.datetime | None = None) -> Voi
     """One wait-URL request: tell the caller where they stand (R18), or leave past the max wait."""
     settings = call_setup().settings
     voice = voice_of(settings)
-    queue = Queue.objects.filter(pk=call.queue_id).first()
+    queue = one(Queue.objects.filter(pk=call.queue_id))
     if queue is None or waited >= queue.max_wait:
         add_event(call, "max_wait_reached", dedupe="max_wait", waited=waited)
         return twiml.leave_queue()
@@ -305,7 +306,7 @@ def _leave_or_connect(call: Call, now: dt.datetime) -> VoiceResponse | None:
     they join the operator's conference instead (the TwiML returned). The caller's row first, then
     the router's (the bridge's lock order): exactly one of the two wins (issue 23)."""
     with transaction.atomic():
-        Call.objects.select_for_update().filter(pk=call.pk).first()
+        one(Call.objects.select_for_update().filter(pk=call.pk))
         if routing.leave_line(call_sid=call.call_sid, outcome="left", now=now):
             return None
         add_event(call, "leave_refused", dedupe="leave_refused", at=now, reason="operator connecting")

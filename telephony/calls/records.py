@@ -9,6 +9,7 @@ from typing import Any, NamedTuple
 from django.db import connection, transaction
 from django.utils import timezone
 
+from config.queries import one
 from telephony import routing
 from telephony.calls import sql
 from telephony.calls.company import call_setup
@@ -198,7 +199,7 @@ def record_status(*, params: TwilioCallParams, now: dt.datetime | None = None) -
     """Apply a status callback; out-of-order or replayed callbacks never move a call backwards."""
     now = now or timezone.now()
     with transaction.atomic():
-        call = Call.objects.select_for_update().filter(call_sid=params.call_sid).first()
+        call = one(Call.objects.select_for_update().filter(call_sid=params.call_sid))
         if call is None or params.status not in STATUS_RANK:
             return call
         add_event(

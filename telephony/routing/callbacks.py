@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from config.queries import one
 from telephony.operators import transition
 from telephony.routing.decisions import close_offer
 from telephony.routing.passes import match
@@ -42,7 +43,7 @@ def keep_place(*, call_sid: str, callback_sid: str, now: datetime | None = None)
     (an operator is being connected, or it left): nothing changes."""
     now = now or timezone.now()
     with transaction.atomic():
-        call = WaitingCall.objects.select_for_update().filter(call_sid=call_sid).first()
+        call = one(WaitingCall.objects.select_for_update().filter(call_sid=call_sid))
         if call is None or call.state not in IN_LINE or call.kind != WaitingCall.Kind.CALL:
             return None
         _free_operator(call, "became a callback", now)  # in line: at most an offer ringing
@@ -62,7 +63,7 @@ def defer(
     already deferred or gone."""
     now = now or timezone.now()
     with transaction.atomic():
-        call = WaitingCall.objects.select_for_update().filter(call_sid=call_sid).first()
+        call = one(WaitingCall.objects.select_for_update().filter(call_sid=call_sid))
         if call is None or call.kind != WaitingCall.Kind.CALLBACK or call.state in _OVER:
             return None
         freed = _free_operator(call, reason, now)

@@ -12,6 +12,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from config.queries import one
 from telephony.operators import AWAY_REASON, misses_before_away, record, transition
 from telephony.pushes import push_on_commit
 from telephony.routing.passes import match
@@ -152,7 +153,7 @@ def expire_reservations(
     expired = 0
     for reservation_id, call_id in due:
         with transaction.atomic():
-            call = WaitingCall.objects.select_for_update(skip_locked=True).filter(pk=call_id).first()
+            call = one(WaitingCall.objects.select_for_update(skip_locked=True).filter(pk=call_id))
             if call is None:
                 continue  # being accepted or left right now; the next tick looks again
             reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
@@ -180,7 +181,7 @@ def bridge_failed(*, reservation_id: int, reason: str, now: datetime | None = No
     now = now or timezone.now()
     with transaction.atomic():
         call_id = Reservation.objects.filter(pk=reservation_id).values_list("call_id", flat=True).first()
-        call = WaitingCall.objects.select_for_update().filter(pk=call_id).first()
+        call = one(WaitingCall.objects.select_for_update().filter(pk=call_id))
         if call is None or call.state != WaitingCall.State.BRIDGED:
             return False
         reservation = Reservation.objects.select_for_update().get(pk=reservation_id)

@@ -7,6 +7,7 @@ from datetime import datetime
 from django.db import transaction
 from django.utils import timezone
 
+from config.queries import one
 from telephony.models import Queue
 from telephony.operators import transition
 from telephony.routing import queues, sql
@@ -58,7 +59,7 @@ def enqueue(
 def _leaving(call_sid: str) -> tuple[WaitingCall, Reservation | None, OperatorProfile | None] | None:
     """The call still in line, its live reservation and that operator, locked in the router's lock
     order (call, operator, reservation's row); None when the call is unknown or already left."""
-    call = WaitingCall.objects.select_for_update().filter(call_sid=call_sid).first()
+    call = one(WaitingCall.objects.select_for_update().filter(call_sid=call_sid))
     if call is None or call.state == WaitingCall.State.LEFT:
         return None
     live = Reservation.objects.select_for_update().filter(LIVE_RESERVATION, call=call).first()
@@ -92,7 +93,7 @@ def leave_line(*, call_sid: str, outcome: str, now: datetime | None = None) -> b
     exactly one of the two wins: an accept after this finds the offer cancelled (issue 23)."""
     now = now or timezone.now()
     with transaction.atomic():
-        call = WaitingCall.objects.select_for_update().filter(call_sid=call_sid).first()
+        call = one(WaitingCall.objects.select_for_update().filter(call_sid=call_sid))
         if call is not None and call.state == WaitingCall.State.BRIDGED:
             return False
         leave(call_sid=call_sid, outcome=outcome, now=now)

@@ -11,9 +11,10 @@ from django.test import override_settings
 from django_tenants.utils import tenant_context
 
 from scripts_engine.models import Specialist
-from telephony import gateway, routing, tasks
+from telephony import conferences, gateway, routing, tasks
 from telephony.answering import accept_offer
 from telephony.calls.models import Call, TelephonySettings, WebhookEvidence
+from telephony.calls.records import add_event
 from telephony.models import OperatorProfile, Queue, Reservation, WaitingCall
 from telephony.operators import InvalidTransition
 from telephony.simulator.rest_faults import Sent
@@ -134,8 +135,35 @@ def test_the_call_is_answered_when_the_operator_joins_once_whatever_the_replays(
     with tenant_context(tenants.alpha):
         (bridged,) = call.events.filter(kind="bridged")
         assert bridged.data["answer_seconds"] >= 0  # accept → operator joined
-        assert call.events.filter(kind="conference_sid").values_list("data__sid", flat=True).first()
+        assert conferences.conference_sid(call) == CONFERENCE_SID  # from the first callback's event
     assert WaitingCall.objects.get(pk=waiting.pk).answered_at == call.answered_at
+
+
+def test_the_conference_sid_is_the_one_of_the_calls_callbacks_also_for_calls_recorded_before(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    callback = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference").get("statusCallback")
+    call = _call(tenants, sid)
+
+    def known() -> str:
+        with tenant_context(tenants.alpha):
+            return conferences.conference_sid(call)
+
+    assert known() == ""  # no callback yet
+    conference_event(callback, "conference-start", ConferenceSid="")  # a callback without one
+    assert known() == ""
+    conference_event(callback, "participant-join", CallSid=sid, ParticipantLabel="caller")
+    assert known() == CONFERENCE_SID
+    with tenant_context(tenants.alpha):
+        assert not call.events.filter(kind="conference_sid").exists()  # kept on the callback's event
+        # A call recorded before 2026-12-05 kept it in an event of its own.
+        call.events.filter(kind__startswith="conference:").delete()
+        add_event(call, "conference_sid", dedupe="conference_sid:CF1", sid="CF" + "1" * 32)
+    assert known() == "CF" + "1" * 32
 
 
 @pytest.mark.parametrize("how", ["no-answer", "busy", "failed"])
