@@ -193,7 +193,8 @@ class PauseInterval:
 
 
 def recording_started_at(call: Call) -> dt.datetime | None:
-    """When the conference (and its ``record-from-start`` recording) started: the operator's join."""
+    """When the conference (and its ``record-from-start`` recording) started: the operator's join,
+    which answers the call. Calls recorded before 2026-12-05 kept Twilio's ``conference-start``."""
     start = call.events.filter(kind="conference:conference-start").order_by("at").values_list("at", flat=True)
     return start.first() or call.answered_at
 

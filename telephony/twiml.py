@@ -186,11 +186,13 @@ def transfer(*, voice: Voice, number: str, name: str, caller_id: str, action: st
 
 
 CALLER_LABEL = "caller"
-# The conference's events the platform acts on: start (the recording's zero), join and leave (the
-# bridge, a party gone), end, announcement (the operator heard the whisper: the caller is let in).
-# Not hold nor mute: those follow the platform's own requests, recorded as it makes them (a
-# webhook per change the call would pay for nothing; ``python -m bench capacity`` counts them).
-CONFERENCE_EVENTS = "start end join leave announcement"
+# The conference's events the platform acts on: join and leave (the bridge, a party gone), end,
+# announcement (the operator heard the whisper: the caller is let in). Not start: the conference
+# starts when the operator joins (the caller does not start it), so that join is its start (the
+# recording's zero: ``recording_pauses.recording_started_at``). Not hold nor mute: those follow the
+# platform's own requests, recorded as it makes them. Each is a webhook the call would pay for
+# nothing (``python -m bench capacity`` counts them).
+CONFERENCE_EVENTS = "end join leave announcement"
 
 
 def conference_name(call_sid: str) -> str:

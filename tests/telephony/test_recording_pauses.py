@@ -4,6 +4,8 @@ pause closed by an event that says how, failures included."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from django_tenants.utils import tenant_context
@@ -81,9 +83,17 @@ def test_the_operator_pauses_and_resumes_the_recording_through_twilios_recording
     assert pause.data["by"] == resume.data["by"] == offer.operator.user.username
     assert resume.data["seconds"] == pytest.approx((resume.at - pause.at).total_seconds(), abs=0.001)
     with tenant_context(tenants.alpha):
-        (interval,) = recording_pauses.pause_intervals(Call.objects.get(call_sid=sid))
+        call = Call.objects.get(call_sid=sid)
+        (interval,) = recording_pauses.pause_intervals(call)
     assert interval.started_at == pause.at and interval.ended_at == resume.at
     assert interval.ended_by.startswith(f"resumed by {offer.operator.user.username}")
+    # In the file from its start, the operator's join (the call's answer: the conference's start).
+    assert interval.offset_seconds == round((pause.at - call.answered_at).total_seconds(), 3)
+    with tenant_context(tenants.alpha):  # a call recorded before 2026-12-05 kept Twilio's start
+        started = call.answered_at - dt.timedelta(seconds=2)
+        CallEvent.objects.create(call=call, at=started, kind="conference:conference-start", data={})
+        (interval,) = recording_pauses.pause_intervals(call)
+    assert interval.offset_seconds == round((pause.at - started).total_seconds(), 3)
 
 
 def test_429_5xx_and_timeouts_are_sent_again_and_unavailable_throughout_is_a_409_saying_not_paused(

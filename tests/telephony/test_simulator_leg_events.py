@@ -97,10 +97,10 @@ async def _conference_events(asked: str | None) -> list[str]:
 
 
 def test_the_conference_posts_only_the_events_the_platform_acts_on():
-    """Holds and mutes are the platform's own requests, recorded as it makes them: Twilio is not
-    asked to post them back (a webhook per change, for nothing)."""
+    """Holds and mutes are the platform's own requests, recorded as it makes them, and the start is
+    the operator's join: Twilio is not asked to post them (a webhook each, for nothing)."""
     assert run_async(_conference_events(twiml.CONFERENCE_EVENTS)) == [
-        "conference-start", "participant-join", "announcement-end", "participant-leave", "conference-end",
+        "participant-join", "announcement-end", "participant-leave", "conference-end",
     ]  # fmt: skip
     assert run_async(_conference_events(None)) == ["conference-start", "conference-end"]  # Twilio's default
     everything = "start end join leave hold mute announcement"
