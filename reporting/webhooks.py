@@ -128,17 +128,27 @@ def _require_tenant() -> None:
 
 
 def emit(
-    *, type: str, data: dict[str, Any], dedupe_key: str, now: dt.datetime | None = None
+    *,
+    type: str,
+    data: dict[str, Any] | Callable[[], dict[str, Any] | None],
+    dedupe_key: str,
+    now: dt.datetime | None = None,
 ) -> WebhookEvent | None:
     """Record an event once and a delivery for each active endpoint subscribed to it.
 
     Nothing is written when nobody listens. A second call with the same ``dedupe_key`` adds no
-    event and no delivery. Deliveries are sent after the transaction commits.
+    event and no delivery. Deliveries are sent after the transaction commits. ``data`` may be a
+    function that reads it: called only when someone listens (most companies listen to no event
+    of most calls); when it returns None, nothing is emitted.
     """
     _require_tenant()
     endpoints = list(WebhookEndpoint.objects.filter(active=True, events__contains=[type]))
     if not endpoints:
         return None
+    if callable(data):
+        data = data()
+        if data is None:
+            return None
     with transaction.atomic():
         event, created = WebhookEvent.objects.get_or_create(
             dedupe_key=dedupe_key[:200],
@@ -168,9 +178,7 @@ def emit_on_commit(*, type: str, dedupe_key: str, data: Callable[[], dict[str, A
 
     def send() -> None:
         with tenant_context(tenant):
-            payload = data()
-            if payload is not None:
-                emit(type=type, data=payload, dedupe_key=dedupe_key)
+            emit(type=type, data=data, dedupe_key=dedupe_key)
 
     transaction.on_commit(send, robust=True)
 
@@ -248,9 +256,11 @@ def on_call_completed(
     if tenant is None:
         return
     try:
-        data = call_completed_data(call_id)
-        if data is not None:
-            emit(type=EventType.CALL_COMPLETED, data=data, dedupe_key=f"call.completed:{call_sid}")
+        emit(
+            type=EventType.CALL_COMPLETED,
+            data=lambda: call_completed_data(call_id),
+            dedupe_key=f"call.completed:{call_sid}",
+        )
     except Exception:
         log.exception("call.completed of %s: the webhook event could not be recorded", call_sid)
 

@@ -132,6 +132,26 @@ def test_an_event_reaches_a_subscribed_endpoint_signed_and_is_recorded(alpha):
     assert (attempt.number, attempt.status_code, attempt.error) == (1, 200, "")
 
 
+def test_an_events_data_is_read_only_when_someone_listens(alpha):
+    reads: list[str] = []
+
+    def data(sid: str) -> dict[str, str] | None:
+        reads.append(sid)
+        return None if sid == "CA3" else {"call_sid": sid}
+
+    def emit(sid: str) -> WebhookEvent | None:
+        return webhooks.emit(
+            type="call.completed", data=lambda: data(sid), dedupe_key=f"call.completed:{sid}"
+        )
+
+    assert emit("CA1") is None and reads == []  # nobody listens: the call is not even read
+    with Receiver() as receiver:
+        webhooks.endpoint_create(url=receiver.url, events=["call.completed"])
+        assert emit("CA2").data == {"call_sid": "CA2"} and reads == ["CA2"]
+        assert emit("CA3") is None and reads == ["CA2", "CA3"]  # nothing to say: nothing emitted
+    assert list(WebhookEvent.objects.values_list("dedupe_key", flat=True)) == ["call.completed:CA2"]
+
+
 def test_a_wrong_secret_does_not_verify(alpha):
     with Receiver() as receiver:
         webhooks.endpoint_create(url=receiver.url, events=["call.completed"])

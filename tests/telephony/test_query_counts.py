@@ -112,7 +112,7 @@ def test_the_status_callback_of_a_call_hung_up_in_the_queue(
     warm(alpha_number, queue)
     _, params = incoming(alpha_number)
     status = {"CallSid": params["CallSid"], "To": alpha_number}
-    with django_assert_num_queries(20), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(19), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
         # SAVEPOINT (the callback's transaction);
@@ -122,8 +122,8 @@ def test_the_status_callback_of_a_call_hung_up_in_the_queue(
         # the router lets the call go: SAVEPOINT, the waiting call locked, its live offer (none),
         # UPDATE it as left, RELEASE;
         # UPDATE the call (status, end, waits); RELEASE (the callback's transaction);
-        # after the commit, reporting's call.completed receiver: SET search_path, the call, the
-        # company's webhook endpoints (none).
+        # after the commit, reporting's call.completed receiver: SET search_path, the company's
+        # webhook endpoints (none: the call is not read).
         response = signed_post("/twilio/voice/status", {**status, "CallStatus": "completed"})
     assert response.status_code == 204
     with tenant_context(tenants.alpha):
@@ -141,7 +141,7 @@ def test_the_status_callback_of_an_answered_call(
     waiting = routing.accept(reservation_id=offer.pk, operator=operator.user)
     record_answer(waiting_call_id=waiting.pk)
     status = {"CallSid": waiting.call_sid, "To": alpha_number, "CallDuration": "30"}
-    with django_assert_num_queries(23), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(22), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
         # SAVEPOINT (the callback's transaction);
@@ -153,8 +153,8 @@ def test_the_status_callback_of_an_answered_call(
         # operator to wrap-up (``operators.transition``): their state and its event, one statement;
         # UPDATE the waiting call as left, RELEASE;
         # UPDATE the call (status, end, talk time); RELEASE (the callback's transaction);
-        # after the commit, reporting's call.completed receiver: SET search_path, the call, the
-        # company's webhook endpoints (none).
+        # after the commit, reporting's call.completed receiver: SET search_path, the company's
+        # webhook endpoints (none: the call is not read).
         response = signed_post("/twilio/voice/status", {**status, "CallStatus": "completed"})
     assert response.status_code == 204
     with tenant_context(tenants.alpha):
