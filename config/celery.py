@@ -9,7 +9,7 @@ import threading
 import time
 
 from celery import Task
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutdown
 from tenant_schemas_celery.app import CeleryApp
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -43,6 +43,19 @@ def tenant_task(*args, **kwargs) -> Task:
     """``@tenant_task`` for tasks that run in the schema of the tenant that sent them."""
     kwargs.setdefault("base", TenantRequiredTask)
     return app.task(*args, **kwargs)
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _release_connections(task: Task | None = None, **kwargs) -> None:
+    """Around each task, as Django does around each request: a connection that is broken or past
+    CONN_MAX_AGE is closed, which gives a pooled one back to the pool (settings.CELERY_DB_REUSE_MAX
+    keeps Celery's fixup from closing the pool itself). A task run eagerly (in a test, inside its
+    transaction) is left alone, as the fixup leaves it."""
+    from django.db import close_old_connections
+
+    if not getattr(getattr(task, "request", None), "is_eager", False):
+        close_old_connections()
 
 
 def _heartbeat_key() -> str:
