@@ -142,11 +142,7 @@ def test_the_call_is_answered_when_the_operator_joins_once_whatever_the_replays(
 def test_the_conference_sid_is_the_one_of_the_calls_callbacks_also_for_calls_recorded_before(
     db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
 ):
-    http = twilio_with_faults(monkeypatch, twilio_mock)
-    make_operator({queue: 1})
-    sid, offer = _call_offered(alpha_number, commit)
-    _bridge(_accept(offer, commit).pk, commit)
-    callback = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference").get("statusCallback")
+    sid, _, callback = _bridged(alpha_number, queue, commit, twilio_with_faults(monkeypatch, twilio_mock))
     call = _call(tenants, sid)
 
     def known() -> str:
@@ -283,11 +279,7 @@ def test_another_4xx_is_logged_with_twilios_code_and_the_caller_is_still_served(
 def test_conference_callbacks_are_signed_and_stay_in_their_company(
     db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
 ):
-    http = twilio_with_faults(monkeypatch, twilio_mock)
-    make_operator({queue: 1})
-    sid, offer = _call_offered(alpha_number, commit)
-    _bridge(_accept(offer, commit).pk, commit)
-    callback = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference").get("statusCallback")
+    sid, offer, callback = _bridged(alpha_number, queue, commit, twilio_with_faults(monkeypatch, twilio_mock))
     params = {"StatusCallbackEvent": "participant-join", "ParticipantLabel": f"operator-{offer.pk}"}
     forged = signed_post(callback.split("localhost", 1)[1], params, signature="bad")
     assert forged.status_code == 403
@@ -324,12 +316,19 @@ def test_an_operator_who_logs_out_during_a_call_is_not_free_until_it_ends(
     assert Reservation.objects.filter(operator=operator, state="offered").count() == 1
 
 
-def _connected(tenants, alpha_number, queue, commit, http) -> tuple[str, Reservation, str]:
-    """A call whose operator joined its conference: (caller sid, offer, conference status callback)."""
+def _bridged(alpha_number, queue, commit, http) -> tuple[str, Reservation, str]:
+    """A call accepted and its operator's leg ringing into its conference: (caller sid, offer,
+    conference status callback)."""
     make_operator({queue: 1})
     sid, offer = _call_offered(alpha_number, commit)
     _bridge(_accept(offer, commit).pk, commit)
     callback = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference").get("statusCallback")
+    return sid, offer, callback
+
+
+def _connected(tenants, alpha_number, queue, commit, http) -> tuple[str, Reservation, str]:
+    """A call whose operator joined its conference: (caller sid, offer, conference status callback)."""
+    sid, offer, callback = _bridged(alpha_number, queue, commit, http)
     with commit():
         label = f"operator-{offer.pk}"
         conference_event(callback, "participant-join", CallSid="CA" + "7" * 32, ParticipantLabel=label)
