@@ -282,13 +282,10 @@ CELERY_WORKER_FLAGS = ["--without-gossip", "--without-mingle", "--without-heartb
 # Celery's Django fixup closes every connection before and after each task and, in a prefork child,
 # the whole connection pool (celery/celery#10554, open): a new PostgreSQL connection per task, with
 # its catalogue cache cold (issue 23 measured a fifth of the call worker's CPU there). Given a reuse
-# count, the fixup leaves them, closing them all only every twice that many tasks; each task gives its
+# count, the fixup leaves them, closing them all only once in that many tasks; each task gives its
 # connection back to the pool at its end instead, as Django does at a request's end
 # (``config.celery``: a broken one, or one past CONN_MAX_AGE, is closed, or recycled).
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=500)
-# A task's company, read by its schema once and kept this long (tenant-schemas-celery reads it for
-# every task otherwise): the same time as a company found by its host (TENANT_DOMAIN_CACHE_SECONDS).
-CELERY_TASK_TENANT_CACHE_SECONDS = TENANT_DOMAIN_CACHE_SECONDS
 # Expiry (seconds) of the work that is worthless once late: a tick every 2 s need not run 4 minutes
 # later, and the offers it would expire are expired by whoever next looks at them anyway.
 CELERY_TASK_ANNOTATIONS = {

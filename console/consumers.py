@@ -147,23 +147,35 @@ class PresenceBeats:
     def __init__(self) -> None:
         self.consoles: dict[str, int] = {}  # channel → operator profile id
         self.task: asyncio.Task | None = None
+        self.in_flight: asyncio.Future | None = None  # the batch being written now
 
     def add(self, channel: str, operator_id: int) -> None:
         self.consoles[channel] = operator_id
         if self.task is None or self.task.done():
             self.task = asyncio.get_running_loop().create_task(self._forever())
 
-    def discard(self, channel: str) -> None:
+    async def discard(self, channel: str) -> None:
+        """This console closed: no longer beaten. Returns once a batch already under way (which may
+        name it) is written, so that the console's ``leave`` comes after it, not before."""
         self.consoles.pop(channel, None)
+        if self.in_flight is not None and not self.in_flight.done():
+            with contextlib.suppress(Exception):  # its failure is logged by ``_forever``
+                await asyncio.shield(self.in_flight)
 
     async def _forever(self) -> None:
-        while self.consoles:
+        while True:
             await asyncio.sleep(console_presence.BEAT_SECONDS)
+            if not self.consoles:
+                break
+            alive = [(operator, channel) for channel, operator in self.consoles.items()]
+            self.in_flight = asyncio.ensure_future(
+                sync_to_async(console_presence.beat_many, thread_sensitive=False)(alive)
+            )
             try:
-                alive = [(operator, channel) for channel, operator in self.consoles.items()]
-                await sync_to_async(console_presence.beat_many, thread_sensitive=False)(alive)
+                await self.in_flight
             except Exception:  # Redis down (beat_many logs it) or a bug: the next period tries again
                 log.warning("console presence beat failed", exc_info=True)
+        self.task = None  # no console left (the next one starts it again); the loop is not kept
 
 
 _presence: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PresenceBeats] = weakref.WeakKeyDictionary()
@@ -263,7 +275,7 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
             return
         self.gone = True
         self.heartbeat.cancel()
-        presence_beats().discard(self.channel_name)
+        await presence_beats().discard(self.channel_name)
         with contextlib.suppress(Exception):  # Redis down: the layer forgets the channel by itself
             await self.channel_layer.group_discard(self.group, self.channel_name)
         last = await sync_to_async(console_presence.leave)(

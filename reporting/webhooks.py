@@ -169,8 +169,9 @@ def emit(
 def emit_on_commit(*, type: str, dedupe_key: str, data: Callable[[], dict[str, Any] | None]) -> None:
     """Emit after the current transaction commits, in this client company's schema.
 
-    ``data`` is called then, so it reads the committed rows; returning None emits nothing. A
-    failure is logged, never raised into the code that made the change (``robust``).
+    ``data`` is called then, and only when an endpoint listens (``emit``), so it reads the
+    committed rows; returning None emits nothing. A failure is logged, never raised into the code
+    that made the change (``robust``).
     """
     tenant = connection.tenant
     if connection.schema_name == "public":
