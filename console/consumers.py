@@ -36,7 +36,6 @@ import contextlib
 import logging
 import random
 import time
-import weakref
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -138,54 +137,6 @@ def _close(user_id: int) -> None:
 _presence_beat = sync_to_async(console_presence.beat, thread_sensitive=False)
 
 
-class PresenceBeats:
-    """The presence of every console socket of this process (of its event loop), beaten together
-    every ``BEAT_SECONDS``: one thread hand-off and one Redis round trip for all of them. Each socket
-    beating on its own cost 200 of each a second at 1,000 consoles (issue 23: most of a web
-    process's CPU when nobody calls). Runs while a console is open; the first one starts it again."""
-
-    def __init__(self) -> None:
-        self.consoles: dict[str, int] = {}  # channel → operator profile id
-        self.task: asyncio.Task | None = None
-        self.in_flight: asyncio.Future | None = None  # the batch being written now
-
-    def add(self, channel: str, operator_id: int) -> None:
-        self.consoles[channel] = operator_id
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._forever())
-
-    async def discard(self, channel: str) -> None:
-        """This console closed: no longer beaten. Returns once a batch already under way (which may
-        name it) is written, so that the console's ``leave`` comes after it, not before."""
-        self.consoles.pop(channel, None)
-        if self.in_flight is not None and not self.in_flight.done():
-            with contextlib.suppress(Exception):  # its failure is logged by ``_forever``
-                await asyncio.shield(self.in_flight)
-
-    async def _forever(self) -> None:
-        while True:
-            await asyncio.sleep(console_presence.BEAT_SECONDS)
-            if not self.consoles:
-                break
-            alive = [(operator, channel) for channel, operator in self.consoles.items()]
-            self.in_flight = asyncio.ensure_future(
-                sync_to_async(console_presence.beat_many, thread_sensitive=False)(alive)
-            )
-            try:
-                await self.in_flight
-            except Exception:  # Redis down (beat_many logs it) or a bug: the next period tries again
-                log.warning("console presence beat failed", exc_info=True)
-        self.task = None  # no console left (the next one starts it again); the loop is not kept
-
-
-_presence: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, PresenceBeats] = weakref.WeakKeyDictionary()
-
-
-def presence_beats() -> PresenceBeats:
-    """This event loop's ``PresenceBeats`` (a web process runs one loop; tests run several)."""
-    return _presence.setdefault(asyncio.get_running_loop(), PresenceBeats())
-
-
 def _beat(profile_id: int, channel: str) -> None:
     """One heartbeat of a console: presence refreshed, the operator's overdue offer expired."""
     console_presence.beat(operator_id=profile_id, channel=channel)
@@ -234,8 +185,7 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
         self.watch.looked(time.time())
         # Consoles that log in together (a shift starting) look at the database at different times.
         self.watch.looked_at -= random.uniform(0, self.watch.look_every)
-        await _presence_beat(operator_id=self.profile_id, channel=self.channel_name)  # present at once
-        presence_beats().add(self.channel_name, self.profile_id)
+        await _presence_beat(operator_id=self.profile_id, channel=self.channel_name)
         self.heartbeat = asyncio.get_running_loop().create_task(self._beat_forever())
         for message in messages:
             await self.send_json(message)
@@ -246,9 +196,7 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
         await super().send_json(content, close=close)
 
     async def _beat_forever(self) -> None:
-        """Each ``BEAT_SECONDS``, the database is asked when an offer of this console may be overdue
-        (``OfferWatch``); its presence is beaten with the process's others (``PresenceBeats``)."""
-        # The first look at a random point of the period: consoles that connected together look apart.
+        # The first beat at a random point of the period: consoles that connected together beat apart.
         await asyncio.sleep(random.uniform(0, console_presence.BEAT_SECONDS))
         while True:
             try:
@@ -256,6 +204,8 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
                 if self.watch.due(now):
                     await in_tenant(self.tenant, _beat)(self.profile_id, self.channel_name)
                     self.watch.looked(now)
+                else:  # no offer of this console can be overdue: presence only, no database
+                    await _presence_beat(operator_id=self.profile_id, channel=self.channel_name)
             except Exception:  # the database or Redis is down: the next beat tries again
                 log.warning("console heartbeat failed", exc_info=True)
             await asyncio.sleep(console_presence.BEAT_SECONDS)
@@ -275,7 +225,6 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
             return
         self.gone = True
         self.heartbeat.cancel()
-        await presence_beats().discard(self.channel_name)
         with contextlib.suppress(Exception):  # Redis down: the layer forgets the channel by itself
             await self.channel_layer.group_discard(self.group, self.channel_name)
         last = await sync_to_async(console_presence.leave)(

@@ -31,7 +31,6 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import redis
@@ -78,27 +77,12 @@ def member(*, operator_id: int, node: str, channel: str) -> str:
 
 def beat(*, operator_id: int, channel: str, node: str | None = None, now: float | None = None) -> bool:
     """This console socket is alive; False when Redis could not be reached (the next beat retries)."""
-    return beat_many([(operator_id, channel)], node=node, now=now)
-
-
-def beat_many(
-    consoles: Iterable[tuple[int, str]], *, node: str | None = None, now: float | None = None
-) -> bool:
-    """These console sockets (operator id, channel) of this process are alive, in one round trip
-    (a web process beats all of its consoles at once); False when Redis could not be reached."""
     now = time.time() if now is None else now
-    node = node or node_name()
-    consoles = list(consoles)
-    if not consoles:
-        return True
     try:
         pipe = client().pipeline(transaction=False)
-        pipe.zadd(
-            KEY,
-            {member(operator_id=operator, node=node, channel=channel): now for operator, channel in consoles},
-        )
+        pipe.zadd(KEY, {member(operator_id=operator_id, node=node or node_name(), channel=channel): now})
         pipe.set(SINCE_KEY, now, nx=True)
-        pipe.hset(UNTIL_KEY, mapping={str(operator): now + PRESENCE_SECONDS for operator, _ in consoles})
+        pipe.hset(UNTIL_KEY, str(operator_id), now + PRESENCE_SECONDS)
         pipe.execute()
     except OUTAGE:
         log.warning("console presence not refreshed: Redis unreachable", exc_info=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import subprocess
@@ -18,7 +17,6 @@ from config.supervision import Supervised, worker_command
 from console import consumers
 from telephony import console_presence, reliability, routing
 from telephony.models import OperatorProfile, Reservation, WaitingCall
-from tests.conftest import run_async
 from tests.telephony.helpers import make_operator, make_queue, sid
 
 # 1. Celery configured for failure -------------------------------------------------------------
@@ -164,45 +162,6 @@ def test_a_redis_that_restarted_empty_does_not_log_everybody_out(db, tenants, pr
     console_presence.beat(operator_id=make_operator({}).pk, channel="c", node="n")
     assert console_presence.sweep() == []  # the set is younger than the presence window
     assert OperatorProfile.objects.get(pk=operator.pk).state == "available"
-
-
-def test_a_process_beats_the_presence_of_all_its_consoles_in_one_round_trip(presence, monkeypatch):
-    """Issue 23: each of 1,000 sockets beating on its own was 200 thread hand-offs and Redis round
-    trips a second in the web processes; they now beat together, once a period."""
-    monkeypatch.setattr(console_presence, "BEAT_SECONDS", 0.05)
-    batches: list[list[tuple[int, str]]] = []
-    beat_many = console_presence.beat_many
-
-    def recorded(consoles, **kwargs):
-        batches.append(sorted(consoles))
-        return beat_many(consoles, **kwargs)
-
-    monkeypatch.setattr(console_presence, "beat_many", recorded)
-
-    every = [(1, "tab-1"), (2, "tab-2"), (2, "tab-3")]
-    fewer = [(1, "tab-1"), (2, "tab-3")]
-
-    async def until(condition, seconds: float = 10.0) -> None:
-        deadline = time.monotonic() + seconds
-        while not condition():
-            assert time.monotonic() < deadline, batches
-            await asyncio.sleep(0.01)
-
-    async def scenario() -> None:
-        beats = consumers.PresenceBeats()
-        beats.add("tab-1", 1)
-        beats.add("tab-2", 2)
-        beats.add("tab-3", 2)  # a second console of the same operator
-        await until(lambda: batches.count(every) >= 2)
-        await beats.discard("tab-2")
-        await until(lambda: fewer in batches)
-        await beats.discard("tab-1")
-        await beats.discard("tab-3")
-        await until(lambda: beats.task is None)  # no console left: it stops (the next one restarts it)
-
-    run_async(scenario())
-    assert set(map(tuple, batches)) == {tuple(every), tuple(fewer)}  # every console in each batch
-    assert console_presence.live_operators() == {1, 2}  # written as each console's own beat was
 
 
 def test_a_node_that_starts_forgets_the_consoles_it_held(db, presence):
