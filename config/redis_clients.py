@@ -8,12 +8,17 @@ is built under a lock, because two threads asking at once would otherwise build 
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import weakref
 
 import redis
+import redis.asyncio
 
 _clients: dict[tuple[str, float], redis.Redis] = {}
 _lock = threading.Lock()
+LoopClients = dict[tuple[str, float], redis.asyncio.Redis]
+_loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopClients] = weakref.WeakKeyDictionary()
 
 
 def shared(url: str, *, timeout: float = 2.0) -> redis.Redis:
@@ -25,3 +30,15 @@ def shared(url: str, *, timeout: float = 2.0) -> redis.Redis:
             client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
             _clients[(url, timeout)] = client
         return client
+
+
+def shared_async(url: str, *, timeout: float = 2.0) -> redis.asyncio.Redis:
+    """``shared`` for code running on an event loop (a console's socket): the running loop's client
+    of ``url``, used without a thread hand-off. An asyncio client belongs to the loop that made it,
+    so each loop has its own (a web process runs one)."""
+    clients = _loop_clients.setdefault(asyncio.get_running_loop(), {})
+    client = clients.get((url, timeout))
+    if client is None:
+        client = redis.asyncio.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        clients[(url, timeout)] = client
+    return client

@@ -131,10 +131,10 @@ def _close(user_id: int) -> None:
             profile_set_state(profile_id=profile.pk, state=OperatorState.OFFLINE, reason="disconnected")
 
 
-# Presence is Redis only: beats run on the executor's threads, not queued on the one thread that
-# runs every console's database work (``database_sync_to_async``), where a thousand consoles'
-# beats would hold up an operator's accept.
-_presence_beat = sync_to_async(console_presence.beat, thread_sensitive=False)
+# Presence is Redis only: beats run on the event loop (``console_presence.abeat``), not queued on
+# the one thread that runs every console's database work (``database_sync_to_async``), where a
+# thousand consoles' beats would hold up an operator's accept.
+_presence_beat = console_presence.abeat
 
 
 def _beat(profile_id: int, channel: str) -> None:

@@ -17,6 +17,7 @@ from config.supervision import Supervised, worker_command
 from console import consumers
 from telephony import console_presence, reliability, routing
 from telephony.models import OperatorProfile, Reservation, WaitingCall
+from tests.conftest import run_async
 from tests.telephony.helpers import make_operator, make_queue, sid
 
 # 1. Celery configured for failure -------------------------------------------------------------
@@ -162,6 +163,22 @@ def test_a_redis_that_restarted_empty_does_not_log_everybody_out(db, tenants, pr
     console_presence.beat(operator_id=make_operator({}).pk, channel="c", node="n")
     assert console_presence.sweep() == []  # the set is younger than the presence window
     assert OperatorProfile.objects.get(pk=operator.pk).state == "available"
+
+
+def test_a_console_beats_from_its_event_loop_as_from_a_thread(presence):
+    """A socket's beat (``abeat``, on the loop with the loop's own client) writes what ``beat`` does;
+    each loop has its own client (an asyncio client cannot serve another loop)."""
+    assert run_async(console_presence.abeat(operator_id=7, channel="tab", node="web-1", now=1000.0))
+    assert run_async(console_presence.abeat(operator_id=8, channel="tab", node="web-1"))
+    console_presence.beat(operator_id=9, channel="tab", node="web-1", now=1000.0)
+    assert presence.zscore(console_presence.KEY, "7|web-1|tab") == 1000.0
+    assert presence.hget(console_presence.UNTIL_KEY, "7") == presence.hget(console_presence.UNTIL_KEY, "9")
+    assert console_presence.live_operators() == {8}  # 7 and 9 beat long ago
+
+
+def test_a_console_beat_with_redis_away_is_skipped_not_raised(presence, settings):
+    settings.CONSOLE_PRESENCE_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    assert run_async(console_presence.abeat(operator_id=7, channel="tab", node="web-1")) is False
 
 
 def test_a_node_that_starts_forgets_the_consoles_it_held(db, presence):
