@@ -9,8 +9,17 @@ import threading
 import time
 
 from celery import Task
-from celery.signals import task_postrun, task_prerun, worker_ready, worker_shutdown
+from celery.signals import (
+    task_postrun,
+    task_prerun,
+    worker_init,
+    worker_process_init,
+    worker_ready,
+    worker_shutdown,
+)
 from tenant_schemas_celery.app import CeleryApp
+
+from config import collector
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -56,6 +65,13 @@ def _release_connections(task: Task | None = None, **kwargs) -> None:
 
     if not getattr(getattr(task, "request", None), "is_eager", False):
         close_old_connections()
+
+
+@worker_init.connect
+@worker_process_init.connect
+def _tune_collector(**kwargs) -> None:
+    """A worker (and each process of its pool, once forked) has started: config/collector.py."""
+    collector.tune()
 
 
 def _heartbeat_key() -> str:

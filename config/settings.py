@@ -195,6 +195,9 @@ DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=0 if DJANGO_ENV == "test" else 10
 # Threads serving plain HTTP requests in each web process (config/asgi.py): one per pooled
 # connection by default, so a request never waits for a connection another thread keeps.
 WEB_THREADS = env.int("WEB_THREADS", default=DB_POOL_SIZE or 10)
+# The web's and workers' garbage collector (config/collector.py): the youngest generation is
+# collected every this many allocations (CPython's default is 700).
+GC_YOUNG_THRESHOLD = env.int("GC_YOUNG_THRESHOLD", default=50_000)
 if DB_POOL_SIZE:
     _db.setdefault("OPTIONS", {})["pool"] = {
         "min_size": 1,
