@@ -3,17 +3,17 @@
 CPython's defaults suit short scripts: the youngest objects are collected every 700 allocations, so
 a request's temporaries are often still alive at a collection and are promoted, and soon a full
 collection walks every object the process holds. A web process holding 500 consoles ran a full
-collection every 5 to 30 s, 150 to 250 ms each, while none of its sockets or requests moved; 5 % of
-its CPU went to collecting. Two knobs of the standard library change that:
+collection every 5 to 30 s, 150 to 250 ms each, while none of its sockets or requests moved, and
+5 to 6 % of its CPU went to collecting. Two knobs of the standard library change that:
 
 - ``gc.freeze()`` once the process has started: what is alive then (Django, the URL conf, the
   models, the application's code) is never walked again;
 - a first threshold of ``GC_YOUNG_THRESHOLD`` allocations (50,000): a request's temporaries are
   gone before a collection sees them, so few reach the oldest generation, whose collection is rare.
 
-Measured with 1,000 consoles at 3 calls/s (``gc.callbacks`` in each process; docs/reliability.md):
+Measured with 1,000 consoles at 3 to 5 calls/s (``gc.callbacks`` in each process; docs/reliability.md):
 full collections during a run went from 12 or 13 per web process (up to 246 ms) to the two at
-start-up (43 ms at most), the time collecting from 5 % of the web's CPU to 1.4 to 2.2 %.
+start-up (43 ms at most), the time collecting from 5 to 6 % of the web's CPU to 1.4 to 2.2 %.
 ``GC_YOUNG_THRESHOLD=700`` gives CPython's default back (the freeze stays: it only skips work).
 """
 
