@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import weakref
 
 import redis
 import redis.asyncio
 
 _clients: dict[tuple[str, float], redis.Redis] = {}
 _lock = threading.Lock()
-LoopClients = dict[tuple[str, float], redis.asyncio.Redis]
-_loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LoopClients] = weakref.WeakKeyDictionary()
+# Per event loop, for the life of the process (a client's connections refer to their loop, so the
+# entry would keep it alive anyway); a web process runs one loop, a test a few.
+_loop_clients: dict[asyncio.AbstractEventLoop, dict[tuple[str, float], redis.asyncio.Redis]] = {}
+# Connections of one loop's client: a Redis that stalls leaves every socket's beat in flight at
+# once, and an unbounded pool would keep a connection open for each (hundreds per web process).
+LOOP_CONNECTIONS = 16
 
 
 def shared(url: str, *, timeout: float = 2.0) -> redis.Redis:
@@ -39,6 +42,11 @@ def shared_async(url: str, *, timeout: float = 2.0) -> redis.asyncio.Redis:
     clients = _loop_clients.setdefault(asyncio.get_running_loop(), {})
     client = clients.get((url, timeout))
     if client is None:
-        client = redis.asyncio.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        # At most LOOP_CONNECTIONS, waited for up to ``timeout``: past it, a ConnectionError (Redis away).
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            url, max_connections=LOOP_CONNECTIONS, timeout=timeout,
+            socket_timeout=timeout, socket_connect_timeout=timeout,
+        )  # fmt: skip
+        client = redis.asyncio.Redis(connection_pool=pool)
         clients[(url, timeout)] = client
     return client

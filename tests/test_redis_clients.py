@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 import uuid
 
 import redis
+import redis.asyncio
 
 from config import redis_clients
+from tests.conftest import run_async
 
 
 def test_threads_asking_at_once_share_one_client(monkeypatch):
@@ -45,3 +48,21 @@ def test_each_server_and_timeout_has_its_own_client():
     assert redis_clients.shared(url, timeout=1) is not redis_clients.shared(url)
     short = redis_clients.shared(url, timeout=1).connection_pool.connection_kwargs
     assert short["socket_timeout"] == 1 and short["socket_connect_timeout"] == 1
+
+
+def test_an_event_loop_has_its_own_client_with_a_bounded_pool(settings):
+    """``shared_async``: one client per loop (an asyncio client cannot serve another loop), whose
+    connections are bounded: a stalled Redis does not open one per socket waiting on it."""
+    url = settings.CONSOLE_PRESENCE_REDIS_URL
+
+    async def client_of_one_loop() -> redis.asyncio.Redis:
+        client = redis_clients.shared_async(url)
+        assert redis_clients.shared_async(url) is client
+        # More at once than the pool holds: they wait their turn, none fails.
+        assert all(await asyncio.gather(*(client.ping() for _ in range(redis_clients.LOOP_CONNECTIONS * 4))))
+        return client
+
+    first, other = run_async(client_of_one_loop()), run_async(client_of_one_loop())
+    assert other is not first
+    assert first.connection_pool.max_connections == redis_clients.LOOP_CONNECTIONS
+    assert first.connection_pool.connection_kwargs["socket_timeout"] == 2.0
