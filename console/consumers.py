@@ -131,12 +131,6 @@ def _close(user_id: int) -> None:
             profile_set_state(profile_id=profile.pk, state=OperatorState.OFFLINE, reason="disconnected")
 
 
-# Presence is Redis only: beats run on the event loop (``console_presence.abeat``), not queued on
-# the one thread that runs every console's database work (``database_sync_to_async``), where a
-# thousand consoles' beats would hold up an operator's accept.
-_presence_beat = console_presence.abeat
-
-
 def _beat(profile_id: int, channel: str) -> None:
     """One heartbeat of a console: presence refreshed, the operator's overdue offer expired."""
     console_presence.beat(operator_id=profile_id, channel=channel)
@@ -185,7 +179,9 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
         self.watch.looked(time.time())
         # Consoles that log in together (a shift starting) look at the database at different times.
         self.watch.looked_at -= random.uniform(0, self.watch.look_every)
-        await _presence_beat(operator_id=self.profile_id, channel=self.channel_name)
+        # Presence is Redis only: beaten on the event loop, not queued on the one thread that runs
+        # every console's database work, where a thousand consoles' beats would hold up an accept.
+        await console_presence.abeat(operator_id=self.profile_id, channel=self.channel_name)
         self.heartbeat = asyncio.get_running_loop().create_task(self._beat_forever())
         for message in messages:
             await self.send_json(message)
@@ -205,7 +201,7 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
                     await in_tenant(self.tenant, _beat)(self.profile_id, self.channel_name)
                     self.watch.looked(now)
                 else:  # no offer of this console can be overdue: presence only, no database
-                    await _presence_beat(operator_id=self.profile_id, channel=self.channel_name)
+                    await console_presence.abeat(operator_id=self.profile_id, channel=self.channel_name)
             except Exception:  # the database or Redis is down: the next beat tries again
                 log.warning("console heartbeat failed", exc_info=True)
             await asyncio.sleep(console_presence.BEAT_SECONDS)

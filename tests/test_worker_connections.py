@@ -44,9 +44,8 @@ def test_a_prefork_workers_tasks_share_one_pooled_connection(db, tenants):
             after_each.append(_backends() - before)
         kept = set.intersection(*after_each)
         assert kept, f"no connection of the worker lasted from its first task to its last: {after_each}"
-        assert len(set.union(*after_each)) <= 2, (
-            after_each
-        )  # its pooled one (a spare at most), not one a task
+        # Its pooled connection (a spare at most), not one a task.
+        assert len(set.union(*after_each)) <= 2, after_each
     finally:
         worker.terminate()
         worker.wait(timeout=30)
