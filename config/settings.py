@@ -315,8 +315,6 @@ CELERY_CALL_TASKS = [
     "telephony.tasks.match_queues",
     "telephony.tasks.bridge_call",
     "telephony.tasks.dial_back",  # a callback that kept its place: the person is called back now
-    "telephony.tasks.announce_to_operator",  # the caller hears silence until it is done
-    "telephony.tasks.release_caller",
     "telephony.reliability.sweep_presence",
     "outbound.tasks.dial_tick",
     "outbound.tasks.dial_for_operators",

@@ -32,6 +32,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from config.queries import one
 from telephony import conferences, events, gateway, routing, twiml
 from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER, callback_of, new_try, settle_refusal
+from telephony.calls.flows import conference_callbacks
 from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
 from telephony.calls.records import STATUS_RANK, TwilioCallParams, add_event, record_status, set_outcome
 from telephony.events import announce_on_commit
@@ -270,14 +271,14 @@ def answered(
         return twiml.goodbye("We are sorry, we could not connect you. Goodbye.", _voice()), None
     settings = TelephonySettings.current()
     name = conferences.conference_name(call.call_sid)
-    recording = twiml.url("twilio-conference-recording", c=call.pk) if settings.record_calls else None
+    status_callback, recording_callback = conference_callbacks(call, settings)  # as the operator's leg's
     add_event(call, "conference", dedupe="conference", at=now, name=name)
     add_event(call, "callback_answered", dedupe="callback_answered", at=now)
     response = twiml.conference_caller(
         name=name,
         hold_music_url=settings.hold_music_url,
-        status_callback=twiml.url("twilio-conference", c=call.pk),
-        recording_callback=recording,
+        status_callback=status_callback,
+        recording_callback=recording_callback,
         greeting=f"Hello, this is {connection.tenant.name} calling you back, as you asked. "
         "Please hold: an operator is joining you.",
         voice=_voice(),

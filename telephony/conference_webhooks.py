@@ -19,11 +19,11 @@ from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 
 from config.queries import one
-from telephony import announcements, conferences, evidence, recording_pauses, supervision, transfers, twiml
+from telephony import conferences, evidence, recording_pauses, supervision, transfers
 from telephony.calls.models import Call
 from telephony.calls.records import add_event
 from telephony.signatures import named_call, twilio_signed
-from telephony.tasks import announce_to_operator, release_caller, store_recording
+from telephony.tasks import store_recording
 from tenants.models import Client
 
 log = logging.getLogger(__name__)
@@ -80,36 +80,15 @@ def conference_status(request: HttpRequest, tenant: Client, call: Call) -> HttpR
     elif event == "participant-join" and label.startswith(transfers.SPECIALIST_PREFIX):
         transfers.specialist_joined(call=call, label=label)
     elif event == "participant-join":
-        if conferences.participant_joined(call=call, label=label, leg_sid=leg_sid):
-            _on_commit_in(tenant, announce_to_operator, call.pk, conferences.attempt_of(label))
+        conferences.participant_joined(call=call, label=label, leg_sid=leg_sid)
     elif event == "participant-leave":
         left = post.get("ParticipantCallStatus", "")
         conferences.participant_left(call=call, label=label, call_status=left)
-    elif event in ("announcement-end", "announcement-fail"):
-        attempt = announcements.announced_attempt(call)
-        if attempt is not None:
-            _on_commit_in(tenant, release_caller, call.pk, attempt, event)
     if event == "conference-end":
         supervision.call_ended(call=call)
         # The recording ends with the conference: a pause still open ends here, not resumed.
         recording_pauses.close_open_pause(call=call, reason="the call ended while the recording was paused")
     return HttpResponse(status=204)
-
-
-def _on_commit_in(tenant: Client, task, *args: object) -> None:
-    """Send a tenant task once the callback's writes commit (it runs in the company's schema)."""
-
-    def send() -> None:
-        with tenant_context(tenant):
-            task.delay(*args)
-
-    transaction.on_commit(send)
-
-
-@conference_webhook
-def operator_announcement(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
-    """The operator participant's ``AnnounceUrl`` (R19): the client and queue, said to them only."""
-    return twiml.response(announcements.announcement_twiml(call))
 
 
 @conference_webhook

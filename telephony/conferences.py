@@ -24,7 +24,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from config.queries import one
-from telephony import gateway, routing, twiml
+from telephony import announcements, gateway, routing, twiml
 from telephony.calls import flows
 from telephony.calls.bridging import operator_identity, record_answer
 from telephony.calls.models import Call, CallEvent, TelephonySettings
@@ -105,23 +105,45 @@ def bridge(*, waiting_call_id: int) -> bool:
         call = one(Call.objects.filter(call_sid=waiting.call_sid))
         if call is None or call.ended_at is not None:
             return False
-        name = conference_name(call.call_sid)
         if not has_event(call, "conference") and not _move_caller(call, reservation.pk):
             return False
         if has_event(call, f"leg:{reservation.pk}"):
             return True
-        answer, leg_sid = gateway.add_participant(
-            conference=name,
-            identity=operator_identity(waiting.operator.user_id),
-            label=operator_label(reservation.pk),
-            status_callback=gateway.absolute(twiml.url("twilio-conference-leg", c=call.pk, r=reservation.pk)),
+        return _ring_operator(call, waiting, reservation.pk)
+
+
+def _ring_operator(call: Call, waiting: WaitingCall, reservation_id: int) -> bool:
+    """The operator's leg of this attempt: a call to their browser phone that hears the client
+    announced (R19), then joins the conference labelled with the attempt (``announcements``).
+
+    A create Twilio did not answer may have been placed: it is recorded, and the next try asks
+    Twilio for a call to that phone since then before placing another (never two legs ringing)."""
+    identity = operator_identity(waiting.operator.user_id)
+    response, announced = announcements.operator_leg(call, label=operator_label(reservation_id))
+    leg = {"operator": waiting.operator_id, "announcement": announced}
+    unanswered = call.events.filter(dedupe_key=dedupe_key(call, f"leg_unanswered:{reservation_id}")).first()
+    if unanswered is not None:
+        address = gateway.client_leg(identity)
+        leg_sid = gateway.created_call(to=address, from_=address, since=unanswered.at)
+        if leg_sid:
+            add_event(call, "leg", dedupe=f"leg:{reservation_id}", call_sid=leg_sid, found=True, **leg)
+            return True
+    asked = timezone.now()
+    try:
+        answer, leg_sid = gateway.ring_client(
+            identity=identity,
+            twiml_text=str(response),
+            status_callback=gateway.absolute(twiml.url("twilio-conference-leg", c=call.pk, r=reservation_id)),
             timeout=waiting.queue.ring_timeout,
-            muted=True,  # until the client is announced to them (``telephony.announcements``)
         )
-        if answer is not gateway.Answer.DONE:
-            attempt_failed(call=call, reservation_id=reservation.pk, reason=f"operator leg {answer.value}")
-            return False
-        add_event(call, "leg", dedupe=f"leg:{reservation.pk}", call_sid=leg_sid, operator=waiting.operator_id)
+    except gateway.TwilioNoAnswer as exc:  # maybe ringing: looked up before any new create
+        add_event(call, "leg_unanswered", dedupe=f"leg_unanswered:{reservation_id}", at=asked,
+                  reason=str(exc))  # fmt: skip
+        raise
+    if answer is not gateway.Answer.DONE:
+        attempt_failed(call=call, reservation_id=reservation_id, reason=f"operator leg {answer.value}")
+        return False
+    add_event(call, "leg", dedupe=f"leg:{reservation_id}", call_sid=leg_sid, **leg)
     return True
 
 
@@ -185,7 +207,9 @@ def attempt_failed(*, call: Call, reservation_id: int, reason: str, now: dt.date
 
 def participant_joined(*, call: Call, label: str, leg_sid: str, now: dt.datetime | None = None) -> bool:
     """A participant joined the call's conference: the operator's join answers the call. A leg of
-    an attempt that is over (failed meanwhile) is hung up: the call is someone else's now."""
+    an attempt that is over (failed meanwhile) is hung up: the call is someone else's now. So is a
+    leg joining after the caller's call ended (they hung up while the operator heard the
+    announcement: the operator's join opened a new, empty conference of the same name)."""
     reservation_id = attempt_of(label)
     if reservation_id is None:
         return False
@@ -196,7 +220,9 @@ def participant_joined(*, call: Call, label: str, leg_sid: str, now: dt.datetime
         attempt = _attempt(waiting_calls.filter(call_sid=call.call_sid))
         if attempt is None or attempt.reservation.pk != reservation_id or locked.ended_at is not None:
             add_event(call, "stale_leg", dedupe=f"stale_leg:{reservation_id}", at=now, call_sid=leg_sid)
-            transaction.on_commit(lambda: _hang_up_leg(leg_sid))
+            # A caller still in the conference stays: this leg must not end it as it leaves.
+            live = "" if locked.ended_at is not None else conference_sid(call)
+            transaction.on_commit(lambda: _hang_up_leg(leg_sid, label=label, conference_sid=live))
             return False
         answered = record_answer(waiting_call_id=attempt.waiting.pk, at=now, call=locked)
         if answered is not None and answered[1]:
@@ -206,13 +232,19 @@ def participant_joined(*, call: Call, label: str, leg_sid: str, now: dt.datetime
     return True
 
 
-def _hang_up_leg(leg_sid: str) -> None:
+def _hang_up_leg(leg_sid: str, *, label: str, conference_sid: str) -> None:
+    """Hang up a stale operator's leg; in a live ``conference_sid``, first make its leaving not end
+    the conference (its TwiML said it would: the caller waiting there would be cut off)."""
     if not leg_sid:
         return
     try:
+        if conference_sid:
+            gateway.update_participant(
+                conference_sid=conference_sid, participant=label, end_conference_on_exit=False
+            )
         gateway.hang_up(call_sid=leg_sid)
     except gateway.TwilioUnavailable:
-        log.warning("could not hang up the stale leg %s now; Twilio's ring timeout ends it", leg_sid)
+        log.warning("could not hang up the stale leg %s now; its operator hears an empty line", leg_sid)
 
 
 def leg_status(*, call: Call, reservation_id: int, status: str, now: dt.datetime | None = None) -> bool:

@@ -20,7 +20,7 @@ from typing import TypeVar
 
 import requests
 from django.conf import settings
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
@@ -102,6 +102,16 @@ def may_have_reached_twilio(exc: BaseException) -> bool:
     return isinstance(exc, requests.RequestException) and not isinstance(exc, requests.ConnectTimeout)
 
 
+def _unfetched_page(exc: TwilioException, *, what: str) -> Answer:
+    """A page of a list refused by its HTTP status (the ``twilio`` client gives no error code
+    there); raises ``TwilioUnavailable`` when retryable or when no status came."""
+    status = next((arg.status_code for arg in exc.args if hasattr(arg, "status_code")), 0)
+    if not status or status == 429 or status >= 500:
+        raise TwilioUnavailable(f"{what}: Twilio answered {status or 'nothing usable'}") from exc
+    log.warning("%s refused by Twilio: %s", what, status)
+    return Answer.GONE if status == 404 else Answer.REFUSED
+
+
 def send(request: Callable[[], T], *, what: str) -> tuple[Answer, T | None]:
     """Run one ``twilio`` client request: ``(DONE, result)`` or ``(GONE | REFUSED, None)``; raises
     ``TwilioUnavailable`` for 429, 5xx, timeouts and broken connections (``TwilioNoAnswer`` when
@@ -110,6 +120,8 @@ def send(request: Callable[[], T], *, what: str) -> tuple[Answer, T | None]:
         return Answer.DONE, request()
     except TwilioRestException as exc:
         return classify(exc, what=what), None
+    except TwilioException as exc:  # a list Twilio did not serve: "Unable to fetch page", its answer
+        return _unfetched_page(exc, what=what), None
     except requests.RequestException as exc:  # after the HTTP client's own connection retries
         unavailable = TwilioNoAnswer if may_have_reached_twilio(exc) else TwilioUnavailable
         raise unavailable(f"{what}: {type(exc).__name__}") from exc
@@ -151,32 +163,46 @@ def _join(
 
 
 def add_participant(
-    *,
-    conference: str,
-    identity: str,
-    label: str,
-    status_callback: str,
-    timeout: int,
-    end_conference_on_exit: bool = True,
-    to: str = "",
-    caller_id: str = "",
-    muted: bool = False,
+    *, conference: str, to: str, caller_id: str, label: str, status_callback: str, timeout: int
 ) -> tuple[Answer, str]:
-    """Ring someone into a conference: the operator's browser phone (``identity``) or a number
-    (``to``, from ``caller_id``). ``(answer, the leg's CallSid)``."""
-    client_leg = f"client:{identity}" if identity else ""
+    """Ring a number (``to``, from ``caller_id``) into a conference (a specialist taking a transfer:
+    the conference ends when they leave). ``(answer, the leg's CallSid)``."""
     return _join(
         conference,
         label=label,
         status_callback=status_callback,
         what=f"participant {label} into {conference}",
-        from_=client_leg or caller_id,
-        to=client_leg or to,
+        from_=caller_id,
+        to=to,
         timeout=timeout,
         start_conference_on_enter=True,
-        end_conference_on_exit=end_conference_on_exit,
-        muted=muted,
+        end_conference_on_exit=True,
     )
+
+
+def client_leg(identity: str) -> str:
+    """The address of a browser phone (the Voice SDK's identity), as ``To`` and ``From``."""
+    return f"client:{identity}"
+
+
+def ring_client(*, identity: str, twiml_text: str, status_callback: str, timeout: int) -> tuple[Answer, str]:
+    """Call a browser phone (``identity``) that plays ``twiml_text`` when answered (``calls.create``
+    with ``Twiml``: no webhook to fetch it); its final status (``LEG_STATUS_EVENTS``) goes to
+    ``status_callback``. ``(answer, the leg's CallSid)``."""
+    address = client_leg(identity)
+    answer, created = send(
+        lambda: client().calls.create(
+            to=address,
+            from_=address,
+            twiml=twiml_text,
+            status_callback=status_callback,
+            status_callback_method="POST",
+            status_callback_event=LEG_STATUS_EVENTS,
+            timeout=timeout,
+        ),
+        what=f"call to {address}",
+    )
+    return answer, (created.sid or "") if created is not None else ""
 
 
 def add_monitor(

@@ -12,10 +12,8 @@ import random
 from django_tenants.utils import tenant_context
 
 from config.celery import app, tenant_task
-from config.queries import one
 from config.single_flight import single_flight
 from telephony import (
-    announcements,
     callback_dial,
     conference_exits,
     conferences,
@@ -23,7 +21,6 @@ from telephony import (
     recordings,
     routing,
 )
-from telephony.calls.models import Call
 from telephony.gateway import TwilioUnavailable
 from telephony.recordings import RecordingNotReady
 from telephony.routing import callbacks as kept_callbacks
@@ -103,40 +100,6 @@ def dial_back(self, waiting_call_id: int) -> bool:
 def store_recording(self, call_id: int) -> str:
     """Fetch a finished call recording into the tenant's storage (retried while Twilio can't serve it)."""
     return recordings.store_recording(call_id=call_id)
-
-
-@tenant_task(bind=True, acks_late=True, ignore_result=True, max_retries=3)
-def announce_to_operator(self, call_id: int, reservation_id: int) -> bool:
-    """The operator's leg joined: the client is announced to them (R19), then the caller is put
-    through (on Twilio's announcement-end, or ``RELEASE_AFTER_SECONDS`` later at the latest)."""
-    call = one(Call.objects.filter(pk=call_id))
-    if call is None:
-        return False
-    try:
-        asked = announcements.announce(call=call, reservation_id=reservation_id)
-    except TwilioUnavailable as exc:
-        if self.request.retries >= self.max_retries:
-            release_caller.delay(call_id, reservation_id, "announcement unavailable")
-            return False
-        raise self.retry(exc=exc, countdown=bridge_backoff(self.request.retries)) from exc
-    if asked:
-        release_caller.apply_async(
-            args=[call_id, reservation_id, "announcement timed out"],
-            countdown=announcements.RELEASE_AFTER_SECONDS,
-        )
-    return asked
-
-
-@tenant_task(bind=True, acks_late=True, ignore_result=True, max_retries=BRIDGE_RETRIES)
-def release_caller(self, call_id: int, reservation_id: int, reason: str) -> bool:
-    """Unmute the caller and the operator once the announcement is over (idempotent)."""
-    call = one(Call.objects.filter(pk=call_id))
-    if call is None:
-        return False
-    try:
-        return announcements.release(call=call, reservation_id=reservation_id, reason=reason)
-    except TwilioUnavailable as exc:
-        raise self.retry(exc=exc, countdown=bridge_backoff(self.request.retries)) from exc
 
 
 @app.task(acks_late=True, ignore_result=True)

@@ -46,7 +46,6 @@ def start(*, call: Call, reservation_id: int, key: str, name: str, phone: str, w
     try:
         answer, _ = gateway.add_participant(
             conference=conferences.conference_name(call.call_sid),
-            identity="",
             to=phone,
             caller_id=call.to_number,
             label=specialist_label(reservation_id),

@@ -186,18 +186,49 @@ def transfer(*, voice: Voice, number: str, name: str, caller_id: str, action: st
 
 
 CALLER_LABEL = "caller"
-# The conference's events the platform acts on: join and leave (the bridge, a party gone), end,
-# announcement (the operator heard the whisper: the caller is let in). Not start: the conference
-# starts when the operator joins (the caller does not start it), so that join is its start (the
-# recording's zero: ``recording_pauses.recording_started_at``). Not hold nor mute: those follow the
-# platform's own requests, recorded as it makes them. Each is a webhook the call would pay for
-# nothing (``python -m bench capacity`` counts them).
-CONFERENCE_EVENTS = "end join leave announcement"
+# The conference's events the platform acts on: join and leave (the bridge, a party gone), end.
+# Not start: the conference starts when the operator joins (the caller does not start it), so that
+# join is its start (the recording's zero: ``recording_pauses.recording_started_at``). Not hold nor
+# mute: those follow the platform's own requests, recorded as it makes them. Each is a webhook the
+# call would pay for nothing (``python -m bench capacity`` counts them).
+CONFERENCE_EVENTS = "end join leave"
 
 
 def conference_name(call_sid: str) -> str:
     """The call's conference: one per call, named for it."""
     return f"call-{call_sid}"
+
+
+def _conference(
+    twiml: VoiceResponse,
+    *,
+    name: str,
+    label: str,
+    starts: bool,
+    status_callback: str,
+    recording_callback: str | None,
+    **attributes: object,
+) -> None:
+    """``<Dial><Conference>`` into the call's conference as ``label``, with the conference's own
+    settings (its callbacks, its recording): whoever comes first creates it with them, so both the
+    caller's TwiML and the operator's carry them. The conference ends when either leaves; it starts
+    (hold music stops, the recording begins) when a participant who ``starts`` it joins."""
+    dial = twiml.dial()
+    dial.conference(
+        name,
+        participant_label=label,
+        start_conference_on_enter=starts,
+        end_conference_on_exit=True,
+        beep="false",
+        status_callback=status_callback,
+        status_callback_method="POST",
+        status_callback_event=CONFERENCE_EVENTS,
+        record="record-from-start" if recording_callback else None,
+        recording_status_callback=recording_callback,
+        recording_status_callback_method="POST" if recording_callback else None,
+        recording_status_callback_event="completed" if recording_callback else None,
+        **attributes,
+    )
 
 
 def conference_caller(
@@ -212,37 +243,43 @@ def conference_caller(
     """Move the caller into the call's conference: hold music until the operator joins (the caller
     does not start it), and the conference ends when the caller leaves. ``recording_callback``:
     record the conference from its start (the operator's join) to its end, one file per call.
-
-    The caller joins muted: the operator hears the client announced first, and the caller is put
-    through (unmuted, with the operator) when it ends (``telephony.announcements``).
     ``greeting``: said first (a caller called back hears who calls)."""
     twiml = VoiceResponse()
     (voice or Voice()).say(twiml, greeting)
-    dial = twiml.dial()
-    dial.conference(
-        name,
-        start_conference_on_enter=False,
-        end_conference_on_exit=True,
-        beep="false",
+    _conference(
+        twiml,
+        name=name,
+        label=CALLER_LABEL,
+        starts=False,
+        status_callback=status_callback,
+        recording_callback=recording_callback,
         wait_url=hold_music_url or None,
         wait_method="GET" if hold_music_url else None,
-        status_callback=status_callback,
-        status_callback_method="POST",
-        status_callback_event=CONFERENCE_EVENTS,
-        participant_label=CALLER_LABEL,
-        muted=True,
-        record="record-from-start" if recording_callback else None,
-        recording_status_callback=recording_callback,
-        recording_status_callback_method="POST" if recording_callback else None,
-        recording_status_callback_event="completed" if recording_callback else None,
     )
     twiml.hangup()
     return twiml
 
 
-def operator_announcement(*, text: str, voice: Voice) -> VoiceResponse:
-    """What the operator hears before the caller is put through (R19): the client and the queue.
-    Served at a participant's ``AnnounceUrl``: only that participant hears it."""
+def operator_leg(
+    *,
+    name: str,
+    label: str,
+    announcement: str,
+    voice: Voice,
+    status_callback: str,
+    recording_callback: str | None,
+) -> VoiceResponse:
+    """The operator's own leg (``calls.create`` with this TwiML): they hear whose call it is
+    (R19: the client and the queue), said to them alone before they join, then they join the call's
+    conference as ``label`` and start it (the caller's music stops; they talk)."""
     twiml = VoiceResponse()
-    voice.say(twiml, text)
+    voice.say(twiml, announcement)
+    _conference(
+        twiml,
+        name=name,
+        label=label,
+        starts=True,
+        status_callback=status_callback,
+        recording_callback=recording_callback,
+    )
     return twiml

@@ -20,11 +20,6 @@ urlpatterns = [
     path("dial-result", webhooks.dial_result, name="twilio-dial-result"),
     path("conference", conference_webhooks.conference_status, name="twilio-conference"),
     path("conference-leg", conference_webhooks.leg_status, name="twilio-conference-leg"),
-    path(
-        "operator-announcement",
-        conference_webhooks.operator_announcement,
-        name="twilio-operator-announcement",
-    ),
     path("conference-recording", conference_webhooks.recording, name="twilio-conference-recording"),
     path("fallback", webhooks.fallback, name="twilio-fallback"),
     path("fallback-done", webhooks.fallback_done, name="twilio-fallback-done"),

@@ -315,16 +315,26 @@ def _leave_or_connect(call: Call, now: dt.datetime) -> VoiceResponse | None:
         return caller_conference(call)
 
 
+def conference_callbacks(call: Call, settings: TelephonySettings) -> tuple[str, str | None]:
+    """The call's conference's status callback and, when the company records calls, its recording's
+    (absolute: REST-sent TwiML has no page to resolve them against)."""
+    recording = twiml.url("twilio-conference-recording", c=call.pk) if settings.record_calls else None
+    return (
+        gateway.absolute(twiml.url("twilio-conference", c=call.pk)),
+        gateway.absolute(recording) if recording else None,
+    )
+
+
 def caller_conference(call: Call) -> VoiceResponse:
     """The caller into the call's conference (hold music until the operator joins; the call's
     recording from the operator's join when the company records calls)."""
-    settings = TelephonySettings.current()
-    recording = twiml.url("twilio-conference-recording", c=call.pk) if settings.record_calls else None
+    settings = in_force(TelephonySettings.current(), timezone.now())  # as the operator's leg's
+    status_callback, recording_callback = conference_callbacks(call, settings)
     return twiml.conference_caller(
         name=twiml.conference_name(call.call_sid),
         hold_music_url=settings.hold_music_url,
-        status_callback=gateway.absolute(twiml.url("twilio-conference", c=call.pk)),
-        recording_callback=gateway.absolute(recording) if recording else None,
+        status_callback=status_callback,
+        recording_callback=recording_callback,
     )
 
 

@@ -1,6 +1,8 @@
 """Twilio's conferences, as the simulator plays them: the caller's ``<Dial><Conference>``, the
-participants the platform adds by REST (``Conferences/{name}/Participants``), their legs ringing,
-answering or not (no answer, busy, failed), hold and mute, and the callbacks Twilio posts about
+operator's leg (a call to their browser phone, ``calls.create`` with TwiML: the announcement said
+to them, then their ``<Dial><Conference>``), the participants the platform adds by REST
+(``Conferences/{name}/Participants``: specialists, supervisors), their legs ringing, answering or
+not (no answer, busy, failed), hold and mute, and the callbacks Twilio posts about
 them with its own field names (``ConferenceSid``, ``FriendlyName``, ``StatusCallbackEvent``,
 ``CallSid``, ``ParticipantLabel``, ``Hold``, ``Muted``, ``SequenceNumber``…), some of them twice or
 late. Its REST answers fail as Twilio's do (429, 500, a dropped connection) at the profile's rates.
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 
 ACCOUNT = "AC" + "0" * 32
 LEG_FAILURES = ("no-answer", "busy", "failed")
+ALONE_SECONDS = 10.0  # an operator alone in a conference hangs up after this
 
 
 @dataclass
@@ -41,6 +44,9 @@ class Leg:
     to: str = ""
     # The ``StatusCallbackEvent``s asked for; Twilio's default is the final one alone.
     events: frozenset[str] = frozenset({"completed"})
+    announcement: str = ""  # what an operator's leg says to them before they join (R19)
+    dialled: bool = False  # a call placed with TwiML (an operator's), not a REST participant
+    end_on_exit: bool = True  # its leaving ends the conference (``EndConferenceOnExit``)
 
 
 # A conference status callback's family, the word ``statusCallbackEvent`` asks for it by.
@@ -91,6 +97,9 @@ class Conferences:
         self.announced: dict[str, list[str]] = {}  # the caller's CallSid → what the operator heard
         self.monitored: dict[str, dict[str, list[str]]] = {}  # the caller's CallSid → label → modes
         self.pauses: dict[str, int] = {}  # recording updates taken, by status (PCI pauses)
+        self.client_legs: list[Leg] = []  # the calls placed to operators' browser phones
+        self.legs_by_sid: dict[str, Leg] = {}
+        self.reopened = 0  # conferences an operator's join opened again after the caller had left
 
     def routes(self, app: web.Application) -> None:
         base = "/2010-04-01/Accounts/{account}/Conferences"
@@ -102,8 +111,10 @@ class Conferences:
 
     @web.middleware
     async def failing(self, request: web.Request, handler):
-        """Twilio's REST failures, on the requests a call's bridge makes (not the dialer's creates)."""
-        if request.method != "GET" and not request.path.endswith("/Calls.json"):
+        """Twilio's REST failures, on the requests a call's bridge makes (the operator's leg included;
+        not the dialer's creates)."""
+        bridging = not request.path.endswith("/Calls.json") or await _to_client(request)
+        if request.method != "GET" and bridging:
             fault = self._fault()
             if fault:
                 self.faults[fault] = self.faults.get(fault, 0) + 1
@@ -188,17 +199,23 @@ class Conferences:
         }
         await self._post(leg.status_callback, params)
 
+    def joined_by(self, conference: ET.Element) -> Room:
+        """The room a ``<Conference>`` noun joins; whoever comes first creates it with their
+        noun's settings (its callbacks, the events asked for, its recording), as Twilio does."""
+        room = self.room((conference.text or "").strip())
+        if not room.status_callback:
+            room.status_callback = conference.get("statusCallback", "")
+            asked = conference.get("statusCallbackEvent")
+            if asked is not None:
+                room.events = frozenset(asked.split())
+            room.recording_callback = conference.get("recordingStatusCallback", "")
+        return room
+
     # The caller's side ------------------------------------------------------------------------
 
     async def caller_joins(self, call: _Call, dial: ET.Element) -> None:
         """The caller in the conference: music until an operator joins (or they give up), then talk."""
-        conference = dial.find("Conference")
-        room = self.room((conference.text or "").strip())
-        room.status_callback = conference.get("statusCallback", "")
-        asked = conference.get("statusCallbackEvent")
-        if asked is not None:
-            room.events = frozenset(asked.split())
-        room.recording_callback = conference.get("recordingStatusCallback", "")
+        room = self.joined_by(dial.find("Conference"))
         room.caller_sid = call.record.sid
         room.caller_in.set()
         await self.event(
@@ -239,12 +256,14 @@ class Conferences:
             return
         room.over = True
         room.ended.set()
+        labels = {leg.call_sid: leg.label for leg in room.legs.values()}
+        label = "caller" if leaving == room.caller_sid else labels.get(leaving, "")
         await self.event(
             room,
             "participant-leave",
             CallSid=leaving,
             ParticipantCallStatus="completed",
-            ParticipantLabel="caller" if leaving == room.caller_sid else "",
+            ParticipantLabel=label,
         )
         reason = "participant-with-end-conference-on-exit-left"
         await self.event(
@@ -287,8 +306,41 @@ class Conferences:
         }
         return web.json_response(body, status=201)
 
+    async def ring_client(self, request: web.Request, form) -> web.Response:
+        """``calls.create`` to an operator's browser phone with TwiML: their announcement
+        (``<Say>``), then their ``<Dial><Conference participantLabel=…>`` into the call's."""
+        response = parse(str(form.get("Twiml", "")))
+        conference = response.find("Dial/Conference")
+        if conference is None:
+            body = {"code": 21205, "message": "The operator's TwiML joins no conference", "status": 400}
+            return web.json_response(body, status=400)
+        room = self.joined_by(conference)
+        leg = Leg(
+            call_sid=f"CA{self.twilio.rng.getrandbits(128):032x}",
+            label=conference.get("participantLabel", ""),
+            status_callback=str(form.get("StatusCallback", "")),
+            created_at=time.monotonic(),
+            to=str(form["To"]),
+            announcement=" ".join((e.text or "").strip() for e in response.iter("Say")),
+            dialled=True,
+            end_on_exit=conference.get("endConferenceOnExit", "false") == "true",
+        )
+        asked = {e for value in form.getall("StatusCallbackEvent", []) for e in str(value).split()}
+        if asked:
+            leg.events = frozenset(asked)
+        room.legs[leg.label] = leg
+        self.client_legs.append(leg)
+        self.legs_by_sid[leg.call_sid] = leg
+        self._later(self.ring(room, leg))
+        body = {
+            "sid": leg.call_sid, "account_sid": request.match_info["account"], "to": leg.to,
+            "from": str(form["From"]), "status": "queued", "direction": "outbound-api",
+        }  # fmt: skip
+        return web.json_response(body, status=201)
+
     async def ring(self, room: Room, leg: Leg) -> None:
-        """The participant's phone rings, then answers and joins, or does not."""
+        """The participant's phone rings, then answers and joins, or does not. An operator's leg
+        hears its announcement first, alone (R19)."""
         profile, rng = self.twilio.profile, self.twilio.rng
         await self.leg_status(leg, "initiated")
         await asyncio.sleep(rng.uniform(*profile.ring))
@@ -300,21 +352,24 @@ class Conferences:
                 failure = status
                 break
             roll -= rate
-        if not failure and room.over:
+        if not failure and room.over and not leg.dialled:
             failure = "canceled"
         if failure:
             await self.leg_status(leg, failure)
-            await self.event(
-                room,
-                "participant-leave",
-                CallSid=leg.call_sid,
-                ParticipantLabel=leg.label,
-                ParticipantCallStatus=failure,
-            )
+            if not leg.dialled:  # a REST participant leaves the conference it was added to
+                await self.event(room, "participant-leave", CallSid=leg.call_sid, ParticipantLabel=leg.label,
+                                 ParticipantCallStatus=failure)  # fmt: skip
             return
         await self.leg_status(leg, "answered")
+        if leg.announcement:
+            room.announcements.append(leg.announcement)
+            self.announced.setdefault(room.caller_sid, []).append(leg.announcement)
+            await asyncio.sleep(0.05 * len(leg.announcement.split()))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(room.caller_in.wait(), 5.0)
+        if room.over and leg.dialled:  # the caller left meanwhile: as Twilio, the name opens anew
+            await self.alone(self.reopen(room), leg)
+            return
         if room.over:
             await self.leg_status(leg, "completed")
             return
@@ -330,8 +385,48 @@ class Conferences:
             EndConferenceOnExit="true",
         )
         room.operator_in.set()
-        await room.ended.wait()
+        ended, left = asyncio.ensure_future(room.ended.wait()), asyncio.ensure_future(leg.left.wait())
+        await asyncio.wait({ended, left}, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (ended, left):
+            waiter.cancel()
+        if leg.left.is_set() and not room.over and leg.end_on_exit:  # hung up: it ends the conference
+            await self.end(room, leaving=leg.call_sid)
+        elif leg.left.is_set() and not room.over:  # hung up by the platform (a stale attempt's leg)
+            await self.event(room, "participant-leave", CallSid=leg.call_sid, ParticipantLabel=leg.label,
+                             ParticipantCallStatus="completed")  # fmt: skip
         await self.leg_status(leg, "completed")
+
+    def reopen(self, room: Room) -> Room:
+        """The same name after its conference ended: a new conference (new SID), with the settings
+        of the noun that opens it (the operator's carries the call's)."""
+        fresh = Room(name=room.name, sid=f"CF{self.twilio.rng.getrandbits(128):032x}")
+        fresh.status_callback, fresh.events = room.status_callback, room.events
+        fresh.recording_callback, fresh.caller_sid = room.recording_callback, room.caller_sid
+        self.rooms[room.name] = fresh
+        self.by_sid[fresh.sid] = fresh
+        self.reopened += 1
+        return fresh
+
+    async def alone(self, room: Room, leg: Leg) -> None:
+        """An operator alone in a conference nobody else will join: they start it and wait until
+        the platform hangs their leg up (or give up after ``ALONE_SECONDS``)."""
+        room.legs[leg.label] = leg
+        leg.joined = True
+        await self.event(room, "conference-start")
+        await self.event(room, "participant-join", CallSid=leg.call_sid, ParticipantLabel=leg.label,
+                         StartConferenceOnEnter="true", EndConferenceOnExit="true")  # fmt: skip
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(leg.left.wait(), ALONE_SECONDS)
+        await self.end(room, leaving=leg.call_sid)
+        await self.leg_status(leg, "completed")
+
+    def hang_up(self, call_sid: str) -> bool:
+        """``calls(sid).update(status=completed)`` of an operator's leg: it leaves; False if unknown."""
+        leg = self.legs_by_sid.get(call_sid)
+        if leg is None or leg.left.is_set():
+            return False
+        leg.left.set()
+        return True
 
     async def monitor(self, room: Room, leg: Leg) -> None:
         """A supervisor's line: it answers and joins unnoticed (no conference-start, no beep); it
@@ -350,28 +445,14 @@ class Conferences:
             waiter.cancel()
         await self.leg_status(leg, "completed")
 
-    async def announce(self, room: Room, who: str, url: str) -> None:
-        """Twilio fetches the participant's announcement, plays it to them alone, then says it ended."""
-        try:
-            said = parse(await self.twilio.post(_path(url), {"AccountSid": ACCOUNT, "CallSid": who}))
-            text = " ".join((e.text or "").strip() for e in said.iter("Say"))
-        except Exception as exc:  # the platform could not say it: Twilio reports a failed announcement
-            self.twilio.callback_errors.append(f"announcement: {exc}")
-            await self.event(room, "announcement-fail", CallSid=who, ParticipantLabel=who)
-            return
-        room.announcements.append(text)
-        self.announced.setdefault(room.caller_sid, []).append(text)
-        await asyncio.sleep(0.05 * len(text.split()))
-        await self.event(room, "announcement-end", CallSid=who, ParticipantLabel=who)
-
     async def update_participant(self, request: web.Request) -> web.Response:
         room = self.by_sid.get(request.match_info["sid"])
         if room is None or room.over:
             return _not_found()
         form = await request.post()
         who = request.match_info["participant"]
-        if form.get("AnnounceUrl"):
-            self._later(self.announce(room, who, str(form["AnnounceUrl"])))
+        if who in room.legs and "EndConferenceOnExit" in form:
+            room.legs[who].end_on_exit = str(form["EndConferenceOnExit"]).lower() == "true"
         if who in room.monitor_modes and ("Coaching" in form or "Muted" in form):
             room.monitor_modes[who].append(_mode(form))
         for field_name, on, off in (
@@ -441,6 +522,12 @@ def _mode(form) -> str:
     if str(form.get("Coaching", "")).lower() == "true":
         return "whisper"
     return "listen" if str(form.get("Muted", "")).lower() == "true" else "barge"
+
+
+async def _to_client(request: web.Request) -> bool:
+    """Whether a ``calls.create`` rings a browser phone (``To=client:…``): an operator's leg."""
+    form = await request.post()  # aiohttp keeps it for the handler
+    return str(form.get("To", "")).startswith("client:")
 
 
 def _not_found() -> web.Response:

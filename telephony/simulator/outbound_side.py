@@ -70,6 +70,8 @@ class OutboundCalls:
         if missing or not (form.get("Url") or form.get("Twiml")):
             message = f"Missing required parameter {(missing or ['Url'])[0]} in the post body"
             return web.json_response({"code": 21205, "message": message, "status": 400}, status=400)
+        if str(form["To"]).startswith("client:"):  # an operator's browser phone: into a conference
+            return await self.twilio.conferences.ring_client(request, form)
         sid = "CA" + uuid.uuid4().hex
         record = OutboundRecord(sid=sid, to=str(form["To"]), placed_at=time.monotonic())
         self.records.append(record)

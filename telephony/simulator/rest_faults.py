@@ -37,6 +37,7 @@ class Sent:
     url: str
     data: dict
     fault: str = ""
+    params: dict = field(default_factory=dict)  # the query string's (a list's filters)
 
 
 @dataclass
@@ -76,13 +77,13 @@ class FaultyHttpClient(RedirectingHttpClient):
 
     def request(self, method, url, params=None, data=None, *args, **kwargs):
         fault = self.plan.next()
-        self.sent.append(Sent(method, url, dict(data or {}), fault))
+        self.sent.append(Sent(method, url, dict(data or {}), fault, dict(params or {})))
         if fault == TIMEOUT:
             raise requests.exceptions.ReadTimeout(f"simulated: {url} did not answer in time")
         if fault and fault != LOST:
             return error_response(fault)
         if self.base_url == LOCAL:
-            answer = local_answer(url, self.plan.rng)
+            answer = local_answer(method, url, self.plan.rng)
         else:
             answer = super().request(method, url, params, data, *args, **kwargs)
         if fault == LOST:
@@ -91,11 +92,16 @@ class FaultyHttpClient(RedirectingHttpClient):
         return answer
 
 
-def local_answer(url: str, rng: random.Random) -> Response:
+def local_answer(method: str, url: str, rng: random.Random) -> Response:
     """Twilio's success answer, in process (no request validation: Prism's job in other tests)."""
     sid = f"CA{rng.getrandbits(128):032x}"
     if url.endswith("/Participants.json"):
         body = {"call_sid": sid, "conference_sid": "CF" + "0" * 32, "status": "queued"}
         return Response(201, json.dumps(body))
+    if url.endswith("/Calls.json") and method == "GET":  # the calls placed to a phone: none
+        page = {"calls": [], "page": 0, "page_size": 20, "next_page_uri": None, "uri": url}
+        return Response(200, json.dumps(page))
+    if url.endswith("/Calls.json"):  # a call created (the operator's leg)
+        return Response(201, json.dumps({"sid": sid, "status": "queued"}))
     body = {"sid": url.rsplit("/", 1)[-1].removesuffix(".json"), "status": "in-progress"}
     return Response(200, json.dumps(body))

@@ -56,10 +56,17 @@ async def call_status(twilio: Any, request: web.Request) -> web.Response:
 
 async def child_calls(twilio: Any, request: web.Request) -> web.Response:
     """GET /2010-04-01/Accounts/{account}/Calls.json?ParentCallSid=…: the legs a call's <Dial>
-    created; one (to the operator) once the simulated caller was bridged, else none."""
+    created; one (to the operator) once the simulated caller was bridged, else none. ``?To=…``: the
+    calls placed to that address (an operator's browser phone)."""
     parent = request.query.get("ParentCallSid", "")
     inbound = next((r for r in reversed(twilio.records) if r.sid == parent), None)
     calls = []
+    to = request.query.get("To", "")
+    if to:  # the calls placed to one browser phone (an operator's legs), newest first
+        legs = [leg for leg in reversed(twilio.conferences.client_legs) if leg.to == to]
+        calls = [{"sid": leg.call_sid, "to": leg.to, "status": "in-progress", "direction": "outbound-api",
+                  "date_created": _rfc2822(leg.created_at), "account_sid": request.match_info["account"]}
+                 for leg in legs]  # fmt: skip
     if inbound is not None and inbound.bridged_at is not None:
         leg = {"sid": "CA" + parent[2:][::-1], "parent_call_sid": parent, "status": "completed",
                "direction": "outbound-dial", "account_sid": request.match_info["account"]}  # fmt: skip

@@ -132,6 +132,10 @@ class Twilio:
         sid = request.match_info["sid"]
         form = await request.post()
         future = self.redirects.get(sid)
+        if future is None and form.get("Status") == "completed" and self.conferences.hang_up(sid):
+            return web.json_response(
+                {"sid": sid, "status": "completed", "account_sid": request.match_info["account"]}
+            )
         if future is None:
             return web.json_response(
                 {"code": 20404, "message": "The requested resource was not found", "status": 404}, status=404

@@ -12,7 +12,8 @@ from django.test import Client as HttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
-from telephony.simulator.rest_faults import FaultPlan, FaultyHttpClient
+from telephony.simulator.rest_faults import FaultPlan, FaultyHttpClient, Sent
+from tests.twilio_kit import check_twiml
 
 _sequence = itertools.count(1)
 CONFERENCE_SID = "CF" + "c" * 32
@@ -29,6 +30,21 @@ def twilio_with_faults(monkeypatch, base_url: str, *script: str) -> FaultyHttpCl
     faulty.cache_clear = lambda: None  # as ``gateway.client``'s cache, which twilio_mock clears
     monkeypatch.setattr("telephony.gateway.client", faulty)
     return http
+
+
+def operator_legs(http: FaultyHttpClient) -> list[Sent]:
+    """The operator legs the platform placed (calls created to a browser phone, ``client:…``), in
+    order; each one's label is in its TwiML (``leg_label``)."""
+    return [
+        s for s in http.sent
+        if s.method == "POST" and s.url.endswith("/Calls.json") and not s.fault
+        and str(s.data.get("To", "")).startswith("client:")
+    ]  # fmt: skip
+
+
+def leg_label(leg: Sent) -> str:
+    """The participant label an operator's leg joins the conference with (in its TwiML)."""
+    return check_twiml(leg.data["Twiml"]).find("Dial/Conference").get("participantLabel")
 
 
 def atomic_depths(http: FaultyHttpClient) -> list[int]:

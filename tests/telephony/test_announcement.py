@@ -1,7 +1,8 @@
-"""The client announced to the operator before the caller is put through (R19): the caller joins
-muted, the operator's participant is created muted, the operator alone hears the announcement
-(participant ``AnnounceUrl``, signed, in the company's schema), and both are unmuted when Twilio
-says it ended, once, or at the latest after a delay; Twilio's failures never leave them muted."""
+"""The client announced to the operator before the caller is put through (R19): the operator's leg
+is a call to their browser phone whose TwiML says whose call it is, then joins the conference
+(``twiml.operator_leg``, sent with ``calls.create``: Prism validates it). The operator alone hears
+it, before joining; the caller waits in the conference's music, never muted; they talk as soon as
+the operator joins: no announcement URL, no muting, no release, whatever Twilio posts."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from telephony import announcements, tasks
+from telephony import announcements
 from telephony.calls.models import TelephonySettings
 from telephony.models import Queue
+from telephony.simulator.rest_faults import Sent
 from tests.conftest import logged_in
 from tests.factories import CallFactory
-from tests.telephony.conference_kit import conference_event, path_of, query, signed_post, twilio_with_faults
-from tests.telephony.supervision_kit import connect_call
+from tests.telephony.conference_kit import conference_event, operator_legs, twilio_with_faults
+from tests.telephony.supervision_kit import OPERATOR_LEG, connect_call
 from tests.twilio_kit import check_twiml
 
 
@@ -28,81 +30,62 @@ def queue(db, tenants) -> Queue:
 
 
 @pytest.fixture
-def sent_tasks(monkeypatch) -> list[tuple]:
-    sent: list[tuple] = []
-    for name in ("bridge_call", "announce_to_operator", "release_caller"):
-        monkeypatch.setattr(f"telephony.tasks.{name}.delay", lambda *args, _n=name: sent.append((_n, *args)))
-    monkeypatch.setattr(
-        "telephony.tasks.release_caller.apply_async",
-        lambda args, countdown: sent.append(("release_later", *args, countdown)),
-    )
+def bridges(monkeypatch) -> list[int]:
+    sent: list[int] = []
+    monkeypatch.setattr("telephony.tasks.bridge_call.delay", sent.append)
     return sent
 
 
-def _run(tenant, task, *args) -> object:
-    with tenant_context(tenant):
-        return task.apply(args=list(args)).get()
+def _operator_leg(http, operator_user_id: int) -> Sent:
+    """The ``calls.create`` of the operator's leg (Prism validated it against Twilio's spec)."""
+    (create,) = operator_legs(http)
+    assert create.data["To"] == create.data["From"] == f"client:operator-{operator_user_id}"
+    return create
 
 
-def _updates(http) -> list:
-    return [s for s in http.sent if "/Participants/" in s.url and not s.fault]
-
-
-def test_the_operator_alone_hears_the_client_then_the_caller_is_put_through_once(
-    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+def test_the_operator_alone_hears_the_client_before_joining_and_the_caller_is_never_muted(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
 ):
     http = twilio_with_faults(monkeypatch, twilio_mock)
-    connected = connect_call(tenants.alpha, alpha_number, queue, commit, http)
-    conference = check_twiml(connected.twiml).find("Dial/Conference")
-    assert conference.get("muted") == "true"  # the caller is not heard until put through
-    assert "announcement" in conference.get("statusCallbackEvent").split()
-    operator = next(s for s in http.sent if s.url.endswith("/Participants.json"))
-    assert operator.data["Muted"] == "true"  # Prism validated it against Twilio's spec
+    connected = connect_call(tenants.alpha, alpha_number, queue, commit, http, join=False)
+    caller = check_twiml(connected.twiml).find("Dial/Conference")
+    assert caller.get("muted") is None  # heard as soon as the operator joins
+    assert set(caller.get("statusCallbackEvent").split()) == {"end", "join", "leave"}
+    leg = check_twiml(_operator_leg(http, connected.offer.operator.user_id).data["Twiml"])
+    assert [(e.tag, e.text) for e in leg] == [("Say", "Alpha Ltd, Support"), ("Dial", None)]
+    joins = leg.find("Dial/Conference")
+    label = f"operator-{connected.offer.pk}"
+    assert (joins.text, joins.get("participantLabel")) == (f"call-{connected.sid}", label)
+    assert joins.get("muted") is None and joins.get("startConferenceOnEnter") == "true"
+    assert joins.get("statusCallback") == connected.callback  # whoever comes first creates it with them
     call = connected.call(tenants.alpha)
-    assert ("announce_to_operator", call.pk, connected.offer.pk) in sent_tasks
-
-    assert _run(tenants.alpha, tasks.announce_to_operator, call.pk, connected.offer.pk) is True
-    (announce,) = _updates(http)
-    assert announce.url.endswith(f"/Participants/operator-{connected.offer.pk}.json")  # the operator only
-    assert announce.data["AnnounceMethod"] == "POST" and "Muted" not in announce.data
-    url = announce.data["AnnounceUrl"]
-    assert query(url) == {"t": tenants.alpha.schema_name, "c": str(call.pk)}
-    assert ("release_later", call.pk, connected.offer.pk, "announcement timed out", 15) in sent_tasks
-    said = check_twiml(signed_post(path_of(url), {"CallSid": "CA" + "7" * 32}).content.decode())
-    assert [e.text for e in said.iter("Say")] == ["Alpha Ltd, Support"]
-    assert _updates(http) == [announce]  # the caller heard nothing and is still muted
-
-    for _ in range(2):  # Twilio may post it twice
-        with commit():
-            conference_event(connected.callback, "announcement-end", CallSid="CA" + "7" * 32)
-    releases = [t for t in sent_tasks if t[0] == "release_caller"]
-    assert releases == [("release_caller", call.pk, connected.offer.pk, "announcement-end")] * 2
-    for release in releases:
-        _run(tenants.alpha, tasks.release_caller, *release[1:])
-    _run(tenants.alpha, tasks.release_caller, call.pk, connected.offer.pk, "announcement timed out")
-    unmuted = _updates(http)[1:]
-    assert [u.url.rsplit("/", 1)[-1] for u in unmuted] == [
-        f"{connected.sid}.json",
-        f"operator-{connected.offer.pk}.json",
-    ]
-    assert all(u.data["Muted"] == "false" for u in unmuted)
     with tenant_context(tenants.alpha):
-        assert list(call.events.filter(kind="released").values_list("data__reason", flat=True)) == [
-            "announcement-end"
-        ]
+        assert call.events.get(kind="leg").data["announcement"] == "Alpha Ltd, Support"
+    requests_before_join = len(http.sent)
+
+    for _ in range(2):  # Twilio may post the join twice: one answer
+        with commit():
+            conference_event(
+                connected.callback, "participant-join", CallSid=OPERATOR_LEG, ParticipantLabel=label
+            )
+    assert connected.call(tenants.alpha).answered_at is not None  # they talk at once
+    assert len(http.sent) == requests_before_join  # nothing to unmute, nothing to announce
+    assert not [s for s in http.sent if "/Participants" in s.url]
+    assert bridges == [connected.waiting.pk]  # the bridge is the call's only task
 
 
 def test_the_companys_own_text_is_announced_and_the_console_shows_it_with_the_script(
-    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
 ):
     with tenant_context(tenants.alpha):
-        TelephonySettings.objects.update_or_create(pk=1, defaults={"operator_announcement": "Alpha parcels"})
+        TelephonySettings.objects.update_or_create(
+            pk=1,
+            defaults={"operator_announcement": "Alpha parcels", "voice": "Polly.Amy", "language": "en-GB"},
+        )
     http = twilio_with_faults(monkeypatch, twilio_mock)
     connected = connect_call(tenants.alpha, alpha_number, queue, commit, http)
-    call = connected.call(tenants.alpha)
-    with tenant_context(tenants.alpha):
-        said = check_twiml(str(announcements.announcement_twiml(call)))
-    assert [e.text for e in said.iter("Say")] == ["Alpha parcels"]
+    said = check_twiml(_operator_leg(http, connected.offer.operator.user_id).data["Twiml"]).find("Say")
+    assert (said.text, said.get("voice"), said.get("language")) == ("Alpha parcels", "Polly.Amy", "en-GB")
     console = logged_in(None, connected.offer.operator.user)
     pop = console.get(f"/console/offers/{connected.offer.pk}").json()
     assert (pop["tenant"]["name"], pop["queue"], pop["announcement"]) == (
@@ -111,46 +94,6 @@ def test_the_companys_own_text_is_announced_and_the_console_shows_it_with_the_sc
         "Alpha parcels",
     )
     assert "script" in pop
-
-
-@pytest.mark.parametrize("fault", ["refused", "404"])
-def test_an_announcement_twilio_refuses_puts_the_caller_through_at_once(
-    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch, fault
-):
-    http = twilio_with_faults(monkeypatch, twilio_mock)
-    connected = connect_call(tenants.alpha, alpha_number, queue, commit, http)
-    call = connected.call(tenants.alpha)
-    http.plan.script = [fault]
-    assert _run(tenants.alpha, tasks.announce_to_operator, call.pk, connected.offer.pk) is False
-    assert [u.data["Muted"] for u in _updates(http)] == ["false", "false"]
-    with tenant_context(tenants.alpha):
-        assert call.events.get(kind="released").data["reason"].startswith("announcement")
-
-
-def test_twilio_unavailable_for_the_announcement_still_puts_the_caller_through(
-    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
-):
-    http = twilio_with_faults(monkeypatch, twilio_mock)
-    connected = connect_call(tenants.alpha, alpha_number, queue, commit, http)
-    call = connected.call(tenants.alpha)
-    http.plan.script = ["503", "429", "timeout", "500"]
-    assert _run(tenants.alpha, tasks.announce_to_operator, call.pk, connected.offer.pk) is False
-    assert ("release_caller", call.pk, connected.offer.pk, "announcement unavailable") in sent_tasks
-    http.plan.script = ["503"]  # the release is retried too
-    _run(tenants.alpha, tasks.release_caller, call.pk, connected.offer.pk, "announcement unavailable")
-    assert [u.data["Muted"] for u in _updates(http)] == ["false", "false"]
-
-
-def test_the_announcement_url_is_signed_and_stays_in_its_company(
-    db, tenants, queue, alpha_number, commit, sent_tasks, twilio_mock, monkeypatch
-):
-    http = twilio_with_faults(monkeypatch, twilio_mock)
-    connected = connect_call(tenants.alpha, alpha_number, queue, commit, http)
-    call = connected.call(tenants.alpha)
-    path = f"/twilio/voice/operator-announcement?t={tenants.alpha.schema_name}&c={call.pk}"
-    assert signed_post(path, {"CallSid": "x"}, signature="forged").status_code == 403
-    other = f"/twilio/voice/operator-announcement?t={tenants.beta.schema_name}&c={call.pk}"
-    assert b"Alpha" not in signed_post(other, {"CallSid": "x"}).content
 
 
 def test_an_announcement_scheduled_from_a_day_is_heard_from_that_day(db, tenants):
@@ -163,6 +106,5 @@ def test_an_announcement_scheduled_from_a_day_is_heard_from_that_day(db, tenants
                             "scheduled": [{"from": today, "changes": {"operator_announcement": "New text"}}]},
         )  # fmt: skip
         call = CallFactory(queue_name="Support")
-        said = check_twiml(str(announcements.announcement_twiml(call)))
-        assert [e.text for e in said.iter("Say")] == ["New text"]
-        assert announcements.announcement_text(call) == "New text"
+        response, text = announcements.operator_leg(call, label="operator-1")
+        assert [e.text for e in check_twiml(str(response)).iter("Say")] == [text] == ["New text"]

@@ -24,6 +24,7 @@ from tests.telephony.conference_kit import (
     atomic_depths,
     conference_event,
     leg_event,
+    operator_legs,
     path_of,
     query,
     twilio_with_faults,
@@ -61,9 +62,8 @@ def _bridge_fails(alpha_number, commit, http) -> str:
         waiting = accept_offer(reservation_id=offer.pk, operator=offer.operator.user)
     with commit():
         tasks.bridge_call.apply(args=[waiting.pk])
-    participant = [s for s in http.sent if s.url.endswith("/Participants.json") and not s.fault][-1]
     with commit():
-        leg_event(participant.data["StatusCallback"], "no-answer", "CA" + "7" * 32)
+        leg_event(operator_legs(http)[-1].data["StatusCallback"], "no-answer", "CA" + "7" * 32)
     assert len(_updates(http, sid)) == 1  # into the conference
     return sid
 
@@ -232,9 +232,8 @@ def _bridge_to_failure_of(sid: str, commit, http) -> str:
         waiting = accept_offer(reservation_id=offer.pk, operator=offer.operator.user)
     with commit():
         tasks.bridge_call.apply(args=[waiting.pk])
-    participant = [s for s in http.sent if s.url.endswith("/Participants.json") and not s.fault][-1]
     with commit():
-        leg_event(participant.data["StatusCallback"], "no-answer", "CA" + "6" * 32)
+        leg_event(operator_legs(http)[-1].data["StatusCallback"], "no-answer", "CA" + "6" * 32)
     return sid
 
 

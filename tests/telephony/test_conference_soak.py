@@ -90,10 +90,11 @@ def _watch_rest(soak: Soak, http) -> None:
             soak.conference_callbacks[sent.url.rsplit("/", 1)[1].removesuffix(".json")] = conference.get(
                 "statusCallback"
             )
-        elif sent.url.endswith("/Participants.json"):
-            caller_sid = sent.url.split("/Conferences/call-", 1)[1].split("/", 1)[0]
+        elif sent.url.endswith("/Calls.json") and sent.method == "POST":  # an operator's leg
+            joins = check_twiml(sent.data["Twiml"]).find("Dial/Conference")
+            caller_sid = joins.text.removeprefix("call-")
             leg = "CA" + f"{soak.rng.getrandbits(128):032x}"
-            label, callback = sent.data["Label"], sent.data["StatusCallback"]
+            label, callback = joins.get("participantLabel"), sent.data["StatusCallback"]
             roll, failure = soak.rng.random(), ""
             for status, rate in LEG_FAILURES.items():
                 if roll < rate:
@@ -104,12 +105,8 @@ def _watch_rest(soak: Soak, http) -> None:
             asked = {asked} if isinstance(asked, str) else set(asked)
             if "ringing" in asked:
                 _schedule(soak, "leg", callback, CallStatus="ringing", CallSid=leg)
-            if failure:
+            if failure:  # it never joined: only its status callback says so
                 _schedule(soak, "leg", callback, CallStatus=failure, CallSid=leg)
-                conference = soak.conference_callbacks.get(caller_sid)
-                if conference and soak.rng.random() < 0.5:
-                    _schedule(soak, "conference", conference, StatusCallbackEvent="participant-leave",
-                              CallSid=leg, ParticipantLabel=label, ParticipantCallStatus=failure)  # fmt: skip
             else:
                 if "answered" in asked:
                     _schedule(soak, "leg", callback, CallStatus="answered", CallSid=leg)

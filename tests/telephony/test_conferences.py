@@ -1,6 +1,6 @@
-"""Every answered call is a conference: the caller moved in on accept, the operator's leg added as a
-participant, the call answered when that leg joins; a leg that does not join sends the call back
-in line (another operator first); Twilio's REST failures retried or served."""
+"""Every answered call is a conference: the caller moved in on accept, the operator's leg a call to
+their browser phone that joins it, the call answered when that leg joins; a leg that does not join
+sends the call back in line (another operator first); Twilio's REST failures retried or served."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from tests.telephony.conference_kit import (
     CONFERENCE_SID,
     conference_event,
     leg_event,
+    leg_label,
+    operator_legs,
     path_of,
     query,
     twilio_with_faults,
@@ -63,12 +65,18 @@ def _bridge(waiting_id: int, commit) -> None:
 
 
 def _sent(http, kind: str) -> list[Sent]:
+    if kind == "leg":  # an operator's leg: a call created to their browser phone
+        return operator_legs(http)
     suffix = {"call": "/Calls/", "participant": "/Participants.json", "conference": "/Conferences/"}[kind]
     return [s for s in http.sent if suffix in s.url and not s.fault]
 
 
 def _participant(http) -> Sent:
     return _sent(http, "participant")[-1]
+
+
+def _leg(http) -> Sent:
+    return _sent(http, "leg")[-1]
 
 
 def _call(tenants, sid: str) -> Call:
@@ -93,12 +101,13 @@ def test_accept_moves_the_caller_into_the_calls_conference_and_rings_the_operato
     with tenant_context(tenants.alpha):
         assert conference.get("waitUrl") == TelephonySettings.current().hold_music_url
     asked = set(conference.get("statusCallbackEvent").split())
-    assert asked == {"end", "join", "leave", "announcement"}  # the start is the operator's join
+    assert asked == {"end", "join", "leave"}  # the start is the operator's join
     assert query(conference.get("statusCallback"))["t"] == tenants.alpha.schema_name
-    added = _participant(http)
-    assert f"/Conferences/call-{sid}/Participants.json" in added.url
+    added = _leg(http)
     assert added.data["To"] == added.data["From"] == f"client:operator-{operator.user_id}"
-    assert added.data["Label"] == f"operator-{offer.pk}"
+    joins = check_twiml(added.data["Twiml"]).find("Dial/Conference")
+    assert joins.text == f"call-{sid}" and leg_label(added) == f"operator-{offer.pk}"
+    assert str(added.data["Timeout"]) == str(queue.ring_timeout)
     assert added.data["StatusCallbackEvent"] == ["completed"]  # the final status only (issue 23)
     assert query(added.data["StatusCallback"])["r"] == str(offer.pk)
     call = _call(tenants, sid)
@@ -175,7 +184,7 @@ def test_an_operator_leg_that_does_not_join_sends_the_call_back_in_line_to_anoth
     before = WaitingCall.objects.get(pk=waiting.pk)
     _bridge(waiting.pk, commit)
     with commit():
-        response = leg_event(_participant(http).data["StatusCallback"], how, "CA" + "7" * 32)
+        response = leg_event(_leg(http).data["StatusCallback"], how, "CA" + "7" * 32)
     assert response.status_code == 204
     after = WaitingCall.objects.get(pk=waiting.pk)
     assert (after.enqueued_at, after.priority) == (before.enqueued_at, before.priority)  # place kept
@@ -189,8 +198,8 @@ def test_an_operator_leg_that_does_not_join_sends_the_call_back_in_line_to_anoth
         assert call.events.filter(kind="bridge_failed").count() == 1
     # The second operator takes it: the caller is already in the conference, only their leg is added.
     _bridge(_accept(again, commit).pk, commit)
-    assert len(_sent(http, "call")) == 1 and len(_sent(http, "participant")) == 2
-    assert _participant(http).data["Label"] == f"operator-{again.pk}"
+    assert len(_sent(http, "call")) == 1 and len(_sent(http, "leg")) == 2
+    assert leg_label(_leg(http)) == f"operator-{again.pk}"
 
 
 def test_missed_bridges_set_the_operator_away_by_the_miss_rule(
@@ -201,7 +210,7 @@ def test_missed_bridges_set_the_operator_away_by_the_miss_rule(
     sid, offer = _call_offered(alpha_number, commit)
     _bridge(_accept(offer, commit).pk, commit)
     with override_settings(ROUTING_MISSES_BEFORE_AWAY=1), commit():
-        leg_event(_participant(http).data["StatusCallback"], "no-answer", "CA" + "7" * 32)
+        leg_event(_leg(http).data["StatusCallback"], "no-answer", "CA" + "7" * 32)
     operator.refresh_from_db()
     assert operator.state == "break" and operator.break_reason == "missed offers"
     assert WaitingCall.objects.get(call_sid=sid).state == WaitingCall.State.WAITING
@@ -216,13 +225,44 @@ def test_a_leg_that_joins_after_its_attempt_failed_is_hung_up_and_answers_nothin
     _bridge(_accept(offer, commit).pk, commit)
     leg = "CA" + "8" * 32
     with commit():
-        leg_event(_participant(http).data["StatusCallback"], "no-answer", leg)
+        leg_event(_leg(http).data["StatusCallback"], "no-answer", leg)
         status_callback = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference")
         conference_event(status_callback.get("statusCallback"), "participant-join", CallSid=leg,
                          ParticipantLabel=f"operator-{offer.pk}")  # fmt: skip
     assert _call(tenants, sid).answered_at is None
-    hung_up = [s for s in http.sent if s.url.endswith(f"/Calls/{leg}.json")]
-    assert [s.data.get("Status") for s in hung_up] == ["completed"]
+    kept, hung_up = http.sent[-2:]  # the caller waits there for the next operator: not cut off
+    assert kept.url.endswith(f"/Conferences/{CONFERENCE_SID}/Participants/operator-{offer.pk}.json")
+    assert kept.data == {"EndConferenceOnExit": "false"}
+    assert hung_up.url.endswith(f"/Calls/{leg}.json") and hung_up.data == {"Status": "completed"}
+
+
+def test_an_operator_joining_after_the_caller_left_during_the_announcement_is_hung_up_alone(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    """The caller hung up while the operator heard whose call it was: the operator's join opens a
+    new, empty conference of the same name (Twilio's callbacks still reach the call). It answers
+    nothing and their leg is hung up; the caller's hang-up is the call's outcome and frees them."""
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    operator = make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    callback = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference").get("statusCallback")
+    leg = "CA" + "9" * 32
+    with commit():
+        conference_event(callback, "participant-join", CallSid=sid, ParticipantLabel="caller")
+        conference_event(callback, "participant-leave", CallSid=sid, ParticipantLabel="caller",
+                         ParticipantCallStatus="completed")  # fmt: skip
+        conference_event(callback, "conference-end", CallSidEndingConference=sid)
+        signed_post("/twilio/voice/status", {"CallSid": sid, "To": alpha_number, "CallStatus": "completed"})
+    operator.refresh_from_db()
+    assert operator.state != "on_call"  # free at once: not their miss
+    with commit():
+        conference_event(callback, "participant-join", CallSid=leg, ParticipantLabel=f"operator-{offer.pk}",
+                         ConferenceSid="CF" + "d" * 32)  # fmt: skip
+    call = _call(tenants, sid)
+    assert call.outcome == Call.Outcome.ABANDONED and call.answered_at is None
+    assert http.sent[-1].url.endswith(f"/Calls/{leg}.json") and http.sent[-1].data == {"Status": "completed"}
+    assert not [s for s in http.sent if "/Participants/" in s.url]  # no conference left to keep alive
 
 
 def test_twilio_429_5xx_and_timeouts_are_retried_until_the_bridge_is_made(
@@ -233,7 +273,33 @@ def test_twilio_429_5xx_and_timeouts_are_retried_until_the_bridge_is_made(
     sid, offer = _call_offered(alpha_number, commit)
     _bridge(_accept(offer, commit).pk, commit)
     assert [s.fault for s in http.sent] == ["429", "500", "timeout", "", "503", ""]
-    assert len(_sent(http, "call")) == 1 and len(_sent(http, "participant")) == 1  # each step once
+    assert len(_sent(http, "call")) == 1 and len(_sent(http, "leg")) == 1  # each step once
+    assert WaitingCall.objects.get(call_sid=sid).state == WaitingCall.State.BRIDGED
+
+
+def test_a_leg_whose_create_answer_was_lost_is_looked_up_before_the_operator_is_rung_again(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    """A create Twilio did but whose answer never came back may be ringing: the next try asks Twilio
+    for the calls to the operator's phone since the first ask, and rings again only if none."""
+    http = twilio_with_faults(monkeypatch, twilio_mock, "", "lost", "500")
+    operator = make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    phone = f"client:operator-{operator.user_id}"
+    legs = [s for s in http.sent if s.url.endswith("/Calls.json")]
+    assert [(s.method, s.fault) for s in legs] == [
+        ("POST", "lost"),
+        ("GET", "500"),
+        ("GET", ""),
+        ("POST", ""),
+    ]
+    assert legs[2].params["To"] == legs[2].params["From"] == phone  # Prism's calls are years old: none
+    call = _call(tenants, sid)
+    with tenant_context(tenants.alpha):
+        (unanswered,) = call.events.filter(kind="leg_unanswered")
+        (leg,) = call.events.filter(kind="leg")
+    assert unanswered.at <= leg.at
     assert WaitingCall.objects.get(call_sid=sid).state == WaitingCall.State.BRIDGED
 
 
@@ -350,7 +416,7 @@ def test_hold_is_the_callers_participant_on_hold_with_the_companys_music_and_unh
         assert held.data["HoldUrl"] == TelephonySettings.current().hold_music_url
     assert console.post(url, {"on": False}, content_type="application/json").json() == {"on_hold": False}
     assert http.sent[-1].data["Hold"] == "false"
-    assert len(_sent(http, "participant")) == 1 and len(_sent(http, "call")) == 1  # nobody re-rung
+    assert len(_sent(http, "leg")) == 1 and len(_sent(http, "call")) == 1  # nobody re-rung
     with tenant_context(tenants.alpha):
         assert _call(tenants, sid).events.filter(kind__in=["hold", "unhold"]).count() == 2
 

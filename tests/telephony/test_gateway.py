@@ -25,9 +25,25 @@ def test_moving_a_caller_into_a_conference_is_a_valid_call_update(db, tenants, t
     assert gateway.update_call(call_sid=CALL_SID, twiml_text=text) is gateway.Answer.DONE
 
 
-def test_adding_the_operator_as_a_participant_is_a_valid_request(db, twilio_mock):
+def test_ringing_the_operators_phone_into_the_conference_is_a_valid_call_create(db, tenants, twilio_mock):
+    with tenant_context(tenants.alpha):
+        text = str(
+            twiml.operator_leg(
+                name=f"call-{CALL_SID}", label="operator-12", announcement="Alpha, Main",
+                voice=twiml.Voice(), recording_callback=None,
+                status_callback=gateway.absolute(twiml.url("twilio-conference", c=1)),
+            )
+        )  # fmt: skip
+    answer, leg = gateway.ring_client(
+        identity="operator-7", twiml_text=text, timeout=20,
+        status_callback="https://localhost/twilio/voice/conference-leg?t=t_alpha&c=1&r=12",
+    )  # fmt: skip
+    assert answer is gateway.Answer.DONE and leg.startswith("CA")
+
+
+def test_ringing_a_specialist_into_the_conference_is_a_valid_participant_create(db, twilio_mock):
     answer, leg = gateway.add_participant(
-        conference=f"call-{CALL_SID}", identity="operator-7", label="operator-12",
+        conference=f"call-{CALL_SID}", to="+4930123456", caller_id="+15550100", label="specialist-12",
         status_callback="https://localhost/twilio/voice/conference-leg?t=t_alpha&c=1&r=12", timeout=20,
     )  # fmt: skip
     assert answer is gateway.Answer.DONE and leg.startswith("CA")
@@ -84,6 +100,34 @@ def test_the_twiml_sent_by_rest_is_valid_and_uses_absolute_callback_urls(db, ten
     )
     assert conference.get("record") == "record-from-start"  # from the operator's join: they start it
     assert conference.get("participantLabel") == "caller"
+    assert conference.get("muted") is None  # nobody else is there until the operator joins
+
+
+def test_the_operators_leg_says_whose_call_it_is_then_joins_with_the_conferences_own_settings(db, tenants):
+    """Whoever joins first creates the conference: the operator's noun carries its callbacks too."""
+    with tenant_context(tenants.alpha):
+        callbacks = {
+            "status_callback": gateway.absolute(twiml.url("twilio-conference", c=1)),
+            "recording_callback": gateway.absolute(twiml.url("twilio-conference-recording", c=1)),
+        }
+        caller = check_twiml(
+            str(twiml.conference_caller(name="call-CA1", hold_music_url="", **callbacks))
+        ).find("Dial/Conference")
+        leg = check_twiml(
+            str(twiml.operator_leg(name="call-CA1", label="operator-9", announcement="Alpha, Main",
+                                   voice=twiml.Voice(voice="Polly.Joanna", language="en-GB"), **callbacks))
+        )  # fmt: skip
+    (say,) = leg.findall("Say")
+    assert (say.text, say.get("voice"), say.get("language")) == ("Alpha, Main", "Polly.Joanna", "en-GB")
+    assert [child.tag for child in leg] == ["Say", "Dial"]  # said before the join, to the operator alone
+    conference = leg.find("Dial/Conference")
+    assert conference.text == "call-CA1" and conference.get("participantLabel") == "operator-9"
+    assert (
+        conference.get("startConferenceOnEnter") == "true" and conference.get("endConferenceOnExit") == "true"
+    )
+    shared = ("statusCallback", "statusCallbackEvent", "record", "recordingStatusCallback", "beep")
+    assert {name: conference.get(name) for name in shared} == {name: caller.get(name) for name in shared}
+    assert conference.get("statusCallbackEvent") == "end join leave"
 
 
 def test_only_a_request_that_went_out_unanswered_may_have_reached_twilio():

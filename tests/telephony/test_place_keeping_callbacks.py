@@ -33,7 +33,14 @@ from telephony.simulator.rest_faults import Sent
 from tests.conftest import http, logged_in, make_user
 from tests.factories import CallFactory
 from tests.telephony.calls_kit import incoming
-from tests.telephony.conference_kit import conference_event, path_of, query, twilio_with_faults
+from tests.telephony.conference_kit import (
+    conference_event,
+    leg_label,
+    operator_legs,
+    path_of,
+    query,
+    twilio_with_faults,
+)
 from tests.telephony.helpers import at, make_operator, make_queue, sid
 from tests.twilio_kit import check_twiml, signed_post, verbs
 
@@ -325,8 +332,8 @@ def test_when_its_turn_comes_an_operator_gets_the_callback_and_the_platform_dial
     (bridge_id,) = sent_tasks["bridge_call"]
     with commit():
         tasks.bridge_call.apply(args=[bridge_id])
-    (leg,) = [s for s in http_.sent if s.url.endswith("/Participants.json")]
-    assert leg.data["Label"] == f"operator-{offer.pk}"
+    (leg,) = operator_legs(http_)
+    assert leg_label(leg) == f"operator-{offer.pk}"
     assert leg.data["To"] == f"client:operator-{offer.operator.user_id}"
     with commit():
         conference_event(path_of(conference.get("statusCallback")), "participant-join",

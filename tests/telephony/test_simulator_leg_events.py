@@ -1,4 +1,5 @@
-"""Issue 23: a conference participant's leg asks Twilio only for its final status callback
+"""Issue 23: the operator's leg (a call to their browser phone that hears the announcement, then
+joins the conference) asks Twilio only for its final status callback
 (``gateway.LEG_STATUS_EVENTS``: "completed", which carries busy, no-answer, failed and canceled too),
 and the simulated Twilio honours the ``StatusCallbackEvent``s asked for, as Twilio does."""
 
@@ -9,6 +10,7 @@ import random
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 
 from telephony import gateway, twiml
 from telephony.simulator.outbound_side import Callee
@@ -18,9 +20,20 @@ from tests.conftest import run_async
 LEG_CALLBACK = "https://localhost/twilio/conference-leg?t=t_alpha&c=1&r=7"
 
 
-async def _leg_statuses(profile: Profile) -> list[str]:
-    """The operator's leg added through the real ``twilio`` client to a simulated conference whose
-    caller is in and which ends at once: the call statuses posted to the leg's callback."""
+def _operator_leg_twiml() -> str:
+    return str(
+        twiml.operator_leg(
+            name="call-CA1", label="operator-7", announcement="Alpha, Main", voice=twiml.Voice(),
+            status_callback="https://localhost/twilio/conference?t=t_alpha&c=1", recording_callback=None,
+        )
+    )  # fmt: skip
+
+
+async def _ring_operator(profile: Profile) -> tuple[list[tuple[str, dict[str, str]]], Twilio, str, str]:
+    """The operator's leg placed through the real ``twilio`` client (``gateway.ring_client``) into a
+    simulated conference whose caller is in and which ends at once: what was posted to the
+    platform, the simulated Twilio, the leg's CallSid, and the call ``gateway.created_call`` finds
+    placed to the operator's phone since just before."""
     posted: list[tuple[str, dict[str, str]]] = []
 
     async def record(url: str, params: dict[str, str]) -> str:
@@ -35,21 +48,41 @@ async def _leg_statuses(profile: Profile) -> list[str]:
         room.ended.set()
         with override_settings(TWILIO_API_BASE_URL=twilio.rest_url):
             gateway.client.cache_clear()
+            since = timezone.now()
             try:
                 answer, leg = await asyncio.to_thread(
-                    gateway.add_participant,
-                    conference="call-CA1",
+                    gateway.ring_client,
                     identity="operator-1",
-                    label="operator-7",
+                    twiml_text=_operator_leg_twiml(),
                     status_callback=LEG_CALLBACK,
                     timeout=20,
+                )
+                found = await asyncio.to_thread(
+                    gateway.created_call, to="client:operator-1", from_="client:operator-1", since=since
                 )
             finally:
                 gateway.client.cache_clear()
         assert answer is gateway.Answer.DONE and leg
         while twilio.conferences.tasks:
             await asyncio.gather(*list(twilio.conferences.tasks))
+    return posted, twilio, leg, found
+
+
+async def _leg_statuses(profile: Profile) -> list[str]:
+    """The call statuses posted to the operator's leg's callback."""
+    posted, *_ = await _ring_operator(profile)
     return [p["CallStatus"] for url, p in posted if url.startswith("/twilio/conference-leg?")]
+
+
+def test_the_operator_hears_whose_call_it_is_alone_then_joins_and_the_leg_can_be_found_by_its_phone():
+    """R19 on the operator's own leg: the announcement is said before the join (the caller, in the
+    conference, hears nothing of it), the join carries the attempt's label, and a create whose
+    answer was lost is found by the operator's phone (``conferences``: never two legs ringing)."""
+    posted, twilio, leg, found = run_async(_ring_operator(Profile(ring=(0.0, 0.01))))
+    assert twilio.conferences.rooms["call-CA1"].announcements == ["Alpha, Main"]
+    joins = [p for url, p in posted if p.get("StatusCallbackEvent") == "participant-join"]
+    assert [(p["CallSid"], p["ParticipantLabel"]) for p in joins] == [(leg, "operator-7")]
+    assert found == leg
 
 
 @pytest.mark.parametrize(
@@ -100,7 +133,7 @@ def test_the_conference_posts_only_the_events_the_platform_acts_on():
     """Holds and mutes are the platform's own requests, recorded as it makes them, and the start is
     the operator's join: Twilio is not asked to post them (a webhook each, for nothing)."""
     assert run_async(_conference_events(twiml.CONFERENCE_EVENTS)) == [
-        "participant-join", "announcement-end", "participant-leave", "conference-end",
+        "participant-join", "participant-leave", "conference-end",
     ]  # fmt: skip
     assert run_async(_conference_events(None)) == ["conference-start", "conference-end"]  # Twilio's default
     everything = "start end join leave hold mute announcement"
@@ -154,3 +187,56 @@ def test_the_simulated_twilio_posts_the_statuses_a_placed_call_asked_for():
     assert run_async(_placed_call_statuses(busy, None)) == ["initiated", "ringing", "busy"]
     assert run_async(_placed_call_statuses(person, ["ringing", "completed"])) == ["ringing", "completed"]
     assert run_async(_placed_call_statuses(busy, [])) == ["busy"]
+
+
+async def _join_after_the_caller_left() -> tuple[list[dict[str, str]], str, str, bool]:
+    """The caller's conference ended while the operator heard the announcement: what the simulated
+    Twilio posts as the operator joins and the platform hangs their leg up, the first conference's
+    SID and the leg's, and whether the hang-up was taken."""
+    posted: list[dict[str, str]] = []
+
+    async def record(url: str, params: dict[str, str]) -> str:
+        posted.append(params)
+        return ""
+
+    kwargs = {"base_url": "https://localhost", "connect": "127.0.0.1:9", "auth_token": "x" * 32}
+    async with Twilio(rng=random.Random(5), profile=Profile(ring=(0.0, 0.01)), **kwargs) as twilio:
+        twilio.post = record
+        room = twilio.conferences.room("call-CA1")
+        room.caller_in.set()
+        room.over = True
+        room.ended.set()
+        with override_settings(TWILIO_API_BASE_URL=twilio.rest_url):
+            gateway.client.cache_clear()
+            try:
+                _, leg = await asyncio.to_thread(
+                    gateway.ring_client, identity="operator-1", twiml_text=_operator_leg_twiml(),
+                    status_callback=LEG_CALLBACK, timeout=20,
+                )  # fmt: skip
+                while not any(p.get("StatusCallbackEvent") == "participant-join" for p in posted):
+                    await asyncio.sleep(0.01)
+                hung_up = await asyncio.to_thread(gateway.hang_up, call_sid=leg)
+            finally:
+                gateway.client.cache_clear()
+        while twilio.conferences.tasks:
+            await asyncio.gather(*list(twilio.conferences.tasks))
+    return posted, room.sid, leg, hung_up
+
+
+def test_an_operator_joining_after_the_conference_ended_opens_a_new_one_until_hung_up():
+    """As Twilio: a name whose conference ended opens anew on the next join (a new SID), with the
+    operator's noun's callbacks; hanging the leg up ends it, and the leg's final status follows."""
+    posted, first_sid, leg, hung_up = run_async(_join_after_the_caller_left())
+    assert hung_up
+    events = [(p.get("StatusCallbackEvent") or p.get("CallStatus"), p.get("ConferenceSid")) for p in posted]
+    (join_sid,) = [sid for event, sid in events if event == "participant-join"]
+    assert join_sid and join_sid != first_sid
+    assert [event for event, _ in events] == [
+        "participant-join",
+        "participant-leave",
+        "conference-end",
+        "completed",
+    ]
+    assert {sid for event, sid in events if event != "completed"} == {join_sid}
+    leave = next(p for p in posted if p.get("StatusCallbackEvent") == "participant-leave")
+    assert (leave["CallSid"], leave["ParticipantLabel"]) == (leg, "operator-7")
