@@ -1,5 +1,6 @@
-"""Twilio's callbacks about a call's conference: the conference's own (participants joining,
-leaving, held, muted; start and end), the operator's leg's call status, the conference recording.
+"""Twilio's callbacks about a call's conference: the conference's own (the events asked for,
+``twiml.CONFERENCE_EVENTS``: participants joining, its end), each leg's call status (operator,
+specialist, supervisor), the conference recording.
 
 Signed like every webhook; each URL carries the schema (``t``) and the call (``c``), covered by
 the signature. Replays and any order are safe: every event is recorded once (Twilio's
@@ -73,17 +74,13 @@ def conference_status(request: HttpRequest, tenant: Client, call: Call) -> HttpR
         muted=post.get("Muted", ""),
         sid=conference_sid,  # for the requests about the conference (``conferences.conference_sid``)
     )
-    supervisor = supervision.supervisor_of(label)
-    if supervisor is not None:
-        if event == "participant-leave":
-            supervision.left(call=call, supervisor_id=supervisor, leg_sid=leg_sid, reason="left the call")
-    elif event == "participant-join" and label.startswith(transfers.SPECIALIST_PREFIX):
+    # A participant's leaving is not asked for (``twiml.CONFERENCE_EVENTS``): each leg's end comes
+    # on its own status callback, the caller's with the conference's end. A supervisor's join is
+    # not acted on (their session is open already), nor is the caller's.
+    if event == "participant-join" and label.startswith(transfers.SPECIALIST_PREFIX):
         transfers.specialist_joined(call=call, label=label)
     elif event == "participant-join":
         conferences.participant_joined(call=call, label=label, leg_sid=leg_sid)
-    elif event == "participant-leave":
-        left = post.get("ParticipantCallStatus", "")
-        conferences.participant_left(call=call, label=label, call_status=left)
     if event == "conference-end":
         supervision.call_ended(call=call)
         # The recording ends with the conference: a pause still open ends here, not resumed.

@@ -86,8 +86,9 @@ def caller_in_conference(call: Call) -> bool:
 
 
 def caller_left_conference(call: Call) -> bool:
-    """Whether the caller's leg has left the call's conference (Twilio's participant-leave of the
-    caller, or the conference's end): moved out by a redirect, or hung up."""
+    """Whether the caller's leg has left the call's conference (the conference's end, which their
+    leaving brings: moved out by a redirect, or hung up; or Twilio's participant-leave of the
+    caller, which conferences asked for until 2026-12-05)."""
     left = Q(kind="conference:participant-leave", data__label=twiml.CALLER_LABEL)
     return call.events.filter(left | Q(kind="conference:conference-end")).exists()
 
@@ -255,14 +256,6 @@ def leg_status(*, call: Call, reservation_id: int, status: str, now: dt.datetime
         # The leg ended without ever joining (it answered, then hung up at once).
         return attempt_failed(call=call, reservation_id=reservation_id, reason="left before joining", now=now)
     return False
-
-
-def participant_left(*, call: Call, label: str, call_status: str, now: dt.datetime | None = None) -> bool:
-    """A participant left: an operator's leg that never joined (``ParticipantCallStatus``) failed."""
-    reservation_id = attempt_of(label)
-    if reservation_id is None or call_status not in FAILED_LEG:
-        return False
-    return attempt_failed(call=call, reservation_id=reservation_id, reason=call_status, now=now)
 
 
 def conference_sid(call: Call) -> str:

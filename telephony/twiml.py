@@ -186,12 +186,15 @@ def transfer(*, voice: Voice, number: str, name: str, caller_id: str, action: st
 
 
 CALLER_LABEL = "caller"
-# The conference's events the platform acts on: join and leave (the bridge, a party gone), end.
+# The conference's events the platform acts on: join (the operator's join answers the call) and end.
 # Not start: the conference starts when the operator joins (the caller does not start it), so that
-# join is its start (the recording's zero: ``recording_pauses.recording_started_at``). Not hold nor
-# mute: those follow the platform's own requests, recorded as it makes them. Each is a webhook the
-# call would pay for nothing (``python -m bench capacity`` counts them).
-CONFERENCE_EVENTS = "end join leave"
+# join is its start (the recording's zero: ``recording_pauses.recording_started_at``). Not leave:
+# the caller's leaving ends the conference (``endConferenceOnExit``; a caller moved out while
+# waiting leaves it empty, which ends it too), and every other leg (operator, specialist,
+# supervisor) reports its own end on its status callback. Not hold nor mute: those follow the
+# platform's own requests, recorded as it makes them. Each is a webhook a participant the call
+# would pay for nothing (``python -m bench capacity`` counts them).
+CONFERENCE_EVENTS = "end join"
 
 
 def conference_name(call_sid: str) -> str:

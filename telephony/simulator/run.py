@@ -143,6 +143,8 @@ async def simulate(plan: Plan) -> dict[str, object]:
             "operators": [vars(op.stats) | {"calls": len(op.stats.calls)} for op in operators],
             "supervisors": [vars(sup.stats) for sup in supervisors],
             "announced": sum(len(texts) for texts in twilio.conferences.announced.values()),
+            # Operators who joined after their caller had left (a new, empty conference of the name).
+            "reopened_conferences": twilio.conferences.reopened,
             "rest_url": twilio.rest_url,
             "trace": [{"sid": r.sid, "result": r.result, "steps": r.steps} for r in twilio.records[:50]],
         }

@@ -50,7 +50,7 @@ def test_the_operator_alone_hears_the_client_before_joining_and_the_caller_is_ne
     connected = connect_call(tenants.alpha, alpha_number, queue, commit, http, join=False)
     caller = check_twiml(connected.twiml).find("Dial/Conference")
     assert caller.get("muted") is None  # heard as soon as the operator joins
-    assert set(caller.get("statusCallbackEvent").split()) == {"end", "join", "leave"}
+    assert set(caller.get("statusCallbackEvent").split()) == {"end", "join"}
     leg = check_twiml(_operator_leg(http, connected.offer.operator.user_id).data["Twiml"])
     assert [(e.tag, e.text) for e in leg] == [("Say", "Alpha Ltd, Support"), ("Dial", None)]
     joins = leg.find("Dial/Conference")

@@ -211,9 +211,9 @@ def test_a_caller_moved_out_whose_answer_was_lost_is_not_redirected_again(
     _tick(commit)
     assert WaitingCall.objects.get(call_sid=sid).outcome == "exiting: max wait"
     with commit():
-        response = conference_event(
-            conference.get("statusCallback"), "participant-leave",
-            CallSid=sid, ParticipantLabel="caller", ParticipantCallStatus="in-progress",
+        response = conference_event(  # the caller alone left: the conference ends
+            conference.get("statusCallback"), "conference-end",
+            CallSidEndingConference=sid, ReasonConferenceEnded="last-participant-left",
         )  # fmt: skip
     assert response.status_code == 204
     sent = len(http.sent)

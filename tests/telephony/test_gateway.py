@@ -127,7 +127,7 @@ def test_the_operators_leg_says_whose_call_it_is_then_joins_with_the_conferences
     )
     shared = ("statusCallback", "statusCallbackEvent", "record", "recordingStatusCallback", "beep")
     assert {name: conference.get(name) for name in shared} == {name: caller.get(name) for name in shared}
-    assert conference.get("statusCallbackEvent") == "end join leave"
+    assert conference.get("statusCallbackEvent") == "end join"
 
 
 def test_only_a_request_that_went_out_unanswered_may_have_reached_twilio():

@@ -133,7 +133,7 @@ def test_the_conference_posts_only_the_events_the_platform_acts_on():
     """Holds and mutes are the platform's own requests, recorded as it makes them, and the start is
     the operator's join: Twilio is not asked to post them (a webhook each, for nothing)."""
     assert run_async(_conference_events(twiml.CONFERENCE_EVENTS)) == [
-        "participant-join", "participant-leave", "conference-end",
+        "participant-join", "conference-end",
     ]  # fmt: skip
     assert run_async(_conference_events(None)) == ["conference-start", "conference-end"]  # Twilio's default
     everything = "start end join leave hold mute announcement"
@@ -231,12 +231,7 @@ def test_an_operator_joining_after_the_conference_ended_opens_a_new_one_until_hu
     events = [(p.get("StatusCallbackEvent") or p.get("CallStatus"), p.get("ConferenceSid")) for p in posted]
     (join_sid,) = [sid for event, sid in events if event == "participant-join"]
     assert join_sid and join_sid != first_sid
-    assert [event for event, _ in events] == [
-        "participant-join",
-        "participant-leave",
-        "conference-end",
-        "completed",
-    ]
+    assert [event for event, _ in events] == ["participant-join", "conference-end", "completed"]
     assert {sid for event, sid in events if event != "completed"} == {join_sid}
-    leave = next(p for p in posted if p.get("StatusCallbackEvent") == "participant-leave")
-    assert (leave["CallSid"], leave["ParticipantLabel"]) == (leg, "operator-7")
+    end = next(p for p in posted if p.get("StatusCallbackEvent") == "conference-end")
+    assert end["CallSidEndingConference"] == leg
