@@ -80,7 +80,8 @@ def conference_status(request: HttpRequest, tenant: Client, call: Call) -> HttpR
     if event == "participant-join" and label.startswith(transfers.SPECIALIST_PREFIX):
         transfers.specialist_joined(call=call, label=label)
     elif event == "participant-join":
-        conferences.participant_joined(call=call, label=label, leg_sid=leg_sid)
+        muted = post.get("Muted", "") == "true"
+        conferences.participant_joined(call=call, label=label, leg_sid=leg_sid, muted=muted)
     if event == "conference-end":
         supervision.call_ended(call=call)
         # The recording ends with the conference: a pause still open ends here, not resumed.

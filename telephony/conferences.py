@@ -206,7 +206,9 @@ def attempt_failed(*, call: Call, reservation_id: int, reason: str, now: dt.date
     return True
 
 
-def participant_joined(*, call: Call, label: str, leg_sid: str, now: dt.datetime | None = None) -> bool:
+def participant_joined(
+    *, call: Call, label: str, leg_sid: str, muted: bool = False, now: dt.datetime | None = None
+) -> bool:
     """A participant joined the call's conference: the operator's join answers the call. A leg of
     an attempt that is over (failed meanwhile) is hung up: the call is someone else's now. So is a
     leg joining after the caller's call ended (they hung up while the operator heard the
@@ -230,7 +232,22 @@ def participant_joined(*, call: Call, label: str, leg_sid: str, now: dt.datetime
             # The console shows what a connected call offers (hold, mute, pause the recording).
             message = {"type": "connected", "reservation": attempt.reservation.pk}
             push_on_commit(user_id=attempt.waiting.operator.user_id, message=message)
+        if muted:  # bridged by a version before 2026-12-05, which muted both until an announcement
+            sid = conference_sid(call)
+            transaction.on_commit(lambda: _unmute(sid, call.call_sid, label))
     return True
+
+
+def _unmute(conference_sid: str, *participants: str) -> None:
+    """Put a call bridged by the version before 2026-12-05 through: it created the operator's
+    participant and the caller muted, for an announcement this version no longer asks for (the
+    calls being connected while it is deployed). Twilio's join says ``Muted``: no other join is."""
+    for participant in participants:
+        try:
+            gateway.update_participant(conference_sid=conference_sid, participant=participant, muted=False)
+        except gateway.TwilioUnavailable:
+            log.warning("could not unmute %s in %s: the pair may not hear each other", participant,
+                        conference_sid)  # fmt: skip
 
 
 def _hang_up_leg(leg_sid: str, *, label: str, conference_sid: str) -> None:

@@ -148,6 +148,33 @@ def test_the_call_is_answered_when_the_operator_joins_once_whatever_the_replays(
     assert WaitingCall.objects.get(pk=waiting.pk).answered_at == call.answered_at
 
 
+def test_a_call_bridged_muted_by_the_version_before_is_put_through_when_its_operator_joins(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    """Calls being connected while this version is deployed were set up by the one before: the
+    caller and the operator's participant muted until an announcement no longer asked for. Twilio's
+    join says the operator is muted (no join of this version is): both are unmuted at once."""
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    callback = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference").get("statusCallback")
+    label = f"operator-{offer.pk}"
+    with commit():
+        conference_event(callback, "participant-join", CallSid=sid, ParticipantLabel="caller", Muted="true")
+    assert not [s for s in http.sent if "/Participants/" in s.url]  # the caller alone: nothing to do
+    with commit():
+        conference_event(callback, "participant-join", CallSid="CA" + "7" * 32, ParticipantLabel=label,
+                         Muted="true")  # fmt: skip
+    unmuted = [s for s in http.sent if "/Participants/" in s.url]
+    assert [(s.url.rsplit("/", 1)[-1], s.data) for s in unmuted] == [
+        (f"{sid}.json", {"Muted": "false"}),
+        (f"{label}.json", {"Muted": "false"}),
+    ]
+    assert all(f"/Conferences/{CONFERENCE_SID}/" in s.url for s in unmuted)
+    assert _call(tenants, sid).answered_at is not None
+
+
 def test_the_conference_sid_is_the_one_of_the_calls_callbacks_also_for_calls_recorded_before(
     db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
 ):
