@@ -315,6 +315,8 @@ CELERY_CALL_TASKS = [
     "telephony.tasks.match_queues",
     "telephony.tasks.bridge_call",
     "telephony.tasks.dial_back",  # a callback that kept its place: the person is called back now
+    "telephony.tasks.announce_to_operator",  # calls set up by the version before 2026-12-05
+    "telephony.tasks.release_caller",
     "telephony.reliability.sweep_presence",
     "outbound.tasks.dial_tick",
     "outbound.tasks.dial_for_operators",

@@ -20,11 +20,11 @@ from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 
 from config.queries import one
-from telephony import conferences, evidence, recording_pauses, supervision, transfers
+from telephony import conferences, evidence, gateway, recording_pauses, supervision, transfers, twiml
 from telephony.calls.models import Call
 from telephony.calls.records import add_event
 from telephony.signatures import named_call, twilio_signed
-from telephony.tasks import store_recording
+from telephony.tasks import release_caller, store_recording
 from tenants.models import Client
 
 log = logging.getLogger(__name__)
@@ -80,13 +80,27 @@ def conference_status(request: HttpRequest, tenant: Client, call: Call) -> HttpR
     if event == "participant-join" and label.startswith(transfers.SPECIALIST_PREFIX):
         transfers.specialist_joined(call=call, label=label)
     elif event == "participant-join":
-        muted = post.get("Muted", "") == "true"
-        conferences.participant_joined(call=call, label=label, leg_sid=leg_sid, muted=muted)
+        conferences.participant_joined(call=call, label=label, leg_sid=leg_sid)
+    # Joined muted: set up by the version before 2026-12-05 (no join of this one is muted).
+    attempt = conferences.attempt_of(label)
+    muted = event == "participant-join" and post.get("Muted") == "true"
+    if muted and (attempt is not None or label == twiml.CALLER_LABEL):
+        _on_commit_in(tenant, release_caller, call.pk, attempt, "joined muted (earlier version)")
     if event == "conference-end":
         supervision.call_ended(call=call)
         # The recording ends with the conference: a pause still open ends here, not resumed.
         recording_pauses.close_open_pause(call=call, reason="the call ended while the recording was paused")
     return HttpResponse(status=204)
+
+
+def _on_commit_in(tenant: Client, task, *args: object) -> None:
+    """Send a tenant task once the callback's writes commit (it runs in the company's schema)."""
+
+    def send() -> None:
+        with tenant_context(tenant):
+            task.delay(*args)
+
+    transaction.on_commit(send)
 
 
 @conference_webhook
@@ -117,9 +131,19 @@ def leg_status(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse
 
 @conference_webhook
 def recording(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
-    """The conference's recording is ready (one file per call, from the operator's join to the end)."""
+    """The conference's recording is ready (one file per call, from the operator's join to the end).
+    A recording of another conference of the same name is not the call's: the operator's join
+    opened it anew after the caller had left (an empty line); it is deleted at Twilio."""
     post = request.POST
     seconds = post.get("RecordingDuration", "")
+    recorded, ours = post.get("ConferenceSid", ""), conferences.conference_sid(call)
+    if recorded and ours and recorded != ours:
+        stray = post.get("RecordingSid", "")[:64]
+        add_event(
+            call, "stray_recording", dedupe=f"stray_recording:{stray}", recording=stray, conference=recorded
+        )
+        transaction.on_commit(lambda: _delete_stray(stray))
+        return HttpResponse(status=204)
     if post.get("RecordingStatus", "completed") == "completed" and post.get("RecordingUrl"):
         Call.objects.filter(pk=call.pk).update(
             recording_sid=post.get("RecordingSid", "")[:64],
@@ -137,3 +161,12 @@ def recording(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
     add_event(call, "recording", dedupe=f"recording:{post.get('RecordingSid', '')}",
               status=post.get("RecordingStatus", ""), conference=post.get("ConferenceSid", ""))  # fmt: skip
     return HttpResponse(status=204)
+
+
+def _delete_stray(recording_sid: str) -> None:
+    if not recording_sid:
+        return
+    try:
+        gateway.delete_recording(recording_sid=recording_sid)
+    except gateway.TwilioUnavailable:
+        log.warning("could not delete the stray recording %s now: delete it at Twilio", recording_sid)

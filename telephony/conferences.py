@@ -125,7 +125,7 @@ def _ring_operator(call: Call, waiting: WaitingCall, reservation_id: int) -> boo
     unanswered = call.events.filter(dedupe_key=dedupe_key(call, f"leg_unanswered:{reservation_id}")).first()
     if unanswered is not None:
         address = gateway.client_leg(identity)
-        leg_sid = gateway.created_call(to=address, from_=address, since=unanswered.at)
+        leg_sid = gateway.created_call(to=address, from_=address, since=unanswered.at, live=True)
         if leg_sid:
             add_event(call, "leg", dedupe=f"leg:{reservation_id}", call_sid=leg_sid, found=True, **leg)
             return True
@@ -206,9 +206,7 @@ def attempt_failed(*, call: Call, reservation_id: int, reason: str, now: dt.date
     return True
 
 
-def participant_joined(
-    *, call: Call, label: str, leg_sid: str, muted: bool = False, now: dt.datetime | None = None
-) -> bool:
+def participant_joined(*, call: Call, label: str, leg_sid: str, now: dt.datetime | None = None) -> bool:
     """A participant joined the call's conference: the operator's join answers the call. A leg of
     an attempt that is over (failed meanwhile) is hung up: the call is someone else's now. So is a
     leg joining after the caller's call ended (they hung up while the operator heard the
@@ -232,22 +230,25 @@ def participant_joined(
             # The console shows what a connected call offers (hold, mute, pause the recording).
             message = {"type": "connected", "reservation": attempt.reservation.pk}
             push_on_commit(user_id=attempt.waiting.operator.user_id, message=message)
-        if muted:  # bridged by a version before 2026-12-05, which muted both until an announcement
-            sid = conference_sid(call)
-            transaction.on_commit(lambda: _unmute(sid, call.call_sid, label))
     return True
 
 
-def _unmute(conference_sid: str, *participants: str) -> None:
-    """Put a call bridged by the version before 2026-12-05 through: it created the operator's
-    participant and the caller muted, for an announcement this version no longer asks for (the
-    calls being connected while it is deployed). Twilio's join says ``Muted``: no other join is."""
+def put_through(*, call: Call, reservation_id: int | None, reason: str) -> bool:
+    """Unmute the caller and (``reservation_id``) the operator of that attempt: a call being
+    connected while this version was deployed was set up by the one before, which muted both until
+    an announcement on the operator's participant (this version says it on the operator's leg, and
+    mutes nobody). Idempotent; raises ``TwilioUnavailable`` (the task retries)."""
+    sid = conference_sid(call)
+    if not sid:
+        return False
+    participants = [call.call_sid] + ([operator_label(reservation_id)] if reservation_id is not None else [])
     for participant in participants:
-        try:
-            gateway.update_participant(conference_sid=conference_sid, participant=participant, muted=False)
-        except gateway.TwilioUnavailable:
-            log.warning("could not unmute %s in %s: the pair may not hear each other", participant,
-                        conference_sid)  # fmt: skip
+        if gateway.update_participant(conference_sid=sid, participant=participant, muted=False) is not (
+            gateway.Answer.DONE
+        ):
+            log.info("call %s: %s not unmuted (gone or refused)", call.call_sid, participant)
+    add_event(call, "released", dedupe=f"released:{reservation_id}", reason=reason)
+    return True
 
 
 def _hang_up_leg(leg_sid: str, *, label: str, conference_sid: str) -> None:

@@ -32,6 +32,7 @@ TWILIO_API = "https://api.twilio.com"
 # Twilio's codes for "that call is over or was never there": 20404 not found, 21220 "Call is not
 # in-progress. Cannot redirect".
 GONE_CODES = frozenset({20404, 21220})
+LIVE_STATUSES = frozenset({"queued", "initiated", "ringing", "in-progress"})  # a call not over yet
 LOOKUP_LIMIT = 20  # the newest calls to one number from one caller ID: enough to find the last one
 CLOCK_MARGIN = dt.timedelta(seconds=30)  # Twilio's clock against ours, for a call it created
 # A conference participant's leg (operator, specialist, supervisor): only its end is acted on, and
@@ -104,11 +105,12 @@ def may_have_reached_twilio(exc: BaseException) -> bool:
 
 def _unfetched_page(exc: TwilioException, *, what: str) -> Answer:
     """A page of a list refused by its HTTP status (the ``twilio`` client gives no error code
-    there); raises ``TwilioUnavailable`` when retryable or when no status came."""
+    there); raises ``TwilioUnavailable`` for 429 and 5xx. Without a status (a page the client could
+    not read) it is refused: asking again would get the same."""
     status = next((arg.status_code for arg in exc.args if hasattr(arg, "status_code")), 0)
-    if not status or status == 429 or status >= 500:
-        raise TwilioUnavailable(f"{what}: Twilio answered {status or 'nothing usable'}") from exc
-    log.warning("%s refused by Twilio: %s", what, status)
+    if status == 429 or status >= 500:
+        raise TwilioUnavailable(f"{what}: Twilio answered {status}") from exc
+    log.warning("%s refused by Twilio: %s (%s)", what, status or "no answer to read", exc)
     return Answer.GONE if status == 404 else Answer.REFUSED
 
 
@@ -254,16 +256,20 @@ def place_call(*, to: str, from_: str, url: str, status_callback: str, timeout: 
     return answer, (created.sid or "") if created is not None else ""
 
 
-def created_call(*, to: str, from_: str, since: dt.datetime) -> str:
+def created_call(*, to: str, from_: str, since: dt.datetime, live: bool = False) -> str:
     """The CallSid of a call Twilio created to ``to`` from ``from_`` at or after ``since`` (less
     ``CLOCK_MARGIN``; '' when none): after a ``calls.create`` Twilio did not answer, whether it
-    placed the call anyway. Raises ``TwilioUnavailable`` when Twilio does not answer this either."""
+    placed the call anyway. ``live``: only a call not over yet (an operator's phone takes many
+    calls: one that already ended within the margin is another's). Raises ``TwilioUnavailable``
+    when Twilio does not answer this either."""
     _, found = send(
         lambda: list(client().calls.page(to=to, from_=from_, page_size=LOOKUP_LIMIT)),  # newest first
         what=f"calls to {to}",
     )
     for call in found or []:
-        if call.date_created is not None and call.date_created >= since - CLOCK_MARGIN:
+        if call.date_created is None or call.date_created < since - CLOCK_MARGIN:
+            continue
+        if not live or call.status in LIVE_STATUSES:
             return call.sid or ""
     return ""
 

@@ -12,6 +12,7 @@ import random
 from django_tenants.utils import tenant_context
 
 from config.celery import app, tenant_task
+from config.queries import one
 from config.single_flight import single_flight
 from telephony import (
     callback_dial,
@@ -21,6 +22,7 @@ from telephony import (
     recordings,
     routing,
 )
+from telephony.calls.models import Call
 from telephony.gateway import TwilioUnavailable
 from telephony.recordings import RecordingNotReady
 from telephony.routing import callbacks as kept_callbacks
@@ -100,6 +102,29 @@ def dial_back(self, waiting_call_id: int) -> bool:
 def store_recording(self, call_id: int) -> str:
     """Fetch a finished call recording into the tenant's storage (retried while Twilio can't serve it)."""
     return recordings.store_recording(call_id=call_id)
+
+
+# Calls set up by the version before 2026-12-05 (muted until an announcement on the operator's
+# participant), being connected while this one is deployed. Both names are the ones that version
+# queued its tasks under (a release due 15 s later may wait in the queue). To be removed once no
+# such call is left: the release after this one.
+@tenant_task(bind=True, acks_late=True, ignore_result=True, max_retries=BRIDGE_RETRIES)
+def release_caller(self, call_id: int, reservation_id: int | None, reason: str) -> bool:
+    """Unmute the caller and the operator of that attempt (``conferences.put_through``)."""
+    call = one(Call.objects.filter(pk=call_id))
+    if call is None:
+        return False
+    try:
+        return conferences.put_through(call=call, reservation_id=reservation_id, reason=reason)
+    except TwilioUnavailable as exc:
+        raise self.retry(exc=exc, countdown=bridge_backoff(self.request.retries)) from exc
+
+
+@tenant_task(acks_late=True, ignore_result=True)
+def announce_to_operator(call_id: int, reservation_id: int) -> bool:
+    """Queued by that version when its operator joined: put them through now (no announcement)."""
+    release_caller.delay(call_id, reservation_id, "announcement no longer asked for")
+    return True
 
 
 @app.task(acks_late=True, ignore_result=True)

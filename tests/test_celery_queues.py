@@ -10,6 +10,8 @@ CALL_PATH = {
     "telephony.tasks.routing_tick",
     "telephony.tasks.match_queues",
     "telephony.tasks.dial_back",
+    "telephony.tasks.announce_to_operator",
+    "telephony.tasks.release_caller",
     "outbound.tasks.dial_tick",
     "outbound.tasks.dial_for_operators",
 }

@@ -47,6 +47,7 @@ class Leg:
     announcement: str = ""  # what an operator's leg says to them before they join (R19)
     dialled: bool = False  # a call placed with TwiML (an operator's), not a REST participant
     end_on_exit: bool = True  # its leaving ends the conference (``EndConferenceOnExit``)
+    status: str = "queued"  # as its REST resource says (a list of calls shows it)
 
 
 # A conference status callback's family, the word ``statusCallbackEvent`` asks for it by.
@@ -187,6 +188,7 @@ class Conferences:
 
     async def leg_status(self, leg: Leg, status: str) -> None:
         """The leg's status callback, when its ``StatusCallbackEvent``s asked for this status."""
+        leg.status = "in-progress" if status == "answered" else status
         if not leg.status_callback or STATUS_EVENT.get(status, "completed") not in leg.events:
             return
         params = {

@@ -8,6 +8,7 @@ Faults come from a script (the next requests, in order) and then at random with 
 
 from __future__ import annotations
 
+import email.utils
 import json
 import random
 from dataclasses import dataclass, field
@@ -74,10 +75,14 @@ class FaultyHttpClient(RedirectingHttpClient):
         self.plan = plan or FaultPlan()
         self.sent: list[Sent] = []
         self.lost: list[Response] = []  # the answers of requests done but answered with a timeout
+        self.placed: list[dict] = []  # calls created whose answer was lost: Twilio lists them
 
     def request(self, method, url, params=None, data=None, *args, **kwargs):
         fault = self.plan.next()
         self.sent.append(Sent(method, url, dict(data or {}), fault, dict(params or {})))
+        listed = self._listed(method, url, params or {})
+        if listed is not None and not fault:
+            return listed
         if fault == TIMEOUT:
             raise requests.exceptions.ReadTimeout(f"simulated: {url} did not answer in time")
         if fault and fault != LOST:
@@ -88,8 +93,26 @@ class FaultyHttpClient(RedirectingHttpClient):
             answer = super().request(method, url, params, data, *args, **kwargs)
         if fault == LOST:
             self.lost.append(answer)
+            if method == "POST" and url.endswith("/Calls.json") and answer.status_code == 201:
+                self.placed.append({
+                    "sid": json.loads(answer.text)["sid"], "to": data["To"], "from": data["From"],
+                    "status": "queued", "date_created": email.utils.formatdate(usegmt=True),
+                })  # fmt: skip
             raise requests.exceptions.ReadTimeout(f"simulated: {url} done, its answer lost")
         return answer
+
+    def _listed(self, method: str, url: str, params: dict) -> Response | None:
+        """``GET …/Calls.json?To=…&From=…`` when a create whose answer was lost placed such a call:
+        the list Twilio would give (the mock behind knows nothing of it). None otherwise."""
+        if method != "GET" or not url.endswith("/Calls.json"):
+            return None
+        calls = [c for c in self.placed if (c["to"], c["from"]) == (params.get("To"), params.get("From"))]
+        return _page(url, calls[::-1]) if calls else None
+
+
+def _page(url: str, calls: list[dict]) -> Response:
+    return Response(200, json.dumps({"calls": calls, "page": 0, "page_size": 20, "next_page_uri": None,
+                                     "uri": url}))  # fmt: skip
 
 
 def local_answer(method: str, url: str, rng: random.Random) -> Response:
@@ -99,8 +122,7 @@ def local_answer(method: str, url: str, rng: random.Random) -> Response:
         body = {"call_sid": sid, "conference_sid": "CF" + "0" * 32, "status": "queued"}
         return Response(201, json.dumps(body))
     if url.endswith("/Calls.json") and method == "GET":  # the calls placed to a phone: none
-        page = {"calls": [], "page": 0, "page_size": 20, "next_page_uri": None, "uri": url}
-        return Response(200, json.dumps(page))
+        return _page(url, [])
     if url.endswith("/Calls.json"):  # a call created (the operator's leg)
         return Response(201, json.dumps({"sid": sid, "status": "queued"}))
     body = {"sid": url.rsplit("/", 1)[-1].removesuffix(".json"), "status": "in-progress"}

@@ -148,12 +148,15 @@ def test_the_call_is_answered_when_the_operator_joins_once_whatever_the_replays(
     assert WaitingCall.objects.get(pk=waiting.pk).answered_at == call.answered_at
 
 
-def test_a_call_bridged_muted_by_the_version_before_is_put_through_when_its_operator_joins(
+def test_calls_set_up_muted_by_the_version_before_are_put_through_as_their_parties_join(
     db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
 ):
     """Calls being connected while this version is deployed were set up by the one before: the
-    caller and the operator's participant muted until an announcement no longer asked for. Twilio's
-    join says the operator is muted (no join of this version is): both are unmuted at once."""
+    caller and the operator's participant muted until an announcement no longer asked for. A join
+    Twilio says is muted (no join of this version is) unmutes that party, and the caller with the
+    operator, by a task that retries; that version's own queued tasks do the same."""
+    released: list[tuple] = []
+    monkeypatch.setattr("telephony.tasks.release_caller.delay", lambda *args: released.append(args))
     http = twilio_with_faults(monkeypatch, twilio_mock)
     make_operator({queue: 1})
     sid, offer = _call_offered(alpha_number, commit)
@@ -162,17 +165,29 @@ def test_a_call_bridged_muted_by_the_version_before_is_put_through_when_its_oper
     label = f"operator-{offer.pk}"
     with commit():
         conference_event(callback, "participant-join", CallSid=sid, ParticipantLabel="caller", Muted="true")
-    assert not [s for s in http.sent if "/Participants/" in s.url]  # the caller alone: nothing to do
-    with commit():
         conference_event(callback, "participant-join", CallSid="CA" + "7" * 32, ParticipantLabel=label,
                          Muted="true")  # fmt: skip
-    unmuted = [s for s in http.sent if "/Participants/" in s.url]
+    call = _call(tenants, sid)
+    assert released == [(call.pk, None, "joined muted (earlier version)"),
+                        (call.pk, offer.pk, "joined muted (earlier version)")]  # fmt: skip
+    assert call.answered_at is not None
+    http.plan.script = ["503"]  # retried
+    for args in released:
+        with tenant_context(tenants.alpha):
+            tasks.release_caller.apply(args=list(args))
+    unmuted = [s for s in http.sent if "/Participants/" in s.url and not s.fault]
     assert [(s.url.rsplit("/", 1)[-1], s.data) for s in unmuted] == [
+        (f"{sid}.json", {"Muted": "false"}),
         (f"{sid}.json", {"Muted": "false"}),
         (f"{label}.json", {"Muted": "false"}),
     ]
     assert all(f"/Conferences/{CONFERENCE_SID}/" in s.url for s in unmuted)
-    assert _call(tenants, sid).answered_at is not None
+    with tenant_context(tenants.alpha):  # the version before queued these under the same names
+        tasks.announce_to_operator.apply(args=[call.pk, offer.pk])
+    assert released[-1] == (call.pk, offer.pk, "announcement no longer asked for")
+    with commit():  # a join of this version: nobody to unmute
+        conference_event(callback, "participant-join", CallSid="CA" + "8" * 32, ParticipantLabel=label)
+    assert len(released) == 3
 
 
 def test_the_conference_sid_is_the_one_of_the_calls_callbacks_also_for_calls_recorded_before(
@@ -304,30 +319,44 @@ def test_twilio_429_5xx_and_timeouts_are_retried_until_the_bridge_is_made(
     assert WaitingCall.objects.get(call_sid=sid).state == WaitingCall.State.BRIDGED
 
 
-def test_a_leg_whose_create_answer_was_lost_is_looked_up_before_the_operator_is_rung_again(
+def test_a_leg_whose_create_answer_was_lost_is_found_at_twilio_and_not_rung_twice(
     db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
 ):
-    """A create Twilio did but whose answer never came back may be ringing: the next try asks Twilio
-    for the calls to the operator's phone since the first ask, and rings again only if none."""
+    """A create Twilio did but whose answer never came back is ringing: the next try asks Twilio
+    for the calls to the operator's phone since the first ask (a list it fails to serve is asked
+    again) and takes that leg instead of ringing the operator twice."""
     http = twilio_with_faults(monkeypatch, twilio_mock, "", "lost", "500")
     operator = make_operator({queue: 1})
     sid, offer = _call_offered(alpha_number, commit)
     _bridge(_accept(offer, commit).pk, commit)
     phone = f"client:operator-{operator.user_id}"
     legs = [s for s in http.sent if s.url.endswith("/Calls.json")]
-    assert [(s.method, s.fault) for s in legs] == [
-        ("POST", "lost"),
-        ("GET", "500"),
-        ("GET", ""),
-        ("POST", ""),
-    ]
-    assert legs[2].params["To"] == legs[2].params["From"] == phone  # Prism's calls are years old: none
+    assert [(s.method, s.fault) for s in legs] == [("POST", "lost"), ("GET", "500"), ("GET", "")]
+    assert legs[2].params["To"] == legs[2].params["From"] == phone
+    (placed,) = http.placed
+    call = _call(tenants, sid)
+    with tenant_context(tenants.alpha):
+        assert call.events.filter(kind="leg_unanswered").count() == 1
+        (leg,) = call.events.filter(kind="leg")
+    assert leg.data["call_sid"] == placed["sid"] and leg.data["found"] is True
+    assert WaitingCall.objects.get(call_sid=sid).state == WaitingCall.State.BRIDGED
+
+
+def test_a_leg_whose_create_went_unanswered_and_was_not_placed_is_rung_once_looked_up(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    """No answer, and Twilio lists no such call (Prism's calls are years old): ring now."""
+    http = twilio_with_faults(monkeypatch, twilio_mock, "", "timeout")
+    make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    legs = [s for s in http.sent if s.url.endswith("/Calls.json")]
+    assert [(s.method, s.fault) for s in legs] == [("POST", "timeout"), ("GET", ""), ("POST", "")]
     call = _call(tenants, sid)
     with tenant_context(tenants.alpha):
         (unanswered,) = call.events.filter(kind="leg_unanswered")
         (leg,) = call.events.filter(kind="leg")
-    assert unanswered.at <= leg.at
-    assert WaitingCall.objects.get(call_sid=sid).state == WaitingCall.State.BRIDGED
+    assert unanswered.at <= leg.at and "found" not in leg.data
 
 
 def test_twilio_unavailable_through_every_retry_sends_the_call_back_in_line(
@@ -495,6 +524,18 @@ def test_a_company_that_bought_recording_gets_one_conference_recording_per_call(
     with tenant_context(tenants.alpha):
         assert call.events.filter(kind="recording").count() == 1
         TelephonySettings.objects.filter(pk=1).update(record_calls=False)
+    # The operator of a later try joined after the caller had left: Twilio opened the name anew and
+    # recorded that empty line. It is not the call's recording: deleted at Twilio, the call's kept.
+    stores = len(stored)
+    with commit():
+        stray = {**recording, "ConferenceSid": "CF" + "e" * 32, "RecordingSid": "RE" + "2" * 32}
+        assert signed_post(path, stray).status_code == 204
+    assert _call(tenants, sid).recording_sid == "RE" + "1" * 32
+    deleted = http.sent[-1]
+    assert (deleted.method, deleted.url.rsplit("/", 1)[-1]) == ("DELETE", "RE" + "2" * 32 + ".json")
+    with tenant_context(tenants.alpha):
+        assert call.events.get(kind="stray_recording").data["conference"] == "CF" + "e" * 32
+    assert len(stored) == stores  # nothing fetched
 
 
 def _specialist(tenants) -> Specialist:

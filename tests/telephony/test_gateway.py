@@ -146,3 +146,27 @@ def test_only_a_request_that_went_out_unanswered_may_have_reached_twilio():
     with pytest.raises(gateway.TwilioUnavailable) as raised:
         gateway.send(failing(never_sent), what="a call")
     assert not isinstance(raised.value, gateway.TwilioNoAnswer)
+
+
+def test_a_list_page_twilio_does_not_serve_is_retried_or_refused_by_its_status():
+    """The ``twilio`` client raises a bare ``TwilioException`` for a list page that is not a 200
+    (no Twilio error code there): 429 and 5xx are retried, 404 is gone, any other is refused."""
+    from twilio.base.exceptions import TwilioException
+    from twilio.http.response import Response
+
+    def page(status: int):
+        def request():
+            raise TwilioException("Unable to fetch page", Response(status, "{}"))
+
+        return request
+
+    for status in (429, 500, 503):
+        with pytest.raises(gateway.TwilioUnavailable):
+            gateway.send(page(status), what="calls to client:operator-1")
+    assert gateway.send(page(404), what="calls")[0] is gateway.Answer.GONE
+    assert gateway.send(page(403), what="calls")[0] is gateway.Answer.REFUSED
+
+    def unreadable():
+        raise TwilioException("Page Records can not be deserialized")
+
+    assert gateway.send(unreadable, what="calls")[0] is gateway.Answer.REFUSED  # asking again gets the same
