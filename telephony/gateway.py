@@ -192,19 +192,8 @@ def ring_client(*, identity: str, twiml_text: str, status_callback: str, timeout
     with ``Twiml``: no webhook to fetch it); its final status (``LEG_STATUS_EVENTS``) goes to
     ``status_callback``. ``(answer, the leg's CallSid)``."""
     address = client_leg(identity)
-    answer, created = send(
-        lambda: client().calls.create(
-            to=address,
-            from_=address,
-            twiml=twiml_text,
-            status_callback=status_callback,
-            status_callback_method="POST",
-            status_callback_event=LEG_STATUS_EVENTS,
-            timeout=timeout,
-        ),
-        what=f"call to {address}",
-    )
-    return answer, (created.sid or "") if created is not None else ""
+    return _create(to=address, from_=address, status_callback=status_callback, events=LEG_STATUS_EVENTS,
+                   timeout=timeout, twiml=twiml_text)  # fmt: skip
 
 
 def add_monitor(
@@ -240,16 +229,25 @@ def add_monitor(
 def place_call(*, to: str, from_: str, url: str, status_callback: str, timeout: int) -> tuple[Answer, str]:
     """Dial a number (``calls.create``): ``url`` answers with the TwiML when it picks up, its call
     status goes to ``status_callback``. ``(answer, the new call's CallSid)``."""
+    events = ["initiated", "ringing", "answered", "completed"]
+    return _create(to=to, from_=from_, status_callback=status_callback, events=events, timeout=timeout,
+                   url=url, method="POST")  # fmt: skip
+
+
+def _create(
+    *, to: str, from_: str, status_callback: str, events: list[str], timeout: int, **how: str
+) -> tuple[Answer, str]:
+    """``calls.create``, its status (``events``) posted to ``status_callback``; ``how``: what it
+    plays when answered (``url`` to fetch, or ``twiml`` inline). ``(answer, the call's CallSid)``."""
     answer, created = send(
         lambda: client().calls.create(
             to=to,
             from_=from_,
-            url=url,
-            method="POST",
             status_callback=status_callback,
             status_callback_method="POST",
-            status_callback_event=["initiated", "ringing", "answered", "completed"],
+            status_callback_event=events,
             timeout=timeout,
+            **how,
         ),
         what=f"call to {to}",
     )
