@@ -251,6 +251,25 @@ def put_through(*, call: Call, reservation_id: int | None, reason: str) -> bool:
     return True
 
 
+def hang_up_ringing_legs(call: Call) -> int:
+    """The caller hung up while an operator was being connected: the operator's legs not over yet
+    (ringing, or hearing the announcement) are hung up once, so their phone does not take a call
+    nobody is on (and ring busy to their next offer). The number of legs."""
+    events = call.events.filter(kind__in=["leg", "leg_status"]).values_list("kind", "data")
+    ended, legs = set(), []
+    for kind, data in events:
+        if kind == "leg_status" and (data.get("status") in FAILED_LEG or data.get("status") == "completed"):
+            ended.add(data.get("call_sid"))
+        elif kind == "leg" and data.get("call_sid"):
+            legs.append(data["call_sid"])
+    ringing = [sid for sid in legs if sid not in ended]
+    if not ringing or not add_event(call, "legs_hung_up", dedupe="legs_hung_up", legs=ringing):
+        return 0
+    for leg_sid in ringing:
+        transaction.on_commit(lambda leg_sid=leg_sid: _hang_up_leg(leg_sid, label="", conference_sid=""))
+    return len(ringing)
+
+
 def _hang_up_leg(leg_sid: str, *, label: str, conference_sid: str) -> None:
     """Hang up a stale operator's leg; in a live ``conference_sid``, first make its leaving not end
     the conference (its TwiML said it would: the caller waiting there would be cut off)."""

@@ -20,7 +20,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from config.process_cache import ProcessCache
 from config.queries import one
-from telephony import evidence, reconcile, twiml
+from telephony import conferences, evidence, reconcile, twiml
 from telephony.calls import callback_offer, flows
 from telephony.calls.company import call_setup
 from telephony.calls.models import Call
@@ -181,8 +181,11 @@ def status(request: HttpRequest) -> HttpResponse:
     params = TwilioCallParams.from_post(twilio_fields(request))
     with tenant_context(tenant):
         evidence.keep(request)
-        if record_status(params=params) is None:  # before the call's first webhook: kept (issue 22)
+        call = record_status(params=params)
+        if call is None:  # before the call's first webhook: kept (issue 22)
             reconcile.keep_early_status(params=params)
+        elif call.ended_at is not None and call.answered_at is None and call.operator_id is not None:
+            conferences.hang_up_ringing_legs(call)  # gone while an operator was being connected
     return HttpResponse(status=204)
 
 

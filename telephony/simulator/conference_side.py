@@ -354,8 +354,8 @@ class Conferences:
                 failure = status
                 break
             roll -= rate
-        if not failure and room.over and not leg.dialled:
-            failure = "canceled"
+        if not failure and ((room.over and not leg.dialled) or leg.left.is_set()):
+            failure = "canceled"  # hung up by the platform while it rang
         if failure:
             await self.leg_status(leg, failure)
             if not leg.dialled:  # a REST participant leaves the conference it was added to
@@ -367,6 +367,9 @@ class Conferences:
             room.announcements.append(leg.announcement)
             self.announced.setdefault(room.caller_sid, []).append(leg.announcement)
             await asyncio.sleep(0.05 * len(leg.announcement.split()))
+        if leg.left.is_set():  # hung up by the platform during the announcement: never joins
+            await self.leg_status(leg, "completed")
+            return
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(room.caller_in.wait(), 5.0)
         if room.over and leg.dialled:  # the caller left meanwhile: as Twilio, the name opens anew

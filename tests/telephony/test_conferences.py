@@ -307,6 +307,55 @@ def test_an_operator_joining_after_the_caller_left_during_the_announcement_is_hu
     assert not [s for s in http.sent if "/Participants/" in s.url]  # no conference left to keep alive
 
 
+def test_a_caller_who_hangs_up_while_the_operators_phone_rings_has_that_leg_hung_up_once(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    """Else the operator's phone takes a call nobody is on (and rings busy to their next offer)."""
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    operator = make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    with tenant_context(tenants.alpha):
+        leg = _call(tenants, sid).events.get(kind="leg").data["call_sid"]
+    for _ in range(2):  # Twilio may post the caller's end twice
+        with commit():
+            signed_post(
+                "/twilio/voice/status", {"CallSid": sid, "To": alpha_number, "CallStatus": "completed"}
+            )
+    hung_up = [s for s in http.sent if s.url.endswith(f"/Calls/{leg}.json")]
+    assert [s.data for s in hung_up] == [{"Status": "completed"}]
+    call = _call(tenants, sid)
+    assert call.outcome == Call.Outcome.ABANDONED
+    operator.refresh_from_db()
+    assert operator.state != "on_call"
+
+
+def test_a_call_whose_leg_already_ended_hangs_up_no_leg_at_its_end(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    with commit():  # the leg rang out: the call went back in line, its operator freed
+        leg_event(_leg(http).data["StatusCallback"], "no-answer", "CA" + "7" * 32)
+    with commit():
+        signed_post("/twilio/voice/status", {"CallSid": sid, "To": alpha_number, "CallStatus": "completed"})
+    assert not [s for s in http.sent if s.data.get("Status") == "completed"]
+    assert _call(tenants, sid).outcome == Call.Outcome.ABANDONED
+
+
+def test_an_answered_call_hangs_up_no_leg_at_its_end(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    sid, _, _ = _connected(tenants, alpha_number, queue, commit, http)
+    with commit():
+        signed_post("/twilio/voice/status", {"CallSid": sid, "To": alpha_number, "CallStatus": "completed"})
+    assert not [s for s in http.sent if s.data.get("Status") == "completed"]
+    assert _call(tenants, sid).outcome == Call.Outcome.HANDLED
+
+
 def test_twilio_429_5xx_and_timeouts_are_retried_until_the_bridge_is_made(
     db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
 ):

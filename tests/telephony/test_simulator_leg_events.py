@@ -235,3 +235,34 @@ def test_an_operator_joining_after_the_conference_ended_opens_a_new_one_until_hu
     assert {sid for event, sid in events if event != "completed"} == {join_sid}
     end = next(p for p in posted if p.get("StatusCallbackEvent") == "conference-end")
     assert end["CallSidEndingConference"] == leg
+
+
+async def _hung_up_while_ringing() -> list[dict[str, str]]:
+    posted: list[dict[str, str]] = []
+
+    async def record(url: str, params: dict[str, str]) -> str:
+        posted.append(params)
+        return ""
+
+    kwargs = {"base_url": "https://localhost", "connect": "127.0.0.1:9", "auth_token": "x" * 32}
+    async with Twilio(rng=random.Random(5), profile=Profile(ring=(0.3, 0.3)), **kwargs) as twilio:
+        twilio.post = record
+        twilio.conferences.room("call-CA1").caller_in.set()
+        with override_settings(TWILIO_API_BASE_URL=twilio.rest_url):
+            gateway.client.cache_clear()
+            try:
+                _, leg = await asyncio.to_thread(
+                    gateway.ring_client, identity="operator-1", twiml_text=_operator_leg_twiml(),
+                    status_callback=LEG_CALLBACK, timeout=20,
+                )  # fmt: skip
+                assert await asyncio.to_thread(gateway.hang_up, call_sid=leg)
+            finally:
+                gateway.client.cache_clear()
+        while twilio.conferences.tasks:
+            await asyncio.gather(*list(twilio.conferences.tasks))
+    return posted
+
+
+def test_an_operators_leg_hung_up_while_it_rings_is_canceled_and_never_joins():
+    posted = run_async(_hung_up_while_ringing())
+    assert [p.get("CallStatus") or p.get("StatusCallbackEvent") for p in posted] == ["canceled"]
