@@ -18,14 +18,16 @@ from django.db import connection
 from django.utils import timezone
 
 from telephony import twiml
+from telephony.calls.company import call_setup
 from telephony.calls.flows import conference_callbacks, voice_of
 from telephony.calls.hours import in_force
 from telephony.calls.models import Call, TelephonySettings
 
 
 def _settings_now() -> TelephonySettings:
-    """The company's settings in force now (a change scheduled from a date included)."""
-    return in_force(TelephonySettings.current(), timezone.now())
+    """The company's settings in force now (a change scheduled from a date included), from the
+    process's copy of its setup (``call_setup``: read for every call anyway)."""
+    return in_force(call_setup().settings, timezone.now())
 
 
 def announcement_text(call: Call, settings: TelephonySettings | None = None) -> str:

@@ -150,13 +150,7 @@ def recording(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
             recording_url=post.get("RecordingUrl", "")[:200],
             recording_seconds=int(seconds) if seconds.isdigit() else None,
         )
-        call_id = call.pk
-
-        def fetch() -> None:
-            with tenant_context(tenant):
-                store_recording.delay(call_id)
-
-        transaction.on_commit(fetch)
+        _on_commit_in(tenant, store_recording, call.pk)
         recording_pauses.close_open_pause(call=call, reason="the recording ended while paused")
     add_event(call, "recording", dedupe=f"recording:{post.get('RecordingSid', '')}",
               status=post.get("RecordingStatus", ""), conference=post.get("ConferenceSid", ""))  # fmt: skip

@@ -106,14 +106,21 @@ def bridge(*, waiting_call_id: int) -> bool:
         call = one(Call.objects.filter(call_sid=waiting.call_sid))
         if call is None or call.ended_at is not None:
             return False
-        if not has_event(call, "conference") and not _move_caller(call, reservation.pk):
+        # What this call and attempt did already, in one query: the caller moved, the leg placed,
+        # a create Twilio did not answer (kind → when).
+        keys = [dedupe_key(call, key) for key in ("conference", f"leg:{reservation.pk}",
+                                                    f"leg_unanswered:{reservation.pk}")]  # fmt: skip
+        done = dict(CallEvent.objects.filter(dedupe_key__in=keys).values_list("kind", "at"))
+        if "conference" not in done and not _move_caller(call, reservation.pk):
             return False
-        if has_event(call, f"leg:{reservation.pk}"):
+        if "leg" in done:
             return True
-        return _ring_operator(call, waiting, reservation.pk)
+        return _ring_operator(call, waiting, reservation.pk, unanswered_at=done.get("leg_unanswered"))
 
 
-def _ring_operator(call: Call, waiting: WaitingCall, reservation_id: int) -> bool:
+def _ring_operator(
+    call: Call, waiting: WaitingCall, reservation_id: int, *, unanswered_at: dt.datetime | None
+) -> bool:
     """The operator's leg of this attempt: a call to their browser phone that hears the client
     announced (R19), then joins the conference labelled with the attempt (``announcements``).
 
@@ -122,10 +129,9 @@ def _ring_operator(call: Call, waiting: WaitingCall, reservation_id: int) -> boo
     identity = operator_identity(waiting.operator.user_id)
     response, announced = announcements.operator_leg(call, label=operator_label(reservation_id))
     leg = {"operator": waiting.operator_id, "announcement": announced}
-    unanswered = call.events.filter(dedupe_key=dedupe_key(call, f"leg_unanswered:{reservation_id}")).first()
-    if unanswered is not None:
+    if unanswered_at is not None:
         address = gateway.client_leg(identity)
-        leg_sid = gateway.created_call(to=address, from_=address, since=unanswered.at, live=True)
+        leg_sid = gateway.created_call(to=address, from_=address, since=unanswered_at, live=True)
         if leg_sid:
             add_event(call, "leg", dedupe=f"leg:{reservation_id}", call_sid=leg_sid, found=True, **leg)
             return True

@@ -328,7 +328,7 @@ def conference_callbacks(call: Call, settings: TelephonySettings) -> tuple[str, 
 def caller_conference(call: Call) -> VoiceResponse:
     """The caller into the call's conference (hold music until the operator joins; the call's
     recording from the operator's join when the company records calls)."""
-    settings = in_force(TelephonySettings.current(), timezone.now())  # as the operator's leg's
+    settings = in_force(call_setup().settings, timezone.now())  # as the operator's leg's
     status_callback, recording_callback = conference_callbacks(call, settings)
     return twiml.conference_caller(
         name=twiml.conference_name(call.call_sid),

@@ -98,8 +98,7 @@ class Conferences:
         self.announced: dict[str, list[str]] = {}  # the caller's CallSid → what the operator heard
         self.monitored: dict[str, dict[str, list[str]]] = {}  # the caller's CallSid → label → modes
         self.pauses: dict[str, int] = {}  # recording updates taken, by status (PCI pauses)
-        self.client_legs: list[Leg] = []  # the calls placed to operators' browser phones
-        self.legs_by_sid: dict[str, Leg] = {}
+        self.legs_by_sid: dict[str, Leg] = {}  # the calls placed to operators' phones, in order
         self.reopened = 0  # conferences an operator's join opened again after the caller had left
 
     def routes(self, app: web.Application) -> None:
@@ -331,7 +330,6 @@ class Conferences:
         if asked:
             leg.events = frozenset(asked)
         room.legs[leg.label] = leg
-        self.client_legs.append(leg)
         self.legs_by_sid[leg.call_sid] = leg
         self._later(self.ring(room, leg))
         body = {

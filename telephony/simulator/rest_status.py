@@ -63,7 +63,7 @@ async def child_calls(twilio: Any, request: web.Request) -> web.Response:
     calls = []
     to = request.query.get("To", "")
     if to:  # the calls placed to one browser phone (an operator's legs), newest first
-        legs = [leg for leg in reversed(twilio.conferences.client_legs) if leg.to == to]
+        legs = [leg for leg in reversed(twilio.conferences.legs_by_sid.values()) if leg.to == to]
         calls = [{"sid": leg.call_sid, "to": leg.to, "status": leg.status, "direction": "outbound-api",
                   "date_created": _rfc2822(leg.created_at), "account_sid": request.match_info["account"]}
                  for leg in legs]  # fmt: skip

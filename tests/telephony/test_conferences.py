@@ -79,6 +79,15 @@ def _leg(http) -> Sent:
     return _sent(http, "leg")[-1]
 
 
+def _ringing(alpha_number, queue, commit) -> tuple[OperatorProfile, str, Reservation]:
+    """An operator offered a call, who accepts it; its bridge run: (the operator, the caller's
+    CallSid, the offer)."""
+    operator = make_operator({queue: 1})
+    sid, offer = _call_offered(alpha_number, commit)
+    _bridge(_accept(offer, commit).pk, commit)
+    return operator, sid, offer
+
+
 def _call(tenants, sid: str) -> Call:
     with tenant_context(tenants.alpha):
         return Call.objects.get(call_sid=sid)
@@ -158,9 +167,7 @@ def test_calls_set_up_muted_by_the_version_before_are_put_through_as_their_parti
     released: list[tuple] = []
     monkeypatch.setattr("telephony.tasks.release_caller.delay", lambda *args: released.append(args))
     http = twilio_with_faults(monkeypatch, twilio_mock)
-    make_operator({queue: 1})
-    sid, offer = _call_offered(alpha_number, commit)
-    _bridge(_accept(offer, commit).pk, commit)
+    _, sid, offer = _ringing(alpha_number, queue, commit)
     callback = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference").get("statusCallback")
     label = f"operator-{offer.pk}"
     with commit():
@@ -188,6 +195,22 @@ def test_calls_set_up_muted_by_the_version_before_are_put_through_as_their_parti
     with commit():  # a join of this version: nobody to unmute
         conference_event(callback, "participant-join", CallSid="CA" + "8" * 32, ParticipantLabel=label)
     assert len(released) == 3
+
+
+def test_putting_a_call_through_runs_in_its_own_company_only(
+    db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
+):
+    """The task reads the call by its id in the schema it runs in: another company's reaches nothing."""
+    http = twilio_with_faults(monkeypatch, twilio_mock)
+    sid, offer, _ = _connected(tenants, alpha_number, queue, commit, http)
+    call = _call(tenants, sid)
+    sent = len(http.sent)
+    with tenant_context(tenants.beta):
+        assert tasks.release_caller.apply(args=[call.pk, offer.pk, "elsewhere"]).get() is False
+    assert len(http.sent) == sent
+    with tenant_context(tenants.alpha):
+        assert tasks.release_caller.apply(args=[call.pk, offer.pk, "here"]).get() is True
+        assert call.events.get(kind="released").data["reason"] == "here"
 
 
 def test_the_conference_sid_is_the_one_of_the_calls_callbacks_also_for_calls_recorded_before(
@@ -248,9 +271,7 @@ def test_missed_bridges_set_the_operator_away_by_the_miss_rule(
     db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
 ):
     http = twilio_with_faults(monkeypatch, twilio_mock)
-    operator = make_operator({queue: 1})
-    sid, offer = _call_offered(alpha_number, commit)
-    _bridge(_accept(offer, commit).pk, commit)
+    operator, sid, _ = _ringing(alpha_number, queue, commit)
     with override_settings(ROUTING_MISSES_BEFORE_AWAY=1), commit():
         leg_event(_leg(http).data["StatusCallback"], "no-answer", "CA" + "7" * 32)
     operator.refresh_from_db()
@@ -262,9 +283,7 @@ def test_a_leg_that_joins_after_its_attempt_failed_is_hung_up_and_answers_nothin
     db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
 ):
     http = twilio_with_faults(monkeypatch, twilio_mock)
-    make_operator({queue: 1})
-    sid, offer = _call_offered(alpha_number, commit)
-    _bridge(_accept(offer, commit).pk, commit)
+    _, sid, offer = _ringing(alpha_number, queue, commit)
     leg = "CA" + "8" * 32
     with commit():
         leg_event(_leg(http).data["StatusCallback"], "no-answer", leg)
@@ -285,9 +304,7 @@ def test_an_operator_joining_after_the_caller_left_during_the_announcement_is_hu
     new, empty conference of the same name (Twilio's callbacks still reach the call). It answers
     nothing and their leg is hung up; the caller's hang-up is the call's outcome and frees them."""
     http = twilio_with_faults(monkeypatch, twilio_mock)
-    operator = make_operator({queue: 1})
-    sid, offer = _call_offered(alpha_number, commit)
-    _bridge(_accept(offer, commit).pk, commit)
+    operator, sid, offer = _ringing(alpha_number, queue, commit)
     callback = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference").get("statusCallback")
     leg = "CA" + "9" * 32
     with commit():
@@ -312,9 +329,7 @@ def test_a_caller_who_hangs_up_while_the_operators_phone_rings_has_that_leg_hung
 ):
     """Else the operator's phone takes a call nobody is on (and rings busy to their next offer)."""
     http = twilio_with_faults(monkeypatch, twilio_mock)
-    operator = make_operator({queue: 1})
-    sid, offer = _call_offered(alpha_number, commit)
-    _bridge(_accept(offer, commit).pk, commit)
+    operator, sid, _ = _ringing(alpha_number, queue, commit)
     with tenant_context(tenants.alpha):
         leg = _call(tenants, sid).events.get(kind="leg").data["call_sid"]
     for _ in range(2):  # Twilio may post the caller's end twice
@@ -334,9 +349,7 @@ def test_a_call_whose_leg_already_ended_hangs_up_no_leg_at_its_end(
     db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
 ):
     http = twilio_with_faults(monkeypatch, twilio_mock)
-    make_operator({queue: 1})
-    sid, offer = _call_offered(alpha_number, commit)
-    _bridge(_accept(offer, commit).pk, commit)
+    _, sid, _ = _ringing(alpha_number, queue, commit)
     with commit():  # the leg rang out: the call went back in line, its operator freed
         leg_event(_leg(http).data["StatusCallback"], "no-answer", "CA" + "7" * 32)
     with commit():
@@ -360,9 +373,7 @@ def test_twilio_429_5xx_and_timeouts_are_retried_until_the_bridge_is_made(
     db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
 ):
     http = twilio_with_faults(monkeypatch, twilio_mock, "429", "500", "timeout", "", "503")
-    make_operator({queue: 1})
-    sid, offer = _call_offered(alpha_number, commit)
-    _bridge(_accept(offer, commit).pk, commit)
+    _, sid, _ = _ringing(alpha_number, queue, commit)
     assert [s.fault for s in http.sent] == ["429", "500", "timeout", "", "503", ""]
     assert len(_sent(http, "call")) == 1 and len(_sent(http, "leg")) == 1  # each step once
     assert WaitingCall.objects.get(call_sid=sid).state == WaitingCall.State.BRIDGED
@@ -375,9 +386,7 @@ def test_a_leg_whose_create_answer_was_lost_is_found_at_twilio_and_not_rung_twic
     for the calls to the operator's phone since the first ask (a list it fails to serve is asked
     again) and takes that leg instead of ringing the operator twice."""
     http = twilio_with_faults(monkeypatch, twilio_mock, "", "lost", "500")
-    operator = make_operator({queue: 1})
-    sid, offer = _call_offered(alpha_number, commit)
-    _bridge(_accept(offer, commit).pk, commit)
+    operator, sid, _ = _ringing(alpha_number, queue, commit)
     phone = f"client:operator-{operator.user_id}"
     legs = [s for s in http.sent if s.url.endswith("/Calls.json")]
     assert [(s.method, s.fault) for s in legs] == [("POST", "lost"), ("GET", "500"), ("GET", "")]
@@ -396,9 +405,7 @@ def test_a_leg_whose_create_went_unanswered_and_was_not_placed_is_rung_once_look
 ):
     """No answer, and Twilio lists no such call (Prism's calls are years old): ring now."""
     http = twilio_with_faults(monkeypatch, twilio_mock, "", "timeout")
-    make_operator({queue: 1})
-    sid, offer = _call_offered(alpha_number, commit)
-    _bridge(_accept(offer, commit).pk, commit)
+    _, sid, _ = _ringing(alpha_number, queue, commit)
     legs = [s for s in http.sent if s.url.endswith("/Calls.json")]
     assert [(s.method, s.fault) for s in legs] == [("POST", "timeout"), ("GET", ""), ("POST", "")]
     call = _call(tenants, sid)
@@ -412,9 +419,7 @@ def test_twilio_unavailable_through_every_retry_sends_the_call_back_in_line(
     db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
 ):
     twilio_with_faults(monkeypatch, twilio_mock, *["500"] * (tasks.BRIDGE_RETRIES + 1))
-    operator = make_operator({queue: 1})
-    sid, offer = _call_offered(alpha_number, commit)
-    _bridge(_accept(offer, commit).pk, commit)
+    operator, sid, _ = _ringing(alpha_number, queue, commit)
     assert WaitingCall.objects.get(call_sid=sid).state in {"waiting", "reserved"}
     operator.refresh_from_db()
     assert operator.state in {"available", "reserved"} and operator.missed_offers == 1
@@ -425,9 +430,7 @@ def test_a_caller_gone_before_the_bridge_is_abandoned_and_the_operator_is_free(
     db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch, fault
 ):
     twilio_with_faults(monkeypatch, twilio_mock, fault)
-    operator = make_operator({queue: 1})
-    sid, offer = _call_offered(alpha_number, commit)
-    _bridge(_accept(offer, commit).pk, commit)
+    operator, sid, _ = _ringing(alpha_number, queue, commit)
     assert _call(tenants, sid).outcome == Call.Outcome.ABANDONED
     assert WaitingCall.objects.get(call_sid=sid).state == WaitingCall.State.LEFT
     operator.refresh_from_db()
@@ -469,9 +472,7 @@ def test_an_operator_who_logs_out_during_a_call_is_not_free_until_it_ends(
     db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
 ):
     twilio_with_faults(monkeypatch, twilio_mock)
-    operator = make_operator({queue: 1})
-    sid, offer = _call_offered(alpha_number, commit)
-    _bridge(_accept(offer, commit).pk, commit)
+    operator, sid, _ = _ringing(alpha_number, queue, commit)
     with commit():
         routing.operator_set_state(operator=operator.user, state="offline")  # logs out mid-call
     with pytest.raises(InvalidTransition, match="not over"), commit():
@@ -490,9 +491,7 @@ def test_an_operator_who_logs_out_during_a_call_is_not_free_until_it_ends(
 def _bridged(alpha_number, queue, commit, http) -> tuple[str, Reservation, str]:
     """A call accepted and its operator's leg ringing into its conference: (caller sid, offer,
     conference status callback)."""
-    make_operator({queue: 1})
-    sid, offer = _call_offered(alpha_number, commit)
-    _bridge(_accept(offer, commit).pk, commit)
+    _, sid, offer = _ringing(alpha_number, queue, commit)
     callback = check_twiml(_sent(http, "call")[0].data["Twiml"]).find("Dial/Conference").get("statusCallback")
     return sid, offer, callback
 

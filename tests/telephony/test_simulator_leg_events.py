@@ -6,6 +6,7 @@ and the simulated Twilio honours the ``StatusCallbackEvent``s asked for, as Twil
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 
 import pytest
@@ -29,42 +30,55 @@ def _operator_leg_twiml() -> str:
     )  # fmt: skip
 
 
-async def _ring_operator(profile: Profile) -> tuple[list[tuple[str, dict[str, str]]], Twilio, str, str]:
-    """The operator's leg placed through the real ``twilio`` client (``gateway.ring_client``) into a
-    simulated conference whose caller is in and which ends at once: what was posted to the
-    platform, the simulated Twilio, the leg's CallSid, and the call ``gateway.created_call`` finds
-    placed to the operator's phone since just before."""
+@contextlib.asynccontextmanager
+async def _simulated(profile: Profile, callee: Callee | None = None, answer: str = ""):
+    """A simulated Twilio the platform's ``twilio`` client talks to: ``(twilio, posted)``, where
+    ``posted`` is what Twilio would post to the platform ``(path, params)``, each answered with
+    ``answer``. On the way out its calls and conferences play to their end."""
     posted: list[tuple[str, dict[str, str]]] = []
 
     async def record(url: str, params: dict[str, str]) -> str:
         posted.append((url, params))
-        return ""
+        return answer
 
     kwargs = {"base_url": "https://localhost", "connect": "127.0.0.1:9", "auth_token": "x" * 32}
-    async with Twilio(rng=random.Random(5), profile=profile, **kwargs) as twilio:
-        twilio.post = record  # the platform's side: what Twilio would post to it
+    async with Twilio(rng=random.Random(5), profile=profile, callee=callee, **kwargs) as twilio:
+        twilio.post = record
+        with override_settings(TWILIO_API_BASE_URL=twilio.rest_url):
+            gateway.client.cache_clear()
+            try:
+                yield twilio, posted
+            finally:
+                gateway.client.cache_clear()
+        await twilio.outbound.drain()
+        while twilio.conferences.tasks:
+            await asyncio.gather(*list(twilio.conferences.tasks))
+
+
+async def _ring() -> str:
+    """``gateway.ring_client`` to operator 1's phone with operator 7's leg: its CallSid."""
+    answer, leg = await asyncio.to_thread(
+        gateway.ring_client, identity="operator-1", twiml_text=_operator_leg_twiml(),
+        status_callback=LEG_CALLBACK, timeout=20,
+    )  # fmt: skip
+    assert answer is gateway.Answer.DONE and leg
+    return leg
+
+
+async def _ring_operator(profile: Profile) -> tuple[list[tuple[str, dict[str, str]]], Twilio, str, str]:
+    """The operator's leg placed through the real ``twilio`` client into a simulated conference
+    whose caller is in and which ends at once: what was posted to the platform, the simulated
+    Twilio, the leg's CallSid, and the call ``gateway.created_call`` finds placed to the operator's
+    phone since just before."""
+    async with _simulated(profile) as (twilio, posted):
         room = twilio.conferences.room("call-CA1")
         room.caller_in.set()
         room.ended.set()
-        with override_settings(TWILIO_API_BASE_URL=twilio.rest_url):
-            gateway.client.cache_clear()
-            since = timezone.now()
-            try:
-                answer, leg = await asyncio.to_thread(
-                    gateway.ring_client,
-                    identity="operator-1",
-                    twiml_text=_operator_leg_twiml(),
-                    status_callback=LEG_CALLBACK,
-                    timeout=20,
-                )
-                found = await asyncio.to_thread(
-                    gateway.created_call, to="client:operator-1", from_="client:operator-1", since=since
-                )
-            finally:
-                gateway.client.cache_clear()
-        assert answer is gateway.Answer.DONE and leg
-        while twilio.conferences.tasks:
-            await asyncio.gather(*list(twilio.conferences.tasks))
+        since = timezone.now()
+        leg = await _ring()
+        found = await asyncio.to_thread(
+            gateway.created_call, to="client:operator-1", from_="client:operator-1", since=since
+        )
     return posted, twilio, leg, found
 
 
@@ -144,34 +158,19 @@ async def _placed_call_statuses(callee: Callee, events: list[str] | None) -> lis
     """A call the platform places (``calls.create`` through the real ``twilio`` client, asking for
     ``events``; None: as ``gateway.place_call`` asks) to a simulated person: the call statuses
     posted to its status callback."""
-    posted: list[str] = []
-
-    async def record(url: str, params: dict[str, str]) -> str:
-        if url.endswith("/twilio/status"):
-            posted.append(params["CallStatus"])
-        return "<Response><Hangup/></Response>"
-
-    kwargs = {"base_url": "https://localhost", "connect": "127.0.0.1:9", "auth_token": "x" * 32}
-    async with Twilio(rng=random.Random(5), profile=Profile(), callee=callee, **kwargs) as twilio:
-        twilio.post = record
-        with override_settings(TWILIO_API_BASE_URL=twilio.rest_url):
-            gateway.client.cache_clear()
-            try:
-                if events is None:
-                    await asyncio.to_thread(
-                        gateway.place_call, to="+15550100", from_="+15550199", url="https://localhost/answer",
-                        status_callback="https://localhost/twilio/status", timeout=20,
-                    )  # fmt: skip
-                else:
-                    await asyncio.to_thread(
-                        gateway.client().calls.create, to="+15550100", from_="+15550199",
-                        url="https://localhost/answer", status_callback="https://localhost/twilio/status",
-                        status_callback_event=events,
-                    )  # fmt: skip
-            finally:
-                gateway.client.cache_clear()
-        await twilio.outbound.drain()
-    return posted
+    async with _simulated(Profile(), callee, answer="<Response><Hangup/></Response>") as (_, posted):
+        if events is None:
+            await asyncio.to_thread(
+                gateway.place_call, to="+15550100", from_="+15550199", url="https://localhost/answer",
+                status_callback="https://localhost/twilio/status", timeout=20,
+            )  # fmt: skip
+        else:
+            await asyncio.to_thread(
+                gateway.client().calls.create, to="+15550100", from_="+15550199",
+                url="https://localhost/answer", status_callback="https://localhost/twilio/status",
+                status_callback_event=events,
+            )  # fmt: skip
+    return [params["CallStatus"] for url, params in posted if url.endswith("/twilio/status")]
 
 
 def test_the_simulated_twilio_posts_the_statuses_a_placed_call_asked_for():
@@ -193,34 +192,16 @@ async def _join_after_the_caller_left() -> tuple[list[dict[str, str]], str, str,
     """The caller's conference ended while the operator heard the announcement: what the simulated
     Twilio posts as the operator joins and the platform hangs their leg up, the first conference's
     SID and the leg's, and whether the hang-up was taken."""
-    posted: list[dict[str, str]] = []
-
-    async def record(url: str, params: dict[str, str]) -> str:
-        posted.append(params)
-        return ""
-
-    kwargs = {"base_url": "https://localhost", "connect": "127.0.0.1:9", "auth_token": "x" * 32}
-    async with Twilio(rng=random.Random(5), profile=Profile(ring=(0.0, 0.01)), **kwargs) as twilio:
-        twilio.post = record
+    async with _simulated(Profile(ring=(0.0, 0.01))) as (twilio, posted):
         room = twilio.conferences.room("call-CA1")
         room.caller_in.set()
         room.over = True
         room.ended.set()
-        with override_settings(TWILIO_API_BASE_URL=twilio.rest_url):
-            gateway.client.cache_clear()
-            try:
-                _, leg = await asyncio.to_thread(
-                    gateway.ring_client, identity="operator-1", twiml_text=_operator_leg_twiml(),
-                    status_callback=LEG_CALLBACK, timeout=20,
-                )  # fmt: skip
-                while not any(p.get("StatusCallbackEvent") == "participant-join" for p in posted):
-                    await asyncio.sleep(0.01)
-                hung_up = await asyncio.to_thread(gateway.hang_up, call_sid=leg)
-            finally:
-                gateway.client.cache_clear()
-        while twilio.conferences.tasks:
-            await asyncio.gather(*list(twilio.conferences.tasks))
-    return posted, room.sid, leg, hung_up
+        leg = await _ring()
+        while not any(p.get("StatusCallbackEvent") == "participant-join" for _, p in posted):
+            await asyncio.sleep(0.01)
+        hung_up = await asyncio.to_thread(gateway.hang_up, call_sid=leg)
+    return [params for _, params in posted], room.sid, leg, hung_up
 
 
 def test_an_operator_joining_after_the_conference_ended_opens_a_new_one_until_hung_up():
@@ -238,29 +219,12 @@ def test_an_operator_joining_after_the_conference_ended_opens_a_new_one_until_hu
 
 
 async def _hung_up_while_ringing() -> list[dict[str, str]]:
-    posted: list[dict[str, str]] = []
-
-    async def record(url: str, params: dict[str, str]) -> str:
-        posted.append(params)
-        return ""
-
-    kwargs = {"base_url": "https://localhost", "connect": "127.0.0.1:9", "auth_token": "x" * 32}
-    async with Twilio(rng=random.Random(5), profile=Profile(ring=(0.3, 0.3)), **kwargs) as twilio:
-        twilio.post = record
+    """What the simulated Twilio posts for an operator's leg the platform hangs up as it rings."""
+    async with _simulated(Profile(ring=(0.3, 0.3))) as (twilio, posted):
         twilio.conferences.room("call-CA1").caller_in.set()
-        with override_settings(TWILIO_API_BASE_URL=twilio.rest_url):
-            gateway.client.cache_clear()
-            try:
-                _, leg = await asyncio.to_thread(
-                    gateway.ring_client, identity="operator-1", twiml_text=_operator_leg_twiml(),
-                    status_callback=LEG_CALLBACK, timeout=20,
-                )  # fmt: skip
-                assert await asyncio.to_thread(gateway.hang_up, call_sid=leg)
-            finally:
-                gateway.client.cache_clear()
-        while twilio.conferences.tasks:
-            await asyncio.gather(*list(twilio.conferences.tasks))
-    return posted
+        leg = await _ring()
+        assert await asyncio.to_thread(gateway.hang_up, call_sid=leg)
+    return [params for _, params in posted]
 
 
 def test_an_operators_leg_hung_up_while_it_rings_is_canceled_and_never_joins():
