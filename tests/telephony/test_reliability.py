@@ -118,6 +118,20 @@ def test_each_console_heartbeat_expires_its_operators_overdue_offer(
     assert first.pk in console_presence.live_operators()
 
 
+def test_the_process_look_of_any_console_expires_an_offer_whose_push_was_lost(
+    db, tenants, django_capture_on_commit_callbacks
+):
+    """The offered operator's console never heard of the offer: another console's beat, the one
+    that looks for the process, expires it; a plain beat of that console does not."""
+    _call, offer, _first, second = _offer_past_its_deadline(tenants, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True):
+        consumers._beat(second.pk, "specific.test!two")
+    assert Reservation.objects.get(pk=offer.pk).state == "offered"  # only its own operator's
+    with django_capture_on_commit_callbacks(execute=True):
+        consumers._beat(second.pk, "specific.test!two", everyone=True)
+    assert Reservation.objects.get(pk=offer.pk).state == "expired"
+
+
 # 4. Operators' presence by heartbeat -----------------------------------------------------------
 
 
