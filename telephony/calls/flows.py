@@ -22,7 +22,6 @@ from telephony.calls.company import call_setup
 from telephony.calls.hours import after_hours_text, in_force, is_open, specialist_available
 from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
 from telephony.calls.records import add_event, book_callback, dedupe_key, mark_queued, set_outcome
-from telephony.models import Queue
 from tenants.models import Client
 
 MAX_NO_MATCH = 2  # unrecognised IVR answers before we treat it as no input
@@ -228,18 +227,18 @@ def wait_turn(*, call: Call, waited: int, now: dt.datetime | None = None) -> Voi
     """One wait-URL request: tell the caller where they stand (R18), or leave past the max wait."""
     settings = call_setup().settings
     voice = voice_of(settings)
-    queue = one(Queue.objects.filter(pk=call.queue_id))
+    queue = routing.rules_for([call.queue_id]).get(call.queue_id) if call.queue_id else None
     if queue is None or waited >= queue.max_wait:
         add_event(call, "max_wait_reached", dedupe="max_wait", waited=waited)
         return twiml.leave_queue()
-    if not routing.staffed(queue_id=queue.pk):
+    standing = routing.turn(call_sid=call.call_sid, queue_id=queue.id)
+    if not standing.staffed:
         # Everyone logged out or went on a break meanwhile: tell the caller now and offer the exits.
         add_event(call, "nobody_staffed", dedupe="nobody_staffed", waited=waited)
         return twiml.leave_queue(voice=voice, text=NOBODY_STAFFED_MESSAGE)
-    position, seconds = routing.expected_wait(call_sid=call.call_sid)
-    minutes = max(1, round(seconds / 60))
+    minutes = max(1, round(standing.seconds / 60))
     text = (
-        f"You are number {position} in line. The expected wait is about {minutes} "
+        f"You are number {standing.position} in line. The expected wait is about {minutes} "
         f"minute{'s' if minutes != 1 else ''}. {WAIT_KEY_HINT}"
     )
     return _wait_music(settings, text)

@@ -20,7 +20,7 @@ then the reservation.
 from telephony.routing.decisions import accept, bridge_failed, close_offer, expire_reservations, reject
 from telephony.routing.passes import anyone_free, match
 from telephony.routing.presence import operator_set_state, profile_set_state, serve_freed_operator
-from telephony.routing.queues import door, expected_wait, rules_for, staffed, staffed_queues
+from telephony.routing.queues import door, expected_wait, rules_for, staffed, staffed_queues, turn
 from telephony.routing.waiting import enqueue, leave, leave_line, leave_unconnected
 
 __all__ = [
@@ -43,4 +43,5 @@ __all__ = [
     "serve_freed_operator",
     "staffed",
     "staffed_queues",
+    "turn",
 ]

@@ -11,13 +11,13 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from django.db.models import Avg, F, Q
+from django.db.models import Avg, F
 from django.utils import timezone
 
 from config.process_cache import ProcessCache
 from telephony.models import Queue
 from telephony.routing import fairness, matching, sql
-from telephony.routing_models import OperatorProfile, OperatorState, WaitingCall
+from telephony.routing_models import WaitingCall
 
 QUEUE_RULES_SECONDS = 5.0
 DEFAULT_HANDLE_SECONDS = 180.0
@@ -37,6 +37,7 @@ class QueueRow(NamedTuple):
     name: str
     tenant_name: str
     tenant_id: int
+    max_wait: int  # seconds a caller may wait before leaving the line (R18)
     terms: fairness.Terms  # the contract's (issue 20)
 
     @property
@@ -49,9 +50,10 @@ class QueueRow(NamedTuple):
 def _load() -> dict[int, QueueRow]:
     rows = Queue.objects.order_by().values_list(
         "id", "overflow_after", "overflow_queue_id", "ring_timeout", "name", "tenant__name", "tenant_id",
-        "sl_target_percent", "service_level_seconds", "reserved_seats", "max_seats", "max_share_percent",
+        "max_wait", "sl_target_percent", "service_level_seconds", "reserved_seats", "max_seats",
+        "max_share_percent",
     )  # fmt: skip
-    return {row[0]: QueueRow(*row[:7], fairness.Terms(*row[7:])) for row in rows}
+    return {row[0]: QueueRow(*row[:8], fairness.Terms(*row[8:])) for row in rows}
 
 
 # Every queue id the router asks for comes from a row: one it has not seen is new, so a miss
@@ -112,8 +114,36 @@ def staffed(*, queue_id: int) -> bool:
     return queue_id in staffed_queues([queue_id])
 
 
+class Turn(NamedTuple):
+    """What one wait URL tells the caller (``turn``)."""
+
+    staffed: bool  # ``staffed`` for the queue asked about
+    position: int  # ``expected_wait``
+    seconds: int
+
+
+def turn(*, call_sid: str, queue_id: int | None = None, now: datetime | None = None) -> Turn:
+    """Whether anyone is staffed for ``queue_id`` (``staffed``; False without a queue) and where
+    the caller waiting as ``call_sid`` stands (``expected_wait``), in one statement: each wait URL
+    asks both."""
+    now = now or timezone.now()
+    rules = rules_for([queue_id]) if queue_id is not None else {}
+    asked = served([queue_id], rules) if queue_id is not None else set()
+    standing = sql.where_in_line(call_sid=call_sid, queues=asked, now=now)
+    staffed = bool(asked & standing.staffed)
+    if not standing.in_line:
+        return Turn(staffed, 0, 0)
+    position = standing.ahead + 1
+    if standing.staffed_here == 0:
+        return Turn(staffed, position, rules_for([standing.queue_id])[standing.queue_id].max_wait)
+    handle = MEAN_HANDLE_KEPT.get((standing.queue_id, int(now.timestamp() // 60)))
+    rounds = -(-position // standing.staffed_here)
+    return Turn(staffed, position, round(rounds * handle))
+
+
 def expected_wait(*, call_sid: str, now: datetime | None = None) -> tuple[int, int]:
-    """``(position, seconds)`` for the caller waiting as ``call_sid`` (R18).
+    """``(position, seconds)`` for the caller waiting as ``call_sid`` (R18); ``(0, 0)`` when it is
+    no longer in line.
 
     position: 1 + the calls of the same queue served before it (higher priority, or the same
     priority and enqueued earlier). seconds = ceil(position / staffed) * handle, where staffed is
@@ -122,26 +152,8 @@ def expected_wait(*, call_sid: str, now: datetime | None = None) -> tuple[int, i
     any; ``_mean_handle``). With nobody staffed, the queue's maximum wait: the caller will be
     offered a callback.
     """
-    now = now or timezone.now()
-    call = WaitingCall.objects.select_related("queue").get(call_sid=call_sid)
-    if call.state not in IN_LINE:
-        return 0, 0
-    ahead = (
-        WaitingCall.objects.filter(queue_id=call.queue_id, state__in=IN_LINE)
-        .filter(Q(priority__gt=call.priority) | Q(priority=call.priority, enqueued_at__lt=call.enqueued_at))
-        .count()
-    )
-    position = ahead + 1
-    staffed = (
-        OperatorProfile.objects.filter(skills__queue_id=call.queue_id, skills__certified_until__gt=now)
-        .exclude(state__in=[OperatorState.OFFLINE, OperatorState.BREAK])
-        .count()
-    )
-    if staffed == 0:
-        return position, call.queue.max_wait
-    handle = MEAN_HANDLE_KEPT.get((call.queue_id, int(now.timestamp() // 60)))
-    rounds = -(-position // staffed)
-    return position, round(rounds * handle)
+    found = turn(call_sid=call_sid, now=now)
+    return found.position, found.seconds
 
 
 def _mean_handle(key: tuple[int, int]) -> float:

@@ -199,6 +199,23 @@ WHERE s.queue_id = ANY(%(queues)s::bigint[]) AND s.certified_until > %(now)s
     AND NOT p.state = ANY(%(away)s::text[])
 """
 
+# Where a caller waiting as ``call_sid`` stands (each wait URL asks, R18), in one round trip: the
+# waiting call's queue, whether it is still in line, the calls of that queue served before it
+# (higher priority, or the same priority and enqueued earlier), the operators staffed on that queue
+# (a certified skill on it, neither offline nor on a break), and ``STAFFED`` for the ``queues``
+# asked. A call the router does not know reads as not in line.
+WHERE_IN_LINE = f"""
+SELECT w.queue_id, coalesce(w.state = ANY(%(in_line)s::text[]), false),
+    (SELECT count(*) FROM telephony_waitingcall a
+     WHERE a.queue_id = w.queue_id AND a.state = ANY(%(in_line)s::text[])
+         AND (a.priority > w.priority OR (a.priority = w.priority AND a.enqueued_at < w.enqueued_at))),
+    (SELECT count(DISTINCT p.id)
+     FROM telephony_skill s JOIN telephony_operatorprofile p ON p.id = s.operator_id
+     WHERE s.queue_id = w.queue_id AND s.certified_until > %(now)s AND NOT p.state = ANY(%(away)s::text[])),
+    ARRAY({STAFFED})
+FROM (SELECT 1) AS asked LEFT JOIN telephony_waitingcall w ON w.call_sid = %(call_sid)s
+"""  # noqa: S608 (constant text; every value is a parameter)
+
 # Whether a call is still bridged to the operator (it ends with the call, not with their state).
 ON_A_CALL = """
 SELECT EXISTS (SELECT 1 FROM telephony_waitingcall WHERE operator_id = %(operator)s AND state = %(bridged)s)
@@ -403,6 +420,28 @@ def line_and_staffed(
         )  # fmt: skip
         in_line, staffed = cursor.fetchone()
     return in_line, set(staffed)
+
+
+class Standing(NamedTuple):
+    """``WHERE_IN_LINE``'s row."""
+
+    queue_id: int | None  # the waiting call's queue (None: not known to the router)
+    in_line: bool
+    ahead: int
+    staffed_here: int  # operators staffed on the waiting call's queue
+    staffed: set[int]  # ``STAFFED`` of the queues asked
+
+
+def where_in_line(*, call_sid: str, queues: Iterable[int], now: datetime) -> Standing:
+    """Where the caller waiting as ``call_sid`` stands, and ``staffed`` for ``queues``, in one
+    round trip (``WHERE_IN_LINE``)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            WHERE_IN_LINE,
+            {"call_sid": call_sid, "in_line": IN_LINE, "queues": list(queues), "now": now, "away": AWAY},
+        )
+        queue_id, in_line, ahead, staffed_here, staffed = cursor.fetchone()
+    return Standing(queue_id, in_line, ahead, staffed_here, set(staffed))
 
 
 def staffed(*, queue_ids: Iterable[int], now: datetime) -> set[int]:

@@ -106,6 +106,21 @@ def test_an_ivr_answer(db, tenants, queue, alpha_number, django_assert_num_queri
     assert check_twiml(response.content).find("Gather") is not None
 
 
+def test_a_wait_url(db, tenants, queue, alpha_number, django_assert_num_queries):
+    warm(alpha_number, queue)
+    _, params = incoming(alpha_number)
+    wait = {"CallSid": params["CallSid"], "To": alpha_number, "QueueTime": "12"}
+    signed_post("/twilio/voice/wait?t=t_alpha", wait)  # the queue's mean handle time, kept a minute
+    with django_assert_num_queries(4):
+        # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
+        # the call with its script run and contact;
+        # where the caller stands: the calls ahead, who is staffed on its queue and on the queues
+        # it may overflow to, one statement (``sql.WHERE_IN_LINE``; the queue's rules are kept).
+        response = signed_post("/twilio/voice/wait?t=t_alpha", wait)
+    said = check_twiml(response.content).find("Gather").find("Say").text
+    assert said.startswith("You are number 2 in line.")  # the warm-up call waits ahead
+
+
 def test_the_status_callback_of_a_call_hung_up_in_the_queue(
     db, tenants, queue, alpha_number, django_assert_num_queries, django_capture_on_commit_callbacks
 ):

@@ -227,6 +227,13 @@ def test_expected_wait_counts_the_calls_ahead_and_the_staffed_operators(db, tena
     assert done.pk
     # 3rd in line, 2 operators: 2 rounds of the 120 s mean handle time.
     assert routing.expected_wait(call_sid=calls[2].call_sid, now=at(130)) == (3, 240)
+    make_operator({queue: 1}, state="break")  # away: not counted
+    assert routing.expected_wait(call_sid=calls[2].call_sid, now=at(130)) == (3, 240)
+    assert routing.expected_wait(call_sid=done.call_sid, now=at(130)) == (0, 0)  # no longer in line
+    assert routing.expected_wait(call_sid=sid(), now=at(130)) == (0, 0)  # not known to the router
+    standing = routing.turn(call_sid=calls[0].call_sid, queue_id=queue.pk, now=at(130))
+    assert standing == (True, 1, 120)
+    assert routing.turn(call_sid=calls[0].call_sid, queue_id=make_queue(tenants.alpha).pk).staffed is False
 
 
 def test_the_mean_handle_time_is_read_once_a_minute_and_only_from_recent_calls(
@@ -252,7 +259,7 @@ def test_the_mean_handle_time_is_read_once_a_minute_and_only_from_recent_calls(
     assert routing.expected_wait(call_sid=calls[1].call_sid, now=now) == (2, 480)  # 2 rounds of 240 s
 
     ended(now - dt.timedelta(minutes=4), now - dt.timedelta(minutes=3))  # 60 s, in the same minute
-    with django_assert_num_queries(3):  # the call, the calls ahead, the staffed: no handle read
+    with django_assert_num_queries(1):  # where the call stands (``sql.WHERE_IN_LINE``): no handle read
         assert routing.expected_wait(call_sid=calls[1].call_sid, now=now + dt.timedelta(seconds=1)) == (
             2,
             480,
