@@ -21,14 +21,14 @@ def accept_offer(*, reservation_id: int, operator: User, now: dt.datetime | None
     (so the console's next step finds it) and a worker connects them through the call's conference
     (Twilio's REST API: never inside the accept). The call is answered when the operator joins."""
     with transaction.atomic():
-        call = routing.accept(reservation_id=reservation_id, operator=operator, now=now)
-        callback = call.kind == WaitingCall.Kind.CALLBACK
-        transaction.on_commit(lambda: _accepted(call.pk, callback=callback))
-    return call
+        accepted = routing.accept(reservation_id=reservation_id, operator=operator, now=now)
+        transaction.on_commit(lambda: _accepted(accepted, operator))
+    return accepted.call
 
 
-def _accepted(waiting_call_id: int, *, callback: bool = False) -> None:
+def _accepted(accepted: routing.Accepted, operator: User) -> None:
     """A callback keeping the caller's place is dialled back (``callback_dial``); a caller on the
     line is moved into the call's conference."""
-    record_accept(waiting_call_id=waiting_call_id)
-    (tasks.dial_back if callback else tasks.bridge_call).delay(waiting_call_id)
+    call = accepted.call
+    record_accept(waiting=call, reservation=accepted.reservation, user=operator)
+    (tasks.dial_back if call.kind == WaitingCall.Kind.CALLBACK else tasks.bridge_call).delay(call.pk)

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 
+from accounts.models import User
 from config.queries import one
 from telephony.calls.models import Call
 from telephony.calls.records import add_event
@@ -35,27 +36,22 @@ def _accepted(waiting_call_id: int) -> tuple[WaitingCall, Reservation | None] | 
     return waiting, offered
 
 
-def record_accept(*, waiting_call_id: int) -> WaitingCall | None:
+def record_accept(*, waiting: WaitingCall, reservation: Reservation, user: User) -> None:
     """Write who took the call into the tenant's call record as soon as the accept commits (the
-    console's next step finds it); the call is not answered yet: that is the operator's join."""
-    accepted = _accepted(waiting_call_id)
-    if accepted is None:
-        return None
-    waiting, offered = accepted
-    user = waiting.operator.user
+    console's next step finds it); the call is not answered yet: that is the operator's join.
+    ``waiting`` (with its company) and ``reservation``: the accepted call and offer as the accept
+    wrote them, not read again."""
     with tenant_context(waiting.tenant):
         call = one(Call.objects.filter(call_sid=waiting.call_sid))
         if call is None:
-            return None
+            return
         with transaction.atomic():
             Call.objects.filter(pk=call.pk, answered_at__isnull=True).update(
-                offered_at=offered.offered_at if offered else waiting.answered_at,
+                offered_at=reservation.offered_at,
                 operator_id=user.pk,
                 operator_name=user.get_full_name() or user.username,
             )
-            key = f"accepted:{offered.pk if offered else user.pk}"
-            add_event(call, "accepted", dedupe=key, operator=user.username)
-    return waiting
+            add_event(call, "accepted", dedupe=f"accepted:{reservation.pk}", operator=user.username)
 
 
 def record_answer(

@@ -17,13 +17,21 @@ Lock order, wherever a function waits for a lock: the waiting call, then the ope
 then the reservation.
 """
 
-from telephony.routing.decisions import accept, bridge_failed, close_offer, expire_reservations, reject
+from telephony.routing.decisions import (
+    Accepted,
+    accept,
+    bridge_failed,
+    close_offer,
+    expire_reservations,
+    reject,
+)
 from telephony.routing.passes import anyone_free, match
 from telephony.routing.presence import operator_set_state, profile_set_state, serve_freed_operator
 from telephony.routing.queues import door, expected_wait, rules_for, staffed, staffed_queues, turn
 from telephony.routing.waiting import enqueue, leave, leave_line, leave_unconnected
 
 __all__ = [
+    "Accepted",
     "accept",
     "anyone_free",
     "bridge_failed",

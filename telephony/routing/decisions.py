@@ -8,6 +8,7 @@ the reservation (a match never waits: it skips what is locked).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import NamedTuple
 
 from django.db import transaction
 from django.utils import timezone
@@ -86,7 +87,7 @@ def _offer_for_operator(
     reservation_id: int, operator, call_id: int
 ) -> tuple[Reservation, WaitingCall, OperatorProfile]:
     """Lock the call, the operator and the reservation (in that order) of an offer to ``operator``."""
-    call = WaitingCall.objects.select_for_update().get(pk=call_id)
+    call = WaitingCall.objects.select_related("tenant").select_for_update(of=("self",)).get(pk=call_id)
     profile = OperatorProfile.objects.select_for_update().get(user=operator)
     reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
     if reservation.operator_id != profile.pk:
@@ -94,7 +95,14 @@ def _offer_for_operator(
     return reservation, call, profile
 
 
-def accept(*, reservation_id: int, operator, now: datetime | None = None) -> WaitingCall:
+class Accepted(NamedTuple):
+    """An accepted offer as ``accept`` wrote it: the call (with its company) and the offer."""
+
+    call: WaitingCall
+    reservation: Reservation
+
+
+def accept(*, reservation_id: int, operator, now: datetime | None = None) -> Accepted:
     """The operator takes the offered call (the caller connects them: ``calls.answering``)."""
     now = now or timezone.now()
     call_id = _call_of_offer(reservation_id, now)
@@ -115,7 +123,7 @@ def accept(*, reservation_id: int, operator, now: datetime | None = None) -> Wai
             call_sids={profile.pk: call.call_sid},
             tenant_ids={profile.pk: call.tenant_id},
         )
-    return call
+    return Accepted(call, reservation)
 
 
 def reject(*, reservation_id: int, operator, now: datetime | None = None) -> None:

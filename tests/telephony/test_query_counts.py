@@ -153,7 +153,7 @@ def test_the_status_callback_of_an_answered_call(
     with django_capture_on_commit_callbacks(execute=True):
         incoming(alpha_number)  # the operator is offered the call waiting longest, and takes it
     offer = Reservation.objects.get(operator=operator, state=Reservation.State.OFFERED)
-    waiting = routing.accept(reservation_id=offer.pk, operator=operator.user)
+    waiting = routing.accept(reservation_id=offer.pk, operator=operator.user).call
     record_answer(waiting_call_id=waiting.pk)
     status = {"CallSid": waiting.call_sid, "To": alpha_number, "CallDuration": "30"}
     with django_assert_num_queries(22), django_capture_on_commit_callbacks(execute=True):

@@ -82,7 +82,7 @@ def test_a_call_on_an_operator_whose_final_callback_was_lost_frees_the_operator(
         incoming(alpha_number, sid=sid)
     offer = Reservation.objects.get(operator=operator, state="offered")
     with commit():
-        waiting = routing.accept(reservation_id=offer.pk, operator=operator.user)
+        waiting = routing.accept(reservation_id=offer.pk, operator=operator.user).call
         record_answer(waiting_call_id=waiting.pk)
     assert OperatorProfile.objects.get(pk=operator.pk).state == "on_call"
     with tenant_context(tenants.alpha):
