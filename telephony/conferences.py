@@ -69,9 +69,9 @@ def _attempt(waiting_calls: QuerySet[WaitingCall]) -> Attempt | None:
     waiting = one(waiting_calls)
     if waiting is None or waiting.state != WaitingCall.State.BRIDGED or waiting.operator is None:
         return None
-    reservation = Reservation.objects.filter(
-        call=waiting, operator=waiting.operator, state=Reservation.State.ACCEPTED
-    ).first()
+    reservation = one(  # one live offer a call: the accepted one
+        Reservation.objects.filter(call=waiting, operator=waiting.operator, state=Reservation.State.ACCEPTED)
+    )
     return Attempt(waiting, reservation) if reservation else None
 
 

@@ -82,7 +82,7 @@ def _free_operator(
     """The call's live reservation ends (rows locked in the router's order): an offer ringing is
     closed (the operator free again, not a miss); an accepted one is cancelled and its operator,
     on the call, freed at once: returned with the reservation."""
-    live = Reservation.objects.select_for_update().filter(LIVE_RESERVATION, call=call).first()
+    live = one(Reservation.objects.select_for_update().filter(LIVE_RESERVATION, call=call))
     if live is None:
         return None
     operator = OperatorProfile.objects.select_for_update().get(pk=live.operator_id)

@@ -72,9 +72,7 @@ def close_offer(
 def _call_of_offer(reservation_id: int, now: datetime) -> int:
     """The call of an offer the operator answers; one past its deadline is expired first (issue 22:
     by whoever looks, tick or not), before the caller's transaction, so the expiry stays."""
-    offer = (
-        Reservation.objects.values_list("call_id", "state", "expires_at").filter(pk=reservation_id).first()
-    )
+    offer = one(Reservation.objects.values_list("call_id", "state", "expires_at").filter(pk=reservation_id))
     if offer is None:
         raise Reservation.DoesNotExist(reservation_id)
     call_id, state, expires_at = offer
@@ -188,7 +186,7 @@ def bridge_failed(*, reservation_id: int, reason: str, now: datetime | None = No
     (a replayed or late callback)."""
     now = now or timezone.now()
     with transaction.atomic():
-        call_id = Reservation.objects.filter(pk=reservation_id).values_list("call_id", flat=True).first()
+        call_id = one(Reservation.objects.filter(pk=reservation_id).values_list("call_id", flat=True))
         call = one(WaitingCall.objects.select_for_update().filter(pk=call_id))
         if call is None or call.state != WaitingCall.State.BRIDGED:
             return False

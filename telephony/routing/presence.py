@@ -9,6 +9,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from config.queries import one
 from telephony.events import announce_on_commit, operator_available, operator_freed
 from telephony.operators import InvalidTransition, check_request, profile_for, transition
 from telephony.routing import sql
@@ -94,14 +95,14 @@ def _set_state(profile_id: int, state: str, reason: str, now: datetime) -> Opera
 
 def _lock_ringing(profile_id: int) -> tuple[WaitingCall | None, OperatorProfile]:
     """The call of the operator's ringing offer, then the operator, locked in that order."""
-    live = Reservation.objects.filter(operator_id=profile_id, state=Reservation.State.OFFERED).first()
+    live = one(Reservation.objects.filter(operator_id=profile_id, state=Reservation.State.OFFERED))
     call = WaitingCall.objects.select_for_update().get(pk=live.call_id) if live else None
     return call, OperatorProfile.objects.select_for_update().get(pk=profile_id)
 
 
 def _close_ringing(profile: OperatorProfile, call: WaitingCall | None, state: str, now: datetime) -> None:
     """Close the ringing offer (its call locked by the caller); the caller sets the next state."""
-    live = Reservation.objects.select_for_update().filter(operator=profile, state="offered").first()
+    live = one(Reservation.objects.select_for_update().filter(operator=profile, state="offered"))
     if live is not None and (call is None or live.call_id != call.pk):
         raise _OfferAppeared
     if live is not None and call is not None:

@@ -62,7 +62,7 @@ def _leaving(call_sid: str) -> tuple[WaitingCall, Reservation | None, OperatorPr
     call = one(WaitingCall.objects.select_for_update().filter(call_sid=call_sid))
     if call is None or call.state == WaitingCall.State.LEFT:
         return None
-    live = Reservation.objects.select_for_update().filter(LIVE_RESERVATION, call=call).first()
+    live = one(Reservation.objects.select_for_update().filter(LIVE_RESERVATION, call=call))
     operator = OperatorProfile.objects.select_for_update().get(pk=live.operator_id) if live else None
     return call, live, operator
 
