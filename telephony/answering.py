@@ -20,9 +20,10 @@ def accept_offer(*, reservation_id: int, operator: User, now: dt.datetime | None
     """``routing.accept``; once it commits, who took the call is written in the tenant's call record
     (so the console's next step finds it) and a worker connects them through the call's conference
     (Twilio's REST API: never inside the accept). The call is answered when the operator joins."""
-    with transaction.atomic():
-        accepted = routing.accept(reservation_id=reservation_id, operator=operator, now=now)
-        transaction.on_commit(lambda: _accepted(accepted, operator))
+    # The accept's own transaction: an offer past its deadline is expired (and stays so) even though
+    # its accept is refused.
+    accepted = routing.accept(reservation_id=reservation_id, operator=operator, now=now)
+    transaction.on_commit(lambda: _accepted(accepted, operator))
     return accepted.call
 
 

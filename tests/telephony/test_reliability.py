@@ -16,6 +16,7 @@ from config.celery import app
 from config.supervision import Supervised, worker_command
 from console import consumers
 from telephony import console_presence, reliability, routing
+from telephony.answering import accept_offer
 from telephony.models import OperatorProfile, Reservation, WaitingCall
 from tests.conftest import run_async
 from tests.telephony.helpers import make_operator, make_queue, sid
@@ -92,6 +93,18 @@ def test_an_offer_past_its_deadline_cannot_be_accepted_even_when_no_tick_ran(
     call, offer, first, second = _offer_past_its_deadline(tenants, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True), pytest.raises(ValueError, match="expired"):
         routing.accept(reservation_id=offer.pk, operator=first.user)
+    assert Reservation.objects.get(pk=offer.pk).state == "expired"
+    assert Reservation.objects.get(call=call, state="offered").operator_id == second.pk
+
+
+def test_an_operator_who_answers_too_late_leaves_the_offer_expired_and_passed_on(
+    db, tenants, django_capture_on_commit_callbacks
+):
+    """The console's accept (``accept_offer``) is refused, and the expiry it found stays: the
+    call is offered to the next operator at once, not when someone next looks."""
+    call, offer, first, second = _offer_past_its_deadline(tenants, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=True), pytest.raises(ValueError, match="expired"):
+        accept_offer(reservation_id=offer.pk, operator=first.user)
     assert Reservation.objects.get(pk=offer.pk).state == "expired"
     assert Reservation.objects.get(call=call, state="offered").operator_id == second.pk
 
