@@ -231,8 +231,7 @@ def participant_joined(*, call: Call, label: str, leg_sid: str, now: dt.datetime
             live = "" if locked.ended_at is not None else conference_sid(call)
             transaction.on_commit(lambda: _hang_up_leg(leg_sid, label=label, conference_sid=live))
             return False
-        answered = record_answer(waiting_call_id=attempt.waiting.pk, at=now, call=locked)
-        if answered is not None and answered[1]:
+        if record_answer(waiting=attempt.waiting, reservation=attempt.reservation, call=locked, at=now):
             # The console shows what a connected call offers (hold, mute, pause the recording).
             message = {"type": "connected", "reservation": attempt.reservation.pk}
             push_on_commit(user_id=attempt.waiting.operator.user_id, message=message)

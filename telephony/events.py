@@ -14,7 +14,8 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.dispatch import Signal
-from django_tenants.utils import tenant_context
+
+from tenants.switching import company_context
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ def announce_on_commit(signal: Signal, **kwargs: Any) -> None:
         if tenant is None:
             results = signal.send_robust(sender=None, **kwargs)
         else:
-            with tenant_context(tenant):
+            with company_context(tenant):  # still in it, at the commit: no switch
                 results = signal.send_robust(sender=None, tenant=tenant, **kwargs)
         for receiver, result in results:
             if isinstance(result, Exception):

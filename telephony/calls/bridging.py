@@ -4,16 +4,18 @@ operator's leg joins the call's conference: ``telephony.conferences``)."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 from django.db import transaction
 from django.utils import timezone
-from django_tenants.utils import get_public_schema_name, schema_context, tenant_context
 
 from accounts.models import User
+from config.process_cache import ProcessCache
 from config.queries import one
 from telephony.calls.models import Call
 from telephony.calls.records import add_event
 from telephony.routing_models import Reservation, WaitingCall
+from tenants.switching import company_context, public_context
 
 
 def operator_identity(user_id: int) -> str:
@@ -21,19 +23,26 @@ def operator_identity(user_id: int) -> str:
     return f"operator-{user_id}"
 
 
-def _accepted(waiting_call_id: int) -> tuple[WaitingCall, Reservation | None] | None:
-    """The bridged call with its operator's user, read in the public schema (users live there and,
-    by the same table name, in each company's schema: a webhook runs in the company's)."""
-    with schema_context(get_public_schema_name()):
-        waiting = one(
-            WaitingCall.objects.select_related("tenant", "operator__user").filter(pk=waiting_call_id)
-        )
-    if waiting is None or waiting.operator is None or waiting.state != WaitingCall.State.BRIDGED:
-        return None
-    offered = (
-        Reservation.objects.filter(call=waiting, operator=waiting.operator).order_by("-offered_at").first()
-    )
-    return waiting, offered
+class Operator(NamedTuple):
+    """Who answers, as the company's call record names them."""
+
+    user_id: int
+    username: str
+    name: str
+
+
+def _operator(user_id: int) -> Operator | None:
+    """The operator's user, read in the public schema (users live there and, by the same table
+    name, in each company's schema: a webhook runs in the company's)."""
+    with public_context():
+        user = one(User.objects.filter(pk=user_id))
+    return Operator(user.pk, user.username, user.get_full_name() or user.username) if user else None
+
+
+# Every answer names its operator: kept a minute in each process (a save drops it in this one).
+OPERATORS: ProcessCache[int, Operator | None] = ProcessCache(ttl=60.0, load_one=_operator).invalidate_on_save(
+    User
+)
 
 
 def record_accept(*, waiting: WaitingCall, reservation: Reservation, user: User) -> None:
@@ -41,11 +50,11 @@ def record_accept(*, waiting: WaitingCall, reservation: Reservation, user: User)
     console's next step finds it); the call is not answered yet: that is the operator's join.
     ``waiting`` (with its company) and ``reservation``: the accepted call and offer as the accept
     wrote them, not read again."""
-    with tenant_context(waiting.tenant):
+    with company_context(waiting.tenant):
         call = one(Call.objects.filter(call_sid=waiting.call_sid))
         if call is None:
             return
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             Call.objects.filter(pk=call.pk, answered_at__isnull=True).update(
                 offered_at=reservation.offered_at,
                 operator_id=user.pk,
@@ -55,36 +64,30 @@ def record_accept(*, waiting: WaitingCall, reservation: Reservation, user: User)
 
 
 def record_answer(
-    *, waiting_call_id: int, at: dt.datetime | None = None, call: Call | None = None
-) -> tuple[WaitingCall, bool] | None:
-    """The operator's leg joined: write who answered, and when, into the tenant's call record (once);
-    ``(waiting call, newly answered?)``, None when the call is not bridged to an operator.
-    ``call``: its record, when the caller has read it already (it is read otherwise).
+    *, waiting: WaitingCall, reservation: Reservation, call: Call, at: dt.datetime | None = None
+) -> bool:
+    """The operator's leg joined: write who answered, and when, into the company's call record
+    (once; run in its schema); True when newly answered. ``waiting`` (with its operator) and
+    ``reservation``: the call bridged to them and the offer they accepted, as the join read them.
 
     The wait runs from the call's place in line to this join; accept → join is kept on the
     ``bridged`` event (``answer_seconds``), the time the operator's phone took to connect."""
-    accepted = _accepted(waiting_call_id)
-    if accepted is None:
-        return None
-    waiting, offered = accepted
-    user = waiting.operator.user
+    operator = OPERATORS.get(waiting.operator.user_id)
+    if operator is None:
+        return False
     answered = at or timezone.now()
-    with tenant_context(waiting.tenant):
-        if call is None:
-            call = one(Call.objects.filter(call_sid=waiting.call_sid))
-        if call is None:
-            return None
-        with transaction.atomic():
-            new = Call.objects.filter(pk=call.pk, answered_at__isnull=True).update(
-                answered_at=answered,
-                offered_at=offered.offered_at if offered else answered,
-                operator_id=user.pk,
-                operator_name=user.get_full_name() or user.username,
-                wait_seconds=max(0, round((answered - (call.queued_at or answered)).total_seconds())),
-            )
-            if new:
-                WaitingCall.objects.filter(pk=waiting.pk).update(answered_at=answered)
-                accepted_at = offered.closed_at if offered and offered.closed_at else answered
-                add_event(call, "bridged", dedupe=f"bridged:{user.pk}", at=answered, operator=user.username,
-                          answer_seconds=round((answered - accepted_at).total_seconds(), 3))  # fmt: skip
-    return waiting, bool(new)
+    with transaction.atomic(savepoint=False):
+        new = Call.objects.filter(pk=call.pk, answered_at__isnull=True).update(
+            answered_at=answered,
+            offered_at=reservation.offered_at,
+            operator_id=operator.user_id,
+            operator_name=operator.name,
+            wait_seconds=max(0, round((answered - (call.queued_at or answered)).total_seconds())),
+        )
+        if new:
+            WaitingCall.objects.filter(pk=waiting.pk).update(answered_at=answered)
+            accepted_at = reservation.closed_at or answered
+            add_event(call, "bridged", dedupe=f"bridged:{operator.user_id}", at=answered,
+                      operator=operator.username,
+                      answer_seconds=round((answered - accepted_at).total_seconds(), 3))  # fmt: skip
+    return bool(new)

@@ -68,9 +68,10 @@ def _leaving(call_sid: str) -> tuple[WaitingCall, Reservation | None, OperatorPr
 
 
 def leave(*, call_sid: str, outcome: str, now: datetime | None = None) -> None:
-    """The call left the queue (hung up, voicemail, callback, or ended after the bridge)."""
+    """The call left the queue (hung up, voicemail, callback, or ended after the bridge). Part of
+    the caller's transaction when there is one (the status callback's: no savepoint)."""
     now = now or timezone.now()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         leaving = _leaving(call_sid)
         if leaving is None:
             return

@@ -6,9 +6,12 @@ import datetime as dt
 import uuid
 
 from django.utils import timezone
+from django_tenants.utils import tenant_context
 
 from accounts.models import Role
-from telephony.models import OperatorProfile, Queue, Skill
+from telephony import conferences
+from telephony.calls.models import Call
+from telephony.models import OperatorProfile, Queue, Reservation, Skill
 from tests.conftest import make_user
 
 T0 = timezone.now().replace(microsecond=0) - dt.timedelta(hours=1)
@@ -43,3 +46,13 @@ def make_operator(
 
 def sid() -> str:
     return "CA" + uuid.uuid4().hex
+
+
+def operator_joined(waiting) -> None:
+    """The operator who accepted ``waiting`` (a router's call) joins its conference: the answer,
+    as Twilio's join callback records it (``conferences.participant_joined``)."""
+    reservation = Reservation.objects.get(call=waiting, state=Reservation.State.ACCEPTED)
+    with tenant_context(waiting.tenant):
+        call = Call.objects.get(call_sid=waiting.call_sid)
+        label = conferences.operator_label(reservation.pk)
+        assert conferences.participant_joined(call=call, label=label, leg_sid="CA" + uuid.uuid4().hex)

@@ -14,13 +14,13 @@ from __future__ import annotations
 import pytest
 from django_tenants.utils import tenant_context
 
-from telephony import routing
-from telephony.calls.bridging import record_answer
+from telephony import conferences, routing
+from telephony.calls import bridging
 from telephony.calls.models import Call, TelephonySettings
 from telephony.models import Queue, Reservation, WaitingCall
 from tests.scripts_engine.conftest import active_script
 from tests.telephony.calls_kit import incoming
-from tests.telephony.helpers import make_operator
+from tests.telephony.helpers import make_operator, operator_joined
 from tests.twilio_kit import check_twiml, signed_post, verbs
 
 
@@ -121,21 +121,43 @@ def test_a_wait_url(db, tenants, queue, alpha_number, django_assert_num_queries)
     assert said.startswith("You are number 2 in line.")  # the warm-up call waits ahead
 
 
+def test_the_operators_join(
+    db, tenants, queue, alpha_number, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    warm(alpha_number, queue)  # a call waits
+    operator = make_operator({queue: 1})
+    with django_capture_on_commit_callbacks(execute=True):
+        incoming(alpha_number)  # the operator is offered the call waiting longest, and takes it
+    offer = Reservation.objects.get(operator=operator, state=Reservation.State.OFFERED)
+    waiting = routing.accept(reservation_id=offer.pk, operator=operator.user).call
+    bridging.OPERATORS.get(operator.user_id)  # who they are, kept by the process since their last call
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=waiting.call_sid)
+        with django_assert_num_queries(8):
+            # SAVEPOINT (the join's transaction); the call, locked; the call in line with its
+            # company, queue and operator; the offer they accepted; UPDATE the call as answered;
+            # UPDATE the call in line; INSERT its "bridged" event (once per key); RELEASE. The call
+            # in line and the offer are not read again, nor is the public schema entered.
+            label = conferences.operator_label(offer.pk)
+            assert conferences.participant_joined(call=call, label=label, leg_sid="CA" + "b" * 32)
+        assert Call.objects.get(pk=call.pk).answered_at is not None
+
+
 def test_the_status_callback_of_a_call_hung_up_in_the_queue(
     db, tenants, queue, alpha_number, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
     warm(alpha_number, queue)
     _, params = incoming(alpha_number)
     status = {"CallSid": params["CallSid"], "To": alpha_number}
-    with django_assert_num_queries(19), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(17), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
         # SAVEPOINT (the callback's transaction);
         # the call, locked; INSERT its "status:completed" event (once per key);
         # was the caller on hold (the last hold event); UPDATE the call's outcome (abandoned);
         # INSERT its "outcome" event (once per key);
-        # the router lets the call go: SAVEPOINT, the waiting call locked, its live offer (none),
-        # UPDATE it as left, RELEASE;
+        # the router lets the call go, in the callback's transaction (no savepoint): the waiting
+        # call locked, its live offer (none), UPDATE it as left;
         # UPDATE the call (status, end, waits); RELEASE (the callback's transaction);
         # after the commit, reporting's call.completed receiver: SET search_path, the company's
         # webhook endpoints (none: the call is not read).
@@ -154,19 +176,19 @@ def test_the_status_callback_of_an_answered_call(
         incoming(alpha_number)  # the operator is offered the call waiting longest, and takes it
     offer = Reservation.objects.get(operator=operator, state=Reservation.State.OFFERED)
     waiting = routing.accept(reservation_id=offer.pk, operator=operator.user).call
-    record_answer(waiting_call_id=waiting.pk)
+    operator_joined(waiting)
     status = {"CallSid": waiting.call_sid, "To": alpha_number, "CallDuration": "30"}
-    with django_assert_num_queries(22), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(20), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
         # SAVEPOINT (the callback's transaction);
         # the call, locked; INSERT its "status:completed" event (once per key);
         # was the caller on hold (the last hold event); UPDATE the call's outcome (handled);
         # INSERT its "outcome" event (once per key);
-        # the router lets the call go (``routing.leave``): SAVEPOINT, the waiting call locked, its
-        # live reservation locked, the operator locked, UPDATE the reservation as completed; the
-        # operator to wrap-up (``operators.transition``): their state and its event, one statement;
-        # UPDATE the waiting call as left, RELEASE;
+        # the router lets the call go (``routing.leave``, in the callback's transaction: no
+        # savepoint): the waiting call locked, its live reservation locked, the operator locked,
+        # UPDATE the reservation as completed; the operator to wrap-up (``operators.transition``):
+        # their state and its event, one statement; UPDATE the waiting call as left;
         # UPDATE the call (status, end, talk time); RELEASE (the callback's transaction);
         # after the commit, reporting's call.completed receiver: SET search_path, the company's
         # webhook endpoints (none: the call is not read).

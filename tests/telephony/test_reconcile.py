@@ -15,11 +15,10 @@ from django_tenants.utils import schema_context, tenant_context
 from twilio.request_validator import RequestValidator
 
 from telephony import reconcile, routing
-from telephony.calls.bridging import record_answer
 from telephony.calls.models import Call, CallEvent
 from telephony.models import OperatorProfile, PhoneNumber, Queue, Reservation, WaitingCall
 from tests.telephony.calls_kit import incoming
-from tests.telephony.helpers import make_operator
+from tests.telephony.helpers import make_operator, operator_joined
 from tests.twilio_kit import signed_post, verbs
 
 # What Prism answers for any call and recording (Twilio's own examples in its OpenAPI spec).
@@ -83,7 +82,7 @@ def test_a_call_on_an_operator_whose_final_callback_was_lost_frees_the_operator(
     offer = Reservation.objects.get(operator=operator, state="offered")
     with commit():
         waiting = routing.accept(reservation_id=offer.pk, operator=operator.user).call
-        record_answer(waiting_call_id=waiting.pk)
+        operator_joined(waiting)
     assert OperatorProfile.objects.get(pk=operator.pk).state == "on_call"
     with tenant_context(tenants.alpha):
         assert reconcile.reconcile_company() == {}  # answered a moment ago: not stale
