@@ -359,7 +359,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_RESULT_EXPIRES = 3600
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "config.beat:Scheduler"  # django-celery-beat's, asking less often
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HEARTBEAT_KEY = "cc:celery:workers"
 
