@@ -39,10 +39,11 @@ def _operator(user_id: int) -> Operator | None:
     return Operator(user.pk, user.username, user.get_full_name() or user.username) if user else None
 
 
-# Every answer names its operator: kept a minute in each process (a save drops it in this one).
-OPERATORS: ProcessCache[int, Operator | None] = ProcessCache(ttl=60.0, load_one=_operator).invalidate_on_save(
-    User
-)
+# Every answer names its operator: kept 10 minutes in each process (a save drops it in this one;
+# another process names a renamed operator anew within that).
+OPERATORS: ProcessCache[int, Operator | None] = ProcessCache(
+    ttl=600.0, load_one=_operator
+).invalidate_on_save(User)
 
 
 def record_accept(*, waiting: WaitingCall, reservation: Reservation, user: User) -> None:
