@@ -58,6 +58,9 @@ from tenants.sockets import in_tenant
 log = logging.getLogger(__name__)
 
 OFFER_LOOK_SECONDS = 30.0  # how often each web process looks for overdue offers it was not told of
+# At most this many expired by one such look (each re-routes its call after its commit, on the
+# thread every console's database work waits on); the rest at the next look, or by the tick.
+OFFER_LOOK_LIMIT = 20
 
 
 @dataclass
@@ -155,7 +158,10 @@ def _beat(profile_id: int, channel: str, everyone: bool = False) -> None:
     """One heartbeat of a console: presence refreshed, the operator's overdue offer expired (every
     operator's, for the process's look for lost pushes)."""
     console_presence.beat(operator_id=profile_id, channel=channel)
-    routing.expire_reservations(operator_id=None if everyone else profile_id)
+    if everyone:
+        routing.expire_reservations(limit=OFFER_LOOK_LIMIT)
+    else:
+        routing.expire_reservations(operator_id=profile_id)
 
 
 def _handle(user, content: dict[str, Any]) -> dict[str, Any] | None:

@@ -64,7 +64,7 @@ def announce_on_commit(signal: Signal, **kwargs: Any) -> None:
         if tenant is None:
             results = signal.send_robust(sender=None, **kwargs)
         else:
-            with company_context(tenant):  # still in it, at the commit: no switch
+            with company_context(tenant):  # no switch when the commit ran in that schema
                 results = signal.send_robust(sender=None, tenant=tenant, **kwargs)
         for receiver, result in results:
             if isinstance(result, Exception):

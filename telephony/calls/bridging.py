@@ -51,24 +51,25 @@ def record_accept(*, waiting: WaitingCall, reservation: Reservation, user: User)
     console's next step finds it); the call is not answered yet: that is the operator's join.
     ``waiting`` (with its company) and ``reservation``: the accepted call and offer as the accept
     wrote them, not read again."""
+    operator = OPERATORS.get(user.pk)  # as the user table says (the console's user is the socket's)
+    if operator is None:
+        return
     with company_context(waiting.tenant):
         call = one(Call.objects.filter(call_sid=waiting.call_sid))
         if call is None:
             return
         with transaction.atomic(savepoint=False):
             Call.objects.filter(pk=call.pk, answered_at__isnull=True).update(
-                offered_at=reservation.offered_at,
-                operator_id=user.pk,
-                operator_name=user.get_full_name() or user.username,
+                offered_at=reservation.offered_at, operator_id=operator.user_id, operator_name=operator.name
             )
-            add_event(call, "accepted", dedupe=f"accepted:{reservation.pk}", operator=user.username)
+            add_event(call, "accepted", dedupe=f"accepted:{reservation.pk}", operator=operator.username)
 
 
 def record_answer(
     *, waiting: WaitingCall, reservation: Reservation, call: Call, at: dt.datetime | None = None
 ) -> bool:
     """The operator's leg joined: write who answered, and when, into the company's call record
-    (once; run in its schema); True when newly answered. ``waiting`` (with its operator) and
+    (once, in its schema); True when newly answered. ``waiting`` (with its operator) and
     ``reservation``: the call bridged to them and the offer they accepted, as the join read them.
 
     The wait runs from the call's place in line to this join; accept → join is kept on the
@@ -77,7 +78,7 @@ def record_answer(
     if operator is None:
         return False
     answered = at or timezone.now()
-    with transaction.atomic(savepoint=False):
+    with company_context(waiting.tenant), transaction.atomic(savepoint=False):
         new = Call.objects.filter(pk=call.pk, answered_at__isnull=True).update(
             answered_at=answered,
             offered_at=reservation.offered_at,

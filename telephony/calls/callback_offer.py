@@ -63,9 +63,8 @@ def spoken(number: str) -> str:
 
 def roughly_when(call: Call) -> str:
     """The expected wait (R18) in whole minutes, as the caller hears it."""
-    try:
-        _, seconds = routing.expected_wait(call_sid=call.call_sid)
-    except WaitingCall.DoesNotExist:  # taken out of line a moment ago
+    position, seconds = routing.expected_wait(call_sid=call.call_sid)
+    if position == 0:  # taken out of line a moment ago
         return "soon"
     minutes = max(1, round(seconds / 60))
     return f"in about {minutes} minute{'s' if minutes != 1 else ''}"

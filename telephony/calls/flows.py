@@ -236,6 +236,8 @@ def wait_turn(*, call: Call, waited: int, now: dt.datetime | None = None) -> Voi
         # Everyone logged out or went on a break meanwhile: tell the caller now and offer the exits.
         add_event(call, "nobody_staffed", dedupe="nobody_staffed", waited=waited)
         return twiml.leave_queue(voice=voice, text=NOBODY_STAFFED_MESSAGE)
+    if standing.position == 0:  # out of line a moment ago (an operator is being connected)
+        return _wait_music(settings, "Please stay on the line.")
     minutes = max(1, round(standing.seconds / 60))
     text = (
         f"You are number {standing.position} in line. The expected wait is about {minutes} "

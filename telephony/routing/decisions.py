@@ -143,19 +143,24 @@ def reject(*, reservation_id: int, operator, now: datetime | None = None) -> Non
 
 
 def expire_reservations(
-    *, now: datetime | None = None, operator_id: int | None = None, reservation_id: int | None = None
+    *,
+    now: datetime | None = None,
+    operator_id: int | None = None,
+    reservation_id: int | None = None,
+    limit: int | None = None,
 ) -> int:
     """Offers past their ring timeout: closed, the call keeps its place, misses are counted.
 
     Expired by whoever looks next (issue 22), so offers expire while no worker runs: the tick, the
-    reconciliation, each console for its operator (``operator_id``), an answer (``reservation_id``)."""
+    reconciliation, each console for its operator (``operator_id``), an answer (``reservation_id``);
+    at most ``limit`` of them (the rest at the next look)."""
     now = now or timezone.now()
     offers = Reservation.objects.filter(state=Reservation.State.OFFERED, expires_at__lte=now)
     if operator_id is not None:
         offers = offers.filter(operator_id=operator_id)
     if reservation_id is not None:
         offers = offers.filter(pk=reservation_id)
-    due = list(offers.values_list("id", "call_id"))
+    due = list(offers.values_list("id", "call_id")[:limit])
     expired = 0
     for reservation_id, call_id in due:
         with transaction.atomic():

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from telephony.calls import callback_offer
 from telephony.calls.models import Call, Callback
 from telephony.models import Queue, WaitingCall
 from tests.telephony.calls_kit import incoming
@@ -51,6 +53,18 @@ def test_each_wait_turn_tells_position_and_expected_wait_then_plays_music(db, te
     assert said.startswith("You are number 1 in line. The expected wait is about")
     assert [el.tag for el in root] == ["Gather"]  # the music inside: the key works all through it
     assert [el.tag for el in root.find("Gather")] == ["Say", "Play"]
+
+
+def test_a_caller_out_of_line_a_moment_ago_is_not_told_a_place(db, tenants, queue, alpha_number):
+    """Taken by an operator (or out of the router's line) while Twilio still plays the wait: no
+    "number 0 in line", and the callback offer says "soon", not "in about 1 minute"."""
+    _, params = incoming(alpha_number)
+    sid = params["CallSid"]
+    WaitingCall.objects.filter(call_sid=sid).update(state=WaitingCall.State.LEFT, left_at=timezone.now())
+    root = check_twiml(_post("/twilio/voice/wait?t=t_alpha", sid, alpha_number, QueueTime="12").content)
+    assert root.find("Gather").find("Say").text == "Please stay on the line."
+    with tenant_context(tenants.alpha):
+        assert callback_offer.roughly_when(Call.objects.get(call_sid=sid)) == "soon"
 
 
 def test_past_the_maximum_wait_the_caller_leaves_and_chooses_a_callback(db, tenants, queue, alpha_number):

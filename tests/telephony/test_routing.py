@@ -107,6 +107,25 @@ def test_an_unanswered_offer_expires_and_is_rerouted(db, tenants, commit):
     assert first.missed_offers == 1 and first.state == "available"
 
 
+def test_a_look_for_overdue_offers_expires_at_most_its_limit(db, tenants, commit):
+    """The web process's look for lost pushes (``console.consumers.OFFER_LOOK_LIMIT``) expires a
+    bounded number at a time; the rest at the next look."""
+    queue = make_queue(tenants.alpha, ring_timeout=15)
+    for idle in (0, 10):
+        make_operator({queue: 1}, idle=idle)
+    with commit():
+        calls = [
+            routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=at(i)) for i in (0, 1)
+        ]
+    assert all(offer_of(call) for call in calls)
+    with commit():
+        assert routing.expire_reservations(now=at(20), limit=1) == 1
+    assert Reservation.objects.filter(state="expired").count() == 1
+    with commit():
+        assert routing.expire_reservations(now=at(20), limit=1) == 1
+    assert Reservation.objects.filter(state="expired").count() == 2
+
+
 def test_an_operator_is_set_away_after_repeated_misses(db, tenants, commit, settings):
     settings.ROUTING_MISSES_BEFORE_AWAY = 2
     queue = make_queue(tenants.alpha, ring_timeout=10)
