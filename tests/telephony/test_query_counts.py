@@ -17,7 +17,7 @@ from django_tenants.utils import tenant_context
 from telephony import conferences, routing
 from telephony.calls import bridging
 from telephony.calls.models import Call, TelephonySettings
-from telephony.models import Queue, Reservation, WaitingCall
+from telephony.models import OperatorProfile, Queue, Reservation, WaitingCall
 from tests.scripts_engine.conftest import active_script
 from tests.telephony.calls_kit import incoming
 from tests.telephony.helpers import make_operator, operator_joined
@@ -121,15 +121,21 @@ def test_a_wait_url(db, tenants, queue, alpha_number, django_assert_num_queries)
     assert said.startswith("You are number 2 in line.")  # the warm-up call waits ahead
 
 
+def _accepted(alpha_number: str, queue: Queue, capture) -> tuple[OperatorProfile, Reservation, WaitingCall]:
+    """A call waits; an operator logs in, is offered it and takes it: the operator, the offer, the
+    call in line."""
+    warm(alpha_number, queue)
+    operator = make_operator({queue: 1})
+    with capture(execute=True):
+        incoming(alpha_number)  # the operator is offered the call waiting longest
+    offer = Reservation.objects.get(operator=operator, state=Reservation.State.OFFERED)
+    return operator, offer, routing.accept(reservation_id=offer.pk, operator=operator.user).call
+
+
 def test_the_operators_join(
     db, tenants, queue, alpha_number, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
-    warm(alpha_number, queue)  # a call waits
-    operator = make_operator({queue: 1})
-    with django_capture_on_commit_callbacks(execute=True):
-        incoming(alpha_number)  # the operator is offered the call waiting longest, and takes it
-    offer = Reservation.objects.get(operator=operator, state=Reservation.State.OFFERED)
-    waiting = routing.accept(reservation_id=offer.pk, operator=operator.user).call
+    operator, offer, waiting = _accepted(alpha_number, queue, django_capture_on_commit_callbacks)
     bridging.OPERATORS.get(operator.user_id)  # who they are, kept by the process since their last call
     with tenant_context(tenants.alpha):
         call = Call.objects.get(call_sid=waiting.call_sid)
@@ -170,12 +176,7 @@ def test_the_status_callback_of_a_call_hung_up_in_the_queue(
 def test_the_status_callback_of_an_answered_call(
     db, tenants, queue, alpha_number, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
-    warm(alpha_number, queue)  # a call waits
-    operator = make_operator({queue: 1})
-    with django_capture_on_commit_callbacks(execute=True):
-        incoming(alpha_number)  # the operator is offered the call waiting longest, and takes it
-    offer = Reservation.objects.get(operator=operator, state=Reservation.State.OFFERED)
-    waiting = routing.accept(reservation_id=offer.pk, operator=operator.user).call
+    _, _, waiting = _accepted(alpha_number, queue, django_capture_on_commit_callbacks)
     operator_joined(waiting)
     status = {"CallSid": waiting.call_sid, "To": alpha_number, "CallDuration": "30"}
     with django_assert_num_queries(20), django_capture_on_commit_callbacks(execute=True):
