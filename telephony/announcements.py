@@ -15,24 +15,16 @@ REST requests, two tasks and a webhook a call).
 from __future__ import annotations
 
 from django.db import connection
-from django.utils import timezone
 
 from telephony import twiml
-from telephony.calls.company import call_setup
+from telephony.calls.company import settings_now
 from telephony.calls.flows import conference_callbacks, voice_of
-from telephony.calls.hours import in_force
 from telephony.calls.models import Call, TelephonySettings
-
-
-def _settings_now() -> TelephonySettings:
-    """The company's settings in force now (a change scheduled from a date included), from the
-    process's copy of its setup (``call_setup``: read for every call anyway)."""
-    return in_force(call_setup().settings, timezone.now())
 
 
 def announcement_text(call: Call, settings: TelephonySettings | None = None) -> str:
     """What the operator hears: the company's own text, else "<company>, <queue>"."""
-    text = (settings or _settings_now()).operator_announcement.strip()
+    text = (settings or settings_now()).operator_announcement.strip()
     if text:
         return text
     company = connection.tenant.name
@@ -42,7 +34,7 @@ def announcement_text(call: Call, settings: TelephonySettings | None = None) -> 
 def operator_leg(call: Call, *, label: str) -> tuple[twiml.VoiceResponse, str]:
     """The TwiML of the operator's leg into the call's conference (the announcement, then the join
     as ``label``), and the announcement's text."""
-    settings = _settings_now()
+    settings = settings_now()
     text = announcement_text(call, settings)
     status_callback, recording_callback = conference_callbacks(call, settings)
     response = twiml.operator_leg(

@@ -32,8 +32,8 @@ from twilio.twiml.voice_response import VoiceResponse
 from config.queries import one
 from telephony import conferences, events, gateway, routing, twiml
 from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER, callback_of, new_try, settle_refusal
+from telephony.calls.company import settings_now
 from telephony.calls.flows import conference_callbacks
-from telephony.calls.hours import in_force
 from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
 from telephony.calls.records import STATUS_RANK, TwilioCallParams, add_event, record_status, set_outcome
 from telephony.events import announce_on_commit
@@ -270,7 +270,7 @@ def answered(
     waiting = one(WaitingCall.objects.filter(call_sid=call.call_sid))
     if call.outcome or call.ended_at or waiting is None or waiting.state == WaitingCall.State.LEFT:
         return twiml.goodbye("We are sorry, we could not connect you. Goodbye.", _voice()), None
-    settings = in_force(TelephonySettings.current(), now)  # as the operator's leg's (announcements)
+    settings = settings_now(now)  # as the operator's leg's (announcements)
     name = conferences.conference_name(call.call_sid)
     status_callback, recording_callback = conference_callbacks(call, settings)
     add_event(call, "conference", dedupe="conference", at=now, name=name)

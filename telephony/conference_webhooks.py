@@ -24,7 +24,7 @@ from telephony import conferences, evidence, gateway, recording_pauses, supervis
 from telephony.calls.models import Call
 from telephony.calls.records import add_event
 from telephony.signatures import named_call, twilio_signed
-from telephony.tasks import release_caller, store_recording
+from telephony.tasks import delay_on_commit, release_caller, store_recording
 from tenants.models import Client
 
 log = logging.getLogger(__name__)
@@ -85,22 +85,12 @@ def conference_status(request: HttpRequest, tenant: Client, call: Call) -> HttpR
     attempt = conferences.attempt_of(label)
     muted = event == "participant-join" and post.get("Muted") == "true"
     if muted and (attempt is not None or label == twiml.CALLER_LABEL):
-        _on_commit_in(tenant, release_caller, call.pk, attempt, "joined muted (earlier version)")
+        delay_on_commit(tenant, release_caller, call.pk, attempt, "joined muted (earlier version)")
     if event == "conference-end":
         supervision.call_ended(call=call)
         # The recording ends with the conference: a pause still open ends here, not resumed.
         recording_pauses.close_open_pause(call=call, reason="the call ended while the recording was paused")
     return HttpResponse(status=204)
-
-
-def _on_commit_in(tenant: Client, task, *args: object) -> None:
-    """Send a tenant task once the callback's writes commit (it runs in the company's schema)."""
-
-    def send() -> None:
-        with tenant_context(tenant):
-            task.delay(*args)
-
-    transaction.on_commit(send)
 
 
 @conference_webhook
@@ -150,7 +140,7 @@ def recording(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
             recording_url=post.get("RecordingUrl", "")[:200],
             recording_seconds=int(seconds) if seconds.isdigit() else None,
         )
-        _on_commit_in(tenant, store_recording, call.pk)
+        delay_on_commit(tenant, store_recording, call.pk)
         recording_pauses.close_open_pause(call=call, reason="the recording ended while paused")
     add_event(call, "recording", dedupe=f"recording:{post.get('RecordingSid', '')}",
               status=post.get("RecordingStatus", ""), conference=post.get("ConferenceSid", ""))  # fmt: skip

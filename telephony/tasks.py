@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 
+from django.db import transaction
 from django_tenants.utils import tenant_context
 
 from config.celery import app, tenant_task
@@ -27,6 +28,19 @@ from telephony.gateway import TwilioUnavailable
 from telephony.recordings import RecordingNotReady
 from telephony.routing import callbacks as kept_callbacks
 from tenants.models import Client
+from tenants.switching import company_context
+
+
+def delay_on_commit(tenant: Client, task, *args: object) -> None:
+    """Send a company's task once the current transaction commits, in that company's schema (the
+    task runs there: the schema travels with the message)."""
+
+    def send() -> None:
+        with company_context(tenant):
+            task.delay(*args)
+
+    transaction.on_commit(send)
+
 
 BRIDGE_RETRIES = 5  # about 15 s of backoff in all: the caller is listening to music meanwhile
 TICK_LOCK_SECONDS = 30  # a routing tick still running after this long is presumed dead

@@ -27,7 +27,7 @@ from telephony.calls.models import Call
 from telephony.calls.records import TwilioCallParams, add_event, record_status, set_outcome, start_inbound
 from telephony.models import PhoneNumber, UnservedCall
 from telephony.signatures import twilio_fields, twilio_signed, webhook_methods
-from telephony.tasks import store_recording
+from telephony.tasks import delay_on_commit, store_recording
 from tenants.models import Client
 from tenants.resolution import client_for_schema
 
@@ -265,16 +265,6 @@ def voicemail(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
     )
 
 
-def _store_recording_on_commit(tenant: Client, call_id: int) -> None:
-    """Fetch the audio into the tenant's storage once the call row says where it is (R21)."""
-
-    def send() -> None:
-        with tenant_context(tenant):
-            store_recording.delay(call_id)
-
-    transaction.on_commit(send)
-
-
 @webhook
 def recording(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
     """Recording status callback: a call recording (R21) or a voicemail is ready."""
@@ -287,7 +277,7 @@ def recording(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
             recording_seconds=int(seconds) if seconds.isdigit() else None,
         )
         if fields.get("RecordingUrl"):
-            _store_recording_on_commit(tenant, call.pk)
+            delay_on_commit(tenant, store_recording, call.pk)  # the audio into its storage (R21)
     add_event(
         call,
         "recording",

@@ -5,13 +5,16 @@ for a few seconds (``SETUP_SECONDS``); a save in this process drops them at once
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from django.db import connection
 from django.db.models.signals import post_delete
+from django.utils import timezone
 
 from config.process_cache import ProcessCache
 from scripts_engine.models import Script, ScriptVersion
+from telephony.calls.hours import in_force
 from telephony.calls.models import TelephonySettings
 from telephony.models import CompanyDaySettings, Queue
 from tenants.models import Client
@@ -74,3 +77,9 @@ def mirror_company_day(sender: type, instance: TelephonySettings, **kwargs: obje
         tenant=tenant,
         defaults={"timezone": instance.timezone, "short_abandon_seconds": instance.short_abandon_seconds},
     )
+
+
+def settings_now(now: dt.datetime | None = None) -> TelephonySettings:
+    """The company's telephony settings in force at ``now`` (a change scheduled from a date
+    included), from the process's copy of its setup: what a call being connected is given."""
+    return in_force(call_setup().settings, now or timezone.now())

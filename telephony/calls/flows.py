@@ -18,7 +18,7 @@ from scripts_engine.models import ScriptSession, ScriptVersion, Specialist
 from scripts_engine.sessions import SessionError, interpreter_for, session_ack, session_answer, session_start
 from telephony import gateway, routing, twiml
 from telephony.calls import callback_offer
-from telephony.calls.company import call_setup
+from telephony.calls.company import call_setup, settings_now
 from telephony.calls.hours import after_hours_text, in_force, is_open, specialist_available
 from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
 from telephony.calls.records import add_event, book_callback, dedupe_key, mark_queued, set_outcome
@@ -329,7 +329,7 @@ def conference_callbacks(call: Call, settings: TelephonySettings) -> tuple[str, 
 def caller_conference(call: Call) -> VoiceResponse:
     """The caller into the call's conference (hold music until the operator joins; the call's
     recording from the operator's join when the company records calls)."""
-    settings = in_force(call_setup().settings, timezone.now())  # as the operator's leg's
+    settings = settings_now()  # as the operator's leg's
     status_callback, recording_callback = conference_callbacks(call, settings)
     return twiml.conference_caller(
         name=twiml.conference_name(call.call_sid),

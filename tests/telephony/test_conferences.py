@@ -345,6 +345,13 @@ def test_a_caller_who_hangs_up_while_the_operators_phone_rings_has_that_leg_hung
     assert operator.state != "on_call"
 
 
+def _hung_up_at_the_callers_end(sid: str, alpha_number: str, commit, http) -> list:
+    """The caller's final status callback; the hang-ups it sent Twilio."""
+    with commit():
+        signed_post("/twilio/voice/status", {"CallSid": sid, "To": alpha_number, "CallStatus": "completed"})
+    return [s for s in http.sent if s.data.get("Status") == "completed"]
+
+
 def test_a_call_whose_leg_already_ended_hangs_up_no_leg_at_its_end(
     db, tenants, queue, alpha_number, commit, bridges, twilio_mock, monkeypatch
 ):
@@ -352,9 +359,7 @@ def test_a_call_whose_leg_already_ended_hangs_up_no_leg_at_its_end(
     _, sid, _ = _ringing(alpha_number, queue, commit)
     with commit():  # the leg rang out: the call went back in line, its operator freed
         leg_event(_leg(http).data["StatusCallback"], "no-answer", "CA" + "7" * 32)
-    with commit():
-        signed_post("/twilio/voice/status", {"CallSid": sid, "To": alpha_number, "CallStatus": "completed"})
-    assert not [s for s in http.sent if s.data.get("Status") == "completed"]
+    assert _hung_up_at_the_callers_end(sid, alpha_number, commit, http) == []
     assert _call(tenants, sid).outcome == Call.Outcome.ABANDONED
 
 
@@ -363,9 +368,7 @@ def test_an_answered_call_hangs_up_no_leg_at_its_end(
 ):
     http = twilio_with_faults(monkeypatch, twilio_mock)
     sid, _, _ = _connected(tenants, alpha_number, queue, commit, http)
-    with commit():
-        signed_post("/twilio/voice/status", {"CallSid": sid, "To": alpha_number, "CallStatus": "completed"})
-    assert not [s for s in http.sent if s.data.get("Status") == "completed"]
+    assert _hung_up_at_the_callers_end(sid, alpha_number, commit, http) == []
     assert _call(tenants, sid).outcome == Call.Outcome.HANDLED
 
 
