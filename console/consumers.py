@@ -20,32 +20,25 @@ Console → server:
 - ``{"type": "reject", "reservation": id}``
 
 Presence is by heartbeat (``telephony.console_presence``, issue 22), not by counting sockets: each
-socket beats every few seconds; closing the operator's last live socket sets them offline (not on a
+socket takes a seat on its web process's floor (``console.floor``), which beats every seat every
+few seconds in one round trip; closing the operator's last live socket sets them offline (not on a
 call or in wrap-up: a reload must find the call) and a ringing offer is re-routed; a socket that
 never said goodbye (a crashed server, a Redis outage) stops beating and the sweep sets its operator
-offline. Each beat also expires the operator's own offer once past its deadline, so offers expire
-even while no Celery worker runs: the socket notes the offers it was sent (``OfferWatch``), and a
-beat asks the database only when one of them is due. An offer whose push was lost is looked for by
-the process, not by each console: every ``OFFER_LOOK_SECONDS`` the first console of the process to
-beat expires every operator's overdue offer (``LOST_PUSHES``); the other beats only refresh
-presence in Redis.
+offline. The floor also expires an offer a socket was sent once it is past its deadline, and looks
+now and then for every operator's overdue offer (one whose push was lost), so offers expire even
+while no Celery worker runs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import logging
-import random
-import time
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts.permissions import OPERATORS
+from console.floor import Seat, floor
 from telephony import console_presence, routing
 from telephony.answering import accept_offer
 from telephony.operators import InvalidTransition, profile_for
@@ -54,63 +47,6 @@ from telephony.routing import profile_set_state
 from telephony.routing.offers import offer_message
 from telephony.routing_models import OperatorProfile, OperatorState, Reservation
 from tenants.sockets import in_tenant
-
-log = logging.getLogger(__name__)
-
-OFFER_LOOK_SECONDS = 30.0  # how often each web process looks for overdue offers it was not told of
-# At most this many expired by one such look (each re-routes its call after its commit, on the
-# thread every console's database work waits on); the rest at the next look, or by the tick.
-OFFER_LOOK_LIMIT = 20
-
-
-@dataclass
-class OfferWatch:
-    """The offers one console socket was sent and not yet told the end of (reservation id → its
-    deadline, epoch seconds), so that its heartbeat asks the database only when one of them may be
-    overdue (``due``)."""
-
-    offers: dict[int, float] = field(default_factory=dict)
-
-    def note(self, message: dict[str, Any]) -> None:
-        """A message this socket sends: an offer starts being watched; its end stops it."""
-        reservation = message.get("reservation")
-        if not isinstance(reservation, int):
-            return
-        if message.get("type") == "offer":
-            with contextlib.suppress(KeyError, TypeError, ValueError):
-                self.offers[reservation] = datetime.fromisoformat(message["expires_at"]).timestamp()
-        elif message.get("type") in {"offer_cancelled", "call_lost", "accepted"}:
-            self.offers.pop(reservation, None)
-
-    def due(self, now: float) -> bool:
-        """Whether this beat should look for the operator's overdue offer in the database."""
-        return any(at <= now for at in self.offers.values())
-
-    def looked(self, now: float) -> None:
-        """The database was asked: the offers due by ``now`` were expired then (or were being
-        answered: their end is pushed), so they are no longer watched."""
-        self.offers = {reservation: at for reservation, at in self.offers.items() if at > now}
-
-
-@dataclass
-class ProcessLook:
-    """The look for offers whose push was lost (the console never heard of them), shared by the
-    consoles of one process: once every ``every`` seconds, the first of them to beat looks for every
-    operator's overdue offer. One statement per process and period, not one per console (1,000
-    consoles asked 33 times a second). Claimed on the event loop, so by one beat only."""
-
-    every: float = OFFER_LOOK_SECONDS
-    looked_at: float = float("-inf")
-
-    def claim(self, now: float) -> bool:
-        """Whether this beat is the one to look now (it is then counted as looked)."""
-        if now - self.looked_at < self.every:
-            return False
-        self.looked_at = now
-        return True
-
-
-LOST_PUSHES = ProcessLook()
 
 
 def _open(user) -> tuple[int, list[dict[str, Any]]]:
@@ -154,16 +90,6 @@ def _close(user_id: int) -> None:
             profile_set_state(profile_id=profile.pk, state=OperatorState.OFFLINE, reason="disconnected")
 
 
-def _beat(profile_id: int, channel: str, everyone: bool = False) -> None:
-    """One heartbeat of a console: presence refreshed, the operator's overdue offer expired (every
-    operator's, for the process's look for lost pushes)."""
-    console_presence.beat(operator_id=profile_id, channel=channel)
-    if everyone:
-        routing.expire_reservations(limit=OFFER_LOOK_LIMIT)
-    else:
-        routing.expire_reservations(operator_id=profile_id)
-
-
 def _handle(user, content: dict[str, Any]) -> dict[str, Any] | None:
     kind = content.get("type")
     if kind == "set_state":
@@ -201,40 +127,23 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
         self.group = operator_group(user.pk)
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
-        self.watch = OfferWatch()
         self.profile_id, messages = await in_tenant(tenant, _open)(user)  # expired the overdue offer
         # Presence is Redis only: beaten on the event loop, not queued on the one thread that runs
         # every console's database work, where a thousand consoles' beats would hold up an accept.
-        await console_presence.abeat(operator_id=self.profile_id, channel=self.channel_name)
-        self.heartbeat = asyncio.get_running_loop().create_task(self._beat_forever())
+        await console_presence.abeat([(self.profile_id, self.channel_name)])
+        self.seat = Seat(profile_id=self.profile_id, channel=self.channel_name, tenant=tenant)
+        floor().sit(self.seat)
         for message in messages:
             await self.send_json(message)
 
     async def send_json(self, content: Any, close: bool = False) -> None:
-        if isinstance(content, dict) and hasattr(self, "watch"):
-            self.watch.note(content)
+        if isinstance(content, dict) and hasattr(self, "seat"):
+            self.seat.watch.note(content)
         await super().send_json(content, close=close)
-
-    async def _beat_forever(self) -> None:
-        # The first beat at a random point of the period: consoles that connected together beat apart.
-        await asyncio.sleep(random.uniform(0, console_presence.BEAT_SECONDS))
-        while True:
-            try:
-                now = time.time()
-                if self.watch.due(now):
-                    await in_tenant(self.tenant, _beat)(self.profile_id, self.channel_name)
-                    self.watch.looked(now)
-                elif LOST_PUSHES.claim(now):
-                    await in_tenant(self.tenant, _beat)(self.profile_id, self.channel_name, everyone=True)
-                else:  # no offer of this console can be overdue: presence only, no database
-                    await console_presence.abeat(operator_id=self.profile_id, channel=self.channel_name)
-            except Exception:  # the database or Redis is down: the next beat tries again
-                log.warning("console heartbeat failed", exc_info=True)
-            await asyncio.sleep(console_presence.BEAT_SECONDS)
 
     async def __call__(self, scope, receive, send) -> None:
         """Whatever ends this consumer (a goodbye, or a crash such as the channel layer's Redis
-        going away, which skips ``disconnect``), its heartbeat stops and its presence goes."""
+        going away, which skips ``disconnect``), its seat is left and its presence goes."""
         try:
             await super().__call__(scope, receive, send)
         finally:
@@ -246,7 +155,7 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
         if not hasattr(self, "profile_id") or getattr(self, "gone", False):
             return
         self.gone = True
-        self.heartbeat.cancel()
+        floor().stand(self.seat)
         with contextlib.suppress(Exception):  # Redis down: the layer forgets the channel by itself
             await self.channel_layer.group_discard(self.group, self.channel_name)
         last = await sync_to_async(console_presence.leave)(

@@ -1,12 +1,11 @@
-"""A console's heartbeat asks the database for its operator's overdue offer only when one may be
-due, and the process for offers whose push was lost every 30 s, not each console (issue 23:
-1,000 operators' beats were a query each every 5 s, then 33 a second)."""
+"""A console's seat asks the database for its operator's overdue offer only when one it was sent
+may be due (issue 23: 1,000 operators' beats were a query each every 5 s)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from console.consumers import OfferWatch, ProcessLook
+from console.floor import OfferWatch
 
 
 def _offer(reservation: int, expires: float) -> dict[str, object]:
@@ -30,14 +29,6 @@ def test_an_offer_that_ended_is_no_longer_watched():
         watch.note(_offer(2, expires=1003.0))
         watch.note({"type": end, "reservation": 2})
         assert not watch.due(1010.0), end
-
-
-def test_the_process_looks_now_and_then_for_an_offer_whose_push_was_lost():
-    look = ProcessLook(every=30)
-    assert look.claim(1000.0)  # the first beat of the process looks
-    assert not look.claim(1000.0)  # the other consoles beating meanwhile do not
-    assert not look.claim(1029.0)
-    assert look.claim(1030.0) and not look.claim(1031.0)
 
 
 def test_messages_without_an_offer_are_ignored():

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from config.celery import app
 from config.supervision import Supervised, worker_command
-from console import consumers
+from console import consumers, floor
 from telephony import console_presence, reliability, routing
 from telephony.answering import accept_offer
 from telephony.models import OperatorProfile, Reservation, WaitingCall
@@ -121,27 +121,26 @@ def test_a_console_that_opens_expires_its_overdue_offer_instead_of_showing_it(
     assert Reservation.objects.get(call=call, state="offered").operator_id == second.pk
 
 
-def test_each_console_heartbeat_expires_its_operators_overdue_offer(
+def test_a_console_whose_offer_is_due_has_its_operators_overdue_offer_expired(
     db, tenants, django_capture_on_commit_callbacks
 ):
     _call, offer, first, _second = _offer_past_its_deadline(tenants, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
-        consumers._beat(first.pk, "specific.test!one")
+        assert floor.expire_own(first.pk) == 1
     assert Reservation.objects.get(pk=offer.pk).state == "expired"
-    assert first.pk in console_presence.live_operators()
 
 
 def test_the_process_look_of_any_console_expires_an_offer_whose_push_was_lost(
     db, tenants, django_capture_on_commit_callbacks
 ):
-    """The offered operator's console never heard of the offer: another console's beat, the one
-    that looks for the process, expires it; a plain beat of that console does not."""
+    """The offered operator's console never heard of the offer: the process's look expires it; the
+    look for another console's own offers does not."""
     _call, offer, _first, second = _offer_past_its_deadline(tenants, django_capture_on_commit_callbacks)
     with django_capture_on_commit_callbacks(execute=True):
-        consumers._beat(second.pk, "specific.test!two")
+        assert floor.expire_own(second.pk) == 0
     assert Reservation.objects.get(pk=offer.pk).state == "offered"  # only its own operator's
     with django_capture_on_commit_callbacks(execute=True):
-        consumers._beat(second.pk, "specific.test!two", everyone=True)
+        assert floor.expire_lost() == 1
     assert Reservation.objects.get(pk=offer.pk).state == "expired"
 
 
@@ -193,19 +192,23 @@ def test_a_redis_that_restarted_empty_does_not_log_everybody_out(db, tenants, pr
 
 
 def test_a_console_beats_from_its_event_loop_as_from_a_thread(presence):
-    """A socket's beat (``abeat``, on the loop with the loop's own client) writes what ``beat`` does;
-    each loop has its own client (an asyncio client cannot serve another loop)."""
-    assert run_async(console_presence.abeat(operator_id=7, channel="tab", node="web-1", now=1000.0))
-    assert run_async(console_presence.abeat(operator_id=8, channel="tab", node="web-1"))
+    """A process's beat of its sockets (``abeat``, on the loop with the loop's own client) writes for
+    each what ``beat`` does; each loop has its own client (an asyncio client cannot serve another
+    loop)."""
+    assert run_async(console_presence.abeat([(7, "tab"), (6, "tab2")], node="web-1", now=1000.0))
+    assert run_async(console_presence.abeat([(8, "tab")], node="web-1"))
+    assert run_async(console_presence.abeat([], node="web-1"))  # nobody at a console: nothing sent
     console_presence.beat(operator_id=9, channel="tab", node="web-1", now=1000.0)
     assert presence.zscore(console_presence.KEY, "7|web-1|tab") == 1000.0
-    assert presence.hget(console_presence.UNTIL_KEY, "7") == presence.hget(console_presence.UNTIL_KEY, "9")
-    assert console_presence.live_operators() == {8}  # 7 and 9 beat long ago
+    assert presence.zscore(console_presence.KEY, "6|web-1|tab2") == 1000.0
+    until = presence.hmget(console_presence.UNTIL_KEY, ["6", "7", "9"])
+    assert until[0] == until[1] == until[2]
+    assert console_presence.live_operators() == {8}  # 6, 7 and 9 beat long ago
 
 
 def test_a_console_beat_with_redis_away_is_skipped_not_raised(presence, settings):
     settings.CONSOLE_PRESENCE_REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
-    assert run_async(console_presence.abeat(operator_id=7, channel="tab", node="web-1")) is False
+    assert run_async(console_presence.abeat([(7, "tab")], node="web-1")) is False
 
 
 def test_a_node_that_starts_forgets_the_consoles_it_held(db, presence):

@@ -1,0 +1,92 @@
+"""A web process's console sockets are kept alive together (``console.floor``, issue 23): one
+Redis round trip beats them all every few seconds, a socket's overdue offer is looked for when it
+is due, and every operator's (a lost push) once per period for the whole process."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from console import floor as floor_module
+from console.floor import Floor, Seat
+from telephony import console_presence
+from tests.conftest import run_async
+
+
+@pytest.fixture
+def presence():
+    keys = (console_presence.KEY, console_presence.SINCE_KEY, console_presence.UNTIL_KEY)
+    client = console_presence.client()
+    client.delete(*keys)
+    yield client
+    client.delete(*keys)
+
+
+@pytest.fixture
+def looks(monkeypatch) -> list[object]:
+    """What the floor asked of the database, instead of asking it (the expiries themselves are
+    tested in tests/telephony/test_reliability.py)."""
+    asked: list[object] = []
+
+    def in_tenant(tenant, func):
+        async def run(*args):
+            asked.append((tenant, func.__name__, *args))
+
+        return run
+
+    monkeypatch.setattr(floor_module, "in_tenant", in_tenant)
+    return asked
+
+
+def _offer(reservation: int, expires: float) -> dict[str, object]:
+    return {"type": "offer", "reservation": reservation,
+            "expires_at": datetime.fromtimestamp(expires, tz=UTC).isoformat()}  # fmt: skip
+
+
+def test_one_tick_beats_every_seat_and_the_next_beat_waits_its_period(presence, looks, monkeypatch):
+    monkeypatch.setattr(console_presence, "node_name", lambda: "web-1")
+    floor = Floor()
+    floor.seats |= {Seat(profile_id=7, channel="a", tenant="platform"),
+                    Seat(profile_id=8, channel="b", tenant="platform")}  # fmt: skip
+    run_async(floor.tick(1000.0))
+    assert presence.zscore(console_presence.KEY, "7|web-1|a") == 1000.0
+    assert presence.zscore(console_presence.KEY, "8|web-1|b") == 1000.0
+    run_async(floor.tick(1000.0 + console_presence.BEAT_SECONDS - 1))
+    assert presence.zscore(console_presence.KEY, "7|web-1|a") == 1000.0  # not yet
+    run_async(floor.tick(1000.0 + console_presence.BEAT_SECONDS))
+    assert presence.zscore(console_presence.KEY, "8|web-1|b") == 1000.0 + console_presence.BEAT_SECONDS
+
+
+def test_a_seat_is_looked_at_when_its_offer_is_due_and_the_process_looks_once_a_period(presence, looks):
+    floor = Floor()
+    ringing, idle = Seat(profile_id=7, channel="a", tenant="p"), Seat(profile_id=8, channel="b", tenant="p")
+    floor.seats |= {ringing, idle}
+    ringing.watch.note(_offer(1, expires=1012.0))
+    run_async(floor.tick(1000.0))
+    assert looks == [("p", "expire_lost")]  # the process's first look; nothing of its own due
+    run_async(floor.tick(1013.0))
+    assert looks[1:] == [("p", "expire_own", 7)]  # the ringing seat's offer is past its deadline
+    run_async(floor.tick(1014.0))
+    assert looks[2:] == []  # looked at already; the process's next look is 30 s after its first
+    run_async(floor.tick(1000.0 + floor_module.OFFER_LOOK_SECONDS))
+    assert looks[2:] == [("p", "expire_lost")]
+
+
+def test_the_floor_runs_while_a_seat_is_taken(presence, looks, monkeypatch):
+    monkeypatch.setattr(floor_module, "TICK_SECONDS", 0.01)
+
+    async def scenario() -> tuple[bool, bool]:
+        floor = floor_module.floor()
+        assert floor_module.floor() is floor  # one per event loop
+        seat = Seat(profile_id=7, channel="a", tenant="p")
+        floor.sit(seat)
+        await asyncio.sleep(0.05)
+        running = not floor.task.done()
+        floor.stand(seat)
+        await asyncio.sleep(0.05)
+        return running, floor.task.done()
+
+    assert run_async(scenario()) == (True, True)
+    assert 7 in console_presence.live_operators()
