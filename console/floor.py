@@ -1,18 +1,21 @@
 """The console sockets of one web process, kept alive together (issues 22 and 23).
 
 Each open console socket takes a ``Seat`` on its event loop's ``Floor`` (a web process runs one
-loop; a test, a few). One task per floor, every ``TICK_SECONDS`` while any seat is taken:
+loop; a test, a few). Every ``TICK_SECONDS`` while any seat is taken, the floor's tasks see that:
 
-- every ``BEAT_SECONDS`` it refreshes the presence of every seat in one Redis round trip
+- every ``BEAT_SECONDS`` the presence of every seat is refreshed in one Redis round trip
   (``console_presence.abeat``). A beat per socket was 200 round trips a second at 1,000 consoles,
-  8 % of the web's time;
-- it expires a seat's operator's offer once one the socket was sent is past its deadline
+  8 % of the web's time. The beat has a task of its own that touches only Redis: a database that
+  is slow or gone never holds it up (a batched beat that waited in line with the database work
+  was tried once and reverted: a soak found every console of a process swept offline);
+- a seat's operator's offer is expired once one the socket was sent is past its deadline
   (``OfferWatch``), so offers expire even while no Celery worker runs;
-- every ``OFFER_LOOK_SECONDS`` it looks for every operator's overdue offer, which finds an offer
+- every ``OFFER_LOOK_SECONDS`` every operator's overdue offer is looked for, which finds an offer
   whose push was lost (the console never heard of it). One statement per process and period, not
   one per console: 1,000 consoles asking was 33 queries a second.
 
-A failure (the database or Redis down) is logged and the next tick tries again. A server that
+A failure (the database or Redis down, or a bug) is logged and the next tick tries again: it
+never ends a task while a seat is taken. A server that
 crashes takes its floor with it: its consoles stop beating and the presence sweep sets their
 operators offline.
 """
@@ -24,6 +27,7 @@ import contextlib
 import logging
 import time
 import weakref
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -91,35 +95,48 @@ def expire_lost() -> int:
 
 
 class Floor:
-    """The seats of one event loop and the task that keeps them (see the module docstring)."""
+    """The seats of one event loop and the two tasks that keep them (see the module docstring):
+    one beats their presence (Redis only, so a slow or stopped database never holds up a beat),
+    the other looks for overdue offers (the database, through the thread every console's
+    database work waits on)."""
 
     def __init__(self) -> None:
         self.seats: set[Seat] = set()
-        self.task: asyncio.Task[None] | None = None
+        self.tasks: list[asyncio.Task[None]] = []
         self.beat_at = float("-inf")  # when presence was last refreshed
-        self.looked_at = float("-inf")  # when overdue offers were last looked for
+        self.looked_at = float("-inf")  # when every operator's overdue offers were last looked for
 
     def sit(self, seat: Seat) -> None:
         """A console socket opened (its first beat is its own: the operator is live at once)."""
         self.seats.add(seat)
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(self._run())
+        if not self.tasks or any(task.done() for task in self.tasks):
+            for task in self.tasks:
+                task.cancel()
+            loop = asyncio.get_running_loop()
+            self.tasks = [loop.create_task(self._every(self.beat)), loop.create_task(self._every(self.look))]
 
     def stand(self, seat: Seat) -> None:
-        """A console socket closed; the task ends with the last seat."""
+        """A console socket closed; the tasks end with the last seat."""
         self.seats.discard(seat)
 
-    async def _run(self) -> None:
+    async def _every(self, step: Callable[[float], Awaitable[None]]) -> None:
         while self.seats:
-            await self.tick(time.time())
+            try:
+                await step(time.time())
+            except Exception:  # a bug: logged, and the next tick runs all the same
+                log.exception("console floor: %s failed", step.__name__)
             await asyncio.sleep(TICK_SECONDS)
 
-    async def tick(self, now: float) -> None:
-        """What is due at ``now``: the seats' presence, their overdue offers, the process's look."""
-        seats = list(self.seats)
-        if seats and now - self.beat_at >= console_presence.BEAT_SECONDS:
+    async def beat(self, now: float) -> None:
+        """Every ``BEAT_SECONDS``: the presence of every seat, in one round trip (a Redis that does
+        not answer fails it within the client's timeout; the next period tries again)."""
+        if self.seats and now - self.beat_at >= console_presence.BEAT_SECONDS:
             self.beat_at = now
-            await console_presence.abeat([(seat.profile_id, seat.channel) for seat in seats], now=now)
+            await console_presence.abeat([(seat.profile_id, seat.channel) for seat in self.seats], now=now)
+
+    async def look(self, now: float) -> None:
+        """The overdue offers of the seats whose offer is due; every operator's once a period."""
+        seats = list(self.seats)
         for seat in seats:
             if seat.watch.due(now):
                 try:

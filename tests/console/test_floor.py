@@ -45,17 +45,17 @@ def _offer(reservation: int, expires: float) -> dict[str, object]:
             "expires_at": datetime.fromtimestamp(expires, tz=UTC).isoformat()}  # fmt: skip
 
 
-def test_one_tick_beats_every_seat_and_the_next_beat_waits_its_period(presence, looks, monkeypatch):
+def test_one_beat_refreshes_every_seat_and_the_next_waits_its_period(presence, looks, monkeypatch):
     monkeypatch.setattr(console_presence, "node_name", lambda: "web-1")
     floor = Floor()
     floor.seats |= {Seat(profile_id=7, channel="a", tenant="platform"),
                     Seat(profile_id=8, channel="b", tenant="platform")}  # fmt: skip
-    run_async(floor.tick(1000.0))
+    run_async(floor.beat(1000.0))
     assert presence.zscore(console_presence.KEY, "7|web-1|a") == 1000.0
     assert presence.zscore(console_presence.KEY, "8|web-1|b") == 1000.0
-    run_async(floor.tick(1000.0 + console_presence.BEAT_SECONDS - 1))
+    run_async(floor.beat(1000.0 + console_presence.BEAT_SECONDS - 1))
     assert presence.zscore(console_presence.KEY, "7|web-1|a") == 1000.0  # not yet
-    run_async(floor.tick(1000.0 + console_presence.BEAT_SECONDS))
+    run_async(floor.beat(1000.0 + console_presence.BEAT_SECONDS))
     assert presence.zscore(console_presence.KEY, "8|web-1|b") == 1000.0 + console_presence.BEAT_SECONDS
 
 
@@ -64,13 +64,13 @@ def test_a_seat_is_looked_at_when_its_offer_is_due_and_the_process_looks_once_a_
     ringing, idle = Seat(profile_id=7, channel="a", tenant="p"), Seat(profile_id=8, channel="b", tenant="p")
     floor.seats |= {ringing, idle}
     ringing.watch.note(_offer(1, expires=1012.0))
-    run_async(floor.tick(1000.0))
+    run_async(floor.look(1000.0))
     assert looks == [("p", "expire_lost")]  # the process's first look; nothing of its own due
-    run_async(floor.tick(1013.0))
+    run_async(floor.look(1013.0))
     assert looks[1:] == [("p", "expire_own", 7)]  # the ringing seat's offer is past its deadline
-    run_async(floor.tick(1014.0))
+    run_async(floor.look(1014.0))
     assert looks[2:] == []  # looked at already; the process's next look is 30 s after its first
-    run_async(floor.tick(1000.0 + floor_module.OFFER_LOOK_SECONDS))
+    run_async(floor.look(1000.0 + floor_module.OFFER_LOOK_SECONDS))
     assert looks[2:] == [("p", "expire_lost")]
 
 
@@ -83,10 +83,50 @@ def test_the_floor_runs_while_a_seat_is_taken(presence, looks, monkeypatch):
         seat = Seat(profile_id=7, channel="a", tenant="p")
         floor.sit(seat)
         await asyncio.sleep(0.05)
-        running = not floor.task.done()
+        running = not any(task.done() for task in floor.tasks)
         floor.stand(seat)
         await asyncio.sleep(0.05)
-        return running, floor.task.done()
+        return running, all(task.done() for task in floor.tasks)
 
     assert run_async(scenario()) == (True, True)
     assert 7 in console_presence.live_operators()
+
+
+def test_presence_is_beaten_while_the_database_hangs_and_after_a_failed_beat(presence, monkeypatch):
+    """What ended the first batched beat (reverted): one loop stopped, every console of the process
+    was swept offline. A look stuck on the database does not hold up the beat, and a beat that
+    raised does not end its task."""
+    monkeypatch.setattr(floor_module, "TICK_SECONDS", 0.01)
+    monkeypatch.setattr(console_presence, "BEAT_SECONDS", 0.02)
+
+    def in_tenant(tenant, func):
+        async def hang(*args):
+            await asyncio.Event().wait()
+
+        return hang
+
+    monkeypatch.setattr(floor_module, "in_tenant", in_tenant)
+    beats: list[float] = []
+    real_beat = console_presence.abeat
+
+    async def abeat(consoles, **kwargs):
+        beats.append(kwargs["now"])
+        if len(beats) == 1:
+            raise RuntimeError("a bug in the first beat")
+        return await real_beat(consoles, **kwargs)
+
+    monkeypatch.setattr(console_presence, "abeat", abeat)
+
+    async def scenario() -> None:
+        floor = floor_module.floor()
+        seat = Seat(profile_id=9, channel="a", tenant="p")
+        seat.watch.note(_offer(1, expires=0.0))  # due at once: its look hangs on the database
+        floor.sit(seat)
+        await asyncio.sleep(0.3)
+        floor.stand(seat)
+        for task in floor.tasks:
+            task.cancel()
+
+    run_async(scenario())
+    assert len(beats) >= 5
+    assert 9 in console_presence.live_operators()
