@@ -4,7 +4,10 @@
 (anyone else: closed with 4403). Each socket joins ``operator.<user id>``, derived from its own
 session: there is no way to subscribe to another operator's group. The database is the truth and
 the channel layer is at-most-once, so on connect the console gets the current state and any
-ringing offer, and should reconnect (and re-read) whenever the socket drops.
+ringing offer, and should reconnect (and re-read) whenever the socket drops. The layer is Redis
+publish/subscribe: a push published while the process's subscription is down is lost while the
+socket stays open, so the floor's canary (``console.floor.Canary``) notices and the socket is sent
+``resync`` and everything again.
 
 Server → console (JSON, ``type`` first):
 - ``{"type": "state", "state": "offline|available|reserved|on_call|wrap_up|break", "reason": ""}``
@@ -13,6 +16,9 @@ Server → console (JSON, ``type`` first):
 - ``{"type": "offer_cancelled", "reservation": id, "reason": "no answer|rejected|abandoned|…"}``
 - ``{"type": "accepted", "reservation": id, "call_sid": sid}`` (the bridge follows)
 - ``{"type": "error", "error": text, "request": the message's type}``
+- ``{"type": "resync"}``: a push to this socket may have been lost (the channel layer's Redis was
+  away); the state and any ringing offer follow, as on connect, and a console that shows more (the
+  web console: missed offers, the call) reads it again
 
 Console → server:
 - ``{"type": "set_state", "state": "available|break|wrap_up|offline", "reason": "lunch"}``
@@ -131,9 +137,16 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
         # Presence is Redis only: beaten on the event loop, not queued on the one thread that runs
         # every console's database work, where a thousand consoles' beats would hold up an accept.
         await console_presence.abeat([(self.profile_id, self.channel_name)])
-        self.seat = Seat(profile_id=self.profile_id, channel=self.channel_name, tenant=tenant)
+        self.seat = Seat(self.profile_id, self.channel_name, tenant, resume=self.resync)
         floor().sit(self.seat)
         for message in messages:
+            await self.send_json(message)
+
+    async def resync(self) -> None:
+        """The channel layer may have lost a push to this socket (its Redis was away): what the
+        console must show now, as on connect, after a ``resync`` that tells it so."""
+        _profile_id, messages = await in_tenant(self.tenant, _open)(self.user)
+        for message in [{"type": "resync"}, *messages]:
             await self.send_json(message)
 
     async def send_json(self, content: Any, close: bool = False) -> None:

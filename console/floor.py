@@ -32,6 +32,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from config import redis_clients
 from telephony import console_presence, routing
 from tenants.models import Client
 from tenants.sockets import in_tenant
@@ -39,6 +43,8 @@ from tenants.sockets import in_tenant
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
+CANARY_SECONDS = 0.5  # how often a floor sends itself a canary through the channel layer
+CANARY_TIMEOUT = 2.0  # a canary not back by then was lost
 OFFER_LOOK_SECONDS = 30.0  # how often each web process looks for overdue offers it was not told of
 # At most this many expired by one such look (each re-routes its call after its commit, on the
 # thread every console's database work waits on); the rest at the next look, or by the tick.
@@ -76,12 +82,67 @@ class OfferWatch:
 
 @dataclass(eq=False)
 class Seat:
-    """One open console socket: whose, on which channel, and the offers it was sent."""
+    """One open console socket: whose, on which channel, the offers it was sent, and how to tell
+    it everything again (``resume``: after the channel layer may have lost a push to it)."""
 
     profile_id: int
     channel: str
     tenant: Client
     watch: OfferWatch = field(default_factory=OfferWatch)
+    resume: Callable[[], Awaitable[None]] | None = None
+
+
+@dataclass
+class Canary:
+    """Messages a floor sends itself through the channel layer, to learn when the layer may have
+    lost pushes to its sockets. On Redis publish/subscribe a message published while the
+    process's subscription is down (Redis restarted, the connection dropped) is lost, and the
+    socket stays open: nothing else tells it.
+
+    The layer is broken when a canary could not be sent, when one is not back within
+    ``CANARY_TIMEOUT`` seconds, or when Redis is another server than before (its ``run_id``: a
+    restart). The last is needed because redis-py subscribes again at once when Redis comes back
+    quickly: a restart shorter than the canaries' period would go unseen. The first canary sent
+    after the break that comes back proves the subscription is live again; only then are the
+    sockets told everything again (told sooner, they could miss a push made in between)."""
+
+    sent: int = 0  # the number of the last canary sent
+    sent_at: float = 0.0
+    seen: int = 0  # the highest number back
+    broken: bool = False
+    server: str = ""  # the run_id of the layer's Redis when last asked
+
+    def server_is(self, run_id: str) -> None:
+        """The layer's Redis says who it is: another server (a restart) breaks the layer."""
+        if self.server and run_id != self.server:
+            self.broken, self.sent_at = True, float("-inf")
+        self.server = run_id
+
+    def due(self, now: float) -> bool:
+        """Whether to send the next canary now (the last is back, or given up); a canary given up
+        marks the layer broken."""
+        if self.seen >= self.sent:
+            return True
+        if now - self.sent_at > CANARY_TIMEOUT:
+            self.broken = True
+            return True
+        return False
+
+    def sending(self, now: float) -> int:
+        self.sent, self.sent_at = self.sent + 1, now
+        return self.sent
+
+    def failed(self) -> None:
+        """The canary could not be sent (Redis is away): the next is sent at the next tick."""
+        self.broken, self.sent_at = True, float("-inf")
+
+    def back(self, number: int) -> bool:
+        """A canary came back; True when the layer was broken and works again (resume now)."""
+        self.seen = max(self.seen, number)
+        if self.broken and self.seen >= self.sent:
+            self.broken = False
+            return True
+        return False
 
 
 def expire_own(profile_id: int) -> int:
@@ -100,11 +161,16 @@ class Floor:
     the other looks for overdue offers (the database, through the thread every console's
     database work waits on)."""
 
-    def __init__(self) -> None:
+    def __init__(self, layer: Any = None, redis_url: str | None = None) -> None:
         self.seats: set[Seat] = set()
         self.tasks: list[asyncio.Task[None]] = []
         self.beat_at = float("-inf")  # when presence was last refreshed
         self.looked_at = float("-inf")  # when every operator's overdue offers were last looked for
+        self.layer = layer if layer is not None else get_channel_layer()
+        self.redis_url = redis_url or settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]
+        self.canary = Canary()
+        self.canary_channel: str | None = None
+        self.resuming: asyncio.Task[None] | None = None
 
     def sit(self, seat: Seat) -> None:
         """A console socket opened (its first beat is its own: the operator is live at once)."""
@@ -113,19 +179,64 @@ class Floor:
             for task in self.tasks:
                 task.cancel()
             loop = asyncio.get_running_loop()
-            self.tasks = [loop.create_task(self._every(self.beat)), loop.create_task(self._every(self.look))]
+            self.tasks = [
+                loop.create_task(self._every(self.beat)),
+                loop.create_task(self._every(self.look)),
+                loop.create_task(self._every(self.send_canary, CANARY_SECONDS)),
+                loop.create_task(self._read_canaries()),
+            ]
 
     def stand(self, seat: Seat) -> None:
         """A console socket closed; the tasks end with the last seat."""
         self.seats.discard(seat)
+        if not self.seats:
+            for task in self.tasks:
+                task.cancel()
+            self.tasks, self.canary, self.canary_channel = [], Canary(), None
 
-    async def _every(self, step: Callable[[float], Awaitable[None]]) -> None:
+    async def _every(self, step: Callable[[float], Awaitable[None]], seconds: float | None = None) -> None:
         while self.seats:
             try:
                 await step(time.time())
             except Exception:  # a bug: logged, and the next tick runs all the same
                 log.exception("console floor: %s failed", step.__name__)
-            await asyncio.sleep(TICK_SECONDS)
+            await asyncio.sleep(TICK_SECONDS if seconds is None else seconds)
+
+    async def send_canary(self, now: float) -> None:
+        """Which server the layer's Redis is, then the next canary through the channel layer, once
+        the last is back or given up."""
+        try:
+            server = await redis_clients.shared_async(self.redis_url).info("server")
+            self.canary.server_is(str(server.get("run_id", "")))
+            if self.canary.due(now) and self.canary_channel is not None:
+                message = {"type": "floor.canary", "n": self.canary.sending(now)}
+                await self.layer.send(self.canary_channel, message)
+        except Exception:  # Redis away: the layer is broken until a canary comes back
+            self.canary.failed()
+
+    async def _read_canaries(self) -> None:
+        while self.seats:
+            try:
+                if self.canary_channel is None:
+                    self.canary_channel = await self.layer.new_channel("floor.")
+                message = await self.layer.receive(self.canary_channel)
+            except Exception:  # Redis away (the layer may raise or wait): the canary tells
+                await asyncio.sleep(TICK_SECONDS)
+                continue
+            if self.canary.back(int(message.get("n", 0))):
+                log.warning(
+                    "channel layer back after an outage: %d consoles told everything again", len(self.seats)
+                )
+                self.resuming = asyncio.get_running_loop().create_task(self.resume(list(self.seats)))
+
+    async def resume(self, seats: list[Seat]) -> None:
+        """Each of ``seats`` is told everything again (a push to it may have been lost)."""
+        for seat in seats:
+            if seat.resume is not None and seat in self.seats:
+                try:
+                    await seat.resume()
+                except Exception:  # the database is down too, or the socket closed meanwhile
+                    log.warning("console of operator %s not resumed", seat.profile_id, exc_info=True)
 
     async def beat(self, now: float) -> None:
         """Every ``BEAT_SECONDS``: the presence of every seat, in one round trip (a Redis that does
@@ -157,7 +268,7 @@ _floors: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Floor] = weakref.W
 
 
 def floor() -> Floor:
-    """The running event loop's floor."""
+    """The running event loop's floor (of the default channel layer)."""
     loop = asyncio.get_running_loop()
     if loop not in _floors:
         _floors[loop] = Floor()

@@ -272,6 +272,7 @@
         clearCall(); const missed = $("missed"); missed.hidden = false; missed.textContent = "The outbound call ended: " + m.reason + ".";
       }
       else if (m.type === "error") showError(m.error);
+      else if (m.type === "resync") refresh().catch((e) => showError(e.message));  // a push may have been lost
     };
   }
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from console import floor as floor_module
-from console.floor import Floor, Seat
+from console.floor import CANARY_TIMEOUT, Canary, Floor, Seat
 from telephony import console_presence
 from tests.conftest import run_async
 
@@ -130,3 +130,73 @@ def test_presence_is_beaten_while_the_database_hangs_and_after_a_failed_beat(pre
     run_async(scenario())
     assert len(beats) >= 5
     assert 9 in console_presence.live_operators()
+
+
+def test_a_canary_lost_or_unsent_marks_the_layer_broken_until_one_comes_back():
+    canary = Canary()
+    assert canary.due(100.0) and canary.sending(100.0) == 1
+    assert not canary.due(101.0)  # in flight
+    assert not canary.back(1)  # back: nothing to resume
+    assert canary.due(101.0) and canary.sending(101.0) == 2
+    assert canary.due(101.0 + CANARY_TIMEOUT + 0.1) and canary.broken  # not back in time: lost
+    canary.sending(104.0)
+    assert not canary.back(2)  # the lost one, late: the last sent is still out
+    assert canary.back(3) and not canary.broken  # the last is back: resume, once
+    assert not canary.back(3)
+    canary.sending(105.0)
+    canary.failed()  # Redis away: could not even send
+    assert canary.broken and canary.due(105.5)
+    canary.sending(106.0)
+    assert canary.back(5)
+    canary.server_is("a1")
+    canary.server_is("a1")
+    assert not canary.broken
+    canary.server_is("b2")  # Redis restarted between two canaries: broken, a canary is due at once
+    assert canary.broken and canary.due(106.1)
+    canary.sending(106.1)
+    assert canary.back(6)
+
+
+@pytest.mark.parametrize("down", [0.0, 1.0])
+def test_consoles_are_told_everything_again_after_the_layers_redis_restarts(monkeypatch, down):
+    """On Redis publish/subscribe a push published while the subscription is down is lost and the
+    socket stays open: the floor notices (a restart quicker than the canaries' period by the
+    server's run_id), and each seat is resumed once Redis is back; with Redis steady, never."""
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+
+    from bench.soak import OwnRedis
+
+    monkeypatch.setattr(floor_module, "TICK_SECONDS", 0.05)
+    monkeypatch.setattr(floor_module, "CANARY_SECONDS", 0.1)
+    monkeypatch.setattr(floor_module, "CANARY_TIMEOUT", 0.5)
+    monkeypatch.setattr(console_presence, "BEAT_SECONDS", 3600)  # presence is not what is tested
+    server = OwnRedis()
+    server.start()
+    resumed: list[int] = []
+
+    async def scenario() -> tuple[int, int]:
+        layer = RedisPubSubChannelLayer(hosts=[server.url], prefix="floor-test")
+        floor = Floor(layer=layer, redis_url=server.url)
+
+        async def resume() -> None:
+            resumed.append(7)
+
+        seat = Seat(profile_id=7, channel="a", tenant="p", resume=resume)
+        floor.sit(seat)
+        await asyncio.sleep(1.5)
+        steady = len(resumed)
+        await asyncio.to_thread(server.stop)
+        await asyncio.sleep(down)
+        await asyncio.to_thread(server.start)
+        for _ in range(100):
+            if resumed:
+                break
+            await asyncio.sleep(0.1)
+        floor.stand(seat)
+        await layer.flush()
+        return steady, len(resumed)
+
+    try:
+        assert run_async(scenario()) == (0, 1)
+    finally:
+        server.stop()
