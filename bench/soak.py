@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -329,6 +330,15 @@ async def _soak(redis: OwnRedis, company, number: str, operators: list[tuple[str
     return {
         "calls": result["calls"],
         "simulated_outcomes": result["outcomes"],
+        # Why the simulator's calls broke ("error"), by message.
+        "simulated_errors": dict(
+            Counter(
+                step.split(":", 2)[1].strip()[:80]
+                for r in records
+                for step in r.steps[:99]
+                if step.startswith("error")
+            ).most_common(8)
+        ),
         **counts,
         "faults_played": result["faults"],
         "fault_log": fault_log,

@@ -134,11 +134,11 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
         self.profile_id, messages = await in_tenant(tenant, _open)(user)  # expired the overdue offer
-        # Presence is Redis only: beaten on the event loop, not queued on the one thread that runs
-        # every console's database work, where a thousand consoles' beats would hold up an accept.
-        await console_presence.abeat([(self.profile_id, self.channel_name)])
         self.seat = Seat(self.profile_id, self.channel_name, tenant, resume=self.resync)
         floor().sit(self.seat)
+        # Present at once, not at the floor's next beat. Redis only, on the event loop: not queued
+        # on the one thread that runs every console's database work.
+        await console_presence.abeat([(self.profile_id, self.channel_name)])
         for message in messages:
             await self.send_json(message)
 
@@ -168,7 +168,8 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
         if not hasattr(self, "profile_id") or getattr(self, "gone", False):
             return
         self.gone = True
-        floor().stand(self.seat)
+        if hasattr(self, "seat"):
+            await floor().stand(self.seat)
         with contextlib.suppress(Exception):  # Redis down: the layer forgets the channel by itself
             await self.channel_layer.group_discard(self.group, self.channel_name)
         last = await sync_to_async(console_presence.leave)(

@@ -12,12 +12,15 @@ loop; a test, a few). Every ``TICK_SECONDS`` while any seat is taken, the floor'
   (``OfferWatch``), so offers expire even while no Celery worker runs;
 - every ``OFFER_LOOK_SECONDS`` every operator's overdue offer is looked for, which finds an offer
   whose push was lost (the console never heard of it). One statement per process and period, not
-  one per console: 1,000 consoles asking was 33 queries a second.
+  one per console: 1,000 consoles asking was 33 queries a second;
+- every ``CANARY_SECONDS`` the floor sends itself a canary through the channel layer (``Canary``)
+  and asks its Redis who it is; when a push may have been lost (Redis restarted, a canary lost or
+  not sent), every socket is told everything again (``Seat.resume``) once a canary is back.
 
-A failure (the database or Redis down, or a bug) is logged and the next tick tries again: it
-never ends a task while a seat is taken. A server that
-crashes takes its floor with it: its consoles stop beating and the presence sweep sets their
-operators offline.
+A failure (the database or Redis down, or a bug) is logged and the next tick tries again; a task
+that ends all the same while a seat is taken is logged and started again. A server that crashes
+takes its floor with it: its consoles stop beating and the presence sweep sets their operators
+offline.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 1.0
 CANARY_SECONDS = 0.5  # how often a floor sends itself a canary through the channel layer
-CANARY_TIMEOUT = 2.0  # a canary not back by then was lost
+CANARY_TIMEOUT = 2.0  # a canary not back by then is sent again
+SILENT_SECONDS = 30.0  # no canary back for this long: said loudly
 OFFER_LOOK_SECONDS = 30.0  # how often each web process looks for overdue offers it was not told of
 # At most this many expired by one such look (each re-routes its call after its commit, on the
 # thread every console's database work waits on); the rest at the next look, or by the tick.
@@ -99,18 +103,21 @@ class Canary:
     process's subscription is down (Redis restarted, the connection dropped) is lost, and the
     socket stays open: nothing else tells it.
 
-    The layer is broken when a canary could not be sent, when one is not back within
-    ``CANARY_TIMEOUT`` seconds, or when Redis is another server than before (its ``run_id``: a
-    restart). The last is needed because redis-py subscribes again at once when Redis comes back
-    quickly: a restart shorter than the canaries' period would go unseen. The first canary sent
-    after the break that comes back proves the subscription is live again; only then are the
-    sockets told everything again (told sooner, they could miss a push made in between)."""
+    A push may have been lost when a canary could not be sent, when Redis is another server than
+    before (its ``run_id``: a restart; redis-py subscribes again at once when Redis comes back
+    quickly, so a restart shorter than the canaries' period would otherwise go unseen), or when a
+    canary comes back while an earlier one never did (publish/subscribe keeps their order, so that
+    one was lost). A canary only late is not a loss: it is sent again. The next canary back proves
+    the subscription is live; only then are the sockets told everything again (told sooner, they
+    could miss a push made in between)."""
 
     sent: int = 0  # the number of the last canary sent
-    sent_at: float = 0.0
+    sent_at: float = float("-inf")
     seen: int = 0  # the highest number back
-    broken: bool = False
+    back_at: float | None = None  # when one last came back (None: none yet)
+    broken: bool = False  # a push may have been lost since the last canary back
     server: str = ""  # the run_id of the layer's Redis when last asked
+    silent_said: float = float("-inf")
 
     def server_is(self, run_id: str) -> None:
         """The layer's Redis says who it is: another server (a restart) breaks the layer."""
@@ -119,14 +126,9 @@ class Canary:
         self.server = run_id
 
     def due(self, now: float) -> bool:
-        """Whether to send the next canary now (the last is back, or given up); a canary given up
-        marks the layer broken."""
-        if self.seen >= self.sent:
-            return True
-        if now - self.sent_at > CANARY_TIMEOUT:
-            self.broken = True
-            return True
-        return False
+        """Whether to send the next canary now: the last is back, or late (or the clock stepped
+        back)."""
+        return self.seen >= self.sent or not 0 <= now - self.sent_at <= CANARY_TIMEOUT
 
     def sending(self, now: float) -> int:
         self.sent, self.sent_at = self.sent + 1, now
@@ -136,11 +138,19 @@ class Canary:
         """The canary could not be sent (Redis is away): the next is sent at the next tick."""
         self.broken, self.sent_at = True, float("-inf")
 
-    def back(self, number: int) -> bool:
-        """A canary came back; True when the layer was broken and works again (resume now)."""
-        self.seen = max(self.seen, number)
-        if self.broken and self.seen >= self.sent:
-            self.broken = False
+    def back(self, number: int, now: float) -> bool:
+        """A canary came back; True when a push may have been lost since the last one (resume now)."""
+        lost = number > self.seen + 1
+        self.seen, self.back_at = max(self.seen, number), now
+        resume, self.broken = self.broken or lost, False
+        return resume
+
+    def silent(self, now: float) -> bool:
+        """True (at most every ``SILENT_SECONDS``) once no canary has come back for that long:
+        the process hears nothing through the layer, and only its restart will mend that."""
+        since = self.back_at if self.back_at is not None else self.sent_at
+        if self.seen < self.sent and now - since > SILENT_SECONDS and now - self.silent_said > SILENT_SECONDS:
+            self.silent_said = now
             return True
         return False
 
@@ -156,94 +166,86 @@ def expire_lost() -> int:
 
 
 class Floor:
-    """The seats of one event loop and the two tasks that keep them (see the module docstring):
-    one beats their presence (Redis only, so a slow or stopped database never holds up a beat),
-    the other looks for overdue offers (the database, through the thread every console's
-    database work waits on)."""
+    """The seats of one event loop and the tasks that keep them (see the module docstring): one
+    beats their presence (Redis only, so a slow or stopped database never holds up a beat), one
+    looks for overdue offers (the database, through the thread every console's database work
+    waits on), and two send and read the canaries. A task that ends while a seat is taken (a
+    bug) is logged and every task started again; only the last seat's leaving stops them."""
 
     def __init__(self, layer: Any = None, redis_url: str | None = None) -> None:
         self.seats: set[Seat] = set()
         self.tasks: list[asyncio.Task[None]] = []
         self.beat_at = float("-inf")  # when presence was last refreshed
         self.looked_at = float("-inf")  # when every operator's overdue offers were last looked for
+        self.beating: asyncio.Future[bool] | None = None  # the beat being written now
         self.layer = layer if layer is not None else get_channel_layer()
         self.redis_url = redis_url or settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]
         self.canary = Canary()
         self.canary_channel: str | None = None
         self.resuming: asyncio.Task[None] | None = None
+        self.resume_again = False
 
     def sit(self, seat: Seat) -> None:
         """A console socket opened (its first beat is its own: the operator is live at once)."""
         self.seats.add(seat)
-        if not self.tasks or any(task.done() for task in self.tasks):
-            for task in self.tasks:
-                task.cancel()
-            loop = asyncio.get_running_loop()
-            self.tasks = [
-                loop.create_task(self._every(self.beat)),
-                loop.create_task(self._every(self.look)),
-                loop.create_task(self._every(self.send_canary, CANARY_SECONDS)),
-                loop.create_task(self._read_canaries()),
-            ]
+        if not self.tasks:
+            self._start()
 
-    def stand(self, seat: Seat) -> None:
-        """A console socket closed; the tasks end with the last seat."""
+    async def stand(self, seat: Seat) -> None:
+        """A console socket closed; the tasks stop with the last seat. Returns once a beat under
+        way (which may name this seat) is written, so that the socket's ``leave`` comes after it:
+        a beat landing after the leave would bring the socket back for ``PRESENCE_SECONDS``."""
         self.seats.discard(seat)
+        beating = self.beating
         if not self.seats:
-            for task in self.tasks:
-                task.cancel()
-            self.tasks, self.canary, self.canary_channel = [], Canary(), None
+            self._stop()
+        if beating is not None and not beating.done():
+            with contextlib.suppress(Exception):  # its failure is the beat's to log
+                await asyncio.wait_for(asyncio.shield(beating), console_presence.BEAT_SECONDS)
 
-    async def _every(self, step: Callable[[float], Awaitable[None]], seconds: float | None = None) -> None:
-        while self.seats:
+    def _start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.canary, self.canary_channel = Canary(), None
+        self.tasks = [
+            loop.create_task(self._every(self.beat, TICK_SECONDS)),
+            loop.create_task(self._every(self.look, TICK_SECONDS)),
+            loop.create_task(self._every(self.send_canary, CANARY_SECONDS)),
+            loop.create_task(self._read_canaries()),
+        ]
+        for task in self.tasks:
+            task.add_done_callback(self._ended)
+
+    def _stop(self) -> None:
+        tasks, self.tasks = self.tasks, []
+        for task in tasks:
+            task.cancel()
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        if task not in self.tasks:  # stopped by ``_stop``
+            return
+        error = None if task.cancelled() else task.exception()
+        log.error("console floor: a task ended with %d consoles open; started again", len(self.seats),
+                  exc_info=error)  # fmt: skip
+        self._stop()
+        if self.seats:
+            self._start()
+
+    async def _every(self, step: Callable[[float], Awaitable[None]], seconds: float) -> None:
+        while True:
             try:
                 await step(time.time())
             except Exception:  # a bug: logged, and the next tick runs all the same
                 log.exception("console floor: %s failed", step.__name__)
-            await asyncio.sleep(TICK_SECONDS if seconds is None else seconds)
-
-    async def send_canary(self, now: float) -> None:
-        """Which server the layer's Redis is, then the next canary through the channel layer, once
-        the last is back or given up."""
-        try:
-            server = await redis_clients.shared_async(self.redis_url).info("server")
-            self.canary.server_is(str(server.get("run_id", "")))
-            if self.canary.due(now) and self.canary_channel is not None:
-                message = {"type": "floor.canary", "n": self.canary.sending(now)}
-                await self.layer.send(self.canary_channel, message)
-        except Exception:  # Redis away: the layer is broken until a canary comes back
-            self.canary.failed()
-
-    async def _read_canaries(self) -> None:
-        while self.seats:
-            try:
-                if self.canary_channel is None:
-                    self.canary_channel = await self.layer.new_channel("floor.")
-                message = await self.layer.receive(self.canary_channel)
-            except Exception:  # Redis away (the layer may raise or wait): the canary tells
-                await asyncio.sleep(TICK_SECONDS)
-                continue
-            if self.canary.back(int(message.get("n", 0))):
-                log.warning(
-                    "channel layer back after an outage: %d consoles told everything again", len(self.seats)
-                )
-                self.resuming = asyncio.get_running_loop().create_task(self.resume(list(self.seats)))
-
-    async def resume(self, seats: list[Seat]) -> None:
-        """Each of ``seats`` is told everything again (a push to it may have been lost)."""
-        for seat in seats:
-            if seat.resume is not None and seat in self.seats:
-                try:
-                    await seat.resume()
-                except Exception:  # the database is down too, or the socket closed meanwhile
-                    log.warning("console of operator %s not resumed", seat.profile_id, exc_info=True)
+            await asyncio.sleep(seconds)
 
     async def beat(self, now: float) -> None:
         """Every ``BEAT_SECONDS``: the presence of every seat, in one round trip (a Redis that does
         not answer fails it within the client's timeout; the next period tries again)."""
-        if self.seats and now - self.beat_at >= console_presence.BEAT_SECONDS:
+        if self.seats and not 0 <= now - self.beat_at < console_presence.BEAT_SECONDS:
             self.beat_at = now
-            await console_presence.abeat([(seat.profile_id, seat.channel) for seat in self.seats], now=now)
+            consoles = [(seat.profile_id, seat.channel) for seat in self.seats]
+            self.beating = asyncio.ensure_future(console_presence.abeat(consoles, now=now))
+            await asyncio.shield(self.beating)
 
     async def look(self, now: float) -> None:
         """The overdue offers of the seats whose offer is due; every operator's once a period."""
@@ -256,12 +258,63 @@ class Floor:
                     log.warning("overdue offer of operator %s not expired", seat.profile_id, exc_info=True)
                 else:
                     seat.watch.looked(now)
-        if seats and now - self.looked_at >= OFFER_LOOK_SECONDS:
+        if seats and not 0 <= now - self.looked_at < OFFER_LOOK_SECONDS:
             self.looked_at = now
-            try:
+            try:  # offers are platform data: any seat's tenant is the platform (consumers.connect)
                 await in_tenant(seats[0].tenant, expire_lost)()
             except Exception:
                 log.warning("look for offers whose push was lost failed", exc_info=True)
+
+    async def send_canary(self, now: float) -> None:
+        """Which server the layer's Redis is, then the next canary through the channel layer when
+        one is due. Bounded: a Redis that hangs counts as away."""
+        try:
+            async with asyncio.timeout(CANARY_TIMEOUT):
+                server = await redis_clients.shared_async(self.redis_url).info("server")
+                self.canary.server_is(str(server.get("run_id", "")))
+                if self.canary.due(now) and self.canary_channel is not None:
+                    message = {"type": "floor.canary", "n": self.canary.sending(now)}
+                    await self.layer.send(self.canary_channel, message)
+        except Exception:  # Redis away: consoles are told everything again once a canary is back
+            if not self.canary.broken:
+                log.warning("channel layer unreachable: pushes to consoles may be lost", exc_info=True)
+            self.canary.failed()
+        if self.canary.silent(now):
+            log.error("channel layer: no canary back for %.0f s; consoles of this process hear nothing "
+                      "pushed (restart the web process)", SILENT_SECONDS)  # fmt: skip
+
+    async def _read_canaries(self) -> None:
+        while True:
+            try:
+                if self.canary_channel is None:
+                    self.canary_channel = await self.layer.new_channel("floor.")
+                message = await self.layer.receive(self.canary_channel)
+            except Exception:  # Redis away (the layer may raise or wait): the canary tells
+                await asyncio.sleep(TICK_SECONDS)
+                continue
+            if self.canary.back(int(message.get("n", 0)), time.time()):
+                log.warning("channel layer back: %d consoles told everything again", len(self.seats))
+                self._resume()
+
+    def _resume(self) -> None:
+        """Every seat told everything again, once at a time (asked meanwhile: once more after)."""
+        if self.resuming is not None and not self.resuming.done():
+            self.resume_again = True
+            return
+        self.resuming = asyncio.get_running_loop().create_task(self.resume())
+
+    async def resume(self) -> None:
+        """Each seat is told everything again (a push to it may have been lost)."""
+        self.resume_again = True
+        while self.resume_again:
+            self.resume_again = False
+            for seat in list(self.seats):
+                if seat.resume is None or seat not in self.seats:
+                    continue
+                try:
+                    await seat.resume()
+                except Exception:  # the database is down too, or the socket closed meanwhile
+                    log.warning("console of operator %s not resumed", seat.profile_id, exc_info=True)
 
 
 _floors: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Floor] = weakref.WeakKeyDictionary()

@@ -83,10 +83,11 @@ def test_the_floor_runs_while_a_seat_is_taken(presence, looks, monkeypatch):
         seat = Seat(profile_id=7, channel="a", tenant="p")
         floor.sit(seat)
         await asyncio.sleep(0.05)
-        running = not any(task.done() for task in floor.tasks)
-        floor.stand(seat)
+        tasks = list(floor.tasks)
+        running = len(tasks) == 4 and not any(task.done() for task in tasks)
+        await floor.stand(seat)
         await asyncio.sleep(0.05)
-        return running, all(task.done() for task in floor.tasks)
+        return running, all(task.done() for task in tasks) and floor.tasks == []
 
     assert run_async(scenario()) == (True, True)
     assert 7 in console_presence.live_operators()
@@ -94,8 +95,9 @@ def test_the_floor_runs_while_a_seat_is_taken(presence, looks, monkeypatch):
 
 def test_presence_is_beaten_while_the_database_hangs_and_after_a_failed_beat(presence, monkeypatch):
     """What ended the first batched beat (reverted): one loop stopped, every console of the process
-    was swept offline. A look stuck on the database does not hold up the beat, and a beat that
-    raised does not end its task."""
+    was swept offline. A look stuck on the database does not hold up the beat; a beat that raised
+    does not end its task, and a task that ends all the same (cancelled from inside) is started
+    again."""
     monkeypatch.setattr(floor_module, "TICK_SECONDS", 0.01)
     monkeypatch.setattr(console_presence, "BEAT_SECONDS", 0.02)
 
@@ -113,6 +115,8 @@ def test_presence_is_beaten_while_the_database_hangs_and_after_a_failed_beat(pre
         beats.append(kwargs["now"])
         if len(beats) == 1:
             raise RuntimeError("a bug in the first beat")
+        if len(beats) == 3:
+            raise asyncio.CancelledError  # ends the beat's task
         return await real_beat(consoles, **kwargs)
 
     monkeypatch.setattr(console_presence, "abeat", abeat)
@@ -123,38 +127,61 @@ def test_presence_is_beaten_while_the_database_hangs_and_after_a_failed_beat(pre
         seat.watch.note(_offer(1, expires=0.0))  # due at once: its look hangs on the database
         floor.sit(seat)
         await asyncio.sleep(0.3)
-        floor.stand(seat)
-        for task in floor.tasks:
-            task.cancel()
+        await floor.stand(seat)
 
     run_async(scenario())
-    assert len(beats) >= 5
+    assert len(beats) >= 6
     assert 9 in console_presence.live_operators()
 
 
-def test_a_canary_lost_or_unsent_marks_the_layer_broken_until_one_comes_back():
+def test_the_floor_beats_and_looks_again_when_the_clock_steps_back(presence, looks):
+    floor = Floor()
+    floor.seats.add(Seat(profile_id=7, channel="a", tenant="p"))
+    run_async(floor.beat(1000.0))
+    run_async(floor.look(1000.0))
+    run_async(floor.beat(900.0))  # NTP stepped the clock back 100 s: not 100 s without a beat
+    run_async(floor.look(900.0))
+    assert floor.beat_at == 900.0
+    assert looks == [("p", "expire_lost"), ("p", "expire_lost")]
+
+
+def test_a_canary_tells_when_a_push_may_have_been_lost_and_when_to_resume():
     canary = Canary()
     assert canary.due(100.0) and canary.sending(100.0) == 1
     assert not canary.due(101.0)  # in flight
-    assert not canary.back(1)  # back: nothing to resume
+    assert not canary.back(1, 101.0)  # back: nothing lost
     assert canary.due(101.0) and canary.sending(101.0) == 2
-    assert canary.due(101.0 + CANARY_TIMEOUT + 0.1) and canary.broken  # not back in time: lost
+    assert canary.due(101.0 + CANARY_TIMEOUT + 0.1) and not canary.broken  # late: sent again
     canary.sending(104.0)
-    assert not canary.back(2)  # the lost one, late: the last sent is still out
-    assert canary.back(3) and not canary.broken  # the last is back: resume, once
-    assert not canary.back(3)
+    assert not canary.back(2, 104.1) and not canary.back(3, 104.2)  # only late: nothing lost
     canary.sending(105.0)
+    canary.sending(107.5)  # 4 never came back
+    assert canary.back(5, 107.6)  # 5 did: 4 was lost, resume
+    canary.sending(108.0)
     canary.failed()  # Redis away: could not even send
-    assert canary.broken and canary.due(105.5)
-    canary.sending(106.0)
-    assert canary.back(5)
+    assert canary.broken and canary.due(108.5)
+    canary.sending(109.0)
+    assert canary.back(7, 109.1) and not canary.broken  # the next back: resume, once
+    assert not canary.back(7, 109.2)
     canary.server_is("a1")
     canary.server_is("a1")
     assert not canary.broken
-    canary.server_is("b2")  # Redis restarted between two canaries: broken, a canary is due at once
-    assert canary.broken and canary.due(106.1)
-    canary.sending(106.1)
-    assert canary.back(6)
+    canary.sending(110.0)
+    canary.server_is("b2")  # Redis restarted between two canaries: a canary is due at once
+    assert canary.broken and canary.due(110.1)
+    canary.sending(110.1)
+    assert canary.back(9, 110.2)
+
+
+def test_a_floor_that_hears_no_canary_says_so_now_and_then():
+    canary = Canary()
+    canary.sending(100.0)
+    assert canary.back(1, 100.1) is False
+    canary.sending(101.0)
+    assert not canary.silent(120.0)
+    assert canary.silent(131.0)  # nothing back for 30 s
+    assert not canary.silent(140.0)  # said; again in 30 s
+    assert canary.silent(161.5)
 
 
 @pytest.mark.parametrize("down", [0.0, 1.0])
@@ -192,7 +219,8 @@ def test_consoles_are_told_everything_again_after_the_layers_redis_restarts(monk
             if resumed:
                 break
             await asyncio.sleep(0.1)
-        floor.stand(seat)
+        await asyncio.sleep(1.0)  # told once, not again and again
+        await floor.stand(seat)
         await layer.flush()
         return steady, len(resumed)
 

@@ -108,7 +108,7 @@ def test_an_unanswered_offer_expires_and_is_rerouted(db, tenants, commit):
 
 
 def test_a_look_for_overdue_offers_expires_at_most_its_limit(db, tenants, commit):
-    """The web process's look for lost pushes (``console.consumers.OFFER_LOOK_LIMIT``) expires a
+    """The web process's look for lost pushes (``console.floor.OFFER_LOOK_LIMIT``) expires a
     bounded number at a time; the rest at the next look."""
     queue = make_queue(tenants.alpha, ring_timeout=15)
     for idle in (0, 10):
