@@ -326,3 +326,15 @@ def page(browser) -> Iterator[object]:
 @pytest.fixture
 def platform_admin(db, tenants: Tenants) -> User:
     return make_user(None, role=Role.PLATFORM_ADMIN, is_staff=True, is_superuser=True)
+
+
+@pytest.fixture
+def presence() -> Iterator[object]:
+    """The consoles' presence keys in Redis, empty before and after the test (its client)."""
+    from telephony import console_presence
+
+    keys = (console_presence.KEY, console_presence.SINCE_KEY, console_presence.UNTIL_KEY)
+    client = console_presence.client()
+    client.delete(*keys)
+    yield client
+    client.delete(*keys)

@@ -16,15 +16,6 @@ from tests.conftest import run_async
 
 
 @pytest.fixture
-def presence():
-    keys = (console_presence.KEY, console_presence.SINCE_KEY, console_presence.UNTIL_KEY)
-    client = console_presence.client()
-    client.delete(*keys)
-    yield client
-    client.delete(*keys)
-
-
-@pytest.fixture
 def looks(monkeypatch) -> list[object]:
     """What the floor asked of the database, instead of asking it (the expiries themselves are
     tested in tests/telephony/test_reliability.py)."""

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -16,15 +15,6 @@ from telephony import console_presence
 from telephony.calls.models import Call
 from telephony.models import OperatorProfile, Reservation, WaitingCall
 from tests.outbound.dialer_kit import operators_on, running_campaign, spy_calls_create
-
-
-@pytest.fixture
-def presence():
-    keys = (console_presence.KEY, console_presence.SINCE_KEY, console_presence.UNTIL_KEY)
-    client = console_presence.client()
-    client.delete(*keys)
-    yield client
-    client.delete(*keys)
 
 
 def test_a_preview_whose_operator_console_vanished_goes_back_and_the_operator_offline(

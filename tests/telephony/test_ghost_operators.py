@@ -6,20 +6,9 @@ from __future__ import annotations
 
 import time
 
-import pytest
-
 from telephony import console_presence, routing
 from telephony.models import OperatorProfile, Reservation
 from tests.telephony.helpers import make_operator, make_queue, sid
-
-
-@pytest.fixture
-def presence():
-    keys = (console_presence.KEY, console_presence.SINCE_KEY, console_presence.UNTIL_KEY)
-    client = console_presence.client()
-    client.delete(*keys)
-    yield client
-    client.delete(*keys)
 
 
 def _state(operator: OperatorProfile) -> str:

@@ -147,14 +147,6 @@ def test_the_process_look_of_any_console_expires_an_offer_whose_push_was_lost(
 # 4. Operators' presence by heartbeat -----------------------------------------------------------
 
 
-@pytest.fixture
-def presence():
-    client = console_presence.client()
-    client.delete(console_presence.KEY, console_presence.SINCE_KEY, console_presence.UNTIL_KEY)
-    yield client
-    client.delete(console_presence.KEY, console_presence.SINCE_KEY, console_presence.UNTIL_KEY)
-
-
 def test_an_operator_whose_consoles_stopped_beating_goes_offline_and_the_offer_is_rerouted(
     db, tenants, presence, django_capture_on_commit_callbacks
 ):
