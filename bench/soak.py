@@ -335,7 +335,7 @@ async def _soak(redis: OwnRedis, company, number: str, operators: list[tuple[str
             Counter(
                 step.split(":", 2)[1].strip()[:80]
                 for r in records
-                for step in r.steps[:99]
+                for step in r.steps
                 if step.startswith("error")
             ).most_common(8)
         ),

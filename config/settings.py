@@ -241,7 +241,7 @@ CHANNEL_LAYERS = {
     "default": {
         # Redis publish/subscribe (issue 23): a push is one PUBLISH delivered at once to the
         # processes that hold the operator's sockets, instead of a message stored per process and
-        # popped (at 1,000 x 8 calls/s: offers 10 ms sooner at the median, 12 % less CPU a call).
+        # popped (12-22 % less CPU a call, offers sooner: docs/reliability.md, issue 23).
         # A push published while a process's subscription is down is lost and the socket stays
         # open: each process sends itself canaries and tells its consoles everything again after
         # one was lost (console/floor.py). Pub/sub channels ignore the database number, so the

@@ -305,8 +305,7 @@ class Floor:
 
     async def resume(self) -> None:
         """Each seat is told everything again (a push to it may have been lost)."""
-        self.resume_again = True
-        while self.resume_again:
+        while True:
             self.resume_again = False
             for seat in list(self.seats):
                 if seat.resume is None or seat not in self.seats:
@@ -315,6 +314,8 @@ class Floor:
                     await seat.resume()
                 except Exception:  # the database is down too, or the socket closed meanwhile
                     log.warning("console of operator %s not resumed", seat.profile_id, exc_info=True)
+            if not self.resume_again:
+                return
 
 
 _floors: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Floor] = weakref.WeakKeyDictionary()

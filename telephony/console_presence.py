@@ -96,7 +96,8 @@ def _beat_commands(
 
 
 def beat(*, operator_id: int, channel: str, node: str | None = None, now: float | None = None) -> bool:
-    """This console socket is alive; False when Redis could not be reached (the next beat retries)."""
+    """This console socket is alive, from synchronous code (a shell; tests playing another node's
+    socket): the web beats its sockets with ``abeat``. False when Redis could not be reached."""
     try:
         pipe = client().pipeline(transaction=False)
         _beat_commands(pipe, [(operator_id, channel)], node=node, now=now).execute()

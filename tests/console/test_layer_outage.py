@@ -23,6 +23,7 @@ from tests.sockets import open_socket, receive_json
 from tests.telephony.helpers import make_operator, make_queue, sid
 
 pytestmark = pytest.mark.slow
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
 
 
 @dataclass
@@ -92,7 +93,6 @@ def test_a_console_is_told_everything_again_when_the_layers_redis_comes_back(com
 
 @pytest.mark.browser
 def test_the_web_console_shows_the_offer_whose_push_was_lost(committed, tenants, web, page):
-    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs a loop
     queue = make_queue(tenants.alpha)
     operator = make_operator({queue: 1}, state="offline")
     page.goto(web.url("/login/"))
