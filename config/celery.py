@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import threading
@@ -22,6 +23,8 @@ from tenant_schemas_celery.app import CeleryApp
 from config import collector
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+log = logging.getLogger(__name__)
 
 app = CeleryApp("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -52,6 +55,34 @@ def tenant_task(*args, **kwargs) -> Task:
     """``@tenant_task`` for tasks that run in the schema of the tenant that sent them."""
     kwargs.setdefault("base", TenantRequiredTask)
     return app.task(*args, **kwargs)
+
+
+SEND_TRIES = 3
+
+
+def send_after_commit(task: Task, *args: object, pause: float = 0.5) -> bool:
+    """Send a task from a request whose own work has committed, and never fail that request for it.
+
+    Celery retries a send while Redis is away (``CELERY_TASK_PUBLISH_RETRY_POLICY``), but only on the
+    errors it knows as connection errors: during a Redis restart kombu has also raised
+    ``AttributeError: 'NoneType' object has no attribute 'client'`` from a producer whose connection
+    had just gone (the reconnect-bug family of docs/reliability.md), which made a webhook answer 500
+    although everything it had to write was written. Any error here is logged and the send tried
+    again (``SEND_TRIES`` in all, a growing pause between); the last failure is logged as an error
+    and ``False`` returned. Whatever the task would have done must be found again by a sweep
+    (``telephony.reliability``: the routing tick, the reconciliation, the unstored recordings).
+    """
+    for attempt in range(1, SEND_TRIES + 1):
+        try:
+            task.delay(*args)
+            return True
+        except Exception as error:  # kombu's own bugs included: see the docstring
+            if attempt == SEND_TRIES:
+                log.error("%s%r could not be sent (%r): a sweep will find its work", task.name, args, error)
+                return False
+            log.warning("%s%r not sent (%r); again in %.1f s", task.name, args, error, pause * attempt)
+            time.sleep(pause * attempt)
+    return False
 
 
 @task_prerun.connect

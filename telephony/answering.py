@@ -11,7 +11,8 @@ import datetime as dt
 from django.db import transaction
 
 from accounts.models import User
-from telephony import routing, tasks
+from config.celery import send_after_commit
+from telephony import callback_dial, conferences, routing, tasks
 from telephony.calls.bridging import record_accept
 from telephony.routing_models import WaitingCall
 
@@ -32,4 +33,19 @@ def _accepted(accepted: routing.Accepted, operator: User) -> None:
     line is moved into the call's conference."""
     call = accepted.call
     record_accept(waiting=call, reservation=accepted.reservation, user=operator)
-    (tasks.dial_back if call.kind == WaitingCall.Kind.CALLBACK else tasks.bridge_call).delay(call.pk)
+    connect(call.pk, dial_back=call.kind == WaitingCall.Kind.CALLBACK)
+
+
+def connect(waiting_call_id: int, *, dial_back: bool = False) -> bool:
+    """Send the task that connects an accepted call: ``bridge_call``, or ``dial_back`` to call back
+    the caller of a place-keeping callback (then ``bridge_call`` once they answer).
+
+    If it cannot be sent (the broker away past every retry: ``send_after_commit``), nobody would
+    ever connect the call: the attempt fails here as it does when Twilio stays unavailable, and the
+    call goes back in line (another operator first; a callback's try follows the callback rules)."""
+    task = tasks.dial_back if dial_back else tasks.bridge_call
+    if send_after_commit(task, waiting_call_id):
+        return True
+    give_up = callback_dial.give_up if dial_back else conferences.give_up
+    give_up(waiting_call_id=waiting_call_id, reason="the connecting task could not be sent")
+    return False

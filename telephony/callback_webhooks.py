@@ -11,7 +11,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 
-from telephony import callback_dial, tasks, twiml
+from telephony import answering, callback_dial, twiml
 from telephony.calls.callback_tries import is_try
 from telephony.calls.models import Call
 from telephony.calls.records import TwilioCallParams
@@ -34,7 +34,7 @@ def answer(request: HttpRequest, call: Call) -> HttpResponse:
         call=call, call_sid=twilio_fields(request).get("CallSid", "")
     )
     if waiting_id is not None:
-        transaction.on_commit(lambda: tasks.bridge_call.delay(waiting_id))
+        transaction.on_commit(lambda: answering.connect(waiting_id))
     return twiml.response(response)
 
 

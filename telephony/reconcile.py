@@ -19,6 +19,9 @@ process killed, a deploy, a network cut) left a record ``ringing`` for ever, its
 - ``keep_early_status``/``take_early_status``: a final status callback that arrives before the
   call's first webhook (Twilio does not order them) is kept for ``EARLY_STATUS_SECONDS`` and applied
   when the call appears, so an ended call is never queued;
+- ``unstored_recordings``: recordings Twilio reported whose audio never reached the company's storage
+  (the fetch task not sent, or given up after its retries): fetched again, each at most once an
+  hour, for ``RECORDINGS_WINDOW``;
 - ``import_recordings``: lists Twilio's recordings of the last ``RECORDINGS_WINDOW`` and imports any
   the platform does not know into the company owning the dialled number (a voicemail taken by the
   static fallback while the platform was down: ``fallback_file``), with the call created when the
@@ -61,6 +64,8 @@ log = logging.getLogger(__name__)
 TWILIO_API = gateway.TWILIO_API
 EARLY_STATUS_SECONDS = 3600
 RECORDINGS_WINDOW = dt.timedelta(hours=6)
+UNSTORED_AFTER = dt.timedelta(minutes=15)  # the fetch task's own retries are under way before that
+LONGEST_CALL = dt.timedelta(days=1)
 CALLS_PER_PASS = 200
 CACHE_DOWN = (redis.ConnectionError, redis.TimeoutError)  # Django's Redis cache lets them through
 
@@ -244,6 +249,33 @@ def expire_offers(*, now: dt.datetime | None = None) -> int:
 def _recording_url(uri: str) -> str:
     """The recording's media URL as Twilio's callbacks give it (no extension)."""
     return TWILIO_API + uri.removesuffix(".json")
+
+
+def unstored_recordings(*, now: dt.datetime | None = None) -> list[int]:
+    """This company's calls whose recording Twilio reported (its sid and URL kept) but whose audio is
+    not stored, ended between ``RECORDINGS_WINDOW`` and ``UNSTORED_AFTER`` ago: the ids to fetch
+    again (``store_recording`` is idempotent), each at most once an hour."""
+    now = now or timezone.now()
+    calls = (
+        Call.objects.filter(
+            recording_key="",
+            ended_at__gte=now - RECORDINGS_WINDOW,
+            ended_at__lte=now - UNSTORED_AFTER,
+            started_at__gte=now - RECORDINGS_WINDOW - LONGEST_CALL,  # the index
+        )
+        .exclude(recording_sid="")
+        .exclude(recording_url="")
+        .order_by("ended_at")
+        .values_list("pk", flat=True)[:CALLS_PER_PASS]
+    )
+    due: list[int] = []
+    try:
+        for pk in calls:
+            if cache.add(f"reconcile:fetch:{connection.schema_name}:{pk}", 1, 3600):
+                due.append(pk)
+    except CACHE_DOWN:
+        log.warning("the cache is unreachable: unstored recordings are fetched on the next pass")
+    return due
 
 
 def import_recordings(*, now: dt.datetime | None = None) -> list[tuple[str, int]]:

@@ -3,6 +3,8 @@ the consoles' presence sweep and the reconciliation with Twilio."""
 
 from __future__ import annotations
 
+import logging
+
 from django_tenants.utils import tenant_context
 
 from config.celery import app, tenant_task
@@ -10,6 +12,8 @@ from config.single_flight import single_flight
 from telephony import console_presence, reconcile
 from telephony.tasks import TICK_LOCK_SECONDS, store_recording
 from tenants.models import Client
+
+log = logging.getLogger(__name__)
 
 
 @app.task(acks_late=True, ignore_result=True)
@@ -37,5 +41,13 @@ def reconcile_calls() -> int:
 
 @tenant_task(acks_late=True, ignore_result=True)
 def reconcile_company() -> dict[str, int]:
-    """One company's calls whose state has not moved for too long, asked of Twilio and finished."""
-    return reconcile.reconcile_company()
+    """One company's calls whose state has not moved for too long, asked of Twilio and finished;
+    the recordings whose audio was never stored, fetched again."""
+    done = reconcile.reconcile_company()
+    fetched = reconcile.unstored_recordings()
+    for call_id in fetched:
+        store_recording.delay(call_id)
+    if fetched:
+        log.warning("%d recordings not stored are fetched again: %s", len(fetched), fetched)
+        done["recordings fetched again"] = len(fetched)
+    return done

@@ -12,7 +12,7 @@ import random
 from django.db import transaction
 from django_tenants.utils import tenant_context
 
-from config.celery import app, tenant_task
+from config.celery import app, send_after_commit, tenant_task
 from config.queries import one
 from config.single_flight import single_flight
 from telephony import (
@@ -33,11 +33,12 @@ from tenants.switching import company_context
 
 def delay_on_commit(tenant: Client, task, *args: object) -> None:
     """Send a company's task once the current transaction commits, in that company's schema (the
-    task runs there: the schema travels with the message)."""
+    task runs there: the schema travels with the message). A send that fails is logged, never the
+    request's failure (``config.celery.send_after_commit``)."""
 
     def send() -> None:
         with company_context(tenant):
-            task.delay(*args)
+            send_after_commit(task, *args)
 
     transaction.on_commit(send)
 

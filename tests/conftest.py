@@ -17,7 +17,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -338,3 +338,40 @@ def presence() -> Iterator[object]:
     client.delete(*keys)
     yield client
     client.delete(*keys)
+
+
+@dataclass
+class BrokenPublish:
+    """kombu's publish raising as it did during a Redis restart (docs/reliability.md), ``failures``
+    times (``None``: every time); then the real publish, to this test process's broker."""
+
+    failures: int | None
+    tries: int = 0
+    sent: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def broken_publish(monkeypatch) -> Iterator[BrokenPublish]:
+    """Sending a Celery task fails in kombu's ``Producer.publish`` (set ``failures``; every send by
+    default). What did reach the broker is purged afterwards: no worker of another test takes it."""
+    from kombu import Producer
+
+    from config.celery import app
+
+    broken = BrokenPublish(failures=None)
+    publish = Producer.publish
+
+    def failing(self, body, *args, **kwargs):
+        broken.tries += 1
+        if broken.failures is None or broken.tries <= broken.failures:
+            raise AttributeError("'NoneType' object has no attribute 'client'")
+        result = publish(self, body, *args, **kwargs)
+        broken.sent.append(kwargs.get("headers", {}).get("task", "?"))
+        return result
+
+    monkeypatch.setattr(Producer, "publish", failing)
+    monkeypatch.setattr("config.celery.time.sleep", lambda seconds: None)  # the pauses between tries
+    yield broken
+    monkeypatch.undo()
+    if broken.sent:
+        app.control.purge()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from django.core.files.storage import default_storage
 from django_tenants.utils import tenant_context
 
 from accounts.models import Role
+from config.celery import app
 from telephony import recordings
 from telephony.calls.models import Call, CallEvent
 from telephony.tasks import store_recording
@@ -153,3 +156,75 @@ def test_the_companys_recordings_name_the_operator_by_first_name_and_last_initia
     viewer = logged_in(tenants.alpha, make_user(tenants.alpha, role=Role.CLIENT_VIEWER))
     page = viewer.get("/recordings/").content.decode()
     assert "Olga O." in page and "Olga Operator" not in page
+
+
+def test_a_send_kombu_breaks_is_tried_again_and_the_callback_answers_204(
+    db, tenants, broken_publish, django_capture_on_commit_callbacks
+):
+    """During a Redis restart kombu raised AttributeError from its publish, and the callback answered
+    500 although the recording was written (the soak of 2026-12-05): the send is tried again."""
+    call = make_call(tenants.alpha)
+    broken_publish.failures = 2
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _report(tenants.alpha, call)
+    assert response.status_code == 204
+    assert broken_publish.tries == 3 and broken_publish.sent == ["telephony.tasks.store_recording"]
+
+
+def test_a_recording_whose_fetch_could_not_be_sent_is_fetched_by_the_reconciliation(
+    db, tenants, media, broken_publish, eager_celery, django_capture_on_commit_callbacks, caplog
+):
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from telephony import reconcile
+    from telephony.reliability import reconcile_company
+
+    now = timezone.now()
+    call = make_call(
+        tenants.alpha, started_at=now - dt.timedelta(minutes=20), ended_at=now - dt.timedelta(minutes=16)
+    )
+    cache.delete(f"reconcile:fetch:{tenants.alpha.schema_name}:{call.pk}")
+    app.conf.task_always_eager = False  # the webhook's send goes to the (broken) broker
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            response = _report(tenants.alpha, call)
+    finally:
+        app.conf.task_always_eager = True
+    assert response.status_code == 204  # the recording is written; its fetch is not sent
+    assert broken_publish.tries == 3 and broken_publish.sent == []
+    assert "store_recording" in caplog.text and "could not be sent" in caplog.text
+    reported = _stored(tenants.alpha, call)
+    assert reported.recording_url == call.recording_url and reported.recording_key == ""
+
+    with tenant_context(tenants.alpha):
+        before = now - dt.timedelta(minutes=2)  # 14 minutes after the call's end: its own retries may run
+        assert reconcile.unstored_recordings(now=before) == []
+        reconcile_company.apply()  # now: over 15 minutes after
+        stored = Call.objects.get(pk=call.pk)
+        assert stored.recording_key.endswith(f"{call.recording_sid}.mp3") and len(media.requests) == 1
+        later = now + dt.timedelta(minutes=5)
+        assert reconcile.unstored_recordings(now=later) == []  # stored: never fetched again
+
+
+def test_an_unstored_recording_is_fetched_again_at_most_once_an_hour(db, tenants, media):
+    from django.core.cache import cache
+    from django.utils import timezone
+
+    from telephony import reconcile
+
+    now = timezone.now()
+    old = make_call(
+        tenants.alpha, started_at=now - dt.timedelta(hours=7), ended_at=now - dt.timedelta(hours=6, minutes=1)
+    )
+    due = make_call(
+        tenants.alpha, started_at=now - dt.timedelta(hours=1), ended_at=now - dt.timedelta(minutes=30)
+    )
+    unrecorded = make_call(tenants.alpha, recorded=False, ended_at=now - dt.timedelta(minutes=30))
+    for call in (old, due, unrecorded):
+        cache.delete(f"reconcile:fetch:{tenants.alpha.schema_name}:{call.pk}")
+    with tenant_context(tenants.alpha):
+        assert reconcile.unstored_recordings(now=now) == [due.pk]  # the window: 15 minutes to 6 hours
+        assert reconcile.unstored_recordings(now=now) == []  # asked again within the hour
+    with tenant_context(tenants.beta):
+        assert reconcile.unstored_recordings(now=now) == []  # another company's calls are not its own

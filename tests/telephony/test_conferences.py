@@ -655,3 +655,30 @@ def test_a_warm_transfer_holds_the_caller_then_joins_them_or_gives_the_call_back
     assert call.outcome == Call.Outcome.TRANSFERRED and call.hold_seconds is not None
     with tenant_context(tenants.alpha):
         assert call.events.filter(kind="transfer_done").count() == 1
+
+
+def test_an_accept_whose_bridge_cannot_be_sent_sends_the_call_back_in_line(
+    db, tenants, queue, alpha_number, commit, broken_publish, caplog
+):
+    """The broker away past every retry: nobody would ever connect the call. The attempt fails at
+    once, as when Twilio stays unavailable, and another operator is offered the call."""
+    first = make_operator({queue: 1}, idle=0)
+    sid, offer = _call_offered(alpha_number, commit)
+    second = make_operator({queue: 1}, idle=10)
+    waiting = _accept(offer, commit)  # answers: the accept itself committed
+
+    assert broken_publish.tries == 3 and broken_publish.sent == []
+    assert "bridge_call" in caplog.text and "could not be sent" in caplog.text
+    after = WaitingCall.objects.get(pk=waiting.pk)
+    again = Reservation.objects.get(call=after, state="offered")
+    assert again.operator_id == second.pk
+    offer.refresh_from_db()
+    assert offer.state == "expired" and "could not be sent" in offer.reason
+    first.refresh_from_db()
+    assert first.state == "available"
+    call = _call(tenants, sid)
+    assert call.answered_at is None and call.outcome == ""
+    # Once the broker is back, the next accept is connected as usual.
+    broken_publish.failures = broken_publish.tries
+    _accept(again, commit)
+    assert broken_publish.sent == ["telephony.tasks.bridge_call"]
