@@ -227,9 +227,14 @@ def _counts(company, records: list, operator_names: list[str]) -> dict[str, obje
         .filter(n__gt=1)
     )
     operators = OperatorProfile.objects.filter(user__username__in=operator_names)
+    # Any call bridged to them, the simulator's or the platform's own (a place-keeping callback's
+    # dial-back, an outbound callback): a call still live when the simulator stopped keeps its
+    # operator on it.
     live_bridged = set(
-        waiting.filter(state=WaitingCall.State.BRIDGED).values_list("operator_id", flat=True)
-    ) - {None}
+        WaitingCall.objects.filter(state=WaitingCall.State.BRIDGED, operator__in=operators).values_list(
+            "operator_id", flat=True
+        )
+    )
     ghosts = operators.filter(
         Q(state__in=["available", "reserved", "break"]) | (Q(state="on_call") & ~Q(pk__in=live_bridged))
     )
