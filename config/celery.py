@@ -18,6 +18,7 @@ from celery.signals import (
     worker_ready,
     worker_shutdown,
 )
+from kombu.exceptions import OperationalError
 from tenant_schemas_celery.app import CeleryApp
 
 from config import collector
@@ -63,25 +64,30 @@ SEND_TRIES = 3
 def send_after_commit(task: Task, *args: object, pause: float = 0.5) -> bool:
     """Send a task from a request whose own work has committed, and never fail that request for it.
 
-    Celery retries a send while Redis is away (``CELERY_TASK_PUBLISH_RETRY_POLICY``), but only on the
-    errors it knows as connection errors: during a Redis restart kombu has also raised
+    Celery retries a send while Redis is away (``CELERY_TASK_PUBLISH_RETRY_POLICY``, ~10 s), but
+    only on the errors it knows as connection errors: during a Redis restart kombu has also raised
     ``AttributeError: 'NoneType' object has no attribute 'client'`` from a producer whose connection
     had just gone (the reconnect-bug family of docs/reliability.md), which made a webhook answer 500
-    although everything it had to write was written. Any error here is logged and the send tried
-    again (``SEND_TRIES`` in all, a growing pause between); the last failure is logged as an error
-    and ``False`` returned. Whatever the task would have done must be found again by a sweep
-    (``telephony.reliability``: the routing tick, the reconciliation, the unstored recordings).
+    although everything it had to write was written. Such an error is logged and the send tried
+    again (``SEND_TRIES`` in all, a growing pause between); kombu's ``OperationalError`` means
+    Celery's own retries are spent, and is not tried again (the request would outlast Twilio's 15-s
+    timeout). A send that fails is logged as an error and ``False`` returned: whatever the task
+    would have done must be found again by a sweep (the routing tick, the reconciliation).
     """
+    error: Exception | None = None
     for attempt in range(1, SEND_TRIES + 1):
         try:
             task.delay(*args)
             return True
-        except Exception as error:  # kombu's own bugs included: see the docstring
-            if attempt == SEND_TRIES:
-                log.error("%s%r could not be sent (%r): a sweep will find its work", task.name, args, error)
-                return False
-            log.warning("%s%r not sent (%r); again in %.1f s", task.name, args, error, pause * attempt)
-            time.sleep(pause * attempt)
+        except OperationalError as spent:
+            error = spent
+            break
+        except Exception as bug:  # kombu's own bugs included: see the docstring
+            error = bug
+            if attempt < SEND_TRIES:
+                log.warning("%s%r not sent (%r); again in %.1f s", task.name, args, bug, pause * attempt)
+                time.sleep(pause * attempt)
+    log.error("%s%r could not be sent (%r): a sweep will find its work", task.name, args, error)
     return False
 
 

@@ -340,12 +340,16 @@ def presence() -> Iterator[object]:
     client.delete(*keys)
 
 
+KOMBU_RECONNECT_BUG = "'NoneType' object has no attribute 'client'"
+
+
 @dataclass
 class BrokenPublish:
     """kombu's publish raising as it did during a Redis restart (docs/reliability.md), ``failures``
     times (``None``: every time); then the real publish, to this test process's broker."""
 
     failures: int | None
+    error: Exception = field(default_factory=lambda: AttributeError(KOMBU_RECONNECT_BUG))
     tries: int = 0
     sent: list[str] = field(default_factory=list)
 
@@ -364,7 +368,7 @@ def broken_publish(monkeypatch) -> Iterator[BrokenPublish]:
     def failing(self, body, *args, **kwargs):
         broken.tries += 1
         if broken.failures is None or broken.tries <= broken.failures:
-            raise AttributeError("'NoneType' object has no attribute 'client'")
+            raise broken.error
         result = publish(self, body, *args, **kwargs)
         broken.sent.append(kwargs.get("headers", {}).get("task", "?"))
         return result

@@ -48,6 +48,24 @@ def test_ticks_and_periodic_work_expire_instead_of_running_late_all_at_once():
     assert {"telephony.reliability.sweep_presence", "telephony.reliability.reconcile_calls"} <= scheduled
 
 
+def test_a_send_whose_broker_stays_away_is_given_up_at_once_after_celerys_own_retries(
+    db, tenants, broken_publish, caplog
+):
+    """kombu's OperationalError: Celery retried the connection for ~10 s already. Trying again
+    would hold the request past Twilio's 15-s timeout; kombu's own bugs are tried again."""
+    from kombu.exceptions import OperationalError
+
+    from config.celery import SEND_TRIES, send_after_commit
+    from telephony.tasks import match_queues
+
+    broken_publish.error = OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+    assert send_after_commit(match_queues, [1]) is False
+    assert broken_publish.tries == 1 and "match_queues([1],) could not be sent" in caplog.text
+    broken_publish.error, broken_publish.tries = AttributeError("kombu"), 0
+    assert send_after_commit(match_queues, [1]) is False
+    assert broken_publish.tries == SEND_TRIES
+
+
 def test_a_worker_that_dies_is_restarted_and_the_restart_is_logged(caplog):
     said: list[str] = []
     started: list[subprocess.Popen] = []
