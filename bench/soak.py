@@ -154,9 +154,12 @@ def _prepare(redis_url: str) -> tuple[object, str, list[tuple[str, str]]]:
 
     company = Client.objects.get(slug="bench-calls")
     queue = Queue.objects.get(tenant=company, is_default=True)
-    others = OperatorProfile.objects.filter(skills__queue=queue).exclude(user__username__startswith="soak-op")
-    for profile_id in others.exclude(state="offline").values_list("pk", flat=True):
-        _offline(profile_id)  # operators of earlier benchmarks, with no console, would take offers
+    # Operators of earlier benchmarks, with no console, would take offers; this soak's own may have
+    # been left on a call that was live when an earlier run stopped (the queue is emptied above,
+    # not the operators): every one starts offline, their consoles make them available.
+    staffed = OperatorProfile.objects.filter(skills__queue=queue).distinct()
+    for profile_id in staffed.exclude(state="offline").values_list("pk", flat=True):
+        _offline(profile_id)
     operators = simulated_operators(count=OPERATORS, slugs=["bench-calls"], prefix="soak-op")
     return company, number, operators
 

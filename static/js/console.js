@@ -9,6 +9,10 @@
   let ws = null, retry = 500, stateSince = Date.now(), shiftStart = null, offerExpires = null;
   let reservation = null, phase = null, step = null, answeredAt = null, endedAt = null, audio = null;
   let outbound = null, onHold = false, connected = false, stepVersion = 0;
+  // Accepted offers that failed to connect (the operator's phone did not join, or nobody could
+  // connect it): their "accepted" reply may arrive after the push that says so.
+  const lost = new Set();
+  const LOST_BECAUSE = { "no-answer": "your phone did not answer", busy: "your phone was busy", failed: "the line to your phone failed", canceled: "the call to your phone was cancelled" };
 
   function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; }
   function clock(ms) {
@@ -105,6 +109,7 @@
     ring(false);
     const seen = stepVersion;
     const view = await api("calls/" + id);
+    if (lost.has(id)) return;  // it failed to connect while this view was on its way
     reservation = id; phase = "call"; offerExpires = null;
     renderPop(view);
     $("pop-kind").textContent = "On the line";
@@ -267,6 +272,13 @@
       else if (m.type === "offer_cancelled" && m.reservation === reservation && phase === "offer") {
         clearCall(); const missed = $("missed"); missed.hidden = false; missed.textContent = "The offer was withdrawn (" + m.reason + ").";
       } else if (m.type === "accepted") showCall(m.reservation).catch((e) => showError(e.message));
+      else if (m.type === "call_lost") {
+        lost.add(m.reservation);
+        if (m.reservation === reservation) {
+          clearCall(); const missed = $("missed"); missed.hidden = false;
+          missed.textContent = "The call could not be connected (" + (LOST_BECAUSE[m.reason] || m.reason) + "): it went back in line.";
+        }
+      }
       else if (m.type === "outbound" || (m.type === "connected" && m.reservation === reservation)) showCall(m.reservation).catch((e) => showError(e.message));
       else if (m.type === "outbound_ended" && m.reservation === reservation) {
         clearCall(); const missed = $("missed"); missed.hidden = false; missed.textContent = "The outbound call ended: " + m.reason + ".";

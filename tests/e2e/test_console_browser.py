@@ -32,14 +32,16 @@ SHOTS = os.environ.get("SCREENSHOT_DIR", "/tmp")
 CALLER = "+14155550177"
 
 
-def _place_call(number: str, talk: float) -> threading.Thread:
-    """The simulator plays Twilio for one inbound call, in the background."""
+def _place_call(number: str, talk: float, patience: float = 90.0, **profile: float) -> threading.Thread:
+    """The simulator plays Twilio for one inbound call, in the background (``profile``: more of the
+    simulated Twilio's behaviour, e.g. ``leg_no_answer``)."""
 
     async def run() -> None:
         async with Twilio(
             base_url=f"http://{settings.PLATFORM_HOST}:{ports().web}", connect=f"127.0.0.1:{ports().web}",
             auth_token=settings.TWILIO_AUTH_TOKEN, rng=random.Random(3), rest_port=ports().twilio_rest,
-            profile=Profile(talk=(talk, talk), patience=(90.0, 90.0), wait_turn=0.3, press_key=0.0),
+            profile=Profile(talk=(talk, talk), patience=(patience, patience), wait_turn=0.3, press_key=0.0,
+                            **profile),
         ) as twilio:  # fmt: skip
             await twilio.place_call(sid="CA" + os.urandom(16).hex(), to=number, caller=CALLER)
 
@@ -176,3 +178,34 @@ def test_an_operator_takes_a_call_walks_the_script_reloads_and_wraps_up(
     assert page.get_by_label("Disposition").input_value() == ""  # nothing carried over from the last call
     page.screenshot(path=f"{SHOTS}/console-second-company.png", full_page=True)
     second.join(timeout=60)
+
+
+def test_a_call_the_operators_phone_does_not_answer_leaves_the_console_and_is_offered_again(
+    committed, tenants, asgi_server, celery_worker, page
+):
+    """Twilio reports the operator's leg unanswered: the call goes back in line. The console drops
+    the call it was about to show, says why, and rings with the call again (the only operator)."""
+    company, number, operator = _company_with_a_known_caller()
+    page.goto(asgi_server.url(None, "/login/"))
+    page.get_by_label("Username").fill(operator.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(asgi_server.url(None, "/console/"))
+    page.locator("#link", has_text="connected").wait_for()
+    page.get_by_label("Change state").select_option("available")
+    page.get_by_role("button", name="Set state").click()
+    page.locator("#state", has_text="Available").wait_for()
+
+    caller = _place_call(number, talk=3.0, patience=20.0, leg_no_answer=1.0)
+    page.locator("#pop-company", has_text=company.name).wait_for()
+    page.keyboard.press("a")
+    page.locator("#missed", has_text="could not be connected (your phone did not answer): it went back in line").wait_for()
+    page.locator("#offer-actions").wait_for()  # offered again: the call kept its place
+    assert page.locator("#pop-kind").inner_text() == "Incoming call"
+    assert page.locator("#call").is_hidden()
+    page.screenshot(path=f"{SHOTS}/console-call-lost.png", full_page=True)
+    with tenant_context(company):
+        call = Call.objects.filter(to_number=number, from_number=CALLER).latest("started_at")
+        assert call.answered_at is None and call.events.filter(kind="bridge_failed").exists()
+    page.get_by_role("button", name="Reject").click()
+    caller.join(timeout=60)
