@@ -199,7 +199,8 @@ def test_a_call_the_operators_phone_does_not_answer_leaves_the_console_and_is_of
     caller = _place_call(number, talk=3.0, patience=20.0, leg_no_answer=1.0)
     page.locator("#pop-company", has_text=company.name).wait_for()
     page.keyboard.press("a")
-    page.locator("#missed", has_text="could not be connected (your phone did not answer): it went back in line").wait_for()
+    said = "The call could not be connected (your phone did not answer): it went back in line."
+    page.locator("#missed", has_text=said).wait_for()
     page.locator("#offer-actions").wait_for()  # offered again: the call kept its place
     assert page.locator("#pop-kind").inner_text() == "Incoming call"
     assert page.locator("#call").is_hidden()
