@@ -379,3 +379,16 @@ def broken_publish(monkeypatch) -> Iterator[BrokenPublish]:
     monkeypatch.undo()
     if broken.sent:
         app.control.purge()
+
+
+def open_console_available(page, server: Server, user: User) -> None:
+    """In a real browser: the operator logs in, opens the console, and sets themselves available
+    (not waited for: a worker may reserve them for an offer at once)."""
+    page.goto(server.url(None, "/login/"))
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.goto(server.url(None, "/console/"))
+    page.locator("#link", has_text="connected").wait_for()
+    page.get_by_label("Change state").select_option("available")
+    page.get_by_role("button", name="Set state").click()

@@ -25,7 +25,7 @@ from telephony.models import Queue, Skill
 from telephony.operators import profile_for
 from telephony.simulator.outbound_side import Callee
 from telephony.simulator.twilio_side import Profile, Twilio
-from tests.conftest import PASSWORD, make_user, ports
+from tests.conftest import make_user, open_console_available, ports
 from tests.e2e.test_simulated_calls import _fresh_company
 from tests.outbound.kit import add_contact
 from tests.outbound.test_outbound_e2e import SURVEY
@@ -84,14 +84,7 @@ def test_an_operator_previews_dials_holds_opts_out_and_walks_the_survey(
     twilio = _twilio_in_background(stop)
     try:
         page.on("dialog", lambda dialog: dialog.accept())
-        page.goto(asgi_server.url(None, "/login/"))
-        page.get_by_label("Username").fill(operator.username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.goto(asgi_server.url(None, "/console/"))
-        page.locator("#link", has_text="connected").wait_for()
-        page.get_by_label("Change state").select_option("available")
-        page.get_by_role("button", name="Set state").click()
+        open_console_available(page, asgi_server, operator)
         # Available, or already past it: the worker can reserve the operator for the preview
         # within milliseconds, before the page has painted "Available".
         available = page.locator("#state", has_text="Available")

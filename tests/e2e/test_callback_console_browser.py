@@ -19,7 +19,7 @@ from telephony.calls.models import Callback
 from telephony.models import Queue, Skill, WaitingCall
 from telephony.operators import profile_for
 from telephony.simulator.twilio_side import Profile, Twilio
-from tests.conftest import PASSWORD, make_user, ports
+from tests.conftest import make_user, open_console_available, ports
 from tests.e2e.test_simulated_calls import _fresh_company
 from tests.scripts_engine.conftest import active_script
 from tests.telephony.helpers import CERTIFIED_UNTIL, make_operator
@@ -73,14 +73,7 @@ def test_the_console_offers_a_kept_place_callback_with_its_number_and_the_person
             lambda: WaitingCall.objects.filter(tenant=company, kind="callback").exists(), "no callback kept"
         )
 
-        page.goto(asgi_server.url(None, "/login/"))
-        page.get_by_label("Username").fill(operator.username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.goto(asgi_server.url(None, "/console/"))
-        page.locator("#link", has_text="connected").wait_for()
-        page.get_by_label("Change state").select_option("available")
-        page.get_by_role("button", name="Set state").click()
+        open_console_available(page, asgi_server, operator)
 
         page.locator("#pop-kind", has_text="Callback (place kept)").wait_for()
         kept = page.locator("#pop-callback").inner_text()

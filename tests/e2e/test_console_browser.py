@@ -20,7 +20,7 @@ from telephony.calls.models import Call
 from telephony.models import Queue, Skill
 from telephony.operators import profile_for
 from telephony.simulator.twilio_side import Profile, Twilio
-from tests.conftest import PASSWORD, make_user, ports
+from tests.conftest import PASSWORD, make_user, open_console_available, ports
 from tests.e2e.test_simulated_calls import _fresh_company
 from tests.factories import CallFactory, ContactFactory
 from tests.scripts_engine.conftest import active_script
@@ -99,14 +99,7 @@ def test_an_operator_takes_a_call_walks_the_script_reloads_and_wraps_up(
 ):
     company, number, operator = _company_with_a_known_caller()
     board = _wallboard(browser, asgi_server)
-    page.goto(asgi_server.url(None, "/login/"))
-    page.get_by_label("Username").fill(operator.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.goto(asgi_server.url(None, "/console/"))
-    page.locator("#link", has_text="connected").wait_for()
-    page.get_by_label("Change state").select_option("available")
-    page.get_by_role("button", name="Set state").click()
+    open_console_available(page, asgi_server, operator)
     page.locator("#state", has_text="Available").wait_for()
 
     caller = _place_call(number, talk=25.0)
@@ -186,14 +179,7 @@ def test_a_call_the_operators_phone_does_not_answer_leaves_the_console_and_is_of
     """Twilio reports the operator's leg unanswered: the call goes back in line. The console drops
     the call it was about to show, says why, and rings with the call again (the only operator)."""
     company, number, operator = _company_with_a_known_caller()
-    page.goto(asgi_server.url(None, "/login/"))
-    page.get_by_label("Username").fill(operator.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.goto(asgi_server.url(None, "/console/"))
-    page.locator("#link", has_text="connected").wait_for()
-    page.get_by_label("Change state").select_option("available")
-    page.get_by_role("button", name="Set state").click()
+    open_console_available(page, asgi_server, operator)
     page.locator("#state", has_text="Available").wait_for()
 
     caller = _place_call(number, talk=3.0, patience=20.0, leg_no_answer=1.0)
