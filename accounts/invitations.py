@@ -12,6 +12,7 @@ from django_tenants.utils import tenant_context
 
 from accounts.models import User
 from accounts.tasks import send_invitation
+from config.celery import send_after_commit
 
 
 def invite_member(
@@ -35,7 +36,7 @@ def invite_member(
 
         def send() -> None:
             with tenant_context(tenant):
-                send_invitation.delay(user_id=user.pk, link=link, invited_by=inviter)
+                send_after_commit(send_invitation, user_id=user.pk, link=link, invited_by=inviter)
 
         transaction.on_commit(send)
     return user

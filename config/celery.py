@@ -18,7 +18,8 @@ from celery.signals import (
     worker_ready,
     worker_shutdown,
 )
-from kombu.exceptions import OperationalError
+from kombu.exceptions import KombuError, OperationalError, SerializationError
+from redis.exceptions import RedisError
 from tenant_schemas_celery.app import CeleryApp
 
 from config import collector
@@ -26,6 +27,9 @@ from config import collector
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 log = logging.getLogger(__name__)
+# What a send can raise when the broker, not the caller, is at fault: kombu's reconnect bug (an
+# AttributeError), its own errors, Redis's and the network's.
+BROKEN_SEND = (AttributeError, KombuError, RedisError, OSError)
 
 app = CeleryApp("config")
 app.config_from_object("django.conf:settings", namespace="CELERY")
@@ -58,36 +62,41 @@ def tenant_task(*args, **kwargs) -> Task:
     return app.task(*args, **kwargs)
 
 
-SEND_TRIES = 3
+# The pauses before a send whose producer kombu broke is tried again (then given up): short, since
+# a console's sync work runs on one thread its whole process shares.
+SEND_PAUSES = (0.25, 0.5)
 
 
-def send_after_commit(task: Task, *args: object, pause: float = 0.5) -> bool:
+def send_after_commit(task: Task, *args: object, **kwargs: object) -> bool:
     """Send a task from a request whose own work has committed, and never fail that request for it.
 
-    Celery retries a send while Redis is away (``CELERY_TASK_PUBLISH_RETRY_POLICY``, ~10 s), but
-    only on the errors it knows as connection errors: during a Redis restart kombu has also raised
-    ``AttributeError: 'NoneType' object has no attribute 'client'`` from a producer whose connection
-    had just gone (the reconnect-bug family of docs/reliability.md), which made a webhook answer 500
-    although everything it had to write was written. Such an error is logged and the send tried
-    again (``SEND_TRIES`` in all, a growing pause between); kombu's ``OperationalError`` means
-    Celery's own retries are spent, and is not tried again (the request would outlast Twilio's 15-s
-    timeout). A send that fails is logged as an error and ``False`` returned: whatever the task
-    would have done must be found again by a sweep (the routing tick, the reconciliation).
+    Celery retries a send while Redis is away (``CELERY_TASK_PUBLISH_RETRY_POLICY``: about 11 s
+    against a refused connection), but only on the errors it knows as connection errors: during a
+    Redis restart kombu has also raised ``AttributeError: 'NoneType' object has no attribute
+    'client'`` from a producer whose connection had just gone (the reconnect-bug family of
+    docs/reliability.md), which made a webhook answer 500 although everything it had to write was
+    written. Such an error, or another of the broker's, is logged and the send tried again after
+    each of ``SEND_PAUSES``; kombu's ``OperationalError`` means Celery's own retries are spent, and
+    is not tried again. A send that fails is logged as an error and ``False`` returned: whatever the
+    task would have done must be found again by a sweep (docs/reliability.md). A programming error
+    (arguments the task does not take, a value JSON cannot carry) is raised as always.
     """
     error: Exception | None = None
-    for attempt in range(1, SEND_TRIES + 1):
+    for pause in (*SEND_PAUSES, None):
         try:
-            task.delay(*args)
+            task.delay(*args, **kwargs)
             return True
+        except SerializationError:  # a value JSON cannot carry: the caller's bug
+            raise
         except OperationalError as spent:
             error = spent
             break
-        except Exception as bug:  # kombu's own bugs included: see the docstring
-            error = bug
-            if attempt < SEND_TRIES:
-                log.warning("%s%r not sent (%r); again in %.1f s", task.name, args, bug, pause * attempt)
-                time.sleep(pause * attempt)
-    log.error("%s%r could not be sent (%r): a sweep will find its work", task.name, args, error)
+        except BROKEN_SEND as broken:
+            error = broken
+            if pause is not None:
+                log.warning("%s not sent (%r); again in %.2f s", task.name, broken, pause)
+                time.sleep(pause)
+    log.error("%s%r could not be sent: a sweep will find its work", task.name, args, exc_info=error)
     return False
 
 

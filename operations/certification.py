@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from config.celery import send_after_commit
 from operations import quiz
 from operations.models import Certification, CertificationEvent, CertificationQuiz
 from telephony.models import OperatorProfile, Skill
@@ -131,7 +132,7 @@ def _unlock(operator: OperatorProfile, client: Client, until: dt.datetime | None
     queue_ids = list(skills.values_list("queue_id", flat=True))
     skills.update(certified_until=until)
     if until is not None and queue_ids:
-        transaction.on_commit(partial(match_queues.delay, sorted(queue_ids)))
+        transaction.on_commit(partial(send_after_commit, match_queues, sorted(queue_ids)))
 
 
 def attempt_submit(

@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from config.celery import send_after_commit
 from operations.certification import certified_until
 from telephony.models import OperatorProfile, Queue, Skill
 from telephony.tasks import match_queues
@@ -39,7 +40,7 @@ def languages_parse(text: str) -> list[str]:
 def _rematch_on_commit(queue_ids: Iterable[int]) -> None:
     ids = sorted(set(queue_ids))
     if ids:
-        transaction.on_commit(partial(match_queues.delay, ids))
+        transaction.on_commit(partial(send_after_commit, match_queues, ids))
 
 
 def _skill_view(skill: Skill | None) -> dict[str, object]:

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from config.celery import app, tenant_task
+from config.celery import app, send_after_commit, tenant_task
 from reporting import billing, freshness, stats, webhook_delivery
 from telephony import evidence
 from telephony.calls.models import TelephonySettings
@@ -65,7 +65,7 @@ def on_telephony_settings_saving(sender: type, instance: TelephonySettings, **kw
 
 def _send_rebuild(company: Client) -> None:
     with tenant_context(company):
-        rebuild_statistics.delay()
+        send_after_commit(rebuild_statistics)
 
 
 DEFAULT_EVIDENCE_RETENTION_MONTHS = contracts.DEFAULT_EVIDENCE_RETENTION_MONTHS

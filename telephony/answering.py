@@ -12,9 +12,11 @@ from django.db import transaction
 
 from accounts.models import User
 from config.celery import send_after_commit
-from telephony import callback_dial, conferences, routing, tasks
+from telephony import conferences, routing, tasks
 from telephony.calls.bridging import record_accept
 from telephony.routing_models import WaitingCall
+
+NOT_SENT = "the platform could not connect it"
 
 
 def accept_offer(*, reservation_id: int, operator: User, now: dt.datetime | None = None) -> WaitingCall:
@@ -42,10 +44,10 @@ def connect(waiting_call_id: int, *, dial_back: bool = False) -> bool:
 
     If it cannot be sent (the broker away past every retry: ``send_after_commit``), nobody would
     ever connect the call: the attempt fails here as it does when Twilio stays unavailable, and the
-    call goes back in line (another operator first; a callback's try follows the callback rules)."""
+    call goes back in line (another operator first; not counted against this one). A callback
+    keeping its place loses none of its tries: nobody was dialled."""
     task = tasks.dial_back if dial_back else tasks.bridge_call
     if send_after_commit(task, waiting_call_id):
         return True
-    give_up = callback_dial.give_up if dial_back else conferences.give_up
-    give_up(waiting_call_id=waiting_call_id, reason="the connecting task could not be sent")
+    conferences.give_up(waiting_call_id=waiting_call_id, reason=NOT_SENT)
     return False

@@ -174,15 +174,17 @@ def _move_caller(call: Call, reservation_id: int) -> bool:
 
 
 def give_up(*, waiting_call_id: int, reason: str) -> bool:
-    """Twilio stayed unavailable through every retry: this attempt failed, the caller is re-routed."""
+    """The platform could not connect the accepted call (Twilio unavailable through every retry,
+    or the connecting task not sent): this attempt failed, the caller is re-routed. Not the
+    operator's miss."""
     attempt = current_attempt(waiting_call_id)
     if attempt is None:
         return False
     with tenant_context(attempt.waiting.tenant):
         call = one(Call.objects.filter(call_sid=attempt.waiting.call_sid))
         if call is None:
-            return routing.bridge_failed(reservation_id=attempt.reservation.pk, reason=reason)
-        return attempt_failed(call=call, reservation_id=attempt.reservation.pk, reason=reason)
+            return routing.bridge_failed(reservation_id=attempt.reservation.pk, reason=reason, missed=False)
+        return attempt_failed(call=call, reservation_id=attempt.reservation.pk, reason=reason, missed=False)
 
 
 def caller_gone(*, call: Call, reason: str, now: dt.datetime | None = None) -> None:
@@ -195,15 +197,18 @@ def caller_gone(*, call: Call, reason: str, now: dt.datetime | None = None) -> N
             routing.leave_unconnected(call_sid=call.call_sid, reason=Call.Outcome.ABANDONED, now=now)
 
 
-def attempt_failed(*, call: Call, reservation_id: int, reason: str, now: dt.datetime | None = None) -> bool:
+def attempt_failed(
+    *, call: Call, reservation_id: int, reason: str, missed: bool = True, now: dt.datetime | None = None
+) -> bool:
     """The operator's leg of this attempt did not join: back in line (place and priority kept).
-    False when the attempt is over already (joined, failed before, the call left)."""
+    ``missed``: counted against the operator (``routing.bridge_failed``). False when the attempt is
+    over already (joined, failed before, the call left)."""
     now = now or timezone.now()
     with transaction.atomic():
         locked = Call.objects.select_for_update().get(pk=call.pk)
         if locked.answered_at is not None or locked.ended_at is not None:
             return False
-        if not routing.bridge_failed(reservation_id=reservation_id, reason=reason, now=now):
+        if not routing.bridge_failed(reservation_id=reservation_id, reason=reason, missed=missed, now=now):
             return False
         Call.objects.filter(pk=call.pk).update(operator_id=None, operator_name="")
         add_event(call, "bridge_failed", dedupe=f"bridge_failed:{reservation_id}", at=now, reason=reason)

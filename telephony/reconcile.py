@@ -20,8 +20,8 @@ process killed, a deploy, a network cut) left a record ``ringing`` for ever, its
   call's first webhook (Twilio does not order them) is kept for ``EARLY_STATUS_SECONDS`` and applied
   when the call appears, so an ended call is never queued;
 - ``unstored_recordings``: recordings Twilio reported whose audio never reached the company's storage
-  (the fetch task not sent, or given up after its retries): fetched again, each at most once an
-  hour, for ``RECORDINGS_WINDOW``;
+  (the fetch task not sent, or given up after its retries): fetched again once the task's own
+  retries are over (``UNSTORED_AFTER``), each at most once an hour, for ``RECORDINGS_WINDOW``;
 - ``import_recordings``: lists Twilio's recordings of the last ``RECORDINGS_WINDOW`` and imports any
   the platform does not know into the company owning the dialled number (a voicemail taken by the
   static fallback while the platform was down: ``fallback_file``), with the call created when the
@@ -64,7 +64,10 @@ log = logging.getLogger(__name__)
 TWILIO_API = gateway.TWILIO_API
 EARLY_STATUS_SECONDS = 3600
 RECORDINGS_WINDOW = dt.timedelta(hours=6)
-UNSTORED_AFTER = dt.timedelta(minutes=15)  # the fetch task's own retries are under way before that
+# The fetch task's own retries (8, from 15 s to 30 min apart) end within about 62 minutes: a
+# recording is fetched again only once they are over, never by two runs at once.
+UNSTORED_AFTER = dt.timedelta(minutes=70)
+UNSTORED_LOOKED_AT = 1000  # candidates a pass looks at (those asked within the hour are skipped)
 LONGEST_CALL = dt.timedelta(days=1)
 CALLS_PER_PASS = 200
 CACHE_DOWN = (redis.ConnectionError, redis.TimeoutError)  # Django's Redis cache lets them through
@@ -254,7 +257,8 @@ def _recording_url(uri: str) -> str:
 def unstored_recordings(*, now: dt.datetime | None = None) -> list[int]:
     """This company's calls whose recording Twilio reported (its sid and URL kept) but whose audio is
     not stored, ended between ``RECORDINGS_WINDOW`` and ``UNSTORED_AFTER`` ago: the ids to fetch
-    again (``store_recording`` is idempotent), each at most once an hour."""
+    again (``store_recording`` is idempotent), each at most once an hour, at most
+    ``CALLS_PER_PASS`` a pass."""
     now = now or timezone.now()
     calls = (
         Call.objects.filter(
@@ -266,11 +270,13 @@ def unstored_recordings(*, now: dt.datetime | None = None) -> list[int]:
         .exclude(recording_sid="")
         .exclude(recording_url="")
         .order_by("ended_at")
-        .values_list("pk", flat=True)[:CALLS_PER_PASS]
+        .values_list("pk", flat=True)[:UNSTORED_LOOKED_AT]
     )
     due: list[int] = []
     try:
         for pk in calls:
+            if len(due) == CALLS_PER_PASS:
+                break
             if cache.add(f"reconcile:fetch:{connection.schema_name}:{pk}", 1, 3600):
                 due.append(pk)
     except CACHE_DOWN:

@@ -7,7 +7,7 @@ import logging
 
 from django_tenants.utils import tenant_context
 
-from config.celery import app, tenant_task
+from config.celery import app, send_after_commit, tenant_task
 from config.single_flight import single_flight
 from telephony import console_presence, reconcile
 from telephony.tasks import TICK_LOCK_SECONDS, store_recording
@@ -46,7 +46,7 @@ def reconcile_company() -> dict[str, int]:
     done = reconcile.reconcile_company()
     fetched = reconcile.unstored_recordings()
     for call_id in fetched:
-        store_recording.delay(call_id)
+        send_after_commit(store_recording, call_id)
     if fetched:
         log.warning("%d recordings not stored are fetched again: %s", len(fetched), fetched)
         done["recordings fetched again"] = len(fetched)

@@ -355,9 +355,10 @@ class BrokenPublish:
 
 
 @pytest.fixture
-def broken_publish(monkeypatch) -> Iterator[BrokenPublish]:
+def broken_publish() -> Iterator[BrokenPublish]:
     """Sending a Celery task fails in kombu's ``Producer.publish`` (set ``failures``; every send by
-    default). What did reach the broker is purged afterwards: no worker of another test takes it."""
+    default), with no pause between tries. What did reach the broker is purged afterwards: no
+    worker of another test takes it."""
     from kombu import Producer
 
     from config.celery import app
@@ -373,10 +374,10 @@ def broken_publish(monkeypatch) -> Iterator[BrokenPublish]:
         broken.sent.append(kwargs.get("headers", {}).get("task", "?"))
         return result
 
-    monkeypatch.setattr(Producer, "publish", failing)
-    monkeypatch.setattr("config.celery.time.sleep", lambda seconds: None)  # the pauses between tries
-    yield broken
-    monkeypatch.undo()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Producer, "publish", failing)
+        patch.setattr("config.celery.SEND_PAUSES", (0.0, 0.0))
+        yield broken
     if broken.sent:
         app.control.purge()
 

@@ -12,7 +12,11 @@
   // Accepted offers that failed to connect (the operator's phone did not join, or nobody could
   // connect it): their "accepted" reply may arrive after the push that says so.
   const lost = new Set();
-  const LOST_BECAUSE = { "no-answer": "your phone did not answer", busy: "your phone was busy", failed: "the line to your phone failed", canceled: "the call to your phone was cancelled" };
+  const LOST_BECAUSE = {
+    "no-answer": "your phone did not answer", busy: "your phone was busy", failed: "the line to your phone failed",
+    canceled: "the call to your phone was cancelled", "Twilio unavailable": "the telephone service did not respond, not your fault",
+    "the platform could not connect it": "a fault on the platform's side, not yours",
+  };
 
   function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined) e.textContent = text; if (cls) e.className = cls; return e; }
   function clock(ms) {

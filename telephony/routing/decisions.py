@@ -183,12 +183,16 @@ def expire_reservations(
     return expired
 
 
-def bridge_failed(*, reservation_id: int, reason: str, now: datetime | None = None) -> bool:
+def bridge_failed(
+    *, reservation_id: int, reason: str, missed: bool = True, now: datetime | None = None
+) -> bool:
     """The operator accepted but their leg never joined the call's conference (no answer, busy,
     failed, Twilio refused it): the call goes back in line with its place and priority, and the
     operator is counted a miss (away after ``misses_before_away``, else at the back of the line,
-    so another free operator is offered the call first). False when this attempt is already over
-    (a replayed or late callback)."""
+    so another free operator is offered the call first). ``missed=False`` when the platform, not
+    the operator's phone, failed (Twilio unreachable, the connecting task not sent): back at the
+    end of the line, no miss counted. False when this attempt is already over (a replayed or late
+    callback)."""
     now = now or timezone.now()
     with transaction.atomic():
         call_id = one(Reservation.objects.filter(pk=reservation_id).values_list("call_id", flat=True))
@@ -217,10 +221,10 @@ def bridge_failed(*, reservation_id: int, reason: str, now: datetime | None = No
             record(operator_id=operator.pk, kind="leg_failed", reason=reason, now=now, **{
                 "call_sid": call.call_sid, "tenant_id": call.tenant_id})  # fmt: skip
             return True
-        missed = operator.missed_offers + 1
+        misses = operator.missed_offers + 1 if missed else operator.missed_offers
         then, why, idle = OperatorState.AVAILABLE, reason, now
-        if missed >= misses_before_away():
+        if missed and misses >= misses_before_away():
             then, why, idle = OperatorState.BREAK, AWAY_REASON, None
         transition([operator], then, now=now, kind="leg_failed", reason=why, idle_since=idle,
-                   missed_offers=missed, **about)  # fmt: skip
+                   missed_offers=misses, **about)  # fmt: skip
     return True

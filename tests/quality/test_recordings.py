@@ -171,10 +171,16 @@ def test_a_send_kombu_breaks_is_tried_again_and_the_callback_answers_204(
     assert broken_publish.tries == 3 and broken_publish.sent == ["telephony.tasks.store_recording"]
 
 
+def _forget_fetches(tenant, *calls: Call) -> None:
+    """The reconciliation's once-an-hour marks of these calls (a test database's ids come again)."""
+    from django.core.cache import cache
+
+    cache.delete_many([f"reconcile:fetch:{tenant.schema_name}:{call.pk}" for call in calls])
+
+
 def test_a_recording_whose_fetch_could_not_be_sent_is_fetched_by_the_reconciliation(
     db, tenants, media, broken_publish, eager_celery, django_capture_on_commit_callbacks, caplog
 ):
-    from django.core.cache import cache
     from django.utils import timezone
 
     from telephony import reconcile
@@ -182,9 +188,9 @@ def test_a_recording_whose_fetch_could_not_be_sent_is_fetched_by_the_reconciliat
 
     now = timezone.now()
     call = make_call(
-        tenants.alpha, started_at=now - dt.timedelta(minutes=20), ended_at=now - dt.timedelta(minutes=16)
+        tenants.alpha, started_at=now - dt.timedelta(minutes=75), ended_at=now - dt.timedelta(minutes=71)
     )
-    cache.delete(f"reconcile:fetch:{tenants.alpha.schema_name}:{call.pk}")
+    _forget_fetches(tenants.alpha, call)
     app.conf.task_always_eager = False  # the webhook's send goes to the (broken) broker
     try:
         with django_capture_on_commit_callbacks(execute=True):
@@ -198,17 +204,16 @@ def test_a_recording_whose_fetch_could_not_be_sent_is_fetched_by_the_reconciliat
     assert reported.recording_url == call.recording_url and reported.recording_key == ""
 
     with tenant_context(tenants.alpha):
-        before = now - dt.timedelta(minutes=2)  # 14 minutes after the call's end: its own retries may run
-        assert reconcile.unstored_recordings(now=before) == []
-        reconcile_company.apply()  # now: over 15 minutes after
+        # 69 minutes after the call's end, the fetch task's own retries may still be under way.
+        assert reconcile.unstored_recordings(now=now - dt.timedelta(minutes=2)) == []
+        reconcile_company.apply()  # now: 71 minutes after
         stored = Call.objects.get(pk=call.pk)
         assert stored.recording_key.endswith(f"{call.recording_sid}.mp3") and len(media.requests) == 1
-        later = now + dt.timedelta(minutes=5)
-        assert reconcile.unstored_recordings(now=later) == []  # stored: never fetched again
+        _forget_fetches(tenants.alpha, call)
+        assert reconcile.unstored_recordings(now=now + dt.timedelta(minutes=5)) == []  # stored
 
 
 def test_an_unstored_recording_is_fetched_again_at_most_once_an_hour(db, tenants, media):
-    from django.core.cache import cache
     from django.utils import timezone
 
     from telephony import reconcile
@@ -218,13 +223,19 @@ def test_an_unstored_recording_is_fetched_again_at_most_once_an_hour(db, tenants
         tenants.alpha, started_at=now - dt.timedelta(hours=7), ended_at=now - dt.timedelta(hours=6, minutes=1)
     )
     due = make_call(
-        tenants.alpha, started_at=now - dt.timedelta(hours=1), ended_at=now - dt.timedelta(minutes=30)
+        tenants.alpha, started_at=now - dt.timedelta(hours=2), ended_at=now - dt.timedelta(minutes=90)
     )
-    unrecorded = make_call(tenants.alpha, recorded=False, ended_at=now - dt.timedelta(minutes=30))
-    for call in (old, due, unrecorded):
-        cache.delete(f"reconcile:fetch:{tenants.alpha.schema_name}:{call.pk}")
+    recent = make_call(
+        tenants.alpha, started_at=now - dt.timedelta(hours=1), ended_at=now - dt.timedelta(minutes=60)
+    )
+    unrecorded = make_call(tenants.alpha, recorded=False, ended_at=now - dt.timedelta(minutes=90))
+    theirs = make_call(
+        tenants.beta, started_at=now - dt.timedelta(hours=2), ended_at=now - dt.timedelta(minutes=90)
+    )
+    _forget_fetches(tenants.alpha, old, due, recent, unrecorded)
+    _forget_fetches(tenants.beta, theirs)
     with tenant_context(tenants.alpha):
-        assert reconcile.unstored_recordings(now=now) == [due.pk]  # the window: 15 minutes to 6 hours
+        assert reconcile.unstored_recordings(now=now) == [due.pk]  # the window: 70 minutes to 6 hours
         assert reconcile.unstored_recordings(now=now) == []  # asked again within the hour
     with tenant_context(tenants.beta):
-        assert reconcile.unstored_recordings(now=now) == []  # another company's calls are not its own
+        assert reconcile.unstored_recordings(now=now) == [theirs.pk]  # each company its own calls

@@ -425,7 +425,8 @@ def test_twilio_unavailable_through_every_retry_sends_the_call_back_in_line(
     operator, sid, _ = _ringing(alpha_number, queue, commit)
     assert WaitingCall.objects.get(call_sid=sid).state in {"waiting", "reserved"}
     operator.refresh_from_db()
-    assert operator.state in {"available", "reserved"} and operator.missed_offers == 1
+    # Twilio's fault, not the operator's: no miss counted (three would set them away).
+    assert operator.state in {"available", "reserved"} and operator.missed_offers == 0
 
 
 @pytest.mark.parametrize("fault", ["404", "gone"])
@@ -673,9 +674,9 @@ def test_an_accept_whose_bridge_cannot_be_sent_sends_the_call_back_in_line(
     again = Reservation.objects.get(call=after, state="offered")
     assert again.operator_id == second.pk
     offer.refresh_from_db()
-    assert offer.state == "expired" and "could not be sent" in offer.reason
+    assert offer.state == "expired" and offer.reason == "leg the platform could not connect it"
     first.refresh_from_db()
-    assert first.state == "available"
+    assert first.state == "available" and first.missed_offers == 0  # the platform's fault, not theirs
     call = _call(tenants, sid)
     assert call.answered_at is None and call.outcome == ""
     # Once the broker is back, the next accept is connected as usual.

@@ -826,3 +826,23 @@ def test_a_kept_callback_in_a_queue_nobody_staffs_goes_to_the_callback_list_afte
         assert Call.objects.get(call_sid=original).events.filter(kind="callback_handed_over").count() == 1
     viewer = logged_in(tenants.alpha, make_user(tenants.alpha, role=Role.CLIENT_VIEWER))
     assert CALLER in viewer.get("/callbacks/", {"state": "open"}).content.decode()
+
+
+def test_a_callback_whose_dial_back_cannot_be_sent_keeps_its_place_and_every_try(
+    db, tenants, queue, alpha_number, commit, broken_publish
+):
+    """The broker away when the operator accepts: nobody was dialled, so the callback goes back in
+    line with its place and loses none of its tries, and the operator is not counted a miss."""
+    original, waiting, offer, _ = _booked_and_offered(tenants, queue, alpha_number, commit, later_call=False)
+    before = _callback(tenants, original)
+    with commit():
+        accept_offer(reservation_id=offer.pk, operator=offer.operator.user)
+    assert broken_publish.tries == 3 and broken_publish.sent == []
+    after = WaitingCall.objects.get(pk=waiting.pk)
+    assert after.state in {"waiting", "reserved"} and after.enqueued_at == waiting.enqueued_at
+    kept = _callback(tenants, original)
+    assert (kept.state, kept.attempts) == (before.state, before.attempts)
+    offer.refresh_from_db()
+    assert offer.state == "expired" and offer.operator.missed_offers == 0
+    attempt = _try_of(tenants, waiting)
+    assert attempt.placed_at is None and attempt.outcome == ""  # never dialled, not failed

@@ -55,7 +55,7 @@ def test_a_send_whose_broker_stays_away_is_given_up_at_once_after_celerys_own_re
     would hold the request past Twilio's 15-s timeout; kombu's own bugs are tried again."""
     from kombu.exceptions import OperationalError
 
-    from config.celery import SEND_TRIES, send_after_commit
+    from config.celery import SEND_PAUSES, send_after_commit
     from telephony.tasks import match_queues
 
     broken_publish.error = OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
@@ -63,7 +63,17 @@ def test_a_send_whose_broker_stays_away_is_given_up_at_once_after_celerys_own_re
     assert broken_publish.tries == 1 and "match_queues([1],) could not be sent" in caplog.text
     broken_publish.error, broken_publish.tries = AttributeError("kombu"), 0
     assert send_after_commit(match_queues, [1]) is False
-    assert broken_publish.tries == SEND_TRIES
+    assert broken_publish.tries == len(SEND_PAUSES) + 1
+
+
+def test_a_send_with_arguments_json_cannot_carry_is_the_callers_bug_and_raises(db, tenants):
+    from kombu.exceptions import EncodeError
+
+    from config.celery import send_after_commit
+    from telephony.tasks import match_queues
+
+    with pytest.raises(EncodeError):
+        send_after_commit(match_queues, {object()})
 
 
 def test_a_worker_that_dies_is_restarted_and_the_restart_is_logged(caplog):
