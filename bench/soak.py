@@ -232,7 +232,7 @@ def _counts(company, records: list, operator_names: list[str]) -> dict[str, obje
     operators = OperatorProfile.objects.filter(user__username__in=operator_names)
     # Any call bridged to them, the simulator's or the platform's own (a place-keeping callback's
     # dial-back, an outbound callback): a call still live when the simulator stopped keeps its
-    # operator on it.
+    # operator on it. Every one is this run's: ``_prepare`` empties the queue first.
     live_bridged = set(
         WaitingCall.objects.filter(state=WaitingCall.State.BRIDGED, operator__in=operators).values_list(
             "operator_id", flat=True
