@@ -43,3 +43,23 @@ def test_wrong_password_is_refused_with_a_message(committed, tenants, asgi_serve
     page.get_by_label("Password").fill("wrong")
     page.get_by_role("button", name="Log in").click()
     assert page.get_by_role("alert").inner_text().startswith("Please enter a correct username and password")
+
+
+def test_the_portals_online_list_shows_who_was_there_first_and_who_leaves(
+    committed, tenants, asgi_server, page, browser
+):
+    first = make_user(tenants.alpha, role=Role.CLIENT_ADMIN, first_name="Ann", last_name="Lee")
+    later = make_user(tenants.alpha, role=Role.CLIENT_VIEWER, first_name="Bob", last_name="Ray")
+    _log_in(page, asgi_server.url(tenants.alpha), first.username)
+    page.locator("#online li", has_text="Ann Lee").wait_for()
+
+    context = browser.new_context()
+    other = context.new_page()
+    other.set_default_timeout(15_000)
+    _log_in(other, asgi_server.url(tenants.alpha), later.username)
+    other.locator("#online li", has_text="Bob Ray").wait_for()
+    other.locator("#online li", has_text="Ann Lee").wait_for()  # who was there before the page opened
+    page.locator("#online li", has_text="Bob Ray").wait_for()
+    context.close()  # Bob closes his browser
+    page.locator("#online li", has_text="Bob Ray").wait_for(state="detached")
+    assert page.locator("#online li").all_inner_texts() == ["Ann Lee"]
