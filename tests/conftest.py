@@ -382,13 +382,18 @@ def broken_publish() -> Iterator[BrokenPublish]:
         app.control.purge()
 
 
-def open_console_available(page, server: Server, user: User) -> None:
-    """In a real browser: the operator logs in, opens the console, and sets themselves available
-    (not waited for: a worker may reserve them for an offer at once)."""
-    page.goto(server.url(None, "/login/"))
+def browser_log_in(page, server: Server, user: User, tenant: Client | None = None) -> None:
+    """In a real browser: ``user`` logs in on the tenant's host (the platform's by default)."""
+    page.goto(server.url(tenant, "/login/"))
     page.get_by_label("Username").fill(user.username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+
+
+def open_console_available(page, server: Server, user: User) -> None:
+    """In a real browser: the operator logs in, opens the console, and sets themselves available
+    (not waited for: a worker may reserve them for an offer at once)."""
+    browser_log_in(page, server, user)
     page.goto(server.url(None, "/console/"))
     page.locator("#link", has_text="connected").wait_for()
     page.get_by_label("Change state").select_option("available")

@@ -14,7 +14,7 @@ from accounts.models import Role
 from operations import certification
 from operations.models import Certification, CertificationEvent, CertificationQuiz
 from telephony.models import OperatorProfile, Skill
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import browser_log_in, make_user
 from tests.factories import QueueFactory
 from tests.telephony.helpers import at
 
@@ -40,10 +40,7 @@ def test_an_operator_passes_a_companys_quiz_in_the_console(committed, tenants, a
     Skill.objects.create(operator=operator, queue=queue, tier=1)  # assigned, locked until certified
     certification.quiz_save(client=tenants.beta, text=QUIZ, pass_percent=100, by_name="Ann")
     try:
-        page.goto(asgi_server.url(None, "/login/"))
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        browser_log_in(page, asgi_server, user)
         page.goto(asgi_server.url(None, "/console/"))
         page.get_by_role("link", name="Certification").click()
         row = page.get_by_role("row", name="Beta GmbH")

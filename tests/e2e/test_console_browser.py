@@ -20,7 +20,7 @@ from telephony.calls.models import Call
 from telephony.models import Queue, Skill
 from telephony.operators import profile_for
 from telephony.simulator.twilio_side import Profile, Twilio
-from tests.conftest import PASSWORD, make_user, open_console_available, ports
+from tests.conftest import browser_log_in, make_user, open_console_available, ports
 from tests.e2e.test_simulated_calls import _fresh_company
 from tests.factories import CallFactory, ContactFactory
 from tests.scripts_engine.conftest import active_script
@@ -85,10 +85,7 @@ def _wallboard(browser, server):
     supervisor = make_user(None, role=Role.SUPERVISOR, first_name="Sue", last_name="Visor")
     board = browser.new_context().new_page()
     board.set_default_timeout(15_000)
-    board.goto(server.url(None, "/login/"))
-    board.get_by_label("Username").fill(supervisor.username)
-    board.get_by_label("Password").fill(PASSWORD)
-    board.get_by_role("button", name="Log in").click()
+    browser_log_in(board, server, supervisor)
     board.goto(server.url(None, "/wallboard/"))
     board.locator("#link", has_text="live").wait_for()
     return board

@@ -14,7 +14,7 @@ from accounts.models import Role
 from telephony.calls.models import Call, TelephonySettings
 from telephony.models import Queue, Skill
 from telephony.operators import profile_for
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import browser_log_in, make_user
 from tests.e2e.test_console_browser import CALLER, _place_call, _until_bridged
 from tests.e2e.test_simulated_calls import _fresh_company
 from tests.telephony.helpers import CERTIFIED_UNTIL
@@ -22,13 +22,6 @@ from tests.telephony.helpers import CERTIFIED_UNTIL
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
 SHOTS = os.environ.get("SCREENSHOT_DIR", "/tmp")
-
-
-def _log_in(page, server, tenant, user) -> None:
-    page.goto(server.url(tenant, "/login/"))
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
 
 
 def _kinds(company, number: str) -> list[str]:
@@ -57,7 +50,7 @@ def test_the_operator_pauses_for_card_data_and_the_company_sees_who_heard_the_re
         operator=profile_for(operator), queue=Queue.objects.get(tenant=company), tier=1,
         certified_until=CERTIFIED_UNTIL,
     )  # fmt: skip
-    _log_in(page, asgi_server, None, operator)
+    browser_log_in(page, asgi_server, operator)
     page.goto(asgi_server.url(None, "/console/"))
     page.locator("#link", has_text="connected").wait_for()
     page.get_by_label("Change state").select_option("available")
@@ -96,7 +89,7 @@ def test_the_operator_pauses_for_card_data_and_the_company_sees_who_heard_the_re
     staff = make_user(company, role=Role.CLIENT_ADMIN, username="cora")
     portal = browser.new_context().new_page()
     portal.set_default_timeout(15_000)
-    _log_in(portal, asgi_server, company, staff)
+    browser_log_in(portal, asgi_server, staff, company)
     portal.goto(asgi_server.url(company, f"/reports/calls/{call.pk}/"))
     pauses = portal.locator("#pauses").inner_text()  # the company sees "Oleg P.", never a login name
     assert "by Oleg P." in pauses and "resumed by Oleg P." in pauses and operator.username not in pauses
@@ -116,6 +109,6 @@ def test_the_operator_pauses_for_card_data_and_the_company_sees_who_heard_the_re
 
     other = make_user(tenants.beta, role=Role.CLIENT_ADMIN, username="bob")
     beta = browser.new_context().new_page()
-    _log_in(beta, asgi_server, tenants.beta, other)
+    browser_log_in(beta, asgi_server, other, tenants.beta)
     beta.goto(asgi_server.url(tenants.beta, "/recordings/access-log/"))
     assert call.call_sid not in beta.locator("main").inner_text()

@@ -11,7 +11,7 @@ from django_tenants.utils import tenant_context
 from accounts.models import Role
 from telephony.calls.models import Call
 from telephony.models import Monitoring
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import PASSWORD, make_user, open_console_available
 from tests.e2e.test_console_browser import _company_with_a_known_caller, _place_call, _until_bridged
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -23,14 +23,7 @@ def _operator_console(browser, server, operator):
     """The operator's console in a browser context of its own, available for calls."""
     console = browser.new_context().new_page()
     console.set_default_timeout(15_000)
-    console.goto(server.url(None, "/login/"))
-    console.get_by_label("Username").fill(operator.username)
-    console.get_by_label("Password").fill(PASSWORD)
-    console.get_by_role("button", name="Log in").click()
-    console.goto(server.url(None, "/console/"))
-    console.locator("#link", has_text="connected").wait_for()
-    console.get_by_label("Change state").select_option("available")
-    console.get_by_role("button", name="Set state").click()
+    open_console_available(console, server, operator)
     console.locator("#state", has_text="Available").wait_for()
     return console
 

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from accounts.models import Role
 from telephony.models import OperatorProfile, Queue, WaitingCall
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import browser_log_in, make_user
 from tests.telephony.test_fairness_routing import history, on_call, waiting
 
 pytestmark = pytest.mark.browser
@@ -32,10 +32,7 @@ def test_the_wallboard_shows_the_contracts_and_who_the_router_favours(committed,
         waiting(tenants.alpha, alpha, 5, now)
         waiting(tenants.beta, beta, 12, now)
         supervisor = make_user(None, role=Role.SUPERVISOR)
-        page.goto(asgi_server.url(None, "/login/"))
-        page.get_by_label("Username").fill(supervisor.username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
+        browser_log_in(page, asgi_server, supervisor)
         page.goto(asgi_server.url(None, "/wallboard/"))
         page.get_by_role("heading", name="Contracts: who the router favours").wait_for()
         # Alpha's reservation is met (2 of 2 seats in use): Beta, furthest behind its 90 %, goes next.
