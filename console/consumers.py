@@ -151,7 +151,7 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
 
     async def send_json(self, content: Any, close: bool = False) -> None:
         if isinstance(content, dict) and hasattr(self, "seat"):
-            self.seat.watch.note(content)
+            self.seat.note(content)
         await super().send_json(content, close=close)
 
     async def __call__(self, scope, receive, send) -> None:

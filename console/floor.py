@@ -15,7 +15,12 @@ loop; a test, a few). Every ``TICK_SECONDS`` while any seat is taken, the floor'
   one per console: 1,000 consoles asking was 33 queries a second;
 - every ``CANARY_SECONDS`` the floor sends itself a canary through the channel layer (``Canary``)
   and asks its Redis who it is; when a push may have been lost (Redis restarted, a canary lost or
-  not sent), every socket is told everything again (``Seat.resume``) once a canary is back.
+  not sent), every socket is told everything again (``Seat.resume``) once a canary is back;
+- every ``CHECK_SECONDS`` what each socket was last told (its operator's state, the offers it was
+  sent) is compared with the database, in one statement for the process (``told_apart``). A socket
+  whose operator has settled in a state it was not told, or has a ringing offer it was not sent, is
+  told everything again: a push was lost even though no canary was (a connection dropped and came
+  back between two canaries, say), and the operator would otherwise miss that offer.
 
 A failure (the database or Redis down, or a bug) is logged and the next tick tries again; a task
 that ends all the same while a seat is taken is logged and started again. A server that crashes
@@ -32,14 +37,15 @@ import time
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 
 from config import redis_clients
 from telephony import console_presence, routing
+from telephony.routing_models import OperatorProfile, Reservation
 from tenants.models import Client
 from tenants.sockets import in_tenant
 
@@ -53,6 +59,10 @@ OFFER_LOOK_SECONDS = 30.0  # how often each web process looks for overdue offers
 # At most this many expired by one such look (each re-routes its call after its commit, on the
 # thread every console's database work waits on); the rest at the next look, or by the tick.
 OFFER_LOOK_LIMIT = 20
+CHECK_SECONDS = 2.0  # how often each web process compares what its consoles were told with the database
+# A change younger than this may still be on its way to the console (pushed at its commit): not
+# compared yet. A push normally arrives within a few tens of milliseconds.
+SETTLE_SECONDS = 2.0
 
 
 @dataclass
@@ -94,6 +104,47 @@ class Seat:
     tenant: Client
     watch: OfferWatch = field(default_factory=OfferWatch)
     resume: Callable[[], Awaitable[None]] | None = None
+    state: str = ""  # the operator's state the socket was last sent ("": none yet)
+
+    def note(self, message: dict[str, Any]) -> None:
+        """A message this socket sends: what it was told of its operator's state and offers."""
+        if message.get("type") == "state":
+            self.state = str(message.get("state", ""))
+        self.watch.note(message)
+
+    def told_apart(self, now: Settled | None) -> bool:
+        """Whether the socket was told something other than the database holds (``now``: its
+        operator as settled there; None while a change is still young)."""
+        if now is None or not self.state:
+            return False
+        return now.state != self.state or (now.offer is not None and now.offer not in self.watch.offers)
+
+
+class Settled(NamedTuple):
+    """An operator as the database holds them, once every change is older than
+    ``SETTLE_SECONDS``: their state, and their ringing offer (None: none)."""
+
+    state: str
+    offer: int | None
+
+
+def settled(profile_ids: list[int], before: float) -> dict[int, Settled]:
+    """The operators among ``profile_ids`` whose state and ringing offer have not changed since
+    ``before`` (epoch seconds), as the database holds them. Two statements for every socket of
+    the process."""
+    since = datetime.fromtimestamp(before, tz=UTC)
+    offers = {
+        operator: (pk, offered_at)
+        for operator, pk, offered_at in Reservation.objects.filter(
+            operator_id__in=profile_ids, state=Reservation.State.OFFERED
+        ).values_list("operator_id", "pk", "offered_at")
+    }
+    operators = OperatorProfile.objects.filter(pk__in=profile_ids).values_list("pk", "state", "state_since")
+    return {
+        pk: Settled(state, offers[pk][0] if pk in offers else None)
+        for pk, state, state_since in operators
+        if state_since <= since and (pk not in offers or offers[pk][1] <= since)
+    }
 
 
 @dataclass
@@ -177,6 +228,7 @@ class Floor:
         self.tasks: list[asyncio.Task[None]] = []
         self.beat_at = float("-inf")  # when presence was last refreshed
         self.looked_at = float("-inf")  # when every operator's overdue offers were last looked for
+        self.checked_at = float("-inf")  # when what the seats were told was last compared
         self.beating: asyncio.Future[bool] | None = None  # the beat being written now
         self.layer = layer if layer is not None else get_channel_layer()
         self.redis_url = redis_url or settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]
@@ -209,6 +261,7 @@ class Floor:
         self.tasks = [
             loop.create_task(self._every(self.beat, TICK_SECONDS)),
             loop.create_task(self._every(self.look, TICK_SECONDS)),
+            loop.create_task(self._every(self.check, TICK_SECONDS)),
             loop.create_task(self._every(self.send_canary, CANARY_SECONDS)),
             loop.create_task(self._read_canaries()),
         ]
@@ -264,6 +317,33 @@ class Floor:
                 await in_tenant(seats[0].tenant, expire_lost)()
             except Exception:
                 log.warning("look for offers whose push was lost failed", exc_info=True)
+
+    async def check(self, now: float) -> None:
+        """Every ``CHECK_SECONDS``: each seat told something other than the database holds is
+        told everything again (one statement pair for the process; a seat only when it differs)."""
+        seats = [seat for seat in self.seats if seat.state]
+        if not seats or 0 <= now - self.checked_at < CHECK_SECONDS:
+            return
+        self.checked_at = now
+        try:  # operators are platform data: any seat's tenant is the platform (consumers.connect)
+            truth = await in_tenant(seats[0].tenant, settled)(
+                [seat.profile_id for seat in seats], now - SETTLE_SECONDS
+            )
+        except Exception:  # the database is down: the next period compares again
+            log.warning("what consoles were told not compared", exc_info=True)
+            return
+        for seat in seats:
+            if (
+                seat.resume is None
+                or seat not in self.seats
+                or not seat.told_apart(truth.get(seat.profile_id))
+            ):
+                continue
+            log.warning("console of operator %s missed a push: told everything again", seat.profile_id)
+            try:
+                await seat.resume()
+            except Exception:  # the socket closed meanwhile, or the database went
+                log.warning("console of operator %s not resumed", seat.profile_id, exc_info=True)
 
     async def send_canary(self, now: float) -> None:
         """Which server the layer's Redis is, then the next canary through the channel layer when

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 
 from console import floor as floor_module
-from console.floor import CANARY_TIMEOUT, Canary, Floor, Seat
+from console.floor import CANARY_TIMEOUT, Canary, Floor, Seat, Settled
 from telephony import console_presence
 from tests.conftest import run_async
 
@@ -65,6 +65,56 @@ def test_a_seat_is_looked_at_when_its_offer_is_due_and_the_process_looks_once_a_
     assert looks[2:] == [("p", "expire_lost")]
 
 
+def test_a_seat_told_other_than_the_database_holds_is_told_apart():
+    seat = Seat(profile_id=7, channel="a", tenant="p")
+    assert not seat.told_apart(Settled("available", None))  # told nothing yet: its first messages are on their way
+    seat.note({"type": "state", "state": "available", "reason": ""})
+    assert not seat.told_apart(Settled("available", None))
+    assert not seat.told_apart(None)  # a change younger than SETTLE_SECONDS: not compared yet
+    assert seat.told_apart(Settled("break", None))  # a state push lost
+    assert seat.told_apart(Settled("available", 5))  # an offer never sent (its state push lost too)
+    seat.note({"type": "state", "state": "reserved", "reason": ""})
+    assert seat.told_apart(Settled("reserved", 5))  # the state came, the offer did not
+    seat.note(_offer(5, expires=2000.0))
+    assert not seat.told_apart(Settled("reserved", 5))
+    seat.note({"type": "offer_cancelled", "reservation": 5, "reason": "no answer"})
+    seat.note({"type": "state", "state": "available", "reason": ""})
+    assert not seat.told_apart(Settled("available", None))
+
+
+def test_the_floor_tells_everything_again_to_the_seats_told_apart_once_a_period(monkeypatch):
+    asked: list[tuple[list[int], float]] = []
+    resumed: list[int] = []
+
+    def in_tenant(tenant, func):
+        async def run(profile_ids, before):
+            asked.append((sorted(profile_ids), before))
+            return {7: Settled("available", 3), 8: Settled("available", None)}  # 9: not settled yet
+
+        return run
+
+    monkeypatch.setattr(floor_module, "in_tenant", in_tenant)
+
+    def seat(profile_id: int) -> Seat:
+        async def resume() -> None:
+            resumed.append(profile_id)
+
+        taken = Seat(profile_id=profile_id, channel=str(profile_id), tenant="p", resume=resume)
+        taken.note({"type": "state", "state": "available", "reason": ""})
+        return taken
+
+    floor = Floor()
+    floor.seats |= {seat(7), seat(8), seat(9), Seat(profile_id=10, channel="10", tenant="p")}
+    run_async(floor.check(1000.0))
+    # One question for the process (the seat told nothing yet is not asked about), and only the
+    # seat whose ringing offer never came is told everything again.
+    assert asked == [([7, 8, 9], 1000.0 - floor_module.SETTLE_SECONDS)] and resumed == [7]
+    run_async(floor.check(1000.0 + floor_module.CHECK_SECONDS - 0.1))
+    assert len(asked) == 1  # once a period
+    run_async(floor.check(1000.0 + floor_module.CHECK_SECONDS))
+    assert len(asked) == 2 and resumed == [7, 7]
+
+
 def test_the_floor_runs_while_a_seat_is_taken(presence, looks, monkeypatch):
     monkeypatch.setattr(floor_module, "TICK_SECONDS", 0.01)
 
@@ -75,7 +125,7 @@ def test_the_floor_runs_while_a_seat_is_taken(presence, looks, monkeypatch):
         floor.sit(seat)
         await asyncio.sleep(0.05)
         tasks = list(floor.tasks)
-        running = len(tasks) == 4 and not any(task.done() for task in tasks)
+        running = len(tasks) == 5 and not any(task.done() for task in tasks)
         await floor.stand(seat)
         await asyncio.sleep(0.05)
         return running, all(task.done() for task in tasks) and floor.tasks == []
@@ -219,3 +269,20 @@ def test_consoles_are_told_everything_again_after_the_layers_redis_restarts(monk
         assert run_async(scenario()) == (0, 1)
     finally:
         server.stop()
+
+
+def test_settled_is_what_the_database_holds_once_every_change_is_old_enough(db, tenants):
+    from telephony import routing
+    from telephony.models import Reservation
+    from tests.telephony.helpers import make_operator, make_queue, sid
+
+    queue = make_queue(tenants.alpha)
+    ringing, idle = make_operator({queue: 1}), make_operator({queue: 1}, state="break")
+    call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid())
+    offer = Reservation.objects.get(call__call_sid=call.call_sid, state="offered")
+    now = offer.offered_at.timestamp()
+    young = floor_module.settled([ringing.pk, idle.pk], now - floor_module.SETTLE_SECONDS)
+    old = floor_module.settled([ringing.pk, idle.pk], now + 0.001)
+    assert ringing.pk not in young  # offered a moment ago: its push may be on its way
+    assert old == {ringing.pk: Settled("reserved", offer.pk), idle.pk: Settled("break", None)}
+    assert floor_module.settled([idle.pk], now + 1) == {idle.pk: Settled("break", None)}  # only those asked

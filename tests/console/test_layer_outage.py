@@ -108,3 +108,24 @@ def test_the_web_console_shows_the_offer_whose_push_was_lost(committed, tenants,
     page.locator("#pop-kind", has_text="Incoming call").wait_for(timeout=20_000)
     assert page.locator("#link").inner_text() == "connected"  # the socket never dropped
     assert page.locator("#accept").is_visible()
+
+
+def test_a_console_that_missed_an_offer_is_sent_it_though_the_layer_never_went(committed, tenants, web):
+    """A push lost with Redis up all along and no canary lost (a connection that dropped and came
+    back between two canaries): the floor's comparison with the database finds the ringing offer
+    the console was never sent, long before the offer's deadline."""
+    queue = make_queue(tenants.alpha)
+    operator = make_operator({queue: 1})
+    session = logged_in(None, operator.user).cookies["sessionid"].value
+    with open_socket(web.port, settings.PLATFORM_HOST, "/ws/operator/", session) as ws:
+        assert receive_json(ws)["state"] == "available"
+        # Pushed through the test's own Redis: this web process's consoles never hear of it.
+        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid())
+        offer = Reservation.objects.get(call__call_sid=call.call_sid, state="offered")
+        messages = [receive_json(ws, timeout=15)]
+        while messages[-1]["type"] != "offer":
+            messages.append(receive_json(ws, timeout=15))
+    assert [m["type"] for m in messages] == ["resync", "state", "offer"], messages
+    assert messages[-1]["reservation"] == offer.pk
+    offer.refresh_from_db()
+    assert offer.state == "offered"  # found while ringing, not at its deadline
