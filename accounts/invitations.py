@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.contrib.auth.tokens import default_token_generator
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -13,12 +15,23 @@ from django_tenants.utils import tenant_context
 from accounts.models import User
 from accounts.tasks import send_invitation
 from config.celery import send_after_commit
+from tenants.audit import record_event
+
+
+@dataclass
+class Invitation:
+    """A colleague invited: who, and whether the e-mail's task was sent (None until the
+    transaction that created them commits)."""
+
+    user: User
+    sent: bool | None = None
 
 
 def invite_member(
     *, invited_by: User, host: str, secure: bool, email: str, first_name: str, last_name: str, role: str
-) -> User:
-    """Create the colleague without a password and e-mail a link to choose one (via Celery)."""
+) -> Invitation:
+    """Create the colleague without a password and e-mail a link to choose one (via Celery). A send
+    that fails is logged and leaves them invited: an admin sends it again (``invite_again``)."""
     # The commit may come after the caller left this schema (an outer transaction opened on the
     # platform host): the task is sent from this tenant's context, or it would run in public.
     tenant = connection.tenant
@@ -33,13 +46,31 @@ def invite_member(
             raise ValidationError({"email": "Somebody with this e-mail is already in your team."}) from exc
         link = invitation_link(user=user, host=host, secure=secure)
         inviter = invited_by.get_full_name()
+        invitation = Invitation(user)
 
         def send() -> None:
             with tenant_context(tenant):
-                send_after_commit(send_invitation, user_id=user.pk, link=link, invited_by=inviter)
+                invitation.sent = send_after_commit(
+                    send_invitation, user_id=user.pk, link=link, invited_by=inviter
+                )
 
         transaction.on_commit(send)
-    return user
+    return invitation
+
+
+def invite_again(*, member: User, invited_by: User, host: str, secure: bool) -> bool:
+    """E-mail an invited colleague a fresh link (the first e-mail was lost, or its link expired),
+    audited; True when its task was sent. Only for an active colleague who never chose a password."""
+    if not member.is_active or member.has_usable_password():
+        raise ValidationError(
+            "Only an active colleague who has not chosen a password yet can be invited again."
+        )
+    link = invitation_link(user=member, host=host, secure=secure)
+    record_event(actor=invited_by, action="member.invited_again", obj=member, client=connection.tenant,
+                 after={"user": member.username})  # fmt: skip
+    return send_after_commit(
+        send_invitation, user_id=member.pk, link=link, invited_by=invited_by.get_full_name()
+    )
 
 
 def invitation_link(*, user: User, host: str, secure: bool) -> str:

@@ -127,26 +127,44 @@ def rebuild_all() -> int:
     """Every statistics row anew, in the company's time zone as it is now: after a change of zone,
     rows of the old local days would otherwise stay beside the new ones (a day counted twice).
     Rows from the first call's local day to today's; rows there now."""
-    zone = local_zone()
     with transaction.atomic(), connection.cursor() as cursor:
         _lock_builds(cursor)
-        Statistic.objects.filter(
-            granularity__in=[Statistic.Granularity.INTERVAL, Statistic.Granularity.DAY]
-        ).delete()
-        first = Call.objects.order_by("started_at").values_list("started_at", flat=True).first()
-        if first is None:
-            return 0
-        return build_days(first=first.astimezone(zone).date(), last=timezone.now().astimezone(zone).date())
+        return _rebuild_all(local_zone())
+
+
+def _rebuild_all(zone: zoneinfo.ZoneInfo) -> int:
+    """``rebuild_all`` inside the build's lock."""
+    Statistic.objects.filter(
+        granularity__in=[Statistic.Granularity.INTERVAL, Statistic.Granularity.DAY]
+    ).delete()
+    TelephonySettings.objects.filter(pk=TelephonySettings.current().pk).update(statistics_zone=str(zone))
+    first = Call.objects.order_by("started_at").values_list("started_at", flat=True).first()
+    if first is None:
+        return 0
+    return build_days(first=first.astimezone(zone).date(), last=timezone.now().astimezone(zone).date())
 
 
 def build_days(*, first: dt.date, last: dt.date) -> int:
-    """(Re)build interval and daily statistics of the local days ``first``..``last``; rows there now."""
-    zone = local_zone()
-    start, _ = day_bounds(first, zone)
-    _, end = day_bounds(last, zone)
+    """(Re)build interval and daily statistics of the local days ``first``..``last``; rows there now.
+
+    Rows built in another zone than the company's now (the rebuild its change sent was lost, or
+    failed) are all rebuilt first, whatever the range: a build never mixes two zones' days."""
     with transaction.atomic(), connection.cursor() as cursor:
         # One build of this company's statistics at a time: the plain INSERT below cannot race.
         work_mem = _lock_builds(cursor)
+        settings = TelephonySettings.current()
+        zone = zoneinfo.ZoneInfo(settings.timezone or "UTC")
+        if settings.statistics_zone and settings.statistics_zone != str(zone):
+            logger.warning(
+                "statistics built in %s, the company's zone is %s: all rebuilt",
+                settings.statistics_zone,
+                zone,
+            )
+            return _rebuild_all(zone)
+        if not settings.statistics_zone:  # the first build
+            TelephonySettings.objects.filter(pk=settings.pk).update(statistics_zone=str(zone))
+        start, _ = day_bounds(first, zone)
+        _, end = day_bounds(last, zone)
         cursor.execute(
             f"SELECT disposition FROM {Call._meta.db_table}"  # noqa: S608 (our table name only)
             " WHERE started_at >= %s AND started_at < %s AND disposition <> ''"
@@ -161,7 +179,7 @@ def build_days(*, first: dt.date, last: dt.date) -> int:
             "zone": str(zone),
             "sl_seconds": sl_threshold(),  # a call without a queue; the others: their queue's
             "tenant_id": connection.tenant.pk,
-            "short_abandon_seconds": TelephonySettings.current().short_abandon_seconds,
+            "short_abandon_seconds": settings.short_abandon_seconds,
             "now": timezone.now(),
         }
         # The 15-minute rows of a month per operator fit in memory: no hash batches on disk.

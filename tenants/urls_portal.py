@@ -6,6 +6,7 @@ from tenants.views import portal
 
 urlpatterns = [
     path("team/<int:pk>/", portal.member, name="member"),
+    path("team/<int:pk>/invite/", portal.member_invite, name="member_invite"),
     path("contract/", portal.contract, name="contract"),
     path("contract/v/<int:number>/", portal.contract_version, name="contract_version"),
     path("contract/v/<int:number>/pdf/", portal.contract_version_pdf, name="contract_pdf"),

@@ -236,6 +236,13 @@ class TelephonySettings(models.Model):
         help_text="Waiting callers hear their place and the expected wait about this often (seconds).",
     )
     timezone = models.CharField(max_length=64, default="UTC")
+    statistics_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text="The zone the statistics rows were last built in (empty: none built yet). Another zone "
+        "than ``timezone``: the next build rebuilds them all (``reporting.stats``).",
+    )
     business_hours = models.JSONField(
         default=dict,
         blank=True,

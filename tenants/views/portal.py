@@ -61,7 +61,11 @@ def team(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:  # e.g. a second submit that raced the first
                 form.add_error(None, exc)
             else:
-                messages.success(request, f"Invitation sent to {invited.email}.")
+                if invited.sent:
+                    messages.success(request, f"Invitation sent to {invited.user.email}.")
+                else:
+                    messages.error(request, f"{invited.user.email} is in your team, but the invitation could "
+                                   "not be sent just now: send it again in a minute.")  # fmt: skip
                 return redirect("team")
     team_members = User.objects.order_by("last_name", "first_name", "username")
     roles = [(r.value, r.label) for r in Role if r in CLIENT_ROLES]
@@ -87,6 +91,27 @@ def member(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, str(error))
         else:
             messages.success(request, f"{colleague.get_full_name() or colleague.username} updated.")
+    return redirect("team")
+
+
+@login_required
+@require_http_methods(["POST"])
+def member_invite(request: HttpRequest, pk: int) -> HttpResponse:
+    """A client admin sends an invited colleague a fresh link (the e-mail was lost, or its link
+    expired)."""
+    require(CLIENT_ADMINS, request.user)
+    colleague = get_object_or_404(User, pk=pk)
+    try:
+        sent = invitations.invite_again(
+            member=colleague, invited_by=request.user, host=request.get_host(), secure=request.is_secure()
+        )
+    except ValidationError as refused:
+        messages.error(request, refused.messages[0])
+        return redirect("team")
+    if sent:
+        messages.success(request, f"Invitation sent again to {colleague.email}.")
+    else:
+        messages.error(request, "The invitation could not be sent just now: try again in a minute.")
     return redirect("team")
 
 

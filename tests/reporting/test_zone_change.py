@@ -68,3 +68,34 @@ def test_the_rebuild_is_sent_in_the_company_whose_zone_changed_even_after_leavin
         settings.timezone = "Asia/Tokyo"
         settings.save()
     assert sent_from == [tenants.alpha.schema_name]
+
+
+def test_a_rebuild_that_could_not_be_sent_is_done_by_the_next_build(
+    db, tenants, broken_publish, caplog, django_capture_on_commit_callbacks
+):
+    """The zone's change is saved but its rebuild never reaches a worker (Redis away): the rows of
+    the old zone's days stay until the next build, which rebuilds them all (a build never mixes
+    two zones' days), however short its own range."""
+    with tenant_context(tenants.alpha):
+        TelephonySettings.objects.update_or_create(pk=1, defaults={"timezone": "UTC"})
+        for hour in (-0.5, 10):
+            at = dt.datetime(2026, 3, 2, tzinfo=dt.UTC) + dt.timedelta(hours=hour)
+            CallFactory(started_at=at, answered=True, queue_id=1, queue_name="Sales")
+        stats.build_days(first=DAY - dt.timedelta(days=1), last=DAY)
+        assert TelephonySettings.current().statistics_zone == "UTC"  # built in that zone
+
+        def per_day() -> dict[dt.date, int]:
+            rows = Statistic.objects.filter(granularity="day", dimension="queue", key=1)
+            return {row.day: row.calls for row in rows}
+
+        settings = TelephonySettings.current()
+        with django_capture_on_commit_callbacks(execute=True):
+            settings.timezone = "Europe/Berlin"
+            settings.save()
+        assert "rebuild_statistics() could not be sent" in caplog.text
+        assert per_day() == {DAY - dt.timedelta(days=1): 1, DAY: 1}  # still UTC's days
+        stats.build_days(first=dt.date(2026, 12, 4), last=dt.date(2026, 12, 5))  # the next calls' build
+        assert per_day() == {DAY: 2}
+        assert TelephonySettings.current().statistics_zone == "Europe/Berlin"
+        stats.build_days(first=DAY, last=DAY)
+        assert per_day() == {DAY: 2}  # built in the zone now: only its range
