@@ -63,6 +63,9 @@ CHECK_SECONDS = 2.0  # how often each web process compares what its consoles wer
 # A change younger than this may still be on its way to the console (pushed at its commit): not
 # compared yet. A push normally arrives within a few tens of milliseconds.
 SETTLE_SECONDS = 2.0
+# A socket the comparison told everything again is not told again by it for this long: when the box
+# is so loaded that pushes take longer than ``SETTLE_SECONDS``, resyncs must not add to the load.
+RETELL_SECONDS = 30.0
 
 
 @dataclass
@@ -105,6 +108,7 @@ class Seat:
     watch: OfferWatch = field(default_factory=OfferWatch)
     resume: Callable[[], Awaitable[None]] | None = None
     state: str = ""  # the operator's state the socket was last sent ("": none yet)
+    retold_at: float = float("-inf")  # when the comparison last told it everything again
 
     def note(self, message: dict[str, Any]) -> None:
         """A message this socket sends: what it was told of its operator's state and offers."""
@@ -333,12 +337,11 @@ class Floor:
             log.warning("what consoles were told not compared", exc_info=True)
             return
         for seat in seats:
-            if (
-                seat.resume is None
-                or seat not in self.seats
-                or not seat.told_apart(truth.get(seat.profile_id))
-            ):
+            if seat.resume is None or seat not in self.seats or 0 <= now - seat.retold_at < RETELL_SECONDS:
                 continue
+            if not seat.told_apart(truth.get(seat.profile_id)):
+                continue
+            seat.retold_at = now
             log.warning("console of operator %s missed a push: told everything again", seat.profile_id)
             try:
                 await seat.resume()

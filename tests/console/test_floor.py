@@ -67,7 +67,9 @@ def test_a_seat_is_looked_at_when_its_offer_is_due_and_the_process_looks_once_a_
 
 def test_a_seat_told_other_than_the_database_holds_is_told_apart():
     seat = Seat(profile_id=7, channel="a", tenant="p")
-    assert not seat.told_apart(Settled("available", None))  # told nothing yet: its first messages are on their way
+    assert not seat.told_apart(
+        Settled("available", None)
+    )  # told nothing yet: its first messages are on their way
     seat.note({"type": "state", "state": "available", "reason": ""})
     assert not seat.told_apart(Settled("available", None))
     assert not seat.told_apart(None)  # a change younger than SETTLE_SECONDS: not compared yet
@@ -112,7 +114,9 @@ def test_the_floor_tells_everything_again_to_the_seats_told_apart_once_a_period(
     run_async(floor.check(1000.0 + floor_module.CHECK_SECONDS - 0.1))
     assert len(asked) == 1  # once a period
     run_async(floor.check(1000.0 + floor_module.CHECK_SECONDS))
-    assert len(asked) == 2 and resumed == [7, 7]
+    assert len(asked) == 2 and resumed == [7]  # told again a moment ago: not again so soon
+    run_async(floor.check(1000.0 + floor_module.RETELL_SECONDS))
+    assert len(asked) == 3 and resumed == [7, 7]
 
 
 def test_the_floor_runs_while_a_seat_is_taken(presence, looks, monkeypatch):
