@@ -66,11 +66,12 @@ def invite_again(*, member: User, invited_by: User, host: str, secure: bool) -> 
             "Only an active colleague who has not chosen a password yet can be invited again."
         )
     link = invitation_link(user=member, host=host, secure=secure)
-    record_event(actor=invited_by, action="member.invited_again", obj=member, client=connection.tenant,
-                 after={"user": member.username})  # fmt: skip
-    return send_after_commit(
+    sent = send_after_commit(
         send_invitation, user_id=member.pk, link=link, invited_by=invited_by.get_full_name()
     )
+    record_event(actor=invited_by, action="member.invited_again", obj=member, client=connection.tenant,
+                 after={"user": member.username, "sent": sent})  # fmt: skip
+    return sent
 
 
 def invitation_link(*, user: User, host: str, secure: bool) -> str:

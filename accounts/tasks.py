@@ -20,7 +20,9 @@ def send_invitation(self, *, user_id: int, link: str, invited_by: str) -> dict[s
         subject=f"{invited_by or 'A colleague'} invited you to {company}'s portal",
         message=(
             f"Hello {user.first_name},\n\nyou have been invited to {company}'s portal.\n"
-            f"Choose your password here: {link}\n"
+            f"Choose your password here: {link}\n\n"
+            "The link works once, for a few days. After that, ask for a new one with "
+            '"Forgot your password?" on the portal\'s login page.\n'
         ),
         from_email=None,
         recipient_list=[user.email],

@@ -63,9 +63,11 @@ CHECK_SECONDS = 2.0  # how often each web process compares what its consoles wer
 # A change younger than this may still be on its way to the console (pushed at its commit): not
 # compared yet. A push normally arrives within a few tens of milliseconds.
 SETTLE_SECONDS = 2.0
-# A socket the comparison told everything again is not told again by it for this long: when the box
-# is so loaded that pushes take longer than ``SETTLE_SECONDS``, resyncs must not add to the load.
+# A socket the comparison told everything again for its state is not told again for its state for
+# this long: when the box is so loaded that pushes take longer than ``SETTLE_SECONDS``, resyncs must
+# not add to the load. (An offer it was never sent is told at once: once per offer.)
 RETELL_SECONDS = 30.0
+RESUME_TIMEOUT = 5.0  # a socket that takes longer to be told everything again holds up no other
 
 
 @dataclass
@@ -108,20 +110,26 @@ class Seat:
     watch: OfferWatch = field(default_factory=OfferWatch)
     resume: Callable[[], Awaitable[None]] | None = None
     state: str = ""  # the operator's state the socket was last sent ("": none yet)
-    retold_at: float = float("-inf")  # when the comparison last told it everything again
+    told_at: float = float("-inf")  # when it was last sent anything
+    retold_at: float = float("-inf")  # when the comparison last told it everything again for its state
 
-    def note(self, message: dict[str, Any]) -> None:
-        """A message this socket sends: what it was told of its operator's state and offers."""
+    def note(self, message: dict[str, Any], at: float | None = None) -> None:
+        """A message this socket sends (at ``at``, epoch seconds): what it was told of its
+        operator's state and offers."""
+        self.told_at = time.time() if at is None else at
         if message.get("type") == "state":
             self.state = str(message.get("state", ""))
         self.watch.note(message)
 
-    def told_apart(self, now: Settled | None) -> bool:
-        """Whether the socket was told something other than the database holds (``now``: its
-        operator as settled there; None while a change is still young)."""
+    def told_apart(self, now: Settled | None) -> str | None:
+        """What the socket was told otherwise than the database holds (``now``: its operator as
+        settled there; None while a change is still young): ``"offer"`` (a ringing offer it was
+        never sent), ``"state"``, or None."""
         if now is None or not self.state:
-            return False
-        return now.state != self.state or (now.offer is not None and now.offer not in self.watch.offers)
+            return None
+        if now.offer is not None and now.offer not in self.watch.offers:
+            return "offer"
+        return "state" if now.state != self.state else None
 
 
 class Settled(NamedTuple):
@@ -337,15 +345,21 @@ class Floor:
             log.warning("what consoles were told not compared", exc_info=True)
             return
         for seat in seats:
-            if seat.resume is None or seat not in self.seats or 0 <= now - seat.retold_at < RETELL_SECONDS:
+            # Told anything since the comparison began: the database's answer may be older than that.
+            if seat.resume is None or seat not in self.seats or seat.told_at >= now:
                 continue
-            if not seat.told_apart(truth.get(seat.profile_id)):
+            apart = seat.told_apart(truth.get(seat.profile_id))
+            if apart is None or (apart == "state" and 0 <= now - seat.retold_at < RETELL_SECONDS):
                 continue
-            seat.retold_at = now
-            log.warning("console of operator %s missed a push: told everything again", seat.profile_id)
+            if apart == "state":
+                seat.retold_at = now
+            log.warning(
+                "console of operator %s missed a push (%s): told everything again", seat.profile_id, apart
+            )
             try:
-                await seat.resume()
-            except Exception:  # the socket closed meanwhile, or the database went
+                async with asyncio.timeout(RESUME_TIMEOUT):
+                    await seat.resume()
+            except Exception:  # the socket closed meanwhile, or is stuck, or the database went
                 log.warning("console of operator %s not resumed", seat.profile_id, exc_info=True)
 
     async def send_canary(self, now: float) -> None:

@@ -128,65 +128,84 @@ def rebuild_all() -> int:
     rows of the old local days would otherwise stay beside the new ones (a day counted twice).
     Rows from the first call's local day to today's; rows there now."""
     with transaction.atomic(), connection.cursor() as cursor:
-        _lock_builds(cursor)
-        return _rebuild_all(local_zone())
-
-
-def _rebuild_all(zone: zoneinfo.ZoneInfo) -> int:
-    """``rebuild_all`` inside the build's lock."""
-    Statistic.objects.filter(
-        granularity__in=[Statistic.Granularity.INTERVAL, Statistic.Granularity.DAY]
-    ).delete()
-    TelephonySettings.objects.filter(pk=TelephonySettings.current().pk).update(statistics_zone=str(zone))
-    first = Call.objects.order_by("started_at").values_list("started_at", flat=True).first()
-    if first is None:
-        return 0
-    return build_days(first=first.astimezone(zone).date(), last=timezone.now().astimezone(zone).date())
+        work_mem = _lock_builds(cursor)
+        settings = TelephonySettings.current()
+        return _rebuild_all(cursor, work_mem, settings)
 
 
 def build_days(*, first: dt.date, last: dt.date) -> int:
     """(Re)build interval and daily statistics of the local days ``first``..``last``; rows there now.
 
     Rows built in another zone than the company's now (the rebuild its change sent was lost, or
-    failed) are all rebuilt first, whatever the range: a build never mixes two zones' days."""
+    failed) are all rebuilt instead, whatever the range: a build never mixes two zones' days."""
     with transaction.atomic(), connection.cursor() as cursor:
         # One build of this company's statistics at a time: the plain INSERT below cannot race.
         work_mem = _lock_builds(cursor)
         settings = TelephonySettings.current()
-        zone = zoneinfo.ZoneInfo(settings.timezone or "UTC")
-        if settings.statistics_zone and settings.statistics_zone != str(zone):
-            logger.warning(
-                "statistics built in %s, the company's zone is %s: all rebuilt",
-                settings.statistics_zone,
-                zone,
-            )
-            return _rebuild_all(zone)
+        if settings.statistics_zone and settings.statistics_zone != _zone(settings):
+            logger.warning("statistics built in %s, the company's zone is %s: all rebuilt",
+                           settings.statistics_zone, _zone(settings))  # fmt: skip
+            return _rebuild_all(cursor, work_mem, settings)
+        rows = _build(cursor, work_mem, settings, first=first, last=last)
         if not settings.statistics_zone:  # the first build
-            TelephonySettings.objects.filter(pk=settings.pk).update(statistics_zone=str(zone))
-        start, _ = day_bounds(first, zone)
-        _, end = day_bounds(last, zone)
-        cursor.execute(
-            f"SELECT disposition FROM {Call._meta.db_table}"  # noqa: S608 (our table name only)
-            " WHERE started_at >= %s AND started_at < %s AND disposition <> ''"
-            " GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT %s",
-            [start, end, INLINE_DISPOSITIONS],
-        )
-        inline = [row[0] for row in cursor.fetchall()]
-        sql, params = _statement(inline)
-        params |= {
-            "start": start,
-            "end": end,
-            "zone": str(zone),
-            "sl_seconds": sl_threshold(),  # a call without a queue; the others: their queue's
-            "tenant_id": connection.tenant.pk,
-            "short_abandon_seconds": settings.short_abandon_seconds,
-            "now": timezone.now(),
-        }
-        # The 15-minute rows of a month per operator fit in memory: no hash batches on disk.
-        cursor.execute("SELECT set_config('work_mem', %s, true)", [BUILD_WORK_MEM])
-        cursor.execute(sql, params)
-        rows, inserted, updated, deleted = cursor.fetchone()
-        cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
+            _built_in(settings)
+        return rows
+
+
+def _zone(settings: TelephonySettings) -> str:
+    return settings.timezone or "UTC"
+
+
+def _built_in(settings: TelephonySettings) -> None:
+    """The rows are in the company's zone now. Written last: the settings row stays locked from
+    here to the build's commit, not for the whole build (admins save the settings meanwhile)."""
+    TelephonySettings.objects.filter(pk=settings.pk).update(statistics_zone=_zone(settings))
+
+
+def _rebuild_all(cursor: CursorWrapper, work_mem: str, settings: TelephonySettings) -> int:
+    """``rebuild_all`` inside the build's lock."""
+    zone = zoneinfo.ZoneInfo(_zone(settings))
+    Statistic.objects.filter(
+        granularity__in=[Statistic.Granularity.INTERVAL, Statistic.Granularity.DAY]
+    ).delete()
+    first = Call.objects.order_by("started_at").values_list("started_at", flat=True).first()
+    rows = 0
+    if first is not None:
+        first_day, today = first.astimezone(zone).date(), timezone.now().astimezone(zone).date()
+        rows = _build(cursor, work_mem, settings, first=first_day, last=today)
+    _built_in(settings)
+    return rows
+
+
+def _build(
+    cursor: CursorWrapper, work_mem: str, settings: TelephonySettings, *, first: dt.date, last: dt.date
+) -> int:
+    """The local days ``first``..``last`` in the company's zone, inside the build's lock."""
+    zone = zoneinfo.ZoneInfo(_zone(settings))
+    start, _ = day_bounds(first, zone)
+    _, end = day_bounds(last, zone)
+    cursor.execute(
+        f"SELECT disposition FROM {Call._meta.db_table}"  # noqa: S608 (our table name only)
+        " WHERE started_at >= %s AND started_at < %s AND disposition <> ''"
+        " GROUP BY 1 ORDER BY count(*) DESC, 1 LIMIT %s",
+        [start, end, INLINE_DISPOSITIONS],
+    )
+    inline = [row[0] for row in cursor.fetchall()]
+    sql, params = _statement(inline)
+    params |= {
+        "start": start,
+        "end": end,
+        "zone": str(zone),
+        "sl_seconds": sl_threshold(),  # a call without a queue; the others: their queue's
+        "tenant_id": connection.tenant.pk,
+        "short_abandon_seconds": settings.short_abandon_seconds,
+        "now": timezone.now(),
+    }
+    # The 15-minute rows of a month per operator fit in memory: no hash batches on disk.
+    cursor.execute("SELECT set_config('work_mem', %s, true)", [BUILD_WORK_MEM])
+    cursor.execute(sql, params)
+    rows, inserted, updated, deleted = cursor.fetchone()
+    cursor.execute("SELECT set_config('work_mem', %s, true)", [work_mem])
     logger.debug(
         "statistics %s..%s: %s rows (%s new, %s changed, %s gone)",
         first,

@@ -70,3 +70,38 @@ def test_reset_requests_are_throttled_per_address(db, tenants):
     browser.defaults["REMOTE_ADDR"] = "198.51.100.250"
     codes = [browser.post("/password-reset/", {"email": f"x{n}@example.com"}).status_code for n in range(5)]
     assert codes[:3] == [302] * 3 and codes[3:] == [429, 429]
+
+
+def test_a_colleague_invited_who_never_chose_a_password_may_ask_for_a_link(db, tenants):
+    """The invitation e-mail was lost or its link expired (and a new company's first admin has
+    nobody to invite them again): the login page's "Forgot your password?" mails them a link.
+    Nobody deactivated, and nobody who logged in once and lost their password otherwise, does."""
+    from django.utils import timezone
+    from django_tenants.utils import tenant_context
+
+    from accounts.models import User
+
+    invited = make_user(tenants.alpha, role=Role.CLIENT_ADMIN)
+    gone = make_user(tenants.alpha, role=Role.CLIENT_VIEWER)
+    locked = make_user(tenants.alpha, role=Role.CLIENT_VIEWER)
+    with tenant_context(tenants.alpha):
+        User.objects.filter(pk__in=[invited.pk, gone.pk, locked.pk]).update(
+            password="!unusable", last_login=None
+        )
+        User.objects.filter(pk=gone.pk).update(is_active=False)
+        User.objects.filter(pk=locked.pk).update(last_login=timezone.now())
+    browser = http(tenants.alpha)
+    for user in (gone, locked, invited):
+        assert browser.post("/password-reset/", {"email": user.email}).status_code == 302
+    (message,) = mail.outbox
+    assert message.to == [invited.email]
+    path = _link(message).split(tenants.alpha.host, 1)[1]
+    form = browser.get(path, follow=True)
+    browser.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "a-first-secret-42", "new_password2": "a-first-secret-42"},
+    )
+    assert (
+        browser.post("/login/", {"username": invited.username, "password": "a-first-secret-42"}).status_code
+        == 302
+    )

@@ -296,27 +296,39 @@ def test_an_invitation_that_loses_a_race_is_a_form_error_not_a_500(db, tenants, 
 
 
 def test_an_invitation_that_could_not_be_sent_says_so_and_an_admin_sends_it_again(
-    db, tenants, broken_publish
+    committed, tenants, broken_publish
 ):
+    """Committed for real: the invitation's send is tried as its user commits, before the page answers."""
+    import uuid
+
+    tag = uuid.uuid4().hex[:8]
     admin = make_user(tenants.alpha, role=Role.CLIENT_ADMIN)
     client = logged_in(tenants.alpha, admin)
-    data = {"email": "lost@alpha.example", "first_name": "Lou", "role": "client_viewer"}
+    data = {"email": f"lost-{tag}@alpha.example", "first_name": "Lou", "role": "client_viewer"}
     page = client.post("/team/", data, follow=True).content.decode()
-    assert "the invitation could not be sent just now" in page
+    assert "the invitation could not be sent just now" in page and broken_publish.tries == 3
     assert "Send the invitation again" in page  # Lou is in the team, invited
     with tenant_context(tenants.alpha):
-        lou = User.objects.get(email="lost@alpha.example")
+        lou = User.objects.get(email=data["email"])
     assert broken_publish.sent == [] and not lou.has_usable_password()
 
     again = f"/team/{lou.pk}/invite/"
-    assert "could not be sent just now" in client.post(again, follow=True).content.decode()  # Redis still away
+    assert (
+        "could not be sent just now" in client.post(again, follow=True).content.decode()
+    )  # Redis still away
     broken_publish.failures = broken_publish.tries  # the broker is back
     assert f"Invitation sent again to {lou.email}." in client.post(again, follow=True).content.decode()
     assert broken_publish.sent == ["accounts.tasks.send_invitation"]
     with tenant_context(tenants.alpha):
         from tenants.models import AuditEvent
 
-        assert AuditEvent.objects.filter(action="member.invited_again", after__user=lou.username).count() == 2
+        events = AuditEvent.objects.filter(action="member.invited_again", after__user=lou.username)
+        assert sorted(e.after["sent"] for e in events) == [False, True]
+
+    data = {"email": f"kim-{tag}@alpha.example", "first_name": "Kim", "role": "client_viewer"}
+    page = client.post("/team/", data, follow=True).content.decode()
+    assert f"Invitation sent to {data['email']}." in page and "could not be sent" not in page
+    assert broken_publish.sent == ["accounts.tasks.send_invitation"] * 2
 
 
 def test_only_an_admin_invites_again_and_only_a_colleague_still_invited(db, tenants, broken_publish):
@@ -328,8 +340,14 @@ def test_only_an_admin_invites_again_and_only_a_colleague_still_invited(db, tena
     assert "has not chosen a password yet" in refused  # the editor has one: nothing to send
     assert logged_in(tenants.alpha, editor).post(f"/team/{admin.pk}/invite/").status_code == 403
     with tenant_context(tenants.beta):
-        stranger = User.objects.create(  # invited in beta; no such user in alpha (user tables are per company)
-            pk=9999, username="s@beta.example", email="s@beta.example", password="!", role=Role.CLIENT_VIEWER
+        stranger = (
+            User.objects.create(  # invited in beta; no such user in alpha (user tables are per company)
+                pk=9999,
+                username="s@beta.example",
+                email="s@beta.example",
+                password="!",
+                role=Role.CLIENT_VIEWER,
+            )
         )
     with tenant_context(tenants.alpha):
         assert not User.objects.filter(pk=stranger.pk).exists()

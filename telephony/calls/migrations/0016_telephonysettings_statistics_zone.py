@@ -2,8 +2,9 @@ from django.db import migrations, models
 
 
 def built_in_the_zone_of_now(apps, schema_editor):
-    """Until now every change of zone rebuilt the statistics when it was saved: the rows are in
-    the company's zone as it is."""
+    """Until now every change of zone rebuilt the statistics when it was saved: the rows are taken
+    to be in the company's zone as it is. (A rebuild lost before this migration is not found: save
+    the zone again, or run ``reporting.tasks.rebuild_statistics`` in the company.)"""
     TelephonySettings = apps.get_model("calls", "TelephonySettings")
     TelephonySettings.objects.update(statistics_zone=models.F("timezone"))
 
