@@ -15,6 +15,23 @@ from tests.factories import CallFactory
 DAY = dt.date(2026, 3, 2)
 
 
+def _two_calls_built_in_utc() -> None:
+    """In the current company, zone UTC: a call on each side of Berlin's midnight, both built."""
+    TelephonySettings.objects.update_or_create(pk=1, defaults={"timezone": "UTC"})
+    # 23:30 UTC on 1 March is 00:30 on 2 March in Berlin; 10:00 UTC is on 2 March in both zones.
+    for hour in (-0.5, 10):
+        at = dt.datetime(2026, 3, 2, tzinfo=dt.UTC) + dt.timedelta(hours=hour)
+        CallFactory(started_at=at, answered=True, queue_id=1, queue_name="Sales")
+    stats.build_days(first=DAY - dt.timedelta(days=1), last=DAY)
+    assert per_day() == {DAY - dt.timedelta(days=1): 1, DAY: 1}
+
+
+def per_day() -> dict[dt.date, int]:
+    """Calls per local day of the "Sales" queue's daily rows."""
+    rows = Statistic.objects.filter(granularity="day", dimension="queue", key=1)
+    return {row.day: row.calls for row in rows}
+
+
 def test_a_time_zone_change_rebuilds_the_companys_statistics(
     db, tenants, monkeypatch, django_capture_on_commit_callbacks
 ):
@@ -26,18 +43,7 @@ def test_a_time_zone_change_rebuilds_the_companys_statistics(
 
     monkeypatch.setattr(tasks.rebuild_statistics, "delay", run_in_place)
     with tenant_context(tenants.alpha):
-        TelephonySettings.objects.update_or_create(pk=1, defaults={"timezone": "UTC"})
-        # 23:30 UTC on 1 March is 00:30 on 2 March in Berlin; 10:00 UTC is on 2 March in both zones.
-        for hour in (-0.5, 10):
-            at = dt.datetime(2026, 3, 2, tzinfo=dt.UTC) + dt.timedelta(hours=hour)
-            CallFactory(started_at=at, answered=True, queue_id=1, queue_name="Sales")
-        stats.build_days(first=DAY - dt.timedelta(days=1), last=DAY)
-
-        def per_day() -> dict[dt.date, int]:
-            rows = Statistic.objects.filter(granularity="day", dimension="queue", key=1)
-            return {row.day: row.calls for row in rows}
-
-        assert per_day() == {DAY - dt.timedelta(days=1): 1, DAY: 1}
+        _two_calls_built_in_utc()
         settings = TelephonySettings.current()
         with django_capture_on_commit_callbacks(execute=True):
             settings.short_abandon_seconds = 7
@@ -77,17 +83,8 @@ def test_a_rebuild_that_could_not_be_sent_is_done_by_the_next_build(
     the old zone's days stay until the next build, which rebuilds them all (a build never mixes
     two zones' days), however short its own range."""
     with tenant_context(tenants.alpha):
-        TelephonySettings.objects.update_or_create(pk=1, defaults={"timezone": "UTC"})
-        for hour in (-0.5, 10):
-            at = dt.datetime(2026, 3, 2, tzinfo=dt.UTC) + dt.timedelta(hours=hour)
-            CallFactory(started_at=at, answered=True, queue_id=1, queue_name="Sales")
-        stats.build_days(first=DAY - dt.timedelta(days=1), last=DAY)
+        _two_calls_built_in_utc()
         assert TelephonySettings.current().statistics_zone == "UTC"  # built in that zone
-
-        def per_day() -> dict[dt.date, int]:
-            rows = Statistic.objects.filter(granularity="day", dimension="queue", key=1)
-            return {row.day: row.calls for row in rows}
-
         settings = TelephonySettings.current()
         with django_capture_on_commit_callbacks(execute=True):
             settings.timezone = "Europe/Berlin"
