@@ -59,19 +59,24 @@ def invite_member(
 
 
 def invite_again(*, member: User, invited_by: User, host: str, secure: bool) -> bool:
-    """E-mail an invited colleague a fresh link (the first e-mail was lost, or its link expired),
-    audited; True when its task was sent. Only for an active colleague who never chose a password."""
+    """A client admin e-mails an invited colleague a fresh link (``send_again``), audited; True
+    when its task was sent."""
+    sent = send_again(member=member, inviter=invited_by.get_full_name(), host=host, secure=secure)
+    record_event(actor=invited_by, action="member.invited_again", obj=member, client=connection.tenant,
+                 after={"user": member.username, "sent": sent})  # fmt: skip
+    return sent
+
+
+def send_again(*, member: User, inviter: str, host: str, secure: bool) -> bool:
+    """E-mail an invited colleague a fresh link (the first e-mail was lost, or its link expired);
+    True when its task was sent. Only for an active colleague who never chose a password. Run in
+    their company's schema."""
     if not member.is_active or member.has_usable_password():
         raise ValidationError(
             "Only an active colleague who has not chosen a password yet can be invited again."
         )
     link = invitation_link(user=member, host=host, secure=secure)
-    sent = send_after_commit(
-        send_invitation, user_id=member.pk, link=link, invited_by=invited_by.get_full_name()
-    )
-    record_event(actor=invited_by, action="member.invited_again", obj=member, client=connection.tenant,
-                 after={"user": member.username, "sent": sent})  # fmt: skip
-    return sent
+    return send_after_commit(send_invitation, user_id=member.pk, link=link, invited_by=inviter)
 
 
 def invitation_link(*, user: User, host: str, secure: bool) -> str:

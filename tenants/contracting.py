@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from accounts.invitations import invite_member
+from accounts.invitations import invite_member, send_again
 from accounts.models import Role, User
 from accounts.permissions import CLIENT_ADMINS
 from tenants import contracts
@@ -33,6 +33,36 @@ from tenants.queue_terms import LEGACY_QUEUE_KEYS, clean_queue_rows
 
 def _portal_host(client: Client, port: int | None) -> str:
     return client.host + (f":{port}" if port and port not in (80, 443) else "")
+
+
+def invited_admins(client: Client | None) -> list[User]:
+    """The client company's admins who were invited and have not chosen a password yet (read in
+    its schema)."""
+    if client is None:
+        return []
+    with tenant_context(client):
+        admins = User.objects.filter(
+            role=Role.CLIENT_ADMIN, is_active=True, last_login__isnull=True
+        ).order_by("pk")
+        return [admin for admin in admins if not admin.has_usable_password()]
+
+
+def invite_admins_again(
+    *, contract: Contract, by: User, secure: bool = False, port: int | None = None
+) -> dict[str, bool]:
+    """Each admin of the contract's client company still invited is e-mailed a fresh link (the
+    first e-mail was lost, not sent, or its link expired; a new company has nobody else to invite
+    them), audited on the contract. Their e-mail → whether its task was sent."""
+    client = contract.client
+    sent: dict[str, bool] = {}
+    for admin in invited_admins(client):
+        with tenant_context(client):
+            sent[admin.email] = send_again(
+                member=admin, inviter=by.get_full_name(), host=_portal_host(client, port), secure=secure
+            )
+        record_event(actor=by, action="contract.admin_invited_again", obj=contract, client=client,
+                     after={"email": admin.email, "sent": sent[admin.email]})  # fmt: skip
+    return sent
 
 
 def contract_draft(*, order: Order, by: User) -> Contract:

@@ -15,6 +15,7 @@ urlpatterns = [
     path("staff/orders/<int:pk>/reject/", backoffice.order_reject, name="bo_order_reject"),
     path("staff/contracts/<int:pk>/", backoffice.contract_detail, name="bo_contract"),
     path("staff/contracts/<int:pk>/send/", backoffice.contract_send, name="bo_contract_send"),
+    path("staff/contracts/<int:pk>/invite/", backoffice.contract_invite, name="bo_contract_invite"),
     path("staff/contracts/<int:pk>/payment/", backoffice.contract_payment, name="bo_contract_payment"),
     path("staff/contracts/<int:pk>/go-live/", backoffice.contract_go_live, name="bo_contract_go_live"),
     path(

@@ -114,6 +114,7 @@ def contract_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "payments": contract.payments.all(),
         "events": events_for(contract.order, contract, contract.client, first_invoice),
         "totals": monthly_total(latest.tariffs),
+        "invited": contracting.invited_admins(contract.client),
     }
     return render(request, "backoffice/contract.html", context, status=400 if form.is_bound else 200)
 
@@ -157,6 +158,26 @@ def contract_send(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(
             request, f"Version {version.number} sent; the client's contact was invited to the portal."
         )
+    return redirect("bo_contract", pk=contract.pk)
+
+
+@require_POST
+@role_required(ACCOUNT_MANAGERS)
+def contract_invite(request: HttpRequest, pk: int) -> HttpResponse:
+    """The client company's admins still invited get a fresh link to their portal."""
+    contract = get_object_or_404(Contract.objects.select_related("client"), pk=pk)
+    sent = contracting.invite_admins_again(
+        contract=contract, by=request.user, secure=request.is_secure(), port=int(request.get_port() or 80)
+    )
+    if not sent:
+        messages.error(request, "Nobody of this client company is waiting for an invitation.")
+    for email, done in sent.items():
+        if done:
+            messages.success(request, f"Invitation sent again to {email}.")
+        else:
+            messages.error(
+                request, f"The invitation to {email} could not be sent just now: try again in a minute."
+            )
     return redirect("bo_contract", pk=contract.pk)
 
 

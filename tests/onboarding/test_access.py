@@ -29,6 +29,7 @@ BACK_OFFICE_POSTS = [
     "/staff/orders/{order}/contract/",
     "/staff/orders/{order}/reject/",
     "/staff/contracts/{contract}/send/",
+    "/staff/contracts/{contract}/invite/",
     "/staff/contracts/{contract}/payment/",
     "/staff/clients/{client}/suspend/",
     "/staff/clients/{client}/close/",

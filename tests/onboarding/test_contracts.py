@@ -181,3 +181,38 @@ def test_sending_refuses_a_portal_address_taken_meanwhile(db, tenants):
     with pytest.raises(onboarding.OnboardingError, match="taken"):
         contracting.contract_send(contract=contract, by=manager())
     assert Contract.objects.get(pk=contract.pk).latest.state == "draft"
+
+
+def test_the_account_manager_sends_the_new_companys_admin_a_fresh_invitation(db, tenants, broken_publish):
+    """The first admin is invited by the contract's sending; if that e-mail was never sent (or was
+    lost, or its link expired) the company has nobody to invite them again: the account manager
+    does, from the contract's page, until they have chosen a password."""
+    from tests.conftest import logged_in
+
+    broken_publish.failures = 0  # the broker works: the sending's own invitation goes through
+    by = manager()
+    contract, client = sent_contract(by=by)
+    browser = logged_in(None, by)
+    page = browser.get(f"/staff/contracts/{contract.pk}/").content.decode()
+    assert "no password chosen yet" in page and "Send the portal invitation again" in page
+    (email,) = [admin.email for admin in contracting.invited_admins(client)]
+
+    broken_publish.failures, before = (
+        broken_publish.tries + 3,
+        len(broken_publish.sent),
+    )  # Redis away: 3 tries
+    invite = f"/staff/contracts/{contract.pk}/invite/"
+    assert (
+        f"The invitation to {email} could not be sent just now"
+        in browser.post(invite, follow=True).content.decode()
+    )
+    assert f"Invitation sent again to {email}." in browser.post(invite, follow=True).content.decode()
+    assert broken_publish.sent[before:] == ["accounts.tasks.send_invitation"]
+    events = AuditEvent.objects.filter(action="contract.admin_invited_again", object_id=contract.pk)
+    assert sorted(e.after["sent"] for e in events) == [False, True]
+    assert {e.actor_schema for e in events} == {"public"}  # the account manager, a platform user
+
+    contact(client)  # they chose a password: nobody is waiting any more
+    page = browser.get(f"/staff/contracts/{contract.pk}/").content.decode()
+    assert "Send the portal invitation again" not in page
+    assert "Nobody of this client company is waiting" in browser.post(invite, follow=True).content.decode()
