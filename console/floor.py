@@ -17,10 +17,11 @@ loop; a test, a few). Every ``TICK_SECONDS`` while any seat is taken, the floor'
   and asks its Redis who it is; when a push may have been lost (Redis restarted, a canary lost or
   not sent), every socket is told everything again (``Seat.resume``) once a canary is back;
 - every ``CHECK_SECONDS`` what each socket was last told (its operator's state, the offers it was
-  sent) is compared with the database, in one statement for the process (``told_apart``). A socket
-  whose operator has settled in a state it was not told, or has a ringing offer it was not sent, is
-  told everything again: a push was lost even though no canary was (a connection dropped and came
-  back between two canaries, say), and the operator would otherwise miss that offer.
+  sent) is compared with the database, in two statements for the process (``settled``,
+  ``Seat.told_apart``). A socket whose operator has settled in a state it was not told, or has a
+  ringing offer it was not sent, is told everything again: a push was lost even though no canary
+  was (a connection dropped and came back between two canaries, say), and the operator would
+  otherwise miss that offer.
 
 A failure (the database or Redis down, or a bug) is logged and the next tick tries again; a task
 that ends all the same while a seat is taken is logged and started again. A server that crashes
