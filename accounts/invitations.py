@@ -71,7 +71,7 @@ def send_again(*, member: User, inviter: str, host: str, secure: bool) -> bool:
     """E-mail an invited colleague a fresh link (the first e-mail was lost, or its link expired);
     True when its task was sent. Only for an active colleague who never chose a password. Run in
     their company's schema."""
-    if not member.is_active or member.has_usable_password():
+    if not member.invited:
         raise ValidationError(
             "Only an active colleague who has not chosen a password yet can be invited again."
         )

@@ -50,5 +50,11 @@ class User(AbstractUser):
         return self.is_active and self.role in roles
 
     @property
+    def invited(self) -> bool:
+        """Invited and waiting: active, never logged in, no password chosen yet (the invitation's
+        link, a fresh one, or "Forgot your password?" lets them choose one)."""
+        return self.is_active and self.last_login is None and not self.has_usable_password()
+
+    @property
     def shown_name(self) -> str:
         return self.display_name or self.get_full_name() or self.username

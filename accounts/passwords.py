@@ -33,8 +33,7 @@ class ResetForm(PasswordResetForm):
         return (
             user
             for user in users
-            if (user.has_usable_password() or user.last_login is None)
-            and user.email.casefold() == email.casefold()
+            if (user.has_usable_password() or user.invited) and user.email.casefold() == email.casefold()
         )
 
 

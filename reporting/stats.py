@@ -32,7 +32,7 @@ INTERVAL = dt.timedelta(minutes=15)
 
 
 def local_zone() -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(TelephonySettings.current().timezone or "UTC")
+    return zoneinfo.ZoneInfo(_zone(TelephonySettings.current()))
 
 
 def contract_target(client: Client) -> tuple[int, int]:

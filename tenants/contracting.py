@@ -41,10 +41,8 @@ def invited_admins(client: Client | None) -> list[User]:
     if client is None:
         return []
     with tenant_context(client):
-        admins = User.objects.filter(
-            role=Role.CLIENT_ADMIN, is_active=True, last_login__isnull=True
-        ).order_by("pk")
-        return [admin for admin in admins if not admin.has_usable_password()]
+        admins = User.objects.filter(role=Role.CLIENT_ADMIN, is_active=True, last_login__isnull=True)
+        return [admin for admin in admins.order_by("pk") if admin.invited]
 
 
 def invite_admins_again(
