@@ -11,6 +11,7 @@ The contract's text and PDF are ``tenants.contracts``. Every function writes ins
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.core.exceptions import ValidationError
@@ -18,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from accounts.invitations import invite_member, send_again
+from accounts.invitations import Invitation, invite_member, send_again
 from accounts.models import Role, User
 from accounts.permissions import CLIENT_ADMINS
 from tenants import contracts
@@ -177,14 +178,22 @@ def _deposit(value: object, currency: str) -> str:
     return str(deposit.quantize(minor_unit(currency)))
 
 
-def contract_send(
-    *, contract: Contract, by: User, secure: bool = False, port: int | None = None
-) -> ContractVersion:
+@dataclass
+class Sending:
+    """A contract's version sent, and the invitation of the client's contact when this send made
+    the company (its ``sent``: whether the e-mail's task was sent, known once the send commits)."""
+
+    version: ContractVersion
+    invitation: Invitation | None = None
+
+
+def contract_send(*, contract: Contract, by: User, secure: bool = False, port: int | None = None) -> Sending:
     """Freeze the latest draft (its PDF bytes and SHA-256) and send it to the client's portal.
 
     The first send creates the client company as a prospect and invites the order's contact as
     its client admin.
     """
+    invitation = None
     with transaction.atomic():
         contract = Contract.objects.select_for_update().get(pk=contract.pk)
         order = Order.objects.select_for_update().get(pk=contract.order_id)
@@ -227,7 +236,7 @@ def contract_send(
             contract.client = client
             order.client = client
             with tenant_context(client):
-                invite_member(
+                invitation = invite_member(
                     invited_by=by,
                     host=_portal_host(client, port),
                     secure=secure,
@@ -258,7 +267,7 @@ def contract_send(
             before={"state": before},
             after={"state": contract.state, "version": version.number, "sha256": version.pdf_sha256},
         )
-    return version
+    return Sending(version, invitation)
 
 
 def contract_accept(

@@ -149,14 +149,23 @@ def contract_version_pdf(request: HttpRequest, pk: int, number: int) -> HttpResp
 def contract_send(request: HttpRequest, pk: int) -> HttpResponse:
     contract = get_object_or_404(Contract, pk=pk)
     try:
-        version = contracting.contract_send(
+        sending = contracting.contract_send(
             contract=contract, by=request.user, secure=request.is_secure(), port=int(request.get_port() or 80)
         )
     except onboarding.OnboardingError as error:
         messages.error(request, str(error))
+        return redirect("bo_contract", pk=contract.pk)
+    sent = f"Version {sending.version.number} sent to the client's portal."
+    invitation = sending.invitation
+    if invitation is None:  # a later version: the company and its admin exist already
+        messages.success(request, sent)
+    elif invitation.sent:
+        messages.success(request, f"{sent} {invitation.user.email} was invited to the portal.")
     else:
-        messages.success(
-            request, f"Version {version.number} sent; the client's contact was invited to the portal."
+        messages.warning(
+            request,
+            f"{sent} The invitation to {invitation.user.email} could not be sent just now: "
+            "send it again below in a minute.",
         )
     return redirect("bo_contract", pk=contract.pk)
 

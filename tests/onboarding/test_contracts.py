@@ -183,6 +183,58 @@ def test_sending_refuses_a_portal_address_taken_meanwhile(db, tenants):
     assert Contract.objects.get(pk=contract.pk).latest.state == "draft"
 
 
+def test_sending_knows_whether_the_contacts_invitation_was_sent(
+    db, tenants, broken_publish, django_capture_on_commit_callbacks
+):
+    """The first send invites the order's contact once it commits; whether the e-mail's task went
+    out is what the sending reports (a later version invites nobody)."""
+    by = manager()
+    contract = contracting.contract_draft(order=submit_order(), by=by)
+    with django_capture_on_commit_callbacks(execute=True):  # Redis away: 3 tries, none sent
+        sending = contracting.contract_send(contract=contract, by=by)
+    assert sending.version == Contract.objects.get(pk=contract.pk).latest
+    assert sending.invitation.user.email == contract.order.contact_email
+    assert sending.invitation.sent is False and broken_publish.tries == 3
+    contracting.contract_revise(contract=contract, by=by, terms={"notice_days": 45}, body="")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert contracting.contract_send(contract=contract, by=by).invitation is None
+
+    broken_publish.failures = broken_publish.tries  # the broker is back
+    other = contracting.contract_draft(order=submit_order(), by=by)
+    with django_capture_on_commit_callbacks(execute=True):
+        sending = contracting.contract_send(contract=other, by=by)
+    assert sending.invitation.sent is True
+    assert broken_publish.sent == ["accounts.tasks.send_invitation"]
+
+
+def test_the_back_office_says_when_the_contacts_invitation_could_not_be_sent(
+    db, tenants, broken_publish, monkeypatch
+):
+    """The page tells the account manager what happened to the invitation, not that it was made.
+    (The sending commits before the page answers; here, inside the test's transaction, its hooks
+    run at once instead.)"""
+    from tests.conftest import logged_in
+
+    monkeypatch.setattr("accounts.invitations.transaction.on_commit", lambda hook, *args, **kwargs: hook())
+    by = manager()
+    browser = logged_in(None, by)
+    contract = contracting.contract_draft(order=submit_order(), by=by)
+    email = contract.order.contact_email
+    page = browser.post(f"/staff/contracts/{contract.pk}/send/", follow=True).content.decode()
+    assert f"Version 1 sent to the client&#x27;s portal. The invitation to {email} could not be sent" in page
+    assert "Send the portal invitation again" in page and "was invited" not in page
+
+    broken_publish.failures = broken_publish.tries  # the broker is back
+    contracting.contract_revise(contract=contract, by=by, terms={"notice_days": 45}, body="")
+    page = browser.post(f"/staff/contracts/{contract.pk}/send/", follow=True).content.decode()
+    message = page.split("Version 2 sent to the client&#x27;s portal.")[1].split("</p>")[0]
+    assert message == ""  # nobody invited by a later version
+    other = contracting.contract_draft(order=submit_order(), by=by)
+    page = browser.post(f"/staff/contracts/{other.pk}/send/", follow=True).content.decode()
+    assert f"Version 1 sent to the client&#x27;s portal. {other.order.contact_email} was invited" in page
+    assert broken_publish.sent == ["accounts.tasks.send_invitation"]
+
+
 def test_the_account_manager_sends_the_new_companys_admin_a_fresh_invitation(db, tenants, broken_publish):
     """The first admin is invited by the contract's sending; if that e-mail was never sent (or was
     lost, or its link expired) the company has nobody to invite them again: the account manager
