@@ -59,10 +59,21 @@ def _tenant_of(request: HttpRequest) -> Client | None:
     return number.tenant if number is not None else None
 
 
+# What the views of a call's webhooks read beside the call: its script run with the script's
+# version, and the caller's card (one statement). The wait's turns and the queue's result read
+# neither: they load the call's row alone (``related=()``), a third of the CPU of the join.
+WITH_SCRIPT = ("script_session__version", "contact")
+
+CallView = Callable[[HttpRequest, Client, Call], HttpResponse]
+
+
 def webhook(
-    view: Callable[[HttpRequest, Client, Call], HttpResponse],
-) -> Callable[[HttpRequest], HttpResponse]:
-    """A signed POST about a known call: runs ``view(request, tenant, call)`` in the tenant's schema."""
+    view: CallView | None = None, *, related: tuple[str, ...] = WITH_SCRIPT
+) -> Callable[[HttpRequest], HttpResponse] | Callable[[CallView], Callable[[HttpRequest], HttpResponse]]:
+    """A signed POST about a known call: runs ``view(request, tenant, call)`` in the tenant's schema,
+    the call read with ``related``. ``@webhook`` or ``@webhook(related=...)``."""
+    if view is None:
+        return lambda view: webhook(view, related=related)
 
     @csrf_exempt
     @webhook_methods
@@ -74,15 +85,10 @@ def webhook(
             return twiml.response(twiml.goodbye(twiml.UNKNOWN_NUMBER_MESSAGE))
         with tenant_context(tenant):
             evidence.keep(request)
-            call = one(
-                Call.objects.select_related("script_session__version", "contact").filter(
-                    call_sid=twilio_fields(request).get("CallSid", "")
-                )
-            )
+            call_sid = twilio_fields(request).get("CallSid", "")
+            call = one(Call.objects.select_related(*related).filter(call_sid=call_sid))
             if call is None:
-                log.warning(
-                    "webhook %s for an unknown call %s", request.path, twilio_fields(request).get("CallSid")
-                )
+                log.warning("webhook %s for an unknown call %s", request.path, call_sid)
                 return twiml.response(twiml.goodbye(twiml.SORRY_MESSAGE))
             return view(request, tenant, call)
 
@@ -198,7 +204,7 @@ def gather(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
     )
 
 
-@webhook
+@webhook(related=())
 def wait(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
     waited = twilio_fields(request).get("QueueTime", "0")
     return twiml.response(flows.wait_turn(call=call, waited=int(waited) if waited.isdigit() else 0))
@@ -218,7 +224,7 @@ def wait_key(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
     )
 
 
-@webhook
+@webhook(related=())
 def queue_result(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
     fields = twilio_fields(request)
     queue_time = fields.get("QueueTime", "")
