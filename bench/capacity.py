@@ -345,6 +345,22 @@ async def _idle_cpu(platform: Platform, database: str) -> dict[str, float]:
     return {kind: round((after[kind] - before.get(kind, 0.0)) / seconds, 3) for kind in sorted(after)}
 
 
+def _cpu_ceiling(
+    cpu: dict[str, float], idle: dict[str, float], seconds: float, calls: int
+) -> dict[str, float | None]:
+    """What the step says of the goal, by CPU alone: the CPU a call costs beyond what the platform
+    spends with nobody calling (``idle``, CPU s a second), and the calls per second the box's cores
+    would take at that cost, all of them the platform's (the simulator is not, in production). A
+    ceiling, not a promise: the offer's tail passes its limit well before the cores are full."""
+    idle_per_second = sum(idle.values())
+    beyond = (sum(cpu.values()) - idle_per_second * seconds) / calls
+    cores = os.cpu_count() or 1
+    return {
+        "cpu_seconds_per_call_beyond_idle": round(beyond, 3),
+        "calls_per_second_if_cpu_bound": round((cores - idle_per_second) / beyond, 1) if beyond > 0 else None,
+    }
+
+
 async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, steps, rest_port: int, port: int):
     """The steps on one simulated Twilio: the consoles of each step's new operators log in (and stay),
     then the step's calls arrive and end; stops at the first step past the limits or the budget."""
@@ -385,6 +401,7 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
                     idle = await _idle_cpu(platform, database)
                 first, posted = len(twilio.records), twilio.posted.copy()
                 cpu_before, load_before = _platform_cpu(platform.pids, database), os.getloadavg()[0]
+                cpu_began = time.monotonic()
                 simulator_before, step_began = time.process_time(), time.monotonic()
                 lags: list[float] = []
                 watching = asyncio.Event()
@@ -406,6 +423,7 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
                     path: round(n / calls, 2) for path, n in sorted(sent.items(), key=lambda kv: -kv[1])
                 }
                 step["idle_cpu_per_second_by_process"] = idle if not results else None
+                step.update(_cpu_ceiling(cpu, idle, time.monotonic() - cpu_began, calls))
                 step["simulator_loop_lag_ms_p99"] = _percentile(lags, 0.99)
                 step["simulator_gc_pause_ms_max"] = round(max(pauses.pauses, default=0.0), 1)
                 # The simulator (Twilio and every console) shares the box: its cores are not the platform's.

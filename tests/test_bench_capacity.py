@@ -1,0 +1,19 @@
+"""The capacity bench's CPU ceiling (issue 23): what a step's CPU says of the calls a box could take."""
+
+from __future__ import annotations
+
+import os
+
+from bench.capacity import _cpu_ceiling
+
+
+def test_the_ceiling_counts_only_the_cpu_beyond_the_idle_platform():
+    # 60 s at 3 calls/s: 180 calls; the platform idles at 0.1 CPU s a second (6 s of the step's 42).
+    cpu = {"web": 24.0, "postgres": 12.0, "w-call": 6.0}
+    figures = _cpu_ceiling(cpu, {"web": 0.06, "postgres": 0.04}, 60.0, 180)
+    assert figures["cpu_seconds_per_call_beyond_idle"] == 0.2  # (42 - 6) / 180
+    assert figures["calls_per_second_if_cpu_bound"] == round(((os.cpu_count() or 1) - 0.1) / 0.2, 1)
+
+
+def test_no_ceiling_when_the_calls_cost_nothing_measurable():
+    assert _cpu_ceiling({"web": 1.0}, {"web": 0.1}, 10.0, 5)["calls_per_second_if_cpu_bound"] is None
