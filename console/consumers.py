@@ -96,7 +96,9 @@ def _close(user_id: int) -> None:
             profile_set_state(profile_id=profile.pk, state=OperatorState.OFFLINE, reason="disconnected")
 
 
-def _handle(user, content: dict[str, Any]) -> dict[str, Any] | None:
+def _handle(user, profile_id: int, content: dict[str, Any]) -> dict[str, Any] | None:
+    """One message of the console of ``user``, an operator whose routing profile is ``profile_id``
+    (made when the socket connected)."""
     kind = content.get("type")
     if kind == "set_state":
         state = str(content.get("state", ""))
@@ -107,7 +109,7 @@ def _handle(user, content: dict[str, Any]) -> dict[str, Any] | None:
             OperatorState.OFFLINE,
         }:
             raise ValueError("Unknown state.")
-        routing.operator_set_state(operator=user, state=state, reason=str(content.get("reason", ""))[:40])
+        profile_set_state(profile_id=profile_id, state=state, reason=str(content.get("reason", ""))[:40])
         return None
     reservation_id = content.get("reservation")
     if not isinstance(reservation_id, int):
@@ -183,7 +185,7 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"type": "error", "error": "A JSON object is expected.", "request": None})
             return
         try:
-            reply = await in_tenant(self.tenant, _handle)(self.user, content)
+            reply = await in_tenant(self.tenant, _handle)(self.user, self.profile_id, content)
         except (ValueError, InvalidTransition, PermissionError, Reservation.DoesNotExist) as refused:
             await self.send_json({"type": "error", "error": str(refused), "request": content.get("type")})
             return
