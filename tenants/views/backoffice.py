@@ -161,6 +161,8 @@ def contract_send(request: HttpRequest, pk: int) -> HttpResponse:
         messages.success(request, sent)
     elif invitation.sent:
         messages.success(request, f"{sent} {invitation.user.email} was invited to the portal.")
+    elif invitation.sent is None:  # inside an outer transaction: the e-mail goes when it commits
+        messages.success(request, f"{sent} {invitation.user.email} is invited once this is saved.")
     else:
         messages.warning(
             request,

@@ -213,11 +213,19 @@ def test_the_back_office_says_when_the_contacts_invitation_could_not_be_sent(
     """The page tells the account manager what happened to the invitation, not that it was made.
     (The sending commits before the page answers; here, inside the test's transaction, its hooks
     run at once instead.)"""
+    from types import SimpleNamespace
+
     from tests.conftest import logged_in
 
-    monkeypatch.setattr("accounts.invitations.transaction.on_commit", lambda hook, *args, **kwargs: hook())
     by = manager()
     browser = logged_in(None, by)
+    waiting = contracting.contract_draft(order=submit_order(), by=by)
+    page = browser.post(f"/staff/contracts/{waiting.pk}/send/", follow=True).content.decode()
+    # Not committed yet (the test's transaction): neither sent nor failed.
+    assert f"{waiting.order.contact_email} is invited once this is saved." in page
+
+    immediately = SimpleNamespace(atomic=transaction.atomic, on_commit=lambda hook, *args, **kwargs: hook())
+    monkeypatch.setattr("accounts.invitations.transaction", immediately)
     contract = contracting.contract_draft(order=submit_order(), by=by)
     email = contract.order.contact_email
     page = browser.post(f"/staff/contracts/{contract.pk}/send/", follow=True).content.decode()
