@@ -189,6 +189,9 @@ class OperatorConsumer(AsyncJsonWebsocketConsumer):
         except (ValueError, InvalidTransition, PermissionError, Reservation.DoesNotExist) as refused:
             await self.send_json({"type": "error", "error": str(refused), "request": content.get("type")})
             return
+        except OperatorProfile.DoesNotExist:  # removed while connected: open again (a new profile)
+            await self.close(code=4409)
+            return
         if reply is not None:
             await self.send_json(reply)
 

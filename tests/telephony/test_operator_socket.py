@@ -151,6 +151,27 @@ def test_a_console_that_vanished_without_a_goodbye_is_swept_offline(committed, t
     assert OperatorProfile.objects.get(pk=operator.pk).state == "offline"
 
 
+def test_a_console_whose_routing_profile_was_removed_opens_again_with_a_new_one(
+    committed, tenants, asgi_server
+):
+    """A state asked for goes to the profile the socket opened with; one removed meanwhile (an
+    admin's clean-up) closes the socket, and the console's reconnect makes the operator a new one."""
+    operator = make_operator({}, state="offline")
+    user = operator.user
+    with console(asgi_server, operator) as ws:
+        assert receive_json(ws)["type"] == "state"
+        OperatorProfile.objects.filter(pk=operator.pk).delete()
+        ws.send('{"type": "set_state", "state": "available"}')
+        with pytest.raises(ConnectionClosed) as closed:
+            receive_json(ws)
+        assert closed.value.rcvd.code == 4409
+    with console(asgi_server, OperatorProfile(user=user)) as ws:
+        assert receive_json(ws) == {"type": "state", "state": "offline", "reason": ""}
+        ws.send('{"type": "set_state", "state": "available"}')
+        assert until(ws, "state")["state"] == "available"
+    assert OperatorProfile.objects.get(user=user).pk != operator.pk
+
+
 def test_only_operators_have_a_routing_profile(db, tenants):
     """(Also makes pytest-django create the test database when this module runs alone.)"""
     from telephony.operators import profile_for
