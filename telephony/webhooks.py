@@ -86,7 +86,9 @@ def webhook(
         with tenant_context(tenant):
             evidence.keep(request)
             call_sid = twilio_fields(request).get("CallSid", "")
-            call = one(Call.objects.select_related(*related).filter(call_sid=call_sid))
+            calls = Call.objects.filter(call_sid=call_sid)
+            # (``select_related()`` with no names would follow every non-null foreign key)
+            call = one(calls.select_related(*related) if related else calls)
             if call is None:
                 log.warning("webhook %s for an unknown call %s", request.path, call_sid)
                 return twiml.response(twiml.goodbye(twiml.SORRY_MESSAGE))
