@@ -351,7 +351,9 @@ def _cpu_ceiling(
     """What the step says of the goal, by CPU alone: the CPU a call costs beyond what the platform
     spends with nobody calling (``idle``, CPU s a second), and the calls per second the box's cores
     would take at that cost, all of them the platform's (the simulator is not, in production). A
-    ceiling, not a promise: the offer's tail passes its limit well before the cores are full."""
+    ceiling, not a promise: the offer's tail passes its limit well before the cores are full. The
+    idle figure is the first step's: with more operators logged in later, the idle platform costs
+    more, and the cost beyond it is overstated (the ceiling errs low)."""
     idle_per_second = sum(idle.values())
     beyond = (sum(cpu.values()) - idle_per_second * seconds) / calls
     cores = os.cpu_count() or 1
@@ -411,7 +413,7 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
                 watching.set()
                 await lag_task
                 step = _step_figures(twilio.records[first:], everyone, count, arrivals)
-                cpu_after = _platform_cpu(platform.pids, database)
+                cpu_after, cpu_seconds = _platform_cpu(platform.pids, database), time.monotonic() - cpu_began
                 cpu = {kind: cpu_after[kind] - cpu_before.get(kind, 0.0) for kind in cpu_after}
                 calls = step["calls"] or 1
                 step["cpu_seconds_per_call"] = round(sum(cpu.values()) / calls, 3)
@@ -423,7 +425,7 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
                     path: round(n / calls, 2) for path, n in sorted(sent.items(), key=lambda kv: -kv[1])
                 }
                 step["idle_cpu_per_second_by_process"] = idle if not results else None
-                step.update(_cpu_ceiling(cpu, idle, time.monotonic() - cpu_began, calls))
+                step.update(_cpu_ceiling(cpu, idle, cpu_seconds, calls))
                 step["simulator_loop_lag_ms_p99"] = _percentile(lags, 0.99)
                 step["simulator_gc_pause_ms_max"] = round(max(pauses.pauses, default=0.0), 1)
                 # The simulator (Twilio and every console) shares the box: its cores are not the platform's.
