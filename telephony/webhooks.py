@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 def _number(to: str) -> PhoneNumber | None:
     """The dialled number with its company (None when the pool has no such number), as it is now."""
-    return PhoneNumber.objects.select_related("tenant").filter(number=to).first()
+    return one(PhoneNumber.objects.select_related("tenant").filter(number=to))
 
 
 # The dialled number with its company, kept a minute in each process for incoming calls (a save
