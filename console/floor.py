@@ -339,7 +339,7 @@ class Floor:
 
     async def check(self, now: float) -> None:
         """Every ``CHECK_SECONDS``: each seat told something other than the database holds is
-        told everything again (one statement pair for the process; a seat only when it differs)."""
+        told everything again (one statement for the process; a seat only when it differs)."""
         seats = [seat for seat in self.seats if seat.state]
         if not seats or 0 <= now - self.checked_at < CHECK_SECONDS:
             return

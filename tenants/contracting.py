@@ -42,8 +42,8 @@ def invited_admins(client: Client | None) -> list[User]:
     if client is None:
         return []
     with tenant_context(client):
-        admins = User.objects.filter(role=Role.CLIENT_ADMIN, is_active=True, last_login__isnull=True)
-        return [admin for admin in admins.order_by("pk") if admin.invited]
+        admins = User.objects.filter(role=Role.CLIENT_ADMIN).order_by("pk")
+        return [admin for admin in admins if admin.invited]
 
 
 def invite_admins_again(
