@@ -52,7 +52,7 @@ from telephony.pushes import operator_group
 from telephony.routing import profile_set_state
 from telephony.routing.offers import offer_message
 from telephony.routing_models import OperatorProfile, OperatorState, Reservation
-from tenants.sockets import in_tenant
+from tenants.sockets import InTenantOnly, in_tenant
 
 
 def _open(user) -> tuple[int, list[dict[str, Any]]]:
@@ -123,7 +123,7 @@ def _handle(user, profile_id: int, content: dict[str, Any]) -> dict[str, Any] | 
     raise ValueError("Unknown message type.")
 
 
-class OperatorConsumer(AsyncJsonWebsocketConsumer):
+class OperatorConsumer(InTenantOnly, AsyncJsonWebsocketConsumer):
     """One operator's console; see the module docstring for the protocol."""
 
     async def connect(self) -> None:

@@ -17,12 +17,12 @@ from accounts.permissions import SUPERVISORS
 from console import wallboard
 from telephony.operators import InvalidTransition
 from telephony.routing_models import OperatorProfile
-from tenants.sockets import in_tenant
+from tenants.sockets import InTenantOnly, in_tenant
 
 PUSH_SECONDS = 2.0
 
 
-class WallboardConsumer(AsyncJsonWebsocketConsumer):
+class WallboardConsumer(InTenantOnly, AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         tenant, user = self.scope["tenant"], self.scope["user"]
         if not tenant.is_platform or not SUPERVISORS.allows(user):

@@ -10,7 +10,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from accounts.models import User
 from accounts.permissions import CLIENT_STAFF
 from tenants import portal_presence
-from tenants.sockets import group_name, in_tenant
+from tenants.sockets import InTenantOnly, group_name, in_tenant
 
 
 def _team() -> list[dict[str, str]]:
@@ -20,7 +20,7 @@ def _team() -> list[dict[str, str]]:
     ]
 
 
-class PortalConsumer(AsyncJsonWebsocketConsumer):
+class PortalConsumer(InTenantOnly, AsyncJsonWebsocketConsumer):
     """Open to the client company's own staff only. Greets with the team and who is online; tells
     who is online again whenever somebody comes or goes, and every ``BEAT_SECONDS`` (a list, never
     a change: a lost push is put right by the next one). See ``tenants.portal_presence``."""

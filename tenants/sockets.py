@@ -13,6 +13,7 @@ from collections.abc import Callable
 from http.cookies import SimpleCookie
 from typing import Any, TypeVar
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.conf import settings
@@ -131,6 +132,22 @@ def in_tenant(tenant: Client, func: Callable[..., T]) -> Callable[..., Any]:
             return func(*args, **kwargs)
 
     return database_sync_to_async(run)
+
+
+class InTenantOnly:
+    """For a consumer whose every database access runs in ``in_tenant`` (a ``DatabaseSyncToAsync``,
+    which closes stale connections itself, before and after, on the thread it runs on).
+
+    Channels' ``dispatch`` also closes them before every message, on the one thread that runs every
+    consumer's database work in the process: a push with no database work at all (an offer for a
+    console) then waits behind every other socket's queries. Here a message goes straight to its
+    handler."""
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
 
 def group_name(tenant: Client, name: str) -> str:
