@@ -67,12 +67,15 @@ AND ((%(operators)s::bigint[] IS NOT NULL AND %(served)s::bigint[] IS NULL) OR p
     SELECT s.operator_id FROM telephony_skill s WHERE s.queue_id = ANY(scope.queues) AND {CERTIFIED}))
 """  # noqa: S608 (constant text)
 
+# The operator ``p``'s certified skills on the scope's queues, as ``FreeOperator.skills``.
+SKILLS = f"""
+(SELECT json_agg(json_build_array(s.queue_id, s.tier, s.languages))
+ FROM telephony_skill s WHERE s.operator_id = p.id AND s.queue_id = ANY(scope.queues) AND {CERTIFIED})
+"""  # noqa: S608 (constant text)
+
 # An operator with their certified skills on the scope's queues (a row of ``FreeOperator``).
 OPERATOR_WITH_SKILLS = f"""
-SELECT {PROFILE_COLUMNS},
-       (SELECT json_agg(json_build_array(s.queue_id, s.tier, s.languages))
-        FROM telephony_skill s WHERE s.operator_id = p.id AND s.queue_id = ANY(scope.queues)
-        AND {CERTIFIED}) AS skills
+SELECT {PROFILE_COLUMNS}, {SKILLS} AS skills
 FROM telephony_operatorprofile p CROSS JOIN scope
 """  # noqa: S608 (constant text)
 
@@ -161,7 +164,10 @@ RESERVATION_FIELDS = [
 # A call put in line once (a replayed webhook's second insert is a no-op, no savepoint needed),
 # and in the same statement the best free operators who may take it (``QUEUED_CALL_CANDIDATES``,
 # below), locked as ``LOCK_FREE_OPERATORS`` locks them, for the match that follows in the same
-# transaction. No row: a replay; one row with no operator: nobody is free.
+# transaction. No row: a replay; one row with no operator: nobody is free. The operators are read
+# from the skills on the served queues, one row each with their tier on the call's own queue (none:
+# an overflow queue's only), and joined to their profiles at once: not a look-up of that tier per
+# free operator (a thousand free operators: 1.3 ms against 3.5).
 ENQUEUE_ONCE = f"""
 WITH waiting AS (
     INSERT INTO telephony_waitingcall
@@ -171,12 +177,16 @@ WITH waiting AS (
             %(waiting)s, '', 0, %(direction)s)
     ON CONFLICT (call_sid) DO NOTHING
     RETURNING id
-), {SCOPE}, free AS (
-    {OPERATOR_WITH_SKILLS}
-    WHERE {FREE} AND EXISTS (SELECT 1 FROM waiting)
-    ORDER BY (SELECT min(s.tier) FROM telephony_skill s
-              WHERE s.operator_id = p.id AND s.queue_id = %(queue_id)s AND {CERTIFIED}) NULLS LAST,
-             p.idle_since, p.id
+), {SCOPE}, skilled AS (
+    SELECT s.operator_id, min(s.tier) FILTER (WHERE s.queue_id = %(queue_id)s) AS own_tier
+    FROM telephony_skill s CROSS JOIN scope
+    WHERE s.queue_id = ANY(scope.queues) AND {CERTIFIED}
+    GROUP BY s.operator_id
+), free AS (
+    SELECT {PROFILE_COLUMNS}, {SKILLS} AS skills
+    FROM skilled JOIN telephony_operatorprofile p ON p.id = skilled.operator_id CROSS JOIN scope
+    WHERE p.state = %(available)s AND EXISTS (SELECT 1 FROM waiting)
+    ORDER BY skilled.own_tier NULLS LAST, p.idle_since, p.id
     LIMIT %(candidates)s
     FOR UPDATE OF p SKIP LOCKED
 )
@@ -192,11 +202,14 @@ SELECT waiting.id, free.* FROM waiting LEFT JOIN free ON TRUE
 QUEUED_CALL_CANDIDATES = 8
 
 # The queues among these with a skill of an operator logged in and not on a break, certified at
-# ``now`` (``queues.staffed_queues``: "is anyone staffed?", asked of every incoming call).
+# ``now`` (``queues.staffed_queues``: "is anyone staffed?", asked of every incoming call). Each
+# queue stops at its first such operator (a queue a thousand operators staff: 0.3 ms, against 1.3
+# for reading all their skills).
 STAFFED = """
-SELECT DISTINCT s.queue_id FROM telephony_skill s JOIN telephony_operatorprofile p ON p.id = s.operator_id
-WHERE s.queue_id = ANY(%(queues)s::bigint[]) AND s.certified_until > %(now)s
-    AND NOT p.state = ANY(%(away)s::text[])
+SELECT asked.queue_id FROM unnest(%(queues)s::bigint[]) AS asked(queue_id)
+WHERE EXISTS (SELECT 1 FROM telephony_skill s JOIN telephony_operatorprofile p ON p.id = s.operator_id
+              WHERE s.queue_id = asked.queue_id AND s.certified_until > %(now)s
+                  AND NOT p.state = ANY(%(away)s::text[]))
 """
 
 # Where a caller waiting as ``call_sid`` stands (each wait URL asks, R18), in one round trip: the
@@ -209,7 +222,7 @@ SELECT w.queue_id, coalesce(w.state = ANY(%(in_line)s::text[]), false),
     (SELECT count(*) FROM telephony_waitingcall a
      WHERE a.queue_id = w.queue_id AND a.state = ANY(%(in_line)s::text[])
          AND (a.priority > w.priority OR (a.priority = w.priority AND a.enqueued_at < w.enqueued_at))),
-    (SELECT count(DISTINCT p.id)
+    (SELECT count(*)  -- one skill per operator and queue (``skill_one_per_operator_queue``)
      FROM telephony_skill s JOIN telephony_operatorprofile p ON p.id = s.operator_id
      WHERE s.queue_id = w.queue_id AND s.certified_until > %(now)s AND NOT p.state = ANY(%(away)s::text[])),
     ARRAY({STAFFED})
