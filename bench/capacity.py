@@ -314,6 +314,10 @@ def _step_figures(records, operators, count: int, arrivals: float) -> dict[str, 
     offered = {sid: at for op in operators for sid, at in op.stats.offered_at.items()}
     waits = [(offered[r.sid] - r.placed_at) * 1000 for r in records if r.sid in offered]
     answers = [(r.answered_webhook_at - r.placed_at) * 1000 for r in records if r.answered_webhook_at]
+    # The offer's push against the webhook's own answer, both read on this box's one clock: the
+    # offer is pushed as the webhook commits, so this is what the push path adds (or saves: < 0).
+    both = [r for r in records if r.sid in offered and r.answered_webhook_at]
+    pushes = [(offered[r.sid] - r.answered_webhook_at) * 1000 for r in both]
     outcomes: dict[str, int] = {}
     for record in records:
         outcomes[record.result or "unfinished"] = outcomes.get(record.result or "unfinished", 0) + 1
@@ -335,6 +339,8 @@ def _step_figures(records, operators, count: int, arrivals: float) -> dict[str, 
         # Of which the platform's answer to the call's first webhook (the offer is sent as it commits):
         "first_webhook_ms_p50": _percentile(answers, 0.5),
         "first_webhook_ms_p99": _percentile(answers, 0.99),
+        "offer_after_answer_ms_p50": _percentile(pushes, 0.5),
+        "offer_after_answer_ms_p95": _percentile(pushes, 0.95),
         "errors": [step for r in records for step in r.steps if step.startswith("error")][:3],
     }
 
