@@ -311,11 +311,15 @@ async def _calls(twilio, numbers: list[str], rate: float, count: int, rng: rando
 
 
 def _step_figures(records, operators, count: int, arrivals: float) -> dict[str, object]:
-    offered = {sid: at for op in operators for sid, at in op.stats.offered_at.items()}
+    offered: dict[str, float] = {}  # each call's first offer (a call missed by one goes to the next)
+    for op in operators:
+        for sid, at in op.stats.offered_at.items():
+            offered[sid] = min(at, offered.get(sid, at))
     waits = [(offered[r.sid] - r.placed_at) * 1000 for r in records if r.sid in offered]
     answers = [(r.answered_webhook_at - r.placed_at) * 1000 for r in records if r.answered_webhook_at]
-    # The offer's push against the webhook's own answer, both read on this box's one clock: the
-    # offer is pushed as the webhook commits, so this is what the push path adds (or saves: < 0).
+    # The offer's arrival against the first webhook's answer, both read on this box's one clock. An
+    # offer made in that webhook's transaction is pushed as it commits: then this is what the push
+    # path adds (< 0: it came first). A call that found nobody free adds its wait in line too.
     both = [r for r in records if r.sid in offered and r.answered_webhook_at]
     pushes = [(offered[r.sid] - r.answered_webhook_at) * 1000 for r in both]
     outcomes: dict[str, int] = {}

@@ -136,12 +136,13 @@ def in_tenant(tenant: Client, func: Callable[..., T]) -> Callable[..., Any]:
 
 class InTenantOnly:
     """For a consumer whose every database access runs in ``in_tenant`` (a ``DatabaseSyncToAsync``,
-    which closes stale connections itself, before and after, on the thread it runs on).
+    which closes stale connections itself, before and after, on the one thread-sensitive thread
+    that runs every consumer's database work in the process).
 
-    Channels' ``dispatch`` also closes them before every message, on the one thread that runs every
-    consumer's database work in the process: a push with no database work at all (an offer for a
-    console) then waits behind every other socket's queries. Here a message goes straight to its
-    handler."""
+    Channels' ``dispatch`` also hops onto that thread before every message, only to close them: a
+    push with no database work at all (an offer for a console) then waits behind every other
+    socket's queries. Here ``dispatch`` hands a message straight to its handler. (A disconnect
+    still hops, in Channels' ``websocket_disconnect``: it has database work to do anyway.)"""
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         handler = getattr(self, get_handler_name(message), None)

@@ -206,9 +206,9 @@ QUEUED_CALL_CANDIDATES = 8
 # queue stops at its first such operator (a queue a thousand operators staff: 0.3 ms, against 1.3
 # for reading all their skills).
 STAFFED = """
-SELECT asked.queue_id FROM unnest(%(queues)s::bigint[]) AS asked(queue_id)
+SELECT q.queue_id FROM unnest(%(queues)s::bigint[]) AS q(queue_id)
 WHERE EXISTS (SELECT 1 FROM telephony_skill s JOIN telephony_operatorprofile p ON p.id = s.operator_id
-              WHERE s.queue_id = asked.queue_id AND s.certified_until > %(now)s
+              WHERE s.queue_id = q.queue_id AND s.certified_until > %(now)s
                   AND NOT p.state = ANY(%(away)s::text[]))
 """
 
