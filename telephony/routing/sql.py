@@ -215,18 +215,23 @@ WHERE EXISTS (SELECT 1 FROM telephony_skill s JOIN telephony_operatorprofile p O
 # Where a caller waiting as ``call_sid`` stands (each wait URL asks, R18), in one round trip: the
 # waiting call's queue, whether it is still in line, the calls of that queue served before it
 # (higher priority, or the same priority and enqueued earlier), the operators staffed on that queue
-# (a certified skill on it, neither offline nor on a break), and ``STAFFED`` for the ``queues``
-# asked. A call the router does not know reads as not in line.
+# (a certified skill on it, neither offline nor on a break) counted up to the caller's position,
+# and ``STAFFED`` for the ``queues`` asked. A call the router does not know reads as not in line.
+# The wait is ceil(position / staffed) rounds: as many staffed as the position make it one round,
+# so more are not counted (a queue a thousand operators staff: 0.1 ms against 3 for counting them).
 WHERE_IN_LINE = f"""
-SELECT w.queue_id, coalesce(w.state = ANY(%(in_line)s::text[]), false),
-    (SELECT count(*) FROM telephony_waitingcall a
-     WHERE a.queue_id = w.queue_id AND a.state = ANY(%(in_line)s::text[])
-         AND (a.priority > w.priority OR (a.priority = w.priority AND a.enqueued_at < w.enqueued_at))),
-    (SELECT count(*)  -- one skill per operator and queue (``skill_one_per_operator_queue``)
-     FROM telephony_skill s JOIN telephony_operatorprofile p ON p.id = s.operator_id
-     WHERE s.queue_id = w.queue_id AND s.certified_until > %(now)s AND NOT p.state = ANY(%(away)s::text[])),
+SELECT w.queue_id, coalesce(w.state = ANY(%(in_line)s::text[]), false), line.ahead,
+    (SELECT count(*) FROM (  -- one skill per operator and queue (``skill_one_per_operator_queue``)
+        SELECT 1 FROM telephony_skill s JOIN telephony_operatorprofile p ON p.id = s.operator_id
+        WHERE s.queue_id = w.queue_id AND s.certified_until > %(now)s AND NOT p.state = ANY(%(away)s::text[])
+        LIMIT line.ahead + 1) AS staffed),
     ARRAY({STAFFED})
 FROM (SELECT 1) AS asked LEFT JOIN telephony_waitingcall w ON w.call_sid = %(call_sid)s
+CROSS JOIN LATERAL (
+    SELECT count(*) AS ahead FROM telephony_waitingcall a
+    WHERE a.queue_id = w.queue_id AND a.state = ANY(%(in_line)s::text[])
+        AND (a.priority > w.priority OR (a.priority = w.priority AND a.enqueued_at < w.enqueued_at))
+) AS line
 """  # noqa: S608 (constant text; every value is a parameter)
 
 # Whether a call is still bridged to the operator (it ends with the call, not with their state).
@@ -441,7 +446,7 @@ class Standing(NamedTuple):
     queue_id: int | None  # the waiting call's queue (None: not known to the router)
     in_line: bool
     ahead: int
-    staffed_here: int  # operators staffed on the waiting call's queue
+    staffed_here: int  # operators staffed on the waiting call's queue, counted up to ahead + 1
     staffed: set[int]  # ``STAFFED`` of the queues asked
 
 
