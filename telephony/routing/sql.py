@@ -167,7 +167,9 @@ RESERVATION_FIELDS = [
 # transaction. No row: a replay; one row with no operator: nobody is free. The operators are read
 # from the skills on the served queues, one row each with their tier on the call's own queue (none:
 # an overflow queue's only), and joined to their profiles at once: not a look-up of that tier per
-# free operator (a thousand free operators: 1.3 ms against 3.5).
+# free operator (a thousand free operators: 1.3 ms against 3.5). The free operators are sorted by
+# their keys alone, and only the chosen few read whole with their skills (2.7 ms against 3.7 on a
+# slower machine, a thousand free).
 ENQUEUE_ONCE = f"""
 WITH waiting AS (
     INSERT INTO telephony_waitingcall
@@ -182,13 +184,17 @@ WITH waiting AS (
     FROM telephony_skill s CROSS JOIN scope
     WHERE s.queue_id = ANY(scope.queues) AND {CERTIFIED}
     GROUP BY s.operator_id
-), free AS (
-    SELECT {PROFILE_COLUMNS}, {SKILLS} AS skills
-    FROM skilled JOIN telephony_operatorprofile p ON p.id = skilled.operator_id CROSS JOIN scope
+), chosen AS (
+    SELECT p.id, skilled.own_tier
+    FROM skilled JOIN telephony_operatorprofile p ON p.id = skilled.operator_id
     WHERE p.state = %(available)s AND EXISTS (SELECT 1 FROM waiting)
     ORDER BY skilled.own_tier NULLS LAST, p.idle_since, p.id
     LIMIT %(candidates)s
     FOR UPDATE OF p SKIP LOCKED
+), free AS (
+    SELECT {PROFILE_COLUMNS}, {SKILLS} AS skills
+    FROM chosen JOIN telephony_operatorprofile p ON p.id = chosen.id CROSS JOIN scope
+    ORDER BY chosen.own_tier NULLS LAST, p.idle_since, p.id
 )
 SELECT waiting.id, free.* FROM waiting LEFT JOIN free ON TRUE
 """  # noqa: S608 (constant text; every value is a parameter)
