@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, Value, When
 from django.utils import timezone
 
-from telephony.models import OutboundWork, Queue, Skill, certified_skills
+from telephony.models import OutboundWork, Queue
 from tenants.models import Client
 
 # Announced work: the row made, or its due time brought forward (never pushed back), and marked
@@ -61,13 +61,24 @@ def due_queues(*, now: dt.datetime) -> tuple[dict[int, int], set[int]]:
     return {queue: tenant for queue, tenant, _ in rows}, {queue for queue, _, default in rows if default}
 
 
+# Work due now in a queue the operator holds a certified skill on (``certified_skills``). Raw, as
+# the router's statements are: every operator freed asks it, and through the ORM it cost 0.75 ms
+# of CPU, mostly compiling the subquery, against 0.1 ms.
+DUE_FOR_OPERATOR = """
+SELECT EXISTS (
+    SELECT 1 FROM telephony_skill s JOIN telephony_outboundwork w ON w.queue_id = s.queue_id
+    WHERE s.operator_id = %(operator)s AND s.certified_until > %(now)s AND w.due_at <= %(now)s
+)
+"""
+
+
 def due_for_operator(operator_id: int, *, now: dt.datetime | None = None) -> bool:
     """Whether the index has work due now in a queue the operator is certified for: one indexed
     read, so that a freed operator costs the dialer no task when nothing is due for them. Never
     narrower than the dialer's pass (which also checks the operator is still available)."""
-    now = now or timezone.now()
-    due = OutboundWork.objects.filter(due_at__lte=now).values("queue_id")
-    return Skill.objects.filter(certified_skills(now), operator_id=operator_id, queue_id__in=due).exists()
+    with connection.cursor() as cursor:
+        cursor.execute(DUE_FOR_OPERATOR, {"operator": operator_id, "now": now or timezone.now()})
+        return cursor.fetchone()[0]
 
 
 def settle_idle(*, queue_next: dict[int, dt.datetime | None], pass_started: dt.datetime) -> None:
