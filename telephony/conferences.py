@@ -18,7 +18,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -73,6 +73,28 @@ def _attempt(waiting_calls: QuerySet[WaitingCall]) -> Attempt | None:
         Reservation.objects.filter(call=waiting, operator=waiting.operator, state=Reservation.State.ACCEPTED)
     )
     return Attempt(waiting, reservation) if reservation else None
+
+
+def _joining(*, call: Call, reservation_id: int) -> Attempt | None:
+    """The attempt a leg joining as ``reservation_id`` connects, if it is the call's current one
+    (``current_attempt``): that offer accepted, its call in line still bridged to that operator.
+    One statement, the offer with its call in line and their operator, in the company's schema (the
+    join's webhook runs there): not the call in line with its company and queue, then its offer."""
+    reservation = one(
+        Reservation.objects.select_related("call__operator").filter(
+            pk=reservation_id,
+            state=Reservation.State.ACCEPTED,
+            call__call_sid=call.call_sid,
+            call__tenant=connection.tenant,
+            call__state=WaitingCall.State.BRIDGED,
+            call__operator=F("operator"),
+        )
+    )
+    if reservation is None:
+        return None
+    waiting = reservation.call
+    waiting.tenant = connection.tenant  # the company whose schema this runs in, as filtered above
+    return Attempt(waiting, reservation)
 
 
 def has_event(call: Call, dedupe: str) -> bool:
@@ -228,9 +250,8 @@ def participant_joined(*, call: Call, label: str, leg_sid: str, now: dt.datetime
     now = now or timezone.now()
     with transaction.atomic():
         locked = Call.objects.select_for_update().get(pk=call.pk)
-        waiting_calls = WaitingCall.objects.select_related("tenant", "queue", "operator")
-        attempt = _attempt(waiting_calls.filter(call_sid=call.call_sid))
-        if attempt is None or attempt.reservation.pk != reservation_id or locked.ended_at is not None:
+        attempt = _joining(call=call, reservation_id=reservation_id)
+        if attempt is None or locked.ended_at is not None:
             add_event(call, "stale_leg", dedupe=f"stale_leg:{reservation_id}", at=now, call_sid=leg_sid)
             # A caller still in the conference stays: this leg must not end it as it leaves.
             live = "" if locked.ended_at is not None else conference_sid(call)

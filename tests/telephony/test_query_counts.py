@@ -139,9 +139,9 @@ def test_the_operators_join(
     bridging.OPERATORS.get(operator.user_id)  # who they are, kept by the process since their last call
     with tenant_context(tenants.alpha):
         call = Call.objects.get(call_sid=waiting.call_sid)
-        with django_assert_num_queries(8):
-            # SAVEPOINT (the join's transaction); the call, locked; the call in line with its
-            # company, queue and operator; the offer they accepted; UPDATE the call as answered;
+        with django_assert_num_queries(7):
+            # SAVEPOINT (the join's transaction); the call, locked; the offer they accepted with
+            # its call in line and their operator, one statement; UPDATE the call as answered;
             # UPDATE the call in line; INSERT its "bridged" event (once per key); RELEASE. The call
             # in line and the offer are not read again, nor is the public schema entered.
             label = conferences.operator_label(offer.pk)
