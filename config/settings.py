@@ -376,6 +376,11 @@ TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="AC" + "0" * 32)
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="" if PRODUCTION else "development-auth-token")
 TWILIO_WEBHOOK_BASE_URL = env.str("TWILIO_WEBHOOK_BASE_URL", default="").rstrip("/")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="").rstrip("/")
+# A call offered to an operator as it comes in (someone free) waits for them in its conference,
+# with the company's hold music, instead of in Twilio's queue: two webhooks and a REST request
+# fewer a call (``telephony.calls.flows.to_queue``). Off: every caller waits in Twilio's queue,
+# with place announcements and the wait key, and is moved into the conference on accept.
+CALLS_STRAIGHT_INTO_CONFERENCE = env.bool("CALLS_STRAIGHT_INTO_CONFERENCE", default=True)
 # The hours a person may be called back (a callback they asked for, keeping their place), in the
 # company's time zone, every day: "HH:MM-HH:MM"; empty for none (tests, unless they set it).
 # A malformed value, or an overnight one, stops the start (``config.calling_hours``).

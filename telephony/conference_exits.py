@@ -1,8 +1,10 @@
 """A caller waiting in their call's conference is not left there: the max-wait exit (issue 16).
 
 After a failed bridge (``routing.bridge_failed``) the caller stays in the conference ``call-<sid>``
-with music while the call is back in line. Twilio's queue no longer times them out (its wait URL
-is not called in a conference), so ``routing_tick`` looks here: a call in line whose caller is in
+with music while the call is back in line; so does a caller who went straight into it, offered to
+an operator as they called (``flows.to_queue``), when that offer is missed, declined or withdrawn.
+Twilio's queue does not time them out (its wait URL is not called in a conference), so
+``routing_tick`` looks here: a call in line whose caller is in
 the conference and that has waited the queue's ``max_wait`` since it was put in line, or whose
 queue has nobody staffed any more (``routing.staffed_queues``: the call flow's own definition),
 is moved out by REST with the TwiML a caller leaving Twilio's queue gets (the callback or
@@ -42,19 +44,24 @@ MAX_WAIT, NOBODY_STAFFED = "max wait", "nobody staffed"
 
 
 def overdue(*, now: dt.datetime) -> list[tuple[int, str]]:
-    """Calls in line after a failed bridge that must leave now, and those being moved out whose
-    request Twilio did not answer: ``(waiting call id, reason)``.
+    """Calls in line with their caller in the conference that must leave now, and those being
+    moved out whose request Twilio did not answer: ``(waiting call id, reason)``.
 
-    Only calls whose operator's leg once failed can have a caller in the conference (the caller
-    is checked in the company's schema by ``move_out``)."""
+    Only a call back in line after an offer can have its caller in the conference: its operator's
+    leg failed, or the offer made as it was called (the caller waiting in the conference from the
+    start, ``flows.to_queue``) was missed, declined or withdrawn. The caller is checked in the
+    company's schema by ``move_out`` (one in Twilio's queue is left to its wait URL)."""
     rows = list(
         WaitingCall.objects.filter(
             state__in=IN_LINE,
             direction=WaitingCall.Direction.INBOUND,
             # A person called back waits for the next operator (their try ends when they hang up).
             kind=WaitingCall.Kind.CALL,
-            reservations__state=Reservation.State.EXPIRED,
-            reservations__reason__startswith="leg ",
+            reservations__state__in=[
+                Reservation.State.EXPIRED,
+                Reservation.State.REJECTED,
+                Reservation.State.CANCELLED,
+            ],
         )
         .distinct()
         .values_list("pk", "queue_id", "enqueued_at", "queue__max_wait")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings as django_settings
 from django.db import connection, transaction
 from django.utils import timezone
 from twilio.twiml.voice_response import VoiceResponse
@@ -22,6 +23,7 @@ from telephony.calls.company import call_setup, settings_now
 from telephony.calls.hours import after_hours_text, in_force, is_open, specialist_available
 from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
 from telephony.calls.records import add_event, book_callback, dedupe_key, mark_queued, set_outcome
+from telephony.routing_models import WaitingCall
 from tenants.models import Client
 
 MAX_NO_MATCH = 2  # unrecognised IVR answers before we treat it as no input
@@ -208,12 +210,24 @@ def to_queue(*, tenant: Client, call: Call, voice: twiml.Voice, text: str, now: 
             action=twiml.url("twilio-leave-choice"),
             text=" ".join(filter(None, [text, NOBODY_STAFFED_MESSAGE])),
         )
-    # Marked queued once: the row's lock makes one of two requests at once win.
-    if call.queued_at is None:
-        mark_queued(
-            call, queue_id=queue.pk, queue_name=queue.name, at=now, queue=queue.name, priority=priority
-        )
-    routing.enqueue(tenant=tenant, queue=queue, call_sid=call.call_sid, priority=priority, now=now)
+    # Marked queued once: the row's lock makes one of two requests at once win (``first``).
+    first = call.queued_at is None and mark_queued(
+        call, queue_id=queue.pk, queue_name=queue.name, at=now, queue=queue.name, priority=priority
+    )
+    waiting = routing.enqueue(tenant=tenant, queue=queue, call_sid=call.call_sid, priority=priority, now=now)
+    # Offered to an operator in this very transaction: the caller waits for them in the call's
+    # conference (the company's hold music), not in Twilio's queue, so there is no place to announce,
+    # no wait URL nor queue result to answer, and no caller for the bridge to move (``conferences.
+    # bridge``). Should the offer be missed, the call is back in line with its caller in the
+    # conference, as after a failed bridge (``conference_exits``: the max-wait exit). A replay of
+    # this webhook (or a request at the same time, which waited for the first) answers as it did.
+    straight_in = django_settings.CALLS_STRAIGHT_INTO_CONFERENCE
+    offered_now = straight_in and first and waiting.state == WaitingCall.State.RESERVED
+    if offered_now or (not first and _caller_in_conference(call)):
+        if offered_now:
+            name = twiml.conference_name(call.call_sid)
+            add_event(call, "conference", dedupe="conference", at=now, name=name, straight_in=True)
+        return caller_conference(call, greeting=text, voice=voice)
     return twiml.enqueue(
         voice=voice,
         text=text,
@@ -311,7 +325,7 @@ def _leave_or_connect(call: Call, now: dt.datetime) -> VoiceResponse | None:
         if routing.leave_line(call_sid=call.call_sid, outcome="left", now=now):
             return None
         add_event(call, "leave_refused", dedupe="leave_refused", at=now, reason="operator connecting")
-        if not CallEvent.objects.filter(dedupe_key=dedupe_key(call, "conference")).exists():
+        if not _caller_in_conference(call):
             add_event(call, "conference", dedupe="conference", name=twiml.conference_name(call.call_sid))
         return caller_conference(call)
 
@@ -326,9 +340,9 @@ def conference_callbacks(call: Call, settings: TelephonySettings) -> tuple[str, 
     )
 
 
-def caller_conference(call: Call) -> VoiceResponse:
+def caller_conference(call: Call, *, greeting: str = "", voice: twiml.Voice | None = None) -> VoiceResponse:
     """The caller into the call's conference (hold music until the operator joins; the call's
-    recording from the operator's join when the company records calls)."""
+    recording from the operator's join when the company records calls); ``greeting`` said first."""
     settings = settings_now()  # as the operator's leg's
     status_callback, recording_callback = conference_callbacks(call, settings)
     return twiml.conference_caller(
@@ -336,7 +350,14 @@ def caller_conference(call: Call) -> VoiceResponse:
         hold_music_url=settings.hold_music_url,
         status_callback=status_callback,
         recording_callback=recording_callback,
+        greeting=greeting,
+        voice=voice,
     )
+
+
+def _caller_in_conference(call: Call) -> bool:
+    """Whether the caller was put in the call's conference (``conferences.caller_in_conference``)."""
+    return CallEvent.objects.filter(dedupe_key=dedupe_key(call, "conference")).exists()
 
 
 def leave_choice(*, call: Call, digits: str, speech: str, now: dt.datetime | None = None) -> VoiceResponse:

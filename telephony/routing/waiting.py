@@ -32,7 +32,8 @@ def enqueue(
     now: datetime | None = None,
 ) -> WaitingCall:
     """Put a call in line (idempotent on ``call_sid``) and offer it in the same transaction when
-    someone is free; else (or when that pass says so) look again once this commits.
+    someone is free; else (or when that pass says so) look again once this commits. The call in
+    line as written: ``RESERVED`` when it was offered in this transaction.
 
     It does not refuse a full queue: the caller checks the length first (``door``).
     """
@@ -49,11 +50,14 @@ def enqueue(
         if queued is None:  # a replay: the call is in line already
             return WaitingCall.objects.get(call_sid=call_sid)
         waiting_id, free = queued
-        _, again = match_within(queue_ids=[queue.pk], locked=free, now=now)
+        offers, again = match_within(queue_ids=[queue.pk], locked=free, now=now)
     if again:
         queue_id = queue.pk
         transaction.on_commit(lambda: match(queue_ids=[queue_id], now=now))
-    return WaitingCall(pk=waiting_id, **fields)
+    # (the pass may have offered a call that waited longer instead of this one)
+    offered = any(offer.call_id == waiting_id for offer in offers)
+    state = WaitingCall.State.RESERVED if offered else WaitingCall.State.WAITING
+    return WaitingCall(pk=waiting_id, state=state, **fields)
 
 
 def _leaving(call_sid: str) -> tuple[WaitingCall, Reservation | None, OperatorProfile | None] | None:

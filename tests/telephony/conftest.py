@@ -19,3 +19,12 @@ def alpha_number(db, tenants) -> str:
 def commit(django_capture_on_commit_callbacks):
     """Run what the router does on commit (matching, pushes) at the end of the block."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+@pytest.fixture
+def caller_moved_on_accept(settings):
+    """Every caller waits in Twilio's queue and is moved into the conference on accept, as a call
+    queued before an operator was free is (``CALLS_STRAIGHT_INTO_CONFERENCE`` off): these tests
+    make the operator free first, and play that move (``tests/telephony/test_straight_in.py``
+    plays the call offered as it comes in)."""
+    settings.CALLS_STRAIGHT_INTO_CONFERENCE = False

@@ -20,6 +20,9 @@ from tests.telephony.conference_kit import conference_event, operator_legs, twil
 from tests.telephony.supervision_kit import OPERATOR_LEG, connect_call
 from tests.twilio_kit import check_twiml
 
+# The caller moved from Twilio's queue into the conference on accept (``conftest``).
+pytestmark = pytest.mark.usefixtures("caller_moved_on_accept")
+
 
 @pytest.fixture
 def queue(db, tenants) -> Queue:

@@ -32,6 +32,9 @@ from tests.telephony.conference_kit import conference_event, leg_event, signed_p
 from tests.telephony.helpers import make_operator
 from tests.twilio_kit import check_twiml
 
+# The caller moved from Twilio's queue into the conference on accept (``conftest``).
+pytestmark = pytest.mark.usefixtures("caller_moved_on_accept")
+
 # 150 calls take 40-90 s on a shared 2-core machine (database-bound); SOAK_CALLS=400 for a longer run.
 CALLS = int(os.environ.get("SOAK_CALLS", "150"))
 ARRIVALS = 2  # calls placed per tick

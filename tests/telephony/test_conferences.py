@@ -33,6 +33,9 @@ from tests.telephony.conference_kit import (
 from tests.telephony.helpers import make_operator
 from tests.twilio_kit import check_twiml, signed_post
 
+# The caller moved from Twilio's queue into the conference on accept (``conftest``).
+pytestmark = pytest.mark.usefixtures("caller_moved_on_accept")
+
 
 @pytest.fixture
 def queue(db, tenants) -> Queue:

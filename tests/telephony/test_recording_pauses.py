@@ -21,6 +21,9 @@ from tests.telephony.conference_kit import CONFERENCE_SID, conference_event, twi
 from tests.telephony.helpers import make_operator
 from tests.telephony.test_conferences import _connected, _specialist
 
+# The caller moved from Twilio's queue into the conference on accept (``conftest``).
+pytestmark = pytest.mark.usefixtures("caller_moved_on_accept")
+
 RECORDING = f"/Conferences/{CONFERENCE_SID}/Recordings/Twilio.CURRENT.json"
 JSON = "application/json"
 

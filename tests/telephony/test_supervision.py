@@ -19,6 +19,9 @@ from tests.reporting.test_api import key_for
 from tests.telephony.conference_kit import conference_event, leg_event, query, twilio_with_faults
 from tests.telephony.supervision_kit import connect_call, supervisor
 
+# The caller moved from Twilio's queue into the conference on accept (``conftest``).
+pytestmark = pytest.mark.usefixtures("caller_moved_on_accept")
+
 JSON = "application/json"
 
 
