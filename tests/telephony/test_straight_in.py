@@ -53,6 +53,14 @@ def _conference(response) -> object:
     return check_twiml(response.content).find("Dial/Conference")
 
 
+def _offered_as_it_comes_in(alpha_number: str, queue: Queue, commit):
+    """An operator free, a call comes in: (the operator, its CallSid, the conference it waits in)."""
+    operator = make_operator({queue: 1})
+    with commit():
+        response, params = incoming(alpha_number)
+    return operator, params["CallSid"], _conference(response)
+
+
 def _events(tenants, sid: str) -> list[str]:
     with tenant_context(tenants.alpha):
         return list(
@@ -64,11 +72,7 @@ def test_a_call_offered_as_it_comes_in_waits_in_its_conference_and_the_bridge_on
     db, tenants, queue, alpha_number, commit, twilio_mock, monkeypatch
 ):
     http = twilio_with_faults(monkeypatch, twilio_mock)
-    operator = make_operator({queue: 1})
-    with commit():
-        response, params = incoming(alpha_number)
-    sid = params["CallSid"]
-    conference = _conference(response)
+    operator, sid, conference = _offered_as_it_comes_in(alpha_number, queue, commit)
     assert conference.text == f"call-{sid}" and conference.get("participantLabel") == "caller"
     assert conference.get("startConferenceOnEnter") == "false"  # hold music until the operator joins
     assert conference.get("endConferenceOnExit") == "true"
@@ -139,11 +143,7 @@ def test_a_declined_offer_leaves_the_caller_in_the_conference_in_line_until_the_
     db, tenants, queue, alpha_number, commit, twilio_mock, monkeypatch
 ):
     http = twilio_with_faults(monkeypatch, twilio_mock)
-    operator = make_operator({queue: 1})
-    with commit():
-        response, params = incoming(alpha_number)
-    sid = params["CallSid"]
-    _conference(response)
+    operator, sid, _ = _offered_as_it_comes_in(alpha_number, queue, commit)
     offer = Reservation.objects.get(call__call_sid=sid, state="offered")
     make_operator({queue: 1}, state="wrap_up")  # staffed, not free: the call waits for them
     with commit():
@@ -173,11 +173,7 @@ def test_a_declined_offer_leaves_the_caller_in_the_conference_in_line_until_the_
 def test_a_caller_who_hangs_up_while_offered_is_abandoned_and_the_operator_freed(
     db, tenants, queue, alpha_number, commit
 ):
-    operator = make_operator({queue: 1})
-    with commit():
-        response, params = incoming(alpha_number)
-    sid = params["CallSid"]
-    conference = _conference(response)
+    operator, sid, conference = _offered_as_it_comes_in(alpha_number, queue, commit)
     with commit():
         status = {"CallSid": sid, "To": alpha_number, "CallStatus": "completed", "CallDuration": "4"}
         assert signed_post("/twilio/voice/status", status).status_code == 204
