@@ -28,7 +28,7 @@ from telephony import announcements, gateway, routing, twiml
 from telephony.calls import flows
 from telephony.calls.bridging import operator_identity, record_answer
 from telephony.calls.models import Call, CallEvent, TelephonySettings
-from telephony.calls.records import add_event, dedupe_key, held_seconds, on_hold, set_outcome
+from telephony.calls.records import add_event, dedupe_key, has_event, held_seconds, on_hold, set_outcome
 from telephony.pushes import push_on_commit
 from telephony.routing_models import Reservation, WaitingCall
 
@@ -95,11 +95,6 @@ def _joining(*, call: Call, reservation_id: int) -> Attempt | None:
     waiting = reservation.call
     waiting.tenant = connection.tenant  # the company whose schema this runs in, as filtered above
     return Attempt(waiting, reservation)
-
-
-def has_event(call: Call, dedupe: str) -> bool:
-    """Whether the call has the event recorded once under ``dedupe``."""
-    return CallEvent.objects.filter(dedupe_key=dedupe_key(call, dedupe)).exists()
 
 
 def caller_in_conference(call: Call) -> bool:

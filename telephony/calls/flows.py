@@ -21,8 +21,8 @@ from telephony import gateway, routing, twiml
 from telephony.calls import callback_offer
 from telephony.calls.company import call_setup, settings_now
 from telephony.calls.hours import after_hours_text, in_force, is_open, specialist_available
-from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
-from telephony.calls.records import add_event, book_callback, dedupe_key, mark_queued, set_outcome
+from telephony.calls.models import Call, Callback, TelephonySettings
+from telephony.calls.records import add_event, book_callback, has_event, mark_queued, set_outcome
 from telephony.routing_models import WaitingCall
 from tenants.models import Client
 
@@ -223,7 +223,7 @@ def to_queue(*, tenant: Client, call: Call, voice: twiml.Voice, text: str, now: 
     # this webhook (or a request at the same time, which waited for the first) answers as it did.
     straight_in = django_settings.CALLS_STRAIGHT_INTO_CONFERENCE
     offered_now = straight_in and first and waiting.state == WaitingCall.State.RESERVED
-    if offered_now or (not first and _caller_in_conference(call)):
+    if offered_now or (not first and has_event(call, "conference")):
         if offered_now:
             name = twiml.conference_name(call.call_sid)
             add_event(call, "conference", dedupe="conference", at=now, name=name, straight_in=True)
@@ -325,7 +325,7 @@ def _leave_or_connect(call: Call, now: dt.datetime) -> VoiceResponse | None:
         if routing.leave_line(call_sid=call.call_sid, outcome="left", now=now):
             return None
         add_event(call, "leave_refused", dedupe="leave_refused", at=now, reason="operator connecting")
-        if not _caller_in_conference(call):
+        if not has_event(call, "conference"):
             add_event(call, "conference", dedupe="conference", name=twiml.conference_name(call.call_sid))
         return caller_conference(call)
 
@@ -353,11 +353,6 @@ def caller_conference(call: Call, *, greeting: str = "", voice: twiml.Voice | No
         greeting=greeting,
         voice=voice,
     )
-
-
-def _caller_in_conference(call: Call) -> bool:
-    """Whether the caller was put in the call's conference (``conferences.caller_in_conference``)."""
-    return CallEvent.objects.filter(dedupe_key=dedupe_key(call, "conference")).exists()
 
 
 def leave_choice(*, call: Call, digits: str, speech: str, now: dt.datetime | None = None) -> VoiceResponse:

@@ -69,6 +69,11 @@ def dedupe_key(call: Call, dedupe: str) -> str:
     return f"{call.call_sid}:{dedupe}"[:200]
 
 
+def has_event(call: Call, dedupe: str) -> bool:
+    """Whether the call has the event recorded once under ``dedupe``."""
+    return CallEvent.objects.filter(dedupe_key=dedupe_key(call, dedupe)).exists()
+
+
 def add_event(
     call: Call,
     kind: str,

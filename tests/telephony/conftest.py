@@ -28,3 +28,11 @@ def caller_moved_on_accept(settings):
     make the operator free first, and play that move (``tests/telephony/test_straight_in.py``
     plays the call offered as it comes in)."""
     settings.CALLS_STRAIGHT_INTO_CONFERENCE = False
+
+
+@pytest.fixture
+def bridges(monkeypatch) -> list[int]:
+    """The bridge tasks the platform sends (their ids), not run: each test runs them itself."""
+    sent: list[int] = []
+    monkeypatch.setattr("telephony.tasks.bridge_call.delay", sent.append)
+    return sent

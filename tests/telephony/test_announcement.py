@@ -32,13 +32,6 @@ def queue(db, tenants) -> Queue:
     return queue
 
 
-@pytest.fixture
-def bridges(monkeypatch) -> list[int]:
-    sent: list[int] = []
-    monkeypatch.setattr("telephony.tasks.bridge_call.delay", sent.append)
-    return sent
-
-
 def _operator_leg(http, operator_user_id: int) -> Sent:
     """The ``calls.create`` of the operator's leg (Prism validated it against Twilio's spec)."""
     (create,) = operator_legs(http)

@@ -33,7 +33,7 @@ from tests.telephony.helpers import make_operator
 from tests.twilio_kit import check_twiml, signed_post, verbs
 
 # The caller moved from Twilio's queue into the conference on accept (``conftest``).
-pytestmark = pytest.mark.usefixtures("caller_moved_on_accept")
+pytestmark = pytest.mark.usefixtures("caller_moved_on_accept", "bridges")
 
 
 @pytest.fixture
@@ -42,13 +42,6 @@ def queue(db, tenants) -> Queue:
     Queue.objects.filter(pk=queue.pk).update(max_wait=120)
     queue.refresh_from_db()
     return queue
-
-
-@pytest.fixture(autouse=True)
-def bridges(monkeypatch) -> list[int]:
-    sent: list[int] = []
-    monkeypatch.setattr("telephony.tasks.bridge_call.delay", sent.append)
-    return sent
 
 
 def _updates(http, sid: str) -> list:

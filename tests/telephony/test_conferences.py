@@ -43,13 +43,6 @@ def queue(db, tenants) -> Queue:
     return queue
 
 
-@pytest.fixture
-def bridges(monkeypatch) -> list[int]:
-    sent: list[int] = []
-    monkeypatch.setattr("telephony.tasks.bridge_call.delay", sent.append)
-    return sent
-
-
 def _call_offered(alpha_number, commit) -> tuple[str, Reservation]:
     with commit():
         _, params = incoming(alpha_number)

@@ -35,13 +35,6 @@ def queue(db, tenants) -> Queue:
 
 
 @pytest.fixture
-def bridges(monkeypatch) -> list[int]:
-    sent: list[int] = []
-    monkeypatch.setattr("telephony.tasks.bridge_call.delay", sent.append)
-    return sent
-
-
-@pytest.fixture
 def recorded(db, tenants):
     with tenant_context(tenants.alpha):
         TelephonySettings.objects.update_or_create(pk=1, defaults={"record_calls": True})

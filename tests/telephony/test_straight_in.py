@@ -26,6 +26,9 @@ from tests.telephony.conference_kit import (
 from tests.telephony.helpers import make_operator
 from tests.twilio_kit import check_twiml, signed_post, verbs
 
+# The bridge task run by each test itself (``conftest.bridges``).
+pytestmark = pytest.mark.usefixtures("bridges")
+
 
 @pytest.fixture
 def queue(db, tenants) -> Queue:
@@ -33,13 +36,6 @@ def queue(db, tenants) -> Queue:
     Queue.objects.filter(pk=queue.pk).update(max_wait=120)
     queue.refresh_from_db()
     return queue
-
-
-@pytest.fixture(autouse=True)
-def bridges(monkeypatch) -> list[int]:
-    sent: list[int] = []
-    monkeypatch.setattr("telephony.tasks.bridge_call.delay", sent.append)
-    return sent
 
 
 def _updates(http, sid: str) -> list:
