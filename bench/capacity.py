@@ -3,7 +3,9 @@
 With ``COMPANIES`` client companies present (schemas cloned from the base, kept between runs in
 the benchmark's own database ``bench_capacity``) and operators shared across them (each skilled on
 the companies that take calls and on ``EXTRA_SKILLS`` others), the platform runs as ``manage.py
-run`` runs it (web, a Celery worker per queue, beat) and the simulator plays Twilio and the
+run`` runs it (web, a Celery worker per queue, beat; with ``BENCH_VOICE=1`` also a voice process
+for the webhooks a caller waits on, to which the simulator routes them as the proxy in front of the
+platform would: ``manage.py run --voice-port``) and the simulator plays Twilio and the
 operators' consoles over their WebSockets. Each step raises operators and calls per second, until
 the offer p99 (a call's first webhook sent → the offer on a free operator's console) passes
 ``OFFER_P99_MS`` or a call is lost (not answered: abandoned, errors, unfinished). Reports each
@@ -58,6 +60,9 @@ OFFER_P99_MS = float(os.environ.get("BENCH_CAPACITY_P99_MS", "100"))  # the issu
 BUDGET_SECONDS = 300
 CALL_WORKER_CONCURRENCY = 2
 WEB_PROCESSES = int(os.environ.get("BENCH_WEB_WORKERS", "2"))  # one per core of the 2-core box
+# ``BENCH_VOICE=1``: a voice process for the webhooks a caller waits on (``manage.py run
+# --voice-port``; the simulator routes them there as the proxy in front would; docs/scale.md §4).
+VOICE_PROCESSES = 1 if os.environ.get("BENCH_VOICE", "0") == "1" else 0
 
 
 def _setup_django() -> None:
@@ -207,8 +212,9 @@ def _platform_cpu(children: dict[str, int], database: str) -> dict[str, float]:
 class Platform:
     """Web (uvicorn, one process per core), a Celery worker per queue, and beat, as children."""
 
-    def __init__(self, env: dict[str, str], port: int) -> None:
+    def __init__(self, env: dict[str, str], port: int, voice_port: int = 0) -> None:
         from config.supervision import worker_command, worker_queues
+        from tenants.management.commands.run import web_command
 
         python = sys.executable
         self.log = open(ROOT / "var" / "capacity.log", "a")  # noqa: SIM115
@@ -219,13 +225,13 @@ class Platform:
             for q in worker_queues()
         }  # fmt: skip
         self.commands = {
-            "web": [python, "-m", "uvicorn", "config.asgi:application", "--port", str(port), "--host",
-                    "127.0.0.1", "--no-access-log", "--lifespan", "off", "--workers", str(WEB_PROCESSES)],
+            "web": web_command(python, "127.0.0.1", port, processes=WEB_PROCESSES),
+            **({"voice": web_command(python, "127.0.0.1", voice_port, processes=1)} if voice_port else {}),
             **workers,
             "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "WARNING",
                      "--schedule", str(Path(tempfile.mkdtemp()) / "beat")],
         }  # fmt: skip
-        self.env, self.port = env, port
+        self.env, self.port, self.voice_port = env, port, voice_port
         self.children: dict[str, subprocess.Popen] = {}
 
     def start(self) -> None:
@@ -235,8 +241,9 @@ class Platform:
             )
         from bench.soak import _wait_port
 
-        if not _wait_port(self.port, 90):
-            raise RuntimeError("the web process did not start")
+        for port in filter(None, (self.port, self.voice_port)):
+            if not _wait_port(port, 90):
+                raise RuntimeError("the web process did not start")
 
     @property
     def pids(self) -> dict[str, int]:
@@ -389,6 +396,7 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
     plan = Plan(
         base_url=f"http://{settings.PLATFORM_HOST}:{port}",
         connect=f"127.0.0.1:{port}",
+        voice_connect=f"127.0.0.1:{platform.voice_port}" if platform.voice_port else "",
         auth_token=settings.TWILIO_AUTH_TOKEN,
         numbers=numbers,
         operators=sessions,
@@ -402,7 +410,7 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
     stop = asyncio.Event()
     started = time.monotonic()
     async with Twilio(base_url=plan.base_url, connect=plan.connect, auth_token=plan.auth_token, rng=rng,
-                      profile=plan.profile, rest_port=rest_port) as twilio:  # fmt: skip
+                      profile=plan.profile, rest_port=rest_port, routes=plan.routes()) as twilio:  # fmt: skip
         everyone = operators_of(plan, rng, plan.behaviour)
         consoles: list[asyncio.Task] = []
         try:
@@ -480,7 +488,7 @@ def run(quick: bool) -> dict[str, object]:
         "TWILIO_WEBHOOK_BASE_URL": f"http://{settings.PLATFORM_HOST}:{port}",
         "CONSOLE_NODE": "capacity-web",
     }
-    platform = Platform(env, port)
+    platform = Platform(env, port, _free_port() if VOICE_PROCESSES else 0)
     try:  # a platform that fails to start is stopped too: its workers would take the next run's tasks
         platform.start()
         results = asyncio.run(_ramp(platform, env, made["numbers"], sessions, steps, rest_port, port))
@@ -494,6 +502,8 @@ def run(quick: bool) -> dict[str, object]:
         "companies_called": LIVE_COMPANIES,
         "skills_per_operator": LIVE_COMPANIES + EXTRA_SKILLS,
         "offer_p99_limit_ms": OFFER_P99_MS,
+        "web_processes": WEB_PROCESSES,
+        "voice_processes": VOICE_PROCESSES,  # the webhooks a caller waits on, on a process of its own
         "held": {
             "operators": best["operators"] if best else 0,
             "calls_per_second": best["calls_per_second"] if best else 0,

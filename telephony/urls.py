@@ -4,6 +4,24 @@ from django.urls import include, path
 
 from telephony import callback_webhooks, conference_webhooks, webhooks
 
+PREFIX = "/twilio/voice/"  # where config/urls_public.py mounts these
+
+# The webhooks someone on the line waits on in silence, answered with TwiML; the first of them,
+# ``incoming``, makes the call's offer. A deployment may serve them on web processes of their own
+# ("voice": ``manage.py run --voice-port``, docs/scale.md §4), where they never queue behind the
+# consoles' sockets or the callbacks nobody waits for (status, conference events, recordings).
+CALLER_WAITS = (
+    "incoming", "gather", "wait", "wait-key", "queue-result", "leave-choice", "callback-number",
+    "callback/answer", "voicemail", "dial-result", "fallback", "fallback-done",
+    "outbound/answer", "outbound/dial-result",
+)  # fmt: skip
+
+
+def caller_wait_paths() -> list[str]:
+    """``CALLER_WAITS`` as the paths a proxy routes to the voice processes."""
+    return [PREFIX + route for route in CALLER_WAITS]
+
+
 urlpatterns = [
     path("incoming", webhooks.incoming, name="twilio-incoming"),
     path("status", webhooks.status, name="twilio-status"),

@@ -8,6 +8,7 @@ Two kinds of tests:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import shutil
@@ -189,10 +190,9 @@ class Server:
         return f"http://{host}:{self.port}{path}"
 
 
-@pytest.fixture(scope="session")
-def asgi_server(tenants: Tenants) -> Iterator[Server]:
-    """The real ASGI application under uvicorn, on the test database."""
-    port = ports().web
+@contextlib.contextmanager
+def _uvicorn(port: int) -> Iterator[Server]:
+    """The real ASGI application under uvicorn on ``port``, on the test database."""
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port),
          "--host", "127.0.0.1", "--no-access-log", "--lifespan", "off"],
@@ -204,6 +204,21 @@ def asgi_server(tenants: Tenants) -> Iterator[Server]:
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+@pytest.fixture(scope="session")
+def asgi_server(tenants: Tenants) -> Iterator[Server]:
+    """The real ASGI application under uvicorn, on the test database."""
+    with _uvicorn(ports().web) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def voice_server(asgi_server: Server) -> Iterator[Server]:
+    """A second process of the application (``manage.py run --voice-port``), for the webhooks a
+    caller waits on; Twilio's URLs name ``asgi_server``'s address, as behind a routing proxy."""
+    with _uvicorn(_free_port()) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")

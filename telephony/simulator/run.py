@@ -15,6 +15,7 @@ from telephony.simulator.operators import Behaviour, SimulatedOperator
 from telephony.simulator.outbound_side import Callee
 from telephony.simulator.supervisors import SimulatedSupervisor
 from telephony.simulator.twilio_side import CallRecord, Profile, Twilio
+from telephony.urls import caller_wait_paths
 
 LOGIN_WAIT = 15.0  # seconds the consoles may take to log in before the first call
 SETTLE_WAIT = 30.0
@@ -41,6 +42,13 @@ class Plan:
     settled: Callable[[], bool] | None = None
     supervisors: list[tuple[str, str]] = field(default_factory=list)  # (username, session key): R21
     supervisor_dwell: tuple[float, float] = (0.3, 0.8)  # seconds in each mode (listen, whisper, barge)
+    # Where the voice processes listen (host:port), when the platform runs them: the webhooks a
+    # caller waits on go there, the rest to ``connect``, as the proxy in front of it routes them.
+    voice_connect: str = ""
+
+    def routes(self) -> dict[str, str]:
+        """The simulated Twilio's routes (``Twilio.routes``) for ``voice_connect``."""
+        return dict.fromkeys(caller_wait_paths(), self.voice_connect) if self.voice_connect else {}
 
 
 def kpis(records: list[CallRecord], threshold: float) -> dict[str, object]:
@@ -101,7 +109,8 @@ async def simulate(plan: Plan) -> dict[str, object]:
     profile, behaviour = plan.profile or Profile(), plan.behaviour or Behaviour()
     stop = asyncio.Event()
     async with Twilio(base_url=plan.base_url, connect=plan.connect, auth_token=plan.auth_token, rng=rng,
-                      profile=profile, rest_port=plan.rest_port, callee=plan.callee) as twilio:  # fmt: skip
+                      profile=profile, rest_port=plan.rest_port, callee=plan.callee,
+                      routes=plan.routes()) as twilio:  # fmt: skip
         operators = operators_of(plan, rng, behaviour)
         consoles = [asyncio.create_task(op.run(stop)) for op in operators]
         supervisors = [
@@ -146,6 +155,7 @@ async def simulate(plan: Plan) -> dict[str, object]:
             # Operators who joined after their caller had left (a new, empty conference of the name).
             "reopened_conferences": twilio.conferences.reopened,
             "rest_url": twilio.rest_url,
+            "webhooks_by_server": dict(twilio.sent_to),
             "trace": [{"sid": r.sid, "result": r.result, "steps": r.steps} for r in twilio.records[:50]],
         }
 
@@ -162,7 +172,7 @@ async def simulate_outbound(
     stop = asyncio.Event()
     async with Twilio(base_url=plan.base_url, connect=plan.connect, auth_token=plan.auth_token, rng=rng,
                       profile=plan.profile or Profile(), rest_port=plan.rest_port,
-                      callee=plan.callee) as twilio:  # fmt: skip
+                      callee=plan.callee, routes=plan.routes()) as twilio:  # fmt: skip
         operators = operators_of(plan, rng, behaviour)
         consoles = [asyncio.create_task(op.run(stop)) for op in operators]
         started = time.monotonic()

@@ -78,13 +78,23 @@ class CallRecord:
     steps: list[str] = field(default_factory=list)
 
 
+def _origin(connect: str) -> str:
+    """``host:port`` (or an http:// URL) as the origin requests are sent to."""
+    return "http://" + connect.removeprefix("http://").rstrip("/")
+
+
 class Twilio:
     """The webhooks' caller and the REST API's server, for one platform base URL."""
 
     def __init__(self, *, base_url: str, connect: str, auth_token: str, rng: random.Random, profile: Profile,
-                 rest_port: int = 0, callee: Callee | None = None) -> None:  # fmt: skip
+                 rest_port: int = 0, callee: Callee | None = None,
+                 routes: dict[str, str] | None = None) -> None:  # fmt: skip
         self.base_url = base_url.rstrip("/")  # what the platform thinks Twilio called
-        self.connect = "http://" + connect.removeprefix("http://").rstrip("/")  # where it listens
+        self.connect = _origin(connect)  # where it listens
+        # Paths sent elsewhere (path → host:port), as a proxy in front of the platform routes them:
+        # the webhooks a caller waits on, to the voice processes (``telephony.urls.CALLER_WAITS``).
+        self.routes = {path: _origin(where) for path, where in (routes or {}).items()}
+        self.sent_to: Counter[str] = Counter()  # webhooks sent, by where they were sent
         self.validator = RequestValidator(auth_token)
         self.rng, self.profile = rng, profile
         self.redirects: dict[str, asyncio.Future[str]] = {}
@@ -178,7 +188,9 @@ class Twilio:
     async def _send(self, path: str, params: dict[str, str], headers: dict[str, str]) -> str:
         assert self.session is not None
         self.posted[urlsplit(path).path] += 1
-        async with self.session.post(self.connect + path, data=params, headers=headers) as response:
+        origin = self.routes.get(urlsplit(path).path, self.connect)
+        self.sent_to[origin] += 1
+        async with self.session.post(origin + path, data=params, headers=headers) as response:
             text = await response.text()
             if response.status >= 400:
                 raise RuntimeError(f"{path} answered {response.status}: {text[:200]}")

@@ -79,6 +79,32 @@ def test_simulated_calls_are_answered_by_operators_and_recorded_once(
     assert sum(op["accepted"] for op in result["operators"]) == 6
 
 
+def test_the_webhooks_a_caller_waits_on_are_served_by_the_voice_process(
+    committed, tenants, asgi_server, voice_server, celery_worker
+):
+    """``manage.py run --voice-port``: the incoming call (its offer made there) and every webhook a
+    caller waits on go to the voice process, the callbacks and the consoles to the web; the offer
+    reaches the console on the other process, and the calls end as with one process."""
+    company, number = _fresh_company()
+    operators = simulated_operators(count=2, slugs=[company.slug], prefix=f"{company.slug}-op")
+    voice = f"127.0.0.1:{voice_server.port}"
+    plan = _plan([number], operators, calls=6, rate=3.0, seed=12, voice_connect=voice)
+
+    result = run_async(simulate(plan))
+
+    assert result["errors"] == [] and result["callback_errors"] == []
+    assert result["outcomes"] == {"handled": 6}, (result["operators"], result["trace"])
+    assert sum(op["accepted"] for op in result["operators"]) == 6  # each offer reached its console
+    sent = result["webhooks_by_server"]
+    # The first webhook of each call at least; its status and conference callbacks to the web.
+    assert sent[f"http://{voice}"] >= 6
+    assert sent[f"http://127.0.0.1:{asgi_server.port}"] >= 6 * 2
+    with tenant_context(company):
+        for call in Call.objects.filter(to_number=number):
+            assert call.outcome == Call.Outcome.HANDLED and call.answered_at is not None
+            assert call.events.filter(kind="bridged").count() == 1
+
+
 @contextlib.contextmanager
 def _running(name: str, *command: str) -> Iterator[subprocess.Popen]:
     """A Celery process for one test, always stopped (warm first, killed if it lingers)."""

@@ -25,6 +25,11 @@ class Command(BaseCommand):
         parser.add_argument("--url", default="http://localhost:8000", help="the platform as Twilio calls it")
         parser.add_argument("--connect", default="127.0.0.1:8000", help="host:port the server listens on")
         parser.add_argument(
+            "--voice-connect",
+            default="",
+            help="host:port of the voice processes, if any: the webhooks a caller waits on go there",
+        )
+        parser.add_argument(
             "--rest-port", type=int, default=8765, help="port of the simulated Twilio REST API"
         )
         parser.add_argument("--tenants", default="", help="comma-separated slugs (default: all active)")
@@ -104,6 +109,7 @@ def build_plan(options: dict, numbers: list[str], operators: list[tuple[str, str
     return Plan(
         base_url=options["url"],
         connect=options["connect"],
+        voice_connect=options.get("voice_connect", ""),
         auth_token=settings.TWILIO_AUTH_TOKEN,
         numbers=numbers,
         operators=operators,

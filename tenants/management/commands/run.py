@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand
 from config import embedded
 from config.supervision import Supervised, worker_command, worker_queues
 from telephony.simulator.profiles import named
+from telephony.urls import caller_wait_paths
 from tenants.management.commands.demo import describe
 
 DEMO_OPERATORS = 6  # simulated operators answering the demo's live traffic
@@ -26,6 +27,13 @@ def _pump(name: str, stream, out) -> None:
     for line in iter(stream.readline, ""):
         out.write(f"{name:>6} | {line}")
         out.flush()
+
+
+def web_command(python: str, host: str, port: int, *, processes: int = 0) -> list[str]:
+    """A web process: uvicorn running ``config.asgi`` (``processes`` of it, else ``WEB_CONCURRENCY``)."""
+    command = [python, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port),
+               "--no-access-log", "--lifespan", "off"]  # fmt: skip
+    return [*command, "--workers", str(processes)] if processes else command
 
 
 class Command(BaseCommand):
@@ -47,6 +55,14 @@ class Command(BaseCommand):
             "never in production: Twilio's REST API is then played by the simulator)",
         )
         parser.add_argument("--simulator-port", type=int, default=8765)
+        parser.add_argument(
+            "--voice-port",
+            type=int,
+            default=0,
+            help="also run a voice web process on this port, for the webhooks a caller waits on "
+            "(telephony.urls.CALLER_WAITS): a proxy in front routes them there (docs/scale.md §4); "
+            "the simulated calls are sent there directly",
+        )
 
     def handle(self, *args, **options) -> None:
         call_command("migrate_schemas", executor="multiprocessing", interactive=False, verbosity=0)
@@ -62,12 +78,13 @@ class Command(BaseCommand):
             for queue in worker_queues()
         }
         commands = {
-            "web": [python, "-m", "uvicorn", "config.asgi:application", "--host", options["host"],
-                    "--port", str(options["port"]), "--no-access-log", "--lifespan", "off"],
+            "web": web_command(python, options["host"], options["port"]),
             **workers,
             "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "INFO",
                      "--schedule", str(embedded.data_dir() / "celerybeat-schedule")],
         }  # fmt: skip
+        if options["voice_port"]:  # the webhooks a caller waits on, away from the consoles (issue 23)
+            commands["voice"] = web_command(python, options["host"], options["voice_port"], processes=1)
         if traffic:
             commands["calls"] = [
                 python, "manage.py", "simulate", "--forever", "--profile", "working-day",
@@ -75,6 +92,8 @@ class Command(BaseCommand):
                 "--url", f"http://{settings.PLATFORM_HOST}:{options['port']}",
                 "--connect", f"127.0.0.1:{options['port']}", "--rest-port", str(options["simulator_port"]),
             ]  # fmt: skip
+            if options["voice_port"]:
+                commands["calls"] += ["--voice-connect", f"127.0.0.1:{options['voice_port']}"]
         children: dict[str, subprocess.Popen] = {}
 
         def start(name: str) -> subprocess.Popen:
@@ -95,6 +114,11 @@ class Command(BaseCommand):
             supervised[name].launch() if name in supervised else start(name)
         self.stdout.write(self.style.SUCCESS("\nThe platform is starting. Press Ctrl-C to stop.\n"))
         self.stdout.write(describe(port=options["port"]) + "\n")
+        if options["voice_port"]:
+            self.stdout.write(
+                f"Voice (the webhooks a caller waits on): port {options['voice_port']}; route "
+                f"{', '.join(caller_wait_paths())} there from your proxy\n"
+            )
         stopping = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopping.set())
         try:
