@@ -10,10 +10,10 @@ PREFIX = "/twilio/voice/"  # where config/urls_public.py mounts these
 # ``incoming``, makes the call's offer. A deployment may serve them on web processes of their own
 # ("voice": ``manage.py run --voice-port``, docs/scale.md §4), where they never queue behind the
 # consoles' sockets or the callbacks nobody waits for (status, conference events, recordings).
+# Not the fallback: Twilio asks for it when the voice webhook failed, so it stays on the web.
 CALLER_WAITS = (
     "incoming", "gather", "wait", "wait-key", "queue-result", "leave-choice", "callback-number",
-    "callback/answer", "voicemail", "dial-result", "fallback", "fallback-done",
-    "outbound/answer", "outbound/dial-result",
+    "callback/answer", "voicemail", "dial-result", "outbound/answer", "outbound/dial-result",
 )  # fmt: skip
 
 

@@ -12,10 +12,11 @@ from outbound import urls_twilio
 from telephony import urls
 from telephony.urls import CALLER_WAITS, caller_wait_paths
 
-# Twilio's callbacks nobody waits on: answered 204 (or ignored), never with TwiML for a caller.
-CALLBACKS = {
+# On the web: Twilio's callbacks nobody waits on (answered 204, never with TwiML for a caller), and
+# the fallback Twilio asks for when the voice webhook failed (not on the process that failed).
+ON_THE_WEB = {
     "status", "recording", "conference", "conference-leg", "conference-recording", "callback/status",
-    "outbound/status",
+    "outbound/status", "fallback", "fallback-done",
 }  # fmt: skip
 
 
@@ -25,14 +26,15 @@ def _routes() -> set[str]:
     return own | {"outbound/" + str(p.pattern) for p in urls_twilio.urlpatterns}
 
 
-def test_every_webhook_is_either_one_a_caller_waits_on_or_a_callback():
-    assert set(CALLER_WAITS) | CALLBACKS == _routes()
-    assert not set(CALLER_WAITS) & CALLBACKS
+def test_every_webhook_is_either_one_a_caller_waits_on_or_stays_on_the_web():
+    assert set(CALLER_WAITS) | ON_THE_WEB == _routes()
+    assert not set(CALLER_WAITS) & ON_THE_WEB
 
 
 def test_the_paths_a_proxy_routes_to_the_voice_processes_are_the_platforms_own():
     paths = caller_wait_paths()
-    assert "/twilio/voice/incoming" in paths and "/twilio/voice/status" not in paths
+    assert "/twilio/voice/incoming" in paths
+    assert "/twilio/voice/status" not in paths and "/twilio/voice/fallback" not in paths
     for path in paths:
         assert resolve(path, urlconf="config.urls_public").url_name, path
 
