@@ -35,7 +35,15 @@ from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER, callback_of, 
 from telephony.calls.company import settings_now
 from telephony.calls.flows import conference_callbacks
 from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
-from telephony.calls.records import STATUS_RANK, TwilioCallParams, add_event, record_status, set_outcome
+from telephony.calls.records import (
+    STATUS_RANK,
+    TwilioCallParams,
+    add_event,
+    caller_in_conference,
+    note_caller_in_conference,
+    record_status,
+    set_outcome,
+)
 from telephony.events import announce_on_commit
 from telephony.pushes import push_on_commit
 from telephony.routing import callbacks as kept
@@ -64,11 +72,7 @@ def dial(*, waiting_call_id: int) -> bool:
         if call is None or call.ended_at is not None or call.outcome:
             return False
         if call.placed_at is not None:
-            return (
-                conferences.bridge(waiting_call_id=waiting_call_id)
-                if conferences.caller_in_conference(call)
-                else True
-            )
+            return conferences.bridge(waiting_call_id=waiting_call_id) if caller_in_conference(call) else True
         if _found_at_twilio(call):  # an earlier ask may have placed it (answer lost, worker died)
             return True
         callback = callback_of(call)
@@ -273,7 +277,7 @@ def answered(
     settings = settings_now(now)  # as the operator's leg's (announcements)
     name = conferences.conference_name(call.call_sid)
     status_callback, recording_callback = conference_callbacks(call, settings)
-    add_event(call, "conference", dedupe="conference", at=now, name=name)
+    note_caller_in_conference(call, at=now)
     add_event(call, "callback_answered", dedupe="callback_answered", at=now)
     response = twiml.conference_caller(
         name=name,

@@ -35,7 +35,7 @@ from telephony import conferences, gateway, routing, twiml
 from telephony.calls.company import call_setup
 from telephony.calls.flows import voice_of
 from telephony.calls.models import Call
-from telephony.calls.records import add_event, has_event
+from telephony.calls.records import add_event, caller_in_conference, has_event
 from telephony.routing_models import EXITING, EXITING_NOW, Reservation, WaitingCall
 
 log = logging.getLogger(__name__)
@@ -143,7 +143,7 @@ def _take_out_of_line(*, waiting_call_id: int, call_sid: str, reason: str, now: 
             return call
         if locked.state not in IN_LINE or over:
             return None
-        if not conferences.caller_in_conference(call) or has_event(call, "conference_exit_refused"):
+        if not caller_in_conference(call) or has_event(call, "conference_exit_refused"):
             return None  # still in Twilio's queue (its wait URL times them out), or Twilio refused
         routing.leave(call_sid=call.call_sid, outcome=f"{EXITING}{reason}", now=now)
     return call

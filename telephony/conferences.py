@@ -28,7 +28,16 @@ from telephony import announcements, gateway, routing, twiml
 from telephony.calls import flows
 from telephony.calls.bridging import operator_identity, record_answer
 from telephony.calls.models import Call, CallEvent, TelephonySettings
-from telephony.calls.records import add_event, dedupe_key, has_event, held_seconds, on_hold, set_outcome
+from telephony.calls.records import (
+    IN_CONFERENCE,
+    add_event,
+    caller_in_conference,
+    dedupe_key,
+    held_seconds,
+    note_caller_in_conference,
+    on_hold,
+    set_outcome,
+)
 from telephony.pushes import push_on_commit
 from telephony.routing_models import Reservation, WaitingCall
 
@@ -97,11 +106,6 @@ def _joining(*, call: Call, reservation_id: int) -> Attempt | None:
     return Attempt(waiting, reservation)
 
 
-def caller_in_conference(call: Call) -> bool:
-    """Whether the caller was moved into the call's conference (out of Twilio's queue)."""
-    return has_event(call, "conference")
-
-
 def caller_left_conference(call: Call) -> bool:
     """Whether the caller's leg has left the call's conference (the conference's end, which their
     leaving brings: moved out by a redirect, or hung up; or Twilio's participant-leave of the
@@ -125,10 +129,10 @@ def bridge(*, waiting_call_id: int) -> bool:
             return False
         # What this call and attempt did already, in one query: the caller moved, the leg placed,
         # a create Twilio did not answer (kind → when).
-        keys = [dedupe_key(call, key) for key in ("conference", f"leg:{reservation.pk}",
+        keys = [dedupe_key(call, key) for key in (IN_CONFERENCE, f"leg:{reservation.pk}",
                                                     f"leg_unanswered:{reservation.pk}")]  # fmt: skip
         done = dict(CallEvent.objects.filter(dedupe_key__in=keys).values_list("kind", "at"))
-        if "conference" not in done and not _move_caller(call, reservation.pk):
+        if IN_CONFERENCE not in done and not _move_caller(call, reservation.pk):
             return False
         if "leg" in done:
             return True
@@ -177,7 +181,7 @@ def _move_caller(call: Call, reservation_id: int) -> bool:
     that answer, never both (issue 23). False when the attempt is over."""
     with transaction.atomic():
         one(Call.objects.select_for_update().filter(pk=call.pk))
-        if has_event(call, "conference"):  # joined by the answer to their leaving the line
+        if caller_in_conference(call):  # joined by the answer to their leaving the line
             return True
         answer = gateway.update_call(call_sid=call.call_sid, twiml_text=str(flows.caller_conference(call)))
         if answer is gateway.Answer.GONE:
@@ -186,7 +190,7 @@ def _move_caller(call: Call, reservation_id: int) -> bool:
         if answer is gateway.Answer.REFUSED:
             attempt_failed(call=call, reservation_id=reservation_id, reason="caller move refused by Twilio")
             return False
-        add_event(call, "conference", dedupe="conference", name=conference_name(call.call_sid))
+        note_caller_in_conference(call)
     return True
 
 

@@ -22,7 +22,14 @@ from telephony.calls import callback_offer
 from telephony.calls.company import call_setup, settings_now
 from telephony.calls.hours import after_hours_text, in_force, is_open, specialist_available
 from telephony.calls.models import Call, Callback, TelephonySettings
-from telephony.calls.records import add_event, book_callback, has_event, mark_queued, set_outcome
+from telephony.calls.records import (
+    add_event,
+    book_callback,
+    caller_in_conference,
+    mark_queued,
+    note_caller_in_conference,
+    set_outcome,
+)
 from telephony.routing_models import WaitingCall
 from tenants.models import Client
 
@@ -223,10 +230,9 @@ def to_queue(*, tenant: Client, call: Call, voice: twiml.Voice, text: str, now: 
     # this webhook (or a request at the same time, which waited for the first) answers as it did.
     straight_in = django_settings.CALLS_STRAIGHT_INTO_CONFERENCE
     offered_now = straight_in and first and waiting.state == WaitingCall.State.RESERVED
-    if offered_now or (not first and has_event(call, "conference")):
+    if offered_now or (not first and caller_in_conference(call)):
         if offered_now:
-            name = twiml.conference_name(call.call_sid)
-            add_event(call, "conference", dedupe="conference", at=now, name=name, straight_in=True)
+            note_caller_in_conference(call, at=now, straight_in=True)
         return caller_conference(call, greeting=text, voice=voice)
     return twiml.enqueue(
         voice=voice,
@@ -325,8 +331,7 @@ def _leave_or_connect(call: Call, now: dt.datetime) -> VoiceResponse | None:
         if routing.leave_line(call_sid=call.call_sid, outcome="left", now=now):
             return None
         add_event(call, "leave_refused", dedupe="leave_refused", at=now, reason="operator connecting")
-        if not has_event(call, "conference"):
-            add_event(call, "conference", dedupe="conference", name=twiml.conference_name(call.call_sid))
+        note_caller_in_conference(call)  # (once: a replay records nothing)
         return caller_conference(call)
 
 

@@ -10,7 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from config.queries import one
-from telephony import routing
+from telephony import routing, twiml
 from telephony.calls import sql
 from telephony.calls.company import call_setup
 from telephony.calls.hours import is_open
@@ -72,6 +72,23 @@ def dedupe_key(call: Call, dedupe: str) -> str:
 def has_event(call: Call, dedupe: str) -> bool:
     """Whether the call has the event recorded once under ``dedupe``."""
     return CallEvent.objects.filter(dedupe_key=dedupe_key(call, dedupe)).exists()
+
+
+# The caller is in the call's conference ``call-<sid>``: sent there by the first answer, moved
+# there by the bridge or the answer to their leaving the line, or dialled back into it. One event,
+# recorded once; Twilio's queue is behind them.
+IN_CONFERENCE = "conference"
+
+
+def caller_in_conference(call: Call) -> bool:
+    """Whether the caller was sent or moved into the call's conference (out of Twilio's queue)."""
+    return has_event(call, IN_CONFERENCE)
+
+
+def note_caller_in_conference(call: Call, *, at: dt.datetime | None = None, **data: Any) -> bool:
+    """Record that the caller is in the call's conference (once); True if new."""
+    name = twiml.conference_name(call.call_sid)
+    return add_event(call, IN_CONFERENCE, dedupe=IN_CONFERENCE, at=at, name=name, **data)
 
 
 def add_event(

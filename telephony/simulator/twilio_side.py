@@ -187,8 +187,9 @@ class Twilio:
 
     async def _send(self, path: str, params: dict[str, str], headers: dict[str, str]) -> str:
         assert self.session is not None
-        self.posted[urlsplit(path).path] += 1
-        origin = self.routes.get(urlsplit(path).path, self.connect)
+        route = urlsplit(path).path
+        self.posted[route] += 1
+        origin = self.routes.get(route, self.connect)
         self.sent_to[origin] += 1
         async with self.session.post(origin + path, data=params, headers=headers) as response:
             text = await response.text()

@@ -12,6 +12,7 @@ from django.test import Client as HttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from telephony.models import Queue
 from telephony.simulator.rest_faults import FaultPlan, FaultyHttpClient, Sent
 from tests.twilio_kit import check_twiml
 
@@ -30,6 +31,20 @@ def twilio_with_faults(monkeypatch, base_url: str, *script: str) -> FaultyHttpCl
     faulty.cache_clear = lambda: None  # as ``gateway.client``'s cache, which twilio_mock clears
     monkeypatch.setattr("telephony.gateway.client", faulty)
     return http
+
+
+def main_queue(tenant, **fields) -> Queue:
+    """The company's default queue (made once), with these ``fields`` set."""
+    queue, _ = Queue.objects.get_or_create(tenant=tenant, is_default=True, defaults={"name": "Main"})
+    Queue.objects.filter(pk=queue.pk).update(**fields)
+    queue.refresh_from_db()
+    return queue
+
+
+def caller_updates(http: FaultyHttpClient, call_sid: str) -> list[Sent]:
+    """The REST updates of the caller's call that Twilio answered (a move into or out of the
+    conference), in order."""
+    return [s for s in http.sent if s.url.endswith(f"/Calls/{call_sid}.json") and not s.fault]
 
 
 def operator_legs(http: FaultyHttpClient) -> list[Sent]:

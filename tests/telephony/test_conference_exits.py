@@ -22,8 +22,10 @@ from telephony.models import Queue, Reservation, WaitingCall
 from tests.telephony.calls_kit import incoming
 from tests.telephony.conference_kit import (
     atomic_depths,
+    caller_updates,
     conference_event,
     leg_event,
+    main_queue,
     operator_legs,
     path_of,
     query,
@@ -38,14 +40,7 @@ pytestmark = pytest.mark.usefixtures("caller_moved_on_accept", "bridges")
 
 @pytest.fixture
 def queue(db, tenants) -> Queue:
-    queue, _ = Queue.objects.get_or_create(tenant=tenants.alpha, is_default=True, defaults={"name": "Main"})
-    Queue.objects.filter(pk=queue.pk).update(max_wait=120)
-    queue.refresh_from_db()
-    return queue
-
-
-def _updates(http, sid: str) -> list:
-    return [s for s in http.sent if s.url.endswith(f"/Calls/{sid}.json") and not s.fault]
+    return main_queue(tenants.alpha, max_wait=120)
 
 
 def _bridge_fails(alpha_number, commit, http) -> str:
@@ -60,7 +55,7 @@ def _bridge_fails(alpha_number, commit, http) -> str:
         tasks.bridge_call.apply(args=[waiting.pk])
     with commit():
         leg_event(operator_legs(http)[-1].data["StatusCallback"], "no-answer", "CA" + "7" * 32)
-    assert len(_updates(http, sid)) == 1  # into the conference
+    assert len(caller_updates(http, sid)) == 1  # into the conference
     return sid
 
 
@@ -76,7 +71,7 @@ def _tick(commit) -> None:
 
 
 def _moved_out_offer(http, sid: str):
-    (*_, update) = _updates(http, sid)
+    (*_, update) = caller_updates(http, sid)
     offer = check_twiml(update.data["Twiml"])
     assert [el.tag for el in offer] == ["Gather", "Redirect"]  # what a caller leaving the queue gets
     action = offer.find("Gather").get("action")
@@ -93,7 +88,7 @@ def test_past_the_max_wait_a_caller_in_the_conference_is_offered_a_callback_once
     sid = _bridge_fails(alpha_number, commit, http)
     again = Reservation.objects.get(call__call_sid=sid, state="offered")  # offered again, ringing
     _tick(commit)
-    assert len(_updates(http, sid)) == 1  # within the max wait: music, still in line
+    assert len(caller_updates(http, sid)) == 1  # within the max wait: music, still in line
     _age(sid, queue.max_wait)
     _tick(commit)
     action = _moved_out_offer(http, sid)
@@ -104,7 +99,7 @@ def test_past_the_max_wait_a_caller_in_the_conference_is_offered_a_callback_once
     operator.refresh_from_db()
     assert again.state == "cancelled" and operator.state == "available"  # the ringing offer closed
     _tick(commit)
-    assert len(_updates(http, sid)) == 2  # moved once, whatever the ticks
+    assert len(caller_updates(http, sid)) == 2  # moved once, whatever the ticks
     response = signed_post(path_of(action), {"CallSid": sid, "To": alpha_number, "Digits": "1"})
     assert verbs(response.content) == ["Say", "Hangup"]
     with tenant_context(tenants.alpha):
@@ -138,7 +133,7 @@ def test_twilio_unavailable_keeps_the_caller_marked_out_of_line_and_the_next_tic
         _, params = incoming(alpha_number)
     sid = params["CallSid"]
     _tick(commit)
-    assert _updates(http, sid) == []  # in Twilio's queue: its wait URL times the caller out, not REST
+    assert caller_updates(http, sid) == []  # in Twilio's queue: its wait URL times the caller out, not REST
     make_operator({queue: 1})
     with commit():
         tasks.match_queues.apply(args=[[queue.pk]])
@@ -201,7 +196,7 @@ def test_a_caller_moved_out_whose_answer_was_lost_is_not_redirected_again(
     http = twilio_with_faults(monkeypatch, twilio_mock)
     make_operator({queue: 1})
     sid = _bridge_fails(alpha_number, commit, http)
-    conference = check_twiml(_updates(http, sid)[0].data["Twiml"]).find("Dial/Conference")
+    conference = check_twiml(caller_updates(http, sid)[0].data["Twiml"]).find("Dial/Conference")
     _age(sid, queue.max_wait)
     http.plan.script.extend(["lost"])
     _tick(commit)

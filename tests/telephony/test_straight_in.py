@@ -17,8 +17,10 @@ from telephony.calls.models import Call, CallEvent, TelephonySettings
 from telephony.models import Queue, Reservation, WaitingCall
 from tests.telephony.calls_kit import incoming
 from tests.telephony.conference_kit import (
+    caller_updates,
     conference_event,
     leg_label,
+    main_queue,
     operator_legs,
     query,
     twilio_with_faults,
@@ -32,15 +34,7 @@ pytestmark = pytest.mark.usefixtures("bridges")
 
 @pytest.fixture
 def queue(db, tenants) -> Queue:
-    queue, _ = Queue.objects.get_or_create(tenant=tenants.alpha, is_default=True, defaults={"name": "Main"})
-    Queue.objects.filter(pk=queue.pk).update(max_wait=120)
-    queue.refresh_from_db()
-    return queue
-
-
-def _updates(http, sid: str) -> list:
-    """REST updates of the caller's call (a move into or out of the conference)."""
-    return [s for s in http.sent if s.url.endswith(f"/Calls/{sid}.json") and not s.fault]
+    return main_queue(tenants.alpha, max_wait=120)
 
 
 def _conference(response) -> object:
@@ -88,7 +82,7 @@ def test_a_call_offered_as_it_comes_in_waits_in_its_conference_and_the_bridge_on
         waiting = accept_offer(reservation_id=offer.pk, operator=operator.user)
     with commit():
         tasks.bridge_call.apply(args=[waiting.pk])
-    assert _updates(http, sid) == []  # nobody to move: the caller is in the conference already
+    assert caller_updates(http, sid) == []  # nobody to move: the caller is in the conference already
     (leg,) = operator_legs(http)
     assert check_twiml(leg.data["Twiml"]).find("Dial/Conference").text == f"call-{sid}"
     assert leg_label(leg) == f"operator-{offer.pk}"
@@ -121,7 +115,7 @@ def test_a_call_nobody_is_free_for_waits_in_twilios_queue_and_is_moved_in_on_acc
         waiting = accept_offer(reservation_id=offer.pk, operator=operator.user)
     with commit():
         tasks.bridge_call.apply(args=[waiting.pk])
-    (update,) = _updates(http, sid)  # out of Twilio's queue into the conference
+    (update,) = caller_updates(http, sid)  # out of Twilio's queue into the conference
     assert check_twiml(update.data["Twiml"]).find("Dial/Conference").text == f"call-{sid}"
 
 
@@ -155,13 +149,13 @@ def test_a_declined_offer_leaves_the_caller_in_the_conference_in_line_until_the_
     assert waiting.state == WaitingCall.State.WAITING  # back in line, place kept
     with commit():
         tasks.routing_tick.apply()
-    assert _updates(http, sid) == []  # within the max wait: music, in line
+    assert caller_updates(http, sid) == []  # within the max wait: music, in line
     WaitingCall.objects.filter(pk=waiting.pk).update(
         enqueued_at=waiting.enqueued_at - dt.timedelta(seconds=queue.max_wait)
     )
     with commit():
         tasks.routing_tick.apply()
-    (update,) = _updates(http, sid)  # moved out: the callback or voicemail offer
+    (update,) = caller_updates(http, sid)  # moved out: the callback or voicemail offer
     assert [el.tag for el in check_twiml(update.data["Twiml"])] == ["Gather", "Redirect"]
     assert WaitingCall.objects.get(pk=waiting.pk).state == WaitingCall.State.LEFT
 
