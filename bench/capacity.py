@@ -38,7 +38,7 @@ LIVE_COMPANIES = 5  # the companies whose numbers are called (every company is r
 EXTRA_SKILLS = 100  # each operator is also skilled on this many other companies' queues
 # Operators first at a low rate (the floor logs in), then calls per second.
 STEPS = [(100, 1.0), (250, 2.0), (500, 3.0), (1000, 3.0), (1000, 5.0), (1000, 8.0), (1000, 10.0),
-         (1000, 20.0), (1000, 25.0)]  # fmt: skip
+         (1000, 15.0), (1000, 20.0), (1000, 25.0)]  # fmt: skip
 QUICK_STEPS = [(50, 2.0), (100, 5.0)]
 
 

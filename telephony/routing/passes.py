@@ -105,6 +105,8 @@ def _pass(
     call_queues = skill_queues | queues.overflowing_into(skill_queues, rules)
     if queue_ids is not None and operator_ids is None:
         call_queues &= set(queue_ids)
+    if not call_queues:  # no call waits where they may take one (an operator freed on a calm floor)
+        return [], False
     # With the calls, the seats in use of queues that reserve or cap seats (fairness reads them).
     calls, seats = sql.waiting_calls_and_seats(
         queue_ids=call_queues, taken=taken, seats_of=standing.seats_counted(rules, call_queues)

@@ -115,8 +115,11 @@ def serve_freed_operator(*, operator_id: int, now: datetime | None = None, **kwa
     """An operator became available (``events.operator_available``, after commit): inbound calls
     first; when none is offered to them, the apps above are told (``events.operator_freed``: the
     dialer looks for outbound work). The one place that decides this order. An operator no longer
-    available (offered a call in the very commit that freed them) costs one read."""
-    if not sql.anyone_free(operator_ids=[operator_id]):
+    available (offered a call in the very commit that freed them) costs one read, and so does the
+    usual case on a staffed floor, no call waiting for them: no locking pass (a call queued after
+    this read sees them free in its own look after commit)."""
+    free, calls_waiting = sql.free_and_calls_waiting(operator_id)
+    if not free:
         return
-    if not match(operator_ids=[operator_id], now=now):
+    if not calls_waiting or not match(operator_ids=[operator_id], now=now):
         operator_freed.send_robust(sender=None, operator_id=operator_id)

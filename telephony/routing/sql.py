@@ -105,6 +105,15 @@ SELECT EXISTS (
 )
 """  # noqa: S608 (constant text; every value is a parameter)
 
+# Whether the operator is available, and whether a call waits in a queue of their skills (or in
+# one overflowing into it): what an operator just freed looks at before a locking pass.
+FREE_AND_CALLS_WAITING = f"""
+WITH {SCOPE}
+SELECT EXISTS (SELECT 1 FROM telephony_operatorprofile p WHERE p.id = %(operator)s AND p.state = %(available)s),
+    cardinality(scope.queues) > 0
+FROM scope
+"""  # noqa: S608 (constant text; every value is a parameter)
+
 WAITING_CALLS = """
 SELECT id, queue_id, enqueued_at, priority, language, call_sid, tenant_id
 FROM telephony_waitingcall
@@ -333,6 +342,19 @@ def anyone_free(
             },
         )  # fmt: skip
         return cursor.fetchone()[0]
+
+
+def free_and_calls_waiting(operator_id: int) -> tuple[bool, bool]:
+    """Whether the operator is available, and whether a call waits where they may take it (a
+    queue of their skills, or one overflowing into it; certification is the match's to check)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            FREE_AND_CALLS_WAITING,
+            {"available": AVAILABLE, "waiting": WAITING, "operator": operator_id, "operators": [operator_id],
+             "served": None},
+        )  # fmt: skip
+        free, waiting = cursor.fetchone()
+        return free, waiting
 
 
 def waiting_calls(*, queue_ids: Iterable[int], taken: Iterable[int] = ()) -> dict[int, WaitingRow]:

@@ -119,6 +119,29 @@ def test_an_operator_freed_among_companies_with_contracts_is_offered_a_call_in_f
     assert Reservation.objects.filter(operator=operator, state=Reservation.State.OFFERED).count() == 1
 
 
+def test_an_operator_freed_with_no_call_waiting_for_them_costs_no_locking_pass(
+    db, tenants, many_queues, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    """The usual wrap-up's end on a staffed floor: nothing waits in their 300 queues. In the
+    change, their skills are read with their lock and no call is looked for; after its commit one
+    read (still free? a call waiting for them?) instead of a second locking pass, then the dialer's
+    look for outbound work. A call waiting elsewhere changes nothing; one in their queue is offered."""
+    routing.enqueue(tenant=tenants.beta, queue=make_queue(tenants.beta), call_sid=sid(), now=at(0))
+    operator = skilled_on(many_queues, state="wrap_up")
+    # The savepoint; the operator locked with their skills (none on a queue with a call); is a call
+    # of theirs still bridged; their state and its event; the release. After the commit: free and
+    # a call waiting for them, one read; the dialer's outbound work for them, one read.
+    with django_assert_num_queries(7), django_capture_on_commit_callbacks(execute=True):
+        routing.profile_set_state(profile_id=operator.pk, state="available", now=at(30))
+    assert not Reservation.objects.filter(operator=operator).exists()
+
+    routing.profile_set_state(profile_id=operator.pk, state="break", now=at(40))
+    routing.enqueue(tenant=tenants.alpha, queue=many_queues[20], call_sid=sid(), now=at(41))
+    with django_capture_on_commit_callbacks(execute=True):
+        routing.profile_set_state(profile_id=operator.pk, state="available", now=at(50))
+    assert Reservation.objects.get(operator=operator).state == Reservation.State.OFFERED
+
+
 def test_a_call_queued_with_many_operators_free_locks_only_the_best_few_for_it(db, tenants):
     """A thousand free operators must not be a thousand rows locked and read per call: the call
     locks the best few by the policy's order (own queue's best tier, then the overflow group;
