@@ -109,8 +109,9 @@ SELECT EXISTS (
 # one overflowing into it): what an operator just freed looks at before a locking pass.
 FREE_AND_CALLS_WAITING = f"""
 WITH {SCOPE}
-SELECT EXISTS (SELECT 1 FROM telephony_operatorprofile p WHERE p.id = %(operator)s AND p.state = %(available)s),
-    cardinality(scope.queues) > 0
+SELECT EXISTS (
+    SELECT 1 FROM telephony_operatorprofile p WHERE p.id = %(operator)s AND p.state = %(available)s
+), cardinality(scope.queues) > 0
 FROM scope
 """  # noqa: S608 (constant text; every value is a parameter)
 
