@@ -451,8 +451,14 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
                 step["simulator_loop_lag_ms_p99"] = _percentile(lags, 0.99)
                 step["simulator_gc_pause_ms_max"] = round(max(pauses.pauses, default=0.0), 1)
                 # The simulator (Twilio and every console) shares the box: its cores are not the platform's.
-                simulated = (time.process_time() - simulator_before) / (time.monotonic() - step_began)
+                simulator_cpu = time.process_time() - simulator_before
+                simulated = simulator_cpu / (time.monotonic() - step_began)
                 step["simulator_cpu_seconds_per_second"] = round(simulated, 2)
+                # Its work a call is the same whatever the platform does: the platform's CPU a call
+                # against it is a ratio within one run, to compare runs on a machine whose speed drifts.
+                step["cpu_per_call_against_simulator"] = (
+                    round(sum(cpu.values()) / simulator_cpu, 2) if simulator_cpu > 0 else None
+                )
                 step["load_average"] = round((load_before + os.getloadavg()[0]) / 2, 2)
                 step["ok"] = bool(step["offer_ms_p99"] is not None and step["offer_ms_p99"] <= OFFER_P99_MS
                                   and step["lost"] == 0)  # fmt: skip
