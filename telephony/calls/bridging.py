@@ -13,7 +13,7 @@ from accounts.models import User
 from config.process_cache import ProcessCache
 from config.queries import one
 from telephony.calls.models import Call
-from telephony.calls.records import add_event
+from telephony.calls.records import add_event, mark_accepted
 from telephony.routing_models import Reservation, WaitingCall
 from tenants.switching import company_context, public_context
 
@@ -55,14 +55,14 @@ def record_accept(*, waiting: WaitingCall, reservation: Reservation, user: User)
     if operator is None:
         return
     with company_context(waiting.tenant):
-        call = one(Call.objects.filter(call_sid=waiting.call_sid))
-        if call is None:
-            return
-        with transaction.atomic(savepoint=False):
-            Call.objects.filter(pk=call.pk, answered_at__isnull=True).update(
-                offered_at=reservation.offered_at, operator_id=operator.user_id, operator_name=operator.name
-            )
-            add_event(call, "accepted", dedupe=f"accepted:{reservation.pk}", operator=operator.username)
+        mark_accepted(
+            waiting.call_sid,
+            reservation_id=reservation.pk,
+            offered_at=reservation.offered_at,
+            operator_id=operator.user_id,
+            operator_name=operator.name,
+            operator=operator.username,
+        )
 
 
 def record_answer(

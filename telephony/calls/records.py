@@ -66,7 +66,12 @@ class TwilioCallParams:
 
 def dedupe_key(call: Call, dedupe: str) -> str:
     """The key that makes an event of this call unique (``CallEvent.dedupe_key``)."""
-    return f"{call.call_sid}:{dedupe}"[:200]
+    return event_key(call.call_sid, dedupe)
+
+
+def event_key(call_sid: str, dedupe: str) -> str:
+    """``dedupe_key`` by the call's sid."""
+    return f"{call_sid}:{dedupe}"[:200]
 
 
 def has_event(call: Call, dedupe: str) -> bool:
@@ -130,6 +135,31 @@ def mark_queued(call: Call, *, queue_id: int, queue_name: str, at: dt.datetime, 
     if marked:
         call.queued_at, call.queue_id, call.queue_name = at, queue_id, queue_name
     return marked
+
+
+def mark_accepted(
+    call_sid: str,
+    *,
+    reservation_id: int,
+    offered_at: dt.datetime,
+    operator_id: int,
+    operator_name: str,
+    **data: Any,
+) -> bool:
+    """Write who took the call (the offer ``reservation_id``) into its record, unless it is answered
+    already, with its ``accepted`` event (``data``, once per offer), in one statement. False when
+    this company has no call of that sid (nothing written)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.MARK_ACCEPTED,
+            {
+                "call_sid": call_sid, "offered_at": offered_at, "operator_id": operator_id,
+                "operator_name": operator_name, "at": timezone.now(),
+                "key": event_key(call_sid, f"accepted:{reservation_id}"),
+                "data": EVENT_DATA.get_db_prep_value(data, connection),
+            },
+        )  # fmt: skip
+        return cursor.fetchone()[0] > 0
 
 
 def contact_for(phone: str) -> Contact | None:

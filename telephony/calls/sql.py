@@ -39,6 +39,25 @@ WITH marked AS (
 SELECT count(*) FROM marked
 """
 
+# Who took the call, written into its record as the accept commits (not over an answer already
+# written: a late accept must not rename who answered), with its "accepted" event (once per key):
+# one round trip, not a read of the call and a transaction of two writes. The count of calls of
+# that sid in this company's schema: 0 when it has none.
+MARK_ACCEPTED = """
+WITH taken AS (
+    SELECT id FROM calls_call WHERE call_sid = %(call_sid)s
+), marked AS (
+    UPDATE calls_call c
+    SET offered_at = %(offered_at)s, operator_id = %(operator_id)s, operator_name = %(operator_name)s
+    FROM taken WHERE c.id = taken.id AND c.answered_at IS NULL
+), noted AS (
+    INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
+    SELECT id, %(at)s, 'accepted', %(data)s, %(key)s FROM taken
+    ON CONFLICT (dedupe_key) DO NOTHING
+)
+SELECT count(*) FROM taken
+"""
+
 
 def _columns(fields: list[Field], prefix: str = "") -> str:
     return ", ".join(f'{prefix}"{field.column}"' for field in fields)

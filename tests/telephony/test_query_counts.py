@@ -132,6 +132,38 @@ def _accepted(alpha_number: str, queue: Queue, capture) -> tuple[OperatorProfile
     return operator, offer, routing.accept(reservation_id=offer.pk, operator=operator.user).call
 
 
+def test_who_took_the_call_is_written_in_one_statement(
+    db, tenants, queue, alpha_number, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    """As the accept commits: who took the call into its record, with its "accepted" event; not
+    over an answer already written (a late accept), once per offer, nothing for a call the company
+    does not have."""
+    operator, offer, waiting = _accepted(alpha_number, queue, django_capture_on_commit_callbacks)
+    bridging.OPERATORS.get(operator.user_id)  # who they are, kept by the process since their last call
+    with django_assert_num_queries(2):
+        # SET search_path to the company's schema; the call's operator and offer with its
+        # "accepted" event (once per key), one statement: not a read of the call and a transaction.
+        bridging.record_accept(waiting=waiting, reservation=offer, user=operator.user)
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=waiting.call_sid)
+        name = operator.user.get_full_name() or operator.user.username
+        assert (call.operator_id, call.operator_name) == (operator.user_id, name)
+        assert call.offered_at == offer.offered_at and call.answered_at is None
+        assert call.events.get(kind="accepted").data == {"operator": operator.user.username}
+        Call.objects.filter(pk=call.pk).update(
+            operator_id=None, operator_name="", answered_at=call.started_at
+        )
+    bridging.record_accept(waiting=waiting, reservation=offer, user=operator.user)  # replayed, answered
+    with tenant_context(tenants.alpha):
+        call.refresh_from_db()
+        assert call.operator_id is None and call.events.filter(kind="accepted").count() == 1
+    waiting.call_sid = "CA" + "0" * 32  # no such call in the company's schema
+    bridging.record_accept(waiting=waiting, reservation=offer, user=operator.user)
+    with tenant_context(tenants.alpha):
+        assert not Call.objects.filter(call_sid=waiting.call_sid).exists()
+        assert call.events.filter(kind="accepted").count() == 1
+
+
 def test_the_operators_join(
     db, tenants, queue, alpha_number, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
