@@ -6,14 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
-from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from config.process_cache import ProcessCache
 from config.queries import one
 from telephony.calls.models import Call
-from telephony.calls.records import add_event, mark_accepted
+from telephony.calls.records import mark_accepted, mark_answered
 from telephony.routing_models import Reservation, WaitingCall
 from tenants.switching import company_context, public_context
 
@@ -78,18 +77,15 @@ def record_answer(
     if operator is None:
         return False
     answered = at or timezone.now()
-    with company_context(waiting.tenant), transaction.atomic(savepoint=False):
-        new = Call.objects.filter(pk=call.pk, answered_at__isnull=True).update(
-            answered_at=answered,
+    accepted_at = reservation.closed_at or answered
+    with company_context(waiting.tenant):
+        return mark_answered(
+            call,
+            waiting_id=waiting.pk,
+            at=answered,
             offered_at=reservation.offered_at,
             operator_id=operator.user_id,
             operator_name=operator.name,
-            wait_seconds=max(0, round((answered - (call.queued_at or answered)).total_seconds())),
+            operator=operator.username,
+            answer_seconds=round((answered - accepted_at).total_seconds(), 3),
         )
-        if new:
-            WaitingCall.objects.filter(pk=waiting.pk).update(answered_at=answered)
-            accepted_at = reservation.closed_at or answered
-            add_event(call, "bridged", dedupe=f"bridged:{operator.user_id}", at=answered,
-                      operator=operator.username,
-                      answer_seconds=round((answered - accepted_at).total_seconds(), 3))  # fmt: skip
-    return bool(new)

@@ -162,6 +162,34 @@ def mark_accepted(
         return cursor.fetchone()[0] > 0
 
 
+def mark_answered(
+    call: Call,
+    *,
+    waiting_id: int,
+    at: dt.datetime,
+    offered_at: dt.datetime,
+    operator_id: int,
+    operator_name: str,
+    **data: Any,
+) -> bool:
+    """The call answered at ``at`` by this operator, unless it is answered already: its record (the
+    wait from its place in line to ``at``), the answer's time on its call in line ``waiting_id``
+    and its ``bridged`` event (``data``, once per operator), in one statement. True when newly
+    answered."""
+    waited = max(0, round((at - (call.queued_at or at)).total_seconds()))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql.MARK_ANSWERED,
+            {
+                "call": call.pk, "waiting": waiting_id, "at": at, "offered_at": offered_at,
+                "operator_id": operator_id, "operator_name": operator_name, "wait_seconds": waited,
+                "key": dedupe_key(call, f"bridged:{operator_id}"),
+                "data": EVENT_DATA.get_db_prep_value(data, connection),
+            },
+        )  # fmt: skip
+        return cursor.fetchone()[0] == 1
+
+
 def contact_for(phone: str) -> Contact | None:
     """The caller's contact card, created on the first call from a valid number."""
     if not is_e164(phone):
@@ -239,12 +267,19 @@ def start_inbound(
 def set_outcome(call: Call, outcome: str, *, at: dt.datetime | None = None, **data: Any) -> bool:
     """Give the call its one outcome; a second attempt changes nothing and returns False."""
     at = at or timezone.now()
-    updated = Call.objects.filter(pk=call.pk, outcome="").update(outcome=outcome, outcome_at=at)
+    with connection.cursor() as cursor:  # the outcome with its event, one statement (``sql.SET_OUTCOME``)
+        cursor.execute(
+            sql.SET_OUTCOME,
+            {
+                "call": call.pk, "outcome": outcome, "at": at, "key": dedupe_key(call, f"outcome:{outcome}"),
+                "data": EVENT_DATA.get_db_prep_value({"outcome": outcome, **data}, connection),
+            },
+        )  # fmt: skip
+        updated = cursor.fetchone()[0] == 1
     if updated:
         call.outcome, call.outcome_at = outcome, at
-        add_event(call, "outcome", dedupe=f"outcome:{outcome}", at=at, outcome=outcome, **data)
         announce_on_commit(call_completed, call_id=call.pk, call_sid=call.call_sid)
-    return bool(updated)
+    return updated
 
 
 def record_status(*, params: TwilioCallParams, now: dt.datetime | None = None) -> Call | None:

@@ -39,6 +39,21 @@ WITH marked AS (
 SELECT count(*) FROM marked
 """
 
+# The call's one outcome (a second attempt changes nothing) with its "outcome" event (once per
+# key), in one round trip. The count of rows set: 0 when the call had an outcome already.
+SET_OUTCOME = """
+WITH given AS (
+    UPDATE calls_call SET outcome = %(outcome)s, outcome_at = %(at)s
+    WHERE id = %(call)s AND outcome = ''
+    RETURNING id
+), noted AS (
+    INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
+    SELECT id, %(at)s, 'outcome', %(data)s, %(key)s FROM given
+    ON CONFLICT (dedupe_key) DO NOTHING
+)
+SELECT count(*) FROM given
+"""
+
 # Who took the call, written into its record as the accept commits (not over an answer already
 # written: a late accept must not rename who answered), with its "accepted" event (once per key):
 # one round trip, not a read of the call and a transaction of two writes. The count of calls of
@@ -56,6 +71,27 @@ WITH taken AS (
     ON CONFLICT (dedupe_key) DO NOTHING
 )
 SELECT count(*) FROM taken
+"""
+
+# The call answered by the operator whose leg joined (once: a replayed join finds it answered and
+# writes nothing), with the answer's time on its call in line and its "bridged" event (once per
+# key): one round trip. The count of calls answered now: 0 when it was answered already.
+MARK_ANSWERED = """
+WITH answered AS (
+    UPDATE calls_call
+    SET answered_at = %(at)s, offered_at = %(offered_at)s, operator_id = %(operator_id)s,
+        operator_name = %(operator_name)s, wait_seconds = %(wait_seconds)s
+    WHERE id = %(call)s AND answered_at IS NULL
+    RETURNING id
+), in_line AS (
+    UPDATE telephony_waitingcall SET answered_at = %(at)s
+    WHERE id = %(waiting)s AND EXISTS (SELECT 1 FROM answered)
+), noted AS (
+    INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
+    SELECT id, %(at)s, 'bridged', %(data)s, %(key)s FROM answered
+    ON CONFLICT (dedupe_key) DO NOTHING
+)
+SELECT count(*) FROM answered
 """
 
 

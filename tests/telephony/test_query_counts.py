@@ -171,11 +171,12 @@ def test_the_operators_join(
     bridging.OPERATORS.get(operator.user_id)  # who they are, kept by the process since their last call
     with tenant_context(tenants.alpha):
         call = Call.objects.get(call_sid=waiting.call_sid)
-        with django_assert_num_queries(7):
+        with django_assert_num_queries(5):
             # SAVEPOINT (the join's transaction); the call, locked; the offer they accepted with
-            # its call in line and their operator, one statement; UPDATE the call as answered;
-            # UPDATE the call in line; INSERT its "bridged" event (once per key); RELEASE. The call
-            # in line and the offer are not read again, nor is the public schema entered.
+            # its call in line and their operator, one statement; the call answered with the
+            # answer's time on its call in line and its "bridged" event (once per key), one
+            # statement; RELEASE. The call in line and the offer are not read again, nor is the
+            # public schema entered.
             label = conferences.operator_label(offer.pk)
             assert conferences.participant_joined(call=call, label=label, leg_sid="CA" + "b" * 32)
         assert Call.objects.get(pk=call.pk).answered_at is not None
@@ -187,13 +188,13 @@ def test_the_status_callback_of_a_call_hung_up_in_the_queue(
     warm(alpha_number, queue)
     _, params = incoming(alpha_number)
     status = {"CallSid": params["CallSid"], "To": alpha_number}
-    with django_assert_num_queries(17), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(16), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
         # SAVEPOINT (the callback's transaction);
         # the call, locked; INSERT its "status:completed" event (once per key);
-        # was the caller on hold (the last hold event); UPDATE the call's outcome (abandoned);
-        # INSERT its "outcome" event (once per key);
+        # was the caller on hold (the last hold event); the call's outcome (abandoned) with its
+        # "outcome" event (once per key), one statement;
         # the router lets the call go, in the callback's transaction (no savepoint): the waiting
         # call locked, its live offer (none), UPDATE it as left;
         # UPDATE the call (status, end, waits); RELEASE (the callback's transaction);
@@ -211,13 +212,13 @@ def test_the_status_callback_of_an_answered_call(
     _, _, waiting = _accepted(alpha_number, queue, django_capture_on_commit_callbacks)
     operator_joined(waiting)
     status = {"CallSid": waiting.call_sid, "To": alpha_number, "CallDuration": "30"}
-    with django_assert_num_queries(20), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(19), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
         # SAVEPOINT (the callback's transaction);
         # the call, locked; INSERT its "status:completed" event (once per key);
-        # was the caller on hold (the last hold event); UPDATE the call's outcome (handled);
-        # INSERT its "outcome" event (once per key);
+        # was the caller on hold (the last hold event); the call's outcome (handled) with its
+        # "outcome" event (once per key), one statement;
         # the router lets the call go (``routing.leave``, in the callback's transaction: no
         # savepoint): the waiting call locked, its live reservation locked, the operator locked,
         # UPDATE the reservation as completed; the operator to wrap-up (``operators.transition``):
