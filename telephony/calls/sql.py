@@ -23,36 +23,35 @@ RETURNING id
 """
 
 
-# The call marked queued (once: of two requests at once, the one that updates the row wins, the other
-# waits for its lock and then finds it queued) and, with it, its "queued" event (once per key): one
-# round trip. The count of rows marked: 0 when the call was queued already.
-MARK_QUEUED = """
-WITH marked AS (
-    UPDATE calls_call SET queued_at = %(at)s, queue_id = %(queue)s, queue_name = %(queue_name)s
-    WHERE id = %(call)s AND queued_at IS NULL
-    RETURNING id
+def _with_event(update: str, kind: str) -> str:
+    """``update`` (of one call, by ``%(call)s``) and, when it changed the row, the call's ``kind``
+    event (once per key): one round trip. Selects the count of rows changed."""
+    return f"""
+WITH changed AS ({update} RETURNING id
 ), noted AS (
     INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
-    SELECT id, %(at)s, 'queued', %(data)s, %(key)s FROM marked
+    SELECT id, %(at)s, '{kind}', %(data)s, %(key)s FROM changed
     ON CONFLICT (dedupe_key) DO NOTHING
 )
-SELECT count(*) FROM marked
-"""
+SELECT count(*) FROM changed
+"""  # noqa: S608 (constant text; every value is a parameter)
 
-# The call's one outcome (a second attempt changes nothing) with its "outcome" event (once per
-# key), in one round trip. The count of rows set: 0 when the call had an outcome already.
-SET_OUTCOME = """
-WITH given AS (
-    UPDATE calls_call SET outcome = %(outcome)s, outcome_at = %(at)s
-    WHERE id = %(call)s AND outcome = ''
-    RETURNING id
-), noted AS (
-    INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
-    SELECT id, %(at)s, 'outcome', %(data)s, %(key)s FROM given
-    ON CONFLICT (dedupe_key) DO NOTHING
+
+# The call marked queued (once: of two requests at once, the one that updates the row wins, the other
+# waits for its lock and then finds it queued) with its "queued" event. 0 when queued already.
+MARK_QUEUED = _with_event(
+    """UPDATE calls_call SET queued_at = %(at)s, queue_id = %(queue)s, queue_name = %(queue_name)s
+    WHERE id = %(call)s AND queued_at IS NULL""",
+    "queued",
 )
-SELECT count(*) FROM given
-"""
+
+# The call's one outcome (a second attempt changes nothing) with its "outcome" event. 0 when the
+# call had an outcome already.
+SET_OUTCOME = _with_event(
+    """UPDATE calls_call SET outcome = %(outcome)s, outcome_at = %(at)s
+    WHERE id = %(call)s AND outcome = ''""",
+    "outcome",
+)
 
 # Who took the call, written into its record as the accept commits (not over an answer already
 # written: a late accept must not rename who answered), with its "accepted" event (once per key):
