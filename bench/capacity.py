@@ -213,8 +213,7 @@ class Platform:
     """Web (uvicorn, one process per core), a Celery worker per queue, and beat, as children."""
 
     def __init__(self, env: dict[str, str], port: int, voice_port: int = 0) -> None:
-        from config.supervision import worker_command, worker_queues
-        from tenants.management.commands.run import web_command
+        from config.supervision import web_command, worker_command, worker_queues
 
         python = sys.executable
         self.log = open(ROOT / "var" / "capacity.log", "a")  # noqa: SIM115

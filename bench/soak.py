@@ -88,13 +88,12 @@ class Children:
     """Web, beat and a supervised worker, as ``manage.py run`` runs them."""
 
     def __init__(self, env: dict[str, str], port: int) -> None:
-        from config.supervision import Supervised, worker_command
+        from config.supervision import Supervised, web_command, worker_command
 
         self.env, self.port, self.log = env, port, open(ROOT / "var" / "soak.log", "a")  # noqa: SIM115
         self.events: list[str] = []
         python = sys.executable
-        self.web_command = [python, "-m", "uvicorn", "config.asgi:application", "--port", str(port),
-                            "--host", "127.0.0.1", "--no-access-log", "--lifespan", "off"]  # fmt: skip
+        self.web_command = web_command(python, "127.0.0.1", port)
         worker = worker_command(python, extra=["-l", "WARNING"])
         self.worker = Supervised("worker", lambda: self._spawn(worker), on_restart=self.events.append)
         self.beat_command = [python, "-m", "celery", "-A", "config", "beat", "-l", "WARNING",

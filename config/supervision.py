@@ -28,6 +28,13 @@ def worker_queues() -> list[str]:
     return [settings.CELERY_CALL_QUEUE, settings.CELERY_BACKGROUND_QUEUE]
 
 
+def web_command(python: str, host: str, port: int, *, processes: int = 0) -> list[str]:
+    """A web process: uvicorn running ``config.asgi`` (``processes`` of it, else ``WEB_CONCURRENCY``)."""
+    command = [python, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port),
+               "--no-access-log", "--lifespan", "off"]  # fmt: skip
+    return [*command, "--workers", str(processes)] if processes else command
+
+
 def worker_command(
     python: str, *, concurrency: int = 2, extra: Sequence[str] = (), queues: Sequence[str] | None = None
 ) -> list[str]:

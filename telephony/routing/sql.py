@@ -355,7 +355,7 @@ def free_and_calls_waiting(operator_id: int) -> tuple[bool, bool]:
              "served": None},
         )  # fmt: skip
         free, waiting = cursor.fetchone()
-        return free, waiting
+    return free, waiting
 
 
 def waiting_calls(*, queue_ids: Iterable[int], taken: Iterable[int] = ()) -> dict[int, WaitingRow]:

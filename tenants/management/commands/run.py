@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from config import embedded
-from config.supervision import Supervised, worker_command, worker_queues
+from config.supervision import Supervised, web_command, worker_command, worker_queues
 from telephony.simulator.profiles import named
 from telephony.urls import caller_wait_paths
 from tenants.management.commands.demo import describe
@@ -27,13 +27,6 @@ def _pump(name: str, stream, out) -> None:
     for line in iter(stream.readline, ""):
         out.write(f"{name:>6} | {line}")
         out.flush()
-
-
-def web_command(python: str, host: str, port: int, *, processes: int = 0) -> list[str]:
-    """A web process: uvicorn running ``config.asgi`` (``processes`` of it, else ``WEB_CONCURRENCY``)."""
-    command = [python, "-m", "uvicorn", "config.asgi:application", "--host", host, "--port", str(port),
-               "--no-access-log", "--lifespan", "off"]  # fmt: skip
-    return [*command, "--workers", str(processes)] if processes else command
 
 
 class Command(BaseCommand):
