@@ -19,10 +19,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 
-from config.queries import one
 from telephony import conferences, evidence, gateway, recording_pauses, supervision, transfers, twiml
 from telephony.calls.models import Call
-from telephony.calls.records import add_event
+from telephony.calls.records import add_event, call_by_id
 from telephony.signatures import named_call, twilio_signed
 from telephony.tasks import delay_on_commit, release_caller, store_recording
 from tenants.models import Client
@@ -46,7 +45,7 @@ def conference_webhook(
             return HttpResponse(status=204)
         tenant, call_id = named
         with tenant_context(tenant):
-            call = one(Call.objects.filter(pk=call_id))
+            call = call_by_id(call_id)
             if call is None:
                 log.warning("conference callback %s for an unknown call %s", request.path, call_id)
                 return HttpResponse(status=204)

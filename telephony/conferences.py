@@ -248,15 +248,19 @@ def participant_joined(*, call: Call, label: str, leg_sid: str, now: dt.datetime
         return False
     now = now or timezone.now()
     with transaction.atomic():
-        locked = Call.objects.select_for_update().get(pk=call.pk)
+        # The call locked, reading only whether the caller's leg has ended: what else the answer
+        # writes is the call's as it was queued, read with it before (``call``).
+        ended_at = (
+            Call.objects.select_for_update().filter(pk=call.pk).values_list("ended_at", flat=True).get()
+        )
         attempt = _joining(call=call, reservation_id=reservation_id)
-        if attempt is None or locked.ended_at is not None:
+        if attempt is None or ended_at is not None:
             add_event(call, "stale_leg", dedupe=f"stale_leg:{reservation_id}", at=now, call_sid=leg_sid)
             # A caller still in the conference stays: this leg must not end it as it leaves.
-            live = "" if locked.ended_at is not None else conference_sid(call)
+            live = "" if ended_at is not None else conference_sid(call)
             transaction.on_commit(lambda: _hang_up_leg(leg_sid, label=label, conference_sid=live))
             return False
-        if record_answer(waiting=attempt.waiting, reservation=attempt.reservation, call=locked, at=now):
+        if record_answer(waiting=attempt.waiting, reservation=attempt.reservation, call=call, at=now):
             # The console shows what a connected call offers (hold, mute, pause the recording).
             message = {"type": "connected", "reservation": attempt.reservation.pk}
             push_on_commit(user_id=attempt.waiting.operator.user_id, message=message)

@@ -9,7 +9,6 @@ from typing import Any, NamedTuple
 from django.db import connection, transaction
 from django.utils import timezone
 
-from config.queries import one
 from telephony import routing, twiml
 from telephony.calls import sql
 from telephony.calls.company import call_setup
@@ -62,6 +61,16 @@ class TwilioCallParams:
             speech=post.get("SpeechResult", "")[:500],
             duration=int(duration) if str(duration or "").isdigit() else None,
         )
+
+
+def call_by_id(pk: int) -> Call | None:
+    """The call with this id (every field; ``sql.CALL_BY_ID``), else None."""
+    return next(iter(Call.objects.raw(sql.CALL_BY_ID, [pk])), None)
+
+
+def _locked_call(call_sid: str) -> Call | None:
+    """The call with this CallSid, locked until the transaction ends (``sql.CALL_BY_SID_LOCKED``)."""
+    return next(iter(Call.objects.raw(sql.CALL_BY_SID_LOCKED, [call_sid])), None)
 
 
 def dedupe_key(call: Call, dedupe: str) -> str:
@@ -286,7 +295,7 @@ def record_status(*, params: TwilioCallParams, now: dt.datetime | None = None) -
     """Apply a status callback; out-of-order or replayed callbacks never move a call backwards."""
     now = now or timezone.now()
     with transaction.atomic():
-        call = one(Call.objects.select_for_update().filter(call_sid=params.call_sid))
+        call = _locked_call(params.call_sid)
         if call is None or params.status not in STATUS_RANK:
             return call
         add_event(
