@@ -31,6 +31,7 @@ from telephony.calls.models import Call, CallEvent, TelephonySettings
 from telephony.calls.records import (
     IN_CONFERENCE,
     add_event,
+    call_by_sid,
     caller_in_conference,
     dedupe_key,
     held_seconds,
@@ -124,7 +125,7 @@ def bridge(*, waiting_call_id: int) -> bool:
         return False
     waiting, reservation = attempt.waiting, attempt.reservation
     with tenant_context(waiting.tenant):
-        call = one(Call.objects.filter(call_sid=waiting.call_sid))
+        call = call_by_sid(waiting.call_sid)
         if call is None or call.ended_at is not None:
             return False
         # What this call and attempt did already, in one query: the caller moved, the leg placed,

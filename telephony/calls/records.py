@@ -68,8 +68,14 @@ def call_by_id(pk: int) -> Call | None:
     return next(iter(Call.objects.raw(sql.CALL_BY_ID, [pk])), None)
 
 
+def call_by_sid(call_sid: str) -> Call | None:
+    """The call with this CallSid (every field; ``sql.CALL_BY_SID``), else None."""
+    return next(iter(Call.objects.raw(sql.CALL_BY_SID, [call_sid])), None)
+
+
 def _locked_call(call_sid: str) -> Call | None:
-    """The call with this CallSid, locked until the transaction ends (``sql.CALL_BY_SID_LOCKED``)."""
+    """The call with this CallSid, locked until the transaction ends, with ``held_since``: when the
+    caller was put on hold if they are on hold now (``hold_started``), else None."""
     return next(iter(Call.objects.raw(sql.CALL_BY_SID_LOCKED, [call_sid])), None)
 
 
@@ -305,8 +311,9 @@ def record_status(*, params: TwilioCallParams, now: dt.datetime | None = None) -
             return call  # a replay, or a late callback about an earlier stage
         call.status = params.status
         if params.status in TERMINAL:
-            finish(call, now=now, duration=params.duration, failed=params.status != Call.Status.COMPLETED)
-        call.save()
+            failed = params.status != Call.Status.COMPLETED
+            finish(call, now=now, duration=params.duration, failed=failed, held_since=call.held_since)
+        call.save(update_fields=["status", *FINISHED])
     return call
 
 
@@ -328,9 +335,16 @@ def held_seconds(call: Call, now: dt.datetime) -> int:
     return max(0, int((now - started).total_seconds())) if started else 0
 
 
-def finish(call: Call, *, now: dt.datetime, duration: int | None, failed: bool) -> None:
-    """The caller's leg ended: close the timings and give the call its outcome if it has none yet."""
-    held_since = hold_started(call)
+# What ``finish`` writes on the call's row (its outcome is written apart: ``set_outcome``).
+FINISHED = ["ended_at", "duration_seconds", "talk_seconds", "wait_seconds", "hold_seconds"]
+
+
+def finish(
+    call: Call, *, now: dt.datetime, duration: int | None, failed: bool, held_since: dt.datetime | None
+) -> None:
+    """The caller's leg ended: close the timings and give the call its outcome if it has none yet.
+    ``held_since``: when the caller was put on hold if they are on hold now (``hold_started``).
+    The caller saves ``FINISHED``."""
     if held_since is not None:  # the caller hung up while on hold: that time counts as hold (AHT)
         seconds = max(0, int((now - held_since).total_seconds()))
         call.hold_seconds = (call.hold_seconds or 0) + seconds

@@ -19,7 +19,18 @@ from telephony.calls.models import Call, Contact
 # (685 against 397 µs a load on the bench's box, issue 23). Read through ``Call.objects.raw``: the
 # same model instance with every column (``*`` follows the fields a migration adds).
 CALL_BY_ID = "SELECT * FROM calls_call WHERE id = %s"
-CALL_BY_SID_LOCKED = "SELECT * FROM calls_call WHERE call_sid = %s FOR UPDATE"
+CALL_BY_SID = "SELECT * FROM calls_call WHERE call_sid = %s"
+# The status callback's: locked, with when the caller was put on hold if they are on hold now (the
+# last of their hold and unhold events is a hold: ``held_since``, else NULL), in one statement.
+CALL_BY_SID_LOCKED = """
+SELECT c.*, held.at AS held_since FROM calls_call c
+LEFT JOIN LATERAL (
+    SELECT e.kind, e.at FROM calls_callevent e
+    WHERE e.call_id = c.id AND e.kind IN ('hold', 'unhold') ORDER BY e.at DESC, e.id DESC LIMIT 1
+) held ON held.kind = 'hold'
+WHERE c.call_sid = %s
+FOR UPDATE OF c
+"""
 
 # An event recorded once per dedupe key: a replayed webhook records nothing (no savepoint needed).
 INSERT_EVENT_ONCE = """

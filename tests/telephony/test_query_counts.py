@@ -188,16 +188,16 @@ def test_the_status_callback_of_a_call_hung_up_in_the_queue(
     warm(alpha_number, queue)
     _, params = incoming(alpha_number)
     status = {"CallSid": params["CallSid"], "To": alpha_number}
-    with django_assert_num_queries(16), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(15), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
         # SAVEPOINT (the callback's transaction);
-        # the call, locked; INSERT its "status:completed" event (once per key);
-        # was the caller on hold (the last hold event); the call's outcome (abandoned) with its
-        # "outcome" event (once per key), one statement;
+        # the call, locked, with whether the caller is on hold (their last hold event), one
+        # statement; INSERT its "status:completed" event (once per key); the call's outcome
+        # (abandoned) with its "outcome" event (once per key), one statement;
         # the router lets the call go, in the callback's transaction (no savepoint): the waiting
         # call locked, its live offer (none), UPDATE it as left;
-        # UPDATE the call (status, end, waits); RELEASE (the callback's transaction);
+        # UPDATE the call (status, end, waits: those columns only); RELEASE (the callback's transaction);
         # after the commit, reporting's call.completed receiver: SET search_path, the company's
         # webhook endpoints (none: the call is not read).
         response = signed_post("/twilio/voice/status", {**status, "CallStatus": "completed"})
@@ -212,18 +212,18 @@ def test_the_status_callback_of_an_answered_call(
     _, _, waiting = _accepted(alpha_number, queue, django_capture_on_commit_callbacks)
     operator_joined(waiting)
     status = {"CallSid": waiting.call_sid, "To": alpha_number, "CallDuration": "30"}
-    with django_assert_num_queries(19), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(18), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
         # SAVEPOINT (the callback's transaction);
-        # the call, locked; INSERT its "status:completed" event (once per key);
-        # was the caller on hold (the last hold event); the call's outcome (handled) with its
-        # "outcome" event (once per key), one statement;
+        # the call, locked, with whether the caller is on hold (their last hold event), one
+        # statement; INSERT its "status:completed" event (once per key); the call's outcome
+        # (handled) with its "outcome" event (once per key), one statement;
         # the router lets the call go (``routing.leave``, in the callback's transaction: no
         # savepoint): the waiting call locked, its live reservation locked, the operator locked,
         # UPDATE the reservation as completed; the operator to wrap-up (``operators.transition``):
         # their state and its event, one statement; UPDATE the waiting call as left;
-        # UPDATE the call (status, end, talk time); RELEASE (the callback's transaction);
+        # UPDATE the call (status, end, talk time: those columns only); RELEASE (the callback's transaction);
         # after the commit, reporting's call.completed receiver: SET search_path, the company's
         # webhook endpoints (none: the call is not read).
         response = signed_post("/twilio/voice/status", {**status, "CallStatus": "completed"})

@@ -407,3 +407,28 @@ def test_a_caller_hanging_up_on_hold_has_that_time_counted_as_hold(db, tenants, 
         assert unhold.data["seconds"] == int((unhold.at - held_at).total_seconds()) >= 30
         assert call.hold_seconds == 7 + unhold.data["seconds"]
         assert call.outcome == Call.Outcome.HANDLED
+
+
+def test_a_caller_taken_off_hold_before_hanging_up_gets_no_more_hold(db, tenants, alpha_number):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from telephony.calls.records import add_event
+
+    _, params = incoming(alpha_number)
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=params["CallSid"])
+        Call.objects.filter(pk=call.pk).update(answered_at=timezone.now(), hold_seconds=7)
+        now = timezone.now()
+        add_event(call, "hold", at=now - dt.timedelta(seconds=30), by="op")
+        add_event(call, "unhold", at=now - dt.timedelta(seconds=23), by="op", seconds=7)
+    response = signed_post(
+        "/twilio/voice/status?t=" + tenants.alpha.schema_name,
+        {"CallSid": params["CallSid"], "CallStatus": "completed", "CallDuration": "90"},
+    )
+    assert response.status_code == 204
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(pk=call.pk)
+        assert call.events.filter(kind="unhold").count() == 1  # the operator's, none by the hang-up
+        assert call.hold_seconds == 7 and call.outcome == Call.Outcome.HANDLED and call.ended_at is not None
