@@ -23,6 +23,8 @@ K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
 EMPTY: Mapping[Any, Any] = MappingProxyType({})
+# What ``version`` answers when it cannot tell (e.g. Redis away): the entry is loaded again.
+UNKNOWN: Any = object()
 
 
 class ProcessCache(Generic[K, V]):
@@ -32,6 +34,12 @@ class ProcessCache(Generic[K, V]):
     With ``load_all``, a key missing from the snapshot reloads it (a new queue is seen at once), at
     most once per ``miss_reload_seconds``, so unknown keys cannot make every request reload.
     ``clock``: seconds, only ever compared (tests pass their own).
+
+    ``version`` (with ``load_one``): the key's version now, read where every process sees it (a
+    counter in Redis that each change bumps as it commits): an entry loaded under another version is
+    loaded again at once, whatever its age, so a change made in another process is seen by the next
+    reader and ``ttl`` is only a backstop; ``UNKNOWN`` loads it again every time. Read before the
+    load: a change committed during it leaves the entry under the older version (loaded again).
     """
 
     _instances: weakref.WeakSet[ProcessCache[Any, Any]] = weakref.WeakSet()
@@ -42,6 +50,7 @@ class ProcessCache(Generic[K, V]):
         ttl: float,
         load_all: Callable[[], Mapping[K, V]] | None = None,
         load_one: Callable[[K], V | None] | None = None,
+        version: Callable[[K], Hashable] | None = None,
         max_entries: int = 10_000,
         miss_reload_seconds: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
@@ -49,10 +58,13 @@ class ProcessCache(Generic[K, V]):
         if (load_all is None) == (load_one is None):
             raise ValueError("Give exactly one of load_all and load_one.")
         self.ttl, self.max_entries, self.miss_reload_seconds = ttl, max_entries, miss_reload_seconds
-        self.load_all, self.load_one, self.clock = load_all, load_one, clock
-        # load_all: (loaded at, mapping); load_one: key → (loaded at, value). Rebound, never mutated.
+        if version is not None and load_one is None:
+            raise ValueError("A version is read per key: give load_one.")
+        self.load_all, self.load_one, self.version, self.clock = load_all, load_one, version, clock
+        # load_all: (loaded at, mapping); load_one: key → (loaded at, version, value). Rebound, never
+        # mutated.
         self._snapshot: tuple[float, Mapping[K, V]] = (float("-inf"), EMPTY)
-        self._entries: Mapping[K, tuple[float, V | None]] = EMPTY
+        self._entries: Mapping[K, tuple[float, Hashable, V | None]] = EMPTY
         self._generation = 0  # bumped by every invalidation: a load begun before it is not kept
         self._refresh = threading.Lock()
         ProcessCache._instances.add(self)
@@ -89,9 +101,10 @@ class ProcessCache(Generic[K, V]):
 
     def _get_one(self, key: K) -> V | None:
         now = self.clock()
+        version = self.version(key) if self.version is not None else None
         hit = self._entries.get(key)
-        if hit is not None and now - hit[0] < self.ttl:
-            return hit[1]
+        if hit is not None and now - hit[0] < self.ttl and hit[1] == version and version is not UNKNOWN:
+            return hit[2]
         assert self.load_one is not None
         generation = self._generation
         value = self.load_one(key)
@@ -100,7 +113,7 @@ class ProcessCache(Generic[K, V]):
                 entries = {k: e for k, e in self._entries.items() if now - e[0] < self.ttl}
                 if len(entries) >= self.max_entries:
                     entries.clear()
-                entries[key] = (now, value)
+                entries[key] = (now, version, value)
                 self._entries = MappingProxyType(entries)
         return value
 

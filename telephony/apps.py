@@ -9,10 +9,12 @@ class TelephonyConfig(AppConfig):
         from django.db.models.signals import post_delete, post_save
 
         from telephony import events
-        from telephony.calls.company import mirror_company_day
+        from telephony.calls.company import SETUP_MODELS, mirror_company_day, note_setup_change
         from telephony.calls.models import TelephonySettings
         from telephony.routing import serve_freed_operator
 
         events.operator_available.connect(serve_freed_operator, dispatch_uid="router-serves-freed-operator")
         for signal in (post_save, post_delete):
             signal.connect(mirror_company_day, sender=TelephonySettings, dispatch_uid="mirror-company-day")
+            for model in SETUP_MODELS:  # every process reads the company's call setup again
+                signal.connect(note_setup_change, sender=model, dispatch_uid=f"call-setup-{model.__name__}")

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import pytest
 
-from config.process_cache import ProcessCache
+from config.process_cache import UNKNOWN, ProcessCache
 from telephony.models import PhoneNumber
 
 
@@ -82,6 +82,42 @@ def test_per_key_entries_load_on_first_use_expire_on_their_own_and_remember_unkn
     loads.source.update(a=10, b=20)
     clock.now += 5  # a is 11 s old, b 5 s
     assert (cache.get("a"), cache.get("b"), loads.calls) == (10, 2, 4)
+
+
+def test_a_per_key_entry_of_another_version_is_loaded_again_whatever_its_age():
+    clock, loads, versions = Clock(), Loads({"a": 1, "b": 2}), {"a": b"1", "b": None}
+    cache = ProcessCache(ttl=300, load_one=loads.one, version=versions.get, clock=clock)
+    assert (cache.get("a"), cache.get("b"), loads.calls) == (1, 2, 2)
+    assert (cache.get("a"), cache.get("b"), loads.calls) == (1, 2, 2)  # same versions: kept
+    loads.source["a"] = 10
+    versions["a"] = b"2"  # changed in another process, bumped as it committed
+    clock.now += 1
+    assert (cache.get("a"), cache.get("b"), loads.calls) == (10, 2, 3)  # only a, at once
+    assert (cache.get("a"), loads.calls) == (10, 3)
+    clock.now += 300
+    assert (cache.get("a"), loads.calls) == (10, 4)  # the TTL still bounds an entry's age
+
+
+def test_an_unknown_version_loads_every_time_and_a_change_during_a_load_is_read_again():
+    loads, versions = Loads({"a": 1}), {"a": UNKNOWN}
+    cache = ProcessCache(ttl=300, load_one=loads.one, version=versions.get)
+    assert (cache.get("a"), cache.get("a"), loads.calls) == (1, 1, 2)  # e.g. Redis away: never kept
+    versions["a"] = b"1"
+
+    def load_during_a_change(key: str) -> object:
+        value = loads.one(key)  # read before the change below commits
+        loads.source["a"], versions["a"] = 2, b"2"
+        return value
+
+    racing = ProcessCache(ttl=300, load_one=load_during_a_change, version=versions.get)
+    assert racing.get("a") == 1  # kept under version 1, which is no longer the current one
+    racing.load_one = loads.one
+    assert racing.get("a") == 2
+
+
+def test_a_version_needs_per_key_loading():
+    with pytest.raises(ValueError, match="per key"):
+        ProcessCache(ttl=1, load_all=dict, version=lambda key: None)
 
 
 def test_per_key_entries_are_bounded():
