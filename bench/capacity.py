@@ -34,7 +34,11 @@ from bench._django import setup
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPANIES = 1000
-LIVE_COMPANIES = 5  # the companies whose numbers are called (every company is routed the same way)
+# The companies whose numbers are called (every company is routed the same way); calls go to each in
+# turn at random. ``BENCH_CAPACITY_LIVE=100``: spread over more, each company's own caches (its
+# number, its setup) then serve fewer calls each (run it on a database of its own,
+# ``BENCH_CAPACITY_DATABASE``: the operators keep the skills of the companies called).
+LIVE_COMPANIES = int(os.environ.get("BENCH_CAPACITY_LIVE", "5"))
 EXTRA_SKILLS = 100  # each operator is also skilled on this many other companies' queues
 # Operators first at a low rate (the floor logs in), then calls per second.
 STEPS = [(100, 1.0), (250, 2.0), (500, 3.0), (1000, 3.0), (1000, 5.0), (1000, 8.0), (1000, 10.0),
