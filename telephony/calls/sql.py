@@ -1,4 +1,5 @@
-"""The call records' raw SQL: only what the ORM cannot say in one statement.
+"""The call records' raw SQL: what the ORM cannot say in one statement, and the reads of a call's
+row that every call makes, where the ORM's building of the query costs more than running it.
 
 Values are parameters; run through Django's cursor (query counts and monitoring see it).
 """
