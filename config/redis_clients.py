@@ -14,6 +14,10 @@ import threading
 import redis
 import redis.asyncio
 
+# What a client raises when Redis cannot be reached in time (an outage, not a bug): callers
+# degrade on it rather than fail.
+UNREACHABLE = (redis.ConnectionError, redis.TimeoutError)
+
 _clients: dict[tuple[str, float], redis.Redis] = {}
 _lock = threading.Lock()
 # Per event loop, for the life of the process (a client's connections refer to their loop, so the

@@ -57,7 +57,7 @@ BEAT_SECONDS = 5.0
 PRESENCE_SECONDS = 15.0
 WRAP_UP_GRACE_SECONDS = 600.0
 S = OperatorState
-OUTAGE = (redis.ConnectionError, redis.TimeoutError)  # what an unreachable Redis raises (not a bug)
+OUTAGE = redis_clients.UNREACHABLE
 
 
 def client() -> redis.Redis:

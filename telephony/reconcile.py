@@ -70,7 +70,7 @@ UNSTORED_AFTER = dt.timedelta(minutes=70)
 UNSTORED_LOOKED_AT = 1000  # candidates a pass looks at (those asked within the hour are skipped)
 LONGEST_CALL = dt.timedelta(days=1)
 CALLS_PER_PASS = 200
-CACHE_DOWN = (redis.ConnectionError, redis.TimeoutError)  # Django's Redis cache lets them through
+CACHE_DOWN = redis_clients.UNREACHABLE  # Django's Redis cache lets them through
 
 
 # Early final statuses ---------------------------------------------------------------------------

@@ -15,14 +15,13 @@ from __future__ import annotations
 import contextlib
 import time
 
-import redis
 from django.conf import settings
 
 from config import redis_clients
 
 ALIVE_SECONDS = 60.0
 BEAT_SECONDS = 20.0
-OUTAGE = (redis.ConnectionError, redis.TimeoutError)
+OUTAGE = redis_clients.UNREACHABLE
 
 
 def _key(schema: str) -> str:

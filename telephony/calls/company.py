@@ -35,7 +35,6 @@ from tenants.models import Client
 log = logging.getLogger(__name__)
 
 SETUP_SECONDS = 300.0
-REDIS_AWAY = (redis.ConnectionError, redis.TimeoutError)
 
 
 @dataclass(frozen=True)
@@ -76,7 +75,7 @@ def setup_version(schema: str) -> Hashable:
     """The version of ``schema``'s setup (None before its first change), ``UNKNOWN`` with Redis away."""
     try:
         return _versions().get(_version_key(schema))
-    except REDIS_AWAY:
+    except redis_clients.UNREACHABLE:
         return UNKNOWN
 
 
@@ -84,7 +83,7 @@ def setup_changed(schema: str) -> None:
     """Bump ``schema``'s setup version: every process reads its setup again at its next call."""
     try:
         _versions().incr(_version_key(schema))
-    except REDIS_AWAY:
+    except redis_clients.UNREACHABLE:
         log.warning("setup of %s changed; other processes see it within %.0f s (Redis away)", schema,
                     SETUP_SECONDS)  # fmt: skip
 

@@ -63,20 +63,25 @@ class TwilioCallParams:
         )
 
 
+def _call_row(statement: str, value: object) -> Call | None:
+    """The one call ``statement`` (of ``sql``: ``SELECT *`` of a call by a unique key) selects."""
+    return next(iter(Call.objects.raw(statement, [value])), None)
+
+
 def call_by_id(pk: int) -> Call | None:
     """The call with this id (every field; ``sql.CALL_BY_ID``), else None."""
-    return next(iter(Call.objects.raw(sql.CALL_BY_ID, [pk])), None)
+    return _call_row(sql.CALL_BY_ID, pk)
 
 
 def call_by_sid(call_sid: str) -> Call | None:
     """The call with this CallSid (every field; ``sql.CALL_BY_SID``), else None."""
-    return next(iter(Call.objects.raw(sql.CALL_BY_SID, [call_sid])), None)
+    return _call_row(sql.CALL_BY_SID, call_sid)
 
 
 def _locked_call(call_sid: str) -> Call | None:
     """The call with this CallSid, locked until the transaction ends, with ``held_since``: when the
     caller was put on hold if they are on hold now (``hold_started``), else None."""
-    return next(iter(Call.objects.raw(sql.CALL_BY_SID_LOCKED, [call_sid])), None)
+    return _call_row(sql.CALL_BY_SID_LOCKED, call_sid)
 
 
 def dedupe_key(call: Call, dedupe: str) -> str:
