@@ -125,6 +125,14 @@ def prepare(companies: int = COMPANIES, clone_seconds: float | None = None) -> d
             number=f"+1555070{index:04d}", defaults={"tenant": client, "state": PhoneNumber.State.ASSIGNED}
         )
         numbers.append(number.number)
+    # Every other company with a schema has its own number too, as in a real center: whatever the
+    # platform does per company with a number (reconciliation, say) is paid for all of them.
+    numbered = set(PhoneNumber.objects.filter(tenant__in=clients).values_list("tenant_id", flat=True))
+    PhoneNumber.objects.bulk_create(
+        PhoneNumber(number=f"+1555071{index:04d}", tenant=client, state=PhoneNumber.State.ASSIGNED)
+        for index, client in enumerate(clients[LIVE_COMPANIES:schemas], start=LIVE_COMPANIES)
+        if client.pk not in numbered
+    )
     return {
         "companies": len(clients),
         "companies_with_schema": min(schemas, companies),
