@@ -14,7 +14,7 @@ from config.celery import app, send_after_commit, tenant_task
 from reporting import billing, freshness, stats, webhook_delivery
 from telephony import evidence
 from telephony.calls.models import TelephonySettings
-from tenants import contracts
+from tenants import contracts, work
 from tenants.models import Client
 
 
@@ -106,11 +106,13 @@ def deliver_webhook(delivery_id: int) -> str:
 
 @app.task(acks_late=True)
 def dispatch_webhook_retries() -> int:
-    """Beat, in public: re-send each client company's overdue webhook deliveries (lost retry messages)."""
+    """Beat, in public: re-send the overdue webhook deliveries (lost retry messages) of the client
+    companies with deliveries pending (``tenants.work``; not every company)."""
     sent = 0
-    for client in Client.objects.companies():
+    for client in work.due(work.Kind.WEBHOOKS):
         with tenant_context(client):
             for pk in webhook_delivery.overdue_delivery_ids():
                 deliver_webhook.delay(pk)
                 sent += 1
+            work.settle(work.Kind.WEBHOOKS, webhook_delivery.next_sweep)
     return sent

@@ -34,10 +34,13 @@ from reporting.webhook_models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from tenants import work
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+# A pending delivery this long past its attempt time lost its task: the sweeper sends it again.
+OVERDUE_GRACE = dt.timedelta(minutes=2)
 TIMEOUT_SECONDS = 10.0  # per connect and per read; the attempt is recorded as a network error after it
 LEASE = dt.timedelta(seconds=60)  # longer than one attempt can take
 MAX_BACKOFF_SECONDS = 3600  # stays far below the broker's visibility timeout (6 h)
@@ -76,6 +79,8 @@ def enqueue_on_commit(delivery_ids: list[int], *, countdown: float = 0) -> None:
     other way round (the tenant-aware app adds the schema header to ``send_task`` too).
     """
     tenant = connection.tenant
+    if delivery_ids:  # a message lost, the sweep finds the delivery overdue (``tenants.work``)
+        work.mark(work.Kind.WEBHOOKS, due_at=timezone.now() + dt.timedelta(seconds=countdown) + OVERDUE_GRACE)
 
     def send() -> None:
         with tenant_context(tenant):
@@ -209,9 +214,7 @@ def deliver(*, delivery_id: int, now: dt.datetime | None = None) -> WebhookDeliv
     return delivery
 
 
-def overdue_delivery_ids(
-    *, now: dt.datetime | None = None, grace: dt.timedelta = dt.timedelta(minutes=2)
-) -> list[int]:
+def overdue_delivery_ids(*, now: dt.datetime | None = None, grace: dt.timedelta = OVERDUE_GRACE) -> list[int]:
     """Pending deliveries whose retry should have run by now (its task was lost): for the sweeper."""
     now = now or timezone.now()
     return list(
@@ -219,3 +222,14 @@ def overdue_delivery_ids(
         .filter(Q(leased_until__isnull=True) | Q(leased_until__lt=now))
         .values_list("pk", flat=True)[:500]
     )
+
+
+def next_sweep(*, now: dt.datetime | None = None) -> dt.datetime | None:
+    """When this company's pending deliveries next need the sweeper: its oldest pending one's
+    attempt time plus the grace (at the next sweep when that is past); None when none is pending."""
+    now = now or timezone.now()
+    pending = WebhookDelivery.objects.filter(state=WebhookDelivery.State.PENDING)
+    if not pending.exists():
+        return None
+    oldest = pending.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
+    return max(now, (oldest or now) + OVERDUE_GRACE)

@@ -8,9 +8,9 @@ class TelephonyConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete, post_save
 
-        from telephony import events
+        from telephony import events, reconcile
         from telephony.calls.company import SETUP_MODELS, mirror_company_day, note_setup_change
-        from telephony.calls.models import TelephonySettings
+        from telephony.calls.models import Call, TelephonySettings
         from telephony.routing import serve_freed_operator
 
         events.operator_available.connect(serve_freed_operator, dispatch_uid="router-serves-freed-operator")
@@ -18,3 +18,5 @@ class TelephonyConfig(AppConfig):
             signal.connect(mirror_company_day, sender=TelephonySettings, dispatch_uid="mirror-company-day")
             for model in SETUP_MODELS:  # every process reads the company's call setup again
                 signal.connect(note_setup_change, sender=model, dispatch_uid=f"call-setup-{model.__name__}")
+        # A new call gives its company work for the reconciliation (tenants.work).
+        post_save.connect(reconcile.note_new_call, sender=Call, dispatch_uid="reconcile-new-call")

@@ -19,7 +19,16 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 from django_tenants.utils import tenant_context
 
-from telephony import conferences, evidence, gateway, recording_pauses, supervision, transfers, twiml
+from telephony import (
+    conferences,
+    evidence,
+    gateway,
+    reconcile,
+    recording_pauses,
+    supervision,
+    transfers,
+    twiml,
+)
 from telephony.calls.models import Call
 from telephony.calls.records import add_event, call_by_id
 from telephony.signatures import named_call, twilio_signed
@@ -140,6 +149,7 @@ def recording(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
             recording_seconds=int(seconds) if seconds.isdigit() else None,
         )
         delay_on_commit(tenant, store_recording, call.pk)
+        reconcile.note_recording(ended_at=call.ended_at)  # fetched again if never stored
         recording_pauses.close_open_pause(call=call, reason="the recording ended while paused")
     add_event(call, "recording", dedupe=f"recording:{post.get('RecordingSid', '')}",
               status=post.get("RecordingStatus", ""), conference=post.get("ConferenceSid", ""))  # fmt: skip

@@ -57,6 +57,7 @@ from telephony.calls.callback_tries import is_try
 from telephony.calls.models import Call
 from telephony.calls.records import TERMINAL, TwilioCallParams, add_event, record_status, set_outcome
 from telephony.models import PhoneNumber
+from tenants import work
 from tenants.models import Client
 
 log = logging.getLogger(__name__)
@@ -231,6 +232,44 @@ def reconcile_call(
     return f"finished ({status})"
 
 
+# Which companies the pass visits (``tenants.work``) -------------------------------------------------
+
+
+def note_new_call(sender: type, instance: Call, created: bool = False, raw: bool = False, **kwargs) -> None:
+    """``post_save`` of a call record: a new call not ended gives its company work for the pass, due
+    when it would be stale (an incoming call's statement marks it itself: ``calls.sql.START_INBOUND``)."""
+    if created and not raw and instance.ended_at is None and connection.schema_name != "public":
+        waiting = dt.timedelta(seconds=settings.RECONCILE_WAITING_SECONDS)
+        work.mark(work.Kind.CALLS, due_at=(instance.started_at or timezone.now()) + waiting)
+
+
+def note_recording(*, ended_at: dt.datetime | None, now: dt.datetime | None = None) -> None:
+    """A recording of one of this company's calls was reported: if its audio is never stored, the
+    pass fetches it again once the fetch's own retries are over (``unstored_recordings``)."""
+    work.mark(work.Kind.CALLS, due_at=(ended_at or now or timezone.now()) + UNSTORED_AFTER)
+
+
+def next_due(*, now: dt.datetime | None = None) -> dt.datetime | None:
+    """When this company next needs the pass: at the next one while it has a call not ended; when
+    the oldest recording not stored of the window is due to be fetched again; else never (None)."""
+    now = now or timezone.now()
+    if Call.objects.filter(ended_at__isnull=True).exists():
+        return now
+    oldest = (
+        Call.objects.filter(
+            recording_key="",
+            ended_at__gte=now - RECORDINGS_WINDOW,
+            started_at__gte=now - RECORDINGS_WINDOW - LONGEST_CALL,
+        )
+        .exclude(recording_sid="")
+        .exclude(recording_url="")
+        .order_by("ended_at")
+        .values_list("ended_at", flat=True)
+        .first()
+    )
+    return max(now, oldest + UNSTORED_AFTER) if oldest is not None else None
+
+
 def reconcile_company(*, now: dt.datetime | None = None) -> dict[str, int]:
     """One pass over this company's stale calls (run inside its schema): counts of what was done."""
     now = now or timezone.now()
@@ -350,12 +389,14 @@ def import_recording(*, recording, real: TwilioCall, now: dt.datetime) -> int | 
             recording_seconds=int(seconds) if seconds.isdigit() else None,
         )
         add_event(call, "recording", dedupe=f"recording:{recording.sid}", at=now, status="imported")
+        note_recording(ended_at=call.ended_at, now=now)
         if not call.outcome:
             set_outcome(call, Call.Outcome.VOICEMAIL, at=now, source="twilio recordings")
     log.warning("recording %s of call %s imported from Twilio", recording.sid, real.sid)
     return call.pk
 
 
-def companies_with_numbers():
-    """The companies to reconcile: those with a number (public schema)."""
-    return Client.objects.companies().filter(phone_numbers__isnull=False).distinct()
+def companies_due(*, now: dt.datetime | None = None) -> list[Client]:
+    """The companies to reconcile (public schema): those whose calls or recordings may need it
+    (``note_new_call``, ``note_recording``, ``next_due``), not every company with a number."""
+    return work.due(work.Kind.CALLS, now=now)

@@ -11,6 +11,7 @@ from config.celery import app, send_after_commit, tenant_task
 from config.single_flight import single_flight
 from telephony import console_presence, reconcile
 from telephony.tasks import TICK_LOCK_SECONDS, store_recording
+from tenants import work
 from tenants.models import Client
 
 log = logging.getLogger(__name__)
@@ -25,11 +26,12 @@ def sweep_presence() -> int:
 @app.task(acks_late=True, ignore_result=True)
 def reconcile_calls() -> int:
     """Every minute (public schema): overdue offers expired; Twilio's unknown recordings imported
-    (their audio fetched); each company's stale calls reconciled in its own schema."""
+    (their audio fetched); each company with calls not ended or recordings not stored
+    (``tenants.work``, not every company) reconciled in its own schema."""
     with single_flight("routing-tick", timeout=TICK_LOCK_SECONDS) as mine:
         if mine:  # else the routing tick is expiring them right now
             reconcile.expire_offers()
-    for company in reconcile.companies_with_numbers():
+    for company in reconcile.companies_due():
         with tenant_context(company):
             reconcile_company.delay()
     imported = reconcile.import_recordings()
@@ -50,4 +52,5 @@ def reconcile_company() -> dict[str, int]:
     if fetched:
         log.warning("%d recordings not stored are fetched again: %s", len(fetched), fetched)
         done["recordings fetched again"] = len(fetched)
+    work.settle(work.Kind.CALLS, reconcile.next_due)  # visited again only while it has such work
     return done

@@ -139,6 +139,8 @@ class Call(models.Model):
             models.Index(fields=["outcome", "started_at"]),
             models.Index(fields=["from_number"]),
             models.Index(fields=["try_of"], condition=Q(try_of__isnull=False), name="call_try_of"),
+            # The calls not ended: the reconciliation's (``telephony.reconcile``), without a scan.
+            models.Index(fields=["started_at"], condition=Q(ended_at__isnull=True), name="call_not_ended"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -10,10 +10,12 @@ import datetime as dt
 import json
 from typing import Any, NamedTuple
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 
 from telephony.calls.models import Call, Contact
+from tenants import work
 
 # A call's whole row, by its id or (locked for the transaction) by its CallSid: each of a call's
 # webhooks loads it, and the ORM's building of a 36-column select costs more CPU than running it
@@ -132,6 +134,9 @@ CONTACT_WRITTEN = [f for f in CONTACT_FIELDS if not f.primary_key]
 # nothing); its ``incoming`` event; the webhook kept as evidence (``telephony.evidence``, once per
 # idempotency key, even on a replay; not when no ``evidence_key`` is given). No row: the number is
 # no longer the company's (nothing written). A row without the call: a replay.
+# A new call gives its company work for the reconciliation (``tenants.work``), due when the call
+# would be stale if nothing moved it.
+_MARK_CALLS = work.MARK.format(rows="SELECT %(tenant_id)s, 'calls', %(calls_due)s::timestamptz FROM new_call")
 START_INBOUND = f"""
 WITH line AS (
     SELECT n.state, c.status
@@ -164,6 +169,7 @@ WITH line AS (
            %(evidence_signature)s, %(evidence_key)s
     FROM line WHERE %(evidence_key)s::text IS NOT NULL
     ON CONFLICT DO NOTHING
+), work AS ({_MARK_CALLS}
 )
 SELECT line.state, line.status, new_call.*, card.*
 FROM line LEFT JOIN new_call ON TRUE LEFT JOIN card ON TRUE
@@ -216,6 +222,7 @@ def start_inbound(
         "call": row_json(call, CALL_WRITTEN),
         "card": row_json(contact, CONTACT_WRITTEN) if contact is not None else None,
         **{f"event_{key}": value for key, value in event.items()},
+        "calls_due": event["at"] + dt.timedelta(seconds=settings.RECONCILE_WAITING_SECONDS),
         **{f"evidence_{key}": (evidence or {}).get(key) for key in EVIDENCE_VALUES},
     }  # fmt: skip
     with connection.cursor() as cursor:

@@ -1,4 +1,5 @@
-"""Public-schema models of the tenants app: client companies, the catalogue, orders, contracts, audit."""
+"""Public-schema models of the tenants app: client companies, the catalogue, orders, contracts, audit,
+periodic work."""
 
 from tenants.models.audit import AuditEvent
 from tenants.models.catalogue import Rounding, Service, Tariff
@@ -7,6 +8,7 @@ from tenants.models.contracts import Acceptance, Contract, ContractVersion, Paym
 from tenants.models.exports import ClientExport
 from tenants.models.invoices import FirstInvoice
 from tenants.models.orders import Order
+from tenants.models.work import CompanyWork
 
 __all__ = [
     "RESERVED_SLUGS",
@@ -15,6 +17,7 @@ __all__ = [
     "AuditEvent",
     "Client",
     "ClientExport",
+    "CompanyWork",
     "Contract",
     "ContractVersion",
     "Domain",

@@ -13,6 +13,7 @@ from config.celery import app
 from telephony import recordings
 from telephony.calls.models import Call, CallEvent
 from telephony.tasks import store_recording
+from tenants.models import CompanyWork
 from tests.conftest import http, logged_in, make_user
 from tests.quality.kit import MP3, make_call
 from tests.twilio_kit import signed_post
@@ -202,6 +203,9 @@ def test_a_recording_whose_fetch_could_not_be_sent_is_fetched_by_the_reconciliat
     assert "store_recording" in caplog.text and "could not be sent" in caplog.text
     reported = _stored(tenants.alpha, call)
     assert reported.recording_url == call.recording_url and reported.recording_key == ""
+    # The company is due for the pass once the fetch's own retries are over (tenants.work).
+    calls_work = CompanyWork.objects.filter(tenant=tenants.alpha, kind=CompanyWork.Kind.CALLS)
+    assert calls_work.get().due_at == call.ended_at + reconcile.UNSTORED_AFTER
 
     with tenant_context(tenants.alpha):
         # 69 minutes after the call's end, the fetch task's own retries may still be under way.
@@ -211,6 +215,7 @@ def test_a_recording_whose_fetch_could_not_be_sent_is_fetched_by_the_reconciliat
         assert stored.recording_key.endswith(f"{call.recording_sid}.mp3") and len(media.requests) == 1
         _forget_fetches(tenants.alpha, call)
         assert reconcile.unstored_recordings(now=now + dt.timedelta(minutes=5)) == []  # stored
+    assert not calls_work.exists()  # nothing left: the next passes skip the company
 
 
 def test_an_unstored_recording_is_fetched_again_at_most_once_an_hour(db, tenants, media):

@@ -24,6 +24,7 @@ from reporting import webhook_delivery, webhooks
 from reporting.webhook_models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from telephony.calls.models import Call
 from telephony.calls.records import set_outcome
+from tenants.models import CompanyWork
 from tests.conftest import logged_in, make_user
 from tests.factories import CallFactory
 
@@ -403,17 +404,37 @@ def test_the_sweeper_resends_overdue_deliveries_from_inside_each_schema(db, tena
 
     from reporting import tasks
 
+    CompanyWork.objects.all().delete()  # other tests' (rolled back after)
     with tenant_context(tenants.alpha):
         webhooks.endpoint_create(url="http://127.0.0.1:9/a", events=["call.completed"])
         overdue = WebhookDelivery.objects.get(event=emit_call("CA-late"))  # due at NOW, long ago
         fresh = WebhookDelivery.objects.get(event=emit_call("CA-new"))
-        WebhookDelivery.objects.filter(pk=fresh.pk).update(next_attempt_at=timezone.now())
+        retry_at = timezone.now() + dt.timedelta(minutes=2)  # its retry, not due at the sweep
+        WebhookDelivery.objects.filter(pk=fresh.pk).update(next_attempt_at=retry_at)
         done = WebhookDelivery.objects.get(event=emit_call("CA-done"))
         WebhookDelivery.objects.filter(pk=done.pk).update(state="delivered", finished_at=NOW)
     sent = []
     monkeypatch.setattr(tasks.deliver_webhook, "delay", lambda pk: sent.append((connection.schema_name, pk)))
+    # Deliveries just sent: their tasks may still run, the company is not visited yet (tenants.work).
+    assert tasks.dispatch_webhook_retries() == 0
+    later = timezone.now() + dt.timedelta(minutes=3)
+    monkeypatch.setattr(timezone, "now", lambda: later)
     assert tasks.dispatch_webhook_retries() == 1
     assert sent == [(tenants.alpha.schema_name, overdue.pk)]
+    work = CompanyWork.objects.filter(kind=CompanyWork.Kind.WEBHOOKS)
+    # Still pending (its task may be lost again): the company is due at the next sweep.
+    assert list(work.values_list("tenant_id", "due_at")) == [(tenants.alpha.pk, later)]
+    with tenant_context(tenants.alpha):
+        WebhookDelivery.objects.filter(pk=overdue.pk).update(state="delivered", finished_at=NOW)
+    assert tasks.dispatch_webhook_retries() == 0
+    # The fresh one left: the company is due when that one would be overdue.
+    overdue_at = retry_at + webhook_delivery.OVERDUE_GRACE
+    assert list(work.values_list("tenant_id", "due_at")) == [(tenants.alpha.pk, overdue_at)]
+    with tenant_context(tenants.alpha):
+        WebhookDelivery.objects.update(state="delivered", finished_at=NOW)
+    monkeypatch.setattr(timezone, "now", lambda: overdue_at)
+    assert tasks.dispatch_webhook_retries() == 0
+    assert not work.exists()  # nothing pending: the next sweeps skip the company
 
 
 def test_webhook_tasks_refuse_to_run_in_public(db, tenants):
