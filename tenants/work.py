@@ -35,10 +35,13 @@ WHERE tenants_companywork.due_at > EXCLUDED.due_at
 
 
 def _company_id() -> int:
-    tenant = getattr(connection, "tenant", None)
-    if connection.schema_name == "public" or tenant is None or tenant.pk is None:
+    """The company whose schema the connection is in (``schema_context`` sets no company row)."""
+    pk = getattr(getattr(connection, "tenant", None), "pk", None)
+    if pk is None and connection.schema_name != "public":
+        pk = Client.objects.filter(schema_name=connection.schema_name).values_list("pk", flat=True).first()
+    if pk is None or connection.schema_name == "public":
         raise RuntimeError("periodic work belongs to a client company: mark it inside its schema")
-    return tenant.pk
+    return pk
 
 
 def mark(kind: Kind, *, due_at: dt.datetime) -> None:

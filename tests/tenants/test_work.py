@@ -9,7 +9,7 @@ import threading
 import pytest
 from django.db import connection, transaction
 from django.utils import timezone
-from django_tenants.utils import tenant_context
+from django_tenants.utils import schema_context, tenant_context
 
 from tenants import work
 from tenants.models import CompanyWork
@@ -29,6 +29,13 @@ def _due_at(tenant, kind=CALLS) -> dt.datetime | None:
 def test_work_belongs_to_a_company_never_to_public(clean):
     with pytest.raises(RuntimeError):
         work.mark(CALLS, due_at=timezone.now())
+
+
+def test_a_schema_entered_by_name_marks_its_company(clean, tenants):
+    now = timezone.now()
+    with schema_context(tenants.beta.schema_name):  # no company row on the connection
+        work.mark(CALLS, due_at=now)
+    assert _due_at(tenants.beta) == now
 
 
 def test_a_mark_keeps_the_earliest_due_time_of_its_company_and_kind_only(clean, tenants):
