@@ -36,10 +36,16 @@ class ProcessCache(Generic[K, V]):
     ``clock``: seconds, only ever compared (tests pass their own).
 
     ``version`` (with ``load_one``): the key's version now, read where every process sees it (a
-    counter in Redis that each change bumps as it commits): an entry loaded under another version is
-    loaded again at once, whatever its age, so a change made in another process is seen by the next
-    reader and ``ttl`` is only a backstop; ``UNKNOWN`` loads it again every time. Read before the
-    load: a change committed during it leaves the entry under the older version (loaded again).
+    counter in Redis that each change bumps as it commits: ``config.change_versions``): an entry
+    loaded under another version is loaded again at once, whatever its age, so a change made in
+    another process is seen by the next reader and ``ttl`` is only a backstop; ``UNKNOWN`` loads it
+    again every time. Read before the load: a change committed during it leaves the entry under the
+    older version (loaded again).
+
+    ``version`` with ``load_all``: the whole mapping's version (no argument), read at most once per
+    ``version_every`` seconds (a snapshot read by many requests asks Redis once a second, not each
+    time); a snapshot of another version is loaded again, and with the version ``UNKNOWN`` (Redis
+    away) a snapshot is kept ``unknown_ttl`` seconds at most.
     """
 
     _instances: weakref.WeakSet[ProcessCache[Any, Any]] = weakref.WeakSet()
@@ -50,7 +56,9 @@ class ProcessCache(Generic[K, V]):
         ttl: float,
         load_all: Callable[[], Mapping[K, V]] | None = None,
         load_one: Callable[[K], V | None] | None = None,
-        version: Callable[[K], Hashable] | None = None,
+        version: Callable[..., Hashable] | None = None,
+        version_every: float = 1.0,
+        unknown_ttl: float = 5.0,
         max_entries: int = 10_000,
         miss_reload_seconds: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
@@ -58,12 +66,12 @@ class ProcessCache(Generic[K, V]):
         if (load_all is None) == (load_one is None):
             raise ValueError("Give exactly one of load_all and load_one.")
         self.ttl, self.max_entries, self.miss_reload_seconds = ttl, max_entries, miss_reload_seconds
-        if version is not None and load_one is None:
-            raise ValueError("A version is read per key: give load_one.")
         self.load_all, self.load_one, self.version, self.clock = load_all, load_one, version, clock
-        # load_all: (loaded at, mapping); load_one: key → (loaded at, version, value). Rebound, never
-        # mutated.
-        self._snapshot: tuple[float, Mapping[K, V]] = (float("-inf"), EMPTY)
+        self.version_every, self.unknown_ttl = version_every, unknown_ttl
+        # load_all: (loaded at, version, mapping) and the version last read (read at, version);
+        # load_one: key → (loaded at, version, value). Rebound, never mutated.
+        self._snapshot: tuple[float, Hashable, Mapping[K, V]] = (float("-inf"), UNKNOWN, EMPTY)
+        self._version_read: tuple[float, Hashable] = (float("-inf"), UNKNOWN)
         self._entries: Mapping[K, tuple[float, Hashable, V | None]] = EMPTY
         self._generation = 0  # bumped by every invalidation: a load begun before it is not kept
         self._refresh = threading.Lock()
@@ -85,19 +93,34 @@ class ProcessCache(Generic[K, V]):
         """The whole mapping (``load_all`` caches), fresh within ``ttl``; ``want``: a key that
         should be there (reload early when it is not)."""
         seen = self._snapshot
-        loaded, mapping = seen
-        age = self.clock() - loaded
+        loaded, version, mapping = seen
+        now = self.clock()
+        age = now - loaded
         if age < self.ttl and (want is None or want in mapping or age < self.miss_reload_seconds):
-            return mapping
+            if self.version is None:
+                return mapping
+            current = self._version_now(now)
+            if age < self.unknown_ttl if current is UNKNOWN else current == version:
+                return mapping
         with self._refresh:
-            current = self._snapshot
-            if current is not seen and current[0] != float("-inf"):
-                return current[1]  # another thread refreshed it meanwhile
+            current_snapshot = self._snapshot
+            if current_snapshot is not seen and current_snapshot[0] != float("-inf"):
+                return current_snapshot[2]  # another thread refreshed it meanwhile
             assert self.load_all is not None
             started = self.clock()  # the data is at least this old
+            version = self._version_now(started, fresh=True) if self.version is not None else UNKNOWN
             mapping = MappingProxyType(dict(self.load_all()))
-            self._snapshot = (started, mapping)
+            self._snapshot = (started, version, mapping)
         return mapping
+
+    def _version_now(self, now: float, *, fresh: bool = False) -> Hashable:
+        """The whole mapping's version, read again when the last read is ``version_every`` old."""
+        read_at, version = self._version_read
+        if fresh or now - read_at >= self.version_every:
+            assert self.version is not None
+            version = self.version()
+            self._version_read = (now, version)
+        return version
 
     def _get_one(self, key: K) -> V | None:
         now = self.clock()
@@ -121,7 +144,7 @@ class ProcessCache(Generic[K, V]):
         """Forget everything: the next reader loads afresh."""
         with self._refresh:
             self._generation += 1
-            self._snapshot = (float("-inf"), EMPTY)
+            self._snapshot = (float("-inf"), UNKNOWN, EMPTY)
             self._entries = EMPTY
 
     def invalidate_on_save(self, *models: type) -> ProcessCache[K, V]:

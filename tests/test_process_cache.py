@@ -115,9 +115,47 @@ def test_an_unknown_version_loads_every_time_and_a_change_during_a_load_is_read_
     assert racing.get("a") == 2
 
 
-def test_a_version_needs_per_key_loading():
-    with pytest.raises(ValueError, match="per key"):
-        ProcessCache(ttl=1, load_all=dict, version=lambda key: None)
+class Version:
+    """The whole mapping's version, counting its reads."""
+
+    def __init__(self, value: object) -> None:
+        self.value, self.reads = value, 0
+
+    def __call__(self) -> object:
+        self.reads += 1
+        return self.value
+
+
+def test_a_whole_snapshot_is_kept_until_its_version_changes_asking_once_a_second():
+    clock, loads, version = Clock(), Loads({"a": 1}), Version(b"1")
+    cache = ProcessCache(ttl=300, load_all=loads.all, version=version, version_every=1.0, clock=clock)
+    assert (cache.get("a"), loads.calls) == (1, 1)
+    reads = version.reads
+    for _ in range(50):
+        clock.now += 0.1
+        assert cache.get("a") == 1
+    assert loads.calls == 1 and version.reads - reads == 5  # 5 s, one read a second, no load
+    loads.source["a"], version.value = 2, b"2"  # changed in another process, bumped as it committed
+    assert cache.get("a") == 1  # read less than a second ago: not asked yet
+    clock.now += 1.0
+    assert (cache.get("a"), loads.calls) == (2, 2)  # within a second, loaded again
+    clock.now += 300
+    assert (cache.get("a"), loads.calls) == (2, 3)  # the TTL still bounds a snapshot's age
+
+
+def test_a_whole_snapshot_is_kept_briefly_while_its_version_is_unknown():
+    clock, loads, version = Clock(), Loads({"a": 1}), Version(UNKNOWN)  # Redis away
+    cache = ProcessCache(ttl=300, load_all=loads.all, version=version, unknown_ttl=5.0, clock=clock)
+    assert (cache.get("a"), loads.calls) == (1, 1)
+    clock.now += 4
+    assert (cache.get("a"), loads.calls) == (1, 1)
+    clock.now += 1.5
+    assert (cache.get("a"), loads.calls) == (1, 2)  # 5 s at most, as before versions
+    version.value = b"7"  # Redis back: a snapshot loaded while it was away is loaded again
+    clock.now += 1.0
+    assert (cache.get("a"), loads.calls) == (1, 3)
+    clock.now += 10
+    assert (cache.get("a"), loads.calls) == (1, 3)  # then kept
 
 
 def test_per_key_entries_are_bounded():

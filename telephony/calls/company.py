@@ -13,26 +13,21 @@ statements, a third of the voice process's time; issue 23).
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Hashable
 from dataclasses import dataclass
 
-import redis
-from django.conf import settings as django_settings
 from django.db import connection, transaction
 from django.db.models import Model
 from django.db.models.signals import post_delete
 from django.utils import timezone
 
-from config import redis_clients
-from config.process_cache import UNKNOWN, ProcessCache
+from config import change_versions
+from config.process_cache import ProcessCache
 from scripts_engine.models import Script, ScriptVersion
 from telephony.calls.hours import in_force
 from telephony.calls.models import TelephonySettings
 from telephony.models import CompanyDaySettings, Queue
 from tenants.models import Client
-
-log = logging.getLogger(__name__)
 
 SETUP_SECONDS = 300.0
 
@@ -63,29 +58,18 @@ def _read(schema: str) -> CallSetup:
     )
 
 
-def _versions() -> redis.Redis:
-    return redis_clients.shared(django_settings.CACHES["default"]["LOCATION"])
-
-
 def _version_key(schema: str) -> str:
     return f"call-setup-version:{schema}"
 
 
 def setup_version(schema: str) -> Hashable:
     """The version of ``schema``'s setup (None before its first change), ``UNKNOWN`` with Redis away."""
-    try:
-        return _versions().get(_version_key(schema))
-    except redis_clients.UNREACHABLE:
-        return UNKNOWN
+    return change_versions.current(_version_key(schema))
 
 
 def setup_changed(schema: str) -> None:
     """Bump ``schema``'s setup version: every process reads its setup again at its next call."""
-    try:
-        _versions().incr(_version_key(schema))
-    except redis_clients.UNREACHABLE:
-        log.warning("setup of %s changed; other processes see it within %.0f s (Redis away)", schema,
-                    SETUP_SECONDS)  # fmt: skip
+    change_versions.bump(_version_key(schema))
 
 
 SETUP_MODELS = (TelephonySettings, Queue, Script, ScriptVersion)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import redis
 from django_tenants.utils import tenant_context
 
-from telephony.calls import company
+from config import change_versions
 from telephony.calls.company import call_setup, setup_changed, setup_version
 from telephony.calls.models import TelephonySettings
 from telephony.models import Queue
@@ -54,7 +54,7 @@ def test_with_redis_away_the_setup_is_read_for_every_call(
     db, tenants, monkeypatch, django_assert_num_queries
 ):
     away = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2)
-    monkeypatch.setattr(company, "_versions", lambda: away)
+    monkeypatch.setattr(change_versions, "_redis", lambda: away)
     with tenant_context(tenants.alpha):
         settings = TelephonySettings.current()
         call_setup()

@@ -1,0 +1,44 @@
+"""Versions of what every process keeps a copy of: a counter in Redis per key, bumped by each change
+as it commits; a process compares its copy's version with it (``config.process_cache``'s
+``version``) and reads the data again when they differ, so a change made in one process is seen by
+the others at once rather than when their copy expires.
+
+With Redis away the version is ``UNKNOWN`` (the copy is read again, or kept only briefly) and a
+bump is lost: copies are kept a bounded time besides.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable
+
+import redis
+from django.conf import settings
+
+from config import redis_clients
+from config.process_cache import UNKNOWN
+
+log = logging.getLogger(__name__)
+
+
+def _redis() -> redis.Redis:
+    return redis_clients.shared(settings.CACHES["default"]["LOCATION"])
+
+
+def current(key: str) -> Hashable:
+    """``key``'s version now (None before its first change), ``UNKNOWN`` with Redis away."""
+    try:
+        return _redis().get(key)
+    except redis_clients.UNREACHABLE:
+        return UNKNOWN
+
+
+def bump(key: str) -> bool:
+    """A change of ``key``'s data committed: every process reads it again. False with Redis away
+    (the others see the change when their copy expires)."""
+    try:
+        _redis().incr(key)
+    except redis_clients.UNREACHABLE:
+        log.warning("%s changed; Redis is away: other processes see it when their copy expires", key)
+        return False
+    return True
