@@ -114,5 +114,5 @@ def dispatch_webhook_retries() -> int:
             for pk in webhook_delivery.overdue_delivery_ids():
                 deliver_webhook.delay(pk)
                 sent += 1
-            work.settle(work.Kind.WEBHOOKS, webhook_delivery.next_sweep)
+            work.settle(work.Kind.WEBHOOKS, webhook_delivery.pending_left)
     return sent

@@ -80,7 +80,7 @@ def enqueue_on_commit(delivery_ids: list[int], *, countdown: float = 0) -> None:
     """
     tenant = connection.tenant
     if delivery_ids:  # a message lost, the sweep finds the delivery overdue (``tenants.work``)
-        work.mark(work.Kind.WEBHOOKS, due_at=timezone.now() + dt.timedelta(seconds=countdown) + OVERDUE_GRACE)
+        work.mark(work.Kind.WEBHOOKS, due_at=timezone.now() + OVERDUE_GRACE)
 
     def send() -> None:
         with tenant_context(tenant):
@@ -224,12 +224,6 @@ def overdue_delivery_ids(*, now: dt.datetime | None = None, grace: dt.timedelta 
     )
 
 
-def next_sweep(*, now: dt.datetime | None = None) -> dt.datetime | None:
-    """When this company's pending deliveries next need the sweeper: its oldest pending one's
-    attempt time plus the grace (at the next sweep when that is past); None when none is pending."""
-    now = now or timezone.now()
-    pending = WebhookDelivery.objects.filter(state=WebhookDelivery.State.PENDING)
-    if not pending.exists():
-        return None
-    oldest = pending.order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first()
-    return max(now, (oldest or now) + OVERDUE_GRACE)
+def pending_left() -> bool:
+    """Whether this company has a delivery still pending (the sweeper looks at it each time)."""
+    return WebhookDelivery.objects.filter(state=WebhookDelivery.State.PENDING).exists()

@@ -149,7 +149,7 @@ def recording(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
             recording_seconds=int(seconds) if seconds.isdigit() else None,
         )
         delay_on_commit(tenant, store_recording, call.pk)
-        reconcile.note_recording(ended_at=call.ended_at)  # fetched again if never stored
+        reconcile.note_recording()  # looked at until its audio is stored
         recording_pauses.close_open_pause(call=call, reason="the recording ended while paused")
     add_event(call, "recording", dedupe=f"recording:{post.get('RecordingSid', '')}",
               status=post.get("RecordingStatus", ""), conference=post.get("ConferenceSid", ""))  # fmt: skip

@@ -243,19 +243,19 @@ def note_new_call(sender: type, instance: Call, created: bool = False, raw: bool
         work.mark(work.Kind.CALLS, due_at=(instance.started_at or timezone.now()) + waiting)
 
 
-def note_recording(*, ended_at: dt.datetime | None, now: dt.datetime | None = None) -> None:
-    """A recording of one of this company's calls was reported: if its audio is never stored, the
-    pass fetches it again once the fetch's own retries are over (``unstored_recordings``)."""
-    work.mark(work.Kind.CALLS, due_at=(ended_at or now or timezone.now()) + UNSTORED_AFTER)
+def note_recording(*, now: dt.datetime | None = None) -> None:
+    """A recording of one of this company's calls was reported: the pass looks at the company until
+    its audio is stored (and fetches it again if it never is: ``unstored_recordings``)."""
+    work.mark(work.Kind.CALLS, due_at=now or timezone.now())
 
 
-def next_due(*, now: dt.datetime | None = None) -> dt.datetime | None:
-    """When this company next needs the pass: at the next one while it has a call not ended; when
-    the oldest recording not stored of the window is due to be fetched again; else never (None)."""
+def work_left(*, now: dt.datetime | None = None) -> bool:
+    """Whether this company still needs the pass: a call not ended, or a recording of the window
+    whose audio is not stored."""
     now = now or timezone.now()
     if Call.objects.filter(ended_at__isnull=True).exists():
-        return now
-    oldest = (
+        return True
+    return (
         Call.objects.filter(
             recording_key="",
             ended_at__gte=now - RECORDINGS_WINDOW,
@@ -263,11 +263,8 @@ def next_due(*, now: dt.datetime | None = None) -> dt.datetime | None:
         )
         .exclude(recording_sid="")
         .exclude(recording_url="")
-        .order_by("ended_at")
-        .values_list("ended_at", flat=True)
-        .first()
+        .exists()
     )
-    return max(now, oldest + UNSTORED_AFTER) if oldest is not None else None
 
 
 def reconcile_company(*, now: dt.datetime | None = None) -> dict[str, int]:
@@ -389,7 +386,7 @@ def import_recording(*, recording, real: TwilioCall, now: dt.datetime) -> int | 
             recording_seconds=int(seconds) if seconds.isdigit() else None,
         )
         add_event(call, "recording", dedupe=f"recording:{recording.sid}", at=now, status="imported")
-        note_recording(ended_at=call.ended_at, now=now)
+        note_recording(now=now)
         if not call.outcome:
             set_outcome(call, Call.Outcome.VOICEMAIL, at=now, source="twilio recordings")
     log.warning("recording %s of call %s imported from Twilio", recording.sid, real.sid)
@@ -398,5 +395,5 @@ def import_recording(*, recording, real: TwilioCall, now: dt.datetime) -> int | 
 
 def companies_due(*, now: dt.datetime | None = None) -> list[Client]:
     """The companies to reconcile (public schema): those whose calls or recordings may need it
-    (``note_new_call``, ``note_recording``, ``next_due``), not every company with a number."""
+    (``note_new_call``, ``note_recording``, ``work_left``), not every company with a number."""
     return work.due(work.Kind.CALLS, now=now)

@@ -52,5 +52,5 @@ def reconcile_company() -> dict[str, int]:
     if fetched:
         log.warning("%d recordings not stored are fetched again: %s", len(fetched), fetched)
         done["recordings fetched again"] = len(fetched)
-    work.settle(work.Kind.CALLS, reconcile.next_due)  # visited again only while it has such work
+    work.settle(work.Kind.CALLS, reconcile.work_left)  # visited again only while it has such work
     return done

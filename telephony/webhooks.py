@@ -286,7 +286,7 @@ def recording(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
         )
         if fields.get("RecordingUrl"):
             delay_on_commit(tenant, store_recording, call.pk)  # the audio into its storage (R21)
-            reconcile.note_recording(ended_at=call.ended_at)  # fetched again if never stored
+            reconcile.note_recording()  # looked at until its audio is stored
     add_event(
         call,
         "recording",

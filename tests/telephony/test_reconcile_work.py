@@ -65,19 +65,17 @@ def test_the_pass_keeps_a_company_while_a_call_is_not_ended_then_lets_it_go(clea
     assert _due_at(tenants.alpha) is None  # nothing left: the next passes skip it
 
 
-def test_a_recording_not_stored_keeps_its_company_until_it_may_be_fetched_again(clean, tenants):
+def test_a_recording_not_stored_keeps_its_company_until_its_audio_is(clean, tenants):
     now = timezone.now()
     with tenant_context(tenants.alpha):
         CallFactory(
             started_at=now - dt.timedelta(minutes=20), ended_at=now - dt.timedelta(minutes=10),
             recording_sid="RE" + "2" * 32, recording_url="https://api.twilio.com/r",
         )  # fmt: skip
-        assert reconcile.next_due(now=now) == now - dt.timedelta(minutes=10) + reconcile.UNSTORED_AFTER
-        CallFactory(started_at=now - dt.timedelta(hours=3), ended_at=now - dt.timedelta(hours=2),
-                    recording_sid="RE" + "3" * 32, recording_url="https://api.twilio.com/s")  # fmt: skip
-        assert reconcile.next_due(now=now) == now  # one is past its fetch's retries: the next pass
+        assert reconcile.work_left(now=now)
+        assert not reconcile.work_left(now=now + reconcile.RECORDINGS_WINDOW)  # past the window: given up
         Call.objects.update(recording_key="stored.mp3")
-        assert reconcile.next_due(now=now) is None
+        assert not reconcile.work_left(now=now)
 
 
 def test_the_beat_sends_the_pass_only_to_the_companies_due(clean, tenants, twilio_mock, monkeypatch):

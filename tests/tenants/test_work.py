@@ -38,15 +38,13 @@ def test_a_schema_entered_by_name_marks_its_company(clean, tenants):
     assert _due_at(tenants.beta) == now
 
 
-def test_a_mark_keeps_the_earliest_due_time_of_its_company_and_kind_only(clean, tenants):
+def test_a_mark_makes_its_company_due_once_and_leaves_a_row_it_has(clean, tenants):
     now = timezone.now()
     with tenant_context(tenants.alpha):
         work.mark(CALLS, due_at=now + dt.timedelta(minutes=2))
-        work.mark(CALLS, due_at=now + dt.timedelta(minutes=5))  # later: the earlier stays
-        assert _due_at(tenants.alpha) == now + dt.timedelta(minutes=2)
-        work.mark(CALLS, due_at=now + dt.timedelta(minutes=1))  # earlier: it wins
+        work.mark(CALLS, due_at=now + dt.timedelta(minutes=5))  # it has one: kept as it is
         work.mark(work.Kind.WEBHOOKS, due_at=now + dt.timedelta(minutes=9))
-    assert _due_at(tenants.alpha) == now + dt.timedelta(minutes=1)
+    assert _due_at(tenants.alpha) == now + dt.timedelta(minutes=2)
     assert _due_at(tenants.alpha, work.Kind.WEBHOOKS) == now + dt.timedelta(minutes=9)
     assert _due_at(tenants.beta) is None
 
@@ -60,51 +58,82 @@ def test_a_pass_visits_only_the_companies_due_and_settles_each(clean, tenants):
     assert work.due(CALLS, now=now) == [tenants.alpha]
     assert work.due(work.Kind.WEBHOOKS, now=now) == []
     assert work.due(CALLS, now=now + dt.timedelta(minutes=3)) == [tenants.alpha, tenants.beta]
+    with tenant_context(tenants.beta):
+        assert work.settle(CALLS, lambda: True, now=now)  # work left: due at the next pass
+    assert work.due(CALLS, now=now) == [tenants.alpha, tenants.beta]
     with tenant_context(tenants.alpha):
-        assert work.settle(CALLS, lambda: now + dt.timedelta(minutes=1)) == now + dt.timedelta(minutes=1)
-    assert work.due(CALLS, now=now) == []  # moved on
-    with tenant_context(tenants.alpha):
-        assert work.settle(CALLS, lambda: None) is None  # nothing left: gone
+        assert not work.settle(CALLS, lambda: False)  # nothing left: gone
     assert _due_at(tenants.alpha) is None
     with tenant_context(tenants.alpha):  # settled with no row (a pass run by hand): one now
-        work.settle(CALLS, lambda: now)
+        work.settle(CALLS, lambda: True, now=now)
     assert _due_at(tenants.alpha) == now
 
 
-def test_a_mark_made_while_a_pass_settles_is_never_lost(committed, tenants):
-    """The pass has found nothing left and is about to delete the row when a new call marks it: the
-    mark waits for the pass's lock and writes after, so the company stays due."""
+def _in_thread(target) -> threading.Thread:
+    def run() -> None:
+        try:
+            target()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_a_pass_leaves_the_row_of_a_company_being_marked_now(committed, tenants):
+    """A new call is being written (its mark done, not committed) when the pass finds nothing left:
+    the row stays, for the next pass to read the call."""
+    now = timezone.now()
+    marked, done = threading.Event(), threading.Event()
+    with tenant_context(tenants.alpha):
+        work.mark(CALLS, due_at=now)
+
+    def new_call() -> None:
+        with tenant_context(tenants.alpha), transaction.atomic():
+            work.mark(CALLS, due_at=now + dt.timedelta(minutes=2))
+            marked.set()
+            done.wait(10)
+
+    thread = _in_thread(new_call)
+    try:
+        assert marked.wait(10)
+        with tenant_context(tenants.alpha):
+            assert work.settle(CALLS, lambda: False)  # kept: a mark is under way
+        done.set()
+        thread.join(10)
+        assert _due_at(tenants.alpha) == now
+    finally:
+        done.set()
+        CompanyWork.objects.filter(tenant=tenants.alpha).delete()
+
+
+def test_a_mark_made_while_a_pass_deletes_the_row_writes_it_again(committed, tenants):
+    """The pass holds the company's lock, has found nothing left and deletes the row: a new call's
+    mark waits for it, then writes the row again."""
     now = timezone.now()
     reading, marked = threading.Event(), threading.Event()
     went_through: list[bool] = []
     with tenant_context(tenants.alpha):
         work.mark(CALLS, due_at=now)
 
-    def nothing_left() -> None:
+    def nothing_left() -> bool:
         reading.set()
         went_through.append(marked.wait(1.0))  # the mark committed while the pass read: no lock
-        return None
+        return False
 
     def settle() -> None:
-        try:
-            with tenant_context(tenants.alpha):
-                work.settle(CALLS, nothing_left)
-        finally:
-            connection.close()
+        with tenant_context(tenants.alpha):
+            work.settle(CALLS, nothing_left)
 
     def mark() -> None:
-        try:
-            reading.wait(5)
-            with tenant_context(tenants.alpha), transaction.atomic():
-                work.mark(CALLS, due_at=now + dt.timedelta(minutes=2))
-            marked.set()
-        finally:
-            connection.close()
+        reading.wait(5)
+        with tenant_context(tenants.alpha), transaction.atomic():
+            work.mark(CALLS, due_at=now + dt.timedelta(minutes=2))
+        marked.set()
 
-    threads = [threading.Thread(target=settle), threading.Thread(target=mark)]
+    threads = [_in_thread(settle), _in_thread(mark)]
     try:
-        for thread in threads:
-            thread.start()
         for thread in threads:
             thread.join(10)
         assert marked.is_set() and went_through == [False]
