@@ -4,7 +4,7 @@ A periodic pass over every company (the reconciliation with Twilio every minute,
 lost webhook retries) visited 1,000 companies to find the few with something to do. Instead each
 company with work of a kind has one row here, due when that work may need the pass: the change
 that makes the work writes it (``tenants.work.mark``), the pass visits only the companies due and,
-having done its work, moves the row to when it is next needed or deletes it (``tenants.work.settle``).
+having done its work, keeps the row due while work is left or deletes it (``tenants.work.settle``).
 """
 
 from __future__ import annotations
