@@ -11,7 +11,13 @@ def every_company_due_once(apps, schema_editor):
     Client = apps.get_model("tenants", "Client")
     CompanyWork = apps.get_model("tenants", "CompanyWork")
     now = timezone.now()
-    companies = Client.objects.exclude(schema_name="public").values_list("pk", flat=True)
+    with schema_editor.connection.cursor() as cursor:  # a company row without its schema has no work
+        cursor.execute("SELECT nspname FROM pg_namespace")
+        schemas = {name for (name,) in cursor.fetchall()}
+    companies = [
+        pk for pk, schema in Client.objects.exclude(schema_name="public").values_list("pk", "schema_name")
+        if schema in schemas
+    ]
     CompanyWork.objects.bulk_create(
         [CompanyWork(tenant_id=pk, kind=kind, due_at=now) for pk in companies for kind in ("calls", "webhooks")],
         ignore_conflicts=True,
