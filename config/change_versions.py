@@ -14,6 +14,7 @@ from collections.abc import Hashable
 
 import redis
 from django.conf import settings
+from django.db import transaction
 
 from config import redis_clients
 from config.process_cache import UNKNOWN
@@ -42,3 +43,8 @@ def bump(key: str) -> bool:
         log.warning("%s changed; Redis is away: other processes see it when their copy expires", key)
         return False
     return True
+
+
+def bump_on_commit(key: str) -> None:
+    """``bump`` once the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: bump(key))

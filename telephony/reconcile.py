@@ -44,7 +44,7 @@ import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Greatest
 from django.utils import timezone
 from django_tenants.utils import tenant_context
@@ -253,18 +253,7 @@ def work_left(*, now: dt.datetime | None = None) -> bool:
     """Whether this company still needs the pass: a call not ended, or a recording of the window
     whose audio is not stored."""
     now = now or timezone.now()
-    if Call.objects.filter(ended_at__isnull=True).exists():
-        return True
-    return (
-        Call.objects.filter(
-            recording_key="",
-            ended_at__gte=now - RECORDINGS_WINDOW,
-            started_at__gte=now - RECORDINGS_WINDOW - LONGEST_CALL,
-        )
-        .exclude(recording_sid="")
-        .exclude(recording_url="")
-        .exists()
-    )
+    return Call.objects.filter(ended_at__isnull=True).exists() or _recordings_not_stored(now).exists()
 
 
 def reconcile_company(*, now: dt.datetime | None = None) -> dict[str, int]:
@@ -290,6 +279,20 @@ def _recording_url(uri: str) -> str:
     return TWILIO_API + uri.removesuffix(".json")
 
 
+def _recordings_not_stored(now: dt.datetime) -> QuerySet[Call]:
+    """This company's calls of the last ``RECORDINGS_WINDOW`` whose recording Twilio reported (its
+    sid and URL kept) but whose audio is not stored."""
+    return (
+        Call.objects.filter(
+            recording_key="",
+            ended_at__gte=now - RECORDINGS_WINDOW,
+            started_at__gte=now - RECORDINGS_WINDOW - LONGEST_CALL,  # the index
+        )
+        .exclude(recording_sid="")
+        .exclude(recording_url="")
+    )
+
+
 def unstored_recordings(*, now: dt.datetime | None = None) -> list[int]:
     """This company's calls whose recording Twilio reported (its sid and URL kept) but whose audio is
     not stored, ended between ``RECORDINGS_WINDOW`` and ``UNSTORED_AFTER`` ago: the ids to fetch
@@ -297,14 +300,8 @@ def unstored_recordings(*, now: dt.datetime | None = None) -> list[int]:
     ``CALLS_PER_PASS`` a pass."""
     now = now or timezone.now()
     calls = (
-        Call.objects.filter(
-            recording_key="",
-            ended_at__gte=now - RECORDINGS_WINDOW,
-            ended_at__lte=now - UNSTORED_AFTER,
-            started_at__gte=now - RECORDINGS_WINDOW - LONGEST_CALL,  # the index
-        )
-        .exclude(recording_sid="")
-        .exclude(recording_url="")
+        _recordings_not_stored(now)
+        .filter(ended_at__lte=now - UNSTORED_AFTER)
         .order_by("ended_at")
         .values_list("pk", flat=True)[:UNSTORED_LOOKED_AT]
     )

@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tenants.models import Client, CompanyWork
+from tenants.resolution import client_for_schema
 
 Kind = CompanyWork.Kind
 
@@ -46,12 +47,11 @@ TRY_EXCLUSIVE = "SELECT pg_try_advisory_xact_lock(hashtext('tenants.work'), %s::
 
 def _company_id() -> int:
     """The company whose schema the connection is in (``schema_context`` sets no company row)."""
-    pk = getattr(getattr(connection, "tenant", None), "pk", None)
-    if pk is None and connection.schema_name != "public":
-        pk = Client.objects.filter(schema_name=connection.schema_name).values_list("pk", flat=True).first()
-    if pk is None or connection.schema_name == "public":
+    tenant = getattr(connection, "tenant", None)
+    company = tenant if isinstance(tenant, Client) else client_for_schema(connection.schema_name)
+    if company is None or company.pk is None or connection.schema_name == "public":
         raise RuntimeError("periodic work belongs to a client company: mark it inside its schema")
-    return pk
+    return company.pk
 
 
 def mark(kind: Kind, *, due_at: dt.datetime) -> None:
@@ -70,15 +70,15 @@ def due(kind: Kind, *, now: dt.datetime | None = None) -> list[Client]:
 def settle(kind: Kind, left: Callable[[], bool], *, now: dt.datetime | None = None) -> bool:
     """The pass has done the current company's work of ``kind``: its row stays due at once while
     ``left()`` says work is left, else goes (when no mark is under way). True when the row stays."""
-    company = _company_id()
+    company, now = _company_id(), now or timezone.now()
     with transaction.atomic():
         with connection.cursor() as cursor:  # no wait: a mark under way keeps the row
             cursor.execute(TRY_EXCLUSIVE, [company])
             free = cursor.fetchone()[0]
         rows = CompanyWork.objects.filter(tenant_id=company, kind=kind)
         if left():
-            if not rows.update(due_at=now or timezone.now()):
-                mark(kind, due_at=now or timezone.now())  # no row (a pass run by hand): one now
+            if not rows.update(due_at=now):
+                mark(kind, due_at=now)  # no row (a pass run by hand): one now
             return True
         if free:
             rows.delete()

@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Hashable
 from dataclasses import dataclass
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Model
 from django.db.models.signals import post_delete
 from django.utils import timezone
@@ -94,7 +94,7 @@ def note_setup_change(sender: type, instance: Model, **kwargs: object) -> None:
         return
     schema = _company_schema(instance)
     if schema is not None:
-        transaction.on_commit(lambda: setup_changed(schema))
+        change_versions.bump_on_commit(_version_key(schema))
 
 
 def call_setup() -> CallSetup:

@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from django.db import transaction
 from django.db.models import Avg, F
 from django.utils import timezone
 
@@ -81,7 +80,7 @@ def note_rules_change(sender: type, **kwargs: object) -> None:
     """``post_save``/``post_delete`` receiver of ``Queue`` and ``Client`` (connected in
     ``TelephonyConfig.ready``): every process reads the queues' rules again once this commits."""
     if not kwargs.get("raw"):
-        transaction.on_commit(lambda: change_versions.bump(RULES_VERSION))
+        change_versions.bump_on_commit(RULES_VERSION)
 
 
 def rules_for(ids: Iterable[int]) -> Mapping[int, QueueRow]:
