@@ -26,15 +26,15 @@ def accept_offer(*, reservation_id: int, operator: User, now: dt.datetime | None
     # The accept's own transaction: an offer past its deadline is expired (and stays so) even though
     # its accept is refused.
     accepted = routing.accept(reservation_id=reservation_id, operator=operator, now=now)
-    transaction.on_commit(lambda: _accepted(accepted, operator))
+    transaction.on_commit(lambda: _accepted(accepted))
     return accepted.call
 
 
-def _accepted(accepted: routing.Accepted, operator: User) -> None:
+def _accepted(accepted: routing.Accepted) -> None:
     """A callback keeping the caller's place is dialled back (``callback_dial``); a caller on the
     line is moved into the call's conference."""
     call = accepted.call
-    record_accept(waiting=call, reservation=accepted.reservation, user=operator)
+    record_accept(waiting=call, reservation=accepted.reservation)
     connect(call.pk, dial_back=call.kind == WaitingCall.Kind.CALLBACK)
 
 

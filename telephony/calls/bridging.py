@@ -6,15 +6,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import NamedTuple
 
+from django.db import connection
 from django.utils import timezone
+from django_tenants.utils import get_public_schema_name
 
 from accounts.models import User
-from config.process_cache import ProcessCache
-from config.queries import one
 from telephony.calls.models import Call
 from telephony.calls.records import mark_accepted, mark_answered
 from telephony.routing_models import Reservation, WaitingCall
-from tenants.switching import company_context, public_context
+from tenants.switching import company_context
 
 
 def operator_identity(user_id: int) -> str:
@@ -29,30 +29,33 @@ class Operator(NamedTuple):
     username: str
     name: str
 
-
-def _operator(user_id: int) -> Operator | None:
-    """The operator's user, read in the public schema (users live there and, by the same table
-    name, in each company's schema: a webhook runs in the company's)."""
-    with public_context():
-        user = one(User.objects.filter(pk=user_id))
-    return Operator(user.pk, user.username, user.get_full_name() or user.username) if user else None
+    @classmethod
+    def of(cls, user: User) -> Operator:
+        return cls(user.pk, user.username, user.get_full_name() or user.username)
 
 
-# Every answer names its operator: kept 10 minutes in each process (a save drops it in this one;
-# another process names a renamed operator anew within that).
-OPERATORS: ProcessCache[int, Operator | None] = ProcessCache(
-    ttl=600.0, load_one=_operator
-).invalidate_on_save(User)
+def operator_named(user_id: int) -> Operator | None:
+    """The operator as the platform's user table says now, in one statement from any schema: the
+    table is named with its schema (a company's schema has a user table of its own, by the same
+    name, and a webhook runs there), so the connection's search path is left as it is."""
+    quote = connection.ops.quote_name
+    table = f"{quote(get_public_schema_name())}.{quote(User._meta.db_table)}"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id, username, first_name, last_name FROM {table} WHERE id = %s",  # noqa: S608 (our table)
+            [user_id],
+        )
+        row = cursor.fetchone()
+    return Operator.of(User(pk=row[0], username=row[1], first_name=row[2], last_name=row[3])) if row else None
 
 
-def record_accept(*, waiting: WaitingCall, reservation: Reservation, user: User) -> None:
+def record_accept(*, waiting: WaitingCall, reservation: Reservation) -> None:
     """Write who took the call into the tenant's call record as soon as the accept commits (the
     console's next step finds it); the call is not answered yet: that is the operator's join.
-    ``waiting`` (with its company) and ``reservation``: the accepted call and offer as the accept
-    wrote them, not read again."""
-    operator = OPERATORS.get(user.pk)  # as the user table says (the console's user is the socket's)
-    if operator is None:
-        return
+    ``waiting`` (with its company, and its operator with their user as the accept locked them:
+    ``routing.accept``) and ``reservation``: the accepted call and offer as the accept wrote them,
+    not read again."""
+    operator = Operator.of(waiting.operator.user)
     with company_context(waiting.tenant):
         mark_accepted(
             waiting.call_sid,
@@ -73,7 +76,7 @@ def record_answer(
 
     The wait runs from the call's place in line to this join; accept → join is kept on the
     ``bridged`` event (``answer_seconds``), the time the operator's phone took to connect."""
-    operator = OPERATORS.get(waiting.operator.user_id)
+    operator = operator_named(waiting.operator.user_id)
     if operator is None:
         return False
     answered = at or timezone.now()

@@ -84,9 +84,12 @@ def _call_of_offer(reservation_id: int, now: datetime) -> int:
 def _offer_for_operator(
     reservation_id: int, operator, call_id: int
 ) -> tuple[Reservation, WaitingCall, OperatorProfile]:
-    """Lock the call, the operator and the reservation (in that order) of an offer to ``operator``."""
+    """Lock the call, the operator and the reservation (in that order) of an offer to ``operator``.
+    The operator comes with their user as the platform's table says now (the console runs in the
+    public schema): the accept names them in the call's record with it."""
     call = WaitingCall.objects.select_related("tenant").select_for_update(of=("self",)).get(pk=call_id)
-    profile = OperatorProfile.objects.select_for_update().get(user=operator)
+    profiles = OperatorProfile.objects.select_related("user").select_for_update(of=("self",))
+    profile = profiles.get(user=operator)
     reservation = Reservation.objects.select_for_update().get(pk=reservation_id)
     if reservation.operator_id != profile.pk:
         raise PermissionError("This offer was made to another operator.")
@@ -94,7 +97,8 @@ def _offer_for_operator(
 
 
 class Accepted(NamedTuple):
-    """An accepted offer as ``accept`` wrote it: the call (with its company) and the offer."""
+    """An accepted offer as ``accept`` wrote it: the call (with its company, and its operator with
+    their user) and the offer."""
 
     call: WaitingCall
     reservation: Reservation
