@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
@@ -68,21 +68,18 @@ class Attempt:
 
 
 def current_attempt(waiting_call_id: int) -> Attempt | None:
-    """The accepted offer being connected now; None when the call is not bridged to an operator."""
-    return _attempt(
-        WaitingCall.objects.select_related("tenant", "queue", "operator").filter(pk=waiting_call_id)
+    """The accepted offer being connected now; None when the call is not bridged to an operator.
+    One statement: the call's accepted offer (one live offer a call) with the call in line, bridged
+    to that very operator, and its company, queue and operator."""
+    reservation = one(
+        Reservation.objects.select_related("call__tenant", "call__queue", "call__operator").filter(
+            call_id=waiting_call_id,
+            state=Reservation.State.ACCEPTED,
+            call__state=WaitingCall.State.BRIDGED,
+            call__operator=F("operator"),
+        )
     )
-
-
-def _attempt(waiting_calls: QuerySet[WaitingCall]) -> Attempt | None:
-    """``current_attempt`` of the one waiting call ``waiting_calls`` selects."""
-    waiting = one(waiting_calls)
-    if waiting is None or waiting.state != WaitingCall.State.BRIDGED or waiting.operator is None:
-        return None
-    reservation = one(  # one live offer a call: the accepted one
-        Reservation.objects.filter(call=waiting, operator=waiting.operator, state=Reservation.State.ACCEPTED)
-    )
-    return Attempt(waiting, reservation) if reservation else None
+    return Attempt(reservation.call, reservation) if reservation else None
 
 
 def _joining(*, call: Call, reservation_id: int) -> Attempt | None:
