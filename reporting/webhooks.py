@@ -21,6 +21,8 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from config import change_versions
+from config.process_cache import ProcessCache
 from config.queries import one
 from reporting import outgoing_http
 from reporting.billing_models import Invoice
@@ -127,6 +129,40 @@ def _require_tenant() -> None:
         raise RuntimeError("webhooks belong to a client company: use them inside its schema")
 
 
+def _listened(schema: str) -> frozenset[str]:
+    """The event types ``schema``'s active endpoints listen to (read in that schema)."""
+    if schema != connection.schema_name:
+        raise ValueError(f"The endpoints of {schema} are read in its schema, not {connection.schema_name}.")
+    listened: set[str] = set()
+    for events in WebhookEndpoint.objects.filter(active=True).values_list("events", flat=True):
+        listened.update(events)
+    return frozenset(listened)
+
+
+def _endpoints_version_key(schema: str) -> str:
+    return f"webhook-endpoints-version:{schema}"
+
+
+# What a company's endpoints listen to, kept in each process until they change (issue 23): every
+# call's end asks whether anyone listens to ``call.completed``, and most companies listen to no
+# event of their calls. Each save or delete of an endpoint bumps the company's version in Redis as
+# it commits (``note_endpoints_change``), and every process reads it again at its next event; kept
+# 5 minutes at most besides, read at every event while Redis is away. Only ever used to skip the
+# read of the endpoints: an event someone listens to reads them as they are (``emit``).
+LISTENED: ProcessCache[str, frozenset[str]] = ProcessCache(
+    ttl=300.0,
+    load_one=_listened,
+    version=lambda schema: change_versions.current(_endpoints_version_key(schema)),
+).invalidate_on_save(WebhookEndpoint)
+
+
+def note_endpoints_change(sender: type, instance: WebhookEndpoint, **kwargs: Any) -> None:
+    """``post_save``/``post_delete`` receiver of ``WebhookEndpoint`` (connected in
+    ``ReportingConfig.ready``): the company's endpoints version is bumped once the change commits."""
+    if not kwargs.get("raw"):
+        change_versions.bump_on_commit(_endpoints_version_key(connection.schema_name))
+
+
 def emit(
     *,
     type: str,
@@ -142,6 +178,8 @@ def emit(
     of most calls); when it returns None, nothing is emitted.
     """
     _require_tenant()
+    if type not in (LISTENED.get(connection.schema_name) or ()):
+        return None
     endpoints = list(WebhookEndpoint.objects.filter(active=True, events__contains=[type]))
     if not endpoints:
         return None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import pytest
 from django_tenants.utils import tenant_context
 
+from reporting import webhooks
 from telephony import conferences, routing
 from telephony.calls import bridging
 from telephony.calls.models import Call, TelephonySettings
@@ -37,6 +38,8 @@ def warm(alpha_number: str, queue: Queue) -> None:
     """One call first: the caches every later call finds filled."""
     incoming(alpha_number)
     routing.rules_for([queue.pk])
+    with tenant_context(queue.tenant):
+        webhooks.LISTENED.get(queue.tenant.schema_name)  # the company's endpoints listen to nothing
 
 
 def in_the_webhooks_transaction(queries, table: str) -> bool:
@@ -139,11 +142,11 @@ def test_who_took_the_call_is_written_in_one_statement(
     over an answer already written (a late accept), once per offer, nothing for a call the company
     does not have."""
     operator, offer, waiting = _accepted(alpha_number, queue, django_capture_on_commit_callbacks)
-    bridging.OPERATORS.get(operator.user_id)  # who they are, kept by the process since their last call
     with django_assert_num_queries(2):
         # SET search_path to the company's schema; the call's operator and offer with its
         # "accepted" event (once per key), one statement: not a read of the call and a transaction.
-        bridging.record_accept(waiting=waiting, reservation=offer, user=operator.user)
+        # Who took it is the user the accept locked with the operator (``routing.accept``).
+        bridging.record_accept(waiting=waiting, reservation=offer)
     with tenant_context(tenants.alpha):
         call = Call.objects.get(call_sid=waiting.call_sid)
         name = operator.user.get_full_name() or operator.user.username
@@ -153,12 +156,12 @@ def test_who_took_the_call_is_written_in_one_statement(
         Call.objects.filter(pk=call.pk).update(
             operator_id=None, operator_name="", answered_at=call.started_at
         )
-    bridging.record_accept(waiting=waiting, reservation=offer, user=operator.user)  # replayed, answered
+    bridging.record_accept(waiting=waiting, reservation=offer)  # replayed, answered
     with tenant_context(tenants.alpha):
         call.refresh_from_db()
         assert call.operator_id is None and call.events.filter(kind="accepted").count() == 1
     waiting.call_sid = "CA" + "0" * 32  # no such call in the company's schema
-    bridging.record_accept(waiting=waiting, reservation=offer, user=operator.user)
+    bridging.record_accept(waiting=waiting, reservation=offer)
     with tenant_context(tenants.alpha):
         assert not Call.objects.filter(call_sid=waiting.call_sid).exists()
         assert call.events.filter(kind="accepted").count() == 1
@@ -167,16 +170,16 @@ def test_who_took_the_call_is_written_in_one_statement(
 def test_the_operators_join(
     db, tenants, queue, alpha_number, django_assert_num_queries, django_capture_on_commit_callbacks
 ):
-    operator, offer, waiting = _accepted(alpha_number, queue, django_capture_on_commit_callbacks)
-    bridging.OPERATORS.get(operator.user_id)  # who they are, kept by the process since their last call
+    _, offer, waiting = _accepted(alpha_number, queue, django_capture_on_commit_callbacks)
     with tenant_context(tenants.alpha):
         call = Call.objects.get(call_sid=waiting.call_sid)
-        with django_assert_num_queries(5):
+        with django_assert_num_queries(6):
             # SAVEPOINT (the join's transaction); the call, locked; the offer they accepted with
-            # its call in line and their operator, one statement; the call answered with the
-            # answer's time on its call in line and its "bridged" event (once per key), one
-            # statement; RELEASE. The call in line and the offer are not read again, nor is the
-            # public schema entered.
+            # its call in line and their operator, one statement; who they are, from the
+            # platform's user table named with its schema (as it is now, in every process); the
+            # call answered with the answer's time on its call in line and its "bridged" event
+            # (once per key), one statement; RELEASE. The call in line and the offer are not read
+            # again, nor is the public schema entered.
             label = conferences.operator_label(offer.pk)
             assert conferences.participant_joined(call=call, label=label, leg_sid="CA" + "b" * 32)
         assert Call.objects.get(pk=call.pk).answered_at is not None
@@ -188,7 +191,7 @@ def test_the_status_callback_of_a_call_hung_up_in_the_queue(
     warm(alpha_number, queue)
     _, params = incoming(alpha_number)
     status = {"CallSid": params["CallSid"], "To": alpha_number}
-    with django_assert_num_queries(15), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(13), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
         # SAVEPOINT (the callback's transaction);
@@ -197,9 +200,9 @@ def test_the_status_callback_of_a_call_hung_up_in_the_queue(
         # (abandoned) with its "outcome" event (once per key), one statement;
         # the router lets the call go, in the callback's transaction (no savepoint): the waiting
         # call locked, its live offer (none), UPDATE it as left;
-        # UPDATE the call (status, end, waits: those columns only); RELEASE (the callback's transaction);
-        # after the commit, reporting's call.completed receiver: SET search_path, the company's
-        # webhook endpoints (none: the call is not read).
+        # UPDATE the call (status, end, waits: those columns only); RELEASE (the callback's transaction).
+        # After the commit, reporting's call.completed receiver reads nothing: the company's
+        # endpoints listen to no event, as this process keeps (``webhooks.LISTENED``).
         response = signed_post("/twilio/voice/status", {**status, "CallStatus": "completed"})
     assert response.status_code == 204
     with tenant_context(tenants.alpha):
@@ -212,7 +215,7 @@ def test_the_status_callback_of_an_answered_call(
     _, _, waiting = _accepted(alpha_number, queue, django_capture_on_commit_callbacks)
     operator_joined(waiting)
     status = {"CallSid": waiting.call_sid, "To": alpha_number, "CallDuration": "30"}
-    with django_assert_num_queries(18), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(16), django_capture_on_commit_callbacks(execute=True):
         # SET search_path public; the dialled number with its company;
         # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
         # SAVEPOINT (the callback's transaction);
@@ -223,9 +226,9 @@ def test_the_status_callback_of_an_answered_call(
         # savepoint): the waiting call locked, its live reservation locked, the operator locked,
         # UPDATE the reservation as completed; the operator to wrap-up (``operators.transition``):
         # their state and its event, one statement; UPDATE the waiting call as left;
-        # UPDATE the call (status, end, talk time: those columns only); RELEASE (the callback's transaction);
-        # after the commit, reporting's call.completed receiver: SET search_path, the company's
-        # webhook endpoints (none: the call is not read).
+        # UPDATE the call (status, end, talk time: those columns only); RELEASE (the callback's
+        # transaction). After the commit, reporting's call.completed receiver reads nothing: the
+        # company's endpoints listen to no event, as this process keeps (``webhooks.LISTENED``).
         response = signed_post("/twilio/voice/status", {**status, "CallStatus": "completed"})
     assert response.status_code == 204
     with tenant_context(tenants.alpha):
