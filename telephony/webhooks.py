@@ -39,8 +39,9 @@ def _number(to: str) -> PhoneNumber | None:
     return one(PhoneNumber.objects.select_related("tenant").filter(number=to))
 
 
-# The dialled number with its company, kept a minute in each process for incoming calls (a save
-# drops it at once in this process). Never trusted alone: the statement that records the call
+# The dialled number with its company, kept a minute in each process for incoming calls and their
+# status callbacks (a save drops it at once in this process; ``_dialled``). For an incoming call
+# never trusted alone: the statement that records the call
 # checks the number still belongs to that company and reads whether it is in service
 # (``records.start_inbound``), so a number moved, released or suspended a moment ago is answered
 # as it is now; a number not known here is read afresh.
@@ -50,12 +51,24 @@ NUMBERS: ProcessCache[str, PhoneNumber | None] = ProcessCache(
 ).invalidate_on_save(PhoneNumber, Client)
 
 
+def _dialled(to: str) -> PhoneNumber | None:
+    """The dialled number with its company: this process's copy (``NUMBERS``) while it says the
+    number is assigned, else read afresh. An assigned number leaves its company only through its
+    release, after a grace period of days (``NUMBER_RELEASE_GRACE_DAYS``; its company is read-only
+    in the admin), so such a copy names the company the number's calls of the last minute belong
+    to."""
+    number = NUMBERS.get(to)
+    if number is None or number.tenant is None or number.state != PhoneNumber.State.ASSIGNED:
+        number = _number(to)
+    return number
+
+
 def _tenant_of(request: HttpRequest) -> Client | None:
     """The tenant named by ``t`` in the (signed) URL, else the one owning the dialled number."""
     schema = request.GET.get("t", "")
     if schema:
         return client_for_schema(schema)
-    number = _number(twilio_fields(request).get("To", ""))
+    number = _dialled(twilio_fields(request).get("To", ""))
     return number.tenant if number is not None else None
 
 
@@ -104,10 +117,7 @@ def incoming(request: HttpRequest) -> HttpResponse:
     params = TwilioCallParams.from_post(twilio_fields(request))
     if not params.call_sid:
         return HttpResponse("CallSid is required.", status=400, content_type="text/plain")
-    number = NUMBERS.get(params.to_number)
-    if number is None or number.tenant is None:  # not known here: read as it is now
-        number = _number(params.to_number)
-    response = _answer(request, params, number)
+    response = _answer(request, params, _dialled(params.to_number))
     if response is MOVED:  # the number changed company since this process kept it
         NUMBERS.invalidate()
         response = _answer(request, params, _number(params.to_number))

@@ -10,11 +10,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from telephony.calls.models import Call, CallEvent, Contact
+from telephony.calls.models import Call, CallEvent, Contact, WebhookEvidence
 from telephony.calls.records import TwilioCallParams, start_inbound
 from telephony.models import PhoneNumber, WaitingCall
 from telephony.webhooks import NUMBERS
 from tests.telephony.calls_kit import incoming, new_sid
+from tests.twilio_kit import signed_post
 
 
 def test_a_number_kept_in_memory_is_checked_where_the_call_is_written(db, tenants, alpha_number):
@@ -29,6 +30,31 @@ def test_a_number_kept_in_memory_is_checked_where_the_call_is_written(db, tenant
     with tenant_context(tenants.beta):
         assert Call.objects.filter(call_sid=params["CallSid"]).exists()
     assert NUMBERS.get(alpha_number).tenant_id == tenants.beta.pk  # read afresh
+
+
+def test_a_status_callback_finds_its_company_by_the_kept_number_while_the_copy_says_assigned(
+    db, tenants, alpha_number, django_assert_num_queries
+):
+    _, params = incoming(alpha_number)
+    status = {"CallSid": params["CallSid"], "To": alpha_number, "From": "+14155550100"}
+    signed_post("/twilio/voice/status", {**status, "CallStatus": "in-progress"})
+    with django_assert_num_queries(0):
+        assert NUMBERS.get(alpha_number).state == PhoneNumber.State.ASSIGNED  # kept by the process
+    # Its company closed (the number releasing for days), then released to the pool by another
+    # process: a copy that does not say "assigned" is never trusted, the number is read afresh.
+    PhoneNumber.objects.filter(number=alpha_number).update(
+        state=PhoneNumber.State.RELEASING, release_after=timezone.now()
+    )
+    NUMBERS.invalidate()
+    assert NUMBERS.get(alpha_number).state == PhoneNumber.State.RELEASING
+    PhoneNumber.objects.filter(number=alpha_number).update(
+        state=PhoneNumber.State.AVAILABLE, tenant=None, release_after=None
+    )
+    stray = {**status, "CallSid": new_sid(), "CallStatus": "completed"}
+    assert signed_post("/twilio/voice/status", stray).status_code == 204
+    with tenant_context(tenants.alpha):
+        assert not WebhookEvidence.objects.filter(call_sid=stray["CallSid"]).exists()
+        assert Call.objects.get(call_sid=params["CallSid"]).status == "in-progress"
 
 
 def test_the_call_record_keeps_its_start_to_the_microsecond(db, tenants, alpha_number):

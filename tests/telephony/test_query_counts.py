@@ -191,8 +191,8 @@ def test_the_status_callback_of_a_call_hung_up_in_the_queue(
     warm(alpha_number, queue)
     _, params = incoming(alpha_number)
     status = {"CallSid": params["CallSid"], "To": alpha_number}
-    with django_assert_num_queries(13), django_capture_on_commit_callbacks(execute=True):
-        # SET search_path public; the dialled number with its company;
+    with django_assert_num_queries(11), django_capture_on_commit_callbacks(execute=True):
+        # The dialled number's company as this process keeps it (``webhooks.NUMBERS``);
         # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
         # SAVEPOINT (the callback's transaction);
         # the call, locked, with whether the caller is on hold (their last hold event), one
@@ -215,8 +215,8 @@ def test_the_status_callback_of_an_answered_call(
     _, _, waiting = _accepted(alpha_number, queue, django_capture_on_commit_callbacks)
     operator_joined(waiting)
     status = {"CallSid": waiting.call_sid, "To": alpha_number, "CallDuration": "30"}
-    with django_assert_num_queries(16), django_capture_on_commit_callbacks(execute=True):
-        # SET search_path public; the dialled number with its company;
+    with django_assert_num_queries(14), django_capture_on_commit_callbacks(execute=True):
+        # The dialled number's company as this process keeps it (``webhooks.NUMBERS``);
         # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
         # SAVEPOINT (the callback's transaction);
         # the call, locked, with whether the caller is on hold (their last hold event), one
