@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.test import override_settings
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings, WebhookEvidence
@@ -157,8 +158,18 @@ def test_a_number_that_changed_company_or_state_is_answered_as_it_is_now(db, ten
     finally:
         Client.objects.filter(pk=tenants.beta.pk).update(status=Client.Status.ACTIVE)
     assert "temporarily unavailable" in refused.content.decode()
+    # Its company closed, the number releasing (days of grace): still that company's, refused.
+    PhoneNumber.objects.filter(number=alpha_number).update(
+        state=PhoneNumber.State.RELEASING, release_after=timezone.now()
+    )
+    releasing, params = incoming(alpha_number)
+    assert "temporarily unavailable" in releasing.content.decode()
+    with tenant_context(tenants.beta):
+        assert Call.objects.get(call_sid=params["CallSid"]).outcome == Call.Outcome.FAILED
     # Released: it answers like a number we do not serve.
-    PhoneNumber.objects.filter(number=alpha_number).update(tenant=None, state=PhoneNumber.State.AVAILABLE)
+    PhoneNumber.objects.filter(number=alpha_number).update(
+        tenant=None, state=PhoneNumber.State.AVAILABLE, release_after=None
+    )
     unserved, params = incoming(alpha_number)
     assert verbs(unserved.content) == ["Say", "Hangup"] and "not in service" in unserved.content.decode()
     with tenant_context(tenants.beta):
