@@ -8,6 +8,7 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings, WebhookEvidence
+from telephony.webhooks import NUMBERS
 from tests.scripts_engine.conftest import active_script
 from tests.telephony.calls_kit import incoming, new_sid
 from tests.telephony.helpers import make_operator
@@ -162,10 +163,13 @@ def test_a_number_that_changed_company_or_state_is_answered_as_it_is_now(db, ten
     PhoneNumber.objects.filter(number=alpha_number).update(
         state=PhoneNumber.State.RELEASING, release_after=timezone.now()
     )
-    releasing, params = incoming(alpha_number)
-    assert "temporarily unavailable" in releasing.content.decode()
-    with tenant_context(tenants.beta):
-        assert Call.objects.get(call_sid=params["CallSid"]).outcome == Call.Outcome.FAILED
+    for seen_here in (False, True):  # whether this process kept the number from before or not
+        if seen_here:
+            NUMBERS.invalidate()
+        releasing, params = incoming(alpha_number)
+        assert "temporarily unavailable" in releasing.content.decode()
+        with tenant_context(tenants.beta):
+            assert Call.objects.get(call_sid=params["CallSid"]).outcome == Call.Outcome.FAILED
     # Released: it answers like a number we do not serve.
     PhoneNumber.objects.filter(number=alpha_number).update(
         tenant=None, state=PhoneNumber.State.AVAILABLE, release_after=None
