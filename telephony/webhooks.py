@@ -40,11 +40,11 @@ def _number(to: str) -> PhoneNumber | None:
 
 
 # The dialled number with its company, kept a minute in each process for incoming calls and their
-# status callbacks (a save drops it at once in this process; ``_dialled``). For an incoming call
-# never trusted alone: the statement that records the call
-# checks the number still belongs to that company and reads whether it is in service
-# (``records.start_inbound``), so a number moved, released or suspended a moment ago is answered
-# as it is now; a number not known here is read afresh.
+# final status (``_dialled``; a save drops it at once in this process). An incoming call never
+# trusts it alone: the statement that records the call checks the number still belongs to that
+# company and reads whether it is in service (``records.start_inbound``), so a number moved,
+# released or suspended a moment ago is answered as it is now; a number not known here is read
+# afresh.
 NUMBER_SECONDS = 60.0
 NUMBERS: ProcessCache[str, PhoneNumber | None] = ProcessCache(
     ttl=NUMBER_SECONDS, load_one=_number
