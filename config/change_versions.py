@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Hashable
+from dataclasses import dataclass
 
 import redis
 from django.conf import settings
@@ -48,3 +49,26 @@ def bump(key: str) -> bool:
 def bump_on_commit(key: str) -> None:
     """``bump`` once the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: bump(key))
+
+
+@dataclass(frozen=True)
+class PerSchema:
+    """One version per company schema, under ``prefix``: for what each process keeps of a company
+    (its call setup, what its webhook endpoints listen to)."""
+
+    prefix: str
+
+    def key(self, schema: str) -> str:
+        return f"{self.prefix}:{schema}"
+
+    def current(self, schema: str) -> Hashable:
+        """``current`` of ``schema``'s version."""
+        return current(self.key(schema))
+
+    def bump(self, schema: str) -> bool:
+        """``bump`` of ``schema``'s version."""
+        return bump(self.key(schema))
+
+    def bump_on_commit(self, schema: str) -> None:
+        """``bump_on_commit`` of ``schema``'s version."""
+        bump_on_commit(self.key(schema))

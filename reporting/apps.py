@@ -17,9 +17,10 @@ class ReportingConfig(AppConfig):
         events.call_completed.connect(webhooks.on_call_completed, dispatch_uid="reporting.call_completed")
         events.call_completed.connect(freshness.on_call_completed, dispatch_uid="reporting.statistics_stale")
         post_save.connect(freshness.on_call_saved, sender=Call, dispatch_uid="reporting.call_saved")
-        for signal in (post_save, post_delete):  # what each process keeps of who listens to what
-            signal.connect(webhooks.note_endpoints_change, sender=WebhookEndpoint,
-                           dispatch_uid=f"reporting.endpoints_changed.{signal is post_save}")  # fmt: skip
+        for signal in (post_save, post_delete):  # every process reads what the endpoints listen to again
+            signal.connect(
+                webhooks.note_endpoints_change, sender=WebhookEndpoint, dispatch_uid="reporting.endpoints"
+            )
         pre_save.connect(
             tasks.on_telephony_settings_saving,
             sender=TelephonySettings,

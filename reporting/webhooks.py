@@ -139,8 +139,7 @@ def _listened(schema: str) -> frozenset[str]:
     return frozenset(listened)
 
 
-def _endpoints_version_key(schema: str) -> str:
-    return f"webhook-endpoints-version:{schema}"
+ENDPOINT_VERSIONS = change_versions.PerSchema("webhook-endpoints-version")
 
 
 # What a company's endpoints listen to, kept in each process until they change (issue 23): every
@@ -152,7 +151,7 @@ def _endpoints_version_key(schema: str) -> str:
 LISTENED: ProcessCache[str, frozenset[str]] = ProcessCache(
     ttl=300.0,
     load_one=_listened,
-    version=lambda schema: change_versions.current(_endpoints_version_key(schema)),
+    version=ENDPOINT_VERSIONS.current,
 ).invalidate_on_save(WebhookEndpoint)
 
 
@@ -160,7 +159,7 @@ def note_endpoints_change(sender: type, instance: WebhookEndpoint, **kwargs: Any
     """``post_save``/``post_delete`` receiver of ``WebhookEndpoint`` (connected in
     ``ReportingConfig.ready``): the company's endpoints version is bumped once the change commits."""
     if not kwargs.get("raw"):
-        change_versions.bump_on_commit(_endpoints_version_key(connection.schema_name))
+        ENDPOINT_VERSIONS.bump_on_commit(connection.schema_name)
 
 
 def emit(

@@ -58,18 +58,17 @@ def _read(schema: str) -> CallSetup:
     )
 
 
-def _version_key(schema: str) -> str:
-    return f"call-setup-version:{schema}"
+SETUP_VERSIONS = change_versions.PerSchema("call-setup-version")
 
 
 def setup_version(schema: str) -> Hashable:
     """The version of ``schema``'s setup (None before its first change), ``UNKNOWN`` with Redis away."""
-    return change_versions.current(_version_key(schema))
+    return SETUP_VERSIONS.current(schema)
 
 
 def setup_changed(schema: str) -> None:
     """Bump ``schema``'s setup version: every process reads its setup again at its next call."""
-    change_versions.bump(_version_key(schema))
+    SETUP_VERSIONS.bump(schema)
 
 
 SETUP_MODELS = (TelephonySettings, Queue, Script, ScriptVersion)
@@ -94,7 +93,7 @@ def note_setup_change(sender: type, instance: Model, **kwargs: object) -> None:
         return
     schema = _company_schema(instance)
     if schema is not None:
-        change_versions.bump_on_commit(_version_key(schema))
+        SETUP_VERSIONS.bump_on_commit(schema)
 
 
 def call_setup() -> CallSetup:

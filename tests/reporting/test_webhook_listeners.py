@@ -32,7 +32,7 @@ def test_an_event_nobody_listens_to_reads_nothing_until_the_endpoints_change_any
         endpoint_made_elsewhere(["call.completed"])
         with django_assert_num_queries(0):
             assert emit("CA3") is None  # not bumped yet: kept
-        change_versions.bump(webhooks._endpoints_version_key(tenants.alpha.schema_name))  # its commit
+        webhooks.ENDPOINT_VERSIONS.bump(tenants.alpha.schema_name)  # its commit
         assert emit("CA4") is not None  # the next event reads the endpoints again
     with tenant_context(tenants.beta):
         assert emit("CA5") is None  # another company's endpoints are not this one's
@@ -46,22 +46,22 @@ def test_an_endpoint_saved_here_is_heard_at_once_and_bumps_its_company_as_it_com
         emit("CA0")
     with tenant_context(tenants.alpha):
         assert emit("CA1") is None
-        before = [change_versions.current(webhooks._endpoints_version_key(s)) for s in (alpha, beta)]
+        before = [webhooks.ENDPOINT_VERSIONS.current(s) for s in (alpha, beta)]
         with django_capture_on_commit_callbacks(execute=False) as callbacks:
             endpoint, _ = webhooks.endpoint_create(url="http://127.0.0.1:9/a", events=["call.completed"])
         assert emit("CA2") is not None  # this process drops its copy at the save
-        assert change_versions.current(webhooks._endpoints_version_key(alpha)) == before[0]  # not yet
+        assert webhooks.ENDPOINT_VERSIONS.current(alpha) == before[0]  # not yet
         for callback in callbacks:
             callback()
-        assert change_versions.current(webhooks._endpoints_version_key(alpha)) != before[0]
-        assert change_versions.current(webhooks._endpoints_version_key(beta)) == before[1]
+        assert webhooks.ENDPOINT_VERSIONS.current(alpha) != before[0]
+        assert webhooks.ENDPOINT_VERSIONS.current(beta) == before[1]
         webhooks.endpoint_update(
             endpoint=endpoint, url=endpoint.url, events=["call.completed"], description="", active=False
         )
         assert emit("CA3") is None  # turned off: heard at once too
         with django_capture_on_commit_callbacks(execute=True):
             webhooks.endpoint_delete(endpoint=endpoint)
-        assert change_versions.current(webhooks._endpoints_version_key(alpha)) != before[0]
+        assert webhooks.ENDPOINT_VERSIONS.current(alpha) != before[0]
 
 
 def test_with_redis_away_the_endpoints_are_read_at_every_event(db, tenants, monkeypatch):
