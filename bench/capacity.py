@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import os
 import random
 import statistics
@@ -328,6 +329,20 @@ async def _calls(twilio, numbers: list[str], rate: float, count: int, rng: rando
     return arrivals
 
 
+def _dump_calls(records, offered: dict[str, float]) -> None:
+    """``BENCH_CAPACITY_CALLS=file``: each call of the step as a JSON line (placed, its first
+    webhook answered and its first offer, seconds on the bench's clock), to see when the slow ones
+    came (appended: one file for a run's steps)."""
+    path = os.environ.get("BENCH_CAPACITY_CALLS", "")
+    if not path:
+        return
+    with open(path, "a") as out:
+        for r in records:
+            line = {"sid": r.sid, "placed": r.placed_at, "answered": r.answered_webhook_at,
+                    "offered": offered.get(r.sid), "result": r.result}  # fmt: skip
+            out.write(json.dumps(line) + "\n")
+
+
 def _step_figures(records, operators, count: int, arrivals: float) -> dict[str, object]:
     offered: dict[str, float] = {}  # each call's first offer (a call missed by one goes to the next)
     for op in operators:
@@ -338,6 +353,7 @@ def _step_figures(records, operators, count: int, arrivals: float) -> dict[str, 
     # The offer's arrival against the first webhook's answer, both read on this box's one clock. An
     # offer made in that webhook's transaction is pushed as it commits: then this is what the push
     # path adds (< 0: it came first). A call that found nobody free adds its wait in line too.
+    _dump_calls(records, offered)
     both = [r for r in records if r.sid in offered and r.answered_webhook_at]
     pushes = [(offered[r.sid] - r.answered_webhook_at) * 1000 for r in both]
     outcomes: dict[str, int] = {}

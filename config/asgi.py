@@ -13,7 +13,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 from a2wsgi import WSGIMiddleware
 from channels.routing import ProtocolTypeRouter, URLRouter
 from django.conf import settings
-from django.core.wsgi import get_wsgi_application
+
+from config.request_release import get_wsgi_application
 
 django_wsgi_app = get_wsgi_application()
 
