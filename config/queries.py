@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
 
 M = TypeVar("M", bound=Model)
+
+
+def json_key(data: object, key: str) -> Any:
+    """``data[key]`` of a JSON field's value read whole (None when it is not an object or lacks it).
+
+    Read a JSON field whole and take its keys here rather than naming them in ``values()`` /
+    ``values_list()`` (``"data__sid"``): Django resolves such a name by trying it as a field first
+    and keeps the ``FieldError`` it caught, whose traceback holds every frame of the request in a
+    reference cycle (the view, each middleware, the handler, with all their locals). A web process
+    made tens of thousands of such objects a minute, all left for a garbage collection that paused
+    it (issue 23: ``config/request_release.py``). A key in a ``filter()`` is fine."""
+    return data.get(key) if isinstance(data, dict) else None
 
 
 def one(rows: QuerySet[M]) -> M | None:

@@ -13,6 +13,7 @@ from typing import Any
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from config.queries import json_key
 from console import outbound as console_outbound
 from console import recording as console_recording
 from console.access import ConsoleError, access_reservation, call_for, live_call
@@ -129,7 +130,9 @@ def call_view(*, reservation_id: int, operator) -> dict[str, Any]:
         }
         view["dispositions"] = [{"code": d.code, "label": d.label} for d in Disposition.objects.all()]
         view["specialists"] = specialists(timezone.now())
-        view["notes"] = list(call.events.filter(kind="note").values_list("data__text", flat=True))
+        # Each note's whole ``data``, its text read here (``config.queries.json_key``).
+        notes = call.events.filter(kind="note").values_list("data", flat=True)
+        view["notes"] = [json_key(data, "text") for data in notes]
         view["outbound"] = console_outbound.outbound_view(call)
         view["call"]["on_hold"] = on_hold(call)
         view["call"]["connected"] = call.answered_at is not None and call.ended_at is None

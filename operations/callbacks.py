@@ -12,6 +12,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
+from config.queries import json_key
 from telephony.calls.models import Callback, CallEvent, TelephonySettings
 from telephony.models import Queue
 from tenants.models import Client
@@ -78,8 +79,9 @@ def attempts_of(ids: list[int]) -> dict[int, list[Attempt]]:
         return {}
     found: dict[int, list[Attempt]] = {}
     results = CallEvent.objects.filter(kind="callback_result", call__try_of__in=ids).order_by("at", "pk")
-    for callback_id, at, outcome in results.values_list("call__try_of", "at", "data__outcome"):
-        found.setdefault(callback_id, []).append(Attempt(at=at, outcome=str(outcome or "")))
+    # Each result's whole ``data``, its outcome read here (``config.queries.json_key``).
+    for callback_id, at, data in results.values_list("call__try_of", "at", "data"):
+        found.setdefault(callback_id, []).append(Attempt(at=at, outcome=str(json_key(data, "outcome") or "")))
     return found
 
 

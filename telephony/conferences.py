@@ -23,7 +23,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from config.queries import one
+from config.queries import json_key, one
 from telephony import announcements, gateway, routing, twiml
 from telephony.calls import flows
 from telephony.calls.bridging import operator_identity, record_answer
@@ -333,8 +333,8 @@ def conference_sid(call: Call) -> str:
     2026-12-05 kept it."""
     told = Q(kind__startswith="conference:") | Q(kind="conference_sid")
     events = call.events.filter(told, data__has_key="sid").exclude(data__sid="")
-    sid = events.order_by("pk").values_list("data__sid", flat=True).first()
-    return sid or ""
+    data = events.order_by("pk").values_list("data", flat=True).first()  # (``config.queries.json_key``)
+    return json_key(data, "sid") or ""
 
 
 def on_hold_now(call: Call) -> bool:

@@ -19,7 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
-from config.queries import one
+from config.queries import json_key, one
 from telephony import conferences, gateway, twiml
 from telephony.calls.models import Call, CallEvent
 from telephony.calls.records import add_event
@@ -85,11 +85,8 @@ def _live(waiting: WaitingCall) -> tuple[Call, str, str]:
     if call is None or call.answered_at is None or call.ended_at is not None or attempt is None:
         raise SupervisionRefused("This call is not connected to an operator now.")
     sid = conferences.conference_sid(call)
-    leg = (
-        call.events.filter(dedupe_key=f"{call.call_sid}:leg:{attempt.reservation.pk}")
-        .values_list("data__call_sid", flat=True)
-        .first()
-    )
+    placed = call.events.filter(dedupe_key=f"{call.call_sid}:leg:{attempt.reservation.pk}")
+    leg = json_key(placed.values_list("data", flat=True).first(), "call_sid")  # (``config.queries.json_key``)
     if not sid or not leg:
         raise SupervisionRefused("This call is not connected to an operator now.")
     return call, sid, leg

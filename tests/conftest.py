@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import os
 import shutil
 import socket
@@ -413,3 +414,22 @@ def open_console_available(page, server: Server, user: User) -> None:
     page.locator("#link", has_text="connected").wait_for()
     page.get_by_label("Change state").select_option("available")
     page.get_by_role("button", name="Set state").click()
+
+
+@pytest.fixture
+def garbage():
+    """What the next garbage collections find (objects only a collection frees: in reference
+    cycles, or held by one), kept for the test to look at; the collector as it was after."""
+    gc.collect()
+    gc.set_debug(gc.DEBUG_SAVEALL)
+    found: list[object] = []
+
+    def collect() -> list[object]:
+        gc.collect()
+        found.extend(gc.garbage)
+        gc.garbage.clear()
+        return found
+
+    yield collect
+    gc.set_debug(0)
+    gc.garbage.clear()

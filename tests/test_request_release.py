@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import gc
 import io
 import sys
 from collections.abc import Callable, Iterator
@@ -65,24 +64,6 @@ def connections_kept():
     yield
     request_started.connect(close_old_connections)
     request_finished.connect(close_old_connections)
-
-
-@pytest.fixture
-def garbage():
-    """What the next collection finds, kept for the test to look at (the collector as it was after)."""
-    gc.collect()
-    gc.set_debug(gc.DEBUG_SAVEALL)
-    found: list[object] = []
-
-    def collect() -> list[object]:
-        gc.collect()
-        found.extend(gc.garbage)
-        gc.garbage.clear()
-        return found
-
-    yield collect
-    gc.set_debug(0)
-    gc.garbage.clear()
 
 
 def _of_the_request(found: list[object]) -> list[object]:
