@@ -38,6 +38,16 @@ def _header(scope: dict[str, Any], name: bytes) -> str:
     return ""
 
 
+class _SessionOnly:
+    """What ``django.contrib.auth.get_user`` reads of a request: its session (one class for every
+    socket: a class made at each connection was left in a reference cycle for the collector)."""
+
+    __slots__ = ("session",)
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+
 @database_sync_to_async
 def _resolve(host: str, cookie_header: str) -> tuple[Client | None, Any]:
     tenant = client_for_host(host) if host else None
@@ -50,14 +60,7 @@ def _resolve(host: str, cookie_header: str) -> tuple[Client | None, Any]:
         return tenant, AnonymousUser()
     store = import_string(f"{settings.SESSION_ENGINE}.SessionStore")
     with tenant_context(tenant):
-        session = store(session_key=morsel.value)
-
-        class _Request:  # what django.contrib.auth.get_user reads
-            pass
-
-        request = _Request()
-        request.session = session
-        user = auth.get_user(request)
+        user = auth.get_user(_SessionOnly(store(session_key=morsel.value)))
         if user.is_authenticated:
             user.role  # noqa: B018  (loaded here, inside the schema, not later outside it)
     return tenant, user
