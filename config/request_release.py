@@ -6,7 +6,7 @@ cycle only in a garbage collection, and a collection walks every young object, s
 left about 45 objects (70 with the server's own) for the collector. In a web process at 15 calls/s
 (``python -m bench capacity``) these were nearly all of what each young collection found, one
 every 5 to 10 s, each holding the process (its sockets, its requests, the offers it pushes) for
-30 to 180 ms: the calls whose offer came that late were the step's slowest.
+50 to 245 ms: the calls whose offer came that late were the step's slowest.
 
 The request is over once its WSGI response is closed: Django has sent ``request_finished`` and
 closed the request's files. Its attributes are dropped then, which breaks every cycle through it,
