@@ -61,6 +61,11 @@ class OperatorStats:
     pause_windows: dict[str, float] = field(default_factory=dict)
 
 
+async def _close_when(stop: asyncio.Event, ws: Any) -> None:
+    await stop.wait()
+    await ws.close()
+
+
 class SimulatedOperator:
     """One operator's console: a session cookie and the operator socket on the platform host."""
 
@@ -111,32 +116,41 @@ class SimulatedOperator:
         connect_host, connect_port = self.connect_to.rsplit(":", 1)
         async with connect(uri, additional_headers=headers, host=connect_host, port=int(connect_port),
                            open_timeout=10) as ws:  # fmt: skip
-            await self._resume()
-            await ws.send(json.dumps({"type": "set_state", "state": "available"}))
-            while not stop.is_set():
-                try:
-                    raw = await asyncio.wait_for(ws.recv(), 0.5)
-                except TimeoutError:
-                    continue
-                message = json.loads(raw)
-                kind = message.get("type")
-                if kind == "state" and message.get("state") not in {"offline", "break"}:
-                    # The push on connect says the state before ours (offline); staffed only after.
-                    self.online.set()
-                if kind == "offer":
-                    if await self._offer(ws, message) == "dropped":
-                        return
-                elif kind == "outbound":
-                    self._take_outbound(message.get("reservation"))
-                elif kind == "state" and message.get("state") == "wrap_up" and self._outbound_busy():
-                    continue  # the outbound flow wraps up itself
-                elif kind == "state" and message.get("state") == "wrap_up":
-                    await asyncio.sleep(self.rng.uniform(*self.behaviour.wrap_up))
-                    await ws.send(json.dumps({"type": "set_state", "state": "available"}))
-                elif kind == "state" and message.get("state") in {"offline", "break"}:
-                    # Set away by the router after missed offers: come back after a pause.
-                    await asyncio.sleep(1.0)
-                    await ws.send(json.dumps({"type": "set_state", "state": "available"}))
+            # The socket is closed when the run stops: the loop below waits on the socket alone (a
+            # timeout on every read of a thousand consoles kept the simulator's loop busy).
+            closer = asyncio.create_task(_close_when(stop, ws))
+            try:
+                dropped = await self._follow(ws)
+            finally:
+                closer.cancel()
+        if not stop.is_set() and not dropped:
+            await asyncio.sleep(0.5)  # the server closed the socket: reconnect, as the page does
+
+    async def _follow(self, ws) -> bool:
+        """The console's messages until its socket closes; True if an offer made it drop the console."""
+        await self._resume()
+        await ws.send(json.dumps({"type": "set_state", "state": "available"}))
+        async for raw in ws:
+            message = json.loads(raw)
+            kind = message.get("type")
+            if kind == "state" and message.get("state") not in {"offline", "break"}:
+                # The push on connect says the state before ours (offline); staffed only after.
+                self.online.set()
+            if kind == "offer":
+                if await self._offer(ws, message) == "dropped":
+                    return True
+            elif kind == "outbound":
+                self._take_outbound(message.get("reservation"))
+            elif kind == "state" and message.get("state") == "wrap_up" and self._outbound_busy():
+                continue  # the outbound flow wraps up itself
+            elif kind == "state" and message.get("state") == "wrap_up":
+                await asyncio.sleep(self.rng.uniform(*self.behaviour.wrap_up))
+                await ws.send(json.dumps({"type": "set_state", "state": "available"}))
+            elif kind == "state" and message.get("state") in {"offline", "break"}:
+                # Set away by the router after missed offers: come back after a pause.
+                await asyncio.sleep(1.0)
+                await ws.send(json.dumps({"type": "set_state", "state": "available"}))
+        return False
 
     async def _resume(self) -> None:
         """As the console page does on each (re)connect: read the state from the server, so an
