@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from functools import wraps
+from functools import partial, wraps
+from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -38,11 +39,18 @@ from tenants.models import Client
 log = logging.getLogger(__name__)
 
 
+Noted = tuple[str, str, dict[str, Any]]  # a callback's call event: kind, dedupe, data
+
+
 def conference_webhook(
     view: Callable[[HttpRequest, Client, Call], HttpResponse],
+    *,
+    noted: Callable[[HttpRequest], Noted] | None = None,
 ) -> Callable[[HttpRequest], HttpResponse]:
     """A signed POST about the call named by ``c``: runs ``view(request, tenant, call)`` in its schema.
-    Unknown tenant or call: 204 (nothing to do; Twilio must not retry)."""
+    Unknown tenant or call: 204 (nothing to do; Twilio must not retry). ``noted(request)``: the
+    call's event this callback records once, written with the call's read and the webhook's
+    evidence in one statement (``evidence.keep_noting``), before the view acts on it."""
 
     @csrf_exempt
     @require_POST
@@ -54,34 +62,56 @@ def conference_webhook(
             return HttpResponse(status=204)
         tenant, call_id = named
         with tenant_context(tenant):
-            call = call_by_id(call_id)
+            if noted is not None:
+                kind, dedupe, data = noted(request)
+                call = evidence.keep_noting(request, call_id=call_id, kind=kind, dedupe=dedupe, data=data)
+            else:
+                call = call_by_id(call_id)
             if call is None:
                 log.warning("conference callback %s for an unknown call %s", request.path, call_id)
                 return HttpResponse(status=204)
-            evidence.keep(request)  # like every signed webhook of a company's calls (issue 18)
+            if noted is None:
+                evidence.keep(request)  # like every signed webhook of a company's calls (issue 18)
             return view(request, tenant, call)
 
     return wrapper
 
 
-@conference_webhook
+def _conference_event(request: HttpRequest) -> Noted:
+    post = request.POST
+    event, leg_sid = post.get("StatusCallbackEvent", ""), post.get("CallSid", "")[:64]
+    dedupe = (
+        f"conference:{post.get('ConferenceSid', '')[:64]}:{post.get('SequenceNumber', '')}:{event}:{leg_sid}"
+    )
+    data = {
+        "label": post.get("ParticipantLabel", ""),
+        "call_sid": leg_sid,
+        "hold": post.get("Hold", ""),
+        "muted": post.get("Muted", ""),
+        # for the requests about the conference (``conferences.conference_sid``)
+        "sid": post.get("ConferenceSid", "")[:64],
+    }
+    return f"conference:{event}"[:32], dedupe, data
+
+
+def _leg_event(request: HttpRequest) -> Noted:
+    reservation, status = request.GET.get("r", ""), request.POST.get("CallStatus", "")
+    leg_sid = request.POST.get("CallSid", "")[:64]
+    return (
+        "leg_status",
+        f"leg_status:{reservation or leg_sid}:{status}",
+        {"status": status, "call_sid": leg_sid},
+    )
+
+
+@partial(conference_webhook, noted=_conference_event)
 def conference_status(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
-    """The conference's status callback (``StatusCallbackEvent``: conference-start, participant-join…)."""
+    """The conference's status callback (``StatusCallbackEvent``: conference-start, participant-join…),
+    recorded as the call's event (``_conference_event``)."""
     post = request.POST
     event = post.get("StatusCallbackEvent", "")
     label = post.get("ParticipantLabel", "")
     leg_sid = post.get("CallSid", "")[:64]
-    conference_sid = post.get("ConferenceSid", "")[:64]
-    add_event(
-        call,
-        f"conference:{event}"[:32],
-        dedupe=f"conference:{conference_sid}:{post.get('SequenceNumber', '')}:{event}:{leg_sid}",
-        label=label,
-        call_sid=leg_sid,
-        hold=post.get("Hold", ""),
-        muted=post.get("Muted", ""),
-        sid=conference_sid,  # for the requests about the conference (``conferences.conference_sid``)
-    )
     # A participant's leaving is not asked for (``twiml.CONFERENCE_EVENTS``): each leg's end comes
     # on its own status callback, the caller's with the conference's end. A supervisor's join is
     # not acted on (their session is open already), nor is the caller's.
@@ -101,18 +131,12 @@ def conference_status(request: HttpRequest, tenant: Client, call: Call) -> HttpR
     return HttpResponse(status=204)
 
 
-@conference_webhook
+@partial(conference_webhook, noted=_leg_event)
 def leg_status(request: HttpRequest, tenant: Client, call: Call) -> HttpResponse:
-    """The operator's leg's call status (``r``: the offer it connects): a failure re-routes the call."""
+    """The operator's leg's call status (``r``: the offer it connects), recorded as the call's event
+    (``_leg_event``): a failure re-routes the call."""
     reservation = request.GET.get("r", "")
     status = request.POST.get("CallStatus", "")
-    add_event(
-        call,
-        "leg_status",
-        dedupe=f"leg_status:{reservation or request.POST.get('CallSid', '')[:64]}:{status}",
-        status=status,
-        call_sid=request.POST.get("CallSid", "")[:64],
-    )
     supervisor = request.GET.get("s", "")
     if request.GET.get("leg") == "supervisor" and supervisor.isdigit():
         if status in supervision.LEG_FAILED or status == "completed":

@@ -32,7 +32,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from telephony.calls.models import Call, WebhookEvidence
-from telephony.calls.records import STATUS_RANK, TERMINAL
+from telephony.calls.records import EVENT_DATA, STATUS_RANK, TERMINAL
 from telephony.signatures import public_url, twilio_fields
 
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
@@ -77,6 +77,37 @@ def keep(request: HttpRequest, *, now: dt.datetime | None = None) -> None:
     """Keep this signed webhook in the current company's schema, once per idempotency key."""
     with connection.cursor() as cursor:
         cursor.execute(KEEP_ONCE, row(request, now=now))
+
+
+# A conference callback's: the call it names read whole, the webhook kept and its event recorded
+# once (``calls.sql.INSERT_EVENT_ONCE``, keyed as ``records.dedupe_key``), in one statement instead
+# of three (four such callbacks a call). Nothing is written for a call that is not there.
+KEEP_NOTING = """
+WITH call AS (
+    SELECT * FROM calls_call WHERE id = %(call)s
+), kept AS (
+    INSERT INTO calls_webhookevidence (received_at, call_sid, url, params, signature, idempotency_key)
+    SELECT %(received_at)s, %(call_sid)s, %(url)s, %(params)s, %(signature)s, %(key)s
+    WHERE EXISTS (SELECT 1 FROM call)
+    ON CONFLICT DO NOTHING
+), noted AS (
+    INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
+    SELECT id, %(received_at)s, %(kind)s, %(data)s, left(call_sid || ':' || %(dedupe)s, 200) FROM call
+    ON CONFLICT (dedupe_key) DO NOTHING
+)
+SELECT * FROM call
+"""
+
+
+def keep_noting(
+    request: HttpRequest, *, call_id: int, kind: str, dedupe: str, data: dict[str, Any]
+) -> Call | None:
+    """The call ``call_id`` (every field), with this signed webhook kept (``keep``) and the call's
+    event ``kind`` recorded once under ``dedupe`` (as ``records.add_event``); None, and nothing
+    written, when the current company has no such call."""
+    values = row(request)
+    values.update(call=call_id, kind=kind, dedupe=dedupe, data=EVENT_DATA.get_db_prep_value(data, connection))
+    return next(iter(Call.objects.raw(KEEP_NOTING, values)), None)
 
 
 def purge(*, before: dt.datetime) -> int:

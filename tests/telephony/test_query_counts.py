@@ -15,12 +15,13 @@ import pytest
 from django_tenants.utils import tenant_context
 
 from reporting import webhooks
-from telephony import conferences, routing
+from telephony import conferences, routing, twiml
 from telephony.calls import bridging
-from telephony.calls.models import Call, TelephonySettings
+from telephony.calls.models import Call, CallEvent, TelephonySettings, WebhookEvidence
 from telephony.models import OperatorProfile, Queue, Reservation, WaitingCall
 from tests.scripts_engine.conftest import active_script
 from tests.telephony.calls_kit import incoming
+from tests.telephony.conference_kit import conference_event
 from tests.telephony.helpers import make_operator, operator_joined
 from tests.twilio_kit import check_twiml, signed_post, verbs
 
@@ -233,3 +234,39 @@ def test_the_status_callback_of_an_answered_call(
     assert response.status_code == 204
     with tenant_context(tenants.alpha):
         assert Call.objects.get(call_sid=waiting.call_sid).outcome == Call.Outcome.HANDLED
+
+
+def test_a_conference_callback_is_read_kept_and_recorded_in_one_statement(
+    db, tenants, queue, alpha_number, django_assert_num_queries
+):
+    """The caller's join (four such callbacks a call: the joins, the end, the operator's leg): the
+    call read, the webhook kept and its event recorded in one statement; a replay writes nothing
+    again; a call the company does not have: nothing written."""
+    warm(alpha_number, queue)
+    _, params = incoming(alpha_number)
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=params["CallSid"])
+        callback = "https://localhost" + twiml.url("twilio-conference", c=call.pk)
+        missing = "https://localhost" + twiml.url("twilio-conference", c=call.pk + 1000)
+        kept = WebhookEvidence.objects.count()
+    joined = {"CallSid": call.call_sid, "ParticipantLabel": twiml.CALLER_LABEL, "SequenceNumber": "7"}
+    conference_event(missing, "participant-join", **joined)  # a call this company does not have
+    with tenant_context(tenants.alpha):
+        assert WebhookEvidence.objects.count() == kept  # nothing written
+    with django_assert_num_queries(2):
+        # (the company named by ``t``, from the process cache: no query)
+        # SET search_path to the company's schema; the call, the webhook kept as evidence and its
+        # "conference:participant-join" event (each once per key), one statement. The caller's
+        # join asks nothing more.
+        response = conference_event(callback, "participant-join", **joined)
+    assert response.status_code == 204
+    conference_event(callback, "participant-join", **joined)  # Twilio's retry: the same request
+    with tenant_context(tenants.alpha):
+        event = CallEvent.objects.get(call=call, kind="conference:participant-join")
+        assert event.data["label"] == twiml.CALLER_LABEL and event.data["call_sid"] == call.call_sid
+        assert (
+            event.dedupe_key == f"{call.call_sid}:conference:CF{'c' * 32}:7:participant-join:{call.call_sid}"
+        )
+        assert event.at == WebhookEvidence.objects.latest("pk").received_at
+        assert WebhookEvidence.objects.count() == kept + 1  # once, though posted twice
+        assert WebhookEvidence.objects.filter(url__endswith=f"&c={call.pk}").count() == 1
