@@ -31,6 +31,7 @@ from django.db.models import Q
 from django.http import HttpRequest
 from django.utils import timezone
 
+from telephony.calls import sql
 from telephony.calls.models import Call, WebhookEvidence
 from telephony.calls.records import EVENT_DATA, STATUS_RANK, TERMINAL
 from telephony.signatures import public_url, twilio_fields
@@ -82,7 +83,7 @@ def keep(request: HttpRequest, *, now: dt.datetime | None = None) -> None:
 # A conference callback's: the call it names read whole, the webhook kept and its event recorded
 # once (``calls.sql.INSERT_EVENT_ONCE``, keyed as ``records.dedupe_key``), in one statement instead
 # of three (four such callbacks a call). Nothing is written for a call that is not there.
-KEEP_NOTING = """
+KEEP_NOTING = f"""
 WITH call AS (
     SELECT * FROM calls_call WHERE id = %(call)s
 ), kept AS (
@@ -92,11 +93,11 @@ WITH call AS (
     ON CONFLICT DO NOTHING
 ), noted AS (
     INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
-    SELECT id, %(received_at)s, %(kind)s, %(data)s, left(call_sid || ':' || %(dedupe)s, 200) FROM call
+    SELECT id, %(received_at)s, %(kind)s, %(data)s, {sql.EVENT_KEY} FROM call
     ON CONFLICT (dedupe_key) DO NOTHING
 )
 SELECT * FROM call
-"""
+"""  # noqa: S608 (constant text; every value is a parameter)
 
 
 def keep_noting(

@@ -78,10 +78,18 @@ def call_by_sid(call_sid: str) -> Call | None:
     return _call_row(sql.CALL_BY_SID, call_sid)
 
 
-def _locked_call(call_sid: str) -> Call | None:
+def _locked_call(
+    call_sid: str, *, noting: tuple[str, str, dict[str, Any]] | None = None, at: dt.datetime | None = None
+) -> Call | None:
     """The call with this CallSid, locked until the transaction ends, with ``held_since``: when the
-    caller was put on hold if they are on hold now (``hold_started``), else None."""
-    return _call_row(sql.CALL_BY_SID_LOCKED, call_sid)
+    caller was put on hold if they are on hold now (``hold_started``), else None. ``noting``: the
+    call's event (kind, dedupe, data) recorded once at ``at`` in the same statement (``add_event``)."""
+    if noting is None:
+        return next(iter(Call.objects.raw(sql.CALL_BY_SID_LOCKED, {"call_sid": call_sid})), None)
+    kind, dedupe, data = noting
+    values = {"call_sid": call_sid, "at": at, "kind": kind, "dedupe": dedupe,
+              "data": EVENT_DATA.get_db_prep_value(data, connection)}  # fmt: skip
+    return next(iter(Call.objects.raw(sql.CALL_BY_SID_LOCKED_NOTING, values)), None)
 
 
 def dedupe_key(call: Call, dedupe: str) -> str:
@@ -306,12 +314,12 @@ def record_status(*, params: TwilioCallParams, now: dt.datetime | None = None) -
     """Apply a status callback; out-of-order or replayed callbacks never move a call backwards."""
     now = now or timezone.now()
     with transaction.atomic():
-        call = _locked_call(params.call_sid)
-        if call is None or params.status not in STATUS_RANK:
-            return call
-        add_event(
-            call, f"status:{params.status}", dedupe=f"status:{params.status}", at=now, status=params.status
-        )
+        if params.status not in STATUS_RANK:
+            return _locked_call(params.call_sid)
+        noting = (f"status:{params.status}", f"status:{params.status}", {"status": params.status})
+        call = _locked_call(params.call_sid, noting=noting, at=now)
+        if call is None:
+            return None
         if call.status in TERMINAL or STATUS_RANK[params.status] <= STATUS_RANK.get(call.status, 0):
             return call  # a replay, or a late callback about an earlier stage
         call.status = params.status

@@ -23,6 +23,9 @@ from tenants import work
 # same model instance with every column (``*`` follows the fields a migration adds).
 CALL_BY_ID = "SELECT * FROM calls_call WHERE id = %s"
 CALL_BY_SID = "SELECT * FROM calls_call WHERE call_sid = %s"
+# ``records.event_key`` in SQL, over a row of the call (its ``call_sid``): the key of its event
+# recorded once under ``%(dedupe)s``.
+EVENT_KEY = "left(call_sid || ':' || %(dedupe)s, 200)"
 # The status callback's: locked, with when the caller was put on hold if they are on hold now (the
 # last of their hold and unhold events is a hold: ``held_since``, else NULL), in one statement.
 CALL_BY_SID_LOCKED = """
@@ -31,9 +34,20 @@ LEFT JOIN LATERAL (
     SELECT e.kind, e.at FROM calls_callevent e
     WHERE e.call_id = c.id AND e.kind IN ('hold', 'unhold') ORDER BY e.at DESC, e.id DESC LIMIT 1
 ) held ON held.kind = 'hold'
-WHERE c.call_sid = %s
+WHERE c.call_sid = %(call_sid)s
 FOR UPDATE OF c
 """
+# The same, with the callback's event recorded once (as ``INSERT_EVENT_ONCE``, keyed as
+# ``records.dedupe_key``) once the row is locked: one round trip, not two.
+CALL_BY_SID_LOCKED_NOTING = f"""
+WITH call AS ({CALL_BY_SID_LOCKED}
+), noted AS (
+    INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
+    SELECT id, %(at)s, %(kind)s, %(data)s, {EVENT_KEY} FROM call
+    ON CONFLICT (dedupe_key) DO NOTHING
+)
+SELECT * FROM call
+"""  # noqa: S608 (constant text; every value is a parameter)
 
 # An event recorded once per dedupe key: a replayed webhook records nothing (no savepoint needed).
 INSERT_EVENT_ONCE = """

@@ -192,12 +192,12 @@ def test_the_status_callback_of_a_call_hung_up_in_the_queue(
     warm(alpha_number, queue)
     _, params = incoming(alpha_number)
     status = {"CallSid": params["CallSid"], "To": alpha_number}
-    with django_assert_num_queries(11), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(10), django_capture_on_commit_callbacks(execute=True):
         # The dialled number's company as this process keeps it (``webhooks.NUMBERS``);
         # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
         # SAVEPOINT (the callback's transaction);
-        # the call, locked, with whether the caller is on hold (their last hold event), one
-        # statement; INSERT its "status:completed" event (once per key); the call's outcome
+        # the call, locked, with whether the caller is on hold (their last hold event) and its
+        # "status:completed" event recorded (once per key), one statement; the call's outcome
         # (abandoned) with its "outcome" event (once per key), one statement;
         # the router lets the call go, in the callback's transaction (no savepoint): the waiting
         # call locked, its live offer (none), UPDATE it as left;
@@ -216,12 +216,12 @@ def test_the_status_callback_of_an_answered_call(
     _, _, waiting = _accepted(alpha_number, queue, django_capture_on_commit_callbacks)
     operator_joined(waiting)
     status = {"CallSid": waiting.call_sid, "To": alpha_number, "CallDuration": "30"}
-    with django_assert_num_queries(14), django_capture_on_commit_callbacks(execute=True):
+    with django_assert_num_queries(13), django_capture_on_commit_callbacks(execute=True):
         # The dialled number's company as this process keeps it (``webhooks.NUMBERS``);
         # SET search_path to the company's schema; INSERT the webhook as evidence (once per key);
         # SAVEPOINT (the callback's transaction);
-        # the call, locked, with whether the caller is on hold (their last hold event), one
-        # statement; INSERT its "status:completed" event (once per key); the call's outcome
+        # the call, locked, with whether the caller is on hold (their last hold event) and its
+        # "status:completed" event recorded (once per key), one statement; the call's outcome
         # (handled) with its "outcome" event (once per key), one statement;
         # the router lets the call go (``routing.leave``, in the callback's transaction: no
         # savepoint): the waiting call locked, its live reservation locked, the operator locked,
