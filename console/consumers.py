@@ -198,4 +198,5 @@ class OperatorConsumer(InTenantOnly, AsyncJsonWebsocketConsumer):
     async def operator_push(self, event: dict[str, Any]) -> None:
         # A push racing the socket's close must not crash the consumer: its disconnect must run.
         with contextlib.suppress(Exception):
-            await self.send_json(event["message"])
+            for message in event["messages"] if "messages" in event else [event["message"]]:
+                await self.send_json(message)

@@ -9,8 +9,9 @@ move is legal and records it. The operator's own requests are a subset (``REQUES
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import connection
@@ -127,6 +128,7 @@ def transition(
     idle_since: datetime | None = None,
     missed_offers: int | None = None,
     announce: bool = True,
+    then: Mapping[int, dict[str, Any]] | None = None,
 ) -> list[OperatorProfile]:
     """Move these operators (rows locked by the caller) to ``state``: the one writer of operator state.
 
@@ -134,7 +136,9 @@ def transition(
     ``call_sids``/``tenant_ids`` when it is about a call) and pushed to the console on commit. An
     operator who becomes available is announced (``events.operator_available``) once it commits,
     unless ``announce`` is False: the caller then announces them itself when they stay free.
-    ``idle_since``/``missed_offers``: set too (fairness, misses). Returns the profiles changed.
+    ``idle_since``/``missed_offers``: set too (fairness, misses). ``then``: by operator, a message
+    their console receives after their state, in the same push (an offer after ``reserved``).
+    Returns the profiles changed.
     """
     state = S(state)
     break_reason = reason if state == S.BREAK else ""
@@ -154,6 +158,11 @@ def transition(
         if missed_offers is not None:
             profile.missed_offers = missed_offers
     changed = moved + touched
+    then = then or {}
+    pushed = {p.pk for p in changed}
+    for profile in profiles:  # their state stays: the message goes alone
+        if profile.pk in then and profile.pk not in pushed:
+            push_on_commit(user_id=profile.user_id, message=then[profile.pk])
     if not changed:
         return changed
     with connection.cursor() as cursor:
@@ -169,8 +178,9 @@ def transition(
             },
         )  # fmt: skip
     for profile in changed:
+        message = {"type": "state", "state": state, "reason": break_reason}
         push_on_commit(
-            user_id=profile.user_id, message={"type": "state", "state": state, "reason": break_reason}
+            user_id=profile.user_id, message=[message, then[profile.pk]] if profile.pk in then else message
         )
         if state == S.AVAILABLE and announce:
             announce_on_commit(operator_available, operator_id=profile.pk, now=now)

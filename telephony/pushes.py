@@ -22,8 +22,12 @@ def operator_group(user_id: int) -> str:
     return f"operator.{user_id}"
 
 
-def push_on_commit(*, user_id: int, message: dict[str, Any]) -> None:
-    """Send ``message`` to the operator's sockets once the current transaction commits."""
+Messages = dict[str, Any] | list[dict[str, Any]]  # one console message, or several in order
+
+
+def push_on_commit(*, user_id: int, message: Messages) -> None:
+    """Send ``message`` (several: in order, in one push) to the operator's sockets once the current
+    transaction commits."""
     transaction.on_commit(lambda: send_now(user_id=user_id, message=message))
 
 
@@ -51,12 +55,15 @@ def _log_failure(future: concurrent.futures.Future) -> None:
         log.warning("a push to an operator console failed: %s", future.exception())
 
 
-def send_now(*, user_id: int, message: dict[str, Any]) -> concurrent.futures.Future | None:
-    """Hand the push to the background loop (fire and forget: the layer is at-most-once anyway)."""
+def send_now(*, user_id: int, message: Messages) -> concurrent.futures.Future | None:
+    """Hand the push to the background loop (fire and forget: the layer is at-most-once anyway).
+    Several messages go in one event of the channel layer (``messages``): one publish to Redis and
+    one delivery to each socket's process, the console receiving each message in order."""
     layer = get_channel_layer()
     if layer is None:
         return None
-    event = {"type": "operator.push", "message": message}
+    key = "messages" if isinstance(message, list) else "message"
+    event = {"type": "operator.push", key: message}
     future = asyncio.run_coroutine_threadsafe(
         layer.group_send(operator_group(user_id), event), _background_loop()
     )

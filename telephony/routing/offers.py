@@ -6,7 +6,6 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from telephony.operators import transition
-from telephony.pushes import push_on_commit
 from telephony.routing import sql
 from telephony.routing.queues import QueueRow
 from telephony.routing.sql import WaitingRow
@@ -31,6 +30,17 @@ def reserve(
     )
     if not reservations:
         return []
+    offers = {}
+    for reservation in reservations:
+        call = calls[reservation.call_id]
+        queue = rules[call.queue_id]
+        offers[reservation.operator_id] = offer_message(
+            reservation=reservation,
+            call_sid=call.call_sid,
+            enqueued_at=call.enqueued_at,
+            queue=queue.name,
+            tenant=queue.tenant_name,
+        )
     transition(
         [operators[r.operator_id] for r in reservations],
         OperatorState.RESERVED,
@@ -38,20 +48,8 @@ def reserve(
         kind="offered",
         call_sids={r.operator_id: calls[r.call_id].call_sid for r in reservations},
         tenant_ids={r.operator_id: calls[r.call_id].tenant_id for r in reservations},
+        then=offers,  # each console's offer in the push of its state
     )
-    for reservation in reservations:
-        call = calls[reservation.call_id]
-        queue = rules[call.queue_id]
-        push_on_commit(
-            user_id=operators[reservation.operator_id].user_id,
-            message=offer_message(
-                reservation=reservation,
-                call_sid=call.call_sid,
-                enqueued_at=call.enqueued_at,
-                queue=queue.name,
-                tenant=queue.tenant_name,
-            ),
-        )
     return reservations
 
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
+from asgiref.sync import async_to_sync, sync_to_async
+from channels.layers import get_channel_layer
 from django.conf import settings
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from accounts.models import Role
 from telephony import console_presence, routing
 from telephony.models import OperatorProfile, Reservation, WaitingCall
+from telephony.pushes import operator_group
 from tests.conftest import logged_in, make_user
 from tests.sockets import open_socket, receive_json
 from tests.telephony.helpers import make_operator, make_queue, sid
@@ -178,3 +182,24 @@ def test_only_operators_have_a_routing_profile(db, tenants):
 
     with pytest.raises(PermissionError):
         profile_for(make_user(None, role=Role.SUPERVISOR))
+
+
+def test_an_offer_comes_in_the_push_of_the_operators_new_state(committed, tenants):
+    """The router's offer and the operator's state (reserved) reach the console's socket as one
+    event of the channel layer, in that order: one publish to Redis, one delivery, not two."""
+    queue = make_queue(tenants.alpha)
+    operator = make_operator({queue: 1})  # available
+    layer = get_channel_layer()
+
+    async def pushed() -> tuple[WaitingCall, dict]:
+        channel = await layer.new_channel()
+        await layer.group_add(operator_group(operator.user_id), channel)
+        call = await sync_to_async(routing.enqueue)(tenant=tenants.alpha, queue=queue, call_sid=sid())
+        event = await asyncio.wait_for(layer.receive(channel), 10)
+        return call, event
+
+    call, event = async_to_sync(pushed)()
+    state, offer = event["messages"]
+    assert state == {"type": "state", "state": "reserved", "reason": ""}
+    assert (offer["type"], offer["call_sid"]) == ("offer", call.call_sid)
+    assert offer["reservation"] == Reservation.objects.get(call=call).pk
