@@ -140,7 +140,7 @@ def transition(
     their console receives after their state, in the same push (an offer after ``reserved``).
     Returns the profiles changed.
     """
-    state = S(state)
+    state, profiles = S(state), list(profiles)
     break_reason = reason if state == S.BREAK else ""
     moved: list[OperatorProfile] = []  # their state (or break reason) changes
     touched: list[OperatorProfile] = []  # only their idle time or misses change

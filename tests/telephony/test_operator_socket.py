@@ -6,7 +6,7 @@ import asyncio
 import time
 
 import pytest
-from asgiref.sync import async_to_sync, sync_to_async
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -15,7 +15,7 @@ from accounts.models import Role
 from telephony import console_presence, routing
 from telephony.models import OperatorProfile, Reservation, WaitingCall
 from telephony.pushes import operator_group
-from tests.conftest import logged_in, make_user
+from tests.conftest import logged_in, make_user, run_async
 from tests.sockets import open_socket, receive_json
 from tests.telephony.helpers import make_operator, make_queue, sid
 
@@ -198,7 +198,7 @@ def test_an_offer_comes_in_the_push_of_the_operators_new_state(committed, tenant
         event = await asyncio.wait_for(layer.receive(channel), 10)
         return call, event
 
-    call, event = async_to_sync(pushed)()
+    call, event = run_async(pushed())
     state, offer = event["messages"]
     assert state == {"type": "state", "state": "reserved", "reason": ""}
     assert (offer["type"], offer["call_sid"]) == ("offer", call.call_sid)
