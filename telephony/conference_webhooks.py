@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from functools import partial, wraps
-from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
@@ -31,7 +30,7 @@ from telephony import (
     twiml,
 )
 from telephony.calls.models import Call
-from telephony.calls.records import add_event, call_by_id
+from telephony.calls.records import EventNote, add_event, call_by_id
 from telephony.signatures import named_call, twilio_signed
 from telephony.tasks import delay_on_commit, release_caller, store_recording
 from tenants.models import Client
@@ -39,13 +38,10 @@ from tenants.models import Client
 log = logging.getLogger(__name__)
 
 
-Noted = tuple[str, str, dict[str, Any]]  # a callback's call event: kind, dedupe, data
-
-
 def conference_webhook(
     view: Callable[[HttpRequest, Client, Call], HttpResponse],
     *,
-    noted: Callable[[HttpRequest], Noted] | None = None,
+    noted: Callable[[HttpRequest], EventNote] | None = None,
 ) -> Callable[[HttpRequest], HttpResponse]:
     """A signed POST about the call named by ``c``: runs ``view(request, tenant, call)`` in its schema.
     Unknown tenant or call: 204 (nothing to do; Twilio must not retry). ``noted(request)``: the
@@ -62,22 +58,20 @@ def conference_webhook(
             return HttpResponse(status=204)
         tenant, call_id = named
         with tenant_context(tenant):
+            # Kept like every signed webhook of a company's calls (issue 18), once the call is known.
             if noted is not None:
-                kind, dedupe, data = noted(request)
-                call = evidence.keep_noting(request, call_id=call_id, kind=kind, dedupe=dedupe, data=data)
-            else:
-                call = call_by_id(call_id)
+                call = evidence.keep_noting(request, call_id=call_id, note=noted(request))
+            elif (call := call_by_id(call_id)) is not None:
+                evidence.keep(request)
             if call is None:
                 log.warning("conference callback %s for an unknown call %s", request.path, call_id)
                 return HttpResponse(status=204)
-            if noted is None:
-                evidence.keep(request)  # like every signed webhook of a company's calls (issue 18)
             return view(request, tenant, call)
 
     return wrapper
 
 
-def _conference_event(request: HttpRequest) -> Noted:
+def _conference_event(request: HttpRequest) -> EventNote:
     post = request.POST
     event, leg_sid = post.get("StatusCallbackEvent", ""), post.get("CallSid", "")[:64]
     dedupe = (
@@ -94,7 +88,7 @@ def _conference_event(request: HttpRequest) -> Noted:
     return f"conference:{event}"[:32], dedupe, data
 
 
-def _leg_event(request: HttpRequest) -> Noted:
+def _leg_event(request: HttpRequest) -> EventNote:
     reservation, status = request.GET.get("r", ""), request.POST.get("CallStatus", "")
     leg_sid = request.POST.get("CallSid", "")[:64]
     return (

@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from telephony.calls import sql
 from telephony.calls.models import Call, WebhookEvidence
-from telephony.calls.records import EVENT_DATA, STATUS_RANK, TERMINAL
+from telephony.calls.records import STATUS_RANK, TERMINAL, EventNote, call_row, note_params
 from telephony.signatures import public_url, twilio_fields
 
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
@@ -93,22 +93,19 @@ WITH call AS (
     ON CONFLICT DO NOTHING
 ), noted AS (
     INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
-    SELECT id, %(received_at)s, %(kind)s, %(data)s, {sql.EVENT_KEY} FROM call
+    SELECT id, %(at)s, %(kind)s, %(data)s, {sql.EVENT_KEY} FROM call
     ON CONFLICT (dedupe_key) DO NOTHING
 )
 SELECT * FROM call
 """  # noqa: S608 (constant text; every value is a parameter)
 
 
-def keep_noting(
-    request: HttpRequest, *, call_id: int, kind: str, dedupe: str, data: dict[str, Any]
-) -> Call | None:
+def keep_noting(request: HttpRequest, *, call_id: int, note: EventNote) -> Call | None:
     """The call ``call_id`` (every field), with this signed webhook kept (``keep``) and the call's
-    event ``kind`` recorded once under ``dedupe`` (as ``records.add_event``); None, and nothing
-    written, when the current company has no such call."""
+    event ``note`` recorded once (as ``records.add_event``); None, and nothing written, when the
+    current company has no such call."""
     values = row(request)
-    values.update(call=call_id, kind=kind, dedupe=dedupe, data=EVENT_DATA.get_db_prep_value(data, connection))
-    return next(iter(Call.objects.raw(KEEP_NOTING, values)), None)
+    return call_row(KEEP_NOTING, {**values, "call": call_id, **note_params(note, at=values["received_at"])})
 
 
 def purge(*, before: dt.datetime) -> int:

@@ -63,33 +63,41 @@ class TwilioCallParams:
         )
 
 
-def _call_row(statement: str, value: object) -> Call | None:
+# A call's event to record once with the statement that reads the call: kind, dedupe key, data
+# (as ``add_event``'s arguments).
+EventNote = tuple[str, str, dict[str, Any]]
+
+
+def call_row(statement: str, params: list[object] | dict[str, object]) -> Call | None:
     """The one call ``statement`` (of ``sql``: ``SELECT *`` of a call by a unique key) selects."""
-    return next(iter(Call.objects.raw(statement, [value])), None)
+    return next(iter(Call.objects.raw(statement, params)), None)
+
+
+def note_params(note: EventNote, *, at: dt.datetime) -> dict[str, object]:
+    """The parameters of ``note`` in a statement that records it (``sql.EVENT_KEY``)."""
+    kind, dedupe, data = note
+    return {"at": at, "kind": kind, "dedupe": dedupe, "data": EVENT_DATA.get_db_prep_value(data, connection)}
 
 
 def call_by_id(pk: int) -> Call | None:
     """The call with this id (every field; ``sql.CALL_BY_ID``), else None."""
-    return _call_row(sql.CALL_BY_ID, pk)
+    return call_row(sql.CALL_BY_ID, [pk])
 
 
 def call_by_sid(call_sid: str) -> Call | None:
     """The call with this CallSid (every field; ``sql.CALL_BY_SID``), else None."""
-    return _call_row(sql.CALL_BY_SID, call_sid)
+    return call_row(sql.CALL_BY_SID, [call_sid])
 
 
 def _locked_call(
-    call_sid: str, *, noting: tuple[str, str, dict[str, Any]] | None = None, at: dt.datetime | None = None
+    call_sid: str, *, noting: EventNote | None = None, at: dt.datetime | None = None
 ) -> Call | None:
     """The call with this CallSid, locked until the transaction ends, with ``held_since``: when the
     caller was put on hold if they are on hold now (``hold_started``), else None. ``noting``: the
-    call's event (kind, dedupe, data) recorded once at ``at`` in the same statement (``add_event``)."""
+    call's event recorded once at ``at`` in the same statement (``add_event``)."""
     if noting is None:
-        return next(iter(Call.objects.raw(sql.CALL_BY_SID_LOCKED, {"call_sid": call_sid})), None)
-    kind, dedupe, data = noting
-    values = {"call_sid": call_sid, "at": at, "kind": kind, "dedupe": dedupe,
-              "data": EVENT_DATA.get_db_prep_value(data, connection)}  # fmt: skip
-    return next(iter(Call.objects.raw(sql.CALL_BY_SID_LOCKED_NOTING, values)), None)
+        return call_row(sql.CALL_BY_SID_LOCKED, {"call_sid": call_sid})
+    return call_row(sql.CALL_BY_SID_LOCKED_NOTING, {"call_sid": call_sid, **note_params(noting, at=at)})
 
 
 def dedupe_key(call: Call, dedupe: str) -> str:
