@@ -68,6 +68,31 @@ WEB_PROCESSES = int(os.environ.get("BENCH_WEB_WORKERS", "2"))  # one per core of
 # ``BENCH_VOICE=1``: a voice process for the webhooks a caller waits on (``manage.py run
 # --voice-port``; the simulator routes them there as the proxy in front would; docs/scale.md §4).
 VOICE_PROCESSES = 1 if os.environ.get("BENCH_VOICE", "0") == "1" else 0
+# ``BENCH_PLATFORM_PYTHON=/usr/bin/python3.11``: the platform's processes run on this interpreter
+# (its own virtual environment's, with the requirements installed), the simulator on the bench's.
+# The interpreter's build is part of the figure: a CPython built without profile-guided and
+# link-time optimisation (pyenv's default) ran the same Python code about a quarter slower.
+PLATFORM_PYTHON = os.environ.get("BENCH_PLATFORM_PYTHON", "") or sys.executable
+# The machine's speed now: CPU seconds of a fixed loop of additions on the bench's own interpreter
+# (the same whatever the platform runs on). The same code's CPU a call moved by a third within an
+# hour on this shared machine; the CPU a call divided by this figure compares runs taken at
+# different speeds.
+YARDSTICK = """
+import time
+began, total = time.process_time(), 0
+for i in range(10_000_000):
+    total += i
+print(time.process_time() - began)
+"""
+
+
+def yardstick_seconds(python: str = sys.executable) -> float:
+    """CPU seconds of ``YARDSTICK`` on ``python``, the least of three runs."""
+    runs = [
+        subprocess.run([python, "-c", YARDSTICK], capture_output=True, text=True, check=True)
+        for _ in range(3)
+    ]
+    return round(min(float(run.stdout) for run in runs), 3)
 
 
 def _setup_django() -> None:
@@ -228,7 +253,7 @@ class Platform:
     def __init__(self, env: dict[str, str], port: int, voice_port: int = 0) -> None:
         from config.supervision import web_command, worker_command, worker_queues
 
-        python = sys.executable
+        python = PLATFORM_PYTHON
         self.log = open(ROOT / "var" / "capacity.log", "a")  # noqa: SIM115
         concurrency = {"call": CALL_WORKER_CONCURRENCY, "background": 1}
         workers = {
@@ -450,6 +475,7 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
                 if not results:  # warm-up, not counted: each web process's caches (numbers, queues)
                     await _calls(twilio, numbers, 2.0, WARM_UP_CALLS, rng)
                     idle = await _idle_cpu(platform, database)
+                yardstick = await asyncio.to_thread(yardstick_seconds)
                 first, posted = len(twilio.records), twilio.posted.copy()
                 cpu_before, load_before = _platform_cpu(platform.pids, database), os.getloadavg()[0]
                 cpu_began = time.monotonic()
@@ -486,6 +512,10 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
                 step["cpu_per_call_against_simulator"] = (
                     round(sum(cpu.values()) / simulator_cpu, 2) if simulator_cpu > 0 else None
                 )
+                step["yardstick_seconds"] = yardstick  # the machine's speed just before the step
+                step["cpu_seconds_per_call_in_yardsticks"] = round(
+                    step["cpu_seconds_per_call"] / yardstick, 4
+                )
                 step["load_average"] = round((load_before + os.getloadavg()[0]) / 2, 2)
                 step["ok"] = bool(step["offer_ms_p99"] is not None and step["offer_ms_p99"] <= OFFER_P99_MS
                                   and step["lost"] == 0)  # fmt: skip
@@ -497,6 +527,17 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
             stop.set()
             await asyncio.gather(*consoles, return_exceptions=True)
     return results
+
+
+def _interpreter(python: str) -> dict[str, str]:
+    """Which CPython the platform ran on, and how it was built."""
+    code = (
+        "import sys, sysconfig; print(sys.version.split()[0]); print(sysconfig.get_config_var('CONFIG_ARGS'))"
+    )
+    version, _, built = subprocess.run(
+        [python, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.partition("\n")
+    return {"executable": python, "version": version, "configured": built.strip()}
 
 
 def run(quick: bool) -> dict[str, object]:
@@ -537,6 +578,7 @@ def run(quick: bool) -> dict[str, object]:
         "offer_p99_limit_ms": OFFER_P99_MS,
         "web_processes": WEB_PROCESSES,
         "voice_processes": VOICE_PROCESSES,  # the webhooks a caller waits on, on a process of its own
+        "platform_python": _interpreter(PLATFORM_PYTHON),
         "held": {
             "operators": best["operators"] if best else 0,
             "calls_per_second": best["calls_per_second"] if best else 0,

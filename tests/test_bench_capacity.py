@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import platform
+import sys
+import sysconfig
 
-from bench.capacity import _cpu_ceiling
+from bench.capacity import _cpu_ceiling, _interpreter, yardstick_seconds
 
 
 def test_the_ceiling_counts_only_the_cpu_beyond_the_idle_platform():
@@ -17,3 +20,15 @@ def test_the_ceiling_counts_only_the_cpu_beyond_the_idle_platform():
 
 def test_no_ceiling_when_the_calls_cost_nothing_measurable():
     assert _cpu_ceiling({"web": 1.0}, {"web": 0.1}, 10.0, 5)["calls_per_second_if_cpu_bound"] is None
+
+
+def test_the_yardstick_is_the_cpu_of_its_loop_on_the_interpreter_asked():
+    # A loop of ten million additions takes a measurable fraction of a second on any machine.
+    assert 0.01 < yardstick_seconds(sys.executable) < 60
+
+
+def test_the_platforms_interpreter_is_named_with_its_version_and_build():
+    named = _interpreter(sys.executable)
+    assert named["executable"] == sys.executable
+    assert named["version"] == platform.python_version()
+    assert named["configured"] == (sysconfig.get_config_var("CONFIG_ARGS") or "None")
