@@ -70,8 +70,8 @@ WEB_PROCESSES = int(os.environ.get("BENCH_WEB_WORKERS", "2"))  # one per core of
 VOICE_PROCESSES = 1 if os.environ.get("BENCH_VOICE", "0") == "1" else 0
 # ``BENCH_PLATFORM_PYTHON=/usr/bin/python3.11``: the platform's processes run on this interpreter
 # (its own virtual environment's, with the requirements installed), the simulator on the bench's.
-# The interpreter's build is part of the figure: a CPython built without profile-guided and
-# link-time optimisation (pyenv's default) ran the same Python code about a quarter slower.
+# pyenv's default build (a shared library, no profile-guided optimisation) ran a loop of Python a
+# quarter slower than Debian's python3.11, the platform's calls within the noise (docs/reliability.md).
 PLATFORM_PYTHON = os.environ.get("BENCH_PLATFORM_PYTHON", "") or sys.executable
 # The machine's speed now: CPU seconds of a fixed loop of additions on the bench's own interpreter
 # (the same whatever the platform runs on). The same code's CPU a call moved by a third within an
