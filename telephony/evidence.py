@@ -81,7 +81,7 @@ def keep(request: HttpRequest, *, now: dt.datetime | None = None) -> None:
 
 
 # A conference callback's: the call it names read whole, the webhook kept and its event recorded
-# once (``calls.sql.INSERT_EVENT_ONCE``, keyed as ``records.dedupe_key``), in one statement instead
+# once (``calls.sql.noted``, keyed as ``records.dedupe_key``), in one statement instead
 # of three (four such callbacks a call). Nothing is written for a call that is not there.
 KEEP_NOTING = f"""
 WITH call AS (
@@ -91,11 +91,7 @@ WITH call AS (
     SELECT %(received_at)s, %(call_sid)s, %(url)s, %(params)s, %(signature)s, %(key)s
     WHERE EXISTS (SELECT 1 FROM call)
     ON CONFLICT DO NOTHING
-), noted AS (
-    INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
-    SELECT id, %(at)s, %(kind)s, %(data)s, {sql.EVENT_KEY} FROM call
-    ON CONFLICT (dedupe_key) DO NOTHING
-)
+), {sql.noted("call", key=sql.EVENT_KEY)}
 SELECT * FROM call
 """  # noqa: S608 (constant text; every value is a parameter)
 

@@ -177,8 +177,8 @@ def transition(
                 "tenant_ids": [(tenant_ids or {}).get(p.pk) for p in changed],
             },
         )  # fmt: skip
+    message = {"type": "state", "state": state, "reason": break_reason}
     for profile in changed:
-        message = {"type": "state", "state": state, "reason": break_reason}
         push_on_commit(
             user_id=profile.user_id, message=[message, then[profile.pk]] if profile.pk in then else message
         )

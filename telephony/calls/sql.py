@@ -37,15 +37,23 @@ LEFT JOIN LATERAL (
 WHERE c.call_sid = %(call_sid)s
 FOR UPDATE OF c
 """
-# The same, with the callback's event recorded once (as ``INSERT_EVENT_ONCE``, keyed as
-# ``records.dedupe_key``) once the row is locked: one round trip, not two.
+
+
+def noted(rows: str, *, kind: str = "%(kind)s", key: str = "%(key)s") -> str:
+    """The CTE ``noted``: the event of each call of the CTE ``rows`` (its ``id``) recorded once per
+    key (as ``INSERT_EVENT_ONCE``), at ``%(at)s`` with ``%(data)s``."""
+    return f"""noted AS (
+    INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
+    SELECT id, %(at)s, {kind}, %(data)s, {key} FROM {rows}
+    ON CONFLICT (dedupe_key) DO NOTHING
+)"""  # noqa: S608 (constant text; every value is a parameter)
+
+
+# The same, with the callback's event recorded once (keyed as ``records.dedupe_key``) once the row
+# is locked: one round trip, not two.
 CALL_BY_SID_LOCKED_NOTING = f"""
 WITH call AS ({CALL_BY_SID_LOCKED}
-), noted AS (
-    INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
-    SELECT id, %(at)s, %(kind)s, %(data)s, {EVENT_KEY} FROM call
-    ON CONFLICT (dedupe_key) DO NOTHING
-)
+), {noted("call", key=EVENT_KEY)}
 SELECT * FROM call
 """  # noqa: S608 (constant text; every value is a parameter)
 
@@ -63,11 +71,7 @@ def _with_event(update: str, kind: str) -> str:
     event (once per key): one round trip. Selects the count of rows changed."""
     return f"""
 WITH changed AS ({update} RETURNING id
-), noted AS (
-    INSERT INTO calls_callevent (call_id, at, kind, data, dedupe_key)
-    SELECT id, %(at)s, '{kind}', %(data)s, %(key)s FROM changed
-    ON CONFLICT (dedupe_key) DO NOTHING
-)
+), {noted("changed", kind=f"'{kind}'")}
 SELECT count(*) FROM changed
 """  # noqa: S608 (constant text; every value is a parameter)
 
