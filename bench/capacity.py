@@ -68,6 +68,10 @@ WEB_PROCESSES = int(os.environ.get("BENCH_WEB_WORKERS", "2"))  # one per core of
 # ``BENCH_VOICE=1``: a voice process for the webhooks a caller waits on (``manage.py run
 # --voice-port``; the simulator routes them there as the proxy in front would; docs/scale.md §4).
 VOICE_PROCESSES = 1 if os.environ.get("BENCH_VOICE", "0") == "1" else 0
+# ``BENCH_HOOKS=1``: a hooks process for Twilio's callbacks nobody waits on (``--hooks-port``).
+HOOKS_PROCESSES = 1 if os.environ.get("BENCH_HOOKS", "0") == "1" else 0
+# ``BENCH_WEBHOOK_SERVER=uvicorn``: the voice and hooks processes on uvicorn (as the web) instead.
+WEBHOOK_SERVER = os.environ.get("BENCH_WEBHOOK_SERVER", "granian")
 # ``BENCH_PLATFORM_PYTHON=/usr/bin/python3.11``: the platform's processes run on this interpreter
 # (its own virtual environment's, with the requirements installed), the simulator on the bench's.
 # pyenv's default build (a shared library, no profile-guided optimisation) ran a loop of Python a
@@ -250,8 +254,8 @@ def _platform_cpu(children: dict[str, int], database: str) -> dict[str, float]:
 class Platform:
     """Web (uvicorn, one process per core), a Celery worker per queue, and beat, as children."""
 
-    def __init__(self, env: dict[str, str], port: int, voice_port: int = 0) -> None:
-        from config.supervision import web_command, worker_command, worker_queues
+    def __init__(self, env: dict[str, str], port: int, voice_port: int = 0, hooks_port: int = 0) -> None:
+        from config.supervision import web_command, worker_command, worker_queues, wsgi_command
 
         python = PLATFORM_PYTHON
         self.log = open(ROOT / "var" / "capacity.log", "a")  # noqa: SIM115
@@ -263,12 +267,14 @@ class Platform:
         }  # fmt: skip
         self.commands = {
             "web": web_command(python, "127.0.0.1", port, processes=WEB_PROCESSES),
-            **({"voice": web_command(python, "127.0.0.1", voice_port, processes=1)} if voice_port else {}),
+            **{name: (wsgi_command(python, "127.0.0.1", hook_port) if WEBHOOK_SERVER == "granian"
+                      else web_command(python, "127.0.0.1", hook_port, processes=1))
+               for name, hook_port in (("voice", voice_port), ("hooks", hooks_port)) if hook_port},
             **workers,
             "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "WARNING",
                      "--schedule", str(Path(tempfile.mkdtemp()) / "beat")],
         }  # fmt: skip
-        self.env, self.port, self.voice_port = env, port, voice_port
+        self.env, self.port, self.voice_port, self.hooks_port = env, port, voice_port, hooks_port
         self.children: dict[str, subprocess.Popen] = {}
 
     def start(self) -> None:
@@ -278,7 +284,7 @@ class Platform:
             )
         from bench.soak import _wait_port
 
-        for port in filter(None, (self.port, self.voice_port)):
+        for port in filter(None, (self.port, self.voice_port, self.hooks_port)):
             if not _wait_port(port, 90):
                 raise RuntimeError("the web process did not start")
 
@@ -449,6 +455,7 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
         base_url=f"http://{settings.PLATFORM_HOST}:{port}",
         connect=f"127.0.0.1:{port}",
         voice_connect=f"127.0.0.1:{platform.voice_port}" if platform.voice_port else "",
+        hooks_connect=f"127.0.0.1:{platform.hooks_port}" if platform.hooks_port else "",
         auth_token=settings.TWILIO_AUTH_TOKEN,
         numbers=numbers,
         operators=sessions,
@@ -562,7 +569,9 @@ def run(quick: bool) -> dict[str, object]:
         "TWILIO_WEBHOOK_BASE_URL": f"http://{settings.PLATFORM_HOST}:{port}",
         "CONSOLE_NODE": "capacity-web",
     }
-    platform = Platform(env, port, _free_port() if VOICE_PROCESSES else 0)
+    platform = Platform(
+        env, port, _free_port() if VOICE_PROCESSES else 0, _free_port() if HOOKS_PROCESSES else 0
+    )
     try:  # a platform that fails to start is stopped too: its workers would take the next run's tasks
         platform.start()
         results = asyncio.run(_ramp(platform, env, made["numbers"], sessions, steps, rest_port, port))
@@ -578,6 +587,8 @@ def run(quick: bool) -> dict[str, object]:
         "offer_p99_limit_ms": OFFER_P99_MS,
         "web_processes": WEB_PROCESSES,
         "voice_processes": VOICE_PROCESSES,  # the webhooks a caller waits on, on a process of its own
+        "hooks_processes": HOOKS_PROCESSES,  # Twilio's callbacks, on a process of their own
+        "webhook_server": WEBHOOK_SERVER if VOICE_PROCESSES or HOOKS_PROCESSES else None,
         "platform_python": _interpreter(PLATFORM_PYTHON),
         "held": {
             "operators": best["operators"] if best else 0,

@@ -7,19 +7,31 @@ from telephony import callback_webhooks, conference_webhooks, webhooks
 PREFIX = "/twilio/voice/"  # where config/urls_public.py mounts these
 
 # The webhooks someone on the line waits on in silence, answered with TwiML; the first of them,
-# ``incoming``, makes the call's offer. A deployment may serve them on web processes of their own
+# ``incoming``, makes the call's offer. A deployment may serve them on processes of their own
 # ("voice": ``manage.py run --voice-port``, docs/scale.md §4), where they never queue behind the
-# consoles' sockets or the callbacks nobody waits for (status, conference events, recordings).
-# Not the fallback: Twilio asks for it when the voice webhook failed, so it stays on the web.
+# consoles' sockets or the callbacks nobody waits for.
 CALLER_WAITS = (
     "incoming", "gather", "wait", "wait-key", "queue-result", "leave-choice", "callback-number",
     "callback/answer", "voicemail", "dial-result", "outbound/answer", "outbound/dial-result",
+)  # fmt: skip
+# Twilio's callbacks nobody waits on (answered 204: status, conference events, recordings), which
+# a deployment may serve on processes of their own too ("hooks": ``manage.py run --hooks-port``).
+# Not the fallback: Twilio asks for it when the voice webhook failed, so it stays on the web, away
+# from the processes that may have failed.
+CALLBACKS = (
+    "status", "recording", "conference", "conference-leg", "conference-recording", "callback/status",
+    "outbound/status",
 )  # fmt: skip
 
 
 def caller_wait_paths() -> list[str]:
     """``CALLER_WAITS`` as the paths a proxy routes to the voice processes."""
     return [PREFIX + route for route in CALLER_WAITS]
+
+
+def callback_paths() -> list[str]:
+    """``CALLBACKS`` as the paths a proxy routes to the hooks processes."""
+    return [PREFIX + route for route in CALLBACKS]
 
 
 urlpatterns = [

@@ -214,11 +214,33 @@ def asgi_server(tenants: Tenants) -> Iterator[Server]:
         yield server
 
 
+@contextlib.contextmanager
+def _webhooks_process(port: int) -> Iterator[Server]:
+    """A process for Twilio's webhooks only, as ``manage.py run`` starts it (granian's WSGI server,
+    ``config.supervision.wsgi_command``), on the test database."""
+    from config.supervision import wsgi_command
+
+    process = subprocess.Popen(wsgi_command(sys.executable, "127.0.0.1", port), env=child_env(), cwd=ROOT)
+    try:
+        _wait_port(port, process)
+        yield Server(port=port, process=process)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
 @pytest.fixture(scope="session")
 def voice_server(asgi_server: Server) -> Iterator[Server]:
-    """A second process of the application (``manage.py run --voice-port``), for the webhooks a
-    caller waits on; Twilio's URLs name ``asgi_server``'s address, as behind a routing proxy."""
-    with _uvicorn(_free_port()) as server:
+    """The voice process (``manage.py run --voice-port``), for the webhooks a caller waits on;
+    Twilio's URLs name ``asgi_server``'s address, as behind a routing proxy."""
+    with _webhooks_process(_free_port()) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def hooks_server(asgi_server: Server) -> Iterator[Server]:
+    """The hooks process (``manage.py run --hooks-port``), for Twilio's callbacks nobody waits on."""
+    with _webhooks_process(_free_port()) as server:
         yield server
 
 

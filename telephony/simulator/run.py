@@ -15,7 +15,7 @@ from telephony.simulator.operators import Behaviour, SimulatedOperator
 from telephony.simulator.outbound_side import Callee
 from telephony.simulator.supervisors import SimulatedSupervisor
 from telephony.simulator.twilio_side import CallRecord, Profile, Twilio
-from telephony.urls import caller_wait_paths
+from telephony.urls import callback_paths, caller_wait_paths
 
 LOGIN_WAIT = 15.0  # seconds the consoles may take to log in before the first call
 SETTLE_WAIT = 30.0
@@ -43,12 +43,16 @@ class Plan:
     supervisors: list[tuple[str, str]] = field(default_factory=list)  # (username, session key): R21
     supervisor_dwell: tuple[float, float] = (0.3, 0.8)  # seconds in each mode (listen, whisper, barge)
     # Where the voice processes listen (host:port), when the platform runs them: the webhooks a
-    # caller waits on go there, the rest to ``connect``, as the proxy in front of it routes them.
+    # caller waits on go there, as the proxy in front of it routes them (docs/scale.md §4) ...
     voice_connect: str = ""
+    # ... and where the hooks processes listen: Twilio's callbacks nobody waits on go there; the
+    # rest (the consoles, the fallback) to ``connect``.
+    hooks_connect: str = ""
 
     def routes(self) -> dict[str, str]:
-        """The simulated Twilio's routes (``Twilio.routes``) for ``voice_connect``."""
-        return dict.fromkeys(caller_wait_paths(), self.voice_connect) if self.voice_connect else {}
+        """The simulated Twilio's routes (``Twilio.routes``) for ``voice_connect`` and ``hooks_connect``."""
+        voice = dict.fromkeys(caller_wait_paths(), self.voice_connect) if self.voice_connect else {}
+        return voice | (dict.fromkeys(callback_paths(), self.hooks_connect) if self.hooks_connect else {})
 
 
 def kpis(records: list[CallRecord], threshold: float) -> dict[str, object]:

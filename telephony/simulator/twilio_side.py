@@ -92,7 +92,8 @@ class Twilio:
         self.base_url = base_url.rstrip("/")  # what the platform thinks Twilio called
         self.connect = _origin(connect)  # where it listens
         # Paths sent elsewhere (path → host:port), as a proxy in front of the platform routes them:
-        # the webhooks a caller waits on, to the voice processes (``telephony.urls.CALLER_WAITS``).
+        # the webhooks a caller waits on to the voice processes (``telephony.urls.CALLER_WAITS``),
+        # the callbacks to the hooks processes (``CALLBACKS``).
         self.routes = {path: _origin(where) for path, where in (routes or {}).items()}
         self.sent_to: Counter[str] = Counter()  # webhooks sent, by where they were sent
         self.validator = RequestValidator(auth_token)

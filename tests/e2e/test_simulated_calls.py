@@ -105,6 +105,34 @@ def test_the_webhooks_a_caller_waits_on_are_served_by_the_voice_process(
             assert call.events.filter(kind="bridged").count() == 1
 
 
+def test_with_voice_and_hooks_processes_the_web_serves_no_webhook_but_the_fallback(
+    committed, tenants, asgi_server, voice_server, hooks_server, celery_worker
+):
+    """``manage.py run --voice-port --hooks-port``: the caller's webhooks on the voice process, every
+    callback (status, the conference's and the legs' events, recordings) on the hooks process, and
+    the web left with the consoles; the calls end as with one process, each recorded once."""
+    company, number = _fresh_company()
+    operators = simulated_operators(count=2, slugs=[company.slug], prefix=f"{company.slug}-op")
+    voice, hooks = f"127.0.0.1:{voice_server.port}", f"127.0.0.1:{hooks_server.port}"
+    plan = _plan([number], operators, calls=6, rate=3.0, seed=13, voice_connect=voice, hooks_connect=hooks)
+
+    result = run_async(simulate(plan))
+
+    assert result["errors"] == [] and result["callback_errors"] == []
+    assert result["outcomes"] == {"handled": 6}, (result["operators"], result["trace"])
+    assert sum(op["accepted"] for op in result["operators"]) == 6
+    sent = result["webhooks_by_server"]
+    assert sent[f"http://{voice}"] >= 6  # each call's first webhook at least
+    assert sent[f"http://{hooks}"] >= 6 * 2  # each call's status and its conference's events
+    assert f"http://127.0.0.1:{asgi_server.port}" not in sent  # no fallback was needed
+    with tenant_context(company):
+        for call in Call.objects.filter(to_number=number):
+            assert call.outcome == Call.Outcome.HANDLED and call.answered_at is not None
+            assert call.duration_seconds is not None  # the final status, served by the hooks process
+            assert call.events.filter(kind="bridged").count() == 1
+            assert call.events.filter(kind="outcome").count() == 1
+
+
 @contextlib.contextmanager
 def _running(name: str, *command: str) -> Iterator[subprocess.Popen]:
     """A Celery process for one test, always stopped (warm first, killed if it lingers)."""

@@ -1,5 +1,6 @@
-"""The webhooks a caller waits on (``telephony.urls.CALLER_WAITS``), which a deployment may serve on
-voice processes of their own: every webhook is on one side or the other, on purpose."""
+"""The webhooks a caller waits on (``telephony.urls.CALLER_WAITS``) and Twilio's callbacks nobody
+waits on (``CALLBACKS``), which a deployment may serve on voice and hooks processes of their own:
+every webhook is on exactly one side, on purpose, and the proxy rule in the docs says the same."""
 
 from __future__ import annotations
 
@@ -10,14 +11,12 @@ from django.urls import resolve
 
 from outbound import urls_twilio
 from telephony import urls
-from telephony.urls import CALLER_WAITS, caller_wait_paths
+from telephony.simulator.run import Plan
+from telephony.urls import CALLBACKS, CALLER_WAITS, callback_paths, caller_wait_paths
 
-# On the web: Twilio's callbacks nobody waits on (answered 204, never with TwiML for a caller), and
-# the fallback Twilio asks for when the voice webhook failed (not on the process that failed).
-ON_THE_WEB = {
-    "status", "recording", "conference", "conference-leg", "conference-recording", "callback/status",
-    "outbound/status", "fallback", "fallback-done",
-}  # fmt: skip
+# On the web: the fallback Twilio asks for when the voice webhook failed (never on the process that
+# failed), and what it redirects to.
+ON_THE_WEB = {"fallback", "fallback-done"}
 
 
 def _routes() -> set[str]:
@@ -26,21 +25,38 @@ def _routes() -> set[str]:
     return own | {"outbound/" + str(p.pattern) for p in urls_twilio.urlpatterns}
 
 
-def test_every_webhook_is_either_one_a_caller_waits_on_or_stays_on_the_web():
-    assert set(CALLER_WAITS) | ON_THE_WEB == _routes()
-    assert not set(CALLER_WAITS) & ON_THE_WEB
+def test_every_webhook_is_a_callers_a_callback_or_the_fallback_and_only_one():
+    assert set(CALLER_WAITS) | set(CALLBACKS) | ON_THE_WEB == _routes()
+    assert len(CALLER_WAITS) + len(CALLBACKS) + len(ON_THE_WEB) == len(_routes())
 
 
-def test_the_paths_a_proxy_routes_to_the_voice_processes_are_the_platforms_own():
-    paths = caller_wait_paths()
-    assert "/twilio/voice/incoming" in paths
-    assert "/twilio/voice/status" not in paths and "/twilio/voice/fallback" not in paths
-    for path in paths:
+def test_the_paths_a_proxy_routes_are_the_platforms_own():
+    assert "/twilio/voice/incoming" in caller_wait_paths()
+    assert "/twilio/voice/status" in callback_paths()
+    assert "/twilio/voice/fallback" not in caller_wait_paths() + callback_paths()
+    for path in caller_wait_paths() + callback_paths():
         assert resolve(path, urlconf="config.urls_public").url_name, path
 
 
-def test_the_proxy_rule_in_the_docs_routes_exactly_those_webhooks():
+def _rule(upstream: str) -> list[str]:
     text = (Path(__file__).resolve().parents[2] / "docs" / "scale.md").read_text()
-    rule = re.search(r"location ~ \^/twilio/voice/\(([^)]*)\)\$", text)
-    assert rule is not None
-    assert rule.group(1).split("|") == list(CALLER_WAITS)
+    rule = re.search(
+        r"location ~ \^/twilio/voice/\(([^)]*)\)\$ \{\s*proxy_pass http://" + upstream + ";", text
+    )
+    assert rule is not None, upstream
+    return rule.group(1).split("|")
+
+
+def test_the_proxy_rules_in_the_docs_route_exactly_those_webhooks():
+    assert _rule("voice") == list(CALLER_WAITS)
+    assert _rule("hooks") == list(CALLBACKS)
+
+
+def test_the_simulator_routes_them_as_the_proxy_does():
+    plan = Plan(base_url="http://x", connect="web:1", auth_token="t", numbers=[], operators=[],
+                voice_connect="voice:2", hooks_connect="hooks:3")  # fmt: skip
+    routes = plan.routes()
+    assert {path for path, where in routes.items() if where == "voice:2"} == set(caller_wait_paths())
+    assert {path for path, where in routes.items() if where == "hooks:3"} == set(callback_paths())
+    assert "/twilio/voice/fallback" not in routes  # to ``connect``, the web
+    assert Plan(base_url="http://x", connect="web:1", auth_token="t", numbers=[], operators=[]).routes() == {}

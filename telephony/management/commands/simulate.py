@@ -30,6 +30,11 @@ class Command(BaseCommand):
             help="host:port of the voice processes, if any: the webhooks a caller waits on go there",
         )
         parser.add_argument(
+            "--hooks-connect",
+            default="",
+            help="host:port of the hooks processes, if any: Twilio's callbacks nobody waits on go there",
+        )
+        parser.add_argument(
             "--rest-port", type=int, default=8765, help="port of the simulated Twilio REST API"
         )
         parser.add_argument("--tenants", default="", help="comma-separated slugs (default: all active)")
@@ -110,6 +115,7 @@ def build_plan(options: dict, numbers: list[str], operators: list[tuple[str, str
         base_url=options["url"],
         connect=options["connect"],
         voice_connect=options.get("voice_connect", ""),
+        hooks_connect=options.get("hooks_connect", ""),
         auth_token=settings.TWILIO_AUTH_TOKEN,
         numbers=numbers,
         operators=operators,

@@ -15,9 +15,9 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from config import embedded
-from config.supervision import Supervised, web_command, worker_command, worker_queues
+from config.supervision import Supervised, web_command, worker_command, worker_queues, wsgi_command
 from telephony.simulator.profiles import named
-from telephony.urls import caller_wait_paths
+from telephony.urls import callback_paths, caller_wait_paths
 from tenants.management.commands.demo import describe
 
 DEMO_OPERATORS = 6  # simulated operators answering the demo's live traffic
@@ -52,9 +52,16 @@ class Command(BaseCommand):
             "--voice-port",
             type=int,
             default=0,
-            help="also run a voice web process on this port, for the webhooks a caller waits on "
+            help="also run a voice process on this port, for the webhooks a caller waits on "
             "(telephony.urls.CALLER_WAITS): a proxy in front routes them there (docs/scale.md §4); "
             "the simulated calls are sent there directly",
+        )
+        parser.add_argument(
+            "--hooks-port",
+            type=int,
+            default=0,
+            help="also run a hooks process on this port, for Twilio's callbacks nobody waits on "
+            "(telephony.urls.CALLBACKS): a proxy in front routes them there (docs/scale.md §4)",
         )
 
     def handle(self, *args, **options) -> None:
@@ -76,8 +83,10 @@ class Command(BaseCommand):
             "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "INFO",
                      "--schedule", str(embedded.data_dir() / "celerybeat-schedule")],
         }  # fmt: skip
-        if options["voice_port"]:  # the webhooks a caller waits on, away from the consoles (issue 23)
-            commands["voice"] = web_command(python, options["host"], options["voice_port"], processes=1)
+        # Twilio's webhooks away from the consoles, on WSGI processes (issue 23, docs/scale.md §4).
+        for name in ("voice", "hooks"):
+            if options[f"{name}_port"]:
+                commands[name] = wsgi_command(python, options["host"], options[f"{name}_port"])
         if traffic:
             commands["calls"] = [
                 python, "manage.py", "simulate", "--forever", "--profile", "working-day",
@@ -85,8 +94,9 @@ class Command(BaseCommand):
                 "--url", f"http://{settings.PLATFORM_HOST}:{options['port']}",
                 "--connect", f"127.0.0.1:{options['port']}", "--rest-port", str(options["simulator_port"]),
             ]  # fmt: skip
-            if options["voice_port"]:
-                commands["calls"] += ["--voice-connect", f"127.0.0.1:{options['voice_port']}"]
+            for name in ("voice", "hooks"):
+                if options[f"{name}_port"]:
+                    commands["calls"] += [f"--{name}-connect", f"127.0.0.1:{options[f'{name}_port']}"]
         children: dict[str, subprocess.Popen] = {}
 
         def start(name: str) -> subprocess.Popen:
@@ -111,6 +121,11 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Voice (the webhooks a caller waits on): port {options['voice_port']}; route "
                 f"{', '.join(caller_wait_paths())} there from your proxy\n"
+            )
+        if options["hooks_port"]:
+            self.stdout.write(
+                f"Hooks (Twilio's callbacks): port {options['hooks_port']}; route "
+                f"{', '.join(callback_paths())} there from your proxy\n"
             )
         stopping = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stopping.set())
