@@ -18,7 +18,7 @@ from config.request_release import get_wsgi_application
 
 django_wsgi_app = get_wsgi_application()
 
-from config import collector  # noqa: E402
+from config import startup  # noqa: E402
 from config.routing import websocket_urlpatterns  # noqa: E402
 from telephony import console_presence  # noqa: E402
 from tenants.sockets import SameOriginMiddleware, TenantAuthMiddleware  # noqa: E402
@@ -31,4 +31,4 @@ application = ProtocolTypeRouter(
 )
 # The consoles a crashed earlier process of this node held are gone (issue 22).
 console_presence.forget_node()
-collector.tune()  # started: what is alive now is never collected (config/collector.py)
+startup.ready()  # the URL confs imported, what is alive now never collected (config/startup.py)

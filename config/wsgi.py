@@ -15,6 +15,6 @@ from config.request_release import get_wsgi_application
 
 application = get_wsgi_application()
 
-from config import collector  # noqa: E402
+from config import startup  # noqa: E402
 
-collector.tune()  # started: what is alive now is never collected (config/collector.py)
+startup.ready()  # the URL confs imported, what is alive now never collected (config/startup.py)

@@ -27,6 +27,28 @@ def test_the_web_application_freezes_what_it_loaded_and_collects_young_objects_l
     assert frozen > 10_000  # Django and the application's code, never walked again
 
 
+LOADED = (
+    "import json, sys; from django.conf import settings; from django.urls import get_resolver; "
+    "print(json.dumps([u in sys.modules and 'url_patterns' in vars(get_resolver(u)) "
+    "for u in (settings.ROOT_URLCONF, settings.PUBLIC_SCHEMA_URLCONF)]))"
+)
+
+
+@pytest.mark.parametrize("application", ["config.asgi", "config.wsgi"])
+def test_a_server_process_imports_its_url_confs_before_the_first_request(db, application):
+    """Not at the first caller's webhook (config/startup.py); and, imported before the freeze,
+    frozen with the rest."""
+    started = subprocess.run(
+        [sys.executable, "-c", f"import {application}; {LOADED}; {REPORT}"],
+        env={**child_env(), "CONSOLE_NODE": "collector-test"},
+        cwd=ROOT, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    *_, loaded, report = started.stdout.strip().splitlines()
+    assert json.loads(loaded) == [True, True]
+    threshold, frozen = json.loads(report)
+    assert threshold == settings.GC_YOUNG_THRESHOLD and frozen > 10_000
+
+
 @pytest.fixture
 def collector_restored():
     """This test process's collector as it was (the worker's signal tunes the process it runs in)."""
