@@ -72,6 +72,7 @@ VOICE_PROCESSES = 1 if os.environ.get("BENCH_VOICE", "0") == "1" else 0
 HOOKS_PROCESSES = 1 if os.environ.get("BENCH_HOOKS", "0") == "1" else 0
 # ``BENCH_WEBHOOK_SERVER=uvicorn``: the voice and hooks processes on uvicorn (as the web) instead.
 WEBHOOK_SERVER = os.environ.get("BENCH_WEBHOOK_SERVER", "granian")
+WEBHOOK_THREADS = int(os.environ.get("BENCH_WEBHOOK_THREADS", "0"))  # else the setting's
 # ``BENCH_PLATFORM_PYTHON=/usr/bin/python3.11``: the platform's processes run on this interpreter
 # (its own virtual environment's, with the requirements installed), the simulator on the bench's.
 # pyenv's default build (a shared library, no profile-guided optimisation) ran a loop of Python a
@@ -255,7 +256,7 @@ class Platform:
     """Web (uvicorn, one process per core), a Celery worker per queue, and beat, as children."""
 
     def __init__(self, env: dict[str, str], port: int, voice_port: int = 0, hooks_port: int = 0) -> None:
-        from config.supervision import web_command, worker_command, worker_queues, wsgi_command
+        from config.supervision import web_command, worker_command, worker_queues
 
         python = PLATFORM_PYTHON
         self.log = open(ROOT / "var" / "capacity.log", "a")  # noqa: SIM115
@@ -267,8 +268,7 @@ class Platform:
         }  # fmt: skip
         self.commands = {
             "web": web_command(python, "127.0.0.1", port, processes=WEB_PROCESSES),
-            **{name: (wsgi_command(python, "127.0.0.1", hook_port) if WEBHOOK_SERVER == "granian"
-                      else web_command(python, "127.0.0.1", hook_port, processes=1))
+            **{name: self._webhooks_command(python, hook_port)
                for name, hook_port in (("voice", voice_port), ("hooks", hooks_port)) if hook_port},
             **workers,
             "beat": [python, "-m", "celery", "-A", "config", "beat", "-l", "WARNING",
@@ -276,6 +276,15 @@ class Platform:
         }  # fmt: skip
         self.env, self.port, self.voice_port, self.hooks_port = env, port, voice_port, hooks_port
         self.children: dict[str, subprocess.Popen] = {}
+
+    @staticmethod
+    def _webhooks_command(python: str, port: int) -> list[str]:
+        """A voice or hooks process: as ``manage.py run`` starts it, or (to compare) as the web."""
+        from config.supervision import web_command, wsgi_command
+
+        if WEBHOOK_SERVER == "uvicorn":
+            return web_command(python, "127.0.0.1", port, processes=1)
+        return wsgi_command(python, "127.0.0.1", port, threads=WEBHOOK_THREADS)
 
     def start(self) -> None:
         for name, command in self.commands.items():
