@@ -195,6 +195,10 @@ DB_POOL_SIZE = env.int("DB_POOL_SIZE", default=0 if DJANGO_ENV == "test" else 10
 # Threads serving plain HTTP requests in each web process (config/asgi.py): one per pooled
 # connection by default, so a request never waits for a connection another thread keeps.
 WEB_THREADS = env.int("WEB_THREADS", default=DB_POOL_SIZE or 10)
+# Threads of each voice or hooks process (granian, config/wsgi.py): no more than granian's own
+# bound (two a core, and one), above which it warns; 3 and 10 cost the same CPU a call and gave
+# the same offer p99 at 1,000 x 8 calls/s (docs/reliability.md, the fifteenth session).
+WEBHOOK_THREADS = env.int("WEBHOOK_THREADS", default=min(WEB_THREADS, 2 * (os.cpu_count() or 1) + 1))
 # The web's and workers' garbage collector (config/collector.py): the youngest generation is
 # collected every this many allocations (CPython's default is 700).
 GC_YOUNG_THRESHOLD = env.int("GC_YOUNG_THRESHOLD", default=50_000)

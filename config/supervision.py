@@ -37,9 +37,9 @@ def web_command(python: str, host: str, port: int, *, processes: int = 0) -> lis
 
 def wsgi_command(python: str, host: str, port: int, *, threads: int = 0) -> list[str]:
     """A process for Twilio's webhooks only: granian's WSGI server running ``config.wsgi`` on
-    ``threads`` threads (else ``WEB_THREADS``), no WebSockets (docs/scale.md §4)."""
+    ``threads`` threads (else ``WEBHOOK_THREADS``), no WebSockets (docs/scale.md §4)."""
     return [python, "-m", "granian", "--interface", "wsgi", "--host", host, "--port", str(port),
-            "--workers", "1", "--blocking-threads", str(threads or settings.WEB_THREADS), "--http", "1",
+            "--workers", "1", "--blocking-threads", str(threads or settings.WEBHOOK_THREADS), "--http", "1",
             "--no-ws", "--no-access-log", "--log-level", "warning", "config.wsgi:application"]  # fmt: skip
 
 

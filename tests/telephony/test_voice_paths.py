@@ -4,11 +4,13 @@ every webhook is on exactly one side, on purpose, and the proxy rule in the docs
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 from django.urls import resolve
 
+from config.supervision import wsgi_command
 from outbound import urls_twilio
 from telephony import urls
 from telephony.simulator.run import Plan
@@ -60,3 +62,14 @@ def test_the_simulator_routes_them_as_the_proxy_does():
     assert {path for path, where in routes.items() if where == "hooks:3"} == set(callback_paths())
     assert "/twilio/voice/fallback" not in routes  # to ``connect``, the web
     assert Plan(base_url="http://x", connect="web:1", auth_token="t", numbers=[], operators=[]).routes() == {}
+
+
+def test_the_webhooks_processes_run_the_wsgi_application_without_sockets_within_granians_bound():
+    command = wsgi_command("python", "127.0.0.1", 8001)
+    assert command[command.index("--interface") + 1] == "wsgi" and command[-1] == "config.wsgi:application"
+    assert "--no-ws" in command  # no console reaches them
+    threads = int(command[command.index("--blocking-threads") + 1])
+    assert 1 <= threads <= 2 * (os.cpu_count() or 1) + 1  # above it, granian warns at start-up
+    assert (
+        wsgi_command("python", "127.0.0.1", 8001, threads=3)[command.index("--blocking-threads") + 1] == "3"
+    )
