@@ -245,9 +245,12 @@
     try { const r = await api("calls/" + reservation + "/script", { action: "back" }); renderStep(r.step, r.answers, r.error); document.dispatchEvent(new CustomEvent("console:step", { detail: r })); } catch (e) { showError(e.message); }
   }
 
+  let statePushes = 0;  // state pushes received: a read begun before one of them is older than it
   async function refresh() {
+    const pushesBefore = statePushes;
     const s = await api("state");
-    setState(s.state, s.reason, s.state_since);
+    // Read before a push arrived (a state set just after the socket opened): the push is newer.
+    if (statePushes === pushesBefore) setState(s.state, s.reason, s.state_since);
     if (s.shift_started) shiftStart = Date.parse(s.shift_started);
     const missed = $("missed");
     missed.hidden = !s.missed.length;
@@ -269,6 +272,7 @@
     ws.onmessage = (event) => {
       const m = JSON.parse(event.data);
       if (m.type === "state") {
+        statePushes += 1;
         setState(m.state, m.reason);
         if ((m.state === "on_call" || m.state === "wrap_up") && reservation && phase && phase !== "finishing") showCall(reservation).catch((e) => showError(e.message));
         if (m.state === "available" && phase === "call") refresh().catch((e) => showError(e.message));

@@ -193,3 +193,32 @@ def test_a_call_the_operators_phone_does_not_answer_leaves_the_console_and_is_of
         assert call.answered_at is None and call.events.filter(kind="bridge_failed").exists()
     page.get_by_role("button", name="Reject").click()
     caller.join(timeout=60)
+
+
+def test_a_state_read_begun_before_a_state_push_does_not_overwrite_it(committed, tenants, asgi_server, page):
+    """The console reads the operator's state as its socket opens; a state set at once is pushed
+    back, possibly before that read's answer arrives: the older answer must not win (the console
+    showed Offline for an operator who had just set Available)."""
+    operator = make_user(None, role=Role.OPERATOR, first_name="Rita", last_name="Quick")
+    held: list[tuple[object, object]] = []
+
+    def hold_the_first_read(route) -> None:  # read now (Offline), answered only later
+        if held:
+            route.continue_()
+        else:
+            held.append((route, route.fetch()))
+
+    browser_log_in(page, asgi_server, operator)
+    page.route("**/console/state", hold_the_first_read)
+    page.goto(asgi_server.url(None, "/console/"))
+    page.locator("#link", has_text="connected").wait_for()
+    page.get_by_label("Change state").select_option("available")
+    page.get_by_role("button", name="Set state").click()
+    page.locator("#state", has_text="Available").wait_for()  # the push
+
+    route, stale = held[0]
+    assert stale.json()["state"] == "offline"
+    with page.expect_event("requestfinished", lambda request: request.url.endswith("/console/state")):
+        route.fulfill(response=stale)
+    page.wait_for_timeout(500)  # the answer's promise chain runs
+    assert page.locator("#state").inner_text() == "Available"
