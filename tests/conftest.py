@@ -191,20 +191,33 @@ class Server:
         return f"http://{host}:{self.port}{path}"
 
 
+UVICORN = [
+    "-m",
+    "uvicorn",
+    "config.asgi:application",
+    "--host",
+    "127.0.0.1",
+    "--no-access-log",
+    "--lifespan",
+    "off",
+]
+
+
 @contextlib.contextmanager
-def _uvicorn(port: int) -> Iterator[Server]:
-    """The real ASGI application under uvicorn on ``port``, on the test database."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port),
-         "--host", "127.0.0.1", "--no-access-log", "--lifespan", "off"],
-        env=child_env(), cwd=ROOT,
-    )  # fmt: skip
+def serving(command: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """A server process (``command``, listening on ``port``) on the test database, always stopped."""
+    process = subprocess.Popen(command, env=env or child_env(), cwd=ROOT)
     try:
         _wait_port(port, process)
         yield Server(port=port, process=process)
     finally:
         process.terminate()
         process.wait(timeout=15)
+
+
+def _uvicorn(port: int) -> contextlib.AbstractContextManager[Server]:
+    """The real ASGI application under uvicorn on ``port``, on the test database."""
+    return serving([sys.executable, *UVICORN, "--port", str(port)], port)
 
 
 @pytest.fixture(scope="session")
@@ -214,19 +227,12 @@ def asgi_server(tenants: Tenants) -> Iterator[Server]:
         yield server
 
 
-@contextlib.contextmanager
-def _webhooks_process(port: int) -> Iterator[Server]:
+def _webhooks_process(port: int) -> contextlib.AbstractContextManager[Server]:
     """A process for Twilio's webhooks only, as ``manage.py run`` starts it (granian's WSGI server,
     ``config.supervision.wsgi_command``), on the test database."""
     from config.supervision import wsgi_command
 
-    process = subprocess.Popen(wsgi_command(sys.executable, "127.0.0.1", port), env=child_env(), cwd=ROOT)
-    try:
-        _wait_port(port, process)
-        yield Server(port=port, process=process)
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    return serving(wsgi_command(sys.executable, "127.0.0.1", port), port)
 
 
 @pytest.fixture(scope="session")

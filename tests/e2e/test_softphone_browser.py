@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 
 import pytest
 
 from accounts.models import Role
-from tests.conftest import PASSWORD, ROOT, Server, _free_port, _wait_port, child_env, make_user
+from tests.conftest import PASSWORD, UVICORN, _free_port, child_env, make_user, serving
 
 pytestmark = pytest.mark.browser
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync API runs an event loop
@@ -19,17 +18,10 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # Playwright's sync 
 def softphone_server(committed, tenants):
     """A server of its own with the browser phone on (the session's server has it off)."""
     port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port),
-         "--host", "127.0.0.1", "--no-access-log", "--lifespan", "off"],
-        env={**child_env(), "TWILIO_SOFTPHONE": "1"}, cwd=ROOT,
-    )  # fmt: skip
-    try:
-        _wait_port(port, process)
-        yield Server(port=port, process=process)
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    with serving(
+        [sys.executable, *UVICORN, "--port", str(port)], port, {**child_env(), "TWILIO_SOFTPHONE": "1"}
+    ) as server:
+        yield server
 
 
 def test_the_console_starts_twilios_voice_sdk_with_the_operators_token(softphone_server, page):

@@ -4,7 +4,6 @@ address; answers carry ``RateLimit-*`` and, when refused, ``429`` with ``Retry-A
 from __future__ import annotations
 
 import http.client as http_client
-import subprocess
 import sys
 import threading
 from collections import Counter
@@ -16,7 +15,7 @@ from django_tenants.utils import tenant_context
 
 from reporting.api.auth import PerKeyRateThrottle
 from reporting.keys import ApiKey, api_key_create
-from tests.conftest import ROOT, Server, _free_port, _wait_port, child_env, http
+from tests.conftest import UVICORN, _free_port, child_env, http, serving
 
 CLIENTS = 16
 
@@ -118,17 +117,8 @@ def limited_server(committed, tenants):
     """A server of its own whose key limit is 40 a minute (the session's server has the default)."""
     port = _free_port()
     env = {**child_env(), "API_RATE_LIMIT_PER_KEY": "40/min", "API_RATE_LIMIT_PER_COMPANY": "1000/min"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "config.asgi:application", "--port", str(port),
-         "--host", "127.0.0.1", "--no-access-log", "--lifespan", "off"],
-        env=env, cwd=ROOT,
-    )  # fmt: skip
-    try:
-        _wait_port(port, process)
-        yield Server(port=port, process=process)
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
+    with serving([sys.executable, *UVICORN, "--port", str(port)], port, env) as server:
+        yield server
 
 
 def test_sixteen_http_clients_in_parallel_against_the_server_get_no_more_than_the_limit_through(
