@@ -50,7 +50,10 @@ def test_lost_final_callbacks_are_repaired_by_the_reconciliation_asking_twilio(
     async def settle(records) -> object:
         return await asyncio.to_thread(reconcile_now)
 
-    plan = _plan([number], operators, calls=4, rate=3.0, seed=5)
+    # The first two calls keep both operators (their ends are lost): the other two give up after a
+    # few seconds in line rather than a minute, and their ends are lost too.
+    profile = Profile(talk=(0.3, 1.0), patience=(3.0, 5.0), wait_turn=0.3, press_key=0.0)
+    plan = _plan([number], operators, calls=4, rate=3.0, seed=5, profile=profile)
     result = run_async(simulate_with_faults(plan, faults, settle=settle))
 
     calls = _calls(company, number)
