@@ -1,4 +1,4 @@
-"""Many processes route thousands of calls at once: no double assignment, nobody idle while a call waits."""
+"""Many processes route a thousand calls at once: no double assignment, nobody idle while a call waits."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.conftest import ROOT, child_env
 from tests.telephony.helpers import make_operator, make_queue
 
 PROCESSES = 4
-CALLS_PER_PROCESS = 500
+CALLS_PER_PROCESS = 250
 OPERATORS = 40
 
 
