@@ -42,7 +42,7 @@ def test_a_supervisor_listens_whispers_barges_and_leaves_from_the_wallboard(
     page.goto(asgi_server.url(None, "/wallboard/"))
     page.locator("#link", has_text="live").wait_for()
 
-    caller = _place_call(number, talk=40.0)
+    caller = _place_call(number, talk=20.0)  # the steps below take about 4 s
     console.locator("#pop-company", has_text=company.name).wait_for()
     assert company.name in console.locator("#pop-announcement").inner_text()  # whose call, before the caller
     console.keyboard.press("a")
