@@ -222,6 +222,23 @@ def _operators(count: int, numbers: list[str]) -> list[tuple[str, str]]:
     return operators
 
 
+def stolen_percent(before: tuple[float, float], after: tuple[float, float]) -> float | None:
+    """The share of the box's CPU time the hypervisor gave to other machines between two
+    ``cpu_clock`` readings, in per cent (None when no time passed). A shared virtual machine's
+    cores run slower, and its steps are not comparable with a quiet run's, when this is high."""
+    stolen, total = after[0] - before[0], after[1] - before[1]
+    return round(100 * stolen / total, 1) if total > 0 else None
+
+
+def cpu_clock() -> tuple[float, float]:
+    """The box's CPU seconds stolen by the hypervisor so far, and all its CPU seconds (every core,
+    every state, steal included), as Linux counts them (``/proc/stat``)."""
+    import psutil
+
+    times = psutil.cpu_times()
+    return getattr(times, "steal", 0.0), sum(times)
+
+
 def _platform_cpu(children: dict[str, int], database: str) -> dict[str, float]:
     """CPU seconds used so far by each platform child (with its own children: uvicorn's and
     Celery's worker processes) and by PostgreSQL's backends of the benchmark's database (the
@@ -494,6 +511,7 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
                 yardstick = await asyncio.to_thread(yardstick_seconds)
                 first, posted = len(twilio.records), twilio.posted.copy()
                 cpu_before, load_before = _platform_cpu(platform.pids, database), os.getloadavg()[0]
+                clock_before = cpu_clock()
                 cpu_began = time.monotonic()
                 simulator_before, step_began = time.process_time(), time.monotonic()
                 lags: list[float] = []
@@ -533,6 +551,7 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
                     step["cpu_seconds_per_call"] / yardstick, 4
                 )
                 step["load_average"] = round((load_before + os.getloadavg()[0]) / 2, 2)
+                step["cpu_stolen_percent"] = stolen_percent(clock_before, cpu_clock())
                 step["ok"] = bool(step["offer_ms_p99"] is not None and step["offer_ms_p99"] <= OFFER_P99_MS
                                   and step["lost"] == 0)  # fmt: skip
                 results.append(step)
@@ -611,5 +630,6 @@ def run(quick: bool) -> dict[str, object]:
         },
         "steps": results,
         "cpus": os.cpu_count(),
-        "note": "shared machine: other processes ran alongside (load_average per step)",
+        "note": "shared machine: other processes ran alongside (load_average per step), and the "
+        "hypervisor gave cores to other machines (cpu_stolen_percent per step)",
     }

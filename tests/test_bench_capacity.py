@@ -7,7 +7,7 @@ import platform
 import sys
 import sysconfig
 
-from bench.capacity import _cpu_ceiling, _interpreter, yardstick_seconds
+from bench.capacity import _cpu_ceiling, _interpreter, cpu_clock, stolen_percent, yardstick_seconds
 
 
 def test_the_ceiling_counts_only_the_cpu_beyond_the_idle_platform():
@@ -25,6 +25,13 @@ def test_no_ceiling_when_the_calls_cost_nothing_measurable():
 def test_the_yardstick_is_the_cpu_of_its_loop_on_the_interpreter_asked():
     # A loop of ten million additions takes a measurable fraction of a second on any machine.
     assert 0.01 < yardstick_seconds(sys.executable) < 60
+
+
+def test_the_stolen_share_is_the_steal_over_all_the_cpu_time_between_two_readings():
+    assert stolen_percent((10.0, 100.0), (13.0, 120.0)) == 15.0
+    assert stolen_percent((10.0, 100.0), (10.0, 100.0)) is None  # no time passed
+    stolen, total = cpu_clock()  # this box's own clock: steal is part of the total
+    assert 0 <= stolen <= total
 
 
 def test_the_platforms_interpreter_is_named_with_its_version_and_build():
