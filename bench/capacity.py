@@ -485,7 +485,10 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
         auth_token=settings.TWILIO_AUTH_TOKEN,
         numbers=numbers,
         operators=sessions,
-        profile=Profile(talk=(3.0, 8.0), patience=(90.0, 120.0), wait_turn=5.0, press_key=0.0),
+        # A caller in line asks the wait URL again once its answer has played, as Twilio does: the
+        # place in line, then the hold music for the announcement period (60 s by default;
+        # ``TelephonySettings.wait_announcement_seconds``), not every few seconds.
+        profile=Profile(talk=(3.0, 8.0), patience=(90.0, 120.0), wait_turn=60.0, press_key=0.0),
         behaviour=Behaviour(answer_delay=(0.05, 0.2), wrap_up=(0.2, 0.6)),
         rest_port=rest_port,
     )
