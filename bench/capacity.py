@@ -232,11 +232,13 @@ def stolen_percent(before: tuple[float, float], after: tuple[float, float]) -> f
 
 def cpu_clock() -> tuple[float, float]:
     """The box's CPU seconds stolen by the hypervisor so far, and all its CPU seconds (every core,
-    every state, steal included), as Linux counts them (``/proc/stat``)."""
+    every state, steal included), as Linux counts them (``/proc/stat``; a guest's own guests'
+    time is counted in its user time already)."""
     import psutil
 
     times = psutil.cpu_times()
-    return getattr(times, "steal", 0.0), sum(times)
+    guests = getattr(times, "guest", 0.0) + getattr(times, "guest_nice", 0.0)
+    return getattr(times, "steal", 0.0), sum(times) - guests
 
 
 def _platform_cpu(children: dict[str, int], database: str) -> dict[str, float]:
