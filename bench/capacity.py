@@ -224,8 +224,8 @@ def _operators(count: int, numbers: list[str]) -> list[tuple[str, str]]:
 
 def stolen_percent(before: tuple[float, float], after: tuple[float, float]) -> float | None:
     """The share of the box's CPU time the hypervisor gave to other machines between two
-    ``cpu_clock`` readings, in per cent (None when no time passed). A shared virtual machine's
-    cores run slower, and its steps are not comparable with a quiet run's, when this is high."""
+    ``cpu_clock`` readings, in per cent (None when no time passed). A step with a high share is
+    not comparable with a quiet run's (a low one does not make it so: ``yardstick_seconds``)."""
     stolen, total = after[0] - before[0], after[1] - before[1]
     return round(100 * stolen / total, 1) if total > 0 else None
 
