@@ -146,6 +146,7 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 MIDDLEWARE = [
+    "telephony.late_webhooks.LateWebhookMiddleware",  # first: it reads nothing
     "tenants.middleware.TenantMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -380,6 +381,10 @@ TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="AC" + "0" * 32)
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="" if PRODUCTION else "development-auth-token")
 TWILIO_WEBHOOK_BASE_URL = env.str("TWILIO_WEBHOOK_BASE_URL", default="").rstrip("/")
 TWILIO_API_BASE_URL = env.str("TWILIO_API_BASE_URL", default="").rstrip("/")
+# Twilio waits 15 s for a webhook's answer, then fails it (error 11205) and asks the number's
+# fallback URL. A webhook a caller waits on that reaches Django this long after the proxy stamped
+# it (X-Request-Start) is answered 503 unheard (telephony/late_webhooks.py); 0: never.
+WEBHOOK_GIVE_UP_SECONDS = env.float("WEBHOOK_GIVE_UP_SECONDS", default=14.0)
 # A call offered to an operator as it comes in (someone free) waits for them in its conference,
 # with the company's hold music, instead of in Twilio's queue: two webhooks and a REST request
 # fewer a call (``telephony.calls.flows.to_queue``). Off: every caller waits in Twilio's queue,
