@@ -110,7 +110,7 @@ async def simulate_with_faults(
     stop = asyncio.Event()
     twilio_args = {
         "base_url": plan.base_url, "connect": plan.connect, "auth_token": plan.auth_token, "rng": rng,
-        "profile": profile, "rest_port": plan.rest_port, "callee": plan.callee,
+        "profile": profile, "rest_port": plan.rest_port, "callee": plan.callee, "routes": plan.routes(),
     }  # fmt: skip
     async with FaultyTwilio(faults=faults, **twilio_args) as twilio:
         operators = operators_of(plan, rng, behaviour, kind=ReconnectingOperator)

@@ -50,6 +50,9 @@ class Profile:
     reorder: float = 0.0  # chance a conference callback arrives late (after later ones)
     # Twilio's REST answers failing, per request: {"429": 0.05, "500": 0.05, "timeout": 0.02}
     rest_faults: dict[str, float] = field(default_factory=dict)
+    # Twilio's wait for a webhook's answer: after it the request fails (error 11205), and a call
+    # whose first webhook failed is sent to the number's fallback URL.
+    webhook_timeout: float = 15.0
 
     def talk_seconds(self, rng: random.Random) -> float:
         """One conversation's length once bridged."""
@@ -74,8 +77,13 @@ class CallRecord:
     enqueued_at: float | None = None
     bridged_at: float | None = None
     ended_at: float | None = None
-    result: str = ""  # handled, ivr, abandoned, callback, voicemail, refused, error
+    result: str = ""  # handled, ivr, abandoned, callback, voicemail, fallback, refused, error
     steps: list[str] = field(default_factory=list)
+
+
+# The number's fallback URL, as the platform's demo and tests set it: the platform's own, on the web
+# (in production a static host's: README, "The fallback outside the platform").
+FALLBACK_PATH = "/twilio/voice/fallback"
 
 
 def _origin(connect: str) -> str:
@@ -192,7 +200,10 @@ class Twilio:
         self.posted[route] += 1
         origin = self.routes.get(route, self.connect)
         self.sent_to[origin] += 1
-        async with self.session.post(origin + path, data=params, headers=headers) as response:
+        # The proxy in front of the platform stamps each request as it receives it (docs/scale.md §4).
+        stamped = {**headers, "X-Request-Start": f"t={time.time():.3f}"}
+        waits = aiohttp.ClientTimeout(total=self.profile.webhook_timeout)
+        async with self.session.post(origin + path, data=params, headers=stamped, timeout=waits) as response:
             text = await response.text()
             if response.status >= 400:
                 raise RuntimeError(f"{path} answered {response.status}: {text[:200]}")
@@ -231,8 +242,15 @@ class _Call:
         self.over = False
 
     async def run(self) -> None:
-        twiml = await self.twilio.post("/twilio/voice/incoming", self.params)
-        self.record.answered_webhook_at = time.monotonic()
+        try:
+            twiml = await self.twilio.post("/twilio/voice/incoming", self.params)
+            self.record.answered_webhook_at = time.monotonic()
+        except (TimeoutError, aiohttp.ClientError, RuntimeError) as exc:
+            # As Twilio: the voice webhook failed (an error, or no answer within its wait), so the
+            # number's fallback URL is asked, with the same fields, and its TwiML played.
+            self.record.result = "fallback"
+            self.record.steps.append(f"fallback after {type(exc).__name__}")
+            twiml = await self.twilio.post(FALLBACK_PATH, self.params)
         await self.follow(twiml)
         if not self.over:
             await self.hang_up()

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 
 import pytest
+from aiohttp import web
 from django.core.cache import cache
 from django.test import override_settings
 from django.utils import timezone
@@ -83,3 +84,59 @@ def test_late_final_callbacks_followed_by_earlier_ones_never_move_a_call_back(
     calls = _calls(company, number)
     assert len(calls) == 4
     assert all(c.status == "completed" and c.outcome == "handled" and c.ended_at for c in calls)
+
+
+def test_callers_twilio_stopped_waiting_for_leave_a_message_on_the_fallback_and_none_is_lost(
+    committed, tenants, asgi_server, celery_worker
+):
+    """The platform's voice process has fallen behind: Twilio waits 15 s for the answer to a call's
+    first webhook (1 s here), then asks the number's fallback URL, where the caller leaves a message.
+    The platform never saw those calls: the reconciliation, listing Twilio's recordings, brings
+    each message into the company that owns the number, with a call for it."""
+    company, number = _fresh_company()
+    imported: list[tuple[str, int]] = []
+
+    def import_now() -> None:
+        gateway.client.cache_clear()
+        with override_settings(TWILIO_API_BASE_URL=f"http://127.0.0.1:{ports().twilio_rest}"):
+            imported.extend(reconcile.import_recordings())
+        gateway.client.cache_clear()
+
+    async def settle(records) -> None:
+        await asyncio.to_thread(import_now)
+
+    async def run() -> tuple[dict[str, object], int]:
+        held, release = [], asyncio.Event()
+
+        async def behind(request: web.Request) -> web.Response:  # answers only once Twilio gave up
+            held.append(request.path)
+            await release.wait()
+            return web.Response(status=503)
+
+        app = web.Application()
+        app.router.add_post("/twilio/voice/incoming", behind)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        voice = f"127.0.0.1:{runner.addresses[0][1]}"
+        profile = Profile(talk=(0.3, 1.0), patience=(60.0, 90.0), wait_turn=0.3, webhook_timeout=1.0)
+        plan = _plan([number], [], calls=3, rate=3.0, seed=8, profile=profile, voice_connect=voice)
+        try:
+            return await simulate_with_faults(plan, Faults(), settle=settle), len(held)
+        finally:
+            release.set()
+            await runner.cleanup()
+
+    result, held = run_async(run())
+
+    assert held == 3
+    trace = [(r.result, r.steps) for r in result["records"]]
+    assert result["outcomes"] == {"fallback": 3}, trace
+    assert [steps[:2] for _, steps in trace] == [["fallback after TimeoutError", "Say"]] * 3, trace
+    assert {schema for schema, _ in imported} == {company.schema_name} and len(imported) == 3
+    with tenant_context(company):
+        calls = list(Call.objects.filter(to_number=number))
+        assert len(calls) == 3
+        for call in calls:
+            assert (call.outcome, bool(call.recording_sid)) == (Call.Outcome.VOICEMAIL, True)
+            assert call.events.filter(kind="imported_from_twilio").count() == 1
