@@ -5,8 +5,9 @@ reconnect like the real page whatever refused them, and a run of calls with both
   (``Profile.late_status``: sent after a pause, and the earlier ``ringing`` status after it, as
   Twilio does not order callbacks), inbound and outbound calls alike (any ``/status`` URL; an
   outbound call's final one is sent by ``outbound_side``). A webhook the platform could not answer
-  (its web process down) leaves the call unfinished on the platform's side, as with the real Twilio: only the
-  reconciliation (which asks this simulator's REST API, ``rest_status``) can finish it.
+  (its web process down) ends the call, as Twilio does (error 11200), and the final status posted
+  to the same platform is refused too, so the call is left unfinished on the platform's side: only
+  the reconciliation (which asks this simulator's REST API, ``rest_status``) can finish it.
 - ``ReconnectingOperator``: the console page retries forever with a growing pause (up to 5 s), on
   a refused handshake too (the server restarting answers 502/503 or closes the socket).
 - ``simulate_with_faults``: ``run.simulate`` with these two.

@@ -10,6 +10,7 @@ exactly as Twilio would.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import random
 import time
@@ -220,7 +221,11 @@ class Twilio:
             await call.run()
         except Exception as exc:  # the simulator reports a broken call; it never stops the others
             record.result = record.result or "error"
-            record.steps.append(f"error: {exc}")
+            record.steps.append(f"error: {type(exc).__name__} {exc}".rstrip())
+            # As Twilio after a webhook it could not use (error 11200): the call ends, and its final
+            # status is posted (a platform that is down refuses that too).
+            with contextlib.suppress(Exception):
+                await call.hang_up()
         finally:
             future = self.redirects.pop(sid)
             if not future.done():
