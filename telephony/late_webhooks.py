@@ -1,13 +1,13 @@
-"""A webhook Twilio has stopped waiting for is not served (issue 23: an overloaded box degrades,
-it does not collapse).
+"""A webhook Twilio has stopped waiting for is not served (issue 23: an overloaded box starts no
+work for a call Twilio has sent elsewhere).
 
 Twilio waits 15 s for the answer to a webhook, then fails the request (error 11205) and, for a
 number's voice webhook, asks the number's fallback URL, which takes a message (README, "The
 fallback outside the platform"). An answer sent later is never heard, and the work behind it is
 worse than lost: the call it creates would be offered to an operator while its caller is leaving a
 message on the fallback, the key it records would move a script nobody hears. And on a box that
-has fallen behind, those requests are the oldest in each process's queue: serving them keeps every
-caller behind them waiting too, until they are late as well.
+has fallen behind, those requests are the oldest in each process's queue: serving them takes CPU
+from the callers behind them, who can still be answered in time.
 
 So the proxy stamps each request as it receives it (``X-Request-Start: t=<seconds since the
 epoch>``, nginx's ``$msec``: docs/scale.md §4), and a webhook a caller waits on
