@@ -59,8 +59,7 @@ class LateWebhookMiddleware:
         header = request.META.get("HTTP_X_REQUEST_START")
         if header and self.limit and request.path_info in self.paths:
             stamped = stamped_at(header)
-            late = time.time() - stamped if stamped is not None else 0.0
-            if late > self.limit:
+            if stamped is not None and (late := time.time() - stamped) > self.limit:
                 log.warning("%s not served: it reached us %.1f s after the proxy, Twilio has given up",
                             request.path_info, late)  # fmt: skip
                 return HttpResponse(

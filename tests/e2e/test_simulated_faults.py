@@ -20,6 +20,7 @@ from telephony.simulator.setup import simulated_operators
 from telephony.simulator.twilio_side import Profile
 from tests.conftest import ports, run_async
 from tests.e2e.test_simulated_calls import _fresh_company, _plan
+from tests.stub_platform import stub_platform
 
 pytestmark = pytest.mark.slow
 
@@ -113,19 +114,13 @@ def test_callers_twilio_stopped_waiting_for_leave_a_message_on_the_fallback_and_
             await release.wait()
             return web.Response(status=503)
 
-        app = web.Application()
-        app.router.add_post("/twilio/voice/incoming", behind)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        voice = f"127.0.0.1:{runner.addresses[0][1]}"
         profile = Profile(talk=(0.3, 1.0), patience=(60.0, 90.0), wait_turn=0.3, webhook_timeout=1.0)
-        plan = _plan([number], [], calls=3, rate=3.0, seed=8, profile=profile, voice_connect=voice)
-        try:
-            return await simulate_with_faults(plan, Faults(), settle=settle), len(held)
-        finally:
-            release.set()
-            await runner.cleanup()
+        async with stub_platform({"/twilio/voice/incoming": behind}) as voice:
+            plan = _plan([number], [], calls=3, rate=3.0, seed=8, profile=profile, voice_connect=voice)
+            try:
+                return await simulate_with_faults(plan, Faults(), settle=settle), len(held)
+            finally:
+                release.set()  # the held requests end before the stand-in stops
 
     result, held = run_async(run())
 

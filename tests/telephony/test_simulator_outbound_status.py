@@ -16,6 +16,7 @@ from telephony.simulator.faults import Faults, FaultyTwilio
 from telephony.simulator.outbound_side import Callee
 from telephony.simulator.twilio_side import Profile
 from tests.conftest import run_async
+from tests.stub_platform import stub_platform
 
 CALLEE = "+14155550100"
 
@@ -32,33 +33,28 @@ async def _one_call(faults: Faults, outcome: str) -> tuple[list[dict], reconcile
         statuses.append(dict(await request.post()))
         return web.Response(status=204)
 
-    platform = web.Application()
-    platform.router.add_post("/twilio/voice/outbound/answer", answer)
-    platform.router.add_post("/twilio/voice/outbound/status", status)
-    runner = web.AppRunner(platform, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    connect = f"127.0.0.1:{runner.addresses[0][1]}"
-    kwargs = {"base_url": "https://localhost", "connect": connect, "auth_token": "x" * 32}
-    try:
-        async with FaultyTwilio(
+    routes = {"/twilio/voice/outbound/answer": answer, "/twilio/voice/outbound/status": status}
+    async with stub_platform(routes) as connect:
+        kwargs = {"base_url": "https://localhost", "connect": connect, "auth_token": "x" * 32}
+        twilio = FaultyTwilio(
             faults=faults, rng=random.Random(3), profile=Profile(), callee=Callee(default=outcome), **kwargs
-        ) as twilio:
-            with override_settings(TWILIO_API_BASE_URL=twilio.rest_url):
-                gateway.client.cache_clear()
-                made = await asyncio.to_thread(
-                    gateway.client().calls.create,
-                    to=CALLEE,
-                    from_="+14155550199",
-                    url="https://localhost/twilio/voice/outbound/answer?t=t_alpha&c=1",
-                    status_callback="https://localhost/twilio/voice/outbound/status?t=t_alpha&c=1",
-                    status_callback_event=["ringing", "answered", "completed"],  # as the dialer asks
-                )
-                await twilio.outbound.drain()
-                real = await asyncio.to_thread(reconcile.fetch_call, made.sid)
-    finally:
-        gateway.client.cache_clear()
-        await runner.cleanup()
+        )
+        try:
+            async with twilio:
+                with override_settings(TWILIO_API_BASE_URL=twilio.rest_url):
+                    gateway.client.cache_clear()
+                    made = await asyncio.to_thread(
+                        gateway.client().calls.create,
+                        to=CALLEE,
+                        from_="+14155550199",
+                        url="https://localhost/twilio/voice/outbound/answer?t=t_alpha&c=1",
+                        status_callback="https://localhost/twilio/voice/outbound/status?t=t_alpha&c=1",
+                        status_callback_event=["ringing", "answered", "completed"],  # as the dialer asks
+                    )
+                    await twilio.outbound.drain()
+                    real = await asyncio.to_thread(reconcile.fetch_call, made.sid)
+        finally:
+            gateway.client.cache_clear()
     return statuses, real
 
 

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from telephony.simulator.twilio_side import CallRecord, Profile, Twilio
 from tests.conftest import run_async
+from tests.stub_platform import stub_platform
 
 ASK = (
     '<Response><Gather action="/twilio/voice/gather" numDigits="1"><Say>Press 1 for sales.</Say></Gather>'
@@ -42,22 +43,18 @@ async def _call(incoming, gather=None, *, timeout: float = 15.0) -> tuple[CallRe
     async def status(request: web.Request) -> web.Response:
         return web.Response(status=204)
 
-    platform = web.Application()
-    platform.router.add_post("/twilio/voice/incoming", noted(incoming))
-    platform.router.add_post("/twilio/voice/gather", noted(gather or fallback))
-    platform.router.add_post("/twilio/voice/fallback", noted(fallback))
-    platform.router.add_post("/twilio/voice/status", noted(status))
-    runner = web.AppRunner(platform, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    connect = f"127.0.0.1:{runner.addresses[0][1]}"
+    routes = {
+        "/twilio/voice/incoming": noted(incoming),
+        "/twilio/voice/gather": noted(gather or fallback),
+        "/twilio/voice/fallback": noted(fallback),
+        "/twilio/voice/status": noted(status),
+    }
     profile = Profile(webhook_timeout=timeout)
-    try:
-        async with Twilio(base_url="https://localhost", connect=connect, auth_token="x" * 32,
-                          rng=random.Random(4), profile=profile) as twilio:  # fmt: skip
+    async with stub_platform(routes) as connect:
+        twilio = Twilio(base_url="https://localhost", connect=connect, auth_token="x" * 32,
+                        rng=random.Random(4), profile=profile)  # fmt: skip
+        async with twilio:
             record = await twilio.place_call(sid="CA" + "1" * 32, to="+15550199001", caller="+14155550100")
-    finally:
-        await runner.cleanup()
     return record, seen
 
 
