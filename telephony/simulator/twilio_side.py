@@ -15,7 +15,7 @@ import math
 import random
 import time
 import xml.etree.ElementTree as ET
-from collections import Counter
+from collections import Counter, defaultdict, deque
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -85,6 +85,7 @@ class CallRecord:
 # The number's fallback URL, as the platform's demo and tests set it: the platform's own, on the web
 # (in production a static host's: README, "The fallback outside the platform").
 FALLBACK_PATH = "/twilio/voice/fallback"
+TOOK_KEPT = 10_000  # webhooks' answer times kept by path (``Twilio.took``)
 
 
 def _origin(connect: str) -> str:
@@ -110,6 +111,9 @@ class Twilio:
         self.redirects: dict[str, asyncio.Future[str]] = {}
         self.records: list[CallRecord] = []
         self.posted: Counter[str] = Counter()  # webhooks sent, by path (replays included)
+        # The seconds each answered webhook took, by path, the latest ``TOOK_KEPT`` (failures not
+        # counted): a reader clears it to measure from then on.
+        self.took: defaultdict[str, deque[float]] = defaultdict(lambda: deque(maxlen=TOOK_KEPT))
         self.session: aiohttp.ClientSession | None = None
         self._runner: web.AppRunner | None = None
         self.rest_url = ""
@@ -204,10 +208,12 @@ class Twilio:
         # The proxy in front of the platform stamps each request as it receives it (docs/scale.md §4).
         stamped = {**headers, "X-Request-Start": f"t={time.time():.3f}"}
         waits = aiohttp.ClientTimeout(total=self.profile.webhook_timeout)
+        sent = time.monotonic()
         async with self.session.post(origin + path, data=params, headers=stamped, timeout=waits) as response:
             text = await response.text()
             if response.status >= 400:
                 raise RuntimeError(f"{path} answered {response.status}: {text[:200]}")
+            self.took[route].append(time.monotonic() - sent)
             return text
 
     async def place_call(self, *, sid: str, to: str, caller: str) -> CallRecord:

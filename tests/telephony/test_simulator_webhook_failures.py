@@ -23,9 +23,12 @@ SORRY = "<Response><Say>Sorry, please call again.</Say><Hangup/></Response>"
 TO_THE_FALLBACK = ["/twilio/voice/incoming", "/twilio/voice/fallback", "/twilio/voice/status"]
 
 
-async def _call(incoming, gather=None, *, timeout: float = 15.0) -> tuple[CallRecord, list[tuple[str, dict]]]:
+async def _call(
+    incoming, gather=None, *, timeout: float = 15.0
+) -> tuple[CallRecord, list[tuple[str, dict]], dict[str, list[float]]]:
     """One call against a platform whose incoming (and gather) webhooks are these handlers; every
-    request the platform got, in order, with its form and stamp."""
+    request the platform got, in order, with its form and stamp; how long each answered webhook
+    took, by path, as the simulator measured it (``Twilio.took``)."""
     seen: list[tuple[str, dict]] = []
 
     def noted(handler):
@@ -55,7 +58,7 @@ async def _call(incoming, gather=None, *, timeout: float = 15.0) -> tuple[CallRe
                         rng=random.Random(4), profile=profile)  # fmt: skip
         async with twilio:
             record = await twilio.place_call(sid="CA" + "1" * 32, to="+15550199001", caller="+14155550100")
-    return record, seen
+    return record, seen, {path: list(took) for path, took in twilio.took.items()}
 
 
 def test_a_first_webhook_not_answered_in_twilios_wait_sends_the_call_to_the_fallback():
@@ -63,7 +66,7 @@ def test_a_first_webhook_not_answered_in_twilios_wait_sends_the_call_to_the_fall
         await asyncio.sleep(2.0)
         return web.Response(text=ASK, content_type="text/xml")
 
-    record, seen = run_async(_call(behind, timeout=0.5))
+    record, seen, took = run_async(_call(behind, timeout=0.5))
 
     assert record.result == "fallback" and record.steps[:2] == ["fallback after TimeoutError", "Say"]
     assert record.answered_webhook_at is None  # the platform's answer never came
@@ -78,13 +81,15 @@ def test_a_first_webhook_not_answered_in_twilios_wait_sends_the_call_to_the_fall
     )  # the call's own fields
     assert 0.5 <= fallback["at"] - seen[0][1]["at"] < 1.5  # asked once Twilio's wait was over
     assert seen[2][1]["CallStatus"] == "completed"
+    # An answer that never came is not timed: only the webhooks answered are.
+    assert sorted(took) == ["/twilio/voice/fallback", "/twilio/voice/status"]
 
 
 def test_a_first_webhook_refused_sends_the_call_to_the_fallback_at_once():
     async def refused(request: web.Request) -> web.Response:
         return web.Response(status=503, text="Not served")
 
-    record, seen = run_async(_call(refused))
+    record, seen, took = run_async(_call(refused))
 
     assert record.result == "fallback" and record.steps[0] == "fallback after RuntimeError"
     assert [path for path, _ in seen] == [
@@ -92,6 +97,7 @@ def test_a_first_webhook_refused_sends_the_call_to_the_fallback_at_once():
         "/twilio/voice/fallback",
         "/twilio/voice/status",
     ]
+    assert "/twilio/voice/incoming" not in took  # refused: not timed
 
 
 def test_a_later_webhook_that_fails_ends_the_call_and_its_final_status_is_posted():
@@ -101,7 +107,7 @@ def test_a_later_webhook_that_fails_ends_the_call_and_its_final_status_is_posted
     async def broken(request: web.Request) -> web.Response:
         return web.Response(status=500, text="Server Error")
 
-    record, seen = run_async(_call(ask, broken))
+    record, seen, took = run_async(_call(ask, broken))
 
     assert record.result == "error" and record.steps[-1].startswith(
         "error: RuntimeError /twilio/voice/gather"
@@ -112,6 +118,8 @@ def test_a_later_webhook_that_fails_ends_the_call_and_its_final_status_is_posted
         "/twilio/voice/status",
     ]
     assert seen[-1][1]["CallStatus"] == "completed"  # not left for the reconciliation to find
+    assert sorted(took) == ["/twilio/voice/incoming", "/twilio/voice/status"]
+    assert all(len(times) == 1 and 0 <= times[0] < 5 for times in took.values())
 
 
 def test_each_request_carries_the_proxys_arrival_stamp():
@@ -119,7 +127,7 @@ def test_each_request_carries_the_proxys_arrival_stamp():
         return web.Response(text=ASK, content_type="text/xml")
 
     before = time.time()
-    _, seen = run_async(_call(ask))
+    _, seen, _ = run_async(_call(ask))
     after = time.time()
 
     assert len(seen) == 3  # incoming, gather, status
