@@ -323,9 +323,11 @@ class Platform:
         return wsgi_command(python, "127.0.0.1", port, threads=WEBHOOK_THREADS)
 
     def start(self) -> None:
+        from config.supervision import at_priority
+
         for name, command in self.commands.items():
             self.children[name] = subprocess.Popen(
-                command, env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT
+                at_priority(name, command), env=self.env, cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT
             )
         from bench.soak import _wait_port
 
@@ -532,6 +534,7 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
                     idle = await _idle_cpu(platform, database)
                 yardstick = await asyncio.to_thread(yardstick_seconds)
                 first, posted = len(twilio.records), twilio.posted.copy()
+                twilio.took.clear()
                 cpu_before, load_before = _platform_cpu(platform.pids, database), os.getloadavg()[0]
                 clock_before = cpu_clock()
                 cpu_began = time.monotonic()
@@ -554,6 +557,12 @@ async def _ramp(platform: Platform, env: dict[str, str], numbers, sessions, step
                 step["webhooks_per_call"] = round(sum(sent.values()) / calls, 1)
                 step["webhooks_per_call_by_path"] = {
                     path: round(n / calls, 2) for path, n in sorted(sent.items(), key=lambda kv: -kv[1])
+                }
+                # How long the platform took to answer each kind of webhook (the callbacks are
+                # served by processes that yield the cores to those a caller waits on).
+                step["webhook_ms_p50_p99_by_path"] = {
+                    path: [_percentile([s * 1000 for s in took], q) for q in (0.5, 0.99)]
+                    for path, took in sorted(twilio.took.items())
                 }
                 step["idle_cpu_per_second_by_process"] = idle if not results else None
                 step.update(_cpu_ceiling(cpu, idle, cpu_seconds, calls))

@@ -200,6 +200,11 @@ WEB_THREADS = env.int("WEB_THREADS", default=DB_POOL_SIZE or 10)
 # bound (two a core, and one), above which it warns; 3 and 10 cost the same CPU a call and gave
 # the same offer p99 at 1,000 x 8 calls/s (docs/reliability.md, the fifteenth session).
 WEBHOOK_THREADS = env.int("WEBHOOK_THREADS", default=min(WEB_THREADS, 2 * (os.cpu_count() or 1) + 1))
+# The CPU priority (``nice``) of the processes nobody waits on, as ``manage.py run`` starts them:
+# Twilio's callbacks (hooks), the background queue's worker and beat (config/supervision.py). On a
+# busy box the kernel gives the cores first to the webhooks a caller waits on, the consoles and
+# the call path's worker; on an idle one it changes nothing. 0: all alike (docs/scale.md §4).
+BACKGROUND_NICENESS = env.int("BACKGROUND_NICENESS", default=5)
 # The web's and workers' garbage collector (config/collector.py): the youngest generation is
 # collected every this many allocations (CPython's default is 700).
 GC_YOUNG_THRESHOLD = env.int("GC_YOUNG_THRESHOLD", default=50_000)

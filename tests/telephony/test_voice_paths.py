@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from django.urls import resolve
 
-from config.supervision import wsgi_command
+from config.supervision import at_priority, wsgi_command
 from outbound import urls_twilio
 from telephony import urls
 from telephony.simulator.run import Plan
@@ -72,3 +74,26 @@ def test_the_webhooks_processes_run_the_wsgi_application_without_sockets_within_
     assert 1 <= threads <= 2 * (os.cpu_count() or 1) + 1  # above it, granian warns at start-up
     three = wsgi_command("python", "127.0.0.1", 8001, threads=3)
     assert three[three.index("--blocking-threads") + 1] == "3"
+
+
+def _niceness(name: str) -> int:
+    """The niceness a child ``name`` of ``manage.py run`` runs at, read from a real process."""
+    command = at_priority(name, [sys.executable, "-c", "import os; print(os.nice(0))"])
+    return int(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def test_the_processes_nobody_waits_on_yield_the_cores_to_those_a_caller_waits_on(settings):
+    """Twilio's callbacks, the background worker and beat run at ``BACKGROUND_NICENESS``; the
+    webhooks a caller waits on, the consoles and the call path's worker as the platform does."""
+    settings.BACKGROUND_NICENESS = 5
+    ours = os.nice(0)
+    background = f"w-{settings.CELERY_BACKGROUND_QUEUE}"
+    assert {name: _niceness(name) for name in ("hooks", background, "beat")} == dict.fromkeys(
+        ("hooks", background, "beat"), min(19, ours + 5)
+    )
+    call_path = f"w-{settings.CELERY_CALL_QUEUE}"
+    assert {name: _niceness(name) for name in ("voice", "web", call_path)} == dict.fromkeys(
+        ("voice", "web", call_path), ours
+    )
+    settings.BACKGROUND_NICENESS = 0  # all alike
+    assert at_priority("hooks", ["python"]) == ["python"] and _niceness("hooks") == ours

@@ -15,7 +15,14 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from config import embedded
-from config.supervision import Supervised, web_command, worker_command, worker_queues, wsgi_command
+from config.supervision import (
+    Supervised,
+    at_priority,
+    web_command,
+    worker_command,
+    worker_queues,
+    wsgi_command,
+)
 from telephony.simulator.profiles import named
 from telephony.urls import callback_paths, caller_wait_paths
 from tenants.management.commands.demo import describe
@@ -101,8 +108,8 @@ class Command(BaseCommand):
 
         def start(name: str) -> subprocess.Popen:
             child = subprocess.Popen(
-                commands[name], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                cwd=settings.BASE_DIR, start_new_session=True,
+                at_priority(name, commands[name]), env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                text=True, cwd=settings.BASE_DIR, start_new_session=True,
             )  # fmt: skip
             threading.Thread(target=_pump, args=(name, child.stdout, self.stdout), daemon=True).start()
             children[name] = child
