@@ -38,9 +38,10 @@ def at_priority(name: str, command: list[str]) -> list[str]:
     """``command`` as the child ``name`` runs: at ``BACKGROUND_NICENESS`` (coreutils' ``nice``;
     its threads and children inherit it) when nobody waits on it, else as it is.
 
-    Measured at 1,000 operators and 20 calls/s, on a 2-core box four-fifths busy: the offer's 99th
-    percentile went from 107-216 ms to 70-82 ms; Twilio's callbacks took ~0.3 s at theirs, against
-    ~0.15 s (~1 s at niceness 10). docs/scale.md §4."""
+    Measured at 1,000 operators and 20 calls/s on a 2-core box nine-tenths busy, alternated with
+    0: the offer's 99th percentile was about a third shorter at 2 (134 and 159 ms against 236 and
+    196) and at 5 (104-126 against 147-165), but at 5 Twilio's callbacks waited up to 8 s at theirs
+    (0.2-0.3 s at 0), at 2 no longer than at 0 (0.4-1.4 s against 0.7-1.2). docs/scale.md §4."""
     niceness = settings.BACKGROUND_NICENESS
     if not niceness or not nobody_waits_on(name):
         return command
