@@ -39,3 +39,45 @@ def test_the_platforms_interpreter_is_named_with_its_version_and_build():
     assert named["executable"] == sys.executable
     assert named["version"] == platform.python_version()
     assert named["configured"] == (sysconfig.get_config_var("CONFIG_ARGS") or "None")
+
+
+def test_each_run_gives_the_operators_the_same_skills_not_more(db, monkeypatch):
+    """The runs of one session had each added ``EXTRA_SKILLS`` other queues to the earlier runs'
+    (887 skills an operator after a dozen runs): the routing read more each run, and the CPU a
+    call grew with it. Each run now leaves every operator the called queues and the same others."""
+    from bench import capacity
+    from telephony.models import PhoneNumber, Queue, Skill
+    from tenants.clients import client_create
+    from tenants.models import Client
+
+    monkeypatch.setattr(capacity, "EXTRA_SKILLS", 2)
+    live = client_create(slug="cap-live", name="Called", status=Client.Status.ACTIVE)
+    rows = Client.objects.bulk_create(  # companies without a schema, as the bench makes the rest
+        Client(
+            slug=f"cap-row-{i}", name=f"Row {i}", schema_name=f"t_cap_row_{i}", status=Client.Status.ACTIVE
+        )
+        for i in range(6)
+    )
+    for company in (live, *rows):
+        Queue.objects.get_or_create(tenant=company, is_default=True, defaults={"name": "Main"})
+    number = PhoneNumber.objects.create(number="+15550709999", tenant=live, state=PhoneNumber.State.ASSIGNED)
+
+    def skills() -> dict[str, set[str]]:
+        found: dict[str, set[str]] = {}
+        for user, slug in Skill.objects.filter(operator__user__username__startswith="cap-op-").values_list(
+            "operator__user__username", "queue__tenant__slug"
+        ):
+            found.setdefault(user, set()).add(slug)
+        return found
+
+    capacity._operators(3, [number.number])
+    first = skills()
+    assert len(first) == 3 and all(len(slugs) == 3 and "cap-live" in slugs for slugs in first.values())
+    # One more other queue for the first operator, as an earlier run would have added it.
+    operator = Skill.objects.filter(operator__user__username="cap-op-1").first().operator
+    extra = Queue.objects.exclude(tenant__slug__in=first["cap-op-1"]).filter(tenant__in=rows).first()
+    Skill.objects.create(operator=operator, queue=extra, tier=1)
+
+    capacity._operators(3, [number.number])
+    assert skills() == first
+    assert capacity._skills_per_operator() == 3.0
