@@ -38,10 +38,10 @@ def at_priority(name: str, command: list[str]) -> list[str]:
     """``command`` as the child ``name`` runs: at ``BACKGROUND_NICENESS`` (coreutils' ``nice``;
     its threads and children inherit it) when nobody waits on it, else as it is.
 
-    Measured at 1,000 operators and 20 calls/s on a 2-core box nine-tenths busy, alternated with
-    0: the offer's 99th percentile was about a third shorter at 2 (134 and 159 ms against 236 and
-    196) and at 5 (104-126 against 147-165), but at 5 Twilio's callbacks waited up to 8 s at theirs
-    (0.2-0.3 s at 0), at 2 no longer than at 0 (0.4-1.4 s against 0.7-1.2). docs/scale.md §4."""
+    Measured at 1,000 operators and 20 calls/s on a 2-core box nine-tenths busy, six runs at 2
+    each next to one at 0: the offer's 95th percentile shorter in all six (92-111 ms against
+    96-172), its 99th in four; Twilio's callbacks then waited 0.4-2.2 s at their 99th (0.2-1.3 s
+    at 0). At 5 the offer gained a little more and the callbacks waited up to 8 s. docs/scale.md §4."""
     niceness = settings.BACKGROUND_NICENESS
     if not niceness or not nobody_waits_on(name):
         return command
