@@ -227,8 +227,8 @@ def _operators(count: int, numbers: list[str]) -> list[tuple[str, str]]:
     profiles = OperatorProfile.objects.filter(user__username__startswith="cap-op-")
     profiles = profiles.values_list("pk", flat=True)
     # The same ``EXTRA_SKILLS`` other queues each run, not ``EXTRA_SKILLS`` more: the runs of one
-    # session had added theirs to the earlier runs' (887 skills an operator after a dozen runs, the
-    # routing's line-up and the CPU a call growing run by run; docs/reliability.md, the eighteenth).
+    # session had added theirs to the earlier runs' (887 skills an operator after a dozen runs, a
+    # heavier floor each run than the one described; docs/reliability.md, the eighteenth session).
     Skill.objects.filter(operator__in=profiles, queue__in=others).delete()
     Skill.objects.bulk_create(
         (

@@ -43,8 +43,8 @@ def test_the_platforms_interpreter_is_named_with_its_version_and_build():
 
 def test_each_run_gives_the_operators_the_same_skills_not_more(db, monkeypatch):
     """The runs of one session had each added ``EXTRA_SKILLS`` other queues to the earlier runs'
-    (887 skills an operator after a dozen runs): the routing read more each run, and the CPU a
-    call grew with it. Each run now leaves every operator the called queues and the same others."""
+    (887 skills an operator after a dozen runs): each run measured a heavier floor than the one it
+    described. Each run now leaves every operator the called queues and the same others."""
     from bench import capacity
     from telephony.models import PhoneNumber, Queue, Skill
     from tenants.clients import client_create
