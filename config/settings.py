@@ -202,8 +202,9 @@ WEB_THREADS = env.int("WEB_THREADS", default=DB_POOL_SIZE or 10)
 WEBHOOK_THREADS = env.int("WEBHOOK_THREADS", default=min(WEB_THREADS, 2 * (os.cpu_count() or 1) + 1))
 # The CPU priority (``nice``) of the processes nobody waits on, as ``manage.py run`` starts them:
 # Twilio's callbacks (hooks), the background queue's worker and beat (config/supervision.py). On a
-# busy box the kernel gives the cores first to the webhooks a caller waits on, the consoles and
-# the call path's worker; on an idle one it changes nothing. 0: all alike (docs/scale.md §4).
+# busy box the kernel gives the larger share of the cores to the webhooks a caller waits on, the
+# consoles and the call path's worker; on an idle one it changes nothing. 0: all alike
+# (docs/scale.md §4).
 BACKGROUND_NICENESS = env.int("BACKGROUND_NICENESS", default=2)
 # The web's and workers' garbage collector (config/collector.py): the youngest generation is
 # collected every this many allocations (CPython's default is 700).
