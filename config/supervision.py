@@ -41,7 +41,8 @@ def at_priority(name: str, command: list[str]) -> list[str]:
     Measured at 1,000 operators and 20 calls/s on a 2-core box nine-tenths busy, six runs at 2
     each next to one at 0: the offer's 95th percentile shorter in all six (92-111 ms against
     96-172), its 99th in four; Twilio's callbacks then waited 0.4-2.2 s at their 99th (0.2-1.3 s
-    at 0). At 5 the offer gained a little more and the callbacks waited up to 8 s. docs/scale.md §4."""
+    at 0). At 5 the offer gained a little more and the callbacks waited up to 8 s. On a box past
+    full they wait 14-15 s whatever the niceness. docs/scale.md §4."""
     niceness = settings.BACKGROUND_NICENESS
     if not niceness or not nobody_waits_on(name):
         return command
