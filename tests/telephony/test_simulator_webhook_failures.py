@@ -70,11 +70,7 @@ def test_a_first_webhook_not_answered_in_twilios_wait_sends_the_call_to_the_fall
 
     assert record.result == "fallback" and record.steps[:2] == ["fallback after TimeoutError", "Say"]
     assert record.answered_webhook_at is None  # the platform's answer never came
-    assert [path for path, _ in seen] == [
-        "/twilio/voice/incoming",
-        "/twilio/voice/fallback",
-        "/twilio/voice/status",
-    ]
+    assert [path for path, _ in seen] == TO_THE_FALLBACK
     fallback = seen[1][1]
     assert (
         fallback["CallSid"] == "CA" + "1" * 32 and fallback["To"] == "+15550199001"
@@ -92,11 +88,7 @@ def test_a_first_webhook_refused_sends_the_call_to_the_fallback_at_once():
     record, seen, took = run_async(_call(refused))
 
     assert record.result == "fallback" and record.steps[0] == "fallback after RuntimeError"
-    assert [path for path, _ in seen] == [
-        "/twilio/voice/incoming",
-        "/twilio/voice/fallback",
-        "/twilio/voice/status",
-    ]
+    assert [path for path, _ in seen] == TO_THE_FALLBACK
     assert "/twilio/voice/incoming" not in took  # refused: not timed
 
 
