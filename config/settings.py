@@ -13,6 +13,7 @@ from pathlib import Path
 import environ
 from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 from config import calling_hours, embedded
 
@@ -325,6 +326,9 @@ CELERY_IMPORTS = ["telephony.reliability"]
 CELERY_CALL_QUEUE = "call"
 CELERY_BACKGROUND_QUEUE = "background"
 CELERY_TASK_DEFAULT_QUEUE = CELERY_BACKGROUND_QUEUE
+# Both queues declared: a worker started without ``-Q`` consumes both (else Celery's default is the
+# default queue alone, and nothing would take the call path's tasks).
+CELERY_TASK_QUEUES = [Queue(CELERY_CALL_QUEUE), Queue(CELERY_BACKGROUND_QUEUE)]
 CELERY_CALL_TASKS = [
     "telephony.tasks.routing_tick",
     "telephony.tasks.match_queues",

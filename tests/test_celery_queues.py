@@ -64,3 +64,10 @@ def test_a_worker_per_queue_or_one_for_both():
     assert both[both.index("-Q") + 1] == "call,background"
     call_only = worker_command("python", queues=["call"])
     assert call_only[call_only.index("-Q") + 1] == "call"
+
+
+def test_a_worker_started_without_queues_named_consumes_both():
+    """README's ``celery -A config worker``: Celery's default would be the default queue alone
+    (background), and no call would ever be bridged."""
+    declared = app.amqp.Queues(app.conf.task_queues)  # as a worker without ``-Q`` builds them
+    assert set(declared.consume_from) == {"call", "background"}
