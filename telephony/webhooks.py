@@ -21,7 +21,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from config.process_cache import ProcessCache
 from config.queries import one
 from telephony import conferences, evidence, reconcile, twiml
-from telephony.calls import callback_offer, flows
+from telephony.calls import flows
 from telephony.calls.company import call_setup
 from telephony.calls.models import Call
 from telephony.calls.records import TwilioCallParams, add_event, record_status, set_outcome, start_inbound
@@ -260,7 +260,7 @@ def callback_number(request: HttpRequest, tenant: Client, call: Call) -> HttpRes
     """The caller's answer about the number to call back (``callback_offer``): confirm or typed."""
     tries = request.GET.get("tries", "0")
     return twiml.response(
-        callback_offer.answer(
+        flows.callback_number(
             call=call,
             step=request.GET.get("step", ""),
             digits=twilio_fields(request).get("Digits", ""),

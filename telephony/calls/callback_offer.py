@@ -94,8 +94,10 @@ def _type_number(prefix: str, tries: int = 0) -> VoiceResponse:
 
 def answer(
     *, call: Call, step: str, digits: str, number: str, tries: int, now: dt.datetime | None = None
-) -> VoiceResponse:
-    """One answer of the number dialog (``step`` confirm or typed; ``number`` the one heard)."""
+) -> VoiceResponse | None:
+    """One answer of the number dialog (``step`` confirm or typed; ``number`` the one heard). None
+    after ``MAX_TRIES`` answers we could not use: the caller leaves the line for a message, unless
+    an operator took the call meanwhile (``flows.callback_number`` decides, under the call's lock)."""
     now = now or timezone.now()
     if call.outcome:
         return twiml.goodbye("", _voice())
@@ -108,7 +110,7 @@ def answer(
         if digits == "2":
             return _type_number("")
         if tries + 1 >= MAX_TRIES:
-            return _message_instead(call, now)
+            return None
         return _confirm(
             call, number if is_e164(number) else call.from_number, tries + 1, "Sorry, I did not get that. "
         )
@@ -117,7 +119,7 @@ def answer(
         return _confirm(call, typed)
     add_event(call, "callback_number_refused", at=now, digits=digits[:20])
     if tries + 1 >= MAX_TRIES:
-        return _message_instead(call, now)
+        return None
     heard = (
         f"Sorry, {spoken(typed)} is not a valid phone number. "
         if len(typed) > 1
@@ -131,17 +133,6 @@ def _hold_on() -> VoiceResponse:
     _voice().say(response, "Please hold, an operator is taking your call.")
     response.pause(length=10)
     return response
-
-
-def _message_instead(call: Call, now: dt.datetime) -> VoiceResponse:
-    """No usable answer: the caller leaves the line and may leave a message (never dropped)."""
-    routing.leave(call_sid=call.call_sid, outcome="left", now=now)
-    return twiml.voicemail(
-        voice=_voice(),
-        message="Please leave your message after the tone.",
-        action=twiml.url("twilio-voicemail"),
-        recording_callback=twiml.url("twilio-recording"),
-    )
 
 
 class NoLongerInLine(Exception):

@@ -382,6 +382,23 @@ def leave_choice(*, call: Call, digits: str, speech: str, now: dt.datetime | Non
     return voicemail(call=call, voice=voice, message="Please leave your message after the tone.")
 
 
+def callback_number(
+    *, call: Call, step: str, digits: str, number: str, tries: int, now: dt.datetime | None = None
+) -> VoiceResponse:
+    """The caller's answer about the number to call back (``callback_offer.answer``). After too many
+    answers we could not use they leave the line for a message (never dropped), unless an operator
+    took the call since the dialog last looked: then they join the operator (issue 23)."""
+    now = now or timezone.now()
+    answered = callback_offer.answer(call=call, step=step, digits=digits, number=number, tries=tries, now=now)
+    if answered is not None:
+        return answered
+    connected = _leave_or_connect(call, now)
+    if connected is not None:
+        return connected
+    voice = voice_of(call_setup().settings)
+    return voicemail(call=call, voice=voice, message="Please leave your message after the tone.")
+
+
 def voicemail(*, call: Call, voice: twiml.Voice, message: str) -> VoiceResponse:
     return twiml.voicemail(
         voice=voice,

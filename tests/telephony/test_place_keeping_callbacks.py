@@ -16,7 +16,7 @@ from django.apps import apps
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from django_tenants.utils import tenant_context
+from django_tenants.utils import schema_context, tenant_context
 from twilio.http.response import Response
 
 from accounts.models import Role
@@ -25,6 +25,7 @@ from outbound.models import DoNotCall
 from reporting.keys import api_key_create
 from telephony import callback_dial, gateway, reconcile, routing, tasks
 from telephony.answering import accept_offer
+from telephony.calls import callback_offer
 from telephony.calls.callback_tries import MAX_TRIES, RETRY_AFTER
 from telephony.calls.models import Call, Callback, CallEvent, TelephonySettings
 from telephony.models import OperatorProfile, PlatformDoNotCall, Queue, Reservation, WaitingCall
@@ -258,6 +259,40 @@ def test_an_anonymous_caller_is_asked_to_type_a_number_and_three_bad_ones_lead_t
     assert WaitingCall.objects.get(call_sid=sid_).state == "left"
     with tenant_context(tenants.alpha):
         assert not Callback.objects.filter(call__call_sid=sid_).exists()
+
+
+def test_an_operator_who_takes_the_call_as_the_last_bad_number_is_typed_gets_the_caller_not_the_voicemail(
+    db, tenants, queue, alpha_number, commit, monkeypatch
+):
+    """Issue 23's race on the number dialog: the call was in line when the answer was read, then an
+    operator took it before the caller was sent to the voicemail. Exactly one outcome: connected."""
+    sid_ = _waiting_caller(alpha_number, caller="anonymous")
+    options = _leave_the_wait(sid_, alpha_number)
+    typing = check_twiml(_post(options.find("Gather").get("action"), sid_, alpha_number, Digits="1").content)
+    for _ in range(2):
+        typing = check_twiml(
+            _post(typing.find("Gather").get("action"), sid_, alpha_number, Digits="0").content
+        )
+    offer = _offer_to_new_operator(queue, commit)
+    read_in_line, taker = callback_offer.in_line, offer.operator.user
+
+    def taken_just_after_the_check(call: Call) -> bool:
+        still = read_in_line(call)
+        with schema_context("public"):  # from the console, on the platform's host
+            routing.accept(reservation_id=offer.pk, operator=taker)
+        return still
+
+    monkeypatch.setattr(callback_offer, "in_line", taken_just_after_the_check)
+    answer = check_twiml(_post(typing.find("Gather").get("action"), sid_, alpha_number, Digits="0").content)
+    assert answer.find("Record") is None
+    assert answer.find("Dial/Conference").text == f"call-{sid_}"  # joins the operator's conference
+    offer.refresh_from_db()
+    operator = OperatorProfile.objects.get(pk=offer.operator_id)
+    assert WaitingCall.objects.get(call_sid=sid_).state == "bridged"
+    assert (offer.state, operator.state) == ("accepted", "on_call")
+    with tenant_context(tenants.alpha):
+        call = Call.objects.get(call_sid=sid_)
+        assert call.outcome == "" and call.events.filter(kind="leave_refused").count() == 1
 
 
 def test_choosing_a_message_instead_leaves_the_line(db, tenants, queue, alpha_number):
