@@ -295,6 +295,34 @@ def test_an_operator_who_takes_the_call_as_the_last_bad_number_is_typed_gets_the
         assert call.outcome == "" and call.events.filter(kind="leave_refused").count() == 1
 
 
+def test_a_callback_confirmed_as_an_operator_takes_the_call_is_not_booked_and_the_caller_holds_on(
+    db, tenants, queue, alpha_number, commit, monkeypatch
+):
+    """The booking's own check, under the call's lock: the caller confirmed their number while in
+    line, an operator took the call before the callback was written. Nothing is kept (no callback,
+    no outcome, the call still the operator's); the caller is asked to hold, and the bridge moves
+    them to the operator."""
+    sid_ = _waiting_caller(alpha_number)
+    options = _leave_the_wait(sid_, alpha_number)
+    confirm = check_twiml(_post(options.find("Gather").get("action"), sid_, alpha_number, Digits="1").content)
+    offer = _offer_to_new_operator(queue, commit)
+    read_in_line, taker = callback_offer.in_line, offer.operator.user
+
+    def taken_just_after_the_check(call: Call) -> bool:
+        still = read_in_line(call)
+        with schema_context("public"):
+            routing.accept(reservation_id=offer.pk, operator=taker)
+        return still
+
+    monkeypatch.setattr(callback_offer, "in_line", taken_just_after_the_check)
+    answer = check_twiml(_post(confirm.find("Gather").get("action"), sid_, alpha_number, Digits="1").content)
+    assert "an operator is taking your call" in _said(answer) and answer.find("Hangup") is None
+    assert WaitingCall.objects.get(call_sid=sid_).state == "bridged"
+    with tenant_context(tenants.alpha):
+        assert not Callback.objects.filter(call__call_sid=sid_).exists()
+        assert Call.objects.get(call_sid=sid_).outcome == ""
+
+
 def test_choosing_a_message_instead_leaves_the_line(db, tenants, queue, alpha_number):
     sid_ = _waiting_caller(alpha_number)
     options = _leave_the_wait(sid_, alpha_number)
