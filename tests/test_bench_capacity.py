@@ -1,13 +1,24 @@
-"""The capacity bench's CPU ceiling (issue 23): what a step's CPU says of the calls a box could take."""
+"""The capacity bench (issue 23): the bar a step holds, its figures, and what its CPU says of the calls a
+box could take."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import sys
 import sysconfig
+from types import SimpleNamespace
 
-from bench.capacity import _cpu_ceiling, _interpreter, cpu_clock, stolen_percent, yardstick_seconds
+from bench.capacity import (
+    _cpu_ceiling,
+    _interpreter,
+    _step_figures,
+    cpu_clock,
+    held,
+    stolen_percent,
+    yardstick_seconds,
+)
 
 
 def test_the_ceiling_counts_only_the_cpu_beyond_the_idle_platform():
@@ -81,3 +92,40 @@ def test_each_run_gives_the_operators_the_same_skills_not_more(db, monkeypatch):
     capacity._operators(3, [number.number])
     assert skills() == first
     assert capacity._skills_per_operator() == 3.0
+
+
+def test_a_step_holds_with_its_offer_p99_within_the_bar_and_no_call_lost():
+    assert held({"offer_ms_p99": 100.0, "lost": 0})
+    assert not held({"offer_ms_p99": 100.1, "lost": 0})
+    assert not held({"offer_ms_p99": 42.0, "lost": 1})
+    assert not held({"offer_ms_p99": None, "lost": 0})  # no call offered: nothing to hold
+
+
+def _record(sid: str, placed: float, answered: float | None, bridged: bool, result: str):
+    return SimpleNamespace(sid=sid, placed_at=placed, answered_webhook_at=answered,
+                           bridged_at=placed + 1 if bridged else None, result=result, steps=[])  # fmt: skip
+
+
+def _console(offered_at: dict[str, float]):
+    online = asyncio.Event()
+    online.set()
+    return SimpleNamespace(stats=SimpleNamespace(offered_at=offered_at), online=online)
+
+
+def test_a_steps_figures_time_each_call_to_its_first_offer_and_count_the_calls_not_answered():
+    # 100 calls placed a second apart, each offered i ms after it was placed (1…100 ms), its first
+    # webhook answered 1 ms before; the 100th offered again, later, to a second console; one more
+    # call whose first webhook was never answered, abandoned.
+    records = [_record(f"CA{i}", float(i), i + (i - 1) / 1000, True, "handled") for i in range(1, 101)]
+    records.append(_record("CA-gone", 200.0, None, False, "abandoned"))
+    first = _console({f"CA{i}": i + i / 1000 for i in range(1, 101)})
+    second = _console({"CA100": 100.5})
+    figures = _step_figures(records, [first, second], 2, arrivals=50.5)
+    assert (figures["calls"], figures["answered"], figures["lost"]) == (101, 100, 1)
+    assert figures["outcomes"] == {"abandoned": 1, "handled": 100}
+    assert figures["calls_per_second"] == 2.0
+    assert figures["offer_ms_p50"] == 50.5  # the median of 1…100 ms
+    assert figures["offer_ms_p99"] == 100.0  # the first offer of the 100th, not its second
+    assert figures["first_webhook_ms_p99"] == 99.0
+    assert figures["offer_after_answer_ms_p50"] == 1.0
+    assert not held(figures)  # a call lost
