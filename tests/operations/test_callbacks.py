@@ -8,12 +8,16 @@ import datetime as dt
 import zoneinfo
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from accounts.models import Role
+from operations import callbacks
 from reporting.keys import api_key_create
 from telephony.calls.models import Callback, TelephonySettings
+from tenants.models import Client
 from tests.conftest import http, logged_in, make_user
 from tests.factories import CallbackFactory, CallEventFactory, CallFactory, QueueFactory
 from tests.telephony.helpers import make_operator
@@ -104,6 +108,37 @@ def test_the_back_office_sees_each_companys_due_callbacks(alpha_callbacks, tenan
     page = logged_in(None, supervisor).get("/staff/operations/callbacks/").content.decode()
     assert "Alpha Ltd" in page and "+4930111111" in page and "no_answer" in page
     assert "+4930222222" not in page  # due in ten hours: not on the board of the hour
+
+
+def test_the_board_visits_only_the_companies_with_a_callback_due_within_the_hour(alpha_callbacks, tenants):
+    """Issue 23: the companies to show are found in one statement per batch of schemas; a company
+    with nothing urgent (beta) is not entered, nor listed."""
+    with tenant_context(tenants.beta):
+        CallbackFactory(phone="+4930999999", due_at=NOW + dt.timedelta(hours=5))  # booked for later
+    supervisor = logged_in(None, make_user(None, role=Role.SUPERVISOR))
+    with CaptureQueriesContext(connection) as queries:
+        page = supervisor.get("/staff/operations/callbacks/").content.decode()
+    assert "Alpha Ltd" in page and "+4930111111" in page
+    assert "Beta GmbH" not in page and "+4930999999" not in page
+    entered = [q["sql"] for q in queries.captured_queries if "search_path" in q["sql"]]
+    assert any(tenants.alpha.schema_name in sql for sql in entered)
+    assert not any(tenants.beta.schema_name in sql for sql in entered)
+
+
+def test_the_companies_with_urgent_callbacks_are_found_batch_by_batch_and_by_queue(
+    alpha_callbacks, tenants, monkeypatch
+):
+    monkeypatch.setattr(callbacks, "SCHEMAS_A_STATEMENT", 1)  # a statement a schema
+    unmade = Client(slug="unmade", name="Unmade", schema_name="t_unmade_schema")  # a row, no schema yet
+    every = [tenants.alpha, tenants.beta, unmade]
+    with tenant_context(tenants.beta):
+        CallbackFactory(state=Callback.State.DIALING, due_at=NOW - dt.timedelta(hours=3))
+    found = callbacks.unscoped_with_urgent_callbacks
+    assert found(every, now=NOW) == {tenants.alpha.schema_name, tenants.beta.schema_name}
+    sales = {alpha_callbacks["queue"].pk}
+    assert found(every, now=NOW, queue_ids=sales) == {tenants.alpha.schema_name}
+    assert found(every, now=NOW, queue_ids={sales.pop() + 1000}) == set()
+    assert found(every, now=NOW - dt.timedelta(hours=2)) == {tenants.beta.schema_name}  # alpha's not due yet
 
 
 def test_an_operator_sees_only_the_callbacks_of_the_queues_they_serve(alpha_callbacks, tenants):
