@@ -313,6 +313,25 @@ def test_the_routing_tick_expires_offers_and_opens_overflow_tiers(db, tenants, c
     assert offer_of(call).operator == tier2
 
 
+def test_a_routing_tick_finding_another_running_does_nothing(db, tenants, commit):
+    """Ticks never overlap (issue 23): one that outlasts its 2 s is not joined by the next."""
+    from config.single_flight import single_flight
+    from telephony.tasks import routing_tick
+
+    queue = make_queue(tenants.alpha, overflow_after=30)
+    make_operator({queue: 2})
+    with commit():
+        call = routing.enqueue(tenant=tenants.alpha, queue=queue, call_sid=sid(), now=timezone.now())
+    WaitingCall.objects.filter(pk=call.pk).update(enqueued_at=timezone.now() - dt.timedelta(seconds=31))
+    with single_flight("routing-tick", timeout=5) as mine, commit():
+        assert mine
+        assert routing_tick() == 0  # skipped: the other tick holds the lock
+    assert offer_of(call) is None
+    with commit():
+        assert routing_tick() == 1
+    assert offer_of(call) is not None
+
+
 def test_matching_a_freed_operator_takes_a_fixed_number_of_queries(db, tenants, django_assert_num_queries):
     queue = make_queue(tenants.alpha)
     for i in range(5):
