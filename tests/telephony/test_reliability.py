@@ -48,6 +48,31 @@ def test_ticks_and_periodic_work_expire_instead_of_running_late_all_at_once():
     assert {"telephony.reliability.sweep_presence", "telephony.reliability.reconcile_calls"} <= scheduled
 
 
+def test_beat_sends_each_tick_with_its_expiry(monkeypatch):
+    """What beat publishes, not only the task's attribute: a tick that waited in the queue past
+    its expiry is dropped by the worker, never run late."""
+    from celery.beat import ScheduleEntry, Scheduler
+
+    app.loader.import_default_modules()  # as beat does at start
+    sent: dict[str, dict] = {}
+    monkeypatch.setattr(
+        app.amqp,
+        "send_task_message",
+        lambda producer, name, message, **kw: sent.update({name: message.headers}),
+    )
+    scheduler = Scheduler(app, schedule={}, lazy=True)
+    for name in [
+        "telephony.tasks.routing_tick",
+        "outbound.tasks.dial_tick",
+        "telephony.reliability.sweep_presence",
+    ]:
+        entry = ScheduleEntry(name=name, task=name, schedule=dt.timedelta(seconds=2), app=app)
+        before = timezone.now()
+        scheduler.apply_async(entry, advance=False)
+        expires = dt.datetime.fromisoformat(sent[name]["expires"])  # (None: no expiry, never dropped)
+        assert before < expires <= timezone.now() + dt.timedelta(seconds=10), name
+
+
 def test_a_send_whose_broker_stays_away_is_given_up_at_once_after_celerys_own_retries(
     db, tenants, broken_publish, caplog
 ):
