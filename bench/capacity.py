@@ -13,7 +13,7 @@ step: operators, calls/s, offer p50/p99, lost calls, and the CPU seconds per cal
 platform's processes (web, workers, beat and PostgreSQL's backends), with the machine's load
 (the box is shared: say so with the figure).
 
-Bounded: at most ``BUDGET_SECONDS`` of steps (the first run also clones the companies, once).
+Bounded: no step starts after ``BUDGET_SECONDS`` (the first run also clones the companies, once).
 """
 
 from __future__ import annotations
