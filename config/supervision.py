@@ -24,8 +24,8 @@ MAX_PAUSE_SECONDS = 30.0
 
 
 def worker_queues() -> list[str]:
-    """Every queue of ours: the call path and the background (``CELERY_TASK_ROUTES``)."""
-    return [settings.CELERY_CALL_QUEUE, settings.CELERY_BACKGROUND_QUEUE]
+    """Every queue of ours, as the settings declare them: the call path and the background."""
+    return [queue.name for queue in settings.CELERY_TASK_QUEUES]
 
 
 def nobody_waits_on(name: str) -> bool:

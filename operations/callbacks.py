@@ -117,7 +117,6 @@ class CompanyCallbacks:
 
 URGENT = [OPEN, Callback.State.IN_LINE, Callback.State.DIALING]
 URGENT_WITHIN = dt.timedelta(hours=1)
-SCHEMAS_A_STATEMENT = 200  # each schema read locks its table and indexes until the statement ends
 
 
 def _urgent(now: dt.datetime) -> Q:
@@ -128,7 +127,7 @@ def unscoped_with_urgent_callbacks(
     companies: list[Client], *, now: dt.datetime, queue_ids: set[int] | None = None
 ) -> set[str]:
     """The schemas of ``companies`` holding a callback due within the hour or being called (of
-    ``queue_ids`` when given): one ``UNION ALL`` statement for each ``SCHEMAS_A_STATEMENT``
+    ``queue_ids`` when given): one ``UNION ALL`` statement for each ``sql.SCHEMAS_A_STATEMENT``
     schemas, not a visit to every company (issue 23)."""
     table, quote = Callback._meta.db_table, connection.ops.quote_name
     shared = {
@@ -141,8 +140,7 @@ def unscoped_with_urgent_callbacks(
             sql.schemas_with_table(cursor, schemas=[c.schema_name for c in companies], table=table)
         )
         found: set[str] = set()
-        for start in range(0, len(schemas), SCHEMAS_A_STATEMENT):
-            batch = schemas[start : start + SCHEMAS_A_STATEMENT]
+        for batch in sql.batches(schemas):
             mine = "" if queue_ids is None else " AND queue_id = ANY(%(queues)s)"
             parts = [
                 f"SELECT %(s{i})s WHERE EXISTS (SELECT 1 FROM {quote(schema)}.{quote(table)}"  # noqa: S608

@@ -31,8 +31,6 @@ from django_tenants.migration_executors import get_executor
 
 from tenants import sql
 
-BATCH = 200  # schemas per statement: each statement takes about two locks per schema
-
 
 @contextmanager
 def unpooled_connections(alias: str) -> Iterator[None]:
@@ -72,9 +70,10 @@ def tenant_app_labels() -> set[str]:
 def pending_schemas(schemas: Iterable[str], *, alias: str = "default", record: bool = True) -> list[str]:
     """The schemas (in the given order) missing a migration on disk, or their ``django_migrations``.
 
-    Read in statements of ``BATCH`` schemas, each committed on its own so its locks are let go. A
-    schema missing only migrations of apps that have no tables there (a change to ``public``) gets
-    them recorded here, as Django's migrate would have after doing nothing, and is not pending.
+    Read in statements of ``sql.SCHEMAS_A_STATEMENT`` schemas, each committed on its own so its
+    locks are let go. A schema missing only migrations of apps that have no tables there (a change
+    to ``public``) gets them recorded here, as Django's migrate would have after doing nothing, and
+    is not pending.
     With ``record=False`` nothing is written and such a schema is pending.
     """
     schemas = list(schemas)
@@ -87,9 +86,8 @@ def pending_schemas(schemas: Iterable[str], *, alias: str = "default", record: b
     with connection.cursor() as cursor:
         recorded = sql.schemas_with_table(cursor, schemas=schemas, table="django_migrations")
         known = [s for s in schemas if s in recorded]
-        for start in range(0, len(known), BATCH):
-            batch = sql.missing_migrations(cursor, schemas=known[start : start + BATCH], wanted=wanted)
-            for schema, missing in batch:
+        for batch in sql.batches(known):
+            for schema, missing in sql.missing_migrations(cursor, schemas=batch, wanted=wanted):
                 if missing and (not record or any(key.split(".", 1)[0] in tenant_apps for key in missing)):
                     continue
                 if missing:

@@ -6,7 +6,19 @@ identifiers; every value is a parameter.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from django.db import connection
+
+# Schemas read by one statement: each holds a lock on every table and index it reads there until
+# the statement's transaction ends (the lock table is shared: ~6,400 slots by default).
+SCHEMAS_A_STATEMENT = 200
+
+
+def batches(schemas: list[str]) -> Iterator[list[str]]:
+    """``schemas`` in runs of ``SCHEMAS_A_STATEMENT``, one statement's worth each."""
+    for start in range(0, len(schemas), SCHEMAS_A_STATEMENT):
+        yield schemas[start : start + SCHEMAS_A_STATEMENT]
 
 
 def schemas_with_table(cursor, *, schemas: list[str], table: str) -> set[str]:

@@ -17,6 +17,7 @@ from accounts.models import Role
 from operations import callbacks
 from reporting.keys import api_key_create
 from telephony.calls.models import Callback, TelephonySettings
+from tenants import sql
 from tenants.models import Client
 from tests.conftest import http, logged_in, make_user
 from tests.factories import CallbackFactory, CallEventFactory, CallFactory, QueueFactory
@@ -128,7 +129,7 @@ def test_the_board_visits_only_the_companies_with_a_callback_due_within_the_hour
 def test_the_companies_with_urgent_callbacks_are_found_batch_by_batch_and_by_queue(
     alpha_callbacks, tenants, monkeypatch
 ):
-    monkeypatch.setattr(callbacks, "SCHEMAS_A_STATEMENT", 1)  # a statement a schema
+    monkeypatch.setattr(sql, "SCHEMAS_A_STATEMENT", 1)  # a statement a schema
     unmade = Client(slug="unmade", name="Unmade", schema_name="t_unmade_schema")  # a row, no schema yet
     every = [tenants.alpha, tenants.beta, unmade]
     with tenant_context(tenants.beta):
